@@ -1,0 +1,242 @@
+/* fnc: the compiler driver. Parses a model (frontend), runs the pass pipeline (passes) and
+ * writes the artifact (runtime/artifact), or reports on the model (check, dump, info). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/flags.h"
+#include "frontend/fe.h"
+#include "passes/passes.h"
+#include "runtime/artifact.h"
+
+#define MAX_DEFINES 32
+
+typedef struct {
+    const char *model, *out, *dump_after, *graph;
+    int time_passes;
+    FeDefine defines[MAX_DEFINES];
+    int n_defines;
+} FncOpts;
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* -D name=value pairs are taken out of argv before the flag parser sees it. */
+static int take_defines(int *argc, char **argv, FncOpts *o) {
+    int w = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *d = NULL;
+        if (!strcmp(argv[i], "-D") && i + 1 < *argc) d = argv[++i];
+        else if (!strncmp(argv[i], "-D", 2) && argv[i][2]) d = argv[i] + 2;
+        else if (!strcmp(argv[i], "-D")) {
+            fprintf(stderr, "fnc: -D needs name=value\n");
+            return -1;
+        }
+        if (!d) {
+            argv[w++] = argv[i];
+            continue;
+        }
+        const char *eq = strchr(d, '=');
+        char *end;
+        long v = eq ? strtol(eq + 1, &end, 10) : 0;
+        if (!eq || eq == d || !eq[1] || *end || v < 1) {
+            fprintf(stderr, "fnc: -D %s: expected name=positive-integer\n", d);
+            return -1;
+        }
+        if (o->n_defines == MAX_DEFINES) {
+            fprintf(stderr, "fnc: too many -D\n");
+            return -1;
+        }
+        o->defines[o->n_defines++] = (FeDefine){strndup(d, (size_t)(eq - d)), v};
+    }
+    *argc = w;
+    return 0;
+}
+
+/* Frontend + pipeline for one graph kind; NULL after printing diagnostics. */
+static IrGraph *build(const FncOpts *o, int training, PassCtx *ctx) {
+    FeOptions fo = {o->model, o->defines, o->n_defines, training};
+    int nerr = 0;
+    double t0 = now();
+    IrGraph *g = fe_compile(&fo, stderr, &nerr);
+    if (!g) {
+        fprintf(stderr, "fnc: %d error%s in %s\n", nerr, nerr == 1 ? "" : "s", o->model);
+        return NULL;
+    }
+    if (ctx->time_passes)
+        fprintf(stderr, "frontend (%s)  %8.2f ms  %d nodes\n", training ? "train" : "eval",
+                1e3 * (now() - t0), g->n_nodes);
+    if (pass_pipeline(&g, training, ctx) < 0) {
+        fprintf(stderr, "fnc: %s: internal error in a pass: %s\n", o->model, g->err);
+        ir_graph_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+static int64_t eval_dims(const IrGraph *g, const IrShape *s, const int64_t *sym, int64_t *d) {
+    for (int k = 0; k < s->rank; k++) d[k] = ir_dim_eval(g, s->d[k], sym);
+    return ir_numel(d, s->rank);
+}
+
+static int cmd_info(const FncOpts *o, PassCtx *ctx) {
+    IrGraph *g = build(o, 0, ctx);
+    if (!g) return 1;
+    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+    for (int i = 0; i < g->n_syms; i++) {
+        sym[i] = g->syms[i].dflt > 0 ? g->syms[i].dflt : 1;
+        if (g->syms[i].dflt <= 0)
+            printf("note: dimension %s is unbound; shown as 1\n", g->syms[i].name);
+    }
+    int n_idx = ir_sym_index(g, "N");
+    if (n_idx >= 0) sym[n_idx] = 1;
+    printf("model %s\n", o->model);
+    for (int i = 0; i < g->n_syms; i++) printf("  dim %-16s = %lld\n", g->syms[i].name, (long long)sym[i]);
+    int64_t params = 0, params_all = 0, states = 0, macs = 0, acts = 0, d[IR_MAX_RANK], d2[IR_MAX_RANK];
+    int n_params = 0;
+    for (IrId id = 0; id < g->n_nodes; id++) {
+        const IrNode *n = &g->nodes[id];
+        int64_t cnt = eval_dims(g, &n->shape, sym, d);
+        if (n->op == IR_OP_PARAM) {
+            params_all += cnt;
+            n_params++;
+            if (strncmp(ir_str(g, n->attr.u.leaf.name), "Logits/", 7) != 0) params += cnt;
+        } else if (n->op == IR_OP_STATE) {
+            states += cnt;
+        } else if (n->op == IR_OP_CONV2D) {
+            eval_dims(g, &g->nodes[n->in[0]].shape, sym, d2);
+            macs += cnt * n->attr.u.window.kh * n->attr.u.window.kw * d2[3];
+        } else if (n->op == IR_OP_MATMUL) {
+            eval_dims(g, &g->nodes[n->in[0]].shape, sym, d2);
+            macs += cnt * d2[n->attr.u.matmul.ta ? 0 : 1];
+        }
+        if (ir_op_info[n->op].cls != IR_CLASS_SOURCE) acts += cnt;
+    }
+    printf("learnable parameters: %lld (%.3f M) excluding Logits; %lld in all, in %d variables\n",
+           (long long)params, (double)params / 1e6, (long long)params_all, n_params);
+    printf("non-trainable state:  %lld values (batch-norm moving statistics)\n", (long long)states);
+    printf("forward MACs per image: %lld (%.3f G)\n", (long long)macs, (double)macs / 1e9);
+    printf("forward values per image (unfused, no reuse): %lld (%.1f MiB in float32)\n",
+           (long long)acts, (double)acts * 4 / (1 << 20));
+    printf("\nlayer output shapes (per image):\n");
+    for (int i = 0; i < g->n_marks; i++) {
+        const char *name = ir_str(g, g->marks[i].name);
+        const char *last = strrchr(name, '/');
+        if (last && !strcmp(last + 1, "BatchNorm")) continue;
+        const IrShape *s = &g->nodes[g->marks[i].id].shape;
+        eval_dims(g, s, sym, d);
+        char buf[128] = "";
+        size_t k = 0;
+        for (int j = 1; j < s->rank; j++)
+            k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%lld", j > 1 ? "x" : "", (long long)d[j]);
+        printf("  %-60s %s\n", name, buf);
+    }
+    free(sym);
+    ir_graph_free(g);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    FncOpts o = {0};
+    o.graph = "train";
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fprintf(argc < 2 ? stderr : stdout,
+                "usage: fnc COMMAND MODEL.fn [flags]\n\ncommands:\n"
+                "  compile MODEL.fn [-o OUT] [-D name=value ...]  write an artifact for fnrun\n"
+                "  check MODEL.fn                                 diagnostics only\n"
+                "  dump MODEL.fn [--graph train|eval] [--dump-after PASS]  print the IR\n"
+                "  info MODEL.fn [-D name=value ...]              parameters, MACs, layer shapes\n"
+                "\n`fnc COMMAND --help` lists a command's flags. fn " FN_VERSION "\n");
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "compile") && strcmp(cmd, "check") && strcmp(cmd, "dump") && strcmp(cmd, "info")) {
+        fprintf(stderr, "fnc: unknown command '%s' (see fnc --help)\n", cmd);
+        return 2;
+    }
+    if (take_defines(&argc, argv, &o) < 0) return 2;
+    const FlagSpec specs[] = {
+        {"o", FLAG_STR, &o.out, "output artifact (compile; default MODEL with .fnc)"},
+        {"dump-after", FLAG_STR, &o.dump_after, "print the IR after this pass (or 'all')"},
+        {"time-passes", FLAG_BOOL, &o.time_passes, "print the time of every pass"},
+        {"graph", FLAG_STR, &o.graph, "dump: which graph, train or eval"},
+    };
+    /* accept -o OUT as well as --o */
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "-o")) argv[i] = "--o";
+    char usage[64];
+    snprintf(usage, sizeof usage, "%s MODEL.fn [-D name=value ...] [flags]", cmd);
+    char prog[32];
+    snprintf(prog, sizeof prog, "fnc %s", cmd);
+    const char *pos[1];
+    int n_pos;
+    int r = flags_parse(prog, usage, specs, 4, argc, argv, 2, pos, 1, &n_pos);
+    if (r) return r < 0 ? 2 : 0;
+    if (n_pos != 1) {
+        fprintf(stderr, "%s: missing MODEL.fn (see %s --help)\n", prog, prog);
+        return 2;
+    }
+    o.model = pos[0];
+    if (o.dump_after) {
+        int ok = !strcmp(o.dump_after, "all");
+        for (int i = 0; pass_names[i]; i++) ok |= !strcmp(o.dump_after, pass_names[i]);
+        if (!ok) {
+            fprintf(stderr, "%s: --dump-after: unknown pass '%s'\n", prog, o.dump_after);
+            return 2;
+        }
+    }
+    PassCtx ctx = {o.dump_after, stdout, o.time_passes, 1};
+    if (!strcmp(cmd, "info")) return cmd_info(&o, &ctx);
+    if (!strcmp(cmd, "dump")) {
+        int training = strcmp(o.graph, "eval") != 0;
+        if (o.dump_after) {
+            IrGraph *g = build(&o, training, &ctx);
+            ir_graph_free(g);
+            return g ? 0 : 1;
+        }
+        IrGraph *g = build(&o, training, &ctx);
+        if (!g) return 1;
+        ir_print(g, stdout);
+        ir_graph_free(g);
+        return 0;
+    }
+    double t0 = now();
+    IrGraph *train = build(&o, 1, &ctx);
+    IrGraph *eval = train ? build(&o, 0, &ctx) : NULL;
+    if (!train || !eval) {
+        ir_graph_free(train);
+        return 1;
+    }
+    int rc = 0;
+    if (!strcmp(cmd, "compile")) {
+        char def_out[4096];
+        if (!o.out) {
+            const char *base = strrchr(o.model, '/');
+            base = base ? base + 1 : o.model;
+            snprintf(def_out, sizeof def_out, "%s", base);
+            char *dot = strrchr(def_out, '.');
+            if (dot) *dot = 0;
+            strncat(def_out, ".fnc", sizeof def_out - strlen(def_out) - 1);
+            o.out = def_out;
+        }
+        IrGraph *gs[2] = {train, eval};
+        const char *names[2] = {"train", "eval"};
+        RtStatus st;
+        if (rt_artifact_save(o.out, o.model, gs, names, 2, &st) < 0) {
+            fprintf(stderr, "fnc compile: %s\n", st.msg);
+            rc = 1;
+        } else {
+            printf("wrote %s: train graph %d nodes, eval graph %d nodes (%.2f s)\n", o.out,
+                   train->n_nodes, eval->n_nodes, now() - t0);
+        }
+    } else {
+        printf("%s: ok (train graph %d nodes, eval graph %d nodes)\n", o.model, train->n_nodes,
+               eval->n_nodes);
+    }
+    ir_graph_free(train);
+    ir_graph_free(eval);
+    return rc;
+}

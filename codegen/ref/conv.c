@@ -1,0 +1,30 @@
+/* Reference convolutions in float and double: instantiates conv_impl.h twice.
+ * What this is not: a fast convolution; see conv_impl.h for the im2col + gemm scheme.
+ */
+#include <string.h>
+
+#include "codegen/ref/ref.h"
+
+/* A 1x1, stride-1, unpadded window: the input already is the im2col matrix. */
+static int conv_is_pointwise(const RefWindow *win) {
+    return win->kh == 1 && win->kw == 1 && win->sh == 1 && win->sw == 1 && win->pad_t == 0 &&
+           win->pad_l == 0 && win->oh == win->h && win->ow == win->w;
+}
+
+/* Flat index of x[b, iy, ix, 0] in an [n,h,w,c] tensor. */
+static size_t conv_pixel(const RefWindow *win, int b, int iy, int ix) {
+    return (((size_t)b * (size_t)win->h + (size_t)iy) * (size_t)win->w + (size_t)ix) *
+           (size_t)win->c;
+}
+
+#define real      float
+#define SFX(name) name##_f32
+#include "codegen/ref/conv_impl.h"
+#undef real
+#undef SFX
+
+#define real      double
+#define SFX(name) name##_f64
+#include "codegen/ref/conv_impl.h"
+#undef real
+#undef SFX

@@ -1,0 +1,95 @@
+/* Reference 2-D convolution (NHWC x HWIO), written once for both precisions (included twice
+ * from conv.c).
+ *
+ * What this is: forward, backward-data and backward-filter via im2col into the caller's scratch
+ * and one gemm each, the batch folded into the gemm's M dimension:
+ *   col[n*oh*ow, kh*kw*c]  (one row per output pixel, columns ordered like w's [kh,kw,c])
+ *   forward:     y[M,o]    = col[M,K] * w[K,o]
+ *   bwd_data:    col[M,K]  = dy[M,o] * w[K,o]^T, then col2im adds each column back into dx
+ *   bwd_filter:  dw[K,o]   = col[M,K]^T * dy[M,o]
+ * A 1x1 stride-1 unpadded conv skips im2col: x itself is the column matrix.
+ * What this is not: grouped, dilated or bias-adding convolution.
+ * Expects `real`, `SFX(name)`, conv_pixel and conv_is_pointwise (conv.c); the gemms go through
+ * ref_matmul (CBLAS).
+ */
+
+/* col[n*oh*ow, kh*kw*c] from x[n,h,w,c]; padded cells become 0. */
+static void SFX(im2col)(const real *x, real *col, const RefWindow *win) {
+    size_t c = (size_t)win->c;
+    size_t row_len = (size_t)win->kh * (size_t)win->kw * c;
+    real *row = col;
+    for (int b = 0; b < win->n; b++)
+        for (int oy = 0; oy < win->oh; oy++)
+            for (int ox = 0; ox < win->ow; ox++, row += row_len)
+                for (int ky = 0; ky < win->kh; ky++) {
+                    int iy = oy * win->sh - win->pad_t + ky;
+                    for (int kx = 0; kx < win->kw; kx++) {
+                        int ix = ox * win->sw - win->pad_l + kx;
+                        real *dst = row + ((size_t)ky * (size_t)win->kw + (size_t)kx) * c; // [c]
+                        if (iy < 0 || iy >= win->h || ix < 0 || ix >= win->w) {
+                            memset(dst, 0, c * sizeof(real));
+                            continue;
+                        }
+                        const real *src = x + conv_pixel(win, b, iy, ix); // [c]
+                        memcpy(dst, src, c * sizeof(real));
+                    }
+                }
+}
+
+/* dx[n,h,w,c] = sum of col[n*oh*ow, kh*kw*c] entries landing on each input cell. */
+static void SFX(col2im)(const real *col, real *dx, const RefWindow *win) {
+    size_t c = (size_t)win->c;
+    size_t row_len = (size_t)win->kh * (size_t)win->kw * c;
+    memset(dx, 0, (size_t)win->n * (size_t)win->h * (size_t)win->w * c * sizeof(real));
+    const real *row = col;
+    for (int b = 0; b < win->n; b++)
+        for (int oy = 0; oy < win->oh; oy++)
+            for (int ox = 0; ox < win->ow; ox++, row += row_len)
+                for (int ky = 0; ky < win->kh; ky++) {
+                    int iy = oy * win->sh - win->pad_t + ky;
+                    if (iy < 0 || iy >= win->h) continue;
+                    for (int kx = 0; kx < win->kw; kx++) {
+                        int ix = ox * win->sw - win->pad_l + kx;
+                        if (ix < 0 || ix >= win->w) continue;
+                        const real *src = row + ((size_t)ky * (size_t)win->kw + (size_t)kx) * c;
+                        real *dst = dx + conv_pixel(win, b, iy, ix); // [c]
+                        for (size_t ci = 0; ci < c; ci++)
+                            dst[ci] += src[ci];
+                    }
+                }
+}
+
+void SFX(ref_conv2d)(const real *x, const real *w, real *y, const RefWindow *win, real *scratch) {
+    int m = win->n * win->oh * win->ow;
+    int k = win->kh * win->kw * win->c;
+    const real *col = x; // [m,k]
+    if (!conv_is_pointwise(win)) {
+        SFX(im2col)(x, scratch, win);
+        col = scratch;
+    }
+    SFX(ref_matmul)(col, w, y, m, win->o, k, 0, 0); // [n,oh,ow,o]
+}
+
+void SFX(ref_conv2d_bwd_data)(const real *dy, const real *w, real *dx, const RefWindow *win,
+                              real *scratch) {
+    int m = win->n * win->oh * win->ow;
+    int k = win->kh * win->kw * win->c;
+    if (conv_is_pointwise(win)) {
+        SFX(ref_matmul)(dy, w, dx, m, k, win->o, 0, 1); // [n,h,w,c]
+        return;
+    }
+    SFX(ref_matmul)(dy, w, scratch, m, k, win->o, 0, 1); // col [m,k]
+    SFX(col2im)(scratch, dx, win);
+}
+
+void SFX(ref_conv2d_bwd_filter)(const real *x, const real *dy, real *dw, const RefWindow *win,
+                                real *scratch) {
+    int m = win->n * win->oh * win->ow;
+    int k = win->kh * win->kw * win->c;
+    const real *col = x; // [m,k]
+    if (!conv_is_pointwise(win)) {
+        SFX(im2col)(x, scratch, win);
+        col = scratch;
+    }
+    SFX(ref_matmul)(col, dy, dw, k, win->o, m, 1, 0); // [kh,kw,c,o]
+}

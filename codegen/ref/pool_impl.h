@@ -1,0 +1,83 @@
+/* Reference max and average pooling (NHWC), written once for both precisions (included twice
+ * from pool.c).
+ *
+ * What this is: forward and gradient of max pool (padded cells never win; the gradient goes to
+ * the first maximal cell in row-major window order) and average pool (the divisor counts only
+ * in-bounds cells), all as direct loops. Average-pool sums accumulate in double.
+ * What this is not: fast, or a pool over the channel or batch axes.
+ * Expects `real`, `SFX(name)`, pool_clip, pool_index and pool_input_size (pool.c).
+ */
+
+/* Index of the first maximal in-bounds cell of output pixel (b,oy,ox), channel ci, in x.
+ * Windows from ref_window_init always hold at least one in-bounds cell. */
+static size_t SFX(maxpool_argmax)(const real *x, const RefWindow *win, int b, int oy, int ox,
+                                  int ci) {
+    int y0, y1, x0, x1;
+    pool_clip(oy * win->sh - win->pad_t, win->kh, win->h, &y0, &y1);
+    pool_clip(ox * win->sw - win->pad_l, win->kw, win->w, &x0, &x1);
+    size_t best = pool_index(win, b, y0, x0, ci);
+    for (int iy = y0; iy < y1; iy++)
+        for (int ix = x0; ix < x1; ix++) {
+            size_t i = pool_index(win, b, iy, ix, ci);
+            if (x[i] > x[best]) best = i;
+        }
+    return best;
+}
+
+void SFX(ref_maxpool)(const real *x, real *y, const RefWindow *win) {
+    real *out = y; // [n,oh,ow,c]
+    for (int b = 0; b < win->n; b++)
+        for (int oy = 0; oy < win->oh; oy++)
+            for (int ox = 0; ox < win->ow; ox++)
+                for (int ci = 0; ci < win->c; ci++)
+                    *out++ = x[SFX(maxpool_argmax)(x, win, b, oy, ox, ci)];
+}
+
+void SFX(ref_maxpool_grad)(const real *x, const real *dy, real *dx, const RefWindow *win) {
+    memset(dx, 0, pool_input_size(win) * sizeof(real)); // [n,h,w,c]
+    const real *g = dy;                                 // [n,oh,ow,c]
+    for (int b = 0; b < win->n; b++)
+        for (int oy = 0; oy < win->oh; oy++)
+            for (int ox = 0; ox < win->ow; ox++)
+                for (int ci = 0; ci < win->c; ci++)
+                    dx[SFX(maxpool_argmax)(x, win, b, oy, ox, ci)] += *g++;
+}
+
+void SFX(ref_avgpool)(const real *x, real *y, const RefWindow *win) {
+    real *out = y; // [n,oh,ow,c]
+    for (int b = 0; b < win->n; b++)
+        for (int oy = 0; oy < win->oh; oy++)
+            for (int ox = 0; ox < win->ow; ox++) {
+                int y0, y1, x0, x1;
+                pool_clip(oy * win->sh - win->pad_t, win->kh, win->h, &y0, &y1);
+                pool_clip(ox * win->sw - win->pad_l, win->kw, win->w, &x0, &x1);
+                double count = (double)(y1 - y0) * (double)(x1 - x0);
+                for (int ci = 0; ci < win->c; ci++) {
+                    double sum = 0;
+                    for (int iy = y0; iy < y1; iy++)
+                        for (int ix = x0; ix < x1; ix++)
+                            sum += x[pool_index(win, b, iy, ix, ci)];
+                    *out++ = (real)(count > 0 ? sum / count : 0);
+                }
+            }
+}
+
+void SFX(ref_avgpool_grad)(const real *dy, real *dx, const RefWindow *win) {
+    memset(dx, 0, pool_input_size(win) * sizeof(real)); // [n,h,w,c]
+    const real *g = dy;                                 // [n,oh,ow,c]
+    for (int b = 0; b < win->n; b++)
+        for (int oy = 0; oy < win->oh; oy++)
+            for (int ox = 0; ox < win->ow; ox++, g += win->c) {
+                int y0, y1, x0, x1;
+                pool_clip(oy * win->sh - win->pad_t, win->kh, win->h, &y0, &y1);
+                pool_clip(ox * win->sw - win->pad_l, win->kw, win->w, &x0, &x1);
+                double count = (double)(y1 - y0) * (double)(x1 - x0);
+                if (count <= 0) continue;
+                for (int iy = y0; iy < y1; iy++)
+                    for (int ix = x0; ix < x1; ix++) {
+                        real *d = dx + pool_index(win, b, iy, ix, 0); // [c]
+                        for (int ci = 0; ci < win->c; ci++)
+                            d[ci] += (real)(g[ci] / count);
+                    }
+            }
+}

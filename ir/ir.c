@@ -1,0 +1,435 @@
+/* The IR graph: arenas, string interning, hash-consed nodes and dimension expressions.
+ * Not here: the per-op shape and VJP rules (rules_*.c), printing (print.c), checks (verify.c). */
+#include "ir/ir.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+const IrOpInfo ir_op_info[IR_OP_COUNT] = {
+#define IR_OP(e, nm, ar, cl, at, fl, sem) {nm, ar, IR_CLASS_##cl, IR_ATTR_##at, fl, sem},
+#include "ir/ops.def"
+#undef IR_OP
+};
+
+#define GROW(ptr, n, cap)                                                                          \
+    do {                                                                                           \
+        if ((n) >= (cap)) {                                                                        \
+            (cap) = (cap) ? 2 * (cap) : 64;                                                        \
+            (ptr) = realloc((ptr), (size_t)(cap) * sizeof(*(ptr)));                                \
+            assert(ptr);                                                                           \
+        }                                                                                          \
+    } while (0)
+
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static int32_t *table_new(int cap) {
+    int32_t *t = malloc((size_t)cap * sizeof(int32_t));
+    assert(t);
+    memset(t, 0xff, (size_t)cap * sizeof(int32_t));
+    return t;
+}
+
+IrGraph *ir_graph_new(void) {
+    IrGraph *g = calloc(1, sizeof(IrGraph));
+    assert(g);
+    g->node_hash_cap = g->dim_hash_cap = g->str_hash_cap = 1024;
+    g->node_hash = table_new(g->node_hash_cap);
+    g->dim_hash = table_new(g->dim_hash_cap);
+    g->str_hash = table_new(g->str_hash_cap);
+    g->cur_scope = ir_intern(g, "");
+    return g;
+}
+
+void ir_graph_free(IrGraph *g) {
+    if (!g) return;
+    for (int i = 0; i < g->n_strs; i++) free(g->strs[i]);
+    for (int i = 0; i < g->n_syms; i++) free(g->syms[i].name);
+    free(g->strs);
+    free(g->syms);
+    free(g->nodes);
+    free(g->dims);
+    free(g->outputs);
+    free(g->marks);
+    free(g->effects);
+    free(g->node_hash);
+    free(g->dim_hash);
+    free(g->str_hash);
+    free(g);
+}
+
+#define DUP(field, n)                                                                              \
+    do {                                                                                           \
+        if (g->field) {                                                                            \
+            c->field = malloc((size_t)(n) * sizeof(*g->field));                                    \
+            assert(c->field);                                                                      \
+            memcpy(c->field, g->field, (size_t)(n) * sizeof(*g->field));                           \
+        }                                                                                          \
+    } while (0)
+
+IrGraph *ir_graph_clone(const IrGraph *g) {
+    IrGraph *c = malloc(sizeof(IrGraph));
+    assert(c);
+    *c = *g;
+    DUP(nodes, g->cap_nodes);
+    DUP(dims, g->cap_dims);
+    DUP(syms, g->cap_syms);
+    DUP(strs, g->cap_strs);
+    DUP(outputs, g->cap_outputs);
+    DUP(marks, g->cap_marks);
+    DUP(effects, g->cap_effects);
+    DUP(node_hash, g->node_hash_cap);
+    DUP(dim_hash, g->dim_hash_cap);
+    DUP(str_hash, g->str_hash_cap);
+    for (int i = 0; i < g->n_strs; i++) c->strs[i] = strdup(g->strs[i]);
+    for (int i = 0; i < g->n_syms; i++) c->syms[i].name = strdup(g->syms[i].name);
+    return c;
+}
+
+/* ---- strings ------------------------------------------------------------------------------ */
+static uint64_t str_hash(const char *s) { return hash_bytes(0xcbf29ce484222325ULL, s, strlen(s)); }
+
+static void str_rehash(IrGraph *g) {
+    free(g->str_hash);
+    g->str_hash_cap *= 2;
+    g->str_hash = table_new(g->str_hash_cap);
+    for (int i = 0; i < g->n_strs; i++) {
+        uint64_t h = str_hash(g->strs[i]) & (uint64_t)(g->str_hash_cap - 1);
+        while (g->str_hash[h] >= 0) h = (h + 1) & (uint64_t)(g->str_hash_cap - 1);
+        g->str_hash[h] = i;
+    }
+}
+
+int ir_intern(IrGraph *g, const char *s) {
+    if (2 * (g->n_strs + 1) > g->str_hash_cap) str_rehash(g);
+    uint64_t mask = (uint64_t)(g->str_hash_cap - 1), h = str_hash(s) & mask;
+    for (; g->str_hash[h] >= 0; h = (h + 1) & mask)
+        if (strcmp(g->strs[g->str_hash[h]], s) == 0) return g->str_hash[h];
+    GROW(g->strs, g->n_strs, g->cap_strs);
+    g->strs[g->n_strs] = strdup(s);
+    g->str_hash[h] = g->n_strs;
+    return g->n_strs++;
+}
+
+const char *ir_str(const IrGraph *g, int id) {
+    assert(id >= 0 && id < g->n_strs);
+    return g->strs[id];
+}
+
+/* ---- outputs, marks, leaves ----------------------------------------------------------------- */
+int ir_set_output(IrGraph *g, const char *name, IrId id) {
+    int s = ir_intern(g, name);
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i].name == s) {
+            g->outputs[i].id = id;
+            return i;
+        }
+    GROW(g->outputs, g->n_outputs, g->cap_outputs);
+    g->outputs[g->n_outputs] = (IrNamed){s, id};
+    return g->n_outputs++;
+}
+
+IrId ir_output(const IrGraph *g, const char *name) {
+    for (int i = 0; i < g->n_outputs; i++)
+        if (strcmp(g->strs[g->outputs[i].name], name) == 0) return g->outputs[i].id;
+    return IR_NONE;
+}
+
+void ir_add_mark(IrGraph *g, const char *name, IrId id) {
+    GROW(g->marks, g->n_marks, g->cap_marks);
+    g->marks[g->n_marks++] = (IrNamed){ir_intern(g, name), id};
+}
+
+IrId ir_find_leaf(const IrGraph *g, IrOp op, const char *name) {
+    for (IrId i = 0; i < g->n_nodes; i++) {
+        const IrNode *n = &g->nodes[i];
+        if (n->op == op && strcmp(g->strs[n->attr.u.leaf.name], name) == 0) return i;
+    }
+    return IR_NONE;
+}
+
+/* ---- dims --------------------------------------------------------------------------------- */
+static uint64_t dim_hash(const IrDimNode *d) {
+    return hash_bytes(0xcbf29ce484222325ULL, d, sizeof(*d));
+}
+
+static void dim_rehash(IrGraph *g) {
+    free(g->dim_hash);
+    g->dim_hash_cap *= 2;
+    g->dim_hash = table_new(g->dim_hash_cap);
+    uint64_t mask = (uint64_t)(g->dim_hash_cap - 1);
+    for (int i = 0; i < g->n_dims; i++) {
+        uint64_t h = dim_hash(&g->dims[i]) & mask;
+        while (g->dim_hash[h] >= 0) h = (h + 1) & mask;
+        g->dim_hash[h] = i;
+    }
+}
+
+static IrDim dim_intern(IrGraph *g, IrDimKind kind, int64_t a, int64_t b) {
+    IrDimNode key;
+    memset(&key, 0, sizeof key);
+    key.kind = kind;
+    key.a = a;
+    key.b = b;
+    if (2 * (g->n_dims + 1) > g->dim_hash_cap) dim_rehash(g);
+    uint64_t mask = (uint64_t)(g->dim_hash_cap - 1), h = dim_hash(&key) & mask;
+    for (; g->dim_hash[h] >= 0; h = (h + 1) & mask)
+        if (memcmp(&g->dims[g->dim_hash[h]], &key, sizeof key) == 0) return g->dim_hash[h];
+    GROW(g->dims, g->n_dims, g->cap_dims);
+    g->dims[g->n_dims] = key;
+    g->dim_hash[h] = g->n_dims;
+    return g->n_dims++;
+}
+
+IrDim ir_dim_const(IrGraph *g, int64_t v) { return dim_intern(g, IR_DIM_CONST, v, 0); }
+
+int ir_sym_index(const IrGraph *g, const char *name) {
+    for (int i = 0; i < g->n_syms; i++)
+        if (strcmp(g->syms[i].name, name) == 0) return i;
+    return -1;
+}
+
+IrDim ir_dim_sym(IrGraph *g, const char *name, int64_t dflt) {
+    int i = ir_sym_index(g, name);
+    if (i < 0) {
+        GROW(g->syms, g->n_syms, g->cap_syms);
+        i = g->n_syms++;
+        g->syms[i].name = strdup(name);
+        g->syms[i].dflt = dflt;
+    }
+    return dim_intern(g, IR_DIM_SYM, i, 0);
+}
+
+int ir_dim_const_value(const IrGraph *g, IrDim d, int64_t *v) {
+    if (g->dims[d].kind != IR_DIM_CONST) return 0;
+    if (v) *v = g->dims[d].a;
+    return 1;
+}
+
+static int64_t floordiv(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/* Constant folding and the identities x+0, x-0, x*1, x*0, x//1, x-x. */
+static IrDim dim_binary(IrGraph *g, IrDimKind k, IrDim a, IrDim b) {
+    int64_t va = 0, vb = 0;
+    int ca = ir_dim_const_value(g, a, &va), cb = ir_dim_const_value(g, b, &vb);
+    if (ca && cb) {
+        switch (k) {
+        case IR_DIM_ADD: return ir_dim_const(g, va + vb);
+        case IR_DIM_SUB: return ir_dim_const(g, va - vb);
+        case IR_DIM_MUL: return ir_dim_const(g, va * vb);
+        case IR_DIM_FLOORDIV: assert(vb != 0); return ir_dim_const(g, floordiv(va, vb));
+        default: break;
+        }
+    }
+    if ((k == IR_DIM_ADD || k == IR_DIM_SUB) && cb && vb == 0) return a;
+    if (k == IR_DIM_ADD && ca && va == 0) return b;
+    if ((k == IR_DIM_MUL || k == IR_DIM_FLOORDIV) && cb && vb == 1) return a;
+    if (k == IR_DIM_MUL && ca && va == 1) return b;
+    if (k == IR_DIM_MUL && ((ca && va == 0) || (cb && vb == 0))) return ir_dim_const(g, 0);
+    if (k == IR_DIM_SUB && a == b) return ir_dim_const(g, 0);
+    /* canonical operand order for commutative ops: constants last */
+    if ((k == IR_DIM_ADD || k == IR_DIM_MUL) && (ca || (!cb && a > b))) {
+        IrDim t = a;
+        a = b;
+        b = t;
+    }
+    return dim_intern(g, k, a, b);
+}
+
+IrDim ir_dim_add(IrGraph *g, IrDim a, IrDim b) { return dim_binary(g, IR_DIM_ADD, a, b); }
+IrDim ir_dim_sub(IrGraph *g, IrDim a, IrDim b) { return dim_binary(g, IR_DIM_SUB, a, b); }
+IrDim ir_dim_mul(IrGraph *g, IrDim a, IrDim b) { return dim_binary(g, IR_DIM_MUL, a, b); }
+IrDim ir_dim_floordiv(IrGraph *g, IrDim a, IrDim b) {
+    return dim_binary(g, IR_DIM_FLOORDIV, a, b);
+}
+
+int64_t ir_dim_eval(const IrGraph *g, IrDim d, const int64_t *sym) {
+    const IrDimNode *n = &g->dims[d];
+    switch (n->kind) {
+    case IR_DIM_CONST: return n->a;
+    case IR_DIM_SYM: return sym[n->a];
+    case IR_DIM_ADD: return ir_dim_eval(g, (IrDim)n->a, sym) + ir_dim_eval(g, (IrDim)n->b, sym);
+    case IR_DIM_SUB: return ir_dim_eval(g, (IrDim)n->a, sym) - ir_dim_eval(g, (IrDim)n->b, sym);
+    case IR_DIM_MUL: return ir_dim_eval(g, (IrDim)n->a, sym) * ir_dim_eval(g, (IrDim)n->b, sym);
+    case IR_DIM_FLOORDIV: {
+        int64_t b = ir_dim_eval(g, (IrDim)n->b, sym);
+        return b ? floordiv(ir_dim_eval(g, (IrDim)n->a, sym), b) : 0;
+    }
+    }
+    return 0;
+}
+
+static int dim_fmt(const IrGraph *g, IrDim d, char *buf, size_t cap, int top) {
+    const IrDimNode *n = &g->dims[d];
+    static const char *opstr[] = {"", "", "+", "-", "*", "//"};
+    switch (n->kind) {
+    case IR_DIM_CONST: return snprintf(buf, cap, "%lld", (long long)n->a);
+    case IR_DIM_SYM: return snprintf(buf, cap, "%s", g->syms[n->a].name);
+    default: {
+        char l[256], r[256];
+        dim_fmt(g, (IrDim)n->a, l, sizeof l, 0);
+        dim_fmt(g, (IrDim)n->b, r, sizeof r, 0);
+        return snprintf(buf, cap, top ? "%s%s%s" : "(%s%s%s)", l, opstr[n->kind], r);
+    }
+    }
+}
+
+int ir_dim_format(const IrGraph *g, IrDim d, char *buf, size_t cap) {
+    return dim_fmt(g, d, buf, cap, 1);
+}
+
+int ir_shape_format(const IrGraph *g, const IrShape *s, char *buf, size_t cap) {
+    size_t k = 0;
+    k += (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < s->rank && k < cap; i++) {
+        char d[256];
+        ir_dim_format(g, s->d[i], d, sizeof d);
+        k += (size_t)snprintf(buf + k, cap - k, "%s%s", i ? "," : "", d);
+    }
+    if (k < cap) k += (size_t)snprintf(buf + k, cap - k, "]");
+    return (int)k;
+}
+
+IrShape ir_shape_make(IrGraph *g, int rank, const int64_t *v) {
+    IrShape s;
+    memset(&s, 0, sizeof s);
+    s.rank = rank;
+    for (int i = 0; i < rank; i++) s.d[i] = ir_dim_const(g, v[i]);
+    return s;
+}
+
+int ir_shape_equal(const IrShape *a, const IrShape *b) {
+    if (a->rank != b->rank) return 0;
+    for (int i = 0; i < a->rank; i++)
+        if (a->d[i] != b->d[i]) return 0;
+    return 1;
+}
+
+int64_t ir_numel(const int64_t *dims, int rank) {
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) n *= dims[i];
+    return n;
+}
+
+/* ---- nodes -------------------------------------------------------------------------------- */
+static uint64_t node_hash(const IrNode *n) {
+    uint64_t h = hash_bytes(0xcbf29ce484222325ULL, &n->op, sizeof n->op);
+    h = hash_bytes(h, &n->n_in, sizeof n->n_in);
+    h = hash_bytes(h, n->in, (size_t)n->n_in * sizeof(IrId));
+    return hash_bytes(h, &n->attr, sizeof n->attr);
+}
+
+static int node_same(const IrNode *a, const IrNode *b) {
+    return a->op == b->op && a->n_in == b->n_in &&
+           memcmp(a->in, b->in, (size_t)a->n_in * sizeof(IrId)) == 0 &&
+           memcmp(&a->attr, &b->attr, sizeof a->attr) == 0;
+}
+
+static void node_rehash(IrGraph *g) {
+    free(g->node_hash);
+    g->node_hash_cap *= 2;
+    g->node_hash = table_new(g->node_hash_cap);
+    uint64_t mask = (uint64_t)(g->node_hash_cap - 1);
+    for (int i = 0; i < g->n_nodes; i++) {
+        uint64_t h = node_hash(&g->nodes[i]) & mask;
+        while (g->node_hash[h] >= 0) h = (h + 1) & mask;
+        g->node_hash[h] = i;
+    }
+}
+
+IrId ir_make(IrGraph *g, IrOp op, const IrId *in, int n_in, const IrAttr *attr) {
+    const IrOpInfo *info = &ir_op_info[op];
+    g->err[0] = 0;
+    if ((info->arity >= 0 && n_in != info->arity) || n_in > IR_MAX_IN ||
+        (info->arity < 0 && n_in < 1)) {
+        snprintf(g->err, sizeof g->err, "%s takes %d inputs, got %d", info->name, info->arity,
+                 n_in);
+        return IR_NONE;
+    }
+    IrNode n;
+    memset(&n, 0, sizeof n);
+    n.op = op;
+    n.n_in = n_in;
+    for (int i = 0; i < n_in; i++) {
+        if (in[i] < 0 || in[i] >= g->n_nodes) {
+            snprintf(g->err, sizeof g->err, "%s: input %d is not a value", info->name, i);
+            return IR_NONE;
+        }
+        n.in[i] = in[i];
+    }
+    if (attr) n.attr = *attr;
+    if (op == IR_OP_CONV2D && n.attr.u.window.kh == 0 && n_in == 2) { /* window from the filter */
+        int64_t kh = 0, kw = 0;
+        const IrShape *f = &g->nodes[in[1]].shape;
+        if (f->rank == 4 && ir_dim_const_value(g, f->d[0], &kh) &&
+            ir_dim_const_value(g, f->d[1], &kw)) {
+            n.attr.u.window.kh = (int)kh;
+            n.attr.u.window.kw = (int)kw;
+        }
+    }
+    if (2 * (g->n_nodes + 1) > g->node_hash_cap) node_rehash(g);
+    uint64_t mask = (uint64_t)(g->node_hash_cap - 1), h = node_hash(&n) & mask;
+    for (; g->node_hash[h] >= 0; h = (h + 1) & mask)
+        if (node_same(&g->nodes[g->node_hash[h]], &n)) return g->node_hash[h];
+    n.scope = g->cur_scope;
+    if (ir_infer(g, &n) < 0) return IR_NONE;
+    GROW(g->nodes, g->n_nodes, g->cap_nodes);
+    IrId id = g->n_nodes++;
+    g->nodes[id] = n;
+    g->node_hash[h] = id;
+    if (info->flags & IR_F_EFFECT) {
+        GROW(g->effects, g->n_effects, g->cap_effects);
+        g->effects[g->n_effects++] = id;
+    }
+    return id;
+}
+
+IrId ir_unary(IrGraph *g, IrOp op, IrId x) { return ir_make(g, op, &x, 1, NULL); }
+
+IrId ir_binary(IrGraph *g, IrOp op, IrId a, IrId b) {
+    IrId in[2] = {a, b};
+    return ir_make(g, op, in, 2, NULL);
+}
+
+IrId ir_scalar_op(IrGraph *g, IrOp op, IrId x, double f) {
+    IrAttr at;
+    memset(&at, 0, sizeof at);
+    at.u.scalar.f = f;
+    return ir_make(g, op, &x, 1, &at);
+}
+
+IrId ir_const(IrGraph *g, double f, const IrShape *shape) {
+    IrAttr at;
+    memset(&at, 0, sizeof at);
+    at.u.scalar.f = f;
+    if (shape) at.shape = *shape;
+    return ir_make(g, IR_OP_CONST, NULL, 0, &at);
+}
+
+IrId ir_leaf(IrGraph *g, IrOp op, const char *name, IrDtype dt, const IrShape *shape, IrInit init,
+             double value, int flags) {
+    IrAttr at;
+    memset(&at, 0, sizeof at);
+    at.u.leaf.name = ir_intern(g, name);
+    at.u.leaf.init = init;
+    at.u.leaf.value = value;
+    at.u.leaf.flags = flags | (dt == IR_DT_INT32 ? IR_LEAF_INT : 0);
+    at.shape = *shape;
+    return ir_make(g, op, NULL, 0, &at);
+}
+
+IrId ir_reduce(IrGraph *g, IrOp op, IrId x, int keep, int mean, const IrShape *target) {
+    IrAttr at;
+    memset(&at, 0, sizeof at);
+    at.u.reduce.keep = keep;
+    at.u.reduce.mean = mean;
+    if (target) at.shape = *target;
+    return ir_make(g, op, &x, 1, &at);
+}

@@ -1,0 +1,130 @@
+/* Simplification: rebuild the graph from its roots (outputs and effects), which removes dead
+ * nodes (DCE) and merges identical ones (CSE, through hash-consing), applying the rewrite table
+ * below to every rebuilt node until none matches (each rule strictly shrinks the node).
+ * Not here: fusion (a later pass with its own legality function). */
+#include "passes/passes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    /* Returns the id that replaces node n (whose inputs are already in the new graph) or
+     * IR_NONE if the rule does not apply. */
+    IrId (*apply)(IrGraph *g, const IrNode *n);
+    int matches;
+} Rule;
+
+static int is_const(const IrGraph *g, IrId id, double v) {
+    return g->nodes[id].op == IR_OP_CONST && g->nodes[id].attr.u.scalar.f == v;
+}
+static int same_shape(const IrGraph *g, IrId a, const IrNode *n) {
+    return ir_shape_equal(&g->nodes[a].shape, &n->shape);
+}
+
+static IrId r_scale_one(IrGraph *g, const IrNode *n) {
+    return (n->op == IR_OP_SCALE && n->attr.u.scalar.f == 1.0) ? n->in[0] : IR_NONE;
+}
+static IrId r_adds_zero(IrGraph *g, const IrNode *n) {
+    return (n->op == IR_OP_ADDS && n->attr.u.scalar.f == 0.0) ? n->in[0] : IR_NONE;
+}
+static IrId r_mul_one(IrGraph *g, const IrNode *n) {
+    if (n->op != IR_OP_MUL) return IR_NONE;
+    if (is_const(g, n->in[1], 1.0) && same_shape(g, n->in[0], n)) return n->in[0];
+    if (is_const(g, n->in[0], 1.0) && same_shape(g, n->in[1], n)) return n->in[1];
+    return IR_NONE;
+}
+static IrId r_add_zero(IrGraph *g, const IrNode *n) {
+    if (n->op != IR_OP_ADD) return IR_NONE;
+    if (is_const(g, n->in[1], 0.0) && same_shape(g, n->in[0], n)) return n->in[0];
+    if (is_const(g, n->in[0], 0.0) && same_shape(g, n->in[1], n)) return n->in[1];
+    return IR_NONE;
+}
+static IrId r_neg_neg(IrGraph *g, const IrNode *n) {
+    if (n->op != IR_OP_NEG || g->nodes[n->in[0]].op != IR_OP_NEG) return IR_NONE;
+    return g->nodes[n->in[0]].in[0];
+}
+static IrId r_scale_scale(IrGraph *g, const IrNode *n) {
+    if (n->op != IR_OP_SCALE || g->nodes[n->in[0]].op != IR_OP_SCALE) return IR_NONE;
+    const IrNode *x = &g->nodes[n->in[0]];
+    return ir_scalar_op(g, IR_OP_SCALE, x->in[0], x->attr.u.scalar.f * n->attr.u.scalar.f);
+}
+static IrId r_mul_const(IrGraph *g, const IrNode *n) { /* x * c (scalar const) -> scale */
+    if (n->op != IR_OP_MUL) return IR_NONE;
+    for (int k = 0; k < 2; k++) {
+        const IrNode *c = &g->nodes[n->in[k]];
+        if (c->op == IR_OP_CONST && c->shape.rank == 0 && same_shape(g, n->in[1 - k], n))
+            return ir_scalar_op(g, IR_OP_SCALE, n->in[1 - k], c->attr.u.scalar.f);
+    }
+    return IR_NONE;
+}
+
+static Rule rules[] = {
+    {"scale-by-one", r_scale_one, 0}, {"add-scalar-zero", r_adds_zero, 0},
+    {"mul-by-one", r_mul_one, 0},     {"add-zero", r_add_zero, 0},
+    {"neg-neg", r_neg_neg, 0},        {"scale-scale", r_scale_scale, 0},
+    {"mul-const", r_mul_const, 0},
+};
+
+static IrId rebuild(IrGraph *dst, const IrGraph *src, IrId id, IrId *map) {
+    if (map[id] != IR_NONE) return map[id];
+    const IrNode *s = &src->nodes[id];
+    IrId in[IR_MAX_IN];
+    for (int k = 0; k < s->n_in; k++) {
+        in[k] = rebuild(dst, src, s->in[k], map);
+        if (in[k] == IR_NONE) return IR_NONE;
+    }
+    dst->cur_scope = s->scope;
+    IrId r = ir_make(dst, s->op, in, s->n_in, &s->attr);
+    for (int changed = 1; changed && r != IR_NONE;) {
+        changed = 0;
+        for (size_t k = 0; k < sizeof rules / sizeof rules[0]; k++) {
+            IrNode cur = dst->nodes[r];
+            IrId t = rules[k].apply(dst, &cur);
+            if (t != IR_NONE && t != r) {
+                rules[k].matches++;
+                r = t;
+                changed = 1;
+                break;
+            }
+        }
+    }
+    return map[id] = r;
+}
+
+int pass_simplify(IrGraph **gp, PassCtx *ctx) {
+    IrGraph *src = *gp, *dst = ir_graph_clone(src);
+    dst->n_nodes = dst->n_outputs = dst->n_marks = dst->n_effects = 0;
+    memset(dst->node_hash, 0xff, (size_t)dst->node_hash_cap * sizeof(int32_t));
+    IrId *map = malloc((size_t)src->n_nodes * sizeof(IrId));
+    for (int i = 0; i < src->n_nodes; i++) map[i] = IR_NONE;
+    int rc = 0;
+    /* Recursion depth is bounded by the graph depth; keep leaves first so that ids stay in
+     * the source's order for inputs and variables. */
+    for (IrId i = 0; i < src->n_nodes; i++)
+        if (ir_op_info[src->nodes[i].op].cls == IR_CLASS_SOURCE && src->nodes[i].op != IR_OP_CONST)
+            rebuild(dst, src, i, map);
+    for (int i = 0; i < src->n_effects && rc == 0; i++)
+        if (rebuild(dst, src, src->effects[i], map) == IR_NONE) rc = -1;
+    for (int i = 0; i < src->n_outputs && rc == 0; i++) {
+        IrId r = rebuild(dst, src, src->outputs[i].id, map);
+        if (r == IR_NONE) rc = -1;
+        else ir_set_output(dst, ir_str(src, src->outputs[i].name), r);
+    }
+    for (int i = 0; i < src->n_marks; i++)
+        if (map[src->marks[i].id] != IR_NONE)
+            ir_add_mark(dst, ir_str(src, src->marks[i].name), map[src->marks[i].id]);
+    dst->cur_scope = src->cur_scope;
+    free(map);
+    if (rc) {
+        snprintf(src->err, sizeof src->err, "simplify: %s", dst->err);
+        ir_graph_free(dst);
+        return -1;
+    }
+    if (ctx && ctx->time_passes)
+        for (size_t k = 0; k < sizeof rules / sizeof rules[0]; k++)
+            if (rules[k].matches) fprintf(stderr, "  simplify: %-16s %d\n", rules[k].name, rules[k].matches);
+    ir_graph_free(src);
+    *gp = dst;
+    return 0;
+}

@@ -1,0 +1,25 @@
+/* Compiled artifacts on disk (see runtime/proto/fn_artifact.proto for the format). */
+#ifndef FN_RT_ARTIFACT_H
+#define FN_RT_ARTIFACT_H
+
+#include "runtime/rt.h"
+
+#define FN_ARTIFACT_VERSION 1
+#define FN_VERSION "0.1.0"
+
+typedef struct {
+    char *source;
+    char *compiler;
+    int n;
+    char **names;
+    IrGraph **graphs;
+} RtArtifact;
+
+/* Writes atomically (temp file + rename): a failure leaves any previous file whole. */
+int rt_artifact_save(const char *path, const char *source, IrGraph *const *graphs,
+                     const char *const *names, int n, RtStatus *st);
+int rt_artifact_load(const char *path, RtArtifact *a, RtStatus *st);
+IrGraph *rt_artifact_graph(const RtArtifact *a, const char *name); /* NULL if absent */
+void rt_artifact_free(RtArtifact *a);
+
+#endif

@@ -1,0 +1,137 @@
+/* Dataset scanning and the plain PNG image path (see data.h). */
+#include "runtime/data.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <png.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names of the entries of dir that are directories (want_dirs) or regular files. */
+static int list_dir(const char *dir, int want_dirs, char ***out, int *n, RtStatus *st) {
+    DIR *d = opendir(dir);
+    if (!d) return rt_fail(st, "cannot read directory %s: %s", dir, strerror(errno));
+    int cap = 16;
+    char **v = malloc((size_t)cap * sizeof *v);
+    *n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (stat(path, &sb) != 0) continue;
+        if (want_dirs ? !S_ISDIR(sb.st_mode) : !S_ISREG(sb.st_mode)) continue;
+        if (*n == cap) v = realloc(v, (size_t)(cap *= 2) * sizeof *v);
+        v[(*n)++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(v, (size_t)*n, sizeof *v, cmp_str);
+    *out = v;
+    return 0;
+}
+
+int rt_dataset_scan(const char *data_dir, RtDataset *ds, RtStatus *st) {
+    memset(ds, 0, sizeof *ds);
+    struct stat sb;
+    if (stat(data_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return rt_fail(st, "--data_dir %s: no such directory", data_dir);
+    char **cls;
+    int nc;
+    if (list_dir(data_dir, 1, &cls, &nc, st) < 0) return -1;
+    if (nc == 0) {
+        free(cls);
+        return rt_fail(st, "--data_dir %s: no class folders in it", data_dir);
+    }
+    ds->classes = calloc((size_t)nc, sizeof *ds->classes);
+    int rc = 0, cap = 0;
+    for (int c = 0; c < nc; c++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s", data_dir, cls[c]);
+        char **files = NULL;
+        int nf = 0;
+        if (rc == 0 && list_dir(dir, 0, &files, &nf, st) < 0) rc = -1;
+        if (rc == 0 && nf == 0) rc = rt_fail(st, "class folder %s has no images", dir);
+        ds->classes[c].name = cls[c];
+        ds->classes[c].first = ds->n_images;
+        ds->classes[c].count = nf;
+        for (int i = 0; i < nf; i++) {
+            if (ds->n_images == cap) {
+                cap = cap ? 2 * cap : 256;
+                ds->paths = realloc(ds->paths, (size_t)cap * sizeof *ds->paths);
+                ds->labels = realloc(ds->labels, (size_t)cap * sizeof *ds->labels);
+            }
+            char path[8192];
+            snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+            ds->paths[ds->n_images] = strdup(path);
+            ds->labels[ds->n_images++] = c;
+            free(files[i]);
+        }
+        free(files);
+    }
+    ds->n_classes = nc;
+    free(cls);
+    if (rc) rt_dataset_free(ds);
+    return rc;
+}
+
+void rt_dataset_free(RtDataset *ds) {
+    for (int c = 0; c < ds->n_classes; c++) free(ds->classes[c].name);
+    for (int i = 0; i < ds->n_images; i++) free(ds->paths[i]);
+    free(ds->classes);
+    free(ds->paths);
+    free(ds->labels);
+    memset(ds, 0, sizeof *ds);
+}
+
+int rt_image_load(const char *path, unsigned char **pix, int *w, int *h, RtStatus *st) {
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    *pix = NULL;
+    if (!png_image_begin_read_from_file(&img, path))
+        return rt_fail(st, "cannot decode image %s: %s", path, img.message);
+    img.format = PNG_FORMAT_RGB; /* grey expanded, alpha composited away */
+    size_t size = PNG_IMAGE_SIZE(img);
+    *pix = malloc(size);
+    if (!*pix || !png_image_finish_read(&img, NULL, *pix, 0, NULL)) {
+        free(*pix);
+        *pix = NULL;
+        png_image_free(&img);
+        return rt_fail(st, "cannot decode image %s: %s", path, img.message);
+    }
+    *w = (int)img.width;
+    *h = (int)img.height;
+    return 0;
+}
+
+int rt_image_save_png(const char *path, const unsigned char *pix, int w, int h, RtStatus *st) {
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    img.width = (png_uint_32)w;
+    img.height = (png_uint_32)h;
+    img.format = PNG_FORMAT_RGB;
+    if (!png_image_write_to_file(&img, path, 0, pix, 0, NULL))
+        return rt_fail(st, "cannot write %s: %s", path, img.message);
+    return 0;
+}
+
+void rt_image_to_input(const unsigned char *pix, int w, int h, int size, float *out) {
+    int oy = (h - size) / 2, ox = (w - size) / 2; /* negative: pad */
+    if (h < size) oy = -((size - h) / 2);
+    if (w < size) ox = -((size - w) / 2);
+    for (int y = 0; y < size; y++)
+        for (int x = 0; x < size; x++)
+            for (int c = 0; c < 3; c++) {
+                int sy = y + oy, sx = x + ox;
+                float v = 0;
+                if (sy >= 0 && sy < h && sx >= 0 && sx < w) v = pix[((size_t)sy * (size_t)w + (size_t)sx) * 3 + (size_t)c];
+                out[((size_t)y * (size_t)size + (size_t)x) * 3 + (size_t)c] = (v - 127.5f) / 128.0f;
+            }
+}

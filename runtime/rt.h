@@ -1,0 +1,82 @@
+/* The runtime: variables, the graph executor, artifacts, data and the training loop.
+ *
+ * What this is: everything `fnrun` needs to run a compiled graph on the host with the reference
+ * kernels (codegen/ref). No process-global state: every call takes its context explicitly.
+ * Library code never exits; it returns -1 and fills an RtStatus.
+ * What this is not: a compiler (never includes frontend/ or passes/).
+ */
+#ifndef FN_RT_H
+#define FN_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ir/ir.h"
+
+/* ---- status -------------------------------------------------------------------------------- */
+typedef struct {
+    char msg[1024];
+} RtStatus;
+int rt_fail(RtStatus *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- random numbers: counter-based, so results never depend on call order or threads ------- */
+uint64_t rt_mix(uint64_t x);                               /* splitmix64 finaliser */
+uint64_t rt_hash(uint64_t a, uint64_t b, uint64_t c);      /* key for a random stream */
+double rt_uniform(uint64_t key, uint64_t counter);         /* in [0, 1) */
+uint64_t rt_hash_str(const char *s);
+
+/* ---- symbols ------------------------------------------------------------------------------- */
+typedef struct {
+    const char *name;
+    int64_t value;
+} RtBinding;
+/* Fills sym[g->n_syms] from bindings and the graph's defaults; error names an unbound symbol. */
+int rt_bind_syms(const IrGraph *g, const RtBinding *b, int nb, int64_t *sym, RtStatus *st);
+
+/* ---- variables (params and states), shared by every graph of an artifact ------------------ */
+typedef struct {
+    char *name;
+    int is_state;
+    IrInit init;
+    double init_value;
+    int flags; /* IR_LEAF_* */
+    int rank;
+    int64_t dims[IR_MAX_RANK];
+    int64_t n;
+    void *data; /* n reals of the store's precision */
+} RtVar;
+
+typedef struct {
+    int prec; /* bytes per real: 4 or 8 */
+    RtVar *v;
+    int n, cap;
+} RtVars;
+
+RtVars *rt_vars_new(int prec);
+void rt_vars_free(RtVars *vs);
+/* Adds every PARAM/STATE of g (shapes bound by sym) that is not there yet; an existing variable
+ * with another shape is an error. New variables are zero until rt_vars_init. */
+int rt_vars_bind(RtVars *vs, const IrGraph *g, const int64_t *sym, RtStatus *st);
+/* Initialises every variable from its initialiser; glorot uniform draws from a stream keyed by
+ * (seed, variable name), so the result does not depend on declaration order. */
+void rt_vars_init(RtVars *vs, uint64_t seed);
+RtVar *rt_vars_find(RtVars *vs, const char *name);
+int64_t rt_vars_count(const RtVars *vs, int trainable_only);
+
+/* ---- executor ------------------------------------------------------------------------------ */
+typedef struct RtExec RtExec;
+/* Binds shapes and allocates every buffer once. `want` lists the outputs to compute (NULL/0 =
+ * all outputs); with run_effects the step also performs the graph's assignments. */
+RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const char *const *want,
+                    int n_want, int run_effects, RtStatus *st);
+void rt_exec_free(RtExec *ex);
+/* The buffer of input `name` (reals of the precision, or int32 for int inputs); NULL if the
+ * graph has no such input. *n gets its element count. */
+void *rt_exec_input(RtExec *ex, const char *name, int64_t *n);
+int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st);
+const void *rt_exec_output(RtExec *ex, const char *name, int64_t *n, int *rank, int64_t *dims);
+double rt_exec_scalar(RtExec *ex, const char *name); /* NaN if absent */
+size_t rt_exec_bytes(const RtExec *ex);              /* bytes of buffers held */
+
+#endif

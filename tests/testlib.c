@@ -1,0 +1,69 @@
+/* Tiny test helper shared by every tests/test_*.c; see testlib.h.
+ * What this is not: thread-safe (the counters are plain globals).
+ */
+#include "testlib.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+static int n_passed, n_failed;
+
+int test_check_(int ok, const char *file, int line, const char *fmt, ...) {
+    if (ok) {
+        n_passed++;
+        return 1;
+    }
+    n_failed++;
+    fprintf(stderr, "%s:%d: FAIL: ", file, line);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 0;
+}
+
+int test_failures(void) {
+    return n_failed;
+}
+
+int test_summary(const char *name) {
+    printf("%s: %d checks passed, %d failed\n", name, n_passed, n_failed);
+    fflush(stdout);
+    return n_failed ? 1 : 0;
+}
+
+double test_rel_err(const double *a, const double *b, size_t n) {
+    double diff = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs(a[i] - b[i]);
+        if (!isfinite(d)) return INFINITY;
+        if (d > diff) diff = d;
+        if (fabs(b[i]) > scale) scale = fabs(b[i]);
+    }
+    return diff / (scale > 1e-12 ? scale : 1e-12);
+}
+
+uint64_t test_rng_next(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double test_rng_uniform(uint64_t *state) {
+    return (double)(test_rng_next(state) >> 11) * 0x1.0p-53;
+}
+
+void test_fill_uniform(double *x, size_t n, uint64_t *state, double lo, double hi) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * test_rng_uniform(state);
+}
+
+const char *test_shared_data(void) {
+    static const char *dir = "../shared/data";
+    struct stat st;
+    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? dir : NULL;
+}
