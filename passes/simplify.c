@@ -92,7 +92,7 @@ static IrId rebuild(IrGraph *dst, const IrGraph *src, IrId id, IrId *map) {
     return map[id] = r;
 }
 
-int pass_simplify(IrGraph **gp, PassCtx *ctx) {
+static int simplify_once(IrGraph **gp) {
     IrGraph *src = *gp, *dst = ir_graph_clone(src);
     dst->n_nodes = dst->n_outputs = dst->n_marks = dst->n_effects = 0;
     memset(dst->node_hash, 0xff, (size_t)dst->node_hash_cap * sizeof(int32_t));
@@ -121,10 +121,23 @@ int pass_simplify(IrGraph **gp, PassCtx *ctx) {
         ir_graph_free(dst);
         return -1;
     }
+    ir_graph_free(src);
+    *gp = dst;
+    return 0;
+}
+
+/* Rewrites leave the nodes they replaced behind; rebuilding again drops them. */
+int pass_simplify(IrGraph **gp, PassCtx *ctx) {
+    for (size_t k = 0; k < sizeof rules / sizeof rules[0]; k++) rules[k].matches = 0;
+    for (int round = 0; round < 8; round++) {
+        int before = 0, after = 0;
+        for (size_t k = 0; k < sizeof rules / sizeof rules[0]; k++) before += rules[k].matches;
+        if (simplify_once(gp) < 0) return -1;
+        for (size_t k = 0; k < sizeof rules / sizeof rules[0]; k++) after += rules[k].matches;
+        if (after == before) break; /* nothing rewritten: the graph is clean */
+    }
     if (ctx && ctx->time_passes)
         for (size_t k = 0; k < sizeof rules / sizeof rules[0]; k++)
             if (rules[k].matches) fprintf(stderr, "  simplify: %-16s %d\n", rules[k].name, rules[k].matches);
-    ir_graph_free(src);
-    *gp = dst;
     return 0;
 }

@@ -1,0 +1,32 @@
+# fn: the two commands. `make demo` and `make test` install what is missing from Debian's
+# packages, configure and build with CMake, then run.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+DEB_PACKAGES = cmake make gcc pkg-config libopenblas-dev libpng-dev zlib1g-dev \
+               protobuf-c-compiler libprotobuf-c-dev
+
+.PHONY: all deps build test demo clean
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	scripts/demo.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) demo-out

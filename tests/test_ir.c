@@ -1,0 +1,156 @@
+/* IR unit tests: dimension expressions, hash-consing, shape errors, the verifier, the printer,
+ * the simplify pass, and artifact round trips and rejection of bad artifacts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "passes/passes.h"
+#include "runtime/artifact.h"
+#include "tests/testlib.h"
+
+static char *print_to_string(const IrGraph *g) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ir_print(g, f);
+    fclose(f);
+    return buf;
+}
+
+static void test_dims(void) {
+    IrGraph *g = ir_graph_new();
+    IrDim h = ir_dim_sym(g, "image_size", 160), three = ir_dim_const(g, 3), two = ir_dim_const(g, 2);
+    IrDim out = ir_dim_add(g, ir_dim_floordiv(g, ir_dim_sub(g, h, three), two), ir_dim_const(g, 1));
+    IrDim again = ir_dim_add(g, ir_dim_floordiv(g, ir_dim_sub(g, h, three), two), ir_dim_const(g, 1));
+    CHECK(out == again, "dimension expressions are hash-consed");
+    int64_t sym[1] = {160};
+    CHECK(ir_dim_eval(g, out, sym) == 79, "VALID 3x3/2 of 160 is 79, got %lld", (long long)ir_dim_eval(g, out, sym));
+    sym[0] = 75;
+    CHECK(ir_dim_eval(g, out, sym) == 37, "of 75 is 37");
+    CHECK(ir_dim_add(g, h, ir_dim_const(g, 0)) == h, "x+0 folds");
+    CHECK(ir_dim_mul(g, h, ir_dim_const(g, 1)) == h, "x*1 folds");
+    int64_t v;
+    CHECK(ir_dim_const_value(g, ir_dim_mul(g, three, two), &v) && v == 6, "3*2 folds to 6");
+    CHECK(ir_dim_mul(g, h, two) == ir_dim_mul(g, two, h), "multiplication is canonicalised");
+    char buf[128];
+    ir_dim_format(g, out, buf, sizeof buf);
+    CHECK(strcmp(buf, "((image_size-3)//2)+1") == 0, "format: %s", buf);
+    ir_graph_free(g);
+}
+
+static void test_nodes(void) {
+    IrGraph *g = ir_graph_new();
+    int64_t xs[4] = {2, 9, 9, 3}, ws[4] = {3, 3, 3, 8}, bad[4] = {3, 3, 4, 8}, cs[1] = {8};
+    IrShape sx = ir_shape_make(g, 4, xs), sw = ir_shape_make(g, 4, ws), sb = ir_shape_make(g, 4, bad);
+    IrShape sc = ir_shape_make(g, 1, cs);
+    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
+    IrId w = ir_leaf(g, IR_OP_PARAM, "w", IR_DT_FLOAT, &sw, IR_INIT_GLOROT_UNIFORM, 0, IR_LEAF_DECAY);
+    IrId wb = ir_leaf(g, IR_OP_PARAM, "wb", IR_DT_FLOAT, &sb, IR_INIT_GLOROT_UNIFORM, 0, 0);
+    IrId c = ir_leaf(g, IR_OP_PARAM, "c", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
+    IrAttr at;
+    memset(&at, 0, sizeof at);
+    at.u.window = (IrWindowAttr){0, 0, 2, 2, 0};
+    IrId in[2] = {x, w};
+    IrId y1 = ir_make(g, IR_OP_CONV2D, in, 2, &at), y2 = ir_make(g, IR_OP_CONV2D, in, 2, &at);
+    CHECK(y1 != IR_NONE && y1 == y2, "identical nodes are built once (hash-consing)");
+    int64_t out;
+    CHECK(ir_dim_const_value(g, g->nodes[y1].shape.d[1], &out) && out == 4, "conv 3x3/2 VALID of 9 is 4");
+    in[1] = wb;
+    CHECK(ir_make(g, IR_OP_CONV2D, in, 2, &at) == IR_NONE && strstr(g->err, "3 channels but the filter expects 4"),
+          "conv channel mismatch is reported: %s", g->err);
+    CHECK(ir_binary(g, IR_OP_ADD, y1, c) != IR_NONE, "[C] broadcasts over NHWC");
+    CHECK(ir_binary(g, IR_OP_ADD, y1, x) == IR_NONE && strstr(g->err, "do not broadcast"),
+          "mismatched add is reported: %s", g->err);
+    CHECK(ir_unary(g, IR_OP_RELU, 12345) == IR_NONE, "a bad input id is an error, not a crash");
+    CHECK(ir_verify(g) == 0, "verifier accepts a good graph: %s", g->err);
+    IrGraph *bad_g = ir_graph_clone(g);
+    bad_g->nodes[y1].in[0] = y1; /* a cycle */
+    CHECK(ir_verify(bad_g) < 0 && strstr(bad_g->err, "not earlier"), "verifier rejects a cycle: %s", bad_g->err);
+    ir_graph_free(bad_g);
+    char *txt = print_to_string(g);
+    CHECK(strstr(txt, "conv2d(%0, %1) {k=3x3 s=2x2 pad=valid} : f[2,4,4,8]") != NULL, "printer: %s", txt);
+    free(txt);
+    ir_graph_free(g);
+}
+
+static void test_simplify(void) {
+    IrGraph *g = ir_graph_new();
+    int64_t d[2] = {2, 3};
+    IrShape s = ir_shape_make(g, 2, d);
+    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &s, IR_INIT_ZEROS, 0, 0);
+    IrId dead = ir_unary(g, IR_OP_EXP, x);
+    IrId y = ir_scalar_op(g, IR_OP_SCALE, ir_scalar_op(g, IR_OP_SCALE, ir_unary(g, IR_OP_NEG, ir_unary(g, IR_OP_NEG, x)), 2), 0.5);
+    ir_set_output(g, "y", y);
+    CHECK(dead != IR_NONE && g->n_nodes == 6, "built 6 nodes");
+    PassCtx ctx = {0};
+    CHECK(pass_simplify(&g, &ctx) == 0, "simplify runs");
+    CHECK(g->n_nodes == 1 && ir_output(g, "y") == 0, "x*2*0.5 and --x fold to x, exp(x) is dead: %d nodes", g->n_nodes);
+    ir_graph_free(g);
+}
+
+static void test_artifact(void) {
+    IrGraph *g = ir_graph_new();
+    IrDim n = ir_dim_sym(g, "N", -1);
+    IrShape s = {2, {n, ir_dim_const(g, 5)}};
+    IrShape sl = {1, {n}};
+    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &s, IR_INIT_ZEROS, 0, 0);
+    IrId l = ir_leaf(g, IR_OP_INPUT, "labels", IR_DT_INT32, &sl, IR_INIT_ZEROS, 0, 0);
+    IrId xe = ir_binary(g, IR_OP_SOFTMAX_XENT, x, l);
+    ir_set_output(g, "loss", ir_reduce(g, IR_OP_SUM, xe, 0, 1, NULL));
+    ir_add_mark(g, "Loss", xe);
+    const char *path = "test_ir_artifact.fnc";
+    IrGraph *gs[1] = {g};
+    const char *names[1] = {"eval"};
+    RtStatus st;
+    CHECK(rt_artifact_save(path, "model.fn", gs, names, 1, &st) == 0, "save: %s", st.msg);
+    RtArtifact a;
+    CHECK(rt_artifact_load(path, &a, &st) == 0, "load: %s", st.msg);
+    if (a.n == 1) {
+        char *t1 = print_to_string(g), *t2 = print_to_string(a.graphs[0]);
+        CHECK(strcmp(t1, t2) == 0, "round trip keeps the graph:\n%s\n---\n%s", t1, t2);
+        free(t1);
+        free(t2);
+        CHECK(a.graphs[0]->n_marks == 1, "marks survive");
+        rt_artifact_free(&a);
+    }
+    /* damage it in four ways */
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)len);
+    CHECK(fread(buf, 1, (size_t)len, f) == (size_t)len, "read back");
+    fclose(f);
+    struct { const char *what, *expect; long len; int byte; unsigned char value; } cases[] = {
+        {"truncated", "truncated", len - 7, -1, 0},
+        {"version", "format version 98", len, 8, 99},
+        {"magic", "not an fn artifact", len, 0, 'X'},
+        {"payload", "corrupt", len, 30, 0xff},
+        {"short header", "truncated", 12, -1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned char *b = malloc((size_t)len);
+        memcpy(b, buf, (size_t)len);
+        if (cases[i].byte >= 0) b[cases[i].byte] ^= cases[i].value;
+        f = fopen(path, "wb");
+        fwrite(b, 1, (size_t)cases[i].len, f);
+        fclose(f);
+        free(b);
+        int rc = rt_artifact_load(path, &a, &st);
+        CHECK(rc < 0 && strstr(st.msg, cases[i].expect) && strstr(st.msg, path),
+              "%s artifact: message '%s' should name the file and say '%s'", cases[i].what, st.msg, cases[i].expect);
+    }
+    free(buf);
+    unlink(path);
+    CHECK(rt_artifact_load("no/such/file.fnc", &a, &st) < 0 && strstr(st.msg, "no/such/file.fnc"), "missing file: %s", st.msg);
+    ir_graph_free(g);
+}
+
+int main(void) {
+    test_dims();
+    test_nodes();
+    test_simplify();
+    test_artifact();
+    return test_summary("test_ir");
+}
