@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Bad input to the two commands: each case must exit non-zero without crashing (status < 128)
+# and print exactly one line on stderr that names the thing at fault.
+set -u
+bin=${FN_BIN:-build}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0 passes=0
+
+expect_error() { # expect_error "what" "substring" cmd...
+    local what=$1 want=$2
+    shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local rc=$? lines
+    lines=$(wc -l <"$tmp/err")
+    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$lines" -eq 1 ] && grep -qF -- "$want" "$tmp/err"; then
+        passes=$((passes + 1))
+        echo "ok   $what: $(cat "$tmp/err")"
+    else
+        fails=$((fails + 1))
+        echo "FAIL $what: status $rc, $lines stderr lines, wanted '$want':"
+        cat "$tmp/err"
+    fi
+}
+
+"$bin/fnc" compile tests/models/irv1_small.fn -o "$tmp/m.fnc" >/dev/null || { echo "FAIL: compile"; exit 1; }
+"$bin/fn_gendata" "$tmp/data" 2 2 80 >/dev/null || { echo "FAIL: gendata"; exit 1; }
+
+expect_error "unknown flag" "--bogus_flag" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --bogus_flag 3
+expect_error "flag without value" "--batch_size" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --batch_size
+expect_error "non-numeric value" "--epoch_size" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --epoch_size ten
+expect_error "missing data_dir" "$tmp/nowhere" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/nowhere"
+mkdir -p "$tmp/data/class_999_empty"
+expect_error "empty class folder" "class_999_empty" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data"
+rmdir "$tmp/data/class_999_empty"
+head -c 200 "$tmp/m.fnc" >"$tmp/trunc.fnc"
+expect_error "truncated artifact" "truncated" "$bin/fnrun" train "$tmp/trunc.fnc" --data_dir "$tmp/data"
+cp "$tmp/m.fnc" "$tmp/v.fnc"
+printf '\x07' | dd of="$tmp/v.fnc" bs=1 seek=8 conv=notrunc status=none
+expect_error "version-mismatched artifact" "format version 7" "$bin/fnrun" train "$tmp/v.fnc" --data_dir "$tmp/data"
+echo "not an artifact" >"$tmp/text.fnc"
+expect_error "not an artifact" "not an fn artifact" "$bin/fnrun" train "$tmp/text.fnc" --data_dir "$tmp/data"
+expect_error "missing artifact" "$tmp/none.fnc" "$bin/fnrun" train "$tmp/none.fnc" --data_dir "$tmp/data"
+expect_error "unknown command" "frobnicate" "$bin/fnrun" frobnicate
+expect_error "fnc unknown flag" "--nope" "$bin/fnc" compile tests/models/irv1_small.fn --nope
+expect_error "fnc bad -D" "image_size" "$bin/fnc" compile tests/models/irv1_small.fn -D image_size=abc
+expect_error "fnc unknown pass" "nopass" "$bin/fnc" dump tests/models/irv1_small.fn --dump-after nopass
+expect_error "image too small" "too small" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --image_size 40 --batch_size 2 --epoch_size 1 --max_nrof_epochs 1
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
