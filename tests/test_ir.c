@@ -109,6 +109,27 @@ static void test_artifact(void) {
     if (a.n == 1) {
         char *t1 = print_to_string(g), *t2 = print_to_string(a.graphs[0]);
         CHECK(strcmp(t1, t2) == 0, "round trip keeps the graph:\n%s\n---\n%s", t1, t2);
+        /* and the text form round-trips too, after autodiff added grad/ outputs */
+        PassCtx ctx = {0};
+        int64_t wd[2] = {5, 5};
+        IrShape ws = ir_shape_make(g, 2, wd);
+        IrId w = ir_leaf(g, IR_OP_PARAM, "layer/w", IR_DT_FLOAT, &ws, IR_INIT_GLOROT_UNIFORM, 0, IR_LEAF_DECAY);
+        IrId in2[2] = {x, w};
+        IrId logits = ir_make(g, IR_OP_MATMUL, in2, 2, NULL);
+        ir_set_output(g, "loss", ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_SOFTMAX_XENT, logits, l), 0, 1, NULL));
+        CHECK(pass_autodiff(&g, &ctx) == 0 && ir_output(g, "grad/layer/w") != IR_NONE, "autodiff adds grad/layer/w");
+        char *t3 = print_to_string(g), err[256] = "";
+        IrGraph *back = ir_parse_text(t3, err, sizeof err);
+        CHECK(back != NULL, "parse the printed IR: %s", err);
+        if (back) {
+            char *t4 = print_to_string(back);
+            CHECK(strcmp(t3, t4) == 0, "print -> parse -> print is the identity:\n%s\n---\n%s", t3, t4);
+            free(t4);
+            ir_graph_free(back);
+        }
+        free(t3);
+        CHECK(ir_parse_text("%0 = frob() {} : f[]\n", err, sizeof err) == NULL && strstr(err, "unknown op frob"),
+              "parser rejects an unknown op: %s", err);
         free(t1);
         free(t2);
         CHECK(a.graphs[0]->n_marks == 1, "marks survive");
