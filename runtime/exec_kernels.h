@@ -4,6 +4,21 @@
  * reference kernels (codegen/ref). */
 
 #define K(name) SFX(ref_##name)
+#define BINARY(OP)                                                                                 \
+    do {                                                                                           \
+        if (na == ny && nb == ny)                                                                  \
+            for (int64_t i = 0; i < ny; i++) y[i] = a[i] OP b[i];                                  \
+        else if (nb == 1)                                                                          \
+            for (int64_t i = 0; i < ny; i++) y[i] = a[i] OP b[0];                                  \
+        else if (na == 1)                                                                          \
+            for (int64_t i = 0; i < ny; i++) y[i] = a[0] OP b[i];                                  \
+        else if (na == ny)                                                                         \
+            for (int64_t o = 0; o < ny; o += nb)                                                   \
+                for (int64_t j = 0; j < nb; j++) y[o + j] = a[o + j] OP b[j];                      \
+        else                                                                                       \
+            for (int64_t o = 0; o < ny; o += na)                                                   \
+                for (int64_t j = 0; j < na; j++) y[o + j] = a[j] OP b[o + j];                      \
+    } while (0)
 
 static void SFX(run_node)(RtExec *ex, IrId id) {
     const IrNode *n = &ex->g->nodes[id];
@@ -23,11 +38,11 @@ static void SFX(run_node)(RtExec *ex, IrId id) {
     case IR_OP_PARAM:
     case IR_OP_STATE:
     case IR_OP_CONST: break; /* filled at bind time or by the caller */
-    /* binary: the shorter operand is a suffix, so its index is i mod its size */
-    case IR_OP_ADD: for (int64_t i = 0; i < ny; i++) y[i] = a[i % na] + b[i % nb]; break;
-    case IR_OP_SUB: for (int64_t i = 0; i < ny; i++) y[i] = a[i % na] - b[i % nb]; break;
-    case IR_OP_MUL: for (int64_t i = 0; i < ny; i++) y[i] = a[i % na] * b[i % nb]; break;
-    case IR_OP_DIV: for (int64_t i = 0; i < ny; i++) y[i] = a[i % na] / b[i % nb]; break;
+    /* binary: the shorter operand is a suffix, so it repeats every (its size) elements */
+    case IR_OP_ADD: BINARY(+); break;
+    case IR_OP_SUB: BINARY(-); break;
+    case IR_OP_MUL: BINARY(*); break;
+    case IR_OP_DIV: BINARY(/); break;
     case IR_OP_NEG: for (int64_t i = 0; i < ny; i++) y[i] = -a[i]; break;
     case IR_OP_RELU: for (int64_t i = 0; i < ny; i++) y[i] = a[i] < 0 ? 0 : a[i]; break;
     case IR_OP_STEP: for (int64_t i = 0; i < ny; i++) y[i] = a[i] > 0 ? 1 : 0; break;
@@ -148,3 +163,4 @@ static void SFX(run_node)(RtExec *ex, IrId id) {
 }
 
 #undef K
+#undef BINARY
