@@ -7,17 +7,10 @@
 #include "runtime/train.h"
 
 static int cmd_train(int argc, char **argv) {
-    RtTrainOpts o = {0};
+    RtTrainOpts o;
+    rt_train_defaults(&o);
     const char *data_dir = NULL;
-    int seed = 666;
-    o.batch_size = 90;
-    o.image_size = 160;
-    o.embedding_size = 128;
-    o.max_nrof_epochs = 500;
-    o.epoch_size = 1000;
-    o.learning_rate = 0.1;
-    o.keep_probability = 1.0;
-    o.weight_decay = 0.0;
+    int seed = (int)o.seed;
     const FlagSpec specs[] = {
         {"data_dir", FLAG_STR, &data_dir, "class-per-folder training images"},
         {"batch_size", FLAG_INT, &o.batch_size, "images per step"},
@@ -29,6 +22,13 @@ static int cmd_train(int argc, char **argv) {
         {"keep_probability", FLAG_REAL, &o.keep_probability, "dropout keep probability"},
         {"weight_decay", FLAG_REAL, &o.weight_decay, "L2 weight regularisation"},
         {"seed", FLAG_INT, &seed, "random seed"},
+        {"validation_set_split_ratio", FLAG_REAL, &o.validation_set_split_ratio,
+         "fraction of each class held out for validation"},
+        {"min_nrof_val_images_per_class", FLAG_INT, &o.min_nrof_val_images_per_class,
+         "classes with fewer training images after the split are dropped from both sets"},
+        {"validate_every_n_epochs", FLAG_INT, &o.validate_every_n_epochs,
+         "validation pass every N epochs and at the last"},
+        {"lfw_batch_size", FLAG_INT, &o.lfw_batch_size, "batch size of the validation pass"},
     };
     const char *pos[1];
     int n_pos;
@@ -44,8 +44,12 @@ static int cmd_train(int argc, char **argv) {
         return 2;
     }
     if (o.batch_size < 1 || o.image_size < 1 || o.embedding_size < 1 || o.epoch_size < 1 ||
-        o.max_nrof_epochs < 0) {
+        o.max_nrof_epochs < 0 || o.lfw_batch_size < 1) {
         fprintf(stderr, "fnrun train: sizes and counts must be positive\n");
+        return 2;
+    }
+    if (o.validation_set_split_ratio < 0 || o.validation_set_split_ratio >= 1) {
+        fprintf(stderr, "fnrun train: --validation_set_split_ratio must be in [0, 1)\n");
         return 2;
     }
     o.artifact = pos[0];

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,23 @@ static int list_dir(const char *dir, int want_dirs, char ***out, int *n, RtStatu
     return 0;
 }
 
+static void ds_add_class(RtDataset *ds, const char *name) {
+    ds->classes = realloc(ds->classes, (size_t)(ds->n_classes + 1) * sizeof *ds->classes);
+    ds->classes[ds->n_classes++] = (RtClass){strdup(name), ds->n_images, 0};
+}
+
+/* Adds an image to the last class. */
+static void ds_add_image(RtDataset *ds, const char *path) {
+    if ((ds->n_images & (ds->n_images - 1)) == 0) { /* grow at powers of two */
+        size_t cap = ds->n_images ? 2 * (size_t)ds->n_images : 1;
+        ds->paths = realloc(ds->paths, cap * sizeof *ds->paths);
+        ds->labels = realloc(ds->labels, cap * sizeof *ds->labels);
+    }
+    ds->paths[ds->n_images] = strdup(path);
+    ds->labels[ds->n_images++] = ds->n_classes - 1;
+    ds->classes[ds->n_classes - 1].count++;
+}
+
 int rt_dataset_scan(const char *data_dir, RtDataset *ds, RtStatus *st) {
     memset(ds, 0, sizeof *ds);
     struct stat sb;
@@ -44,12 +62,7 @@ int rt_dataset_scan(const char *data_dir, RtDataset *ds, RtStatus *st) {
     char **cls;
     int nc;
     if (list_dir(data_dir, 1, &cls, &nc, st) < 0) return -1;
-    if (nc == 0) {
-        free(cls);
-        return rt_fail(st, "--data_dir %s: no class folders in it", data_dir);
-    }
-    ds->classes = calloc((size_t)nc, sizeof *ds->classes);
-    int rc = 0, cap = 0;
+    int rc = nc == 0 ? rt_fail(st, "--data_dir %s: no class folders in it", data_dir) : 0;
     for (int c = 0; c < nc; c++) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/%s", data_dir, cls[c]);
@@ -57,27 +70,57 @@ int rt_dataset_scan(const char *data_dir, RtDataset *ds, RtStatus *st) {
         int nf = 0;
         if (rc == 0 && list_dir(dir, 0, &files, &nf, st) < 0) rc = -1;
         if (rc == 0 && nf == 0) rc = rt_fail(st, "class folder %s has no images", dir);
-        ds->classes[c].name = cls[c];
-        ds->classes[c].first = ds->n_images;
-        ds->classes[c].count = nf;
+        ds_add_class(ds, cls[c]);
         for (int i = 0; i < nf; i++) {
-            if (ds->n_images == cap) {
-                cap = cap ? 2 * cap : 256;
-                ds->paths = realloc(ds->paths, (size_t)cap * sizeof *ds->paths);
-                ds->labels = realloc(ds->labels, (size_t)cap * sizeof *ds->labels);
-            }
             char path[8192];
             snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-            ds->paths[ds->n_images] = strdup(path);
-            ds->labels[ds->n_images++] = c;
+            ds_add_image(ds, path);
             free(files[i]);
         }
         free(files);
+        free(cls[c]);
     }
-    ds->n_classes = nc;
     free(cls);
     if (rc) rt_dataset_free(ds);
     return rc;
+}
+
+void rt_split_sizes(int n, double ratio, int *n_train, int *n_val) {
+    int split = (int)floor((double)n * (1 - ratio));
+    if (split == n) split = n - 1;
+    *n_train = split;
+    *n_val = n - split;
+}
+
+int rt_dataset_split(const RtDataset *all, double ratio, int min_nrof, uint64_t seed,
+                     RtDataset *train, RtDataset *val) {
+    memset(train, 0, sizeof *train);
+    memset(val, 0, sizeof *val);
+    int *order = malloc(((size_t)all->n_images + 1) * sizeof *order);
+    for (int c = 0; c < all->n_classes; c++) {
+        const RtClass *k = &all->classes[c];
+        if (ratio <= 0) { /* no validation set: the training set is everything */
+            ds_add_class(train, k->name);
+            for (int i = 0; i < k->count; i++) ds_add_image(train, all->paths[k->first + i]);
+            continue;
+        }
+        int n_train, n_val;
+        rt_split_sizes(k->count, ratio, &n_train, &n_val);
+        if (n_train < min_nrof || n_val < 1) continue; /* dropped from both sets */
+        for (int i = 0; i < k->count; i++) order[i] = k->first + i;
+        uint64_t key = rt_hash(seed, (uint64_t)c, 0x5b117);
+        for (int i = k->count - 1; i > 0; i--) { /* seeded Fisher-Yates */
+            int j = (int)(rt_uniform(key, (uint64_t)i) * (i + 1));
+            int t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        ds_add_class(train, k->name);
+        ds_add_class(val, k->name);
+        for (int i = 0; i < k->count; i++) ds_add_image(i < n_train ? train : val, all->paths[order[i]]);
+    }
+    free(order);
+    return 0;
 }
 
 void rt_dataset_free(RtDataset *ds) {

@@ -23,6 +23,13 @@ typedef struct {
  * unreadable data_dir, no classes, a class folder without images. */
 int rt_dataset_scan(const char *data_dir, RtDataset *ds, RtStatus *st);
 void rt_dataset_free(RtDataset *ds);
+/* The reference's SPLIT_IMAGES: each class's images are shuffled with a stream keyed by (seed,
+ * class); split = floor(n(1-ratio)), n-1 if that is n; the first split images train, the rest
+ * validate. A class whose training part has fewer than min_nrof images is dropped from both
+ * sets (so labels are positions in the kept classes). ratio <= 0: train = all, val empty. */
+int rt_dataset_split(const RtDataset *all, double ratio, int min_nrof, uint64_t seed,
+                     RtDataset *train, RtDataset *val);
+void rt_split_sizes(int n, double ratio, int *n_train, int *n_val);
 
 /* Decodes an image file into 8-bit RGB (grey expanded, alpha dropped). *pix is malloc'ed. */
 int rt_image_load(const char *path, unsigned char **pix, int *w, int *h, RtStatus *st);

@@ -11,9 +11,15 @@ typedef struct {
     int max_nrof_epochs, epoch_size;
     double learning_rate, keep_probability, weight_decay;
     uint64_t seed;
-    FILE *log; /* per-step lines; NULL = stdout */
+    double validation_set_split_ratio; /* 0: no validation set */
+    int min_nrof_val_images_per_class;
+    int validate_every_n_epochs;
+    int lfw_batch_size; /* batch size of the validation pass */
+    FILE *log;          /* per-step lines; NULL = stdout */
 } RtTrainOpts;
 
+/* Fills the reference's defaults. */
+void rt_train_defaults(RtTrainOpts *o);
 /* Trains and returns 0, or -1 with a one-line message. If losses is not NULL it receives up to
  * n_losses per-step total losses (for tests). */
 int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st);

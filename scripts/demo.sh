@@ -8,15 +8,17 @@ out=demo-out
 steps=${FN_DEMO_STEPS:-50}
 epochs=${FN_DEMO_EPOCHS:-4}
 mkdir -p "$out"
-echo "== 1. dataset: 8 classes x 24 generated 80x80 images in $out/data"
-"$build/fn_gendata" "$out/data" 8 24 80 1
+echo "== 1. dataset: 8 classes x 32 generated 80x80 images in $out/data (a quarter held out)"
+"$build/fn_gendata" "$out/data" 8 32 80 1
 echo "== 2. compile models/inception_resnet_v1.fn"
 "$build/fnc" info models/inception_resnet_v1.fn -D image_size=75 -D embedding_size=64 | sed -n '1,12p'
 "$build/fnc" compile models/inception_resnet_v1.fn -o "$out/irv1.fnc"
 echo "== 3. train: image 75x75 (the smallest the network accepts), batch 8, embedding 64"
 "$build/fnrun" train "$out/irv1.fnc" --data_dir "$out/data" --image_size 75 --batch_size 8 \
   --embedding_size 64 --epoch_size "$steps" --max_nrof_epochs "$epochs" --learning_rate 0.02 \
+  --validation_set_split_ratio 0.25 --validate_every_n_epochs 1 --lfw_batch_size 16 \
   --seed 666 | tee "$out/train.log"
-echo "== 4. loss, averaged per epoch"
+echo "== 4. summary: training loss averaged per epoch; validation on held-out images (eval graph)"
 awk -F'\t' '/^Epoch:/ { split($1, a, /[][]/); e = a[2]; sub("Loss ", "", $3); s[e] += $3; n[e]++ }
-  END { for (e = 1; e in n; e++) printf "epoch %d: mean loss %.3f over %d steps\n", e, s[e] / n[e], n[e] }' "$out/train.log"
+  /^Validation Epoch:/ { split($1, a, " "); v[a[3]] = $3 "  " $5 }
+  END { for (e = 1; e in n; e++) printf "epoch %d: mean training loss %.3f over %d steps | validation %s\n", e, s[e] / n[e], n[e], v[e] }' "$out/train.log"

@@ -70,7 +70,17 @@ int main(void) {
     if (!CHECK(compile("tests/models/irv1_small.fn", art) == 0, "compile the reduced model"))
         return test_summary("test_train");
     double l1[STEPS], l2[STEPS];
-    RtTrainOpts o = {art, data, 8, 75, 16, 1, STEPS, 0.05, 1.0, 0.0, 7, NULL};
+    RtTrainOpts o;
+    rt_train_defaults(&o);
+    o.artifact = art;
+    o.data_dir = data;
+    o.batch_size = 8;
+    o.image_size = 75;
+    o.embedding_size = 16;
+    o.max_nrof_epochs = 1;
+    o.epoch_size = STEPS;
+    o.learning_rate = 0.05;
+    o.seed = 7;
     FILE *devnull = fopen("/dev/null", "w");
     o.log = devnull;
     RtStatus st;

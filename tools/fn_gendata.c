@@ -1,7 +1,8 @@
 /* fn_gendata: writes a small, deterministic, learnable class-per-folder PNG dataset.
  * Each class is a fixed random colour mosaic (a 4x4 grid of cells); each image of the class is
- * that mosaic shifted by a few pixels with per-pixel noise, so the classes are separable but
- * not trivially identical. Used by `make demo` and the training tests. */
+ * that mosaic shifted (with wrap-around) by up to a quarter cell, with a global brightness
+ * change and strong per-pixel noise, so the classes are separable but not at a glance.
+ * Used by `make demo`. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,14 +41,16 @@ int main(int argc, char **argv) {
         uint64_t ckey = rt_hash(seed, (uint64_t)c, 0xc1a55);
         for (int i = 0; i < per; i++) {
             uint64_t ikey = rt_hash(seed, (uint64_t)c, 1000 + (uint64_t)i);
-            int dx = (int)(rt_uniform(ikey, 0) * 7) - 3, dy = (int)(rt_uniform(ikey, 1) * 7) - 3;
+            int r = size / 16; /* a quarter of a cell */
+            int dx = (int)(rt_uniform(ikey, 0) * (2 * r + 1)) - r, dy = (int)(rt_uniform(ikey, 1) * (2 * r + 1)) - r;
+            double bright = 80 * (rt_uniform(ikey, 2) - 0.5);
             for (int y = 0; y < size; y++)
                 for (int x = 0; x < size; x++) {
                     int cy = ((y + dy + size) % size) * 4 / size, cx = ((x + dx + size) % size) * 4 / size;
                     for (int ch = 0; ch < 3; ch++) {
                         double base = 255 * rt_uniform(ckey, (uint64_t)((cy * 4 + cx) * 3 + ch));
-                        double noise = 60 * (rt_uniform(ikey, 16 + (uint64_t)((y * size + x) * 3 + ch)) - 0.5);
-                        double v = base + noise;
+                        double noise = 160 * (rt_uniform(ikey, 16 + (uint64_t)((y * size + x) * 3 + ch)) - 0.5);
+                        double v = base + bright + noise;
                         pix[((size_t)y * (size_t)size + (size_t)x) * 3 + (size_t)ch] =
                             (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
                     }
