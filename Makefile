@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 DEB_PACKAGES = cmake make gcc pkg-config libopenblas-dev libpng-dev zlib1g-dev \
                protobuf-c-compiler libprotobuf-c-dev
 
-.PHONY: all deps build test demo clean
+.PHONY: all deps build build-asan test test-asan demo clean
 all: build
 
 deps:
@@ -22,11 +22,20 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+build-asan: deps
+	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DFN_SANITIZE=ON
+	cmake --build $(BUILD)-asan -j $(JOBS)
+
+# The suite twice: the optimised build, then the same tests under ASan+UBSan.
+test: build build-asan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD)-asan && ctest --output-on-failure -j $(JOBS)
+
+test-asan: build-asan
+	cd $(BUILD)-asan && ctest --output-on-failure -j $(JOBS)
 
 demo: build
 	scripts/demo.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) demo-out
+	rm -rf $(BUILD) $(BUILD)-asan demo-out
