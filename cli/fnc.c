@@ -94,6 +94,8 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
     int n_idx = ir_sym_index(g, "N");
     if (n_idx >= 0) sym[n_idx] = 1;
     printf("model %s\n", o->model);
+    for (int i = 0; i < o->n_defines; i++)
+        printf("  dim %-16s = %lld (-D)\n", o->defines[i].name, (long long)o->defines[i].value);
     for (int i = 0; i < g->n_syms; i++) printf("  dim %-16s = %lld\n", g->syms[i].name, (long long)sym[i]);
     int64_t params = 0, params_all = 0, states = 0, macs = 0, acts = 0, d[IR_MAX_RANK], d2[IR_MAX_RANK];
     int n_params = 0;

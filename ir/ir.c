@@ -228,7 +228,19 @@ static IrDim dim_binary(IrGraph *g, IrDimKind k, IrDim a, IrDim b) {
         default: break;
         }
     }
-    if ((k == IR_DIM_ADD || k == IR_DIM_SUB) && cb && vb == 0) return a;
+    if (k == IR_DIM_ADD && ca && !cb) return dim_binary(g, k, b, a); /* c + x = x + c */
+    if ((k == IR_DIM_ADD || k == IR_DIM_SUB) && cb) { /* x ± c: merge with an inner x ± c' */
+        int64_t off = k == IR_DIM_ADD ? vb : -vb, inner;
+        const IrDimNode *an = &g->dims[a];
+        if ((an->kind == IR_DIM_ADD || an->kind == IR_DIM_SUB) &&
+            ir_dim_const_value(g, (IrDim)an->b, &inner)) {
+            a = (IrDim)an->a;
+            off += an->kind == IR_DIM_ADD ? inner : -inner;
+        }
+        if (off == 0) return a;
+        return off > 0 ? dim_intern(g, IR_DIM_ADD, a, ir_dim_const(g, off))
+                       : dim_intern(g, IR_DIM_SUB, a, ir_dim_const(g, -off));
+    }
     if (k == IR_DIM_ADD && ca && va == 0) return b;
     if ((k == IR_DIM_MUL || k == IR_DIM_FLOORDIV) && cb && vb == 1) return a;
     if (k == IR_DIM_MUL && ca && va == 1) return b;
@@ -365,6 +377,8 @@ IrId ir_make(IrGraph *g, IrOp op, const IrId *in, int n_in, const IrAttr *attr) 
         n.in[i] = in[i];
     }
     if (attr) n.attr = *attr;
+    if (op == IR_OP_CONCAT && n.attr.u.axis.axis < 0 && n_in > 0) /* canonical axis before hashing */
+        n.attr.u.axis.axis += g->nodes[in[0]].shape.rank;
     if (op == IR_OP_CONV2D && n.attr.u.window.kh == 0 && n_in == 2) { /* window from the filter */
         int64_t kh = 0, kw = 0;
         const IrShape *f = &g->nodes[in[1]].shape;
