@@ -2,8 +2,8 @@
 # packages, configure and build with CMake, then run.
 BUILD ?= build
 JOBS ?= $(shell nproc)
-DEB_PACKAGES = cmake make gcc pkg-config libopenblas-dev libpng-dev zlib1g-dev \
-               protobuf-c-compiler libprotobuf-c-dev
+DEB_PACKAGES = cmake make gcc pkg-config libopenblas-dev libpng-dev zlib1g-dev libjpeg62-turbo-dev \
+               protobuf-c-compiler libprotobuf-c-dev clang libclang-rt-14-dev
 
 .PHONY: all deps build build-asan test test-asan demo clean
 all: build

@@ -29,6 +29,15 @@ static int cmd_train(int argc, char **argv) {
         {"validate_every_n_epochs", FLAG_INT, &o.validate_every_n_epochs,
          "validation pass every N epochs and at the last"},
         {"lfw_batch_size", FLAG_INT, &o.lfw_batch_size, "batch size of the validation pass"},
+        {"random_rotate", FLAG_BOOL, &o.random_rotate, "rotate by a random angle in [-10, 10] degrees"},
+        {"random_crop", FLAG_BOOL, &o.random_crop, "random image_size crop (else centre crop/pad)"},
+        {"random_flip", FLAG_BOOL, &o.random_flip, "random horizontal flip"},
+        {"use_fixed_image_standardization", FLAG_BOOL, &o.use_fixed_image_standardization,
+         "(x - 127.5) / 128 instead of per-image prewhitening"},
+        {"nrof_preprocess_threads", FLAG_INT, &o.nrof_preprocess_threads,
+         "threads decoding and augmenting images ahead of the step"},
+        {"max_bad_images", FLAG_INT, &o.max_bad_images,
+         "unreadable images skipped before training stops"},
     };
     const char *pos[1];
     int n_pos;
@@ -44,7 +53,8 @@ static int cmd_train(int argc, char **argv) {
         return 2;
     }
     if (o.batch_size < 1 || o.image_size < 1 || o.embedding_size < 1 || o.epoch_size < 1 ||
-        o.max_nrof_epochs < 0 || o.lfw_batch_size < 1) {
+        o.max_nrof_epochs < 0 || o.lfw_batch_size < 1 || o.nrof_preprocess_threads < 1 ||
+        o.nrof_preprocess_threads > 256 || o.max_bad_images < 0) {
         fprintf(stderr, "fnrun train: sizes and counts must be positive\n");
         return 2;
     }

@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <png.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -54,33 +53,71 @@ static void ds_add_image(RtDataset *ds, const char *path) {
     ds->classes[ds->n_classes - 1].count++;
 }
 
+typedef struct {
+    char *name;
+    int root;
+} ClassDir;
+
+static int cmp_class_dir(const void *a, const void *b) {
+    const ClassDir *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : x->root - y->root;
+}
+
+/* Appends the sorted files of root/name to the last class; an empty folder is an error. */
+static int add_class_files(RtDataset *ds, const char *root, const char *name, RtStatus *st) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s", root, name);
+    char **files;
+    int nf;
+    if (list_dir(dir, 0, &files, &nf, st) < 0) return -1;
+    int rc = nf == 0 ? rt_fail(st, "class folder %s has no images", dir) : 0;
+    for (int i = 0; i < nf; i++) {
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        if (rc == 0) ds_add_image(ds, path);
+        free(files[i]);
+    }
+    free(files);
+    return rc;
+}
+
 int rt_dataset_scan(const char *data_dir, RtDataset *ds, RtStatus *st) {
     memset(ds, 0, sizeof *ds);
-    struct stat sb;
-    if (stat(data_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return rt_fail(st, "--data_dir %s: no such directory", data_dir);
-    char **cls;
-    int nc;
-    if (list_dir(data_dir, 1, &cls, &nc, st) < 0) return -1;
-    int rc = nc == 0 ? rt_fail(st, "--data_dir %s: no class folders in it", data_dir) : 0;
-    for (int c = 0; c < nc; c++) {
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s/%s", data_dir, cls[c]);
-        char **files = NULL;
-        int nf = 0;
-        if (rc == 0 && list_dir(dir, 0, &files, &nf, st) < 0) rc = -1;
-        if (rc == 0 && nf == 0) rc = rt_fail(st, "class folder %s has no images", dir);
-        ds_add_class(ds, cls[c]);
-        for (int i = 0; i < nf; i++) {
-            char path[8192];
-            snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-            ds_add_image(ds, path);
-            free(files[i]);
-        }
-        free(files);
-        free(cls[c]);
+    char *spec = strdup(data_dir), *save = NULL;
+    char *roots[64];
+    int n_roots = 0, rc = 0;
+    for (char *r = strtok_r(spec, ":", &save); r && rc == 0; r = strtok_r(NULL, ":", &save)) {
+        struct stat sb;
+        if (n_roots == 64) rc = rt_fail(st, "--data_dir: more than 64 roots");
+        else if (stat(r, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            rc = rt_fail(st, "--data_dir %s: no such directory", r);
+        else roots[n_roots++] = r;
     }
-    free(cls);
+    if (rc == 0 && n_roots == 0) rc = rt_fail(st, "--data_dir is empty");
+    /* every (class, root) pair, sorted by class name then root order */
+    ClassDir *all = NULL;
+    int n_all = 0;
+    for (int r = 0; r < n_roots && rc == 0; r++) {
+        char **cls;
+        int nc;
+        if (list_dir(roots[r], 1, &cls, &nc, st) < 0) {
+            rc = -1;
+            break;
+        }
+        all = realloc(all, (size_t)(n_all + nc + 1) * sizeof *all);
+        for (int c = 0; c < nc; c++) all[n_all++] = (ClassDir){cls[c], r};
+        free(cls);
+    }
+    qsort(all, (size_t)n_all, sizeof *all, cmp_class_dir);
+    if (rc == 0 && n_all == 0) rc = rt_fail(st, "--data_dir %s: no class folders in it", data_dir);
+    for (int i = 0; i < n_all; i++) {
+        if (rc == 0 && (i == 0 || strcmp(all[i].name, all[i - 1].name) != 0)) ds_add_class(ds, all[i].name);
+        if (rc == 0) rc = add_class_files(ds, roots[all[i].root], all[i].name, st);
+    }
+    for (int i = 0; i < n_all; i++) free(all[i].name);
+    free(all);
+    free(spec);
     if (rc) rt_dataset_free(ds);
     return rc;
 }
@@ -130,51 +167,4 @@ void rt_dataset_free(RtDataset *ds) {
     free(ds->paths);
     free(ds->labels);
     memset(ds, 0, sizeof *ds);
-}
-
-int rt_image_load(const char *path, unsigned char **pix, int *w, int *h, RtStatus *st) {
-    png_image img;
-    memset(&img, 0, sizeof img);
-    img.version = PNG_IMAGE_VERSION;
-    *pix = NULL;
-    if (!png_image_begin_read_from_file(&img, path))
-        return rt_fail(st, "cannot decode image %s: %s", path, img.message);
-    img.format = PNG_FORMAT_RGB; /* grey expanded, alpha composited away */
-    size_t size = PNG_IMAGE_SIZE(img);
-    *pix = malloc(size);
-    if (!*pix || !png_image_finish_read(&img, NULL, *pix, 0, NULL)) {
-        free(*pix);
-        *pix = NULL;
-        png_image_free(&img);
-        return rt_fail(st, "cannot decode image %s: %s", path, img.message);
-    }
-    *w = (int)img.width;
-    *h = (int)img.height;
-    return 0;
-}
-
-int rt_image_save_png(const char *path, const unsigned char *pix, int w, int h, RtStatus *st) {
-    png_image img;
-    memset(&img, 0, sizeof img);
-    img.version = PNG_IMAGE_VERSION;
-    img.width = (png_uint_32)w;
-    img.height = (png_uint_32)h;
-    img.format = PNG_FORMAT_RGB;
-    if (!png_image_write_to_file(&img, path, 0, pix, 0, NULL))
-        return rt_fail(st, "cannot write %s: %s", path, img.message);
-    return 0;
-}
-
-void rt_image_to_input(const unsigned char *pix, int w, int h, int size, float *out) {
-    int oy = (h - size) / 2, ox = (w - size) / 2; /* negative: pad */
-    if (h < size) oy = -((size - h) / 2);
-    if (w < size) ox = -((size - w) / 2);
-    for (int y = 0; y < size; y++)
-        for (int x = 0; x < size; x++)
-            for (int c = 0; c < 3; c++) {
-                int sy = y + oy, sx = x + ox;
-                float v = 0;
-                if (sy >= 0 && sy < h && sx >= 0 && sx < w) v = pix[((size_t)sy * (size_t)w + (size_t)sx) * 3 + (size_t)c];
-                out[((size_t)y * (size_t)size + (size_t)x) * 3 + (size_t)c] = (v - 127.5f) / 128.0f;
-            }
 }

@@ -1,6 +1,5 @@
-/* Datasets: class-per-folder scanning and image loading for the training step.
- * Here: a plain PNG loader (libpng) with centre crop/pad and fixed standardisation. Not here
- * (yet): JPEG, augmentation, prefetch threads, the validation split (the input-pipeline issue). */
+/* Datasets: class-per-folder scanning (one root, or the union of several) and the validation
+ * split. Not here: decoding and augmentation (image.h), batching and threads (loader.h). */
 #ifndef FN_RT_DATA_H
 #define FN_RT_DATA_H
 
@@ -19,8 +18,10 @@ typedef struct {
     int n_images;
 } RtDataset;
 
-/* Scans data_dir/<class>/<image>; classes and files sorted bytewise. Errors: missing or
- * unreadable data_dir, no classes, a class folder without images. */
+/* Scans data_dir/<class>/<image>; classes and files sorted bytewise. data_dir may be a
+ * colon-separated list of roots: their union, where same-named classes in several roots are
+ * one class (its files: each root's sorted files, in root order). Errors: a missing or
+ * unreadable root, no classes, a class folder without images. */
 int rt_dataset_scan(const char *data_dir, RtDataset *ds, RtStatus *st);
 void rt_dataset_free(RtDataset *ds);
 /* The reference's SPLIT_IMAGES: each class's images are shuffled with a stream keyed by (seed,
@@ -30,13 +31,5 @@ void rt_dataset_free(RtDataset *ds);
 int rt_dataset_split(const RtDataset *all, double ratio, int min_nrof, uint64_t seed,
                      RtDataset *train, RtDataset *val);
 void rt_split_sizes(int n, double ratio, int *n_train, int *n_val);
-
-/* Decodes an image file into 8-bit RGB (grey expanded, alpha dropped). *pix is malloc'ed. */
-int rt_image_load(const char *path, unsigned char **pix, int *w, int *h, RtStatus *st);
-/* Writes 8-bit RGB as PNG. */
-int rt_image_save_png(const char *path, const unsigned char *pix, int w, int h, RtStatus *st);
-/* Centre crop (offset floor((S-s)/2)) or symmetric zero pad to size x size, then
- * (x - 127.5) / 128, into out[size*size*3] (NHWC, one image). */
-void rt_image_to_input(const unsigned char *pix, int w, int h, int size, float *out);
 
 #endif

@@ -1,7 +1,8 @@
 /* The training loop: artifact + dataset -> bound train graph -> steps with per-step lines, and
  * the validation pass on the eval graph (BatchNorm on moving statistics, no dropout).
- * Sampling: an epoch is epoch_size batches drawn from successive seeded permutations of all
- * training images (a fresh permutation each time one is used up), as the reference. */
+ * Batches come from the loader (loader.h): an epoch is epoch_size batches drawn from successive
+ * seeded permutations of all training images, augmented per the flags, prepared by worker
+ * threads ahead of the step. */
 #include "runtime/train.h"
 
 #include <math.h>
@@ -10,7 +11,7 @@
 #include <time.h>
 
 #include "runtime/artifact.h"
-#include "runtime/data.h"
+#include "runtime/loader.h"
 
 void rt_train_defaults(RtTrainOpts *o) {
     memset(o, 0, sizeof *o);
@@ -24,32 +25,14 @@ void rt_train_defaults(RtTrainOpts *o) {
     o->seed = 666;
     o->validate_every_n_epochs = 5;
     o->lfw_batch_size = 100;
+    o->nrof_preprocess_threads = 4;
+    o->max_bad_images = 10;
 }
 
 static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-typedef struct {
-    int *perm, n, pos, pass;
-    uint64_t seed;
-} Sampler;
-
-static int sampler_take(Sampler *s) {
-    if (s->pos == s->n) { /* a fresh seeded permutation (Fisher-Yates) */
-        for (int i = 0; i < s->n; i++) s->perm[i] = i;
-        uint64_t key = rt_hash(s->seed, (uint64_t)s->pass++, 0x5a3);
-        for (int i = s->n - 1; i > 0; i--) {
-            int j = (int)(rt_uniform(key, (uint64_t)i) * (i + 1));
-            int t = s->perm[i];
-            s->perm[i] = s->perm[j];
-            s->perm[j] = t;
-        }
-        s->pos = 0;
-    }
-    return s->perm[s->pos++];
 }
 
 /* One bound graph with its input buffers. */
@@ -86,18 +69,11 @@ static int step_open(Step *s, IrGraph *g, RtVars *vars, const RtTrainOpts *o, in
     return 0;
 }
 
-/* Decodes the images idx[0..batch) of ds into the step's inputs. */
-static int step_load(Step *s, const RtDataset *ds, const int *idx, int size, RtStatus *st) {
-    size_t per = (size_t)size * (size_t)size * 3;
-    for (int k = 0; k < s->batch; k++) {
-        unsigned char *pix;
-        int w, h;
-        if (rt_image_load(ds->paths[idx[k]], &pix, &w, &h, st) < 0) return -1;
-        rt_image_to_input(pix, w, h, size, s->images + (size_t)k * per);
-        free(pix);
-        s->labels[k] = ds->labels[idx[k]];
-    }
-    return 0;
+static RtLoader *open_loader(const RtTrainOpts *o, const RtDataset *ds, int batch, int control,
+                             RtOrder order, int64_t max_batches, FILE *log, RtStatus *st) {
+    RtLoaderOpts lo = {ds, batch, o->image_size, control, o->nrof_preprocess_threads, 2, order,
+                       o->seed, o->max_bad_images, max_batches, log};
+    return rt_loader_new(&lo, st);
 }
 
 /* The validation pass: floor(n_val / batch) full batches in list order, as the reference. */
@@ -105,19 +81,21 @@ static int validate(Step *s, const RtDataset *val, const RtTrainOpts *o, int epo
                     RtStatus *st) {
     int n_batches = val->n_images / s->batch;
     double t0 = now(), loss = 0, xent = 0, acc = 0;
-    int *idx = malloc((size_t)s->batch * sizeof *idx);
+    int control = o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0;
+    RtLoader *ld = open_loader(o, val, s->batch, control, RT_ORDER_SEQUENTIAL, n_batches, log, st);
+    if (!ld) return -1;
     fprintf(log, "Running forward pass on validation set\n");
     for (int b = 0; b < n_batches; b++) {
-        for (int k = 0; k < s->batch; k++) idx[k] = b * s->batch + k;
-        if (step_load(s, val, idx, o->image_size, st) < 0 || rt_exec_run(s->ex, o->seed, 0, st) < 0) {
-            free(idx);
+        if (rt_loader_next(ld, s->images, s->labels, NULL, st) < 0 ||
+            rt_exec_run(s->ex, o->seed, 0, st) < 0) {
+            rt_loader_free(ld);
             return -1;
         }
         loss += rt_exec_scalar(s->ex, "loss") / n_batches;
         xent += rt_exec_scalar(s->ex, "xent") / n_batches;
         acc += rt_exec_scalar(s->ex, "accuracy") / n_batches;
     }
-    free(idx);
+    rt_loader_free(ld);
     fprintf(log, "Validation Epoch: %d\tTime %.3f\tLoss %2.3f\tXent %2.3f\tAccuracy %2.3f\n", epoch,
             now() - t0, loss, xent, acc);
     return 0;
@@ -129,7 +107,7 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     RtDataset all, train, val;
     Step ts = {0}, vs = {0};
     RtVars *vars = NULL;
-    Sampler smp = {0};
+    RtLoader *ld = NULL;
     int rc = -1;
     memset(&train, 0, sizeof train);
     memset(&val, 0, sizeof val);
@@ -166,8 +144,12 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     fprintf(log, "Variables: %lld trainable values; step buffers %.1f MiB\n",
             (long long)rt_vars_count(vars, 1),
             (double)(rt_exec_bytes(ts.ex) + (vs.ex ? rt_exec_bytes(vs.ex) : 0)) / (1 << 20));
-    smp = (Sampler){malloc((size_t)train.n_images * sizeof(int)), train.n_images, train.n_images, 0, o->seed};
-    int *idx = malloc((size_t)o->batch_size * sizeof *idx);
+    int control = (o->random_rotate ? RT_AUG_ROTATE : 0) | (o->random_crop ? RT_AUG_CROP : 0) |
+                  (o->random_flip ? RT_AUG_FLIP : 0) |
+                  (o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0);
+    ld = open_loader(o, &train, o->batch_size, control, RT_ORDER_SHUFFLE, 0, log, st);
+    if (!ld) goto done;
+    double waited = 0, busy = 0;
     float *lr = rt_exec_input(ts.ex, "learning_rate", NULL);
     uint64_t step = 0;
     int has_reg = ir_output(g, "reg_loss") != IR_NONE;
@@ -175,10 +157,10 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     for (int epoch = 1; epoch <= o->max_nrof_epochs; epoch++) {
         for (int bi = 0; bi < o->epoch_size; bi++, step++) {
             double t0 = now();
-            for (int k = 0; k < o->batch_size; k++) idx[k] = sampler_take(&smp);
-            if (step_load(&ts, &train, idx, o->image_size, st) < 0) goto done_idx;
+            if (rt_loader_next(ld, ts.images, ts.labels, &waited, st) < 0) goto done;
             if (lr) *lr = (float)o->learning_rate;
-            if (rt_exec_run(ts.ex, o->seed, step, st) < 0) goto done_idx;
+            if (rt_exec_run(ts.ex, o->seed, step, st) < 0) goto done;
+            busy += now() - t0;
             double loss = rt_exec_scalar(ts.ex, "loss"), xent = rt_exec_scalar(ts.ex, "xent");
             if (losses && (int)step < n_losses) losses[step] = loss;
             fprintf(log,
@@ -191,19 +173,21 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
             if (!isfinite(loss)) {
                 rt_fail(st, "loss is %f at step %llu: training diverged (lower --learning_rate)",
                         loss, (unsigned long long)step + 1);
-                goto done_idx;
+                goto done;
             }
         }
         int n = o->validate_every_n_epochs > 0 ? o->validate_every_n_epochs : 1;
         if (vs.ex && ((epoch - 1) % n == n - 1 || epoch == o->max_nrof_epochs) &&
             validate(&vs, &val, o, epoch, log, st) < 0)
-            goto done_idx;
+            goto done;
     }
+    fprintf(log, "Input: waited %.3f s of %.3f s of step time for data (%.1f%%) with %d threads; "
+                 "%d bad images skipped\n",
+            waited, busy, busy > 0 ? 100 * waited / busy : 0.0, o->nrof_preprocess_threads,
+            rt_loader_bad_images(ld));
     rc = 0;
-done_idx:
-    free(idx);
 done:
-    free(smp.perm);
+    rt_loader_free(ld);
     rt_exec_free(ts.ex);
     rt_exec_free(vs.ex);
     rt_vars_free(vars);

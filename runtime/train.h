@@ -15,6 +15,9 @@ typedef struct {
     int min_nrof_val_images_per_class;
     int validate_every_n_epochs;
     int lfw_batch_size; /* batch size of the validation pass */
+    int random_rotate, random_crop, random_flip, use_fixed_image_standardization;
+    int nrof_preprocess_threads;
+    int max_bad_images;
     FILE *log;          /* per-step lines; NULL = stdout */
 } RtTrainOpts;
 

@@ -83,8 +83,42 @@ static void test_scan_and_split(void) {
     if (system(cmd) != 0) printf("could not remove %s\n", dir);
 }
 
+static void test_union(void) {
+    char a[] = "/tmp/fn_test_union_a_XXXXXX", b[] = "/tmp/fn_test_union_b_XXXXXX";
+    if (!mkdtemp(a) || !mkdtemp(b)) return;
+    const char *spec[][3] = {{a, "bob", "x1.png"}, {a, "carl", "x2.png"}, {b, "bob", "a0.png"},
+                             {b, "bob", "z9.png"}, {b, "anna", "y.png"}};
+    char path[600];
+    for (size_t i = 0; i < sizeof spec / sizeof spec[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", spec[i][0], spec[i][1]);
+        mkdir(path, 0777);
+        snprintf(path, sizeof path, "%s/%s/%s", spec[i][0], spec[i][1], spec[i][2]);
+        touch(path);
+    }
+    char roots[200];
+    snprintf(roots, sizeof roots, "%s:%s", a, b);
+    RtDataset ds;
+    RtStatus st;
+    CHECK(rt_dataset_scan(roots, &ds, &st) == 0, "union scan: %s", st.msg);
+    CHECK(ds.n_classes == 3 && !strcmp(ds.classes[0].name, "anna") && !strcmp(ds.classes[1].name, "bob") &&
+              !strcmp(ds.classes[2].name, "carl"),
+          "union: one sorted list of classes, same names merged");
+    CHECK(ds.classes[1].count == 3 && strstr(ds.paths[1], "x1.png") && strstr(ds.paths[2], "a0.png") &&
+              strstr(ds.paths[3], "z9.png"),
+          "merged class: root order, sorted files within each root");
+    CHECK(ds.labels[0] == 0 && ds.labels[3] == 1 && ds.labels[4] == 2, "labels follow the merged classes");
+    rt_dataset_free(&ds);
+    snprintf(roots, sizeof roots, "%s:/no/such/root", a);
+    CHECK(rt_dataset_scan(roots, &ds, &st) < 0 && strstr(st.msg, "/no/such/root"), "a missing root is named: %s",
+          st.msg);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", a, b);
+    if (system(cmd) != 0) printf("could not clean up\n");
+}
+
 int main(void) {
     test_split_sizes();
     test_scan_and_split();
+    test_union();
     return test_summary("test_data");
 }

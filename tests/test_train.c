@@ -9,7 +9,7 @@
 #include "frontend/fe.h"
 #include "passes/passes.h"
 #include "runtime/artifact.h"
-#include "runtime/data.h"
+#include "runtime/image.h"
 #include "runtime/train.h"
 #include "tests/testlib.h"
 
@@ -54,7 +54,8 @@ static void make_dataset(const char *dir) {
                     }
             char path[600];
             snprintf(path, sizeof path, "%s/img%02d.png", cdir, i);
-            rt_image_save_png(path, pix, SIZE, SIZE, &st);
+            RtImage img = {SIZE, SIZE, pix};
+            rt_image_write_png(path, &img, &st);
         }
     }
     free(pix);

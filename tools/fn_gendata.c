@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "runtime/data.h"
+#include "runtime/image.h"
 
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -57,7 +57,8 @@ int main(int argc, char **argv) {
                 }
             char path[8192];
             snprintf(path, sizeof path, "%s/class_%03d_%04d.png", dir, c, i + 1);
-            if (rt_image_save_png(path, pix, size, size, &st) < 0) {
+            RtImage img = {size, size, pix};
+            if (rt_image_write_png(path, &img, &st) < 0) {
                 fprintf(stderr, "fn_gendata: %s\n", st.msg);
                 return 1;
             }
