@@ -146,6 +146,20 @@ static int plan_axis(int S, int s, int random_crop, double u, Axis *a) {
     return 0;
 }
 
+int rt_crop_window(int w, int h, int control, int size, uint64_t key, int *x0, int *y0, int *cw,
+                   int *ch) {
+    const int crop = (control & RT_AUG_CROP) != 0;
+    Axis ax, ay;
+    if (plan_axis(h, size, crop, rt_uniform(key, 1), &ay) != 0 ||
+        plan_axis(w, size, crop, rt_uniform(key, 2), &ax) != 0)
+        return -1;
+    *x0 = ax.src_off;
+    *y0 = ay.src_off;
+    *cw = ax.len;
+    *ch = ay.len;
+    return 0;
+}
+
 /* lut[v] = standardised value of byte v. Prewhitening takes the mean and population std over the
  * size x size x 3 frame (crop plus zero padding) from a histogram of its bytes. */
 static void make_lut(const unsigned char *src, int w, const Axis *ax, const Axis *ay, int size,

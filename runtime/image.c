@@ -39,7 +39,9 @@ static void jpeg_warn(j_common_ptr c, int level) {
     if (level < 0 && c->err->msg_code == JWRN_JPEG_EOF) ((JpegErr *)c->err)->truncated = 1;
 }
 
-static int decode_jpeg(const unsigned char *data, size_t n, RtImage *img, char *err, size_t cap) {
+/* Decodes the window [x0, x0+ww) x [y0, y0+wh); ww < 0 means the whole image. */
+static int decode_jpeg(const unsigned char *data, size_t n, int x0, int y0, int ww, int wh,
+                       RtImage *img, char *err, size_t cap) {
     struct jpeg_decompress_struct cinfo;
     JpegErr jerr;
     unsigned char *volatile pix = NULL;
@@ -67,24 +69,69 @@ static int decode_jpeg(const unsigned char *data, size_t n, RtImage *img, char *
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
-    jpeg_start_decompress(&cinfo);
-    size_t stride = (size_t)cinfo.output_width * 3;
-    pix = malloc(stride * cinfo.output_height);
-    if (!pix) longjmp(jerr.jump, 1);
-    while (cinfo.output_scanline < cinfo.output_height) {
-        JSAMPROW row = pix + stride * cinfo.output_scanline;
-        jpeg_read_scanlines(&cinfo, &row, 1);
+    const int full_w = (int)cinfo.image_width, full_h = (int)cinfo.image_height;
+    const int whole = ww < 0; /* the arguments stay untouched across the setjmp */
+    const int wx = whole ? 0 : x0, wy = whole ? 0 : y0, wwid = whole ? full_w : ww,
+              whei = whole ? full_h : wh;
+    if (wx < 0 || wy < 0 || wwid < 1 || whei < 1 || wx + wwid > full_w || wy + whei > full_h) {
+        snprintf(err, cap, "window %dx%d at (%d,%d) is outside the %dx%d JPEG", wwid, whei, wx, wy,
+                 full_w, full_h);
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
     }
+    jpeg_start_decompress(&cinfo);
+    /* decode only the iMCU columns the window touches; xoff is rounded down to a boundary */
+    /* A margin of one iMCU (16 pixels at most) on every side keeps the chroma upsampling at the
+     * window's edges fed with real neighbours, so the pixels equal a full decode's. */
+    const int m = 16, dx0 = wx > m ? wx - m : 0, dy0 = wy > m ? wy - m : 0;
+    const int dx1 = wx + wwid + m < full_w ? wx + wwid + m : full_w;
+    JDIMENSION xoff = (JDIMENSION)dx0, xw = (JDIMENSION)(dx1 - dx0);
+    if (dx1 - dx0 < full_w) jpeg_crop_scanline(&cinfo, &xoff, &xw);
+    const size_t stride = (size_t)cinfo.output_width * 3, out_stride = (size_t)wwid * 3;
+    const size_t skip = (size_t)(wx - (int)xoff) * 3;
+    unsigned char *row = malloc(stride);
+    pix = malloc(out_stride * (size_t)whei);
+    if (!pix || !row) {
+        free(row);
+        longjmp(jerr.jump, 1);
+    }
+    if (dy0 > 0) jpeg_skip_scanlines(&cinfo, (JDIMENSION)dy0);
+    for (int y = dy0; y < wy + whei && !jerr.truncated; y++) {
+        JSAMPROW r = row;
+        jpeg_read_scanlines(&cinfo, &r, 1);
+        if (y >= wy) memcpy(pix + out_stride * (size_t)(y - wy), row + skip, out_stride);
+    }
+    free(row);
     if (jerr.truncated) {
         snprintf(err, cap, "truncated JPEG (premature end of data)");
         jpeg_destroy_decompress(&cinfo);
         free(pix);
         return -1;
     }
-    jpeg_finish_decompress(&cinfo);
-    img->w = (int)cinfo.output_width;
-    img->h = (int)cinfo.output_height;
+    jpeg_abort_decompress(&cinfo); /* the rows below the window are not needed */
+    img->w = wwid;
+    img->h = whei;
     img->pix = pix;
+    jpeg_destroy_decompress(&cinfo);
+    return 0;
+}
+
+static int probe_jpeg(const unsigned char *data, size_t n, int *w, int *h, char *err, size_t cap) {
+    struct jpeg_decompress_struct cinfo;
+    JpegErr jerr;
+    cinfo.err = jpeg_std_error(&jerr.mgr);
+    jerr.mgr.error_exit = jpeg_fail;
+    jerr.mgr.emit_message = jpeg_warn;
+    if (setjmp(jerr.jump)) {
+        snprintf(err, cap, "corrupt JPEG: %s", jerr.msg);
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, (unsigned long)n);
+    jpeg_read_header(&cinfo, TRUE);
+    *w = (int)cinfo.image_width;
+    *h = (int)cinfo.image_height;
     jpeg_destroy_decompress(&cinfo);
     return 0;
 }
@@ -125,23 +172,69 @@ static int decode_png(const unsigned char *data, size_t n, RtImage *img, char *e
     return 0;
 }
 
-int rt_image_decode(const unsigned char *data, size_t n, RtImage *img, char *err, size_t cap) {
-    memset(img, 0, sizeof *img);
+typedef enum { FMT_NONE, FMT_JPEG, FMT_PNG } Format;
+
+static Format format_of(const unsigned char *data, size_t n, char *err, size_t cap) {
     static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    if (n == 0) {
-        snprintf(err, cap, "empty file");
-        return -1;
-    }
-    if (n >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff)
-        return decode_jpeg(data, n, img, err, cap);
-    if (n >= 8 && memcmp(data, png_sig, 8) == 0) return decode_png(data, n, img, err, cap);
-    snprintf(err, cap, "not a JPEG or PNG image");
-    return -1;
+    if (n >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff) return FMT_JPEG;
+    if (n >= 8 && memcmp(data, png_sig, 8) == 0) return FMT_PNG;
+    snprintf(err, cap, n == 0 ? "empty file" : "not a JPEG or PNG image");
+    return FMT_NONE;
 }
 
-int rt_image_read(const char *path, RtImage *img, RtStatus *st) {
+int rt_image_decode(const unsigned char *data, size_t n, RtImage *img, char *err, size_t cap) {
     memset(img, 0, sizeof *img);
+    switch (format_of(data, n, err, cap)) {
+    case FMT_JPEG: return decode_jpeg(data, n, 0, 0, -1, -1, img, err, cap);
+    case FMT_PNG: return decode_png(data, n, img, err, cap);
+    default: return -1;
+    }
+}
+
+int rt_image_probe(const unsigned char *data, size_t n, int *w, int *h, char *err, size_t cap) {
+    switch (format_of(data, n, err, cap)) {
+    case FMT_JPEG: return probe_jpeg(data, n, w, h, err, cap);
+    case FMT_PNG:
+        if (n < 24 || memcmp(data + 12, "IHDR", 4) != 0) {
+            snprintf(err, cap, "corrupt PNG: no IHDR chunk");
+            return -1;
+        }
+        *w = (int)((uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 | data[19]);
+        *h = (int)((uint32_t)data[20] << 24 | (uint32_t)data[21] << 16 | (uint32_t)data[22] << 8 | data[23]);
+        if (*w < 1 || *h < 1 || *w > MAX_SIDE || *h > MAX_SIDE) {
+            snprintf(err, cap, "PNG of %dx%d has an unsupported size", *w, *h);
+            return -1;
+        }
+        return 0;
+    default: return -1;
+    }
+}
+
+int rt_image_decode_window(const unsigned char *data, size_t n, int x0, int y0, int w, int h,
+                           RtImage *img, char *err, size_t cap) {
+    memset(img, 0, sizeof *img);
+    Format f = format_of(data, n, err, cap);
+    if (f == FMT_JPEG) return decode_jpeg(data, n, x0, y0, w, h, img, err, cap);
+    if (f != FMT_PNG || decode_png(data, n, img, err, cap) < 0) return -1;
+    if (x0 < 0 || y0 < 0 || w < 1 || h < 1 || x0 + w > img->w || y0 + h > img->h) {
+        snprintf(err, cap, "window %dx%d at (%d,%d) is outside the %dx%d PNG", w, h, x0, y0, img->w,
+                 img->h);
+        rt_image_free(img);
+        return -1;
+    }
+    for (int y = 0; y < h; y++) /* in place: each window row moves to an earlier position */
+        memmove(img->pix + (size_t)y * w * 3, img->pix + ((size_t)(y0 + y) * img->w + x0) * 3,
+                (size_t)w * 3);
+    img->w = w;
+    img->h = h;
+    return 0;
+}
+
+/* The whole file in memory. */
+static int read_file(const char *path, unsigned char **data, size_t *n, RtStatus *st) {
     FILE *f = fopen(path, "rb");
+    *data = NULL;
+    *n = 0;
     if (!f) return rt_fail(st, "cannot read image %s: %s", path, strerror(errno));
     unsigned char *buf = NULL;
     size_t len = 0, cap = 0;
@@ -149,7 +242,11 @@ int rt_image_read(const char *path, RtImage *img, RtStatus *st) {
         if (len == cap) {
             cap = cap ? 2 * cap : 1 << 16;
             unsigned char *nb = realloc(buf, cap);
-            if (!nb) break;
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return rt_fail(st, "cannot read image %s: out of memory", path);
+            }
             buf = nb;
         }
         size_t got = fread(buf + len, 1, cap - len, f);
@@ -158,9 +255,34 @@ int rt_image_read(const char *path, RtImage *img, RtStatus *st) {
     }
     int bad = ferror(f);
     fclose(f);
+    if (bad) {
+        free(buf);
+        return rt_fail(st, "cannot read image %s: read error", path);
+    }
+    *data = buf;
+    *n = len;
+    return 0;
+}
+
+int rt_image_read(const char *path, RtImage *img, RtStatus *st) {
+    return rt_image_load(path, RT_AUG_ROTATE, 1, 0, img, st); /* rotation needs the whole image */
+}
+
+int rt_image_load(const char *path, int control, int size, uint64_t key, RtImage *img,
+                  RtStatus *st) {
+    memset(img, 0, sizeof *img);
+    unsigned char *buf;
+    size_t len;
+    if (read_file(path, &buf, &len, st) < 0) return -1;
     char err[256];
-    int rc = bad ? (snprintf(err, sizeof err, "read error"), -1)
-                 : rt_image_decode(buf, len, img, err, sizeof err);
+    int w, h, x0, y0, cw, ch, rc;
+    if (control & RT_AUG_ROTATE) rc = rt_image_decode(buf, len, img, err, sizeof err);
+    else if ((rc = rt_image_probe(buf, len, &w, &h, err, sizeof err)) == 0) {
+        if (rt_crop_window(w, h, control, size, key, &x0, &y0, &cw, &ch) < 0)
+            rc = rt_image_decode(buf, len, img, err, sizeof err); /* rt_augment will say why */
+        else
+            rc = rt_image_decode_window(buf, len, x0, y0, cw, ch, img, err, sizeof err);
+    }
     free(buf);
     return rc < 0 ? rt_fail(st, "cannot decode image %s: %s", path, err) : 0;
 }

@@ -20,6 +20,18 @@ typedef struct {
 int rt_image_decode(const unsigned char *data, size_t n, RtImage *img, char *err, size_t errcap);
 /* Reads and decodes a file; the message names the file. */
 int rt_image_read(const char *path, RtImage *img, RtStatus *st);
+/* The image's size from its header alone. */
+int rt_image_probe(const unsigned char *data, size_t n, int *w, int *h, char *err, size_t errcap);
+/* Decodes only the window [x0, x0+w) x [y0, y0+h) (inside the image): a JPEG skips the rows
+ * above, stops after the last row and decodes only the iMCU columns the window touches; the
+ * pixels are those of a full decode. */
+int rt_image_decode_window(const unsigned char *data, size_t n, int x0, int y0, int w, int h,
+                           RtImage *img, char *err, size_t errcap);
+/* Reads a file and decodes what rt_augment(img, control, size, key) will use: without
+ * RT_AUG_ROTATE only the crop window (rt_crop_window), else the whole image. Augmenting the
+ * result gives the same output as augmenting the whole image. The message names the file. */
+int rt_image_load(const char *path, int control, int size, uint64_t key, RtImage *img,
+                  RtStatus *st);
 void rt_image_free(RtImage *img);
 int rt_image_write_png(const char *path, const RtImage *img, RtStatus *st);
 
@@ -48,5 +60,9 @@ void rt_rotate_bicubic(const RtImage *src, double degrees, unsigned char *dst);
  * Returns -1 with a message if a random crop is asked of an image smaller than size. */
 int rt_augment(const RtImage *img, int control, int size, uint64_t key, unsigned char *scratch,
                float *out, RtStatus *st);
+/* The source window [x0, x0+cw) x [y0, y0+ch) that rt_augment reads from a w x h image when it
+ * does not rotate; -1 if a random crop does not fit. */
+int rt_crop_window(int w, int h, int control, int size, uint64_t key, int *x0, int *y0, int *cw,
+                   int *ch);
 
 #endif

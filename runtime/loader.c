@@ -66,7 +66,7 @@ static int load_one(RtLoader *l, int idx, uint64_t key, float *out, unsigned cha
     for (int attempt = 0; attempt < ds->n_images; attempt++, idx = (idx + 1) % ds->n_images) {
         RtImage img;
         RtStatus st;
-        int rc = rt_image_read(ds->paths[idx], &img, &st);
+        int rc = rt_image_load(ds->paths[idx], l->o.control, l->o.size, key, &img, &st);
         if (rc == 0) {
             size_t need = (size_t)img.w * (size_t)img.h * 3;
             if (need > *scratch_cap) {

@@ -176,6 +176,63 @@ static void test_broken(void) {
     free(png);
 }
 
+/* Decoding only the crop window gives the pixels of a full decode, so the augmented output is
+ * the same either way. */
+static void test_window_decode(void) {
+    char path[700];
+    RtStatus st;
+    RtImage big = pattern(93, 71, 9);
+    for (int i = 0; i < 93 * 71 * 3; i++) big.pix[i] = (unsigned char)(big.pix[i] ^ (i * 131 % 251)); /* texture */
+    snprintf(path, sizeof path, "%s/window.jpg", root);
+    write_jpeg(path, &big, 85); /* 4:2:0 chroma: the window edges need neighbouring samples */
+    rt_image_free(&big);
+    RtImage full, win;
+    if (!CHECK(rt_image_read(path, &full, &st) == 0, "decode: %s", st.msg)) return;
+    int mismatches = 0, cases = 0;
+    for (int x0 = 0; x0 < 40; x0 += 7)
+        for (int y0 = 0; y0 < 30; y0 += 5)
+            for (int w = 1; w <= 50; w += 17) {
+                int h = 40 - y0 % 13;
+                cases++;
+                size_t n;
+                unsigned char *data = read_bytes(path, &n);
+                char err[256];
+                if (rt_image_decode_window(data, n, x0, y0, w, h, &win, err, sizeof err) < 0) {
+                    mismatches++;
+                    free(data);
+                    continue;
+                }
+                for (int y = 0; y < h; y++)
+                    mismatches += memcmp(win.pix + (size_t)y * w * 3, full.pix + ((size_t)(y0 + y) * 93 + x0) * 3,
+                                         (size_t)w * 3) != 0;
+                rt_image_free(&win);
+                free(data);
+            }
+    CHECK(mismatches == 0, "window decodes equal the full decode's pixels: %d mismatched rows in %d windows",
+          mismatches, cases);
+    /* and the loader's path (window decode + augment) equals full decode + augment */
+    float *a = malloc(32 * 32 * 3 * sizeof(float)), *b = malloc(32 * 32 * 3 * sizeof(float));
+    unsigned char *scratch = malloc(93 * 71 * 3);
+    int diff = 0;
+    for (uint64_t key = 0; key < 50; key++) {
+        int control = RT_AUG_CROP | RT_AUG_FLIP | (key % 2 ? RT_AUG_FIXED_STD : 0);
+        RtImage part;
+        if (rt_image_load(path, control, 32, key, &part, &st) < 0) {
+            diff++;
+            continue;
+        }
+        rt_augment(&part, control, 32, key, scratch, a, &st);
+        rt_augment(&full, control, 32, key, scratch, b, &st);
+        diff += memcmp(a, b, 32 * 32 * 3 * sizeof(float)) != 0;
+        rt_image_free(&part);
+    }
+    CHECK(diff == 0, "window decode + augment equals full decode + augment: %d of 50 keys differ", diff);
+    free(a);
+    free(b);
+    free(scratch);
+    rt_image_free(&full);
+}
+
 static unsigned char *run_loader(const RtDataset *ds, int threads, int n_batches, int *bad) {
     RtLoaderOpts o = {ds, 4, 32, RT_AUG_ROTATE | RT_AUG_CROP | RT_AUG_FLIP | RT_AUG_FIXED_STD, threads, 2,
                       RT_ORDER_SHUFFLE, 5, 10, 0, NULL};
@@ -263,6 +320,7 @@ int main(void) {
     make_dataset(dir);
     test_decode();
     test_broken();
+    test_window_decode();
     test_threads();
     test_bad_images();
     char cmd[700];

@@ -25,7 +25,7 @@ static int process(const char *path, int control, uint64_t key, float *out) {
     RtStatus st;
     static unsigned char *scratch;
     static size_t cap;
-    if (rt_image_read(path, &img, &st) < 0) {
+    if (rt_image_load(path, control, 160, key, &img, &st) < 0) {
         fprintf(stderr, "bench_pipeline: %s\n", st.msg);
         return -1;
     }
