@@ -69,10 +69,11 @@ static int step_open(Step *s, IrGraph *g, RtVars *vars, const RtTrainOpts *o, in
     return 0;
 }
 
+/* Warnings about bad files go to stderr, not to the training log. */
 static RtLoader *open_loader(const RtTrainOpts *o, const RtDataset *ds, int batch, int control,
-                             RtOrder order, int64_t max_batches, FILE *log, RtStatus *st) {
+                             RtOrder order, int64_t max_batches, RtStatus *st) {
     RtLoaderOpts lo = {ds, batch, o->image_size, control, o->nrof_preprocess_threads, 2, order,
-                       o->seed, o->max_bad_images, max_batches, log};
+                       o->seed, o->max_bad_images, max_batches, NULL};
     return rt_loader_new(&lo, st);
 }
 
@@ -82,7 +83,7 @@ static int validate(Step *s, const RtDataset *val, const RtTrainOpts *o, int epo
     int n_batches = val->n_images / s->batch;
     double t0 = now(), loss = 0, xent = 0, acc = 0;
     int control = o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0;
-    RtLoader *ld = open_loader(o, val, s->batch, control, RT_ORDER_SEQUENTIAL, n_batches, log, st);
+    RtLoader *ld = open_loader(o, val, s->batch, control, RT_ORDER_SEQUENTIAL, n_batches, st);
     if (!ld) return -1;
     fprintf(log, "Running forward pass on validation set\n");
     for (int b = 0; b < n_batches; b++) {
@@ -147,7 +148,7 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     int control = (o->random_rotate ? RT_AUG_ROTATE : 0) | (o->random_crop ? RT_AUG_CROP : 0) |
                   (o->random_flip ? RT_AUG_FLIP : 0) |
                   (o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0);
-    ld = open_loader(o, &train, o->batch_size, control, RT_ORDER_SHUFFLE, 0, log, st);
+    ld = open_loader(o, &train, o->batch_size, control, RT_ORDER_SHUFFLE, 0, st);
     if (!ld) goto done;
     double waited = 0, busy = 0;
     float *lr = rt_exec_input(ts.ex, "learning_rate", NULL);

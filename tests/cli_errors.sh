@@ -47,5 +47,24 @@ expect_error "fnc bad -D" "image_size" "$bin/fnc" compile tests/models/irv1_smal
 expect_error "fnc unknown pass" "nopass" "$bin/fnc" dump tests/models/irv1_small.fn --dump-after nopass
 expect_error "image too small" "too small" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --image_size 40 --batch_size 2 --epoch_size 1 --max_nrof_epochs 1
 
+# bad images: skipped and counted up to --max_bad_images, then a clear stop
+printf 'not an image' >"$tmp/data/class_000/zz_bad1.png"
+: >"$tmp/data/class_001/zz_bad2.jpg"
+train_small() { "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --image_size 75 --batch_size 4 \
+    --embedding_size 8 --epoch_size 3 --max_nrof_epochs 1 --nrof_preprocess_threads 2 "$@"; }
+if train_small >"$tmp/out" 2>"$tmp/err" && grep -q "2 bad images skipped" "$tmp/out" &&
+    grep -q "warning: skipping.*zz_bad" "$tmp/err"; then
+    passes=$((passes + 1)); echo "ok   bad images skipped: $(grep -c warning "$tmp/err") warnings, $(tail -1 "$tmp/out")"
+else
+    fails=$((fails + 1)); echo "FAIL bad images not skipped as expected:"; cat "$tmp/out" "$tmp/err"
+fi
+train_small --max_bad_images 1 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && tail -1 "$tmp/err" | grep -q "zz_bad.*--max_bad_images 1"; then
+    passes=$((passes + 1)); echo "ok   too many bad images: $(tail -1 "$tmp/err")"
+else
+    fails=$((fails + 1)); echo "FAIL too many bad images: status $rc"; cat "$tmp/err"
+fi
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
