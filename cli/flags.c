@@ -80,3 +80,21 @@ int flags_parse(const char *prog, const char *usage, const FlagSpec *specs, int 
     }
     return 0;
 }
+
+char *flags_format(const FlagSpec *specs, int n) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    for (int i = 0; i < n; i++) {
+        const FlagSpec *s = &specs[i];
+        fprintf(f, "%s: ", s->name);
+        switch (s->type) {
+        case FLAG_INT: fprintf(f, "%d\n", *(int *)s->ptr); break;
+        case FLAG_REAL: fprintf(f, "%.17g\n", *(double *)s->ptr); break;
+        case FLAG_STR: fprintf(f, "%s\n", *(const char **)s->ptr ? *(const char **)s->ptr : "None"); break;
+        case FLAG_BOOL: fprintf(f, "%s\n", *(int *)s->ptr ? "True" : "False"); break;
+        }
+    }
+    fclose(f);
+    return buf;
+}

@@ -5,14 +5,12 @@
 #include <time.h>
 
 #include "cli/flags.h"
-#include "frontend/fe.h"
-#include "passes/passes.h"
-#include "runtime/artifact.h"
+#include "cli/driver.h"
 
 #define MAX_DEFINES 32
 
 typedef struct {
-    const char *model, *out, *dump_after, *graph;
+    const char *model, *out, *dump_after, *graph, *optimizer;
     int time_passes;
     FeDefine defines[MAX_DEFINES];
     int n_defines;
@@ -56,25 +54,8 @@ static int take_defines(int *argc, char **argv, FncOpts *o) {
     return 0;
 }
 
-/* Frontend + pipeline for one graph kind; NULL after printing diagnostics. */
 static IrGraph *build(const FncOpts *o, int training, PassCtx *ctx) {
-    FeOptions fo = {o->model, o->defines, o->n_defines, training};
-    int nerr = 0;
-    double t0 = now();
-    IrGraph *g = fe_compile(&fo, stderr, &nerr);
-    if (!g) {
-        fprintf(stderr, "fnc: %d error%s in %s\n", nerr, nerr == 1 ? "" : "s", o->model);
-        return NULL;
-    }
-    if (ctx->time_passes)
-        fprintf(stderr, "frontend (%s)  %8.2f ms  %d nodes\n", training ? "train" : "eval",
-                1e3 * (now() - t0), g->n_nodes);
-    if (pass_pipeline(&g, training, ctx) < 0) {
-        fprintf(stderr, "fnc: %s: internal error in a pass: %s\n", o->model, g->err);
-        ir_graph_free(g);
-        return NULL;
-    }
-    return g;
+    return drv_build(o->model, o->defines, o->n_defines, training, ctx, stderr);
 }
 
 static int64_t eval_dims(const IrGraph *g, const IrShape *s, const int64_t *sym, int64_t *d) {
@@ -165,6 +146,7 @@ int main(int argc, char **argv) {
         {"dump-after", FLAG_STR, &o.dump_after, "print the IR after this pass (or 'all')"},
         {"time-passes", FLAG_BOOL, &o.time_passes, "print the time of every pass"},
         {"graph", FLAG_STR, &o.graph, "dump: which graph, train or eval"},
+        {"optimizer", FLAG_STR, &o.optimizer, "dump: the train graph's optimiser (ADAGRAD, ADADELTA, ADAM, RMSPROP, MOM, SGD)"},
     };
     /* accept -o OUT as well as --o */
     for (int i = 2; i < argc; i++)
@@ -175,7 +157,7 @@ int main(int argc, char **argv) {
     snprintf(prog, sizeof prog, "fnc %s", cmd);
     const char *pos[1];
     int n_pos;
-    int r = flags_parse(prog, usage, specs, 4, argc, argv, 2, pos, 1, &n_pos);
+    int r = flags_parse(prog, usage, specs, 5, argc, argv, 2, pos, 1, &n_pos);
     if (r) return r < 0 ? 2 : 0;
     if (n_pos != 1) {
         fprintf(stderr, "%s: missing MODEL.fn (see %s --help)\n", prog, prog);
@@ -190,7 +172,15 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    PassCtx ctx = {o.dump_after, stdout, o.time_passes, 1};
+    PassCtx ctx = {o.dump_after, stdout, o.time_passes, 1, PASS_OPT_ADAGRAD};
+    if (o.optimizer) {
+        int k = pass_optimizer_parse(o.optimizer);
+        if (k < 0) {
+            fprintf(stderr, "%s: --optimizer: unknown optimiser '%s'\n", prog, o.optimizer);
+            return 2;
+        }
+        ctx.optimizer = (PassOptimizer)k;
+    }
     if (!strcmp(cmd, "info")) return cmd_info(&o, &ctx);
     if (!strcmp(cmd, "dump")) {
         int training = strcmp(o.graph, "eval") != 0;
@@ -206,13 +196,6 @@ int main(int argc, char **argv) {
         return 0;
     }
     double t0 = now();
-    IrGraph *train = build(&o, 1, &ctx);
-    IrGraph *eval = train ? build(&o, 0, &ctx) : NULL;
-    if (!train || !eval) {
-        ir_graph_free(train);
-        return 1;
-    }
-    int rc = 0;
     if (!strcmp(cmd, "compile")) {
         char def_out[4096];
         if (!o.out) {
@@ -224,21 +207,19 @@ int main(int argc, char **argv) {
             strncat(def_out, ".fnc", sizeof def_out - strlen(def_out) - 1);
             o.out = def_out;
         }
-        IrGraph *gs[2] = {train, eval};
-        const char *names[2] = {"train", "eval"};
-        RtStatus st;
-        if (rt_artifact_save(o.out, o.model, gs, names, 2, &st) < 0) {
-            fprintf(stderr, "fnc compile: %s\n", st.msg);
-            rc = 1;
-        } else {
-            printf("wrote %s: train graph %d nodes, eval graph %d nodes (%.2f s)\n", o.out,
-                   train->n_nodes, eval->n_nodes, now() - t0);
-        }
-    } else {
-        printf("%s: ok (train graph %d nodes, eval graph %d nodes)\n", o.model, train->n_nodes,
-               eval->n_nodes);
+        if (drv_compile(o.model, o.defines, o.n_defines, o.out, &ctx, stderr) < 0) return 1;
+        printf("wrote %s (%.2f s)\n", o.out, now() - t0);
+        return 0;
     }
+    IrGraph *train = build(&o, 1, &ctx);
+    IrGraph *eval = train ? build(&o, 0, &ctx) : NULL;
+    if (!train || !eval) {
+        ir_graph_free(train);
+        return 1;
+    }
+    printf("%s: ok (train graph %d nodes, eval graph %d nodes)\n", o.model, train->n_nodes,
+           eval->n_nodes);
     ir_graph_free(train);
     ir_graph_free(eval);
-    return rc;
+    return 0;
 }

@@ -1,60 +1,111 @@
 /* fnrun: the runtime driver. Runs compiled artifacts: `fnrun train ARTIFACT [flags]`. */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "cli/flags.h"
 #include "runtime/artifact.h"
 #include "runtime/train.h"
 
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+static char *join_args(int argc, char **argv) {
+    size_t n = 1;
+    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
+    char *s = calloc(n, 1);
+    for (int i = 0; i < argc; i++) {
+        strcat(s, argv[i]);
+        if (i + 1 < argc) strcat(s, " ");
+    }
+    return s;
+}
+
 static int cmd_train(int argc, char **argv) {
     RtTrainOpts o;
     rt_train_defaults(&o);
-    const char *data_dir = NULL;
-    int seed = (int)o.seed;
+    const char *data_dir = "~/datasets/casia/casia_maxpy_mtcnnalign_182_160";
+    const char *model_def = "models.inception_resnet_v1", *lfw_dir = NULL, *lfw_pairs = "data/pairs.txt";
+    const char *filter_filename = NULL;
+    int seed = (int)o.seed, log_histograms = 0, lfw_nrof_folds = 10, lfw_distance_metric = 0;
+    int lfw_use_flipped_images = 0, lfw_subtract_mean = 0, filter_min_nrof_images_per_class = 0;
+    double gpu_memory_fraction = 1.0, prelogits_hist_max = 10.0, filter_percentile = 100.0;
+    double min_nrof_val = 0;
     const FlagSpec specs[] = {
-        {"data_dir", FLAG_STR, &data_dir, "class-per-folder training images"},
+        {"logs_base_dir", FLAG_STR, &o.logs_base_dir, "run logs go to a timestamped subfolder of it"},
+        {"models_base_dir", FLAG_STR, &o.models_base_dir, "checkpoints go to a timestamped subfolder of it"},
+        {"gpu_memory_fraction", FLAG_REAL, &gpu_memory_fraction, "upper bound on device memory (GPU backend)"},
+        {"pretrained_model", FLAG_STR, &o.pretrained_model, "checkpoint whose weights are restored by name and shape"},
+        {"resume", FLAG_STR, &o.resume, "a run's model directory: continue it from its last checkpoint"},
+        {"data_dir", FLAG_STR, &data_dir, "class-per-folder training images (A:B:... for a union)"},
+        {"model_def", FLAG_STR, &model_def, "accepted for compatibility: the artifact is the model"},
+        {"max_nrof_epochs", FLAG_INT, &o.max_nrof_epochs, "number of epochs to run"},
         {"batch_size", FLAG_INT, &o.batch_size, "images per step"},
         {"image_size", FLAG_INT, &o.image_size, "input height and width in pixels"},
-        {"embedding_size", FLAG_INT, &o.embedding_size, "dimension of the embedding"},
-        {"max_nrof_epochs", FLAG_INT, &o.max_nrof_epochs, "number of epochs to run"},
         {"epoch_size", FLAG_INT, &o.epoch_size, "batches per epoch"},
-        {"learning_rate", FLAG_REAL, &o.learning_rate, "learning rate (plain SGD for now)"},
-        {"keep_probability", FLAG_REAL, &o.keep_probability, "dropout keep probability"},
-        {"weight_decay", FLAG_REAL, &o.weight_decay, "L2 weight regularisation"},
-        {"seed", FLAG_INT, &seed, "random seed"},
-        {"validation_set_split_ratio", FLAG_REAL, &o.validation_set_split_ratio,
-         "fraction of each class held out for validation"},
-        {"min_nrof_val_images_per_class", FLAG_INT, &o.min_nrof_val_images_per_class,
-         "classes with fewer training images after the split are dropped from both sets"},
-        {"validate_every_n_epochs", FLAG_INT, &o.validate_every_n_epochs,
-         "validation pass every N epochs and at the last"},
-        {"lfw_batch_size", FLAG_INT, &o.lfw_batch_size, "batch size of the validation pass"},
-        {"random_rotate", FLAG_BOOL, &o.random_rotate, "rotate by a random angle in [-10, 10] degrees"},
+        {"embedding_size", FLAG_INT, &o.embedding_size, "dimension of the embedding"},
         {"random_crop", FLAG_BOOL, &o.random_crop, "random image_size crop (else centre crop/pad)"},
         {"random_flip", FLAG_BOOL, &o.random_flip, "random horizontal flip"},
+        {"random_rotate", FLAG_BOOL, &o.random_rotate, "rotate by a random angle in [-10, 10] degrees"},
         {"use_fixed_image_standardization", FLAG_BOOL, &o.use_fixed_image_standardization,
          "(x - 127.5) / 128 instead of per-image prewhitening"},
+        {"keep_probability", FLAG_REAL, &o.keep_probability, "dropout keep probability"},
+        {"weight_decay", FLAG_REAL, &o.weight_decay, "L2 weight regularisation"},
+        {"center_loss_factor", FLAG_REAL, &o.center_loss_factor, "weight of the center loss"},
+        {"center_loss_alfa", FLAG_REAL, &o.center_loss_alfa, "center update: c -= (1 - alfa)(c - x)"},
+        {"prelogits_norm_loss_factor", FLAG_REAL, &o.prelogits_norm_loss_factor, "weight of the prelogits norm loss"},
+        {"prelogits_norm_p", FLAG_REAL, &o.prelogits_norm_p, "p of that norm"},
+        {"prelogits_hist_max", FLAG_REAL, &prelogits_hist_max, "upper edge of the prelogits histogram (stat.h5)"},
+        {"optimizer", FLAG_STR, &o.optimizer, "ADAGRAD, ADADELTA, ADAM, RMSPROP or MOM (SGD too)"},
+        {"learning_rate", FLAG_REAL, &o.learning_rate, "> 0: constant; <= 0: from the schedule file"},
+        {"learning_rate_decay_epochs", FLAG_INT, &o.learning_rate_decay_epochs, "staircase decay period in epochs"},
+        {"learning_rate_decay_factor", FLAG_REAL, &o.learning_rate_decay_factor, "staircase decay factor"},
+        {"moving_average_decay", FLAG_REAL, &o.moving_average_decay, "decay of the weights' moving average"},
+        {"eval_with_moving_averages", FLAG_BOOL, &o.eval_with_moving_averages,
+         "validate with the averaged weights"},
+        {"seed", FLAG_INT, &seed, "random seed"},
         {"nrof_preprocess_threads", FLAG_INT, &o.nrof_preprocess_threads,
          "threads decoding and augmenting images ahead of the step"},
-        {"max_bad_images", FLAG_INT, &o.max_bad_images,
-         "unreadable images skipped before training stops"},
+        {"max_bad_images", FLAG_INT, &o.max_bad_images, "unreadable images skipped before training stops"},
+        {"log_histograms", FLAG_BOOL, &log_histograms, "TensorBoard histograms of weights and gradients"},
+        {"learning_rate_schedule_file", FLAG_STR, &o.learning_rate_schedule_file,
+         "'epoch: rate' lines, used when --learning_rate <= 0"},
+        {"filter_filename", FLAG_STR, &filter_filename, "HDF5 file of distances to class centres"},
+        {"filter_percentile", FLAG_REAL, &filter_percentile, "keep images below this percentile"},
+        {"filter_min_nrof_images_per_class", FLAG_INT, &filter_min_nrof_images_per_class,
+         "after filtering, drop smaller classes"},
+        {"validate_every_n_epochs", FLAG_INT, &o.validate_every_n_epochs,
+         "validation pass every N epochs and at the last"},
+        {"validation_set_split_ratio", FLAG_REAL, &o.validation_set_split_ratio,
+         "fraction of each class held out for validation"},
+        {"min_nrof_val_images_per_class", FLAG_REAL, &min_nrof_val,
+         "classes with fewer training images after the split are dropped from both sets"},
+        {"lfw_pairs", FLAG_STR, &lfw_pairs, "LFW pairs file"},
+        {"lfw_dir", FLAG_STR, &lfw_dir, "aligned LFW root (evaluation each epoch)"},
+        {"lfw_batch_size", FLAG_INT, &o.lfw_batch_size, "batch size of LFW and validation passes"},
+        {"lfw_nrof_folds", FLAG_INT, &lfw_nrof_folds, "LFW cross-validation folds"},
+        {"lfw_distance_metric", FLAG_INT, &lfw_distance_metric, "0 squared Euclidean, 1 angular"},
+        {"lfw_use_flipped_images", FLAG_BOOL, &lfw_use_flipped_images, "concatenate flipped-image embeddings"},
+        {"lfw_subtract_mean", FLAG_BOOL, &lfw_subtract_mean, "subtract the fold's mean embedding"},
     };
+    const int n_specs = (int)(sizeof specs / sizeof specs[0]);
     const char *pos[1];
     int n_pos;
-    int r = flags_parse("fnrun train", "ARTIFACT --data_dir DIR [flags]", specs,
-                        (int)(sizeof specs / sizeof specs[0]), argc, argv, 2, pos, 1, &n_pos);
+    int r = flags_parse("fnrun train", "ARTIFACT [flags]", specs, n_specs, argc, argv, 2, pos, 1, &n_pos);
     if (r) return r < 0 ? 2 : 0;
     if (n_pos != 1) {
         fprintf(stderr, "fnrun train: missing ARTIFACT (see fnrun train --help)\n");
         return 2;
     }
-    if (!data_dir) {
-        fprintf(stderr, "fnrun train: --data_dir is required\n");
-        return 2;
-    }
     if (o.batch_size < 1 || o.image_size < 1 || o.embedding_size < 1 || o.epoch_size < 1 ||
         o.max_nrof_epochs < 0 || o.lfw_batch_size < 1 || o.nrof_preprocess_threads < 1 ||
-        o.nrof_preprocess_threads > 256 || o.max_bad_images < 0) {
+        o.nrof_preprocess_threads > 256 || o.max_bad_images < 0 || o.learning_rate_decay_epochs < 1) {
         fprintf(stderr, "fnrun train: sizes and counts must be positive\n");
         return 2;
     }
@@ -62,11 +113,38 @@ static int cmd_train(int argc, char **argv) {
         fprintf(stderr, "fnrun train: --validation_set_split_ratio must be in [0, 1)\n");
         return 2;
     }
+    if (o.prelogits_norm_p <= 0) {
+        fprintf(stderr, "fnrun train: --prelogits_norm_p must be positive\n");
+        return 2;
+    }
+    if (o.resume && o.pretrained_model) {
+        fprintf(stderr, "fnrun train: --resume and --pretrained_model exclude each other\n");
+        return 2;
+    }
+    if (lfw_dir && lfw_dir[0])
+        fprintf(stderr, "fnrun train: note: LFW evaluation during training is not implemented yet; "
+                        "--lfw_dir is ignored\n");
+    if (log_histograms || filter_filename)
+        fprintf(stderr, "fnrun train: note: --log_histograms and --filter_filename are not "
+                        "implemented yet and are ignored\n");
+    /* a float in the reference, compared with an integer count: the smallest count that passes */
+    o.min_nrof_val_images_per_class = (int)ceil(min_nrof_val);
     o.artifact = pos[0];
     o.data_dir = data_dir;
     o.seed = (uint64_t)seed;
+    o.arguments_text = flags_format(specs, n_specs);
+    o.command_line = join_args(argc, argv);
+    o.stop = &stop_requested;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     RtStatus st;
-    if (rt_train(&o, NULL, 0, &st) < 0) {
+    int rc = rt_train(&o, NULL, 0, &st);
+    free((char *)o.arguments_text);
+    free((char *)o.command_line);
+    if (rc < 0) {
         fprintf(stderr, "fnrun train: %s\n", st.msg);
         return 1;
     }
@@ -76,7 +154,7 @@ static int cmd_train(int argc, char **argv) {
 static void usage(FILE *f) {
     fprintf(f, "usage: fnrun COMMAND [args]\n\n"
                "commands:\n"
-               "  train ARTIFACT --data_dir DIR [flags]   train a compiled model (fnc compile)\n"
+               "  train ARTIFACT [flags]   train a compiled model (fnc compile), as train_softmax.py\n"
                "\n`fnrun COMMAND --help` lists a command's flags. fn " FN_VERSION "\n");
 }
 

@@ -465,6 +465,20 @@ static FeValue b_labels_op(FeCtx *c, FeArgs *a) {
     return made(c, a, ir_binary(c->g, op, l, y));
 }
 
+/* gather(table, idx): rows of table; scatter_add(values, idx, like): rows of values added
+ * into a zero tensor shaped like `like` (duplicates accumulate) */
+static FeValue b_gather(FeCtx *c, FeArgs *a) {
+    IrId t, i, like;
+    if (!arg_tensor(c, a, 0, &t) || !arg_tensor(c, a, 1, &i)) return fe_err();
+    if (strcmp(a->name, "gather") == 0) return made(c, a, ir_binary(c->g, IR_OP_GATHER, t, i));
+    if (!arg_tensor(c, a, 2, &like)) return fe_err();
+    IrAttr at;
+    memset(&at, 0, sizeof at);
+    at.shape = c->g->nodes[like].shape;
+    IrId in[2] = {t, i};
+    return made(c, a, ir_make(c->g, IR_OP_SCATTER_ADD, in, 2, &at));
+}
+
 /* l2_normalize(x, eps=1e-10) */
 static FeValue b_l2_normalize(FeCtx *c, FeArgs *a) {
     IrId x;
@@ -617,6 +631,8 @@ const FeBuiltin fe_builtins[] = {
     {"softmax_xent", {"logits", "labels"}, b_labels_op},
     {"accuracy", {"logits", "labels"}, b_labels_op},
     {"l2_normalize", {"x", "?eps"}, b_l2_normalize},
+    {"gather", {"table", "idx"}, b_gather},
+    {"scatter_add", {"values", "idx", "like"}, b_gather},
     {"dropout", {"x", "keep"}, b_dropout},
     {"sum", {"x", "?keep"}, b_sum},
     {"mean", {"x", "?keep"}, b_sum},

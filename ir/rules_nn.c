@@ -41,6 +41,26 @@ int ir_infer_nn(IrGraph *g, IrNode *n) {
         }
         break;
     }
+    case IR_OP_GATHER:
+    case IR_OP_SCATTER_ADD: {
+        const IrShape *idx = ir_shape_of(g, n->in[1]);
+        if (g->nodes[n->in[1]].dtype != IR_DT_INT32 || idx->rank != 1)
+            return ir_rules_fail(g, "%s: indices must be int32 [N]", name);
+        if (x->rank != 2) return ir_rules_fail(g, "%s: %s must be a matrix", name,
+                                               n->op == IR_OP_GATHER ? "table" : "values");
+        if (n->op == IR_OP_GATHER) {
+            out.rank = 2;
+            out.d[0] = idx->d[0];
+            out.d[1] = x->d[1];
+        } else {
+            if (x->d[0] != idx->d[0])
+                return ir_rules_fail(g, "scatter_add: values and indices have different rows");
+            out = n->attr.shape;
+            if (out.rank != 2 || out.d[1] != x->d[1])
+                return ir_rules_fail(g, "scatter_add: target must be [C,E] with the values' E");
+        }
+        break;
+    }
     case IR_OP_DROPOUT_MASK:
         if (ir_shape_of(g, n->in[1])->rank != 0)
             return ir_rules_fail(g, "dropout: keep probability must be a scalar");
@@ -82,6 +102,17 @@ int ir_vjp_nn(IrGraph *g, IrId id, IrId dy, IrId *dx) {
         dx[0] = ir_make(g, IR_OP_SOFTMAX_XENT_GRAD, in, 3, NULL);
         return dx[0] == IR_NONE ? -1 : 0;
     }
+    case IR_OP_GATHER: { /* the table's adjoint: rows added back where they were read */
+        IrAttr at;
+        memset(&at, 0, sizeof at);
+        at.shape = *ir_shape_of(g, n.in[0]);
+        IrId in[2] = {dy, n.in[1]};
+        dx[0] = ir_make(g, IR_OP_SCATTER_ADD, in, 2, &at);
+        break;
+    }
+    case IR_OP_SCATTER_ADD:
+        dx[0] = ir_binary(g, IR_OP_GATHER, dy, n.in[1]);
+        break;
     case IR_OP_L2NORM: {
         IrId in[2] = {n.in[0], dy};
         dx[0] = ir_make(g, IR_OP_L2NORM_GRAD, in, 2, &n.attr);

@@ -1,6 +1,6 @@
 /* Compiler passes over IrGraph: one pass per file, one signature.
  *
- *   frontend ─▶ [verify] ─▶ autodiff ─▶ sgd ─▶ simplify ─▶ [verify]      (train graph)
+ *   frontend ─▶ [verify] ─▶ autodiff ─▶ optimizer ─▶ simplify ─▶ [verify]  (train graphs)
  *   frontend ─▶ [verify] ─▶ simplify ─▶ [verify]                          (eval graph)
  *
  * Passes that rebuild the graph (simplify) replace *g. Every pass returns 0 or -1 with a
@@ -11,11 +11,25 @@
 
 #include "ir/ir.h"
 
+/* The optimisers (formulas in passes/optimizer.c). */
+typedef enum {
+    PASS_OPT_SGD,
+    PASS_OPT_ADAGRAD,
+    PASS_OPT_ADADELTA,
+    PASS_OPT_ADAM,
+    PASS_OPT_RMSPROP,
+    PASS_OPT_MOM,
+    PASS_OPT_COUNT
+} PassOptimizer;
+extern const char *const pass_optimizer_names[PASS_OPT_COUNT];
+int pass_optimizer_parse(const char *name); /* -1 if unknown */
+
 typedef struct {
-    const char *dump_after; /* pass name, or "all"; NULL for none */
-    FILE *dump;             /* where dumps go */
-    int time_passes;        /* print each pass's time to stderr */
-    int verify;             /* run the verifier after every pass */
+    const char *dump_after;  /* pass name, or "all"; NULL for none */
+    FILE *dump;              /* where dumps go */
+    int time_passes;         /* print each pass's time to stderr */
+    int verify;              /* run the verifier after every pass */
+    PassOptimizer optimizer; /* the train pipeline's update */
 } PassCtx;
 
 typedef int (*PassFn)(IrGraph **g, PassCtx *ctx);
@@ -23,14 +37,15 @@ typedef int (*PassFn)(IrGraph **g, PassCtx *ctx);
 /* Reverse-mode autodiff of the output "loss" with respect to every PARAM; each gradient becomes
  * the output "grad/<param name>". A graph without "loss" is left alone. */
 int pass_autodiff(IrGraph **g, PassCtx *ctx);
-/* Plain SGD: for every gradient output, assign(p, p - learning_rate * grad), with the scalar
- * input "learning_rate". */
-int pass_sgd(IrGraph **g, PassCtx *ctx);
+/* For every "grad/<name>" output, the optimiser's update of the parameter and its slots, with
+ * the scalar input "learning_rate". */
+int pass_optimizer(IrGraph **g, PassOptimizer kind);
 /* Rebuild keeping only what outputs and effects need (DCE), hash-consing again (CSE) and
  * applying the algebraic rewrite table (x*1, x+0, --x, scale chains) to a fixed point. */
 int pass_simplify(IrGraph **g, PassCtx *ctx);
 
-/* Runs the pipeline for one graph; training selects the train pipeline above. */
+/* Runs the pipeline for one graph; training selects the train pipeline above, with ctx's
+ * optimizer. */
 int pass_pipeline(IrGraph **g, int training, PassCtx *ctx);
 /* The names of the passes, in pipeline order, NULL-terminated (for --dump-after checks). */
 extern const char *const pass_names[];

@@ -1,6 +1,6 @@
 /* The pass pipeline, in one place:
  *
- *   train:  verify ─▶ autodiff ─▶ sgd ─▶ simplify ─▶ verify
+ *   train:  verify ─▶ autodiff ─▶ optimizer ─▶ simplify ─▶ verify
  *   eval:   verify ─▶ simplify ─▶ verify
  *
  * --dump-after=PASS prints the IR after that pass; --time-passes prints each pass's time. */
@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-const char *const pass_names[] = {"autodiff", "sgd", "simplify", NULL};
+const char *const pass_names[] = {"autodiff", "optimizer", "simplify", NULL};
+
+static int run_optimizer(IrGraph **g, PassCtx *ctx) { return pass_optimizer(g, ctx->optimizer); }
 
 typedef struct {
     const char *name;
@@ -19,7 +21,7 @@ typedef struct {
 
 static const PassEntry pipeline[] = {
     {"autodiff", pass_autodiff, 1},
-    {"sgd", pass_sgd, 1},
+    {"optimizer", run_optimizer, 1},
     {"simplify", pass_simplify, 0},
 };
 

@@ -3,23 +3,13 @@
  * and checked again: a damaged artifact fails with a message, never a crash. */
 #include "runtime/artifact.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <zlib.h>
 
+#include "runtime/framed.h"
 #include "runtime/proto/fn_artifact.pb-c.h"
 
 static const char MAGIC[8] = {'F', 'N', 'A', 'R', 'T', 'I', 'F', 'C'};
-enum { HEADER = 24 };
-
-static void put32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get32(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* the attribute's integers, in struct order */
 static int attr_ints(const IrNode *n, int32_t *v) {
@@ -128,25 +118,11 @@ int rt_artifact_save(const char *path, const char *source, IrGraph *const *graph
     art.graphs = calloc((size_t)n + 1, sizeof *art.graphs);
     for (int i = 0; i < n; i++) art.graphs[i] = graph_to_proto(graphs[i], names[i]);
     size_t len = fn__artifact__get_packed_size(&art);
-    unsigned char *buf = malloc(HEADER + len);
-    fn__artifact__pack(&art, buf + HEADER);
+    unsigned char *buf = malloc(len ? len : 1);
+    fn__artifact__pack(&art, buf);
     for (int i = 0; i < n; i++) graph_proto_free(art.graphs[i]);
     free(art.graphs);
-    memcpy(buf, MAGIC, 8);
-    put32(buf + 8, FN_ARTIFACT_VERSION);
-    put32(buf + 12, (uint32_t)crc32(0, buf + HEADER, (uInt)len));
-    put32(buf + 16, (uint32_t)len);
-    put32(buf + 20, (uint32_t)((uint64_t)len >> 32));
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    int rc = 0;
-    if (!f) rc = rt_fail(st, "cannot write %s: %s", tmp, strerror(errno));
-    else if (fwrite(buf, 1, HEADER + len, f) != HEADER + len || fclose(f) != 0)
-        rc = rt_fail(st, "cannot write %s: %s", path, strerror(errno));
-    else if (rename(tmp, path) != 0)
-        rc = rt_fail(st, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (rc) unlink(tmp);
+    int rc = rt_framed_write(path, MAGIC, FN_ARTIFACT_VERSION, buf, len, st);
     free(buf);
     return rc;
 }
@@ -250,44 +226,11 @@ fail:
 
 int rt_artifact_load(const char *path, RtArtifact *a, RtStatus *st) {
     memset(a, 0, sizeof *a);
-    FILE *f = fopen(path, "rb");
-    if (!f) return rt_fail(st, "cannot open artifact %s: %s", path, strerror(errno));
-    unsigned char hdr[HEADER];
-    size_t got = fread(hdr, 1, HEADER, f);
-    if (got < 8 || memcmp(hdr, MAGIC, 8) != 0) {
-        fclose(f);
-        return rt_fail(st, "%s is not an fn artifact (bad magic; compile one with `fnc compile`)",
-                       path);
-    }
-    if (got < HEADER) {
-        fclose(f);
-        return rt_fail(st, "artifact %s is truncated (header is %zu of %d bytes)", path, got, HEADER);
-    }
-    uint32_t version = get32(hdr + 8), crc = get32(hdr + 12);
-    uint64_t len = (uint64_t)get32(hdr + 16) | (uint64_t)get32(hdr + 20) << 32;
-    if (version != FN_ARTIFACT_VERSION) {
-        fclose(f);
-        return rt_fail(st, "artifact %s has format version %u but this fnrun reads version %d: "
-                           "recompile it with this fn's fnc",
-                       path, version, FN_ARTIFACT_VERSION);
-    }
-    if (len > ((uint64_t)1 << 34)) {
-        fclose(f);
-        return rt_fail(st, "artifact %s is corrupt (payload length %llu)", path,
-                       (unsigned long long)len);
-    }
-    unsigned char *buf = malloc(len ? len : 1);
-    got = fread(buf, 1, len, f);
-    fclose(f);
-    if (got != len) {
-        free(buf);
-        return rt_fail(st, "artifact %s is truncated (%zu of %llu payload bytes)", path, got,
-                       (unsigned long long)len);
-    }
-    if ((uint32_t)crc32(0, buf, (uInt)len) != crc) {
-        free(buf);
-        return rt_fail(st, "artifact %s is corrupt (checksum mismatch)", path);
-    }
+    unsigned char *buf;
+    size_t len;
+    if (rt_framed_read(path, MAGIC, FN_ARTIFACT_VERSION, "artifact",
+                       "recompile it with this fn's fnc", &buf, &len, st) < 0)
+        return -1;
     Fn__Artifact *pa = fn__artifact__unpack(NULL, len, buf);
     free(buf);
     if (!pa) return rt_fail(st, "artifact %s is corrupt (cannot decode)", path);

@@ -157,6 +157,24 @@ static void SFX(run_node)(RtExec *ex, IrId id) {
             y[i] = rt_uniform(key, (uint64_t)i) < (double)keep ? 1 / keep : 0;
         break;
     }
+    case IR_OP_GATHER: { /* out-of-range indices give zero rows */
+        const int32_t *idx = ex->buf[n->in[1]];
+        int64_t rows = ex->dims[n->in[0]][0], e = yd[1];
+        for (int64_t i = 0; i < yd[0]; i++) {
+            if (idx[i] < 0 || idx[i] >= rows) memset(y + i * e, 0, (size_t)e * sizeof(real));
+            else memcpy(y + i * e, a + idx[i] * e, (size_t)e * sizeof(real));
+        }
+        break;
+    }
+    case IR_OP_SCATTER_ADD: { /* duplicates accumulate; out-of-range indices are dropped */
+        const int32_t *idx = ex->buf[n->in[1]];
+        int64_t e = yd[1];
+        memset(y, 0, (size_t)ny * sizeof(real));
+        for (int64_t i = 0; i < ex->dims[n->in[0]][0]; i++)
+            if (idx[i] >= 0 && idx[i] < yd[0])
+                for (int64_t j = 0; j < e; j++) y[idx[i] * e + j] += a[i * e + j];
+        break;
+    }
     case IR_OP_ASSIGN: break; /* performed after the step */
     case IR_OP_COUNT: break;
     }

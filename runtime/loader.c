@@ -119,7 +119,7 @@ static void *worker(void *arg) {
     for (;;) {
         while (!l->stop && !l->fatal &&
                (l->next_batch >= l->next_out + l->o.depth ||
-                (l->o.max_batches > 0 && l->next_batch >= l->o.max_batches)))
+                (l->o.max_batches > 0 && l->next_batch >= l->o.first_batch + l->o.max_batches)))
             pthread_cond_wait(&l->work_cv, &l->mu);
         if (l->stop || l->fatal) break;
         int64_t k = l->next_batch;
@@ -175,6 +175,13 @@ RtLoader *rt_loader_new(const RtLoaderOpts *o, RtStatus *st) {
     }
     l->perm = malloc((size_t)o->ds->n_images * sizeof(int));
     l->perm_pos = o->ds->n_images;
+    /* continue the sequence at batch first_batch: the sampler as if it had run that far */
+    int64_t done = o->first_batch * o->batch;
+    l->next_out = l->next_batch = o->first_batch;
+    l->pass = (int)(done / o->ds->n_images);
+    l->seq = done;
+    if (o->order == RT_ORDER_SHUFFLE)
+        for (int64_t i = 0; i < done % o->ds->n_images; i++) sample_index(l);
     l->bad = calloc((size_t)o->ds->n_images, 1);
     l->workers = calloc((size_t)o->threads, sizeof(pthread_t));
     for (int i = 0; i < o->threads; i++) {

@@ -25,6 +25,7 @@ typedef struct {
     uint64_t seed;
     int max_bad_images;
     int64_t max_batches; /* stop preparing after this many batches; 0 = never */
+    int64_t first_batch; /* number of the first batch (a resumed run continues the sequence) */
     FILE *log; /* warnings about bad files; NULL = stderr */
 } RtLoaderOpts;
 

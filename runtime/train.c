@@ -1,28 +1,45 @@
-/* The training loop: artifact + dataset -> bound train graph -> steps with per-step lines, and
- * the validation pass on the eval graph (BatchNorm on moving statistics, no dropout).
- * Batches come from the loader (loader.h): an epoch is epoch_size batches drawn from successive
- * seeded permutations of all training images, augmented per the flags, prepared by worker
- * threads ahead of the step. */
+/* The training loop: artifact + dataset -> the bound train graph of the chosen optimiser ->
+ * epochs of steps with the reference's console lines, the validation pass on the eval graph,
+ * a checkpoint every epoch (last 3 kept), resume, the weight moving average, the NaN guard and
+ * a clean stop on request. Batches come from the loader (loader.h). */
 #include "runtime/train.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "runtime/artifact.h"
+#include "runtime/checkpoint.h"
 #include "runtime/loader.h"
+#include "runtime/rundir.h"
+#include "runtime/schedule.h"
+
+#ifndef FN_GIT_REVISION
+#define FN_GIT_REVISION "unknown"
+#endif
 
 void rt_train_defaults(RtTrainOpts *o) {
     memset(o, 0, sizeof *o);
+    o->logs_base_dir = "~/logs/facenet";
+    o->models_base_dir = "~/models/facenet";
     o->batch_size = 90;
     o->image_size = 160;
     o->embedding_size = 128;
     o->max_nrof_epochs = 500;
     o->epoch_size = 1000;
-    o->learning_rate = 0.1;
-    o->keep_probability = 1.0;
     o->seed = 666;
+    o->optimizer = "ADAGRAD";
+    o->learning_rate = 0.1;
+    o->learning_rate_schedule_file = "data/learning_rate_schedule.txt";
+    o->learning_rate_decay_epochs = 100;
+    o->learning_rate_decay_factor = 1.0;
+    o->moving_average_decay = 0.9999;
+    o->keep_probability = 1.0;
+    o->prelogits_norm_p = 1.0;
+    o->center_loss_alfa = 0.95;
     o->validate_every_n_epochs = 5;
     o->lfw_batch_size = 100;
     o->nrof_preprocess_threads = 4;
@@ -38,10 +55,15 @@ static double now(void) {
 /* One bound graph with its input buffers. */
 typedef struct {
     RtExec *ex;
-    float *images;
+    float *images, *lr;
     int32_t *labels;
     int batch;
 } Step;
+
+static void set_input(RtExec *ex, const char *name, double v) {
+    float *p = rt_exec_input(ex, name, NULL);
+    if (p) *p = (float)v;
+}
 
 static int step_open(Step *s, IrGraph *g, RtVars *vars, const RtTrainOpts *o, int batch,
                      int n_classes, int run_effects, RtStatus *st) {
@@ -51,39 +73,88 @@ static int step_open(Step *s, IrGraph *g, RtVars *vars, const RtTrainOpts *o, in
                      {"embedding_size", o->embedding_size},
                      {"classes", n_classes}};
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
-    const char *want[] = {"loss", "xent", "accuracy"};
+    const char *want[] = {"loss", "xent", "accuracy", "reg_loss", "center_loss", "prelogits_norm"};
+    int n_want = 0;
+    for (int i = 0; i < 6; i++)
+        if (ir_output(g, want[i]) != IR_NONE) want[n_want++] = want[i];
     if (rt_bind_syms(g, b, 4, sym, st) == 0)
-        s->ex = rt_exec_new(g, vars, sym, want, 3, run_effects, st);
+        s->ex = rt_exec_new(g, vars, sym, want, n_want, run_effects, st);
     free(sym);
     if (!s->ex) return -1;
     int64_t n_img;
     s->images = rt_exec_input(s->ex, "images", &n_img);
     s->labels = rt_exec_input(s->ex, "labels", NULL);
+    s->lr = rt_exec_input(s->ex, "learning_rate", NULL);
     s->batch = batch;
     if (!s->images || !s->labels || n_img != (int64_t)batch * o->image_size * o->image_size * 3)
         return rt_fail(st, "the model must take inputs \"images\" [N,image_size,image_size,3] and "
                            "\"labels\" [N]");
-    float *p;
-    if ((p = rt_exec_input(s->ex, "keep_probability", NULL))) *p = (float)o->keep_probability;
-    if ((p = rt_exec_input(s->ex, "weight_decay", NULL))) *p = (float)o->weight_decay;
+    set_input(s->ex, "keep_probability", o->keep_probability);
+    set_input(s->ex, "weight_decay", o->weight_decay);
+    set_input(s->ex, "prelogits_norm_loss_factor", o->prelogits_norm_loss_factor);
+    set_input(s->ex, "prelogits_norm_p", o->prelogits_norm_p);
+    set_input(s->ex, "center_loss_factor", o->center_loss_factor);
+    set_input(s->ex, "center_loss_alfa", o->center_loss_alfa);
     return 0;
 }
 
 /* Warnings about bad files go to stderr, not to the training log. */
 static RtLoader *open_loader(const RtTrainOpts *o, const RtDataset *ds, int batch, int control,
-                             RtOrder order, int64_t max_batches, RtStatus *st) {
+                             RtOrder order, int64_t max_batches, int64_t first, RtStatus *st) {
     RtLoaderOpts lo = {ds, batch, o->image_size, control, o->nrof_preprocess_threads, 2, order,
-                       o->seed, o->max_bad_images, max_batches, NULL};
+                       o->seed, o->max_bad_images, max_batches, first, NULL};
     return rt_loader_new(&lo, st);
 }
 
-/* The validation pass: floor(n_val / batch) full batches in list order, as the reference. */
+/* ---- the weight moving average --------------------------------------------------------------- */
+static RtVars *ema_new(const RtVars *vars) {
+    RtVars *e = rt_vars_new(vars->prec);
+    for (int i = 0; i < vars->n; i++) {
+        if (!rt_var_is_averaged(&vars->v[i])) continue;
+        if (e->n == e->cap) {
+            e->cap = e->cap ? 2 * e->cap : 64;
+            e->v = realloc(e->v, (size_t)e->cap * sizeof *e->v);
+        }
+        RtVar *d = &e->v[e->n++];
+        *d = vars->v[i];
+        d->name = strdup(vars->v[i].name);
+        d->data = malloc((size_t)d->n * sizeof(float));
+        memcpy(d->data, vars->v[i].data, (size_t)d->n * sizeof(float));
+    }
+    return e;
+}
+
+/* shadow -= (1 - decay)(shadow - value), decay = min(d, (1 + t) / (10 + t)) after t steps */
+static void ema_update(RtVars *ema, RtVars *vars, double d, int64_t t) {
+    double decay = fmin(d, (1.0 + (double)t) / (10.0 + (double)t));
+    float k = (float)(1 - decay);
+    for (int i = 0; i < ema->n; i++) {
+        float *s = ema->v[i].data;
+        const float *v = rt_vars_find(vars, ema->v[i].name)->data;
+        for (int64_t j = 0; j < ema->v[i].n; j++) s[j] -= k * (s[j] - v[j]);
+    }
+}
+
+/* Exchanges the values of the averaged variables and their averages. */
+static void ema_swap(RtVars *ema, RtVars *vars) {
+    for (int i = 0; i < ema->n; i++) {
+        float *s = ema->v[i].data, *v = rt_vars_find(vars, ema->v[i].name)->data;
+        for (int64_t j = 0; j < ema->v[i].n; j++) {
+            float t = s[j];
+            s[j] = v[j];
+            v[j] = t;
+        }
+    }
+}
+
+/* ---- validation -------------------------------------------------------------------------------- */
+/* floor(n_val / batch) full batches in list order, as the reference. */
 static int validate(Step *s, const RtDataset *val, const RtTrainOpts *o, int epoch, FILE *log,
                     RtStatus *st) {
     int n_batches = val->n_images / s->batch;
     double t0 = now(), loss = 0, xent = 0, acc = 0;
     int control = o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0;
-    RtLoader *ld = open_loader(o, val, s->batch, control, RT_ORDER_SEQUENTIAL, n_batches, st);
+    RtLoader *ld = open_loader(o, val, s->batch, control, RT_ORDER_SEQUENTIAL, n_batches, 0, st);
     if (!ld) return -1;
     fprintf(log, "Running forward pass on validation set\n");
     for (int b = 0; b < n_batches; b++) {
@@ -102,99 +173,245 @@ static int validate(Step *s, const RtDataset *val, const RtTrainOpts *o, int epo
     return 0;
 }
 
-int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
-    FILE *log = o->log ? o->log : stdout;
+/* ---- checkpoints --------------------------------------------------------------------------------- */
+/* Keeps the `keep` checkpoints of this run with the largest epochs. */
+static void prune_checkpoints(const char *dir, const char *run, int keep) {
+    char prefix[256];
+    snprintf(prefix, sizeof prefix, "model-%s.ckpt-", run);
+    long epochs[4096];
+    int n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 4096) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0) continue;
+        char *end;
+        long ep = strtol(e->d_name + strlen(prefix), &end, 10);
+        if (!*end) epochs[n++] = ep;
+    }
+    closedir(d);
+    for (int i = 0; i < n; i++) {
+        int larger = 0;
+        for (int j = 0; j < n; j++) larger += epochs[j] > epochs[i];
+        if (larger >= keep) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s%ld", dir, prefix, epochs[i]);
+            unlink(path);
+        }
+    }
+}
+
+typedef struct {
+    const RtTrainOpts *o;
+    RtVars *vars, *ema;
+    char run[64], model_dir[4096], last[4096];
+    FILE *log;
+} Saver;
+
+static int save(Saver *sv, int64_t step, RtStatus *st) {
+    const RtTrainOpts *o = sv->o;
+    int epoch = (int)((step + o->epoch_size - 1) / o->epoch_size); /* the epoch the step ends */
+    if (epoch < 1) epoch = 1;
+    RtCkptInfo info = {{0}, step, o->seed, {0}, o->epoch_size, o->batch_size};
+    snprintf(info.run, sizeof info.run, "%s", sv->run);
+    snprintf(info.optimizer, sizeof info.optimizer, "%s", o->optimizer);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model-%s.ckpt-%d", sv->model_dir, sv->run, epoch);
+    fprintf(sv->log, "Saving variables\n");
+    double t0 = now();
+    if (rt_checkpoint_save(path, &info, sv->vars, sv->ema, st) < 0) return -1;
+    fprintf(sv->log, "Variables saved in %.2f seconds\n", now() - t0);
+    snprintf(sv->last, sizeof sv->last, "%s", path);
+    prune_checkpoints(sv->model_dir, sv->run, 3);
+    return 0;
+}
+
+/* ---- the run ----------------------------------------------------------------------------------- */
+static int setup_run(const RtTrainOpts *o, Saver *sv, char *log_dir, size_t cap, FILE *log,
+                     RtStatus *st) {
+    char base[4096];
+    if (o->resume) {
+        if (rt_mkdirs(o->resume, sv->model_dir, sizeof sv->model_dir, st) < 0) return -1;
+        const char *slash = strrchr(sv->model_dir, '/');
+        snprintf(sv->run, sizeof sv->run, "%s", slash && slash[1] ? slash + 1 : sv->model_dir);
+    } else {
+        if (rt_mkdirs(o->models_base_dir, base, sizeof base, st) < 0) return -1;
+        rt_run_name(base, sv->run, sizeof sv->run);
+        snprintf(sv->model_dir, sizeof sv->model_dir, "%s/%s", base, sv->run);
+        if (rt_mkdirs(sv->model_dir, sv->model_dir, sizeof sv->model_dir, st) < 0) return -1;
+    }
+    if (rt_mkdirs(o->logs_base_dir, base, sizeof base, st) < 0) return -1;
+    snprintf(log_dir, cap, "%s/%s", base, sv->run);
+    if (rt_mkdirs(log_dir, log_dir, cap, st) < 0) return -1;
+    fprintf(log, "Model directory: %s\nLog directory: %s\n", sv->model_dir, log_dir);
+    char path[4200], text[8192];
+    snprintf(path, sizeof path, "%s/arguments.txt", log_dir);
+    if (!o->resume && o->arguments_text && rt_write_text(path, o->arguments_text, 0, st) < 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/revision_info.txt", log_dir);
+    snprintf(text, sizeof text, "%sarguments: %s\nfn version: %s\ngit revision: %s\n",
+             o->resume ? "\n# resumed\n" : "", o->command_line ? o->command_line : "",
+             FN_VERSION, FN_GIT_REVISION);
+    return rt_write_text(path, text, o->resume != NULL, st);
+}
+
+typedef struct {
     RtArtifact art;
     RtDataset all, train, val;
-    Step ts = {0}, vs = {0};
-    RtVars *vars = NULL;
-    RtLoader *ld = NULL;
+    RtVars *vars, *ema;
+    Step ts, vs;
+    RtLoader *ld;
+    RtSchedule sched;
+} Run;
+
+static void run_free(Run *r) {
+    rt_loader_free(r->ld);
+    rt_exec_free(r->ts.ex);
+    rt_exec_free(r->vs.ex);
+    rt_vars_free(r->vars);
+    rt_vars_free(r->ema);
+    rt_dataset_free(&r->all);
+    rt_dataset_free(&r->train);
+    rt_dataset_free(&r->val);
+    rt_schedule_free(&r->sched);
+    rt_artifact_free(&r->art);
+}
+
+int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
+    FILE *log = o->log ? o->log : stdout;
+    Run r;
+    memset(&r, 0, sizeof r);
+    Saver sv;
+    memset(&sv, 0, sizeof sv);
+    sv.o = o;
+    sv.log = log;
     int rc = -1;
-    memset(&train, 0, sizeof train);
-    memset(&val, 0, sizeof val);
-    if (rt_artifact_load(o->artifact, &art, st) < 0) return -1;
-    IrGraph *g = rt_artifact_graph(&art, "train"), *ge = rt_artifact_graph(&art, "eval");
-    if (!g || !ge || ir_output(g, "loss") == IR_NONE) {
-        rt_artifact_free(&art);
-        return rt_fail(st, "artifact %s has no training graph (its model defines no \"loss\")",
-                       o->artifact);
-    }
-    if (rt_dataset_scan(o->data_dir, &all, st) < 0) {
-        rt_artifact_free(&art);
+    char graph_name[64], log_dir[4096];
+    snprintf(graph_name, sizeof graph_name, "train/%s", o->optimizer);
+    if (o->learning_rate <= 0 && rt_schedule_load(o->learning_rate_schedule_file, &r.sched, st) < 0)
         return -1;
+    if (rt_artifact_load(o->artifact, &r.art, st) < 0) goto done;
+    IrGraph *g = rt_artifact_graph(&r.art, graph_name), *ge = rt_artifact_graph(&r.art, "eval");
+    if (!ge || !rt_artifact_graph(&r.art, "train/SGD")) {
+        rt_fail(st, "artifact %s has no training graphs (its model defines no \"loss\")", o->artifact);
+        goto done;
     }
-    rt_dataset_split(&all, o->validation_set_split_ratio, o->min_nrof_val_images_per_class,
-                     o->seed, &train, &val);
+    if (!g) {
+        rt_fail(st, "--optimizer %s: unknown (one of ADAGRAD, ADADELTA, ADAM, RMSPROP, MOM, SGD)",
+                o->optimizer);
+        goto done;
+    }
+    if (rt_dataset_scan(o->data_dir, &r.all, st) < 0) goto done;
+    if (setup_run(o, &sv, log_dir, sizeof log_dir, log, st) < 0) goto done;
+    rt_dataset_split(&r.all, o->validation_set_split_ratio, o->min_nrof_val_images_per_class,
+                     o->seed, &r.train, &r.val);
     fprintf(log, "Number of classes in training set: %d\nNumber of examples in training set: %d\n",
-            train.n_classes, train.n_images);
+            r.train.n_classes, r.train.n_images);
     fprintf(log, "Number of classes in validation set: %d\nNumber of examples in validation set: %d\n",
-            val.n_classes, val.n_images);
-    if (train.n_images == 0) {
+            r.val.n_classes, r.val.n_images);
+    if (r.train.n_images == 0) {
         rt_fail(st, "--data_dir %s: no training images after the validation split", o->data_dir);
         goto done;
     }
-    vars = rt_vars_new(4);
-    if (step_open(&ts, g, vars, o, o->batch_size, train.n_classes, 1, st) < 0) goto done;
-    if (val.n_images >= o->lfw_batch_size &&
-        step_open(&vs, ge, vars, o, o->lfw_batch_size, train.n_classes, 0, st) < 0)
+    fprintf(log, "Building training graph\n");
+    r.vars = rt_vars_new(4);
+    if (step_open(&r.ts, g, r.vars, o, o->batch_size, r.train.n_classes, 1, st) < 0) goto done;
+    if (r.val.n_images >= o->lfw_batch_size &&
+        step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, st) < 0)
         goto done;
-    if (val.n_images > 0 && !vs.ex)
+    if (r.val.n_images > 0 && !r.vs.ex)
         fprintf(log, "note: %d validation images are fewer than --lfw_batch_size %d: no validation "
-                     "pass\n", val.n_images, o->lfw_batch_size);
-    rt_vars_init(vars, o->seed);
+                     "pass\n", r.val.n_images, o->lfw_batch_size);
+    rt_vars_init(r.vars, o->seed);
+    int64_t step = 0;
+    if (o->resume) {
+        RtCkptInfo info;
+        char path[4096];
+        r.ema = ema_new(r.vars);
+        if (rt_checkpoint_latest(sv.model_dir, path, sizeof path, st) < 0 ||
+            rt_checkpoint_load(path, &info, r.vars, r.ema, st) < 0)
+            goto done;
+        if (strcmp(info.optimizer, o->optimizer) || info.seed != o->seed ||
+            info.epoch_size != o->epoch_size || info.batch_size != o->batch_size) {
+            rt_fail(st, "--resume %s: the run used --optimizer %s --seed %llu --epoch_size %d "
+                        "--batch_size %d; give the same to continue it",
+                    o->resume, info.optimizer, (unsigned long long)info.seed, info.epoch_size,
+                    info.batch_size);
+            goto done;
+        }
+        step = info.step;
+        snprintf(sv.last, sizeof sv.last, "%s", path);
+        fprintf(log, "Resuming from %s at step %lld\n", path, (long long)step);
+    } else {
+        if (o->pretrained_model && rt_checkpoint_restore_weights(o->pretrained_model, r.vars, log, st) < 0)
+            goto done;
+        r.ema = ema_new(r.vars);
+    }
+    sv.vars = r.vars;
+    sv.ema = r.ema;
     fprintf(log, "Variables: %lld trainable values; step buffers %.1f MiB\n",
-            (long long)rt_vars_count(vars, 1),
-            (double)(rt_exec_bytes(ts.ex) + (vs.ex ? rt_exec_bytes(vs.ex) : 0)) / (1 << 20));
+            (long long)rt_vars_count(r.vars, 1),
+            (double)(rt_exec_bytes(r.ts.ex) + (r.vs.ex ? rt_exec_bytes(r.vs.ex) : 0)) / (1 << 20));
     int control = (o->random_rotate ? RT_AUG_ROTATE : 0) | (o->random_crop ? RT_AUG_CROP : 0) |
                   (o->random_flip ? RT_AUG_FLIP : 0) |
                   (o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0);
-    ld = open_loader(o, &train, o->batch_size, control, RT_ORDER_SHUFFLE, 0, st);
-    if (!ld) goto done;
+    r.ld = open_loader(o, &r.train, o->batch_size, control, RT_ORDER_SHUFFLE, 0, step, st);
+    if (!r.ld) goto done;
     double waited = 0, busy = 0;
-    float *lr = rt_exec_input(ts.ex, "learning_rate", NULL);
-    uint64_t step = 0;
-    int has_reg = ir_output(g, "reg_loss") != IR_NONE;
+    int has = ir_output(g, "center_loss") != IR_NONE;
     fprintf(log, "Running training\n");
-    for (int epoch = 1; epoch <= o->max_nrof_epochs; epoch++) {
-        for (int bi = 0; bi < o->epoch_size; bi++, step++) {
+    for (int epoch = (int)(step / o->epoch_size) + 1; epoch <= o->max_nrof_epochs; epoch++) {
+        double lr = o->learning_rate > 0 ? o->learning_rate : rt_schedule_rate(&r.sched, epoch);
+        if (lr <= 0) {
+            fprintf(log, "Learning rate for epoch %d is %g: stopping\n", epoch, lr);
+            break;
+        }
+        for (int bi = (int)(step % o->epoch_size); bi < o->epoch_size; bi++, step++) {
             double t0 = now();
-            if (rt_loader_next(ld, ts.images, ts.labels, &waited, st) < 0) goto done;
-            if (lr) *lr = (float)o->learning_rate;
-            if (rt_exec_run(ts.ex, o->seed, step, st) < 0) goto done;
+            double lr_eff = lr * pow(o->learning_rate_decay_factor,
+                                     floor((double)step / ((double)o->learning_rate_decay_epochs * o->epoch_size)));
+            if (rt_loader_next(r.ld, r.ts.images, r.ts.labels, &waited, st) < 0) goto done;
+            if (r.ts.lr) *r.ts.lr = (float)lr_eff;
+            if (rt_exec_run(r.ts.ex, o->seed, (uint64_t)step, st) < 0) goto done;
+            double loss = rt_exec_scalar(r.ts.ex, "loss");
+            if (!isfinite(loss)) {
+                rt_fail(st, "loss is %f at step %lld (epoch %d, batch %d): stopping; %s%s", loss,
+                        (long long)step + 1, epoch, bi + 1,
+                        sv.last[0] ? "the last good checkpoint is " : "no checkpoint was written yet",
+                        sv.last);
+                goto done;
+            }
+            ema_update(r.ema, r.vars, o->moving_average_decay, step + 1);
             busy += now() - t0;
-            double loss = rt_exec_scalar(ts.ex, "loss"), xent = rt_exec_scalar(ts.ex, "xent");
-            if (losses && (int)step < n_losses) losses[step] = loss;
+            if (losses && step < n_losses) losses[step] = loss;
             fprintf(log,
                     "Epoch: [%d][%d/%d]\tTime %.3f\tLoss %2.3f\tXent %2.3f\tRegLoss %2.3f\t"
                     "Accuracy %2.3f\tLr %2.5f\tCl %2.3f\n",
-                    epoch, bi + 1, o->epoch_size, now() - t0, loss, xent,
-                    has_reg ? loss - xent : 0.0, rt_exec_scalar(ts.ex, "accuracy"),
-                    o->learning_rate, 0.0);
+                    epoch, bi + 1, o->epoch_size, now() - t0, loss, rt_exec_scalar(r.ts.ex, "xent"),
+                    rt_exec_scalar(r.ts.ex, "reg_loss"), rt_exec_scalar(r.ts.ex, "accuracy"), lr_eff,
+                    has ? rt_exec_scalar(r.ts.ex, "center_loss") : 0.0);
             fflush(log);
-            if (!isfinite(loss)) {
-                rt_fail(st, "loss is %f at step %llu: training diverged (lower --learning_rate)",
-                        loss, (unsigned long long)step + 1);
+            if (o->stop && *o->stop) {
+                fprintf(log, "Stop requested: saving a checkpoint after step %lld\n", (long long)step + 1);
+                rc = save(&sv, step + 1, st);
                 goto done;
             }
         }
         int n = o->validate_every_n_epochs > 0 ? o->validate_every_n_epochs : 1;
-        if (vs.ex && ((epoch - 1) % n == n - 1 || epoch == o->max_nrof_epochs) &&
-            validate(&vs, &val, o, epoch, log, st) < 0)
-            goto done;
+        if (r.vs.ex && ((epoch - 1) % n == n - 1 || epoch == o->max_nrof_epochs)) {
+            if (o->eval_with_moving_averages) ema_swap(r.ema, r.vars);
+            int vrc = validate(&r.vs, &r.val, o, epoch, log, st);
+            if (o->eval_with_moving_averages) ema_swap(r.ema, r.vars);
+            if (vrc < 0) goto done;
+        }
+        if (save(&sv, step, st) < 0) goto done;
     }
     fprintf(log, "Input: waited %.3f s of %.3f s of step time for data (%.1f%%) with %d threads; "
                  "%d bad images skipped\n",
             waited, busy, busy > 0 ? 100 * waited / busy : 0.0, o->nrof_preprocess_threads,
-            rt_loader_bad_images(ld));
+            rt_loader_bad_images(r.ld));
     rc = 0;
 done:
-    rt_loader_free(ld);
-    rt_exec_free(ts.ex);
-    rt_exec_free(vs.ex);
-    rt_vars_free(vars);
-    rt_dataset_free(&all);
-    rt_dataset_free(&train);
-    rt_dataset_free(&val);
-    rt_artifact_free(&art);
+    run_free(&r);
     return rc;
 }

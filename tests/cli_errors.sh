@@ -45,12 +45,17 @@ expect_error "unknown command" "frobnicate" "$bin/fnrun" frobnicate
 expect_error "fnc unknown flag" "--nope" "$bin/fnc" compile tests/models/irv1_small.fn --nope
 expect_error "fnc bad -D" "image_size" "$bin/fnc" compile tests/models/irv1_small.fn -D image_size=abc
 expect_error "fnc unknown pass" "nopass" "$bin/fnc" dump tests/models/irv1_small.fn --dump-after nopass
-expect_error "image too small" "too small" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --image_size 40 --batch_size 2 --epoch_size 1 --max_nrof_epochs 1
+expect_error "image too small" "too small" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --image_size 40 --batch_size 2 --epoch_size 1 --max_nrof_epochs 1 --logs_base_dir "$tmp/logs" --models_base_dir "$tmp/models"
+expect_error "unknown optimizer" "--optimizer NADAM" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --optimizer NADAM --logs_base_dir "$tmp/logs" --models_base_dir "$tmp/models"
+expect_error "missing schedule file" "no_such_schedule.txt" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --learning_rate -1 --learning_rate_schedule_file "$tmp/no_such_schedule.txt"
+printf '0: 0.1\n10 0.01\n' >"$tmp/bad_schedule.txt"
+expect_error "malformed schedule file" "bad_schedule.txt:2:" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --learning_rate -1 --learning_rate_schedule_file "$tmp/bad_schedule.txt"
 
 # bad images: skipped and counted up to --max_bad_images, then a clear stop
 printf 'not an image' >"$tmp/data/class_000/zz_bad1.png"
 : >"$tmp/data/class_001/zz_bad2.jpg"
 train_small() { "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --image_size 75 --batch_size 4 \
+    --logs_base_dir "$tmp/logs" --models_base_dir "$tmp/models" \
     --embedding_size 8 --epoch_size 3 --max_nrof_epochs 1 --nrof_preprocess_threads 2 "$@"; }
 if train_small >"$tmp/out" 2>"$tmp/err" && grep -q "2 bad images skipped" "$tmp/out" &&
     grep -q "warning: skipping.*zz_bad" "$tmp/err"; then

@@ -233,9 +233,10 @@ static void test_window_decode(void) {
     rt_image_free(&full);
 }
 
-static unsigned char *run_loader(const RtDataset *ds, int threads, int n_batches, int *bad) {
+static unsigned char *run_loader(const RtDataset *ds, int threads, int n_batches, int64_t first_batch,
+                                 int *bad) {
     RtLoaderOpts o = {ds, 4, 32, RT_AUG_ROTATE | RT_AUG_CROP | RT_AUG_FLIP | RT_AUG_FIXED_STD, threads, 2,
-                      RT_ORDER_SHUFFLE, 5, 10, 0, NULL};
+                      RT_ORDER_SHUFFLE, 5, 10, 0, first_batch, NULL};
     FILE *quiet = fopen("/dev/null", "w");
     o.log = quiet;
     RtStatus st;
@@ -263,10 +264,15 @@ static void test_threads(void) {
     if (!CHECK(rt_dataset_scan(dir, &ds, &st) == 0, "scan: %s", st.msg)) return;
     const int n = 9;
     size_t bytes = (size_t)n * (4 * 32 * 32 * 3 * sizeof(float) + 4 * sizeof(int32_t));
-    unsigned char *one = run_loader(&ds, 1, n, NULL), *two = run_loader(&ds, 2, n, NULL),
-                  *four = run_loader(&ds, 4, n, NULL);
+    unsigned char *one = run_loader(&ds, 1, n, 0, NULL), *two = run_loader(&ds, 2, n, 0, NULL),
+                  *four = run_loader(&ds, 4, n, 0, NULL);
     CHECK(memcmp(one, two, bytes) == 0, "batches with 1 and 2 threads are byte-identical");
     CHECK(memcmp(one, four, bytes) == 0, "batches with 1 and 4 threads are byte-identical");
+    size_t per = bytes / (size_t)n;
+    unsigned char *later = run_loader(&ds, 2, n - 4, 4, NULL); /* 15 images: crosses a pass */
+    CHECK(memcmp(later, one + 4 * per, per * (size_t)(n - 4)) == 0,
+          "a loader started at batch 4 continues the sequence (resume)");
+    free(later);
     int32_t *labels = (int32_t *)(one + 4 * 32 * 32 * 3 * sizeof(float));
     CHECK(labels[0] >= 0 && labels[0] < 3, "labels are classes");
     float *x = (float *)one;
@@ -291,13 +297,13 @@ static void test_bad_images(void) {
     RtStatus st;
     rt_dataset_scan(dir, &ds, &st);
     int bad = 0;
-    unsigned char *a = run_loader(&ds, 2, 20, &bad), *b = run_loader(&ds, 3, 20, &bad);
+    unsigned char *a = run_loader(&ds, 2, 20, 0, &bad), *b = run_loader(&ds, 3, 20, 0, &bad);
     CHECK(bad == 2, "two bad files counted once each, got %d", bad);
     CHECK(memcmp(a, b, (size_t)20 * (4 * 32 * 32 * 3 * sizeof(float) + 4 * sizeof(int32_t))) == 0,
           "substitutes for bad files are deterministic");
     free(a);
     free(b);
-    RtLoaderOpts o = {&ds, 4, 32, RT_AUG_FIXED_STD, 2, 2, RT_ORDER_SEQUENTIAL, 5, 1, 0, NULL};
+    RtLoaderOpts o = {&ds, 4, 32, RT_AUG_FIXED_STD, 2, 2, RT_ORDER_SEQUENTIAL, 5, 1, 0, 0, NULL};
     FILE *quiet = fopen("/dev/null", "w");
     o.log = quiet;
     RtLoader *l = rt_loader_new(&o, &st);

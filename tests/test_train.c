@@ -6,9 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "frontend/fe.h"
-#include "passes/passes.h"
-#include "runtime/artifact.h"
+#include "cli/driver.h"
 #include "runtime/image.h"
 #include "runtime/train.h"
 #include "tests/testlib.h"
@@ -16,21 +14,9 @@
 enum { CLASSES = 4, PER_CLASS = 6, SIZE = 78, STEPS = 40 };
 
 static int compile(const char *model, const char *out) {
-    IrGraph *gs[2];
-    for (int t = 0; t < 2; t++) {
-        FeOptions fo = {model, NULL, 0, t == 0};
-        int nerr;
-        PassCtx ctx = {0};
-        ctx.verify = 1;
-        gs[t] = fe_compile(&fo, stderr, &nerr);
-        if (!gs[t] || pass_pipeline(&gs[t], t == 0, &ctx) < 0) return -1;
-    }
-    const char *names[2] = {"train", "eval"};
-    RtStatus st;
-    int rc = rt_artifact_save(out, model, gs, names, 2, &st);
-    ir_graph_free(gs[0]);
-    ir_graph_free(gs[1]);
-    return rc;
+    PassCtx ctx = {0};
+    ctx.verify = 1;
+    return drv_compile(model, NULL, 0, out, &ctx, stderr);
 }
 
 /* Class c: a fixed colour per quadrant; images differ by noise. */
@@ -81,7 +67,13 @@ int main(void) {
     o.max_nrof_epochs = 1;
     o.epoch_size = STEPS;
     o.learning_rate = 0.05;
+    o.optimizer = "SGD";
     o.seed = 7;
+    char logs[700], models[700];
+    snprintf(logs, sizeof logs, "%s/logs", dir);
+    snprintf(models, sizeof models, "%s/models", dir);
+    o.logs_base_dir = logs;
+    o.models_base_dir = models;
     FILE *devnull = fopen("/dev/null", "w");
     o.log = devnull;
     RtStatus st;

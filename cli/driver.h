@@ -1,0 +1,18 @@
+/* The compiler driver shared by fnc and the tests: frontend + pass pipeline + artifact. */
+#ifndef FN_CLI_DRIVER_H
+#define FN_CLI_DRIVER_H
+
+#include "frontend/fe.h"
+#include "passes/passes.h"
+#include "runtime/artifact.h"
+
+/* Frontend + pipeline for one graph (ctx->optimizer chooses the train update). NULL after
+ * printing the diagnostics or the pass failure to diag. */
+IrGraph *drv_build(const char *model, const FeDefine *defs, int n_defs, int training,
+                   PassCtx *ctx, FILE *diag);
+/* Writes the artifact: graph "eval", and "train/<OPTIMIZER>" for every optimiser when the
+ * model has a "loss". 0, or -1 after printing why to diag. */
+int drv_compile(const char *model, const FeDefine *defs, int n_defs, const char *out,
+                PassCtx *ctx, FILE *diag);
+
+#endif

@@ -1,0 +1,179 @@
+/* See checkpoint.h. */
+#include "runtime/checkpoint.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/framed.h"
+#include "runtime/proto/fn_checkpoint.pb-c.h"
+
+static const char MAGIC[8] = {'F', 'N', 'C', 'K', 'P', 'T', '0', '1'};
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+int rt_var_is_averaged(const RtVar *v) {
+    return !v->is_state || ends_with(v->name, "/moving_mean") || ends_with(v->name, "/moving_variance");
+}
+
+static Fn__Tensor **tensors(const RtVars *vs, size_t *n) {
+    *n = vs ? (size_t)vs->n : 0;
+    Fn__Tensor **t = calloc(*n + 1, sizeof *t);
+    for (size_t i = 0; i < *n; i++) {
+        const RtVar *v = &vs->v[i];
+        t[i] = calloc(1, sizeof **t);
+        fn__tensor__init(t[i]);
+        t[i]->name = v->name;
+        t[i]->n_dims = (size_t)v->rank;
+        t[i]->dims = (int64_t *)v->dims;
+        t[i]->data.len = (size_t)v->n * sizeof(float);
+        t[i]->data.data = v->data;
+    }
+    return t;
+}
+
+int rt_checkpoint_save(const char *path, const RtCkptInfo *info, const RtVars *vars,
+                       const RtVars *ema, RtStatus *st) {
+    if (vars->prec != 4) return rt_fail(st, "checkpoints hold float32 variables");
+    Fn__Checkpoint c;
+    fn__checkpoint__init(&c);
+    c.run = (char *)info->run;
+    c.step = info->step;
+    c.seed = info->seed;
+    c.optimizer = (char *)info->optimizer;
+    c.epoch_size = info->epoch_size;
+    c.batch_size = info->batch_size;
+    c.vars = tensors(vars, &c.n_vars);
+    c.ema = tensors(ema, &c.n_ema);
+    size_t len = fn__checkpoint__get_packed_size(&c);
+    unsigned char *buf = malloc(len ? len : 1);
+    int rc = buf ? 0 : rt_fail(st, "out of memory writing %s", path);
+    if (buf) fn__checkpoint__pack(&c, buf);
+    for (size_t i = 0; i < c.n_vars; i++) free(c.vars[i]);
+    for (size_t i = 0; i < c.n_ema; i++) free(c.ema[i]);
+    free(c.vars);
+    free(c.ema);
+    if (rc == 0) rc = rt_framed_write(path, MAGIC, FN_CHECKPOINT_VERSION, buf, len, st);
+    free(buf);
+    return rc;
+}
+
+static Fn__Checkpoint *read_ckpt(const char *path, RtStatus *st) {
+    unsigned char *buf;
+    size_t len;
+    if (rt_framed_read(path, MAGIC, FN_CHECKPOINT_VERSION, "checkpoint",
+                       "it was written by another fn version", &buf, &len, st) < 0)
+        return NULL;
+    Fn__Checkpoint *c = fn__checkpoint__unpack(NULL, len, buf);
+    free(buf);
+    if (!c) rt_fail(st, "checkpoint %s is corrupt (cannot decode)", path);
+    return c;
+}
+
+static const Fn__Tensor *find(Fn__Tensor **t, size_t n, const char *name) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i]->name, name) == 0) return t[i];
+    return NULL;
+}
+
+static int same_shape(const Fn__Tensor *t, const RtVar *v) {
+    if (t->n_dims != (size_t)v->rank || t->data.len != (size_t)v->n * sizeof(float)) return 0;
+    for (int k = 0; k < v->rank; k++)
+        if (t->dims[k] != v->dims[k]) return 0;
+    return 1;
+}
+
+static void shape_str(const int64_t *d, int rank, char *buf, size_t cap) {
+    size_t k = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < rank && k < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", i ? "," : "", (long long)d[i]);
+    if (k < cap) snprintf(buf + k, cap - k, "]");
+}
+
+/* Copies every variable of vs from t; all must be there with the same shape. */
+static int load_all(const char *path, Fn__Tensor **t, size_t n, RtVars *vs, const char *what,
+                    RtStatus *st) {
+    for (int i = 0; vs && i < vs->n; i++) {
+        RtVar *v = &vs->v[i];
+        if (strcmp(what, "moving average") == 0 && !rt_var_is_averaged(v)) continue;
+        const Fn__Tensor *x = find(t, n, v->name);
+        if (!x) return rt_fail(st, "checkpoint %s has no %s of %s", path, what, v->name);
+        if (!same_shape(x, v)) {
+            char a[128], b[128];
+            shape_str(x->dims, (int)x->n_dims, a, sizeof a);
+            shape_str(v->dims, v->rank, b, sizeof b);
+            return rt_fail(st, "checkpoint %s: %s is %s there but %s here", path, v->name, a, b);
+        }
+        memcpy(v->data, x->data.data, x->data.len);
+    }
+    return 0;
+}
+
+int rt_checkpoint_load(const char *path, RtCkptInfo *info, RtVars *vars, RtVars *ema,
+                       RtStatus *st) {
+    Fn__Checkpoint *c = read_ckpt(path, st);
+    if (!c) return -1;
+    memset(info, 0, sizeof *info);
+    snprintf(info->run, sizeof info->run, "%s", c->run);
+    snprintf(info->optimizer, sizeof info->optimizer, "%s", c->optimizer);
+    info->step = c->step;
+    info->seed = c->seed;
+    info->epoch_size = c->epoch_size;
+    info->batch_size = c->batch_size;
+    int rc = load_all(path, c->vars, c->n_vars, vars, "variable", st);
+    if (rc == 0) rc = load_all(path, c->ema, c->n_ema, ema, "moving average", st);
+    fn__checkpoint__free_unpacked(c, NULL);
+    return rc;
+}
+
+int rt_checkpoint_restore_weights(const char *path, RtVars *vars, FILE *log, RtStatus *st) {
+    Fn__Checkpoint *c = read_ckpt(path, st);
+    if (!c) return -1;
+    int restored = 0, rc = 0;
+    for (int i = 0; i < vars->n && rc == 0; i++) {
+        RtVar *v = &vars->v[i];
+        if (!rt_var_is_averaged(v)) continue; /* weights and BN statistics only */
+        const Fn__Tensor *x = find(c->vars, c->n_vars, v->name);
+        if (x && same_shape(x, v)) {
+            memcpy(v->data, x->data.data, x->data.len);
+            restored++;
+        } else if (strncmp(v->name, "Logits/", 7) == 0) {
+            fprintf(log, "Pre-trained model: %s not restored (%s)\n", v->name,
+                    x ? "another number of classes" : "not in the checkpoint");
+        } else {
+            char a[128] = "absent", b[128];
+            if (x) shape_str(x->dims, (int)x->n_dims, a, sizeof a);
+            shape_str(v->dims, v->rank, b, sizeof b);
+            rc = rt_fail(st, "--pretrained_model %s: %s is %s there but %s here", path, v->name, a, b);
+        }
+    }
+    if (rc == 0) fprintf(log, "Pre-trained model: restored %d variables from %s\n", restored, path);
+    fn__checkpoint__free_unpacked(c, NULL);
+    return rc;
+}
+
+int rt_checkpoint_latest(const char *dir, char *path, size_t cap, RtStatus *st) {
+    DIR *d = opendir(dir);
+    if (!d) return rt_fail(st, "cannot read run directory %s", dir);
+    long best = -1;
+    char best_name[1024] = "";
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *p = strstr(e->d_name, ".ckpt-");
+        if (strncmp(e->d_name, "model-", 6) != 0 || !p) continue;
+        char *end;
+        long ep = strtol(p + 6, &end, 10);
+        if (*end || end == p + 6) continue; /* e.g. a leftover .tmp file */
+        if (ep > best) {
+            best = ep;
+            snprintf(best_name, sizeof best_name, "%s", e->d_name);
+        }
+    }
+    closedir(d);
+    if (best < 0) return rt_fail(st, "no checkpoint (model-*.ckpt-N) in %s", dir);
+    snprintf(path, cap, "%s/%s", dir, best_name);
+    return 0;
+}

@@ -1,0 +1,35 @@
+/* Checkpoints (runtime/proto/fn_checkpoint.proto): save, load for resume, restore weights from a
+ * pretrained run, and find a run's latest checkpoint. Variables are float32 (RtVars prec 4). */
+#ifndef FN_RT_CHECKPOINT_H
+#define FN_RT_CHECKPOINT_H
+
+#include "runtime/rt.h"
+
+#define FN_CHECKPOINT_VERSION 1
+
+typedef struct {
+    char run[64];
+    int64_t step;
+    uint64_t seed;
+    char optimizer[32];
+    int epoch_size, batch_size;
+} RtCkptInfo;
+
+/* Written atomically (framed.h). ema may be NULL. */
+int rt_checkpoint_save(const char *path, const RtCkptInfo *info, const RtVars *vars,
+                       const RtVars *ema, RtStatus *st);
+/* Everything back for a resume: every variable of vars (and ema) must be in the file with the
+ * same shape. */
+int rt_checkpoint_load(const char *path, RtCkptInfo *info, RtVars *vars, RtVars *ema,
+                       RtStatus *st);
+/* --pretrained_model: restores the weights and batch-norm statistics whose name and shape
+ * match; Logits of another class count are skipped with a message on log; anything else that
+ * does not match is an error. */
+int rt_checkpoint_restore_weights(const char *path, RtVars *vars, FILE *log, RtStatus *st);
+/* The path of the checkpoint with the largest epoch in dir (model-*.ckpt-<epoch>). */
+int rt_checkpoint_latest(const char *dir, char *path, size_t cap, RtStatus *st);
+
+/* Variables that the weight moving average tracks: parameters and batch-norm statistics. */
+int rt_var_is_averaged(const RtVar *v);
+
+#endif
