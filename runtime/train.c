@@ -174,7 +174,8 @@ static int validate(Step *s, const RtDataset *val, const RtTrainOpts *o, int epo
 }
 
 /* ---- checkpoints --------------------------------------------------------------------------------- */
-/* Keeps the `keep` checkpoints of this run with the largest epochs. */
+/* Keeps the `keep` checkpoints of this run with the largest epochs, and removes temporary files
+ * left by a writer that died (ours are renamed before save returns). */
 static void prune_checkpoints(const char *dir, const char *run, int keep) {
     char prefix[256];
     snprintf(prefix, sizeof prefix, "model-%s.ckpt-", run);
@@ -188,6 +189,11 @@ static void prune_checkpoints(const char *dir, const char *run, int keep) {
         char *end;
         long ep = strtol(e->d_name + strlen(prefix), &end, 10);
         if (!*end) epochs[n++] = ep;
+        else if (strncmp(end, ".tmp.", 5) == 0) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
     }
     closedir(d);
     for (int i = 0; i < n; i++) {

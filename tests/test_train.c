@@ -6,46 +6,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli/driver.h"
-#include "runtime/image.h"
 #include "runtime/train.h"
+#include "tests/fixtures.h"
 #include "tests/testlib.h"
 
 enum { CLASSES = 4, PER_CLASS = 6, SIZE = 78, STEPS = 40 };
-
-static int compile(const char *model, const char *out) {
-    PassCtx ctx = {0};
-    ctx.verify = 1;
-    return drv_compile(model, NULL, 0, out, &ctx, stderr);
-}
-
-/* Class c: a fixed colour per quadrant; images differ by noise. */
-static void make_dataset(const char *dir) {
-    mkdir(dir, 0777);
-    unsigned char *pix = malloc(SIZE * SIZE * 3);
-    uint64_t rng = 99;
-    RtStatus st;
-    for (int c = 0; c < CLASSES; c++) {
-        char cdir[512];
-        snprintf(cdir, sizeof cdir, "%s/c%d", dir, c);
-        mkdir(cdir, 0777);
-        for (int i = 0; i < PER_CLASS; i++) {
-            for (int y = 0; y < SIZE; y++)
-                for (int x = 0; x < SIZE; x++)
-                    for (int ch = 0; ch < 3; ch++) {
-                        int q = (y >= SIZE / 2) * 2 + (x >= SIZE / 2);
-                        int base = ((c * 7 + q * 3 + ch * 5) % 8) * 32;
-                        int v = base + (int)(test_rng_uniform(&rng) * 40) - 20;
-                        pix[(y * SIZE + x) * 3 + ch] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
-                    }
-            char path[600];
-            snprintf(path, sizeof path, "%s/img%02d.png", cdir, i);
-            RtImage img = {SIZE, SIZE, pix};
-            rt_image_write_png(path, &img, &st);
-        }
-    }
-    free(pix);
-}
 
 int main(void) {
     char dir[] = "/tmp/fn_test_train_XXXXXX";
@@ -53,8 +18,8 @@ int main(void) {
     char data[600], art[600];
     snprintf(data, sizeof data, "%s/data", dir);
     snprintf(art, sizeof art, "%s/model.fnc", dir);
-    make_dataset(data);
-    if (!CHECK(compile("tests/models/irv1_small.fn", art) == 0, "compile the reduced model"))
+    fx_make_dataset(data, CLASSES, PER_CLASS, SIZE, 99);
+    if (!CHECK(fx_compile("tests/models/irv1_small.fn", art) == 0, "compile the reduced model"))
         return test_summary("test_train");
     double l1[STEPS], l2[STEPS];
     RtTrainOpts o;
