@@ -1,8 +1,9 @@
 /* The reference executor: runs a bound graph node by node on the host, in float32 or float64.
- * Every buffer is allocated once when the executor is created (no allocation in the step);
- * variables are not copied: PARAM/STATE nodes point into the variable store, and ASSIGN
- * results are copied into it after the whole step has run. Not here: fusion, memory reuse,
- * threads beyond the BLAS (the fast CPU backend). */
+ * Every buffer is planned and allocated once when the executor is created (no allocation in
+ * the step): a node's buffer goes back to the pool after its last reader, so the step needs
+ * the peak of live values, not their sum. Variables are not copied: PARAM/STATE nodes point
+ * into the variable store, and ASSIGN results are copied into it after the whole step has
+ * run. Not here: fusion, threads beyond the BLAS (the fast CPU backend). */
 #include "runtime/rt.h"
 
 #include <math.h>
@@ -20,7 +21,9 @@ struct RtExec {
     int64_t *numel;
     size_t *esize;
     void **buf;
-    char *owned, *needed;
+    char *needed;
+    void **blocks; /* the planned buffers; nodes' buffers point into them */
+    int n_blocks;
     void *scratch;
     size_t bytes;
     uint64_t seed, step;
@@ -72,6 +75,70 @@ static void fill(void *p, int prec, int64_t n, double v) {
     }
 }
 
+/* Liveness-based buffer planning. Walking the nodes in execution order, a node takes the
+ * smallest free block that fits (a block is free once the last reader of its occupant has run;
+ * never one of the node's own inputs), or a new block. Inputs and constants, written before
+ * the step, get blocks of their own; requested outputs and assigned values stay to its end. */
+static int plan_buffers(RtExec *ex, RtStatus *st) {
+    const IrGraph *g = ex->g;
+    int n = ex->n, cap = 64;
+    int *last = malloc((size_t)n * sizeof *last), *blk_busy = malloc((size_t)cap * sizeof(int));
+    size_t *blk_size = malloc((size_t)cap * sizeof(size_t));
+    int *blk_of = malloc((size_t)n * sizeof *blk_of);
+    const int forever = n;
+    for (IrId id = 0; id < n; id++) last[id] = -1;
+    for (IrId id = 0; id < n; id++)
+        if (ex->needed[id])
+            for (int k = 0; k < g->nodes[id].n_in; k++) last[g->nodes[id].in[k]] = id;
+    for (IrId id = 0; id < n; id++) { /* pins, after every reader is known */
+        const IrNode *nd = &g->nodes[id];
+        if (!ex->needed[id]) continue;
+        if (nd->op == IR_OP_INPUT || nd->op == IR_OP_CONST) last[id] = forever;
+        if (nd->op == IR_OP_ASSIGN) last[nd->in[1]] = forever; /* copied after the step */
+    }
+    for (int i = 0; i < g->n_outputs; i++)
+        if (ex->needed[g->outputs[i].id]) last[g->outputs[i].id] = forever;
+    ex->n_blocks = 0;
+    for (IrId id = 0; id < n; id++) {
+        const IrNode *nd = &g->nodes[id];
+        blk_of[id] = -1;
+        if (!ex->needed[id] || nd->op == IR_OP_PARAM || nd->op == IR_OP_STATE || nd->op == IR_OP_ASSIGN)
+            continue;
+        size_t need = (size_t)(ex->numel[id] ? ex->numel[id] : 1) * ex->esize[id];
+        /* inputs and constants are written before the step starts: blocks of their own */
+        const int whole_step = nd->op == IR_OP_INPUT || nd->op == IR_OP_CONST;
+        int best = -1;
+        for (int b = 0; b < ex->n_blocks && !whole_step; b++)
+            if (blk_busy[b] < id && blk_size[b] >= need && (best < 0 || blk_size[b] < blk_size[best]))
+                best = b;
+        if (best < 0) {
+            if (ex->n_blocks == cap) {
+                cap *= 2;
+                blk_busy = realloc(blk_busy, (size_t)cap * sizeof(int));
+                blk_size = realloc(blk_size, (size_t)cap * sizeof(size_t));
+            }
+            best = ex->n_blocks++;
+            blk_size[best] = need;
+        }
+        blk_busy[best] = last[id] < 0 ? id : last[id];
+        blk_of[id] = best;
+    }
+    ex->blocks = calloc((size_t)ex->n_blocks + 1, sizeof *ex->blocks);
+    int rc = 0;
+    for (int b = 0; b < ex->n_blocks && rc == 0; b++) {
+        ex->blocks[b] = calloc(1, blk_size[b]);
+        if (!ex->blocks[b]) rc = rt_fail(st, "out of memory: %zu bytes for the step's buffers", blk_size[b]);
+        ex->bytes += blk_size[b];
+    }
+    for (IrId id = 0; id < n && rc == 0; id++)
+        if (blk_of[id] >= 0) ex->buf[id] = ex->blocks[blk_of[id]];
+    free(last);
+    free(blk_busy);
+    free(blk_size);
+    free(blk_of);
+    return rc;
+}
+
 RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const char *const *want,
                     int n_want, int run_effects, RtStatus *st) {
     RtExec *ex = calloc(1, sizeof *ex);
@@ -85,7 +152,6 @@ RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const ch
     ex->numel = calloc((size_t)n, sizeof *ex->numel);
     ex->esize = calloc((size_t)n, sizeof *ex->esize);
     ex->buf = calloc((size_t)n, sizeof *ex->buf);
-    ex->owned = calloc((size_t)n, 1);
     ex->needed = calloc((size_t)n, 1);
     if (rt_vars_bind(vars, g, sym, st) < 0) goto fail;
     /* what the requested outputs and effects need */
@@ -132,16 +198,6 @@ RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const ch
             ex->buf[id] = rt_vars_find(vars, ir_str(g, nd->attr.u.leaf.name))->data;
             continue;
         }
-        if (nd->op == IR_OP_ASSIGN) continue;
-        ex->buf[id] = calloc((size_t)(ex->numel[id] ? ex->numel[id] : 1), ex->esize[id]);
-        if (!ex->buf[id]) {
-            rt_fail(st, "out of memory (%lld elements for %s)", (long long)ex->numel[id],
-                    ir_op_info[nd->op].name);
-            goto fail;
-        }
-        ex->owned[id] = 1;
-        ex->bytes += (size_t)ex->numel[id] * ex->esize[id];
-        if (nd->op == IR_OP_CONST) fill(ex->buf[id], ex->prec, ex->numel[id], nd->attr.u.scalar.f);
         if (ir_op_info[nd->op].attr == IR_ATTR_WINDOW) {
             RefWindow win;
             exec_window(ex, id, &win);
@@ -149,6 +205,10 @@ RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const ch
             if (s > scratch) scratch = s;
         }
     }
+    if (plan_buffers(ex, st) < 0) goto fail;
+    for (IrId id = 0; id < n; id++)
+        if (ex->needed[id] && g->nodes[id].op == IR_OP_CONST)
+            fill(ex->buf[id], ex->prec, ex->numel[id], g->nodes[id].attr.u.scalar.f);
     ex->scratch = malloc((scratch ? scratch : 1) * (size_t)ex->prec);
     ex->bytes += scratch * (size_t)ex->prec;
     return ex;
@@ -159,14 +219,13 @@ fail:
 
 void rt_exec_free(RtExec *ex) {
     if (!ex) return;
-    for (int i = 0; i < ex->n; i++)
-        if (ex->owned[i]) free(ex->buf[i]);
+    for (int i = 0; i < ex->n_blocks; i++) free(ex->blocks[i]);
+    free(ex->blocks);
     free(ex->dims);
     free(ex->rank);
     free(ex->numel);
     free(ex->esize);
     free(ex->buf);
-    free(ex->owned);
     free(ex->needed);
     free(ex->scratch);
     free(ex);
