@@ -15,7 +15,8 @@ echo "== 2. compile models/inception_resnet_v1.fn"
 "$build/fnc" compile models/inception_resnet_v1.fn -o "$out/irv1.fnc"
 echo "== 3. train: image 75x75 (the smallest the network accepts), batch 8, embedding 64"
 "$build/fnrun" train "$out/irv1.fnc" --data_dir "$out/data" --image_size 75 --batch_size 8 \
-  --embedding_size 64 --epoch_size "$steps" --max_nrof_epochs "$epochs" --learning_rate 0.02 \
+  --embedding_size 64 --epoch_size "$steps" --max_nrof_epochs "$epochs" --optimizer SGD --learning_rate 0.02 \
+  --logs_base_dir "$out/logs" --models_base_dir "$out/models" \
   --validation_set_split_ratio 0.25 --validate_every_n_epochs 1 --lfw_batch_size 16 \
   --seed 666 | tee "$out/train.log"
 echo "== 4. summary: training loss averaged per epoch; validation on held-out images (eval graph)"
