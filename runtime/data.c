@@ -109,7 +109,7 @@ int rt_dataset_scan(const char *data_dir, RtDataset *ds, RtStatus *st) {
         for (int c = 0; c < nc; c++) all[n_all++] = (ClassDir){cls[c], r};
         free(cls);
     }
-    qsort(all, (size_t)n_all, sizeof *all, cmp_class_dir);
+    if (n_all > 1) qsort(all, (size_t)n_all, sizeof *all, cmp_class_dir);
     if (rc == 0 && n_all == 0) rc = rt_fail(st, "--data_dir %s: no class folders in it", data_dir);
     for (int i = 0; i < n_all; i++) {
         if (rc == 0 && (i == 0 || strcmp(all[i].name, all[i - 1].name) != 0)) ds_add_class(ds, all[i].name);
