@@ -65,5 +65,32 @@ else
     bad "resume after SIGINT:"; tail -5 "$tmp/out5"
 fi
 
+# the NaN guard: a diverging run stops naming the step and the last good checkpoint
+train --resume "$run" --max_nrof_epochs 5 --learning_rate 1e30 >"$tmp/out6" 2>"$tmp/err6"
+rc=$?
+if [ "$rc" -eq 1 ] && grep -q "at step [0-9]* (epoch 4, batch [0-9]*): stopping; the last good checkpoint is .*ckpt-3" "$tmp/err6"; then
+    ok "NaN guard: $(cat "$tmp/err6")"
+else
+    bad "NaN guard: status $rc"; cat "$tmp/err6"
+fi
+
+# --pretrained_model: weights restored by name and shape; Logits skipped for another class count
+"$bin/fn_gendata" "$tmp/data4" 4 6 80 >/dev/null
+if "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data4" --image_size 75 --batch_size 4 --embedding_size 8 \
+    --epoch_size 1 --max_nrof_epochs 1 --logs_base_dir "$tmp/logs" --models_base_dir "$tmp/models_pre" \
+    --pretrained_model "$run/model-$name.ckpt-3" >"$tmp/out7" 2>&1 &&
+    grep -q "Pre-trained model: Logits/weights not restored (another number of classes)" "$tmp/out7" &&
+    grep -q "Pre-trained model: restored [0-9]* variables" "$tmp/out7"; then
+    ok "pretrained restore: $(grep 'restored' "$tmp/out7")"
+else
+    bad "pretrained restore:"; cat "$tmp/out7"
+fi
+"$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data4" --image_size 75 --batch_size 4 --embedding_size 16 \
+    --epoch_size 1 --max_nrof_epochs 1 --logs_base_dir "$tmp/logs" --models_base_dir "$tmp/models_pre" \
+    --pretrained_model "$run/model-$name.ckpt-3" >"$tmp/out8" 2>"$tmp/err8"
+rc=$?
+[ "$rc" -eq 1 ] && grep -q "Bottleneck/weights is \[.*,8\] there but \[.*,16\] here" "$tmp/err8" &&
+    ok "pretrained with another embedding size: $(cat "$tmp/err8")" || { bad "pretrained shape mismatch: $rc"; cat "$tmp/err8"; }
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
