@@ -16,12 +16,6 @@ typedef struct {
     int n_defines;
 } FncOpts;
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* -D name=value pairs are taken out of argv before the flag parser sees it. */
 static int take_defines(int *argc, char **argv, FncOpts *o) {
     int w = 0;
@@ -195,7 +189,7 @@ int main(int argc, char **argv) {
         ir_graph_free(g);
         return 0;
     }
-    double t0 = now();
+    double t0 = rt_now();
     if (!strcmp(cmd, "compile")) {
         char def_out[4096];
         if (!o.out) {
@@ -208,7 +202,7 @@ int main(int argc, char **argv) {
             o.out = def_out;
         }
         if (drv_compile(o.model, o.defines, o.n_defines, o.out, &ctx, stderr) < 0) return 1;
-        printf("wrote %s (%.2f s)\n", o.out, now() - t0);
+        printf("wrote %s (%.2f s)\n", o.out, rt_now() - t0);
         return 0;
     }
     IrGraph *train = build(&o, 1, &ctx);

@@ -35,12 +35,6 @@ struct RtLoader {
     int n_bad;
 };
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static int sample_index(RtLoader *l) {
     int n = l->o.ds->n_images;
     if (l->o.order == RT_ORDER_SEQUENTIAL) return (int)(l->seq++ % n);
@@ -196,7 +190,7 @@ RtLoader *rt_loader_new(const RtLoaderOpts *o, RtStatus *st) {
 }
 
 int rt_loader_next(RtLoader *l, float *images, int32_t *labels, double *wait_s, RtStatus *st) {
-    double t0 = now();
+    double t0 = rt_now();
     pthread_mutex_lock(&l->mu);
     Slot *s = &l->slots[l->next_out % l->o.depth];
     while (!l->fatal && !(s->batch == l->next_out && s->remaining == 0))
@@ -206,7 +200,7 @@ int rt_loader_next(RtLoader *l, float *images, int32_t *labels, double *wait_s, 
         return rt_fail(st, "%s", l->fatal_msg);
     }
     pthread_mutex_unlock(&l->mu);
-    if (wait_s) *wait_s += now() - t0;
+    if (wait_s) *wait_s += rt_now() - t0;
     size_t per = (size_t)l->o.size * (size_t)l->o.size * 3;
     memcpy(images, s->images, (size_t)l->o.batch * per * sizeof(float));
     memcpy(labels, s->labels, (size_t)l->o.batch * sizeof(int32_t));

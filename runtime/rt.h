@@ -20,6 +20,8 @@ typedef struct {
 } RtStatus;
 int rt_fail(RtStatus *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+double rt_now(void); /* monotonic seconds */
+
 /* ---- random numbers: counter-based, so results never depend on call order or threads ------- */
 uint64_t rt_mix(uint64_t x);                               /* splitmix64 finaliser */
 uint64_t rt_hash(uint64_t a, uint64_t b, uint64_t c);      /* key for a random stream */

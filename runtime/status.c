@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 
 int rt_fail(RtStatus *st, const char *fmt, ...) {
     if (!st) return -1;
@@ -43,4 +44,10 @@ int rt_bind_syms(const IrGraph *g, const RtBinding *b, int nb, int64_t *sym, RtS
             return rt_fail(st, "dimension '%s' is not bound (give it a value)", g->syms[i].name);
     }
     return 0;
+}
+
+double rt_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }

@@ -46,12 +46,6 @@ void rt_train_defaults(RtTrainOpts *o) {
     o->max_bad_images = 10;
 }
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* One bound graph with its input buffers. */
 typedef struct {
     RtExec *ex;
@@ -152,7 +146,7 @@ static void ema_swap(RtVars *ema, RtVars *vars) {
 static int validate(Step *s, const RtDataset *val, const RtTrainOpts *o, int epoch, FILE *log,
                     RtStatus *st) {
     int n_batches = val->n_images / s->batch;
-    double t0 = now(), loss = 0, xent = 0, acc = 0;
+    double t0 = rt_now(), loss = 0, xent = 0, acc = 0;
     int control = o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0;
     RtLoader *ld = open_loader(o, val, s->batch, control, RT_ORDER_SEQUENTIAL, n_batches, 0, st);
     if (!ld) return -1;
@@ -169,7 +163,7 @@ static int validate(Step *s, const RtDataset *val, const RtTrainOpts *o, int epo
     }
     rt_loader_free(ld);
     fprintf(log, "Validation Epoch: %d\tTime %.3f\tLoss %2.3f\tXent %2.3f\tAccuracy %2.3f\n", epoch,
-            now() - t0, loss, xent, acc);
+            rt_now() - t0, loss, xent, acc);
     return 0;
 }
 
@@ -224,9 +218,9 @@ static int save(Saver *sv, int64_t step, RtStatus *st) {
     char path[4096];
     snprintf(path, sizeof path, "%s/model-%s.ckpt-%d", sv->model_dir, sv->run, epoch);
     fprintf(sv->log, "Saving variables\n");
-    double t0 = now();
+    double t0 = rt_now();
     if (rt_checkpoint_save(path, &info, sv->vars, sv->ema, st) < 0) return -1;
-    fprintf(sv->log, "Variables saved in %.2f seconds\n", now() - t0);
+    fprintf(sv->log, "Variables saved in %.2f seconds\n", rt_now() - t0);
     snprintf(sv->last, sizeof sv->last, "%s", path);
     prune_checkpoints(sv->model_dir, sv->run, 3);
     return 0;
@@ -373,7 +367,7 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
             break;
         }
         for (int bi = (int)(step % o->epoch_size); bi < o->epoch_size; bi++, step++) {
-            double t0 = now();
+            double t0 = rt_now();
             double lr_eff = lr * pow(o->learning_rate_decay_factor,
                                      floor((double)step / ((double)o->learning_rate_decay_epochs * o->epoch_size)));
             if (rt_loader_next(r.ld, r.ts.images, r.ts.labels, &waited, st) < 0) goto done;
@@ -388,12 +382,12 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
                 goto done;
             }
             ema_update(r.ema, r.vars, o->moving_average_decay, step + 1);
-            busy += now() - t0;
+            busy += rt_now() - t0;
             if (losses && step < n_losses) losses[step] = loss;
             fprintf(log,
                     "Epoch: [%d][%d/%d]\tTime %.3f\tLoss %2.3f\tXent %2.3f\tRegLoss %2.3f\t"
                     "Accuracy %2.3f\tLr %2.5f\tCl %2.3f\n",
-                    epoch, bi + 1, o->epoch_size, now() - t0, loss, rt_exec_scalar(r.ts.ex, "xent"),
+                    epoch, bi + 1, o->epoch_size, rt_now() - t0, loss, rt_exec_scalar(r.ts.ex, "xent"),
                     rt_exec_scalar(r.ts.ex, "reg_loss"), rt_exec_scalar(r.ts.ex, "accuracy"), lr_eff,
                     has ? rt_exec_scalar(r.ts.ex, "center_loss") : 0.0);
             fflush(log);
