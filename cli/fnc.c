@@ -2,7 +2,6 @@
  * writes the artifact (runtime/artifact), or reports on the model (check, dump, info). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/flags.h"
 #include "cli/driver.h"
