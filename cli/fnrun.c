@@ -8,6 +8,7 @@
 #include "cli/flags.h"
 #include "runtime/artifact.h"
 #include "runtime/train.h"
+#include "runtime/validate.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -31,10 +32,9 @@ static int cmd_train(int argc, char **argv) {
     RtTrainOpts o;
     rt_train_defaults(&o);
     const char *data_dir = "~/datasets/casia/casia_maxpy_mtcnnalign_182_160";
-    const char *model_def = "models.inception_resnet_v1", *lfw_dir = NULL, *lfw_pairs = "data/pairs.txt";
+    const char *model_def = "models.inception_resnet_v1";
     const char *filter_filename = NULL;
-    int seed = (int)o.seed, log_histograms = 0, lfw_nrof_folds = 10, lfw_distance_metric = 0;
-    int lfw_use_flipped_images = 0, lfw_subtract_mean = 0, filter_min_nrof_images_per_class = 0;
+    int seed = (int)o.seed, log_histograms = 0, filter_min_nrof_images_per_class = 0;
     double gpu_memory_fraction = 1.0, prelogits_hist_max = 10.0, filter_percentile = 100.0;
     double min_nrof_val = 0;
     const FlagSpec specs[] = {
@@ -86,13 +86,13 @@ static int cmd_train(int argc, char **argv) {
          "fraction of each class held out for validation"},
         {"min_nrof_val_images_per_class", FLAG_REAL, &min_nrof_val,
          "classes with fewer training images after the split are dropped from both sets"},
-        {"lfw_pairs", FLAG_STR, &lfw_pairs, "LFW pairs file"},
-        {"lfw_dir", FLAG_STR, &lfw_dir, "aligned LFW root (evaluation each epoch)"},
+        {"lfw_pairs", FLAG_STR, &o.lfw_pairs, "LFW pairs file"},
+        {"lfw_dir", FLAG_STR, &o.lfw_dir, "aligned LFW root (evaluation after every epoch)"},
         {"lfw_batch_size", FLAG_INT, &o.lfw_batch_size, "batch size of LFW and validation passes"},
-        {"lfw_nrof_folds", FLAG_INT, &lfw_nrof_folds, "LFW cross-validation folds"},
-        {"lfw_distance_metric", FLAG_INT, &lfw_distance_metric, "0 squared Euclidean, 1 angular"},
-        {"lfw_use_flipped_images", FLAG_BOOL, &lfw_use_flipped_images, "concatenate flipped-image embeddings"},
-        {"lfw_subtract_mean", FLAG_BOOL, &lfw_subtract_mean, "subtract the fold's mean embedding"},
+        {"lfw_nrof_folds", FLAG_INT, &o.lfw_nrof_folds, "LFW cross-validation folds"},
+        {"lfw_distance_metric", FLAG_INT, &o.lfw_distance_metric, "0 squared Euclidean, 1 angular"},
+        {"lfw_use_flipped_images", FLAG_BOOL, &o.lfw_use_flipped_images, "concatenate flipped-image embeddings"},
+        {"lfw_subtract_mean", FLAG_BOOL, &o.lfw_subtract_mean, "subtract the fold's mean embedding"},
     };
     const int n_specs = (int)(sizeof specs / sizeof specs[0]);
     const char *pos[1];
@@ -121,9 +121,10 @@ static int cmd_train(int argc, char **argv) {
         fprintf(stderr, "fnrun train: --resume and --pretrained_model exclude each other\n");
         return 2;
     }
-    if (lfw_dir && lfw_dir[0])
-        fprintf(stderr, "fnrun train: note: LFW evaluation during training is not implemented yet; "
-                        "--lfw_dir is ignored\n");
+    if (o.lfw_distance_metric != 0 && o.lfw_distance_metric != 1) {
+        fprintf(stderr, "fnrun train: --lfw_distance_metric must be 0 or 1\n");
+        return 2;
+    }
     if (log_histograms || filter_filename)
         fprintf(stderr, "fnrun train: note: --log_histograms and --filter_filename are not "
                         "implemented yet and are ignored\n");
@@ -151,10 +152,55 @@ static int cmd_train(int argc, char **argv) {
     return 0;
 }
 
+static int cmd_validate(int argc, char **argv) {
+    RtValidateOpts o;
+    rt_validate_defaults(&o);
+    int seed = (int)o.seed;
+    const FlagSpec specs[] = {
+        {"lfw_pairs", FLAG_STR, &o.lfw_pairs, "LFW pairs file"},
+        {"lfw_batch_size", FLAG_INT, &o.lfw_batch_size, "images per forward pass"},
+        {"image_size", FLAG_INT, &o.image_size, "input height and width in pixels"},
+        {"lfw_nrof_folds", FLAG_INT, &o.lfw_nrof_folds, "cross-validation folds"},
+        {"distance_metric", FLAG_INT, &o.distance_metric, "0 squared Euclidean, 1 angular"},
+        {"use_flipped_images", FLAG_BOOL, &o.use_flipped_images, "concatenate flipped-image embeddings"},
+        {"subtract_mean", FLAG_BOOL, &o.subtract_mean, "subtract the fold's mean embedding"},
+        {"use_fixed_image_standardization", FLAG_BOOL, &o.use_fixed_image_standardization,
+         "(x - 127.5) / 128 instead of per-image prewhitening"},
+        {"use_moving_averages", FLAG_BOOL, &o.use_moving_averages, "evaluate the checkpoint's averaged weights"},
+        {"embedding_size", FLAG_INT, &o.embedding_size, "for an artifact alone (a checkpoint knows its own)"},
+        {"seed", FLAG_INT, &seed, "initialises an artifact alone"},
+        {"nrof_preprocess_threads", FLAG_INT, &o.nrof_preprocess_threads, "decoding threads"},
+    };
+    const char *pos[2];
+    int n_pos;
+    int r = flags_parse("fnrun validate", "MODEL LFW_DIR [flags]   (MODEL: artifact, checkpoint or run directory)",
+                        specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, 2, pos, 2, &n_pos);
+    if (r) return r < 0 ? 2 : 0;
+    if (n_pos != 2) {
+        fprintf(stderr, "fnrun validate: needs MODEL and LFW_DIR (see fnrun validate --help)\n");
+        return 2;
+    }
+    if (o.lfw_batch_size < 1 || o.image_size < 1 || o.embedding_size < 1 || o.lfw_nrof_folds < 2 ||
+        o.nrof_preprocess_threads < 1 || (o.distance_metric != 0 && o.distance_metric != 1)) {
+        fprintf(stderr, "fnrun validate: sizes must be positive, folds at least 2, the metric 0 or 1\n");
+        return 2;
+    }
+    o.model = pos[0];
+    o.lfw_dir = pos[1];
+    o.seed = (uint64_t)seed;
+    RtStatus st;
+    if (rt_validate(&o, &st) < 0) {
+        fprintf(stderr, "fnrun validate: %s\n", st.msg);
+        return 1;
+    }
+    return 0;
+}
+
 static void usage(FILE *f) {
     fprintf(f, "usage: fnrun COMMAND [args]\n\n"
                "commands:\n"
-               "  train ARTIFACT [flags]   train a compiled model (fnc compile), as train_softmax.py\n"
+               "  train ARTIFACT [flags]            train a compiled model, as train_softmax.py\n"
+               "  validate MODEL LFW_DIR [flags]    LFW verification, as validate_on_lfw.py\n"
                "\n`fnrun COMMAND --help` lists a command's flags. fn " FN_VERSION "\n");
 }
 
@@ -164,6 +210,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "train")) return cmd_train(argc, argv);
+    if (!strcmp(argv[1], "validate")) return cmd_validate(argc, argv);
     fprintf(stderr, "fnrun: unknown command '%s' (see fnrun --help)\n", argv[1]);
     return 2;
 }

@@ -46,6 +46,10 @@ int rt_checkpoint_save(const char *path, const RtCkptInfo *info, const RtVars *v
     c.optimizer = (char *)info->optimizer;
     c.epoch_size = info->epoch_size;
     c.batch_size = info->batch_size;
+    c.has_image_size = c.has_embedding_size = c.has_classes = 1;
+    c.image_size = info->image_size;
+    c.embedding_size = info->embedding_size;
+    c.classes = info->classes;
     c.vars = tensors(vars, &c.n_vars);
     c.ema = tensors(ema, &c.n_ema);
     size_t len = fn__checkpoint__get_packed_size(&c);
@@ -112,10 +116,7 @@ static int load_all(const char *path, Fn__Tensor **t, size_t n, RtVars *vs, cons
     return 0;
 }
 
-int rt_checkpoint_load(const char *path, RtCkptInfo *info, RtVars *vars, RtVars *ema,
-                       RtStatus *st) {
-    Fn__Checkpoint *c = read_ckpt(path, st);
-    if (!c) return -1;
+static void fill_info(const Fn__Checkpoint *c, RtCkptInfo *info) {
     memset(info, 0, sizeof *info);
     snprintf(info->run, sizeof info->run, "%s", c->run);
     snprintf(info->optimizer, sizeof info->optimizer, "%s", c->optimizer);
@@ -123,6 +124,39 @@ int rt_checkpoint_load(const char *path, RtCkptInfo *info, RtVars *vars, RtVars 
     info->seed = c->seed;
     info->epoch_size = c->epoch_size;
     info->batch_size = c->batch_size;
+    info->image_size = c->image_size;
+    info->embedding_size = c->embedding_size;
+    info->classes = c->classes;
+}
+
+int rt_checkpoint_info(const char *path, RtCkptInfo *info, RtStatus *st) {
+    Fn__Checkpoint *c = read_ckpt(path, st);
+    if (!c) return -1;
+    fill_info(c, info);
+    fn__checkpoint__free_unpacked(c, NULL);
+    return 0;
+}
+
+int rt_checkpoint_load_averages(const char *path, RtVars *vars, RtStatus *st) {
+    Fn__Checkpoint *c = read_ckpt(path, st);
+    if (!c) return -1;
+    int rc = 0;
+    for (int i = 0; i < vars->n && rc == 0; i++) {
+        RtVar *v = &vars->v[i];
+        if (!rt_var_is_averaged(v)) continue;
+        const Fn__Tensor *x = find(c->ema, c->n_ema, v->name);
+        if (!x || !same_shape(x, v)) rc = rt_fail(st, "checkpoint %s has no moving average of %s", path, v->name);
+        else memcpy(v->data, x->data.data, x->data.len);
+    }
+    fn__checkpoint__free_unpacked(c, NULL);
+    return rc;
+}
+
+int rt_checkpoint_load(const char *path, RtCkptInfo *info, RtVars *vars, RtVars *ema,
+                       RtStatus *st) {
+    Fn__Checkpoint *c = read_ckpt(path, st);
+    if (!c) return -1;
+    fill_info(c, info);
     int rc = load_all(path, c->vars, c->n_vars, vars, "variable", st);
     if (rc == 0) rc = load_all(path, c->ema, c->n_ema, ema, "moving average", st);
     fn__checkpoint__free_unpacked(c, NULL);

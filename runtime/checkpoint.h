@@ -13,6 +13,7 @@ typedef struct {
     uint64_t seed;
     char optimizer[32];
     int epoch_size, batch_size;
+    int image_size, embedding_size, classes;
 } RtCkptInfo;
 
 /* Written atomically (framed.h). ema may be NULL. */
@@ -22,6 +23,10 @@ int rt_checkpoint_save(const char *path, const RtCkptInfo *info, const RtVars *v
  * same shape. */
 int rt_checkpoint_load(const char *path, RtCkptInfo *info, RtVars *vars, RtVars *ema,
                        RtStatus *st);
+/* Reads only the header fields (no variables). */
+int rt_checkpoint_info(const char *path, RtCkptInfo *info, RtStatus *st);
+/* Evaluation with the moving averages: every averaged variable of vars gets its average. */
+int rt_checkpoint_load_averages(const char *path, RtVars *vars, RtStatus *st);
 /* --pretrained_model: restores the weights and batch-norm statistics whose name and shape
  * match; Logits of another class count are skipped with a message on log; anything else that
  * does not match is an error. */

@@ -12,6 +12,7 @@
 
 #include "runtime/artifact.h"
 #include "runtime/checkpoint.h"
+#include "runtime/embed.h"
 #include "runtime/loader.h"
 #include "runtime/rundir.h"
 #include "runtime/schedule.h"
@@ -41,6 +42,8 @@ void rt_train_defaults(RtTrainOpts *o) {
     o->center_loss_alfa = 0.95;
     o->validate_every_n_epochs = 5;
     o->lfw_batch_size = 100;
+    o->lfw_pairs = "data/pairs.txt";
+    o->lfw_nrof_folds = 10;
     o->nrof_preprocess_threads = 4;
     o->max_bad_images = 10;
 }
@@ -203,6 +206,7 @@ static void prune_checkpoints(const char *dir, const char *run, int keep) {
 typedef struct {
     const RtTrainOpts *o;
     RtVars *vars, *ema;
+    int classes;
     char run[64], model_dir[4096], last[4096];
     FILE *log;
 } Saver;
@@ -211,7 +215,8 @@ static int save(Saver *sv, int64_t step, RtStatus *st) {
     const RtTrainOpts *o = sv->o;
     int epoch = (int)((step + o->epoch_size - 1) / o->epoch_size); /* the epoch the step ends */
     if (epoch < 1) epoch = 1;
-    RtCkptInfo info = {{0}, step, o->seed, {0}, o->epoch_size, o->batch_size};
+    RtCkptInfo info = {{0}, step, o->seed, {0}, o->epoch_size, o->batch_size,
+                       o->image_size, o->embedding_size, sv->classes};
     snprintf(info.run, sizeof info.run, "%s", sv->run);
     snprintf(info.optimizer, sizeof info.optimizer, "%s", o->optimizer);
     char path[4096];
@@ -223,6 +228,39 @@ static int save(Saver *sv, int64_t step, RtStatus *st) {
     snprintf(sv->last, sizeof sv->last, "%s", path);
     prune_checkpoints(sv->model_dir, sv->run, 3);
     return 0;
+}
+
+static int copy_file(const char *from, const char *to, RtStatus *st) {
+    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+    char buf[1 << 16];
+    size_t n;
+    int ok = in && out;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, n, out) == n;
+    if (in) fclose(in);
+    if (out && fclose(out) != 0) ok = 0;
+    return ok ? 0 : rt_fail(st, "cannot copy %s to %s", from, to);
+}
+
+/* ---- LFW ------------------------------------------------------------------------------------ */
+static int lfw_eval(RtExec *ex, const RtLfwPairs *p, const RtTrainOpts *o, Saver *sv, int64_t step,
+                    const char *log_dir, RtStatus *st) {
+    RtEmbedOpts eo = {o->lfw_batch_size, o->image_size, o->nrof_preprocess_threads,
+                      o->use_fixed_image_standardization, o->lfw_use_flipped_images,
+                      o->lfw_nrof_folds, o->lfw_distance_metric, o->lfw_subtract_mean};
+    RtLfwResult r;
+    double t0 = rt_now(), ips;
+    fprintf(sv->log, "Running forward pass on LFW images\n");
+    if (o->eval_with_moving_averages) ema_swap(sv->ema, sv->vars);
+    int rc = rt_lfw_run(ex, &eo, p, &r, &ips, st);
+    if (o->eval_with_moving_averages) ema_swap(sv->ema, sv->vars);
+    if (rc < 0) return -1;
+    fprintf(sv->log, "Accuracy: %2.5f+-%2.5f\nValidation rate: %2.5f+-%2.5f @ FAR=%2.5f\n", r.acc_mean,
+            r.acc_std, r.val_mean, r.val_std, r.far_mean);
+    fprintf(sv->log, "LFW evaluated in %.1f s (%.1f images/s)\n", rt_now() - t0, ips);
+    char path[4200], line[128];
+    snprintf(path, sizeof path, "%s/lfw_result.txt", log_dir);
+    snprintf(line, sizeof line, "%lld\t%.5f\t%.5f\n", (long long)step, r.acc_mean, r.val_mean);
+    return rt_write_text(path, line, 1, st);
 }
 
 /* ---- the run ----------------------------------------------------------------------------------- */
@@ -244,6 +282,10 @@ static int setup_run(const RtTrainOpts *o, Saver *sv, char *log_dir, size_t cap,
     if (rt_mkdirs(log_dir, log_dir, cap, st) < 0) return -1;
     fprintf(log, "Model directory: %s\nLog directory: %s\n", sv->model_dir, log_dir);
     char path[4200], text[8192];
+    if (!o->resume) { /* the graph beside its checkpoints (the reference's .meta) */
+        snprintf(path, sizeof path, "%s/model-%s.fnc", sv->model_dir, sv->run);
+        if (copy_file(o->artifact, path, st) < 0) return -1;
+    }
     snprintf(path, sizeof path, "%s/arguments.txt", log_dir);
     if (!o->resume && o->arguments_text && rt_write_text(path, o->arguments_text, 0, st) < 0)
         return -1;
@@ -259,6 +301,8 @@ typedef struct {
     RtDataset all, train, val;
     RtVars *vars, *ema;
     Step ts, vs;
+    RtExec *lfw; /* the eval graph bound to output embeddings, N = lfw_batch_size */
+    RtLfwPairs pairs;
     RtLoader *ld;
     RtSchedule sched;
 } Run;
@@ -267,6 +311,8 @@ static void run_free(Run *r) {
     rt_loader_free(r->ld);
     rt_exec_free(r->ts.ex);
     rt_exec_free(r->vs.ex);
+    rt_exec_free(r->lfw);
+    rt_lfw_free(&r->pairs);
     rt_vars_free(r->vars);
     rt_vars_free(r->ema);
     rt_dataset_free(&r->all);
@@ -318,6 +364,17 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     if (r.val.n_images >= o->lfw_batch_size &&
         step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, st) < 0)
         goto done;
+    if (o->lfw_dir && o->lfw_dir[0]) {
+        RtBinding b[] = {{"N", o->lfw_batch_size}, {"image_size", o->image_size},
+                         {"embedding_size", o->embedding_size}, {"classes", r.train.n_classes}};
+        int64_t *sym = calloc((size_t)ge->n_syms + 1, sizeof *sym);
+        const char *want[] = {"embeddings"};
+        if (rt_bind_syms(ge, b, 4, sym, st) == 0) r.lfw = rt_exec_new(ge, r.vars, sym, want, 1, 0, st);
+        free(sym);
+        if (!r.lfw || rt_lfw_read_pairs(o->lfw_pairs, o->lfw_dir, &r.pairs, st) < 0) goto done;
+        fprintf(log, "LFW directory: %s (%d pairs, %d skipped for missing images)\n", o->lfw_dir,
+                r.pairs.n_pairs, r.pairs.n_skipped);
+    }
     if (r.val.n_images > 0 && !r.vs.ex)
         fprintf(log, "note: %d validation images are fewer than --lfw_batch_size %d: no validation "
                      "pass\n", r.val.n_images, o->lfw_batch_size);
@@ -348,6 +405,7 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     }
     sv.vars = r.vars;
     sv.ema = r.ema;
+    sv.classes = r.train.n_classes;
     fprintf(log, "Variables: %lld trainable values; step buffers %.1f MiB\n",
             (long long)rt_vars_count(r.vars, 1),
             (double)(rt_exec_bytes(r.ts.ex) + (r.vs.ex ? rt_exec_bytes(r.vs.ex) : 0)) / (1 << 20));
@@ -404,6 +462,7 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
             if (vrc < 0) goto done;
         }
         if (save(&sv, step, st) < 0) goto done;
+        if (r.lfw && lfw_eval(r.lfw, &r.pairs, o, &sv, step, log_dir, st) < 0) goto done;
     }
     fprintf(log, "Input: waited %.3f s of %.3f s of step time for data (%.1f%%) with %d threads; "
                  "%d bad images skipped\n",

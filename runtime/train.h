@@ -31,6 +31,9 @@ typedef struct {
     int min_nrof_val_images_per_class, validate_every_n_epochs, lfw_batch_size;
     int random_rotate, random_crop, random_flip, use_fixed_image_standardization;
     int nrof_preprocess_threads, max_bad_images;
+    /* LFW evaluation after every epoch (lfw_dir NULL or empty: none) */
+    const char *lfw_dir, *lfw_pairs;
+    int lfw_nrof_folds, lfw_distance_metric, lfw_use_flipped_images, lfw_subtract_mean;
     /* restarts */
     const char *pretrained_model; /* a checkpoint file: weights restored by name and shape */
     const char *resume;           /* a run's model directory: continue from its last checkpoint */

@@ -1,0 +1,110 @@
+/* See validate.h. */
+#include "runtime/validate.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "runtime/artifact.h"
+#include "runtime/checkpoint.h"
+#include "runtime/embed.h"
+
+void rt_validate_defaults(RtValidateOpts *o) {
+    memset(o, 0, sizeof *o);
+    o->lfw_pairs = "data/pairs.txt";
+    o->lfw_batch_size = 100;
+    o->image_size = 160;
+    o->embedding_size = 128;
+    o->lfw_nrof_folds = 10;
+    o->nrof_preprocess_threads = 4;
+    o->seed = 666;
+}
+
+/* The artifact and checkpoint behind o->model; ckpt[0] == 0 when it is an artifact alone. */
+static int resolve(const char *model, char *art, char *ckpt, size_t cap, RtCkptInfo *info, RtStatus *st) {
+    struct stat sb;
+    ckpt[0] = 0;
+    if (stat(model, &sb) != 0) return rt_fail(st, "%s: no such file or directory", model);
+    if (S_ISDIR(sb.st_mode)) {
+        if (rt_checkpoint_latest(model, ckpt, cap, st) < 0) return -1;
+    } else {
+        FILE *f = fopen(model, "rb");
+        char magic[8] = {0};
+        size_t got = f ? fread(magic, 1, 8, f) : 0;
+        if (f) fclose(f);
+        if (got == 8 && memcmp(magic, "FNARTIFC", 8) == 0) {
+            snprintf(art, cap, "%s", model);
+            return 0;
+        }
+        snprintf(ckpt, cap, "%s", model);
+    }
+    if (rt_checkpoint_info(ckpt, info, st) < 0) return -1;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", ckpt);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    snprintf(art, cap, "%s/model-%s.fnc", dir, info->run);
+    if (stat(art, &sb) != 0)
+        return rt_fail(st, "checkpoint %s: its artifact %s is missing", ckpt, art);
+    return 0;
+}
+
+int rt_validate(const RtValidateOpts *o, RtStatus *st) {
+    FILE *log = o->log ? o->log : stdout;
+    char art_path[4096], ckpt[4096];
+    RtCkptInfo info;
+    memset(&info, 0, sizeof info);
+    if (resolve(o->model, art_path, ckpt, sizeof ckpt, &info, st) < 0) return -1;
+    RtArtifact art;
+    if (rt_artifact_load(art_path, &art, st) < 0) return -1;
+    RtLfwPairs pairs;
+    memset(&pairs, 0, sizeof pairs);
+    RtVars *vars = rt_vars_new(4);
+    RtExec *ex = NULL;
+    int rc = -1;
+    IrGraph *g = rt_artifact_graph(&art, "eval");
+    if (!g || ir_output(g, "embeddings") == IR_NONE) {
+        rt_fail(st, "artifact %s has no eval graph with \"embeddings\"", art_path);
+        goto done;
+    }
+    if (rt_lfw_read_pairs(o->lfw_pairs, o->lfw_dir, &pairs, st) < 0) goto done;
+    fprintf(log, "Model: %s%s%s\n", art_path, ckpt[0] ? " with " : " (untrained, seeded weights)", ckpt);
+    fprintf(log, "LFW: %d pairs, skipped %d image pairs with missing images\n", pairs.n_pairs, pairs.n_skipped);
+    /* the weights fix the embedding size and the class count; the image size is free */
+    RtBinding b[] = {{"N", o->lfw_batch_size},
+                     {"image_size", o->image_size},
+                     {"embedding_size", info.embedding_size ? info.embedding_size : o->embedding_size},
+                     {"classes", info.classes ? info.classes : 1}};
+    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+    const char *want[] = {"embeddings"};
+    if (rt_bind_syms(g, b, 4, sym, st) == 0) ex = rt_exec_new(g, vars, sym, want, 1, 0, st);
+    free(sym);
+    if (!ex) goto done;
+    rt_vars_init(vars, o->seed);
+    if (ckpt[0]) {
+        RtCkptInfo i2;
+        if (rt_checkpoint_load(ckpt, &i2, vars, NULL, st) < 0) goto done;
+        if (o->use_moving_averages && rt_checkpoint_load_averages(ckpt, vars, st) < 0) goto done;
+    }
+    RtEmbedOpts eo = {o->lfw_batch_size, o->image_size, o->nrof_preprocess_threads,
+                      o->use_fixed_image_standardization, o->use_flipped_images, o->lfw_nrof_folds,
+                      o->distance_metric, o->subtract_mean};
+    RtLfwResult r;
+    double t0 = rt_now(), ips = 0;
+    fprintf(log, "Running forward pass on LFW images\n");
+    if (rt_lfw_run(ex, &eo, &pairs, &r, &ips, st) < 0) goto done;
+    int n_images = 2 * pairs.n_pairs * (o->use_flipped_images ? 2 : 1);
+    fprintf(log, "Embedded %d images in %.1f s (%.1f images/s)\n", n_images, rt_now() - t0, ips);
+    fprintf(log, "Accuracy: %2.5f+-%2.5f\n", r.acc_mean, r.acc_std);
+    fprintf(log, "Validation rate: %2.5f+-%2.5f @ FAR=%2.5f\n", r.val_mean, r.val_std, r.far_mean);
+    fprintf(log, "Area Under Curve (AUC): %1.3f\n", r.auc);
+    fprintf(log, "Equal Error Rate (EER): %1.3f\n", r.eer);
+    rc = 0;
+done:
+    rt_exec_free(ex);
+    rt_vars_free(vars);
+    rt_lfw_free(&pairs);
+    rt_artifact_free(&art);
+    return rc;
+}
