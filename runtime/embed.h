@@ -11,6 +11,7 @@ typedef struct {
     int threads;
     int fixed_std;  /* --use_fixed_image_standardization, else prewhitening */
     int use_flipped_images, n_folds, metric, subtract_mean;
+    FILE *progress; /* a progress line every ~10% of the images; NULL for none */
 } RtEmbedOpts;
 
 /* out[n * dim]: the embeddings of paths, centre-cropped (control: RT_AUG_FLIP_ALWAYS for the

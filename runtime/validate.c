@@ -89,10 +89,11 @@ int rt_validate(const RtValidateOpts *o, RtStatus *st) {
     }
     RtEmbedOpts eo = {o->lfw_batch_size, o->image_size, o->nrof_preprocess_threads,
                       o->use_fixed_image_standardization, o->use_flipped_images, o->lfw_nrof_folds,
-                      o->distance_metric, o->subtract_mean};
+                      o->distance_metric, o->subtract_mean, log};
     RtLfwResult r;
     double t0 = rt_now(), ips = 0;
     fprintf(log, "Running forward pass on LFW images\n");
+    fflush(log);
     if (rt_lfw_run(ex, &eo, &pairs, &r, &ips, st) < 0) goto done;
     int n_images = 2 * pairs.n_pairs * (o->use_flipped_images ? 2 : 1);
     fprintf(log, "Embedded %d images in %.1f s (%.1f images/s)\n", n_images, rt_now() - t0, ips);
