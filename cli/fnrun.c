@@ -34,8 +34,8 @@ static int cmd_train(int argc, char **argv) {
     const char *data_dir = "~/datasets/casia/casia_maxpy_mtcnnalign_182_160";
     const char *model_def = "models.inception_resnet_v1";
     const char *filter_filename = NULL;
-    int seed = (int)o.seed, log_histograms = 0, filter_min_nrof_images_per_class = 0;
-    double gpu_memory_fraction = 1.0, prelogits_hist_max = 10.0, filter_percentile = 100.0;
+    int seed = (int)o.seed, filter_min_nrof_images_per_class = 0;
+    double gpu_memory_fraction = 1.0, filter_percentile = 100.0;
     double min_nrof_val = 0;
     const FlagSpec specs[] = {
         {"logs_base_dir", FLAG_STR, &o.logs_base_dir, "run logs go to a timestamped subfolder of it"},
@@ -61,7 +61,7 @@ static int cmd_train(int argc, char **argv) {
         {"center_loss_alfa", FLAG_REAL, &o.center_loss_alfa, "center update: c -= (1 - alfa)(c - x)"},
         {"prelogits_norm_loss_factor", FLAG_REAL, &o.prelogits_norm_loss_factor, "weight of the prelogits norm loss"},
         {"prelogits_norm_p", FLAG_REAL, &o.prelogits_norm_p, "p of that norm"},
-        {"prelogits_hist_max", FLAG_REAL, &prelogits_hist_max, "upper edge of the prelogits histogram (stat.h5)"},
+        {"prelogits_hist_max", FLAG_REAL, &o.prelogits_hist_max, "upper edge of the prelogits histogram (stat.h5)"},
         {"optimizer", FLAG_STR, &o.optimizer, "ADAGRAD, ADADELTA, ADAM, RMSPROP or MOM (SGD too)"},
         {"learning_rate", FLAG_REAL, &o.learning_rate, "> 0: constant; <= 0: from the schedule file"},
         {"learning_rate_decay_epochs", FLAG_INT, &o.learning_rate_decay_epochs, "staircase decay period in epochs"},
@@ -73,7 +73,7 @@ static int cmd_train(int argc, char **argv) {
         {"nrof_preprocess_threads", FLAG_INT, &o.nrof_preprocess_threads,
          "threads decoding and augmenting images ahead of the step"},
         {"max_bad_images", FLAG_INT, &o.max_bad_images, "unreadable images skipped before training stops"},
-        {"log_histograms", FLAG_BOOL, &log_histograms, "TensorBoard histograms of weights and gradients"},
+        {"log_histograms", FLAG_BOOL, &o.log_histograms, "TensorBoard histograms of weights and gradients"},
         {"learning_rate_schedule_file", FLAG_STR, &o.learning_rate_schedule_file,
          "'epoch: rate' lines, used when --learning_rate <= 0"},
         {"filter_filename", FLAG_STR, &filter_filename, "HDF5 file of distances to class centres"},
@@ -125,9 +125,8 @@ static int cmd_train(int argc, char **argv) {
         fprintf(stderr, "fnrun train: --lfw_distance_metric must be 0 or 1\n");
         return 2;
     }
-    if (log_histograms || filter_filename)
-        fprintf(stderr, "fnrun train: note: --log_histograms and --filter_filename are not "
-                        "implemented yet and are ignored\n");
+    if (filter_filename)
+        fprintf(stderr, "fnrun train: note: --filter_filename is not implemented yet and is ignored\n");
     /* a float in the reference, compared with an integer count: the smallest count that passes */
     o.min_nrof_val_images_per_class = (int)ceil(min_nrof_val);
     o.artifact = pos[0];

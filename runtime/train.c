@@ -13,9 +13,11 @@
 #include "runtime/artifact.h"
 #include "runtime/checkpoint.h"
 #include "runtime/embed.h"
+#include "runtime/events.h"
 #include "runtime/loader.h"
 #include "runtime/rundir.h"
 #include "runtime/schedule.h"
+#include "runtime/stats.h"
 
 #ifndef FN_GIT_REVISION
 #define FN_GIT_REVISION "unknown"
@@ -37,6 +39,7 @@ void rt_train_defaults(RtTrainOpts *o) {
     o->learning_rate_decay_epochs = 100;
     o->learning_rate_decay_factor = 1.0;
     o->moving_average_decay = 0.9999;
+    o->prelogits_hist_max = 10.0;
     o->keep_probability = 1.0;
     o->prelogits_norm_p = 1.0;
     o->center_loss_alfa = 0.95;
@@ -62,20 +65,24 @@ static void set_input(RtExec *ex, const char *name, double v) {
 }
 
 static int step_open(Step *s, IrGraph *g, RtVars *vars, const RtTrainOpts *o, int batch,
-                     int n_classes, int run_effects, RtStatus *st) {
+                     int n_classes, int run_effects, int with_grads, RtStatus *st) {
     memset(s, 0, sizeof *s);
     RtBinding b[] = {{"N", batch},
                      {"image_size", o->image_size},
                      {"embedding_size", o->embedding_size},
                      {"classes", n_classes}};
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
-    const char *want[] = {"loss", "xent", "accuracy", "reg_loss", "center_loss", "prelogits_norm"};
+    const char **want = malloc(((size_t)g->n_outputs + 8) * sizeof *want);
+    const char *base[] = {"loss", "xent", "accuracy", "reg_loss", "center_loss", "prelogits_norm", "prelogits"};
     int n_want = 0;
-    for (int i = 0; i < 6; i++)
-        if (ir_output(g, want[i]) != IR_NONE) want[n_want++] = want[i];
+    for (int i = 0; i < 7; i++)
+        if (ir_output(g, base[i]) != IR_NONE) want[n_want++] = base[i];
+    for (int i = 0; with_grads && i < g->n_outputs; i++) /* for the gradient histograms */
+        if (strncmp(ir_str(g, g->outputs[i].name), "grad/", 5) == 0) want[n_want++] = ir_str(g, g->outputs[i].name);
     if (rt_bind_syms(g, b, 4, sym, st) == 0)
         s->ex = rt_exec_new(g, vars, sym, want, n_want, run_effects, st);
     free(sym);
+    free(want);
     if (!s->ex) return -1;
     int64_t n_img;
     s->images = rt_exec_input(s->ex, "images", &n_img);
@@ -146,7 +153,7 @@ static void ema_swap(RtVars *ema, RtVars *vars) {
 /* ---- validation -------------------------------------------------------------------------------- */
 /* floor(n_val / batch) full batches in list order, as the reference. */
 static int validate(Step *s, const RtDataset *val, const RtTrainOpts *o, int epoch, FILE *log,
-                    RtStatus *st) {
+                    double out[3], RtStatus *st) {
     int n_batches = val->n_images / s->batch;
     double t0 = rt_now(), loss = 0, xent = 0, acc = 0;
     int control = o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0;
@@ -166,6 +173,7 @@ static int validate(Step *s, const RtDataset *val, const RtTrainOpts *o, int epo
     rt_loader_free(ld);
     fprintf(log, "Validation Epoch: %d\tTime %.3f\tLoss %2.3f\tXent %2.3f\tAccuracy %2.3f\n", epoch,
             rt_now() - t0, loss, xent, acc);
+    out[0] = loss, out[1] = xent, out[2] = acc;
     return 0;
 }
 
@@ -243,7 +251,7 @@ static int copy_file(const char *from, const char *to, RtStatus *st) {
 
 /* ---- LFW ------------------------------------------------------------------------------------ */
 static int lfw_eval(RtExec *ex, const RtLfwPairs *p, const RtTrainOpts *o, Saver *sv, int64_t step,
-                    const char *log_dir, RtStatus *st) {
+                    const char *log_dir, RtLfwResult *res, RtStatus *st) {
     RtEmbedOpts eo = {o->lfw_batch_size, o->image_size, o->nrof_preprocess_threads,
                       o->use_fixed_image_standardization, o->lfw_use_flipped_images,
                       o->lfw_nrof_folds, o->lfw_distance_metric, o->lfw_subtract_mean, sv->log};
@@ -260,7 +268,81 @@ static int lfw_eval(RtExec *ex, const RtLfwPairs *p, const RtTrainOpts *o, Saver
     char path[4200], line[128];
     snprintf(path, sizeof path, "%s/lfw_result.txt", log_dir);
     snprintf(line, sizeof line, "%lld\t%.5f\t%.5f\n", (long long)step, r.acc_mean, r.val_mean);
+    *res = r;
     return rt_write_text(path, line, 1, st);
+}
+
+/* ---- logs: TensorBoard events and stat.h5 ------------------------------------------------------- */
+typedef struct {
+    RtEvents *ev;
+    RtStats *stats;
+    char stat_path[4200];
+    double loss_avg, xent_avg; /* 0.9 moving averages for the smoothed scalars */
+    int have_avg;
+} Logs;
+
+static int logs_open(Logs *lg, const RtTrainOpts *o, const char *log_dir, RtStatus *st) {
+    lg->ev = rt_events_open(log_dir, -1, st);
+    if (!lg->ev) return -1;
+    lg->stats = rt_stats_new(o->max_nrof_epochs, o->epoch_size, o->validate_every_n_epochs,
+                             o->prelogits_hist_max);
+    snprintf(lg->stat_path, sizeof lg->stat_path, "%s/stat.h5", log_dir);
+    if (o->resume && access(lg->stat_path, R_OK) == 0) return rt_stats_read(lg->stats, lg->stat_path, st);
+    return 0;
+}
+
+static void logs_close(Logs *lg) {
+    rt_events_close(lg->ev);
+    rt_stats_free(lg->stats);
+}
+
+/* The scalars and statistics of global step `step` (0-based; TensorBoard gets step + 1). */
+static void log_step(Logs *lg, const Step *ts, RtVars *vars, const RtTrainOpts *o, int64_t step,
+                     int epoch, double lr_eff) {
+    RtExec *ex = ts->ex;
+    double loss = rt_exec_scalar(ex, "loss"), xent = rt_exec_scalar(ex, "xent");
+    double cl = rt_exec_scalar(ex, "center_loss"), reg = rt_exec_scalar(ex, "reg_loss");
+    double norm = rt_exec_scalar(ex, "prelogits_norm"), acc = rt_exec_scalar(ex, "accuracy");
+    int64_t np = 0;
+    const float *p = rt_exec_output(ex, "prelogits", &np, NULL, NULL);
+    rt_stats_step(lg->stats, step, epoch, loss, cl, reg, xent, norm, acc, p, np);
+    lg->loss_avg = lg->have_avg ? 0.9 * lg->loss_avg + 0.1 * loss : loss;
+    lg->xent_avg = lg->have_avg ? 0.9 * lg->xent_avg + 0.1 * xent : xent;
+    lg->have_avg = 1;
+    int64_t t = step + 1;
+    rt_events_scalar(lg->ev, "total_loss_raw", t, loss);
+    rt_events_scalar(lg->ev, "total_loss", t, lg->loss_avg);
+    rt_events_scalar(lg->ev, "cross_entropy_raw", t, xent);
+    rt_events_scalar(lg->ev, "cross_entropy", t, lg->xent_avg);
+    rt_events_scalar(lg->ev, "learning_rate", t, lr_eff);
+    if (step == 0) { /* a few training inputs, back to bytes */
+        int size = o->image_size, n = ts->batch < 3 ? ts->batch : 3;
+        unsigned char *rgb = malloc((size_t)size * size * 3);
+        for (int k = 0; k < n; k++) {
+            const float *x = ts->images + (size_t)k * size * size * 3;
+            float lo = x[0], hi = x[0];
+            for (int i = 0; i < size * size * 3; i++) lo = fminf(lo, x[i]), hi = fmaxf(hi, x[i]);
+            for (int i = 0; i < size * size * 3; i++)
+                rgb[i] = (unsigned char)(hi > lo ? 255.0f * (x[i] - lo) / (hi - lo) + 0.5f : 0);
+            char tag[64];
+            snprintf(tag, sizeof tag, "input_images/%d", k);
+            rt_events_image(lg->ev, tag, t, rgb, size, size);
+        }
+        free(rgb);
+    }
+    if (o->log_histograms && step % 100 == 0) {
+        for (int i = 0; i < vars->n; i++) {
+            RtVar *v = &vars->v[i];
+            if (v->is_state) continue;
+            char tag[600];
+            int64_t n;
+            rt_events_histogram(lg->ev, v->name, t, v->data, v->n);
+            snprintf(tag, sizeof tag, "grad/%s", v->name);
+            const float *gr = rt_exec_output(ex, tag, &n, NULL, NULL);
+            snprintf(tag, sizeof tag, "%s/gradients", v->name);
+            if (gr) rt_events_histogram(lg->ev, tag, t, gr, n);
+        }
+    }
 }
 
 /* ---- the run ----------------------------------------------------------------------------------- */
@@ -305,6 +387,7 @@ typedef struct {
     RtLfwPairs pairs;
     RtLoader *ld;
     RtSchedule sched;
+    Logs logs;
 } Run;
 
 static void run_free(Run *r) {
@@ -319,6 +402,7 @@ static void run_free(Run *r) {
     rt_dataset_free(&r->train);
     rt_dataset_free(&r->val);
     rt_schedule_free(&r->sched);
+    logs_close(&r->logs);
     rt_artifact_free(&r->art);
 }
 
@@ -360,9 +444,9 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     }
     fprintf(log, "Building training graph\n");
     r.vars = rt_vars_new(4);
-    if (step_open(&r.ts, g, r.vars, o, o->batch_size, r.train.n_classes, 1, st) < 0) goto done;
+    if (step_open(&r.ts, g, r.vars, o, o->batch_size, r.train.n_classes, 1, o->log_histograms, st) < 0) goto done;
     if (r.val.n_images >= o->lfw_batch_size &&
-        step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, st) < 0)
+        step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, 0, st) < 0)
         goto done;
     if (o->lfw_dir && o->lfw_dir[0]) {
         RtBinding b[] = {{"N", o->lfw_batch_size}, {"image_size", o->image_size},
@@ -406,6 +490,7 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     sv.vars = r.vars;
     sv.ema = r.ema;
     sv.classes = r.train.n_classes;
+    if (logs_open(&r.logs, o, log_dir, st) < 0) goto done;
     fprintf(log, "Variables: %lld trainable values; step buffers %.1f MiB\n",
             (long long)rt_vars_count(r.vars, 1),
             (double)(rt_exec_bytes(r.ts.ex) + (r.vs.ex ? rt_exec_bytes(r.vs.ex) : 0)) / (1 << 20));
@@ -419,14 +504,16 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     fprintf(log, "Running training\n");
     for (int epoch = (int)(step / o->epoch_size) + 1; epoch <= o->max_nrof_epochs; epoch++) {
         double lr = o->learning_rate > 0 ? o->learning_rate : rt_schedule_rate(&r.sched, epoch);
+        double t_train = 0, t_validate = 0, t_evaluate = 0, lr_eff = lr;
+        RtLfwResult lfw = {0};
         if (lr <= 0) {
             fprintf(log, "Learning rate for epoch %d is %g: stopping\n", epoch, lr);
             break;
         }
         for (int bi = (int)(step % o->epoch_size); bi < o->epoch_size; bi++, step++) {
             double t0 = rt_now();
-            double lr_eff = lr * pow(o->learning_rate_decay_factor,
-                                     floor((double)step / ((double)o->learning_rate_decay_epochs * o->epoch_size)));
+            lr_eff = lr * pow(o->learning_rate_decay_factor,
+                              floor((double)step / ((double)o->learning_rate_decay_epochs * o->epoch_size)));
             if (rt_loader_next(r.ld, r.ts.images, r.ts.labels, &waited, st) < 0) goto done;
             if (r.ts.lr) *r.ts.lr = (float)lr_eff;
             if (rt_exec_run(r.ts.ex, o->seed, (uint64_t)step, st) < 0) goto done;
@@ -439,7 +526,9 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
                 goto done;
             }
             ema_update(r.ema, r.vars, o->moving_average_decay, step + 1);
+            t_train += rt_now() - t0;
             busy += rt_now() - t0;
+            log_step(&r.logs, &r.ts, r.vars, o, step, epoch, lr_eff);
             if (losses && step < n_losses) losses[step] = loss;
             fprintf(log,
                     "Epoch: [%d][%d/%d]\tTime %.3f\tLoss %2.3f\tXent %2.3f\tRegLoss %2.3f\t"
@@ -455,14 +544,34 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
             }
         }
         int n = o->validate_every_n_epochs > 0 ? o->validate_every_n_epochs : 1;
+        rt_events_scalar(r.logs.ev, "time/total", step, t_train);
         if (r.vs.ex && ((epoch - 1) % n == n - 1 || epoch == o->max_nrof_epochs)) {
+            double t0 = rt_now(), v[3];
             if (o->eval_with_moving_averages) ema_swap(r.ema, r.vars);
-            int vrc = validate(&r.vs, &r.val, o, epoch, log, st);
+            int vrc = validate(&r.vs, &r.val, o, epoch, log, v, st);
             if (o->eval_with_moving_averages) ema_swap(r.ema, r.vars);
             if (vrc < 0) goto done;
+            t_validate = rt_now() - t0;
+            rt_stats_validation(r.logs.stats, epoch, v[0], v[1], v[2]);
+            rt_events_scalar(r.logs.ev, "val/loss", step, v[0]);
+            rt_events_scalar(r.logs.ev, "val/cross_entropy", step, v[1]);
+            rt_events_scalar(r.logs.ev, "val/accuracy", step, v[2]);
         }
+        double t0 = rt_now();
         if (save(&sv, step, st) < 0) goto done;
-        if (r.lfw && lfw_eval(r.lfw, &r.pairs, o, &sv, step, log_dir, st) < 0) goto done;
+        rt_events_scalar(r.logs.ev, "time/save_variables", epoch, rt_now() - t0);
+        if (r.lfw) {
+            t0 = rt_now();
+            if (lfw_eval(r.lfw, &r.pairs, o, &sv, step, log_dir, &lfw, st) < 0) goto done;
+            t_evaluate = rt_now() - t0;
+            rt_events_scalar(r.logs.ev, "lfw/accuracy", step, lfw.acc_mean);
+            rt_events_scalar(r.logs.ev, "lfw/val_rate", step, lfw.val_mean);
+            rt_events_scalar(r.logs.ev, "time/lfw", step, t_evaluate);
+        }
+        rt_stats_epoch(r.logs.stats, epoch, lfw.acc_mean, lfw.val_mean, lr_eff, t_train, t_validate, t_evaluate);
+        fprintf(log, "Saving statistics\n");
+        if (rt_stats_write(r.logs.stats, r.logs.stat_path, st) < 0) goto done;
+        rt_events_flush(r.logs.ev);
     }
     fprintf(log, "Input: waited %.3f s of %.3f s of step time for data (%.1f%%) with %d threads; "
                  "%d bad images skipped\n",

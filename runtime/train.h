@@ -34,6 +34,9 @@ typedef struct {
     /* LFW evaluation after every epoch (lfw_dir NULL or empty: none) */
     const char *lfw_dir, *lfw_pairs;
     int lfw_nrof_folds, lfw_distance_metric, lfw_use_flipped_images, lfw_subtract_mean;
+    /* logs */
+    int log_histograms;        /* TensorBoard histograms of weights and gradients */
+    double prelogits_hist_max; /* stat.h5 prelogits_hist range */
     /* restarts */
     const char *pretrained_model; /* a checkpoint file: weights restored by name and shape */
     const char *resume;           /* a run's model directory: continue from its last checkpoint */
