@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 DEB_PACKAGES = cmake make gcc pkg-config libopenblas-dev libpng-dev zlib1g-dev libjpeg62-turbo-dev \
-               protobuf-c-compiler libprotobuf-c-dev clang libclang-rt-14-dev libhdf5-dev libcairo2-dev
+               protobuf-c-compiler libprotobuf-c-dev clang libclang-rt-14-dev libhdf5-dev libcairo2-dev fonts-dejavu-core
 
 .PHONY: all deps build build-asan test test-asan demo clean
 all: build

@@ -7,6 +7,7 @@
 
 #include "cli/flags.h"
 #include "runtime/artifact.h"
+#include "runtime/plot.h"
 #include "runtime/train.h"
 #include "runtime/validate.h"
 
@@ -195,11 +196,31 @@ static int cmd_validate(int argc, char **argv) {
     return 0;
 }
 
+static int cmd_plot(int argc, char **argv) {
+    const char *out = NULL;
+    const FlagSpec specs[] = {{"out", FLAG_STR, &out, "where the figures go (default LOG_DIR)"}};
+    const char *pos[1];
+    int n_pos;
+    int r = flags_parse("fnrun plot", "LOG_DIR [--out DIR]", specs, 1, argc, argv, 2, pos, 1, &n_pos);
+    if (r) return r < 0 ? 2 : 0;
+    if (n_pos != 1) {
+        fprintf(stderr, "fnrun plot: missing LOG_DIR (see fnrun plot --help)\n");
+        return 2;
+    }
+    RtStatus st;
+    if (rt_plot_run(pos[0], out ? out : pos[0], stdout, &st) < 0) {
+        fprintf(stderr, "fnrun plot: %s\n", st.msg);
+        return 1;
+    }
+    return 0;
+}
+
 static void usage(FILE *f) {
     fprintf(f, "usage: fnrun COMMAND [args]\n\n"
                "commands:\n"
                "  train ARTIFACT [flags]            train a compiled model, as train_softmax.py\n"
                "  validate MODEL LFW_DIR [flags]    LFW verification, as validate_on_lfw.py\n"
+               "  plot LOG_DIR                      learning-curve figures (PNG and SVG)\n"
                "\n`fnrun COMMAND --help` lists a command's flags. fn " FN_VERSION "\n");
 }
 
@@ -210,6 +231,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "train")) return cmd_train(argc, argv);
     if (!strcmp(argv[1], "validate")) return cmd_validate(argc, argv);
+    if (!strcmp(argv[1], "plot")) return cmd_plot(argc, argv);
     fprintf(stderr, "fnrun: unknown command '%s' (see fnrun --help)\n", argv[1]);
     return 2;
 }

@@ -59,5 +59,13 @@ printf '2\t4\nPerson_0\t1\t2\nPerson_0\t1\tx\n' >"$tmp/bad_pairs.txt"
 "$bin/fnrun" validate "$tmp/m.fnc" "$tmp/lfw" --lfw_pairs "$tmp/bad_pairs.txt" >"$tmp/v4" 2>&1
 [ $? -eq 1 ] && grep -q "bad_pairs.txt:3: expected" "$tmp/v4" && ok "a bad pairs line: $(cat "$tmp/v4")" ||
     { bad "bad pairs file:"; cat "$tmp/v4"; }
+# the learning-curve figures of that run
+mkdir -p "$tmp/fig"
+"$bin/fnrun" plot "$tmp"/logs/*/ --out "$tmp/fig" >"$tmp/p" 2>&1
+n_png=0
+for f in lfw_accuracy cross_entropy accuracy; do
+    head -c 8 "$tmp/fig/$f.png" 2>/dev/null | grep -q PNG && grep -q "<svg" "$tmp/fig/$f.svg" 2>/dev/null && n_png=$((n_png + 1))
+done
+[ "$n_png" -eq 3 ] && ok "fnrun plot wrote 3 figures as PNG and SVG" || { bad "fnrun plot:"; cat "$tmp/p"; }
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
