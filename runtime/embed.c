@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "runtime/loader.h"
+#include "runtime/progress.h"
 
 int rt_embed(RtExec *ex, const RtEmbedOpts *o, char *const *paths, int n, int flip, float *out,
              int *dim, RtStatus *st) {
@@ -26,20 +27,18 @@ int rt_embed(RtExec *ex, const RtEmbedOpts *o, char *const *paths, int n, int fl
                        0, 0, n_batches, 0, NULL};
     RtLoader *ld = rt_loader_new(&lo, st);
     int32_t *labels = malloc((size_t)o->batch * sizeof *labels);
-    int rc = ld ? 0 : -1, step = n_batches / 10 > 0 ? n_batches / 10 : 1;
-    double t0 = rt_now();
+    int rc = ld ? 0 : -1;
+    RtProgress pr;
+    rt_progress_start(&pr, o->progress, flip ? "flipped images" : "images", n);
     for (int b = 0; b < n_batches && rc == 0; b++) {
-        if (o->progress && b > 0 && b % step == 0) {
-            double dt = rt_now() - t0;
-            fprintf(o->progress, "  %s %d of %d images (%.1f images/s)\n", flip ? "flipped" : "embedded",
-                    b * o->batch, n, b * o->batch / dt);
-            fflush(o->progress);
-        }
+        rt_progress_update(&pr, (int64_t)b * o->batch);
         rc = rt_loader_next(ld, images, labels, NULL, st);
         if (rc == 0) rc = rt_exec_run(ex, 0, 0, st);
         int rows = n - b * o->batch < o->batch ? n - b * o->batch : o->batch;
         if (rc == 0) memcpy(out + (size_t)b * o->batch * *dim, emb, (size_t)rows * *dim * sizeof(float));
     }
+    rt_progress_update(&pr, n);
+    rt_progress_end(&pr);
     rt_loader_free(ld);
     free(labels);
     free(ds.labels);
