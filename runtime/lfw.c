@@ -135,16 +135,44 @@ static void counts(const double *dist, const int *issame, const int *in, int wan
     }
 }
 
-int rt_lfw_evaluate(const float *emb, int dim, const int *issame, const int *fold_of,
-                    int n_pairs, int n_folds, int metric, int subtract_mean, RtLfwResult *r,
-                    RtStatus *st) {
-    memset(r, 0, sizeof *r);
-    if (metric != 0 && metric != 1) return rt_fail(st, "--distance_metric %d: use 0 or 1", metric);
+/* Contiguous folds: the pairs file's sets (fold_of) or scikit-learn's KFold blocks (the first
+ * n % folds one longer). Every fold needs same and different pairs. */
+static int assign_folds(const int *issame, const int *fold_of, int n_pairs, int n_folds, int *fold,
+                        RtStatus *st) {
     if (n_folds < 2 || n_folds > n_pairs)
         return rt_fail(st, "%d folds cannot be formed from %d pairs", n_folds, n_pairs);
     for (int k = 0; fold_of && k < n_pairs; k++)
         if (fold_of[k] < 0 || fold_of[k] >= n_folds)
             return rt_fail(st, "pair %d belongs to set %d, beyond %d folds", k + 1, fold_of[k] + 1, n_folds);
+    for (int k = 0, f = 0, end = 0; k < n_pairs; k++) {
+        while (!fold_of && k == end) end += n_pairs / n_folds + (f++ < n_pairs % n_folds);
+        fold[k] = fold_of ? fold_of[k] : f - 1;
+    }
+    for (int f = 0; f < n_folds; f++) {
+        int same = 0, diff = 0;
+        for (int k = 0; k < n_pairs; k++)
+            if (fold[k] == f) same += issame[k], diff += !issame[k];
+        if (!same || !diff)
+            return rt_fail(st, "fold %d of %d has no %s pairs: use --lfw_nrof_folds equal to the pairs "
+                               "file's number of sets, or fewer folds", f + 1, n_folds, same ? "different" : "same");
+    }
+    return 0;
+}
+
+int rt_lfw_check_folds(const RtLfwPairs *p, int n_folds, RtStatus *st) {
+    int *fold = malloc(((size_t)p->n_pairs + 1) * sizeof *fold);
+    int rc = assign_folds(p->issame, n_folds == p->n_sets ? p->fold : NULL, p->n_pairs, n_folds, fold, st);
+    free(fold);
+    return rc;
+}
+
+int rt_lfw_evaluate(const float *emb, int dim, const int *issame, const int *fold_of,
+                    int n_pairs, int n_folds, int metric, int subtract_mean, RtLfwResult *r,
+                    RtStatus *st) {
+    memset(r, 0, sizeof *r);
+    if (metric != 0 && metric != 1) return rt_fail(st, "--distance_metric %d: use 0 or 1", metric);
+    if (n_folds < 2 || n_folds > n_pairs || n_folds > 256)
+        return rt_fail(st, "%d folds cannot be formed from %d pairs", n_folds, n_pairs);
     /* the largest possible distance: squared Euclidean between vectors of the largest norm */
     double max_norm2 = 0;
     for (int i = 0; i < 2 * n_pairs; i++) {
@@ -159,10 +187,9 @@ int rt_lfw_evaluate(const float *emb, int dim, const int *issame, const int *fol
     double *tpr = calloc((size_t)n_roc, sizeof *tpr), *fpr = calloc((size_t)n_roc, sizeof *fpr);
     double *far_train = malloc((size_t)n_val * sizeof *far_train);
     double acc[256] = {0}, val[256] = {0}, far[256] = {0};
-    if (n_folds > 256) n_folds = 256;
-    for (int k = 0, f = 0, end = 0; k < n_pairs; k++) { /* KFold: the first n % folds get one more */
-        while (!fold_of && k == end) end += n_pairs / n_folds + (f++ < n_pairs % n_folds);
-        fold[k] = fold_of ? fold_of[k] : f - 1;
+    if (assign_folds(issame, fold_of, n_pairs, n_folds, fold, st) < 0) {
+        free(fold), free(train), free(dist), free(mean), free(tpr), free(fpr), free(far_train);
+        return -1;
     }
     int rc = 0;
     for (int f = 0; f < n_folds; f++) {

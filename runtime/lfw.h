@@ -33,6 +33,9 @@ typedef struct {
  * clipped to [-1, 1] (thresholds up to 1). Folds are contiguous: fold_of[k] per pair if given
  * (the pairs file's sets), else scikit-learn's KFold blocks. subtract_mean: per fold, the mean
  * of its training pairs' embeddings is subtracted before the cosine. */
+/* Checks up front that n_folds folds can be formed (each with same and different pairs). */
+int rt_lfw_check_folds(const RtLfwPairs *p, int n_folds, RtStatus *st);
+
 int rt_lfw_evaluate(const float *emb, int dim, const int *issame, const int *fold_of,
                     int n_pairs, int n_folds, int metric, int subtract_mean, RtLfwResult *r,
                     RtStatus *st);

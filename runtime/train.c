@@ -455,7 +455,9 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
         const char *want[] = {"embeddings"};
         if (rt_bind_syms(ge, b, 4, sym, st) == 0) r.lfw = rt_exec_new(ge, r.vars, sym, want, 1, 0, st);
         free(sym);
-        if (!r.lfw || rt_lfw_read_pairs(o->lfw_pairs, o->lfw_dir, &r.pairs, st) < 0) goto done;
+        if (!r.lfw || rt_lfw_read_pairs(o->lfw_pairs, o->lfw_dir, &r.pairs, st) < 0 ||
+            rt_lfw_check_folds(&r.pairs, o->lfw_nrof_folds, st) < 0)
+            goto done;
         fprintf(log, "LFW directory: %s (%d pairs, %d skipped for missing images)\n", o->lfw_dir,
                 r.pairs.n_pairs, r.pairs.n_skipped);
     }

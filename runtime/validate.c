@@ -68,7 +68,9 @@ int rt_validate(const RtValidateOpts *o, RtStatus *st) {
         rt_fail(st, "artifact %s has no eval graph with \"embeddings\"", art_path);
         goto done;
     }
-    if (rt_lfw_read_pairs(o->lfw_pairs, o->lfw_dir, &pairs, st) < 0) goto done;
+    if (rt_lfw_read_pairs(o->lfw_pairs, o->lfw_dir, &pairs, st) < 0 ||
+        rt_lfw_check_folds(&pairs, o->lfw_nrof_folds, st) < 0)
+        goto done;
     fprintf(log, "Model: %s%s%s\n", art_path, ckpt[0] ? " with " : " (untrained, seeded weights)", ckpt);
     fprintf(log, "LFW: %d pairs, skipped %d image pairs with missing images\n", pairs.n_pairs, pairs.n_skipped);
     /* the weights fix the embedding size and the class count; the image size is free */

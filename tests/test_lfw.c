@@ -163,6 +163,11 @@ static void test_pairs(void) {
     int same[3] = {1, 0, 1};
     CHECK(rt_lfw_evaluate(e, 2, same, NULL, 3, 5, 0, 0, &(RtLfwResult){0}, &st) < 0 && strstr(st.msg, "5 folds"),
           "too many folds: %s", st.msg);
+    int blocks[4] = {1, 1, 0, 0};
+    float e4[16] = {0};
+    CHECK(rt_lfw_evaluate(e4, 2, blocks, NULL, 4, 2, 0, 0, &(RtLfwResult){0}, &st) < 0 &&
+              strstr(st.msg, "fold 1 of 2 has no different pairs"),
+          "a fold without different pairs: %s", st.msg);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) printf("could not remove %s\n", dir);
