@@ -12,12 +12,12 @@
 
 #include "runtime/artifact.h"
 #include "runtime/checkpoint.h"
+#include "runtime/ema.h"
 #include "runtime/embed.h"
-#include "runtime/events.h"
 #include "runtime/loader.h"
 #include "runtime/rundir.h"
 #include "runtime/schedule.h"
-#include "runtime/stats.h"
+#include "runtime/trainlog.h"
 
 #ifndef FN_GIT_REVISION
 #define FN_GIT_REVISION "unknown"
@@ -107,47 +107,6 @@ static RtLoader *open_loader(const RtTrainOpts *o, const RtDataset *ds, int batc
     RtLoaderOpts lo = {ds, batch, o->image_size, control, o->nrof_preprocess_threads, 2, order,
                        o->seed, o->max_bad_images, max_batches, first, NULL};
     return rt_loader_new(&lo, st);
-}
-
-/* ---- the weight moving average --------------------------------------------------------------- */
-static RtVars *ema_new(const RtVars *vars) {
-    RtVars *e = rt_vars_new(vars->prec);
-    for (int i = 0; i < vars->n; i++) {
-        if (!rt_var_is_averaged(&vars->v[i])) continue;
-        if (e->n == e->cap) {
-            e->cap = e->cap ? 2 * e->cap : 64;
-            e->v = realloc(e->v, (size_t)e->cap * sizeof *e->v);
-        }
-        RtVar *d = &e->v[e->n++];
-        *d = vars->v[i];
-        d->name = strdup(vars->v[i].name);
-        d->data = malloc((size_t)d->n * sizeof(float));
-        memcpy(d->data, vars->v[i].data, (size_t)d->n * sizeof(float));
-    }
-    return e;
-}
-
-/* shadow -= (1 - decay)(shadow - value), decay = min(d, (1 + t) / (10 + t)) after t steps */
-static void ema_update(RtVars *ema, RtVars *vars, double d, int64_t t) {
-    double decay = fmin(d, (1.0 + (double)t) / (10.0 + (double)t));
-    float k = (float)(1 - decay);
-    for (int i = 0; i < ema->n; i++) {
-        float *s = ema->v[i].data;
-        const float *v = rt_vars_find(vars, ema->v[i].name)->data;
-        for (int64_t j = 0; j < ema->v[i].n; j++) s[j] -= k * (s[j] - v[j]);
-    }
-}
-
-/* Exchanges the values of the averaged variables and their averages. */
-static void ema_swap(RtVars *ema, RtVars *vars) {
-    for (int i = 0; i < ema->n; i++) {
-        float *s = ema->v[i].data, *v = rt_vars_find(vars, ema->v[i].name)->data;
-        for (int64_t j = 0; j < ema->v[i].n; j++) {
-            float t = s[j];
-            s[j] = v[j];
-            v[j] = t;
-        }
-    }
 }
 
 /* ---- validation -------------------------------------------------------------------------------- */
@@ -258,9 +217,9 @@ static int lfw_eval(RtExec *ex, const RtLfwPairs *p, const RtTrainOpts *o, Saver
     RtLfwResult r;
     double t0 = rt_now(), ips;
     fprintf(sv->log, "Running forward pass on LFW images\n");
-    if (o->eval_with_moving_averages) ema_swap(sv->ema, sv->vars);
+    if (o->eval_with_moving_averages) rt_ema_swap(sv->ema, sv->vars);
     int rc = rt_lfw_run(ex, &eo, p, &r, &ips, st);
-    if (o->eval_with_moving_averages) ema_swap(sv->ema, sv->vars);
+    if (o->eval_with_moving_averages) rt_ema_swap(sv->ema, sv->vars);
     if (rc < 0) return -1;
     fprintf(sv->log, "Accuracy: %2.5f+-%2.5f\nValidation rate: %2.5f+-%2.5f @ FAR=%2.5f\n", r.acc_mean,
             r.acc_std, r.val_mean, r.val_std, r.far_mean);
@@ -270,79 +229,6 @@ static int lfw_eval(RtExec *ex, const RtLfwPairs *p, const RtTrainOpts *o, Saver
     snprintf(line, sizeof line, "%lld\t%.5f\t%.5f\n", (long long)step, r.acc_mean, r.val_mean);
     *res = r;
     return rt_write_text(path, line, 1, st);
-}
-
-/* ---- logs: TensorBoard events and stat.h5 ------------------------------------------------------- */
-typedef struct {
-    RtEvents *ev;
-    RtStats *stats;
-    char stat_path[4200];
-    double loss_avg, xent_avg; /* 0.9 moving averages for the smoothed scalars */
-    int have_avg;
-} Logs;
-
-static int logs_open(Logs *lg, const RtTrainOpts *o, const char *log_dir, RtStatus *st) {
-    lg->ev = rt_events_open(log_dir, -1, st);
-    if (!lg->ev) return -1;
-    lg->stats = rt_stats_new(o->max_nrof_epochs, o->epoch_size, o->validate_every_n_epochs,
-                             o->prelogits_hist_max);
-    snprintf(lg->stat_path, sizeof lg->stat_path, "%s/stat.h5", log_dir);
-    if (o->resume && access(lg->stat_path, R_OK) == 0) return rt_stats_read(lg->stats, lg->stat_path, st);
-    return 0;
-}
-
-static void logs_close(Logs *lg) {
-    rt_events_close(lg->ev);
-    rt_stats_free(lg->stats);
-}
-
-/* The scalars and statistics of global step `step` (0-based; TensorBoard gets step + 1). */
-static void log_step(Logs *lg, const Step *ts, RtVars *vars, const RtTrainOpts *o, int64_t step,
-                     int epoch, double lr_eff) {
-    RtExec *ex = ts->ex;
-    double loss = rt_exec_scalar(ex, "loss"), xent = rt_exec_scalar(ex, "xent");
-    double cl = rt_exec_scalar(ex, "center_loss"), reg = rt_exec_scalar(ex, "reg_loss");
-    double norm = rt_exec_scalar(ex, "prelogits_norm"), acc = rt_exec_scalar(ex, "accuracy");
-    int64_t np = 0;
-    const float *p = rt_exec_output(ex, "prelogits", &np, NULL, NULL);
-    rt_stats_step(lg->stats, step, epoch, loss, cl, reg, xent, norm, acc, p, np);
-    lg->loss_avg = lg->have_avg ? 0.9 * lg->loss_avg + 0.1 * loss : loss;
-    lg->xent_avg = lg->have_avg ? 0.9 * lg->xent_avg + 0.1 * xent : xent;
-    lg->have_avg = 1;
-    int64_t t = step + 1;
-    rt_events_scalar(lg->ev, "total_loss_raw", t, loss);
-    rt_events_scalar(lg->ev, "total_loss", t, lg->loss_avg);
-    rt_events_scalar(lg->ev, "cross_entropy_raw", t, xent);
-    rt_events_scalar(lg->ev, "cross_entropy", t, lg->xent_avg);
-    rt_events_scalar(lg->ev, "learning_rate", t, lr_eff);
-    if (step == 0) { /* a few training inputs, back to bytes */
-        int size = o->image_size, n = ts->batch < 3 ? ts->batch : 3;
-        unsigned char *rgb = malloc((size_t)size * size * 3);
-        for (int k = 0; k < n; k++) {
-            const float *x = ts->images + (size_t)k * size * size * 3;
-            float lo = x[0], hi = x[0];
-            for (int i = 0; i < size * size * 3; i++) lo = fminf(lo, x[i]), hi = fmaxf(hi, x[i]);
-            for (int i = 0; i < size * size * 3; i++)
-                rgb[i] = (unsigned char)(hi > lo ? 255.0f * (x[i] - lo) / (hi - lo) + 0.5f : 0);
-            char tag[64];
-            snprintf(tag, sizeof tag, "input_images/%d", k);
-            rt_events_image(lg->ev, tag, t, rgb, size, size);
-        }
-        free(rgb);
-    }
-    if (o->log_histograms && step % 100 == 0) {
-        for (int i = 0; i < vars->n; i++) {
-            RtVar *v = &vars->v[i];
-            if (v->is_state) continue;
-            char tag[600];
-            int64_t n;
-            rt_events_histogram(lg->ev, v->name, t, v->data, v->n);
-            snprintf(tag, sizeof tag, "grad/%s", v->name);
-            const float *gr = rt_exec_output(ex, tag, &n, NULL, NULL);
-            snprintf(tag, sizeof tag, "%s/gradients", v->name);
-            if (gr) rt_events_histogram(lg->ev, tag, t, gr, n);
-        }
-    }
 }
 
 /* ---- the run ----------------------------------------------------------------------------------- */
@@ -387,7 +273,7 @@ typedef struct {
     RtLfwPairs pairs;
     RtLoader *ld;
     RtSchedule sched;
-    Logs logs;
+    RtTrainLog logs;
 } Run;
 
 static void run_free(Run *r) {
@@ -402,7 +288,7 @@ static void run_free(Run *r) {
     rt_dataset_free(&r->train);
     rt_dataset_free(&r->val);
     rt_schedule_free(&r->sched);
-    logs_close(&r->logs);
+    rt_trainlog_close(&r->logs);
     rt_artifact_free(&r->art);
 }
 
@@ -469,7 +355,7 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     if (o->resume) {
         RtCkptInfo info;
         char path[4096];
-        r.ema = ema_new(r.vars);
+        r.ema = rt_ema_new(r.vars);
         if (rt_checkpoint_latest(sv.model_dir, path, sizeof path, st) < 0 ||
             rt_checkpoint_load(path, &info, r.vars, r.ema, st) < 0)
             goto done;
@@ -487,12 +373,12 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     } else {
         if (o->pretrained_model && rt_checkpoint_restore_weights(o->pretrained_model, r.vars, log, st) < 0)
             goto done;
-        r.ema = ema_new(r.vars);
+        r.ema = rt_ema_new(r.vars);
     }
     sv.vars = r.vars;
     sv.ema = r.ema;
     sv.classes = r.train.n_classes;
-    if (logs_open(&r.logs, o, log_dir, st) < 0) goto done;
+    if (rt_trainlog_open(&r.logs, o, log_dir, st) < 0) goto done;
     fprintf(log, "Variables: %lld trainable values; step buffers %.1f MiB\n",
             (long long)rt_vars_count(r.vars, 1),
             (double)(rt_exec_bytes(r.ts.ex) + (r.vs.ex ? rt_exec_bytes(r.vs.ex) : 0)) / (1 << 20));
@@ -527,10 +413,10 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
                         sv.last);
                 goto done;
             }
-            ema_update(r.ema, r.vars, o->moving_average_decay, step + 1);
+            rt_ema_update(r.ema, r.vars, o->moving_average_decay, step + 1);
             t_train += rt_now() - t0;
             busy += rt_now() - t0;
-            log_step(&r.logs, &r.ts, r.vars, o, step, epoch, lr_eff);
+            rt_trainlog_step(&r.logs, r.ts.ex, r.ts.images, r.ts.batch, r.vars, o, step, epoch, lr_eff);
             if (losses && step < n_losses) losses[step] = loss;
             fprintf(log,
                     "Epoch: [%d][%d/%d]\tTime %.3f\tLoss %2.3f\tXent %2.3f\tRegLoss %2.3f\t"
@@ -549,9 +435,9 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
         rt_events_scalar(r.logs.ev, "time/total", step, t_train);
         if (r.vs.ex && ((epoch - 1) % n == n - 1 || epoch == o->max_nrof_epochs)) {
             double t0 = rt_now(), v[3];
-            if (o->eval_with_moving_averages) ema_swap(r.ema, r.vars);
+            if (o->eval_with_moving_averages) rt_ema_swap(r.ema, r.vars);
             int vrc = validate(&r.vs, &r.val, o, epoch, log, v, st);
-            if (o->eval_with_moving_averages) ema_swap(r.ema, r.vars);
+            if (o->eval_with_moving_averages) rt_ema_swap(r.ema, r.vars);
             if (vrc < 0) goto done;
             t_validate = rt_now() - t0;
             rt_stats_validation(r.logs.stats, epoch, v[0], v[1], v[2]);

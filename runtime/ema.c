@@ -1,0 +1,49 @@
+/* The weights' exponential moving average, kept on the host beside the variable store: the
+ * parameters and batch-norm statistics (rt_var_is_averaged), updated after every step. */
+#include "runtime/ema.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/checkpoint.h"
+
+RtVars *rt_ema_new(const RtVars *vars) {
+    RtVars *e = rt_vars_new(vars->prec);
+    for (int i = 0; i < vars->n; i++) {
+        if (!rt_var_is_averaged(&vars->v[i])) continue;
+        if (e->n == e->cap) {
+            e->cap = e->cap ? 2 * e->cap : 64;
+            e->v = realloc(e->v, (size_t)e->cap * sizeof *e->v);
+        }
+        RtVar *d = &e->v[e->n++];
+        *d = vars->v[i];
+        d->name = strdup(vars->v[i].name);
+        d->data = malloc((size_t)d->n * sizeof(float));
+        memcpy(d->data, vars->v[i].data, (size_t)d->n * sizeof(float));
+    }
+    return e;
+}
+
+/* shadow -= (1 - decay)(shadow - value), decay = min(d, (1 + t) / (10 + t)) after t steps */
+void rt_ema_update(RtVars *ema, RtVars *vars, double d, int64_t t) {
+    double decay = fmin(d, (1.0 + (double)t) / (10.0 + (double)t));
+    float k = (float)(1 - decay);
+    for (int i = 0; i < ema->n; i++) {
+        float *s = ema->v[i].data;
+        const float *v = rt_vars_find(vars, ema->v[i].name)->data;
+        for (int64_t j = 0; j < ema->v[i].n; j++) s[j] -= k * (s[j] - v[j]);
+    }
+}
+
+/* Exchanges the values of the averaged variables and their averages. */
+void rt_ema_swap(RtVars *ema, RtVars *vars) {
+    for (int i = 0; i < ema->n; i++) {
+        float *s = ema->v[i].data, *v = rt_vars_find(vars, ema->v[i].name)->data;
+        for (int64_t j = 0; j < ema->v[i].n; j++) {
+            float t = s[j];
+            s[j] = v[j];
+            v[j] = t;
+        }
+    }
+}
