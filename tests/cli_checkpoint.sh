@@ -1,13 +1,7 @@
 #!/usr/bin/env bash
 # Checkpoints under failure: kill -9 in the middle of a checkpoint write leaves the previous
 # checkpoint loadable and the run resumable; SIGINT finishes the step, saves and exits cleanly.
-set -u
-bin=${FN_BIN:-build}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $*"; }
-bad() { fails=$((fails + 1)); echo "FAIL $*"; }
+source "$(dirname "$0")/lib_cli.sh"
 
 "$bin/fnc" compile tests/models/irv1_small.fn -o "$tmp/m.fnc" >/dev/null || { echo "FAIL: compile"; exit 1; }
 "$bin/fn_gendata" "$tmp/data" 3 6 80 >/dev/null || { echo "FAIL: gendata"; exit 1; }
@@ -92,5 +86,4 @@ rc=$?
 [ "$rc" -eq 1 ] && grep -q "Bottleneck/weights is \[.*,8\] there but \[.*,16\] here" "$tmp/err8" &&
     ok "pretrained with another embedding size: $(cat "$tmp/err8")" || { bad "pretrained shape mismatch: $rc"; cat "$tmp/err8"; }
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

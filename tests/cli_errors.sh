@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
 # Bad input to the two commands: each case must exit non-zero without crashing (status < 128)
 # and print exactly one line on stderr that names the thing at fault.
-set -u
-bin=${FN_BIN:-build}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0 passes=0
+source "$(dirname "$0")/lib_cli.sh"
 
 expect_error() { # expect_error "what" "substring" cmd...
     local what=$1 want=$2
@@ -71,5 +67,4 @@ else
     fails=$((fails + 1)); echo "FAIL too many bad images: status $rc"; cat "$tmp/err"
 fi
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

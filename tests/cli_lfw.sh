@@ -2,13 +2,7 @@
 # LFW evaluation end to end on a small LFW-shaped folder: fnrun train --lfw_dir evaluates
 # after every epoch (lfw_result.txt), and fnrun validate on the run directory, on the
 # checkpoint and on the artifact alone agrees with it; bad pairs files fail with the line.
-set -u
-bin=${FN_BIN:-build}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $*"; }
-bad() { fails=$((fails + 1)); echo "FAIL $*"; }
+source "$(dirname "$0")/lib_cli.sh"
 
 "$bin/fnc" compile tests/models/irv1_small.fn -o "$tmp/m.fnc" >/dev/null || { echo "FAIL: compile"; exit 1; }
 "$bin/fn_gendata" "$tmp/data" 4 8 80 >/dev/null || { echo "FAIL: gendata"; exit 1; }
@@ -67,5 +61,4 @@ for f in lfw_accuracy cross_entropy accuracy; do
     head -c 8 "$tmp/fig/$f.png" 2>/dev/null | grep -q PNG && grep -q "<svg" "$tmp/fig/$f.svg" 2>/dev/null && n_png=$((n_png + 1))
 done
 [ "$n_png" -eq 3 ] && ok "fnrun plot wrote 3 figures as PNG and SVG" || { bad "fnrun plot:"; cat "$tmp/p"; }
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish
