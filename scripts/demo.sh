@@ -23,3 +23,5 @@ echo "== 4. summary: training loss averaged per epoch; validation on held-out im
 awk -F'\t' '/^Epoch:/ { split($1, a, /[][]/); e = a[2]; sub("Loss ", "", $3); s[e] += $3; n[e]++ }
   /^Validation Epoch:/ { split($1, a, " "); v[a[3]] = $3 "  " $5 }
   END { for (e = 1; e in n; e++) printf "epoch %d: mean training loss %.3f over %d steps | validation %s\n", e, s[e] / n[e], n[e], v[e] }' "$out/train.log"
+echo "== 5. learning curves (PNG and SVG) from the run's stat.h5"
+"$build/fnrun" plot "$out"/logs/*/ --out "$out"
