@@ -24,4 +24,4 @@ awk -F'\t' '/^Epoch:/ { split($1, a, /[][]/); e = a[2]; sub("Loss ", "", $3); s[
   /^Validation Epoch:/ { split($1, a, " "); v[a[3]] = $3 "  " $5 }
   END { for (e = 1; e in n; e++) printf "epoch %d: mean training loss %.3f over %d steps | validation %s\n", e, s[e] / n[e], n[e], v[e] }' "$out/train.log"
 echo "== 5. learning curves (PNG and SVG) from the run's stat.h5"
-"$build/fnrun" plot "$out"/logs/*/ --out "$out"
+"$build/fnrun" plot "$(ls -dt "$out"/logs/*/ | sed -n 1p)" --out "$out"
