@@ -145,13 +145,7 @@ int rt_dataset_split(const RtDataset *all, double ratio, int min_nrof, uint64_t 
         rt_split_sizes(k->count, ratio, &n_train, &n_val);
         if (n_train < min_nrof || n_val < 1) continue; /* dropped from both sets */
         for (int i = 0; i < k->count; i++) order[i] = k->first + i;
-        uint64_t key = rt_hash(seed, (uint64_t)c, 0x5b117);
-        for (int i = k->count - 1; i > 0; i--) { /* seeded Fisher-Yates */
-            int j = (int)(rt_uniform(key, (uint64_t)i) * (i + 1));
-            int t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-        }
+        rt_shuffle(order, k->count, rt_hash(seed, (uint64_t)c, 0x5b117));
         ds_add_class(train, k->name);
         ds_add_class(val, k->name);
         for (int i = 0; i < k->count; i++) ds_add_image(i < n_train ? train : val, all->paths[order[i]]);

@@ -217,6 +217,16 @@ fail:
     return NULL;
 }
 
+RtExec *rt_exec_bind(const IrGraph *g, RtVars *vars, const RtBinding *b, int nb,
+                     const char *const *want, int n_want, int run_effects, RtStatus *st) {
+    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+    RtExec *ex = rt_bind_syms(g, b, nb, sym, st) == 0
+                     ? rt_exec_new(g, vars, sym, want, n_want, run_effects, st)
+                     : NULL;
+    free(sym);
+    return ex;
+}
+
 void rt_exec_free(RtExec *ex) {
     if (!ex) return;
     for (int i = 0; i < ex->n_blocks; i++) free(ex->blocks[i]);

@@ -39,13 +39,7 @@ static int sample_index(RtLoader *l) {
     if (l->o.order == RT_ORDER_SEQUENTIAL) return (int)(l->seq++ % n);
     if (l->perm_pos == n) {
         for (int i = 0; i < n; i++) l->perm[i] = i;
-        uint64_t key = rt_hash(l->o.seed, (uint64_t)l->pass++, 0x5a3);
-        for (int i = n - 1; i > 0; i--) {
-            int j = (int)(rt_uniform(key, (uint64_t)i) * (i + 1));
-            int t = l->perm[i];
-            l->perm[i] = l->perm[j];
-            l->perm[j] = t;
-        }
+        rt_shuffle(l->perm, n, rt_hash(l->o.seed, (uint64_t)l->pass++, 0x5a3));
         l->perm_pos = 0;
     }
     return l->perm[l->perm_pos++];

@@ -27,6 +27,8 @@ uint64_t rt_mix(uint64_t x);                               /* splitmix64 finalis
 uint64_t rt_hash(uint64_t a, uint64_t b, uint64_t c);      /* key for a random stream */
 double rt_uniform(uint64_t key, uint64_t counter);         /* in [0, 1) */
 uint64_t rt_hash_str(const char *s);
+/* Seeded Fisher-Yates shuffle of v[0..n) drawing from the stream `key`. */
+void rt_shuffle(int *v, int n, uint64_t key);
 
 /* ---- symbols ------------------------------------------------------------------------------- */
 typedef struct {
@@ -73,6 +75,9 @@ typedef struct RtExec RtExec;
 RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const char *const *want,
                     int n_want, int run_effects, RtStatus *st);
 void rt_exec_free(RtExec *ex);
+/* rt_bind_syms then rt_exec_new. */
+RtExec *rt_exec_bind(const IrGraph *g, RtVars *vars, const RtBinding *b, int nb,
+                     const char *const *want, int n_want, int run_effects, RtStatus *st);
 /* The buffer of input `name` (reals of the precision, or int32 for int inputs); NULL if the
  * graph has no such input. *n gets its element count. */
 void *rt_exec_input(RtExec *ex, const char *name, int64_t *n);

@@ -35,6 +35,15 @@ uint64_t rt_hash_str(const char *s) {
     return h;
 }
 
+void rt_shuffle(int *v, int n, uint64_t key) {
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(rt_uniform(key, (uint64_t)i) * (i + 1));
+        int t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+}
+
 int rt_bind_syms(const IrGraph *g, const RtBinding *b, int nb, int64_t *sym, RtStatus *st) {
     for (int i = 0; i < g->n_syms; i++) {
         sym[i] = g->syms[i].dflt;

@@ -71,7 +71,6 @@ static int step_open(Step *s, IrGraph *g, RtVars *vars, const RtTrainOpts *o, in
                      {"image_size", o->image_size},
                      {"embedding_size", o->embedding_size},
                      {"classes", n_classes}};
-    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     const char **want = malloc(((size_t)g->n_outputs + 8) * sizeof *want);
     const char *base[] = {"loss", "xent", "accuracy", "reg_loss", "center_loss", "prelogits_norm", "prelogits"};
     int n_want = 0;
@@ -79,9 +78,7 @@ static int step_open(Step *s, IrGraph *g, RtVars *vars, const RtTrainOpts *o, in
         if (ir_output(g, base[i]) != IR_NONE) want[n_want++] = base[i];
     for (int i = 0; with_grads && i < g->n_outputs; i++) /* for the gradient histograms */
         if (strncmp(ir_str(g, g->outputs[i].name), "grad/", 5) == 0) want[n_want++] = ir_str(g, g->outputs[i].name);
-    if (rt_bind_syms(g, b, 4, sym, st) == 0)
-        s->ex = rt_exec_new(g, vars, sym, want, n_want, run_effects, st);
-    free(sym);
+    s->ex = rt_exec_bind(g, vars, b, 4, want, n_want, run_effects, st);
     free(want);
     if (!s->ex) return -1;
     int64_t n_img;
@@ -337,10 +334,8 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     if (o->lfw_dir && o->lfw_dir[0]) {
         RtBinding b[] = {{"N", o->lfw_batch_size}, {"image_size", o->image_size},
                          {"embedding_size", o->embedding_size}, {"classes", r.train.n_classes}};
-        int64_t *sym = calloc((size_t)ge->n_syms + 1, sizeof *sym);
         const char *want[] = {"embeddings"};
-        if (rt_bind_syms(ge, b, 4, sym, st) == 0) r.lfw = rt_exec_new(ge, r.vars, sym, want, 1, 0, st);
-        free(sym);
+        r.lfw = rt_exec_bind(ge, r.vars, b, 4, want, 1, 0, st);
         if (!r.lfw || rt_lfw_read_pairs(o->lfw_pairs, o->lfw_dir, &r.pairs, st) < 0 ||
             rt_lfw_check_folds(&r.pairs, o->lfw_nrof_folds, st) < 0)
             goto done;

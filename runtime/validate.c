@@ -78,10 +78,8 @@ int rt_validate(const RtValidateOpts *o, RtStatus *st) {
                      {"image_size", o->image_size},
                      {"embedding_size", info.embedding_size ? info.embedding_size : o->embedding_size},
                      {"classes", info.classes ? info.classes : 1}};
-    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     const char *want[] = {"embeddings"};
-    if (rt_bind_syms(g, b, 4, sym, st) == 0) ex = rt_exec_new(g, vars, sym, want, 1, 0, st);
-    free(sym);
+    ex = rt_exec_bind(g, vars, b, 4, want, 1, 0, st);
     if (!ex) goto done;
     rt_vars_init(vars, o->seed);
     if (ckpt[0]) {
