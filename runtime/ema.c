@@ -25,21 +25,28 @@ RtVars *rt_ema_new(const RtVars *vars) {
     return e;
 }
 
+/* The variable that ema's k-th average tracks: the averages are the averaged variables in the
+ * store's order (rt_ema_new), so one walk pairs them without name lookups in the step. */
+static RtVar *tracked(RtVars *vars, int *i) {
+    while (!rt_var_is_averaged(&vars->v[*i])) ++*i;
+    return &vars->v[(*i)++];
+}
+
 /* shadow -= (1 - decay)(shadow - value), decay = min(d, (1 + t) / (10 + t)) after t steps */
 void rt_ema_update(RtVars *ema, RtVars *vars, double d, int64_t t) {
     double decay = fmin(d, (1.0 + (double)t) / (10.0 + (double)t));
     float k = (float)(1 - decay);
-    for (int i = 0; i < ema->n; i++) {
+    for (int i = 0, vi = 0; i < ema->n; i++) {
         float *s = ema->v[i].data;
-        const float *v = rt_vars_find(vars, ema->v[i].name)->data;
+        const float *v = tracked(vars, &vi)->data;
         for (int64_t j = 0; j < ema->v[i].n; j++) s[j] -= k * (s[j] - v[j]);
     }
 }
 
 /* Exchanges the values of the averaged variables and their averages. */
 void rt_ema_swap(RtVars *ema, RtVars *vars) {
-    for (int i = 0; i < ema->n; i++) {
-        float *s = ema->v[i].data, *v = rt_vars_find(vars, ema->v[i].name)->data;
+    for (int i = 0, vi = 0; i < ema->n; i++) {
+        float *s = ema->v[i].data, *v = tracked(vars, &vi)->data;
         for (int64_t j = 0; j < ema->v[i].n; j++) {
             float t = s[j];
             s[j] = v[j];
