@@ -56,6 +56,8 @@ struct RtEvents {
     FILE *f;
     char path[4096];
     double fixed_time; /* < 0: the clock */
+    double edges[1600]; /* histogram bucket edges */
+    int n_edges;
 };
 
 static double wall(const RtEvents *e) {
@@ -96,9 +98,23 @@ static int write_value(RtEvents *e, int64_t step, Tensorboard__Summary__Value *v
     return write_record(e, &ev);
 }
 
+/* TensorFlow's default edges: +-1e-12 * 1.1^k up to 1e20, with 0 between. */
+static int default_edges(double *edges, int cap) {
+    double pos[800];
+    int np = 0;
+    for (double v = 1e-12; v < 1e20 && np < 800; v *= 1.1) pos[np++] = v;
+    int n = 0;
+    for (int i = np - 1; i >= 0 && n < cap; i--) edges[n++] = -pos[i];
+    if (n < cap) edges[n++] = 0;
+    for (int i = 0; i < np && n < cap; i++) edges[n++] = pos[i];
+    if (n < cap) edges[n++] = 1.7976931348623157e308;
+    return n;
+}
+
 RtEvents *rt_events_open(const char *dir, double wall_time, RtStatus *st) {
     RtEvents *e = calloc(1, sizeof *e);
     e->fixed_time = wall_time;
+    e->n_edges = default_edges(e->edges, 1600);
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
     snprintf(e->path, sizeof e->path, "%s/events.out.tfevents.%010lld.%s", dir,
@@ -131,23 +147,9 @@ int rt_events_scalar(RtEvents *e, const char *tag, int64_t step, double value) {
     return write_value(e, step, &v);
 }
 
-/* TensorFlow's default edges: +-1e-12 * 1.1^k up to 1e20, with 0 between. */
-static int default_edges(double *edges, int cap) {
-    double pos[800];
-    int np = 0;
-    for (double v = 1e-12; v < 1e20 && np < 800; v *= 1.1) pos[np++] = v;
-    int n = 0;
-    for (int i = np - 1; i >= 0 && n < cap; i--) edges[n++] = -pos[i];
-    if (n < cap) edges[n++] = 0;
-    for (int i = 0; i < np && n < cap; i++) edges[n++] = pos[i];
-    if (n < cap) edges[n++] = 1.7976931348623157e308;
-    return n;
-}
-
 int rt_events_histogram(RtEvents *e, const char *tag, int64_t step, const float *x, int64_t n) {
-    static double edges[1600];
-    static int n_edges;
-    if (!n_edges) n_edges = default_edges(edges, 1600);
+    const double *edges = e->edges;
+    const int n_edges = e->n_edges;
     double *counts = calloc((size_t)n_edges, sizeof *counts);
     double mn = n ? x[0] : 0, mx = n ? x[0] : 0, sum = 0, sum2 = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -177,7 +179,7 @@ int rt_events_histogram(RtEvents *e, const char *tag, int64_t step, const float 
     h.sum = sum;
     h.sum_squares = sum2;
     h.n_bucket_limit = h.n_bucket = (size_t)(last - first + 1);
-    h.bucket_limit = edges + first;
+    h.bucket_limit = (double *)edges + first;
     h.bucket = counts + first;
     Tensorboard__Summary__Value v;
     tensorboard__summary__value__init(&v);
