@@ -1,6 +1,7 @@
 /* See driver.h. */
 #include "cli/driver.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 IrGraph *drv_build(const char *model, const FeDefine *defs, int n_defs, int training,
@@ -20,29 +21,62 @@ IrGraph *drv_build(const char *model, const FeDefine *defs, int n_defs, int trai
     return g;
 }
 
-int drv_compile(const char *model, const FeDefine *defs, int n_defs, const char *out,
-                PassCtx *ctx, FILE *diag) {
-    IrGraph *graphs[1 + PASS_OPT_COUNT] = {0};
-    char names[1 + PASS_OPT_COUNT][32];
-    const char *name_ptrs[1 + PASS_OPT_COUNT];
-    int n = 0, rc = 0;
-    graphs[n] = drv_build(model, defs, n_defs, 0, ctx, diag);
-    snprintf(names[n], sizeof names[n], "eval");
-    if (!graphs[n++]) return -1;
-    int trains = ir_output(graphs[0], "loss") != IR_NONE;
-    for (int k = 0; trains && k < PASS_OPT_COUNT && rc == 0; k++) {
-        PassCtx c = *ctx;
-        c.optimizer = (PassOptimizer)k;
-        graphs[n] = drv_build(model, defs, n_defs, 1, &c, diag);
-        snprintf(names[n], sizeof names[n], "train/%s", pass_optimizer_names[k]);
-        if (!graphs[n++]) rc = -1;
+/* "<stem>/" of a model path when an artifact holds several models, else "" */
+static void graph_prefix(const char *model, int several, char *out, size_t cap) {
+    out[0] = 0;
+    if (!several) return;
+    const char *base = strrchr(model, '/');
+    base = base ? base + 1 : model;
+    size_t n = strcspn(base, ".");
+    snprintf(out, cap, "%.*s/", (int)n, base);
+}
+
+int drv_compile(const char *const *models, int n_models, const FeDefine *defs, int n_defs,
+                const char *out, PassCtx *ctx, FILE *diag) {
+    int cap = n_models * (1 + PASS_OPT_COUNT), n = 0, rc = 0;
+    IrGraph **graphs = calloc((size_t)cap, sizeof *graphs);
+    char (*names)[96] = calloc((size_t)cap, sizeof *names);
+    const char **name_ptrs = calloc((size_t)cap, sizeof *name_ptrs);
+    size_t srclen = 1;
+    for (int m = 0; m < n_models; m++) srclen += strlen(models[m]) + 1;
+    char *source = calloc(srclen, 1);
+    for (int m = 0; m < n_models && rc == 0; m++) {
+        char prefix[64];
+        graph_prefix(models[m], n_models > 1, prefix, sizeof prefix);
+        if (m) strcat(source, " ");
+        strcat(source, models[m]);
+        graphs[n] = drv_build(models[m], defs, n_defs, 0, ctx, diag);
+        snprintf(names[n], sizeof names[n], "%seval", prefix);
+        if (!graphs[n++]) {
+            rc = -1;
+            break;
+        }
+        int trains = ir_output(graphs[n - 1], "loss") != IR_NONE;
+        for (int k = 0; trains && k < PASS_OPT_COUNT && rc == 0; k++) {
+            PassCtx c = *ctx;
+            c.optimizer = (PassOptimizer)k;
+            graphs[n] = drv_build(models[m], defs, n_defs, 1, &c, diag);
+            snprintf(names[n], sizeof names[n], "%strain/%s", prefix, pass_optimizer_names[k]);
+            if (!graphs[n++]) rc = -1;
+        }
     }
     for (int i = 0; i < n; i++) name_ptrs[i] = names[i];
+    for (int i = 0; i < n && rc == 0; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(names[i], names[j])) {
+                fprintf(diag, "fnc compile: two models give the graph \"%s\" (rename one file)\n", names[i]);
+                rc = -1;
+                break;
+            }
     RtStatus st;
-    if (rc == 0 && rt_artifact_save(out, model, graphs, name_ptrs, n, &st) < 0) {
+    if (rc == 0 && rt_artifact_save(out, source, graphs, name_ptrs, n, &st) < 0) {
         fprintf(diag, "fnc compile: %s\n", st.msg);
         rc = -1;
     }
     for (int i = 0; i < n; i++) ir_graph_free(graphs[i]);
+    free(graphs);
+    free(names);
+    free(name_ptrs);
+    free(source);
     return rc;
 }

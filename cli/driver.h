@@ -11,8 +11,9 @@
 IrGraph *drv_build(const char *model, const FeDefine *defs, int n_defs, int training,
                    PassCtx *ctx, FILE *diag);
 /* Writes the artifact: graph "eval", and "train/<OPTIMIZER>" for every optimiser when the
- * model has a "loss". 0, or -1 after printing why to diag. */
-int drv_compile(const char *model, const FeDefine *defs, int n_defs, const char *out,
-                PassCtx *ctx, FILE *diag);
+ * model has a "loss". With several models the names get the file's stem as a prefix
+ * ("pnet/eval"). 0, or -1 after printing why to diag. */
+int drv_compile(const char *const *models, int n_models, const FeDefine *defs, int n_defs,
+                const char *out, PassCtx *ctx, FILE *diag);
 
 #endif

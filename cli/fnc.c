@@ -7,6 +7,7 @@
 #include "cli/driver.h"
 
 #define MAX_DEFINES 32
+#define MAX_MODELS 16
 
 typedef struct {
     const char *model, *out, *dump_after, *graph, *optimizer;
@@ -121,7 +122,8 @@ int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fprintf(argc < 2 ? stderr : stdout,
                 "usage: fnc COMMAND MODEL.fn [flags]\n\ncommands:\n"
-                "  compile MODEL.fn [-o OUT] [-D name=value ...]  write an artifact for fnrun\n"
+                "  compile MODEL.fn... [-o OUT] [-D name=value ...]  write an artifact for fnrun\n"
+                "      (several models: one artifact, graphs named <stem>/eval)\n"
                 "  check MODEL.fn                                 diagnostics only\n"
                 "  dump MODEL.fn [--graph train|eval] [--dump-after PASS]  print the IR\n"
                 "  info MODEL.fn [-D name=value ...]              parameters, MACs, layer shapes\n"
@@ -148,12 +150,20 @@ int main(int argc, char **argv) {
     snprintf(usage, sizeof usage, "%s MODEL.fn [-D name=value ...] [flags]", cmd);
     char prog[32];
     snprintf(prog, sizeof prog, "fnc %s", cmd);
-    const char *pos[1];
+    const char *pos[MAX_MODELS];
     int n_pos;
-    int r = flags_parse(prog, usage, specs, 5, argc, argv, 2, pos, 1, &n_pos);
+    int r = flags_parse(prog, usage, specs, 5, argc, argv, 2, pos, MAX_MODELS, &n_pos);
     if (r) return r < 0 ? 2 : 0;
-    if (n_pos != 1) {
+    if (n_pos < 1) {
         fprintf(stderr, "%s: missing MODEL.fn (see %s --help)\n", prog, prog);
+        return 2;
+    }
+    if (n_pos > 1 && strcmp(cmd, "compile")) {
+        fprintf(stderr, "%s: one MODEL.fn at a time (only compile takes several)\n", prog);
+        return 2;
+    }
+    if (n_pos > 1 && !o.out) {
+        fprintf(stderr, "%s: several models go into one artifact: name it with -o\n", prog);
         return 2;
     }
     o.model = pos[0];
@@ -200,7 +210,7 @@ int main(int argc, char **argv) {
             strncat(def_out, ".fnc", sizeof def_out - strlen(def_out) - 1);
             o.out = def_out;
         }
-        if (drv_compile(o.model, o.defines, o.n_defines, o.out, &ctx, stderr) < 0) return 1;
+        if (drv_compile(pos, n_pos, o.defines, o.n_defines, o.out, &ctx, stderr) < 0) return 1;
         printf("wrote %s (%.2f s)\n", o.out, rt_now() - t0);
         return 0;
     }

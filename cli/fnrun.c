@@ -1,4 +1,5 @@
-/* fnrun: the runtime driver. Runs compiled artifacts: `fnrun train ARTIFACT [flags]`. */
+/* fnrun: the runtime driver. Runs compiled artifacts: train, validate, plot here; align and
+ * detect in fnrun_align.c. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,16 +7,17 @@
 #include <string.h>
 
 #include "cli/flags.h"
+#include "cli/fnrun_cmds.h"
 #include "runtime/artifact.h"
 #include "runtime/plot.h"
 #include "runtime/train.h"
 #include "runtime/validate.h"
 
-static volatile sig_atomic_t stop_requested;
+volatile sig_atomic_t fnrun_stop_requested;
 
 static void on_signal(int sig) {
     (void)sig;
-    stop_requested = 1;
+    fnrun_stop_requested = 1;
 }
 
 static char *join_args(int argc, char **argv) {
@@ -135,12 +137,7 @@ static int cmd_train(int argc, char **argv) {
     o.seed = (uint64_t)seed;
     o.arguments_text = flags_format(specs, n_specs);
     o.command_line = join_args(argc, argv);
-    o.stop = &stop_requested;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    o.stop = &fnrun_stop_requested;
     RtStatus st;
     int rc = rt_train(&o, NULL, 0, &st);
     free((char *)o.arguments_text);
@@ -221,6 +218,8 @@ static void usage(FILE *f) {
                "  train ARTIFACT [flags]            train a compiled model, as train_softmax.py\n"
                "  validate MODEL LFW_DIR [flags]    LFW verification, as validate_on_lfw.py\n"
                "  plot LOG_DIR                      learning-curve figures (PNG and SVG)\n"
+               "  align INPUT_DIR OUTPUT_DIR [flags] MTCNN face crops, as align_dataset_mtcnn.py\n"
+               "  detect IMAGE... [flags]           MTCNN boxes, scores and landmarks (TSV)\n"
                "\n`fnrun COMMAND --help` lists a command's flags. fn " FN_VERSION "\n");
 }
 
@@ -229,7 +228,14 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     if (!strcmp(argv[1], "train")) return cmd_train(argc, argv);
+    if (!strcmp(argv[1], "align")) return fnrun_align(argc, argv);
+    if (!strcmp(argv[1], "detect")) return fnrun_detect(argc, argv);
     if (!strcmp(argv[1], "validate")) return cmd_validate(argc, argv);
     if (!strcmp(argv[1], "plot")) return cmd_plot(argc, argv);
     fprintf(stderr, "fnrun: unknown command '%s' (see fnrun --help)\n", argv[1]);

@@ -41,7 +41,7 @@ void fx_make_dataset(const char *dir, int classes, int per_class, int size, unsi
 int fx_compile(const char *model, const char *out) {
     PassCtx ctx = {0};
     ctx.verify = 1;
-    return drv_compile(model, NULL, 0, out, &ctx, stderr);
+    return drv_compile(&model, 1, NULL, 0, out, &ctx, stderr);
 }
 
 int fx_only_subdir(const char *dir, char *out, unsigned cap) {

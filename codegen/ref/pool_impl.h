@@ -24,13 +24,24 @@ static size_t SFX(maxpool_argmax)(const real *x, const RefWindow *win, int b, in
     return best;
 }
 
+/* The maximum over the window's in-bounds cells, channels innermost (the same values as the
+ * argmax above, read in memory order). */
 void SFX(ref_maxpool)(const real *x, real *y, const RefWindow *win) {
     real *out = y; // [n,oh,ow,c]
+    const int c = win->c;
     for (int b = 0; b < win->n; b++)
         for (int oy = 0; oy < win->oh; oy++)
-            for (int ox = 0; ox < win->ow; ox++)
-                for (int ci = 0; ci < win->c; ci++)
-                    *out++ = x[SFX(maxpool_argmax)(x, win, b, oy, ox, ci)];
+            for (int ox = 0; ox < win->ow; ox++, out += c) {
+                int y0, y1, x0, x1;
+                pool_clip(oy * win->sh - win->pad_t, win->kh, win->h, &y0, &y1);
+                pool_clip(ox * win->sw - win->pad_l, win->kw, win->w, &x0, &x1);
+                memcpy(out, x + pool_index(win, b, y0, x0, 0), (size_t)c * sizeof(real));
+                for (int iy = y0; iy < y1; iy++)
+                    for (int ix = x0; ix < x1; ix++) {
+                        const real *v = x + pool_index(win, b, iy, ix, 0);
+                        for (int ci = 0; ci < c; ci++) out[ci] = v[ci] > out[ci] ? v[ci] : out[ci];
+                    }
+            }
 }
 
 void SFX(ref_maxpool_grad)(const real *x, const real *dy, real *dx, const RefWindow *win) {

@@ -1,0 +1,211 @@
+/* fnrun align and fnrun detect: MTCNN on images (runtime/align.h, runtime/mtcnn.h). The nets
+ * come from an artifact compiled from models/mtcnn/ (the build puts mtcnn.fnc beside fnrun);
+ * the weights are the reference's det1/2/3.npy. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/flags.h"
+#include "cli/fnrun_cmds.h"
+#include "runtime/align.h"
+#include "runtime/artifact.h"
+#include "runtime/mtcnn.h"
+#include "runtime/rundir.h"
+
+/* mtcnn.fnc in the folder of this executable */
+static const char *default_model(char *buf, size_t cap) {
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 16);
+    char *slash = n > 0 ? (buf[n] = 0, strrchr(buf, '/')) : NULL;
+    if (!slash) return "mtcnn.fnc";
+    strcpy(slash + 1, "mtcnn.fnc");
+    return buf;
+}
+
+static int check_weights(const char *prog, const char *dir) {
+    if (dir) return 0;
+    fprintf(stderr, "%s: give --mtcnn_weights DIR (the folder of the reference's det1.npy, det2.npy, "
+                    "det3.npy) or set FN_MTCNN_WEIGHTS\n", prog);
+    return -1;
+}
+
+static char *join_args(int argc, char **argv) {
+    size_t n = 1;
+    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
+    char *s = calloc(n, 1);
+    for (int i = 0; i < argc; i++) {
+        strcat(s, argv[i]);
+        if (i + 1 < argc) strcat(s, " ");
+    }
+    return s;
+}
+
+int fnrun_align(int argc, char **argv) {
+    RtAlignOpts o;
+    rt_align_defaults(&o);
+    char model_buf[4096];
+    double gpu_memory_fraction = 1.0;
+    o.model = default_model(model_buf, sizeof model_buf);
+    o.weights_dir = getenv("FN_MTCNN_WEIGHTS");
+    const FlagSpec specs[] = {
+        {"image_size", FLAG_INT, &o.image_size, "side of the saved face, pixels"},
+        {"margin", FLAG_INT, &o.margin, "pixels added around the box in all (half per side), in the input image"},
+        {"random_order", FLAG_BOOL, &o.random_order, "shuffle the classes (helps several processes share one output)"},
+        {"detect_multiple_faces", FLAG_BOOL, &o.detect_multiple_faces, "save every face as NAME_<i>.png"},
+        {"gpu_memory_fraction", FLAG_REAL, &gpu_memory_fraction, "accepted for compatibility: alignment runs on the CPU"},
+        {"threads", FLAG_INT, &o.threads, "worker threads (default: the cores)"},
+        {"mtcnn_model", FLAG_STR, &o.model, "artifact of the three nets (default: mtcnn.fnc beside fnrun)"},
+        {"mtcnn_weights", FLAG_STR, &o.weights_dir, "folder of det1.npy det2.npy det3.npy (default $FN_MTCNN_WEIGHTS)"},
+    };
+    const char *pos[2];
+    int n_pos;
+    int r = flags_parse("fnrun align", "INPUT_DIR OUTPUT_DIR [flags]", specs, (int)(sizeof specs / sizeof specs[0]),
+                        argc, argv, 2, pos, 2, &n_pos);
+    if (r) return r < 0 ? 2 : 0;
+    if (n_pos != 2) {
+        fprintf(stderr, "fnrun align: needs INPUT_DIR and OUTPUT_DIR (see fnrun align --help)\n");
+        return 2;
+    }
+    if (o.image_size < 1 || o.margin < 0 || o.threads < 1 || o.threads > 256) {
+        fprintf(stderr, "fnrun align: --image_size and --threads must be positive, --margin not negative\n");
+        return 2;
+    }
+    if (check_weights("fnrun align", o.weights_dir) < 0) return 2;
+    o.input_dir = pos[0];
+    o.output_dir = pos[1];
+    o.command_line = join_args(argc, argv);
+    o.stop = &fnrun_stop_requested;
+    RtAlignTotals t;
+    RtStatus st;
+    int rc = rt_align(&o, &t, &st);
+    free((char *)o.command_line);
+    if (rc < 0) {
+        fprintf(stderr, "fnrun align: %s\n", st.msg);
+        return 1;
+    }
+    int processed = t.total - t.skipped - t.claimed;
+    printf("Total number of images: %d\n", t.total);
+    printf("Number of successfully aligned images: %d\n", t.aligned);
+    printf("already aligned (skipped): %d; being aligned by another process: %d; unreadable: %d; "
+           "no face: %d\n", t.skipped, t.claimed, t.unreadable, t.no_face);
+    printf("time: %.1f s, %.1f images/s\n", t.seconds, t.seconds > 0 ? processed / t.seconds : 0);
+    if (fnrun_stop_requested) {
+        printf("stopped early: run the same command again to finish\n");
+        return 130;
+    }
+    return 0;
+}
+
+/* a w-pixel rectangle outline and 5x5 landmark dots */
+static void draw(RtImage *img, const RtFace *f) {
+    static const unsigned char green[3] = {0, 255, 0}, red[3] = {255, 0, 0};
+    int x1 = (int)f->box[0], y1 = (int)f->box[1], x2 = (int)f->box[2], y2 = (int)f->box[3];
+    int lw = img->w > 400 ? 3 : 2;
+    for (int y = y1 - lw / 2; y <= y2 + lw / 2; y++)
+        for (int x = x1 - lw / 2; x <= x2 + lw / 2; x++) {
+            int edge = abs(x - x1) <= lw / 2 || abs(x - x2) <= lw / 2 || abs(y - y1) <= lw / 2 || abs(y - y2) <= lw / 2;
+            if (edge && x >= 0 && y >= 0 && x < img->w && y < img->h) memcpy(img->pix + ((size_t)y * img->w + x) * 3, green, 3);
+        }
+    for (int k = 0; k < 5; k++)
+        for (int dy = -2; dy <= 2; dy++)
+            for (int dx = -2; dx <= 2; dx++) {
+                int x = (int)f->pts[2 * k] + dx, y = (int)f->pts[2 * k + 1] + dy;
+                if (x >= 0 && y >= 0 && x < img->w && y < img->h) memcpy(img->pix + ((size_t)y * img->w + x) * 3, red, 3);
+            }
+}
+
+int fnrun_detect(int argc, char **argv) {
+    char model_buf[4096];
+    const char *model = default_model(model_buf, sizeof model_buf), *weights = getenv("FN_MTCNN_WEIGHTS");
+    const char *annotate = NULL;
+    RtMtcnnParams p;
+    rt_mtcnn_defaults(&p);
+    const FlagSpec specs[] = {
+        {"minsize", FLAG_REAL, &p.minsize, "smallest face searched, pixels"},
+        {"annotate", FLAG_STR, &annotate, "write each image with its boxes and landmarks drawn into this folder"},
+        {"mtcnn_model", FLAG_STR, &model, "artifact of the three nets (default: mtcnn.fnc beside fnrun)"},
+        {"mtcnn_weights", FLAG_STR, &weights, "folder of det1.npy det2.npy det3.npy (default $FN_MTCNN_WEIGHTS)"},
+    };
+    enum { MAX_IMAGES = 4096 };
+    static const char *pos[MAX_IMAGES];
+    int n_pos;
+    int r = flags_parse("fnrun detect", "IMAGE... [flags]", specs, (int)(sizeof specs / sizeof specs[0]), argc,
+                        argv, 2, pos, MAX_IMAGES, &n_pos);
+    if (r) return r < 0 ? 2 : 0;
+    if (n_pos < 1) {
+        fprintf(stderr, "fnrun detect: needs at least one IMAGE (see fnrun detect --help)\n");
+        return 2;
+    }
+    if (p.minsize < 12) {
+        fprintf(stderr, "fnrun detect: --minsize must be at least 12 (PNet's window)\n");
+        return 2;
+    }
+    if (check_weights("fnrun detect", weights) < 0) return 2;
+    RtStatus st;
+    RtArtifact art;
+    if (rt_artifact_load(model, &art, &st) < 0) {
+        fprintf(stderr, "fnrun detect: %s\n", st.msg);
+        return 1;
+    }
+    const IrGraph *g[3] = {rt_artifact_graph(&art, "pnet/eval"), rt_artifact_graph(&art, "rnet/eval"),
+                           rt_artifact_graph(&art, "onet/eval")};
+    RtMtcnn *m = g[0] && g[1] && g[2] ? rt_mtcnn_new(g[0], g[1], g[2], weights, &st) : NULL;
+    if (!m) {
+        fprintf(stderr, "fnrun detect: %s\n", g[0] && g[1] && g[2] ? st.msg : "the artifact lacks the MTCNN graphs pnet/eval, rnet/eval, onet/eval");
+        rt_artifact_free(&art);
+        return 1;
+    }
+    int rc = 0, total = 0;
+    if (annotate && rt_mkdirs(annotate, NULL, 0, &st) < 0) {
+        fprintf(stderr, "fnrun detect: %s\n", st.msg);
+        rt_mtcnn_free(m);
+        rt_artifact_free(&art);
+        return 1;
+    }
+    printf("# image\tface\tx1\ty1\tx2\ty2\tscore\tleft_eye_x\tleft_eye_y\tright_eye_x\tright_eye_y\tnose_x\tnose_y"
+           "\tmouth_left_x\tmouth_left_y\tmouth_right_x\tmouth_right_y\n");
+    for (int i = 0; i < n_pos; i++) {
+        RtImage img;
+        RtFace *faces = NULL;
+        int n = 0;
+        if (rt_image_read(pos[i], &img, &st) < 0) {
+            fprintf(stderr, "fnrun detect: %s\n", st.msg);
+            rc = 1;
+            continue;
+        }
+        if (rt_mtcnn_detect(m, &img, &p, &faces, &n, &st) < 0) {
+            fprintf(stderr, "fnrun detect: %s: %s\n", pos[i], st.msg);
+            rt_image_free(&img);
+            rc = 1;
+            break;
+        }
+        for (int k = 0; k < n; k++) {
+            const RtFace *f = &faces[k];
+            printf("%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.6f", pos[i], k, f->box[0], f->box[1], f->box[2], f->box[3], f->score);
+            for (int j = 0; j < 10; j++) printf("\t%.4f", f->pts[j]);
+            printf("\n");
+            if (annotate) draw(&img, f);
+        }
+        fprintf(stderr, "%s: %d face%s\n", pos[i], n, n == 1 ? "" : "s");
+        total += n;
+        if (annotate) {
+            char out[4096], stem[1024];
+            const char *base = strrchr(pos[i], '/');
+            snprintf(stem, sizeof stem, "%s", base ? base + 1 : pos[i]);
+            char *dot = strrchr(stem, '.');
+            if (dot && dot != stem) *dot = 0;
+            snprintf(out, sizeof out, "%s/%s.png", annotate, stem);
+            if (rt_image_write_png(out, &img, &st) < 0) {
+                fprintf(stderr, "fnrun detect: %s\n", st.msg);
+                rc = 1;
+            }
+        }
+        free(faces);
+        rt_image_free(&img);
+    }
+    fflush(stdout);
+    fprintf(stderr, "%d face%s in %d image%s\n", total, total == 1 ? "" : "s", n_pos, n_pos == 1 ? "" : "s");
+    rt_mtcnn_free(m);
+    rt_artifact_free(&art);
+    return rc;
+}
