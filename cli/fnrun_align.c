@@ -86,7 +86,7 @@ int fnrun_align(int argc, char **argv) {
     int processed = t.total - t.skipped - t.claimed;
     printf("Total number of images: %d\n", t.total);
     printf("Number of successfully aligned images: %d\n", t.aligned);
-    printf("already aligned (skipped): %d; being aligned by another process: %d; unreadable: %d; "
+    printf("skipped (done before): %d; being aligned by another process: %d; unreadable: %d; "
            "no face: %d\n", t.skipped, t.claimed, t.unreadable, t.no_face);
     printf("time: %.1f s, %.1f images/s\n", t.seconds, t.seconds > 0 ? processed / t.seconds : 0);
     if (fnrun_stop_requested) {
@@ -143,6 +143,7 @@ int fnrun_detect(int argc, char **argv) {
     if (check_weights("fnrun detect", weights) < 0) return 2;
     RtStatus st;
     RtArtifact art;
+    rt_blas_threads(1); /* small GEMMs: a second BLAS thread costs more than it gives */
     if (rt_artifact_load(model, &art, &st) < 0) {
         fprintf(stderr, "fnrun detect: %s\n", st.msg);
         return 1;

@@ -25,9 +25,6 @@
 
 #define LOCK_DIR ".fn-align" /* dot folders are not classes to the dataset scan */
 
-/* one BLAS thread per worker: set only when the BLAS is OpenBLAS */
-extern void openblas_set_num_threads(int) __attribute__((weak));
-
 void rt_align_defaults(RtAlignOpts *o) {
     memset(o, 0, sizeof *o);
     o->image_size = 182;
@@ -101,17 +98,27 @@ static int save_face(Shared *sh, const RtImage *img, const RtFace *f, const char
     return rc;
 }
 
+/* the mark of an image done without an output (unreadable, no face): later claims skip it */
+static void touch(const char *path, const char *why) {
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "%s\n", why);
+        fclose(f);
+    }
+}
+
 enum { DONE_ALIGNED, DONE_SKIPPED, DONE_CLAIMED, DONE_UNREADABLE, DONE_NO_FACE };
 
 /* One image: claim, read, detect, save, log. Returns a DONE_* or -1 on a hard error. */
 static int align_one(Shared *sh, RtMtcnn *m, const Job *j, int *n_saved, RtStatus *st) {
     const RtAlignOpts *o = sh->o;
     const char *cls = sh->ds->classes[j->cls].name, *path = sh->ds->paths[j->img];
-    char stem[1024], out[4096], lock[4096], tmp[4200];
+    char stem[1024], out[4096], lock[4096], mark[4096], tmp[4200];
     stem_of(path, stem, sizeof stem);
     snprintf(out, sizeof out, "%s/%s/%s%s.png", o->output_dir, cls, stem, o->detect_multiple_faces ? "_0" : "");
-    if (exists(out)) return DONE_SKIPPED;
     snprintf(lock, sizeof lock, "%s/" LOCK_DIR "/%s/%s.lock", o->output_dir, cls, stem);
+    snprintf(mark, sizeof mark, "%s/" LOCK_DIR "/%s/%s.nooutput", o->output_dir, cls, stem);
+    if (exists(out) || exists(mark)) return DONE_SKIPPED;
     int fd = open(lock, O_CREAT | O_RDWR | O_CLOEXEC, 0644);
     if (fd < 0) return rt_fail(st, "cannot create %s: %s", lock, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -119,7 +126,7 @@ static int align_one(Shared *sh, RtMtcnn *m, const Job *j, int *n_saved, RtStatu
         return DONE_CLAIMED;
     }
     int rc = DONE_SKIPPED;
-    if (exists(out)) goto release; /* finished by another process since the first look */
+    if (exists(out) || exists(mark)) goto release; /* done by another process since the first look */
     RtImage img = {0};
     RtStatus est;
     if (rt_image_read(path, &img, &est) < 0) {
@@ -127,6 +134,7 @@ static int align_one(Shared *sh, RtMtcnn *m, const Job *j, int *n_saved, RtStatu
         fprintf(o->out, "%s\n", est.msg);
         pthread_mutex_unlock(&sh->mu);
         rc = DONE_UNREADABLE;
+        touch(mark, est.msg);
         goto release;
     }
     RtMtcnnParams p;
@@ -146,6 +154,7 @@ static int align_one(Shared *sh, RtMtcnn *m, const Job *j, int *n_saved, RtStatu
         fflush(sh->bbox);
         pthread_mutex_unlock(&sh->mu);
         rc = DONE_NO_FACE;
+        touch(mark, "no face");
     } else {
         double(*boxes)[4] = malloc((size_t)n * sizeof *boxes);
         for (int i = 0; i < n; i++) memcpy(boxes[i], faces[i].box, sizeof boxes[i]);
@@ -282,7 +291,7 @@ int rt_align(const RtAlignOpts *o, RtAlignTotals *t, RtStatus *st) {
     t->total = sh.n_jobs;
     char bbox_path[4200];
     if (!(sh.bbox = open_bbox_log(o->output_dir, key, bbox_path, sizeof bbox_path, st))) goto done;
-    if (openblas_set_num_threads) openblas_set_num_threads(1);
+    rt_blas_threads(1); /* the workers are the parallelism */
     pthread_mutex_init(&sh.mu, NULL);
     rt_progress_start(&sh.pr, o->out, "images", sh.n_jobs);
     double t0 = rt_now();

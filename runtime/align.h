@@ -2,7 +2,9 @@
  * detect with MTCNN, pick the face, crop with a margin, resize, save PNG. Several processes may
  * share one output folder: each image is claimed with a lock (flock, released by the kernel if
  * the process dies) and written to a temporary file renamed into place, so no image is done
- * twice and no partial PNG is ever visible. Worker threads share the image list. */
+ * twice and no partial PNG is ever visible. An image done without an output (unreadable, or
+ * no face) leaves a mark in OUTPUT_DIR/.fn-align, so neither another process nor a rerun redoes
+ * it (remove that folder to retry them). Worker threads share the image list. */
 #ifndef FN_RT_ALIGN_H
 #define FN_RT_ALIGN_H
 

@@ -21,16 +21,22 @@ int rt_mtcnn_load(RtVars *vars, const char *net, const RtNpyWeights *w, int adap
         snprintf(name, sizeof name, "%s/%s/%s", net, a->layer, a->param);
         RtVar *v = rt_vars_find(vars, name);
         if (!v) return rt_fail(st, "the %s weights have %s, which the net does not", net, name);
-        if (v->n != a->n || v->rank != a->rank)
-            return rt_fail(st, "%s: %lld values in the weights, %lld in the net", name, (long long)a->n,
-                           (long long)v->n);
+        int same = v->n == a->n && v->rank == a->rank;
+        for (int k = 0; same && k < a->rank; k++) /* an adapted kernel has its spatial axes swapped */
+            same = v->dims[k] == a->dims[adapt && a->rank == 4 && k < 2 ? 1 - k : k];
+        if (!same) {
+            char want[96] = "", got[96] = "";
+            for (int k = 0, o = 0; k < v->rank; k++) o += snprintf(want + o, sizeof want - (size_t)o, "%s%lld", k ? "x" : "", (long long)v->dims[k]);
+            for (int k = 0, o = 0; k < a->rank; k++) o += snprintf(got + o, sizeof got - (size_t)o, "%s%lld", k ? "x" : "", (long long)a->dims[k]);
+            return rt_fail(st, "%s: the weights are %s, the net wants %s%s", name, got, want,
+                           adapt && a->rank == 4 ? " (spatial axes swapped)" : "");
+        }
         float *dst = v->data;
         int side = 0;
         for (size_t k = 0; k < sizeof flattened / sizeof flattened[0]; k++)
             if (!strcmp(flattened[k].net, net) && !strcmp(flattened[k].layer, a->layer)) side = flattened[k].side;
         if (adapt && a->rank == 4) { /* [kh,kw,i,o] -> [kw,kh,i,o] */
             int64_t kh = a->dims[0], kw = a->dims[1], io = a->dims[2] * a->dims[3];
-            if (v->dims[0] != kw || v->dims[1] != kh) return rt_fail(st, "%s: kernel shape differs", name);
             for (int64_t y = 0; y < kh; y++)
                 for (int64_t x = 0; x < kw; x++)
                     memcpy(dst + (x * kh + y) * io, a->data + (y * kw + x) * io, (size_t)io * sizeof(float));

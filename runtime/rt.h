@@ -21,6 +21,9 @@ typedef struct {
 int rt_fail(RtStatus *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 double rt_now(void); /* monotonic seconds */
+/* Threads the BLAS may use per call, when it is OpenBLAS (no effect with another BLAS). Work
+ * that runs its own threads over many small GEMMs (MTCNN) wants 1. */
+void rt_blas_threads(int n);
 
 /* ---- random numbers: counter-based, so results never depend on call order or threads ------- */
 uint64_t rt_mix(uint64_t x);                               /* splitmix64 finaliser */

@@ -1,4 +1,4 @@
-/* Status messages and the counter-based random streams. */
+/* Status messages, the counter-based random streams, BLAS threads. */
 #include "runtime/rt.h"
 
 #include <stdarg.h>
@@ -12,6 +12,12 @@ int rt_fail(RtStatus *st, const char *fmt, ...) {
     vsnprintf(st->msg, sizeof st->msg, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+extern void openblas_set_num_threads(int) __attribute__((weak));
+
+void rt_blas_threads(int n) {
+    if (openblas_set_num_threads) openblas_set_num_threads(n);
 }
 
 uint64_t rt_mix(uint64_t x) {

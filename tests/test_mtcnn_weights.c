@@ -68,6 +68,47 @@ static void check_net(const char *model, const char *net, const char *npy, int n
     ir_graph_free(g);
 }
 
+/* Weights of one net offered to another, or reshaped, are errors with a message. */
+static void check_mismatch(const char *data) {
+    PassCtx ctx = {0};
+    IrGraph *g = drv_build("models/mtcnn/pnet.fn", NULL, 0, 0, &ctx, stderr);
+    char p[512];
+    RtNpyWeights w2, w1;
+    RtStatus st;
+    snprintf(p, sizeof p, "%s/mtcnn/det2.npy", data);
+    int ok = g && rt_npy_load_weights(p, &w2, &st) == 0;
+    snprintf(p, sizeof p, "%s/mtcnn/det1.npy", data);
+    ok = ok && rt_npy_load_weights(p, &w1, &st) == 0;
+    if (!CHECK(ok, "load: %s", st.msg)) return;
+    RtVars *v = rt_vars_new(4);
+    RtExec *ex = bind(g, v, 1, 12, 12);
+    CHECK(rt_mtcnn_load(v, "pnet", &w2, 1, &st) < 0 && strstr(st.msg, "pnet"), "RNet weights into PNet: %s", st.msg);
+    /* det1 with conv2 reshaped (3,3,10,16) -> (3,3,16,10): same count, other shape */
+    for (int i = 0; i < w1.n; i++)
+        if (!strcmp(w1.a[i].layer, "conv2") && !strcmp(w1.a[i].param, "weights")) {
+            w1.a[i].dims[2] = 16;
+            w1.a[i].dims[3] = 10;
+        }
+    int r = rt_mtcnn_load(v, "pnet", &w1, 1, &st);
+    printf("  reshaped conv2: %s\n", r < 0 ? st.msg : "accepted");
+    CHECK(r < 0 && strstr(st.msg, "conv2"), "a reshaped kernel is an error naming it");
+    /* a missing array: the net keeps a variable unfilled */
+    for (int i = 0; i < w1.n; i++)
+        if (!strcmp(w1.a[i].layer, "conv2") && !strcmp(w1.a[i].param, "weights")) {
+            w1.a[i].dims[2] = 10;
+            w1.a[i].dims[3] = 16;
+        }
+    CHECK(rt_mtcnn_load(v, "pnet", &w1, 1, &st) == 0, "det1 restored loads: %s", st.msg);
+    w1.n--;
+    CHECK(rt_mtcnn_load(v, "pnet", &w1, 1, &st) < 0 && strstr(st.msg, "fill"), "a missing array: %s", st.msg);
+    w1.n++;
+    rt_exec_free(ex);
+    rt_vars_free(v);
+    rt_npy_free(&w1);
+    rt_npy_free(&w2);
+    ir_graph_free(g);
+}
+
 int main(void) {
     const char *data = test_shared_data();
     if (!data) {
@@ -81,5 +122,6 @@ int main(void) {
     check_net("models/mtcnn/rnet.fn", "rnet", p, 3, 24, 24);
     snprintf(p, sizeof p, "%s/mtcnn/det3.npy", data);
     check_net("models/mtcnn/onet.fn", "onet", p, 3, 48, 48);
+    check_mismatch(data);
     return test_summary("test_mtcnn_weights");
 }
