@@ -68,8 +68,8 @@ static int cmp_class_dir(const void *a, const void *b) {
 static int add_class_files(RtDataset *ds, const char *root, const char *name, RtStatus *st) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/%s", root, name);
-    char **files;
-    int nf;
+    char **files = NULL;
+    int nf = 0;
     if (list_dir(dir, 0, &files, &nf, st) < 0) return -1;
     int rc = nf == 0 ? rt_fail(st, "class folder %s has no images", dir) : 0;
     for (int i = 0; i < nf; i++) {
@@ -99,8 +99,8 @@ int rt_dataset_scan(const char *data_dir, RtDataset *ds, RtStatus *st) {
     ClassDir *all = NULL;
     int n_all = 0;
     for (int r = 0; r < n_roots && rc == 0; r++) {
-        char **cls;
-        int nc;
+        char **cls = NULL;
+        int nc = 0;
         if (list_dir(roots[r], 1, &cls, &nc, st) < 0) {
             rc = -1;
             break;

@@ -24,6 +24,12 @@ double rt_now(void); /* monotonic seconds */
 /* Threads the BLAS may use per call, when it is OpenBLAS (no effect with another BLAS). Work
  * that runs its own threads over many small GEMMs (MTCNN) wants 1. */
 void rt_blas_threads(int n);
+/* Debian's OpenBLAS 0.3.21 does not know some newer CPUs (a Sapphire Rapids VM reports a generic
+ * "Intel Xeon Processor") and falls back to its Prescott (SSE3) kernels, 3-6x slower than its
+ * AVX-512 ones. OpenBLAS picks its kernels once, from OPENBLAS_CORETYPE, when it loads; so when
+ * it reports Prescott on a CPU with AVX-512 (or AVX2) and the variable is unset, this sets it
+ * and re-executes the program (argv as given). Returns only if nothing needed doing. */
+void rt_blas_select(char **argv);
 
 /* ---- random numbers: counter-based, so results never depend on call order or threads ------- */
 uint64_t rt_mix(uint64_t x);                               /* splitmix64 finaliser */

@@ -194,7 +194,7 @@ static void test_window_decode(void) {
             for (int w = 1; w <= 50; w += 17) {
                 int h = 40 - y0 % 13;
                 cases++;
-                size_t n;
+                size_t n = 0;
                 unsigned char *data = read_bytes(path, &n);
                 char err[256];
                 if (rt_image_decode_window(data, n, x0, y0, w, h, &win, err, sizeof err) < 0) {

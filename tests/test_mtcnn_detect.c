@@ -90,7 +90,9 @@ static void detect_one(RtMtcnn *m, const char *path, Tally *t) {
     rt_image_free(&img);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    rt_blas_select(argv);
     const char *data = test_shared_data();
     if (!data) {
         printf("  ../shared/data absent: skipped\n");
