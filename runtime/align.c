@@ -251,7 +251,7 @@ int rt_align(const RtAlignOpts *o, RtAlignTotals *t, RtStatus *st) {
     uint64_t key = rt_hash((uint64_t)getpid(), (uint64_t)(rt_now() * 1e9), (uint64_t)time(NULL));
     int rc = -1;
     usleep((useconds_t)(rt_uniform(key, 1 << 20) * 1e6)); /* de-synchronise parallel starts */
-    if (rt_dataset_scan(o->input_dir, &ds, st) < 0) {
+    if (rt_dataset_scan_ex(o->input_dir, 1, &ds, st) < 0) {
         rt_artifact_free(&art);
         return -1;
     }

@@ -64,14 +64,16 @@ static int cmp_class_dir(const void *a, const void *b) {
     return c ? c : x->root - y->root;
 }
 
-/* Appends the sorted files of root/name to the last class; an empty folder is an error. */
-static int add_class_files(RtDataset *ds, const char *root, const char *name, RtStatus *st) {
+/* Appends the sorted files of root/name to the last class; an empty folder is an error unless
+ * allow_empty. */
+static int add_class_files(RtDataset *ds, const char *root, const char *name, int allow_empty,
+                           RtStatus *st) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/%s", root, name);
     char **files = NULL;
     int nf = 0;
     if (list_dir(dir, 0, &files, &nf, st) < 0) return -1;
-    int rc = nf == 0 ? rt_fail(st, "class folder %s has no images", dir) : 0;
+    int rc = nf == 0 && !allow_empty ? rt_fail(st, "class folder %s has no images", dir) : 0;
     for (int i = 0; i < nf; i++) {
         char path[8192];
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
@@ -83,6 +85,10 @@ static int add_class_files(RtDataset *ds, const char *root, const char *name, Rt
 }
 
 int rt_dataset_scan(const char *data_dir, RtDataset *ds, RtStatus *st) {
+    return rt_dataset_scan_ex(data_dir, 0, ds, st);
+}
+
+int rt_dataset_scan_ex(const char *data_dir, int allow_empty, RtDataset *ds, RtStatus *st) {
     memset(ds, 0, sizeof *ds);
     char *spec = strdup(data_dir), *save = NULL;
     char *roots[64];
@@ -113,7 +119,7 @@ int rt_dataset_scan(const char *data_dir, RtDataset *ds, RtStatus *st) {
     if (rc == 0 && n_all == 0) rc = rt_fail(st, "--data_dir %s: no class folders in it", data_dir);
     for (int i = 0; i < n_all; i++) {
         if (rc == 0 && (i == 0 || strcmp(all[i].name, all[i - 1].name) != 0)) ds_add_class(ds, all[i].name);
-        if (rc == 0) rc = add_class_files(ds, roots[all[i].root], all[i].name, st);
+        if (rc == 0) rc = add_class_files(ds, roots[all[i].root], all[i].name, allow_empty, st);
     }
     for (int i = 0; i < n_all; i++) free(all[i].name);
     free(all);

@@ -23,6 +23,8 @@ typedef struct {
  * one class (its files: each root's sorted files, in root order). Errors: a missing or
  * unreadable root, no classes, a class folder without images. */
 int rt_dataset_scan(const char *data_dir, RtDataset *ds, RtStatus *st);
+/* The same; allow_empty keeps class folders without files (as classes with no images). */
+int rt_dataset_scan_ex(const char *data_dir, int allow_empty, RtDataset *ds, RtStatus *st);
 void rt_dataset_free(RtDataset *ds);
 /* The reference's SPLIT_IMAGES: each class's images are shuffled with a stream keyed by (seed,
  * class); split = floor(n(1-ratio)), n-1 if that is n; the first split images train, the rest

@@ -20,7 +20,7 @@ for d in "$data"/lfw/lfw-deepfunneled/*/; do
     n=$((n + 1))
     [ "$n" -eq 10 ] && break
 done
-mkdir -p "$in/zz_odd"
+mkdir -p "$in/zz_odd" "$in/empty_class"
 echo "not an image" >"$in/zz_odd/broken.jpg"
 "$bin/fn_gendata" "$tmp/gen" 1 1 80 >/dev/null && cp "$tmp/gen/class_000/class_000_0001.png" "$in/zz_odd/shapes.png"
 
