@@ -54,6 +54,7 @@ int fnrun_align(int argc, char **argv) {
         {"detect_multiple_faces", FLAG_BOOL, &o.detect_multiple_faces, "save every face as NAME_<i>.png"},
         {"gpu_memory_fraction", FLAG_REAL, &gpu_memory_fraction, "accepted for compatibility: alignment runs on the CPU"},
         {"threads", FLAG_INT, &o.threads, "worker threads (default: the cores)"},
+        {"png_compression", FLAG_INT, &o.png_level, "zlib level of the PNGs, 0-9 (6 is PIL's default: ~9% smaller, 3x slower to write)"},
         {"mtcnn_model", FLAG_STR, &o.model, "artifact of the three nets (default: mtcnn.fnc beside fnrun)"},
         {"mtcnn_weights", FLAG_STR, &o.weights_dir, "folder of det1.npy det2.npy det3.npy (default $FN_MTCNN_WEIGHTS)"},
     };
@@ -66,8 +67,9 @@ int fnrun_align(int argc, char **argv) {
         fprintf(stderr, "fnrun align: needs INPUT_DIR and OUTPUT_DIR (see fnrun align --help)\n");
         return 2;
     }
-    if (o.image_size < 1 || o.margin < 0 || o.threads < 1 || o.threads > 256) {
-        fprintf(stderr, "fnrun align: --image_size and --threads must be positive, --margin not negative\n");
+    if (o.image_size < 1 || o.margin < 0 || o.threads < 1 || o.threads > 256 || o.png_level < 0 || o.png_level > 9) {
+        fprintf(stderr, "fnrun align: --image_size and --threads must be positive, --margin not negative, "
+                        "--png_compression 0..9\n");
         return 2;
     }
     if (check_weights("fnrun align", o.weights_dir) < 0) return 2;

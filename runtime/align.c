@@ -29,6 +29,7 @@ void rt_align_defaults(RtAlignOpts *o) {
     memset(o, 0, sizeof *o);
     o->image_size = 182;
     o->margin = 44;
+    o->png_level = 1;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = n > 0 ? (int)n : 1;
     o->out = stdout;
@@ -89,7 +90,7 @@ static int save_face(Shared *sh, const RtImage *img, const RtFace *f, const char
     if (bb[2] <= bb[0] || bb[3] <= bb[1]) return rt_fail(st, "empty face box");
     RtImage face = {o->image_size, o->image_size, malloc((size_t)o->image_size * o->image_size * 3)};
     rt_resize_bilinear(img, bb[0], bb[1], bb[2] - bb[0], bb[3] - bb[1], face.pix, face.w, face.h);
-    int rc = rt_image_write_png(tmp, &face, st);
+    int rc = rt_image_write_png_level(tmp, &face, o->png_level, st);
     free(face.pix);
     if (rc == 0 && rename(tmp, out) < 0) {
         rc = rt_fail(st, "cannot rename %s to %s: %s", tmp, out, strerror(errno));
@@ -232,8 +233,8 @@ static FILE *open_bbox_log(const char *dir, uint64_t key, char *path, size_t cap
 
 int rt_align(const RtAlignOpts *o, RtAlignTotals *t, RtStatus *st) {
     memset(t, 0, sizeof *t);
-    if (o->image_size < 1 || o->margin < 0 || o->threads < 1)
-        return rt_fail(st, "image size and threads must be positive, the margin not negative");
+    if (o->image_size < 1 || o->margin < 0 || o->threads < 1 || o->png_level < 0 || o->png_level > 9)
+        return rt_fail(st, "image size and threads must be positive, the margin not negative, the PNG level 0..9");
     RtArtifact art;
     if (rt_artifact_load(o->model, &art, st) < 0) return -1;
     Shared sh;

@@ -19,6 +19,7 @@ typedef struct {
     int image_size, margin;
     int random_order, detect_multiple_faces;
     int threads;
+    int png_level;            /* zlib level of the PNGs (1: fast; PIL's default is 6) */
     const char *command_line; /* for revision_info.txt */
     FILE *out;                /* progress, messages and totals */
     volatile sig_atomic_t *stop;

@@ -288,13 +288,39 @@ int rt_image_load(const char *path, int control, int size, uint64_t key, RtImage
 }
 
 int rt_image_write_png(const char *path, const RtImage *img, RtStatus *st) {
-    png_image pi;
-    memset(&pi, 0, sizeof pi);
-    pi.version = PNG_IMAGE_VERSION;
-    pi.width = (png_uint_32)img->w;
-    pi.height = (png_uint_32)img->h;
-    pi.format = PNG_FORMAT_RGB;
-    if (!png_image_write_to_file(&pi, path, 0, img->pix, 0, NULL))
-        return rt_fail(st, "cannot write %s: %s", path, pi.message);
+    return rt_image_write_png_level(path, img, 6, st);
+}
+
+static void png_error_jump(png_structp png, png_const_charp msg) {
+    char *err = png_get_error_ptr(png);
+    snprintf(err, 256, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void png_warning_ignore(png_structp png, png_const_charp msg) {
+    (void)png;
+    (void)msg;
+}
+
+int rt_image_write_png_level(const char *path, const RtImage *img, int level, RtStatus *st) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return rt_fail(st, "cannot write %s: %s", path, strerror(errno));
+    char err[256] = "";
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, err, png_error_jump, png_warning_ignore);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info || setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        fclose(f);
+        return rt_fail(st, "cannot write %s: %s", path, err[0] ? err : "out of memory");
+    }
+    png_init_io(png, f);
+    png_set_compression_level(png, level);
+    png_set_IHDR(png, info, (png_uint_32)img->w, (png_uint_32)img->h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < img->h; y++) png_write_row(png, img->pix + (size_t)y * img->w * 3);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    if (fclose(f) != 0) return rt_fail(st, "cannot write %s: %s", path, strerror(errno));
     return 0;
 }

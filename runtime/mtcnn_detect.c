@@ -251,18 +251,9 @@ static int stage1(RtMtcnn *m, const RtImage *img, const float *pix, const RtMtcn
 static int crop(const float *pix, int iw, int ih, const Box *b, int side, float *dst) {
     int x1 = (int)b->x1, y1 = (int)b->y1, tw = (int)b->x2 - x1 + 1, th = (int)b->y2 - y1 + 1;
     if (tw < 1 || th < 1) return 0;
-    float *buf = calloc((size_t)tw * th * 3, sizeof *buf);
-    /* buffer (i, j) is image pixel (x1 - 1 + j, y1 - 1 + i), 0-based */
-    int j0 = x1 - 1 < 0 ? 1 - x1 : 0, j1 = x1 - 1 + tw > iw ? iw - x1 + 1 : tw;
-    for (int i = 0; i < th && j1 > j0; i++) {
-        int y = y1 - 1 + i;
-        if (y < 0 || y >= ih) continue;
-        memcpy(buf + ((size_t)i * tw + j0) * 3, pix + ((size_t)y * iw + x1 - 1 + j0) * 3,
-               (size_t)(j1 - j0) * 3 * sizeof *buf);
-    }
-    rt_resize_area(buf, tw, th, 3, dst, side, side, 0);
+    /* buffer (i, j) is image pixel (x1 - 1 + j, y1 - 1 + i), 0-based; zero outside the image */
+    rt_resize_area_window(pix, iw, ih, 3, x1 - 1, y1 - 1, tw, th, dst, side, side, 0);
     for (int i = 0; i < side * side * 3; i++) dst[i] = (dst[i] - 127.5f) * 0.0078125f;
-    free(buf);
     return 1;
 }
 

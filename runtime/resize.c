@@ -87,36 +87,68 @@ static float clamp_round(double v) {
 
 void rt_resize_area(const float *src, int sw, int sh, int c, float *dst, int dw, int dh,
                     int round_u8) {
-    double sx = (double)sw / dw, sy = (double)sh / dh;
+    rt_resize_area_window(src, sw, sh, c, 0, 0, sw, sh, dst, dw, dh, round_u8);
+}
+
+void rt_resize_area_window(const float *src, int sw, int sh, int c, int x0, int y0, int ww, int wh,
+                           float *dst, int dw, int dh, int round_u8) {
+    double sx = (double)ww / dw, sy = (double)wh / dh;
     Taps tx, ty;
     if (sx >= 1 && sy >= 1) {
-        taps_area_down(&tx, sw, dw, sx);
-        taps_area_down(&ty, sh, dh, sy);
+        taps_area_down(&tx, ww, dw, sx);
+        taps_area_down(&ty, wh, dh, sy);
     } else {
-        taps_area_linear(&tx, sw, dw, sx);
-        taps_area_linear(&ty, sh, dh, sy);
+        taps_area_linear(&tx, ww, dw, sx);
+        taps_area_linear(&ty, wh, dh, sy);
     }
-    /* columns first into one row buffer per source row used, then rows */
-    double *rows = malloc((size_t)sh * dw * c * sizeof *rows);
-    char *done = calloc((size_t)sh, 1);
+    /* taps outside the image read zeros: drop them, and make the rest image columns */
+    for (int ox = 0; ox < dw; ox++) {
+        int k = 0;
+        for (int i = 0; i < tx.cnt[ox]; i++) {
+            int j = ox * tx.k + i, x = x0 + tx.idx[j];
+            if (x < 0 || x >= sw) continue;
+            tx.idx[ox * tx.k + k] = x;
+            tx.w[ox * tx.k + k++] = tx.w[j];
+        }
+        tx.cnt[ox] = k;
+    }
+    /* columns first, once per window row used (rows outside the image are zero), then rows */
+    double *rows = malloc((size_t)wh * dw * c * sizeof *rows);
+    char *done = calloc((size_t)wh, 1);
     double *acc = malloc((size_t)dw * c * sizeof *acc);
     for (int oy = 0; oy < dh; oy++) {
         memset(acc, 0, (size_t)dw * c * sizeof *acc);
         for (int j = 0; j < ty.cnt[oy]; j++) {
-            int y = ty.idx[oy * ty.k + j];
-            double wy = ty.w[oy * ty.k + j], *r = rows + (size_t)y * dw * c;
-            if (!done[y]) {
+            int r = ty.idx[oy * ty.k + j], y = y0 + r;
+            if (y < 0 || y >= sh) continue;
+            double wy = ty.w[oy * ty.k + j], *row = rows + (size_t)r * dw * c;
+            if (!done[r]) {
                 const float *s = src + (size_t)y * sw * c;
-                for (int ox = 0; ox < dw; ox++)
-                    for (int ch = 0; ch < c; ch++) {
-                        double v = 0;
-                        for (int i = 0; i < tx.cnt[ox]; i++)
-                            v += tx.w[ox * tx.k + i] * s[(size_t)tx.idx[ox * tx.k + i] * c + ch];
-                        r[(size_t)ox * c + ch] = v;
+                for (int ox = 0; ox < dw && c == 3; ox++) { /* RGB: sums in registers */
+                    double a0 = 0, a1 = 0, a2 = 0;
+                    for (int i = 0; i < tx.cnt[ox]; i++) {
+                        const float *px = s + (size_t)tx.idx[ox * tx.k + i] * 3;
+                        double w = tx.w[ox * tx.k + i];
+                        a0 += w * px[0];
+                        a1 += w * px[1];
+                        a2 += w * px[2];
                     }
-                done[y] = 1;
+                    row[(size_t)ox * 3] = a0;
+                    row[(size_t)ox * 3 + 1] = a1;
+                    row[(size_t)ox * 3 + 2] = a2;
+                }
+                for (int ox = 0; ox < dw && c != 3; ox++) {
+                    double *out = row + (size_t)ox * c;
+                    for (int ch = 0; ch < c; ch++) out[ch] = 0;
+                    for (int i = 0; i < tx.cnt[ox]; i++) {
+                        const float *px = s + (size_t)tx.idx[ox * tx.k + i] * c;
+                        double w = tx.w[ox * tx.k + i];
+                        for (int ch = 0; ch < c; ch++) out[ch] += w * px[ch];
+                    }
+                }
+                done[r] = 1;
             }
-            for (int i = 0; i < dw * c; i++) acc[i] += wy * r[i];
+            for (int i = 0; i < dw * c; i++) acc[i] += wy * row[i];
         }
         float *d = dst + (size_t)oy * dw * c;
         for (int i = 0; i < dw * c; i++) d[i] = round_u8 ? clamp_round(acc[i]) : (float)acc[i];

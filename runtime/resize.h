@@ -14,6 +14,10 @@
  * the crops of RNet/ONet are float in the reference, so they are not rounded. */
 void rt_resize_area(const float *src, int sw, int sh, int c, float *dst, int dw, int dh,
                     int round_u8);
+/* The same on the window [x0, x0+ww) x [y0, y0+wh) of the image, which may reach past its
+ * edges: pixels outside are zero (MTCNN's padded crops, without building the padded copy). */
+void rt_resize_area_window(const float *src, int sw, int sh, int c, int x0, int y0, int ww, int wh,
+                           float *dst, int dw, int dh, int round_u8);
 
 /* PIL Image.resize((dw, dh), BILINEAR) of the window [x0, x0+cw) x [y0, y0+ch) of an RGB
  * image: triangle filter widened by the scale when shrinking (antialiased), horizontal pass

@@ -66,6 +66,28 @@ static void check_area_up(void) {
     CHECK(bad == 0, "constant 40x3 -> 24x24: %d values moved", bad);
 }
 
+/* a window reaching past the image equals resizing an explicitly zero-padded copy */
+static void check_window(uint64_t *rng) {
+    enum { SW = 30, SH = 20 };
+    float src[SW * SH * 3];
+    for (int i = 0; i < SW * SH * 3; i++) src[i] = (float)(int)(test_rng_uniform(rng) * 256);
+    static const int win[][4] = {{-5, -7, 40, 33}, {10, 4, 12, 9}, {25, 15, 18, 18}, {-3, 2, 8, 40}};
+    for (size_t k = 0; k < sizeof win / sizeof win[0]; k++) {
+        int x0 = win[k][0], y0 = win[k][1], ww = win[k][2], wh = win[k][3];
+        float *pad = calloc((size_t)ww * wh * 3, sizeof *pad), a[24 * 24 * 3], b[24 * 24 * 3];
+        for (int y = 0; y < wh; y++)
+            for (int x = 0; x < ww; x++)
+                if (x0 + x >= 0 && x0 + x < SW && y0 + y >= 0 && y0 + y < SH)
+                    memcpy(pad + ((size_t)y * ww + x) * 3, src + ((size_t)(y0 + y) * SW + x0 + x) * 3, 3 * sizeof(float));
+        rt_resize_area(pad, ww, wh, 3, a, 24, 24, 0);
+        rt_resize_area_window(src, SW, SH, 3, x0, y0, ww, wh, b, 24, 24, 0);
+        double worst = 0;
+        for (int i = 0; i < 24 * 24 * 3; i++) worst = fmax(worst, fabs(a[i] - b[i]));
+        CHECK(worst < 1e-4, "window (%d,%d) %dx%d: max |diff| from the padded copy %.2e", x0, y0, ww, wh, worst);
+        free(pad);
+    }
+}
+
 static void check_bilinear(void) {
     enum { W = 16, H = 6 };
     RtImage img = {W, H, malloc(W * H * 3)};
@@ -119,6 +141,7 @@ int main(void) {
     check_area_down(8, 8, 4, 4, &rng); /* integer factor: block means */
     check_area_down(31, 17, 31, 17, &rng); /* same size: a copy */
     check_area_up();
+    check_window(&rng);
     check_bilinear();
     return test_summary("test_resize");
 }
