@@ -449,6 +449,13 @@ static FeValue b_unary(FeCtx *c, FeArgs *a) {
     return fe_err();
 }
 
+/* parametric_relu(x, alpha): x > 0 ? x : alpha * x, alpha per channel (a suffix of x) */
+static FeValue b_prelu(FeCtx *c, FeArgs *a) {
+    IrId x, alpha;
+    if (!arg_tensor(c, a, 0, &x) || !arg_tensor(c, a, 1, &alpha)) return fe_err();
+    return made(c, a, ir_binary(c->g, IR_OP_PRELU, x, alpha));
+}
+
 /* pow(x, f) */
 static FeValue b_pow(FeCtx *c, FeArgs *a) {
     IrId x;
@@ -628,6 +635,7 @@ const FeBuiltin fe_builtins[] = {
     {"step", {"x"}, b_unary},
     {"softmax", {"x"}, b_unary},
     {"pow", {"x", "f"}, b_pow},
+    {"parametric_relu", {"x", "alpha"}, b_prelu},
     {"softmax_xent", {"logits", "labels"}, b_labels_op},
     {"accuracy", {"logits", "labels"}, b_labels_op},
     {"l2_normalize", {"x", "?eps"}, b_l2_normalize},

@@ -18,6 +18,8 @@ int ir_infer_elementwise(IrGraph *g, IrNode *n) {
         return 0;
     }
     const IrShape *b = ir_shape_of(g, n->in[1]);
+    if (n->op == IR_OP_PRELU && !is_suffix(b, a))
+        return ir_rules_fail(g, "prelu: alpha's shape must be a suffix of x's");
     if (is_suffix(b, a)) n->shape = *a;
     else if (is_suffix(a, b)) n->shape = *b;
     else {
@@ -44,6 +46,12 @@ int ir_vjp_elementwise(IrGraph *g, IrId id, IrId dy, IrId *dx) {
         dx[0] = ir_sum_to(g, dy, &sa);
         dx[1] = ir_sum_to(g, ir_unary(g, IR_OP_NEG, dy), &sb);
         break;
+    case IR_OP_PRELU: { /* dx = dy * (x > 0 ? 1 : alpha); dalpha = sum of dy * min(x, 0) */
+        IrId pos = ir_unary(g, IR_OP_STEP, x), neg = ir_scalar_op(g, IR_OP_ADDS, ir_unary(g, IR_OP_NEG, pos), 1);
+        dx[0] = ir_binary(g, IR_OP_MUL, dy, ir_binary(g, IR_OP_ADD, pos, ir_binary(g, IR_OP_MUL, neg, b)));
+        dx[1] = ir_sum_to(g, ir_binary(g, IR_OP_MUL, dy, ir_binary(g, IR_OP_MUL, x, neg)), &sb);
+        break;
+    }
     case IR_OP_MUL:
         dx[0] = ir_sum_to(g, ir_binary(g, IR_OP_MUL, dy, b), &sa);
         dx[1] = ir_sum_to(g, ir_binary(g, IR_OP_MUL, dy, x), &sb);

@@ -43,6 +43,13 @@ static void SFX(run_node)(RtExec *ex, IrId id) {
     case IR_OP_SUB: BINARY(-); break;
     case IR_OP_MUL: BINARY(*); break;
     case IR_OP_DIV: BINARY(/); break;
+    case IR_OP_PRELU: /* alpha repeats every nb elements */
+        for (int64_t o = 0; o < ny; o += nb)
+            for (int64_t j = 0; j < nb; j++) {
+                real v = a[o + j], m = b[j] * v; /* both sides, then a select: vectorises */
+                y[o + j] = v > 0 ? v : m;
+            }
+        break;
     case IR_OP_NEG: for (int64_t i = 0; i < ny; i++) y[i] = -a[i]; break;
     case IR_OP_RELU: for (int64_t i = 0; i < ny; i++) y[i] = a[i] < 0 ? 0 : a[i]; break;
     case IR_OP_STEP: for (int64_t i = 0; i < ny; i++) y[i] = a[i] > 0 ? 1 : 0; break;

@@ -148,6 +148,12 @@ static void nn_cases(void) {
         ir_binary(g, IR_OP_SUB, ir_unary(g, IR_OP_RELU, x),
                   ir_binary(g, IR_OP_MUL, alpha, ir_unary(g, IR_OP_RELU, ir_unary(g, IR_OP_NEG, x)))), 1);
 
+    /* the primitive the prelude now uses, with a negative-heavy input so both sides are tested */
+    g = ir_graph_new();
+    x = P(g, "x", shp(g, 4, 2, 3, 3, 4));
+    alpha = P(g, "alpha", shp(g, 1, 4, 0, 0, 0));
+    run("prelu", g, ir_binary(g, IR_OP_PRELU, x, alpha), 1);
+
     /* batch norm in training mode as the prelude writes it */
     g = ir_graph_new();
     x = P(g, "x", shp(g, 4, 2, 3, 3, 4));

@@ -13,27 +13,32 @@
  * ref_matmul (CBLAS).
  */
 
-/* col[n*oh*ow, kh*kw*c] from x[n,h,w,c]; padded cells become 0. */
+/* col[n*oh*ow, kh*kw*c] from x[n,h,w,c]; padded cells become 0. The in-bounds cells of one
+ * kernel row are adjacent in x (NHWC), so each is one copy. */
 static void SFX(im2col)(const real *x, real *col, const RefWindow *win) {
     size_t c = (size_t)win->c;
     size_t row_len = (size_t)win->kh * (size_t)win->kw * c;
     real *row = col;
     for (int b = 0; b < win->n; b++)
         for (int oy = 0; oy < win->oh; oy++)
-            for (int ox = 0; ox < win->ow; ox++, row += row_len)
+            for (int ox = 0; ox < win->ow; ox++, row += row_len) {
+                int ix0 = ox * win->sw - win->pad_l;
+                int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + win->kw > win->w ? win->w - ix0 : win->kw;
+                if (kx1 < kx0) kx1 = kx0;
                 for (int ky = 0; ky < win->kh; ky++) {
                     int iy = oy * win->sh - win->pad_t + ky;
-                    for (int kx = 0; kx < win->kw; kx++) {
-                        int ix = ox * win->sw - win->pad_l + kx;
-                        real *dst = row + ((size_t)ky * (size_t)win->kw + (size_t)kx) * c; // [c]
-                        if (iy < 0 || iy >= win->h || ix < 0 || ix >= win->w) {
-                            memset(dst, 0, c * sizeof(real));
-                            continue;
-                        }
-                        const real *src = x + conv_pixel(win, b, iy, ix); // [c]
-                        memcpy(dst, src, c * sizeof(real));
+                    real *dst = row + (size_t)ky * (size_t)win->kw * c; // [kw*c]
+                    if (iy < 0 || iy >= win->h) {
+                        memset(dst, 0, (size_t)win->kw * c * sizeof(real));
+                        continue;
                     }
+                    if (kx0 > 0) memset(dst, 0, (size_t)kx0 * c * sizeof(real));
+                    if (kx1 > kx0)
+                        memcpy(dst + (size_t)kx0 * c, x + conv_pixel(win, b, iy, ix0 + kx0),
+                               (size_t)(kx1 - kx0) * c * sizeof(real));
+                    if (kx1 < win->kw) memset(dst + (size_t)kx1 * c, 0, (size_t)(win->kw - kx1) * c * sizeof(real));
                 }
+            }
 }
 
 /* dx[n,h,w,c] = sum of col[n*oh*ow, kh*kw*c] entries landing on each input cell. */
