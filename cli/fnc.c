@@ -5,12 +5,14 @@
 
 #include "cli/flags.h"
 #include "cli/driver.h"
+#include "codegen/cuda/cuda_emit.h"
+#include "codegen/cuda/nvrtc.h"
 
 #define MAX_DEFINES 32
 #define MAX_MODELS 16
 
 typedef struct {
-    const char *model, *out, *dump_after, *graph, *optimizer;
+    const char *model, *out, *dump_after, *graph, *optimizer, *nvrtc;
     int time_passes;
     FeDefine defines[MAX_DEFINES];
     int n_defines;
@@ -116,6 +118,60 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
     return 0;
 }
 
+/* fnc cuda: the CUDA C module of the train or eval graph; --nvrtc ARCH also compiles it */
+static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
+    IrGraph *g = build(o, strcmp(o->graph, "eval") != 0, ctx);
+    if (!g) return 1;
+    CuModule m;
+    char err[512];
+    int rc = cu_emit_graph(g, &m, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "fnc cuda: %s\n", err);
+        ir_graph_free(g);
+        return 1;
+    }
+    int launches = 0, gemms = 0;
+    for (int i = 0; i < m.n_plan; i++) {
+        launches += m.plan[i].n_kernels;
+        gemms += m.plan[i].work == CU_GEMM;
+    }
+    if (o->out) {
+        FILE *f = fopen(o->out, "w");
+        if (!f || fputs(m.source, f) < 0 || fclose(f) != 0) {
+            fprintf(stderr, "fnc cuda: cannot write %s\n", o->out);
+            rc = 1;
+        }
+    } else if (!o->nvrtc) {
+        fputs(m.source, stdout);
+    }
+    FILE *info = o->out || o->nvrtc ? stdout : stderr;
+    fprintf(info, "%s graph: %d nodes, %d kernels in the module, %d kernel launches and %d GEMMs per step\n",
+            strcmp(o->graph, "eval") ? "train" : "eval", g->n_nodes, m.n_names, launches, gemms);
+    if (rc == 0 && o->nvrtc) {
+        void *cubin;
+        size_t n;
+        char *log;
+        double t0 = rt_now();
+        int c = cu_nvrtc_compile(m.source, "fn_module.cu", o->nvrtc, &cubin, &n, &log, err, sizeof err);
+        if (c == -2) {
+            fprintf(stderr, "fnc cuda: %s\n", err);
+            rc = 1;
+        } else {
+            int warnings = log && strstr(log, "warning") != NULL;
+            if (log && log[0]) fprintf(stderr, "%s", log);
+            if (c < 0) fprintf(stderr, "fnc cuda: %s\n", err);
+            else printf("NVRTC %s: %zu-byte cubin, %s (%.2f s)\n", o->nvrtc, n, warnings ? "with warnings" : "no warnings",
+                        rt_now() - t0);
+            rc = c < 0 || warnings ? 1 : 0;
+        }
+        free(cubin);
+        free(log);
+    }
+    cu_module_free(&m);
+    ir_graph_free(g);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     FncOpts o = {0};
     o.graph = "train";
@@ -127,11 +183,13 @@ int main(int argc, char **argv) {
                 "  check MODEL.fn                                 diagnostics only\n"
                 "  dump MODEL.fn [--graph train|eval] [--dump-after PASS]  print the IR\n"
                 "  info MODEL.fn [-D name=value ...]              parameters, MACs, layer shapes\n"
+                "  cuda MODEL.fn [--graph train|eval] [-o OUT.cu] [--nvrtc sm_90]  the CUDA C module\n"
                 "\n`fnc COMMAND --help` lists a command's flags. fn " FN_VERSION "\n");
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "compile") && strcmp(cmd, "check") && strcmp(cmd, "dump") && strcmp(cmd, "info")) {
+    if (strcmp(cmd, "compile") && strcmp(cmd, "check") && strcmp(cmd, "dump") && strcmp(cmd, "info") &&
+        strcmp(cmd, "cuda")) {
         fprintf(stderr, "fnc: unknown command '%s' (see fnc --help)\n", cmd);
         return 2;
     }
@@ -140,8 +198,9 @@ int main(int argc, char **argv) {
         {"o", FLAG_STR, &o.out, "output artifact (compile; default MODEL with .fnc)"},
         {"dump-after", FLAG_STR, &o.dump_after, "print the IR after this pass (or 'all')"},
         {"time-passes", FLAG_BOOL, &o.time_passes, "print the time of every pass"},
-        {"graph", FLAG_STR, &o.graph, "dump: which graph, train or eval"},
-        {"optimizer", FLAG_STR, &o.optimizer, "dump: the train graph's optimiser (ADAGRAD, ADADELTA, ADAM, RMSPROP, MOM, SGD)"},
+        {"graph", FLAG_STR, &o.graph, "dump, cuda: which graph, train or eval"},
+        {"optimizer", FLAG_STR, &o.optimizer, "dump, cuda: the train graph's optimiser (ADAGRAD, ADADELTA, ADAM, RMSPROP, MOM, SGD)"},
+        {"nvrtc", FLAG_STR, &o.nvrtc, "cuda: compile the module with NVRTC for this architecture (e.g. sm_90)"},
     };
     /* accept -o OUT as well as --o */
     for (int i = 2; i < argc; i++)
@@ -152,7 +211,7 @@ int main(int argc, char **argv) {
     snprintf(prog, sizeof prog, "fnc %s", cmd);
     const char *pos[MAX_MODELS];
     int n_pos;
-    int r = flags_parse(prog, usage, specs, 5, argc, argv, 2, pos, MAX_MODELS, &n_pos);
+    int r = flags_parse(prog, usage, specs, 6, argc, argv, 2, pos, MAX_MODELS, &n_pos);
     if (r) return r < 0 ? 2 : 0;
     if (n_pos < 1) {
         fprintf(stderr, "%s: missing MODEL.fn (see %s --help)\n", prog, prog);
@@ -185,6 +244,7 @@ int main(int argc, char **argv) {
         ctx.optimizer = (PassOptimizer)k;
     }
     if (!strcmp(cmd, "info")) return cmd_info(&o, &ctx);
+    if (!strcmp(cmd, "cuda")) return cmd_cuda(&o, &ctx);
     if (!strcmp(cmd, "dump")) {
         int training = strcmp(o.graph, "eval") != 0;
         if (o.dump_after) {

@@ -1,0 +1,98 @@
+/* See nvrtc.h. The few NVRTC entry points fn uses, resolved by name from the library. */
+#include "codegen/cuda/nvrtc.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct _nvrtcProgram *nvrtcProgram;
+typedef struct {
+    void *lib;
+    int (*create)(nvrtcProgram *, const char *, const char *, int, const char *const *, const char *const *);
+    int (*compile)(nvrtcProgram, int, const char *const *);
+    int (*log_size)(nvrtcProgram, size_t *);
+    int (*get_log)(nvrtcProgram, char *);
+    int (*cubin_size)(nvrtcProgram, size_t *);
+    int (*get_cubin)(nvrtcProgram, char *);
+    int (*destroy)(nvrtcProgram *);
+    int (*version)(int *, int *);
+} Nvrtc;
+
+static const char *const lib_names[] = {"libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12",
+                                        "/usr/local/cuda/lib64/libnvrtc.so"};
+
+/* Opened once and kept for the process (NVRTC keeps internal state of its own). */
+static int nvrtc_open(Nvrtc *v, char *err, size_t errcap) {
+    static Nvrtc cached;
+    if (cached.lib) {
+        *v = cached;
+        return 0;
+    }
+    memset(v, 0, sizeof *v);
+    for (size_t i = 0; i < sizeof lib_names / sizeof lib_names[0] && !v->lib; i++)
+        v->lib = dlopen(lib_names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!v->lib) {
+        snprintf(err, errcap, "NVRTC not found (tried libnvrtc.so, .so.13, .so.12, /usr/local/cuda/lib64)");
+        return -2;
+    }
+#define SYM(field, sym) *(void **)&v->field = dlsym(v->lib, sym)
+    SYM(create, "nvrtcCreateProgram");
+    SYM(compile, "nvrtcCompileProgram");
+    SYM(log_size, "nvrtcGetProgramLogSize");
+    SYM(get_log, "nvrtcGetProgramLog");
+    SYM(cubin_size, "nvrtcGetCUBINSize");
+    SYM(get_cubin, "nvrtcGetCUBIN");
+    SYM(destroy, "nvrtcDestroyProgram");
+    SYM(version, "nvrtcVersion");
+#undef SYM
+    if (!v->create || !v->compile || !v->log_size || !v->get_log || !v->cubin_size || !v->get_cubin ||
+        !v->destroy || !v->version) {
+        snprintf(err, errcap, "the NVRTC library lacks an entry point fn needs");
+        dlclose(v->lib);
+        return -2;
+    }
+    cached = *v;
+    return 0;
+}
+
+int cu_nvrtc_version(int *major, int *minor) {
+    Nvrtc v;
+    char err[128];
+    if (nvrtc_open(&v, err, sizeof err) < 0) return -1;
+    return v.version(major, minor) == 0 ? 0 : -1;
+}
+
+int cu_nvrtc_compile(const char *src, const char *name, const char *arch, void **cubin, size_t *n_cubin,
+                     char **log, char *err, size_t errcap) {
+    *cubin = NULL;
+    *n_cubin = 0;
+    *log = NULL;
+    Nvrtc v;
+    int rc = nvrtc_open(&v, err, errcap);
+    if (rc < 0) return rc;
+    nvrtcProgram prog = NULL;
+    if (v.create(&prog, src, name, 0, NULL, NULL) != 0) {
+        snprintf(err, errcap, "nvrtcCreateProgram failed");
+        return -1;
+    }
+    char arch_opt[64];
+    snprintf(arch_opt, sizeof arch_opt, "--gpu-architecture=%s", arch);
+    const char *opts[] = {arch_opt, "--std=c++17", "--restrict"};
+    int crc = v.compile(prog, 3, opts);
+    size_t n = 0;
+    v.log_size(prog, &n);
+    *log = calloc(n + 1, 1);
+    if (n) v.get_log(prog, *log);
+    rc = crc == 0 ? 0 : -1;
+    if (rc == 0 && v.cubin_size(prog, n_cubin) == 0 && *n_cubin) {
+        *cubin = malloc(*n_cubin);
+        v.get_cubin(prog, *cubin);
+    } else if (rc == 0) {
+        snprintf(err, errcap, "NVRTC gave no cubin for %s", arch);
+        rc = -1;
+    }
+    if (rc < 0 && crc != 0) snprintf(err, errcap, "NVRTC could not compile %s for %s", name, arch);
+    v.destroy(&prog);
+    return rc;
+}

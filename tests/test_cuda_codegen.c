@@ -1,0 +1,129 @@
+/* The CUDA target's code generator (codegen/cuda): golden CUDA text for two small graphs
+ * (byte-identical across runs), and NVRTC compiling for sm_90 every kernel of the
+ * Inception-ResNet-v1 training step and every kernel the emitter can write, with no errors
+ * and no warnings. NVRTC is opened at run time; without it the compile checks are skipped.
+ * After an intended change to the templates: FN_UPDATE_GOLDEN=1 rewrites tests/golden/. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/driver.h"
+#include "codegen/cuda/cuda_emit.h"
+#include "codegen/cuda/nvrtc.h"
+#include "tests/testlib.h"
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = calloc((size_t)n + 1, 1);
+    if (fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
+    fclose(f);
+    return s;
+}
+
+static IrGraph *build(const char *model, int training, PassOptimizer opt) {
+    PassCtx ctx = {0};
+    ctx.optimizer = opt;
+    return drv_build(model, NULL, 0, training, &ctx, stderr);
+}
+
+static int nvrtc_ok = 1; /* cleared when NVRTC is absent */
+
+/* compiles src for sm_90; 1 if clean, 0 if errors or warnings, -1 if NVRTC is absent */
+static int compile(const char *what, const char *src) {
+    void *cubin;
+    size_t n;
+    char *log, err[256];
+    int rc = cu_nvrtc_compile(src, "test.cu", "sm_90", &cubin, &n, &log, err, sizeof err);
+    if (rc == -2) {
+        printf("  %s: not compiled (%s)\n", what, err);
+        nvrtc_ok = 0;
+        return -1;
+    }
+    int clean = rc == 0 && (!log || !log[0]);
+    if (!clean) printf("  %s: %s\n%s\n", what, err, log ? log : "");
+    else printf("  %s: compiled for sm_90 by NVRTC, %zu-byte cubin, no warnings\n", what, n);
+    free(cubin);
+    free(log);
+    return clean;
+}
+
+static void golden(const char *model, int training, const char *file) {
+    IrGraph *g = build(model, training, PASS_OPT_SGD);
+    CuModule a, b;
+    char err[256], path[256];
+    if (!CHECK(g && cu_emit_graph(g, &a, err, sizeof err) == 0, "%s: %s", model, err)) return;
+    CHECK(cu_emit_graph(g, &b, err, sizeof err) == 0 && !strcmp(a.source, b.source), "%s: the same text twice", model);
+    snprintf(path, sizeof path, "tests/golden/%s", file);
+    if (getenv("FN_UPDATE_GOLDEN")) {
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fputs(a.source, f);
+            fclose(f);
+        }
+        printf("  wrote %s\n", path);
+    }
+    char *want = read_file(path);
+    int same = want && !strcmp(want, a.source);
+    if (!same) {
+        char got[300];
+        snprintf(got, sizeof got, "/tmp/%s.got", file);
+        FILE *f = fopen(got, "w");
+        if (f) {
+            fputs(a.source, f);
+            fclose(f);
+        }
+        printf("  %s differs from %s: see %s (FN_UPDATE_GOLDEN=1 after an intended change)\n", model, path, got);
+    }
+    CHECK(same, "%s %s graph: golden CUDA text %s", model, training ? "train" : "eval", path);
+    if (nvrtc_ok) CHECK(compile(file, a.source) != 0, "%s compiles cleanly", file);
+    free(want);
+    cu_module_free(&a);
+    cu_module_free(&b);
+    ir_graph_free(g);
+}
+
+int main(void) {
+    int major = 0, minor = 0;
+    if (cu_nvrtc_version(&major, &minor) == 0) printf("  NVRTC %d.%d\n", major, minor);
+    else nvrtc_ok = 0;
+
+    golden("tests/models/tiny_mlp.fn", 1, "tiny_mlp.train.cu");
+    golden("tests/models/tiny_conv.fn", 0, "tiny_conv.eval.cu");
+
+    /* Inception-ResNet-v1: the training step (ADAM, as the seed page) and the eval graph */
+    static const struct {
+        int training;
+        PassOptimizer opt;
+        const char *what;
+    } graphs[] = {{1, PASS_OPT_ADAM, "Inception-ResNet-v1 train/ADAM"}, {0, PASS_OPT_ADAM, "Inception-ResNet-v1 eval"}};
+    for (size_t k = 0; k < sizeof graphs / sizeof graphs[0]; k++) {
+        IrGraph *g = build("models/inception_resnet_v1.fn", graphs[k].training, graphs[k].opt);
+        CuModule m;
+        char err[256];
+        if (!CHECK(g && cu_emit_graph(g, &m, err, sizeof err) == 0, "%s: %s", graphs[k].what, err)) continue;
+        int launches = 0, gemms = 0, uncovered = 0;
+        for (int i = 0; i < m.n_plan; i++) {
+            launches += m.plan[i].n_kernels;
+            gemms += m.plan[i].work == CU_GEMM;
+            uncovered += m.plan[i].work == CU_KERNELS && m.plan[i].n_kernels == 0;
+        }
+        printf("  %s: %d nodes -> %d distinct kernels, %d launches + %d GEMMs per step\n", graphs[k].what, g->n_nodes,
+               m.n_names, launches, gemms);
+        CHECK(uncovered == 0 && m.n_names > 10, "%s: every node has its kernels", graphs[k].what);
+        if (nvrtc_ok) CHECK(compile(graphs[k].what, m.source) != 0, "%s: every kernel compiles cleanly", graphs[k].what);
+        cu_module_free(&m);
+        ir_graph_free(g);
+    }
+    int n_all = 0;
+    char *all = cu_emit_catalogue(&n_all);
+    char what[64];
+    snprintf(what, sizeof what, "all %d kernel templates", n_all);
+    if (nvrtc_ok) CHECK(compile(what, all) != 0, "every kernel the emitter can write compiles cleanly");
+    free(all);
+    if (!nvrtc_ok) printf("  NVRTC absent: the golden checks ran, the compile checks did not\n");
+    return test_summary("test_cuda_codegen");
+}
