@@ -1,7 +1,7 @@
 /* The CUDA target's code generator (codegen/cuda): golden CUDA text for two small graphs
  * (byte-identical across runs), and NVRTC compiling for sm_90 every kernel of the
  * Inception-ResNet-v1 training step and every kernel the emitter can write, with no errors
- * and no warnings. NVRTC is opened at run time; without it the compile checks are skipped.
+ * and no warnings; the on-disk kernel cache. NVRTC is opened at run time; without it the compile checks are skipped.
  * After an intended change to the templates: FN_UPDATE_GOLDEN=1 rewrites tests/golden/. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +124,27 @@ int main(void) {
     snprintf(what, sizeof what, "all %d kernel templates", n_all);
     if (nvrtc_ok) CHECK(compile(what, all) != 0, "every kernel the emitter can write compiles cleanly");
     free(all);
+    if (nvrtc_ok) { /* the kernel cache: a miss, then a hit with the same bytes; a damaged entry recompiles */
+        char dir[] = "/tmp/fn_kcache_XXXXXX";
+        if (CHECK(mkdtemp(dir) != NULL, "temp dir")) {
+            const char *src = "extern \"C\" __global__ void k(float *y) { y[threadIdx.x] = 1.f; }\n";
+            void *c1, *c2, *c3;
+            size_t n1, n2, n3;
+            int h1, h2, h3;
+            char *l1, *l2, *l3, err[256];
+            int r1 = cu_compile_cached(src, "sm_90", dir, &c1, &n1, &h1, &l1, err, sizeof err);
+            int r2 = cu_compile_cached(src, "sm_90", dir, &c2, &n2, &h2, &l2, err, sizeof err);
+            CHECK(r1 == 0 && r2 == 0 && !h1 && h2 && n1 == n2 && !memcmp(c1, c2, n1), "kernel cache: miss, then hit (%zu bytes)", n1);
+            char cmd[300];
+            snprintf(cmd, sizeof cmd, "for f in %s/*.cubin; do head -c 20 \"$f\" > \"$f.x\" && mv \"$f.x\" \"$f\"; done", dir);
+            int sys = system(cmd);
+            int r3 = cu_compile_cached(src, "sm_90", dir, &c3, &n3, &h3, &l3, err, sizeof err);
+            CHECK(sys == 0 && r3 == 0 && !h3 && n3 == n1, "a truncated cache entry is recompiled");
+            free(c1), free(c2), free(c3), free(l1), free(l2), free(l3);
+            snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+            if (system(cmd) != 0) printf("  could not remove %s\n", dir);
+        }
+    }
     if (!nvrtc_ok) printf("  NVRTC absent: the golden checks ran, the compile checks did not\n");
     return test_summary("test_cuda_codegen");
 }

@@ -1,0 +1,92 @@
+/* See nvrtc.h: the on-disk cache of compiled modules. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codegen/cuda/nvrtc.h"
+
+#define CACHE_MAGIC "FNKC0001"
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+void cu_kernel_cache_dir(char *out, size_t cap) {
+    const char *env = getenv("FN_KERNEL_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (env && *env) snprintf(out, cap, "%s", env);
+    else if (xdg && *xdg) snprintf(out, cap, "%s/fn/kernels", xdg);
+    else snprintf(out, cap, "%s/.cache/fn/kernels", home && *home ? home : "/tmp");
+}
+
+static void mkdirs(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(buf, 0755);
+            *p = '/';
+        }
+    mkdir(buf, 0755);
+}
+
+/* the cached cubin, or NULL if absent or damaged */
+static void *cache_read(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char magic[8];
+    uint64_t len = 0;
+    void *data = NULL;
+    struct stat sb;
+    if (fread(magic, 1, 8, f) == 8 && !memcmp(magic, CACHE_MAGIC, 8) && fread(&len, 8, 1, f) == 1 &&
+        fstat(fileno(f), &sb) == 0 && (uint64_t)sb.st_size == 16 + len && len > 0) {
+        data = malloc(len);
+        if (fread(data, 1, len, f) != len) {
+            free(data);
+            data = NULL;
+        }
+    }
+    fclose(f);
+    *n = data ? len : 0;
+    return data;
+}
+
+int cu_compile_cached(const char *src, const char *arch, const char *dir, void **cubin, size_t *n_cubin,
+                      int *hit, char **log, char *err, size_t errcap) {
+    char def[4096], path[4200], tmp[4300];
+    if (!dir) {
+        cu_kernel_cache_dir(def, sizeof def);
+        dir = def;
+    }
+    int major = 0, minor = 0;
+    if (cu_nvrtc_version(&major, &minor) < 0) major = minor = -1;
+    uint64_t h = fnv1a(0xcbf29ce484222325ULL, src, strlen(src));
+    h = fnv1a(h, arch, strlen(arch) + 1);
+    h = fnv1a(h, &major, sizeof major);
+    h = fnv1a(h, &minor, sizeof minor);
+    snprintf(path, sizeof path, "%s/%016llx-%s.cubin", dir, (unsigned long long)h, arch);
+    *hit = 0;
+    *log = NULL;
+    if ((*cubin = cache_read(path, n_cubin))) {
+        *hit = 1;
+        *log = calloc(1, 1);
+        return 0;
+    }
+    int rc = cu_nvrtc_compile(src, "fn_module.cu", arch, cubin, n_cubin, log, err, errcap);
+    if (rc < 0) return rc;
+    mkdirs(dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    uint64_t len = *n_cubin;
+    int ok = f && fwrite(CACHE_MAGIC, 1, 8, f) == 8 && fwrite(&len, 8, 1, f) == 1 &&
+             fwrite(*cubin, 1, *n_cubin, f) == *n_cubin;
+    if (f && fclose(f) != 0) ok = 0;
+    if (!ok || rename(tmp, path) != 0) unlink(tmp); /* a cache that cannot be written is not an error */
+    return 0;
+}
