@@ -1,0 +1,73 @@
+"""Times the Inception-ResNet-v1 classifier training step in PyTorch, the peer of fn's step:
+softmax cross-entropy on Logits + L2 weight decay (slim's wd * sum(w^2) / 2) + the prelogits
+1-norm loss (5e-4), Adam, random images and labels. Modes: eager fp32, eager with
+channels_last + autocast (bf16 on GPU), and torch.compile of the latter.
+
+  python3 bench/ref/train_step.py --device cuda --batch 90 --mode amp --steps 30
+prints one line: `mode=... batch=... images/s=...` after checking that the loss is finite.
+"""
+import argparse
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from inception_resnet_v1 import InceptionResnetV1  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--batch", type=int, default=90)
+    ap.add_argument("--image_size", type=int, default=160)
+    ap.add_argument("--classes", type=int, default=10575)  # CASIA-WebFace, the seed page's data
+    ap.add_argument("--embedding_size", type=int, default=512)
+    ap.add_argument("--mode", choices=["fp32", "amp", "compile"], default="amp")
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=5)
+    a = ap.parse_args()
+    dev = torch.device(a.device)
+    model = InceptionResnetV1(a.embedding_size, a.classes).to(dev)
+    decay = [p for n, p in model.named_parameters() if n.endswith("weight")]
+    opt = torch.optim.Adam(model.parameters(), lr=0.05, betas=(0.9, 0.999), eps=0.1)
+    channels_last = a.mode != "fp32"
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    amp_dtype = torch.bfloat16
+    x = torch.randn(a.batch, 3, a.image_size, a.image_size, device=dev)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    y = torch.randint(0, a.classes, (a.batch,), device=dev)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(dev.type, dtype=amp_dtype, enabled=a.mode != "fp32"):
+            prelogits, logits = model(x)
+            xent = F.cross_entropy(logits.float(), y)
+        loss = xent + 5e-4 * prelogits.float().abs().sum(1).mean() + 5e-4 * 0.5 * sum((p * p).sum() for p in decay)
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = torch.compile(step) if a.mode == "compile" else step
+    model.train()
+    for _ in range(a.warmup):
+        loss = fn()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    if not torch.isfinite(loss).item():
+        sys.exit(f"loss is not finite: {loss.item()}")
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        loss = fn()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    dt = time.perf_counter() - t0
+    print(f"mode={a.mode} device={a.device} batch={a.batch} image={a.image_size} steps={a.steps} "
+          f"loss={loss.item():.3f} images/s={a.batch * a.steps / dt:.1f}")
+
+
+if __name__ == "__main__":
+    main()
