@@ -1,0 +1,156 @@
+/* See plan.h. */
+#include "runtime/plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int rt_plan_output(const IrGraph *g, const char *name) {
+    for (int i = 0; i < g->n_outputs; i++)
+        if (strcmp(ir_str(g, g->outputs[i].name), name) == 0) return i;
+    return -1;
+}
+
+void rt_plan_window(const RtPlan *p, IrId id, RefWindow *win) {
+    const IrNode *n = &p->g->nodes[id];
+    const IrWindowAttr *w = &n->attr.u.window;
+    /* the NHWC tensor the window slides over, and the output channels for convolutions */
+    const int64_t *x;
+    int o = 0;
+    switch (n->op) {
+    case IR_OP_CONV2D: x = p->dims[n->in[0]]; o = (int)p->dims[id][3]; break;
+    case IR_OP_CONV2D_BWD_DATA: x = p->dims[id]; o = (int)p->dims[n->in[0]][3]; break;
+    case IR_OP_CONV2D_BWD_FILTER: x = p->dims[n->in[0]]; o = (int)p->dims[n->in[1]][3]; break;
+    case IR_OP_AVGPOOL_GRAD: x = p->dims[id]; break;
+    default: x = p->dims[n->in[0]]; break;
+    }
+    int kh = w->kh, kw = w->kw, sh = w->sh, sw = w->sw;
+    if ((n->op == IR_OP_AVGPOOL || n->op == IR_OP_AVGPOOL_GRAD) && kh == 0) {
+        kh = (int)x[1];
+        kw = (int)x[2];
+        sh = sw = 1;
+    }
+    ref_window_init(win, (int)x[0], (int)x[1], (int)x[2], (int)x[3], kh, kw, sh, sw, w->same, o);
+}
+
+/* Liveness-based memory planning. Walking the nodes in execution order, a node takes the
+ * smallest free block that fits (a block is free once the last reader of its occupant has run;
+ * never one of the node's own inputs), or a new block. Inputs and constants, written before
+ * the step, get blocks of their own; requested outputs and assigned values stay to its end. */
+static void plan_blocks(RtPlan *p) {
+    const IrGraph *g = p->g;
+    int n = p->n, cap = 64;
+    int *last = malloc((size_t)n * sizeof *last), *blk_busy = malloc((size_t)cap * sizeof(int));
+    p->block_bytes = malloc((size_t)cap * sizeof(size_t));
+    const int forever = n;
+    for (IrId id = 0; id < n; id++) last[id] = -1;
+    for (IrId id = 0; id < n; id++)
+        if (p->needed[id])
+            for (int k = 0; k < g->nodes[id].n_in; k++) last[g->nodes[id].in[k]] = id;
+    for (IrId id = 0; id < n; id++) { /* pins, after every reader is known */
+        const IrNode *nd = &g->nodes[id];
+        if (!p->needed[id]) continue;
+        if (nd->op == IR_OP_INPUT || nd->op == IR_OP_CONST) last[id] = forever;
+        if (nd->op == IR_OP_ASSIGN) last[nd->in[1]] = forever; /* copied after the step */
+    }
+    for (int i = 0; i < g->n_outputs; i++)
+        if (p->needed[g->outputs[i].id]) last[g->outputs[i].id] = forever;
+    p->n_blocks = 0;
+    for (IrId id = 0; id < n; id++) {
+        const IrNode *nd = &g->nodes[id];
+        p->block_of[id] = -1;
+        if (!p->needed[id] || nd->op == IR_OP_PARAM || nd->op == IR_OP_STATE || nd->op == IR_OP_ASSIGN)
+            continue;
+        size_t need = (size_t)(p->numel[id] ? p->numel[id] : 1) * p->esize[id];
+        const int whole_step = nd->op == IR_OP_INPUT || nd->op == IR_OP_CONST;
+        int best = -1;
+        for (int b = 0; b < p->n_blocks && !whole_step; b++)
+            if (blk_busy[b] < id && p->block_bytes[b] >= need && (best < 0 || p->block_bytes[b] < p->block_bytes[best]))
+                best = b;
+        if (best < 0) {
+            if (p->n_blocks == cap) {
+                cap *= 2;
+                blk_busy = realloc(blk_busy, (size_t)cap * sizeof(int));
+                p->block_bytes = realloc(p->block_bytes, (size_t)cap * sizeof(size_t));
+            }
+            best = p->n_blocks++;
+            p->block_bytes[best] = need;
+        }
+        blk_busy[best] = last[id] < 0 ? id : last[id];
+        p->block_of[id] = best;
+    }
+    free(last);
+    free(blk_busy);
+}
+
+int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *const *want, int n_want,
+                  int run_effects, int prec, RtStatus *st) {
+    memset(p, 0, sizeof *p);
+    int n = g->n_nodes;
+    p->g = g;
+    p->n = n;
+    p->dims = calloc((size_t)n + 1, sizeof *p->dims);
+    p->rank = calloc((size_t)n + 1, sizeof *p->rank);
+    p->numel = calloc((size_t)n + 1, sizeof *p->numel);
+    p->esize = calloc((size_t)n + 1, sizeof *p->esize);
+    p->needed = calloc((size_t)n + 1, 1);
+    p->block_of = calloc((size_t)n + 1, sizeof *p->block_of);
+    /* what the requested outputs and effects need */
+    if (n_want == 0)
+        for (int i = 0; i < g->n_outputs; i++) p->needed[g->outputs[i].id] = 1;
+    for (int i = 0; i < n_want; i++) {
+        int k = rt_plan_output(g, want[i]);
+        if (k < 0) {
+            rt_plan_free(p);
+            return rt_fail(st, "the graph has no output named '%s'", want[i]);
+        }
+        p->needed[g->outputs[k].id] = 1;
+    }
+    if (run_effects)
+        for (int i = 0; i < g->n_effects; i++) p->needed[g->effects[i]] = 1;
+    for (IrId id = n - 1; id >= 0; id--)
+        if (p->needed[id])
+            for (int k = 0; k < g->nodes[id].n_in; k++) p->needed[g->nodes[id].in[k]] = 1;
+    for (IrId id = 0; id < n; id++) {
+        const IrNode *nd = &g->nodes[id];
+        p->rank[id] = nd->shape.rank;
+        for (int k = 0; k < nd->shape.rank; k++) {
+            p->dims[id][k] = ir_dim_eval(g, nd->shape.d[k], sym);
+            if (p->dims[id][k] < 1 && p->needed[id]) {
+                char sh[256];
+                ir_shape_format(g, &nd->shape, sh, sizeof sh);
+                rt_fail(st, "%s at %s: shape %s has a dimension of %lld at these sizes (is the input image too small?)",
+                        ir_op_info[nd->op].name, ir_str(g, nd->scope), sh, (long long)p->dims[id][k]);
+                rt_plan_free(p);
+                return -1;
+            }
+        }
+        p->numel[id] = ir_numel(p->dims[id], p->rank[id]);
+        p->esize[id] = nd->dtype == IR_DT_INT32 ? 4 : (size_t)prec;
+        if (!p->needed[id]) continue;
+        if (nd->op == IR_OP_RESHAPE && p->numel[id] != p->numel[nd->in[0]]) {
+            rt_fail(st, "reshape at %s: %lld elements into %lld", ir_str(g, nd->scope), (long long)p->numel[nd->in[0]],
+                    (long long)p->numel[id]);
+            rt_plan_free(p);
+            return -1;
+        }
+        if (ir_op_info[nd->op].attr == IR_ATTR_WINDOW) {
+            RefWindow win;
+            rt_plan_window(p, id, &win);
+            size_t s = ref_conv_scratch(&win);
+            if (s > p->scratch) p->scratch = s;
+        }
+    }
+    plan_blocks(p);
+    return 0;
+}
+
+void rt_plan_free(RtPlan *p) {
+    free(p->dims);
+    free(p->rank);
+    free(p->numel);
+    free(p->esize);
+    free(p->needed);
+    free(p->block_of);
+    free(p->block_bytes);
+    memset(p, 0, sizeof *p);
+}

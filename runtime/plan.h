@@ -1,0 +1,34 @@
+/* A bound graph's plan, shared by the CPU executor (exec.c) and the GPU one (gpu/gpu_exec.c):
+ * every node's dimensions at the bound sizes, which nodes the requested outputs and effects
+ * need, and the liveness-based memory plan (which block holds each node's value). */
+#ifndef FN_RT_PLAN_H
+#define FN_RT_PLAN_H
+
+#include "codegen/ref/ref.h"
+#include "runtime/rt.h"
+
+typedef struct {
+    const IrGraph *g;
+    int n;
+    int64_t (*dims)[IR_MAX_RANK];
+    int *rank;
+    int64_t *numel;
+    size_t *esize;
+    char *needed;
+    int *block_of; /* -1: no block (variables, assignments, nodes not needed) */
+    size_t *block_bytes;
+    int n_blocks;
+    size_t scratch; /* elements of the largest im2col matrix */
+} RtPlan;
+
+/* want: output names (NULL/0 = all outputs); run_effects: the assignments too. prec: bytes per
+ * real. Checks every needed dimension is positive and every reshape keeps its element count. */
+int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *const *want, int n_want,
+                  int run_effects, int prec, RtStatus *st);
+void rt_plan_free(RtPlan *p);
+/* The window (input, kernel, strides, padding, output size) a window op slides. */
+void rt_plan_window(const RtPlan *p, IrId id, RefWindow *win);
+/* Index of output `name` in g->outputs, or -1. */
+int rt_plan_output(const IrGraph *g, const char *name);
+
+#endif
