@@ -1,0 +1,423 @@
+/* See gpu_exec.h. Launch arguments follow the kernel signatures in codegen/cuda/cuda_kernels.h;
+ * the per-op cases mirror runtime/exec_kernels.h. */
+#include "runtime/gpu/gpu_exec.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/cuda/cuda_emit.h"
+#include "codegen/cuda/nvrtc.h"
+#include "runtime/gpu/cuda_api.h"
+#include "runtime/plan.h"
+
+#define ALIGN 256
+#define THREADS 256
+enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 };
+enum { ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SM_COUNT = 16 };
+
+struct RtGpu {
+    RtCudaApi api;
+    CUstream stream;
+    cublasHandle_t blas;
+    char name[160], arch[16];
+    int sm_count;
+};
+
+struct RtGpuExec {
+    RtGpu *gpu;
+    const IrGraph *g;
+    RtVars *vars;
+    RtPlan plan;
+    CuModule mod;
+    CUmodule cumod;
+    CUfunction *fn;      /* per module kernel */
+    CUdeviceptr slab, *dev;  /* dev[id]: the node's device buffer */
+    CUdeviceptr *var_dev;    /* per variable of the store */
+    CUdeviceptr scratch;
+    void **host;             /* staging for inputs and fetched outputs */
+    size_t bytes;
+    uint64_t seed, step;
+};
+
+#define CHECK_CU(call)                                                                             \
+    do {                                                                                           \
+        if (RT_CU(&gpu->api, st, call) < 0) return -1;                                             \
+    } while (0)
+
+RtGpu *rt_gpu_open(RtStatus *st) {
+    RtGpu *gpu = calloc(1, sizeof *gpu);
+    CUdevice dev;
+    int major = 0, minor = 0;
+    if (rt_cuda_open(&gpu->api, st) < 0 || RT_CU(&gpu->api, st, cuDeviceGet(&dev, 0)) < 0 ||
+        RT_CU(&gpu->api, st, cuDeviceGetName(gpu->name, 100, dev)) < 0 ||
+        RT_CU(&gpu->api, st, cuDeviceGetAttribute(&major, ATTR_CC_MAJOR, dev)) < 0 ||
+        RT_CU(&gpu->api, st, cuDeviceGetAttribute(&minor, ATTR_CC_MINOR, dev)) < 0 ||
+        RT_CU(&gpu->api, st, cuDeviceGetAttribute(&gpu->sm_count, ATTR_SM_COUNT, dev)) < 0 ||
+        RT_CU(&gpu->api, st, cuStreamCreate(&gpu->stream, 0)) < 0) {
+        free(gpu);
+        return NULL;
+    }
+    if (gpu->api.cublasCreate(&gpu->blas) != 0 || gpu->api.cublasSetStream(gpu->blas, gpu->stream) != 0) {
+        rt_fail(st, "cuBLAS could not start");
+        free(gpu);
+        return NULL;
+    }
+    snprintf(gpu->arch, sizeof gpu->arch, "sm_%d%d", major, minor);
+    size_t len = strlen(gpu->name);
+    snprintf(gpu->name + len, sizeof gpu->name - len, " (%s)", gpu->arch);
+    return gpu;
+}
+
+void rt_gpu_close(RtGpu *gpu) { free(gpu); } /* the primary context lives with the process */
+
+const char *rt_gpu_name(const RtGpu *gpu) { return gpu->name; }
+
+/* ---- launches --------------------------------------------------------------------------------- */
+
+static int launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    int64_t blocks = (n + THREADS - 1) / THREADS, cap = (int64_t)gpu->sm_count * 32;
+    if (blocks > cap) blocks = cap; /* grid-stride loops cover the rest */
+    if (blocks < 1) blocks = 1;
+    CHECK_CU(cuLaunchKernel(ex->fn[kernel], (unsigned)blocks, 1, 1, THREADS, 1, 1, 0, gpu->stream, args, NULL));
+    return 0;
+}
+
+/* Y[m,n] = op(A)[m,k] op(B)[k,n], row-major, through column-major cuBLAS (Y^T = op(B)^T op(A)^T) */
+static int gemm(RtGpuExec *ex, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y, int m, int n, int k, int ta, int tb,
+                RtStatus *st) {
+    const float one = 1, zero = 0;
+    int r = ex->gpu->api.cublasSgemm(ex->gpu->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
+                                     k, &one, (const float *)b, tb ? k : n, (const float *)a, ta ? m : k, &zero,
+                                     (float *)y, n);
+    return r == 0 ? 0 : rt_fail(st, "cublasSgemm (%d x %d x %d) failed with status %d", m, n, k, r);
+}
+
+static int pointwise(const RefWindow *w) {
+    return w->kh == 1 && w->kw == 1 && w->sh == 1 && w->sw == 1 && w->pad_t == 0 && w->pad_l == 0;
+}
+
+static int run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
+    const IrNode *n = &ex->g->nodes[id];
+    const RtPlan *p = &ex->plan;
+    const CuNodePlan *cp = &ex->mod.plan[id];
+    CUdeviceptr y = ex->dev[id], a = n->n_in > 0 ? ex->dev[n->in[0]] : 0, b = n->n_in > 1 ? ex->dev[n->in[1]] : 0;
+    int64_t ny = p->numel[id], na = n->n_in > 0 ? p->numel[n->in[0]] : 0, nb = n->n_in > 1 ? p->numel[n->in[1]] : 0;
+    const int64_t *yd = p->dims[id];
+    int yr = p->rank[id];
+    float f = (float)n->attr.u.scalar.f;
+    int k0 = cp->n_kernels ? cp->kernel[0] : -1;
+    RefWindow w;
+    if (cp->work == CU_NOTHING || n->op == IR_OP_CONST) return 0; /* constants are filled once */
+    switch (ir_op_info[n->op].cls) {
+    case IR_CLASS_ELEMENTWISE:
+        if (n->n_in == 1) {
+            void *args[] = {&y, &a, &ny, &f};
+            return launch(ex, k0, ny, args, st);
+        } else {
+            void *args[] = {&y, &a, &b, &ny, &na, &nb};
+            return launch(ex, k0, ny, args, st);
+        }
+    default: break;
+    }
+    const IrReduceAttr *ra = &n->attr.u.reduce;
+    int mean = ra->mean;
+    switch (n->op) {
+    case IR_OP_RESHAPE: {
+        void *args[] = {&y, &a, &ny};
+        return launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_SUM: {
+        int64_t k = na / ny;
+        void *args[] = {&y, &a, &ny, &k, &mean};
+        return launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_SUMLAST: {
+        int64_t c = na / ny;
+        void *args[] = {&y, &a, &ny, &c, &mean};
+        return launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_BCAST: {
+        float s = mean ? (float)na / (float)ny : 1.f;
+        void *args[] = {&y, &a, &ny, &na, &s};
+        return launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_BCASTLAST: {
+        int64_t c = yd[yr - 1];
+        void *args[] = {&y, &a, &na, &c, &mean};
+        return launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_SLICE:
+    case IR_OP_CONCAT: {
+        int ax = n->attr.u.axis.axis;
+        int64_t outer = 1, inner = 1;
+        for (int k = 0; k < ax; k++) outer *= yd[k];
+        for (int k = ax + 1; k < yr; k++) inner *= yd[k];
+        if (n->op == IR_OP_SLICE) {
+            int64_t src_ax = p->dims[n->in[0]][ax], len = yd[ax], start = n->attr.u.axis.start;
+            void *args[] = {&y, &a, &outer, &src_ax, &len, &start, &inner};
+            return launch(ex, k0, ny, args, st);
+        }
+        int64_t off = 0, y_ax = yd[ax];
+        for (int k = 0; k < n->n_in; k++) {
+            CUdeviceptr x = ex->dev[n->in[k]];
+            int64_t len = p->dims[n->in[k]][ax];
+            void *args[] = {&y, &x, &outer, &y_ax, &off, &len, &inner};
+            if (launch(ex, k0, outer * len * inner, args, st) < 0) return -1;
+            off += len;
+        }
+        return 0;
+    }
+    case IR_OP_MATMUL: {
+        const IrMatmulAttr *m = &n->attr.u.matmul;
+        const int64_t *ad = p->dims[n->in[0]];
+        return gemm(ex, a, b, y, (int)yd[0], (int)yd[1], (int)(m->ta ? ad[0] : ad[1]), m->ta, m->tb, st);
+    }
+    case IR_OP_CONV2D:
+    case IR_OP_CONV2D_BWD_FILTER: {
+        rt_plan_window(p, id, &w);
+        int M = w.n * w.oh * w.ow, K = w.kh * w.kw * w.c;
+        CUdeviceptr x = a, col = a;
+        if (!pointwise(&w)) {
+            void *args[] = {&ex->scratch, &x, &w};
+            if (launch(ex, k0, (int64_t)M * K, args, st) < 0) return -1;
+            col = ex->scratch;
+        }
+        if (n->op == IR_OP_CONV2D) return gemm(ex, col, b, y, M, w.o, K, 0, 0, st); /* [M,K] x [K,O] */
+        return gemm(ex, col, b, y, K, w.o, M, 1, 0, st);                            /* col^T x dy */
+    }
+    case IR_OP_CONV2D_BWD_DATA: {
+        rt_plan_window(p, id, &w);
+        int M = w.n * w.oh * w.ow, K = w.kh * w.kw * w.c;
+        if (pointwise(&w)) return gemm(ex, a, b, y, M, K, w.o, 0, 1, st); /* dy x w^T */
+        if (gemm(ex, a, b, ex->scratch, M, K, w.o, 0, 1, st) < 0) return -1;
+        void *args[] = {&y, &ex->scratch, &w};
+        return launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_MAXPOOL:
+    case IR_OP_AVGPOOL: {
+        rt_plan_window(p, id, &w);
+        void *args[] = {&y, &a, &w};
+        return launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_MAXPOOL_GRAD: {
+        rt_plan_window(p, id, &w);
+        void *args[] = {&y, &a, &b, &w};
+        return launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_AVGPOOL_GRAD: {
+        rt_plan_window(p, id, &w);
+        void *args[] = {&y, &a, &w};
+        return launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_SOFTMAX:
+    case IR_OP_L2NORM:
+    case IR_OP_L2NORM_GRAD: {
+        int64_t cols = yd[yr - 1], rows = ny / cols;
+        double eps = n->attr.u.scalar.f;
+        void *sm[] = {&y, &a, &rows, &cols}, *l2[] = {&y, &a, &rows, &cols, &eps}, *l2g[] = {&y, &a, &b, &rows, &cols, &eps};
+        return launch(ex, k0, rows, n->op == IR_OP_SOFTMAX ? sm : n->op == IR_OP_L2NORM ? l2 : l2g, st);
+    }
+    case IR_OP_SOFTMAX_XENT:
+    case IR_OP_ACCURACY: {
+        int64_t rows = p->dims[n->in[0]][0], cols = p->dims[n->in[0]][1];
+        void *args[] = {&y, &a, &b, &rows, &cols};
+        return launch(ex, k0, n->op == IR_OP_ACCURACY ? 1 : rows, args, st);
+    }
+    case IR_OP_SOFTMAX_XENT_GRAD: {
+        CUdeviceptr g = ex->dev[n->in[2]];
+        int64_t rows = yd[0], cols = yd[1];
+        void *args[] = {&y, &a, &b, &g, &rows, &cols};
+        return launch(ex, k0, rows, args, st);
+    }
+    case IR_OP_DROPOUT_MASK: {
+        uint64_t key = rt_hash(ex->seed, ex->step, 0xd50u + (uint64_t)id);
+        void *args[] = {&y, &b, &ny, &key};
+        return launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_GATHER: {
+        int64_t rows_out = yd[0], rows = p->dims[n->in[0]][0], e = yd[1];
+        void *args[] = {&y, &a, &b, &rows_out, &rows, &e};
+        return launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_SCATTER_ADD: {
+        int64_t n_in = p->dims[n->in[0]][0], rows = yd[0], e = yd[1];
+        void *args[] = {&y, &a, &b, &n_in, &rows, &e};
+        return launch(ex, k0, ny, args, st);
+    }
+    default: return rt_fail(st, "the GPU executor has no launch for op %s", ir_op_info[n->op].name);
+    }
+}
+
+/* ---- setup ----------------------------------------------------------------------------------- */
+
+static size_t up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
+
+static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    const RtPlan *p = &ex->plan;
+    const IrGraph *g = ex->g;
+    /* the module, compiled for this card (or found in the kernel cache) and loaded */
+    char err[512];
+    if (cu_emit_graph(g, &ex->mod, err, sizeof err) < 0) return rt_fail(st, "%s", err);
+    void *cubin;
+    size_t n_cubin;
+    int hit;
+    char *log;
+    int rc = cu_compile_cached(ex->mod.source, gpu->arch, NULL, &cubin, &n_cubin, &hit, &log, err, sizeof err);
+    if (rc < 0) {
+        rt_fail(st, "%s%s%s", err, log && *log ? ":\n" : "", log ? log : "");
+        free(log);
+        return -1;
+    }
+    free(log);
+    rc = RT_CU(&gpu->api, st, cuModuleLoadData(&ex->cumod, cubin));
+    free(cubin);
+    if (rc < 0) return -1;
+    ex->fn = calloc((size_t)ex->mod.n_names + 1, sizeof *ex->fn);
+    for (int i = 0; i < ex->mod.n_names; i++) CHECK_CU(cuModuleGetFunction(&ex->fn[i], ex->cumod, ex->mod.names[i]));
+    /* one slab: planned blocks, variables, im2col scratch */
+    size_t *block_off = calloc((size_t)p->n_blocks + 1, sizeof *block_off), total = 0;
+    for (int b = 0; b < p->n_blocks; b++) {
+        block_off[b] = total;
+        total += up(p->block_bytes[b]);
+    }
+    size_t *var_off = calloc((size_t)ex->vars->n + 1, sizeof *var_off);
+    for (int v = 0; v < ex->vars->n; v++) {
+        var_off[v] = total;
+        total += up((size_t)ex->vars->v[v].n * sizeof(float));
+    }
+    size_t scratch_off = total;
+    total += up((p->scratch ? p->scratch : 1) * sizeof(float));
+    size_t free_b = 0, total_b = 0;
+    CHECK_CU(cuMemGetInfo(&free_b, &total_b));
+    if ((double)total > fraction * (double)free_b) {
+        free(block_off);
+        free(var_off);
+        return rt_fail(st, "the step needs %.2f GB of device memory; %.2f GB is free and --gpu_memory_fraction %.2f allows %.2f",
+                       total / 1e9, free_b / 1e9, fraction, fraction * free_b / 1e9);
+    }
+    rc = RT_CU(&gpu->api, st, cuMemAlloc(&ex->slab, total));
+    ex->bytes = total;
+    ex->dev = calloc((size_t)p->n + 1, sizeof *ex->dev);
+    ex->var_dev = calloc((size_t)ex->vars->n + 1, sizeof *ex->var_dev);
+    ex->host = calloc((size_t)p->n + 1, sizeof *ex->host);
+    for (IrId id = 0; id < p->n && rc == 0; id++)
+        if (p->block_of[id] >= 0) ex->dev[id] = ex->slab + block_off[p->block_of[id]];
+    for (int v = 0; v < ex->vars->n && rc == 0; v++) {
+        ex->var_dev[v] = ex->slab + var_off[v];
+        rc = RT_CU(&gpu->api, st, cuMemcpyHtoD(ex->var_dev[v], ex->vars->v[v].data, (size_t)ex->vars->v[v].n * sizeof(float)));
+    }
+    ex->scratch = ex->slab + scratch_off;
+    free(block_off);
+    free(var_off);
+    for (IrId id = 0; id < p->n && rc == 0; id++) { /* variables' nodes read the store's device copy */
+        const IrNode *nd = &g->nodes[id];
+        if (!p->needed[id]) continue;
+        if (nd->op == IR_OP_PARAM || nd->op == IR_OP_STATE) {
+            RtVar *var = rt_vars_find(ex->vars, ir_str(g, nd->attr.u.leaf.name));
+            ex->dev[id] = ex->var_dev[var - ex->vars->v];
+        } else if (nd->op == IR_OP_INPUT) {
+            ex->host[id] = calloc((size_t)p->numel[id], p->esize[id]);
+        } else if (nd->op == IR_OP_CONST) {
+            float f = (float)nd->attr.u.scalar.f;
+            int64_t cnt = p->numel[id];
+            void *args[] = {&ex->dev[id], &cnt, &f};
+            rc = launch(ex, ex->mod.plan[id].kernel[0], cnt, args, st);
+        }
+    }
+    return rc;
+}
+
+RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const IrGraph *g, RtVars *vars, const int64_t *sym,
+                           const char *const *want, int n_want, int run_effects, double memory_fraction,
+                           RtStatus *st) {
+    if (vars->prec != 4) {
+        rt_fail(st, "the GPU runs float32 variables");
+        return NULL;
+    }
+    RtGpuExec *ex = calloc(1, sizeof *ex);
+    ex->gpu = gpu;
+    ex->g = g;
+    ex->vars = vars;
+    if (rt_vars_bind(vars, g, sym, st) < 0 || rt_plan_build(&ex->plan, g, sym, want, n_want, run_effects, 4, st) < 0 ||
+        setup(ex, memory_fraction > 0 ? memory_fraction : 1, st) < 0) {
+        rt_gpu_exec_free(ex);
+        return NULL;
+    }
+    return ex;
+}
+
+void rt_gpu_exec_free(RtGpuExec *ex) {
+    if (!ex) return;
+    if (ex->slab) ex->gpu->api.cuMemFree(ex->slab);
+    for (int i = 0; ex->host && i < ex->plan.n; i++) free(ex->host[i]);
+    free(ex->host);
+    free(ex->dev);
+    free(ex->var_dev);
+    free(ex->fn);
+    cu_module_free(&ex->mod);
+    rt_plan_free(&ex->plan);
+    free(ex);
+}
+
+void *rt_gpu_exec_input(RtGpuExec *ex, const char *name, int64_t *n) {
+    IrId id = ir_find_leaf(ex->g, IR_OP_INPUT, name);
+    if (id == IR_NONE || !ex->host[id]) return NULL;
+    if (n) *n = ex->plan.numel[id];
+    return ex->host[id];
+}
+
+int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    const RtPlan *p = &ex->plan;
+    ex->seed = seed;
+    ex->step = step;
+    for (IrId id = 0; id < p->n; id++)
+        if (p->needed[id] && ex->g->nodes[id].op == IR_OP_INPUT)
+            CHECK_CU(cuMemcpyHtoD(ex->dev[id], ex->host[id], (size_t)p->numel[id] * p->esize[id]));
+    for (IrId id = 0; id < p->n; id++)
+        if (p->needed[id] && run_node(ex, id, st) < 0) return -1;
+    for (int i = 0; i < ex->g->n_effects; i++) { /* assignments, after the whole step */
+        IrId id = ex->g->effects[i];
+        if (!p->needed[id]) continue;
+        const IrNode *nd = &ex->g->nodes[id];
+        CHECK_CU(cuMemcpyDtoDAsync(ex->dev[nd->in[0]], ex->dev[nd->in[1]], (size_t)p->numel[id] * sizeof(float),
+                                   gpu->stream));
+    }
+    CHECK_CU(cuStreamSynchronize(gpu->stream));
+    return 0;
+}
+
+const void *rt_gpu_exec_output(RtGpuExec *ex, const char *name, int64_t *n, int *rank, int64_t *dims,
+                               RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    int k = rt_plan_output(ex->g, name);
+    if (k < 0) {
+        rt_fail(st, "the graph has no output named '%s'", name);
+        return NULL;
+    }
+    IrId id = ex->g->outputs[k].id;
+    const RtPlan *p = &ex->plan;
+    if (!p->needed[id]) {
+        rt_fail(st, "output '%s' was not requested when the executor was made", name);
+        return NULL;
+    }
+    size_t bytes = (size_t)p->numel[id] * p->esize[id];
+    if (!ex->host[id]) ex->host[id] = malloc(bytes ? bytes : 1);
+    if (RT_CU(&gpu->api, st, cuMemcpyDtoH(ex->host[id], ex->dev[id], bytes)) < 0) return NULL;
+    if (n) *n = p->numel[id];
+    if (rank) *rank = p->rank[id];
+    if (dims) memcpy(dims, p->dims[id], sizeof p->dims[id]);
+    return ex->host[id];
+}
+
+int rt_gpu_exec_download_vars(RtGpuExec *ex, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    for (int v = 0; v < ex->vars->n; v++)
+        CHECK_CU(cuMemcpyDtoH(ex->vars->v[v].data, ex->var_dev[v], (size_t)ex->vars->v[v].n * sizeof(float)));
+    return 0;
+}
+
+size_t rt_gpu_exec_bytes(const RtGpuExec *ex) { return ex->bytes; }

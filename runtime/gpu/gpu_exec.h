@@ -1,0 +1,38 @@
+/* The GPU executor: a bound graph run on an NVIDIA GPU through the driver API (cuda_api.h),
+ * with the kernels fnc's CUDA target writes (codegen/cuda) compiled by NVRTC for the card and
+ * cached on disk, and GEMM-shaped work (matmuls, convolutions after im2col) on cuBLAS. Mirrors
+ * RtExec: the same plan (runtime/plan.h), one device slab holding the planned blocks, the
+ * variables and the im2col scratch; inputs are staged on the host and copied before the step,
+ * outputs copied back on request; assignments are device-to-device copies after the step.
+ *
+ * Status: written without a GPU to run it on (none was lent while it was written). It builds
+ * everywhere and fails cleanly where there is no driver; bench/gpu/check.sh compares it with
+ * the CPU executor on the lent machine. */
+#ifndef FN_RT_GPU_EXEC_H
+#define FN_RT_GPU_EXEC_H
+
+#include "runtime/rt.h"
+
+typedef struct RtGpu RtGpu;
+/* Device 0 with its stream and cuBLAS handle; NULL with a message if there is none. */
+RtGpu *rt_gpu_open(RtStatus *st);
+void rt_gpu_close(RtGpu *gpu);
+const char *rt_gpu_name(const RtGpu *gpu); /* e.g. "NVIDIA H100 80GB HBM3 (sm_90)" */
+
+typedef struct RtGpuExec RtGpuExec;
+/* As rt_exec_new (float32 variables only); memory_fraction bounds the slab against the free
+ * device memory (--gpu_memory_fraction). */
+RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const IrGraph *g, RtVars *vars, const int64_t *sym,
+                           const char *const *want, int n_want, int run_effects, double memory_fraction,
+                           RtStatus *st);
+void rt_gpu_exec_free(RtGpuExec *ex);
+void *rt_gpu_exec_input(RtGpuExec *ex, const char *name, int64_t *n); /* host staging buffer */
+int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st);
+/* Copies the output to the host and returns it (valid until the next call). */
+const void *rt_gpu_exec_output(RtGpuExec *ex, const char *name, int64_t *n, int *rank, int64_t *dims,
+                               RtStatus *st);
+/* Copies the device's variables back into the store (before a checkpoint or a comparison). */
+int rt_gpu_exec_download_vars(RtGpuExec *ex, RtStatus *st);
+size_t rt_gpu_exec_bytes(const RtGpuExec *ex); /* device bytes held */
+
+#endif

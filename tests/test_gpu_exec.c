@@ -1,0 +1,116 @@
+/* The GPU executor against the CPU one (the oracle): the same graphs, variables and random
+ * inputs, three steps; every output of every step and, for training graphs, every variable
+ * after them must agree to float32 rounding. Graphs: the two small CUDA golden models, the
+ * reduced Inception-ResNet-v1 (train, ADAM) and PNet. Without a GPU (no libcuda, no device) the
+ * test says why and skips (exit 77). bench/gpu/check.sh runs it on the lent machine. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/driver.h"
+#include "runtime/gpu/gpu_exec.h"
+#include "tests/testlib.h"
+
+typedef struct {
+    const char *model;
+    int training;
+    PassOptimizer opt;
+    RtBinding b[4];
+    int nb;
+} Case;
+
+static double rel(const float *a, const float *b, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)a[i] - b[i];
+        if (isnan(a[i]) != isnan(b[i])) return INFINITY;
+        if (!isnan(a[i])) num += d * d, den += (double)b[i] * b[i];
+    }
+    return sqrt(num) / (den > 0 ? sqrt(den) : 1);
+}
+
+static void run_case(RtGpu *gpu, const Case *c) {
+    PassCtx ctx = {0};
+    ctx.optimizer = c->opt;
+    IrGraph *g = drv_build(c->model, NULL, 0, c->training, &ctx, stderr);
+    if (!CHECK(g != NULL, "%s builds", c->model)) return;
+    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+    RtStatus st;
+    RtVars *vc = rt_vars_new(4), *vg = rt_vars_new(4);
+    RtExec *cpu = rt_bind_syms(g, c->b, c->nb, sym, &st) == 0 ? rt_exec_new(g, vc, sym, NULL, 0, c->training, &st) : NULL;
+    rt_vars_init(vc, 3);
+    RtGpuExec *gex = NULL;
+    if (cpu && rt_vars_bind(vg, g, sym, &st) == 0) {
+        rt_vars_init(vg, 3); /* the same seed: the same weights, uploaded by the executor */
+        gex = rt_gpu_exec_new(gpu, g, vg, sym, NULL, 0, c->training, 0.9, &st);
+    }
+    if (!CHECK(cpu && gex, "%s: executors: %s", c->model, st.msg)) goto done;
+    double worst = 0;
+    uint64_t rng = 11;
+    for (int step = 0; step < 3; step++) {
+        for (IrId id = 0; id < g->n_nodes; id++) {
+            const IrNode *nd = &g->nodes[id];
+            if (nd->op != IR_OP_INPUT) continue;
+            const char *name = ir_str(g, nd->attr.u.leaf.name);
+            int64_t n;
+            void *x = rt_exec_input(cpu, name, &n), *y = rt_gpu_exec_input(gex, name, NULL);
+            if (!x || !y) continue;
+            for (int64_t i = 0; i < n; i++) {
+                if (nd->dtype == IR_DT_INT32) ((int32_t *)x)[i] = (int32_t)(test_rng_next(&rng) % 3);
+                else if (nd->shape.rank == 0) ((float *)x)[i] = strstr(name, "keep") ? 0.8f : 0.01f;
+                else ((float *)x)[i] = (float)(test_rng_uniform(&rng) * 2 - 1);
+            }
+            memcpy(y, x, (size_t)n * 4);
+        }
+        if (!CHECK(rt_exec_run(cpu, 5, (uint64_t)step, &st) == 0 && rt_gpu_exec_run(gex, 5, (uint64_t)step, &st) == 0,
+                   "%s step %d: %s", c->model, step, st.msg))
+            goto done;
+        for (int k = 0; k < g->n_outputs; k++) {
+            const char *name = ir_str(g, g->outputs[k].name);
+            int64_t n;
+            const float *a = rt_exec_output(cpu, name, &n, NULL, NULL);
+            const float *b = rt_gpu_exec_output(gex, name, NULL, NULL, NULL, &st);
+            if (!a || !b || g->nodes[g->outputs[k].id].dtype != IR_DT_FLOAT) continue;
+            double e = rel(b, a, n);
+            if (e > worst) worst = e;
+            if (e > 1e-4) printf("  %s step %d output %s: rel err %.2e\n", c->model, step, name, e);
+        }
+    }
+    if (c->training && CHECK(rt_gpu_exec_download_vars(gex, &st) == 0, "download: %s", st.msg))
+        for (int v = 0; v < vc->n; v++) {
+            double e = rel(vg->v[v].data, vc->v[v].data, vc->v[v].n);
+            if (e > worst) worst = e;
+            if (e > 1e-4) printf("  %s variable %s: rel err %.2e\n", c->model, vc->v[v].name, e);
+        }
+    printf("  %-28s %s, 3 steps: worst relative error (outputs%s) %.2e\n", c->model, c->training ? "train" : "eval",
+           c->training ? " and variables" : "", worst);
+    CHECK(worst < 1e-4, "%s: GPU agrees with the CPU", c->model);
+done:
+    rt_gpu_exec_free(gex);
+    rt_exec_free(cpu);
+    rt_vars_free(vc);
+    rt_vars_free(vg);
+    free(sym);
+    ir_graph_free(g);
+}
+
+int main(void) {
+    RtStatus st;
+    RtGpu *gpu = rt_gpu_open(&st);
+    if (!gpu) {
+        printf("  no GPU here (%s): skipped\n", st.msg);
+        CHECK(st.msg[0] != 0, "the reason is given");
+        return test_failures() ? 1 : 77;
+    }
+    printf("  %s\n", rt_gpu_name(gpu));
+    const Case cases[] = {
+        {"tests/models/tiny_mlp.fn", 1, PASS_OPT_SGD, {{"N", 5}}, 1},
+        {"tests/models/tiny_conv.fn", 0, PASS_OPT_SGD, {{"N", 3}}, 1},
+        {"tests/models/irv1_small.fn", 1, PASS_OPT_ADAM, {{"N", 4}, {"classes", 3}}, 2},
+        {"models/mtcnn/pnet.fn", 0, PASS_OPT_SGD, {{"N", 2}, {"H", 31}, {"W", 24}}, 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(gpu, &cases[i]);
+    rt_gpu_close(gpu);
+    return test_summary("test_gpu_exec");
+}
