@@ -98,3 +98,14 @@ char *flags_format(const FlagSpec *specs, int n) {
     fclose(f);
     return buf;
 }
+
+char *flags_join(int argc, char **argv) {
+    size_t n = 1;
+    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
+    char *s = calloc(n, 1);
+    for (int i = 0; i < argc; i++) {
+        strcat(s, argv[i]);
+        if (i + 1 < argc) strcat(s, " ");
+    }
+    return s;
+}

@@ -20,6 +20,8 @@ typedef struct {
 int flags_parse(const char *prog, const char *usage, const FlagSpec *specs, int n_specs, int argc,
                 char **argv, int first, const char **pos, int max_pos, int *n_pos);
 void flags_help(FILE *f, const char *prog, const char *usage, const FlagSpec *specs, int n);
+/* argv[0..argc) joined by spaces (the command line for revision_info.txt); malloc'ed. */
+char *flags_join(int argc, char **argv);
 /* `name: value` per flag, one per line (arguments.txt); malloc'ed. */
 char *flags_format(const FlagSpec *specs, int n);
 

@@ -20,17 +20,6 @@ static void on_signal(int sig) {
     fnrun_stop_requested = 1;
 }
 
-static char *join_args(int argc, char **argv) {
-    size_t n = 1;
-    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
-    char *s = calloc(n, 1);
-    for (int i = 0; i < argc; i++) {
-        strcat(s, argv[i]);
-        if (i + 1 < argc) strcat(s, " ");
-    }
-    return s;
-}
-
 static int cmd_train(int argc, char **argv) {
     RtTrainOpts o;
     rt_train_defaults(&o);
@@ -136,7 +125,7 @@ static int cmd_train(int argc, char **argv) {
     o.data_dir = data_dir;
     o.seed = (uint64_t)seed;
     o.arguments_text = flags_format(specs, n_specs);
-    o.command_line = join_args(argc, argv);
+    o.command_line = flags_join(argc, argv);
     o.stop = &fnrun_stop_requested;
     RtStatus st;
     int rc = rt_train(&o, NULL, 0, &st);

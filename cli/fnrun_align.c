@@ -29,17 +29,6 @@ static int check_weights(const char *prog, const char *dir) {
     return -1;
 }
 
-static char *join_args(int argc, char **argv) {
-    size_t n = 1;
-    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
-    char *s = calloc(n, 1);
-    for (int i = 0; i < argc; i++) {
-        strcat(s, argv[i]);
-        if (i + 1 < argc) strcat(s, " ");
-    }
-    return s;
-}
-
 int fnrun_align(int argc, char **argv) {
     RtAlignOpts o;
     rt_align_defaults(&o);
@@ -75,7 +64,7 @@ int fnrun_align(int argc, char **argv) {
     if (check_weights("fnrun align", o.weights_dir) < 0) return 2;
     o.input_dir = pos[0];
     o.output_dir = pos[1];
-    o.command_line = join_args(argc, argv);
+    o.command_line = flags_join(argc, argv);
     o.stop = &fnrun_stop_requested;
     RtAlignTotals t;
     RtStatus st;

@@ -12,18 +12,6 @@
 #include "codegen/cuda/nvrtc.h"
 #include "tests/testlib.h"
 
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc((size_t)n + 1, 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
-    fclose(f);
-    return s;
-}
-
 static IrGraph *build(const char *model, int training, PassOptimizer opt) {
     PassCtx ctx = {0};
     ctx.optimizer = opt;
@@ -66,7 +54,7 @@ static void golden(const char *model, int training, const char *file) {
         }
         printf("  wrote %s\n", path);
     }
-    char *want = read_file(path);
+    char *want = test_read_file(path);
     int same = want && !strcmp(want, a.source);
     if (!same) {
         char got[300];

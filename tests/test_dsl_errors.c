@@ -23,19 +23,6 @@ typedef struct {
     char msg[256];
 } Expect;
 
-static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t k = fread(s, 1, (size_t)n, f);
-    s[k] = 0;
-    fclose(f);
-    return s;
-}
-
 /* Line `line` (1-based) of text, copied into buf without its newline. */
 static void nth_line(const char *text, int line, char *buf, size_t cap) {
     const char *p = text;
@@ -64,7 +51,7 @@ static int parse_expects(const char *text, Expect *ex, int max) {
 }
 
 static void check_file(const char *path) {
-    char *text = read_all(path);
+    char *text = test_read_file(path);
     if (!CHECK(text != NULL, "%s is readable", path)) return;
     Expect ex[16];
     int n_ex = parse_expects(text, ex, 16);

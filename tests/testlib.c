@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 static int n_passed, n_failed;
@@ -66,4 +67,17 @@ const char *test_shared_data(void) {
     static const char *dir = "../shared/data";
     struct stat st;
     return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? dir : NULL;
+}
+
+char *test_read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)(n > 0 ? n : 0) + 1);
+    size_t k = n > 0 ? fread(s, 1, (size_t)n, f) : 0;
+    s[k] = 0;
+    fclose(f);
+    return s;
 }

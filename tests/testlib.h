@@ -33,6 +33,9 @@ double test_rng_uniform(uint64_t *state);
 /* x[i] uniform in [lo, hi). */
 void test_fill_uniform(double *x, size_t n, uint64_t *state, double lo, double hi);
 
+/* The whole file, NUL-terminated (malloc'ed), or NULL if it cannot be read. */
+char *test_read_file(const char *path);
+
 /* "../shared/data" if that directory exists relative to the cwd, else NULL. */
 const char *test_shared_data(void);
 
