@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# CPU training throughput: fn's Inception-ResNet-v1 training step (fnrun train, ADAM, 160x160,
+# batch 32 by default) against PyTorch on the CPU running the same network (bench/ref), in one
+# run on this machine, all cores each. fn's rate comes from its per-step "Time" lines after the
+# first step (warm-up); PyTorch's from bench/ref/train_step.py (fp32, the same warm-up rule).
+# Usage: bench/cpu/run.sh [BUILD_DIR] [BATCH] [STEPS]      Appends a row to bench/cpu/results.csv.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-build}
+batch=${2:-32}
+steps=${3:-4}
+python3 -c "import torch" 2>/dev/null || pip install -q torch
+cmake --build "$build" --target fnrun fnc fn_gendata >/dev/null
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$build/fn_gendata" "$tmp/data" 16 16 182 1 >/dev/null
+"$build/fnc" compile models/inception_resnet_v1.fn -o "$tmp/irv1.fnc" >/dev/null
+/usr/bin/time -v "$build/fnrun" train "$tmp/irv1.fnc" --data_dir "$tmp/data" --logs_base_dir "$tmp/logs" \
+  --models_base_dir "$tmp/models" --image_size 160 --batch_size "$batch" --epoch_size "$((steps + 1))" \
+  --max_nrof_epochs 1 --optimizer ADAM --learning_rate 0.01 --embedding_size 512 \
+  --use_fixed_image_standardization --validate_every_n_epochs 100 >"$tmp/fn.txt" 2>"$tmp/fn.time"
+fn=$(awk -v b="$batch" '/^Epoch: \[1\]/ { n++; if (n > 1) { t += $4 } } END { printf "%.2f", b * (n - 1) / t }' \
+  FS='\t| ' "$tmp/fn.txt")
+fn_rss=$(awk '/Maximum resident/ { printf "%.0f", $6 / 1024 }' "$tmp/fn.time")
+/usr/bin/time -v python3 bench/ref/train_step.py --device cpu --batch "$batch" --mode fp32 --steps "$steps" \
+  --warmup 1 --classes 16 >"$tmp/pt.txt" 2>"$tmp/pt.time"
+pt=$(sed -n 's/.*images\/s=\([0-9.]*\).*/\1/p' "$tmp/pt.txt")
+pt_rss=$(awk '/Maximum resident/ { printf "%.0f", $6 / 1024 }' "$tmp/pt.time")
+ratio=$(python3 -c "print(f'{$fn / $pt:.2f}')")
+echo "| Inception-ResNet-v1 training, batch $batch, 160x160, $(nproc) cores | fn | PyTorch CPU |"
+echo "|---|---|---|"
+echo "| images/s | $fn | $pt |"
+echo "| peak RSS (MiB) | $fn_rss | $pt_rss |"
+echo "| fn / PyTorch | ${ratio}x | |"
+csv=bench/cpu/results.csv
+[ -f "$csv" ] || echo "date,commit,cores,batch,fn_img_s,pt_img_s,ratio,fn_rss_mib,pt_rss_mib" >"$csv"
+echo "$(date -u +%FT%TZ),$(git rev-parse --short HEAD),$(nproc),$batch,$fn,$pt,$ratio,$fn_rss,$pt_rss" >>"$csv"
