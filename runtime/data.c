@@ -95,12 +95,12 @@ int rt_dataset_scan_ex(const char *data_dir, int allow_empty, RtDataset *ds, RtS
     int n_roots = 0, rc = 0;
     for (char *r = strtok_r(spec, ":", &save); r && rc == 0; r = strtok_r(NULL, ":", &save)) {
         struct stat sb;
-        if (n_roots == 64) rc = rt_fail(st, "--data_dir: more than 64 roots");
+        if (n_roots == 64) rc = rt_fail(st, "%s: more than 64 roots", data_dir);
         else if (stat(r, &sb) != 0 || !S_ISDIR(sb.st_mode))
-            rc = rt_fail(st, "--data_dir %s: no such directory", r);
+            rc = rt_fail(st, "%s: no such directory", r);
         else roots[n_roots++] = r;
     }
-    if (rc == 0 && n_roots == 0) rc = rt_fail(st, "--data_dir is empty");
+    if (rc == 0 && n_roots == 0) rc = rt_fail(st, "no dataset folder given");
     /* every (class, root) pair, sorted by class name then root order */
     ClassDir *all = NULL;
     int n_all = 0;
@@ -116,7 +116,7 @@ int rt_dataset_scan_ex(const char *data_dir, int allow_empty, RtDataset *ds, RtS
         free(cls);
     }
     if (n_all > 1) qsort(all, (size_t)n_all, sizeof *all, cmp_class_dir);
-    if (rc == 0 && n_all == 0) rc = rt_fail(st, "--data_dir %s: no class folders in it", data_dir);
+    if (rc == 0 && n_all == 0) rc = rt_fail(st, "%s: no class folders in it", data_dir);
     for (int i = 0; i < n_all; i++) {
         if (rc == 0 && (i == 0 || strcmp(all[i].name, all[i - 1].name) != 0)) ds_add_class(ds, all[i].name);
         if (rc == 0) rc = add_class_files(ds, roots[all[i].root], all[i].name, allow_empty, st);
