@@ -195,7 +195,7 @@ int main(int argc, char **argv) {
     }
     if (take_defines(&argc, argv, &o) < 0) return 2;
     const FlagSpec specs[] = {
-        {"o", FLAG_STR, &o.out, "output artifact (compile; default MODEL with .fnc)"},
+        {"o", FLAG_STR, &o.out, "output file: compile's artifact (default MODEL with .fnc), cuda's .cu"},
         {"dump-after", FLAG_STR, &o.dump_after, "print the IR after this pass (or 'all')"},
         {"time-passes", FLAG_BOOL, &o.time_passes, "print the time of every pass"},
         {"graph", FLAG_STR, &o.graph, "dump, cuda: which graph, train or eval"},
@@ -206,7 +206,7 @@ int main(int argc, char **argv) {
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "-o")) argv[i] = "--o";
     char usage[64];
-    snprintf(usage, sizeof usage, "%s MODEL.fn [-D name=value ...] [flags]", cmd);
+    snprintf(usage, sizeof usage, "%s [-D name=value ...] [flags]", strcmp(cmd, "compile") ? "MODEL.fn" : "MODEL.fn...");
     char prog[32];
     snprintf(prog, sizeof prog, "fnc %s", cmd);
     const char *pos[MAX_MODELS];

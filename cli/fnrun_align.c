@@ -42,9 +42,9 @@ int fnrun_align(int argc, char **argv) {
         {"random_order", FLAG_BOOL, &o.random_order, "shuffle the classes (helps several processes share one output)"},
         {"detect_multiple_faces", FLAG_BOOL, &o.detect_multiple_faces, "save every face as NAME_<i>.png"},
         {"gpu_memory_fraction", FLAG_REAL, &gpu_memory_fraction, "accepted for compatibility: alignment runs on the CPU"},
-        {"threads", FLAG_INT, &o.threads, "worker threads (default: the cores)"},
+        {"threads", FLAG_INT, &o.threads, "worker threads, one per core"},
         {"png_compression", FLAG_INT, &o.png_level, "zlib level of the PNGs, 0-9 (6 is PIL's default: ~9% smaller, 3x slower to write)"},
-        {"mtcnn_model", FLAG_STR, &o.model, "artifact of the three nets (default: mtcnn.fnc beside fnrun)"},
+        {"mtcnn_model", FLAG_STR, &o.model, "artifact of the three nets, built beside fnrun"},
         {"mtcnn_weights", FLAG_STR, &o.weights_dir, "folder of det1.npy det2.npy det3.npy (default $FN_MTCNN_WEIGHTS)"},
     };
     const char *pos[2];
@@ -114,7 +114,7 @@ int fnrun_detect(int argc, char **argv) {
     const FlagSpec specs[] = {
         {"minsize", FLAG_REAL, &p.minsize, "smallest face searched, pixels"},
         {"annotate", FLAG_STR, &annotate, "write each image with its boxes and landmarks drawn into this folder"},
-        {"mtcnn_model", FLAG_STR, &model, "artifact of the three nets (default: mtcnn.fnc beside fnrun)"},
+        {"mtcnn_model", FLAG_STR, &model, "artifact of the three nets, built beside fnrun"},
         {"mtcnn_weights", FLAG_STR, &weights, "folder of det1.npy det2.npy det3.npy (default $FN_MTCNN_WEIGHTS)"},
     };
     enum { MAX_IMAGES = 4096 };
