@@ -27,12 +27,13 @@ static int cmd_train(int argc, char **argv) {
     const char *model_def = "models.inception_resnet_v1";
     const char *filter_filename = NULL;
     int seed = (int)o.seed, filter_min_nrof_images_per_class = 0;
-    double gpu_memory_fraction = 1.0, filter_percentile = 100.0;
+    double filter_percentile = 100.0;
     double min_nrof_val = 0;
     const FlagSpec specs[] = {
         {"logs_base_dir", FLAG_STR, &o.logs_base_dir, "run logs go to a timestamped subfolder of it"},
         {"models_base_dir", FLAG_STR, &o.models_base_dir, "checkpoints go to a timestamped subfolder of it"},
-        {"gpu_memory_fraction", FLAG_REAL, &gpu_memory_fraction, "upper bound on device memory (GPU backend)"},
+        {"device", FLAG_STR, &o.device, "where the training step runs: cpu, gpu, or auto (the GPU if there is one)"},
+        {"gpu_memory_fraction", FLAG_REAL, &o.gpu_memory_fraction, "of the free GPU memory the step may take"},
         {"pretrained_model", FLAG_STR, &o.pretrained_model, "checkpoint whose weights are restored by name and shape"},
         {"resume", FLAG_STR, &o.resume, "a run's model directory: continue it from its last checkpoint"},
         {"data_dir", FLAG_STR, &data_dir, "class-per-folder training images (A:B:... for a union)"},
@@ -111,6 +112,10 @@ static int cmd_train(int argc, char **argv) {
     }
     if (o.resume && o.pretrained_model) {
         fprintf(stderr, "fnrun train: --resume and --pretrained_model exclude each other\n");
+        return 2;
+    }
+    if (o.gpu_memory_fraction <= 0 || o.gpu_memory_fraction > 1) {
+        fprintf(stderr, "fnrun train: --gpu_memory_fraction must be in (0, 1]\n");
         return 2;
     }
     if (o.lfw_distance_metric != 0 && o.lfw_distance_metric != 1) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "codegen/ref/ref.h"
+#include "runtime/gpu/gpu_exec.h"
 #include "runtime/plan.h"
 
 struct RtExec {
@@ -29,6 +30,8 @@ struct RtExec {
     void *scratch;
     size_t bytes;
     uint64_t seed, step;
+    RtGpuExec *gpu; /* set: the GPU runs the graph; the fields above are unused */
+    int gpu_effects;
 };
 
 static void exec_window(const RtExec *ex, IrId id, RefWindow *win) { rt_plan_window(&ex->plan, id, win); }
@@ -113,8 +116,27 @@ RtExec *rt_exec_bind(const IrGraph *g, RtVars *vars, const RtBinding *b, int nb,
     return ex;
 }
 
+RtExec *rt_exec_bind_gpu(RtGpu *gpu, double memory_fraction, const IrGraph *g, RtVars *vars,
+                         const RtBinding *b, int nb, const char *const *want, int n_want, int run_effects,
+                         RtStatus *st) {
+    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+    RtGpuExec *gx = rt_bind_syms(g, b, nb, sym, st) == 0
+                        ? rt_gpu_exec_new(gpu, g, vars, sym, want, n_want, run_effects, memory_fraction, st)
+                        : NULL;
+    free(sym);
+    if (!gx) return NULL;
+    RtExec *ex = calloc(1, sizeof *ex);
+    ex->g = g;
+    ex->vars = vars;
+    ex->prec = vars->prec;
+    ex->gpu = gx;
+    ex->gpu_effects = run_effects && g->n_effects > 0;
+    return ex;
+}
+
 void rt_exec_free(RtExec *ex) {
     if (!ex) return;
+    rt_gpu_exec_free(ex->gpu);
     for (int i = 0; i < ex->n_blocks; i++) free(ex->blocks[i]);
     free(ex->blocks);
     rt_plan_free(&ex->plan);
@@ -124,6 +146,7 @@ void rt_exec_free(RtExec *ex) {
 }
 
 void *rt_exec_input(RtExec *ex, const char *name, int64_t *n) {
+    if (ex->gpu) return rt_gpu_exec_input(ex->gpu, name, n);
     IrId id = ir_find_leaf(ex->g, IR_OP_INPUT, name);
     if (id == IR_NONE || !ex->buf[id]) return NULL;
     if (n) *n = ex->numel[id];
@@ -131,6 +154,10 @@ void *rt_exec_input(RtExec *ex, const char *name, int64_t *n) {
 }
 
 int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
+    if (ex->gpu)
+        return rt_gpu_exec_run(ex->gpu, seed, step, st) < 0 ? -1
+               : ex->gpu_effects                         ? rt_gpu_exec_download_vars(ex->gpu, st)
+                                                         : 0;
     ex->seed = seed;
     ex->step = step;
     for (IrId id = 0; id < ex->n; id++) {
@@ -148,6 +175,10 @@ int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
 }
 
 const void *rt_exec_output(RtExec *ex, const char *name, int64_t *n, int *rank, int64_t *dims) {
+    if (ex->gpu) {
+        RtStatus st; /* a failed copy reads as an absent output */
+        return rt_gpu_exec_output(ex->gpu, name, n, rank, dims, &st);
+    }
     int k = out_index(ex->g, name);
     if (k < 0) return NULL;
     IrId id = ex->g->outputs[k].id;
@@ -164,4 +195,6 @@ double rt_exec_scalar(RtExec *ex, const char *name) {
     return ex->prec == 4 ? (double)*(const float *)p : *(const double *)p;
 }
 
-size_t rt_exec_bytes(const RtExec *ex) { return ex->bytes; }
+int rt_exec_upload_vars(RtExec *ex, RtStatus *st) { return ex->gpu ? rt_gpu_exec_upload_vars(ex->gpu, st) : 0; }
+
+size_t rt_exec_bytes(const RtExec *ex) { return ex->gpu ? rt_gpu_exec_bytes(ex->gpu) : ex->bytes; }

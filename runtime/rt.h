@@ -93,6 +93,18 @@ void *rt_exec_input(RtExec *ex, const char *name, int64_t *n);
 int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st);
 const void *rt_exec_output(RtExec *ex, const char *name, int64_t *n, int *rank, int64_t *dims);
 double rt_exec_scalar(RtExec *ex, const char *name); /* NaN if absent */
+/* The same executor on a GPU (runtime/gpu/gpu_exec.h): every rt_exec_* call works on it, inputs
+ * are copied to the device before each run and outputs back on request, and after a run with
+ * effects the variables are copied back into the store, so the host (moving averages,
+ * checkpoints, CPU validation) always sees the trained values. memory_fraction bounds the
+ * device memory (--gpu_memory_fraction). */
+typedef struct RtGpu RtGpu;
+RtExec *rt_exec_bind_gpu(RtGpu *gpu, double memory_fraction, const IrGraph *g, RtVars *vars,
+                         const RtBinding *b, int nb, const char *const *want, int n_want, int run_effects,
+                         RtStatus *st);
+/* After the store's variables changed on the host (initialised, restored): copies them to the
+ * device of a GPU executor; nothing to do on the CPU. */
+int rt_exec_upload_vars(RtExec *ex, RtStatus *st);
 size_t rt_exec_bytes(const RtExec *ex);              /* bytes of buffers held */
 
 #endif

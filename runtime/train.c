@@ -13,6 +13,7 @@
 #include "runtime/artifact.h"
 #include "runtime/checkpoint.h"
 #include "runtime/ema.h"
+#include "runtime/gpu/gpu_exec.h"
 #include "runtime/embed.h"
 #include "runtime/loader.h"
 #include "runtime/rundir.h"
@@ -49,6 +50,8 @@ void rt_train_defaults(RtTrainOpts *o) {
     o->lfw_nrof_folds = 10;
     o->nrof_preprocess_threads = 4;
     o->max_bad_images = 10;
+    o->device = "cpu";
+    o->gpu_memory_fraction = 1.0;
 }
 
 /* One bound graph with its input buffers. */
@@ -65,7 +68,7 @@ static void set_input(RtExec *ex, const char *name, double v) {
 }
 
 static int step_open(Step *s, IrGraph *g, RtVars *vars, const RtTrainOpts *o, int batch,
-                     int n_classes, int run_effects, int with_grads, RtStatus *st) {
+                     int n_classes, int run_effects, int with_grads, RtGpu *gpu, RtStatus *st) {
     memset(s, 0, sizeof *s);
     RtBinding b[] = {{"N", batch},
                      {"image_size", o->image_size},
@@ -78,7 +81,8 @@ static int step_open(Step *s, IrGraph *g, RtVars *vars, const RtTrainOpts *o, in
         if (ir_output(g, base[i]) != IR_NONE) want[n_want++] = base[i];
     for (int i = 0; with_grads && i < g->n_outputs; i++) /* for the gradient histograms */
         if (strncmp(ir_str(g, g->outputs[i].name), "grad/", 5) == 0) want[n_want++] = ir_str(g, g->outputs[i].name);
-    s->ex = rt_exec_bind(g, vars, b, 4, want, n_want, run_effects, st);
+    s->ex = gpu ? rt_exec_bind_gpu(gpu, o->gpu_memory_fraction, g, vars, b, 4, want, n_want, run_effects, st)
+                : rt_exec_bind(g, vars, b, 4, want, n_want, run_effects, st);
     free(want);
     if (!s->ex) return -1;
     int64_t n_img;
@@ -271,6 +275,7 @@ typedef struct {
     RtLoader *ld;
     RtSchedule sched;
     RtTrainLog logs;
+    RtGpu *gpu; /* the training step's device, NULL for the CPU */
 } Run;
 
 static void run_free(Run *r) {
@@ -287,6 +292,25 @@ static void run_free(Run *r) {
     rt_schedule_free(&r->sched);
     rt_trainlog_close(&r->logs);
     rt_artifact_free(&r->art);
+    rt_gpu_close(r->gpu);
+}
+
+/* --device: the GPU when asked (an error if there is none) or, with auto, when there is one. */
+static int open_device(const RtTrainOpts *o, RtGpu **gpu, FILE *log, RtStatus *st) {
+    const char *d = o->device ? o->device : "cpu";
+    *gpu = NULL;
+    if (strcmp(d, "cpu") && strcmp(d, "gpu") && strcmp(d, "auto"))
+        return rt_fail(st, "--device %s: one of cpu, gpu, auto", d);
+    if (!strcmp(d, "cpu")) {
+        fprintf(log, "Device: CPU\n");
+        return 0;
+    }
+    RtStatus why;
+    *gpu = rt_gpu_open(&why);
+    if (*gpu) fprintf(log, "Device: %s (the training step; validation and LFW on the CPU)\n", rt_gpu_name(*gpu));
+    else if (!strcmp(d, "gpu")) return rt_fail(st, "--device gpu: %s", why.msg);
+    else fprintf(log, "Device: CPU (%s)\n", why.msg);
+    return 0;
 }
 
 int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
@@ -325,11 +349,13 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
         rt_fail(st, "--data_dir %s: no training images after the validation split", o->data_dir);
         goto done;
     }
+    if (open_device(o, &r.gpu, log, st) < 0) goto done;
     fprintf(log, "Building training graph\n");
     r.vars = rt_vars_new(4);
-    if (step_open(&r.ts, g, r.vars, o, o->batch_size, r.train.n_classes, 1, o->log_histograms, st) < 0) goto done;
+    if (step_open(&r.ts, g, r.vars, o, o->batch_size, r.train.n_classes, 1, o->log_histograms, r.gpu, st) < 0)
+        goto done;
     if (r.val.n_images >= o->lfw_batch_size &&
-        step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, 0, st) < 0)
+        step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, 0, NULL, st) < 0)
         goto done;
     if (o->lfw_dir && o->lfw_dir[0]) {
         RtBinding b[] = {{"N", o->lfw_batch_size}, {"image_size", o->image_size},
@@ -370,6 +396,7 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
             goto done;
         r.ema = rt_ema_new(r.vars);
     }
+    if (rt_exec_upload_vars(r.ts.ex, st) < 0) goto done; /* the initialised or restored values */
     sv.vars = r.vars;
     sv.ema = r.ema;
     sv.classes = r.train.n_classes;

@@ -38,6 +38,8 @@ typedef struct {
     int log_histograms;        /* TensorBoard histograms of weights and gradients */
     double prelogits_hist_max; /* stat.h5 prelogits_hist range */
     /* restarts */
+    const char *device;            /* cpu, gpu or auto: where the training step runs */
+    double gpu_memory_fraction;    /* of the free device memory the step may take */
     const char *pretrained_model; /* a checkpoint file: weights restored by name and shape */
     const char *resume;           /* a run's model directory: continue from its last checkpoint */
     /* bookkeeping */

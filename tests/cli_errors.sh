@@ -38,6 +38,19 @@ echo "not an artifact" >"$tmp/text.fnc"
 expect_error "not an artifact" "not an fn artifact" "$bin/fnrun" train "$tmp/text.fnc" --data_dir "$tmp/data"
 expect_error "missing artifact" "$tmp/none.fnc" "$bin/fnrun" train "$tmp/none.fnc" --data_dir "$tmp/data"
 expect_error "unknown command" "frobnicate" "$bin/fnrun" frobnicate
+small=(--image_size 75 --batch_size 2 --epoch_size 1 --max_nrof_epochs 1 --embedding_size 8 --logs_base_dir "$tmp/logs"
+       --models_base_dir "$tmp/models" --validation_set_split_ratio 0)
+expect_error "unknown device" "one of cpu, gpu, auto" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --device tpu "${small[@]}"
+expect_error "GPU memory fraction" "gpu_memory_fraction" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --gpu_memory_fraction 0
+if ! command -v nvidia-smi >/dev/null 2>&1; then # on a machine without a GPU
+    expect_error "--device gpu without a GPU" "--device gpu:" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --device gpu "${small[@]}"
+    if "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --device auto "${small[@]}" >"$tmp/auto.out" 2>&1 &&
+        grep -q "^Device: CPU (" "$tmp/auto.out" && grep -q "^Epoch: \[1\]\[1/1\]" "$tmp/auto.out"; then
+        ok "--device auto without a GPU trains on the CPU and says why: $(grep '^Device' "$tmp/auto.out")"
+    else
+        bad "--device auto: $(tail -3 "$tmp/auto.out")"
+    fi
+fi
 expect_error "fnc unknown flag" "--nope" "$bin/fnc" compile tests/models/irv1_small.fn --nope
 expect_error "fnc bad -D" "image_size" "$bin/fnc" compile tests/models/irv1_small.fn -D image_size=abc
 expect_error "fnc unknown pass" "nopass" "$bin/fnc" dump tests/models/irv1_small.fn --dump-after nopass

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The one script for a lent GPU machine. Here first: bench/gpu/bundle.sh (packs fnc, the GPU test
-# programs and their libraries into bench/gpu/bundle/); then, through the device tool, from the
-# repository root with carry ["bench/gpu/bundle"]:  bash bench/gpu/check.sh [STEPS]
+# The one script for a lent GPU machine. Here first: bench/gpu/bundle.sh (packs fnc, fnrun, the GPU
+# test programs and their libraries into bench/gpu/bundle.tar.xz); then, through the device tool,
+# from the repository root with carry ["bench/gpu/bundle.tar.xz"]:  bash bench/gpu/check.sh [STEPS]
 # Stages, printed as one table at the end (full logs under $OUT):
 #   1. the card;
 #   2. test_cuda_codegen: the golden CUDA text, and the Inception-ResNet-v1 step's kernels and all
@@ -9,15 +9,18 @@
 #   3. test_gpu_exec: fn's GPU executor against its CPU executor (three steps of four graphs:
 #      outputs and trained variables within 1e-4 relative);
 #   4. fn's CUDA module for the card's own architecture;
+#   4b. fnrun train --device gpu against --device cpu: 20 steps of the reduced Inception-ResNet-v1,
+#      same seed, the printed losses side by side; then the full network at batch 90 and 256,
+#      160x160, images/s from the step times after the first two;
 #   5. the PyTorch peer's training step (bench/ref/train_step.py): fp32, channels_last + bf16
 #      autocast, and torch.compile, batch 90 and 256, 160x160.
-# fn's whole training step on the GPU (fnrun train --device gpu) joins this table when it lands.
 set -uo pipefail
 steps=${1:-30}
 out=${OUT:-/tmp/fn_gpu_out}
 mkdir -p "$out"
-b=bench/gpu/bundle
-export LD_LIBRARY_PATH="$PWD/$b/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+b=$(mktemp -d)/bundle
+[ -f bench/gpu/bundle.tar.xz ] && tar -C "$(dirname "$b")" -xJf bench/gpu/bundle.tar.xz
+export LD_LIBRARY_PATH="$b/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export FN_KERNEL_CACHE="$out/kernels"
 rows=()
 row() { rows+=("$1"); echo "$1" >>"$out/table.txt"; }
@@ -35,8 +38,35 @@ if [ -x "$b/bin/test_gpu_exec" ]; then
     row "| test_gpu_exec (rc $?) | $(last 6 "$out/gpu_exec.txt") |"
     timeout 120 "$b/bin/fnc" cuda models/inception_resnet_v1.fn --optimizer ADAM --nvrtc "$arch" >"$out/fnc_cuda.txt" 2>&1
     row "| fnc cuda --nvrtc $arch (rc $?) | $(last 2 "$out/fnc_cuda.txt") |"
+    t=$out/train
+    mkdir -p "$t"
+    "$b/bin/fn_gendata" "$t/data" 32 12 182 1 >/dev/null
+    "$b/bin/fnc" compile tests/models/irv1_small.fn -o "$t/small.fnc" >/dev/null
+    "$b/bin/fnc" compile models/inception_resnet_v1.fn -o "$t/irv1.fnc" >/dev/null
+    common=(--data_dir "$t/data" --logs_base_dir "$t/logs" --models_base_dir "$t/models" --optimizer ADAM
+            --learning_rate 0.01 --max_nrof_epochs 1 --validation_set_split_ratio 0 --use_fixed_image_standardization)
+    for d in cpu gpu; do
+        timeout 300 "$b/bin/fnrun" train "$t/small.fnc" "${common[@]}" --image_size 75 --batch_size 16 \
+            --epoch_size 20 --embedding_size 8 --device "$d" >"$t/small_$d.txt" 2>&1
+    done
+    cmp=$(paste <(grep '^Epoch' "$t/small_cpu.txt" | awk -F'\t' '{print $3}') \
+                <(grep '^Epoch' "$t/small_gpu.txt" | awk -F'\t' '{print $3}') |
+          awk '{ split($0, f, /Loss /); a = f[2] + 0; b = f[3] + 0; d = a - b; if (d < 0) d = -d;
+                 r = d / (a < 0 ? -a : a); if (r > w) w = r; n++ } END { printf "%d steps, worst relative loss difference %.2e", n, w }')
+    if grep -q '^Epoch' "$t/small_gpu.txt"; then
+        row "| 20 steps, reduced IRv1, GPU vs CPU losses | $cmp; $(grep -m1 '^Device' "$t/small_gpu.txt") |"
+    else
+        row "| 20 steps, reduced IRv1 on the GPU | FAILED: $(grep -h 'fnrun train:' "$t/small_gpu.txt" || last 2 "$t/small_gpu.txt") |"
+    fi
+    for batch in 90 256; do
+        timeout 300 "$b/bin/fnrun" train "$t/irv1.fnc" "${common[@]}" --image_size 160 --batch_size "$batch" \
+            --epoch_size 12 --embedding_size 512 --device gpu --nrof_preprocess_threads 12 >"$t/irv1_$batch.txt" 2>&1
+        ips=$(grep '^Epoch' "$t/irv1_$batch.txt" | awk -F'\t' -v b="$batch" '{ split($2, f, " "); n++; if (n > 2) { s += f[2]; k++ } }
+              END { if (k) printf "%.1f images/s (%d steps)", b * k / s, k; else print "no steps" }')
+        row "| fnrun train --device gpu, IRv1 batch $batch, 160x160 | $ips; $(grep -m1 -h -E 'step buffers|fnrun train:' "$t/irv1_$batch.txt" | cut -c1-200) |"
+    done
 else
-    row "| fn | not checked: run bench/gpu/bundle.sh here and carry bench/gpu/bundle |"
+    row "| fn | not checked: run bench/gpu/bundle.sh here and carry bench/gpu/bundle.tar.xz |"
 fi
 
 if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then

@@ -413,6 +413,13 @@ const void *rt_gpu_exec_output(RtGpuExec *ex, const char *name, int64_t *n, int 
     return ex->host[id];
 }
 
+int rt_gpu_exec_upload_vars(RtGpuExec *ex, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    for (int v = 0; v < ex->vars->n; v++)
+        CHECK_CU(cuMemcpyHtoD(ex->var_dev[v], ex->vars->v[v].data, (size_t)ex->vars->v[v].n * sizeof(float)));
+    return 0;
+}
+
 int rt_gpu_exec_download_vars(RtGpuExec *ex, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     for (int v = 0; v < ex->vars->n; v++)

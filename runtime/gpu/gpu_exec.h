@@ -31,6 +31,8 @@ int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st);
 /* Copies the output to the host and returns it (valid until the next call). */
 const void *rt_gpu_exec_output(RtGpuExec *ex, const char *name, int64_t *n, int *rank, int64_t *dims,
                                RtStatus *st);
+/* Copies the store's variables to the device (after they were initialised or restored). */
+int rt_gpu_exec_upload_vars(RtGpuExec *ex, RtStatus *st);
 /* Copies the device's variables back into the store (before a checkpoint or a comparison). */
 int rt_gpu_exec_download_vars(RtGpuExec *ex, RtStatus *st);
 size_t rt_gpu_exec_bytes(const RtGpuExec *ex); /* device bytes held */
