@@ -7,6 +7,7 @@
 #include "cli/driver.h"
 #include "codegen/cuda/cuda_emit.h"
 #include "codegen/cuda/nvrtc.h"
+#include "runtime/plan.h"
 
 #define MAX_DEFINES 32
 #define MAX_MODELS 16
@@ -59,6 +60,28 @@ static int64_t eval_dims(const IrGraph *g, const IrShape *s, const int64_t *sym,
     return ir_numel(d, s->rank);
 }
 
+/* Planned step memory (activations and temporaries, liveness reuse; variables not counted) at
+ * N = 1 and N = 2: the difference is the per-image part. 0 if the graph cannot be planned. */
+static int plan_per_image(const IrGraph *g, const int64_t *sym0, int run_effects, double *per_image, double *fixed) {
+    int n_idx = ir_sym_index(g, "N");
+    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+    double total[2] = {0, 0};
+    int ok = n_idx >= 0;
+    for (int k = 0; k < 2 && ok; k++) {
+        memcpy(sym, sym0, (size_t)g->n_syms * sizeof *sym);
+        sym[n_idx] = k + 1;
+        RtPlan p;
+        RtStatus st;
+        ok = rt_plan_build(&p, g, sym, NULL, 0, run_effects, 4, &st) == 0;
+        for (int b = 0; ok && b < p.n_blocks; b++) total[k] += (double)p.block_bytes[b];
+        if (ok) total[k] += (double)p.scratch * 4, rt_plan_free(&p);
+    }
+    free(sym);
+    *per_image = total[1] - total[0];
+    *fixed = total[0] - *per_image;
+    return ok;
+}
+
 static int cmd_info(const FncOpts *o, PassCtx *ctx) {
     IrGraph *g = build(o, 0, ctx);
     if (!g) return 1;
@@ -100,6 +123,15 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
     printf("forward MACs per image: %lld (%.3f G)\n", (long long)macs, (double)macs / 1e9);
     printf("forward values per image (unfused, no reuse): %lld (%.1f MiB in float32)\n",
            (long long)acts, (double)acts * 4 / (1 << 20));
+    double per, fixed;
+    if (plan_per_image(g, sym, 0, &per, &fixed))
+        printf("planned step memory, eval graph (liveness reuse, variables apart): %.1f MiB per image + %.1f MiB\n",
+               per / (1 << 20), fixed / (1 << 20));
+    IrGraph *train = ir_output(g, "loss") != IR_NONE ? build(o, 1, ctx) : NULL;
+    if (train && plan_per_image(train, sym, 1, &per, &fixed))
+        printf("planned step memory, train graph (%s): %.1f MiB per image + %.1f MiB\n",
+               pass_optimizer_names[ctx->optimizer], per / (1 << 20), fixed / (1 << 20));
+    ir_graph_free(train);
     printf("\nlayer output shapes (per image):\n");
     for (int i = 0; i < g->n_marks; i++) {
         const char *name = ir_str(g, g->marks[i].name);

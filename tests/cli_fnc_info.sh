@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# fnc info on Inception-ResNet-v1 with a 512-d embedding: the learnable parameter count outside
+# Logits (23,467,824, REFERENCE §5), the forward MACs, the layer shapes of SPEC §4 at 160x160,
+# and the planned step memory per image (liveness reuse), which the training graph needs more of.
+source "$(dirname "$0")/lib_cli.sh"
+"$bin/fnc" info models/inception_resnet_v1.fn -D embedding_size=512 >"$tmp/info" 2>&1 || { bad "fnc info failed: $(tail -2 "$tmp/info")"; finish; exit; }
+grep -q "^learnable parameters: 23467824 " "$tmp/info" && ok "23,467,824 learnable values outside Logits" ||
+    bad "parameters: $(grep learnable "$tmp/info")"
+grep -q "^forward MACs per image: .*(1.418 G)" "$tmp/info" && ok "1.418 GMAC forward per image" || bad "$(grep MACs "$tmp/info")"
+shapes=0
+for want in "Conv2d_1a_3x3 79x79x32" "Conv2d_4b_3x3 17x17x256" "Mixed_6a 8x8x896" "Mixed_7a 3x3x1792" "Bottleneck 512"; do
+    set -- $want
+    grep -qE "/$1 +$2\$|^  $1 +$2\$|/$1/?[A-Za-z_]* +$2\$" "$tmp/info" && shapes=$((shapes + 1)) || echo "   missing: $want"
+done
+[ "$shapes" -eq 5 ] && ok "layer shapes as SPEC §4 at 160x160" || bad "$shapes of 5 layer shapes found"
+read -r eval_per < <(sed -n 's/^planned step memory, eval graph.*: \([0-9.]*\) MiB per image.*/\1/p' "$tmp/info")
+read -r train_per < <(sed -n 's/^planned step memory, train graph.*: \([0-9.]*\) MiB per image.*/\1/p' "$tmp/info")
+[ -n "$eval_per" ] && [ -n "$train_per" ] && awk -v e="$eval_per" -v t="$train_per" 'BEGIN { exit !(e > 0 && t > e) }' &&
+    ok "planned step memory per image: eval $eval_per MiB, train $train_per MiB" ||
+    bad "planned memory lines: $(grep planned "$tmp/info")"
+finish
