@@ -204,9 +204,10 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
     return rc;
 }
 
-int main(int argc, char **argv) {
+static int fnc_main(int argc, char **argv, FncOpts *po) {
     FncOpts o = {0};
     o.graph = "train";
+    po->n_defines = 0;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fprintf(argc < 2 ? stderr : stdout,
                 "usage: fnc COMMAND MODEL.fn [flags]\n\ncommands:\n"
@@ -225,7 +226,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "fnc: unknown command '%s' (see fnc --help)\n", cmd);
         return 2;
     }
-    if (take_defines(&argc, argv, &o) < 0) return 2;
+    int td = take_defines(&argc, argv, &o);
+    memcpy(po->defines, o.defines, sizeof o.defines); /* the caller frees the names */
+    po->n_defines = o.n_defines;
+    if (td < 0) return 2;
     const FlagSpec specs[] = {
         {"o", FLAG_STR, &o.out, "output file: compile's artifact (default MODEL with .fnc), cuda's .cu"},
         {"dump-after", FLAG_STR, &o.dump_after, "print the IR after this pass (or 'all')"},
@@ -317,4 +321,11 @@ int main(int argc, char **argv) {
     ir_graph_free(train);
     ir_graph_free(eval);
     return 0;
+}
+
+int main(int argc, char **argv) {
+    FncOpts o = {0};
+    int rc = fnc_main(argc, argv, &o);
+    for (int i = 0; i < o.n_defines; i++) free((char *)o.defines[i].name);
+    return rc;
 }
