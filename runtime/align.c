@@ -35,12 +35,12 @@ void rt_align_defaults(RtAlignOpts *o) {
     o->out = stdout;
 }
 
-int rt_align_pick(const double (*b)[4], int n, int w, int h) {
+int rt_align_pick(const RtFace *f, int n, int w, int h) {
     int best = 0;
     double best_v = 0;
     for (int i = 0; i < n; i++) {
-        double area = (b[i][2] - b[i][0]) * (b[i][3] - b[i][1]);
-        double dx = (b[i][0] + b[i][2]) / 2 - w / 2.0, dy = (b[i][1] + b[i][3]) / 2 - h / 2.0;
+        double area = (f[i].box[2] - f[i].box[0]) * (f[i].box[3] - f[i].box[1]);
+        double dx = (f[i].box[0] + f[i].box[2]) / 2 - w / 2.0, dy = (f[i].box[1] + f[i].box[3]) / 2 - h / 2.0;
         double v = area - 2 * (dx * dx + dy * dy);
         if (i == 0 || v > best_v) best = i, best_v = v;
     }
@@ -157,9 +157,7 @@ static int align_one(Shared *sh, RtMtcnn *m, const Job *j, int *n_saved, RtStatu
         rc = DONE_NO_FACE;
         touch(mark, "no face");
     } else {
-        double(*boxes)[4] = malloc((size_t)n * sizeof *boxes);
-        for (int i = 0; i < n; i++) memcpy(boxes[i], faces[i].box, sizeof boxes[i]);
-        int only = o->detect_multiple_faces ? -1 : rt_align_pick((const double(*)[4])boxes, n, img.w, img.h);
+        int only = o->detect_multiple_faces ? -1 : rt_align_pick(faces, n, img.w, img.h);
         rc = DONE_ALIGNED;
         /* the first file last: with several faces, its presence marks the image done */
         for (int i = n - 1; i >= 0 && rc == DONE_ALIGNED; i--) {
@@ -177,7 +175,6 @@ static int align_one(Shared *sh, RtMtcnn *m, const Job *j, int *n_saved, RtStatu
             pthread_mutex_unlock(&sh->mu);
             (*n_saved)++;
         }
-        free(boxes);
     }
     free(faces);
     rt_image_free(&img);

@@ -10,7 +10,7 @@
 
 #include <signal.h>
 
-#include "runtime/rt.h"
+#include "runtime/mtcnn.h"
 
 typedef struct {
     const char *input_dir, *output_dir;
@@ -40,6 +40,6 @@ int rt_align(const RtAlignOpts *o, RtAlignTotals *t, RtStatus *st);
 
 /* The reference's choice among faces found in a w x h image: the largest
  * (area - 2 * squared offset of the box centre from the image centre). */
-int rt_align_pick(const double (*boxes)[4], int n, int w, int h);
+int rt_align_pick(const RtFace *faces, int n, int w, int h);
 
 #endif

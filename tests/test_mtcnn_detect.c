@@ -64,10 +64,7 @@ static void detect_one(RtMtcnn *m, const char *path, Tally *t) {
     t->hist[n < 3 ? n : 3]++;
     if (n) {
         t->with_face++;
-        double(*boxes)[4] = malloc((size_t)n * sizeof *boxes);
-        for (int i = 0; i < n; i++) memcpy(boxes[i], f[i].box, sizeof boxes[i]);
-        const RtFace *a = &f[rt_align_pick((const double(*)[4])boxes, n, img.w, img.h)];
-        free(boxes);
+        const RtFace *a = &f[rt_align_pick(f, n, img.w, img.h)];
         double cx = (a->box[0] + a->box[2]) / 2, cy = (a->box[1] + a->box[3]) / 2;
         int inside = a->box[0] > -0.1 * img.w && a->box[1] > -0.1 * img.h && a->box[2] < 1.1 * img.w &&
                      a->box[3] < 1.1 * img.h && a->box[2] > a->box[0] && a->box[3] > a->box[1];
