@@ -91,29 +91,42 @@ static int same_shape(const IrShape *a, const IrShape *b) {
     return 1;
 }
 
+/* operand layouts of a binary kernel: both full-size, b a repeating suffix, a a repeating suffix */
+enum { LAYOUT_FULL, LAYOUT_BSUFFIX, LAYOUT_ASUFFIX, LAYOUTS };
+
+static int add_unary(Builder *b, size_t i) {
+    char name[64], body[1024];
+    snprintf(name, sizeof name, "fn_%s", unary[i].name);
+    snprintf(body, sizeof body, cu_unary, name, unary[i].expr);
+    return add_kernel(b, name, body);
+}
+
+static int add_binary(Builder *b, size_t i, int layout) {
+    static const char *const suffix[LAYOUTS] = {"", "_bsuffix", "_asuffix"};
+    char name[64], body[1024];
+    snprintf(name, sizeof name, "fn_%s%s", binary[i].name, suffix[layout]);
+    snprintf(body, sizeof body, cu_binary, name, layout == LAYOUT_ASUFFIX ? "a[i % na]" : "a[i]",
+             layout == LAYOUT_BSUFFIX ? "b[i % nb]" : "b[i]", binary[i].expr);
+    return add_kernel(b, name, body);
+}
+
 static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, char *err, size_t errcap) {
     const IrNode *n = &g->nodes[id];
-    char name[64], body[1024];
     p->node = id;
     p->work = CU_KERNELS;
     p->n_kernels = 0;
     for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++)
         if (unary[i].op == n->op) {
-            snprintf(name, sizeof name, "fn_%s", unary[i].name);
-            snprintf(body, sizeof body, cu_unary, name, unary[i].expr);
-            p->kernel[p->n_kernels++] = add_kernel(b, name, body);
+            p->kernel[p->n_kernels++] = add_unary(b, i);
             return 0;
         }
     for (size_t i = 0; i < sizeof binary / sizeof binary[0]; i++)
         if (binary[i].op == n->op) {
             /* operand layout from the symbolic shapes: equal, or one a suffix of the other */
-            const IrShape *sa = &g->nodes[n->in[0]].shape, *sb = &g->nodes[n->in[1]].shape;
-            int a_full = same_shape(sa, &n->shape), b_full = same_shape(sb, &n->shape);
-            const char *layout = a_full && b_full ? "" : a_full ? "_bsuffix" : "_asuffix";
-            snprintf(name, sizeof name, "fn_%s%s", binary[i].name, layout);
-            snprintf(body, sizeof body, cu_binary, name, a_full ? "a[i]" : "a[i % na]", b_full ? "b[i]" : "b[i % nb]",
-                     binary[i].expr);
-            p->kernel[p->n_kernels++] = add_kernel(b, name, body);
+            int a_full = same_shape(&g->nodes[n->in[0]].shape, &n->shape);
+            int b_full = same_shape(&g->nodes[n->in[1]].shape, &n->shape);
+            p->kernel[p->n_kernels++] =
+                add_binary(b, i, a_full && b_full ? LAYOUT_FULL : a_full ? LAYOUT_BSUFFIX : LAYOUT_ASUFFIX);
             return 0;
         }
     const char *fixed = NULL;
@@ -192,21 +205,10 @@ fail:
 
 char *cu_emit_catalogue(int *n_kernels) {
     Builder b = {{0}, NULL, 0, 0};
-    char name[64], body[1024];
     text_printf(&b.src, "%s", cu_prelude);
-    for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++) {
-        snprintf(name, sizeof name, "fn_%s", unary[i].name);
-        snprintf(body, sizeof body, cu_unary, name, unary[i].expr);
-        add_kernel(&b, name, body);
-    }
-    static const char *const layouts[3][3] = {{"", "a[i]", "b[i]"}, {"_bsuffix", "a[i]", "b[i % nb]"},
-                                              {"_asuffix", "a[i % na]", "b[i]"}};
+    for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++) add_unary(&b, i);
     for (size_t i = 0; i < sizeof binary / sizeof binary[0]; i++)
-        for (int l = 0; l < 3; l++) {
-            snprintf(name, sizeof name, "fn_%s%s", binary[i].name, layouts[l][0]);
-            snprintf(body, sizeof body, cu_binary, name, layouts[l][1], layouts[l][2], binary[i].expr);
-            add_kernel(&b, name, body);
-        }
+        for (int l = 0; l < LAYOUTS; l++) add_binary(&b, i, l);
     for (size_t i = 0; i < sizeof cu_fixed / sizeof cu_fixed[0]; i++) add_kernel(&b, cu_fixed[i].name, cu_fixed[i].text);
     *n_kernels = b.n;
     for (int i = 0; i < b.n; i++) free(b.names[i]);
