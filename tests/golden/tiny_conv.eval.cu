@@ -22,6 +22,13 @@ __device__ inline void fn_clip(int start, int k, int in, int *lo, int *hi) {
 __device__ inline fn_i64 fn_pix(const FnWin &w, int b, int y, int x) {
     return (((fn_i64)b * w.h + y) * w.w + x) * w.c;
 }
+/* flat index i of an [n, h, w, c] tensor -> (b, y, x, ci) */
+__device__ inline void fn_nhwc(fn_i64 i, int h, int w, int c, int *b, int *y, int *x, int *ci) {
+    *ci = (int)(i % c); i /= c;
+    *x = (int)(i % w); i /= w;
+    *y = (int)(i % h);
+    *b = (int)(i / h);
+}
 /* index of the first maximal in-bounds cell of output (b, oy, ox), channel ci */
 __device__ inline fn_i64 fn_argmax(const float *x, const FnWin &w, int b, int oy, int ox, int ci) {
     int y0, y1, x0, x1;
@@ -61,8 +68,8 @@ extern "C" __global__ void fn_prelu_bsuffix(float *y, const float *a, const floa
 
 extern "C" __global__ void fn_maxpool(float *y, const float *x, FnWin w) {
     FN_LOOP(i, (fn_i64)w.n * w.oh * w.ow * w.c) {
-        int ci = (int)(i % w.c), ox = (int)((i / w.c) % w.ow), oy = (int)((i / ((fn_i64)w.c * w.ow)) % w.oh);
-        int b = (int)(i / ((fn_i64)w.c * w.ow * w.oh));
+        int b, oy, ox, ci;
+        fn_nhwc(i, w.oh, w.ow, w.c, &b, &oy, &ox, &ci);
         y[i] = x[fn_argmax(x, w, b, oy, ox, ci)];
     }
 }
@@ -70,8 +77,8 @@ extern "C" __global__ void fn_maxpool(float *y, const float *x, FnWin w) {
 /* the mean over the window's in-bounds cells, summed in double as the CPU */
 extern "C" __global__ void fn_avgpool(float *y, const float *x, FnWin w) {
     FN_LOOP(i, (fn_i64)w.n * w.oh * w.ow * w.c) {
-        int ci = (int)(i % w.c), ox = (int)((i / w.c) % w.ow), oy = (int)((i / ((fn_i64)w.c * w.ow)) % w.oh);
-        int b = (int)(i / ((fn_i64)w.c * w.ow * w.oh));
+        int b, oy, ox, ci;
+        fn_nhwc(i, w.oh, w.ow, w.c, &b, &oy, &ox, &ci);
         int y0, y1, x0, x1;
         fn_clip(oy * w.sh - w.pad_t, w.kh, w.h, &y0, &y1);
         fn_clip(ox * w.sw - w.pad_l, w.kw, w.w, &x0, &x1);

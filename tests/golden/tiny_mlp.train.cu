@@ -22,6 +22,13 @@ __device__ inline void fn_clip(int start, int k, int in, int *lo, int *hi) {
 __device__ inline fn_i64 fn_pix(const FnWin &w, int b, int y, int x) {
     return (((fn_i64)b * w.h + y) * w.w + x) * w.c;
 }
+/* flat index i of an [n, h, w, c] tensor -> (b, y, x, ci) */
+__device__ inline void fn_nhwc(fn_i64 i, int h, int w, int c, int *b, int *y, int *x, int *ci) {
+    *ci = (int)(i % c); i /= c;
+    *x = (int)(i % w); i /= w;
+    *y = (int)(i % h);
+    *b = (int)(i / h);
+}
 /* index of the first maximal in-bounds cell of output (b, oy, ox), channel ci */
 __device__ inline fn_i64 fn_argmax(const float *x, const FnWin &w, int b, int oy, int ox, int ci) {
     int y0, y1, x0, x1;
