@@ -204,10 +204,9 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
     return rc;
 }
 
-static int fnc_main(int argc, char **argv, FncOpts *po) {
-    FncOpts o = {0};
-    o.graph = "train";
-    po->n_defines = 0;
+/* main's body; o's -D names are freed by main whatever this returns */
+static int fnc_main(int argc, char **argv, FncOpts *o) {
+    o->graph = "train";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fprintf(argc < 2 ? stderr : stdout,
                 "usage: fnc COMMAND MODEL.fn [flags]\n\ncommands:\n"
@@ -226,17 +225,14 @@ static int fnc_main(int argc, char **argv, FncOpts *po) {
         fprintf(stderr, "fnc: unknown command '%s' (see fnc --help)\n", cmd);
         return 2;
     }
-    int td = take_defines(&argc, argv, &o);
-    memcpy(po->defines, o.defines, sizeof o.defines); /* the caller frees the names */
-    po->n_defines = o.n_defines;
-    if (td < 0) return 2;
+    if (take_defines(&argc, argv, o) < 0) return 2;
     const FlagSpec specs[] = {
-        {"o", FLAG_STR, &o.out, "output file: compile's artifact (default MODEL with .fnc), cuda's .cu"},
-        {"dump-after", FLAG_STR, &o.dump_after, "print the IR after this pass (or 'all')"},
-        {"time-passes", FLAG_BOOL, &o.time_passes, "print the time of every pass"},
-        {"graph", FLAG_STR, &o.graph, "dump, cuda: which graph, train or eval"},
-        {"optimizer", FLAG_STR, &o.optimizer, "dump, cuda: the train graph's optimiser (ADAGRAD, ADADELTA, ADAM, RMSPROP, MOM, SGD)"},
-        {"nvrtc", FLAG_STR, &o.nvrtc, "cuda: compile the module with NVRTC for this architecture (e.g. sm_90)"},
+        {"o", FLAG_STR, &o->out, "output file: compile's artifact (default MODEL with .fnc), cuda's .cu"},
+        {"dump-after", FLAG_STR, &o->dump_after, "print the IR after this pass (or 'all')"},
+        {"time-passes", FLAG_BOOL, &o->time_passes, "print the time of every pass"},
+        {"graph", FLAG_STR, &o->graph, "dump, cuda: which graph, train or eval"},
+        {"optimizer", FLAG_STR, &o->optimizer, "dump, cuda: the train graph's optimiser (ADAGRAD, ADADELTA, ADAM, RMSPROP, MOM, SGD)"},
+        {"nvrtc", FLAG_STR, &o->nvrtc, "cuda: compile the module with NVRTC for this architecture (e.g. sm_90)"},
     };
     /* accept -o OUT as well as --o */
     for (int i = 2; i < argc; i++)
@@ -257,38 +253,38 @@ static int fnc_main(int argc, char **argv, FncOpts *po) {
         fprintf(stderr, "%s: one MODEL.fn at a time (only compile takes several)\n", prog);
         return 2;
     }
-    if (n_pos > 1 && !o.out) {
+    if (n_pos > 1 && !o->out) {
         fprintf(stderr, "%s: several models go into one artifact: name it with -o\n", prog);
         return 2;
     }
-    o.model = pos[0];
-    if (o.dump_after) {
-        int ok = !strcmp(o.dump_after, "all");
-        for (int i = 0; pass_names[i]; i++) ok |= !strcmp(o.dump_after, pass_names[i]);
+    o->model = pos[0];
+    if (o->dump_after) {
+        int ok = !strcmp(o->dump_after, "all");
+        for (int i = 0; pass_names[i]; i++) ok |= !strcmp(o->dump_after, pass_names[i]);
         if (!ok) {
-            fprintf(stderr, "%s: --dump-after: unknown pass '%s'\n", prog, o.dump_after);
+            fprintf(stderr, "%s: --dump-after: unknown pass '%s'\n", prog, o->dump_after);
             return 2;
         }
     }
-    PassCtx ctx = {o.dump_after, stdout, o.time_passes, 1, PASS_OPT_ADAGRAD};
-    if (o.optimizer) {
-        int k = pass_optimizer_parse(o.optimizer);
+    PassCtx ctx = {o->dump_after, stdout, o->time_passes, 1, PASS_OPT_ADAGRAD};
+    if (o->optimizer) {
+        int k = pass_optimizer_parse(o->optimizer);
         if (k < 0) {
-            fprintf(stderr, "%s: --optimizer: unknown optimiser '%s'\n", prog, o.optimizer);
+            fprintf(stderr, "%s: --optimizer: unknown optimiser '%s'\n", prog, o->optimizer);
             return 2;
         }
         ctx.optimizer = (PassOptimizer)k;
     }
-    if (!strcmp(cmd, "info")) return cmd_info(&o, &ctx);
-    if (!strcmp(cmd, "cuda")) return cmd_cuda(&o, &ctx);
+    if (!strcmp(cmd, "info")) return cmd_info(o, &ctx);
+    if (!strcmp(cmd, "cuda")) return cmd_cuda(o, &ctx);
     if (!strcmp(cmd, "dump")) {
-        int training = strcmp(o.graph, "eval") != 0;
-        if (o.dump_after) {
-            IrGraph *g = build(&o, training, &ctx);
+        int training = strcmp(o->graph, "eval") != 0;
+        if (o->dump_after) {
+            IrGraph *g = build(o, training, &ctx);
             ir_graph_free(g);
             return g ? 0 : 1;
         }
-        IrGraph *g = build(&o, training, &ctx);
+        IrGraph *g = build(o, training, &ctx);
         if (!g) return 1;
         ir_print(g, stdout);
         ir_graph_free(g);
@@ -297,26 +293,26 @@ static int fnc_main(int argc, char **argv, FncOpts *po) {
     double t0 = rt_now();
     if (!strcmp(cmd, "compile")) {
         char def_out[4096];
-        if (!o.out) {
-            const char *base = strrchr(o.model, '/');
-            base = base ? base + 1 : o.model;
+        if (!o->out) {
+            const char *base = strrchr(o->model, '/');
+            base = base ? base + 1 : o->model;
             snprintf(def_out, sizeof def_out, "%s", base);
             char *dot = strrchr(def_out, '.');
             if (dot) *dot = 0;
             strncat(def_out, ".fnc", sizeof def_out - strlen(def_out) - 1);
-            o.out = def_out;
+            o->out = def_out;
         }
-        if (drv_compile(pos, n_pos, o.defines, o.n_defines, o.out, &ctx, stderr) < 0) return 1;
-        printf("wrote %s (%.2f s)\n", o.out, rt_now() - t0);
+        if (drv_compile(pos, n_pos, o->defines, o->n_defines, o->out, &ctx, stderr) < 0) return 1;
+        printf("wrote %s (%.2f s)\n", o->out, rt_now() - t0);
         return 0;
     }
-    IrGraph *train = build(&o, 1, &ctx);
-    IrGraph *eval = train ? build(&o, 0, &ctx) : NULL;
+    IrGraph *train = build(o, 1, &ctx);
+    IrGraph *eval = train ? build(o, 0, &ctx) : NULL;
     if (!train || !eval) {
         ir_graph_free(train);
         return 1;
     }
-    printf("%s: ok (train graph %d nodes, eval graph %d nodes)\n", o.model, train->n_nodes,
+    printf("%s: ok (train graph %d nodes, eval graph %d nodes)\n", o->model, train->n_nodes,
            eval->n_nodes);
     ir_graph_free(train);
     ir_graph_free(eval);
