@@ -34,8 +34,6 @@ struct RtExec {
     int gpu_effects;
 };
 
-static void exec_window(const RtExec *ex, IrId id, RefWindow *win) { rt_plan_window(&ex->plan, id, win); }
-
 #define real float
 #define SFX(name) name##_f32
 #include "runtime/exec_kernels.h"
@@ -46,8 +44,6 @@ static void exec_window(const RtExec *ex, IrId id, RefWindow *win) { rt_plan_win
 #include "runtime/exec_kernels.h"
 #undef real
 #undef SFX
-
-static int out_index(const IrGraph *g, const char *name) { return rt_plan_output(g, name); }
 
 static void fill(void *p, int prec, int64_t n, double v) {
     for (int64_t i = 0; i < n; i++) {
@@ -179,7 +175,7 @@ const void *rt_exec_output(RtExec *ex, const char *name, int64_t *n, int *rank, 
         RtStatus st; /* a failed copy reads as an absent output */
         return rt_gpu_exec_output(ex->gpu, name, n, rank, dims, &st);
     }
-    int k = out_index(ex->g, name);
+    int k = rt_plan_output(ex->g, name);
     if (k < 0) return NULL;
     IrId id = ex->g->outputs[k].id;
     if (!ex->buf[id]) return NULL;

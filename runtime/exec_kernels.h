@@ -96,9 +96,8 @@ static void SFX(run_node)(RtExec *ex, IrId id) {
     case IR_OP_CONCAT:
     case IR_OP_SLICE: {
         int ax = n->attr.u.axis.axis;
-        int64_t outer = 1, inner = 1;
-        for (int k = 0; k < ax; k++) outer *= yd[k];
-        for (int k = ax + 1; k < yr; k++) inner *= yd[k];
+        int64_t outer, inner;
+        rt_plan_axis(&ex->plan, id, ax, &outer, &inner);
         if (n->op == IR_OP_SLICE) {
             int64_t src_ax = ex->dims[n->in[0]][ax], len = yd[ax], st = n->attr.u.axis.start;
             for (int64_t o = 0; o < outer; o++)
@@ -130,7 +129,7 @@ static void SFX(run_node)(RtExec *ex, IrId id) {
     case IR_OP_MAXPOOL_GRAD:
     case IR_OP_AVGPOOL:
     case IR_OP_AVGPOOL_GRAD:
-        exec_window(ex, id, &win);
+        rt_plan_window(&ex->plan, id, &win);
         switch (n->op) {
         case IR_OP_CONV2D: K(conv2d)(a, b, y, &win, ex->scratch); break;
         case IR_OP_CONV2D_BWD_DATA: K(conv2d_bwd_data)(a, b, y, &win, ex->scratch); break;

@@ -10,6 +10,12 @@ int rt_plan_output(const IrGraph *g, const char *name) {
     return -1;
 }
 
+void rt_plan_axis(const RtPlan *p, IrId id, int ax, int64_t *outer, int64_t *inner) {
+    *outer = *inner = 1;
+    for (int k = 0; k < ax; k++) *outer *= p->dims[id][k];
+    for (int k = ax + 1; k < p->rank[id]; k++) *inner *= p->dims[id][k];
+}
+
 void rt_plan_window(const RtPlan *p, IrId id, RefWindow *win) {
     const IrNode *n = &p->g->nodes[id];
     const IrWindowAttr *w = &n->attr.u.window;

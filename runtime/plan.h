@@ -28,6 +28,9 @@ int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *c
 void rt_plan_free(RtPlan *p);
 /* The window (input, kernel, strides, padding, output size) a window op slides. */
 void rt_plan_window(const RtPlan *p, IrId id, RefWindow *win);
+/* The element counts before and after axis ax of node id's shape (slices and concats copy
+ * outer runs of len * inner elements). */
+void rt_plan_axis(const RtPlan *p, IrId id, int ax, int64_t *outer, int64_t *inner);
 /* Index of output `name` in g->outputs, or -1. */
 int rt_plan_output(const IrGraph *g, const char *name);
 

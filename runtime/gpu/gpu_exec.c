@@ -151,9 +151,8 @@ static int run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
     case IR_OP_SLICE:
     case IR_OP_CONCAT: {
         int ax = n->attr.u.axis.axis;
-        int64_t outer = 1, inner = 1;
-        for (int k = 0; k < ax; k++) outer *= yd[k];
-        for (int k = ax + 1; k < yr; k++) inner *= yd[k];
+        int64_t outer, inner;
+        rt_plan_axis(p, id, ax, &outer, &inner);
         if (n->op == IR_OP_SLICE) {
             int64_t src_ax = p->dims[n->in[0]][ax], len = yd[ax], start = n->attr.u.axis.start;
             void *args[] = {&y, &a, &outer, &src_ax, &len, &start, &inner};
