@@ -28,6 +28,7 @@ struct RtMtcnn {
 typedef struct {
     double x1, y1, x2, y2, score, r[4];
     double pts[10];
+    int row, col; /* stage 1: the PNet output cell the box came from */
 } Box;
 
 typedef struct {
@@ -213,14 +214,12 @@ static int stage1(RtMtcnn *m, const RtImage *img, const float *pix, const RtMtcn
                 double pr = prob[((size_t)r * ow + c) * 2 + 1];
                 if (pr < p->threshold[0]) continue;
                 Box b = {trunc((2.0 * c + 1) / s), trunc((2.0 * r + 1) / s), trunc((2.0 * c + 12) / s),
-                         trunc((2.0 * r + 12) / s), pr, {0}, {0}};
-                b.r[0] = c; /* the cell, until the regression is read below */
-                b.r[1] = r;
+                         trunc((2.0 * r + 12) / s), pr, {0}, {0}, r, c};
                 push(&scale_boxes, &b);
             }
         for (int i = 0; i < scale_boxes.n; i++) {
             Box *b = &scale_boxes.b[i];
-            int c = (int)b->r[0], r = (int)b->r[1];
+            int c = b->col, r = b->row;
             if (scale_boxes.n == 1) c = ow - 1 - c; /* the reference's one-cell flip */
             for (int j = 0; j < 4; j++) b->r[j] = reg[((size_t)r * ow + c) * 4 + j];
         }
