@@ -62,7 +62,8 @@ static int64_t eval_dims(const IrGraph *g, const IrShape *s, const int64_t *sym,
 
 /* Planned step memory (activations and temporaries, liveness reuse; variables not counted) at
  * N = 1 and N = 2: the difference is the per-image part. 0 if the graph cannot be planned. */
-static int plan_per_image(const IrGraph *g, const int64_t *sym0, int run_effects, double *per_image, double *fixed) {
+static int plan_per_image(const IrGraph *g, const int64_t *sym0, int run_effects, int fuse, double *per_image,
+                          double *fixed) {
     int n_idx = ir_sym_index(g, "N");
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     double total[2] = {0, 0};
@@ -72,7 +73,7 @@ static int plan_per_image(const IrGraph *g, const int64_t *sym0, int run_effects
         sym[n_idx] = k + 1;
         RtPlan p;
         RtStatus st;
-        ok = rt_plan_build(&p, g, sym, NULL, 0, run_effects, 4, &st) == 0;
+        ok = rt_plan_build(&p, g, sym, NULL, 0, run_effects, 4, fuse, &st) == 0;
         for (int b = 0; ok && b < p.n_blocks; b++) total[k] += (double)p.block_bytes[b];
         if (ok) total[k] += (double)p.scratch * 4, rt_plan_free(&p);
     }
@@ -123,14 +124,24 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
     printf("forward MACs per image: %lld (%.3f G)\n", (long long)macs, (double)macs / 1e9);
     printf("forward values per image (unfused, no reuse): %lld (%.1f MiB in float32)\n",
            (long long)acts, (double)acts * 4 / (1 << 20));
-    double per, fixed;
-    if (plan_per_image(g, sym, 0, &per, &fixed))
-        printf("planned step memory, eval graph (liveness reuse, variables apart): %.1f MiB per image + %.1f MiB\n",
-               per / (1 << 20), fixed / (1 << 20));
     IrGraph *train = ir_output(g, "loss") != IR_NONE ? build(o, 1, ctx) : NULL;
-    if (train && plan_per_image(train, sym, 1, &per, &fixed))
-        printf("planned step memory, train graph (%s): %.1f MiB per image + %.1f MiB\n",
-               pass_optimizer_names[ctx->optimizer], per / (1 << 20), fixed / (1 << 20));
+    for (int t = 0; t < 2; t++) {
+        const IrGraph *gg = t ? train : g;
+        char what[64];
+        snprintf(what, sizeof what, t ? "train graph (%s)" : "eval graph", pass_optimizer_names[ctx->optimizer]);
+        if (!gg) continue;
+        PassFusion f;
+        pass_fuse(gg, NULL, &f);
+        printf("fusion, %s: %d nodes, %d of them in %d loops (%d with more than one node); %d sums folded in; "
+               "%d values written\n",
+               what, gg->n_nodes, f.n_fused, f.n_groups, f.n_multi, f.n_terminals, f.n_written);
+        pass_fusion_free(&f);
+        double per, fixed, per0, fixed0;
+        if (plan_per_image(gg, sym, t, 1, &per, &fixed) && plan_per_image(gg, sym, t, 0, &per0, &fixed0))
+            printf("planned step memory, %s (fused, liveness reuse, variables apart): %.1f MiB per image + %.1f MiB "
+                   "(unfused: %.1f + %.1f)\n",
+                   what, per / (1 << 20), fixed / (1 << 20), per0 / (1 << 20), fixed0 / (1 << 20));
+    }
     ir_graph_free(train);
     printf("\nlayer output shapes (per image):\n");
     for (int i = 0; i < g->n_marks; i++) {

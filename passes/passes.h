@@ -44,6 +44,29 @@ int pass_optimizer(IrGraph **g, PassOptimizer kind);
  * applying the algebraic rewrite table (x*1, x+0, --x, scale chains) to a fixed point. */
 int pass_simplify(IrGraph **g, PassCtx *ctx);
 
+/* Fusion (passes/fuse.c): an analysis of a finished graph, recomputed by the runtime when it
+ * binds one and shown by `fnc info`. Pointwise nodes over one shape form a group that runs as
+ * one loop, tile by tile; leading-axis sums of its members (terminals) accumulate in the same
+ * loop; only members read outside the group (and outputs, and terminals) reach memory. */
+enum { PASS_FUSE_MAX_GROUP = 64 }; /* members and terminals per group (bounds tile buffers) */
+typedef struct {
+    int n_groups;
+    int *group_of;      /* per node: its group, or -1 (runs on its own) */
+    IrId *members;      /* group i: members[start[i] .. start[i+1]), in id order; the group
+                           runs where its last member stands */
+    int *start;         /* n_groups + 1 entries */
+    char *materialized; /* per node: its value is written to memory */
+    int n_fused, n_terminals, n_written, n_multi; /* counts for `fnc info` */
+} PassFusion;
+/* Pointwise ops: elementwise ones and BCAST (which reads its operand by index modulo). */
+int pass_fuse_pointwise(IrOp op);
+/* Legality, a pure function of the two nodes: may consumer c run in the same loop as its input
+ * p? Both are float and p pointwise; c is pointwise over p's shape, or a SUM of p. */
+int pass_fuse_legal(const IrGraph *g, IrId p, IrId c);
+/* Groups the needed nodes (needed NULL: all). Free with pass_fusion_free. */
+int pass_fuse(const IrGraph *g, const char *needed, PassFusion *f);
+void pass_fusion_free(PassFusion *f);
+
 /* Runs the pipeline for one graph; training selects the train pipeline above, with ctx's
  * optimizer. */
 int pass_pipeline(IrGraph **g, int training, PassCtx *ctx);

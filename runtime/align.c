@@ -187,6 +187,7 @@ release:
 static void *worker(void *arg) {
     Shared *sh = arg;
     RtStatus st;
+    rt_blas_threads(1); /* this thread's OpenMP setting: the workers are the parallelism */
     RtMtcnn *m = rt_mtcnn_new(sh->g[0], sh->g[1], sh->g[2], sh->o->weights_dir, &st);
     for (;;) {
         pthread_mutex_lock(&sh->mu);

@@ -7,12 +7,22 @@
 #include "runtime/rt.h"
 
 #include <math.h>
+#include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codegen/ref/ref.h"
 #include "runtime/gpu/gpu_exec.h"
 #include "runtime/plan.h"
+
+enum { FUSE_TILE = 512, FUSE_CHUNK = 16384 }; /* elements: a tile stays in L1, a chunk is a thread's share */
+
+typedef struct { /* how a fused group's domain is cut (exec_fused.h) */
+    int64_t domain, chunk, n_chunks, reduce_len;
+    int n_terminals;
+} RtGroupRun;
 
 struct RtExec {
     const IrGraph *g;
@@ -32,16 +42,25 @@ struct RtExec {
     uint64_t seed, step;
     RtGpuExec *gpu; /* set: the GPU runs the graph; the fields above are unused */
     int gpu_effects;
+    int *slot;              /* per node: its index among its group's members */
+    RtGroupRun *group_run;  /* per group */
+    void *tiles, *partials; /* per-thread tile buffers; the terminals' partial sums */
+    size_t tile_stride;     /* reals per thread */
+    int threads;            /* OpenMP threads for the fused loops (the creating thread's setting) */
+    double *prof_s; /* FN_PROFILE set: seconds per op, printed when the executor is freed */
+    int64_t *prof_calls, prof_steps;
 };
 
 #define real float
 #define SFX(name) name##_f32
 #include "runtime/exec_kernels.h"
+#include "runtime/exec_fused.h"
 #undef real
 #undef SFX
 #define real double
 #define SFX(name) name##_f64
 #include "runtime/exec_kernels.h"
+#include "runtime/exec_fused.h"
 #undef real
 #undef SFX
 
@@ -67,6 +86,40 @@ static int alloc_blocks(RtExec *ex, RtStatus *st) {
     return 0;
 }
 
+/* The fused groups' chunking, tile buffers and partial-sum space, sized once. */
+static void plan_groups(RtExec *ex) {
+    const PassFusion *f = &ex->plan.fusion;
+    ex->slot = calloc((size_t)ex->n + 1, sizeof *ex->slot);
+    ex->group_run = calloc((size_t)f->n_groups + 1, sizeof *ex->group_run);
+    size_t partials = 1;
+    for (int gi = 0; gi < f->n_groups; gi++) {
+        RtGroupRun *gr = &ex->group_run[gi];
+        IrId first = f->members[f->start[gi]];
+        /* a group of one sum reduces its (unfused) input */
+        gr->domain = ex->numel[ex->g->nodes[first].op == IR_OP_SUM ? ex->g->nodes[first].in[0] : first];
+        int64_t domain = gr->domain;
+        gr->reduce_len = 1;
+        for (int k = f->start[gi]; k < f->start[gi + 1]; k++) {
+            IrId id = f->members[k];
+            ex->slot[id] = k - f->start[gi];
+            if (ex->g->nodes[id].op == IR_OP_SUM) {
+                gr->n_terminals++;
+                gr->reduce_len = ex->numel[id];
+            }
+        }
+        gr->chunk = gr->n_terminals ? gr->reduce_len * (FUSE_CHUNK / gr->reduce_len > 1 ? FUSE_CHUNK / gr->reduce_len : 1)
+                                    : FUSE_CHUNK;
+        gr->n_chunks = (domain + gr->chunk - 1) / gr->chunk;
+        size_t need = (size_t)gr->n_terminals * (size_t)gr->n_chunks * (size_t)gr->reduce_len;
+        if (need > partials) partials = need;
+    }
+    ex->threads = omp_get_max_threads();
+    ex->tile_stride = (size_t)(2 + PASS_FUSE_MAX_GROUP) * FUSE_TILE;
+    ex->tiles = malloc(ex->tile_stride * (size_t)ex->threads * (size_t)ex->prec);
+    ex->partials = malloc(partials * (size_t)ex->prec);
+    ex->bytes += (ex->tile_stride * (size_t)ex->threads + partials) * (size_t)ex->prec;
+}
+
 RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const char *const *want,
                     int n_want, int run_effects, RtStatus *st) {
     RtExec *ex = calloc(1, sizeof *ex);
@@ -77,7 +130,7 @@ RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const ch
     ex->n = n;
     ex->buf = calloc((size_t)n + 1, sizeof *ex->buf);
     if (rt_vars_bind(vars, g, sym, st) < 0 ||
-        rt_plan_build(&ex->plan, g, sym, want, n_want, run_effects, ex->prec, st) < 0)
+        rt_plan_build(&ex->plan, g, sym, want, n_want, run_effects, ex->prec, rt_exec_fusion_enabled(), st) < 0)
         goto fail;
     ex->dims = ex->plan.dims;
     ex->rank = ex->plan.rank;
@@ -90,12 +143,18 @@ RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const ch
             ex->buf[id] = rt_vars_find(vars, ir_str(g, nd->attr.u.leaf.name))->data;
     }
     if (alloc_blocks(ex, st) < 0) goto fail;
+    plan_groups(ex);
     for (IrId id = 0; id < n; id++)
         if (ex->needed[id] && g->nodes[id].op == IR_OP_CONST)
             fill(ex->buf[id], ex->prec, ex->numel[id], g->nodes[id].attr.u.scalar.f);
     size_t scratch = ex->plan.scratch;
     ex->scratch = malloc((scratch ? scratch : 1) * (size_t)ex->prec);
     ex->bytes += scratch * (size_t)ex->prec;
+    const char *prof = getenv("FN_PROFILE");
+    if (prof && *prof && strcmp(prof, "0") != 0) {
+        ex->prof_s = calloc(2 * IR_OP_COUNT, sizeof *ex->prof_s); /* ops alone, then groups by last op */
+        ex->prof_calls = calloc(2 * IR_OP_COUNT, sizeof *ex->prof_calls);
+    }
     return ex;
 fail:
     rt_exec_free(ex);
@@ -130,8 +189,47 @@ RtExec *rt_exec_bind_gpu(RtGpu *gpu, double memory_fraction, const IrGraph *g, R
     return ex;
 }
 
+int rt_exec_fusion_enabled(void) {
+    const char *e = getenv("FN_FUSE");
+    return !(e && strcmp(e, "0") == 0);
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* FN_PROFILE: time per op over the executor's life, largest first, to stderr. */
+static void print_profile(const RtExec *ex) {
+    double total = 0;
+    for (int o = 0; o < 2 * IR_OP_COUNT; o++) total += ex->prof_s[o];
+    if (total <= 0) return;
+    fprintf(stderr, "profile: %lld steps of %d nodes, %.3f s per step\n", (long long)ex->prof_steps, ex->n,
+            total / (double)(ex->prof_steps ? ex->prof_steps : 1));
+    char done[2 * IR_OP_COUNT] = {0};
+    for (;;) {
+        int best = -1;
+        for (int o = 0; o < 2 * IR_OP_COUNT; o++)
+            if (!done[o] && ex->prof_calls[o] && (best < 0 || ex->prof_s[o] > ex->prof_s[best])) best = o;
+        if (best < 0) break;
+        done[best] = 1;
+        char name[64];
+        snprintf(name, sizeof name, "%s%s", best >= IR_OP_COUNT ? "loop ending " : "", ir_op_info[best % IR_OP_COUNT].name);
+        fprintf(stderr, "  %-28s %8lld calls %10.3f s %6.1f%%\n", name, (long long)ex->prof_calls[best], ex->prof_s[best],
+                100 * ex->prof_s[best] / total);
+    }
+}
+
 void rt_exec_free(RtExec *ex) {
     if (!ex) return;
+    if (ex->prof_s) print_profile(ex);
+    free(ex->slot);
+    free(ex->group_run);
+    free(ex->tiles);
+    free(ex->partials);
+    free(ex->prof_s);
+    free(ex->prof_calls);
     rt_gpu_exec_free(ex->gpu);
     for (int i = 0; i < ex->n_blocks; i++) free(ex->blocks[i]);
     free(ex->blocks);
@@ -156,10 +254,23 @@ int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
                                                          : 0;
     ex->seed = seed;
     ex->step = step;
+    ex->prof_steps++;
+    const PassFusion *f = &ex->plan.fusion;
     for (IrId id = 0; id < ex->n; id++) {
         if (!ex->needed[id]) continue;
-        if (ex->prec == 4) run_node_f32(ex, id);
+        int gi = f->n_groups ? f->group_of[id] : -1;
+        if (gi >= 0 && f->members[f->start[gi + 1] - 1] != id) continue; /* the group runs at its last member */
+        double t0 = ex->prof_s ? now_s() : 0;
+        if (gi >= 0) {
+            if (ex->prec == 4) run_group_f32(ex, gi);
+            else run_group_f64(ex, gi);
+        } else if (ex->prec == 4) run_node_f32(ex, id);
         else run_node_f64(ex, id);
+        if (ex->prof_s) {
+            int op = (int)ex->g->nodes[id].op + (gi >= 0 ? IR_OP_COUNT : 0);
+            ex->prof_s[op] += now_s() - t0;
+            ex->prof_calls[op]++;
+        }
     }
     for (int i = 0; i < ex->g->n_effects; i++) {
         IrId id = ex->g->effects[i];

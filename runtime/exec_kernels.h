@@ -92,7 +92,9 @@ static void SFX(run_node)(RtExec *ex, IrId id) {
             for (int64_t j = 0; j < c; j++) y[r * c + j] = ra->mean ? a[r] / (real)c : a[r];
         break;
     }
-    case IR_OP_RESHAPE: memcpy(y, a, (size_t)ny * ex->esize[id]); break;
+    case IR_OP_RESHAPE: /* shares its input's block when the plan fuses */
+        if (y != a) memcpy(y, a, (size_t)ny * ex->esize[id]);
+        break;
     case IR_OP_CONCAT:
     case IR_OP_SLICE: {
         int ax = n->attr.u.axis.axis;

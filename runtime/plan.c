@@ -41,17 +41,77 @@ void rt_plan_window(const RtPlan *p, IrId id, RefWindow *win) {
 /* Liveness-based memory planning. Walking the nodes in execution order, a node takes the
  * smallest free block that fits (a block is free once the last reader of its occupant has run;
  * never one of the node's own inputs), or a new block. Inputs and constants, written before
- * the step, get blocks of their own; requested outputs and assigned values stay to its end. */
+ * the step, get blocks of their own; requested outputs and assigned values stay to its end.
+ * With fusion, a group's members run (and take their blocks) at its last member, members that stay
+ * in registers take none, and a reshape shares its input's block. */
+typedef struct {
+    int *busy; /* per block: the last time its occupant is read */
+    int cap;
+} Blocks;
+
+static void place(RtPlan *p, Blocks *bl, IrId id, int t, int until, int whole_step) {
+    size_t need = (size_t)(p->numel[id] ? p->numel[id] : 1) * p->esize[id];
+    int best = -1;
+    for (int b = 0; b < p->n_blocks && !whole_step; b++)
+        if (bl->busy[b] < t && p->block_bytes[b] >= need && (best < 0 || p->block_bytes[b] < p->block_bytes[best]))
+            best = b;
+    if (best < 0) {
+        if (p->n_blocks == bl->cap) {
+            bl->cap *= 2;
+            bl->busy = realloc(bl->busy, (size_t)bl->cap * sizeof(int));
+            p->block_bytes = realloc(p->block_bytes, (size_t)bl->cap * sizeof(size_t));
+        }
+        best = p->n_blocks++;
+        p->block_bytes[best] = need;
+    }
+    bl->busy[best] = until < 0 ? t : until;
+    p->block_of[id] = best;
+}
+
+/* In place: the k-th member of the group run at time t may write over an input's block when
+ * this group is the input's last reader, the input covers the whole domain (so each element is
+ * read, then written, at the same index within a tile), and no later member reads that block. */
+static int in_place_block(const RtPlan *p, const Blocks *bl, const int *last, int k, int t) {
+    const PassFusion *f = &p->fusion;
+    const IrGraph *g = p->g;
+    IrId m = f->members[k];
+    int gi = f->group_of[m];
+    const IrNode *nd = &g->nodes[m];
+    for (int i = 0; i < nd->n_in; i++) {
+        IrId x = nd->in[i];
+        int b = p->block_of[x];
+        if (f->group_of[x] == gi || b < 0 || last[x] != t || bl->busy[b] != t || p->numel[x] != p->numel[m] ||
+            p->block_bytes[b] < (size_t)p->numel[m] * p->esize[m])
+            continue;
+        int later = 0;
+        for (int j = k + 1; j < f->start[gi + 1] && !later; j++)
+            for (int q = 0; q < g->nodes[f->members[j]].n_in; q++)
+                later |= p->block_of[g->nodes[f->members[j]].in[q]] == b;
+        if (!later) return b;
+    }
+    return -1;
+}
+
 static void plan_blocks(RtPlan *p) {
     const IrGraph *g = p->g;
-    int n = p->n, cap = 64;
-    int *last = malloc((size_t)n * sizeof *last), *blk_busy = malloc((size_t)cap * sizeof(int));
-    p->block_bytes = malloc((size_t)cap * sizeof(size_t));
+    const PassFusion *f = &p->fusion;
+    int n = p->n;
+    Blocks bl = {.cap = 64};
+    int *last = malloc((size_t)n * sizeof *last), *pos = malloc((size_t)n * sizeof *pos);
+    bl.busy = malloc((size_t)bl.cap * sizeof(int));
+    p->block_bytes = malloc((size_t)bl.cap * sizeof(size_t));
     const int forever = n;
-    for (IrId id = 0; id < n; id++) last[id] = -1;
+    for (IrId id = 0; id < n; id++) {
+        last[id] = -1;
+        pos[id] = f->n_groups && f->group_of[id] >= 0 ? f->members[f->start[f->group_of[id] + 1] - 1] : id;
+    }
     for (IrId id = 0; id < n; id++)
         if (p->needed[id])
-            for (int k = 0; k < g->nodes[id].n_in; k++) last[g->nodes[id].in[k]] = id;
+            for (int k = 0; k < g->nodes[id].n_in; k++) {
+                IrId x = g->nodes[id].in[k];
+                int inside = f->n_groups && f->group_of[id] >= 0 && f->group_of[x] == f->group_of[id];
+                if (!inside && pos[id] > last[x]) last[x] = pos[id];
+            }
     for (IrId id = 0; id < n; id++) { /* pins, after every reader is known */
         const IrNode *nd = &g->nodes[id];
         if (!p->needed[id]) continue;
@@ -61,35 +121,43 @@ static void plan_blocks(RtPlan *p) {
     for (int i = 0; i < g->n_outputs; i++)
         if (p->needed[g->outputs[i].id]) last[g->outputs[i].id] = forever;
     p->n_blocks = 0;
+    for (IrId id = 0; id < n; id++) p->block_of[id] = -1;
     for (IrId id = 0; id < n; id++) {
         const IrNode *nd = &g->nodes[id];
-        p->block_of[id] = -1;
         if (!p->needed[id] || nd->op == IR_OP_PARAM || nd->op == IR_OP_STATE || nd->op == IR_OP_ASSIGN)
             continue;
-        size_t need = (size_t)(p->numel[id] ? p->numel[id] : 1) * p->esize[id];
-        const int whole_step = nd->op == IR_OP_INPUT || nd->op == IR_OP_CONST;
-        int best = -1;
-        for (int b = 0; b < p->n_blocks && !whole_step; b++)
-            if (blk_busy[b] < id && p->block_bytes[b] >= need && (best < 0 || p->block_bytes[b] < p->block_bytes[best]))
-                best = b;
-        if (best < 0) {
-            if (p->n_blocks == cap) {
-                cap *= 2;
-                blk_busy = realloc(blk_busy, (size_t)cap * sizeof(int));
-                p->block_bytes = realloc(p->block_bytes, (size_t)cap * sizeof(size_t));
+        int gi = f->n_groups ? f->group_of[id] : -1;
+        if (gi >= 0) {
+            if (pos[id] != id) continue; /* placed when the group runs, at its last member */
+            for (int k = f->start[gi]; k < f->start[gi + 1]; k++) {
+                IrId m = f->members[k];
+                if (!f->materialized[m]) continue;
+                int b = in_place_block(p, &bl, last, k, id);
+                if (b >= 0) {
+                    p->block_of[m] = b;
+                    bl.busy[b] = last[m] < 0 ? id : last[m];
+                } else {
+                    place(p, &bl, m, id, last[m], 0);
+                }
             }
-            best = p->n_blocks++;
-            p->block_bytes[best] = need;
+            continue;
         }
-        blk_busy[best] = last[id] < 0 ? id : last[id];
-        p->block_of[id] = best;
+        IrId x = nd->n_in ? nd->in[0] : IR_NONE;
+        if (f->n_groups && nd->op == IR_OP_RESHAPE && p->block_of[x] >= 0) {
+            int b = p->block_of[x];
+            p->block_of[id] = b;
+            if (last[id] > bl.busy[b]) bl.busy[b] = last[id];
+            continue;
+        }
+        place(p, &bl, id, id, last[id], nd->op == IR_OP_INPUT || nd->op == IR_OP_CONST);
     }
     free(last);
-    free(blk_busy);
+    free(pos);
+    free(bl.busy);
 }
 
 int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *const *want, int n_want,
-                  int run_effects, int prec, RtStatus *st) {
+                  int run_effects, int prec, int fuse, RtStatus *st) {
     memset(p, 0, sizeof *p);
     int n = g->n_nodes;
     p->g = g;
@@ -146,6 +214,7 @@ int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *c
             if (s > p->scratch) p->scratch = s;
         }
     }
+    if (fuse) pass_fuse(g, p->needed, &p->fusion);
     plan_blocks(p);
     return 0;
 }
@@ -158,5 +227,6 @@ void rt_plan_free(RtPlan *p) {
     free(p->needed);
     free(p->block_of);
     free(p->block_bytes);
+    pass_fusion_free(&p->fusion);
     memset(p, 0, sizeof *p);
 }

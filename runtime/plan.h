@@ -5,6 +5,7 @@
 #define FN_RT_PLAN_H
 
 #include "codegen/ref/ref.h"
+#include "passes/passes.h"
 #include "runtime/rt.h"
 
 typedef struct {
@@ -19,12 +20,15 @@ typedef struct {
     size_t *block_bytes;
     int n_blocks;
     size_t scratch; /* elements of the largest im2col matrix */
+    PassFusion fusion; /* n_groups 0: every node runs on its own */
 } RtPlan;
 
 /* want: output names (NULL/0 = all outputs); run_effects: the assignments too. prec: bytes per
- * real. Checks every needed dimension is positive and every reshape keeps its element count. */
+ * real. fuse: group pointwise nodes (pass_fuse) so that a group runs where its leader stands,
+ * only its materialized values get blocks, and a reshape shares its input's block. Checks every
+ * needed dimension is positive and every reshape keeps its element count. */
 int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *const *want, int n_want,
-                  int run_effects, int prec, RtStatus *st);
+                  int run_effects, int prec, int fuse, RtStatus *st);
 void rt_plan_free(RtPlan *p);
 /* The window (input, kernel, strides, padding, output size) a window op slides. */
 void rt_plan_window(const RtPlan *p, IrId id, RefWindow *win);

@@ -21,8 +21,8 @@ typedef struct {
 int rt_fail(RtStatus *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 double rt_now(void); /* monotonic seconds */
-/* Threads the BLAS may use per call, when it is OpenBLAS (no effect with another BLAS). Work
- * that runs its own threads over many small GEMMs (MTCNN) wants 1. */
+/* Threads the BLAS (when it is OpenBLAS) and the executor's fused loops (OpenMP) may use, set for
+ * the calling thread. Work that runs its own threads over many small GEMMs (MTCNN) wants 1. */
 void rt_blas_threads(int n);
 /* Debian's OpenBLAS 0.3.21 does not know some newer CPUs (a Sapphire Rapids VM reports a generic
  * "Intel Xeon Processor") and falls back to its Prescott (SSE3) kernels, 3-6x slower than its
@@ -105,6 +105,9 @@ RtExec *rt_exec_bind_gpu(RtGpu *gpu, double memory_fraction, const IrGraph *g, R
 /* After the store's variables changed on the host (initialised, restored): copies them to the
  * device of a GPU executor; nothing to do on the CPU. */
 int rt_exec_upload_vars(RtExec *ex, RtStatus *st);
-size_t rt_exec_bytes(const RtExec *ex);              /* bytes of buffers held */
+size_t rt_exec_bytes(const RtExec *ex);
+/* CPU executors fuse pointwise nodes (passes/fuse.c) unless FN_FUSE=0 is set in the environment
+ * (the unfused reference path, for checking the fused one). */
+int rt_exec_fusion_enabled(void);              /* bytes of buffers held */
 
 #endif

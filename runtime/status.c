@@ -1,6 +1,7 @@
 /* Status messages, the counter-based random streams, BLAS threads. */
 #include "runtime/rt.h"
 
+#include <omp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ void rt_blas_select(char **argv) {
 
 void rt_blas_threads(int n) {
     if (openblas_set_num_threads) openblas_set_num_threads(n);
+    omp_set_num_threads(n);
 }
 
 uint64_t rt_mix(uint64_t x) {

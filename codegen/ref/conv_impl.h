@@ -7,7 +7,9 @@
  *   forward:     y[M,o]    = col[M,K] * w[K,o]
  *   bwd_data:    col[M,K]  = dy[M,o] * w[K,o]^T, then col2im adds each column back into dx
  *   bwd_filter:  dw[K,o]   = col[M,K]^T * dy[M,o]
- * A 1x1 stride-1 unpadded conv skips im2col: x itself is the column matrix.
+ * A 1x1 stride-1 unpadded conv skips im2col: x itself is the column matrix. im2col and col2im
+ * share the images among OpenMP threads (each image's cells are its own, so the result does
+ * not depend on the thread count).
  * What this is not: grouped, dilated or bias-adding convolution.
  * Expects `real`, `SFX(name)`, conv_pixel and conv_is_pointwise (conv.c); the gemms go through
  * ref_matmul (CBLAS).
@@ -18,8 +20,9 @@
 static void SFX(im2col)(const real *x, real *col, const RefWindow *win) {
     size_t c = (size_t)win->c;
     size_t row_len = (size_t)win->kh * (size_t)win->kw * c;
-    real *row = col;
-    for (int b = 0; b < win->n; b++)
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < win->n; b++) {
+        real *row = col + (size_t)b * (size_t)win->oh * (size_t)win->ow * row_len;
         for (int oy = 0; oy < win->oh; oy++)
             for (int ox = 0; ox < win->ow; ox++, row += row_len) {
                 int ix0 = ox * win->sw - win->pad_l;
@@ -39,15 +42,18 @@ static void SFX(im2col)(const real *x, real *col, const RefWindow *win) {
                     if (kx1 < win->kw) memset(dst + (size_t)kx1 * c, 0, (size_t)(win->kw - kx1) * c * sizeof(real));
                 }
             }
+    }
 }
 
 /* dx[n,h,w,c] = sum of col[n*oh*ow, kh*kw*c] entries landing on each input cell. */
 static void SFX(col2im)(const real *col, real *dx, const RefWindow *win) {
     size_t c = (size_t)win->c;
     size_t row_len = (size_t)win->kh * (size_t)win->kw * c;
-    memset(dx, 0, (size_t)win->n * (size_t)win->h * (size_t)win->w * c * sizeof(real));
-    const real *row = col;
-    for (int b = 0; b < win->n; b++)
+    size_t image = (size_t)win->h * (size_t)win->w * c;
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < win->n; b++) {
+        memset(dx + (size_t)b * image, 0, image * sizeof(real));
+        const real *row = col + (size_t)b * (size_t)win->oh * (size_t)win->ow * row_len;
         for (int oy = 0; oy < win->oh; oy++)
             for (int ox = 0; ox < win->ow; ox++, row += row_len)
                 for (int ky = 0; ky < win->kh; ky++) {
@@ -62,6 +68,7 @@ static void SFX(col2im)(const real *col, real *dx, const RefWindow *win) {
                             dst[ci] += src[ci];
                     }
                 }
+    }
 }
 
 void SFX(ref_conv2d)(const real *x, const real *w, real *y, const RefWindow *win, real *scratch) {

@@ -8,24 +8,7 @@
  * Expects `real`, `SFX(name)`, pool_clip, pool_index and pool_input_size (pool.c).
  */
 
-/* Index of the first maximal in-bounds cell of output pixel (b,oy,ox), channel ci, in x.
- * Windows from ref_window_init always hold at least one in-bounds cell. */
-static size_t SFX(maxpool_argmax)(const real *x, const RefWindow *win, int b, int oy, int ox,
-                                  int ci) {
-    int y0, y1, x0, x1;
-    pool_clip(oy * win->sh - win->pad_t, win->kh, win->h, &y0, &y1);
-    pool_clip(ox * win->sw - win->pad_l, win->kw, win->w, &x0, &x1);
-    size_t best = pool_index(win, b, y0, x0, ci);
-    for (int iy = y0; iy < y1; iy++)
-        for (int ix = x0; ix < x1; ix++) {
-            size_t i = pool_index(win, b, iy, ix, ci);
-            if (x[i] > x[best]) best = i;
-        }
-    return best;
-}
-
-/* The maximum over the window's in-bounds cells, channels innermost (the same values as the
- * argmax above, read in memory order). */
+/* The maximum over the window's in-bounds cells, channels innermost. */
 void SFX(ref_maxpool)(const real *x, real *y, const RefWindow *win) {
     real *out = y; // [n,oh,ow,c]
     const int c = win->c;
@@ -44,14 +27,35 @@ void SFX(ref_maxpool)(const real *x, real *y, const RefWindow *win) {
             }
 }
 
+/* Each output cell's gradient goes to the first maximal in-bounds cell of its window in
+ * row-major order (padding never wins), found for a block of channels at once so that x is read in memory order. Images are
+ * independent, so they are shared among threads; the result does not depend on their number. */
 void SFX(ref_maxpool_grad)(const real *x, const real *dy, real *dx, const RefWindow *win) {
-    memset(dx, 0, pool_input_size(win) * sizeof(real)); // [n,h,w,c]
-    const real *g = dy;                                 // [n,oh,ow,c]
-    for (int b = 0; b < win->n; b++)
+    enum { CB = 64 };
+    const size_t image = pool_input_size(win) / (size_t)(win->n > 0 ? win->n : 1);
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < win->n; b++) {
+        memset(dx + (size_t)b * image, 0, image * sizeof(real)); // [h,w,c]
         for (int oy = 0; oy < win->oh; oy++)
-            for (int ox = 0; ox < win->ow; ox++)
-                for (int ci = 0; ci < win->c; ci++)
-                    dx[SFX(maxpool_argmax)(x, win, b, oy, ox, ci)] += *g++;
+            for (int ox = 0; ox < win->ow; ox++) {
+                const real *g = dy + (((size_t)b * (size_t)win->oh + (size_t)oy) * (size_t)win->ow + (size_t)ox) * (size_t)win->c;
+                int y0, y1, x0, x1;
+                pool_clip(oy * win->sh - win->pad_t, win->kh, win->h, &y0, &y1);
+                pool_clip(ox * win->sw - win->pad_l, win->kw, win->w, &x0, &x1);
+                for (int c0 = 0; c0 < win->c; c0 += CB) {
+                    int nc = win->c - c0 < CB ? win->c - c0 : CB;
+                    size_t best[CB];
+                    for (int ci = 0; ci < nc; ci++) best[ci] = pool_index(win, b, y0, x0, c0 + ci);
+                    for (int iy = y0; iy < y1; iy++)
+                        for (int ix = x0; ix < x1; ix++) {
+                            size_t i0 = pool_index(win, b, iy, ix, c0);
+                            for (int ci = 0; ci < nc; ci++)
+                                if (x[i0 + (size_t)ci] > x[best[ci]]) best[ci] = i0 + (size_t)ci;
+                        }
+                    for (int ci = 0; ci < nc; ci++) dx[best[ci]] += g[c0 + ci];
+                }
+            }
+    }
 }
 
 void SFX(ref_avgpool)(const real *x, real *y, const RefWindow *win) {

@@ -340,7 +340,7 @@ RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const IrGraph *g, RtVars *vars, const int
     ex->gpu = gpu;
     ex->g = g;
     ex->vars = vars;
-    if (rt_vars_bind(vars, g, sym, st) < 0 || rt_plan_build(&ex->plan, g, sym, want, n_want, run_effects, 4, st) < 0 ||
+    if (rt_vars_bind(vars, g, sym, st) < 0 || rt_plan_build(&ex->plan, g, sym, want, n_want, run_effects, 4, 0, st) < 0 ||
         setup(ex, memory_fraction > 0 ? memory_fraction : 1, st) < 0) {
         rt_gpu_exec_free(ex);
         return NULL;

@@ -1,0 +1,121 @@
+/* The CPU executor's fused groups (passes/fuse.c), written once for both precisions: included
+ * by exec.c with `real` = float / double and SFX(name) = name##_f32 / name##_f64.
+ *
+ * A group's domain (its members' shape, N elements) is cut into chunks of a fixed size, which
+ * the threads share; a chunk is walked in tiles of FUSE_TILE elements. In a tile every member
+ * is computed in turn, into its own output (a materialized member) or a tile buffer (one that
+ * stays inside the group). Operands of the domain's shape are read in place; smaller (suffix)
+ * operands are expanded into the tile first. Terminal sums accumulate per chunk, and the
+ * chunks' partial sums are added in chunk order afterwards: the result does not depend on the
+ * number of threads, and each partial sum runs in the reference's order. */
+
+static const real *SFX(fused_operand)(RtExec *ex, IrId x, int gi, real *const *tile, int64_t i0, int64_t len,
+                                      int64_t domain, real *fill) {
+    if (ex->plan.fusion.group_of[x] == gi) return tile[ex->slot[x]];
+    const real *src = ex->buf[x];
+    int64_t m = ex->numel[x];
+    if (m == domain) return src + i0;
+    int64_t j = i0 % m;
+    for (int64_t t = 0; t < len; t++) {
+        fill[t] = src[j];
+        if (++j == m) j = 0;
+    }
+    return fill;
+}
+
+/* y[0..n) = op(a, b), every operand dense. */
+static void SFX(fused_op)(const IrNode *nd, int64_t n, real *restrict y, const real *restrict a,
+                          const real *restrict b, real s) {
+    switch (nd->op) {
+    case IR_OP_ADD: for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i]; break;
+    case IR_OP_SUB: for (int64_t i = 0; i < n; i++) y[i] = a[i] - b[i]; break;
+    case IR_OP_MUL: for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i]; break;
+    case IR_OP_DIV: for (int64_t i = 0; i < n; i++) y[i] = a[i] / b[i]; break;
+    case IR_OP_PRELU:
+        for (int64_t i = 0; i < n; i++) {
+            real v = a[i], m = b[i] * v;
+            y[i] = v > 0 ? v : m;
+        }
+        break;
+    case IR_OP_NEG: for (int64_t i = 0; i < n; i++) y[i] = -a[i]; break;
+    case IR_OP_RELU: for (int64_t i = 0; i < n; i++) y[i] = a[i] < 0 ? 0 : a[i]; break;
+    case IR_OP_STEP: for (int64_t i = 0; i < n; i++) y[i] = a[i] > 0 ? 1 : 0; break;
+    case IR_OP_SQUARE: for (int64_t i = 0; i < n; i++) y[i] = a[i] * a[i]; break;
+    case IR_OP_SQRT: for (int64_t i = 0; i < n; i++) y[i] = (real)sqrt(a[i]); break;
+    case IR_OP_RSQRT: for (int64_t i = 0; i < n; i++) y[i] = (real)(1 / sqrt(a[i])); break;
+    case IR_OP_EXP: for (int64_t i = 0; i < n; i++) y[i] = (real)exp(a[i]); break;
+    case IR_OP_LOG: for (int64_t i = 0; i < n; i++) y[i] = (real)log(a[i]); break;
+    case IR_OP_ABS: for (int64_t i = 0; i < n; i++) y[i] = (real)fabs(a[i]); break;
+    case IR_OP_SIGN: for (int64_t i = 0; i < n; i++) y[i] = (real)((a[i] > 0) - (a[i] < 0)); break;
+    case IR_OP_SCALE:
+    case IR_OP_BCAST: for (int64_t i = 0; i < n; i++) y[i] = a[i] * s; break;
+    case IR_OP_ADDS: for (int64_t i = 0; i < n; i++) y[i] = a[i] + s; break;
+    case IR_OP_POWS: for (int64_t i = 0; i < n; i++) y[i] = (real)pow(a[i], (double)s); break;
+    default: break; /* pass_fuse_pointwise admits no other op */
+    }
+}
+
+/* The scalar an op applies: SCALE/ADDS/POWS's attribute, or BCAST's mean factor. */
+static real SFX(fused_scalar)(const RtExec *ex, IrId id) {
+    const IrNode *nd = &ex->g->nodes[id];
+    if (nd->op == IR_OP_BCAST)
+        return nd->attr.u.reduce.mean ? (real)ex->numel[nd->in[0]] / (real)ex->numel[id] : 1;
+    return (real)nd->attr.u.scalar.f;
+}
+
+static void SFX(run_group)(RtExec *ex, int gi) {
+    const PassFusion *f = &ex->plan.fusion;
+    const IrId *mem = f->members + f->start[gi];
+    const int nm = f->start[gi + 1] - f->start[gi];
+    const RtGroupRun *gr = &ex->group_run[gi];
+    const int64_t domain = gr->domain;
+    real *part = ex->partials;
+#pragma omp parallel for schedule(static) if (gr->n_chunks > 1) num_threads(ex->threads)
+    for (int64_t c = 0; c < gr->n_chunks; c++) {
+        real *area = (real *)ex->tiles + (size_t)omp_get_thread_num() * ex->tile_stride;
+        real *fill_a = area, *fill_b = area + FUSE_TILE;
+        real *tile[PASS_FUSE_MAX_GROUP];
+        const int64_t c0 = c * gr->chunk, c1 = c0 + gr->chunk < domain ? c0 + gr->chunk : domain;
+        for (int r = 0; r < gr->n_terminals; r++)
+            memset(part + ((size_t)r * (size_t)gr->n_chunks + (size_t)c) * (size_t)gr->reduce_len, 0,
+                   (size_t)gr->reduce_len * sizeof(real));
+        for (int64_t i0 = c0; i0 < c1; i0 += FUSE_TILE) {
+            const int64_t len = c1 - i0 < FUSE_TILE ? c1 - i0 : FUSE_TILE;
+            for (int k = 0, r = 0; k < nm; k++) {
+                const IrNode *nd = &ex->g->nodes[mem[k]];
+                if (nd->op == IR_OP_SUM) { /* terminal: y[j] += x[i], j = i mod reduce_len */
+                    const real *x = SFX(fused_operand)(ex, nd->in[0], gi, tile, i0, len, domain, fill_a);
+                    real *acc = part + ((size_t)r++ * (size_t)gr->n_chunks + (size_t)c) * (size_t)gr->reduce_len;
+                    int64_t rl = gr->reduce_len, j = i0 % rl;
+                    if (rl == 1)
+                        for (int64_t t = 0; t < len; t++) acc[0] += x[t];
+                    else
+                        for (int64_t t = 0; t < len;) {
+                            int64_t run = rl - j < len - t ? rl - j : len - t;
+                            for (int64_t u = 0; u < run; u++) acc[j + u] += x[t + u];
+                            t += run;
+                            j = 0;
+                        }
+                    continue;
+                }
+                tile[k] = f->materialized[mem[k]] ? (real *)ex->buf[mem[k]] + i0
+                                                  : area + (size_t)(2 + k) * FUSE_TILE;
+                const real *a = SFX(fused_operand)(ex, nd->in[0], gi, tile, i0, len, domain, fill_a);
+                const real *b = nd->n_in > 1 ? SFX(fused_operand)(ex, nd->in[1], gi, tile, i0, len, domain, fill_b)
+                                             : NULL;
+                SFX(fused_op)(nd, len, tile[k], a, b, SFX(fused_scalar)(ex, mem[k]));
+            }
+        }
+    }
+    for (int k = 0, r = 0; k < nm; k++) { /* the terminals' partial sums, in chunk order */
+        const IrNode *nd = &ex->g->nodes[mem[k]];
+        if (nd->op != IR_OP_SUM) continue;
+        real *y = ex->buf[mem[k]];
+        const real *p = part + (size_t)r++ * (size_t)gr->n_chunks * (size_t)gr->reduce_len;
+        memcpy(y, p, (size_t)gr->reduce_len * sizeof(real));
+        for (int64_t c = 1; c < gr->n_chunks; c++)
+            for (int64_t j = 0; j < gr->reduce_len; j++) y[j] += p[c * gr->reduce_len + j];
+        if (nd->attr.u.reduce.mean)
+            for (int64_t j = 0; j < gr->reduce_len; j++) y[j] /= (real)(domain / gr->reduce_len);
+    }
+}
