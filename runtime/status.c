@@ -1,11 +1,9 @@
-/* Status messages, the counter-based random streams, BLAS threads. */
+/* Status messages and the counter-based random streams. */
 #include "runtime/rt.h"
 
-#include <omp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -16,28 +14,6 @@ int rt_fail(RtStatus *st, const char *fmt, ...) {
     vsnprintf(st->msg, sizeof st->msg, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-extern void openblas_set_num_threads(int) __attribute__((weak));
-extern char *openblas_get_corename(void) __attribute__((weak));
-
-void rt_blas_select(char **argv) {
-    if (!openblas_get_corename || getenv("OPENBLAS_CORETYPE")) return;
-    const char *core = openblas_get_corename();
-    if (!core || strcasecmp(core, "prescott") != 0) return;
-    __builtin_cpu_init();
-    const char *better = __builtin_cpu_supports("avx512f") ? "SkylakeX"
-                         : __builtin_cpu_supports("avx2")  ? "Haswell"
-                                                           : NULL;
-    if (!better) return;
-    setenv("OPENBLAS_CORETYPE", better, 1);
-    execv("/proc/self/exe", argv);
-    unsetenv("OPENBLAS_CORETYPE"); /* exec failed: go on with the kernels we have */
-}
-
-void rt_blas_threads(int n) {
-    if (openblas_set_num_threads) openblas_set_num_threads(n);
-    omp_set_num_threads(n);
 }
 
 uint64_t rt_mix(uint64_t x) {
