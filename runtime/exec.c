@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "codegen/cpu/cpu.h"
 #include "codegen/ref/ref.h"
 #include "runtime/gpu/gpu_exec.h"
 #include "runtime/plan.h"
@@ -47,20 +48,25 @@ struct RtExec {
     void *tiles, *partials; /* per-thread tile buffers; the terminals' partial sums */
     size_t tile_stride;     /* reals per thread */
     int threads;            /* OpenMP threads for the fused loops (the creating thread's setting) */
+    int fast;               /* fused loops and codegen/cpu kernels (else the reference path) */
     double *prof_s; /* FN_PROFILE set: seconds per op, printed when the executor is freed */
     int64_t *prof_calls, prof_steps;
 };
 
 #define real float
 #define SFX(name) name##_f32
+#define EXEC_FAST_F32 1
 #include "runtime/exec_kernels.h"
 #include "runtime/exec_fused.h"
+#undef EXEC_FAST_F32
 #undef real
 #undef SFX
 #define real double
 #define SFX(name) name##_f64
+#define EXEC_FAST_F32 0
 #include "runtime/exec_kernels.h"
 #include "runtime/exec_fused.h"
+#undef EXEC_FAST_F32
 #undef real
 #undef SFX
 
@@ -130,7 +136,7 @@ RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const ch
     ex->n = n;
     ex->buf = calloc((size_t)n + 1, sizeof *ex->buf);
     if (rt_vars_bind(vars, g, sym, st) < 0 ||
-        rt_plan_build(&ex->plan, g, sym, want, n_want, run_effects, ex->prec, rt_exec_fusion_enabled(), st) < 0)
+        rt_plan_build(&ex->plan, g, sym, want, n_want, run_effects, ex->prec, ex->fast = rt_exec_fusion_enabled(), st) < 0)
         goto fail;
     ex->dims = ex->plan.dims;
     ex->rank = ex->plan.rank;

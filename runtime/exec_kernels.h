@@ -133,9 +133,24 @@ static void SFX(run_node)(RtExec *ex, IrId id) {
     case IR_OP_AVGPOOL_GRAD:
         rt_plan_window(&ex->plan, id, &win);
         switch (n->op) {
+#if EXEC_FAST_F32 /* float32 with the fast backend on: codegen/cpu's convolutions */
+        case IR_OP_CONV2D:
+            if (ex->fast) cpu_conv2d_f32(a, b, y, &win, ex->scratch, ex->threads);
+            else K(conv2d)(a, b, y, &win, ex->scratch);
+            break;
+        case IR_OP_CONV2D_BWD_DATA:
+            if (ex->fast) cpu_conv2d_bwd_data_f32(a, b, y, &win, ex->scratch, ex->threads);
+            else K(conv2d_bwd_data)(a, b, y, &win, ex->scratch);
+            break;
+        case IR_OP_CONV2D_BWD_FILTER:
+            if (ex->fast) cpu_conv2d_bwd_filter_f32(a, b, y, &win, ex->scratch, ex->threads);
+            else K(conv2d_bwd_filter)(a, b, y, &win, ex->scratch);
+            break;
+#else
         case IR_OP_CONV2D: K(conv2d)(a, b, y, &win, ex->scratch); break;
         case IR_OP_CONV2D_BWD_DATA: K(conv2d_bwd_data)(a, b, y, &win, ex->scratch); break;
         case IR_OP_CONV2D_BWD_FILTER: K(conv2d_bwd_filter)(a, b, y, &win, ex->scratch); break;
+#endif
         case IR_OP_MAXPOOL: K(maxpool)(a, y, &win); break;
         case IR_OP_MAXPOOL_GRAD: K(maxpool_grad)(a, b, y, &win); break;
         case IR_OP_AVGPOOL: K(avgpool)(a, y, &win); break;

@@ -1,8 +1,11 @@
 /* See plan.h. */
 #include "runtime/plan.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "codegen/cpu/cpu.h"
 
 int rt_plan_output(const IrGraph *g, const char *name) {
     for (int i = 0; i < g->n_outputs; i++)
@@ -159,7 +162,7 @@ static void plan_blocks(RtPlan *p) {
 int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *const *want, int n_want,
                   int run_effects, int prec, int fuse, RtStatus *st) {
     memset(p, 0, sizeof *p);
-    int n = g->n_nodes;
+    int n = g->n_nodes, threads = omp_get_max_threads();
     p->g = g;
     p->n = n;
     p->dims = calloc((size_t)n + 1, sizeof *p->dims);
@@ -210,7 +213,7 @@ int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *c
         if (ir_op_info[nd->op].attr == IR_ATTR_WINDOW) {
             RefWindow win;
             rt_plan_window(p, id, &win);
-            size_t s = ref_conv_scratch(&win);
+            size_t s = fuse && prec == 4 ? cpu_conv_scratch(&win, threads) : ref_conv_scratch(&win);
             if (s > p->scratch) p->scratch = s;
         }
     }

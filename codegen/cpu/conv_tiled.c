@@ -1,0 +1,172 @@
+/* The fast CPU backend's convolutions (float32): im2col one tile of output pixels at a time, so
+ * that the column tile stays in cache between being written and being read by the GEMM,
+ * instead of writing and re-reading a column matrix of hundreds of megabytes (the stem layers).
+ * Tiles are shared among OpenMP threads, each calling a one-threaded sgemm (OpenBLAS built for
+ * OpenMP runs one thread inside a parallel region).
+ *
+ *   forward      y[tile, o]  = col[tile, K] · w[K, o]               tiles in parallel
+ *   bwd_data     col[tile,K] = dy[tile, o] · w[K, o]ᵀ, then col2im  images in parallel (their
+ *                                                                   dx are disjoint)
+ *   bwd_filter   dw[K, o]    = Σ col[tile, K]ᵀ · dy[tile, o]        a fixed number of tile ranges
+ *                                                                   in parallel, each summing
+ *                                                                   into its own partial; the
+ *                                                                   partials added in order
+ *
+ * No result depends on the thread count. 1x1 stride-1 unpadded convolutions read x as the
+ * column matrix directly. Shapes where tiles do not pay (tiled_rows, tiled_filter) call the
+ * reference kernel. The reference kernels (codegen/ref/conv_impl.h) are the oracle: tests/test_cpu_kernels.c.
+ */
+#include "codegen/cpu/cpu.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <string.h>
+
+enum { TILE_FLOATS = 1 << 18, MIN_TILE_ROWS = 96, FILTER_RANGES = 8 };
+
+static int pointwise(const RefWindow *v) {
+    return v->kh == 1 && v->kw == 1 && v->sh == 1 && v->sw == 1 && v->pad_t == 0 && v->pad_l == 0 && v->oh == v->h &&
+           v->ow == v->w;
+}
+
+static int64_t kdim(const RefWindow *v) { return (int64_t)v->kh * v->kw * v->c; }
+static int64_t pixels(const RefWindow *v) { return (int64_t)v->oh * v->ow; } /* output pixels per image */
+
+/* Output pixels per tile: about TILE_FLOATS column values, at least 16 rows. */
+static int64_t tile_rows(const RefWindow *v) {
+    int64_t r = TILE_FLOATS / kdim(v);
+    if (r < 16) r = 16;
+    return r < pixels(v) ? r : pixels(v);
+}
+
+/* Where tiles pay (measured with bench/cpu/conv_lab): forward and backward-data when a tile
+ * still has enough rows for an efficient GEMM (else the whole column matrix and one threaded
+ * sgemm, the reference's way, win); backward-filter when the GEMM's long dimension (rows)
+ * dwarfs its output [K, o], which a threaded sgemm splits poorly. */
+static int tiled_rows(const RefWindow *v) { return !pointwise(v) && tile_rows(v) >= MIN_TILE_ROWS; }
+static int tiled_filter(const RefWindow *v) { return (int64_t)v->n * pixels(v) >= 32 * kdim(v); }
+
+size_t cpu_conv_scratch(const RefWindow *v, int threads) {
+    size_t tiles = pointwise(v) ? 0 : (size_t)threads * (size_t)tile_rows(v) * (size_t)kdim(v);
+    size_t rows = tiled_rows(v) ? tiles : ref_conv_scratch(v);
+    size_t filter = tiled_filter(v) ? tiles + (size_t)FILTER_RANGES * (size_t)kdim(v) * (size_t)v->o : ref_conv_scratch(v);
+    return rows > filter ? rows : filter;
+}
+
+/* Column rows p0..p1 of image b (one row per output pixel, laid out like w's [kh,kw,c]). */
+static void im2col_rows(const float *x, float *col, const RefWindow *v, int b, int64_t p0, int64_t p1) {
+    size_t c = (size_t)v->c, row_len = (size_t)kdim(v);
+    for (int64_t p = p0; p < p1; p++, col += row_len) {
+        int oy = (int)(p / v->ow), ox = (int)(p % v->ow);
+        int ix0 = ox * v->sw - v->pad_l;
+        int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + v->kw > v->w ? v->w - ix0 : v->kw;
+        if (kx1 < kx0) kx1 = kx0;
+        for (int ky = 0; ky < v->kh; ky++) {
+            int iy = oy * v->sh - v->pad_t + ky;
+            float *dst = col + (size_t)ky * (size_t)v->kw * c;
+            if (iy < 0 || iy >= v->h) {
+                memset(dst, 0, (size_t)v->kw * c * sizeof(float));
+                continue;
+            }
+            if (kx0 > 0) memset(dst, 0, (size_t)kx0 * c * sizeof(float));
+            if (kx1 > kx0)
+                memcpy(dst + (size_t)kx0 * c, x + (((size_t)b * (size_t)v->h + (size_t)iy) * (size_t)v->w + (size_t)(ix0 + kx0)) * c,
+                       (size_t)(kx1 - kx0) * c * sizeof(float));
+            if (kx1 < v->kw) memset(dst + (size_t)kx1 * c, 0, (size_t)(v->kw - kx1) * c * sizeof(float));
+        }
+    }
+}
+
+/* Adds column rows p0..p1 of image b back into dx (the image's part of dx). */
+static void col2im_rows(const float *col, float *dx, const RefWindow *v, int b, int64_t p0, int64_t p1) {
+    size_t c = (size_t)v->c, row_len = (size_t)kdim(v);
+    for (int64_t p = p0; p < p1; p++, col += row_len) {
+        int oy = (int)(p / v->ow), ox = (int)(p % v->ow);
+        for (int ky = 0; ky < v->kh; ky++) {
+            int iy = oy * v->sh - v->pad_t + ky;
+            if (iy < 0 || iy >= v->h) continue;
+            for (int kx = 0; kx < v->kw; kx++) {
+                int ix = ox * v->sw - v->pad_l + kx;
+                if (ix < 0 || ix >= v->w) continue;
+                const float *src = col + ((size_t)ky * (size_t)v->kw + (size_t)kx) * c;
+                float *dst = dx + (((size_t)b * (size_t)v->h + (size_t)iy) * (size_t)v->w + (size_t)ix) * c;
+                for (size_t ci = 0; ci < c; ci++) dst[ci] += src[ci];
+            }
+        }
+    }
+}
+
+/* The column tile for rows p0..p1 of image b: x itself for a pointwise conv, else built in buf. */
+static const float *col_tile(const float *x, float *buf, const RefWindow *v, int b, int64_t p0, int64_t p1) {
+    if (pointwise(v)) return x + ((size_t)b * (size_t)pixels(v) + (size_t)p0) * (size_t)v->c;
+    im2col_rows(x, buf, v, b, p0, p1);
+    return buf;
+}
+
+void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch, int threads) {
+    const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v), per_image = (P + T - 1) / T;
+    if (!tiled_rows(v)) {
+        ref_conv2d_f32(x, w, y, v, scratch);
+        return;
+    }
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t t = 0; t < v->n * per_image; t++) {
+        int b = (int)(t / per_image);
+        int64_t p0 = (t % per_image) * T, p1 = p0 + T < P ? p0 + T : P;
+        float *buf = scratch + (size_t)omp_get_thread_num() * (size_t)T * (size_t)K;
+        const float *col = col_tile(x, buf, v, b, p0, p1);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(p1 - p0), v->o, (int)K, 1, col, (int)K, w, v->o, 0,
+                    y + ((size_t)b * (size_t)P + (size_t)p0) * (size_t)v->o, v->o);
+    }
+}
+
+void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, float *scratch,
+                             int threads) {
+    const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v);
+    if (!tiled_rows(v)) {
+        ref_conv2d_bwd_data_f32(dy, w, dx, v, scratch);
+        return;
+    }
+    const size_t image = (size_t)v->h * (size_t)v->w * (size_t)v->c;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int b = 0; b < v->n; b++) {
+        float *buf = scratch + (size_t)omp_get_thread_num() * (size_t)T * (size_t)K;
+        memset(dx + (size_t)b * image, 0, image * sizeof(float));
+        for (int64_t p0 = 0; p0 < P; p0 += T) {
+            int64_t p1 = p0 + T < P ? p0 + T : P;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(p1 - p0), (int)K, v->o, 1,
+                        dy + ((size_t)b * (size_t)P + (size_t)p0) * (size_t)v->o, v->o, w, v->o, 0, buf, (int)K);
+            col2im_rows(buf, dx, v, b, p0, p1);
+        }
+    }
+}
+
+void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, float *scratch,
+                               int threads) {
+    const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v), per_image = (P + T - 1) / T;
+    if (!tiled_filter(v)) {
+        ref_conv2d_bwd_filter_f32(x, dy, dw, v, scratch);
+        return;
+    }
+    const int64_t tiles = v->n * per_image;
+    const int ranges = tiles < FILTER_RANGES ? (int)tiles : FILTER_RANGES;
+    float *partial = scratch + (pointwise(v) ? 0 : (size_t)threads * (size_t)T * (size_t)K);
+    const size_t kw_o = (size_t)K * (size_t)v->o;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int r = 0; r < ranges; r++) {
+        float *buf = scratch + (size_t)omp_get_thread_num() * (size_t)T * (size_t)K;
+        float *acc = r == 0 ? dw : partial + (size_t)r * kw_o;
+        int64_t t0 = tiles * r / ranges, t1 = tiles * (r + 1) / ranges;
+        for (int64_t t = t0; t < t1; t++) {
+            int b = (int)(t / per_image);
+            int64_t p0 = (t % per_image) * T, p1 = p0 + T < P ? p0 + T : P;
+            const float *col = col_tile(x, buf, v, b, p0, p1);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, v->o, (int)(p1 - p0), 1, col, (int)K,
+                        dy + ((size_t)b * (size_t)P + (size_t)p0) * (size_t)v->o, v->o, t == t0 ? 0 : 1, acc, v->o);
+        }
+    }
+    for (int r = 1; r < ranges; r++) {
+        const float *p = partial + (size_t)r * kw_o;
+        for (size_t i = 0; i < kw_o; i++) dw[i] += p[i];
+    }
+}

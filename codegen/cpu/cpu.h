@@ -1,0 +1,21 @@
+/* The fast CPU backend's kernels (float32), checked against the reference kernels
+ * (codegen/ref) by tests/test_cpu_kernels.c. The executor (runtime/exec.c) runs them unless
+ * FN_FUSE=0 asks for the reference path.
+ *
+ * Convolutions: NHWC x HWIO like the reference, over a RefWindow; `threads` is the OpenMP team
+ * size, and scratch holds cpu_conv_scratch(win, threads) floats. */
+#ifndef FN_CODEGEN_CPU_H
+#define FN_CODEGEN_CPU_H
+
+#include <stddef.h>
+
+#include "codegen/ref/ref.h"
+
+size_t cpu_conv_scratch(const RefWindow *win, int threads);
+void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, float *scratch, int threads);
+void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *win, float *scratch,
+                             int threads);
+void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, float *scratch,
+                               int threads);
+
+#endif

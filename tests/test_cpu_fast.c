@@ -1,0 +1,220 @@
+/* The fast CPU backend against the reference path (the oracle):
+ * - codegen/cpu's convolutions against codegen/ref's on windows that take the tiled and the
+ *   reference-shaped paths (stride, padding, 1x1, 1x7), forward and both backward passes, and
+ *   bit-identical across OpenMP team sizes where tiled;
+ * - the fusion pass's groups on the Inception-ResNet-v1 training graph: one shape per group,
+ *   convex (no input from outside depends on a member), and every value read outside its group
+ *   written to memory; the legality function on hand-picked pairs;
+ * - the executor with fusion against FN_FUSE=0 on four models, three steps: outputs and, for
+ *   training graphs, variables within float32 rounding. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/driver.h"
+#include "codegen/cpu/cpu.h"
+#include "runtime/plan.h"
+#include "tests/testlib.h"
+
+static double rel(const float *a, const float *b, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)a[i] - b[i];
+        if (isnan(a[i]) != isnan(b[i])) return INFINITY;
+        if (!isnan(a[i])) num += d * d, den += (double)b[i] * b[i];
+    }
+    return sqrt(num) / (den > 0 ? sqrt(den) : 1);
+}
+
+static float *rand_floats(size_t n, uint64_t *rng) {
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    for (size_t i = 0; i < n; i++) p[i] = (float)(test_rng_uniform(rng) * 2 - 1);
+    return p;
+}
+
+static void conv_case(int n, int h, int w, int c, int kh, int kw, int s, int same, int o, int tiled) {
+    RefWindow v;
+    ref_window_init(&v, n, h, w, c, kh, kw, s, s, same, o);
+    size_t nx = (size_t)n * h * w * c, ny = (size_t)n * v.oh * v.ow * o, nw = (size_t)kh * kw * c * o;
+    uint64_t rng = (uint64_t)(h * 131 + c * 7 + kh);
+    float *x = rand_floats(nx, &rng), *wt = rand_floats(nw, &rng), *dy = rand_floats(ny, &rng);
+    float *out[2][3];
+    size_t s_ref = ref_conv_scratch(&v), s_fast[2] = {cpu_conv_scratch(&v, 1), cpu_conv_scratch(&v, 2)};
+    float *scratch = malloc((s_ref + s_fast[0] + s_fast[1] + 1) * sizeof(float));
+    for (int k = 0; k < 2; k++) out[k][0] = malloc(ny * 4), out[k][1] = malloc(nx * 4), out[k][2] = malloc(nw * 4);
+    ref_conv2d_f32(x, wt, out[0][0], &v, scratch);
+    ref_conv2d_bwd_data_f32(dy, wt, out[0][1], &v, scratch);
+    ref_conv2d_bwd_filter_f32(x, dy, out[0][2], &v, scratch);
+    int same_bits = 1;
+    for (int threads = 2; threads >= 1; threads--) { /* 2 first: then 1 must reproduce it */
+        float *prev[3] = {NULL, NULL, NULL};
+        if (threads == 1)
+            for (int i = 0; i < 3; i++) prev[i] = out[1][i], out[1][i] = malloc(i == 0 ? ny * 4 : i == 1 ? nx * 4 : nw * 4);
+        cpu_conv2d_f32(x, wt, out[1][0], &v, scratch, threads);
+        cpu_conv2d_bwd_data_f32(dy, wt, out[1][1], &v, scratch, threads);
+        cpu_conv2d_bwd_filter_f32(x, dy, out[1][2], &v, scratch, threads);
+        if (threads == 1)
+            for (int i = 0; i < 3; i++) {
+                size_t len = i == 0 ? ny : i == 1 ? nx : nw;
+                same_bits &= memcmp(prev[i], out[1][i], len * 4) == 0;
+                free(prev[i]);
+            }
+    }
+    double e[3] = {rel(out[1][0], out[0][0], (int64_t)ny), rel(out[1][1], out[0][1], (int64_t)nx),
+                   rel(out[1][2], out[0][2], (int64_t)nw)};
+    CHECK(e[0] < 1e-5 && e[1] < 1e-5 && e[2] < 1e-5,
+          "conv %dx%dx%dx%d k%dx%d s%d %s -> %d: fast vs reference %.1e %.1e %.1e", n, h, w, c, kh, kw, s,
+          same ? "SAME" : "VALID", o, e[0], e[1], e[2]);
+    /* (paths that call a threaded sgemm on the whole problem may split sums by thread count) */
+    if (tiled) CHECK(same_bits, "tiled conv %dx%dx%d k%dx%d: the same bits with 1 and 2 threads", h, w, c, kh, kw);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 3; i++) free(out[k][i]);
+    free(x), free(wt), free(dy), free(scratch);
+}
+
+static int reaches(const IrGraph *g, IrId from, const PassFusion *f, int gi, char *seen) {
+    if (f->group_of[from] == gi) return 1;
+    if (seen[from]) return 0;
+    seen[from] = 1;
+    for (int k = 0; k < g->nodes[from].n_in; k++)
+        if (reaches(g, g->nodes[from].in[k], f, gi, seen)) return 1;
+    return 0;
+}
+
+static void fusion_properties(void) {
+    PassCtx ctx = {0};
+    ctx.optimizer = PASS_OPT_ADAM;
+    IrGraph *g = drv_build("models/inception_resnet_v1.fn", NULL, 0, 1, &ctx, stderr);
+    if (!CHECK(g != NULL, "Inception-ResNet-v1 builds")) return;
+    PassFusion f;
+    pass_fuse(g, NULL, &f);
+    int shapes_ok = 1, convex = 1, written = 1;
+    char *seen = malloc((size_t)g->n_nodes);
+    for (int gi = 0; gi < f.n_groups && convex; gi++) {
+        const IrNode *first = &g->nodes[f.members[f.start[gi]]];
+        for (int k = f.start[gi]; k < f.start[gi + 1]; k++) {
+            const IrNode *nd = &g->nodes[f.members[k]];
+            if (nd->op != IR_OP_SUM && first->op != IR_OP_SUM) shapes_ok &= ir_shape_equal(&nd->shape, &first->shape);
+            for (int i = 0; i < nd->n_in; i++) { /* an outside input must not depend on the group */
+                IrId x = nd->in[i];
+                if (f.group_of[x] == gi) continue;
+                memset(seen, 0, (size_t)g->n_nodes);
+                if (reaches(g, x, &f, gi, seen)) convex = 0;
+            }
+        }
+    }
+    for (IrId id = 0; id < g->n_nodes; id++)
+        for (int i = 0; i < g->nodes[id].n_in; i++) {
+            IrId x = g->nodes[id].in[i];
+            if (f.group_of[x] >= 0 && f.group_of[x] != f.group_of[id] && !f.materialized[x]) written = 0;
+        }
+    printf("  Inception-ResNet-v1 train (ADAM): %d nodes, %d fused in %d loops (%d with several nodes), %d sums "
+           "folded, %d values written\n",
+           g->n_nodes, f.n_fused, f.n_groups, f.n_multi, f.n_terminals, f.n_written);
+    CHECK(f.n_multi > 500 && f.n_terminals > 300, "most batch-norm and optimiser chains fuse");
+    CHECK(shapes_ok, "every group's pointwise members share one shape");
+    CHECK(convex, "every group is convex");
+    CHECK(written, "every value read outside its group is written");
+    /* legality on the first batch norm: conv -> sub(mean) -> ... -> relu */
+    IrId relu = IR_NONE, conv = IR_NONE;
+    for (IrId id = 0; id < g->n_nodes && relu == IR_NONE; id++) {
+        if (g->nodes[id].op == IR_OP_CONV2D && conv == IR_NONE) conv = id;
+        if (g->nodes[id].op == IR_OP_RELU) relu = id;
+    }
+    IrId pre = g->nodes[relu].in[0];
+    CHECK(pass_fuse_legal(g, pre, relu), "relu fuses with the add before it");
+    CHECK(!pass_fuse_legal(g, conv, g->nodes[relu].in[0]) && !pass_fuse_legal(g, relu, conv),
+          "a convolution fuses with nothing");
+    CHECK(!pass_fuse_legal(g, relu, pre), "legality needs the consumer to read the producer");
+    free(seen);
+    pass_fusion_free(&f);
+    ir_graph_free(g);
+}
+
+typedef struct {
+    const char *model;
+    int training;
+    PassOptimizer opt;
+    RtBinding b[4];
+    int nb;
+} Case;
+
+static void exec_case(const Case *c) {
+    PassCtx ctx = {0};
+    ctx.optimizer = c->opt;
+    IrGraph *g = drv_build(c->model, NULL, 0, c->training, &ctx, stderr);
+    if (!CHECK(g != NULL, "%s builds", c->model)) return;
+    RtStatus st;
+    RtVars *vr = rt_vars_new(4), *vf = rt_vars_new(4);
+    setenv("FN_FUSE", "0", 1);
+    RtExec *ref = rt_exec_bind(g, vr, c->b, c->nb, NULL, 0, c->training, &st);
+    unsetenv("FN_FUSE");
+    RtExec *fast = ref ? rt_exec_bind(g, vf, c->b, c->nb, NULL, 0, c->training, &st) : NULL;
+    if (!CHECK(ref && fast, "%s: executors: %s", c->model, st.msg)) goto done;
+    rt_vars_init(vr, 3);
+    rt_vars_init(vf, 3);
+    double worst = 0;
+    uint64_t rng = 11;
+    for (int step = 0; step < 3; step++) {
+        for (IrId id = 0; id < g->n_nodes; id++) {
+            const IrNode *nd = &g->nodes[id];
+            if (nd->op != IR_OP_INPUT) continue;
+            const char *name = ir_str(g, nd->attr.u.leaf.name);
+            int64_t n;
+            void *x = rt_exec_input(ref, name, &n), *y = rt_exec_input(fast, name, NULL);
+            if (!x || !y) continue;
+            for (int64_t i = 0; i < n; i++) {
+                if (nd->dtype == IR_DT_INT32) ((int32_t *)x)[i] = (int32_t)(test_rng_next(&rng) % 3);
+                else if (nd->shape.rank == 0) ((float *)x)[i] = strstr(name, "keep") ? 0.8f : 0.01f;
+                else ((float *)x)[i] = (float)(test_rng_uniform(&rng) * 2 - 1);
+            }
+            memcpy(y, x, (size_t)n * 4);
+        }
+        if (!CHECK(rt_exec_run(ref, 5, (uint64_t)step, &st) == 0 && rt_exec_run(fast, 5, (uint64_t)step, &st) == 0,
+                   "%s step %d: %s", c->model, step, st.msg))
+            goto done;
+        for (int k = 0; k < g->n_outputs; k++) {
+            const char *name = ir_str(g, g->outputs[k].name);
+            int64_t n;
+            const float *a = rt_exec_output(ref, name, &n, NULL, NULL), *b = rt_exec_output(fast, name, NULL, NULL, NULL);
+            if (!a || !b || g->nodes[g->outputs[k].id].dtype != IR_DT_FLOAT) continue;
+            double e = rel(b, a, n);
+            if (e > worst) worst = e;
+            if (e > 1e-4) printf("  %s step %d output %s: rel err %.2e\n", c->model, step, name, e);
+        }
+    }
+    for (int v = 0; c->training && v < vr->n; v++) {
+        double e = rel(vf->v[v].data, vr->v[v].data, vr->v[v].n);
+        if (e > worst) worst = e;
+        if (e > 1e-4) printf("  %s variable %s: rel err %.2e\n", c->model, vr->v[v].name, e);
+    }
+    printf("  %-28s %s, 3 steps: worst relative error, fused vs FN_FUSE=0 (outputs%s): %.2e\n", c->model,
+           c->training ? "train" : "eval", c->training ? " and variables" : "", worst);
+    CHECK(worst < 1e-4, "%s: the fused executor agrees with the reference path", c->model);
+done:
+    rt_exec_free(ref);
+    rt_exec_free(fast);
+    rt_vars_free(vr);
+    rt_vars_free(vf);
+    ir_graph_free(g);
+}
+
+int main(void) {
+    conv_case(2, 40, 40, 8, 3, 3, 1, 1, 16, 1); /* tiled rows and filter */
+    conv_case(3, 17, 17, 5, 3, 3, 2, 0, 7, 0);  /* stride 2, VALID */
+    conv_case(2, 9, 9, 4, 1, 7, 1, 1, 6, 0);    /* 1x7 SAME */
+    conv_case(4, 20, 20, 16, 1, 1, 1, 0, 8, 0); /* pointwise: tiled filter */
+    conv_case(1, 5, 5, 64, 3, 3, 1, 1, 32, 0);  /* small: the reference-shaped paths */
+    conv_case(2, 33, 31, 3, 3, 3, 2, 0, 12, 1); /* the stem's shape, odd sizes */
+    fusion_properties();
+    const Case cases[] = {
+        {"tests/models/tiny_mlp.fn", 1, PASS_OPT_SGD, {{"N", 5}}, 1},
+        {"tests/models/tiny_conv.fn", 0, PASS_OPT_SGD, {{"N", 3}}, 1},
+        {"tests/models/irv1_small.fn", 1, PASS_OPT_ADAM, {{"N", 4}, {"classes", 3}}, 2},
+        {"models/mtcnn/pnet.fn", 0, PASS_OPT_SGD, {{"N", 2}, {"H", 31}, {"W", 24}}, 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) exec_case(&cases[i]);
+    return test_summary("test_cpu_fast");
+}
