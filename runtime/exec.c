@@ -80,8 +80,17 @@ static void fill(void *p, int prec, int64_t n, double v) {
 /* One allocation per planned block; nodes point into them. */
 static int alloc_blocks(RtExec *ex, RtStatus *st) {
     const RtPlan *p = &ex->plan;
-    ex->n_blocks = p->n_blocks;
     ex->blocks = calloc((size_t)p->n_blocks + 1, sizeof *ex->blocks);
+    if (p->block_off) { /* one slab; blocks[0] owns it */
+        ex->n_blocks = 1;
+        ex->blocks[0] = calloc(1, p->slab_bytes + 1);
+        if (!ex->blocks[0]) return rt_fail(st, "out of memory: %zu bytes for the step's buffers", p->slab_bytes);
+        ex->bytes += p->slab_bytes;
+        for (IrId id = 0; id < ex->n; id++)
+            if (p->block_of[id] >= 0) ex->buf[id] = (char *)ex->blocks[0] + p->block_off[p->block_of[id]];
+        return 0;
+    }
+    ex->n_blocks = p->n_blocks;
     for (int b = 0; b < p->n_blocks; b++) {
         ex->blocks[b] = calloc(1, p->block_bytes[b]);
         if (!ex->blocks[b]) return rt_fail(st, "out of memory: %zu bytes for the step's buffers", p->block_bytes[b]);

@@ -19,6 +19,9 @@ typedef struct {
     int *block_of; /* -1: no block (variables, assignments, nodes not needed) */
     size_t *block_bytes;
     int n_blocks;
+    size_t *block_off; /* fused plans: each block's offset in one slab of slab_bytes; else NULL
+                          (one allocation per block) */
+    size_t slab_bytes;
     size_t scratch; /* elements of the largest im2col matrix (fused float32: of the tiled convolutions
                        scratch at this thread's OpenMP team size) */
     PassFusion fusion; /* n_groups 0: every node runs on its own */

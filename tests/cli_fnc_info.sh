@@ -3,7 +3,10 @@
 # Logits (23,467,824, REFERENCE §5), the forward MACs, the layer shapes of SPEC §4 at 160x160,
 # and the planned step memory per image (liveness reuse), which the training graph needs more of.
 source "$(dirname "$0")/lib_cli.sh"
-"$bin/fnc" info models/inception_resnet_v1.fn -D embedding_size=512 >"$tmp/info" 2>&1 || { bad "fnc info failed: $(tail -2 "$tmp/info")"; finish; exit; }
+"$bin/fnc" info models/inception_resnet_v1.fn -D embedding_size=512 >"$tmp/info" 2>&1 || { bad "fnc info failed: $(tail -2 "$tmp/info")"; read -r fused loops < <(sed -n 's/^fusion, train graph.*: [0-9]* nodes, \([0-9]*\) of them in \([0-9]*\) loops.*/\1 \2/p' "$tmp/info")
+[ -n "$fused" ] && [ "$fused" -gt "$loops" ] && ok "fusion: $fused training-graph nodes in $loops loops" ||
+    bad "fusion line: $(grep '^fusion' "$tmp/info")"
+finish; exit; }
 grep -q "^learnable parameters: 23467824 " "$tmp/info" && ok "23,467,824 learnable values outside Logits" ||
     bad "parameters: $(grep learnable "$tmp/info")"
 grep -q "^forward MACs per image: .*(1.418 G)" "$tmp/info" && ok "1.418 GMAC forward per image" || bad "$(grep MACs "$tmp/info")"
@@ -18,4 +21,7 @@ read -r train_per < <(sed -n 's/^planned step memory, train graph.*: \([0-9.]*\)
 [ -n "$eval_per" ] && [ -n "$train_per" ] && awk -v e="$eval_per" -v t="$train_per" 'BEGIN { exit !(e > 0 && t > e) }' &&
     ok "planned step memory per image: eval $eval_per MiB, train $train_per MiB" ||
     bad "planned memory lines: $(grep planned "$tmp/info")"
+read -r fused loops < <(sed -n 's/^fusion, train graph.*: [0-9]* nodes, \([0-9]*\) of them in \([0-9]*\) loops.*/\1 \2/p' "$tmp/info")
+[ -n "$fused" ] && [ "$fused" -gt "$loops" ] && ok "fusion: $fused training-graph nodes in $loops loops" ||
+    bad "fusion line: $(grep '^fusion' "$tmp/info")"
 finish

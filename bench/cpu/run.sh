@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# CPU training throughput: fn's Inception-ResNet-v1 training step (fnrun train, ADAM, 160x160,
-# batch 32 by default) against PyTorch on the CPU running the same network (bench/ref), in one
-# run on this machine, all cores each. fn's rate comes from its per-step "Time" lines after the
-# first step (warm-up); PyTorch's from bench/ref/train_step.py (fp32, the same warm-up rule).
+# CPU throughput against PyTorch on the CPU running the same network (bench/ref), in one run on
+# this machine, all cores each:
+# - training: fn's Inception-ResNet-v1 step (fnrun train, ADAM, 160x160, batch 32 by default),
+#   its rate from the per-step "Time" lines after the first step (warm-up), and peak RSS;
+#   PyTorch's from bench/ref/train_step.py (fp32, the same warm-up rule);
+# - embeddings: the eval graph at batch 100 (bench/cpu/embed_bench against train_step.py --embed).
 # Usage: bench/cpu/run.sh [BUILD_DIR] [BATCH] [STEPS]      Appends a row to bench/cpu/results.csv.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -10,7 +12,7 @@ build=${1:-build}
 batch=${2:-32}
 steps=${3:-4}
 python3 -c "import torch" 2>/dev/null || pip install -q torch
-cmake --build "$build" --target fnrun fnc fn_gendata >/dev/null
+cmake --build "$build" --target fnrun fnc fn_gendata embed_bench >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$build/fn_gendata" "$tmp/data" 16 16 182 1 >/dev/null
@@ -26,12 +28,16 @@ fn_rss=$(awk '/Maximum resident/ { printf "%.0f", $6 / 1024 }' "$tmp/fn.time")
   --warmup 1 --classes 16 >"$tmp/pt.txt" 2>"$tmp/pt.time"
 pt=$(sed -n 's/.*images\/s=\([0-9.]*\).*/\1/p' "$tmp/pt.txt")
 pt_rss=$(awk '/Maximum resident/ { printf "%.0f", $6 / 1024 }' "$tmp/pt.time")
+fe=$("$build/embed_bench" --batch 100 --reps 3 | sed -n 's/.*images\/s=\([0-9.]*\).*/\1/p')
+pe=$(python3 bench/ref/train_step.py --device cpu --batch 100 --mode fp32 --steps 3 --warmup 1 --classes 16 --embed |
+  sed -n 's/.*images\/s=\([0-9.]*\).*/\1/p')
 ratio=$(python3 -c "print(f'{$fn / $pt:.2f}')")
-echo "| Inception-ResNet-v1 training, batch $batch, 160x160, $(nproc) cores | fn | PyTorch CPU |"
-echo "|---|---|---|"
-echo "| images/s | $fn | $pt |"
-echo "| peak RSS (MiB) | $fn_rss | $pt_rss |"
-echo "| fn / PyTorch | ${ratio}x | |"
+eratio=$(python3 -c "print(f'{$fe / $pe:.2f}')")
+echo "| Inception-ResNet-v1, 160x160, $(nproc) cores | fn | PyTorch CPU | fn / PyTorch |"
+echo "|---|---|---|---|"
+echo "| training images/s, batch $batch | $fn | $pt | ${ratio}x |"
+echo "| training peak RSS (MiB) | $fn_rss | $pt_rss | |"
+echo "| embedding images/s, batch 100 | $fe | $pe | ${eratio}x |"
 csv=bench/cpu/results.csv
-[ -f "$csv" ] || echo "date,commit,cores,batch,fn_img_s,pt_img_s,ratio,fn_rss_mib,pt_rss_mib" >"$csv"
-echo "$(date -u +%FT%TZ),$(git rev-parse --short HEAD),$(nproc),$batch,$fn,$pt,$ratio,$fn_rss,$pt_rss" >>"$csv"
+[ -f "$csv" ] || echo "date,commit,cores,batch,fn_img_s,pt_img_s,ratio,fn_rss_mib,pt_rss_mib,fn_embed_img_s,pt_embed_img_s" >"$csv"
+echo "$(date -u +%FT%TZ),$(git rev-parse --short HEAD),$(nproc),$batch,$fn,$pt,$ratio,$fn_rss,$pt_rss,$fe,$pe" >>"$csv"

@@ -1,0 +1,72 @@
+/* Embedding throughput of fn's CPU executor: the eval graph of a model (default
+ * Inception-ResNet-v1, 512-d embeddings), batch 100 at 160x160 by default, random images and
+ * freshly initialised weights, only the "embeddings" output requested (as fnrun validate does).
+ * Checks that every embedding has unit length before timing; prints `images/s=...` like
+ * bench/ref/train_step.py --embed, its PyTorch peer. FN_FUSE=0 measures the reference path.
+ * Usage: embed_bench [MODEL.fn] [--batch N] [--image_size S] [--reps R] */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/driver.h"
+#include "runtime/rt.h"
+
+int main(int argc, char **argv) {
+    rt_blas_select(argv);
+    const char *model = "models/inception_resnet_v1.fn";
+    int batch = 100, image = 160, reps = 3;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--image_size") && i + 1 < argc) image = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (argv[i][0] != '-') model = argv[i];
+        else {
+            fprintf(stderr, "usage: embed_bench [MODEL.fn] [--batch N] [--image_size S] [--reps R]\n");
+            return 2;
+        }
+    }
+    PassCtx ctx = {0};
+    IrGraph *g = drv_build(model, NULL, 0, 0, &ctx, stderr);
+    if (!g) return 1;
+    RtStatus st;
+    RtVars *vars = rt_vars_new(4);
+    const RtBinding b[] = {{"N", batch}, {"image_size", image}, {"embedding_size", 512}, {"classes", 16}};
+    const char *want[] = {"embeddings"};
+    RtExec *ex = rt_exec_bind(g, vars, b, 4, want, 1, 0, &st);
+    if (!ex) {
+        fprintf(stderr, "embed_bench: %s\n", st.msg);
+        return 1;
+    }
+    rt_vars_init(vars, 1);
+    int64_t n;
+    float *x = rt_exec_input(ex, "images", &n);
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(2 * rt_uniform(5, (uint64_t)i) - 1);
+    float *keep = rt_exec_input(ex, "keep_probability", NULL);
+    if (keep) *keep = 1;
+    if (rt_exec_run(ex, 1, 0, &st) < 0) {
+        fprintf(stderr, "embed_bench: %s\n", st.msg);
+        return 1;
+    }
+    int64_t ne;
+    const float *e = rt_exec_output(ex, "embeddings", &ne, NULL, NULL);
+    double worst = 0;
+    for (int64_t r = 0; r < batch; r++) {
+        double s = 0;
+        for (int64_t j = 0; j < ne / batch; j++) s += (double)e[r * (ne / batch) + j] * e[r * (ne / batch) + j];
+        worst = fabs(sqrt(s) - 1) > worst ? fabs(sqrt(s) - 1) : worst;
+    }
+    if (!(worst < 1e-4)) {
+        fprintf(stderr, "embed_bench: embeddings are not unit vectors (worst |norm - 1| = %g)\n", worst);
+        return 1;
+    }
+    double t0 = rt_now();
+    for (int r = 0; r < reps; r++)
+        if (rt_exec_run(ex, 1, (uint64_t)r + 1, &st) < 0) return 1;
+    double dt = rt_now() - t0;
+    printf("fn embeddings batch=%d image=%d reps=%d images/s=%.1f\n", batch, image, reps, batch * reps / dt);
+    rt_exec_free(ex);
+    rt_vars_free(vars);
+    ir_graph_free(g);
+    return 0;
+}
