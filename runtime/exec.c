@@ -16,6 +16,7 @@
 #include "codegen/cpu/cpu.h"
 #include "codegen/ref/ref.h"
 #include "runtime/gpu/gpu_exec.h"
+#include "runtime/jit.h"
 #include "runtime/plan.h"
 
 enum { FUSE_TILE = 512, FUSE_CHUNK = 16384 }; /* elements: a tile stays in L1, a chunk is a thread's share */
@@ -45,6 +46,7 @@ struct RtExec {
     int gpu_effects;
     int *slot;              /* per node: its index among its group's members */
     RtGroupRun *group_run;  /* per group */
+    RtJit jit;              /* the groups' LLVM kernels (where built; the rest run interpreted) */
     void *tiles, *partials; /* per-thread tile buffers; the terminals' partial sums */
     size_t tile_stride;     /* reals per thread */
     int threads;            /* OpenMP threads for the fused loops (the creating thread's setting) */
@@ -101,9 +103,12 @@ static int alloc_blocks(RtExec *ex, RtStatus *st) {
     return 0;
 }
 
-/* The fused groups' chunking, tile buffers and partial-sum space, sized once. */
+/* The fused groups' LLVM kernels, chunking, tile buffers and partial-sum space, set up once. */
 static void plan_groups(RtExec *ex) {
     const PassFusion *f = &ex->plan.fusion;
+    RtStatus st;
+    if (ex->fast && rt_jit_build(&ex->jit, &ex->plan, ex->prec, &st) < 0)
+        fprintf(stderr, "fn: the LLVM target failed (%s); the fused loops run interpreted\n", st.msg);
     ex->slot = calloc((size_t)ex->n + 1, sizeof *ex->slot);
     ex->group_run = calloc((size_t)f->n_groups + 1, sizeof *ex->group_run);
     size_t partials = 1;
@@ -122,8 +127,10 @@ static void plan_groups(RtExec *ex) {
                 gr->reduce_len = ex->numel[id];
             }
         }
-        gr->chunk = gr->n_terminals ? gr->reduce_len * (FUSE_CHUNK / gr->reduce_len > 1 ? FUSE_CHUNK / gr->reduce_len : 1)
-                                    : FUSE_CHUNK;
+        /* chunks hold whole rows: of the sums, and of the kernel's suffix operands */
+        int64_t unit = gr->reduce_len;
+        if (ex->jit.kernel && ex->jit.kernel[gi] >= 0 && ex->jit.inner[gi] > unit) unit = ex->jit.inner[gi];
+        gr->chunk = unit * (FUSE_CHUNK / unit > 1 ? FUSE_CHUNK / unit : 1);
         gr->n_chunks = (domain + gr->chunk - 1) / gr->chunk;
         size_t need = (size_t)gr->n_terminals * (size_t)gr->n_chunks * (size_t)gr->reduce_len;
         if (need > partials) partials = need;
@@ -222,6 +229,10 @@ static void print_profile(const RtExec *ex) {
     if (total <= 0) return;
     fprintf(stderr, "profile: %lld steps of %d nodes, %.3f s per step\n", (long long)ex->prof_steps, ex->n,
             total / (double)(ex->prof_steps ? ex->prof_steps : 1));
+    int jitted = 0;
+    for (int gi = 0; ex->jit.kernel && gi < ex->plan.fusion.n_groups; gi++) jitted += ex->jit.kernel[gi] >= 0;
+    fprintf(stderr, "  %d fused loops, %d of them through %d LLVM kernels (compiled in %.2f s)\n",
+            ex->plan.fusion.n_groups, jitted, ex->jit.n_kernels, ex->jit.compile_s);
     char done[2 * IR_OP_COUNT] = {0};
     for (;;) {
         int best = -1;
@@ -241,6 +252,7 @@ void rt_exec_free(RtExec *ex) {
     if (ex->prof_s) print_profile(ex);
     free(ex->slot);
     free(ex->group_run);
+    rt_jit_free(&ex->jit);
     free(ex->tiles);
     free(ex->partials);
     free(ex->prof_s);

@@ -63,6 +63,30 @@ static real SFX(fused_scalar)(const RtExec *ex, IrId id) {
     return (real)nd->attr.u.scalar.f;
 }
 
+/* Chunk c of group gi through its LLVM kernel: the pointer slots offset to the chunk. */
+static void SFX(run_chunk_jit)(RtExec *ex, int gi, int64_t c, int64_t c0, int64_t c1) {
+    const RtJit *j = &ex->jit;
+    const RtGroupRun *gr = &ex->group_run[gi];
+    void *p[LL_MAX_SLOTS];
+    for (int s = 0, r = 0; s < j->n_slots[gi]; s++) {
+        IrId x = j->slot_node[j->slot0[gi] + s];
+        real *b = ex->buf[x];
+        switch (j->slot_kind[j->slot0[gi] + s]) {
+        case LL_IN_FULL:
+        case LL_OUT: p[s] = b + c0; break;
+        case LL_SUM: {
+            real *acc = (real *)ex->partials + ((size_t)r++ * (size_t)gr->n_chunks + (size_t)c) * (size_t)gr->reduce_len;
+            memset(acc, 0, (size_t)gr->reduce_len * sizeof(real));
+            p[s] = acc;
+            break;
+        }
+        default: p[s] = b; break; /* suffix and scalar operands: from their start */
+        }
+    }
+    int64_t inner = j->inner[gi];
+    j->fns[j->kernel[gi]](inner ? (c1 - c0) / inner : 1, inner ? inner : c1 - c0, p);
+}
+
 static void SFX(run_group)(RtExec *ex, int gi) {
     const PassFusion *f = &ex->plan.fusion;
     const IrId *mem = f->members + f->start[gi];
@@ -70,12 +94,17 @@ static void SFX(run_group)(RtExec *ex, int gi) {
     const RtGroupRun *gr = &ex->group_run[gi];
     const int64_t domain = gr->domain;
     real *part = ex->partials;
+    const int jit = ex->jit.kernel && ex->jit.kernel[gi] >= 0;
 #pragma omp parallel for schedule(static) if (gr->n_chunks > 1) num_threads(ex->threads)
     for (int64_t c = 0; c < gr->n_chunks; c++) {
+        const int64_t c0 = c * gr->chunk, c1 = c0 + gr->chunk < domain ? c0 + gr->chunk : domain;
+        if (jit) {
+            SFX(run_chunk_jit)(ex, gi, c, c0, c1);
+            continue;
+        }
         real *area = (real *)ex->tiles + (size_t)omp_get_thread_num() * ex->tile_stride;
         real *fill_a = area, *fill_b = area + FUSE_TILE;
         real *tile[PASS_FUSE_MAX_GROUP];
-        const int64_t c0 = c * gr->chunk, c1 = c0 + gr->chunk < domain ? c0 + gr->chunk : domain;
         for (int r = 0; r < gr->n_terminals; r++)
             memset(part + ((size_t)r * (size_t)gr->n_chunks + (size_t)c) * (size_t)gr->reduce_len, 0,
                    (size_t)gr->reduce_len * sizeof(real));

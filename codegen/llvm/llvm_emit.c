@@ -1,0 +1,239 @@
+/* See llvm_emit.h. One function per fused group, written with printf-style helpers. Values of
+ * members are SSA registers (%m<k>); an operand from outside is loaded once per element where
+ * first used (%l<slot>). Metadata ids are 3*index + {0,1,2}, so kernels emitted with distinct
+ * indices share one module. */
+#include "codegen/llvm/llvm_emit.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void put(LlText *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(LlText *t, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (t->len + (size_t)n + 1 > t->cap) {
+        t->cap = (t->len + (size_t)n + 1) * 2;
+        t->s = realloc(t->s, t->cap);
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+void ll_text_free(LlText *t) {
+    free(t->s);
+    memset(t, 0, sizeof *t);
+}
+
+void ll_emit_prelude(LlText *t) {
+    put(t, "; fn: fused loops (codegen/llvm/llvm_emit.c)\n"
+           "declare double @llvm.sqrt.f64(double)\n"
+           "declare float @llvm.fabs.f32(float)\n"
+           "declare double @llvm.fabs.f64(double)\n"
+           "declare double @exp(double)\n"
+           "declare double @log(double)\n"
+           "declare double @pow(double, double)\n\n");
+}
+
+/* An LLVM float literal: the bits of the value as a double (exact for a float too). */
+static const char *lit(char *buf, double v, int prec) {
+    double d = prec == 4 ? (double)(float)v : v;
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    snprintf(buf, 24, "0x%016llX", (unsigned long long)u);
+    return buf;
+}
+
+typedef struct {
+    const IrGraph *g;
+    const PassFusion *f;
+    LlLayout *lay;
+    LlText *t;
+    const char *T; /* "float" / "double" */
+    int gi, prec, align, ag;
+    char loaded[LL_MAX_SLOTS];
+} Emit;
+
+static int slot_of(const LlLayout *lay, IrId x, int kind_out) {
+    for (int s = 0; s < lay->n_slots; s++)
+        if (lay->slot_node[s] == x && (lay->slot_kind[s] == LL_OUT || lay->slot_kind[s] == LL_SUM) == kind_out) return s;
+    return -1;
+}
+
+/* The register holding operand x of a member: a member's own, or a load from its slot. */
+static void operand(Emit *e, IrId x, char *out, size_t cap) {
+    if (e->f->group_of[x] == e->gi) {
+        int k = 0;
+        while (e->f->members[e->f->start[e->gi] + k] != x) k++;
+        snprintf(out, cap, "%%m%d", k);
+        return;
+    }
+    int s = slot_of(e->lay, x, 0);
+    if (!e->loaded[s]) {
+        e->loaded[s] = 1;
+        if (e->lay->slot_kind[s] == LL_IN_SCALAR) {
+            put(e->t, "  %%l%d = load %s, %s* %%s%d, align %d\n", s, e->T, e->T, s, e->align);
+        } else {
+            const char *idx = e->lay->slot_kind[s] == LL_IN_FULL ? "%i" : "%j";
+            put(e->t, "  %%l%d.p = getelementptr inbounds %s, %s* %%s%d, i64 %s\n", s, e->T, e->T, s, idx);
+            put(e->t, "  %%l%d = load %s, %s* %%l%d.p, align %d, !llvm.access.group !%d\n", s, e->T, e->T, s, e->align,
+                e->ag);
+        }
+    }
+    snprintf(out, cap, "%%l%d", s);
+}
+
+/* Emits `%m<k> = op(a, b)` through double where the C loops go through double (libm). */
+static void via_double(Emit *e, int k, const char *a, const char *call) {
+    if (e->prec == 4) {
+        put(e->t, "  %%m%d.x = fpext float %s to double\n", k, a);
+        put(e->t, "  %%m%d.y = %s\n", k, call);
+        put(e->t, "  %%m%d = fptrunc double %%m%d.y to float\n", k, k);
+    } else {
+        put(e->t, "  %%m%d = %s\n", k, call);
+    }
+}
+
+static void emit_member(Emit *e, int k, IrId id, const int64_t *numel) {
+    const IrNode *nd = &e->g->nodes[id];
+    const char *T = e->T;
+    char a[32], b[32] = "", c1[24], c2[24], call[160];
+    operand(e, nd->in[0], a, sizeof a);
+    if (nd->n_in > 1) operand(e, nd->in[1], b, sizeof b);
+    char x[40]; /* the operand in double, for libm calls */
+    if (e->prec == 4) snprintf(x, sizeof x, "%%m%d.x", k);
+    else snprintf(x, sizeof x, "%s", a);
+    double s = nd->attr.u.scalar.f;
+    if (nd->op == IR_OP_BCAST) s = nd->attr.u.reduce.mean ? (double)numel[nd->in[0]] / (double)numel[id] : 1;
+    if (e->prec == 4 && nd->op == IR_OP_BCAST && nd->attr.u.reduce.mean)
+        s = (double)((float)numel[nd->in[0]] / (float)numel[id]); /* the C loop divides in float */
+    const char *zero = lit(c1, 0, e->prec);
+    switch (nd->op) {
+    case IR_OP_ADD: put(e->t, "  %%m%d = fadd %s %s, %s\n", k, T, a, b); break;
+    case IR_OP_SUB: put(e->t, "  %%m%d = fsub %s %s, %s\n", k, T, a, b); break;
+    case IR_OP_MUL: put(e->t, "  %%m%d = fmul %s %s, %s\n", k, T, a, b); break;
+    case IR_OP_DIV: put(e->t, "  %%m%d = fdiv %s %s, %s\n", k, T, a, b); break;
+    case IR_OP_PRELU:
+        put(e->t, "  %%m%d.n = fmul %s %s, %s\n", k, T, b, a);
+        put(e->t, "  %%m%d.c = fcmp ogt %s %s, %s\n", k, T, a, zero);
+        put(e->t, "  %%m%d = select i1 %%m%d.c, %s %s, %s %%m%d.n\n", k, k, T, a, T, k);
+        break;
+    case IR_OP_NEG: put(e->t, "  %%m%d = fneg %s %s\n", k, T, a); break;
+    case IR_OP_RELU:
+        put(e->t, "  %%m%d.c = fcmp olt %s %s, %s\n", k, T, a, zero);
+        put(e->t, "  %%m%d = select i1 %%m%d.c, %s %s, %s %s\n", k, k, T, zero, T, a);
+        break;
+    case IR_OP_STEP:
+        put(e->t, "  %%m%d.c = fcmp ogt %s %s, %s\n", k, T, a, zero);
+        put(e->t, "  %%m%d = select i1 %%m%d.c, %s %s, %s %s\n", k, k, T, lit(c2, 1, e->prec), T, zero);
+        break;
+    case IR_OP_SQUARE: put(e->t, "  %%m%d = fmul %s %s, %s\n", k, T, a, a); break;
+    case IR_OP_SQRT:
+        snprintf(call, sizeof call, "call double @llvm.sqrt.f64(double %s)", x);
+        via_double(e, k, a, call);
+        break;
+    case IR_OP_RSQRT:
+        if (e->prec == 4) put(e->t, "  %%m%d.x = fpext float %s to double\n", k, a);
+        put(e->t, "  %%m%d.s = call double @llvm.sqrt.f64(double %s)\n", k, x);
+        put(e->t, "  %%m%d%s = fdiv double %s, %%m%d.s\n", k, e->prec == 4 ? ".y" : "", lit(c2, 1, 8), k);
+        if (e->prec == 4) put(e->t, "  %%m%d = fptrunc double %%m%d.y to float\n", k, k);
+        break;
+    case IR_OP_EXP:
+    case IR_OP_LOG:
+        snprintf(call, sizeof call, "call double @%s(double %s)", nd->op == IR_OP_EXP ? "exp" : "log", x);
+        via_double(e, k, a, call);
+        break;
+    case IR_OP_POWS:
+        snprintf(call, sizeof call, "call double @pow(double %s, double %s)", x, lit(c2, (double)(e->prec == 4 ? (double)(float)s : s), 8));
+        via_double(e, k, a, call);
+        break;
+    case IR_OP_ABS: put(e->t, "  %%m%d = call %s @llvm.fabs.f%d(%s %s)\n", k, T, e->prec * 8, T, a); break;
+    case IR_OP_SIGN:
+        put(e->t, "  %%m%d.p = fcmp ogt %s %s, %s\n", k, T, a, zero);
+        put(e->t, "  %%m%d.n = fcmp olt %s %s, %s\n", k, T, a, zero);
+        put(e->t, "  %%m%d.t = select i1 %%m%d.n, %s %s, %s %s\n", k, k, T, lit(c2, -1, e->prec), T, zero);
+        put(e->t, "  %%m%d = select i1 %%m%d.p, %s %s, %s %%m%d.t\n", k, k, T, lit(c2, 1, e->prec), T, k);
+        break;
+    case IR_OP_SCALE:
+    case IR_OP_BCAST: put(e->t, "  %%m%d = fmul %s %s, %s\n", k, T, a, lit(c2, s, e->prec)); break;
+    case IR_OP_ADDS: put(e->t, "  %%m%d = fadd %s %s, %s\n", k, T, a, lit(c2, s, e->prec)); break;
+    case IR_OP_SUM: {
+        int ts = slot_of(e->lay, id, 1);
+        const char *idx = numel[id] > 1 ? "%j" : "0";
+        const char *md = numel[id] > 1 ? ", !llvm.access.group !" : "";
+        char mdn[16] = "";
+        if (numel[id] > 1) snprintf(mdn, sizeof mdn, "%d", e->ag);
+        put(e->t, "  %%t%d.p = getelementptr inbounds %s, %s* %%s%d, i64 %s\n", k, T, T, ts, idx);
+        put(e->t, "  %%t%d = load %s, %s* %%t%d.p, align %d%s%s\n", k, T, T, k, e->align, md, mdn);
+        put(e->t, "  %%t%d.n = fadd %s %%t%d, %s\n", k, T, k, a);
+        put(e->t, "  store %s %%t%d.n, %s* %%t%d.p, align %d%s%s\n", T, k, T, k, e->align, md, mdn);
+        return;
+    }
+    default: break; /* pass_fuse_pointwise admits no other op */
+    }
+    int os = slot_of(e->lay, id, 1);
+    if (os >= 0) {
+        put(e->t, "  %%o%d.p = getelementptr inbounds %s, %s* %%s%d, i64 %%i\n", k, T, T, os);
+        put(e->t, "  store %s %%m%d, %s* %%o%d.p, align %d, !llvm.access.group !%d\n", T, k, T, k, e->align, e->ag);
+    }
+}
+
+int ll_emit_group(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, int prec, const char *name,
+                  int index, LlLayout *lay, LlText *t) {
+    const IrId *mem = f->members + f->start[gi];
+    const int nm = f->start[gi + 1] - f->start[gi];
+    const int64_t domain = numel[g->nodes[mem[0]].op == IR_OP_SUM ? g->nodes[mem[0]].in[0] : mem[0]];
+    memset(lay, 0, sizeof *lay);
+    for (int k = 0; k < nm; k++) { /* slots, member by member: new outside operands, then the result */
+        const IrNode *nd = &g->nodes[mem[k]];
+        for (int i = 0; i < nd->n_in; i++) {
+            IrId x = nd->in[i];
+            if (f->group_of[x] == gi || slot_of(lay, x, 0) >= 0) continue;
+            int64_t m = numel[x];
+            int kind = m == domain ? LL_IN_FULL : m == 1 ? LL_IN_SCALAR : LL_IN_SUFFIX;
+            if (kind == LL_IN_SUFFIX) {
+                if (lay->inner && lay->inner != m) return -1;
+                lay->inner = m;
+            }
+            lay->slot_node[lay->n_slots] = x;
+            lay->slot_kind[lay->n_slots++] = kind;
+        }
+        if (nd->op == IR_OP_SUM && numel[mem[k]] > 1) {
+            if (lay->inner && lay->inner != numel[mem[k]]) return -1;
+            lay->inner = numel[mem[k]];
+        }
+        if (f->materialized[mem[k]]) {
+            lay->slot_node[lay->n_slots] = mem[k];
+            lay->slot_kind[lay->n_slots++] = nd->op == IR_OP_SUM ? LL_SUM : LL_OUT;
+        }
+    }
+    Emit e = {.g = g, .f = f, .lay = lay, .t = t, .T = prec == 4 ? "float" : "double", .gi = gi, .prec = prec,
+              .align = prec, .ag = 3 * index + 2};
+    put(t, "; %d nodes, ending %s; %d pointers\n", nm, ir_op_info[g->nodes[mem[nm - 1]].op].name, lay->n_slots);
+    put(t, "define void @%s(i64 %%rows, i64 %%len, %s** noalias nocapture readonly %%p) {\nentry:\n", name, e.T);
+    for (int s = 0; s < lay->n_slots; s++) {
+        put(t, "  %%s%d.a = getelementptr inbounds %s*, %s** %%p, i64 %d\n", s, e.T, e.T, s);
+        put(t, "  %%s%d = load %s*, %s** %%s%d.a, align 8\n", s, e.T, e.T, s);
+    }
+    put(t, "  br label %%row\nrow:\n");
+    put(t, "  %%r = phi i64 [ 0, %%entry ], [ %%r.next, %%row.end ]\n");
+    put(t, "  %%base = mul nsw i64 %%r, %%len\n  br label %%body\nbody:\n");
+    put(t, "  %%j = phi i64 [ 0, %%row ], [ %%j.next, %%body ]\n");
+    put(t, "  %%i = add nsw i64 %%base, %%j\n");
+    for (int k = 0; k < nm; k++) emit_member(&e, k, mem[k], numel);
+    put(t, "  %%j.next = add nuw nsw i64 %%j, 1\n");
+    put(t, "  %%j.more = icmp slt i64 %%j.next, %%len\n");
+    put(t, "  br i1 %%j.more, label %%body, label %%row.end, !llvm.loop !%d\n", 3 * index);
+    put(t, "row.end:\n  %%r.next = add nuw nsw i64 %%r, 1\n");
+    put(t, "  %%r.more = icmp slt i64 %%r.next, %%rows\n");
+    put(t, "  br i1 %%r.more, label %%row, label %%exit\nexit:\n  ret void\n}\n");
+    put(t, "!%d = distinct !{!%d, !%d}\n", 3 * index, 3 * index, 3 * index + 1);
+    put(t, "!%d = !{!\"llvm.loop.parallel_accesses\", !%d}\n", 3 * index + 1, 3 * index + 2);
+    put(t, "!%d = distinct !{}\n\n", 3 * index + 2);
+    return 0;
+}

@@ -1,0 +1,20 @@
+/* The LLVM target's compiler: a module of fused-loop kernels (llvm_emit.h) parsed, optimised at
+ * O3 for the host CPU (its features: AVX-512 here) and compiled in memory with ORC's LLJIT.
+ * Built only when CMake finds LLVM (FN_HAVE_LLVM); otherwise ll_jit_new says so and the
+ * executor runs the interpreted loops. */
+#ifndef FN_CODEGEN_LLVM_JIT_H
+#define FN_CODEGEN_LLVM_JIT_H
+
+typedef struct LlJit LlJit;
+typedef void (*LlKernel)(long long rows, long long len, void **p);
+
+/* 1 when this build has the LLVM target. */
+int ll_jit_available(void);
+/* Compiles `text` (a whole module) and looks up names[0..n) into fns. NULL with a message in err
+ * (cap bytes) on failure. */
+LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, char *err, int cap);
+void ll_jit_free(LlJit *j);
+/* The host CPU LLVM compiles for ("sapphirerapids", ...), for messages; "" without LLVM. */
+const char *ll_jit_cpu(void);
+
+#endif
