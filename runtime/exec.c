@@ -107,7 +107,7 @@ static int alloc_blocks(RtExec *ex, RtStatus *st) {
 static void plan_groups(RtExec *ex) {
     const PassFusion *f = &ex->plan.fusion;
     RtStatus st;
-    if (ex->fast && rt_jit_build(&ex->jit, &ex->plan, ex->prec, &st) < 0)
+    if (ex->fast && rt_jit_build(&ex->jit, &ex->plan, ex->prec, 1, &st) < 0)
         fprintf(stderr, "fn: the LLVM target failed (%s); the fused loops run interpreted\n", st.msg);
     ex->slot = calloc((size_t)ex->n + 1, sizeof *ex->slot);
     ex->group_run = calloc((size_t)f->n_groups + 1, sizeof *ex->group_run);

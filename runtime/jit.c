@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-int rt_jit_build(RtJit *j, const RtPlan *p, int prec, RtStatus *st) {
+int rt_jit_build(RtJit *j, const RtPlan *p, int prec, int compile, RtStatus *st) {
     memset(j, 0, sizeof *j);
     const PassFusion *f = &p->fusion;
     const char *env = getenv("FN_LLVM");
-    if (!f->n_groups || (env && strcmp(env, "0") == 0) || !ll_jit_available()) return 0;
+    if (!f->n_groups || (compile && ((env && strcmp(env, "0") == 0) || !ll_jit_available()))) return 0;
     double t0 = rt_now();
     int ng = f->n_groups;
     j->kernel = malloc((size_t)ng * sizeof *j->kernel);
@@ -57,7 +57,7 @@ int rt_jit_build(RtJit *j, const RtPlan *p, int prec, RtStatus *st) {
         if (fp) fputs(module.s, fp), fclose(fp);
     }
     int ok = 1;
-    if (j->n_kernels) {
+    if (j->n_kernels && compile) {
         j->fns = calloc((size_t)j->n_kernels, sizeof *j->fns);
         char err[512];
         j->jit = ll_jit_new(module.s, (const char *const *)names, j->n_kernels, j->fns, err, sizeof err);
@@ -66,7 +66,7 @@ int rt_jit_build(RtJit *j, const RtPlan *p, int prec, RtStatus *st) {
     for (int k = 0; k < j->n_kernels; k++) free(keys[k]), free(names[k]);
     free(keys);
     free(names);
-    ll_text_free(&module);
+    j->text = module.s; /* kept for tests and FN_DUMP_LLVM */
     ll_text_free(&key);
     j->compile_s = rt_now() - t0;
     if (!ok) {
@@ -78,6 +78,7 @@ int rt_jit_build(RtJit *j, const RtPlan *p, int prec, RtStatus *st) {
 
 void rt_jit_free(RtJit *j) {
     ll_jit_free(j->jit);
+    free(j->text);
     free(j->fns);
     free(j->kernel);
     free(j->slot0);

@@ -19,11 +19,13 @@ typedef struct {
     IrId *slot_node;
     char *slot_kind;  /* LL_* */
     double compile_s; /* emitting, optimising and compiling the module */
+    char *text;       /* the module's LLVM IR */
 } RtJit;
 
-/* Builds the kernels for p's groups at precision prec (4 or 8). 0, or -1 with the reason in st
- * (then j is empty and everything runs interpreted). FN_LLVM=0 in the environment turns it off. */
-int rt_jit_build(RtJit *j, const RtPlan *p, int prec, RtStatus *st);
+/* Builds the kernels for p's groups at precision prec (4 or 8); compile 0 stops after the text
+ * (for golden tests; no LLVM needed). 0, or -1 with the reason in st (then j is empty and every
+ * group runs interpreted). FN_LLVM=0 in the environment turns compiling off. */
+int rt_jit_build(RtJit *j, const RtPlan *p, int prec, int compile, RtStatus *st);
 void rt_jit_free(RtJit *j);
 /* FN_DUMP_LLVM=FILE writes the module text there (for reading the generated code). */
 

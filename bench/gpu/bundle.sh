@@ -3,9 +3,11 @@
 # git; send it with the device tool's carry): fnc, fnrun, fn_gendata, the two GPU test programs, and the shared
 # libraries they need that are not glibc (OpenBLAS for the CPU oracle, libpng, libjpeg,
 # protobuf-c, gfortran). CUDA itself (driver, NVRTC, cuBLAS) is the machine's own, opened at run time.
-# Usage: bench/gpu/bundle.sh [BUILD_DIR]
+# Usage: bench/gpu/bundle.sh [BUILD_DIR]   (default build-bundle: a build without the LLVM target,
+# whose libLLVM alone would not fit the carry)
 set -euo pipefail
-build=${1:-build}
+build=${1:-build-bundle}
+[ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -DFN_LLVM=OFF >/dev/null
 out=bench/gpu/bundle
 cmake --build "$build" --target fnc fnrun fn_gendata test_cuda_codegen test_gpu_exec >/dev/null
 rm -rf "$out"
