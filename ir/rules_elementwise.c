@@ -63,7 +63,9 @@ int ir_vjp_elementwise(IrGraph *g, IrId id, IrId dy, IrId *dx) {
             &sb);
         break;
     case IR_OP_NEG: dx[0] = ir_unary(g, IR_OP_NEG, dy); break;
-    case IR_OP_RELU: dx[0] = ir_binary(g, IR_OP_MUL, dy, ir_unary(g, IR_OP_STEP, x)); break;
+    case IR_OP_RELU: /* the mask from the output (y > 0 exactly when x > 0): x need not be kept */
+        dx[0] = ir_binary(g, IR_OP_MUL, dy, ir_unary(g, IR_OP_STEP, id));
+        break;
     case IR_OP_SQUARE: dx[0] = ir_scalar_op(g, IR_OP_SCALE, ir_binary(g, IR_OP_MUL, dy, x), 2); break;
     case IR_OP_SQRT: dx[0] = ir_scalar_op(g, IR_OP_SCALE, ir_binary(g, IR_OP_DIV, dy, id), 0.5); break;
     case IR_OP_RSQRT: /* d x^-1/2 = -1/2 y^3 */

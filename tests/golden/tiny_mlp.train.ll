@@ -6,7 +6,7 @@ declare double @exp(double)
 declare double @log(double)
 declare double @pow(double, double)
 
-; 2 nodes, ending relu; 4 pointers
+; 2 nodes, ending relu; 3 pointers
 define void @fn_k0(i64 %rows, i64 %len, float** noalias nocapture readonly %p) {
 entry:
   %s0.a = getelementptr inbounds float*, float** %p, i64 0
@@ -15,8 +15,6 @@ entry:
   %s1 = load float*, float** %s1.a, align 8
   %s2.a = getelementptr inbounds float*, float** %p, i64 2
   %s2 = load float*, float** %s2.a, align 8
-  %s3.a = getelementptr inbounds float*, float** %p, i64 3
-  %s3 = load float*, float** %s3.a, align 8
   br label %row
 row:
   %r = phi i64 [ 0, %entry ], [ %r.next, %row.end ]
@@ -30,11 +28,9 @@ body:
   %l1.p = getelementptr inbounds float, float* %s1, i64 %j
   %l1 = load float, float* %l1.p, align 4, !llvm.access.group !2
   %m0 = fadd float %l0, %l1
-  %o0.p = getelementptr inbounds float, float* %s2, i64 %i
-  store float %m0, float* %o0.p, align 4, !llvm.access.group !2
   %m1.c = fcmp olt float %m0, 0x0000000000000000
   %m1 = select i1 %m1.c, float 0x0000000000000000, float %m0
-  %o1.p = getelementptr inbounds float, float* %s3, i64 %i
+  %o1.p = getelementptr inbounds float, float* %s2, i64 %i
   store float %m1, float* %o1.p, align 4, !llvm.access.group !2
   %j.next = add nuw nsw i64 %j, 1
   %j.more = icmp slt i64 %j.next, %len
