@@ -1,9 +1,11 @@
-/* The reference executor: runs a bound graph node by node on the host, in float32 or float64.
- * Every buffer is planned and allocated once when the executor is created (no allocation in
- * the step): a node's buffer goes back to the pool after its last reader, so the step needs
- * the peak of live values, not their sum. Variables are not copied: PARAM/STATE nodes point
- * into the variable store, and ASSIGN results are copied into it after the whole step has
- * run. Not here: fusion, threads beyond the BLAS (the fast CPU backend). */
+/* The CPU executor: runs a bound graph on the host, in float32 or float64. Every buffer is
+ * planned and allocated once when the executor is created (no allocation in the step; the plan
+ * reuses memory by liveness). Variables are not copied: PARAM/STATE nodes point into the
+ * variable store, and ASSIGN results are copied into it after the whole step has run.
+ * By default it is the fast CPU backend: fused groups (passes/fuse.c) run as one loop each
+ * (exec_fused.h), through LLVM kernels where built (runtime/jit.c), with OpenMP threads, and
+ * float32 convolutions are codegen/cpu's. FN_FUSE=0 gives the reference path: node by node,
+ * reference kernels (exec_kernels.h), the oracle the tests compare against. */
 #include "runtime/rt.h"
 
 #include <math.h>
@@ -151,8 +153,9 @@ RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const ch
     ex->prec = vars->prec;
     ex->n = n;
     ex->buf = calloc((size_t)n + 1, sizeof *ex->buf);
+    ex->fast = rt_exec_fusion_enabled();
     if (rt_vars_bind(vars, g, sym, st) < 0 ||
-        rt_plan_build(&ex->plan, g, sym, want, n_want, run_effects, ex->prec, ex->fast = rt_exec_fusion_enabled(), st) < 0)
+        rt_plan_build(&ex->plan, g, sym, want, n_want, run_effects, ex->prec, ex->fast, st) < 0)
         goto fail;
     ex->dims = ex->plan.dims;
     ex->rank = ex->plan.rank;
