@@ -37,7 +37,9 @@ void ll_emit_prelude(LlText *t) {
            "declare double @llvm.fabs.f64(double)\n"
            "declare double @exp(double)\n"
            "declare double @log(double)\n"
-           "declare double @pow(double, double)\n\n");
+           "declare double @pow(double, double)\n"
+           "; AVX-512 hosts: full-width vectors (LLVM otherwise prefers 256 bits on them)\n"
+           "attributes #0 = { nounwind \"prefer-vector-width\"=\"512\" }\n\n");
 }
 
 /* An LLVM float literal: the bits of the value as a double (exact for a float too). */
@@ -215,7 +217,7 @@ int ll_emit_group(const IrGraph *g, const PassFusion *f, int gi, const int64_t *
     Emit e = {.g = g, .f = f, .lay = lay, .t = t, .T = prec == 4 ? "float" : "double", .gi = gi, .prec = prec,
               .align = prec, .ag = 3 * index + 2};
     put(t, "; %d nodes, ending %s; %d pointers\n", nm, ir_op_info[g->nodes[mem[nm - 1]].op].name, lay->n_slots);
-    put(t, "define void @%s(i64 %%rows, i64 %%len, %s** noalias nocapture readonly %%p) {\nentry:\n", name, e.T);
+    put(t, "define void @%s(i64 %%rows, i64 %%len, %s** noalias nocapture readonly %%p) #0 {\nentry:\n", name, e.T);
     for (int s = 0; s < lay->n_slots; s++) {
         put(t, "  %%s%d.a = getelementptr inbounds %s*, %s** %%p, i64 %d\n", s, e.T, e.T, s);
         put(t, "  %%s%d = load %s*, %s** %%s%d.a, align 8\n", s, e.T, e.T, s);
