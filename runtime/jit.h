@@ -27,6 +27,7 @@ typedef struct {
  * group runs interpreted). FN_LLVM=0 in the environment turns compiling off. */
 int rt_jit_build(RtJit *j, const RtPlan *p, int prec, int compile, RtStatus *st);
 void rt_jit_free(RtJit *j);
-/* FN_DUMP_LLVM=FILE writes the module text there (for reading the generated code). */
+/* FN_DUMP_LLVM=FILE writes the module text there, FN_DUMP_ASM=FILE the optimised module as host
+ * assembly (for reading the generated code). */
 
 #endif

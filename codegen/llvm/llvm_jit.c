@@ -98,6 +98,9 @@ LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *f
         LLVMOrcDisposeThreadSafeContext(tsc);
         return fail_err(e, "LLVM optimisation", err, cap);
     }
+    const char *asm_file = getenv("FN_DUMP_ASM"); /* the optimised module as host assembly */
+    if (asm_file && *asm_file && LLVMTargetMachineEmitToFile(tm, mod, (char *)asm_file, LLVMAssemblyFile, &msg))
+        LLVMDisposeMessage(msg);
     LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
     LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
     LlJit *j = calloc(1, sizeof *j);
