@@ -45,12 +45,20 @@ void SFX(ref_maxpool_grad)(const real *x, const real *dy, real *dx, const RefWin
                 for (int c0 = 0; c0 < win->c; c0 += CB) {
                     int nc = win->c - c0 < CB ? win->c - c0 : CB;
                     size_t best[CB];
-                    for (int ci = 0; ci < nc; ci++) best[ci] = pool_index(win, b, y0, x0, c0 + ci);
+                    real bv[CB]; /* the best values, beside their indices: no gathers */
+                    for (int ci = 0; ci < nc; ci++) {
+                        best[ci] = pool_index(win, b, y0, x0, c0 + ci);
+                        bv[ci] = x[best[ci]];
+                    }
                     for (int iy = y0; iy < y1; iy++)
                         for (int ix = x0; ix < x1; ix++) {
                             size_t i0 = pool_index(win, b, iy, ix, c0);
-                            for (int ci = 0; ci < nc; ci++)
-                                if (x[i0 + (size_t)ci] > x[best[ci]]) best[ci] = i0 + (size_t)ci;
+                            for (int ci = 0; ci < nc; ci++) {
+                                real v = x[i0 + (size_t)ci];
+                                int better = v > bv[ci];
+                                bv[ci] = better ? v : bv[ci];
+                                best[ci] = better ? i0 + (size_t)ci : best[ci];
+                            }
                         }
                     for (int ci = 0; ci < nc; ci++) dx[best[ci]] += g[c0 + ci];
                 }
