@@ -102,40 +102,46 @@ static int in_place_block(const RtPlan *p, const Blocks *bl, const int *last, in
 /* Offsets in one slab for blocks with lifetimes [start, busy]: largest first, each at the lowest
  * offset clear of every placed block alive at the same time (the usual arena packing; it comes
  * close to the peak of live bytes, where reusing whole blocks wasted a third). */
+static size_t padded(const RtPlan *p, int b) { return (p->block_bytes[b] + 63) & ~(size_t)63; }
+
+/* qsort_r comparators (plans are built in several threads at once: no shared state) */
+static int by_size_desc(const void *x, const void *y, void *plan) {
+    const RtPlan *p = plan;
+    int a = *(const int *)x, b = *(const int *)y;
+    size_t sa = p->block_bytes[a], sb = p->block_bytes[b];
+    return sa != sb ? (sa < sb ? 1 : -1) : a - b; /* ties by index: deterministic */
+}
+static int by_offset(const void *x, const void *y, void *plan) {
+    const RtPlan *p = plan;
+    size_t a = p->block_off[*(const int *)x], b = p->block_off[*(const int *)y];
+    return a != b ? (a < b ? -1 : 1) : 0;
+}
+
 static void pack_slab(RtPlan *p, const Blocks *bl) {
     int nb = p->n_blocks;
-    int *order = malloc(((size_t)nb + 1) * sizeof *order), *placed = malloc(((size_t)nb + 1) * sizeof *placed);
+    int *order = malloc(((size_t)nb + 1) * sizeof *order), *live = malloc(((size_t)nb + 1) * sizeof *live);
     p->block_off = calloc((size_t)nb + 1, sizeof *p->block_off);
     for (int b = 0; b < nb; b++) order[b] = b;
-    for (int i = 1; i < nb; i++) /* by size, descending; ties by index (deterministic) */
-        for (int j = i; j > 0 && p->block_bytes[order[j]] > p->block_bytes[order[j - 1]]; j--) {
-            int tmp = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = tmp;
-        }
+    qsort_r(order, (size_t)nb, sizeof *order, by_size_desc, p);
     size_t total = 0;
     for (int i = 0; i < nb; i++) {
-        int b = order[i], n_placed = i;
-        size_t size = (p->block_bytes[b] + 63) & ~(size_t)63, off = 0;
-        for (int moved = 1; moved;) { /* first fit: bump past every overlapping neighbour */
-            moved = 0;
-            for (int k = 0; k < n_placed; k++) {
-                int q = placed[k];
-                int overlap_t = bl->start[q] <= bl->busy[b] && bl->start[b] <= bl->busy[q];
-                size_t qs = (p->block_bytes[q] + 63) & ~(size_t)63;
-                if (overlap_t && p->block_off[q] < off + size && off < p->block_off[q] + qs) {
-                    off = p->block_off[q] + qs;
-                    moved = 1;
-                }
-            }
+        int b = order[i], n_live = 0;
+        for (int k = 0; k < i; k++) { /* placed blocks alive at the same time, by offset */
+            int q = order[k];
+            if (bl->start[q] <= bl->busy[b] && bl->start[b] <= bl->busy[q]) live[n_live++] = q;
+        }
+        qsort_r(live, (size_t)n_live, sizeof *live, by_offset, p);
+        size_t off = 0, size = padded(p, b);
+        for (int k = 0; k < n_live && p->block_off[live[k]] < off + size; k++) { /* first gap that fits */
+            size_t end = p->block_off[live[k]] + padded(p, live[k]);
+            if (end > off) off = end;
         }
         p->block_off[b] = off;
-        placed[i] = b;
         if (off + size > total) total = off + size;
     }
     p->slab_bytes = total;
     free(order);
-    free(placed);
+    free(live);
 }
 
 static void plan_blocks(RtPlan *p) {
