@@ -22,6 +22,9 @@
 #include "runtime/plan.h"
 
 enum { FUSE_TILE = 512, FUSE_CHUNK = 16384 }; /* elements: a tile stays in L1, a chunk is a thread's share */
+/* Elements all fused loops of one step cover, from which compiling them with LLVM (0.1-0.9 s)
+ * pays within a few steps; smaller graphs (MTCNN's per-image nets, tests) run interpreted. */
+#define JIT_MIN_WORK (INT64_C(1) << 22)
 
 typedef struct { /* how a fused group's domain is cut (exec_fused.h) */
     int64_t domain, chunk, n_chunks, reduce_len;
@@ -105,11 +108,26 @@ static int alloc_blocks(RtExec *ex, RtStatus *st) {
     return 0;
 }
 
+/* Compile the fused loops with LLVM? FN_LLVM=0: never, FN_LLVM=1: always, unset: when the
+ * step's loops cover at least JIT_MIN_WORK elements. */
+static int want_jit(const RtExec *ex) {
+    const char *e = getenv("FN_LLVM");
+    if (!ex->fast || (e && !strcmp(e, "0"))) return 0;
+    if (e && !strcmp(e, "1")) return 1;
+    const PassFusion *f = &ex->plan.fusion;
+    int64_t work = 0;
+    for (int gi = 0; gi < f->n_groups; gi++) {
+        const IrNode *first = &ex->g->nodes[f->members[f->start[gi]]];
+        work += ex->numel[first->op == IR_OP_SUM ? first->in[0] : f->members[f->start[gi]]];
+    }
+    return work >= JIT_MIN_WORK;
+}
+
 /* The fused groups' LLVM kernels, chunking, tile buffers and partial-sum space, set up once. */
 static void plan_groups(RtExec *ex) {
     const PassFusion *f = &ex->plan.fusion;
     RtStatus st;
-    if (ex->fast && rt_jit_build(&ex->jit, &ex->plan, ex->prec, 1, &st) < 0)
+    if (want_jit(ex) && rt_jit_build(&ex->jit, &ex->plan, ex->prec, 1, &st) < 0)
         fprintf(stderr, "fn: the LLVM target failed (%s); the fused loops run interpreted\n", st.msg);
     ex->slot = calloc((size_t)ex->n + 1, sizeof *ex->slot);
     ex->group_run = calloc((size_t)f->n_groups + 1, sizeof *ex->group_run);

@@ -24,7 +24,8 @@ typedef struct {
 
 /* Builds the kernels for p's groups at precision prec (4 or 8); compile 0 stops after the text
  * (for golden tests; no LLVM needed). 0, or -1 with the reason in st (then j is empty and every
- * group runs interpreted). FN_LLVM=0 in the environment turns compiling off. */
+ * group runs interpreted). FN_LLVM=0 in the environment turns compiling off; the executor
+ * (exec.c, want_jit) decides whether a graph is large enough to be worth compiling. */
 int rt_jit_build(RtJit *j, const RtPlan *p, int prec, int compile, RtStatus *st);
 void rt_jit_free(RtJit *j);
 /* FN_DUMP_LLVM=FILE writes the module text there, FN_DUMP_ASM=FILE the optimised module as host
