@@ -132,7 +132,11 @@ static void SFX(run_group)(RtExec *ex, int gi) {
                 const real *a = SFX(fused_operand)(ex, nd->in[0], gi, tile, i0, len, domain, fill_a);
                 const real *b = nd->n_in > 1 ? SFX(fused_operand)(ex, nd->in[1], gi, tile, i0, len, domain, fill_b)
                                              : NULL;
-                SFX(fused_op)(nd, len, tile[k], a, b, SFX(fused_scalar)(ex, mem[k]));
+                /* in place (the plan gave the member an input's block): compute aside, then copy,
+                   since fused_op's operands are restrict */
+                real *dst = a == tile[k] || b == tile[k] ? area + (size_t)(2 + k) * FUSE_TILE : tile[k];
+                SFX(fused_op)(nd, len, dst, a, b, SFX(fused_scalar)(ex, mem[k]));
+                if (dst != tile[k]) memcpy(tile[k], dst, (size_t)len * sizeof(real));
             }
         }
     }
