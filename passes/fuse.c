@@ -41,9 +41,8 @@ void pass_fusion_free(PassFusion *f) {
 typedef struct {
     int escaped;    /* a node outside the group has read a member: no more can join */
     int n;          /* members + terminals so far */
-    int reduce_len; /* all terminals of a group sum to outputs of one size (their partial sums
-                       share one chunking); 0 until the first terminal joins */
-    IrId terminal_shape_src;
+    IrId terminal_shape_src; /* the first terminal: all of a group's sums have its shape (their
+                                partial sums share one chunking) */
 } Group;
 
 /* May c join the group of its input p? Not escaped, under the size cap, and one output shape
