@@ -12,7 +12,9 @@
  *                                                                   into its own partial; the
  *                                                                   partials added in order
  *
- * No result depends on the thread count. 1x1 stride-1 unpadded convolutions read x as the
+ * No result depends on the team size: each tile's GEMM runs on one thread whatever the team.
+ * (A team of one is an inactive region, where OpenBLAS may thread the GEMM itself; the executor
+ * uses a team of one only when OpenMP, and so OpenBLAS, has one thread.) 1x1 stride-1 unpadded convolutions read x as the
  * column matrix directly. Shapes where tiles do not pay (tiled_rows, tiled_filter) call the
  * reference kernel. The reference kernels (codegen/ref/conv_impl.h) are the oracle: tests/test_cpu_kernels.c.
  */
