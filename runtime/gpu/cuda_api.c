@@ -43,6 +43,8 @@ int rt_cuda_open(RtCudaApi *a, RtStatus *st) {
     BL(cublasCreate, "cublasCreate_v2");
     BL(cublasSetStream, "cublasSetStream_v2");
     BL(cublasSgemm, "cublasSgemm_v2");
+    CU(cuStreamDestroy, "cuStreamDestroy_v2");
+    BL(cublasDestroy, "cublasDestroy_v2");
 #undef CU
 #undef BL
     void **first = (void **)&a->cuInit, **end = (void **)(&a->cublasSgemm + 1);

@@ -44,6 +44,9 @@ typedef struct {
     int (*cublasSetStream)(cublasHandle_t, CUstream);
     int (*cublasSgemm)(cublasHandle_t, int, int, int, int, int, const float *, const float *, int, const float *,
                        int, const float *, float *, int);
+    /* optional (after cublasSgemm: not required to open): teardown */
+    CUresult (*cuStreamDestroy)(CUstream);
+    int (*cublasDestroy)(cublasHandle_t);
 } RtCudaApi;
 
 /* Opens libcuda and libcublas and initialises device 0. -1 with a message when either library

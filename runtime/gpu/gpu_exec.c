@@ -69,7 +69,14 @@ RtGpu *rt_gpu_open(RtStatus *st) {
     return gpu;
 }
 
-void rt_gpu_close(RtGpu *gpu) { free(gpu); } /* the primary context lives with the process */
+/* The cuBLAS handle and the stream go; the primary context and the libraries stay with the
+ * process (another RtGpu may use them). */
+void rt_gpu_close(RtGpu *gpu) {
+    if (!gpu) return;
+    if (gpu->api.cublasDestroy && gpu->blas) gpu->api.cublasDestroy(gpu->blas);
+    if (gpu->api.cuStreamDestroy && gpu->stream) gpu->api.cuStreamDestroy(gpu->stream);
+    free(gpu);
+}
 
 const char *rt_gpu_name(const RtGpu *gpu) { return gpu->name; }
 
