@@ -123,14 +123,34 @@ static int want_jit(const RtExec *ex) {
     return work >= JIT_MIN_WORK;
 }
 
-/* The fused groups' LLVM kernels, chunking, tile buffers and partial-sum space, set up once. */
-static void plan_groups(RtExec *ex) {
+/* The row length of group gi: the one length of its smaller (suffix) operands and sums, or 0
+ * when there is none or several. Chunks hold whole rows, whichever way the group runs (LLVM
+ * kernel or interpreted), so both add their partial sums in the same chunks. */
+static int64_t group_inner(const RtExec *ex, int gi, int64_t domain) {
     const PassFusion *f = &ex->plan.fusion;
-    RtStatus st;
-    if (want_jit(ex) && rt_jit_build(&ex->jit, &ex->plan, ex->prec, 1, &st) < 0)
-        fprintf(stderr, "fn: the LLVM target failed (%s); the fused loops run interpreted\n", st.msg);
+    int64_t inner = 0;
+    for (int k = f->start[gi]; k < f->start[gi + 1]; k++) {
+        const IrNode *nd = &ex->g->nodes[f->members[k]];
+        for (int i = 0; i <= nd->n_in; i++) {
+            int64_t m = i < nd->n_in ? (f->group_of[nd->in[i]] == gi ? 0 : ex->numel[nd->in[i]])
+                                     : (nd->op == IR_OP_SUM ? ex->numel[f->members[k]] : 0);
+            if (m <= 1 || m >= domain) continue;
+            if (inner && inner != m) return 0;
+            inner = m;
+        }
+    }
+    return inner;
+}
+
+/* The fused groups' LLVM kernels, chunking, tile buffers and partial-sum space, set up once. */
+static int plan_groups(RtExec *ex, RtStatus *st) {
+    const PassFusion *f = &ex->plan.fusion;
+    RtStatus jst;
+    if (want_jit(ex) && rt_jit_build(&ex->jit, &ex->plan, ex->prec, 1, &jst) < 0)
+        fprintf(stderr, "fn: the LLVM target failed (%s); the fused loops run interpreted\n", jst.msg);
     ex->slot = calloc((size_t)ex->n + 1, sizeof *ex->slot);
     ex->group_run = calloc((size_t)f->n_groups + 1, sizeof *ex->group_run);
+    if (!ex->slot || !ex->group_run) return rt_fail(st, "out of memory planning the fused loops");
     size_t partials = 1;
     for (int gi = 0; gi < f->n_groups; gi++) {
         RtGroupRun *gr = &ex->group_run[gi];
@@ -147,9 +167,10 @@ static void plan_groups(RtExec *ex) {
                 gr->reduce_len = ex->numel[id];
             }
         }
-        /* chunks hold whole rows: of the sums, and of the kernel's suffix operands */
-        int64_t unit = gr->reduce_len;
-        if (ex->jit.kernel && ex->jit.kernel[gi] >= 0 && ex->jit.inner[gi] > unit) unit = ex->jit.inner[gi];
+        /* chunks hold whole rows: of the sums, and of the suffix operands (the LLVM kernel's rows) */
+        int64_t unit = group_inner(ex, gi, domain);
+        if (ex->jit.kernel && ex->jit.kernel[gi] >= 0) unit = ex->jit.inner[gi]; /* the same, by construction */
+        if (unit < gr->reduce_len) unit = gr->reduce_len;
         gr->chunk = unit * (FUSE_CHUNK / unit > 1 ? FUSE_CHUNK / unit : 1);
         gr->n_chunks = (domain + gr->chunk - 1) / gr->chunk;
         size_t need = (size_t)gr->n_terminals * (size_t)gr->n_chunks * (size_t)gr->reduce_len;
@@ -159,7 +180,9 @@ static void plan_groups(RtExec *ex) {
     ex->tile_stride = (size_t)(2 + PASS_FUSE_MAX_GROUP) * FUSE_TILE;
     ex->tiles = malloc(ex->tile_stride * (size_t)ex->threads * (size_t)ex->prec);
     ex->partials = malloc(partials * (size_t)ex->prec);
+    if (!ex->tiles || !ex->partials) return rt_fail(st, "out of memory: %zu bytes for the fused loops' partial sums", partials * (size_t)ex->prec);
     ex->bytes += (ex->tile_stride * (size_t)ex->threads + partials) * (size_t)ex->prec;
+    return 0;
 }
 
 RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const char *const *want,
@@ -185,8 +208,7 @@ RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const ch
         if (ex->needed[id] && (nd->op == IR_OP_PARAM || nd->op == IR_OP_STATE))
             ex->buf[id] = rt_vars_find(vars, ir_str(g, nd->attr.u.leaf.name))->data;
     }
-    if (alloc_blocks(ex, st) < 0) goto fail;
-    plan_groups(ex);
+    if (alloc_blocks(ex, st) < 0 || plan_groups(ex, st) < 0) goto fail;
     for (IrId id = 0; id < n; id++)
         if (ex->needed[id] && g->nodes[id].op == IR_OP_CONST)
             fill(ex->buf[id], ex->prec, ex->numel[id], g->nodes[id].attr.u.scalar.f);

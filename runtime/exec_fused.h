@@ -25,7 +25,8 @@ static const real *SFX(fused_operand)(RtExec *ex, IrId x, int gi, real *const *t
 
 /* y[0..n) = op(a, b), every operand dense. */
 static void SFX(fused_op)(const IrNode *nd, int64_t n, real *restrict y, const real *restrict a,
-                          const real *restrict b, real s) {
+                          const real *restrict b, double sd) {
+    const real s = (real)sd; /* as the reference applies it; POWS takes the double */
     switch (nd->op) {
     case IR_OP_ADD: for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i]; break;
     case IR_OP_SUB: for (int64_t i = 0; i < n; i++) y[i] = a[i] - b[i]; break;
@@ -50,17 +51,18 @@ static void SFX(fused_op)(const IrNode *nd, int64_t n, real *restrict y, const r
     case IR_OP_SCALE:
     case IR_OP_BCAST: for (int64_t i = 0; i < n; i++) y[i] = a[i] * s; break;
     case IR_OP_ADDS: for (int64_t i = 0; i < n; i++) y[i] = a[i] + s; break;
-    case IR_OP_POWS: for (int64_t i = 0; i < n; i++) y[i] = (real)pow(a[i], (double)s); break;
+    case IR_OP_POWS: for (int64_t i = 0; i < n; i++) y[i] = (real)pow(a[i], sd); break;
     default: break; /* pass_fuse_pointwise admits no other op */
     }
 }
 
-/* The scalar an op applies: SCALE/ADDS/POWS's attribute, or BCAST's mean factor. */
-static real SFX(fused_scalar)(const RtExec *ex, IrId id) {
+/* The scalar an op applies: SCALE/ADDS/POWS's attribute, or BCAST's mean factor (computed in
+ * real, as the reference does). */
+static double SFX(fused_scalar)(const RtExec *ex, IrId id) {
     const IrNode *nd = &ex->g->nodes[id];
     if (nd->op == IR_OP_BCAST)
-        return nd->attr.u.reduce.mean ? (real)ex->numel[nd->in[0]] / (real)ex->numel[id] : 1;
-    return (real)nd->attr.u.scalar.f;
+        return nd->attr.u.reduce.mean ? (double)((real)ex->numel[nd->in[0]] / (real)ex->numel[id]) : 1;
+    return nd->attr.u.scalar.f;
 }
 
 /* Chunk c of group gi through its LLVM kernel: the pointer slots offset to the chunk. */

@@ -169,8 +169,10 @@ int main(void) {
     }
     compiles_irv1();
     const RtBinding small[] = {{"N", 4}, {"classes", 3}}, pnet[] = {{"N", 2}, {"H", 31}, {"W", 24}};
+    const RtBinding pnet_big[] = {{"N", 2}, {"H", 150}, {"W", 131}}; /* loops of many chunks */
     same_bits("tests/models/tiny_mlp.fn", 1, PASS_OPT_ADAM, mlp, 1);
     same_bits("tests/models/irv1_small.fn", 1, PASS_OPT_ADAM, small, 2);
     same_bits("models/mtcnn/pnet.fn", 0, PASS_OPT_SGD, pnet, 3);
+    same_bits("models/mtcnn/pnet.fn", 0, PASS_OPT_SGD, pnet_big, 3);
     return test_summary("test_llvm_codegen");
 }

@@ -151,7 +151,7 @@ static void emit_member(Emit *e, int k, IrId id, const int64_t *numel) {
         via_double(e, k, a, call);
         break;
     case IR_OP_POWS:
-        snprintf(call, sizeof call, "call double @pow(double %s, double %s)", x, lit(c2, (double)(e->prec == 4 ? (double)(float)s : s), 8));
+        snprintf(call, sizeof call, "call double @pow(double %s, double %s)", x, lit(c2, s, 8)); /* the double exponent */
         via_double(e, k, a, call);
         break;
     case IR_OP_ABS: put(e->t, "  %%m%d = call %s @llvm.fabs.f%d(%s %s)\n", k, T, e->prec * 8, T, a); break;

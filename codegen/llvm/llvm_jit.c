@@ -99,8 +99,11 @@ LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *f
         return fail_err(e, "LLVM optimisation", err, cap);
     }
     const char *asm_file = getenv("FN_DUMP_ASM"); /* the optimised module as host assembly */
-    if (asm_file && *asm_file && LLVMTargetMachineEmitToFile(tm, mod, (char *)asm_file, LLVMAssemblyFile, &msg))
-        LLVMDisposeMessage(msg);
+    if (asm_file && *asm_file) { /* from a copy: code generation changes the module it runs on */
+        LLVMModuleRef copy = LLVMCloneModule(mod);
+        if (LLVMTargetMachineEmitToFile(tm, copy, (char *)asm_file, LLVMAssemblyFile, &msg)) LLVMDisposeMessage(msg);
+        LLVMDisposeModule(copy);
+    }
     LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
     LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
     LlJit *j = calloc(1, sizeof *j);

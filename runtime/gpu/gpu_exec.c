@@ -55,12 +55,12 @@ RtGpu *rt_gpu_open(RtStatus *st) {
         RT_CU(&gpu->api, st, cuDeviceGetAttribute(&minor, ATTR_CC_MINOR, dev)) < 0 ||
         RT_CU(&gpu->api, st, cuDeviceGetAttribute(&gpu->sm_count, ATTR_SM_COUNT, dev)) < 0 ||
         RT_CU(&gpu->api, st, cuStreamCreate(&gpu->stream, 0)) < 0) {
-        free(gpu);
+        rt_gpu_close(gpu);
         return NULL;
     }
     if (gpu->api.cublasCreate(&gpu->blas) != 0 || gpu->api.cublasSetStream(gpu->blas, gpu->stream) != 0) {
         rt_fail(st, "cuBLAS could not start");
-        free(gpu);
+        rt_gpu_close(gpu);
         return NULL;
     }
     snprintf(gpu->arch, sizeof gpu->arch, "sm_%d%d", major, minor);
