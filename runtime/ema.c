@@ -39,7 +39,9 @@ void rt_ema_update(RtVars *ema, RtVars *vars, double d, int64_t t) {
     for (int i = 0, vi = 0; i < ema->n; i++) {
         float *s = ema->v[i].data;
         const float *v = tracked(vars, &vi)->data;
-        for (int64_t j = 0; j < ema->v[i].n; j++) s[j] -= k * (s[j] - v[j]);
+        int64_t n = ema->v[i].n;
+#pragma omp parallel for schedule(static) if (n > 65536) /* element by element: the same bits */
+        for (int64_t j = 0; j < n; j++) s[j] -= k * (s[j] - v[j]);
     }
 }
 
