@@ -7,6 +7,7 @@
 #include "cli/driver.h"
 #include "codegen/cuda/cuda_emit.h"
 #include "codegen/cuda/nvrtc.h"
+#include "runtime/jit.h"
 #include "runtime/plan.h"
 
 #define MAX_DEFINES 32
@@ -85,6 +86,23 @@ static int plan_per_image(const IrGraph *g, const int64_t *sym0, int run_effects
     return ok;
 }
 
+/* The LLVM target's kernels for a graph's loops at these sizes (text only: nothing compiled). */
+static void llvm_kernels(const IrGraph *g, const int64_t *sym, int run_effects, const char *what) {
+    RtPlan p;
+    RtStatus st;
+    RtJit j;
+    if (rt_plan_build(&p, g, sym, NULL, 0, run_effects, 4, 1, &st) < 0) return;
+    if (rt_jit_build(&j, &p, 4, 0, &st) == 0) {
+        int covered = 0;
+        for (int gi = 0; j.kernel && gi < p.fusion.n_groups; gi++) covered += j.kernel[gi] >= 0;
+        printf("LLVM target, %s: %d kernels for %d of %d loops (%s)\n", what, j.n_kernels, covered, p.fusion.n_groups,
+               ll_jit_available() ? "fnrun compiles them when a step's loops cover 4M elements or more"
+                                   : "this build has no LLVM: the loops run interpreted");
+        rt_jit_free(&j);
+    }
+    rt_plan_free(&p);
+}
+
 static int cmd_info(const FncOpts *o, PassCtx *ctx) {
     IrGraph *g = build(o, 0, ctx);
     if (!g) return 1;
@@ -138,6 +156,7 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
                "%d values written\n",
                what, gg->n_nodes, f.n_fused, f.n_groups, f.n_multi, f.n_terminals, f.n_written);
         pass_fusion_free(&f);
+        llvm_kernels(gg, sym, t, what);
         double per, fixed, per0, fixed0;
         if (plan_per_image(gg, sym, t, 1, &per, &fixed) && plan_per_image(gg, sym, t, 0, &per0, &fixed0))
             printf("planned step memory, %s (fused, liveness reuse, variables apart): %.1f MiB per image + %.1f MiB "

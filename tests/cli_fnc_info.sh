@@ -6,6 +6,9 @@ source "$(dirname "$0")/lib_cli.sh"
 "$bin/fnc" info models/inception_resnet_v1.fn -D embedding_size=512 >"$tmp/info" 2>&1 || { bad "fnc info failed: $(tail -2 "$tmp/info")"; read -r fused loops < <(sed -n 's/^fusion, train graph.*: [0-9]* nodes, \([0-9]*\) of them in \([0-9]*\) loops.*/\1 \2/p' "$tmp/info")
 [ -n "$fused" ] && [ "$fused" -gt "$loops" ] && ok "fusion: $fused training-graph nodes in $loops loops" ||
     bad "fusion line: $(grep '^fusion' "$tmp/info")"
+read -r kernels covered loops2 < <(sed -n 's/^LLVM target, train graph.*: \([0-9]*\) kernels for \([0-9]*\) of \([0-9]*\) loops.*/\1 \2 \3/p' "$tmp/info")
+[ -n "$kernels" ] && [ "$kernels" -gt 10 ] && [ "$covered" -eq "$loops2" ] &&
+    ok "LLVM target: $kernels kernels cover all $loops2 training loops" || bad "LLVM line: $(grep '^LLVM' "$tmp/info")"
 finish; exit; }
 grep -q "^learnable parameters: 23467824 " "$tmp/info" && ok "23,467,824 learnable values outside Logits" ||
     bad "parameters: $(grep learnable "$tmp/info")"
@@ -24,4 +27,7 @@ read -r train_per < <(sed -n 's/^planned step memory, train graph.*: \([0-9.]*\)
 read -r fused loops < <(sed -n 's/^fusion, train graph.*: [0-9]* nodes, \([0-9]*\) of them in \([0-9]*\) loops.*/\1 \2/p' "$tmp/info")
 [ -n "$fused" ] && [ "$fused" -gt "$loops" ] && ok "fusion: $fused training-graph nodes in $loops loops" ||
     bad "fusion line: $(grep '^fusion' "$tmp/info")"
+read -r kernels covered loops2 < <(sed -n 's/^LLVM target, train graph.*: \([0-9]*\) kernels for \([0-9]*\) of \([0-9]*\) loops.*/\1 \2 \3/p' "$tmp/info")
+[ -n "$kernels" ] && [ "$kernels" -gt 10 ] && [ "$covered" -eq "$loops2" ] &&
+    ok "LLVM target: $kernels kernels cover all $loops2 training loops" || bad "LLVM line: $(grep '^LLVM' "$tmp/info")"
 finish
