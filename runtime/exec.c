@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "codegen/cpu/cpu.h"
 #include "codegen/ref/ref.h"
@@ -259,11 +258,6 @@ int rt_exec_fusion_enabled(void) {
     return !(e && strcmp(e, "0") == 0);
 }
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* FN_PROFILE: time per op over the executor's life, largest first, to stderr. */
 static void print_profile(const RtExec *ex) {
@@ -330,7 +324,7 @@ int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
         if (!ex->needed[id]) continue;
         int gi = f->n_groups ? f->group_of[id] : -1;
         if (gi >= 0 && f->members[f->start[gi + 1] - 1] != id) continue; /* the group runs at its last member */
-        double t0 = ex->prof_s ? now_s() : 0;
+        double t0 = ex->prof_s ? rt_now() : 0;
         if (gi >= 0) {
             if (ex->prec == 4) run_group_f32(ex, gi);
             else run_group_f64(ex, gi);
@@ -338,7 +332,7 @@ int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
         else run_node_f64(ex, id);
         if (ex->prof_s) {
             int op = (int)ex->g->nodes[id].op + (gi >= 0 ? IR_OP_COUNT : 0);
-            ex->prof_s[op] += now_s() - t0;
+            ex->prof_s[op] += rt_now() - t0;
             ex->prof_calls[op]++;
         }
     }
