@@ -55,53 +55,10 @@ size_t cpu_conv_scratch(const RefWindow *v, int threads) {
     return rows > filter ? rows : filter;
 }
 
-/* Column rows p0..p1 of image b (one row per output pixel, laid out like w's [kh,kw,c]). */
-static void im2col_rows(const float *x, float *col, const RefWindow *v, int b, int64_t p0, int64_t p1) {
-    size_t c = (size_t)v->c, row_len = (size_t)kdim(v);
-    for (int64_t p = p0; p < p1; p++, col += row_len) {
-        int oy = (int)(p / v->ow), ox = (int)(p % v->ow);
-        int ix0 = ox * v->sw - v->pad_l;
-        int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + v->kw > v->w ? v->w - ix0 : v->kw;
-        if (kx1 < kx0) kx1 = kx0;
-        for (int ky = 0; ky < v->kh; ky++) {
-            int iy = oy * v->sh - v->pad_t + ky;
-            float *dst = col + (size_t)ky * (size_t)v->kw * c;
-            if (iy < 0 || iy >= v->h) {
-                memset(dst, 0, (size_t)v->kw * c * sizeof(float));
-                continue;
-            }
-            if (kx0 > 0) memset(dst, 0, (size_t)kx0 * c * sizeof(float));
-            if (kx1 > kx0)
-                memcpy(dst + (size_t)kx0 * c, x + (((size_t)b * (size_t)v->h + (size_t)iy) * (size_t)v->w + (size_t)(ix0 + kx0)) * c,
-                       (size_t)(kx1 - kx0) * c * sizeof(float));
-            if (kx1 < v->kw) memset(dst + (size_t)kx1 * c, 0, (size_t)(v->kw - kx1) * c * sizeof(float));
-        }
-    }
-}
-
-/* Adds column rows p0..p1 of image b back into dx (the image's part of dx). */
-static void col2im_rows(const float *col, float *dx, const RefWindow *v, int b, int64_t p0, int64_t p1) {
-    size_t c = (size_t)v->c, row_len = (size_t)kdim(v);
-    for (int64_t p = p0; p < p1; p++, col += row_len) {
-        int oy = (int)(p / v->ow), ox = (int)(p % v->ow);
-        for (int ky = 0; ky < v->kh; ky++) {
-            int iy = oy * v->sh - v->pad_t + ky;
-            if (iy < 0 || iy >= v->h) continue;
-            for (int kx = 0; kx < v->kw; kx++) {
-                int ix = ox * v->sw - v->pad_l + kx;
-                if (ix < 0 || ix >= v->w) continue;
-                const float *src = col + ((size_t)ky * (size_t)v->kw + (size_t)kx) * c;
-                float *dst = dx + (((size_t)b * (size_t)v->h + (size_t)iy) * (size_t)v->w + (size_t)ix) * c;
-                for (size_t ci = 0; ci < c; ci++) dst[ci] += src[ci];
-            }
-        }
-    }
-}
-
 /* The column tile for rows p0..p1 of image b: x itself for a pointwise conv, else built in buf. */
 static const float *col_tile(const float *x, float *buf, const RefWindow *v, int b, int64_t p0, int64_t p1) {
     if (pointwise(v)) return x + ((size_t)b * (size_t)pixels(v) + (size_t)p0) * (size_t)v->c;
-    im2col_rows(x, buf, v, b, p0, p1);
+    ref_im2col_rows_f32(x, buf, v, b, p0, p1);
     return buf;
 }
 
@@ -138,7 +95,7 @@ void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const R
             int64_t p1 = p0 + T < P ? p0 + T : P;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(p1 - p0), (int)K, v->o, 1,
                         dy + ((size_t)b * (size_t)P + (size_t)p0) * (size_t)v->o, v->o, w, v->o, 0, buf, (int)K);
-            col2im_rows(buf, dx, v, b, p0, p1);
+            ref_col2im_rows_f32(buf, dx, v, b, p0, p1);
         }
     }
 }

@@ -15,59 +15,70 @@
  * ref_matmul (CBLAS).
  */
 
-/* col[n*oh*ow, kh*kw*c] from x[n,h,w,c]; padded cells become 0. The in-bounds cells of one
- * kernel row are adjacent in x (NHWC), so each is one copy. */
-static void SFX(im2col)(const real *x, real *col, const RefWindow *win) {
+/* Column rows p0..p1 of image b (output pixels p = oy*ow + ox; one row per pixel, laid out
+ * like w's [kh,kw,c]); padded cells become 0. The in-bounds cells of one kernel row are
+ * adjacent in x (NHWC), so each is one copy. */
+void SFX(ref_im2col_rows)(const real *x, real *col, const RefWindow *win, int b, int64_t p0, int64_t p1) {
     size_t c = (size_t)win->c;
     size_t row_len = (size_t)win->kh * (size_t)win->kw * c;
-#pragma omp parallel for schedule(static)
-    for (int b = 0; b < win->n; b++) {
-        real *row = col + (size_t)b * (size_t)win->oh * (size_t)win->ow * row_len;
-        for (int oy = 0; oy < win->oh; oy++)
-            for (int ox = 0; ox < win->ow; ox++, row += row_len) {
-                int ix0 = ox * win->sw - win->pad_l;
-                int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + win->kw > win->w ? win->w - ix0 : win->kw;
-                if (kx1 < kx0) kx1 = kx0;
-                for (int ky = 0; ky < win->kh; ky++) {
-                    int iy = oy * win->sh - win->pad_t + ky;
-                    real *dst = row + (size_t)ky * (size_t)win->kw * c; // [kw*c]
-                    if (iy < 0 || iy >= win->h) {
-                        memset(dst, 0, (size_t)win->kw * c * sizeof(real));
-                        continue;
-                    }
-                    if (kx0 > 0) memset(dst, 0, (size_t)kx0 * c * sizeof(real));
-                    if (kx1 > kx0)
-                        memcpy(dst + (size_t)kx0 * c, x + conv_pixel(win, b, iy, ix0 + kx0),
-                               (size_t)(kx1 - kx0) * c * sizeof(real));
-                    if (kx1 < win->kw) memset(dst + (size_t)kx1 * c, 0, (size_t)(win->kw - kx1) * c * sizeof(real));
-                }
+    for (int64_t p = p0; p < p1; p++, col += row_len) {
+        int oy = (int)(p / win->ow), ox = (int)(p % win->ow);
+        int ix0 = ox * win->sw - win->pad_l;
+        int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + win->kw > win->w ? win->w - ix0 : win->kw;
+        if (kx1 < kx0) kx1 = kx0;
+        for (int ky = 0; ky < win->kh; ky++) {
+            int iy = oy * win->sh - win->pad_t + ky;
+            real *dst = col + (size_t)ky * (size_t)win->kw * c; // [kw*c]
+            if (iy < 0 || iy >= win->h) {
+                memset(dst, 0, (size_t)win->kw * c * sizeof(real));
+                continue;
             }
+            if (kx0 > 0) memset(dst, 0, (size_t)kx0 * c * sizeof(real));
+            if (kx1 > kx0)
+                memcpy(dst + (size_t)kx0 * c, x + conv_pixel(win, b, iy, ix0 + kx0),
+                       (size_t)(kx1 - kx0) * c * sizeof(real));
+            if (kx1 < win->kw) memset(dst + (size_t)kx1 * c, 0, (size_t)(win->kw - kx1) * c * sizeof(real));
+        }
     }
+}
+
+/* Adds column rows p0..p1 of image b back into dx (each column entry onto its input cell). */
+void SFX(ref_col2im_rows)(const real *col, real *dx, const RefWindow *win, int b, int64_t p0, int64_t p1) {
+    size_t c = (size_t)win->c;
+    size_t row_len = (size_t)win->kh * (size_t)win->kw * c;
+    for (int64_t p = p0; p < p1; p++, col += row_len) {
+        int oy = (int)(p / win->ow), ox = (int)(p % win->ow);
+        for (int ky = 0; ky < win->kh; ky++) {
+            int iy = oy * win->sh - win->pad_t + ky;
+            if (iy < 0 || iy >= win->h) continue;
+            for (int kx = 0; kx < win->kw; kx++) {
+                int ix = ox * win->sw - win->pad_l + kx;
+                if (ix < 0 || ix >= win->w) continue;
+                const real *src = col + ((size_t)ky * (size_t)win->kw + (size_t)kx) * c;
+                real *dst = dx + conv_pixel(win, b, iy, ix); // [c]
+                for (size_t ci = 0; ci < c; ci++)
+                    dst[ci] += src[ci];
+            }
+        }
+    }
+}
+
+/* col[n*oh*ow, kh*kw*c] from x[n,h,w,c], image by image. */
+static void SFX(im2col)(const real *x, real *col, const RefWindow *win) {
+    size_t pixels = (size_t)win->oh * (size_t)win->ow, row_len = (size_t)win->kh * (size_t)win->kw * (size_t)win->c;
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < win->n; b++)
+        SFX(ref_im2col_rows)(x, col + (size_t)b * pixels * row_len, win, b, 0, (int64_t)pixels);
 }
 
 /* dx[n,h,w,c] = sum of col[n*oh*ow, kh*kw*c] entries landing on each input cell. */
 static void SFX(col2im)(const real *col, real *dx, const RefWindow *win) {
-    size_t c = (size_t)win->c;
-    size_t row_len = (size_t)win->kh * (size_t)win->kw * c;
-    size_t image = (size_t)win->h * (size_t)win->w * c;
+    size_t pixels = (size_t)win->oh * (size_t)win->ow, row_len = (size_t)win->kh * (size_t)win->kw * (size_t)win->c;
+    size_t image = (size_t)win->h * (size_t)win->w * (size_t)win->c;
 #pragma omp parallel for schedule(static)
     for (int b = 0; b < win->n; b++) {
         memset(dx + (size_t)b * image, 0, image * sizeof(real));
-        const real *row = col + (size_t)b * (size_t)win->oh * (size_t)win->ow * row_len;
-        for (int oy = 0; oy < win->oh; oy++)
-            for (int ox = 0; ox < win->ow; ox++, row += row_len)
-                for (int ky = 0; ky < win->kh; ky++) {
-                    int iy = oy * win->sh - win->pad_t + ky;
-                    if (iy < 0 || iy >= win->h) continue;
-                    for (int kx = 0; kx < win->kw; kx++) {
-                        int ix = ox * win->sw - win->pad_l + kx;
-                        if (ix < 0 || ix >= win->w) continue;
-                        const real *src = row + ((size_t)ky * (size_t)win->kw + (size_t)kx) * c;
-                        real *dst = dx + conv_pixel(win, b, iy, ix); // [c]
-                        for (size_t ci = 0; ci < c; ci++)
-                            dst[ci] += src[ci];
-                    }
-                }
+        SFX(ref_col2im_rows)(col + (size_t)b * pixels * row_len, dx, win, b, 0, (int64_t)pixels);
     }
 }
 

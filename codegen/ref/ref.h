@@ -41,6 +41,12 @@ size_t ref_conv_scratch(const RefWindow *win);
     /* y[n,oh,ow,o] = conv(x[n,h,w,c], w[kh,kw,c,o]). */                                          \
     void ref_conv2d_##sfx(const real *x, const real *w, real *y, const RefWindow *win,            \
                           real *scratch);                                                          \
+    /* im2col of output pixels p0..p1 of image b into col (one row of kh*kw*c per pixel), and  \
+       its adjoint: those rows added back into dx (which the caller zeroes) */                     \
+    void ref_im2col_rows_##sfx(const real *x, real *col, const RefWindow *win, int b, int64_t p0,   \
+                               int64_t p1);                                                        \
+    void ref_col2im_rows_##sfx(const real *col, real *dx, const RefWindow *win, int b, int64_t p0,  \
+                               int64_t p1);                                                        \
     /* dx[n,h,w,c] from dy[n,oh,ow,o] and w. */                                                   \
     void ref_conv2d_bwd_data_##sfx(const real *dy, const real *w, real *dx, const RefWindow *win, \
                                    real *scratch);                                                 \
