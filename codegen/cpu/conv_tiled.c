@@ -26,11 +26,6 @@
 
 enum { TILE_FLOATS = 1 << 18, MIN_TILE_ROWS = 96, FILTER_RANGES = 8 };
 
-static int pointwise(const RefWindow *v) {
-    return v->kh == 1 && v->kw == 1 && v->sh == 1 && v->sw == 1 && v->pad_t == 0 && v->pad_l == 0 && v->oh == v->h &&
-           v->ow == v->w;
-}
-
 static int64_t kdim(const RefWindow *v) { return (int64_t)v->kh * v->kw * v->c; }
 static int64_t pixels(const RefWindow *v) { return (int64_t)v->oh * v->ow; } /* output pixels per image */
 
@@ -45,11 +40,11 @@ static int64_t tile_rows(const RefWindow *v) {
  * still has enough rows for an efficient GEMM (else the whole column matrix and one threaded
  * sgemm, the reference's way, win); backward-filter when the GEMM's long dimension (rows)
  * dwarfs its output [K, o], which a threaded sgemm splits poorly. */
-static int tiled_rows(const RefWindow *v) { return !pointwise(v) && tile_rows(v) >= MIN_TILE_ROWS; }
+static int tiled_rows(const RefWindow *v) { return !ref_conv_pointwise(v) && tile_rows(v) >= MIN_TILE_ROWS; }
 static int tiled_filter(const RefWindow *v) { return (int64_t)v->n * pixels(v) >= 32 * kdim(v); }
 
 size_t cpu_conv_scratch(const RefWindow *v, int threads) {
-    size_t tiles = pointwise(v) ? 0 : (size_t)threads * (size_t)tile_rows(v) * (size_t)kdim(v);
+    size_t tiles = ref_conv_pointwise(v) ? 0 : (size_t)threads * (size_t)tile_rows(v) * (size_t)kdim(v);
     size_t rows = tiled_rows(v) ? tiles : ref_conv_scratch(v);
     size_t filter = tiled_filter(v) ? tiles + (size_t)FILTER_RANGES * (size_t)kdim(v) * (size_t)v->o : ref_conv_scratch(v);
     return rows > filter ? rows : filter;
@@ -57,7 +52,7 @@ size_t cpu_conv_scratch(const RefWindow *v, int threads) {
 
 /* The column tile for rows p0..p1 of image b: x itself for a pointwise conv, else built in buf. */
 static const float *col_tile(const float *x, float *buf, const RefWindow *v, int b, int64_t p0, int64_t p1) {
-    if (pointwise(v)) return x + ((size_t)b * (size_t)pixels(v) + (size_t)p0) * (size_t)v->c;
+    if (ref_conv_pointwise(v)) return x + ((size_t)b * (size_t)pixels(v) + (size_t)p0) * (size_t)v->c;
     ref_im2col_rows_f32(x, buf, v, b, p0, p1);
     return buf;
 }
@@ -109,7 +104,7 @@ void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const
     }
     const int64_t tiles = v->n * per_image;
     const int ranges = tiles < FILTER_RANGES ? (int)tiles : FILTER_RANGES;
-    float *partial = scratch + (pointwise(v) ? 0 : (size_t)threads * (size_t)T * (size_t)K);
+    float *partial = scratch + (ref_conv_pointwise(v) ? 0 : (size_t)threads * (size_t)T * (size_t)K);
     const size_t kw_o = (size_t)K * (size_t)v->o;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int r = 0; r < ranges; r++) {

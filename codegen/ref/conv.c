@@ -5,12 +5,6 @@
 
 #include "codegen/ref/ref.h"
 
-/* A 1x1, stride-1, unpadded window: the input already is the im2col matrix. */
-static int conv_is_pointwise(const RefWindow *win) {
-    return win->kh == 1 && win->kw == 1 && win->sh == 1 && win->sw == 1 && win->pad_t == 0 &&
-           win->pad_l == 0 && win->oh == win->h && win->ow == win->w;
-}
-
 /* Flat index of x[b, iy, ix, 0] in an [n,h,w,c] tensor. */
 static size_t conv_pixel(const RefWindow *win, int b, int iy, int ix) {
     return (((size_t)b * (size_t)win->h + (size_t)iy) * (size_t)win->w + (size_t)ix) *

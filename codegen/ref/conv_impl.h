@@ -11,7 +11,7 @@
  * share the images among OpenMP threads (each image's cells are its own, so the result does
  * not depend on the thread count).
  * What this is not: grouped, dilated or bias-adding convolution.
- * Expects `real`, `SFX(name)`, conv_pixel and conv_is_pointwise (conv.c); the gemms go through
+ * Expects `real`, `SFX(name)` and conv_pixel (conv.c); the gemms go through
  * ref_matmul (CBLAS).
  */
 
@@ -86,7 +86,7 @@ void SFX(ref_conv2d)(const real *x, const real *w, real *y, const RefWindow *win
     int m = win->n * win->oh * win->ow;
     int k = win->kh * win->kw * win->c;
     const real *col = x; // [m,k]
-    if (!conv_is_pointwise(win)) {
+    if (!ref_conv_pointwise(win)) {
         SFX(im2col)(x, scratch, win);
         col = scratch;
     }
@@ -97,7 +97,7 @@ void SFX(ref_conv2d_bwd_data)(const real *dy, const real *w, real *dx, const Ref
                               real *scratch) {
     int m = win->n * win->oh * win->ow;
     int k = win->kh * win->kw * win->c;
-    if (conv_is_pointwise(win)) {
+    if (ref_conv_pointwise(win)) {
         SFX(ref_matmul)(dy, w, dx, m, k, win->o, 0, 1); // [n,h,w,c]
         return;
     }
@@ -110,7 +110,7 @@ void SFX(ref_conv2d_bwd_filter)(const real *x, const real *dy, real *dw, const R
     int m = win->n * win->oh * win->ow;
     int k = win->kh * win->kw * win->c;
     const real *col = x; // [m,k]
-    if (!conv_is_pointwise(win)) {
+    if (!ref_conv_pointwise(win)) {
         SFX(im2col)(x, scratch, win);
         col = scratch;
     }

@@ -31,6 +31,9 @@ typedef struct {
 void ref_window_init(RefWindow *win, int n, int h, int w, int c, int kh, int kw, int sh, int sw,
                      int same_padding, int o);
 
+/* A 1x1, stride-1, unpadded window: the input already is the im2col matrix. */
+int ref_conv_pointwise(const RefWindow *win);
+
 /* Scratch floats (not bytes) the conv kernels need for im2col: n*oh*ow*kh*kw*c reals. */
 size_t ref_conv_scratch(const RefWindow *win);
 

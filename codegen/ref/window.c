@@ -1,7 +1,7 @@
 /* Window geometry for the reference conv and pool kernels.
  *
  * What this is: ref_window_init (output size and padding, TensorFlow SAME/VALID rules) and
- * ref_conv_scratch (the im2col buffer size).
+ * ref_conv_scratch (the im2col buffer size), ref_conv_pointwise (when no im2col is needed).
  * What this is not: a shape checker. A VALID window larger than its input yields an empty
  * output (oh or ow = 0) rather than an error; the IR verifier rejects such graphs earlier.
  */
@@ -39,4 +39,9 @@ void ref_window_init(RefWindow *win, int n, int h, int w, int c, int kh, int kw,
 size_t ref_conv_scratch(const RefWindow *win) {
     return (size_t)win->n * (size_t)win->oh * (size_t)win->ow * (size_t)win->kh * (size_t)win->kw *
            (size_t)win->c;
+}
+
+int ref_conv_pointwise(const RefWindow *v) {
+    return v->kh == 1 && v->kw == 1 && v->sh == 1 && v->sw == 1 && v->pad_t == 0 && v->pad_l == 0 && v->oh == v->h &&
+           v->ow == v->w;
 }
