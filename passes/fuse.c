@@ -118,3 +118,23 @@ int pass_fuse(const IrGraph *g, const char *needed, PassFusion *f) {
     free(gr);
     return 0;
 }
+
+IrId pass_fuse_domain(const IrGraph *g, const PassFusion *f, int gi) {
+    IrId first = f->members[f->start[gi]];
+    return g->nodes[first].op == IR_OP_SUM ? g->nodes[first].in[0] : first;
+}
+
+int64_t pass_fuse_inner(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel) {
+    int64_t domain = numel[pass_fuse_domain(g, f, gi)], inner = 0;
+    for (int k = f->start[gi]; k < f->start[gi + 1]; k++) {
+        const IrNode *nd = &g->nodes[f->members[k]];
+        for (int i = 0; i <= nd->n_in; i++) { /* the operands from outside, then a sum's own length */
+            int64_t m = i < nd->n_in ? (f->group_of[nd->in[i]] == gi ? 0 : numel[nd->in[i]])
+                                     : (nd->op == IR_OP_SUM ? numel[f->members[k]] : 0);
+            if (m <= 1 || m >= domain) continue;
+            if (inner && inner != m) return -1;
+            inner = m;
+        }
+    }
+    return inner;
+}

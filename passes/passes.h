@@ -63,6 +63,12 @@ int pass_fuse_pointwise(IrOp op);
 /* Legality, a pure function of the two nodes: may consumer c run in the same loop as its input
  * p? Both are float and p pointwise; c is pointwise over p's shape, or a SUM of p. */
 int pass_fuse_legal(const IrGraph *g, IrId p, IrId c);
+/* The node whose shape is group gi's domain: its first member, or a lone sum's input. */
+IrId pass_fuse_domain(const IrGraph *g, const PassFusion *f, int gi);
+/* Group gi's row length at element counts numel: the one length of its outside operands that
+ * are smaller than the domain but not scalars, and of its sums; 0 when there is none, -1 when
+ * there are several. Chunks hold whole rows, and the LLVM kernels loop over rows. */
+int64_t pass_fuse_inner(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel);
 /* Groups the needed nodes (needed NULL: all). Free with pass_fusion_free. */
 int pass_fuse(const IrGraph *g, const char *needed, PassFusion *f);
 void pass_fusion_free(PassFusion *f);

@@ -115,30 +115,8 @@ static int want_jit(const RtExec *ex) {
     if (e && !strcmp(e, "1")) return 1;
     const PassFusion *f = &ex->plan.fusion;
     int64_t work = 0;
-    for (int gi = 0; gi < f->n_groups; gi++) {
-        const IrNode *first = &ex->g->nodes[f->members[f->start[gi]]];
-        work += ex->numel[first->op == IR_OP_SUM ? first->in[0] : f->members[f->start[gi]]];
-    }
+    for (int gi = 0; gi < f->n_groups; gi++) work += ex->numel[pass_fuse_domain(ex->g, f, gi)];
     return work >= JIT_MIN_WORK;
-}
-
-/* The row length of group gi: the one length of its smaller (suffix) operands and sums, or 0
- * when there is none or several. Chunks hold whole rows, whichever way the group runs (LLVM
- * kernel or interpreted), so both add their partial sums in the same chunks. */
-static int64_t group_inner(const RtExec *ex, int gi, int64_t domain) {
-    const PassFusion *f = &ex->plan.fusion;
-    int64_t inner = 0;
-    for (int k = f->start[gi]; k < f->start[gi + 1]; k++) {
-        const IrNode *nd = &ex->g->nodes[f->members[k]];
-        for (int i = 0; i <= nd->n_in; i++) {
-            int64_t m = i < nd->n_in ? (f->group_of[nd->in[i]] == gi ? 0 : ex->numel[nd->in[i]])
-                                     : (nd->op == IR_OP_SUM ? ex->numel[f->members[k]] : 0);
-            if (m <= 1 || m >= domain) continue;
-            if (inner && inner != m) return 0;
-            inner = m;
-        }
-    }
-    return inner;
 }
 
 /* The fused groups' LLVM kernels, chunking, tile buffers and partial-sum space, set up once. */
@@ -153,9 +131,7 @@ static int plan_groups(RtExec *ex, RtStatus *st) {
     size_t partials = 1;
     for (int gi = 0; gi < f->n_groups; gi++) {
         RtGroupRun *gr = &ex->group_run[gi];
-        IrId first = f->members[f->start[gi]];
-        /* a group of one sum reduces its (unfused) input */
-        gr->domain = ex->numel[ex->g->nodes[first].op == IR_OP_SUM ? ex->g->nodes[first].in[0] : first];
+        gr->domain = ex->numel[pass_fuse_domain(ex->g, f, gi)];
         int64_t domain = gr->domain;
         gr->reduce_len = 1;
         for (int k = f->start[gi]; k < f->start[gi + 1]; k++) {
@@ -166,9 +142,8 @@ static int plan_groups(RtExec *ex, RtStatus *st) {
                 gr->reduce_len = ex->numel[id];
             }
         }
-        /* chunks hold whole rows: of the sums, and of the suffix operands (the LLVM kernel's rows) */
-        int64_t unit = group_inner(ex, gi, domain);
-        if (ex->jit.kernel && ex->jit.kernel[gi] >= 0) unit = ex->jit.inner[gi]; /* the same, by construction */
+        /* chunks hold whole rows (the LLVM kernels' rows too), whichever way the group runs */
+        int64_t unit = pass_fuse_inner(ex->g, f, gi, ex->numel);
         if (unit < gr->reduce_len) unit = gr->reduce_len;
         gr->chunk = unit * (FUSE_CHUNK / unit > 1 ? FUSE_CHUNK / unit : 1);
         gr->n_chunks = (domain + gr->chunk - 1) / gr->chunk;

@@ -189,25 +189,18 @@ int ll_emit_group(const IrGraph *g, const PassFusion *f, int gi, const int64_t *
                   int index, LlLayout *lay, LlText *t) {
     const IrId *mem = f->members + f->start[gi];
     const int nm = f->start[gi + 1] - f->start[gi];
-    const int64_t domain = numel[g->nodes[mem[0]].op == IR_OP_SUM ? g->nodes[mem[0]].in[0] : mem[0]];
+    const int64_t domain = numel[pass_fuse_domain(g, f, gi)];
     memset(lay, 0, sizeof *lay);
+    if ((lay->inner = pass_fuse_inner(g, f, gi, numel)) < 0) return -1; /* two row lengths */
     for (int k = 0; k < nm; k++) { /* slots, member by member: new outside operands, then the result */
         const IrNode *nd = &g->nodes[mem[k]];
         for (int i = 0; i < nd->n_in; i++) {
             IrId x = nd->in[i];
             if (f->group_of[x] == gi || slot_of(lay, x, 0) >= 0) continue;
             int64_t m = numel[x];
-            int kind = m == domain ? LL_IN_FULL : m == 1 ? LL_IN_SCALAR : LL_IN_SUFFIX;
-            if (kind == LL_IN_SUFFIX) {
-                if (lay->inner && lay->inner != m) return -1;
-                lay->inner = m;
-            }
+            int kind = m == domain ? LL_IN_FULL : m == 1 ? LL_IN_SCALAR : LL_IN_SUFFIX; /* suffix: m == inner */
             lay->slot_node[lay->n_slots] = x;
             lay->slot_kind[lay->n_slots++] = kind;
-        }
-        if (nd->op == IR_OP_SUM && numel[mem[k]] > 1) {
-            if (lay->inner && lay->inner != numel[mem[k]]) return -1;
-            lay->inner = numel[mem[k]];
         }
         if (f->materialized[mem[k]]) {
             lay->slot_node[lay->n_slots] = mem[k];
