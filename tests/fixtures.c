@@ -57,3 +57,30 @@ int fx_only_subdir(const char *dir, char *out, unsigned cap) {
     closedir(d);
     return n == 1 ? 0 : -1;
 }
+
+void fx_random_inputs(const IrGraph *g, RtExec *ex, int prec, uint64_t *rng, FxInputCopy copy, void *ctx) {
+    for (IrId id = 0; id < g->n_nodes; id++) {
+        const IrNode *nd = &g->nodes[id];
+        if (nd->op != IR_OP_INPUT) continue;
+        const char *name = ir_str(g, nd->attr.u.leaf.name);
+        int64_t n;
+        void *x = rt_exec_input(ex, name, &n);
+        if (!x) continue;
+        for (int64_t i = 0; i < n; i++) {
+            if (nd->dtype == IR_DT_INT32) {
+                ((int32_t *)x)[i] = (int32_t)(test_rng_next(rng) % 3);
+                continue;
+            }
+            double v = nd->shape.rank == 0 ? (strstr(name, "keep") ? 0.8 : strstr(name, "_p") ? 1 : 0.01)
+                                           : test_rng_uniform(rng) * 2 - 1;
+            if (prec == 4) ((float *)x)[i] = (float)v;
+            else ((double *)x)[i] = v;
+        }
+        if (copy) copy(ctx, name, x, (size_t)n * (nd->dtype == IR_DT_INT32 ? 4 : (size_t)prec));
+    }
+}
+
+void fx_copy_to_exec(void *ctx, const char *name, const void *data, size_t bytes) {
+    void *y = rt_exec_input(ctx, name, NULL);
+    if (y) memcpy(y, data, bytes);
+}

@@ -17,6 +17,7 @@
 #include "cli/driver.h"
 #include "codegen/cpu/cpu.h"
 #include "runtime/plan.h"
+#include "tests/fixtures.h"
 #include "tests/testlib.h"
 
 static double rel(const float *a, const float *b, int64_t n) {
@@ -176,22 +177,7 @@ static void exec_case(const Case *c, int prec, double tol) {
     double worst = 0;
     uint64_t rng = 11;
     for (int step = 0; step < 3; step++) {
-        for (IrId id = 0; id < g->n_nodes; id++) {
-            const IrNode *nd = &g->nodes[id];
-            if (nd->op != IR_OP_INPUT) continue;
-            const char *name = ir_str(g, nd->attr.u.leaf.name);
-            int64_t n;
-            void *x = rt_exec_input(ref, name, &n), *y = rt_exec_input(fast, name, NULL);
-            if (!x || !y) continue;
-            for (int64_t i = 0; i < n; i++) {
-                double v = nd->shape.rank == 0 ? (strstr(name, "keep") ? 0.8 : strstr(name, "_p") ? 1 : 0.01)
-                                               : test_rng_uniform(&rng) * 2 - 1;
-                if (nd->dtype == IR_DT_INT32) ((int32_t *)x)[i] = (int32_t)(test_rng_next(&rng) % 3);
-                else if (prec == 4) ((float *)x)[i] = (float)v;
-                else ((double *)x)[i] = v;
-            }
-            memcpy(y, x, (size_t)n * (nd->dtype == IR_DT_INT32 ? 4 : (size_t)prec));
-        }
+        fx_random_inputs(g, ref, prec, &rng, fx_copy_to_exec, fast);
         if (!CHECK(rt_exec_run(ref, 5, (uint64_t)step, &st) == 0 && rt_exec_run(fast, 5, (uint64_t)step, &st) == 0,
                    "%s step %d: %s", c->model, step, st.msg))
             goto done;

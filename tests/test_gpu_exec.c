@@ -11,6 +11,7 @@
 
 #include "cli/driver.h"
 #include "runtime/gpu/gpu_exec.h"
+#include "tests/fixtures.h"
 #include "tests/testlib.h"
 
 typedef struct {
@@ -29,6 +30,11 @@ static double rel(const float *a, const float *b, int64_t n) {
         if (!isnan(a[i])) num += d * d, den += (double)b[i] * b[i];
     }
     return sqrt(num) / (den > 0 ? sqrt(den) : 1);
+}
+
+static void copy_to_gpu(void *gex, const char *name, const void *data, size_t bytes) {
+    void *y = rt_gpu_exec_input(gex, name, NULL);
+    if (y) memcpy(y, data, bytes);
 }
 
 static void run_case(RtGpu *gpu, const Case *c) {
@@ -50,20 +56,7 @@ static void run_case(RtGpu *gpu, const Case *c) {
     double worst = 0;
     uint64_t rng = 11;
     for (int step = 0; step < 3; step++) {
-        for (IrId id = 0; id < g->n_nodes; id++) {
-            const IrNode *nd = &g->nodes[id];
-            if (nd->op != IR_OP_INPUT) continue;
-            const char *name = ir_str(g, nd->attr.u.leaf.name);
-            int64_t n;
-            void *x = rt_exec_input(cpu, name, &n), *y = rt_gpu_exec_input(gex, name, NULL);
-            if (!x || !y) continue;
-            for (int64_t i = 0; i < n; i++) {
-                if (nd->dtype == IR_DT_INT32) ((int32_t *)x)[i] = (int32_t)(test_rng_next(&rng) % 3);
-                else if (nd->shape.rank == 0) ((float *)x)[i] = strstr(name, "keep") ? 0.8f : strstr(name, "_p") ? 1 : 0.01f;
-                else ((float *)x)[i] = (float)(test_rng_uniform(&rng) * 2 - 1);
-            }
-            memcpy(y, x, (size_t)n * 4);
-        }
+        fx_random_inputs(g, cpu, 4, &rng, copy_to_gpu, gex);
         if (!CHECK(rt_exec_run(cpu, 5, (uint64_t)step, &st) == 0 && rt_gpu_exec_run(gex, 5, (uint64_t)step, &st) == 0,
                    "%s step %d: %s", c->model, step, st.msg))
             goto done;

@@ -12,6 +12,7 @@
 
 #include "cli/driver.h"
 #include "runtime/jit.h"
+#include "tests/fixtures.h"
 #include "tests/testlib.h"
 
 static IrGraph *build(const char *model, int training, PassOptimizer opt) {
@@ -114,20 +115,7 @@ static void same_bits(const char *model, int training, PassOptimizer opt, const 
     rt_vars_init(vj, 3);
     uint64_t rng = 5;
     for (int step = 0; step < 3; step++) {
-        for (IrId id = 0; id < g->n_nodes; id++) {
-            const IrNode *nd = &g->nodes[id];
-            if (nd->op != IR_OP_INPUT) continue;
-            const char *name = ir_str(g, nd->attr.u.leaf.name);
-            int64_t n;
-            void *x = rt_exec_input(interp, name, &n), *y = rt_exec_input(jit, name, NULL);
-            if (!x || !y) continue;
-            for (int64_t i = 0; i < n; i++) {
-                if (nd->dtype == IR_DT_INT32) ((int32_t *)x)[i] = (int32_t)(test_rng_next(&rng) % 3);
-                else if (nd->shape.rank == 0) ((float *)x)[i] = strstr(name, "keep") ? 0.8f : strstr(name, "_p") ? 1 : 0.01f;
-                else ((float *)x)[i] = (float)(test_rng_uniform(&rng) * 2 - 1);
-            }
-            memcpy(y, x, (size_t)n * 4);
-        }
+        fx_random_inputs(g, interp, 4, &rng, fx_copy_to_exec, jit);
         if (!CHECK(rt_exec_run(interp, 5, (uint64_t)step, &st) == 0 && rt_exec_run(jit, 5, (uint64_t)step, &st) == 0,
                    "%s step %d: %s", model, step, st.msg))
             goto done;
