@@ -9,23 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/cpu/bench_args.h"
 #include "cli/driver.h"
 #include "runtime/rt.h"
 
 int main(int argc, char **argv) {
     rt_blas_select(argv);
-    const char *model = "models/inception_resnet_v1.fn";
-    int batch = 100, image = 160, reps = 3;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--image_size") && i + 1 < argc) image = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-        else if (argv[i][0] != '-') model = argv[i];
-        else {
-            fprintf(stderr, "usage: embed_bench [MODEL.fn] [--batch N] [--image_size S] [--reps R]\n");
-            return 2;
-        }
-    }
+    BenchArgs args = {"models/inception_resnet_v1.fn", 100, 160, 3};
+    if (bench_args(argc, argv, &args) < 0) return 2;
+    const char *model = args.model;
+    int batch = args.batch, image = args.image, reps = args.reps;
     PassCtx ctx = {0};
     IrGraph *g = drv_build(model, NULL, 0, 0, &ctx, stderr);
     if (!g) return 1;

@@ -1,0 +1,29 @@
+/* The command line both CPU bench tools take: [MODEL.fn] [--batch N] [--image_size S] [--reps R]. */
+#ifndef FN_BENCH_CPU_ARGS_H
+#define FN_BENCH_CPU_ARGS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *model;
+    int batch, image, reps;
+} BenchArgs;
+
+/* Fills a (keeping its defaults for what is not given); 0, or -1 after printing the usage. */
+static int bench_args(int argc, char **argv, BenchArgs *a) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--batch") && i + 1 < argc) a->batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--image_size") && i + 1 < argc) a->image = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) a->reps = atoi(argv[++i]);
+        else if (argv[i][0] != '-') a->model = argv[i];
+        else {
+            fprintf(stderr, "usage: %s [MODEL.fn] [--batch N] [--image_size S] [--reps R]\n", argv[0]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+#endif
