@@ -20,16 +20,6 @@
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
 
-static double rel(const float *a, const float *b, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = (double)a[i] - b[i];
-        if (isnan(a[i]) != isnan(b[i])) return INFINITY;
-        if (!isnan(a[i])) num += d * d, den += (double)b[i] * b[i];
-    }
-    return sqrt(num) / (den > 0 ? sqrt(den) : 1);
-}
-
 static float *rand_floats(size_t n, uint64_t *rng) {
     float *p = malloc((n ? n : 1) * sizeof *p);
     for (size_t i = 0; i < n; i++) p[i] = (float)(test_rng_uniform(rng) * 2 - 1);
@@ -66,8 +56,8 @@ static void conv_case(int n, int h, int w, int c, int kh, int kw, int s, int sam
                 free(prev[i]);
             }
     }
-    double e[3] = {rel(out[1][0], out[0][0], (int64_t)ny), rel(out[1][1], out[0][1], (int64_t)nx),
-                   rel(out[1][2], out[0][2], (int64_t)nw)};
+    double e[3] = {test_rel_l2(out[1][0], out[0][0], ny, 4), test_rel_l2(out[1][1], out[0][1], nx, 4),
+                   test_rel_l2(out[1][2], out[0][2], nw, 4)};
     CHECK(e[0] < 1e-5 && e[1] < 1e-5 && e[2] < 1e-5,
           "conv %dx%dx%dx%d k%dx%d s%d %s -> %d: fast vs reference %.1e %.1e %.1e", n, h, w, c, kh, kw, s,
           same ? "SAME" : "VALID", o, e[0], e[1], e[2]);
@@ -145,18 +135,6 @@ typedef struct {
     int nb;
 } Case;
 
-/* Relative L2 error of b against a, n values of precision prec; INFINITY if NaNs disagree. */
-static double rel_prec(const void *a, const void *b, int64_t n, int prec) {
-    if (prec == 4) return rel(b, a, n);
-    const double *x = a, *y = b;
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (isnan(x[i]) != isnan(y[i])) return INFINITY;
-        if (!isnan(x[i])) num += (y[i] - x[i]) * (y[i] - x[i]), den += x[i] * x[i];
-    }
-    return sqrt(num) / (den > 0 ? sqrt(den) : 1);
-}
-
 /* The fused executor against FN_FUSE=0 at precision prec, every step from the same variables.
  * In float64 any difference beyond rounding is a bug (tol 1e-10); in float32 the tiny batches'
  * batch norm (4 values) amplifies the convolutions' different summation orders (tol 1e-3). */
@@ -186,13 +164,13 @@ static void exec_case(const Case *c, int prec, double tol) {
             int64_t n;
             const void *a = rt_exec_output(ref, name, &n, NULL, NULL), *b = rt_exec_output(fast, name, NULL, NULL, NULL);
             if (!a || !b || g->nodes[g->outputs[k].id].dtype != IR_DT_FLOAT) continue;
-            double e = rel_prec(a, b, n, prec);
+            double e = test_rel_l2(b, a, (size_t)n, prec);
             if (e > worst) worst = e;
             if (e > tol) printf("  %s step %d output %s: rel err %.2e\n", c->model, step, name, e);
         }
         /* the updated variables; then the fast side restarts from the reference's */
         for (int v = 0; c->training && v < vr->n; v++) {
-            double e = rel_prec(vr->v[v].data, vf->v[v].data, vr->v[v].n, prec);
+            double e = test_rel_l2(vf->v[v].data, vr->v[v].data, (size_t)vr->v[v].n, prec);
             if (e > worst) worst = e;
             if (e > tol) printf("  %s step %d variable %s: rel err %.2e\n", c->model, step, vr->v[v].name, e);
             memcpy(vf->v[v].data, vr->v[v].data, (size_t)vr->v[v].n * (size_t)prec);

@@ -22,16 +22,6 @@ typedef struct {
     int nb;
 } Case;
 
-static double rel(const float *a, const float *b, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = (double)a[i] - b[i];
-        if (isnan(a[i]) != isnan(b[i])) return INFINITY;
-        if (!isnan(a[i])) num += d * d, den += (double)b[i] * b[i];
-    }
-    return sqrt(num) / (den > 0 ? sqrt(den) : 1);
-}
-
 static void copy_to_gpu(void *gex, const char *name, const void *data, size_t bytes) {
     void *y = rt_gpu_exec_input(gex, name, NULL);
     if (y) memcpy(y, data, bytes);
@@ -66,7 +56,7 @@ static void run_case(RtGpu *gpu, const Case *c) {
             const float *a = rt_exec_output(cpu, name, &n, NULL, NULL);
             const float *b = rt_gpu_exec_output(gex, name, NULL, NULL, NULL, &st);
             if (!a || !b || g->nodes[g->outputs[k].id].dtype != IR_DT_FLOAT) continue;
-            double e = rel(b, a, n);
+            double e = test_rel_l2(b, a, (size_t)n, 4);
             if (e > worst) worst = e;
             if (e > 1e-3) printf("  %s step %d output %s: rel err %.2e\n", c->model, step, name, e);
         }
@@ -74,7 +64,7 @@ static void run_case(RtGpu *gpu, const Case *c) {
            from one state (the tiny batches' batch norm amplifies rounding differences) */
         if (c->training && CHECK(rt_gpu_exec_download_vars(gex, &st) == 0, "download: %s", st.msg)) {
             for (int v = 0; v < vc->n; v++) {
-                double e = rel(vg->v[v].data, vc->v[v].data, vc->v[v].n);
+                double e = test_rel_l2(vg->v[v].data, vc->v[v].data, (size_t)vc->v[v].n, 4);
                 if (e > worst) worst = e;
                 if (e > 1e-3) printf("  %s step %d variable %s: rel err %.2e\n", c->model, step, vc->v[v].name, e);
                 memcpy(vg->v[v].data, vc->v[v].data, (size_t)vc->v[v].n * 4);

@@ -47,6 +47,17 @@ double test_rel_err(const double *a, const double *b, size_t n) {
     return diff / (scale > 1e-12 ? scale : 1e-12);
 }
 
+double test_rel_l2(const void *x, const void *ref, size_t n, int prec) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double a = prec == 4 ? (double)((const float *)x)[i] : ((const double *)x)[i];
+        double b = prec == 4 ? (double)((const float *)ref)[i] : ((const double *)ref)[i];
+        if (isnan(a) != isnan(b)) return INFINITY;
+        if (!isnan(a)) num += (a - b) * (a - b), den += b * b;
+    }
+    return sqrt(num) / (den > 0 ? sqrt(den) : 1);
+}
+
 uint64_t test_rng_next(uint64_t *state) {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;

@@ -25,6 +25,9 @@ int test_summary(const char *name);
 
 /* max|a-b| / max(1e-12, max|b|); INFINITY if any difference is NaN or infinite. */
 double test_rel_err(const double *a, const double *b, size_t n);
+/* Relative L2 error of x against ref, n reals of prec bytes (4 or 8): |x - ref| / |ref|;
+ * NaN must stand at the same places (else INFINITY), and those places are left out. */
+double test_rel_l2(const void *x, const void *ref, size_t n, int prec);
 
 /* splitmix64: the next 64 random bits, and a uniform double in [0, 1). */
 uint64_t test_rng_next(uint64_t *state);
