@@ -12,31 +12,43 @@
 #   4b. fnrun train --device gpu against --device cpu: 20 steps of the reduced Inception-ResNet-v1,
 #      same seed, the printed losses side by side; then the full network at batch 90 and 256,
 #      160x160, images/s from the step times after the first two;
-#   5. the PyTorch peer's training step (bench/ref/train_step.py): fp32, channels_last + bf16
-#      autocast, and torch.compile, batch 90 and 256, 160x160.
+#   5. the PyTorch peer's training step (bench/ref/train_step.py): channels_last + bf16 autocast,
+#      and torch.compile of it, batch 256 and 90, 160x160 (fp32 eager with CHECK_FP32=1).
+# The lease is short (15 device minutes for an issue), so stages run in that order under one budget:
+# CHECK_BUDGET seconds (default 420); a stage whose time limit would overrun what is left is skipped
+# and says so. CHECK_FN=0 or CHECK_PEER=0 leave out fn's stages or the peer's.
 set -uo pipefail
 steps=${1:-30}
-out=${OUT:-/tmp/fn_gpu_out}
-mkdir -p "$out"
+start=$SECONDS
+budget=${CHECK_BUDGET:-420}
+# logs are written under a scratch folder and gathered into $OUT/logs.txt at the end (the device tool
+# brings back at most 8 files); the table is also $OUT/table.txt
+res=${OUT:-/tmp/fn_gpu_out}
+out=$(mktemp -d)
+mkdir -p "$res"
 b=$(mktemp -d)/bundle
 [ -f bench/gpu/bundle.tar.xz ] && tar -C "$(dirname "$b")" -xJf bench/gpu/bundle.tar.xz
 export LD_LIBRARY_PATH="$b/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export FN_KERNEL_CACHE="$out/kernels"
 rows=()
-row() { rows+=("$1"); echo "$1" >>"$out/table.txt"; }
+row() { rows+=("$1"); echo "$1" >>"$res/table.txt"; }
 last() { tail -n "$1" "$2" | tr '\n' ' ' | cut -c1-400; }
+# fits SECS: true when a stage limited to SECS still ends inside the budget
+fits() { [ $((SECONDS - start + $1)) -le "$budget" ]; }
 
 card=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | head -n 1)
 row "| card | ${card:-no nvidia-smi} |"
 arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 | tr -d '.')
 arch=sm_${arch:-90}
 
-if [ -x "$b/bin/test_gpu_exec" ]; then
-    timeout 300 "$b/bin/test_cuda_codegen" >"$out/cuda_codegen.txt" 2>&1
+if [ "${CHECK_FN:-1}" = 0 ]; then
+    row "| fn | left out (CHECK_FN=0) |"
+elif [ -x "$b/bin/test_gpu_exec" ]; then
+    timeout 90 "$b/bin/test_cuda_codegen" >"$out/cuda_codegen.txt" 2>&1
     row "| test_cuda_codegen (rc $?) | $(grep -E 'NVRTC [0-9]|train/ADAM: comp|checks passed' "$out/cuda_codegen.txt" | tr '\n' ' ' | cut -c1-400) |"
-    timeout 300 "$b/bin/test_gpu_exec" >"$out/gpu_exec.txt" 2>&1
+    timeout 90 "$b/bin/test_gpu_exec" >"$out/gpu_exec.txt" 2>&1
     row "| test_gpu_exec (rc $?) | $(last 6 "$out/gpu_exec.txt") |"
-    timeout 120 "$b/bin/fnc" cuda models/inception_resnet_v1.fn --optimizer ADAM --nvrtc "$arch" >"$out/fnc_cuda.txt" 2>&1
+    timeout 60 "$b/bin/fnc" cuda models/inception_resnet_v1.fn --optimizer ADAM --nvrtc "$arch" >"$out/fnc_cuda.txt" 2>&1
     row "| fnc cuda --nvrtc $arch (rc $?) | $(last 2 "$out/fnc_cuda.txt") |"
     t=$out/train
     mkdir -p "$t"
@@ -46,7 +58,7 @@ if [ -x "$b/bin/test_gpu_exec" ]; then
     common=(--data_dir "$t/data" --logs_base_dir "$t/logs" --models_base_dir "$t/models" --optimizer ADAM
             --learning_rate 0.01 --max_nrof_epochs 1 --validation_set_split_ratio 0 --use_fixed_image_standardization)
     for d in cpu gpu; do
-        timeout 300 "$b/bin/fnrun" train "$t/small.fnc" "${common[@]}" --image_size 75 --batch_size 16 \
+        timeout 60 "$b/bin/fnrun" train "$t/small.fnc" "${common[@]}" --image_size 75 --batch_size 16 \
             --epoch_size 20 --embedding_size 8 --device "$d" >"$t/small_$d.txt" 2>&1
     done
     cmp=$(paste <(grep '^Epoch' "$t/small_cpu.txt" | awk -F'\t' '{print $3}') \
@@ -58,8 +70,9 @@ if [ -x "$b/bin/test_gpu_exec" ]; then
     else
         row "| 20 steps, reduced IRv1 on the GPU | FAILED: $(grep -h 'fnrun train:' "$t/small_gpu.txt" || last 2 "$t/small_gpu.txt") |"
     fi
-    for batch in 90 256; do
-        timeout 300 "$b/bin/fnrun" train "$t/irv1.fnc" "${common[@]}" --image_size 160 --batch_size "$batch" \
+    for batch in 256 90; do
+        fits 90 || { row "| fnrun train --device gpu, IRv1 batch $batch | skipped: budget |"; continue; }
+        timeout 90 "$b/bin/fnrun" train "$t/irv1.fnc" "${common[@]}" --image_size 160 --batch_size "$batch" \
             --epoch_size 12 --embedding_size 512 --device gpu --nrof_preprocess_threads 12 >"$t/irv1_$batch.txt" 2>&1
         ips=$(grep '^Epoch' "$t/irv1_$batch.txt" | awk -F'\t' -v b="$batch" '{ split($2, f, " "); n++; if (n > 2) { s += f[2]; k++ } }
               END { if (k) printf "%.1f images/s (%d steps)", b * k / s, k; else print "no steps" }')
@@ -69,10 +82,16 @@ else
     row "| fn | not checked: run bench/gpu/bundle.sh here and carry bench/gpu/bundle.tar.xz |"
 fi
 
-if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
-    for batch in 90 256; do
-        for mode in fp32 amp compile; do
-            r=$(timeout 240 python3 bench/ref/train_step.py --device cuda --batch "$batch" --mode "$mode" \
+if [ "${CHECK_PEER:-1}" = 0 ]; then
+    row "| PyTorch peer | left out (CHECK_PEER=0) |"
+elif python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+    modes="amp compile"
+    [ "${CHECK_FP32:-0}" = 1 ] && modes="fp32 $modes"
+    for batch in 256 90; do
+        for mode in $modes; do
+            lim=60; [ "$mode" = compile ] && lim=200
+            fits $lim || { row "| PyTorch $mode, batch $batch | skipped: budget |"; continue; }
+            r=$(timeout $lim python3 bench/ref/train_step.py --device cuda --batch "$batch" --mode "$mode" \
                 --steps "$steps" 2>"$out/peer_${mode}_$batch.err" | tail -n 1)
             row "| PyTorch $mode, batch $batch, 160x160 | ${r:-FAILED: $(last 2 "$out/peer_${mode}_$batch.err")} |"
         done
@@ -81,6 +100,9 @@ else
     row "| PyTorch peer | torch with CUDA not available |"
 fi
 
+for f in $(find "$out" -name '*.txt' -o -name '*.err' | sort); do
+    echo "=== ${f#$out/}"; tail -c 20000 "$f"
+done >"$res/logs.txt"
 echo
 echo "| what | result |"
 echo "|---|---|"
