@@ -245,18 +245,27 @@ static void print_profile(const RtExec *ex) {
     for (int gi = 0; ex->jit.kernel && gi < ex->plan.fusion.n_groups; gi++) jitted += ex->jit.kernel[gi] >= 0;
     fprintf(stderr, "  %d fused loops, %d of them through %d LLVM kernels (compiled in %.2f s)\n",
             ex->plan.fusion.n_groups, jitted, ex->jit.n_kernels, ex->jit.compile_s);
-    char done[2 * IR_OP_COUNT] = {0};
+    rt_profile_print(ex->prof_s, ex->prof_calls, 2 * IR_OP_COUNT, 0);
+}
+
+/* The rows of a per-op profile, largest first; entries from IR_OP_COUNT on are fused loops. */
+void rt_profile_print(const double *s, const int64_t *calls, int n, int64_t steps) {
+    double total = 0;
+    for (int o = 0; o < n; o++) total += s[o];
+    if (steps > 0) fprintf(stderr, "  %.4f s per step\n", total / (double)steps);
+    char *done = calloc((size_t)n, 1);
     for (;;) {
         int best = -1;
-        for (int o = 0; o < 2 * IR_OP_COUNT; o++)
-            if (!done[o] && ex->prof_calls[o] && (best < 0 || ex->prof_s[o] > ex->prof_s[best])) best = o;
+        for (int o = 0; o < n; o++)
+            if (!done[o] && calls[o] && (best < 0 || s[o] > s[best])) best = o;
         if (best < 0) break;
         done[best] = 1;
         char name[64];
         snprintf(name, sizeof name, "%s%s", best >= IR_OP_COUNT ? "loop ending " : "", ir_op_info[best % IR_OP_COUNT].name);
-        fprintf(stderr, "  %-28s %8lld calls %10.3f s %6.1f%%\n", name, (long long)ex->prof_calls[best], ex->prof_s[best],
-                100 * ex->prof_s[best] / total);
+        fprintf(stderr, "  %-28s %8lld calls %10.3f s %6.1f%%\n", name, (long long)calls[best], s[best],
+                total > 0 ? 100 * s[best] / total : 0);
     }
+    free(done);
 }
 
 void rt_exec_free(RtExec *ex) {

@@ -21,6 +21,9 @@ typedef struct {
 int rt_fail(RtStatus *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 double rt_now(void); /* monotonic seconds */
+/* FN_PROFILE's table on stderr: seconds and calls per op (index = IrOp; from IR_OP_COUNT on, the
+ * fused loops ending in that op), largest first, after the mean per step when steps > 0. */
+void rt_profile_print(const double *s, const int64_t *calls, int n, int64_t steps);
 /* Threads the BLAS (when it is OpenBLAS) and the executor's fused loops (OpenMP) may use, set for
  * the calling thread. Work that runs its own threads over many small GEMMs (MTCNN) wants 1. */
 void rt_blas_threads(int n);

@@ -2,7 +2,8 @@
  * inputs, three steps, each from the CPU's variables; every output and, for training graphs,
  * every updated variable must agree within 1e-3 (float32 rounding, amplified by batch norm over
  * the tiny test batches: tests/test_cpu_fast.c shows the same between two CPU paths). Graphs:
- * the two small CUDA golden models, the reduced Inception-ResNet-v1 (train, ADAM) and PNet. Without a GPU (no libcuda, no device) the
+ * the two small CUDA golden models, the reduced Inception-ResNet-v1 (train, ADAM) and PNet, with
+ * float32 GEMMs (FN_GPU_TF32=0). Without a GPU (no libcuda, no device) the
  * test says why and skips (exit 77). bench/gpu/check.sh runs it on the lent machine. */
 #include <math.h>
 #include <stdio.h>
@@ -86,6 +87,7 @@ done:
 
 int main(void) {
     RtStatus st;
+    setenv("FN_GPU_TF32", "0", 1); /* full float32 GEMMs: TF32's 10-bit mantissa is not under test here */
     RtGpu *gpu = rt_gpu_open(&st);
     if (!gpu) {
         printf("  no GPU here (%s): skipped\n", st.msg);

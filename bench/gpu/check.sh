@@ -12,8 +12,10 @@
 #   4b. fnrun train --device gpu against --device cpu: 20 steps of the reduced Inception-ResNet-v1,
 #      same seed, the printed losses side by side; then the full network at batch 90 and 256,
 #      160x160, images/s from the step times after the first two;
+#   4c. FN_PROFILE: the batch-256 step with every node synchronised, seconds per op;
 #   5. the PyTorch peer's training step (bench/ref/train_step.py): channels_last + bf16 autocast,
-#      and torch.compile of it, batch 256 and 90, 160x160 (fp32 eager with CHECK_FP32=1).
+#      and torch.compile of it, batch 256 and 90, 160x160 (fp32 eager with CHECK_FP32=1;
+#      CHECK_PEER_MODES and CHECK_PEER_BATCHES choose others).
 # The lease is short (15 device minutes for an issue), so stages run in that order under one budget:
 # CHECK_BUDGET seconds (default 420); a stage whose time limit would overrun what is left is skipped
 # and says so. CHECK_FN=0 or CHECK_PEER=0 leave out fn's stages or the peer's.
@@ -78,6 +80,12 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
               END { if (k) printf "%.1f images/s (%d steps)", b * k / s, k; else print "no steps" }')
         row "| fnrun train --device gpu, IRv1 batch $batch, 160x160 | $ips; $(grep -m1 -h -E 'step buffers|fnrun train:' "$t/irv1_$batch.txt" | cut -c1-200) |"
     done
+    # where the step's time goes: every node synchronised and timed (FN_PROFILE), a few steps
+    if fits 60; then
+        FN_PROFILE=1 timeout 60 "$b/bin/fnrun" train "$t/irv1.fnc" "${common[@]}" --image_size 160 --batch_size 256 \
+            --epoch_size 3 --embedding_size 512 --device gpu --nrof_preprocess_threads 12 >"$t/profile_256.txt" 2>&1
+        row "| FN_PROFILE, IRv1 batch 256 (synchronised) | $(grep -A4 '^GPU profile' "$t/profile_256.txt" | tail -n 4 | tr -s ' ' | tr '\n' ';' | cut -c1-300) |"
+    fi
 else
     row "| fn | not checked: run bench/gpu/bundle.sh here and carry bench/gpu/bundle.tar.xz |"
 fi
@@ -85,11 +93,11 @@ fi
 if [ "${CHECK_PEER:-1}" = 0 ]; then
     row "| PyTorch peer | left out (CHECK_PEER=0) |"
 elif python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
-    modes="amp compile"
+    modes=${CHECK_PEER_MODES:-amp compile}
     [ "${CHECK_FP32:-0}" = 1 ] && modes="fp32 $modes"
-    for batch in 256 90; do
+    for batch in ${CHECK_PEER_BATCHES:-256 90}; do
         for mode in $modes; do
-            lim=60; [ "$mode" = compile ] && lim=200
+            lim=60; [ "$mode" = compile ] && lim=240
             fits $lim || { row "| PyTorch $mode, batch $batch | skipped: budget |"; continue; }
             r=$(timeout $lim python3 bench/ref/train_step.py --device cuda --batch "$batch" --mode "$mode" \
                 --steps "$steps" 2>"$out/peer_${mode}_$batch.err" | tail -n 1)

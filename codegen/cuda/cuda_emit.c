@@ -137,8 +137,14 @@ static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, char 
     case IR_OP_ASSIGN: p->work = CU_NOTHING; return 0;
     case IR_OP_CONST: fixed = "fn_fill"; break;
     case IR_OP_RESHAPE: fixed = "fn_copy"; break;
-    case IR_OP_SUM: fixed = "fn_sum_lead"; break;
-    case IR_OP_SUMLAST: fixed = "fn_sum_last"; break;
+    case IR_OP_SUM: /* partial sums over row splits, then the sum of the splits */
+        p->kernel[p->n_kernels++] = add_fixed(b, "fn_sum_lead_part");
+        p->kernel[p->n_kernels++] = add_fixed(b, "fn_sum_lead");
+        return 0;
+    case IR_OP_SUMLAST: /* the runtime picks by row length */
+        p->kernel[p->n_kernels++] = add_fixed(b, "fn_sum_last");
+        p->kernel[p->n_kernels++] = add_fixed(b, "fn_sum_last_block");
+        return 0;
     case IR_OP_BCAST: fixed = "fn_bcast"; break;
     case IR_OP_BCASTLAST: fixed = "fn_bcast_last"; break;
     case IR_OP_SLICE: fixed = "fn_slice"; break;

@@ -5,9 +5,10 @@
  * kernel once, in first-use order, so the text is byte-identical across runs (golden-tested).
  * Sizes are kernel arguments, never constants: one module serves every batch, image and class
  * count, as the artifact does. Convolutions and matmuls are GEMM-shaped: the module has their
- * im2col / col2im kernels and the plan marks the GEMM for cuBLAS. Every kernel is a
- * grid-stride loop with one thread per output element; reductions loop in a thread, so
- * results do not depend on the launch shape or on atomics.
+ * im2col / col2im kernels and the plan marks the GEMM for cuBLAS. Most kernels are
+ * grid-stride loops with one thread per output element; the sums run in blocks (row splits,
+ * then the splits summed; or a block per long row), always in a fixed order and without
+ * atomics, so a step's results do not change from run to run.
  * What this is not: fused (the fusion pass is issue 9's), launched (the driver-API runtime is
  * the next step), or f64 (the GPU runs the f32 graphs).
  */

@@ -45,6 +45,7 @@ int rt_cuda_open(RtCudaApi *a, RtStatus *st) {
     BL(cublasSgemm, "cublasSgemm_v2");
     CU(cuStreamDestroy, "cuStreamDestroy_v2");
     BL(cublasDestroy, "cublasDestroy_v2");
+    BL(cublasSetMathMode, "cublasSetMathMode");
 #undef CU
 #undef BL
     void **first = (void **)&a->cuInit, **end = (void **)(&a->cublasSgemm + 1);

@@ -44,9 +44,10 @@ typedef struct {
     int (*cublasSetStream)(cublasHandle_t, CUstream);
     int (*cublasSgemm)(cublasHandle_t, int, int, int, int, int, const float *, const float *, int, const float *,
                        int, const float *, float *, int);
-    /* optional (after cublasSgemm: not required to open): teardown */
+    /* optional (after cublasSgemm: not required to open): teardown, TF32 */
     CUresult (*cuStreamDestroy)(CUstream);
     int (*cublasDestroy)(cublasHandle_t);
+    int (*cublasSetMathMode)(cublasHandle_t, int);
 } RtCudaApi;
 
 /* Opens libcuda and libcublas and initialises device 0. -1 with a message when either library

@@ -3,6 +3,7 @@
 #include "runtime/gpu/gpu_exec.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +14,7 @@
 
 #define ALIGN 256
 #define THREADS 256
-enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 };
+enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1, CUBLAS_TF32_TENSOR_OP_MATH = 3 };
 enum { ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SM_COUNT = 16 };
 
 struct RtGpu {
@@ -21,7 +22,7 @@ struct RtGpu {
     CUstream stream;
     cublasHandle_t blas;
     char name[160], arch[16];
-    int sm_count;
+    int sm_count, tf32;
 };
 
 struct RtGpuExec {
@@ -34,10 +35,12 @@ struct RtGpuExec {
     CUfunction *fn;      /* per module kernel */
     CUdeviceptr slab, *dev;  /* dev[id]: the node's device buffer */
     CUdeviceptr *var_dev;    /* per variable of the store */
-    CUdeviceptr scratch;
+    CUdeviceptr scratch, part; /* im2col columns; the row splits' partial sums of IR_OP_SUM */
     void **host;             /* staging for inputs and fetched outputs */
     size_t bytes;
     uint64_t seed, step;
+    double *prof_s; /* FN_PROFILE set: seconds per op (synchronised after each node) */
+    int64_t *prof_calls, prof_steps;
 };
 
 #define CHECK_CU(call)                                                                             \
@@ -63,9 +66,13 @@ RtGpu *rt_gpu_open(RtStatus *st) {
         rt_gpu_close(gpu);
         return NULL;
     }
+    /* TF32 tensor-core GEMMs unless FN_GPU_TF32=0 (full float32, for the strict comparisons) */
+    const char *tf = getenv("FN_GPU_TF32");
+    gpu->tf32 = !(tf && strcmp(tf, "0") == 0) && gpu->api.cublasSetMathMode &&
+                gpu->api.cublasSetMathMode(gpu->blas, CUBLAS_TF32_TENSOR_OP_MATH) == 0;
     snprintf(gpu->arch, sizeof gpu->arch, "sm_%d%d", major, minor);
     size_t len = strlen(gpu->name);
-    snprintf(gpu->name + len, sizeof gpu->name - len, " (%s)", gpu->arch);
+    snprintf(gpu->name + len, sizeof gpu->name - len, " (%s%s)", gpu->arch, gpu->tf32 ? ", TF32 GEMMs" : "");
     return gpu;
 }
 
@@ -81,6 +88,26 @@ void rt_gpu_close(RtGpu *gpu) {
 const char *rt_gpu_name(const RtGpu *gpu) { return gpu->name; }
 
 /* ---- launches --------------------------------------------------------------------------------- */
+
+/* a kernel whose blocks are laid out by the kernel itself: gx x gy blocks of bx x by threads */
+static int launch_grid(RtGpuExec *ex, int kernel, int64_t gx, int64_t gy, int bx, int by, void **args, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    CHECK_CU(cuLaunchKernel(ex->fn[kernel], (unsigned)gx, (unsigned)gy, 1, (unsigned)bx, (unsigned)by, 1, 0, gpu->stream, args,
+                            NULL));
+    return 0;
+}
+
+/* The row splits of a leading-axis sum of k rows of ny: about 8 blocks of 32 columns per SM,
+ * at least 64 rows a split, at most 1024 splits. */
+static void sum_splits(const RtGpu *gpu, int64_t ny, int64_t k, int64_t *splits, int64_t *chunk) {
+    int64_t col_blocks = (ny + 31) / 32, want = (int64_t)gpu->sm_count * 8 / col_blocks;
+    int64_t most = (k + 63) / 64;
+    if (want > most) want = most;
+    if (want > 1024) want = 1024;
+    if (want < 1) want = 1;
+    *chunk = (k + want - 1) / want;
+    *splits = k > 0 ? (k + *chunk - 1) / *chunk : 1;
+}
 
 static int launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
@@ -136,14 +163,19 @@ static int run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
         return launch(ex, k0, ny, args, st);
     }
     case IR_OP_SUM: {
-        int64_t k = na / ny;
-        void *args[] = {&y, &a, &ny, &k, &mean};
-        return launch(ex, k0, ny, args, st);
+        int64_t k = na / ny, splits, chunk;
+        sum_splits(ex->gpu, ny, k, &splits, &chunk);
+        void *part_args[] = {&ex->part, &a, &ny, &k, &chunk};
+        if (launch_grid(ex, k0, (ny + 31) / 32, splits, 32, 8, part_args, st) < 0) return -1;
+        void *args[] = {&y, &ex->part, &ny, &splits, &mean, &k};
+        return launch(ex, cp->kernel[1], ny, args, st);
     }
     case IR_OP_SUMLAST: {
         int64_t c = na / ny;
         void *args[] = {&y, &a, &ny, &c, &mean};
-        return launch(ex, k0, ny, args, st);
+        if (c < 64) return launch(ex, k0, ny, args, st);
+        int64_t blocks = ny < (int64_t)ex->gpu->sm_count * 16 ? ny : (int64_t)ex->gpu->sm_count * 16;
+        return launch_grid(ex, cp->kernel[1], blocks, 1, 256, 1, args, st);
     }
     case IR_OP_BCAST: {
         float s = mean ? (float)na / (float)ny : 1.f;
@@ -296,6 +328,15 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     }
     size_t scratch_off = total;
     total += up((p->scratch ? p->scratch : 1) * sizeof(float));
+    int64_t part_n = 1; /* the largest splits x ny of the graph's sums */
+    for (IrId id = 0; id < p->n; id++)
+        if (p->needed[id] && g->nodes[id].op == IR_OP_SUM) {
+            int64_t ny = p->numel[id], splits, chunk;
+            sum_splits(gpu, ny, ny ? p->numel[g->nodes[id].in[0]] / ny : 0, &splits, &chunk);
+            if (splits * ny > part_n) part_n = splits * ny;
+        }
+    size_t part_off = total;
+    total += up((size_t)part_n * sizeof(float));
     size_t free_b = 0, total_b = 0;
     CHECK_CU(cuMemGetInfo(&free_b, &total_b));
     if ((double)total > fraction * (double)free_b) {
@@ -316,6 +357,7 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
         rc = RT_CU(&gpu->api, st, cuMemcpyHtoD(ex->var_dev[v], ex->vars->v[v].data, (size_t)ex->vars->v[v].n * sizeof(float)));
     }
     ex->scratch = ex->slab + scratch_off;
+    ex->part = ex->slab + part_off;
     free(block_off);
     free(var_off);
     for (IrId id = 0; id < p->n && rc == 0; id++) { /* variables' nodes read the store's device copy */
@@ -352,11 +394,22 @@ RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const IrGraph *g, RtVars *vars, const int
         rt_gpu_exec_free(ex);
         return NULL;
     }
+    const char *prof = getenv("FN_PROFILE");
+    if (prof && *prof && strcmp(prof, "0") != 0) {
+        ex->prof_s = calloc(IR_OP_COUNT, sizeof *ex->prof_s);
+        ex->prof_calls = calloc(IR_OP_COUNT, sizeof *ex->prof_calls);
+    }
     return ex;
 }
 
 void rt_gpu_exec_free(RtGpuExec *ex) {
     if (!ex) return;
+    if (ex->prof_s) {
+        fprintf(stderr, "GPU profile (each node synchronised): %lld steps of %s\n", (long long)ex->prof_steps, ex->gpu->name);
+        rt_profile_print(ex->prof_s, ex->prof_calls, IR_OP_COUNT, ex->prof_steps);
+    }
+    free(ex->prof_s);
+    free(ex->prof_calls);
     if (ex->slab) ex->gpu->api.cuMemFree(ex->slab);
     for (int i = 0; ex->host && i < ex->plan.n; i++) free(ex->host[i]);
     free(ex->host);
@@ -383,8 +436,17 @@ int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
     for (IrId id = 0; id < p->n; id++)
         if (p->needed[id] && ex->g->nodes[id].op == IR_OP_INPUT)
             CHECK_CU(cuMemcpyHtoD(ex->dev[id], ex->host[id], (size_t)p->numel[id] * p->esize[id]));
-    for (IrId id = 0; id < p->n; id++)
-        if (p->needed[id] && run_node(ex, id, st) < 0) return -1;
+    ex->prof_steps++;
+    for (IrId id = 0; id < p->n; id++) {
+        if (!p->needed[id]) continue;
+        double t0 = ex->prof_s ? rt_now() : 0;
+        if (run_node(ex, id, st) < 0) return -1;
+        if (ex->prof_s) {
+            CHECK_CU(cuStreamSynchronize(gpu->stream));
+            ex->prof_s[ex->g->nodes[id].op] += rt_now() - t0;
+            ex->prof_calls[ex->g->nodes[id].op]++;
+        }
+    }
     for (int i = 0; i < ex->g->n_effects; i++) { /* assignments, after the whole step */
         IrId id = ex->g->effects[i];
         if (!p->needed[id]) continue;

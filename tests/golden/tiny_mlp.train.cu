@@ -99,12 +99,30 @@ extern "C" __global__ void fn_sub(float *y, const float *a, const float *b, fn_i
     FN_LOOP(i, n) { float x = a[i], z = b[i]; y[i] = x - z; }
 }
 
-/* y[j] = sum_i a[i*ny + j] (a mean with mean != 0), summed in order as the CPU */
-extern "C" __global__ void fn_sum_lead(float *y, const float *a, fn_i64 ny, fn_i64 k, int mean) {
+/* part[s*ny + j] = sum of a[i*ny + j] over rows i of split s (chunk rows each): a block is
+ * 32 columns x 8 row lanes, the lanes summed in a fixed order (no atomics) */
+extern "C" __global__ void fn_sum_lead_part(float *part, const float *a, fn_i64 ny, fn_i64 k, fn_i64 chunk) {
+    __shared__ float lane[8][33];
+    fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r0 = (fn_i64)blockIdx.y * chunk;
+    fn_i64 r1 = r0 + chunk < k ? r0 + chunk : k;
+    float s = 0.f;
+    if (j < ny)
+        for (fn_i64 r = r0 + threadIdx.y; r < r1; r += 8) s += a[r * ny + j];
+    lane[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && j < ny) {
+        float t = 0.f;
+        for (int q = 0; q < 8; q++) t += lane[q][threadIdx.x];
+        part[(fn_i64)blockIdx.y * ny + j] = t;
+    }
+}
+
+/* y[j] = sum_i a[i*ny + j] over k rows (the splits' partial sums), / n_mean for a mean */
+extern "C" __global__ void fn_sum_lead(float *y, const float *a, fn_i64 ny, fn_i64 k, int mean, fn_i64 n_mean) {
     FN_LOOP(j, ny) {
         float s = 0.f;
         for (fn_i64 i = 0; i < k; i++) s += a[i * ny + j];
-        y[j] = mean ? s / (float)k : s;
+        y[j] = mean ? s / (float)n_mean : s;
     }
 }
 
