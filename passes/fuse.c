@@ -138,3 +138,33 @@ int64_t pass_fuse_inner(const IrGraph *g, const PassFusion *f, int gi, const int
     }
     return inner;
 }
+
+int pass_fuse_slot(const PassFuseLayout *lay, IrId x, int result) {
+    for (int s = 0; s < lay->n_slots; s++)
+        if (lay->slot_node[s] == x && (lay->slot_kind[s] == PASS_SLOT_OUT || lay->slot_kind[s] == PASS_SLOT_SUM) == result)
+            return s;
+    return -1;
+}
+
+int pass_fuse_layout(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, PassFuseLayout *lay) {
+    const IrId *mem = f->members + f->start[gi];
+    const int nm = f->start[gi + 1] - f->start[gi];
+    const int64_t domain = numel[pass_fuse_domain(g, f, gi)];
+    memset(lay, 0, sizeof *lay);
+    if ((lay->inner = pass_fuse_inner(g, f, gi, numel)) < 0) return -1; /* two row lengths */
+    for (int k = 0; k < nm; k++) {
+        const IrNode *nd = &g->nodes[mem[k]];
+        for (int i = 0; i < nd->n_in; i++) {
+            IrId x = nd->in[i];
+            if (f->group_of[x] == gi || pass_fuse_slot(lay, x, 0) >= 0) continue;
+            int64_t m = numel[x];
+            lay->slot_node[lay->n_slots] = x; /* a suffix has m == inner */
+            lay->slot_kind[lay->n_slots++] = m == domain ? PASS_SLOT_FULL : m == 1 ? PASS_SLOT_SCALAR : PASS_SLOT_SUFFIX;
+        }
+        if (f->materialized[mem[k]]) {
+            lay->slot_node[lay->n_slots] = mem[k];
+            lay->slot_kind[lay->n_slots++] = nd->op == IR_OP_SUM ? PASS_SLOT_SUM : PASS_SLOT_OUT;
+        }
+    }
+    return 0;
+}

@@ -69,6 +69,24 @@ IrId pass_fuse_domain(const IrGraph *g, const PassFusion *f, int gi);
  * are smaller than the domain but not scalars, and of its sums; 0 when there is none, -1 when
  * there are several. Chunks hold whole rows, and the LLVM kernels loop over rows. */
 int64_t pass_fuse_inner(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel);
+/* A group's operands and results as one kernel sees them, at bound sizes (the LLVM and CUDA
+ * targets): slot s holds node slot_node[s]'s buffer, read in full at the element index, as a
+ * suffix at the column index, or as a scalar; or written (a materialized member), or a terminal
+ * sum. Slots come member by member: new outside operands, then the member's result. */
+enum { PASS_SLOT_FULL, PASS_SLOT_SUFFIX, PASS_SLOT_SCALAR, PASS_SLOT_OUT, PASS_SLOT_SUM };
+enum { PASS_MAX_SLOTS = 3 * PASS_FUSE_MAX_GROUP };
+typedef struct {
+    int n_slots;
+    IrId slot_node[PASS_MAX_SLOTS];
+    int slot_kind[PASS_MAX_SLOTS]; /* PASS_SLOT_* */
+    int64_t inner;                 /* the row length: the suffix operands' and sums' length, or 0 when
+                                      there are none */
+} PassFuseLayout;
+/* Group gi's layout at element counts numel; -1 when its operands and sums have two different
+ * row lengths (then only the interpreted loops can run it). */
+int pass_fuse_layout(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, PassFuseLayout *lay);
+/* The slot of node x in lay: as an operand (result 0) or as a result (1); -1 if none. */
+int pass_fuse_slot(const PassFuseLayout *lay, IrId x, int result);
 /* Groups the needed nodes (needed NULL: all). Free with pass_fusion_free. */
 int pass_fuse(const IrGraph *g, const char *needed, PassFusion *f);
 void pass_fusion_free(PassFusion *f);

@@ -69,14 +69,14 @@ static double SFX(fused_scalar)(const RtExec *ex, IrId id) {
 static void SFX(run_chunk_jit)(RtExec *ex, int gi, int64_t c, int64_t c0, int64_t c1) {
     const RtJit *j = &ex->jit;
     const RtGroupRun *gr = &ex->group_run[gi];
-    void *p[LL_MAX_SLOTS];
+    void *p[PASS_MAX_SLOTS];
     for (int s = 0, r = 0; s < j->n_slots[gi]; s++) {
         IrId x = j->slot_node[j->slot0[gi] + s];
         real *b = ex->buf[x];
         switch (j->slot_kind[j->slot0[gi] + s]) {
-        case LL_IN_FULL:
-        case LL_OUT: p[s] = b + c0; break;
-        case LL_SUM: {
+        case PASS_SLOT_FULL:
+        case PASS_SLOT_OUT: p[s] = b + c0; break;
+        case PASS_SLOT_SUM: {
             real *acc = (real *)ex->partials + ((size_t)r++ * (size_t)gr->n_chunks + (size_t)c) * (size_t)gr->reduce_len;
             memset(acc, 0, (size_t)gr->reduce_len * sizeof(real));
             p[s] = acc;

@@ -20,7 +20,7 @@ int rt_jit_build(RtJit *j, const RtPlan *p, int prec, int compile, RtStatus *st)
     char **keys = NULL, **names = NULL;
     int cap_slots = 0, used_slots = 0;
     ll_emit_prelude(&module);
-    LlLayout lay;
+    PassFuseLayout lay;
     for (int gi = 0; gi < ng; gi++) {
         j->kernel[gi] = -1;
         key.len = 0;

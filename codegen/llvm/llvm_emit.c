@@ -54,18 +54,12 @@ static const char *lit(char *buf, double v, int prec) {
 typedef struct {
     const IrGraph *g;
     const PassFusion *f;
-    LlLayout *lay;
+    PassFuseLayout *lay;
     LlText *t;
     const char *T; /* "float" / "double" */
     int gi, prec, align, ag;
-    char loaded[LL_MAX_SLOTS];
+    char loaded[PASS_MAX_SLOTS];
 } Emit;
-
-static int slot_of(const LlLayout *lay, IrId x, int kind_out) {
-    for (int s = 0; s < lay->n_slots; s++)
-        if (lay->slot_node[s] == x && (lay->slot_kind[s] == LL_OUT || lay->slot_kind[s] == LL_SUM) == kind_out) return s;
-    return -1;
-}
 
 /* The register holding operand x of a member: a member's own, or a load from its slot. */
 static void operand(Emit *e, IrId x, char *out, size_t cap) {
@@ -75,13 +69,13 @@ static void operand(Emit *e, IrId x, char *out, size_t cap) {
         snprintf(out, cap, "%%m%d", k);
         return;
     }
-    int s = slot_of(e->lay, x, 0);
+    int s = pass_fuse_slot(e->lay, x, 0);
     if (!e->loaded[s]) {
         e->loaded[s] = 1;
-        if (e->lay->slot_kind[s] == LL_IN_SCALAR) {
+        if (e->lay->slot_kind[s] == PASS_SLOT_SCALAR) {
             put(e->t, "  %%l%d = load %s, %s* %%s%d, align %d\n", s, e->T, e->T, s, e->align);
         } else {
-            const char *idx = e->lay->slot_kind[s] == LL_IN_FULL ? "%i" : "%j";
+            const char *idx = e->lay->slot_kind[s] == PASS_SLOT_FULL ? "%i" : "%j";
             put(e->t, "  %%l%d.p = getelementptr inbounds %s, %s* %%s%d, i64 %s\n", s, e->T, e->T, s, idx);
             put(e->t, "  %%l%d = load %s, %s* %%l%d.p, align %d, !llvm.access.group !%d\n", s, e->T, e->T, s, e->align,
                 e->ag);
@@ -165,7 +159,7 @@ static void emit_member(Emit *e, int k, IrId id, const int64_t *numel) {
     case IR_OP_BCAST: put(e->t, "  %%m%d = fmul %s %s, %s\n", k, T, a, lit(c2, s, e->prec)); break;
     case IR_OP_ADDS: put(e->t, "  %%m%d = fadd %s %s, %s\n", k, T, a, lit(c2, s, e->prec)); break;
     case IR_OP_SUM: {
-        int ts = slot_of(e->lay, id, 1);
+        int ts = pass_fuse_slot(e->lay, id, 1);
         const char *idx = numel[id] > 1 ? "%j" : "0";
         const char *md = numel[id] > 1 ? ", !llvm.access.group !" : "";
         char mdn[16] = "";
@@ -178,7 +172,7 @@ static void emit_member(Emit *e, int k, IrId id, const int64_t *numel) {
     }
     default: break; /* pass_fuse_pointwise admits no other op */
     }
-    int os = slot_of(e->lay, id, 1);
+    int os = pass_fuse_slot(e->lay, id, 1);
     if (os >= 0) {
         put(e->t, "  %%o%d.p = getelementptr inbounds %s, %s* %%s%d, i64 %%i\n", k, T, T, os);
         put(e->t, "  store %s %%m%d, %s* %%o%d.p, align %d, !llvm.access.group !%d\n", T, k, T, k, e->align, e->ag);
@@ -186,27 +180,10 @@ static void emit_member(Emit *e, int k, IrId id, const int64_t *numel) {
 }
 
 int ll_emit_group(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, int prec, const char *name,
-                  int index, LlLayout *lay, LlText *t) {
+                  int index, PassFuseLayout *lay, LlText *t) {
     const IrId *mem = f->members + f->start[gi];
     const int nm = f->start[gi + 1] - f->start[gi];
-    const int64_t domain = numel[pass_fuse_domain(g, f, gi)];
-    memset(lay, 0, sizeof *lay);
-    if ((lay->inner = pass_fuse_inner(g, f, gi, numel)) < 0) return -1; /* two row lengths */
-    for (int k = 0; k < nm; k++) { /* slots, member by member: new outside operands, then the result */
-        const IrNode *nd = &g->nodes[mem[k]];
-        for (int i = 0; i < nd->n_in; i++) {
-            IrId x = nd->in[i];
-            if (f->group_of[x] == gi || slot_of(lay, x, 0) >= 0) continue;
-            int64_t m = numel[x];
-            int kind = m == domain ? LL_IN_FULL : m == 1 ? LL_IN_SCALAR : LL_IN_SUFFIX; /* suffix: m == inner */
-            lay->slot_node[lay->n_slots] = x;
-            lay->slot_kind[lay->n_slots++] = kind;
-        }
-        if (f->materialized[mem[k]]) {
-            lay->slot_node[lay->n_slots] = mem[k];
-            lay->slot_kind[lay->n_slots++] = nd->op == IR_OP_SUM ? LL_SUM : LL_OUT;
-        }
-    }
+    if (pass_fuse_layout(g, f, gi, numel, lay) < 0) return -1; /* two row lengths */
     Emit e = {.g = g, .f = f, .lay = lay, .t = t, .T = prec == 4 ? "float" : "double", .gi = gi, .prec = prec,
               .align = prec, .ag = 3 * index + 2};
     put(t, "; %d nodes, ending %s; %d pointers\n", nm, ir_op_info[g->nodes[mem[nm - 1]].op].name, lay->n_slots);

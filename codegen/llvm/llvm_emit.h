@@ -22,17 +22,6 @@
 
 #include "passes/passes.h"
 
-enum { LL_IN_FULL, LL_IN_SUFFIX, LL_IN_SCALAR, LL_OUT, LL_SUM };
-enum { LL_MAX_SLOTS = 3 * PASS_FUSE_MAX_GROUP };
-
-typedef struct {
-    int n_slots;
-    IrId slot_node[LL_MAX_SLOTS]; /* the node whose buffer goes in p[s] */
-    int slot_kind[LL_MAX_SLOTS];  /* LL_* */
-    int64_t inner;                /* len per row: the suffix operands' and sums' length, or 0 when
-                                     there are none (the caller passes one row of its whole range) */
-} LlLayout;
-
 typedef struct {
     char *s;
     size_t len, cap;
@@ -43,7 +32,7 @@ typedef struct {
  * in its module (its metadata ids). Returns 0, or -1 when the group cannot be written this way
  * (operands or sums of two different suffix lengths; then the interpreted loops run it). */
 int ll_emit_group(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, int prec, const char *name,
-                  int index, LlLayout *layout, LlText *t);
+                  int index, PassFuseLayout *layout, LlText *t);
 /* The module's header (target-independent declarations of the libm functions used). */
 void ll_emit_prelude(LlText *t);
 void ll_text_free(LlText *t);
