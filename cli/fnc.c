@@ -15,7 +15,7 @@
 
 typedef struct {
     const char *model, *out, *dump_after, *graph, *optimizer, *nvrtc;
-    int time_passes;
+    int time_passes, unfused;
     FeDefine defines[MAX_DEFINES];
     int n_defines;
 } FncOpts;
@@ -182,14 +182,30 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
     return 0;
 }
 
-/* fnc cuda: the CUDA C module of the train or eval graph; --nvrtc ARCH also compiles it */
+/* fnc cuda: the CUDA C module of the train or eval graph (fused, as fnrun runs it, at the model's
+ * sizes with N = 90 unless -D N=... says otherwise; or unfused); --nvrtc ARCH also compiles it */
 static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
-    IrGraph *g = build(o, strcmp(o->graph, "eval") != 0, ctx);
+    int training = strcmp(o->graph, "eval") != 0;
+    IrGraph *g = build(o, training, ctx);
     if (!g) return 1;
     CuModule m;
     char err[512];
-    int rc = cu_emit_graph(g, &m, err, sizeof err);
+    RtPlan p = {0};
+    RtStatus st;
+    int rc;
+    if (o->unfused) {
+        rc = cu_emit_graph(g, &m, err, sizeof err);
+    } else {
+        int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+        int n_idx = ir_sym_index(g, "N");
+        for (int i = 0; i < g->n_syms; i++) sym[i] = g->syms[i].dflt > 0 ? g->syms[i].dflt : i == n_idx ? 90 : 1;
+        rc = rt_plan_build(&p, g, sym, NULL, 0, training, 4, RT_PLAN_FUSE | RT_PLAN_IM2COL, &st);
+        if (rc < 0) snprintf(err, sizeof err, "%s", st.msg);
+        else rc = cu_emit_fused(g, &p.fusion, p.numel, &m, err, sizeof err);
+        free(sym);
+    }
     if (rc < 0) {
+        rt_plan_free(&p);
         fprintf(stderr, "fnc cuda: %s\n", err);
         ir_graph_free(g);
         return 1;
@@ -209,8 +225,8 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
         fputs(m.source, stdout);
     }
     FILE *info = o->out || o->nvrtc ? stdout : stderr;
-    fprintf(info, "%s graph: %d nodes, %d kernels in the module, %d kernel launches and %d GEMMs per step\n",
-            strcmp(o->graph, "eval") ? "train" : "eval", g->n_nodes, m.n_names, launches, gemms);
+    fprintf(info, "%s graph: %d nodes, %d kernels in the module (%s), %d kernel launches and %d GEMMs per step\n",
+            training ? "train" : "eval", g->n_nodes, m.n_names, o->unfused ? "unfused" : "fused", launches, gemms);
     if (rc == 0 && o->nvrtc) {
         void *cubin;
         size_t n;
@@ -232,6 +248,7 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
         free(log);
     }
     cu_module_free(&m);
+    rt_plan_free(&p);
     ir_graph_free(g);
     return rc;
 }
@@ -247,7 +264,7 @@ static int fnc_main(int argc, char **argv, FncOpts *o) {
                 "  check MODEL.fn                                 diagnostics only\n"
                 "  dump MODEL.fn [--graph train|eval] [--dump-after PASS]  print the IR\n"
                 "  info MODEL.fn [-D name=value ...]              parameters, MACs, layer shapes\n"
-                "  cuda MODEL.fn [--graph train|eval] [-o OUT.cu] [--nvrtc sm_90]  the CUDA C module\n"
+                "  cuda MODEL.fn [--graph train|eval] [--unfused] [-o OUT.cu] [--nvrtc sm_90]  the CUDA C module\n"
                 "\n`fnc COMMAND --help` lists a command's flags. fn " FN_VERSION "\n");
         return argc < 2 ? 2 : 0;
     }
@@ -265,6 +282,7 @@ static int fnc_main(int argc, char **argv, FncOpts *o) {
         {"graph", FLAG_STR, &o->graph, "dump, cuda: which graph, train or eval"},
         {"optimizer", FLAG_STR, &o->optimizer, "dump, cuda: the train graph's optimiser (ADAGRAD, ADADELTA, ADAM, RMSPROP, MOM, SGD)"},
         {"nvrtc", FLAG_STR, &o->nvrtc, "cuda: compile the module with NVRTC for this architecture (e.g. sm_90)"},
+        {"unfused", FLAG_BOOL, &o->unfused, "cuda: a kernel per op (one module for every size) instead of the fused module"},
     };
     /* accept -o OUT as well as --o */
     for (int i = 2; i < argc; i++)
@@ -275,7 +293,7 @@ static int fnc_main(int argc, char **argv, FncOpts *o) {
     snprintf(prog, sizeof prog, "fnc %s", cmd);
     const char *pos[MAX_MODELS];
     int n_pos;
-    int r = flags_parse(prog, usage, specs, 6, argc, argv, 2, pos, MAX_MODELS, &n_pos);
+    int r = flags_parse(prog, usage, specs, 7, argc, argv, 2, pos, MAX_MODELS, &n_pos);
     if (r) return r < 0 ? 2 : 0;
     if (n_pos < 1) {
         fprintf(stderr, "%s: missing MODEL.fn (see %s --help)\n", prog, prog);

@@ -213,7 +213,8 @@ static void plan_blocks(RtPlan *p) {
 }
 
 int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *const *want, int n_want,
-                  int run_effects, int prec, int fuse, RtStatus *st) {
+                  int run_effects, int prec, int flags, RtStatus *st) {
+    const int fuse = flags & RT_PLAN_FUSE;
     memset(p, 0, sizeof *p);
     int n = g->n_nodes, threads = omp_get_max_threads();
     p->g = g;
@@ -266,7 +267,7 @@ int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *c
         if (ir_op_info[nd->op].attr == IR_ATTR_WINDOW) {
             RefWindow win;
             rt_plan_window(p, id, &win);
-            size_t s = fuse && prec == 4 ? cpu_conv_scratch(&win, threads) : ref_conv_scratch(&win);
+            size_t s = fuse && prec == 4 && !(flags & RT_PLAN_IM2COL) ? cpu_conv_scratch(&win, threads) : ref_conv_scratch(&win);
             if (s > p->scratch) p->scratch = s;
         }
     }

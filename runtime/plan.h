@@ -27,12 +27,15 @@ typedef struct {
     PassFusion fusion; /* n_groups 0: every node runs on its own */
 } RtPlan;
 
+/* rt_plan_build's flags. FUSE: group pointwise nodes (pass_fuse) so that a group runs where its
+ * leader stands, only its materialized values get blocks, and a reshape shares its input's
+ * block. IM2COL: scratch for whole-batch im2col matrices (the GPU's), not the CPU's tiles. */
+enum { RT_PLAN_FUSE = 1, RT_PLAN_IM2COL = 2 };
 /* want: output names (NULL/0 = all outputs); run_effects: the assignments too. prec: bytes per
- * real. fuse: group pointwise nodes (pass_fuse) so that a group runs where its leader stands,
- * only its materialized values get blocks, and a reshape shares its input's block. Checks every
- * needed dimension is positive and every reshape keeps its element count. */
+ * real. flags: RT_PLAN_*. Checks every needed dimension is positive and every reshape keeps
+ * its element count. */
 int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *const *want, int n_want,
-                  int run_effects, int prec, int fuse, RtStatus *st);
+                  int run_effects, int prec, int flags, RtStatus *st);
 void rt_plan_free(RtPlan *p);
 /* The window (input, kernel, strides, padding, output size) a window op slides. */
 void rt_plan_window(const RtPlan *p, IrId id, RefWindow *win);

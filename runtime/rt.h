@@ -109,8 +109,8 @@ RtExec *rt_exec_bind_gpu(RtGpu *gpu, double memory_fraction, const IrGraph *g, R
  * device of a GPU executor; nothing to do on the CPU. */
 int rt_exec_upload_vars(RtExec *ex, RtStatus *st);
 size_t rt_exec_bytes(const RtExec *ex);
-/* CPU executors fuse pointwise nodes (passes/fuse.c) unless FN_FUSE=0 is set in the environment
+/* The executors (CPU and GPU) fuse pointwise nodes (passes/fuse.c) unless FN_FUSE=0 is set in the environment
  * (the unfused reference path, for checking the fused one). */
-int rt_exec_fusion_enabled(void);              /* bytes of buffers held */
+int rt_exec_fusion_enabled(void);
 
 #endif

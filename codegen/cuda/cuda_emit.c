@@ -1,7 +1,9 @@
 /* See cuda_emit.h. */
 #include "codegen/cuda/cuda_emit.h"
 
+#include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,31 +184,245 @@ static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, char 
     return 0;
 }
 
-int cu_emit_graph(const IrGraph *g, CuModule *m, char *err, size_t errcap) {
+/* ---- fused groups ---------------------------------------------------------------------------- */
+
+/* A float literal, exact: hexadecimal (C++17), or the bits where it is not finite. */
+static void float_lit(char *buf, size_t cap, double v) {
+    float x = (float)v;
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if (isfinite(x)) snprintf(buf, cap, "%af", (double)x);
+    else snprintf(buf, cap, "__int_as_float(0x%08x)", (unsigned)u);
+}
+
+/* The expression of a pointwise member over v (unary; f its scalar) or x, z (binary): the
+ * unfused kernels' own, so both paths compute alike. NULL for an op no kernel has. */
+static const char *member_expr(IrOp op, int *arity) {
+    *arity = 1;
+    if (op == IR_OP_BCAST) return "v * f";
+    for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++)
+        if (unary[i].op == op) return unary[i].expr;
+    *arity = 2;
+    for (size_t i = 0; i < sizeof binary / sizeof binary[0]; i++)
+        if (binary[i].op == op) return binary[i].expr;
+    return NULL;
+}
+
+typedef struct {
+    const IrGraph *g;
+    const PassFusion *f;
+    const int64_t *numel;
+    const PassFuseLayout *lay;
+    int gi;
+    char loaded[PASS_MAX_SLOTS];
+    Text *t;
+} GroupEmit;
+
+/* The name of operand x of a member: a member's register, or an outside slot loaded once. */
+static void group_operand(GroupEmit *e, IrId x, char *out, size_t cap) {
+    if (e->f->group_of[x] == e->gi) {
+        int k = 0;
+        while (e->f->members[e->f->start[e->gi] + k] != x) k++;
+        snprintf(out, cap, "m%d", k);
+        return;
+    }
+    int sl = pass_fuse_slot(e->lay, x, 0);
+    if (!e->loaded[sl]) {
+        e->loaded[sl] = 1;
+        int kind = e->lay->slot_kind[sl];
+        text_printf(e->t, "        float l%d = p%d[%s];\n", sl, sl,
+                    kind == PASS_SLOT_FULL ? "i" : kind == PASS_SLOT_SUFFIX ? "j" : "0");
+    }
+    snprintf(out, cap, "l%d", sl);
+}
+
+static int group_member(GroupEmit *e, int k) {
+    IrId id = e->f->members[e->f->start[e->gi] + k];
+    const IrNode *nd = &e->g->nodes[id];
+    char a[24], b[24] = "", f[48];
+    group_operand(e, nd->in[0], a, sizeof a);
+    if (nd->n_in > 1) group_operand(e, nd->in[1], b, sizeof b);
+    if (nd->op == IR_OP_SUM) {
+        text_printf(e->t, "        t%d += %s;\n", k, a);
+        return 0;
+    }
+    int arity;
+    const char *expr = member_expr(nd->op, &arity);
+    if (!expr) return -1;
+    if (arity == 1) {
+        double sc = nd->attr.u.scalar.f;
+        if (nd->op == IR_OP_BCAST) /* the mean factor, divided in float as the CPU does */
+            sc = nd->attr.u.reduce.mean ? (double)((float)e->numel[nd->in[0]] / (float)e->numel[id]) : 1;
+        int uses_f = nd->op == IR_OP_SCALE || nd->op == IR_OP_ADDS || nd->op == IR_OP_POWS || nd->op == IR_OP_BCAST;
+        float_lit(f, sizeof f, sc);
+        if (uses_f) text_printf(e->t, "        float m%d; { float v = %s, f = %s; m%d = %s; }\n", k, a, f, k, expr);
+        else text_printf(e->t, "        float m%d; { float v = %s; m%d = %s; }\n", k, a, k, expr);
+    } else {
+        text_printf(e->t, "        float m%d; { float x = %s, z = %s; m%d = %s; }\n", k, a, b, k, expr);
+    }
+    int os = pass_fuse_slot(e->lay, id, 1);
+    if (os >= 0) text_printf(e->t, "        p%d[i] = m%d;\n", os, k);
+    return 0;
+}
+
+/* Group gi's kernel text, named `name`, into t (see CuGroup); -1 if it cannot be written. */
+static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, const char *name,
+                        CuGroup *cg, Text *t) {
+    const IrId *mem = f->members + f->start[gi];
+    const int nm = f->start[gi + 1] - f->start[gi];
+    if (pass_fuse_layout(g, f, gi, numel, &cg->lay) < 0) return -1;
+    const PassFuseLayout *lay = &cg->lay;
+    int suffix = 0;
+    cg->sums = 0;
+    for (int s = 0; s < lay->n_slots; s++) suffix |= lay->slot_kind[s] == PASS_SLOT_SUFFIX;
+    for (int k = 0; k < nm; k++)
+        if (g->nodes[mem[k]].op == IR_OP_SUM) {
+            int64_t m = numel[mem[k]];
+            if (m != 1 && m != lay->inner) return -1;
+            cg->sums++;
+        }
+    text_printf(t, "/* %d nodes, ending %s; %d pointers%s */\n", nm, ir_op_info[g->nodes[mem[nm - 1]].op].name,
+                lay->n_slots, cg->sums ? "; partial sums" : "");
+    text_printf(t, "extern \"C\" __global__ void %s(fn_i64 n, fn_i64 len%s", name, cg->sums ? ", fn_i64 chunk" : "");
+    for (int s = 0; s < lay->n_slots; s++) text_printf(t, ", float *p%d", s);
+    text_printf(t, ") {\n");
+    GroupEmit e = {.g = g, .f = f, .numel = numel, .lay = lay, .gi = gi, .t = t};
+    if (cg->sums) {
+        text_printf(t, "    fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r = (fn_i64)blockIdx.y * chunk + threadIdx.y;\n"
+                       "    fn_i64 r1 = ((fn_i64)blockIdx.y + 1) * chunk;\n"
+                       "    if (j >= len) return;\n");
+        for (int k = 0; k < nm; k++)
+            if (g->nodes[mem[k]].op == IR_OP_SUM) text_printf(t, "    float t%d = 0.f;\n", k);
+        text_printf(t, "    for (; r < r1; r += 8) {\n"
+                       "        fn_i64 i = r * len + j;\n"
+                       "        if (i >= n) break;\n");
+    } else {
+        text_printf(t, "    FN_LOOP(i, n) {\n");
+        if (suffix) text_printf(t, "        fn_i64 j = i %% len;\n");
+    }
+    for (int k = 0; k < nm; k++)
+        if (group_member(&e, k) < 0) return -1;
+    text_printf(t, "    }\n");
+    if (cg->sums) {
+        text_printf(t, "    fn_i64 q = ((fn_i64)blockIdx.y * 8 + threadIdx.y) * len + j;\n");
+        for (int k = 0; k < nm; k++)
+            if (g->nodes[mem[k]].op == IR_OP_SUM) text_printf(t, "    p%d[q] = t%d;\n", pass_fuse_slot(lay, mem[k], 1), k);
+    }
+    text_printf(t, "}\n");
+    return 0;
+}
+
+/* Group gi's kernel in the module, shared with an equal group already there. */
+static int add_group(Builder *b, const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, CuGroup *cg,
+                     char ***bodies, int *n_bodies, int **body_kernel) {
+    Text body = {0};
+    if (group_kernel(g, f, gi, numel, "FN_GROUP_NAME", cg, &body) < 0) {
+        free(body.s);
+        return -1;
+    }
+    for (int i = 0; i < *n_bodies; i++)
+        if (!strcmp((*bodies)[i], body.s)) {
+            free(body.s);
+            cg->kernel = (*body_kernel)[i];
+            return 0;
+        }
+    char name[32];
+    snprintf(name, sizeof name, "fn_f%d", *n_bodies);
+    Text named = {0};
+    group_kernel(g, f, gi, numel, name, cg, &named);
+    *bodies = realloc(*bodies, (size_t)(*n_bodies + 1) * sizeof **bodies);
+    *body_kernel = realloc(*body_kernel, (size_t)(*n_bodies + 1) * sizeof **body_kernel);
+    (*bodies)[*n_bodies] = body.s;
+    cg->kernel = (*body_kernel)[(*n_bodies)++] = add_kernel(b, name, named.s);
+    free(named.s);
+    return 0;
+}
+
+static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *numel, CuModule *m, char *err,
+                       size_t errcap) {
     memset(m, 0, sizeof *m);
+    m->k_sum_part = m->k_sum = -1;
     Builder b = {{0}, NULL, 0, 0};
+    char **bodies = NULL;
+    int n_bodies = 0, *body_kernel = NULL;
     text_printf(&b.src, "%s", cu_prelude);
     m->plan = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *m->plan);
     m->n_plan = g->n_nodes;
+    if (f && f->n_groups) {
+        m->groups = calloc((size_t)f->n_groups, sizeof *m->groups);
+        m->n_groups = f->n_groups;
+    }
     for (IrId id = 0; id < g->n_nodes; id++) {
         const IrNode *n = &g->nodes[id];
         if (n->dtype != IR_DT_FLOAT && n->op != IR_OP_INPUT && n->op != IR_OP_ASSIGN) {
             snprintf(err, errcap, "node %%%d (%s): only float32 tensors run on the GPU", (int)id, ir_op_info[n->op].name);
             goto fail;
         }
-        if (plan_node(g, id, &b, &m->plan[id], err, errcap) < 0) goto fail;
+        int gi = m->n_groups ? f->group_of[id] : -1;
+        if (gi < 0) {
+            if (plan_node(g, id, &b, &m->plan[id], err, errcap) < 0) goto fail;
+            continue;
+        }
+        m->plan[id].node = id;
+        m->plan[id].work = CU_NOTHING;
+        if (f->members[f->start[gi + 1] - 1] != id) continue; /* the group runs at its last member */
+        if (add_group(&b, g, f, gi, numel, &m->groups[gi], &bodies, &n_bodies, &body_kernel) < 0) {
+            snprintf(err, errcap, "fused group %d (ending at node %%%d): its operands or sums have two row lengths", gi,
+                     (int)id);
+            goto fail;
+        }
+        m->plan[id].work = CU_FUSED;
+        m->plan[id].group = gi;
+        m->plan[id].n_kernels = 1;
+        m->plan[id].kernel[0] = m->groups[gi].kernel;
+        if (m->groups[gi].sums && m->k_sum < 0) {
+            m->k_sum_part = add_fixed(&b, "fn_sum_lead_part");
+            m->k_sum = add_fixed(&b, "fn_sum_lead");
+        }
     }
+    for (int i = 0; i < n_bodies; i++) free(bodies[i]);
+    free(bodies);
+    free(body_kernel);
     m->source = b.src.s;
     m->names = b.names;
     m->n_names = b.n;
     return 0;
 fail:
+    for (int i = 0; i < n_bodies; i++) free(bodies[i]);
+    free(bodies);
+    free(body_kernel);
     free(b.src.s);
     for (int i = 0; i < b.n; i++) free(b.names[i]);
     free(b.names);
     free(m->plan);
+    free(m->groups);
     memset(m, 0, sizeof *m);
     return -1;
+}
+
+void cu_sum_splits(int sm_count, int64_t ny, int64_t k, int64_t *splits, int64_t *chunk) {
+    int64_t col_blocks = (ny + 31) / 32, want = (int64_t)sm_count * 8 / col_blocks;
+    int64_t most = (k + 63) / 64;
+    if (want > most) want = most;
+    if (want > 1024) want = 1024;
+    if (want < 1) want = 1;
+    *chunk = (k + want - 1) / want;
+    *splits = k > 0 ? (k + *chunk - 1) / *chunk : 1;
+}
+
+void cu_group_shape(int sm_count, const CuGroup *cg, int64_t domain, int64_t *cols, int64_t *rows, int64_t *splits,
+                    int64_t *chunk) {
+    *cols = cg->lay.inner > 0 ? cg->lay.inner : 32;
+    *rows = (domain + *cols - 1) / *cols;
+    cu_sum_splits(sm_count, *cols, *rows, splits, chunk);
+}
+
+int cu_emit_graph(const IrGraph *g, CuModule *m, char *err, size_t errcap) {
+    return emit_module(g, NULL, NULL, m, err, errcap);
+}
+
+int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, CuModule *m, char *err, size_t errcap) {
+    return emit_module(g, f, numel, m, err, errcap);
 }
 
 char *cu_emit_catalogue(int *n_kernels) {
@@ -227,5 +443,6 @@ void cu_module_free(CuModule *m) {
     for (int i = 0; i < m->n_names; i++) free(m->names[i]);
     free(m->names);
     free(m->plan);
+    free(m->groups);
     memset(m, 0, sizeof *m);
 }

@@ -16,11 +16,14 @@
 #define FN_CODEGEN_CUDA_EMIT_H
 
 #include "ir/ir.h"
+#include "passes/passes.h"
 
 typedef enum {
-    CU_NOTHING, /* sources, assignments (done by the runtime after the step) */
+    CU_NOTHING, /* sources, assignments (done by the runtime after the step), fused members but
+                   the last */
     CU_KERNELS, /* kernel[0..n_kernels) in order */
-    CU_GEMM     /* cuBLAS, around the listed kernels (im2col before, col2im after) */
+    CU_GEMM,    /* cuBLAS, around the listed kernels (im2col before, col2im after) */
+    CU_FUSED    /* the last member of a fused group: the group's kernel (CuModule.groups[group]) */
 } CuWork;
 
 typedef struct {
@@ -28,7 +31,23 @@ typedef struct {
     CuWork work;
     int n_kernels;
     int kernel[3]; /* indices into CuModule.names */
+    int group;     /* CU_FUSED: index into CuModule.groups */
 } CuNodePlan;
+
+/* A fused group's kernel. Without sums it is a grid-stride loop over the n elements of the
+ * group's domain (rows of len; suffix operands read at column i % len):
+ *     NAME(fn_i64 n, fn_i64 len, float *p0, ..., float *pS)
+ * With sums it runs in blocks of 32 columns x 8 row lanes over row splits of `chunk` rows, and
+ * each sum's slot receives a partial-sum buffer of (splits * 8) x len, written once per lane:
+ *     NAME(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, ..., float *pS)
+ * Groups whose sums are scalars and which have no row length run with len 32 (n need not be a
+ * multiple: lanes past n stop). The partials are then summed by fn_sum_lead_part/fn_sum_lead
+ * (to len values for a column sum, or to one). */
+typedef struct {
+    int kernel; /* index into CuModule.names */
+    int sums;   /* the group's terminal sums */
+    PassFuseLayout lay;
+} CuGroup;
 
 typedef struct {
     char *source; /* the module: prelude + kernels */
@@ -36,10 +55,30 @@ typedef struct {
     int n_names;
     CuNodePlan *plan; /* one per node, in node order */
     int n_plan;
+    CuGroup *groups; /* fused modules: one per fusion group */
+    int n_groups;
+    int k_sum_part, k_sum; /* fused modules with sums: the kernels that finish them; else -1 */
 } CuModule;
 
-/* 0, or -1 with a message in err (an op or dtype the GPU target cannot run). */
+/* The launch shapes the sum kernels assume, for a card of sm_count multiprocessors. A leading-
+ * axis sum of k rows of ny (fn_sum_lead_part): about 8 blocks of 32 columns per SM, at least 64
+ * rows a split, at most 1024 splits. A fused group with sums over a domain of `domain` elements:
+ * its columns (the row length, or 32 lanes for scalar sums alone), rows and row splits; the
+ * kernel runs ceil(cols / 32) x splits blocks of 32 x 8 threads and writes (splits * 8) x cols
+ * partial sums per sum. */
+void cu_sum_splits(int sm_count, int64_t ny, int64_t k, int64_t *splits, int64_t *chunk);
+void cu_group_shape(int sm_count, const CuGroup *cg, int64_t domain, int64_t *cols, int64_t *rows, int64_t *splits,
+                    int64_t *chunk);
+
+/* The unfused module: a kernel per op, sizes as arguments (one module for every binding).
+ * 0, or -1 with a message in err (an op or dtype the GPU target cannot run). */
 int cu_emit_graph(const IrGraph *g, CuModule *m, char *err, size_t errcap);
+/* The fused module for fusion f of g at element counts numel: a kernel per distinct group
+ * (structurally equal groups share one), the other nodes as cu_emit_graph writes them. Sizes
+ * are still arguments, but the layout (which operands are full, suffixes or scalars) and BCAST's
+ * mean factors are the binding's. -1 with a message when a group cannot be written (operands
+ * of two row lengths, sums of another length than the row's or one). */
+int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, CuModule *m, char *err, size_t errcap);
 void cu_module_free(CuModule *m);
 /* Every kernel the emitter can write (all ops, all operand layouts) in one module, for tests
  * that compile them all; malloc'ed. */

@@ -11,6 +11,7 @@
 #include "codegen/cuda/nvrtc.h"
 #include "runtime/gpu/cuda_api.h"
 #include "runtime/plan.h"
+#include "runtime/rt.h"
 
 #define ALIGN 256
 #define THREADS 256
@@ -36,6 +37,7 @@ struct RtGpuExec {
     CUdeviceptr slab, *dev;  /* dev[id]: the node's device buffer */
     CUdeviceptr *var_dev;    /* per variable of the store */
     CUdeviceptr scratch, part; /* im2col columns; the row splits' partial sums of IR_OP_SUM */
+    CUdeviceptr gpart;         /* fused groups' per-lane partial sums */
     void **host;             /* staging for inputs and fetched outputs */
     size_t bytes;
     uint64_t seed, step;
@@ -97,24 +99,57 @@ static int launch_grid(RtGpuExec *ex, int kernel, int64_t gx, int64_t gy, int bx
     return 0;
 }
 
-/* The row splits of a leading-axis sum of k rows of ny: about 8 blocks of 32 columns per SM,
- * at least 64 rows a split, at most 1024 splits. */
-static void sum_splits(const RtGpu *gpu, int64_t ny, int64_t k, int64_t *splits, int64_t *chunk) {
-    int64_t col_blocks = (ny + 31) / 32, want = (int64_t)gpu->sm_count * 8 / col_blocks;
-    int64_t most = (k + 63) / 64;
-    if (want > most) want = most;
-    if (want > 1024) want = 1024;
-    if (want < 1) want = 1;
-    *chunk = (k + want - 1) / want;
-    *splits = k > 0 ? (k + *chunk - 1) / *chunk : 1;
-}
-
 static int launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     int64_t blocks = (n + THREADS - 1) / THREADS, cap = (int64_t)gpu->sm_count * 32;
     if (blocks > cap) blocks = cap; /* grid-stride loops cover the rest */
     if (blocks < 1) blocks = 1;
     CHECK_CU(cuLaunchKernel(ex->fn[kernel], (unsigned)blocks, 1, 1, THREADS, 1, 1, 0, gpu->stream, args, NULL));
+    return 0;
+}
+
+/* y[j] = the sum over k rows of a[i*ny + j] (/ n_mean for a mean): the row splits' partial sums
+ * (fn_sum_lead_part), then their sum (fn_sum_lead) */
+static int sum_rows(RtGpuExec *ex, int k_part, int k_sum, CUdeviceptr y, CUdeviceptr a, int64_t ny, int64_t k, int mean,
+                    int64_t n_mean, RtStatus *st) {
+    int64_t splits, chunk;
+    cu_sum_splits(ex->gpu->sm_count, ny, k, &splits, &chunk);
+    void *part_args[] = {&ex->part, &a, &ny, &k, &chunk};
+    if (launch_grid(ex, k_part, (ny + 31) / 32, splits, 32, 8, part_args, st) < 0) return -1;
+    void *args[] = {&y, &ex->part, &ny, &splits, &mean, &n_mean};
+    return launch(ex, k_sum, ny, args, st);
+}
+
+static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
+    const CuGroup *cg = &ex->mod.groups[gi];
+    const PassFusion *f = &ex->plan.fusion;
+    const int64_t *numel = ex->plan.numel;
+    int64_t n = numel[pass_fuse_domain(ex->g, f, gi)], len = cg->lay.inner > 0 ? cg->lay.inner : 1;
+    CUdeviceptr ptr[PASS_MAX_SLOTS];
+    void *args[PASS_MAX_SLOTS + 3] = {&n, &len};
+    int na = 2;
+    int64_t cols = 0, rows = 0, splits = 1, chunk = 0;
+    if (cg->sums) {
+        cu_group_shape(ex->gpu->sm_count, cg, n, &cols, &rows, &splits, &chunk);
+        len = cols;
+        args[na++] = &chunk;
+    }
+    size_t per_sum = (size_t)(splits * 8 * cols);
+    for (int s = 0, t = 0; s < cg->lay.n_slots; s++) {
+        ptr[s] = cg->lay.slot_kind[s] == PASS_SLOT_SUM ? ex->gpart + (size_t)t++ * per_sum * sizeof(float)
+                                                        : ex->dev[cg->lay.slot_node[s]];
+        args[na++] = &ptr[s];
+    }
+    if (!cg->sums) return launch(ex, cg->kernel, n, args, st);
+    if (launch_grid(ex, cg->kernel, (cols + 31) / 32, splits, 32, 8, args, st) < 0) return -1;
+    for (int s = 0; s < cg->lay.n_slots; s++) { /* each sum: its lanes' partials, summed */
+        if (cg->lay.slot_kind[s] != PASS_SLOT_SUM) continue;
+        IrId id = cg->lay.slot_node[s];
+        int64_t ny = numel[id], k = (int64_t)per_sum / ny;
+        if (sum_rows(ex, ex->mod.k_sum_part, ex->mod.k_sum, ex->dev[id], ptr[s], ny, k, ex->g->nodes[id].attr.u.reduce.mean,
+                     n / ny, st) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -143,6 +178,7 @@ static int run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
     float f = (float)n->attr.u.scalar.f;
     int k0 = cp->n_kernels ? cp->kernel[0] : -1;
     RefWindow w;
+    if (cp->work == CU_FUSED) return run_group(ex, cp->group, st);
     if (cp->work == CU_NOTHING || n->op == IR_OP_CONST) return 0; /* constants are filled once */
     switch (ir_op_info[n->op].cls) {
     case IR_CLASS_ELEMENTWISE:
@@ -159,17 +195,11 @@ static int run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
     int mean = ra->mean;
     switch (n->op) {
     case IR_OP_RESHAPE: {
+        if (y == a) return 0; /* fused plans: the reshape shares its input's block */
         void *args[] = {&y, &a, &ny};
         return launch(ex, k0, ny, args, st);
     }
-    case IR_OP_SUM: {
-        int64_t k = na / ny, splits, chunk;
-        sum_splits(ex->gpu, ny, k, &splits, &chunk);
-        void *part_args[] = {&ex->part, &a, &ny, &k, &chunk};
-        if (launch_grid(ex, k0, (ny + 31) / 32, splits, 32, 8, part_args, st) < 0) return -1;
-        void *args[] = {&y, &ex->part, &ny, &splits, &mean, &k};
-        return launch(ex, cp->kernel[1], ny, args, st);
-    }
+    case IR_OP_SUM: return sum_rows(ex, k0, cp->kernel[1], y, a, ny, na / ny, mean, na / ny, st);
     case IR_OP_SUMLAST: {
         int64_t c = na / ny;
         void *args[] = {&y, &a, &ny, &c, &mean};
@@ -296,9 +326,9 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     const RtPlan *p = &ex->plan;
     const IrGraph *g = ex->g;
-    /* the module, compiled for this card (or found in the kernel cache) and loaded */
+    /* the module (emitted by the caller), compiled for this card (or found in the kernel cache)
+       and loaded */
     char err[512];
-    if (cu_emit_graph(g, &ex->mod, err, sizeof err) < 0) return rt_fail(st, "%s", err);
     void *cubin;
     size_t n_cubin;
     int hit;
@@ -315,12 +345,14 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     if (rc < 0) return -1;
     ex->fn = calloc((size_t)ex->mod.n_names + 1, sizeof *ex->fn);
     for (int i = 0; i < ex->mod.n_names; i++) CHECK_CU(cuModuleGetFunction(&ex->fn[i], ex->cumod, ex->mod.names[i]));
-    /* one slab: planned blocks, variables, im2col scratch */
+    /* one slab: planned blocks (packed by the plan when it is fused), variables, im2col
+       scratch, partial sums */
     size_t *block_off = calloc((size_t)p->n_blocks + 1, sizeof *block_off), total = 0;
     for (int b = 0; b < p->n_blocks; b++) {
-        block_off[b] = total;
-        total += up(p->block_bytes[b]);
+        block_off[b] = p->block_off ? p->block_off[b] : total;
+        total += p->block_off ? 0 : up(p->block_bytes[b]);
     }
+    if (p->block_off) total = up(p->slab_bytes);
     size_t *var_off = calloc((size_t)ex->vars->n + 1, sizeof *var_off);
     for (int v = 0; v < ex->vars->n; v++) {
         var_off[v] = total;
@@ -328,15 +360,32 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     }
     size_t scratch_off = total;
     total += up((p->scratch ? p->scratch : 1) * sizeof(float));
-    int64_t part_n = 1; /* the largest splits x ny of the graph's sums */
-    for (IrId id = 0; id < p->n; id++)
-        if (p->needed[id] && g->nodes[id].op == IR_OP_SUM) {
-            int64_t ny = p->numel[id], splits, chunk;
-            sum_splits(gpu, ny, ny ? p->numel[g->nodes[id].in[0]] / ny : 0, &splits, &chunk);
+    int64_t part_n = 1, gpart_n = 1; /* the largest splits x ny of the sums; of the groups' partials */
+    for (IrId id = 0; id < p->n; id++) {
+        const CuNodePlan *cp = &ex->mod.plan[id];
+        int64_t splits, chunk;
+        if (p->needed[id] && cp->work != CU_FUSED && g->nodes[id].op == IR_OP_SUM) {
+            int64_t ny = p->numel[id];
+            cu_sum_splits(gpu->sm_count, ny, p->numel[g->nodes[id].in[0]] / ny, &splits, &chunk);
             if (splits * ny > part_n) part_n = splits * ny;
         }
+        if (!p->needed[id] || cp->work != CU_FUSED || !ex->mod.groups[cp->group].sums) continue;
+        const CuGroup *cg = &ex->mod.groups[cp->group];
+        int64_t cols, rows, gsplits, gchunk;
+        cu_group_shape(gpu->sm_count, cg, p->numel[pass_fuse_domain(g, &p->fusion, cp->group)], &cols, &rows, &gsplits, &gchunk);
+        int64_t per_sum = gsplits * 8 * cols;
+        if (cg->sums * per_sum > gpart_n) gpart_n = cg->sums * per_sum;
+        for (int s = 0; s < cg->lay.n_slots; s++)
+            if (cg->lay.slot_kind[s] == PASS_SLOT_SUM) {
+                int64_t ny = p->numel[cg->lay.slot_node[s]];
+                cu_sum_splits(gpu->sm_count, ny, per_sum / ny, &splits, &chunk);
+                if (splits * ny > part_n) part_n = splits * ny;
+            }
+    }
     size_t part_off = total;
     total += up((size_t)part_n * sizeof(float));
+    size_t gpart_off = total;
+    total += up((size_t)gpart_n * sizeof(float));
     size_t free_b = 0, total_b = 0;
     CHECK_CU(cuMemGetInfo(&free_b, &total_b));
     if ((double)total > fraction * (double)free_b) {
@@ -358,6 +407,7 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     }
     ex->scratch = ex->slab + scratch_off;
     ex->part = ex->slab + part_off;
+    ex->gpart = ex->slab + gpart_off;
     free(block_off);
     free(var_off);
     for (IrId id = 0; id < p->n && rc == 0; id++) { /* variables' nodes read the store's device copy */
@@ -378,6 +428,23 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     return rc;
 }
 
+/* The plan and the module: fused (FN_FUSE unset or not 0) when every group can be written as a
+ * kernel, else a kernel per op. */
+static int plan_and_emit(RtGpuExec *ex, const int64_t *sym, const char *const *want, int n_want, int run_effects,
+                         RtStatus *st) {
+    char err[512];
+    if (rt_exec_fusion_enabled()) {
+        if (rt_plan_build(&ex->plan, ex->g, sym, want, n_want, run_effects, 4, RT_PLAN_FUSE | RT_PLAN_IM2COL, st) < 0)
+            return -1;
+        if (cu_emit_fused(ex->g, &ex->plan.fusion, ex->plan.numel, &ex->mod, err, sizeof err) == 0) return 0;
+        fprintf(stderr, "fn: the GPU runs this graph unfused: %s\n", err);
+        rt_plan_free(&ex->plan);
+    }
+    if (rt_plan_build(&ex->plan, ex->g, sym, want, n_want, run_effects, 4, 0, st) < 0) return -1;
+    if (cu_emit_graph(ex->g, &ex->mod, err, sizeof err) < 0) return rt_fail(st, "%s", err);
+    return 0;
+}
+
 RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const IrGraph *g, RtVars *vars, const int64_t *sym,
                            const char *const *want, int n_want, int run_effects, double memory_fraction,
                            RtStatus *st) {
@@ -389,15 +456,15 @@ RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const IrGraph *g, RtVars *vars, const int
     ex->gpu = gpu;
     ex->g = g;
     ex->vars = vars;
-    if (rt_vars_bind(vars, g, sym, st) < 0 || rt_plan_build(&ex->plan, g, sym, want, n_want, run_effects, 4, 0, st) < 0 ||
+    if (rt_vars_bind(vars, g, sym, st) < 0 || plan_and_emit(ex, sym, want, n_want, run_effects, st) < 0 ||
         setup(ex, memory_fraction > 0 ? memory_fraction : 1, st) < 0) {
         rt_gpu_exec_free(ex);
         return NULL;
     }
     const char *prof = getenv("FN_PROFILE");
     if (prof && *prof && strcmp(prof, "0") != 0) {
-        ex->prof_s = calloc(IR_OP_COUNT, sizeof *ex->prof_s);
-        ex->prof_calls = calloc(IR_OP_COUNT, sizeof *ex->prof_calls);
+        ex->prof_s = calloc(2 * IR_OP_COUNT, sizeof *ex->prof_s); /* ops alone, then groups by last op */
+        ex->prof_calls = calloc(2 * IR_OP_COUNT, sizeof *ex->prof_calls);
     }
     return ex;
 }
@@ -406,7 +473,7 @@ void rt_gpu_exec_free(RtGpuExec *ex) {
     if (!ex) return;
     if (ex->prof_s) {
         fprintf(stderr, "GPU profile (each node synchronised): %lld steps of %s\n", (long long)ex->prof_steps, ex->gpu->name);
-        rt_profile_print(ex->prof_s, ex->prof_calls, IR_OP_COUNT, ex->prof_steps);
+        rt_profile_print(ex->prof_s, ex->prof_calls, 2 * IR_OP_COUNT, ex->prof_steps);
     }
     free(ex->prof_s);
     free(ex->prof_calls);
@@ -439,12 +506,15 @@ int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
     ex->prof_steps++;
     for (IrId id = 0; id < p->n; id++) {
         if (!p->needed[id]) continue;
+        int work = ex->mod.plan[id].work;
+        if (work == CU_NOTHING) continue;
         double t0 = ex->prof_s ? rt_now() : 0;
         if (run_node(ex, id, st) < 0) return -1;
         if (ex->prof_s) {
+            int k = (work == CU_FUSED ? IR_OP_COUNT : 0) + (int)ex->g->nodes[id].op;
             CHECK_CU(cuStreamSynchronize(gpu->stream));
-            ex->prof_s[ex->g->nodes[id].op] += rt_now() - t0;
-            ex->prof_calls[ex->g->nodes[id].op]++;
+            ex->prof_s[k] += rt_now() - t0;
+            ex->prof_calls[k]++;
         }
     }
     for (int i = 0; i < ex->g->n_effects; i++) { /* assignments, after the whole step */
