@@ -3,7 +3,8 @@
  * every updated variable must agree within 1e-3 (float32 rounding, amplified by batch norm over
  * the tiny test batches: tests/test_cpu_fast.c shows the same between two CPU paths). Graphs:
  * the two small CUDA golden models, the reduced Inception-ResNet-v1 (train, ADAM) and PNet, with
- * float32 GEMMs (FN_GPU_TF32=0). Without a GPU (no libcuda, no device) the
+ * float32 GEMMs (FN_GPU_TF32=0), once with the fused kernels and once with a kernel per op
+ * (FN_FUSE=0, on both executors). Without a GPU (no libcuda, no device) the
  * test says why and skips (exit 77). bench/gpu/check.sh runs it on the lent machine. */
 #include <math.h>
 #include <stdio.h>
@@ -101,7 +102,11 @@ int main(void) {
         {"tests/models/irv1_small.fn", 1, PASS_OPT_ADAM, {{"N", 4}, {"classes", 3}}, 2},
         {"models/mtcnn/pnet.fn", 0, PASS_OPT_SGD, {{"N", 2}, {"H", 31}, {"W", 24}}, 3},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(gpu, &cases[i]);
+    for (int pass = 0; pass < 2; pass++) { /* the fused kernels, then a kernel per op (FN_FUSE=0) */
+        if (pass) setenv("FN_FUSE", "0", 1);
+        printf("  %s:\n", pass ? "a kernel per op (FN_FUSE=0)" : "fused");
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(gpu, &cases[i]);
+    }
     rt_gpu_close(gpu);
     return test_summary("test_gpu_exec");
 }

@@ -10,8 +10,9 @@
 #      outputs and trained variables within 1e-4 relative);
 #   4. fn's CUDA module for the card's own architecture;
 #   4b. fnrun train --device gpu against --device cpu: 20 steps of the reduced Inception-ResNet-v1,
-#      same seed, the printed losses side by side; then the full network at batch 90 and 256,
-#      160x160, images/s from the step times after the first two;
+#      same seed, the printed losses side by side; then the full network at batch 256 and 90,
+#      160x160, images/s from the step times after the first two, and at 256 with a kernel per
+#      op (FN_FUSE=0) for comparison;
 #   4c. FN_PROFILE: the batch-256 step with every node synchronised, seconds per op;
 #   5. the PyTorch peer's training step (bench/ref/train_step.py): channels_last + bf16 autocast,
 #      and torch.compile of it, batch 256 and 90, 160x160 (fp32 eager with CHECK_FP32=1;
@@ -49,7 +50,7 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     timeout 90 "$b/bin/test_cuda_codegen" >"$out/cuda_codegen.txt" 2>&1
     row "| test_cuda_codegen (rc $?) | $(grep -E 'NVRTC [0-9]|train/ADAM: comp|checks passed' "$out/cuda_codegen.txt" | tr '\n' ' ' | cut -c1-400) |"
     timeout 90 "$b/bin/test_gpu_exec" >"$out/gpu_exec.txt" 2>&1
-    row "| test_gpu_exec (rc $?) | $(last 6 "$out/gpu_exec.txt") |"
+    row "| test_gpu_exec (rc $?) | $(tail -n 11 "$out/gpu_exec.txt" | tr -s " " | tr "\n" " " | cut -c1-900) |"
     timeout 60 "$b/bin/fnc" cuda models/inception_resnet_v1.fn --optimizer ADAM --nvrtc "$arch" >"$out/fnc_cuda.txt" 2>&1
     row "| fnc cuda --nvrtc $arch (rc $?) | $(last 2 "$out/fnc_cuda.txt") |"
     t=$out/train
@@ -72,13 +73,15 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     else
         row "| 20 steps, reduced IRv1 on the GPU | FAILED: $(grep -h 'fnrun train:' "$t/small_gpu.txt" || last 2 "$t/small_gpu.txt") |"
     fi
-    for batch in 256 90; do
-        fits 90 || { row "| fnrun train --device gpu, IRv1 batch $batch | skipped: budget |"; continue; }
-        timeout 90 "$b/bin/fnrun" train "$t/irv1.fnc" "${common[@]}" --image_size 160 --batch_size "$batch" \
-            --epoch_size 12 --embedding_size 512 --device gpu --nrof_preprocess_threads 12 >"$t/irv1_$batch.txt" 2>&1
-        ips=$(grep '^Epoch' "$t/irv1_$batch.txt" | awk -F'\t' -v b="$batch" '{ split($2, f, " "); n++; if (n > 2) { s += f[2]; k++ } }
+    for run in 256 90 256u; do # u: a kernel per op (FN_FUSE=0), the fused kernels' baseline
+        batch=${run%u}
+        fuse=1; what=fused; [ "$run" != "$batch" ] && fuse=0 what="kernel per op"
+        fits 90 || { row "| fnrun train --device gpu, IRv1 batch $batch, $what | skipped: budget |"; continue; }
+        FN_FUSE=$fuse timeout 90 "$b/bin/fnrun" train "$t/irv1.fnc" "${common[@]}" --image_size 160 --batch_size "$batch" \
+            --epoch_size 12 --embedding_size 512 --device gpu --nrof_preprocess_threads 12 >"$t/irv1_$run.txt" 2>&1
+        ips=$(grep '^Epoch' "$t/irv1_$run.txt" | awk -F'\t' -v b="$batch" '{ split($2, f, " "); n++; if (n > 2) { s += f[2]; k++ } }
               END { if (k) printf "%.1f images/s (%d steps)", b * k / s, k; else print "no steps" }')
-        row "| fnrun train --device gpu, IRv1 batch $batch, 160x160 | $ips; $(grep -m1 -h -E 'step buffers|fnrun train:' "$t/irv1_$batch.txt" | cut -c1-200) |"
+        row "| fnrun train --device gpu, IRv1 batch $batch, 160x160, $what | $ips; $(grep -m1 -h -E 'step buffers|fnrun train:' "$t/irv1_$run.txt" | cut -c1-200) |"
     done
     # where the step's time goes: every node synchronised and timed (FN_PROFILE), a few steps
     if fits 60; then

@@ -1,0 +1,275 @@
+/* The GPU target's fused kernels (codegen/cuda: cu_emit_fused), run on the CPU. The module's text
+ * is compiled as C++ by the host compiler with a shim that turns CUDA's built-in indices into
+ * globals and each thread of a launch into a call; every fused group of the reduced
+ * Inception-ResNet-v1 training step (ADAM), the tiny MLP's and PNet's is then launched the way
+ * the GPU executor launches it (cu_group_shape and cu_sum_splits, for 132 SMs and for 3) on random
+ * operands, and the lanes' partial sums are added up. Outputs and sums must equal a plain
+ * evaluation of the group's members node by node (float; sums in double), which shares no code
+ * with the emitter. This checks operand layouts, row lengths, bounds and partial sums without a
+ * GPU; on a lent one, test_gpu_exec runs the same kernels (bench/gpu/check.sh). Needs a C++
+ * compiler (`c++`); without one it skips (exit 77). */
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/driver.h"
+#include "codegen/cuda/cuda_emit.h"
+#include "runtime/plan.h"
+#include "tests/testlib.h"
+
+typedef void (*RunFn)(long long n, long long len, long long chunk, long long gx, long long gy, float **p);
+
+static const char shim[] =
+    "#include <math.h>\n#include <string.h>\n"
+    "struct FnDim3 { unsigned x, y, z; };\n"
+    "static FnDim3 blockIdx, threadIdx, blockDim, gridDim;\n"
+    "#define __global__\n#define __device__\n#define __shared__ static\n"
+    "static inline void __syncthreads() {}\n"
+    "static inline float __int_as_float(int u) { float f; memcpy(&f, &u, sizeof f); return f; }\n";
+
+/* run_<kernel>: one call per thread, blocks and threads in order; gy 0: one thread walks the
+ * whole grid-stride loop */
+static void write_runner(FILE *f, const char *name, int n_slots, int sums) {
+    fprintf(f, "extern \"C\" void run_%s(long long n, long long len, long long chunk, long long gx, long long gy, float **p) {\n",
+            name);
+    char call[8192];
+    int at = snprintf(call, sizeof call, "%s(n, len%s", name, sums ? ", chunk" : "");
+    for (int s = 0; s < n_slots; s++) at += snprintf(call + at, sizeof call - (size_t)at, ", p[%d]", s);
+    fprintf(f, "    (void)chunk;\n");
+    if (sums)
+        fprintf(f, "    gridDim = {(unsigned)gx, (unsigned)gy, 1}; blockDim = {32, 8, 1};\n"
+                   "    for (unsigned by = 0; by < gy; by++) for (unsigned bx = 0; bx < gx; bx++)\n"
+                   "        for (unsigned ty = 0; ty < 8; ty++) for (unsigned tx = 0; tx < 32; tx++) {\n"
+                   "            blockIdx = {bx, by, 0}; threadIdx = {tx, ty, 0}; %s);\n"
+                   "        }\n}\n",
+                call);
+    else
+        fprintf(f, "    (void)gx; (void)gy;\n    gridDim = {1, 1, 1}; blockDim = {1, 1, 1}; blockIdx = {0, 0, 0}; threadIdx = {0, 0, 0};\n"
+                   "    %s);\n}\n",
+                call);
+}
+
+/* the oracle: one pointwise op in float, as the reference defines it */
+static float eval_op(IrOp op, float a, float b, float s) {
+    switch (op) {
+    case IR_OP_ADD: return a + b;
+    case IR_OP_SUB: return a - b;
+    case IR_OP_MUL: return a * b;
+    case IR_OP_DIV: return a / b;
+    case IR_OP_PRELU: return a > 0 ? a : b * a;
+    case IR_OP_NEG: return -a;
+    case IR_OP_RELU: return a < 0 ? 0 : a;
+    case IR_OP_STEP: return a > 0 ? 1 : 0;
+    case IR_OP_SQUARE: return a * a;
+    case IR_OP_SQRT: return (float)sqrt((double)a);
+    case IR_OP_RSQRT: return (float)(1.0 / sqrt((double)a));
+    case IR_OP_EXP: return (float)exp((double)a);
+    case IR_OP_LOG: return (float)log((double)a);
+    case IR_OP_ABS: return fabsf(a);
+    case IR_OP_SIGN: return (float)((a > 0) - (a < 0));
+    case IR_OP_SCALE:
+    case IR_OP_BCAST: return a * s;
+    case IR_OP_ADDS: return a + s;
+    case IR_OP_POWS: return (float)pow((double)a, (double)s);
+    default: return NAN;
+    }
+}
+
+static int same(float a, float b) { return (isnan(a) && isnan(b)) || a == b || fabsf(a - b) <= 1e-6f * fabsf(b); }
+
+typedef struct {
+    int groups, sum_groups, values, nan_values, bad;
+} Tally;
+
+/* group gi through its kernel, at sm_count SMs, against the oracle */
+static void check_group(const IrGraph *g, const RtPlan *p, const CuModule *m, int gi, RunFn run, int sm_count,
+                        uint64_t *rng, Tally *ty) {
+    const PassFusion *f = &p->fusion;
+    const CuGroup *cg = &m->groups[gi];
+    const PassFuseLayout *lay = &cg->lay;
+    const int64_t *numel = p->numel;
+    const IrId *mem = f->members + f->start[gi];
+    const int nm = f->start[gi + 1] - f->start[gi];
+    const int64_t n = numel[pass_fuse_domain(g, f, gi)];
+    int64_t cols = 0, rows = 0, splits = 0, chunk = 0, per_sum = 0;
+    if (cg->sums) {
+        cu_group_shape(sm_count, cg, n, &cols, &rows, &splits, &chunk);
+        per_sum = splits * 8 * cols;
+    }
+    float *buf[PASS_MAX_SLOTS];
+    for (int s = 0; s < lay->n_slots; s++) {
+        int kind = lay->slot_kind[s];
+        int64_t cnt = kind == PASS_SLOT_SUM ? per_sum : kind == PASS_SLOT_SCALAR ? 1 : numel[lay->slot_node[s]];
+        buf[s] = malloc((size_t)(cnt ? cnt : 1) * sizeof(float));
+        for (int64_t i = 0; i < cnt; i++)
+            buf[s][i] = kind == PASS_SLOT_OUT || kind == PASS_SLOT_SUM ? NAN : (float)(2 * test_rng_uniform(rng) - 1);
+    }
+    /* the oracle, member by member over the whole domain */
+    float **val = calloc((size_t)nm, sizeof *val);
+    double **sum = calloc((size_t)nm, sizeof *sum), **sum_abs = calloc((size_t)nm, sizeof *sum_abs);
+    for (int k = 0; k < nm; k++) {
+        const IrNode *nd = &g->nodes[mem[k]];
+        const float *src[2] = {NULL, NULL};
+        int64_t len[2] = {0, 0};
+        for (int q = 0; q < nd->n_in && q < 2; q++) {
+            IrId x = nd->in[q];
+            if (f->group_of[x] == gi) {
+                int kk = 0;
+                while (mem[kk] != x) kk++;
+                src[q] = val[kk];
+                len[q] = n;
+            } else {
+                int sl = pass_fuse_slot(lay, x, 0);
+                src[q] = buf[sl];
+                len[q] = lay->slot_kind[sl] == PASS_SLOT_SCALAR ? 1 : numel[x];
+            }
+        }
+        if (nd->op == IR_OP_SUM) {
+            int64_t ny = numel[mem[k]];
+            sum[k] = calloc((size_t)ny, sizeof **sum);
+            sum_abs[k] = calloc((size_t)ny, sizeof **sum_abs);
+            for (int64_t i = 0; i < n; i++) {
+                float v = src[0][i % len[0]];
+                sum[k][i % ny] += v;
+                sum_abs[k][i % ny] += fabs(v);
+            }
+            if (nd->attr.u.reduce.mean)
+                for (int64_t j = 0; j < ny; j++) sum[k][j] /= (double)(n / ny);
+            continue;
+        }
+        float s = (float)nd->attr.u.scalar.f;
+        if (nd->op == IR_OP_BCAST) s = nd->attr.u.reduce.mean ? (float)numel[nd->in[0]] / (float)numel[mem[k]] : 1;
+        val[k] = malloc((size_t)n * sizeof(float));
+        for (int64_t i = 0; i < n; i++)
+            val[k][i] = eval_op(nd->op, src[0][i % len[0]], src[1] ? src[1][i % len[1]] : 0, s);
+    }
+    /* the kernel, launched as gpu_exec.c launches it */
+    if (cg->sums) run(n, cols, chunk, (cols + 31) / 32, splits, buf);
+    else run(n, lay->inner > 0 ? lay->inner : 1, 0, 0, 0, buf);
+    for (int k = 0; k < nm; k++) {
+        IrId id = mem[k];
+        int sl = pass_fuse_slot(lay, id, 1);
+        if (sl < 0) continue;
+        if (g->nodes[id].op == IR_OP_SUM) {
+            int64_t ny = numel[id], kk = per_sum / ny;
+            for (int64_t j = 0; j < ny; j++) {
+                double got = 0;
+                for (int64_t q = 0; q < kk; q++) got += buf[sl][q * ny + j];
+                if (g->nodes[id].attr.u.reduce.mean) got /= (double)(n / ny);
+                double tol = 1e-5 * sum_abs[k][j] / (g->nodes[id].attr.u.reduce.mean ? (double)(n / ny) : 1) + 1e-30;
+                ty->values++;
+                if (!(fabs(got - sum[k][j]) <= tol) && !(isnan(got) && isnan(sum[k][j]))) {
+                    if (ty->bad++ < 5)
+                        printf("  group %d (sum %%%d) at %d SMs: [%lld] %.9g, want %.9g\n", gi, (int)id, sm_count,
+                               (long long)j, got, sum[k][j]);
+                }
+            }
+            continue;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            ty->values++;
+            ty->nan_values += isnan(val[k][i]);
+            if (!same(buf[sl][i], val[k][i]) && ty->bad++ < 5)
+                printf("  group %d (%s %%%d) at %d SMs: [%lld] %.9g, want %.9g\n", gi, ir_op_info[g->nodes[id].op].name,
+                       (int)id, sm_count, (long long)i, buf[sl][i], val[k][i]);
+        }
+    }
+    for (int k = 0; k < nm; k++) {
+        free(val[k]);
+        free(sum[k]);
+        free(sum_abs[k]);
+    }
+    free(val);
+    free(sum);
+    free(sum_abs);
+    for (int s = 0; s < lay->n_slots; s++) free(buf[s]);
+}
+
+typedef struct {
+    const char *model;
+    int training;
+    PassOptimizer opt;
+    RtBinding b[4];
+    int nb;
+} Case;
+
+static void run_case(const Case *c, int idx, const char *dir) {
+    PassCtx ctx = {0};
+    ctx.optimizer = c->opt;
+    IrGraph *g = drv_build(c->model, NULL, 0, c->training, &ctx, stderr);
+    if (!CHECK(g != NULL, "%s builds", c->model)) return;
+    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+    RtStatus st;
+    RtPlan p = {0};
+    CuModule m = {0};
+    char err[512] = "", path[512], so[512], cmd[1600];
+    void *lib = NULL;
+    if (!CHECK(rt_bind_syms(g, c->b, c->nb, sym, &st) == 0 &&
+                   rt_plan_build(&p, g, sym, NULL, 0, c->training, 4, RT_PLAN_FUSE | RT_PLAN_IM2COL, &st) == 0,
+               "%s: plan: %s", c->model, st.msg))
+        goto done;
+    if (!CHECK(cu_emit_fused(g, &p.fusion, p.numel, &m, err, sizeof err) == 0, "%s: fused module: %s", c->model, err))
+        goto done;
+    snprintf(path, sizeof path, "%s/module.cpp", dir);
+    snprintf(so, sizeof so, "%s/module_%d.so", dir, idx);
+    FILE *f = fopen(path, "w");
+    if (!CHECK(f != NULL, "write %s", path)) goto done;
+    fprintf(f, "%s%s\n", shim, m.source);
+    char *written = calloc((size_t)m.n_names + 1, 1);
+    for (int gi = 0; gi < m.n_groups; gi++) {
+        const CuGroup *cg = &m.groups[gi];
+        if (written[cg->kernel]) continue;
+        written[cg->kernel] = 1;
+        write_runner(f, m.names[cg->kernel], cg->lay.n_slots, cg->sums);
+    }
+    free(written);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "c++ -std=c++17 -O1 -w -shared -fPIC -o %s %s", so, path);
+    if (!CHECK(system(cmd) == 0, "%s: the host compiler takes the module (%s)", c->model, cmd)) goto done;
+    lib = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    if (!CHECK(lib != NULL, "dlopen %s: %s", so, dlerror())) goto done;
+    Tally ty = {0};
+    uint64_t rng = 7;
+    for (int gi = 0; gi < m.n_groups; gi++) {
+        char name[80];
+        snprintf(name, sizeof name, "run_%s", m.names[m.groups[gi].kernel]);
+        RunFn run = (RunFn)dlsym(lib, name);
+        if (!CHECK(run != NULL, "%s: %s", c->model, name)) break;
+        check_group(g, &p, &m, gi, run, 132, &rng, &ty);
+        if (m.groups[gi].sums) check_group(g, &p, &m, gi, run, 3, &rng, &ty);
+        ty.groups++;
+        ty.sum_groups += m.groups[gi].sums > 0;
+    }
+    printf("  %-28s %d groups (%d with sums) through %d kernels: %d values, %d of them NaN in the oracle, %d wrong\n",
+           c->model, ty.groups, ty.sum_groups, m.n_names, ty.values, ty.nan_values, ty.bad);
+    CHECK(ty.groups > 0 && ty.bad == 0, "%s: the fused kernels compute their groups", c->model);
+    CHECK(ty.nan_values < ty.values / 2, "%s: most compared values are numbers", c->model);
+done:
+    if (lib) dlclose(lib);
+    cu_module_free(&m);
+    rt_plan_free(&p);
+    free(sym);
+    ir_graph_free(g);
+}
+
+int main(void) {
+    if (system("c++ --version >/dev/null 2>&1") != 0) {
+        printf("  no C++ compiler (c++) here: skipped\n");
+        return 77;
+    }
+    char dir[] = "/tmp/fn_cuda_fused_XXXXXX";
+    if (!CHECK(mkdtemp(dir) != NULL, "a scratch folder")) return test_summary("test_cuda_fused");
+    const Case cases[] = {
+        {"tests/models/tiny_mlp.fn", 1, PASS_OPT_SGD, {{"N", 5}}, 1},
+        {"tests/models/irv1_small.fn", 1, PASS_OPT_ADAM, {{"N", 4}, {"classes", 3}}, 2},
+        {"models/mtcnn/pnet.fn", 0, PASS_OPT_SGD, {{"N", 2}, {"H", 31}, {"W", 24}}, 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], (int)i, dir);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) printf("  could not remove %s\n", dir);
+    return test_summary("test_cuda_fused");
+}
