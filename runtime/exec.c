@@ -16,6 +16,7 @@
 
 #include "codegen/cpu/cpu.h"
 #include "codegen/ref/ref.h"
+#include "runtime/ema.h"
 #include "runtime/gpu/gpu_exec.h"
 #include "runtime/jit.h"
 #include "runtime/plan.h"
@@ -47,7 +48,6 @@ struct RtExec {
     size_t bytes;
     uint64_t seed, step;
     RtGpuExec *gpu; /* set: the GPU runs the graph; the fields above are unused */
-    int gpu_effects;
     int *slot;              /* per node: its index among its group's members */
     RtGroupRun *group_run;  /* per group */
     RtJit jit;              /* the groups' LLVM kernels (where built; the rest run interpreted) */
@@ -224,7 +224,6 @@ RtExec *rt_exec_bind_gpu(RtGpu *gpu, double memory_fraction, const IrGraph *g, R
     ex->vars = vars;
     ex->prec = vars->prec;
     ex->gpu = gx;
-    ex->gpu_effects = run_effects && g->n_effects > 0;
     return ex;
 }
 
@@ -296,10 +295,7 @@ void *rt_exec_input(RtExec *ex, const char *name, int64_t *n) {
 }
 
 int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
-    if (ex->gpu)
-        return rt_gpu_exec_run(ex->gpu, seed, step, st) < 0 ? -1
-               : ex->gpu_effects                         ? rt_gpu_exec_download_vars(ex->gpu, st)
-                                                         : 0;
+    if (ex->gpu) return rt_gpu_exec_run(ex->gpu, seed, step, st);
     ex->seed = seed;
     ex->step = step;
     ex->prof_steps++;
@@ -351,5 +347,13 @@ double rt_exec_scalar(RtExec *ex, const char *name) {
 }
 
 int rt_exec_upload_vars(RtExec *ex, RtStatus *st) { return ex->gpu ? rt_gpu_exec_upload_vars(ex->gpu, st) : 0; }
+
+int rt_exec_ema_update(RtExec *ex, RtVars *ema, double decay, int64_t t, RtStatus *st) {
+    if (ex->gpu) return rt_gpu_exec_ema_update(ex->gpu, ema, decay, t, st);
+    rt_ema_update(ema, ex->vars, decay, t);
+    return 0;
+}
+
+int rt_exec_sync_host(RtExec *ex, RtVars *ema, RtStatus *st) { return ex->gpu ? rt_gpu_exec_sync_host(ex->gpu, ema, st) : 0; }
 
 size_t rt_exec_bytes(const RtExec *ex) { return ex->gpu ? rt_gpu_exec_bytes(ex->gpu) : ex->bytes; }

@@ -97,10 +97,9 @@ int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st);
 const void *rt_exec_output(RtExec *ex, const char *name, int64_t *n, int *rank, int64_t *dims);
 double rt_exec_scalar(RtExec *ex, const char *name); /* NaN if absent */
 /* The same executor on a GPU (runtime/gpu/gpu_exec.h): every rt_exec_* call works on it, inputs
- * are copied to the device before each run and outputs back on request, and after a run with
- * effects the variables are copied back into the store, so the host (moving averages,
- * checkpoints, CPU validation) always sees the trained values. memory_fraction bounds the
- * device memory (--gpu_memory_fraction). */
+ * are copied to the device before each run and outputs back on request; the trained variables
+ * (and their moving averages) stay on the device until rt_exec_sync_host asks for them.
+ * memory_fraction bounds the device memory (--gpu_memory_fraction). */
 typedef struct RtGpu RtGpu;
 RtExec *rt_exec_bind_gpu(RtGpu *gpu, double memory_fraction, const IrGraph *g, RtVars *vars,
                          const RtBinding *b, int nb, const char *const *want, int n_want, int run_effects,
@@ -108,6 +107,13 @@ RtExec *rt_exec_bind_gpu(RtGpu *gpu, double memory_fraction, const IrGraph *g, R
 /* After the store's variables changed on the host (initialised, restored): copies them to the
  * device of a GPU executor; nothing to do on the CPU. */
 int rt_exec_upload_vars(RtExec *ex, RtStatus *st);
+/* The moving averages' step (runtime/ema.h) after a training step: on the host for the CPU, on
+ * the device for a GPU executor (which takes `ema`'s values to the device at its first call). */
+int rt_exec_ema_update(RtExec *ex, RtVars *ema, double decay, int64_t t, RtStatus *st);
+/* Before the host reads the variables (checkpoints, CPU validation, histograms): a GPU
+ * executor copies back what its steps changed, the variables and, when ema is given and the
+ * device holds the averages, those; nothing to do on the CPU. */
+int rt_exec_sync_host(RtExec *ex, RtVars *ema, RtStatus *st);
 size_t rt_exec_bytes(const RtExec *ex);
 /* The executors (CPU and GPU) fuse pointwise nodes (passes/fuse.c) unless FN_FUSE=0 is set in the environment
  * (the unfused reference path, for checking the fused one). */

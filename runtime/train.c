@@ -173,6 +173,7 @@ static void prune_checkpoints(const char *dir, const char *run, int keep) {
 
 typedef struct {
     const RtTrainOpts *o;
+    RtExec *ex; /* the training step's: a GPU holds the trained values until asked */
     RtVars *vars, *ema;
     int classes;
     char run[64], model_dir[4096], last[4096];
@@ -191,6 +192,7 @@ static int save(Saver *sv, int64_t step, RtStatus *st) {
     snprintf(path, sizeof path, "%s/model-%s.ckpt-%d", sv->model_dir, sv->run, epoch);
     fprintf(sv->log, "Saving variables\n");
     double t0 = rt_now();
+    if (rt_exec_sync_host(sv->ex, sv->ema, st) < 0) return -1;
     if (rt_checkpoint_save(path, &info, sv->vars, sv->ema, st) < 0) return -1;
     fprintf(sv->log, "Variables saved in %.2f seconds\n", rt_now() - t0);
     snprintf(sv->last, sizeof sv->last, "%s", path);
@@ -218,6 +220,7 @@ static int lfw_eval(RtExec *ex, const RtLfwPairs *p, const RtTrainOpts *o, Saver
     RtLfwResult r;
     double t0 = rt_now(), ips;
     fprintf(sv->log, "Running forward pass on LFW images\n");
+    if (rt_exec_sync_host(sv->ex, sv->ema, st) < 0) return -1;
     if (o->eval_with_moving_averages) rt_ema_swap(sv->ema, sv->vars);
     int rc = rt_lfw_run(ex, &eo, p, &r, &ips, st);
     if (o->eval_with_moving_averages) rt_ema_swap(sv->ema, sv->vars);
@@ -397,6 +400,7 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
         r.ema = rt_ema_new(r.vars);
     }
     if (rt_exec_upload_vars(r.ts.ex, st) < 0) goto done; /* the initialised or restored values */
+    sv.ex = r.ts.ex;
     sv.vars = r.vars;
     sv.ema = r.ema;
     sv.classes = r.train.n_classes;
@@ -435,7 +439,8 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
                         sv.last);
                 goto done;
             }
-            rt_ema_update(r.ema, r.vars, o->moving_average_decay, step + 1);
+            if (rt_exec_ema_update(r.ts.ex, r.ema, o->moving_average_decay, step + 1, st) < 0) goto done;
+            if (o->log_histograms && step % 100 == 0 && rt_exec_sync_host(r.ts.ex, NULL, st) < 0) goto done;
             t_train += rt_now() - t0;
             busy += rt_now() - t0;
             rt_trainlog_step(&r.logs, r.ts.ex, r.ts.images, r.ts.batch, r.vars, o, step, epoch, lr_eff);
@@ -457,6 +462,7 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
         rt_events_scalar(r.logs.ev, "time/total", step, t_train);
         if (r.vs.ex && ((epoch - 1) % n == n - 1 || epoch == o->max_nrof_epochs)) {
             double t0 = rt_now(), v[3];
+            if (rt_exec_sync_host(r.ts.ex, r.ema, st) < 0) goto done;
             if (o->eval_with_moving_averages) rt_ema_swap(r.ema, r.vars);
             int vrc = validate(&r.vs, &r.val, o, epoch, log, v, st);
             if (o->eval_with_moving_averages) rt_ema_swap(r.ema, r.vars);

@@ -1,7 +1,8 @@
-/* The CUDA target's code generator (codegen/cuda): golden CUDA text for two small graphs
- * (byte-identical across runs), and NVRTC compiling for sm_90 every kernel of the
- * Inception-ResNet-v1 training step and every kernel the emitter can write, with no errors
- * and no warnings; the on-disk kernel cache. NVRTC is opened at run time; without it the compile checks are skipped.
+/* The CUDA target's code generator (codegen/cuda): golden CUDA text for two small graphs with a
+ * kernel per op and for one fused (byte-identical across runs), and NVRTC compiling for sm_90
+ * every kernel of the Inception-ResNet-v1 training step (fused and per op) and eval graph and
+ * every template, with no errors and no warnings; the on-disk kernel cache. NVRTC is opened at
+ * run time; without it the compile checks are skipped.
  * After an intended change to the templates: FN_UPDATE_GOLDEN=1 rewrites tests/golden/. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "cli/driver.h"
 #include "codegen/cuda/cuda_emit.h"
 #include "codegen/cuda/nvrtc.h"
+#include "runtime/plan.h"
 #include "tests/testlib.h"
 
 static IrGraph *build(const char *model, int training, PassOptimizer opt) {
@@ -39,12 +41,29 @@ static int compile(const char *what, const char *src) {
     return clean;
 }
 
-static void golden(const char *model, int training, const char *file) {
+/* g's module: a kernel per op, or fused at the model's sizes with N = n (as fnc cuda writes it) */
+static int emit(const IrGraph *g, int fused, int training, int64_t n, CuModule *m, char *err, size_t cap) {
+    if (!fused) return cu_emit_graph(g, m, err, cap);
+    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+    for (int i = 0; i < g->n_syms; i++) sym[i] = g->syms[i].dflt > 0 ? g->syms[i].dflt : 1;
+    int n_idx = ir_sym_index(g, "N");
+    if (n_idx >= 0) sym[n_idx] = n;
+    RtPlan p;
+    RtStatus st;
+    int rc = rt_plan_build(&p, g, sym, NULL, 0, training, 4, RT_PLAN_FUSE | RT_PLAN_IM2COL, &st);
+    if (rc < 0) snprintf(err, cap, "%s", st.msg);
+    else rc = cu_emit_fused(g, &p.fusion, p.numel, m, err, cap), rt_plan_free(&p);
+    free(sym);
+    return rc;
+}
+
+static void golden(const char *model, int training, int fused, const char *file) {
     IrGraph *g = build(model, training, PASS_OPT_SGD);
     CuModule a, b;
     char err[256], path[256];
-    if (!CHECK(g && cu_emit_graph(g, &a, err, sizeof err) == 0, "%s: %s", model, err)) return;
-    CHECK(cu_emit_graph(g, &b, err, sizeof err) == 0 && !strcmp(a.source, b.source), "%s: the same text twice", model);
+    if (!CHECK(g && emit(g, fused, training, 5, &a, err, sizeof err) == 0, "%s: %s", model, err)) return;
+    CHECK(emit(g, fused, training, 5, &b, err, sizeof err) == 0 && !strcmp(a.source, b.source), "%s: the same text twice",
+          model);
     snprintf(path, sizeof path, "tests/golden/%s", file);
     if (getenv("FN_UPDATE_GOLDEN")) {
         FILE *f = fopen(path, "w");
@@ -79,20 +98,27 @@ int main(void) {
     if (cu_nvrtc_version(&major, &minor) == 0) printf("  NVRTC %d.%d\n", major, minor);
     else nvrtc_ok = 0;
 
-    golden("tests/models/tiny_mlp.fn", 1, "tiny_mlp.train.cu");
-    golden("tests/models/tiny_conv.fn", 0, "tiny_conv.eval.cu");
+    golden("tests/models/tiny_mlp.fn", 1, 0, "tiny_mlp.train.cu");
+    golden("tests/models/tiny_conv.fn", 0, 0, "tiny_conv.eval.cu");
+    golden("tests/models/tiny_mlp.fn", 1, 1, "tiny_mlp.train.fused.cu");
 
     /* Inception-ResNet-v1: the training step (ADAM, as the seed page) and the eval graph */
     static const struct {
-        int training;
+        int training, fused;
         PassOptimizer opt;
         const char *what;
-    } graphs[] = {{1, PASS_OPT_ADAM, "Inception-ResNet-v1 train/ADAM"}, {0, PASS_OPT_ADAM, "Inception-ResNet-v1 eval"}};
+    } graphs[] = {{1, 1, PASS_OPT_ADAM, "Inception-ResNet-v1 train/ADAM, fused"},
+                  {1, 0, PASS_OPT_ADAM, "Inception-ResNet-v1 train/ADAM, kernel per op"},
+                  {0, 1, PASS_OPT_ADAM, "Inception-ResNet-v1 eval, fused"}};
     for (size_t k = 0; k < sizeof graphs / sizeof graphs[0]; k++) {
         IrGraph *g = build("models/inception_resnet_v1.fn", graphs[k].training, graphs[k].opt);
         CuModule m;
         char err[256];
-        if (!CHECK(g && cu_emit_graph(g, &m, err, sizeof err) == 0, "%s: %s", graphs[k].what, err)) continue;
+        if (!CHECK(g && emit(g, graphs[k].fused, graphs[k].training, 90, &m, err, sizeof err) == 0, "%s: %s",
+                   graphs[k].what, err)) {
+            ir_graph_free(g);
+            continue;
+        }
         int launches = 0, gemms = 0, uncovered = 0;
         for (int i = 0; i < m.n_plan; i++) {
             launches += m.plan[i].n_kernels;

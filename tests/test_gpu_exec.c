@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/driver.h"
+#include "runtime/ema.h"
 #include "runtime/gpu/gpu_exec.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
@@ -77,6 +78,26 @@ static void run_case(RtGpu *gpu, const Case *c) {
     printf("  %-28s %s, 3 steps: worst relative error (outputs%s) %.2e\n", c->model, c->training ? "train" : "eval",
            c->training ? " and variables" : "", worst);
     CHECK(worst < 1e-3, "%s: GPU agrees with the CPU", c->model);
+    if (c->training) { /* the moving averages' step on the device, from averages apart from the weights */
+        RtVars *ec = rt_ema_new(vc), *eg = rt_ema_new(vg);
+        for (int i = 0; i < ec->n; i++)
+            for (int64_t j = 0; j < ec->v[i].n; j++)
+                ((float *)eg->v[i].data)[j] = ((float *)ec->v[i].data)[j] = (float)(2 * test_rng_uniform(&rng) - 1);
+        rt_ema_update(ec, vc, 0.9999, 7);
+        double e = INFINITY;
+        if (CHECK(rt_gpu_exec_ema_update(gex, eg, 0.9999, 7, &st) == 0 && rt_gpu_exec_sync_host(gex, eg, &st) == 0,
+                  "%s: moving averages on the device: %s", c->model, st.msg)) {
+            e = 0;
+            for (int i = 0; i < ec->n; i++) {
+                double ei = test_rel_l2(eg->v[i].data, ec->v[i].data, (size_t)ec->v[i].n, 4);
+                if (ei > e) e = ei;
+            }
+        }
+        printf("  %-28s moving averages (%d variables): worst relative error %.2e\n", c->model, ec->n, e);
+        CHECK(e < 1e-6, "%s: the device's moving averages agree with the host's", c->model);
+        rt_vars_free(ec);
+        rt_vars_free(eg);
+    }
 done:
     rt_gpu_exec_free(gex);
     rt_exec_free(cpu);

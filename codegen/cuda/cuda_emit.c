@@ -341,7 +341,7 @@ static int add_group(Builder *b, const IrGraph *g, const PassFusion *f, int gi, 
 static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *numel, CuModule *m, char *err,
                        size_t errcap) {
     memset(m, 0, sizeof *m);
-    m->k_sum_part = m->k_sum = -1;
+    m->k_sum_part = m->k_sum = m->k_ema = -1;
     Builder b = {{0}, NULL, 0, 0};
     char **bodies = NULL;
     int n_bodies = 0, *body_kernel = NULL;
@@ -380,6 +380,7 @@ static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *num
             m->k_sum = add_fixed(&b, "fn_sum_lead");
         }
     }
+    if (g->n_effects > 0) m->k_ema = add_fixed(&b, "fn_ema");
     for (int i = 0; i < n_bodies; i++) free(bodies[i]);
     free(bodies);
     free(body_kernel);

@@ -58,6 +58,7 @@ typedef struct {
     CuGroup *groups; /* fused modules: one per fusion group */
     int n_groups;
     int k_sum_part, k_sum; /* fused modules with sums: the kernels that finish them; else -1 */
+    int k_ema;             /* graphs with effects (training): the moving averages' step; else -1 */
 } CuModule;
 
 /* The launch shapes the sum kernels assume, for a card of sm_count multiprocessors. A leading-

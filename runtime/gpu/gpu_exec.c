@@ -9,6 +9,7 @@
 
 #include "codegen/cuda/cuda_emit.h"
 #include "codegen/cuda/nvrtc.h"
+#include "runtime/checkpoint.h"
 #include "runtime/gpu/cuda_api.h"
 #include "runtime/plan.h"
 #include "runtime/rt.h"
@@ -41,6 +42,11 @@ struct RtGpuExec {
     void **host;             /* staging for inputs and fetched outputs */
     size_t bytes;
     uint64_t seed, step;
+    int vars_stale;       /* a step changed the device's variables since the host's copy */
+    CUdeviceptr avg0;     /* the averaged variables' run in the slab, avg_bytes long */
+    size_t avg_bytes;
+    CUdeviceptr ema;      /* their moving averages, laid out alike (0 until the first update) */
+    int ema_stale;
     double *prof_s; /* FN_PROFILE set: seconds per op (synchronised after each node) */
     int64_t *prof_calls, prof_steps;
 };
@@ -353,11 +359,14 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
         total += p->block_off ? 0 : up(p->block_bytes[b]);
     }
     if (p->block_off) total = up(p->slab_bytes);
-    size_t *var_off = calloc((size_t)ex->vars->n + 1, sizeof *var_off);
-    for (int v = 0; v < ex->vars->n; v++) {
-        var_off[v] = total;
-        total += up((size_t)ex->vars->v[v].n * sizeof(float));
-    }
+    size_t *var_off = calloc((size_t)ex->vars->n + 1, sizeof *var_off), avg0 = total;
+    for (int pass = 0; pass < 2; pass++) /* the averaged variables first, in one run */
+        for (int v = 0; v < ex->vars->n; v++) {
+            if (rt_var_is_averaged(&ex->vars->v[v]) != !pass) continue;
+            var_off[v] = total;
+            total += up((size_t)ex->vars->v[v].n * sizeof(float));
+            if (!pass) ex->avg_bytes = total - avg0;
+        }
     size_t scratch_off = total;
     total += up((p->scratch ? p->scratch : 1) * sizeof(float));
     int64_t part_n = 1, gpart_n = 1; /* the largest splits x ny of the sums; of the groups' partials */
@@ -405,6 +414,7 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
         ex->var_dev[v] = ex->slab + var_off[v];
         rc = RT_CU(&gpu->api, st, cuMemcpyHtoD(ex->var_dev[v], ex->vars->v[v].data, (size_t)ex->vars->v[v].n * sizeof(float)));
     }
+    ex->avg0 = ex->slab + avg0;
     ex->scratch = ex->slab + scratch_off;
     ex->part = ex->slab + part_off;
     ex->gpart = ex->slab + gpart_off;
@@ -471,6 +481,7 @@ RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const IrGraph *g, RtVars *vars, const int
 
 void rt_gpu_exec_free(RtGpuExec *ex) {
     if (!ex) return;
+    if (ex->ema) ex->gpu->api.cuMemFree(ex->ema);
     if (ex->prof_s) {
         fprintf(stderr, "GPU profile (each node synchronised): %lld steps of %s\n", (long long)ex->prof_steps, ex->gpu->name);
         rt_profile_print(ex->prof_s, ex->prof_calls, 2 * IR_OP_COUNT, ex->prof_steps);
@@ -523,6 +534,7 @@ int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
         const IrNode *nd = &ex->g->nodes[id];
         CHECK_CU(cuMemcpyDtoDAsync(ex->dev[nd->in[0]], ex->dev[nd->in[1]], (size_t)p->numel[id] * sizeof(float),
                                    gpu->stream));
+        ex->vars_stale = 1;
     }
     CHECK_CU(cuStreamSynchronize(gpu->stream));
     return 0;
@@ -555,6 +567,7 @@ int rt_gpu_exec_upload_vars(RtGpuExec *ex, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     for (int v = 0; v < ex->vars->n; v++)
         CHECK_CU(cuMemcpyHtoD(ex->var_dev[v], ex->vars->v[v].data, (size_t)ex->vars->v[v].n * sizeof(float)));
+    ex->vars_stale = 0;
     return 0;
 }
 
@@ -562,6 +575,44 @@ int rt_gpu_exec_download_vars(RtGpuExec *ex, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     for (int v = 0; v < ex->vars->n; v++)
         CHECK_CU(cuMemcpyDtoH(ex->vars->v[v].data, ex->var_dev[v], (size_t)ex->vars->v[v].n * sizeof(float)));
+    ex->vars_stale = 0;
+    return 0;
+}
+
+/* ema's k-th average and the device address of it: the averages follow the store's averaged
+ * variables in order (rt_ema_new), and each sits at its variable's offset in the averaged run */
+static CUdeviceptr ema_at(const RtGpuExec *ex, int *vi) {
+    while (!rt_var_is_averaged(&ex->vars->v[*vi])) ++*vi;
+    return ex->ema + (ex->var_dev[*vi] - ex->avg0);
+}
+
+int rt_gpu_exec_ema_update(RtGpuExec *ex, RtVars *ema, double decay, int64_t t, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    if (ex->mod.k_ema < 0) return rt_fail(st, "this graph's GPU module has no moving-average kernel");
+    if (!ex->ema) { /* the first update: the host's averages go to the device */
+        CHECK_CU(cuMemAlloc(&ex->ema, ex->avg_bytes ? ex->avg_bytes : ALIGN));
+        CHECK_CU(cuMemsetD8Async(ex->ema, 0, ex->avg_bytes ? ex->avg_bytes : ALIGN, gpu->stream));
+        for (int i = 0, vi = 0; i < ema->n; i++, vi++)
+            CHECK_CU(cuMemcpyHtoD(ema_at(ex, &vi), ema->v[i].data, (size_t)ema->v[i].n * sizeof(float)));
+    }
+    double dec = fmin(decay, (1.0 + (double)t) / (10.0 + (double)t)); /* as rt_ema_update */
+    float k = (float)(1 - dec);
+    int64_t n = (int64_t)(ex->avg_bytes / sizeof(float));
+    void *args[] = {&ex->ema, &ex->avg0, &n, &k};
+    if (n > 0 && launch(ex, ex->mod.k_ema, n, args, st) < 0) return -1;
+    ex->ema_stale = 1;
+    return 0;
+}
+
+int rt_gpu_exec_sync_host(RtGpuExec *ex, RtVars *ema, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    CHECK_CU(cuStreamSynchronize(gpu->stream));
+    if (ex->vars_stale && rt_gpu_exec_download_vars(ex, st) < 0) return -1;
+    if (ema && ex->ema && ex->ema_stale) {
+        for (int i = 0, vi = 0; i < ema->n; i++, vi++)
+            CHECK_CU(cuMemcpyDtoH(ema->v[i].data, ema_at(ex, &vi), (size_t)ema->v[i].n * sizeof(float)));
+        ex->ema_stale = 0;
+    }
     return 0;
 }
 

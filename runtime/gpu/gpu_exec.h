@@ -2,12 +2,16 @@
  * with the kernels fnc's CUDA target writes (codegen/cuda) compiled by NVRTC for the card and
  * cached on disk, and GEMM-shaped work (matmuls, convolutions after im2col) on cuBLAS. Mirrors
  * RtExec: the same plan (runtime/plan.h), one device slab holding the planned blocks, the
- * variables and the im2col scratch; inputs are staged on the host and copied before the step,
- * outputs copied back on request; assignments are device-to-device copies after the step.
+ * variables (those with moving averages first, in one run) and the im2col scratch; inputs are
+ * staged on the host and copied before the step, outputs copied back on request; assignments
+ * are device-to-device copies after the step; the moving averages live in a second allocation
+ * laid out like the averaged run of the slab, so one kernel steps them all.
  *
- * Status: written without a GPU to run it on (none was lent while it was written). It builds
- * everywhere and fails cleanly where there is no driver; bench/gpu/check.sh compares it with
- * the CPU executor on the lent machine. */
+ * Status: the unfused path (FN_FUSE=0) matched the CPU executor on an H200 (2026-11-28,
+ * bench/RESULTS.md). The fused kernels, the device-side moving averages and the deferred copies
+ * back were written after that lease and have run only in tests/test_cuda_fused.c's host
+ * emulation; bench/gpu/check.sh checks them on the next lent machine. It builds everywhere and
+ * fails cleanly where there is no driver. */
 #ifndef FN_RT_GPU_EXEC_H
 #define FN_RT_GPU_EXEC_H
 
@@ -35,6 +39,12 @@ const void *rt_gpu_exec_output(RtGpuExec *ex, const char *name, int64_t *n, int 
 int rt_gpu_exec_upload_vars(RtGpuExec *ex, RtStatus *st);
 /* Copies the device's variables back into the store (before a checkpoint or a comparison). */
 int rt_gpu_exec_download_vars(RtGpuExec *ex, RtStatus *st);
+/* The moving averages' step on the device (the host's rt_ema_update, element for element); the
+ * first call takes ema's values to the device. */
+int rt_gpu_exec_ema_update(RtGpuExec *ex, RtVars *ema, double decay, int64_t t, RtStatus *st);
+/* Copies back what changed on the device since the last copy: the variables after a step with
+ * effects, and ema's averages when the device updates them. */
+int rt_gpu_exec_sync_host(RtGpuExec *ex, RtVars *ema, RtStatus *st);
 size_t rt_gpu_exec_bytes(const RtGpuExec *ex); /* device bytes held */
 
 #endif

@@ -139,3 +139,8 @@ extern "C" __global__ void fn_softmax_xent(float *loss, const float *x, const in
         loss[r] = (float)(log(sum) - ((double)xr[l] - m));
     }
 }
+
+/* the moving averages' step: s -= k (s - v), as the host's rt_ema_update */
+extern "C" __global__ void fn_ema(float *s, const float *v, fn_i64 n, float k) {
+    FN_LOOP(i, n) s[i] -= k * (s[i] - v[i]);
+}
