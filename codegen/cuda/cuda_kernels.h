@@ -316,8 +316,11 @@ static const struct {
                     "        y[0] = rows > 0 ? (float)((double)hits / (double)rows) : 0.f;\n"
                     "    }\n"
                     "}\n"},
-    {"fn_dropout_mask", "/* (u < keep) / keep with u from the CPU's stream: the same mask on both targets */\n"
-                        "extern \"C\" __global__ void fn_dropout_mask(float *y, const float *keep, fn_i64 n, fn_u64 key) {\n"
+    {"fn_dropout_mask", "/* (u < keep) / keep with u from the CPU's stream: the same mask on both targets; the key is\n"
+                        " * rt_hash(seed, step, salt) with seed and step read from the device (a captured step replays) */\n"
+                        "extern \"C\" __global__ void fn_dropout_mask(float *y, const float *keep, fn_i64 n, const fn_u64 *seed_step,\n"
+                        "                                           fn_u64 salt) {\n"
+                        "    fn_u64 key = fn_mix(fn_mix(fn_mix(seed_step[0]) ^ seed_step[1]) ^ salt);\n"
                         "    float k = keep[0];\n"
                         "    FN_LOOP(i, n) y[i] = fn_uniform(key, (fn_u64)i) < (double)k ? 1.f / k : 0.f;\n"
                         "}\n"},

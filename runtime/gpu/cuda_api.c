@@ -46,6 +46,16 @@ int rt_cuda_open(RtCudaApi *a, RtStatus *st) {
     CU(cuStreamDestroy, "cuStreamDestroy_v2");
     BL(cublasDestroy, "cublasDestroy_v2");
     BL(cublasSetMathMode, "cublasSetMathMode");
+    CU(cuMemAllocHost, "cuMemAllocHost_v2");
+    CU(cuMemFreeHost, "cuMemFreeHost");
+    CU(cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
+    CU(cuStreamBeginCapture, "cuStreamBeginCapture_v2");
+    CU(cuStreamEndCapture, "cuStreamEndCapture");
+    CU(cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags");
+    CU(cuGraphLaunch, "cuGraphLaunch");
+    CU(cuGraphDestroy, "cuGraphDestroy");
+    CU(cuGraphExecDestroy, "cuGraphExecDestroy");
+    BL(cublasSetWorkspace, "cublasSetWorkspace_v2");
 #undef CU
 #undef BL
     void **first = (void **)&a->cuInit, **end = (void **)(&a->cublasSgemm + 1);

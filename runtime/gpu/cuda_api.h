@@ -17,6 +17,8 @@ typedef struct CUfunc_st *CUfunction;
 typedef struct CUstream_st *CUstream;
 typedef unsigned long long CUdeviceptr;
 typedef struct cublasContext *cublasHandle_t;
+typedef struct CUgraph_st *CUgraph;
+typedef struct CUgraphExec_st *CUgraphExec;
 
 typedef struct {
     void *libcuda, *libcublas;
@@ -44,10 +46,21 @@ typedef struct {
     int (*cublasSetStream)(cublasHandle_t, CUstream);
     int (*cublasSgemm)(cublasHandle_t, int, int, int, int, int, const float *, const float *, int, const float *,
                        int, const float *, float *, int);
-    /* optional (after cublasSgemm: not required to open): teardown, TF32 */
+    /* optional (after cublasSgemm: not required to open): teardown, TF32, pinned staging, CUDA
+       graphs and cuBLAS's workspace for them */
     CUresult (*cuStreamDestroy)(CUstream);
     int (*cublasDestroy)(cublasHandle_t);
     int (*cublasSetMathMode)(cublasHandle_t, int);
+    CUresult (*cuMemAllocHost)(void **, size_t);
+    CUresult (*cuMemFreeHost)(void *);
+    CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream);
+    CUresult (*cuStreamBeginCapture)(CUstream, int);
+    CUresult (*cuStreamEndCapture)(CUstream, CUgraph *);
+    CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *, CUgraph, unsigned long long);
+    CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
+    CUresult (*cuGraphDestroy)(CUgraph);
+    CUresult (*cuGraphExecDestroy)(CUgraphExec);
+    int (*cublasSetWorkspace)(cublasHandle_t, void *, size_t);
 } RtCudaApi;
 
 /* Opens libcuda and libcublas and initialises device 0. -1 with a message when either library

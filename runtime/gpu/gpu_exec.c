@@ -16,6 +16,7 @@
 
 #define ALIGN 256
 #define THREADS 256
+#define WORKSPACE ((size_t)32 << 20)
 enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1, CUBLAS_TF32_TENSOR_OP_MATH = 3 };
 enum { ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SM_COUNT = 16 };
 
@@ -25,6 +26,7 @@ struct RtGpu {
     cublasHandle_t blas;
     char name[160], arch[16];
     int sm_count, tf32;
+    CUdeviceptr workspace; /* cuBLAS's (WORKSPACE bytes) */
 };
 
 struct RtGpuExec {
@@ -41,12 +43,18 @@ struct RtGpuExec {
     CUdeviceptr gpart;         /* fused groups' per-lane partial sums */
     void **host;             /* staging for inputs and fetched outputs */
     size_t bytes;
-    uint64_t seed, step;
     int vars_stale;       /* a step changed the device's variables since the host's copy */
     CUdeviceptr avg0;     /* the averaged variables' run in the slab, avg_bytes long */
     size_t avg_bytes;
     CUdeviceptr ema;      /* their moving averages, laid out alike (0 until the first update) */
     int ema_stale;
+    CUdeviceptr seed_step; /* the step's seed and number, for the dropout kernels */
+    int pinned;            /* the driver can page-lock the input staging (cuMemAllocHost) */
+    char *host_pinned;     /* per node: its staging is page-locked */
+    int64_t runs;
+    int graph_state; /* 0: not captured yet, 1: replaying gexec, -1: launch by launch */
+    CUgraph graph;
+    CUgraphExec gexec;
     double *prof_s; /* FN_PROFILE set: seconds per op (synchronised after each node) */
     int64_t *prof_calls, prof_steps;
 };
@@ -74,6 +82,13 @@ RtGpu *rt_gpu_open(RtStatus *st) {
         rt_gpu_close(gpu);
         return NULL;
     }
+    /* cuBLAS's workspace, our own, so that a captured step allocates nothing */
+    if (gpu->api.cublasSetWorkspace && RT_CU(&gpu->api, st, cuMemAlloc(&gpu->workspace, WORKSPACE)) == 0 &&
+        gpu->api.cublasSetWorkspace(gpu->blas, (void *)gpu->workspace, WORKSPACE) != 0) {
+        rt_fail(st, "cuBLAS did not take its workspace");
+        rt_gpu_close(gpu);
+        return NULL;
+    }
     /* TF32 tensor-core GEMMs unless FN_GPU_TF32=0 (full float32, for the strict comparisons) */
     const char *tf = getenv("FN_GPU_TF32");
     gpu->tf32 = !(tf && strcmp(tf, "0") == 0) && gpu->api.cublasSetMathMode &&
@@ -90,6 +105,7 @@ void rt_gpu_close(RtGpu *gpu) {
     if (!gpu) return;
     if (gpu->api.cublasDestroy && gpu->blas) gpu->api.cublasDestroy(gpu->blas);
     if (gpu->api.cuStreamDestroy && gpu->stream) gpu->api.cuStreamDestroy(gpu->stream);
+    if (gpu->workspace) gpu->api.cuMemFree(gpu->workspace);
     free(gpu);
 }
 
@@ -305,9 +321,9 @@ static int run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
         void *args[] = {&y, &a, &b, &g, &rows, &cols};
         return launch(ex, k0, rows, args, st);
     }
-    case IR_OP_DROPOUT_MASK: {
-        uint64_t key = rt_hash(ex->seed, ex->step, 0xd50u + (uint64_t)id);
-        void *args[] = {&y, &b, &ny, &key};
+    case IR_OP_DROPOUT_MASK: { /* key rt_hash(seed, step, salt) on the device */
+        uint64_t salt = 0xd50u + (uint64_t)id;
+        void *args[] = {&y, &b, &ny, &ex->seed_step, &salt};
         return launch(ex, k0, ny, args, st);
     }
     case IR_OP_GATHER: {
@@ -395,6 +411,8 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     total += up((size_t)part_n * sizeof(float));
     size_t gpart_off = total;
     total += up((size_t)gpart_n * sizeof(float));
+    size_t seed_step_off = total;
+    total += up(2 * sizeof(uint64_t));
     size_t free_b = 0, total_b = 0;
     CHECK_CU(cuMemGetInfo(&free_b, &total_b));
     if ((double)total > fraction * (double)free_b) {
@@ -408,6 +426,8 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     ex->dev = calloc((size_t)p->n + 1, sizeof *ex->dev);
     ex->var_dev = calloc((size_t)ex->vars->n + 1, sizeof *ex->var_dev);
     ex->host = calloc((size_t)p->n + 1, sizeof *ex->host);
+    ex->host_pinned = calloc((size_t)p->n + 1, 1);
+    ex->pinned = gpu->api.cuMemAllocHost && gpu->api.cuMemFreeHost && gpu->api.cuMemcpyHtoDAsync;
     for (IrId id = 0; id < p->n && rc == 0; id++)
         if (p->block_of[id] >= 0) ex->dev[id] = ex->slab + block_off[p->block_of[id]];
     for (int v = 0; v < ex->vars->n && rc == 0; v++) {
@@ -418,6 +438,7 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     ex->scratch = ex->slab + scratch_off;
     ex->part = ex->slab + part_off;
     ex->gpart = ex->slab + gpart_off;
+    ex->seed_step = ex->slab + seed_step_off;
     free(block_off);
     free(var_off);
     for (IrId id = 0; id < p->n && rc == 0; id++) { /* variables' nodes read the store's device copy */
@@ -427,7 +448,11 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
             RtVar *var = rt_vars_find(ex->vars, ir_str(g, nd->attr.u.leaf.name));
             ex->dev[id] = ex->var_dev[var - ex->vars->v];
         } else if (nd->op == IR_OP_INPUT) {
-            ex->host[id] = calloc((size_t)p->numel[id], p->esize[id]);
+            size_t bytes = (size_t)p->numel[id] * p->esize[id];
+            ex->host[id] = NULL;
+            ex->host_pinned[id] = ex->pinned && gpu->api.cuMemAllocHost(&ex->host[id], bytes ? bytes : 1) == 0;
+            if (ex->host_pinned[id]) memset(ex->host[id], 0, bytes);
+            else ex->host[id] = calloc(bytes ? bytes : 1, 1);
         } else if (nd->op == IR_OP_CONST) {
             float f = (float)nd->attr.u.scalar.f;
             int64_t cnt = p->numel[id];
@@ -489,7 +514,13 @@ void rt_gpu_exec_free(RtGpuExec *ex) {
     free(ex->prof_s);
     free(ex->prof_calls);
     if (ex->slab) ex->gpu->api.cuMemFree(ex->slab);
-    for (int i = 0; ex->host && i < ex->plan.n; i++) free(ex->host[i]);
+    if (ex->gexec) ex->gpu->api.cuGraphExecDestroy(ex->gexec);
+    if (ex->graph) ex->gpu->api.cuGraphDestroy(ex->graph);
+    for (int i = 0; ex->host && i < ex->plan.n; i++) {
+        if (ex->host_pinned[i]) ex->gpu->api.cuMemFreeHost(ex->host[i]);
+        else free(ex->host[i]);
+    }
+    free(ex->host_pinned);
     free(ex->host);
     free(ex->dev);
     free(ex->var_dev);
@@ -506,15 +537,10 @@ void *rt_gpu_exec_input(RtGpuExec *ex, const char *name, int64_t *n) {
     return ex->host[id];
 }
 
-int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
+/* The step's work on the stream: every node in order, then the assignments. */
+static int enqueue_step(RtGpuExec *ex, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     const RtPlan *p = &ex->plan;
-    ex->seed = seed;
-    ex->step = step;
-    for (IrId id = 0; id < p->n; id++)
-        if (p->needed[id] && ex->g->nodes[id].op == IR_OP_INPUT)
-            CHECK_CU(cuMemcpyHtoD(ex->dev[id], ex->host[id], (size_t)p->numel[id] * p->esize[id]));
-    ex->prof_steps++;
     for (IrId id = 0; id < p->n; id++) {
         if (!p->needed[id]) continue;
         int work = ex->mod.plan[id].work;
@@ -534,9 +560,66 @@ int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
         const IrNode *nd = &ex->g->nodes[id];
         CHECK_CU(cuMemcpyDtoDAsync(ex->dev[nd->in[0]], ex->dev[nd->in[1]], (size_t)p->numel[id] * sizeof(float),
                                    gpu->stream));
-        ex->vars_stale = 1;
     }
+    return 0;
+}
+
+/* Whether steps may be captured as a CUDA graph and replayed: the driver has the calls, no
+ * per-node profile is being taken, and FN_CUDA_GRAPH is not 0. */
+static int graphs_usable(const RtGpuExec *ex) {
+    const RtCudaApi *a = &ex->gpu->api;
+    const char *e = getenv("FN_CUDA_GRAPH");
+    return !(e && strcmp(e, "0") == 0) && !ex->prof_s && a->cuStreamBeginCapture && a->cuStreamEndCapture &&
+           a->cuGraphInstantiateWithFlags && a->cuGraphLaunch && a->cuGraphDestroy && a->cuGraphExecDestroy;
+}
+
+/* The second step is captured (the first has warmed up cuBLAS), instantiated and launched; later
+ * steps launch the graph. Nothing in a step's launches changes between steps (the dropout key is
+ * read from the device), so a replay is the step. If capturing fails, every step runs launch by
+ * launch. */
+static int capture_step(RtGpuExec *ex, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    RtCudaApi *a = &gpu->api;
+    RtStatus cst = {{0}};
+    CUgraph graph = NULL;
+    int rc = a->cuStreamBeginCapture(gpu->stream, 2 /* CU_STREAM_CAPTURE_MODE_RELAXED */) == 0 ? 0 : -1;
+    if (rc == 0) {
+        rc = enqueue_step(ex, &cst);
+        if (a->cuStreamEndCapture(gpu->stream, &graph) != 0 || !graph) rc = -1;
+        if (rc == 0 && a->cuGraphInstantiateWithFlags(&ex->gexec, graph, 0) != 0) rc = -1;
+    }
+    if (rc < 0) {
+        if (graph) a->cuGraphDestroy(graph);
+        ex->graph_state = -1;
+        fprintf(stderr, "fn: the step could not be captured as a CUDA graph%s%s; it runs launch by launch\n",
+                cst.msg[0] ? ": " : "", cst.msg);
+        return enqueue_step(ex, st);
+    }
+    ex->graph = graph;
+    ex->graph_state = 1;
+    CHECK_CU(cuGraphLaunch(ex->gexec, gpu->stream));
+    return 0;
+}
+
+int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    const RtPlan *p = &ex->plan;
+    for (IrId id = 0; id < p->n; id++)
+        if (p->needed[id] && ex->g->nodes[id].op == IR_OP_INPUT) {
+            size_t bytes = (size_t)p->numel[id] * p->esize[id];
+            if (ex->host_pinned[id]) CHECK_CU(cuMemcpyHtoDAsync(ex->dev[id], ex->host[id], bytes, gpu->stream));
+            else CHECK_CU(cuMemcpyHtoD(ex->dev[id], ex->host[id], bytes));
+        }
+    uint64_t seed_step[2] = {seed, step};
+    CHECK_CU(cuMemcpyHtoD(ex->seed_step, seed_step, sizeof seed_step));
+    ex->prof_steps++;
+    int rc = ex->graph_state == 1                               ? (RT_CU(&gpu->api, st, cuGraphLaunch(ex->gexec, gpu->stream)))
+             : ex->graph_state == 0 && ex->runs >= 1 && graphs_usable(ex) ? capture_step(ex, st)
+                                                                          : enqueue_step(ex, st);
+    if (rc < 0) return -1;
     CHECK_CU(cuStreamSynchronize(gpu->stream));
+    ex->runs++;
+    for (int i = 0; i < ex->g->n_effects; i++) ex->vars_stale |= p->needed[ex->g->effects[i]];
     return 0;
 }
 
