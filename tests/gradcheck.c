@@ -34,17 +34,23 @@ static double run_loss(RtExec *ex) {
     return rt_exec_scalar(ex, "loss");
 }
 
-double gc_check(IrGraph **gp, const GcOpts *o) {
+/* The probe loss (if g has no loss), then the gradients: 0, or -1 with a message printed. */
+static int differentiate(IrGraph **gp) {
     PassCtx ctx = {0};
     ctx.verify = 1;
     if (ir_output(*gp, "loss") == IR_NONE && add_probe_loss(*gp) < 0) {
         printf("gradcheck: cannot build the probe loss: %s\n", (*gp)->err);
-        return INFINITY;
+        return -1;
     }
     if (pass_autodiff(gp, &ctx) < 0 || pass_simplify(gp, &ctx) < 0 || ir_verify(*gp) < 0) {
         printf("gradcheck: pass failed: %s\n", (*gp)->err);
-        return INFINITY;
+        return -1;
     }
+    return 0;
+}
+
+double gc_check(IrGraph **gp, const GcOpts *o) {
+    if (differentiate(gp) < 0) return INFINITY;
     IrGraph *g = *gp;
     RtStatus st;
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
@@ -144,6 +150,94 @@ double gc_check(IrGraph **gp, const GcOpts *o) {
 done:
     rt_exec_free(ex);
     rt_vars_free(vars);
+    free(sym);
+    return worst;
+}
+
+/* |x - ref| / |ref| over n values, in double; NaN must stand at the same places */
+static double rel_l2_f32(const float *x, const double *ref, int64_t n) {
+    double d = 0, r = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (isnan(ref[i]) || isnan(x[i])) {
+            if (isnan(ref[i]) != isnan(x[i])) return INFINITY;
+            continue;
+        }
+        d += ((double)x[i] - ref[i]) * ((double)x[i] - ref[i]);
+        r += ref[i] * ref[i];
+    }
+    return r > 0 ? sqrt(d / r) : sqrt(d);
+}
+
+double gc_compare_f32(IrGraph **gp, const GcOpts *o, RtGpu *gpu, char *worst_output, size_t cap) {
+    if (differentiate(gp) < 0) return INFINITY;
+    IrGraph *g = *gp;
+    RtStatus st;
+    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+    RtVars *v64 = rt_vars_new(8), *v32 = rt_vars_new(4);
+    RtExec *ref = NULL, *x32 = NULL;
+    double worst = INFINITY;
+    if (rt_bind_syms(g, o->bind, o->n_bind, sym, &st) < 0 || !(ref = rt_exec_new(g, v64, sym, NULL, 0, 0, &st)) ||
+        !(x32 = gpu ? rt_exec_bind_gpu(gpu, 0.9, g, v32, o->bind, o->n_bind, NULL, 0, 0, &st)
+                    : rt_exec_new(g, v32, sym, NULL, 0, 0, &st))) {
+        printf("gradcheck: %s\n", st.msg);
+        goto done;
+    }
+    if (v32->n != v64->n) {
+        printf("gradcheck: the two stores differ\n");
+        goto done;
+    }
+    uint64_t rng = o->seed;
+    rt_vars_init(v64, o->seed);
+    for (int i = 0; i < v64->n; i++) { /* values a float holds exactly, the same in both stores */
+        double *d = v64->v[i].data;
+        if (o->randomize && !v64->v[i].is_state) test_fill_uniform(d, (size_t)v64->v[i].n, &rng, -1, 1);
+        for (int64_t j = 0; j < v64->v[i].n; j++) ((float *)v32->v[i].data)[j] = (float)(d[j] = (float)d[j]);
+    }
+    if (rt_exec_upload_vars(x32, &st) < 0) {
+        printf("gradcheck: %s\n", st.msg);
+        goto done;
+    }
+    for (IrId id = 0; id < g->n_nodes; id++) {
+        const IrNode *n = &g->nodes[id];
+        if (n->op != IR_OP_INPUT) continue;
+        const char *name = ir_str(g, n->attr.u.leaf.name);
+        int64_t cnt;
+        void *a = rt_exec_input(ref, name, &cnt), *b = rt_exec_input(x32, name, NULL);
+        if (!a || !b) continue;
+        for (int64_t i = 0; i < cnt; i++) {
+            if (n->dtype == IR_DT_INT32) {
+                ((int32_t *)a)[i] = ((int32_t *)b)[i] = (int32_t)(test_rng_next(&rng) % (uint64_t)o->label_range);
+            } else {
+                float v = !strcmp(name, "keep_probability") ? 0.8f : (float)(2 * test_rng_uniform(&rng) - 1);
+                ((double *)a)[i] = v;
+                ((float *)b)[i] = v;
+            }
+        }
+    }
+    if (rt_exec_run(ref, 7, 3, &st) < 0 || rt_exec_run(x32, 7, 3, &st) < 0) {
+        printf("gradcheck: %s\n", st.msg);
+        goto done;
+    }
+    worst = 0;
+    for (int k = 0; k < g->n_outputs; k++) {
+        IrId id = g->outputs[k].id;
+        const char *name = ir_str(g, g->outputs[k].name);
+        if (g->nodes[id].dtype != IR_DT_FLOAT || !strcmp(name, "loss")) continue; /* the probe: a sum with
+                                                                                      cancellation, ill-conditioned */
+        int64_t n;
+        const double *r = rt_exec_output(ref, name, &n, NULL, NULL);
+        const float *x = rt_exec_output(x32, name, NULL, NULL, NULL);
+        double e = r && x ? rel_l2_f32(x, r, n) : INFINITY;
+        if (!(e <= worst)) {
+            worst = e;
+            if (worst_output) snprintf(worst_output, cap, "%s", name);
+        }
+    }
+done:
+    rt_exec_free(x32);
+    rt_exec_free(ref);
+    rt_vars_free(v32);
+    rt_vars_free(v64);
     free(sym);
     return worst;
 }

@@ -3,6 +3,7 @@
 #define FN_TEST_GRADCHECK_H
 
 #include "ir/ir.h"
+#include "runtime/gpu/gpu_exec.h"
 #include "runtime/rt.h"
 
 typedef struct {
@@ -19,5 +20,11 @@ typedef struct {
  * r_k; differentiates (pass_autodiff, pass_simplify) and compares the gradients with central
  * differences. Returns the worst relative error, or INFINITY on any failure (message printed). */
 double gc_check(IrGraph **g, const GcOpts *o);
+
+/* The same differentiated graph in float32 (on gpu, or on the CPU when gpu is NULL) against
+ * float64 on the CPU, from the same parameters and inputs (float values, exact in both): the
+ * worst relative L2 error |x - ref| / |ref| over the float outputs but the probe loss (the
+ * result and every gradient), whose name goes to worst_output; INFINITY on any failure. */
+double gc_compare_f32(IrGraph **g, const GcOpts *o, RtGpu *gpu, char *worst_output, size_t cap);
 
 #endif

@@ -6,8 +6,10 @@
 #   1. the card;
 #   2. test_cuda_codegen: the golden CUDA text, and the Inception-ResNet-v1 step's kernels and all
 #      templates compiled by the machine's NVRTC for sm_90;
-#   3. test_gpu_exec: fn's GPU executor against its CPU executor (three steps of four graphs:
-#      outputs and trained variables within 1e-4 relative);
+#   3. test_gpu_exec: fn's GPU executor against its CPU executor (three steps of four graphs,
+#      fused and a kernel per op: outputs and trained variables within 1e-3 relative; the
+#      device's moving averages); test_gpu_ops: every op (forward and gradients) in float32 on
+#      the GPU against float64 on the CPU, < 1e-5 with float32 GEMMs and < 3e-3 with TF32;
 #   4. fn's CUDA module for the card's own architecture;
 #   4b. fnrun train --device gpu against --device cpu: 20 steps of the reduced Inception-ResNet-v1,
 #      same seed, the printed losses side by side; then the full network at batch 256 and 90,
@@ -51,6 +53,8 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     row "| test_cuda_codegen (rc $?) | $(grep -E 'NVRTC [0-9]|train/ADAM: comp|checks passed' "$out/cuda_codegen.txt" | tr '\n' ' ' | cut -c1-400) |"
     timeout 90 "$b/bin/test_gpu_exec" >"$out/gpu_exec.txt" 2>&1
     row "| test_gpu_exec (rc $?) | $(tail -n 11 "$out/gpu_exec.txt" | tr -s " " | tr "\n" " " | cut -c1-900) |"
+    timeout 90 "$b/bin/test_gpu_ops" >"$out/gpu_ops.txt" 2>&1
+    row "| test_gpu_ops (rc $?) | $(grep -E 'every op|checks passed' "$out/gpu_ops.txt" | tr -s " " | tr "\n" " " | cut -c1-600) |"
     timeout 60 "$b/bin/fnc" cuda models/inception_resnet_v1.fn --optimizer ADAM --nvrtc "$arch" >"$out/fnc_cuda.txt" 2>&1
     row "| fnc cuda --nvrtc $arch (rc $?) | $(last 2 "$out/fnc_cuda.txt") |"
     t=$out/train

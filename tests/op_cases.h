@@ -1,0 +1,14 @@
+/* Every op and attribute combination the models use, each as a tiny graph y = op(params) (and
+ * int inputs where the op takes labels): the cases of the per-op gradient checks
+ * (test_grad_ops.c) and of the per-op float32 / GPU checks (test_gpu_ops.c). */
+#ifndef FN_TEST_OP_CASES_H
+#define FN_TEST_OP_CASES_H
+
+#include "ir/ir.h"
+
+/* Called once per case with its label, graph and result node; owns (frees) g. Int inputs of the
+ * case take values in [0, label_range). */
+typedef void (*OpCaseRun)(const char *label, IrGraph *g, IrId y, int label_range);
+void op_cases(OpCaseRun run);
+
+#endif
