@@ -222,7 +222,8 @@ static int lfw_eval(RtExec *ex, const RtLfwPairs *p, const RtTrainOpts *o, Saver
     fprintf(sv->log, "Running forward pass on LFW images\n");
     if (rt_exec_sync_host(sv->ex, sv->ema, st) < 0) return -1;
     if (o->eval_with_moving_averages) rt_ema_swap(sv->ema, sv->vars);
-    int rc = rt_lfw_run(ex, &eo, p, &r, &ips, st);
+    int rc = rt_exec_upload_vars(ex, st); /* a GPU's copy of the weights evaluated */
+    if (rc == 0) rc = rt_lfw_run(ex, &eo, p, &r, &ips, st);
     if (o->eval_with_moving_averages) rt_ema_swap(sv->ema, sv->vars);
     if (rc < 0) return -1;
     fprintf(sv->log, "Accuracy: %2.5f+-%2.5f\nValidation rate: %2.5f+-%2.5f @ FAR=%2.5f\n", r.acc_mean,
@@ -310,7 +311,7 @@ static int open_device(const RtTrainOpts *o, RtGpu **gpu, FILE *log, RtStatus *s
     }
     RtStatus why;
     *gpu = rt_gpu_open(&why);
-    if (*gpu) fprintf(log, "Device: %s (the training step; validation and LFW on the CPU)\n", rt_gpu_name(*gpu));
+    if (*gpu) fprintf(log, "Device: %s (training, validation and LFW)\n", rt_gpu_name(*gpu));
     else if (!strcmp(d, "gpu")) return rt_fail(st, "--device gpu: %s", why.msg);
     else fprintf(log, "Device: CPU (%s)\n", why.msg);
     return 0;
@@ -358,13 +359,14 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     if (step_open(&r.ts, g, r.vars, o, o->batch_size, r.train.n_classes, 1, o->log_histograms, r.gpu, st) < 0)
         goto done;
     if (r.val.n_images >= o->lfw_batch_size &&
-        step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, 0, NULL, st) < 0)
+        step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, 0, r.gpu, st) < 0)
         goto done;
     if (o->lfw_dir && o->lfw_dir[0]) {
         RtBinding b[] = {{"N", o->lfw_batch_size}, {"image_size", o->image_size},
                          {"embedding_size", o->embedding_size}, {"classes", r.train.n_classes}};
         const char *want[] = {"embeddings"};
-        r.lfw = rt_exec_bind(ge, r.vars, b, 4, want, 1, 0, st);
+        r.lfw = r.gpu ? rt_exec_bind_gpu(r.gpu, o->gpu_memory_fraction, ge, r.vars, b, 4, want, 1, 0, st)
+                      : rt_exec_bind(ge, r.vars, b, 4, want, 1, 0, st);
         if (!r.lfw || rt_lfw_read_pairs(o->lfw_pairs, o->lfw_dir, &r.pairs, st) < 0 ||
             rt_lfw_check_folds(&r.pairs, o->lfw_nrof_folds, st) < 0)
             goto done;
@@ -461,10 +463,11 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
         int n = o->validate_every_n_epochs > 0 ? o->validate_every_n_epochs : 1;
         rt_events_scalar(r.logs.ev, "time/total", step, t_train);
         if (r.vs.ex && ((epoch - 1) % n == n - 1 || epoch == o->max_nrof_epochs)) {
-            double t0 = rt_now(), v[3];
+            double t0 = rt_now(), v[3] = {0, 0, 0};
             if (rt_exec_sync_host(r.ts.ex, r.ema, st) < 0) goto done;
             if (o->eval_with_moving_averages) rt_ema_swap(r.ema, r.vars);
-            int vrc = validate(&r.vs, &r.val, o, epoch, log, v, st);
+            int vrc = rt_exec_upload_vars(r.vs.ex, st); /* a GPU's copy of the weights evaluated */
+            if (vrc == 0) vrc = validate(&r.vs, &r.val, o, epoch, log, v, st);
             if (o->eval_with_moving_averages) rt_ema_swap(r.ema, r.vars);
             if (vrc < 0) goto done;
             t_validate = rt_now() - t0;
