@@ -1,13 +1,14 @@
-/* The GPU target's fused kernels (codegen/cuda: cu_emit_fused), run on the CPU. The module's text
- * is compiled as C++ by the host compiler with a shim that turns CUDA's built-in indices into
- * globals and each thread of a launch into a call; every fused group of the reduced
- * Inception-ResNet-v1 training step (ADAM), the tiny MLP's and PNet's is then launched the way
- * the GPU executor launches it (cu_group_shape and cu_sum_splits, for 132 SMs and for 3) on random
- * operands, and the lanes' partial sums are added up. Outputs and sums must equal a plain
- * evaluation of the group's members node by node (float; sums in double), which shares no code
- * with the emitter. This checks operand layouts, row lengths, bounds and partial sums without a
- * GPU; on a lent one, test_gpu_exec runs the same kernels (bench/gpu/check.sh). Needs a C++
- * compiler (`c++`); without one it skips (exit 77). */
+/* The GPU target's fused kernels (codegen/cuda: cu_emit_fused) and its im2col / col2im, run on the
+ * CPU. The module's text is compiled as C++ by the host compiler with a shim that turns CUDA's
+ * built-in indices into globals and each thread of a launch into a call; every fused group of
+ * the reduced Inception-ResNet-v1 training step (ADAM), the tiny MLP's and PNet's is then
+ * launched the way the GPU executor launches it (cu_group_shape and cu_sum_splits, for 132 SMs
+ * and for 3) on random operands, and the lanes' partial sums are added up. Outputs and sums must
+ * equal a plain evaluation of the group's members node by node (float; sums in double), which
+ * shares no code with the emitter; im2col and col2im must equal the reference's. This checks
+ * operand layouts, row lengths, bounds and partial sums without a GPU; on a lent one,
+ * test_gpu_exec runs the same kernels (bench/gpu/check.sh). Needs a C++ compiler (`c++`);
+ * without one it skips (exit 77). */
 #include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 #include "cli/driver.h"
 #include "codegen/cuda/cuda_emit.h"
+#include "codegen/ref/ref.h"
 #include "runtime/plan.h"
 #include "tests/testlib.h"
 
@@ -50,6 +52,61 @@ static void write_runner(FILE *f, const char *name, int n_slots, int sums) {
         fprintf(f, "    (void)gx; (void)gy;\n    gridDim = {1, 1, 1}; blockDim = {1, 1, 1}; blockIdx = {0, 0, 0}; threadIdx = {0, 0, 0};\n"
                    "    %s);\n}\n",
                 call);
+}
+
+/* The im2col and col2im kernels (the GPU's convolutions around cuBLAS) against the reference's,
+ * on windows of every kind the models use, from the catalogue of every template. */
+static const char window_runners[] =
+    "extern \"C\" void run_im2col(float *col, const float *x, const void *w) {\n"
+    "    gridDim = {1, 1, 1}; blockDim = {1, 1, 1}; blockIdx = {0, 0, 0}; threadIdx = {0, 0, 0};\n"
+    "    fn_im2col(col, x, *(const FnWin *)w);\n}\n"
+    "extern \"C\" void run_col2im(float *dx, const float *col, const void *w) {\n"
+    "    gridDim = {1, 1, 1}; blockDim = {1, 1, 1}; blockIdx = {0, 0, 0}; threadIdx = {0, 0, 0};\n"
+    "    fn_col2im(dx, col, *(const FnWin *)w);\n}\n";
+
+static void window_kernels(const char *dir) {
+    int n_kernels;
+    char *source = cu_emit_catalogue(&n_kernels), path[512], so[512], cmd[1200];
+    snprintf(path, sizeof path, "%s/window.cpp", dir);
+    snprintf(so, sizeof so, "%s/window.so", dir);
+    FILE *f = fopen(path, "w");
+    if (!CHECK(f != NULL, "write %s", path)) goto done;
+    fprintf(f, "%s%s\n%s", shim, source, window_runners);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "c++ -std=c++17 -O1 -w -shared -fPIC -o %s %s", so, path);
+    void *lib = system(cmd) == 0 ? dlopen(so, RTLD_NOW | RTLD_LOCAL) : NULL;
+    if (!CHECK(lib != NULL, "the window kernels compile and load")) goto done;
+    void (*im2col)(float *, const float *, const void *) = (void (*)(float *, const float *, const void *))dlsym(lib, "run_im2col");
+    void (*col2im)(float *, const float *, const void *) = (void (*)(float *, const float *, const void *))dlsym(lib, "run_col2im");
+    static const struct { int h, w, c, kh, kw, s, same; } cs[] = {
+        {7, 7, 3, 3, 3, 2, 0}, {6, 6, 2, 3, 3, 1, 1}, {5, 6, 2, 1, 7, 1, 1}, {6, 5, 2, 7, 1, 1, 1},
+        {8, 8, 2, 3, 3, 2, 1}, {9, 7, 4, 3, 3, 1, 0}, {5, 5, 3, 1, 1, 2, 0}};
+    int bad = 0, n_cases = 0;
+    uint64_t rng = 3;
+    for (size_t k = 0; im2col && col2im && k < sizeof cs / sizeof cs[0]; k++, n_cases++) {
+        RefWindow w;
+        ref_window_init(&w, 2, cs[k].h, cs[k].w, cs[k].c, cs[k].kh, cs[k].kw, cs[k].s, cs[k].s, cs[k].same, 4);
+        size_t nx = (size_t)w.n * w.h * w.w * w.c, ncol = ref_conv_scratch(&w);
+        int64_t pixels = (int64_t)w.oh * w.ow;
+        float *x = malloc(nx * sizeof *x), *col = malloc(ncol * sizeof *col), *want = malloc(ncol * sizeof *want);
+        float *dx = malloc(nx * sizeof *dx), *dx_want = calloc(nx, sizeof *dx_want);
+        for (size_t i = 0; i < nx; i++) x[i] = (float)(2 * test_rng_uniform(&rng) - 1);
+        for (size_t i = 0; i < ncol; i++) col[i] = NAN;
+        size_t row_len = ncol / (size_t)(w.n * pixels);
+        for (int b = 0; b < w.n; b++) ref_im2col_rows_f32(x, want + (size_t)b * pixels * row_len, &w, b, 0, pixels);
+        im2col(col, x, &w);
+        for (size_t i = 0; i < ncol; i++) bad += !(col[i] == want[i]);
+        for (size_t i = 0; i < nx; i++) dx[i] = NAN;
+        for (int b = 0; b < w.n; b++) ref_col2im_rows_f32(want + (size_t)b * pixels * row_len, dx_want, &w, b, 0, pixels);
+        col2im(dx, want, &w);
+        for (size_t i = 0; i < nx; i++) bad += !(fabsf(dx[i] - dx_want[i]) <= 1e-6f * (1 + fabsf(dx_want[i])));
+        free(x), free(col), free(want), free(dx), free(dx_want);
+    }
+    printf("  im2col / col2im              %d windows against the reference: %d values wrong\n", n_cases, bad);
+    CHECK(n_cases > 0 && bad == 0, "the GPU's im2col and col2im kernels equal the reference's");
+    dlclose(lib);
+done:
+    free(source);
 }
 
 /* the oracle: one pointwise op in float, as the reference defines it */
@@ -268,6 +325,7 @@ int main(void) {
         {"models/mtcnn/pnet.fn", 0, PASS_OPT_SGD, {{"N", 2}, {"H", 31}, {"W", 24}}, 3},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], (int)i, dir);
+    window_kernels(dir);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) printf("  could not remove %s\n", dir);

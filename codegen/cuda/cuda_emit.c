@@ -107,8 +107,8 @@ static int add_binary(Builder *b, size_t i, int layout) {
     static const char *const suffix[LAYOUTS] = {"", "_bsuffix", "_asuffix"};
     char name[64], body[1024];
     snprintf(name, sizeof name, "fn_%s%s", binary[i].name, suffix[layout]);
-    snprintf(body, sizeof body, cu_binary, name, layout == LAYOUT_ASUFFIX ? "a[i % na]" : "a[i]",
-             layout == LAYOUT_BSUFFIX ? "b[i % nb]" : "b[i]", binary[i].expr);
+    snprintf(body, sizeof body, cu_binary, name, layout == LAYOUT_ASUFFIX ? "a[fn_mod(i, na)]" : "a[i]",
+             layout == LAYOUT_BSUFFIX ? "b[fn_mod(i, nb)]" : "b[i]", binary[i].expr);
     return add_kernel(b, name, body);
 }
 
@@ -298,7 +298,7 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
                        "        if (i >= n) break;\n");
     } else {
         text_printf(t, "    FN_LOOP(i, n) {\n");
-        if (suffix) text_printf(t, "        fn_i64 j = i %% len;\n");
+        if (suffix) text_printf(t, "        fn_i64 j = fn_mod(i, len);\n");
     }
     for (int k = 0; k < nm; k++)
         if (group_member(&e, k) < 0) return -1;

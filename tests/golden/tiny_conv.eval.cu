@@ -13,6 +13,13 @@ __device__ inline fn_u64 fn_mix(fn_u64 x) {
 __device__ inline double fn_uniform(fn_u64 key, fn_u64 c) {
     return (double)(fn_mix(key ^ fn_mix(c)) >> 11) * 0x1.0p-53;
 }
+/* i mod m and i / m (i, m >= 0), in 32 bits when both fit: a 64-bit division is a long subroutine */
+__device__ inline fn_i64 fn_mod(fn_i64 i, fn_i64 m) {
+    return ((i | m) >> 31) == 0 ? (fn_i64)((unsigned)i % (unsigned)m) : i % m;
+}
+__device__ inline fn_i64 fn_div(fn_i64 i, fn_i64 m) {
+    return ((i | m) >> 31) == 0 ? (fn_i64)((unsigned)i / (unsigned)m) : i / m;
+}
 /* the first and one-past-last window cells of output o along an axis, clipped */
 __device__ inline void fn_clip(int start, int k, int in, int *lo, int *hi) {
     *lo = start < 0 ? 0 : start;
@@ -24,10 +31,10 @@ __device__ inline fn_i64 fn_pix(const FnWin &w, int b, int y, int x) {
 }
 /* flat index i of an [n, h, w, c] tensor -> (b, y, x, ci) */
 __device__ inline void fn_nhwc(fn_i64 i, int h, int w, int c, int *b, int *y, int *x, int *ci) {
-    *ci = (int)(i % c); i /= c;
-    *x = (int)(i % w); i /= w;
-    *y = (int)(i % h);
-    *b = (int)(i / h);
+    *ci = (int)fn_mod(i, c); i = fn_div(i, c);
+    *x = (int)fn_mod(i, w); i = fn_div(i, w);
+    *y = (int)fn_mod(i, h);
+    *b = (int)fn_div(i, h);
 }
 /* index of the first maximal in-bounds cell of output (b, oy, ox), channel ci */
 __device__ inline fn_i64 fn_argmax(const float *x, const FnWin &w, int b, int oy, int ox, int ci) {
@@ -50,20 +57,26 @@ __device__ inline void fn_covering(int i, int k, int s, int pad, int out, int *l
     if (*hi > out) *hi = out;
 }
 
-/* col[n*oh*ow, kh*kw*c] from x[n,h,w,c]; padded cells are 0 */
+/* col[n*oh*ow, kh*kw*c] from x[n,h,w,c]; padded cells are 0. A thread per output pixel and
+ * channel walks the window, so the pixel's coordinates are divided out once, not per cell */
 extern "C" __global__ void fn_im2col(float *col, const float *x, FnWin w) {
     fn_i64 row_len = (fn_i64)w.kh * w.kw * w.c;
-    FN_LOOP(i, (fn_i64)w.n * w.oh * w.ow * row_len) {
-        fn_i64 row = i / row_len; int k = (int)(i % row_len);
-        int ci = k % w.c, kx = (k / w.c) % w.kw, ky = k / (w.c * w.kw);
-        int ox = (int)(row % w.ow), oy = (int)((row / w.ow) % w.oh), b = (int)(row / ((fn_i64)w.ow * w.oh));
-        int iy = oy * w.sh - w.pad_t + ky, ix = ox * w.sw - w.pad_l + kx;
-        col[i] = iy < 0 || iy >= w.h || ix < 0 || ix >= w.w ? 0.f : x[fn_pix(w, b, iy, ix) + ci];
+    FN_LOOP(i, (fn_i64)w.n * w.oh * w.ow * w.c) {
+        int b, oy, ox, ci;
+        fn_nhwc(i, w.oh, w.ow, w.c, &b, &oy, &ox, &ci);
+        float *dst = col + fn_div(i, w.c) * row_len + ci;
+        for (int ky = 0; ky < w.kh; ky++) {
+            int iy = oy * w.sh - w.pad_t + ky;
+            for (int kx = 0; kx < w.kw; kx++) {
+                int ix = ox * w.sw - w.pad_l + kx;
+                dst[(ky * w.kw + kx) * w.c] = iy < 0 || iy >= w.h || ix < 0 || ix >= w.w ? 0.f : x[fn_pix(w, b, iy, ix) + ci];
+            }
+        }
     }
 }
 
 extern "C" __global__ void fn_prelu_bsuffix(float *y, const float *a, const float *b, fn_i64 n, fn_i64 na, fn_i64 nb) {
-    FN_LOOP(i, n) { float x = a[i], z = b[i % nb]; y[i] = x > 0.f ? x : z * x; }
+    FN_LOOP(i, n) { float x = a[i], z = b[fn_mod(i, nb)]; y[i] = x > 0.f ? x : z * x; }
 }
 
 extern "C" __global__ void fn_maxpool(float *y, const float *x, FnWin w) {

@@ -13,6 +13,13 @@ __device__ inline fn_u64 fn_mix(fn_u64 x) {
 __device__ inline double fn_uniform(fn_u64 key, fn_u64 c) {
     return (double)(fn_mix(key ^ fn_mix(c)) >> 11) * 0x1.0p-53;
 }
+/* i mod m and i / m (i, m >= 0), in 32 bits when both fit: a 64-bit division is a long subroutine */
+__device__ inline fn_i64 fn_mod(fn_i64 i, fn_i64 m) {
+    return ((i | m) >> 31) == 0 ? (fn_i64)((unsigned)i % (unsigned)m) : i % m;
+}
+__device__ inline fn_i64 fn_div(fn_i64 i, fn_i64 m) {
+    return ((i | m) >> 31) == 0 ? (fn_i64)((unsigned)i / (unsigned)m) : i / m;
+}
 /* the first and one-past-last window cells of output o along an axis, clipped */
 __device__ inline void fn_clip(int start, int k, int in, int *lo, int *hi) {
     *lo = start < 0 ? 0 : start;
@@ -24,10 +31,10 @@ __device__ inline fn_i64 fn_pix(const FnWin &w, int b, int y, int x) {
 }
 /* flat index i of an [n, h, w, c] tensor -> (b, y, x, ci) */
 __device__ inline void fn_nhwc(fn_i64 i, int h, int w, int c, int *b, int *y, int *x, int *ci) {
-    *ci = (int)(i % c); i /= c;
-    *x = (int)(i % w); i /= w;
-    *y = (int)(i % h);
-    *b = (int)(i / h);
+    *ci = (int)fn_mod(i, c); i = fn_div(i, c);
+    *x = (int)fn_mod(i, w); i = fn_div(i, w);
+    *y = (int)fn_mod(i, h);
+    *b = (int)fn_div(i, h);
 }
 /* index of the first maximal in-bounds cell of output (b, oy, ox), channel ci */
 __device__ inline fn_i64 fn_argmax(const float *x, const FnWin &w, int b, int oy, int ox, int ci) {
@@ -51,7 +58,7 @@ __device__ inline void fn_covering(int i, int k, int s, int pad, int out, int *l
 }
 
 extern "C" __global__ void fn_add_bsuffix(float *y, const float *a, const float *b, fn_i64 n, fn_i64 na, fn_i64 nb) {
-    FN_LOOP(i, n) { float x = a[i], z = b[i % nb]; y[i] = x + z; }
+    FN_LOOP(i, n) { float x = a[i], z = b[fn_mod(i, nb)]; y[i] = x + z; }
 }
 
 extern "C" __global__ void fn_relu(float *y, const float *a, fn_i64 n, float f) {
@@ -63,7 +70,7 @@ extern "C" __global__ void fn_fill(float *y, fn_i64 n, float f) {
 }
 
 extern "C" __global__ void fn_bcast(float *y, const float *a, fn_i64 n, fn_i64 na, float s) {
-    FN_LOOP(i, n) y[i] = a[i % na] * s;
+    FN_LOOP(i, n) y[i] = a[fn_mod(i, na)] * s;
 }
 
 extern "C" __global__ void fn_softmax_xent_grad(float *dx, const float *x, const int *labels,
@@ -92,7 +99,7 @@ extern "C" __global__ void fn_mul(float *y, const float *a, const float *b, fn_i
 }
 
 extern "C" __global__ void fn_mul_bsuffix(float *y, const float *a, const float *b, fn_i64 n, fn_i64 na, fn_i64 nb) {
-    FN_LOOP(i, n) { float x = a[i], z = b[i % nb]; y[i] = x * z; }
+    FN_LOOP(i, n) { float x = a[i], z = b[fn_mod(i, nb)]; y[i] = x * z; }
 }
 
 extern "C" __global__ void fn_sub(float *y, const float *a, const float *b, fn_i64 n, fn_i64 na, fn_i64 nb) {

@@ -13,6 +13,13 @@ __device__ inline fn_u64 fn_mix(fn_u64 x) {
 __device__ inline double fn_uniform(fn_u64 key, fn_u64 c) {
     return (double)(fn_mix(key ^ fn_mix(c)) >> 11) * 0x1.0p-53;
 }
+/* i mod m and i / m (i, m >= 0), in 32 bits when both fit: a 64-bit division is a long subroutine */
+__device__ inline fn_i64 fn_mod(fn_i64 i, fn_i64 m) {
+    return ((i | m) >> 31) == 0 ? (fn_i64)((unsigned)i % (unsigned)m) : i % m;
+}
+__device__ inline fn_i64 fn_div(fn_i64 i, fn_i64 m) {
+    return ((i | m) >> 31) == 0 ? (fn_i64)((unsigned)i / (unsigned)m) : i / m;
+}
 /* the first and one-past-last window cells of output o along an axis, clipped */
 __device__ inline void fn_clip(int start, int k, int in, int *lo, int *hi) {
     *lo = start < 0 ? 0 : start;
@@ -24,10 +31,10 @@ __device__ inline fn_i64 fn_pix(const FnWin &w, int b, int y, int x) {
 }
 /* flat index i of an [n, h, w, c] tensor -> (b, y, x, ci) */
 __device__ inline void fn_nhwc(fn_i64 i, int h, int w, int c, int *b, int *y, int *x, int *ci) {
-    *ci = (int)(i % c); i /= c;
-    *x = (int)(i % w); i /= w;
-    *y = (int)(i % h);
-    *b = (int)(i / h);
+    *ci = (int)fn_mod(i, c); i = fn_div(i, c);
+    *x = (int)fn_mod(i, w); i = fn_div(i, w);
+    *y = (int)fn_mod(i, h);
+    *b = (int)fn_div(i, h);
 }
 /* index of the first maximal in-bounds cell of output (b, oy, ox), channel ci */
 __device__ inline fn_i64 fn_argmax(const float *x, const FnWin &w, int b, int oy, int ox, int ci) {
@@ -53,7 +60,7 @@ __device__ inline void fn_covering(int i, int k, int s, int pad, int out, int *l
 /* 2 nodes, ending relu; 3 pointers */
 extern "C" __global__ void fn_f0(fn_i64 n, fn_i64 len, float *p0, float *p1, float *p2) {
     FN_LOOP(i, n) {
-        fn_i64 j = i % len;
+        fn_i64 j = fn_mod(i, len);
         float l0 = p0[i];
         float l1 = p1[j];
         float m0; { float x = l0, z = l1; m0 = x + z; }
