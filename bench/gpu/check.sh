@@ -13,8 +13,8 @@
 #   4. fn's CUDA module for the card's own architecture;
 #   4b. fnrun train --device gpu against --device cpu: 20 steps of the reduced Inception-ResNet-v1,
 #      same seed, the printed losses side by side; then the full network at batch 256 and 90,
-#      160x160, images/s from the step times after the first two, and at 256 with a kernel per
-#      op (FN_FUSE=0) for comparison;
+#      160x160, images/s from the step times after the first two, and at 256 launch by launch
+#      (FN_CUDA_GRAPH=0) and with a kernel per op (FN_FUSE=0) for comparison;
 #   4c. FN_PROFILE: the batch-256 step with every node synchronised, seconds per op;
 #   5. the PyTorch peer's training step (bench/ref/train_step.py): channels_last + bf16 autocast,
 #      and torch.compile of it, batch 256 and 90, 160x160 (fp32 eager with CHECK_FP32=1;
@@ -77,11 +77,14 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     else
         row "| 20 steps, reduced IRv1 on the GPU | FAILED: $(grep -h 'fnrun train:' "$t/small_gpu.txt" || last 2 "$t/small_gpu.txt") |"
     fi
-    for run in 256 90 256u; do # u: a kernel per op (FN_FUSE=0), the fused kernels' baseline
-        batch=${run%u}
-        fuse=1; what=fused; [ "$run" != "$batch" ] && fuse=0 what="kernel per op"
+    # 256: the default (fused kernels, the step replayed as a CUDA graph); g: launch by launch
+    # (FN_CUDA_GRAPH=0); u: a kernel per op (FN_FUSE=0), the first lease's path
+    for run in 256 90 256g 256u; do
+        batch=${run%[gu]}
+        fuse=1 graph=1 what="fused, CUDA graph"
+        case $run in *g) graph=0 what="fused, launch by launch" ;; *u) fuse=0 what="kernel per op" ;; esac
         fits 90 || { row "| fnrun train --device gpu, IRv1 batch $batch, $what | skipped: budget |"; continue; }
-        FN_FUSE=$fuse timeout 90 "$b/bin/fnrun" train "$t/irv1.fnc" "${common[@]}" --image_size 160 --batch_size "$batch" \
+        FN_FUSE=$fuse FN_CUDA_GRAPH=$graph timeout 90 "$b/bin/fnrun" train "$t/irv1.fnc" "${common[@]}" --image_size 160 --batch_size "$batch" \
             --epoch_size 12 --embedding_size 512 --device gpu --nrof_preprocess_threads 12 >"$t/irv1_$run.txt" 2>&1
         ips=$(grep '^Epoch' "$t/irv1_$run.txt" | awk -F'\t' -v b="$batch" '{ split($2, f, " "); n++; if (n > 2) { s += f[2]; k++ } }
               END { if (k) printf "%.1f images/s (%d steps)", b * k / s, k; else print "no steps" }')
