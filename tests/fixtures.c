@@ -84,3 +84,9 @@ void fx_copy_to_exec(void *ctx, const char *name, const void *data, size_t bytes
     void *y = rt_exec_input(ctx, name, NULL);
     if (y) memcpy(y, data, bytes);
 }
+
+IrGraph *fx_build_case(const FxCase *c) {
+    PassCtx ctx = {0};
+    ctx.optimizer = c->opt;
+    return drv_build(c->model, NULL, 0, c->training, &ctx, stderr);
+}

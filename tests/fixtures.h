@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "passes/passes.h"
 #include "runtime/rt.h"
 
 /* classes x per_class PNG images of size x size under dir/c<k>/img<i>.png: class k is a fixed
@@ -24,5 +25,17 @@ typedef void (*FxInputCopy)(void *ctx, const char *name, const void *data, size_
 void fx_random_inputs(const IrGraph *g, RtExec *ex, int prec, uint64_t *rng, FxInputCopy copy, void *ctx);
 /* An FxInputCopy into another CPU executor (ctx: the RtExec). */
 void fx_copy_to_exec(void *ctx, const char *name, const void *data, size_t bytes);
+
+/* A model run by the executor tests: its file, the training graph (with opt) or the eval one,
+ * and the sizes it is bound to. */
+typedef struct {
+    const char *model;
+    int training;
+    PassOptimizer opt;
+    RtBinding b[4];
+    int nb;
+} FxCase;
+/* The case's graph through the whole pipeline; NULL with the diagnostics on stderr. */
+IrGraph *fx_build_case(const FxCase *c);
 
 #endif

@@ -4,6 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tests/testlib.h"
+
+typedef void (*CaseFn)(const char *label, IrGraph *g, IrId y, int label_range);
+
 static IrShape shp(IrGraph *g, int rank, int64_t a, int64_t b, int64_t c, int64_t d) {
     int64_t v[4] = {a, b, c, d};
     return ir_shape_make(g, rank, v);
@@ -21,7 +25,7 @@ static IrId window_op(IrGraph *g, IrOp op, IrId x, IrId w, int kh, int kw, int s
     return ir_make(g, op, in, w == IR_NONE ? 1 : 2, &at);
 }
 
-static void conv_cases(OpCaseRun run) {
+static void conv_cases(CaseFn run) {
     struct { int h, w, c, kh, kw, o, s, same; } cs[] = {
         {7, 7, 3, 3, 3, 4, 2, 0}, {6, 6, 2, 3, 3, 3, 1, 1}, {5, 6, 2, 1, 7, 2, 1, 1},
         {6, 5, 2, 7, 1, 2, 1, 1}, {5, 5, 3, 1, 3, 2, 1, 1}, {5, 5, 3, 3, 1, 2, 1, 1},
@@ -38,7 +42,7 @@ static void conv_cases(OpCaseRun run) {
     }
 }
 
-static void pool_cases(OpCaseRun run) {
+static void pool_cases(CaseFn run) {
     struct { IrOp op; int h, k, s, same; const char *name; } cs[] = {
         {IR_OP_MAXPOOL, 7, 3, 2, 0, "maxpool 3x3/2 VALID"}, {IR_OP_MAXPOOL, 6, 3, 2, 1, "maxpool 3x3/2 SAME"},
         {IR_OP_MAXPOOL, 5, 2, 2, 1, "maxpool 2x2/2 SAME odd"}, {IR_OP_AVGPOOL, 3, 0, 1, 0, "avgpool global"},
@@ -50,7 +54,7 @@ static void pool_cases(OpCaseRun run) {
     }
 }
 
-static void elementwise_cases(OpCaseRun run) {
+static void elementwise_cases(CaseFn run) {
     static const struct { IrOp op; const char *name; } un[] = {
         {IR_OP_NEG, "neg"}, {IR_OP_RELU, "relu"}, {IR_OP_SQUARE, "square"}, {IR_OP_ABS, "abs"},
         {IR_OP_EXP, "exp"}};
@@ -89,7 +93,7 @@ static void elementwise_cases(OpCaseRun run) {
     }
 }
 
-static void nn_cases(OpCaseRun run) {
+static void nn_cases(CaseFn run) {
     IrGraph *g = ir_graph_new();
     IrId x = P(g, "x", shp(g, 2, 4, 5, 0, 0));
     run("softmax", g, ir_unary(g, IR_OP_SOFTMAX, x), 1);
@@ -173,9 +177,22 @@ static void nn_cases(OpCaseRun run) {
         ir_binary(g, IR_OP_MUL, x, ir_make(g, IR_OP_DROPOUT_MASK, mk, 2, NULL)), 1);
 }
 
+void op_case(OpCaseRun run, const char *label, IrGraph *g, IrId y, int label_range) {
+    if (!CHECK(y != IR_NONE, "%s: build failed: %s", label, g->err)) {
+        ir_graph_free(g);
+        return;
+    }
+    ir_set_output(g, "y", y);
+    run(label, g, label_range);
+}
+
+static OpCaseRun user_run;
+static void built(const char *label, IrGraph *g, IrId y, int label_range) { op_case(user_run, label, g, y, label_range); }
+
 void op_cases(OpCaseRun run) {
-    conv_cases(run);
-    pool_cases(run);
-    elementwise_cases(run);
-    nn_cases(run);
+    user_run = run;
+    conv_cases(built);
+    pool_cases(built);
+    elementwise_cases(built);
+    nn_cases(built);
 }

@@ -6,9 +6,12 @@
 
 #include "ir/ir.h"
 
-/* Called once per case with its label, graph and result node; owns (frees) g. Int inputs of the
- * case take values in [0, label_range). */
-typedef void (*OpCaseRun)(const char *label, IrGraph *g, IrId y, int label_range);
+/* Called once per case that built (a failed build is a failed check), with its label and graph,
+ * whose result is the output "y"; owns (frees) g. Int inputs of the case take values in
+ * [0, label_range). */
+typedef void (*OpCaseRun)(const char *label, IrGraph *g, int label_range);
 void op_cases(OpCaseRun run);
+/* One more case for run: a failed build (y IR_NONE) is a failed check. */
+void op_case(OpCaseRun run, const char *label, IrGraph *g, IrId y, int label_range);
 
 #endif

@@ -127,21 +127,11 @@ static void fusion_properties(void) {
     ir_graph_free(g);
 }
 
-typedef struct {
-    const char *model;
-    int training;
-    PassOptimizer opt;
-    RtBinding b[4];
-    int nb;
-} Case;
-
 /* The fused executor against FN_FUSE=0 at precision prec, every step from the same variables.
  * In float64 any difference beyond rounding is a bug (tol 1e-10); in float32 the tiny batches'
  * batch norm (4 values) amplifies the convolutions' different summation orders (tol 1e-3). */
-static void exec_case(const Case *c, int prec, double tol) {
-    PassCtx ctx = {0};
-    ctx.optimizer = c->opt;
-    IrGraph *g = drv_build(c->model, NULL, 0, c->training, &ctx, stderr);
+static void exec_case(const FxCase *c, int prec, double tol) {
+    IrGraph *g = fx_build_case(c);
     if (!CHECK(g != NULL, "%s builds", c->model)) return;
     RtStatus st;
     RtVars *vr = rt_vars_new(prec), *vf = rt_vars_new(prec);
@@ -198,7 +188,7 @@ int main(void) {
     conv_case(1, 5, 5, 64, 3, 3, 1, 1, 32, 0);  /* small: the reference-shaped paths */
     conv_case(2, 33, 31, 3, 3, 3, 2, 0, 12, 1); /* the stem's shape, odd sizes */
     fusion_properties();
-    const Case cases[] = {
+    const FxCase cases[] = {
         {"tests/models/tiny_mlp.fn", 1, PASS_OPT_SGD, {{"N", 5}}, 1},
         {"tests/models/tiny_conv.fn", 0, PASS_OPT_SGD, {{"N", 3}}, 1},
         {"tests/models/irv1_small.fn", 1, PASS_OPT_ADAM, {{"N", 4}, {"classes", 3}}, 2},

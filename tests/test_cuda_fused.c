@@ -20,6 +20,7 @@
 #include "codegen/cuda/cuda_emit.h"
 #include "codegen/ref/ref.h"
 #include "runtime/plan.h"
+#include "tests/fixtures.h"
 #include "tests/testlib.h"
 
 typedef void (*RunFn)(long long n, long long len, long long chunk, long long gx, long long gy, float **p);
@@ -245,18 +246,8 @@ static void check_group(const IrGraph *g, const RtPlan *p, const CuModule *m, in
     for (int s = 0; s < lay->n_slots; s++) free(buf[s]);
 }
 
-typedef struct {
-    const char *model;
-    int training;
-    PassOptimizer opt;
-    RtBinding b[4];
-    int nb;
-} Case;
-
-static void run_case(const Case *c, int idx, const char *dir) {
-    PassCtx ctx = {0};
-    ctx.optimizer = c->opt;
-    IrGraph *g = drv_build(c->model, NULL, 0, c->training, &ctx, stderr);
+static void run_case(const FxCase *c, int idx, const char *dir) {
+    IrGraph *g = fx_build_case(c);
     if (!CHECK(g != NULL, "%s builds", c->model)) return;
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     RtStatus st;
@@ -319,7 +310,7 @@ int main(void) {
     }
     char dir[] = "/tmp/fn_cuda_fused_XXXXXX";
     if (!CHECK(mkdtemp(dir) != NULL, "a scratch folder")) return test_summary("test_cuda_fused");
-    const Case cases[] = {
+    const FxCase cases[] = {
         {"tests/models/tiny_mlp.fn", 1, PASS_OPT_SGD, {{"N", 5}}, 1},
         {"tests/models/irv1_small.fn", 1, PASS_OPT_ADAM, {{"N", 4}, {"classes", 3}}, 2},
         {"models/mtcnn/pnet.fn", 0, PASS_OPT_SGD, {{"N", 2}, {"H", 31}, {"W", 24}}, 3},

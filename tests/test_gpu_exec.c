@@ -17,23 +17,13 @@
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
 
-typedef struct {
-    const char *model;
-    int training;
-    PassOptimizer opt;
-    RtBinding b[4];
-    int nb;
-} Case;
-
 static void copy_to_gpu(void *gex, const char *name, const void *data, size_t bytes) {
     void *y = rt_gpu_exec_input(gex, name, NULL);
     if (y) memcpy(y, data, bytes);
 }
 
-static void run_case(RtGpu *gpu, const Case *c) {
-    PassCtx ctx = {0};
-    ctx.optimizer = c->opt;
-    IrGraph *g = drv_build(c->model, NULL, 0, c->training, &ctx, stderr);
+static void run_case(RtGpu *gpu, const FxCase *c) {
+    IrGraph *g = fx_build_case(c);
     if (!CHECK(g != NULL, "%s builds", c->model)) return;
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     RtStatus st;
@@ -117,7 +107,7 @@ int main(void) {
         return test_failures() ? 1 : 77;
     }
     printf("  %s\n", rt_gpu_name(gpu));
-    const Case cases[] = {
+    const FxCase cases[] = {
         {"tests/models/tiny_mlp.fn", 1, PASS_OPT_SGD, {{"N", 5}}, 1},
         {"tests/models/tiny_conv.fn", 0, PASS_OPT_SGD, {{"N", 3}}, 1},
         {"tests/models/irv1_small.fn", 1, PASS_OPT_ADAM, {{"N", 4}, {"classes", 3}}, 2},

@@ -19,12 +19,7 @@ static RtGpu *gpu; /* NULL: the CPU's float32 path */
 static double bound;
 static double worst_all;
 
-static void run(const char *label, IrGraph *g, IrId y, int label_range) {
-    if (!CHECK(y != IR_NONE, "%s: build failed: %s", label, g->err)) {
-        ir_graph_free(g);
-        return;
-    }
-    ir_set_output(g, "y", y);
+static void run(const char *label, IrGraph *g, int label_range) {
     GcOpts o = {NULL, 0, 1, 1, label_range, 1e-6, 42};
     char where[128] = "";
     double e = gc_compare_f32(&g, &o, gpu, where, sizeof where);
@@ -49,7 +44,7 @@ static void larger_cases(void) {
     IrId v = ir_reduce(g, IR_OP_SUM, ir_unary(g, IR_OP_SQUARE, xc), 1, 1, NULL);
     IrId y = ir_binary(g, IR_OP_ADD, ir_binary(g, IR_OP_MUL, xc, ir_unary(g, IR_OP_RSQRT, ir_scalar_op(g, IR_OP_ADDS, v, 1e-3))),
                        beta);
-    run("batch norm + relu, [8,13,17,40]", g, ir_unary(g, IR_OP_RELU, y), 1);
+    op_case(run, "batch norm + relu, [8,13,17,40]", g, ir_unary(g, IR_OP_RELU, y), 1);
 
     g = ir_graph_new();
     x = param(g, "x", 4, (int64_t[]){4, 20, 20, 16});
@@ -58,18 +53,18 @@ static void larger_cases(void) {
     memset(&at, 0, sizeof at);
     at.u.window = (IrWindowAttr){3, 3, 1, 1, 1};
     IrId in[2] = {x, w};
-    run("conv2d 3x3 SAME [4,20,20,16] -> 24", g, ir_make(g, IR_OP_CONV2D, in, 2, &at), 1);
+    op_case(run, "conv2d 3x3 SAME [4,20,20,16] -> 24", g, ir_make(g, IR_OP_CONV2D, in, 2, &at), 1);
 
     g = ir_graph_new();
     x = param(g, "x", 2, (int64_t[]){300, 200});
     w = param(g, "w", 2, (int64_t[]){200, 100});
     memset(&at, 0, sizeof at);
     IrId mm[2] = {x, w};
-    run("matmul [300,200] x [200,100]", g, ir_make(g, IR_OP_MATMUL, mm, 2, &at), 1);
+    op_case(run, "matmul [300,200] x [200,100]", g, ir_make(g, IR_OP_MATMUL, mm, 2, &at), 1);
 
     g = ir_graph_new();
     x = param(g, "x", 2, (int64_t[]){3, 5000});
-    run("sum_last of long rows", g, ir_reduce(g, IR_OP_SUMLAST, x, 0, 1, NULL), 1);
+    op_case(run, "sum_last of long rows", g, ir_reduce(g, IR_OP_SUMLAST, x, 0, 1, NULL), 1);
 }
 
 static void pass(const char *what, double b) {
