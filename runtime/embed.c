@@ -35,6 +35,8 @@ int rt_embed(RtExec *ex, const RtEmbedOpts *o, char *const *paths, int n, int fl
         rc = rt_loader_next(ld, images, labels, NULL, st);
         if (rc == 0) rc = rt_exec_run(ex, 0, 0, st);
         int rows = n - b * o->batch < o->batch ? n - b * o->batch : o->batch;
+        if (rc == 0 && !(emb = rt_exec_output(ex, "embeddings", NULL, NULL, NULL))) /* after every run: a GPU */
+            rc = rt_fail(st, "the embeddings of batch %d could not be read", b);  /* copies them back then */
         if (rc == 0) memcpy(out + (size_t)b * o->batch * *dim, emb, (size_t)rows * *dim * sizeof(float));
     }
     rt_progress_update(&pr, n);

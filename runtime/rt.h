@@ -94,6 +94,8 @@ RtExec *rt_exec_bind(const IrGraph *g, RtVars *vars, const RtBinding *b, int nb,
  * graph has no such input. *n gets its element count. */
 void *rt_exec_input(RtExec *ex, const char *name, int64_t *n);
 int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st);
+/* Output `name` of the last run (NULL if absent). Ask again after every run: a GPU executor
+ * copies it back when asked, so an earlier pointer holds an earlier step's values. */
 const void *rt_exec_output(RtExec *ex, const char *name, int64_t *n, int *rank, int64_t *dims);
 double rt_exec_scalar(RtExec *ex, const char *name); /* NaN if absent */
 /* The same executor on a GPU (runtime/gpu/gpu_exec.h): every rt_exec_* call works on it, inputs

@@ -359,14 +359,19 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     if (step_open(&r.ts, g, r.vars, o, o->batch_size, r.train.n_classes, 1, o->log_histograms, r.gpu, st) < 0)
         goto done;
     if (r.val.n_images >= o->lfw_batch_size &&
-        step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, 0, r.gpu, st) < 0)
-        goto done;
+        step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, 0, r.gpu, st) < 0) {
+        if (!r.gpu) goto done;
+        fprintf(log, "note: validation runs on the CPU: %s\n", st->msg); /* the GPU could not take it */
+        rt_exec_free(r.vs.ex);
+        if (step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, 0, NULL, st) < 0) goto done;
+    }
     if (o->lfw_dir && o->lfw_dir[0]) {
         RtBinding b[] = {{"N", o->lfw_batch_size}, {"image_size", o->image_size},
                          {"embedding_size", o->embedding_size}, {"classes", r.train.n_classes}};
         const char *want[] = {"embeddings"};
-        r.lfw = r.gpu ? rt_exec_bind_gpu(r.gpu, o->gpu_memory_fraction, ge, r.vars, b, 4, want, 1, 0, st)
-                      : rt_exec_bind(ge, r.vars, b, 4, want, 1, 0, st);
+        r.lfw = r.gpu ? rt_exec_bind_gpu(r.gpu, o->gpu_memory_fraction, ge, r.vars, b, 4, want, 1, 0, st) : NULL;
+        if (r.gpu && !r.lfw) fprintf(log, "note: LFW runs on the CPU: %s\n", st->msg);
+        if (!r.lfw) r.lfw = rt_exec_bind(ge, r.vars, b, 4, want, 1, 0, st);
         if (!r.lfw || rt_lfw_read_pairs(o->lfw_pairs, o->lfw_dir, &r.pairs, st) < 0 ||
             rt_lfw_check_folds(&r.pairs, o->lfw_nrof_folds, st) < 0)
             goto done;

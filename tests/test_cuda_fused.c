@@ -31,7 +31,9 @@ static const char shim[] =
     "static FnDim3 blockIdx, threadIdx, blockDim, gridDim;\n"
     "#define __global__\n#define __device__\n#define __shared__ static\n"
     "static inline void __syncthreads() {}\n"
-    "static inline float __int_as_float(int u) { float f; memcpy(&f, &u, sizeof f); return f; }\n";
+    "static inline float __int_as_float(int u) { float f; memcpy(&f, &u, sizeof f); return f; }\n"
+    "static inline float __fmul_rn(float a, float b) { return a * b; }\n"
+    "static inline float __fsub_rn(float a, float b) { return a - b; }\n";
 
 /* run_<kernel>: one call per thread, blocks and threads in order; gy 0: one thread walks the
  * whole grid-stride loop */

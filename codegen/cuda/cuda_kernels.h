@@ -85,9 +85,9 @@ static const struct {
     {"fn_fill", "extern \"C\" __global__ void fn_fill(float *y, fn_i64 n, float f) {\n"
                 "    FN_LOOP(i, n) y[i] = f;\n"
                 "}\n"},
-    {"fn_ema", "/* the moving averages' step: s -= k (s - v), as the host's rt_ema_update */\n"
+    {"fn_ema", "/* the moving averages' step: s -= k (s - v), rounded as the host's rt_ema_update (no FMA) */\n"
                "extern \"C\" __global__ void fn_ema(float *s, const float *v, fn_i64 n, float k) {\n"
-               "    FN_LOOP(i, n) s[i] -= k * (s[i] - v[i]);\n"
+               "    FN_LOOP(i, n) s[i] = __fsub_rn(s[i], __fmul_rn(k, __fsub_rn(s[i], v[i])));\n"
                "}\n"},
     {"fn_copy", "extern \"C\" __global__ void fn_copy(float *y, const float *a, fn_i64 n) {\n"
                 "    FN_LOOP(i, n) y[i] = a[i];\n"

@@ -48,7 +48,8 @@ struct RtGpuExec {
     size_t avg_bytes;
     CUdeviceptr ema;      /* their moving averages, laid out alike (0 until the first update) */
     int ema_stale;
-    CUdeviceptr seed_step; /* the step's seed and number, for the dropout kernels */
+    CUdeviceptr seed_step;    /* the step's seed and number, for the dropout kernels */
+    uint64_t *seed_step_host; /* their page-locked staging (NULL: copied synchronously) */
     int pinned;            /* the driver can page-lock the input staging (cuMemAllocHost) */
     char *host_pinned;     /* per node: its staging is page-locked */
     int64_t runs;
@@ -89,6 +90,7 @@ RtGpu *rt_gpu_open(RtStatus *st) {
         rt_gpu_close(gpu);
         return NULL;
     }
+    st->msg[0] = 0; /* without a workspace of ours (allocation failed) cuBLAS uses its own */
     /* TF32 tensor-core GEMMs unless FN_GPU_TF32=0 (full float32, for the strict comparisons) */
     const char *tf = getenv("FN_GPU_TF32");
     gpu->tf32 = !(tf && strcmp(tf, "0") == 0) && gpu->api.cublasSetMathMode &&
@@ -269,9 +271,9 @@ static int run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
         rt_plan_window(p, id, &w);
         int M = w.n * w.oh * w.ow, K = w.kh * w.kw * w.c;
         CUdeviceptr x = a, col = a;
-        if (!pointwise(&w)) {
+        if (!pointwise(&w)) { /* a thread per output pixel and channel */
             void *args[] = {&ex->scratch, &x, &w};
-            if (launch(ex, k0, (int64_t)M * K, args, st) < 0) return -1;
+            if (launch(ex, k0, (int64_t)M * w.c, args, st) < 0) return -1;
             col = ex->scratch;
         }
         if (n->op == IR_OP_CONV2D) return gemm(ex, col, b, y, M, w.o, K, 0, 0, st); /* [M,K] x [K,O] */
@@ -428,6 +430,8 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     ex->host = calloc((size_t)p->n + 1, sizeof *ex->host);
     ex->host_pinned = calloc((size_t)p->n + 1, 1);
     ex->pinned = gpu->api.cuMemAllocHost && gpu->api.cuMemFreeHost && gpu->api.cuMemcpyHtoDAsync;
+    if (ex->pinned && gpu->api.cuMemAllocHost((void **)&ex->seed_step_host, 2 * sizeof(uint64_t)) != 0)
+        ex->seed_step_host = NULL;
     for (IrId id = 0; id < p->n && rc == 0; id++)
         if (p->block_of[id] >= 0) ex->dev[id] = ex->slab + block_off[p->block_of[id]];
     for (int v = 0; v < ex->vars->n && rc == 0; v++) {
@@ -521,6 +525,7 @@ void rt_gpu_exec_free(RtGpuExec *ex) {
         else free(ex->host[i]);
     }
     free(ex->host_pinned);
+    if (ex->seed_step_host) ex->gpu->api.cuMemFreeHost(ex->seed_step_host);
     free(ex->host);
     free(ex->dev);
     free(ex->var_dev);
@@ -610,8 +615,14 @@ int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
             if (ex->host_pinned[id]) CHECK_CU(cuMemcpyHtoDAsync(ex->dev[id], ex->host[id], bytes, gpu->stream));
             else CHECK_CU(cuMemcpyHtoD(ex->dev[id], ex->host[id], bytes));
         }
-    uint64_t seed_step[2] = {seed, step};
-    CHECK_CU(cuMemcpyHtoD(ex->seed_step, seed_step, sizeof seed_step));
+    if (ex->seed_step_host) { /* page-locked: copied on the stream, after the last step's work */
+        ex->seed_step_host[0] = seed;
+        ex->seed_step_host[1] = step;
+        CHECK_CU(cuMemcpyHtoDAsync(ex->seed_step, ex->seed_step_host, 2 * sizeof(uint64_t), gpu->stream));
+    } else {
+        uint64_t seed_step[2] = {seed, step};
+        CHECK_CU(cuMemcpyHtoD(ex->seed_step, seed_step, sizeof seed_step));
+    }
     ex->prof_steps++;
     int rc = ex->graph_state == 1                               ? (RT_CU(&gpu->api, st, cuGraphLaunch(ex->gexec, gpu->stream)))
              : ex->graph_state == 0 && ex->runs >= 1 && graphs_usable(ex) ? capture_step(ex, st)

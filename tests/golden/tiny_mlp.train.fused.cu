@@ -179,7 +179,7 @@ extern "C" __global__ void fn_softmax_xent(float *loss, const float *x, const in
     }
 }
 
-/* the moving averages' step: s -= k (s - v), as the host's rt_ema_update */
+/* the moving averages' step: s -= k (s - v), rounded as the host's rt_ema_update (no FMA) */
 extern "C" __global__ void fn_ema(float *s, const float *v, fn_i64 n, float k) {
-    FN_LOOP(i, n) s[i] -= k * (s[i] - v[i]);
+    FN_LOOP(i, n) s[i] = __fsub_rn(s[i], __fmul_rn(k, __fsub_rn(s[i], v[i])));
 }
