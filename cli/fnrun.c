@@ -161,6 +161,7 @@ static int cmd_validate(int argc, char **argv) {
         {"embedding_size", FLAG_INT, &o.embedding_size, "for an artifact alone (a checkpoint knows its own)"},
         {"seed", FLAG_INT, &seed, "initialises an artifact alone"},
         {"nrof_preprocess_threads", FLAG_INT, &o.nrof_preprocess_threads, "decoding threads"},
+        {"device", FLAG_STR, &o.device, "where the forward passes run: cpu, gpu, or auto (the GPU if there is one)"},
     };
     const char *pos[2];
     int n_pos;

@@ -300,22 +300,6 @@ static void run_free(Run *r) {
 }
 
 /* --device: the GPU when asked (an error if there is none) or, with auto, when there is one. */
-static int open_device(const RtTrainOpts *o, RtGpu **gpu, FILE *log, RtStatus *st) {
-    const char *d = o->device ? o->device : "cpu";
-    *gpu = NULL;
-    if (strcmp(d, "cpu") && strcmp(d, "gpu") && strcmp(d, "auto"))
-        return rt_fail(st, "--device %s: one of cpu, gpu, auto", d);
-    if (!strcmp(d, "cpu")) {
-        fprintf(log, "Device: CPU\n");
-        return 0;
-    }
-    RtStatus why;
-    *gpu = rt_gpu_open(&why);
-    if (*gpu) fprintf(log, "Device: %s (training, validation and LFW)\n", rt_gpu_name(*gpu));
-    else if (!strcmp(d, "gpu")) return rt_fail(st, "--device gpu: %s", why.msg);
-    else fprintf(log, "Device: CPU (%s)\n", why.msg);
-    return 0;
-}
 
 int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     FILE *log = o->log ? o->log : stdout;
@@ -353,7 +337,7 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
         rt_fail(st, "--data_dir %s: no training images after the validation split", o->data_dir);
         goto done;
     }
-    if (open_device(o, &r.gpu, log, st) < 0) goto done;
+    if (rt_gpu_choose(o->device, "training, validation and LFW", &r.gpu, log, st) < 0) goto done;
     fprintf(log, "Building training graph\n");
     r.vars = rt_vars_new(4);
     if (step_open(&r.ts, g, r.vars, o, o->batch_size, r.train.n_classes, 1, o->log_histograms, r.gpu, st) < 0)

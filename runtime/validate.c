@@ -8,6 +8,7 @@
 #include "runtime/artifact.h"
 #include "runtime/checkpoint.h"
 #include "runtime/embed.h"
+#include "runtime/gpu/gpu_exec.h"
 
 void rt_validate_defaults(RtValidateOpts *o) {
     memset(o, 0, sizeof *o);
@@ -18,6 +19,7 @@ void rt_validate_defaults(RtValidateOpts *o) {
     o->lfw_nrof_folds = 10;
     o->nrof_preprocess_threads = 4;
     o->seed = 666;
+    o->device = "cpu";
 }
 
 /* The artifact and checkpoint behind o->model; ckpt[0] == 0 when it is an artifact alone. */
@@ -62,6 +64,7 @@ int rt_validate(const RtValidateOpts *o, RtStatus *st) {
     memset(&pairs, 0, sizeof pairs);
     RtVars *vars = rt_vars_new(4);
     RtExec *ex = NULL;
+    RtGpu *gpu = NULL;
     int rc = -1;
     IrGraph *g = rt_artifact_graph(&art, "eval");
     if (!g || ir_output(g, "embeddings") == IR_NONE) {
@@ -79,7 +82,8 @@ int rt_validate(const RtValidateOpts *o, RtStatus *st) {
                      {"embedding_size", info.embedding_size ? info.embedding_size : o->embedding_size},
                      {"classes", info.classes ? info.classes : 1}};
     const char *want[] = {"embeddings"};
-    ex = rt_exec_bind(g, vars, b, 4, want, 1, 0, st);
+    if (rt_gpu_choose(o->device, "LFW", &gpu, log, st) < 0) goto done;
+    ex = gpu ? rt_exec_bind_gpu(gpu, 1.0, g, vars, b, 4, want, 1, 0, st) : rt_exec_bind(g, vars, b, 4, want, 1, 0, st);
     if (!ex) goto done;
     rt_vars_init(vars, o->seed);
     if (ckpt[0]) {
@@ -87,6 +91,7 @@ int rt_validate(const RtValidateOpts *o, RtStatus *st) {
         if (rt_checkpoint_load(ckpt, &i2, vars, NULL, st) < 0) goto done;
         if (o->use_moving_averages && rt_checkpoint_load_averages(ckpt, vars, st) < 0) goto done;
     }
+    if (rt_exec_upload_vars(ex, st) < 0) goto done; /* a GPU's copy */
     RtEmbedOpts eo = {o->lfw_batch_size, o->image_size, o->nrof_preprocess_threads,
                       o->use_fixed_image_standardization, o->use_flipped_images, o->lfw_nrof_folds,
                       o->distance_metric, o->subtract_mean, log};
@@ -104,6 +109,7 @@ int rt_validate(const RtValidateOpts *o, RtStatus *st) {
     rc = 0;
 done:
     rt_exec_free(ex);
+    rt_gpu_close(gpu);
     rt_vars_free(vars);
     rt_lfw_free(&pairs);
     rt_artifact_free(&art);

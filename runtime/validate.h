@@ -11,6 +11,7 @@ typedef struct {
     int lfw_batch_size, image_size, embedding_size, lfw_nrof_folds, distance_metric;
     int use_flipped_images, subtract_mean, use_fixed_image_standardization;
     int use_moving_averages, nrof_preprocess_threads;
+    const char *device; /* cpu, gpu or auto */
     uint64_t seed;
     FILE *log;
 } RtValidateOpts;

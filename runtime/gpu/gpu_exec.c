@@ -113,6 +113,23 @@ void rt_gpu_close(RtGpu *gpu) {
 
 const char *rt_gpu_name(const RtGpu *gpu) { return gpu->name; }
 
+int rt_gpu_choose(const char *device, const char *what, RtGpu **gpu, FILE *log, RtStatus *st) {
+    const char *d = device ? device : "cpu";
+    *gpu = NULL;
+    if (strcmp(d, "cpu") && strcmp(d, "gpu") && strcmp(d, "auto"))
+        return rt_fail(st, "--device %s: one of cpu, gpu, auto", d);
+    if (!strcmp(d, "cpu")) {
+        fprintf(log, "Device: CPU\n");
+        return 0;
+    }
+    RtStatus why;
+    *gpu = rt_gpu_open(&why);
+    if (*gpu) fprintf(log, "Device: %s (%s)\n", rt_gpu_name(*gpu), what);
+    else if (!strcmp(d, "gpu")) return rt_fail(st, "--device gpu: %s", why.msg);
+    else fprintf(log, "Device: CPU (%s)\n", why.msg);
+    return 0;
+}
+
 /* ---- launches --------------------------------------------------------------------------------- */
 
 /* a kernel whose blocks are laid out by the kernel itself: gx x gy blocks of bx x by threads */

@@ -15,6 +15,8 @@
 #ifndef FN_RT_GPU_EXEC_H
 #define FN_RT_GPU_EXEC_H
 
+#include <stdio.h>
+
 #include "runtime/rt.h"
 
 typedef struct RtGpu RtGpu;
@@ -22,6 +24,9 @@ typedef struct RtGpu RtGpu;
 RtGpu *rt_gpu_open(RtStatus *st);
 void rt_gpu_close(RtGpu *gpu);
 const char *rt_gpu_name(const RtGpu *gpu); /* e.g. "NVIDIA H100 80GB HBM3 (sm_90)" */
+/* --device: "cpu" (or NULL) gives *gpu NULL; "gpu" opens device 0 or fails; "auto" opens it if
+ * it can. Writes "Device: ..." to log, with `what` runs there. */
+int rt_gpu_choose(const char *device, const char *what, RtGpu **gpu, FILE *log, RtStatus *st);
 
 typedef struct RtGpuExec RtGpuExec;
 /* As rt_exec_new (float32 variables only); memory_fraction bounds the slab against the free
