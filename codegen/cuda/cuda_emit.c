@@ -236,6 +236,17 @@ static void group_operand(GroupEmit *e, IrId x, char *out, size_t cap) {
     snprintf(out, cap, "l%d", sl);
 }
 
+/* Loads of scalar operands, and of suffix ones too when the column is fixed (up to `kind`),
+ * before the loop: no member writes them (outputs cover the whole domain). */
+static void hoist_loads(GroupEmit *e, int kind) {
+    for (int s = 0; s < e->lay->n_slots; s++) {
+        int k = e->lay->slot_kind[s];
+        if (k != PASS_SLOT_SCALAR && !(k == PASS_SLOT_SUFFIX && kind == PASS_SLOT_SUFFIX)) continue;
+        text_printf(e->t, "    float l%d = p%d[%s];\n", s, s, k == PASS_SLOT_SUFFIX ? "j" : "0");
+        e->loaded[s] = 1;
+    }
+}
+
 static int group_member(GroupEmit *e, int k) {
     IrId id = e->f->members[e->f->start[e->gi] + k];
     const IrNode *nd = &e->g->nodes[id];
@@ -293,10 +304,12 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
                        "    if (j >= len) return;\n");
         for (int k = 0; k < nm; k++)
             if (g->nodes[mem[k]].op == IR_OP_SUM) text_printf(t, "    float t%d = 0.f;\n", k);
+        hoist_loads(&e, PASS_SLOT_SUFFIX);
         text_printf(t, "    for (; r < r1; r += 8) {\n"
                        "        fn_i64 i = r * len + j;\n"
                        "        if (i >= n) break;\n");
     } else {
+        hoist_loads(&e, PASS_SLOT_SCALAR);
         text_printf(t, "    FN_LOOP(i, n) {\n");
         if (suffix) text_printf(t, "        fn_i64 j = fn_mod(i, len);\n");
     }

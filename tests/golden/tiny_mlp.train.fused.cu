@@ -75,8 +75,8 @@ extern "C" __global__ void fn_fill(float *y, fn_i64 n, float f) {
 
 /* 1 nodes, ending bcast; 2 pointers */
 extern "C" __global__ void fn_f1(fn_i64 n, fn_i64 len, float *p0, float *p1) {
+    float l0 = p0[0];
     FN_LOOP(i, n) {
-        float l0 = p0[0];
         float m0; { float v = l0, f = 0x1.99999ap-3f; m0 = v * f; }
         p1[i] = m0;
     }
@@ -112,9 +112,9 @@ extern "C" __global__ void fn_f2(fn_i64 n, fn_i64 len, float *p0, float *p1, flo
 
 /* 2 nodes, ending sub; 4 pointers */
 extern "C" __global__ void fn_f3(fn_i64 n, fn_i64 len, float *p0, float *p1, float *p2, float *p3) {
+    float l1 = p1[0];
     FN_LOOP(i, n) {
         float l0 = p0[i];
-        float l1 = p1[0];
         float m0; { float x = l0, z = l1; m0 = x * z; }
         float l2 = p2[i];
         float m1; { float x = l2, z = m0; m1 = x - z; }
