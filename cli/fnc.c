@@ -210,11 +210,8 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
         ir_graph_free(g);
         return 1;
     }
-    int launches = 0, gemms = 0;
-    for (int i = 0; i < m.n_plan; i++) {
-        launches += m.plan[i].n_kernels;
-        gemms += m.plan[i].work == CU_GEMM;
-    }
+    int launches, gemms;
+    cu_module_counts(g, &m, &launches, &gemms);
     if (o->out) {
         FILE *f = fopen(o->out, "w");
         if (!f || fputs(m.source, f) < 0 || fclose(f) != 0) {

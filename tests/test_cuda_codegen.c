@@ -119,12 +119,9 @@ int main(void) {
             ir_graph_free(g);
             continue;
         }
-        int launches = 0, gemms = 0, uncovered = 0;
-        for (int i = 0; i < m.n_plan; i++) {
-            launches += m.plan[i].n_kernels;
-            gemms += m.plan[i].work == CU_GEMM;
-            uncovered += m.plan[i].work == CU_KERNELS && m.plan[i].n_kernels == 0;
-        }
+        int launches, gemms, uncovered = 0;
+        cu_module_counts(g, &m, &launches, &gemms);
+        for (int i = 0; i < m.n_plan; i++) uncovered += m.plan[i].work == CU_KERNELS && m.plan[i].n_kernels == 0;
         printf("  %s: %d nodes -> %d distinct kernels, %d launches + %d GEMMs per step\n", graphs[k].what, g->n_nodes,
                m.n_names, launches, gemms);
         CHECK(uncovered == 0 && m.n_names > 10, "%s: every node has its kernels", graphs[k].what);

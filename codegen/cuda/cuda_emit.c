@@ -431,6 +431,18 @@ void cu_group_shape(int sm_count, const CuGroup *cg, int64_t domain, int64_t *co
     cu_sum_splits(sm_count, *cols, *rows, splits, chunk);
 }
 
+void cu_module_counts(const IrGraph *g, const CuModule *m, int *launches, int *gemms) {
+    *launches = *gemms = 0;
+    for (int i = 0; i < m->n_plan; i++) {
+        const CuNodePlan *p = &m->plan[i];
+        const IrNode *nd = &g->nodes[p->node];
+        *gemms += p->work == CU_GEMM;
+        if (p->work == CU_FUSED) *launches += 1 + 2 * m->groups[p->group].sums;
+        else if (p->work != CU_NOTHING)
+            *launches += nd->op == IR_OP_SUMLAST ? 1 : nd->op == IR_OP_CONCAT ? nd->n_in : p->n_kernels;
+    }
+}
+
 int cu_emit_graph(const IrGraph *g, CuModule *m, char *err, size_t errcap) {
     return emit_module(g, NULL, NULL, m, err, errcap);
 }
