@@ -81,9 +81,10 @@ int cu_emit_graph(const IrGraph *g, CuModule *m, char *err, size_t errcap);
  * of two row lengths, sums of another length than the row's or one). */
 int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, CuModule *m, char *err, size_t errcap);
 void cu_module_free(CuModule *m);
-/* Kernel launches and cuBLAS GEMMs a step of m makes: a fused group with sums launches 1 + 2 per
- * sum, a concat one per input, a sum_last one of its two kernels; im2col is counted for every
- * convolution, so 1x1 stride-1 ones make the count an upper bound. */
+/* Kernel launches and cuBLAS GEMMs a step of m makes, at most: a fused group with sums launches
+ * 1 + 2 per sum (1 when the partials are few), a leading-axis sum 2 (likewise), a concat one per
+ * input, a sum_last one of its two kernels; im2col is counted for every convolution, 1x1
+ * stride-1 ones too. */
 void cu_module_counts(const IrGraph *g, const CuModule *m, int *launches, int *gemms);
 /* Every kernel the emitter can write (all ops, all operand layouts) in one module, for tests
  * that compile them all; malloc'ed. */

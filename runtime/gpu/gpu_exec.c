@@ -155,6 +155,10 @@ static int sum_rows(RtGpuExec *ex, int k_part, int k_sum, CUdeviceptr y, CUdevic
                     int64_t n_mean, RtStatus *st) {
     int64_t splits, chunk;
     cu_sum_splits(ex->gpu->sm_count, ny, k, &splits, &chunk);
+    if (splits == 1) { /* few rows (or very many columns): a thread per column sums them all */
+        void *args[] = {&y, &a, &ny, &k, &mean, &n_mean};
+        return launch(ex, k_sum, ny, args, st);
+    }
     void *part_args[] = {&ex->part, &a, &ny, &k, &chunk};
     if (launch_grid(ex, k_part, (ny + 31) / 32, splits, 32, 8, part_args, st) < 0) return -1;
     void *args[] = {&y, &ex->part, &ny, &splits, &mean, &n_mean};
