@@ -27,6 +27,7 @@ struct RtGpu {
     char name[160], arch[16];
     int sm_count, tf32;
     CUdeviceptr workspace; /* cuBLAS's (WORKSPACE bytes) */
+    size_t held;           /* device bytes the executors on this GPU hold (--gpu_memory_fraction) */
 };
 
 struct RtGpuExec {
@@ -56,6 +57,7 @@ struct RtGpuExec {
     int graph_state; /* 0: not captured yet, 1: replaying gexec, -1: launch by launch */
     CUgraph graph;
     CUgraphExec gexec;
+    double fraction; /* --gpu_memory_fraction */
     double *prof_s; /* FN_PROFILE set: seconds per op (synchronised after each node) */
     int64_t *prof_calls, prof_steps;
 };
@@ -367,6 +369,22 @@ static int run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
 
 static size_t up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 
+/* --gpu_memory_fraction, as TensorFlow's per_process_gpu_memory_fraction: what all of fn's
+ * executors on the card hold together stays under that share of its memory. Counts `bytes` as
+ * held, or fails saying who needed them. */
+static int reserve(RtGpuExec *ex, size_t bytes, const char *who, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    size_t free_b = 0, total_b = 0;
+    CHECK_CU(cuMemGetInfo(&free_b, &total_b));
+    double limit = ex->fraction * (double)total_b;
+    if ((double)(gpu->held + bytes) > limit)
+        return rt_fail(st, "%s needs %.2f GB of device memory; fn holds %.2f GB already and --gpu_memory_fraction %.2f "
+                           "allows %.2f GB of the card's %.2f GB",
+                       who, bytes / 1e9, gpu->held / 1e9, ex->fraction, limit / 1e9, total_b / 1e9);
+    gpu->held += bytes;
+    return 0;
+}
+
 static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     const RtPlan *p = &ex->plan;
@@ -436,16 +454,15 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     total += up((size_t)gpart_n * sizeof(float));
     size_t seed_step_off = total;
     total += up(2 * sizeof(uint64_t));
-    size_t free_b = 0, total_b = 0;
-    CHECK_CU(cuMemGetInfo(&free_b, &total_b));
-    if ((double)total > fraction * (double)free_b) {
+    ex->fraction = fraction;
+    if (reserve(ex, total, "the step", st) < 0) {
         free(block_off);
         free(var_off);
-        return rt_fail(st, "the step needs %.2f GB of device memory; %.2f GB is free and --gpu_memory_fraction %.2f allows %.2f",
-                       total / 1e9, free_b / 1e9, fraction, fraction * free_b / 1e9);
+        return -1;
     }
     rc = RT_CU(&gpu->api, st, cuMemAlloc(&ex->slab, total));
     ex->bytes = total;
+    if (rc < 0) gpu->held -= total;
     ex->dev = calloc((size_t)p->n + 1, sizeof *ex->dev);
     ex->var_dev = calloc((size_t)ex->vars->n + 1, sizeof *ex->var_dev);
     ex->host = calloc((size_t)p->n + 1, sizeof *ex->host);
@@ -539,6 +556,7 @@ void rt_gpu_exec_free(RtGpuExec *ex) {
     free(ex->prof_s);
     free(ex->prof_calls);
     if (ex->slab) ex->gpu->api.cuMemFree(ex->slab);
+    if (ex->slab || ex->ema) ex->gpu->held -= ex->bytes;
     if (ex->gexec) ex->gpu->api.cuGraphExecDestroy(ex->gexec);
     if (ex->graph) ex->gpu->api.cuGraphDestroy(ex->graph);
     for (int i = 0; ex->host && i < ex->plan.n; i++) {
@@ -705,6 +723,8 @@ int rt_gpu_exec_ema_update(RtGpuExec *ex, RtVars *ema, double decay, int64_t t, 
     RtGpu *gpu = ex->gpu;
     if (ex->mod.k_ema < 0) return rt_fail(st, "this graph's GPU module has no moving-average kernel");
     if (!ex->ema) { /* the first update: the host's averages go to the device */
+        if (reserve(ex, ex->avg_bytes ? ex->avg_bytes : ALIGN, "the moving averages", st) < 0) return -1;
+        ex->bytes += ex->avg_bytes ? ex->avg_bytes : ALIGN;
         CHECK_CU(cuMemAlloc(&ex->ema, ex->avg_bytes ? ex->avg_bytes : ALIGN));
         CHECK_CU(cuMemsetD8Async(ex->ema, 0, ex->avg_bytes ? ex->avg_bytes : ALIGN, gpu->stream));
         for (int i = 0, vi = 0; i < ema->n; i++, vi++)
