@@ -416,10 +416,17 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
         total += p->block_off ? 0 : up(p->block_bytes[b]);
     }
     if (p->block_off) total = up(p->slab_bytes);
+    /* the variables the graph reads (all of them for a training graph, whose store the moving
+       averages mirror): an eval graph leaves the optimiser's slots on the host */
+    char *used = calloc((size_t)ex->vars->n + 1, 1);
+    for (IrId id = 0; id < p->n; id++)
+        if (p->needed[id] && (g->nodes[id].op == IR_OP_PARAM || g->nodes[id].op == IR_OP_STATE))
+            used[rt_vars_find(ex->vars, ir_str(g, g->nodes[id].attr.u.leaf.name)) - ex->vars->v] = 1;
+    for (int v = 0; v < ex->vars->n; v++) used[v] |= g->n_effects > 0;
     size_t *var_off = calloc((size_t)ex->vars->n + 1, sizeof *var_off), avg0 = total;
     for (int pass = 0; pass < 2; pass++) /* the averaged variables first, in one run */
         for (int v = 0; v < ex->vars->n; v++) {
-            if (rt_var_is_averaged(&ex->vars->v[v]) != !pass) continue;
+            if (!used[v] || rt_var_is_averaged(&ex->vars->v[v]) != !pass) continue;
             var_off[v] = total;
             total += up((size_t)ex->vars->v[v].n * sizeof(float));
             if (!pass) ex->avg_bytes = total - avg0;
@@ -458,6 +465,7 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     if (reserve(ex, total, "the step", st) < 0) {
         free(block_off);
         free(var_off);
+        free(used);
         return -1;
     }
     rc = RT_CU(&gpu->api, st, cuMemAlloc(&ex->slab, total));
@@ -473,9 +481,11 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     for (IrId id = 0; id < p->n && rc == 0; id++)
         if (p->block_of[id] >= 0) ex->dev[id] = ex->slab + block_off[p->block_of[id]];
     for (int v = 0; v < ex->vars->n && rc == 0; v++) {
+        if (!used[v]) continue; /* var_dev 0: not on the device */
         ex->var_dev[v] = ex->slab + var_off[v];
         rc = RT_CU(&gpu->api, st, cuMemcpyHtoD(ex->var_dev[v], ex->vars->v[v].data, (size_t)ex->vars->v[v].n * sizeof(float)));
     }
+    free(used);
     ex->avg0 = ex->slab + avg0;
     ex->scratch = ex->slab + scratch_off;
     ex->part = ex->slab + part_off;
@@ -699,7 +709,8 @@ const void *rt_gpu_exec_output(RtGpuExec *ex, const char *name, int64_t *n, int 
 int rt_gpu_exec_upload_vars(RtGpuExec *ex, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     for (int v = 0; v < ex->vars->n; v++)
-        CHECK_CU(cuMemcpyHtoD(ex->var_dev[v], ex->vars->v[v].data, (size_t)ex->vars->v[v].n * sizeof(float)));
+        if (ex->var_dev[v])
+            CHECK_CU(cuMemcpyHtoD(ex->var_dev[v], ex->vars->v[v].data, (size_t)ex->vars->v[v].n * sizeof(float)));
     ex->vars_stale = 0;
     return 0;
 }
@@ -707,7 +718,8 @@ int rt_gpu_exec_upload_vars(RtGpuExec *ex, RtStatus *st) {
 int rt_gpu_exec_download_vars(RtGpuExec *ex, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     for (int v = 0; v < ex->vars->n; v++)
-        CHECK_CU(cuMemcpyDtoH(ex->vars->v[v].data, ex->var_dev[v], (size_t)ex->vars->v[v].n * sizeof(float)));
+        if (ex->var_dev[v])
+            CHECK_CU(cuMemcpyDtoH(ex->vars->v[v].data, ex->var_dev[v], (size_t)ex->vars->v[v].n * sizeof(float)));
     ex->vars_stale = 0;
     return 0;
 }
