@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/plan.h"
+
 IrGraph *drv_build(const char *model, const FeDefine *defs, int n_defs, int training,
                    PassCtx *ctx, FILE *diag) {
     FeOptions fo = {model, defs, n_defs, training};
@@ -78,5 +80,24 @@ int drv_compile(const char *const *models, int n_models, const FeDefine *defs, i
     free(names);
     free(name_ptrs);
     free(source);
+    return rc;
+}
+
+int drv_cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuModule *m, char *err, size_t cap) {
+    if (!fused) return cu_emit_graph(g, m, err, cap);
+    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+    int n_idx = ir_sym_index(g, "N");
+    for (int i = 0; i < g->n_syms; i++) sym[i] = g->syms[i].dflt > 0 ? g->syms[i].dflt : i == n_idx ? 90 : 1;
+    if (n_idx >= 0 && n > 0) sym[n_idx] = n;
+    RtPlan p;
+    RtStatus st;
+    int rc = rt_plan_build(&p, g, sym, NULL, 0, training, 4, RT_PLAN_FUSE | RT_PLAN_IM2COL, &st);
+    if (rc < 0) {
+        snprintf(err, cap, "%s", st.msg);
+    } else {
+        rc = cu_emit_fused(g, &p.fusion, p.numel, m, err, cap);
+        rt_plan_free(&p);
+    }
+    free(sym);
     return rc;
 }

@@ -4,6 +4,7 @@
 
 #include "frontend/fe.h"
 #include "passes/passes.h"
+#include "codegen/cuda/cuda_emit.h"
 #include "runtime/artifact.h"
 
 /* Frontend + pipeline for one graph (ctx->optimizer chooses the train update). NULL after
@@ -15,5 +16,9 @@ IrGraph *drv_build(const char *model, const FeDefine *defs, int n_defs, int trai
  * ("pnet/eval"). 0, or -1 after printing why to diag. */
 int drv_compile(const char *const *models, int n_models, const FeDefine *defs, int n_defs,
                 const char *out, PassCtx *ctx, FILE *diag);
+/* g's CUDA module: a kernel per op (fused 0; one module for every size), or fused as the GPU
+ * executor emits it, at the model's sizes (1 where it has none) with N = n, or with n <= 0 the
+ * model's N, else 90. 0, or -1 with a message in err. */
+int drv_cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuModule *m, char *err, size_t cap);
 
 #endif

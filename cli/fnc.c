@@ -190,22 +190,8 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
     if (!g) return 1;
     CuModule m;
     char err[512];
-    RtPlan p = {0};
-    RtStatus st;
-    int rc;
-    if (o->unfused) {
-        rc = cu_emit_graph(g, &m, err, sizeof err);
-    } else {
-        int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
-        int n_idx = ir_sym_index(g, "N");
-        for (int i = 0; i < g->n_syms; i++) sym[i] = g->syms[i].dflt > 0 ? g->syms[i].dflt : i == n_idx ? 90 : 1;
-        rc = rt_plan_build(&p, g, sym, NULL, 0, training, 4, RT_PLAN_FUSE | RT_PLAN_IM2COL, &st);
-        if (rc < 0) snprintf(err, sizeof err, "%s", st.msg);
-        else rc = cu_emit_fused(g, &p.fusion, p.numel, &m, err, sizeof err);
-        free(sym);
-    }
+    int rc = drv_cuda_module(g, training, !o->unfused, 0, &m, err, sizeof err);
     if (rc < 0) {
-        rt_plan_free(&p);
         fprintf(stderr, "fnc cuda: %s\n", err);
         ir_graph_free(g);
         return 1;
@@ -245,7 +231,6 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
         free(log);
     }
     cu_module_free(&m);
-    rt_plan_free(&p);
     ir_graph_free(g);
     return rc;
 }

@@ -11,7 +11,6 @@
 #include "cli/driver.h"
 #include "codegen/cuda/cuda_emit.h"
 #include "codegen/cuda/nvrtc.h"
-#include "runtime/plan.h"
 #include "tests/testlib.h"
 
 static IrGraph *build(const char *model, int training, PassOptimizer opt) {
@@ -41,28 +40,12 @@ static int compile(const char *what, const char *src) {
     return clean;
 }
 
-/* g's module: a kernel per op, or fused at the model's sizes with N = n (as fnc cuda writes it) */
-static int emit(const IrGraph *g, int fused, int training, int64_t n, CuModule *m, char *err, size_t cap) {
-    if (!fused) return cu_emit_graph(g, m, err, cap);
-    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
-    for (int i = 0; i < g->n_syms; i++) sym[i] = g->syms[i].dflt > 0 ? g->syms[i].dflt : 1;
-    int n_idx = ir_sym_index(g, "N");
-    if (n_idx >= 0) sym[n_idx] = n;
-    RtPlan p;
-    RtStatus st;
-    int rc = rt_plan_build(&p, g, sym, NULL, 0, training, 4, RT_PLAN_FUSE | RT_PLAN_IM2COL, &st);
-    if (rc < 0) snprintf(err, cap, "%s", st.msg);
-    else rc = cu_emit_fused(g, &p.fusion, p.numel, m, err, cap), rt_plan_free(&p);
-    free(sym);
-    return rc;
-}
-
 static void golden(const char *model, int training, int fused, const char *file) {
     IrGraph *g = build(model, training, PASS_OPT_SGD);
     CuModule a, b;
     char err[256], path[256];
-    if (!CHECK(g && emit(g, fused, training, 5, &a, err, sizeof err) == 0, "%s: %s", model, err)) return;
-    CHECK(emit(g, fused, training, 5, &b, err, sizeof err) == 0 && !strcmp(a.source, b.source), "%s: the same text twice",
+    if (!CHECK(g && drv_cuda_module(g, training, fused, 5, &a, err, sizeof err) == 0, "%s: %s", model, err)) return;
+    CHECK(drv_cuda_module(g, training, fused, 5, &b, err, sizeof err) == 0 && !strcmp(a.source, b.source), "%s: the same text twice",
           model);
     snprintf(path, sizeof path, "tests/golden/%s", file);
     if (getenv("FN_UPDATE_GOLDEN")) {
@@ -114,7 +97,7 @@ int main(void) {
         IrGraph *g = build("models/inception_resnet_v1.fn", graphs[k].training, graphs[k].opt);
         CuModule m;
         char err[256];
-        if (!CHECK(g && emit(g, graphs[k].fused, graphs[k].training, 90, &m, err, sizeof err) == 0, "%s: %s",
+        if (!CHECK(g && drv_cuda_module(g, graphs[k].training, graphs[k].fused, 90, &m, err, sizeof err) == 0, "%s: %s",
                    graphs[k].what, err)) {
             ir_graph_free(g);
             continue;
