@@ -325,11 +325,13 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
     return 0;
 }
 
-/* Group gi's kernel in the module, shared with an equal group already there. */
+/* Group gi's kernel in the module, shared with an equal group already there (compared by its
+ * text under a placeholder name). */
+#define GROUP_NAME "FN_GROUP_NAME"
 static int add_group(Builder *b, const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, CuGroup *cg,
                      char ***bodies, int *n_bodies, int **body_kernel) {
     Text body = {0};
-    if (group_kernel(g, f, gi, numel, "FN_GROUP_NAME", cg, &body) < 0) {
+    if (group_kernel(g, f, gi, numel, GROUP_NAME, cg, &body) < 0) {
         free(body.s);
         return -1;
     }
@@ -341,8 +343,9 @@ static int add_group(Builder *b, const IrGraph *g, const PassFusion *f, int gi, 
         }
     char name[32];
     snprintf(name, sizeof name, "fn_f%d", *n_bodies);
+    const char *at = strstr(body.s, GROUP_NAME); /* the text once more, with its name */
     Text named = {0};
-    group_kernel(g, f, gi, numel, name, cg, &named);
+    text_printf(&named, "%.*s%s%s", (int)(at - body.s), body.s, name, at + strlen(GROUP_NAME));
     *bodies = realloc(*bodies, (size_t)(*n_bodies + 1) * sizeof **bodies);
     *body_kernel = realloc(*body_kernel, (size_t)(*n_bodies + 1) * sizeof **body_kernel);
     (*bodies)[*n_bodies] = body.s;
