@@ -431,10 +431,10 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
                 goto done;
             }
             if (rt_exec_ema_update(r.ts.ex, r.ema, o->moving_average_decay, step + 1, st) < 0) goto done;
-            if (o->log_histograms && step % 100 == 0 && rt_exec_sync_host(r.ts.ex, NULL, st) < 0) goto done;
             t_train += rt_now() - t0;
             busy += rt_now() - t0;
-            rt_trainlog_step(&r.logs, r.ts.ex, r.ts.images, r.ts.batch, r.vars, o, step, epoch, lr_eff);
+            if (rt_trainlog_step(&r.logs, r.ts.ex, r.ts.images, r.ts.batch, r.vars, o, step, epoch, lr_eff, st) < 0)
+                goto done;
             if (losses && step < n_losses) losses[step] = loss;
             fprintf(log,
                     "Epoch: [%d][%d/%d]\tTime %.3f\tLoss %2.3f\tXent %2.3f\tRegLoss %2.3f\t"

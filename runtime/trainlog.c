@@ -23,8 +23,8 @@ void rt_trainlog_close(RtTrainLog *lg) {
 }
 
 /* The scalars and statistics of global step `step` (0-based; TensorBoard gets step + 1). */
-void rt_trainlog_step(RtTrainLog *lg, RtExec *ex, const float *images, int batch, RtVars *vars,
-                      const RtTrainOpts *o, int64_t step, int epoch, double lr_eff) {
+int rt_trainlog_step(RtTrainLog *lg, RtExec *ex, const float *images, int batch, RtVars *vars,
+                     const RtTrainOpts *o, int64_t step, int epoch, double lr_eff, RtStatus *st) {
     double loss = rt_exec_scalar(ex, "loss"), xent = rt_exec_scalar(ex, "xent");
     double cl = rt_exec_scalar(ex, "center_loss"), reg = rt_exec_scalar(ex, "reg_loss");
     double norm = rt_exec_scalar(ex, "prelogits_norm"), acc = rt_exec_scalar(ex, "accuracy");
@@ -56,6 +56,7 @@ void rt_trainlog_step(RtTrainLog *lg, RtExec *ex, const float *images, int batch
         free(rgb);
     }
     if (o->log_histograms && step % 100 == 0) {
+        if (rt_exec_sync_host(ex, NULL, st) < 0) return -1;
         for (int i = 0; i < vars->n; i++) {
             RtVar *v = &vars->v[i];
             if (v->is_state) continue;
@@ -68,4 +69,5 @@ void rt_trainlog_step(RtTrainLog *lg, RtExec *ex, const float *images, int batch
             if (gr) rt_events_histogram(lg->ev, tag, t, gr, n);
         }
     }
+    return 0;
 }

@@ -19,8 +19,9 @@ int rt_trainlog_open(RtTrainLog *lg, const RtTrainOpts *o, const char *log_dir, 
 void rt_trainlog_close(RtTrainLog *lg);
 /* The scalars and statistics of global step `step` (0-based; TensorBoard gets step + 1), the
  * first batch's images, and every 100 steps with --log_histograms the weight and gradient
- * histograms. ex is the train step with its outputs; images its input batch. */
-void rt_trainlog_step(RtTrainLog *lg, RtExec *ex, const float *images, int batch, RtVars *vars,
-                      const RtTrainOpts *o, int64_t step, int epoch, double lr_eff);
+ * histograms (the variables copied back from a GPU first). ex is the train step with its
+ * outputs; images its input batch. 0, or -1 when the copy failed. */
+int rt_trainlog_step(RtTrainLog *lg, RtExec *ex, const float *images, int batch, RtVars *vars,
+                     const RtTrainOpts *o, int64_t step, int epoch, double lr_eff, RtStatus *st);
 
 #endif
