@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/driver.h"
+#include "runtime/rt.h"
+
 typedef struct {
     const char *model;
     int batch, image, reps;
@@ -24,6 +27,17 @@ static int bench_args(int argc, char **argv, BenchArgs *a) {
         }
     }
     return 0;
+}
+
+/* The OpenBLAS kernels chosen, the command line read into a, and the model's eval graph; NULL
+ * after printing the usage (*rc 2) or the diagnostics (*rc 1). */
+static IrGraph *bench_start(int argc, char **argv, BenchArgs *a, int *rc) {
+    rt_blas_select(argv);
+    *rc = 2;
+    if (bench_args(argc, argv, a) < 0) return NULL;
+    *rc = 1;
+    PassCtx ctx = {0};
+    return drv_build(a->model, NULL, 0, 0, &ctx, stderr);
 }
 
 #endif

@@ -137,14 +137,12 @@ static const char *group_of(const char *scope) {
 }
 
 int main(int argc, char **argv) {
-    rt_blas_select(argv);
     BenchArgs args = {"models/inception_resnet_v1.fn", 32, 160, 3};
-    if (bench_args(argc, argv, &args) < 0) return 2;
+    int rc;
+    IrGraph *g = bench_start(argc, argv, &args, &rc);
+    if (!g) return rc;
     const char *model = args.model;
     int batch = args.batch, image = args.image, reps = args.reps;
-    PassCtx ctx = {0};
-    IrGraph *g = drv_build(model, NULL, 0, 0, &ctx, stderr);
-    if (!g) return 1;
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     for (int i = 0; i < g->n_syms; i++) {
         const char *nm = g->syms[i].name;

@@ -14,14 +14,11 @@
 #include "runtime/rt.h"
 
 int main(int argc, char **argv) {
-    rt_blas_select(argv);
     BenchArgs args = {"models/inception_resnet_v1.fn", 100, 160, 3};
-    if (bench_args(argc, argv, &args) < 0) return 2;
-    const char *model = args.model;
+    int rc;
+    IrGraph *g = bench_start(argc, argv, &args, &rc);
+    if (!g) return rc;
     int batch = args.batch, image = args.image, reps = args.reps;
-    PassCtx ctx = {0};
-    IrGraph *g = drv_build(model, NULL, 0, 0, &ctx, stderr);
-    if (!g) return 1;
     RtStatus st;
     RtVars *vars = rt_vars_new(4);
     const RtBinding b[] = {{"N", batch}, {"image_size", image}, {"embedding_size", 512}, {"classes", 16}};
