@@ -187,6 +187,8 @@ int main(void) {
     conv_case(4, 20, 20, 16, 1, 1, 1, 0, 8, 0); /* pointwise: tiled filter */
     conv_case(1, 5, 5, 64, 3, 3, 1, 1, 32, 0);  /* small: the reference-shaped paths */
     conv_case(2, 33, 31, 3, 3, 3, 2, 0, 12, 1); /* the stem's shape, odd sizes */
+    conv_case(5, 19, 17, 64, 3, 3, 1, 1, 72, 1); /* Winograd: SAME, odd sizes, blocks across images */
+    conv_case(3, 10, 9, 72, 3, 3, 1, 0, 64, 1);  /* Winograd: VALID, a half tile at the edge */
     fusion_properties();
     const FxCase cases[] = {
         {"tests/models/tiny_mlp.fn", 1, PASS_OPT_SGD, {{"N", 5}}, 1},

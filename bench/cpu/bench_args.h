@@ -1,4 +1,5 @@
-/* The command line both CPU bench tools take: [MODEL.fn] [--batch N] [--image_size S] [--reps R]. */
+/* The command line both CPU bench tools take: [MODEL.fn] [--batch N] [--image_size S] [--reps R]
+ * [--layer TEXT] (conv_lab: only the shapes whose description contains TEXT). */
 #ifndef FN_BENCH_CPU_ARGS_H
 #define FN_BENCH_CPU_ARGS_H
 
@@ -12,6 +13,7 @@
 typedef struct {
     const char *model;
     int batch, image, reps;
+    const char *layer;
 } BenchArgs;
 
 /* Fills a (keeping its defaults for what is not given); 0, or -1 after printing the usage. */
@@ -20,9 +22,10 @@ static int bench_args(int argc, char **argv, BenchArgs *a) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) a->batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--image_size") && i + 1 < argc) a->image = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) a->reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--layer") && i + 1 < argc) a->layer = argv[++i];
         else if (argv[i][0] != '-') a->model = argv[i];
         else {
-            fprintf(stderr, "usage: %s [MODEL.fn] [--batch N] [--image_size S] [--reps R]\n", argv[0]);
+            fprintf(stderr, "usage: %s [MODEL.fn] [--batch N] [--image_size S] [--reps R] [--layer TEXT]\n", argv[0]);
             return -1;
         }
     }

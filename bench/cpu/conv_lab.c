@@ -5,7 +5,7 @@
  *
  * Both fn's fast CPU kernels (codegen/cpu, tiled im2col) and the reference's (codegen/ref, one
  * whole im2col matrix) are measured. ceil% is the tiled kernels' mean rate over the three passes.
- * Usage: conv_lab [MODEL.fn] [--batch N] [--image_size S] [--reps R]
+ * Usage: conv_lab [MODEL.fn] [--batch N] [--image_size S] [--reps R] [--layer TEXT]
  * Prints a table and, last, the step's convolution time at this batch (sum over layers). */
 #include <math.h>
 #include <omp.h>
@@ -137,7 +137,7 @@ static const char *group_of(const char *scope) {
 }
 
 int main(int argc, char **argv) {
-    BenchArgs args = {"models/inception_resnet_v1.fn", 32, 160, 3};
+    BenchArgs args = {"models/inception_resnet_v1.fn", 32, 160, 3, NULL};
     int rc;
     IrGraph *g = bench_start(argc, argv, &args, &rc);
     if (!g) return rc;
@@ -181,6 +181,10 @@ int main(int argc, char **argv) {
     double step_s[2] = {0, 0}, step_flop = 0, worst_all = 0;
     for (int k = 0; k < ns; k++) {
         const RefWindow *v = &sh[k].win;
+        char desc[64], a[40], b[40];
+        snprintf(desc, sizeof desc, "%dx%dx%d->%dx%dx%d (%dx%d,%d)", v->h, v->w, v->c, v->oh, v->ow, v->o, v->kh, v->kw,
+                 v->sh);
+        if (args.layer && !strstr(desc, args.layer)) continue;
         size_t nx = (size_t)v->n * (size_t)v->h * (size_t)v->w * (size_t)v->c;
         size_t ny = (size_t)v->n * (size_t)v->oh * (size_t)v->ow * (size_t)v->o;
         size_t nw = (size_t)v->kh * (size_t)v->kw * (size_t)v->c * (size_t)v->o;
@@ -199,9 +203,6 @@ int main(int argc, char **argv) {
             step_s[!j.fast] += sh[k].count * (t[0] + t[1] + t[2]);
         }
         if (err > worst_all) worst_all = err;
-        char desc[64], a[40], b[40];
-        snprintf(desc, sizeof desc, "%dx%dx%d->%dx%dx%d (%dx%d,%d)", v->h, v->w, v->c, v->oh, v->ow, v->o, v->kh, v->kw,
-                 v->sh);
         snprintf(a, sizeof a, "%.0f/%.0f/%.0f", gf[0][0], gf[0][1], gf[0][2]);
         snprintf(b, sizeof b, "%.0f/%.0f/%.0f", gf[1][0], gf[1][1], gf[1][2]);
         printf("%-9s %-28s %5d %17s %5.0f%% %17s %8.1e\n", group_of(sh[k].scope), desc, sh[k].count, a,

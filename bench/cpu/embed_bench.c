@@ -14,7 +14,7 @@
 #include "runtime/rt.h"
 
 int main(int argc, char **argv) {
-    BenchArgs args = {"models/inception_resnet_v1.fn", 100, 160, 3};
+    BenchArgs args = {"models/inception_resnet_v1.fn", 100, 160, 3, NULL};
     int rc;
     IrGraph *g = bench_start(argc, argv, &args, &rc);
     if (!g) return rc;

@@ -44,6 +44,7 @@ static int tiled_rows(const RefWindow *v) { return !ref_conv_pointwise(v) && til
 static int tiled_filter(const RefWindow *v) { return (int64_t)v->n * pixels(v) >= 32 * kdim(v); }
 
 size_t cpu_conv_scratch(const RefWindow *v, int threads) {
+    if (cpu_winograd_fits(v)) return cpu_winograd_scratch(v, threads);
     size_t tiles = ref_conv_pointwise(v) ? 0 : (size_t)threads * (size_t)tile_rows(v) * (size_t)kdim(v);
     size_t rows = tiled_rows(v) ? tiles : ref_conv_scratch(v);
     size_t filter = tiled_filter(v) ? tiles + (size_t)FILTER_RANGES * (size_t)kdim(v) * (size_t)v->o : ref_conv_scratch(v);
@@ -59,6 +60,10 @@ static const float *col_tile(const float *x, float *buf, const RefWindow *v, int
 
 void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch, int threads) {
     const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v), per_image = (P + T - 1) / T;
+    if (cpu_winograd_fits(v)) {
+        cpu_winograd_conv2d_f32(x, w, y, v, scratch, threads);
+        return;
+    }
     if (!tiled_rows(v)) {
         ref_conv2d_f32(x, w, y, v, scratch);
         return;
@@ -77,6 +82,10 @@ void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v
 void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, float *scratch,
                              int threads) {
     const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v);
+    if (cpu_winograd_fits(v)) {
+        cpu_winograd_bwd_data_f32(dy, w, dx, v, scratch, threads);
+        return;
+    }
     if (!tiled_rows(v)) {
         ref_conv2d_bwd_data_f32(dy, w, dx, v, scratch);
         return;
@@ -98,6 +107,10 @@ void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const R
 void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, float *scratch,
                                int threads) {
     const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v), per_image = (P + T - 1) / T;
+    if (cpu_winograd_fits(v)) {
+        cpu_winograd_bwd_filter_f32(x, dy, dw, v, scratch, threads);
+        return;
+    }
     if (!tiled_filter(v)) {
         ref_conv2d_bwd_filter_f32(x, dy, dw, v, scratch);
         return;
