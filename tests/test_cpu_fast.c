@@ -1,6 +1,6 @@
 /* The fast CPU backend against the reference path (the oracle):
- * - codegen/cpu's convolutions against codegen/ref's on windows that take the tiled and the
- *   reference-shaped paths (stride, padding, 1x1, 1x7), forward and both backward passes, and
+ * - codegen/cpu's convolutions against codegen/ref's on windows that take the Winograd, direct,
+ *   tiled and reference-shaped paths (stride, padding, 1x1, 1x7), forward and both backward passes, and
  *   bit-identical across OpenMP team sizes (2 and 3) where tiled;
  * - the fusion pass's groups on the Inception-ResNet-v1 training graph: one shape per group,
  *   convex (no input from outside depends on a member), and every value read outside its group
@@ -189,6 +189,11 @@ int main(void) {
     conv_case(2, 33, 31, 3, 3, 3, 2, 0, 12, 1); /* the stem's shape, odd sizes */
     conv_case(5, 19, 17, 64, 3, 3, 1, 1, 72, 1); /* Winograd: SAME, odd sizes, blocks across images */
     conv_case(3, 10, 9, 72, 3, 3, 1, 0, 64, 1);  /* Winograd: VALID, a half tile at the edge */
+    conv_case(2, 19, 19, 32, 3, 3, 1, 0, 32, 1); /* direct forward and bwd_data: VALID */
+    conv_case(3, 17, 17, 32, 3, 3, 1, 1, 64, 1); /* direct: SAME, 64 wide forward */
+    conv_case(2, 9, 7, 64, 1, 1, 1, 0, 32, 1);   /* direct: pointwise */
+    conv_case(2, 6, 5, 96, 1, 1, 1, 0, 32, 1);   /* direct bwd_data three chunks wide */
+    conv_case(2, 11, 11, 32, 3, 3, 2, 1, 48, 1); /* direct bwd_data through a stride of 2 */
     fusion_properties();
     const FxCase cases[] = {
         {"tests/models/tiny_mlp.fn", 1, PASS_OPT_SGD, {{"N", 5}}, 1},

@@ -1,0 +1,189 @@
+/* Direct ("indirect", Dukhan 2019) convolutions for narrow outputs, with AVX-512 where the CPU
+ * has it: the output is computed 12 pixels x 32 channels at a time in 24 vector registers,
+ * reading the input through a table of row pointers (one per pixel and window cell; a cell in
+ * the padding points at zeros), so there is no column matrix and nothing is packed. im2col +
+ * sgemm runs such shapes (32 output channels: GEMMs N = 32 wide) far below the sgemm ceiling.
+ *
+ *   forward    y[p, o]  = Σ_cells Σ_c x[cell(p), c] w[cell, c, o]        out width o
+ *   bwd_data   dx[q, c] = Σ_cells Σ_o dy[cell'(q), o] w[cell, c, o]      out width c; cell'(q)
+ *              is the output pixel whose window puts q at that cell (none if the stride skips it)
+ *
+ * bwd_data reads w transposed per cell ([cell][o][c], built into scratch), and writes every dx
+ * cell once (no col2im), so blocks of pixels run in parallel over all images. Each block's sums
+ * run in one fixed order on one thread: no result depends on the team size. */
+#include "codegen/cpu/cpu.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX512 1
+#define AVX512 __attribute__((target("avx512f,fma")))
+#else
+#define HAVE_AVX512 0
+#endif
+
+enum { PIX = 12, WIDTH = 32, MAX_CELLS = 64 };
+
+/* One block: out[p][0..32) = Σ_cell Σ_k in[cell][p][k] w[cell][k][0..32), w's rows `ld` apart
+ * and cells `cell_stride` apart; a cell whose in[cell] is all NULL is skipped, a NULL row reads
+ * zeros. */
+typedef struct {
+    const float *in[MAX_CELLS][PIX];
+    char live[MAX_CELLS];
+} Rows;
+
+#if HAVE_AVX512
+AVX512 static void block_avx512(const Rows *r, int cells, int k, const float *w, size_t cell_stride, size_t ld,
+                                const float *zero, float *const out[PIX]) {
+    __m512 acc[PIX][2];
+#pragma GCC unroll 12
+    for (int p = 0; p < PIX; p++) acc[p][0] = acc[p][1] = _mm512_setzero_ps();
+    for (int cell = 0; cell < cells; cell++) {
+        if (!r->live[cell]) continue;
+        const float *in[PIX];
+        for (int p = 0; p < PIX; p++) in[p] = r->in[cell][p] ? r->in[cell][p] : zero;
+        const float *wc = w + (size_t)cell * cell_stride;
+        for (int c = 0; c < k; c++) {
+            __m512 w0 = _mm512_loadu_ps(wc + (size_t)c * ld), w1 = _mm512_loadu_ps(wc + (size_t)c * ld + 16);
+#pragma GCC unroll 12
+            for (int p = 0; p < PIX; p++) {
+                __m512 x = _mm512_set1_ps(in[p][c]);
+                acc[p][0] = _mm512_fmadd_ps(x, w0, acc[p][0]);
+                acc[p][1] = _mm512_fmadd_ps(x, w1, acc[p][1]);
+            }
+        }
+    }
+#pragma GCC unroll 12
+    for (int p = 0; p < PIX; p++) {
+        _mm512_storeu_ps(out[p], acc[p][0]);
+        _mm512_storeu_ps(out[p] + 16, acc[p][1]);
+    }
+}
+#endif
+
+int cpu_direct_fits(const RefWindow *v, int bwd_data) {
+#if HAVE_AVX512
+    const char *env = getenv("FN_DIRECT");
+    if (env && env[0] == '0') return 0;
+    /* out: the width computed, 32 at a time; red: the sum's width per window cell. Where both
+       are wide, sgemm runs near its ceiling; where the sum is narrow (the stem's 3 channels),
+       so is this kernel's work per table (measured with bench/cpu/conv_lab) */
+    int out = bwd_data ? v->c : v->o, red = bwd_data ? v->o : v->c;
+    return out % WIDTH == 0 && red >= 16 && (out <= 64 || red <= 64) && v->kh * v->kw <= MAX_CELLS &&
+           __builtin_cpu_supports("avx512f");
+#else
+    (void)v, (void)bwd_data;
+    return 0;
+#endif
+}
+
+size_t cpu_direct_scratch(const RefWindow *v, int threads) {
+    /* w transposed per cell (bwd_data), per thread: a zero row, junk output rows */
+    size_t wide = (size_t)(v->c > v->o ? v->c : v->o);
+    return (size_t)v->kh * v->kw * (size_t)v->c * (size_t)v->o + (size_t)threads * (wide + PIX * WIDTH);
+}
+
+#if HAVE_AVX512
+static const float *px(const float *base, const RefWindow *v, int b, int h, int w, int ch, int y, int x) {
+    (void)v;
+    return base + (((size_t)b * (size_t)h + (size_t)y) * (size_t)w + (size_t)x) * (size_t)ch;
+}
+
+/* Forward: pixels p0..p0+PIX of the whole batch (n*oh*ow, raster order); past the end -> junk. */
+static void fwd_rows(const RefWindow *v, const float *x, int64_t p0, Rows *r) {
+    int64_t total = (int64_t)v->n * v->oh * v->ow;
+    memset(r->live, 0, sizeof r->live);
+    for (int p = 0; p < PIX; p++) {
+        int64_t q = p0 + p;
+        int b = -1, oy = 0, ox = 0;
+        if (q < total) b = (int)(q / ((int64_t)v->oh * v->ow)), oy = (int)(q / v->ow % v->oh), ox = (int)(q % v->ow);
+        for (int ky = 0; ky < v->kh; ky++)
+            for (int kx = 0; kx < v->kw; kx++) {
+                int cell = ky * v->kw + kx, iy = oy * v->sh - v->pad_t + ky, ix = ox * v->sw - v->pad_l + kx;
+                int in = b >= 0 && iy >= 0 && iy < v->h && ix >= 0 && ix < v->w;
+                r->in[cell][p] = in ? px(x, v, b, v->h, v->w, v->c, iy, ix) : NULL;
+                r->live[cell] |= (char)in;
+            }
+    }
+}
+
+/* bwd_data: input pixels q0..q0+PIX of the batch (n*h*w); cell (ky, kx) of output pixel
+ * (oy, ox) covers input (oy*sh - pad_t + ky, ...). */
+static void bwd_rows(const RefWindow *v, const float *dy, int64_t q0, Rows *r) {
+    int64_t total = (int64_t)v->n * v->h * v->w;
+    memset(r->live, 0, sizeof r->live);
+    for (int p = 0; p < PIX; p++) {
+        int64_t q = q0 + p;
+        int b = -1, iy = 0, ix = 0;
+        if (q < total) b = (int)(q / ((int64_t)v->h * v->w)), iy = (int)(q / v->w % v->h), ix = (int)(q % v->w);
+        for (int ky = 0; ky < v->kh; ky++)
+            for (int kx = 0; kx < v->kw; kx++) {
+                int cell = ky * v->kw + kx, ny = iy + v->pad_t - ky, nx = ix + v->pad_l - kx;
+                int in = b >= 0 && ny >= 0 && nx >= 0 && ny % v->sh == 0 && nx % v->sw == 0 && ny / v->sh < v->oh &&
+                         nx / v->sw < v->ow;
+                r->in[cell][p] = in ? px(dy, v, b, v->oh, v->ow, v->o, ny / v->sh, nx / v->sw) : NULL;
+                r->live[cell] |= (char)in;
+            }
+    }
+}
+
+/* out rows of pixels p0..p0+PIX (width `width` floats each), junk past `total` */
+static void out_rows(float *y, int64_t p0, int64_t total, size_t width, float *junk, float *out[PIX]) {
+    for (int p = 0; p < PIX; p++) out[p] = p0 + p < total ? y + (size_t)(p0 + p) * width : junk;
+}
+
+/* Runs blocks of PIX pixels of an output [total][width] in parallel: rows() fills the table,
+ * then one block per WIDTH-channel chunk. */
+static void run_blocks(const RefWindow *v, const float *in, const float *w, size_t cell_stride, size_t ld, int k,
+                       float *y, int64_t total, size_t width, int bwd, float *per_thread, int threads) {
+    const int64_t blocks = (total + PIX - 1) / PIX;
+    const size_t wide = (size_t)(v->c > v->o ? v->c : v->o);
+#pragma omp parallel num_threads(threads)
+    {
+        float *zero = per_thread + (size_t)omp_get_thread_num() * (wide + PIX * WIDTH), *junk = zero + wide;
+        memset(zero, 0, wide * sizeof(float));
+        Rows *r = malloc(sizeof *r);
+#pragma omp for schedule(static)
+        for (int64_t blk = 0; blk < blocks; blk++) {
+            int64_t p0 = blk * PIX;
+            if (bwd) bwd_rows(v, in, p0, r);
+            else fwd_rows(v, in, p0, r);
+            for (size_t o0 = 0; o0 < width; o0 += WIDTH) {
+                float *out[PIX];
+                out_rows(y + o0, p0, total, width, junk, out);
+                block_avx512(r, v->kh * v->kw, k, w + o0, cell_stride, ld, zero, out);
+            }
+        }
+        free(r);
+    }
+}
+#endif
+
+void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch, int threads) {
+#if HAVE_AVX512
+    size_t co = (size_t)v->c * (size_t)v->o;
+    run_blocks(v, x, w, co, (size_t)v->o, v->c, y, (int64_t)v->n * v->oh * v->ow, (size_t)v->o, 0, scratch + (size_t)v->kh * v->kw * co,
+               threads);
+#else
+    (void)x, (void)w, (void)y, (void)v, (void)scratch, (void)threads;
+#endif
+}
+
+void cpu_direct_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, float *scratch,
+                             int threads) {
+#if HAVE_AVX512
+    const size_t co = (size_t)v->c * (size_t)v->o, cells = (size_t)v->kh * v->kw;
+    float *wt = scratch; /* [cell][o][c] */
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (size_t cell = 0; cell < cells; cell++)
+        for (size_t c = 0; c < (size_t)v->c; c++)
+            for (size_t o = 0; o < (size_t)v->o; o++) wt[cell * co + o * (size_t)v->c + c] = w[cell * co + c * (size_t)v->o + o];
+    run_blocks(v, dy, wt, co, (size_t)v->c, v->o, dx, (int64_t)v->n * v->h * v->w, (size_t)v->c, 1, scratch + cells * co,
+               threads);
+#else
+    (void)dy, (void)w, (void)dx, (void)v, (void)scratch, (void)threads;
+#endif
+}
