@@ -133,7 +133,7 @@ static void SFX(run_node)(RtExec *ex, IrId id) {
     case IR_OP_AVGPOOL_GRAD:
         rt_plan_window(&ex->plan, id, &win);
         switch (n->op) {
-#if EXEC_FAST_F32 /* float32 with the fast backend on: codegen/cpu's convolutions */
+#if EXEC_FAST_F32 /* float32 with the fast backend on: codegen/cpu's convolutions and max pools */
         case IR_OP_CONV2D:
             if (ex->fast) cpu_conv2d_f32(a, b, y, &win, ex->scratch, ex->threads);
             else K(conv2d)(a, b, y, &win, ex->scratch);
@@ -146,13 +146,21 @@ static void SFX(run_node)(RtExec *ex, IrId id) {
             if (ex->fast) cpu_conv2d_bwd_filter_f32(a, b, y, &win, ex->scratch, ex->threads);
             else K(conv2d_bwd_filter)(a, b, y, &win, ex->scratch);
             break;
+        case IR_OP_MAXPOOL:
+            if (ex->fast) cpu_maxpool_f32(a, y, &win, ex->threads);
+            else K(maxpool)(a, y, &win);
+            break;
+        case IR_OP_MAXPOOL_GRAD:
+            if (ex->fast) cpu_maxpool_grad_f32(a, b, y, &win, ex->threads);
+            else K(maxpool_grad)(a, b, y, &win);
+            break;
 #else
+        case IR_OP_MAXPOOL: K(maxpool)(a, y, &win); break;
+        case IR_OP_MAXPOOL_GRAD: K(maxpool_grad)(a, b, y, &win); break;
         case IR_OP_CONV2D: K(conv2d)(a, b, y, &win, ex->scratch); break;
         case IR_OP_CONV2D_BWD_DATA: K(conv2d_bwd_data)(a, b, y, &win, ex->scratch); break;
         case IR_OP_CONV2D_BWD_FILTER: K(conv2d_bwd_filter)(a, b, y, &win, ex->scratch); break;
 #endif
-        case IR_OP_MAXPOOL: K(maxpool)(a, y, &win); break;
-        case IR_OP_MAXPOOL_GRAD: K(maxpool_grad)(a, b, y, &win); break;
         case IR_OP_AVGPOOL: K(avgpool)(a, y, &win); break;
         default: K(avgpool_grad)(a, y, &win); break;
         }

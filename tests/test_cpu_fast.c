@@ -1,7 +1,8 @@
 /* The fast CPU backend against the reference path (the oracle):
  * - codegen/cpu's convolutions against codegen/ref's on windows that take the Winograd, direct,
  *   tiled and reference-shaped paths (stride, padding, 1x1, 1x7), forward and both backward passes, and
- *   bit-identical across OpenMP team sizes (2 and 3) where tiled;
+ *   bit-identical across OpenMP team sizes (2 and 3) where tiled; max pool and its gradient
+ *   bit-identical to the reference's;
  * - the fusion pass's groups on the Inception-ResNet-v1 training graph: one shape per group,
  *   convex (no input from outside depends on a member), and every value read outside its group
  *   written to memory; the legality function on hand-picked pairs;
@@ -66,6 +67,30 @@ static void conv_case(int n, int h, int w, int c, int kh, int kw, int s, int sam
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < 3; i++) free(out[k][i]);
     free(x), free(wt), free(dy), free(scratch);
+}
+
+/* codegen/cpu's max pool and its gradient against the reference's: the same bits, ties
+   included (inputs on a coarse grid), with 2 and 3 threads. */
+static void pool_case(int n, int h, int w, int c, int k, int s, int same) {
+    RefWindow v;
+    ref_window_init(&v, n, h, w, c, k, k, s, s, same, 0);
+    size_t nx = (size_t)n * h * w * c, ny = (size_t)n * v.oh * v.ow * c;
+    uint64_t rng = (uint64_t)(h * 31 + c);
+    float *x = rand_floats(nx, &rng), *dy = rand_floats(ny, &rng);
+    for (size_t i = 0; i < nx; i++) x[i] = floorf(x[i] * 4) / 4; /* 8 levels: many ties */
+    float *ref[2] = {malloc(ny * 4), malloc(nx * 4)}, *fast[2] = {malloc(ny * 4), malloc(nx * 4)};
+    ref_maxpool_f32(x, ref[0], &v);
+    ref_maxpool_grad_f32(x, dy, ref[1], &v);
+    int same_bits = 1;
+    for (int threads = 2; threads <= 3; threads++) {
+        cpu_maxpool_f32(x, fast[0], &v, threads);
+        cpu_maxpool_grad_f32(x, dy, fast[1], &v, threads);
+        same_bits &= !memcmp(ref[0], fast[0], ny * 4) && !memcmp(ref[1], fast[1], nx * 4);
+    }
+    CHECK(same_bits, "max pool %dx%dx%dx%d k%d s%d %s: forward and gradient the reference's bits", n, h, w, c, k, s,
+          same ? "SAME" : "VALID");
+    for (int i = 0; i < 2; i++) free(ref[i]), free(fast[i]);
+    free(x), free(dy);
 }
 
 static int reaches(const IrGraph *g, IrId from, const PassFusion *f, int gi, char *seen) {
@@ -193,6 +218,9 @@ int main(void) {
     conv_case(3, 17, 17, 32, 3, 3, 1, 1, 64, 1); /* direct: SAME, 64 wide forward */
     conv_case(2, 9, 7, 64, 1, 1, 1, 0, 32, 1);   /* direct: pointwise */
     conv_case(2, 6, 5, 96, 1, 1, 1, 0, 32, 1);   /* direct bwd_data three chunks wide */
+    pool_case(2, 15, 15, 64, 3, 2, 0);  /* the stem's pool */
+    pool_case(3, 9, 8, 300, 3, 2, 1);   /* SAME, channels past one block */
+    pool_case(2, 7, 7, 5, 2, 1, 1);
     conv_case(2, 11, 11, 32, 3, 3, 2, 1, 48, 1); /* direct bwd_data through a stride of 2 */
     fusion_properties();
     const FxCase cases[] = {

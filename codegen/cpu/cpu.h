@@ -38,4 +38,8 @@ void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWi
 void cpu_direct_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *win, float *scratch,
                              int threads);
 
+/* Max pool and its gradient (pool_fast.c): the reference's results, threaded and vectorised. */
+void cpu_maxpool_f32(const float *x, float *y, const RefWindow *win, int threads);
+void cpu_maxpool_grad_f32(const float *x, const float *dy, float *dx, const RefWindow *win, int threads);
+
 #endif
