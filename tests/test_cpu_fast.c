@@ -214,10 +214,13 @@ int main(void) {
     conv_case(2, 33, 31, 3, 3, 3, 2, 0, 12, 1); /* the stem's shape, odd sizes */
     conv_case(5, 19, 17, 64, 3, 3, 1, 1, 72, 1); /* Winograd: SAME, odd sizes, blocks across images */
     conv_case(3, 10, 9, 72, 3, 3, 1, 0, 64, 1);  /* Winograd: VALID, a half tile at the edge */
-    conv_case(2, 19, 19, 32, 3, 3, 1, 0, 32, 1); /* direct forward and bwd_data: VALID */
-    conv_case(3, 17, 17, 32, 3, 3, 1, 1, 64, 1); /* direct: SAME, 64 wide forward */
-    conv_case(2, 9, 7, 64, 1, 1, 1, 0, 32, 1);   /* direct: pointwise */
-    conv_case(2, 6, 5, 96, 1, 1, 1, 0, 32, 1);   /* direct bwd_data three chunks wide */
+    /* direct (1,024 pixels or more): VALID, SAME 64 wide, pointwise, bwd_data three chunks wide, 1x7 */
+    conv_case(4, 19, 19, 32, 3, 3, 1, 0, 32, 1);
+    conv_case(4, 17, 17, 32, 3, 3, 1, 1, 64, 1);
+    conv_case(8, 12, 11, 64, 1, 1, 1, 0, 32, 1);
+    conv_case(6, 15, 12, 96, 1, 1, 1, 0, 32, 1);
+    conv_case(18, 8, 8, 32, 1, 7, 1, 1, 64, 1);
+    conv_case(2, 11, 11, 32, 3, 3, 2, 1, 48, 1); /* stride 2: tiled */
     pool_case(2, 15, 15, 64, 3, 2, 0);  /* the stem's pool */
     pool_case(3, 9, 8, 300, 3, 2, 1);   /* SAME, channels past one block */
     pool_case(2, 7, 7, 5, 2, 1, 1);

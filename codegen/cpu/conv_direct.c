@@ -1,8 +1,9 @@
-/* Direct ("indirect", Dukhan 2019) convolutions for narrow outputs, with AVX-512 where the CPU
+/* Direct ("indirect", Dukhan 2019) convolutions for small weights, with AVX-512 where the CPU
  * has it: the output is computed 12 pixels x 32 channels at a time in 24 vector registers,
  * reading the input through a table of row pointers (one per pixel and window cell; a cell in
  * the padding points at zeros), so there is no column matrix and nothing is packed. im2col +
- * sgemm runs such shapes (32 output channels: GEMMs N = 32 wide) far below the sgemm ceiling.
+ * sgemm runs such shapes (32 output channels: GEMMs N = 32 wide; the 8x8 images of the 1x7
+ * windows) below the sgemm ceiling. cpu_direct_fits says where it is used.
  *
  *   forward    y[p, o]  = Σ_cells Σ_c x[cell(p), c] w[cell, c, o]        out width o
  *   bwd_data   dx[q, c] = Σ_cells Σ_o dy[cell'(q), o] w[cell, c, o]      out width c; cell'(q)
@@ -68,12 +69,17 @@ int cpu_direct_fits(const RefWindow *v, int bwd_data) {
 #if HAVE_AVX512
     const char *env = getenv("FN_DIRECT");
     if (env && env[0] == '0') return 0;
-    /* out: the width computed, 32 at a time; red: the sum's width per window cell. Where both
-       are wide, sgemm runs near its ceiling; where the sum is narrow (the stem's 3 channels),
-       so is this kernel's work per table (measured with bench/cpu/conv_lab) */
-    int out = bwd_data ? v->c : v->o, red = bwd_data ? v->o : v->c;
-    return out % WIDTH == 0 && red >= 16 && (out <= 64 || red <= 64) && v->kh * v->kw <= MAX_CELLS &&
-           __builtin_cpu_supports("avx512f");
+    /* out: the width computed, 32 at a time; red: the sum's width per window cell. Measured
+       against im2col + sgemm on every layer of Inception-ResNet-v1 (bench/cpu/conv_lab), this
+       kernel wins where the weights are at most 512 KB (they stay in L2 beside the rows) and
+       the output at most 256 wide, at stride 1 (a stride of 2 skips 3/4 of the cells of a
+       bwd_data table, and the forward's strided rows lose too), with a sum at least 16 wide
+       per cell (not the stem's 3 channels) and enough pixels to pay for the table and bwd_data's
+       weight transpose. */
+    int out = bwd_data ? v->c : v->o, red = bwd_data ? v->o : v->c, cells = v->kh * v->kw;
+    int64_t pixels = (int64_t)v->n * (bwd_data ? (int64_t)v->h * v->w : (int64_t)v->oh * v->ow);
+    return out % WIDTH == 0 && out <= 256 && red >= 16 && (int64_t)cells * red * out <= 131072 && v->sh == 1 &&
+           v->sw == 1 && pixels >= 1024 && cells <= MAX_CELLS && __builtin_cpu_supports("avx512f");
 #else
     (void)v, (void)bwd_data;
     return 0;

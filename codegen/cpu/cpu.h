@@ -29,9 +29,9 @@ void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const
 void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, float *scratch,
                                  int threads);
 
-/* Direct convolutions through a pointer table (conv_direct.c) for outputs 32 or 64 channels
- * wide on AVX-512 CPUs: forward (width o) and bwd_data (width c), where cpu_direct_fits
- * (FN_DIRECT=0 turns it off). Scratch: cpu_direct_scratch floats. */
+/* Direct convolutions through a pointer table (conv_direct.c) for small weights on AVX-512
+ * CPUs: forward (width o) and bwd_data (width c), where cpu_direct_fits (FN_DIRECT=0 turns it
+ * off). Scratch: cpu_direct_scratch floats. */
 int cpu_direct_fits(const RefWindow *win, int bwd_data);
 size_t cpu_direct_scratch(const RefWindow *win, int threads);
 void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, float *scratch, int threads);
