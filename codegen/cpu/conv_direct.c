@@ -8,6 +8,9 @@
  *   forward    y[p, o]  = Σ_cells Σ_c x[cell(p), c] w[cell, c, o]        out width o
  *   bwd_data   dx[q, c] = Σ_cells Σ_o dy[cell'(q), o] w[cell, c, o]      out width c; cell'(q)
  *              is the output pixel whose window puts q at that cell (none if the stride skips it)
+ *   bwd_filter dw[cell, c, o] = Σ_p x[cell(p), c] dy[p, o]               8 x 32 tiles of dw in
+ *              registers over blocks of 48 pixels; a fixed number of pixel ranges in parallel,
+ *              each into its own partial sum, the partials added in order
  *
  * bwd_data reads w transposed per cell ([cell][o][c], built into scratch), and writes every dx
  * cell once (no col2im), so blocks of pixels run in parallel over all images. Each block's sums
@@ -26,15 +29,17 @@
 #define HAVE_AVX512 0
 #endif
 
-enum { PIX = 12, WIDTH = 32, MAX_CELLS = 64 };
+enum { PIX = 12, WIDTH = 32, MAX_CELLS = 64, FPIX = 48, CT = 8, FILTER_RANGES = 8 };
 
-/* One block: out[p][0..32) = Σ_cell Σ_k in[cell][p][k] w[cell][k][0..32), w's rows `ld` apart
- * and cells `cell_stride` apart; a cell whose in[cell] is all NULL is skipped, a NULL row reads
- * zeros. */
+/* The pointer table of a block of pixels: in[cell][p] is the row that pixel p reads at that
+ * window cell (NULL: zeros); live[cell] says whether any is not NULL. */
 typedef struct {
-    const float *in[MAX_CELLS][PIX];
+    const float *in[MAX_CELLS][FPIX];
     char live[MAX_CELLS];
 } Rows;
+
+/* One block: out[p][0..32) = Σ_cell Σ_k in[cell][p][k] w[cell][k][0..32), w's rows `ld` apart
+ * and cells `cell_stride` apart; a cell that is not live is skipped. */
 
 #if HAVE_AVX512
 AVX512 static void block_avx512(const Rows *r, int cells, int k, const float *w, size_t cell_stride, size_t ld,
@@ -63,33 +68,66 @@ AVX512 static void block_avx512(const Rows *r, int cells, int k, const float *w,
         _mm512_storeu_ps(out[p] + 16, acc[p][1]);
     }
 }
+
+/* dw[i][0..32) (rows `ld` apart) += Σ_p in[p][c0 + i] dy[p][0..32) for i < 8, pixels p < np,
+ * dy's rows dy_ld apart; a NULL row reads zeros. */
+AVX512 static void filter_avx512(const float *const *in, int np, int c0, const float *dy, size_t dy_ld,
+                                 const float *zero, float *dw, size_t ld) {
+    __m512 acc[CT][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < CT; i++) {
+        acc[i][0] = _mm512_loadu_ps(dw + (size_t)i * ld);
+        acc[i][1] = _mm512_loadu_ps(dw + (size_t)i * ld + 16);
+    }
+    for (int p = 0; p < np; p++) {
+        const float *d = dy + (size_t)p * dy_ld, *x = in[p] ? in[p] + c0 : zero;
+        __m512 d0 = _mm512_loadu_ps(d), d1 = _mm512_loadu_ps(d + 16);
+#pragma GCC unroll 8
+        for (int i = 0; i < CT; i++) {
+            __m512 b = _mm512_set1_ps(x[i]);
+            acc[i][0] = _mm512_fmadd_ps(b, d0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(b, d1, acc[i][1]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < CT; i++) {
+        _mm512_storeu_ps(dw + (size_t)i * ld, acc[i][0]);
+        _mm512_storeu_ps(dw + (size_t)i * ld + 16, acc[i][1]);
+    }
+}
 #endif
 
-int cpu_direct_fits(const RefWindow *v, int bwd_data) {
+int cpu_direct_fits(const RefWindow *v, int pass) {
 #if HAVE_AVX512
     const char *env = getenv("FN_DIRECT");
     if (env && env[0] == '0') return 0;
-    /* out: the width computed, 32 at a time; red: the sum's width per window cell. Measured
-       against im2col + sgemm on every layer of Inception-ResNet-v1 (bench/cpu/conv_lab), this
-       kernel wins where the weights are at most 512 KB (they stay in L2 beside the rows) and
-       the output at most 256 wide, at stride 1 (a stride of 2 skips 3/4 of the cells of a
-       bwd_data table, and the forward's strided rows lose too), with a sum at least 16 wide
-       per cell (not the stem's 3 channels) and enough pixels to pay for the table and bwd_data's
-       weight transpose. */
-    int out = bwd_data ? v->c : v->o, red = bwd_data ? v->o : v->c, cells = v->kh * v->kw;
-    int64_t pixels = (int64_t)v->n * (bwd_data ? (int64_t)v->h * v->w : (int64_t)v->oh * v->ow);
+    /* out: the width computed, 32 at a time; red: the sum's width per window cell (bwd_filter
+       sums over pixels, its tiles are 8 input x 32 output channels). Measured against im2col
+       + sgemm on every layer of Inception-ResNet-v1 (bench/cpu/conv_lab), this kernel wins
+       where the weights are at most 512 KB (they stay in L2 beside the rows) and the output at
+       most 256 wide, at stride 1 (a stride of 2 skips 3/4 of the cells of a bwd_data table,
+       and the forward's strided rows lose too), with a sum at least 16 wide per cell (not the
+       stem's 3 channels) and enough pixels to pay for the table and bwd_data's weight
+       transpose. */
+    int data = pass == CPU_BWD_DATA, out = data ? v->c : v->o, red = data ? v->o : v->c, cells = v->kh * v->kw;
+    int64_t pixels = (int64_t)v->n * (data ? (int64_t)v->h * v->w : (int64_t)v->oh * v->ow);
+    /* bwd_filter wins on windows with 64 or fewer outputs; a 1x1 window's is one plain sgemm
+       over the pixels (x is its column matrix), which runs faster */
+    if (pass == CPU_BWD_FILTER && (v->c % CT || cells == 1 || v->o > 64)) return 0;
     return out % WIDTH == 0 && out <= 256 && red >= 16 && (int64_t)cells * red * out <= 131072 && v->sh == 1 &&
            v->sw == 1 && pixels >= 1024 && cells <= MAX_CELLS && __builtin_cpu_supports("avx512f");
 #else
-    (void)v, (void)bwd_data;
+    (void)v, (void)pass;
     return 0;
 #endif
 }
 
 size_t cpu_direct_scratch(const RefWindow *v, int threads) {
-    /* w transposed per cell (bwd_data), per thread: a zero row, junk output rows */
+    /* w transposed per cell (bwd_data) or bwd_filter's partial sums; per thread a zero row and
+       junk output rows */
     size_t wide = (size_t)(v->c > v->o ? v->c : v->o);
-    return (size_t)v->kh * v->kw * (size_t)v->c * (size_t)v->o + (size_t)threads * (wide + PIX * WIDTH);
+    return (size_t)v->kh * v->kw * (size_t)v->c * (size_t)v->o * (FILTER_RANGES - 1) +
+           (size_t)threads * (wide + PIX * WIDTH);
 }
 
 #if HAVE_AVX512
@@ -98,11 +136,12 @@ static const float *px(const float *base, const RefWindow *v, int b, int h, int 
     return base + (((size_t)b * (size_t)h + (size_t)y) * (size_t)w + (size_t)x) * (size_t)ch;
 }
 
-/* Forward: pixels p0..p0+PIX of the whole batch (n*oh*ow, raster order); past the end -> junk. */
-static void fwd_rows(const RefWindow *v, const float *x, int64_t p0, Rows *r) {
+/* Forward: output pixels p0..p0+np of the whole batch (n*oh*ow, raster order); past the end:
+ * NULL. */
+static void fwd_rows(const RefWindow *v, const float *x, int64_t p0, int np, Rows *r) {
     int64_t total = (int64_t)v->n * v->oh * v->ow;
     memset(r->live, 0, sizeof r->live);
-    for (int p = 0; p < PIX; p++) {
+    for (int p = 0; p < np; p++) {
         int64_t q = p0 + p;
         int b = -1, oy = 0, ox = 0;
         if (q < total) b = (int)(q / ((int64_t)v->oh * v->ow)), oy = (int)(q / v->ow % v->oh), ox = (int)(q % v->ow);
@@ -156,7 +195,7 @@ static void run_blocks(const RefWindow *v, const float *in, const float *w, size
         for (int64_t blk = 0; blk < blocks; blk++) {
             int64_t p0 = blk * PIX;
             if (bwd) bwd_rows(v, in, p0, r);
-            else fwd_rows(v, in, p0, r);
+            else fwd_rows(v, in, p0, PIX, r);
             for (size_t o0 = 0; o0 < width; o0 += WIDTH) {
                 float *out[PIX];
                 out_rows(y + o0, p0, total, width, junk, out);
@@ -191,5 +230,46 @@ void cpu_direct_bwd_data_f32(const float *dy, const float *w, float *dx, const R
                threads);
 #else
     (void)dy, (void)w, (void)dx, (void)v, (void)scratch, (void)threads;
+#endif
+}
+
+void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, float *scratch,
+                               int threads) {
+#if HAVE_AVX512
+    const size_t cells = (size_t)v->kh * v->kw, c = (size_t)v->c, o = (size_t)v->o, size = cells * c * o;
+    const size_t wide = c > o ? c : o;
+    const int64_t total = (int64_t)v->n * v->oh * v->ow, blocks = (total + FPIX - 1) / FPIX;
+    const int ranges = blocks < FILTER_RANGES ? (int)blocks : FILTER_RANGES;
+    float *partial = scratch, *per_thread = scratch + (size_t)(FILTER_RANGES - 1) * size;
+#pragma omp parallel num_threads(threads)
+    {
+        float *zero = per_thread + (size_t)omp_get_thread_num() * (wide + PIX * WIDTH);
+        memset(zero, 0, wide * sizeof(float));
+        Rows *r = malloc(sizeof *r);
+#pragma omp for schedule(static)
+        for (int k = 0; k < ranges; k++) { /* a fixed number of pixel ranges, each into its own sum */
+            float *acc = k == 0 ? dw : partial + (size_t)(k - 1) * size;
+            memset(acc, 0, size * sizeof(float));
+            for (int64_t blk = blocks * k / ranges; blk < blocks * (k + 1) / ranges; blk++) {
+                int64_t p0 = blk * FPIX;
+                int np = total - p0 < FPIX ? (int)(total - p0) : FPIX;
+                fwd_rows(v, x, p0, np, r);
+                for (size_t cell = 0; cell < cells; cell++) {
+                    if (!r->live[cell]) continue;
+                    for (size_t c0 = 0; c0 < c; c0 += CT)
+                        for (size_t o0 = 0; o0 < o; o0 += WIDTH)
+                            filter_avx512(r->in[cell], np, (int)c0, dy + (size_t)p0 * o + o0, o, zero,
+                                          acc + (cell * c + c0) * o + o0, o);
+                }
+            }
+        }
+        free(r);
+    }
+    for (int k = 1; k < ranges; k++) { /* in range order */
+        const float *p = partial + (size_t)(k - 1) * size;
+        for (size_t i = 0; i < size; i++) dw[i] += p[i];
+    }
+#else
+    (void)x, (void)dy, (void)dw, (void)v, (void)scratch, (void)threads;
 #endif
 }

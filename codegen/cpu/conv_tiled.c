@@ -48,7 +48,8 @@ size_t cpu_conv_scratch(const RefWindow *v, int threads) {
     size_t tiles = ref_conv_pointwise(v) ? 0 : (size_t)threads * (size_t)tile_rows(v) * (size_t)kdim(v);
     size_t rows = tiled_rows(v) ? tiles : ref_conv_scratch(v);
     size_t filter = tiled_filter(v) ? tiles + (size_t)FILTER_RANGES * (size_t)kdim(v) * (size_t)v->o : ref_conv_scratch(v);
-    size_t direct = cpu_direct_fits(v, 0) || cpu_direct_fits(v, 1) ? cpu_direct_scratch(v, threads) : 0;
+    int direct_any = cpu_direct_fits(v, CPU_FWD) || cpu_direct_fits(v, CPU_BWD_DATA) || cpu_direct_fits(v, CPU_BWD_FILTER);
+    size_t direct = direct_any ? cpu_direct_scratch(v, threads) : 0;
     size_t most = rows > filter ? rows : filter;
     return most > direct ? most : direct;
 }
@@ -66,7 +67,7 @@ void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v
         cpu_winograd_conv2d_f32(x, w, y, v, scratch, threads);
         return;
     }
-    if (cpu_direct_fits(v, 0)) {
+    if (cpu_direct_fits(v, CPU_FWD)) {
         cpu_direct_conv2d_f32(x, w, y, v, scratch, threads);
         return;
     }
@@ -92,7 +93,7 @@ void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const R
         cpu_winograd_bwd_data_f32(dy, w, dx, v, scratch, threads);
         return;
     }
-    if (cpu_direct_fits(v, 1)) {
+    if (cpu_direct_fits(v, CPU_BWD_DATA)) {
         cpu_direct_bwd_data_f32(dy, w, dx, v, scratch, threads);
         return;
     }
@@ -119,6 +120,10 @@ void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const
     const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v), per_image = (P + T - 1) / T;
     if (cpu_winograd_fits(v)) {
         cpu_winograd_bwd_filter_f32(x, dy, dw, v, scratch, threads);
+        return;
+    }
+    if (cpu_direct_fits(v, CPU_BWD_FILTER)) {
+        cpu_direct_bwd_filter_f32(x, dy, dw, v, scratch, threads);
         return;
     }
     if (!tiled_filter(v)) {

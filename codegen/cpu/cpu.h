@@ -30,13 +30,16 @@ void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, con
                                  int threads);
 
 /* Direct convolutions through a pointer table (conv_direct.c) for small weights on AVX-512
- * CPUs: forward (width o) and bwd_data (width c), where cpu_direct_fits (FN_DIRECT=0 turns it
- * off). Scratch: cpu_direct_scratch floats. */
-int cpu_direct_fits(const RefWindow *win, int bwd_data);
+ * CPUs, where cpu_direct_fits for that pass (FN_DIRECT=0 turns it off). Scratch:
+ * cpu_direct_scratch floats. */
+enum { CPU_FWD, CPU_BWD_DATA, CPU_BWD_FILTER };
+int cpu_direct_fits(const RefWindow *win, int pass);
 size_t cpu_direct_scratch(const RefWindow *win, int threads);
 void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, float *scratch, int threads);
 void cpu_direct_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *win, float *scratch,
                              int threads);
+void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, float *scratch,
+                               int threads);
 
 /* Max pool and its gradient (pool_fast.c): the reference's results, threaded and vectorised. */
 void cpu_maxpool_f32(const float *x, float *y, const RefWindow *win, int threads);
