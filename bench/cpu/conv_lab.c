@@ -3,8 +3,11 @@
  * against a direct float64 sum at sampled cells before it is timed, in GFLOP/s against this
  * machine's measured sgemm ceiling (a large square sgemm on all threads).
  *
- * Both fn's fast CPU kernels (codegen/cpu, tiled im2col) and the reference's (codegen/ref, one
- * whole im2col matrix) are measured. ceil% is the tiled kernels' mean rate over the three passes.
+ * Both fn's fast CPU kernels (codegen/cpu: Winograd, direct or tiled im2col, whichever the
+ * shape takes; FN_WINOGRAD=0 / FN_DIRECT=0 turn the first two off for a comparison) and the
+ * reference's (codegen/ref, one whole im2col matrix) are measured. ceil% is the fast kernels'
+ * mean rate over the three passes, counted as direct convolution FLOPs (Winograd does fewer
+ * multiplications, so it can pass 100%).
  * Usage: conv_lab [MODEL.fn] [--batch N] [--image_size S] [--reps R] [--layer TEXT]
  * Prints a table and, last, the step's convolution time at this batch (sum over layers). */
 #include <math.h>
@@ -48,7 +51,7 @@ typedef struct {
     const Shape *s;
     float *x, *w, *y, *dy, *dx, *dw, *scratch;
     int n;    /* sgemm ceiling size */
-    int fast; /* codegen/cpu's tiled kernels, else the reference's */
+    int fast; /* codegen/cpu's kernels, else the reference's */
     int threads;
 } Job;
 
@@ -175,8 +178,8 @@ int main(int argc, char **argv) {
     free(cj.x), free(cj.w), free(cj.y);
     printf("model %s, batch %d, %dx%d; %d OpenMP threads; sgemm %dx%dx%d ceiling: %.1f GFLOP/s\n", model, batch, image,
            image, omp_get_max_threads(), cj.n, cj.n, cj.n, ceiling);
-    printf("columns: GFLOP/s of forward / backward-data / backward-filter, tiled (fn's CPU backend) | reference\n");
-    printf("%-9s %-28s %5s %17s %6s %17s %8s\n", "group", "input -> output (k, s)", "count", "tiled GF/s", "ceil%",
+    printf("columns: GFLOP/s of forward / backward-data / backward-filter, fast (fn's CPU backend) | reference\n");
+    printf("%-9s %-28s %5s %17s %6s %17s %8s\n", "group", "input -> output (k, s)", "count", "fast GF/s", "ceil%",
            "reference GF/s", "rel.err");
     double step_s[2] = {0, 0}, step_flop = 0, worst_all = 0;
     for (int k = 0; k < ns; k++) {
@@ -210,7 +213,7 @@ int main(int argc, char **argv) {
         step_flop += sh[k].count * 3 * flop;
         free(j.x), free(j.w), free(j.dy), free(j.y), free(j.dx), free(j.dw), free(j.scratch);
     }
-    printf("all convolutions of a training step at batch %d: tiled %.3f s (%.1f GFLOP/s, %.0f%% of the ceiling), "
+    printf("all convolutions of a training step at batch %d: fast %.3f s (%.1f GFLOP/s, %.0f%% of the ceiling), "
            "reference %.3f s (%.1f GFLOP/s); worst relative error %.1e\n",
            batch, step_s[0], step_flop / step_s[0] / 1e9, 100 * step_flop / step_s[0] / 1e9 / ceiling, step_s[1],
            step_flop / step_s[1] / 1e9, worst_all);

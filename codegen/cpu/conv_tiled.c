@@ -1,4 +1,10 @@
-/* The fast CPU backend's convolutions (float32): im2col one tile of output pixels at a time, so
+/* The fast CPU backend's convolutions (float32). Each pass of each window takes the first of:
+ *   Winograd F(2x2, 3x3)  (conv_winograd.c)  3x3 stride 1, 64+ channels in and out
+ *   direct                (conv_direct.c)    small weights on AVX-512 (cpu_direct_fits)
+ *   tiled im2col + sgemm  (this file)
+ *   the reference kernel  (codegen/ref)      where tiles do not pay (tiled_rows, tiled_filter)
+ *
+ * Tiled: im2col one tile of output pixels at a time, so
  * that the column tile stays in cache between being written and being read by the GEMM,
  * instead of writing and re-reading a column matrix of hundreds of megabytes (the stem layers).
  * Tiles are shared among OpenMP threads, each calling a one-threaded sgemm (OpenBLAS built for
@@ -14,9 +20,9 @@
  *
  * No result depends on the team size: each tile's GEMM runs on one thread whatever the team.
  * (A team of one is an inactive region, where OpenBLAS may thread the GEMM itself; the executor
- * uses a team of one only when OpenMP, and so OpenBLAS, has one thread.) 1x1 stride-1 unpadded convolutions read x as the
- * column matrix directly. Shapes where tiles do not pay (tiled_rows, tiled_filter) call the
- * reference kernel. The reference kernels (codegen/ref/conv_impl.h) are the oracle: tests/test_cpu_kernels.c.
+ * uses a team of one only when OpenMP, and so OpenBLAS, has one thread.) 1x1 stride-1
+ * unpadded convolutions read x as the column matrix directly. The reference kernels
+ * (codegen/ref/conv_impl.h) are the oracle: tests/test_cpu_fast.c.
  */
 #include "codegen/cpu/cpu.h"
 
