@@ -213,7 +213,8 @@ int main(void) {
     conv_case(1, 5, 5, 64, 3, 3, 1, 1, 32, 0);  /* small: the reference-shaped paths */
     conv_case(2, 33, 31, 3, 3, 3, 2, 0, 12, 1); /* the stem's shape, odd sizes */
     conv_case(5, 19, 17, 64, 3, 3, 1, 1, 72, 1); /* Winograd: SAME, odd sizes, blocks across images */
-    conv_case(3, 10, 9, 72, 3, 3, 1, 0, 64, 1);  /* Winograd: VALID, a half tile at the edge */
+    conv_case(3, 10, 9, 72, 3, 3, 1, 0, 64, 1);  /* Winograd: VALID, a part tile at the edge */
+    conv_case(1, 34, 33, 32, 3, 3, 1, 1, 32, 1); /* Winograd on a large map with 32 channels */
     /* direct (1,024 pixels or more): VALID, SAME 64 wide, pointwise, bwd_data three chunks wide, 1x7 */
     conv_case(4, 19, 19, 32, 3, 3, 1, 0, 32, 1);
     conv_case(4, 17, 17, 32, 3, 3, 1, 1, 64, 1);

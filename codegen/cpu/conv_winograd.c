@@ -1,20 +1,22 @@
-/* Winograd F(2x2, 3x3) convolutions (Lavin & Gray, "Fast Algorithms for Convolutional Neural
- * Networks", 2016) for 3x3 stride-1 windows, any padding: 16 multiplications per 2x2 output
- * tile and channel pair instead of 36, so 2.25x fewer than im2col + GEMM.
+/* Winograd F(4x4, 3x3) convolutions (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+ * Networks", 2016) for 3x3 stride-1 windows, any padding: 36 multiplications per 4x4 output
+ * tile and channel pair instead of 144, so 4x fewer than im2col + GEMM (fewer where the tiles
+ * overhang the image: 3.1x at 17x17). float32 rounding grows to about 2e-6 relative (F(2x2, 3x3)
+ * gave 5e-7; the reference's im2col about 1e-7).
  *
- * One output tile (2x2 pixels) reads a 4x4 input patch d; a filter g is 3x3. In 1-D:
+ * One output tile (4x4 pixels) reads a 6x6 input patch d; a filter g is 3x3. In 1-D:
  *   forward          y  = Aᵀ [ (G g) ⊙ (Bᵀ d) ]
- * and in 2-D with channels, for each of the 16 transformed positions (ξ, ν) one GEMM:
- *   U  = G g Gᵀ  [16][c][o]          V = Bᵀ d B  [16][tiles][c]
- *   M  = V · U   [16][tiles][o]      y tile = Aᵀ M A
+ * and in 2-D with channels, for each of the 36 transformed positions (ξ, ν) one GEMM:
+ *   U  = G g Gᵀ  [36][c][o]          V = Bᵀ d B  [36][tiles][c]
+ *   M  = V · U   [36][tiles][o]      y tile = Aᵀ M A
  * The two gradients are the same linear maps transposed, so they reuse U and V:
- *   bwd_data     Z = A dy Aᵀ [16][tiles][o]   W = Z · Uᵀ   dx patch += B W Bᵀ
- *   bwd_filter   dU = Σ_tiles Vᵀ · Z  [16][c][o]          dw = Gᵀ dU G
+ *   bwd_data     Z = A dy Aᵀ [36][tiles][o]   W = Z · Uᵀ   dx patch += B W Bᵀ
+ *   bwd_filter   dU = Σ_tiles Vᵀ · Z  [36][c][o]          dw = Gᵀ dU G
  * Tiles past the output's edge read zeros (dy) or write to a junk row; patch cells in the
  * padding read zeros (x) or add to a junk row (dx).
  *
  * Work is split into blocks of consecutive tiles (across images), each transformed, multiplied
- * (16 one-threaded sgemms) and transformed back by one thread, so no result depends on the
+ * (36 one-threaded sgemms) and transformed back by one thread, so no result depends on the
  * team size:
  *   forward      blocks in parallel
  *   bwd_data     groups of whole images in parallel (their dx are disjoint; patches overlap)
@@ -29,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* F(4x4, 3x3): M x M output tiles from A x A input patches, AA transformed positions */
+enum { M = 4, A = 6, MM = M * M, AA = A * A };
 enum { BLOCK_BYTES = 3 << 19, MIN_BLOCK = 32, MAX_BLOCK = 512, FILTER_RANGES = 8 };
 
 typedef struct {
@@ -40,49 +44,51 @@ typedef struct {
 int cpu_winograd_fits(const RefWindow *v) {
     const char *env = getenv("FN_WINOGRAD");
     if (env && env[0] == '0') return 0;
-    /* both GEMM widths (c and o) at least 64: narrower GEMMs run so far below the ceiling that
-       the 2.25x fewer multiplications do not pay (bench/cpu/conv_lab, FN_WINOGRAD=0 against 1) */
-    return v->kh == 3 && v->kw == 3 && v->sh == 1 && v->sw == 1 && v->c >= 64 && v->o >= 64;
+    /* measured with bench/cpu/conv_lab (FN_WINOGRAD=0 against 1): with 64+ channels in and out
+       it wins at every map size of the model; with 32 only on large maps (79x79 and 77x77,
+       not block35's 17x17, where the direct kernel is faster) */
+    return v->kh == 3 && v->kw == 3 && v->sh == 1 && v->sw == 1 && v->c >= 32 && v->o >= 32 &&
+           ((v->c >= 64 && v->o >= 64) || (int64_t)v->oh * v->ow >= 1024);
 }
 
 static Wg wg_geom(const RefWindow *v) {
     Wg g;
-    g.th = (v->oh + 1) / 2, g.tw = (v->ow + 1) / 2, g.per_image = g.th * g.tw, g.total = g.per_image * v->n;
+    g.th = (v->oh + M - 1) / M, g.tw = (v->ow + M - 1) / M, g.per_image = g.th * g.tw, g.total = g.per_image * v->n;
     g.c = (size_t)v->c, g.o = (size_t)v->o;
     /* V and M (or Z and W) of a block together about BLOCK_BYTES: they stay in L2 between the
        transforms and the GEMMs */
-    g.block = BLOCK_BYTES / (16 * 4 * (int64_t)(g.c + g.o));
+    g.block = BLOCK_BYTES / (AA * 4 * (int64_t)(g.c + g.o));
     if (g.block < MIN_BLOCK) g.block = MIN_BLOCK;
     if (g.block > MAX_BLOCK) g.block = MAX_BLOCK;
     if (g.block > g.total) g.block = g.total;
     return g;
 }
 
-/* Per-thread block buffers: [16][block][c] and [16][block][o], junk rows [16][max(c,o)], a zero row. */
+/* Per-thread block buffers: [AA][block][c] and [AA][block][o], junk rows [AA][max(c,o)], a zero row. */
 static size_t thread_floats(const Wg *g) {
     size_t wide = g->c > g->o ? g->c : g->o;
-    return 16 * (size_t)g->block * (g->c + g->o) + 17 * wide;
+    return AA * (size_t)g->block * (g->c + g->o) + (AA + 1) * wide;
 }
 
 size_t cpu_winograd_scratch(const RefWindow *v, int threads) {
     Wg g = wg_geom(v);
-    size_t u = 16 * g.c * g.o;
+    size_t u = AA * g.c * g.o;
     return u + (size_t)threads * thread_floats(&g) + (size_t)FILTER_RANGES * u;
 }
 
 typedef struct {
-    float *v;    /* [16][block][c] */
-    float *m;    /* [16][block][o] */
-    float *junk; /* [16][wide] */
+    float *v;    /* [AA][block][c] */
+    float *m;    /* [AA][block][o] */
+    float *junk; /* [AA][wide] */
     float *zero; /* [wide], zeros */
 } Bufs;
 
 static Bufs thread_bufs(const Wg *g, float *base) {
     size_t wide = g->c > g->o ? g->c : g->o;
     float *p = base + (size_t)omp_get_thread_num() * thread_floats(g);
-    Bufs b = {p, p + 16 * (size_t)g->block * g->c, NULL, NULL};
-    b.junk = b.m + 16 * (size_t)g->block * g->o;
-    b.zero = b.junk + 16 * wide;
+    Bufs b = {p, p + AA * (size_t)g->block * g->c, NULL, NULL};
+    b.junk = b.m + AA * (size_t)g->block * g->o;
+    b.zero = b.junk + AA * wide;
     memset(b.zero, 0, wide * sizeof(float));
     return b;
 }
@@ -91,141 +97,188 @@ static Bufs thread_bufs(const Wg *g, float *base) {
 static void tile_at(const Wg *g, int64_t t, int *b, int *oy, int *ox) {
     *b = (int)(t / g->per_image);
     int64_t r = t % g->per_image;
-    *oy = (int)(r / g->tw) * 2, *ox = (int)(r % g->tw) * 2;
+    *oy = (int)(r / g->tw) * M, *ox = (int)(r % g->tw) * M;
 }
 
-/* Rows of the 4x4 input patch of the tile at (b, oy, ox): x's pixels, else `outside` + i*stride. */
+/* Rows of the A x A input patch of the tile at (b, oy, ox): x's pixels, else `outside` + i*stride. */
 static void patch_rows(const RefWindow *v, float *base, int b, int oy, int ox, float *outside, size_t stride,
-                       float *rows[16]) {
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) {
+                       float *rows[AA]) {
+    for (int i = 0; i < A; i++)
+        for (int j = 0; j < A; j++) {
             int iy = oy - v->pad_t + i, ix = ox - v->pad_l + j;
             int in = iy >= 0 && iy < v->h && ix >= 0 && ix < v->w;
-            rows[i * 4 + j] = in ? base + (((size_t)b * (size_t)v->h + (size_t)iy) * (size_t)v->w + (size_t)ix) * (size_t)v->c
-                                 : outside + (size_t)(i * 4 + j) * stride;
+            rows[i * A + j] = in ? base + (((size_t)b * (size_t)v->h + (size_t)iy) * (size_t)v->w + (size_t)ix) * (size_t)v->c
+                                 : outside + (size_t)(i * A + j) * stride;
         }
 }
 
-/* Rows of the 2x2 output tile: y's pixels, else `outside` + i*stride. */
+/* Rows of the M x M output tile: y's pixels, else `outside` + i*stride. */
 static void tile_rows(const RefWindow *v, float *base, int b, int oy, int ox, float *outside, size_t stride,
-                      float *rows[4]) {
-    for (int i = 0; i < 2; i++)
-        for (int j = 0; j < 2; j++) {
+                      float *rows[MM]) {
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < M; j++) {
             int y = oy + i, x = ox + j;
-            rows[i * 2 + j] = y < v->oh && x < v->ow
+            rows[i * M + j] = y < v->oh && x < v->ow
                                   ? base + (((size_t)b * (size_t)v->oh + (size_t)y) * (size_t)v->ow + (size_t)x) * (size_t)v->o
-                                  : outside + (size_t)(i * 2 + j) * stride;
+                                  : outside + (size_t)(i * M + j) * stride;
         }
 }
 
-/* V[k][r][:] = (Bᵀ d B)[k] for one patch (rows[16] of n channels); ld = block * n. */
-static void input_transform(float *const rows[16], float *vr, size_t n, size_t ld) {
-#pragma omp simd
-    for (size_t c = 0; c < n; c++) {
-        float t[4][4];
-        for (int j = 0; j < 4; j++) {
-            float d0 = rows[j][c], d1 = rows[4 + j][c], d2 = rows[8 + j][c], d3 = rows[12 + j][c];
-            t[0][j] = d0 - d2, t[1][j] = d1 + d2, t[2][j] = d2 - d1, t[3][j] = d1 - d3;
-        }
-        for (int i = 0; i < 4; i++) {
-            float *p = vr + (size_t)i * 4 * ld + c;
-            p[0] = t[i][0] - t[i][2], p[ld] = t[i][1] + t[i][2], p[2 * ld] = t[i][2] - t[i][1], p[3 * ld] = t[i][1] - t[i][3];
-        }
+/* The 1-D transforms of F(4, 3) and their adjoints (Lavin & Gray's matrices), each on CH
+ * channels at once: element k of the vector is at x + k * stride, channels contiguous from
+ * there, so every line is a loop along channels that vectorises.
+ *   Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+ *   G  = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+ *   Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] */
+enum { CH = 64 };
+#define X(k) x[(size_t)(k) * xs + c]
+#define T(k) t[(size_t)(k) * ts + c]
+static inline void bt6(const float *restrict x, size_t xs, float *restrict t, size_t ts, int n) { /* t = Bᵀ x */
+    for (int c = 0; c < n; c++) {
+        T(0) = 4 * X(0) - 5 * X(2) + X(4);
+        T(1) = -4 * (X(1) + X(2)) + X(3) + X(4);
+        T(2) = 4 * (X(1) - X(2)) - X(3) + X(4);
+        T(3) = 2 * (X(3) - X(1)) - X(2) + X(4);
+        T(4) = 2 * (X(1) - X(3)) - X(2) + X(4);
+        T(5) = 4 * X(1) - 5 * X(3) + X(5);
+    }
+}
+static inline void b6(const float *restrict x, size_t xs, float *restrict t, size_t ts, int n) { /* t = B x */
+    for (int c = 0; c < n; c++) {
+        T(0) = 4 * X(0);
+        T(1) = 4 * (X(2) - X(1) + X(5)) + 2 * (X(4) - X(3));
+        T(2) = -5 * X(0) - 4 * (X(1) + X(2)) - X(3) - X(4);
+        T(3) = X(1) - X(2) + 2 * (X(3) - X(4)) - 5 * X(5);
+        T(4) = X(0) + X(1) + X(2) + X(3) + X(4);
+        T(5) = X(5);
+    }
+}
+static inline void g6(const float *restrict x, size_t xs, float *restrict t, size_t ts, int n) { /* t = G x */
+    for (int c = 0; c < n; c++) {
+        T(0) = X(0) * (1.0f / 4);
+        T(1) = -(X(0) + X(1) + X(2)) * (1.0f / 6);
+        T(2) = -(X(0) - X(1) + X(2)) * (1.0f / 6);
+        T(3) = X(0) * (1.0f / 24) + X(1) * (1.0f / 12) + X(2) * (1.0f / 6);
+        T(4) = X(0) * (1.0f / 24) - X(1) * (1.0f / 12) + X(2) * (1.0f / 6);
+        T(5) = X(2);
+    }
+}
+static inline void gt3(const float *restrict x, size_t xs, float *restrict t, size_t ts, int n) { /* t = Gᵀ x */
+    for (int c = 0; c < n; c++) {
+        T(0) = X(0) * (1.0f / 4) - (X(1) + X(2)) * (1.0f / 6) + (X(3) + X(4)) * (1.0f / 24);
+        T(1) = (X(2) - X(1)) * (1.0f / 6) + (X(3) - X(4)) * (1.0f / 12);
+        T(2) = (X(3) + X(4) - X(1) - X(2)) * (1.0f / 6) + X(5);
+    }
+}
+static inline void at4(const float *restrict x, size_t xs, float *restrict t, size_t ts, int n) { /* t = Aᵀ x */
+    for (int c = 0; c < n; c++) {
+        T(0) = X(0) + X(1) + X(2) + X(3) + X(4);
+        T(1) = X(1) - X(2) + 2 * (X(3) - X(4));
+        T(2) = X(1) + X(2) + 4 * (X(3) + X(4));
+        T(3) = X(1) - X(2) + 8 * (X(3) - X(4)) + X(5);
+    }
+}
+static inline void a6(const float *restrict x, size_t xs, float *restrict t, size_t ts, int n) { /* t = A x */
+    for (int c = 0; c < n; c++) {
+        T(0) = X(0);
+        T(1) = X(0) + X(1) + X(2) + X(3);
+        T(2) = X(0) - X(1) + X(2) - X(3);
+        T(3) = X(0) + 2 * X(1) + 4 * X(2) + 8 * X(3);
+        T(4) = X(0) - 2 * X(1) + 4 * X(2) - 8 * X(3);
+        T(5) = X(3);
+    }
+}
+#undef X
+#undef T
+
+/* A 2-D transform L x Rᵀ of a [rows_in][cols_in] grid of CH-channel vectors (element (i, j) at
+ * in + (i * in_row + j * in_col) floats, channels contiguous), as columns then rows through the
+ * 1-D `f` (rows_in -> rows_out), into out (element (i, j) at out + i * out_row + j * out_col);
+ * tmp holds [rows_out][cols_in][CH]. */
+typedef void (*Tr1)(const float *restrict, size_t, float *restrict, size_t, int);
+static inline void tr2(Tr1 f, int rows_out, int cols_in, const float *in, size_t in_row, size_t in_col, float *tmp,
+                       float *out, size_t out_row, size_t out_col, int n) {
+    for (int j = 0; j < cols_in; j++) f(in + j * in_col, in_row, tmp + (size_t)j * CH, (size_t)cols_in * CH, n);
+    for (int i = 0; i < rows_out; i++) f(tmp + (size_t)i * cols_in * CH, CH, out + i * out_row, out_col, n);
+}
+
+/* Gathers rows[k][c0..c0+n) into buf[k][CH] (k < count), or adds buf back. */
+static inline void gather(float *const *rows, int count, size_t c0, int n, float *buf) {
+    for (int k = 0; k < count; k++) memcpy(buf + (size_t)k * CH, rows[k] + c0, (size_t)n * sizeof(float));
+}
+static inline void put(float *const *rows, int count, size_t c0, int n, const float *buf, int add) {
+    for (int k = 0; k < count; k++) {
+        float *restrict d = rows[k] + c0;
+        const float *restrict b = buf + (size_t)k * CH;
+        if (add)
+            for (int c = 0; c < n; c++) d[c] += b[c];
+        else
+            memcpy(d, b, (size_t)n * sizeof(float));
     }
 }
 
-/* Z[k][r][:] = (A dy Aᵀ)[k] for one output tile (rows[4] of n channels); ld = block * n. */
-static void grad_transform(float *const rows[4], float *zr, size_t n, size_t ld) {
-#pragma omp simd
-    for (size_t c = 0; c < n; c++) {
-        float y00 = rows[0][c], y01 = rows[1][c], y10 = rows[2][c], y11 = rows[3][c];
-        float u[4][2] = {{y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11}, {-y10, -y11}};
-        for (int i = 0; i < 4; i++) {
-            float *p = zr + (size_t)i * 4 * ld + c;
-            p[0] = u[i][0], p[ld] = u[i][0] + u[i][1], p[2 * ld] = u[i][0] - u[i][1], p[3 * ld] = -u[i][1];
-        }
+/* V[k][r][:] = (Bᵀ d B)[k] for one patch (rows[36] of n channels); ld = block * n. */
+static void input_transform(float *const rows[AA], float *vr, size_t n, size_t ld) {
+    float d[AA * CH], t[AA * CH];
+    for (size_t c0 = 0; c0 < n; c0 += CH) {
+        int nc = n - c0 < CH ? (int)(n - c0) : CH;
+        gather(rows, AA, c0, nc, d);
+        tr2(bt6, A, A, d, A * CH, CH, t, vr + c0, A * ld, ld, nc);
     }
 }
 
-/* y tile = Aᵀ M A, M[k][r][:] (n channels, ld = block * n), into rows[4]. */
-static void output_transform(const float *mr, float *const rows[4], size_t n, size_t ld) {
-#pragma omp simd
-    for (size_t c = 0; c < n; c++) {
-        float s[2][4];
-        for (int j = 0; j < 4; j++) {
-            float m0 = mr[(size_t)j * ld + c], m1 = mr[(size_t)(4 + j) * ld + c], m2 = mr[(size_t)(8 + j) * ld + c],
-                  m3 = mr[(size_t)(12 + j) * ld + c];
-            s[0][j] = m0 + m1 + m2, s[1][j] = m1 - m2 - m3;
-        }
-        for (int i = 0; i < 2; i++) {
-            rows[i * 2][c] = s[i][0] + s[i][1] + s[i][2];
-            rows[i * 2 + 1][c] = s[i][1] - s[i][2] - s[i][3];
-        }
+/* Z[k][r][:] = (A dy Aᵀ)[k] for one output tile (rows[16] of n channels); ld = block * n. */
+static void grad_transform(float *const rows[MM], float *zr, size_t n, size_t ld) {
+    float y[MM * CH], t[A * M * CH];
+    for (size_t c0 = 0; c0 < n; c0 += CH) {
+        int nc = n - c0 < CH ? (int)(n - c0) : CH;
+        gather(rows, MM, c0, nc, y);
+        tr2(a6, A, M, y, M * CH, CH, t, zr + c0, A * ld, ld, nc);
     }
 }
 
-/* dx patch += B W Bᵀ, W[k][r][:] (n channels, ld = block * n), into rows[16]. */
-static void input_adjoint(const float *wr, float *const rows[16], size_t n, size_t ld) {
-#pragma omp simd
-    for (size_t c = 0; c < n; c++) {
-        float q[4][4];
-        for (int j = 0; j < 4; j++) {
-            float w0 = wr[(size_t)j * ld + c], w1 = wr[(size_t)(4 + j) * ld + c], w2 = wr[(size_t)(8 + j) * ld + c],
-                  w3 = wr[(size_t)(12 + j) * ld + c];
-            q[0][j] = w0, q[1][j] = w1 - w2 + w3, q[2][j] = w1 + w2 - w0, q[3][j] = -w3;
-        }
-        for (int i = 0; i < 4; i++) {
-            rows[i * 4][c] += q[i][0];
-            rows[i * 4 + 1][c] += q[i][1] - q[i][2] + q[i][3];
-            rows[i * 4 + 2][c] += q[i][1] + q[i][2] - q[i][0];
-            rows[i * 4 + 3][c] -= q[i][3];
-        }
+/* y tile = Aᵀ M A, M[k][r][:] (n channels, ld = block * n), into rows[16]. */
+static void output_transform(const float *mr, float *const rows[MM], size_t n, size_t ld) {
+    float t[M * A * CH], y[MM * CH];
+    for (size_t c0 = 0; c0 < n; c0 += CH) {
+        int nc = n - c0 < CH ? (int)(n - c0) : CH;
+        tr2(at4, M, A, mr + c0, A * ld, ld, t, y, M * CH, CH, nc);
+        put(rows, MM, c0, nc, y, 0);
     }
 }
 
-/* U = G g Gᵀ for every (c, o): w is [3][3][c][o], u [16][c][o]. */
+/* dx patch += B W Bᵀ, W[k][r][:] (n channels, ld = block * n), into rows[36]. */
+static void input_adjoint(const float *wr, float *const rows[AA], size_t n, size_t ld) {
+    float t[AA * CH], d[AA * CH];
+    for (size_t c0 = 0; c0 < n; c0 += CH) {
+        int nc = n - c0 < CH ? (int)(n - c0) : CH;
+        tr2(b6, A, A, wr + c0, A * ld, ld, t, d, A * CH, CH, nc);
+        put(rows, AA, c0, nc, d, 1);
+    }
+}
+
+/* U = G g Gᵀ for every (c, o): w is [3][3][c][o], u [36][c][o]; CH outputs o at a time. */
 static void filter_transform(const float *w, float *u, const Wg *g, int threads) {
     const size_t co = g->c * g->o;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (size_t c = 0; c < g->c; c++) {
-        const float *wc = w + c * g->o;
-        float *uc = u + c * g->o;
-#pragma omp simd
-        for (size_t o = 0; o < g->o; o++) {
-            float t[4][3];
-            for (int j = 0; j < 3; j++) {
-                float g0 = wc[(size_t)j * co + o], g1 = wc[(size_t)(3 + j) * co + o], g2 = wc[(size_t)(6 + j) * co + o];
-                t[0][j] = g0, t[1][j] = 0.5f * (g0 + g1 + g2), t[2][j] = 0.5f * (g0 - g1 + g2), t[3][j] = g2;
-            }
-            for (int i = 0; i < 4; i++) {
-                float *p = uc + (size_t)i * 4 * co + o;
-                p[0] = t[i][0], p[co] = 0.5f * (t[i][0] + t[i][1] + t[i][2]), p[2 * co] = 0.5f * (t[i][0] - t[i][1] + t[i][2]),
-                p[3 * co] = t[i][2];
-            }
+        float t[A * 3 * CH];
+        for (size_t o0 = 0; o0 < g->o; o0 += CH) {
+            int no = g->o - o0 < CH ? (int)(g->o - o0) : CH;
+            tr2(g6, A, 3, w + c * g->o + o0, 3 * co, co, t, u + c * g->o + o0, A * co, co, no);
         }
     }
 }
 
-/* dw = Gᵀ dU G for every (c, o): du [16][c][o], dw [3][3][c][o]. */
+/* dw = Gᵀ dU G for every (c, o): du [36][c][o], dw [3][3][c][o]. */
 static void filter_adjoint(const float *du, float *dw, const Wg *g, int threads) {
     const size_t co = g->c * g->o;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (size_t c = 0; c < g->c; c++) {
-        const float *uc = du + c * g->o;
-        float *wc = dw + c * g->o;
-#pragma omp simd
-        for (size_t o = 0; o < g->o; o++) {
-            float t[3][4];
-            for (int j = 0; j < 4; j++) {
-                float u0 = uc[(size_t)j * co + o], u1 = uc[(size_t)(4 + j) * co + o], u2 = uc[(size_t)(8 + j) * co + o],
-                      u3 = uc[(size_t)(12 + j) * co + o];
-                t[0][j] = u0 + 0.5f * (u1 + u2), t[1][j] = 0.5f * (u1 - u2), t[2][j] = 0.5f * (u1 + u2) + u3;
-            }
-            for (int i = 0; i < 3; i++) {
-                float *p = wc + (size_t)i * 3 * co + o;
-                p[0] = t[i][0] + 0.5f * (t[i][1] + t[i][2]), p[co] = 0.5f * (t[i][1] - t[i][2]),
-                p[2 * co] = 0.5f * (t[i][1] + t[i][2]) + t[i][3];
-            }
+        float t[3 * A * CH];
+        for (size_t o0 = 0; o0 < g->o; o0 += CH) {
+            int no = g->o - o0 < CH ? (int)(g->o - o0) : CH;
+            tr2(gt3, 3, A, du + c * g->o + o0, A * co, co, t, dw + c * g->o + o0, 3 * co, co, no);
         }
     }
 }
@@ -235,7 +288,7 @@ static void transform_inputs(const RefWindow *v, const Wg *g, const float *x, in
     const size_t ld = (size_t)g->block * g->c;
     for (int64_t t = t0; t < t1; t++) {
         int b, oy, ox;
-        float *rows[16];
+        float *rows[AA];
         tile_at(g, t, &b, &oy, &ox);
         patch_rows(v, (float *)x, b, oy, ox, bf->zero, 0, rows);
         input_transform(rows, bf->v + (size_t)(t - t0) * g->c, g->c, ld);
@@ -247,7 +300,7 @@ static void transform_grads(const RefWindow *v, const Wg *g, const float *dy, in
     const size_t ld = (size_t)g->block * g->o;
     for (int64_t t = t0; t < t1; t++) {
         int b, oy, ox;
-        float *rows[4];
+        float *rows[MM];
         tile_at(g, t, &b, &oy, &ox);
         tile_rows(v, (float *)dy, b, oy, ox, bf->zero, 0, rows);
         grad_transform(rows, bf->m + (size_t)(t - t0) * g->o, g->o, ld);
@@ -256,7 +309,7 @@ static void transform_grads(const RefWindow *v, const Wg *g, const float *dy, in
 
 void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch, int threads) {
     const Wg g = wg_geom(v);
-    float *u = scratch, *per_thread = scratch + 16 * g.c * g.o;
+    float *u = scratch, *per_thread = scratch + AA * g.c * g.o;
     filter_transform(w, u, &g, threads);
     const int64_t blocks = (g.total + g.block - 1) / g.block;
 #pragma omp parallel for schedule(static) num_threads(threads)
@@ -265,13 +318,13 @@ void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const Ref
         int64_t t0 = k * g.block, t1 = t0 + g.block < g.total ? t0 + g.block : g.total;
         int nr = (int)(t1 - t0);
         transform_inputs(v, &g, x, t0, t1, &bf);
-        for (int e = 0; e < 16; e++)
+        for (int e = 0; e < AA; e++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, (int)g.o, (int)g.c, 1,
                         bf.v + (size_t)e * (size_t)g.block * g.c, (int)g.c, u + (size_t)e * g.c * g.o, (int)g.o, 0,
                         bf.m + (size_t)e * (size_t)g.block * g.o, (int)g.o);
         for (int64_t t = t0; t < t1; t++) {
             int b, oy, ox;
-            float *rows[4];
+            float *rows[MM];
             tile_at(&g, t, &b, &oy, &ox);
             tile_rows(v, y, b, oy, ox, bf.junk, g.o, rows);
             output_transform(bf.m + (size_t)(t - t0) * g.o, rows, g.o, (size_t)g.block * g.o);
@@ -282,7 +335,7 @@ void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const Ref
 void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, float *scratch,
                                int threads) {
     const Wg g = wg_geom(v);
-    float *u = scratch, *per_thread = scratch + 16 * g.c * g.o;
+    float *u = scratch, *per_thread = scratch + AA * g.c * g.o;
     filter_transform(w, u, &g, threads);
     /* groups of whole images, about a block of tiles each */
     const int per_group = g.block > g.per_image ? (int)(g.block / g.per_image) : 1;
@@ -296,13 +349,13 @@ void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const
         for (int64_t t0 = b0 * g.per_image, end = b1 * g.per_image; t0 < end; t0 += g.block) {
             int64_t t1 = t0 + g.block < end ? t0 + g.block : end;
             transform_grads(v, &g, dy, t0, t1, &bf);
-            for (int e = 0; e < 16; e++)
+            for (int e = 0; e < AA; e++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(t1 - t0), (int)g.c, (int)g.o, 1,
                             bf.m + (size_t)e * (size_t)g.block * g.o, (int)g.o, u + (size_t)e * g.c * g.o, (int)g.o, 0,
                             bf.v + (size_t)e * (size_t)g.block * g.c, (int)g.c);
             for (int64_t t = t0; t < t1; t++) {
                 int b, oy, ox;
-                float *rows[16];
+                float *rows[AA];
                 tile_at(&g, t, &b, &oy, &ox);
                 patch_rows(v, dx, b, oy, ox, bf.junk, g.c > g.o ? g.c : g.o, rows);
                 input_adjoint(bf.v + (size_t)(t - t0) * g.c, rows, g.c, (size_t)g.block * g.c);
@@ -314,7 +367,7 @@ void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const
 void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, float *scratch,
                                  int threads) {
     const Wg g = wg_geom(v);
-    const size_t co = 16 * g.c * g.o;
+    const size_t co = AA * g.c * g.o;
     float *per_thread = scratch + co, *partial = per_thread + (size_t)threads * thread_floats(&g);
     const int64_t blocks = (g.total + g.block - 1) / g.block;
     const int ranges = blocks < FILTER_RANGES ? (int)blocks : FILTER_RANGES;
@@ -326,7 +379,7 @@ void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, con
             int64_t t0 = k * g.block, t1 = t0 + g.block < g.total ? t0 + g.block : g.total;
             transform_inputs(v, &g, x, t0, t1, &bf);
             transform_grads(v, &g, dy, t0, t1, &bf);
-            for (int e = 0; e < 16; e++)
+            for (int e = 0; e < AA; e++)
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.c, (int)g.o, (int)(t1 - t0), 1,
                             bf.v + (size_t)e * (size_t)g.block * g.c, (int)g.c, bf.m + (size_t)e * (size_t)g.block * g.o,
                             (int)g.o, k == blocks * r / ranges ? 0 : 1, du + (size_t)e * g.c * g.o, (int)g.o);

@@ -18,7 +18,7 @@ void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const R
 void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, float *scratch,
                                int threads);
 
-/* Winograd F(2x2, 3x3) (conv_winograd.c) for 3x3 stride-1 windows; the functions above call it
+/* Winograd F(4x4, 3x3) (conv_winograd.c) for 3x3 stride-1 windows; the functions above call it
  * where cpu_winograd_fits (FN_WINOGRAD=0 turns it off). Scratch: cpu_winograd_scratch floats. */
 int cpu_winograd_fits(const RefWindow *win);
 size_t cpu_winograd_scratch(const RefWindow *win, int threads);
