@@ -170,7 +170,8 @@ RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const ch
     ex->buf = calloc((size_t)n + 1, sizeof *ex->buf);
     ex->fast = rt_exec_fusion_enabled();
     if (rt_vars_bind(vars, g, sym, st) < 0 ||
-        rt_plan_build(&ex->plan, g, sym, want, n_want, run_effects, ex->prec, ex->fast, st) < 0)
+        rt_plan_build(&ex->plan, g, sym, want, n_want, run_effects, ex->prec,
+                      ex->fast ? RT_PLAN_FUSE | RT_PLAN_ASSIGN : 0, st) < 0)
         goto fail;
     ex->dims = ex->plan.dims;
     ex->rank = ex->plan.rank;
@@ -182,7 +183,10 @@ RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const ch
         if (ex->needed[id] && (nd->op == IR_OP_PARAM || nd->op == IR_OP_STATE))
             ex->buf[id] = rt_vars_find(vars, ir_str(g, nd->attr.u.leaf.name))->data;
     }
-    if (alloc_blocks(ex, st) < 0 || plan_groups(ex, st) < 0) goto fail;
+    if (alloc_blocks(ex, st) < 0) goto fail;
+    for (IrId id = 0; id < n; id++) /* values computed straight into their variables */
+        if (ex->plan.assign_to[id] != IR_NONE) ex->buf[id] = ex->buf[ex->plan.assign_to[id]];
+    if (plan_groups(ex, st) < 0) goto fail;
     for (IrId id = 0; id < n; id++)
         if (ex->needed[id] && g->nodes[id].op == IR_OP_CONST)
             fill(ex->buf[id], ex->prec, ex->numel[id], g->nodes[id].attr.u.scalar.f);
@@ -320,7 +324,8 @@ int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
         IrId id = ex->g->effects[i];
         if (!ex->needed[id]) continue;
         const IrNode *nd = &ex->g->nodes[id];
-        memcpy(ex->buf[nd->in[0]], ex->buf[nd->in[1]], (size_t)ex->numel[id] * (size_t)ex->prec);
+        if (ex->buf[nd->in[0]] != ex->buf[nd->in[1]]) /* else computed in place (RT_PLAN_ASSIGN) */
+            memcpy(ex->buf[nd->in[0]], ex->buf[nd->in[1]], (size_t)ex->numel[id] * (size_t)ex->prec);
     }
     return 0;
 }

@@ -144,7 +144,40 @@ static void pack_slab(RtPlan *p, const Blocks *bl) {
     free(live);
 }
 
-static void plan_blocks(RtPlan *p) {
+/* Assignments whose new value a fused loop can write straight into the variable: the value is
+ * a materialized member covering the group's whole domain, as large as the variable, assigned
+ * once; every reader of the variable's old value outside the group runs before the group (pos:
+ * when each node runs), and inside the group none after that member (a member reading it
+ * reads the same index first, as with in_place_block). */
+static void assign_in_place(RtPlan *p, const int *pos) {
+    const IrGraph *g = p->g;
+    const PassFusion *f = &p->fusion;
+    for (IrId a = 0; a < p->n; a++) {
+        const IrNode *an = &g->nodes[a];
+        if (!p->needed[a] || an->op != IR_OP_ASSIGN) continue;
+        IrId var = an->in[0], src = an->in[1];
+        int gi = f->group_of[src];
+        if (gi < 0 || !f->materialized[src] || p->assign_to[src] != IR_NONE || p->numel[src] != p->numel[var] ||
+            p->esize[src] != p->esize[var] || p->numel[src] != p->numel[pass_fuse_domain(g, f, gi)])
+            continue;
+        int k_src = f->start[gi];
+        while (f->members[k_src] != src) k_src++;
+        int ok = 1;
+        for (IrId r = 0; r < p->n && ok; r++) {
+            const IrNode *rn = &g->nodes[r];
+            if (!p->needed[r] || rn->op == IR_OP_ASSIGN) continue;
+            for (int i = 0; i < rn->n_in && ok; i++) {
+                if (rn->in[i] != var) continue;
+                if (f->group_of[r] != gi) ok = pos[r] < pos[src];
+                else
+                    for (int k = k_src + 1; k < f->start[gi + 1] && ok; k++) ok = f->members[k] != r;
+            }
+        }
+        if (ok) p->assign_to[src] = var;
+    }
+}
+
+static void plan_blocks(RtPlan *p, int assign) {
     const IrGraph *g = p->g;
     const PassFusion *f = &p->fusion;
     int n = p->n;
@@ -161,7 +194,7 @@ static void plan_blocks(RtPlan *p) {
     }
     for (IrId id = 0; id < n; id++)
         if (p->needed[id])
-            for (int k = 0; k < g->nodes[id].n_in; k++) {
+            for (int k = g->nodes[id].op == IR_OP_ASSIGN; k < g->nodes[id].n_in; k++) { /* not its destination */
                 IrId x = g->nodes[id].in[k];
                 int inside = f->n_groups && f->group_of[id] >= 0 && f->group_of[x] == f->group_of[id];
                 if (!inside && pos[id] > last[x]) last[x] = pos[id];
@@ -174,6 +207,7 @@ static void plan_blocks(RtPlan *p) {
     }
     for (int i = 0; i < g->n_outputs; i++)
         if (p->needed[g->outputs[i].id]) last[g->outputs[i].id] = forever;
+    if (assign) assign_in_place(p, pos);
     p->n_blocks = 0;
     for (IrId id = 0; id < n; id++) p->block_of[id] = -1;
     for (IrId id = 0; id < n; id++) {
@@ -185,7 +219,7 @@ static void plan_blocks(RtPlan *p) {
             if (pos[id] != id) continue; /* placed when the group runs, at its last member */
             for (int k = f->start[gi]; k < f->start[gi + 1]; k++) {
                 IrId m = f->members[k];
-                if (!f->materialized[m]) continue;
+                if (!f->materialized[m] || p->assign_to[m] != IR_NONE) continue;
                 int b = in_place_block(p, &bl, last, k, id);
                 if (b >= 0) {
                     p->block_of[m] = b;
@@ -225,6 +259,8 @@ int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *c
     p->esize = calloc((size_t)n + 1, sizeof *p->esize);
     p->needed = calloc((size_t)n + 1, 1);
     p->block_of = calloc((size_t)n + 1, sizeof *p->block_of);
+    p->assign_to = malloc(((size_t)n + 1) * sizeof *p->assign_to);
+    for (IrId id = 0; id <= n; id++) p->assign_to[id] = IR_NONE;
     /* what the requested outputs and effects need */
     if (n_want == 0)
         for (int i = 0; i < g->n_outputs; i++) p->needed[g->outputs[i].id] = 1;
@@ -272,7 +308,7 @@ int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *c
         }
     }
     if (fuse) pass_fuse(g, p->needed, &p->fusion);
-    plan_blocks(p);
+    plan_blocks(p, fuse && (flags & RT_PLAN_ASSIGN));
     return 0;
 }
 
@@ -283,6 +319,7 @@ void rt_plan_free(RtPlan *p) {
     free(p->esize);
     free(p->needed);
     free(p->block_of);
+    free(p->assign_to);
     free(p->block_bytes);
     free(p->block_off);
     pass_fusion_free(&p->fusion);

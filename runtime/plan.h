@@ -25,12 +25,16 @@ typedef struct {
     size_t scratch; /* elements of the largest im2col matrix (fused float32: of the tiled convolutions
                        scratch at this thread's OpenMP team size) */
     PassFusion fusion; /* n_groups 0: every node runs on its own */
+    IrId *assign_to;   /* RT_PLAN_ASSIGN: the variable whose storage holds this node's value (the
+                          new value its assignment would copy there), else IR_NONE */
 } RtPlan;
 
 /* rt_plan_build's flags. FUSE: group pointwise nodes (pass_fuse) so that a group runs where its
  * leader stands, only its materialized values get blocks, and a reshape shares its input's
- * block. IM2COL: scratch for whole-batch im2col matrices (the GPU's), not the CPU's tiles. */
-enum { RT_PLAN_FUSE = 1, RT_PLAN_IM2COL = 2 };
+ * block. IM2COL: scratch for whole-batch im2col matrices (the GPU's), not the CPU's tiles.
+ * ASSIGN (with FUSE): a fused loop writes an assigned value straight into its variable where
+ * nothing reads the old value after the loop (assign_to); the assignment then copies nothing. */
+enum { RT_PLAN_FUSE = 1, RT_PLAN_IM2COL = 2, RT_PLAN_ASSIGN = 4 };
 /* want: output names (NULL/0 = all outputs); run_effects: the assignments too. prec: bytes per
  * real. flags: RT_PLAN_*. Checks every needed dimension is positive and every reshape keeps
  * its element count. */

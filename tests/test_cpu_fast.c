@@ -8,7 +8,8 @@
  *   written to memory; the legality function on hand-picked pairs;
  * - the executor with fusion against FN_FUSE=0 on four models, three steps, each from the same
  *   variables: outputs and, for training graphs, updated variables, in float64 (1e-10) and in
- *   float32 (1e-3: see exec_case). */
+ *   float32 (1e-3: see exec_case); the fused plan writing most optimiser updates straight into
+ *   their variables (the reference path copies them at the end of the step). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -190,6 +191,23 @@ static void exec_case(const FxCase *c, int prec, double tol) {
             if (e > tol) printf("  %s step %d variable %s: rel err %.2e\n", c->model, step, vr->v[v].name, e);
             memcpy(vf->v[v].data, vr->v[v].data, (size_t)vr->v[v].n * (size_t)prec);
         }
+    }
+    if (c->training) { /* how many assignments the fast plan writes in place (RT_PLAN_ASSIGN) */
+        int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+        RtPlan p;
+        if (CHECK(rt_bind_syms(g, c->b, c->nb, sym, &st) == 0 &&
+                      rt_plan_build(&p, g, sym, NULL, 0, 1, prec, RT_PLAN_FUSE | RT_PLAN_ASSIGN, &st) == 0,
+                  "%s: plan: %s", c->model, st.msg)) {
+            int assigns = 0, in_place = 0;
+            for (IrId id = 0; id < g->n_nodes; id++) {
+                assigns += p.needed[id] && g->nodes[id].op == IR_OP_ASSIGN;
+                in_place += p.assign_to[id] != IR_NONE;
+            }
+            printf("  %-28s %d of %d assignments computed in place\n", c->model, in_place, assigns);
+            CHECK(in_place > assigns / 2, "%s: most optimiser updates write their variables in place", c->model);
+            rt_plan_free(&p);
+        }
+        free(sym);
     }
     const void *loss = c->training ? rt_exec_output(fast, "loss", NULL, NULL, NULL) : NULL;
     CHECK(!c->training || (loss && isfinite(prec == 4 ? *(const float *)loss : *(const double *)loss)),
