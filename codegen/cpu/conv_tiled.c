@@ -4,7 +4,7 @@
  *   tiled im2col + sgemm  (this file)
  *   the reference kernel  (codegen/ref)      where tiles do not pay (tiled_rows, tiled_filter)
  *
- * Tiled: im2col one tile of output pixels at a time, so
+ * Tiled: im2col one tile of output pixels at a time (1-4 MB of columns), so
  * that the column tile stays in cache between being written and being read by the GEMM,
  * instead of writing and re-reading a column matrix of hundreds of megabytes (the stem layers).
  * Tiles are shared among OpenMP threads, each calling a one-threaded sgemm (OpenBLAS built for
@@ -30,14 +30,16 @@
 #include <omp.h>
 #include <string.h>
 
-enum { TILE_FLOATS = 1 << 18, MIN_TILE_ROWS = 96, FILTER_RANGES = 8 };
+/* Column values per tile: forward and bwd_data tiles of 4 MB ran faster than 1 MB ones on the
+ * stem's 36x36x192 -> 256 (fewer repacks of the weights per sgemm), the filter gradient's not */
+enum { ROW_TILE = 1 << 20, FILTER_TILE = 1 << 18, MIN_TILE_ROWS = 96, FILTER_RANGES = 8 };
 
 static int64_t kdim(const RefWindow *v) { return (int64_t)v->kh * v->kw * v->c; }
 static int64_t pixels(const RefWindow *v) { return (int64_t)v->oh * v->ow; } /* output pixels per image */
 
-/* Output pixels per tile: about TILE_FLOATS column values, at least 16 rows. */
-static int64_t tile_rows(const RefWindow *v) {
-    int64_t r = TILE_FLOATS / kdim(v);
+/* Output pixels per tile: about `floats` column values, at least 16 rows. */
+static int64_t tile_rows(const RefWindow *v, int64_t floats) {
+    int64_t r = floats / kdim(v);
     if (r < 16) r = 16;
     return r < pixels(v) ? r : pixels(v);
 }
@@ -46,14 +48,15 @@ static int64_t tile_rows(const RefWindow *v) {
  * still has enough rows for an efficient GEMM (else the whole column matrix and one threaded
  * sgemm, the reference's way, win); backward-filter when the GEMM's long dimension (rows)
  * dwarfs its output [K, o], which a threaded sgemm splits poorly. */
-static int tiled_rows(const RefWindow *v) { return !ref_conv_pointwise(v) && tile_rows(v) >= MIN_TILE_ROWS; }
+static int tiled_rows(const RefWindow *v) { return !ref_conv_pointwise(v) && tile_rows(v, ROW_TILE) >= MIN_TILE_ROWS; }
 static int tiled_filter(const RefWindow *v) { return (int64_t)v->n * pixels(v) >= 32 * kdim(v); }
 
 size_t cpu_conv_scratch(const RefWindow *v, int threads) {
     if (cpu_winograd_fits(v)) return cpu_winograd_scratch(v, threads);
-    size_t tiles = ref_conv_pointwise(v) ? 0 : (size_t)threads * (size_t)tile_rows(v) * (size_t)kdim(v);
-    size_t rows = tiled_rows(v) ? tiles : ref_conv_scratch(v);
-    size_t filter = tiled_filter(v) ? tiles + (size_t)FILTER_RANGES * (size_t)kdim(v) * (size_t)v->o : ref_conv_scratch(v);
+    size_t per = ref_conv_pointwise(v) ? 0 : (size_t)threads * (size_t)kdim(v); /* column floats per tile row */
+    size_t rows = tiled_rows(v) ? per * (size_t)tile_rows(v, ROW_TILE) : ref_conv_scratch(v);
+    size_t partials = (size_t)FILTER_RANGES * (size_t)kdim(v) * (size_t)v->o;
+    size_t filter = tiled_filter(v) ? per * (size_t)tile_rows(v, FILTER_TILE) + partials : ref_conv_scratch(v);
     int direct_any = cpu_direct_fits(v, CPU_FWD) || cpu_direct_fits(v, CPU_BWD_DATA) || cpu_direct_fits(v, CPU_BWD_FILTER);
     size_t direct = direct_any ? cpu_direct_scratch(v, threads) : 0;
     size_t most = rows > filter ? rows : filter;
@@ -68,7 +71,7 @@ static const float *col_tile(const float *x, float *buf, const RefWindow *v, int
 }
 
 void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch, int threads) {
-    const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v), per_image = (P + T - 1) / T;
+    const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v, ROW_TILE), per_image = (P + T - 1) / T;
     if (cpu_winograd_fits(v)) {
         cpu_winograd_conv2d_f32(x, w, y, v, scratch, threads);
         return;
@@ -94,7 +97,7 @@ void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v
 
 void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, float *scratch,
                              int threads) {
-    const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v);
+    const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v, ROW_TILE);
     if (cpu_winograd_fits(v)) {
         cpu_winograd_bwd_data_f32(dy, w, dx, v, scratch, threads);
         return;
@@ -123,7 +126,7 @@ void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const R
 
 void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, float *scratch,
                                int threads) {
-    const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v), per_image = (P + T - 1) / T;
+    const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v, FILTER_TILE), per_image = (P + T - 1) / T;
     if (cpu_winograd_fits(v)) {
         cpu_winograd_bwd_filter_f32(x, dy, dw, v, scratch, threads);
         return;
