@@ -24,7 +24,7 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define HAVE_AVX512 1
-#define AVX512 __attribute__((target("avx512f,fma")))
+#define AVX512      __attribute__((target("avx512f,fma")))
 #else
 #define HAVE_AVX512 0
 #endif
@@ -42,18 +42,21 @@ typedef struct {
  * and cells `cell_stride` apart; a cell that is not live is skipped. */
 
 #if HAVE_AVX512
-AVX512 static void block_avx512(const Rows *r, int cells, int k, const float *w, size_t cell_stride, size_t ld,
-                                const float *zero, float *const out[PIX]) {
+AVX512 static void block_avx512(const Rows *r, int cells, int k, const float *w, size_t cell_stride,
+                                size_t ld, const float *zero, float *const out[PIX]) {
     __m512 acc[PIX][2];
 #pragma GCC unroll 12
-    for (int p = 0; p < PIX; p++) acc[p][0] = acc[p][1] = _mm512_setzero_ps();
+    for (int p = 0; p < PIX; p++)
+        acc[p][0] = acc[p][1] = _mm512_setzero_ps();
     for (int cell = 0; cell < cells; cell++) {
         if (!r->live[cell]) continue;
         const float *in[PIX];
-        for (int p = 0; p < PIX; p++) in[p] = r->in[cell][p] ? r->in[cell][p] : zero;
+        for (int p = 0; p < PIX; p++)
+            in[p] = r->in[cell][p] ? r->in[cell][p] : zero;
         const float *wc = w + (size_t)cell * cell_stride;
         for (int c = 0; c < k; c++) {
-            __m512 w0 = _mm512_loadu_ps(wc + (size_t)c * ld), w1 = _mm512_loadu_ps(wc + (size_t)c * ld + 16);
+            __m512 w0 = _mm512_loadu_ps(wc + (size_t)c * ld),
+                   w1 = _mm512_loadu_ps(wc + (size_t)c * ld + 16);
 #pragma GCC unroll 12
             for (int p = 0; p < PIX; p++) {
                 __m512 x = _mm512_set1_ps(in[p][c]);
@@ -71,8 +74,8 @@ AVX512 static void block_avx512(const Rows *r, int cells, int k, const float *w,
 
 /* dw[i][0..32) (rows `ld` apart) += Σ_p in[p][c0 + i] dy[p][0..32) for i < 8, pixels p < np,
  * dy's rows dy_ld apart; a NULL row reads zeros. */
-AVX512 static void filter_avx512(const float *const *in, int np, int c0, const float *dy, size_t dy_ld,
-                                 const float *zero, float *dw, size_t ld) {
+AVX512 static void filter_avx512(const float *const *in, int np, int c0, const float *dy,
+                                 size_t dy_ld, const float *zero, float *dw, size_t ld) {
     __m512 acc[CT][2];
 #pragma GCC unroll 8
     for (int i = 0; i < CT; i++) {
@@ -109,13 +112,15 @@ int cpu_direct_fits(const RefWindow *v, int pass) {
        and the forward's strided rows lose too), with a sum at least 16 wide per cell (not the
        stem's 3 channels) and enough pixels to pay for the table and bwd_data's weight
        transpose. */
-    int data = pass == CPU_BWD_DATA, out = data ? v->c : v->o, red = data ? v->o : v->c, cells = v->kh * v->kw;
+    int data = pass == CPU_BWD_DATA, out = data ? v->c : v->o, red = data ? v->o : v->c,
+        cells = v->kh * v->kw;
     int64_t pixels = (int64_t)v->n * (data ? (int64_t)v->h * v->w : (int64_t)v->oh * v->ow);
     /* bwd_filter wins on windows with 64 or fewer outputs; a 1x1 window's is one plain sgemm
        over the pixels (x is its column matrix), which runs faster */
     if (pass == CPU_BWD_FILTER && (v->c % CT || cells == 1 || v->o > 64)) return 0;
-    return out % WIDTH == 0 && out <= 256 && red >= 16 && (int64_t)cells * red * out <= 131072 && v->sh == 1 &&
-           v->sw == 1 && pixels >= 1024 && cells <= MAX_CELLS && __builtin_cpu_supports("avx512f");
+    return out % WIDTH == 0 && out <= 256 && red >= 16 && (int64_t)cells * red * out <= 131072 &&
+           v->sh == 1 && v->sw == 1 && pixels >= 1024 && cells <= MAX_CELLS &&
+           __builtin_cpu_supports("avx512f");
 #else
     (void)v, (void)pass;
     return 0;
@@ -131,7 +136,8 @@ size_t cpu_direct_scratch(const RefWindow *v, int threads) {
 }
 
 #if HAVE_AVX512
-static const float *px(const float *base, const RefWindow *v, int b, int h, int w, int ch, int y, int x) {
+static const float *px(const float *base, const RefWindow *v, int b, int h, int w, int ch, int y,
+                       int x) {
     (void)v;
     return base + (((size_t)b * (size_t)h + (size_t)y) * (size_t)w + (size_t)x) * (size_t)ch;
 }
@@ -144,10 +150,13 @@ static void fwd_rows(const RefWindow *v, const float *x, int64_t p0, int np, Row
     for (int p = 0; p < np; p++) {
         int64_t q = p0 + p;
         int b = -1, oy = 0, ox = 0;
-        if (q < total) b = (int)(q / ((int64_t)v->oh * v->ow)), oy = (int)(q / v->ow % v->oh), ox = (int)(q % v->ow);
+        if (q < total)
+            b = (int)(q / ((int64_t)v->oh * v->ow)), oy = (int)(q / v->ow % v->oh),
+            ox = (int)(q % v->ow);
         for (int ky = 0; ky < v->kh; ky++)
             for (int kx = 0; kx < v->kw; kx++) {
-                int cell = ky * v->kw + kx, iy = oy * v->sh - v->pad_t + ky, ix = ox * v->sw - v->pad_l + kx;
+                int cell = ky * v->kw + kx, iy = oy * v->sh - v->pad_t + ky,
+                    ix = ox * v->sw - v->pad_l + kx;
                 int in = b >= 0 && iy >= 0 && iy < v->h && ix >= 0 && ix < v->w;
                 r->in[cell][p] = in ? px(x, v, b, v->h, v->w, v->c, iy, ix) : NULL;
                 r->live[cell] |= (char)in;
@@ -163,39 +172,48 @@ static void bwd_rows(const RefWindow *v, const float *dy, int64_t q0, Rows *r) {
     for (int p = 0; p < PIX; p++) {
         int64_t q = q0 + p;
         int b = -1, iy = 0, ix = 0;
-        if (q < total) b = (int)(q / ((int64_t)v->h * v->w)), iy = (int)(q / v->w % v->h), ix = (int)(q % v->w);
+        if (q < total)
+            b = (int)(q / ((int64_t)v->h * v->w)), iy = (int)(q / v->w % v->h),
+            ix = (int)(q % v->w);
         for (int ky = 0; ky < v->kh; ky++)
             for (int kx = 0; kx < v->kw; kx++) {
                 int cell = ky * v->kw + kx, ny = iy + v->pad_t - ky, nx = ix + v->pad_l - kx;
-                int in = b >= 0 && ny >= 0 && nx >= 0 && ny % v->sh == 0 && nx % v->sw == 0 && ny / v->sh < v->oh &&
-                         nx / v->sw < v->ow;
-                r->in[cell][p] = in ? px(dy, v, b, v->oh, v->ow, v->o, ny / v->sh, nx / v->sw) : NULL;
+                int in = b >= 0 && ny >= 0 && nx >= 0 && ny % v->sh == 0 && nx % v->sw == 0 &&
+                         ny / v->sh < v->oh && nx / v->sw < v->ow;
+                r->in[cell][p] =
+                    in ? px(dy, v, b, v->oh, v->ow, v->o, ny / v->sh, nx / v->sw) : NULL;
                 r->live[cell] |= (char)in;
             }
     }
 }
 
 /* out rows of pixels p0..p0+PIX (width `width` floats each), junk past `total` */
-static void out_rows(float *y, int64_t p0, int64_t total, size_t width, float *junk, float *out[PIX]) {
-    for (int p = 0; p < PIX; p++) out[p] = p0 + p < total ? y + (size_t)(p0 + p) * width : junk;
+static void out_rows(float *y, int64_t p0, int64_t total, size_t width, float *junk,
+                     float *out[PIX]) {
+    for (int p = 0; p < PIX; p++)
+        out[p] = p0 + p < total ? y + (size_t)(p0 + p) * width : junk;
 }
 
 /* Runs blocks of PIX pixels of an output [total][width] in parallel: rows() fills the table,
  * then one block per WIDTH-channel chunk. */
-static void run_blocks(const RefWindow *v, const float *in, const float *w, size_t cell_stride, size_t ld, int k,
-                       float *y, int64_t total, size_t width, int bwd, float *per_thread, int threads) {
+static void run_blocks(const RefWindow *v, const float *in, const float *w, size_t cell_stride,
+                       size_t ld, int k, float *y, int64_t total, size_t width, int bwd,
+                       float *per_thread, int threads) {
     const int64_t blocks = (total + PIX - 1) / PIX;
     const size_t wide = (size_t)(v->c > v->o ? v->c : v->o);
 #pragma omp parallel num_threads(threads)
     {
-        float *zero = per_thread + (size_t)omp_get_thread_num() * (wide + PIX * WIDTH), *junk = zero + wide;
+        float *zero = per_thread + (size_t)omp_get_thread_num() * (wide + PIX * WIDTH),
+              *junk = zero + wide;
         memset(zero, 0, wide * sizeof(float));
         Rows *r = malloc(sizeof *r);
 #pragma omp for schedule(static)
         for (int64_t blk = 0; blk < blocks; blk++) {
             int64_t p0 = blk * PIX;
-            if (bwd) bwd_rows(v, in, p0, r);
-            else fwd_rows(v, in, p0, PIX, r);
+            if (bwd)
+                bwd_rows(v, in, p0, r);
+            else
+                fwd_rows(v, in, p0, PIX, r);
             for (size_t o0 = 0; o0 < width; o0 += WIDTH) {
                 float *out[PIX];
                 out_rows(y + o0, p0, total, width, junk, out);
@@ -207,36 +225,39 @@ static void run_blocks(const RefWindow *v, const float *in, const float *w, size
 }
 #endif
 
-void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch, int threads) {
+void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v,
+                           float *scratch, int threads) {
 #if HAVE_AVX512
     size_t co = (size_t)v->c * (size_t)v->o;
-    run_blocks(v, x, w, co, (size_t)v->o, v->c, y, (int64_t)v->n * v->oh * v->ow, (size_t)v->o, 0, scratch + (size_t)v->kh * v->kw * co,
-               threads);
+    run_blocks(v, x, w, co, (size_t)v->o, v->c, y, (int64_t)v->n * v->oh * v->ow, (size_t)v->o, 0,
+               scratch + (size_t)v->kh * v->kw * co, threads);
 #else
     (void)x, (void)w, (void)y, (void)v, (void)scratch, (void)threads;
 #endif
 }
 
-void cpu_direct_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, float *scratch,
-                             int threads) {
+void cpu_direct_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v,
+                             float *scratch, int threads) {
 #if HAVE_AVX512
     const size_t co = (size_t)v->c * (size_t)v->o, cells = (size_t)v->kh * v->kw;
     float *wt = scratch; /* [cell][o][c] */
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (size_t cell = 0; cell < cells; cell++)
         for (size_t c = 0; c < (size_t)v->c; c++)
-            for (size_t o = 0; o < (size_t)v->o; o++) wt[cell * co + o * (size_t)v->c + c] = w[cell * co + c * (size_t)v->o + o];
-    run_blocks(v, dy, wt, co, (size_t)v->c, v->o, dx, (int64_t)v->n * v->h * v->w, (size_t)v->c, 1, scratch + cells * co,
-               threads);
+            for (size_t o = 0; o < (size_t)v->o; o++)
+                wt[cell * co + o * (size_t)v->c + c] = w[cell * co + c * (size_t)v->o + o];
+    run_blocks(v, dy, wt, co, (size_t)v->c, v->o, dx, (int64_t)v->n * v->h * v->w, (size_t)v->c, 1,
+               scratch + cells * co, threads);
 #else
     (void)dy, (void)w, (void)dx, (void)v, (void)scratch, (void)threads;
 #endif
 }
 
-void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, float *scratch,
-                               int threads) {
+void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v,
+                               float *scratch, int threads) {
 #if HAVE_AVX512
-    const size_t cells = (size_t)v->kh * v->kw, c = (size_t)v->c, o = (size_t)v->o, size = cells * c * o;
+    const size_t cells = (size_t)v->kh * v->kw, c = (size_t)v->c, o = (size_t)v->o,
+                 size = cells * c * o;
     const size_t wide = c > o ? c : o;
     const int64_t total = (int64_t)v->n * v->oh * v->ow, blocks = (total + FPIX - 1) / FPIX;
     const int ranges = blocks < FILTER_RANGES ? (int)blocks : FILTER_RANGES;
@@ -247,7 +268,8 @@ void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const
         memset(zero, 0, wide * sizeof(float));
         Rows *r = malloc(sizeof *r);
 #pragma omp for schedule(static)
-        for (int k = 0; k < ranges; k++) { /* a fixed number of pixel ranges, each into its own sum */
+        for (int k = 0; k < ranges;
+             k++) { /* a fixed number of pixel ranges, each into its own sum */
             float *acc = k == 0 ? dw : partial + (size_t)(k - 1) * size;
             memset(acc, 0, size * sizeof(float));
             for (int64_t blk = blocks * k / ranges; blk < blocks * (k + 1) / ranges; blk++) {
@@ -258,8 +280,8 @@ void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const
                     if (!r->live[cell]) continue;
                     for (size_t c0 = 0; c0 < c; c0 += CT)
                         for (size_t o0 = 0; o0 < o; o0 += WIDTH)
-                            filter_avx512(r->in[cell], np, (int)c0, dy + (size_t)p0 * o + o0, o, zero,
-                                          acc + (cell * c + c0) * o + o0, o);
+                            filter_avx512(r->in[cell], np, (int)c0, dy + (size_t)p0 * o + o0, o,
+                                          zero, acc + (cell * c + c0) * o + o0, o);
                 }
             }
         }
@@ -267,7 +289,8 @@ void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const
     }
     for (int k = 1; k < ranges; k++) { /* in range order */
         const float *p = partial + (size_t)(k - 1) * size;
-        for (size_t i = 0; i < size; i++) dw[i] += p[i];
+        for (size_t i = 0; i < size; i++)
+            dw[i] += p[i];
     }
 #else
     (void)x, (void)dy, (void)dw, (void)v, (void)scratch, (void)threads;

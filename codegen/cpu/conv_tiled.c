@@ -57,7 +57,8 @@ size_t cpu_conv_scratch(const RefWindow *v, int threads) {
     size_t rows = tiled_rows(v) ? per * (size_t)tile_rows(v, ROW_TILE) : ref_conv_scratch(v);
     size_t partials = (size_t)FILTER_RANGES * (size_t)kdim(v) * (size_t)v->o;
     size_t filter = tiled_filter(v) ? per * (size_t)tile_rows(v, FILTER_TILE) + partials : ref_conv_scratch(v);
-    int direct_any = cpu_direct_fits(v, CPU_FWD) || cpu_direct_fits(v, CPU_BWD_DATA) || cpu_direct_fits(v, CPU_BWD_FILTER);
+    int direct_any =
+        cpu_direct_fits(v, CPU_FWD) || cpu_direct_fits(v, CPU_BWD_DATA) || cpu_direct_fits(v, CPU_BWD_FILTER);
     size_t direct = direct_any ? cpu_direct_scratch(v, threads) : 0;
     size_t most = rows > filter ? rows : filter;
     return most > direct ? most : direct;

@@ -53,7 +53,8 @@ int cpu_winograd_fits(const RefWindow *v) {
 
 static Wg wg_geom(const RefWindow *v) {
     Wg g;
-    g.th = (v->oh + M - 1) / M, g.tw = (v->ow + M - 1) / M, g.per_image = g.th * g.tw, g.total = g.per_image * v->n;
+    g.th = (v->oh + M - 1) / M, g.tw = (v->ow + M - 1) / M, g.per_image = g.th * g.tw,
+    g.total = g.per_image * v->n;
     g.c = (size_t)v->c, g.o = (size_t)v->o;
     /* V and M (or Z and W) of a block together about BLOCK_BYTES: they stay in L2 between the
        transforms and the GEMMs */
@@ -64,7 +65,8 @@ static Wg wg_geom(const RefWindow *v) {
     return g;
 }
 
-/* Per-thread block buffers: [AA][block][c] and [AA][block][o], junk rows [AA][max(c,o)], a zero row. */
+/* Per-thread block buffers: [AA][block][c] and [AA][block][o], junk rows [AA][max(c,o)], a zero
+ * row. */
 static size_t thread_floats(const Wg *g) {
     size_t wide = g->c > g->o ? g->c : g->o;
     return AA * (size_t)g->block * (g->c + g->o) + (AA + 1) * wide;
@@ -100,27 +102,32 @@ static void tile_at(const Wg *g, int64_t t, int *b, int *oy, int *ox) {
     *oy = (int)(r / g->tw) * M, *ox = (int)(r % g->tw) * M;
 }
 
-/* Rows of the A x A input patch of the tile at (b, oy, ox): x's pixels, else `outside` + i*stride. */
-static void patch_rows(const RefWindow *v, float *base, int b, int oy, int ox, float *outside, size_t stride,
-                       float *rows[AA]) {
+/* Rows of the A x A input patch of the tile at (b, oy, ox): x's pixels, else `outside` + i*stride.
+ */
+static void patch_rows(const RefWindow *v, float *base, int b, int oy, int ox, float *outside,
+                       size_t stride, float *rows[AA]) {
     for (int i = 0; i < A; i++)
         for (int j = 0; j < A; j++) {
             int iy = oy - v->pad_t + i, ix = ox - v->pad_l + j;
             int in = iy >= 0 && iy < v->h && ix >= 0 && ix < v->w;
-            rows[i * A + j] = in ? base + (((size_t)b * (size_t)v->h + (size_t)iy) * (size_t)v->w + (size_t)ix) * (size_t)v->c
-                                 : outside + (size_t)(i * A + j) * stride;
+            rows[i * A + j] =
+                in ? base + (((size_t)b * (size_t)v->h + (size_t)iy) * (size_t)v->w + (size_t)ix) *
+                                (size_t)v->c
+                   : outside + (size_t)(i * A + j) * stride;
         }
 }
 
 /* Rows of the M x M output tile: y's pixels, else `outside` + i*stride. */
-static void tile_rows(const RefWindow *v, float *base, int b, int oy, int ox, float *outside, size_t stride,
-                      float *rows[MM]) {
+static void tile_rows(const RefWindow *v, float *base, int b, int oy, int ox, float *outside,
+                      size_t stride, float *rows[MM]) {
     for (int i = 0; i < M; i++)
         for (int j = 0; j < M; j++) {
             int y = oy + i, x = ox + j;
-            rows[i * M + j] = y < v->oh && x < v->ow
-                                  ? base + (((size_t)b * (size_t)v->oh + (size_t)y) * (size_t)v->ow + (size_t)x) * (size_t)v->o
-                                  : outside + (size_t)(i * M + j) * stride;
+            rows[i * M + j] =
+                y < v->oh && x < v->ow
+                    ? base + (((size_t)b * (size_t)v->oh + (size_t)y) * (size_t)v->ow + (size_t)x) *
+                                 (size_t)v->o
+                    : outside + (size_t)(i * M + j) * stride;
         }
 }
 
@@ -131,9 +138,10 @@ static void tile_rows(const RefWindow *v, float *base, int b, int oy, int ox, fl
  *   G  = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
  *   Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] */
 enum { CH = 64 };
-#define X(k) x[(size_t)(k) * xs + c]
-#define T(k) t[(size_t)(k) * ts + c]
-static inline void bt6(const float *restrict x, size_t xs, float *restrict t, size_t ts, int n) { /* t = Bᵀ x */
+#define X(k) x[(size_t)(k)*xs + c]
+#define T(k) t[(size_t)(k)*ts + c]
+static inline void bt6(const float *restrict x, size_t xs, float *restrict t, size_t ts,
+                       int n) { /* t = Bᵀ x */
     for (int c = 0; c < n; c++) {
         T(0) = 4 * X(0) - 5 * X(2) + X(4);
         T(1) = -4 * (X(1) + X(2)) + X(3) + X(4);
@@ -143,7 +151,8 @@ static inline void bt6(const float *restrict x, size_t xs, float *restrict t, si
         T(5) = 4 * X(1) - 5 * X(3) + X(5);
     }
 }
-static inline void b6(const float *restrict x, size_t xs, float *restrict t, size_t ts, int n) { /* t = B x */
+static inline void b6(const float *restrict x, size_t xs, float *restrict t, size_t ts,
+                      int n) { /* t = B x */
     for (int c = 0; c < n; c++) {
         T(0) = 4 * X(0);
         T(1) = 4 * (X(2) - X(1) + X(5)) + 2 * (X(4) - X(3));
@@ -153,7 +162,8 @@ static inline void b6(const float *restrict x, size_t xs, float *restrict t, siz
         T(5) = X(5);
     }
 }
-static inline void g6(const float *restrict x, size_t xs, float *restrict t, size_t ts, int n) { /* t = G x */
+static inline void g6(const float *restrict x, size_t xs, float *restrict t, size_t ts,
+                      int n) { /* t = G x */
     for (int c = 0; c < n; c++) {
         T(0) = X(0) * (1.0f / 4);
         T(1) = -(X(0) + X(1) + X(2)) * (1.0f / 6);
@@ -163,14 +173,16 @@ static inline void g6(const float *restrict x, size_t xs, float *restrict t, siz
         T(5) = X(2);
     }
 }
-static inline void gt3(const float *restrict x, size_t xs, float *restrict t, size_t ts, int n) { /* t = Gᵀ x */
+static inline void gt3(const float *restrict x, size_t xs, float *restrict t, size_t ts,
+                       int n) { /* t = Gᵀ x */
     for (int c = 0; c < n; c++) {
         T(0) = X(0) * (1.0f / 4) - (X(1) + X(2)) * (1.0f / 6) + (X(3) + X(4)) * (1.0f / 24);
         T(1) = (X(2) - X(1)) * (1.0f / 6) + (X(3) - X(4)) * (1.0f / 12);
         T(2) = (X(3) + X(4) - X(1) - X(2)) * (1.0f / 6) + X(5);
     }
 }
-static inline void at4(const float *restrict x, size_t xs, float *restrict t, size_t ts, int n) { /* t = Aᵀ x */
+static inline void at4(const float *restrict x, size_t xs, float *restrict t, size_t ts,
+                       int n) { /* t = Aᵀ x */
     for (int c = 0; c < n; c++) {
         T(0) = X(0) + X(1) + X(2) + X(3) + X(4);
         T(1) = X(1) - X(2) + 2 * (X(3) - X(4));
@@ -178,7 +190,8 @@ static inline void at4(const float *restrict x, size_t xs, float *restrict t, si
         T(3) = X(1) - X(2) + 8 * (X(3) - X(4)) + X(5);
     }
 }
-static inline void a6(const float *restrict x, size_t xs, float *restrict t, size_t ts, int n) { /* t = A x */
+static inline void a6(const float *restrict x, size_t xs, float *restrict t, size_t ts,
+                      int n) { /* t = A x */
     for (int c = 0; c < n; c++) {
         T(0) = X(0);
         T(1) = X(0) + X(1) + X(2) + X(3);
@@ -196,22 +209,27 @@ static inline void a6(const float *restrict x, size_t xs, float *restrict t, siz
  * 1-D `f` (rows_in -> rows_out), into out (element (i, j) at out + i * out_row + j * out_col);
  * tmp holds [rows_out][cols_in][CH]. */
 typedef void (*Tr1)(const float *restrict, size_t, float *restrict, size_t, int);
-static inline void tr2(Tr1 f, int rows_out, int cols_in, const float *in, size_t in_row, size_t in_col, float *tmp,
-                       float *out, size_t out_row, size_t out_col, int n) {
-    for (int j = 0; j < cols_in; j++) f(in + j * in_col, in_row, tmp + (size_t)j * CH, (size_t)cols_in * CH, n);
-    for (int i = 0; i < rows_out; i++) f(tmp + (size_t)i * cols_in * CH, CH, out + i * out_row, out_col, n);
+static inline void tr2(Tr1 f, int rows_out, int cols_in, const float *in, size_t in_row,
+                       size_t in_col, float *tmp, float *out, size_t out_row, size_t out_col,
+                       int n) {
+    for (int j = 0; j < cols_in; j++)
+        f(in + j * in_col, in_row, tmp + (size_t)j * CH, (size_t)cols_in * CH, n);
+    for (int i = 0; i < rows_out; i++)
+        f(tmp + (size_t)i * cols_in * CH, CH, out + i * out_row, out_col, n);
 }
 
 /* Gathers rows[k][c0..c0+n) into buf[k][CH] (k < count), or adds buf back. */
 static inline void gather(float *const *rows, int count, size_t c0, int n, float *buf) {
-    for (int k = 0; k < count; k++) memcpy(buf + (size_t)k * CH, rows[k] + c0, (size_t)n * sizeof(float));
+    for (int k = 0; k < count; k++)
+        memcpy(buf + (size_t)k * CH, rows[k] + c0, (size_t)n * sizeof(float));
 }
 static inline void put(float *const *rows, int count, size_t c0, int n, const float *buf, int add) {
     for (int k = 0; k < count; k++) {
         float *restrict d = rows[k] + c0;
         const float *restrict b = buf + (size_t)k * CH;
         if (add)
-            for (int c = 0; c < n; c++) d[c] += b[c];
+            for (int c = 0; c < n; c++)
+                d[c] += b[c];
         else
             memcpy(d, b, (size_t)n * sizeof(float));
     }
@@ -284,7 +302,8 @@ static void filter_adjoint(const float *du, float *dw, const Wg *g, int threads)
 }
 
 /* V for tiles t0..t1 of x into bufs->v. */
-static void transform_inputs(const RefWindow *v, const Wg *g, const float *x, int64_t t0, int64_t t1, Bufs *bf) {
+static void transform_inputs(const RefWindow *v, const Wg *g, const float *x, int64_t t0,
+                             int64_t t1, Bufs *bf) {
     const size_t ld = (size_t)g->block * g->c;
     for (int64_t t = t0; t < t1; t++) {
         int b, oy, ox;
@@ -296,7 +315,8 @@ static void transform_inputs(const RefWindow *v, const Wg *g, const float *x, in
 }
 
 /* Z for tiles t0..t1 of dy into bufs->m. */
-static void transform_grads(const RefWindow *v, const Wg *g, const float *dy, int64_t t0, int64_t t1, Bufs *bf) {
+static void transform_grads(const RefWindow *v, const Wg *g, const float *dy, int64_t t0,
+                            int64_t t1, Bufs *bf) {
     const size_t ld = (size_t)g->block * g->o;
     for (int64_t t = t0; t < t1; t++) {
         int b, oy, ox;
@@ -307,7 +327,8 @@ static void transform_grads(const RefWindow *v, const Wg *g, const float *dy, in
     }
 }
 
-void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch, int threads) {
+void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v,
+                             float *scratch, int threads) {
     const Wg g = wg_geom(v);
     float *u = scratch, *per_thread = scratch + AA * g.c * g.o;
     filter_transform(w, u, &g, threads);
@@ -320,7 +341,8 @@ void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const Ref
         transform_inputs(v, &g, x, t0, t1, &bf);
         for (int e = 0; e < AA; e++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, (int)g.o, (int)g.c, 1,
-                        bf.v + (size_t)e * (size_t)g.block * g.c, (int)g.c, u + (size_t)e * g.c * g.o, (int)g.o, 0,
+                        bf.v + (size_t)e * (size_t)g.block * g.c, (int)g.c,
+                        u + (size_t)e * g.c * g.o, (int)g.o, 0,
                         bf.m + (size_t)e * (size_t)g.block * g.o, (int)g.o);
         for (int64_t t = t0; t < t1; t++) {
             int b, oy, ox;
@@ -332,8 +354,8 @@ void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const Ref
     }
 }
 
-void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, float *scratch,
-                               int threads) {
+void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v,
+                               float *scratch, int threads) {
     const Wg g = wg_geom(v);
     float *u = scratch, *per_thread = scratch + AA * g.c * g.o;
     filter_transform(w, u, &g, threads);
@@ -350,8 +372,9 @@ void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const
             int64_t t1 = t0 + g.block < end ? t0 + g.block : end;
             transform_grads(v, &g, dy, t0, t1, &bf);
             for (int e = 0; e < AA; e++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(t1 - t0), (int)g.c, (int)g.o, 1,
-                            bf.m + (size_t)e * (size_t)g.block * g.o, (int)g.o, u + (size_t)e * g.c * g.o, (int)g.o, 0,
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(t1 - t0), (int)g.c,
+                            (int)g.o, 1, bf.m + (size_t)e * (size_t)g.block * g.o, (int)g.o,
+                            u + (size_t)e * g.c * g.o, (int)g.o, 0,
                             bf.v + (size_t)e * (size_t)g.block * g.c, (int)g.c);
             for (int64_t t = t0; t < t1; t++) {
                 int b, oy, ox;
@@ -364,8 +387,8 @@ void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const
     }
 }
 
-void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, float *scratch,
-                                 int threads) {
+void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v,
+                                 float *scratch, int threads) {
     const Wg g = wg_geom(v);
     const size_t co = AA * g.c * g.o;
     float *per_thread = scratch + co, *partial = per_thread + (size_t)threads * thread_floats(&g);
@@ -380,15 +403,17 @@ void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, con
             transform_inputs(v, &g, x, t0, t1, &bf);
             transform_grads(v, &g, dy, t0, t1, &bf);
             for (int e = 0; e < AA; e++)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.c, (int)g.o, (int)(t1 - t0), 1,
-                            bf.v + (size_t)e * (size_t)g.block * g.c, (int)g.c, bf.m + (size_t)e * (size_t)g.block * g.o,
-                            (int)g.o, k == blocks * r / ranges ? 0 : 1, du + (size_t)e * g.c * g.o, (int)g.o);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.c, (int)g.o,
+                            (int)(t1 - t0), 1, bf.v + (size_t)e * (size_t)g.block * g.c, (int)g.c,
+                            bf.m + (size_t)e * (size_t)g.block * g.o, (int)g.o,
+                            k == blocks * r / ranges ? 0 : 1, du + (size_t)e * g.c * g.o, (int)g.o);
         }
     }
     float *du = partial;
     for (int r = 1; r < ranges; r++) {
         const float *p = partial + (size_t)r * co;
-        for (size_t i = 0; i < co; i++) du[i] += p[i];
+        for (size_t i = 0; i < co; i++)
+            du[i] += p[i];
     }
     filter_adjoint(du, dw, &g, threads);
 }

@@ -20,7 +20,8 @@ static void clip(int start, int k, int in, int *lo, int *hi) {
 }
 
 static const float *at(const float *base, const RefWindow *v, int b, int y, int x) {
-    return base + (((size_t)b * (size_t)v->h + (size_t)y) * (size_t)v->w + (size_t)x) * (size_t)v->c;
+    return base +
+           (((size_t)b * (size_t)v->h + (size_t)y) * (size_t)v->w + (size_t)x) * (size_t)v->c;
 }
 
 void cpu_maxpool_f32(const float *x, float *y, const RefWindow *v, int threads) {
@@ -29,7 +30,8 @@ void cpu_maxpool_f32(const float *x, float *y, const RefWindow *v, int threads) 
     for (int b = 0; b < v->n; b++)
         for (int oy = 0; oy < v->oh; oy++)
             for (int ox = 0; ox < v->ow; ox++) {
-                float *out = y + (((size_t)b * (size_t)v->oh + (size_t)oy) * (size_t)v->ow + (size_t)ox) * c;
+                float *out =
+                    y + (((size_t)b * (size_t)v->oh + (size_t)oy) * (size_t)v->ow + (size_t)ox) * c;
                 int y0, y1, x0, x1;
                 clip(oy * v->sh - v->pad_t, v->kh, v->h, &y0, &y1);
                 clip(ox * v->sw - v->pad_l, v->kw, v->w, &x0, &x1);
@@ -46,7 +48,8 @@ void cpu_maxpool_f32(const float *x, float *y, const RefWindow *v, int threads) 
             }
 }
 
-void cpu_maxpool_grad_f32(const float *x, const float *dy, float *dx, const RefWindow *v, int threads) {
+void cpu_maxpool_grad_f32(const float *x, const float *dy, float *dx, const RefWindow *v,
+                          int threads) {
     const size_t c = (size_t)v->c, image = (size_t)v->h * (size_t)v->w * c;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int b = 0; b < v->n; b++) {
@@ -55,7 +58,9 @@ void cpu_maxpool_grad_f32(const float *x, const float *dy, float *dx, const RefW
         float best[CB];
         for (int oy = 0; oy < v->oh; oy++)
             for (int ox = 0; ox < v->ow; ox++) {
-                const float *g = dy + (((size_t)b * (size_t)v->oh + (size_t)oy) * (size_t)v->ow + (size_t)ox) * c;
+                const float *g =
+                    dy +
+                    (((size_t)b * (size_t)v->oh + (size_t)oy) * (size_t)v->ow + (size_t)ox) * c;
                 int y0, y1, x0, x1;
                 clip(oy * v->sh - v->pad_t, v->kh, v->h, &y0, &y1);
                 clip(ox * v->sw - v->pad_l, v->kw, v->w, &x0, &x1);
