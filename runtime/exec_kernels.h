@@ -100,8 +100,10 @@ static void SFX(run_node)(RtExec *ex, IrId id) {
         int ax = n->attr.u.axis.axis;
         int64_t outer, inner;
         rt_plan_axis(&ex->plan, id, ax, &outer, &inner);
+        /* rows of a channel concat or slice are short (32-384 floats): both threads copy */
         if (n->op == IR_OP_SLICE) {
             int64_t src_ax = ex->dims[n->in[0]][ax], len = yd[ax], st = n->attr.u.axis.start;
+#pragma omp parallel for schedule(static) num_threads(ex->threads) if (ny > (1 << 16))
             for (int64_t o = 0; o < outer; o++)
                 memcpy(y + o * len * inner, a + (o * src_ax + st) * inner,
                        (size_t)(len * inner) * sizeof(real));
@@ -111,6 +113,7 @@ static void SFX(run_node)(RtExec *ex, IrId id) {
         for (int k = 0; k < n->n_in; k++) {
             const real *x = ex->buf[n->in[k]];
             int64_t len = ex->dims[n->in[k]][ax];
+#pragma omp parallel for schedule(static) num_threads(ex->threads) if (ny > (1 << 16))
             for (int64_t o = 0; o < outer; o++)
                 memcpy(y + (o * yd[ax] + off) * inner, x + o * len * inner,
                        (size_t)(len * inner) * sizeof(real));
