@@ -146,16 +146,25 @@ static void pack_slab(RtPlan *p, const Blocks *bl) {
 
 /* Assignments whose new value a fused loop can write straight into the variable: the value is
  * a materialized member covering the group's whole domain, as large as the variable, assigned
- * once; every reader of the variable's old value outside the group runs before the group (pos:
- * when each node runs), and inside the group none after that member (a member reading it
- * reads the same index first, as with in_place_block). */
+ * once; the variable is the target of this one assignment and the source of none (the copies
+ * at the step's end read the values from before the step); every reader of the variable's old
+ * value outside the group runs before the group (pos: when each node runs), and inside the
+ * group none after that member (a member reading it reads the same index first, as with
+ * in_place_block). */
 static void assign_in_place(RtPlan *p, const int *pos) {
     const IrGraph *g = p->g;
     const PassFusion *f = &p->fusion;
+    int *uses = calloc((size_t)p->n + 1, sizeof *uses); /* per variable: assignments to or from it */
+    for (IrId a = 0; a < p->n; a++)
+        if (p->needed[a] && g->nodes[a].op == IR_OP_ASSIGN) {
+            uses[g->nodes[a].in[0]]++;
+            if (g->nodes[a].in[1] != g->nodes[a].in[0]) uses[g->nodes[a].in[1]]++;
+        }
     for (IrId a = 0; a < p->n; a++) {
         const IrNode *an = &g->nodes[a];
         if (!p->needed[a] || an->op != IR_OP_ASSIGN) continue;
         IrId var = an->in[0], src = an->in[1];
+        if (uses[var] != 1) continue;
         int gi = f->group_of[src];
         if (gi < 0 || !f->materialized[src] || p->assign_to[src] != IR_NONE || p->numel[src] != p->numel[var] ||
             p->esize[src] != p->esize[var] || p->numel[src] != p->numel[pass_fuse_domain(g, f, gi)])
@@ -175,6 +184,7 @@ static void assign_in_place(RtPlan *p, const int *pos) {
         }
         if (ok) p->assign_to[src] = var;
     }
+    free(uses);
 }
 
 static void plan_blocks(RtPlan *p, int assign) {
