@@ -33,7 +33,8 @@ typedef struct {
  * leader stands, only its materialized values get blocks, and a reshape shares its input's
  * block. IM2COL: scratch for whole-batch im2col matrices (the GPU's), not the CPU's tiles.
  * ASSIGN (with FUSE): a fused loop writes an assigned value straight into its variable where
- * nothing reads the old value after the loop (assign_to); the assignment then copies nothing. */
+ * nothing reads the old value after the loop and no other assignment writes or reads that
+ * variable (assign_to); the assignment then copies nothing. */
 enum { RT_PLAN_FUSE = 1, RT_PLAN_IM2COL = 2, RT_PLAN_ASSIGN = 4 };
 /* want: output names (NULL/0 = all outputs); run_effects: the assignments too. prec: bytes per
  * real. flags: RT_PLAN_*. Checks every needed dimension is positive and every reshape keeps
