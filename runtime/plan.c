@@ -154,37 +154,44 @@ static void pack_slab(RtPlan *p, const Blocks *bl) {
 static void assign_in_place(RtPlan *p, const int *pos) {
     const IrGraph *g = p->g;
     const PassFusion *f = &p->fusion;
-    int *uses = calloc((size_t)p->n + 1, sizeof *uses); /* per variable: assignments to or from it */
-    for (IrId a = 0; a < p->n; a++)
+    const int n = p->n;
+    int *uses = calloc((size_t)n + 1, sizeof *uses); /* per variable: assignments to or from it */
+    int *slot = malloc(((size_t)n + 1) * sizeof *slot); /* per member: its index in f->members */
+    IrId *src_of = malloc(((size_t)n + 1) * sizeof *src_of); /* per variable: its candidate value */
+    for (IrId a = 0; a < n; a++) {
+        src_of[a] = IR_NONE;
         if (p->needed[a] && g->nodes[a].op == IR_OP_ASSIGN) {
             uses[g->nodes[a].in[0]]++;
             if (g->nodes[a].in[1] != g->nodes[a].in[0]) uses[g->nodes[a].in[1]]++;
         }
-    for (IrId a = 0; a < p->n; a++) {
+    }
+    for (int gi = 0; gi < f->n_groups; gi++)
+        for (int k = f->start[gi]; k < f->start[gi + 1]; k++) slot[f->members[k]] = k;
+    for (IrId a = 0; a < n; a++) { /* candidates, by shape alone */
         const IrNode *an = &g->nodes[a];
         if (!p->needed[a] || an->op != IR_OP_ASSIGN) continue;
         IrId var = an->in[0], src = an->in[1];
-        if (uses[var] != 1) continue;
         int gi = f->group_of[src];
-        if (gi < 0 || !f->materialized[src] || p->assign_to[src] != IR_NONE || p->numel[src] != p->numel[var] ||
-            p->esize[src] != p->esize[var] || p->numel[src] != p->numel[pass_fuse_domain(g, f, gi)])
+        if (uses[var] != 1 || gi < 0 || !f->materialized[src] || p->assign_to[src] != IR_NONE ||
+            p->numel[src] != p->numel[var] || p->esize[src] != p->esize[var] ||
+            p->numel[src] != p->numel[pass_fuse_domain(g, f, gi)])
             continue;
-        int k_src = f->start[gi];
-        while (f->members[k_src] != src) k_src++;
-        int ok = 1;
-        for (IrId r = 0; r < p->n && ok; r++) {
-            const IrNode *rn = &g->nodes[r];
-            if (!p->needed[r] || rn->op == IR_OP_ASSIGN) continue;
-            for (int i = 0; i < rn->n_in && ok; i++) {
-                if (rn->in[i] != var) continue;
-                if (f->group_of[r] != gi) ok = pos[r] < pos[src];
-                else
-                    for (int k = k_src + 1; k < f->start[gi + 1] && ok; k++) ok = f->members[k] != r;
-            }
+        src_of[var] = src;
+        p->assign_to[src] = var; /* claimed; withdrawn below if a reader forbids it */
+    }
+    for (IrId r = 0; r < n; r++) { /* every reader of a candidate's old value */
+        const IrNode *rn = &g->nodes[r];
+        if (!p->needed[r] || rn->op == IR_OP_ASSIGN) continue;
+        for (int i = 0; i < rn->n_in; i++) {
+            IrId var = rn->in[i], src = src_of[var];
+            if (src == IR_NONE) continue;
+            int same = f->group_of[r] == f->group_of[src];
+            if (same ? slot[r] > slot[src] : pos[r] >= pos[src]) p->assign_to[src] = IR_NONE;
         }
-        if (ok) p->assign_to[src] = var;
     }
     free(uses);
+    free(slot);
+    free(src_of);
 }
 
 static void plan_blocks(RtPlan *p, int assign) {
