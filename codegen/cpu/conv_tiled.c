@@ -51,17 +51,34 @@ static int64_t tile_rows(const RefWindow *v, int64_t floats) {
 static int tiled_rows(const RefWindow *v) { return !ref_conv_pointwise(v) && tile_rows(v, ROW_TILE) >= MIN_TILE_ROWS; }
 static int tiled_filter(const RefWindow *v) { return (int64_t)v->n * pixels(v) >= 32 * kdim(v); }
 
-size_t cpu_conv_scratch(const RefWindow *v, int threads) {
-    if (cpu_winograd_fits(v)) return cpu_winograd_scratch(v, threads);
+/* Which kernel runs a pass (CPU_FWD, CPU_BWD_DATA, CPU_BWD_FILTER) of a window: the first that
+ * fits, in the order of the table at the top. */
+enum { PATH_WINOGRAD, PATH_DIRECT, PATH_TILED, PATH_REF };
+static int conv_path(const RefWindow *v, int pass) {
+    if (cpu_winograd_fits(v)) return PATH_WINOGRAD;
+    if (cpu_direct_fits(v, pass)) return PATH_DIRECT;
+    return (pass == CPU_BWD_FILTER ? tiled_filter(v) : tiled_rows(v)) ? PATH_TILED : PATH_REF;
+}
+
+static size_t path_scratch(const RefWindow *v, int pass, int threads) {
     size_t per = ref_conv_pointwise(v) ? 0 : (size_t)threads * (size_t)kdim(v); /* column floats per tile row */
-    size_t rows = tiled_rows(v) ? per * (size_t)tile_rows(v, ROW_TILE) : ref_conv_scratch(v);
-    size_t partials = (size_t)FILTER_RANGES * (size_t)kdim(v) * (size_t)v->o;
-    size_t filter = tiled_filter(v) ? per * (size_t)tile_rows(v, FILTER_TILE) + partials : ref_conv_scratch(v);
-    int direct_any =
-        cpu_direct_fits(v, CPU_FWD) || cpu_direct_fits(v, CPU_BWD_DATA) || cpu_direct_fits(v, CPU_BWD_FILTER);
-    size_t direct = direct_any ? cpu_direct_scratch(v, threads) : 0;
-    size_t most = rows > filter ? rows : filter;
-    return most > direct ? most : direct;
+    switch (conv_path(v, pass)) {
+    case PATH_WINOGRAD: return cpu_winograd_scratch(v, threads);
+    case PATH_DIRECT: return cpu_direct_scratch(v, threads);
+    case PATH_REF: return ref_conv_scratch(v);
+    default:
+        if (pass != CPU_BWD_FILTER) return per * (size_t)tile_rows(v, ROW_TILE);
+        return per * (size_t)tile_rows(v, FILTER_TILE) + (size_t)FILTER_RANGES * (size_t)kdim(v) * (size_t)v->o;
+    }
+}
+
+size_t cpu_conv_scratch(const RefWindow *v, int threads) {
+    size_t most = 0;
+    for (int pass = CPU_FWD; pass <= CPU_BWD_FILTER; pass++) {
+        size_t s = path_scratch(v, pass, threads);
+        if (s > most) most = s;
+    }
+    return most;
 }
 
 /* The column tile for rows p0..p1 of image b: x itself for a pointwise conv, else built in buf. */
@@ -73,17 +90,11 @@ static const float *col_tile(const float *x, float *buf, const RefWindow *v, int
 
 void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch, int threads) {
     const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v, ROW_TILE), per_image = (P + T - 1) / T;
-    if (cpu_winograd_fits(v)) {
-        cpu_winograd_conv2d_f32(x, w, y, v, scratch, threads);
-        return;
-    }
-    if (cpu_direct_fits(v, CPU_FWD)) {
-        cpu_direct_conv2d_f32(x, w, y, v, scratch, threads);
-        return;
-    }
-    if (!tiled_rows(v)) {
-        ref_conv2d_f32(x, w, y, v, scratch);
-        return;
+    switch (conv_path(v, CPU_FWD)) {
+    case PATH_WINOGRAD: cpu_winograd_conv2d_f32(x, w, y, v, scratch, threads); return;
+    case PATH_DIRECT: cpu_direct_conv2d_f32(x, w, y, v, scratch, threads); return;
+    case PATH_REF: ref_conv2d_f32(x, w, y, v, scratch); return;
+    default: break;
     }
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t t = 0; t < v->n * per_image; t++) {
@@ -99,17 +110,11 @@ void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v
 void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, float *scratch,
                              int threads) {
     const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v, ROW_TILE);
-    if (cpu_winograd_fits(v)) {
-        cpu_winograd_bwd_data_f32(dy, w, dx, v, scratch, threads);
-        return;
-    }
-    if (cpu_direct_fits(v, CPU_BWD_DATA)) {
-        cpu_direct_bwd_data_f32(dy, w, dx, v, scratch, threads);
-        return;
-    }
-    if (!tiled_rows(v)) {
-        ref_conv2d_bwd_data_f32(dy, w, dx, v, scratch);
-        return;
+    switch (conv_path(v, CPU_BWD_DATA)) {
+    case PATH_WINOGRAD: cpu_winograd_bwd_data_f32(dy, w, dx, v, scratch, threads); return;
+    case PATH_DIRECT: cpu_direct_bwd_data_f32(dy, w, dx, v, scratch, threads); return;
+    case PATH_REF: ref_conv2d_bwd_data_f32(dy, w, dx, v, scratch); return;
+    default: break;
     }
     const size_t image = (size_t)v->h * (size_t)v->w * (size_t)v->c;
 #pragma omp parallel for schedule(static) num_threads(threads)
@@ -128,17 +133,11 @@ void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const R
 void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, float *scratch,
                                int threads) {
     const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v, FILTER_TILE), per_image = (P + T - 1) / T;
-    if (cpu_winograd_fits(v)) {
-        cpu_winograd_bwd_filter_f32(x, dy, dw, v, scratch, threads);
-        return;
-    }
-    if (cpu_direct_fits(v, CPU_BWD_FILTER)) {
-        cpu_direct_bwd_filter_f32(x, dy, dw, v, scratch, threads);
-        return;
-    }
-    if (!tiled_filter(v)) {
-        ref_conv2d_bwd_filter_f32(x, dy, dw, v, scratch);
-        return;
+    switch (conv_path(v, CPU_BWD_FILTER)) {
+    case PATH_WINOGRAD: cpu_winograd_bwd_filter_f32(x, dy, dw, v, scratch, threads); return;
+    case PATH_DIRECT: cpu_direct_bwd_filter_f32(x, dy, dw, v, scratch, threads); return;
+    case PATH_REF: ref_conv2d_bwd_filter_f32(x, dy, dw, v, scratch); return;
+    default: break;
     }
     const int64_t tiles = v->n * per_image;
     const int ranges = tiles < FILTER_RANGES ? (int)tiles : FILTER_RANGES;
