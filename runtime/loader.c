@@ -4,7 +4,6 @@
 
 #include <pthread.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +106,7 @@ static void *worker(void *arg) {
        step's OpenMP team, where one descheduled thread stalls the others at every barrier
        (with 4 workers on 2 cores a training step ran 10-20% slower). The team's idle moments,
        and the whole CPU whenever the step waits for a batch, are enough for decoding. */
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+    setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
     size_t per = (size_t)l->o.size * (size_t)l->o.size * 3, cap = 0;
     unsigned char *scratch = NULL;
     pthread_mutex_lock(&l->mu);

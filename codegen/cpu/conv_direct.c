@@ -136,9 +136,8 @@ size_t cpu_direct_scratch(const RefWindow *v, int threads) {
 }
 
 #if HAVE_AVX512
-static const float *px(const float *base, const RefWindow *v, int b, int h, int w, int ch, int y,
-                       int x) {
-    (void)v;
+/* Pixel (y, x) of image b in an NHWC tensor [.][h][w][ch]. */
+static const float *px(const float *base, int b, int h, int w, int ch, int y, int x) {
     return base + (((size_t)b * (size_t)h + (size_t)y) * (size_t)w + (size_t)x) * (size_t)ch;
 }
 
@@ -158,7 +157,7 @@ static void fwd_rows(const RefWindow *v, const float *x, int64_t p0, int np, Row
                 int cell = ky * v->kw + kx, iy = oy * v->sh - v->pad_t + ky,
                     ix = ox * v->sw - v->pad_l + kx;
                 int in = b >= 0 && iy >= 0 && iy < v->h && ix >= 0 && ix < v->w;
-                r->in[cell][p] = in ? px(x, v, b, v->h, v->w, v->c, iy, ix) : NULL;
+                r->in[cell][p] = in ? px(x, b, v->h, v->w, v->c, iy, ix) : NULL;
                 r->live[cell] |= (char)in;
             }
     }
@@ -180,8 +179,7 @@ static void bwd_rows(const RefWindow *v, const float *dy, int64_t q0, Rows *r) {
                 int cell = ky * v->kw + kx, ny = iy + v->pad_t - ky, nx = ix + v->pad_l - kx;
                 int in = b >= 0 && ny >= 0 && nx >= 0 && ny % v->sh == 0 && nx % v->sw == 0 &&
                          ny / v->sh < v->oh && nx / v->sw < v->ow;
-                r->in[cell][p] =
-                    in ? px(dy, v, b, v->oh, v->ow, v->o, ny / v->sh, nx / v->sw) : NULL;
+                r->in[cell][p] = in ? px(dy, b, v->oh, v->ow, v->o, ny / v->sh, nx / v->sw) : NULL;
                 r->live[cell] |= (char)in;
             }
     }

@@ -103,33 +103,29 @@ static void tile_at(const Wg *g, int64_t t, int *b, int *oy, int *ox) {
     *oy = (int)(r / g->tw) * M, *ox = (int)(r % g->tw) * M;
 }
 
-/* Rows of the A x A input patch of the tile at (b, oy, ox): x's pixels, else `outside` + i*stride.
- */
-static void patch_rows(const RefWindow *v, float *base, int b, int oy, int ox, float *outside,
-                       size_t stride, float *rows[AA]) {
-    for (int i = 0; i < A; i++)
-        for (int j = 0; j < A; j++) {
-            int iy = oy - v->pad_t + i, ix = ox - v->pad_l + j;
-            int in = iy >= 0 && iy < v->h && ix >= 0 && ix < v->w;
-            rows[i * A + j] =
-                in ? base + (((size_t)b * (size_t)v->h + (size_t)iy) * (size_t)v->w + (size_t)ix) *
-                                (size_t)v->c
-                   : outside + (size_t)(i * A + j) * stride;
+/* Rows of the n x n square from (y0, x0) in image b of an NHWC tensor [.][h][w][ch]: its
+ * pixels, or `outside` + (i * n + j) * stride for cells off the image. The tile at (b, oy, ox)
+ * reads the A x A input patch from (oy - pad_t, ox - pad_l) and writes the M x M output square
+ * from (oy, ox). */
+static void square_rows(float *base, int h, int w, size_t ch, int b, int y0, int x0, int n,
+                        float *outside, size_t stride, float **rows) {
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            int y = y0 + i, x = x0 + j;
+            rows[i * n + j] =
+                y >= 0 && y < h && x >= 0 && x < w
+                    ? base + (((size_t)b * (size_t)h + (size_t)y) * (size_t)w + (size_t)x) * ch
+                    : outside + (size_t)(i * n + j) * stride;
         }
 }
-
-/* Rows of the M x M output tile: y's pixels, else `outside` + i*stride. */
+static void patch_rows(const RefWindow *v, float *base, int b, int oy, int ox, float *outside,
+                       size_t stride, float *rows[AA]) {
+    square_rows(base, v->h, v->w, (size_t)v->c, b, oy - v->pad_t, ox - v->pad_l, A, outside, stride,
+                rows);
+}
 static void tile_rows(const RefWindow *v, float *base, int b, int oy, int ox, float *outside,
                       size_t stride, float *rows[MM]) {
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < M; j++) {
-            int y = oy + i, x = ox + j;
-            rows[i * M + j] =
-                y < v->oh && x < v->ow
-                    ? base + (((size_t)b * (size_t)v->oh + (size_t)y) * (size_t)v->ow + (size_t)x) *
-                                 (size_t)v->o
-                    : outside + (size_t)(i * M + j) * stride;
-        }
+    square_rows(base, v->oh, v->ow, (size_t)v->o, b, oy, ox, M, outside, stride, rows);
 }
 
 /* The 1-D transforms of F(4, 3) and their adjoints (Lavin & Gray's matrices), each on CH
