@@ -9,7 +9,11 @@
  * so a node may join a group only while no node outside it has read one of its members (the
  * group has not "escaped"): then every member's readers come after the group, and an input
  * from outside cannot depend on a member, since the path would have left the group through an
- * earlier reader. So groups stay convex without a search. The pass is an analysis: the graph is not changed, and the runtime recomputes the grouping
+ * earlier reader. So groups stay convex without a search. One exception: a sum of a member may
+ * still join an escaped group as a late terminal (batch-norm's beta gradient, read after the
+ * variance gradient has left the group). It reads only that member, and its readers come
+ * after it, so the group still runs where it stood: at run_at, its last member but late
+ * terminals. The pass is an analysis: the graph is not changed, and the runtime recomputes the grouping
  * when it binds a graph (it takes well under a millisecond for Inception-ResNet-v1).
  */
 #include "passes/passes.h"
@@ -35,6 +39,7 @@ void pass_fusion_free(PassFusion *f) {
     free(f->members);
     free(f->start);
     free(f->materialized);
+    free(f->run_at);
     memset(f, 0, sizeof *f);
 }
 
@@ -43,14 +48,16 @@ typedef struct {
     int n;          /* members + terminals so far */
     IrId terminal_shape_src; /* the first terminal: all of a group's sums have its shape (their
                                 partial sums share one chunking) */
+    IrId run;                /* where the group runs: its last member but late terminals */
 } Group;
 
-/* May c join the group of its input p? Not escaped, under the size cap, and one output shape
- * for the terminals (whose values are ready only when the group ends). */
+/* May c join the group of its input p? Not escaped (but for a late terminal: a sum of the
+ * member p alone), under the size cap, and one output shape for the terminals (whose values
+ * are ready only when the group ends). */
 static int may_join(const IrGraph *g, const PassFusion *f, const Group *gr, IrId p, IrId c) {
     const Group *G = &gr[f->group_of[p]];
-    if (G->escaped || G->n >= PASS_FUSE_MAX_GROUP || !pass_fuse_legal(g, p, c)) return 0;
     const IrNode *cn = &g->nodes[c];
+    if ((G->escaped && cn->op != IR_OP_SUM) || G->n >= PASS_FUSE_MAX_GROUP || !pass_fuse_legal(g, p, c)) return 0;
     for (int k = 0; k < cn->n_in; k++)
         if (f->group_of[cn->in[k]] == f->group_of[p] && g->nodes[cn->in[k]].op == IR_OP_SUM) return 0;
     if (cn->op == IR_OP_SUM && G->terminal_shape_src != IR_NONE &&
@@ -84,10 +91,13 @@ int pass_fuse(const IrGraph *g, const char *needed, PassFusion *f) {
             if (f->group_of[cn->in[k]] >= 0 && f->group_of[cn->in[k]] != gi) gr[f->group_of[cn->in[k]]].escaped = 1;
         if (gi < 0) continue;
         f->group_of[c] = gi;
+        if (!gr[gi].escaped) gr[gi].run = c; /* else a late terminal */
         gr[gi].n++;
         if (cn->op == IR_OP_SUM && gr[gi].terminal_shape_src == IR_NONE) gr[gi].terminal_shape_src = c;
     }
     /* members, group by group, in id order */
+    f->run_at = malloc(((size_t)f->n_groups + 1) * sizeof *f->run_at);
+    for (int i = 0; i < f->n_groups; i++) f->run_at[i] = gr[i].run;
     f->start = calloc((size_t)f->n_groups + 1, sizeof *f->start);
     for (IrId id = 0; id < n; id++)
         if (f->group_of[id] >= 0) f->start[f->group_of[id] + 1]++;

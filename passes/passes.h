@@ -52,8 +52,9 @@ enum { PASS_FUSE_MAX_GROUP = 64 }; /* members and terminals per group (bounds ti
 typedef struct {
     int n_groups;
     int *group_of;      /* per node: its group, or -1 (runs on its own) */
-    IrId *members;      /* group i: members[start[i] .. start[i+1]), in id order; the group
-                           runs where its last member stands */
+    IrId *members;      /* group i: members[start[i] .. start[i+1]), in id order */
+    IrId *run_at;       /* group i runs at node run_at[i]: its last member, but for sums that
+                           joined after the group escaped (late terminals, read only later) */
     int *start;         /* n_groups + 1 entries */
     char *materialized; /* per node: its value is written to memory */
     int n_fused, n_terminals, n_written, n_multi; /* counts for `fnc info` */

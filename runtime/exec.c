@@ -307,7 +307,7 @@ int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
     for (IrId id = 0; id < ex->n; id++) {
         if (!ex->needed[id]) continue;
         int gi = f->n_groups ? f->group_of[id] : -1;
-        if (gi >= 0 && f->members[f->start[gi + 1] - 1] != id) continue; /* the group runs at its last member */
+        if (gi >= 0 && f->run_at[gi] != id) continue; /* the group runs at run_at */
         double t0 = ex->prof_s ? rt_now() : 0;
         if (gi >= 0) {
             if (ex->prec == 4) run_group_f32(ex, gi);

@@ -207,7 +207,7 @@ static void plan_blocks(RtPlan *p, int assign) {
     const int forever = n;
     for (IrId id = 0; id < n; id++) {
         last[id] = -1;
-        pos[id] = f->n_groups && f->group_of[id] >= 0 ? f->members[f->start[f->group_of[id] + 1] - 1] : id;
+        pos[id] = f->n_groups && f->group_of[id] >= 0 ? f->run_at[f->group_of[id]] : id;
     }
     for (IrId id = 0; id < n; id++)
         if (p->needed[id])

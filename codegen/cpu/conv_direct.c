@@ -115,9 +115,9 @@ int cpu_direct_fits(const RefWindow *v, int pass) {
     int data = pass == CPU_BWD_DATA, out = data ? v->c : v->o, red = data ? v->o : v->c,
         cells = v->kh * v->kw;
     int64_t pixels = (int64_t)v->n * (data ? (int64_t)v->h * v->w : (int64_t)v->oh * v->ow);
-    /* bwd_filter wins on windows with 64 or fewer outputs; a 1x1 window's is one plain sgemm
-       over the pixels (x is its column matrix), which runs faster */
-    if (pass == CPU_BWD_FILTER && (v->c % CT || cells == 1 || v->o > 64)) return 0;
+    /* bwd_filter wins on windows with 128 or fewer outputs (block17's 1x7 and 7x1: 2x); a 1x1
+       window's is one plain sgemm over the pixels (x is its column matrix), which runs as fast */
+    if (pass == CPU_BWD_FILTER && (v->c % CT || cells == 1 || v->o > 128)) return 0;
     return out % WIDTH == 0 && out <= 256 && red >= 16 && (int64_t)cells * red * out <= 131072 &&
            v->sh == 1 && v->sw == 1 && pixels >= 1024 && cells <= MAX_CELLS &&
            __builtin_cpu_supports("avx512f");
@@ -285,11 +285,7 @@ void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const
         }
         free(r);
     }
-    for (int k = 1; k < ranges; k++) { /* in range order */
-        const float *p = partial + (size_t)(k - 1) * size;
-        for (size_t i = 0; i < size; i++)
-            dw[i] += p[i];
-    }
+    cpu_add_partials(dw, partial, size, ranges - 1, threads);
 #else
     (void)x, (void)dy, (void)dw, (void)v, (void)scratch, (void)threads;
 #endif

@@ -81,6 +81,17 @@ size_t cpu_conv_scratch(const RefWindow *v, int threads) {
     return most;
 }
 
+void cpu_add_partials(float *dst, const float *partials, size_t n, int count, int threads) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (size_t i0 = 0; i0 < n; i0 += 4096) { /* chunks over the team, each partial in order */
+        size_t i1 = i0 + 4096 < n ? i0 + 4096 : n;
+        for (int r = 0; r < count; r++) {
+            const float *p = partials + (size_t)r * n;
+            for (size_t i = i0; i < i1; i++) dst[i] += p[i];
+        }
+    }
+}
+
 /* The column tile for rows p0..p1 of image b: x itself for a pointwise conv, else built in buf. */
 static const float *col_tile(const float *x, float *buf, const RefWindow *v, int b, int64_t p0, int64_t p1) {
     if (ref_conv_pointwise(v)) return x + ((size_t)b * (size_t)pixels(v) + (size_t)p0) * (size_t)v->c;
@@ -156,8 +167,5 @@ void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const
                         dy + ((size_t)b * (size_t)P + (size_t)p0) * (size_t)v->o, v->o, t == t0 ? 0 : 1, acc, v->o);
         }
     }
-    for (int r = 1; r < ranges; r++) {
-        const float *p = partial + (size_t)r * kw_o;
-        for (size_t i = 0; i < kw_o; i++) dw[i] += p[i];
-    }
+    cpu_add_partials(dw, partial + kw_o, kw_o, ranges - 1, threads);
 }

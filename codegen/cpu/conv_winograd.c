@@ -406,11 +406,6 @@ void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, con
                             k == blocks * r / ranges ? 0 : 1, du + (size_t)e * g.c * g.o, (int)g.o);
         }
     }
-    float *du = partial;
-    for (int r = 1; r < ranges; r++) {
-        const float *p = partial + (size_t)r * co;
-        for (size_t i = 0; i < co; i++)
-            du[i] += p[i];
-    }
-    filter_adjoint(du, dw, &g, threads);
+    cpu_add_partials(partial, partial + co, co, ranges - 1, threads);
+    filter_adjoint(partial, dw, &g, threads);
 }

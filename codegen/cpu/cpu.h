@@ -17,6 +17,9 @@ void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const R
                              int threads);
 void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, float *scratch,
                                int threads);
+/* dst[i] += partials[r * n + i] for r = 0, 1, ... count-1 in that order (the filter
+ * gradients' fixed pixel ranges), elements split over the team */
+void cpu_add_partials(float *dst, const float *partials, size_t n, int count, int threads);
 
 /* Winograd F(4x4, 3x3) (conv_winograd.c) for 3x3 stride-1 windows; the functions above call it
  * where cpu_winograd_fits (FN_WINOGRAD=0 turns it off). Scratch: cpu_winograd_scratch floats. */

@@ -381,7 +381,7 @@ static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *num
         }
         m->plan[id].node = id;
         m->plan[id].work = CU_NOTHING;
-        if (f->members[f->start[gi + 1] - 1] != id) continue; /* the group runs at its last member */
+        if (f->run_at[gi] != id) continue; /* the group runs at run_at */
         if (add_group(&b, g, f, gi, numel, &m->groups[gi], &bodies, &n_bodies, &body_kernel) < 0) {
             snprintf(err, errcap, "fused group %d (ending at node %%%d): its operands or sums have two row lengths", gi,
                      (int)id);

@@ -99,43 +99,24 @@ extern "C" __global__ void fn_softmax_xent_grad(float *dx, const float *x, const
     }
 }
 
-/* 2 nodes, ending mul; 3 pointers */
-extern "C" __global__ void fn_f2(fn_i64 n, fn_i64 len, float *p0, float *p1, float *p2) {
-    FN_LOOP(i, n) {
+/* 3 nodes, ending sum; 4 pointers; partial sums */
+extern "C" __global__ void fn_f2(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, float *p1, float *p2, float *p3) {
+    fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r = (fn_i64)blockIdx.y * chunk + threadIdx.y;
+    fn_i64 r1 = ((fn_i64)blockIdx.y + 1) * chunk;
+    if (j >= len) return;
+    float t2 = 0.f;
+    for (; r < r1; r += 8) {
+        fn_i64 i = r * len + j;
+        if (i >= n) break;
         float l0 = p0[i];
         float m0; { float v = l0; m0 = v > 0.f ? 1.f : 0.f; }
         float l1 = p1[i];
         float m1; { float x = l1, z = m0; m1 = x * z; }
         p2[i] = m1;
-    }
-}
-
-/* 2 nodes, ending sub; 4 pointers */
-extern "C" __global__ void fn_f3(fn_i64 n, fn_i64 len, float *p0, float *p1, float *p2, float *p3) {
-    float l1 = p1[0];
-    FN_LOOP(i, n) {
-        float l0 = p0[i];
-        float m0; { float x = l0, z = l1; m0 = x * z; }
-        float l2 = p2[i];
-        float m1; { float x = l2, z = m0; m1 = x - z; }
-        p3[i] = m1;
-    }
-}
-
-/* 1 nodes, ending sum; 2 pointers; partial sums */
-extern "C" __global__ void fn_f4(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, float *p1) {
-    fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r = (fn_i64)blockIdx.y * chunk + threadIdx.y;
-    fn_i64 r1 = ((fn_i64)blockIdx.y + 1) * chunk;
-    if (j >= len) return;
-    float t0 = 0.f;
-    for (; r < r1; r += 8) {
-        fn_i64 i = r * len + j;
-        if (i >= n) break;
-        float l0 = p0[i];
-        t0 += l0;
+        t2 += m1;
     }
     fn_i64 q = ((fn_i64)blockIdx.y * 8 + threadIdx.y) * len + j;
-    p1[q] = t0;
+    p3[q] = t2;
 }
 
 /* part[s*ny + j] = sum of a[i*ny + j] over rows i of split s (chunk rows each): a block is
@@ -165,6 +146,18 @@ extern "C" __global__ void fn_sum_lead(float *y, const float *a, fn_i64 ny, fn_i
     }
 }
 
+/* 2 nodes, ending sub; 4 pointers */
+extern "C" __global__ void fn_f3(fn_i64 n, fn_i64 len, float *p0, float *p1, float *p2, float *p3) {
+    float l1 = p1[0];
+    FN_LOOP(i, n) {
+        float l0 = p0[i];
+        float m0; { float x = l0, z = l1; m0 = x * z; }
+        float l2 = p2[i];
+        float m1; { float x = l2, z = m0; m1 = x - z; }
+        p3[i] = m1;
+    }
+}
+
 extern "C" __global__ void fn_softmax_xent(float *loss, const float *x, const int *labels, fn_i64 rows,
                                             fn_i64 cols) {
     FN_LOOP(r, rows) {
@@ -177,6 +170,22 @@ extern "C" __global__ void fn_softmax_xent(float *loss, const float *x, const in
         for (fn_i64 j = 0; j < cols; j++) sum += exp((double)xr[j] - m);
         loss[r] = (float)(log(sum) - ((double)xr[l] - m));
     }
+}
+
+/* 1 nodes, ending sum; 2 pointers; partial sums */
+extern "C" __global__ void fn_f4(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, float *p1) {
+    fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r = (fn_i64)blockIdx.y * chunk + threadIdx.y;
+    fn_i64 r1 = ((fn_i64)blockIdx.y + 1) * chunk;
+    if (j >= len) return;
+    float t0 = 0.f;
+    for (; r < r1; r += 8) {
+        fn_i64 i = r * len + j;
+        if (i >= n) break;
+        float l0 = p0[i];
+        t0 += l0;
+    }
+    fn_i64 q = ((fn_i64)blockIdx.y * 8 + threadIdx.y) * len + j;
+    p1[q] = t0;
 }
 
 /* the moving averages' step: s -= k (s - v), rounded as the host's rt_ema_update (no FMA) */

@@ -81,7 +81,7 @@ exit:
 !4 = !{!"llvm.loop.parallel_accesses", !5}
 !5 = distinct !{}
 
-; 2 nodes, ending mul; 3 pointers
+; 3 nodes, ending sum; 4 pointers
 define void @fn_k2(i64 %rows, i64 %len, float** noalias nocapture readonly %p) #0 {
 entry:
   %s0.a = getelementptr inbounds float*, float** %p, i64 0
@@ -90,6 +90,8 @@ entry:
   %s1 = load float*, float** %s1.a, align 8
   %s2.a = getelementptr inbounds float*, float** %p, i64 2
   %s2 = load float*, float** %s2.a, align 8
+  %s3.a = getelementptr inbounds float*, float** %p, i64 3
+  %s3 = load float*, float** %s3.a, align 8
   br label %row
 row:
   %r = phi i64 [ 0, %entry ], [ %r.next, %row.end ]
@@ -107,6 +109,10 @@ body:
   %m1 = fmul float %l1, %m0
   %o1.p = getelementptr inbounds float, float* %s2, i64 %i
   store float %m1, float* %o1.p, align 4, !llvm.access.group !8
+  %t2.p = getelementptr inbounds float, float* %s3, i64 %j
+  %t2 = load float, float* %t2.p, align 4, !llvm.access.group !8
+  %t2.n = fadd float %t2, %m1
+  store float %t2.n, float* %t2.p, align 4, !llvm.access.group !8
   %j.next = add nuw nsw i64 %j, 1
   %j.more = icmp slt i64 %j.next, %len
   br i1 %j.more, label %body, label %row.end, !llvm.loop !6
@@ -180,10 +186,10 @@ body:
   %i = add nsw i64 %base, %j
   %l0.p = getelementptr inbounds float, float* %s0, i64 %i
   %l0 = load float, float* %l0.p, align 4, !llvm.access.group !14
-  %t0.p = getelementptr inbounds float, float* %s1, i64 %j
-  %t0 = load float, float* %t0.p, align 4, !llvm.access.group !14
+  %t0.p = getelementptr inbounds float, float* %s1, i64 0
+  %t0 = load float, float* %t0.p, align 4
   %t0.n = fadd float %t0, %l0
-  store float %t0.n, float* %t0.p, align 4, !llvm.access.group !14
+  store float %t0.n, float* %t0.p, align 4
   %j.next = add nuw nsw i64 %j, 1
   %j.more = icmp slt i64 %j.next, %len
   br i1 %j.more, label %body, label %row.end, !llvm.loop !12
@@ -197,39 +203,4 @@ exit:
 !12 = distinct !{!12, !13}
 !13 = !{!"llvm.loop.parallel_accesses", !14}
 !14 = distinct !{}
-
-; 1 nodes, ending sum; 2 pointers
-define void @fn_k5(i64 %rows, i64 %len, float** noalias nocapture readonly %p) #0 {
-entry:
-  %s0.a = getelementptr inbounds float*, float** %p, i64 0
-  %s0 = load float*, float** %s0.a, align 8
-  %s1.a = getelementptr inbounds float*, float** %p, i64 1
-  %s1 = load float*, float** %s1.a, align 8
-  br label %row
-row:
-  %r = phi i64 [ 0, %entry ], [ %r.next, %row.end ]
-  %base = mul nsw i64 %r, %len
-  br label %body
-body:
-  %j = phi i64 [ 0, %row ], [ %j.next, %body ]
-  %i = add nsw i64 %base, %j
-  %l0.p = getelementptr inbounds float, float* %s0, i64 %i
-  %l0 = load float, float* %l0.p, align 4, !llvm.access.group !17
-  %t0.p = getelementptr inbounds float, float* %s1, i64 0
-  %t0 = load float, float* %t0.p, align 4
-  %t0.n = fadd float %t0, %l0
-  store float %t0.n, float* %t0.p, align 4
-  %j.next = add nuw nsw i64 %j, 1
-  %j.more = icmp slt i64 %j.next, %len
-  br i1 %j.more, label %body, label %row.end, !llvm.loop !15
-row.end:
-  %r.next = add nuw nsw i64 %r, 1
-  %r.more = icmp slt i64 %r.next, %rows
-  br i1 %r.more, label %row, label %exit
-exit:
-  ret void
-}
-!15 = distinct !{!15, !16}
-!16 = !{!"llvm.loop.parallel_accesses", !17}
-!17 = distinct !{}
 
