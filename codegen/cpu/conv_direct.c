@@ -118,10 +118,6 @@ int cpu_direct_fits(const RefWindow *v, int pass) {
     /* bwd_filter wins on windows with 128 or fewer outputs (block17's 1x7 and 7x1: 2x); a 1x1
        window's is one plain sgemm over the pixels (x is its column matrix), which runs as fast */
     if (pass == CPU_BWD_FILTER && (v->c % CT || cells == 1 || v->o > 128)) return 0;
-    /* a pointwise window whose sum is long (block17's 896 -> 128) is one efficient sgemm over x
-       itself; there the direct kernel, 12 rows of 3.5 KB at a time, ran as fast in some
-       processes and at a quarter of that speed in others */
-    if (cells == 1 && red > 512) return 0;
     return out % WIDTH == 0 && out <= 256 && red >= 16 && (int64_t)cells * red * out <= 131072 &&
            v->sh == 1 && v->sw == 1 && pixels >= 1024 && cells <= MAX_CELLS &&
            __builtin_cpu_supports("avx512f");
