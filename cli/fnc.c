@@ -151,7 +151,7 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
         snprintf(what, sizeof what, t ? "train graph (%s)" : "eval graph", pass_optimizer_names[ctx->optimizer]);
         if (!gg) continue;
         PassFusion f;
-        pass_fuse(gg, NULL, &f);
+        pass_fuse(gg, NULL, NULL, &f);
         printf("fusion, %s: %d nodes, %d of them in %d loops (%d with more than one node); %d sums folded in; "
                "%d values written\n",
                what, gg->n_nodes, f.n_fused, f.n_groups, f.n_multi, f.n_terminals, f.n_written);

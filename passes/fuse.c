@@ -66,7 +66,7 @@ static int may_join(const IrGraph *g, const PassFusion *f, const Group *gr, IrId
     return 1;
 }
 
-int pass_fuse(const IrGraph *g, const char *needed, PassFusion *f) {
+int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion *f) {
     int n = g->n_nodes;
     memset(f, 0, sizeof *f);
     f->group_of = malloc(((size_t)n + 1) * sizeof *f->group_of);
@@ -87,7 +87,8 @@ int pass_fuse(const IrGraph *g, const char *needed, PassFusion *f) {
                 gr[gi] = (Group){.terminal_shape_src = IR_NONE};
             }
         }
-        for (int k = 0; k < cn->n_in; k++) /* c reads these groups from outside */
+        for (int k = 0; k < cn->n_in && cn->op != IR_OP_ASSIGN; k++) /* c reads these groups from outside
+            (an assignment reads its value after the step: it does not fix where the group runs) */
             if (f->group_of[cn->in[k]] >= 0 && f->group_of[cn->in[k]] != gi) gr[f->group_of[cn->in[k]]].escaped = 1;
         if (gi < 0) continue;
         f->group_of[c] = gi;
@@ -117,7 +118,8 @@ int pass_fuse(const IrGraph *g, const char *needed, PassFusion *f) {
             if (f->group_of[x] >= 0 && f->group_of[x] != f->group_of[id]) f->materialized[x] = 1;
         }
     }
-    for (int i = 0; i < g->n_outputs; i++) f->materialized[g->outputs[i].id] = 1;
+    for (int i = 0; i < g->n_outputs; i++)
+        if (!kept || kept[g->outputs[i].id]) f->materialized[g->outputs[i].id] = 1;
     for (IrId id = 0; id < n; id++) {
         if (f->group_of[id] < 0) continue;
         f->n_fused++;

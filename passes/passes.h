@@ -88,8 +88,9 @@ typedef struct {
 int pass_fuse_layout(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, PassFuseLayout *lay);
 /* The slot of node x in lay: as an operand (result 0) or as a result (1); -1 if none. */
 int pass_fuse_slot(const PassFuseLayout *lay, IrId x, int result);
-/* Groups the needed nodes (needed NULL: all). Free with pass_fusion_free. */
-int pass_fuse(const IrGraph *g, const char *needed, PassFusion *f);
+/* Groups the needed nodes (needed NULL: all); the kept ones (the outputs a caller reads; NULL:
+ * every output) are written to memory. Free with pass_fusion_free. */
+int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion *f);
 void pass_fusion_free(PassFusion *f);
 
 /* Runs the pipeline for one graph; training selects the train pipeline above, with ctx's

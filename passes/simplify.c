@@ -59,11 +59,24 @@ static IrId r_mul_const(IrGraph *g, const IrNode *n) { /* x * c (scalar const) -
     return IR_NONE;
 }
 
+/* op(bcast(s), x) -> op(s, x) for a binary op (either side): binary ops broadcast a suffix-shaped
+ * operand themselves, and a bcast of a scalar read by several loops had to be written out at
+ * full size (the weight-decay gradient of every parameter) */
+static IrId r_bcast_operand(IrGraph *g, const IrNode *n) {
+    if (n->op != IR_OP_ADD && n->op != IR_OP_SUB && n->op != IR_OP_MUL && n->op != IR_OP_DIV) return IR_NONE;
+    for (int k = 0; k < 2; k++) {
+        const IrNode *b = &g->nodes[n->in[k]];
+        if (b->op != IR_OP_BCAST || b->attr.u.reduce.mean || !same_shape(g, n->in[1 - k], n)) continue;
+        return k == 0 ? ir_binary(g, n->op, b->in[0], n->in[1]) : ir_binary(g, n->op, n->in[0], b->in[0]);
+    }
+    return IR_NONE;
+}
+
 static Rule rules[] = {
     {"scale-by-one", r_scale_one, 0}, {"add-scalar-zero", r_adds_zero, 0},
     {"mul-by-one", r_mul_one, 0},     {"add-zero", r_add_zero, 0},
     {"neg-neg", r_neg_neg, 0},        {"scale-scale", r_scale_scale, 0},
-    {"mul-const", r_mul_const, 0},
+    {"mul-const", r_mul_const, 0},    {"bcast-operand", r_bcast_operand, 0},
 };
 
 static IrId rebuild(IrGraph *dst, const IrGraph *src, IrId id, IrId *map) {

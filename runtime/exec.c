@@ -338,7 +338,7 @@ const void *rt_exec_output(RtExec *ex, const char *name, int64_t *n, int *rank, 
     int k = rt_plan_output(ex->g, name);
     if (k < 0) return NULL;
     IrId id = ex->g->outputs[k].id;
-    if (!ex->buf[id]) return NULL;
+    if (!ex->plan.kept[id] || !ex->buf[id]) return NULL; /* not requested: not kept */
     if (n) *n = ex->numel[id];
     if (rank) *rank = ex->rank[id];
     if (dims) memcpy(dims, ex->dims[id], sizeof ex->dims[id]);

@@ -223,7 +223,7 @@ static void plan_blocks(RtPlan *p, int assign) {
         if (nd->op == IR_OP_ASSIGN) last[nd->in[1]] = forever; /* copied after the step */
     }
     for (int i = 0; i < g->n_outputs; i++)
-        if (p->needed[g->outputs[i].id]) last[g->outputs[i].id] = forever;
+        if (p->kept[g->outputs[i].id]) last[g->outputs[i].id] = forever;
     if (assign) assign_in_place(p, pos);
     p->n_blocks = 0;
     for (IrId id = 0; id < n; id++) p->block_of[id] = -1;
@@ -275,20 +275,22 @@ int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *c
     p->numel = calloc((size_t)n + 1, sizeof *p->numel);
     p->esize = calloc((size_t)n + 1, sizeof *p->esize);
     p->needed = calloc((size_t)n + 1, 1);
+    p->kept = calloc((size_t)n + 1, 1);
     p->block_of = calloc((size_t)n + 1, sizeof *p->block_of);
     p->assign_to = malloc(((size_t)n + 1) * sizeof *p->assign_to);
     for (IrId id = 0; id <= n; id++) p->assign_to[id] = IR_NONE;
     /* what the requested outputs and effects need */
     if (n_want == 0)
-        for (int i = 0; i < g->n_outputs; i++) p->needed[g->outputs[i].id] = 1;
+        for (int i = 0; i < g->n_outputs; i++) p->kept[g->outputs[i].id] = 1;
     for (int i = 0; i < n_want; i++) {
         int k = rt_plan_output(g, want[i]);
         if (k < 0) {
             rt_plan_free(p);
             return rt_fail(st, "the graph has no output named '%s'", want[i]);
         }
-        p->needed[g->outputs[k].id] = 1;
+        p->kept[g->outputs[k].id] = 1;
     }
+    memcpy(p->needed, p->kept, (size_t)n);
     if (run_effects)
         for (int i = 0; i < g->n_effects; i++) p->needed[g->effects[i]] = 1;
     for (IrId id = n - 1; id >= 0; id--)
@@ -324,7 +326,7 @@ int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *c
             if (s > p->scratch) p->scratch = s;
         }
     }
-    if (fuse) pass_fuse(g, p->needed, &p->fusion);
+    if (fuse) pass_fuse(g, p->needed, p->kept, &p->fusion);
     plan_blocks(p, fuse && (flags & RT_PLAN_ASSIGN));
     return 0;
 }
@@ -335,6 +337,7 @@ void rt_plan_free(RtPlan *p) {
     free(p->numel);
     free(p->esize);
     free(p->needed);
+    free(p->kept);
     free(p->block_of);
     free(p->assign_to);
     free(p->block_bytes);

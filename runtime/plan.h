@@ -16,6 +16,7 @@ typedef struct {
     int64_t *numel;
     size_t *esize;
     char *needed;
+    char *kept; /* the requested outputs (all when none was named): in memory after a step */
     int *block_of; /* -1: no block (variables, assignments, nodes not needed) */
     size_t *block_bytes;
     int n_blocks;

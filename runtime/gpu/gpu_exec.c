@@ -693,7 +693,7 @@ const void *rt_gpu_exec_output(RtGpuExec *ex, const char *name, int64_t *n, int 
     }
     IrId id = ex->g->outputs[k].id;
     const RtPlan *p = &ex->plan;
-    if (!p->needed[id]) {
+    if (!p->kept[id]) {
         rt_fail(st, "output '%s' was not requested when the executor was made", name);
         return NULL;
     }
