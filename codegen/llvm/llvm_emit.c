@@ -70,16 +70,12 @@ static void operand(Emit *e, IrId x, char *out, size_t cap) {
         return;
     }
     int s = pass_fuse_slot(e->lay, x, 0);
-    if (!e->loaded[s]) {
+    if (!e->loaded[s]) { /* (scalars were loaded before the loop: ll_emit_group) */
         e->loaded[s] = 1;
-        if (e->lay->slot_kind[s] == PASS_SLOT_SCALAR) {
-            put(e->t, "  %%l%d = load %s, %s* %%s%d, align %d\n", s, e->T, e->T, s, e->align);
-        } else {
-            const char *idx = e->lay->slot_kind[s] == PASS_SLOT_FULL ? "%i" : "%j";
-            put(e->t, "  %%l%d.p = getelementptr inbounds %s, %s* %%s%d, i64 %s\n", s, e->T, e->T, s, idx);
-            put(e->t, "  %%l%d = load %s, %s* %%l%d.p, align %d, !llvm.access.group !%d\n", s, e->T, e->T, s, e->align,
-                e->ag);
-        }
+        const char *idx = e->lay->slot_kind[s] == PASS_SLOT_FULL ? "%i" : "%j";
+        put(e->t, "  %%l%d.p = getelementptr inbounds %s, %s* %%s%d, i64 %s\n", s, e->T, e->T, s, idx);
+        put(e->t, "  %%l%d = load %s, %s* %%l%d.p, align %d, !llvm.access.group !%d\n", s, e->T, e->T, s, e->align,
+            e->ag);
     }
     snprintf(out, cap, "%%l%d", s);
 }
@@ -192,6 +188,14 @@ int ll_emit_group(const IrGraph *g, const PassFusion *f, int gi, const int64_t *
         put(t, "  %%s%d.a = getelementptr inbounds %s*, %s** %%p, i64 %d\n", s, e.T, e.T, s);
         put(t, "  %%s%d = load %s*, %s** %%s%d.a, align 8\n", s, e.T, e.T, s);
     }
+    /* Scalar operands before the loop: a load inside it, outside the parallel access group, kept
+       the vectoriser from treating the loop as parallel (the optimiser's updates, with 9
+       pointers, stayed scalar) */
+    for (int s = 0; s < lay->n_slots; s++)
+        if (lay->slot_kind[s] == PASS_SLOT_SCALAR) {
+            put(t, "  %%l%d = load %s, %s* %%s%d, align %d\n", s, e.T, e.T, s, e.align);
+            e.loaded[s] = 1;
+        }
     put(t, "  br label %%row\nrow:\n");
     put(t, "  %%r = phi i64 [ 0, %%entry ], [ %%r.next, %%row.end ]\n");
     put(t, "  %%base = mul nsw i64 %%r, %%len\n  br label %%body\nbody:\n");

@@ -55,6 +55,7 @@ entry:
   %s0 = load float*, float** %s0.a, align 8
   %s1.a = getelementptr inbounds float*, float** %p, i64 1
   %s1 = load float*, float** %s1.a, align 8
+  %l0 = load float, float* %s0, align 4
   br label %row
 row:
   %r = phi i64 [ 0, %entry ], [ %r.next, %row.end ]
@@ -63,7 +64,6 @@ row:
 body:
   %j = phi i64 [ 0, %row ], [ %j.next, %body ]
   %i = add nsw i64 %base, %j
-  %l0 = load float, float* %s0, align 4
   %m0 = fmul float %l0, 0x3FC99999A0000000
   %o0.p = getelementptr inbounds float, float* %s1, i64 %i
   store float %m0, float* %o0.p, align 4, !llvm.access.group !5
@@ -138,6 +138,7 @@ entry:
   %s2 = load float*, float** %s2.a, align 8
   %s3.a = getelementptr inbounds float*, float** %p, i64 3
   %s3 = load float*, float** %s3.a, align 8
+  %l1 = load float, float* %s1, align 4
   br label %row
 row:
   %r = phi i64 [ 0, %entry ], [ %r.next, %row.end ]
@@ -148,7 +149,6 @@ body:
   %i = add nsw i64 %base, %j
   %l0.p = getelementptr inbounds float, float* %s0, i64 %i
   %l0 = load float, float* %l0.p, align 4, !llvm.access.group !11
-  %l1 = load float, float* %s1, align 4
   %m0 = fmul float %l0, %l1
   %l2.p = getelementptr inbounds float, float* %s2, i64 %i
   %l2 = load float, float* %l2.p, align 4, !llvm.access.group !11
