@@ -66,6 +66,27 @@ static int may_join(const IrGraph *g, const PassFusion *f, const Group *gr, IrId
     return 1;
 }
 
+/* c joins group gi and also reads q, a member of another group that has not escaped (the relu
+ * mask of a gradient, a loop of its own until now): that group joins gi too, so q need not be
+ * written. Neither group has been read from outside, so neither depends on the other and both
+ * may run at c. Merged-away groups are left empty (pass_fuse drops them). */
+static void merge_into(const IrGraph *g, PassFusion *f, Group *gr, int gi, IrId q, IrId c, int n) {
+    int gq = f->group_of[q];
+    if (gq < 0 || gq == gi || gr[gq].escaped || gr[gi].escaped || gr[gi].n + gr[gq].n >= PASS_FUSE_MAX_GROUP ||
+        !pass_fuse_legal(g, q, c))
+        return;
+    IrId ts = gr[gi].terminal_shape_src, tq = gr[gq].terminal_shape_src;
+    if (ts != IR_NONE && tq != IR_NONE && !ir_shape_equal(&g->nodes[ts].shape, &g->nodes[tq].shape)) return;
+    const IrNode *cn = &g->nodes[c];
+    for (int k = 0; k < cn->n_in; k++) /* a sum is ready only when its group ends */
+        if (f->group_of[cn->in[k]] == gq && g->nodes[cn->in[k]].op == IR_OP_SUM) return;
+    for (IrId id = 0; id < n; id++)
+        if (f->group_of[id] == gq) f->group_of[id] = gi;
+    gr[gi].n += gr[gq].n;
+    if (ts == IR_NONE) gr[gi].terminal_shape_src = tq;
+    gr[gq].n = 0;
+}
+
 int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion *f) {
     int n = g->n_nodes;
     memset(f, 0, sizeof *f);
@@ -85,6 +106,8 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
             if (gi < 0) { /* a new group; a sum of an unfused value is a group of one terminal */
                 gi = f->n_groups++;
                 gr[gi] = (Group){.terminal_shape_src = IR_NONE};
+            } else {
+                for (int k = 0; k < cn->n_in; k++) merge_into(g, f, gr, gi, cn->in[k], c, n);
             }
         }
         for (int k = 0; k < cn->n_in && cn->op != IR_OP_ASSIGN; k++) /* c reads these groups from outside
@@ -96,6 +119,16 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
         gr[gi].n++;
         if (cn->op == IR_OP_SUM && gr[gi].terminal_shape_src == IR_NONE) gr[gi].terminal_shape_src = c;
     }
+    /* drop the groups merged into others: ids in order of the remaining ones */
+    int *renum = malloc(((size_t)f->n_groups + 1) * sizeof *renum), kept_groups = 0;
+    for (int i = 0; i < f->n_groups; i++) {
+        renum[i] = gr[i].n > 0 ? kept_groups : -1;
+        if (gr[i].n > 0) gr[kept_groups++] = gr[i];
+    }
+    for (IrId id = 0; id < n; id++)
+        if (f->group_of[id] >= 0) f->group_of[id] = renum[f->group_of[id]];
+    f->n_groups = kept_groups;
+    free(renum);
     /* members, group by group, in id order */
     f->run_at = malloc(((size_t)f->n_groups + 1) * sizeof *f->run_at);
     for (int i = 0; i < f->n_groups; i++) f->run_at[i] = gr[i].run;

@@ -152,6 +152,10 @@ static void fusion_properties(void) {
     CHECK(written, "every value read outside its group is written");
     CHECK(ordered, "every group runs after its outside inputs and before its outside readers");
     CHECK(late >= 100, "batch norm's beta gradients join their loops as late sums (%d)", late);
+    int lone_masks = 0; /* a relu mask in a loop of its own would be written out for one reader */
+    for (int gi = 0; gi < f.n_groups; gi++)
+        lone_masks += f.start[gi + 1] - f.start[gi] == 1 && g->nodes[f.members[f.start[gi]]].op == IR_OP_STEP;
+    CHECK(lone_masks == 0, "every relu mask joins its gradient's loop (%d alone)", lone_masks);
     /* legality on the first batch norm: conv -> sub(mean) -> ... -> relu */
     IrId relu = IR_NONE, conv = IR_NONE;
     for (IrId id = 0; id < g->n_nodes && relu == IR_NONE; id++) {
