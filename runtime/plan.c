@@ -45,7 +45,7 @@ void rt_plan_window(const RtPlan *p, IrId id, RefWindow *win) {
  * smallest free block that fits (a block is free once the last reader of its occupant has run;
  * never one of the node's own inputs), or a new block. Inputs and constants, written before
  * the step, get blocks of their own; requested outputs and assigned values stay to its end.
- * With fusion, a group's members run (and take their blocks) at its last member, members that stay
+ * With fusion, a group's members run (and take their blocks) at its run_at, members that stay
  * in registers take none, and a reshape shares its input's block. */
 typedef struct {
     int *busy;  /* per block: the last time its occupant is read */
@@ -233,7 +233,7 @@ static void plan_blocks(RtPlan *p, int assign) {
             continue;
         int gi = f->n_groups ? f->group_of[id] : -1;
         if (gi >= 0) {
-            if (pos[id] != id) continue; /* placed when the group runs, at its last member */
+            if (pos[id] != id) continue; /* placed when the group runs, at its run_at */
             for (int k = f->start[gi]; k < f->start[gi + 1]; k++) {
                 IrId m = f->members[k];
                 if (!f->materialized[m] || p->assign_to[m] != IR_NONE) continue;

@@ -106,13 +106,10 @@ static int reaches(const IrGraph *g, IrId from, const PassFusion *f, int gi, cha
     return 0;
 }
 
-static void fusion_properties(void) {
-    PassCtx ctx = {0};
-    ctx.optimizer = PASS_OPT_ADAM;
-    IrGraph *g = drv_build("models/inception_resnet_v1.fn", NULL, 0, 1, &ctx, stderr);
-    if (!CHECK(g != NULL, "Inception-ResNet-v1 builds")) return;
-    PassFusion f;
-    pass_fuse(g, NULL, NULL, &f);
+/* Fusion's invariants on Inception-ResNet-v1's training step, for a grouping of the needed
+ * nodes (needed NULL: all). */
+static void check_fusion(const IrGraph *g, const PassFusion *fp, const char *needed, const char *label) {
+    const PassFusion f = *fp;
     int shapes_ok = 1, convex = 1, written = 1;
     char *seen = malloc((size_t)g->n_nodes);
     for (int gi = 0; gi < f.n_groups && convex; gi++) {
@@ -132,6 +129,7 @@ static void fusion_properties(void) {
        members from outside; sums that joined after the group escaped ("late") run there too */
     int ordered = 1, late = 0;
     for (IrId id = 0; id < g->n_nodes; id++) {
+        if (needed && !needed[id]) continue;
         int gi = f.group_of[id];
         IrId at = gi >= 0 ? f.run_at[gi] : id;
         late += gi >= 0 && id > at;
@@ -143,19 +141,42 @@ static void fusion_properties(void) {
             if ((gx >= 0 ? f.run_at[gx] : x) >= at && g->nodes[id].op != IR_OP_ASSIGN) ordered = 0; /* assignments run after the step */
         }
     }
-    printf("  Inception-ResNet-v1 train (ADAM): %d nodes, %d fused in %d loops (%d with several nodes), %d sums "
+    printf("  Inception-ResNet-v1 train (ADAM), %s: %d nodes, %d fused in %d loops (%d with several nodes), %d sums "
            "folded, %d values written\n",
-           g->n_nodes, f.n_fused, f.n_groups, f.n_multi, f.n_terminals, f.n_written);
-    CHECK(f.n_multi > 500 && f.n_terminals > 300, "most batch-norm and optimiser chains fuse");
-    CHECK(shapes_ok, "every group's pointwise members share one shape");
-    CHECK(convex, "every group is convex");
-    CHECK(written, "every value read outside its group is written");
-    CHECK(ordered, "every group runs after its outside inputs and before its outside readers");
-    CHECK(late >= 100, "batch norm's beta gradients join their loops as late sums (%d)", late);
+           label, g->n_nodes, f.n_fused, f.n_groups, f.n_multi, f.n_terminals, f.n_written);
+    CHECK(f.n_multi > 500 && f.n_terminals > 300, "%s: most batch-norm and optimiser chains fuse", label);
+    CHECK(shapes_ok, "%s: every group's pointwise members share one shape", label);
+    CHECK(convex, "%s: every group is convex", label);
+    CHECK(written, "%s: every value read outside its group is written", label);
+    CHECK(ordered, "%s: every group runs after its outside inputs and before its outside readers", label);
+    CHECK(late >= 100, "%s: batch norm's beta gradients join their loops as late sums (%d)", label, late);
     int lone_masks = 0; /* a relu mask in a loop of its own would be written out for one reader */
     for (int gi = 0; gi < f.n_groups; gi++)
         lone_masks += f.start[gi + 1] - f.start[gi] == 1 && g->nodes[f.members[f.start[gi]]].op == IR_OP_STEP;
-    CHECK(lone_masks == 0, "every relu mask joins its gradient's loop (%d alone)", lone_masks);
+    CHECK(lone_masks == 0, "%s: every relu mask joins its gradient's loop (%d alone)", label, lone_masks);
+    free(seen);
+}
+
+static void fusion_properties(void) {
+    PassCtx ctx = {0};
+    ctx.optimizer = PASS_OPT_ADAM;
+    IrGraph *g = drv_build("models/inception_resnet_v1.fn", NULL, 0, 1, &ctx, stderr);
+    if (!CHECK(g != NULL, "Inception-ResNet-v1 builds")) return;
+    PassFusion f;
+    pass_fuse(g, NULL, NULL, &f);
+    check_fusion(g, &f, NULL, "every output");
+    /* as fnrun binds it: a few outputs requested (not the gradients), the updates run */
+    const RtBinding b[] = {{"N", 32}, {"image_size", 160}, {"embedding_size", 512}, {"classes", 100}};
+    const char *want[] = {"loss", "xent", "accuracy"};
+    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+    RtStatus st;
+    RtPlan p;
+    if (CHECK(rt_bind_syms(g, b, 4, sym, &st) == 0 && rt_plan_build(&p, g, sym, want, 3, 1, 4, RT_PLAN_FUSE, &st) == 0,
+              "the training step plans: %s", st.msg)) {
+        check_fusion(g, &p.fusion, p.needed, "fnrun's outputs");
+        rt_plan_free(&p);
+    }
+    free(sym);
     /* legality on the first batch norm: conv -> sub(mean) -> ... -> relu */
     IrId relu = IR_NONE, conv = IR_NONE;
     for (IrId id = 0; id < g->n_nodes && relu == IR_NONE; id++) {
@@ -167,7 +188,6 @@ static void fusion_properties(void) {
     CHECK(!pass_fuse_legal(g, conv, g->nodes[relu].in[0]) && !pass_fuse_legal(g, relu, conv),
           "a convolution fuses with nothing");
     CHECK(!pass_fuse_legal(g, relu, pre), "legality needs the consumer to read the producer");
-    free(seen);
     pass_fusion_free(&f);
     ir_graph_free(g);
 }
@@ -190,7 +210,8 @@ static void exec_case(const FxCase *c, int prec, double tol) {
     RtExec *ref = rt_exec_bind(g, vr, c->b, c->nb, NULL, 0, c->training, &st);
     unsetenv("FN_FUSE");
     RtExec *fast = ref ? rt_exec_bind(g, vf, c->b, c->nb, NULL, 0, c->training, &st) : NULL;
-    /* training as fnrun binds it: only the loss requested, so the gradients need not reach memory */
+    /* training with only the loss requested (fnrun asks for a few more, never the gradients),
+       so the gradients need not reach memory */
     const char *loss_only[] = {"loss"};
     RtExec *lean = fast && c->training ? rt_exec_bind(g, vl, c->b, c->nb, loss_only, 1, 1, &st) : NULL;
     if (!CHECK(ref && fast && (lean || !c->training), "%s: executors: %s", c->model, st.msg)) goto done;

@@ -20,10 +20,10 @@
 
 typedef enum {
     CU_NOTHING, /* sources, assignments (done by the runtime after the step), fused members but
-                   the last */
+                   the one at the group's run_at */
     CU_KERNELS, /* kernel[0..n_kernels) in order */
     CU_GEMM,    /* cuBLAS, around the listed kernels (im2col before, col2im after) */
-    CU_FUSED    /* the last member of a fused group: the group's kernel (CuModule.groups[group]) */
+    CU_FUSED    /* a fused group's member at run_at: the group's kernel (CuModule.groups[group]) */
 } CuWork;
 
 typedef struct {
