@@ -206,6 +206,17 @@ int64_t pass_fuse_inner(const IrGraph *g, const PassFusion *f, int gi, const int
     return inner;
 }
 
+int64_t pass_fuse_lanes(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel) {
+    int64_t domain = numel[pass_fuse_domain(g, f, gi)];
+    int scalar_sum = 0;
+    for (int k = f->start[gi]; k < f->start[gi + 1]; k++)
+        scalar_sum |= g->nodes[f->members[k]].op == IR_OP_SUM && numel[f->members[k]] == 1;
+    return scalar_sum && pass_fuse_inner(g, f, gi, numel) == 0 && domain >= PASS_FUSE_LANES &&
+                   domain % PASS_FUSE_LANES == 0
+               ? PASS_FUSE_LANES
+               : 1;
+}
+
 int pass_fuse_slot(const PassFuseLayout *lay, IrId x, int result) {
     for (int s = 0; s < lay->n_slots; s++)
         if (lay->slot_node[s] == x && (lay->slot_kind[s] == PASS_SLOT_OUT || lay->slot_kind[s] == PASS_SLOT_SUM) == result)

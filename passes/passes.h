@@ -70,6 +70,11 @@ IrId pass_fuse_domain(const IrGraph *g, const PassFusion *f, int gi);
  * are smaller than the domain but not scalars, and of its sums; 0 when there is none, -1 when
  * there are several. Chunks hold whole rows, and the LLVM kernels loop over rows. */
 int64_t pass_fuse_inner(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel);
+/* Lanes of group gi's sums to a scalar on the CPU: PASS_FUSE_LANES partial sums (element i into
+ * lane i mod LANES, each in index order; the lanes then added in order) where the group has such
+ * a sum, no other row length, and a domain of whole lanes; else 1 (one running sum). */
+enum { PASS_FUSE_LANES = 16 };
+int64_t pass_fuse_lanes(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel);
 /* A group's operands and results as one kernel sees them, at bound sizes (the LLVM and CUDA
  * targets): slot s holds node slot_node[s]'s buffer, read in full at the element index, as a
  * suffix at the column index, or as a scalar; or written (a materialized member), or a terminal

@@ -145,12 +145,18 @@ static void SFX(run_group)(RtExec *ex, int gi) {
     for (int k = 0, r = 0; k < nm; k++) { /* the terminals' partial sums, in chunk order */
         const IrNode *nd = &ex->g->nodes[mem[k]];
         if (nd->op != IR_OP_SUM) continue;
-        real *y = ex->buf[mem[k]];
-        const real *p = part + (size_t)r++ * (size_t)gr->n_chunks * (size_t)gr->reduce_len;
-        memcpy(y, p, (size_t)gr->reduce_len * sizeof(real));
+        real *y = ex->buf[mem[k]], lane[PASS_FUSE_LANES];
+        const int64_t rl = gr->reduce_len, n = ex->numel[mem[k]];
+        real *sum = n == rl ? y : lane; /* a sum to a scalar kept rl lanes (pass_fuse_lanes) */
+        const real *p = part + (size_t)r++ * (size_t)gr->n_chunks * (size_t)rl;
+        memcpy(sum, p, (size_t)rl * sizeof(real));
         for (int64_t c = 1; c < gr->n_chunks; c++)
-            for (int64_t j = 0; j < gr->reduce_len; j++) y[j] += p[c * gr->reduce_len + j];
+            for (int64_t j = 0; j < rl; j++) sum[j] += p[c * rl + j];
+        if (sum == lane) {
+            y[0] = lane[0];
+            for (int64_t j = 1; j < rl; j++) y[0] += lane[j];
+        }
         if (nd->attr.u.reduce.mean)
-            for (int64_t j = 0; j < gr->reduce_len; j++) y[j] /= (real)(domain / gr->reduce_len);
+            for (int64_t j = 0; j < n; j++) y[j] /= (real)(domain / n);
     }
 }

@@ -159,6 +159,9 @@ int main(void) {
     const RtBinding small[] = {{"N", 4}, {"classes", 3}}, pnet[] = {{"N", 2}, {"H", 31}, {"W", 24}};
     const RtBinding pnet_big[] = {{"N", 2}, {"H", 150}, {"W", 131}}; /* loops of many chunks */
     same_bits("tests/models/tiny_mlp.fn", 1, PASS_OPT_ADAM, mlp, 1);
+    /* the mean loss over 40,000 rows: a sum to a scalar in lanes (pass_fuse_lanes), three chunks */
+    const RtBinding mlp_lanes[] = {{"N", 40000}};
+    same_bits("tests/models/tiny_mlp.fn", 1, PASS_OPT_ADAM, mlp_lanes, 1);
     same_bits("tests/models/irv1_small.fn", 1, PASS_OPT_ADAM, small, 2);
     same_bits("models/mtcnn/pnet.fn", 0, PASS_OPT_SGD, pnet, 3);
     same_bits("models/mtcnn/pnet.fn", 0, PASS_OPT_SGD, pnet_big, 3);

@@ -58,6 +58,7 @@ typedef struct {
     LlText *t;
     const char *T; /* "float" / "double" */
     int gi, prec, align, ag;
+    int64_t lanes; /* pass_fuse_lanes */
     char loaded[PASS_MAX_SLOTS];
 } Emit;
 
@@ -156,10 +157,11 @@ static void emit_member(Emit *e, int k, IrId id, const int64_t *numel) {
     case IR_OP_ADDS: put(e->t, "  %%m%d = fadd %s %s, %s\n", k, T, a, lit(c2, s, e->prec)); break;
     case IR_OP_SUM: {
         int ts = pass_fuse_slot(e->lay, id, 1);
-        const char *idx = numel[id] > 1 ? "%j" : "0";
-        const char *md = numel[id] > 1 ? ", !llvm.access.group !" : "";
+        const int lanes = numel[id] > 1 || e->lanes > 1; /* a scalar's lanes: pass_fuse_lanes */
+        const char *idx = lanes ? "%j" : "0";
+        const char *md = lanes ? ", !llvm.access.group !" : "";
         char mdn[16] = "";
-        if (numel[id] > 1) snprintf(mdn, sizeof mdn, "%d", e->ag);
+        if (lanes) snprintf(mdn, sizeof mdn, "%d", e->ag);
         put(e->t, "  %%t%d.p = getelementptr inbounds %s, %s* %%s%d, i64 %s\n", k, T, T, ts, idx);
         put(e->t, "  %%t%d = load %s, %s* %%t%d.p, align %d%s%s\n", k, T, T, k, e->align, md, mdn);
         put(e->t, "  %%t%d.n = fadd %s %%t%d, %s\n", k, T, k, a);
@@ -181,7 +183,7 @@ int ll_emit_group(const IrGraph *g, const PassFusion *f, int gi, const int64_t *
     const int nm = f->start[gi + 1] - f->start[gi];
     if (pass_fuse_layout(g, f, gi, numel, lay) < 0) return -1; /* two row lengths */
     Emit e = {.g = g, .f = f, .lay = lay, .t = t, .T = prec == 4 ? "float" : "double", .gi = gi, .prec = prec,
-              .align = prec, .ag = 3 * index + 2};
+              .align = prec, .ag = 3 * index + 2, .lanes = pass_fuse_lanes(g, f, gi, numel)};
     put(t, "; %d nodes, ending %s; %d pointers\n", nm, ir_op_info[g->nodes[mem[nm - 1]].op].name, lay->n_slots);
     put(t, "define void @%s(i64 %%rows, i64 %%len, %s** noalias nocapture readonly %%p) #0 {\nentry:\n", name, e.T);
     for (int s = 0; s < lay->n_slots; s++) {
