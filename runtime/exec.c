@@ -142,6 +142,11 @@ static int plan_groups(RtExec *ex, RtStatus *st) {
                 gr->reduce_len = ex->numel[id];
             }
         }
+        /* sums to a scalar keep lanes of partials (pass_fuse_lanes), so that they vectorise */
+        if (gr->reduce_len == 1) gr->reduce_len = pass_fuse_lanes(ex->g, f, gi, ex->numel);
+        if (ex->jit.kernel && ex->jit.kernel[gi] >= 0 && gr->reduce_len > 1 && ex->jit.inner[gi] != gr->reduce_len)
+            return rt_fail(st, "fused loop %d: its LLVM kernel's rows (%lld) are not its sums' length (%lld)", gi,
+                           (long long)ex->jit.inner[gi], (long long)gr->reduce_len);
         /* chunks hold whole rows (the LLVM kernels' rows too), whichever way the group runs */
         int64_t unit = pass_fuse_inner(ex->g, f, gi, ex->numel);
         if (unit < gr->reduce_len) unit = gr->reduce_len;
