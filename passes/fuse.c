@@ -230,6 +230,7 @@ int pass_fuse_layout(const IrGraph *g, const PassFusion *f, int gi, const int64_
     const int64_t domain = numel[pass_fuse_domain(g, f, gi)];
     memset(lay, 0, sizeof *lay);
     if ((lay->inner = pass_fuse_inner(g, f, gi, numel)) < 0) return -1; /* two row lengths */
+    lay->lanes = pass_fuse_lanes(g, f, gi, numel);
     for (int k = 0; k < nm; k++) {
         const IrNode *nd = &g->nodes[mem[k]];
         for (int i = 0; i < nd->n_in; i++) {

@@ -87,6 +87,8 @@ typedef struct {
     int slot_kind[PASS_MAX_SLOTS]; /* PASS_SLOT_* */
     int64_t inner;                 /* the row length: the suffix operands' and sums' length, or 0 when
                                       there are none */
+    int64_t lanes;                 /* pass_fuse_lanes: > 1 when sums to a scalar keep that many
+                                      partials (the CPU's rows are then `lanes` long) */
 } PassFuseLayout;
 /* Group gi's layout at element counts numel; -1 when its operands and sums have two different
  * row lengths (then only the interpreted loops can run it). */

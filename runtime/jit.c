@@ -37,7 +37,7 @@ int rt_jit_build(RtJit *j, const RtPlan *p, int prec, int compile, RtStatus *st)
             j->n_kernels++;
         }
         j->kernel[gi] = k;
-        j->inner[gi] = lay.inner ? lay.inner : pass_fuse_lanes(p->g, f, gi, p->numel) > 1 ? PASS_FUSE_LANES : 0;
+        j->inner[gi] = lay.lanes > 1 ? lay.lanes : lay.inner;
         j->n_slots[gi] = lay.n_slots;
         j->slot0[gi] = used_slots;
         if (used_slots + lay.n_slots > cap_slots) {

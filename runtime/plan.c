@@ -156,7 +156,6 @@ static void assign_in_place(RtPlan *p, const int *pos) {
     const PassFusion *f = &p->fusion;
     const int n = p->n;
     int *uses = calloc((size_t)n + 1, sizeof *uses); /* per variable: assignments to or from it */
-    int *slot = malloc(((size_t)n + 1) * sizeof *slot); /* per member: its index in f->members */
     IrId *src_of = malloc(((size_t)n + 1) * sizeof *src_of); /* per variable: its candidate value */
     for (IrId a = 0; a < n; a++) {
         src_of[a] = IR_NONE;
@@ -165,8 +164,6 @@ static void assign_in_place(RtPlan *p, const int *pos) {
             if (g->nodes[a].in[1] != g->nodes[a].in[0]) uses[g->nodes[a].in[1]]++;
         }
     }
-    for (int gi = 0; gi < f->n_groups; gi++)
-        for (int k = f->start[gi]; k < f->start[gi + 1]; k++) slot[f->members[k]] = k;
     for (IrId a = 0; a < n; a++) { /* candidates, by shape alone */
         const IrNode *an = &g->nodes[a];
         if (!p->needed[a] || an->op != IR_OP_ASSIGN) continue;
@@ -185,12 +182,11 @@ static void assign_in_place(RtPlan *p, const int *pos) {
         for (int i = 0; i < rn->n_in; i++) {
             IrId var = rn->in[i], src = src_of[var];
             if (src == IR_NONE) continue;
-            int same = f->group_of[r] == f->group_of[src];
-            if (same ? slot[r] > slot[src] : pos[r] >= pos[src]) p->assign_to[src] = IR_NONE;
+            int same = f->group_of[r] == f->group_of[src]; /* members run in id order */
+            if (same ? r > src : pos[r] >= pos[src]) p->assign_to[src] = IR_NONE;
         }
     }
     free(uses);
-    free(slot);
     free(src_of);
 }
 

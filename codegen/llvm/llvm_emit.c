@@ -58,7 +58,6 @@ typedef struct {
     LlText *t;
     const char *T; /* "float" / "double" */
     int gi, prec, align, ag;
-    int64_t lanes; /* pass_fuse_lanes */
     char loaded[PASS_MAX_SLOTS];
 } Emit;
 
@@ -157,7 +156,7 @@ static void emit_member(Emit *e, int k, IrId id, const int64_t *numel) {
     case IR_OP_ADDS: put(e->t, "  %%m%d = fadd %s %s, %s\n", k, T, a, lit(c2, s, e->prec)); break;
     case IR_OP_SUM: {
         int ts = pass_fuse_slot(e->lay, id, 1);
-        const int lanes = numel[id] > 1 || e->lanes > 1; /* a scalar's lanes: pass_fuse_lanes */
+        const int lanes = numel[id] > 1 || e->lay->lanes > 1; /* a scalar's lanes: pass_fuse_lanes */
         const char *idx = lanes ? "%j" : "0";
         const char *md = lanes ? ", !llvm.access.group !" : "";
         char mdn[16] = "";
@@ -183,7 +182,7 @@ int ll_emit_group(const IrGraph *g, const PassFusion *f, int gi, const int64_t *
     const int nm = f->start[gi + 1] - f->start[gi];
     if (pass_fuse_layout(g, f, gi, numel, lay) < 0) return -1; /* two row lengths */
     Emit e = {.g = g, .f = f, .lay = lay, .t = t, .T = prec == 4 ? "float" : "double", .gi = gi, .prec = prec,
-              .align = prec, .ag = 3 * index + 2, .lanes = pass_fuse_lanes(g, f, gi, numel)};
+              .align = prec, .ag = 3 * index + 2};
     put(t, "; %d nodes, ending %s; %d pointers\n", nm, ir_op_info[g->nodes[mem[nm - 1]].op].name, lay->n_slots);
     put(t, "define void @%s(i64 %%rows, i64 %%len, %s** noalias nocapture readonly %%p) #0 {\nentry:\n", name, e.T);
     for (int s = 0; s < lay->n_slots; s++) {
