@@ -22,7 +22,8 @@
  *   bwd_data     groups of whole images in parallel (their dx are disjoint; patches overlap)
  *   bwd_filter   a fixed number of block ranges in parallel, each into its own dU partial,
  *                the partials added in order
- * The per-channel transform loops are `omp simd` over the contiguous NHWC channel axis.
+ * The transforms take 16 channels (one AVX-512 register) of a whole patch or tile at a time,
+ * along the contiguous NHWC channel axis.
  * tests/test_cpu_fast.c checks all three against the reference kernels. */
 #include "codegen/cpu/cpu.h"
 
@@ -128,179 +129,193 @@ static void tile_rows(const RefWindow *v, float *base, int b, int oy, int ox, fl
     square_rows(base, v->oh, v->ow, (size_t)v->o, b, oy, ox, M, outside, stride, rows);
 }
 
-/* The 1-D transforms of F(4, 3) and their adjoints (Lavin & Gray's matrices), each on CH
- * channels at once: element k of the vector is at x + k * stride, channels contiguous from
- * there, so every line is a loop along channels that vectorises.
+/* The transforms work on 16 channels at a time, one vector (GCC's vector extension) per pixel
+ * or transformed position: a 6x6 patch is 36 vectors, transformed in registers and stored once.
+ * Each loop over tiles is built twice (target_clones), for AVX-512, where a vector is one
+ * register, and for the baseline; the CPU picks one when the program loads. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CLONES __attribute__((target_clones("avx512f", "default")))
+#else
+#define CLONES
+#endif
+#define INLINE static inline __attribute__((always_inline))
+/* the helpers taking and returning vectors are always inlined, so no call passes one: */
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float Vec __attribute__((vector_size(64)));
+enum { LANES = 16 };
+
+/* n (<= LANES) channels from p, zeros past them; or the first n lanes of v to p */
+INLINE Vec vload(const float *p, int n) {
+    Vec v = {0};
+    memcpy(&v, p, (size_t)n * sizeof(float));
+    return v;
+}
+INLINE void vstore(float *p, Vec v, int n) { memcpy(p, &v, (size_t)n * sizeof(float)); }
+
+/* The 1-D transforms of F(4, 3) and their adjoints (Lavin & Gray's matrices), vector k of
+ * the input at x[k * xs], of the output at t[k * ts]:
  *   Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
  *   G  = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
  *   Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] */
-enum { CH = 64 };
-#define X(k) x[(size_t)(k)*xs + c]
-#define T(k) t[(size_t)(k)*ts + c]
-static inline void bt6(const float *restrict x, size_t xs, float *restrict t, size_t ts,
-                       int n) { /* t = Bᵀ x */
-    for (int c = 0; c < n; c++) {
-        T(0) = 4 * X(0) - 5 * X(2) + X(4);
-        T(1) = -4 * (X(1) + X(2)) + X(3) + X(4);
-        T(2) = 4 * (X(1) - X(2)) - X(3) + X(4);
-        T(3) = 2 * (X(3) - X(1)) - X(2) + X(4);
-        T(4) = 2 * (X(1) - X(3)) - X(2) + X(4);
-        T(5) = 4 * X(1) - 5 * X(3) + X(5);
-    }
+#define X(k) x[(k) * xs]
+#define T(k) t[(k) * ts]
+INLINE void bt6(const Vec *x, int xs, Vec *t, int ts) { /* t = Bᵀ x */
+    T(0) = 4.0f * X(0) - 5.0f * X(2) + X(4);
+    T(1) = -4.0f * (X(1) + X(2)) + X(3) + X(4);
+    T(2) = 4.0f * (X(1) - X(2)) - X(3) + X(4);
+    T(3) = 2.0f * (X(3) - X(1)) - X(2) + X(4);
+    T(4) = 2.0f * (X(1) - X(3)) - X(2) + X(4);
+    T(5) = 4.0f * X(1) - 5.0f * X(3) + X(5);
 }
-static inline void b6(const float *restrict x, size_t xs, float *restrict t, size_t ts,
-                      int n) { /* t = B x */
-    for (int c = 0; c < n; c++) {
-        T(0) = 4 * X(0);
-        T(1) = 4 * (X(2) - X(1) + X(5)) + 2 * (X(4) - X(3));
-        T(2) = -5 * X(0) - 4 * (X(1) + X(2)) - X(3) - X(4);
-        T(3) = X(1) - X(2) + 2 * (X(3) - X(4)) - 5 * X(5);
-        T(4) = X(0) + X(1) + X(2) + X(3) + X(4);
-        T(5) = X(5);
-    }
+INLINE void b6(const Vec *x, int xs, Vec *t, int ts) { /* t = B x */
+    T(0) = 4.0f * X(0);
+    T(1) = 4.0f * (X(2) - X(1) + X(5)) + 2.0f * (X(4) - X(3));
+    T(2) = -5.0f * X(0) - 4.0f * (X(1) + X(2)) - X(3) - X(4);
+    T(3) = X(1) - X(2) + 2.0f * (X(3) - X(4)) - 5.0f * X(5);
+    T(4) = X(0) + X(1) + X(2) + X(3) + X(4);
+    T(5) = X(5);
 }
-static inline void g6(const float *restrict x, size_t xs, float *restrict t, size_t ts,
-                      int n) { /* t = G x */
-    for (int c = 0; c < n; c++) {
-        T(0) = X(0) * (1.0f / 4);
-        T(1) = -(X(0) + X(1) + X(2)) * (1.0f / 6);
-        T(2) = -(X(0) - X(1) + X(2)) * (1.0f / 6);
-        T(3) = X(0) * (1.0f / 24) + X(1) * (1.0f / 12) + X(2) * (1.0f / 6);
-        T(4) = X(0) * (1.0f / 24) - X(1) * (1.0f / 12) + X(2) * (1.0f / 6);
-        T(5) = X(2);
-    }
+INLINE void g6(const Vec *x, int xs, Vec *t, int ts) { /* t = G x */
+    T(0) = X(0) * (1.0f / 4);
+    T(1) = -(X(0) + X(1) + X(2)) * (1.0f / 6);
+    T(2) = -(X(0) - X(1) + X(2)) * (1.0f / 6);
+    T(3) = X(0) * (1.0f / 24) + X(1) * (1.0f / 12) + X(2) * (1.0f / 6);
+    T(4) = X(0) * (1.0f / 24) - X(1) * (1.0f / 12) + X(2) * (1.0f / 6);
+    T(5) = X(2);
 }
-static inline void gt3(const float *restrict x, size_t xs, float *restrict t, size_t ts,
-                       int n) { /* t = Gᵀ x */
-    for (int c = 0; c < n; c++) {
-        T(0) = X(0) * (1.0f / 4) - (X(1) + X(2)) * (1.0f / 6) + (X(3) + X(4)) * (1.0f / 24);
-        T(1) = (X(2) - X(1)) * (1.0f / 6) + (X(3) - X(4)) * (1.0f / 12);
-        T(2) = (X(3) + X(4) - X(1) - X(2)) * (1.0f / 6) + X(5);
-    }
+INLINE void gt3(const Vec *x, int xs, Vec *t, int ts) { /* t = Gᵀ x */
+    T(0) = X(0) * (1.0f / 4) - (X(1) + X(2)) * (1.0f / 6) + (X(3) + X(4)) * (1.0f / 24);
+    T(1) = (X(2) - X(1)) * (1.0f / 6) + (X(3) - X(4)) * (1.0f / 12);
+    T(2) = (X(3) + X(4) - X(1) - X(2)) * (1.0f / 6) + X(5);
 }
-static inline void at4(const float *restrict x, size_t xs, float *restrict t, size_t ts,
-                       int n) { /* t = Aᵀ x */
-    for (int c = 0; c < n; c++) {
-        T(0) = X(0) + X(1) + X(2) + X(3) + X(4);
-        T(1) = X(1) - X(2) + 2 * (X(3) - X(4));
-        T(2) = X(1) + X(2) + 4 * (X(3) + X(4));
-        T(3) = X(1) - X(2) + 8 * (X(3) - X(4)) + X(5);
-    }
+INLINE void at4(const Vec *x, int xs, Vec *t, int ts) { /* t = Aᵀ x */
+    T(0) = X(0) + X(1) + X(2) + X(3) + X(4);
+    T(1) = X(1) - X(2) + 2.0f * (X(3) - X(4));
+    T(2) = X(1) + X(2) + 4.0f * (X(3) + X(4));
+    T(3) = X(1) - X(2) + 8.0f * (X(3) - X(4)) + X(5);
 }
-static inline void a6(const float *restrict x, size_t xs, float *restrict t, size_t ts,
-                      int n) { /* t = A x */
-    for (int c = 0; c < n; c++) {
-        T(0) = X(0);
-        T(1) = X(0) + X(1) + X(2) + X(3);
-        T(2) = X(0) - X(1) + X(2) - X(3);
-        T(3) = X(0) + 2 * X(1) + 4 * X(2) + 8 * X(3);
-        T(4) = X(0) - 2 * X(1) + 4 * X(2) - 8 * X(3);
-        T(5) = X(3);
-    }
+INLINE void a6(const Vec *x, int xs, Vec *t, int ts) { /* t = A x */
+    T(0) = X(0);
+    T(1) = X(0) + X(1) + X(2) + X(3);
+    T(2) = X(0) - X(1) + X(2) - X(3);
+    T(3) = X(0) + 2.0f * X(1) + 4.0f * X(2) + 8.0f * X(3);
+    T(4) = X(0) - 2.0f * X(1) + 4.0f * X(2) - 8.0f * X(3);
+    T(5) = X(3);
 }
 #undef X
 #undef T
 
-/* A 2-D transform L x Rᵀ of a [rows_in][cols_in] grid of CH-channel vectors (element (i, j) at
- * in + (i * in_row + j * in_col) floats, channels contiguous), as columns then rows through the
- * 1-D `f` (rows_in -> rows_out), into out (element (i, j) at out + i * out_row + j * out_col);
- * tmp holds [rows_out][cols_in][CH]. */
-typedef void (*Tr1)(const float *restrict, size_t, float *restrict, size_t, int);
-static inline void tr2(Tr1 f, int rows_out, int cols_in, const float *in, size_t in_row,
-                       size_t in_col, float *tmp, float *out, size_t out_row, size_t out_col,
-                       int n) {
-    for (int j = 0; j < cols_in; j++)
-        f(in + j * in_col, in_row, tmp + (size_t)j * CH, (size_t)cols_in * CH, n);
+/* A 2-D transform L x Rᵀ of a [rows_in][cols] grid of vectors in x (row-major), columns then
+ * rows through the 1-D `f` (rows_in -> rows_out, and cols -> cols_out), into out
+ * [rows_out][cols_out]; tmp holds [rows_out][cols]. */
+typedef void (*Tr1)(const Vec *, int, Vec *, int);
+INLINE void tr2(Tr1 f, int rows_out, int cols, int cols_out, const Vec *x, Vec *tmp, Vec *out) {
+    for (int j = 0; j < cols; j++)
+        f(x + j, cols, tmp + j, cols);
     for (int i = 0; i < rows_out; i++)
-        f(tmp + (size_t)i * cols_in * CH, CH, out + i * out_row, out_col, n);
+        f(tmp + i * cols, 1, out + i * cols_out, 1);
 }
 
-/* Gathers rows[k][c0..c0+n) into buf[k][CH] (k < count), or adds buf back. */
-static inline void gather(float *const *rows, int count, size_t c0, int n, float *buf) {
-    for (int k = 0; k < count; k++)
-        memcpy(buf + (size_t)k * CH, rows[k] + c0, (size_t)n * sizeof(float));
-}
-static inline void put(float *const *rows, int count, size_t c0, int n, const float *buf, int add) {
-    for (int k = 0; k < count; k++) {
-        float *restrict d = rows[k] + c0;
-        const float *restrict b = buf + (size_t)k * CH;
-        if (add)
-            for (int c = 0; c < n; c++)
-                d[c] += b[c];
-        else
-            memcpy(d, b, (size_t)n * sizeof(float));
+/* Each loop over channels runs in vectors of 16, the last one possibly part full: `body`
+ * sees a constant 16 in all but that one, so its loads and stores are single moves. */
+#define BY_VECTORS(n, body)                                                                        \
+    for (size_t c0 = 0; c0 < (n); c0 += LANES) {                                                   \
+        if ((n) - c0 >= LANES) {                                                                   \
+            const int nc = LANES;                                                                  \
+            body;                                                                                  \
+        } else {                                                                                   \
+            const int nc = (int)((n) - c0);                                                        \
+            body;                                                                                  \
+        }                                                                                          \
     }
-}
 
 /* V[k][r][:] = (Bᵀ d B)[k] for one patch (rows[36] of n channels); ld = block * n. */
-static void input_transform(float *const rows[AA], float *vr, size_t n, size_t ld) {
-    float d[AA * CH], t[AA * CH];
-    for (size_t c0 = 0; c0 < n; c0 += CH) {
-        int nc = n - c0 < CH ? (int)(n - c0) : CH;
-        gather(rows, AA, c0, nc, d);
-        tr2(bt6, A, A, d, A * CH, CH, t, vr + c0, A * ld, ld, nc);
-    }
+INLINE void input_transform(float *const rows[AA], float *vr, size_t n, size_t ld) {
+    Vec d[AA], t[AA];
+    BY_VECTORS(n, {
+        for (int k = 0; k < AA; k++)
+            d[k] = vload(rows[k] + c0, nc);
+        tr2(bt6, A, A, A, d, t, d);
+        for (int k = 0; k < AA; k++)
+            vstore(vr + k * ld + c0, d[k], nc);
+    })
 }
 
 /* Z[k][r][:] = (A dy Aᵀ)[k] for one output tile (rows[16] of n channels); ld = block * n. */
-static void grad_transform(float *const rows[MM], float *zr, size_t n, size_t ld) {
-    float y[MM * CH], t[A * M * CH];
-    for (size_t c0 = 0; c0 < n; c0 += CH) {
-        int nc = n - c0 < CH ? (int)(n - c0) : CH;
-        gather(rows, MM, c0, nc, y);
-        tr2(a6, A, M, y, M * CH, CH, t, zr + c0, A * ld, ld, nc);
-    }
+INLINE void grad_transform(float *const rows[MM], float *zr, size_t n, size_t ld) {
+    Vec y[MM], t[A * M], z[AA];
+    BY_VECTORS(n, {
+        for (int k = 0; k < MM; k++)
+            y[k] = vload(rows[k] + c0, nc);
+        tr2(a6, A, M, A, y, t, z);
+        for (int k = 0; k < AA; k++)
+            vstore(zr + k * ld + c0, z[k], nc);
+    })
 }
 
 /* y tile = Aᵀ M A, M[k][r][:] (n channels, ld = block * n), into rows[16]. */
-static void output_transform(const float *mr, float *const rows[MM], size_t n, size_t ld) {
-    float t[M * A * CH], y[MM * CH];
-    for (size_t c0 = 0; c0 < n; c0 += CH) {
-        int nc = n - c0 < CH ? (int)(n - c0) : CH;
-        tr2(at4, M, A, mr + c0, A * ld, ld, t, y, M * CH, CH, nc);
-        put(rows, MM, c0, nc, y, 0);
-    }
+INLINE void output_transform(const float *mr, float *const rows[MM], size_t n, size_t ld) {
+    Vec m[AA], t[M * A], y[MM];
+    BY_VECTORS(n, {
+        for (int k = 0; k < AA; k++)
+            m[k] = vload(mr + k * ld + c0, nc);
+        tr2(at4, M, A, M, m, t, y);
+        for (int k = 0; k < MM; k++)
+            vstore(rows[k] + c0, y[k], nc);
+    })
 }
 
 /* dx patch += B W Bᵀ, W[k][r][:] (n channels, ld = block * n), into rows[36]. */
-static void input_adjoint(const float *wr, float *const rows[AA], size_t n, size_t ld) {
-    float t[AA * CH], d[AA * CH];
-    for (size_t c0 = 0; c0 < n; c0 += CH) {
-        int nc = n - c0 < CH ? (int)(n - c0) : CH;
-        tr2(b6, A, A, wr + c0, A * ld, ld, t, d, A * CH, CH, nc);
-        put(rows, AA, c0, nc, d, 1);
-    }
+INLINE void input_adjoint(const float *wr, float *const rows[AA], size_t n, size_t ld) {
+    Vec w[AA], t[AA];
+    BY_VECTORS(n, {
+        for (int k = 0; k < AA; k++)
+            w[k] = vload(wr + k * ld + c0, nc);
+        tr2(b6, A, A, A, w, t, w);
+        for (int k = 0; k < AA; k++)
+            vstore(rows[k] + c0, vload(rows[k] + c0, nc) + w[k], nc);
+    })
 }
 
-/* U = G g Gᵀ for every (c, o): w is [3][3][c][o], u [36][c][o]; CH outputs o at a time. */
+/* U = G g Gᵀ for input channel c and every o: w is [3][3][c][o], u [36][c][o]. */
+CLONES static void filter_transform_row(const float *w, float *u, const Wg *g, size_t c) {
+    const size_t co = g->c * g->o;
+    Vec x[9], t[A * 3], r[AA];
+    BY_VECTORS(g->o, {
+        for (int k = 0; k < 9; k++)
+            x[k] = vload(w + k * co + c * g->o + c0, nc);
+        tr2(g6, A, 3, A, x, t, r);
+        for (int k = 0; k < AA; k++)
+            vstore(u + k * co + c * g->o + c0, r[k], nc);
+    })
+}
 static void filter_transform(const float *w, float *u, const Wg *g, int threads) {
-    const size_t co = g->c * g->o;
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (size_t c = 0; c < g->c; c++) {
-        float t[A * 3 * CH];
-        for (size_t o0 = 0; o0 < g->o; o0 += CH) {
-            int no = g->o - o0 < CH ? (int)(g->o - o0) : CH;
-            tr2(g6, A, 3, w + c * g->o + o0, 3 * co, co, t, u + c * g->o + o0, A * co, co, no);
-        }
-    }
+    for (size_t c = 0; c < g->c; c++)
+        filter_transform_row(w, u, g, c);
 }
 
-/* dw = Gᵀ dU G for every (c, o): du [36][c][o], dw [3][3][c][o]. */
-static void filter_adjoint(const float *du, float *dw, const Wg *g, int threads) {
+/* dw = Gᵀ dU G for input channel c and every o: du [36][c][o], dw [3][3][c][o]. */
+CLONES static void filter_adjoint_row(const float *du, float *dw, const Wg *g, size_t c) {
     const size_t co = g->c * g->o;
+    Vec x[AA], t[3 * A], r[9];
+    BY_VECTORS(g->o, {
+        for (int k = 0; k < AA; k++)
+            x[k] = vload(du + k * co + c * g->o + c0, nc);
+        tr2(gt3, 3, A, 3, x, t, r);
+        for (int k = 0; k < 9; k++)
+            vstore(dw + k * co + c * g->o + c0, r[k], nc);
+    })
+}
+static void filter_adjoint(const float *du, float *dw, const Wg *g, int threads) {
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (size_t c = 0; c < g->c; c++) {
-        float t[3 * A * CH];
-        for (size_t o0 = 0; o0 < g->o; o0 += CH) {
-            int no = g->o - o0 < CH ? (int)(g->o - o0) : CH;
-            tr2(gt3, 3, A, du + c * g->o + o0, A * co, co, t, dw + c * g->o + o0, 3 * co, co, no);
-        }
-    }
+    for (size_t c = 0; c < g->c; c++)
+        filter_adjoint_row(du, dw, g, c);
 }
 
 /* V for tiles t0..t1 of x into bufs->v. */
-static void transform_inputs(const RefWindow *v, const Wg *g, const float *x, int64_t t0,
-                             int64_t t1, Bufs *bf) {
+CLONES static void transform_inputs(const RefWindow *v, const Wg *g, const float *x, int64_t t0,
+                                    int64_t t1, Bufs *bf) {
     const size_t ld = (size_t)g->block * g->c;
     for (int64_t t = t0; t < t1; t++) {
         int b, oy, ox;
@@ -312,8 +327,8 @@ static void transform_inputs(const RefWindow *v, const Wg *g, const float *x, in
 }
 
 /* Z for tiles t0..t1 of dy into bufs->m. */
-static void transform_grads(const RefWindow *v, const Wg *g, const float *dy, int64_t t0,
-                            int64_t t1, Bufs *bf) {
+CLONES static void transform_grads(const RefWindow *v, const Wg *g, const float *dy, int64_t t0,
+                                   int64_t t1, Bufs *bf) {
     const size_t ld = (size_t)g->block * g->o;
     for (int64_t t = t0; t < t1; t++) {
         int b, oy, ox;
@@ -321,6 +336,30 @@ static void transform_grads(const RefWindow *v, const Wg *g, const float *dy, in
         tile_at(g, t, &b, &oy, &ox);
         tile_rows(v, (float *)dy, b, oy, ox, bf->zero, 0, rows);
         grad_transform(rows, bf->m + (size_t)(t - t0) * g->o, g->o, ld);
+    }
+}
+
+/* y tiles t0..t1 from bufs->m. */
+CLONES static void transform_outputs(const RefWindow *v, const Wg *g, float *y, int64_t t0,
+                                     int64_t t1, Bufs *bf) {
+    for (int64_t t = t0; t < t1; t++) {
+        int b, oy, ox;
+        float *rows[MM];
+        tile_at(g, t, &b, &oy, &ox);
+        tile_rows(v, y, b, oy, ox, bf->junk, g->o, rows);
+        output_transform(bf->m + (size_t)(t - t0) * g->o, rows, g->o, (size_t)g->block * g->o);
+    }
+}
+
+/* dx patches of tiles t0..t1 += their adjoint transforms of bufs->v. */
+CLONES static void add_input_adjoints(const RefWindow *v, const Wg *g, float *dx, int64_t t0,
+                                      int64_t t1, Bufs *bf) {
+    for (int64_t t = t0; t < t1; t++) {
+        int b, oy, ox;
+        float *rows[AA];
+        tile_at(g, t, &b, &oy, &ox);
+        patch_rows(v, dx, b, oy, ox, bf->junk, g->c > g->o ? g->c : g->o, rows);
+        input_adjoint(bf->v + (size_t)(t - t0) * g->c, rows, g->c, (size_t)g->block * g->c);
     }
 }
 
@@ -341,13 +380,7 @@ void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const Ref
                         bf.v + (size_t)e * (size_t)g.block * g.c, (int)g.c,
                         u + (size_t)e * g.c * g.o, (int)g.o, 0,
                         bf.m + (size_t)e * (size_t)g.block * g.o, (int)g.o);
-        for (int64_t t = t0; t < t1; t++) {
-            int b, oy, ox;
-            float *rows[MM];
-            tile_at(&g, t, &b, &oy, &ox);
-            tile_rows(v, y, b, oy, ox, bf.junk, g.o, rows);
-            output_transform(bf.m + (size_t)(t - t0) * g.o, rows, g.o, (size_t)g.block * g.o);
-        }
+        transform_outputs(v, &g, y, t0, t1, &bf);
     }
 }
 
@@ -373,13 +406,7 @@ void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const
                             (int)g.o, 1, bf.m + (size_t)e * (size_t)g.block * g.o, (int)g.o,
                             u + (size_t)e * g.c * g.o, (int)g.o, 0,
                             bf.v + (size_t)e * (size_t)g.block * g.c, (int)g.c);
-            for (int64_t t = t0; t < t1; t++) {
-                int b, oy, ox;
-                float *rows[AA];
-                tile_at(&g, t, &b, &oy, &ox);
-                patch_rows(v, dx, b, oy, ox, bf.junk, g.c > g.o ? g.c : g.o, rows);
-                input_adjoint(bf.v + (size_t)(t - t0) * g.c, rows, g.c, (size_t)g.block * g.c);
-            }
+            add_input_adjoints(v, &g, dx, t0, t1, &bf);
         }
     }
 }
