@@ -134,6 +134,8 @@ typedef struct {
         IrReduceAttr reduce;
     } u;
     IrShape shape; /* target shape: sources, RESHAPE, BCAST*, CONV2D_BWD_DATA, AVGPOOL_GRAD */
+    int copy;      /* 0, or k > 0 on the k-th copy of a pointwise value that passes/recompute.c
+                      gave to another reader to recompute (distinct nodes, same value) */
 } IrAttr;
 
 typedef struct {

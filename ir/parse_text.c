@@ -150,6 +150,7 @@ static int attrs(P *p, IrAttr *at, int *is_int) {
             else if (!strcmp(key, "tb")) at->u.matmul.tb = (int)a;
             else if (!strcmp(key, "keep")) at->u.reduce.keep = (int)a;
             else if (!strcmp(key, "mean")) at->u.reduce.mean = (int)a;
+            else if (!strcmp(key, "copy")) at->copy = (int)a;
             else return fail(p, "unknown attribute %s", key);
         }
     }

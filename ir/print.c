@@ -32,6 +32,7 @@ static void print_attr(const IrGraph *g, const IrNode *n, FILE *f) {
         ir_shape_format(g, &a->shape, buf, sizeof buf);
         fprintf(f, " shape=%s", buf);
     }
+    if (a->copy) fprintf(f, "%scopy=%d", ir_op_info[n->op].attr == IR_ATTR_NONE && !a->shape.rank ? "" : " ", a->copy);
     fprintf(f, "}");
 }
 

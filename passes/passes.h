@@ -1,9 +1,9 @@
 /* Compiler passes over IrGraph: one pass per file, one signature.
  *
- *   frontend ─▶ [verify] ─▶ autodiff ─▶ optimizer ─▶ simplify ─▶ [verify]  (train graphs)
- *   frontend ─▶ [verify] ─▶ simplify ─▶ [verify]                          (eval graph)
+ *   frontend ─▶ [verify] ─▶ autodiff ─▶ optimizer ─▶ simplify ─▶ recompute ─▶ [verify]  (train)
+ *   frontend ─▶ [verify] ─▶ simplify ─▶ recompute ─▶ [verify]                          (eval)
  *
- * Passes that rebuild the graph (simplify) replace *g. Every pass returns 0 or -1 with a
+ * Passes that rebuild the graph (simplify, recompute) replace *g. Every pass returns 0 or -1 with a
  * message in (*g)->err. Not here: parsing (frontend/), execution (runtime/).
  */
 #ifndef FN_PASSES_H
@@ -43,6 +43,10 @@ int pass_optimizer(IrGraph **g, PassOptimizer kind);
 /* Rebuild keeping only what outputs and effects need (DCE), hash-consing again (CSE) and
  * applying the algebraic rewrite table (x*1, x+0, --x, scale chains) to a fixed point. */
 int pass_simplify(IrGraph **g, PassCtx *ctx);
+/* Copies of pointwise values that a reader's loop can recompute from one tensor in memory
+ * anyway and small operands (batch norm's x - mean), one per reader, instead of the value
+ * being written once and read back (passes/recompute.c; IrAttr.copy keeps copies apart). */
+int pass_recompute(IrGraph **g, PassCtx *ctx);
 
 /* Fusion (passes/fuse.c): an analysis of a finished graph, recomputed by the runtime when it
  * binds one and shown by `fnc info`. Pointwise nodes over one shape form a group that runs as

@@ -1,7 +1,7 @@
 /* The pass pipeline, in one place:
  *
- *   train:  verify ─▶ autodiff ─▶ optimizer ─▶ simplify ─▶ verify
- *   eval:   verify ─▶ simplify ─▶ verify
+ *   train:  verify ─▶ autodiff ─▶ optimizer ─▶ simplify ─▶ recompute ─▶ verify
+ *   eval:   verify ─▶ simplify ─▶ recompute ─▶ verify
  *
  * --dump-after=PASS prints the IR after that pass; --time-passes prints each pass's time. */
 #include "passes/passes.h"
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-const char *const pass_names[] = {"autodiff", "optimizer", "simplify", NULL};
+const char *const pass_names[] = {"autodiff", "optimizer", "simplify", "recompute", NULL};
 
 static int run_optimizer(IrGraph **g, PassCtx *ctx) { return pass_optimizer(g, ctx->optimizer); }
 
@@ -23,6 +23,7 @@ static const PassEntry pipeline[] = {
     {"autodiff", pass_autodiff, 1},
     {"optimizer", run_optimizer, 1},
     {"simplify", pass_simplify, 0},
+    {"recompute", pass_recompute, 0},
 };
 
 static double now(void) {

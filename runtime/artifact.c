@@ -69,6 +69,8 @@ static Fn__Graph *graph_to_proto(const IrGraph *g, const char *name) {
         pn->shape = (int32_t *)n->attr.shape.d;
         pn->has_scope = 1;
         pn->scope = n->scope;
+        pn->has_copy = n->attr.copy != 0;
+        pn->copy = n->attr.copy;
         pg->nodes[i] = pn;
     }
     IrNamed *lists[2] = {g->outputs, g->marks};
@@ -190,6 +192,7 @@ static IrGraph *graph_from_proto(const Fn__Graph *pg, RtStatus *st) {
             break;
         case IR_ATTR_NONE: break;
         }
+        at.copy = pn->has_copy ? pn->copy : 0;
         at.shape.rank = (int)pn->n_shape;
         for (size_t k = 0; k < pn->n_shape; k++) {
             if (pn->shape[k] < 0 || (size_t)pn->shape[k] >= pg->n_dims) BAD("node %zu: bad shape", i);

@@ -1,5 +1,5 @@
 /* IR unit tests: dimension expressions, hash-consing, shape errors, the verifier, the printer,
- * the simplify pass, and artifact round trips and rejection of bad artifacts. */
+ * the simplify and recompute passes, and artifact round trips and rejection of bad artifacts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +89,96 @@ static void test_simplify(void) {
     ir_graph_free(g);
 }
 
+static int copies_of(const IrGraph *g, IrOp op) {
+    int n = 0;
+    for (IrId id = 0; id < g->n_nodes; id++) n += g->nodes[id].op == op && g->nodes[id].attr.copy > 0;
+    return n;
+}
+
+/* recompute on a batch norm + relu with a gradient-like reader of each value, beside a
+ * relu(conv + bias) that must be left alone, then fusion of the result and a round trip */
+static void test_recompute(void) {
+    IrGraph *g = ir_graph_new();
+    int64_t xd[4] = {2, 6, 6, 8}, wd[4] = {3, 3, 8, 8}, cd[1] = {8};
+    IrShape sx = ir_shape_make(g, 4, xd), sw = ir_shape_make(g, 4, wd), sc = ir_shape_make(g, 1, cd);
+    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
+    IrId dy = ir_leaf(g, IR_OP_INPUT, "dy", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
+    IrId w = ir_leaf(g, IR_OP_PARAM, "w", IR_DT_FLOAT, &sw, IR_INIT_GLOROT_UNIFORM, 0, 0);
+    IrId beta = ir_leaf(g, IR_OP_PARAM, "beta", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
+    IrAttr at;
+    memset(&at, 0, sizeof at);
+    at.u.window = (IrWindowAttr){3, 3, 1, 1, 1};
+    IrId in[2] = {x, w};
+    IrId c = ir_make(g, IR_OP_CONV2D, in, 2, &at);
+    IrId m = ir_reduce(g, IR_OP_SUM, c, 1, 1, NULL);
+    IrId xc = ir_binary(g, IR_OP_SUB, c, m);
+    IrId var = ir_reduce(g, IR_OP_SUM, ir_unary(g, IR_OP_SQUARE, xc), 1, 1, NULL);
+    IrId r = ir_unary(g, IR_OP_RSQRT, ir_scalar_op(g, IR_OP_ADDS, var, 1e-3));
+    IrId y = ir_unary(g, IR_OP_RELU, ir_binary(g, IR_OP_ADD, ir_binary(g, IR_OP_MUL, xc, r), beta));
+    in[0] = y;
+    IrId c2 = ir_make(g, IR_OP_CONV2D, in, 2, &at);
+    IrId gm = ir_binary(g, IR_OP_MUL, dy, ir_unary(g, IR_OP_STEP, y)); /* relu's gradient */
+    IrId gs = ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, gm, xc), 1, 0, NULL);
+    IrId y3 = ir_unary(g, IR_OP_RELU, ir_binary(g, IR_OP_ADD, c2, beta)); /* relu(conv + bias) */
+    in[0] = y3;
+    IrId c3 = ir_make(g, IR_OP_CONV2D, in, 2, &at);
+    IrId g3 = ir_binary(g, IR_OP_MUL, dy, ir_unary(g, IR_OP_STEP, y3));
+    ir_set_output(g, "gs", gs);
+    ir_set_output(g, "c3", c3);
+    ir_set_output(g, "g3", g3);
+    PassCtx ctx = {0};
+    int before = g->n_nodes;
+    if (!CHECK(pass_recompute(&g, &ctx) == 0 && ir_verify(g) == 0, "recompute runs: %s", g->err)) return;
+    /* xc: read by the variance (the original), the normalisation and the gradient (copies); y:
+       read by the conv (the original) and by its mask, through a copy of relu((c - m) * r + beta) */
+    CHECK(copies_of(g, IR_OP_SUB) == 3 && copies_of(g, IR_OP_RELU) == 1 && copies_of(g, IR_OP_MUL) == 1 &&
+              g->n_nodes == before + 6,
+          "copies: x - mean for two readers, the relu chain for the mask (%d nodes, from %d)", g->n_nodes, before);
+    IrId step = IR_NONE, step3 = IR_NONE;
+    for (IrId id = 0; id < g->n_nodes; id++)
+        if (g->nodes[id].op == IR_OP_STEP) *(step == IR_NONE ? &step : &step3) = id;
+    const IrNode *ys = &g->nodes[g->nodes[step].in[0]], *y3s = &g->nodes[g->nodes[step3].in[0]];
+    CHECK(ys->op == IR_OP_RELU && ys->attr.copy > 0, "the batch norm's mask reads a copy of relu");
+    CHECK(y3s->op == IR_OP_RELU && y3s->attr.copy == 0, "relu(conv + bias)'s mask reads the relu itself");
+    for (IrId id = 0; id < g->n_nodes; id++)
+        if (g->nodes[id].op == IR_OP_RSQRT || g->nodes[id].op == IR_OP_ADDS)
+            CHECK(g->nodes[id].attr.copy == 0, "a [C] value is read, not copied");
+    PassFusion f;
+    pass_fuse(g, NULL, NULL, &f);
+    int sub_written = 0, relu_read = 0;
+    for (IrId id = 0; id < g->n_nodes; id++) {
+        sub_written += g->nodes[id].op == IR_OP_SUB && f.materialized[id];
+        if (g->nodes[id].op == IR_OP_STEP && g->nodes[id].in[0] != y3s - g->nodes) relu_read += f.materialized[g->nodes[id].in[0]];
+    }
+    CHECK(sub_written == 0, "fused: x - mean is never written");
+    CHECK(relu_read == 0, "fused: the batch norm's mask reads no written relu");
+    pass_fusion_free(&f);
+    /* copies survive printing, parsing and artifacts (hash-consing would merge them otherwise) */
+    char *t1 = print_to_string(g), err[256] = "";
+    CHECK(strstr(t1, "{copy=1}") || strstr(t1, " copy=1}"), "the printer shows copies");
+    IrGraph *back = ir_parse_text(t1, err, sizeof err);
+    if (CHECK(back != NULL, "parse: %s", err)) {
+        char *t2 = print_to_string(back);
+        CHECK(strcmp(t1, t2) == 0 && back->n_nodes == g->n_nodes, "print -> parse -> print keeps the copies");
+        free(t2);
+        ir_graph_free(back);
+    }
+    const char *path = "test_ir_recompute.fnc", *names[1] = {"train"};
+    IrGraph *gs1[1] = {g};
+    RtStatus st;
+    RtArtifact a;
+    if (CHECK(rt_artifact_save(path, "model.fn", gs1, names, 1, &st) == 0 && rt_artifact_load(path, &a, &st) == 0,
+              "artifact: %s", st.msg)) {
+        char *t3 = print_to_string(a.graphs[0]);
+        CHECK(strcmp(t1, t3) == 0, "an artifact keeps the copies");
+        free(t3);
+        rt_artifact_free(&a);
+    }
+    unlink(path);
+    free(t1);
+    ir_graph_free(g);
+}
+
 static void test_artifact(void) {
     IrGraph *g = ir_graph_new();
     IrDim n = ir_dim_sym(g, "N", -1);
@@ -172,6 +262,7 @@ int main(void) {
     test_dims();
     test_nodes();
     test_simplify();
+    test_recompute();
     test_artifact();
     return test_summary("test_ir");
 }
