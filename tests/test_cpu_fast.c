@@ -1,6 +1,7 @@
 /* The fast CPU backend against the reference path (the oracle):
- * - codegen/cpu's convolutions against codegen/ref's on windows that take the Winograd, direct,
- *   tiled and reference-shaped paths (stride, padding, 1x1, 1x7), forward and both backward passes, and
+ * - codegen/cpu's convolutions against codegen/ref's on windows that take the Winograd (3x3, 1x7,
+ *   7x1), direct, tiled and reference-shaped paths (stride, padding, 1x1, 1x7), forward and both
+ *   backward passes, and
  *   bit-identical across OpenMP team sizes (2 and 3) where tiled; max pool and its gradient
  *   bit-identical to the reference's;
  * - the fusion pass's groups on the Inception-ResNet-v1 training graph: one shape per group,
@@ -76,6 +77,14 @@ static void conv_case(int n, int h, int w, int c, int kh, int kw, int s, int sam
 
 /* codegen/cpu's max pool and its gradient against the reference's: the same bits, ties
    included (inputs on a coarse grid), with 2 and 3 threads. */
+/* a stride-1 case that must take the Winograd path */
+static void winograd_case(int n, int h, int w, int c, int kh, int kw, int same, int o) {
+    RefWindow v;
+    ref_window_init(&v, n, h, w, c, kh, kw, 1, 1, same, o);
+    CHECK(cpu_winograd_fits(&v), "conv %dx%dx%d k%dx%d -> %d takes the Winograd path", h, w, c, kh, kw, o);
+    conv_case(n, h, w, c, kh, kw, 1, same, o, 1);
+}
+
 static void pool_case(int n, int h, int w, int c, int k, int s, int same) {
     RefWindow v;
     ref_window_init(&v, n, h, w, c, k, k, s, s, same, 0);
@@ -372,9 +381,12 @@ int main(void) {
     conv_case(4, 20, 20, 16, 1, 1, 1, 0, 8, 0); /* pointwise: tiled filter */
     conv_case(1, 5, 5, 64, 3, 3, 1, 1, 32, 0);  /* small: the reference-shaped paths */
     conv_case(2, 33, 31, 3, 3, 3, 2, 0, 12, 1); /* the stem's shape, odd sizes */
-    conv_case(5, 19, 17, 64, 3, 3, 1, 1, 72, 1); /* Winograd: SAME, odd sizes, blocks across images */
-    conv_case(3, 10, 9, 72, 3, 3, 1, 0, 64, 1);  /* Winograd: VALID, a part tile at the edge */
-    conv_case(1, 34, 33, 32, 3, 3, 1, 1, 32, 1); /* Winograd on a large map with 32 channels */
+    winograd_case(5, 19, 17, 64, 3, 3, 1, 72); /* SAME, odd sizes, blocks across images */
+    winograd_case(3, 10, 9, 72, 3, 3, 0, 64);  /* VALID, a part tile at the edge */
+    winograd_case(1, 34, 33, 32, 3, 3, 1, 32); /* a large map with 32 channels */
+    winograd_case(6, 8, 8, 64, 1, 7, 1, 64);   /* F(4, 7): block17's 1x7, SAME */
+    winograd_case(3, 11, 9, 72, 7, 1, 1, 80);  /* 7x1: a part tile, part vectors */
+    winograd_case(2, 9, 13, 64, 1, 7, 0, 96);  /* 1x7 VALID */
     /* direct (1,024 pixels or more): VALID, SAME 64 wide, pointwise, bwd_data three chunks wide, 1x7, 7x1 */
     conv_case(4, 19, 19, 32, 3, 3, 1, 0, 32, 1);
     conv_case(4, 17, 17, 32, 3, 3, 1, 1, 64, 1);

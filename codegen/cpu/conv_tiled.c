@@ -1,5 +1,6 @@
 /* The fast CPU backend's convolutions (float32). Each pass of each window takes the first of:
- *   Winograd F(4x4, 3x3)  (conv_winograd.c)  3x3 stride 1, 64+ channels (32 on large maps)
+ *   Winograd F(4x4, 3x3)  (conv_winograd.c)  3x3 stride 1, 64+ channels (32 on large maps);
+ *            F(4, 7)                         1x7 and 7x1 stride 1, 64+ channels
  *   direct                (conv_direct.c)    small weights on AVX-512 (cpu_direct_fits)
  *   tiled im2col + sgemm  (this file)
  *   the reference kernel  (codegen/ref)      where tiles do not pay (tiled_rows, tiled_filter)

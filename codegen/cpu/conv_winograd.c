@@ -1,5 +1,5 @@
 /* Winograd F(4x4, 3x3) convolutions (Lavin & Gray, "Fast Algorithms for Convolutional Neural
- * Networks", 2016) for 3x3 stride-1 windows, any padding: 36 multiplications per 4x4 output
+ * Networks", 2016) for 3x3 stride-1 windows, any padding (and F(4, 7) for 1x7 and 7x1, below): 36 multiplications per 4x4 output
  * tile and channel pair instead of 144, so 4x fewer than im2col + GEMM (fewer where the tiles
  * overhang the image: 3.1x at 17x17). float32 rounding grows to about 2e-6 relative (F(2x2, 3x3)
  * gave 5e-7; the reference's im2col about 1e-7).
@@ -15,8 +15,12 @@
  * Tiles past the output's edge read zeros (dy) or write to a junk row; patch cells in the
  * padding read zeros (x) or add to a junk row (dx).
  *
+ * 1x7 and 7x1 windows (block17's) take the 1-D F(4, 7) along their long axis the same way:
+ * tiles of 4 pixels from patches of 10, 10 positions (GEMMs) instead of 28 multiplications per
+ * 4 outputs, 2.8x fewer; its matrices are built from their points (f47_matrices).
+ *
  * Work is split into blocks of consecutive tiles (across images), each transformed, multiplied
- * (36 one-threaded sgemms) and transformed back by one thread, so no result depends on the
+ * (36, or 10, one-threaded sgemms) and transformed back by one thread, so no result depends on the
  * team size:
  *   forward      blocks in parallel
  *   bwd_data     groups of whole images in parallel (their dx are disjoint; patches overlap)
@@ -32,67 +36,89 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* F(4x4, 3x3): M x M output tiles from A x A input patches, AA transformed positions */
-enum { M = 4, A = 6, MM = M * M, AA = A * A };
+/* F(4x4, 3x3): M x M output tiles from A x A input patches, AA transformed positions.
+ * F(4, 7) along a 1x7 or 7x1 window's long axis: tiles of M1 = 4 pixels from patches of A1 = 10
+ * along that axis (2.8x fewer multiplications than a direct 7-tap sum). */
+enum { M = 4, A = 6, MM = M * M, AA = A * A, M1 = 4, R1 = 7, A1 = M1 + R1 - 1 };
 enum { BLOCK_BYTES = 3 << 19, MIN_BLOCK = 96, MAX_BLOCK = 512, FILTER_RANGES = 8 };
+enum { WG_3X3, WG_1X7, WG_7X1 }; /* the kinds: 1X7 runs along w, 7X1 along h */
 
 typedef struct {
+    int kind;
+    int mh, mw, ah, aw, p;            /* output tile, input patch, transformed positions */
     int64_t th, tw, per_image, total; /* tiles per column and row of an image, per image, in all */
     int64_t block;                    /* tiles per block */
     size_t c, o;
 } Wg;
+
+static int wg_kind(const RefWindow *v) {
+    if (v->sh != 1 || v->sw != 1) return -1;
+    if (v->kh == 3 && v->kw == 3) return WG_3X3;
+    if (v->kh == 1 && v->kw == R1) return WG_1X7;
+    if (v->kh == R1 && v->kw == 1) return WG_7X1;
+    return -1;
+}
 
 int cpu_winograd_fits(const RefWindow *v) {
     const char *env = getenv("FN_WINOGRAD");
     if (env && env[0] == '0') return 0;
     /* measured with bench/cpu/conv_lab (FN_WINOGRAD=0 against 1): with 64+ channels in and out
        it wins at every map size of the model; with 32 only on large maps (79x79 and 77x77,
-       not block35's 17x17, where the direct kernel is faster) */
-    return v->kh == 3 && v->kw == 3 && v->sh == 1 && v->sw == 1 && v->c >= 32 && v->o >= 32 &&
+       not block35's 17x17, where the direct kernel is faster). 1x7 and 7x1: block17's 128
+       channels on 8x8 maps */
+    int kind = wg_kind(v);
+    if (kind == WG_1X7 || kind == WG_7X1) return v->c >= 64 && v->o >= 64;
+    return kind == WG_3X3 && v->c >= 32 && v->o >= 32 &&
            ((v->c >= 64 && v->o >= 64) || (int64_t)v->oh * v->ow >= 1024);
 }
 
 static Wg wg_geom(const RefWindow *v) {
     Wg g;
-    g.th = (v->oh + M - 1) / M, g.tw = (v->ow + M - 1) / M, g.per_image = g.th * g.tw,
+    g.kind = wg_kind(v);
+    g.mh = g.kind == WG_3X3 ? M : g.kind == WG_7X1 ? M1 : 1;
+    g.mw = g.kind == WG_3X3 ? M : g.kind == WG_1X7 ? M1 : 1;
+    g.ah = g.kind == WG_3X3 ? A : g.kind == WG_7X1 ? A1 : 1;
+    g.aw = g.kind == WG_3X3 ? A : g.kind == WG_1X7 ? A1 : 1;
+    g.p = g.ah * g.aw;
+    g.th = (v->oh + g.mh - 1) / g.mh, g.tw = (v->ow + g.mw - 1) / g.mw, g.per_image = g.th * g.tw,
     g.total = g.per_image * v->n;
     g.c = (size_t)v->c, g.o = (size_t)v->o;
     /* V and M (or Z and W) of a block together about BLOCK_BYTES, so that they stay in L2
        between the transforms and the GEMMs, but at least 96 tiles: with 192 channels the
        GEMMs of 32-tile blocks ran 20-40% slower (bench/cpu/conv_lab) */
-    g.block = BLOCK_BYTES / (AA * 4 * (int64_t)(g.c + g.o));
+    g.block = BLOCK_BYTES / (g.p * 4 * (int64_t)(g.c + g.o));
     if (g.block < MIN_BLOCK) g.block = MIN_BLOCK;
     if (g.block > MAX_BLOCK) g.block = MAX_BLOCK;
     if (g.block > g.total) g.block = g.total;
     return g;
 }
 
-/* Per-thread block buffers: [AA][block][c] and [AA][block][o], junk rows [AA][max(c,o)], a zero
+/* Per-thread block buffers: [p][block][c] and [p][block][o], junk rows [p][max(c,o)], a zero
  * row. */
 static size_t thread_floats(const Wg *g) {
     size_t wide = g->c > g->o ? g->c : g->o;
-    return AA * (size_t)g->block * (g->c + g->o) + (AA + 1) * wide;
+    return (size_t)g->p * (size_t)g->block * (g->c + g->o) + ((size_t)g->p + 1) * wide;
 }
 
 size_t cpu_winograd_scratch(const RefWindow *v, int threads) {
     Wg g = wg_geom(v);
-    size_t u = AA * g.c * g.o;
+    size_t u = (size_t)g.p * g.c * g.o;
     return u + (size_t)threads * thread_floats(&g) + (size_t)FILTER_RANGES * u;
 }
 
 typedef struct {
-    float *v;    /* [AA][block][c] */
-    float *m;    /* [AA][block][o] */
-    float *junk; /* [AA][wide] */
+    float *v;    /* [p][block][c] */
+    float *m;    /* [p][block][o] */
+    float *junk; /* [p][wide] */
     float *zero; /* [wide], zeros */
 } Bufs;
 
 static Bufs thread_bufs(const Wg *g, float *base) {
     size_t wide = g->c > g->o ? g->c : g->o;
     float *p = base + (size_t)omp_get_thread_num() * thread_floats(g);
-    Bufs b = {p, p + AA * (size_t)g->block * g->c, NULL, NULL};
-    b.junk = b.m + AA * (size_t)g->block * g->o;
-    b.zero = b.junk + AA * wide;
+    Bufs b = {p, p + (size_t)g->p * (size_t)g->block * g->c, NULL, NULL};
+    b.junk = b.m + (size_t)g->p * (size_t)g->block * g->o;
+    b.zero = b.junk + (size_t)g->p * wide;
     memset(b.zero, 0, wide * sizeof(float));
     return b;
 }
@@ -101,32 +127,32 @@ static Bufs thread_bufs(const Wg *g, float *base) {
 static void tile_at(const Wg *g, int64_t t, int *b, int *oy, int *ox) {
     *b = (int)(t / g->per_image);
     int64_t r = t % g->per_image;
-    *oy = (int)(r / g->tw) * M, *ox = (int)(r % g->tw) * M;
+    *oy = (int)(r / g->tw) * g->mh, *ox = (int)(r % g->tw) * g->mw;
 }
 
-/* Rows of the n x n square from (y0, x0) in image b of an NHWC tensor [.][h][w][ch]: its
- * pixels, or `outside` + (i * n + j) * stride for cells off the image. The tile at (b, oy, ox)
- * reads the A x A input patch from (oy - pad_t, ox - pad_l) and writes the M x M output square
- * from (oy, ox). */
-static void square_rows(float *base, int h, int w, size_t ch, int b, int y0, int x0, int n,
-                        float *outside, size_t stride, float **rows) {
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) {
+/* Rows of the nh x nw rectangle from (y0, x0) in image b of an NHWC tensor [.][h][w][ch]: its
+ * pixels, or `outside` + (i * nw + j) * stride for cells off the image. The tile at (b, oy, ox)
+ * reads the ah x aw input patch from (oy - pad_t, ox - pad_l) and writes the mh x mw output
+ * rectangle from (oy, ox). */
+static void rect_rows(float *base, int h, int w, size_t ch, int b, int y0, int x0, int nh, int nw,
+                      float *outside, size_t stride, float **rows) {
+    for (int i = 0; i < nh; i++)
+        for (int j = 0; j < nw; j++) {
             int y = y0 + i, x = x0 + j;
-            rows[i * n + j] =
+            rows[i * nw + j] =
                 y >= 0 && y < h && x >= 0 && x < w
                     ? base + (((size_t)b * (size_t)h + (size_t)y) * (size_t)w + (size_t)x) * ch
-                    : outside + (size_t)(i * n + j) * stride;
+                    : outside + (size_t)(i * nw + j) * stride;
         }
 }
-static void patch_rows(const RefWindow *v, float *base, int b, int oy, int ox, float *outside,
-                       size_t stride, float *rows[AA]) {
-    square_rows(base, v->h, v->w, (size_t)v->c, b, oy - v->pad_t, ox - v->pad_l, A, outside, stride,
-                rows);
+static void patch_rows(const RefWindow *v, const Wg *g, float *base, int b, int oy, int ox,
+                       float *outside, size_t stride, float **rows) {
+    rect_rows(base, v->h, v->w, (size_t)v->c, b, oy - v->pad_t, ox - v->pad_l, g->ah, g->aw, outside,
+              stride, rows);
 }
-static void tile_rows(const RefWindow *v, float *base, int b, int oy, int ox, float *outside,
-                      size_t stride, float *rows[MM]) {
-    square_rows(base, v->oh, v->ow, (size_t)v->o, b, oy, ox, M, outside, stride, rows);
+static void tile_rows(const RefWindow *v, const Wg *g, float *base, int b, int oy, int ox,
+                      float *outside, size_t stride, float **rows) {
+    rect_rows(base, v->oh, v->ow, (size_t)v->o, b, oy, ox, g->mh, g->mw, outside, stride, rows);
 }
 
 /* The transforms work on 16 channels at a time, one vector (GCC's vector extension) per pixel
@@ -277,10 +303,116 @@ INLINE void input_adjoint(const float *wr, float *const rows[AA], size_t n, size
     })
 }
 
+/* F(4, 7), Cook-Toom: at the points p = 0, 1, -1, 2, -2, 1/2, -1/2, 3/2, -3/2 and infinity,
+ *   Aᵀ[i][j] = p_j^i (infinity: 1 in the last row)                      4 x 10
+ *   G[j][k]  = p_j^k / Π_{l≠j} (p_j - p_l) (infinity: 1 at the last tap) 10 x 7
+ *   Bᵀ[j]    = the coefficients of Π_{l≠j} (x - p_l), and of Π_l (x - p_l) for infinity  10 x 10
+ * built in double when the library loads. Its float32 rounding, with 128 channels summed, is
+ * about 2e-6 relative (with 3 and -3 for the last two points: 3e-6; F(2, 7) would give 8e-7
+ * for 1.75x fewer multiplications, not 2.8x). */
+static float AT1[M1][A1], G1[A1][R1], BT1[A1][A1];
+
+__attribute__((constructor)) static void f47_matrices(void) {
+    const double p[A1 - 1] = {0, 1, -1, 2, -2, 0.5, -0.5, 1.5, -1.5};
+    for (int i = 0; i < M1; i++) {
+        for (int j = 0; j < A1 - 1; j++) {
+            double v = 1;
+            for (int e = 0; e < i; e++) v *= p[j];
+            AT1[i][j] = (float)v;
+        }
+        AT1[i][A1 - 1] = i == M1 - 1;
+    }
+    for (int j = 0; j < A1; j++) {
+        double f = 1, c[A1 + 1] = {1}; /* Π (x - p_l) over l != j (all l for infinity), ascending */
+        int deg = 0;
+        for (int l = 0; l < A1 - 1; l++) {
+            if (l == j) continue;
+            if (j < A1 - 1) f *= p[j] - p[l];
+            for (int e = ++deg; e > 0; e--) c[e] = c[e - 1] - p[l] * c[e];
+            c[0] *= -p[l];
+        }
+        for (int k = 0; k < A1; k++) BT1[j][k] = (float)(k <= deg ? c[k] : 0);
+        for (int k = 0; k < R1; k++) {
+            double v = 1;
+            for (int e = 0; e < k && j < A1 - 1; e++) v *= p[j];
+            G1[j][k] = (float)(j < A1 - 1 ? v / f : k == R1 - 1);
+        }
+    }
+}
+
+/* t[i] = Σ_j mat[i][j] x[j] (rows x cols, row-major), or its transpose (x has `rows` then) */
+INLINE void matvec(const float *mat, int rows, int cols, const Vec *x, Vec *t) {
+    for (int i = 0; i < rows; i++) {
+        Vec acc = {0};
+        for (int j = 0; j < cols; j++) acc += mat[i * cols + j] * x[j];
+        t[i] = acc;
+    }
+}
+INLINE void matvec_t(const float *mat, int rows, int cols, const Vec *x, Vec *t) {
+    for (int j = 0; j < cols; j++) {
+        Vec acc = {0};
+        for (int i = 0; i < rows; i++) acc += mat[i * cols + j] * x[i];
+        t[j] = acc;
+    }
+}
+
+/* The 1-D kinds' four transforms of one tile, as the 2-D ones above: V = Bᵀ d, Z = A dy,
+ * y = Aᵀ M, dx patch += B W. */
+INLINE void input_transform_1d(float *const rows[A1], float *vr, size_t n, size_t ld) {
+    Vec d[A1], t[A1];
+    BY_VECTORS(n, {
+        for (int k = 0; k < A1; k++)
+            d[k] = vload(rows[k] + c0, nc);
+        matvec(&BT1[0][0], A1, A1, d, t);
+        for (int k = 0; k < A1; k++)
+            vstore(vr + k * ld + c0, t[k], nc);
+    })
+}
+INLINE void grad_transform_1d(float *const rows[M1], float *zr, size_t n, size_t ld) {
+    Vec y[M1], z[A1];
+    BY_VECTORS(n, {
+        for (int k = 0; k < M1; k++)
+            y[k] = vload(rows[k] + c0, nc);
+        matvec_t(&AT1[0][0], M1, A1, y, z);
+        for (int k = 0; k < A1; k++)
+            vstore(zr + k * ld + c0, z[k], nc);
+    })
+}
+INLINE void output_transform_1d(const float *mr, float *const rows[M1], size_t n, size_t ld) {
+    Vec m[A1], y[M1];
+    BY_VECTORS(n, {
+        for (int k = 0; k < A1; k++)
+            m[k] = vload(mr + k * ld + c0, nc);
+        matvec(&AT1[0][0], M1, A1, m, y);
+        for (int k = 0; k < M1; k++)
+            vstore(rows[k] + c0, y[k], nc);
+    })
+}
+INLINE void input_adjoint_1d(const float *wr, float *const rows[A1], size_t n, size_t ld) {
+    Vec w[A1], d[A1];
+    BY_VECTORS(n, {
+        for (int k = 0; k < A1; k++)
+            w[k] = vload(wr + k * ld + c0, nc);
+        matvec_t(&BT1[0][0], A1, A1, w, d);
+        for (int k = 0; k < A1; k++)
+            vstore(rows[k] + c0, vload(rows[k] + c0, nc) + d[k], nc);
+    })
+}
+
 /* U = G g Gᵀ for input channel c and every o: w is [3][3][c][o], u [36][c][o]. */
 CLONES static void filter_transform_row(const float *w, float *u, const Wg *g, size_t c) {
     const size_t co = g->c * g->o;
     Vec x[9], t[A * 3], r[AA];
+    if (g->kind != WG_3X3) { /* U = G g: w is [7][c][o] (1x7 or 7x1), u [10][c][o] */
+        BY_VECTORS(g->o, {
+            for (int k = 0; k < R1; k++)
+                x[k] = vload(w + k * co + c * g->o + c0, nc);
+            matvec(&G1[0][0], A1, R1, x, r);
+            for (int k = 0; k < A1; k++)
+                vstore(u + k * co + c * g->o + c0, r[k], nc);
+        })
+        return;
+    }
     BY_VECTORS(g->o, {
         for (int k = 0; k < 9; k++)
             x[k] = vload(w + k * co + c * g->o + c0, nc);
@@ -299,6 +431,16 @@ static void filter_transform(const float *w, float *u, const Wg *g, int threads)
 CLONES static void filter_adjoint_row(const float *du, float *dw, const Wg *g, size_t c) {
     const size_t co = g->c * g->o;
     Vec x[AA], t[3 * A], r[9];
+    if (g->kind != WG_3X3) { /* dw = Gᵀ dU: du [10][c][o], dw [7][c][o] */
+        BY_VECTORS(g->o, {
+            for (int k = 0; k < A1; k++)
+                x[k] = vload(du + k * co + c * g->o + c0, nc);
+            matvec_t(&G1[0][0], A1, R1, x, r);
+            for (int k = 0; k < R1; k++)
+                vstore(dw + k * co + c * g->o + c0, r[k], nc);
+        })
+        return;
+    }
     BY_VECTORS(g->o, {
         for (int k = 0; k < AA; k++)
             x[k] = vload(du + k * co + c * g->o + c0, nc);
@@ -321,8 +463,9 @@ CLONES static void transform_inputs(const RefWindow *v, const Wg *g, const float
         int b, oy, ox;
         float *rows[AA];
         tile_at(g, t, &b, &oy, &ox);
-        patch_rows(v, (float *)x, b, oy, ox, bf->zero, 0, rows);
-        input_transform(rows, bf->v + (size_t)(t - t0) * g->c, g->c, ld);
+        patch_rows(v, g, (float *)x, b, oy, ox, bf->zero, 0, rows);
+        if (g->kind == WG_3X3) input_transform(rows, bf->v + (size_t)(t - t0) * g->c, g->c, ld);
+        else input_transform_1d(rows, bf->v + (size_t)(t - t0) * g->c, g->c, ld);
     }
 }
 
@@ -334,8 +477,9 @@ CLONES static void transform_grads(const RefWindow *v, const Wg *g, const float 
         int b, oy, ox;
         float *rows[MM];
         tile_at(g, t, &b, &oy, &ox);
-        tile_rows(v, (float *)dy, b, oy, ox, bf->zero, 0, rows);
-        grad_transform(rows, bf->m + (size_t)(t - t0) * g->o, g->o, ld);
+        tile_rows(v, g, (float *)dy, b, oy, ox, bf->zero, 0, rows);
+        if (g->kind == WG_3X3) grad_transform(rows, bf->m + (size_t)(t - t0) * g->o, g->o, ld);
+        else grad_transform_1d(rows, bf->m + (size_t)(t - t0) * g->o, g->o, ld);
     }
 }
 
@@ -346,8 +490,10 @@ CLONES static void transform_outputs(const RefWindow *v, const Wg *g, float *y, 
         int b, oy, ox;
         float *rows[MM];
         tile_at(g, t, &b, &oy, &ox);
-        tile_rows(v, y, b, oy, ox, bf->junk, g->o, rows);
-        output_transform(bf->m + (size_t)(t - t0) * g->o, rows, g->o, (size_t)g->block * g->o);
+        tile_rows(v, g, y, b, oy, ox, bf->junk, g->o, rows);
+        const float *mr = bf->m + (size_t)(t - t0) * g->o;
+        if (g->kind == WG_3X3) output_transform(mr, rows, g->o, (size_t)g->block * g->o);
+        else output_transform_1d(mr, rows, g->o, (size_t)g->block * g->o);
     }
 }
 
@@ -358,15 +504,17 @@ CLONES static void add_input_adjoints(const RefWindow *v, const Wg *g, float *dx
         int b, oy, ox;
         float *rows[AA];
         tile_at(g, t, &b, &oy, &ox);
-        patch_rows(v, dx, b, oy, ox, bf->junk, g->c > g->o ? g->c : g->o, rows);
-        input_adjoint(bf->v + (size_t)(t - t0) * g->c, rows, g->c, (size_t)g->block * g->c);
+        patch_rows(v, g, dx, b, oy, ox, bf->junk, g->c > g->o ? g->c : g->o, rows);
+        const float *wr = bf->v + (size_t)(t - t0) * g->c;
+        if (g->kind == WG_3X3) input_adjoint(wr, rows, g->c, (size_t)g->block * g->c);
+        else input_adjoint_1d(wr, rows, g->c, (size_t)g->block * g->c);
     }
 }
 
 void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v,
                              float *scratch, int threads) {
     const Wg g = wg_geom(v);
-    float *u = scratch, *per_thread = scratch + AA * g.c * g.o;
+    float *u = scratch, *per_thread = scratch + (size_t)g.p * g.c * g.o;
     filter_transform(w, u, &g, threads);
     const int64_t blocks = (g.total + g.block - 1) / g.block;
 #pragma omp parallel for schedule(static) num_threads(threads)
@@ -375,7 +523,7 @@ void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const Ref
         int64_t t0 = k * g.block, t1 = t0 + g.block < g.total ? t0 + g.block : g.total;
         int nr = (int)(t1 - t0);
         transform_inputs(v, &g, x, t0, t1, &bf);
-        for (int e = 0; e < AA; e++)
+        for (int e = 0; e < g.p; e++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, (int)g.o, (int)g.c, 1,
                         bf.v + (size_t)e * (size_t)g.block * g.c, (int)g.c,
                         u + (size_t)e * g.c * g.o, (int)g.o, 0,
@@ -387,7 +535,7 @@ void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const Ref
 void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v,
                                float *scratch, int threads) {
     const Wg g = wg_geom(v);
-    float *u = scratch, *per_thread = scratch + AA * g.c * g.o;
+    float *u = scratch, *per_thread = scratch + (size_t)g.p * g.c * g.o;
     filter_transform(w, u, &g, threads);
     /* groups of whole images, about a block of tiles each */
     const int per_group = g.block > g.per_image ? (int)(g.block / g.per_image) : 1;
@@ -401,7 +549,7 @@ void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const
         for (int64_t t0 = b0 * g.per_image, end = b1 * g.per_image; t0 < end; t0 += g.block) {
             int64_t t1 = t0 + g.block < end ? t0 + g.block : end;
             transform_grads(v, &g, dy, t0, t1, &bf);
-            for (int e = 0; e < AA; e++)
+            for (int e = 0; e < g.p; e++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(t1 - t0), (int)g.c,
                             (int)g.o, 1, bf.m + (size_t)e * (size_t)g.block * g.o, (int)g.o,
                             u + (size_t)e * g.c * g.o, (int)g.o, 0,
@@ -414,7 +562,7 @@ void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const
 void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v,
                                  float *scratch, int threads) {
     const Wg g = wg_geom(v);
-    const size_t co = AA * g.c * g.o;
+    const size_t co = (size_t)g.p * g.c * g.o;
     float *per_thread = scratch + co, *partial = per_thread + (size_t)threads * thread_floats(&g);
     const int64_t blocks = (g.total + g.block - 1) / g.block;
     const int ranges = blocks < FILTER_RANGES ? (int)blocks : FILTER_RANGES;
@@ -426,7 +574,7 @@ void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, con
             int64_t t0 = k * g.block, t1 = t0 + g.block < g.total ? t0 + g.block : g.total;
             transform_inputs(v, &g, x, t0, t1, &bf);
             transform_grads(v, &g, dy, t0, t1, &bf);
-            for (int e = 0; e < AA; e++)
+            for (int e = 0; e < g.p; e++)
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.c, (int)g.o,
                             (int)(t1 - t0), 1, bf.v + (size_t)e * (size_t)g.block * g.c, (int)g.c,
                             bf.m + (size_t)e * (size_t)g.block * g.o, (int)g.o,

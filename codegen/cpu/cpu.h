@@ -21,8 +21,9 @@ void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const
  * gradients' fixed pixel ranges), elements split over the team */
 void cpu_add_partials(float *dst, const float *partials, size_t n, int count, int threads);
 
-/* Winograd F(4x4, 3x3) (conv_winograd.c) for 3x3 stride-1 windows; the functions above call it
- * where cpu_winograd_fits (FN_WINOGRAD=0 turns it off). Scratch: cpu_winograd_scratch floats. */
+/* Winograd F(4x4, 3x3) (conv_winograd.c) for 3x3 stride-1 windows, and F(4, 7) for 1x7 and 7x1;
+ * the functions above call it where cpu_winograd_fits (FN_WINOGRAD=0 turns it off). Scratch:
+ * cpu_winograd_scratch floats. */
 int cpu_winograd_fits(const RefWindow *win);
 size_t cpu_winograd_scratch(const RefWindow *win, int threads);
 void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, float *scratch,
