@@ -89,7 +89,12 @@ static Wg wg_geom(const RefWindow *v) {
     g.block = BLOCK_BYTES / (g.p * 4 * (int64_t)(g.c + g.o));
     if (g.block < MIN_BLOCK) g.block = MIN_BLOCK;
     if (g.block > MAX_BLOCK) g.block = MAX_BLOCK;
-    if (g.block > g.total) g.block = g.total;
+    /* then an even number of equal blocks, so that two threads get the same work: 8x8x256's 128
+       tiles had run as 96 + 32 (fixed by the shape alone, not the team: bwd_filter's sums
+       follow the blocks) */
+    int64_t blocks = (g.total + g.block - 1) / g.block;
+    blocks += blocks & 1;
+    g.block = (g.total + blocks - 1) / blocks;
     return g;
 }
 
