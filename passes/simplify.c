@@ -1,6 +1,7 @@
 /* Simplification: rebuild the graph from its roots (outputs and effects), which removes dead
  * nodes (DCE) and merges identical ones (CSE, through hash-consing), applying the rewrite table
- * below to every rebuilt node until none matches (each rule strictly shrinks the node).
+ * below to every rebuilt node until none matches (each rule shrinks the node or moves a scale
+ * towards the graph's outputs, past a node it cannot meet again).
  * Not here: fusion (a later pass with its own legality function). */
 #include "passes/passes.h"
 
@@ -72,11 +73,31 @@ static IrId r_bcast_operand(IrGraph *g, const IrNode *n) {
     return IR_NONE;
 }
 
+/* op(..., scale(g, f), ...) -> scale(op(..., g, ...), f) for an op linear in that operand whose
+ * result is no larger than g: a convolution's gradients, a sum, a slice. The residual blocks'
+ * gradient (scaled by the block's factor for the up-convolution's two gradients and its bias's
+ * sum) had to be written twice, scaled and not; now only g is, and the factor moves to smaller
+ * values: a filter gradient, a [C] sum, or through the slices of the data gradient into the
+ * branches' batch-norm loops. */
+static IrId r_scale_through(IrGraph *g, const IrNode *n) {
+    int k = n->op == IR_OP_CONV2D_BWD_DATA || n->op == IR_OP_SUM || n->op == IR_OP_SLICE ? 0
+            : n->op == IR_OP_CONV2D_BWD_FILTER                                            ? 1
+                                                                                           : -1;
+    if (k < 0 || g->nodes[n->in[k]].op != IR_OP_SCALE) return IR_NONE;
+    const IrNode *sc = &g->nodes[n->in[k]];
+    IrId in[IR_MAX_IN];
+    memcpy(in, n->in, (size_t)n->n_in * sizeof *in);
+    in[k] = sc->in[0];
+    IrId inner = ir_make(g, n->op, in, n->n_in, &n->attr);
+    return inner == IR_NONE ? IR_NONE : ir_scalar_op(g, IR_OP_SCALE, inner, sc->attr.u.scalar.f);
+}
+
 static Rule rules[] = {
     {"scale-by-one", r_scale_one, 0}, {"add-scalar-zero", r_adds_zero, 0},
     {"mul-by-one", r_mul_one, 0},     {"add-zero", r_add_zero, 0},
     {"neg-neg", r_neg_neg, 0},        {"scale-scale", r_scale_scale, 0},
     {"mul-const", r_mul_const, 0},    {"bcast-operand", r_bcast_operand, 0},
+    {"scale-through", r_scale_through, 0},
 };
 
 static IrId rebuild(IrGraph *dst, const IrGraph *src, IrId id, IrId *map) {

@@ -87,6 +87,34 @@ static void test_simplify(void) {
     CHECK(pass_simplify(&g, &ctx) == 0, "simplify runs");
     CHECK(g->n_nodes == 1 && ir_output(g, "y") == 0, "x*2*0.5 and --x fold to x, exp(x) is dead: %d nodes", g->n_nodes);
     ir_graph_free(g);
+    /* a scale moves past the gradients of a convolution and a sum: the scaled gradient is gone */
+    g = ir_graph_new();
+    int64_t xd[4] = {2, 5, 5, 3}, wd[4] = {3, 3, 3, 4}, yd[4] = {2, 5, 5, 4};
+    IrShape sx = ir_shape_make(g, 4, xd), sw = ir_shape_make(g, 4, wd), sy = ir_shape_make(g, 4, yd);
+    x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
+    IrId w = ir_leaf(g, IR_OP_PARAM, "w", IR_DT_FLOAT, &sw, IR_INIT_ZEROS, 0, 0);
+    IrId dy = ir_leaf(g, IR_OP_INPUT, "dy", IR_DT_FLOAT, &sy, IR_INIT_ZEROS, 0, 0);
+    IrId sdy = ir_scalar_op(g, IR_OP_SCALE, dy, 0.17);
+    IrAttr at;
+    memset(&at, 0, sizeof at);
+    at.u.window = (IrWindowAttr){3, 3, 1, 1, 1};
+    at.shape = sx;
+    IrId in[2] = {sdy, w};
+    ir_set_output(g, "dx", ir_make(g, IR_OP_CONV2D_BWD_DATA, in, 2, &at));
+    at.shape.rank = 0;
+    in[0] = x, in[1] = sdy;
+    ir_set_output(g, "dw", ir_make(g, IR_OP_CONV2D_BWD_FILTER, in, 2, &at));
+    ir_set_output(g, "db", ir_reduce(g, IR_OP_SUM, sdy, 1, 0, NULL));
+    CHECK(pass_simplify(&g, &ctx) == 0, "simplify runs");
+    int scaled_grad = 0, moved = 0;
+    for (IrId id = 0; id < g->n_nodes; id++) {
+        const IrNode *nd = &g->nodes[id];
+        scaled_grad += nd->op == IR_OP_SCALE && g->nodes[nd->in[0]].op == IR_OP_INPUT;
+        moved += nd->op == IR_OP_SCALE && nd->attr.u.scalar.f == 0.17 && g->nodes[nd->in[0]].op != IR_OP_INPUT;
+    }
+    CHECK(scaled_grad == 0 && moved == 3, "scale(dy) moves past conv2d_bwd_data, conv2d_bwd_filter and sum (%d left, %d moved)",
+          scaled_grad, moved);
+    ir_graph_free(g);
 }
 
 static int copies_of(const IrGraph *g, IrOp op) {
