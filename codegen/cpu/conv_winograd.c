@@ -260,54 +260,6 @@ INLINE void tr2(Tr1 f, int rows_out, int cols, int cols_out, const Vec *x, Vec *
         }                                                                                          \
     }
 
-/* V[k][r][:] = (Bᵀ d B)[k] for one patch (rows[36] of n channels); ld = block * n. */
-INLINE void input_transform(float *const rows[AA], float *vr, size_t n, size_t ld) {
-    Vec d[AA], t[AA];
-    BY_VECTORS(n, {
-        for (int k = 0; k < AA; k++)
-            d[k] = vload(rows[k] + c0, nc);
-        tr2(bt6, A, A, A, d, t, d);
-        for (int k = 0; k < AA; k++)
-            vstore(vr + k * ld + c0, d[k], nc);
-    })
-}
-
-/* Z[k][r][:] = (A dy Aᵀ)[k] for one output tile (rows[16] of n channels); ld = block * n. */
-INLINE void grad_transform(float *const rows[MM], float *zr, size_t n, size_t ld) {
-    Vec y[MM], t[A * M], z[AA];
-    BY_VECTORS(n, {
-        for (int k = 0; k < MM; k++)
-            y[k] = vload(rows[k] + c0, nc);
-        tr2(a6, A, M, A, y, t, z);
-        for (int k = 0; k < AA; k++)
-            vstore(zr + k * ld + c0, z[k], nc);
-    })
-}
-
-/* y tile = Aᵀ M A, M[k][r][:] (n channels, ld = block * n), into rows[16]. */
-INLINE void output_transform(const float *mr, float *const rows[MM], size_t n, size_t ld) {
-    Vec m[AA], t[M * A], y[MM];
-    BY_VECTORS(n, {
-        for (int k = 0; k < AA; k++)
-            m[k] = vload(mr + k * ld + c0, nc);
-        tr2(at4, M, A, M, m, t, y);
-        for (int k = 0; k < MM; k++)
-            vstore(rows[k] + c0, y[k], nc);
-    })
-}
-
-/* dx patch += B W Bᵀ, W[k][r][:] (n channels, ld = block * n), into rows[36]. */
-INLINE void input_adjoint(const float *wr, float *const rows[AA], size_t n, size_t ld) {
-    Vec w[AA], t[AA];
-    BY_VECTORS(n, {
-        for (int k = 0; k < AA; k++)
-            w[k] = vload(wr + k * ld + c0, nc);
-        tr2(b6, A, A, A, w, t, w);
-        for (int k = 0; k < AA; k++)
-            vstore(rows[k] + c0, vload(rows[k] + c0, nc) + w[k], nc);
-    })
-}
-
 /* F(4, 7), Cook-Toom: at the points p = 0, 1, -1, 2, -2, 1/2, -1/2, 3/2, -3/2 and infinity,
  *   Aᵀ[i][j] = p_j^i (infinity: 1 in the last row)                      4 x 10
  *   G[j][k]  = p_j^k / Π_{l≠j} (p_j - p_l) (infinity: 1 at the last tap) 10 x 7
@@ -361,70 +313,47 @@ INLINE void matvec_t(const float *mat, int rows, int cols, const Vec *x, Vec *t)
     }
 }
 
-/* The 1-D kinds' four transforms of one tile, as the 2-D ones above: V = Bᵀ d, Z = A dy,
- * y = Aᵀ M, dx patch += B W. */
-INLINE void input_transform_1d(float *const rows[A1], float *vr, size_t n, size_t ld) {
-    Vec d[A1], t[A1];
+/* One tile's transform, 16 channels at a time: nin vectors read (from a pointer table, rows[k] +
+ * c0, or from a buffer, buf + k * ld + c0), mapped by f to nout vectors, written the same way
+ * (added to the table's rows when add). Every transform below is one map:
+ *   input      V = Bᵀ d B  (1-D: Bᵀ d)    patch rows -> V[k][r][:] of the block
+ *   grad       Z = A dy Aᵀ (A dy)         tile rows -> Z[k][r][:]
+ *   output     y = Aᵀ M A  (Aᵀ M)         M[k][r][:] -> tile rows
+ *   adjoint    dx += B W Bᵀ (B W)         W[k][r][:] -> patch rows, added
+ *   filter     U = G g Gᵀ (G g), and its adjoint dw = Gᵀ dU G (Gᵀ dU), per input channel */
+typedef void (*Map)(const Vec *x, Vec *t);
+INLINE void tile_map(Map f, int nin, int nout, float *const *in_rows, const float *in, float *const *out_rows,
+                     float *out, int add, size_t n, size_t ld) {
+    Vec x[AA], t[AA];
     BY_VECTORS(n, {
-        for (int k = 0; k < A1; k++)
-            d[k] = vload(rows[k] + c0, nc);
-        matvec(&BT1[0][0], A1, A1, d, t);
-        for (int k = 0; k < A1; k++)
-            vstore(vr + k * ld + c0, t[k], nc);
+        for (int k = 0; k < nin; k++)
+            x[k] = vload(in_rows ? in_rows[k] + c0 : in + k * ld + c0, nc);
+        f(x, t);
+        for (int k = 0; k < nout; k++) {
+            float *o = out_rows ? out_rows[k] + c0 : out + k * ld + c0;
+            vstore(o, add ? vload(o, nc) + t[k] : t[k], nc);
+        }
     })
 }
-INLINE void grad_transform_1d(float *const rows[M1], float *zr, size_t n, size_t ld) {
-    Vec y[M1], z[A1];
-    BY_VECTORS(n, {
-        for (int k = 0; k < M1; k++)
-            y[k] = vload(rows[k] + c0, nc);
-        matvec_t(&AT1[0][0], M1, A1, y, z);
-        for (int k = 0; k < A1; k++)
-            vstore(zr + k * ld + c0, z[k], nc);
-    })
-}
-INLINE void output_transform_1d(const float *mr, float *const rows[M1], size_t n, size_t ld) {
-    Vec m[A1], y[M1];
-    BY_VECTORS(n, {
-        for (int k = 0; k < A1; k++)
-            m[k] = vload(mr + k * ld + c0, nc);
-        matvec(&AT1[0][0], M1, A1, m, y);
-        for (int k = 0; k < M1; k++)
-            vstore(rows[k] + c0, y[k], nc);
-    })
-}
-INLINE void input_adjoint_1d(const float *wr, float *const rows[A1], size_t n, size_t ld) {
-    Vec w[A1], d[A1];
-    BY_VECTORS(n, {
-        for (int k = 0; k < A1; k++)
-            w[k] = vload(wr + k * ld + c0, nc);
-        matvec_t(&BT1[0][0], A1, A1, w, d);
-        for (int k = 0; k < A1; k++)
-            vstore(rows[k] + c0, vload(rows[k] + c0, nc) + d[k], nc);
-    })
-}
+/* the maps: 2-D (3x3) through tr2 and the 1-D transforms above, 1-D (F(4, 7)) through matvec */
+INLINE void map_bt2(const Vec *x, Vec *t) { Vec s[AA]; tr2(bt6, A, A, A, x, s, t); }
+INLINE void map_a2(const Vec *x, Vec *t) { Vec s[A * M]; tr2(a6, A, M, A, x, s, t); }
+INLINE void map_at2(const Vec *x, Vec *t) { Vec s[M * A]; tr2(at4, M, A, M, x, s, t); }
+INLINE void map_b2(const Vec *x, Vec *t) { Vec s[AA]; tr2(b6, A, A, A, x, s, t); }
+INLINE void map_g2(const Vec *x, Vec *t) { Vec s[A * 3]; tr2(g6, A, 3, A, x, s, t); }
+INLINE void map_gt2(const Vec *x, Vec *t) { Vec s[3 * A]; tr2(gt3, 3, A, 3, x, s, t); }
+INLINE void map_bt1(const Vec *x, Vec *t) { matvec(&BT1[0][0], A1, A1, x, t); }
+INLINE void map_a1(const Vec *x, Vec *t) { matvec_t(&AT1[0][0], M1, A1, x, t); }
+INLINE void map_at1(const Vec *x, Vec *t) { matvec(&AT1[0][0], M1, A1, x, t); }
+INLINE void map_b1(const Vec *x, Vec *t) { matvec_t(&BT1[0][0], A1, A1, x, t); }
+INLINE void map_g1(const Vec *x, Vec *t) { matvec(&G1[0][0], A1, R1, x, t); }
+INLINE void map_gt1(const Vec *x, Vec *t) { matvec_t(&G1[0][0], A1, R1, x, t); }
 
-/* U = G g Gᵀ for input channel c and every o: w is [3][3][c][o], u [36][c][o]. */
+/* U for input channel c and every o: w is [kh][kw][c][o], u [p][c][o]. */
 CLONES static void filter_transform_row(const float *w, float *u, const Wg *g, size_t c) {
-    const size_t co = g->c * g->o;
-    Vec x[9], t[A * 3], r[AA];
-    if (g->kind != WG_3X3) { /* U = G g: w is [7][c][o] (1x7 or 7x1), u [10][c][o] */
-        BY_VECTORS(g->o, {
-            for (int k = 0; k < R1; k++)
-                x[k] = vload(w + k * co + c * g->o + c0, nc);
-            matvec(&G1[0][0], A1, R1, x, r);
-            for (int k = 0; k < A1; k++)
-                vstore(u + k * co + c * g->o + c0, r[k], nc);
-        })
-        return;
-    }
-    BY_VECTORS(g->o, {
-        for (int k = 0; k < 9; k++)
-            x[k] = vload(w + k * co + c * g->o + c0, nc);
-        tr2(g6, A, 3, A, x, t, r);
-        for (int k = 0; k < AA; k++)
-            vstore(u + k * co + c * g->o + c0, r[k], nc);
-    })
+    const size_t co = g->c * g->o, at = c * g->o;
+    if (g->kind == WG_3X3) tile_map(map_g2, 9, AA, NULL, w + at, NULL, u + at, 0, g->o, co);
+    else tile_map(map_g1, R1, A1, NULL, w + at, NULL, u + at, 0, g->o, co);
 }
 static void filter_transform(const float *w, float *u, const Wg *g, int threads) {
 #pragma omp parallel for schedule(static) num_threads(threads)
@@ -432,27 +361,11 @@ static void filter_transform(const float *w, float *u, const Wg *g, int threads)
         filter_transform_row(w, u, g, c);
 }
 
-/* dw = Gᵀ dU G for input channel c and every o: du [36][c][o], dw [3][3][c][o]. */
+/* dw from dU for input channel c and every o: du [p][c][o], dw [kh][kw][c][o]. */
 CLONES static void filter_adjoint_row(const float *du, float *dw, const Wg *g, size_t c) {
-    const size_t co = g->c * g->o;
-    Vec x[AA], t[3 * A], r[9];
-    if (g->kind != WG_3X3) { /* dw = Gᵀ dU: du [10][c][o], dw [7][c][o] */
-        BY_VECTORS(g->o, {
-            for (int k = 0; k < A1; k++)
-                x[k] = vload(du + k * co + c * g->o + c0, nc);
-            matvec_t(&G1[0][0], A1, R1, x, r);
-            for (int k = 0; k < R1; k++)
-                vstore(dw + k * co + c * g->o + c0, r[k], nc);
-        })
-        return;
-    }
-    BY_VECTORS(g->o, {
-        for (int k = 0; k < AA; k++)
-            x[k] = vload(du + k * co + c * g->o + c0, nc);
-        tr2(gt3, 3, A, 3, x, t, r);
-        for (int k = 0; k < 9; k++)
-            vstore(dw + k * co + c * g->o + c0, r[k], nc);
-    })
+    const size_t co = g->c * g->o, at = c * g->o;
+    if (g->kind == WG_3X3) tile_map(map_gt2, AA, 9, NULL, du + at, NULL, dw + at, 0, g->o, co);
+    else tile_map(map_gt1, A1, R1, NULL, du + at, NULL, dw + at, 0, g->o, co);
 }
 static void filter_adjoint(const float *du, float *dw, const Wg *g, int threads) {
 #pragma omp parallel for schedule(static) num_threads(threads)
@@ -469,8 +382,9 @@ CLONES static void transform_inputs(const RefWindow *v, const Wg *g, const float
         float *rows[AA];
         tile_at(g, t, &b, &oy, &ox);
         patch_rows(v, g, (float *)x, b, oy, ox, bf->zero, 0, rows);
-        if (g->kind == WG_3X3) input_transform(rows, bf->v + (size_t)(t - t0) * g->c, g->c, ld);
-        else input_transform_1d(rows, bf->v + (size_t)(t - t0) * g->c, g->c, ld);
+        float *vr = bf->v + (size_t)(t - t0) * g->c;
+        if (g->kind == WG_3X3) tile_map(map_bt2, AA, AA, rows, NULL, NULL, vr, 0, g->c, ld);
+        else tile_map(map_bt1, A1, A1, rows, NULL, NULL, vr, 0, g->c, ld);
     }
 }
 
@@ -483,8 +397,9 @@ CLONES static void transform_grads(const RefWindow *v, const Wg *g, const float 
         float *rows[MM];
         tile_at(g, t, &b, &oy, &ox);
         tile_rows(v, g, (float *)dy, b, oy, ox, bf->zero, 0, rows);
-        if (g->kind == WG_3X3) grad_transform(rows, bf->m + (size_t)(t - t0) * g->o, g->o, ld);
-        else grad_transform_1d(rows, bf->m + (size_t)(t - t0) * g->o, g->o, ld);
+        float *zr = bf->m + (size_t)(t - t0) * g->o;
+        if (g->kind == WG_3X3) tile_map(map_a2, MM, AA, rows, NULL, NULL, zr, 0, g->o, ld);
+        else tile_map(map_a1, M1, A1, rows, NULL, NULL, zr, 0, g->o, ld);
     }
 }
 
@@ -497,8 +412,8 @@ CLONES static void transform_outputs(const RefWindow *v, const Wg *g, float *y, 
         tile_at(g, t, &b, &oy, &ox);
         tile_rows(v, g, y, b, oy, ox, bf->junk, g->o, rows);
         const float *mr = bf->m + (size_t)(t - t0) * g->o;
-        if (g->kind == WG_3X3) output_transform(mr, rows, g->o, (size_t)g->block * g->o);
-        else output_transform_1d(mr, rows, g->o, (size_t)g->block * g->o);
+        if (g->kind == WG_3X3) tile_map(map_at2, AA, MM, NULL, mr, rows, NULL, 0, g->o, (size_t)g->block * g->o);
+        else tile_map(map_at1, A1, M1, NULL, mr, rows, NULL, 0, g->o, (size_t)g->block * g->o);
     }
 }
 
@@ -511,8 +426,8 @@ CLONES static void add_input_adjoints(const RefWindow *v, const Wg *g, float *dx
         tile_at(g, t, &b, &oy, &ox);
         patch_rows(v, g, dx, b, oy, ox, bf->junk, g->c > g->o ? g->c : g->o, rows);
         const float *wr = bf->v + (size_t)(t - t0) * g->c;
-        if (g->kind == WG_3X3) input_adjoint(wr, rows, g->c, (size_t)g->block * g->c);
-        else input_adjoint_1d(wr, rows, g->c, (size_t)g->block * g->c);
+        if (g->kind == WG_3X3) tile_map(map_b2, AA, AA, NULL, wr, rows, NULL, 1, g->c, (size_t)g->block * g->c);
+        else tile_map(map_b1, A1, A1, NULL, wr, rows, NULL, 1, g->c, (size_t)g->block * g->c);
     }
 }
 
