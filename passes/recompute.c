@@ -144,7 +144,9 @@ int pass_recompute(IrGraph **gp, PassCtx *ctx) {
             IrId r = nd->in[k];
             int mode = rc.copy_mode[r];
             in[k] = rc.map[r];
-            if (takes_copy(src, r, id) && (mode == 2 || (mode == 1 && rc.first[r] != id))) {
+            if (k > 0 && nd->in[k - 1] == r) {
+                in[k] = in[k - 1]; /* x * x: one copy */
+            } else if (takes_copy(src, r, id) && (mode == 2 || (mode == 1 && rc.first[r] != id))) {
                 IrId memo_src[MAX_CHAIN], memo_dst[MAX_CHAIN];
                 int n_memo = 0;
                 in[k] = copy_expr(&rc, r, memo_src, memo_dst, &n_memo);

@@ -73,8 +73,9 @@ static IrId r_bcast_operand(IrGraph *g, const IrNode *n) {
     return IR_NONE;
 }
 
-/* op(..., scale(g, f), ...) -> scale(op(..., g, ...), f) for an op linear in that operand whose
- * result is no larger than g: a convolution's gradients, a sum, a slice. The residual blocks'
+/* op(..., scale(g, f), ...) -> scale(op(..., g, ...), f) for an op linear in that operand: a
+ * convolution's gradients, a sum, a slice (the moved scale is then a pointwise op on the
+ * result, which a loop downstream absorbs; the rule cannot meet its own output). The residual blocks'
  * gradient (scaled by the block's factor for the up-convolution's two gradients and its bias's
  * sum) had to be written twice, scaled and not; now only g is, and the factor moves to smaller
  * values: a filter gradient, a [C] sum, or through the slices of the data gradient into the
@@ -84,12 +85,12 @@ static IrId r_scale_through(IrGraph *g, const IrNode *n) {
             : n->op == IR_OP_CONV2D_BWD_FILTER                                            ? 1
                                                                                            : -1;
     if (k < 0 || g->nodes[n->in[k]].op != IR_OP_SCALE) return IR_NONE;
-    const IrNode *sc = &g->nodes[n->in[k]];
+    const double f = g->nodes[n->in[k]].attr.u.scalar.f; /* read before ir_make may move nodes */
     IrId in[IR_MAX_IN];
     memcpy(in, n->in, (size_t)n->n_in * sizeof *in);
-    in[k] = sc->in[0];
+    in[k] = g->nodes[n->in[k]].in[0];
     IrId inner = ir_make(g, n->op, in, n->n_in, &n->attr);
-    return inner == IR_NONE ? IR_NONE : ir_scalar_op(g, IR_OP_SCALE, inner, sc->attr.u.scalar.f);
+    return inner == IR_NONE ? IR_NONE : ir_scalar_op(g, IR_OP_SCALE, inner, f);
 }
 
 static Rule rules[] = {

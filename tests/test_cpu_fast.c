@@ -75,8 +75,6 @@ static void conv_case(int n, int h, int w, int c, int kh, int kw, int s, int sam
     free(x), free(wt), free(dy), free(scratch);
 }
 
-/* codegen/cpu's max pool and its gradient against the reference's: the same bits, ties
-   included (inputs on a coarse grid), with 2 and 3 threads. */
 /* a stride-1 case that must take the Winograd path */
 static void winograd_case(int n, int h, int w, int c, int kh, int kw, int same, int o) {
     RefWindow v;
@@ -85,6 +83,8 @@ static void winograd_case(int n, int h, int w, int c, int kh, int kw, int same, 
     conv_case(n, h, w, c, kh, kw, 1, same, o, 1);
 }
 
+/* codegen/cpu's max pool and its gradient against the reference's: the same bits, ties
+   included (inputs on a coarse grid), with 2 and 3 threads. */
 static void pool_case(int n, int h, int w, int c, int k, int s, int same) {
     RefWindow v;
     ref_window_init(&v, n, h, w, c, k, k, s, s, same, 0);
@@ -160,11 +160,12 @@ static void check_fusion(const IrGraph *g, const PassFusion *fp, const char *nee
     CHECK(written, "%s: every value read outside its group is written", label);
     CHECK(ordered, "%s: every group runs after its outside inputs and before its outside readers", label);
     CHECK(late >= 100, "%s: batch norm's beta gradients join their loops as late sums (%d)", label, late);
-    int centred = 0; /* batch norm's x - mean of a convolution's output: recomputed, never written */
+    int centred = 0, centred_written = 0; /* batch norm's x - mean of a convolution's output */
     for (IrId id = 0; id < g->n_nodes; id++)
-        centred += g->nodes[id].op == IR_OP_SUB && g->nodes[g->nodes[id].in[0]].op == IR_OP_CONV2D &&
-                   f.materialized[id] && (!needed || needed[id]);
-    CHECK(centred == 0, "%s: no batch norm's centred value is written (%d are)", label, centred);
+        if (g->nodes[id].op == IR_OP_SUB && g->nodes[g->nodes[id].in[0]].op == IR_OP_CONV2D && (!needed || needed[id]))
+            centred++, centred_written += f.materialized[id];
+    CHECK(centred > 100 && centred_written == 0, "%s: no batch norm's centred value is written (%d of %d are)", label,
+          centred_written, centred);
     int lone_masks = 0; /* a relu mask in a loop of its own would be written out for one reader */
     for (int gi = 0; gi < f.n_groups; gi++)
         lone_masks += f.start[gi + 1] - f.start[gi] == 1 && g->nodes[f.members[f.start[gi]]].op == IR_OP_STEP;
@@ -364,7 +365,7 @@ static void recompute_case(const FxCase *c) {
         }
         printf("  %-28s train, float32, 3 steps: with recomputed copies against without: worst difference %.2e\n",
                c->model, worst);
-        CHECK(worst < 1e-6, "%s: recomputed copies give the same step", c->model);
+        CHECK(worst == 0, "%s: recomputed copies give the same bits", c->model);
     }
     rt_exec_free(a);
     rt_exec_free(b);

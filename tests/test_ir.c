@@ -104,7 +104,10 @@ static void test_simplify(void) {
     at.shape.rank = 0;
     in[0] = x, in[1] = sdy;
     ir_set_output(g, "dw", ir_make(g, IR_OP_CONV2D_BWD_FILTER, in, 2, &at));
-    ir_set_output(g, "db", ir_reduce(g, IR_OP_SUM, sdy, 1, 0, NULL));
+    ir_set_output(g, "db", ir_reduce(g, IR_OP_SUM, sdy, 1, 1, NULL));
+    memset(&at, 0, sizeof at);
+    at.u.axis = (IrAxisAttr){3, 1, 2};
+    ir_set_output(g, "part", ir_make(g, IR_OP_SLICE, &sdy, 1, &at));
     CHECK(pass_simplify(&g, &ctx) == 0, "simplify runs");
     int scaled_grad = 0, moved = 0;
     for (IrId id = 0; id < g->n_nodes; id++) {
@@ -112,8 +115,13 @@ static void test_simplify(void) {
         scaled_grad += nd->op == IR_OP_SCALE && g->nodes[nd->in[0]].op == IR_OP_INPUT;
         moved += nd->op == IR_OP_SCALE && nd->attr.u.scalar.f == 0.17 && g->nodes[nd->in[0]].op != IR_OP_INPUT;
     }
-    CHECK(scaled_grad == 0 && moved == 3, "scale(dy) moves past conv2d_bwd_data, conv2d_bwd_filter and sum (%d left, %d moved)",
+    CHECK(scaled_grad == 0 && moved == 4,
+          "scale(dy) moves past conv2d_bwd_data, conv2d_bwd_filter, a mean and a slice (%d left, %d moved)",
           scaled_grad, moved);
+    const IrNode *mean = &g->nodes[ir_output(g, "db")], *part = &g->nodes[ir_output(g, "part")];
+    CHECK(mean->op == IR_OP_SCALE && g->nodes[mean->in[0]].attr.u.reduce.mean == 1 &&
+              g->nodes[part->in[0]].op == IR_OP_SLICE && g->nodes[part->in[0]].attr.u.axis.len == 2,
+          "the moved-past ops keep their attributes");
     ir_graph_free(g);
 }
 
@@ -156,7 +164,10 @@ static void test_recompute(void) {
     ir_set_output(g, "g3", g3);
     PassCtx ctx = {0};
     int before = g->n_nodes;
-    if (!CHECK(pass_recompute(&g, &ctx) == 0 && ir_verify(g) == 0, "recompute runs: %s", g->err)) return;
+    if (!CHECK(pass_recompute(&g, &ctx) == 0 && ir_verify(g) == 0, "recompute runs: %s", g->err)) {
+        ir_graph_free(g);
+        return;
+    }
     /* xc: read by the variance (the original), the normalisation and the gradient (copies); y:
        read by the conv (the original) and by its mask, through a copy of relu((c - m) * r + beta) */
     CHECK(copies_of(g, IR_OP_SUB) == 3 && copies_of(g, IR_OP_RELU) == 1 && copies_of(g, IR_OP_MUL) == 1 &&
