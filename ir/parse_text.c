@@ -37,16 +37,18 @@ static int eat(P *p, const char *s) {
     p->p += n;
     return 1;
 }
-static int ident(P *p, char *buf, size_t cap) {
+/* a word: letters, digits, '_' and, unless in a dimension expression (where it subtracts), '-' */
+static int word(P *p, char *buf, size_t cap, int dash) {
     ws(p);
     size_t n = 0;
-    while (isalnum((unsigned char)p->p[n]) || p->p[n] == '_' || p->p[n] == '-') n++;
+    while (isalnum((unsigned char)p->p[n]) || p->p[n] == '_' || (dash && p->p[n] == '-')) n++;
     if (n == 0 || n >= cap) return 0;
     memcpy(buf, p->p, n);
     buf[n] = 0;
     p->p += n;
     return 1;
 }
+static int ident(P *p, char *buf, size_t cap) { return word(p, buf, cap, 1); }
 static int integer(P *p, long long *v) {
     ws(p);
     char *end;
@@ -66,7 +68,7 @@ static IrDim dim_atom(P *p) {
         return d;
     }
     if (integer(p, &v)) return ir_dim_const(p->g, v);
-    if (ident(p, name, sizeof name)) {
+    if (word(p, name, sizeof name, 0)) {
         int s = ir_sym_index(p->g, name);
         if (s < 0) return fail(p, "unknown symbol %s", name);
         return ir_dim_sym(p->g, name, -1);

@@ -1,10 +1,12 @@
 /* IR unit tests: dimension expressions, hash-consing, shape errors, the verifier, the printer,
- * the simplify and recompute passes, and artifact round trips and rejection of bad artifacts. */
+ * the simplify and recompute passes, artifact round trips and rejection of bad artifacts, and
+ * the text form of the whole training step. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/driver.h"
 #include "passes/passes.h"
 #include "runtime/artifact.h"
 #include "tests/testlib.h"
@@ -297,11 +299,32 @@ static void test_artifact(void) {
     ir_graph_free(g);
 }
 
+/* the whole Inception-ResNet-v1 training step (symbolic sizes such as ((image_size-3)//2)+1,
+ * every op the model uses, recomputed copies) through print -> parse -> print */
+static void test_text_round_trip(void) {
+    PassCtx ctx = {0};
+    ctx.optimizer = PASS_OPT_ADAM;
+    IrGraph *g = drv_build("models/inception_resnet_v1.fn", NULL, 0, 1, &ctx, stderr);
+    if (!CHECK(g != NULL, "Inception-ResNet-v1 builds")) return;
+    char *t1 = print_to_string(g), err[256] = "";
+    IrGraph *back = ir_parse_text(t1, err, sizeof err);
+    if (CHECK(back != NULL, "the printed training step parses: %s", err)) {
+        char *t2 = print_to_string(back);
+        CHECK(strcmp(t1, t2) == 0 && back->n_nodes == g->n_nodes, "print -> parse -> print is the identity (%d nodes)",
+              g->n_nodes);
+        free(t2);
+        ir_graph_free(back);
+    }
+    free(t1);
+    ir_graph_free(g);
+}
+
 int main(void) {
     test_dims();
     test_nodes();
     test_simplify();
     test_recompute();
     test_artifact();
+    test_text_round_trip();
     return test_summary("test_ir");
 }
