@@ -395,6 +395,13 @@ int main(void) {
     conv_case(6, 15, 12, 96, 1, 1, 1, 0, 32, 1);
     conv_case(18, 8, 8, 32, 1, 7, 1, 1, 64, 1);
     conv_case(18, 8, 8, 16, 7, 1, 1, 1, 128, 1); /* 7x1, 128 wide: bwd_filter in four chunks */
+    { /* outputs 16 past a multiple of 32: the last chunk 16 wide (the stem's 1x1 64 -> 80) */
+        RefWindow v;
+        ref_window_init(&v, 4, 19, 19, 32, 1, 1, 1, 1, 0, 80);
+        CHECK(!__builtin_cpu_supports("avx512f") || cpu_direct_fits(&v, CPU_FWD), "a 1x1 conv 80 wide takes the direct path");
+        conv_case(4, 19, 19, 32, 1, 1, 1, 0, 80, 1);
+        conv_case(3, 22, 22, 28, 3, 3, 1, 0, 48, 1);
+    }
     conv_case(2, 11, 11, 32, 3, 3, 2, 1, 48, 1); /* stride 2: tiled */
     pool_case(2, 15, 15, 64, 3, 2, 0);  /* the stem's pool */
     pool_case(3, 9, 8, 300, 3, 2, 1);   /* SAME, channels past one block */

@@ -39,11 +39,13 @@ typedef struct {
 } Rows;
 
 /* One block: out[p][0..32) = Σ_cell Σ_k in[cell][p][k] w[cell][k][0..32), w's rows `ld` apart
- * and cells `cell_stride` apart; a cell that is not live is skipped. */
+ * and cells `cell_stride` apart; a cell that is not live is skipped. `halves` 1 computes the
+ * first 16 columns only (the last chunk of an output 16 wider than a multiple of 32). */
 
 #if HAVE_AVX512
-AVX512 static void block_avx512(const Rows *r, int cells, int k, const float *w, size_t cell_stride,
-                                size_t ld, const float *zero, float *const out[PIX]) {
+AVX512 static inline __attribute__((always_inline)) void
+block_body(const Rows *r, int cells, int k, const float *w, size_t cell_stride, size_t ld, const float *zero,
+           float *const out[PIX], const int halves) {
     __m512 acc[PIX][2];
 #pragma GCC unroll 12
     for (int p = 0; p < PIX; p++)
@@ -56,20 +58,28 @@ AVX512 static void block_avx512(const Rows *r, int cells, int k, const float *w,
         const float *wc = w + (size_t)cell * cell_stride;
         for (int c = 0; c < k; c++) {
             __m512 w0 = _mm512_loadu_ps(wc + (size_t)c * ld),
-                   w1 = _mm512_loadu_ps(wc + (size_t)c * ld + 16);
+                   w1 = halves == 2 ? _mm512_loadu_ps(wc + (size_t)c * ld + 16) : w0;
 #pragma GCC unroll 12
             for (int p = 0; p < PIX; p++) {
                 __m512 x = _mm512_set1_ps(in[p][c]);
                 acc[p][0] = _mm512_fmadd_ps(x, w0, acc[p][0]);
-                acc[p][1] = _mm512_fmadd_ps(x, w1, acc[p][1]);
+                if (halves == 2) acc[p][1] = _mm512_fmadd_ps(x, w1, acc[p][1]);
             }
         }
     }
 #pragma GCC unroll 12
     for (int p = 0; p < PIX; p++) {
         _mm512_storeu_ps(out[p], acc[p][0]);
-        _mm512_storeu_ps(out[p] + 16, acc[p][1]);
+        if (halves == 2) _mm512_storeu_ps(out[p] + 16, acc[p][1]);
     }
+}
+AVX512 static void block_avx512(const Rows *r, int cells, int k, const float *w, size_t cell_stride,
+                                size_t ld, const float *zero, float *const out[PIX]) {
+    block_body(r, cells, k, w, cell_stride, ld, zero, out, 2);
+}
+AVX512 static void block16_avx512(const Rows *r, int cells, int k, const float *w, size_t cell_stride,
+                                  size_t ld, const float *zero, float *const out[PIX]) {
+    block_body(r, cells, k, w, cell_stride, ld, zero, out, 1);
 }
 
 /* dw[i][0..32) (rows `ld` apart) += Σ_p in[p][c0 + i] dy[p][0..32) for i < 8, pixels p < np,
@@ -104,7 +114,7 @@ int cpu_direct_fits(const RefWindow *v, int pass) {
 #if HAVE_AVX512
     const char *env = getenv("FN_DIRECT");
     if (env && env[0] == '0') return 0;
-    /* out: the width computed, 32 at a time; red: the sum's width per window cell (bwd_filter
+    /* out: the width computed, 32 at a time (16 for a last chunk); red: the sum's width per window cell (bwd_filter
        sums over pixels, its tiles are 8 input x 32 output channels). Measured against im2col
        + sgemm on every layer of Inception-ResNet-v1 (bench/cpu/conv_lab), this kernel wins
        where the weights are at most 512 KB (they stay in L2 beside the rows) and the output at
@@ -117,8 +127,8 @@ int cpu_direct_fits(const RefWindow *v, int pass) {
     int64_t pixels = (int64_t)v->n * (data ? (int64_t)v->h * v->w : (int64_t)v->oh * v->ow);
     /* bwd_filter wins on windows with 128 or fewer outputs (block17's 1x7 and 7x1: 2x); a 1x1
        window's is one plain sgemm over the pixels (x is its column matrix), which runs as fast */
-    if (pass == CPU_BWD_FILTER && (v->c % CT || cells == 1 || v->o > 128)) return 0;
-    return out % WIDTH == 0 && out <= 256 && red >= 16 && (int64_t)cells * red * out <= 131072 &&
+    if (pass == CPU_BWD_FILTER && (v->c % CT || cells == 1 || v->o > 128 || v->o % WIDTH)) return 0;
+    return out % (WIDTH / 2) == 0 && out <= 256 && red >= 16 && (int64_t)cells * red * out <= 131072 &&
            v->sh == 1 && v->sw == 1 && pixels >= 1024 && cells <= MAX_CELLS &&
            __builtin_cpu_supports("avx512f");
 #else
@@ -215,7 +225,8 @@ static void run_blocks(const RefWindow *v, const float *in, const float *w, size
             for (size_t o0 = 0; o0 < width; o0 += WIDTH) {
                 float *out[PIX];
                 out_rows(y + o0, p0, total, width, junk, out);
-                block_avx512(r, v->kh * v->kw, k, w + o0, cell_stride, ld, zero, out);
+                (width - o0 >= WIDTH ? block_avx512 : block16_avx512)(r, v->kh * v->kw, k, w + o0, cell_stride, ld,
+                                                                    zero, out);
             }
         }
         free(r);
