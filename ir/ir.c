@@ -90,6 +90,13 @@ IrGraph *ir_graph_clone(const IrGraph *g) {
     return c;
 }
 
+IrGraph *ir_graph_clone_empty(const IrGraph *g) {
+    IrGraph *c = ir_graph_clone(g);
+    c->n_nodes = c->n_outputs = c->n_marks = c->n_effects = 0;
+    memset(c->node_hash, 0xff, (size_t)c->node_hash_cap * sizeof(int32_t));
+    return c;
+}
+
 /* ---- strings ------------------------------------------------------------------------------ */
 static uint64_t str_hash(const char *s) { return hash_bytes(0xcbf29ce484222325ULL, s, strlen(s)); }
 

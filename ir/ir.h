@@ -183,6 +183,9 @@ typedef struct IrGraph {
 IrGraph *ir_graph_new(void);
 void ir_graph_free(IrGraph *g);
 IrGraph *ir_graph_clone(const IrGraph *g);
+/* g's symbols, dimensions and strings, without nodes, outputs, marks or effects: the start of a
+ * pass that rebuilds a graph node by node (simplify, recompute) */
+IrGraph *ir_graph_clone_empty(const IrGraph *g);
 int ir_intern(IrGraph *g, const char *s);
 const char *ir_str(const IrGraph *g, int id);
 static inline IrNode *ir_node_at(IrGraph *g, IrId id) { return &g->nodes[id]; }

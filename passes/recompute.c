@@ -132,9 +132,7 @@ int pass_recompute(IrGraph **gp, PassCtx *ctx) {
         if (rc.leaf[id] != IR_NONE && readers[id] > 1 && !all_take[id] && kept[rc.leaf[id]]) rc.copy_mode[id] = 2;
 
     /* rebuild in order; a reader's copies just before it */
-    IrGraph *dst = ir_graph_clone(src);
-    dst->n_nodes = dst->n_outputs = dst->n_marks = dst->n_effects = 0;
-    memset(dst->node_hash, 0xff, (size_t)dst->node_hash_cap * sizeof(int32_t));
+    IrGraph *dst = ir_graph_clone_empty(src);
     rc.dst = dst;
     int rcode = 0;
     for (IrId id = 0; id < n && rcode == 0; id++) {

@@ -75,11 +75,11 @@ static IrId r_bcast_operand(IrGraph *g, const IrNode *n) {
 
 /* op(..., scale(g, f), ...) -> scale(op(..., g, ...), f) for an op linear in that operand: a
  * convolution's gradients, a sum, a slice (the moved scale is then a pointwise op on the
- * result, which a loop downstream absorbs; the rule cannot meet its own output). The residual blocks'
- * gradient (scaled by the block's factor for the up-convolution's two gradients and its bias's
- * sum) had to be written twice, scaled and not; now only g is, and the factor moves to smaller
- * values: a filter gradient, a [C] sum, or through the slices of the data gradient into the
- * branches' batch-norm loops. */
+ * result, which a loop downstream absorbs; the rule cannot meet its own output). The residual
+ * blocks' gradient (scaled by the block's factor for the up-convolution's two gradients and its
+ * bias's sum) had to be written twice, scaled and not; now only g is, and the factor moves to
+ * smaller values: a filter gradient, a [C] sum, or through the slices of the data gradient into
+ * the branches' batch-norm loops. */
 static IrId r_scale_through(IrGraph *g, const IrNode *n) {
     int k = n->op == IR_OP_CONV2D_BWD_DATA || n->op == IR_OP_SUM || n->op == IR_OP_SLICE ? 0
             : n->op == IR_OP_CONV2D_BWD_FILTER                                            ? 1
@@ -128,9 +128,7 @@ static IrId rebuild(IrGraph *dst, const IrGraph *src, IrId id, IrId *map) {
 }
 
 static int simplify_once(IrGraph **gp) {
-    IrGraph *src = *gp, *dst = ir_graph_clone(src);
-    dst->n_nodes = dst->n_outputs = dst->n_marks = dst->n_effects = 0;
-    memset(dst->node_hash, 0xff, (size_t)dst->node_hash_cap * sizeof(int32_t));
+    IrGraph *src = *gp, *dst = ir_graph_clone_empty(src);
     IrId *map = malloc((size_t)src->n_nodes * sizeof(IrId));
     for (int i = 0; i < src->n_nodes; i++) map[i] = IR_NONE;
     int rc = 0;

@@ -308,9 +308,7 @@ done:
  * merged back (rebuilt with IrAttr.copy cleared: hash-consing merges them): fewer values
  * written, and the fused executor gives the same losses and variables. */
 static IrGraph *without_copies(const IrGraph *g) {
-    IrGraph *dst = ir_graph_clone(g);
-    dst->n_nodes = dst->n_outputs = dst->n_marks = dst->n_effects = 0;
-    memset(dst->node_hash, 0xff, (size_t)dst->node_hash_cap * sizeof(int32_t));
+    IrGraph *dst = ir_graph_clone_empty(g);
     IrId *map = malloc((size_t)g->n_nodes * sizeof *map);
     for (IrId id = 0; id < g->n_nodes; id++) {
         const IrNode *nd = &g->nodes[id];

@@ -114,8 +114,8 @@ int cpu_direct_fits(const RefWindow *v, int pass) {
 #if HAVE_AVX512
     const char *env = getenv("FN_DIRECT");
     if (env && env[0] == '0') return 0;
-    /* out: the width computed, 32 at a time (16 for a last chunk); red: the sum's width per window cell (bwd_filter
-       sums over pixels, its tiles are 8 input x 32 output channels). Measured against im2col
+    /* out: the width computed, 32 at a time (16 for a last chunk); red: the sum's width per
+       window cell (bwd_filter sums over pixels, its tiles are 8 input x 32 output channels). Measured against im2col
        + sgemm on every layer of Inception-ResNet-v1 (bench/cpu/conv_lab), this kernel wins
        where the weights are at most 512 KB (they stay in L2 beside the rows) and the output at
        most 256 wide, at stride 1 (a stride of 2 skips 3/4 of the cells of a bwd_data table,

@@ -31,6 +31,7 @@
  * tests/test_cpu_fast.c checks all three against the reference kernels. */
 #include "codegen/cpu/cpu.h"
 
+#include <assert.h>
 #include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -74,11 +75,11 @@ int cpu_winograd_fits(const RefWindow *v) {
 
 static Wg wg_geom(const RefWindow *v) {
     Wg g;
+    /* tile (mh x mw) and patch (ah x aw) of each kind */
+    static const int shape[3][4] = {[WG_3X3] = {M, M, A, A}, [WG_1X7] = {1, M1, 1, A1}, [WG_7X1] = {M1, 1, A1, 1}};
     g.kind = wg_kind(v);
-    g.mh = g.kind == WG_3X3 ? M : g.kind == WG_7X1 ? M1 : 1;
-    g.mw = g.kind == WG_3X3 ? M : g.kind == WG_1X7 ? M1 : 1;
-    g.ah = g.kind == WG_3X3 ? A : g.kind == WG_7X1 ? A1 : 1;
-    g.aw = g.kind == WG_3X3 ? A : g.kind == WG_1X7 ? A1 : 1;
+    assert(g.kind >= 0); /* callers ask cpu_winograd_fits first */
+    g.mh = shape[g.kind][0], g.mw = shape[g.kind][1], g.ah = shape[g.kind][2], g.aw = shape[g.kind][3];
     g.p = g.ah * g.aw;
     g.th = (v->oh + g.mh - 1) / g.mh, g.tw = (v->ow + g.mw - 1) / g.mw, g.per_image = g.th * g.tw,
     g.total = g.per_image * v->n;
