@@ -30,6 +30,11 @@ static int nvrtc_open(Nvrtc *v, char *err, size_t errcap) {
         return 0;
     }
     memset(v, 0, sizeof *v);
+    const char *emu = getenv("FN_CUDA_EMULATOR"); /* tests: the host emulation (tests/hostcuda) */
+    if (emu && *emu && !(v->lib = dlopen(emu, RTLD_NOW | RTLD_LOCAL))) {
+        snprintf(err, errcap, "FN_CUDA_EMULATOR=%s: %s", emu, dlerror());
+        return -2;
+    }
     for (size_t i = 0; i < sizeof lib_names / sizeof lib_names[0] && !v->lib; i++)
         v->lib = dlopen(lib_names[i], RTLD_NOW | RTLD_LOCAL);
     if (!v->lib) {

@@ -2,6 +2,7 @@
 #include "runtime/gpu/cuda_api.h"
 
 #include <dlfcn.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void *open_first(const char *const *names) {
@@ -17,8 +18,14 @@ int rt_cuda_open(RtCudaApi *a, RtStatus *st) {
     static const char *const cuda_names[] = {"libcuda.so.1", "libcuda.so", NULL};
     static const char *const cublas_names[] = {"libcublas.so", "libcublas.so.13", "libcublas.so.12",
                                                "/usr/local/cuda/lib64/libcublas.so", NULL};
-    if (!(a->libcuda = open_first(cuda_names))) return rt_fail(st, "no CUDA driver (libcuda.so.1) on this machine");
-    if (!(a->libcublas = open_first(cublas_names))) return rt_fail(st, "no cuBLAS (libcublas.so) on this machine");
+    const char *emu = getenv("FN_CUDA_EMULATOR"); /* tests: the host emulation (tests/hostcuda) */
+    if (emu && *emu) {
+        if (!(a->libcuda = a->libcublas = dlopen(emu, RTLD_NOW | RTLD_LOCAL)))
+            return rt_fail(st, "FN_CUDA_EMULATOR=%s: %s", emu, dlerror());
+    } else if (!(a->libcuda = open_first(cuda_names)))
+        return rt_fail(st, "no CUDA driver (libcuda.so.1) on this machine");
+    else if (!(a->libcublas = open_first(cublas_names)))
+        return rt_fail(st, "no cuBLAS (libcublas.so) on this machine");
 #define CU(name, sym) *(void **)&a->name = dlsym(a->libcuda, sym)
 #define BL(name, sym) *(void **)&a->name = dlsym(a->libcublas, sym)
     CU(cuInit, "cuInit");

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# fnrun train --device gpu|auto end to end on tests/hostcuda, the host emulation of the CUDA driver,
+# NVRTC and cuBLAS (FN_CUDA_EMULATOR): the GPU executor's training step, validation with the
+# moving averages kept on the device, checkpoints and resuming, against the same run on the CPU.
+# Skips without the emulator library or a C++ compiler (the emulator compiles kernels with `c++`).
+source "$(dirname "$0")/lib_cli.sh"
+
+emu=$(cd "$bin" && pwd)/libfn_hostcuda.so
+[ -f "$emu" ] && command -v c++ >/dev/null || { echo "no $emu or no c++: skipped"; exit 77; }
+export FN_KERNEL_CACHE="$tmp/kernels"
+
+"$bin/fnc" compile tests/models/irv1_small.fn -o "$tmp/m.fnc" >/dev/null || { echo "FAIL: compile"; exit 1; }
+"$bin/fn_gendata" "$tmp/data" 6 8 80 >/dev/null || { echo "FAIL: gendata"; exit 1; }
+train() { "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --image_size 75 --batch_size 8 --embedding_size 8 \
+    --epoch_size 4 --logs_base_dir "$tmp/logs" --optimizer ADAM --learning_rate 0.01 --nrof_preprocess_threads 2 \
+    --validation_set_split_ratio 0.25 --validate_every_n_epochs 1 --lfw_batch_size 4 --eval_with_moving_averages --seed 3 "$@"; }
+losses() { grep '^Epoch' "$1" | awk -F'\t' '{ split($3, f, " "); print f[2] }'; }
+
+train --device cpu --max_nrof_epochs 2 --models_base_dir "$tmp/cpu" >"$tmp/cpu.txt" 2>&1 || bad "CPU run: $(tail -1 "$tmp/cpu.txt")"
+FN_CUDA_EMULATOR=$emu train --device gpu --max_nrof_epochs 2 --models_base_dir "$tmp/gpu" >"$tmp/gpu.txt" 2>&1 ||
+    bad "emulated GPU run: $(tail -3 "$tmp/gpu.txt")"
+grep -q '^Device: fn host emulator' "$tmp/gpu.txt" && ok "the step ran on the emulated GPU" || bad "no emulated device: $(grep -m1 Device "$tmp/gpu.txt")"
+n_cpu=$(losses "$tmp/cpu.txt" | wc -l) n_gpu=$(losses "$tmp/gpu.txt" | wc -l)
+[ "$n_cpu" -eq 8 ] && [ "$n_gpu" -eq 8 ] && ok "8 steps on each" || bad "steps: CPU $n_cpu, GPU $n_gpu"
+# float32 sums in another order: the first steps agree to the printed 3 decimals, later ones drift
+# as two CPU paths do (ADAM on batch norm over 8 images)
+first=$(paste <(losses "$tmp/cpu.txt" | head -n 3) <(losses "$tmp/gpu.txt" | head -n 3) | awk '$1 != $2' | wc -l)
+[ "$first" -eq 0 ] && ok "the first 3 losses equal the CPU's: $(losses "$tmp/gpu.txt" | head -n 3 | tr '\n' ' ')" ||
+    bad "losses differ: $(paste <(losses "$tmp/cpu.txt") <(losses "$tmp/gpu.txt") | tr '\n\t' '; ')"
+worst=$(paste <(losses "$tmp/cpu.txt") <(losses "$tmp/gpu.txt") |
+    awk '{ d = $1 - $2; if (d < 0) d = -d; if (d / $1 > w) w = d / $1 } END { printf "%.4f", w }')
+awk -v w="$worst" 'BEGIN { exit !(w < 0.05) }' && ok "all 8 losses within 5% (worst $worst)" || bad "losses apart by $worst"
+v_cpu=$(grep -c '^Validation' "$tmp/cpu.txt") v_gpu=$(grep -c '^Validation' "$tmp/gpu.txt")
+[ "$v_gpu" -ge 1 ] && [ "$v_gpu" -eq "$v_cpu" ] && ok "validation with the moving averages ran $v_gpu times on the GPU" ||
+    bad "validation passes: CPU $v_cpu, GPU $v_gpu"
+vloss() { grep '^Validation' "$1" | awk -F'\t' '{ print $3 }' | tr '\n' ' '; }
+[ "$(vloss "$tmp/cpu.txt")" = "$(vloss "$tmp/gpu.txt")" ] && ok "validation losses equal the CPU's: $(vloss "$tmp/gpu.txt")" ||
+    bad "validation losses: CPU $(vloss "$tmp/cpu.txt"), GPU $(vloss "$tmp/gpu.txt")"
+
+run=$(ls -d "$tmp"/gpu/*/ | head -n 1)
+run=${run%/}
+[ -f "$run/model-$(basename "$run").ckpt-2" ] && ok "the GPU run wrote its epoch 2 checkpoint" || bad "no checkpoint in $run: $(ls "$run")"
+FN_CUDA_EMULATOR=$emu train --device auto --resume "$run" --max_nrof_epochs 3 --models_base_dir "$tmp/gpu" >"$tmp/resume.txt" 2>&1 &&
+    grep -q "Resuming from .*ckpt-2 at step 8" "$tmp/resume.txt" && grep -q '^Device: fn host emulator' "$tmp/resume.txt" &&
+    [ "$(losses "$tmp/resume.txt" | wc -l)" -eq 4 ] && ok "--device auto resumed on the GPU and trained epoch 3" ||
+    bad "resume: $(grep -E 'Resuming|Device|fnrun' "$tmp/resume.txt" | tr '\n' ' ')"
+
+# a missing library: --device gpu fails saying so, --device auto falls back to the CPU
+FN_CUDA_EMULATOR=$tmp/none.so train --device gpu --max_nrof_epochs 1 --models_base_dir "$tmp/x" >"$tmp/bad.txt" 2>&1
+rc=$?
+[ "$rc" -ne 0 ] && grep -q "none.so" "$tmp/bad.txt" && ok "--device gpu without the library fails: $(grep -m1 'fnrun' "$tmp/bad.txt")" ||
+    bad "expected a failure naming the library (status $rc): $(head -2 "$tmp/bad.txt")"
+FN_CUDA_EMULATOR=$tmp/none.so train --device auto --max_nrof_epochs 1 --models_base_dir "$tmp/y" >"$tmp/auto.txt" 2>&1 &&
+    grep -q '^Device: CPU (FN_CUDA_EMULATOR' "$tmp/auto.txt" && ok "--device auto falls back: $(grep -m1 '^Device' "$tmp/auto.txt")" ||
+    bad "auto fallback: $(grep -m1 -E 'Device|fnrun' "$tmp/auto.txt")"
+finish
