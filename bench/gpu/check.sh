@@ -15,7 +15,8 @@
 #      same seed, the printed losses side by side; then the full network at batch 256 and 90,
 #      160x160, images/s from the step times after the first two, and at 256 launch by launch
 #      (FN_CUDA_GRAPH=0) and with a kernel per op (FN_FUSE=0) for comparison;
-#   4c. FN_PROFILE: the batch-256 step with every node synchronised, seconds per op;
+#   4c. FN_PROFILE: the batch-256 step with every node synchronised, seconds per op, and each
+#      convolution shape's im2col, GEMM and col2im (the whole table is in logs.txt);
 #   5. the PyTorch peer's training step (bench/ref/train_step.py): channels_last + bf16 autocast,
 #      and torch.compile of it, batch 256 and 90, 160x160 (fp32 eager with CHECK_FP32=1;
 #      CHECK_PEER_MODES and CHECK_PEER_BATCHES choose others).
@@ -95,6 +96,7 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
         FN_PROFILE=1 timeout 60 "$b/bin/fnrun" train "$t/irv1.fnc" "${common[@]}" --image_size 160 --batch_size 256 \
             --epoch_size 3 --embedding_size 512 --device gpu --nrof_preprocess_threads 12 >"$t/profile_256.txt" 2>&1
         row "| FN_PROFILE, IRv1 batch 256 (synchronised) | $(grep -A4 '^GPU profile' "$t/profile_256.txt" | tail -n 4 | tr -s ' ' | tr '\n' ';' | cut -c1-300) |"
+        row "| FN_PROFILE, convolutions by shape, top 5 | $(grep -A5 '^GPU convolutions' "$t/profile_256.txt" | tr -s ' ' | tr '\n' ';' | cut -c1-1200) |"
     fi
 else
     row "| fn | not checked: run bench/gpu/bundle.sh here and carry bench/gpu/bundle.tar.xz |"

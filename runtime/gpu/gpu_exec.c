@@ -10,6 +10,7 @@
 #include "codegen/cuda/cuda_emit.h"
 #include "codegen/cuda/nvrtc.h"
 #include "runtime/checkpoint.h"
+#include "runtime/gpu/conv_profile.h"
 #include "runtime/gpu/cuda_api.h"
 #include "runtime/plan.h"
 #include "runtime/rt.h"
@@ -60,6 +61,8 @@ struct RtGpuExec {
     double fraction; /* --gpu_memory_fraction */
     double *prof_s; /* FN_PROFILE set: seconds per op (synchronised after each node) */
     int64_t *prof_calls, prof_steps;
+    GpuConvProfile conv_prof; /* and per convolution shape and phase */
+    double lap_t;
 };
 
 #define CHECK_CU(call)                                                                             \
@@ -214,6 +217,18 @@ static int pointwise(const RefWindow *w) {
     return w->kh == 1 && w->kw == 1 && w->sh == 1 && w->sw == 1 && w->pad_t == 0 && w->pad_l == 0;
 }
 
+/* FN_PROFILE: the time since the last lap (the node's start) goes to the phase of this
+ * convolution's shape, the stream synchronised; nothing without a profile */
+static int lap(RtGpuExec *ex, IrOp op, const RefWindow *w, int phase, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    if (!ex->prof_s) return 0;
+    CHECK_CU(cuStreamSynchronize(gpu->stream));
+    double now = rt_now();
+    gpu_conv_profile_add(&ex->conv_prof, op, w, phase, now - ex->lap_t);
+    ex->lap_t = now;
+    return 0;
+}
+
 static int run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
     const IrNode *n = &ex->g->nodes[id];
     const RtPlan *p = &ex->plan;
@@ -296,19 +311,23 @@ static int run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
         CUdeviceptr x = a, col = a;
         if (!pointwise(&w)) { /* a thread per output pixel and channel */
             void *args[] = {&ex->scratch, &x, &w};
-            if (launch(ex, k0, (int64_t)M * w.c, args, st) < 0) return -1;
+            if (launch(ex, k0, (int64_t)M * w.c, args, st) < 0 || lap(ex, n->op, &w, GPU_CONV_IM2COL, st) < 0) return -1;
             col = ex->scratch;
         }
-        if (n->op == IR_OP_CONV2D) return gemm(ex, col, b, y, M, w.o, K, 0, 0, st); /* [M,K] x [K,O] */
-        return gemm(ex, col, b, y, K, w.o, M, 1, 0, st);                            /* col^T x dy */
+        if (n->op == IR_OP_CONV2D) { /* [M,K] x [K,O] */
+            if (gemm(ex, col, b, y, M, w.o, K, 0, 0, st) < 0) return -1;
+        } else if (gemm(ex, col, b, y, K, w.o, M, 1, 0, st) < 0) /* col^T x dy */
+            return -1;
+        return lap(ex, n->op, &w, GPU_CONV_GEMM, st);
     }
     case IR_OP_CONV2D_BWD_DATA: {
         rt_plan_window(p, id, &w);
         int M = w.n * w.oh * w.ow, K = w.kh * w.kw * w.c;
-        if (pointwise(&w)) return gemm(ex, a, b, y, M, K, w.o, 0, 1, st); /* dy x w^T */
-        if (gemm(ex, a, b, ex->scratch, M, K, w.o, 0, 1, st) < 0) return -1;
+        if (pointwise(&w)) /* dy x w^T */
+            return gemm(ex, a, b, y, M, K, w.o, 0, 1, st) < 0 ? -1 : lap(ex, n->op, &w, GPU_CONV_GEMM, st);
+        if (gemm(ex, a, b, ex->scratch, M, K, w.o, 0, 1, st) < 0 || lap(ex, n->op, &w, GPU_CONV_GEMM, st) < 0) return -1;
         void *args[] = {&y, &ex->scratch, &w};
-        return launch(ex, k0, ny, args, st);
+        return launch(ex, k0, ny, args, st) < 0 ? -1 : lap(ex, n->op, &w, GPU_CONV_COL2IM, st);
     }
     case IR_OP_MAXPOOL:
     case IR_OP_AVGPOOL: {
@@ -562,7 +581,9 @@ void rt_gpu_exec_free(RtGpuExec *ex) {
     if (ex->prof_s) {
         fprintf(stderr, "GPU profile (each node synchronised): %lld steps of %s\n", (long long)ex->prof_steps, ex->gpu->name);
         rt_profile_print(ex->prof_s, ex->prof_calls, 2 * IR_OP_COUNT, ex->prof_steps);
+        gpu_conv_profile_print(&ex->conv_prof, ex->prof_steps, 40, stderr);
     }
+    gpu_conv_profile_free(&ex->conv_prof);
     free(ex->prof_s);
     free(ex->prof_calls);
     if (ex->slab) ex->gpu->api.cuMemFree(ex->slab);
@@ -600,6 +621,7 @@ static int enqueue_step(RtGpuExec *ex, RtStatus *st) {
         int work = ex->mod.plan[id].work;
         if (work == CU_NOTHING) continue;
         double t0 = ex->prof_s ? rt_now() : 0;
+        ex->lap_t = t0;
         if (run_node(ex, id, st) < 0) return -1;
         if (ex->prof_s) {
             int k = (work == CU_FUSED ? IR_OP_COUNT : 0) + (int)ex->g->nodes[id].op;
