@@ -531,6 +531,8 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
             rc = launch(ex, ex->mod.plan[id].kernel[0], cnt, args, st);
         }
     }
+    for (IrId id = 0; id < p->n; id++) /* values computed straight into their variables */
+        if (p->assign_to && p->assign_to[id] != IR_NONE) ex->dev[id] = ex->dev[p->assign_to[id]];
     return rc;
 }
 
@@ -540,7 +542,8 @@ static int plan_and_emit(RtGpuExec *ex, const int64_t *sym, const char *const *w
                          RtStatus *st) {
     char err[512];
     if (rt_exec_fusion_enabled()) {
-        if (rt_plan_build(&ex->plan, ex->g, sym, want, n_want, run_effects, 4, RT_PLAN_FUSE | RT_PLAN_IM2COL, st) < 0)
+        if (rt_plan_build(&ex->plan, ex->g, sym, want, n_want, run_effects, 4, RT_PLAN_FUSE | RT_PLAN_IM2COL | RT_PLAN_ASSIGN,
+                          st) < 0)
             return -1;
         if (cu_emit_fused(ex->g, &ex->plan.fusion, ex->plan.numel, &ex->mod, err, sizeof err) == 0) return 0;
         fprintf(stderr, "fn: the GPU runs this graph unfused: %s\n", err);
@@ -634,6 +637,7 @@ static int enqueue_step(RtGpuExec *ex, RtStatus *st) {
         IrId id = ex->g->effects[i];
         if (!p->needed[id]) continue;
         const IrNode *nd = &ex->g->nodes[id];
+        if (ex->dev[nd->in[0]] == ex->dev[nd->in[1]]) continue; /* computed in place (RT_PLAN_ASSIGN) */
         CHECK_CU(cuMemcpyDtoDAsync(ex->dev[nd->in[0]], ex->dev[nd->in[1]], (size_t)p->numel[id] * sizeof(float),
                                    gpu->stream));
     }
