@@ -367,3 +367,7 @@ int rt_exec_ema_update(RtExec *ex, RtVars *ema, double decay, int64_t t, RtStatu
 int rt_exec_sync_host(RtExec *ex, RtVars *ema, RtStatus *st) { return ex->gpu ? rt_gpu_exec_sync_host(ex->gpu, ema, st) : 0; }
 
 size_t rt_exec_bytes(const RtExec *ex) { return ex->gpu ? rt_gpu_exec_bytes(ex->gpu) : ex->bytes; }
+
+int rt_exec_gpu_streams(const RtExec *ex, int *waits, double *overlap) {
+    return ex->gpu ? rt_gpu_exec_streams(ex->gpu, waits, overlap) : 0;
+}

@@ -117,6 +117,9 @@ int rt_exec_ema_update(RtExec *ex, RtVars *ema, double decay, int64_t t, RtStatu
  * device holds the averages, those; nothing to do on the CPU. */
 int rt_exec_sync_host(RtExec *ex, RtVars *ema, RtStatus *st);
 size_t rt_exec_bytes(const RtExec *ex);
+/* A GPU executor's streams, waits between them and modelled overlap (rt_gpu_exec_streams);
+ * 0 on the CPU. */
+int rt_exec_gpu_streams(const RtExec *ex, int *waits, double *overlap);
 /* The executors (CPU and GPU) fuse pointwise nodes (passes/fuse.c) unless FN_FUSE=0 is set in the environment
  * (the unfused reference path, for checking the fused one). */
 int rt_exec_fusion_enabled(void);

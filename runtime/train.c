@@ -399,6 +399,11 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     fprintf(log, "Variables: %lld trainable values; step buffers %.1f MiB\n",
             (long long)rt_vars_count(r.vars, 1),
             (double)(rt_exec_bytes(r.ts.ex) + (r.vs.ex ? rt_exec_bytes(r.vs.ex) : 0)) / (1 << 20));
+    double overlap;
+    int waits, streams = rt_exec_gpu_streams(r.ts.ex, &waits, &overlap);
+    if (streams)
+        fprintf(log, "GPU step: %d streams, %d waits between them; modelled length %.2f of one stream's\n", streams,
+                waits, overlap);
     int control = (o->random_rotate ? RT_AUG_ROTATE : 0) | (o->random_crop ? RT_AUG_CROP : 0) |
                   (o->random_flip ? RT_AUG_FLIP : 0) |
                   (o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0);

@@ -4,8 +4,11 @@
  * the tiny test batches: tests/test_cpu_fast.c shows the same between two CPU paths). Graphs:
  * the two small CUDA golden models, the reduced Inception-ResNet-v1 (train, ADAM) and PNet, with
  * float32 GEMMs (FN_GPU_TF32=0), once with the fused kernels and once with a kernel per op
- * (FN_FUSE=0, on both executors). Without a GPU (no libcuda, no device) the
- * test says why and skips (exit 77). bench/gpu/check.sh runs it on the lent machine. */
+ * (FN_FUSE=0, on both executors). The step's work is spread over streams (FN_GPU_STREAMS,
+ * default 4); the third step replays the second, captured as a CUDA graph. Without a GPU (no
+ * libcuda, no device) the test says why and skips (exit 77). bench/gpu/check.sh runs it on the
+ * lent machine; ctest also runs it on tests/hostcuda's emulation, with the captured step replayed
+ * in a random order that keeps only the waits the streams were given (FN_HOSTCUDA_SHUFFLE). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,8 +68,9 @@ static void run_case(RtGpu *gpu, const FxCase *c) {
             CHECK(rt_gpu_exec_upload_vars(gex, &st) == 0, "upload: %s", st.msg);
         }
     }
-    printf("  %-28s %s, 3 steps: worst relative error (outputs%s) %.2e\n", c->model, c->training ? "train" : "eval",
-           c->training ? " and variables" : "", worst);
+    int waits, streams = rt_gpu_exec_streams(gex, &waits, NULL);
+    printf("  %-28s %s, 3 steps on %d stream%s (%d waits): worst relative error (outputs%s) %.2e\n", c->model,
+           c->training ? "train" : "eval", streams, streams > 1 ? "s" : "", waits, c->training ? " and variables" : "", worst);
     CHECK(worst < 1e-3, "%s: GPU agrees with the CPU", c->model);
     if (c->training) { /* the moving averages' step on the device, from averages apart from the weights */
         RtVars *ec = rt_ema_new(vc), *eg = rt_ema_new(vg);

@@ -13,8 +13,8 @@
 #   4. fn's CUDA module for the card's own architecture;
 #   4b. fnrun train --device gpu against --device cpu: 20 steps of the reduced Inception-ResNet-v1,
 #      same seed, the printed losses side by side; then the full network at batch 256 and 90,
-#      160x160, images/s from the step times after the first two, and at 256 launch by launch
-#      (FN_CUDA_GRAPH=0) and with a kernel per op (FN_FUSE=0) for comparison;
+#      160x160, images/s from the step times after the first two, on 4 streams and on one
+#      (FN_GPU_STREAMS=1), and at 256 launch by launch (FN_CUDA_GRAPH=0) for comparison;
 #   4c. FN_PROFILE: the batch-256 step with every node synchronised, seconds per op, and each
 #      convolution shape's im2col, GEMM and col2im (the whole table is in logs.txt);
 #   5. the PyTorch peer's training step (bench/ref/train_step.py): channels_last + bf16 autocast,
@@ -78,18 +78,18 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     else
         row "| 20 steps, reduced IRv1 on the GPU | FAILED: $(grep -h 'fnrun train:' "$t/small_gpu.txt" || last 2 "$t/small_gpu.txt") |"
     fi
-    # 256: the default (fused kernels, the step replayed as a CUDA graph); g: launch by launch
-    # (FN_CUDA_GRAPH=0); u: a kernel per op (FN_FUSE=0), the first lease's path
-    for run in 256 90 256g 256u; do
-        batch=${run%[gu]}
-        fuse=1 graph=1 what="fused, CUDA graph"
-        case $run in *g) graph=0 what="fused, launch by launch" ;; *u) fuse=0 what="kernel per op" ;; esac
+    # 256, 90: the default (fused kernels on FN_GPU_STREAMS=4 streams, the step replayed as a CUDA
+    # graph); 1: on one stream; g: launch by launch (FN_CUDA_GRAPH=0)
+    for run in 256 90 256-1 90-1 256g; do
+        batch=${run%%[g-]*}
+        streams=4 graph=1 what="fused, 4 streams, CUDA graph"
+        case $run in *g) graph=0 what="fused, 4 streams, launch by launch" ;; *-1) streams=1 what="fused, one stream, CUDA graph" ;; esac
         fits 90 || { row "| fnrun train --device gpu, IRv1 batch $batch, $what | skipped: budget |"; continue; }
-        FN_FUSE=$fuse FN_CUDA_GRAPH=$graph timeout 90 "$b/bin/fnrun" train "$t/irv1.fnc" "${common[@]}" --image_size 160 --batch_size "$batch" \
+        FN_GPU_STREAMS=$streams FN_CUDA_GRAPH=$graph timeout 90 "$b/bin/fnrun" train "$t/irv1.fnc" "${common[@]}" --image_size 160 --batch_size "$batch" \
             --epoch_size 12 --embedding_size 512 --device gpu --nrof_preprocess_threads 12 >"$t/irv1_$run.txt" 2>&1
         ips=$(grep '^Epoch' "$t/irv1_$run.txt" | awk -F'\t' -v b="$batch" '{ split($2, f, " "); n++; if (n > 2) { s += f[2]; k++ } }
               END { if (k) printf "%.1f images/s (%d steps)", b * k / s, k; else print "no steps" }')
-        row "| fnrun train --device gpu, IRv1 batch $batch, 160x160, $what | $ips; $(grep -m1 -h -E 'step buffers|fnrun train:' "$t/irv1_$run.txt" | cut -c1-200) |"
+        row "| fnrun train --device gpu, IRv1 batch $batch, 160x160, $what | $ips; $(grep -m2 -h -E 'step buffers|GPU step|fnrun train:' "$t/irv1_$run.txt" | tr '\n' ' ' | cut -c1-300) |"
     done
     # where the step's time goes: every node synchronised and timed (FN_PROFILE), a few steps
     if fits 60; then

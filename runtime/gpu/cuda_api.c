@@ -63,6 +63,10 @@ int rt_cuda_open(RtCudaApi *a, RtStatus *st) {
     CU(cuGraphDestroy, "cuGraphDestroy");
     CU(cuGraphExecDestroy, "cuGraphExecDestroy");
     BL(cublasSetWorkspace, "cublasSetWorkspace_v2");
+    CU(cuEventCreate, "cuEventCreate");
+    CU(cuEventDestroy, "cuEventDestroy_v2");
+    CU(cuEventRecord, "cuEventRecord");
+    CU(cuStreamWaitEvent, "cuStreamWaitEvent");
 #undef CU
 #undef BL
     void **first = (void **)&a->cuInit, **end = (void **)(&a->cublasSgemm + 1);

@@ -19,6 +19,7 @@ typedef unsigned long long CUdeviceptr;
 typedef struct cublasContext *cublasHandle_t;
 typedef struct CUgraph_st *CUgraph;
 typedef struct CUgraphExec_st *CUgraphExec;
+typedef struct CUevent_st *CUevent;
 
 typedef struct {
     void *libcuda, *libcublas;
@@ -47,7 +48,7 @@ typedef struct {
     int (*cublasSgemm)(cublasHandle_t, int, int, int, int, int, const float *, const float *, int, const float *,
                        int, const float *, float *, int);
     /* optional (after cublasSgemm: not required to open): teardown, TF32, pinned staging, CUDA
-       graphs and cuBLAS's workspace for them */
+       graphs and cuBLAS's workspace for them, events */
     CUresult (*cuStreamDestroy)(CUstream);
     int (*cublasDestroy)(cublasHandle_t);
     int (*cublasSetMathMode)(cublasHandle_t, int);
@@ -61,6 +62,11 @@ typedef struct {
     CUresult (*cuGraphDestroy)(CUgraph);
     CUresult (*cuGraphExecDestroy)(CUgraphExec);
     int (*cublasSetWorkspace)(cublasHandle_t, void *, size_t);
+    /* optional: events, for work on several streams */
+    CUresult (*cuEventCreate)(CUevent *, unsigned);
+    CUresult (*cuEventDestroy)(CUevent);
+    CUresult (*cuEventRecord)(CUevent, CUstream);
+    CUresult (*cuStreamWaitEvent)(CUstream, CUevent, unsigned);
 } RtCudaApi;
 
 /* Opens libcuda and libcublas and initialises device 0. -1 with a message when either library

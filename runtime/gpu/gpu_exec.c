@@ -10,65 +10,9 @@
 #include "codegen/cuda/cuda_emit.h"
 #include "codegen/cuda/nvrtc.h"
 #include "runtime/checkpoint.h"
-#include "runtime/gpu/conv_profile.h"
-#include "runtime/gpu/cuda_api.h"
+#include "runtime/gpu/gpu_internal.h"
 #include "runtime/plan.h"
 #include "runtime/rt.h"
-
-#define ALIGN 256
-#define THREADS 256
-#define WORKSPACE ((size_t)32 << 20)
-enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1, CUBLAS_TF32_TENSOR_OP_MATH = 3 };
-enum { ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SM_COUNT = 16 };
-
-struct RtGpu {
-    RtCudaApi api;
-    CUstream stream;
-    cublasHandle_t blas;
-    char name[160], arch[16];
-    int sm_count, tf32;
-    CUdeviceptr workspace; /* cuBLAS's (WORKSPACE bytes) */
-    size_t held;           /* device bytes the executors on this GPU hold (--gpu_memory_fraction) */
-};
-
-struct RtGpuExec {
-    RtGpu *gpu;
-    const IrGraph *g;
-    RtVars *vars;
-    RtPlan plan;
-    CuModule mod;
-    CUmodule cumod;
-    CUfunction *fn;      /* per module kernel */
-    CUdeviceptr slab, *dev;  /* dev[id]: the node's device buffer */
-    CUdeviceptr *var_dev;    /* per variable of the store */
-    CUdeviceptr scratch, part; /* im2col columns; the row splits' partial sums of IR_OP_SUM */
-    CUdeviceptr gpart;         /* fused groups' per-lane partial sums */
-    void **host;             /* staging for inputs and fetched outputs */
-    size_t bytes;
-    int vars_stale;       /* a step changed the device's variables since the host's copy */
-    CUdeviceptr avg0;     /* the averaged variables' run in the slab, avg_bytes long */
-    size_t avg_bytes;
-    CUdeviceptr ema;      /* their moving averages, laid out alike (0 until the first update) */
-    int ema_stale;
-    CUdeviceptr seed_step;    /* the step's seed and number, for the dropout kernels */
-    uint64_t *seed_step_host; /* their page-locked staging (NULL: copied synchronously) */
-    int pinned;            /* the driver can page-lock the input staging (cuMemAllocHost) */
-    char *host_pinned;     /* per node: its staging is page-locked */
-    int64_t runs;
-    int graph_state; /* 0: not captured yet, 1: replaying gexec, -1: launch by launch */
-    CUgraph graph;
-    CUgraphExec gexec;
-    double fraction; /* --gpu_memory_fraction */
-    double *prof_s; /* FN_PROFILE set: seconds per op (synchronised after each node) */
-    int64_t *prof_calls, prof_steps;
-    GpuConvProfile conv_prof; /* and per convolution shape and phase */
-    double lap_t;
-};
-
-#define CHECK_CU(call)                                                                             \
-    do {                                                                                           \
-        if (RT_CU(&gpu->api, st, call) < 0) return -1;                                             \
-    } while (0)
 
 RtGpu *rt_gpu_open(RtStatus *st) {
     RtGpu *gpu = calloc(1, sizeof *gpu);
@@ -140,7 +84,7 @@ int rt_gpu_choose(const char *device, const char *what, RtGpu **gpu, FILE *log, 
 /* a kernel whose blocks are laid out by the kernel itself: gx x gy blocks of bx x by threads */
 static int launch_grid(RtGpuExec *ex, int kernel, int64_t gx, int64_t gy, int bx, int by, void **args, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
-    CHECK_CU(cuLaunchKernel(ex->fn[kernel], (unsigned)gx, (unsigned)gy, 1, (unsigned)bx, (unsigned)by, 1, 0, gpu->stream, args,
+    CHECK_CU(cuLaunchKernel(ex->fn[kernel], (unsigned)gx, (unsigned)gy, 1, (unsigned)bx, (unsigned)by, 1, 0, ex->cur->stream, args,
                             NULL));
     return 0;
 }
@@ -150,7 +94,7 @@ static int launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *s
     int64_t blocks = (n + THREADS - 1) / THREADS, cap = (int64_t)gpu->sm_count * 32;
     if (blocks > cap) blocks = cap; /* grid-stride loops cover the rest */
     if (blocks < 1) blocks = 1;
-    CHECK_CU(cuLaunchKernel(ex->fn[kernel], (unsigned)blocks, 1, 1, THREADS, 1, 1, 0, gpu->stream, args, NULL));
+    CHECK_CU(cuLaunchKernel(ex->fn[kernel], (unsigned)blocks, 1, 1, THREADS, 1, 1, 0, ex->cur->stream, args, NULL));
     return 0;
 }
 
@@ -164,9 +108,9 @@ static int sum_rows(RtGpuExec *ex, int k_part, int k_sum, CUdeviceptr y, CUdevic
         void *args[] = {&y, &a, &ny, &k, &mean, &n_mean};
         return launch(ex, k_sum, ny, args, st);
     }
-    void *part_args[] = {&ex->part, &a, &ny, &k, &chunk};
+    void *part_args[] = {&ex->cur->part, &a, &ny, &k, &chunk};
     if (launch_grid(ex, k_part, (ny + 31) / 32, splits, 32, 8, part_args, st) < 0) return -1;
-    void *args[] = {&y, &ex->part, &ny, &splits, &mean, &n_mean};
+    void *args[] = {&y, &ex->cur->part, &ny, &splits, &mean, &n_mean};
     return launch(ex, k_sum, ny, args, st);
 }
 
@@ -186,7 +130,7 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
     }
     size_t per_sum = (size_t)(splits * 8 * cols);
     for (int s = 0, t = 0; s < cg->lay.n_slots; s++) {
-        ptr[s] = cg->lay.slot_kind[s] == PASS_SLOT_SUM ? ex->gpart + (size_t)t++ * per_sum * sizeof(float)
+        ptr[s] = cg->lay.slot_kind[s] == PASS_SLOT_SUM ? ex->cur->gpart + (size_t)t++ * per_sum * sizeof(float)
                                                         : ex->dev[cg->lay.slot_node[s]];
         args[na++] = &ptr[s];
     }
@@ -207,7 +151,7 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
 static int gemm(RtGpuExec *ex, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y, int m, int n, int k, int ta, int tb,
                 RtStatus *st) {
     const float one = 1, zero = 0;
-    int r = ex->gpu->api.cublasSgemm(ex->gpu->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
+    int r = ex->gpu->api.cublasSgemm(ex->cur->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
                                      k, &one, (const float *)b, tb ? k : n, (const float *)a, ta ? m : k, &zero,
                                      (float *)y, n);
     return r == 0 ? 0 : rt_fail(st, "cublasSgemm (%d x %d x %d) failed with status %d", m, n, k, r);
@@ -229,7 +173,7 @@ static int lap(RtGpuExec *ex, IrOp op, const RefWindow *w, int phase, RtStatus *
     return 0;
 }
 
-static int run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
+int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
     const IrNode *n = &ex->g->nodes[id];
     const RtPlan *p = &ex->plan;
     const CuNodePlan *cp = &ex->mod.plan[id];
@@ -310,9 +254,9 @@ static int run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
         int M = w.n * w.oh * w.ow, K = w.kh * w.kw * w.c;
         CUdeviceptr x = a, col = a;
         if (!pointwise(&w)) { /* a thread per output pixel and channel */
-            void *args[] = {&ex->scratch, &x, &w};
+            void *args[] = {&ex->cur->scratch, &x, &w};
             if (launch(ex, k0, (int64_t)M * w.c, args, st) < 0 || lap(ex, n->op, &w, GPU_CONV_IM2COL, st) < 0) return -1;
-            col = ex->scratch;
+            col = ex->cur->scratch;
         }
         if (n->op == IR_OP_CONV2D) { /* [M,K] x [K,O] */
             if (gemm(ex, col, b, y, M, w.o, K, 0, 0, st) < 0) return -1;
@@ -325,8 +269,8 @@ static int run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
         int M = w.n * w.oh * w.ow, K = w.kh * w.kw * w.c;
         if (pointwise(&w)) /* dy x w^T */
             return gemm(ex, a, b, y, M, K, w.o, 0, 1, st) < 0 ? -1 : lap(ex, n->op, &w, GPU_CONV_GEMM, st);
-        if (gemm(ex, a, b, ex->scratch, M, K, w.o, 0, 1, st) < 0 || lap(ex, n->op, &w, GPU_CONV_GEMM, st) < 0) return -1;
-        void *args[] = {&y, &ex->scratch, &w};
+        if (gemm(ex, a, b, ex->cur->scratch, M, K, w.o, 0, 1, st) < 0 || lap(ex, n->op, &w, GPU_CONV_GEMM, st) < 0) return -1;
+        void *args[] = {&y, &ex->cur->scratch, &w};
         return launch(ex, k0, ny, args, st) < 0 ? -1 : lap(ex, n->op, &w, GPU_CONV_COL2IM, st);
     }
     case IR_OP_MAXPOOL:
@@ -388,10 +332,43 @@ static int run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
 
 static size_t up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 
+void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]) {
+    const RtPlan *p = &ex->plan;
+    const IrGraph *g = ex->g;
+    const CuNodePlan *cp = &ex->mod.plan[id];
+    int sm = ex->gpu->sm_count;
+    IrOp op = g->nodes[id].op;
+    int64_t splits, chunk;
+    need[0] = need[1] = need[2] = 0;
+    if (!p->needed[id]) return;
+    if (cp->work == CU_FUSED) {
+        const CuGroup *cg = &ex->mod.groups[cp->group];
+        if (!cg->sums) return;
+        int64_t cols, rows, gsplits, gchunk;
+        cu_group_shape(sm, cg, p->numel[pass_fuse_domain(g, &p->fusion, cp->group)], &cols, &rows, &gsplits, &gchunk);
+        int64_t per_sum = gsplits * 8 * cols;
+        need[2] = cg->sums * per_sum;
+        for (int s = 0; s < cg->lay.n_slots; s++)
+            if (cg->lay.slot_kind[s] == PASS_SLOT_SUM) {
+                int64_t ny = p->numel[cg->lay.slot_node[s]];
+                cu_sum_splits(sm, ny, per_sum / ny, &splits, &chunk);
+                if (splits * ny > need[1]) need[1] = splits * ny;
+            }
+    } else if (op == IR_OP_SUM) {
+        int64_t ny = p->numel[id];
+        cu_sum_splits(sm, ny, p->numel[g->nodes[id].in[0]] / ny, &splits, &chunk);
+        need[1] = splits * ny;
+    } else if (op == IR_OP_CONV2D || op == IR_OP_CONV2D_BWD_FILTER || op == IR_OP_CONV2D_BWD_DATA) {
+        RefWindow w;
+        rt_plan_window(p, id, &w);
+        if (!pointwise(&w)) need[0] = (int64_t)w.n * w.oh * w.ow * w.kh * w.kw * w.c;
+    }
+}
+
 /* --gpu_memory_fraction, as TensorFlow's per_process_gpu_memory_fraction: what all of fn's
  * executors on the card hold together stays under that share of its memory. Counts `bytes` as
  * held, or fails saying who needed them. */
-static int reserve(RtGpuExec *ex, size_t bytes, const char *who, RtStatus *st) {
+int gpu_reserve(RtGpuExec *ex, size_t bytes, const char *who, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     size_t free_b = 0, total_b = 0;
     CHECK_CU(cuMemGetInfo(&free_b, &total_b));
@@ -454,25 +431,10 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     total += up((p->scratch ? p->scratch : 1) * sizeof(float));
     int64_t part_n = 1, gpart_n = 1; /* the largest splits x ny of the sums; of the groups' partials */
     for (IrId id = 0; id < p->n; id++) {
-        const CuNodePlan *cp = &ex->mod.plan[id];
-        int64_t splits, chunk;
-        if (p->needed[id] && cp->work != CU_FUSED && g->nodes[id].op == IR_OP_SUM) {
-            int64_t ny = p->numel[id];
-            cu_sum_splits(gpu->sm_count, ny, p->numel[g->nodes[id].in[0]] / ny, &splits, &chunk);
-            if (splits * ny > part_n) part_n = splits * ny;
-        }
-        if (!p->needed[id] || cp->work != CU_FUSED || !ex->mod.groups[cp->group].sums) continue;
-        const CuGroup *cg = &ex->mod.groups[cp->group];
-        int64_t cols, rows, gsplits, gchunk;
-        cu_group_shape(gpu->sm_count, cg, p->numel[pass_fuse_domain(g, &p->fusion, cp->group)], &cols, &rows, &gsplits, &gchunk);
-        int64_t per_sum = gsplits * 8 * cols;
-        if (cg->sums * per_sum > gpart_n) gpart_n = cg->sums * per_sum;
-        for (int s = 0; s < cg->lay.n_slots; s++)
-            if (cg->lay.slot_kind[s] == PASS_SLOT_SUM) {
-                int64_t ny = p->numel[cg->lay.slot_node[s]];
-                cu_sum_splits(gpu->sm_count, ny, per_sum / ny, &splits, &chunk);
-                if (splits * ny > part_n) part_n = splits * ny;
-            }
+        int64_t need[3];
+        gpu_node_scratch(ex, id, need);
+        if (need[1] > part_n) part_n = need[1];
+        if (need[2] > gpart_n) gpart_n = need[2];
     }
     size_t part_off = total;
     total += up((size_t)part_n * sizeof(float));
@@ -481,7 +443,7 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     size_t seed_step_off = total;
     total += up(2 * sizeof(uint64_t));
     ex->fraction = fraction;
-    if (reserve(ex, total, "the step", st) < 0) {
+    if (gpu_reserve(ex, total, "the step", st) < 0) {
         free(block_off);
         free(var_off);
         free(used);
@@ -506,9 +468,9 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     }
     free(used);
     ex->avg0 = ex->slab + avg0;
-    ex->scratch = ex->slab + scratch_off;
-    ex->part = ex->slab + part_off;
-    ex->gpart = ex->slab + gpart_off;
+    ex->queue[0] = (GpuQueue){.stream = gpu->stream, .blas = gpu->blas, .scratch = ex->slab + scratch_off,
+                              .part = ex->slab + part_off, .gpart = ex->slab + gpart_off, .used = 1};
+    ex->cur = &ex->queue[0];
     ex->seed_step = ex->slab + seed_step_off;
     free(block_off);
     free(var_off);
@@ -575,6 +537,10 @@ RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const IrGraph *g, RtVars *vars, const int
         ex->prof_s = calloc(2 * IR_OP_COUNT, sizeof *ex->prof_s); /* ops alone, then groups by last op */
         ex->prof_calls = calloc(2 * IR_OP_COUNT, sizeof *ex->prof_calls);
     }
+    if (gpu_queues_plan(ex, st) < 0) {
+        rt_gpu_exec_free(ex);
+        return NULL;
+    }
     return ex;
 }
 
@@ -587,6 +553,7 @@ void rt_gpu_exec_free(RtGpuExec *ex) {
         gpu_conv_profile_print(&ex->conv_prof, ex->prof_steps, 40, stderr);
     }
     gpu_conv_profile_free(&ex->conv_prof);
+    gpu_queues_free(ex);
     free(ex->prof_s);
     free(ex->prof_calls);
     if (ex->slab) ex->gpu->api.cuMemFree(ex->slab);
@@ -615,35 +582,6 @@ void *rt_gpu_exec_input(RtGpuExec *ex, const char *name, int64_t *n) {
     return ex->host[id];
 }
 
-/* The step's work on the stream: every node in order, then the assignments. */
-static int enqueue_step(RtGpuExec *ex, RtStatus *st) {
-    RtGpu *gpu = ex->gpu;
-    const RtPlan *p = &ex->plan;
-    for (IrId id = 0; id < p->n; id++) {
-        if (!p->needed[id]) continue;
-        int work = ex->mod.plan[id].work;
-        if (work == CU_NOTHING) continue;
-        double t0 = ex->prof_s ? rt_now() : 0;
-        ex->lap_t = t0;
-        if (run_node(ex, id, st) < 0) return -1;
-        if (ex->prof_s) {
-            int k = (work == CU_FUSED ? IR_OP_COUNT : 0) + (int)ex->g->nodes[id].op;
-            CHECK_CU(cuStreamSynchronize(gpu->stream));
-            ex->prof_s[k] += rt_now() - t0;
-            ex->prof_calls[k]++;
-        }
-    }
-    for (int i = 0; i < ex->g->n_effects; i++) { /* assignments, after the whole step */
-        IrId id = ex->g->effects[i];
-        if (!p->needed[id]) continue;
-        const IrNode *nd = &ex->g->nodes[id];
-        if (ex->dev[nd->in[0]] == ex->dev[nd->in[1]]) continue; /* computed in place (RT_PLAN_ASSIGN) */
-        CHECK_CU(cuMemcpyDtoDAsync(ex->dev[nd->in[0]], ex->dev[nd->in[1]], (size_t)p->numel[id] * sizeof(float),
-                                   gpu->stream));
-    }
-    return 0;
-}
-
 /* Whether steps may be captured as a CUDA graph and replayed: the driver has the calls, no
  * per-node profile is being taken, and FN_CUDA_GRAPH is not 0. */
 static int graphs_usable(const RtGpuExec *ex) {
@@ -664,7 +602,7 @@ static int capture_step(RtGpuExec *ex, RtStatus *st) {
     CUgraph graph = NULL;
     int rc = a->cuStreamBeginCapture(gpu->stream, 2 /* CU_STREAM_CAPTURE_MODE_RELAXED */) == 0 ? 0 : -1;
     if (rc == 0) {
-        rc = enqueue_step(ex, &cst);
+        rc = gpu_enqueue_step(ex, &cst);
         if (a->cuStreamEndCapture(gpu->stream, &graph) != 0 || !graph) rc = -1;
         if (rc == 0 && a->cuGraphInstantiateWithFlags(&ex->gexec, graph, 0) != 0) rc = -1;
     }
@@ -673,7 +611,7 @@ static int capture_step(RtGpuExec *ex, RtStatus *st) {
         ex->graph_state = -1;
         fprintf(stderr, "fn: the step could not be captured as a CUDA graph%s%s; it runs launch by launch\n",
                 cst.msg[0] ? ": " : "", cst.msg);
-        return enqueue_step(ex, st);
+        return gpu_enqueue_step(ex, st);
     }
     ex->graph = graph;
     ex->graph_state = 1;
@@ -701,7 +639,7 @@ int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
     ex->prof_steps++;
     int rc = ex->graph_state == 1                               ? (RT_CU(&gpu->api, st, cuGraphLaunch(ex->gexec, gpu->stream)))
              : ex->graph_state == 0 && ex->runs >= 1 && graphs_usable(ex) ? capture_step(ex, st)
-                                                                          : enqueue_step(ex, st);
+                                                                          : gpu_enqueue_step(ex, st);
     if (rc < 0) return -1;
     CHECK_CU(cuStreamSynchronize(gpu->stream));
     ex->runs++;
@@ -761,7 +699,7 @@ int rt_gpu_exec_ema_update(RtGpuExec *ex, RtVars *ema, double decay, int64_t t, 
     RtGpu *gpu = ex->gpu;
     if (ex->mod.k_ema < 0) return rt_fail(st, "this graph's GPU module has no moving-average kernel");
     if (!ex->ema) { /* the first update: the host's averages go to the device */
-        if (reserve(ex, ex->avg_bytes ? ex->avg_bytes : ALIGN, "the moving averages", st) < 0) return -1;
+        if (gpu_reserve(ex, ex->avg_bytes ? ex->avg_bytes : ALIGN, "the moving averages", st) < 0) return -1;
         ex->bytes += ex->avg_bytes ? ex->avg_bytes : ALIGN;
         CHECK_CU(cuMemAlloc(&ex->ema, ex->avg_bytes ? ex->avg_bytes : ALIGN));
         CHECK_CU(cuMemsetD8Async(ex->ema, 0, ex->avg_bytes ? ex->avg_bytes : ALIGN, gpu->stream));

@@ -51,5 +51,8 @@ int rt_gpu_exec_ema_update(RtGpuExec *ex, RtVars *ema, double decay, int64_t t, 
  * effects, and ema's averages when the device updates them. */
 int rt_gpu_exec_sync_host(RtGpuExec *ex, RtVars *ema, RtStatus *st);
 size_t rt_gpu_exec_bytes(const RtGpuExec *ex); /* device bytes held */
+/* The streams the step's work uses (FN_GPU_STREAMS, default 4), the waits between them, and the
+ * step's modelled length on them over its length on one (runtime/gpu/streams.h). */
+int rt_gpu_exec_streams(const RtGpuExec *ex, int *waits, double *overlap);
 
 #endif

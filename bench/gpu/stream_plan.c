@@ -1,0 +1,48 @@
+/* How the GPU step's work spreads over streams (runtime/gpu/streams.h), without a GPU: the
+ * Inception-ResNet-v1 training step (ADAM, 160x160, embedding 512) is bound at each batch size on
+ * the host emulation (FN_CUDA_EMULATOR=build/libfn_hostcuda.so, tests/hostcuda) and the executor
+ * says how many streams it uses, the waits between them and the modelled step length on them
+ * over one stream's (3 TB/s, 200 TFLOP/s, 3 us a launch; streams as separate machines, so an
+ * upper bound on the overlap). FN_GPU_STREAMS sets the streams.
+ *   cmake --build build --target stream_plan && FN_CUDA_EMULATOR=build/libfn_hostcuda.so build/stream_plan 90 256 */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/driver.h"
+#include "runtime/gpu/gpu_exec.h"
+#include "tests/fixtures.h"
+
+int main(int argc, char **argv) {
+    RtStatus st;
+    RtGpu *gpu = rt_gpu_open(&st);
+    if (!gpu) {
+        fprintf(stderr, "stream_plan: %s (set FN_CUDA_EMULATOR=build/libfn_hostcuda.so)\n", st.msg);
+        return 1;
+    }
+    FxCase c = {"models/inception_resnet_v1.fn", 1, PASS_OPT_ADAM, {{"N", 90}, {"classes", 10575}, {"embedding_size", 512}}, 3};
+    IrGraph *g = fx_build_case(&c);
+    if (!g) return 1;
+    for (int a = 1; a < (argc > 1 ? argc : 2); a++) {
+        c.b[0].value = argc > 1 ? atoll(argv[a]) : 90;
+        int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+        RtVars *v = rt_vars_new(4);
+        RtGpuExec *ex = NULL;
+        if (rt_bind_syms(g, c.b, c.nb, sym, &st) == 0 && rt_vars_bind(v, g, sym, &st) == 0)
+            ex = rt_gpu_exec_new(gpu, g, v, sym, NULL, 0, 1, 1, &st);
+        if (!ex) {
+            fprintf(stderr, "stream_plan: batch %lld: %s\n", (long long)c.b[0].value, st.msg);
+            return 1;
+        }
+        int waits;
+        double overlap;
+        int streams = rt_gpu_exec_streams(ex, &waits, &overlap);
+        printf("batch %4lld: %d streams, %5d waits, modelled step %.3f of one stream's, %.2f GB on the device\n",
+               (long long)c.b[0].value, streams, waits, overlap, rt_gpu_exec_bytes(ex) / 1e9);
+        rt_gpu_exec_free(ex);
+        rt_vars_free(v);
+        free(sym);
+    }
+    ir_graph_free(g);
+    rt_gpu_close(gpu);
+    return 0;
+}

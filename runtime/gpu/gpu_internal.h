@@ -1,0 +1,103 @@
+/* The GPU executor's insides, shared by gpu_exec.c (setup, launches, the public calls) and
+ * gpu_queues.c (the step's work spread over streams). */
+#ifndef FN_RT_GPU_INTERNAL_H
+#define FN_RT_GPU_INTERNAL_H
+
+#include "codegen/cuda/cuda_emit.h"
+#include "runtime/gpu/conv_profile.h"
+#include "runtime/gpu/cuda_api.h"
+#include "runtime/gpu/gpu_exec.h"
+#include "runtime/gpu/streams.h"
+#include "runtime/plan.h"
+
+#define ALIGN 256
+#define THREADS 256
+#define WORKSPACE ((size_t)32 << 20)
+enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1, CUBLAS_TF32_TENSOR_OP_MATH = 3 };
+enum { ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SM_COUNT = 16 };
+#define GPU_MAX_QUEUES 8
+
+/* A stream of the step's work with its own cuBLAS handle and scratch (queue 0: the RtGpu's
+ * stream and handle, the slab's scratch). */
+typedef struct {
+    CUstream stream;
+    cublasHandle_t blas;
+    CUdeviceptr scratch, part, gpart; /* im2col columns; IR_OP_SUM's row-split partials; fused groups' lane partials */
+    CUdeviceptr mem;                  /* queues >= 1: one allocation holding those and cuBLAS's workspace */
+    size_t mem_bytes;
+    CUevent done;                     /* queues >= 1: recorded at the step's end, for the join */
+    int used;
+} GpuQueue;
+
+struct RtGpu {
+    RtCudaApi api;
+    CUstream stream;
+    cublasHandle_t blas;
+    char name[160], arch[16];
+    int sm_count, tf32;
+    CUdeviceptr workspace; /* cuBLAS's (WORKSPACE bytes) */
+    size_t held;           /* device bytes the executors on this GPU hold (--gpu_memory_fraction) */
+};
+
+struct RtGpuExec {
+    RtGpu *gpu;
+    const IrGraph *g;
+    RtVars *vars;
+    RtPlan plan;
+    CuModule mod;
+    CUmodule cumod;
+    CUfunction *fn;      /* per module kernel */
+    CUdeviceptr slab, *dev;  /* dev[id]: the node's device buffer */
+    CUdeviceptr *var_dev;    /* per variable of the store */
+    void **host;             /* staging for inputs and fetched outputs */
+    size_t bytes;
+    int vars_stale;       /* a step changed the device's variables since the host's copy */
+    CUdeviceptr avg0;     /* the averaged variables' run in the slab, avg_bytes long */
+    size_t avg_bytes;
+    CUdeviceptr ema;      /* their moving averages, laid out alike (0 until the first update) */
+    int ema_stale;
+    CUdeviceptr seed_step;    /* the step's seed and number, for the dropout kernels */
+    uint64_t *seed_step_host; /* their page-locked staging (NULL: copied synchronously) */
+    int pinned;            /* the driver can page-lock the input staging (cuMemAllocHost) */
+    char *host_pinned;     /* per node: its staging is page-locked */
+    int64_t runs;
+    int graph_state; /* 0: not captured yet, 1: replaying gexec, -1: launch by launch */
+    CUgraph graph;
+    CUgraphExec gexec;
+    double fraction; /* --gpu_memory_fraction */
+    double *prof_s; /* FN_PROFILE set: seconds per op (synchronised after each node) */
+    int64_t *prof_calls, prof_steps;
+    GpuConvProfile conv_prof; /* and per convolution shape and phase */
+    double lap_t;
+    /* the step's work (gpu_queues.c): items in order, on n_queues streams as sched says */
+    int n_items;
+    int *item; /* a node's id, or -1 - k for the k-th effect's copy */
+    GpuQueue queue[GPU_MAX_QUEUES], *cur; /* cur: where run_node's work goes */
+    int n_queues;
+    GpuSchedule sched;
+    CUevent *ev, fork; /* ev[i]: recorded after item i when sched.record[i] */
+    double overlap;    /* gpu_schedule_estimate's, with a cost model */
+};
+
+#define CHECK_CU(call)                                                                             \
+    do {                                                                                           \
+        if (RT_CU(&gpu->api, st, call) < 0) return -1;                                             \
+    } while (0)
+
+
+/* gpu_exec.c */
+int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st);
+int gpu_reserve(RtGpuExec *ex, size_t bytes, const char *who, RtStatus *st);
+/* The scratch node id's work takes, in floats: [0] im2col columns, [1] the row splits' partials
+ * of a leading-axis sum, [2] a fused group's lane partials. */
+void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]);
+
+/* gpu_queues.c */
+/* The step's items and, with FN_GPU_STREAMS > 1 (default 4) and the driver's events, their
+ * streams, the extra streams' handles and scratch, and the events; after setup. */
+int gpu_queues_plan(RtGpuExec *ex, RtStatus *st);
+/* The step's work on the streams, joined back into the first (gpu->stream) at the end. */
+int gpu_enqueue_step(RtGpuExec *ex, RtStatus *st);
+void gpu_queues_free(RtGpuExec *ex);
+
+#endif

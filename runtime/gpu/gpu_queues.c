@@ -1,0 +1,255 @@
+/* See gpu_internal.h: the step's items, spread over streams by gpu_schedule (streams.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/gpu/gpu_internal.h"
+
+/* FN_GPU_STREAMS: how many streams a step may use; 1 with a per-node profile (which synchronises
+ * after every node) or a driver without events */
+static int queues_wanted(const RtGpuExec *ex) {
+    const RtCudaApi *a = &ex->gpu->api;
+    const char *e = getenv("FN_GPU_STREAMS");
+    int n = e && *e ? atoi(e) : 4;
+    if (n < 1) n = 1;
+    if (n > GPU_MAX_QUEUES) n = GPU_MAX_QUEUES;
+    if (ex->prof_s || !a->cuEventCreate || !a->cuEventDestroy || !a->cuEventRecord || !a->cuStreamWaitEvent) n = 1;
+    return n;
+}
+
+/* the effect an item copies (its assignment node), or IR_NONE for a node's work */
+static IrId effect_of(const RtGpuExec *ex, int item) {
+    return ex->item[item] < 0 ? ex->g->effects[-1 - ex->item[item]] : IR_NONE;
+}
+
+typedef struct {
+    GpuSpan *s;
+    int n, cap;
+} Spans;
+
+static void add_span(Spans *sp, const RtGpuExec *ex, IrId id, int writes) {
+    if (sp->n == sp->cap) {
+        sp->cap = sp->cap * 2 + 256;
+        sp->s = realloc(sp->s, (size_t)sp->cap * sizeof *sp->s);
+    }
+    uintptr_t lo = (uintptr_t)ex->dev[id];
+    sp->s[sp->n++] = (GpuSpan){lo, lo + (uintptr_t)ex->plan.numel[id] * ex->plan.esize[id], writes};
+}
+
+/* what item i reads and writes: a fused group its slots, an op its inputs and itself, an
+   assignment's copy its value and its variable (scratch is the queue's own, not a span) */
+static void item_spans(const RtGpuExec *ex, int i, Spans *sp) {
+    IrId e = effect_of(ex, i);
+    if (e != IR_NONE) {
+        const IrNode *a = &ex->g->nodes[e];
+        add_span(sp, ex, a->in[1], 0);
+        add_span(sp, ex, a->in[0], 1);
+        return;
+    }
+    IrId id = ex->item[i];
+    const CuNodePlan *cp = &ex->mod.plan[id];
+    if (cp->work == CU_FUSED) {
+        const PassFuseLayout *lay = &ex->mod.groups[cp->group].lay;
+        for (int s = 0; s < lay->n_slots; s++)
+            add_span(sp, ex, lay->slot_node[s], lay->slot_kind[s] == PASS_SLOT_OUT || lay->slot_kind[s] == PASS_SLOT_SUM);
+        return;
+    }
+    const IrNode *n = &ex->g->nodes[id];
+    for (int k = 0; k < n->n_in; k++) add_span(sp, ex, n->in[k], 0);
+    add_span(sp, ex, id, 1);
+}
+
+/* a GEMM's multiply-adds times 2 (im2col's columns are not counted as spans) */
+static double item_flops(const RtGpuExec *ex, int i) {
+    if (effect_of(ex, i) != IR_NONE) return 0;
+    IrId id = ex->item[i];
+    const IrNode *n = &ex->g->nodes[id];
+    if (n->op == IR_OP_MATMUL) {
+        const int64_t *ad = ex->plan.dims[n->in[0]];
+        return 2.0 * (double)ex->plan.numel[id] * (double)(n->attr.u.matmul.ta ? ad[0] : ad[1]);
+    }
+    if (n->op != IR_OP_CONV2D && n->op != IR_OP_CONV2D_BWD_FILTER && n->op != IR_OP_CONV2D_BWD_DATA) return 0;
+    RefWindow w;
+    rt_plan_window(&ex->plan, id, &w);
+    return 2.0 * (double)w.n * w.oh * w.ow * w.kh * w.kw * w.c * w.o;
+}
+
+/* a queue's scratch and cuBLAS workspace in one allocation: their offsets, and its size */
+static size_t queue_layout(const int64_t need[3], size_t offs[4]) {
+    size_t sizes[4] = {(size_t)need[0] * sizeof(float), (size_t)need[1] * sizeof(float), (size_t)need[2] * sizeof(float),
+                       WORKSPACE},
+           total = 0;
+    for (int k = 0; k < 4; k++) {
+        offs[k] = total;
+        total += (sizes[k] + ALIGN - 1) / ALIGN * ALIGN + ALIGN;
+    }
+    return total;
+}
+
+/* queue q's stream, handle and memory (counted by the caller's gpu_reserve) */
+static int new_queue(RtGpuExec *ex, GpuQueue *q, const int64_t need[3], RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    RtCudaApi *a = &gpu->api;
+    size_t offs[4];
+    q->mem_bytes = queue_layout(need, offs);
+    CHECK_CU(cuMemAlloc(&q->mem, q->mem_bytes));
+    q->scratch = q->mem + offs[0];
+    q->part = q->mem + offs[1];
+    q->gpart = q->mem + offs[2];
+    CHECK_CU(cuStreamCreate(&q->stream, 1 /* CU_STREAM_NON_BLOCKING */));
+    CHECK_CU(cuEventCreate(&q->done, 2 /* CU_EVENT_DISABLE_TIMING */));
+    if (a->cublasCreate(&q->blas) != 0 || a->cublasSetStream(q->blas, q->stream) != 0 ||
+        (a->cublasSetWorkspace && a->cublasSetWorkspace(q->blas, (void *)(q->mem + offs[3]), WORKSPACE) != 0) ||
+        (gpu->tf32 && a->cublasSetMathMode(q->blas, CUBLAS_TF32_TENSOR_OP_MATH) != 0))
+        return rt_fail(st, "cuBLAS could not start a handle for another stream");
+    q->used = 1;
+    return 0;
+}
+
+int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    const RtPlan *p = &ex->plan;
+    const IrGraph *g = ex->g;
+    ex->item = malloc(((size_t)p->n + (size_t)g->n_effects + 1) * sizeof *ex->item);
+    ex->n_items = 0;
+    for (IrId id = 0; id < p->n; id++) {
+        const IrNode *n = &g->nodes[id];
+        int work = ex->mod.plan[id].work;
+        if (!p->needed[id] || work == CU_NOTHING || n->op == IR_OP_CONST) continue;
+        if (n->op == IR_OP_RESHAPE && work != CU_FUSED && ex->dev[id] == ex->dev[n->in[0]]) continue;
+        ex->item[ex->n_items++] = id;
+    }
+    for (int k = 0; k < g->n_effects; k++) { /* assignments, after the whole step */
+        const IrNode *a = &g->nodes[g->effects[k]];
+        if (p->needed[g->effects[k]] && ex->dev[a->in[0]] != ex->dev[a->in[1]]) /* else computed in place */
+            ex->item[ex->n_items++] = -1 - k;
+    }
+    ex->n_queues = queues_wanted(ex);
+    ex->overlap = 1;
+    if (ex->n_queues == 1) return 0;
+    /* the schedule over the items' spans */
+    Spans sp = {0};
+    int *start = malloc(((size_t)ex->n_items + 1) * sizeof *start);
+    for (int i = 0; i < ex->n_items; i++) {
+        start[i] = sp.n;
+        item_spans(ex, i, &sp);
+    }
+    start[ex->n_items] = sp.n;
+    int rc = gpu_schedule(&ex->sched, ex->n_items, start, sp.s, ex->n_queues);
+    if (rc == 0) { /* the overlap a card of 3 TB/s and 200 TFLOP/s, 3 us a launch, would see */
+        double *cost = malloc(((size_t)ex->n_items + 1) * sizeof *cost);
+        for (int i = 0; i < ex->n_items; i++) {
+            double bytes = 0;
+            for (int k = start[i]; k < start[i + 1]; k++) bytes += (double)(sp.s[k].hi - sp.s[k].lo);
+            cost[i] = 3e-6 + bytes / 3e12 + item_flops(ex, i) / 200e12;
+        }
+        ex->overlap = gpu_schedule_estimate(&ex->sched, cost);
+        free(cost);
+    }
+    free(start);
+    free(sp.s);
+    if (rc < 0) return rt_fail(st, "out of memory scheduling the step's streams");
+    /* each further stream's scratch: the most its own items take */
+    int64_t need[GPU_MAX_QUEUES][3] = {{0}};
+    for (int i = 0; i < ex->n_items; i++) {
+        int q = ex->sched.stream[i];
+        int64_t n3[3] = {0, 0, 0};
+        if (effect_of(ex, i) == IR_NONE) gpu_node_scratch(ex, ex->item[i], n3);
+        for (int k = 0; k < 3; k++)
+            if (n3[k] > need[q][k]) need[q][k] = n3[k];
+    }
+    size_t total = 0, offs[4];
+    for (int q = 1; q < ex->n_queues; q++)
+        if (ex->sched.stream_items[q]) total += queue_layout(need[q], offs);
+    RtStatus why;
+    if (gpu_reserve(ex, total, "the further streams' scratch", &why) < 0) { /* one stream, then */
+        fprintf(stderr, "fn: the step runs on one stream: %s\n", why.msg);
+        gpu_schedule_free(&ex->sched);
+        ex->n_queues = 1;
+        ex->overlap = 1;
+        return 0;
+    }
+    ex->bytes += total;
+    for (int q = 1; q < ex->n_queues; q++)
+        if (ex->sched.stream_items[q] && new_queue(ex, &ex->queue[q], need[q], st) < 0) return -1;
+    CHECK_CU(cuEventCreate(&ex->fork, 2));
+    ex->ev = calloc((size_t)ex->n_items + 1, sizeof *ex->ev);
+    for (int i = 0; i < ex->n_items; i++)
+        if (ex->sched.record[i]) CHECK_CU(cuEventCreate(&ex->ev[i], 2));
+    return 0;
+}
+
+/* item i on the current queue: a node's work (timed per op with a profile) or a copy */
+static int run_item(RtGpuExec *ex, int i, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    IrId e = effect_of(ex, i);
+    if (e != IR_NONE) {
+        const IrNode *a = &ex->g->nodes[e];
+        CHECK_CU(cuMemcpyDtoDAsync(ex->dev[a->in[0]], ex->dev[a->in[1]], (size_t)ex->plan.numel[e] * sizeof(float),
+                                   ex->cur->stream));
+        return 0;
+    }
+    IrId id = ex->item[i];
+    double t0 = ex->prof_s ? rt_now() : 0;
+    ex->lap_t = t0;
+    if (gpu_run_node(ex, id, st) < 0) return -1;
+    if (ex->prof_s) {
+        int k = (ex->mod.plan[id].work == CU_FUSED ? IR_OP_COUNT : 0) + (int)ex->g->nodes[id].op;
+        CHECK_CU(cuStreamSynchronize(ex->cur->stream));
+        ex->prof_s[k] += rt_now() - t0;
+        ex->prof_calls[k]++;
+    }
+    return 0;
+}
+
+int gpu_enqueue_step(RtGpuExec *ex, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    const GpuSchedule *s = &ex->sched;
+    GpuQueue *q0 = &ex->queue[0];
+    int multi = ex->n_queues > 1, rc = 0;
+    if (multi) { /* the other streams start after what the first has before the step (the inputs) */
+        CHECK_CU(cuEventRecord(ex->fork, q0->stream));
+        for (int q = 1; q < ex->n_queues; q++)
+            if (ex->queue[q].used) CHECK_CU(cuStreamWaitEvent(ex->queue[q].stream, ex->fork, 0));
+    }
+    for (int i = 0; i < ex->n_items && rc == 0; i++) {
+        ex->cur = &ex->queue[multi ? s->stream[i] : 0];
+        for (int k = multi ? s->wait_start[i] : 0; multi && k < s->wait_start[i + 1]; k++)
+            CHECK_CU(cuStreamWaitEvent(ex->cur->stream, ex->ev[s->wait_item[k]], 0));
+        rc = run_item(ex, i, st);
+        if (rc == 0 && multi && s->record[i]) CHECK_CU(cuEventRecord(ex->ev[i], ex->cur->stream));
+    }
+    ex->cur = q0;
+    if (rc < 0) return -1;
+    for (int q = 1; multi && q < ex->n_queues; q++) /* joined back into the first */
+        if (ex->queue[q].used) {
+            CHECK_CU(cuEventRecord(ex->queue[q].done, ex->queue[q].stream));
+            CHECK_CU(cuStreamWaitEvent(q0->stream, ex->queue[q].done, 0));
+        }
+    return 0;
+}
+
+void gpu_queues_free(RtGpuExec *ex) {
+    RtCudaApi *a = &ex->gpu->api;
+    for (int q = 1; q < GPU_MAX_QUEUES; q++) {
+        GpuQueue *g = &ex->queue[q];
+        if (g->blas) a->cublasDestroy(g->blas);
+        if (g->stream && a->cuStreamDestroy) a->cuStreamDestroy(g->stream);
+        if (g->done) a->cuEventDestroy(g->done);
+        if (g->mem) a->cuMemFree(g->mem);
+    }
+    for (int i = 0; ex->ev && i < ex->n_items; i++)
+        if (ex->ev[i]) a->cuEventDestroy(ex->ev[i]);
+    if (ex->fork) a->cuEventDestroy(ex->fork);
+    free(ex->ev);
+    free(ex->item);
+    gpu_schedule_free(&ex->sched);
+}
+
+int rt_gpu_exec_streams(const RtGpuExec *ex, int *waits, double *overlap) {
+    int used = 0;
+    for (int q = 0; q < ex->n_queues; q++) used += ex->queue[q].used;
+    if (waits) *waits = ex->n_queues > 1 ? ex->sched.wait_start[ex->n_items] : 0;
+    if (overlap) *overlap = ex->overlap;
+    return used;
+}
