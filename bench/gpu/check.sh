@@ -22,7 +22,9 @@
 #      CHECK_PEER_MODES and CHECK_PEER_BATCHES choose others).
 # The lease is short (15 device minutes for an issue), so stages run in that order under one budget:
 # CHECK_BUDGET seconds (default 420); a stage whose time limit would overrun what is left is skipped
-# and says so. CHECK_FN=0 or CHECK_PEER=0 leave out fn's stages or the peer's.
+# and says so. CHECK_FN=0 or CHECK_PEER=0 leave out fn's stages or the peer's. A rehearsal here, on the
+# host emulation (tests/hostcuda): bench/gpu/bundle.sh, then
+#   FN_CUDA_EMULATOR=$PWD/build/libfn_hostcuda.so CHECK_DRY=1 CHECK_PEER=0 bash bench/gpu/check.sh
 set -uo pipefail
 steps=${1:-30}
 start=$SECONDS
@@ -63,6 +65,11 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     "$b/bin/fn_gendata" "$t/data" 32 12 182 1 >/dev/null
     "$b/bin/fnc" compile tests/models/irv1_small.fn -o "$t/small.fnc" >/dev/null
     "$b/bin/fnc" compile models/inception_resnet_v1.fn -o "$t/irv1.fnc" >/dev/null
+    # CHECK_DRY=1 (a rehearsal of this script here, on tests/hostcuda's emulation): the timed runs
+    # take the reduced network at batch 8, 75x75
+    irv1=$t/irv1.fnc img=160 emb=512
+    batch_of() { echo "$1"; }
+    [ "${CHECK_DRY:-0}" = 1 ] && { irv1=$t/small.fnc img=75 emb=8; batch_of() { echo 8; }; }
     common=(--data_dir "$t/data" --logs_base_dir "$t/logs" --models_base_dir "$t/models" --optimizer ADAM
             --learning_rate 0.01 --max_nrof_epochs 1 --validation_set_split_ratio 0 --use_fixed_image_standardization)
     for d in cpu gpu; do
@@ -81,20 +88,20 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     # 256, 90: the default (fused kernels on FN_GPU_STREAMS=4 streams, the step replayed as a CUDA
     # graph); 1: on one stream; g: launch by launch (FN_CUDA_GRAPH=0)
     for run in 256 90 256-1 90-1 256g; do
-        batch=${run%%[g-]*}
+        batch=$(batch_of "${run%%[g-]*}")
         streams=4 graph=1 what="fused, 4 streams, CUDA graph"
         case $run in *g) graph=0 what="fused, 4 streams, launch by launch" ;; *-1) streams=1 what="fused, one stream, CUDA graph" ;; esac
         fits 90 || { row "| fnrun train --device gpu, IRv1 batch $batch, $what | skipped: budget |"; continue; }
-        FN_GPU_STREAMS=$streams FN_CUDA_GRAPH=$graph timeout 90 "$b/bin/fnrun" train "$t/irv1.fnc" "${common[@]}" --image_size 160 --batch_size "$batch" \
-            --epoch_size 12 --embedding_size 512 --device gpu --nrof_preprocess_threads 12 >"$t/irv1_$run.txt" 2>&1
+        FN_GPU_STREAMS=$streams FN_CUDA_GRAPH=$graph timeout 90 "$b/bin/fnrun" train "$irv1" "${common[@]}" --image_size $img --batch_size "$batch" \
+            --epoch_size 12 --embedding_size $emb --device gpu --nrof_preprocess_threads 12 >"$t/irv1_$run.txt" 2>&1
         ips=$(grep '^Epoch' "$t/irv1_$run.txt" | awk -F'\t' -v b="$batch" '{ split($2, f, " "); n++; if (n > 2) { s += f[2]; k++ } }
               END { if (k) printf "%.1f images/s (%d steps)", b * k / s, k; else print "no steps" }')
-        row "| fnrun train --device gpu, IRv1 batch $batch, 160x160, $what | $ips; $(grep -m2 -h -E 'step buffers|GPU step|fnrun train:' "$t/irv1_$run.txt" | tr '\n' ' ' | cut -c1-300) |"
+        row "| fnrun train --device gpu, IRv1 batch $batch, ${img}x$img, $what | $ips; $(grep -m2 -h -E 'step buffers|GPU step|fnrun train:' "$t/irv1_$run.txt" | tr '\n' ' ' | cut -c1-300) |"
     done
     # where the step's time goes: every node synchronised and timed (FN_PROFILE), a few steps
     if fits 60; then
-        FN_PROFILE=1 timeout 60 "$b/bin/fnrun" train "$t/irv1.fnc" "${common[@]}" --image_size 160 --batch_size 256 \
-            --epoch_size 3 --embedding_size 512 --device gpu --nrof_preprocess_threads 12 >"$t/profile_256.txt" 2>&1
+        FN_PROFILE=1 timeout 60 "$b/bin/fnrun" train "$irv1" "${common[@]}" --image_size $img --batch_size "$(batch_of 256)" \
+            --epoch_size 3 --embedding_size $emb --device gpu --nrof_preprocess_threads 12 >"$t/profile_256.txt" 2>&1
         row "| FN_PROFILE, IRv1 batch 256 (synchronised) | $(grep -A4 '^GPU profile' "$t/profile_256.txt" | tail -n 4 | tr -s ' ' | tr '\n' ';' | cut -c1-300) |"
         row "| FN_PROFILE, convolutions by shape, top 5 | $(grep -A5 '^GPU convolutions' "$t/profile_256.txt" | tr -s ' ' | tr '\n' ';' | cut -c1-1200) |"
     fi
