@@ -4,14 +4,18 @@
  * RtExec: the same plan (runtime/plan.h), one device slab holding the planned blocks, the
  * variables (those with moving averages first, in one run) and the im2col scratch; inputs are
  * staged on the host and copied before the step, outputs copied back on request; assignments
- * are device-to-device copies after the step; the moving averages live in a second allocation
- * laid out like the averaged run of the slab, so one kernel steps them all.
+ * not computed in place are device-to-device copies after the step; the moving averages live
+ * in a second allocation laid out like the averaged run of the slab, so one kernel steps them
+ * all.
+ *
+ * The step's work is spread over streams (gpu_queues.c, streams.h), with optimiser updates
+ * written straight into their variables.
  *
  * Status: the unfused path (FN_FUSE=0) matched the CPU executor on an H200 (2026-11-28,
- * bench/RESULTS.md). The fused kernels, the device-side moving averages and the deferred copies
- * back were written after that lease and have run only in tests/test_cuda_fused.c's host
- * emulation; bench/gpu/check.sh checks them on the next lent machine. It builds everywhere and
- * fails cleanly where there is no driver. */
+ * bench/RESULTS.md). The fused kernels, the device-side moving averages, the deferred copies
+ * back, the CUDA graph and the streams were written after that lease and run in ctest on
+ * tests/hostcuda's emulation; bench/gpu/check.sh checks them on the next lent machine. It builds
+ * everywhere and fails cleanly where there is no driver. */
 #ifndef FN_RT_GPU_EXEC_H
 #define FN_RT_GPU_EXEC_H
 
