@@ -63,6 +63,7 @@ int rt_cuda_open(RtCudaApi *a, RtStatus *st) {
     CU(cuGraphDestroy, "cuGraphDestroy");
     CU(cuGraphExecDestroy, "cuGraphExecDestroy");
     BL(cublasSetWorkspace, "cublasSetWorkspace_v2");
+    CU(cuModuleUnload, "cuModuleUnload");
     CU(cuEventCreate, "cuEventCreate");
     CU(cuEventDestroy, "cuEventDestroy_v2");
     CU(cuEventRecord, "cuEventRecord");

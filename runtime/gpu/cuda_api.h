@@ -62,6 +62,7 @@ typedef struct {
     CUresult (*cuGraphDestroy)(CUgraph);
     CUresult (*cuGraphExecDestroy)(CUgraphExec);
     int (*cublasSetWorkspace)(cublasHandle_t, void *, size_t);
+    CUresult (*cuModuleUnload)(CUmodule);
     /* optional: events, for work on several streams */
     CUresult (*cuEventCreate)(CUevent *, unsigned);
     CUresult (*cuEventDestroy)(CUevent);

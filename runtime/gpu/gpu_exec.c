@@ -570,6 +570,7 @@ void rt_gpu_exec_free(RtGpuExec *ex) {
     free(ex->dev);
     free(ex->var_dev);
     free(ex->fn);
+    if (ex->cumod && ex->gpu->api.cuModuleUnload) ex->gpu->api.cuModuleUnload(ex->cumod);
     cu_module_free(&ex->mod);
     rt_plan_free(&ex->plan);
     free(ex);

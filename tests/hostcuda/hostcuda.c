@@ -471,6 +471,14 @@ EXPORT CUresult cuModuleLoadData(void **mod, const void *image) {
     *mod = m;
     return m ? OK : ERR_IMAGE;
 }
+EXPORT CUresult cuModuleUnload(void *mod) {
+    Module *m = mod;
+    if (!m) return ERR_VALUE;
+    dlclose(m->so);
+    free(m->f);
+    free(m);
+    return OK;
+}
 EXPORT CUresult cuModuleGetFunction(void **f, void *mod, const char *name) {
     Module *m = mod;
     for (int i = 0; i < m->n; i++)
