@@ -14,7 +14,8 @@
 #   4b. fnrun train --device gpu against --device cpu: 20 steps of the reduced Inception-ResNet-v1,
 #      same seed, the printed losses side by side; then the full network at batch 256 and 90,
 #      160x160, images/s from the step times after the first two, on 4 streams and on one
-#      (FN_GPU_STREAMS=1), and at 256 launch by launch (FN_CUDA_GRAPH=0) for comparison;
+#      (FN_GPU_STREAMS=1), and at 256 with im2col of the whole batch (FN_GPU_COL_MB=0) and launch
+#      by launch (FN_CUDA_GRAPH=0) for comparison;
 #   4c. FN_PROFILE: the batch-256 step with every node synchronised, seconds per op, and each
 #      convolution shape's im2col, GEMM and col2im (the whole table is in logs.txt);
 #   5. the PyTorch peer's training step (bench/ref/train_step.py): channels_last + bf16 autocast,
@@ -85,14 +86,19 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     else
         row "| 20 steps, reduced IRv1 on the GPU | FAILED: $(grep -h 'fnrun train:' "$t/small_gpu.txt" || last 2 "$t/small_gpu.txt") |"
     fi
-    # 256, 90: the default (fused kernels on FN_GPU_STREAMS=4 streams, the step replayed as a CUDA
-    # graph); 1: on one stream; g: launch by launch (FN_CUDA_GRAPH=0)
-    for run in 256 90 256-1 90-1 256g; do
-        batch=$(batch_of "${run%%[g-]*}")
-        streams=4 graph=1 what="fused, 4 streams, CUDA graph"
-        case $run in *g) graph=0 what="fused, 4 streams, launch by launch" ;; *-1) streams=1 what="fused, one stream, CUDA graph" ;; esac
+    # 256, 90: the default (fused kernels on FN_GPU_STREAMS=4 streams, im2col in chunks of
+    # FN_GPU_COL_MB=32, the step replayed as a CUDA graph); -1: on one stream; c: im2col of the
+    # whole batch at once (FN_GPU_COL_MB=0); g: launch by launch (FN_CUDA_GRAPH=0)
+    for run in 256 90 256-1 256c 90-1 256g; do
+        batch=$(batch_of "${run%%[cg-]*}")
+        streams=4 graph=1 col=32 what="fused, 4 streams, im2col by 32 MB, CUDA graph"
+        case $run in
+        *g) graph=0 what="fused, 4 streams, im2col by 32 MB, launch by launch" ;;
+        *c) col=0 what="fused, 4 streams, im2col of the whole batch, CUDA graph" ;;
+        *-1) streams=1 what="fused, one stream, im2col by 32 MB, CUDA graph" ;;
+        esac
         fits 90 || { row "| fnrun train --device gpu, IRv1 batch $batch, $what | skipped: budget |"; continue; }
-        FN_GPU_STREAMS=$streams FN_CUDA_GRAPH=$graph timeout 90 "$b/bin/fnrun" train "$irv1" "${common[@]}" --image_size $img --batch_size "$batch" \
+        FN_GPU_STREAMS=$streams FN_GPU_COL_MB=$col FN_CUDA_GRAPH=$graph timeout 90 "$b/bin/fnrun" train "$irv1" "${common[@]}" --image_size $img --batch_size "$batch" \
             --epoch_size 12 --embedding_size $emb --device gpu --nrof_preprocess_threads 12 >"$t/irv1_$run.txt" 2>&1
         ips=$(grep '^Epoch' "$t/irv1_$run.txt" | awk -F'\t' -v b="$batch" '{ split($2, f, " "); n++; if (n > 2) { s += f[2]; k++ } }
               END { if (k) printf "%.1f images/s (%d steps)", b * k / s, k; else print "no steps" }')

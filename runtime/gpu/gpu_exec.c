@@ -147,12 +147,12 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
     return 0;
 }
 
-/* Y[m,n] = op(A)[m,k] op(B)[k,n], row-major, through column-major cuBLAS (Y^T = op(B)^T op(A)^T) */
+/* Y[m,n] = op(A)[m,k] op(B)[k,n] (+ beta Y), row-major, through column-major cuBLAS (Y^T = op(B)^T op(A)^T) */
 static int gemm(RtGpuExec *ex, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y, int m, int n, int k, int ta, int tb,
-                RtStatus *st) {
-    const float one = 1, zero = 0;
+                float beta, RtStatus *st) {
+    const float one = 1;
     int r = ex->gpu->api.cublasSgemm(ex->cur->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
-                                     k, &one, (const float *)b, tb ? k : n, (const float *)a, ta ? m : k, &zero,
+                                     k, &one, (const float *)b, tb ? k : n, (const float *)a, ta ? m : k, &beta,
                                      (float *)y, n);
     return r == 0 ? 0 : rt_fail(st, "cublasSgemm (%d x %d x %d) failed with status %d", m, n, k, r);
 }
@@ -170,6 +170,46 @@ static int lap(RtGpuExec *ex, IrOp op, const RefWindow *w, int phase, RtStatus *
     double now = rt_now();
     gpu_conv_profile_add(&ex->conv_prof, op, w, phase, now - ex->lap_t);
     ex->lap_t = now;
+    return 0;
+}
+
+/* Images per im2col chunk: as many as keep the columns within FN_GPU_COL_MB (ex->col_bytes;
+ * default 32, so that a chunk is read back while it is still in L2), at least one; the whole
+ * batch when it is 0. */
+static int col_images(const RtGpuExec *ex, const RefWindow *w) {
+    size_t per = (size_t)w->oh * w->ow * w->kh * w->kw * w->c * sizeof(float);
+    if (!ex->col_bytes || !per) return w->n;
+    size_t k = ex->col_bytes / per;
+    return k < 1 ? 1 : k > (size_t)w->n ? w->n : (int)k;
+}
+
+/* A convolution around a column matrix, a chunk of images at a time: forward, im2col(x) x w;
+ * filter gradient, the chunks' im2col(x)^T x dy summed (beta 1 after the first); data gradient,
+ * col2im(dy x w^T). a and b are the node's operands (x and w, x and dy, dy and w). */
+static int conv_by_columns(RtGpuExec *ex, IrOp op, int k0, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y, const RefWindow *w,
+                           RtStatus *st) {
+    int per = col_images(ex, w), K = w->kh * w->kw * w->c;
+    size_t in_img = (size_t)w->h * w->w * w->c * sizeof(float), out_img = (size_t)w->oh * w->ow * w->o * sizeof(float);
+    CUdeviceptr col = ex->cur->scratch;
+    for (int b0 = 0; b0 < w->n; b0 += per) {
+        RefWindow c = *w;
+        c.n = per < w->n - b0 ? per : w->n - b0;
+        int M = c.n * c.oh * c.ow, rc;
+        if (op == IR_OP_CONV2D_BWD_DATA) {
+            CUdeviceptr dx = y + b0 * in_img;
+            void *args[] = {&dx, &col, &c};
+            if (gemm(ex, a + b0 * out_img, b, col, M, K, w->o, 0, 1, 0, st) < 0 || lap(ex, op, w, GPU_CONV_GEMM, st) < 0 ||
+                launch(ex, k0, (int64_t)c.n * c.h * c.w * c.c, args, st) < 0 || lap(ex, op, w, GPU_CONV_COL2IM, st) < 0)
+                return -1;
+            continue;
+        }
+        CUdeviceptr x = a + b0 * in_img;
+        void *args[] = {&col, &x, &c}; /* a thread per output pixel and channel */
+        if (launch(ex, k0, (int64_t)M * c.c, args, st) < 0 || lap(ex, op, w, GPU_CONV_IM2COL, st) < 0) return -1;
+        if (op == IR_OP_CONV2D) rc = gemm(ex, col, b, y + b0 * out_img, M, w->o, K, 0, 0, 0, st); /* [M,K] x [K,O] */
+        else rc = gemm(ex, col, b + b0 * out_img, y, K, w->o, M, 1, 0, b0 ? 1 : 0, st);          /* col^T x dy */
+        if (rc < 0 || lap(ex, op, w, GPU_CONV_GEMM, st) < 0) return -1;
+    }
     return 0;
 }
 
@@ -246,32 +286,18 @@ int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
     case IR_OP_MATMUL: {
         const IrMatmulAttr *m = &n->attr.u.matmul;
         const int64_t *ad = p->dims[n->in[0]];
-        return gemm(ex, a, b, y, (int)yd[0], (int)yd[1], (int)(m->ta ? ad[0] : ad[1]), m->ta, m->tb, st);
+        return gemm(ex, a, b, y, (int)yd[0], (int)yd[1], (int)(m->ta ? ad[0] : ad[1]), m->ta, m->tb, 0, st);
     }
     case IR_OP_CONV2D:
-    case IR_OP_CONV2D_BWD_FILTER: {
-        rt_plan_window(p, id, &w);
-        int M = w.n * w.oh * w.ow, K = w.kh * w.kw * w.c;
-        CUdeviceptr x = a, col = a;
-        if (!pointwise(&w)) { /* a thread per output pixel and channel */
-            void *args[] = {&ex->cur->scratch, &x, &w};
-            if (launch(ex, k0, (int64_t)M * w.c, args, st) < 0 || lap(ex, n->op, &w, GPU_CONV_IM2COL, st) < 0) return -1;
-            col = ex->cur->scratch;
-        }
-        if (n->op == IR_OP_CONV2D) { /* [M,K] x [K,O] */
-            if (gemm(ex, col, b, y, M, w.o, K, 0, 0, st) < 0) return -1;
-        } else if (gemm(ex, col, b, y, K, w.o, M, 1, 0, st) < 0) /* col^T x dy */
-            return -1;
-        return lap(ex, n->op, &w, GPU_CONV_GEMM, st);
-    }
+    case IR_OP_CONV2D_BWD_FILTER:
     case IR_OP_CONV2D_BWD_DATA: {
         rt_plan_window(p, id, &w);
-        int M = w.n * w.oh * w.ow, K = w.kh * w.kw * w.c;
-        if (pointwise(&w)) /* dy x w^T */
-            return gemm(ex, a, b, y, M, K, w.o, 0, 1, st) < 0 ? -1 : lap(ex, n->op, &w, GPU_CONV_GEMM, st);
-        if (gemm(ex, a, b, ex->cur->scratch, M, K, w.o, 0, 1, st) < 0 || lap(ex, n->op, &w, GPU_CONV_GEMM, st) < 0) return -1;
-        void *args[] = {&y, &ex->cur->scratch, &w};
-        return launch(ex, k0, ny, args, st) < 0 ? -1 : lap(ex, n->op, &w, GPU_CONV_COL2IM, st);
+        if (!pointwise(&w)) return conv_by_columns(ex, n->op, k0, a, b, y, &w, st);
+        int M = w.n * w.oh * w.ow, rc; /* 1x1, stride 1: x is the column matrix */
+        if (n->op == IR_OP_CONV2D) rc = gemm(ex, a, b, y, M, w.o, w.c, 0, 0, 0, st);           /* [M,C] x [C,O] */
+        else if (n->op == IR_OP_CONV2D_BWD_FILTER) rc = gemm(ex, a, b, y, w.c, w.o, M, 1, 0, 0, st); /* x^T x dy */
+        else rc = gemm(ex, a, b, y, M, w.c, w.o, 0, 1, 0, st);                                   /* dy x w^T */
+        return rc < 0 ? -1 : lap(ex, n->op, &w, GPU_CONV_GEMM, st);
     }
     case IR_OP_MAXPOOL:
     case IR_OP_AVGPOOL: {
@@ -361,7 +387,7 @@ void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]) {
     } else if (op == IR_OP_CONV2D || op == IR_OP_CONV2D_BWD_FILTER || op == IR_OP_CONV2D_BWD_DATA) {
         RefWindow w;
         rt_plan_window(p, id, &w);
-        if (!pointwise(&w)) need[0] = (int64_t)w.n * w.oh * w.ow * w.kh * w.kw * w.c;
+        if (!pointwise(&w)) need[0] = (int64_t)col_images(ex, &w) * w.oh * w.ow * w.kh * w.kw * w.c;
     }
 }
 
@@ -427,15 +453,17 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
             total += up((size_t)ex->vars->v[v].n * sizeof(float));
             if (!pass) ex->avg_bytes = total - avg0;
         }
-    size_t scratch_off = total;
-    total += up((p->scratch ? p->scratch : 1) * sizeof(float));
-    int64_t part_n = 1, gpart_n = 1; /* the largest splits x ny of the sums; of the groups' partials */
+    /* the largest im2col chunk, splits x ny of the sums, and groups' partials */
+    int64_t col_n = 1, part_n = 1, gpart_n = 1;
     for (IrId id = 0; id < p->n; id++) {
         int64_t need[3];
         gpu_node_scratch(ex, id, need);
+        if (need[0] > col_n) col_n = need[0];
         if (need[1] > part_n) part_n = need[1];
         if (need[2] > gpart_n) gpart_n = need[2];
     }
+    size_t scratch_off = total;
+    total += up((size_t)col_n * sizeof(float));
     size_t part_off = total;
     total += up((size_t)part_n * sizeof(float));
     size_t gpart_off = total;
@@ -527,6 +555,9 @@ RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const IrGraph *g, RtVars *vars, const int
     ex->gpu = gpu;
     ex->g = g;
     ex->vars = vars;
+    const char *col_mb = getenv("FN_GPU_COL_MB");
+    double mb = col_mb && *col_mb ? atof(col_mb) : 32;
+    ex->col_bytes = mb > 0 ? (size_t)(mb * 1048576) : 0;
     if (rt_vars_bind(vars, g, sym, st) < 0 || plan_and_emit(ex, sym, want, n_want, run_effects, st) < 0 ||
         setup(ex, memory_fraction > 0 ? memory_fraction : 1, st) < 0) {
         rt_gpu_exec_free(ex);

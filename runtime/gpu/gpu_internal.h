@@ -65,6 +65,7 @@ struct RtGpuExec {
     CUgraph graph;
     CUgraphExec gexec;
     double fraction; /* --gpu_memory_fraction */
+    size_t col_bytes; /* FN_GPU_COL_MB: im2col chunks' size (0: the whole batch at once) */
     double *prof_s; /* FN_PROFILE set: seconds per op (synchronised after each node) */
     int64_t *prof_calls, prof_steps;
     GpuConvProfile conv_prof; /* and per convolution shape and phase */
