@@ -102,6 +102,12 @@ static int step_open(Step *s, IrGraph *g, RtVars *vars, const RtTrainOpts *o, in
     return 0;
 }
 
+/* The learning rate of global step `step` in an epoch of rate `lr`: the exponential decay. */
+static double step_rate(const RtTrainOpts *o, double lr, int64_t step) {
+    return lr * pow(o->learning_rate_decay_factor,
+                    floor((double)step / ((double)o->learning_rate_decay_epochs * o->epoch_size)));
+}
+
 /* Warnings about bad files go to stderr, not to the training log. */
 static RtLoader *open_loader(const RtTrainOpts *o, const RtDataset *ds, int batch, int control,
                              RtOrder order, int64_t max_batches, int64_t first, RtStatus *st) {
@@ -420,13 +426,24 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
             fprintf(log, "Learning rate for epoch %d is %g: stopping\n", epoch, lr);
             break;
         }
+        /* on a GPU that overlaps them, the next batch is loaded and staged while a step runs
+           (not after the first step, whose images the log keeps) */
+        int staged = 0;
         for (int bi = (int)(step % o->epoch_size); bi < o->epoch_size; bi++, step++) {
             double t0 = rt_now();
-            lr_eff = lr * pow(o->learning_rate_decay_factor,
-                              floor((double)step / ((double)o->learning_rate_decay_epochs * o->epoch_size)));
-            if (rt_loader_next(r.ld, r.ts.images, r.ts.labels, &waited, st) < 0) goto done;
-            if (r.ts.lr) *r.ts.lr = (float)lr_eff;
-            if (rt_exec_run(r.ts.ex, o->seed, (uint64_t)step, st) < 0) goto done;
+            lr_eff = step_rate(o, lr, step);
+            if (!staged) {
+                if (rt_loader_next(r.ld, r.ts.images, r.ts.labels, &waited, st) < 0) goto done;
+                if (r.ts.lr) *r.ts.lr = (float)lr_eff;
+            }
+            if (rt_exec_launch(r.ts.ex, o->seed, (uint64_t)step, st) < 0) goto done;
+            staged = rt_exec_overlaps(r.ts.ex) && step > 0 && bi + 1 < o->epoch_size;
+            if (staged) {
+                if (rt_loader_next(r.ld, r.ts.images, r.ts.labels, &waited, st) < 0) goto done;
+                if (r.ts.lr) *r.ts.lr = (float)step_rate(o, lr, step + 1);
+                if (rt_exec_stage(r.ts.ex, st) < 0) goto done;
+            }
+            if (rt_exec_wait(r.ts.ex, st) < 0) goto done;
             double loss = rt_exec_scalar(r.ts.ex, "loss");
             if (!isfinite(loss)) {
                 rt_fail(st, "loss is %f at step %lld (epoch %d, batch %d): stopping; %s%s", loss,

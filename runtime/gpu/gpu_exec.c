@@ -470,8 +470,18 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     total += up((size_t)gpart_n * sizeof(float));
     size_t seed_step_off = total;
     total += up(2 * sizeof(uint64_t));
+    /* the inputs' inbox: where the next step's inputs land while a step runs (with events) */
+    const RtCudaApi *api = &gpu->api;
+    int overlap = api->cuEventCreate && api->cuEventRecord && api->cuStreamWaitEvent && api->cuMemcpyHtoDAsync;
+    size_t *inbox_off = calloc((size_t)p->n + 1, sizeof *inbox_off);
+    for (IrId id = 0; id < p->n && overlap; id++)
+        if (p->needed[id] && g->nodes[id].op == IR_OP_INPUT) {
+            inbox_off[id] = total;
+            total += up((size_t)p->numel[id] * p->esize[id] + 1);
+        }
     ex->fraction = fraction;
     if (gpu_reserve(ex, total, "the step", st) < 0) {
+        free(inbox_off);
         free(block_off);
         free(var_off);
         free(used);
@@ -500,6 +510,15 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
                               .part = ex->slab + part_off, .gpart = ex->slab + gpart_off, .used = 1};
     ex->cur = &ex->queue[0];
     ex->seed_step = ex->slab + seed_step_off;
+    ex->inbox = calloc((size_t)p->n + 1, sizeof *ex->inbox);
+    for (IrId id = 0; id < p->n && rc == 0; id++)
+        if (inbox_off[id]) ex->inbox[id] = ex->slab + inbox_off[id];
+    free(inbox_off);
+    if (overlap && rc == 0 &&
+        (RT_CU(api, st, cuStreamCreate(&ex->copy_stream, 1 /* non-blocking */)) < 0 ||
+         RT_CU(api, st, cuEventCreate(&ex->staged_ev, 2 /* no timing */)) < 0 ||
+         RT_CU(api, st, cuEventCreate(&ex->inbox_free, 2)) < 0))
+        rc = -1;
     free(block_off);
     free(var_off);
     for (IrId id = 0; id < p->n && rc == 0; id++) { /* variables' nodes read the store's device copy */
@@ -597,6 +616,10 @@ void rt_gpu_exec_free(RtGpuExec *ex) {
     }
     free(ex->host_pinned);
     if (ex->seed_step_host) ex->gpu->api.cuMemFreeHost(ex->seed_step_host);
+    if (ex->copy_stream && ex->gpu->api.cuStreamDestroy) ex->gpu->api.cuStreamDestroy(ex->copy_stream);
+    if (ex->staged_ev) ex->gpu->api.cuEventDestroy(ex->staged_ev);
+    if (ex->inbox_free) ex->gpu->api.cuEventDestroy(ex->inbox_free);
+    free(ex->inbox);
     free(ex->host);
     free(ex->dev);
     free(ex->var_dev);
@@ -651,16 +674,55 @@ static int capture_step(RtGpuExec *ex, RtStatus *st) {
     return 0;
 }
 
-int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
+int rt_gpu_exec_overlaps(const RtGpuExec *ex) { return ex->copy_stream != NULL; }
+
+int rt_gpu_exec_stage(RtGpuExec *ex, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     const RtPlan *p = &ex->plan;
+    ex->staged = 1;
+    if (!ex->copy_stream) return 0; /* the launch copies them */
+    if (ex->inbox_used) CHECK_CU(cuStreamWaitEvent(ex->copy_stream, ex->inbox_free, 0));
+    for (IrId id = 0; id < p->n; id++) {
+        if (!ex->inbox[id]) continue;
+        size_t bytes = (size_t)p->numel[id] * p->esize[id];
+        if (ex->host_pinned[id]) CHECK_CU(cuMemcpyHtoDAsync(ex->inbox[id], ex->host[id], bytes, ex->copy_stream));
+        else CHECK_CU(cuMemcpyHtoD(ex->inbox[id], ex->host[id], bytes));
+    }
+    CHECK_CU(cuEventRecord(ex->staged_ev, ex->copy_stream));
+    CHECK_CU(cuStreamSynchronize(ex->copy_stream)); /* the host may refill its staging now */
+    return 0;
+}
+
+/* the inputs into the step's buffers, on the step's stream: from the inbox (staged while the
+ * last step ran), or straight from the host */
+static int take_inputs(RtGpuExec *ex, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    const RtPlan *p = &ex->plan;
+    if (ex->copy_stream) {
+        if (!ex->staged && rt_gpu_exec_stage(ex, st) < 0) return -1;
+        CHECK_CU(cuStreamWaitEvent(gpu->stream, ex->staged_ev, 0));
+    }
     for (IrId id = 0; id < p->n; id++)
         if (p->needed[id] && ex->g->nodes[id].op == IR_OP_INPUT) {
             size_t bytes = (size_t)p->numel[id] * p->esize[id];
-            if (ex->host_pinned[id]) CHECK_CU(cuMemcpyHtoDAsync(ex->dev[id], ex->host[id], bytes, gpu->stream));
+            if (ex->copy_stream) CHECK_CU(cuMemcpyDtoDAsync(ex->dev[id], ex->inbox[id], bytes, gpu->stream));
+            else if (ex->host_pinned[id]) CHECK_CU(cuMemcpyHtoDAsync(ex->dev[id], ex->host[id], bytes, gpu->stream));
             else CHECK_CU(cuMemcpyHtoD(ex->dev[id], ex->host[id], bytes));
         }
+    if (ex->copy_stream) {
+        CHECK_CU(cuEventRecord(ex->inbox_free, gpu->stream));
+        ex->inbox_used = 1;
+    }
+    ex->staged = 0;
+    return 0;
+}
+
+int rt_gpu_exec_launch(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    const RtPlan *p = &ex->plan;
+    if (take_inputs(ex, st) < 0) return -1;
     if (ex->seed_step_host) { /* page-locked: copied on the stream, after the last step's work */
+        CHECK_CU(cuStreamSynchronize(gpu->stream)); /* the last step's copy has been read */
         ex->seed_step_host[0] = seed;
         ex->seed_step_host[1] = step;
         CHECK_CU(cuMemcpyHtoDAsync(ex->seed_step, ex->seed_step_host, 2 * sizeof(uint64_t), gpu->stream));
@@ -673,10 +735,19 @@ int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
              : ex->graph_state == 0 && ex->runs >= 1 && graphs_usable(ex) ? capture_step(ex, st)
                                                                           : gpu_enqueue_step(ex, st);
     if (rc < 0) return -1;
-    CHECK_CU(cuStreamSynchronize(gpu->stream));
     ex->runs++;
     for (int i = 0; i < ex->g->n_effects; i++) ex->vars_stale |= p->needed[ex->g->effects[i]];
     return 0;
+}
+
+int rt_gpu_exec_wait(RtGpuExec *ex, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    CHECK_CU(cuStreamSynchronize(gpu->stream));
+    return 0;
+}
+
+int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
+    return rt_gpu_exec_launch(ex, seed, step, st) < 0 ? -1 : rt_gpu_exec_wait(ex, st);
 }
 
 const void *rt_gpu_exec_output(RtGpuExec *ex, const char *name, int64_t *n, int *rank, int64_t *dims,

@@ -40,7 +40,17 @@ RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const IrGraph *g, RtVars *vars, const int
                            RtStatus *st);
 void rt_gpu_exec_free(RtGpuExec *ex);
 void *rt_gpu_exec_input(RtGpuExec *ex, const char *name, int64_t *n); /* host staging buffer */
-int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st);
+int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st); /* launch, then wait */
+/* The step in two halves, so that the host can prepare the next one meanwhile: launch copies the
+ * inputs in (the staged ones, else the host's now) and queues the step; wait returns when it has
+ * run. Outputs are read after wait. */
+int rt_gpu_exec_launch(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st);
+int rt_gpu_exec_wait(RtGpuExec *ex, RtStatus *st);
+/* Copies the host's input staging to the device's inbox now, on a stream of its own, even while
+ * a step runs; returns when the staging may be refilled. The next launch takes them. */
+int rt_gpu_exec_stage(RtGpuExec *ex, RtStatus *st);
+/* 1 when stage overlaps a running step (the driver has events), else 0 (stage only marks). */
+int rt_gpu_exec_overlaps(const RtGpuExec *ex);
 /* Copies the output to the host and returns it (valid until the next call). */
 const void *rt_gpu_exec_output(RtGpuExec *ex, const char *name, int64_t *n, int *rank, int64_t *dims,
                                RtStatus *st);

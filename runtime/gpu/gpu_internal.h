@@ -56,6 +56,10 @@ struct RtGpuExec {
     size_t avg_bytes;
     CUdeviceptr ema;      /* their moving averages, laid out alike (0 until the first update) */
     int ema_stale;
+    CUdeviceptr *inbox;       /* per input node: where rt_gpu_exec_stage puts it (0: none) */
+    CUstream copy_stream;     /* the inputs' copies to the inbox (NULL: straight from the host) */
+    CUevent staged_ev, inbox_free; /* the inbox is filled; its contents were taken by a step */
+    int staged, inbox_used;
     CUdeviceptr seed_step;    /* the step's seed and number, for the dropout kernels */
     uint64_t *seed_step_host; /* their page-locked staging (NULL: copied synchronously) */
     int pinned;            /* the driver can page-lock the input staging (cuMemAllocHost) */
