@@ -57,6 +57,9 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     row "| test_cuda_codegen (rc $?) | $(grep -E 'NVRTC [0-9]|train/ADAM: comp|checks passed' "$out/cuda_codegen.txt" | tr '\n' ' ' | cut -c1-400) |"
     timeout 90 "$b/bin/test_gpu_exec" >"$out/gpu_exec.txt" 2>&1
     row "| test_gpu_exec (rc $?) | $(tail -n 11 "$out/gpu_exec.txt" | tr -s " " | tr "\n" " " | cut -c1-900) |"
+    # again with im2col one image at a time and 8 streams (the test models fit one chunk by default)
+    FN_GPU_COL_MB=0.1 FN_GPU_STREAMS=8 timeout 90 "$b/bin/test_gpu_exec" >"$out/gpu_exec_chunks.txt" 2>&1
+    row "| test_gpu_exec, FN_GPU_COL_MB=0.1 FN_GPU_STREAMS=8 (rc $?) | $(tail -n 1 "$out/gpu_exec_chunks.txt") |"
     timeout 90 "$b/bin/test_gpu_ops" >"$out/gpu_ops.txt" 2>&1
     row "| test_gpu_ops (rc $?) | $(grep -E 'every op|checks passed' "$out/gpu_ops.txt" | tr -s " " | tr "\n" " " | cut -c1-600) |"
     timeout 60 "$b/bin/fnc" cuda models/inception_resnet_v1.fn --optimizer ADAM --nvrtc "$arch" >"$out/fnc_cuda.txt" 2>&1

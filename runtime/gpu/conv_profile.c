@@ -26,7 +26,6 @@ GpuConvRow *gpu_conv_profile_add(GpuConvProfile *p, IrOp op, const RefWindow *w,
         r->w = *w;
     }
     r->s[phase] += s;
-    if (phase == GPU_CONV_GEMM) r->calls++;
     return r;
 }
 

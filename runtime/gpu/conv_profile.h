@@ -17,7 +17,7 @@ typedef struct {
     IrOp op;
     RefWindow w;
     double s[GPU_CONV_PHASES];
-    int64_t calls;
+    int64_t calls; /* the caller counts them */
 } GpuConvRow;
 
 typedef struct {

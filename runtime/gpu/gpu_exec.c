@@ -162,7 +162,8 @@ static int pointwise(const RefWindow *w) {
 }
 
 /* FN_PROFILE: the time since the last lap (the node's start) goes to the phase of this
- * convolution's shape, the stream synchronised; nothing without a profile */
+ * convolution's shape, the stream synchronised; nothing without a profile. (A profile runs the
+ * step on one stream, gpu->stream.) */
 static int lap(RtGpuExec *ex, IrOp op, const RefWindow *w, int phase, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     if (!ex->prof_s) return 0;
@@ -292,6 +293,7 @@ int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
     case IR_OP_CONV2D_BWD_FILTER:
     case IR_OP_CONV2D_BWD_DATA: {
         rt_plan_window(p, id, &w);
+        if (ex->prof_s) gpu_conv_profile_add(&ex->conv_prof, n->op, &w, GPU_CONV_GEMM, 0)->calls++;
         if (!pointwise(&w)) return conv_by_columns(ex, n->op, k0, a, b, y, &w, st);
         int M = w.n * w.oh * w.ow, rc; /* 1x1, stride 1: x is the column matrix */
         if (n->op == IR_OP_CONV2D) rc = gemm(ex, a, b, y, M, w.o, w.c, 0, 0, 0, st);           /* [M,C] x [C,O] */
@@ -470,9 +472,11 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     total += up((size_t)gpart_n * sizeof(float));
     size_t seed_step_off = total;
     total += up(2 * sizeof(uint64_t));
-    /* the inputs' inbox: where the next step's inputs land while a step runs (with events) */
+    /* a training step's inputs' inbox: where the next step's inputs land while a step runs (with
+       events and page-locked staging) */
     const RtCudaApi *api = &gpu->api;
-    int overlap = api->cuEventCreate && api->cuEventRecord && api->cuStreamWaitEvent && api->cuMemcpyHtoDAsync;
+    int overlap = g->n_effects > 0 && api->cuEventCreate && api->cuEventRecord && api->cuStreamWaitEvent &&
+                  api->cuMemcpyHtoDAsync && api->cuMemAllocHost && api->cuMemFreeHost;
     size_t *inbox_off = calloc((size_t)p->n + 1, sizeof *inbox_off);
     for (IrId id = 0; id < p->n && overlap; id++)
         if (p->needed[id] && g->nodes[id].op == IR_OP_INPUT) {
@@ -514,11 +518,6 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     for (IrId id = 0; id < p->n && rc == 0; id++)
         if (inbox_off[id]) ex->inbox[id] = ex->slab + inbox_off[id];
     free(inbox_off);
-    if (overlap && rc == 0 &&
-        (RT_CU(api, st, cuStreamCreate(&ex->copy_stream, 1 /* non-blocking */)) < 0 ||
-         RT_CU(api, st, cuEventCreate(&ex->staged_ev, 2 /* no timing */)) < 0 ||
-         RT_CU(api, st, cuEventCreate(&ex->inbox_free, 2)) < 0))
-        rc = -1;
     free(block_off);
     free(var_off);
     for (IrId id = 0; id < p->n && rc == 0; id++) { /* variables' nodes read the store's device copy */
@@ -542,6 +541,13 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     }
     for (IrId id = 0; id < p->n; id++) /* values computed straight into their variables */
         if (p->assign_to && p->assign_to[id] != IR_NONE) ex->dev[id] = ex->dev[p->assign_to[id]];
+    for (IrId id = 0; id < p->n; id++) /* the inbox is filled asynchronously from page-locked staging only */
+        if (ex->inbox[id] && !ex->host_pinned[id]) overlap = 0;
+    if (overlap && rc == 0 &&
+        (RT_CU(api, st, cuStreamCreate(&ex->copy_stream, 1 /* non-blocking */)) < 0 ||
+         RT_CU(api, st, cuEventCreate(&ex->staged_ev, 2 /* no timing */)) < 0 ||
+         RT_CU(api, st, cuEventCreate(&ex->inbox_free, 2)) < 0))
+        rc = -1;
     return rc;
 }
 

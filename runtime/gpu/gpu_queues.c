@@ -24,13 +24,19 @@ static IrId effect_of(const RtGpuExec *ex, int item) {
 
 typedef struct {
     GpuSpan *s;
-    int n, cap;
+    int n, cap, failed;
 } Spans;
 
 static void add_span(Spans *sp, const RtGpuExec *ex, IrId id, int writes) {
+    if (sp->failed) return;
     if (sp->n == sp->cap) {
+        GpuSpan *grown = realloc(sp->s, ((size_t)sp->cap * 2 + 256) * sizeof *grown);
+        if (!grown) {
+            sp->failed = 1;
+            return;
+        }
+        sp->s = grown;
         sp->cap = sp->cap * 2 + 256;
-        sp->s = realloc(sp->s, (size_t)sp->cap * sizeof *sp->s);
     }
     uintptr_t lo = (uintptr_t)ex->dev[id];
     sp->s[sp->n++] = (GpuSpan){lo, lo + (uintptr_t)ex->plan.numel[id] * ex->plan.esize[id], writes};
@@ -98,7 +104,11 @@ static int new_queue(RtGpuExec *ex, GpuQueue *q, const int64_t need[3], RtStatus
     q->gpart = q->mem + offs[2];
     CHECK_CU(cuStreamCreate(&q->stream, 1 /* CU_STREAM_NON_BLOCKING */));
     CHECK_CU(cuEventCreate(&q->done, 2 /* CU_EVENT_DISABLE_TIMING */));
-    if (a->cublasCreate(&q->blas) != 0 || a->cublasSetStream(q->blas, q->stream) != 0 ||
+    if (a->cublasCreate(&q->blas) != 0) {
+        q->blas = NULL;
+        return rt_fail(st, "cuBLAS could not start a handle for another stream");
+    }
+    if (a->cublasSetStream(q->blas, q->stream) != 0 ||
         (a->cublasSetWorkspace && a->cublasSetWorkspace(q->blas, (void *)(q->mem + offs[3]), WORKSPACE) != 0) ||
         (gpu->tf32 && a->cublasSetMathMode(q->blas, CUBLAS_TF32_TENSOR_OP_MATH) != 0))
         return rt_fail(st, "cuBLAS could not start a handle for another stream");
@@ -106,12 +116,15 @@ static int new_queue(RtGpuExec *ex, GpuQueue *q, const int64_t need[3], RtStatus
     return 0;
 }
 
+static void release_queues(RtGpuExec *ex);
+
 int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     const RtPlan *p = &ex->plan;
     const IrGraph *g = ex->g;
     ex->item = malloc(((size_t)p->n + (size_t)g->n_effects + 1) * sizeof *ex->item);
     ex->n_items = 0;
+    if (!ex->item) return rt_fail(st, "out of memory listing the step's work");
     for (IrId id = 0; id < p->n; id++) {
         const IrNode *n = &g->nodes[id];
         int work = ex->mod.plan[id].work;
@@ -130,14 +143,17 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
     /* the schedule over the items' spans */
     Spans sp = {0};
     int *start = malloc(((size_t)ex->n_items + 1) * sizeof *start);
-    for (int i = 0; i < ex->n_items; i++) {
+    for (int i = 0; start && i < ex->n_items; i++) {
         start[i] = sp.n;
         item_spans(ex, i, &sp);
     }
-    start[ex->n_items] = sp.n;
-    int rc = gpu_schedule(&ex->sched, ex->n_items, start, sp.s, ex->n_queues);
-    if (rc == 0) { /* the overlap a card of 3 TB/s and 200 TFLOP/s, 3 us a launch, would see */
-        double *cost = malloc(((size_t)ex->n_items + 1) * sizeof *cost);
+    int rc = start && !sp.failed ? 0 : -1;
+    if (rc == 0) {
+        start[ex->n_items] = sp.n;
+        rc = gpu_schedule(&ex->sched, ex->n_items, start, sp.s, ex->n_queues);
+    }
+    double *cost = rc == 0 ? malloc(((size_t)ex->n_items + 1) * sizeof *cost) : NULL;
+    if (cost) { /* the overlap a card of 3 TB/s and 200 TFLOP/s, 3 us a launch, would see */
         for (int i = 0; i < ex->n_items; i++) {
             double bytes = 0;
             for (int k = start[i]; k < start[i + 1]; k++) bytes += (double)(sp.s[k].hi - sp.s[k].lo);
@@ -148,7 +164,11 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
     }
     free(start);
     free(sp.s);
-    if (rc < 0) return rt_fail(st, "out of memory scheduling the step's streams");
+    if (rc < 0) { /* one stream, then */
+        gpu_schedule_free(&ex->sched);
+        ex->n_queues = 1;
+        return 0;
+    }
     /* each further stream's scratch: the most its own items take */
     int64_t need[GPU_MAX_QUEUES][3] = {{0}};
     for (int i = 0; i < ex->n_items; i++) {
@@ -170,12 +190,23 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
         return 0;
     }
     ex->bytes += total;
-    for (int q = 1; q < ex->n_queues; q++)
-        if (ex->sched.stream_items[q] && new_queue(ex, &ex->queue[q], need[q], st) < 0) return -1;
-    CHECK_CU(cuEventCreate(&ex->fork, 2));
-    ex->ev = calloc((size_t)ex->n_items + 1, sizeof *ex->ev);
-    for (int i = 0; i < ex->n_items; i++)
-        if (ex->sched.record[i]) CHECK_CU(cuEventCreate(&ex->ev[i], 2));
+    rc = 0;
+    for (int q = 1; q < ex->n_queues && rc == 0; q++)
+        if (ex->sched.stream_items[q]) rc = new_queue(ex, &ex->queue[q], need[q], &why);
+    if (rc == 0) rc = RT_CU(&gpu->api, &why, cuEventCreate(&ex->fork, 2));
+    ex->ev = rc == 0 ? calloc((size_t)ex->n_items + 1, sizeof *ex->ev) : NULL;
+    if (rc == 0 && !ex->ev) rc = rt_fail(&why, "out of memory");
+    for (int i = 0; i < ex->n_items && rc == 0; i++)
+        if (ex->sched.record[i]) rc = RT_CU(&gpu->api, &why, cuEventCreate(&ex->ev[i], 2));
+    if (rc < 0) { /* one stream, then */
+        fprintf(stderr, "fn: the step runs on one stream: %s\n", why.msg);
+        release_queues(ex);
+        gpu->held -= total;
+        ex->bytes -= total;
+        gpu_schedule_free(&ex->sched);
+        ex->n_queues = 1;
+        ex->overlap = 1;
+    }
     return 0;
 }
 
@@ -203,33 +234,35 @@ static int run_item(RtGpuExec *ex, int i, RtStatus *st) {
 }
 
 int gpu_enqueue_step(RtGpuExec *ex, RtStatus *st) {
-    RtGpu *gpu = ex->gpu;
+    const RtCudaApi *a = &ex->gpu->api;
     const GpuSchedule *s = &ex->sched;
     GpuQueue *q0 = &ex->queue[0];
     int multi = ex->n_queues > 1, rc = 0;
+#define TRY(call) (rc = rc < 0 ? rc : RT_CU(a, st, call))
     if (multi) { /* the other streams start after what the first has before the step (the inputs) */
-        CHECK_CU(cuEventRecord(ex->fork, q0->stream));
+        TRY(cuEventRecord(ex->fork, q0->stream));
         for (int q = 1; q < ex->n_queues; q++)
-            if (ex->queue[q].used) CHECK_CU(cuStreamWaitEvent(ex->queue[q].stream, ex->fork, 0));
+            if (ex->queue[q].used) TRY(cuStreamWaitEvent(ex->queue[q].stream, ex->fork, 0));
     }
     for (int i = 0; i < ex->n_items && rc == 0; i++) {
         ex->cur = &ex->queue[multi ? s->stream[i] : 0];
         for (int k = multi ? s->wait_start[i] : 0; multi && k < s->wait_start[i + 1]; k++)
-            CHECK_CU(cuStreamWaitEvent(ex->cur->stream, ex->ev[s->wait_item[k]], 0));
-        rc = run_item(ex, i, st);
-        if (rc == 0 && multi && s->record[i]) CHECK_CU(cuEventRecord(ex->ev[i], ex->cur->stream));
+            TRY(cuStreamWaitEvent(ex->cur->stream, ex->ev[s->wait_item[k]], 0));
+        if (rc == 0) rc = run_item(ex, i, st);
+        if (multi && s->record[i]) TRY(cuEventRecord(ex->ev[i], ex->cur->stream));
     }
-    ex->cur = q0;
-    if (rc < 0) return -1;
+    ex->cur = q0; /* later work (the moving averages) goes to the first stream, after the join */
     for (int q = 1; multi && q < ex->n_queues; q++) /* joined back into the first */
         if (ex->queue[q].used) {
-            CHECK_CU(cuEventRecord(ex->queue[q].done, ex->queue[q].stream));
-            CHECK_CU(cuStreamWaitEvent(q0->stream, ex->queue[q].done, 0));
+            TRY(cuEventRecord(ex->queue[q].done, ex->queue[q].stream));
+            TRY(cuStreamWaitEvent(q0->stream, ex->queue[q].done, 0));
         }
-    return 0;
+#undef TRY
+    return rc < 0 ? -1 : 0;
 }
 
-void gpu_queues_free(RtGpuExec *ex) {
+/* the further streams, their handles, memory and events (the schedule stays) */
+static void release_queues(RtGpuExec *ex) {
     RtCudaApi *a = &ex->gpu->api;
     for (int q = 1; q < GPU_MAX_QUEUES; q++) {
         GpuQueue *g = &ex->queue[q];
@@ -237,12 +270,20 @@ void gpu_queues_free(RtGpuExec *ex) {
         if (g->stream && a->cuStreamDestroy) a->cuStreamDestroy(g->stream);
         if (g->done) a->cuEventDestroy(g->done);
         if (g->mem) a->cuMemFree(g->mem);
+        memset(g, 0, sizeof *g);
     }
     for (int i = 0; ex->ev && i < ex->n_items; i++)
         if (ex->ev[i]) a->cuEventDestroy(ex->ev[i]);
     if (ex->fork) a->cuEventDestroy(ex->fork);
+    ex->fork = NULL;
     free(ex->ev);
+    ex->ev = NULL;
+}
+
+void gpu_queues_free(RtGpuExec *ex) {
+    release_queues(ex);
     free(ex->item);
+    ex->item = NULL;
     gpu_schedule_free(&ex->sched);
 }
 

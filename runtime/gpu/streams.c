@@ -28,6 +28,7 @@ int gpu_schedule(GpuSchedule *s, int n_items, const int *span_start, const GpuSp
     s->n_streams = n_streams;
     int n_spans = span_start[n_items], n_cut = 0, S = n_streams;
     uintptr_t *cut = malloc(((size_t)2 * n_spans + 1) * sizeof *cut);
+    if (!cut) return -1;
     for (int k = 0; k < n_spans; k++)
         if (spans[k].hi > spans[k].lo) {
             cut[n_cut++] = spans[k].lo;
