@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib_cli.sh"
 
 emu=$(cd "$bin" && pwd)/libfn_hostcuda.so
 [ -f "$emu" ] && command -v c++ >/dev/null || { echo "no $emu or no c++: skipped"; exit 77; }
-export FN_KERNEL_CACHE="$tmp/kernels"
+export FN_KERNEL_CACHE="$tmp/kernels" FN_HOSTCUDA_SHUFFLE=${FN_HOSTCUDA_SHUFFLE:-5}
 
 "$bin/fnc" compile tests/models/irv1_small.fn -o "$tmp/m.fnc" >/dev/null || { echo "FAIL: compile"; exit 1; }
 "$bin/fn_gendata" "$tmp/data" 6 8 80 >/dev/null || { echo "FAIL: gendata"; exit 1; }
