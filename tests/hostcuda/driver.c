@@ -59,7 +59,7 @@ static int append(Graph *g, Work w, const int *deps, int n_deps) {
         g->w = realloc(g->w, (size_t)g->cap * sizeof *g->w);
     }
     w.deps = malloc((size_t)(n_deps + 1) * sizeof *w.deps);
-    memcpy(w.deps, deps, (size_t)n_deps * sizeof *deps);
+    if (n_deps) memcpy(w.deps, deps, (size_t)n_deps * sizeof *deps);
     w.n_deps = n_deps;
     w.done = 0;
     g->w[g->n] = w;
