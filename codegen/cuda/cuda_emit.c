@@ -440,7 +440,7 @@ void cu_module_counts(const IrGraph *g, const CuModule *m, int *launches, int *g
         const CuNodePlan *p = &m->plan[i];
         const IrNode *nd = &g->nodes[p->node];
         *gemms += p->work == CU_GEMM;
-        if (p->work == CU_FUSED) *launches += 1 + 2 * m->groups[p->group].sums;
+        if (p->work == CU_FUSED) *launches += 1 + m->groups[p->group].sums;
         else if (p->work != CU_NOTHING)
             *launches += nd->op == IR_OP_SUMLAST ? 1 : nd->op == IR_OP_CONCAT ? nd->n_in : p->n_kernels;
     }

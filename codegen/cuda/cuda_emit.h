@@ -41,7 +41,7 @@ typedef struct {
  * each sum's slot receives a partial-sum buffer of (splits * 8) x len, written once per lane:
  *     NAME(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, ..., float *pS)
  * Groups whose sums are scalars and which have no row length run with len 32 (n need not be a
- * multiple: lanes past n stop). The partials are then summed by fn_sum_lead_part/fn_sum_lead
+ * multiple: lanes past n stop). The partials are then summed by one launch of fn_sum_lead_part
  * (to len values for a column sum, or to one). */
 typedef struct {
     int kernel; /* index into CuModule.names */
@@ -82,9 +82,10 @@ int cu_emit_graph(const IrGraph *g, CuModule *m, char *err, size_t errcap);
 int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, CuModule *m, char *err, size_t errcap);
 void cu_module_free(CuModule *m);
 /* Kernel launches and cuBLAS GEMMs a step of m makes, at most: a fused group with sums launches
- * 1 + 2 per sum (1 when the partials are few), a leading-axis sum 2 (likewise), a concat one per
- * input, a sum_last one of its two kernels; im2col is counted for every convolution, 1x1
- * stride-1 ones too. */
+ * 1 + 1 per sum (its lanes' partials are few enough for one launch to finish), a leading-axis sum
+ * 2 (1 when its rows are few), a concat one per input, a sum_last one of its two kernels; im2col
+ * is counted for every convolution once (1x1 stride-1 ones too), though it runs once per chunk
+ * of images. */
 void cu_module_counts(const IrGraph *g, const CuModule *m, int *launches, int *gemms);
 /* Every kernel the emitter can write (all ops, all operand layouts) in one module, for tests
  * that compile them all; malloc'ed. */

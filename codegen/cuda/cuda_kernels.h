@@ -92,9 +92,11 @@ static const struct {
     {"fn_copy", "extern \"C\" __global__ void fn_copy(float *y, const float *a, fn_i64 n) {\n"
                 "    FN_LOOP(i, n) y[i] = a[i];\n"
                 "}\n"},
-    {"fn_sum_lead_part", "/* part[s*ny + j] = sum of a[i*ny + j] over rows i of split s (chunk rows each): a block is\n"
-                         " * 32 columns x 8 row lanes, the lanes summed in a fixed order (no atomics) */\n"
-                         "extern \"C\" __global__ void fn_sum_lead_part(float *part, const float *a, fn_i64 ny, fn_i64 k, fn_i64 chunk) {\n"
+    {"fn_sum_lead_part", "/* part[s*ny + j] = sum of a[i*ny + j] over rows i of split s (chunk rows each), / n_mean for\n"
+                         " * a mean (one split of all k rows: the sum itself): a block is 32 columns x 8 row lanes, the\n"
+                         " * lanes summed in a fixed order (no atomics) */\n"
+                         "extern \"C\" __global__ void fn_sum_lead_part(float *part, const float *a, fn_i64 ny, fn_i64 k, fn_i64 chunk,\n"
+                         "                                             int mean, fn_i64 n_mean) {\n"
                          "    __shared__ float lane[8][33];\n"
                          "    fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r0 = (fn_i64)blockIdx.y * chunk;\n"
                          "    fn_i64 r1 = r0 + chunk < k ? r0 + chunk : k;\n"
@@ -106,7 +108,7 @@ static const struct {
                          "    if (threadIdx.y == 0 && j < ny) {\n"
                          "        float t = 0.f;\n"
                          "        for (int q = 0; q < 8; q++) t += lane[q][threadIdx.x];\n"
-                         "        part[(fn_i64)blockIdx.y * ny + j] = t;\n"
+                         "        part[(fn_i64)blockIdx.y * ny + j] = mean ? t / (float)n_mean : t;\n"
                          "    }\n"
                          "}\n"},
     {"fn_sum_lead", "/* y[j] = sum_i a[i*ny + j] over k rows (the splits' partial sums), / n_mean for a mean */\n"

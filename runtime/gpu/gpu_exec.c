@@ -98,17 +98,20 @@ static int launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *s
     return 0;
 }
 
-/* y[j] = the sum over k rows of a[i*ny + j] (/ n_mean for a mean): the row splits' partial sums
- * (fn_sum_lead_part), then their sum (fn_sum_lead) */
+/* y[j] = the sum over k rows of a[i*ny + j] (/ n_mean for a mean): few rows (a fused group's lane
+ * partials, at most 8 x 1024) in one launch of fn_sum_lead_part, 8 row lanes per column; many
+ * in two, the row splits' partial sums (fn_sum_lead_part), then their sum (fn_sum_lead). */
+#define ONE_LAUNCH_ROWS 16384
 static int sum_rows(RtGpuExec *ex, int k_part, int k_sum, CUdeviceptr y, CUdeviceptr a, int64_t ny, int64_t k, int mean,
                     int64_t n_mean, RtStatus *st) {
-    int64_t splits, chunk;
+    int64_t splits, chunk, zero = 0;
+    int plain = 0;
     cu_sum_splits(ex->gpu->sm_count, ny, k, &splits, &chunk);
-    if (splits == 1) { /* few rows (or very many columns): a thread per column sums them all */
-        void *args[] = {&y, &a, &ny, &k, &mean, &n_mean};
-        return launch(ex, k_sum, ny, args, st);
+    if (splits == 1 || k <= ONE_LAUNCH_ROWS) {
+        void *args[] = {&y, &a, &ny, &k, &k, &mean, &n_mean};
+        return launch_grid(ex, k_part, (ny + 31) / 32, 1, 32, 8, args, st);
     }
-    void *part_args[] = {&ex->cur->part, &a, &ny, &k, &chunk};
+    void *part_args[] = {&ex->cur->part, &a, &ny, &k, &chunk, &plain, &zero};
     if (launch_grid(ex, k_part, (ny + 31) / 32, splits, 32, 8, part_args, st) < 0) return -1;
     void *args[] = {&y, &ex->cur->part, &ny, &splits, &mean, &n_mean};
     return launch(ex, k_sum, ny, args, st);
@@ -377,15 +380,15 @@ void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]) {
         int64_t per_sum = gsplits * 8 * cols;
         need[2] = cg->sums * per_sum;
         for (int s = 0; s < cg->lay.n_slots; s++)
-            if (cg->lay.slot_kind[s] == PASS_SLOT_SUM) {
-                int64_t ny = p->numel[cg->lay.slot_node[s]];
-                cu_sum_splits(sm, ny, per_sum / ny, &splits, &chunk);
-                if (splits * ny > need[1]) need[1] = splits * ny;
+            if (cg->lay.slot_kind[s] == PASS_SLOT_SUM) { /* as sum_rows finishes it */
+                int64_t ny = p->numel[cg->lay.slot_node[s]], k = per_sum / ny;
+                cu_sum_splits(sm, ny, k, &splits, &chunk);
+                if (k > ONE_LAUNCH_ROWS && splits * ny > need[1]) need[1] = splits * ny;
             }
     } else if (op == IR_OP_SUM) {
-        int64_t ny = p->numel[id];
-        cu_sum_splits(sm, ny, p->numel[g->nodes[id].in[0]] / ny, &splits, &chunk);
-        need[1] = splits * ny;
+        int64_t ny = p->numel[id], k = p->numel[g->nodes[id].in[0]] / ny;
+        cu_sum_splits(sm, ny, k, &splits, &chunk);
+        need[1] = k > ONE_LAUNCH_ROWS && splits > 1 ? splits * ny : 0;
     } else if (op == IR_OP_CONV2D || op == IR_OP_CONV2D_BWD_FILTER || op == IR_OP_CONV2D_BWD_DATA) {
         RefWindow w;
         rt_plan_window(p, id, &w);

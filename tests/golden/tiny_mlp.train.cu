@@ -106,9 +106,11 @@ extern "C" __global__ void fn_sub(float *y, const float *a, const float *b, fn_i
     FN_LOOP(i, n) { float x = a[i], z = b[i]; y[i] = x - z; }
 }
 
-/* part[s*ny + j] = sum of a[i*ny + j] over rows i of split s (chunk rows each): a block is
- * 32 columns x 8 row lanes, the lanes summed in a fixed order (no atomics) */
-extern "C" __global__ void fn_sum_lead_part(float *part, const float *a, fn_i64 ny, fn_i64 k, fn_i64 chunk) {
+/* part[s*ny + j] = sum of a[i*ny + j] over rows i of split s (chunk rows each), / n_mean for
+ * a mean (one split of all k rows: the sum itself): a block is 32 columns x 8 row lanes, the
+ * lanes summed in a fixed order (no atomics) */
+extern "C" __global__ void fn_sum_lead_part(float *part, const float *a, fn_i64 ny, fn_i64 k, fn_i64 chunk,
+                                             int mean, fn_i64 n_mean) {
     __shared__ float lane[8][33];
     fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r0 = (fn_i64)blockIdx.y * chunk;
     fn_i64 r1 = r0 + chunk < k ? r0 + chunk : k;
@@ -120,7 +122,7 @@ extern "C" __global__ void fn_sum_lead_part(float *part, const float *a, fn_i64 
     if (threadIdx.y == 0 && j < ny) {
         float t = 0.f;
         for (int q = 0; q < 8; q++) t += lane[q][threadIdx.x];
-        part[(fn_i64)blockIdx.y * ny + j] = t;
+        part[(fn_i64)blockIdx.y * ny + j] = mean ? t / (float)n_mean : t;
     }
 }
 

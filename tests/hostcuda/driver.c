@@ -32,7 +32,43 @@ typedef struct {
     char done;
 } Work;
 
+/* FN_HOSTCUDA_STATS: what ran, printed when the library goes */
+static struct {
+    char name[128];
+    long long n;
+} ran[512];
+static int n_ran, stats = -1;
+static long long ran_gemms, ran_copies;
+
+static void count(const Work *w) {
+    if (stats < 0) {
+        const char *e = getenv("FN_HOSTCUDA_STATS");
+        stats = e && *e && strcmp(e, "0") != 0;
+    }
+    if (!stats) return;
+    if (w->kind == W_GEMM) ran_gemms++;
+    if (w->kind == W_COPY) ran_copies++;
+    if (w->kind != W_KERNEL) return;
+    for (int i = 0; i < n_ran; i++)
+        if (!strcmp(ran[i].name, w->f->name)) {
+            ran[i].n++;
+            return;
+        }
+    if (n_ran == (int)(sizeof ran / sizeof *ran)) return;
+    snprintf(ran[n_ran].name, sizeof ran[n_ran].name, "%s", w->f->name);
+    ran[n_ran++].n = 1;
+}
+
+__attribute__((destructor)) static void print_stats(void) {
+    if (stats <= 0) return;
+    long long launches = 0;
+    for (int i = 0; i < n_ran; i++) launches += ran[i].n;
+    fprintf(stderr, "hostcuda: %lld kernel launches, %lld GEMMs, %lld copies run\n", launches, ran_gemms, ran_copies);
+    for (int i = 0; i < n_ran; i++) fprintf(stderr, "  %10lld %s\n", ran[i].n, ran[i].name);
+}
+
 static void run_work(const Work *w) {
+    count(w);
     switch (w->kind) {
     case W_KERNEL: hc_run_kernel(w->f, w->args, w->g, w->b); break;
     case W_COPY: memmove(w->dst, w->src, w->n); break;
