@@ -45,6 +45,20 @@ FN_CUDA_EMULATOR=$emu train --device auto --resume "$run" --max_nrof_epochs 3 --
     [ "$(losses "$tmp/resume.txt" | wc -l)" -eq 4 ] && ok "--device auto resumed on the GPU and trained epoch 3" ||
     bad "resume: $(grep -E 'Resuming|Device|fnrun' "$tmp/resume.txt" | tr '\n' ' ')"
 
+# --gpu_memory_fraction: 0.003 of the emulated 16 GiB holds the step but not the further streams'
+# scratch (one stream, the same losses); 1e-6 not even the step (a clear failure)
+FN_CUDA_EMULATOR=$emu train --device gpu --max_nrof_epochs 1 --models_base_dir "$tmp/f1" --gpu_memory_fraction 0.003 \
+    >"$tmp/frac.txt" 2>&1 && grep -q "the step runs on one stream" "$tmp/frac.txt" &&
+    [ "$(losses "$tmp/frac.txt" | head -n 3)" = "$(losses "$tmp/cpu.txt" | head -n 3)" ] &&
+    ok "a tight --gpu_memory_fraction runs the step on one stream, same losses" ||
+    bad "tight fraction: $(grep -m2 -E 'stream|fnrun' "$tmp/frac.txt" | tr '\n' ' ')"
+FN_CUDA_EMULATOR=$emu train --device gpu --max_nrof_epochs 1 --models_base_dir "$tmp/f2" --gpu_memory_fraction 0.000001 \
+    >"$tmp/frac2.txt" 2>&1
+rc=$?
+[ "$rc" -ne 0 ] && grep -q "gpu_memory_fraction 1e-06 allows 0.0 MB" "$tmp/frac2.txt" &&
+    ok "a fraction too small for the step fails: $(grep -m1 'fnrun' "$tmp/frac2.txt" | cut -c1-150)" ||
+    bad "expected a failure naming the fraction (status $rc): $(grep -m1 -E 'fnrun|Epoch' "$tmp/frac2.txt")"
+
 # a missing library: --device gpu fails saying so, --device auto falls back to the CPU
 FN_CUDA_EMULATOR=$tmp/none.so train --device gpu --max_nrof_epochs 1 --models_base_dir "$tmp/x" >"$tmp/bad.txt" 2>&1
 rc=$?

@@ -396,6 +396,12 @@ void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]) {
     }
 }
 
+/* n bytes as "1.23 GB" or, under a GB, "45.6 MB" */
+static void bytes_text(char *out, size_t cap, double n) {
+    if (n >= 1e9) snprintf(out, cap, "%.2f GB", n / 1e9);
+    else snprintf(out, cap, "%.1f MB", n / 1e6);
+}
+
 /* --gpu_memory_fraction, as TensorFlow's per_process_gpu_memory_fraction: what all of fn's
  * executors on the card hold together stays under that share of its memory. Counts `bytes` as
  * held, or fails saying who needed them. */
@@ -404,10 +410,15 @@ int gpu_reserve(RtGpuExec *ex, size_t bytes, const char *who, RtStatus *st) {
     size_t free_b = 0, total_b = 0;
     CHECK_CU(cuMemGetInfo(&free_b, &total_b));
     double limit = ex->fraction * (double)total_b;
-    if ((double)(gpu->held + bytes) > limit)
-        return rt_fail(st, "%s needs %.2f GB of device memory; fn holds %.2f GB already and --gpu_memory_fraction %.2f "
-                           "allows %.2f GB of the card's %.2f GB",
-                       who, bytes / 1e9, gpu->held / 1e9, ex->fraction, limit / 1e9, total_b / 1e9);
+    if ((double)(gpu->held + bytes) > limit) {
+        char need[32], held[32], lim[32];
+        bytes_text(need, sizeof need, (double)bytes);
+        bytes_text(held, sizeof held, (double)gpu->held);
+        bytes_text(lim, sizeof lim, limit);
+        return rt_fail(st, "%s needs %s of device memory; fn holds %s already and --gpu_memory_fraction %g allows %s of "
+                           "the card's %.2f GB",
+                       who, need, held, ex->fraction, lim, total_b / 1e9);
+    }
     gpu->held += bytes;
     return 0;
 }
