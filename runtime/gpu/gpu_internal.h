@@ -1,5 +1,6 @@
-/* The GPU executor's insides, shared by gpu_exec.c (setup, launches, the public calls) and
- * gpu_queues.c (the step's work spread over streams). */
+/* The GPU executor's insides, shared by gpu_exec.c (setup, memory, inputs and outputs, the
+ * public calls), gpu_ops.c (a node's launches) and gpu_queues.c (the step's work spread over
+ * streams). */
 #ifndef FN_RT_GPU_INTERNAL_H
 #define FN_RT_GPU_INTERNAL_H
 
@@ -91,8 +92,13 @@ struct RtGpuExec {
 
 
 /* gpu_exec.c */
-int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st);
 int gpu_reserve(RtGpuExec *ex, size_t bytes, const char *who, RtStatus *st);
+
+/* gpu_ops.c */
+/* node id's work on ex->cur's stream */
+int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st);
+/* kernel over n elements: grid-stride, THREADS a block, at most 32 blocks per SM */
+int gpu_launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st);
 /* The scratch node id's work takes, in floats: [0] im2col columns, [1] the row splits' partials
  * of a leading-axis sum, [2] a fused group's lane partials. */
 void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]);

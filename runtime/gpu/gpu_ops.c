@@ -1,0 +1,321 @@
+/* See gpu_internal.h: the launches of one node's work (a fused group, an op's kernels, the
+ * cuBLAS GEMMs of matmuls and convolutions around their im2col / col2im chunks, the sums'
+ * finishing) on the current stream, and the scratch each node takes. Launch arguments follow
+ * the kernel signatures in codegen/cuda/cuda_kernels.h; the per-op cases mirror
+ * runtime/exec_kernels.h. */
+#include <stdlib.h>
+
+#include "runtime/gpu/gpu_internal.h"
+#include "runtime/rt.h"
+
+/* a kernel whose blocks are laid out by the kernel itself: gx x gy blocks of bx x by threads */
+static int launch_grid(RtGpuExec *ex, int kernel, int64_t gx, int64_t gy, int bx, int by, void **args, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    CHECK_CU(cuLaunchKernel(ex->fn[kernel], (unsigned)gx, (unsigned)gy, 1, (unsigned)bx, (unsigned)by, 1, 0, ex->cur->stream, args,
+                            NULL));
+    return 0;
+}
+
+int gpu_launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    int64_t blocks = (n + THREADS - 1) / THREADS, cap = (int64_t)gpu->sm_count * 32;
+    if (blocks > cap) blocks = cap; /* grid-stride loops cover the rest */
+    if (blocks < 1) blocks = 1;
+    CHECK_CU(cuLaunchKernel(ex->fn[kernel], (unsigned)blocks, 1, 1, THREADS, 1, 1, 0, ex->cur->stream, args, NULL));
+    return 0;
+}
+
+/* y[j] = the sum over k rows of a[i*ny + j] (/ n_mean for a mean): few rows (a fused group's lane
+ * partials, at most 8 x 1024) in one launch of fn_sum_lead_part, 8 row lanes per column; many
+ * in two, the row splits' partial sums (fn_sum_lead_part), then their sum (fn_sum_lead). */
+#define ONE_LAUNCH_ROWS 16384
+static int sum_rows(RtGpuExec *ex, int k_part, int k_sum, CUdeviceptr y, CUdeviceptr a, int64_t ny, int64_t k, int mean,
+                    int64_t n_mean, RtStatus *st) {
+    int64_t splits, chunk, zero = 0;
+    int plain = 0;
+    cu_sum_splits(ex->gpu->sm_count, ny, k, &splits, &chunk);
+    if (splits == 1 || k <= ONE_LAUNCH_ROWS) {
+        void *args[] = {&y, &a, &ny, &k, &k, &mean, &n_mean};
+        return launch_grid(ex, k_part, (ny + 31) / 32, 1, 32, 8, args, st);
+    }
+    void *part_args[] = {&ex->cur->part, &a, &ny, &k, &chunk, &plain, &zero};
+    if (launch_grid(ex, k_part, (ny + 31) / 32, splits, 32, 8, part_args, st) < 0) return -1;
+    void *args[] = {&y, &ex->cur->part, &ny, &splits, &mean, &n_mean};
+    return gpu_launch(ex, k_sum, ny, args, st);
+}
+
+static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
+    const CuGroup *cg = &ex->mod.groups[gi];
+    const PassFusion *f = &ex->plan.fusion;
+    const int64_t *numel = ex->plan.numel;
+    int64_t n = numel[pass_fuse_domain(ex->g, f, gi)], len = cg->lay.inner > 0 ? cg->lay.inner : 1;
+    CUdeviceptr ptr[PASS_MAX_SLOTS];
+    void *args[PASS_MAX_SLOTS + 3] = {&n, &len};
+    int na = 2;
+    int64_t cols = 0, rows = 0, splits = 1, chunk = 0;
+    if (cg->sums) {
+        cu_group_shape(ex->gpu->sm_count, cg, n, &cols, &rows, &splits, &chunk);
+        len = cols;
+        args[na++] = &chunk;
+    }
+    size_t per_sum = (size_t)(splits * 8 * cols);
+    for (int s = 0, t = 0; s < cg->lay.n_slots; s++) {
+        ptr[s] = cg->lay.slot_kind[s] == PASS_SLOT_SUM ? ex->cur->gpart + (size_t)t++ * per_sum * sizeof(float)
+                                                        : ex->dev[cg->lay.slot_node[s]];
+        args[na++] = &ptr[s];
+    }
+    if (!cg->sums) return gpu_launch(ex, cg->kernel, n, args, st);
+    if (launch_grid(ex, cg->kernel, (cols + 31) / 32, splits, 32, 8, args, st) < 0) return -1;
+    for (int s = 0; s < cg->lay.n_slots; s++) { /* each sum: its lanes' partials, summed */
+        if (cg->lay.slot_kind[s] != PASS_SLOT_SUM) continue;
+        IrId id = cg->lay.slot_node[s];
+        int64_t ny = numel[id], k = (int64_t)per_sum / ny;
+        if (sum_rows(ex, ex->mod.k_sum_part, ex->mod.k_sum, ex->dev[id], ptr[s], ny, k, ex->g->nodes[id].attr.u.reduce.mean,
+                     n / ny, st) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Y[m,n] = op(A)[m,k] op(B)[k,n] (+ beta Y), row-major, through column-major cuBLAS (Y^T = op(B)^T op(A)^T) */
+static int gemm(RtGpuExec *ex, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y, int m, int n, int k, int ta, int tb,
+                float beta, RtStatus *st) {
+    const float one = 1;
+    int r = ex->gpu->api.cublasSgemm(ex->cur->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
+                                     k, &one, (const float *)b, tb ? k : n, (const float *)a, ta ? m : k, &beta,
+                                     (float *)y, n);
+    return r == 0 ? 0 : rt_fail(st, "cublasSgemm (%d x %d x %d) failed with status %d", m, n, k, r);
+}
+
+static int pointwise(const RefWindow *w) {
+    return w->kh == 1 && w->kw == 1 && w->sh == 1 && w->sw == 1 && w->pad_t == 0 && w->pad_l == 0;
+}
+
+/* FN_PROFILE: the time since the last lap (the node's start) goes to the phase of this
+ * convolution's shape, the stream synchronised; nothing without a profile. (A profile runs the
+ * step on one stream, gpu->stream.) */
+static int lap(RtGpuExec *ex, IrOp op, const RefWindow *w, int phase, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    if (!ex->prof_s) return 0;
+    CHECK_CU(cuStreamSynchronize(gpu->stream));
+    double now = rt_now();
+    gpu_conv_profile_add(&ex->conv_prof, op, w, phase, now - ex->lap_t);
+    ex->lap_t = now;
+    return 0;
+}
+
+/* Images per im2col chunk: as many as keep the columns within FN_GPU_COL_MB (ex->col_bytes;
+ * default 32, so that a chunk is read back while it is still in L2), at least one; the whole
+ * batch when it is 0. */
+static int col_images(const RtGpuExec *ex, const RefWindow *w) {
+    size_t per = (size_t)w->oh * w->ow * w->kh * w->kw * w->c * sizeof(float);
+    if (!ex->col_bytes || !per) return w->n;
+    size_t k = ex->col_bytes / per;
+    return k < 1 ? 1 : k > (size_t)w->n ? w->n : (int)k;
+}
+
+/* A convolution around a column matrix, a chunk of images at a time: forward, im2col(x) x w;
+ * filter gradient, the chunks' im2col(x)^T x dy summed (beta 1 after the first); data gradient,
+ * col2im(dy x w^T). a and b are the node's operands (x and w, x and dy, dy and w). */
+static int conv_by_columns(RtGpuExec *ex, IrOp op, int k0, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y, const RefWindow *w,
+                           RtStatus *st) {
+    int per = col_images(ex, w), K = w->kh * w->kw * w->c;
+    size_t in_img = (size_t)w->h * w->w * w->c * sizeof(float), out_img = (size_t)w->oh * w->ow * w->o * sizeof(float);
+    CUdeviceptr col = ex->cur->scratch;
+    for (int b0 = 0; b0 < w->n; b0 += per) {
+        RefWindow c = *w;
+        c.n = per < w->n - b0 ? per : w->n - b0;
+        int M = c.n * c.oh * c.ow, rc;
+        if (op == IR_OP_CONV2D_BWD_DATA) {
+            CUdeviceptr dx = y + b0 * in_img;
+            void *args[] = {&dx, &col, &c};
+            if (gemm(ex, a + b0 * out_img, b, col, M, K, w->o, 0, 1, 0, st) < 0 || lap(ex, op, w, GPU_CONV_GEMM, st) < 0 ||
+                gpu_launch(ex, k0, (int64_t)c.n * c.h * c.w * c.c, args, st) < 0 || lap(ex, op, w, GPU_CONV_COL2IM, st) < 0)
+                return -1;
+            continue;
+        }
+        CUdeviceptr x = a + b0 * in_img;
+        void *args[] = {&col, &x, &c}; /* a thread per output pixel and channel */
+        if (gpu_launch(ex, k0, (int64_t)M * c.c, args, st) < 0 || lap(ex, op, w, GPU_CONV_IM2COL, st) < 0) return -1;
+        if (op == IR_OP_CONV2D) rc = gemm(ex, col, b, y + b0 * out_img, M, w->o, K, 0, 0, 0, st); /* [M,K] x [K,O] */
+        else rc = gemm(ex, col, b + b0 * out_img, y, K, w->o, M, 1, 0, b0 ? 1 : 0, st);          /* col^T x dy */
+        if (rc < 0 || lap(ex, op, w, GPU_CONV_GEMM, st) < 0) return -1;
+    }
+    return 0;
+}
+
+int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
+    const IrNode *n = &ex->g->nodes[id];
+    const RtPlan *p = &ex->plan;
+    const CuNodePlan *cp = &ex->mod.plan[id];
+    CUdeviceptr y = ex->dev[id], a = n->n_in > 0 ? ex->dev[n->in[0]] : 0, b = n->n_in > 1 ? ex->dev[n->in[1]] : 0;
+    int64_t ny = p->numel[id], na = n->n_in > 0 ? p->numel[n->in[0]] : 0, nb = n->n_in > 1 ? p->numel[n->in[1]] : 0;
+    const int64_t *yd = p->dims[id];
+    int yr = p->rank[id];
+    float f = (float)n->attr.u.scalar.f;
+    int k0 = cp->n_kernels ? cp->kernel[0] : -1;
+    RefWindow w;
+    if (cp->work == CU_FUSED) return run_group(ex, cp->group, st);
+    if (cp->work == CU_NOTHING || n->op == IR_OP_CONST) return 0; /* constants are filled once */
+    switch (ir_op_info[n->op].cls) {
+    case IR_CLASS_ELEMENTWISE:
+        if (n->n_in == 1) {
+            void *args[] = {&y, &a, &ny, &f};
+            return gpu_launch(ex, k0, ny, args, st);
+        } else {
+            void *args[] = {&y, &a, &b, &ny, &na, &nb};
+            return gpu_launch(ex, k0, ny, args, st);
+        }
+    default: break;
+    }
+    const IrReduceAttr *ra = &n->attr.u.reduce;
+    int mean = ra->mean;
+    switch (n->op) {
+    case IR_OP_RESHAPE: {
+        if (y == a) return 0; /* fused plans: the reshape shares its input's block */
+        void *args[] = {&y, &a, &ny};
+        return gpu_launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_SUM: return sum_rows(ex, k0, cp->kernel[1], y, a, ny, na / ny, mean, na / ny, st);
+    case IR_OP_SUMLAST: {
+        int64_t c = na / ny;
+        void *args[] = {&y, &a, &ny, &c, &mean};
+        if (c < 64) return gpu_launch(ex, k0, ny, args, st);
+        int64_t blocks = ny < (int64_t)ex->gpu->sm_count * 16 ? ny : (int64_t)ex->gpu->sm_count * 16;
+        return launch_grid(ex, cp->kernel[1], blocks, 1, 256, 1, args, st);
+    }
+    case IR_OP_BCAST: {
+        float s = mean ? (float)na / (float)ny : 1.f;
+        void *args[] = {&y, &a, &ny, &na, &s};
+        return gpu_launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_BCASTLAST: {
+        int64_t c = yd[yr - 1];
+        void *args[] = {&y, &a, &na, &c, &mean};
+        return gpu_launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_SLICE:
+    case IR_OP_CONCAT: {
+        int ax = n->attr.u.axis.axis;
+        int64_t outer, inner;
+        rt_plan_axis(p, id, ax, &outer, &inner);
+        if (n->op == IR_OP_SLICE) {
+            int64_t src_ax = p->dims[n->in[0]][ax], len = yd[ax], start = n->attr.u.axis.start;
+            void *args[] = {&y, &a, &outer, &src_ax, &len, &start, &inner};
+            return gpu_launch(ex, k0, ny, args, st);
+        }
+        int64_t off = 0, y_ax = yd[ax];
+        for (int k = 0; k < n->n_in; k++) {
+            CUdeviceptr x = ex->dev[n->in[k]];
+            int64_t len = p->dims[n->in[k]][ax];
+            void *args[] = {&y, &x, &outer, &y_ax, &off, &len, &inner};
+            if (gpu_launch(ex, k0, outer * len * inner, args, st) < 0) return -1;
+            off += len;
+        }
+        return 0;
+    }
+    case IR_OP_MATMUL: {
+        const IrMatmulAttr *m = &n->attr.u.matmul;
+        const int64_t *ad = p->dims[n->in[0]];
+        return gemm(ex, a, b, y, (int)yd[0], (int)yd[1], (int)(m->ta ? ad[0] : ad[1]), m->ta, m->tb, 0, st);
+    }
+    case IR_OP_CONV2D:
+    case IR_OP_CONV2D_BWD_FILTER:
+    case IR_OP_CONV2D_BWD_DATA: {
+        rt_plan_window(p, id, &w);
+        if (ex->prof_s) gpu_conv_profile_add(&ex->conv_prof, n->op, &w, GPU_CONV_GEMM, 0)->calls++;
+        if (!pointwise(&w)) return conv_by_columns(ex, n->op, k0, a, b, y, &w, st);
+        int M = w.n * w.oh * w.ow, rc; /* 1x1, stride 1: x is the column matrix */
+        if (n->op == IR_OP_CONV2D) rc = gemm(ex, a, b, y, M, w.o, w.c, 0, 0, 0, st);           /* [M,C] x [C,O] */
+        else if (n->op == IR_OP_CONV2D_BWD_FILTER) rc = gemm(ex, a, b, y, w.c, w.o, M, 1, 0, 0, st); /* x^T x dy */
+        else rc = gemm(ex, a, b, y, M, w.c, w.o, 0, 1, 0, st);                                   /* dy x w^T */
+        return rc < 0 ? -1 : lap(ex, n->op, &w, GPU_CONV_GEMM, st);
+    }
+    case IR_OP_MAXPOOL:
+    case IR_OP_AVGPOOL: {
+        rt_plan_window(p, id, &w);
+        void *args[] = {&y, &a, &w};
+        return gpu_launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_MAXPOOL_GRAD: {
+        rt_plan_window(p, id, &w);
+        void *args[] = {&y, &a, &b, &w};
+        return gpu_launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_AVGPOOL_GRAD: {
+        rt_plan_window(p, id, &w);
+        void *args[] = {&y, &a, &w};
+        return gpu_launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_SOFTMAX:
+    case IR_OP_L2NORM:
+    case IR_OP_L2NORM_GRAD: {
+        int64_t cols = yd[yr - 1], rows = ny / cols;
+        double eps = n->attr.u.scalar.f;
+        void *sm[] = {&y, &a, &rows, &cols}, *l2[] = {&y, &a, &rows, &cols, &eps}, *l2g[] = {&y, &a, &b, &rows, &cols, &eps};
+        return gpu_launch(ex, k0, rows, n->op == IR_OP_SOFTMAX ? sm : n->op == IR_OP_L2NORM ? l2 : l2g, st);
+    }
+    case IR_OP_SOFTMAX_XENT:
+    case IR_OP_ACCURACY: {
+        int64_t rows = p->dims[n->in[0]][0], cols = p->dims[n->in[0]][1];
+        void *args[] = {&y, &a, &b, &rows, &cols};
+        return gpu_launch(ex, k0, n->op == IR_OP_ACCURACY ? 1 : rows, args, st);
+    }
+    case IR_OP_SOFTMAX_XENT_GRAD: {
+        CUdeviceptr g = ex->dev[n->in[2]];
+        int64_t rows = yd[0], cols = yd[1];
+        void *args[] = {&y, &a, &b, &g, &rows, &cols};
+        return gpu_launch(ex, k0, rows, args, st);
+    }
+    case IR_OP_DROPOUT_MASK: { /* key rt_hash(seed, step, salt) on the device */
+        uint64_t salt = 0xd50u + (uint64_t)id;
+        void *args[] = {&y, &b, &ny, &ex->seed_step, &salt};
+        return gpu_launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_GATHER: {
+        int64_t rows_out = yd[0], rows = p->dims[n->in[0]][0], e = yd[1];
+        void *args[] = {&y, &a, &b, &rows_out, &rows, &e};
+        return gpu_launch(ex, k0, ny, args, st);
+    }
+    case IR_OP_SCATTER_ADD: {
+        int64_t n_in = p->dims[n->in[0]][0], rows = yd[0], e = yd[1];
+        void *args[] = {&y, &a, &b, &n_in, &rows, &e};
+        return gpu_launch(ex, k0, ny, args, st);
+    }
+    default: return rt_fail(st, "the GPU executor has no launch for op %s", ir_op_info[n->op].name);
+    }
+}
+
+void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]) {
+    const RtPlan *p = &ex->plan;
+    const IrGraph *g = ex->g;
+    const CuNodePlan *cp = &ex->mod.plan[id];
+    int sm = ex->gpu->sm_count;
+    IrOp op = g->nodes[id].op;
+    int64_t splits, chunk;
+    need[0] = need[1] = need[2] = 0;
+    if (!p->needed[id]) return;
+    if (cp->work == CU_FUSED) {
+        const CuGroup *cg = &ex->mod.groups[cp->group];
+        if (!cg->sums) return;
+        int64_t cols, rows, gsplits, gchunk;
+        cu_group_shape(sm, cg, p->numel[pass_fuse_domain(g, &p->fusion, cp->group)], &cols, &rows, &gsplits, &gchunk);
+        int64_t per_sum = gsplits * 8 * cols;
+        need[2] = cg->sums * per_sum;
+        for (int s = 0; s < cg->lay.n_slots; s++)
+            if (cg->lay.slot_kind[s] == PASS_SLOT_SUM) { /* as sum_rows finishes it */
+                int64_t ny = p->numel[cg->lay.slot_node[s]], k = per_sum / ny;
+                cu_sum_splits(sm, ny, k, &splits, &chunk);
+                if (k > ONE_LAUNCH_ROWS && splits * ny > need[1]) need[1] = splits * ny;
+            }
+    } else if (op == IR_OP_SUM) {
+        int64_t ny = p->numel[id], k = p->numel[g->nodes[id].in[0]] / ny;
+        cu_sum_splits(sm, ny, k, &splits, &chunk);
+        need[1] = k > ONE_LAUNCH_ROWS && splits > 1 ? splits * ny : 0;
+    } else if (op == IR_OP_CONV2D || op == IR_OP_CONV2D_BWD_FILTER || op == IR_OP_CONV2D_BWD_DATA) {
+        RefWindow w;
+        rt_plan_window(p, id, &w);
+        if (!pointwise(&w)) need[0] = (int64_t)col_images(ex, &w) * w.oh * w.ow * w.kh * w.kw * w.c;
+    }
+}
+
