@@ -126,9 +126,14 @@ static int validate(Step *s, const RtDataset *val, const RtTrainOpts *o, int epo
     RtLoader *ld = open_loader(o, val, s->batch, control, RT_ORDER_SEQUENTIAL, n_batches, 0, st);
     if (!ld) return -1;
     fprintf(log, "Running forward pass on validation set\n");
+    int overlap = rt_exec_overlaps(s->ex), staged = 0; /* as in training: batch b + 1 loads while b runs */
     for (int b = 0; b < n_batches; b++) {
-        if (rt_loader_next(ld, s->images, s->labels, NULL, st) < 0 ||
-            rt_exec_run(s->ex, o->seed, 0, st) < 0) {
+        int rc = staged ? 0 : rt_loader_next(ld, s->images, s->labels, NULL, st);
+        if (rc == 0) rc = rt_exec_launch(s->ex, o->seed, 0, st);
+        staged = overlap && b + 1 < n_batches;
+        if (rc == 0 && staged && (rc = rt_loader_next(ld, s->images, s->labels, NULL, st)) == 0) rc = rt_exec_stage(s->ex, st);
+        if (rc == 0) rc = rt_exec_wait(s->ex, st);
+        if (rc < 0) {
             rt_loader_free(ld);
             return -1;
         }

@@ -42,6 +42,14 @@ flags=(--lfw_pairs "$tmp/pairs.txt" --image_size 75 --lfw_batch_size 5 --lfw_nro
 "$bin/fnrun" validate "$run" "$tmp/lfw" "${flags[@]}" >"$tmp/v1" 2>&1 &&
     grep -qF "$last" "$tmp/v1" && ok "validate on the run directory agrees: $(grep Accuracy "$tmp/v1")" ||
     { bad "validate on the run directory:"; cat "$tmp/v1"; }
+# the same on the GPU executor, on the host emulation (tests/hostcuda) where it is built: each next
+# batch is loaded and staged while one runs
+emu=$(cd "$bin" && pwd)/libfn_hostcuda.so
+if [ -f "$emu" ] && command -v c++ >/dev/null; then
+    FN_CUDA_EMULATOR=$emu FN_HOSTCUDA_SHUFFLE=9 FN_KERNEL_CACHE="$tmp/kernels" "$bin/fnrun" validate "$run" "$tmp/lfw" \
+        "${flags[@]}" --device gpu >"$tmp/vg" 2>&1 && grep -q "^Device: fn host emulator" "$tmp/vg" && grep -qF "$last" "$tmp/vg" &&
+        ok "validate --device gpu (emulated) agrees: $(grep Accuracy "$tmp/vg")" || { bad "validate --device gpu:"; cat "$tmp/vg"; }
+fi
 ckpt=$(ls "$run"/model-*.ckpt-2)
 "$bin/fnrun" validate "$ckpt" "$tmp/lfw" "${flags[@]}" >"$tmp/v2" 2>&1 && grep -qF "$last" "$tmp/v2" &&
     grep -q "Area Under Curve (AUC): " "$tmp/v2" && grep -q "Equal Error Rate (EER): " "$tmp/v2" &&

@@ -173,10 +173,10 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     total += up((size_t)gpart_n * sizeof(float));
     size_t seed_step_off = total;
     total += up(2 * sizeof(uint64_t));
-    /* a training step's inputs' inbox: where the next step's inputs land while a step runs (with
-       events and page-locked staging) */
+    /* the inputs' inbox: where the next step's inputs land while a step runs (with events and
+       page-locked staging) */
     const RtCudaApi *api = &gpu->api;
-    int overlap = g->n_effects > 0 && api->cuEventCreate && api->cuEventRecord && api->cuStreamWaitEvent &&
+    int overlap = api->cuEventCreate && api->cuEventRecord && api->cuStreamWaitEvent &&
                   api->cuMemcpyHtoDAsync && api->cuMemAllocHost && api->cuMemFreeHost;
     size_t *inbox_off = calloc((size_t)p->n + 1, sizeof *inbox_off);
     for (IrId id = 0; id < p->n && overlap; id++)
