@@ -67,8 +67,20 @@ __attribute__((destructor)) static void print_stats(void) {
     for (int i = 0; i < n_ran; i++) fprintf(stderr, "  %10lld %s\n", ran[i].n, ran[i].name);
 }
 
+/* FN_HOSTCUDA_DRY: nothing runs (work is only counted): launch counts of full-size steps in
+   seconds, results meaningless */
+static int dry_run(void) {
+    static int dry = -1;
+    if (dry < 0) {
+        const char *e = getenv("FN_HOSTCUDA_DRY");
+        dry = e && *e && strcmp(e, "0") != 0;
+    }
+    return dry;
+}
+
 static void run_work(const Work *w) {
     count(w);
+    if (dry_run()) return;
     switch (w->kind) {
     case W_KERNEL: hc_run_kernel(w->f, w->args, w->g, w->b); break;
     case W_COPY: memmove(w->dst, w->src, w->n); break;

@@ -23,6 +23,8 @@
  *   while a stream captures (the capture is then invalidated), waits in a capture on events
  *   from outside it, unjoined streams at the end of a capture, launches past the grid and block
  *   limits, unknown kernels; and, as a race, two cuBLAS handles on one workspace.
+ * FN_HOSTCUDA_STATS=1 prints what ran (launches per kernel, GEMMs, copies) when the process
+ * ends; FN_HOSTCUDA_DRY=1 runs nothing, only counts (full-size steps in seconds).
  * What this is not: a timing model, or a check of the cubin NVRTC would make (test_cuda_codegen
  * compiles every kernel with the real NVRTC). The card is reported as compute capability 9.0 with
  * FN_HOSTCUDA_SMS multiprocessors (default 4). */
