@@ -29,12 +29,19 @@ int gpu_launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st) 
  * partials, at most 8 x 1024) in one launch of fn_sum_lead_part, 8 row lanes per column; many
  * in two, the row splits' partial sums (fn_sum_lead_part), then their sum (fn_sum_lead). */
 #define ONE_LAUNCH_ROWS 16384
+/* how sum_rows splits k rows of ny: the row splits and their rows, 1 split (one launch) when the
+ * rows are few; the partials' floats in the stream's `part` */
+static int64_t sum_plan(int sm_count, int64_t ny, int64_t k, int64_t *splits, int64_t *chunk) {
+    cu_sum_splits(sm_count, ny, k, splits, chunk);
+    if (k <= ONE_LAUNCH_ROWS) *splits = 1, *chunk = k;
+    return *splits > 1 ? *splits * ny : 0;
+}
+
 static int sum_rows(RtGpuExec *ex, int k_part, int k_sum, CUdeviceptr y, CUdeviceptr a, int64_t ny, int64_t k, int mean,
                     int64_t n_mean, RtStatus *st) {
     int64_t splits, chunk, zero = 0;
     int plain = 0;
-    cu_sum_splits(ex->gpu->sm_count, ny, k, &splits, &chunk);
-    if (splits == 1 || k <= ONE_LAUNCH_ROWS) {
+    if (!sum_plan(ex->gpu->sm_count, ny, k, &splits, &chunk)) {
         void *args[] = {&y, &a, &ny, &k, &k, &mean, &n_mean};
         return launch_grid(ex, k_part, (ny + 31) / 32, 1, 32, 8, args, st);
     }
@@ -304,14 +311,12 @@ void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]) {
         need[2] = cg->sums * per_sum;
         for (int s = 0; s < cg->lay.n_slots; s++)
             if (cg->lay.slot_kind[s] == PASS_SLOT_SUM) { /* as sum_rows finishes it */
-                int64_t ny = p->numel[cg->lay.slot_node[s]], k = per_sum / ny;
-                cu_sum_splits(sm, ny, k, &splits, &chunk);
-                if (k > ONE_LAUNCH_ROWS && splits * ny > need[1]) need[1] = splits * ny;
+                int64_t ny = p->numel[cg->lay.slot_node[s]], part = sum_plan(sm, ny, per_sum / ny, &splits, &chunk);
+                if (part > need[1]) need[1] = part;
             }
     } else if (op == IR_OP_SUM) {
-        int64_t ny = p->numel[id], k = p->numel[g->nodes[id].in[0]] / ny;
-        cu_sum_splits(sm, ny, k, &splits, &chunk);
-        need[1] = k > ONE_LAUNCH_ROWS && splits > 1 ? splits * ny : 0;
+        int64_t ny = p->numel[id];
+        need[1] = sum_plan(sm, ny, p->numel[g->nodes[id].in[0]] / ny, &splits, &chunk);
     } else if (op == IR_OP_CONV2D || op == IR_OP_CONV2D_BWD_FILTER || op == IR_OP_CONV2D_BWD_DATA) {
         RefWindow w;
         rt_plan_window(p, id, &w);

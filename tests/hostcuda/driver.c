@@ -124,11 +124,16 @@ static void clear(Graph *g) {
 
 static Graph pending;
 
+/* the next of FN_HOSTCUDA_SHUFFLE's random numbers (never 0), or 0 without it */
 static uint64_t shuffle_rng(void) {
     static uint64_t rng;
-    const char *e = getenv("FN_HOSTCUDA_SHUFFLE");
-    if (!e || !*e) return 0;
-    if (!rng) rng = strtoull(e, NULL, 10) * 2654435761u + 1;
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("FN_HOSTCUDA_SHUFFLE");
+        on = e && *e;
+        if (on) rng = strtoull(e, NULL, 10) * 2654435761u + 1;
+    }
+    if (!on) return 0;
     rng ^= rng << 13;
     rng ^= rng >> 7;
     rng ^= rng << 17;
@@ -136,9 +141,15 @@ static uint64_t shuffle_rng(void) {
 }
 
 /* Runs the records of g marked in `want` (and not done), each after its dependencies: in index
- * order, or in a random order when FN_HOSTCUDA_SHUFFLE is set. */
+ * order (dependencies point backwards), or in a random order when FN_HOSTCUDA_SHUFFLE is set. */
 static void run_marked(Graph *g, const char *want) {
-    int n = g->n, *waiting = calloc((size_t)n + 1, sizeof *waiting), *ready = malloc(((size_t)n + 1) * sizeof *ready);
+    int n = g->n;
+    if (!shuffle_rng()) {
+        for (int i = 0; i < n; i++)
+            if (want[i] && !g->w[i].done) run_work(&g->w[i]), g->w[i].done = 1;
+        return;
+    }
+    int *waiting = calloc((size_t)n + 1, sizeof *waiting), *ready = malloc(((size_t)n + 1) * sizeof *ready);
     int **users = calloc((size_t)n + 1, sizeof *users), *n_users = calloc((size_t)n + 1, sizeof *n_users), n_ready = 0;
     for (int i = 0; i < n; i++) {
         if (!want[i] || g->w[i].done) continue;
@@ -152,18 +163,12 @@ static void run_marked(Graph *g, const char *want) {
         if (!waiting[i]) ready[n_ready++] = i;
     }
     while (n_ready) {
-        uint64_t r = shuffle_rng();
-        int k = r ? (int)(r % (uint64_t)n_ready) : 0, i = ready[k];
-        if (r) ready[k] = ready[--n_ready];
-        else memmove(ready, ready + 1, (size_t)--n_ready * sizeof *ready); /* in order: the oldest first */
+        int k = (int)(shuffle_rng() % (uint64_t)n_ready), i = ready[k];
+        ready[k] = ready[--n_ready];
         run_work(&g->w[i]);
         g->w[i].done = 1;
-        for (int u = 0; u < n_users[i]; u++) /* users come later than i: order kept by insertion */
-            if (--waiting[users[i][u]] == 0) {
-                int v = users[i][u], at = n_ready++;
-                while (!r && at > 0 && ready[at - 1] > v) ready[at] = ready[at - 1], at--;
-                ready[at] = v;
-            }
+        for (int u = 0; u < n_users[i]; u++)
+            if (--waiting[users[i][u]] == 0) ready[n_ready++] = users[i][u];
     }
     for (int i = 0; i < n; i++) free(users[i]);
     free(users);
