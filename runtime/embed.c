@@ -31,15 +31,12 @@ int rt_embed(RtExec *ex, const RtEmbedOpts *o, char *const *paths, int n, int fl
     int rc = ld ? 0 : -1;
     RtProgress pr;
     rt_progress_start(&pr, o->progress, flip ? "flipped images" : "images", n);
-    /* on a GPU that overlaps them, batch b + 1 is loaded and staged while batch b runs */
-    int overlap = rt_exec_overlaps(ex), staged = 0;
+    RtLoaderFill fill = {ld, images, labels, NULL, NULL, 0};
+    int staged = 0; /* on a GPU, batch b + 1 is loaded while batch b runs */
     for (int b = 0; b < n_batches && rc == 0; b++) {
         rt_progress_update(&pr, (int64_t)b * o->batch);
-        if (!staged) rc = rt_loader_next(ld, images, labels, NULL, st);
-        if (rc == 0) rc = rt_exec_launch(ex, 0, 0, st);
-        staged = overlap && b + 1 < n_batches;
-        if (rc == 0 && staged && (rc = rt_loader_next(ld, images, labels, NULL, st)) == 0) rc = rt_exec_stage(ex, st);
-        if (rc == 0) rc = rt_exec_wait(ex, st);
+        if (!staged) rc = rt_loader_fill(&fill, st);
+        if (rc == 0 && (staged = rt_exec_run_ahead(ex, 0, 0, b + 1 < n_batches, rt_loader_fill, &fill, st)) < 0) rc = -1;
         int rows = n - b * o->batch < o->batch ? n - b * o->batch : o->batch;
         if (rc == 0 && !(emb = rt_exec_output(ex, "embeddings", NULL, NULL, NULL))) /* after every run: a GPU */
             rc = rt_fail(st, "the embeddings of batch %d could not be read", b);  /* copies them back then */

@@ -303,15 +303,12 @@ void *rt_exec_input(RtExec *ex, const char *name, int64_t *n) {
     return ex->buf[id];
 }
 
-int rt_exec_launch(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
-    return ex->gpu ? rt_gpu_exec_launch(ex->gpu, seed, step, st) : rt_exec_run(ex, seed, step, st);
+int rt_exec_run_ahead(RtExec *ex, uint64_t seed, uint64_t step, int next, RtExecFill fill_next, void *ctx, RtStatus *st) {
+    if (!ex->gpu || !rt_gpu_exec_overlaps(ex->gpu)) return rt_exec_run(ex, seed, step, st) < 0 ? -1 : 0;
+    if (rt_gpu_exec_launch(ex->gpu, seed, step, st) < 0) return -1;
+    if (next && (fill_next(ctx, st) < 0 || rt_gpu_exec_stage(ex->gpu, st) < 0)) return -1;
+    return rt_gpu_exec_wait(ex->gpu, st) < 0 ? -1 : next;
 }
-
-int rt_exec_wait(RtExec *ex, RtStatus *st) { return ex->gpu ? rt_gpu_exec_wait(ex->gpu, st) : 0; }
-
-int rt_exec_stage(RtExec *ex, RtStatus *st) { return ex->gpu ? rt_gpu_exec_stage(ex->gpu, st) : 0; }
-
-int rt_exec_overlaps(const RtExec *ex) { return ex->gpu ? rt_gpu_exec_overlaps(ex->gpu) : 0; }
 
 int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
     if (ex->gpu) return rt_gpu_exec_run(ex->gpu, seed, step, st);

@@ -212,6 +212,13 @@ int rt_loader_next(RtLoader *l, float *images, int32_t *labels, double *wait_s, 
     return 0;
 }
 
+int rt_loader_fill(void *fill, RtStatus *st) {
+    RtLoaderFill *f = fill;
+    if (rt_loader_next(f->ld, f->images, f->labels, f->waited, st) < 0) return -1;
+    if (f->lr) *f->lr = f->lr_value;
+    return 0;
+}
+
 int rt_loader_bad_images(RtLoader *l) {
     pthread_mutex_lock(&l->mu);
     int n = l->n_bad;

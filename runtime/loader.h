@@ -35,6 +35,16 @@ RtLoader *rt_loader_new(const RtLoaderOpts *o, RtStatus *st);
 /* Copies the next batch out (images [batch,size,size,3], labels [batch]); blocks until it is
  * ready, adding the time it waited to *wait_s if given. -1 with a message on a fatal error. */
 int rt_loader_next(RtLoader *l, float *images, int32_t *labels, double *wait_s, RtStatus *st);
+/* rt_loader_next as an RtExecFill (rt.h): a batch into images and labels, adding the wait to
+ * *waited (if set), and lr_value into *lr (if set). */
+typedef struct {
+    RtLoader *ld;
+    float *images;
+    int32_t *labels;
+    double *waited;
+    float *lr, lr_value;
+} RtLoaderFill;
+int rt_loader_fill(void *fill, RtStatus *st);
 int rt_loader_bad_images(RtLoader *l);
 void rt_loader_free(RtLoader *l);
 

@@ -94,16 +94,13 @@ RtExec *rt_exec_bind(const IrGraph *g, RtVars *vars, const RtBinding *b, int nb,
  * graph has no such input. *n gets its element count. */
 void *rt_exec_input(RtExec *ex, const char *name, int64_t *n);
 int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st);
-/* A run in two halves for a GPU executor, so that the host prepares the next step while one
- * runs: launch takes the inputs and queues the step, wait returns when it is done (outputs are
- * read after it). If rt_exec_overlaps, the next step's inputs may be written to the input
- * buffers right after launch and handed over with rt_exec_stage (the device copies them aside
- * while the step runs). On the CPU launch is rt_exec_run, wait and stage do nothing, and the
- * input buffers must not be rewritten before the outputs are read. */
-int rt_exec_launch(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st);
-int rt_exec_wait(RtExec *ex, RtStatus *st);
-int rt_exec_stage(RtExec *ex, RtStatus *st);
-int rt_exec_overlaps(const RtExec *ex);
+/* A run that, on a GPU executor, also prepares the next one: after the step is launched,
+ * fill_next(ctx) writes the next run's inputs into the input buffers (when `next`), and they are
+ * copied aside on the device while the step runs. 1: the next run's inputs are in place (do not
+ * fill them again), 0: they are not (always on the CPU, whose buffers must keep this run's inputs
+ * until its outputs are read), -1: an error. */
+typedef int (*RtExecFill)(void *ctx, RtStatus *st);
+int rt_exec_run_ahead(RtExec *ex, uint64_t seed, uint64_t step, int next, RtExecFill fill_next, void *ctx, RtStatus *st);
 /* Output `name` of the last run (NULL if absent). Ask again after every run: a GPU executor
  * copies it back when asked, so an earlier pointer holds an earlier step's values. */
 const void *rt_exec_output(RtExec *ex, const char *name, int64_t *n, int *rank, int64_t *dims);

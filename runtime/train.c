@@ -126,14 +126,11 @@ static int validate(Step *s, const RtDataset *val, const RtTrainOpts *o, int epo
     RtLoader *ld = open_loader(o, val, s->batch, control, RT_ORDER_SEQUENTIAL, n_batches, 0, st);
     if (!ld) return -1;
     fprintf(log, "Running forward pass on validation set\n");
-    int overlap = rt_exec_overlaps(s->ex), staged = 0; /* as in training: batch b + 1 loads while b runs */
+    RtLoaderFill fill = {ld, s->images, s->labels, NULL, NULL, 0};
+    int staged = 0; /* on a GPU, batch b + 1 is loaded while batch b runs */
     for (int b = 0; b < n_batches; b++) {
-        int rc = staged ? 0 : rt_loader_next(ld, s->images, s->labels, NULL, st);
-        if (rc == 0) rc = rt_exec_launch(s->ex, o->seed, 0, st);
-        staged = overlap && b + 1 < n_batches;
-        if (rc == 0 && staged && (rc = rt_loader_next(ld, s->images, s->labels, NULL, st)) == 0) rc = rt_exec_stage(s->ex, st);
-        if (rc == 0) rc = rt_exec_wait(s->ex, st);
-        if (rc < 0) {
+        if ((!staged && rt_loader_fill(&fill, st) < 0) ||
+            (staged = rt_exec_run_ahead(s->ex, o->seed, 0, b + 1 < n_batches, rt_loader_fill, &fill, st)) < 0) {
             rt_loader_free(ld);
             return -1;
         }
@@ -431,24 +428,19 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
             fprintf(log, "Learning rate for epoch %d is %g: stopping\n", epoch, lr);
             break;
         }
-        /* on a GPU that overlaps them, the next batch is loaded and staged while a step runs
-           (not after the first step, whose images the log keeps) */
+        /* on a GPU, the next batch is loaded while a step runs (not after the first step, whose
+           images the log keeps) */
+        RtLoaderFill fill = {r.ld, r.ts.images, r.ts.labels, &waited, r.ts.lr, 0};
         int staged = 0;
         for (int bi = (int)(step % o->epoch_size); bi < o->epoch_size; bi++, step++) {
             double t0 = rt_now();
             lr_eff = step_rate(o, lr, step);
-            if (!staged) {
-                if (rt_loader_next(r.ld, r.ts.images, r.ts.labels, &waited, st) < 0) goto done;
-                if (r.ts.lr) *r.ts.lr = (float)lr_eff;
-            }
-            if (rt_exec_launch(r.ts.ex, o->seed, (uint64_t)step, st) < 0) goto done;
-            staged = rt_exec_overlaps(r.ts.ex) && step > 0 && bi + 1 < o->epoch_size;
-            if (staged) {
-                if (rt_loader_next(r.ld, r.ts.images, r.ts.labels, &waited, st) < 0) goto done;
-                if (r.ts.lr) *r.ts.lr = (float)step_rate(o, lr, step + 1);
-                if (rt_exec_stage(r.ts.ex, st) < 0) goto done;
-            }
-            if (rt_exec_wait(r.ts.ex, st) < 0) goto done;
+            fill.lr_value = (float)lr_eff;
+            if (!staged && rt_loader_fill(&fill, st) < 0) goto done;
+            fill.lr_value = (float)step_rate(o, lr, step + 1);
+            staged = rt_exec_run_ahead(r.ts.ex, o->seed, (uint64_t)step, step > 0 && bi + 1 < o->epoch_size,
+                                       rt_loader_fill, &fill, st);
+            if (staged < 0) goto done;
             double loss = rt_exec_scalar(r.ts.ex, "loss");
             if (!isfinite(loss)) {
                 rt_fail(st, "loss is %f at step %lld (epoch %d, batch %d): stopping; %s%s", loss,
