@@ -212,7 +212,7 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     free(used);
     ex->avg0 = ex->slab + avg0;
     ex->queue[0] = (GpuQueue){.stream = gpu->stream, .blas = gpu->blas, .scratch = ex->slab + scratch_off,
-                              .part = ex->slab + part_off, .gpart = ex->slab + gpart_off, .used = 1};
+                              .part = ex->slab + part_off, .gpart = ex->slab + gpart_off};
     ex->cur = &ex->queue[0];
     ex->seed_step = ex->slab + seed_step_off;
     ex->inbox = calloc((size_t)p->n + 1, sizeof *ex->inbox);
@@ -388,7 +388,8 @@ int rt_gpu_exec_stage(RtGpuExec *ex, RtStatus *st) {
     const RtPlan *p = &ex->plan;
     ex->staged = 1;
     if (!ex->copy_stream) return 0; /* the launch copies them */
-    if (ex->inbox_used) CHECK_CU(cuStreamWaitEvent(ex->copy_stream, ex->inbox_free, 0));
+    /* after the last step took the inbox's contents (before any record, the wait is none) */
+    CHECK_CU(cuStreamWaitEvent(ex->copy_stream, ex->inbox_free, 0));
     for (IrId id = 0; id < p->n; id++) {
         if (!ex->inbox[id]) continue;
         size_t bytes = (size_t)p->numel[id] * p->esize[id];
@@ -418,7 +419,6 @@ static int take_inputs(RtGpuExec *ex, RtStatus *st) {
         }
     if (ex->copy_stream) {
         CHECK_CU(cuEventRecord(ex->inbox_free, gpu->stream));
-        ex->inbox_used = 1;
     }
     ex->staged = 0;
     return 0;

@@ -27,8 +27,7 @@ typedef struct {
     CUdeviceptr mem;                  /* queues >= 1: one allocation holding those and cuBLAS's workspace */
     size_t mem_bytes;
     CUevent done;                     /* queues >= 1: recorded at the step's end, for the join */
-    int used;
-} GpuQueue;
+} GpuQueue;                           /* (a queue >= 1 is in use when it has a stream) */
 
 struct RtGpu {
     RtCudaApi api;
@@ -60,7 +59,7 @@ struct RtGpuExec {
     CUdeviceptr *inbox;       /* per input node: where rt_gpu_exec_stage puts it (0: none) */
     CUstream copy_stream;     /* the inputs' copies to the inbox (NULL: straight from the host) */
     CUevent staged_ev, inbox_free; /* the inbox is filled; its contents were taken by a step */
-    int staged, inbox_used;
+    int staged; /* the host's inputs are in the inbox for the next launch */
     CUdeviceptr seed_step;    /* the step's seed and number, for the dropout kernels */
     uint64_t *seed_step_host; /* their page-locked staging (NULL: copied synchronously) */
     int pinned;            /* the driver can page-lock the input staging (cuMemAllocHost) */

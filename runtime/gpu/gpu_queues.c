@@ -112,7 +112,6 @@ static int new_queue(RtGpuExec *ex, GpuQueue *q, const int64_t need[3], RtStatus
         (a->cublasSetWorkspace && a->cublasSetWorkspace(q->blas, (void *)(q->mem + offs[3]), WORKSPACE) != 0) ||
         (gpu->tf32 && a->cublasSetMathMode(q->blas, CUBLAS_TF32_TENSOR_OP_MATH) != 0))
         return rt_fail(st, "cuBLAS could not start a handle for another stream");
-    q->used = 1;
     return 0;
 }
 
@@ -242,7 +241,7 @@ int gpu_enqueue_step(RtGpuExec *ex, RtStatus *st) {
     if (multi) { /* the other streams start after what the first has before the step (the inputs) */
         TRY(cuEventRecord(ex->fork, q0->stream));
         for (int q = 1; q < ex->n_queues; q++)
-            if (ex->queue[q].used) TRY(cuStreamWaitEvent(ex->queue[q].stream, ex->fork, 0));
+            if (ex->queue[q].stream) TRY(cuStreamWaitEvent(ex->queue[q].stream, ex->fork, 0));
     }
     for (int i = 0; i < ex->n_items && rc == 0; i++) {
         ex->cur = &ex->queue[multi ? s->stream[i] : 0];
@@ -253,7 +252,7 @@ int gpu_enqueue_step(RtGpuExec *ex, RtStatus *st) {
     }
     ex->cur = q0; /* later work (the moving averages) goes to the first stream, after the join */
     for (int q = 1; multi && q < ex->n_queues; q++) /* joined back into the first */
-        if (ex->queue[q].used) {
+        if (ex->queue[q].stream) {
             TRY(cuEventRecord(ex->queue[q].done, ex->queue[q].stream));
             TRY(cuStreamWaitEvent(q0->stream, ex->queue[q].done, 0));
         }
@@ -289,7 +288,7 @@ void gpu_queues_free(RtGpuExec *ex) {
 
 int rt_gpu_exec_streams(const RtGpuExec *ex, int *waits, double *overlap) {
     int used = 0;
-    for (int q = 0; q < ex->n_queues; q++) used += ex->queue[q].used;
+    for (int q = 0; q < ex->n_queues; q++) used += ex->queue[q].stream != NULL;
     if (waits) *waits = ex->n_queues > 1 ? ex->sched.wait_start[ex->n_items] : 0;
     if (overlap) *overlap = ex->overlap;
     return used;
