@@ -142,18 +142,18 @@ static uint64_t fnv1a(const char *s) {
     return h;
 }
 
-/* Builds (or finds) the shared object for src; its path to so. 0, or -1 with the compiler's
- * output in *log. */
-static int build(const char *src, char *so, size_t cap, char **log) {
+/* Builds (or finds) the shared object for src; its path to so, and (when names is not NULL) its
+ * kernels as host_source lists them. 0, or -1 with the compiler's output in *log. */
+static int build(const char *src, char *so, size_t cap, char **log, char (**names)[128], int **syncs, int *n) {
     const char *tmp = getenv("TMPDIR");
     char dir[512], cpp[1100], cmd[6000], out[1200];
     snprintf(dir, sizeof dir, "%s/fn_hostcuda", tmp && *tmp ? tmp : "/tmp");
     mkdir(dir, 0755);
-    char (*names)[128];
-    int *syncs, n;
-    char *text = host_source(src, &names, &syncs, &n);
-    free(names);
-    free(syncs);
+    char (*k_names)[128];
+    int *k_syncs, k_n;
+    char *text = host_source(src, &k_names, &k_syncs, &k_n);
+    if (names) *names = k_names, *syncs = k_syncs, *n = k_n;
+    else free(k_names), free(k_syncs);
     uint64_t h = fnv1a(text) ^ fnv1a(shim);
     snprintf(so, cap, "%s/%016llx.so", dir, (unsigned long long)h);
     *log = NULL;
@@ -190,22 +190,25 @@ static int build(const char *src, char *so, size_t cap, char **log) {
 }
 
 static Module *load(const char *src) {
-    char so[600], *log = NULL;
-    if (build(src, so, sizeof so, &log) < 0) {
+    char so[600], *log = NULL, (*names)[128];
+    int *syncs;
+    Module *m = calloc(1, sizeof *m);
+    if (build(src, so, sizeof so, &log, &names, &syncs, &m->n) < 0) {
         fprintf(stderr, "hostcuda: the module does not compile for the host:\n%s\n", log ? log : "");
         free(log);
-        return NULL;
-    }
-    free(log);
-    Module *m = calloc(1, sizeof *m);
-    if (!(m->so = dlopen(so, RTLD_NOW | RTLD_LOCAL))) {
-        fprintf(stderr, "hostcuda: %s\n", dlerror());
+        free(names);
+        free(syncs);
         free(m);
         return NULL;
     }
-    char (*names)[128];
-    int *syncs;
-    free(host_source(src, &names, &syncs, &m->n));
+    free(log);
+    if (!(m->so = dlopen(so, RTLD_NOW | RTLD_LOCAL))) {
+        fprintf(stderr, "hostcuda: %s\n", dlerror());
+        free(names);
+        free(syncs);
+        free(m);
+        return NULL;
+    }
     m->f = calloc((size_t)m->n + 1, sizeof *m->f);
     void (**sync_hook)(void) = dlsym(m->so, "fnhost_sync");
     extern void hostcuda_barrier(void);
@@ -347,7 +350,7 @@ EXPORT int nvrtcCompileProgram(void *prog, int n_opts, const char *const *opts) 
     char so[600];
     (void)n_opts;
     (void)opts;
-    p->ok = build(p->src, so, sizeof so, &p->log) == 0;
+    p->ok = build(p->src, so, sizeof so, &p->log, NULL, NULL, NULL) == 0;
     return p->ok ? 0 : 6; /* compilation */
 }
 EXPORT int nvrtcGetProgramLogSize(void *prog, size_t *n) {
