@@ -21,6 +21,7 @@
 #include "codegen/ref/ref.h"
 #include "runtime/plan.h"
 #include "tests/fixtures.h"
+#include "tests/hostcuda/mma_shim.h"
 #include "tests/testlib.h"
 
 typedef void (*RunFn)(long long n, long long len, long long chunk, long long gx, long long gy, float **p);
@@ -33,7 +34,7 @@ static const char shim[] =
     "static inline void __syncthreads() {}\n"
     "static inline float __int_as_float(int u) { float f; memcpy(&f, &u, sizeof f); return f; }\n"
     "static inline float __fmul_rn(float a, float b) { return a * b; }\n"
-    "static inline float __fsub_rn(float a, float b) { return a - b; }\n";
+    "static inline float __fsub_rn(float a, float b) { return a - b; }\n" FN_HOST_MMA_SHIM;
 
 /* run_<kernel>: one call per thread, blocks and threads in order; gy 0: one thread walks the
  * whole grid-stride loop */

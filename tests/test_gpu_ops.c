@@ -55,6 +55,16 @@ static void larger_cases(void) {
     IrId in[2] = {x, w};
     op_case(run, "conv2d 3x3 SAME [4,20,20,16] -> 24", g, ir_make(g, IR_OP_CONV2D, in, 2, &at), 1);
 
+    /* window cells split across the implicit GEMM's 32-wide steps of the sum (48 channels), two
+     * column blocks (40 outputs), a stride-2 data gradient */
+    g = ir_graph_new();
+    x = param(g, "x", 4, (int64_t[]){3, 17, 15, 48});
+    w = param(g, "w", 4, (int64_t[]){3, 3, 48, 40});
+    at.u.window = (IrWindowAttr){3, 3, 2, 2, 1};
+    in[0] = x;
+    in[1] = w;
+    op_case(run, "conv2d 3x3/2 SAME [3,17,15,48] -> 40", g, ir_make(g, IR_OP_CONV2D, in, 2, &at), 1);
+
     g = ir_graph_new();
     x = param(g, "x", 2, (int64_t[]){300, 200});
     w = param(g, "w", 2, (int64_t[]){200, 100});

@@ -70,6 +70,7 @@ struct RtGpuExec {
     CUgraphExec gexec;
     double fraction; /* --gpu_memory_fraction */
     size_t col_bytes; /* FN_GPU_COL_MB: im2col chunks' size (0: the whole batch at once) */
+    int implicit;     /* FN_GPU_IMPLICIT: which convolutions run as implicit GEMMs (gpu_ops.c) */
     double *prof_s; /* FN_PROFILE set: seconds per op (synchronised after each node) */
     int64_t *prof_calls, prof_steps;
     GpuConvProfile conv_prof; /* and per convolution shape and phase */

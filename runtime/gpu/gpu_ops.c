@@ -121,6 +121,25 @@ static int col_images(const RtGpuExec *ex, const RefWindow *w) {
     return k < 1 ? 1 : k > (size_t)w->n ? w->n : (int)k;
 }
 
+/* FN_GPU_IMPLICIT: whether a forward or data-gradient convolution with a window runs as one
+ * implicit GEMM on the tensor cores (fn_conv_igemm: no column matrix, no cuBLAS) with TF32 on.
+ * 0: never; 1 (the default): where the window sums at most 64 channels, whose column matrices
+ * cost the most traffic per multiply-add; 2: always. */
+static int implicit_conv(const RtGpuExec *ex, IrOp op, const RefWindow *w) {
+    if (!ex->gpu->tf32 || pointwise(w) || op == IR_OP_CONV2D_BWD_FILTER || ex->implicit == 0) return 0;
+    return ex->implicit >= 2 || (op == IR_OP_CONV2D ? w->c : w->o) <= 64;
+}
+
+static int conv_implicit(RtGpuExec *ex, IrOp op, int kernel, CUdeviceptr src, CUdeviceptr wt, CUdeviceptr y,
+                         const RefWindow *w, RtStatus *st) {
+    int data = op == IR_OP_CONV2D_BWD_DATA;
+    int64_t rows = (int64_t)w->n * (data ? w->h * w->w : w->oh * w->ow), cols = data ? w->c : w->o;
+    RefWindow c = *w;
+    void *args[] = {&y, &src, &wt, &c, &data};
+    if (launch_grid(ex, kernel, (rows + 127) / 128, (cols + 31) / 32, 128, 1, args, st) < 0) return -1;
+    return lap(ex, op, w, GPU_CONV_GEMM, st);
+}
+
 /* A convolution around a column matrix, a chunk of images at a time: forward, im2col(x) x w;
  * filter gradient, the chunks' im2col(x)^T x dy summed (beta 1 after the first); data gradient,
  * col2im(dy x w^T). a and b are the node's operands (x and w, x and dy, dy and w). */
@@ -231,6 +250,8 @@ int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
     case IR_OP_CONV2D_BWD_DATA: {
         rt_plan_window(p, id, &w);
         if (ex->prof_s) gpu_conv_profile_add(&ex->conv_prof, n->op, &w, GPU_CONV_GEMM, 0)->calls++;
+        if (implicit_conv(ex, n->op, &w)) /* operands (x, w) or (dy, w) */
+            return conv_implicit(ex, n->op, cp->kernel[1], a, b, y, &w, st);
         if (!pointwise(&w)) return conv_by_columns(ex, n->op, k0, a, b, y, &w, st);
         int M = w.n * w.oh * w.ow, rc; /* 1x1, stride 1: x is the column matrix */
         if (n->op == IR_OP_CONV2D) rc = gemm(ex, a, b, y, M, w.o, w.c, 0, 0, 0, st);           /* [M,C] x [C,O] */
@@ -320,7 +341,7 @@ void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]) {
     } else if (op == IR_OP_CONV2D || op == IR_OP_CONV2D_BWD_FILTER || op == IR_OP_CONV2D_BWD_DATA) {
         RefWindow w;
         rt_plan_window(p, id, &w);
-        if (!pointwise(&w)) need[0] = (int64_t)col_images(ex, &w) * w.oh * w.ow * w.kh * w.kw * w.c;
+        if (!pointwise(&w) && !implicit_conv(ex, op, &w)) need[0] = (int64_t)col_images(ex, &w) * w.oh * w.ow * w.kh * w.kw * w.c;
     }
 }
 

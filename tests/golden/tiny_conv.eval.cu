@@ -75,6 +75,107 @@ extern "C" __global__ void fn_im2col(float *col, const float *x, FnWin w) {
     }
 }
 
+/* Convolutions as implicit GEMMs on the tensor cores (TF32 operands, float32 sums): the window's
+ * cells are gathered into shared memory a tile at a time, never into a column matrix.
+ * data 0, forward:        y[n,oh,ow,o] = sum over (ky,kx,ci) of x[n, oy*sh-pad_t+ky, ox*sw-pad_l+kx, ci] wt[ky,kx,ci,o]
+ * data 1, data gradient:  y[n,h,w,c]   = sum over (ky,kx,o) of dy[n, oy, ox, o] wt[ky,kx,c,o], oy*sh = iy+pad_t-ky
+ * A block (4 warps) makes 128 rows x 32 columns of y, 32 of the sum at a time; a warp 32 x 32. */
+#ifndef FN_HOST_EMULATION
+__device__ inline float fn_tf32(float v) {
+    unsigned u;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(u) : "f"(v));
+    return __uint_as_float(u);
+}
+/* acc[mt][nt][r] += a[32 x 8] b[8 x 32] for one warp: row mt*16 + g + 8*(r/2), column nt*8 + 2*t + r%2
+ * of the 32 x 32 tile, for lane 4*g + t (mma.m16n8k8's layout); a and b row-major in shared memory */
+__device__ inline void fn_mma_32x32x8(float acc[2][4][4], const float *a, int lda, const float *b, int ldb) {
+    int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+    unsigned af[2][4], bf[4][2];
+    for (int mt = 0; mt < 2; mt++) {
+        const float *p = a + (mt * 16 + g) * lda + t;
+        af[mt][0] = __float_as_uint(p[0]);
+        af[mt][1] = __float_as_uint(p[8 * lda]);
+        af[mt][2] = __float_as_uint(p[4]);
+        af[mt][3] = __float_as_uint(p[8 * lda + 4]);
+    }
+    for (int nt = 0; nt < 4; nt++) {
+        bf[nt][0] = __float_as_uint(b[t * ldb + nt * 8 + g]);
+        bf[nt][1] = __float_as_uint(b[(t + 4) * ldb + nt * 8 + g]);
+    }
+    for (int mt = 0; mt < 2; mt++)
+        for (int nt = 0; nt < 4; nt++)
+            asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                         : "+f"(acc[mt][nt][0]), "+f"(acc[mt][nt][1]), "+f"(acc[mt][nt][2]), "+f"(acc[mt][nt][3])
+                         : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(bf[nt][0]), "r"(bf[nt][1]));
+}
+#endif
+extern "C" __global__ void fn_conv_igemm(float *y, const float *src, const float *wt, FnWin w, int data) {
+    __shared__ float as[128][36];
+    __shared__ float bs[32][40];
+    __shared__ int rb[128], ry[128], rx[128];
+    int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    int gh = data ? w.oh : w.h, gw = data ? w.ow : w.w; /* the gathered tensor's height and width */
+    int rh = data ? w.h : w.oh, rw = data ? w.w : w.ow; /* the rows' */
+    int kc = data ? w.o : w.c, ncol = data ? w.c : w.o;
+    fn_i64 M = (fn_i64)w.n * rh * rw, m0 = (fn_i64)blockIdx.x * 128;
+    int K = w.kh * w.kw * kc, n0 = blockIdx.y * 32;
+    fn_i64 m = m0 + tid;
+    if (m < M) { /* each row's image and window corner */
+        int px = (int)fn_mod(m, rw);
+        fn_i64 q = fn_div(m, rw);
+        rb[tid] = (int)fn_div(q, rh);
+        ry[tid] = data ? (int)fn_mod(q, rh) + w.pad_t : (int)fn_mod(q, rh) * w.sh - w.pad_t;
+        rx[tid] = data ? px + w.pad_l : px * w.sw - w.pad_l;
+    } else rb[tid] = -1;
+    float acc[2][4][4];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++)
+            for (int r = 0; r < 4; r++) acc[i][j][r] = 0.f;
+    __syncthreads();
+    for (int k0 = 0; k0 < K; k0 += 32) {
+        int k = k0 + lane, cell = k / kc, ci = k - cell * kc, ky = cell / w.kw, kx = cell - ky * w.kw;
+        for (int j = 0; j < 32; j++) { /* a: the rows warp, warp + 4, ..., lane's column of the sum */
+            int r = warp + 4 * j, b = rb[r];
+            float v = 0.f;
+            if (k < K && b >= 0) {
+                int iy = ry[r], ix = rx[r];
+                if (data) {
+                    int ny = iy - ky, nx = ix - kx;
+                    iy = ny >= 0 && ny % w.sh == 0 ? ny / w.sh : -1;
+                    ix = nx >= 0 && nx % w.sw == 0 ? nx / w.sw : -1;
+                } else {
+                    iy += ky;
+                    ix += kx;
+                }
+                if (iy >= 0 && iy < gh && ix >= 0 && ix < gw) v = src[(((fn_i64)b * gh + iy) * gw + ix) * kc + ci];
+            }
+            as[r][lane] = fn_tf32(v);
+        }
+        for (int j = 0; j < 8; j++) { /* b: rows warp, warp + 4, ... of the sum, lane's column */
+            int kr = k0 + warp + 4 * j, c = n0 + lane;
+            float v = 0.f;
+            if (kr < K && c < ncol) {
+                if (data) {
+                    int cl = kr / w.o;
+                    v = wt[((fn_i64)cl * w.c + c) * w.o + (kr - cl * w.o)];
+                } else v = wt[(fn_i64)kr * w.o + c];
+            }
+            bs[warp + 4 * j][lane] = fn_tf32(v);
+        }
+        __syncthreads();
+        for (int kk = 0; kk < 32; kk += 8) fn_mma_32x32x8(acc, &as[warp * 32][kk], 36, &bs[kk][0], 40);
+        __syncthreads();
+    }
+    int g = lane >> 2, t = lane & 3;
+    for (int mt = 0; mt < 2; mt++)
+        for (int nt = 0; nt < 4; nt++)
+            for (int r = 0; r < 4; r++) {
+                fn_i64 row = m0 + warp * 32 + mt * 16 + g + 8 * (r >> 1);
+                int c = n0 + nt * 8 + 2 * t + (r & 1);
+                if (row < M && c < ncol) y[row * ncol + c] = acc[mt][nt][r];
+            }
+}
+
 extern "C" __global__ void fn_prelu_bsuffix(float *y, const float *a, const float *b, fn_i64 n, fn_i64 na, fn_i64 nb) {
     FN_LOOP(i, n) { float x = a[i], z = b[fn_mod(i, nb)]; y[i] = x > 0.f ? x : z * x; }
 }

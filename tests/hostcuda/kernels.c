@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tests/hostcuda/hostcuda.h"
+#include "tests/hostcuda/mma_shim.h"
 
 #define MAGIC "FNHOSTCU"
 
@@ -26,6 +27,7 @@ static const char shim[] =
     "static inline float __int_as_float(int u) { float f; memcpy(&f, &u, sizeof f); return f; }\n"
     "static inline float __fmul_rn(float a, float b) { return a * b; }\n"
     "static inline float __fsub_rn(float a, float b) { return a - b; }\n"
+    FN_HOST_MMA_SHIM
     "extern \"C\" void fnhost_ids(const unsigned *g, const unsigned *b, const unsigned *bi, const unsigned *ti) {\n"
     "    gridDim = {g[0], g[1], g[2]}; blockDim = {b[0], b[1], b[2]};\n"
     "    blockIdx = {bi[0], bi[1], bi[2]}; threadIdx = {ti[0], ti[1], ti[2]};\n"
