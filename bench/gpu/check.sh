@@ -13,11 +13,11 @@
 #   4. fn's CUDA module for the card's own architecture;
 #   4b. fnrun train --device gpu against --device cpu: 20 steps of the reduced Inception-ResNet-v1,
 #      same seed, the printed losses side by side; then the full network at batch 256 and 90,
-#      160x160, images/s from the step times after the first two, on 4 streams and on one
-#      (FN_GPU_STREAMS=1), and at 256 with im2col of the whole batch (FN_GPU_COL_MB=0) and launch
-#      by launch (FN_CUDA_GRAPH=0) for comparison;
-#   4c. FN_PROFILE: the batch-256 step with every node synchronised, seconds per op, and each
-#      convolution shape's im2col, GEMM and col2im (the whole table is in logs.txt);
+#      160x160, images/s from the step times after the first two, with the defaults, and at 256
+#      with one setting changed at a time (implicit GEMMs, im2col chunks, streams, CUDA graph);
+#   4c. FN_PROFILE: the batch-256 step with every node synchronised, seconds per op after a
+#      warm-up step, and each convolution shape's im2col, GEMM and col2im (the whole table is in
+#      logs.txt);
 #   5. the PyTorch peer's training step (bench/ref/train_step.py): channels_last + bf16 autocast,
 #      and torch.compile of it, batch 256 and 90, 160x160 (fp32 eager with CHECK_FP32=1;
 #      CHECK_PEER_MODES and CHECK_PEER_BATCHES choose others).
@@ -90,22 +90,27 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     else
         row "| 20 steps, reduced IRv1 on the GPU | FAILED: $(grep -h 'fnrun train:' "$t/small_gpu.txt" || last 2 "$t/small_gpu.txt") |"
     fi
-    # 256, 90: the default (fused kernels on FN_GPU_STREAMS=4 streams, im2col in chunks of
-    # FN_GPU_COL_MB=32, the step replayed as a CUDA graph); -1: on one stream; c: im2col of the
-    # whole batch at once (FN_GPU_COL_MB=0); g: launch by launch (FN_CUDA_GRAPH=0)
-    for run in 256 90 256-1 256c 90-1 256g; do
-        batch=$(batch_of "${run%%[cg-]*}")
-        streams=4 graph=1 col=32 what="fused, 4 streams, im2col by 32 MB, CUDA graph"
+    # 256, 90: the default (fused kernels on 4 streams, convolutions with at most 64 channels as
+    # implicit GEMMs, im2col of the others in chunks of 256 MB, the step replayed as a CUDA graph);
+    # then at 256 each against one change: no implicit GEMMs (FN_GPU_IMPLICIT=0), every convolution
+    # with a window implicit (2), im2col of the whole batch (FN_GPU_COL_MB=0) or by 32 MB, one
+    # stream (FN_GPU_STREAMS=1), launch by launch (FN_CUDA_GRAPH=0). CHECK_RUNS picks some.
+    for run in ${CHECK_RUNS:-256 90 256i0 256i2 256c0 256c32 256s1 256g}; do
+        batch=$(batch_of "${run%%[a-z]*}")
+        env=() what="the default"
         case $run in
-        *g) graph=0 what="fused, 4 streams, im2col by 32 MB, launch by launch" ;;
-        *c) col=0 what="fused, 4 streams, im2col of the whole batch, CUDA graph" ;;
-        *-1) streams=1 what="fused, one stream, im2col by 32 MB, CUDA graph" ;;
+        *i0) env=(FN_GPU_IMPLICIT=0) what="no implicit GEMMs" ;;
+        *i2) env=(FN_GPU_IMPLICIT=2) what="every window an implicit GEMM" ;;
+        *c0) env=(FN_GPU_COL_MB=0) what="im2col of the whole batch" ;;
+        *c32) env=(FN_GPU_COL_MB=32) what="im2col by 32 MB" ;;
+        *s1) env=(FN_GPU_STREAMS=1) what="one stream" ;;
+        *g) env=(FN_CUDA_GRAPH=0) what="launch by launch" ;;
         esac
         # the comparisons after the first two leave the PyTorch peer its time (CHECK_PEER_SECONDS)
         need=90
         case $run in 256 | 90) ;; *) [ "${CHECK_PEER:-1}" = 0 ] || need=$((90 + ${CHECK_PEER_SECONDS:-0})) ;; esac
         fits $need || { row "| fnrun train --device gpu, IRv1 batch $batch, $what | skipped: budget |"; continue; }
-        FN_GPU_STREAMS=$streams FN_GPU_COL_MB=$col FN_CUDA_GRAPH=$graph timeout 90 "$b/bin/fnrun" train "$irv1" "${common[@]}" --image_size $img --batch_size "$batch" \
+        env "${env[@]}" timeout 90 "$b/bin/fnrun" train "$irv1" "${common[@]}" --image_size $img --batch_size "$batch" \
             --epoch_size 12 --embedding_size $emb --device gpu --nrof_preprocess_threads 12 >"$t/irv1_$run.txt" 2>&1
         ips=$(grep '^Epoch' "$t/irv1_$run.txt" | awk -F'\t' -v b="$batch" '{ split($2, f, " "); n++; if (n > 2) { s += f[2]; k++ } }
               END { if (k) printf "%.1f images/s (%d steps)", b * k / s, k; else print "no steps" }')
@@ -114,9 +119,9 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     # where the step's time goes: every node synchronised and timed (FN_PROFILE), a few steps
     if fits $((60 + ${CHECK_PEER_SECONDS:-0})) || [ "${CHECK_PEER:-1}" = 0 ] && fits 60; then
         FN_PROFILE=1 timeout 60 "$b/bin/fnrun" train "$irv1" "${common[@]}" --image_size $img --batch_size "$(batch_of 256)" \
-            --epoch_size 3 --embedding_size $emb --device gpu --nrof_preprocess_threads 12 >"$t/profile_256.txt" 2>&1
+            --epoch_size 4 --embedding_size $emb --device gpu --nrof_preprocess_threads 12 >"$t/profile_256.txt" 2>&1
         row "| FN_PROFILE, IRv1 batch 256 (synchronised) | $(grep -A4 '^GPU profile' "$t/profile_256.txt" | tail -n 4 | tr -s ' ' | tr '\n' ';' | cut -c1-300) |"
-        row "| FN_PROFILE, convolutions by shape, top 5 | $(grep -A5 '^GPU convolutions' "$t/profile_256.txt" | tr -s ' ' | tr '\n' ';' | cut -c1-1200) |"
+        row "| FN_PROFILE, convolutions by shape, top 8 | $(grep -A8 '^GPU convolutions' "$t/profile_256.txt" | tr -s ' ' | tr '\n' ';' | cut -c1-1800) |"
     fi
 else
     row "| fn | not checked: run bench/gpu/bundle.sh here and carry bench/gpu/bundle.tar.xz |"

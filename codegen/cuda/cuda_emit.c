@@ -169,7 +169,12 @@ static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, char 
     case IR_OP_CONV2D_BWD_FILTER: /* im2col, then the GEMM (a 1x1 stride-1 conv skips im2col at run time) */
         p->work = CU_GEMM;
         p->kernel[p->n_kernels++] = add_fixed(b, "fn_im2col");
-        if (n->op == IR_OP_CONV2D) p->kernel[p->n_kernels++] = add_fixed(b, "fn_conv_igemm"); /* or an implicit GEMM */
+        if (n->op == IR_OP_CONV2D) { /* or an implicit GEMM */
+            p->kernel[p->n_kernels++] = add_fixed(b, "fn_conv_igemm");
+        } else { /* in splits of the rows, added up */
+            p->kernel[p->n_kernels++] = add_fixed(b, "fn_conv_igemm_filter");
+            p->kernel[p->n_kernels++] = add_fixed(b, "fn_sum_lead");
+        }
         return 0;
     case IR_OP_CONV2D_BWD_DATA: /* the GEMM into columns, then col2im; or an implicit GEMM */
         p->work = CU_GEMM;

@@ -57,12 +57,19 @@ void gpu_conv_profile_print(const GpuConvProfile *p, int64_t steps, int top, FIL
         else if (r->op == IR_OP_CONV2D_BWD_FILTER) gm = k, gk = m, gn = w->o; /* col^T x dy */
         double gemm_ms = r->s[GPU_CONV_GEMM] * per, calls = steps > 0 ? (double)r->calls / (double)steps : 1;
         fprintf(f, "  %-19s %dx%d/%d %4d -> %-4d %3dx%-3d %8lld x %5lld x %-5lld %8.3f ms: im2col %.3f, GEMM %.3f (%.1f TFLOP/s), "
-                   "col2im %.3f\n",
+                   "col2im %.3f%s\n",
                 ir_op_info[r->op].name, w->kh, w->kw, w->sh, w->c, w->o, w->oh, w->ow, gm, gk, gn, total(r) * per,
                 r->s[0] * per, gemm_ms, gemm_ms > 0 ? 2.0 * (double)gm * (double)gk * (double)gn * calls / (gemm_ms * 1e9) : 0,
-                r->s[2] * per);
+                r->s[2] * per, r->implicit ? " (implicit GEMM)" : "");
     }
     free(rows);
+}
+
+void gpu_conv_profile_clear(GpuConvProfile *p) {
+    for (int i = 0; i < p->n; i++) {
+        memset(p->row[i].s, 0, sizeof p->row[i].s);
+        p->row[i].calls = 0;
+    }
 }
 
 void gpu_conv_profile_free(GpuConvProfile *p) {

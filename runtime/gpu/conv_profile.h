@@ -18,6 +18,7 @@ typedef struct {
     RefWindow w;
     double s[GPU_CONV_PHASES];
     int64_t calls; /* the caller counts them */
+    int implicit;  /* the caller sets it: one implicit GEMM (its time under GEMM), no columns */
 } GpuConvRow;
 
 typedef struct {
@@ -29,6 +30,8 @@ typedef struct {
 GpuConvRow *gpu_conv_profile_add(GpuConvProfile *p, IrOp op, const RefWindow *w, int phase, double s);
 /* The rows, largest total first (at most `top`), per step, and each phase's share of them all. */
 void gpu_conv_profile_print(const GpuConvProfile *p, int64_t steps, int top, FILE *f);
+/* Zero times and calls, keeping the rows (the warm-up step's are dropped). */
+void gpu_conv_profile_clear(GpuConvProfile *p);
 void gpu_conv_profile_free(GpuConvProfile *p);
 
 #endif

@@ -282,7 +282,7 @@ RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const IrGraph *g, RtVars *vars, const int
     ex->g = g;
     ex->vars = vars;
     const char *col_mb = getenv("FN_GPU_COL_MB");
-    double mb = col_mb && *col_mb ? atof(col_mb) : 32;
+    double mb = col_mb && *col_mb ? atof(col_mb) : 256;
     ex->col_bytes = mb > 0 ? (size_t)(mb * 1048576) : 0;
     const char *imp = getenv("FN_GPU_IMPLICIT");
     ex->implicit = imp && *imp ? atoi(imp) : 1;
@@ -307,7 +307,8 @@ void rt_gpu_exec_free(RtGpuExec *ex) {
     if (!ex) return;
     if (ex->ema) ex->gpu->api.cuMemFree(ex->ema);
     if (ex->prof_s) {
-        fprintf(stderr, "GPU profile (each node synchronised): %lld steps of %s\n", (long long)ex->prof_steps, ex->gpu->name);
+        fprintf(stderr, "GPU profile (each node synchronised): %lld steps of %s%s\n", (long long)ex->prof_steps, ex->gpu->name,
+                ex->runs > 1 ? ", after a warm-up step" : "");
         rt_profile_print(ex->prof_s, ex->prof_calls, 2 * IR_OP_COUNT, ex->prof_steps);
         gpu_conv_profile_print(&ex->conv_prof, ex->prof_steps, 40, stderr);
     }
@@ -438,6 +439,12 @@ int rt_gpu_exec_launch(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st
     } else {
         uint64_t seed_step[2] = {seed, step};
         CHECK_CU(cuMemcpyHtoD(ex->seed_step, seed_step, sizeof seed_step));
+    }
+    if (ex->prof_s && ex->runs == 1) { /* the first step warmed up (module loads, cuBLAS's first calls) */
+        memset(ex->prof_s, 0, 2 * IR_OP_COUNT * sizeof *ex->prof_s);
+        memset(ex->prof_calls, 0, 2 * IR_OP_COUNT * sizeof *ex->prof_calls);
+        gpu_conv_profile_clear(&ex->conv_prof);
+        ex->prof_steps = 0;
     }
     ex->prof_steps++;
     int rc = ex->graph_state == 1                               ? (RT_CU(&gpu->api, st, cuGraphLaunch(ex->gexec, gpu->stream)))

@@ -9,11 +9,16 @@
 #include "runtime/rt.h"
 
 /* a kernel whose blocks are laid out by the kernel itself: gx x gy blocks of bx x by threads */
-static int launch_grid(RtGpuExec *ex, int kernel, int64_t gx, int64_t gy, int bx, int by, void **args, RtStatus *st) {
+static int launch_grid3(RtGpuExec *ex, int kernel, int64_t gx, int64_t gy, int64_t gz, int bx, int by, void **args,
+                        RtStatus *st) {
     RtGpu *gpu = ex->gpu;
-    CHECK_CU(cuLaunchKernel(ex->fn[kernel], (unsigned)gx, (unsigned)gy, 1, (unsigned)bx, (unsigned)by, 1, 0, ex->cur->stream, args,
-                            NULL));
+    CHECK_CU(cuLaunchKernel(ex->fn[kernel], (unsigned)gx, (unsigned)gy, (unsigned)gz, (unsigned)bx, (unsigned)by, 1, 0,
+                            ex->cur->stream, args, NULL));
     return 0;
+}
+
+static int launch_grid(RtGpuExec *ex, int kernel, int64_t gx, int64_t gy, int bx, int by, void **args, RtStatus *st) {
+    return launch_grid3(ex, kernel, gx, gy, 1, bx, by, args, st);
 }
 
 int gpu_launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st) {
@@ -112,8 +117,8 @@ static int lap(RtGpuExec *ex, IrOp op, const RefWindow *w, int phase, RtStatus *
 }
 
 /* Images per im2col chunk: as many as keep the columns within FN_GPU_COL_MB (ex->col_bytes;
- * default 32, so that a chunk is read back while it is still in L2), at least one; the whole
- * batch when it is 0. */
+ * default 256: on an H200, 32 MB chunks, read back from L2, made the step 10 % slower than the
+ * whole batch at once, the GEMMs being smaller), at least one; the whole batch when it is 0. */
 static int col_images(const RtGpuExec *ex, const RefWindow *w) {
     size_t per = (size_t)w->oh * w->ow * w->kh * w->kw * w->c * sizeof(float);
     if (!ex->col_bytes || !per) return w->n;
@@ -121,22 +126,51 @@ static int col_images(const RtGpuExec *ex, const RefWindow *w) {
     return k < 1 ? 1 : k > (size_t)w->n ? w->n : (int)k;
 }
 
-/* FN_GPU_IMPLICIT: whether a forward or data-gradient convolution with a window runs as one
- * implicit GEMM on the tensor cores (fn_conv_igemm: no column matrix, no cuBLAS) with TF32 on.
- * 0: never; 1 (the default): where the window sums at most 64 channels, whose column matrices
- * cost the most traffic per multiply-add; 2: always. */
+/* FN_GPU_IMPLICIT: whether a convolution with a window runs as an implicit GEMM on the tensor
+ * cores (fn_conv_igemm, fn_conv_igemm_filter: no column matrix, no cuBLAS) with TF32 on. 0:
+ * never; 1 (the default): where the window sums at most 64 channels (the input's, the output's
+ * for the data gradient), whose column matrices cost the most traffic per multiply-add; 2:
+ * always. */
 static int implicit_conv(const RtGpuExec *ex, IrOp op, const RefWindow *w) {
-    if (!ex->gpu->tf32 || pointwise(w) || op == IR_OP_CONV2D_BWD_FILTER || ex->implicit == 0) return 0;
-    return ex->implicit >= 2 || (op == IR_OP_CONV2D ? w->c : w->o) <= 64;
+    if (!ex->gpu->tf32 || pointwise(w) || ex->implicit == 0) return 0;
+    return ex->implicit >= 2 || (op == IR_OP_CONV2D_BWD_DATA ? w->o : w->c) <= 64;
 }
 
-static int conv_implicit(RtGpuExec *ex, IrOp op, int kernel, CUdeviceptr src, CUdeviceptr wt, CUdeviceptr y,
+/* The filter gradient's row splits: enough blocks of fn_conv_igemm_filter for 8 a
+ * multiprocessor, each split a multiple of 32 rows. Returns the floats of their partial sums (0
+ * for one split, written straight to the gradient). */
+static int64_t filter_splits(const RtGpuExec *ex, const RefWindow *w, int64_t *splits, int64_t *chunk) {
+    int64_t M = (int64_t)w->n * w->oh * w->ow, K = (int64_t)w->kh * w->kw * w->c;
+    int64_t tiles = (K + 127) / 128 * ((w->o + 31) / 32), want = 8 * (int64_t)ex->gpu->sm_count;
+    int64_t s = (want + tiles - 1) / tiles, steps = (M + 31) / 32;
+    if (s > steps) s = steps;
+    if (s < 1) s = 1;
+    *chunk = (steps + s - 1) / s * 32;
+    *splits = (M + *chunk - 1) / *chunk;
+    return *splits > 1 ? *splits * K * w->o : 0;
+}
+
+/* kernels: the node's (im2col or col2im, then the implicit GEMM, then fn_sum_lead for the filter
+ * gradient); a and b its operands: (x, w), (x, dy) or (dy, w) */
+static int conv_implicit(RtGpuExec *ex, IrOp op, const int *kernels, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y,
                          const RefWindow *w, RtStatus *st) {
+    RefWindow c = *w;
+    if (op == IR_OP_CONV2D_BWD_FILTER) {
+        int64_t splits, chunk, ny = (int64_t)w->kh * w->kw * w->c * w->o, one = 1;
+        CUdeviceptr part = filter_splits(ex, w, &splits, &chunk) ? ex->cur->scratch : y;
+        void *args[] = {&part, &a, &b, &c, &chunk};
+        int mean = 0;
+        void *sum_args[] = {&y, &part, &ny, &splits, &mean, &one};
+        if (launch_grid3(ex, kernels[1], (c.kh * c.kw * c.c + 127) / 128, (c.o + 31) / 32, splits, 128, 1, args, st) < 0 ||
+            (part != y && gpu_launch(ex, kernels[2], ny, sum_args, st) < 0))
+            return -1;
+        return lap(ex, op, w, GPU_CONV_GEMM, st);
+    }
+    CUdeviceptr src = a, wt = b;
     int data = op == IR_OP_CONV2D_BWD_DATA;
     int64_t rows = (int64_t)w->n * (data ? w->h * w->w : w->oh * w->ow), cols = data ? w->c : w->o;
-    RefWindow c = *w;
     void *args[] = {&y, &src, &wt, &c, &data};
-    if (launch_grid(ex, kernel, (rows + 127) / 128, (cols + 31) / 32, 128, 1, args, st) < 0) return -1;
+    if (launch_grid(ex, kernels[1], (rows + 127) / 128, (cols + 31) / 32, 128, 1, args, st) < 0) return -1;
     return lap(ex, op, w, GPU_CONV_GEMM, st);
 }
 
@@ -250,8 +284,10 @@ int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
     case IR_OP_CONV2D_BWD_DATA: {
         rt_plan_window(p, id, &w);
         if (ex->prof_s) gpu_conv_profile_add(&ex->conv_prof, n->op, &w, GPU_CONV_GEMM, 0)->calls++;
-        if (implicit_conv(ex, n->op, &w)) /* operands (x, w) or (dy, w) */
-            return conv_implicit(ex, n->op, cp->kernel[1], a, b, y, &w, st);
+        if (implicit_conv(ex, n->op, &w)) { /* operands (x, w) or (dy, w) */
+            if (ex->prof_s) gpu_conv_profile_add(&ex->conv_prof, n->op, &w, GPU_CONV_GEMM, 0)->implicit = 1;
+            return conv_implicit(ex, n->op, cp->kernel, a, b, y, &w, st);
+        }
         if (!pointwise(&w)) return conv_by_columns(ex, n->op, k0, a, b, y, &w, st);
         int M = w.n * w.oh * w.ow, rc; /* 1x1, stride 1: x is the column matrix */
         if (n->op == IR_OP_CONV2D) rc = gemm(ex, a, b, y, M, w.o, w.c, 0, 0, 0, st);           /* [M,C] x [C,O] */
@@ -341,7 +377,9 @@ void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]) {
     } else if (op == IR_OP_CONV2D || op == IR_OP_CONV2D_BWD_FILTER || op == IR_OP_CONV2D_BWD_DATA) {
         RefWindow w;
         rt_plan_window(p, id, &w);
-        if (!pointwise(&w) && !implicit_conv(ex, op, &w)) need[0] = (int64_t)col_images(ex, &w) * w.oh * w.ow * w.kh * w.kw * w.c;
+        if (implicit_conv(ex, op, &w)) {
+            if (op == IR_OP_CONV2D_BWD_FILTER) need[0] = filter_splits(ex, &w, &splits, &chunk);
+        } else if (!pointwise(&w)) need[0] = (int64_t)col_images(ex, &w) * w.oh * w.ow * w.kh * w.kw * w.c;
     }
 }
 

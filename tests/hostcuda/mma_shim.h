@@ -1,5 +1,6 @@
-/* The tensor cores' warp-wide product (fn_mma_32x32x8 and fn_tf32 of the module prelude, which
- * define them with inline PTX unless FN_HOST_EMULATION is set) for modules compiled as host C++:
+/* The tensor cores' warp-wide products (fn_mma_32x32x8, fn_mma_32x32x8_at and fn_tf32 of the
+ * convolution kernels, which define them with inline PTX unless FN_HOST_EMULATION is set) for
+ * modules compiled as host C++:
  * each lane's share of the product, read straight from shared memory in float32, since a thread
  * here cannot see the others' registers. The store of each lane's share, and everything around
  * the product, run as written; the fragment loads of the PTX version only run on a card. */
@@ -15,6 +16,15 @@
     "        int row = mt * 16 + g + 8 * (r >> 1), col = nt * 8 + 2 * t + (r & 1);\n" \
     "        float s = 0.f;\n" \
     "        for (int k = 0; k < 8; k++) s += a[row * lda + k] * b[k * ldb + col];\n" \
+    "        acc[mt][nt][r] += s;\n" \
+    "    }\n" \
+    "}\n" \
+    "static inline void fn_mma_32x32x8_at(float acc[2][4][4], const float *a, int lda, const float *b, int ldb) {\n" \
+    "    int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;\n" \
+    "    for (int mt = 0; mt < 2; mt++) for (int nt = 0; nt < 4; nt++) for (int r = 0; r < 4; r++) {\n" \
+    "        int row = mt * 16 + g + 8 * (r >> 1), col = nt * 8 + 2 * t + (r & 1);\n" \
+    "        float s = 0.f;\n" \
+    "        for (int k = 0; k < 8; k++) s += a[k * lda + row] * b[k * ldb + col];\n" \
     "        acc[mt][nt][r] += s;\n" \
     "    }\n" \
     "}\n"
