@@ -152,7 +152,10 @@ static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, char 
     case IR_OP_SLICE: fixed = "fn_slice"; break;
     case IR_OP_CONCAT: fixed = "fn_concat_part"; break; /* launched once per input */
     case IR_OP_MAXPOOL: fixed = "fn_maxpool"; break;
-    case IR_OP_MAXPOOL_GRAD: fixed = "fn_maxpool_grad"; break;
+    case IR_OP_MAXPOOL_GRAD: /* each window's maximum found once, then the gradients gathered */
+        p->kernel[p->n_kernels++] = add_fixed(b, "fn_maxpool_code");
+        fixed = "fn_maxpool_grad";
+        break;
     case IR_OP_AVGPOOL: fixed = "fn_avgpool"; break;
     case IR_OP_AVGPOOL_GRAD: fixed = "fn_avgpool_grad"; break;
     case IR_OP_SOFTMAX: fixed = "fn_softmax"; break;

@@ -23,7 +23,7 @@ enum { ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SM_COUNT = 16 };
 typedef struct {
     CUstream stream;
     cublasHandle_t blas;
-    CUdeviceptr scratch, part, gpart; /* im2col columns; IR_OP_SUM's row-split partials; fused groups' lane partials */
+    CUdeviceptr scratch, part, gpart; /* see gpu_node_scratch */
     CUdeviceptr mem;                  /* queues >= 1: one allocation holding those and cuBLAS's workspace */
     size_t mem_bytes;
     CUevent done;                     /* queues >= 1: recorded at the step's end, for the join */
@@ -99,8 +99,9 @@ int gpu_reserve(RtGpuExec *ex, size_t bytes, const char *who, RtStatus *st);
 int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st);
 /* kernel over n elements: grid-stride, THREADS a block, at most 32 blocks per SM */
 int gpu_launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st);
-/* The scratch node id's work takes, in floats: [0] im2col columns, [1] the row splits' partials
- * of a leading-axis sum, [2] a fused group's lane partials. */
+/* The scratch node id's work takes, in floats: [0] (a queue's scratch) im2col columns, an
+ * implicit filter gradient's split partials or a max-pool gradient's argmax codes, [1] (part)
+ * the row splits' partials of a leading-axis sum, [2] (gpart) a fused group's lane partials. */
 void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]);
 
 /* gpu_queues.c */

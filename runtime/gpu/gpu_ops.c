@@ -301,10 +301,11 @@ int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
         void *args[] = {&y, &a, &w};
         return gpu_launch(ex, k0, ny, args, st);
     }
-    case IR_OP_MAXPOOL_GRAD: {
+    case IR_OP_MAXPOOL_GRAD: { /* operands x, dy; each window's argmax into the scratch first */
         rt_plan_window(p, id, &w);
-        void *args[] = {&y, &a, &b, &w};
-        return gpu_launch(ex, k0, ny, args, st);
+        CUdeviceptr code = ex->cur->scratch;
+        void *code_args[] = {&code, &a, &w}, *args[] = {&y, &code, &b, &w};
+        return gpu_launch(ex, k0, nb, code_args, st) < 0 ? -1 : gpu_launch(ex, cp->kernel[1], ny, args, st);
     }
     case IR_OP_AVGPOOL_GRAD: {
         rt_plan_window(p, id, &w);
@@ -374,6 +375,8 @@ void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]) {
     } else if (op == IR_OP_SUM) {
         int64_t ny = p->numel[id];
         need[1] = sum_plan(sm, ny, p->numel[g->nodes[id].in[0]] / ny, &splits, &chunk);
+    } else if (op == IR_OP_MAXPOOL_GRAD) {
+        need[0] = p->numel[g->nodes[id].in[1]]; /* an int per output: fn_maxpool_code */
     } else if (op == IR_OP_CONV2D || op == IR_OP_CONV2D_BWD_FILTER || op == IR_OP_CONV2D_BWD_DATA) {
         RefWindow w;
         rt_plan_window(p, id, &w);
