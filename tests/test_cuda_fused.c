@@ -30,7 +30,7 @@ static const char shim[] =
     "#include <math.h>\n#include <string.h>\n"
     "struct FnDim3 { unsigned x, y, z; };\n"
     "static FnDim3 blockIdx, threadIdx, blockDim, gridDim;\n"
-    "#define __global__\n#define __device__\n#define __shared__ static\n"
+    "#define __global__\n#define __device__\n#define __forceinline__ inline\n#define __shared__ static\n"
     "static inline void __syncthreads() {}\n"
     "static inline float __int_as_float(int u) { float f; memcpy(&f, &u, sizeof f); return f; }\n"
     "static inline float __fmul_rn(float a, float b) { return a * b; }\n"

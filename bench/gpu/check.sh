@@ -90,17 +90,18 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     else
         row "| 20 steps, reduced IRv1 on the GPU | FAILED: $(grep -h 'fnrun train:' "$t/small_gpu.txt" || last 2 "$t/small_gpu.txt") |"
     fi
-    # 256, 90: the default (fused kernels on 4 streams, convolutions with at most 64 channels as
+    # 256, 90: the default (fused kernels on 4 streams, convolutions summing at most 64 channels as
     # implicit GEMMs, im2col of the others in chunks of 256 MB, the step replayed as a CUDA graph);
-    # then at 256 each against one change: no implicit GEMMs (FN_GPU_IMPLICIT=0), every convolution
-    # with a window implicit (2), im2col of the whole batch (FN_GPU_COL_MB=0) or by 32 MB, one
-    # stream (FN_GPU_STREAMS=1), launch by launch (FN_CUDA_GRAPH=0). CHECK_RUNS picks some.
-    for run in ${CHECK_RUNS:-256 90 256i0 256i2 256c0 256c32 256s1 256g}; do
+    # then at 256 each against one change: no implicit GEMMs (FN_GPU_IMPLICIT=0), forward only (1),
+    # every convolution with a window (3), im2col of the whole batch (FN_GPU_COL_MB=0) or by 32 MB,
+    # one stream (FN_GPU_STREAMS=1), launch by launch (FN_CUDA_GRAPH=0). CHECK_RUNS picks some.
+    for run in ${CHECK_RUNS:-256 90 256i0 256i1 256i3 256c0 256c32 256s1 256g}; do
         batch=$(batch_of "${run%%[a-z]*}")
         env=() what="the default"
         case $run in
         *i0) env=(FN_GPU_IMPLICIT=0) what="no implicit GEMMs" ;;
-        *i2) env=(FN_GPU_IMPLICIT=2) what="every window an implicit GEMM" ;;
+        *i1) env=(FN_GPU_IMPLICIT=1) what="implicit GEMMs forward only" ;;
+        *i3) env=(FN_GPU_IMPLICIT=3) what="every window an implicit GEMM" ;;
         *c0) env=(FN_GPU_COL_MB=0) what="im2col of the whole batch" ;;
         *c32) env=(FN_GPU_COL_MB=32) what="im2col by 32 MB" ;;
         *s1) env=(FN_GPU_STREAMS=1) what="one stream" ;;

@@ -285,7 +285,7 @@ RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const IrGraph *g, RtVars *vars, const int
     double mb = col_mb && *col_mb ? atof(col_mb) : 256;
     ex->col_bytes = mb > 0 ? (size_t)(mb * 1048576) : 0;
     const char *imp = getenv("FN_GPU_IMPLICIT");
-    ex->implicit = imp && *imp ? atoi(imp) : 1;
+    ex->implicit = imp && *imp ? atoi(imp) : 2;
     if (rt_vars_bind(vars, g, sym, st) < 0 || plan_and_emit(ex, sym, want, n_want, run_effects, st) < 0 ||
         setup(ex, memory_fraction > 0 ? memory_fraction : 1, st) < 0) {
         rt_gpu_exec_free(ex);

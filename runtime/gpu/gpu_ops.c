@@ -127,13 +127,13 @@ static int col_images(const RtGpuExec *ex, const RefWindow *w) {
 }
 
 /* FN_GPU_IMPLICIT: whether a convolution with a window runs as an implicit GEMM on the tensor
- * cores (fn_conv_igemm, fn_conv_igemm_filter: no column matrix, no cuBLAS) with TF32 on. 0:
- * never; 1 (the default): where the window sums at most 64 channels (the input's, the output's
- * for the data gradient), whose column matrices cost the most traffic per multiply-add; 2:
- * always. */
+ * cores (fn_conv_igemm, fn_conv_igemm_filter: no column matrix, no cuBLAS) with TF32 on, where
+ * the window sums at most 64 channels (the input's, the output's for the data gradient), whose
+ * column matrices cost the most traffic per multiply-add: 0 never; 1 forward only; 2 (the
+ * default) forward, data and filter gradients; 3 every convolution with a window. */
 static int implicit_conv(const RtGpuExec *ex, IrOp op, const RefWindow *w) {
-    if (!ex->gpu->tf32 || pointwise(w) || ex->implicit == 0) return 0;
-    return ex->implicit >= 2 || (op == IR_OP_CONV2D_BWD_DATA ? w->o : w->c) <= 64;
+    if (!ex->gpu->tf32 || pointwise(w) || ex->implicit <= 0 || (ex->implicit == 1 && op != IR_OP_CONV2D)) return 0;
+    return ex->implicit >= 3 || (op == IR_OP_CONV2D_BWD_DATA ? w->o : w->c) <= 64;
 }
 
 /* The filter gradient's row splits: enough blocks of fn_conv_igemm_filter for 8 a

@@ -79,7 +79,8 @@ extern "C" __global__ void fn_im2col(float *col, const float *x, FnWin w) {
  * cells are gathered into shared memory a tile at a time, never into a column matrix.
  * data 0, forward:        y[n,oh,ow,o] = sum over (ky,kx,ci) of x[n, oy*sh-pad_t+ky, ox*sw-pad_l+kx, ci] wt[ky,kx,ci,o]
  * data 1, data gradient:  y[n,h,w,c]   = sum over (ky,kx,o) of dy[n, oy, ox, o] wt[ky,kx,c,o], oy*sh = iy+pad_t-ky
- * A block (4 warps) makes 128 rows x 32 columns of y, 32 of the sum at a time; a warp 32 x 32. */
+ * A block (4 warps) makes 128 rows x 32 columns of y, 32 of the sum at a time, the next 32 loaded
+ * into registers while the tensor cores take these; a warp makes 32 x 32. */
 #ifndef FN_HOST_EMULATION
 __device__ inline float fn_tf32(float v) {
     unsigned u;
@@ -109,60 +110,77 @@ __device__ inline void fn_mma_32x32x8(float acc[2][4][4], const float *a, int ld
                          : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(bf[nt][0]), "r"(bf[nt][1]));
 }
 #endif
+/* The geometry of a gather: the gathered tensor's height, width and channels (x's, or dy's for
+ * the data gradient) and the window over it */
+struct FnGather { int gh, gw, kc, kw, sh, sw, data; };
+/* v[j] = the gathered tensor's value for column k of the sum at row warp + 4j, whose image
+ * offset (-1: past the rows) and window corner are base, ry and rx */
+__device__ __forceinline__ void fn_gather32(float v[32], const float *src, const FnGather &q, int k, int K, const fn_i64 *base,
+                                            const int *ry, const int *rx, int warp) {
+    int cell = k / q.kc, ci = k - cell * q.kc, ky = cell / q.kw, kx = cell - ky * q.kw;
+#pragma unroll
+    for (int j = 0; j < 32; j++) {
+        int r = warp + 4 * j, iy = ry[r], ix = rx[r];
+        fn_i64 b = base[r];
+        if (q.data) {
+            iy -= ky;
+            ix -= kx;
+            if (q.sh != 1 || q.sw != 1) {
+                iy = iy >= 0 && iy % q.sh == 0 ? iy / q.sh : -1;
+                ix = ix >= 0 && ix % q.sw == 0 ? ix / q.sw : -1;
+            }
+        } else {
+            iy += ky;
+            ix += kx;
+        }
+        v[j] = k < K && b >= 0 && iy >= 0 && iy < q.gh && ix >= 0 && ix < q.gw ? src[b + (iy * q.gw + ix) * q.kc + ci] : 0.f;
+    }
+}
+/* v[j] = the weights' value at row k0 + warp + 4j of the sum, column c (w[k][o] forward, w[cell][c][o]
+ * for the data gradient) */
+__device__ __forceinline__ void fn_weights8(float v[8], const float *wt, const FnWin &w, int data, int k0, int K, int c,
+                                            int ncol, int warp) {
+    for (int j = 0; j < 8; j++) {
+        int kr = k0 + warp + 4 * j;
+        if (kr >= K || c >= ncol) v[j] = 0.f;
+        else if (data) {
+            int cl = kr / w.o;
+            v[j] = wt[((fn_i64)cl * w.c + c) * w.o + (kr - cl * w.o)];
+        } else v[j] = wt[(fn_i64)kr * w.o + c];
+    }
+}
 extern "C" __global__ void fn_conv_igemm(float *y, const float *src, const float *wt, FnWin w, int data) {
     __shared__ float as[128][36];
     __shared__ float bs[32][40];
-    __shared__ int rb[128], ry[128], rx[128];
+    __shared__ fn_i64 base[128];
+    __shared__ int ry[128], rx[128];
     int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    int gh = data ? w.oh : w.h, gw = data ? w.ow : w.w; /* the gathered tensor's height and width */
-    int rh = data ? w.h : w.oh, rw = data ? w.w : w.ow; /* the rows' */
-    int kc = data ? w.o : w.c, ncol = data ? w.c : w.o;
-    fn_i64 M = (fn_i64)w.n * rh * rw, m0 = (fn_i64)blockIdx.x * 128;
-    int K = w.kh * w.kw * kc, n0 = blockIdx.y * 32;
-    fn_i64 m = m0 + tid;
+    FnGather q = {data ? w.oh : w.h, data ? w.ow : w.w, data ? w.o : w.c, w.kw, w.sh, w.sw, data};
+    int rh = data ? w.h : w.oh, rw = data ? w.w : w.ow, ncol = data ? w.c : w.o; /* the rows' height and width */
+    fn_i64 M = (fn_i64)w.n * rh * rw, m0 = (fn_i64)blockIdx.x * 128, m = m0 + tid;
+    int K = w.kh * w.kw * q.kc, n0 = blockIdx.y * 32;
     if (m < M) { /* each row's image and window corner */
         int px = (int)fn_mod(m, rw);
-        fn_i64 q = fn_div(m, rw);
-        rb[tid] = (int)fn_div(q, rh);
-        ry[tid] = data ? (int)fn_mod(q, rh) + w.pad_t : (int)fn_mod(q, rh) * w.sh - w.pad_t;
+        fn_i64 r = fn_div(m, rw);
+        base[tid] = fn_div(r, rh) * q.gh * q.gw * q.kc;
+        ry[tid] = data ? (int)fn_mod(r, rh) + w.pad_t : (int)fn_mod(r, rh) * w.sh - w.pad_t;
         rx[tid] = data ? px + w.pad_l : px * w.sw - w.pad_l;
-    } else rb[tid] = -1;
-    float acc[2][4][4];
+    } else base[tid] = -1;
+    float acc[2][4][4], va[32], vb[8];
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 4; j++)
             for (int r = 0; r < 4; r++) acc[i][j][r] = 0.f;
     __syncthreads();
+    fn_gather32(va, src, q, lane, K, base, ry, rx, warp);
+    fn_weights8(vb, wt, w, data, 0, K, n0 + lane, ncol, warp);
     for (int k0 = 0; k0 < K; k0 += 32) {
-        int k = k0 + lane, cell = k / kc, ci = k - cell * kc, ky = cell / w.kw, kx = cell - ky * w.kw;
-        for (int j = 0; j < 32; j++) { /* a: the rows warp, warp + 4, ..., lane's column of the sum */
-            int r = warp + 4 * j, b = rb[r];
-            float v = 0.f;
-            if (k < K && b >= 0) {
-                int iy = ry[r], ix = rx[r];
-                if (data) {
-                    int ny = iy - ky, nx = ix - kx;
-                    iy = ny >= 0 && ny % w.sh == 0 ? ny / w.sh : -1;
-                    ix = nx >= 0 && nx % w.sw == 0 ? nx / w.sw : -1;
-                } else {
-                    iy += ky;
-                    ix += kx;
-                }
-                if (iy >= 0 && iy < gh && ix >= 0 && ix < gw) v = src[(((fn_i64)b * gh + iy) * gw + ix) * kc + ci];
-            }
-            as[r][lane] = fn_tf32(v);
-        }
-        for (int j = 0; j < 8; j++) { /* b: rows warp, warp + 4, ... of the sum, lane's column */
-            int kr = k0 + warp + 4 * j, c = n0 + lane;
-            float v = 0.f;
-            if (kr < K && c < ncol) {
-                if (data) {
-                    int cl = kr / w.o;
-                    v = wt[((fn_i64)cl * w.c + c) * w.o + (kr - cl * w.o)];
-                } else v = wt[(fn_i64)kr * w.o + c];
-            }
-            bs[warp + 4 * j][lane] = fn_tf32(v);
-        }
+        for (int j = 0; j < 32; j++) as[warp + 4 * j][lane] = fn_tf32(va[j]);
+        for (int j = 0; j < 8; j++) bs[warp + 4 * j][lane] = fn_tf32(vb[j]);
         __syncthreads();
+        if (k0 + 32 < K) { /* the next 32 of the sum, in flight meanwhile */
+            fn_gather32(va, src, q, k0 + 32 + lane, K, base, ry, rx, warp);
+            fn_weights8(vb, wt, w, data, k0 + 32, K, n0 + lane, ncol, warp);
+        }
         for (int kk = 0; kk < 32; kk += 8) fn_mma_32x32x8(acc, &as[warp * 32][kk], 36, &bs[kk][0], 40);
         __syncthreads();
     }
