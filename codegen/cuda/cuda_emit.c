@@ -309,15 +309,18 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
     text_printf(t, ") {\n");
     GroupEmit e = {.g = g, .f = f, .numel = numel, .lay = lay, .gi = gi, .t = t};
     if (cg->sums) {
+        /* the rows end where column j does (r * len + j < n), so that the loop has no exit
+         * inside and unrolls: several loads in flight per thread, the sums' order unchanged */
         text_printf(t, "    fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r = (fn_i64)blockIdx.y * chunk + threadIdx.y;\n"
-                       "    fn_i64 r1 = ((fn_i64)blockIdx.y + 1) * chunk;\n"
-                       "    if (j >= len) return;\n");
+                       "    fn_i64 r1 = ((fn_i64)blockIdx.y + 1) * chunk, rn = (n - j + len - 1) / len;\n"
+                       "    if (j >= len) return;\n"
+                       "    if (r1 > rn) r1 = rn;\n");
         for (int k = 0; k < nm; k++)
             if (g->nodes[mem[k]].op == IR_OP_SUM) text_printf(t, "    float t%d = 0.f;\n", k);
         hoist_loads(&e, PASS_SLOT_SUFFIX);
-        text_printf(t, "    for (; r < r1; r += 8) {\n"
-                       "        fn_i64 i = r * len + j;\n"
-                       "        if (i >= n) break;\n");
+        text_printf(t, "#pragma unroll 4\n"
+                       "    for (; r < r1; r += 8) {\n"
+                       "        fn_i64 i = r * len + j;\n");
     } else {
         hoist_loads(&e, PASS_SLOT_SCALAR);
         text_printf(t, "    FN_LOOP(i, n) {\n");

@@ -102,12 +102,13 @@ extern "C" __global__ void fn_softmax_xent_grad(float *dx, const float *x, const
 /* 3 nodes, ending sum; 4 pointers; partial sums */
 extern "C" __global__ void fn_f2(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, float *p1, float *p2, float *p3) {
     fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r = (fn_i64)blockIdx.y * chunk + threadIdx.y;
-    fn_i64 r1 = ((fn_i64)blockIdx.y + 1) * chunk;
+    fn_i64 r1 = ((fn_i64)blockIdx.y + 1) * chunk, rn = (n - j + len - 1) / len;
     if (j >= len) return;
+    if (r1 > rn) r1 = rn;
     float t2 = 0.f;
+#pragma unroll 4
     for (; r < r1; r += 8) {
         fn_i64 i = r * len + j;
-        if (i >= n) break;
         float l0 = p0[i];
         float m0; { float v = l0; m0 = v > 0.f ? 1.f : 0.f; }
         float l1 = p1[i];
@@ -177,12 +178,13 @@ extern "C" __global__ void fn_softmax_xent(float *loss, const float *x, const in
 /* 1 nodes, ending sum; 2 pointers; partial sums */
 extern "C" __global__ void fn_f4(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, float *p1) {
     fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r = (fn_i64)blockIdx.y * chunk + threadIdx.y;
-    fn_i64 r1 = ((fn_i64)blockIdx.y + 1) * chunk;
+    fn_i64 r1 = ((fn_i64)blockIdx.y + 1) * chunk, rn = (n - j + len - 1) / len;
     if (j >= len) return;
+    if (r1 > rn) r1 = rn;
     float t0 = 0.f;
+#pragma unroll 4
     for (; r < r1; r += 8) {
         fn_i64 i = r * len + j;
-        if (i >= n) break;
         float l0 = p0[i];
         t0 += l0;
     }
