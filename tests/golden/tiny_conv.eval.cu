@@ -80,7 +80,8 @@ extern "C" __global__ void fn_im2col(float *col, const float *x, FnWin w) {
  * data 0, forward:        y[n,oh,ow,o] = sum over (ky,kx,ci) of x[n, oy*sh-pad_t+ky, ox*sw-pad_l+kx, ci] wt[ky,kx,ci,o]
  * data 1, data gradient:  y[n,h,w,c]   = sum over (ky,kx,o) of dy[n, oy, ox, o] wt[ky,kx,c,o], oy*sh = iy+pad_t-ky
  * A block (4 warps) makes 128 rows x 32 columns of y, 32 of the sum at a time, the next 32 loaded
- * into registers while the tensor cores take these; a warp makes 32 x 32. */
+ * into registers while the tensor cores take these (4 channels a load where they are a multiple
+ * of 4); a warp makes 32 x 32. */
 #ifndef FN_HOST_EMULATION
 __device__ inline float fn_tf32(float v) {
     unsigned u;
@@ -149,8 +150,37 @@ __device__ __forceinline__ void fn_weights8(float v[8], const float *wt, const F
         } else v[j] = wt[(fn_i64)kr * w.o + c];
     }
 }
+/* as fn_gather32 with 4 channels a load (kc a multiple of 4): v[4j..4j+3] for columns k..k+3 at
+ * row rg + 16j */
+__device__ __forceinline__ void fn_gather32v(float v[32], const float *src, const FnGather &q, int k, int K, const fn_i64 *base,
+                                             const int *ry, const int *rx, int rg) {
+    int cell = k / q.kc, ci = k - cell * q.kc, ky = cell / q.kw, kx = cell - ky * q.kw;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        int r = rg + 16 * j, iy = ry[r], ix = rx[r];
+        fn_i64 b = base[r];
+        if (q.data) {
+            iy -= ky;
+            ix -= kx;
+            if (q.sh != 1 || q.sw != 1) {
+                iy = iy >= 0 && iy % q.sh == 0 ? iy / q.sh : -1;
+                ix = ix >= 0 && ix % q.sw == 0 ? ix / q.sw : -1;
+            }
+        } else {
+            iy += ky;
+            ix += kx;
+        }
+        float4 u = make_float4(0.f, 0.f, 0.f, 0.f);
+        if (k < K && b >= 0 && iy >= 0 && iy < q.gh && ix >= 0 && ix < q.gw)
+            u = *(const float4 *)(src + b + (iy * q.gw + ix) * q.kc + ci);
+        v[4 * j] = u.x;
+        v[4 * j + 1] = u.y;
+        v[4 * j + 2] = u.z;
+        v[4 * j + 3] = u.w;
+    }
+}
 extern "C" __global__ void fn_conv_igemm(float *y, const float *src, const float *wt, FnWin w, int data) {
-    __shared__ float as[128][36];
+    __shared__ __align__(16) float as[128][36];
     __shared__ float bs[32][40];
     __shared__ fn_i64 base[128];
     __shared__ int ry[128], rx[128];
@@ -171,14 +201,24 @@ extern "C" __global__ void fn_conv_igemm(float *y, const float *src, const float
         for (int j = 0; j < 4; j++)
             for (int r = 0; r < 4; r++) acc[i][j][r] = 0.f;
     __syncthreads();
-    fn_gather32(va, src, q, lane, K, base, ry, rx, warp);
+    /* vec: 4 channels a load, thread (row group rg, quad qd) taking columns 4qd..4qd+3 of rows
+     * rg, rg + 16, ...; else a column (lane) of rows warp, warp + 4, ... */
+    int vec = q.kc % 4 == 0, rg = tid >> 3, qd = tid & 7;
+    if (vec) fn_gather32v(va, src, q, 4 * qd, K, base, ry, rx, rg);
+    else fn_gather32(va, src, q, lane, K, base, ry, rx, warp);
     fn_weights8(vb, wt, w, data, 0, K, n0 + lane, ncol, warp);
     for (int k0 = 0; k0 < K; k0 += 32) {
-        for (int j = 0; j < 32; j++) as[warp + 4 * j][lane] = fn_tf32(va[j]);
+        if (vec)
+            for (int j = 0; j < 8; j++)
+                *(float4 *)&as[rg + 16 * j][4 * qd] =
+                    make_float4(fn_tf32(va[4 * j]), fn_tf32(va[4 * j + 1]), fn_tf32(va[4 * j + 2]), fn_tf32(va[4 * j + 3]));
+        else
+            for (int j = 0; j < 32; j++) as[warp + 4 * j][lane] = fn_tf32(va[j]);
         for (int j = 0; j < 8; j++) bs[warp + 4 * j][lane] = fn_tf32(vb[j]);
         __syncthreads();
         if (k0 + 32 < K) { /* the next 32 of the sum, in flight meanwhile */
-            fn_gather32(va, src, q, k0 + 32 + lane, K, base, ry, rx, warp);
+            if (vec) fn_gather32v(va, src, q, k0 + 32 + 4 * qd, K, base, ry, rx, rg);
+            else fn_gather32(va, src, q, k0 + 32 + lane, K, base, ry, rx, warp);
             fn_weights8(vb, wt, w, data, k0 + 32, K, n0 + lane, ncol, warp);
         }
         for (int kk = 0; kk < 32; kk += 8) fn_mma_32x32x8(acc, &as[warp * 32][kk], 36, &bs[kk][0], 40);

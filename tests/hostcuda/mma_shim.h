@@ -1,6 +1,7 @@
-/* The tensor cores' warp-wide products (fn_mma_32x32x8, fn_mma_32x32x8_at and fn_tf32 of the
- * convolution kernels, which define them with inline PTX unless FN_HOST_EMULATION is set) for
- * modules compiled as host C++:
+/* What the implicit-GEMM convolution kernels use of CUDA beyond the shims' basics, for modules
+ * compiled as host C++: float4 and __align__, and the tensor cores' warp-wide products
+ * (fn_mma_32x32x8, fn_mma_32x32x8_at and fn_tf32, which the kernels define with inline PTX
+ * unless FN_HOST_EMULATION is set):
  * each lane's share of the product, read straight from shared memory in float32, since a thread
  * here cannot see the others' registers. The store of each lane's share, and everything around
  * the product, run as written; the fragment loads of the PTX version only run on a card. */
@@ -9,6 +10,9 @@
 
 #define FN_HOST_MMA_SHIM \
     "#define FN_HOST_EMULATION 1\n" \
+    "#define __align__(n) __attribute__((aligned(n)))\n" \
+    "struct __attribute__((aligned(16))) float4 { float x, y, z, w; };\n" \
+    "static inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }\n" \
     "static inline float fn_tf32(float v) { return v; }\n" \
     "static inline void fn_mma_32x32x8(float acc[2][4][4], const float *a, int lda, const float *b, int ldb) {\n" \
     "    int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;\n" \
