@@ -20,7 +20,8 @@
 #      logs.txt);
 #   5. the PyTorch peer's training step (bench/ref/train_step.py): channels_last + bf16 autocast,
 #      and torch.compile of it, batch 256 and 90, 160x160 (fp32 eager with CHECK_FP32=1;
-#      CHECK_PEER_MODES and CHECK_PEER_BATCHES choose others).
+#      CHECK_PEER_MODES and CHECK_PEER_BATCHES choose others; CHECK_COMPILE_LIMIT, default 240,
+#      the seconds torch.compile's run may take).
 # The lease is short (15 device minutes for an issue), so stages run in that order under one budget:
 # CHECK_BUDGET seconds (default 420); a stage whose time limit would overrun what is left is skipped
 # and says so (fn's comparison runs and profile can leave CHECK_PEER_SECONDS, default 0, to the
@@ -135,7 +136,7 @@ elif python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; th
     [ "${CHECK_FP32:-0}" = 1 ] && modes="fp32 $modes"
     for batch in ${CHECK_PEER_BATCHES:-256 90}; do
         for mode in $modes; do
-            lim=60; [ "$mode" = compile ] && lim=240
+            lim=60; [ "$mode" = compile ] && lim=${CHECK_COMPILE_LIMIT:-240}
             fits $lim || { row "| PyTorch $mode, batch $batch | skipped: budget |"; continue; }
             r=$(timeout $lim python3 bench/ref/train_step.py --device cuda --batch "$batch" --mode "$mode" \
                 --steps "$steps" 2>"$out/peer_${mode}_$batch.err" | tail -n 1)
