@@ -165,8 +165,9 @@ static const struct {
                        "    }\n"
                        "}\n"},
     {"fn_im2col", "/* col[n*oh*ow, kh*kw*c] from x[n,h,w,c]; padded cells are 0. A thread per output pixel and\n"
-                  " * channel walks the window, so the pixel's coordinates are divided out once, not per cell */\n"
-                  "extern \"C\" __global__ void fn_im2col(float *col, const float *x, FnWin w) {\n"
+                  " * channel walks the window, so the pixel's coordinates are divided out once, not per cell; the\n"
+                  " * two never overlap (__restrict__), so the cells' loads need not wait for the last store */\n"
+                  "extern \"C\" __global__ void fn_im2col(float *__restrict__ col, const float *__restrict__ x, FnWin w) {\n"
                   "    fn_i64 row_len = (fn_i64)w.kh * w.kw * w.c;\n"
                   "    FN_LOOP(i, (fn_i64)w.n * w.oh * w.ow * w.c) {\n"
                   "        int b, oy, ox, ci;\n"

@@ -300,6 +300,7 @@ RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const IrGraph *g, RtVars *vars, const int
         rt_gpu_exec_free(ex);
         return NULL;
     }
+    if (ex->prof_s) ex->prof_item_s = calloc((size_t)ex->n_items + 1, sizeof *ex->prof_item_s);
     return ex;
 }
 
@@ -311,11 +312,13 @@ void rt_gpu_exec_free(RtGpuExec *ex) {
                 ex->runs > 1 ? ", after a warm-up step" : "");
         rt_profile_print(ex->prof_s, ex->prof_calls, 2 * IR_OP_COUNT, ex->prof_steps);
         gpu_conv_profile_print(&ex->conv_prof, ex->prof_steps, 40, stderr);
+        gpu_queues_profile_print(ex, ex->prof_steps, 40, stderr);
     }
     gpu_conv_profile_free(&ex->conv_prof);
     gpu_queues_free(ex);
     free(ex->prof_s);
     free(ex->prof_calls);
+    free(ex->prof_item_s);
     if (ex->slab) ex->gpu->api.cuMemFree(ex->slab);
     if (ex->slab || ex->ema) ex->gpu->held -= ex->bytes;
     if (ex->gexec) ex->gpu->api.cuGraphExecDestroy(ex->gexec);
@@ -443,6 +446,7 @@ int rt_gpu_exec_launch(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st
     if (ex->prof_s && ex->runs == 1) { /* the first step warmed up (module loads, cuBLAS's first calls) */
         memset(ex->prof_s, 0, 2 * IR_OP_COUNT * sizeof *ex->prof_s);
         memset(ex->prof_calls, 0, 2 * IR_OP_COUNT * sizeof *ex->prof_calls);
+        if (ex->prof_item_s) memset(ex->prof_item_s, 0, (size_t)ex->n_items * sizeof *ex->prof_item_s);
         gpu_conv_profile_clear(&ex->conv_prof);
         ex->prof_steps = 0;
     }

@@ -72,6 +72,7 @@ struct RtGpuExec {
     size_t col_bytes; /* FN_GPU_COL_MB: im2col chunks' size (0: the whole batch at once) */
     int implicit;     /* FN_GPU_IMPLICIT: which convolutions run as implicit GEMMs (gpu_ops.c) */
     double *prof_s; /* FN_PROFILE set: seconds per op (synchronised after each node) */
+    double *prof_item_s; /* and per item of the step (n_items) */
     int64_t *prof_calls, prof_steps;
     GpuConvProfile conv_prof; /* and per convolution shape and phase */
     double lap_t;
@@ -111,5 +112,8 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st);
 /* The step's work on the streams, joined back into the first (gpu->stream) at the end. */
 int gpu_enqueue_step(RtGpuExec *ex, RtStatus *st);
 void gpu_queues_free(RtGpuExec *ex);
+/* FN_PROFILE: the `top` items that took longest, per step, with the bytes they read and write
+ * once (a floor: columns and scratch left out) and those bytes over their time. */
+void gpu_queues_profile_print(const RtGpuExec *ex, int64_t steps, int top, FILE *f);
 
 #endif

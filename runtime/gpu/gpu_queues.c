@@ -226,10 +226,52 @@ static int run_item(RtGpuExec *ex, int i, RtStatus *st) {
     if (ex->prof_s) {
         int k = (ex->mod.plan[id].work == CU_FUSED ? IR_OP_COUNT : 0) + (int)ex->g->nodes[id].op;
         CHECK_CU(cuStreamSynchronize(ex->cur->stream));
-        ex->prof_s[k] += rt_now() - t0;
+        double dt = rt_now() - t0;
+        ex->prof_s[k] += dt;
         ex->prof_calls[k]++;
+        if (ex->prof_item_s) ex->prof_item_s[i] += dt;
     }
     return 0;
+}
+
+static const double *by_time_of;
+static int by_time(const void *a, const void *b) {
+    double x = by_time_of[*(const int *)a], y = by_time_of[*(const int *)b];
+    return (x < y) - (x > y);
+}
+
+void gpu_queues_profile_print(const RtGpuExec *ex, int64_t steps, int top, FILE *f) {
+    if (!ex->prof_item_s || ex->n_items == 0) return;
+    int *order = malloc((size_t)ex->n_items * sizeof *order);
+    if (!order) return;
+    for (int i = 0; i < ex->n_items; i++) order[i] = i;
+    by_time_of = ex->prof_item_s;
+    qsort(order, (size_t)ex->n_items, sizeof *order, by_time);
+    double per = steps > 0 ? 1e3 / (double)steps : 1e3;
+    fprintf(f, "GPU step items by time (ms per step; the bytes each reads and writes once; those over its time):\n");
+    for (int r = 0; r < top && r < ex->n_items; r++) {
+        int i = order[r];
+        if (ex->item[i] < 0 || ex->prof_item_s[i] <= 0) continue;
+        Spans sp = {0};
+        item_spans(ex, i, &sp);
+        double bytes = 0;
+        for (int k = 0; k < sp.n; k++) bytes += (double)(sp.s[k].hi - sp.s[k].lo);
+        free(sp.s);
+        IrId id = ex->item[i];
+        const IrNode *n = &ex->g->nodes[id];
+        const CuNodePlan *cp = &ex->mod.plan[id];
+        char what[96], dims[64] = "";
+        if (cp->work == CU_FUSED)
+            snprintf(what, sizeof what, "%s (fused, ending %s)", ex->mod.names[ex->mod.groups[cp->group].kernel],
+                     ir_op_info[n->op].name);
+        else snprintf(what, sizeof what, "%s", ir_op_info[n->op].name);
+        for (int d = 0, at = 0; d < ex->plan.rank[id] && at < (int)sizeof dims - 12; d++)
+            at += snprintf(dims + at, sizeof dims - (size_t)at, "%s%lld", d ? "," : "", (long long)ex->plan.dims[id][d]);
+        double ms = ex->prof_item_s[i] * per;
+        fprintf(f, "  %8.3f ms  %-36s [%s] %9.1f MB %6.2f TB/s\n", ms, what, dims, bytes / 1e6,
+                ms > 0 ? bytes / (ms * 1e-3) / 1e12 : 0);
+    }
+    free(order);
 }
 
 int gpu_enqueue_step(RtGpuExec *ex, RtStatus *st) {

@@ -58,8 +58,9 @@ __device__ inline void fn_covering(int i, int k, int s, int pad, int out, int *l
 }
 
 /* col[n*oh*ow, kh*kw*c] from x[n,h,w,c]; padded cells are 0. A thread per output pixel and
- * channel walks the window, so the pixel's coordinates are divided out once, not per cell */
-extern "C" __global__ void fn_im2col(float *col, const float *x, FnWin w) {
+ * channel walks the window, so the pixel's coordinates are divided out once, not per cell; the
+ * two never overlap (__restrict__), so the cells' loads need not wait for the last store */
+extern "C" __global__ void fn_im2col(float *__restrict__ col, const float *__restrict__ x, FnWin w) {
     fn_i64 row_len = (fn_i64)w.kh * w.kw * w.c;
     FN_LOOP(i, (fn_i64)w.n * w.oh * w.ow * w.c) {
         int b, oy, ox, ci;
