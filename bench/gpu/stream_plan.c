@@ -3,7 +3,8 @@
  * the host emulation (FN_CUDA_EMULATOR=build/libfn_hostcuda.so, tests/hostcuda) and the executor
  * says how many streams it uses, the waits between them and the modelled step length on them
  * over one stream's (3 TB/s, 200 TFLOP/s, 3 us a launch; streams as separate machines, so an
- * upper bound on the overlap). FN_GPU_STREAMS sets the streams.
+ * upper bound on the overlap), and the step's two floors: its GEMMs' operations and the bytes its
+ * work moves (rt_gpu_exec_floor). FN_GPU_STREAMS sets the streams.
  *   cmake --build build --target stream_plan && FN_CUDA_EMULATOR=build/libfn_hostcuda.so build/stream_plan 90 256 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +37,12 @@ int main(int argc, char **argv) {
         int waits;
         double overlap;
         int streams = rt_gpu_exec_streams(ex, &waits, &overlap);
-        printf("batch %4lld: %d streams, %5d waits, modelled step %.3f of one stream's, %.2f GB on the device\n",
-               (long long)c.b[0].value, streams, waits, overlap, rt_gpu_exec_bytes(ex) / 1e9);
+        double flops, bytes, col;
+        rt_gpu_exec_floor(ex, &flops, &bytes, &col);
+        printf("batch %4lld: %d streams, %5d waits, modelled step %.3f of one stream's, %.2f GB on the device\n"
+               "            floors: %.3f TFLOP of GEMMs, %.1f GB moved once (+ %.1f GB if every window built its im2col columns)\n",
+               (long long)c.b[0].value, streams, waits, overlap, rt_gpu_exec_bytes(ex) / 1e9, flops / 1e12, bytes / 1e9,
+               col / 1e9);
         rt_gpu_exec_free(ex);
         rt_vars_free(v);
         free(sym);

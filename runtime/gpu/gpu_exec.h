@@ -68,5 +68,10 @@ size_t rt_gpu_exec_bytes(const RtGpuExec *ex); /* device bytes held */
 /* The streams the step's work uses (FN_GPU_STREAMS, default 4), the waits between them, and the
  * step's modelled length on them over its length on one (runtime/gpu/streams.h). */
 int rt_gpu_exec_streams(const RtGpuExec *ex, int *waits, double *overlap);
+/* The step's two floors (device/METHOD.md): the GEMMs' and convolutions' floating-point
+ * operations, and the bytes its work reads and writes if each operand moved once; col_bytes:
+ * what every convolution with a window would add by writing its im2col columns and reading them
+ * back (implicit GEMMs do without). */
+void rt_gpu_exec_floor(const RtGpuExec *ex, double *flops, double *bytes, double *col_bytes);
 
 #endif

@@ -328,6 +328,25 @@ void gpu_queues_free(RtGpuExec *ex) {
     gpu_schedule_free(&ex->sched);
 }
 
+void rt_gpu_exec_floor(const RtGpuExec *ex, double *flops, double *bytes, double *col_bytes) {
+    *flops = *bytes = *col_bytes = 0;
+    for (int i = 0; i < ex->n_items; i++) {
+        Spans sp = {0};
+        item_spans(ex, i, &sp);
+        for (int k = 0; k < sp.n; k++) *bytes += (double)(sp.s[k].hi - sp.s[k].lo);
+        free(sp.s);
+        *flops += item_flops(ex, i);
+        IrId id = ex->item[i];
+        if (id < 0) continue;
+        IrOp op = ex->g->nodes[id].op;
+        RefWindow w;
+        if (op != IR_OP_CONV2D && op != IR_OP_CONV2D_BWD_FILTER && op != IR_OP_CONV2D_BWD_DATA) continue;
+        rt_plan_window(&ex->plan, id, &w);
+        if (!(w.kh == 1 && w.kw == 1 && w.sh == 1 && w.sw == 1 && w.pad_t == 0 && w.pad_l == 0))
+            *col_bytes += 2.0 * sizeof(float) * (double)w.n * w.oh * w.ow * w.kh * w.kw * w.c;
+    }
+}
+
 int rt_gpu_exec_streams(const RtGpuExec *ex, int *waits, double *overlap) {
     int used = 0;
     for (int q = 0; q < ex->n_queues; q++) used += ex->queue[q].stream != NULL;
