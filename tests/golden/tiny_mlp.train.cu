@@ -56,6 +56,38 @@ __device__ inline void fn_covering(int i, int k, int s, int pad, int out, int *l
     *hi = (i + pad) / s + 1;
     if (*hi > out) *hi = out;
 }
+/* TF32 on the tensor cores, for the implicit-GEMM convolutions (tests/hostcuda/mma_shim.h
+ * emulates these two on the host): v rounded to TF32; and one warp's acc[mt][nt][r] += a b, a
+ * 32 x 8 with element (i, j) at a[i*sr + j*sc], b 8 x 32 row-major (ldb), both in shared memory,
+ * acc's element r of tile (mt, nt) at row mt*16 + g + 8*(r/2), column nt*8 + 2*t + r%2 for lane
+ * 4*g + t (mma.m16n8k8's layout) */
+#ifndef FN_HOST_EMULATION
+__device__ inline float fn_tf32(float v) {
+    unsigned u;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(u) : "f"(v));
+    return __uint_as_float(u);
+}
+__device__ inline void fn_mma_32x32x8(float acc[2][4][4], const float *a, int sr, int sc, const float *b, int ldb) {
+    int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+    unsigned af[2][4], bf[4][2];
+    for (int mt = 0; mt < 2; mt++) {
+        const float *p = a + (mt * 16 + g) * sr + t * sc;
+        af[mt][0] = __float_as_uint(p[0]);
+        af[mt][1] = __float_as_uint(p[8 * sr]);
+        af[mt][2] = __float_as_uint(p[4 * sc]);
+        af[mt][3] = __float_as_uint(p[8 * sr + 4 * sc]);
+    }
+    for (int nt = 0; nt < 4; nt++) {
+        bf[nt][0] = __float_as_uint(b[t * ldb + nt * 8 + g]);
+        bf[nt][1] = __float_as_uint(b[(t + 4) * ldb + nt * 8 + g]);
+    }
+    for (int mt = 0; mt < 2; mt++)
+        for (int nt = 0; nt < 4; nt++)
+            asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                         : "+f"(acc[mt][nt][0]), "+f"(acc[mt][nt][1]), "+f"(acc[mt][nt][2]), "+f"(acc[mt][nt][3])
+                         : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(bf[nt][0]), "r"(bf[nt][1]));
+}
+#endif
 
 extern "C" __global__ void fn_add_bsuffix(float *y, const float *a, const float *b, fn_i64 n, fn_i64 na, fn_i64 nb) {
     FN_LOOP(i, n) { float x = a[i], z = b[fn_mod(i, nb)]; y[i] = x + z; }
