@@ -101,6 +101,56 @@ done:
     ir_graph_free(g);
 }
 
+/* accuracy over long rows (a warp each on the GPU) against the CPU's, exactly: random logits,
+ * rows whose maximum is tied across columns (the first wins), rows with a NaN in column 0 (it
+ * wins), rows of -inf, labels right for about half the rows */
+static void accuracy_case(RtGpu *gpu) {
+    enum { ROWS = 37, COLS = 1000 };
+    IrGraph *g = ir_graph_new();
+    IrShape xs = ir_shape_make(g, 2, (int64_t[]){ROWS, COLS}), ls = ir_shape_make(g, 1, (int64_t[]){ROWS});
+    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &xs, IR_INIT_ZEROS, 0, 0);
+    IrId lab = ir_leaf(g, IR_OP_INPUT, "labels", IR_DT_INT32, &ls, IR_INIT_ZEROS, 0, 0);
+    ir_set_output(g, "acc", ir_binary(g, IR_OP_ACCURACY, x, lab));
+    RtStatus st;
+    RtVars *vc = rt_vars_new(4), *vg = rt_vars_new(4);
+    int64_t sym[1] = {0};
+    RtExec *cpu = rt_exec_new(g, vc, sym, NULL, 0, 0, &st);
+    RtGpuExec *gex = cpu ? rt_gpu_exec_new(gpu, g, vg, sym, NULL, 0, 0, 0.9, &st) : NULL;
+    if (CHECK(cpu && gex, "accuracy graph: executors: %s", st.msg)) {
+        float *xc = rt_exec_input(cpu, "x", NULL), *xg = rt_gpu_exec_input(gex, "x", NULL);
+        int *lc = rt_exec_input(cpu, "labels", NULL), *lg = rt_gpu_exec_input(gex, "labels", NULL);
+        uint64_t rng = 5;
+        for (int r = 0; r < ROWS; r++) {
+            float *row = xc + (size_t)r * COLS;
+            int best = 0;
+            for (int j = 0; j < COLS; j++) row[j] = (float)(2 * test_rng_uniform(&rng) - 1);
+            if (r % 5 == 1) row[100] = row[700] = row[333 + r] = 9.f;                 /* ties: column 100 */
+            if (r % 7 == 2) row[0] = NAN, row[500] = 9.f;                             /* the NaN in column 0 */
+            if (r % 11 == 3)
+                for (int j = 0; j < COLS; j++) row[j] = -INFINITY;                     /* column 0 */
+            for (int j = 1; j < COLS; j++)
+                if (row[j] > row[best]) best = j;
+            lc[r] = r % 2 ? best : (int)(test_rng_uniform(&rng) * COLS);
+        }
+        memcpy(xg, xc, sizeof(float) * ROWS * COLS);
+        memcpy(lg, lc, sizeof(int) * ROWS);
+        const float *a = NULL, *b = NULL;
+        if (CHECK(rt_exec_run(cpu, 1, 0, &st) == 0 && rt_gpu_exec_run(gex, 1, 0, &st) == 0, "accuracy: %s", st.msg)) {
+            a = rt_exec_output(cpu, "acc", NULL, NULL, NULL);
+            b = rt_gpu_exec_output(gex, "acc", NULL, NULL, NULL, &st);
+        }
+        if (CHECK(a && b, "accuracy outputs")) {
+            printf("  accuracy of %d rows x %d columns (ties, NaN, -inf): GPU %.6f, CPU %.6f\n", ROWS, COLS, b[0], a[0]);
+            CHECK(a[0] == b[0] && a[0] > 0.4f, "the GPU's accuracy equals the CPU's");
+        }
+    }
+    rt_gpu_exec_free(gex);
+    rt_exec_free(cpu);
+    rt_vars_free(vc);
+    rt_vars_free(vg);
+    ir_graph_free(g);
+}
+
 int main(void) {
     RtStatus st;
     /* full float32 GEMMs unless asked (the emulation's TF32 is float32, so that its implicit-GEMM
@@ -119,6 +169,7 @@ int main(void) {
         {"tests/models/irv1_small.fn", 1, PASS_OPT_ADAM, {{"N", 4}, {"classes", 3}}, 2},
         {"models/mtcnn/pnet.fn", 0, PASS_OPT_SGD, {{"N", 2}, {"H", 31}, {"W", 24}}, 3},
     };
+    accuracy_case(gpu);
     for (int pass = 0; pass < 2; pass++) { /* the fused kernels, then a kernel per op (FN_FUSE=0) */
         if (pass) setenv("FN_FUSE", "0", 1);
         printf("  %s:\n", pass ? "a kernel per op (FN_FUSE=0)" : "fused");

@@ -72,6 +72,14 @@ static void larger_cases(void) {
     IrId mm[2] = {x, w};
     op_case(run, "matmul [300,200] x [200,100]", g, ir_make(g, IR_OP_MATMUL, mm, 2, &at), 1);
 
+    /* the cross-entropy of long rows (a warp each, several blocks) and their accuracy, with ties
+     * and a NaN in column 0 of some rows */
+    g = ir_graph_new();
+    x = param(g, "x", 2, (int64_t[]){37, 1000});
+    IrShape ls = ir_shape_make(g, 1, (int64_t[]){37});
+    IrId lab = ir_leaf(g, IR_OP_INPUT, "labels", IR_DT_INT32, &ls, IR_INIT_ZEROS, 0, 0);
+    op_case(run, "softmax_xent [37,1000]", g, ir_binary(g, IR_OP_SOFTMAX_XENT, x, lab), 1000);
+
     g = ir_graph_new();
     x = param(g, "x", 2, (int64_t[]){3, 5000});
     op_case(run, "sum_last of long rows", g, ir_reduce(g, IR_OP_SUMLAST, x, 0, 1, NULL), 1);

@@ -21,6 +21,12 @@ static int launch_grid(RtGpuExec *ex, int kernel, int64_t gx, int64_t gy, int bx
     return launch_grid3(ex, kernel, gx, gy, 1, bx, by, args, st);
 }
 
+/* blocks of 8 rows (a warp each) for the cross-entropy's row kernels, at most 8 a multiprocessor */
+static int64_t row_blocks(const RtGpuExec *ex, int64_t rows) {
+    int64_t b = (rows + 7) / 8, most = 8 * (int64_t)ex->gpu->sm_count;
+    return b < 1 ? 1 : b > most ? most : b;
+}
+
 int gpu_launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     int64_t blocks = (n + THREADS - 1) / THREADS, cap = (int64_t)gpu->sm_count * 32;
@@ -321,16 +327,16 @@ int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
         return gpu_launch(ex, k0, rows, n->op == IR_OP_SOFTMAX ? sm : n->op == IR_OP_L2NORM ? l2 : l2g, st);
     }
     case IR_OP_SOFTMAX_XENT:
-    case IR_OP_ACCURACY: {
+    case IR_OP_ACCURACY: { /* a warp per row, 8 rows a block; accuracy in one block */
         int64_t rows = p->dims[n->in[0]][0], cols = p->dims[n->in[0]][1];
         void *args[] = {&y, &a, &b, &rows, &cols};
-        return gpu_launch(ex, k0, n->op == IR_OP_ACCURACY ? 1 : rows, args, st);
+        return launch_grid(ex, k0, n->op == IR_OP_ACCURACY ? 1 : row_blocks(ex, rows), 1, 32, 8, args, st);
     }
     case IR_OP_SOFTMAX_XENT_GRAD: {
         CUdeviceptr g = ex->dev[n->in[2]];
         int64_t rows = yd[0], cols = yd[1];
         void *args[] = {&y, &a, &b, &g, &rows, &cols};
-        return gpu_launch(ex, k0, rows, args, st);
+        return launch_grid(ex, k0, row_blocks(ex, rows), 1, 32, 8, args, st);
     }
     case IR_OP_DROPOUT_MASK: { /* key rt_hash(seed, step, salt) on the device */
         uint64_t salt = 0xd50u + (uint64_t)id;

@@ -88,6 +88,44 @@ __device__ inline void fn_mma_32x32x8(float acc[2][4][4], const float *a, int sr
                          : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(bf[nt][0]), "r"(bf[nt][1]));
 }
 #endif
+/* Row kernels over long rows (the logits: 10,575 classes for CASIA-WebFace) run a warp per row,
+ * blocks of 32 lanes x 8 rows: each lane takes every 32nd column, and lane 0 combines the lanes in
+ * their order through shared memory (no shuffles, so the host emulation runs them as written).
+ * fn_row_max: the CPU's running maximum from column 0 (a NaN there stays; later NaNs never win),
+ * which is the same wherever the columns are split. */
+__device__ inline float fn_row_max(const float *xr, fn_i64 cols, float (*pm)[33]) {
+    int lane = threadIdx.x, wy = threadIdx.y;
+    float m = lane == 0 ? xr[0] : -__int_as_float(0x7f800000);
+    for (fn_i64 j = lane == 0 ? 32 : lane; j < cols; j += 32)
+        if (xr[j] > m) m = xr[j];
+    pm[wy][lane] = m;
+    __syncthreads();
+    if (lane == 0)
+        for (int k = 1; k < 32; k++)
+            if (pm[wy][k] > m) m = pm[wy][k];
+    __syncthreads();
+    if (lane == 0) pm[wy][0] = m;
+    __syncthreads();
+    m = pm[wy][0];
+    __syncthreads();
+    return m;
+}
+/* the sum over the row of exp(x - m) in double: each lane's, then the lanes' in order */
+__device__ inline double fn_row_expsum(const float *xr, fn_i64 cols, float m, double (*ps)[33]) {
+    int lane = threadIdx.x, wy = threadIdx.y;
+    double s = 0;
+    for (fn_i64 j = lane; j < cols; j += 32) s += exp((double)xr[j] - m);
+    ps[wy][lane] = s;
+    __syncthreads();
+    if (lane == 0) {
+        for (int k = 1; k < 32; k++) s += ps[wy][k];
+        ps[wy][0] = s;
+    }
+    __syncthreads();
+    s = ps[wy][0];
+    __syncthreads();
+    return s;
+}
 
 /* col[n*oh*ow, kh*kw*c] from x[n,h,w,c]; padded cells are 0. A thread per output pixel and
  * channel walks the window, so the pixel's coordinates are divided out once, not per cell; the

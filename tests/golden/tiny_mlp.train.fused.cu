@@ -88,6 +88,44 @@ __device__ inline void fn_mma_32x32x8(float acc[2][4][4], const float *a, int sr
                          : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(bf[nt][0]), "r"(bf[nt][1]));
 }
 #endif
+/* Row kernels over long rows (the logits: 10,575 classes for CASIA-WebFace) run a warp per row,
+ * blocks of 32 lanes x 8 rows: each lane takes every 32nd column, and lane 0 combines the lanes in
+ * their order through shared memory (no shuffles, so the host emulation runs them as written).
+ * fn_row_max: the CPU's running maximum from column 0 (a NaN there stays; later NaNs never win),
+ * which is the same wherever the columns are split. */
+__device__ inline float fn_row_max(const float *xr, fn_i64 cols, float (*pm)[33]) {
+    int lane = threadIdx.x, wy = threadIdx.y;
+    float m = lane == 0 ? xr[0] : -__int_as_float(0x7f800000);
+    for (fn_i64 j = lane == 0 ? 32 : lane; j < cols; j += 32)
+        if (xr[j] > m) m = xr[j];
+    pm[wy][lane] = m;
+    __syncthreads();
+    if (lane == 0)
+        for (int k = 1; k < 32; k++)
+            if (pm[wy][k] > m) m = pm[wy][k];
+    __syncthreads();
+    if (lane == 0) pm[wy][0] = m;
+    __syncthreads();
+    m = pm[wy][0];
+    __syncthreads();
+    return m;
+}
+/* the sum over the row of exp(x - m) in double: each lane's, then the lanes' in order */
+__device__ inline double fn_row_expsum(const float *xr, fn_i64 cols, float m, double (*ps)[33]) {
+    int lane = threadIdx.x, wy = threadIdx.y;
+    double s = 0;
+    for (fn_i64 j = lane; j < cols; j += 32) s += exp((double)xr[j] - m);
+    ps[wy][lane] = s;
+    __syncthreads();
+    if (lane == 0) {
+        for (int k = 1; k < 32; k++) s += ps[wy][k];
+        ps[wy][0] = s;
+    }
+    __syncthreads();
+    s = ps[wy][0];
+    __syncthreads();
+    return s;
+}
 
 /* 2 nodes, ending relu; 3 pointers */
 extern "C" __global__ void fn_f0(fn_i64 n, fn_i64 len, float *p0, float *p1, float *p2) {
@@ -114,20 +152,21 @@ extern "C" __global__ void fn_f1(fn_i64 n, fn_i64 len, float *p0, float *p1) {
     }
 }
 
-extern "C" __global__ void fn_softmax_xent_grad(float *dx, const float *x, const int *labels,
-                                                 const float *g, fn_i64 rows, fn_i64 cols) {
-    FN_LOOP(r, rows) {
+extern "C" __global__ void fn_softmax_xent_grad(float *dx, const float *x, const int *labels, const float *g, fn_i64 rows,
+                                                fn_i64 cols) {
+    __shared__ float pm[8][33];
+    __shared__ double ps[8][33];
+    for (fn_i64 r0 = (fn_i64)blockIdx.x * 8; r0 < rows; r0 += (fn_i64)gridDim.x * 8) {
+        fn_i64 r = r0 + threadIdx.y < rows ? r0 + threadIdx.y : rows - 1;
         const float *xr = x + r * cols;
+        float m = fn_row_max(xr, cols, pm);
+        double inv = 1.0 / fn_row_expsum(xr, cols, m, ps);
         int l = labels[r], valid = l >= 0 && l < cols;
-        float m = xr[0];
-        for (fn_i64 j = 1; j < cols; j++) if (xr[j] > m) m = xr[j];
-        double sum = 0;
-        for (fn_i64 j = 0; j < cols; j++) sum += exp((double)xr[j] - m);
-        double inv = 1.0 / sum;
-        for (fn_i64 j = 0; j < cols; j++) {
-            double p = exp((double)xr[j] - m) * inv - (j == l ? 1.0 : 0.0);
-            dx[r * cols + j] = valid ? (float)((double)g[r] * p) : __int_as_float(0x7fc00000);
-        }
+        if (r0 + threadIdx.y < rows)
+            for (fn_i64 j = threadIdx.x; j < cols; j += 32) {
+                double p = exp((double)xr[j] - m) * inv - (j == l ? 1.0 : 0.0);
+                dx[r * cols + j] = valid ? (float)((double)g[r] * p) : __int_as_float(0x7fc00000);
+            }
     }
 }
 
@@ -193,17 +232,17 @@ extern "C" __global__ void fn_f3(fn_i64 n, fn_i64 len, float *p0, float *p1, flo
     }
 }
 
-extern "C" __global__ void fn_softmax_xent(float *loss, const float *x, const int *labels, fn_i64 rows,
-                                            fn_i64 cols) {
-    FN_LOOP(r, rows) {
+extern "C" __global__ void fn_softmax_xent(float *loss, const float *x, const int *labels, fn_i64 rows, fn_i64 cols) {
+    __shared__ float pm[8][33];
+    __shared__ double ps[8][33];
+    for (fn_i64 r0 = (fn_i64)blockIdx.x * 8; r0 < rows; r0 += (fn_i64)gridDim.x * 8) {
+        fn_i64 r = r0 + threadIdx.y < rows ? r0 + threadIdx.y : rows - 1; /* past the end: the last row again, unwritten */
         const float *xr = x + r * cols;
+        float m = fn_row_max(xr, cols, pm);
+        double sum = fn_row_expsum(xr, cols, m, ps);
         int l = labels[r];
-        if (l < 0 || l >= cols) { loss[r] = __int_as_float(0x7fc00000); continue; }
-        float m = xr[0];
-        for (fn_i64 j = 1; j < cols; j++) if (xr[j] > m) m = xr[j];
-        double sum = 0;
-        for (fn_i64 j = 0; j < cols; j++) sum += exp((double)xr[j] - m);
-        loss[r] = (float)(log(sum) - ((double)xr[l] - m));
+        if (threadIdx.x == 0 && r0 + threadIdx.y < rows)
+            loss[r] = l < 0 || l >= cols ? __int_as_float(0x7fc00000) : (float)(log(sum) - ((double)xr[l] - m));
     }
 }
 

@@ -72,11 +72,47 @@ static const char *match(const char *p) {
 
 #define KERNEL_MARK "extern \"C\" __global__ void "
 
+/* The module's __device__ functions that call __syncthreads, as "name(" each followed by a NUL
+ * (an empty list is one NUL): a kernel that calls one syncs as if it called __syncthreads
+ * itself (one level: such helpers call no other syncing helper). */
+static char *syncing_helpers(const char *src) {
+    Text t = {0};
+    put(&t, "%s", "");
+    for (const char *p = strstr(src, "__device__"); p; p = strstr(p + 1, "__device__")) {
+        const char *open = strchr(p, '('), *semi = strchr(p, ';');
+        if (!open || (semi && semi < open)) continue; /* a declaration or a variable */
+        const char *id = open;
+        while (id > p && (id[-1] == '_' || (id[-1] >= 'a' && id[-1] <= 'z') || (id[-1] >= 'A' && id[-1] <= 'Z') ||
+                          (id[-1] >= '0' && id[-1] <= '9')))
+            id--;
+        const char *body = strchr(match(open), '{');
+        if (!body) continue;
+        const char *end = match(body);
+        char *text = strndup(body, (size_t)(end - body));
+        if (strstr(text, "__syncthreads")) {
+            put(&t, "%.*s(", (int)(open - id), id);
+            t.c[t.n++] = 0; /* put leaves room: cap > n */
+        }
+        free(text);
+    }
+    put(&t, "%s", "");
+    return t.c;
+}
+
+/* whether a kernel's body synchronises: __syncthreads, or a call of a syncing helper */
+static int body_syncs(const char *text, const char *helpers) {
+    if (strstr(text, "__syncthreads")) return 1;
+    for (const char *h = helpers; *h; h += strlen(h) + 1)
+        if (strstr(text, h)) return 1;
+    return 0;
+}
+
 /* The host C++ for a module: shim, source, then for each kernel its argument struct and
  * runners. The kernels' names (n of them) go to names, and whether each syncs to syncs. */
 static char *host_source(const char *src, char (**names)[128], int **syncs, int *n) {
     Text t = {0};
     put(&t, "%s%s\n", shim, src);
+    char *helpers = syncing_helpers(src);
     *n = 0;
     *names = NULL;
     *syncs = NULL;
@@ -91,7 +127,7 @@ static char *host_source(const char *src, char (**names)[128], int **syncs, int 
         const char *close = match(open), *body = strchr(close, '{');
         const char *end = body ? match(body) : close;
         char *text = strndup(body ? body : close, (size_t)(end - (body ? body : close)));
-        (*syncs)[*n] = strstr(text, "__syncthreads") != NULL;
+        (*syncs)[*n] = body_syncs(text, helpers);
         free(text);
         /* the parameters: "type name" split at commas; the name is the last identifier */
         Text members = {0}, packs = {0}, call = {0};
@@ -135,6 +171,7 @@ static char *host_source(const char *src, char (**names)[128], int **syncs, int 
         ++*n;
         p = end;
     }
+    free(helpers);
     return t.c;
 }
 
