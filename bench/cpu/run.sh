@@ -33,12 +33,12 @@ for r in $(seq "$rounds"); do
   rss=$(awk '/Maximum resident/ { printf "%.0f", $6 / 1024 }' "$tmp/fn.time")
   [ "$rss" -gt "$fn_rss" ] && fn_rss=$rss
   /usr/bin/time -v python3 bench/ref/train_step.py --device cpu --batch "$batch" --mode fp32 --steps "$steps" \
-    --warmup 1 --classes 16 >"$tmp/pt.txt" 2>"$tmp/pt.time"
+    --warmup 1 --rounds 1 --classes 16 >"$tmp/pt.txt" 2>"$tmp/pt.time"
   pts+=("$(sed -n 's/.*images\/s=\([0-9.]*\).*/\1/p' "$tmp/pt.txt")")
   rss=$(awk '/Maximum resident/ { printf "%.0f", $6 / 1024 }' "$tmp/pt.time")
   [ "$rss" -gt "$pt_rss" ] && pt_rss=$rss
   fes+=("$("$build/embed_bench" --batch 100 --reps 3 | sed -n 's/.*images\/s=\([0-9.]*\).*/\1/p')")
-  pes+=("$(python3 bench/ref/train_step.py --device cpu --batch 100 --mode fp32 --steps 3 --warmup 1 --classes 16 \
+  pes+=("$(python3 bench/ref/train_step.py --device cpu --batch 100 --mode fp32 --steps 3 --warmup 1 --rounds 1 --classes 16 \
     --embed | sed -n 's/.*images\/s=\([0-9.]*\).*/\1/p')")
   echo "round $r: training fn ${fns[-1]} PyTorch ${pts[-1]}; embeddings fn ${fes[-1]} PyTorch ${pes[-1]} images/s"
 done

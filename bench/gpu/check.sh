@@ -19,9 +19,10 @@
 #      warm-up step, and each convolution shape's im2col, GEMM and col2im (the whole table is in
 #      logs.txt);
 #   5. the PyTorch peer's training step (bench/ref/train_step.py): channels_last + bf16 autocast,
-#      and torch.compile of it, batch 256 and 90, 160x160 (fp32 eager with CHECK_FP32=1;
-#      CHECK_PEER_MODES and CHECK_PEER_BATCHES choose others; CHECK_COMPILE_LIMIT, default 240,
-#      the seconds torch.compile's run may take).
+#      and torch.compile of it, batch 256 and 90, 160x160, the median of 3 rounds of STEPS steps,
+#      each round listed (torch.compile's rate moved 25 % between two runs of one lease); fp32
+#      eager with CHECK_FP32=1; CHECK_PEER_MODES and CHECK_PEER_BATCHES choose others;
+#      CHECK_COMPILE_LIMIT, default 240, the seconds torch.compile's run may take.
 # The lease is short (15 device minutes for an issue), so stages run in that order under one budget:
 # CHECK_BUDGET seconds (default 420); a stage whose time limit would overrun what is left is skipped
 # and says so (fn's comparison runs and profile can leave CHECK_PEER_SECONDS, default 0, to the

@@ -6,7 +6,8 @@ channels_last + autocast (bf16 on GPU), and the latter with the network under to
 the whole step took over 200 s on an H200 and did not finish in the lease).
 
   python3 bench/ref/train_step.py --device cuda --batch 90 --mode amp --steps 30
-prints one line: `mode=... batch=... images/s=...` after checking that the loss is finite.
+prints one line: `mode=... batch=... images/s=...` (the median of --rounds timings of --steps
+steps each, every round listed) after checking that the loss is finite.
 """
 import argparse
 import sys
@@ -29,6 +30,7 @@ def main():
     ap.add_argument("--mode", choices=["fp32", "amp", "compile"], default="amp")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3, help="time the steps this many times; the median is reported")
     ap.add_argument("--embed", action="store_true", help="time inference instead: eval mode, no grad, "
                     "L2-normalised embeddings (the peer of bench/cpu/embed_bench)")
     a = ap.parse_args()
@@ -75,14 +77,17 @@ def main():
         torch.cuda.synchronize()
     if not torch.isfinite(loss).item():
         sys.exit(f"loss is not finite: {loss.item()}")
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        loss = fn()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    dt = time.perf_counter() - t0
+    rates = []
+    for _ in range(max(1, a.rounds)):
+        t0 = time.perf_counter()
+        for _ in range(a.steps):
+            loss = fn()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        rates.append(a.batch * a.steps / (time.perf_counter() - t0))
+    med = sorted(rates)[len(rates) // 2]
     print(f"mode={a.mode}{' embed' if a.embed else ''} device={a.device} batch={a.batch} image={a.image_size} steps={a.steps} "
-          f"loss={loss.item():.3f} images/s={a.batch * a.steps / dt:.1f}")
+          f"classes={a.classes} loss={loss.item():.3f} images/s={med:.1f} rounds={'/'.join(f'{r:.1f}' for r in rates)}")
 
 
 if __name__ == "__main__":
