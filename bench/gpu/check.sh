@@ -77,10 +77,10 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     irv1=$t/irv1.fnc img=160 emb=512
     batch_of() { echo "$1"; }
     [ "${CHECK_DRY:-0}" = 1 ] && { irv1=$t/small.fnc img=75 emb=8; batch_of() { echo 8; }; }
-    common=(--data_dir "$t/data" --logs_base_dir "$t/logs" --models_base_dir "$t/models" --optimizer ADAM
+    common=(--logs_base_dir "$t/logs" --models_base_dir "$t/models" --optimizer ADAM
             --learning_rate 0.01 --max_nrof_epochs 1 --validation_set_split_ratio 0 --use_fixed_image_standardization)
     for d in cpu gpu; do
-        timeout 60 "$b/bin/fnrun" train "$t/small.fnc" "${common[@]}" --image_size 75 --batch_size 16 \
+        timeout 60 "$b/bin/fnrun" train "$t/small.fnc" "${common[@]}" --data_dir "$t/data" --image_size 75 --batch_size 16 \
             --epoch_size 20 --embedding_size 8 --device "$d" >"$t/small_$d.txt" 2>&1
     done
     cmp=$(paste <(grep '^Epoch' "$t/small_cpu.txt" | awk -F'\t' '{print $3}') \
@@ -96,8 +96,9 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     # implicit GEMMs, im2col of the others in chunks of 256 MB, the step replayed as a CUDA graph);
     # then at 256 each against one change: no implicit GEMMs (FN_GPU_IMPLICIT=0), forward only (1),
     # every convolution with a window (3), im2col of the whole batch (FN_GPU_COL_MB=0) or by 32 MB,
-    # one stream (FN_GPU_STREAMS=1), launch by launch (FN_CUDA_GRAPH=0). CHECK_RUNS picks some.
-    for run in ${CHECK_RUNS:-256 90 256i0 256i1 256i3 256c0 256c32 256s1 256g}; do
+    # one stream (FN_GPU_STREAMS=1), launch by launch (FN_CUDA_GRAPH=0); and (k) on 10,575 classes,
+    # the peer's, where the logits and their row kernels are full size. CHECK_RUNS picks some.
+    for run in ${CHECK_RUNS:-256 90 256k 256i0 256i1 256i3 256c0 256c32 256s1 256g}; do
         batch=$(batch_of "${run%%[a-z]*}")
         env=() what="the default"
         case $run in
@@ -108,12 +109,15 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
         *c32) env=(FN_GPU_COL_MB=32) what="im2col by 32 MB" ;;
         *s1) env=(FN_GPU_STREAMS=1) what="one stream" ;;
         *g) env=(FN_CUDA_GRAPH=0) what="launch by launch" ;;
+        *k) what="10,575 classes (CASIA-WebFace's, as the peer), one 40x40 image each" ;;
         esac
+        data=$t/data
+        case $run in *k) data=$t/casia; [ -d "$data" ] || "$b/bin/fn_gendata" "$data" 10575 1 40 1 >/dev/null ;; esac
         # the comparisons after the first two leave the PyTorch peer its time (CHECK_PEER_SECONDS)
         need=90
         case $run in 256 | 90) ;; *) [ "${CHECK_PEER:-1}" = 0 ] || need=$((90 + ${CHECK_PEER_SECONDS:-0})) ;; esac
         fits $need || { row "| fnrun train --device gpu, IRv1 batch $batch, $what | skipped: budget |"; continue; }
-        env "${env[@]}" timeout 90 "$b/bin/fnrun" train "$irv1" "${common[@]}" --image_size $img --batch_size "$batch" \
+        env "${env[@]}" timeout 90 "$b/bin/fnrun" train "$irv1" "${common[@]}" --data_dir "$data" --image_size $img --batch_size "$batch" \
             --epoch_size 12 --embedding_size $emb --device gpu --nrof_preprocess_threads 12 >"$t/irv1_$run.txt" 2>&1
         ips=$(grep '^Epoch' "$t/irv1_$run.txt" | awk -F'\t' -v b="$batch" '{ split($2, f, " "); n++; if (n > 2) { s += f[2]; k++ } }
               END { if (k) printf "%.1f images/s (%d steps)", b * k / s, k; else print "no steps" }')
@@ -121,7 +125,7 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     done
     # where the step's time goes: every node synchronised and timed (FN_PROFILE), a few steps
     if fits $((60 + ${CHECK_PEER_SECONDS:-0})) || [ "${CHECK_PEER:-1}" = 0 ] && fits 60; then
-        FN_PROFILE=1 timeout 60 "$b/bin/fnrun" train "$irv1" "${common[@]}" --image_size $img --batch_size "$(batch_of 256)" \
+        FN_PROFILE=1 timeout 60 "$b/bin/fnrun" train "$irv1" "${common[@]}" --data_dir "$t/data" --image_size $img --batch_size "$(batch_of 256)" \
             --epoch_size 4 --embedding_size $emb --device gpu --nrof_preprocess_threads 12 >"$t/profile_256.txt" 2>&1
         row "| FN_PROFILE, IRv1 batch 256 (synchronised) | $(grep -A4 '^GPU profile' "$t/profile_256.txt" | tail -n 4 | tr -s ' ' | tr '\n' ';' | cut -c1-300) |"
         row "| FN_PROFILE, convolutions by shape, top 8 | $(grep -A8 '^GPU convolutions' "$t/profile_256.txt" | tr -s ' ' | tr '\n' ';' | cut -c1-1800) |"
