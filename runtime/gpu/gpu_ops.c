@@ -123,7 +123,7 @@ static int lap(RtGpuExec *ex, IrOp op, const RefWindow *w, int phase, RtStatus *
 }
 
 /* Images per im2col chunk: as many as keep the columns within FN_GPU_COL_MB (ex->col_bytes;
- * default 256: on an H200, 32 MB chunks, read back from L2, made the step 10 % slower than the
+ * default 256: on an H200, 32 MB chunks, read back from L2, made the step 5-9 % slower than the
  * whole batch at once, the GEMMs being smaller), at least one; the whole batch when it is 0. */
 static int col_images(const RtGpuExec *ex, const RefWindow *w) {
     size_t per = (size_t)w->oh * w->ow * w->kh * w->kw * w->c * sizeof(float);
