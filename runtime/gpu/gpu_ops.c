@@ -105,10 +105,6 @@ static int gemm(RtGpuExec *ex, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y, int 
     return r == 0 ? 0 : rt_fail(st, "cublasSgemm (%d x %d x %d) failed with status %d", m, n, k, r);
 }
 
-static int pointwise(const RefWindow *w) {
-    return w->kh == 1 && w->kw == 1 && w->sh == 1 && w->sw == 1 && w->pad_t == 0 && w->pad_l == 0;
-}
-
 /* FN_PROFILE: the time since the last lap (the node's start) goes to the phase of this
  * convolution's shape, the stream synchronised; nothing without a profile. (A profile runs the
  * step on one stream, gpu->stream.) */
@@ -138,7 +134,7 @@ static int col_images(const RtGpuExec *ex, const RefWindow *w) {
  * column matrices cost the most traffic per multiply-add: 0 never; 1 forward only; 2 (the
  * default) forward, data and filter gradients; 3 every convolution with a window. */
 static int implicit_conv(const RtGpuExec *ex, IrOp op, const RefWindow *w) {
-    if (!ex->gpu->tf32 || pointwise(w) || ex->implicit <= 0 || (ex->implicit == 1 && op != IR_OP_CONV2D)) return 0;
+    if (!ex->gpu->tf32 || ref_conv_pointwise(w) || ex->implicit <= 0 || (ex->implicit == 1 && op != IR_OP_CONV2D)) return 0;
     return ex->implicit >= 3 || (op == IR_OP_CONV2D_BWD_DATA ? w->o : w->c) <= 64;
 }
 
@@ -172,10 +168,9 @@ static int conv_implicit(RtGpuExec *ex, IrOp op, const int *kernels, CUdeviceptr
             return -1;
         return lap(ex, op, w, GPU_CONV_GEMM, st);
     }
-    CUdeviceptr src = a, wt = b;
     int data = op == IR_OP_CONV2D_BWD_DATA;
     int64_t rows = (int64_t)w->n * (data ? w->h * w->w : w->oh * w->ow), cols = data ? w->c : w->o;
-    void *args[] = {&y, &src, &wt, &c, &data};
+    void *args[] = {&y, &a, &b, &c, &data};
     if (launch_grid(ex, kernels[1], (rows + 127) / 128, (cols + 31) / 32, 128, 1, args, st) < 0) return -1;
     return lap(ex, op, w, GPU_CONV_GEMM, st);
 }
@@ -289,12 +284,13 @@ int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
     case IR_OP_CONV2D_BWD_FILTER:
     case IR_OP_CONV2D_BWD_DATA: {
         rt_plan_window(p, id, &w);
-        if (ex->prof_s) gpu_conv_profile_add(&ex->conv_prof, n->op, &w, GPU_CONV_GEMM, 0)->calls++;
+        GpuConvRow *row = ex->prof_s ? gpu_conv_profile_add(&ex->conv_prof, n->op, &w, GPU_CONV_GEMM, 0) : NULL;
+        if (row) row->calls++;
         if (implicit_conv(ex, n->op, &w)) { /* operands (x, w) or (dy, w) */
-            if (ex->prof_s) gpu_conv_profile_add(&ex->conv_prof, n->op, &w, GPU_CONV_GEMM, 0)->implicit = 1;
+            if (row) row->implicit = 1;
             return conv_implicit(ex, n->op, cp->kernel, a, b, y, &w, st);
         }
-        if (!pointwise(&w)) return conv_by_columns(ex, n->op, k0, a, b, y, &w, st);
+        if (!ref_conv_pointwise(&w)) return conv_by_columns(ex, n->op, k0, a, b, y, &w, st);
         int M = w.n * w.oh * w.ow, rc; /* 1x1, stride 1: x is the column matrix */
         if (n->op == IR_OP_CONV2D) rc = gemm(ex, a, b, y, M, w.o, w.c, 0, 0, 0, st);           /* [M,C] x [C,O] */
         else if (n->op == IR_OP_CONV2D_BWD_FILTER) rc = gemm(ex, a, b, y, w.c, w.o, M, 1, 0, 0, st); /* x^T x dy */
@@ -388,7 +384,7 @@ void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]) {
         rt_plan_window(p, id, &w);
         if (implicit_conv(ex, op, &w)) {
             if (op == IR_OP_CONV2D_BWD_FILTER) need[0] = filter_splits(ex, &w, &splits, &chunk);
-        } else if (!pointwise(&w)) need[0] = (int64_t)col_images(ex, &w) * w.oh * w.ow * w.kh * w.kw * w.c;
+        } else if (!ref_conv_pointwise(&w)) need[0] = (int64_t)col_images(ex, &w) * w.oh * w.ow * w.kh * w.kw * w.c;
     }
 }
 

@@ -65,6 +65,16 @@ static void item_spans(const RtGpuExec *ex, int i, Spans *sp) {
     add_span(sp, ex, id, 1);
 }
 
+/* the bytes item i reads and writes, each span once */
+static double item_bytes(const RtGpuExec *ex, int i) {
+    Spans sp = {0};
+    item_spans(ex, i, &sp);
+    double bytes = 0;
+    for (int k = 0; k < sp.n; k++) bytes += (double)(sp.s[k].hi - sp.s[k].lo);
+    free(sp.s);
+    return bytes;
+}
+
 /* a GEMM's multiply-adds times 2 (im2col's columns are not counted as spans) */
 static double item_flops(const RtGpuExec *ex, int i) {
     if (effect_of(ex, i) != IR_NONE) return 0;
@@ -252,11 +262,7 @@ void gpu_queues_profile_print(const RtGpuExec *ex, int64_t steps, int top, FILE 
     for (int r = 0; r < top && r < ex->n_items; r++) {
         int i = order[r];
         if (ex->item[i] < 0 || ex->prof_item_s[i] <= 0) continue;
-        Spans sp = {0};
-        item_spans(ex, i, &sp);
-        double bytes = 0;
-        for (int k = 0; k < sp.n; k++) bytes += (double)(sp.s[k].hi - sp.s[k].lo);
-        free(sp.s);
+        double bytes = item_bytes(ex, i);
         IrId id = ex->item[i];
         const IrNode *n = &ex->g->nodes[id];
         const CuNodePlan *cp = &ex->mod.plan[id];
@@ -331,10 +337,7 @@ void gpu_queues_free(RtGpuExec *ex) {
 void rt_gpu_exec_floor(const RtGpuExec *ex, double *flops, double *bytes, double *col_bytes) {
     *flops = *bytes = *col_bytes = 0;
     for (int i = 0; i < ex->n_items; i++) {
-        Spans sp = {0};
-        item_spans(ex, i, &sp);
-        for (int k = 0; k < sp.n; k++) *bytes += (double)(sp.s[k].hi - sp.s[k].lo);
-        free(sp.s);
+        *bytes += item_bytes(ex, i);
         *flops += item_flops(ex, i);
         IrId id = ex->item[i];
         if (id < 0) continue;
@@ -342,7 +345,7 @@ void rt_gpu_exec_floor(const RtGpuExec *ex, double *flops, double *bytes, double
         RefWindow w;
         if (op != IR_OP_CONV2D && op != IR_OP_CONV2D_BWD_FILTER && op != IR_OP_CONV2D_BWD_DATA) continue;
         rt_plan_window(&ex->plan, id, &w);
-        if (!(w.kh == 1 && w.kw == 1 && w.sh == 1 && w.sw == 1 && w.pad_t == 0 && w.pad_l == 0))
+        if (!ref_conv_pointwise(&w))
             *col_bytes += 2.0 * sizeof(float) * (double)w.n * w.oh * w.ow * w.kh * w.kw * w.c;
     }
 }

@@ -72,6 +72,14 @@ static const char *match(const char *p) {
 
 #define KERNEL_MARK "extern \"C\" __global__ void "
 
+/* the start of the identifier that ends at end (not before lo) */
+static const char *ident_start(const char *lo, const char *end) {
+    while (end > lo && (end[-1] == '_' || (end[-1] >= 'a' && end[-1] <= 'z') || (end[-1] >= 'A' && end[-1] <= 'Z') ||
+                        (end[-1] >= '0' && end[-1] <= '9')))
+        end--;
+    return end;
+}
+
 /* The module's __device__ functions that call __syncthreads, as "name(" each followed by a NUL
  * (an empty list is one NUL): a kernel that calls one syncs as if it called __syncthreads
  * itself (one level: such helpers call no other syncing helper). */
@@ -81,11 +89,7 @@ static char *syncing_helpers(const char *src) {
     for (const char *p = strstr(src, "__device__"); p; p = strstr(p + 1, "__device__")) {
         const char *open = strchr(p, '('), *semi = strchr(p, ';');
         if (!open || (semi && semi < open)) continue; /* a declaration or a variable */
-        const char *id = open;
-        while (id > p && (id[-1] == '_' || (id[-1] >= 'a' && id[-1] <= 'z') || (id[-1] >= 'A' && id[-1] <= 'Z') ||
-                          (id[-1] >= '0' && id[-1] <= '9')))
-            id--;
-        const char *body = strchr(match(open), '{');
+        const char *id = ident_start(p, open), *body = strchr(match(open), '{');
         if (!body) continue;
         const char *end = match(body);
         char *text = strndup(body, (size_t)(end - body));
@@ -137,10 +141,7 @@ static char *host_source(const char *src, char (**names)[128], int **syncs, int 
             while (comma < close - 1 && *comma != ',') comma++;
             const char *e = comma;
             while (e > q && (e[-1] == ' ' || e[-1] == '\n')) e--;
-            const char *id = e;
-            while (id > q && (id[-1] == '_' || (id[-1] >= 'a' && id[-1] <= 'z') || (id[-1] >= 'A' && id[-1] <= 'Z') ||
-                              (id[-1] >= '0' && id[-1] <= '9')))
-                id--;
+            const char *id = ident_start(q, e);
             q = skip_space(q);
             put(&members, "    %.*s a%d;\n", (int)(id - q), q, k);
             put(&packs, "    memcpy(&p->a%d, args[%d], sizeof p->a%d);\n", k, k, k);
