@@ -5,6 +5,7 @@
  *   - always: the CPU's fast float32 path (fused loops, tiled convolutions), < 1e-5;
  *   - on a GPU (bench/gpu/check.sh): the GPU executor with float32 GEMMs, < 1e-5, then with
  *     TF32 tensor-core GEMMs, < 3e-3 (issue 8's bounds).
+ *     Then with cuBLAS's GEMMs on bfloat16 products (FN_GPU_BF16=1), < 2e-2.
  * Without a GPU the GPU passes say why and are left out. */
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +15,10 @@
 #include "tests/gradcheck.h"
 #include "tests/op_cases.h"
 #include "tests/testlib.h"
+
+/* bfloat16 keeps 8 bits of mantissa to TF32's 11: a rounding error 8 times as large, so about 8 times
+ * TF32's bound (the implicit-GEMM convolutions stay TF32) */
+#define BF16_BOUND 2e-2
 
 static RtGpu *gpu; /* NULL: the CPU's float32 path */
 static double bound;
@@ -98,15 +103,16 @@ static void pass(const char *what, double b) {
 int main(void) {
     pass("CPU, float32 (fast path)", 1e-5);
     RtStatus st;
-    for (int tf32 = 0; tf32 < 2; tf32++) {
-        setenv("FN_GPU_TF32", tf32 ? "1" : "0", 1);
+    for (int mode = 0; mode < 3; mode++) { /* float32, TF32, bfloat16 cuBLAS GEMMs */
+        setenv("FN_GPU_TF32", mode ? "1" : "0", 1);
+        setenv("FN_GPU_BF16", mode == 2 ? "1" : "0", 1);
         if (!(gpu = rt_gpu_open(&st))) {
             printf("  GPU passes left out: %s\n", st.msg);
             break;
         }
         char what[200];
         snprintf(what, sizeof what, "%s", rt_gpu_name(gpu));
-        pass(what, tf32 ? 3e-3 : 1e-5);
+        pass(what, mode == 0 ? 1e-5 : mode == 1 ? 3e-3 : BF16_BOUND);
         rt_gpu_close(gpu);
         gpu = NULL;
     }

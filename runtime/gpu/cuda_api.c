@@ -68,6 +68,7 @@ int rt_cuda_open(RtCudaApi *a, RtStatus *st) {
     CU(cuEventDestroy, "cuEventDestroy_v2");
     CU(cuEventRecord, "cuEventRecord");
     CU(cuStreamWaitEvent, "cuStreamWaitEvent");
+    BL(cublasGemmEx, "cublasGemmEx");
 #undef CU
 #undef BL
     void **first = (void **)&a->cuInit, **end = (void **)(&a->cublasSgemm + 1);

@@ -68,6 +68,9 @@ typedef struct {
     CUresult (*cuEventDestroy)(CUevent);
     CUresult (*cuEventRecord)(CUevent, CUstream);
     CUresult (*cuStreamWaitEvent)(CUstream, CUevent, unsigned);
+    /* optional: GEMMs with a compute type (FN_GPU_BF16) */
+    int (*cublasGemmEx)(cublasHandle_t, int, int, int, int, int, const void *, const void *, int, int, const void *, int,
+                        int, const void *, void *, int, int, int, int);
 } RtCudaApi;
 
 /* Opens libcuda and libcublas and initialises device 0. -1 with a message when either library

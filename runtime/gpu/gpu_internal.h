@@ -15,6 +15,8 @@
 #define THREADS 256
 #define WORKSPACE ((size_t)32 << 20)
 enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1, CUBLAS_TF32_TENSOR_OP_MATH = 3 };
+/* cublasGemmEx's: float32 matrices, the default algorithm, products on bfloat16 inputs */
+enum { CUDA_R_32F = 0, CUBLAS_GEMM_DEFAULT = -1, CUBLAS_COMPUTE_32F_FAST_16BF = 75 };
 enum { ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SM_COUNT = 16 };
 #define GPU_MAX_QUEUES 8
 
@@ -35,6 +37,7 @@ struct RtGpu {
     cublasHandle_t blas;
     char name[160], arch[16];
     int sm_count, tf32;
+    int bf16;              /* cuBLAS GEMMs round their inputs to bfloat16 (FN_GPU_BF16=1; with TF32) */
     CUdeviceptr workspace; /* cuBLAS's (WORKSPACE bytes) */
     size_t held;           /* device bytes the executors on this GPU hold (--gpu_memory_fraction) */
 };

@@ -99,10 +99,14 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
 static int gemm(RtGpuExec *ex, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y, int m, int n, int k, int ta, int tb,
                 float beta, RtStatus *st) {
     const float one = 1;
-    int r = ex->gpu->api.cublasSgemm(ex->cur->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
-                                     k, &one, (const float *)b, tb ? k : n, (const float *)a, ta ? m : k, &beta,
-                                     (float *)y, n);
-    return r == 0 ? 0 : rt_fail(st, "cublasSgemm (%d x %d x %d) failed with status %d", m, n, k, r);
+    const RtCudaApi *api = &ex->gpu->api;
+    int opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ldb = tb ? k : n, lda = ta ? m : k;
+    int r = ex->gpu->bf16 ? api->cublasGemmEx(ex->cur->blas, opb, opa, n, m, k, &one, (const void *)b, CUDA_R_32F, ldb,
+                                              (const void *)a, CUDA_R_32F, lda, &beta, (void *)y, CUDA_R_32F, n,
+                                              CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT)
+                          : api->cublasSgemm(ex->cur->blas, opb, opa, n, m, k, &one, (const float *)b, ldb,
+                                             (const float *)a, lda, &beta, (float *)y, n);
+    return r == 0 ? 0 : rt_fail(st, "cuBLAS GEMM (%d x %d x %d) failed with status %d", m, n, k, r);
 }
 
 /* FN_PROFILE: the time since the last lap (the node's start) goes to the phase of this

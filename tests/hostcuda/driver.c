@@ -27,6 +27,7 @@ typedef struct {
     size_t n;
     unsigned char byte;
     int ta, tb, m, nn, k, lda, ldb, ldc; /* W_GEMM (dst = src x src2), column-major as cuBLAS */
+    int bf16;                            /* W_GEMM: the inputs rounded to bfloat16 first */
     float alpha, beta;
     int *deps, n_deps; /* the records this one waits for */
     char done;
@@ -78,6 +79,33 @@ static int dry_run(void) {
     return dry;
 }
 
+/* a copy of the column-major matrix (rows x cols, ld) with each value rounded to bfloat16, to
+   nearest even (NaN and infinities kept), as the tensor cores take it */
+static float *bf16_copy(const float *a, int rows, int cols, int ld) {
+    size_t n = cols ? (size_t)(cols - 1) * ld + rows : 0;
+    float *c = malloc((n ? n : 1) * sizeof *c);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &a[i], 4);
+        if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x7fffu + ((u >> 16) & 1)) & 0xffff0000u;
+        memcpy(&c[i], &u, 4);
+    }
+    return c;
+}
+
+static void run_gemm(const Work *w) {
+    const float *a = w->src, *b = w->src2;
+    float *ra = NULL, *rb = NULL;
+    if (w->bf16) {
+        a = ra = bf16_copy(a, w->ta ? w->k : w->m, w->ta ? w->m : w->k, w->lda);
+        b = rb = bf16_copy(b, w->tb ? w->nn : w->k, w->tb ? w->k : w->nn, w->ldb);
+    }
+    cblas_sgemm(CblasColMajor, w->ta ? CblasTrans : CblasNoTrans, w->tb ? CblasTrans : CblasNoTrans, w->m, w->nn, w->k,
+                w->alpha, a, w->lda, b, w->ldb, w->beta, w->dst, w->ldc);
+    free(ra);
+    free(rb);
+}
+
 static void run_work(const Work *w) {
     count(w);
     if (dry_run()) return;
@@ -85,10 +113,7 @@ static void run_work(const Work *w) {
     case W_KERNEL: hc_run_kernel(w->f, w->args, w->g, w->b); break;
     case W_COPY: memmove(w->dst, w->src, w->n); break;
     case W_SET: memset(w->dst, w->byte, w->n); break;
-    case W_GEMM:
-        cblas_sgemm(CblasColMajor, w->ta ? CblasTrans : CblasNoTrans, w->tb ? CblasTrans : CblasNoTrans, w->m, w->nn, w->k,
-                    w->alpha, w->src, w->lda, w->src2, w->ldb, w->beta, w->dst, w->ldc);
-        break;
+    case W_GEMM: run_gemm(w); break;
     case W_NOP: break;
     }
 }
@@ -658,11 +683,25 @@ EXPORT int cublasSetWorkspace_v2(void *h, void *w, size_t n) {
     ((Blas *)h)->workspace = w;
     return 0;
 }
-EXPORT int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float *alpha, const float *a, int lda,
-                          const float *b, int ldb, const float *beta, float *c, int ldc) {
+static int gemm(void *h, int ta, int tb, int m, int n, int k, const float *alpha, const float *a, int lda,
+                const float *b, int ldb, const float *beta, float *c, int ldc, int bf16) {
     if (m < 0 || n < 0 || k < 0 || lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m) return 7; /* invalid value */
     if (!m || !n) return 0;
     Work w = {.kind = W_GEMM, .ta = ta, .tb = tb, .m = m, .nn = n, .k = k, .alpha = *alpha, .beta = *beta,
-              .src = a, .lda = lda > 0 ? lda : 1, .src2 = b, .ldb = ldb > 0 ? ldb : 1, .dst = c, .ldc = ldc > 0 ? ldc : 1};
+              .src = a, .lda = lda > 0 ? lda : 1, .src2 = b, .ldb = ldb > 0 ? ldb : 1, .dst = c, .ldc = ldc > 0 ? ldc : 1,
+              .bf16 = bf16};
     return submit(stream_of(((Blas *)h)->stream), w) == OK ? 0 : 13; /* execution failed */
+}
+EXPORT int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float *alpha, const float *a, int lda,
+                          const float *b, int ldb, const float *beta, float *c, int ldc) {
+    return gemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0);
+}
+/* float32 matrices only (type 0), computed in float32 (68, 77: TF32 runs as float32 here) or
+   on bfloat16-rounded inputs (75) */
+EXPORT int cublasGemmEx(void *h, int ta, int tb, int m, int n, int k, const void *alpha, const void *a, int atype,
+                        int lda, const void *b, int btype, int ldb, const void *beta, void *c, int ctype, int ldc,
+                        int compute, int algo) {
+    (void)algo;
+    if (atype || btype || ctype || (compute != 68 && compute != 75 && compute != 77)) return 15; /* not supported */
+    return gemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, compute == 75);
 }
