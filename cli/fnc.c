@@ -141,9 +141,17 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
     printf("learnable parameters: %lld (%.3f M) excluding Logits; %lld in all, in %d variables\n",
            (long long)params, (double)params / 1e6, (long long)params_all, n_params);
     printf("non-trainable state:  %lld values (batch-norm moving statistics)\n", (long long)states);
+    /* -D N=... bakes the batch into the shapes: the MACs are then a batch's, shown per image, and
+     * the values (some of them the batch's, some not) are a batch's */
+    int64_t batch = 1;
+    for (int i = 0; i < o->n_defines; i++)
+        if (!strcmp(o->defines[i].name, "N") && o->defines[i].value > 0) batch = o->defines[i].value;
+    macs /= batch;
     printf("forward MACs per image: %lld (%.3f G)\n", (long long)macs, (double)macs / 1e9);
-    printf("forward values per image (unfused, no reuse): %lld (%.1f MiB in float32)\n",
-           (long long)acts, (double)acts * 4 / (1 << 20));
+    char values_per[64] = "per image";
+    if (batch > 1) snprintf(values_per, sizeof values_per, "per batch of %lld", (long long)batch);
+    printf("forward values %s (unfused, no reuse): %lld (%.1f MiB in float32)\n", values_per, (long long)acts,
+           (double)acts * 4 / (1 << 20));
     IrGraph *train = ir_output(g, "loss") != IR_NONE ? build(o, 1, ctx) : NULL;
     for (int t = 0; t < 2; t++) {
         const IrGraph *gg = t ? train : g;

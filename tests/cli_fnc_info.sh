@@ -13,6 +13,11 @@ finish; exit; }
 grep -q "^learnable parameters: 23467824 " "$tmp/info" && ok "23,467,824 learnable values outside Logits" ||
     bad "parameters: $(grep learnable "$tmp/info")"
 grep -q "^forward MACs per image: .*(1.418 G)" "$tmp/info" && ok "1.418 GMAC forward per image" || bad "$(grep MACs "$tmp/info")"
+# a batch given with -D N=... is baked into the shapes: the figures stay per image
+"$bin/fnc" info models/inception_resnet_v1.fn -D embedding_size=512 -D N=64 >"$tmp/info64" 2>&1
+cmp -s <(grep '^forward MACs' "$tmp/info") <(grep '^forward MACs' "$tmp/info64") &&
+    grep -q '^forward values per batch of 64 ' "$tmp/info64" && ok "-D N=64: the same MACs per image; values per batch of 64" ||
+    bad "-D N=64: $(grep '^forward' "$tmp/info64" | tr '\n' ' ')"
 shapes=0
 for want in "Conv2d_1a_3x3 79x79x32" "Conv2d_4b_3x3 17x17x256" "Mixed_6a 8x8x896" "Mixed_7a 3x3x1792" "Bottleneck 512"; do
     set -- $want
