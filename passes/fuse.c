@@ -14,7 +14,10 @@
  * variance gradient has left the group). It reads only that member, and its readers come
  * after it, so the group still runs where it stood: at run_at, its last member but late
  * terminals. And when a node joins one group while reading a member of another that has not
- * escaped either, the two merge (merge_into). The pass is an analysis: the graph is not
+ * escaped either, the two merge (merge_into). A node that would start a group of its own joins,
+ * as a sibling, an open group reading one of its operands from outside (may_join_sibling), so
+ * that the operand is read once for both: the weight decay's sum of a weight's squares runs in
+ * its optimiser update's loop. The pass is an analysis: the graph is not
  * changed, and the runtime recomputes the grouping when it binds a graph (0.2 ms for
  * Inception-ResNet-v1's training step).
  */
@@ -109,13 +112,40 @@ static void merge_into(const IrGraph *g, PassFusion *f, Group *gr, int gi, IrId 
     gr[gq].n = 0;
 }
 
+/* c, in no group yet, may join group gi as a sibling: a group that reads one of c's operands
+ * from outside too, so that the operand is read once for both (batch-norm's mean and variance
+ * of a convolution's output). gi has not escaped, so it may run at c; c reads none of its
+ * members; both have the same domain, and their sums and suffix operands one shape. */
+static int may_join_sibling(const IrGraph *g, const PassFusion *f, const Group *gr, int gi, IrId c) {
+    const Group *G = &gr[gi];
+    const IrNode *cn = &g->nodes[c];
+    if (G->escaped || G->n == 0 || G->n >= PASS_FUSE_MAX_GROUP || cn->dtype != IR_DT_FLOAT) return 0;
+    if (!pass_fuse_pointwise(cn->op) && cn->op != IR_OP_SUM) return 0;
+    if (cn->op == IR_OP_BCAST) return 0;
+    for (int k = 0; k < cn->n_in; k++)
+        if (f->group_of[cn->in[k]] == gi) return 0;
+    const IrShape *dom = &g->nodes[cn->op == IR_OP_SUM ? cn->in[0] : c].shape;
+    IrId first = G->first, gdom = g->nodes[first].op == IR_OP_SUM ? g->nodes[first].in[0] : first;
+    if (!ir_shape_equal(dom, &g->nodes[gdom].shape)) return 0;
+    if (cn->op == IR_OP_SUM && G->terminal_shape_src != IR_NONE &&
+        !ir_shape_equal(&g->nodes[G->terminal_shape_src].shape, &cn->shape))
+        return 0;
+    const IrShape *a = suffix_operand(g, f, gi, G->first, c);
+    for (int k = 0; k < cn->n_in && a && cn->op != IR_OP_SUM; k++) {
+        const IrShape *x = &g->nodes[cn->in[k]].shape;
+        if (x->rank > 0 && !ir_shape_equal(x, dom) && !ir_shape_equal(x, a)) return 0;
+    }
+    return 1;
+}
+
 int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion *f) {
     int n = g->n_nodes;
     memset(f, 0, sizeof *f);
     f->group_of = malloc(((size_t)n + 1) * sizeof *f->group_of);
     f->materialized = calloc((size_t)n + 1, 1);
     Group *gr = malloc(((size_t)n + 1) * sizeof *gr);
-    for (IrId id = 0; id < n; id++) f->group_of[id] = -1;
+    int *reader = malloc(((size_t)n + 1) * sizeof *reader); /* per node: the last group to read it from outside */
+    for (IrId id = 0; id < n; id++) f->group_of[id] = reader[id] = -1;
     for (IrId c = 0; c < n; c++) {
         const IrNode *cn = &g->nodes[c];
         if (needed && !needed[c]) continue;
@@ -124,6 +154,10 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
             for (int k = 0; k < cn->n_in && gi < 0; k++) {
                 IrId p = cn->in[k];
                 if (f->group_of[p] >= 0 && may_join(g, f, gr, p, c)) gi = f->group_of[p];
+            }
+            for (int k = 0; k < cn->n_in && gi < 0; k++) {
+                int r = reader[cn->in[k]];
+                if (r >= 0 && f->group_of[cn->in[k]] < 0 && may_join_sibling(g, f, gr, r, c)) gi = r;
             }
             if (gi < 0) { /* a new group; a sum of an unfused value is a group of one terminal */
                 gi = f->n_groups++;
@@ -136,6 +170,8 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
             (an assignment reads its value after the step: it does not fix where the group runs) */
             if (f->group_of[cn->in[k]] >= 0 && f->group_of[cn->in[k]] != gi) gr[f->group_of[cn->in[k]]].escaped = 1;
         if (gi < 0) continue;
+        for (int k = 0; k < cn->n_in; k++)
+            if (f->group_of[cn->in[k]] != gi) reader[cn->in[k]] = gi;
         f->group_of[c] = gi;
         if (!gr[gi].escaped) gr[gi].run = c; /* else a late terminal */
         gr[gi].n++;
@@ -183,6 +219,7 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
     }
     for (int i = 0; i < f->n_groups; i++) f->n_multi += f->start[i + 1] - f->start[i] > 1;
     free(gr);
+    free(reader);
     return 0;
 }
 

@@ -319,8 +319,41 @@ static void test_text_round_trip(void) {
     ir_graph_free(g);
 }
 
+/* Siblings: a loop that reads a value some open group reads from outside joins that group, so
+ * the value is read once (the sums of x and of x squared); not once the group has been read. */
+static void test_fuse_siblings(void) {
+    IrGraph *g = ir_graph_new();
+    int64_t xd[2] = {16, 8}, cd[1] = {8};
+    IrShape sx = ir_shape_make(g, 2, xd), sc = ir_shape_make(g, 1, cd);
+    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
+    IrId z = ir_leaf(g, IR_OP_INPUT, "z", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
+    IrId b = ir_leaf(g, IR_OP_PARAM, "b", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
+    IrId s1 = ir_reduce(g, IR_OP_SUM, x, 1, 1, NULL);
+    IrId sq = ir_unary(g, IR_OP_SQUARE, x);
+    IrId s2 = ir_reduce(g, IR_OP_SUM, sq, 1, 1, NULL);
+    IrId t1 = ir_reduce(g, IR_OP_SUM, z, 1, 0, NULL);
+    IrId used = ir_binary(g, IR_OP_ADD, t1, b); /* t1 is read: its group is closed */
+    IrId zz = ir_binary(g, IR_OP_MUL, z, z);
+    IrId other = ir_binary(g, IR_OP_SUB, x, b); /* a row operand: x's group has none yet */
+    ir_set_output(g, "v", ir_binary(g, IR_OP_SUB, s2, ir_unary(g, IR_OP_SQUARE, s1)));
+    ir_set_output(g, "u", used);
+    ir_set_output(g, "zz", zz);
+    ir_set_output(g, "o", other);
+    PassFusion f;
+    pass_fuse(g, NULL, NULL, &f);
+    CHECK(f.group_of[s1] >= 0 && f.group_of[sq] == f.group_of[s1] && f.group_of[s2] == f.group_of[s1],
+          "the sums of x and of its square share one loop (groups %d %d %d)", f.group_of[s1], f.group_of[sq],
+          f.group_of[s2]);
+    CHECK(f.group_of[zz] != f.group_of[t1], "a group already read takes no sibling");
+    CHECK(f.group_of[other] == f.group_of[s1], "x - b joins too (groups %d %d)", f.group_of[other], f.group_of[s1]);
+    CHECK(!f.materialized[sq], "x squared is never written");
+    pass_fusion_free(&f);
+    ir_graph_free(g);
+}
+
 int main(void) {
     test_dims();
+    test_fuse_siblings();
     test_nodes();
     test_simplify();
     test_recompute();
