@@ -52,6 +52,17 @@ FN_CUDA_EMULATOR=$emu train --device gpu --max_nrof_epochs 1 --models_base_dir "
     [ "$(losses "$tmp/frac.txt" | head -n 3)" = "$(losses "$tmp/cpu.txt" | head -n 3)" ] &&
     ok "a tight --gpu_memory_fraction runs the step on one stream, same losses" ||
     bad "tight fraction: $(grep -m2 -E 'stream|fnrun' "$tmp/frac.txt" | tr '\n' ' ')"
+# FN_GPU_BF16=1 with every window by columns: the first loss (the forward pass on bfloat16 GEMM
+# operands) within 2 % of the CPU's; the next ones finite (ADAM on 8 images magnifies any
+# difference, as between two CPU paths, only faster)
+FN_GPU_BF16=1 FN_GPU_IMPLICIT=0 FN_CUDA_EMULATOR=$emu train --device gpu --max_nrof_epochs 1 --models_base_dir "$tmp/h" \
+    >"$tmp/bf16.txt" 2>&1 || bad "bfloat16 run: $(tail -3 "$tmp/bf16.txt")"
+first=$(paste <(losses "$tmp/cpu.txt" | head -n 1) <(losses "$tmp/bf16.txt" | head -n 1) |
+    awk '{ d = $1 - $2; if (d < 0) d = -d; printf "%.4f", d / $1 }')
+grep -q '^Device: .*BF16 GEMMs' "$tmp/bf16.txt" && [ "$(losses "$tmp/bf16.txt" | grep -cE '^[0-9]+\.[0-9]+$')" -eq 4 ] &&
+    awk -v r="$first" 'BEGIN { exit !(r != "" && r < 0.02) }' &&
+    ok "FN_GPU_BF16=1: the first loss $first from the CPU's, 4 finite: $(losses "$tmp/bf16.txt" | tr '\n' ' ')" ||
+    bad "bfloat16 run: first loss apart by $first; $(losses "$tmp/bf16.txt" | tr '\n' ' '); $(grep -m1 '^Device' "$tmp/bf16.txt")"
 FN_CUDA_EMULATOR=$emu train --device gpu --max_nrof_epochs 1 --models_base_dir "$tmp/f2" --gpu_memory_fraction 0.000001 \
     >"$tmp/frac2.txt" 2>&1
 rc=$?

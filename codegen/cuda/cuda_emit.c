@@ -117,6 +117,7 @@ static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, char 
     p->node = id;
     p->work = CU_KERNELS;
     p->n_kernels = 0;
+    p->bf16[0] = p->bf16[1] = -1;
     for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++)
         if (unary[i].op == n->op) {
             p->kernel[p->n_kernels++] = add_unary(b, i);
@@ -172,6 +173,8 @@ static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, char 
     case IR_OP_CONV2D_BWD_FILTER: /* im2col, then the GEMM (a 1x1 stride-1 conv skips im2col at run time) */
         p->work = CU_GEMM;
         p->kernel[p->n_kernels++] = add_fixed(b, "fn_im2col");
+        p->bf16[0] = add_fixed(b, "fn_im2col_bf16");
+        p->bf16[1] = add_fixed(b, "fn_to_bf16");
         if (n->op == IR_OP_CONV2D) { /* or an implicit GEMM */
             p->kernel[p->n_kernels++] = add_fixed(b, "fn_conv_igemm");
         } else { /* in splits of the rows, added up */
@@ -182,6 +185,8 @@ static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, char 
     case IR_OP_CONV2D_BWD_DATA: /* the GEMM into columns, then col2im; or an implicit GEMM */
         p->work = CU_GEMM;
         p->kernel[p->n_kernels++] = add_fixed(b, "fn_col2im");
+        p->bf16[0] = add_fixed(b, "fn_col2im_bf16");
+        p->bf16[1] = add_fixed(b, "fn_to_bf16");
         p->kernel[p->n_kernels++] = add_fixed(b, "fn_conv_igemm");
         return 0;
     default: break;
@@ -394,6 +399,7 @@ static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *num
         }
         m->plan[id].node = id;
         m->plan[id].work = CU_NOTHING;
+        m->plan[id].bf16[0] = m->plan[id].bf16[1] = -1;
         if (f->run_at[gi] != id) continue; /* the group runs at run_at */
         if (add_group(&b, g, f, gi, numel, &m->groups[gi], &bodies, &n_bodies, &body_kernel) < 0) {
             snprintf(err, errcap, "fused group %d (ending at node %%%d): its operands or sums have two row lengths", gi,

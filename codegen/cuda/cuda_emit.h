@@ -31,6 +31,8 @@ typedef struct {
     CuWork work;
     int n_kernels;
     int kernel[3]; /* indices into CuModule.names */
+    int bf16[2];   /* a convolution's bfloat16 column kernel (fn_im2col_bf16 or fn_col2im_bf16) and
+                      fn_to_bf16, for FN_GPU_BF16; else -1 */
     int group;     /* CU_FUSED: index into CuModule.groups */
 } CuNodePlan;
 

@@ -51,7 +51,7 @@ RtGpu *rt_gpu_open(RtStatus *st) {
     snprintf(gpu->arch, sizeof gpu->arch, "sm_%d%d", major, minor);
     size_t len = strlen(gpu->name);
     snprintf(gpu->name + len, sizeof gpu->name - len, " (%s%s)", gpu->arch,
-             gpu->bf16 ? ", BF16 cuBLAS GEMMs, TF32 implicit" : gpu->tf32 ? ", TF32 GEMMs" : "");
+             gpu->bf16 ? ", TF32 and BF16 GEMMs" : gpu->tf32 ? ", TF32 GEMMs" : "");
     return gpu;
 }
 

@@ -16,7 +16,7 @@
 #define WORKSPACE ((size_t)32 << 20)
 enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1, CUBLAS_TF32_TENSOR_OP_MATH = 3 };
 /* cublasGemmEx's: float32 matrices, the default algorithm, products on bfloat16 inputs */
-enum { CUDA_R_32F = 0, CUBLAS_GEMM_DEFAULT = -1, CUBLAS_COMPUTE_32F_FAST_16BF = 75 };
+enum { CUDA_R_32F = 0, CUDA_R_16BF = 14, CUBLAS_GEMM_DEFAULT = -1, CUBLAS_COMPUTE_32F = 68, CUBLAS_COMPUTE_32F_FAST_16BF = 75 };
 enum { ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SM_COUNT = 16 };
 #define GPU_MAX_QUEUES 8
 

@@ -95,18 +95,27 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
     return 0;
 }
 
-/* Y[m,n] = op(A)[m,k] op(B)[k,n] (+ beta Y), row-major, through column-major cuBLAS (Y^T = op(B)^T op(A)^T) */
-static int gemm(RtGpuExec *ex, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y, int m, int n, int k, int ta, int tb,
-                float beta, RtStatus *st) {
+/* Y[m,n] = op(A)[m,k] op(B)[k,n] (+ beta Y), row-major, through column-major cuBLAS (Y^T = op(B)^T op(A)^T).
+ * half: A and B are bfloat16, and so is Y when half is 2 (sums in float32); else all float32, and
+ * with FN_GPU_BF16 multiplied as bfloat16 (cuBLAS rounds them). */
+static int gemm_typed(RtGpuExec *ex, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y, int m, int n, int k, int ta, int tb,
+                      float beta, int half, RtStatus *st) {
     const float one = 1;
     const RtCudaApi *api = &ex->gpu->api;
     int opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ldb = tb ? k : n, lda = ta ? m : k;
-    int r = ex->gpu->bf16 ? api->cublasGemmEx(ex->cur->blas, opb, opa, n, m, k, &one, (const void *)b, CUDA_R_32F, ldb,
-                                              (const void *)a, CUDA_R_32F, lda, &beta, (void *)y, CUDA_R_32F, n,
-                                              CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT)
-                          : api->cublasSgemm(ex->cur->blas, opb, opa, n, m, k, &one, (const float *)b, ldb,
-                                             (const float *)a, lda, &beta, (float *)y, n);
+    int in = half ? CUDA_R_16BF : CUDA_R_32F, out = half == 2 ? CUDA_R_16BF : CUDA_R_32F;
+    int r = half || ex->gpu->bf16
+                ? api->cublasGemmEx(ex->cur->blas, opb, opa, n, m, k, &one, (const void *)b, in, ldb, (const void *)a, in,
+                                    lda, &beta, (void *)y, out, n, half ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_16BF,
+                                    CUBLAS_GEMM_DEFAULT)
+                : api->cublasSgemm(ex->cur->blas, opb, opa, n, m, k, &one, (const float *)b, ldb, (const float *)a, lda,
+                                   &beta, (float *)y, n);
     return r == 0 ? 0 : rt_fail(st, "cuBLAS GEMM (%d x %d x %d) failed with status %d", m, n, k, r);
+}
+
+static int gemm(RtGpuExec *ex, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y, int m, int n, int k, int ta, int tb,
+                float beta, RtStatus *st) {
+    return gemm_typed(ex, a, b, y, m, n, k, ta, tb, beta, 0, st);
 }
 
 /* FN_PROFILE: the time since the last lap (the node's start) goes to the phase of this
@@ -126,7 +135,7 @@ static int lap(RtGpuExec *ex, IrOp op, const RefWindow *w, int phase, RtStatus *
  * default 256: on an H200, 32 MB chunks, read back from L2, made the step 5-9 % slower than the
  * whole batch at once, the GEMMs being smaller), at least one; the whole batch when it is 0. */
 static int col_images(const RtGpuExec *ex, const RefWindow *w) {
-    size_t per = (size_t)w->oh * w->ow * w->kh * w->kw * w->c * sizeof(float);
+    size_t per = (size_t)w->oh * w->ow * w->kh * w->kw * w->c * (ex->gpu->bf16 ? 2 : sizeof(float));
     if (!ex->col_bytes || !per) return w->n;
     size_t k = ex->col_bytes / per;
     return k < 1 ? 1 : k > (size_t)w->n ? w->n : (int)k;
@@ -179,31 +188,64 @@ static int conv_implicit(RtGpuExec *ex, IrOp op, const int *kernels, CUdeviceptr
     return lap(ex, op, w, GPU_CONV_GEMM, st);
 }
 
+/* Where a column convolution's scratch holds, in bytes: its columns (a chunk's, float32 or
+ * bfloat16) at 0; with FN_GPU_BF16 also the chunk's dy and the weights in bfloat16, at *dy_at and
+ * *w_at. Returns the floats it takes. */
+static int64_t col_scratch(const RtGpuExec *ex, const RefWindow *w, size_t *dy_at, size_t *w_at) {
+    int64_t per = col_images(ex, w), M = per * w->oh * w->ow, K = (int64_t)w->kh * w->kw * w->c;
+    if (!ex->gpu->bf16) {
+        *dy_at = *w_at = 0;
+        return M * K;
+    }
+    size_t cols = ((size_t)(M * K) * 2 + ALIGN - 1) / ALIGN * ALIGN, dys = ((size_t)(M * w->o) * 2 + ALIGN - 1) / ALIGN * ALIGN;
+    *dy_at = cols;
+    *w_at = cols + dys;
+    return (int64_t)((cols + dys + (size_t)K * w->o * 2 + sizeof(float) - 1) / sizeof(float));
+}
+
+/* FN_GPU_BF16: y = x (n floats) in bfloat16 */
+static int to_bf16(RtGpuExec *ex, const CuNodePlan *cp, CUdeviceptr y, CUdeviceptr x, int64_t n, RtStatus *st) {
+    void *args[] = {&y, &x, &n};
+    return gpu_launch(ex, cp->bf16[1], n, args, st);
+}
+
 /* A convolution around a column matrix, a chunk of images at a time: forward, im2col(x) x w;
  * filter gradient, the chunks' im2col(x)^T x dy summed (beta 1 after the first); data gradient,
- * col2im(dy x w^T). a and b are the node's operands (x and w, x and dy, dy and w). */
-static int conv_by_columns(RtGpuExec *ex, IrOp op, int k0, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y, const RefWindow *w,
-                           RtStatus *st) {
-    int per = col_images(ex, w), K = w->kh * w->kw * w->c;
+ * col2im(dy x w^T). a and b are the node's operands (x and w, x and dy, dy and w). With
+ * FN_GPU_BF16 the GEMMs' operands are bfloat16 (the columns, dy and the weights, rounded once
+ * each; the data gradient's columns too), their sums float32. */
+static int conv_by_columns(RtGpuExec *ex, IrOp op, const CuNodePlan *cp, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y,
+                           const RefWindow *w, RtStatus *st) {
+    int per = col_images(ex, w), K = w->kh * w->kw * w->c, half = ex->gpu->bf16;
+    if (half && (cp->bf16[0] < 0 || cp->bf16[1] < 0)) return rt_fail(st, "the CUDA module has no bfloat16 column kernels");
+    int k_col = half ? cp->bf16[0] : cp->kernel[0];
     size_t in_img = (size_t)w->h * w->w * w->c * sizeof(float), out_img = (size_t)w->oh * w->ow * w->o * sizeof(float);
-    CUdeviceptr col = ex->cur->scratch;
+    size_t dy_at, w_at;
+    col_scratch(ex, w, &dy_at, &w_at);
+    CUdeviceptr col = ex->cur->scratch, dyh = col + dy_at, wh = col + w_at;
+    if (half && op != IR_OP_CONV2D_BWD_FILTER && to_bf16(ex, cp, wh, b, (int64_t)K * w->o, st) < 0) return -1;
     for (int b0 = 0; b0 < w->n; b0 += per) {
         RefWindow c = *w;
         c.n = per < w->n - b0 ? per : w->n - b0;
         int M = c.n * c.oh * c.ow, rc;
+        CUdeviceptr dy = op == IR_OP_CONV2D_BWD_DATA ? a + b0 * out_img : b + b0 * out_img;
+        if (half && op != IR_OP_CONV2D && to_bf16(ex, cp, dyh, dy, (int64_t)M * w->o, st) < 0) return -1;
         if (op == IR_OP_CONV2D_BWD_DATA) {
             CUdeviceptr dx = y + b0 * in_img;
             void *args[] = {&dx, &col, &c};
-            if (gemm(ex, a + b0 * out_img, b, col, M, K, w->o, 0, 1, 0, st) < 0 || lap(ex, op, w, GPU_CONV_GEMM, st) < 0 ||
-                gpu_launch(ex, k0, (int64_t)c.n * c.h * c.w * c.c, args, st) < 0 || lap(ex, op, w, GPU_CONV_COL2IM, st) < 0)
+            if ((half ? gemm_typed(ex, dyh, wh, col, M, K, w->o, 0, 1, 0, 2, st) : gemm(ex, dy, b, col, M, K, w->o, 0, 1, 0, st)) < 0 ||
+                lap(ex, op, w, GPU_CONV_GEMM, st) < 0 || gpu_launch(ex, k_col, (int64_t)c.n * c.h * c.w * c.c, args, st) < 0 ||
+                lap(ex, op, w, GPU_CONV_COL2IM, st) < 0)
                 return -1;
             continue;
         }
         CUdeviceptr x = a + b0 * in_img;
         void *args[] = {&col, &x, &c}; /* a thread per output pixel and channel */
-        if (gpu_launch(ex, k0, (int64_t)M * c.c, args, st) < 0 || lap(ex, op, w, GPU_CONV_IM2COL, st) < 0) return -1;
-        if (op == IR_OP_CONV2D) rc = gemm(ex, col, b, y + b0 * out_img, M, w->o, K, 0, 0, 0, st); /* [M,K] x [K,O] */
-        else rc = gemm(ex, col, b + b0 * out_img, y, K, w->o, M, 1, 0, b0 ? 1 : 0, st);          /* col^T x dy */
+        if (gpu_launch(ex, k_col, (int64_t)M * c.c, args, st) < 0 || lap(ex, op, w, GPU_CONV_IM2COL, st) < 0) return -1;
+        if (op == IR_OP_CONV2D) /* [M,K] x [K,O] */
+            rc = gemm_typed(ex, col, half ? wh : b, y + b0 * out_img, M, w->o, K, 0, 0, 0, half, st);
+        else /* col^T x dy */
+            rc = gemm_typed(ex, col, half ? dyh : dy, y, K, w->o, M, 1, 0, b0 ? 1 : 0, half, st);
         if (rc < 0 || lap(ex, op, w, GPU_CONV_GEMM, st) < 0) return -1;
     }
     return 0;
@@ -294,7 +336,7 @@ int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
             if (row) row->implicit = 1;
             return conv_implicit(ex, n->op, cp->kernel, a, b, y, &w, st);
         }
-        if (!ref_conv_pointwise(&w)) return conv_by_columns(ex, n->op, k0, a, b, y, &w, st);
+        if (!ref_conv_pointwise(&w)) return conv_by_columns(ex, n->op, cp, a, b, y, &w, st);
         int M = w.n * w.oh * w.ow, rc; /* 1x1, stride 1: x is the column matrix */
         if (n->op == IR_OP_CONV2D) rc = gemm(ex, a, b, y, M, w.o, w.c, 0, 0, 0, st);           /* [M,C] x [C,O] */
         else if (n->op == IR_OP_CONV2D_BWD_FILTER) rc = gemm(ex, a, b, y, w.c, w.o, M, 1, 0, 0, st); /* x^T x dy */
@@ -388,7 +430,10 @@ void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]) {
         rt_plan_window(p, id, &w);
         if (implicit_conv(ex, op, &w)) {
             if (op == IR_OP_CONV2D_BWD_FILTER) need[0] = filter_splits(ex, &w, &splits, &chunk);
-        } else if (!ref_conv_pointwise(&w)) need[0] = (int64_t)col_images(ex, &w) * w.oh * w.ow * w.kh * w.kw * w.c;
+        } else if (!ref_conv_pointwise(&w)) {
+            size_t dy_at, w_at;
+            need[0] = col_scratch(ex, &w, &dy_at, &w_at);
+        }
     }
 }
 

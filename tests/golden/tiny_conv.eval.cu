@@ -88,6 +88,19 @@ __device__ inline void fn_mma_32x32x8(float acc[2][4][4], const float *a, int sr
                          : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(bf[nt][0]), "r"(bf[nt][1]));
 }
 #endif
+/* bfloat16 as its bits (FN_GPU_BF16: the GEMM operands of convolutions with a column matrix):
+ * from float to nearest even (a NaN stays a NaN), and back; fn_put and fn_get store and load a
+ * float as the element type */
+typedef unsigned short fn_bf16;
+__device__ inline fn_bf16 fn_bf16_of(float v) {
+    unsigned u = __float_as_uint(v);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (fn_bf16)((u >> 16) | 0x40u);
+    return (fn_bf16)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+__device__ inline void fn_put(float *p, float v) { *p = v; }
+__device__ inline void fn_put(fn_bf16 *p, float v) { *p = fn_bf16_of(v); }
+__device__ inline float fn_get(const float *p) { return *p; }
+__device__ inline float fn_get(const fn_bf16 *p) { return __uint_as_float((unsigned)*p << 16); }
 /* Row kernels over long rows (the logits: 10,575 classes for CASIA-WebFace) run a warp per row,
  * blocks of 32 lanes x 8 rows: each lane takes every 32nd column, and lane 0 combines the lanes in
  * their order through shared memory (no shuffles, so the host emulation runs them as written).
@@ -129,21 +142,34 @@ __device__ inline double fn_row_expsum(const float *xr, fn_i64 cols, float m, do
 
 /* col[n*oh*ow, kh*kw*c] from x[n,h,w,c]; padded cells are 0. A thread per output pixel and
  * channel walks the window, so the pixel's coordinates are divided out once, not per cell; the
- * two never overlap (__restrict__), so the cells' loads need not wait for the last store */
-extern "C" __global__ void fn_im2col(float *__restrict__ col, const float *__restrict__ x, FnWin w) {
+ * two never overlap (__restrict__), so the cells' loads need not wait for the last store.
+ * The columns in float32 or bfloat16 (fn_im2col_bf16) */
+template <typename T> __device__ inline void fn_im2col_at(T *__restrict__ col, const float *__restrict__ x, const FnWin &w) {
     fn_i64 row_len = (fn_i64)w.kh * w.kw * w.c;
     FN_LOOP(i, (fn_i64)w.n * w.oh * w.ow * w.c) {
         int b, oy, ox, ci;
         fn_nhwc(i, w.oh, w.ow, w.c, &b, &oy, &ox, &ci);
-        float *dst = col + fn_div(i, w.c) * row_len + ci;
+        T *dst = col + fn_div(i, w.c) * row_len + ci;
         for (int ky = 0; ky < w.kh; ky++) {
             int iy = oy * w.sh - w.pad_t + ky;
             for (int kx = 0; kx < w.kw; kx++) {
                 int ix = ox * w.sw - w.pad_l + kx;
-                dst[(ky * w.kw + kx) * w.c] = iy < 0 || iy >= w.h || ix < 0 || ix >= w.w ? 0.f : x[fn_pix(w, b, iy, ix) + ci];
+                fn_put(&dst[(ky * w.kw + kx) * w.c], iy < 0 || iy >= w.h || ix < 0 || ix >= w.w ? 0.f : x[fn_pix(w, b, iy, ix) + ci]);
             }
         }
     }
+}
+extern "C" __global__ void fn_im2col(float *__restrict__ col, const float *__restrict__ x, FnWin w) {
+    fn_im2col_at(col, x, w);
+}
+
+extern "C" __global__ void fn_im2col_bf16(fn_bf16 *__restrict__ col, const float *__restrict__ x, FnWin w) {
+    fn_im2col_at(col, x, w);
+}
+
+/* y = x rounded to bfloat16 (the GEMM operands of FN_GPU_BF16) */
+extern "C" __global__ void fn_to_bf16(fn_bf16 *y, const float *x, fn_i64 n) {
+    FN_LOOP(i, n) y[i] = fn_bf16_of(x[i]);
 }
 
 /* Convolutions as implicit GEMMs on the tensor cores (TF32 operands, float32 sums): the window's

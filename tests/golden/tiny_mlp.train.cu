@@ -88,6 +88,19 @@ __device__ inline void fn_mma_32x32x8(float acc[2][4][4], const float *a, int sr
                          : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(bf[nt][0]), "r"(bf[nt][1]));
 }
 #endif
+/* bfloat16 as its bits (FN_GPU_BF16: the GEMM operands of convolutions with a column matrix):
+ * from float to nearest even (a NaN stays a NaN), and back; fn_put and fn_get store and load a
+ * float as the element type */
+typedef unsigned short fn_bf16;
+__device__ inline fn_bf16 fn_bf16_of(float v) {
+    unsigned u = __float_as_uint(v);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (fn_bf16)((u >> 16) | 0x40u);
+    return (fn_bf16)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+__device__ inline void fn_put(float *p, float v) { *p = v; }
+__device__ inline void fn_put(fn_bf16 *p, float v) { *p = fn_bf16_of(v); }
+__device__ inline float fn_get(const float *p) { return *p; }
+__device__ inline float fn_get(const fn_bf16 *p) { return __uint_as_float((unsigned)*p << 16); }
 /* Row kernels over long rows (the logits: 10,575 classes for CASIA-WebFace) run a warp per row,
  * blocks of 32 lanes x 8 rows: each lane takes every 32nd column, and lane 0 combines the lanes in
  * their order through shared memory (no shuffles, so the host emulation runs them as written).

@@ -28,6 +28,7 @@ typedef struct {
     unsigned char byte;
     int ta, tb, m, nn, k, lda, ldb, ldc; /* W_GEMM (dst = src x src2), column-major as cuBLAS */
     int bf16;                            /* W_GEMM: the inputs rounded to bfloat16 first */
+    int half;                            /* W_GEMM: the inputs are bfloat16, and the output too when 2 */
     float alpha, beta;
     int *deps, n_deps; /* the records this one waits for */
     char done;
@@ -93,17 +94,44 @@ static float *bf16_copy(const float *a, int rows, int cols, int ld) {
     return c;
 }
 
+/* the column-major bfloat16 matrix (rows x cols, ld) as floats, laid out alike */
+static float *widen(const uint16_t *h, int rows, int cols, int ld) {
+    size_t n = cols ? (size_t)(cols - 1) * ld + rows : 0;
+    float *c = malloc((n ? n : 1) * sizeof *c);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)h[i] << 16;
+        memcpy(&c[i], &u, 4);
+    }
+    return c;
+}
+
 static void run_gemm(const Work *w) {
     const float *a = w->src, *b = w->src2;
-    float *ra = NULL, *rb = NULL;
-    if (w->bf16) {
-        a = ra = bf16_copy(a, w->ta ? w->k : w->m, w->ta ? w->m : w->k, w->lda);
-        b = rb = bf16_copy(b, w->tb ? w->nn : w->k, w->tb ? w->k : w->nn, w->ldb);
+    float *ra = NULL, *rb = NULL, *rc = NULL, *c = w->dst;
+    int ar = w->ta ? w->k : w->m, ac = w->ta ? w->m : w->k, br = w->tb ? w->nn : w->k, bc = w->tb ? w->k : w->nn;
+    if (w->half) {
+        a = ra = widen(w->src, ar, ac, w->lda);
+        b = rb = widen(w->src2, br, bc, w->ldb);
+        if (w->half == 2) c = rc = widen(w->dst, w->m, w->nn, w->ldc);
+    } else if (w->bf16) {
+        a = ra = bf16_copy(a, ar, ac, w->lda);
+        b = rb = bf16_copy(b, br, bc, w->ldb);
     }
     cblas_sgemm(CblasColMajor, w->ta ? CblasTrans : CblasNoTrans, w->tb ? CblasTrans : CblasNoTrans, w->m, w->nn, w->k,
-                w->alpha, a, w->lda, b, w->ldb, w->beta, w->dst, w->ldc);
+                w->alpha, a, w->lda, b, w->ldb, w->beta, c, w->ldc);
+    if (rc) { /* back to bfloat16, to nearest even */
+        float *r = bf16_copy(rc, w->m, w->nn, w->ldc);
+        uint16_t *d = w->dst;
+        for (size_t i = 0; i < (size_t)(w->nn - 1) * w->ldc + w->m; i++) {
+            uint32_t u;
+            memcpy(&u, &r[i], 4);
+            d[i] = (uint16_t)(u >> 16);
+        }
+        free(r);
+    }
     free(ra);
     free(rb);
+    free(rc);
 }
 
 static void run_work(const Work *w) {
@@ -683,25 +711,27 @@ EXPORT int cublasSetWorkspace_v2(void *h, void *w, size_t n) {
     ((Blas *)h)->workspace = w;
     return 0;
 }
-static int gemm(void *h, int ta, int tb, int m, int n, int k, const float *alpha, const float *a, int lda,
-                const float *b, int ldb, const float *beta, float *c, int ldc, int bf16) {
+static int gemm(void *h, int ta, int tb, int m, int n, int k, const float *alpha, const void *a, int lda,
+                const void *b, int ldb, const float *beta, void *c, int ldc, int bf16, int half) {
     if (m < 0 || n < 0 || k < 0 || lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m) return 7; /* invalid value */
     if (!m || !n) return 0;
     Work w = {.kind = W_GEMM, .ta = ta, .tb = tb, .m = m, .nn = n, .k = k, .alpha = *alpha, .beta = *beta,
               .src = a, .lda = lda > 0 ? lda : 1, .src2 = b, .ldb = ldb > 0 ? ldb : 1, .dst = c, .ldc = ldc > 0 ? ldc : 1,
-              .bf16 = bf16};
+              .bf16 = bf16, .half = half};
     return submit(stream_of(((Blas *)h)->stream), w) == OK ? 0 : 13; /* execution failed */
 }
 EXPORT int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float *alpha, const float *a, int lda,
                           const float *b, int ldb, const float *beta, float *c, int ldc) {
-    return gemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0);
+    return gemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, 0);
 }
-/* float32 matrices only (type 0), computed in float32 (68, 77: TF32 runs as float32 here) or
-   on bfloat16-rounded inputs (75) */
+/* float32 matrices (type 0) computed in float32 (68, 77: TF32 runs as float32 here) or on
+   bfloat16-rounded inputs (75); or bfloat16 ones (14) into float32 or bfloat16, in float32 (68) */
 EXPORT int cublasGemmEx(void *h, int ta, int tb, int m, int n, int k, const void *alpha, const void *a, int atype,
                         int lda, const void *b, int btype, int ldb, const void *beta, void *c, int ctype, int ldc,
                         int compute, int algo) {
     (void)algo;
+    if (atype == 14 && btype == 14 && (ctype == 0 || ctype == 14) && compute == 68)
+        return gemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, ctype == 14 ? 2 : 1);
     if (atype || btype || ctype || (compute != 68 && compute != 75 && compute != 77)) return 15; /* not supported */
-    return gemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, compute == 75);
+    return gemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, compute == 75, 0);
 }
