@@ -44,14 +44,15 @@ RtGpu *rt_gpu_open(RtStatus *st) {
     const char *tf = getenv("FN_GPU_TF32");
     gpu->tf32 = !(tf && strcmp(tf, "0") == 0) && gpu->api.cublasSetMathMode &&
                 gpu->api.cublasSetMathMode(gpu->blas, CUBLAS_TF32_TENSOR_OP_MATH) == 0;
-    /* FN_GPU_BF16=1: cuBLAS's GEMMs on bfloat16 products of the float32 matrices (the tensor cores'
-     * fastest rate for them; the implicit-GEMM convolutions stay TF32); off by default */
+    /* FN_GPU_BF16=1: cuBLAS's GEMMs on bfloat16 operands (gpu_ops.c: the column convolutions' in
+     * bfloat16, the others rounded by cuBLAS); =columns: only the column convolutions'; the
+     * implicit-GEMM convolutions stay TF32. Off by default */
     const char *bf = getenv("FN_GPU_BF16");
-    gpu->bf16 = gpu->tf32 && bf && strcmp(bf, "1") == 0 && gpu->api.cublasGemmEx;
+    gpu->bf16 = !gpu->tf32 || !bf || !gpu->api.cublasGemmEx ? 0 : !strcmp(bf, "1") ? 1 : !strcmp(bf, "columns") ? 2 : 0;
     snprintf(gpu->arch, sizeof gpu->arch, "sm_%d%d", major, minor);
     size_t len = strlen(gpu->name);
     snprintf(gpu->name + len, sizeof gpu->name - len, " (%s%s)", gpu->arch,
-             gpu->bf16 ? ", TF32 and BF16 GEMMs" : gpu->tf32 ? ", TF32 GEMMs" : "");
+             gpu->bf16 == 1 ? ", TF32 and BF16 GEMMs" : gpu->bf16 ? ", TF32 and BF16 column GEMMs" : gpu->tf32 ? ", TF32 GEMMs" : "");
     return gpu;
 }
 

@@ -37,7 +37,8 @@ struct RtGpu {
     cublasHandle_t blas;
     char name[160], arch[16];
     int sm_count, tf32;
-    int bf16;              /* cuBLAS GEMMs round their inputs to bfloat16 (FN_GPU_BF16=1; with TF32) */
+    int bf16;              /* FN_GPU_BF16 (with TF32): 1 every cuBLAS GEMM on bfloat16 operands, 2 the
+                              column convolutions' only; 0 none */
     CUdeviceptr workspace; /* cuBLAS's (WORKSPACE bytes) */
     size_t held;           /* device bytes the executors on this GPU hold (--gpu_memory_fraction) */
 };
