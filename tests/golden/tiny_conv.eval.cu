@@ -209,13 +209,17 @@ __device__ __forceinline__ void fn_gather32(float v[32], const float *src, const
  * for the data gradient) */
 __device__ __forceinline__ void fn_weights8(float v[8], const float *wt, const FnWin &w, int data, int k0, int K, int c,
                                             int ncol, int warp) {
+    int cl = 0, o = 0; /* the data gradient's row k0 + warp + 4j as (cell, o): one division, then steps */
+    if (data) {
+        cl = (k0 + warp) / w.o;
+        o = k0 + warp - cl * w.o;
+    }
     for (int j = 0; j < 8; j++) {
         int kr = k0 + warp + 4 * j;
         if (kr >= K || c >= ncol) v[j] = 0.f;
-        else if (data) {
-            int cl = kr / w.o;
-            v[j] = wt[((fn_i64)cl * w.c + c) * w.o + (kr - cl * w.o)];
-        } else v[j] = wt[(fn_i64)kr * w.o + c];
+        else if (data) v[j] = wt[((fn_i64)cl * w.c + c) * w.o + o];
+        else v[j] = wt[(fn_i64)kr * w.o + c];
+        for (o += 4; data && o >= w.o; o -= w.o) cl++;
     }
 }
 /* as fn_gather32 with 4 channels a load (kc a multiple of 4): v[4j..4j+3] for columns k..k+3 at
