@@ -224,9 +224,21 @@ __device__ __forceinline__ void fn_weights8(float v[8], const float *wt, const F
 }
 /* as fn_gather32 with 4 channels a load (kc a multiple of 4): v[4j..4j+3] for columns k..k+3 at
  * row rg + 16j */
-__device__ __forceinline__ void fn_gather32v(float v[32], const float *src, const FnGather &q, int k, int K, const fn_i64 *base,
-                                             const int *ry, const int *rx, int rg) {
-    int cell = k / q.kc, ci = k - cell * q.kc, ky = cell / q.kw, kx = cell - ky * q.kw;
+/* column k of the sum as its window cell (ky, kx) and channel ci: by division once, then
+ * stepped 32 columns a tile (fn_cell_next: no division; kc is at least 4 where it is used) */
+struct FnCell { int k, ky, kx, ci; };
+__device__ __forceinline__ FnCell fn_cell_at(const FnGather &q, int k) {
+    int cell = k / q.kc, ky = cell / q.kw;
+    return FnCell{k, ky, cell - ky * q.kw, k - cell * q.kc};
+}
+__device__ __forceinline__ void fn_cell_next(const FnGather &q, FnCell &c) {
+    c.k += 32;
+    for (c.ci += 32; c.ci >= q.kc; c.ci -= q.kc)
+        if (++c.kx == q.kw) c.kx = 0, c.ky++;
+}
+__device__ __forceinline__ void fn_gather32v(float v[32], const float *src, const FnGather &q, const FnCell &c, int K,
+                                             const fn_i64 *base, const int *ry, const int *rx, int rg) {
+    int k = c.k, ci = c.ci, ky = c.ky, kx = c.kx;
 #pragma unroll
     for (int j = 0; j < 8; j++) {
         int r = rg + 16 * j, iy = ry[r], ix = rx[r];
@@ -276,7 +288,8 @@ extern "C" __global__ void fn_conv_igemm(float *y, const float *src, const float
     /* vec: 4 channels a load, thread (row group rg, quad qd) taking columns 4qd..4qd+3 of rows
      * rg, rg + 16, ...; else a column (lane) of rows warp, warp + 4, ... */
     int vec = q.kc % 4 == 0, rg = tid >> 3, qd = tid & 7;
-    if (vec) fn_gather32v(va, src, q, 4 * qd, K, base, ry, rx, rg);
+    FnCell cell = fn_cell_at(q, 4 * qd); /* the vec gather's columns, tile by tile */
+    if (vec) fn_gather32v(va, src, q, cell, K, base, ry, rx, rg);
     else fn_gather32(va, src, q, lane, K, base, ry, rx, warp);
     fn_weights8(vb, wt, w, data, 0, K, n0 + lane, ncol, warp);
     for (int k0 = 0; k0 < K; k0 += 32) {
@@ -289,8 +302,12 @@ extern "C" __global__ void fn_conv_igemm(float *y, const float *src, const float
         for (int j = 0; j < 8; j++) bs[warp + 4 * j][lane] = fn_tf32(vb[j]);
         __syncthreads();
         if (k0 + 32 < K) { /* the next 32 of the sum, in flight meanwhile */
-            if (vec) fn_gather32v(va, src, q, k0 + 32 + 4 * qd, K, base, ry, rx, rg);
-            else fn_gather32(va, src, q, k0 + 32 + lane, K, base, ry, rx, warp);
+            if (vec) {
+                fn_cell_next(q, cell);
+                fn_gather32v(va, src, q, cell, K, base, ry, rx, rg);
+            } else {
+                fn_gather32(va, src, q, k0 + 32 + lane, K, base, ry, rx, warp);
+            }
             fn_weights8(vb, wt, w, data, k0 + 32, K, n0 + lane, ncol, warp);
         }
         for (int kk = 0; kk < 32; kk += 8) fn_mma_32x32x8(acc, &as[warp * 32][kk], 36, 1, &bs[kk][0], 40);
