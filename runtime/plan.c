@@ -99,8 +99,8 @@ static int in_place_block(const RtPlan *p, const Blocks *bl, const int *last, in
     return -1;
 }
 
-/* Offsets in one slab for blocks with lifetimes [start, busy]: largest first, each at the lowest
- * offset clear of every placed block alive at the same time (the usual arena packing; it comes
+/* Offsets in one slab for blocks with lifetimes [start, busy + slack]: largest first, each at the
+ * lowest offset clear of every placed block alive at the same time (the usual arena packing; it comes
  * close to the peak of live bytes, where reusing whole blocks wasted a third). */
 static size_t padded(const RtPlan *p, int b) { return (p->block_bytes[b] + 63) & ~(size_t)63; }
 
@@ -117,7 +117,7 @@ static int by_offset(const void *x, const void *y, void *plan) {
     return a != b ? (a < b ? -1 : 1) : 0;
 }
 
-static void pack_slab(RtPlan *p, const Blocks *bl) {
+static void pack_slab(RtPlan *p, const Blocks *bl, int slack) {
     int nb = p->n_blocks;
     int *order = malloc(((size_t)nb + 1) * sizeof *order), *live = malloc(((size_t)nb + 1) * sizeof *live);
     p->block_off = calloc((size_t)nb + 1, sizeof *p->block_off);
@@ -128,7 +128,7 @@ static void pack_slab(RtPlan *p, const Blocks *bl) {
         int b = order[i], n_live = 0;
         for (int k = 0; k < i; k++) { /* placed blocks alive at the same time, by offset */
             int q = order[k];
-            if (bl->start[q] <= bl->busy[b] && bl->start[b] <= bl->busy[q]) live[n_live++] = q;
+            if (bl->start[q] <= bl->busy[b] + slack && bl->start[b] <= bl->busy[q] + slack) live[n_live++] = q;
         }
         qsort_r(live, (size_t)n_live, sizeof *live, by_offset, p);
         size_t off = 0, size = padded(p, b);
@@ -190,7 +190,7 @@ static void assign_in_place(RtPlan *p, const int *pos) {
     free(src_of);
 }
 
-static void plan_blocks(RtPlan *p, int assign) {
+static void plan_blocks(RtPlan *p, int assign, int slack) {
     const IrGraph *g = p->g;
     const PassFusion *f = &p->fusion;
     int n = p->n;
@@ -252,7 +252,7 @@ static void plan_blocks(RtPlan *p, int assign) {
         }
         place(p, &bl, id, id, last[id], nd->op == IR_OP_INPUT || nd->op == IR_OP_CONST);
     }
-    if (f->n_groups) pack_slab(p, &bl);
+    if (f->n_groups) pack_slab(p, &bl, slack);
     free(last);
     free(pos);
     free(bl.busy);
@@ -323,7 +323,7 @@ int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *c
         }
     }
     if (fuse) pass_fuse(g, p->needed, p->kept, &p->fusion);
-    plan_blocks(p, fuse && (flags & RT_PLAN_ASSIGN));
+    plan_blocks(p, fuse && (flags & RT_PLAN_ASSIGN), flags >> 8);
     return 0;
 }
 

@@ -37,6 +37,10 @@ typedef struct {
  * nothing reads the old value after the loop and no other assignment writes or reads that
  * variable (assign_to); the assignment then copies nothing. */
 enum { RT_PLAN_FUSE = 1, RT_PLAN_IM2COL = 2, RT_PLAN_ASSIGN = 4 };
+/* With FUSE, flags may add RT_PLAN_SLACK(k): a value's memory goes to another only k node
+ * positions after its last reader, not at once (the GPU: fewer waits between streams that the
+ * reuse alone would order, for more memory). */
+#define RT_PLAN_SLACK(k) ((k) << 8)
 /* want: output names (NULL/0 = all outputs); run_effects: the assignments too. prec: bytes per
  * real. flags: RT_PLAN_*. Checks every needed dimension is positive and every reshape keeps
  * its element count. */

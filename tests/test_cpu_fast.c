@@ -173,6 +173,38 @@ static void check_fusion(const IrGraph *g, const PassFusion *fp, const char *nee
     free(seen);
 }
 
+/* RT_PLAN_SLACK(k): two values whose blocks share memory are k node positions apart at least,
+ * from the last read of the one to the first write of the other (a group's members written
+ * over an input of the group, in place, share its block and are left out) */
+static void check_slack(const RtPlan *p, int k) {
+    const IrGraph *g = p->g;
+    const PassFusion *f = &p->fusion;
+    int n = p->n, *pos = malloc((size_t)n * sizeof *pos), *last = malloc((size_t)n * sizeof *last), bad = 0, pairs = 0;
+    for (IrId id = 0; id < n; id++) {
+        pos[id] = f->group_of[id] >= 0 ? f->run_at[f->group_of[id]] : id;
+        last[id] = pos[id];
+    }
+    for (IrId id = 0; id < n; id++)
+        for (int i = 0; p->needed[id] && i < g->nodes[id].n_in; i++)
+            if (pos[id] > last[g->nodes[id].in[i]]) last[g->nodes[id].in[i]] = pos[id];
+    for (IrId a = 0; a < n; a++) {
+        int ba = p->block_of[a];
+        if (ba < 0 || g->nodes[a].op == IR_OP_INPUT || g->nodes[a].op == IR_OP_CONST) continue;
+        for (IrId b = a + 1; b < n; b++) {
+            int bb = p->block_of[b];
+            if (bb < 0 || bb == ba || pos[b] <= pos[a] || g->nodes[b].op == IR_OP_INPUT || g->nodes[b].op == IR_OP_CONST)
+                continue;
+            size_t a0 = p->block_off[ba], a1 = a0 + p->block_bytes[ba], b0 = p->block_off[bb], b1 = b0 + p->block_bytes[bb];
+            if (a0 >= b1 || b0 >= a1) continue;
+            pairs++;
+            bad += pos[b] <= last[a] + k;
+        }
+    }
+    CHECK(bad == 0, "slack %d: %d of %d pairs of values sharing memory are closer than that", k, bad, pairs);
+    free(pos);
+    free(last);
+}
+
 static void fusion_properties(void) {
     PassCtx ctx = {0};
     ctx.optimizer = PASS_OPT_ADAM;
@@ -190,7 +222,15 @@ static void fusion_properties(void) {
     if (CHECK(rt_bind_syms(g, b, 4, sym, &st) == 0 && rt_plan_build(&p, g, sym, want, 3, 1, 4, RT_PLAN_FUSE, &st) == 0,
               "the training step plans: %s", st.msg)) {
         check_fusion(g, &p.fusion, p.needed, "fnrun's outputs");
+        size_t tight = p.slab_bytes;
+        check_slack(&p, 0);
         rt_plan_free(&p);
+        if (CHECK(rt_plan_build(&p, g, sym, want, 3, 1, 4, RT_PLAN_FUSE | RT_PLAN_SLACK(64), &st) == 0, "%s", st.msg)) {
+            check_slack(&p, 64);
+            printf("  memory reused 64 node positions after the last read: a %.0f MB slab, %.0f MB at once\n",
+                   p.slab_bytes / 1e6, tight / 1e6);
+            rt_plan_free(&p);
+        }
     }
     free(sym);
     /* legality on the first batch norm: conv -> sub(mean) -> ... -> relu */

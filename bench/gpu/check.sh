@@ -97,9 +97,10 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     # then at 256 each against one change: no implicit GEMMs (FN_GPU_IMPLICIT=0), forward only (1),
     # every convolution with a window (3), im2col of the whole batch (FN_GPU_COL_MB=0) or by 32 MB,
     # one stream (FN_GPU_STREAMS=1), launch by launch (FN_CUDA_GRAPH=0), GEMMs on bfloat16
-    # operands (FN_GPU_BF16=1; bc: only the column convolutions'); and (k) on 10,575 classes,
+    # operands (FN_GPU_BF16=1; bc: only the column convolutions'), memory reused at once
+    # (FN_GPU_PLAN_SLACK=0); and (k) on 10,575 classes,
     # the peer's, where the logits and their row kernels are full size. CHECK_RUNS picks some.
-    for run in ${CHECK_RUNS:-256 90 256b 256bc 256k 256i0 256i1 256i3 256c0 256c32 256s1 256g}; do
+    for run in ${CHECK_RUNS:-256 90 256b 256bc 256p0 256k 256i0 256i1 256i3 256c0 256c32 256s1 256g}; do
         batch=$(batch_of "${run%%[a-z]*}")
         env=() what="the default"
         case $run in
@@ -112,6 +113,7 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
         *g) env=(FN_CUDA_GRAPH=0) what="launch by launch" ;;
         *b) env=(FN_GPU_BF16=1) what="GEMMs on bfloat16 operands (FN_GPU_BF16=1)" ;;
         *bc) env=(FN_GPU_BF16=columns) what="column convolutions' GEMMs on bfloat16 operands" ;;
+        *p0) env=(FN_GPU_PLAN_SLACK=0) what="memory reused at once (no plan slack)" ;;
         *k) what="10,575 classes (CASIA-WebFace's, as the peer), one 40x40 image each" ;;
         esac
         data=$t/data

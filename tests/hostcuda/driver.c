@@ -618,8 +618,11 @@ EXPORT CUresult cuMemFreeHost(void *p) {
     release(p, &host_bytes);
     return OK;
 }
+/* FN_HOSTCUDA_GIB: the emulated card's memory in GiB (default 16; 141 models an H200's) */
 EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total_b) {
-    *total_b = (size_t)16 << 30;
+    const char *e = getenv("FN_HOSTCUDA_GIB");
+    double gib = e && atof(e) > 0 ? atof(e) : 16;
+    *total_b = (size_t)(gib * (double)(1 << 30));
     *free_b = *total_b > device_bytes ? *total_b - device_bytes : 0;
     return OK;
 }
