@@ -14,10 +14,11 @@
 #   4b. fnrun train --device gpu against --device cpu: 20 steps of the reduced Inception-ResNet-v1,
 #      same seed, the printed losses side by side; then the full network at batch 256 and 90,
 #      160x160, images/s from the step times after the first two, with the defaults, and at 256
-#      with one setting changed at a time (implicit GEMMs, im2col chunks, streams, CUDA graph);
+#      with one setting changed at a time (implicit GEMMs, im2col chunks, streams, CUDA graph,
+#      bfloat16 GEMM operands, the memory plan's slack);
 #   4c. FN_PROFILE: the batch-256 step with every node synchronised, seconds per op after a
-#      warm-up step, and each convolution shape's im2col, GEMM and col2im (the whole table is in
-#      logs.txt);
+#      warm-up step, the step by kind of work (fused loops, each way of convolving, pooling, ...),
+#      and each convolution shape's im2col, GEMM and col2im (the whole table is in logs.txt);
 #   5. the PyTorch peer's training step (bench/ref/train_step.py): channels_last + bf16 autocast,
 #      and torch.compile of it, batch 256 and 90, 160x160, the median of 3 rounds of STEPS steps,
 #      each round listed (torch.compile's rate moved 25 % between two runs of one lease); fp32
@@ -133,6 +134,7 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
         FN_PROFILE=1 timeout 60 "$b/bin/fnrun" train "$irv1" "${common[@]}" --data_dir "$t/data" --image_size $img --batch_size "$(batch_of 256)" \
             --epoch_size 4 --embedding_size $emb --device gpu --nrof_preprocess_threads 12 >"$t/profile_256.txt" 2>&1
         row "| FN_PROFILE, IRv1 batch 256 (synchronised) | $(grep -A4 '^GPU profile' "$t/profile_256.txt" | tail -n 4 | tr -s ' ' | tr '\n' ';' | cut -c1-300) |"
+        row "| FN_PROFILE, the step by kind of work | $(grep -A10 '^GPU step by kind' "$t/profile_256.txt" | tail -n +2 | grep -v '^GPU' | tr -s ' ' | tr '\n' ';' | cut -c1-1500) |"
         row "| FN_PROFILE, convolutions by shape, top 8 | $(grep -A8 '^GPU convolutions' "$t/profile_256.txt" | tr -s ' ' | tr '\n' ';' | cut -c1-1800) |"
         row "| FN_PROFILE, step items by time, top 12 | $(grep -A12 '^GPU step items' "$t/profile_256.txt" | tr -s ' ' | tr '\n' ';' | cut -c1-1800) |"
     fi

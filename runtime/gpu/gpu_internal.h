@@ -102,6 +102,10 @@ int gpu_reserve(RtGpuExec *ex, size_t bytes, const char *who, RtStatus *st);
 /* gpu_ops.c */
 /* node id's work on ex->cur's stream */
 int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st);
+/* How convolution node id runs: a plain GEMM (1x1, stride 1), an implicit GEMM, or around
+ * column matrices (im2col / col2im and cuBLAS) */
+enum { GPU_CONV_POINTWISE, GPU_CONV_IMPLICIT, GPU_CONV_COLUMNS };
+int gpu_conv_kind(const RtGpuExec *ex, IrId id);
 /* kernel over n elements: grid-stride, THREADS a block, at most 32 blocks per SM */
 int gpu_launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st);
 /* The scratch node id's work takes, in floats: [0] (a queue's scratch) im2col columns, an

@@ -151,6 +151,13 @@ static int implicit_conv(const RtGpuExec *ex, IrOp op, const RefWindow *w) {
     return ex->implicit >= 3 || (op == IR_OP_CONV2D_BWD_DATA ? w->o : w->c) <= 64;
 }
 
+int gpu_conv_kind(const RtGpuExec *ex, IrId id) {
+    RefWindow w;
+    rt_plan_window(&ex->plan, id, &w);
+    return ref_conv_pointwise(&w) ? GPU_CONV_POINTWISE : implicit_conv(ex, ex->g->nodes[id].op, &w) ? GPU_CONV_IMPLICIT
+                                                                                                    : GPU_CONV_COLUMNS;
+}
+
 /* The filter gradient's row splits: enough blocks of fn_conv_igemm_filter for 8 a
  * multiprocessor, each split a multiple of 32 rows. Returns the floats of their partial sums (0
  * for one split, written straight to the gradient). */

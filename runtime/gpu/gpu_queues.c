@@ -250,8 +250,72 @@ static int by_time(const void *a, const void *b) {
     return (x < y) - (x > y);
 }
 
+/* the profile's kinds of work */
+enum { K_FUSED, K_FUSED_SUMS, K_CONV1, K_IMPLICIT, K_COLUMNS, K_MATMUL, K_POOL, K_MOVE, K_ROWS, K_OTHER, K_KINDS };
+static const char *const kind_names[K_KINDS] = {
+    "fused, elementwise", "fused, with sums", "1x1 convolutions (cuBLAS)", "implicit-GEMM convolutions",
+    "column convolutions (im2col, cuBLAS, col2im)", "matmuls (cuBLAS)", "pooling and its gradients",
+    "concat, slice, reshape, broadcast", "row kernels (softmax, l2norm, accuracy, sums over rows)", "other"};
+
+static int kind_of(const RtGpuExec *ex, IrId id) {
+    const CuNodePlan *cp = &ex->mod.plan[id];
+    if (cp->work == CU_FUSED) return ex->mod.groups[cp->group].sums ? K_FUSED_SUMS : K_FUSED;
+    switch (ex->g->nodes[id].op) {
+    case IR_OP_CONV2D:
+    case IR_OP_CONV2D_BWD_DATA:
+    case IR_OP_CONV2D_BWD_FILTER: {
+        int k = gpu_conv_kind(ex, id);
+        return k == GPU_CONV_POINTWISE ? K_CONV1 : k == GPU_CONV_IMPLICIT ? K_IMPLICIT : K_COLUMNS;
+    }
+    case IR_OP_MATMUL: return K_MATMUL;
+    case IR_OP_MAXPOOL:
+    case IR_OP_MAXPOOL_GRAD:
+    case IR_OP_AVGPOOL:
+    case IR_OP_AVGPOOL_GRAD: return K_POOL;
+    case IR_OP_CONCAT:
+    case IR_OP_SLICE:
+    case IR_OP_RESHAPE:
+    case IR_OP_BCAST:
+    case IR_OP_BCASTLAST: return K_MOVE;
+    case IR_OP_SOFTMAX:
+    case IR_OP_SOFTMAX_XENT:
+    case IR_OP_SOFTMAX_XENT_GRAD:
+    case IR_OP_L2NORM:
+    case IR_OP_L2NORM_GRAD:
+    case IR_OP_ACCURACY:
+    case IR_OP_SUM:
+    case IR_OP_SUMLAST: return K_ROWS;
+    default: return K_OTHER;
+    }
+}
+
+/* The step's time by kind of work: items, milliseconds, bytes moved once and the GEMMs'
+ * operations a step, and the rates those give */
+static void profile_kinds(const RtGpuExec *ex, double per, FILE *f) {
+    double ms[K_KINDS] = {0}, gb[K_KINDS] = {0}, tflop[K_KINDS] = {0}, all = 0;
+    int items[K_KINDS] = {0};
+    for (int i = 0; i < ex->n_items; i++) {
+        if (ex->item[i] < 0) continue;
+        int k = kind_of(ex, ex->item[i]);
+        items[k]++;
+        ms[k] += ex->prof_item_s[i] * per;
+        gb[k] += item_bytes(ex, i) / 1e9;
+        tflop[k] += item_flops(ex, i) / 1e12;
+        all += ex->prof_item_s[i] * per;
+    }
+    fprintf(f, "GPU step by kind of work (ms per step, each item synchronised; bytes each item reads and writes once):\n");
+    for (int k = 0; k < K_KINDS; k++) {
+        if (!items[k]) continue;
+        fprintf(f, "  %-58s %5d items %9.3f ms %5.1f%% %8.2f GB %6.2f TB/s", kind_names[k], items[k], ms[k],
+                all > 0 ? 100 * ms[k] / all : 0, gb[k], ms[k] > 0 ? gb[k] / ms[k] : 0);
+        if (tflop[k] > 0) fprintf(f, " %7.3f TFLOP %6.1f TFLOP/s", tflop[k], ms[k] > 0 ? tflop[k] / (ms[k] * 1e-3) : 0);
+        fprintf(f, "\n");
+    }
+}
+
 void gpu_queues_profile_print(const RtGpuExec *ex, int64_t steps, int top, FILE *f) {
     if (!ex->prof_item_s || ex->n_items == 0) return;
+    profile_kinds(ex, steps > 0 ? 1e3 / (double)steps : 1e3, f);
     int *order = malloc((size_t)ex->n_items * sizeof *order);
     if (!order) return;
     for (int i = 0; i < ex->n_items; i++) order[i] = i;
