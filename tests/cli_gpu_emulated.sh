@@ -63,6 +63,14 @@ grep -q '^Device: .*BF16 GEMMs' "$tmp/bf16.txt" && [ "$(losses "$tmp/bf16.txt" |
     awk -v r="$first" 'BEGIN { exit !(r != "" && r < 0.02) }' &&
     ok "FN_GPU_BF16=1: the first loss $first from the CPU's, 4 finite: $(losses "$tmp/bf16.txt" | tr '\n' ' ')" ||
     bad "bfloat16 run: first loss apart by $first; $(losses "$tmp/bf16.txt" | tr '\n' ' '); $(grep -m1 '^Device' "$tmp/bf16.txt")"
+# FN_PROFILE: the training step by kind of work (the first table), whose shares add up to the whole
+FN_PROFILE=1 FN_CUDA_EMULATOR=$emu train --device gpu --max_nrof_epochs 1 --models_base_dir "$tmp/p" >"$tmp/prof.txt" 2>&1
+share=$(awk '/^GPU step by kind/ { t++; next } t == 1 && /^  / && / items / {
+    for (i = 1; i <= NF; i++) if ($i ~ /%$/) s += $i + 0; n++ } END { printf "%d %.1f", n, s }' "$tmp/prof.txt")
+grep -q '^  fused, with sums ' "$tmp/prof.txt" && grep -q '^  implicit-GEMM convolutions ' "$tmp/prof.txt" &&
+    awk -v n="${share% *}" -v s="${share#* }" 'BEGIN { exit !(n >= 5 && s > 99 && s < 101) }' &&
+    ok "FN_PROFILE: the step in ${share% *} kinds of work, shares adding to ${share#* }%" ||
+    bad "FN_PROFILE by kind: $share; $(grep -A3 '^GPU step by kind' "$tmp/prof.txt" | tr '\n' ' ')"
 FN_CUDA_EMULATOR=$emu train --device gpu --max_nrof_epochs 1 --models_base_dir "$tmp/f2" --gpu_memory_fraction 0.000001 \
     >"$tmp/frac2.txt" 2>&1
 rc=$?
