@@ -76,7 +76,36 @@ static void golden(const char *model, int training, int fused, const char *file)
     ir_graph_free(g);
 }
 
+/* cu_div's constants against the division, as fn_udiv computes it on the card: every divisor
+ * to 4,100 and 2,000 more up to 2^31 - 1, each at 0, small dividends, the multiples of the divisor
+ * and their neighbours, and the largest dividends */
+static unsigned host_udiv(unsigned n, CuDiv v) {
+    return (unsigned)((((uint64_t)n * v.m >> 32) + n) >> v.l);
+}
+
+static void division_constants(void) {
+    uint64_t seed = 0x9e3779b97f4a7c15ULL, checked = 0, wrong = 0;
+    for (int k = 0; k < 6100; k++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        unsigned d = k < 4100 ? (unsigned)k + 1 : (unsigned)(seed >> 33) % 0x7fffffffu + 1;
+        CuDiv v = cu_div(d);
+        for (int j = 0; j < 300; j++) {
+            uint64_t r = seed ^ ((uint64_t)j * 0xbf58476d1ce4e5b9ULL);
+            unsigned n = j < 100   ? (unsigned)j
+                         : j < 200 ? (unsigned)(((uint64_t)(r >> 40) % (0x7fffffffu / d + 1)) * d + (j % 3) - 1)
+                         : j < 250 ? 0x7fffffffu - (unsigned)(j - 200)
+                                   : (unsigned)(r >> 33);
+            if (n > 0x7fffffffu) continue;
+            checked++;
+            wrong += host_udiv(n, v) != n / d;
+        }
+    }
+    CHECK(wrong == 0, "cu_div: %llu of %llu quotients wrong", (unsigned long long)wrong, (unsigned long long)checked);
+    if (!wrong) printf("  cu_div: %llu quotients by 6,100 divisors equal the division\n", (unsigned long long)checked);
+}
+
 int main(void) {
+    division_constants();
     int major = 0, minor = 0;
     if (cu_nvrtc_version(&major, &minor) == 0) printf("  NVRTC %d.%d\n", major, minor);
     else nvrtc_ok = 0;

@@ -35,6 +35,7 @@ static const char shim[] =
     "static inline float __int_as_float(int u) { float f; memcpy(&f, &u, sizeof f); return f; }\n"
     "static inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, sizeof f); return f; }\n"
     "static inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, sizeof u); return u; }\n"
+    "static inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned long long)a * b) >> 32); }\n"
     "static inline float __fmul_rn(float a, float b) { return a * b; }\n"
     "static inline float __fsub_rn(float a, float b) { return a - b; }\n" FN_HOST_MMA_SHIM;
 
@@ -100,11 +101,12 @@ static void window_kernels(const char *dir) {
         for (size_t i = 0; i < ncol; i++) col[i] = NAN;
         size_t row_len = ncol / (size_t)(w.n * pixels);
         for (int b = 0; b < w.n; b++) ref_im2col_rows_f32(x, want + (size_t)b * pixels * row_len, &w, b, 0, pixels);
-        im2col(col, x, &w);
+        CuWin cw = cu_win(&w);
+        im2col(col, x, &cw);
         for (size_t i = 0; i < ncol; i++) bad += !(col[i] == want[i]);
         for (size_t i = 0; i < nx; i++) dx[i] = NAN;
         for (int b = 0; b < w.n; b++) ref_col2im_rows_f32(want + (size_t)b * pixels * row_len, dx_want, &w, b, 0, pixels);
-        col2im(dx, want, &w);
+        col2im(dx, want, &cw);
         for (size_t i = 0; i < nx; i++) bad += !(fabsf(dx[i] - dx_want[i]) <= 1e-6f * (1 + fabsf(dx_want[i])));
         free(x), free(col), free(want), free(dx), free(dx_want);
     }

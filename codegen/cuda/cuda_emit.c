@@ -453,6 +453,23 @@ void cu_group_shape(int sm_count, const CuGroup *cg, int64_t domain, int64_t *co
     cu_sum_splits(sm_count, *cols, *rows, splits, chunk);
 }
 
+/* Granlund and Montgomery's unsigned division by an invariant (their Figure 4.1, N = 32, for
+ * dividends below 2^31 so that umulhi(n, m) + n does not overflow): l = ceil(log2 d),
+ * m = floor(2^32 (2^l - d) / d) + 1 */
+CuDiv cu_div(unsigned d) {
+    if (d == 0) d = 1; /* no kernel divides by 0: a placeholder */
+    unsigned l = 0;
+    while (l < 32 && (1ull << l) < d) l++;
+    uint64_t m = ((1ull << 32) * ((1ull << l) - d)) / d + 1;
+    return (CuDiv){d, (unsigned)m, l};
+}
+
+CuWin cu_win(const RefWindow *w) {
+    _Static_assert(sizeof(RefWindow) == 13 * sizeof(int), "RefWindow is FnWin's first 13 ints");
+    return (CuWin){*w, cu_div((unsigned)w->h), cu_div((unsigned)w->w), cu_div((unsigned)w->c), cu_div((unsigned)w->oh),
+                   cu_div((unsigned)w->ow), cu_div((unsigned)w->sh), cu_div((unsigned)w->sw)};
+}
+
 void cu_module_counts(const IrGraph *g, const CuModule *m, int *launches, int *gemms) {
     *launches = *gemms = 0;
     for (int i = 0; i < m->n_plan; i++) {

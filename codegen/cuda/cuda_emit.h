@@ -15,6 +15,7 @@
 #ifndef FN_CODEGEN_CUDA_EMIT_H
 #define FN_CODEGEN_CUDA_EMIT_H
 
+#include "codegen/ref/ref.h"
 #include "ir/ir.h"
 #include "passes/passes.h"
 
@@ -92,5 +93,19 @@ void cu_module_counts(const IrGraph *g, const CuModule *m, int *launches, int *g
 /* Every kernel the emitter can write (all ops, all operand layouts) in one module, for tests
  * that compile them all; malloc'ed. */
 char *cu_emit_catalogue(int *n_kernels);
+
+/* The window argument of the window kernels (the prelude's FnWin): RefWindow's fields, then the
+ * divisors of their index arithmetic, each as its multiply-high constants (FnDiv, fn_udiv):
+ * the input's h, w, c, the output's oh, ow, and the strides. */
+typedef struct {
+    unsigned d, m, l;
+} CuDiv;
+typedef struct {
+    RefWindow win;
+    CuDiv h, w, c, oh, ow, sh, sw;
+} CuWin;
+CuWin cu_win(const RefWindow *w);
+/* d's constants: n / d == (umulhi(n, m) + n) >> l for every 0 <= n < 2^31 (d >= 1) */
+CuDiv cu_div(unsigned d);
 
 #endif

@@ -176,14 +176,14 @@ static int64_t filter_splits(const RtGpuExec *ex, const RefWindow *w, int64_t *s
  * gradient); a and b its operands: (x, w), (x, dy) or (dy, w) */
 static int conv_implicit(RtGpuExec *ex, IrOp op, const int *kernels, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y,
                          const RefWindow *w, RtStatus *st) {
-    RefWindow c = *w;
+    CuWin c = cu_win(w);
     if (op == IR_OP_CONV2D_BWD_FILTER) {
         int64_t splits, chunk, ny = (int64_t)w->kh * w->kw * w->c * w->o, one = 1;
         CUdeviceptr part = filter_splits(ex, w, &splits, &chunk) ? ex->cur->scratch : y;
         void *args[] = {&part, &a, &b, &c, &chunk};
         int mean = 0;
         void *sum_args[] = {&y, &part, &ny, &splits, &mean, &one};
-        if (launch_grid3(ex, kernels[1], (c.kh * c.kw * c.c + 127) / 128, (c.o + 31) / 32, splits, 128, 1, args, st) < 0 ||
+        if (launch_grid3(ex, kernels[1], (w->kh * w->kw * w->c + 127) / 128, (w->o + 31) / 32, splits, 128, 1, args, st) < 0 ||
             (part != y && gpu_launch(ex, kernels[2], ny, sum_args, st) < 0))
             return -1;
         return lap(ex, op, w, GPU_CONV_GEMM, st);
@@ -231,24 +231,24 @@ static int conv_by_columns(RtGpuExec *ex, IrOp op, const CuNodePlan *cp, CUdevic
     col_scratch(ex, w, &dy_at, &w_at);
     CUdeviceptr col = ex->cur->scratch, dyh = col + dy_at, wh = col + w_at;
     if (half && op != IR_OP_CONV2D_BWD_FILTER && to_bf16(ex, cp, wh, b, (int64_t)K * w->o, st) < 0) return -1;
+    CuWin c = cu_win(w);
     for (int b0 = 0; b0 < w->n; b0 += per) {
-        RefWindow c = *w;
-        c.n = per < w->n - b0 ? per : w->n - b0;
-        int M = c.n * c.oh * c.ow, rc;
+        c.win.n = per < w->n - b0 ? per : w->n - b0;
+        int M = c.win.n * w->oh * w->ow, rc;
         CUdeviceptr dy = op == IR_OP_CONV2D_BWD_DATA ? a + b0 * out_img : b + b0 * out_img;
         if (half && op != IR_OP_CONV2D && to_bf16(ex, cp, dyh, dy, (int64_t)M * w->o, st) < 0) return -1;
         if (op == IR_OP_CONV2D_BWD_DATA) {
             CUdeviceptr dx = y + b0 * in_img;
             void *args[] = {&dx, &col, &c};
             if ((half ? gemm_typed(ex, dyh, wh, col, M, K, w->o, 0, 1, 0, 2, st) : gemm(ex, dy, b, col, M, K, w->o, 0, 1, 0, st)) < 0 ||
-                lap(ex, op, w, GPU_CONV_GEMM, st) < 0 || gpu_launch(ex, k_col, (int64_t)c.n * c.h * c.w * c.c, args, st) < 0 ||
+                lap(ex, op, w, GPU_CONV_GEMM, st) < 0 || gpu_launch(ex, k_col, (int64_t)c.win.n * w->h * w->w * w->c, args, st) < 0 ||
                 lap(ex, op, w, GPU_CONV_COL2IM, st) < 0)
                 return -1;
             continue;
         }
         CUdeviceptr x = a + b0 * in_img;
         void *args[] = {&col, &x, &c}; /* a thread per output pixel and channel */
-        if (gpu_launch(ex, k_col, (int64_t)M * c.c, args, st) < 0 || lap(ex, op, w, GPU_CONV_IM2COL, st) < 0) return -1;
+        if (gpu_launch(ex, k_col, (int64_t)M * w->c, args, st) < 0 || lap(ex, op, w, GPU_CONV_IM2COL, st) < 0) return -1;
         if (op == IR_OP_CONV2D) /* [M,K] x [K,O] */
             rc = gemm_typed(ex, col, half ? wh : b, y + b0 * out_img, M, w->o, K, 0, 0, 0, half, st);
         else /* col^T x dy */
@@ -351,21 +351,19 @@ int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
         return rc < 0 ? -1 : lap(ex, n->op, &w, GPU_CONV_GEMM, st);
     }
     case IR_OP_MAXPOOL:
-    case IR_OP_AVGPOOL: {
+    case IR_OP_AVGPOOL:
+    case IR_OP_AVGPOOL_GRAD: {
         rt_plan_window(p, id, &w);
-        void *args[] = {&y, &a, &w};
+        CuWin cw = cu_win(&w);
+        void *args[] = {&y, &a, &cw};
         return gpu_launch(ex, k0, ny, args, st);
     }
     case IR_OP_MAXPOOL_GRAD: { /* operands x, dy; each window's argmax into the scratch first */
         rt_plan_window(p, id, &w);
+        CuWin cw = cu_win(&w);
         CUdeviceptr code = ex->cur->scratch;
-        void *code_args[] = {&code, &a, &w}, *args[] = {&y, &code, &b, &w};
+        void *code_args[] = {&code, &a, &cw}, *args[] = {&y, &code, &b, &cw};
         return gpu_launch(ex, k0, nb, code_args, st) < 0 ? -1 : gpu_launch(ex, cp->kernel[1], ny, args, st);
-    }
-    case IR_OP_AVGPOOL_GRAD: {
-        rt_plan_window(p, id, &w);
-        void *args[] = {&y, &a, &w};
-        return gpu_launch(ex, k0, ny, args, st);
     }
     case IR_OP_SOFTMAX:
     case IR_OP_L2NORM:

@@ -27,6 +27,7 @@ static const char shim[] =
     "static inline float __int_as_float(int u) { float f; memcpy(&f, &u, sizeof f); return f; }\n"
     "static inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, sizeof f); return f; }\n"
     "static inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, sizeof u); return u; }\n"
+    "static inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned long long)a * b) >> 32); }\n"
     "static inline float __fmul_rn(float a, float b) { return a * b; }\n"
     "static inline float __fsub_rn(float a, float b) { return a - b; }\n"
     FN_HOST_MMA_SHIM
