@@ -328,11 +328,14 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
                        "        fn_i64 i = r * len + j;\n");
     } else {
         hoist_loads(&e, PASS_SLOT_SCALAR);
+        if (suffix) /* the column of i, stepped along with it: one division a thread, not one a value */
+            text_printf(t, "    fn_i64 j = fn_mod((fn_i64)blockIdx.x * blockDim.x + threadIdx.x, len);\n"
+                           "    fn_i64 jstep = fn_mod((fn_i64)gridDim.x * blockDim.x, len);\n");
         text_printf(t, "    FN_LOOP(i, n) {\n");
-        if (suffix) text_printf(t, "        fn_i64 j = fn_mod(i, len);\n");
     }
     for (int k = 0; k < nm; k++)
         if (group_member(&e, k) < 0) return -1;
+    if (!cg->sums && suffix) text_printf(t, "        if ((j += jstep) >= len) j -= len;\n");
     text_printf(t, "    }\n");
     if (cg->sums) {
         text_printf(t, "    fn_i64 q = ((fn_i64)blockIdx.y * 8 + threadIdx.y) * len + j;\n");

@@ -165,13 +165,15 @@ __device__ inline double fn_row_expsum(const float *xr, fn_i64 cols, float m, do
 
 /* 2 nodes, ending relu; 3 pointers */
 extern "C" __global__ void fn_f0(fn_i64 n, fn_i64 len, float *p0, float *p1, float *p2) {
+    fn_i64 j = fn_mod((fn_i64)blockIdx.x * blockDim.x + threadIdx.x, len);
+    fn_i64 jstep = fn_mod((fn_i64)gridDim.x * blockDim.x, len);
     FN_LOOP(i, n) {
-        fn_i64 j = fn_mod(i, len);
         float l0 = p0[i];
         float l1 = p1[j];
         float m0; { float x = l0, z = l1; m0 = x + z; }
         float m1; { float v = m0; m1 = v < 0.f ? 0.f : v; }
         p2[i] = m1;
+        if ((j += jstep) >= len) j -= len;
     }
 }
 
