@@ -72,6 +72,14 @@ static void larger_cases(void) {
     in[1] = w;
     op_case(run, "conv2d 3x3/2 SAME [3,17,15,48] -> 40", g, ir_make(g, IR_OP_CONV2D, in, 2, &at), 1);
 
+    /* more values than a grid-stride loop's threads (4 emulated multiprocessors: 32,768), in rows
+     * of 3 and 5 channels that do not divide the stride: concat and, in its gradient, slices */
+    g = ir_graph_new();
+    IrId parts[2] = {param(g, "a", 4, (int64_t[]){64, 12, 12, 3}), param(g, "b", 4, (int64_t[]){64, 12, 12, 5})};
+    memset(&at, 0, sizeof at);
+    at.u.axis.axis = -1;
+    op_case(run, "concat [64,12,12,3+5]", g, ir_make(g, IR_OP_CONCAT, parts, 2, &at), 1);
+
     g = ir_graph_new();
     x = param(g, "x", 2, (int64_t[]){300, 200});
     w = param(g, "w", 2, (int64_t[]){200, 100});
