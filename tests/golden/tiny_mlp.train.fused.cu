@@ -242,12 +242,25 @@ extern "C" __global__ void fn_f2(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, 
 
 /* part[s*ny + j] = sum of a[i*ny + j] over rows i of split s (chunk rows each), / n_mean for
  * a mean (one split of all k rows: the sum itself): a block is 32 columns x 8 row lanes, the
- * lanes summed in a fixed order (no atomics) */
+ * lanes summed in a fixed order (no atomics); one column (ny 1) takes all 256 threads as lanes */
 extern "C" __global__ void fn_sum_lead_part(float *part, const float *a, fn_i64 ny, fn_i64 k, fn_i64 chunk,
                                              int mean, fn_i64 n_mean) {
     __shared__ float lane[8][33];
     fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r0 = (fn_i64)blockIdx.y * chunk;
     fn_i64 r1 = r0 + chunk < k ? r0 + chunk : k;
+    if (ny == 1) {
+        int t = threadIdx.y * 32 + threadIdx.x;
+        float s = 0.f;
+        for (fn_i64 r = r0 + t; r < r1; r += 256) s += a[r];
+        lane[t >> 5][t & 31] = s;
+        __syncthreads();
+        if (t == 0) {
+            float u = 0.f;
+            for (int q = 0; q < 256; q++) u += lane[q >> 5][q & 31];
+            part[blockIdx.y] = mean ? u / (float)n_mean : u;
+        }
+        return;
+    }
     float s = 0.f;
     if (j < ny)
         for (fn_i64 r = r0 + threadIdx.y; r < r1; r += 8) s += a[r * ny + j];
