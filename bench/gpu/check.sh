@@ -97,7 +97,7 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     # implicit GEMMs, im2col of the others in chunks of 256 MB, the step replayed as a CUDA graph);
     # then at 256 each against one change: no implicit GEMMs (FN_GPU_IMPLICIT=0), forward only (1),
     # every convolution with a window (3), im2col of the whole batch (FN_GPU_COL_MB=0) or by 32 MB,
-    # one stream (FN_GPU_STREAMS=1), launch by launch (FN_CUDA_GRAPH=0), GEMMs on bfloat16
+    # one stream (FN_GPU_STREAMS=1; s3, s8: 3 or 8, which the stream model prefers to 4), launch by launch (FN_CUDA_GRAPH=0), GEMMs on bfloat16
     # operands (FN_GPU_BF16=1; bc: only the column convolutions'), memory reused at once
     # (FN_GPU_PLAN_SLACK=0); and (k) on 10,575 classes,
     # the peer's, where the logits and their row kernels are full size. CHECK_RUNS picks some.
@@ -110,7 +110,7 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
         *i3) env=(FN_GPU_IMPLICIT=3) what="every window an implicit GEMM" ;;
         *c0) env=(FN_GPU_COL_MB=0) what="im2col of the whole batch" ;;
         *c32) env=(FN_GPU_COL_MB=32) what="im2col by 32 MB" ;;
-        *s1) env=(FN_GPU_STREAMS=1) what="one stream" ;;
+        *s[0-9]) env=(FN_GPU_STREAMS=${run##*s}) what="FN_GPU_STREAMS=${run##*s}" ;;
         *g) env=(FN_CUDA_GRAPH=0) what="launch by launch" ;;
         *b) env=(FN_GPU_BF16=1) what="GEMMs on bfloat16 operands (FN_GPU_BF16=1)" ;;
         *bc) env=(FN_GPU_BF16=columns) what="column convolutions' GEMMs on bfloat16 operands" ;;
