@@ -97,10 +97,10 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     # implicit GEMMs, im2col of the others in chunks of 256 MB, the step replayed as a CUDA graph);
     # then at 256 each against one change: no implicit GEMMs (FN_GPU_IMPLICIT=0), forward only (1),
     # every convolution with a window (3), im2col of the whole batch (FN_GPU_COL_MB=0) or by 32 MB,
-    # one stream (FN_GPU_STREAMS=1; s3, s8: 3 or 8, which the stream model prefers to 4), launch by launch (FN_CUDA_GRAPH=0), GEMMs on bfloat16
-    # operands (FN_GPU_BF16=1; bc: only the column convolutions'), memory reused at once
-    # (FN_GPU_PLAN_SLACK=0); and (k) on 10,575 classes,
-    # the peer's, where the logits and their row kernels are full size. CHECK_RUNS picks some.
+    # one stream (FN_GPU_STREAMS=1; s3, s8: 3 or 8, which the stream model prefers to 4), launch by
+    # launch (FN_CUDA_GRAPH=0), GEMMs on bfloat16 operands (FN_GPU_BF16=1; bc: only the column
+    # convolutions'), memory reused at once (FN_GPU_PLAN_SLACK=0); and (k) on 10,575 classes, the
+    # peer's, where the logits and their row kernels are full size. CHECK_RUNS picks some.
     for run in ${CHECK_RUNS:-256 90 256b 256bc 256p0 256k 256i0 256i1 256i3 256c0 256c32 256s1 256g}; do
         batch=$(batch_of "${run%%[a-z]*}")
         env=() what="the default"
