@@ -113,9 +113,9 @@ static void merge_into(const IrGraph *g, PassFusion *f, Group *gr, int gi, IrId 
 }
 
 /* c, in no group yet, may join group gi as a sibling: a group that reads one of c's operands
- * from outside too, so that the operand is read once for both (batch-norm's mean and variance
- * of a convolution's output). gi has not escaped, so it may run at c; c reads none of its
- * members; both have the same domain, and their sums and suffix operands one shape. */
+ * from outside too, so that the operand is read once for both (a weight's optimiser update and
+ * the weight decay's sum of its squares). gi has not escaped, so it may run at c; c reads none
+ * of its members; both have the same domain, and their sums and suffix operands one shape. */
 static int may_join_sibling(const IrGraph *g, const PassFusion *f, const Group *gr, int gi, IrId c) {
     const Group *G = &gr[gi];
     const IrNode *cn = &g->nodes[c];
