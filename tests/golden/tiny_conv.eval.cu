@@ -90,6 +90,14 @@ __device__ inline void fn_covering(int i, int k, const FnDiv &s, int pad, int ou
     *hi = fn_udiv(i + pad, s) + 1;
     if (*hi > out) *hi = out;
 }
+/* input cell i of a window op's gradient as (b, iy, ix, ci), and the outputs [oy0, oy1) x [ox0, ox1)
+ * whose windows hold it */
+__device__ inline void fn_covered(fn_i64 i, const FnWin &w, int *b, int *iy, int *ix, int *ci, int *oy0, int *oy1, int *ox0,
+                                  int *ox1) {
+    fn_nhwc_d(i, w.dh, w.dw, w.dc, b, iy, ix, ci);
+    fn_covering(*iy, w.kh, w.dsh, w.pad_t, w.oh, oy0, oy1);
+    fn_covering(*ix, w.kw, w.dsw, w.pad_l, w.ow, ox0, ox1);
+}
 /* TF32 on the tensor cores, for the implicit-GEMM convolutions (tests/hostcuda/mma_shim.h
  * emulates these two on the host): v rounded to TF32; and one warp's acc[mt][nt][r] += a b, a
  * 32 x 8 with element (i, j) at a[i*sr + j*sc], b 8 x 32 row-major (ldb), both in shared memory,
@@ -216,8 +224,24 @@ extern "C" __global__ void fn_to_bf16(fn_bf16 *y, const float *x, fn_i64 n) {
 /* The geometry of a gather: the gathered tensor's height, width and channels (x's, or dy's for
  * the data gradient) and the window over it */
 struct FnGather { int gh, gw, kc, kw, sh, sw, data; };
+/* a row's window corner (iy, ix) moved to the window's cell (ky, kx) of the gathered tensor;
+ * false in the padding or, for a strided data gradient, between outputs */
+__device__ __forceinline__ bool fn_gather_cell(const FnGather &q, int ky, int kx, int &iy, int &ix) {
+    if (q.data) {
+        iy -= ky;
+        ix -= kx;
+        if (q.sh != 1 || q.sw != 1) {
+            iy = iy >= 0 && iy % q.sh == 0 ? iy / q.sh : -1;
+            ix = ix >= 0 && ix % q.sw == 0 ? ix / q.sw : -1;
+        }
+    } else {
+        iy += ky;
+        ix += kx;
+    }
+    return iy >= 0 && iy < q.gh && ix >= 0 && ix < q.gw;
+}
 /* v[j] = the gathered tensor's value for column k of the sum at row warp + 4j, whose image
- * offset (-1: past the rows) and window corner are base, ry and rx */
+ * offset and window corner are base, ry and rx */
 __device__ __forceinline__ void fn_gather32(float v[32], const float *src, const FnGather &q, int k, int K, const fn_i64 *base,
                                             const int *ry, const int *rx, int warp) {
     int cell = k / q.kc, ci = k - cell * q.kc, ky = cell / q.kw, kx = cell - ky * q.kw;
@@ -225,18 +249,7 @@ __device__ __forceinline__ void fn_gather32(float v[32], const float *src, const
     for (int j = 0; j < 32; j++) {
         int r = warp + 4 * j, iy = ry[r], ix = rx[r];
         fn_i64 b = base[r];
-        if (q.data) {
-            iy -= ky;
-            ix -= kx;
-            if (q.sh != 1 || q.sw != 1) {
-                iy = iy >= 0 && iy % q.sh == 0 ? iy / q.sh : -1;
-                ix = ix >= 0 && ix % q.sw == 0 ? ix / q.sw : -1;
-            }
-        } else {
-            iy += ky;
-            ix += kx;
-        }
-        v[j] = k < K && b >= 0 && iy >= 0 && iy < q.gh && ix >= 0 && ix < q.gw ? src[b + (iy * q.gw + ix) * q.kc + ci] : 0.f;
+        v[j] = k < K && b >= 0 && fn_gather_cell(q, ky, kx, iy, ix) ? src[b + (iy * q.gw + ix) * q.kc + ci] : 0.f;
     }
 }
 /* v[j] = the weights' value at row k0 + warp + 4j of the sum, column c (w[k][o] forward, w[cell][c][o]
@@ -256,8 +269,6 @@ __device__ __forceinline__ void fn_weights8(float v[8], const float *wt, const F
         for (o += 4; data && o >= w.o; o -= w.o) cl++;
     }
 }
-/* as fn_gather32 with 4 channels a load (kc a multiple of 4): v[4j..4j+3] for columns k..k+3 at
- * row rg + 16j */
 /* column k of the sum as its window cell (ky, kx) and channel ci: by division once, then
  * stepped 32 columns a tile (fn_cell_next: no division; kc is at least 4 where it is used) */
 struct FnCell { int k, ky, kx, ci; };
@@ -270,27 +281,17 @@ __device__ __forceinline__ void fn_cell_next(const FnGather &q, FnCell &c) {
     for (c.ci += 32; c.ci >= q.kc; c.ci -= q.kc)
         if (++c.kx == q.kw) c.kx = 0, c.ky++;
 }
+/* as fn_gather32 with 4 channels a load (kc a multiple of 4): v[4j..4j+3] for columns c.k..c.k+3
+ * at row rg + 16j */
 __device__ __forceinline__ void fn_gather32v(float v[32], const float *src, const FnGather &q, const FnCell &c, int K,
                                              const fn_i64 *base, const int *ry, const int *rx, int rg) {
-    int k = c.k, ci = c.ci, ky = c.ky, kx = c.kx;
 #pragma unroll
     for (int j = 0; j < 8; j++) {
         int r = rg + 16 * j, iy = ry[r], ix = rx[r];
         fn_i64 b = base[r];
-        if (q.data) {
-            iy -= ky;
-            ix -= kx;
-            if (q.sh != 1 || q.sw != 1) {
-                iy = iy >= 0 && iy % q.sh == 0 ? iy / q.sh : -1;
-                ix = ix >= 0 && ix % q.sw == 0 ? ix / q.sw : -1;
-            }
-        } else {
-            iy += ky;
-            ix += kx;
-        }
         float4 u = make_float4(0.f, 0.f, 0.f, 0.f);
-        if (k < K && b >= 0 && iy >= 0 && iy < q.gh && ix >= 0 && ix < q.gw)
-            u = *(const float4 *)(src + b + (iy * q.gw + ix) * q.kc + ci);
+        if (c.k < K && b >= 0 && fn_gather_cell(q, c.ky, c.kx, iy, ix))
+            u = *(const float4 *)(src + b + (iy * q.gw + ix) * q.kc + c.ci);
         v[4 * j] = u.x;
         v[4 * j + 1] = u.y;
         v[4 * j + 2] = u.z;

@@ -90,6 +90,14 @@ __device__ inline void fn_covering(int i, int k, const FnDiv &s, int pad, int ou
     *hi = fn_udiv(i + pad, s) + 1;
     if (*hi > out) *hi = out;
 }
+/* input cell i of a window op's gradient as (b, iy, ix, ci), and the outputs [oy0, oy1) x [ox0, ox1)
+ * whose windows hold it */
+__device__ inline void fn_covered(fn_i64 i, const FnWin &w, int *b, int *iy, int *ix, int *ci, int *oy0, int *oy1, int *ox0,
+                                  int *ox1) {
+    fn_nhwc_d(i, w.dh, w.dw, w.dc, b, iy, ix, ci);
+    fn_covering(*iy, w.kh, w.dsh, w.pad_t, w.oh, oy0, oy1);
+    fn_covering(*ix, w.kw, w.dsw, w.pad_l, w.ow, ox0, ox1);
+}
 /* TF32 on the tensor cores, for the implicit-GEMM convolutions (tests/hostcuda/mma_shim.h
  * emulates these two on the host): v rounded to TF32; and one warp's acc[mt][nt][r] += a b, a
  * 32 x 8 with element (i, j) at a[i*sr + j*sc], b 8 x 32 row-major (ldb), both in shared memory,
