@@ -315,13 +315,13 @@ static void profile_kinds(const RtGpuExec *ex, double per, FILE *f) {
 
 void gpu_queues_profile_print(const RtGpuExec *ex, int64_t steps, int top, FILE *f) {
     if (!ex->prof_item_s || ex->n_items == 0) return;
-    profile_kinds(ex, steps > 0 ? 1e3 / (double)steps : 1e3, f);
+    double per = steps > 0 ? 1e3 / (double)steps : 1e3;
+    profile_kinds(ex, per, f);
     int *order = malloc((size_t)ex->n_items * sizeof *order);
     if (!order) return;
     for (int i = 0; i < ex->n_items; i++) order[i] = i;
     by_time_of = ex->prof_item_s;
     qsort(order, (size_t)ex->n_items, sizeof *order, by_time);
-    double per = steps > 0 ? 1e3 / (double)steps : 1e3;
     fprintf(f, "GPU step items by time (ms per step; the bytes each reads and writes once; those over its time):\n");
     for (int r = 0; r < top && r < ex->n_items; r++) {
         int i = order[r];

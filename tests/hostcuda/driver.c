@@ -80,55 +80,45 @@ static int dry_run(void) {
     return dry;
 }
 
-/* a copy of the column-major matrix (rows x cols, ld) with each value rounded to bfloat16, to
-   nearest even (NaN and infinities kept), as the tensor cores take it */
-static float *bf16_copy(const float *a, int rows, int cols, int ld) {
-    size_t n = cols ? (size_t)(cols - 1) * ld + rows : 0;
-    float *c = malloc((n ? n : 1) * sizeof *c);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &a[i], 4);
-        if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x7fffu + ((u >> 16) & 1)) & 0xffff0000u;
-        memcpy(&c[i], &u, 4);
-    }
-    return c;
+/* bfloat16's bits of v, to nearest even (a NaN stays a NaN), as the prelude's fn_bf16_of; and back */
+static uint16_t bf16_bits(float v) {
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+}
+static float bf16_value(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float v;
+    memcpy(&v, &u, 4);
+    return v;
 }
 
-/* the column-major bfloat16 matrix (rows x cols, ld) as floats, laid out alike */
-static float *widen(const uint16_t *h, int rows, int cols, int ld) {
-    size_t n = cols ? (size_t)(cols - 1) * ld + rows : 0;
+/* the values a column-major matrix (rows x cols, ld) spans */
+static size_t span(int rows, int cols, int ld) { return cols ? (size_t)(cols - 1) * ld + rows : 0; }
+
+/* a float copy of a column-major matrix of n values, each rounded to bfloat16 first (as the
+   tensor cores take it: FAST_16BF) or stored as bfloat16 (half) */
+static float *as_floats(const void *m, size_t n, int half) {
     float *c = malloc((n ? n : 1) * sizeof *c);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u = (uint32_t)h[i] << 16;
-        memcpy(&c[i], &u, 4);
-    }
+    for (size_t i = 0; i < n; i++)
+        c[i] = half ? bf16_value(((const uint16_t *)m)[i]) : bf16_value(bf16_bits(((const float *)m)[i]));
     return c;
 }
 
 static void run_gemm(const Work *w) {
     const float *a = w->src, *b = w->src2;
     float *ra = NULL, *rb = NULL, *rc = NULL, *c = w->dst;
-    int ar = w->ta ? w->k : w->m, ac = w->ta ? w->m : w->k, br = w->tb ? w->nn : w->k, bc = w->tb ? w->k : w->nn;
-    if (w->half) {
-        a = ra = widen(w->src, ar, ac, w->lda);
-        b = rb = widen(w->src2, br, bc, w->ldb);
-        if (w->half == 2) c = rc = widen(w->dst, w->m, w->nn, w->ldc);
-    } else if (w->bf16) {
-        a = ra = bf16_copy(a, ar, ac, w->lda);
-        b = rb = bf16_copy(b, br, bc, w->ldb);
+    size_t na = span(w->ta ? w->k : w->m, w->ta ? w->m : w->k, w->lda), nb = span(w->tb ? w->nn : w->k, w->tb ? w->k : w->nn, w->ldb),
+           nc = span(w->m, w->nn, w->ldc);
+    if (w->half || w->bf16) {
+        a = ra = as_floats(w->src, na, w->half);
+        b = rb = as_floats(w->src2, nb, w->half);
     }
+    if (w->half == 2) c = rc = as_floats(w->dst, nc, 1);
     cblas_sgemm(CblasColMajor, w->ta ? CblasTrans : CblasNoTrans, w->tb ? CblasTrans : CblasNoTrans, w->m, w->nn, w->k,
                 w->alpha, a, w->lda, b, w->ldb, w->beta, c, w->ldc);
-    if (rc) { /* back to bfloat16, to nearest even */
-        float *r = bf16_copy(rc, w->m, w->nn, w->ldc);
-        uint16_t *d = w->dst;
-        for (size_t i = 0; i < (size_t)(w->nn - 1) * w->ldc + w->m; i++) {
-            uint32_t u;
-            memcpy(&u, &r[i], 4);
-            d[i] = (uint16_t)(u >> 16);
-        }
-        free(r);
-    }
+    for (size_t i = 0; rc && i < nc; i++) ((uint16_t *)w->dst)[i] = bf16_bits(rc[i]); /* back to bfloat16 */
     free(ra);
     free(rb);
     free(rc);
