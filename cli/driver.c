@@ -95,7 +95,7 @@ int drv_cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuModu
     if (rc < 0) {
         snprintf(err, cap, "%s", st.msg);
     } else {
-        rc = cu_emit_fused(g, &p.fusion, p.numel, m, err, cap);
+        rc = cu_emit_fused(g, &p.fusion, p.numel, NULL, m, err, cap);
         rt_plan_free(&p);
     }
     free(sym);

@@ -38,7 +38,17 @@ typedef struct {
     Text src;
     char **names;
     int n, cap;
+    const char **helped; /* the fixed kernels whose helpers (the text before the kernel) are in */
+    int n_helped;
+    const size_t *esize; /* the plan's bytes per element of each node (2: bfloat16); NULL: float32 */
 } Builder;
+
+static void builder_free(Builder *b) {
+    free(b->src.s);
+    for (int i = 0; i < b->n; i++) free(b->names[i]);
+    free(b->names);
+    free(b->helped);
+}
 
 /* Index of kernel `name`, appending its text (made by the caller into `body`) if new. */
 static int add_kernel(Builder *b, const char *name, const char *body) {
@@ -50,10 +60,94 @@ static int add_kernel(Builder *b, const char *name, const char *body) {
     return b->n++;
 }
 
-static int add_fixed(Builder *b, const char *name) {
+/* ---- fixed kernels, in variants by element type ----------------------------------------------
+ * A fixed kernel's text is its helpers, then the kernel (from the line of its `extern "C"`). Its
+ * typed pointers are written FN_TY (the node's value), FN_TA and FN_TB (its first two operands);
+ * variant `half` (bits 1, 2, 4 for those three) makes them fn_bf16, the others float, and is named
+ * NAME_hN for N the bits that its text has (NAME alone for float32 everywhere). The helpers go in
+ * once, with the first variant. */
+static const char *const type_mark[3] = {"FN_TY", "FN_TA", "FN_TB"};
+#define KERNEL_LINE "extern \"C\" __global__ void "
+
+static const char *fixed_text(const char *name, const char **uses) {
+    if (uses)
+        for (size_t i = 0; i < sizeof cu_fixed_uses / sizeof cu_fixed_uses[0]; i++)
+            if (!strcmp(cu_fixed_uses[i].name, name)) *uses = cu_fixed_uses[i].uses;
     for (size_t i = 0; i < sizeof cu_fixed / sizeof cu_fixed[0]; i++)
-        if (!strcmp(cu_fixed[i].name, name)) return add_kernel(b, name, cu_fixed[i].text);
-    return -1;
+        if (!strcmp(cu_fixed[i].name, name)) return cu_fixed[i].text;
+    return NULL;
+}
+
+/* where the kernel itself starts in a fixed text: the start of its KERNEL_LINE's line */
+static const char *kernel_start(const char *text) {
+    const char *k = strstr(text, KERNEL_LINE);
+    while (k > text && k[-1] != '\n') k--;
+    return k;
+}
+
+/* whether `name`'s helpers are in the module; marks them so */
+static int helped(Builder *b, const char *name) {
+    for (int i = 0; i < b->n_helped; i++)
+        if (!strcmp(b->helped[i], name)) return 1;
+    b->helped = realloc(b->helped, (size_t)(b->n_helped + 1) * sizeof *b->helped);
+    b->helped[b->n_helped++] = name;
+    return 0;
+}
+
+/* the bits of `half` whose marks the text has */
+static int present_types(const char *text, int half) {
+    int m = 0;
+    for (int t = 0; t < 3; t++)
+        if (strstr(text, type_mark[t])) m |= 1 << t;
+    return half & m;
+}
+
+static int add_fixed_typed(Builder *b, const char *name, int half) {
+    const char *uses = NULL, *text = fixed_text(name, &uses);
+    if (!text) return -1;
+    const char *k = kernel_start(text);
+    half = present_types(k, half);
+    char vname[96];
+    if (half) snprintf(vname, sizeof vname, "%s_h%d", name, half);
+    else snprintf(vname, sizeof vname, "%s", name);
+    for (int i = 0; i < b->n; i++)
+        if (!strcmp(b->names[i], vname)) return i;
+    Text body = {0};
+    if (uses && !helped(b, uses)) { /* another kernel's helpers, without that kernel */
+        const char *u = fixed_text(uses, NULL);
+        text_printf(&b->src, "\n%.*s", (int)(kernel_start(u) - u), u);
+    }
+    if (!helped(b, name)) text_printf(&body, "%.*s", (int)(k - text), text);
+    /* the kernel (its text starts with KERNEL_LINE and the name), renamed, its marks replaced */
+    text_printf(&body, "%s%s", KERNEL_LINE, vname);
+    for (const char *p = k + strlen(KERNEL_LINE) + strlen(name);;) {
+        const char *hit = NULL;
+        int t = 0;
+        for (int q = 0; q < 3; q++) {
+            const char *h = strstr(p, type_mark[q]);
+            if (h && (!hit || h < hit)) hit = h, t = q;
+        }
+        if (!hit) {
+            text_printf(&body, "%s", p);
+            break;
+        }
+        text_printf(&body, "%.*s%s", (int)(hit - p), p, half >> t & 1 ? "fn_bf16" : "float");
+        p = hit + strlen(type_mark[t]);
+    }
+    int r = add_kernel(b, vname, body.s);
+    free(body.s);
+    return r;
+}
+
+static int add_fixed(Builder *b, const char *name) { return add_fixed_typed(b, name, 0); }
+
+/* node id's variant bits: its value (1) and first two operands (2, 4) kept in bfloat16 */
+static int node_half(const Builder *b, const IrGraph *g, IrId id) {
+    if (!b->esize) return 0;
+    const IrNode *n = &g->nodes[id];
+    int h = b->esize[id] == 2;
+    for (int k = 0; k < n->n_in && k < 2; k++) h |= (b->esize[n->in[k]] == 2) << (k + 1);
+    return h;
 }
 
 static const struct {
@@ -133,6 +227,7 @@ static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, char 
             return 0;
         }
     const char *fixed = NULL;
+    int half = node_half(b, g, id);
     switch (n->op) {
     case IR_OP_INPUT:
     case IR_OP_PARAM:
@@ -141,7 +236,7 @@ static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, char 
     case IR_OP_CONST: fixed = "fn_fill"; break;
     case IR_OP_RESHAPE: fixed = "fn_copy"; break;
     case IR_OP_SUM: /* partial sums over row splits, then the sum of the splits */
-        p->kernel[p->n_kernels++] = add_fixed(b, "fn_sum_lead_part");
+        p->kernel[p->n_kernels++] = add_fixed_typed(b, "fn_sum_lead_part", half);
         p->kernel[p->n_kernels++] = add_fixed(b, "fn_sum_lead");
         return 0;
     case IR_OP_SUMLAST: /* the runtime picks by row length */
@@ -154,7 +249,7 @@ static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, char 
     case IR_OP_CONCAT: fixed = "fn_concat_part"; break; /* launched once per input */
     case IR_OP_MAXPOOL: fixed = "fn_maxpool"; break;
     case IR_OP_MAXPOOL_GRAD: /* each window's maximum found once, then the gradients gathered */
-        p->kernel[p->n_kernels++] = add_fixed(b, "fn_maxpool_code");
+        p->kernel[p->n_kernels++] = add_fixed_typed(b, "fn_maxpool_code", half);
         fixed = "fn_maxpool_grad";
         break;
     case IR_OP_AVGPOOL: fixed = "fn_avgpool"; break;
@@ -172,22 +267,22 @@ static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, char 
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_BWD_FILTER: /* im2col, then the GEMM (a 1x1 stride-1 conv skips im2col at run time) */
         p->work = CU_GEMM;
-        p->kernel[p->n_kernels++] = add_fixed(b, "fn_im2col");
-        p->bf16[0] = add_fixed(b, "fn_im2col_bf16");
+        p->kernel[p->n_kernels++] = add_fixed_typed(b, "fn_im2col", half);
+        p->bf16[0] = add_fixed_typed(b, "fn_im2col_bf16", half);
         p->bf16[1] = add_fixed(b, "fn_to_bf16");
         if (n->op == IR_OP_CONV2D) { /* or an implicit GEMM */
-            p->kernel[p->n_kernels++] = add_fixed(b, "fn_conv_igemm");
+            p->kernel[p->n_kernels++] = add_fixed_typed(b, "fn_conv_igemm", half);
         } else { /* in splits of the rows, added up */
-            p->kernel[p->n_kernels++] = add_fixed(b, "fn_conv_igemm_filter");
+            p->kernel[p->n_kernels++] = add_fixed_typed(b, "fn_conv_igemm_filter", half);
             p->kernel[p->n_kernels++] = add_fixed(b, "fn_sum_lead");
         }
         return 0;
     case IR_OP_CONV2D_BWD_DATA: /* the GEMM into columns, then col2im; or an implicit GEMM */
         p->work = CU_GEMM;
-        p->kernel[p->n_kernels++] = add_fixed(b, "fn_col2im");
-        p->bf16[0] = add_fixed(b, "fn_col2im_bf16");
+        p->kernel[p->n_kernels++] = add_fixed_typed(b, "fn_col2im", half);
+        p->bf16[0] = add_fixed_typed(b, "fn_col2im_bf16", half);
         p->bf16[1] = add_fixed(b, "fn_to_bf16");
-        p->kernel[p->n_kernels++] = add_fixed(b, "fn_conv_igemm");
+        p->kernel[p->n_kernels++] = add_fixed_typed(b, "fn_conv_igemm", half);
         return 0;
     default: break;
     }
@@ -195,7 +290,7 @@ static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, char 
         snprintf(err, errcap, "node %%%d: the CUDA target has no kernel for op %s", (int)id, ir_op_info[n->op].name);
         return -1;
     }
-    p->kernel[p->n_kernels++] = add_fixed(b, fixed);
+    p->kernel[p->n_kernels++] = add_fixed_typed(b, fixed, half);
     return 0;
 }
 
@@ -291,9 +386,10 @@ static int group_member(GroupEmit *e, int k) {
     return 0;
 }
 
-/* Group gi's kernel text, named `name`, into t (see CuGroup); -1 if it cannot be written. */
-static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, const char *name,
-                        CuGroup *cg, Text *t) {
+/* Group gi's kernel text, named `name`, into t (see CuGroup); -1 if it cannot be written. The
+ * operands and values of 2 bytes an element (esize) are bfloat16. */
+static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, const size_t *esize,
+                        const char *name, CuGroup *cg, Text *t) {
     const IrId *mem = f->members + f->start[gi];
     const int nm = f->start[gi + 1] - f->start[gi];
     if (pass_fuse_layout(g, f, gi, numel, &cg->lay) < 0) return -1;
@@ -310,7 +406,9 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
     text_printf(t, "/* %d nodes, ending %s; %d pointers%s */\n", nm, ir_op_info[g->nodes[mem[nm - 1]].op].name,
                 lay->n_slots, cg->sums ? "; partial sums" : "");
     text_printf(t, "extern \"C\" __global__ void %s(fn_i64 n, fn_i64 len%s", name, cg->sums ? ", fn_i64 chunk" : "");
-    for (int s = 0; s < lay->n_slots; s++) text_printf(t, ", float *p%d", s);
+    for (int s = 0; s < lay->n_slots; s++)
+        text_printf(t, ", %s *p%d",
+                    lay->slot_kind[s] != PASS_SLOT_SUM && esize && esize[lay->slot_node[s]] == 2 ? "fn_bf16" : "float", s);
     text_printf(t, ") {\n");
     GroupEmit e = {.g = g, .f = f, .numel = numel, .lay = lay, .gi = gi, .t = t};
     if (cg->sums) {
@@ -352,7 +450,7 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
 static int add_group(Builder *b, const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, CuGroup *cg,
                      char ***bodies, int *n_bodies, int **body_kernel) {
     Text body = {0};
-    if (group_kernel(g, f, gi, numel, GROUP_NAME, cg, &body) < 0) {
+    if (group_kernel(g, f, gi, numel, b->esize, GROUP_NAME, cg, &body) < 0) {
         free(body.s);
         return -1;
     }
@@ -375,11 +473,11 @@ static int add_group(Builder *b, const IrGraph *g, const PassFusion *f, int gi, 
     return 0;
 }
 
-static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *numel, CuModule *m, char *err,
-                       size_t errcap) {
+static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *numel, const size_t *esize, CuModule *m,
+                       char *err, size_t errcap) {
     memset(m, 0, sizeof *m);
     m->k_sum_part = m->k_sum = m->k_ema = -1;
-    Builder b = {{0}, NULL, 0, 0};
+    Builder b = {.esize = esize};
     char **bodies = NULL;
     int n_bodies = 0, *body_kernel = NULL;
     text_printf(&b.src, "%s", cu_prelude);
@@ -425,14 +523,13 @@ static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *num
     m->source = b.src.s;
     m->names = b.names;
     m->n_names = b.n;
+    free(b.helped);
     return 0;
 fail:
     for (int i = 0; i < n_bodies; i++) free(bodies[i]);
     free(bodies);
     free(body_kernel);
-    free(b.src.s);
-    for (int i = 0; i < b.n; i++) free(b.names[i]);
-    free(b.names);
+    builder_free(&b);
     free(m->plan);
     free(m->groups);
     memset(m, 0, sizeof *m);
@@ -486,24 +583,27 @@ void cu_module_counts(const IrGraph *g, const CuModule *m, int *launches, int *g
 }
 
 int cu_emit_graph(const IrGraph *g, CuModule *m, char *err, size_t errcap) {
-    return emit_module(g, NULL, NULL, m, err, errcap);
+    return emit_module(g, NULL, NULL, NULL, m, err, errcap);
 }
 
-int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, CuModule *m, char *err, size_t errcap) {
-    return emit_module(g, f, numel, m, err, errcap);
+int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, const size_t *esize, CuModule *m,
+                  char *err, size_t errcap) {
+    return emit_module(g, f, numel, esize, m, err, errcap);
 }
 
 char *cu_emit_catalogue(int *n_kernels) {
-    Builder b = {{0}, NULL, 0, 0};
+    Builder b = {0};
     text_printf(&b.src, "%s", cu_prelude);
     for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++) add_unary(&b, i);
     for (size_t i = 0; i < sizeof binary / sizeof binary[0]; i++)
         for (int l = 0; l < LAYOUTS; l++) add_binary(&b, i, l);
-    for (size_t i = 0; i < sizeof cu_fixed / sizeof cu_fixed[0]; i++) add_kernel(&b, cu_fixed[i].name, cu_fixed[i].text);
+    for (int half = 0; half < 8; half++) /* every typed variant (bfloat16 bits the text lacks fold into others) */
+        for (size_t i = 0; i < sizeof cu_fixed / sizeof cu_fixed[0]; i++) add_fixed_typed(&b, cu_fixed[i].name, half);
     *n_kernels = b.n;
-    for (int i = 0; i < b.n; i++) free(b.names[i]);
-    free(b.names);
-    return b.src.s;
+    char *src = b.src.s;
+    b.src.s = NULL;
+    builder_free(&b);
+    return src;
 }
 
 void cu_module_free(CuModule *m) {

@@ -80,9 +80,13 @@ int cu_emit_graph(const IrGraph *g, CuModule *m, char *err, size_t errcap);
 /* The fused module for fusion f of g at element counts numel: a kernel per distinct group
  * (structurally equal groups share one), the other nodes as cu_emit_graph writes them. Sizes
  * are still arguments, but the layout (which operands are full, suffixes or scalars) and BCAST's
- * mean factors are the binding's. -1 with a message when a group cannot be written (operands
- * of two row lengths, sums of another length than the row's or one). */
-int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, CuModule *m, char *err, size_t errcap);
+ * mean factors are the binding's. esize (NULL: float32 everywhere) is the plan's bytes per
+ * element of each node: values of 2 are bfloat16, which the groups and the fixed kernels read
+ * and write as such (a fixed kernel's variant NAME_hN, N's bits 1, 2, 4 for its value and first two
+ * operands in bfloat16). -1 with a message when a group cannot be written (operands of two row
+ * lengths, sums of another length than the row's or one). */
+int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, const size_t *esize, CuModule *m,
+                  char *err, size_t errcap);
 void cu_module_free(CuModule *m);
 /* Kernel launches and cuBLAS GEMMs a step of m makes, at most: a fused group with sums launches
  * 1 + 1 per sum (its lanes' partials are few enough for one launch to finish), a leading-axis sum

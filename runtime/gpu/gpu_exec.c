@@ -279,7 +279,7 @@ static int plan_and_emit(RtGpuExec *ex, const int64_t *sym, const char *const *w
             rt_plan_free(&ex->plan);
             if (rt_plan_build(&ex->plan, ex->g, sym, want, n_want, run_effects, 4, flags, st) < 0) return -1;
         }
-        if (cu_emit_fused(ex->g, &ex->plan.fusion, ex->plan.numel, &ex->mod, err, sizeof err) == 0) return 0;
+        if (cu_emit_fused(ex->g, &ex->plan.fusion, ex->plan.numel, NULL, &ex->mod, err, sizeof err) == 0) return 0;
         fprintf(stderr, "fn: the GPU runs this graph unfused: %s\n", err);
         rt_plan_free(&ex->plan);
     }

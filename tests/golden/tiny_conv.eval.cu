@@ -69,7 +69,7 @@ __device__ inline void fn_nhwc_d(fn_i64 i, const FnDiv &h, const FnDiv &w, const
     *b = q;
 }
 /* the first maximal in-bounds cell (*by, *bx) of output (b, oy, ox), channel ci, and its value */
-__device__ inline float fn_argmax(const float *x, const FnWin &w, int b, int oy, int ox, int ci, int *by, int *bx) {
+template <typename T> __device__ inline float fn_argmax(const T *x, const FnWin &w, int b, int oy, int ox, int ci, int *by, int *bx) {
     int y0, y1, x0, x1;
     fn_clip(oy * w.sh - w.pad_t, w.kh, w.h, &y0, &y1);
     fn_clip(ox * w.sw - w.pad_l, w.kw, w.w, &x0, &x1);
@@ -130,19 +130,37 @@ __device__ inline void fn_mma_32x32x8(float acc[2][4][4], const float *a, int sr
                          : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(bf[nt][0]), "r"(bf[nt][1]));
 }
 #endif
-/* bfloat16 as its bits (FN_GPU_BF16: the GEMM operands of convolutions with a column matrix):
- * from float to nearest even (a NaN stays a NaN), and back; fn_put and fn_get store and load a
- * float as the element type */
-typedef unsigned short fn_bf16;
-__device__ inline fn_bf16 fn_bf16_of(float v) {
+/* bfloat16 (FN_GPU_BF16: GEMM operands; =act also the values between layers): its bits from a
+ * float to nearest even (a NaN stays a NaN); fn_bf16 reads as a float and takes a float, so a
+ * kernel written for float elements runs on bfloat16 ones unchanged; fn_put and fn_get store
+ * and load a float as either */
+__device__ inline unsigned short fn_bf16_bits(float v) {
     unsigned u = __float_as_uint(v);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (fn_bf16)((u >> 16) | 0x40u);
-    return (fn_bf16)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
+    return (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
+struct fn_bf16 {
+    unsigned short u;
+    fn_bf16() = default;
+    __device__ explicit fn_bf16(float v) : u(fn_bf16_bits(v)) {}
+    __device__ fn_bf16 &operator=(float v) { u = fn_bf16_bits(v); return *this; }
+    __device__ operator float() const { return __uint_as_float((unsigned)u << 16); }
+};
+__device__ inline fn_bf16 fn_bf16_of(float v) { return fn_bf16(v); }
 __device__ inline void fn_put(float *p, float v) { *p = v; }
-__device__ inline void fn_put(fn_bf16 *p, float v) { *p = fn_bf16_of(v); }
+__device__ inline void fn_put(fn_bf16 *p, float v) { *p = v; }
 __device__ inline float fn_get(const float *p) { return *p; }
-__device__ inline float fn_get(const fn_bf16 *p) { return __uint_as_float((unsigned)*p << 16); }
+__device__ inline float fn_get(const fn_bf16 *p) { return *p; }
+/* four consecutive elements as floats (p 16-byte aligned for float, 8 for bfloat16) */
+__device__ inline void fn_load4(const float *p, float v[4]) {
+    float4 u = *(const float4 *)p;
+    v[0] = u.x, v[1] = u.y, v[2] = u.z, v[3] = u.w;
+}
+__device__ inline void fn_load4(const fn_bf16 *p, float v[4]) {
+    uint2 u = *(const uint2 *)p;
+    v[0] = __uint_as_float(u.x << 16), v[1] = __uint_as_float(u.x & 0xffff0000u);
+    v[2] = __uint_as_float(u.y << 16), v[3] = __uint_as_float(u.y & 0xffff0000u);
+}
 /* Row kernels over long rows (the logits: 10,575 classes for CASIA-WebFace) run a warp per row,
  * blocks of 32 lanes x 8 rows: each lane takes every 32nd column, and lane 0 combines the lanes in
  * their order through shared memory (no shuffles, so the host emulation runs them as written).
@@ -186,7 +204,7 @@ __device__ inline double fn_row_expsum(const float *xr, fn_i64 cols, float m, do
  * channel walks the window, so the pixel's coordinates are divided out once, not per cell; the
  * two never overlap (__restrict__), so the cells' loads need not wait for the last store.
  * The columns in float32 or bfloat16 (fn_im2col_bf16) */
-template <typename T> __device__ inline void fn_im2col_at(T *__restrict__ col, const float *__restrict__ x, const FnWin &w) {
+template <typename T, typename X> __device__ inline void fn_im2col_at(T *__restrict__ col, const X *__restrict__ x, const FnWin &w) {
     fn_i64 row_len = (fn_i64)w.kh * w.kw * w.c;
     FN_LOOP(i, (fn_i64)w.n * w.oh * w.ow * w.c) {
         int b, oy, ox, ci;
@@ -196,7 +214,7 @@ template <typename T> __device__ inline void fn_im2col_at(T *__restrict__ col, c
             int iy = oy * w.sh - w.pad_t + ky;
             for (int kx = 0; kx < w.kw; kx++) {
                 int ix = ox * w.sw - w.pad_l + kx;
-                fn_put(&dst[(ky * w.kw + kx) * w.c], iy < 0 || iy >= w.h || ix < 0 || ix >= w.w ? 0.f : x[fn_pix(w, b, iy, ix) + ci]);
+                fn_put(&dst[(ky * w.kw + kx) * w.c], iy < 0 || iy >= w.h || ix < 0 || ix >= w.w ? 0.f : (float)x[fn_pix(w, b, iy, ix) + ci]);
             }
         }
     }
@@ -211,7 +229,7 @@ extern "C" __global__ void fn_im2col_bf16(fn_bf16 *__restrict__ col, const float
 
 /* y = x rounded to bfloat16 (the GEMM operands of FN_GPU_BF16) */
 extern "C" __global__ void fn_to_bf16(fn_bf16 *y, const float *x, fn_i64 n) {
-    FN_LOOP(i, n) y[i] = fn_bf16_of(x[i]);
+    FN_LOOP(i, n) y[i] = x[i];
 }
 
 /* Convolutions as implicit GEMMs on the tensor cores (TF32 operands, float32 sums): the window's
@@ -242,14 +260,14 @@ __device__ __forceinline__ bool fn_gather_cell(const FnGather &q, int ky, int kx
 }
 /* v[j] = the gathered tensor's value for column k of the sum at row warp + 4j, whose image
  * offset and window corner are base, ry and rx */
-__device__ __forceinline__ void fn_gather32(float v[32], const float *src, const FnGather &q, int k, int K, const fn_i64 *base,
+template <typename T> __device__ __forceinline__ void fn_gather32(float v[32], const T *src, const FnGather &q, int k, int K, const fn_i64 *base,
                                             const int *ry, const int *rx, int warp) {
     int cell = k / q.kc, ci = k - cell * q.kc, ky = cell / q.kw, kx = cell - ky * q.kw;
 #pragma unroll
     for (int j = 0; j < 32; j++) {
         int r = warp + 4 * j, iy = ry[r], ix = rx[r];
         fn_i64 b = base[r];
-        v[j] = k < K && b >= 0 && fn_gather_cell(q, ky, kx, iy, ix) ? src[b + (iy * q.gw + ix) * q.kc + ci] : 0.f;
+        v[j] = k < K && b >= 0 && fn_gather_cell(q, ky, kx, iy, ix) ? (float)src[b + (iy * q.gw + ix) * q.kc + ci] : 0.f;
     }
 }
 /* v[j] = the weights' value at row k0 + warp + 4j of the sum, column c (w[k][o] forward, w[cell][c][o]
@@ -283,19 +301,14 @@ __device__ __forceinline__ void fn_cell_next(const FnGather &q, FnCell &c) {
 }
 /* as fn_gather32 with 4 channels a load (kc a multiple of 4): v[4j..4j+3] for columns c.k..c.k+3
  * at row rg + 16j */
-__device__ __forceinline__ void fn_gather32v(float v[32], const float *src, const FnGather &q, const FnCell &c, int K,
+template <typename T> __device__ __forceinline__ void fn_gather32v(float v[32], const T *src, const FnGather &q, const FnCell &c, int K,
                                              const fn_i64 *base, const int *ry, const int *rx, int rg) {
 #pragma unroll
     for (int j = 0; j < 8; j++) {
         int r = rg + 16 * j, iy = ry[r], ix = rx[r];
         fn_i64 b = base[r];
-        float4 u = make_float4(0.f, 0.f, 0.f, 0.f);
-        if (c.k < K && b >= 0 && fn_gather_cell(q, c.ky, c.kx, iy, ix))
-            u = *(const float4 *)(src + b + (iy * q.gw + ix) * q.kc + c.ci);
-        v[4 * j] = u.x;
-        v[4 * j + 1] = u.y;
-        v[4 * j + 2] = u.z;
-        v[4 * j + 3] = u.w;
+        if (c.k < K && b >= 0 && fn_gather_cell(q, c.ky, c.kx, iy, ix)) fn_load4(src + b + (iy * q.gw + ix) * q.kc + c.ci, v + 4 * j);
+        else v[4 * j] = v[4 * j + 1] = v[4 * j + 2] = v[4 * j + 3] = 0.f;
     }
 }
 extern "C" __global__ void fn_conv_igemm(float *y, const float *src, const float *wt, FnWin w, int data) {
@@ -381,7 +394,7 @@ extern "C" __global__ void fn_avgpool(float *y, const float *x, FnWin w) {
         fn_clip(ox * w.sw - w.pad_l, w.kw, w.w, &x0, &x1);
         double s = 0;
         for (int iy = y0; iy < y1; iy++)
-            for (int ix = x0; ix < x1; ix++) s += x[fn_pix(w, b, iy, ix) + ci];
+            for (int ix = x0; ix < x1; ix++) s += (float)x[fn_pix(w, b, iy, ix) + ci];
         y[i] = (float)(s / ((y1 - y0) * (x1 - x0)));
     }
 }

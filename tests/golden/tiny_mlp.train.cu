@@ -69,7 +69,7 @@ __device__ inline void fn_nhwc_d(fn_i64 i, const FnDiv &h, const FnDiv &w, const
     *b = q;
 }
 /* the first maximal in-bounds cell (*by, *bx) of output (b, oy, ox), channel ci, and its value */
-__device__ inline float fn_argmax(const float *x, const FnWin &w, int b, int oy, int ox, int ci, int *by, int *bx) {
+template <typename T> __device__ inline float fn_argmax(const T *x, const FnWin &w, int b, int oy, int ox, int ci, int *by, int *bx) {
     int y0, y1, x0, x1;
     fn_clip(oy * w.sh - w.pad_t, w.kh, w.h, &y0, &y1);
     fn_clip(ox * w.sw - w.pad_l, w.kw, w.w, &x0, &x1);
@@ -130,19 +130,37 @@ __device__ inline void fn_mma_32x32x8(float acc[2][4][4], const float *a, int sr
                          : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(bf[nt][0]), "r"(bf[nt][1]));
 }
 #endif
-/* bfloat16 as its bits (FN_GPU_BF16: the GEMM operands of convolutions with a column matrix):
- * from float to nearest even (a NaN stays a NaN), and back; fn_put and fn_get store and load a
- * float as the element type */
-typedef unsigned short fn_bf16;
-__device__ inline fn_bf16 fn_bf16_of(float v) {
+/* bfloat16 (FN_GPU_BF16: GEMM operands; =act also the values between layers): its bits from a
+ * float to nearest even (a NaN stays a NaN); fn_bf16 reads as a float and takes a float, so a
+ * kernel written for float elements runs on bfloat16 ones unchanged; fn_put and fn_get store
+ * and load a float as either */
+__device__ inline unsigned short fn_bf16_bits(float v) {
     unsigned u = __float_as_uint(v);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (fn_bf16)((u >> 16) | 0x40u);
-    return (fn_bf16)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
+    return (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
+struct fn_bf16 {
+    unsigned short u;
+    fn_bf16() = default;
+    __device__ explicit fn_bf16(float v) : u(fn_bf16_bits(v)) {}
+    __device__ fn_bf16 &operator=(float v) { u = fn_bf16_bits(v); return *this; }
+    __device__ operator float() const { return __uint_as_float((unsigned)u << 16); }
+};
+__device__ inline fn_bf16 fn_bf16_of(float v) { return fn_bf16(v); }
 __device__ inline void fn_put(float *p, float v) { *p = v; }
-__device__ inline void fn_put(fn_bf16 *p, float v) { *p = fn_bf16_of(v); }
+__device__ inline void fn_put(fn_bf16 *p, float v) { *p = v; }
 __device__ inline float fn_get(const float *p) { return *p; }
-__device__ inline float fn_get(const fn_bf16 *p) { return __uint_as_float((unsigned)*p << 16); }
+__device__ inline float fn_get(const fn_bf16 *p) { return *p; }
+/* four consecutive elements as floats (p 16-byte aligned for float, 8 for bfloat16) */
+__device__ inline void fn_load4(const float *p, float v[4]) {
+    float4 u = *(const float4 *)p;
+    v[0] = u.x, v[1] = u.y, v[2] = u.z, v[3] = u.w;
+}
+__device__ inline void fn_load4(const fn_bf16 *p, float v[4]) {
+    uint2 u = *(const uint2 *)p;
+    v[0] = __uint_as_float(u.x << 16), v[1] = __uint_as_float(u.x & 0xffff0000u);
+    v[2] = __uint_as_float(u.y << 16), v[3] = __uint_as_float(u.y & 0xffff0000u);
+}
 /* Row kernels over long rows (the logits: 10,575 classes for CASIA-WebFace) run a warp per row,
  * blocks of 32 lanes x 8 rows: each lane takes every 32nd column, and lane 0 combines the lanes in
  * their order through shared memory (no shuffles, so the host emulation runs them as written).

@@ -1,5 +1,5 @@
 /* What the implicit-GEMM convolution kernels use of CUDA beyond the shims' basics, for modules
- * compiled as host C++: float4 and __align__, and the tensor cores' warp-wide product
+ * compiled as host C++: float4, uint2 and __align__, and the tensor cores' warp-wide product
  * (fn_mma_32x32x8 and fn_tf32, which the module prelude defines with inline PTX unless
  * FN_HOST_EMULATION is set):
  * each lane's share of the product, read straight from shared memory in float32, since a thread
@@ -13,6 +13,7 @@
     "#define __align__(n) __attribute__((aligned(n)))\n" \
     "struct __attribute__((aligned(16))) float4 { float x, y, z, w; };\n" \
     "static inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }\n" \
+    "struct __attribute__((aligned(8))) uint2 { unsigned x, y; };\n" \
     "static inline float fn_tf32(float v) { return v; }\n" \
     "static inline void fn_mma_32x32x8(float acc[2][4][4], const float *a, int sr, int sc, const float *b, int ldb) {\n" \
     "    int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;\n" \
