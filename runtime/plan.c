@@ -88,7 +88,7 @@ static int in_place_block(const RtPlan *p, const Blocks *bl, const int *last, in
         IrId x = nd->in[i];
         int b = p->block_of[x];
         if (f->group_of[x] == gi || b < 0 || last[x] != t || bl->busy[b] != t || p->numel[x] != p->numel[m] ||
-            p->block_bytes[b] < (size_t)p->numel[m] * p->esize[m])
+            p->esize[x] != p->esize[m] || p->block_bytes[b] < (size_t)p->numel[m] * p->esize[m])
             continue;
         int later = 0;
         for (int j = k + 1; j < f->start[gi + 1] && !later; j++)
@@ -259,8 +259,8 @@ static void plan_blocks(RtPlan *p, int assign, int slack) {
     free(bl.start);
 }
 
-int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *const *want, int n_want,
-                  int run_effects, int prec, int flags, RtStatus *st) {
+int rt_plan_values(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *const *want, int n_want,
+                   int run_effects, int prec, int flags, RtStatus *st) {
     const int fuse = flags & RT_PLAN_FUSE;
     memset(p, 0, sizeof *p);
     int n = g->n_nodes, threads = omp_get_max_threads();
@@ -323,7 +323,15 @@ int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *c
         }
     }
     if (fuse) pass_fuse(g, p->needed, p->kept, &p->fusion);
-    plan_blocks(p, fuse && (flags & RT_PLAN_ASSIGN), flags >> 8);
+    return 0;
+}
+
+void rt_plan_memory(RtPlan *p, int flags) { plan_blocks(p, (flags & RT_PLAN_FUSE) && (flags & RT_PLAN_ASSIGN), flags >> 8); }
+
+int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *const *want, int n_want,
+                  int run_effects, int prec, int flags, RtStatus *st) {
+    if (rt_plan_values(p, g, sym, want, n_want, run_effects, prec, flags, st) < 0) return -1;
+    rt_plan_memory(p, flags);
     return 0;
 }
 

@@ -46,6 +46,12 @@ enum { RT_PLAN_FUSE = 1, RT_PLAN_IM2COL = 2, RT_PLAN_ASSIGN = 4 };
  * its element count. */
 int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *const *want, int n_want,
                   int run_effects, int prec, int flags, RtStatus *st);
+/* rt_plan_build in two halves, for a caller that changes esize between them (the GPU's bfloat16
+ * values): the dimensions, what is needed, the fusion; then the memory plan (same flags). A
+ * fused group may write a value over an operand's memory only where both have one esize. */
+int rt_plan_values(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *const *want, int n_want,
+                   int run_effects, int prec, int flags, RtStatus *st);
+void rt_plan_memory(RtPlan *p, int flags);
 void rt_plan_free(RtPlan *p);
 /* The window (input, kernel, strides, padding, output size) a window op slides. */
 void rt_plan_window(const RtPlan *p, IrId id, RefWindow *win);

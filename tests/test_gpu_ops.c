@@ -100,12 +100,49 @@ static void larger_cases(void) {
     op_case(run, "sum_last of long rows", g, ir_reduce(g, IR_OP_SUMLAST, x, 0, 1, NULL), 1);
 }
 
+static IrId window(IrGraph *g, IrOp op, IrId x, IrId w, int k, int stride, int same) {
+    IrAttr at;
+    memset(&at, 0, sizeof at);
+    at.u.window = (IrWindowAttr){k, k, stride, stride, same};
+    IrId in[2] = {x, w};
+    return ir_make(g, op, in, w == IR_NONE ? 1 : 2, &at);
+}
+
+/* A small network over images of a symbolic batch N, whose activations and gradients
+ * FN_GPU_BF16=act keeps in bfloat16: max pooling (of x itself, float32, so that rounding cannot
+ * move its argmax), a 3x3 convolution of cin -> cout channels (implicit where they are <= 64,
+ * else by columns), average pooling, a 1x1 convolution, a concat (its gradient: slices) and the
+ * fused sum of the two gradients that meet; no relu or other kink, whose gradient rounding could
+ * flip. Images are a variable so that their gradient is computed (max pooling's). */
+static void network_case(int cin, int cout) {
+    IrGraph *g = ir_graph_new();
+    IrShape xs = {4, {ir_dim_sym(g, "N", 3), ir_dim_const(g, 23), ir_dim_const(g, 21), ir_dim_const(g, cin)}};
+    IrId x = ir_leaf(g, IR_OP_PARAM, "images", IR_DT_FLOAT, &xs, IR_INIT_ZEROS, 0, 0);
+    IrId p = window(g, IR_OP_MAXPOOL, x, IR_NONE, 3, 2, 1);
+    IrId c = window(g, IR_OP_CONV2D, p, param(g, "w1", 4, (int64_t[]){3, 3, cin, cout}), 3, 1, 1);
+    IrId q = window(g, IR_OP_AVGPOOL, c, IR_NONE, 3, 1, 1);
+    IrId parts[2] = {window(g, IR_OP_CONV2D, q, param(g, "w2", 4, (int64_t[]){1, 1, cout, 16}), 1, 1, 0), q};
+    IrAttr at;
+    memset(&at, 0, sizeof at);
+    at.u.axis.axis = -1;
+    char label[80];
+    snprintf(label, sizeof label, "network of N images, %d -> %d channels", cin, cout);
+    op_case(run, label, g, ir_make(g, IR_OP_CONCAT, parts, 2, &at), 1);
+}
+
 static void pass(const char *what, double b) {
     bound = b;
     worst_all = 0;
     int before = test_failures();
     op_cases(run);
     larger_cases();
+    network_case(8, 24);
+    network_case(72, 80);
+    if (gpu && rt_gpu_bf16(gpu) == 3) { /* every window by columns too */
+        setenv("FN_GPU_IMPLICIT", "0", 1);
+        network_case(8, 24);
+        unsetenv("FN_GPU_IMPLICIT");
+    }
     printf("  %-44s every op: worst relative error %.2e (bound %.0e)%s\n", what, worst_all, b,
            test_failures() > before ? ": FAILED" : "");
 }
@@ -113,10 +150,11 @@ static void pass(const char *what, double b) {
 int main(void) {
     pass("CPU, float32 (fast path)", 1e-5);
     RtStatus st;
-    for (int mode = 0; mode < 3; mode++) { /* float32, TF32, bfloat16 cuBLAS GEMMs */
+    for (int mode = 0; mode < 4; mode++) { /* float32, TF32, bfloat16 cuBLAS GEMMs, bfloat16 values */
         setenv("FN_GPU_TF32", mode ? "1" : "0", 1);
-        setenv("FN_GPU_BF16", mode == 2 ? "1" : "0", 1);
+        setenv("FN_GPU_BF16", mode == 2 ? "1" : mode == 3 ? "act" : "0", 1);
         if (mode == 2) setenv("FN_GPU_IMPLICIT", "0", 1); /* every window by columns, in bfloat16 */
+        else unsetenv("FN_GPU_IMPLICIT");
         if (!(gpu = rt_gpu_open(&st))) {
             printf("  GPU passes left out: %s\n", st.msg);
             break;

@@ -45,14 +45,23 @@ RtGpu *rt_gpu_open(RtStatus *st) {
     gpu->tf32 = !(tf && strcmp(tf, "0") == 0) && gpu->api.cublasSetMathMode &&
                 gpu->api.cublasSetMathMode(gpu->blas, CUBLAS_TF32_TENSOR_OP_MATH) == 0;
     /* FN_GPU_BF16=1: cuBLAS's GEMMs on bfloat16 operands (gpu_ops.c: the column convolutions' in
-     * bfloat16, the others rounded by cuBLAS); =columns: only the column convolutions'; the
-     * implicit-GEMM convolutions stay TF32. Off by default */
+     * bfloat16, the others rounded by cuBLAS); =columns: only the column convolutions'; =act: as 1,
+     * and the activations and their gradients stored in bfloat16 (gpu_half.c); the implicit-GEMM
+     * convolutions multiply in TF32. Off by default */
     const char *bf = getenv("FN_GPU_BF16");
-    gpu->bf16 = !gpu->tf32 || !bf || !gpu->api.cublasGemmEx ? 0 : !strcmp(bf, "1") ? 1 : !strcmp(bf, "columns") ? 2 : 0;
+    gpu->bf16 = !gpu->tf32 || !bf || !gpu->api.cublasGemmEx ? 0
+                : !strcmp(bf, "1")                            ? 1
+                : !strcmp(bf, "columns")                      ? 2
+                : !strcmp(bf, "act")                          ? 3
+                                                              : 0;
     snprintf(gpu->arch, sizeof gpu->arch, "sm_%d%d", major, minor);
     size_t len = strlen(gpu->name);
     snprintf(gpu->name + len, sizeof gpu->name - len, " (%s%s)", gpu->arch,
-             gpu->bf16 == 1 ? ", TF32 and BF16 GEMMs" : gpu->bf16 ? ", TF32 and BF16 column GEMMs" : gpu->tf32 ? ", TF32 GEMMs" : "");
+             gpu->bf16 == 3   ? ", TF32 and BF16 GEMMs, BF16 activations"
+             : gpu->bf16 == 1 ? ", TF32 and BF16 GEMMs"
+             : gpu->bf16      ? ", TF32 and BF16 column GEMMs"
+             : gpu->tf32      ? ", TF32 GEMMs"
+                              : "");
     return gpu;
 }
 
@@ -67,6 +76,8 @@ void rt_gpu_close(RtGpu *gpu) {
 }
 
 const char *rt_gpu_name(const RtGpu *gpu) { return gpu->name; }
+
+int rt_gpu_bf16(const RtGpu *gpu) { return gpu->bf16; }
 
 int rt_gpu_choose(const char *device, const char *what, RtGpu **gpu, FILE *log, RtStatus *st) {
     const char *d = device ? device : "cpu";
@@ -264,6 +275,15 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
  * model of Inception-ResNet-v1 at batch 256 the step's streams then overlap to 0.734 of one
  * stream's, against 0.772 with the memory reused at once, for 11 % more of it), unless the slab
  * would then take over a quarter of the memory fn may use on the card. */
+/* the fused plan, with its bfloat16 values under FN_GPU_BF16=act */
+static int fused_plan(RtGpuExec *ex, const int64_t *sym, const char *const *want, int n_want, int run_effects, int flags,
+                      RtStatus *st) {
+    if (rt_plan_values(&ex->plan, ex->g, sym, want, n_want, run_effects, 4, flags, st) < 0) return -1;
+    ex->half_values = ex->gpu->bf16 == 3 ? gpu_half_values(&ex->plan) : 0;
+    rt_plan_memory(&ex->plan, flags);
+    return 0;
+}
+
 static int plan_and_emit(RtGpuExec *ex, const int64_t *sym, const char *const *want, int n_want, int run_effects,
                          double fraction, RtStatus *st) {
     char err[512];
@@ -272,14 +292,15 @@ static int plan_and_emit(RtGpuExec *ex, const int64_t *sym, const char *const *w
         int slack = sl && *sl ? atoi(sl) : 64, flags = RT_PLAN_FUSE | RT_PLAN_IM2COL | RT_PLAN_ASSIGN;
         size_t free_b = 0, total_b = 0;
         if (slack < 0 || slack > 1 << 20) slack = 0;
-        if (rt_plan_build(&ex->plan, ex->g, sym, want, n_want, run_effects, 4, flags | RT_PLAN_SLACK(slack), st) < 0)
-            return -1;
+        if (fused_plan(ex, sym, want, n_want, run_effects, flags | RT_PLAN_SLACK(slack), st) < 0) return -1;
         if (slack && (ex->gpu->api.cuMemGetInfo(&free_b, &total_b) != 0 ||
                       (double)ex->plan.slab_bytes > fraction * (double)total_b / 4)) {
             rt_plan_free(&ex->plan);
-            if (rt_plan_build(&ex->plan, ex->g, sym, want, n_want, run_effects, 4, flags, st) < 0) return -1;
+            if (fused_plan(ex, sym, want, n_want, run_effects, flags, st) < 0) return -1;
         }
-        if (cu_emit_fused(ex->g, &ex->plan.fusion, ex->plan.numel, NULL, &ex->mod, err, sizeof err) == 0) return 0;
+        if (cu_emit_fused(ex->g, &ex->plan.fusion, ex->plan.numel, ex->plan.esize, &ex->mod, err, sizeof err) == 0)
+            return 0;
+        ex->half_values = 0;
         fprintf(stderr, "fn: the GPU runs this graph unfused: %s\n", err);
         rt_plan_free(&ex->plan);
     }
@@ -329,6 +350,17 @@ void rt_gpu_exec_free(RtGpuExec *ex) {
     if (ex->prof_s) {
         fprintf(stderr, "GPU profile (each node synchronised): %lld steps of %s%s\n", (long long)ex->prof_steps, ex->gpu->name,
                 ex->runs > 1 ? ", after a warm-up step" : "");
+        if (ex->gpu->bf16 == 3) { /* FN_GPU_BF16=act: how much of the step's values are bfloat16 */
+            double half = 0, all = 0;
+            for (IrId id = 0; id < ex->plan.n; id++)
+                if (ex->plan.block_of[id] >= 0) {
+                    double b = (double)ex->plan.numel[id] * (double)ex->plan.esize[id];
+                    all += b;
+                    half += ex->plan.esize[id] == 2 ? b : 0;
+                }
+            fprintf(stderr, "bfloat16 values: %d, %.1f of the %.1f MB the step's values take\n", ex->half_values, half / 1e6,
+                    all / 1e6);
+        }
         rt_profile_print(ex->prof_s, ex->prof_calls, 2 * IR_OP_COUNT, ex->prof_steps);
         gpu_conv_profile_print(&ex->conv_prof, ex->prof_steps, 40, stderr);
         gpu_queues_profile_print(ex, ex->prof_steps, 40, stderr);
@@ -568,5 +600,7 @@ int rt_gpu_exec_sync_host(RtGpuExec *ex, RtVars *ema, RtStatus *st) {
     }
     return 0;
 }
+
+int rt_gpu_exec_half_values(const RtGpuExec *ex) { return ex->half_values; }
 
 size_t rt_gpu_exec_bytes(const RtGpuExec *ex) { return ex->bytes; }

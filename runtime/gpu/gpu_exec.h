@@ -28,6 +28,9 @@ typedef struct RtGpu RtGpu;
 RtGpu *rt_gpu_open(RtStatus *st);
 void rt_gpu_close(RtGpu *gpu);
 const char *rt_gpu_name(const RtGpu *gpu); /* e.g. "NVIDIA H100 80GB HBM3 (sm_90)" */
+/* FN_GPU_BF16 as the card took it: 0 off, 1 bfloat16 GEMM operands, 2 only the column
+ * convolutions', 3 (act) as 1 with the activations and their gradients stored in bfloat16 */
+int rt_gpu_bf16(const RtGpu *gpu);
 /* --device: "cpu" (or NULL) gives *gpu NULL; "gpu" opens device 0 or fails; "auto" opens it if
  * it can. Writes "Device: ..." to log, with `what` runs there. */
 int rt_gpu_choose(const char *device, const char *what, RtGpu **gpu, FILE *log, RtStatus *st);
@@ -68,6 +71,8 @@ size_t rt_gpu_exec_bytes(const RtGpuExec *ex); /* device bytes held */
 /* The streams the step's work uses (FN_GPU_STREAMS, default 4), the waits between them, and the
  * step's modelled length on them over its length on one (runtime/gpu/streams.h). */
 int rt_gpu_exec_streams(const RtGpuExec *ex, int *waits, double *overlap);
+/* The values FN_GPU_BF16=act keeps in bfloat16 (0 otherwise). */
+int rt_gpu_exec_half_values(const RtGpuExec *ex);
 /* The step's two floors (device/METHOD.md): the GEMMs' and convolutions' floating-point
  * operations, and the bytes its work reads and writes if each operand moved once; col_bytes:
  * what every convolution with a window would add by writing its im2col columns and reading them

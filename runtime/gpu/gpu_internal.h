@@ -38,7 +38,8 @@ struct RtGpu {
     char name[160], arch[16];
     int sm_count, tf32;
     int bf16;              /* FN_GPU_BF16 (with TF32): 1 every cuBLAS GEMM on bfloat16 operands, 2 the
-                              column convolutions' only; 0 none */
+                              column convolutions' only, 3 as 1 with the activations and their
+                              gradients stored in bfloat16 (gpu_half_values); 0 none */
     CUdeviceptr workspace; /* cuBLAS's (WORKSPACE bytes) */
     size_t held;           /* device bytes the executors on this GPU hold (--gpu_memory_fraction) */
 };
@@ -88,6 +89,7 @@ struct RtGpuExec {
     GpuSchedule sched;
     CUevent *ev, fork; /* ev[i]: recorded after item i when sched.record[i] */
     double overlap;    /* gpu_schedule_estimate's, with a cost model */
+    int half_values;   /* FN_GPU_BF16=act: values stored in bfloat16 (gpu_half_values) */
 };
 
 #define CHECK_CU(call)                                                                             \
@@ -112,6 +114,13 @@ int gpu_launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st);
  * implicit filter gradient's split partials or a max-pool gradient's argmax codes, [1] (part)
  * the row splits' partials of a leading-axis sum, [2] (gpart) a fused group's lane partials. */
 void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]);
+
+/* gpu_half.c */
+/* FN_GPU_BF16=act: sets esize 2 (bfloat16) for the values of p (rt_plan_values' fused plan) that
+ * are kept so: the rank-4 values that lead with the batch, stored, not read by the host, whose
+ * writer and readers all have bfloat16 forms (with a reshape's operand and a concat's operands
+ * sharing their type). Returns how many. */
+int gpu_half_values(RtPlan *p);
 
 /* gpu_queues.c */
 /* The step's items and, with FN_GPU_STREAMS > 1 (default 4) and the driver's events, their

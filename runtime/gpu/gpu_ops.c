@@ -216,17 +216,63 @@ static int to_bf16(RtGpuExec *ex, const CuNodePlan *cp, CUdeviceptr y, CUdevicep
     return gpu_launch(ex, cp->bf16[1], n, args, st);
 }
 
+/* FN_GPU_BF16=act, a 1x1 stride-1 convolution whose value or activation operands are bfloat16:
+ * the GEMM on bfloat16 operands, an operand kept in float32 (the weights; an activation that the
+ * plan left so) rounded into the scratch first, operand k's at at[k]. */
+typedef struct {
+    int on, conv[2];
+    size_t at[2];
+    int64_t floats; /* the scratch it takes */
+} HalfGemm;
+
+static HalfGemm pointwise_half(const RtGpuExec *ex, IrId id) {
+    const IrNode *n = &ex->g->nodes[id];
+    const size_t *es = ex->plan.esize;
+    HalfGemm h = {0};
+    h.on = ex->gpu->bf16 == 3 && (es[id] == 2 || es[n->in[0]] == 2 || (n->op == IR_OP_CONV2D_BWD_FILTER && es[n->in[1]] == 2));
+    if (!h.on) return h;
+    size_t end = 0;
+    for (int k = 0; k < 2; k++) {
+        h.conv[k] = es[n->in[k]] != 2;
+        h.at[k] = end;
+        if (h.conv[k]) end += ((size_t)ex->plan.numel[n->in[k]] * 2 + ALIGN - 1) / ALIGN * ALIGN;
+    }
+    h.floats = (int64_t)((end + sizeof(float) - 1) / sizeof(float));
+    return h;
+}
+
+/* y (M x N) = op(x) op(w) of a 1x1 stride-1 convolution (the operands a, b as gemm takes them) */
+static int pointwise_gemm(RtGpuExec *ex, IrId id, const CuNodePlan *cp, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y,
+                          int m, int nn, int k, int ta, int tb, RtStatus *st) {
+    HalfGemm h = pointwise_half(ex, id);
+    if (!h.on) return gemm(ex, a, b, y, m, nn, k, ta, tb, 0, st);
+    const IrNode *n = &ex->g->nodes[id];
+    CUdeviceptr op[2] = {a, b};
+    for (int q = 0; q < 2; q++)
+        if (h.conv[q]) {
+            CUdeviceptr to = ex->cur->scratch + h.at[q];
+            if (to_bf16(ex, cp, to, op[q], ex->plan.numel[n->in[q]], st) < 0) return -1;
+            op[q] = to;
+        }
+    return gemm_typed(ex, op[0], op[1], y, m, nn, k, ta, tb, 0, ex->plan.esize[id] == 2 ? 2 : 1, st);
+}
+
 /* A convolution around a column matrix, a chunk of images at a time: forward, im2col(x) x w;
  * filter gradient, the chunks' im2col(x)^T x dy summed (beta 1 after the first); data gradient,
  * col2im(dy x w^T). a and b are the node's operands (x and w, x and dy, dy and w). With
  * FN_GPU_BF16 the GEMMs' operands are bfloat16 (the columns, dy and the weights, rounded once
  * each; the data gradient's columns too), their sums float32. */
-static int conv_by_columns(RtGpuExec *ex, IrOp op, const CuNodePlan *cp, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y,
+static int conv_by_columns(RtGpuExec *ex, IrId id, const CuNodePlan *cp, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y,
                            const RefWindow *w, RtStatus *st) {
+    IrOp op = ex->g->nodes[id].op;
+    const IrId *in = ex->g->nodes[id].in;
     int per = col_images(ex, w), K = w->kh * w->kw * w->c, half = ex->gpu->bf16;
     if (half && (cp->bf16[0] < 0 || cp->bf16[1] < 0)) return rt_fail(st, "the CUDA module has no bfloat16 column kernels");
     int k_col = half ? cp->bf16[0] : cp->kernel[0];
-    size_t in_img = (size_t)w->h * w->w * w->c * sizeof(float), out_img = (size_t)w->oh * w->ow * w->o * sizeof(float);
+    /* the images' bytes: x's (dx's for the data gradient) and y's (dy's), bfloat16 or float32 */
+    IrId xid = op == IR_OP_CONV2D_BWD_DATA ? id : in[0], yid = op == IR_OP_CONV2D ? id : op == IR_OP_CONV2D_BWD_DATA ? in[0] : in[1];
+    int dy_half = op != IR_OP_CONV2D && ex->plan.esize[yid] == 2;
+    size_t in_img = (size_t)w->h * w->w * w->c * ex->plan.esize[xid], out_img = (size_t)w->oh * w->ow * w->o * ex->plan.esize[yid];
     size_t dy_at, w_at;
     col_scratch(ex, w, &dy_at, &w_at);
     CUdeviceptr col = ex->cur->scratch, dyh = col + dy_at, wh = col + w_at;
@@ -236,7 +282,8 @@ static int conv_by_columns(RtGpuExec *ex, IrOp op, const CuNodePlan *cp, CUdevic
         c.win.n = per < w->n - b0 ? per : w->n - b0;
         int M = c.win.n * w->oh * w->ow, rc;
         CUdeviceptr dy = op == IR_OP_CONV2D_BWD_DATA ? a + b0 * out_img : b + b0 * out_img;
-        if (half && op != IR_OP_CONV2D && to_bf16(ex, cp, dyh, dy, (int64_t)M * w->o, st) < 0) return -1;
+        if (dy_half) dyh = dy; /* already bfloat16 */
+        else if (half && op != IR_OP_CONV2D && to_bf16(ex, cp, dyh, dy, (int64_t)M * w->o, st) < 0) return -1;
         if (op == IR_OP_CONV2D_BWD_DATA) {
             CUdeviceptr dx = y + b0 * in_img;
             void *args[] = {&dx, &col, &c};
@@ -250,7 +297,8 @@ static int conv_by_columns(RtGpuExec *ex, IrOp op, const CuNodePlan *cp, CUdevic
         void *args[] = {&col, &x, &c}; /* a thread per output pixel and channel */
         if (gpu_launch(ex, k_col, (int64_t)M * w->c, args, st) < 0 || lap(ex, op, w, GPU_CONV_IM2COL, st) < 0) return -1;
         if (op == IR_OP_CONV2D) /* [M,K] x [K,O] */
-            rc = gemm_typed(ex, col, half ? wh : b, y + b0 * out_img, M, w->o, K, 0, 0, 0, half, st);
+            rc = gemm_typed(ex, col, half ? wh : b, y + b0 * out_img, M, w->o, K, 0, 0, 0,
+                            !half ? 0 : ex->plan.esize[id] == 2 ? 2 : 1, st);
         else /* col^T x dy */
             rc = gemm_typed(ex, col, half ? dyh : dy, y, K, w->o, M, 1, 0, b0 ? 1 : 0, half, st);
         if (rc < 0 || lap(ex, op, w, GPU_CONV_GEMM, st) < 0) return -1;
@@ -343,11 +391,11 @@ int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
             if (row) row->implicit = 1;
             return conv_implicit(ex, n->op, cp->kernel, a, b, y, &w, st);
         }
-        if (!ref_conv_pointwise(&w)) return conv_by_columns(ex, n->op, cp, a, b, y, &w, st);
+        if (!ref_conv_pointwise(&w)) return conv_by_columns(ex, id, cp, a, b, y, &w, st);
         int M = w.n * w.oh * w.ow, rc; /* 1x1, stride 1: x is the column matrix */
-        if (n->op == IR_OP_CONV2D) rc = gemm(ex, a, b, y, M, w.o, w.c, 0, 0, 0, st);           /* [M,C] x [C,O] */
-        else if (n->op == IR_OP_CONV2D_BWD_FILTER) rc = gemm(ex, a, b, y, w.c, w.o, M, 1, 0, 0, st); /* x^T x dy */
-        else rc = gemm(ex, a, b, y, M, w.c, w.o, 0, 1, 0, st);                                   /* dy x w^T */
+        if (n->op == IR_OP_CONV2D) rc = pointwise_gemm(ex, id, cp, a, b, y, M, w.o, w.c, 0, 0, st);           /* [M,C] x [C,O] */
+        else if (n->op == IR_OP_CONV2D_BWD_FILTER) rc = pointwise_gemm(ex, id, cp, a, b, y, w.c, w.o, M, 1, 0, st); /* x^T x dy */
+        else rc = pointwise_gemm(ex, id, cp, a, b, y, M, w.c, w.o, 0, 1, st);                                   /* dy x w^T */
         return rc < 0 ? -1 : lap(ex, n->op, &w, GPU_CONV_GEMM, st);
     }
     case IR_OP_MAXPOOL:
@@ -435,7 +483,9 @@ void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]) {
         rt_plan_window(p, id, &w);
         if (implicit_conv(ex, op, &w)) {
             if (op == IR_OP_CONV2D_BWD_FILTER) need[0] = filter_splits(ex, &w, &splits, &chunk);
-        } else if (!ref_conv_pointwise(&w)) {
+        } else if (ref_conv_pointwise(&w)) {
+            need[0] = pointwise_half(ex, id).floats;
+        } else {
             size_t dy_at, w_at;
             need[0] = col_scratch(ex, &w, &dy_at, &w_at);
         }
