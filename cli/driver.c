@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/gpu/gpu_exec.h"
 #include "runtime/plan.h"
 
 IrGraph *drv_build(const char *model, const FeDefine *defs, int n_defs, int training,
@@ -83,7 +84,8 @@ int drv_compile(const char *const *models, int n_models, const FeDefine *defs, i
     return rc;
 }
 
-int drv_cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuModule *m, char *err, size_t cap) {
+int drv_cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuModule *m, int *half, char *err, size_t cap) {
+    if (half) *half = 0;
     if (!fused) return cu_emit_graph(g, m, err, cap);
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     int n_idx = ir_sym_index(g, "N");
@@ -91,11 +93,13 @@ int drv_cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuModu
     if (n_idx >= 0 && n > 0) sym[n_idx] = n;
     RtPlan p;
     RtStatus st;
-    int rc = rt_plan_build(&p, g, sym, NULL, 0, training, 4, RT_PLAN_FUSE | RT_PLAN_IM2COL, &st);
+    int rc = rt_plan_values(&p, g, sym, NULL, 0, training, 4, RT_PLAN_FUSE | RT_PLAN_IM2COL, &st);
     if (rc < 0) {
         snprintf(err, cap, "%s", st.msg);
     } else {
-        rc = cu_emit_fused(g, &p.fusion, p.numel, NULL, m, err, cap);
+        if (fused == 2 && half) *half = rt_gpu_half_values(&p);
+        rt_plan_memory(&p, RT_PLAN_FUSE | RT_PLAN_IM2COL);
+        rc = cu_emit_fused(g, &p.fusion, p.numel, p.esize, m, err, cap);
         rt_plan_free(&p);
     }
     free(sym);

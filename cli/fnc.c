@@ -15,7 +15,7 @@
 
 typedef struct {
     const char *model, *out, *dump_after, *graph, *optimizer, *nvrtc;
-    int time_passes, unfused;
+    int time_passes, unfused, bf16;
     FeDefine defines[MAX_DEFINES];
     int n_defines;
 } FncOpts;
@@ -198,7 +198,7 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
     if (!g) return 1;
     CuModule m;
     char err[512];
-    int rc = drv_cuda_module(g, training, !o->unfused, 0, &m, err, sizeof err);
+    int half = 0, rc = drv_cuda_module(g, training, o->unfused ? 0 : o->bf16 ? 2 : 1, 0, &m, &half, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "fnc cuda: %s\n", err);
         ir_graph_free(g);
@@ -218,6 +218,7 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
     FILE *info = o->out || o->nvrtc ? stdout : stderr;
     fprintf(info, "%s graph: %d nodes, %d kernels in the module (%s), %d kernel launches and %d GEMMs per step\n",
             training ? "train" : "eval", g->n_nodes, m.n_names, o->unfused ? "unfused" : "fused", launches, gemms);
+    if (o->bf16) fprintf(info, "values in bfloat16: %d (those of rank 4 that lead with a symbolic N)\n", half);
     if (rc == 0 && o->nvrtc) {
         void *cubin;
         size_t n;
@@ -254,7 +255,7 @@ static int fnc_main(int argc, char **argv, FncOpts *o) {
                 "  check MODEL.fn                                 diagnostics only\n"
                 "  dump MODEL.fn [--graph train|eval] [--dump-after PASS]  print the IR\n"
                 "  info MODEL.fn [-D name=value ...]              parameters, MACs, layer shapes\n"
-                "  cuda MODEL.fn [--graph train|eval] [--unfused] [-o OUT.cu] [--nvrtc sm_90]  the CUDA C module\n"
+                "  cuda MODEL.fn [--graph train|eval] [--unfused | --bf16] [-o OUT.cu] [--nvrtc sm_90]  the CUDA C module\n"
                 "\n`fnc COMMAND --help` lists a command's flags. fn " FN_VERSION "\n");
         return argc < 2 ? 2 : 0;
     }
@@ -273,6 +274,7 @@ static int fnc_main(int argc, char **argv, FncOpts *o) {
         {"optimizer", FLAG_STR, &o->optimizer, "dump, cuda: the train graph's optimiser (ADAGRAD, ADADELTA, ADAM, RMSPROP, MOM, SGD)"},
         {"nvrtc", FLAG_STR, &o->nvrtc, "cuda: compile the module with NVRTC for this architecture (e.g. sm_90)"},
         {"unfused", FLAG_BOOL, &o->unfused, "cuda: a kernel per op (one module for every size) instead of the fused module"},
+        {"bf16", FLAG_BOOL, &o->bf16, "cuda: the fused module with the activations and their gradients in bfloat16 (FN_GPU_BF16=act)"},
     };
     /* accept -o OUT as well as --o */
     for (int i = 2; i < argc; i++)
@@ -283,7 +285,7 @@ static int fnc_main(int argc, char **argv, FncOpts *o) {
     snprintf(prog, sizeof prog, "fnc %s", cmd);
     const char *pos[MAX_MODELS];
     int n_pos;
-    int r = flags_parse(prog, usage, specs, 7, argc, argv, 2, pos, MAX_MODELS, &n_pos);
+    int r = flags_parse(prog, usage, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, 2, pos, MAX_MODELS, &n_pos);
     if (r) return r < 0 ? 2 : 0;
     if (n_pos < 1) {
         fprintf(stderr, "%s: missing MODEL.fn (see %s --help)\n", prog, prog);

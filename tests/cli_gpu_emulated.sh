@@ -63,6 +63,17 @@ grep -q '^Device: .*BF16 GEMMs' "$tmp/bf16.txt" && [ "$(losses "$tmp/bf16.txt" |
     awk -v r="$first" 'BEGIN { exit !(r != "" && r < 0.02) }' &&
     ok "FN_GPU_BF16=1: the first loss $first from the CPU's, 4 finite: $(losses "$tmp/bf16.txt" | tr '\n' ' ')" ||
     bad "bfloat16 run: first loss apart by $first; $(losses "$tmp/bf16.txt" | tr '\n' ' '); $(grep -m1 '^Device' "$tmp/bf16.txt")"
+# FN_GPU_BF16=act: the activations and their gradients stored in bfloat16 as well, the same checks
+# (the profile says how many values are)
+FN_GPU_BF16=act FN_PROFILE=1 FN_CUDA_EMULATOR=$emu train --device gpu --max_nrof_epochs 1 --models_base_dir "$tmp/a" \
+    >"$tmp/act.txt" 2>&1 || bad "bfloat16 values run: $(tail -3 "$tmp/act.txt")"
+first=$(paste <(losses "$tmp/cpu.txt" | head -n 1) <(losses "$tmp/act.txt" | head -n 1) |
+    awk '{ d = $1 - $2; if (d < 0) d = -d; printf "%.4f", d / $1 }')
+halves=$(grep -m1 '^bfloat16 values: ' "$tmp/act.txt" | awk '{ print $3 + 0 }')
+grep -q '^Device: .*BF16 activations' "$tmp/act.txt" && [ "$(losses "$tmp/act.txt" | grep -cE '^[0-9]+\.[0-9]+$')" -eq 4 ] &&
+    [ "${halves:-0}" -gt 100 ] && awk -v r="$first" 'BEGIN { exit !(r != "" && r < 0.02) }' &&
+    ok "FN_GPU_BF16=act ($halves values in bfloat16): the first loss $first from the CPU's, 4 finite: $(losses "$tmp/act.txt" | tr '\n' ' ')" ||
+    bad "bfloat16 values run: first loss apart by $first, $halves values; $(losses "$tmp/act.txt" | tr '\n' ' '); $(grep -m1 '^Device' "$tmp/act.txt")"
 # FN_PROFILE: the training step by kind of work (the first table), whose shares add up to the whole
 FN_PROFILE=1 FN_CUDA_EMULATOR=$emu train --device gpu --max_nrof_epochs 1 --models_base_dir "$tmp/p" >"$tmp/prof.txt" 2>&1
 share=$(awk '/^GPU step by kind/ { t++; next } t == 1 && /^  / && / items / {

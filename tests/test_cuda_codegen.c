@@ -44,8 +44,8 @@ static void golden(const char *model, int training, int fused, const char *file)
     IrGraph *g = build(model, training, PASS_OPT_SGD);
     CuModule a, b;
     char err[256], path[256];
-    if (!CHECK(g && drv_cuda_module(g, training, fused, 5, &a, err, sizeof err) == 0, "%s: %s", model, err)) return;
-    CHECK(drv_cuda_module(g, training, fused, 5, &b, err, sizeof err) == 0 && !strcmp(a.source, b.source), "%s: the same text twice",
+    if (!CHECK(g && drv_cuda_module(g, training, fused, 5, &a, NULL, err, sizeof err) == 0, "%s: %s", model, err)) return;
+    CHECK(drv_cuda_module(g, training, fused, 5, &b, NULL, err, sizeof err) == 0 && !strcmp(a.source, b.source), "%s: the same text twice",
           model);
     snprintf(path, sizeof path, "tests/golden/%s", file);
     if (getenv("FN_UPDATE_GOLDEN")) {
@@ -114,28 +114,33 @@ int main(void) {
     golden("tests/models/tiny_conv.fn", 0, 0, "tiny_conv.eval.cu");
     golden("tests/models/tiny_mlp.fn", 1, 1, "tiny_mlp.train.fused.cu");
 
-    /* Inception-ResNet-v1: the training step (ADAM, as the seed page) and the eval graph */
+    /* Inception-ResNet-v1: the training step (ADAM, as the seed page), also with its activations in
+       bfloat16 (FN_GPU_BF16=act: typed groups and kernel variants), and the eval graph */
     static const struct {
         int training, fused;
         PassOptimizer opt;
         const char *what;
     } graphs[] = {{1, 1, PASS_OPT_ADAM, "Inception-ResNet-v1 train/ADAM, fused"},
+                  {1, 2, PASS_OPT_ADAM, "Inception-ResNet-v1 train/ADAM, fused, bfloat16 activations"},
                   {1, 0, PASS_OPT_ADAM, "Inception-ResNet-v1 train/ADAM, kernel per op"},
                   {0, 1, PASS_OPT_ADAM, "Inception-ResNet-v1 eval, fused"}};
     for (size_t k = 0; k < sizeof graphs / sizeof graphs[0]; k++) {
         IrGraph *g = build("models/inception_resnet_v1.fn", graphs[k].training, graphs[k].opt);
         CuModule m;
         char err[256];
-        if (!CHECK(g && drv_cuda_module(g, graphs[k].training, graphs[k].fused, 90, &m, err, sizeof err) == 0, "%s: %s",
-                   graphs[k].what, err)) {
+        int half = 0;
+        if (!CHECK(g && drv_cuda_module(g, graphs[k].training, graphs[k].fused, 90, &m, &half, err, sizeof err) == 0,
+                   "%s: %s", graphs[k].what, err)) {
             ir_graph_free(g);
             continue;
         }
         int launches, gemms, uncovered = 0;
         cu_module_counts(g, &m, &launches, &gemms);
         for (int i = 0; i < m.n_plan; i++) uncovered += m.plan[i].work == CU_KERNELS && m.plan[i].n_kernels == 0;
-        printf("  %s: %d nodes -> %d distinct kernels, %d launches + %d GEMMs per step\n", graphs[k].what, g->n_nodes,
+        printf("  %s: %d nodes -> %d distinct kernels, %d launches + %d GEMMs per step", graphs[k].what, g->n_nodes,
                m.n_names, launches, gemms);
+        printf(graphs[k].fused == 2 ? ", %d values in bfloat16\n" : "\n", half);
+        if (graphs[k].fused == 2) CHECK(half > 500, "%s: %d values in bfloat16", graphs[k].what, half);
         CHECK(uncovered == 0 && m.n_names > 10, "%s: every node has its kernels", graphs[k].what);
         if (nvrtc_ok) CHECK(compile(graphs[k].what, m.source) != 0, "%s: every kernel compiles cleanly", graphs[k].what);
         cu_module_free(&m);

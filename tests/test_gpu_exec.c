@@ -27,7 +27,7 @@ static void copy_to_gpu(void *gex, const char *name, const void *data, size_t by
 
 /* the agreement asked of a case: 1e-3, looser with bfloat16 values */
 static double bound = 1e-3;
-#define BF16_BOUND 1e-1
+#define BF16_BOUND 1e-2
 
 static void run_case(RtGpu *gpu, const FxCase *c) {
     IrGraph *g = fx_build_case(c);
@@ -181,15 +181,18 @@ int main(void) {
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(gpu, &cases[i]);
     }
     rt_gpu_close(gpu);
-    /* the activations and their gradients in bfloat16 (FN_GPU_BF16=act, with TF32): the cases with
-       a batch dimension, fused, against the CPU's float32 within BF16_BOUND */
+    /* the activations and their gradients in bfloat16 (FN_GPU_BF16=act, with TF32), fused, against
+       the CPU's float32 within BF16_BOUND: the evaluation graphs (the reduced network's training
+       step, batch norm over 4 images, parts from the CPU's beyond any bound already with bfloat16
+       GEMM operands alone; cli_gpu_emulated.sh trains it under act) */
     setenv("FN_FUSE", "1", 1);
     setenv("FN_GPU_TF32", "1", 1);
-    setenv("FN_GPU_BF16", "act", 0);
+    setenv("FN_GPU_BF16", "act", 1);
     if (CHECK((gpu = rt_gpu_open(&st)) != NULL, "%s", st.msg)) {
         printf("  %s:\n", rt_gpu_name(gpu));
         bound = BF16_BOUND;
-        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(gpu, &cases[i]);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            if (!cases[i].training) run_case(gpu, &cases[i]);
         rt_gpu_close(gpu);
     }
     return test_summary("test_gpu_exec");

@@ -279,7 +279,7 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
 static int fused_plan(RtGpuExec *ex, const int64_t *sym, const char *const *want, int n_want, int run_effects, int flags,
                       RtStatus *st) {
     if (rt_plan_values(&ex->plan, ex->g, sym, want, n_want, run_effects, 4, flags, st) < 0) return -1;
-    ex->half_values = ex->gpu->bf16 == 3 ? gpu_half_values(&ex->plan) : 0;
+    ex->half_values = ex->gpu->bf16 == 3 ? rt_gpu_half_values(&ex->plan) : 0;
     rt_plan_memory(&ex->plan, flags);
     return 0;
 }

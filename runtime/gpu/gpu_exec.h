@@ -21,6 +21,7 @@
 
 #include <stdio.h>
 
+#include "runtime/plan.h"
 #include "runtime/rt.h"
 
 typedef struct RtGpu RtGpu;
@@ -73,6 +74,11 @@ size_t rt_gpu_exec_bytes(const RtGpuExec *ex); /* device bytes held */
 int rt_gpu_exec_streams(const RtGpuExec *ex, int *waits, double *overlap);
 /* The values FN_GPU_BF16=act keeps in bfloat16 (0 otherwise). */
 int rt_gpu_exec_half_values(const RtGpuExec *ex);
+/* FN_GPU_BF16=act's choice (runtime/gpu/gpu_half.c): sets esize 2 (bfloat16) for the values of p
+ * (rt_plan_values' fused plan) kept so: the rank-4 values that lead with the batch, stored, not
+ * read by the host, whose writer and readers all have bfloat16 forms (a reshape's operand and a
+ * concat's operands sharing its type). Returns how many. */
+int rt_gpu_half_values(RtPlan *p);
 /* The step's two floors (device/METHOD.md): the GEMMs' and convolutions' floating-point
  * operations, and the bytes its work reads and writes if each operand moved once; col_bytes:
  * what every convolution with a window would add by writing its im2col columns and reading them

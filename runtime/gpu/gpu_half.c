@@ -1,4 +1,4 @@
-/* See gpu_internal.h: which of the step's values FN_GPU_BF16=act keeps in bfloat16, as PyTorch's
+/* See gpu_exec.h (rt_gpu_half_values): which of the step's values FN_GPU_BF16=act keeps in bfloat16, as PyTorch's
  * autocast does. The activations and their gradients (tensors of rank 4 that lead with the batch)
  * move most of the step's bytes; variables, their gradients and updates, the statistics, the
  * losses and everything the host reads stay float32, and so does a value that any kernel without
@@ -52,7 +52,7 @@ static int root(int *up, int i) {
 
 static void join(int *up, int a, int b) { up[root(up, a)] = root(up, b); }
 
-int gpu_half_values(RtPlan *p) {
+int rt_gpu_half_values(RtPlan *p) {
     const IrGraph *g = p->g;
     int n = p->n, count = 0;
     /* values that must share a type: a reshape and its operand (one block), a concat and its

@@ -115,13 +115,6 @@ int gpu_launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st);
  * the row splits' partials of a leading-axis sum, [2] (gpart) a fused group's lane partials. */
 void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]);
 
-/* gpu_half.c */
-/* FN_GPU_BF16=act: sets esize 2 (bfloat16) for the values of p (rt_plan_values' fused plan) that
- * are kept so: the rank-4 values that lead with the batch, stored, not read by the host, whose
- * writer and readers all have bfloat16 forms (with a reshape's operand and a concat's operands
- * sharing their type). Returns how many. */
-int gpu_half_values(RtPlan *p);
-
 /* gpu_queues.c */
 /* The step's items and, with FN_GPU_STREAMS > 1 (default 4) and the driver's events, their
  * streams, the extra streams' handles and scratch, and the events; after setup. */
