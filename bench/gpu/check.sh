@@ -99,9 +99,10 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     # every convolution with a window (3), im2col of the whole batch (FN_GPU_COL_MB=0) or by 32 MB,
     # one stream (FN_GPU_STREAMS=1; s3, s8: 3 or 8, which the stream model prefers to 4), launch by
     # launch (FN_CUDA_GRAPH=0), GEMMs on bfloat16 operands (FN_GPU_BF16=1; bc: only the column
-    # convolutions'), memory reused at once (FN_GPU_PLAN_SLACK=0); and (k) on 10,575 classes, the
+    # convolutions'; ba: and the activations and their gradients stored in bfloat16, as the peer's
+    # autocast, FN_GPU_BF16=act, also at 90), memory reused at once (FN_GPU_PLAN_SLACK=0); and (k) on 10,575 classes, the
     # peer's, where the logits and their row kernels are full size. CHECK_RUNS picks some.
-    for run in ${CHECK_RUNS:-256 90 256b 256bc 256p0 256k 256i0 256i1 256i3 256c0 256c32 256s1 256g}; do
+    for run in ${CHECK_RUNS:-256 90 256ba 90ba 256b 256bc 256p0 256k 256i0 256i1 256i3 256c0 256c32 256s1 256g}; do
         batch=$(batch_of "${run%%[a-z]*}")
         env=() what="the default"
         case $run in
@@ -112,6 +113,7 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
         *c32) env=(FN_GPU_COL_MB=32) what="im2col by 32 MB" ;;
         *s[0-9]) env=(FN_GPU_STREAMS=${run##*s}) what="FN_GPU_STREAMS=${run##*s}" ;;
         *g) env=(FN_CUDA_GRAPH=0) what="launch by launch" ;;
+        *ba) env=(FN_GPU_BF16=act) what="activations and gradients in bfloat16 (FN_GPU_BF16=act)" ;;
         *b) env=(FN_GPU_BF16=1) what="GEMMs on bfloat16 operands (FN_GPU_BF16=1)" ;;
         *bc) env=(FN_GPU_BF16=columns) what="column convolutions' GEMMs on bfloat16 operands" ;;
         *p0) env=(FN_GPU_PLAN_SLACK=0) what="memory reused at once (no plan slack)" ;;

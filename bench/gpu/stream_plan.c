@@ -5,8 +5,9 @@
  * over one stream's (3 TB/s, 200 TFLOP/s, 3 us a launch; streams as separate machines, so an
  * upper bound on the overlap), and the step's two floors: its GEMMs' operations and the bytes its
  * work moves (rt_gpu_exec_floor). FN_GPU_STREAMS sets the streams, FN_GPU_PLAN_SLACK the memory
- * plan's slack, FN_HOSTCUDA_GIB the emulated card's memory (141 for an H200's: the slack is
- * dropped where the slab would take over a quarter of it).
+ * plan's slack, FN_GPU_BF16=act stores the activations in bfloat16, FN_HOSTCUDA_GIB sets the
+ * emulated card's memory (141 for an H200's: the slack is dropped where the slab would take over a
+ * quarter of it).
  *   cmake --build build --target stream_plan &&
  *   FN_HOSTCUDA_GIB=141 FN_CUDA_EMULATOR=build/libfn_hostcuda.so build/stream_plan 90 256 */
 #include <stdio.h>

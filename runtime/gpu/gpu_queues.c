@@ -410,7 +410,7 @@ void rt_gpu_exec_floor(const RtGpuExec *ex, double *flops, double *bytes, double
         if (op != IR_OP_CONV2D && op != IR_OP_CONV2D_BWD_FILTER && op != IR_OP_CONV2D_BWD_DATA) continue;
         rt_plan_window(&ex->plan, id, &w);
         if (!ref_conv_pointwise(&w))
-            *col_bytes += 2.0 * sizeof(float) * (double)w.n * w.oh * w.ow * w.kh * w.kw * w.c;
+            *col_bytes += 2.0 * (ex->gpu->bf16 ? 2 : 4) * (double)w.n * w.oh * w.ow * w.kh * w.kw * w.c;
     }
 }
 
