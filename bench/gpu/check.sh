@@ -12,11 +12,12 @@
 #      the GPU against float64 on the CPU, < 1e-5 with float32 GEMMs and < 3e-3 with TF32;
 #   4. fn's CUDA module for the card's own architecture;
 #   4b. fnrun train --device gpu against --device cpu: 20 steps of the reduced Inception-ResNet-v1,
-#      same seed, the printed losses side by side; then the full network at batch 256 and 90,
+#      same seed, the printed losses side by side (and again with FN_GPU_BF16=act); then the full network at batch 256 and 90,
 #      160x160, images/s from the step times after the first two, with the defaults, and at 256
 #      with one setting changed at a time (implicit GEMMs, im2col chunks, streams, CUDA graph,
 #      bfloat16 GEMM operands, the memory plan's slack);
-#   4c. FN_PROFILE: the batch-256 step with every node synchronised, seconds per op after a
+#   4c. FN_PROFILE (with CHECK_PROFILE_ENV's settings, e.g. FN_GPU_BF16=act): the batch-256 step
+#      with every node synchronised, seconds per op after a
 #      warm-up step, the step by kind of work (fused loops, each way of convolving, pooling, ...),
 #      and each convolution shape's im2col, GEMM and col2im (the whole table is in logs.txt);
 #   5. the PyTorch peer's training step (bench/ref/train_step.py): channels_last + bf16 autocast,
@@ -80,19 +81,25 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     [ "${CHECK_DRY:-0}" = 1 ] && { irv1=$t/small.fnc img=75 emb=8; batch_of() { echo 8; }; }
     common=(--logs_base_dir "$t/logs" --models_base_dir "$t/models" --optimizer ADAM
             --learning_rate 0.01 --max_nrof_epochs 1 --validation_set_split_ratio 0 --use_fixed_image_standardization)
-    for d in cpu gpu; do
-        timeout 60 "$b/bin/fnrun" train "$t/small.fnc" "${common[@]}" --data_dir "$t/data" --image_size 75 --batch_size 16 \
-            --epoch_size 20 --embedding_size 8 --device "$d" >"$t/small_$d.txt" 2>&1
+    # the GPU's defaults, then its activations in bfloat16 (FN_GPU_BF16=act), against the CPU
+    for d in cpu gpu act; do
+        dev=$d bf=0
+        [ "$d" = act ] && dev=gpu bf=act
+        FN_GPU_BF16=$bf timeout 60 "$b/bin/fnrun" train "$t/small.fnc" "${common[@]}" --data_dir "$t/data" --image_size 75 \
+            --batch_size 16 --epoch_size 20 --embedding_size 8 --device "$dev" >"$t/small_$d.txt" 2>&1
     done
-    cmp=$(paste <(grep '^Epoch' "$t/small_cpu.txt" | awk -F'\t' '{print $3}') \
-                <(grep '^Epoch' "$t/small_gpu.txt" | awk -F'\t' '{print $3}') |
-          awk '{ split($0, f, /Loss /); a = f[2] + 0; b = f[3] + 0; d = a - b; if (d < 0) d = -d;
-                 r = d / (a < 0 ? -a : a); if (r > w) w = r; n++ } END { printf "%d steps, worst relative loss difference %.2e", n, w }')
-    if grep -q '^Epoch' "$t/small_gpu.txt"; then
-        row "| 20 steps, reduced IRv1, GPU vs CPU losses | $cmp; $(grep -m1 '^Device' "$t/small_gpu.txt") |"
-    else
-        row "| 20 steps, reduced IRv1 on the GPU | FAILED: $(grep -h 'fnrun train:' "$t/small_gpu.txt" || last 2 "$t/small_gpu.txt") |"
-    fi
+    for d in gpu act; do
+        cmp=$(paste <(grep '^Epoch' "$t/small_cpu.txt" | awk -F'\t' '{print $3}') \
+                    <(grep '^Epoch' "$t/small_$d.txt" | awk -F'\t' '{print $3}') |
+              awk '{ split($0, f, /Loss /); a = f[2] + 0; b = f[3] + 0; d = a - b; if (d < 0) d = -d;
+                     r = d / (a < 0 ? -a : a); if (r > w) w = r; n++; if (n == 1) r1 = r }
+                   END { printf "%d steps, worst relative loss difference %.2e (first step %.2e)", n, w, r1 }')
+        if grep -q '^Epoch' "$t/small_$d.txt"; then
+            row "| 20 steps, reduced IRv1, GPU ($d) vs CPU losses | $cmp; $(grep -m1 '^Device' "$t/small_$d.txt") |"
+        else
+            row "| 20 steps, reduced IRv1 on the GPU ($d) | FAILED: $(grep -h 'fnrun train:' "$t/small_$d.txt" || last 2 "$t/small_$d.txt") |"
+        fi
+    done
     # 256, 90: the default (fused kernels on 4 streams, convolutions summing at most 64 channels as
     # implicit GEMMs, im2col of the others in chunks of 256 MB, the step replayed as a CUDA graph);
     # then at 256 each against one change: no implicit GEMMs (FN_GPU_IMPLICIT=0), forward only (1),
@@ -133,9 +140,9 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     done
     # where the step's time goes: every node synchronised and timed (FN_PROFILE), a few steps
     if fits $((60 + ${CHECK_PEER_SECONDS:-0})) || [ "${CHECK_PEER:-1}" = 0 ] && fits 60; then
-        FN_PROFILE=1 timeout 60 "$b/bin/fnrun" train "$irv1" "${common[@]}" --data_dir "$t/data" --image_size $img --batch_size "$(batch_of 256)" \
+        env ${CHECK_PROFILE_ENV:-FN_PROFILE=1} FN_PROFILE=1 timeout 60 "$b/bin/fnrun" train "$irv1" "${common[@]}" --data_dir "$t/data" --image_size $img --batch_size "$(batch_of 256)" \
             --epoch_size 4 --embedding_size $emb --device gpu --nrof_preprocess_threads 12 >"$t/profile_256.txt" 2>&1
-        row "| FN_PROFILE, IRv1 batch 256 (synchronised) | $(grep -A4 '^GPU profile' "$t/profile_256.txt" | tail -n 4 | tr -s ' ' | tr '\n' ';' | cut -c1-300) |"
+        row "| FN_PROFILE, IRv1 batch 256 (synchronised${CHECK_PROFILE_ENV:+, $CHECK_PROFILE_ENV}) | $(grep -m1 '^bfloat16 values' "$t/profile_256.txt") $(grep -A5 '^GPU profile' "$t/profile_256.txt" | grep -v '^bfloat16' | tail -n 4 | tr -s ' ' | tr '\n' ';' | cut -c1-300) |"
         row "| FN_PROFILE, the step by kind of work | $(grep -A10 '^GPU step by kind' "$t/profile_256.txt" | tail -n +2 | grep -v '^GPU' | tr -s ' ' | tr '\n' ';' | cut -c1-1500) |"
         row "| FN_PROFILE, convolutions by shape, top 8 | $(grep -A8 '^GPU convolutions' "$t/profile_256.txt" | tr -s ' ' | tr '\n' ';' | cut -c1-1800) |"
         row "| FN_PROFILE, step items by time, top 12 | $(grep -A12 '^GPU step items' "$t/profile_256.txt" | tr -s ' ' | tr '\n' ';' | cut -c1-1800) |"
