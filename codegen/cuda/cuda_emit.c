@@ -324,6 +324,8 @@ typedef struct {
     const int64_t *numel;
     const PassFuseLayout *lay;
     int gi;
+    int vec; /* 4: the loop body runs per value e of the thread's four (operands in v%d[e], results
+                into o%d[e]) */
     char loaded[PASS_MAX_SLOTS];
     Text *t;
 } GroupEmit;
@@ -382,7 +384,7 @@ static int group_member(GroupEmit *e, int k) {
         text_printf(e->t, "        float m%d; { float x = %s, z = %s; m%d = %s; }\n", k, a, b, k, expr);
     }
     int os = pass_fuse_slot(e->lay, id, 1);
-    if (os >= 0) text_printf(e->t, "        p%d[i] = m%d;\n", os, k);
+    if (os >= 0) text_printf(e->t, e->vec > 1 ? "        o%d[e] = m%d;\n" : "        p%d[i] = m%d;\n", os, k);
     return 0;
 }
 
@@ -403,14 +405,17 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
             if (m != 1 && m != lay->inner) return -1;
             cg->sums++;
         }
+    /* four values a thread where every operand and result steps along whole vectors */
+    int64_t n = numel[pass_fuse_domain(g, f, gi)];
+    cg->vec = !cg->sums && n % 4 == 0 && (!suffix || lay->inner % 4 == 0) ? 4 : 1;
     text_printf(t, "/* %d nodes, ending %s; %d pointers%s */\n", nm, ir_op_info[g->nodes[mem[nm - 1]].op].name,
-                lay->n_slots, cg->sums ? "; partial sums" : "");
+                lay->n_slots, cg->sums ? "; partial sums" : cg->vec > 1 ? "; 4 values a thread" : "");
     text_printf(t, "extern \"C\" __global__ void %s(fn_i64 n, fn_i64 len%s", name, cg->sums ? ", fn_i64 chunk" : "");
     for (int s = 0; s < lay->n_slots; s++)
         text_printf(t, ", %s *p%d",
                     lay->slot_kind[s] != PASS_SLOT_SUM && esize && esize[lay->slot_node[s]] == 2 ? "fn_bf16" : "float", s);
     text_printf(t, ") {\n");
-    GroupEmit e = {.g = g, .f = f, .numel = numel, .lay = lay, .gi = gi, .t = t};
+    GroupEmit e = {.g = g, .f = f, .numel = numel, .lay = lay, .gi = gi, .vec = cg->vec, .t = t};
     if (cg->sums) {
         /* the rows end where column j does (r * len + j < n), so that the loop has no exit
          * inside and unrolls: several loads in flight per thread, the sums' order unchanged */
@@ -424,6 +429,26 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
         text_printf(t, "#pragma unroll 4\n"
                        "    for (; r < r1; r += 8) {\n"
                        "        fn_i64 i = r * len + j;\n");
+    } else if (cg->vec > 1) {
+        hoist_loads(&e, PASS_SLOT_SCALAR);
+        if (suffix) /* the column of the thread's first value, stepped along with it */
+            text_printf(t, "    fn_i64 j = fn_mod(((fn_i64)blockIdx.x * blockDim.x + threadIdx.x) * 4, len);\n"
+                           "    fn_i64 jstep = fn_mod((fn_i64)gridDim.x * blockDim.x * 4, len);\n");
+        text_printf(t, "    FN_LOOP(q, n / 4) {\n"
+                       "        fn_i64 i = q * 4;\n");
+        for (int s = 0; s < lay->n_slots; s++) {
+            int k = lay->slot_kind[s];
+            if (k == PASS_SLOT_FULL || k == PASS_SLOT_SUFFIX)
+                text_printf(t, "        float v%d[4];\n        fn_load4(p%d + %s, v%d);\n", s, s, k == PASS_SLOT_FULL ? "i" : "j", s);
+            else if (k == PASS_SLOT_OUT) text_printf(t, "        float o%d[4];\n", s);
+        }
+        text_printf(t, "#pragma unroll\n"
+                       "        for (int e = 0; e < 4; e++) {\n");
+        for (int s = 0; s < lay->n_slots; s++)
+            if (lay->slot_kind[s] == PASS_SLOT_FULL || lay->slot_kind[s] == PASS_SLOT_SUFFIX) {
+                text_printf(t, "        float l%d = v%d[e];\n", s, s);
+                e.loaded[s] = 1;
+            }
     } else {
         hoist_loads(&e, PASS_SLOT_SCALAR);
         if (suffix) /* the column of i, stepped along with it: one division a thread, not one a value */
@@ -433,6 +458,11 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
     }
     for (int k = 0; k < nm; k++)
         if (group_member(&e, k) < 0) return -1;
+    if (cg->vec > 1) {
+        text_printf(t, "        }\n");
+        for (int s = 0; s < lay->n_slots; s++)
+            if (lay->slot_kind[s] == PASS_SLOT_OUT) text_printf(t, "        fn_store4(p%d + i, o%d);\n", s, s);
+    }
     if (!cg->sums && suffix) text_printf(t, "        if ((j += jstep) >= len) j -= len;\n");
     text_printf(t, "    }\n");
     if (cg->sums) {

@@ -38,7 +38,8 @@ typedef struct {
 } CuNodePlan;
 
 /* A fused group's kernel. Without sums it is a grid-stride loop over the n elements of the
- * group's domain (rows of len; suffix operands read at column i % len):
+ * group's domain (rows of len; suffix operands read at column i % len), vec of them a thread at
+ * a time (launch n / vec threads):
  *     NAME(fn_i64 n, fn_i64 len, float *p0, ..., float *pS)
  * With sums it runs in blocks of 32 columns x 8 row lanes over row splits of `chunk` rows, and
  * each sum's slot receives a partial-sum buffer of (splits * 8) x len, written once per lane:
@@ -49,6 +50,8 @@ typedef struct {
 typedef struct {
     int kernel; /* index into CuModule.names */
     int sums;   /* the group's terminal sums */
+    int vec;    /* without sums: values a thread takes at a time, 4 (consecutive, loaded and stored
+                   as one vector: n and the row length are multiples of 4) or 1 */
     PassFuseLayout lay;
 } CuGroup;
 

@@ -82,7 +82,7 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
                                                         : ex->dev[cg->lay.slot_node[s]];
         args[na++] = &ptr[s];
     }
-    if (!cg->sums) return gpu_launch(ex, cg->kernel, n, args, st);
+    if (!cg->sums) return gpu_launch(ex, cg->kernel, n / cg->vec, args, st);
     if (launch_grid(ex, cg->kernel, (cols + 31) / 32, splits, 32, 8, args, st) < 0) return -1;
     for (int s = 0; s < cg->lay.n_slots; s++) { /* each sum: its lanes' partials, summed */
         if (cg->lay.slot_kind[s] != PASS_SLOT_SUM) continue;

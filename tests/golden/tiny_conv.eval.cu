@@ -161,6 +161,13 @@ __device__ inline void fn_load4(const fn_bf16 *p, float v[4]) {
     v[0] = __uint_as_float(u.x << 16), v[1] = __uint_as_float(u.x & 0xffff0000u);
     v[2] = __uint_as_float(u.y << 16), v[3] = __uint_as_float(u.y & 0xffff0000u);
 }
+__device__ inline void fn_store4(float *p, const float v[4]) { *(float4 *)p = make_float4(v[0], v[1], v[2], v[3]); }
+__device__ inline void fn_store4(fn_bf16 *p, const float v[4]) {
+    uint2 u;
+    u.x = (unsigned)fn_bf16_bits(v[0]) | (unsigned)fn_bf16_bits(v[1]) << 16;
+    u.y = (unsigned)fn_bf16_bits(v[2]) | (unsigned)fn_bf16_bits(v[3]) << 16;
+    *(uint2 *)p = u;
+}
 /* Row kernels over long rows (the logits: 10,575 classes for CASIA-WebFace) run a warp per row,
  * blocks of 32 lanes x 8 rows: each lane takes every 32nd column, and lane 0 combines the lanes in
  * their order through shared memory (no shuffles, so the host emulation runs them as written).

@@ -161,6 +161,13 @@ __device__ inline void fn_load4(const fn_bf16 *p, float v[4]) {
     v[0] = __uint_as_float(u.x << 16), v[1] = __uint_as_float(u.x & 0xffff0000u);
     v[2] = __uint_as_float(u.y << 16), v[3] = __uint_as_float(u.y & 0xffff0000u);
 }
+__device__ inline void fn_store4(float *p, const float v[4]) { *(float4 *)p = make_float4(v[0], v[1], v[2], v[3]); }
+__device__ inline void fn_store4(fn_bf16 *p, const float v[4]) {
+    uint2 u;
+    u.x = (unsigned)fn_bf16_bits(v[0]) | (unsigned)fn_bf16_bits(v[1]) << 16;
+    u.y = (unsigned)fn_bf16_bits(v[2]) | (unsigned)fn_bf16_bits(v[3]) << 16;
+    *(uint2 *)p = u;
+}
 /* Row kernels over long rows (the logits: 10,575 classes for CASIA-WebFace) run a warp per row,
  * blocks of 32 lanes x 8 rows: each lane takes every 32nd column, and lane 0 combines the lanes in
  * their order through shared memory (no shuffles, so the host emulation runs them as written).
@@ -308,8 +315,30 @@ extern "C" __global__ void fn_sum_lead(float *y, const float *a, fn_i64 ny, fn_i
     }
 }
 
-/* 2 nodes, ending sub; 4 pointers */
+/* 2 nodes, ending sub; 4 pointers; 4 values a thread */
 extern "C" __global__ void fn_f3(fn_i64 n, fn_i64 len, float *p0, float *p1, float *p2, float *p3) {
+    float l1 = p1[0];
+    FN_LOOP(q, n / 4) {
+        fn_i64 i = q * 4;
+        float v0[4];
+        fn_load4(p0 + i, v0);
+        float v2[4];
+        fn_load4(p2 + i, v2);
+        float o3[4];
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+        float l0 = v0[e];
+        float l2 = v2[e];
+        float m0; { float x = l0, z = l1; m0 = x * z; }
+        float m1; { float x = l2, z = m0; m1 = x - z; }
+        o3[e] = m1;
+        }
+        fn_store4(p3 + i, o3);
+    }
+}
+
+/* 2 nodes, ending sub; 4 pointers */
+extern "C" __global__ void fn_f4(fn_i64 n, fn_i64 len, float *p0, float *p1, float *p2, float *p3) {
     float l1 = p1[0];
     FN_LOOP(i, n) {
         float l0 = p0[i];
@@ -335,7 +364,7 @@ extern "C" __global__ void fn_softmax_xent(float *loss, const float *x, const in
 }
 
 /* 1 nodes, ending sum; 2 pointers; partial sums */
-extern "C" __global__ void fn_f4(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, float *p1) {
+extern "C" __global__ void fn_f5(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, float *p1) {
     fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r = (fn_i64)blockIdx.y * chunk + threadIdx.y;
     fn_i64 r1 = ((fn_i64)blockIdx.y + 1) * chunk, rn = (n - j + len - 1) / len;
     if (j >= len) return;
