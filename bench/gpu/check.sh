@@ -107,25 +107,32 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     # one stream (FN_GPU_STREAMS=1; s3, s8: 3 or 8, which the stream model prefers to 4), launch by
     # launch (FN_CUDA_GRAPH=0), GEMMs on bfloat16 operands (FN_GPU_BF16=1; bc: only the column
     # convolutions'; ba: and the activations and their gradients stored in bfloat16, as the peer's
-    # autocast, FN_GPU_BF16=act, also at 90), memory reused at once (FN_GPU_PLAN_SLACK=0); and (k) on 10,575 classes, the
+    # autocast, FN_GPU_BF16=act, also at 90; settings join with +, as 256ba+i0), memory reused at once (FN_GPU_PLAN_SLACK=0); and (k) on 10,575 classes, the
     # peer's, where the logits and their row kernels are full size. CHECK_RUNS picks some.
-    for run in ${CHECK_RUNS:-256 90 256ba 90ba 256b 256bc 256p0 256k 256i0 256i1 256i3 256c0 256c32 256s1 256g}; do
-        batch=$(batch_of "${run%%[a-z]*}")
-        env=() what="the default"
-        case $run in
-        *i0) env=(FN_GPU_IMPLICIT=0) what="no implicit GEMMs" ;;
-        *i1) env=(FN_GPU_IMPLICIT=1) what="implicit GEMMs forward only" ;;
-        *i3) env=(FN_GPU_IMPLICIT=3) what="every window an implicit GEMM" ;;
-        *c0) env=(FN_GPU_COL_MB=0) what="im2col of the whole batch" ;;
-        *c32) env=(FN_GPU_COL_MB=32) what="im2col by 32 MB" ;;
-        *s[0-9]) env=(FN_GPU_STREAMS=${run##*s}) what="FN_GPU_STREAMS=${run##*s}" ;;
-        *g) env=(FN_CUDA_GRAPH=0) what="launch by launch" ;;
-        *ba) env=(FN_GPU_BF16=act) what="activations and gradients in bfloat16 (FN_GPU_BF16=act)" ;;
-        *b) env=(FN_GPU_BF16=1) what="GEMMs on bfloat16 operands (FN_GPU_BF16=1)" ;;
-        *bc) env=(FN_GPU_BF16=columns) what="column convolutions' GEMMs on bfloat16 operands" ;;
-        *p0) env=(FN_GPU_PLAN_SLACK=0) what="memory reused at once (no plan slack)" ;;
-        *k) what="10,575 classes (CASIA-WebFace's, as the peer), one 40x40 image each" ;;
-        esac
+    for run in ${CHECK_RUNS:-256 90 256ba 90ba 256ba+i0 256b 256bc 256p0 256k 256i0 256i1 256i3 256c0 256c32 256s1 256g}; do
+        batch=$(batch_of "${run%%[a-z+]*}")
+        env=() what=""
+        # the settings after the batch, joined by + (256ba+i0: bfloat16 values and no implicit GEMMs)
+        parts=${run#"${run%%[a-z+]*}"}
+        for part in ${parts//+/ }; do
+            case $part in
+            i0) env+=(FN_GPU_IMPLICIT=0) what+="no implicit GEMMs, " ;;
+            i1) env+=(FN_GPU_IMPLICIT=1) what+="implicit GEMMs forward only, " ;;
+            i3) env+=(FN_GPU_IMPLICIT=3) what+="every window an implicit GEMM, " ;;
+            c0) env+=(FN_GPU_COL_MB=0) what+="im2col of the whole batch, " ;;
+            c32) env+=(FN_GPU_COL_MB=32) what+="im2col by 32 MB, " ;;
+            s[0-9]) env+=(FN_GPU_STREAMS=${part#s}) what+="FN_GPU_STREAMS=${part#s}, " ;;
+            g) env+=(FN_CUDA_GRAPH=0) what+="launch by launch, " ;;
+            ba) env+=(FN_GPU_BF16=act) what+="activations and gradients in bfloat16 (FN_GPU_BF16=act), " ;;
+            b) env+=(FN_GPU_BF16=1) what+="GEMMs on bfloat16 operands (FN_GPU_BF16=1), " ;;
+            bc) env+=(FN_GPU_BF16=columns) what+="column convolutions' GEMMs on bfloat16 operands, " ;;
+            p0) env+=(FN_GPU_PLAN_SLACK=0) what+="memory reused at once (no plan slack), " ;;
+            k) what+="10,575 classes (CASIA-WebFace's, as the peer), one 40x40 image each, " ;;
+            *) what+="unknown setting $part (ignored), " ;;
+            esac
+        done
+        what=${what%, }
+        what=${what:-the default}
         data=$t/data
         case $run in *k) data=$t/casia; [ -d "$data" ] || "$b/bin/fn_gendata" "$data" 10575 1 40 1 >/dev/null ;; esac
         # the comparisons after the first two leave the PyTorch peer its time (CHECK_PEER_SECONDS)
