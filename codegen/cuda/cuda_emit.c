@@ -506,7 +506,7 @@ static int add_group(Builder *b, const IrGraph *g, const PassFusion *f, int gi, 
 static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *numel, const size_t *esize, CuModule *m,
                        char *err, size_t errcap) {
     memset(m, 0, sizeof *m);
-    m->k_sum_part = m->k_sum = m->k_ema = -1;
+    m->k_sum_part = m->k_sum = m->k_sum_multi = m->k_ema = -1;
     Builder b = {.esize = esize};
     char **bodies = NULL;
     int n_bodies = 0, *body_kernel = NULL;
@@ -544,6 +544,7 @@ static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *num
         if (m->groups[gi].sums && m->k_sum < 0) {
             m->k_sum_part = add_fixed(&b, "fn_sum_lead_part");
             m->k_sum = add_fixed(&b, "fn_sum_lead");
+            m->k_sum_multi = add_fixed(&b, "fn_sum_lead_multi");
         }
     }
     if (g->n_effects > 0) m->k_ema = add_fixed(&b, "fn_ema");
@@ -606,7 +607,10 @@ void cu_module_counts(const IrGraph *g, const CuModule *m, int *launches, int *g
         const CuNodePlan *p = &m->plan[i];
         const IrNode *nd = &g->nodes[p->node];
         *gemms += p->work == CU_GEMM;
-        if (p->work == CU_FUSED) *launches += 1 + m->groups[p->group].sums;
+        if (p->work == CU_FUSED) { /* the loop, then its sums' finishing: up to CU_MAX_SUMS at once */
+            int s = m->groups[p->group].sums;
+            *launches += 1 + (s > 0) + (s > CU_MAX_SUMS ? s - CU_MAX_SUMS : 0);
+        }
         else if (p->work != CU_NOTHING)
             *launches += nd->op == IR_OP_SUMLAST ? 1 : nd->op == IR_OP_CONCAT ? nd->n_in : p->n_kernels;
     }

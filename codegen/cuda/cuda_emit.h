@@ -64,8 +64,12 @@ typedef struct {
     CuGroup *groups; /* fused modules: one per fusion group */
     int n_groups;
     int k_sum_part, k_sum; /* fused modules with sums: the kernels that finish them; else -1 */
+    int k_sum_multi;       /* and the one that finishes up to CU_MAX_SUMS of a group's at once */
     int k_ema;             /* graphs with effects (training): the moving averages' step; else -1 */
 } CuModule;
+
+/* the sums fn_sum_lead_multi finishes in one launch (its FnSums) */
+#define CU_MAX_SUMS 8
 
 /* The launch shapes the sum kernels assume, for a card of sm_count multiprocessors. A leading-
  * axis sum of k rows of ny (fn_sum_lead_part): about 8 blocks of 32 columns per SM, at least 64
@@ -92,7 +96,8 @@ int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, c
                   char *err, size_t errcap);
 void cu_module_free(CuModule *m);
 /* Kernel launches and cuBLAS GEMMs a step of m makes, at most: a fused group with sums launches
- * 1 + 1 per sum (its lanes' partials are few enough for one launch to finish), a leading-axis sum
+ * 2 (its lanes' partials are few enough for one launch to finish up to CU_MAX_SUMS sums; one more
+ * for each beyond), a leading-axis sum
  * 2 (1 when its rows are few), a concat one per input, a sum_last one of its two kernels; im2col
  * is counted for every convolution once (1x1 stride-1 ones too), though it runs once per chunk
  * of images. */

@@ -246,12 +246,13 @@ static const struct {
                 "    FN_LOOP(i, n) y[i] = a[i];\n"
                 "}\n"},
     {"fn_sum_lead_part", "/* part[s*ny + j] = sum of a[i*ny + j] over rows i of split s (chunk rows each), / n_mean for\n"
-                         " * a mean (one split of all k rows: the sum itself): a block is 32 columns x 8 row lanes, the\n"
-                         " * lanes summed in a fixed order (no atomics); one column (ny 1) takes all 256 threads as lanes */\n"
-                         "extern \"C\" __global__ void fn_sum_lead_part(float *part, const FN_TA *a, fn_i64 ny, fn_i64 k, fn_i64 chunk,\n"
-                         "                                             int mean, fn_i64 n_mean) {\n"
+                         " * a mean (one split of all k rows: the sum itself), split s being block row by: a block is\n"
+                         " * 32 columns (from 32 bx) x 8 row lanes, the lanes summed in a fixed order (no atomics); one\n"
+                         " * column (ny 1) takes all 256 threads as lanes */\n"
+                         "template <typename T> __device__ inline void fn_sum_lead_at(float *part, const T *a, fn_i64 ny, fn_i64 k, fn_i64 chunk,\n"
+                         "                                                     int mean, fn_i64 n_mean, unsigned bx, unsigned by) {\n"
                          "    __shared__ float lane[8][33];\n"
-                         "    fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r0 = (fn_i64)blockIdx.y * chunk;\n"
+                         "    fn_i64 j = (fn_i64)bx * 32 + threadIdx.x, r0 = (fn_i64)by * chunk;\n"
                          "    fn_i64 r1 = r0 + chunk < k ? r0 + chunk : k;\n"
                          "    if (ny == 1) {\n"
                          "        int t = threadIdx.y * 32 + threadIdx.x;\n"
@@ -262,7 +263,7 @@ static const struct {
                          "        if (t == 0) {\n"
                          "            float u = 0.f;\n"
                          "            for (int q = 0; q < 256; q++) u += lane[q >> 5][q & 31];\n"
-                         "            part[blockIdx.y] = mean ? u / (float)n_mean : u;\n"
+                         "            part[by] = mean ? u / (float)n_mean : u;\n"
                          "        }\n"
                          "        return;\n"
                          "    }\n"
@@ -274,9 +275,22 @@ static const struct {
                          "    if (threadIdx.y == 0 && j < ny) {\n"
                          "        float t = 0.f;\n"
                          "        for (int q = 0; q < 8; q++) t += lane[q][threadIdx.x];\n"
-                         "        part[(fn_i64)blockIdx.y * ny + j] = mean ? t / (float)n_mean : t;\n"
+                         "        part[(fn_i64)by * ny + j] = mean ? t / (float)n_mean : t;\n"
                          "    }\n"
+                         "}\n"
+                         "extern \"C\" __global__ void fn_sum_lead_part(float *part, const FN_TA *a, fn_i64 ny, fn_i64 k, fn_i64 chunk,\n"
+                         "                                             int mean, fn_i64 n_mean) {\n"
+                         "    fn_sum_lead_at(part, a, ny, k, chunk, mean, n_mean, blockIdx.x, blockIdx.y);\n"
                          "}\n"},
+    {"fn_sum_lead_multi", "/* a fused group's sums finished in one launch: sum z (blockIdx.z) of q is the sum of its k rows of\n"
+                          " * ny lane partials, as fn_sum_lead_part makes it with one split */\n"
+                          "struct FnSum { float *y; const float *a; fn_i64 ny, k, n_mean; int mean; };\n"
+                          "struct FnSums { FnSum s[8]; };\n"
+                          "extern \"C\" __global__ void fn_sum_lead_multi(FnSums q) {\n"
+                          "    const FnSum &s = q.s[blockIdx.z];\n"
+                          "    if ((fn_i64)blockIdx.x * 32 >= s.ny) return; /* the whole block: a shorter sum */\n"
+                          "    fn_sum_lead_at(s.y, s.a, s.ny, s.k, s.k, s.mean, s.n_mean, blockIdx.x, 0);\n"
+                          "}\n"},
     {"fn_sum_lead", "/* y[j] = sum_i a[i*ny + j] over k rows (the splits' partial sums), / n_mean for a mean */\n"
                     "extern \"C\" __global__ void fn_sum_lead(float *y, const float *a, fn_i64 ny, fn_i64 k, int mean, fn_i64 n_mean) {\n"
                     "    FN_LOOP(j, ny) {\n"
@@ -838,6 +852,6 @@ static const struct {
 /* kernels that use another's helpers (the first uses the second's) */
 static const struct {
     const char *name, *uses;
-} cu_fixed_uses[] = {{"fn_im2col_bf16", "fn_im2col"}, {"fn_col2im_bf16", "fn_col2im"}};
+} cu_fixed_uses[] = {{"fn_im2col_bf16", "fn_im2col"}, {"fn_col2im_bf16", "fn_col2im"}, {"fn_sum_lead_multi", "fn_sum_lead_part"}};
 
 #endif

@@ -62,6 +62,16 @@ static int sum_rows(RtGpuExec *ex, int k_part, int k_sum, CUdeviceptr y, CUdevic
     return gpu_launch(ex, k_sum, ny, args, st);
 }
 
+/* fn_sum_lead_multi's argument (the prelude's FnSums, laid out alike) */
+typedef struct {
+    CUdeviceptr y, a;
+    int64_t ny, k, n_mean;
+    int32_t mean, pad;
+} GpuSum;
+typedef struct {
+    GpuSum s[CU_MAX_SUMS];
+} GpuSums;
+
 static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
     const CuGroup *cg = &ex->mod.groups[gi];
     const PassFusion *f = &ex->plan.fusion;
@@ -84,15 +94,28 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
     }
     if (!cg->sums) return gpu_launch(ex, cg->kernel, n / cg->vec, args, st);
     if (launch_grid(ex, cg->kernel, (cols + 31) / 32, splits, 32, 8, args, st) < 0) return -1;
-    for (int s = 0; s < cg->lay.n_slots; s++) { /* each sum: its lanes' partials, summed */
+    /* each sum: its lanes' partials, summed; those that take one split in one launch together */
+    GpuSums one = {0};
+    int n_one = 0;
+    int64_t most = 0;
+    for (int s = 0; s < cg->lay.n_slots; s++) {
         if (cg->lay.slot_kind[s] != PASS_SLOT_SUM) continue;
         IrId id = cg->lay.slot_node[s];
-        int64_t ny = numel[id], k = (int64_t)per_sum / ny;
-        if (sum_rows(ex, ex->mod.k_sum_part, ex->mod.k_sum, ex->dev[id], ptr[s], ny, k, ex->g->nodes[id].attr.u.reduce.mean,
-                     n / ny, st) < 0)
+        int64_t ny = numel[id], k = (int64_t)per_sum / ny, sp, ch;
+        int mean = ex->g->nodes[id].attr.u.reduce.mean;
+        if (ex->mod.k_sum_multi >= 0 && n_one < CU_MAX_SUMS && !sum_plan(ex->gpu->sm_count, ny, k, &sp, &ch)) {
+            one.s[n_one++] = (GpuSum){ex->dev[id], ptr[s], ny, k, n / ny, mean, 0};
+            if (ny > most) most = ny;
+        } else if (sum_rows(ex, ex->mod.k_sum_part, ex->mod.k_sum, ex->dev[id], ptr[s], ny, k, mean, n / ny, st) < 0) {
             return -1;
+        }
     }
-    return 0;
+    if (n_one == 1) {
+        GpuSum *q = &one.s[0];
+        return sum_rows(ex, ex->mod.k_sum_part, ex->mod.k_sum, q->y, q->a, q->ny, q->k, q->mean, q->n_mean, st);
+    }
+    void *margs[] = {&one};
+    return n_one ? launch_grid3(ex, ex->mod.k_sum_multi, (most + 31) / 32, 1, n_one, 32, 8, margs, st) : 0;
 }
 
 /* Y[m,n] = op(A)[m,k] op(B)[k,n] (+ beta Y), row-major, through column-major cuBLAS (Y^T = op(B)^T op(A)^T).

@@ -258,12 +258,13 @@ extern "C" __global__ void fn_sub(float *y, const float *a, const float *b, fn_i
 }
 
 /* part[s*ny + j] = sum of a[i*ny + j] over rows i of split s (chunk rows each), / n_mean for
- * a mean (one split of all k rows: the sum itself): a block is 32 columns x 8 row lanes, the
- * lanes summed in a fixed order (no atomics); one column (ny 1) takes all 256 threads as lanes */
-extern "C" __global__ void fn_sum_lead_part(float *part, const float *a, fn_i64 ny, fn_i64 k, fn_i64 chunk,
-                                             int mean, fn_i64 n_mean) {
+ * a mean (one split of all k rows: the sum itself), split s being block row by: a block is
+ * 32 columns (from 32 bx) x 8 row lanes, the lanes summed in a fixed order (no atomics); one
+ * column (ny 1) takes all 256 threads as lanes */
+template <typename T> __device__ inline void fn_sum_lead_at(float *part, const T *a, fn_i64 ny, fn_i64 k, fn_i64 chunk,
+                                                     int mean, fn_i64 n_mean, unsigned bx, unsigned by) {
     __shared__ float lane[8][33];
-    fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r0 = (fn_i64)blockIdx.y * chunk;
+    fn_i64 j = (fn_i64)bx * 32 + threadIdx.x, r0 = (fn_i64)by * chunk;
     fn_i64 r1 = r0 + chunk < k ? r0 + chunk : k;
     if (ny == 1) {
         int t = threadIdx.y * 32 + threadIdx.x;
@@ -274,7 +275,7 @@ extern "C" __global__ void fn_sum_lead_part(float *part, const float *a, fn_i64 
         if (t == 0) {
             float u = 0.f;
             for (int q = 0; q < 256; q++) u += lane[q >> 5][q & 31];
-            part[blockIdx.y] = mean ? u / (float)n_mean : u;
+            part[by] = mean ? u / (float)n_mean : u;
         }
         return;
     }
@@ -286,8 +287,12 @@ extern "C" __global__ void fn_sum_lead_part(float *part, const float *a, fn_i64 
     if (threadIdx.y == 0 && j < ny) {
         float t = 0.f;
         for (int q = 0; q < 8; q++) t += lane[q][threadIdx.x];
-        part[(fn_i64)blockIdx.y * ny + j] = mean ? t / (float)n_mean : t;
+        part[(fn_i64)by * ny + j] = mean ? t / (float)n_mean : t;
     }
+}
+extern "C" __global__ void fn_sum_lead_part(float *part, const float *a, fn_i64 ny, fn_i64 k, fn_i64 chunk,
+                                             int mean, fn_i64 n_mean) {
+    fn_sum_lead_at(part, a, ny, k, chunk, mean, n_mean, blockIdx.x, blockIdx.y);
 }
 
 /* y[j] = sum_i a[i*ny + j] over k rows (the splits' partial sums), / n_mean for a mean */

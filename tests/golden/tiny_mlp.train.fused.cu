@@ -274,12 +274,13 @@ extern "C" __global__ void fn_f2(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, 
 }
 
 /* part[s*ny + j] = sum of a[i*ny + j] over rows i of split s (chunk rows each), / n_mean for
- * a mean (one split of all k rows: the sum itself): a block is 32 columns x 8 row lanes, the
- * lanes summed in a fixed order (no atomics); one column (ny 1) takes all 256 threads as lanes */
-extern "C" __global__ void fn_sum_lead_part(float *part, const float *a, fn_i64 ny, fn_i64 k, fn_i64 chunk,
-                                             int mean, fn_i64 n_mean) {
+ * a mean (one split of all k rows: the sum itself), split s being block row by: a block is
+ * 32 columns (from 32 bx) x 8 row lanes, the lanes summed in a fixed order (no atomics); one
+ * column (ny 1) takes all 256 threads as lanes */
+template <typename T> __device__ inline void fn_sum_lead_at(float *part, const T *a, fn_i64 ny, fn_i64 k, fn_i64 chunk,
+                                                     int mean, fn_i64 n_mean, unsigned bx, unsigned by) {
     __shared__ float lane[8][33];
-    fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r0 = (fn_i64)blockIdx.y * chunk;
+    fn_i64 j = (fn_i64)bx * 32 + threadIdx.x, r0 = (fn_i64)by * chunk;
     fn_i64 r1 = r0 + chunk < k ? r0 + chunk : k;
     if (ny == 1) {
         int t = threadIdx.y * 32 + threadIdx.x;
@@ -290,7 +291,7 @@ extern "C" __global__ void fn_sum_lead_part(float *part, const float *a, fn_i64 
         if (t == 0) {
             float u = 0.f;
             for (int q = 0; q < 256; q++) u += lane[q >> 5][q & 31];
-            part[blockIdx.y] = mean ? u / (float)n_mean : u;
+            part[by] = mean ? u / (float)n_mean : u;
         }
         return;
     }
@@ -302,8 +303,12 @@ extern "C" __global__ void fn_sum_lead_part(float *part, const float *a, fn_i64 
     if (threadIdx.y == 0 && j < ny) {
         float t = 0.f;
         for (int q = 0; q < 8; q++) t += lane[q][threadIdx.x];
-        part[(fn_i64)blockIdx.y * ny + j] = mean ? t / (float)n_mean : t;
+        part[(fn_i64)by * ny + j] = mean ? t / (float)n_mean : t;
     }
+}
+extern "C" __global__ void fn_sum_lead_part(float *part, const float *a, fn_i64 ny, fn_i64 k, fn_i64 chunk,
+                                             int mean, fn_i64 n_mean) {
+    fn_sum_lead_at(part, a, ny, k, chunk, mean, n_mean, blockIdx.x, blockIdx.y);
 }
 
 /* y[j] = sum_i a[i*ny + j] over k rows (the splits' partial sums), / n_mean for a mean */
@@ -313,6 +318,16 @@ extern "C" __global__ void fn_sum_lead(float *y, const float *a, fn_i64 ny, fn_i
         for (fn_i64 i = 0; i < k; i++) s += a[i * ny + j];
         y[j] = mean ? s / (float)n_mean : s;
     }
+}
+
+/* a fused group's sums finished in one launch: sum z (blockIdx.z) of q is the sum of its k rows of
+ * ny lane partials, as fn_sum_lead_part makes it with one split */
+struct FnSum { float *y; const float *a; fn_i64 ny, k, n_mean; int mean; };
+struct FnSums { FnSum s[8]; };
+extern "C" __global__ void fn_sum_lead_multi(FnSums q) {
+    const FnSum &s = q.s[blockIdx.z];
+    if ((fn_i64)blockIdx.x * 32 >= s.ny) return; /* the whole block: a shorter sum */
+    fn_sum_lead_at(s.y, s.a, s.ny, s.k, s.k, s.mean, s.n_mean, blockIdx.x, 0);
 }
 
 /* 2 nodes, ending sub; 4 pointers; 4 values a thread */
