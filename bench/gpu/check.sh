@@ -16,7 +16,8 @@
 #      160x160, images/s from the step times after the first two, with the defaults, and at 256
 #      with one setting changed at a time (implicit GEMMs, im2col chunks, streams, CUDA graph,
 #      bfloat16 GEMM operands, the memory plan's slack);
-#   4c. FN_PROFILE (with CHECK_PROFILE_ENV's settings, e.g. FN_GPU_BF16=act): the batch-256 step
+#   4c. FN_PROFILE (once per entry of CHECK_PROFILE_ENV, settings apart by ';', e.g.
+#      "FN_GPU_BF16=act;FN_GPU_BF16=act FN_GPU_IMPLICIT=0"): the batch-256 step
 #      with every node synchronised, seconds per op after a
 #      warm-up step, the step by kind of work (fused loops, each way of convolving, pooling, ...),
 #      and each convolution shape's im2col, GEMM and col2im (the whole table is in logs.txt);
@@ -145,15 +146,24 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
               END { if (k) printf "%.1f images/s (%d steps)", b * k / s, k; else print "no steps" }')
         row "| fnrun train --device gpu, IRv1 batch $batch, ${img}x$img, $what | $ips; $(grep -m2 -h -E 'step buffers|GPU step|fnrun train:' "$t/irv1_$run.txt" | tr '\n' ' ' | cut -c1-300) |"
     done
-    # where the step's time goes: every node synchronised and timed (FN_PROFILE), a few steps
-    if fits $((60 + ${CHECK_PEER_SECONDS:-0})) || [ "${CHECK_PEER:-1}" = 0 ] && fits 60; then
-        env ${CHECK_PROFILE_ENV:-FN_PROFILE=1} FN_PROFILE=1 timeout 60 "$b/bin/fnrun" train "$irv1" "${common[@]}" --data_dir "$t/data" --image_size $img --batch_size "$(batch_of 256)" \
-            --epoch_size 4 --embedding_size $emb --device gpu --nrof_preprocess_threads 12 >"$t/profile_256.txt" 2>&1
-        row "| FN_PROFILE, IRv1 batch 256 (synchronised${CHECK_PROFILE_ENV:+, $CHECK_PROFILE_ENV}) | $(grep -m1 '^bfloat16 values' "$t/profile_256.txt") $(grep -A5 '^GPU profile' "$t/profile_256.txt" | grep -v '^bfloat16' | tail -n 4 | tr -s ' ' | tr '\n' ';' | cut -c1-300) |"
-        row "| FN_PROFILE, the step by kind of work | $(grep -A10 '^GPU step by kind' "$t/profile_256.txt" | tail -n +2 | grep -v '^GPU' | tr -s ' ' | tr '\n' ';' | cut -c1-1500) |"
-        row "| FN_PROFILE, convolutions by shape, top 8 | $(grep -A8 '^GPU convolutions' "$t/profile_256.txt" | tr -s ' ' | tr '\n' ';' | cut -c1-1800) |"
-        row "| FN_PROFILE, step items by time, top 12 | $(grep -A12 '^GPU step items' "$t/profile_256.txt" | tr -s ' ' | tr '\n' ';' | cut -c1-1800) |"
-    fi
+    # where the step's time goes: every node synchronised and timed (FN_PROFILE), a few steps; once
+    # per entry of CHECK_PROFILE_ENV (settings; entries apart by ';', e.g. "FN_GPU_BF16=act;
+    # FN_GPU_BF16=act FN_GPU_IMPLICIT=0": each convolution shape timed both ways); the whole tables
+    # go to logs.txt
+    IFS=';' read -ra profiles <<<"${CHECK_PROFILE_ENV:-}"
+    [ ${#profiles[@]} -gt 0 ] || profiles=("")
+    for p in "${!profiles[@]}"; do
+        penv=${profiles[$p]}
+        fits $((60 + ${CHECK_PEER_SECONDS:-0})) || { [ "${CHECK_PEER:-1}" = 0 ] && fits 60; } ||
+            { row "| FN_PROFILE${penv:+ ($penv)} | skipped: budget |"; continue; }
+        pf=$t/profile_256_$p.txt
+        env $penv FN_PROFILE=1 timeout 60 "$b/bin/fnrun" train "$irv1" "${common[@]}" --data_dir "$t/data" --image_size $img --batch_size "$(batch_of 256)" \
+            --epoch_size 4 --embedding_size $emb --device gpu --nrof_preprocess_threads 12 >"$pf" 2>&1
+        row "| FN_PROFILE, IRv1 batch 256 (synchronised${penv:+, $penv}) | $(grep -m1 '^bfloat16 values' "$pf") $(grep -A5 '^GPU profile' "$pf" | grep -v '^bfloat16' | tail -n 4 | tr -s ' ' | tr '\n' ';' | cut -c1-300) |"
+        row "| FN_PROFILE, the step by kind of work | $(grep -A10 '^GPU step by kind' "$pf" | tail -n +2 | grep -v '^GPU' | tr -s ' ' | tr '\n' ';' | cut -c1-1500) |"
+        row "| FN_PROFILE, convolutions by shape, top 8 | $(grep -A8 '^GPU convolutions' "$pf" | tr -s ' ' | tr '\n' ';' | cut -c1-1800) |"
+        row "| FN_PROFILE, step items by time, top 12 | $(grep -A12 '^GPU step items' "$pf" | tr -s ' ' | tr '\n' ';' | cut -c1-1800) |"
+    done
 else
     row "| fn | not checked: run bench/gpu/bundle.sh here and carry bench/gpu/bundle.tar.xz |"
 fi
