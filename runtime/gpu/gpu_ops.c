@@ -323,7 +323,7 @@ static int conv_by_columns(RtGpuExec *ex, IrId id, const CuNodePlan *cp, CUdevic
             rc = gemm_typed(ex, col, half ? wh : b, y + b0 * out_img, M, w->o, K, 0, 0, 0,
                             !half ? 0 : ex->plan.esize[id] == 2 ? 2 : 1, st);
         else /* col^T x dy */
-            rc = gemm_typed(ex, col, half ? dyh : dy, y, K, w->o, M, 1, 0, b0 ? 1 : 0, half, st);
+            rc = gemm_typed(ex, col, half ? dyh : dy, y, K, w->o, M, 1, 0, b0 ? 1 : 0, half ? 1 : 0, st); /* float32 dw */
         if (rc < 0 || lap(ex, op, w, GPU_CONV_GEMM, st) < 0) return -1;
     }
     return 0;
