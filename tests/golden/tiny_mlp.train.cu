@@ -151,18 +151,30 @@ __device__ inline void fn_put(float *p, float v) { *p = v; }
 __device__ inline void fn_put(fn_bf16 *p, float v) { *p = v; }
 __device__ inline float fn_get(const float *p) { return *p; }
 __device__ inline float fn_get(const fn_bf16 *p) { return *p; }
-/* four consecutive elements as floats (p 16-byte aligned for float, 8 for bfloat16) */
+/* four consecutive elements as floats (p 16-byte aligned for float, 8 for bfloat16: the host
+ * emulation traps where a card would fault), and back */
+#ifdef FN_HOST_EMULATION
+#define FN_ALIGNED(p, a) do { if ((unsigned long long)(p) % (a)) __builtin_trap(); } while (0)
+#else
+#define FN_ALIGNED(p, a) do { } while (0)
+#endif
 __device__ inline void fn_load4(const float *p, float v[4]) {
+    FN_ALIGNED(p, 16);
     float4 u = *(const float4 *)p;
     v[0] = u.x, v[1] = u.y, v[2] = u.z, v[3] = u.w;
 }
 __device__ inline void fn_load4(const fn_bf16 *p, float v[4]) {
+    FN_ALIGNED(p, 8);
     uint2 u = *(const uint2 *)p;
     v[0] = __uint_as_float(u.x << 16), v[1] = __uint_as_float(u.x & 0xffff0000u);
     v[2] = __uint_as_float(u.y << 16), v[3] = __uint_as_float(u.y & 0xffff0000u);
 }
-__device__ inline void fn_store4(float *p, const float v[4]) { *(float4 *)p = make_float4(v[0], v[1], v[2], v[3]); }
+__device__ inline void fn_store4(float *p, const float v[4]) {
+    FN_ALIGNED(p, 16);
+    *(float4 *)p = make_float4(v[0], v[1], v[2], v[3]);
+}
 __device__ inline void fn_store4(fn_bf16 *p, const float v[4]) {
+    FN_ALIGNED(p, 8);
     uint2 u;
     u.x = (unsigned)fn_bf16_bits(v[0]) | (unsigned)fn_bf16_bits(v[1]) << 16;
     u.y = (unsigned)fn_bf16_bits(v[2]) | (unsigned)fn_bf16_bits(v[3]) << 16;
