@@ -426,9 +426,14 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
         for (int k = 0; k < nm; k++)
             if (g->nodes[mem[k]].op == IR_OP_SUM) text_printf(t, "    float t%d = 0.f;\n", k);
         hoist_loads(&e, PASS_SLOT_SUFFIX);
-        text_printf(t, "#pragma unroll 4\n"
+        /* 8 rows at a time where an operand is bfloat16, so that a thread keeps as many bytes in
+           flight as with float32's 4 */
+        int half = 0;
+        for (int s = 0; s < lay->n_slots; s++)
+            half |= lay->slot_kind[s] != PASS_SLOT_SUM && esize && esize[lay->slot_node[s]] == 2;
+        text_printf(t, "#pragma unroll %d\n"
                        "    for (; r < r1; r += 8) {\n"
-                       "        fn_i64 i = r * len + j;\n");
+                       "        fn_i64 i = r * len + j;\n", half ? 8 : 4);
     } else if (cg->vec > 1) {
         hoist_loads(&e, PASS_SLOT_SCALAR);
         if (suffix) /* the column of the thread's first value, stepped along with it */
