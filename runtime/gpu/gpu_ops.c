@@ -120,14 +120,14 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
 
 /* Y[m,n] = op(A)[m,k] op(B)[k,n] (+ beta Y), row-major, through column-major cuBLAS (Y^T = op(B)^T op(A)^T).
  * half: A and B are bfloat16, and so is Y when half is 2 (sums in float32); else all float32, and
- * with FN_GPU_BF16=1 multiplied as bfloat16 (cuBLAS rounds them). */
+ * with FN_GPU_BF16=1 or act multiplied as bfloat16 (cuBLAS rounds them). */
 static int gemm_typed(RtGpuExec *ex, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y, int m, int n, int k, int ta, int tb,
                       float beta, int half, RtStatus *st) {
     const float one = 1;
     const RtCudaApi *api = &ex->gpu->api;
     int opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ldb = tb ? k : n, lda = ta ? m : k;
     int in = half ? CUDA_R_16BF : CUDA_R_32F, out = half == 2 ? CUDA_R_16BF : CUDA_R_32F;
-    int r = half || ex->gpu->bf16 == 1
+    int r = half || ex->gpu->bf16 == 1 || ex->gpu->bf16 == 3
                 ? api->cublasGemmEx(ex->cur->blas, opb, opa, n, m, k, &one, (const void *)b, in, ldb, (const void *)a, in,
                                     lda, &beta, (void *)y, out, n, half ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_16BF,
                                     CUBLAS_GEMM_DEFAULT)
