@@ -150,8 +150,9 @@ static void pack_slab(RtPlan *p, const Blocks *bl, int slack) {
  * at the step's end read the values from before the step); every reader of the variable's old
  * value outside the group runs before the group (pos: when each node runs), and inside the
  * group none after that member (a member reading it reads the same index first, as with
- * in_place_block). */
-static void assign_in_place(RtPlan *p, const int *pos) {
+ * in_place_block) unless reads_first: the executor's loops read every operand element before
+ * they write any (the GPU's kernels, RT_PLAN_READS_FIRST). */
+static void assign_in_place(RtPlan *p, const int *pos, int reads_first) {
     const IrGraph *g = p->g;
     const PassFusion *f = &p->fusion;
     const int n = p->n;
@@ -183,14 +184,14 @@ static void assign_in_place(RtPlan *p, const int *pos) {
             IrId var = rn->in[i], src = src_of[var];
             if (src == IR_NONE) continue;
             int same = f->group_of[r] == f->group_of[src]; /* members run in id order */
-            if (same ? r > src : pos[r] >= pos[src]) p->assign_to[src] = IR_NONE;
+            if (same ? r > src && !reads_first : pos[r] >= pos[src]) p->assign_to[src] = IR_NONE;
         }
     }
     free(uses);
     free(src_of);
 }
 
-static void plan_blocks(RtPlan *p, int assign, int slack) {
+static void plan_blocks(RtPlan *p, int assign, int reads_first, int slack) {
     const IrGraph *g = p->g;
     const PassFusion *f = &p->fusion;
     int n = p->n;
@@ -220,7 +221,7 @@ static void plan_blocks(RtPlan *p, int assign, int slack) {
     }
     for (int i = 0; i < g->n_outputs; i++)
         if (p->kept[g->outputs[i].id]) last[g->outputs[i].id] = forever;
-    if (assign) assign_in_place(p, pos);
+    if (assign) assign_in_place(p, pos, reads_first);
     p->n_blocks = 0;
     for (IrId id = 0; id < n; id++) p->block_of[id] = -1;
     for (IrId id = 0; id < n; id++) {
@@ -326,7 +327,9 @@ int rt_plan_values(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *
     return 0;
 }
 
-void rt_plan_memory(RtPlan *p, int flags) { plan_blocks(p, (flags & RT_PLAN_FUSE) && (flags & RT_PLAN_ASSIGN), flags >> 8); }
+void rt_plan_memory(RtPlan *p, int flags) {
+    plan_blocks(p, (flags & RT_PLAN_FUSE) && (flags & RT_PLAN_ASSIGN), !!(flags & RT_PLAN_READS_FIRST), flags >> 8);
+}
 
 int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *const *want, int n_want,
                   int run_effects, int prec, int flags, RtStatus *st) {

@@ -36,7 +36,10 @@ typedef struct {
  * ASSIGN (with FUSE): a fused loop writes an assigned value straight into its variable where
  * nothing reads the old value after the loop and no other assignment writes or reads that
  * variable (assign_to); the assignment then copies nothing. */
-enum { RT_PLAN_FUSE = 1, RT_PLAN_IM2COL = 2, RT_PLAN_ASSIGN = 4 };
+enum { RT_PLAN_FUSE = 1, RT_PLAN_IM2COL = 2, RT_PLAN_ASSIGN = 4, RT_PLAN_READS_FIRST = 8 };
+/* READS_FIRST (with ASSIGN): the executor's fused loops read all of an element's operands before
+ * they write any of its results (the GPU's kernels; the CPU's tiles read member by member), so
+ * a member of the loop may read the variable's old value after the one writing its new value. */
 /* With FUSE, flags may add RT_PLAN_SLACK(k): a value's memory goes to another only k node
  * positions after its last reader, not at once (the GPU: fewer waits between streams that the
  * reuse alone would order, for more memory). */

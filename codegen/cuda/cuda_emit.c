@@ -359,6 +359,19 @@ static void hoist_loads(GroupEmit *e, int kind) {
     }
 }
 
+/* The loads of every operand slot not loaded yet, at the top of the loop's body: an element's
+ * operands are all read before any result is written, so a result may go over an operand's
+ * memory (the plan's RT_PLAN_READS_FIRST: a variable updated in place that a later member
+ * reads, as the weight decay's sum reads the weight the optimiser's update writes). */
+static void load_operands(GroupEmit *e) {
+    for (int s = 0; s < e->lay->n_slots; s++) {
+        int k = e->lay->slot_kind[s];
+        if (e->loaded[s] || (k != PASS_SLOT_FULL && k != PASS_SLOT_SUFFIX)) continue;
+        text_printf(e->t, "        float l%d = p%d[%s];\n", s, s, k == PASS_SLOT_FULL ? "i" : "j");
+        e->loaded[s] = 1;
+    }
+}
+
 static int group_member(GroupEmit *e, int k) {
     IrId id = e->f->members[e->f->start[e->gi] + k];
     const IrNode *nd = &e->g->nodes[id];
@@ -434,6 +447,7 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
         text_printf(t, "#pragma unroll %d\n"
                        "    for (; r < r1; r += 8) {\n"
                        "        fn_i64 i = r * len + j;\n", half ? 8 : 4);
+        load_operands(&e);
     } else if (cg->vec > 1) {
         hoist_loads(&e, PASS_SLOT_SCALAR);
         if (suffix) /* the column of the thread's first value, stepped along with it */
@@ -460,6 +474,7 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
             text_printf(t, "    fn_i64 j = fn_mod((fn_i64)blockIdx.x * blockDim.x + threadIdx.x, len);\n"
                            "    fn_i64 jstep = fn_mod((fn_i64)gridDim.x * blockDim.x, len);\n");
         text_printf(t, "    FN_LOOP(i, n) {\n");
+        load_operands(&e);
     }
     for (int k = 0; k < nm; k++)
         if (group_member(&e, k) < 0) return -1;

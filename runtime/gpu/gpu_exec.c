@@ -289,7 +289,7 @@ static int plan_and_emit(RtGpuExec *ex, const int64_t *sym, const char *const *w
     char err[512];
     if (rt_exec_fusion_enabled()) {
         const char *sl = getenv("FN_GPU_PLAN_SLACK");
-        int slack = sl && *sl ? atoi(sl) : 64, flags = RT_PLAN_FUSE | RT_PLAN_IM2COL | RT_PLAN_ASSIGN;
+        int slack = sl && *sl ? atoi(sl) : 64, flags = RT_PLAN_FUSE | RT_PLAN_IM2COL | RT_PLAN_ASSIGN | RT_PLAN_READS_FIRST;
         size_t free_b = 0, total_b = 0;
         if (slack < 0 || slack > 1 << 20) slack = 0;
         if (fused_plan(ex, sym, want, n_want, run_effects, flags | RT_PLAN_SLACK(slack), st) < 0) return -1;

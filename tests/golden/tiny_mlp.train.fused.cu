@@ -275,8 +275,8 @@ extern "C" __global__ void fn_f2(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, 
     for (; r < r1; r += 8) {
         fn_i64 i = r * len + j;
         float l0 = p0[i];
-        float m0; { float v = l0; m0 = v > 0.f ? 1.f : 0.f; }
         float l1 = p1[i];
+        float m0; { float v = l0; m0 = v > 0.f ? 1.f : 0.f; }
         float m1; { float x = l1, z = m0; m1 = x * z; }
         p2[i] = m1;
         t2 += m1;
@@ -369,8 +369,8 @@ extern "C" __global__ void fn_f4(fn_i64 n, fn_i64 len, float *p0, float *p1, flo
     float l1 = p1[0];
     FN_LOOP(i, n) {
         float l0 = p0[i];
-        float m0; { float x = l0, z = l1; m0 = x * z; }
         float l2 = p2[i];
+        float m0; { float x = l0, z = l1; m0 = x * z; }
         float m1; { float x = l2, z = m0; m1 = x - z; }
         p3[i] = m1;
     }
