@@ -269,12 +269,6 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     return rc;
 }
 
-/* The plan and the module: fused (FN_FUSE unset or not 0) when every group can be written as a
- * kernel, else a kernel per op. A fused plan keeps each value's memory from the next value for
- * FN_GPU_PLAN_SLACK node positions after its last reader (default 64: in bench/gpu/stream_plan's
- * model of Inception-ResNet-v1 at batch 256 the step's streams then overlap to 0.734 of one
- * stream's, against 0.772 with the memory reused at once, for 11 % more of it), unless the slab
- * would then take over a quarter of the memory fn may use on the card. */
 /* the fused plan, with its bfloat16 values under FN_GPU_BF16=act */
 static int fused_plan(RtGpuExec *ex, const int64_t *sym, const char *const *want, int n_want, int run_effects, int flags,
                       RtStatus *st) {
@@ -284,6 +278,12 @@ static int fused_plan(RtGpuExec *ex, const int64_t *sym, const char *const *want
     return 0;
 }
 
+/* The plan and the module: fused (FN_FUSE unset or not 0) when every group can be written as a
+ * kernel, else a kernel per op. A fused plan keeps each value's memory from the next value for
+ * FN_GPU_PLAN_SLACK node positions after its last reader (default 64: in bench/gpu/stream_plan's
+ * model of Inception-ResNet-v1 at batch 256 the step's streams then overlap to 0.734 of one
+ * stream's, against 0.772 with the memory reused at once, for 11 % more of it), unless the slab
+ * would then take over a quarter of the memory fn may use on the card. */
 static int plan_and_emit(RtGpuExec *ex, const int64_t *sym, const char *const *want, int n_want, int run_effects,
                          double fraction, RtStatus *st) {
     char err[512];
