@@ -40,6 +40,12 @@ static void run_case(RtGpu *gpu, const FxCase *c) {
     RtGpuExec *gex = NULL;
     if (cpu && rt_vars_bind(vg, g, sym, &st) == 0) {
         rt_vars_init(vg, 3); /* the same seed: the same weights, uploaded by the executor */
+        if (!c->training) { /* evaluation graphs: random weights (PNet's initialiser gives zeros) */
+            uint64_t wr = 17;
+            for (int v = 0; v < vc->n; v++)
+                for (int64_t i = 0; i < vc->v[v].n; i++)
+                    ((float *)vg->v[v].data)[i] = ((float *)vc->v[v].data)[i] = (float)(test_rng_uniform(&wr) - 0.5);
+        }
         gex = rt_gpu_exec_new(gpu, g, vg, sym, NULL, 0, c->training, 0.9, &st);
     }
     if (!CHECK(cpu && gex, "%s: executors: %s", c->model, st.msg)) goto done;
