@@ -4,8 +4,11 @@
  * the tiny test batches: tests/test_cpu_fast.c shows the same between two CPU paths). Graphs:
  * the two small CUDA golden models, the reduced Inception-ResNet-v1 (train, ADAM) and PNet, with
  * float32 GEMMs (FN_GPU_TF32=0 unless set), once with the fused kernels and once with a kernel per op
- * (FN_FUSE=0, on both executors). The step's work is spread over streams (FN_GPU_STREAMS,
- * default 4); the third step replays the second, captured as a CUDA graph. Without a GPU (no
+ * (FN_FUSE=0, on both executors); the evaluation graphs on random weights; then, fused, the
+ * evaluation graphs with FN_GPU_BF16=act within 1e-2. Also a variable updated in place by a loop
+ * that reads its old value (in_place_case) and accuracy over long rows. The step's work is
+ * spread over streams (FN_GPU_STREAMS, default 4); the third step replays the second, captured
+ * as a CUDA graph. Without a GPU (no
  * libcuda, no device) the test says why and skips (exit 77). bench/gpu/check.sh runs it on the
  * lent machine; ctest also runs it on tests/hostcuda's emulation, with the captured step replayed
  * in a random order that keeps only the waits the streams were given (FN_HOSTCUDA_SHUFFLE). */
