@@ -32,6 +32,8 @@ static const char shim[] =
     "static FnDim3 blockIdx, threadIdx, blockDim, gridDim;\n"
     "#define __global__\n#define __device__\n#define __forceinline__ inline\n#define __shared__ static\n"
     "static inline void __syncthreads() {}\n"
+    "static inline void __threadfence() {}\n"
+    "static inline unsigned atomicAdd(unsigned *p, unsigned v) { unsigned o = *p; *p = o + v; return o; }\n"
     "static inline float __int_as_float(int u) { float f; memcpy(&f, &u, sizeof f); return f; }\n"
     "static inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, sizeof f); return f; }\n"
     "static inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, sizeof u); return u; }\n"
@@ -47,6 +49,8 @@ static void write_runner(FILE *f, const char *name, int n_slots, int sums) {
     char call[8192];
     int at = snprintf(call, sizeof call, "%s(n, len%s", name, sums ? ", chunk" : "");
     for (int s = 0; s < n_slots; s++) at += snprintf(call + at, sizeof call - (size_t)at, ", p[%d]", s);
+    /* the group's own finishing of its sums left out (n_fin 0): the partials are checked */
+    if (sums) snprintf(call + at, sizeof call - (size_t)at, ", (unsigned *)0, FnSums{}, 0");
     fprintf(f, "    (void)chunk;\n");
     if (sums)
         fprintf(f, "    gridDim = {(unsigned)gx, (unsigned)gy, 1}; blockDim = {32, 8, 1};\n"

@@ -326,6 +326,7 @@ typedef struct {
     int gi;
     int vec; /* 4: the loop body runs per value e of the thread's four (operands in v%d[e], results
                 into o%d[e]) */
+    int guard; /* suffix loads before the loop only where the column j < len */
     char loaded[PASS_MAX_SLOTS];
     Text *t;
 } GroupEmit;
@@ -354,7 +355,8 @@ static void hoist_loads(GroupEmit *e, int kind) {
     for (int s = 0; s < e->lay->n_slots; s++) {
         int k = e->lay->slot_kind[s];
         if (k != PASS_SLOT_SCALAR && !(k == PASS_SLOT_SUFFIX && kind == PASS_SLOT_SUFFIX)) continue;
-        text_printf(e->t, "    float l%d = p%d[%s];\n", s, s, k == PASS_SLOT_SUFFIX ? "j" : "0");
+        if (k == PASS_SLOT_SUFFIX && e->guard) text_printf(e->t, "    float l%d = j < len ? (float)p%d[j] : 0.f;\n", s, s);
+        else text_printf(e->t, "    float l%d = p%d[%s];\n", s, s, k == PASS_SLOT_SUFFIX ? "j" : "0");
         e->loaded[s] = 1;
     }
 }
@@ -427,6 +429,7 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
     for (int s = 0; s < lay->n_slots; s++)
         text_printf(t, ", %s *p%d",
                     lay->slot_kind[s] != PASS_SLOT_SUM && esize && esize[lay->slot_node[s]] == 2 ? "fn_bf16" : "float", s);
+    if (cg->sums) text_printf(t, ", unsigned *tickets, FnSums fin, int n_fin");
     text_printf(t, ") {\n");
     GroupEmit e = {.g = g, .f = f, .numel = numel, .lay = lay, .gi = gi, .vec = cg->vec, .t = t};
     if (cg->sums) {
@@ -434,11 +437,13 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
          * inside and unrolls: several loads in flight per thread, the sums' order unchanged */
         text_printf(t, "    fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r = (fn_i64)blockIdx.y * chunk + threadIdx.y;\n"
                        "    fn_i64 r1 = ((fn_i64)blockIdx.y + 1) * chunk, rn = (n - j + len - 1) / len;\n"
-                       "    if (j >= len) return;\n"
-                       "    if (r1 > rn) r1 = rn;\n");
+                       "    if (r1 > rn) r1 = rn;\n"
+                       "    if (j >= len) r1 = r; /* no column here: only the finishing below */\n");
         for (int k = 0; k < nm; k++)
             if (g->nodes[mem[k]].op == IR_OP_SUM) text_printf(t, "    float t%d = 0.f;\n", k);
+        e.guard = 1;
         hoist_loads(&e, PASS_SLOT_SUFFIX);
+        e.guard = 0;
         /* 8 rows at a time where an operand is bfloat16, so that a thread keeps as many bytes in
            flight as with float32's 4 */
         int half = 0;
@@ -486,9 +491,26 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
     if (!cg->sums && suffix) text_printf(t, "        if ((j += jstep) >= len) j -= len;\n");
     text_printf(t, "    }\n");
     if (cg->sums) {
-        text_printf(t, "    fn_i64 q = ((fn_i64)blockIdx.y * 8 + threadIdx.y) * len + j;\n");
+        text_printf(t, "    fn_i64 q = ((fn_i64)blockIdx.y * 8 + threadIdx.y) * len + j;\n"
+                       "    if (j < len) {\n");
         for (int k = 0; k < nm; k++)
-            if (g->nodes[mem[k]].op == IR_OP_SUM) text_printf(t, "    p%d[q] = t%d;\n", pass_fuse_slot(lay, mem[k], 1), k);
+            if (g->nodes[mem[k]].op == IR_OP_SUM) text_printf(t, "        p%d[q] = t%d;\n", pass_fuse_slot(lay, mem[k], 1), k);
+        /* the last block of each column block to finish adds up the column's partials (their
+           order fixed: the same sums as fn_sum_lead_part's), read past the L1 (volatile) */
+        text_printf(t, "    }\n"
+                       "    if (n_fin) {\n"
+                       "        __shared__ int last;\n"
+                       "        __threadfence();\n"
+                       "        __syncthreads();\n"
+                       "        if (threadIdx.x == 0 && threadIdx.y == 0) last = atomicAdd(&tickets[blockIdx.x], 1u) == gridDim.y - 1;\n"
+                       "        __syncthreads();\n"
+                       "        if (last) {\n"
+                       "            for (int z = 0; z < n_fin; z++)\n"
+                       "                fn_sum_lead_at(fin.s[z].y, (const volatile float *)fin.s[z].a, fin.s[z].ny, fin.s[z].k, fin.s[z].k,\n"
+                       "                               fin.s[z].mean, fin.s[z].n_mean, blockIdx.x, 0);\n"
+                       "            if (threadIdx.x == 0 && threadIdx.y == 0) tickets[blockIdx.x] = 0;\n"
+                       "        }\n"
+                       "    }\n");
     }
     text_printf(t, "}\n");
     return 0;
@@ -627,9 +649,9 @@ void cu_module_counts(const IrGraph *g, const CuModule *m, int *launches, int *g
         const CuNodePlan *p = &m->plan[i];
         const IrNode *nd = &g->nodes[p->node];
         *gemms += p->work == CU_GEMM;
-        if (p->work == CU_FUSED) { /* the loop, then its sums' finishing: up to CU_MAX_SUMS at once */
+        if (p->work == CU_FUSED) { /* the loop, finishing up to CU_MAX_SUMS sums itself */
             int s = m->groups[p->group].sums;
-            *launches += 1 + (s > 0) + (s > CU_MAX_SUMS ? s - CU_MAX_SUMS : 0);
+            *launches += 1 + (s > CU_MAX_SUMS ? 1 + s - CU_MAX_SUMS : 0);
         }
         else if (p->work != CU_NOTHING)
             *launches += nd->op == IR_OP_SUMLAST ? 1 : nd->op == IR_OP_CONCAT ? nd->n_in : p->n_kernels;

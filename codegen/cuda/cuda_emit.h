@@ -43,10 +43,13 @@ typedef struct {
  *     NAME(fn_i64 n, fn_i64 len, float *p0, ..., float *pS)
  * With sums it runs in blocks of 32 columns x 8 row lanes over row splits of `chunk` rows, and
  * each sum's slot receives a partial-sum buffer of (splits * 8) x len, written once per lane:
- *     NAME(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, ..., float *pS)
+ *     NAME(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, ..., float *pS, unsigned *tickets,
+ *          FnSums fin, int n_fin)
  * Groups whose sums are scalars and which have no row length run with len 32 (n need not be a
- * multiple: lanes past n stop). The partials are then summed by one launch of fn_sum_lead_part
- * (to len values for a column sum, or to one). */
+ * multiple: lanes past n stop). With n_fin > 0 the last block of each column block to finish
+ * (tickets[blockIdx.x], 0 before and after) adds up its columns' partials of fin's n_fin sums
+ * into their values, as fn_sum_lead_part would with one split; else the runtime launches that
+ * (fn_sum_lead_multi for several). */
 typedef struct {
     int kernel; /* index into CuModule.names */
     int sums;   /* the group's terminal sums */
@@ -95,9 +98,10 @@ int cu_emit_graph(const IrGraph *g, CuModule *m, char *err, size_t errcap);
 int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, const size_t *esize, CuModule *m,
                   char *err, size_t errcap);
 void cu_module_free(CuModule *m);
-/* Kernel launches and cuBLAS GEMMs a step of m makes, at most: a fused group with sums launches
- * 2 (its lanes' partials are few enough for one launch to finish up to CU_MAX_SUMS sums; one more
- * for each beyond), a leading-axis sum
+/* Kernel launches and cuBLAS GEMMs a step of m makes, about: a fused group with sums launches
+ * once (its last blocks finish up to CU_MAX_SUMS sums; the runtime launches fn_sum_lead_multi
+ * and one more for each beyond where a sum has too many partials or runs across the columns), a
+ * leading-axis sum
  * 2 (1 when its rows are few), a concat one per input, a sum_last one of its two kernels; im2col
  * is counted for every convolution once (1x1 stride-1 ones too), though it runs once per chunk
  * of images. */

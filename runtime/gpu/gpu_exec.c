@@ -190,6 +190,8 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     total += up((size_t)gpart_n * sizeof(float));
     size_t seed_step_off = total;
     total += up(2 * sizeof(uint64_t));
+    size_t tickets_off = total;
+    total += up((size_t)GPU_MAX_QUEUES * GPU_TICKETS * sizeof(unsigned));
     /* the inputs' inbox: where the next step's inputs land while a step runs (with events and
        page-locked staging) */
     const RtCudaApi *api = &gpu->api;
@@ -232,6 +234,10 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
                               .part = ex->slab + part_off, .gpart = ex->slab + gpart_off};
     ex->cur = &ex->queue[0];
     ex->seed_step = ex->slab + seed_step_off;
+    ex->tickets = ex->slab + tickets_off;
+    ex->queue[0].tickets = ex->tickets;
+    if (rc == 0)
+        rc = RT_CU(&gpu->api, st, cuMemsetD8Async(ex->tickets, 0, (size_t)GPU_MAX_QUEUES * GPU_TICKETS * sizeof(unsigned), gpu->stream));
     ex->inbox = calloc((size_t)p->n + 1, sizeof *ex->inbox);
     for (IrId id = 0; id < p->n && rc == 0; id++)
         if (inbox_off[id]) ex->inbox[id] = ex->slab + inbox_off[id];

@@ -19,6 +19,7 @@ enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1, CUBLAS_TF32_TENSOR_OP_MATH = 3 };
 enum { CUDA_R_32F = 0, CUDA_R_16BF = 14, CUBLAS_GEMM_DEFAULT = -1, CUBLAS_COMPUTE_32F = 68, CUBLAS_COMPUTE_32F_FAST_16BF = 75 };
 enum { ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SM_COUNT = 16 };
 #define GPU_MAX_QUEUES 8
+#define GPU_TICKETS 1024 /* per queue: a fused group finishes its own sums over up to 32 x this columns */
 
 /* A stream of the step's work with its own cuBLAS handle and scratch (queue 0: the RtGpu's
  * stream and handle, the slab's scratch). */
@@ -26,6 +27,8 @@ typedef struct {
     CUstream stream;
     cublasHandle_t blas;
     CUdeviceptr scratch, part, gpart; /* see gpu_node_scratch */
+    CUdeviceptr tickets;              /* GPU_TICKETS counters, 0 between launches: the column blocks
+                                         of a fused group with sums finishing them (gpu_ops.c) */
     CUdeviceptr mem;                  /* queues >= 1: one allocation holding those and cuBLAS's workspace */
     size_t mem_bytes;
     CUevent done;                     /* queues >= 1: recorded at the step's end, for the join */
@@ -66,6 +69,7 @@ struct RtGpuExec {
     CUevent staged_ev, inbox_free; /* the inbox is filled; its contents were taken by a step */
     int staged; /* the host's inputs are in the inbox for the next launch */
     CUdeviceptr seed_step;    /* the step's seed and number, for the dropout kernels */
+    CUdeviceptr tickets;      /* GPU_MAX_QUEUES x GPU_TICKETS counters, zeroed once (GpuQueue.tickets) */
     uint64_t *seed_step_host; /* their page-locked staging (NULL: copied synchronously) */
     int pinned;            /* the driver can page-lock the input staging (cuMemAllocHost) */
     char *host_pinned;     /* per node: its staging is page-locked */

@@ -78,7 +78,7 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
     const int64_t *numel = ex->plan.numel;
     int64_t n = numel[pass_fuse_domain(ex->g, f, gi)], len = cg->lay.inner > 0 ? cg->lay.inner : 1;
     CUdeviceptr ptr[PASS_MAX_SLOTS];
-    void *args[PASS_MAX_SLOTS + 3] = {&n, &len};
+    void *args[PASS_MAX_SLOTS + 6] = {&n, &len};
     int na = 2;
     int64_t cols = 0, rows = 0, splits = 1, chunk = 0;
     if (cg->sums) {
@@ -93,10 +93,12 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
         args[na++] = &ptr[s];
     }
     if (!cg->sums) return gpu_launch(ex, cg->kernel, n / cg->vec, args, st);
-    if (launch_grid(ex, cg->kernel, (cols + 31) / 32, splits, 32, 8, args, st) < 0) return -1;
-    /* each sum: its lanes' partials, summed; those that take one split in one launch together */
+    /* each sum: its lanes' partials, summed; those that take one split in one launch together, or
+       by the group's own last blocks where every sum does and runs along the columns (or the
+       group has one column block) */
     GpuSums one = {0};
-    int n_one = 0;
+    int n_one = 0, fin = 0, all = 1;
+    char in_one[PASS_MAX_SLOTS] = {0};
     int64_t most = 0;
     for (int s = 0; s < cg->lay.n_slots; s++) {
         if (cg->lay.slot_kind[s] != PASS_SLOT_SUM) continue;
@@ -105,10 +107,26 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
         int mean = ex->g->nodes[id].attr.u.reduce.mean;
         if (ex->mod.k_sum_multi >= 0 && n_one < CU_MAX_SUMS && !sum_plan(ex->gpu->sm_count, ny, k, &sp, &ch)) {
             one.s[n_one++] = (GpuSum){ex->dev[id], ptr[s], ny, k, n / ny, mean, 0};
+            in_one[s] = 1;
             if (ny > most) most = ny;
-        } else if (sum_rows(ex, ex->mod.k_sum_part, ex->mod.k_sum, ex->dev[id], ptr[s], ny, k, mean, n / ny, st) < 0) {
-            return -1;
+            all &= ny == cols || cols <= 32;
+        } else {
+            all = 0;
         }
+    }
+    if (all && n_one == cg->sums && (cols + 31) / 32 <= GPU_TICKETS) fin = n_one;
+    args[na++] = &ex->cur->tickets;
+    args[na++] = &one;
+    args[na++] = &fin;
+    if (launch_grid(ex, cg->kernel, (cols + 31) / 32, splits, 32, 8, args, st) < 0) return -1;
+    if (fin) return 0;
+    for (int s = 0; s < cg->lay.n_slots; s++) { /* the others, one at a time */
+        if (cg->lay.slot_kind[s] != PASS_SLOT_SUM || in_one[s]) continue;
+        IrId id = cg->lay.slot_node[s];
+        int64_t ny = numel[id], k = (int64_t)per_sum / ny;
+        if (sum_rows(ex, ex->mod.k_sum_part, ex->mod.k_sum, ex->dev[id], ptr[s], ny, k, ex->g->nodes[id].attr.u.reduce.mean,
+                     n / ny, st) < 0)
+            return -1;
     }
     if (n_one == 1) {
         GpuSum *q = &one.s[0];

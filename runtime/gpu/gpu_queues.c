@@ -112,6 +112,7 @@ static int new_queue(RtGpuExec *ex, GpuQueue *q, const int64_t need[3], RtStatus
     q->scratch = q->mem + offs[0];
     q->part = q->mem + offs[1];
     q->gpart = q->mem + offs[2];
+    q->tickets = ex->tickets + (size_t)(q - ex->queue) * GPU_TICKETS * sizeof(unsigned);
     CHECK_CU(cuStreamCreate(&q->stream, 1 /* CU_STREAM_NON_BLOCKING */));
     CHECK_CU(cuEventCreate(&q->done, 2 /* CU_EVENT_DISABLE_TIMING */));
     if (a->cublasCreate(&q->blas) != 0) {

@@ -180,6 +180,44 @@ __device__ inline void fn_store4(fn_bf16 *p, const float v[4]) {
     u.y = (unsigned)fn_bf16_bits(v[2]) | (unsigned)fn_bf16_bits(v[3]) << 16;
     *(uint2 *)p = u;
 }
+/* part[s*ny + j] = sum of a[i*ny + j] over rows i of split s (chunk rows each), / n_mean for
+ * a mean (one split of all k rows: the sum itself), split s being block row by: a block is
+ * 32 columns (from 32 bx) x 8 row lanes, the lanes summed in a fixed order (no atomics); one
+ * column (ny 1) takes all 256 threads as lanes */
+template <typename T> __device__ inline void fn_sum_lead_at(float *part, const T *a, fn_i64 ny, fn_i64 k, fn_i64 chunk,
+                                                     int mean, fn_i64 n_mean, unsigned bx, unsigned by) {
+    __shared__ float lane[8][33];
+    fn_i64 j = (fn_i64)bx * 32 + threadIdx.x, r0 = (fn_i64)by * chunk;
+    fn_i64 r1 = r0 + chunk < k ? r0 + chunk : k;
+    if (ny == 1) {
+        int t = threadIdx.y * 32 + threadIdx.x;
+        float s = 0.f;
+        for (fn_i64 r = r0 + t; r < r1; r += 256) s += a[r];
+        lane[t >> 5][t & 31] = s;
+        __syncthreads();
+        if (t == 0) {
+            float u = 0.f;
+            for (int q = 0; q < 256; q++) u += lane[q >> 5][q & 31];
+            part[by] = mean ? u / (float)n_mean : u;
+        }
+        return;
+    }
+    float s = 0.f;
+    if (j < ny)
+        for (fn_i64 r = r0 + threadIdx.y; r < r1; r += 8) s += a[r * ny + j];
+    lane[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && j < ny) {
+        float t = 0.f;
+        for (int q = 0; q < 8; q++) t += lane[q][threadIdx.x];
+        part[(fn_i64)by * ny + j] = mean ? t / (float)n_mean : t;
+    }
+}
+/* a fused group's sums to finish: each into y, the sum of its k rows of ny lane partials at a, as
+ * fn_sum_lead_part makes it with one split; by the group's last block of each column block, or
+ * by one launch of fn_sum_lead_multi (sum z at blockIdx.z) */
+struct FnSum { float *y; const float *a; fn_i64 ny, k, n_mean; int mean; };
+struct FnSums { FnSum s[8]; };
 /* Row kernels over long rows (the logits: 10,575 classes for CASIA-WebFace) run a warp per row,
  * blocks of 32 lanes x 8 rows: each lane takes every 32nd column, and lane 0 combines the lanes in
  * their order through shared memory (no shuffles, so the host emulation runs them as written).

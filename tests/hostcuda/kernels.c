@@ -24,6 +24,8 @@ static const char shim[] =
     "extern \"C\" { void (*fnhost_sync)(void); }\n"
     "#define __global__\n#define __device__\n#define __forceinline__ inline\n#define __shared__ static\n"
     "static inline void __syncthreads() { fnhost_sync(); }\n"
+    "static inline void __threadfence() {}\n"
+    "static inline unsigned atomicAdd(unsigned *p, unsigned v) { unsigned o = *p; *p = o + v; return o; }\n"
     "static inline float __int_as_float(int u) { float f; memcpy(&f, &u, sizeof f); return f; }\n"
     "static inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, sizeof f); return f; }\n"
     "static inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, sizeof u); return u; }\n"
