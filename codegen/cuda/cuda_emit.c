@@ -505,9 +505,11 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
                        "        if (threadIdx.x == 0 && threadIdx.y == 0) last = atomicAdd(&tickets[blockIdx.x], 1u) == gridDim.y - 1;\n"
                        "        __syncthreads();\n"
                        "        if (last) {\n"
-                       "            for (int z = 0; z < n_fin; z++)\n"
+                       "            for (int z = 0; z < n_fin; z++) { /* the lanes' shared sums free again after each */\n"
                        "                fn_sum_lead_at(fin.s[z].y, (const volatile float *)fin.s[z].a, fin.s[z].ny, fin.s[z].k, fin.s[z].k,\n"
                        "                               fin.s[z].mean, fin.s[z].n_mean, blockIdx.x, 0);\n"
+                       "                __syncthreads();\n"
+                       "            }\n"
                        "            if (threadIdx.x == 0 && threadIdx.y == 0) tickets[blockIdx.x] = 0;\n"
                        "        }\n"
                        "    }\n");

@@ -330,9 +330,11 @@ extern "C" __global__ void fn_f2(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, 
         if (threadIdx.x == 0 && threadIdx.y == 0) last = atomicAdd(&tickets[blockIdx.x], 1u) == gridDim.y - 1;
         __syncthreads();
         if (last) {
-            for (int z = 0; z < n_fin; z++)
+            for (int z = 0; z < n_fin; z++) { /* the lanes' shared sums free again after each */
                 fn_sum_lead_at(fin.s[z].y, (const volatile float *)fin.s[z].a, fin.s[z].ny, fin.s[z].k, fin.s[z].k,
                                fin.s[z].mean, fin.s[z].n_mean, blockIdx.x, 0);
+                __syncthreads();
+            }
             if (threadIdx.x == 0 && threadIdx.y == 0) tickets[blockIdx.x] = 0;
         }
     }
@@ -430,9 +432,11 @@ extern "C" __global__ void fn_f5(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, 
         if (threadIdx.x == 0 && threadIdx.y == 0) last = atomicAdd(&tickets[blockIdx.x], 1u) == gridDim.y - 1;
         __syncthreads();
         if (last) {
-            for (int z = 0; z < n_fin; z++)
+            for (int z = 0; z < n_fin; z++) { /* the lanes' shared sums free again after each */
                 fn_sum_lead_at(fin.s[z].y, (const volatile float *)fin.s[z].a, fin.s[z].ny, fin.s[z].k, fin.s[z].k,
                                fin.s[z].mean, fin.s[z].n_mean, blockIdx.x, 0);
+                __syncthreads();
+            }
             if (threadIdx.x == 0 && threadIdx.y == 0) tickets[blockIdx.x] = 0;
         }
     }
