@@ -210,6 +210,65 @@ static void in_place_case(RtGpu *gpu, int64_t n) {
     ir_graph_free(g);
 }
 
+static void copy_to_both(void *ctx, const char *name, const void *data, size_t bytes) {
+    RtGpuExec **x = ctx;
+    copy_to_gpu(x[0], name, data, bytes);
+    copy_to_gpu(x[1], name, data, bytes);
+}
+
+/* The weights the GEMMs take in bfloat16, rounded once at each step's start into copies, against
+ * each GEMM rounding them itself (FN_GPU_ROUND_ONCE=0): three training steps, every output and
+ * updated variable the same bits (a copy left stale after the updates would part them). */
+static void round_once_case(RtGpu *gpu, const FxCase *c) {
+    IrGraph *g = fx_build_case(c);
+    if (!CHECK(g != NULL, "%s builds", c->model)) return;
+    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+    RtStatus st;
+    RtVars *vc = rt_vars_new(4), *v[2] = {rt_vars_new(4), rt_vars_new(4)};
+    RtExec *cpu = rt_bind_syms(g, c->b, c->nb, sym, &st) == 0 ? rt_exec_new(g, vc, sym, NULL, 0, c->training, &st) : NULL;
+    RtGpuExec *x[2] = {NULL, NULL};
+    for (int k = 0; k < 2 && cpu; k++) {
+        setenv("FN_GPU_ROUND_ONCE", k ? "0" : "1", 1);
+        if (rt_vars_bind(v[k], g, sym, &st) == 0) {
+            rt_vars_init(v[k], 3);
+            x[k] = rt_gpu_exec_new(gpu, g, v[k], sym, NULL, 0, c->training, 0.9, &st);
+        }
+    }
+    unsetenv("FN_GPU_ROUND_ONCE");
+    int differ = 0, steps = 0;
+    if (CHECK(x[0] && x[1], "%s: executors: %s", c->model, st.msg)) {
+        uint64_t rng = 11;
+        for (int step = 0; step < 3; step++) {
+            fx_random_inputs(g, cpu, 4, &rng, copy_to_both, x);
+            if (!CHECK(rt_gpu_exec_run(x[0], 5, (uint64_t)step, &st) == 0 && rt_gpu_exec_run(x[1], 5, (uint64_t)step, &st) == 0,
+                       "%s: %s", c->model, st.msg))
+                break;
+            steps++;
+            for (int k = 0; k < g->n_outputs; k++) {
+                const char *name = ir_str(g, g->outputs[k].name);
+                int64_t n;
+                const float *a = rt_gpu_exec_output(x[0], name, &n, NULL, NULL, &st),
+                            *b = rt_gpu_exec_output(x[1], name, NULL, NULL, NULL, &st);
+                if (a && b && g->nodes[g->outputs[k].id].dtype == IR_DT_FLOAT) differ += memcmp(a, b, (size_t)n * 4) != 0;
+            }
+        }
+        if (CHECK(rt_gpu_exec_download_vars(x[0], &st) == 0 && rt_gpu_exec_download_vars(x[1], &st) == 0, "%s", st.msg))
+            for (int k = 0; k < v[0]->n; k++)
+                differ += memcmp(v[0]->v[k].data, v[1]->v[k].data, (size_t)v[0]->v[k].n * 4) != 0;
+    }
+    printf("  %-28s weights rounded once a step against each GEMM's own: %d steps, %d outputs or variables differ\n",
+           c->model, steps, differ);
+    CHECK(steps == 3 && differ == 0, "%s: the step's bfloat16 weights are the GEMMs' own", c->model);
+    for (int k = 0; k < 2; k++) {
+        rt_gpu_exec_free(x[k]);
+        rt_vars_free(v[k]);
+    }
+    rt_exec_free(cpu);
+    rt_vars_free(vc);
+    free(sym);
+    ir_graph_free(g);
+}
+
 int main(void) {
     RtStatus st;
     /* full float32 GEMMs unless asked (the emulation's TF32 is float32, so that its implicit-GEMM
@@ -249,6 +308,7 @@ int main(void) {
         bound = BF16_BOUND;
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
             if (!cases[i].training) run_case(gpu, &cases[i]);
+        round_once_case(gpu, &cases[2]); /* the reduced network's training step */
         rt_gpu_close(gpu);
     }
     return test_summary("test_gpu_exec");

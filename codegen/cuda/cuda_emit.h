@@ -68,6 +68,7 @@ typedef struct {
     int n_groups;
     int k_sum_part, k_sum; /* fused modules with sums: the kernels that finish them; else -1 */
     int k_sum_multi;       /* and the one that finishes up to CU_MAX_SUMS of a group's at once */
+    int k_round_weights;   /* graphs with convolutions: fn_to_bf16_segs; else -1 */
     int k_ema;             /* graphs with effects (training): the moving averages' step; else -1 */
 } CuModule;
 

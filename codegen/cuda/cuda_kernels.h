@@ -413,6 +413,12 @@ static const struct {
     {"fn_col2im_bf16", "extern \"C\" __global__ void fn_col2im_bf16(FN_TY *dx, const fn_bf16 *col, FnWin w) {\n"
                        "    fn_col2im_at(dx, col, w);\n"
                        "}\n"},
+    {"fn_to_bf16_segs", "/* the weights a step's GEMMs take in bfloat16, rounded once at its start: segment blockIdx.y */\n"
+                        "struct FnSeg { const float *x; fn_bf16 *y; fn_i64 n; };\n"
+                        "extern \"C\" __global__ void fn_to_bf16_segs(const FnSeg *segs) {\n"
+                        "    FnSeg s = segs[blockIdx.y];\n"
+                        "    FN_LOOP(i, s.n) s.y[i] = s.x[i];\n"
+                        "}\n"},
     {"fn_to_bf16", "/* y = x rounded to bfloat16 (the GEMM operands of FN_GPU_BF16) */\n"
                    "extern \"C\" __global__ void fn_to_bf16(fn_bf16 *y, const float *x, fn_i64 n) {\n"
                    "    FN_LOOP(i, n) y[i] = x[i];\n"

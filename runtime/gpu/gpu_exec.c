@@ -192,6 +192,18 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     total += up(2 * sizeof(uint64_t));
     size_t tickets_off = total;
     total += up((size_t)GPU_MAX_QUEUES * GPU_TICKETS * sizeof(unsigned));
+    /* the weights the GEMMs take in bfloat16 (FN_GPU_BF16): their copies, then fn_to_bf16_segs' table */
+    size_t *mirror_off = calloc((size_t)p->n + 1, sizeof *mirror_off);
+    int n_mirror = 0;
+    for (IrId id = 0; id < p->n && ex->mod.k_round_weights >= 0 && !ex->round_each; id++) {
+        IrId w = g->nodes[id].n_in > 1 ? g->nodes[id].in[1] : IR_NONE;
+        if (!p->needed[id] || !gpu_conv_half_weights(ex, id) || g->nodes[w].op != IR_OP_PARAM || mirror_off[w]) continue;
+        mirror_off[w] = total;
+        total += up((size_t)p->numel[w] * 2);
+        n_mirror++;
+    }
+    size_t segs_off = total;
+    total += up((size_t)n_mirror * sizeof(GpuSeg) + 1);
     /* the inputs' inbox: where the next step's inputs land while a step runs (with events and
        page-locked staging) */
     const RtCudaApi *api = &gpu->api;
@@ -205,6 +217,7 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
         }
     ex->fraction = fraction;
     if (gpu_reserve(ex, total, "the step", st) < 0) {
+        free(mirror_off);
         free(inbox_off);
         free(block_off);
         free(var_off);
@@ -265,6 +278,20 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     }
     for (IrId id = 0; id < p->n; id++) /* values computed straight into their variables */
         if (p->assign_to && p->assign_to[id] != IR_NONE) ex->dev[id] = ex->dev[p->assign_to[id]];
+    if (n_mirror && rc == 0) { /* each weight's copy and its segment of the table */
+        GpuSeg *seg = calloc((size_t)n_mirror, sizeof *seg);
+        ex->mirror = calloc((size_t)p->n + 1, sizeof *ex->mirror);
+        for (IrId w = 0, k = 0; w < p->n; w++)
+            if (mirror_off[w]) {
+                ex->mirror[w] = ex->slab + mirror_off[w];
+                seg[k++] = (GpuSeg){ex->dev[w], ex->mirror[w], p->numel[w]};
+            }
+        ex->mirror_segs = ex->slab + segs_off;
+        ex->n_mirror = n_mirror;
+        rc = RT_CU(&gpu->api, st, cuMemcpyHtoD(ex->mirror_segs, seg, (size_t)n_mirror * sizeof *seg));
+        free(seg);
+    }
+    free(mirror_off);
     for (IrId id = 0; id < p->n; id++) /* the inbox is filled asynchronously from page-locked staging only */
         if (ex->inbox[id] && !ex->host_pinned[id]) overlap = 0;
     if (overlap && rc == 0 &&
@@ -331,6 +358,8 @@ RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const IrGraph *g, RtVars *vars, const int
     ex->col_bytes = mb > 0 ? (size_t)(mb * 1048576) : 0;
     const char *imp = getenv("FN_GPU_IMPLICIT");
     ex->implicit = imp && *imp ? atoi(imp) : 2;
+    const char *once = getenv("FN_GPU_ROUND_ONCE");
+    ex->round_each = once && !strcmp(once, "0");
     if (rt_vars_bind(vars, g, sym, st) < 0 ||
         plan_and_emit(ex, sym, want, n_want, run_effects, memory_fraction > 0 ? memory_fraction : 1, st) < 0 ||
         setup(ex, memory_fraction > 0 ? memory_fraction : 1, st) < 0) {
@@ -376,6 +405,7 @@ void rt_gpu_exec_free(RtGpuExec *ex) {
     free(ex->prof_s);
     free(ex->prof_calls);
     free(ex->prof_item_s);
+    free(ex->mirror);
     if (ex->slab) ex->gpu->api.cuMemFree(ex->slab);
     if (ex->slab || ex->ema) ex->gpu->held -= ex->bytes;
     if (ex->gexec) ex->gpu->api.cuGraphExecDestroy(ex->gexec);

@@ -21,6 +21,12 @@ enum { ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SM_COUNT = 16 };
 #define GPU_MAX_QUEUES 8
 #define GPU_TICKETS 1024 /* per queue: a fused group finishes its own sums over up to 32 x this columns */
 
+/* fn_to_bf16_segs' segment (the kernel's FnSeg, laid out alike): x float32 into y bfloat16, n values */
+typedef struct {
+    CUdeviceptr x, y;
+    int64_t n;
+} GpuSeg;
+
 /* A stream of the step's work with its own cuBLAS handle and scratch (queue 0: the RtGpu's
  * stream and handle, the slab's scratch). */
 typedef struct {
@@ -70,6 +76,11 @@ struct RtGpuExec {
     int staged; /* the host's inputs are in the inbox for the next launch */
     CUdeviceptr seed_step;    /* the step's seed and number, for the dropout kernels */
     CUdeviceptr tickets;      /* GPU_MAX_QUEUES x GPU_TICKETS counters, zeroed once (GpuQueue.tickets) */
+    CUdeviceptr *mirror;      /* per weight node that GEMMs take in bfloat16: its copy, rounded once at
+                                 the step's start (gpu_round_weights); else 0 */
+    CUdeviceptr mirror_segs;  /* their fn_to_bf16_segs table (GpuSeg), n_mirror segments */
+    int n_mirror;
+    int round_each;           /* FN_GPU_ROUND_ONCE=0: no copies, each GEMM rounds its weights itself */
     uint64_t *seed_step_host; /* their page-locked staging (NULL: copied synchronously) */
     int pinned;            /* the driver can page-lock the input staging (cuMemAllocHost) */
     char *host_pinned;     /* per node: its staging is page-locked */
@@ -112,6 +123,11 @@ int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st);
  * column matrices (im2col / col2im and cuBLAS) */
 enum { GPU_CONV_POINTWISE, GPU_CONV_IMPLICIT, GPU_CONV_COLUMNS };
 int gpu_conv_kind(const RtGpuExec *ex, IrId id);
+/* Whether convolution node id's GEMMs take its weights (in[1]) in bfloat16 (FN_GPU_BF16: the
+ * column convolutions' forward and data gradient; under act the 1x1 ones' too). */
+int gpu_conv_half_weights(const RtGpuExec *ex, IrId id);
+/* The bfloat16 copies of those weights, rounded on the current stream in one launch. */
+int gpu_round_weights(RtGpuExec *ex, RtStatus *st);
 /* kernel over n elements: grid-stride, THREADS a block, at most 32 blocks per SM */
 int gpu_launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st);
 /* The scratch node id's work takes, in floats: [0] (a queue's scratch) im2col columns, an

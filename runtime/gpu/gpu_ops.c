@@ -282,6 +282,19 @@ static HalfGemm pointwise_half(const RtGpuExec *ex, IrId id) {
     return h;
 }
 
+int gpu_conv_half_weights(const RtGpuExec *ex, IrId id) {
+    IrOp op = ex->g->nodes[id].op;
+    if (!ex->gpu->bf16 || (op != IR_OP_CONV2D && op != IR_OP_CONV2D_BWD_DATA)) return 0;
+    int kind = gpu_conv_kind(ex, id);
+    return kind == GPU_CONV_COLUMNS || (kind == GPU_CONV_POINTWISE && pointwise_half(ex, id).on);
+}
+
+int gpu_round_weights(RtGpuExec *ex, RtStatus *st) {
+    if (!ex->n_mirror) return 0;
+    void *args[] = {&ex->mirror_segs};
+    return launch_grid(ex, ex->mod.k_round_weights, 16, ex->n_mirror, THREADS, 1, args, st);
+}
+
 /* y (M x N) = op(x) op(w) of a 1x1 stride-1 convolution (the operands a, b as gemm takes them) */
 static int pointwise_gemm(RtGpuExec *ex, IrId id, const CuNodePlan *cp, CUdeviceptr a, CUdeviceptr b, CUdeviceptr y,
                           int m, int nn, int k, int ta, int tb, RtStatus *st) {
@@ -289,6 +302,10 @@ static int pointwise_gemm(RtGpuExec *ex, IrId id, const CuNodePlan *cp, CUdevice
     if (!h.on) return gemm(ex, a, b, y, m, nn, k, ta, tb, 0, st);
     const IrNode *n = &ex->g->nodes[id];
     CUdeviceptr op[2] = {a, b};
+    if (h.conv[1] && ex->mirror && ex->mirror[n->in[1]]) { /* the weights, rounded at the step's start */
+        op[1] = ex->mirror[n->in[1]];
+        h.conv[1] = 0;
+    }
     for (int q = 0; q < 2; q++)
         if (h.conv[q]) {
             CUdeviceptr to = ex->cur->scratch + h.at[q];
@@ -317,7 +334,8 @@ static int conv_by_columns(RtGpuExec *ex, IrId id, const CuNodePlan *cp, CUdevic
     size_t dy_at, w_at;
     col_scratch(ex, w, &dy_at, &w_at);
     CUdeviceptr col = ex->cur->scratch, dyh = col + dy_at, wh = col + w_at;
-    if (half && op != IR_OP_CONV2D_BWD_FILTER && to_bf16(ex, cp, wh, b, (int64_t)K * w->o, st) < 0) return -1;
+    if (half && op != IR_OP_CONV2D_BWD_FILTER && ex->mirror && ex->mirror[in[1]]) wh = ex->mirror[in[1]];
+    else if (half && op != IR_OP_CONV2D_BWD_FILTER && to_bf16(ex, cp, wh, b, (int64_t)K * w->o, st) < 0) return -1;
     CuWin c = cu_win(w);
     for (int b0 = 0; b0 < w->n; b0 += per) {
         c.win.n = per < w->n - b0 ? per : w->n - b0;

@@ -351,6 +351,8 @@ int gpu_enqueue_step(RtGpuExec *ex, RtStatus *st) {
     GpuQueue *q0 = &ex->queue[0];
     int multi = ex->n_queues > 1, rc = 0;
 #define TRY(call) (rc = rc < 0 ? rc : RT_CU(a, st, call))
+    ex->cur = q0; /* the weights the GEMMs take in bfloat16, before any stream forks */
+    if (gpu_round_weights(ex, st) < 0) return -1;
     if (multi) { /* the other streams start after what the first has before the step (the inputs) */
         TRY(cuEventRecord(ex->fork, q0->stream));
         for (int q = 1; q < ex->n_queues; q++)

@@ -469,3 +469,10 @@ extern "C" __global__ void fn_l2norm(float *y, const float *x, fn_i64 rows, fn_i
         for (fn_i64 j = 0; j < cols; j++) y[r * cols + j] = (float)(xr[j] * inv);
     }
 }
+
+/* the weights a step's GEMMs take in bfloat16, rounded once at its start: segment blockIdx.y */
+struct FnSeg { const float *x; fn_bf16 *y; fn_i64 n; };
+extern "C" __global__ void fn_to_bf16_segs(const FnSeg *segs) {
+    FnSeg s = segs[blockIdx.y];
+    FN_LOOP(i, s.n) s.y[i] = s.x[i];
+}
