@@ -403,6 +403,11 @@ static int group_member(GroupEmit *e, int k) {
     return 0;
 }
 
+/* whether slot s of lay holds a bfloat16 operand or result (esize 2; a sum's partials are float32) */
+static int slot_half(const PassFuseLayout *lay, const size_t *esize, int s) {
+    return lay->slot_kind[s] != PASS_SLOT_SUM && esize && esize[lay->slot_node[s]] == 2;
+}
+
 /* Group gi's kernel text, named `name`, into t (see CuGroup); -1 if it cannot be written. The
  * operands and values of 2 bytes an element (esize) are bfloat16. */
 static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, const size_t *esize,
@@ -427,8 +432,7 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
                 lay->n_slots, cg->sums ? "; partial sums" : cg->vec > 1 ? "; 4 values a thread" : "");
     text_printf(t, "extern \"C\" __global__ void %s(fn_i64 n, fn_i64 len%s", name, cg->sums ? ", fn_i64 chunk" : "");
     for (int s = 0; s < lay->n_slots; s++)
-        text_printf(t, ", %s *p%d",
-                    lay->slot_kind[s] != PASS_SLOT_SUM && esize && esize[lay->slot_node[s]] == 2 ? "fn_bf16" : "float", s);
+        text_printf(t, ", %s *p%d", slot_half(lay, esize, s) ? "fn_bf16" : "float", s);
     if (cg->sums) text_printf(t, ", unsigned *tickets, FnSums fin, int n_fin");
     text_printf(t, ") {\n");
     GroupEmit e = {.g = g, .f = f, .numel = numel, .lay = lay, .gi = gi, .vec = cg->vec, .t = t};
@@ -447,8 +451,7 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
         /* 8 rows at a time where an operand is bfloat16, so that a thread keeps as many bytes in
            flight as with float32's 4 */
         int half = 0;
-        for (int s = 0; s < lay->n_slots; s++)
-            half |= lay->slot_kind[s] != PASS_SLOT_SUM && esize && esize[lay->slot_node[s]] == 2;
+        for (int s = 0; s < lay->n_slots; s++) half |= slot_half(lay, esize, s);
         text_printf(t, "#pragma unroll %d\n"
                        "    for (; r < r1; r += 8) {\n"
                        "        fn_i64 i = r * len + j;\n", half ? 8 : 4);
@@ -495,24 +498,8 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
                        "    if (j < len) {\n");
         for (int k = 0; k < nm; k++)
             if (g->nodes[mem[k]].op == IR_OP_SUM) text_printf(t, "        p%d[q] = t%d;\n", pass_fuse_slot(lay, mem[k], 1), k);
-        /* the last block of each column block to finish adds up the column's partials (their
-           order fixed: the same sums as fn_sum_lead_part's), read past the L1 (volatile) */
         text_printf(t, "    }\n"
-                       "    if (n_fin) {\n"
-                       "        __shared__ int last;\n"
-                       "        __threadfence();\n"
-                       "        __syncthreads();\n"
-                       "        if (threadIdx.x == 0 && threadIdx.y == 0) last = atomicAdd(&tickets[blockIdx.x], 1u) == gridDim.y - 1;\n"
-                       "        __syncthreads();\n"
-                       "        if (last) {\n"
-                       "            for (int z = 0; z < n_fin; z++) { /* the lanes' shared sums free again after each */\n"
-                       "                fn_sum_lead_at(fin.s[z].y, (const volatile float *)fin.s[z].a, fin.s[z].ny, fin.s[z].k, fin.s[z].k,\n"
-                       "                               fin.s[z].mean, fin.s[z].n_mean, blockIdx.x, 0);\n"
-                       "                __syncthreads();\n"
-                       "            }\n"
-                       "            if (threadIdx.x == 0 && threadIdx.y == 0) tickets[blockIdx.x] = 0;\n"
-                       "        }\n"
-                       "    }\n");
+                       "    if (n_fin) fn_finish_sums(tickets, fin, n_fin);\n");
     }
     text_printf(t, "}\n");
     return 0;

@@ -334,8 +334,10 @@ static int conv_by_columns(RtGpuExec *ex, IrId id, const CuNodePlan *cp, CUdevic
     size_t dy_at, w_at;
     col_scratch(ex, w, &dy_at, &w_at);
     CUdeviceptr col = ex->cur->scratch, dyh = col + dy_at, wh = col + w_at;
-    if (half && op != IR_OP_CONV2D_BWD_FILTER && ex->mirror && ex->mirror[in[1]]) wh = ex->mirror[in[1]];
-    else if (half && op != IR_OP_CONV2D_BWD_FILTER && to_bf16(ex, cp, wh, b, (int64_t)K * w->o, st) < 0) return -1;
+    if (half && op != IR_OP_CONV2D_BWD_FILTER) { /* the weights in bfloat16: rounded at the step's start, or here */
+        if (ex->mirror && ex->mirror[in[1]]) wh = ex->mirror[in[1]];
+        else if (to_bf16(ex, cp, wh, b, (int64_t)K * w->o, st) < 0) return -1;
+    }
     CuWin c = cu_win(w);
     for (int b0 = 0; b0 < w->n; b0 += per) {
         c.win.n = per < w->n - b0 ? per : w->n - b0;
