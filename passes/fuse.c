@@ -9,17 +9,19 @@
  * (run_at), so a node may join a group only while no node outside it has read one of its members (the
  * group has not "escaped"): then every member's readers come after the group, and an input
  * from outside cannot depend on a member, since the path would have left the group through an
- * earlier reader. So groups stay convex without a search. One exception: a sum of a member may
- * still join an escaped group as a late terminal (batch-norm's beta gradient, read after the
- * variance gradient has left the group). It reads only that member, and its readers come
- * after it, so the group still runs where it stood: at run_at, its last member but late
- * terminals. And when a node joins one group while reading a member of another that has not
- * escaped either, the two merge (merge_into). A node that would start a group of its own joins,
- * as a sibling, an open group reading one of its operands from outside (may_join_sibling), so
- * that the operand is read once for both: the weight decay's sum of a weight's squares runs in
- * its optimiser update's loop. The pass is an analysis: the graph is not
- * changed, and the runtime recomputes the grouping when it binds a graph (0.2 ms for
- * Inception-ResNet-v1's training step).
+ * earlier reader. So groups stay convex without a search. One exception: a late member may
+ * still join an escaped group, where its operands from outside are all computed before the
+ * group runs: a sum of a member (batch-norm's beta gradient, read after the variance gradient
+ * has left the group), or a value that only feeds sums (batch norm's (x - shift)^2, after the
+ * moving mean's update has read the group's first sum). Its readers come after it, so the
+ * group still runs where it stood: at run_at, its last member but late ones. And when a node
+ * joins one group while reading a member of another that has not escaped either, the two merge
+ * (merge_into). A node that would start a group of its own joins, as a sibling, a group reading
+ * one of its operands from outside (may_join_sibling; an escaped one as a late member), so that
+ * the operand is read once for both: the weight decay's sum of a weight's squares runs in its
+ * optimiser update's loop, batch norm's two moments in one loop over x. The pass is an
+ * analysis: the graph is not changed, and the runtime recomputes the grouping when it binds a
+ * graph (0.2 ms for Inception-ResNet-v1's training step).
  */
 #include "passes/passes.h"
 
@@ -49,7 +51,7 @@ void pass_fusion_free(PassFusion *f) {
 }
 
 typedef struct {
-    int escaped;    /* a node outside the group has read a member: no more can join */
+    int escaped;    /* a node outside the group has read a member: only late members can join */
     int n;          /* members + terminals so far */
     IrId terminal_shape_src; /* the first terminal: all of a group's sums have its shape (their
                                 partial sums share one chunking) */
@@ -57,13 +59,31 @@ typedef struct {
     IrId first;              /* its first member */
 } Group;
 
-/* May c join the group of its input p? Not escaped (but for a late terminal: a sum of the
- * member p alone), under the size cap, and one output shape for the terminals (whose values
- * are ready only when the group ends). */
-static int may_join(const IrGraph *g, const PassFusion *f, const Group *gr, IrId p, IrId c) {
+/* Could c still run in the escaped group gi, where it stands (run): is every operand of c from
+ * outside the group computed before then? A node in no group is computed at its own id; a group
+ * that c reads from outside has escaped, so its run is final. c's readers all come after c, so
+ * after run too. Only sums, and values that only feed sums (sum_only), join late: anything else
+ * would be written early to be read much later (a gradient's copy of x - mean) */
+static int ready_at_run(const IrGraph *g, const PassFusion *f, const Group *gr, int gi, IrId c, const char *sum_only) {
+    const IrNode *cn = &g->nodes[c];
+    if (cn->op != IR_OP_SUM && !sum_only[c]) return 0;
+    for (int k = 0; k < cn->n_in; k++) {
+        IrId x = cn->in[k];
+        int gx = f->group_of[x];
+        if (gx != gi && (gx >= 0 ? gr[gx].run : x) >= gr[gi].run) return 0;
+    }
+    return 1;
+}
+
+/* May c join the group of its input p? Not escaped (but for a late member: one whose other
+ * operands are ready where the group runs, such as a sum of the member p alone), under the
+ * size cap, and one output shape for the terminals (whose values are ready only when the group
+ * ends). */
+static int may_join(const IrGraph *g, const PassFusion *f, const Group *gr, IrId p, IrId c, const char *sum_only) {
     const Group *G = &gr[f->group_of[p]];
     const IrNode *cn = &g->nodes[c];
-    if ((G->escaped && cn->op != IR_OP_SUM) || G->n >= PASS_FUSE_MAX_GROUP || !pass_fuse_legal(g, p, c)) return 0;
+    if (G->n >= PASS_FUSE_MAX_GROUP || !pass_fuse_legal(g, p, c)) return 0;
+    if (G->escaped && !ready_at_run(g, f, gr, f->group_of[p], c, sum_only)) return 0;
     for (int k = 0; k < cn->n_in; k++)
         if (f->group_of[cn->in[k]] == f->group_of[p] && g->nodes[cn->in[k]].op == IR_OP_SUM) return 0;
     if (cn->op == IR_OP_SUM && G->terminal_shape_src != IR_NONE &&
@@ -114,12 +134,15 @@ static void merge_into(const IrGraph *g, PassFusion *f, Group *gr, int gi, IrId 
 
 /* c, in no group yet, may join group gi as a sibling: a group that reads one of c's operands
  * from outside too, so that the operand is read once for both (a weight's optimiser update and
- * the weight decay's sum of its squares). gi has not escaped, so it may run at c; c reads none
- * of its members; both have the same domain, and their sums and suffix operands one shape. */
-static int may_join_sibling(const IrGraph *g, const PassFusion *f, const Group *gr, int gi, IrId c) {
+ * the weight decay's sum of its squares). gi has not escaped, so it may run at c, or c may join
+ * it late; c reads none of its members; both have the same domain, and their sums and suffix
+ * operands one shape. */
+static int may_join_sibling(const IrGraph *g, const PassFusion *f, const Group *gr, int gi, IrId c,
+                            const char *sum_only) {
     const Group *G = &gr[gi];
     const IrNode *cn = &g->nodes[c];
-    if (G->escaped || G->n == 0 || G->n >= PASS_FUSE_MAX_GROUP || cn->dtype != IR_DT_FLOAT) return 0;
+    if (G->n == 0 || G->n >= PASS_FUSE_MAX_GROUP || cn->dtype != IR_DT_FLOAT) return 0;
+    if (G->escaped && !ready_at_run(g, f, gr, gi, c, sum_only)) return 0;
     if (!pass_fuse_pointwise(cn->op) && cn->op != IR_OP_SUM) return 0;
     if (cn->op == IR_OP_BCAST) return 0;
     for (int k = 0; k < cn->n_in; k++)
@@ -146,6 +169,25 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
     Group *gr = malloc(((size_t)n + 1) * sizeof *gr);
     int *reader = malloc(((size_t)n + 1) * sizeof *reader); /* per node: the last group to read it from outside */
     for (IrId id = 0; id < n; id++) f->group_of[id] = reader[id] = -1;
+    /* sum_only[x]: a pointwise value whose every reader is a sum of it or a pointwise value of its
+       shape that is sum_only too (batch norm's (x - shift)^2): readers come later, so a pass
+       from the last node back settles each node's readers before the node */
+    char *sum_only = malloc((size_t)n + 1), *read = calloc((size_t)n + 1, 1);
+    for (IrId id = 0; id < n; id++) sum_only[id] = pass_fuse_pointwise(g->nodes[id].op) && g->nodes[id].op != IR_OP_BCAST;
+    for (int i = 0; i < g->n_outputs; i++) sum_only[g->outputs[i].id] = 0;
+    for (IrId r = n - 1; r >= 0; r--) {
+        const IrNode *rn = &g->nodes[r];
+        if (needed && !needed[r]) continue;
+        for (int k = 0; k < rn->n_in; k++) {
+            IrId x = rn->in[k];
+            read[x] = 1;
+            int ok = rn->op == IR_OP_SUM ||
+                     (sum_only[r] && rn->op != IR_OP_BCAST && ir_shape_equal(&rn->shape, &g->nodes[x].shape));
+            if (!ok) sum_only[x] = 0;
+        }
+    }
+    for (IrId id = 0; id < n; id++) sum_only[id] &= read[id];
+    free(read);
     for (IrId c = 0; c < n; c++) {
         const IrNode *cn = &g->nodes[c];
         if (needed && !needed[c]) continue;
@@ -153,11 +195,11 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
         if ((pass_fuse_pointwise(cn->op) || cn->op == IR_OP_SUM) && cn->dtype == IR_DT_FLOAT) {
             for (int k = 0; k < cn->n_in && gi < 0; k++) {
                 IrId p = cn->in[k];
-                if (f->group_of[p] >= 0 && may_join(g, f, gr, p, c)) gi = f->group_of[p];
+                if (f->group_of[p] >= 0 && may_join(g, f, gr, p, c, sum_only)) gi = f->group_of[p];
             }
             for (int k = 0; k < cn->n_in && gi < 0; k++) {
                 int r = reader[cn->in[k]];
-                if (r >= 0 && f->group_of[cn->in[k]] < 0 && may_join_sibling(g, f, gr, r, c)) gi = r;
+                if (r >= 0 && f->group_of[cn->in[k]] < 0 && may_join_sibling(g, f, gr, r, c, sum_only)) gi = r;
             }
             if (gi < 0) { /* a new group; a sum of an unfused value is a group of one terminal */
                 gi = f->n_groups++;
@@ -173,7 +215,7 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
         for (int k = 0; k < cn->n_in; k++)
             if (f->group_of[cn->in[k]] != gi) reader[cn->in[k]] = gi;
         f->group_of[c] = gi;
-        if (!gr[gi].escaped) gr[gi].run = c; /* else a late terminal */
+        if (!gr[gi].escaped) gr[gi].run = c; /* else a late member */
         gr[gi].n++;
         if (cn->op == IR_OP_SUM && gr[gi].terminal_shape_src == IR_NONE) gr[gi].terminal_shape_src = c;
     }
@@ -220,6 +262,7 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
     for (int i = 0; i < f->n_groups; i++) f->n_multi += f->start[i + 1] - f->start[i] > 1;
     free(gr);
     free(reader);
+    free(sum_only);
     return 0;
 }
 

@@ -84,8 +84,9 @@ static IrId r_scale_through(IrGraph *g, const IrNode *n) {
     int k = n->op == IR_OP_CONV2D_BWD_DATA || n->op == IR_OP_SUM || n->op == IR_OP_SLICE ? 0
             : n->op == IR_OP_CONV2D_BWD_FILTER                                            ? 1
                                                                                            : -1;
-    if (k < 0 || g->nodes[n->in[k]].op != IR_OP_SCALE) return IR_NONE;
-    const double f = g->nodes[n->in[k]].attr.u.scalar.f; /* read before ir_make may move nodes */
+    if (k < 0 || (g->nodes[n->in[k]].op != IR_OP_SCALE && g->nodes[n->in[k]].op != IR_OP_NEG)) return IR_NONE;
+    /* read before ir_make may move nodes; a negation is a scale by -1 */
+    const double f = g->nodes[n->in[k]].op == IR_OP_NEG ? -1.0 : g->nodes[n->in[k]].attr.u.scalar.f;
     IrId in[IR_MAX_IN];
     memcpy(in, n->in, (size_t)n->n_in * sizeof *in);
     in[k] = g->nodes[n->in[k]].in[0];
@@ -93,12 +94,30 @@ static IrId r_scale_through(IrGraph *g, const IrNode *n) {
     return inner == IR_NONE ? IR_NONE : ir_scalar_op(g, IR_OP_SCALE, inner, f);
 }
 
+/* sum(x * c) -> sum(x) * c where c has the sum's shape (a per-channel factor, constant along
+ * the summed axes): batch norm's gradient sums g * rsqrt(v + eps) beside g itself, which the
+ * beta gradient sums already, so the product's sum becomes a [C] multiply of that one */
+static IrId r_sum_factor(IrGraph *g, const IrNode *n) {
+    if (n->op != IR_OP_SUM || n->shape.rank == 0) return IR_NONE;
+    const IrNode *x = &g->nodes[n->in[0]];
+    if (x->op != IR_OP_MUL) return IR_NONE;
+    for (int k = 0; k < 2; k++) {
+        IrId c = x->in[k], other = x->in[1 - k];
+        if (!ir_shape_equal(&g->nodes[c].shape, &n->shape) || !ir_shape_equal(&g->nodes[other].shape, &x->shape))
+            continue;
+        const IrAttr attr = n->attr; /* read before ir_make may move nodes */
+        IrId inner = ir_make(g, IR_OP_SUM, &other, 1, &attr);
+        return inner == IR_NONE ? IR_NONE : ir_binary(g, IR_OP_MUL, inner, c);
+    }
+    return IR_NONE;
+}
+
 static Rule rules[] = {
     {"scale-by-one", r_scale_one, 0}, {"add-scalar-zero", r_adds_zero, 0},
     {"mul-by-one", r_mul_one, 0},     {"add-zero", r_add_zero, 0},
     {"neg-neg", r_neg_neg, 0},        {"scale-scale", r_scale_scale, 0},
     {"mul-const", r_mul_const, 0},    {"bcast-operand", r_bcast_operand, 0},
-    {"scale-through", r_scale_through, 0},
+    {"scale-through", r_scale_through, 0}, {"sum-factor", r_sum_factor, 0},
 };
 
 static IrId rebuild(IrGraph *dst, const IrGraph *src, IrId id, IrId *map) {

@@ -34,7 +34,11 @@ v_cpu=$(grep -c '^Validation' "$tmp/cpu.txt") v_gpu=$(grep -c '^Validation' "$tm
 [ "$v_gpu" -ge 1 ] && [ "$v_gpu" -eq "$v_cpu" ] && ok "validation with the moving averages ran $v_gpu times on the GPU" ||
     bad "validation passes: CPU $v_cpu, GPU $v_gpu"
 vloss() { grep '^Validation' "$1" | awk -F'\t' '{ print $3 }' | tr '\n' ' '; }
-[ "$(vloss "$tmp/cpu.txt")" = "$(vloss "$tmp/gpu.txt")" ] && ok "validation losses equal the CPU's: $(vloss "$tmp/gpu.txt")" ||
+# after 4 and 8 steps: within 0.5 % (the training losses drift that far by step 8)
+vclose=$(paste <(vloss "$tmp/cpu.txt" | tr ' ' '\n' | grep -v '^Loss$' | grep .) \
+    <(vloss "$tmp/gpu.txt" | tr ' ' '\n' | grep -v '^Loss$' | grep .) |
+    awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 0.005 * $1) bad++ } END { print bad + 0 }')
+[ "$v_gpu" -ge 1 ] && [ "$vclose" -eq 0 ] && ok "validation losses within 0.5 % of the CPU's: $(vloss "$tmp/gpu.txt")" ||
     bad "validation losses: CPU $(vloss "$tmp/cpu.txt"), GPU $(vloss "$tmp/gpu.txt")"
 
 run=$(ls -d "$tmp"/gpu/*/ | head -n 1)

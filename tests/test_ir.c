@@ -125,6 +125,28 @@ static void test_simplify(void) {
               g->nodes[part->in[0]].op == IR_OP_SLICE && g->nodes[part->in[0]].attr.u.axis.len == 2,
           "the moved-past ops keep their attributes");
     ir_graph_free(g);
+    /* batch norm's gradient: sum(-(g * r)) with r per channel is -(sum(g) * r), and sum(g) is the
+       beta gradient's own sum, so one sum is left; a factor of another shape stays inside */
+    g = ir_graph_new();
+    int64_t gd[4] = {2, 3, 3, 4}, cd[1] = {4}, rd[3] = {3, 3, 4};
+    IrShape sg = ir_shape_make(g, 4, gd), sc = ir_shape_make(g, 1, cd), sr = ir_shape_make(g, 3, rd);
+    IrId gr = ir_leaf(g, IR_OP_INPUT, "g", IR_DT_FLOAT, &sg, IR_INIT_ZEROS, 0, 0);
+    IrId r = ir_leaf(g, IR_OP_PARAM, "r", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
+    IrId rows = ir_leaf(g, IR_OP_PARAM, "rows", IR_DT_FLOAT, &sr, IR_INIT_ZEROS, 0, 0);
+    ir_set_output(g, "beta", ir_reduce(g, IR_OP_SUM, gr, 1, 0, NULL));
+    ir_set_output(g, "mean", ir_reduce(g, IR_OP_SUM, ir_unary(g, IR_OP_NEG, ir_binary(g, IR_OP_MUL, gr, r)), 1, 0, NULL));
+    ir_set_output(g, "kept", ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, gr, rows), 1, 0, NULL));
+    CHECK(pass_simplify(&g, &ctx) == 0, "simplify runs");
+    int sums = 0;
+    for (IrId id = 0; id < g->n_nodes; id++) sums += g->nodes[id].op == IR_OP_SUM;
+    const IrNode *mn = &g->nodes[ir_output(g, "mean")];
+    const IrNode *mm = &g->nodes[mn->in[0]];
+    CHECK(sums == 2 && mn->op == IR_OP_SCALE && mn->attr.u.scalar.f == -1 && mm->op == IR_OP_MUL &&
+              (mm->in[0] == ir_output(g, "beta") || mm->in[1] == ir_output(g, "beta")),
+          "sum(-(g r)) = -(sum(g) r), sharing the beta gradient's sum (%d sums)", sums);
+    CHECK(g->nodes[g->nodes[ir_output(g, "kept")].in[0]].op == IR_OP_MUL,
+          "a factor varying along the summed axes stays inside the sum");
+    ir_graph_free(g);
 }
 
 static int copies_of(const IrGraph *g, IrOp op) {
@@ -351,9 +373,55 @@ static void test_fuse_siblings(void) {
     ir_graph_free(g);
 }
 
+/* batch norm's moments in one pass: d = x - shift; sum(d); the moving mean's update reads that
+ * sum (the group escapes); then sum(d'^2) over a copy d' of d joins the group late, since it
+ * only feeds a sum and its operands are ready where the group runs. A later copy that a
+ * convolution reads does not join (it would be written early and kept until then). */
+static void test_fuse_late(void) {
+    IrGraph *g = ir_graph_new();
+    int64_t xd[4] = {2, 4, 4, 8}, wd[4] = {1, 1, 8, 8}, cd[1] = {8};
+    IrShape sx = ir_shape_make(g, 4, xd), sw = ir_shape_make(g, 4, wd), sc = ir_shape_make(g, 1, cd);
+    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
+    IrId w = ir_leaf(g, IR_OP_PARAM, "w", IR_DT_FLOAT, &sw, IR_INIT_ZEROS, 0, 0);
+    IrId mm = ir_leaf(g, IR_OP_STATE, "mm", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
+    IrId d = ir_binary(g, IR_OP_SUB, x, mm);
+    IrId md = ir_reduce(g, IR_OP_SUM, d, 1, 1, NULL);
+    IrId upd = ir_binary(g, IR_OP_ADD, ir_scalar_op(g, IR_OP_SCALE, mm, 0.9), md); /* reads the sum */
+    IrAttr copy;
+    memset(&copy, 0, sizeof copy);
+    copy.copy = 1;
+    IrId in[2] = {x, mm};
+    IrId d1 = ir_make(g, IR_OP_SUB, in, 2, &copy);
+    IrId sq = ir_unary(g, IR_OP_SQUARE, d1);
+    IrId q = ir_reduce(g, IR_OP_SUM, sq, 1, 1, NULL);
+    copy.copy = 2;
+    IrId d2 = ir_make(g, IR_OP_SUB, in, 2, &copy);
+    IrAttr at;
+    memset(&at, 0, sizeof at);
+    at.u.window = (IrWindowAttr){1, 1, 1, 1, 1};
+    IrId cin[2] = {d2, w};
+    IrId conv = ir_make(g, IR_OP_CONV2D, cin, 2, &at);
+    ir_set_output(g, "upd", upd);
+    ir_set_output(g, "v", ir_binary(g, IR_OP_SUB, q, ir_unary(g, IR_OP_SQUARE, md)));
+    ir_set_output(g, "conv", conv);
+    PassFusion f;
+    pass_fuse(g, NULL, NULL, &f);
+    int gd = f.group_of[d];
+    CHECK(gd >= 0 && f.group_of[md] == gd && f.group_of[d1] == gd && f.group_of[sq] == gd && f.group_of[q] == gd,
+          "both moments in one loop (groups %d %d %d %d %d)", gd, f.group_of[md], f.group_of[d1], f.group_of[sq],
+          f.group_of[q]);
+    CHECK(gd >= 0 && f.run_at[gd] == md, "it runs where its first sum stands (%d, not %d)", gd >= 0 ? f.run_at[gd] : -1,
+          md);
+    CHECK(!f.materialized[d1] && !f.materialized[sq], "the late members are not written");
+    CHECK(f.group_of[d2] != gd, "the convolution's copy stays out of it");
+    pass_fusion_free(&f);
+    ir_graph_free(g);
+}
+
 int main(void) {
     test_dims();
     test_fuse_siblings();
+    test_fuse_late();
     test_nodes();
     test_simplify();
     test_recompute();
