@@ -45,7 +45,8 @@ static void conv_cases(CaseFn run) {
 static void pool_cases(CaseFn run) {
     struct { IrOp op; int h, k, s, same; const char *name; } cs[] = {
         {IR_OP_MAXPOOL, 7, 3, 2, 0, "maxpool 3x3/2 VALID"}, {IR_OP_MAXPOOL, 6, 3, 2, 1, "maxpool 3x3/2 SAME"},
-        {IR_OP_MAXPOOL, 5, 2, 2, 1, "maxpool 2x2/2 SAME odd"}, {IR_OP_AVGPOOL, 3, 0, 1, 0, "avgpool global"},
+        {IR_OP_MAXPOOL, 5, 2, 2, 1, "maxpool 2x2/2 SAME odd"}, {IR_OP_MAXPOOL, 5, 3, 1, 1, "maxpool 3x3/1 SAME"},
+        {IR_OP_AVGPOOL, 3, 0, 1, 0, "avgpool global"},
         {IR_OP_AVGPOOL, 5, 3, 1, 1, "avgpool 3x3/1 SAME"}};
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         IrGraph *g = ir_graph_new();
