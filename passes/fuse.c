@@ -59,14 +59,22 @@ typedef struct {
     IrId first;              /* its first member */
 } Group;
 
+/* A vector of a fixed size, small enough that writing it early costs nothing: a per-channel one
+ * such as batch norm's mean, scale and their gradients' coefficients, not a batch's tensor */
+static int small_vector(const IrGraph *g, IrId id) {
+    const IrShape *s = &g->nodes[id].shape;
+    int64_t v = 1;
+    return s->rank == 0 || (s->rank == 1 && ir_dim_const_value(g, s->d[0], &v) && v <= PASS_FUSE_SMALL);
+}
+
 /* Could c still run in the escaped group gi, where it stands (run): is every operand of c from
  * outside the group computed before then? A node in no group is computed at its own id; a group
  * that c reads from outside has escaped, so its run is final. c's readers all come after c, so
- * after run too. Only sums, and values that only feed sums (sum_only), join late: anything else
- * would be written early to be read much later (a gradient's copy of x - mean) */
+ * after run too. Only sums, values that only feed sums (sum_only) and small vectors join late: a
+ * large value would be written early to be read much later (a gradient's copy of x - mean) */
 static int ready_at_run(const IrGraph *g, const PassFusion *f, const Group *gr, int gi, IrId c, const char *sum_only) {
     const IrNode *cn = &g->nodes[c];
-    if (cn->op != IR_OP_SUM && !sum_only[c]) return 0;
+    if (cn->op != IR_OP_SUM && !sum_only[c] && !small_vector(g, c)) return 0;
     for (int k = 0; k < cn->n_in; k++) {
         IrId x = cn->in[k];
         int gx = f->group_of[x];
@@ -169,6 +177,7 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
     Group *gr = malloc(((size_t)n + 1) * sizeof *gr);
     int *reader = malloc(((size_t)n + 1) * sizeof *reader); /* per node: the last group to read it from outside */
     for (IrId id = 0; id < n; id++) f->group_of[id] = reader[id] = -1;
+    int last_small = -1; /* the group the last small pointwise vector joined */
     /* sum_only[x]: a pointwise value whose every reader is a sum of it or a pointwise value of its
        shape that is sum_only too (batch norm's (x - shift)^2): readers come later, so a pass
        from the last node back settles each node's readers before the node */
@@ -201,6 +210,10 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
                 int r = reader[cn->in[k]];
                 if (r >= 0 && f->group_of[cn->in[k]] < 0 && may_join_sibling(g, f, gr, r, c, sum_only)) gi = r;
             }
+            /* a small vector joins the last group of small vectors of its shape, even unrelated: its
+               loop is all launch and no work (batch norm's moving averages, then its scale) */
+            if (gi < 0 && last_small >= 0 && small_vector(g, c) && may_join_sibling(g, f, gr, last_small, c, sum_only))
+                gi = last_small;
             if (gi < 0) { /* a new group; a sum of an unfused value is a group of one terminal */
                 gi = f->n_groups++;
                 gr[gi] = (Group){.terminal_shape_src = IR_NONE, .first = c};
@@ -215,6 +228,7 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
         for (int k = 0; k < cn->n_in; k++)
             if (f->group_of[cn->in[k]] != gi) reader[cn->in[k]] = gi;
         f->group_of[c] = gi;
+        if (cn->op != IR_OP_SUM && small_vector(g, c)) last_small = gi;
         if (!gr[gi].escaped) gr[gi].run = c; /* else a late member */
         gr[gi].n++;
         if (cn->op == IR_OP_SUM && gr[gi].terminal_shape_src == IR_NONE) gr[gi].terminal_shape_src = c;

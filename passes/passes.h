@@ -53,6 +53,8 @@ int pass_recompute(IrGraph **g, PassCtx *ctx);
  * one loop, tile by tile; leading-axis sums of its members (terminals) accumulate in the same
  * loop; only members read outside the group (and outputs, and terminals) reach memory. */
 enum { PASS_FUSE_MAX_GROUP = 64 }; /* members and terminals per group (bounds tile buffers) */
+enum { PASS_FUSE_SMALL = 1 << 16 }; /* a vector of at most this many elements (a constant dim) is
+                                       small: it may join a group late or beside unrelated ones */
 typedef struct {
     int n_groups;
     int *group_of;      /* per node: its group, or -1 (runs on its own) */

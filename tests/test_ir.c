@@ -384,6 +384,7 @@ static void test_fuse_late(void) {
     IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
     IrId w = ir_leaf(g, IR_OP_PARAM, "w", IR_DT_FLOAT, &sw, IR_INIT_ZEROS, 0, 0);
     IrId mm = ir_leaf(g, IR_OP_STATE, "mm", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
+    IrId mv = ir_leaf(g, IR_OP_STATE, "mv", IR_DT_FLOAT, &sc, IR_INIT_ONES, 0, 0);
     IrId d = ir_binary(g, IR_OP_SUB, x, mm);
     IrId md = ir_reduce(g, IR_OP_SUM, d, 1, 1, NULL);
     IrId upd = ir_binary(g, IR_OP_ADD, ir_scalar_op(g, IR_OP_SCALE, mm, 0.9), md); /* reads the sum */
@@ -401,9 +402,24 @@ static void test_fuse_late(void) {
     at.u.window = (IrWindowAttr){1, 1, 1, 1, 1};
     IrId cin[2] = {d2, w};
     IrId conv = ir_make(g, IR_OP_CONV2D, cin, 2, &at);
+    /* the moving variance's update: a vector of the same size, unrelated to upd's loop, joins it,
+       late, after the normalisation (in the big loop) has read upd; a [2, 8] value does not join a
+       group of [2, 8] values */
+    IrId norm = ir_binary(g, IR_OP_MUL, x, upd);
+    IrId var = ir_binary(g, IR_OP_SUB, q, ir_unary(g, IR_OP_SQUARE, md));
+    IrId vupd = ir_binary(g, IR_OP_ADD, ir_scalar_op(g, IR_OP_SCALE, mv, 0.9), var);
+    int64_t md2[2] = {2, 8};
+    IrShape s2 = ir_shape_make(g, 2, md2);
+    IrId a2 = ir_leaf(g, IR_OP_PARAM, "a2", IR_DT_FLOAT, &s2, IR_INIT_ZEROS, 0, 0);
+    IrId b2 = ir_leaf(g, IR_OP_PARAM, "b2", IR_DT_FLOAT, &s2, IR_INIT_ZEROS, 0, 0);
+    IrId a2s = ir_scalar_op(g, IR_OP_SCALE, a2, 0.5), b2s = ir_scalar_op(g, IR_OP_SCALE, b2, 0.5);
     ir_set_output(g, "upd", upd);
-    ir_set_output(g, "v", ir_binary(g, IR_OP_SUB, q, ir_unary(g, IR_OP_SQUARE, md)));
+    ir_set_output(g, "vupd", vupd);
+    ir_set_output(g, "v", var);
     ir_set_output(g, "conv", conv);
+    ir_set_output(g, "a2s", a2s);
+    ir_set_output(g, "norm", norm);
+    ir_set_output(g, "b2s", b2s);
     PassFusion f;
     pass_fuse(g, NULL, NULL, &f);
     int gd = f.group_of[d];
@@ -414,6 +430,11 @@ static void test_fuse_late(void) {
           md);
     CHECK(!f.materialized[d1] && !f.materialized[sq], "the late members are not written");
     CHECK(f.group_of[d2] != gd, "the convolution's copy stays out of it");
+    CHECK(f.group_of[upd] >= 0 && f.group_of[vupd] == f.group_of[upd] && f.group_of[var] == f.group_of[upd],
+          "the two moving averages' updates and the variance: one loop (groups %d %d %d)", f.group_of[upd],
+          f.group_of[vupd], f.group_of[var]);
+    CHECK(f.group_of[upd] >= 0 && f.run_at[f.group_of[upd]] < norm, "it runs before the normalisation reads it");
+    CHECK(f.group_of[a2s] != f.group_of[b2s], "unrelated matrices stay apart");
     pass_fusion_free(&f);
     ir_graph_free(g);
 }
