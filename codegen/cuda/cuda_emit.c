@@ -537,7 +537,7 @@ static int add_group(Builder *b, const IrGraph *g, const PassFusion *f, int gi, 
 static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *numel, const size_t *esize, CuModule *m,
                        char *err, size_t errcap) {
     memset(m, 0, sizeof *m);
-    m->k_sum_part = m->k_sum = m->k_sum_multi = m->k_round_weights = m->k_ema = -1;
+    m->k_sum_part = m->k_sum = m->k_sum_multi = m->k_round_weights = m->k_ema = m->k_copy_segs = -1;
     Builder b = {.esize = esize};
     char **bodies = NULL;
     int n_bodies = 0, *body_kernel = NULL;
@@ -578,7 +578,10 @@ static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *num
             m->k_sum_multi = add_fixed(&b, "fn_sum_lead_multi");
         }
     }
-    if (g->n_effects > 0) m->k_ema = add_fixed(&b, "fn_ema");
+    if (g->n_effects > 0) {
+        m->k_ema = add_fixed(&b, "fn_ema");
+        m->k_copy_segs = add_fixed(&b, "fn_copy_segs");
+    }
     for (IrId id = 0; id < g->n_nodes && m->k_round_weights < 0; id++)
         if (g->nodes[id].op == IR_OP_CONV2D || g->nodes[id].op == IR_OP_CONV2D_BWD_DATA)
             m->k_round_weights = add_fixed(&b, "fn_to_bf16_segs");

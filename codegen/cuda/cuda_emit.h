@@ -70,6 +70,7 @@ typedef struct {
     int k_sum_multi;       /* and the one that finishes up to CU_MAX_SUMS of a group's at once */
     int k_round_weights;   /* graphs with convolutions: fn_to_bf16_segs; else -1 */
     int k_ema;             /* graphs with effects (training): the moving averages' step; else -1 */
+    int k_copy_segs;       /* graphs with effects: the assignments' copies in one launch; else -1 */
 } CuModule;
 
 /* the sums fn_sum_lead_multi finishes in one launch (its FnSums) */

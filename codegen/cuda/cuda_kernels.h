@@ -309,6 +309,13 @@ static const struct {
                "extern \"C\" __global__ void fn_ema(float *s, const float *v, fn_i64 n, float k) {\n"
                "    FN_LOOP(i, n) s[i] = __fsub_rn(s[i], __fmul_rn(k, __fsub_rn(s[i], v[i])));\n"
                "}\n"},
+    {"fn_copy_segs", "/* the step's assignments not computed in place: each value copied into its variable, bit for\n"
+                     " * bit, at the step's end, all in one launch (segment blockIdx.y) */\n"
+                     "struct FnCopy { const unsigned *x; unsigned *y; fn_i64 n; };\n"
+                     "extern \"C\" __global__ void fn_copy_segs(const FnCopy *segs) {\n"
+                     "    FnCopy s = segs[blockIdx.y];\n"
+                     "    FN_LOOP(i, s.n) s.y[i] = s.x[i];\n"
+                     "}\n"},
     {"fn_copy", "extern \"C\" __global__ void fn_copy(FN_TY *y, const FN_TA *a, fn_i64 n) {\n"
                 "    FN_LOOP(i, n) y[i] = a[i];\n"
                 "}\n"},

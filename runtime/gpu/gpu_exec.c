@@ -109,6 +109,25 @@ static void bytes_text(char *out, size_t cap, double n) {
 /* --gpu_memory_fraction, as TensorFlow's per_process_gpu_memory_fraction: what all of fn's
  * executors on the card hold together stays under that share of its memory. Counts `bytes` as
  * held, or fails saying who needed them. */
+/* fn_copy_segs' table at `at`: the assignments whose value is not its variable's buffer */
+static int copies_table(RtGpuExec *ex, CUdeviceptr at, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    const IrGraph *g = ex->g;
+    GpuSeg *seg = calloc((size_t)g->n_effects + 1, sizeof *seg);
+    if (!seg) return rt_fail(st, "out of memory");
+    int n = 0;
+    for (int k = 0; k < g->n_effects; k++) {
+        const IrNode *a = &g->nodes[g->effects[k]];
+        if (ex->plan.needed[g->effects[k]] && ex->dev[a->in[0]] != ex->dev[a->in[1]])
+            seg[n++] = (GpuSeg){ex->dev[a->in[1]], ex->dev[a->in[0]], ex->plan.numel[g->effects[k]]};
+    }
+    ex->copy_segs = at;
+    ex->n_copies = n;
+    int rc = n ? RT_CU(&gpu->api, st, cuMemcpyHtoD(at, seg, (size_t)n * sizeof *seg)) : 0;
+    free(seg);
+    return rc;
+}
+
 int gpu_reserve(RtGpuExec *ex, size_t bytes, const char *who, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     size_t free_b = 0, total_b = 0;
@@ -204,6 +223,8 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     }
     size_t segs_off = total;
     total += up((size_t)n_mirror * sizeof(GpuSeg) + 1);
+    size_t copies_off = total; /* fn_copy_segs' table: at most a segment per assignment */
+    total += up((size_t)g->n_effects * sizeof(GpuSeg) + 1);
     /* the inputs' inbox: where the next step's inputs land while a step runs (with events and
        page-locked staging) */
     const RtCudaApi *api = &gpu->api;
@@ -278,6 +299,7 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     }
     for (IrId id = 0; id < p->n; id++) /* values computed straight into their variables */
         if (p->assign_to && p->assign_to[id] != IR_NONE) ex->dev[id] = ex->dev[p->assign_to[id]];
+    if (rc == 0) rc = copies_table(ex, ex->slab + copies_off, st);
     if (n_mirror && rc == 0) { /* each weight's copy and its segment of the table */
         GpuSeg *seg = calloc((size_t)n_mirror, sizeof *seg);
         ex->mirror = calloc((size_t)p->n + 1, sizeof *ex->mirror);

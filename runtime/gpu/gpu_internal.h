@@ -21,7 +21,8 @@ enum { ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SM_COUNT = 16 };
 #define GPU_MAX_QUEUES 8
 #define GPU_TICKETS 1024 /* per queue: a fused group finishes its own sums over up to 32 x this columns */
 
-/* fn_to_bf16_segs' segment (the kernel's FnSeg, laid out alike): x float32 into y bfloat16, n values */
+/* fn_to_bf16_segs' segment (the kernel's FnSeg, laid out alike): x float32 into y bfloat16, n values;
+ * and fn_copy_segs' (FnCopy): x into y, n 4-byte values */
 typedef struct {
     CUdeviceptr x, y;
     int64_t n;
@@ -81,6 +82,8 @@ struct RtGpuExec {
     CUdeviceptr mirror_segs;  /* their fn_to_bf16_segs table (GpuSeg), n_mirror segments */
     int n_mirror;
     int round_each;           /* FN_GPU_ROUND_ONCE=0: no copies, each GEMM rounds its weights itself */
+    CUdeviceptr copy_segs;    /* the assignments not computed in place: fn_copy_segs' table (GpuSeg) */
+    int n_copies;             /* its segments, copied at the step's end (gpu_copy_assigned) */
     uint64_t *seed_step_host; /* their page-locked staging (NULL: copied synchronously) */
     int pinned;            /* the driver can page-lock the input staging (cuMemAllocHost) */
     char *host_pinned;     /* per node: its staging is page-locked */
@@ -98,7 +101,7 @@ struct RtGpuExec {
     double lap_t;
     /* the step's work (gpu_queues.c): items in order, on n_queues streams as sched says */
     int n_items;
-    int *item; /* a node's id, or -1 - k for the k-th effect's copy */
+    int *item; /* a node's id */
     GpuQueue queue[GPU_MAX_QUEUES], *cur; /* cur: where run_node's work goes */
     int n_queues;
     GpuSchedule sched;
@@ -128,6 +131,9 @@ int gpu_conv_kind(const RtGpuExec *ex, IrId id);
 int gpu_conv_half_weights(const RtGpuExec *ex, IrId id);
 /* The bfloat16 copies of those weights, rounded on the current stream in one launch. */
 int gpu_round_weights(RtGpuExec *ex, RtStatus *st);
+/* The assignments not computed in place, copied on the current stream in one launch: at the
+ * step's end, after every stream has joined (the values stay to the step's end). */
+int gpu_copy_assigned(RtGpuExec *ex, RtStatus *st);
 /* kernel over n elements: grid-stride, THREADS a block, at most 32 blocks per SM */
 int gpu_launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st);
 /* The scratch node id's work takes, in floats: [0] (a queue's scratch) im2col columns, an

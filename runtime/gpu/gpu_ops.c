@@ -289,6 +289,12 @@ int gpu_conv_half_weights(const RtGpuExec *ex, IrId id) {
     return kind == GPU_CONV_COLUMNS || (kind == GPU_CONV_POINTWISE && pointwise_half(ex, id).on);
 }
 
+int gpu_copy_assigned(RtGpuExec *ex, RtStatus *st) {
+    if (!ex->n_copies) return 0;
+    void *args[] = {&ex->copy_segs};
+    return launch_grid(ex, ex->mod.k_copy_segs, 16, ex->n_copies, THREADS, 1, args, st);
+}
+
 int gpu_round_weights(RtGpuExec *ex, RtStatus *st) {
     if (!ex->n_mirror) return 0;
     void *args[] = {&ex->mirror_segs};

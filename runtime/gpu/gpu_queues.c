@@ -17,11 +17,6 @@ static int queues_wanted(const RtGpuExec *ex) {
     return n;
 }
 
-/* the effect an item copies (its assignment node), or IR_NONE for a node's work */
-static IrId effect_of(const RtGpuExec *ex, int item) {
-    return ex->item[item] < 0 ? ex->g->effects[-1 - ex->item[item]] : IR_NONE;
-}
-
 typedef struct {
     GpuSpan *s;
     int n, cap, failed;
@@ -42,16 +37,9 @@ static void add_span(Spans *sp, const RtGpuExec *ex, IrId id, int writes) {
     sp->s[sp->n++] = (GpuSpan){lo, lo + (uintptr_t)ex->plan.numel[id] * ex->plan.esize[id], writes};
 }
 
-/* what item i reads and writes: a fused group its slots, an op its inputs and itself, an
-   assignment's copy its value and its variable (scratch is the queue's own, not a span) */
+/* what item i reads and writes: a fused group its slots, an op its inputs and itself (scratch is
+   the queue's own, not a span) */
 static void item_spans(const RtGpuExec *ex, int i, Spans *sp) {
-    IrId e = effect_of(ex, i);
-    if (e != IR_NONE) {
-        const IrNode *a = &ex->g->nodes[e];
-        add_span(sp, ex, a->in[1], 0);
-        add_span(sp, ex, a->in[0], 1);
-        return;
-    }
     IrId id = ex->item[i];
     const CuNodePlan *cp = &ex->mod.plan[id];
     if (cp->work == CU_FUSED) {
@@ -77,7 +65,6 @@ static double item_bytes(const RtGpuExec *ex, int i) {
 
 /* a GEMM's multiply-adds times 2 (im2col's columns are not counted as spans) */
 static double item_flops(const RtGpuExec *ex, int i) {
-    if (effect_of(ex, i) != IR_NONE) return 0;
     IrId id = ex->item[i];
     const IrNode *n = &ex->g->nodes[id];
     if (n->op == IR_OP_MATMUL) {
@@ -132,7 +119,7 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     const RtPlan *p = &ex->plan;
     const IrGraph *g = ex->g;
-    ex->item = malloc(((size_t)p->n + (size_t)g->n_effects + 1) * sizeof *ex->item);
+    ex->item = malloc(((size_t)p->n + 1) * sizeof *ex->item);
     ex->n_items = 0;
     if (!ex->item) return rt_fail(st, "out of memory listing the step's work");
     for (IrId id = 0; id < p->n; id++) {
@@ -142,11 +129,7 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
         if (n->op == IR_OP_RESHAPE && work != CU_FUSED && ex->dev[id] == ex->dev[n->in[0]]) continue;
         ex->item[ex->n_items++] = id;
     }
-    for (int k = 0; k < g->n_effects; k++) { /* assignments, after the whole step */
-        const IrNode *a = &g->nodes[g->effects[k]];
-        if (p->needed[g->effects[k]] && ex->dev[a->in[0]] != ex->dev[a->in[1]]) /* else computed in place */
-            ex->item[ex->n_items++] = -1 - k;
-    }
+    /* the assignments not computed in place are no items: one launch copies them after the join */
     ex->n_queues = queues_wanted(ex);
     ex->overlap = 1;
     if (ex->n_queues == 1) return 0;
@@ -184,7 +167,7 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
     for (int i = 0; i < ex->n_items; i++) {
         int q = ex->sched.stream[i];
         int64_t n3[3] = {0, 0, 0};
-        if (effect_of(ex, i) == IR_NONE) gpu_node_scratch(ex, ex->item[i], n3);
+        gpu_node_scratch(ex, ex->item[i], n3);
         for (int k = 0; k < 3; k++)
             if (n3[k] > need[q][k]) need[q][k] = n3[k];
     }
@@ -220,16 +203,9 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
     return 0;
 }
 
-/* item i on the current queue: a node's work (timed per op with a profile) or a copy */
+/* item i on the current queue: a node's work (timed per op with a profile) */
 static int run_item(RtGpuExec *ex, int i, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
-    IrId e = effect_of(ex, i);
-    if (e != IR_NONE) {
-        const IrNode *a = &ex->g->nodes[e];
-        CHECK_CU(cuMemcpyDtoDAsync(ex->dev[a->in[0]], ex->dev[a->in[1]], (size_t)ex->plan.numel[e] * sizeof(float),
-                                   ex->cur->stream));
-        return 0;
-    }
     IrId id = ex->item[i];
     double t0 = ex->prof_s ? rt_now() : 0;
     ex->lap_t = t0;
@@ -296,7 +272,6 @@ static void profile_kinds(const RtGpuExec *ex, double per, FILE *f) {
     double ms[K_KINDS] = {0}, gb[K_KINDS] = {0}, tflop[K_KINDS] = {0}, all = 0;
     int items[K_KINDS] = {0};
     for (int i = 0; i < ex->n_items; i++) {
-        if (ex->item[i] < 0) continue;
         int k = kind_of(ex, ex->item[i]);
         items[k]++;
         ms[k] += ex->prof_item_s[i] * per;
@@ -326,7 +301,7 @@ void gpu_queues_profile_print(const RtGpuExec *ex, int64_t steps, int top, FILE 
     fprintf(f, "GPU step items by time (ms per step; the bytes each reads and writes once; those over its time):\n");
     for (int r = 0; r < top && r < ex->n_items; r++) {
         int i = order[r];
-        if (ex->item[i] < 0 || ex->prof_item_s[i] <= 0) continue;
+        if (ex->prof_item_s[i] <= 0) continue;
         double bytes = item_bytes(ex, i);
         IrId id = ex->item[i];
         const IrNode *n = &ex->g->nodes[id];
@@ -365,12 +340,13 @@ int gpu_enqueue_step(RtGpuExec *ex, RtStatus *st) {
         if (rc == 0) rc = run_item(ex, i, st);
         if (multi && s->record[i]) TRY(cuEventRecord(ex->ev[i], ex->cur->stream));
     }
-    ex->cur = q0; /* later work (the moving averages) goes to the first stream, after the join */
+    ex->cur = q0; /* later work (the copies, the moving averages) goes to the first stream, after the join */
     for (int q = 1; multi && q < ex->n_queues; q++) /* joined back into the first */
         if (ex->queue[q].stream) {
             TRY(cuEventRecord(ex->queue[q].done, ex->queue[q].stream));
             TRY(cuStreamWaitEvent(q0->stream, ex->queue[q].done, 0));
         }
+    if (rc == 0) rc = gpu_copy_assigned(ex, st);
 #undef TRY
     return rc < 0 ? -1 : 0;
 }
@@ -403,11 +379,15 @@ void gpu_queues_free(RtGpuExec *ex) {
 
 void rt_gpu_exec_floor(const RtGpuExec *ex, double *flops, double *bytes, double *col_bytes) {
     *flops = *bytes = *col_bytes = 0;
+    for (int k = 0; k < ex->g->n_effects; k++) { /* the copies at the step's end: read and written */
+        const IrNode *a = &ex->g->nodes[ex->g->effects[k]];
+        if (ex->plan.needed[ex->g->effects[k]] && ex->dev[a->in[0]] != ex->dev[a->in[1]])
+            *bytes += 2.0 * 4 * (double)ex->plan.numel[ex->g->effects[k]];
+    }
     for (int i = 0; i < ex->n_items; i++) {
         *bytes += item_bytes(ex, i);
         *flops += item_flops(ex, i);
         IrId id = ex->item[i];
-        if (id < 0) continue;
         IrOp op = ex->g->nodes[id].op;
         RefWindow w;
         if (op != IR_OP_CONV2D && op != IR_OP_CONV2D_BWD_FILTER && op != IR_OP_CONV2D_BWD_DATA) continue;

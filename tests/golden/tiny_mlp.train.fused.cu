@@ -435,3 +435,11 @@ extern "C" __global__ void fn_f5(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, 
 extern "C" __global__ void fn_ema(float *s, const float *v, fn_i64 n, float k) {
     FN_LOOP(i, n) s[i] = __fsub_rn(s[i], __fmul_rn(k, __fsub_rn(s[i], v[i])));
 }
+
+/* the step's assignments not computed in place: each value copied into its variable, bit for
+ * bit, at the step's end, all in one launch (segment blockIdx.y) */
+struct FnCopy { const unsigned *x; unsigned *y; fn_i64 n; };
+extern "C" __global__ void fn_copy_segs(const FnCopy *segs) {
+    FnCopy s = segs[blockIdx.y];
+    FN_LOOP(i, s.n) s.y[i] = s.x[i];
+}
