@@ -194,11 +194,20 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
  * sizes with N = 90 unless -D N=... says otherwise; or unfused); --nvrtc ARCH also compiles it */
 static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
     int training = strcmp(o->graph, "eval") != 0;
-    IrGraph *g = build(o, training, ctx);
+    /* -D N=... is the batch the fused module is planned for, not a constant in the graph: N stays
+       symbolic, as in fnrun's artifacts (the bfloat16 values are those that lead with it) */
+    FncOpts oc = *o;
+    int64_t batch = 0;
+    oc.n_defines = 0;
+    for (int i = 0; i < o->n_defines; i++) {
+        if (!strcmp(o->defines[i].name, "N") && !o->unfused) batch = o->defines[i].value;
+        else oc.defines[oc.n_defines++] = o->defines[i];
+    }
+    IrGraph *g = build(&oc, training, ctx);
     if (!g) return 1;
     CuModule m;
     char err[512];
-    int half = 0, rc = drv_cuda_module(g, training, o->unfused ? 0 : o->bf16 ? 2 : 1, 0, &m, &half, err, sizeof err);
+    int half = 0, rc = drv_cuda_module(g, training, o->unfused ? 0 : o->bf16 ? 2 : 1, batch, &m, &half, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "fnc cuda: %s\n", err);
         ir_graph_free(g);

@@ -35,4 +35,10 @@ read -r fused loops < <(sed -n 's/^fusion, train graph.*: [0-9]* nodes, \([0-9]*
 read -r kernels covered loops2 < <(sed -n 's/^LLVM target, train graph.*: \([0-9]*\) kernels for \([0-9]*\) of \([0-9]*\) loops.*/\1 \2 \3/p' "$tmp/info")
 [ -n "$kernels" ] && [ "$kernels" -gt 10 ] && [ "$covered" -eq "$loops2" ] &&
     ok "LLVM target: $kernels kernels cover all $loops2 training loops" || bad "LLVM line: $(grep '^LLVM' "$tmp/info")"
+# fnc cuda: -D N=... is the batch the module is planned for; N stays symbolic, so the bfloat16
+# values (those leading with N) are found as without it
+halves() { "$bin/fnc" cuda tests/models/irv1_small.fn --bf16 "$@" -o "$tmp/m.cu" | sed -n 's/^values in bfloat16: \([0-9]*\).*/\1/p'; }
+h0=$(halves) h8=$(halves -D N=8)
+[ -n "$h0" ] && [ "$h0" -gt 0 ] && [ "$h0" = "$h8" ] && ok "fnc cuda --bf16 -D N=8: $h8 bfloat16 values, as without -D" ||
+    bad "fnc cuda --bf16: $h0 values without -D, $h8 with -D N=8"
 finish
