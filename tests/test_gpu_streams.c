@@ -124,8 +124,36 @@ static void towers(void) {
     }
 }
 
+/* the assignments' copies in launches of any block order: a copy that reads or writes what an
+ * earlier one of the run writes starts a new run; readers of one source share one */
+static void batch_runs(void) {
+    /* copies x -> y of 100 bytes at addresses in units of 1000: (src, dst) */
+    static const struct { int n, pairs[5][2], runs, start[6]; const char *what; } cs[] = {
+        {3, {{1, 2}, {3, 4}, {5, 6}}, 1, {0, 3}, "independent copies: one launch"},
+        {2, {{1, 2}, {2, 3}}, 2, {0, 1, 2}, "a copy of what an earlier one writes: after it"},
+        {2, {{1, 2}, {3, 2}}, 2, {0, 1, 2}, "two copies to one place: in order"},
+        {2, {{2, 3}, {1, 2}}, 2, {0, 1, 2}, "a copy over what an earlier one reads: after it"},
+        {4, {{1, 2}, {1, 3}, {3, 4}, {5, 6}}, 2, {0, 2, 4}, "one source read twice, then a chain"},
+    };
+    for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
+        GpuSpan sp[10];
+        int st[6], runs[7];
+        for (int i = 0; i < cs[c].n; i++) {
+            uintptr_t x = (uintptr_t)cs[c].pairs[i][0] * 1000, y = (uintptr_t)cs[c].pairs[i][1] * 1000;
+            sp[2 * i] = (GpuSpan){x, x + 100, 0};
+            sp[2 * i + 1] = (GpuSpan){y, y + 100, 1};
+            st[i] = 2 * i;
+        }
+        st[cs[c].n] = 2 * cs[c].n;
+        int n = gpu_batch_runs(cs[c].n, st, sp, runs), same = n == cs[c].runs;
+        for (int r = 0; same && r <= n; r++) same = runs[r] == cs[c].start[r];
+        CHECK(same, "%s (%d runs)", cs[c].what, n);
+    }
+}
+
 int main(void) {
     random_steps();
     towers();
+    batch_runs();
     return test_summary("test_gpu_streams");
 }

@@ -109,22 +109,35 @@ static void bytes_text(char *out, size_t cap, double n) {
 /* --gpu_memory_fraction, as TensorFlow's per_process_gpu_memory_fraction: what all of fn's
  * executors on the card hold together stays under that share of its memory. Counts `bytes` as
  * held, or fails saying who needed them. */
-/* fn_copy_segs' table at `at`: the assignments whose value is not its variable's buffer */
+/* fn_copy_segs' table at `at`: the assignments whose value is not its variable's buffer, in the
+ * effects' order, split into runs without conflicts (one copy reading or writing what an
+ * earlier one of its run writes: then it waits for the next launch, as the CPU copies in order) */
 static int copies_table(RtGpuExec *ex, CUdeviceptr at, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     const IrGraph *g = ex->g;
     GpuSeg *seg = calloc((size_t)g->n_effects + 1, sizeof *seg);
-    if (!seg) return rt_fail(st, "out of memory");
-    int n = 0;
-    for (int k = 0; k < g->n_effects; k++) {
+    GpuSpan *spans = calloc(2 * (size_t)g->n_effects + 1, sizeof *spans);
+    int *span_start = calloc((size_t)g->n_effects + 1, sizeof *span_start);
+    ex->copy_run = calloc((size_t)g->n_effects + 1, sizeof *ex->copy_run);
+    int n = 0, rc = 0;
+    if (!seg || !spans || !span_start || !ex->copy_run) rc = rt_fail(st, "out of memory");
+    for (int k = 0; k < g->n_effects && rc == 0; k++) {
         const IrNode *a = &g->nodes[g->effects[k]];
-        if (ex->plan.needed[g->effects[k]] && ex->dev[a->in[0]] != ex->dev[a->in[1]])
-            seg[n++] = (GpuSeg){ex->dev[a->in[1]], ex->dev[a->in[0]], ex->plan.numel[g->effects[k]]};
+        if (!ex->plan.needed[g->effects[k]] || ex->dev[a->in[0]] == ex->dev[a->in[1]]) continue;
+        uintptr_t bytes = (uintptr_t)ex->plan.numel[g->effects[k]] * 4, x = ex->dev[a->in[1]], y = ex->dev[a->in[0]];
+        seg[n] = (GpuSeg){x, y, ex->plan.numel[g->effects[k]]};
+        spans[2 * n] = (GpuSpan){x, x + bytes, 0};
+        spans[2 * n + 1] = (GpuSpan){y, y + bytes, 1};
+        n++;
+        span_start[n] = 2 * n;
     }
     ex->copy_segs = at;
     ex->n_copies = n;
-    int rc = n ? RT_CU(&gpu->api, st, cuMemcpyHtoD(at, seg, (size_t)n * sizeof *seg)) : 0;
+    if (rc == 0) ex->n_copy_runs = gpu_batch_runs(n, span_start, spans, ex->copy_run);
+    if (rc == 0 && n) rc = RT_CU(&gpu->api, st, cuMemcpyHtoD(at, seg, (size_t)n * sizeof *seg));
     free(seg);
+    free(spans);
+    free(span_start);
     return rc;
 }
 
@@ -428,6 +441,7 @@ void rt_gpu_exec_free(RtGpuExec *ex) {
     free(ex->prof_calls);
     free(ex->prof_item_s);
     free(ex->mirror);
+    free(ex->copy_run);
     if (ex->slab) ex->gpu->api.cuMemFree(ex->slab);
     if (ex->slab || ex->ema) ex->gpu->held -= ex->bytes;
     if (ex->gexec) ex->gpu->api.cuGraphExecDestroy(ex->gexec);

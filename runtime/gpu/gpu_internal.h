@@ -84,6 +84,7 @@ struct RtGpuExec {
     int round_each;           /* FN_GPU_ROUND_ONCE=0: no copies, each GEMM rounds its weights itself */
     CUdeviceptr copy_segs;    /* the assignments not computed in place: fn_copy_segs' table (GpuSeg) */
     int n_copies;             /* its segments, copied at the step's end (gpu_copy_assigned) */
+    int *copy_run, n_copy_runs; /* a launch each run: copy_run[r] .. copy_run[r + 1] (gpu_batch_runs) */
     uint64_t *seed_step_host; /* their page-locked staging (NULL: copied synchronously) */
     int pinned;            /* the driver can page-lock the input staging (cuMemAllocHost) */
     char *host_pinned;     /* per node: its staging is page-locked */
@@ -131,8 +132,9 @@ int gpu_conv_kind(const RtGpuExec *ex, IrId id);
 int gpu_conv_half_weights(const RtGpuExec *ex, IrId id);
 /* The bfloat16 copies of those weights, rounded on the current stream in one launch. */
 int gpu_round_weights(RtGpuExec *ex, RtStatus *st);
-/* The assignments not computed in place, copied on the current stream in one launch: at the
- * step's end, after every stream has joined (the values stay to the step's end). */
+/* The assignments not computed in place, copied on the current stream in one launch (one a run
+ * of copies without conflicts): at the step's end, after every stream has joined (the values
+ * stay to the step's end). */
 int gpu_copy_assigned(RtGpuExec *ex, RtStatus *st);
 /* kernel over n elements: grid-stride, THREADS a block, at most 32 blocks per SM */
 int gpu_launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st);

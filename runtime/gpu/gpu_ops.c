@@ -290,9 +290,13 @@ int gpu_conv_half_weights(const RtGpuExec *ex, IrId id) {
 }
 
 int gpu_copy_assigned(RtGpuExec *ex, RtStatus *st) {
-    if (!ex->n_copies) return 0;
-    void *args[] = {&ex->copy_segs};
-    return launch_grid(ex, ex->mod.k_copy_segs, 16, ex->n_copies, THREADS, 1, args, st);
+    for (int r = 0; r < ex->n_copy_runs; r++) {
+        CUdeviceptr segs = ex->copy_segs + (size_t)ex->copy_run[r] * sizeof(GpuSeg);
+        void *args[] = {&segs};
+        if (launch_grid(ex, ex->mod.k_copy_segs, 16, ex->copy_run[r + 1] - ex->copy_run[r], THREADS, 1, args, st) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 int gpu_round_weights(RtGpuExec *ex, RtStatus *st) {

@@ -120,6 +120,26 @@ int gpu_schedule(GpuSchedule *s, int n_items, const int *span_start, const GpuSp
     return 0;
 }
 
+static int spans_conflict(const GpuSpan *a, int na, const GpuSpan *b, int nb) {
+    for (int i = 0; i < na; i++)
+        for (int j = 0; j < nb; j++)
+            if ((a[i].writes || b[j].writes) && a[i].lo < b[j].hi && b[j].lo < a[i].hi) return 1;
+    return 0;
+}
+
+int gpu_batch_runs(int n_items, const int *span_start, const GpuSpan *spans, int *start) {
+    int runs = 0;
+    for (int i = 0; i < n_items; i++) {
+        int fresh = runs == 0;
+        for (int j = runs ? start[runs - 1] : 0; j < i && !fresh; j++)
+            fresh = spans_conflict(spans + span_start[j], span_start[j + 1] - span_start[j], spans + span_start[i],
+                                   span_start[i + 1] - span_start[i]);
+        if (fresh) start[runs++] = i;
+    }
+    start[runs] = n_items;
+    return runs;
+}
+
 double gpu_schedule_estimate(const GpuSchedule *s, const double *cost) {
     double *done = malloc(((size_t)s->n_items + 1) * sizeof *done), *free_at = calloc((size_t)s->n_streams, sizeof *free_at);
     double sum = 0, end = 0;

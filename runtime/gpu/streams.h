@@ -1,7 +1,7 @@
 /* Which stream each piece of a step's GPU work runs on, and which earlier work it must wait for.
  *
- * A step is a list of items (a kernel, a GEMM, a fused group, an assignment's copy), in the
- * order one stream would run them. Each item reads and writes spans of device memory. Two items
+ * A step is a list of items (a kernel, a GEMM, a fused group), in the order one stream would
+ * run them. Each item reads and writes spans of device memory. Two items
  * conflict when one writes a span the other reads or writes (the memory plan reuses blocks, so
  * this covers the data flow and the reuse alike). gpu_schedule keeps every conflicting pair in
  * order: an item continues the stream whose last item it conflicts with (the latest such), or
@@ -37,5 +37,9 @@ int gpu_schedule(GpuSchedule *s, int n_items, const int *span_start, const GpuSp
  * the costs (1 when nothing overlaps). */
 double gpu_schedule_estimate(const GpuSchedule *s, const double *cost);
 void gpu_schedule_free(GpuSchedule *s);
+/* Runs of consecutive items that may go in one launch whose blocks take them in any order (the
+ * assignments' copies at the step's end): an item starts a new run when it conflicts with one
+ * of the current run. start[r] is run r's first item, start[n_runs] = n_items; returns n_runs. */
+int gpu_batch_runs(int n_items, const int *span_start, const GpuSpan *spans, int *start);
 
 #endif
