@@ -205,6 +205,11 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
     }
     IrGraph *g = build(&oc, training, ctx);
     if (!g) return 1;
+    if (batch > 0 && ir_sym_index(g, "N") < 0) {
+        fprintf(stderr, "%s: error: -D N: the model declares no dim named 'N'\n", o->model);
+        ir_graph_free(g);
+        return 1;
+    }
     CuModule m;
     char err[512];
     int half = 0, rc = drv_cuda_module(g, training, o->unfused ? 0 : o->bf16 ? 2 : 1, batch, &m, &half, err, sizeof err);

@@ -54,6 +54,8 @@ fi
 expect_error "fnc unknown flag" "--nope" "$bin/fnc" compile tests/models/irv1_small.fn --nope
 expect_error "fnc bad -D" "image_size" "$bin/fnc" compile tests/models/irv1_small.fn -D image_size=abc
 expect_error "fnc unknown pass" "nopass" "$bin/fnc" dump tests/models/irv1_small.fn --dump-after nopass
+printf 'dim H=4\nx = input("x", [H, 3])\noutput y = relu(x)\n' >"$tmp/no_batch.fn"
+expect_error "fnc cuda -D N on a model without N" "no dim named 'N'" "$bin/fnc" cuda "$tmp/no_batch.fn" --graph eval -D N=4 -o "$tmp/nb.cu"
 expect_error "image too small" "too small" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --image_size 40 --batch_size 2 --epoch_size 1 --max_nrof_epochs 1 --logs_base_dir "$tmp/logs" --models_base_dir "$tmp/models"
 expect_error "unknown optimizer" "--optimizer NADAM" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --optimizer NADAM --logs_base_dir "$tmp/logs" --models_base_dir "$tmp/models"
 expect_error "missing schedule file" "no_such_schedule.txt" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --learning_rate -1 --learning_rate_schedule_file "$tmp/no_such_schedule.txt"
