@@ -57,7 +57,14 @@ typedef struct {
                                 partial sums share one chunking) */
     IrId run;                /* where the group runs: its last member but late terminals */
     IrId first;              /* its first member */
+    int merged_into;         /* the group it merged into (merge_into), or -1 */
 } Group;
+
+/* the group r stands for now: itself, or the one it merged into */
+static int live_group(const Group *gr, int r) {
+    while (r >= 0 && gr[r].merged_into >= 0) r = gr[r].merged_into;
+    return r;
+}
 
 /* A vector of a fixed size, small enough that writing it early costs nothing: a per-channel one
  * such as batch norm's mean, scale and their gradients' coefficients, not a batch's tensor */
@@ -138,6 +145,7 @@ static void merge_into(const IrGraph *g, PassFusion *f, Group *gr, int gi, IrId 
     if (gr[gq].first < gr[gi].first) gr[gi].first = gr[gq].first;
     if (ts == IR_NONE) gr[gi].terminal_shape_src = tq;
     gr[gq].n = 0;
+    gr[gq].merged_into = gi;
 }
 
 /* c, in no group yet, may join group gi as a sibling: a group that reads one of c's operands
@@ -177,7 +185,7 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
     Group *gr = malloc(((size_t)n + 1) * sizeof *gr);
     int *reader = malloc(((size_t)n + 1) * sizeof *reader); /* per node: the last group to read it from outside */
     for (IrId id = 0; id < n; id++) f->group_of[id] = reader[id] = -1;
-    int last_small = -1; /* the group the last small pointwise vector joined */
+    int recent[PASS_FUSE_RECENT], n_recent = 0; /* the groups small pointwise vectors joined last, latest first */
     /* sum_only[x]: a pointwise value whose every reader is a sum of it or a pointwise value of its
        shape that is sum_only too (batch norm's (x - shift)^2): readers come later, so a pass
        from the last node back settles each node's readers before the node */
@@ -207,16 +215,19 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
                 if (f->group_of[p] >= 0 && may_join(g, f, gr, p, c, sum_only)) gi = f->group_of[p];
             }
             for (int k = 0; k < cn->n_in && gi < 0; k++) {
-                int r = reader[cn->in[k]];
+                int r = live_group(gr, reader[cn->in[k]]);
                 if (r >= 0 && f->group_of[cn->in[k]] < 0 && may_join_sibling(g, f, gr, r, c, sum_only)) gi = r;
             }
-            /* a small vector joins the last group of small vectors of its shape, even unrelated: its
-               loop is all launch and no work (batch norm's moving averages, then its scale) */
-            if (gi < 0 && last_small >= 0 && small_vector(g, c) && may_join_sibling(g, f, gr, last_small, c, sum_only))
-                gi = last_small;
+            /* a small vector joins one of the last groups of small vectors of its shape, even
+               unrelated: its loop is all launch and no work (batch norm's moving averages, then
+               its scale; a per-channel update beside the gradient's coefficients) */
+            for (int k = 0; k < n_recent && gi < 0 && small_vector(g, c); k++) {
+                int r = live_group(gr, recent[k]);
+                if (may_join_sibling(g, f, gr, r, c, sum_only)) gi = r;
+            }
             if (gi < 0) { /* a new group; a sum of an unfused value is a group of one terminal */
                 gi = f->n_groups++;
-                gr[gi] = (Group){.terminal_shape_src = IR_NONE, .first = c};
+                gr[gi] = (Group){.terminal_shape_src = IR_NONE, .first = c, .merged_into = -1};
             } else {
                 for (int k = 0; k < cn->n_in; k++) merge_into(g, f, gr, gi, cn->in[k], c);
             }
@@ -228,7 +239,14 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
         for (int k = 0; k < cn->n_in; k++)
             if (f->group_of[cn->in[k]] != gi) reader[cn->in[k]] = gi;
         f->group_of[c] = gi;
-        if (cn->op != IR_OP_SUM && small_vector(g, c)) last_small = gi;
+        if (cn->op != IR_OP_SUM && small_vector(g, c)) { /* gi to the front of recent */
+            int k = 0;
+            while (k < n_recent && live_group(gr, recent[k]) != gi) k++;
+            if (k == n_recent && n_recent < PASS_FUSE_RECENT) n_recent++;
+            if (k == PASS_FUSE_RECENT) k--;
+            memmove(recent + 1, recent, (size_t)k * sizeof *recent);
+            recent[0] = gi;
+        }
         if (!gr[gi].escaped) gr[gi].run = c; /* else a late member */
         gr[gi].n++;
         if (cn->op == IR_OP_SUM && gr[gi].terminal_shape_src == IR_NONE) gr[gi].terminal_shape_src = c;

@@ -119,7 +119,12 @@ int pass_optimizer(IrGraph **gp, PassOptimizer kind) {
     Builder b = {g, IR_NONE, 1};
     IrId adam_lr = IR_NONE;
     int n_out = g->n_outputs;
-    for (int i = 0; i < n_out && b.ok; i++) {
+    /* the last parameter's update first: simplify orders the graph from the assignments, so the
+       updates then follow the backward pass, each where its gradient is ready, and the
+       activations and gradients are freed as it goes, not kept until the first layer's gradient
+       (Inception-ResNet-v1's step: 12.5 -> 8.8 MiB a image planned, ADAGRAD) */
+    for (int o = 0; o < n_out && b.ok; o++) {
+        int i = n_out - 1 - o;
         const char *name = ir_str(g, g->outputs[i].name);
         if (strncmp(name, "grad/", 5) != 0) continue;
         if (b.lr == IR_NONE) {

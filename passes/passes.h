@@ -55,6 +55,7 @@ int pass_recompute(IrGraph **g, PassCtx *ctx);
 enum { PASS_FUSE_MAX_GROUP = 64 }; /* members and terminals per group (bounds tile buffers) */
 enum { PASS_FUSE_SMALL = 1 << 16 }; /* a vector of at most this many elements (a constant dim) is
                                        small: it may join a group late or beside unrelated ones */
+enum { PASS_FUSE_RECENT = 4 };      /* the groups of small vectors a new one may join: the latest */
 typedef struct {
     int n_groups;
     int *group_of;      /* per node: its group, or -1 (runs on its own) */

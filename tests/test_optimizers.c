@@ -97,7 +97,40 @@ static void check(PassOptimizer k) {
     ir_graph_free(g);
 }
 
+/* updates come in the backward pass's order: the last layer's as soon as its gradient is ready,
+ * before the first layer's gradient is computed, so that the gradients and activations it
+ * needs are not kept to the step's end (in the train graph after simplify, which orders the
+ * nodes from the assignments) */
+static void update_order(void) {
+    IrGraph *g = ir_graph_new();
+    int64_t xd[2] = {5, 4}, wd[2] = {4, 4};
+    IrShape sx = ir_shape_make(g, 2, xd), sw = ir_shape_make(g, 2, wd);
+    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
+    IrId w1 = ir_leaf(g, IR_OP_PARAM, "w1", IR_DT_FLOAT, &sw, IR_INIT_GLOROT_UNIFORM, 0, 0);
+    IrId w2 = ir_leaf(g, IR_OP_PARAM, "w2", IR_DT_FLOAT, &sw, IR_INIT_GLOROT_UNIFORM, 0, 0);
+    IrAttr at;
+    memset(&at, 0, sizeof at);
+    IrId in[2] = {x, w1};
+    IrId h = ir_unary(g, IR_OP_RELU, ir_make(g, IR_OP_MATMUL, in, 2, &at));
+    in[0] = h, in[1] = w2;
+    IrId y = ir_make(g, IR_OP_MATMUL, in, 2, &at);
+    ir_set_output(g, "loss", ir_reduce(g, IR_OP_SUM, ir_unary(g, IR_OP_SQUARE, y), 0, 0, NULL));
+    PassCtx ctx = {0};
+    ctx.optimizer = PASS_OPT_ADAGRAD;
+    if (!CHECK(pass_pipeline(&g, 1, &ctx) == 0, "pipeline: %s", g->err)) return;
+    IrId upd2 = IR_NONE, grad1 = ir_output(g, "grad/w1");
+    for (int i = 0; i < g->n_effects; i++) {
+        const IrNode *a = &g->nodes[g->effects[i]];
+        if (g->nodes[a->in[0]].op == IR_OP_PARAM && !strcmp(ir_str(g, g->nodes[a->in[0]].attr.u.leaf.name), "w2"))
+            upd2 = a->in[1];
+    }
+    CHECK(upd2 != IR_NONE && grad1 != IR_NONE && upd2 < grad1,
+          "the last layer's update (node %d) comes before the first layer's gradient (node %d)", upd2, grad1);
+    ir_graph_free(g);
+}
+
 int main(void) {
     for (int k = 0; k < PASS_OPT_COUNT; k++) check((PassOptimizer)k);
+    update_order();
     return test_summary("test_optimizers");
 }

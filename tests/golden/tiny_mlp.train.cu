@@ -308,20 +308,20 @@ extern "C" __global__ void fn_softmax_xent_grad(float *dx, const float *x, const
     }
 }
 
-extern "C" __global__ void fn_step(float *y, const float *a, fn_i64 n, float f) {
-    FN_LOOP(i, n) { float v = a[i]; y[i] = v > 0.f ? 1.f : 0.f; }
-}
-
-extern "C" __global__ void fn_mul(float *y, const float *a, const float *b, fn_i64 n, fn_i64 na, fn_i64 nb) {
-    FN_LOOP(i, n) { float x = a[i], z = b[i]; y[i] = x * z; }
-}
-
 extern "C" __global__ void fn_mul_bsuffix(float *y, const float *a, const float *b, fn_i64 n, fn_i64 na, fn_i64 nb) {
     FN_LOOP(i, n) { float x = a[i], z = b[fn_mod(i, nb)]; y[i] = x * z; }
 }
 
 extern "C" __global__ void fn_sub(float *y, const float *a, const float *b, fn_i64 n, fn_i64 na, fn_i64 nb) {
     FN_LOOP(i, n) { float x = a[i], z = b[i]; y[i] = x - z; }
+}
+
+extern "C" __global__ void fn_step(float *y, const float *a, fn_i64 n, float f) {
+    FN_LOOP(i, n) { float v = a[i]; y[i] = v > 0.f ? 1.f : 0.f; }
+}
+
+extern "C" __global__ void fn_mul(float *y, const float *a, const float *b, fn_i64 n, fn_i64 na, fn_i64 nb) {
+    FN_LOOP(i, n) { float x = a[i], z = b[i]; y[i] = x * z; }
 }
 
 extern "C" __global__ void fn_sum_lead_part(float *part, const float *a, fn_i64 ny, fn_i64 k, fn_i64 chunk,

@@ -319,8 +319,20 @@ extern "C" __global__ void fn_softmax_xent_grad(float *dx, const float *x, const
     }
 }
 
+/* 2 nodes, ending sub; 4 pointers */
+extern "C" __global__ void fn_f2(fn_i64 n, fn_i64 len, float *p0, float *p1, float *p2, float *p3) {
+    float l1 = p1[0];
+    FN_LOOP(i, n) {
+        float l0 = p0[i];
+        float l2 = p2[i];
+        float m0; { float x = l0, z = l1; m0 = x * z; }
+        float m1; { float x = l2, z = m0; m1 = x - z; }
+        p3[i] = m1;
+    }
+}
+
 /* 3 nodes, ending sum; 4 pointers; partial sums */
-extern "C" __global__ void fn_f2(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, float *p1, float *p2, float *p3, unsigned *tickets, FnSums fin, int n_fin) {
+extern "C" __global__ void fn_f3(fn_i64 n, fn_i64 len, fn_i64 chunk, float *p0, float *p1, float *p2, float *p3, unsigned *tickets, FnSums fin, int n_fin) {
     fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r = (fn_i64)blockIdx.y * chunk + threadIdx.y;
     fn_i64 r1 = ((fn_i64)blockIdx.y + 1) * chunk, rn = (n - j + len - 1) / len;
     if (r1 > rn) r1 = rn;
@@ -364,7 +376,7 @@ extern "C" __global__ void fn_sum_lead_multi(FnSums q) {
 }
 
 /* 2 nodes, ending sub; 4 pointers; 4 values a thread */
-extern "C" __global__ void fn_f3(fn_i64 n, fn_i64 len, float *p0, float *p1, float *p2, float *p3) {
+extern "C" __global__ void fn_f4(fn_i64 n, fn_i64 len, float *p0, float *p1, float *p2, float *p3) {
     float l1 = p1[0];
     FN_LOOP(q, n / 4) {
         fn_i64 i = q * 4;
@@ -382,18 +394,6 @@ extern "C" __global__ void fn_f3(fn_i64 n, fn_i64 len, float *p0, float *p1, flo
         o3[e] = m1;
         }
         fn_store4(p3 + i, o3);
-    }
-}
-
-/* 2 nodes, ending sub; 4 pointers */
-extern "C" __global__ void fn_f4(fn_i64 n, fn_i64 len, float *p0, float *p1, float *p2, float *p3) {
-    float l1 = p1[0];
-    FN_LOOP(i, n) {
-        float l0 = p0[i];
-        float l2 = p2[i];
-        float m0; { float x = l0, z = l1; m0 = x * z; }
-        float m1; { float x = l2, z = m0; m1 = x - z; }
-        p3[i] = m1;
     }
 }
 
