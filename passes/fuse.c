@@ -185,7 +185,7 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
     Group *gr = malloc(((size_t)n + 1) * sizeof *gr);
     int *reader = malloc(((size_t)n + 1) * sizeof *reader); /* per node: the last group to read it from outside */
     for (IrId id = 0; id < n; id++) f->group_of[id] = reader[id] = -1;
-    int recent[PASS_FUSE_RECENT], n_recent = 0; /* the groups small pointwise vectors joined last, latest first */
+    int recent[PASS_FUSE_RECENT] = {0}, n_recent = 0; /* the groups small pointwise vectors joined last, latest first */
     /* sum_only[x]: a pointwise value whose every reader is a sum of it or a pointwise value of its
        shape that is sum_only too (batch norm's (x - shift)^2): readers come later, so a pass
        from the last node back settles each node's readers before the node */

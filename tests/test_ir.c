@@ -439,10 +439,68 @@ static void test_fuse_late(void) {
     ir_graph_free(g);
 }
 
+/* a small vector that would start a loop joins one of the latest groups of small vectors: not
+ * only the last (b's, which it cannot join: its operand is not ready where b's loop runs), but
+ * a's, which has not run yet */
+static void test_fuse_recent(void) {
+    IrGraph *g = ir_graph_new();
+    int64_t xd[2] = {4, 8}, cd[1] = {8};
+    IrShape sx = ir_shape_make(g, 2, xd), sc = ir_shape_make(g, 1, cd);
+    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
+    IrId y = ir_leaf(g, IR_OP_INPUT, "y", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
+    IrId mm = ir_leaf(g, IR_OP_STATE, "mm", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
+    IrId st = ir_leaf(g, IR_OP_STATE, "st", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
+    IrId st2 = ir_leaf(g, IR_OP_STATE, "st2", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
+    IrId b1 = ir_scalar_op(g, IR_OP_SCALE, mm, 0.5);
+    IrId e = ir_binary(g, IR_OP_MUL, x, b1); /* reads b's loop: it runs here */
+    IrId s1 = ir_reduce(g, IR_OP_SUM, x, 1, 1, NULL);
+    IrId a1 = ir_binary(g, IR_OP_ADD, s1, st);          /* a loop of its own: s1 is not ready at b's */
+    IrId c1 = ir_scalar_op(g, IR_OP_SCALE, b1, 2);      /* joins b's late: b is the last */
+    IrId s2 = ir_reduce(g, IR_OP_SUM, y, 1, 1, NULL);
+    IrId c2 = ir_binary(g, IR_OP_ADD, s2, st2);         /* not b's (s2 is later), but a's */
+    IrId outs[] = {e, a1, c1, c2};
+    const char *names[] = {"e", "a1", "c1", "c2"};
+    for (int i = 0; i < 4; i++) ir_set_output(g, names[i], outs[i]);
+    PassFusion f;
+    pass_fuse(g, NULL, NULL, &f);
+    CHECK(f.group_of[c1] >= 0 && f.group_of[c1] == f.group_of[b1] && f.group_of[a1] != f.group_of[b1],
+          "c1 joins b's loop late, a1 has its own (groups %d %d %d)", f.group_of[c1], f.group_of[b1], f.group_of[a1]);
+    CHECK(f.group_of[c2] >= 0 && f.group_of[c2] == f.group_of[a1], "c2 joins a1's loop, not the last one (groups %d %d)",
+          f.group_of[c2], f.group_of[a1]);
+    pass_fusion_free(&f);
+    ir_graph_free(g);
+}
+
+/* relu(x)'s and relu(z)'s loops merge when their sum joins one; a later reader of x or of z
+ * still finds that loop through the one merged away (live_group), and joins it as a sibling */
+static void test_fuse_merged_reader(void) {
+    IrGraph *g = ir_graph_new();
+    int64_t xd[2] = {4, 8};
+    IrShape sx = ir_shape_make(g, 2, xd);
+    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
+    IrId z = ir_leaf(g, IR_OP_INPUT, "z", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
+    IrId p1 = ir_unary(g, IR_OP_RELU, x), q1 = ir_unary(g, IR_OP_RELU, z);
+    IrId m = ir_binary(g, IR_OP_ADD, q1, p1);
+    IrId cx = ir_unary(g, IR_OP_NEG, x), cz = ir_unary(g, IR_OP_NEG, z);
+    ir_set_output(g, "m", m);
+    ir_set_output(g, "cx", cx);
+    ir_set_output(g, "cz", cz);
+    PassFusion f;
+    pass_fuse(g, NULL, NULL, &f);
+    int gm = f.group_of[m];
+    CHECK(gm >= 0 && f.group_of[p1] == gm && f.group_of[q1] == gm && f.group_of[cx] == gm && f.group_of[cz] == gm,
+          "one loop for both relus, their sum and both later readers (groups %d %d %d %d %d)", f.group_of[p1],
+          f.group_of[q1], gm, f.group_of[cx], f.group_of[cz]);
+    pass_fusion_free(&f);
+    ir_graph_free(g);
+}
+
 int main(void) {
     test_dims();
     test_fuse_siblings();
     test_fuse_late();
+    test_fuse_recent();
+    test_fuse_merged_reader();
     test_nodes();
     test_simplify();
     test_recompute();
