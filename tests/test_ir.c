@@ -20,6 +20,11 @@ static char *print_to_string(const IrGraph *g) {
     return buf;
 }
 
+/* a float leaf, zero-initialised */
+static IrId leaf(IrGraph *g, IrOp op, const char *name, const IrShape *s) {
+    return ir_leaf(g, op, name, IR_DT_FLOAT, s, IR_INIT_ZEROS, 0, 0);
+}
+
 static void test_dims(void) {
     IrGraph *g = ir_graph_new();
     IrDim h = ir_dim_sym(g, "image_size", 160), three = ir_dim_const(g, 3), two = ir_dim_const(g, 2);
@@ -46,10 +51,10 @@ static void test_nodes(void) {
     int64_t xs[4] = {2, 9, 9, 3}, ws[4] = {3, 3, 3, 8}, bad[4] = {3, 3, 4, 8}, cs[1] = {8};
     IrShape sx = ir_shape_make(g, 4, xs), sw = ir_shape_make(g, 4, ws), sb = ir_shape_make(g, 4, bad);
     IrShape sc = ir_shape_make(g, 1, cs);
-    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
+    IrId x = leaf(g, IR_OP_INPUT, "x", &sx);
     IrId w = ir_leaf(g, IR_OP_PARAM, "w", IR_DT_FLOAT, &sw, IR_INIT_GLOROT_UNIFORM, 0, IR_LEAF_DECAY);
     IrId wb = ir_leaf(g, IR_OP_PARAM, "wb", IR_DT_FLOAT, &sb, IR_INIT_GLOROT_UNIFORM, 0, 0);
-    IrId c = ir_leaf(g, IR_OP_PARAM, "c", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
+    IrId c = leaf(g, IR_OP_PARAM, "c", &sc);
     IrAttr at;
     memset(&at, 0, sizeof at);
     at.u.window = (IrWindowAttr){0, 0, 2, 2, 0};
@@ -80,7 +85,7 @@ static void test_simplify(void) {
     IrGraph *g = ir_graph_new();
     int64_t d[2] = {2, 3};
     IrShape s = ir_shape_make(g, 2, d);
-    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &s, IR_INIT_ZEROS, 0, 0);
+    IrId x = leaf(g, IR_OP_INPUT, "x", &s);
     IrId dead = ir_unary(g, IR_OP_EXP, x);
     IrId y = ir_scalar_op(g, IR_OP_SCALE, ir_scalar_op(g, IR_OP_SCALE, ir_unary(g, IR_OP_NEG, ir_unary(g, IR_OP_NEG, x)), 2), 0.5);
     ir_set_output(g, "y", y);
@@ -93,9 +98,9 @@ static void test_simplify(void) {
     g = ir_graph_new();
     int64_t xd[4] = {2, 5, 5, 3}, wd[4] = {3, 3, 3, 4}, yd[4] = {2, 5, 5, 4};
     IrShape sx = ir_shape_make(g, 4, xd), sw = ir_shape_make(g, 4, wd), sy = ir_shape_make(g, 4, yd);
-    x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
-    IrId w = ir_leaf(g, IR_OP_PARAM, "w", IR_DT_FLOAT, &sw, IR_INIT_ZEROS, 0, 0);
-    IrId dy = ir_leaf(g, IR_OP_INPUT, "dy", IR_DT_FLOAT, &sy, IR_INIT_ZEROS, 0, 0);
+    x = leaf(g, IR_OP_INPUT, "x", &sx);
+    IrId w = leaf(g, IR_OP_PARAM, "w", &sw);
+    IrId dy = leaf(g, IR_OP_INPUT, "dy", &sy);
     IrId sdy = ir_scalar_op(g, IR_OP_SCALE, dy, 0.17);
     IrAttr at;
     memset(&at, 0, sizeof at);
@@ -130,9 +135,9 @@ static void test_simplify(void) {
     g = ir_graph_new();
     int64_t gd[4] = {2, 3, 3, 4}, cd[1] = {4}, rd[3] = {3, 3, 4};
     IrShape sg = ir_shape_make(g, 4, gd), sc = ir_shape_make(g, 1, cd), sr = ir_shape_make(g, 3, rd);
-    IrId gr = ir_leaf(g, IR_OP_INPUT, "g", IR_DT_FLOAT, &sg, IR_INIT_ZEROS, 0, 0);
-    IrId r = ir_leaf(g, IR_OP_PARAM, "r", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
-    IrId rows = ir_leaf(g, IR_OP_PARAM, "rows", IR_DT_FLOAT, &sr, IR_INIT_ZEROS, 0, 0);
+    IrId gr = leaf(g, IR_OP_INPUT, "g", &sg);
+    IrId r = leaf(g, IR_OP_PARAM, "r", &sc);
+    IrId rows = leaf(g, IR_OP_PARAM, "rows", &sr);
     ir_set_output(g, "beta", ir_reduce(g, IR_OP_SUM, gr, 1, 0, NULL));
     ir_set_output(g, "mean", ir_reduce(g, IR_OP_SUM, ir_unary(g, IR_OP_NEG, ir_binary(g, IR_OP_MUL, gr, r)), 1, 0, NULL));
     ir_set_output(g, "kept", ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, gr, rows), 1, 0, NULL));
@@ -161,10 +166,10 @@ static void test_recompute(void) {
     IrGraph *g = ir_graph_new();
     int64_t xd[4] = {2, 6, 6, 8}, wd[4] = {3, 3, 8, 8}, cd[1] = {8};
     IrShape sx = ir_shape_make(g, 4, xd), sw = ir_shape_make(g, 4, wd), sc = ir_shape_make(g, 1, cd);
-    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
-    IrId dy = ir_leaf(g, IR_OP_INPUT, "dy", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
+    IrId x = leaf(g, IR_OP_INPUT, "x", &sx);
+    IrId dy = leaf(g, IR_OP_INPUT, "dy", &sx);
     IrId w = ir_leaf(g, IR_OP_PARAM, "w", IR_DT_FLOAT, &sw, IR_INIT_GLOROT_UNIFORM, 0, 0);
-    IrId beta = ir_leaf(g, IR_OP_PARAM, "beta", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
+    IrId beta = leaf(g, IR_OP_PARAM, "beta", &sc);
     IrAttr at;
     memset(&at, 0, sizeof at);
     at.u.window = (IrWindowAttr){3, 3, 1, 1, 1};
@@ -247,7 +252,7 @@ static void test_artifact(void) {
     IrDim n = ir_dim_sym(g, "N", -1);
     IrShape s = {2, {n, ir_dim_const(g, 5)}};
     IrShape sl = {1, {n}};
-    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &s, IR_INIT_ZEROS, 0, 0);
+    IrId x = leaf(g, IR_OP_INPUT, "x", &s);
     IrId l = ir_leaf(g, IR_OP_INPUT, "labels", IR_DT_INT32, &sl, IR_INIT_ZEROS, 0, 0);
     IrId xe = ir_binary(g, IR_OP_SOFTMAX_XENT, x, l);
     ir_set_output(g, "loss", ir_reduce(g, IR_OP_SUM, xe, 0, 1, NULL));
@@ -347,9 +352,9 @@ static void test_fuse_siblings(void) {
     IrGraph *g = ir_graph_new();
     int64_t xd[2] = {16, 8}, cd[1] = {8};
     IrShape sx = ir_shape_make(g, 2, xd), sc = ir_shape_make(g, 1, cd);
-    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
-    IrId z = ir_leaf(g, IR_OP_INPUT, "z", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
-    IrId b = ir_leaf(g, IR_OP_PARAM, "b", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
+    IrId x = leaf(g, IR_OP_INPUT, "x", &sx);
+    IrId z = leaf(g, IR_OP_INPUT, "z", &sx);
+    IrId b = leaf(g, IR_OP_PARAM, "b", &sc);
     IrId s1 = ir_reduce(g, IR_OP_SUM, x, 1, 1, NULL);
     IrId sq = ir_unary(g, IR_OP_SQUARE, x);
     IrId s2 = ir_reduce(g, IR_OP_SUM, sq, 1, 1, NULL);
@@ -381,9 +386,9 @@ static void test_fuse_late(void) {
     IrGraph *g = ir_graph_new();
     int64_t xd[4] = {2, 4, 4, 8}, wd[4] = {1, 1, 8, 8}, cd[1] = {8};
     IrShape sx = ir_shape_make(g, 4, xd), sw = ir_shape_make(g, 4, wd), sc = ir_shape_make(g, 1, cd);
-    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
-    IrId w = ir_leaf(g, IR_OP_PARAM, "w", IR_DT_FLOAT, &sw, IR_INIT_ZEROS, 0, 0);
-    IrId mm = ir_leaf(g, IR_OP_STATE, "mm", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
+    IrId x = leaf(g, IR_OP_INPUT, "x", &sx);
+    IrId w = leaf(g, IR_OP_PARAM, "w", &sw);
+    IrId mm = leaf(g, IR_OP_STATE, "mm", &sc);
     IrId mv = ir_leaf(g, IR_OP_STATE, "mv", IR_DT_FLOAT, &sc, IR_INIT_ONES, 0, 0);
     IrId d = ir_binary(g, IR_OP_SUB, x, mm);
     IrId md = ir_reduce(g, IR_OP_SUM, d, 1, 1, NULL);
@@ -410,8 +415,8 @@ static void test_fuse_late(void) {
     IrId vupd = ir_binary(g, IR_OP_ADD, ir_scalar_op(g, IR_OP_SCALE, mv, 0.9), var);
     int64_t md2[2] = {2, 8};
     IrShape s2 = ir_shape_make(g, 2, md2);
-    IrId a2 = ir_leaf(g, IR_OP_PARAM, "a2", IR_DT_FLOAT, &s2, IR_INIT_ZEROS, 0, 0);
-    IrId b2 = ir_leaf(g, IR_OP_PARAM, "b2", IR_DT_FLOAT, &s2, IR_INIT_ZEROS, 0, 0);
+    IrId a2 = leaf(g, IR_OP_PARAM, "a2", &s2);
+    IrId b2 = leaf(g, IR_OP_PARAM, "b2", &s2);
     IrId a2s = ir_scalar_op(g, IR_OP_SCALE, a2, 0.5), b2s = ir_scalar_op(g, IR_OP_SCALE, b2, 0.5);
     ir_set_output(g, "upd", upd);
     ir_set_output(g, "vupd", vupd);
@@ -446,11 +451,11 @@ static void test_fuse_recent(void) {
     IrGraph *g = ir_graph_new();
     int64_t xd[2] = {4, 8}, cd[1] = {8};
     IrShape sx = ir_shape_make(g, 2, xd), sc = ir_shape_make(g, 1, cd);
-    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
-    IrId y = ir_leaf(g, IR_OP_INPUT, "y", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
-    IrId mm = ir_leaf(g, IR_OP_STATE, "mm", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
-    IrId st = ir_leaf(g, IR_OP_STATE, "st", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
-    IrId st2 = ir_leaf(g, IR_OP_STATE, "st2", IR_DT_FLOAT, &sc, IR_INIT_ZEROS, 0, 0);
+    IrId x = leaf(g, IR_OP_INPUT, "x", &sx);
+    IrId y = leaf(g, IR_OP_INPUT, "y", &sx);
+    IrId mm = leaf(g, IR_OP_STATE, "mm", &sc);
+    IrId st = leaf(g, IR_OP_STATE, "st", &sc);
+    IrId st2 = leaf(g, IR_OP_STATE, "st2", &sc);
     IrId b1 = ir_scalar_op(g, IR_OP_SCALE, mm, 0.5);
     IrId e = ir_binary(g, IR_OP_MUL, x, b1); /* reads b's loop: it runs here */
     IrId s1 = ir_reduce(g, IR_OP_SUM, x, 1, 1, NULL);
@@ -477,8 +482,8 @@ static void test_fuse_merged_reader(void) {
     IrGraph *g = ir_graph_new();
     int64_t xd[2] = {4, 8};
     IrShape sx = ir_shape_make(g, 2, xd);
-    IrId x = ir_leaf(g, IR_OP_INPUT, "x", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
-    IrId z = ir_leaf(g, IR_OP_INPUT, "z", IR_DT_FLOAT, &sx, IR_INIT_ZEROS, 0, 0);
+    IrId x = leaf(g, IR_OP_INPUT, "x", &sx);
+    IrId z = leaf(g, IR_OP_INPUT, "z", &sx);
     IrId p1 = ir_unary(g, IR_OP_RELU, x), q1 = ir_unary(g, IR_OP_RELU, z);
     IrId m = ir_binary(g, IR_OP_ADD, q1, p1);
     IrId cx = ir_unary(g, IR_OP_NEG, x), cz = ir_unary(g, IR_OP_NEG, z);

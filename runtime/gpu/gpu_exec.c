@@ -106,9 +106,6 @@ static void bytes_text(char *out, size_t cap, double n) {
     else snprintf(out, cap, "%.1f MB", n / 1e6);
 }
 
-/* --gpu_memory_fraction, as TensorFlow's per_process_gpu_memory_fraction: what all of fn's
- * executors on the card hold together stays under that share of its memory. Counts `bytes` as
- * held, or fails saying who needed them. */
 /* fn_copy_segs' table at `at`: the assignments whose value is not its variable's buffer, in the
  * effects' order, split into runs without conflicts (one copy reading or writing what an
  * earlier one of its run writes: then it waits for the next launch, as the CPU copies in order) */
@@ -122,12 +119,15 @@ static int copies_table(RtGpuExec *ex, CUdeviceptr at, RtStatus *st) {
     int n = 0, rc = 0;
     if (!seg || !spans || !span_start || !ex->copy_run) rc = rt_fail(st, "out of memory");
     for (int k = 0; k < g->n_effects && rc == 0; k++) {
-        const IrNode *a = &g->nodes[g->effects[k]];
-        if (!ex->plan.needed[g->effects[k]] || ex->dev[a->in[0]] == ex->dev[a->in[1]]) continue;
-        uintptr_t bytes = (uintptr_t)ex->plan.numel[g->effects[k]] * 4, x = ex->dev[a->in[1]], y = ex->dev[a->in[0]];
-        seg[n] = (GpuSeg){x, y, ex->plan.numel[g->effects[k]]};
-        spans[2 * n] = (GpuSpan){x, x + bytes, 0};
-        spans[2 * n + 1] = (GpuSpan){y, y + bytes, 1};
+        IrId e = g->effects[k];
+        const IrNode *a = &g->nodes[e];
+        if (!ex->plan.needed[e] || ex->dev[a->in[0]] == ex->dev[a->in[1]]) continue;
+        int64_t m = ex->plan.numel[e];
+        uintptr_t x = ex->dev[a->in[1]], y = ex->dev[a->in[0]];
+        seg[n] = (GpuSeg){x, y, m};
+        ex->copy_values += m;
+        spans[2 * n] = (GpuSpan){x, x + (uintptr_t)m * 4, 0};
+        spans[2 * n + 1] = (GpuSpan){y, y + (uintptr_t)m * 4, 1};
         n++;
         span_start[n] = 2 * n;
     }
@@ -141,6 +141,9 @@ static int copies_table(RtGpuExec *ex, CUdeviceptr at, RtStatus *st) {
     return rc;
 }
 
+/* --gpu_memory_fraction, as TensorFlow's per_process_gpu_memory_fraction: what all of fn's
+ * executors on the card hold together stays under that share of its memory. Counts `bytes` as
+ * held, or fails saying who needed them. */
 int gpu_reserve(RtGpuExec *ex, size_t bytes, const char *who, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     size_t free_b = 0, total_b = 0;

@@ -84,6 +84,7 @@ struct RtGpuExec {
     int round_each;           /* FN_GPU_ROUND_ONCE=0: no copies, each GEMM rounds its weights itself */
     CUdeviceptr copy_segs;    /* the assignments not computed in place: fn_copy_segs' table (GpuSeg) */
     int n_copies;             /* its segments, copied at the step's end (gpu_copy_assigned) */
+    int64_t copy_values;      /* the values they copy, all together */
     int *copy_run, n_copy_runs; /* a launch each run: copy_run[r] .. copy_run[r + 1] (gpu_batch_runs) */
     uint64_t *seed_step_host; /* their page-locked staging (NULL: copied synchronously) */
     int pinned;            /* the driver can page-lock the input staging (cuMemAllocHost) */

@@ -378,12 +378,8 @@ void gpu_queues_free(RtGpuExec *ex) {
 }
 
 void rt_gpu_exec_floor(const RtGpuExec *ex, double *flops, double *bytes, double *col_bytes) {
-    *flops = *bytes = *col_bytes = 0;
-    for (int k = 0; k < ex->g->n_effects; k++) { /* the copies at the step's end: read and written */
-        const IrNode *a = &ex->g->nodes[ex->g->effects[k]];
-        if (ex->plan.needed[ex->g->effects[k]] && ex->dev[a->in[0]] != ex->dev[a->in[1]])
-            *bytes += 2.0 * 4 * (double)ex->plan.numel[ex->g->effects[k]];
-    }
+    *flops = 0, *col_bytes = 0;
+    *bytes = 2.0 * 4 * (double)ex->copy_values; /* the copies at the step's end: read and written */
     for (int i = 0; i < ex->n_items; i++) {
         *bytes += item_bytes(ex, i);
         *flops += item_flops(ex, i);
