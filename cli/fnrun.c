@@ -1,5 +1,6 @@
 /* fnrun: the runtime driver. Runs compiled artifacts: train, validate, plot here; align and
- * detect in fnrun_align.c. */
+ * detect in fnrun_align.c; import and export (models in and out) in fnrun_import.c and
+ * fnrun_export.c. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +216,9 @@ static void usage(FILE *f) {
                "  plot LOG_DIR                      learning-curve figures (PNG and SVG)\n"
                "  align INPUT_DIR OUTPUT_DIR [flags] MTCNN face crops, as align_dataset_mtcnn.py\n"
                "  detect IMAGE... [flags]           MTCNN boxes, scores and landmarks (TSV)\n"
+               "  import SRC -o OUT.ckpt [flags]    a TensorFlow checkpoint or frozen graph, or a PyTorch\n"
+               "                                    state dict, as an fn checkpoint\n"
+               "  export MODEL -o OUT.onnx [flags]  the eval graph (image -> embedding) as ONNX\n"
                "\n`fnrun COMMAND --help` lists a command's flags. fn " FN_VERSION "\n");
 }
 
@@ -234,6 +238,8 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "detect")) return fnrun_detect(argc, argv);
     if (!strcmp(argv[1], "validate")) return cmd_validate(argc, argv);
     if (!strcmp(argv[1], "plot")) return cmd_plot(argc, argv);
+    if (!strcmp(argv[1], "import")) return fnrun_import(argc, argv);
+    if (!strcmp(argv[1], "export")) return fnrun_export(argc, argv);
     fprintf(stderr, "fnrun: unknown command '%s' (see fnrun --help)\n", argv[1]);
     return 2;
 }

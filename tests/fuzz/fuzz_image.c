@@ -1,3 +1,5 @@
+// fuzz-sources: runtime/image.c runtime/augment.c runtime/status.c
+// fuzz-libs: -ljpeg -lpng -lz -lm
 /* libFuzzer target for the image-loading entry: any bytes into rt_image_decode must give an
  * image or an error, never a crash, hang, leak or undefined behaviour. A decoded image is
  * also pushed through the augmentation with random crop + rotation to exercise the sizes, and
