@@ -1,7 +1,7 @@
 /* The reference's MTCNN weight files (det1.npy, det2.npy, det3.npy) read as they are: a .npy
  * holding a 0-d object array that wraps a pickled dict {layer: {param: float32 ndarray}}.
- * A small pickle interpreter (protocol 2, the opcodes these files use) rebuilds the dict; no
- * Python code is run and every length is checked. */
+ * The bounded pickle reader (runtime/pickle.h) rebuilds the dict, allowing only the NumPy
+ * globals these files name; no Python code is run and every length is checked. */
 #ifndef FN_RT_NPY_H
 #define FN_RT_NPY_H
 
