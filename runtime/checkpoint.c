@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "runtime/framed.h"
 #include "runtime/proto/fn_checkpoint.pb-c.h"
@@ -209,5 +210,35 @@ int rt_checkpoint_latest(const char *dir, char *path, size_t cap, RtStatus *st) 
     closedir(d);
     if (best < 0) return rt_fail(st, "no checkpoint (model-*.ckpt-N) in %s", dir);
     snprintf(path, cap, "%s/%s", dir, best_name);
+    return 0;
+}
+
+/* See checkpoint.h. */
+int rt_checkpoint_resolve_model(const char *model, char *art, char *ckpt, size_t cap, RtCkptInfo *info, RtStatus *st) {
+    struct stat sb;
+    ckpt[0] = 0;
+    if (stat(model, &sb) != 0) return rt_fail(st, "%s: no such file or directory", model);
+    if (S_ISDIR(sb.st_mode)) {
+        if (rt_checkpoint_latest(model, ckpt, cap, st) < 0) return -1;
+    } else {
+        FILE *f = fopen(model, "rb");
+        char magic[8] = {0};
+        size_t got = f ? fread(magic, 1, 8, f) : 0;
+        if (f) fclose(f);
+        if (got == 8 && memcmp(magic, "FNARTIFC", 8) == 0) {
+            snprintf(art, cap, "%s", model);
+            return 0;
+        }
+        snprintf(ckpt, cap, "%s", model);
+    }
+    if (rt_checkpoint_info(ckpt, info, st) < 0) return -1;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", ckpt);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    snprintf(art, cap, "%s/model-%s.fnc", dir, info->run);
+    if (stat(art, &sb) != 0)
+        return rt_fail(st, "checkpoint %s: its artifact %s is missing", ckpt, art);
     return 0;
 }

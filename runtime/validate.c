@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "runtime/artifact.h"
 #include "runtime/checkpoint.h"
@@ -22,42 +21,12 @@ void rt_validate_defaults(RtValidateOpts *o) {
     o->device = "cpu";
 }
 
-/* The artifact and checkpoint behind o->model; ckpt[0] == 0 when it is an artifact alone. */
-static int resolve(const char *model, char *art, char *ckpt, size_t cap, RtCkptInfo *info, RtStatus *st) {
-    struct stat sb;
-    ckpt[0] = 0;
-    if (stat(model, &sb) != 0) return rt_fail(st, "%s: no such file or directory", model);
-    if (S_ISDIR(sb.st_mode)) {
-        if (rt_checkpoint_latest(model, ckpt, cap, st) < 0) return -1;
-    } else {
-        FILE *f = fopen(model, "rb");
-        char magic[8] = {0};
-        size_t got = f ? fread(magic, 1, 8, f) : 0;
-        if (f) fclose(f);
-        if (got == 8 && memcmp(magic, "FNARTIFC", 8) == 0) {
-            snprintf(art, cap, "%s", model);
-            return 0;
-        }
-        snprintf(ckpt, cap, "%s", model);
-    }
-    if (rt_checkpoint_info(ckpt, info, st) < 0) return -1;
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", ckpt);
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
-    snprintf(art, cap, "%s/model-%s.fnc", dir, info->run);
-    if (stat(art, &sb) != 0)
-        return rt_fail(st, "checkpoint %s: its artifact %s is missing", ckpt, art);
-    return 0;
-}
-
 int rt_validate(const RtValidateOpts *o, RtStatus *st) {
     FILE *log = o->log ? o->log : stdout;
     char art_path[4096], ckpt[4096];
     RtCkptInfo info;
     memset(&info, 0, sizeof info);
-    if (resolve(o->model, art_path, ckpt, sizeof ckpt, &info, st) < 0) return -1;
+    if (rt_checkpoint_resolve_model(o->model, art_path, ckpt, sizeof ckpt, &info, st) < 0) return -1;
     RtArtifact art;
     if (rt_artifact_load(art_path, &art, st) < 0) return -1;
     RtLfwPairs pairs;
