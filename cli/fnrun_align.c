@@ -13,12 +13,12 @@
 #include "runtime/mtcnn.h"
 #include "runtime/rundir.h"
 
-/* mtcnn.fnc in the folder of this executable */
-static const char *default_model(char *buf, size_t cap) {
-    ssize_t n = readlink("/proc/self/exe", buf, cap - 16);
+const char *fnrun_beside_exe(const char *name, char *buf, size_t cap) {
+    size_t len = strlen(name);
+    ssize_t n = cap > len + 2 ? readlink("/proc/self/exe", buf, cap - len - 2) : -1;
     char *slash = n > 0 ? (buf[n] = 0, strrchr(buf, '/')) : NULL;
-    if (!slash) return "mtcnn.fnc";
-    strcpy(slash + 1, "mtcnn.fnc");
+    if (!slash) return name;
+    memcpy(slash + 1, name, len + 1);
     return buf;
 }
 
@@ -34,7 +34,7 @@ int fnrun_align(int argc, char **argv) {
     rt_align_defaults(&o);
     char model_buf[4096];
     double gpu_memory_fraction = 1.0;
-    o.model = default_model(model_buf, sizeof model_buf);
+    o.model = fnrun_beside_exe("mtcnn.fnc", model_buf, sizeof model_buf);
     o.weights_dir = getenv("FN_MTCNN_WEIGHTS");
     const FlagSpec specs[] = {
         {"image_size", FLAG_INT, &o.image_size, "side of the saved face, pixels"},
@@ -107,7 +107,7 @@ static void draw(RtImage *img, const RtFace *f) {
 
 int fnrun_detect(int argc, char **argv) {
     char model_buf[4096];
-    const char *model = default_model(model_buf, sizeof model_buf), *weights = getenv("FN_MTCNN_WEIGHTS");
+    const char *model = fnrun_beside_exe("mtcnn.fnc", model_buf, sizeof model_buf), *weights = getenv("FN_MTCNN_WEIGHTS");
     const char *annotate = NULL;
     RtMtcnnParams p;
     rt_mtcnn_defaults(&p);

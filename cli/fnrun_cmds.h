@@ -3,11 +3,16 @@
 #define FN_CLI_FNRUN_CMDS_H
 
 #include <signal.h>
+#include <stddef.h>
 
 extern volatile sig_atomic_t fnrun_stop_requested; /* set by SIGINT/SIGTERM */
 
 int fnrun_align(int argc, char **argv);  /* fnrun align INPUT_DIR OUTPUT_DIR [flags] */
 int fnrun_detect(int argc, char **argv); /* fnrun detect IMAGE... [flags] */
+/* The file `name` in the folder of this executable (where the build puts mtcnn.fnc and
+ * inception_resnet_v1.fnc), in buf; `name` itself if that folder cannot be found. */
+const char *fnrun_beside_exe(const char *name, char *buf, size_t cap);
+
 int fnrun_import(int argc, char **argv); /* fnrun import SRC -o OUT.ckpt [flags] */
 int fnrun_export(int argc, char **argv); /* fnrun export MODEL -o OUT.onnx [flags] */
 

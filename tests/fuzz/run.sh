@@ -18,7 +18,7 @@ field() { sed -n "s|^// $1: ||p" "$src" | head -1; }
 mkdir -p "$work/corpus" "$work/gen"
 protos=""
 for p in $(field fuzz-protos); do
-  f=$(ls runtime/proto/$p.proto interop/proto/$p.proto 2>/dev/null | head -1)
+  f=$(ls runtime/proto/$p.proto interop/proto/$p.proto 2>/dev/null | head -1 || true)
   protoc-c --proto_path=. --c_out="$work/gen" "$f"
   protos="$protos $work/gen/${f%.proto}.pb-c.c"
 done
