@@ -1,10 +1,219 @@
-/* fnrun export MODEL -o OUT.onnx: the eval graph as ONNX (interop/onnx_export.c). */
-#include <stdio.h>
+/* fnrun export MODEL -o OUT.onnx: a model's eval graph and weights as an ONNX file
+ * (interop/onnx_export.c), read back and checked (interop/onnx_check.c) after it is written.
+ *
+ * What this is: the flags, MODEL resolved as fnrun validate resolves it (an artifact with seeded
+ * weights, a checkpoint, or a run's model directory: rt_checkpoint_resolve_model), the graph's
+ * symbols bound (all but the batch N), the variables filled (seed, checkpoint, its moving
+ * averages, or the MTCNN nets' det1-3.npy as fnrun align loads them), and a one-line summary.
+ * What this is not: the code generator (interop/) or a runner of the exported file.
+ */
+#include <stdlib.h>
+#include <string.h>
 
+#include "cli/flags.h"
 #include "cli/fnrun_cmds.h"
+#include "interop/onnx.h"
+#include "runtime/artifact.h"
+#include "runtime/checkpoint.h"
+#include "runtime/mtcnn.h"
+
+#define MAX_OUTPUTS 16
+
+typedef struct {
+    const char *model, *out, *graph, *input_layout, *mtcnn_weights;
+    int image_size, embedding_size, seed, use_moving_averages;
+    const char *outputs[MAX_OUTPUTS];
+    int n_outputs;
+    char *output_buf[MAX_OUTPUTS]; /* the comma lists, split */
+} ExportOpts;
+
+/* Takes every --output NAME[,NAME...] out of argv (flags.c keeps only a flag's last value);
+ * -1 after a one-line error. */
+static int take_outputs(int *argc, char **argv, ExportOpts *o) {
+    int w = 2;
+    for (int i = 2; i < *argc; i++) {
+        const char *v = NULL;
+        if (!strcmp(argv[i], "--output")) {
+            if (i + 1 == *argc)
+                return fprintf(stderr, "fnrun export: flag --output needs a value\n"), -1;
+            v = argv[++i];
+        } else if (!strncmp(argv[i], "--output=", 9)) {
+            v = argv[i] + 9;
+        } else {
+            argv[w++] = argv[i];
+            continue;
+        }
+        char *list = strdup(v), *save = NULL;
+        for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (o->n_outputs == MAX_OUTPUTS) {
+                free(list);
+                return fprintf(stderr, "fnrun export: at most %d outputs\n", MAX_OUTPUTS), -1;
+            }
+            o->outputs[o->n_outputs++] = t;
+        }
+        int k = 0;
+        while (k < MAX_OUTPUTS && o->output_buf[k])
+            k++;
+        if (k == MAX_OUTPUTS) {
+            free(list);
+            return fprintf(stderr, "fnrun export: at most %d --output flags\n", MAX_OUTPUTS), -1;
+        }
+        o->output_buf[k] = list;
+    }
+    *argc = w;
+    return 0;
+}
+
+/* 0, 1 after --help, -1 after a one-line error */
+static int parse(int argc, char **argv, ExportOpts *o) {
+    const char *unused_output = NULL;
+    const FlagSpec specs[] = {
+        {"o", FLAG_STR, &o->out, "the ONNX file to write (required; also -o OUT.onnx)"},
+        {"image_size", FLAG_INT, &o->image_size, "input height and width in pixels (PNet's too)"},
+        {"input_layout", FLAG_STR, &o->input_layout,
+         "nhwc (fn's, a Transpose added) or nchw: of image inputs and rank-4 outputs"},
+        {"use_moving_averages", FLAG_BOOL, &o->use_moving_averages,
+         "export the checkpoint's averaged weights"},
+        {"output", FLAG_STR, &unused_output,
+         "graph output to export, repeatable or a comma list (default embeddings, "
+         "or every output of a graph without one)"},
+        {"graph", FLAG_STR, &o->graph,
+         "the artifact's graph (e.g. pnet/eval, rnet/eval, onet/eval in mtcnn.fnc)"},
+        {"mtcnn_weights", FLAG_STR, &o->mtcnn_weights,
+         "folder of det1.npy det2.npy det3.npy, for the MTCNN nets"},
+        {"embedding_size", FLAG_INT, &o->embedding_size,
+         "for an artifact alone (a checkpoint knows its own)"},
+        {"seed", FLAG_INT, &o->seed, "initialises an artifact alone"},
+    };
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "-o")) argv[i] = "--o";
+    if (take_outputs(&argc, argv, o) < 0) return -1;
+    const char *pos[1];
+    int n_pos;
+    int r =
+        flags_parse("fnrun export",
+                    "MODEL -o OUT.onnx [flags]   (MODEL: artifact, checkpoint or run directory)",
+                    specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, 2, pos, 1, &n_pos);
+    if (r) return r;
+    if (n_pos != 1)
+        return fprintf(stderr, "fnrun export: needs MODEL (see fnrun export --help)\n"), -1;
+    if (!o->out) return fprintf(stderr, "fnrun export: give -o OUT.onnx, the file to write\n"), -1;
+    if (strcmp(o->input_layout, "nhwc") && strcmp(o->input_layout, "nchw"))
+        return fprintf(stderr, "fnrun export: --input_layout is nhwc or nchw, not '%s'\n",
+                       o->input_layout),
+               -1;
+    if (o->image_size < 1 || o->embedding_size < 1)
+        return fprintf(stderr,
+                       "fnrun export: --image_size and --embedding_size must be positive\n"),
+               -1;
+    o->model = pos[0];
+    return 0;
+}
+
+/* "pnet" for "pnet/eval" (k = 1, det1.npy), NULL for a graph not of the MTCNN nets */
+static const char *mtcnn_net(const char *graph, int *k) {
+    static const char *const nets[3] = {"pnet", "rnet", "onet"};
+    for (int i = 0; i < 3; i++)
+        if (!strncmp(graph, nets[i], 4) && graph[4] == '/') return *k = i + 1, nets[i];
+    return NULL;
+}
+
+/* The variables of g bound and filled: seeded, then the checkpoint's (or its averages), or an
+ * MTCNN net's weights as fnrun align loads them (spatial axes adapted to untransposed images). */
+static int fill_vars(const ExportOpts *o, const char *ckpt, RtVars *vars, RtStatus *st) {
+    rt_vars_init(vars, (uint64_t)o->seed);
+    int k = 0;
+    const char *net = mtcnn_net(o->graph, &k);
+    if (net && !o->mtcnn_weights)
+        return rt_fail(
+            st, "graph %s is an MTCNN net: give --mtcnn_weights DIR (det1.npy det2.npy det3.npy)",
+            o->graph);
+    if (!net && o->mtcnn_weights)
+        return rt_fail(st, "--mtcnn_weights is for the MTCNN graphs, not %s", o->graph);
+    if (o->use_moving_averages && !ckpt[0])
+        return rt_fail(st, "--use_moving_averages needs a checkpoint, not an artifact alone");
+    if (ckpt[0]) {
+        RtCkptInfo info;
+        if (rt_checkpoint_load(ckpt, &info, vars, NULL, st) < 0) return -1;
+        return o->use_moving_averages ? rt_checkpoint_load_averages(ckpt, vars, st) : 0;
+    }
+    if (!net) return 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/det%d.npy", o->mtcnn_weights, k);
+    RtNpyWeights w;
+    if (rt_npy_load_weights(path, &w, st) < 0) return -1;
+    int rc = rt_mtcnn_load(vars, net, &w, 1, st);
+    rt_npy_free(&w);
+    return rc;
+}
+
+/* The bytes written, read back, checked and summarised. */
+static int write_and_check(const ExportOpts *o, const unsigned char *b, size_t n, int64_t params,
+                           RtStatus *st) {
+    IxOnnxInfo info;
+    if (ix_onnx_write(o->out, b, n, st) < 0 || ix_onnx_check_file(o->out, &info, st) < 0) return -1;
+    printf("Exported %s of %s to %s: %d nodes, %d initializers, %lld parameters, opset %lld (IR "
+           "%lld), %.1f MB\n",
+           o->graph, o->model, o->out, info.nodes, info.initializers, (long long)params,
+           (long long)info.opset, (long long)info.ir_version, (double)n / 1e6);
+    return 0;
+}
+
+/* The pipeline: resolve MODEL, load its graph, bind, fill the variables, export, write. */
+static int run_export(const ExportOpts *o, RtStatus *st) {
+    char art_path[4096], ckpt[4096];
+    RtCkptInfo info;
+    memset(&info, 0, sizeof info);
+    if (rt_checkpoint_resolve_model(o->model, art_path, ckpt, sizeof ckpt, &info, st) < 0)
+        return -1;
+    RtArtifact art;
+    if (rt_artifact_load(art_path, &art, st) < 0) return -1;
+    const IrGraph *g = rt_artifact_graph(&art, o->graph);
+    RtVars *vars = rt_vars_new(4);
+    int64_t *sym = calloc((size_t)(g ? g->n_syms : 0) + 1, sizeof *sym);
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    IxOnnxInfo xi;
+    RtBinding b[] = {
+        {"N", 1}, /* stays symbolic in the file */
+        {"image_size", o->image_size},
+        {"H", o->image_size},
+        {"W", o->image_size},
+        {"embedding_size", info.embedding_size ? info.embedding_size : o->embedding_size},
+        {"classes", info.classes ? info.classes : 1}};
+    IxOnnxSource src = {g, vars, sym};
+    IxOnnxOpts xo = {o->outputs, o->n_outputs, !strcmp(o->input_layout, "nchw"), o->graph};
+    int rc = -1;
+    if (!g)
+        rt_fail(st, "artifact %s has no graph \"%s\" (fnc compile writes \"eval\")", art_path,
+                o->graph);
+    else if (rt_bind_syms(g, b, (int)(sizeof b / sizeof b[0]), sym, st) == 0 &&
+             rt_vars_bind(vars, g, sym, st) == 0 && fill_vars(o, ckpt, vars, st) == 0 &&
+             ix_onnx_export(&src, &xo, &bytes, &len, &xi, st) == 0)
+        rc = write_and_check(o, bytes, len, xi.parameters, st);
+    free(bytes);
+    free(sym);
+    rt_vars_free(vars);
+    rt_artifact_free(&art);
+    return rc;
+}
 
 int fnrun_export(int argc, char **argv) {
-    (void)argc, (void)argv;
-    fprintf(stderr, "fnrun export: not built yet\n");
-    return 2;
+    ExportOpts o;
+    memset(&o, 0, sizeof o);
+    o.graph = "eval";
+    o.input_layout = "nhwc";
+    o.image_size = 160;
+    o.embedding_size = 128;
+    o.seed = 666;
+    int r = parse(argc, argv, &o), rc = 0;
+    if (r) rc = r < 0 ? 2 : 0;
+    RtStatus st;
+    if (!r && run_export(&o, &st) < 0) {
+        fprintf(stderr, "fnrun export: %s\n", st.msg);
+        rc = 1;
+    }
+    for (int k = 0; k < MAX_OUTPUTS; k++)
+        free(o.output_buf[k]);
+    return rc;
 }
