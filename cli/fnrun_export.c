@@ -7,6 +7,7 @@
  * averages, or the MTCNN nets' det1-3.npy as fnrun align loads them), and a one-line summary.
  * What this is not: the code generator (interop/) or a runner of the exported file.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,18 @@ typedef struct {
     char *output_buf[MAX_OUTPUTS]; /* the comma lists, split */
 } ExportOpts;
 
+/* "fnrun export: <message>" on stderr; -1 */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "fnrun export: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    return -1;
+}
+
 /* Takes every --output NAME[,NAME...] out of argv (flags.c keeps only a flag's last value);
  * -1 after a one-line error. */
 static int take_outputs(int *argc, char **argv, ExportOpts *o) {
@@ -34,8 +47,7 @@ static int take_outputs(int *argc, char **argv, ExportOpts *o) {
     for (int i = 2; i < *argc; i++) {
         const char *v = NULL;
         if (!strcmp(argv[i], "--output")) {
-            if (i + 1 == *argc)
-                return fprintf(stderr, "fnrun export: flag --output needs a value\n"), -1;
+            if (i + 1 == *argc) return usage_error("flag --output needs a value");
             v = argv[++i];
         } else if (!strncmp(argv[i], "--output=", 9)) {
             v = argv[i] + 9;
@@ -47,7 +59,7 @@ static int take_outputs(int *argc, char **argv, ExportOpts *o) {
         for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
             if (o->n_outputs == MAX_OUTPUTS) {
                 free(list);
-                return fprintf(stderr, "fnrun export: at most %d outputs\n", MAX_OUTPUTS), -1;
+                return usage_error("at most %d outputs", MAX_OUTPUTS);
             }
             o->outputs[o->n_outputs++] = t;
         }
@@ -56,7 +68,7 @@ static int take_outputs(int *argc, char **argv, ExportOpts *o) {
             k++;
         if (k == MAX_OUTPUTS) {
             free(list);
-            return fprintf(stderr, "fnrun export: at most %d --output flags\n", MAX_OUTPUTS), -1;
+            return usage_error("at most %d --output flags", MAX_OUTPUTS);
         }
         o->output_buf[k] = list;
     }
@@ -95,17 +107,12 @@ static int parse(int argc, char **argv, ExportOpts *o) {
                     "MODEL -o OUT.onnx [flags]   (MODEL: artifact, checkpoint or run directory)",
                     specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, 2, pos, 1, &n_pos);
     if (r) return r;
-    if (n_pos != 1)
-        return fprintf(stderr, "fnrun export: needs MODEL (see fnrun export --help)\n"), -1;
-    if (!o->out) return fprintf(stderr, "fnrun export: give -o OUT.onnx, the file to write\n"), -1;
+    if (n_pos != 1) return usage_error("needs MODEL (see fnrun export --help)");
+    if (!o->out) return usage_error("give -o OUT.onnx, the file to write");
     if (strcmp(o->input_layout, "nhwc") && strcmp(o->input_layout, "nchw"))
-        return fprintf(stderr, "fnrun export: --input_layout is nhwc or nchw, not '%s'\n",
-                       o->input_layout),
-               -1;
+        return usage_error("--input_layout is nhwc or nchw, not '%s'", o->input_layout);
     if (o->image_size < 1 || o->embedding_size < 1)
-        return fprintf(stderr,
-                       "fnrun export: --image_size and --embedding_size must be positive\n"),
-               -1;
+        return usage_error("--image_size and --embedding_size must be positive");
     o->model = pos[0];
     return 0;
 }
