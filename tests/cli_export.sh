@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# fnrun export: the full Inception-ResNet-v1 (compiled here, seeded weights) and, with
+# fnrun export: the full Inception-ResNet-v1 (compiled here, seeded weights), a run directory of
+# irv1_small trained one step (with --use_moving_averages; the embedding size its checkpoint's) and, with
 # ../shared/data/mtcnn/det*.npy, the three MTCNN nets of $FN_BIN/mtcnn.fnc become ONNX files that
 # fn's own reader accepts (the summary line) and, where a Python with the onnx package is found
 # (python3, or Debian's /usr/bin/python3 with python3-onnx), onnx.checker with full_check; bad
@@ -50,6 +51,22 @@ if grep -q "22808144 parameters" "$tmp/out"; then ok "every weight of the 128-d 
 export_ok "$tmp/irv1_nchw.onnx" "Inception-ResNet-v1, NCHW input, two outputs" "$tmp/irv1.fnc" --input_layout nchw \
     --output embeddings --output prelogits --embedding_size 512
 ls "$tmp"/*.tmp.* >/dev/null 2>&1 && bad "a temporary file is left" || ok "no temporary file left"
+
+# a trained run (irv1_small, one step): its model directory, with the moving averages
+"$bin/fnc" compile tests/models/irv1_small.fn -o "$tmp/small.fnc" >/dev/null && "$bin/fn_gendata" "$tmp/data" 2 2 80 >/dev/null &&
+    "$bin/fnrun" train "$tmp/small.fnc" --data_dir "$tmp/data" --image_size 75 --batch_size 2 --epoch_size 1 \
+        --max_nrof_epochs 1 --embedding_size 8 --logs_base_dir "$tmp/logs" --models_base_dir "$tmp/models" \
+        --validation_set_split_ratio 0 >"$tmp/train.log" 2>&1 || bad "train irv1_small: $(tail -3 "$tmp/train.log")"
+run_dir=$(ls -d "$tmp"/models/*/ 2>/dev/null | head -1)
+if [ -n "$run_dir" ]; then
+    export_ok "$tmp/small.onnx" "a run directory, moving averages" "$run_dir" --use_moving_averages --image_size 75
+    trained=$(grep -o "[0-9]* parameters" "$tmp/out")
+    "$bin/fnrun" export "$tmp/small.fnc" --embedding_size 8 --image_size 75 -o "$tmp/small_seeded.onnx" >"$tmp/out" 2>&1
+    seeded=$(grep -o "[0-9]* parameters" "$tmp/out")
+    [ -n "$trained" ] && [ "$trained" = "$seeded" ] && ok "embedding size 8 from the checkpoint: $trained, as the artifact's at 8" ||
+        bad "parameters: trained '$trained', seeded at 8 '$seeded'"
+fi
+expect_error "averages of an artifact alone" "needs a checkpoint" "$bin/fnrun" export "$tmp/irv1.fnc" --use_moving_averages -o "$tmp/bad.onnx"
 
 weights=../shared/data/mtcnn
 if [ -f "$weights/det1.npy" ] && [ -f "$weights/det2.npy" ] && [ -f "$weights/det3.npy" ]; then
