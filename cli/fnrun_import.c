@@ -47,7 +47,7 @@ int fnrun_import(int argc, char **argv) {
         {"model", FLAG_STR, &o.artifact, "the artifact the weights are for (default: Inception-ResNet-v1, "
                                          "built beside fnrun)"},
         {"format", FLAG_STR, &format, "auto, tf (checkpoint prefix or .index), pb (frozen graph), torch (.pt)"},
-        {"image_size", FLAG_INT, &o.image_size, "recorded for evaluation"},
+        {"image_size", FLAG_INT, &o.image_size, "recorded for evaluation (0: the model's default)"},
         {"allow_missing", FLAG_BOOL, &o.allow_missing, "weights the source lacks keep their initial values"},
         {"allow_extra", FLAG_BOOL, &o.allow_extra, "source tensors that match no variable are ignored"},
         {"use_moving_averages", FLAG_BOOL, &o.use_moving_averages,
@@ -72,8 +72,8 @@ int fnrun_import(int argc, char **argv) {
         fprintf(stderr, "fnrun import: missing -o OUT.ckpt (see fnrun import --help)\n");
         return 2;
     }
-    if (o.image_size < 1) {
-        fprintf(stderr, "fnrun import: --image_size must be positive\n");
+    if (o.image_size < 0) {
+        fprintf(stderr, "fnrun import: --image_size must not be negative\n");
         return 2;
     }
     o.src = pos[0];

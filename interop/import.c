@@ -18,9 +18,8 @@
 void ix_import_defaults(IxImportOpts *o) {
     memset(o, 0, sizeof *o);
     o->format = IX_FMT_AUTO;
-    o->image_size = 160;
     o->seed = 666;
-    o->log = stderr;
+    o->log = stdout;
 }
 
 const char *ix_format_name(IxFormat fmt) {
@@ -180,7 +179,8 @@ static int bind_sym(Import *im, const char *name, int64_t v, const char *why, Rt
 /* The dimensions the model leaves free (embedding_size, classes): from the source tensor of
  * every variable whose declared shape has a bare symbol there. */
 static int infer_dims(Import *im, RtStatus *st) {
-    if (bind_sym(im, "N", 1, "", st) < 0 || bind_sym(im, "image_size", im->o->image_size, "", st) < 0)
+    if (bind_sym(im, "N", 1, "", st) < 0 ||
+        (im->o->image_size > 0 && bind_sym(im, "image_size", im->o->image_size, "", st) < 0))
         return -1;
     for (int k = 0; k < im->n_graphs; k++) {
         const IrGraph *g = im->g[k];
@@ -308,7 +308,8 @@ static int write_out(Import *im, const RtVars *vars, const RtVars *ema, RtStatus
     if (!info.run[0]) snprintf(info.run, sizeof info.run, "imported");
     snprintf(info.optimizer, sizeof info.optimizer, "%s", im->optimizer);
     info.seed = im->o->seed;
-    info.image_size = im->o->image_size;
+    int s = ir_sym_index(im->g[0], "image_size");
+    info.image_size = im->o->image_size > 0 ? im->o->image_size : s >= 0 ? (int)im->g[0]->syms[s].dflt : 0;
     for (int i = 0; i < im->n_bind; i++) {
         if (!strcmp(im->bind[i].name, "embedding_size")) info.embedding_size = (int)im->bind[i].value;
         if (!strcmp(im->bind[i].name, "classes")) info.classes = (int)im->bind[i].value;

@@ -32,12 +32,12 @@ typedef struct {
     IxFormat format;
     const char *artifact; /* the model the weights are for */
     const char *out;      /* the checkpoint to write; its artifact goes beside it as model-RUN.fnc */
-    int image_size;       /* recorded for evaluation */
+    int image_size;       /* bound and recorded for evaluation; 0: the model's default */
     int allow_missing;    /* variables the source lacks keep their initial values */
     int allow_extra;      /* source tensors that match no variable are ignored */
     int use_moving_averages; /* TF: the weights take their ExponentialMovingAverage shadows */
     uint64_t seed;        /* initial values of what the source does not give */
-    FILE *log;            /* what was matched, skipped, and why */
+    FILE *log;            /* what was matched, skipped, and why; every problem (default stdout) */
 } IxImportOpts;
 
 void ix_import_defaults(IxImportOpts *o);
