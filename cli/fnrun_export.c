@@ -14,9 +14,7 @@
 #include "cli/flags.h"
 #include "cli/fnrun_cmds.h"
 #include "interop/onnx.h"
-#include "runtime/artifact.h"
-#include "runtime/checkpoint.h"
-#include "runtime/mtcnn.h"
+#include "runtime/model.h"
 
 #define MAX_OUTPUTS 16
 
@@ -117,43 +115,6 @@ static int parse(int argc, char **argv, ExportOpts *o) {
     return 0;
 }
 
-/* "pnet" for "pnet/eval" (k = 1, det1.npy), NULL for a graph not of the MTCNN nets */
-static const char *mtcnn_net(const char *graph, int *k) {
-    static const char *const nets[3] = {"pnet", "rnet", "onet"};
-    for (int i = 0; i < 3; i++)
-        if (!strncmp(graph, nets[i], 4) && graph[4] == '/') return *k = i + 1, nets[i];
-    return NULL;
-}
-
-/* The variables of g bound and filled: seeded, then the checkpoint's (or its averages), or an
- * MTCNN net's weights as fnrun align loads them (spatial axes adapted to untransposed images). */
-static int fill_vars(const ExportOpts *o, const char *ckpt, RtVars *vars, RtStatus *st) {
-    rt_vars_init(vars, (uint64_t)o->seed);
-    int k = 0;
-    const char *net = mtcnn_net(o->graph, &k);
-    if (net && !o->mtcnn_weights)
-        return rt_fail(
-            st, "graph %s is an MTCNN net: give --mtcnn_weights DIR (det1.npy det2.npy det3.npy)",
-            o->graph);
-    if (!net && o->mtcnn_weights)
-        return rt_fail(st, "--mtcnn_weights is for the MTCNN graphs, not %s", o->graph);
-    if (o->use_moving_averages && !ckpt[0])
-        return rt_fail(st, "--use_moving_averages needs a checkpoint, not an artifact alone");
-    if (ckpt[0]) {
-        RtCkptInfo info;
-        if (rt_checkpoint_load(ckpt, &info, vars, NULL, st) < 0) return -1;
-        return o->use_moving_averages ? rt_checkpoint_load_averages(ckpt, vars, st) : 0;
-    }
-    if (!net) return 0;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/det%d.npy", o->mtcnn_weights, k);
-    RtNpyWeights w;
-    if (rt_npy_load_weights(path, &w, st) < 0) return -1;
-    int rc = rt_mtcnn_load(vars, net, &w, 1, st);
-    rt_npy_free(&w);
-    return rc;
-}
-
 /* The bytes written, read back, checked and summarised. */
 static int write_and_check(const ExportOpts *o, const unsigned char *b, size_t n, int64_t params,
                            RtStatus *st) {
@@ -166,42 +127,24 @@ static int write_and_check(const ExportOpts *o, const unsigned char *b, size_t n
     return 0;
 }
 
-/* The pipeline: resolve MODEL, load its graph, bind, fill the variables, export, write. */
+/* The pipeline: open MODEL (resolve, load its graph, bind, fill the variables), export, write. */
 static int run_export(const ExportOpts *o, RtStatus *st) {
-    char art_path[4096], ckpt[4096];
-    RtCkptInfo info;
-    memset(&info, 0, sizeof info);
-    if (rt_checkpoint_resolve_model(o->model, art_path, ckpt, sizeof ckpt, &info, st) < 0)
-        return -1;
-    RtArtifact art;
-    if (rt_artifact_load(art_path, &art, st) < 0) return -1;
-    const IrGraph *g = rt_artifact_graph(&art, o->graph);
-    RtVars *vars = rt_vars_new(4);
-    int64_t *sym = calloc((size_t)(g ? g->n_syms : 0) + 1, sizeof *sym);
+    RtModelOpts mo = {o->model, o->graph, o->image_size, o->embedding_size, o->use_moving_averages,
+                      (uint64_t)o->seed, o->mtcnn_weights};
+    RtModel m;
+    if (rt_model_open(&mo, 1 /* N stays symbolic in the file */, &m, st) < 0) return -1;
+    int64_t *sym = calloc((size_t)m.g->n_syms + 1, sizeof *sym);
     unsigned char *bytes = NULL;
     size_t len = 0;
     IxOnnxInfo xi;
-    RtBinding b[] = {
-        {"N", 1}, /* stays symbolic in the file */
-        {"image_size", o->image_size},
-        {"H", o->image_size},
-        {"W", o->image_size},
-        {"embedding_size", info.embedding_size ? info.embedding_size : o->embedding_size},
-        {"classes", info.classes ? info.classes : 1}};
-    IxOnnxSource src = {g, vars, sym};
+    IxOnnxSource src = {m.g, m.vars, sym};
     IxOnnxOpts xo = {o->outputs, o->n_outputs, !strcmp(o->input_layout, "nchw"), o->graph};
     int rc = -1;
-    if (!g)
-        rt_fail(st, "artifact %s has no graph \"%s\" (fnc compile writes \"eval\")", art_path,
-                o->graph);
-    else if (rt_bind_syms(g, b, (int)(sizeof b / sizeof b[0]), sym, st) == 0 &&
-             rt_vars_bind(vars, g, sym, st) == 0 && fill_vars(o, ckpt, vars, st) == 0 &&
-             ix_onnx_export(&src, &xo, &bytes, &len, &xi, st) == 0)
+    if (rt_bind_syms(m.g, m.b, m.nb, sym, st) == 0 && ix_onnx_export(&src, &xo, &bytes, &len, &xi, st) == 0)
         rc = write_and_check(o, bytes, len, xi.parameters, st);
     free(bytes);
     free(sym);
-    rt_vars_free(vars);
-    rt_artifact_free(&art);
+    rt_model_close(&m);
     return rc;
 }
 

@@ -4,8 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/artifact.h"
-#include "runtime/checkpoint.h"
+#include "runtime/model.h"
 #include "runtime/embed.h"
 #include "runtime/gpu/gpu_exec.h"
 
@@ -23,43 +22,28 @@ void rt_validate_defaults(RtValidateOpts *o) {
 
 int rt_validate(const RtValidateOpts *o, RtStatus *st) {
     FILE *log = o->log ? o->log : stdout;
-    char art_path[4096], ckpt[4096];
-    RtCkptInfo info;
-    memset(&info, 0, sizeof info);
-    if (rt_checkpoint_resolve_model(o->model, art_path, ckpt, sizeof ckpt, &info, st) < 0) return -1;
-    RtArtifact art;
-    if (rt_artifact_load(art_path, &art, st) < 0) return -1;
+    RtModelOpts mo = {o->model, "eval", o->image_size, o->embedding_size, o->use_moving_averages, o->seed, NULL};
+    RtModel m;
+    if (rt_model_open(&mo, o->lfw_batch_size, &m, st) < 0) return -1;
     RtLfwPairs pairs;
     memset(&pairs, 0, sizeof pairs);
-    RtVars *vars = rt_vars_new(4);
     RtExec *ex = NULL;
     RtGpu *gpu = NULL;
     int rc = -1;
-    IrGraph *g = rt_artifact_graph(&art, "eval");
-    if (!g || ir_output(g, "embeddings") == IR_NONE) {
-        rt_fail(st, "artifact %s has no eval graph with \"embeddings\"", art_path);
+    if (ir_output(m.g, "embeddings") == IR_NONE) {
+        rt_fail(st, "artifact %s has no eval graph with \"embeddings\"", m.artifact);
         goto done;
     }
     if (rt_lfw_read_pairs(o->lfw_pairs, o->lfw_dir, &pairs, st) < 0 ||
         rt_lfw_check_folds(&pairs, o->lfw_nrof_folds, st) < 0)
         goto done;
-    fprintf(log, "Model: %s%s%s\n", art_path, ckpt[0] ? " with " : " (untrained, seeded weights)", ckpt);
+    fprintf(log, "Model: %s%s%s\n", m.artifact, m.ckpt[0] ? " with " : " (untrained, seeded weights)", m.ckpt);
     fprintf(log, "LFW: %d pairs, skipped %d image pairs with missing images\n", pairs.n_pairs, pairs.n_skipped);
-    /* the weights fix the embedding size and the class count; the image size is free */
-    RtBinding b[] = {{"N", o->lfw_batch_size},
-                     {"image_size", o->image_size},
-                     {"embedding_size", info.embedding_size ? info.embedding_size : o->embedding_size},
-                     {"classes", info.classes ? info.classes : 1}};
     const char *want[] = {"embeddings"};
     if (rt_gpu_choose(o->device, "LFW", &gpu, log, st) < 0) goto done;
-    ex = gpu ? rt_exec_bind_gpu(gpu, 1.0, g, vars, b, 4, want, 1, 0, st) : rt_exec_bind(g, vars, b, 4, want, 1, 0, st);
+    ex = gpu ? rt_exec_bind_gpu(gpu, 1.0, m.g, m.vars, m.b, m.nb, want, 1, 0, st)
+             : rt_exec_bind(m.g, m.vars, m.b, m.nb, want, 1, 0, st);
     if (!ex) goto done;
-    rt_vars_init(vars, o->seed);
-    if (ckpt[0]) {
-        RtCkptInfo i2;
-        if (rt_checkpoint_load(ckpt, &i2, vars, NULL, st) < 0) goto done;
-        if (o->use_moving_averages && rt_checkpoint_load_averages(ckpt, vars, st) < 0) goto done;
-    }
     if (rt_exec_upload_vars(ex, st) < 0) goto done; /* a GPU's copy */
     RtEmbedOpts eo = {o->lfw_batch_size, o->image_size, o->nrof_preprocess_threads,
                       o->use_fixed_image_standardization, o->use_flipped_images, o->lfw_nrof_folds,
@@ -79,8 +63,7 @@ int rt_validate(const RtValidateOpts *o, RtStatus *st) {
 done:
     rt_exec_free(ex);
     rt_gpu_close(gpu);
-    rt_vars_free(vars);
     rt_lfw_free(&pairs);
-    rt_artifact_free(&art);
+    rt_model_close(&m);
     return rc;
 }

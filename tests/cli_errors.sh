@@ -3,21 +3,6 @@
 # and print exactly one line on stderr that names the thing at fault.
 source "$(dirname "$0")/lib_cli.sh"
 
-expect_error() { # expect_error "what" "substring" cmd...
-    local what=$1 want=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$? lines
-    lines=$(wc -l <"$tmp/err")
-    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$lines" -eq 1 ] && grep -qF -- "$want" "$tmp/err"; then
-        passes=$((passes + 1))
-        echo "ok   $what: $(cat "$tmp/err")"
-    else
-        fails=$((fails + 1))
-        echo "FAIL $what: status $rc, $lines stderr lines, wanted '$want':"
-        cat "$tmp/err"
-    fi
-}
 
 "$bin/fnc" compile tests/models/irv1_small.fn -o "$tmp/m.fnc" >/dev/null || { echo "FAIL: compile"; exit 1; }
 "$bin/fn_gendata" "$tmp/data" 2 2 80 >/dev/null || { echo "FAIL: gendata"; exit 1; }

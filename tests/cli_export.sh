@@ -8,18 +8,6 @@
 # line on stderr, a status below 128 and no file.
 source "$(dirname "$0")/lib_cli.sh"
 
-expect_error() { # expect_error "what" "substring" cmd...
-    local what=$1 want=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$? lines
-    lines=$(wc -l <"$tmp/err")
-    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$lines" -eq 1 ] && grep -qF -- "$want" "$tmp/err"; then
-        ok "$what: $(cat "$tmp/err")"
-    else
-        bad "$what: status $rc, $lines stderr lines, wanted '$want': $(cat "$tmp/err")"
-    fi
-}
 
 py=""
 for p in python3 /usr/bin/python3; do

@@ -5,19 +5,6 @@
 # exit without a crash (status < 128) and one line on stderr naming the file and the tensor.
 source "$(dirname "$0")/lib_cli.sh"
 
-expect_error() { # expect_error "what" "substring" cmd...
-    local what=$1 want=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$? lines
-    lines=$(wc -l <"$tmp/err")
-    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$lines" -eq 1 ] && grep -qF -- "$want" "$tmp/err"; then
-        ok "$what: $(cat "$tmp/err")"
-    else
-        bad "$what: status $rc, $lines stderr lines, wanted '$want':"
-        cat "$tmp/err"
-    fi
-}
 
 fx=tests/interop
 "$bin/fnc" compile tests/models/import_tiny.fn -o "$tmp/tiny.fnc" >/dev/null || { bad "compile"; finish; exit; }

@@ -16,9 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/artifact.h"
-#include "runtime/checkpoint.h"
-#include "runtime/mtcnn.h"
+#include "runtime/model.h"
 
 typedef struct {
     const char *model, *input, *out, *graph, *output, *input_name, *mtcnn_weights, *save;
@@ -72,26 +70,6 @@ static int parse(int argc, char **argv, Args *a) {
             return -1;
     }
     return a->model && a->input && a->out && a->n > 0 ? 0 : -1;
-}
-
-/* the variables: seeded, then the checkpoint's, or an MTCNN net's det<k>.npy (as fnrun export) */
-static int fill_vars(const Args *a, const char *ckpt, RtVars *vars, RtStatus *st) {
-    rt_vars_init(vars, (uint64_t)a->seed);
-    if (ckpt[0]) {
-        RtCkptInfo info;
-        if (rt_checkpoint_load(ckpt, &info, vars, NULL, st) < 0) return -1;
-        return a->use_moving_averages ? rt_checkpoint_load_averages(ckpt, vars, st) : 0;
-    }
-    if (!a->mtcnn_weights) return 0;
-    char net[5] = {0}, path[4096];
-    memcpy(net, a->graph, 4);
-    int k = !strcmp(net, "pnet") ? 1 : !strcmp(net, "rnet") ? 2 : 3;
-    snprintf(path, sizeof path, "%s/det%d.npy", a->mtcnn_weights, k);
-    RtNpyWeights w;
-    if (rt_npy_load_weights(path, &w, st) < 0) return -1;
-    int rc = rt_mtcnn_load(vars, net, &w, 1, st);
-    rt_npy_free(&w);
-    return rc;
 }
 
 static int ends_with(const char *s, const char *t) {
@@ -184,33 +162,17 @@ int main(int argc, char **argv) {
         return 2;
     }
     RtStatus st;
-    char art_path[4096], ckpt[4096];
-    RtCkptInfo info;
-    memset(&info, 0, sizeof info);
-    RtArtifact art;
-    if (rt_checkpoint_resolve_model(a.model, art_path, ckpt, sizeof ckpt, &info, &st) < 0 ||
-        rt_artifact_load(art_path, &art, &st) < 0) {
-        fprintf(stderr, "fn_embed_raw: %s\n", st.msg);
-        return 1;
-    }
-    const IrGraph *g = rt_artifact_graph(&art, a.graph);
-    RtVars *vars = rt_vars_new(4);
-    RtBinding b[] = {
-        {"N", a.n},
-        {"image_size", a.image_size},
-        {"H", a.image_size},
-        {"W", a.image_size},
-        {"embedding_size", info.embedding_size ? info.embedding_size : a.embedding_size},
-        {"classes", info.classes ? info.classes : 1}};
+    RtModelOpts mo = {a.model, a.graph, a.image_size, a.embedding_size, a.use_moving_averages, (uint64_t)a.seed,
+                      a.mtcnn_weights};
+    RtModel m;
     const char *want[] = {a.output};
-    RtExec *ex = g ? rt_exec_bind(g, vars, b, 6, want, 1, 0, &st) : NULL;
-    int rc = ex && fill_vars(&a, ckpt, vars, &st) == 0 &&
-                     (!a.randomize || randomize(&a, vars, &st) == 0) && run(&a, ex, &st) == 0
+    RtExec *ex = NULL;
+    int rc = rt_model_open(&mo, a.n, &m, &st) == 0 && (ex = rt_exec_bind(m.g, m.vars, m.b, m.nb, want, 1, 0, &st)) &&
+                     (!a.randomize || randomize(&a, m.vars, &st) == 0) && run(&a, ex, &st) == 0
                  ? 0
                  : 1;
-    if (rc) fprintf(stderr, "fn_embed_raw: %s\n", g ? st.msg : "no such graph");
+    if (rc) fprintf(stderr, "fn_embed_raw: %s\n", st.msg);
     rt_exec_free(ex);
-    rt_vars_free(vars);
-    rt_artifact_free(&art);
+    rt_model_close(&m);
     return rc;
 }

@@ -23,8 +23,8 @@
 #include <sys/stat.h>
 
 #include "runtime/artifact.h"
-#include "runtime/checkpoint.h"
 #include "runtime/ema.h"
+#include "runtime/model.h"
 
 static int read_raw(const char *path, void *buf, size_t bytes) {
     FILE *f = fopen(path, "rb");
@@ -42,10 +42,10 @@ static void set_scalar(RtExec *ex, int prec, const char *name, double v) {
 }
 
 /* vars in float64: every variable of v32 converted */
-static RtVars *widen(const IrGraph *g, const RtBinding *b, const RtVars *v32, RtStatus *st) {
+static RtVars *widen(const IrGraph *g, const RtBinding *b, int nb, const RtVars *v32, RtStatus *st) {
     RtVars *v64 = rt_vars_new(8);
     int64_t sym[64];
-    if (rt_bind_syms(g, b, 4, sym, st) < 0 || rt_vars_bind(v64, g, sym, st) < 0) return NULL;
+    if (rt_bind_syms(g, b, nb, sym, st) < 0 || rt_vars_bind(v64, g, sym, st) < 0) return NULL;
     for (int i = 0; i < v64->n; i++) {
         const RtVar *a = &v32->v[i];
         for (int64_t k = 0; k < a->n; k++) ((double *)v64->v[i].data)[k] = ((const float *)a->data)[k];
@@ -89,10 +89,9 @@ static FILE *open_manifest(const char *dir) {
 
 /* the checkpoint's artifact: model-RUN.fnc beside it */
 static int load_artifact(const char *ckpt, RtCkptInfo *info, RtArtifact *art, RtStatus *st) {
-    char path[4096];
-    const char *slash = strrchr(ckpt, '/');
-    if (rt_checkpoint_info(ckpt, info, st) < 0) return -1;
-    snprintf(path, sizeof path, "%.*smodel-%s.fnc", slash ? (int)(slash - ckpt + 1) : 0, ckpt, info->run);
+    char path[4096], found[4096];
+    if (rt_checkpoint_resolve_model(ckpt, path, found, sizeof path, info, st) < 0) return -1;
+    if (!found[0]) return rt_fail(st, "%s is an artifact, not a checkpoint", ckpt);
     return rt_artifact_load(path, art, st);
 }
 
@@ -169,22 +168,16 @@ static int cmd_run(int argc, char **argv) {
         else return fprintf(stderr, "fn_raw: unknown argument %s\n", argv[i]), 2;
     }
     RtStatus st;
-    RtCkptInfo info;
-    RtArtifact art;
-    if (load_artifact(ckpt, &info, &art, &st) < 0) return fprintf(stderr, "fn_raw: %s\n", st.msg), 1;
-    const IrGraph *g = rt_artifact_graph(&art, labels ? "train/SGD" : "eval");
-    if (!g) return fprintf(stderr, "fn_raw: the artifact has no %s graph\n", labels ? "train/SGD" : "eval"), 1;
+    RtModelOpts mo = {ckpt, labels ? "train/SGD" : "eval", size, 0, averages, 666, NULL};
+    RtModel m;
+    if (rt_model_open(&mo, n, &m, &st) < 0) return fprintf(stderr, "fn_raw: %s\n", st.msg), 1;
+    const IrGraph *g = m.g;
+    const RtBinding *b = m.b;
+    RtVars *vars = m.vars;
     const char *want[1024];
     int n_want = wanted(g, labels != NULL, want, 1024);
-    RtBinding b[] = {{"N", n}, {"image_size", size}, {"embedding_size", info.embedding_size}, {"classes", info.classes}};
-    RtVars *vars = rt_vars_new(4);
-    int64_t sym[64];
-    RtCkptInfo i2;
-    if (rt_bind_syms(g, b, 4, sym, &st) < 0 || rt_vars_bind(vars, g, sym, &st) < 0 ||
-        rt_checkpoint_load(ckpt, &i2, vars, NULL, &st) < 0 || (averages && rt_checkpoint_load_averages(ckpt, vars, &st) < 0))
-        return fprintf(stderr, "fn_raw: %s\n", st.msg), 1;
-    RtVars *run_vars = prec == 8 ? widen(g, b, vars, &st) : vars;
-    RtExec *ex = run_vars ? rt_exec_bind(g, run_vars, b, 4, want, n_want, 0, &st) : NULL;
+    RtVars *run_vars = prec == 8 ? widen(g, b, m.nb, vars, &st) : vars;
+    RtExec *ex = run_vars ? rt_exec_bind(g, run_vars, b, m.nb, want, n_want, 0, &st) : NULL;
     if (!ex) return fprintf(stderr, "fn_raw: %s\n", st.msg), 1;
     int64_t n_img;
     void *x = rt_exec_input(ex, "images", &n_img); // [N,SIZE,SIZE,3]
@@ -199,16 +192,15 @@ static int cmd_run(int argc, char **argv) {
     set_scalar(ex, prec, "center_loss_factor", 0);
     set_scalar(ex, prec, "learning_rate", 0);
     if (rt_exec_run(ex, 1, 0, &st) < 0) return fprintf(stderr, "fn_raw: %s\n", st.msg), 1;
-    FILE *m = open_manifest(out);
-    if (!m) return 1;
+    FILE *man = open_manifest(out);
+    if (!man) return 1;
     for (int i = 0; i < n_want; i++)
-        if (write_output(ex, prec, want[i], out, m) < 0) return 1;
-    fclose(m);
+        if (write_output(ex, prec, want[i], out, man) < 0) return 1;
+    fclose(man);
     printf("fn_raw: %d outputs of %s to %s\n", n_want, labels ? "train/SGD" : "eval", out);
     rt_exec_free(ex);
     if (run_vars != vars) rt_vars_free(run_vars), free(x32);
-    rt_vars_free(vars);
-    rt_artifact_free(&art);
+    rt_model_close(&m);
     return 0;
 }
 
