@@ -70,6 +70,7 @@ expect_error "not an artifact" "$tmp/text.fnc" "$bin/fnrun" export "$tmp/text.fn
 expect_error "unknown --output" "unknown output \"nope\"" "$bin/fnrun" export "$tmp/irv1.fnc" --output nope -o "$tmp/bad.onnx"
 expect_error "missing -o" "-o OUT.onnx" "$bin/fnrun" export "$tmp/irv1.fnc"
 expect_error "a graph the artifact lacks" "no graph \"train\"" "$bin/fnrun" export "$tmp/irv1.fnc" --graph train -o "$tmp/bad.onnx"
+expect_error "an artifact without an eval graph" "no graph \"eval\"" "$bin/fnrun" export "$bin/mtcnn.fnc" -o "$tmp/bad.onnx"
 expect_error "an op without a lowering" "no ONNX lowering" "$bin/fnrun" export "$tmp/irv1.fnc" --graph train/SGD -o "$tmp/bad.onnx"
 expect_error "MTCNN without weights" "--mtcnn_weights" "$bin/fnrun" export "$bin/mtcnn.fnc" --graph pnet/eval -o "$tmp/bad.onnx"
 expect_error "bad layout" "--input_layout" "$bin/fnrun" export "$tmp/irv1.fnc" --input_layout hwcn -o "$tmp/bad.onnx"
