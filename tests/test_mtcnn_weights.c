@@ -59,7 +59,10 @@ static void check_net(const char *model, const char *net, const char *npy, int n
         outputs++;
     }
     printf("  %s %dx%d: %d outputs, adapted vs transposed reference: max rel diff %.2e\n", net, h, w, outputs, worst);
-    CHECK(outputs >= 2 && worst < 1e-4, "%s: the adapted weights reproduce the reference's transposed run", net);
+    /* The two runs sum in other orders (the transposed maps take other convolution kernels), so
+     * float32 rounding differs: up to 1.2e-4 of the 1e-3 floor (about 1e-7 absolute) on an
+     * AVX-512 Xeon, 5e-5 elsewhere. Weights adapted wrongly are off by O(1). */
+    CHECK(outputs >= 2 && worst < 1e-3, "%s: the adapted weights reproduce the reference's transposed run", net);
     rt_exec_free(ea);
     rt_exec_free(eb);
     rt_vars_free(va);
