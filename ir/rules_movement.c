@@ -48,8 +48,10 @@ int ir_infer_movement(IrGraph *g, IrNode *n) {
         const IrShape *t = &n->attr.shape;
         int64_t a = 1, b = 1, v;
         int all_const = 1;
-        for (int i = 0; i < x->rank; i++) all_const &= ir_dim_const_value(g, x->d[i], &v), a *= v;
-        for (int i = 0; i < t->rank; i++) all_const &= ir_dim_const_value(g, t->d[i], &v), b *= v;
+        for (int i = 0; i < x->rank && all_const; i++) /* v is set only for a constant */
+            if ((all_const = ir_dim_const_value(g, x->d[i], &v))) a *= v;
+        for (int i = 0; i < t->rank && all_const; i++)
+            if ((all_const = ir_dim_const_value(g, t->d[i], &v))) b *= v;
         if (all_const && a != b)
             return ir_rules_fail(g, "reshape of %lld elements to %lld", (long long)a,
                                  (long long)b);
