@@ -1,5 +1,5 @@
-/* Image decoding (JPEG through libjpeg-turbo's libjpeg API, PNG through libpng's simplified
- * API), file reading and PNG writing. Every failure returns a reason; nothing here exits,
+/* Image decoding (JPEG through libjpeg-turbo's libjpeg API, PNG through libpng's low-level
+ * reader), file reading and PNG writing. Every failure returns a reason; nothing here exits,
  * longjmps out of this file or trusts a header's sizes before checking them.
  * Not here: augmentation (augment.c), batching (loader.c). */
 #include "runtime/image.h"
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { MAX_SIDE = 1 << 14 }; /* refuse absurd sizes before allocating */
 
@@ -137,38 +138,91 @@ static int probe_jpeg(const unsigned char *data, size_t n, int *w, int *h, char 
 }
 
 /* ---- PNG ----------------------------------------------------------------------------------- */
+/* libpng's low-level reader, so that samples are taken as stored: 16-bit samples are scaled to
+ * 8 bits (rounded v / 257), never gamma-converted (the simplified API treats 16-bit PNGs as
+ * linear light and re-encodes them as sRGB); gAMA / sRGB chunks are ignored, as TensorFlow and
+ * PIL do. Palette and grey become RGB, alpha is dropped (not composited). */
+typedef struct {
+    const unsigned char *data;
+    size_t n, at;
+    char msg[200];
+} PngSrc;
+
+static void png_read_mem(png_structp png, png_bytep out, png_size_t n) {
+    PngSrc *s = png_get_io_ptr(png);
+    if (n > s->n - s->at) png_error(png, "truncated data");
+    memcpy(out, s->data + s->at, n);
+    s->at += n;
+}
+
+static void png_read_fail(png_structp png, png_const_charp msg) {
+    PngSrc *s = png_get_error_ptr(png);
+    snprintf(s->msg, sizeof s->msg, "corrupt PNG: %s", msg);
+    png_longjmp(png, 1);
+}
+
+static void png_read_warn(png_structp png, png_const_charp msg) {
+    (void)png;
+    (void)msg;
+}
+
+/* the header, then the transforms to 8-bit RGB; 0, or -1 with a reason in s->msg */
+static int png_setup(png_structp png, png_infop info, PngSrc *s, png_uint_32 *w, png_uint_32 *h) {
+    png_read_info(png, info);
+    *w = png_get_image_width(png, info);
+    *h = png_get_image_height(png, info);
+    if (*w == 0 || *h == 0 || *w > MAX_SIDE || *h > MAX_SIDE) {
+        snprintf(s->msg, sizeof s->msg, "PNG of %ux%u has an unsupported size", *w, *h);
+        return -1;
+    }
+    int ct = png_get_color_type(png, info);
+    png_set_expand(png); /* palette to RGB, grey below 8 bits to 8, tRNS to alpha */
+    png_set_scale_16(png);
+    if (!(ct & PNG_COLOR_MASK_COLOR)) png_set_gray_to_rgb(png);
+    png_set_strip_alpha(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    if (png_get_rowbytes(png, info) != (size_t)*w * 3) {
+        snprintf(s->msg, sizeof s->msg, "PNG of colour type %d does not decode to RGB", ct);
+        return -1;
+    }
+    return 0;
+}
+
 static int decode_png(const unsigned char *data, size_t n, RtImage *img, char *err, size_t cap) {
-    png_image pi;
-    memset(&pi, 0, sizeof pi);
-    pi.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_memory(&pi, data, n)) {
-        snprintf(err, cap, "corrupt PNG: %s", pi.message);
+    PngSrc s = {data, n, 0, ""};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &s, png_read_fail, png_read_warn);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    unsigned char *volatile pix = NULL;
+    png_bytep *volatile rows = NULL;
+    int bad = !info;
+    if (!bad && setjmp(png_jmpbuf(png)) == 0) {
+        png_set_read_fn(png, &s, png_read_mem);
+        png_uint_32 w, h;
+        bad = png_setup(png, info, &s, &w, &h) < 0;
+        if (!bad) {
+            pix = malloc((size_t)w * h * 3);
+            rows = malloc(h * sizeof *rows);
+            bad = !pix || !rows;
+            if (bad) snprintf(s.msg, sizeof s.msg, "out of memory");
+        }
+        for (png_uint_32 y = 0; !bad && y < h; y++) rows[y] = pix + (size_t)y * w * 3;
+        if (!bad) {
+            png_read_image(png, rows); /* what follows the pixels (IEND, text) is not read */
+            img->w = (int)w;
+            img->h = (int)h;
+        }
+    } else {
+        bad = 1;
+    }
+    png_destroy_read_struct(&png, &info, NULL);
+    free(rows);
+    if (bad) {
+        free(pix);
+        snprintf(err, cap, "%s", s.msg[0] ? s.msg : "out of memory");
         return -1;
     }
-    if (pi.width == 0 || pi.height == 0 || pi.width > MAX_SIDE || pi.height > MAX_SIDE) {
-        snprintf(err, cap, "PNG of %ux%u has an unsupported size", pi.width, pi.height);
-        png_image_free(&pi);
-        return -1;
-    }
-    pi.format = PNG_FORMAT_RGBA; /* read with alpha, then drop it (no compositing) */
-    unsigned char *rgba = malloc(PNG_IMAGE_SIZE(pi));
-    if (!rgba || !png_image_finish_read(&pi, NULL, rgba, 0, NULL)) {
-        snprintf(err, cap, "corrupt PNG: %s", rgba ? pi.message : "out of memory");
-        free(rgba);
-        png_image_free(&pi);
-        return -1;
-    }
-    size_t np = (size_t)pi.width * pi.height;
-    img->w = (int)pi.width;
-    img->h = (int)pi.height;
-    img->pix = malloc(np * 3);
-    if (!img->pix) {
-        free(rgba);
-        snprintf(err, cap, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < np; i++) memcpy(img->pix + 3 * i, rgba + 4 * i, 3);
-    free(rgba);
+    img->pix = pix;
     return 0;
 }
 
@@ -291,9 +345,15 @@ int rt_image_write_png(const char *path, const RtImage *img, RtStatus *st) {
     return rt_image_write_png_level(path, img, 6, st);
 }
 
+typedef struct {
+    FILE *f;
+    int err; /* the first write's errno */
+    char msg[256];
+} PngSink;
+
 static void png_error_jump(png_structp png, png_const_charp msg) {
-    char *err = png_get_error_ptr(png);
-    snprintf(err, 256, "%s", msg);
+    PngSink *k = png_get_error_ptr(png);
+    snprintf(k->msg, sizeof k->msg, "%s", k->err ? strerror(k->err) : msg);
     png_longjmp(png, 1);
 }
 
@@ -302,18 +362,36 @@ static void png_warning_ignore(png_structp png, png_const_charp msg) {
     (void)msg;
 }
 
+static void png_write_file(png_structp png, png_bytep data, png_size_t n) {
+    PngSink *k = png_get_io_ptr(png);
+    if (fwrite(data, 1, n, k->f) != n) {
+        k->err = errno ? errno : EIO;
+        png_error(png, "write failed");
+    }
+}
+
+static void png_flush_file(png_structp png) {
+    PngSink *k = png_get_io_ptr(png);
+    if (fflush(k->f) != 0) {
+        k->err = errno;
+        png_error(png, "write failed");
+    }
+}
+
+/* A failed write leaves no file: the message names it with the reason (errno where the system
+ * gave one). */
 int rt_image_write_png_level(const char *path, const RtImage *img, int level, RtStatus *st) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return rt_fail(st, "cannot write %s: %s", path, strerror(errno));
-    char err[256] = "";
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, err, png_error_jump, png_warning_ignore);
+    PngSink k = {fopen(path, "wb"), 0, ""};
+    if (!k.f) return rt_fail(st, "cannot write %s: %s", path, strerror(errno));
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &k, png_error_jump, png_warning_ignore);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info || setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
-        fclose(f);
-        return rt_fail(st, "cannot write %s: %s", path, err[0] ? err : "out of memory");
+        fclose(k.f);
+        unlink(path);
+        return rt_fail(st, "cannot write %s: %s", path, k.msg[0] ? k.msg : "out of memory");
     }
-    png_init_io(png, f);
+    png_set_write_fn(png, &k, png_write_file, png_flush_file);
     png_set_compression_level(png, level);
     png_set_IHDR(png, info, (png_uint_32)img->w, (png_uint_32)img->h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -321,6 +399,9 @@ int rt_image_write_png_level(const char *path, const RtImage *img, int level, Rt
     for (int y = 0; y < img->h; y++) png_write_row(png, img->pix + (size_t)y * img->w * 3);
     png_write_end(png, info);
     png_destroy_write_struct(&png, &info);
-    if (fclose(f) != 0) return rt_fail(st, "cannot write %s: %s", path, strerror(errno));
-    return 0;
+    int err = fflush(k.f) != 0 ? errno : 0;
+    if (fclose(k.f) != 0 && !err) err = errno;
+    if (!err) return 0;
+    unlink(path);
+    return rt_fail(st, "cannot write %s: %s", path, strerror(err));
 }
