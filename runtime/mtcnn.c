@@ -1,6 +1,7 @@
 /* See mtcnn.h. */
 #include "runtime/mtcnn.h"
 
+#include <math.h>
 #include <string.h>
 
 /* the fully connected layers fed by a flattened S x S x C map */
@@ -31,6 +32,10 @@ int rt_mtcnn_load(RtVars *vars, const char *net, const RtNpyWeights *w, int adap
             return rt_fail(st, "%s: the weights are %s, the net wants %s%s", name, got, want,
                            adapt && a->rank == 4 ? " (spatial axes swapped)" : "");
         }
+        for (int64_t k = 0; k < a->n; k++) /* NaN, inf: a corrupted file, never a net */
+            if (!isfinite(a->data[k]))
+                return rt_fail(st, "array %s/%s has a non-finite value (%g) at index %lld", a->layer, a->param,
+                               (double)a->data[k], (long long)k);
         float *dst = v->data;
         int side = 0;
         for (size_t k = 0; k < sizeof flattened / sizeof flattened[0]; k++)

@@ -96,6 +96,11 @@ RtMtcnn *rt_mtcnn_new(const IrGraph *pnet, const IrGraph *rnet, const IrGraph *o
         if (ok) {
             ok = rt_mtcnn_load(m->vars, nets[k], &w, 1, st) == 0;
             rt_npy_free(&w);
+            if (!ok) { /* the message names the file */
+                char why[sizeof st->msg];
+                snprintf(why, sizeof why, "%s", st->msg);
+                rt_fail(st, "%s: %s", path, why);
+            }
         }
     }
     if (!ok) {
@@ -187,6 +192,23 @@ static void fix_box(Box *b) {
     b->y2 = trunc(b->y2);
 }
 
+/* Drops the boxes a corrupted net can give: a non-finite score, or an edge or landmark that is
+ * not finite or lies more than one image side outside the image (converting those to int would
+ * be undefined, cropping them would allocate absurd windows). Real boxes stay well inside. */
+static void keep_sane(Boxes *bs, int iw, int ih) {
+    double side = iw > ih ? iw : ih, lo = -side, hi = 2 * side;
+    int k = 0;
+    for (int i = 0; i < bs->n; i++) {
+        const Box *b = &bs->b[i];
+        const double e[4] = {b->x1, b->y1, b->x2, b->y2};
+        int ok = isfinite(b->score);
+        for (int j = 0; j < 4; j++) ok &= e[j] >= lo && e[j] <= hi; /* false for NaN */
+        for (int j = 0; j < 10; j++) ok &= b->pts[j] >= lo && b->pts[j] <= hi;
+        if (ok) bs->b[k++] = *b;
+    }
+    bs->n = k;
+}
+
 /* ---- stage 1: PNet over the pyramid ---------------------------------------------------------- */
 
 static int stage1(RtMtcnn *m, const RtImage *img, const float *pix, const RtMtcnnParams *p,
@@ -212,7 +234,7 @@ static int stage1(RtMtcnn *m, const RtImage *img, const float *pix, const RtMtcn
         for (int c = 0; c < ow; c++)
             for (int r = 0; r < oh; r++) {
                 double pr = prob[((size_t)r * ow + c) * 2 + 1];
-                if (pr < p->threshold[0]) continue;
+                if (!(pr >= p->threshold[0])) continue; /* NaN too */
                 Box b = {trunc((2.0 * c + 1) / s), trunc((2.0 * r + 1) / s), trunc((2.0 * c + 12) / s),
                          trunc((2.0 * r + 12) / s), pr, {0}, {0}, r, c};
                 push(&scale_boxes, &b);
@@ -239,6 +261,7 @@ static int stage1(RtMtcnn *m, const RtImage *img, const float *pix, const RtMtcn
         rerec(b);
         fix_box(b);
     }
+    keep_sane(out, img->w, img->h);
     return 0;
 }
 
@@ -310,6 +333,7 @@ int rt_mtcnn_detect(RtMtcnn *m, const RtImage *img, const RtMtcnnParams *p, RtFa
             bbreg(&bs.b[i]);
             rerec(&bs.b[i]);
         }
+        keep_sane(&bs, img->w, img->h);
     }
     if (rc == 0 && bs.n) { /* ONet */
         for (int i = 0; i < bs.n; i++) fix_box(&bs.b[i]);
@@ -325,6 +349,7 @@ int rt_mtcnn_detect(RtMtcnn *m, const RtImage *img, const RtMtcnnParams *p, RtFa
             }
             bbreg(b);
         }
+        keep_sane(&bs, img->w, img->h);
         nms_keep(&bs, 0.7, 1);
     }
     if (rc == 0 && bs.n) {

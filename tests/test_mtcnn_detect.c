@@ -2,12 +2,14 @@
  * 200 LFW images spread over the people. Every image should give a face; the face the aligner
  * picks should be inside the image and over its centre, where LFW's faces sit, with five
  * landmarks inside the box in a face's order. Exactness against the reference's algorithm is
- * tests/cli_mtcnn_oracle.sh; here: that the whole pipeline finds faces. */
+ * tests/cli_mtcnn_oracle.sh; here: that the whole pipeline finds faces, and that corrupted
+ * weight files are refused or give sane boxes. */
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/driver.h"
 #include "runtime/align.h"
@@ -87,6 +89,93 @@ static void detect_one(RtMtcnn *m, const char *path, Tally *t) {
     rt_image_free(&img);
 }
 
+/* A copy of the three weight files in a fresh folder (returned in out) whose det<k>.npy has every
+ * value of <layer>/<param> replaced by v: the array's bytes are found in the file by content. */
+static int corrupt_copy(const char *src_dir, int k, const char *layer, const char *param, float v, char *out) {
+    strcpy(out, "/tmp/fn_mtcnn_bad_XXXXXX");
+    if (!mkdtemp(out)) return -1;
+    for (int d = 1; d <= 3; d++) {
+        char from[600], to[600];
+        snprintf(from, sizeof from, "%s/det%d.npy", src_dir, d);
+        snprintf(to, sizeof to, "%s/det%d.npy", out, d);
+        FILE *f = fopen(from, "rb");
+        if (!f) return -1;
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        rewind(f);
+        unsigned char *buf = malloc((size_t)n);
+        int ok = fread(buf, 1, (size_t)n, f) == (size_t)n;
+        fclose(f);
+        RtNpyWeights w;
+        RtStatus st;
+        if (ok && d == k && rt_npy_parse_weights(buf, (size_t)n, from, &w, &st) == 0) {
+            const RtNpyArray *a = rt_npy_find(&w, layer, param);
+            unsigned char *at = a ? memmem(buf, (size_t)n, a->data, (size_t)a->n * sizeof(float)) : NULL;
+            for (int64_t i = 0; at && i < a->n; i++) memcpy(at + i * sizeof(float), &v, sizeof v);
+            ok = at != NULL;
+            rt_npy_free(&w);
+        }
+        FILE *g = ok ? fopen(to, "wb") : NULL;
+        ok = g && fwrite(buf, 1, (size_t)n, g) == (size_t)n;
+        if (g) fclose(g);
+        free(buf);
+        if (!ok) return -1;
+    }
+    return 0;
+}
+
+static void remove_copy(const char *dir) {
+    char p[600];
+    for (int d = 1; d <= 3; d++) {
+        snprintf(p, sizeof p, "%s/det%d.npy", dir, d);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+/* Corrupted weights: NaN is refused when loaded, naming the file and the array; finite but absurd
+ * values (huge regressions, overflowing sums) give no face or sane faces, never undefined box
+ * arithmetic (the sanitizer build traps on that). */
+static void test_corrupted(IrGraph **g, const char *weights, const char *portrait) {
+    char dir[64];
+    RtStatus st;
+    if (!CHECK(corrupt_copy(weights, 3, "conv6-2", "biases", NAN, dir) == 0, "corrupted copy")) return;
+    RtMtcnn *m = rt_mtcnn_new(g[0], g[1], g[2], dir, &st);
+    CHECK(!m && strstr(st.msg, "det3.npy") && strstr(st.msg, "conv6-2/biases") && strstr(st.msg, "non-finite"),
+          "NaN weights are an error naming the file and the array: %s", m ? "(loaded)" : st.msg);
+    rt_mtcnn_free(m);
+    remove_copy(dir);
+    static const struct {
+        int k;
+        const char *layer, *param;
+        float v;
+    } bad[] = {{1, "conv4-2", "biases", 1e30f}, {1, "conv4-2", "biases", -3e38f}, {2, "conv5-2", "biases", 1e30f},
+               {3, "conv6-2", "biases", -1e30f}, {3, "conv6-3", "biases", 3e38f}, {1, "conv1", "biases", 3e38f}};
+    RtImage img;
+    if (!CHECK(rt_image_read(portrait, &img, &st) == 0, "%s", st.msg)) return;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (!CHECK(corrupt_copy(weights, bad[i].k, bad[i].layer, bad[i].param, bad[i].v, dir) == 0, "copy")) continue;
+        m = rt_mtcnn_new(g[0], g[1], g[2], dir, &st);
+        RtMtcnnParams p;
+        rt_mtcnn_defaults(&p);
+        RtFace *f = NULL;
+        int n = 0, sane = 1;
+        if (CHECK(m != NULL, "finite weights load: %s", st.msg) &&
+            CHECK(rt_mtcnn_detect(m, &img, &p, &f, &n, &st) == 0, "detect: %s", st.msg)) {
+            for (int j = 0; j < n; j++)
+                for (int e = 0; e < 4; e++)
+                    sane &= isfinite(f[j].box[e]) && fabs(f[j].box[e]) < 4.0 * (img.w + img.h) && isfinite(f[j].score);
+        }
+        printf("  det%d %s/%s = %g: %d faces\n", bad[i].k, bad[i].layer, bad[i].param, bad[i].v, n);
+        CHECK(sane, "det%d %s/%s = %g: every face finite and near the image", bad[i].k, bad[i].layer, bad[i].param,
+              bad[i].v);
+        free(f);
+        rt_mtcnn_free(m);
+        remove_copy(dir);
+    }
+    rt_image_free(&img);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     rt_blas_select(argv);
@@ -109,6 +198,9 @@ int main(int argc, char **argv) {
     RtStatus bad;
     CHECK(rt_mtcnn_new(g[0], g[1], g[2], "/nonexistent", &bad) == NULL && strstr(bad.msg, "det1.npy"),
           "a missing weight folder is an error naming det1.npy: %s", bad.msg);
+
+    snprintf(p, sizeof p, "%s/faces/Anthony_Hopkins_0001.jpg", data);
+    test_corrupted(g, dir, p);
 
     Tally portraits = {0};
     static const char *faces[] = {"Anthony_Hopkins_0001.jpg", "Anthony_Hopkins_0002.jpg"};
