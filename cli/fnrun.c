@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/flags.h"
 #include "cli/fnrun_cmds.h"
@@ -19,6 +20,35 @@ volatile sig_atomic_t fnrun_stop_requested;
 static void on_signal(int sig) {
     (void)sig;
     fnrun_stop_requested = 1;
+}
+
+/* The first of flags[] (names) whose value is below its minimum, named on stderr; 0 if none. */
+static int below(const char *cmd, const char *const *names, const int *values, const int *mins, int n) {
+    for (int i = 0; i < n; i++)
+        if (values[i] < mins[i]) {
+            fprintf(stderr, "%s: --%s must be %s (got %d)\n", cmd, names[i],
+                    mins[i] == 0 ? "0 or more" : mins[i] == 1 ? "positive" : "at least 2", values[i]);
+            return 1;
+        }
+    return 0;
+}
+
+static int check_train_ranges(const RtTrainOpts *o) {
+    const char *names[] = {"batch_size", "image_size", "embedding_size", "epoch_size", "max_nrof_epochs",
+                           "lfw_batch_size", "nrof_preprocess_threads", "max_bad_images",
+                           "learning_rate_decay_epochs", "lfw_nrof_folds"};
+    const int values[] = {o->batch_size, o->image_size, o->embedding_size, o->epoch_size, o->max_nrof_epochs,
+                          o->lfw_batch_size, o->nrof_preprocess_threads, o->max_bad_images,
+                          o->learning_rate_decay_epochs, o->lfw_nrof_folds};
+    const int mins[] = {1, 1, 1, 1, 0, 1, 1, 0, 1, 2};
+    if (below("fnrun train", names, values, mins, 10)) return 1;
+    const char *bad = o->nrof_preprocess_threads > 256 ? "--nrof_preprocess_threads must be at most 256"
+                      : !(o->keep_probability > 0 && o->keep_probability <= 1) ? "--keep_probability must be in (0, 1]"
+                      : !(o->moving_average_decay >= 0 && o->moving_average_decay < 1)
+                          ? "--moving_average_decay must be in [0, 1)"
+                          : NULL;
+    if (bad) fprintf(stderr, "fnrun train: %s\n", bad);
+    return bad != NULL;
 }
 
 static int cmd_train(int argc, char **argv) {
@@ -97,12 +127,7 @@ static int cmd_train(int argc, char **argv) {
         fprintf(stderr, "fnrun train: missing ARTIFACT (see fnrun train --help)\n");
         return 2;
     }
-    if (o.batch_size < 1 || o.image_size < 1 || o.embedding_size < 1 || o.epoch_size < 1 ||
-        o.max_nrof_epochs < 0 || o.lfw_batch_size < 1 || o.nrof_preprocess_threads < 1 ||
-        o.nrof_preprocess_threads > 256 || o.max_bad_images < 0 || o.learning_rate_decay_epochs < 1) {
-        fprintf(stderr, "fnrun train: sizes and counts must be positive\n");
-        return 2;
-    }
+    if (check_train_ranges(&o)) return 2;
     if (o.validation_set_split_ratio < 0 || o.validation_set_split_ratio >= 1) {
         fprintf(stderr, "fnrun train: --validation_set_split_ratio must be in [0, 1)\n");
         return 2;
@@ -173,14 +198,24 @@ static int cmd_validate(int argc, char **argv) {
         fprintf(stderr, "fnrun validate: needs MODEL and LFW_DIR (see fnrun validate --help)\n");
         return 2;
     }
-    if (o.lfw_batch_size < 1 || o.image_size < 1 || o.embedding_size < 1 || o.lfw_nrof_folds < 2 ||
-        o.nrof_preprocess_threads < 1 || (o.distance_metric != 0 && o.distance_metric != 1)) {
-        fprintf(stderr, "fnrun validate: sizes must be positive, folds at least 2, the metric 0 or 1\n");
+    const char *names[] = {"lfw_batch_size", "image_size", "embedding_size", "lfw_nrof_folds", "nrof_preprocess_threads"};
+    const int values[] = {o.lfw_batch_size, o.image_size, o.embedding_size, o.lfw_nrof_folds, o.nrof_preprocess_threads};
+    const int mins[] = {1, 1, 1, 2, 1};
+    if (below("fnrun validate", names, values, mins, 5)) return 2;
+    if (o.distance_metric != 0 && o.distance_metric != 1) {
+        fprintf(stderr, "fnrun validate: --distance_metric must be 0 or 1\n");
+        return 2;
+    }
+    struct stat sb0, sb1; /* validate_on_lfw.py takes LFW_DIR first */
+    if (stat(pos[0], &sb0) == 0 && S_ISDIR(sb0.st_mode) && stat(pos[1], &sb1) == 0 && !S_ISDIR(sb1.st_mode)) {
+        fprintf(stderr, "fnrun validate: LFW_DIR %s is a file; the order is MODEL LFW_DIR (validate_on_lfw.py's "
+                        "is the reverse): fnrun validate %s %s\n", pos[1], pos[1], pos[0]);
         return 2;
     }
     o.model = pos[0];
     o.lfw_dir = pos[1];
     o.seed = (uint64_t)seed;
+    o.stop = &fnrun_stop_requested;
     RtStatus st;
     if (rt_validate(&o, &st) < 0) {
         fprintf(stderr, "fnrun validate: %s\n", st.msg);
@@ -227,6 +262,10 @@ int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("fn %s\n", FN_VERSION);
+        return 0;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

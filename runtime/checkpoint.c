@@ -2,6 +2,7 @@
 #include "runtime/checkpoint.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -190,27 +191,76 @@ int rt_checkpoint_restore_weights(const char *path, RtVars *vars, FILE *log, RtS
     return rc;
 }
 
-int rt_checkpoint_latest(const char *dir, char *path, size_t cap, RtStatus *st) {
+/* The epochs of dir's checkpoints (model-*.ckpt-<epoch>), with their file names. */
+static int list_ckpts(const char *dir, long *epochs, char (*names)[256], int max, RtStatus *st) {
     DIR *d = opendir(dir);
-    if (!d) return rt_fail(st, "cannot read run directory %s", dir);
-    long best = -1;
-    char best_name[1024] = "";
+    if (!d) return rt_fail(st, "cannot read run directory %s: %s", dir, strerror(errno));
+    int n = 0;
     struct dirent *e;
-    while ((e = readdir(d))) {
+    while ((e = readdir(d)) && n < max) {
         const char *p = strstr(e->d_name, ".ckpt-");
-        if (strncmp(e->d_name, "model-", 6) != 0 || !p) continue;
+        if (strncmp(e->d_name, "model-", 6) != 0 || !p || strlen(e->d_name) >= 256) continue;
         char *end;
         long ep = strtol(p + 6, &end, 10);
         if (*end || end == p + 6) continue; /* e.g. a leftover .tmp file */
-        if (ep > best) {
-            best = ep;
-            snprintf(best_name, sizeof best_name, "%s", e->d_name);
-        }
+        epochs[n] = ep;
+        snprintf(names[n++], 256, "%s", e->d_name);
     }
     closedir(d);
-    if (best < 0) return rt_fail(st, "no checkpoint (model-*.ckpt-N) in %s", dir);
-    snprintf(path, cap, "%s/%s", dir, best_name);
+    if (n == 0) return rt_fail(st, "no checkpoint (model-*.ckpt-N) in %s", dir);
+    return n;
+}
+
+int rt_checkpoint_latest(const char *dir, char *path, size_t cap, RtStatus *st) {
+    long epochs[64];
+    char names[64][256];
+    int n = list_ckpts(dir, epochs, names, 64, st), best = 0;
+    if (n < 0) return -1;
+    for (int i = 1; i < n; i++)
+        if (epochs[i] > epochs[best]) best = i;
+    snprintf(path, cap, "%s/%s", dir, names[best]);
     return 0;
+}
+
+int rt_checkpoint_latest_intact(const char *dir, FILE *log, char *path, size_t cap, RtCkptInfo *info,
+                                RtStatus *st) {
+    long epochs[64];
+    char names[64][256], first_err[sizeof st->msg] = "";
+    int n = list_ckpts(dir, epochs, names, 64, st);
+    if (n < 0) return -1;
+    for (int tried = 0; tried < n; tried++) { /* newest first */
+        int best = -1;
+        for (int i = 0; i < n; i++)
+            if (epochs[i] >= 0 && (best < 0 || epochs[i] > epochs[best])) best = i;
+        snprintf(path, cap, "%s/%s", dir, names[best]);
+        epochs[best] = -1;
+        Fn__Checkpoint *c = read_ckpt(path, st); /* the whole payload, checksum included */
+        if (c) {
+            fill_info(c, info);
+            fn__checkpoint__free_unpacked(c, NULL);
+            if (first_err[0] && log) fprintf(log, "note: %s; using the newest intact one, %s\n", first_err, path);
+            return 0;
+        }
+        if (!first_err[0]) snprintf(first_err, sizeof first_err, "%s", st->msg);
+    }
+    return rt_fail(st, "no intact checkpoint in %s (the newest: %s)", dir, first_err);
+}
+
+/* A run folder renamed and resumed holds checkpoints of the new name beside the artifact of the
+ * old: the only model-*.fnc in dir, if there is exactly one. */
+static int any_artifact(const char *dir, char *art, size_t cap) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, "model-", 6) == 0 && len > 10 && strcmp(e->d_name + len - 4, ".fnc") == 0 &&
+            n++ == 0)
+            snprintf(art, cap, "%s/%s", dir, e->d_name);
+    }
+    closedir(d);
+    return n == 1;
 }
 
 /* See checkpoint.h. */
@@ -238,7 +288,7 @@ int rt_checkpoint_resolve_model(const char *model, char *art, char *ckpt, size_t
     if (slash) *slash = 0;
     else snprintf(dir, sizeof dir, ".");
     snprintf(art, cap, "%s/model-%s.fnc", dir, info->run);
-    if (stat(art, &sb) != 0)
-        return rt_fail(st, "checkpoint %s: its artifact %s is missing", ckpt, art);
-    return 0;
+    if (stat(art, &sb) == 0 || any_artifact(dir, art, cap)) return 0;
+    snprintf(art, cap, "%s/model-%s.fnc", dir, info->run);
+    return rt_fail(st, "checkpoint %s: its artifact %s is missing", ckpt, art);
 }

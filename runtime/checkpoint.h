@@ -33,9 +33,14 @@ int rt_checkpoint_load_averages(const char *path, RtVars *vars, RtStatus *st);
 int rt_checkpoint_restore_weights(const char *path, RtVars *vars, FILE *log, RtStatus *st);
 /* The path of the checkpoint with the largest epoch in dir (model-*.ckpt-<epoch>). */
 int rt_checkpoint_latest(const char *dir, char *path, size_t cap, RtStatus *st);
+/* For --resume: the newest checkpoint in dir that reads whole (checksum and decoding) and its
+ * info; a corrupt newer one is passed over with a note on log naming it. */
+int rt_checkpoint_latest_intact(const char *dir, FILE *log, char *path, size_t cap, RtCkptInfo *info,
+                                RtStatus *st);
 /* The artifact and checkpoint behind a MODEL argument (fnrun validate, fnrun export): an
  * artifact alone (ckpt[0] == 0, info untouched), a checkpoint (info read from it; its artifact
- * model-<run>.fnc beside it), or a run's model directory (its latest checkpoint). */
+ * model-<run>.fnc beside it, else the only model-*.fnc there: a renamed run folder), or a run's
+ * model directory (its latest checkpoint). */
 int rt_checkpoint_resolve_model(const char *model, char *art, char *ckpt, size_t cap, RtCkptInfo *info,
                                 RtStatus *st);
 

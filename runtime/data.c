@@ -64,24 +64,31 @@ static int cmp_class_dir(const void *a, const void *b) {
     return c ? c : x->root - y->root;
 }
 
-/* Appends the sorted files of root/name to the last class; an empty folder is an error unless
- * allow_empty. */
-static int add_class_files(RtDataset *ds, const char *root, const char *name, int allow_empty,
-                           RtStatus *st) {
+/* Appends the sorted files of root/name to the last class. */
+static int add_class_files(RtDataset *ds, const char *root, const char *name, RtStatus *st) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/%s", root, name);
     char **files = NULL;
     int nf = 0;
     if (list_dir(dir, 0, &files, &nf, st) < 0) return -1;
-    int rc = nf == 0 && !allow_empty ? rt_fail(st, "class folder %s has no images", dir) : 0;
     for (int i = 0; i < nf; i++) {
         char path[8192];
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        if (rc == 0) ds_add_image(ds, path);
+        ds_add_image(ds, path);
         free(files[i]);
     }
     free(files);
-    return rc;
+    return 0;
+}
+
+/* Without allow_empty, a last class without images is taken back and counted (the reference
+ * skips such a folder too). */
+static void drop_if_empty(RtDataset *ds, const char *root, int allow_empty) {
+    RtClass *c = &ds->classes[ds->n_classes - 1];
+    if (allow_empty || c->count > 0) return;
+    if (ds->n_empty_classes++ == 0) snprintf(ds->first_empty, sizeof ds->first_empty, "%s/%s", root, c->name);
+    free(c->name);
+    ds->n_classes--;
 }
 
 int rt_dataset_scan(const char *data_dir, RtDataset *ds, RtStatus *st) {
@@ -96,8 +103,10 @@ int rt_dataset_scan_ex(const char *data_dir, int allow_empty, RtDataset *ds, RtS
     for (char *r = strtok_r(spec, ":", &save); r && rc == 0; r = strtok_r(NULL, ":", &save)) {
         struct stat sb;
         if (n_roots == 64) rc = rt_fail(st, "%s: more than 64 roots", data_dir);
-        else if (stat(r, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        else if (stat(r, &sb) != 0)
             rc = rt_fail(st, "%s: no such directory", r);
+        else if (!S_ISDIR(sb.st_mode))
+            rc = rt_fail(st, "%s: is a file, not a directory", r);
         else roots[n_roots++] = r;
     }
     if (rc == 0 && n_roots == 0) rc = rt_fail(st, "no dataset folder given");
@@ -117,10 +126,13 @@ int rt_dataset_scan_ex(const char *data_dir, int allow_empty, RtDataset *ds, RtS
     }
     if (n_all > 1) qsort(all, (size_t)n_all, sizeof *all, cmp_class_dir);
     if (rc == 0 && n_all == 0) rc = rt_fail(st, "%s: no class folders in it", data_dir);
-    for (int i = 0; i < n_all; i++) {
-        if (rc == 0 && (i == 0 || strcmp(all[i].name, all[i - 1].name) != 0)) ds_add_class(ds, all[i].name);
-        if (rc == 0) rc = add_class_files(ds, roots[all[i].root], all[i].name, allow_empty, st);
+    for (int i = 0; i < n_all && rc == 0; i++) {
+        if (i == 0 || strcmp(all[i].name, all[i - 1].name) != 0) ds_add_class(ds, all[i].name);
+        rc = add_class_files(ds, roots[all[i].root], all[i].name, st);
+        if (rc == 0 && (i + 1 == n_all || strcmp(all[i].name, all[i + 1].name) != 0))
+            drop_if_empty(ds, roots[all[i].root], allow_empty);
     }
+    if (rc == 0 && n_all > 0 && ds->n_classes == 0) rc = rt_fail(st, "%s: every class folder is empty", data_dir);
     for (int i = 0; i < n_all; i++) free(all[i].name);
     free(all);
     free(spec);

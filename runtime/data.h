@@ -16,12 +16,14 @@ typedef struct {
     char **paths; /* all images, grouped by class */
     int *labels;
     int n_images;
+    int n_empty_classes;    /* class folders without images, skipped by rt_dataset_scan */
+    char first_empty[4096]; /* the first of them */
 } RtDataset;
 
 /* Scans data_dir/<class>/<image>; classes and files sorted bytewise. data_dir may be a
  * colon-separated list of roots: their union, where same-named classes in several roots are
- * one class (its files: each root's sorted files, in root order). Errors: a missing or
- * unreadable root, no classes, a class folder without images. */
+ * one class (its files: each root's sorted files, in root order). A class folder without images
+ * is skipped and counted (n_empty_classes). Errors: a missing or unreadable root, no classes. */
 int rt_dataset_scan(const char *data_dir, RtDataset *ds, RtStatus *st);
 /* The same; allow_empty keeps class folders without files (as classes with no images). */
 int rt_dataset_scan_ex(const char *data_dir, int allow_empty, RtDataset *ds, RtStatus *st);

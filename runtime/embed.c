@@ -35,6 +35,10 @@ int rt_embed(RtExec *ex, const RtEmbedOpts *o, char *const *paths, int n, int fl
     int staged = 0; /* on a GPU, batch b + 1 is loaded while batch b runs */
     for (int b = 0; b < n_batches && rc == 0; b++) {
         rt_progress_update(&pr, (int64_t)b * o->batch);
+        if (o->stop && *o->stop) {
+            rc = rt_fail(st, "stopped on request after %d of %d %simages", b * o->batch, n, flip ? "flipped " : "");
+            break;
+        }
         if (!staged) rc = rt_loader_fill(&fill, st);
         if (rc == 0 && (staged = rt_exec_run_ahead(ex, 0, 0, b + 1 < n_batches, rt_loader_fill, &fill, st)) < 0) rc = -1;
         int rows = n - b * o->batch < o->batch ? n - b * o->batch : o->batch;

@@ -3,6 +3,8 @@
 #ifndef FN_RT_EMBED_H
 #define FN_RT_EMBED_H
 
+#include <signal.h>
+
 #include "runtime/lfw.h"
 
 typedef struct {
@@ -12,6 +14,7 @@ typedef struct {
     int fixed_std;  /* --use_fixed_image_standardization, else prewhitening */
     int use_flipped_images, n_folds, metric, subtract_mean;
     FILE *progress; /* a progress line every ~10% of the images; NULL for none */
+    volatile sig_atomic_t *stop; /* when set, stop between batches with an error; may be NULL */
 } RtEmbedOpts;
 
 /* out[n * dim]: the embeddings of paths, centre-cropped (control: RT_AUG_FLIP_ALWAYS for the

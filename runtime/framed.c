@@ -2,6 +2,8 @@
  * process (SIGKILL) halfway through the temporary file: the crash test of checkpoints. */
 #include "runtime/framed.h"
 
+#include "runtime/rundir.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -68,6 +70,7 @@ int rt_framed_read(const char *path, const char magic[8], uint32_t version, cons
                    const char *hint, unsigned char **payload, size_t *len, RtStatus *st) {
     *payload = NULL;
     *len = 0;
+    if (rt_is_dir(path)) return rt_fail(st, "%s %s is a directory", what, path);
     FILE *f = fopen(path, "rb");
     if (!f) return rt_fail(st, "cannot open %s %s: %s", what, path, strerror(errno));
     unsigned char hdr[HEADER];

@@ -3,6 +3,7 @@
  * possible distance, and VAL@FAR's threshold found by an explicit search for the crossing
  * (robust to flat stretches of FAR). */
 #include "runtime/lfw.h"
+#include "runtime/rundir.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -39,6 +40,7 @@ static int parse_index(const char *s, long *v) {
 
 int rt_lfw_read_pairs(const char *file, const char *dir, RtLfwPairs *p, RtStatus *st) {
     memset(p, 0, sizeof *p);
+    if (rt_is_dir(file)) return rt_fail(st, "--lfw_pairs %s is a directory", file);
     FILE *f = fopen(file, "r");
     if (!f) return rt_fail(st, "cannot read LFW pairs %s: %s", file, strerror(errno));
     char line[4096];

@@ -1,4 +1,4 @@
-/* See rundir.h. */
+/* See rundir.h. Creates run folders; does not decide what goes in them (train.c). */
 #include "runtime/rundir.h"
 
 #include <errno.h>
@@ -7,13 +7,19 @@
 #include <sys/stat.h>
 #include <time.h>
 
-int rt_mkdirs(const char *path, char *out, size_t cap, RtStatus *st) {
+void rt_expand_home(const char *path, char *out, size_t cap) {
     const char *home = getenv("HOME");
     char buf[4096]; /* path and out may be the same buffer */
     if (path[0] == '~' && (path[1] == '/' || !path[1]) && home)
         snprintf(buf, sizeof buf, "%s%s", home, path + 1);
     else
         snprintf(buf, sizeof buf, "%s", path);
+    snprintf(out, cap, "%s", buf);
+}
+
+int rt_mkdirs(const char *path, char *out, size_t cap, RtStatus *st) {
+    char buf[4096];
+    rt_expand_home(path, buf, sizeof buf);
     snprintf(out, cap, "%s", buf);
     for (char *p = buf + 1;; p++) {
         if (*p == '/' || !*p) {
@@ -28,20 +34,26 @@ int rt_mkdirs(const char *path, char *out, size_t cap, RtStatus *st) {
     return 0;
 }
 
-void rt_run_name(const char *models_base, char *name, size_t cap) {
+int rt_run_create(const char *models_base, char *name, size_t cap, RtStatus *st) {
     time_t t = time(NULL);
     struct tm tm;
     localtime_r(&t, &tm);
     char base[32];
     strftime(base, sizeof base, "%Y%m%d-%H%M%S", &tm);
     snprintf(name, cap, "%s", base);
-    for (int k = 2;; k++) {
+    for (int k = 2; k < 10000; k++) { /* mkdir is atomic: of two runs, exactly one gets a name */
         char path[4096];
-        struct stat sb;
         snprintf(path, sizeof path, "%s/%s", models_base, name);
-        if (stat(path, &sb) != 0) return;
+        if (mkdir(path, 0777) == 0) return 0;
+        if (errno != EEXIST) return rt_fail(st, "cannot create directory %s: %s", path, strerror(errno));
         snprintf(name, cap, "%s_%d", base, k);
     }
+    return rt_fail(st, "--models_base_dir %s: no free run name for %s", models_base, base);
+}
+
+int rt_is_dir(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
 int rt_write_text(const char *path, const char *text, int append, RtStatus *st) {

@@ -2,8 +2,11 @@
  * the last entry the last rate applies, blank lines are skipped, and epochs must increase. */
 #include "runtime/schedule.h"
 
+#include "runtime/rundir.h"
+
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +19,7 @@ static char *trim(char *s) {
 
 int rt_schedule_load(const char *path, RtSchedule *s, RtStatus *st) {
     memset(s, 0, sizeof *s);
+    if (rt_is_dir(path)) return rt_fail(st, "learning-rate schedule %s is a directory", path);
     FILE *f = fopen(path, "r");
     if (!f) return rt_fail(st, "cannot read learning-rate schedule %s: %s", path, strerror(errno));
     char line[1024];
@@ -44,8 +48,8 @@ int rt_schedule_load(const char *path, RtSchedule *s, RtStatus *st) {
             rate = -1;
         } else {
             rate = strtod(rs, &end);
-            if (!*rs || *end || errno) {
-                rc = rt_fail(st, "%s:%d: rate '%s' is not a number", path, ln, rs);
+            if (!*rs || *end || errno || !isfinite(rate)) {
+                rc = rt_fail(st, "%s:%d: rate '%s' is not a finite number (or '-')", path, ln, rs);
                 break;
             }
         }

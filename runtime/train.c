@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime/artifact.h"
@@ -185,6 +186,7 @@ typedef struct {
     RtVars *vars, *ema;
     int classes;
     char run[64], model_dir[4096], last[4096];
+    double metagraph_s; /* the artifact copy's time, logged once as time/save_metagraph */
     FILE *log;
 } Saver;
 
@@ -224,7 +226,7 @@ static int lfw_eval(RtExec *ex, const RtLfwPairs *p, const RtTrainOpts *o, Saver
                     const char *log_dir, RtLfwResult *res, RtStatus *st) {
     RtEmbedOpts eo = {o->lfw_batch_size, o->image_size, o->nrof_preprocess_threads,
                       o->use_fixed_image_standardization, o->lfw_use_flipped_images,
-                      o->lfw_nrof_folds, o->lfw_distance_metric, o->lfw_subtract_mean, sv->log};
+                      o->lfw_nrof_folds, o->lfw_distance_metric, o->lfw_subtract_mean, sv->log, o->stop};
     RtLfwResult r;
     double t0 = rt_now(), ips;
     fprintf(sv->log, "Running forward pass on LFW images\n");
@@ -254,9 +256,8 @@ static int setup_run(const RtTrainOpts *o, Saver *sv, char *log_dir, size_t cap,
         snprintf(sv->run, sizeof sv->run, "%s", slash && slash[1] ? slash + 1 : sv->model_dir);
     } else {
         if (rt_mkdirs(o->models_base_dir, base, sizeof base, st) < 0) return -1;
-        rt_run_name(base, sv->run, sizeof sv->run);
+        if (rt_run_create(base, sv->run, sizeof sv->run, st) < 0) return -1;
         snprintf(sv->model_dir, sizeof sv->model_dir, "%s/%s", base, sv->run);
-        if (rt_mkdirs(sv->model_dir, sv->model_dir, sizeof sv->model_dir, st) < 0) return -1;
     }
     if (rt_mkdirs(o->logs_base_dir, base, sizeof base, st) < 0) return -1;
     snprintf(log_dir, cap, "%s/%s", base, sv->run);
@@ -265,7 +266,9 @@ static int setup_run(const RtTrainOpts *o, Saver *sv, char *log_dir, size_t cap,
     char path[4200], text[8192];
     if (!o->resume) { /* the graph beside its checkpoints (the reference's .meta) */
         snprintf(path, sizeof path, "%s/model-%s.fnc", sv->model_dir, sv->run);
+        double t0 = rt_now();
         if (copy_file(o->artifact, path, st) < 0) return -1;
+        sv->metagraph_s = rt_now() - t0;
     }
     snprintf(path, sizeof path, "%s/arguments.txt", log_dir);
     if (!o->resume && o->arguments_text && rt_write_text(path, o->arguments_text, 0, st) < 0)
@@ -307,6 +310,32 @@ static void run_free(Run *r) {
     rt_gpu_close(r->gpu);
 }
 
+/* Everything a start can fail on in the user's input, checked before any folder is created:
+ * the LFW pairs (read into r->pairs) and the checkpoint to resume (its path and info). */
+static int check_inputs(const RtTrainOpts *o, Run *r, char *resume_dir, char *ckpt, size_t cap,
+                        RtCkptInfo *info, FILE *log, RtStatus *st) {
+    struct stat sb;
+    if (o->lfw_dir && o->lfw_dir[0]) {
+        if (stat(o->lfw_dir, &sb) != 0) return rt_fail(st, "--lfw_dir %s: no such directory", o->lfw_dir);
+        if (!S_ISDIR(sb.st_mode)) return rt_fail(st, "--lfw_dir %s: is a file, not a directory", o->lfw_dir);
+        if (rt_lfw_read_pairs(o->lfw_pairs, o->lfw_dir, &r->pairs, st) < 0 ||
+            rt_lfw_check_folds(&r->pairs, o->lfw_nrof_folds, st) < 0)
+            return -1;
+    }
+    if (!o->resume) return 0;
+    rt_expand_home(o->resume, resume_dir, cap);
+    if (stat(resume_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return rt_fail(st, "--resume %s: no such run directory", o->resume);
+    if (rt_checkpoint_latest_intact(resume_dir, log, ckpt, cap, info, st) < 0) return -1;
+    if (strcmp(info->optimizer, o->optimizer) || info->seed != o->seed || info->epoch_size != o->epoch_size ||
+        info->batch_size != o->batch_size)
+        return rt_fail(st, "--resume %s: the run used --optimizer %s --seed %llu --epoch_size %d "
+                           "--batch_size %d; give the same to continue it",
+                       o->resume, info->optimizer, (unsigned long long)info->seed, info->epoch_size,
+                       info->batch_size);
+    return 0;
+}
+
 /* --device: the GPU when asked (an error if there is none) or, with auto, when there is one. */
 
 int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
@@ -318,7 +347,8 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     sv.o = o;
     sv.log = log;
     int rc = -1;
-    char graph_name[64], log_dir[4096];
+    char graph_name[64], log_dir[4096], resume_dir[4096], ckpt[4096];
+    RtCkptInfo info;
     snprintf(graph_name, sizeof graph_name, "train/%s", o->optimizer);
     if (o->learning_rate <= 0 && rt_schedule_load(o->learning_rate_schedule_file, &r.sched, st) < 0)
         return -1;
@@ -334,6 +364,10 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
         goto done;
     }
     if (rt_dataset_scan(o->data_dir, &r.all, st) < 0) goto done;
+    if (r.all.n_empty_classes > 0)
+        fprintf(log, "Skipped %d empty class folder%s (the first: %s)\n", r.all.n_empty_classes,
+                r.all.n_empty_classes > 1 ? "s" : "", r.all.first_empty);
+    if (check_inputs(o, &r, resume_dir, ckpt, sizeof ckpt, &info, log, st) < 0) goto done;
     if (setup_run(o, &sv, log_dir, sizeof log_dir, log, st) < 0) goto done;
     rt_dataset_split(&r.all, o->validation_set_split_ratio, o->min_nrof_val_images_per_class,
                      o->seed, &r.train, &r.val);
@@ -364,9 +398,7 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
         r.lfw = r.gpu ? rt_exec_bind_gpu(r.gpu, o->gpu_memory_fraction, ge, r.vars, b, 4, want, 1, 0, st) : NULL;
         if (r.gpu && !r.lfw) fprintf(log, "note: LFW runs on the CPU: %s\n", st->msg);
         if (!r.lfw) r.lfw = rt_exec_bind(ge, r.vars, b, 4, want, 1, 0, st);
-        if (!r.lfw || rt_lfw_read_pairs(o->lfw_pairs, o->lfw_dir, &r.pairs, st) < 0 ||
-            rt_lfw_check_folds(&r.pairs, o->lfw_nrof_folds, st) < 0)
-            goto done;
+        if (!r.lfw) goto done;
         fprintf(log, "LFW directory: %s (%d pairs, %d skipped for missing images)\n", o->lfw_dir,
                 r.pairs.n_pairs, r.pairs.n_skipped);
     }
@@ -376,23 +408,11 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     rt_vars_init(r.vars, o->seed);
     int64_t step = 0;
     if (o->resume) {
-        RtCkptInfo info;
-        char path[4096];
         r.ema = rt_ema_new(r.vars);
-        if (rt_checkpoint_latest(sv.model_dir, path, sizeof path, st) < 0 ||
-            rt_checkpoint_load(path, &info, r.vars, r.ema, st) < 0)
-            goto done;
-        if (strcmp(info.optimizer, o->optimizer) || info.seed != o->seed ||
-            info.epoch_size != o->epoch_size || info.batch_size != o->batch_size) {
-            rt_fail(st, "--resume %s: the run used --optimizer %s --seed %llu --epoch_size %d "
-                        "--batch_size %d; give the same to continue it",
-                    o->resume, info.optimizer, (unsigned long long)info.seed, info.epoch_size,
-                    info.batch_size);
-            goto done;
-        }
+        if (rt_checkpoint_load(ckpt, &info, r.vars, r.ema, st) < 0) goto done;
         step = info.step;
-        snprintf(sv.last, sizeof sv.last, "%s", path);
-        fprintf(log, "Resuming from %s at step %lld\n", path, (long long)step);
+        snprintf(sv.last, sizeof sv.last, "%s", ckpt);
+        fprintf(log, "Resuming from %s at step %lld\n", ckpt, (long long)step);
     } else {
         if (o->pretrained_model && rt_checkpoint_restore_weights(o->pretrained_model, r.vars, log, st) < 0)
             goto done;
@@ -487,6 +507,8 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
         double t0 = rt_now();
         if (save(&sv, step, st) < 0) goto done;
         rt_events_scalar(r.logs.ev, "time/save_variables", epoch, rt_now() - t0);
+        rt_events_scalar(r.logs.ev, "time/save_metagraph", epoch, sv.metagraph_s); /* 0 after the first */
+        sv.metagraph_s = 0;
         if (r.lfw) {
             t0 = rt_now();
             if (lfw_eval(r.lfw, &r.pairs, o, &sv, step, log_dir, &lfw, st) < 0) goto done;

@@ -3,6 +3,8 @@
 #ifndef FN_RT_VALIDATE_H
 #define FN_RT_VALIDATE_H
 
+#include <signal.h>
+
 #include "runtime/rt.h"
 
 typedef struct {
@@ -13,6 +15,7 @@ typedef struct {
     int use_moving_averages, nrof_preprocess_threads;
     const char *device; /* cpu, gpu or auto */
     uint64_t seed;
+    volatile sig_atomic_t *stop; /* set (by a signal handler) to stop between batches; may be NULL */
     FILE *log;
 } RtValidateOpts;
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime/schedule.h"
@@ -71,8 +72,17 @@ int main(void) {
     expect_error("no_colon", "0: 0.1\n5 0.01\n", ":2: expected 'epoch: rate'");
     expect_error("bad_epoch", "0: 0.1\nx: 0.01\n", ":2: epoch 'x' is not a non-negative integer");
     expect_error("negative_epoch", "-3: 0.1\n", ":1: epoch '-3' is not a non-negative integer");
-    expect_error("bad_rate", "0: 0.1\n4: fast\n", ":2: rate 'fast' is not a number");
-    expect_error("empty_rate", "0:\n", ":1: rate '' is not a number");
+    expect_error("bad_rate", "0: 0.1\n4: fast\n", ":2: rate 'fast' is not a finite number");
+    expect_error("empty_rate", "0:\n", ":1: rate '' is not a finite number");
+    expect_error("nan_rate", "0: nan\n", ":1: rate 'nan' is not a finite number"); /* issue 24 item 9 */
+    expect_error("inf_rate", "0: 0.1\n3: inf\n", ":2: rate 'inf' is not a finite number");
+    char dir[256]; /* issue 24 item 15: a directory where the file is expected */
+    snprintf(dir, sizeof dir, "/tmp/fn_test_schedule_%d_dir", (int)getpid());
+    mkdir(dir, 0700);
+    RtSchedule sd;
+    RtStatus sdst;
+    CHECK(rt_schedule_load(dir, &sd, &sdst) < 0 && strstr(sdst.msg, "is a directory"), "a directory: %s", sdst.msg);
+    rmdir(dir);
     expect_error("decreasing", "0: 0.1\n10: 0.01\n5: 0.001\n", ":3: epoch 5 does not follow epoch 10");
     expect_error("empty", "# only comments\n\n", "no 'epoch: rate' entries");
     expect_error("late_start", "5: 0.1\n", "the first entry is for epoch 5");

@@ -6,15 +6,31 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "runtime/rundir.h"
 #include "runtime/train.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
+
+/* Issue 24 item 6: two runs in one second used to share one folder (the name was checked with
+ * stat and the folder made later). */
+static void two_runs_one_second(const char *dir) {
+    char a[64], b[64], pa[700], pb[700];
+    RtStatus st;
+    struct stat sb;
+    CHECK(rt_run_create(dir, a, sizeof a, &st) == 0 && rt_run_create(dir, b, sizeof b, &st) == 0,
+          "create two run folders: %s", st.msg);
+    snprintf(pa, sizeof pa, "%s/%s", dir, a);
+    snprintf(pb, sizeof pb, "%s/%s", dir, b);
+    CHECK(strcmp(a, b) != 0 && stat(pa, &sb) == 0 && stat(pb, &sb) == 0,
+          "two runs in one second get two folders: %s and %s", a, b);
+}
 
 enum { CLASSES = 4, PER_CLASS = 6, SIZE = 78, STEPS = 40 };
 
 int main(void) {
     char dir[] = "/tmp/fn_test_train_XXXXXX";
     if (!mkdtemp(dir)) return 1;
+    two_runs_one_second(dir);
     char data[600], art[600];
     snprintf(data, sizeof data, "%s/data", dir);
     snprintf(art, sizeof art, "%s/model.fnc", dir);
