@@ -58,7 +58,18 @@ struct RtEvents {
     double fixed_time; /* < 0: the clock */
     double edges[1600]; /* histogram bucket edges */
     int n_edges;
+    int err; /* the errno of the first failed write: the records after it are dropped */
 };
+
+/* A write failed (disk full, quota, I/O error): said once, loudly, on stderr (the callers log
+ * summaries without checking each one); later records are dropped rather than written with a
+ * gap. */
+static void lost(RtEvents *e, int err) {
+    if (e->err) return;
+    e->err = err ? err : EIO;
+    fprintf(stderr, "warning: cannot write TensorBoard events %s: %s; the summaries from here on are lost\n",
+            e->path, strerror(e->err));
+}
 
 static double wall(const RtEvents *e) {
     if (e->fixed_time >= 0) return e->fixed_time;
@@ -71,17 +82,25 @@ static void put_le(unsigned char *p, uint64_t v, int n) {
     for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static int write_record(RtEvents *e, const Tensorboard__Event *ev) {
+/* one framed record into the stream; 0 or the errno */
+static int put_record(FILE *f, const Tensorboard__Event *ev) {
     size_t len = tensorboard__event__get_packed_size(ev);
     unsigned char *buf = malloc(len + 16);
-    if (!buf) return -1;
+    if (!buf) return ENOMEM;
     put_le(buf, len, 8);
     put_le(buf + 8, rt_crc32c_masked(buf, 8), 4);
     tensorboard__event__pack(ev, buf + 12);
     put_le(buf + 12 + len, rt_crc32c_masked(buf + 12, len), 4);
-    int ok = fwrite(buf, 1, len + 16, e->f) == len + 16;
+    int err = fwrite(buf, 1, len + 16, f) == len + 16 ? 0 : errno ? errno : EIO;
     free(buf);
-    return ok ? 0 : -1;
+    return err;
+}
+
+static int write_record(RtEvents *e, const Tensorboard__Event *ev) {
+    if (e->err) return -1;
+    int err = put_record(e->f, ev);
+    if (err) lost(e, err);
+    return err ? -1 : 0;
 }
 
 static int write_value(RtEvents *e, int64_t step, Tensorboard__Summary__Value *v) {
@@ -125,14 +144,19 @@ RtEvents *rt_events_open(const char *dir, double wall_time, RtStatus *st) {
         free(e);
         return NULL;
     }
+    int fresh = ftell(e->f) == 0;
     Tensorboard__Event ev;
     tensorboard__event__init(&ev);
     ev.has_wall_time = 1;
     ev.wall_time = wall(e);
     ev.file_version = "brain.Event:2";
-    if (write_record(e, &ev) < 0) {
-        rt_fail(st, "cannot write TensorBoard events %s", e->path);
-        rt_events_close(e);
+    int err = put_record(e->f, &ev);
+    if (!err && fflush(e->f) != 0) err = errno;
+    if (err) { /* written through now: a full disk is an error here, not an empty file */
+        rt_fail(st, "cannot write TensorBoard events %s: %s", e->path, strerror(err));
+        fclose(e->f);
+        if (fresh) unlink(e->path);
+        free(e);
         return NULL;
     }
     return e;
@@ -240,13 +264,15 @@ int rt_events_image(RtEvents *e, const char *tag, int64_t step, const unsigned c
 }
 
 const char *rt_events_path(const RtEvents *e) { return e->path; }
-void rt_events_flush(RtEvents *e) {
-    if (e) fflush(e->f);
+int rt_events_flush(RtEvents *e) {
+    if (!e) return 0;
+    if (!e->err && fflush(e->f) != 0) lost(e, errno);
+    return e->err ? -1 : 0;
 }
 void rt_events_set_time(RtEvents *e, double wall_time) { e->fixed_time = wall_time; }
 
 void rt_events_close(RtEvents *e) {
     if (!e) return;
-    if (e->f) fclose(e->f);
+    if (e->f && fclose(e->f) != 0) lost(e, errno);
     free(e);
 }

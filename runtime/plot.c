@@ -3,10 +3,13 @@
 
 #include <cairo-svg.h>
 #include <cairo.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "runtime/rundir.h"
 #include "runtime/stats.h"
 
 enum { W = 800, H = 500, ML = 80, MR = 30, MT = 50, MB = 60 };
@@ -108,7 +111,10 @@ static void draw(cairo_t *cr, const char *title, const char *xlabel, const char 
         double ly = MT + 18 + 18 * k, lx = ML + pw - 230;
         cairo_set_source_rgb(cr, s[k].r, s[k].g, s[k].b);
         cairo_set_line_width(cr, 2);
+        double dash[] = {6, 4};
+        cairo_set_dash(cr, dash, s[k].dashed ? 2 : 0, 0); /* the sample as the series is drawn */
         cairo_move_to(cr, lx, ly - 4), cairo_line_to(cr, lx + 24, ly - 4), cairo_stroke(cr);
+        cairo_set_dash(cr, dash, 0, 0);
         cairo_set_source_rgb(cr, 0, 0, 0);
         cairo_move_to(cr, lx + 30, ly), cairo_show_text(cr, s[k].label);
     }
@@ -116,27 +122,56 @@ static void draw(cairo_t *cr, const char *title, const char *xlabel, const char 
 #undef PY
 }
 
+/* cairo's stream writer into a FILE, keeping the first errno (cairo itself says only "error
+ * while writing to output stream") */
+typedef struct {
+    FILE *f;
+    int err;
+} Sink;
+
+static cairo_status_t sink_write(void *closure, const unsigned char *data, unsigned int n) {
+    Sink *k = closure;
+    if (k->err) return CAIRO_STATUS_WRITE_ERROR;
+    if (fwrite(data, 1, n, k->f) != n) {
+        k->err = errno ? errno : EIO;
+        return CAIRO_STATUS_WRITE_ERROR;
+    }
+    return CAIRO_STATUS_SUCCESS;
+}
+
+/* Draws one figure into path (svg: SVG, else PNG); on failure the file is removed and the
+ * message names it with the reason. */
+static int plot_file(const char *path, int svg, const char *title, const char *xlabel, const char *ylabel,
+                     const RtSeries *s, int n_series, RtStatus *st) {
+    Sink k = {fopen(path, "wb"), 0};
+    if (!k.f) return rt_fail(st, "cannot write %s: %s", path, strerror(errno));
+    cairo_surface_t *sf = svg ? cairo_svg_surface_create_for_stream(sink_write, &k, W, H)
+                              : cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
+    cairo_t *cr = cairo_create(sf);
+    draw(cr, title, xlabel, ylabel, s, n_series);
+    cairo_destroy(cr);
+    cairo_status_t rc;
+    if (svg) {
+        cairo_surface_finish(sf);
+        rc = cairo_surface_status(sf);
+    } else {
+        rc = cairo_surface_write_to_png_stream(sf, sink_write, &k);
+    }
+    cairo_surface_destroy(sf);
+    if (fflush(k.f) != 0 && !k.err) k.err = errno;
+    if (fclose(k.f) != 0 && !k.err) k.err = errno;
+    if (rc == CAIRO_STATUS_SUCCESS && !k.err) return 0;
+    unlink(path);
+    return rt_fail(st, "cannot write %s: %s", path, k.err ? strerror(k.err) : cairo_status_to_string(rc));
+}
+
 int rt_plot(const char *base, const char *title, const char *xlabel, const char *ylabel,
             const RtSeries *s, int n_series, RtStatus *st) {
     char path[4200];
-    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
-    cairo_t *cr = cairo_create(img);
-    draw(cr, title, xlabel, ylabel, s, n_series);
-    cairo_destroy(cr);
     snprintf(path, sizeof path, "%s.png", base);
-    cairo_status_t rc = cairo_surface_write_to_png(img, path);
-    cairo_surface_destroy(img);
-    if (rc != CAIRO_STATUS_SUCCESS) return rt_fail(st, "cannot write %s: %s", path, cairo_status_to_string(rc));
+    if (plot_file(path, 0, title, xlabel, ylabel, s, n_series, st) < 0) return -1;
     snprintf(path, sizeof path, "%s.svg", base);
-    cairo_surface_t *svg = cairo_svg_surface_create(path, W, H);
-    cr = cairo_create(svg);
-    draw(cr, title, xlabel, ylabel, s, n_series);
-    cairo_destroy(cr);
-    cairo_surface_finish(svg);
-    rc = cairo_surface_status(svg);
-    cairo_surface_destroy(svg);
-    if (rc != CAIRO_STATUS_SUCCESS) return rt_fail(st, "cannot write %s: %s", path, cairo_status_to_string(rc));
-    return 0;
+    return plot_file(path, 1, title, xlabel, ylabel, s, n_series, st);
 }
 
 /* the mean of y[i-w+1..i] (fewer at the start) */
@@ -164,7 +199,7 @@ int rt_plot_run(const char *log_dir, const char *out_dir, FILE *log, RtStatus *s
     int rc = 0;
     for (int k = 0; k < 6 && rc == 0; k++)
         if (!(v[k] = rt_stats_read_key(h5, keys[k], &n[k], st))) rc = -1;
-    if (rc) goto done;
+    if (rc || (rc = rt_mkdirs(out_dir, NULL, 0, st)) < 0) goto done;
     /* steps run: up to the last non-zero total loss; sizes from the array lengths */
     int64_t steps = n[5];
     while (steps > 0 && v[5][steps - 1] == 0) steps--;
@@ -177,8 +212,12 @@ int rt_plot_run(const char *log_dir, const char *out_dir, FILE *log, RtStatus *s
     double *x = malloc((size_t)steps * sizeof *x), *xent = to_double(v[0], steps), *acc = to_double(v[1], steps);
     double *sx = malloc((size_t)steps * sizeof *sx), *sa = malloc((size_t)steps * sizeof *sa);
     for (int64_t i = 0; i < steps; i++) x[i] = (double)(i + 1);
-    smooth(xent, sx, (int)steps, 500);
-    smooth(acc, sa, (int)steps, 500);
+    int win = steps < 500 ? (int)steps : 500; /* the window the label states */
+    char window[48] = "", train_label[64];
+    if (win > 1) snprintf(window, sizeof window, " (mean of %d steps)", win);
+    snprintf(train_label, sizeof train_label, "training%s", window);
+    smooth(xent, sx, (int)steps, win);
+    smooth(acc, sa, (int)steps, win);
     /* validations: index i is epoch (i+1)*every (the last clipped to the epochs run) */
     int64_t nv = 0;
     double *vx = malloc((size_t)(n[2] + 1) * sizeof *vx), *vxe = malloc((size_t)(n[2] + 1) * sizeof *vxe),
@@ -189,12 +228,12 @@ int rt_plot_run(const char *log_dir, const char *out_dir, FILE *log, RtStatus *s
         if (v[2][i] == 0 && v[3][i] == 0) continue; /* not run */
         vx[nv] = (double)at, vxe[nv] = v[2][i], vac[nv++] = v[3][i];
     }
-    RtSeries xs[2] = {{x, sx, (int)steps, "training (mean of 500 steps)", 0.12, 0.47, 0.71, 0, 0},
+    RtSeries xs[2] = {{x, sx, (int)steps, train_label, 0.12, 0.47, 0.71, 0, 0},
                       {vx, vxe, (int)nv, "validation", 0.84, 0.15, 0.16, 0, 1}};
     snprintf(base, sizeof base, "%s/cross_entropy", out_dir);
     if (rt_plot(base, "Cross-entropy", "step", "cross-entropy", xs, nv ? 2 : 1, st) < 0) rc = -1;
-    else fprintf(log, "%s.png, %s.svg: training cross-entropy (mean of 500 steps) and validation\n", base, base);
-    RtSeries as[2] = {{x, sa, (int)steps, "training (mean of 500 steps)", 0.12, 0.47, 0.71, 0, 0},
+    else fprintf(log, "%s.png, %s.svg: training cross-entropy%s and validation\n", base, base, window);
+    RtSeries as[2] = {{x, sa, (int)steps, train_label, 0.12, 0.47, 0.71, 0, 0},
                       {vx, vac, (int)nv, "validation", 0.84, 0.15, 0.16, 0, 1}};
     snprintf(base, sizeof base, "%s/accuracy", out_dir);
     if (rc == 0 && rt_plot(base, "Classification accuracy", "step", "accuracy", as, nv ? 2 : 1, st) < 0) rc = -1;

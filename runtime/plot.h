@@ -13,11 +13,12 @@ typedef struct {
     int dashed, markers;
 } RtSeries;
 
-/* One line chart into base.png and base.svg: labelled axes with ticks, a legend, a title. */
+/* One line chart into base.png and base.svg: labelled axes with ticks, a legend, a title. A
+ * failed write names the file with errno's reason and removes it. */
 int rt_plot(const char *base, const char *title, const char *xlabel, const char *ylabel,
             const RtSeries *s, int n_series, RtStatus *st);
-/* The three figures of a run into out_dir: lfw_accuracy, cross_entropy, accuracy
- * (.png and .svg each); their paths are printed on log. */
+/* The three figures of a run into out_dir (created if missing): lfw_accuracy, cross_entropy,
+ * accuracy (.png and .svg each); their paths are printed on log. */
 int rt_plot_run(const char *log_dir, const char *out_dir, FILE *log, RtStatus *st);
 
 #endif

@@ -5,8 +5,10 @@
  * `time_evaluate` [max_nrof_epochs]; `prelogits_hist` [max_nrof_epochs, 1000]. */
 #include "runtime/stats.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,13 +84,15 @@ void rt_stats_epoch(RtStats *s, int epoch, double lfw_acc, double lfw_val, doubl
     for (int k = K_LFW_ACC; k <= K_TEVAL; k++) put(s, k, epoch - 1, vals[k - K_LFW_ACC]);
 }
 
-int rt_stats_write(const RtStats *s, const char *path, RtStatus *st) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+/* The HDF5 file built in memory (the core driver, no backing store): its image, malloc'ed, or
+ * NULL. HDF5's own file I/O would lose errno behind its error stack. */
+static unsigned char *stats_image(const RtStats *s, size_t *len) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors come back as return values */
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return rt_fail(st, "cannot write %s", tmp);
-    int ok = 1;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t f = fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 20, 0) >= 0
+                  ? H5Fcreate("stat.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : -1;
+    if (fapl >= 0) H5Pclose(fapl);
+    int ok = f >= 0;
     for (int k = 0; k < K_COUNT && ok; k++) {
         hsize_t dims[2] = {s->len[k], 0};
         int rank = 1;
@@ -99,12 +103,31 @@ int rt_stats_write(const RtStats *s, const char *path, RtStatus *st) {
         if (d >= 0) H5Dclose(d);
         if (sp >= 0) H5Sclose(sp);
     }
-    if (H5Fclose(f) < 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return rt_fail(st, "cannot write %s", path);
+    ssize_t n = ok && H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0 ? H5Fget_file_image(f, NULL, 0) : -1;
+    unsigned char *img = n > 0 ? malloc((size_t)n) : NULL;
+    if (img && H5Fget_file_image(f, img, (size_t)n) != n) {
+        free(img);
+        img = NULL;
     }
-    return 0;
+    if (f >= 0) H5Fclose(f);
+    *len = img ? (size_t)n : 0;
+    return img;
+}
+
+int rt_stats_write(const RtStats *s, const char *path, RtStatus *st) {
+    size_t len;
+    unsigned char *img = stats_image(s, &len);
+    if (!img) return rt_fail(st, "cannot write %s: HDF5 could not build the file", path);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    int err = !f ? errno : fwrite(img, 1, len, f) != len || fflush(f) != 0 ? (errno ? errno : EIO) : 0;
+    if (f && fclose(f) != 0 && !err) err = errno;
+    free(img);
+    if (!err && rename(tmp, path) != 0) err = errno;
+    if (!err) return 0;
+    if (f) unlink(tmp); /* no partial temporary file left */
+    return rt_fail(st, "cannot write %s (through %s): %s", path, tmp, strerror(err));
 }
 
 float *rt_stats_read_key(const char *path, const char *key, int64_t *n, RtStatus *st) {

@@ -18,6 +18,8 @@ void rt_stats_validation(RtStats *s, int epoch, double loss, double xent, double
 void rt_stats_epoch(RtStats *s, int epoch, double lfw_accuracy, double lfw_valrate,
                     double learning_rate, double time_train, double time_validate,
                     double time_evaluate);
+/* The file is built in memory, written to path.tmp.<pid> and renamed over path: a failure (disk
+ * full) names the file with errno's reason and leaves no temporary file. */
 int rt_stats_write(const RtStats *s, const char *path, RtStatus *st);
 /* Reads a previous stat.h5 back (resume); arrays of another length keep their common prefix. */
 int rt_stats_read(RtStats *s, const char *path, RtStatus *st);

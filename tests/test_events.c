@@ -1,11 +1,23 @@
 /* TensorBoard event files: CRC-32C against the RFC 3720 vectors and a bitwise computation, and
- * the records of a fixed small case byte for byte against a construction written here. */
+ * the records of a fixed small case byte for byte against a construction written here. The logs
+ * on a full filesystem (a 64 KiB tmpfs, skipped where mount is not permitted): the event file,
+ * stat.h5, the figures and a PNG fail with the file and the reason, leaving no file behind.
+ * `fnrun plot`'s figures: a missing output folder is created, the smoothing window stated is the
+ * one used, the dashed mean's legend sample is dashed. */
+#include <cairo.h>
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime/events.h"
+#include "runtime/image.h"
+#include "runtime/plot.h"
+#include "runtime/stats.h"
 #include "tests/testlib.h"
 
 static uint32_t crc_bitwise(const unsigned char *p, size_t n) {
@@ -89,8 +101,127 @@ static void test_records(void) {
     rmdir(dir);
 }
 
+/* names in dir other than keep, counted; the first in first */
+static int others(const char *dir, const char *keep, char *first, size_t cap) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    first[0] = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, keep)) continue;
+        if (!n++) snprintf(first, cap, "%s", e->d_name);
+    }
+    if (d) closedir(d);
+    return n;
+}
+
+/* writes dir/name until the filesystem is full; 1 when it is */
+static int fill(const char *dir, const char *name) {
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "ab");
+    if (!f) return 0;
+    static char block[4096];
+    while (fwrite(block, 1, sizeof block, f) == sizeof block) {}
+    int full = errno == ENOSPC;
+    fclose(f);
+    return full;
+}
+
+static void test_full_fs(void) {
+    char dir[] = "/tmp/fn_test_full_XXXXXX", p[256], left[256];
+    if (!mkdtemp(dir)) return;
+    if (mount("tmpfs", dir, "tmpfs", 0, "size=64k") != 0) {
+        printf("  cannot mount a tmpfs (%s): full-filesystem checks skipped\n", strerror(errno));
+        rmdir(dir);
+        return;
+    }
+    const char *nospc = strerror(ENOSPC);
+    RtStatus st;
+    /* a stream that fills up after opening: one warning, then flush says so */
+    RtEvents *e = rt_events_open(dir, 1234567890.5, &st);
+    if (CHECK(e != NULL, "open on an empty tmpfs: %s", st.msg)) {
+        CHECK(fill(dir, "filler"), "the tmpfs fills up");
+        float x[1000];
+        for (int i = 0; i < 1000; i++) x[i] = (float)(i - 500) * 0.37f; /* many buckets: ~2 KB a record */
+        int failed = 0;
+        for (int i = 0; i < 40 && !failed; i++) failed = rt_events_histogram(e, "h", i, x, 1000) < 0;
+        CHECK(failed, "writes onto a full filesystem fail (the page the file had is 4 KiB)");
+        CHECK(rt_events_flush(e) < 0, "a flush onto a full filesystem fails");
+        rt_events_close(e);
+    }
+    e = rt_events_open(dir, 1234567891.5, &st);
+    CHECK(!e && strstr(st.msg, "tfevents") && strstr(st.msg, nospc), "the events file on a full filesystem: %s",
+          e ? "(opened)" : st.msg);
+    rt_events_close(e);
+    RtStats *s = rt_stats_new(10, 1000, 1, 10);
+    snprintf(p, sizeof p, "%s/stat.h5", dir);
+    CHECK(rt_stats_write(s, p, &st) < 0 && strstr(st.msg, "stat.h5") && strstr(st.msg, nospc),
+          "stat.h5 on a full filesystem: %s", st.msg);
+    rt_stats_free(s);
+    double xs[3] = {1, 2, 3}, ys[3] = {1, 3, 2};
+    RtSeries ser = {xs, ys, 3, "y", 0, 0, 1, 0, 1};
+    snprintf(p, sizeof p, "%s/fig", dir);
+    CHECK(rt_plot(p, "t", "x", "y", &ser, 1, &st) < 0 && strstr(st.msg, "fig.png") && strstr(st.msg, nospc),
+          "a figure on a full filesystem: %s", st.msg);
+    RtImage img = {64, 64, calloc(64 * 64 * 3, 1)};
+    snprintf(p, sizeof p, "%s/face.png", dir);
+    CHECK(rt_image_write_png(p, &img, &st) < 0 && strstr(st.msg, "face.png") && strstr(st.msg, nospc),
+          "a PNG on a full filesystem: %s", st.msg);
+    free(img.pix);
+    int n = others(dir, "filler", left, sizeof left);
+    /* the first events file (written before the disk filled) stays */
+    CHECK(n == 1 && strstr(left, "1234567890"), "no file is left by the failed writes: %d, first %s", n, left);
+    umount2(dir, MNT_DETACH);
+    rmdir(dir);
+}
+
+/* fontconfig (under cairo's text) keeps its configuration for the life of the process */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libfontconfig\n"; }
+
+static int count(const char *text, const char *what) {
+    int n = 0;
+    for (const char *t = text; text && (t = strstr(t, what)); t++) n++;
+    return n;
+}
+
+static void test_plot(void) {
+    char dir[] = "/tmp/fn_test_plot_XXXXXX", p[256], out[256];
+    if (!mkdtemp(dir)) return;
+    RtStatus st;
+    RtStats *s = rt_stats_new(2, 15, 1, 10);
+    for (int i = 0; i < 15; i++) rt_stats_step(s, i, 1, 3.0 - 0.1 * i, 0, 0, 2.0 - 0.1 * i, 1, 0.1 * i, NULL, 0);
+    snprintf(p, sizeof p, "%s/stat.h5", dir);
+    CHECK(rt_stats_write(s, p, &st) == 0, "stat.h5: %s", st.msg);
+    rt_stats_free(s);
+    snprintf(p, sizeof p, "%s/lfw_result.txt", dir);
+    FILE *f = fopen(p, "w");
+    fprintf(f, "5\t0.61\t0.1\n10\t0.65\t0.2\n15\t0.70\t0.3\n");
+    fclose(f);
+    snprintf(out, sizeof out, "%s/figs/new", dir);
+    char *log = NULL;
+    size_t loglen = 0;
+    FILE *lf = open_memstream(&log, &loglen);
+    int rc = rt_plot_run(dir, out, lf, &st);
+    fclose(lf);
+    CHECK(rc == 0, "plot into a missing folder (created): %s", rc ? st.msg : "");
+    CHECK(strstr(log, "mean of 15 steps") && !strstr(log, "500"), "the window stated is the one used:\n%s", log);
+    snprintf(p, sizeof p, "%s/lfw_accuracy.svg", out);
+    char *svg = test_read_file(p);
+    CHECK(count(svg, "stroke-dasharray") == 2, "the dashed mean and its legend sample are dashed: %d dashed paths",
+          count(svg, "stroke-dasharray"));
+    free(svg);
+    free(log);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0, "clean up");
+}
+
 int main(void) {
     test_crc();
     test_records();
+    test_full_fs();
+    test_plot();
+    cairo_debug_reset_static_data(); /* cairo's font caches, for the leak check */
     return test_summary("test_events");
 }
