@@ -3,6 +3,8 @@
 #include "ir/ir.h"
 
 #include <assert.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -182,6 +184,16 @@ static IrDim dim_intern(IrGraph *g, IrDimKind kind, int64_t a, int64_t b) {
     key.kind = kind;
     key.a = a;
     key.b = b;
+    key.depth = 1;
+    if (kind != IR_DIM_CONST && kind != IR_DIM_SYM) {
+        int32_t da = g->dims[a].depth, db = g->dims[b].depth;
+        key.depth = 1 + (da > db ? da : db);
+        if (key.depth > IR_MAX_DIM_DEPTH) {
+            snprintf(g->err, sizeof g->err, "a dimension expression nests more than %d deep",
+                     IR_MAX_DIM_DEPTH);
+            return IR_NONE;
+        }
+    }
     if (2 * (g->n_dims + 1) > g->dim_hash_cap) dim_rehash(g);
     uint64_t mask = (uint64_t)(g->dim_hash_cap - 1), h = dim_hash(&key) & mask;
     for (; g->dim_hash[h] >= 0; h = (h + 1) & mask)
@@ -212,7 +224,7 @@ IrDim ir_dim_sym(IrGraph *g, const char *name, int64_t dflt) {
 }
 
 int ir_dim_const_value(const IrGraph *g, IrDim d, int64_t *v) {
-    if (g->dims[d].kind != IR_DIM_CONST) return 0;
+    if (d < 0 || d >= g->n_dims || g->dims[d].kind != IR_DIM_CONST) return 0;
     if (v) *v = g->dims[d].a;
     return 1;
 }
@@ -222,29 +234,51 @@ static int64_t floordiv(int64_t a, int64_t b) {
     return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
-/* Constant folding and the identities x+0, x-0, x*1, x*0, x//1, x-x. */
-static IrDim dim_binary(IrGraph *g, IrDimKind k, IrDim a, IrDim b) {
-    int64_t va = 0, vb = 0;
-    int ca = ir_dim_const_value(g, a, &va), cb = ir_dim_const_value(g, b, &vb);
-    if (ca && cb) {
-        switch (k) {
-        case IR_DIM_ADD: return ir_dim_const(g, va + vb);
-        case IR_DIM_SUB: return ir_dim_const(g, va - vb);
-        case IR_DIM_MUL: return ir_dim_const(g, va * vb);
-        case IR_DIM_FLOORDIV: assert(vb != 0); return ir_dim_const(g, floordiv(va, vb));
-        default: break;
-        }
+/* a op b on constants; 0 on overflow or division by zero (the result would be no dimension) */
+static int fold(IrDimKind k, int64_t a, int64_t b, int64_t *out) {
+    switch (k) {
+    case IR_DIM_ADD: return !__builtin_add_overflow(a, b, out);
+    case IR_DIM_SUB: return !__builtin_sub_overflow(a, b, out);
+    case IR_DIM_MUL: return !__builtin_mul_overflow(a, b, out);
+    case IR_DIM_FLOORDIV:
+        if (b == 0 || (a == INT64_MIN && b == -1)) return 0;
+        *out = floordiv(a, b);
+        return 1;
+    default: return 0;
     }
+}
+
+static IrDim fold_fail(IrGraph *g, IrDimKind k, int64_t a, int64_t b) {
+    static const char *opstr[] = {"", "", "+", "-", "*", "//"};
+    snprintf(g->err, sizeof g->err, "dimension arithmetic %lld %s %lld %s", (long long)a,
+             opstr[k], (long long)b,
+             k == IR_DIM_FLOORDIV && b == 0 ? "divides by zero" : "overflows 64 bits");
+    return IR_NONE;
+}
+
+/* Constant folding and the identities x+0, x-0, x*1, x*0, x//1, x-x. IR_NONE (g->err set) when
+ * constant arithmetic overflows or divides by zero, or when an operand is IR_NONE. */
+static IrDim dim_binary(IrGraph *g, IrDimKind k, IrDim a, IrDim b) {
+    int64_t va = 0, vb = 0, r;
+    if (a == IR_NONE || b == IR_NONE) return IR_NONE;
+    int ca = ir_dim_const_value(g, a, &va), cb = ir_dim_const_value(g, b, &vb);
+    if (ca && cb) return fold(k, va, vb, &r) ? ir_dim_const(g, r) : fold_fail(g, k, va, vb);
+    if (k == IR_DIM_FLOORDIV && cb && vb == 0) return fold_fail(g, k, 0, 0);
     if (k == IR_DIM_ADD && ca && !cb) return dim_binary(g, k, b, a); /* c + x = x + c */
     if ((k == IR_DIM_ADD || k == IR_DIM_SUB) && cb) { /* x ± c: merge with an inner x ± c' */
-        int64_t off = k == IR_DIM_ADD ? vb : -vb, inner;
+        int64_t off, inner;
+        if (!fold(k == IR_DIM_ADD ? IR_DIM_ADD : IR_DIM_SUB, 0, vb, &off))
+            return fold_fail(g, k, 0, vb);
         const IrDimNode *an = &g->dims[a];
         if ((an->kind == IR_DIM_ADD || an->kind == IR_DIM_SUB) &&
             ir_dim_const_value(g, (IrDim)an->b, &inner)) {
+            int64_t o2;
+            if (!fold(an->kind, off, inner, &o2)) return fold_fail(g, an->kind, off, inner);
             a = (IrDim)an->a;
-            off += an->kind == IR_DIM_ADD ? inner : -inner;
+            off = o2; /* off + inner or off - inner: the inner op's sign */
         }
         if (off == 0) return a;
+        if (off == INT64_MIN) return fold_fail(g, IR_DIM_SUB, 0, off);
         return off > 0 ? dim_intern(g, IR_DIM_ADD, a, ir_dim_const(g, off))
                        : dim_intern(g, IR_DIM_SUB, a, ir_dim_const(g, -off));
     }
@@ -269,23 +303,28 @@ IrDim ir_dim_floordiv(IrGraph *g, IrDim a, IrDim b) {
     return dim_binary(g, IR_DIM_FLOORDIV, a, b);
 }
 
-int64_t ir_dim_eval(const IrGraph *g, IrDim d, const int64_t *sym) {
+int ir_dim_eval_checked(const IrGraph *g, IrDim d, const int64_t *sym, int64_t *out) {
+    if (d < 0 || d >= g->n_dims) return -1;
     const IrDimNode *n = &g->dims[d];
+    int64_t a, b;
     switch (n->kind) {
-    case IR_DIM_CONST: return n->a;
-    case IR_DIM_SYM: return sym[n->a];
-    case IR_DIM_ADD: return ir_dim_eval(g, (IrDim)n->a, sym) + ir_dim_eval(g, (IrDim)n->b, sym);
-    case IR_DIM_SUB: return ir_dim_eval(g, (IrDim)n->a, sym) - ir_dim_eval(g, (IrDim)n->b, sym);
-    case IR_DIM_MUL: return ir_dim_eval(g, (IrDim)n->a, sym) * ir_dim_eval(g, (IrDim)n->b, sym);
-    case IR_DIM_FLOORDIV: {
-        int64_t b = ir_dim_eval(g, (IrDim)n->b, sym);
-        return b ? floordiv(ir_dim_eval(g, (IrDim)n->a, sym), b) : 0;
+    case IR_DIM_CONST: *out = n->a; return 0;
+    case IR_DIM_SYM: *out = sym[n->a]; return 0;
+    default:
+        if (ir_dim_eval_checked(g, (IrDim)n->a, sym, &a) < 0 ||
+            ir_dim_eval_checked(g, (IrDim)n->b, sym, &b) < 0)
+            return -1;
+        return fold(n->kind, a, b, out) ? 0 : -1;
     }
-    }
-    return 0;
+}
+
+int64_t ir_dim_eval(const IrGraph *g, IrDim d, const int64_t *sym) {
+    int64_t v;
+    return ir_dim_eval_checked(g, d, sym, &v) < 0 ? -1 : v;
 }
 
 static int dim_fmt(const IrGraph *g, IrDim d, char *buf, size_t cap, int top) {
+    if (d < 0 || d >= g->n_dims) return snprintf(buf, cap, "?");
     const IrDimNode *n = &g->dims[d];
     static const char *opstr[] = {"", "", "+", "-", "*", "//"};
     switch (n->kind) {
@@ -333,8 +372,40 @@ int ir_shape_equal(const IrShape *a, const IrShape *b) {
 
 int64_t ir_numel(const int64_t *dims, int rank) {
     int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= dims[i];
+    for (int i = 0; i < rank; i++)
+        if (dims[i] < 0 || __builtin_mul_overflow(n, dims[i], &n) || n > IR_MAX_NUMEL) return -1;
     return n;
+}
+
+/* The inferred shape's constant dims: positive, their product at most IR_MAX_NUMEL, no dim left
+ * IR_NONE by overflowing arithmetic. 0, or -1 with g->err naming the op (and its scope). */
+static int check_shape(IrGraph *g, const IrNode *n) {
+    const char *op = ir_op_info[n->op].name, *scope = ir_str(g, n->scope);
+    char sh[256], where[300];
+    snprintf(where, sizeof where, "%s%s%s", op, scope[0] ? " in " : "", scope);
+    int64_t total = 1, v;
+    for (int i = 0; i < n->shape.rank; i++) {
+        if (n->shape.d[i] == IR_NONE) {
+            char why[sizeof g->err];
+            snprintf(why, sizeof why, "%s", g->err[0] ? g->err : "no dimension");
+            snprintf(g->err, sizeof g->err, "%s: output dimension %d: %s", where, i, why);
+            return -1;
+        }
+        if (!ir_dim_const_value(g, n->shape.d[i], &v)) continue;
+        ir_shape_format(g, &n->shape, sh, sizeof sh);
+        if (v < 1 && !(v == 0 && n->op == IR_OP_CONST)) {
+            snprintf(g->err, sizeof g->err, "%s: output shape %s has a non-positive dimension",
+                     where, sh);
+            return -1;
+        }
+        if (__builtin_mul_overflow(total, v, &total) || total > IR_MAX_NUMEL) {
+            snprintf(g->err, sizeof g->err,
+                     "%s: output shape %s has more than 2^40 (%lld) elements, the limit per tensor",
+                     where, sh, (long long)IR_MAX_NUMEL);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* ---- nodes -------------------------------------------------------------------------------- */
@@ -400,7 +471,11 @@ IrId ir_make(IrGraph *g, IrOp op, const IrId *in, int n_in, const IrAttr *attr) 
     for (; g->node_hash[h] >= 0; h = (h + 1) & mask)
         if (node_same(&g->nodes[g->node_hash[h]], &n)) return g->node_hash[h];
     n.scope = g->cur_scope;
-    if (ir_infer(g, &n) < 0) return IR_NONE;
+    if (ir_infer(g, &n) < 0 || check_shape(g, &n) < 0) return IR_NONE;
+    if (g->n_nodes >= IR_MAX_NODES) {
+        snprintf(g->err, sizeof g->err, "the graph has more than %d nodes, the limit", IR_MAX_NODES);
+        return IR_NONE;
+    }
     GROW(g->nodes, g->n_nodes, g->cap_nodes);
     IrId id = g->n_nodes++;
     g->nodes[id] = n;

@@ -29,6 +29,11 @@
 #define IR_MAX_RANK 6
 #define IR_MAX_IN 8
 #define IR_NONE (-1)
+/* Elements per tensor at most: 2^40 (4 TiB of float32), so that sizes, products of dims and byte
+ * counts stay far inside int64_t; a node whose constant shape exceeds it is refused. */
+#define IR_MAX_NUMEL ((int64_t)1 << 40)
+/* Nodes per graph at most (the training graph of Inception-ResNet-v1 has about 10^4). */
+#define IR_MAX_NODES (1 << 22)
 
 typedef int32_t IrId;  /* node id */
 typedef int32_t IrDim; /* dimension-expression id */
@@ -83,8 +88,12 @@ typedef enum {
     IR_DIM_FLOORDIV
 } IrDimKind;
 
+/* Nesting of a dimension expression at most (evaluation and printing recurse on it). */
+#define IR_MAX_DIM_DEPTH 1000
+
 typedef struct {
     IrDimKind kind;
+    int32_t depth; /* 1 for CONST and SYM, else 1 + the deeper operand's */
     int64_t a, b; /* CONST: value in a; SYM: symbol index in a; others: operand dim ids */
 } IrDimNode;
 
@@ -197,13 +206,18 @@ IrId ir_find_leaf(const IrGraph *g, IrOp op, const char *name); /* INPUT/PARAM/S
 /* ---- dims ---------------------------------------------------------------------------------- */
 IrDim ir_dim_const(IrGraph *g, int64_t v);
 IrDim ir_dim_sym(IrGraph *g, const char *name, int64_t dflt); /* existing symbol or new one */
+/* The arithmetic folds constants; IR_NONE with g->err when that overflows int64_t or divides by
+ * zero, or when an operand is IR_NONE (ir_make refuses a shape holding IR_NONE, passing g->err on). */
 IrDim ir_dim_add(IrGraph *g, IrDim a, IrDim b);
 IrDim ir_dim_sub(IrGraph *g, IrDim a, IrDim b);
 IrDim ir_dim_mul(IrGraph *g, IrDim a, IrDim b);
 IrDim ir_dim_floordiv(IrGraph *g, IrDim a, IrDim b);
 int ir_dim_const_value(const IrGraph *g, IrDim d, int64_t *v); /* 1 if constant */
 int ir_sym_index(const IrGraph *g, const char *name);           /* -1 if unknown */
-/* Evaluates with symbol values sym[i] (index = symbol index). */
+/* Evaluates with symbol values sym[i] (index = symbol index): 0, or -1 when the arithmetic
+ * overflows int64_t or divides by zero. */
+int ir_dim_eval_checked(const IrGraph *g, IrDim d, const int64_t *sym, int64_t *out);
+/* The same, -1 on overflow or division by zero (no dimension is negative: callers check < 1). */
 int64_t ir_dim_eval(const IrGraph *g, IrDim d, const int64_t *sym);
 int ir_dim_format(const IrGraph *g, IrDim d, char *buf, size_t cap);
 int ir_shape_format(const IrGraph *g, const IrShape *s, char *buf, size_t cap);
@@ -233,6 +247,7 @@ int ir_verify(IrGraph *g); /* 0 ok; -1 with g->err */
 void ir_print(const IrGraph *g, FILE *f);
 /* Parses the text of ir_print into a new graph; NULL with a message in err. */
 IrGraph *ir_parse_text(const char *text, char *err, size_t errcap);
+/* The product of dims; -1 when a dim is negative or the product exceeds IR_MAX_NUMEL. */
 int64_t ir_numel(const int64_t *dims, int rank);
 
 #endif

@@ -348,6 +348,38 @@ static void test_text_round_trip(void) {
 
 /* Siblings: a loop that reads a value some open group reads from outside joins that group, so
  * the value is read once (the sums of x and of x squared); not once the group has been read. */
+/* Dimension arithmetic is checked (issue 24): folding that overflows int64_t, evaluation at
+ * bound sizes that overflows, element counts over IR_MAX_NUMEL, non-positive constant dims and
+ * over-deep dimension expressions are errors, never wrapped numbers. */
+static void test_dim_limits(void) {
+    IrGraph *g = ir_graph_new();
+    IrDim big = ir_dim_const(g, (int64_t)1 << 62), four = ir_dim_const(g, 4), n = ir_dim_sym(g, "N", -1);
+    CHECK(ir_dim_mul(g, big, four) == IR_NONE && strstr(g->err, "overflows 64 bits"),
+          "2^62 * 4 does not fold: %s", g->err);
+    CHECK(ir_dim_add(g, ir_dim_const(g, INT64_MAX), ir_dim_const(g, 1)) == IR_NONE, "INT64_MAX + 1 does not fold");
+    CHECK(ir_dim_floordiv(g, n, ir_dim_const(g, 0)) == IR_NONE && strstr(g->err, "divides by zero"),
+          "N // 0 is no dimension: %s", g->err);
+    CHECK(ir_dim_add(g, IR_NONE, n) == IR_NONE, "IR_NONE propagates");
+    IrDim nb = ir_dim_mul(g, n, big);
+    int64_t sym[1] = {8}, v = 0;
+    CHECK(nb != IR_NONE && ir_dim_eval_checked(g, nb, sym, &v) < 0 && ir_dim_eval(g, nb, sym) == -1,
+          "N * 2^62 at N = 8 overflows when evaluated");
+    int64_t dims[4] = {1000000000, 1000000000, 1000000000, 3};
+    CHECK(ir_numel(dims, 4) == -1, "10^27 elements: ir_numel says -1, got %lld", (long long)ir_numel(dims, 4));
+    int64_t ok[2] = {1 << 20, 1 << 20};
+    CHECK(ir_numel(ok, 2) == (int64_t)1 << 40, "2^40 elements are allowed");
+    int64_t huge[4] = {1000000000, 1000000000, 1000000000, 3}, neg[2] = {4, -3};
+    IrShape sh = ir_shape_make(g, 4, huge), sn = ir_shape_make(g, 2, neg);
+    CHECK(leaf(g, IR_OP_INPUT, "huge", &sh) == IR_NONE && strstr(g->err, "more than 2^40"),
+          "a leaf over 2^40 elements is refused: %s", g->err);
+    CHECK(leaf(g, IR_OP_INPUT, "neg", &sn) == IR_NONE && strstr(g->err, "non-positive dimension"),
+          "a leaf with a negative dim is refused: %s", g->err);
+    IrDim d = n;
+    for (int i = 0; i < IR_MAX_DIM_DEPTH + 5 && d != IR_NONE; i++) d = ir_dim_mul(g, d, n);
+    CHECK(d == IR_NONE && strstr(g->err, "nests more than"), "a dimension expression has a depth limit: %s", g->err);
+    ir_graph_free(g);
+}
+
 static void test_fuse_siblings(void) {
     IrGraph *g = ir_graph_new();
     int64_t xd[2] = {16, 8}, cd[1] = {8};
@@ -502,6 +534,7 @@ static void test_fuse_merged_reader(void) {
 
 int main(void) {
     test_dims();
+    test_dim_limits();
     test_fuse_siblings();
     test_fuse_late();
     test_fuse_recent();
