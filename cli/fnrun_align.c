@@ -105,6 +105,27 @@ static void draw(RtImage *img, const RtFace *f) {
             }
 }
 
+/* The annotated copy's name for image i: ANNOTATE/<stem>.png, or <stem>_2.png, _3... when an
+ * earlier image of this run (another folder, another extension) took that name. */
+static void annotated_name(const char *dir, const char *path, char (*taken)[1024], int n_taken, char *out,
+                           size_t cap) {
+    char stem[1024], name[1024];
+    const char *base = strrchr(path, '/');
+    snprintf(stem, sizeof stem, "%s", base ? base + 1 : path);
+    char *dot = strrchr(stem, '.');
+    if (dot && dot != stem) *dot = 0;
+    snprintf(name, sizeof name, "%s", stem);
+    for (int k = 2, clash = 1; clash; k++) {
+        clash = 0;
+        for (int j = 0; j < n_taken && !clash; j++) clash = !strcmp(taken[j], name);
+        if (clash) snprintf(name, sizeof name, "%.1000s_%d", stem, k);
+    }
+    snprintf(taken[n_taken], sizeof taken[n_taken], "%s", name);
+    snprintf(out, cap, "%s/%s.png", dir, name);
+}
+
+enum { MAX_ERRORS_SAID = 20 }; /* unreadable images listed; the rest are counted */
+
 int fnrun_detect(int argc, char **argv) {
     char model_buf[4096];
     const char *model = fnrun_beside_exe("mtcnn.fnc", model_buf, sizeof model_buf), *weights = getenv("FN_MTCNN_WEIGHTS");
@@ -154,6 +175,8 @@ int fnrun_detect(int argc, char **argv) {
         rt_artifact_free(&art);
         return 1;
     }
+    char(*taken)[1024] = annotate ? malloc((size_t)n_pos * sizeof *taken) : NULL;
+    int unreadable = 0, n_annotated = 0;
     printf("# image\tface\tx1\ty1\tx2\ty2\tscore\tleft_eye_x\tleft_eye_y\tright_eye_x\tright_eye_y\tnose_x\tnose_y"
            "\tmouth_left_x\tmouth_left_y\tmouth_right_x\tmouth_right_y\n");
     for (int i = 0; i < n_pos; i++) {
@@ -161,7 +184,7 @@ int fnrun_detect(int argc, char **argv) {
         RtFace *faces = NULL;
         int n = 0;
         if (rt_image_read(pos[i], &img, &st) < 0) {
-            fprintf(stderr, "fnrun detect: %s\n", st.msg);
+            if (++unreadable <= MAX_ERRORS_SAID) fprintf(stderr, "fnrun detect: %s\n", st.msg);
             rc = 1;
             continue;
         }
@@ -178,25 +201,26 @@ int fnrun_detect(int argc, char **argv) {
             printf("\n");
             if (annotate) draw(&img, f);
         }
-        fprintf(stderr, "%s: %d face%s\n", pos[i], n, n == 1 ? "" : "s");
         total += n;
+        char out[4096] = "";
         if (annotate) {
-            char out[4096], stem[1024];
-            const char *base = strrchr(pos[i], '/');
-            snprintf(stem, sizeof stem, "%s", base ? base + 1 : pos[i]);
-            char *dot = strrchr(stem, '.');
-            if (dot && dot != stem) *dot = 0;
-            snprintf(out, sizeof out, "%s/%s.png", annotate, stem);
+            annotated_name(annotate, pos[i], taken, n_annotated++, out, sizeof out);
             if (rt_image_write_png(out, &img, &st) < 0) {
                 fprintf(stderr, "fnrun detect: %s\n", st.msg);
                 rc = 1;
             }
         }
+        fprintf(stderr, "%s: %d face%s%s%s\n", pos[i], n, n == 1 ? "" : "s", out[0] ? " -> " : "", out);
         free(faces);
         rt_image_free(&img);
     }
     fflush(stdout);
-    fprintf(stderr, "%d face%s in %d image%s\n", total, total == 1 ? "" : "s", n_pos, n_pos == 1 ? "" : "s");
+    if (unreadable > MAX_ERRORS_SAID)
+        fprintf(stderr, "fnrun detect: %d more unreadable images not listed\n", unreadable - MAX_ERRORS_SAID);
+    fprintf(stderr, "%d face%s in %d image%s", total, total == 1 ? "" : "s", n_pos, n_pos == 1 ? "" : "s");
+    if (unreadable) fprintf(stderr, ", %d unreadable", unreadable);
+    fprintf(stderr, "\n");
+    free(taken);
     rt_mtcnn_free(m);
     rt_artifact_free(&art);
     return rc;

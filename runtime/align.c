@@ -58,6 +58,8 @@ typedef struct {
     Job *jobs;
     int n_jobs, next;
     FILE *bbox;
+    const char *bbox_path;
+    int unreadable_said; /* messages printed about unreadable images (capped) */
     pthread_mutex_t mu;
     RtAlignTotals t;
     RtProgress pr;
@@ -99,13 +101,26 @@ static int save_face(Shared *sh, const RtImage *img, const RtFace *f, const char
     return rc;
 }
 
-/* the mark of an image done without an output (unreadable, no face): later claims skip it */
-static void touch(const char *path, const char *why) {
+enum { MAX_UNREADABLE_SAID = 20 }; /* then counted, not listed: random files give one line each */
+
+/* the mark of an image done without an output (unreadable, no face): later claims skip it. A
+ * mark that cannot be written (disk full) is an error: the run must not look finished. */
+static int touch(const char *path, const char *why, RtStatus *st) {
     FILE *f = fopen(path, "w");
-    if (f) {
-        fprintf(f, "%s\n", why);
-        fclose(f);
-    }
+    int err = !f ? errno : fprintf(f, "%s\n", why) < 0 || fflush(f) != 0 ? (errno ? errno : EIO) : 0;
+    if (f && fclose(f) != 0 && !err) err = errno;
+    if (!err) return 0;
+    if (f) unlink(path);
+    return rt_fail(st, "cannot write %s: %s", path, strerror(err));
+}
+
+/* one line of the bounding-box log, under sh->mu; a lost line is an error */
+static int log_box(Shared *sh, const char *out, const int *bb, RtStatus *st) {
+    int n = bb ? fprintf(sh->bbox, "%s %d %d %d %d\n", out, bb[0], bb[1], bb[2], bb[3])
+               : fprintf(sh->bbox, "%s\n", out);
+    if (n < 0 || fflush(sh->bbox) != 0)
+        return rt_fail(st, "cannot write %s: %s", sh->bbox_path, strerror(errno ? errno : EIO));
+    return 0;
 }
 
 enum { DONE_ALIGNED, DONE_SKIPPED, DONE_CLAIMED, DONE_UNREADABLE, DONE_NO_FACE };
@@ -132,10 +147,12 @@ static int align_one(Shared *sh, RtMtcnn *m, const Job *j, int *n_saved, RtStatu
     RtStatus est;
     if (rt_image_read(path, &img, &est) < 0) {
         pthread_mutex_lock(&sh->mu);
-        fprintf(o->out, "%s\n", est.msg);
+        int said = ++sh->unreadable_said;
+        if (said <= MAX_UNREADABLE_SAID) fprintf(o->out, "%s\n", est.msg);
+        if (said == MAX_UNREADABLE_SAID + 1)
+            fprintf(o->out, "(more unreadable images: counted in the totals, not listed)\n");
         pthread_mutex_unlock(&sh->mu);
-        rc = DONE_UNREADABLE;
-        touch(mark, est.msg);
+        rc = touch(mark, est.msg, st) < 0 ? -1 : DONE_UNREADABLE;
         goto release;
     }
     RtMtcnnParams p;
@@ -151,11 +168,9 @@ static int align_one(Shared *sh, RtMtcnn *m, const Job *j, int *n_saved, RtStatu
     if (n == 0) {
         pthread_mutex_lock(&sh->mu);
         fprintf(o->out, "Unable to align \"%s\"\n", path);
-        fprintf(sh->bbox, "%s\n", out);
-        fflush(sh->bbox);
+        rc = log_box(sh, out, NULL, st) < 0 ? -1 : DONE_NO_FACE;
         pthread_mutex_unlock(&sh->mu);
-        rc = DONE_NO_FACE;
-        touch(mark, "no face");
+        if (rc == DONE_NO_FACE && touch(mark, "no face", st) < 0) rc = -1;
     } else {
         int only = o->detect_multiple_faces ? -1 : rt_align_pick(faces, n, img.w, img.h);
         rc = DONE_ALIGNED;
@@ -170,8 +185,7 @@ static int align_one(Shared *sh, RtMtcnn *m, const Job *j, int *n_saved, RtStatu
                 break;
             }
             pthread_mutex_lock(&sh->mu);
-            fprintf(sh->bbox, "%s %d %d %d %d\n", out, bb[0], bb[1], bb[2], bb[3]);
-            fflush(sh->bbox);
+            if (log_box(sh, out, bb, st) < 0) rc = -1;
             pthread_mutex_unlock(&sh->mu);
             (*n_saved)++;
         }
@@ -290,6 +304,7 @@ int rt_align(const RtAlignOpts *o, RtAlignTotals *t, RtStatus *st) {
     t->total = sh.n_jobs;
     char bbox_path[4200];
     if (!(sh.bbox = open_bbox_log(o->output_dir, key, bbox_path, sizeof bbox_path, st))) goto done;
+    sh.bbox_path = bbox_path;
     rt_blas_threads(1); /* the workers are the parallelism */
     pthread_mutex_init(&sh.mu, NULL);
     rt_progress_start(&sh.pr, o->out, "images", sh.n_jobs);
@@ -303,7 +318,10 @@ int rt_align(const RtAlignOpts *o, RtAlignTotals *t, RtStatus *st) {
     sh.t.total = t->total;
     sh.t.seconds = rt_now() - t0;
     *t = sh.t;
-    fclose(sh.bbox);
+    if (fclose(sh.bbox) != 0 && !sh.failed) {
+        sh.failed = 1;
+        rt_fail(&sh.st, "cannot write %s: %s", bbox_path, strerror(errno));
+    }
     if (sh.failed) {
         *st = sh.st;
         goto done;
