@@ -227,15 +227,9 @@ fail:
     return NULL;
 }
 
-int rt_artifact_load(const char *path, RtArtifact *a, RtStatus *st) {
-    memset(a, 0, sizeof *a);
-    unsigned char *buf;
-    size_t len;
-    if (rt_framed_read(path, MAGIC, FN_ARTIFACT_VERSION, "artifact",
-                       "recompile it with this fn's fnc", &buf, &len, st) < 0)
-        return -1;
+/* The payload (fn_artifact.proto) into a; name for messages. */
+static int decode(const unsigned char *buf, size_t len, const char *path, RtArtifact *a, RtStatus *st) {
     Fn__Artifact *pa = fn__artifact__unpack(NULL, len, buf);
-    free(buf);
     if (!pa) return rt_fail(st, "artifact %s is corrupt (cannot decode)", path);
     a->source = strdup(pa->source);
     a->compiler = strdup(pa->compiler);
@@ -255,6 +249,28 @@ int rt_artifact_load(const char *path, RtArtifact *a, RtStatus *st) {
     fn__artifact__free_unpacked(pa, NULL);
     if (rc) rt_artifact_free(a);
     return rc;
+}
+
+int rt_artifact_load(const char *path, RtArtifact *a, RtStatus *st) {
+    memset(a, 0, sizeof *a);
+    unsigned char *buf;
+    size_t len;
+    if (rt_framed_read(path, MAGIC, FN_ARTIFACT_VERSION, "artifact",
+                       "recompile it with this fn's fnc", &buf, &len, st) < 0)
+        return -1;
+    int rc = decode(buf, len, path, a, st);
+    free(buf);
+    return rc;
+}
+
+int rt_artifact_from_bytes(const void *data, size_t size, const char *name, RtArtifact *a, RtStatus *st) {
+    memset(a, 0, sizeof *a);
+    const unsigned char *payload;
+    size_t len;
+    if (rt_framed_parse(data, size, MAGIC, FN_ARTIFACT_VERSION, "artifact", name, "recompile it with this fn's fnc",
+                        &payload, &len, st) < 0)
+        return -1;
+    return decode(payload, len, name, a, st);
 }
 
 IrGraph *rt_artifact_graph(const RtArtifact *a, const char *name) {

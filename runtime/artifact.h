@@ -19,6 +19,8 @@ typedef struct {
 int rt_artifact_save(const char *path, const char *source, IrGraph *const *graphs,
                      const char *const *names, int n, RtStatus *st);
 int rt_artifact_load(const char *path, RtArtifact *a, RtStatus *st);
+/* The same from a file's bytes in memory (name for messages): for the fuzz target. */
+int rt_artifact_from_bytes(const void *data, size_t size, const char *name, RtArtifact *a, RtStatus *st);
 IrGraph *rt_artifact_graph(const RtArtifact *a, const char *name); /* NULL if absent */
 void rt_artifact_free(RtArtifact *a);
 

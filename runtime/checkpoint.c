@@ -131,6 +131,20 @@ static void fill_info(const Fn__Checkpoint *c, RtCkptInfo *info) {
     info->classes = c->classes;
 }
 
+int rt_checkpoint_info_from_bytes(const void *data, size_t size, const char *name, RtCkptInfo *info,
+                                  RtStatus *st) {
+    const unsigned char *payload;
+    size_t len;
+    if (rt_framed_parse(data, size, MAGIC, FN_CHECKPOINT_VERSION, "checkpoint", name,
+                        "it was written by another fn version", &payload, &len, st) < 0)
+        return -1;
+    Fn__Checkpoint *c = fn__checkpoint__unpack(NULL, len, payload);
+    if (!c) return rt_fail(st, "checkpoint %s is corrupt (cannot decode)", name);
+    fill_info(c, info);
+    fn__checkpoint__free_unpacked(c, NULL);
+    return 0;
+}
+
 int rt_checkpoint_info(const char *path, RtCkptInfo *info, RtStatus *st) {
     Fn__Checkpoint *c = read_ckpt(path, st);
     if (!c) return -1;

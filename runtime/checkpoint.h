@@ -25,6 +25,9 @@ int rt_checkpoint_load(const char *path, RtCkptInfo *info, RtVars *vars, RtVars 
                        RtStatus *st);
 /* Reads only the header fields (no variables). */
 int rt_checkpoint_info(const char *path, RtCkptInfo *info, RtStatus *st);
+/* The same from a file's bytes in memory (name for messages): for the fuzz target. */
+int rt_checkpoint_info_from_bytes(const void *data, size_t size, const char *name, RtCkptInfo *info,
+                                  RtStatus *st);
 /* Evaluation with the moving averages: every averaged variable of vars gets its average. */
 int rt_checkpoint_load_averages(const char *path, RtVars *vars, RtStatus *st);
 /* --pretrained_model: restores the weights and batch-norm statistics whose name and shape

@@ -66,6 +66,25 @@ int rt_framed_write(const char *path, const char magic[8], uint32_t version, con
     return 0;
 }
 
+/* The header's checks, shared by the file and the memory reader: got is how many header bytes
+ * there are (less than HEADER: truncated); gives the payload length and CRC. */
+static int check_header(const unsigned char *hdr, size_t got, const char magic[8], uint32_t version,
+                        const char *what, const char *path, const char *hint, uint64_t *n, uint32_t *c,
+                        RtStatus *st) {
+    if (got < 8 || memcmp(hdr, magic, 8) != 0) return rt_fail(st, "%s is not an fn %s (bad magic)", path, what);
+    if (got < HEADER)
+        return rt_fail(st, "%s %s is truncated (header is %zu of %d bytes)", what, path, got, HEADER);
+    uint32_t v = get32(hdr + 8);
+    *c = get32(hdr + 12);
+    *n = (uint64_t)get32(hdr + 16) | (uint64_t)get32(hdr + 20) << 32;
+    if (v != version)
+        return rt_fail(st, "%s %s has format version %u but this fn reads version %u: %s", what, path, v,
+                       version, hint);
+    if (*n > ((uint64_t)1 << 36))
+        return rt_fail(st, "%s %s is corrupt (payload length %llu)", what, path, (unsigned long long)*n);
+    return 0;
+}
+
 int rt_framed_read(const char *path, const char magic[8], uint32_t version, const char *what,
                    const char *hint, unsigned char **payload, size_t *len, RtStatus *st) {
     *payload = NULL;
@@ -75,24 +94,11 @@ int rt_framed_read(const char *path, const char magic[8], uint32_t version, cons
     if (!f) return rt_fail(st, "cannot open %s %s: %s", what, path, strerror(errno));
     unsigned char hdr[HEADER];
     size_t got = fread(hdr, 1, HEADER, f);
-    if (got < 8 || memcmp(hdr, magic, 8) != 0) {
+    uint64_t n;
+    uint32_t c;
+    if (check_header(hdr, got, magic, version, what, path, hint, &n, &c, st) < 0) {
         fclose(f);
-        return rt_fail(st, "%s is not an fn %s (bad magic)", path, what);
-    }
-    if (got < HEADER) {
-        fclose(f);
-        return rt_fail(st, "%s %s is truncated (header is %zu of %d bytes)", what, path, got, HEADER);
-    }
-    uint32_t v = get32(hdr + 8), c = get32(hdr + 12);
-    uint64_t n = (uint64_t)get32(hdr + 16) | (uint64_t)get32(hdr + 20) << 32;
-    if (v != version) {
-        fclose(f);
-        return rt_fail(st, "%s %s has format version %u but this fn reads version %u: %s", what,
-                       path, v, version, hint);
-    }
-    if (n > ((uint64_t)1 << 36)) {
-        fclose(f);
-        return rt_fail(st, "%s %s is corrupt (payload length %llu)", what, path, (unsigned long long)n);
+        return -1;
     }
     unsigned char *buf = malloc(n ? (size_t)n : 1);
     if (!buf) {
@@ -111,6 +117,24 @@ int rt_framed_read(const char *path, const char magic[8], uint32_t version, cons
         return rt_fail(st, "%s %s is corrupt (checksum mismatch)", what, path);
     }
     *payload = buf;
+    *len = (size_t)n;
+    return 0;
+}
+
+int rt_framed_parse(const unsigned char *data, size_t size, const char magic[8], uint32_t version,
+                    const char *what, const char *name, const char *hint, const unsigned char **payload,
+                    size_t *len, RtStatus *st) {
+    *payload = NULL;
+    *len = 0;
+    uint64_t n;
+    uint32_t c;
+    if (check_header(data, size < HEADER ? size : HEADER, magic, version, what, name, hint, &n, &c, st) < 0)
+        return -1;
+    if (size - HEADER < n)
+        return rt_fail(st, "%s %s is truncated (%zu of %llu payload bytes)", what, name, size - HEADER,
+                       (unsigned long long)n);
+    if (crc(data + HEADER, (size_t)n) != c) return rt_fail(st, "%s %s is corrupt (checksum mismatch)", what, name);
+    *payload = data + HEADER;
     *len = (size_t)n;
     return 0;
 }

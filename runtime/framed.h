@@ -14,5 +14,9 @@ int rt_framed_write(const char *path, const char magic[8], uint32_t version, con
  * format version (with `hint`), truncated, corrupt. */
 int rt_framed_read(const char *path, const char magic[8], uint32_t version, const char *what,
                    const char *hint, unsigned char **payload, size_t *len, RtStatus *st);
+/* The same checks on a file's bytes in memory (name for messages): *payload points into data. */
+int rt_framed_parse(const unsigned char *data, size_t size, const char magic[8], uint32_t version,
+                    const char *what, const char *name, const char *hint, const unsigned char **payload,
+                    size_t *len, RtStatus *st);
 
 #endif

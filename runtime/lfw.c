@@ -43,6 +43,13 @@ int rt_lfw_read_pairs(const char *file, const char *dir, RtLfwPairs *p, RtStatus
     if (rt_is_dir(file)) return rt_fail(st, "--lfw_pairs %s is a directory", file);
     FILE *f = fopen(file, "r");
     if (!f) return rt_fail(st, "cannot read LFW pairs %s: %s", file, strerror(errno));
+    int rc = rt_lfw_parse_pairs(f, file, dir, p, st);
+    fclose(f);
+    return rc;
+}
+
+int rt_lfw_parse_pairs(FILE *f, const char *file, const char *dir, RtLfwPairs *p, RtStatus *st) {
+    memset(p, 0, sizeof *p);
     char line[4096];
     int ln = 0, rc = 0, cap = 0, n_lines = 0;
     long sets = 0, per = 0;
@@ -52,9 +59,11 @@ int rt_lfw_read_pairs(const char *file, const char *dir, RtLfwPairs *p, RtStatus
         int nt = 0;
         for (char *t = strtok(line, " \t\r\n"); t && nt < 8; t = strtok(NULL, " \t\r\n")) tok[nt++] = t;
         if (nt == 0) continue;
-        if (ln == 1) {
-            if (nt != 2 || !parse_index(tok[0], &sets) || !parse_index(tok[1], &per) || sets < 1 || per < 1)
-                rc = rt_fail(st, "%s:%d: the header must be 'sets<TAB>pairs' with positive numbers", file, ln);
+        if (per == 0) { /* the first line that is not blank */
+            if (nt != 2 || !parse_index(tok[0], &sets) || !parse_index(tok[1], &per) || sets < 1 || per < 1 ||
+                sets > 1000000 || per > 1000000)
+                rc = rt_fail(st, "%s:%d: the header must be 'sets<TAB>pairs' with numbers from 1 to 1000000", file,
+                             ln);
             continue;
         }
         long i, j;
@@ -89,8 +98,7 @@ int rt_lfw_read_pairs(const char *file, const char *dir, RtLfwPairs *p, RtStatus
         p->issame[p->n_pairs] = same;
         p->fold[p->n_pairs++] = (int)((n_lines - 1) / (2 * per));
     }
-    fclose(f);
-    if (rc == 0 && ln == 0) rc = rt_fail(st, "%s: empty pairs file", file);
+    if (rc == 0 && per == 0) rc = rt_fail(st, "%s: empty pairs file", file);
     if (rc == 0 && n_lines != sets * 2 * per)
         rc = rt_fail(st, "%s: the header announces %ld sets of %ld+%ld pairs but the file has %d pair lines",
                      file, sets, per, per, n_lines);

@@ -19,6 +19,8 @@ typedef struct {
  * lines `name1 i name2 j`) and resolves lfw_dir/name/name_%04d.{jpg,png}; pairs with a missing
  * image are skipped and counted. Errors name the file and line. */
 int rt_lfw_read_pairs(const char *pairs_file, const char *lfw_dir, RtLfwPairs *p, RtStatus *st);
+/* The same from an open stream (file names it in messages): for the fuzz target. */
+int rt_lfw_parse_pairs(FILE *f, const char *file, const char *dir, RtLfwPairs *p, RtStatus *st);
 void rt_lfw_free(RtLfwPairs *p);
 
 typedef struct {

@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,13 @@ int rt_schedule_load(const char *path, RtSchedule *s, RtStatus *st) {
     if (rt_is_dir(path)) return rt_fail(st, "learning-rate schedule %s is a directory", path);
     FILE *f = fopen(path, "r");
     if (!f) return rt_fail(st, "cannot read learning-rate schedule %s: %s", path, strerror(errno));
+    int rc = rt_schedule_parse(f, path, s, st);
+    fclose(f);
+    return rc;
+}
+
+int rt_schedule_parse(FILE *f, const char *path, RtSchedule *s, RtStatus *st) {
+    memset(s, 0, sizeof *s);
     char line[1024];
     int ln = 0, cap = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof line, f)) {
@@ -39,7 +47,7 @@ int rt_schedule_load(const char *path, RtSchedule *s, RtStatus *st) {
         char *es = trim(t), *rs = trim(colon + 1), *end;
         errno = 0;
         long epoch = strtol(es, &end, 10);
-        if (!*es || *end || errno || epoch < 0) {
+        if (!*es || *end || errno || epoch < 0 || epoch > INT_MAX) {
             rc = rt_fail(st, "%s:%d: epoch '%s' is not a non-negative integer", path, ln, es);
             break;
         }
@@ -66,7 +74,6 @@ int rt_schedule_load(const char *path, RtSchedule *s, RtStatus *st) {
         s->epoch[s->n] = (int)epoch;
         s->rate[s->n++] = rate;
     }
-    fclose(f);
     if (rc == 0 && s->n == 0) rc = rt_fail(st, "%s: no 'epoch: rate' entries", path);
     if (rc == 0 && s->epoch[0] > 1)
         rc = rt_fail(st, "%s: the first entry is for epoch %d, so epoch 1 has no rate", path, s->epoch[0]);

@@ -14,6 +14,8 @@ typedef struct {
 
 /* Errors name the file and line: `FILE:LINE: message`. */
 int rt_schedule_load(const char *path, RtSchedule *s, RtStatus *st);
+/* The same from an open stream (path names it in messages): for the fuzz target. */
+int rt_schedule_parse(FILE *f, const char *path, RtSchedule *s, RtStatus *st);
 double rt_schedule_rate(const RtSchedule *s, int epoch);
 void rt_schedule_free(RtSchedule *s);
 

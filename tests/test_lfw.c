@@ -151,6 +151,11 @@ static void test_pairs(void) {
         {"1\t1\nAnn_A\t-1\t2\n", ":2: expected"},
         {"1\t1\nAnn_A\t1\tBob_B\t1\nAnn_A\t1\t2\n", ":2: a different-person pair where set 1 expects same-person"},
         {"2\t1\nAnn_A\t1\t2\nAnn_A\t1\tBob_B\t2\n", "announces 2 sets of 1+1 pairs but the file has 2"},
+        /* found by tests/fuzz/fuzz_pairs.c: a blank first line was taken for the header (a file of
+           blank lines passed with 0 sets; a pair line after it divided by zero) */
+        {" \n", "empty pairs file"},
+        {"\nAnn_A\t1\t2\n", ":2: the header"},
+        {"9999999999\t1\n", ":1: the header"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_text(pf, bad[i].text);

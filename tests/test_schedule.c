@@ -72,6 +72,8 @@ int main(void) {
     expect_error("no_colon", "0: 0.1\n5 0.01\n", ":2: expected 'epoch: rate'");
     expect_error("bad_epoch", "0: 0.1\nx: 0.01\n", ":2: epoch 'x' is not a non-negative integer");
     expect_error("negative_epoch", "-3: 0.1\n", ":1: epoch '-3' is not a non-negative integer");
+    /* found by tests/fuzz/fuzz_schedule.c: an epoch past INT_MAX was truncated */
+    expect_error("huge_epoch", "0: 0.1\n4444444444444: 0.01\n", ":2: epoch '4444444444444' is not");
     expect_error("bad_rate", "0: 0.1\n4: fast\n", ":2: rate 'fast' is not a finite number");
     expect_error("empty_rate", "0:\n", ":1: rate '' is not a finite number");
     expect_error("nan_rate", "0: nan\n", ":1: rate 'nan' is not a finite number"); /* issue 24 item 9 */
