@@ -1,5 +1,6 @@
 /* fnc: the compiler driver. Parses a model (frontend), runs the pass pipeline (passes) and
  * writes the artifact (runtime/artifact), or reports on the model (check, dump, info). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,9 @@
 #include "runtime/jit.h"
 #include "runtime/plan.h"
 
+#ifndef FN_GIT_REVISION
+#define FN_GIT_REVISION "unknown" /* the build names it where it can (-DFN_GIT_REVISION=...) */
+#endif
 #define MAX_DEFINES 32
 #define MAX_MODELS 16
 
@@ -36,10 +40,16 @@ static int take_defines(int *argc, char **argv, FncOpts *o) {
             continue;
         }
         const char *eq = strchr(d, '=');
-        char *end;
-        long v = eq ? strtol(eq + 1, &end, 10) : 0;
+        char *end = NULL;
+        errno = 0;
+        long long v = eq ? strtoll(eq + 1, &end, 10) : 0;
         if (!eq || eq == d || !eq[1] || *end || v < 1) {
             fprintf(stderr, "fnc: -D %s: expected name=positive-integer\n", d);
+            return -1;
+        }
+        if (errno == ERANGE || v > IR_MAX_NUMEL) { /* no dim can exceed a tensor's element limit */
+            fprintf(stderr, "fnc: -D %s: value out of range (a dim is at most 2^40 = %lld)\n", d,
+                    (long long)IR_MAX_NUMEL);
             return -1;
         }
         if (o->n_defines == MAX_DEFINES) {
@@ -59,6 +69,27 @@ static IrGraph *build(const FncOpts *o, int training, PassCtx *ctx) {
 static int64_t eval_dims(const IrGraph *g, const IrShape *s, const int64_t *sym, int64_t *d) {
     for (int k = 0; k < s->rank; k++) d[k] = ir_dim_eval(g, s->d[k], sym);
     return ir_numel(d, s->rank);
+}
+
+/* Every node's shape at the bound sizes: positive dims, at most IR_MAX_NUMEL elements. 0, or -1
+ * after naming the first node that fails (op and scope) on stderr. */
+static int check_bound_shapes(const char *model, const IrGraph *g, const int64_t *sym) {
+    int64_t d[IR_MAX_RANK];
+    for (IrId id = 0; id < g->n_nodes; id++) {
+        const IrNode *n = &g->nodes[id];
+        int64_t cnt = eval_dims(g, &n->shape, sym, d);
+        int bad = cnt < 0;
+        for (int k = 0; k < n->shape.rank; k++) bad |= d[k] < 1;
+        if (!bad) continue;
+        char sh[256], val[128] = "";
+        ir_shape_format(g, &n->shape, sh, sizeof sh);
+        for (int k = 0, m = 0; k < n->shape.rank && m < (int)sizeof val; k++)
+            m += snprintf(val + m, sizeof val - (size_t)m, "%s%lld", k ? "x" : "", (long long)d[k]);
+        fprintf(stderr, "%s: error: %s in %s: shape %s is %s at these sizes (a dim below 1, or more than 2^40 elements)\n",
+                model, ir_op_info[n->op].name, ir_str(g, n->scope)[0] ? ir_str(g, n->scope) : "the top level", sh, val);
+        return -1;
+    }
+    return 0;
 }
 
 /* Planned step memory (activations and temporaries, liveness reuse; variables not counted) at
@@ -114,6 +145,11 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
     }
     int n_idx = ir_sym_index(g, "N");
     if (n_idx >= 0) sym[n_idx] = 1;
+    if (check_bound_shapes(o->model, g, sym) < 0) {
+        free(sym);
+        ir_graph_free(g);
+        return 1;
+    }
     printf("model %s\n", o->model);
     for (int i = 0; i < o->n_defines; i++)
         printf("  dim %-16s = %lld (-D)\n", o->defines[i].name, (long long)o->defines[i].value);
@@ -258,6 +294,23 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
     return rc;
 }
 
+/* --graph and --dump-after name one of their choices: 0, or -1 after saying which not. */
+static int check_choices(const char *prog, const FncOpts *o) {
+    if (strcmp(o->graph, "train") && strcmp(o->graph, "eval")) {
+        fprintf(stderr, "%s: --graph: expected train|eval, got '%s'\n", prog, o->graph);
+        return -1;
+    }
+    if (o->dump_after) {
+        int ok = !strcmp(o->dump_after, "all");
+        for (int i = 0; pass_names[i]; i++) ok |= !strcmp(o->dump_after, pass_names[i]);
+        if (!ok) {
+            fprintf(stderr, "%s: --dump-after: unknown pass '%s'\n", prog, o->dump_after);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* main's body; o's -D names are freed by main whatever this returns */
 static int fnc_main(int argc, char **argv, FncOpts *o) {
     o->graph = "train";
@@ -270,8 +323,13 @@ static int fnc_main(int argc, char **argv, FncOpts *o) {
                 "  dump MODEL.fn [--graph train|eval] [--dump-after PASS]  print the IR\n"
                 "  info MODEL.fn [-D name=value ...]              parameters, MACs, layer shapes\n"
                 "  cuda MODEL.fn [--graph train|eval] [--unfused | --bf16] [-o OUT.cu] [--nvrtc sm_90]  the CUDA C module\n"
+                "  --version                                      fn's version and git revision\n"
                 "\n`fnc COMMAND --help` lists a command's flags. fn " FN_VERSION "\n");
         return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("fnc (fn) %s, revision %s\n", FN_VERSION, FN_GIT_REVISION);
+        return 0;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "compile") && strcmp(cmd, "check") && strcmp(cmd, "dump") && strcmp(cmd, "info") &&
@@ -314,14 +372,7 @@ static int fnc_main(int argc, char **argv, FncOpts *o) {
         return 2;
     }
     o->model = pos[0];
-    if (o->dump_after) {
-        int ok = !strcmp(o->dump_after, "all");
-        for (int i = 0; pass_names[i]; i++) ok |= !strcmp(o->dump_after, pass_names[i]);
-        if (!ok) {
-            fprintf(stderr, "%s: --dump-after: unknown pass '%s'\n", prog, o->dump_after);
-            return 2;
-        }
-    }
+    if (check_choices(prog, o) < 0) return 2;
     PassCtx ctx = {o->dump_after, stdout, o->time_passes, 1, PASS_OPT_ADAGRAD};
     if (o->optimizer) {
         int k = pass_optimizer_parse(o->optimizer);

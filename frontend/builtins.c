@@ -9,6 +9,7 @@
 #define FE_INTERNAL
 #include "frontend/fe.h"
 
+#include <math.h>
 #include <string.h>
 
 /* ---- argument readers: 1 ok, 0 after reporting (or on a silent error value) -------------- */
@@ -52,6 +53,10 @@ static int arg_float(FeCtx *c, const FeArgs *a, int i, double dflt, double *out)
         *out = (double)v->i;
     else
         return bad_arg(c, a, i, "a number");
+    if (!isfinite(*out)) { /* literals and arithmetic are finite already: kept as a guard */
+        fe_error(c, arg_loc(a, i), "argument '%s' of %s() must be finite", pname(a, i), a->name);
+        return 0;
+    }
     return 1;
 }
 
@@ -502,6 +507,10 @@ static FeValue b_dropout(FeCtx *c, FeArgs *a) {
     if (a->v[1].kind == FE_V_TENSOR)
         keep = a->v[1].t;
     else if (arg_float(c, a, 1, 1, &k)) {
+        if (!(k > 0 && k <= 1)) {
+            fe_error(c, arg_loc(a, 1), "dropout(): keep probability %g is not in (0, 1]", k);
+            return fe_err();
+        }
         IrShape scalar;
         memset(&scalar, 0, sizeof scalar);
         keep = ir_const(c->g, k, &scalar);

@@ -8,9 +8,13 @@
 #define FE_INTERNAL
 #include "frontend/fe.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- arena -------------------------------------------------------------------------------- */
 struct FeArenaBlock {
@@ -88,26 +92,7 @@ const char *fe_intern(FeCtx *c, const char *s, size_t n) {
 }
 
 /* ---- files -------------------------------------------------------------------------------- */
-int fe_file_load(FeCtx *c, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    size_t cap = 4096, len = 0;
-    char *text = malloc(cap);
-    for (;;) {
-        if (!text) abort();
-        size_t k = fread(text + len, 1, cap - len - 1, f);
-        len += k;
-        if (len + 1 < cap) break;
-        cap *= 2;
-        text = realloc(text, cap);
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(text);
-        return -1;
-    }
-    text[len] = 0;
+int fe_file_add(FeCtx *c, const char *path, const char *text, size_t len) {
     if (c->n_files == c->cap_files) {
         c->cap_files = c->cap_files ? 2 * c->cap_files : 8;
         c->files = realloc(c->files, (size_t)c->cap_files * sizeof *c->files);
@@ -121,8 +106,48 @@ int fe_file_load(FeCtx *c, const char *path) {
     fl->real = fe_strndup(&c->arena, r, strlen(r));
     fl->text = fe_strndup(&c->arena, text, len);
     fl->len = len;
-    free(text);
     return c->n_files++;
+}
+
+/* Reads at most FE_MAX_FILE_BYTES + 1 bytes of a regular file: the text (malloc'd), or NULL with
+ * *why set. Opened non-blocking so that a FIFO given as a model cannot hang the compiler. */
+static char *read_regular(const char *path, size_t *len, const char **why) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        *why = strerror(errno);
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    *why = !S_ISREG(st.st_mode)            ? "not a regular file"
+           : st.st_size > FE_MAX_FILE_BYTES ? "larger than 4 MiB, the limit for a source file"
+                                            : NULL;
+    char *text = *why ? NULL : malloc(FE_MAX_FILE_BYTES + 2);
+    size_t n = 0;
+    while (text && n <= FE_MAX_FILE_BYTES) {
+        ssize_t k = read(fd, text + n, FE_MAX_FILE_BYTES + 1 - n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) *why = strerror(errno);
+        if (k <= 0) break;
+        n += (size_t)k;
+    }
+    close(fd);
+    if (text && !*why && n > FE_MAX_FILE_BYTES) *why = "larger than 4 MiB, the limit for a source file";
+    if (*why) {
+        free(text);
+        return NULL;
+    }
+    *len = n;
+    return text;
+}
+
+int fe_file_load(FeCtx *c, const char *path, const char **why) {
+    size_t len = 0;
+    char *text = read_regular(path, &len, why);
+    if (!text) return -1;
+    int f = fe_file_add(c, path, text, len);
+    free(text);
+    return f;
 }
 
 /* ---- diagnostics -------------------------------------------------------------------------- */
@@ -154,9 +179,31 @@ static void print_source_line(FeCtx *c, FeLoc loc) {
     fputs("^\n", c->diag);
 }
 
-void fe_error(FeCtx *c, FeLoc loc, const char *fmt, ...) {
-    if (loc.file >= 0 && already_reported(c, loc)) return;
+/* Source lines are quoted freely from the model's own DSL; from an imported file only with its
+ * first error, and from a file that failed to lex (perhaps no DSL at all: a path outside the
+ * model's tree) only one line, so that diagnostics never echo a whole file. */
+static int may_quote(FeCtx *c, int file) {
+    FeFile *f = &c->files[file];
+    if ((f->imported || f->lex_bad) && f->quoted > 0) return 0;
+    f->quoted++;
+    return 1;
+}
+
+/* Counts an error: 1 if it is to be printed, 0 once FE_MAX_ERRORS were (the compile stops). */
+static int count_error(FeCtx *c) {
     c->n_errors++;
+    if (c->n_errors <= FE_MAX_ERRORS) return 1;
+    if (c->n_errors == FE_MAX_ERRORS + 1)
+        fprintf(c->diag, "%s: error: too many errors (%d); stopping\n",
+                c->opt.path ? c->opt.path : "fn", FE_MAX_ERRORS);
+    c->halted = 1;
+    return 0;
+}
+
+void fe_error(FeCtx *c, FeLoc loc, const char *fmt, ...) {
+    if (c->halted && c->n_errors > FE_MAX_ERRORS) return;
+    if (loc.file >= 0 && already_reported(c, loc)) return;
+    if (!count_error(c)) return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -167,7 +214,7 @@ void fe_error(FeCtx *c, FeLoc loc, const char *fmt, ...) {
         return;
     }
     fprintf(c->diag, "%s:%d:%d: error: %s\n", c->files[loc.file].path, loc.line, loc.col, msg);
-    print_source_line(c, loc);
+    if (may_quote(c, loc.file)) print_source_line(c, loc);
     /* the active calls, innermost first; runs of one call site (recursion) print once */
     for (int d = c->depth - 1, k = 0; d >= 0; k++) {
         FeLoc cl = c->calls[d];
@@ -187,7 +234,7 @@ void fe_error(FeCtx *c, FeLoc loc, const char *fmt, ...) {
 }
 
 void fe_error_plain(FeCtx *c, const char *where, const char *fmt, ...) {
-    c->n_errors++;
+    if (!count_error(c)) return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);

@@ -36,6 +36,10 @@ typedef struct {
  * that propagates silently). Returns NULL if any error; *n_errors gets the count (n_errors may be
  * NULL). Never exits, never asserts on user mistakes. */
 IrGraph *fe_compile(const FeOptions *opt, FILE *diag, int *n_errors);
+/* The same with the model's text given in memory (len bytes, no NUL needed); opt->path names it
+ * in diagnostics, and its imports are resolved relative to opt->path's folder. */
+IrGraph *fe_compile_text(const FeOptions *opt, const char *text, size_t len, FILE *diag,
+                         int *n_errors);
 
 #ifdef FE_INTERNAL
 /* ============================ internals shared by the frontend/ sources
@@ -44,8 +48,19 @@ IrGraph *fe_compile(const FeOptions *opt, FILE *diag, int *n_errors);
 #include <stddef.h>
 
 #define FE_MAX_CALL_DEPTH 64  /* nested user-function calls */
-#define FE_MAX_NEST       200 /* parser nesting (expressions and blocks) */
+#define FE_MAX_NEST       200 /* parser nesting (brackets, blocks, operators: the AST's depth) */
 #define FE_MAX_ARGS       16  /* builtin parameters */
+/* Resource limits: a model is a small program; these keep a hostile or mistaken one from
+ * exhausting memory or time (each is reported as a located error, and evaluation stops). */
+#define FE_MAX_FILE_BYTES  (4 << 20)   /* a source file (the models are a few KiB) */
+#define FE_MAX_REPEAT      100000      /* one repeat's count */
+#define FE_MAX_STEPS       1000000     /* statements executed in all (Inception-ResNet-v1: ~10^4) */
+#define FE_MAX_LIST        (1 << 20)   /* items of one list */
+#define FE_MAX_STRING      (1 << 20)   /* bytes of one string */
+#define FE_MAX_VALUE_BYTES (256 << 20) /* lists and strings built in all */
+#define FE_MAX_NODES       (1 << 18)   /* IR nodes the model builds (IRv1: ~1900 before autodiff) */
+#define FE_MAX_FILES       256         /* source files: the model and its imports */
+#define FE_MAX_ERRORS      50          /* diagnostics printed before the compile gives up */
 
 /* ---- memory: everything of one compilation lives in one arena, freed at the end ----------- */
 typedef struct FeArenaBlock FeArenaBlock;
@@ -70,6 +85,9 @@ typedef struct {
     size_t len;
     struct FeNode *prog; /* FE_N_BLOCK of top-level statements */
     int state;           /* 0 parsed, 1 running, 2 done */
+    int imported;        /* not the model file itself */
+    int lex_bad;         /* had a lexical error: maybe not DSL at all */
+    int quoted;          /* source lines quoted in diagnostics so far */
 } FeFile;
 
 /* ---- tokens ------------------------------------------------------------------------------- */
@@ -238,14 +256,20 @@ typedef struct FeCtx {
     FeLoc calls[FE_MAX_CALL_DEPTH + 1]; /* call sites of the active user functions */
     int depth;
     int *used_defines; /* per opt.defines[i] */
+    int halted;        /* a resource limit was hit (or too many errors): stop evaluating */
+    int64_t steps;     /* statements executed, bounded by FE_MAX_STEPS */
+    size_t value_bytes; /* list and string bytes built, bounded by FE_MAX_VALUE_BYTES */
 } FeCtx;
 
 /* diag.c */
 void fe_error(FeCtx *c, FeLoc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void fe_error_plain(FeCtx *c, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Reads a file into a new FeFile; -1 (no message) if it cannot be read. */
-int fe_file_load(FeCtx *c, const char *path);
+/* Reads a regular file of at most FE_MAX_FILE_BYTES into a new FeFile (never blocking on a FIFO
+ * or device); -1 with *why saying why not (no message printed). */
+int fe_file_load(FeCtx *c, const char *path, const char **why);
+/* A new FeFile holding a copy of text. */
+int fe_file_add(FeCtx *c, const char *path, const char *text, size_t len);
 const char *fe_intern(FeCtx *c, const char *s, size_t n);
 
 /* lex.c: the whole file as tokens, ending with FE_T_EOF; lexical errors are reported. */
@@ -261,6 +285,8 @@ FeValue fe_err(void);
 FeValue fe_none(void);
 FeValue fe_int(int64_t v);
 FeValue fe_tensor(IrId t);
+/* Charges n bytes of list or string values to the budget: 1, or 0 after reporting at loc. */
+int fe_value_budget(FeCtx *c, FeLoc loc, size_t n);
 FeValue fe_int_dim(FeCtx *c, IrDim d);       /* constant dims become constant ints */
 IrDim fe_dim_of(FeCtx *c, const FeValue *v); /* INT value as a dim */
 /* Formats an IR error (g->err) at loc. */

@@ -10,6 +10,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +61,19 @@ static FeLoc here(const Lexer *L, const char *p) {
     return (FeLoc){L->file, L->line, (int)(p - L->line_start) + 1};
 }
 
+/* A lexical error: the file is marked (diag.c then quotes at most one of its lines). */
+static void lex_error(Lexer *L, const char *p, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void lex_error(Lexer *L, const char *p, const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    L->c->files[L->file].lex_bad = 1;
+    fe_error(L->c, here(L, p), "%s", msg);
+}
+
 static FeToken *push(Lexer *L, FeTokKind k, const char *start) {
     if (L->n == L->cap) {
         L->cap = L->cap ? 2 * L->cap : 256;
@@ -83,7 +98,7 @@ static void lex_string(Lexer *L) {
     char *buf = malloc(cap);
     for (;;) {
         if (L->p >= L->end || *L->p == '\n' || *L->p == '\r') {
-            fe_error(L->c, here(L, start), "unterminated string");
+            lex_error(L, start, "unterminated string");
             L->bad = 1;
             break;
         }
@@ -97,7 +112,7 @@ static void lex_string(Lexer *L) {
             case '\\':
             case '"':
             case '\'': ch = e; break;
-            default: fe_error(L->c, here(L, L->p - 2), "unknown escape sequence '\\%c'", e); ch = e;
+            default: lex_error(L, L->p - 2, "unknown escape sequence '\\%c'", e); ch = e;
             }
         }
         if (n + 1 >= cap) buf = realloc(buf, cap *= 2);
@@ -133,7 +148,7 @@ static void lex_number(Lexer *L) {
     if (L->p < L->end && (isalnum((unsigned char)*L->p) || *L->p == '_')) {
         while (L->p < L->end && (isalnum((unsigned char)*L->p) || *L->p == '_'))
             L->p++;
-        fe_error(L->c, here(L, start), "malformed number '%.*s'", (int)(L->p - start), start);
+        lex_error(L, start, "malformed number '%.*s'", (int)(L->p - start) > 32 ? 32 : (int)(L->p - start), start);
         push(L, FE_T_INT, start)->bad = 1;
         return;
     }
@@ -144,12 +159,18 @@ static void lex_number(Lexer *L) {
     tmp[n] = 0;
     errno = 0;
     if (is_float) {
+        double f = strtod(tmp, NULL);
+        if (!isfinite(f) || (size_t)(L->p - start) >= sizeof tmp) { /* 1e999: no literal is inf */
+            lex_error(L, start, "number literal out of range (not a finite double)");
+            push(L, FE_T_FLOAT, start)->bad = 1;
+            return;
+        }
         FeToken *t = push(L, FE_T_FLOAT, start);
-        t->fval = strtod(tmp, NULL);
+        t->fval = f;
     } else {
         long long v = strtoll(tmp, NULL, 10);
         if (errno == ERANGE || (size_t)(L->p - start) >= sizeof tmp) {
-            fe_error(L->c, here(L, start), "integer literal too large");
+            lex_error(L, start, "integer literal too large");
             push(L, FE_T_INT, start)->bad = 1;
             return;
         }
@@ -185,7 +206,7 @@ FeToken *fe_lex(FeCtx *c, int file, int *n_tokens) {
     const FeFile *f = &c->files[file];
     Lexer L = {.c = c, .file = file, .p = f->text, .end = f->text + f->len, .line = 1, .bol = 1};
     L.line_start = L.p;
-    while (L.p < L.end) {
+    while (L.p < L.end && !c->halted) {
         char ch = *L.p;
         if (ch == '\n') {
             L.p++;
@@ -216,9 +237,9 @@ FeToken *fe_lex(FeCtx *c, int file, int *n_tokens) {
             lex_string(&L); /* an unterminated string stops at the end of its line */
         } else if (!punct(&L)) {
             if (isprint((unsigned char)ch))
-                fe_error(c, here(&L, L.p), "unexpected character '%c'", ch);
+                lex_error(&L, L.p, "unexpected character '%c'", ch);
             else
-                fe_error(c, here(&L, L.p), "unexpected byte 0x%02x", (unsigned char)ch);
+                lex_error(&L, L.p, "unexpected byte 0x%02x", (unsigned char)ch);
             L.bad = 1;
             L.p++;
         }

@@ -11,8 +11,8 @@
 #define FE_INTERNAL
 #include "frontend/fe.h"
 
-#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +51,17 @@ static FeValue fe_bool(int b) {
     FeValue v = mk(FE_V_BOOL);
     v.i = b != 0;
     return v;
+}
+
+int fe_value_budget(FeCtx *c, FeLoc loc, size_t n) {
+    if (n <= FE_MAX_VALUE_BYTES - c->value_bytes) {
+        c->value_bytes += n;
+        return 1;
+    }
+    fe_error(c, loc, "the model builds more than %d MiB of lists and strings, the limit",
+             FE_MAX_VALUE_BYTES >> 20);
+    c->halted = 1;
+    return 0;
 }
 
 FeValue fe_int_dim(FeCtx *c, IrDim d) {
@@ -187,8 +198,8 @@ static void exec_dim(FeCtx *c, const FeNode *s) {
         FeValue v;
         if (k >= 0) {
             c->used_defines[k] = 1;
-            if (c->opt.defines[k].value < 0) {
-                fe_error(c, s->locs[i], "-D %s=%lld: a dim cannot be negative", name,
+            if (c->opt.defines[k].value < 0 || c->opt.defines[k].value > IR_MAX_NUMEL) {
+                fe_error(c, s->locs[i], "-D %s=%lld: out of range (a dim is 0 to 2^40)", name,
                          (long long)c->opt.defines[k].value);
                 v = fe_err();
             } else {
@@ -224,7 +235,18 @@ static void exec_file(FeCtx *c, int file) {
     c->files[file].state = 2;
 }
 
+/* Counts a statement against FE_MAX_STEPS: 1, or 0 (reported once, evaluation halted). */
+static int step(FeCtx *c, const FeNode *s) {
+    if (c->halted) return 0;
+    if (++c->steps <= FE_MAX_STEPS) return 1;
+    fe_error(c, s->loc, "the model runs more than %d statements, the limit (an endless loop?)",
+             FE_MAX_STEPS);
+    c->halted = 1;
+    return 0;
+}
+
 static Flow exec_stmt(FeCtx *c, const FeNode *s, FeValue *ret) {
+    if (!step(c, s)) return FLOW_NEXT;
     switch (s->kind) {
     case FE_N_ASSIGN: assign(c, s->loc, s->name, fe_eval(c, s->a)); return FLOW_NEXT;
     case FE_N_OUTPUT: {
@@ -246,6 +268,11 @@ static Flow exec_stmt(FeCtx *c, const FeNode *s, FeValue *ret) {
     case FE_N_REPEAT: {
         FeValue n = fe_eval(c, s->a);
         if (n.kind == FE_V_ERR) return FLOW_NEXT;
+        if (n.kind == FE_V_INT && n.d == IR_NONE && n.i > FE_MAX_REPEAT) {
+            fe_error(c, s->a->loc, "repeat count %lld is over the limit of %d", (long long)n.i,
+                     FE_MAX_REPEAT);
+            return FLOW_NEXT;
+        }
         if (n.kind != FE_V_INT || n.d != IR_NONE || n.i < 0) {
             char what[128];
             if (n.kind == FE_V_INT && n.d != IR_NONE) {
@@ -261,7 +288,8 @@ static Flow exec_stmt(FeCtx *c, const FeNode *s, FeValue *ret) {
                      what);
             return FLOW_NEXT;
         }
-        for (int64_t i = 1; i <= n.i; i++) {
+        for (int64_t i = 1; i <= n.i && !c->halted; i++) {
+            if (i > 1 && !step(c, s)) break; /* each pass counts, even of an empty block */
             char name[256];
             snprintf(name, sizeof name, "%s_%lld", s->name, (long long)i);
             if (exec_scoped(c, name, s->b, ret) == FLOW_RETURN) return FLOW_RETURN;
@@ -291,7 +319,7 @@ static Flow exec_stmt(FeCtx *c, const FeNode *s, FeValue *ret) {
 }
 
 static Flow exec_block(FeCtx *c, const FeNode *b, FeValue *ret) {
-    for (int i = 0; i < b->n_items; i++)
+    for (int i = 0; i < b->n_items && !c->halted; i++)
         if (exec_stmt(c, b->items[i], ret) == FLOW_RETURN) return FLOW_RETURN;
     return FLOW_NEXT;
 }
@@ -313,8 +341,22 @@ static int as_number(const FeValue *v, double *out) {
     return 1;
 }
 
+/* a op b on constant ints: 1, or 0 when it overflows int64_t. */
+static int int_fold(FeTokKind op, int64_t a, int64_t b, int64_t *r) {
+    switch (op) {
+    case FE_T_PLUS: return !__builtin_add_overflow(a, b, r);
+    case FE_T_MINUS: return !__builtin_sub_overflow(a, b, r);
+    case FE_T_STAR: return !__builtin_mul_overflow(a, b, r);
+    default: /* FE_T_DSLASH, b != 0 */
+        if (a == INT64_MIN && b == -1) return 0;
+        *r = floordiv64(a, b);
+        return 1;
+    }
+}
+
 static FeValue int_binop(FeCtx *c, FeLoc loc, FeTokKind op, FeValue a, FeValue b) {
     int ca = a.d == IR_NONE, cb = b.d == IR_NONE;
+    int64_t r;
     if (op == FE_T_SLASH) {
         fe_error(c, loc, "'/' on two ints: use // for integer division");
         return fe_err();
@@ -325,10 +367,14 @@ static FeValue int_binop(FeCtx *c, FeLoc loc, FeTokKind op, FeValue a, FeValue b
     }
     if (ca && cb) {
         switch (op) {
-        case FE_T_PLUS: return fe_int(a.i + b.i);
-        case FE_T_MINUS: return fe_int(a.i - b.i);
-        case FE_T_STAR: return fe_int(a.i * b.i);
-        case FE_T_DSLASH: return fe_int(floordiv64(a.i, b.i));
+        case FE_T_PLUS:
+        case FE_T_MINUS:
+        case FE_T_STAR:
+        case FE_T_DSLASH:
+            if (int_fold(op, a.i, b.i, &r)) return fe_int(r);
+            fe_error(c, loc, "integer overflow: %lld %s %lld does not fit in 64 bits",
+                     (long long)a.i, fe_tok_name(op), (long long)b.i);
+            return fe_err();
         case FE_T_EQ: return fe_bool(a.i == b.i);
         case FE_T_NE: return fe_bool(a.i != b.i);
         case FE_T_LT: return fe_bool(a.i < b.i);
@@ -338,17 +384,22 @@ static FeValue int_binop(FeCtx *c, FeLoc loc, FeTokKind op, FeValue a, FeValue b
         default: break;
         }
     }
-    IrDim da = fe_dim_of(c, &a), db = fe_dim_of(c, &b);
+    IrDim da = fe_dim_of(c, &a), db = fe_dim_of(c, &b), dr = IR_NONE;
     switch (op) {
-    case FE_T_PLUS: return fe_int_dim(c, ir_dim_add(c->g, da, db));
-    case FE_T_MINUS: return fe_int_dim(c, ir_dim_sub(c->g, da, db));
-    case FE_T_STAR: return fe_int_dim(c, ir_dim_mul(c->g, da, db));
-    case FE_T_DSLASH: return fe_int_dim(c, ir_dim_floordiv(c->g, da, db));
+    case FE_T_PLUS: dr = ir_dim_add(c->g, da, db); break;
+    case FE_T_MINUS: dr = ir_dim_sub(c->g, da, db); break;
+    case FE_T_STAR: dr = ir_dim_mul(c->g, da, db); break;
+    case FE_T_DSLASH: dr = ir_dim_floordiv(c->g, da, db); break;
     case FE_T_EQ:
     case FE_T_NE:
         if (da == db) return fe_bool(op == FE_T_EQ);
         break;
     default: break;
+    }
+    if (op == FE_T_PLUS || op == FE_T_MINUS || op == FE_T_STAR || op == FE_T_DSLASH) {
+        if (dr != IR_NONE) return fe_int_dim(c, dr);
+        fe_ir_error(c, loc, fe_tok_name(op));
+        return fe_err();
     }
     char sa[128], sb[128];
     ir_dim_format(c->g, da, sa, sizeof sa);
@@ -416,6 +467,45 @@ static FeValue tensor_binop(FeCtx *c, FeLoc loc, FeTokKind op, FeValue a, FeValu
     return fe_tensor(r);
 }
 
+/* Float arithmetic never gives inf or NaN: no such value reaches a builtin. */
+static FeValue float_result(FeCtx *c, FeLoc loc, double r) {
+    if (isfinite(r)) return fe_float(r);
+    fe_error(c, loc, "float arithmetic overflows (the result is not finite)");
+    return fe_err();
+}
+
+static FeValue concat_str(FeCtx *c, FeLoc loc, const char *a, const char *b) {
+    size_t na = strlen(a), nb = strlen(b);
+    if (na + nb > FE_MAX_STRING) {
+        fe_error(c, loc, "string of %zu bytes is over the limit of %d", na + nb, FE_MAX_STRING);
+        return fe_err();
+    }
+    if (!fe_value_budget(c, loc, na + nb + 1)) return fe_err();
+    char *s = fe_alloc(&c->arena, na + nb + 1);
+    memcpy(s, a, na);
+    memcpy(s + na, b, nb + 1);
+    FeValue v = mk(FE_V_STR);
+    v.s = s;
+    return v;
+}
+
+static FeValue concat_list(FeCtx *c, FeLoc loc, const FeValue *a, const FeValue *b) {
+    if ((int64_t)a->n + b->n > FE_MAX_LIST) {
+        fe_error(c, loc, "list of %lld items is over the limit of %d", (long long)a->n + b->n,
+                 FE_MAX_LIST);
+        return fe_err();
+    }
+    FeValue v = mk(FE_V_LIST);
+    v.n = a->n + b->n;
+    if (!fe_value_budget(c, loc, (size_t)v.n * sizeof *v.items)) return fe_err();
+    v.items = fe_alloc(&c->arena, (size_t)(v.n ? v.n : 1) * sizeof *v.items);
+    for (int i = 0; i < a->n; i++)
+        v.items[i] = a->items[i];
+    for (int i = 0; i < b->n; i++)
+        v.items[a->n + i] = b->items[i];
+    return v;
+}
+
 static FeValue binop(FeCtx *c, FeLoc loc, FeTokKind op, FeValue a, FeValue b) {
     if (a.kind == FE_V_ERR || b.kind == FE_V_ERR) return fe_err();
     if (a.kind == FE_V_TENSOR || b.kind == FE_V_TENSOR) return tensor_binop(c, loc, op, a, b);
@@ -423,16 +513,16 @@ static FeValue binop(FeCtx *c, FeLoc loc, FeTokKind op, FeValue a, FeValue b) {
     double x, y;
     if (as_number(&a, &x) && as_number(&b, &y)) {
         switch (op) {
-        case FE_T_PLUS: return fe_float(x + y);
-        case FE_T_MINUS: return fe_float(x - y);
-        case FE_T_STAR: return fe_float(x * y);
+        case FE_T_PLUS: return float_result(c, loc, x + y);
+        case FE_T_MINUS: return float_result(c, loc, x - y);
+        case FE_T_STAR: return float_result(c, loc, x * y);
         case FE_T_SLASH:
         case FE_T_DSLASH:
             if (y == 0) {
                 fe_error(c, loc, "division by zero");
                 return fe_err();
             }
-            return fe_float(op == FE_T_SLASH ? x / y : floor(x / y));
+            return float_result(c, loc, op == FE_T_SLASH ? x / y : floor(x / y));
         case FE_T_EQ: return fe_bool(x == y);
         case FE_T_NE: return fe_bool(x != y);
         case FE_T_LT: return fe_bool(x < y);
@@ -445,28 +535,12 @@ static FeValue binop(FeCtx *c, FeLoc loc, FeTokKind op, FeValue a, FeValue b) {
     if (a.kind == FE_V_STR && b.kind == FE_V_STR) {
         if (op == FE_T_EQ || op == FE_T_NE)
             return fe_bool((strcmp(a.s, b.s) == 0) == (op == FE_T_EQ));
-        if (op == FE_T_PLUS) {
-            size_t na = strlen(a.s), nb = strlen(b.s);
-            char *s = fe_alloc(&c->arena, na + nb + 1);
-            memcpy(s, a.s, na);
-            memcpy(s + na, b.s, nb + 1);
-            FeValue v = mk(FE_V_STR);
-            v.s = s;
-            return v;
-        }
+        if (op == FE_T_PLUS) return concat_str(c, loc, a.s, b.s);
     }
     if (a.kind == FE_V_BOOL && b.kind == FE_V_BOOL && (op == FE_T_EQ || op == FE_T_NE))
         return fe_bool((a.i == b.i) == (op == FE_T_EQ));
-    if (a.kind == FE_V_LIST && b.kind == FE_V_LIST && op == FE_T_PLUS) {
-        FeValue v = mk(FE_V_LIST);
-        v.n = a.n + b.n;
-        v.items = fe_alloc(&c->arena, (size_t)(v.n ? v.n : 1) * sizeof *v.items);
-        for (int i = 0; i < a.n; i++)
-            v.items[i] = a.items[i];
-        for (int i = 0; i < b.n; i++)
-            v.items[a.n + i] = b.items[i];
-        return v;
-    }
+    if (a.kind == FE_V_LIST && b.kind == FE_V_LIST && op == FE_T_PLUS)
+        return concat_list(c, loc, &a, &b);
     if ((a.kind == FE_V_INT || b.kind == FE_V_INT) && (as_number(&a, &x) || as_number(&b, &y)))
         fe_error(c, loc, "a symbolic dim cannot be mixed with a float");
     else
@@ -622,10 +696,37 @@ static FeValue eval_call(FeCtx *c, const FeNode *e) {
                 : f.kind == FE_V_FUNC ? call_user(c, f.fn, e, loc, vals)
                                       : call_builtin(c, (int)f.i, e, loc, vals);
     free(vals);
+    if (c->g->n_nodes > FE_MAX_NODES && !c->halted) {
+        fe_error(c, loc, "the model builds more than %d IR nodes, the limit", FE_MAX_NODES);
+        c->halted = 1;
+        return fe_err();
+    }
     return r;
 }
 
 /* ---- expressions -------------------------------------------------------------------------- */
+/* Unary '-' of an evaluated operand. */
+static FeValue negate(FeCtx *c, FeLoc loc, FeValue a) {
+    switch (a.kind) {
+    case FE_V_INT:
+        if (a.d == IR_NONE && a.i != INT64_MIN) return fe_int(-a.i);
+        if (a.d == IR_NONE) {
+            fe_error(c, loc, "integer overflow: -(%lld) does not fit in 64 bits", (long long)a.i);
+            return fe_err();
+        }
+        return fe_int_dim(c, ir_dim_sub(c->g, ir_dim_const(c->g, 0), a.d));
+    case FE_V_FLOAT: return fe_float(-a.f);
+    case FE_V_TENSOR: {
+        IrId r = ir_unary(c->g, IR_OP_NEG, a.t);
+        if (r == IR_NONE) fe_ir_error(c, loc, "neg");
+        return fe_tensor(r);
+    }
+    default:
+        fe_error(c, loc, "unary '-' is not defined on %s", fe_kind_name(a.kind));
+        return fe_err();
+    }
+}
+
 FeValue fe_eval(FeCtx *c, const FeNode *e) {
     switch (e->kind) {
     case FE_N_INT: return fe_int(e->ival);
@@ -651,6 +752,7 @@ FeValue fe_eval(FeCtx *c, const FeNode *e) {
     case FE_N_LIST: {
         FeValue v = mk(FE_V_LIST);
         v.n = e->n_items;
+        if (!fe_value_budget(c, e->loc, (size_t)v.n * sizeof *v.items)) return fe_err();
         v.items = fe_alloc(&c->arena, (size_t)(v.n ? v.n : 1) * sizeof *v.items);
         int bad = 0;
         for (int i = 0; i < v.n; i++) {
@@ -667,20 +769,7 @@ FeValue fe_eval(FeCtx *c, const FeNode *e) {
             fe_error(c, e->loc, "'not' needs a bool, got %s", fe_kind_name(a.kind));
             return fe_err();
         }
-        switch (a.kind) {
-        case FE_V_INT:
-            if (a.d == IR_NONE) return fe_int(-a.i);
-            return fe_int_dim(c, ir_dim_sub(c->g, ir_dim_const(c->g, 0), a.d));
-        case FE_V_FLOAT: return fe_float(-a.f);
-        case FE_V_TENSOR: {
-            IrId r = ir_unary(c->g, IR_OP_NEG, a.t);
-            if (r == IR_NONE) fe_ir_error(c, e->loc, "neg");
-            return fe_tensor(r);
-        }
-        default:
-            fe_error(c, e->loc, "unary '-' is not defined on %s", fe_kind_name(a.kind));
-            return fe_err();
-        }
+        return negate(c, e->loc, a);
     }
     case FE_N_BINARY: {
         if (e->op == FE_T_AND || e->op == FE_T_OR) {
@@ -730,34 +819,41 @@ FeValue fe_eval(FeCtx *c, const FeNode *e) {
 }
 
 /* ---- the entry point ---------------------------------------------------------------------- */
-IrGraph *fe_compile(const FeOptions *opt, FILE *diag, int *n_errors) {
+/* Runs the parsed program (file f) into a new graph in c->g; -D names never declared are errors. */
+static void evaluate(FeCtx *c, int f) {
+    const FeOptions *opt = &c->opt;
+    c->g = ir_graph_new();
+    c->scope = calloc(1, 64);
+    if (!c->scope) abort();
+    c->scope_cap = 64;
+    c->g->cur_scope = ir_intern(c->g, "");
+    env_set(&c->globals, fe_intern(c, "training", 8), fe_bool(opt->training), 1);
+    exec_file(c, f);
+    for (int i = 0; i < opt->n_defines && !c->halted; i++)
+        if (!c->used_defines[i] && define_index(c, opt->defines[i].name) == i)
+            fe_error_plain(c, opt->path ? opt->path : "fn", "-D %s: the model declares no dim named '%s'",
+                           opt->defines[i].name, opt->defines[i].name);
+    c->g->cur_scope = ir_intern(c->g, "");
+}
+
+/* text NULL: read opt->path from disk. */
+static IrGraph *compile(const FeOptions *opt, const char *text, size_t len, FILE *diag,
+                        int *n_errors) {
     FeCtx c;
     memset(&c, 0, sizeof c);
     c.opt = *opt;
     c.diag = diag ? diag : stderr;
     c.used_defines = calloc((size_t)(opt->n_defines > 0 ? opt->n_defines : 1), sizeof(int));
     if (!c.used_defines) abort();
-    int f = opt->path ? fe_file_load(&c, opt->path) : -1;
-    if (f < 0) {
-        fe_error_plain(&c, opt->path ? opt->path : "fn", "cannot read model file: %s",
-                       opt->path ? strerror(errno) : "no path given");
-    } else {
+    const char *why = "no path given";
+    int f = text ? fe_file_add(&c, opt->path ? opt->path : "<memory>", text, len)
+            : opt->path ? fe_file_load(&c, opt->path, &why)
+                        : -1;
+    if (f < 0)
+        fe_error_plain(&c, opt->path ? opt->path : "fn", "cannot read model file: %s", why);
+    else
         fe_parse_file(&c, f);
-    }
-    if (c.n_errors == 0) {
-        c.g = ir_graph_new();
-        c.scope = calloc(1, 64);
-        if (!c.scope) abort();
-        c.scope_cap = 64;
-        c.g->cur_scope = ir_intern(c.g, "");
-        env_set(&c.globals, fe_intern(&c, "training", 8), fe_bool(opt->training), 1);
-        exec_file(&c, f);
-        for (int i = 0; i < opt->n_defines; i++)
-            if (!c.used_defines[i] && define_index(&c, opt->defines[i].name) == i)
-                fe_error_plain(&c, opt->path, "-D %s: the model declares no dim named '%s'",
-                               opt->defines[i].name, opt->defines[i].name);
-        c.g->cur_scope = ir_intern(c.g, "");
-    }
+    if (c.n_errors == 0) evaluate(&c, f);
     IrGraph *g = c.g;
     if (c.n_errors && g) {
         ir_graph_free(g);
@@ -772,4 +868,13 @@ IrGraph *fe_compile(const FeOptions *opt, FILE *diag, int *n_errors) {
     free(c.reported);
     fe_arena_free(&c.arena);
     return g;
+}
+
+IrGraph *fe_compile(const FeOptions *opt, FILE *diag, int *n_errors) {
+    return compile(opt, NULL, 0, diag, n_errors);
+}
+
+IrGraph *fe_compile_text(const FeOptions *opt, const char *text, size_t len, FILE *diag,
+                         int *n_errors) {
+    return compile(opt, text ? text : "", text ? len : 0, diag, n_errors);
 }

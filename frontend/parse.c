@@ -112,6 +112,22 @@ static int enter(Parser *P) {
     return 1;
 }
 
+/* One more operator of a chain (a + b + c ..., x[0][0] ..., f()()): each nests the AST one level
+ * deeper, and the evaluator recurses on it, so chains count against FE_MAX_NEST as brackets do.
+ * The caller gives the levels back (P->nest -= levels) when the chain ends. */
+static int chain(Parser *P, int *levels) {
+    if (P->nest + 1 > FE_MAX_NEST) {
+        perr(P, tok(P)->loc,
+             "expression too deep: more than %d nested operators and brackets (split it with "
+             "intermediate variables)",
+             FE_MAX_NEST);
+        return 0;
+    }
+    P->nest++;
+    ++*levels;
+    return 1;
+}
+
 /* args := [arg {',' arg} [',']] ')' ; arg := [IDENT '='] expr */
 static FeNode *parse_call(Parser *P, FeNode *callee) {
     FeNode *n = node(P, FE_N_CALL, tok(P)->loc);
@@ -228,7 +244,12 @@ static FeNode *parse_primary(Parser *P) {
 
 static FeNode *parse_postfix(Parser *P) {
     FeNode *e = parse_primary(P);
-    while (e) {
+    int levels = 0;
+    while (e && (kind(P) == FE_T_LPAREN || kind(P) == FE_T_LBRACK)) {
+        if (!chain(P, &levels)) {
+            e = NULL;
+            break;
+        }
         if (kind(P) == FE_T_LPAREN) {
             e = parse_call(P, e);
         } else if (kind(P) == FE_T_LBRACK) {
@@ -237,13 +258,15 @@ static FeNode *parse_postfix(Parser *P) {
             P->open++;
             n->a = e;
             n->b = parse_expr(P);
-            if (!n->b || !expect(P, FE_T_RBRACK)) return NULL;
+            if (!n->b || !expect(P, FE_T_RBRACK)) {
+                e = NULL;
+                break;
+            }
             P->open--;
             e = n;
-        } else {
-            break;
         }
     }
+    P->nest -= levels;
     return e;
 }
 
@@ -271,19 +294,31 @@ static FeNode *binary(Parser *P, FeTokKind op, FeLoc loc, FeNode *a, FeNode *b) 
 
 static FeNode *parse_mul(Parser *P) {
     FeNode *e = parse_unary(P);
+    int levels = 0;
     while (e && (kind(P) == FE_T_STAR || kind(P) == FE_T_SLASH || kind(P) == FE_T_DSLASH)) {
+        if (!chain(P, &levels)) {
+            e = NULL;
+            break;
+        }
         const FeToken *t = next(P);
         e = binary(P, t->kind, t->loc, e, parse_unary(P));
     }
+    P->nest -= levels;
     return e;
 }
 
 static FeNode *parse_add(Parser *P) {
     FeNode *e = parse_mul(P);
+    int levels = 0;
     while (e && (kind(P) == FE_T_PLUS || kind(P) == FE_T_MINUS)) {
+        if (!chain(P, &levels)) {
+            e = NULL;
+            break;
+        }
         const FeToken *t = next(P);
         e = binary(P, t->kind, t->loc, e, parse_mul(P));
     }
+    P->nest -= levels;
     return e;
 }
 
@@ -317,21 +352,32 @@ static FeNode *parse_not(Parser *P) {
 
 static FeNode *parse_and(Parser *P) {
     FeNode *e = parse_not(P);
+    int levels = 0;
     while (e && kind(P) == FE_T_AND) {
+        if (!chain(P, &levels)) {
+            e = NULL;
+            break;
+        }
         const FeToken *t = next(P);
         e = binary(P, t->kind, t->loc, e, parse_not(P));
     }
+    P->nest -= levels;
     return e;
 }
 
 static FeNode *parse_expr(Parser *P) {
     if (!enter(P)) return NULL;
     FeNode *e = parse_and(P);
+    int levels = 0;
     while (e && kind(P) == FE_T_OR) {
+        if (!chain(P, &levels)) {
+            e = NULL;
+            break;
+        }
         const FeToken *t = next(P);
         e = binary(P, t->kind, t->loc, e, parse_and(P));
     }
-    P->nest--;
+    P->nest -= levels + 1;
     return e;
 }
 
@@ -378,6 +424,7 @@ static FeNode *parse_block(Parser *P) {
     FeNode *b = node(P, FE_N_BLOCK, loc);
     Vec items = {0};
     for (;;) {
+        if (P->c->halted) break;
         if (accept(P, FE_T_RBRACE)) break;
         if (kind(P) == FE_T_EOF || (tok(P)->bol && top_only(kind(P)))) {
             perr(P, loc, "unclosed '{': expected '}' before %s", fe_tok_name(kind(P)));
@@ -422,11 +469,17 @@ static FeNode *parse_import(Parser *P, FeLoc loc) {
             n->ival = i;
             return n;
         }
-    int f = fe_file_load(P->c, path);
-    if (f < 0) {
-        perr(P, s->loc, "cannot import \"%s\": %s", s->text, strerror(errno));
+    if (P->c->n_files >= FE_MAX_FILES) {
+        perr(P, s->loc, "cannot import \"%s\": more than %d source files", s->text, FE_MAX_FILES);
         return n;
     }
+    const char *why;
+    int f = fe_file_load(P->c, path, &why);
+    if (f < 0) {
+        perr(P, s->loc, "cannot import \"%s\": %s", s->text, why);
+        return n;
+    }
+    P->c->files[f].imported = 1;
     n->ival = f;
     fe_parse_file(P->c, f);
     return n;
@@ -620,7 +673,7 @@ int fe_parse_file(FeCtx *c, int file) {
     P.t = fe_lex(c, file, &P.n);
     FeNode *prog = node(&P, FE_N_BLOCK, (FeLoc){file, 1, 1});
     Vec items = {0};
-    while (kind(&P) != FE_T_EOF) {
+    while (kind(&P) != FE_T_EOF && !c->halted) {
         int start = P.pos;
         FeNode *s = parse_stmt(&P, 1);
         if (s) {

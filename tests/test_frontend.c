@@ -340,7 +340,30 @@ static void test_semantics(void) {
     if (g) ir_graph_free(g);
 }
 
+/* fe_compile_text: a model from memory, named by opt.path (its imports resolved from there). */
+static void test_from_memory(void) {
+    const char *src = "import \"lib/layers.fn\"\ndim N\nx = input(\"x\", [N, 8])\n"
+                      "scope Logits { y = fully_connected(x, 3, bn=false, activation=false) }\n"
+                      "output y = y\n";
+    FeOptions o = {"models/memory.fn", NULL, 0, 0};
+    int n_errors = -1;
+    IrGraph *g = fe_compile_text(&o, src, strlen(src), stderr, &n_errors);
+    CHECK(g != NULL && n_errors == 0 && ir_output(g, "y") != IR_NONE,
+          "a model from memory compiles, importing models/lib (%d errors)", n_errors);
+    ir_graph_free(g);
+    char *diag = NULL;
+    size_t len = 0;
+    FILE *d = open_memstream(&diag, &len);
+    const char bad[] = "x = input(\"x\", [4])\ny = relu(q)\n";
+    g = fe_compile_text(&o, bad, sizeof bad - 1, d, &n_errors);
+    fclose(d);
+    CHECK(g == NULL && n_errors == 1 && strstr(diag, "models/memory.fn:2:10: error: unknown identifier 'q'"),
+          "its errors are located in opt.path: %s", diag);
+    free(diag);
+}
+
 int main(void) {
+    test_from_memory();
     test_inception_resnet_v1();
     test_mtcnn();
     test_small();
