@@ -23,6 +23,15 @@ typedef struct {
     int64_t value;
 } FeDefine;
 
+/* Resource limits of one compile (0 in a field: the FE_MAX_* default below); fe_compile_text
+ * takes them, for a fuzzer or a service compiling untrusted models to set them lower. */
+typedef struct {
+    int64_t steps;       /* statements executed */
+    int64_t nodes;       /* IR nodes built */
+    int64_t value_bytes; /* list and string bytes built */
+    int64_t repeat;      /* one repeat's count */
+} FeLimits;
+
 typedef struct {
     const char *path;        /* model file */
     const FeDefine *defines; /* -D name=value: binds a `dim` to a constant */
@@ -37,9 +46,10 @@ typedef struct {
  * NULL). Never exits, never asserts on user mistakes. */
 IrGraph *fe_compile(const FeOptions *opt, FILE *diag, int *n_errors);
 /* The same with the model's text given in memory (len bytes, no NUL needed); opt->path names it
- * in diagnostics, and its imports are resolved relative to opt->path's folder. */
-IrGraph *fe_compile_text(const FeOptions *opt, const char *text, size_t len, FILE *diag,
-                         int *n_errors);
+ * in diagnostics, and its imports are resolved relative to opt->path's folder. limits: NULL for
+ * the defaults. */
+IrGraph *fe_compile_text(const FeOptions *opt, const FeLimits *limits, const char *text, size_t len,
+                         FILE *diag, int *n_errors);
 
 #ifdef FE_INTERNAL
 /* ============================ internals shared by the frontend/ sources
@@ -54,7 +64,7 @@ IrGraph *fe_compile_text(const FeOptions *opt, const char *text, size_t len, FIL
  * exhausting memory or time (each is reported as a located error, and evaluation stops). */
 #define FE_MAX_FILE_BYTES  (4 << 20)   /* a source file (the models are a few KiB) */
 #define FE_MAX_REPEAT      100000      /* one repeat's count */
-#define FE_MAX_STEPS       1000000     /* statements executed in all (Inception-ResNet-v1: ~10^4) */
+#define FE_MAX_STEPS       1000000     /* statements executed in all (FeLimits may lower these four) (Inception-ResNet-v1: ~10^4) */
 #define FE_MAX_LIST        (1 << 20)   /* items of one list */
 #define FE_MAX_STRING      (1 << 20)   /* bytes of one string */
 #define FE_MAX_VALUE_BYTES (256 << 20) /* lists and strings built in all */
@@ -258,7 +268,8 @@ typedef struct FeCtx {
     int *used_defines; /* per opt.defines[i] */
     int halted;        /* a resource limit was hit (or too many errors): stop evaluating */
     int64_t steps;     /* statements executed, bounded by FE_MAX_STEPS */
-    size_t value_bytes; /* list and string bytes built, bounded by FE_MAX_VALUE_BYTES */
+    size_t value_bytes; /* list and string bytes built, bounded by lim.value_bytes */
+    FeLimits lim;       /* opt.limits with the defaults filled in */
 } FeCtx;
 
 /* diag.c */

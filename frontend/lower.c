@@ -54,12 +54,12 @@ static FeValue fe_bool(int b) {
 }
 
 int fe_value_budget(FeCtx *c, FeLoc loc, size_t n) {
-    if (n <= FE_MAX_VALUE_BYTES - c->value_bytes) {
+    if (c->value_bytes <= (size_t)c->lim.value_bytes && n <= (size_t)c->lim.value_bytes - c->value_bytes) {
         c->value_bytes += n;
         return 1;
     }
-    fe_error(c, loc, "the model builds more than %d MiB of lists and strings, the limit",
-             FE_MAX_VALUE_BYTES >> 20);
+    fe_error(c, loc, "the model builds more than %lld bytes of lists and strings, the limit",
+             (long long)c->lim.value_bytes);
     c->halted = 1;
     return 0;
 }
@@ -235,12 +235,12 @@ static void exec_file(FeCtx *c, int file) {
     c->files[file].state = 2;
 }
 
-/* Counts a statement against FE_MAX_STEPS: 1, or 0 (reported once, evaluation halted). */
+/* Counts a statement against lim.steps: 1, or 0 (reported once, evaluation halted). */
 static int step(FeCtx *c, const FeNode *s) {
     if (c->halted) return 0;
-    if (++c->steps <= FE_MAX_STEPS) return 1;
-    fe_error(c, s->loc, "the model runs more than %d statements, the limit (an endless loop?)",
-             FE_MAX_STEPS);
+    if (++c->steps <= c->lim.steps) return 1;
+    fe_error(c, s->loc, "the model runs more than %lld statements, the limit (an endless loop?)",
+             (long long)c->lim.steps);
     c->halted = 1;
     return 0;
 }
@@ -268,9 +268,9 @@ static Flow exec_stmt(FeCtx *c, const FeNode *s, FeValue *ret) {
     case FE_N_REPEAT: {
         FeValue n = fe_eval(c, s->a);
         if (n.kind == FE_V_ERR) return FLOW_NEXT;
-        if (n.kind == FE_V_INT && n.d == IR_NONE && n.i > FE_MAX_REPEAT) {
-            fe_error(c, s->a->loc, "repeat count %lld is over the limit of %d", (long long)n.i,
-                     FE_MAX_REPEAT);
+        if (n.kind == FE_V_INT && n.d == IR_NONE && n.i > c->lim.repeat) {
+            fe_error(c, s->a->loc, "repeat count %lld is over the limit of %lld", (long long)n.i,
+                     (long long)c->lim.repeat);
             return FLOW_NEXT;
         }
         if (n.kind != FE_V_INT || n.d != IR_NONE || n.i < 0) {
@@ -696,8 +696,9 @@ static FeValue eval_call(FeCtx *c, const FeNode *e) {
                 : f.kind == FE_V_FUNC ? call_user(c, f.fn, e, loc, vals)
                                       : call_builtin(c, (int)f.i, e, loc, vals);
     free(vals);
-    if (c->g->n_nodes > FE_MAX_NODES && !c->halted) {
-        fe_error(c, loc, "the model builds more than %d IR nodes, the limit", FE_MAX_NODES);
+    if (c->g->n_nodes > c->lim.nodes && !c->halted) {
+        fe_error(c, loc, "the model builds more than %lld IR nodes, the limit",
+                 (long long)c->lim.nodes);
         c->halted = 1;
         return fe_err();
     }
@@ -837,12 +838,18 @@ static void evaluate(FeCtx *c, int f) {
 }
 
 /* text NULL: read opt->path from disk. */
-static IrGraph *compile(const FeOptions *opt, const char *text, size_t len, FILE *diag,
-                        int *n_errors) {
+static IrGraph *compile(const FeOptions *opt, const FeLimits *limits, const char *text,
+                        size_t len, FILE *diag, int *n_errors) {
     FeCtx c;
     memset(&c, 0, sizeof c);
     c.opt = *opt;
     c.diag = diag ? diag : stderr;
+    FeLimits none = {0, 0, 0, 0};
+    const FeLimits *l = limits ? limits : &none;
+    c.lim.steps = l->steps > 0 ? l->steps : FE_MAX_STEPS;
+    c.lim.nodes = l->nodes > 0 ? l->nodes : FE_MAX_NODES;
+    c.lim.value_bytes = l->value_bytes > 0 ? l->value_bytes : FE_MAX_VALUE_BYTES;
+    c.lim.repeat = l->repeat > 0 ? l->repeat : FE_MAX_REPEAT;
     c.used_defines = calloc((size_t)(opt->n_defines > 0 ? opt->n_defines : 1), sizeof(int));
     if (!c.used_defines) abort();
     const char *why = "no path given";
@@ -871,10 +878,10 @@ static IrGraph *compile(const FeOptions *opt, const char *text, size_t len, FILE
 }
 
 IrGraph *fe_compile(const FeOptions *opt, FILE *diag, int *n_errors) {
-    return compile(opt, NULL, 0, diag, n_errors);
+    return compile(opt, NULL, NULL, 0, diag, n_errors);
 }
 
-IrGraph *fe_compile_text(const FeOptions *opt, const char *text, size_t len, FILE *diag,
-                         int *n_errors) {
-    return compile(opt, text ? text : "", text ? len : 0, diag, n_errors);
+IrGraph *fe_compile_text(const FeOptions *opt, const FeLimits *limits, const char *text, size_t len,
+                         FILE *diag, int *n_errors) {
+    return compile(opt, limits, text ? text : "", text ? len : 0, diag, n_errors);
 }

@@ -347,7 +347,7 @@ static void test_from_memory(void) {
                       "output y = y\n";
     FeOptions o = {"models/memory.fn", NULL, 0, 0};
     int n_errors = -1;
-    IrGraph *g = fe_compile_text(&o, src, strlen(src), stderr, &n_errors);
+    IrGraph *g = fe_compile_text(&o, NULL, src, strlen(src), stderr, &n_errors);
     CHECK(g != NULL && n_errors == 0 && ir_output(g, "y") != IR_NONE,
           "a model from memory compiles, importing models/lib (%d errors)", n_errors);
     ir_graph_free(g);
@@ -355,10 +355,20 @@ static void test_from_memory(void) {
     size_t len = 0;
     FILE *d = open_memstream(&diag, &len);
     const char bad[] = "x = input(\"x\", [4])\ny = relu(q)\n";
-    g = fe_compile_text(&o, bad, sizeof bad - 1, d, &n_errors);
+    g = fe_compile_text(&o, NULL, bad, sizeof bad - 1, d, &n_errors);
     fclose(d);
     CHECK(g == NULL && n_errors == 1 && strstr(diag, "models/memory.fn:2:10: error: unknown identifier 'q'"),
           "its errors are located in opt.path: %s", diag);
+    free(diag);
+    /* lower limits, where given, apply */
+    const char loop[] = "x = input(\"x\", [4])\nrepeat 50 r { x = relu(x) + 1.0 }\n";
+    FeLimits lim = {0, 40, 0, 0};
+    diag = NULL;
+    d = open_memstream(&diag, &len);
+    g = fe_compile_text(&o, &lim, loop, sizeof loop - 1, d, &n_errors);
+    fclose(d);
+    CHECK(g == NULL && strstr(diag, "error: the model builds more than 40 IR nodes, the limit"),
+          "FeLimits.nodes applies: %s", diag);
     free(diag);
 }
 
