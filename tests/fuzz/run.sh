@@ -33,7 +33,7 @@ if [ "$target" = image ]; then
   fi
   cp ../shared/data/faces/*.jpg "$work/corpus/" 2>/dev/null || true
 fi
-"$work/fuzz_$target" "$work/corpus" -max_total_time="$secs" -max_len=${FN_FUZZ_MAX_LEN:-65536} -timeout=10 \
+"$work/fuzz_$target" "$work/corpus" -artifact_prefix="$work/" -max_total_time="$secs" -max_len=${FN_FUZZ_MAX_LEN:-65536} -timeout=10 \
   -rss_limit_mb=2048 -print_final_stats=1 2>"$work/log" || { tail -40 "$work/log"; exit 1; }
 grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$work/log"
 echo "fuzz_$target: no crash in ${secs} s"
