@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds one libFuzzer target (clang, ASan + UBSan) and runs it.
 # Usage: tests/fuzz/run.sh TARGET SECONDS [WORKDIR], TARGET one of tests/fuzz/fuzz_*.c without
-# "fuzz_" and ".c" (image, tf_index, tf_graph, torch_pt, onnx). A target lists what it links in
+# "fuzz_" and ".c" (ls tests/fuzz/fuzz_*.c). A target lists what it links in
 # its own header lines: "// fuzz-sources: FILES", "// fuzz-libs: FLAGS", "// fuzz-protos: NAMES"
 # (protobuf-c schemas under runtime/proto or interop/proto, compiled here) and
 # "// fuzz-seeds: GLOBS" (seed files, relative to the repository). Exits non-zero on any crash;
