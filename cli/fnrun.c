@@ -254,7 +254,8 @@ static void usage(FILE *f) {
                "  import SRC -o OUT.ckpt [flags]    a TensorFlow checkpoint or frozen graph, or a PyTorch\n"
                "                                    state dict, as an fn checkpoint\n"
                "  export MODEL -o OUT.onnx [flags]  the eval graph (image -> embedding) as ONNX\n"
-               "\n`fnrun COMMAND --help` lists a command's flags. fn " FN_VERSION "\n");
+               "\n`fnrun COMMAND --help` lists a command's flags; `fnrun --version` prints fn's version.\n"
+               "fn " FN_VERSION "\n");
 }
 
 int main(int argc, char **argv) {

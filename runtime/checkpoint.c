@@ -205,58 +205,75 @@ int rt_checkpoint_restore_weights(const char *path, RtVars *vars, FILE *log, RtS
     return rc;
 }
 
-/* The epochs of dir's checkpoints (model-*.ckpt-<epoch>), with their file names. */
-static int list_ckpts(const char *dir, long *epochs, char (*names)[256], int max, RtStatus *st) {
+enum { MAX_CKPTS = 4096 };
+typedef struct {
+    long epoch;
+    char name[256];
+} CkptName;
+
+/* dir's checkpoints (model-*.ckpt-<epoch>) into a malloc'ed list; its length, or -1. */
+static int list_ckpts(const char *dir, CkptName **out, RtStatus *st) {
+    *out = NULL;
     DIR *d = opendir(dir);
     if (!d) return rt_fail(st, "cannot read run directory %s: %s", dir, strerror(errno));
+    CkptName *v = malloc(MAX_CKPTS * sizeof *v);
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)) && n < max) {
+    while ((e = readdir(d)) && n < MAX_CKPTS) {
         const char *p = strstr(e->d_name, ".ckpt-");
-        if (strncmp(e->d_name, "model-", 6) != 0 || !p || strlen(e->d_name) >= 256) continue;
+        if (strncmp(e->d_name, "model-", 6) != 0 || !p || strlen(e->d_name) >= sizeof v->name) continue;
         char *end;
         long ep = strtol(p + 6, &end, 10);
-        if (*end || end == p + 6) continue; /* e.g. a leftover .tmp file */
-        epochs[n] = ep;
-        snprintf(names[n++], 256, "%s", e->d_name);
+        if (*end || end == p + 6 || ep < 0) continue; /* e.g. a leftover .tmp file */
+        v[n].epoch = ep;
+        snprintf(v[n++].name, sizeof v->name, "%s", e->d_name);
     }
     closedir(d);
-    if (n == 0) return rt_fail(st, "no checkpoint (model-*.ckpt-N) in %s", dir);
+    if (n == 0) {
+        free(v);
+        return rt_fail(st, "no checkpoint (model-*.ckpt-N) in %s", dir);
+    }
+    *out = v;
     return n;
 }
 
+/* The index of the largest epoch not yet taken (epoch -1), or -1. */
+static int newest(const CkptName *v, int n) {
+    int best = -1;
+    for (int i = 0; i < n; i++)
+        if (v[i].epoch >= 0 && (best < 0 || v[i].epoch > v[best].epoch)) best = i;
+    return best;
+}
+
 int rt_checkpoint_latest(const char *dir, char *path, size_t cap, RtStatus *st) {
-    long epochs[64];
-    char names[64][256];
-    int n = list_ckpts(dir, epochs, names, 64, st), best = 0;
+    CkptName *v;
+    int n = list_ckpts(dir, &v, st);
     if (n < 0) return -1;
-    for (int i = 1; i < n; i++)
-        if (epochs[i] > epochs[best]) best = i;
-    snprintf(path, cap, "%s/%s", dir, names[best]);
+    snprintf(path, cap, "%s/%s", dir, v[newest(v, n)].name);
+    free(v);
     return 0;
 }
 
 int rt_checkpoint_latest_intact(const char *dir, FILE *log, char *path, size_t cap, RtCkptInfo *info,
                                 RtStatus *st) {
-    long epochs[64];
-    char names[64][256], first_err[sizeof st->msg] = "";
-    int n = list_ckpts(dir, epochs, names, 64, st);
+    CkptName *v;
+    char first_err[sizeof st->msg] = "";
+    int n = list_ckpts(dir, &v, st);
     if (n < 0) return -1;
-    for (int tried = 0; tried < n; tried++) { /* newest first */
-        int best = -1;
-        for (int i = 0; i < n; i++)
-            if (epochs[i] >= 0 && (best < 0 || epochs[i] > epochs[best])) best = i;
-        snprintf(path, cap, "%s/%s", dir, names[best]);
-        epochs[best] = -1;
+    for (int best = newest(v, n); best >= 0; best = newest(v, n)) {
+        snprintf(path, cap, "%s/%s", dir, v[best].name);
+        v[best].epoch = -1;
         Fn__Checkpoint *c = read_ckpt(path, st); /* the whole payload, checksum included */
         if (c) {
             fill_info(c, info);
             fn__checkpoint__free_unpacked(c, NULL);
             if (first_err[0] && log) fprintf(log, "note: %s; using the newest intact one, %s\n", first_err, path);
+            free(v);
             return 0;
         }
         if (!first_err[0]) snprintf(first_err, sizeof first_err, "%s", st->msg);
     }
+    free(v);
     return rt_fail(st, "no intact checkpoint in %s (the newest: %s)", dir, first_err);
 }
 

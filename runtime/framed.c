@@ -2,14 +2,14 @@
  * process (SIGKILL) halfway through the temporary file: the crash test of checkpoints. */
 #include "runtime/framed.h"
 
-#include "runtime/rundir.h"
-
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include "runtime/rundir.h"
 
 enum { HEADER = 24 };
 

@@ -3,14 +3,14 @@
  * possible distance, and VAL@FAR's threshold found by an explicit search for the crossing
  * (robust to flat stretches of FAR). */
 #include "runtime/lfw.h"
-#include "runtime/rundir.h"
-
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "runtime/rundir.h"
 
 void rt_lfw_free(RtLfwPairs *p) {
     for (int i = 0; i < 2 * p->n_pairs; i++) free(p->paths[i]);

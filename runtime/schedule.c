@@ -2,14 +2,14 @@
  * the last entry the last rate applies, blank lines are skipped, and epochs must increase. */
 #include "runtime/schedule.h"
 
-#include "runtime/rundir.h"
-
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "runtime/rundir.h"
 
 static char *trim(char *s) {
     while (isspace((unsigned char)*s)) s++;

@@ -3,10 +3,12 @@
  * rotation/crop/flip, center loss, prelogits norm, weight decay, EMA, validation). Also: only
  * the last 3 checkpoints are kept, and the run directories hold arguments.txt and
  * revision_info.txt. */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "runtime/artifact.h"
@@ -54,6 +56,31 @@ static int load_vars(const char *ckpt, RtVars *vars) {
     RtCkptInfo info;
     RtStatus st;
     return rt_checkpoint_load(ckpt, &info, vars, NULL, &st);
+}
+
+/* Issue 24 item 12: --resume takes the newest checkpoint that reads whole, naming the corrupt
+ * one it passed over; with none intact, the error names the newest's fault. */
+static void intact_fallback(const char *run, const char *newest) {
+    char path[1200], note[2048] = "";
+    RtCkptInfo info;
+    RtStatus st;
+    FILE *log = fmemopen(note, sizeof note, "w");
+    CHECK(truncate(newest, 100) == 0, "truncate %s", newest);
+    int rc = rt_checkpoint_latest_intact(run, log, path, sizeof path, &info, &st);
+    fclose(log);
+    CHECK(rc == 0 && strcmp(path, newest) != 0 && strstr(note, newest) && strstr(note, "truncated"),
+          "passes over the truncated newest checkpoint to %s: %s", rc == 0 ? path : st.msg, note);
+    DIR *d = opendir(run);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char p[1400];
+        snprintf(p, sizeof p, "%s/%s", run, e->d_name);
+        if (strstr(e->d_name, ".ckpt-")) CHECK(truncate(p, 100) == 0, "truncate %s", p);
+    }
+    if (d) closedir(d);
+    CHECK(rt_checkpoint_latest_intact(run, NULL, path, sizeof path, &info, &st) < 0 &&
+              strstr(st.msg, "no intact checkpoint in") && strstr(st.msg, "truncated"),
+          "none intact: %s", st.msg);
 }
 
 int main(void) {
@@ -132,6 +159,7 @@ int main(void) {
           STEPS);
     rt_vars_free(va);
     rt_vars_free(vb);
+    intact_fallback(run_a, ca);
     fclose(quiet);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
