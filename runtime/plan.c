@@ -310,6 +310,15 @@ int rt_plan_values(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *
         p->numel[id] = ir_numel(p->dims[id], p->rank[id]);
         p->esize[id] = nd->dtype == IR_DT_INT32 ? 4 : (size_t)prec;
         if (!p->needed[id]) continue;
+        if (p->numel[id] < 0) { /* ir_numel: over IR_MAX_NUMEL elements at these sizes */
+            char sh[256];
+            ir_shape_format(g, &nd->shape, sh, sizeof sh);
+            const char *scope = ir_str(g, nd->scope);
+            rt_fail(st, "%s%s%s: shape %s has more than %lld elements at these sizes (a batch or image size too large?)",
+                    ir_op_info[nd->op].name, scope[0] ? " at " : "", scope, sh, (long long)IR_MAX_NUMEL);
+            rt_plan_free(p);
+            return -1;
+        }
         if (nd->op == IR_OP_RESHAPE && p->numel[id] != p->numel[nd->in[0]]) {
             rt_fail(st, "reshape at %s: %lld elements into %lld", ir_str(g, nd->scope), (long long)p->numel[nd->in[0]],
                     (long long)p->numel[id]);

@@ -41,7 +41,8 @@ int rt_vars_bind(RtVars *vs, const IrGraph *g, const int64_t *sym, RtStatus *st)
                 return rt_fail(st, "variable %s: shape differs between graphs", name);
             continue;
         }
-        if (count <= 0) return rt_fail(st, "variable %s has an empty shape", name);
+        if (count < 0) return rt_fail(st, "variable %s: more than %lld elements at these sizes", name, (long long)IR_MAX_NUMEL);
+        if (count == 0) return rt_fail(st, "variable %s has an empty shape", name);
         if (vs->n == vs->cap) {
             vs->cap = vs->cap ? 2 * vs->cap : 64;
             vs->v = realloc(vs->v, (size_t)vs->cap * sizeof *vs->v);

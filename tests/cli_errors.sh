@@ -11,6 +11,8 @@ expect_error "unknown flag" "--bogus_flag" "$bin/fnrun" train "$tmp/m.fnc" --dat
 expect_error "flag without value" "--batch_size" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --batch_size
 expect_error "non-numeric value" "--epoch_size" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --epoch_size ten
 expect_error "missing data_dir" "$tmp/nowhere" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/nowhere"
+expect_error "a batch too large for any tensor" "more than 1099511627776 elements" "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" \
+    --batch_size 2000000000 --image_size 75 --logs_base_dir "$tmp/big/logs" --models_base_dir "$tmp/big/models"
 mkdir -p "$tmp/data/class_999_empty"
 # an empty class folder is skipped, as the reference does (the count: cli_run_hardening.sh), so
 # the error here is the next one checked
