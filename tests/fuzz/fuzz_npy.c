@@ -1,7 +1,7 @@
 // clang-format off
 // fuzz-sources: runtime/mtcnn.c runtime/npy.c runtime/pickle.c runtime/status.c
 // fuzz-libs: -lm
-// fuzz-seeds: tests/fuzz/npy_seeds/*.npy ../shared/data/mtcnn/det1.npy
+// fuzz-seeds: ../shared/data/mtcnn/det1.npy
 // clang-format on
 /* libFuzzer target for the MTCNN weight loading: any bytes into rt_npy_parse_weights, and the
  * arrays it gives into rt_mtcnn_load for each of PNet, RNet and ONet (adapted or not, from the
@@ -10,7 +10,7 @@
  * check). The nets' variables are a fixed table of the reference's shapes, so the IR and the
  * executor are not linked: this file supplies rt_vars_find over it. Not here: the .npy reader
  * alone (fuzz_torch_pt.c), detection (test_mtcnn_detect.c). Seeds: small synthetic .npy files
- * in tests/fuzz/npy_seeds (det2/det3.npy exceed -max_len) and det1.npy. */
+ * that tests/fuzz/npy_seeds.py writes (det2/det3.npy exceed -max_len) and det1.npy. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

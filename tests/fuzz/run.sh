@@ -26,8 +26,9 @@ done
 clang -g -O1 -std=c11 -D_GNU_SOURCE -I. -I"$work/gen" -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
   "$src" $(field fuzz-sources) $protos $(field fuzz-libs) -o "$work/fuzz_$target"
 for g in $(field fuzz-seeds); do cp $g "$work/corpus/" 2>/dev/null || true; done
+# generated seeds: tests/fuzz/<target>_seeds.py OUT_DIR, where a target has one
+if [ -f "tests/fuzz/${target}_seeds.py" ]; then python3 "tests/fuzz/${target}_seeds.py" "$work/corpus"; fi
 if [ "$target" = image ]; then
-  python3 tests/fuzz/image_seeds.py "$work/corpus"
   if [ -d ../shared/data/lfw/lfw-deepfunneled ]; then
     find ../shared/data/lfw/lfw-deepfunneled -name '*.jpg' | sort | sed -n '1,8p' | xargs -I{} cp {} "$work/corpus/"
   fi
