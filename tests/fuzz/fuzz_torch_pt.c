@@ -13,29 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "interop/interop.h"
 #include "runtime/npy.h"
-
-static void check_tensors(const IxTensors *ts) {
-    for (int i = 0; i < ts->n; i++) {
-        const IxTensor *t = &ts->t[i];
-        if (!t->name || t->rank < 0 || t->rank > IX_MAX_RANK || t->n < 0) __builtin_trap();
-        if ((strcmp(t->dtype, "float32") == 0) != (t->data != NULL)) __builtin_trap();
-        volatile float sink = 0;
-        for (int64_t j = 0; t->data && j < t->n; j++)
-            sink += t->data[j]; /* every value readable */
-        (void)sink;
-    }
-}
+#include "tests/fuzz/ix_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     IxTensors ts;
-    RtStatus st;
-    if (ix_torch_parse(data, size, "fuzz.pt", &ts, &st) == 0)
-        check_tensors(&ts);
-    else if (ts.n != 0 || ts.t != NULL)
-        __builtin_trap(); /* out is empty after an error */
-    ix_tensors_free(&ts);
+    RtStatus st = {{0}};
+    ix_fuzz_check(ix_torch_parse(data, size, "fuzz.pt", &ts, &st), &ts, &st);
 
     RtNpyWeights w;
     if (rt_npy_parse_weights(data, size, "fuzz.npy", &w, &st) == 0) rt_npy_free(&w);
