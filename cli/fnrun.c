@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/flags.h"
 #include "cli/fnrun_cmds.h"
@@ -16,6 +17,15 @@
 #include "runtime/validate.h"
 
 volatile sig_atomic_t fnrun_stop_requested;
+
+const char *fnrun_beside_exe(const char *name, char *buf, size_t cap) {
+    size_t len = strlen(name);
+    ssize_t n = cap > len + 2 ? readlink("/proc/self/exe", buf, cap - len - 2) : -1;
+    char *slash = n > 0 ? (buf[n] = 0, strrchr(buf, '/')) : NULL;
+    if (!slash) return name;
+    memcpy(slash + 1, name, len + 1);
+    return buf;
+}
 
 static void on_signal(int sig) {
     (void)sig;

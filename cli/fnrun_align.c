@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/flags.h"
 #include "cli/fnrun_cmds.h"
@@ -12,15 +11,6 @@
 #include "runtime/artifact.h"
 #include "runtime/mtcnn.h"
 #include "runtime/rundir.h"
-
-const char *fnrun_beside_exe(const char *name, char *buf, size_t cap) {
-    size_t len = strlen(name);
-    ssize_t n = cap > len + 2 ? readlink("/proc/self/exe", buf, cap - len - 2) : -1;
-    char *slash = n > 0 ? (buf[n] = 0, strrchr(buf, '/')) : NULL;
-    if (!slash) return name;
-    memcpy(slash + 1, name, len + 1);
-    return buf;
-}
 
 static int check_weights(const char *prog, const char *dir) {
     if (dir) return 0;

@@ -13,7 +13,6 @@
 #include "runtime/artifact.h"
 #include "runtime/checkpoint.h"
 #include "runtime/ema.h"
-#include "runtime/framed.h"
 
 void ix_import_defaults(IxImportOpts *o) {
     memset(o, 0, sizeof *o);
@@ -315,18 +314,11 @@ static int write_out(Import *im, const RtVars *vars, const RtVars *ema, RtStatus
         if (!strcmp(im->bind[i].name, "classes")) info.classes = (int)im->bind[i].value;
     }
     if (rt_checkpoint_save(im->o->out, &info, vars, ema, st) < 0) return -1;
-    static const char MAGIC[8] = {'F', 'N', 'A', 'R', 'T', 'I', 'F', 'C'};
     char art[4096];
     snprintf(art, sizeof art, "%.*smodel-%s.fnc", (int)(base - im->o->out), im->o->out, info.run);
-    unsigned char *buf;
-    size_t len;
-    if (strcmp(art, im->o->artifact) == 0) return 0;
-    if (rt_framed_read(im->o->artifact, MAGIC, FN_ARTIFACT_VERSION, "artifact", "recompile it", &buf, &len, st) < 0)
-        return -1;
-    int rc = rt_framed_write(art, MAGIC, FN_ARTIFACT_VERSION, buf, len, st);
-    free(buf);
-    if (rc == 0) fprintf(im->o->log, "wrote %s and its artifact %s\n", im->o->out, art);
-    return rc;
+    if (strcmp(art, im->o->artifact) != 0 && rt_artifact_copy(im->o->artifact, art, st) < 0) return -1;
+    fprintf(im->o->log, "wrote %s and its artifact %s\n", im->o->out, art);
+    return 0;
 }
 
 /* Binds every graph's variables. A dimension no tensor gave (classes, without Logits) is 1: the

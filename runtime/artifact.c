@@ -263,6 +263,17 @@ int rt_artifact_load(const char *path, RtArtifact *a, RtStatus *st) {
     return rc;
 }
 
+int rt_artifact_copy(const char *from, const char *to, RtStatus *st) {
+    unsigned char *buf;
+    size_t len;
+    if (rt_framed_read(from, MAGIC, FN_ARTIFACT_VERSION, "artifact", "recompile it with this fn's fnc", &buf, &len,
+                       st) < 0)
+        return -1;
+    int rc = rt_framed_write(to, MAGIC, FN_ARTIFACT_VERSION, buf, len, st);
+    free(buf);
+    return rc;
+}
+
 int rt_artifact_from_bytes(const void *data, size_t size, const char *name, RtArtifact *a, RtStatus *st) {
     memset(a, 0, sizeof *a);
     const unsigned char *payload;

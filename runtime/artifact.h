@@ -19,6 +19,9 @@ typedef struct {
 int rt_artifact_save(const char *path, const char *source, IrGraph *const *graphs,
                      const char *const *names, int n, RtStatus *st);
 int rt_artifact_load(const char *path, RtArtifact *a, RtStatus *st);
+/* The artifact at `from` written to `to` (checked as an artifact, written atomically): the graph
+ * a run or an imported checkpoint keeps beside its checkpoints as model-RUN.fnc. */
+int rt_artifact_copy(const char *from, const char *to, RtStatus *st);
 /* The same from a file's bytes in memory (name for messages): for the fuzz target. */
 int rt_artifact_from_bytes(const void *data, size_t size, const char *name, RtArtifact *a, RtStatus *st);
 IrGraph *rt_artifact_graph(const RtArtifact *a, const char *name); /* NULL if absent */

@@ -210,17 +210,6 @@ static int save(Saver *sv, int64_t step, RtStatus *st) {
     return 0;
 }
 
-static int copy_file(const char *from, const char *to, RtStatus *st) {
-    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
-    char buf[1 << 16];
-    size_t n;
-    int ok = in && out;
-    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, n, out) == n;
-    if (in) fclose(in);
-    if (out && fclose(out) != 0) ok = 0;
-    return ok ? 0 : rt_fail(st, "cannot copy %s to %s", from, to);
-}
-
 /* ---- LFW ------------------------------------------------------------------------------------ */
 static int lfw_eval(RtExec *ex, const RtLfwPairs *p, const RtTrainOpts *o, Saver *sv, int64_t step,
                     const char *log_dir, RtLfwResult *res, RtStatus *st) {
@@ -267,7 +256,7 @@ static int setup_run(const RtTrainOpts *o, Saver *sv, char *log_dir, size_t cap,
     if (!o->resume) { /* the graph beside its checkpoints (the reference's .meta) */
         snprintf(path, sizeof path, "%s/model-%s.fnc", sv->model_dir, sv->run);
         double t0 = rt_now();
-        if (copy_file(o->artifact, path, st) < 0) return -1;
+        if (rt_artifact_copy(o->artifact, path, st) < 0) return -1;
         sv->metagraph_s = rt_now() - t0;
     }
     snprintf(path, sizeof path, "%s/arguments.txt", log_dir);
