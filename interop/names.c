@@ -19,10 +19,11 @@ typedef struct {
     const char *weight; /* module of the convolution or matrix: .weight, .bias */
     const char *bn;     /* module of the batch norm: .bias (beta), .running_mean, .running_var,
                            .weight (gamma, must be 1); NULL if the layer has none */
+    IxLayout layout;    /* of .weight: a Conv2d's OIHW or a Linear's [out,in] */
 } TorchRow;
 
 #define IRV1 "InceptionResnetV1/"
-#define BASIC(s, m) {s, m ".conv", m ".bn"}
+#define BASIC(s, m) {s, m ".conv", m ".bn", IX_LAYOUT_OIHW}
 static const TorchRow TORCH_ROWS[] = {
     BASIC(IRV1 "Conv2d_1a_3x3", "conv2d_1a"),
     BASIC(IRV1 "Conv2d_2a_3x3", "conv2d_2a"),
@@ -42,7 +43,7 @@ static const TorchRow TORCH_ROWS[] = {
     BASIC(s "/Branch_2/Conv2d_0a_1x1", m ".branch2.0"),                                            \
     BASIC(s "/Branch_2/Conv2d_0b_3x3", m ".branch2.1"),                                            \
     BASIC(s "/Branch_2/Conv2d_0c_3x3", m ".branch2.2"),                                            \
-    {s "/Conv2d_1x1", m ".conv2d", NULL}
+    {s "/Conv2d_1x1", m ".conv2d", NULL, IX_LAYOUT_OIHW}
     BLOCK(IRV1 "Repeat/block35_#", "repeat_1.#"),
     BLOCK(IRV1 "Repeat_1/block17_#", "repeat_2.#"),
     BLOCK(IRV1 "Repeat_2/block8_#", "repeat_3.#"),
@@ -61,8 +62,8 @@ static const TorchRow TORCH_ROWS[] = {
     BASIC(IRV1 "Mixed_7a/Branch_2/Conv2d_0b_3x3", "mixed_7a.branch2.1"),
     BASIC(IRV1 "Mixed_7a/Branch_2/Conv2d_1a_3x3", "mixed_7a.branch2.2"),
     /* the embedding layer (fully connected without bias, batch norm) and the classifier */
-    {IRV1 "Bottleneck", "last_linear", "last_bn"},
-    {"Logits", "logits", NULL},
+    {IRV1 "Bottleneck", "last_linear", "last_bn", IX_LAYOUT_T2},
+    {"Logits", "logits", NULL, IX_LAYOUT_T2},
 };
 #undef BASIC
 #undef IRV1
@@ -114,7 +115,7 @@ static int torch_name(const char *name, char *buf, size_t cap, IxLayout *layout)
             const char *m = TORCH_LEAVES[k].in_bn ? TORCH_ROWS[r].bn : TORCH_ROWS[r].weight;
             if (strcmp(leaf, TORCH_LEAVES[k].fn) != 0 || !m) continue;
             fill_module(m, num, TORCH_LEAVES[k].torch, buf, cap);
-            *layout = k == 0 ? (strstr(name, "Conv2d") ? IX_LAYOUT_OIHW : IX_LAYOUT_T2) : IX_LAYOUT_SAME;
+            *layout = k == 0 ? TORCH_ROWS[r].layout : IX_LAYOUT_SAME;
             return 1;
         }
     }
