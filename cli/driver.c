@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "runtime/gpu/gpu_exec.h"
-#include "runtime/plan.h"
+#include "runtime/core/plan.h"
 
 IrGraph *drv_build(const char *model, const FeDefine *defs, int n_defs, int training,
                    PassCtx *ctx, FILE *diag) {
@@ -93,12 +93,12 @@ int drv_cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuModu
     if (n_idx >= 0 && n > 0) sym[n_idx] = n;
     RtPlan p;
     RtStatus st;
-    int rc = rt_plan_values(&p, g, sym, NULL, 0, training, 4, RT_PLAN_FUSE | RT_PLAN_IM2COL, &st);
+    int rc = rt_plan_values(&p, g, sym, NULL, 0, training, 4, RT_PLAN_FUSE, &st);
     if (rc < 0) {
         snprintf(err, cap, "%s", st.msg);
     } else {
         if (fused == 2 && half) *half = rt_gpu_half_values(&p);
-        rt_plan_memory(&p, RT_PLAN_FUSE | RT_PLAN_IM2COL);
+        rt_plan_memory(&p, RT_PLAN_FUSE);
         rc = cu_emit_fused(g, &p.fusion, p.numel, p.esize, m, err, cap);
         rt_plan_free(&p);
     }

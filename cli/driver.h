@@ -5,7 +5,7 @@
 #include "frontend/fe.h"
 #include "passes/passes.h"
 #include "codegen/cuda/cuda_emit.h"
-#include "runtime/artifact.h"
+#include "runtime/core/artifact.h"
 
 /* Frontend + pipeline for one graph (ctx->optimizer chooses the train update). NULL after
  * printing the diagnostics or the pass failure to diag. */

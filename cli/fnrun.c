@@ -11,10 +11,10 @@
 
 #include "cli/flags.h"
 #include "cli/fnrun_cmds.h"
-#include "runtime/artifact.h"
-#include "runtime/plot.h"
-#include "runtime/train.h"
-#include "runtime/validate.h"
+#include "runtime/core/artifact.h"
+#include "runtime/logs/plot.h"
+#include "runtime/train/train.h"
+#include "runtime/eval/validate.h"
 
 volatile sig_atomic_t fnrun_stop_requested;
 

@@ -1,4 +1,4 @@
-/* fnrun align and fnrun detect: MTCNN on images (runtime/align.h, runtime/mtcnn.h). The nets
+/* fnrun align and fnrun detect: MTCNN on images (runtime/face/align.h, runtime/face/mtcnn.h). The nets
  * come from an artifact compiled from models/mtcnn/ (the build puts mtcnn.fnc beside fnrun);
  * the weights are the reference's det1/2/3.npy. */
 #include <errno.h>
@@ -7,10 +7,10 @@
 
 #include "cli/flags.h"
 #include "cli/fnrun_cmds.h"
-#include "runtime/align.h"
-#include "runtime/artifact.h"
-#include "runtime/mtcnn.h"
-#include "runtime/rundir.h"
+#include "runtime/face/align.h"
+#include "runtime/core/artifact.h"
+#include "runtime/face/mtcnn.h"
+#include "runtime/core/files.h"
 
 static int check_weights(const char *prog, const char *dir) {
     if (dir) return 0;

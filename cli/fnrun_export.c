@@ -14,7 +14,7 @@
 #include "cli/flags.h"
 #include "cli/fnrun_cmds.h"
 #include "interop/onnx.h"
-#include "runtime/model.h"
+#include "runtime/eval/model.h"
 
 #define MAX_OUTPUTS 16
 

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/artifact.h"
-#include "runtime/checkpoint.h"
-#include "runtime/ema.h"
+#include "runtime/core/artifact.h"
+#include "runtime/core/checkpoint.h"
+#include "runtime/core/ema.h"
 
 void ix_import_defaults(IxImportOpts *o) {
     memset(o, 0, sizeof *o);

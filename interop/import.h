@@ -3,7 +3,7 @@
  * What this is: the pipeline (interop/import.c) — read the source into named tensors, map each
  * of the artifact's variables to a source tensor by an explicit name table per source
  * (interop/names.c), convert the layout, check every shape, and write a checkpoint
- * (runtime/checkpoint.h) with the artifact beside it, so `fnrun validate`, `--pretrained_model`
+ * (runtime/core/checkpoint.h) with the artifact beside it, so `fnrun validate`, `--pretrained_model`
  * and `fnrun export` take it as they take a run's.
  * What this is not: a reader (interop/tf_*.c, torch_pt.c) or a converter of graphs: the model
  * is always fn's own artifact, and only its variables come from the source.

@@ -12,7 +12,7 @@
 #ifndef FN_INTEROP_H
 #define FN_INTEROP_H
 
-#include "runtime/rt.h"
+#include "runtime/core/rt.h"
 
 #define IX_MAX_RANK 8
 

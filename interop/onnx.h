@@ -16,7 +16,7 @@
 #ifndef FN_INTEROP_ONNX_H
 #define FN_INTEROP_ONNX_H
 
-#include "runtime/rt.h"
+#include "runtime/core/rt.h"
 
 #define IX_ONNX_IR_VERSION 8
 #define IX_ONNX_OPSET      17

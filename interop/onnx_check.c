@@ -8,7 +8,7 @@
  * output defined. It counts nodes by op type for the caller.
  * What this is not: onnx.checker. Operator schemas (attributes, arities, types) and shape
  * inference are not checked; nested graphs (If, Loop) are not entered. Depends only on
- * runtime/status.c (the fuzz target links nothing else).
+ * runtime/core/status.c (the fuzz target links nothing else).
  */
 #include "interop/onnx.h"
 

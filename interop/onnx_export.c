@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "interop/proto/onnx.pb-c.h"
-#include "runtime/artifact.h"
+#include "runtime/core/artifact.h"
 
 typedef Fn__Onnx__NodeProto Node;
 typedef Fn__Onnx__TensorProto Tensor;

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "runtime/rt.h"
+#include "runtime/core/rt.h"
 
 /* One entry: key[0..nkey) with a NUL after it (a key may itself hold NULs), and its value,
  * which points into the table's buffer. Returns 0 to go on, or -1 with st filled to stop. */

@@ -7,7 +7,7 @@
  * False): five pickles in a row (magic number, protocol version, system info, the dict, the
  * storage keys), then each storage as an int64 element count and its bytes, in the keys' order.
  *
- * The pickles are read by runtime/pickle.c, which records only the globals of torch_globals
+ * The pickles are read by runtime/data/pickle.c, which records only the globals of torch_globals
  * below. A tensor is _rebuild_tensor_v2(persistent id of its storage, offset, size, stride, ...),
  * possibly wrapped in _rebuild_parameter; its element type is its storage's (FloatStorage ->
  * "float32", ...); the offset and strides are checked against the storage, and float32 values
@@ -27,7 +27,7 @@
 #include <string.h>
 #include <zip.h>
 
-#include "runtime/pickle.h"
+#include "runtime/data/pickle.h"
 
 static const char *const torch_globals[] = {"collections OrderedDict",
                                             "torch._utils _rebuild_tensor_v2",

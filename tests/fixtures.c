@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli/driver.h"
-#include "runtime/image.h"
+#include "runtime/data/image.h"
 #include "tests/testlib.h"
 
 void fx_make_dataset(const char *dir, int classes, int per_class, int size, unsigned seed) {

@@ -4,7 +4,7 @@
 
 #include "ir/ir.h"
 #include "runtime/gpu/gpu_exec.h"
-#include "runtime/rt.h"
+#include "runtime/core/rt.h"
 
 typedef struct {
     const RtBinding *bind; /* symbol values */

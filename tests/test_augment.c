@@ -1,4 +1,4 @@
-/* Per-image augmentation (runtime/augment.c, contract in image.h): bicubic rotation against an
+/* Per-image augmentation (runtime/data/augment.c, contract in image.h): bicubic rotation against an
  * independent float64 evaluation of the documented formula, 0 and 90 degree rotations, centre crop
  * / zero pad / random crop offsets, random and deterministic flips, fixed standardisation and
  * prewhitening against float64, errors, determinism in the key. Images are built in memory; no
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/image.h"
+#include "runtime/data/image.h"
 #include "tests/testlib.h"
 
 static const double PI = 3.14159265358979323846;

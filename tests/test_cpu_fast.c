@@ -20,7 +20,7 @@
 
 #include "cli/driver.h"
 #include "codegen/cpu/cpu.h"
-#include "runtime/plan.h"
+#include "runtime/core/plan.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
 

@@ -19,7 +19,7 @@
 #include "cli/driver.h"
 #include "codegen/cuda/cuda_emit.h"
 #include "codegen/ref/ref.h"
-#include "runtime/plan.h"
+#include "runtime/core/plan.h"
 #include "tests/fixtures.h"
 #include "tests/hostcuda/mma_shim.h"
 #include "tests/testlib.h"
@@ -267,7 +267,7 @@ static void run_case(const FxCase *c, int idx, const char *dir) {
     char err[512] = "", path[512], so[512], cmd[1600];
     void *lib = NULL;
     if (!CHECK(rt_bind_syms(g, c->b, c->nb, sym, &st) == 0 &&
-                   rt_plan_build(&p, g, sym, NULL, 0, c->training, 4, RT_PLAN_FUSE | RT_PLAN_IM2COL, &st) == 0,
+                   rt_plan_build(&p, g, sym, NULL, 0, c->training, 4, RT_PLAN_FUSE, &st) == 0,
                "%s: plan: %s", c->model, st.msg))
         goto done;
     if (!CHECK(cu_emit_fused(g, &p.fusion, p.numel, NULL, &m, err, sizeof err) == 0, "%s: fused module: %s", c->model, err))

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "runtime/data.h"
+#include "runtime/data/data.h"
 #include "tests/testlib.h"
 
 static void test_split_sizes(void) {

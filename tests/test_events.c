@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/events.h"
-#include "runtime/image.h"
-#include "runtime/plot.h"
-#include "runtime/stats.h"
+#include "runtime/logs/events.h"
+#include "runtime/data/image.h"
+#include "runtime/logs/plot.h"
+#include "runtime/logs/stats.h"
 #include "tests/testlib.h"
 
 static uint32_t crc_bitwise(const unsigned char *p, size_t n) {

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "cli/driver.h"
-#include "runtime/ema.h"
+#include "runtime/core/ema.h"
 #include "runtime/gpu/gpu_exec.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"

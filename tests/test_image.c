@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/image.h"
+#include "runtime/data/image.h"
 #include "tests/testlib.h"
 
 typedef struct {

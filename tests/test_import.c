@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "interop/import.h"
-#include "runtime/artifact.h"
-#include "runtime/checkpoint.h"
-#include "runtime/ema.h"
+#include "runtime/core/artifact.h"
+#include "runtime/core/checkpoint.h"
+#include "runtime/core/ema.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
 

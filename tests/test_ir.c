@@ -8,7 +8,7 @@
 
 #include "cli/driver.h"
 #include "passes/passes.h"
-#include "runtime/artifact.h"
+#include "runtime/core/artifact.h"
 #include "tests/testlib.h"
 
 static char *print_to_string(const IrGraph *g) {

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/lfw.h"
+#include "runtime/eval/lfw.h"
 #include "tests/testlib.h"
 
 static RtLfwResult eval(const float *e, int dim, const int *same, int n, int folds, int metric) {

@@ -1,4 +1,4 @@
-/* The LLVM CPU target (codegen/llvm, runtime/jit.c):
+/* The LLVM CPU target (codegen/llvm, runtime/cpu/jit.c):
  * - golden LLVM IR text for two small graphs' fused groups (tests/golden/, .ll files), the same text
  *   twice; FN_UPDATE_GOLDEN=1 rewrites the files after an intended change;
  * - where the build has LLVM: the Inception-ResNet-v1 training graph's module (every group)
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "cli/driver.h"
-#include "runtime/jit.h"
+#include "runtime/cpu/jit.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
 

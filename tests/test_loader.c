@@ -8,7 +8,7 @@
 #include <jpeglib.h>
 #include <png.h>
 
-#include "runtime/loader.h"
+#include "runtime/data/loader.h"
 #include "tests/testlib.h"
 
 static char root[] = "/tmp/fn_test_loader_XXXXXX";

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "cli/driver.h"
-#include "runtime/align.h"
-#include "runtime/mtcnn.h"
+#include "runtime/face/align.h"
+#include "runtime/face/mtcnn.h"
 #include "tests/testlib.h"
 
 #if defined(__SANITIZE_ADDRESS__)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli/driver.h"
-#include "runtime/mtcnn.h"
+#include "runtime/face/mtcnn.h"
 #include "tests/testlib.h"
 
 static RtExec *bind(IrGraph *g, RtVars *vars, int n, int h, int w) {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/npy.h"
+#include "runtime/data/npy.h"
 #include "tests/testlib.h"
 
 typedef struct {

@@ -18,7 +18,7 @@
 #include "cli/driver.h"
 #include "interop/onnx.h"
 #include "interop/proto/onnx.pb-c.h"
-#include "runtime/artifact.h"
+#include "runtime/core/artifact.h"
 #include "tests/testlib.h"
 
 #define FIXTURE "tests/interop/onnx/tiny.onnx"

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "passes/passes.h"
-#include "runtime/rt.h"
+#include "runtime/core/rt.h"
 #include "tests/testlib.h"
 
 enum { N = 12, STEPS = 6 };

@@ -1,4 +1,4 @@
-/* Resampling (runtime/resize.h) against first principles: OpenCV's INTER_AREA when shrinking is
+/* Resampling (runtime/data/resize.h) against first principles: OpenCV's INTER_AREA when shrinking is
  * the exact area average (each source pixel weighted by its overlap with the output cell);
  * when enlarging, its area-mode linear taps; Pillow's BILINEAR widens the triangle by the
  * scale when shrinking (taps 1:3:3:1 at 2x) and copies an unchanged axis. */
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/resize.h"
+#include "runtime/data/resize.h"
 #include "tests/testlib.h"
 
 /* the exact area average of channel c over output cell (ox, oy) */

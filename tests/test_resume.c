@@ -11,9 +11,9 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "runtime/artifact.h"
-#include "runtime/checkpoint.h"
-#include "runtime/train.h"
+#include "runtime/core/artifact.h"
+#include "runtime/core/checkpoint.h"
+#include "runtime/train/train.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
 

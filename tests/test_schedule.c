@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/schedule.h"
+#include "runtime/train/schedule.h"
 #include "tests/testlib.h"
 
 static void expect_rates(const char *path, const int *epochs, const double *rates, int n) {

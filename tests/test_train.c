@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "runtime/rundir.h"
-#include "runtime/train.h"
+#include "runtime/train/rundir.h"
+#include "runtime/train/train.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli/driver.h"
-#include "runtime/rt.h"
+#include "runtime/core/rt.h"
 
 typedef struct {
     const char *model;

@@ -22,7 +22,7 @@
 #include "cli/driver.h"
 #include "codegen/cpu/cpu.h"
 #include "codegen/ref/ref.h"
-#include "runtime/rt.h"
+#include "runtime/core/rt.h"
 
 typedef struct {
     RefWindow win;

@@ -11,7 +11,7 @@
 
 #include "bench/cpu/bench_args.h"
 #include "cli/driver.h"
-#include "runtime/rt.h"
+#include "runtime/core/rt.h"
 
 int main(int argc, char **argv) {
     BenchArgs args = {"models/inception_resnet_v1.fn", 100, 160, 3, NULL};

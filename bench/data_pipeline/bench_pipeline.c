@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "runtime/image.h"
+#include "runtime/data/image.h"
 
 static double now(void) {
     struct timespec t;

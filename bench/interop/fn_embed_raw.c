@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/model.h"
+#include "runtime/eval/model.h"
 
 typedef struct {
     const char *model, *input, *out, *graph, *output, *input_name, *mtcnn_weights, *save;

@@ -22,9 +22,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "runtime/artifact.h"
-#include "runtime/ema.h"
-#include "runtime/model.h"
+#include "runtime/core/artifact.h"
+#include "runtime/core/ema.h"
+#include "runtime/eval/model.h"
 
 static int read_raw(const char *path, void *buf, size_t bytes) {
     FILE *f = fopen(path, "rb");

@@ -1,5 +1,5 @@
 /* The fast CPU backend's kernels (float32), checked against the reference kernels
- * (codegen/ref) by tests/test_cpu_fast.c. The executor (runtime/exec.c) runs them unless
+ * (codegen/ref) by tests/test_cpu_fast.c. The executor (runtime/cpu/cpu_exec.c) runs them unless
  * FN_FUSE=0 asks for the reference path.
  *
  * Convolutions: NHWC x HWIO like the reference, over a RefWindow; `threads` is the OpenMP team

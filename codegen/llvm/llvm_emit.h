@@ -12,7 +12,7 @@
  * The caller passes pointers already offset to the chunk it hands over. The inner loop carries
  * llvm.loop.parallel_accesses (each iteration reads and writes only its own element), so it
  * vectorises without runtime alias checks, in-place members included. Arithmetic is the C
- * loops' (runtime/exec_fused.h) operation for operation, without contraction, so results agree
+ * loops' (runtime/cpu/exec_fused.h) operation for operation, without contraction, so results agree
  * with them bit for bit. */
 #ifndef FN_CODEGEN_LLVM_EMIT_H
 #define FN_CODEGEN_LLVM_EMIT_H

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/rt.h"
+#include "runtime/core/rt.h"
 
 typedef int CUresult;
 typedef int CUdevice;

@@ -9,10 +9,10 @@
 
 #include "codegen/cuda/cuda_emit.h"
 #include "codegen/cuda/nvrtc.h"
-#include "runtime/checkpoint.h"
+#include "runtime/core/ema.h"
 #include "runtime/gpu/gpu_internal.h"
-#include "runtime/plan.h"
-#include "runtime/rt.h"
+#include "runtime/core/plan.h"
+#include "runtime/core/rt.h"
 
 RtGpu *rt_gpu_open(RtStatus *st) {
     RtGpu *gpu = calloc(1, sizeof *gpu);
@@ -360,7 +360,7 @@ static int plan_and_emit(RtGpuExec *ex, const int64_t *sym, const char *const *w
     char err[512];
     if (rt_exec_fusion_enabled()) {
         const char *sl = getenv("FN_GPU_PLAN_SLACK");
-        int slack = sl && *sl ? atoi(sl) : 64, flags = RT_PLAN_FUSE | RT_PLAN_IM2COL | RT_PLAN_ASSIGN | RT_PLAN_READS_FIRST;
+        int slack = sl && *sl ? atoi(sl) : 64, flags = RT_PLAN_FUSE | RT_PLAN_ASSIGN | RT_PLAN_READS_FIRST;
         size_t free_b = 0, total_b = 0;
         if (slack < 0 || slack > 1 << 20) slack = 0;
         if (fused_plan(ex, sym, want, n_want, run_effects, flags | RT_PLAN_SLACK(slack), st) < 0) return -1;
@@ -655,7 +655,7 @@ int rt_gpu_exec_ema_update(RtGpuExec *ex, RtVars *ema, double decay, int64_t t, 
         for (int i = 0, vi = 0; i < ema->n; i++, vi++)
             CHECK_CU(cuMemcpyHtoD(ema_at(ex, &vi), ema->v[i].data, (size_t)ema->v[i].n * sizeof(float)));
     }
-    double dec = fmin(decay, (1.0 + (double)t) / (10.0 + (double)t)); /* as rt_ema_update */
+    double dec = rt_ema_decay(decay, t);
     float k = (float)(1 - dec);
     int64_t n = (int64_t)(ex->avg_bytes / sizeof(float));
     void *args[] = {&ex->ema, &ex->avg0, &n, &k};

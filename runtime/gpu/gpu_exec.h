@@ -1,7 +1,7 @@
 /* The GPU executor: a bound graph run on an NVIDIA GPU through the driver API (cuda_api.h),
  * with the kernels fnc's CUDA target writes (codegen/cuda) compiled by NVRTC for the card and
  * cached on disk, and GEMM-shaped work (matmuls, convolutions after im2col) on cuBLAS. Mirrors
- * RtExec: the same plan (runtime/plan.h), one device slab holding the planned blocks, the
+ * RtExec: the same plan (runtime/core/plan.h), one device slab holding the planned blocks, the
  * variables (those with moving averages first, in one run) and the im2col scratch; inputs are
  * staged on the host and copied before the step, outputs copied back on request; assignments
  * not computed in place are device-to-device copies after the step; the moving averages live
@@ -21,8 +21,8 @@
 
 #include <stdio.h>
 
-#include "runtime/plan.h"
-#include "runtime/rt.h"
+#include "runtime/core/plan.h"
+#include "runtime/core/rt.h"
 
 typedef struct RtGpu RtGpu;
 /* Device 0 with its stream and cuBLAS handle; NULL with a message if there is none. */

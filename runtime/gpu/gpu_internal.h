@@ -9,7 +9,7 @@
 #include "runtime/gpu/cuda_api.h"
 #include "runtime/gpu/gpu_exec.h"
 #include "runtime/gpu/streams.h"
-#include "runtime/plan.h"
+#include "runtime/core/plan.h"
 
 #define ALIGN 256
 #define THREADS 256

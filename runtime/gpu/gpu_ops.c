@@ -2,11 +2,11 @@
  * cuBLAS GEMMs of matmuls and convolutions around their im2col / col2im chunks, the sums'
  * finishing) on the current stream, and the scratch each node takes. Launch arguments follow
  * the kernel signatures in codegen/cuda/cuda_kernels.h; the per-op cases mirror
- * runtime/exec_kernels.h. */
+ * runtime/cpu/exec_kernels.h. */
 #include <stdlib.h>
 
 #include "runtime/gpu/gpu_internal.h"
-#include "runtime/rt.h"
+#include "runtime/core/rt.h"
 
 /* a kernel whose blocks are laid out by the kernel itself: gx x gy blocks of bx x by threads */
 static int launch_grid3(RtGpuExec *ex, int kernel, int64_t gx, int64_t gy, int64_t gz, int bx, int by, void **args,

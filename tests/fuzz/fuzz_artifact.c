@@ -1,7 +1,7 @@
-// fuzz-sources: runtime/artifact.c runtime/checkpoint.c runtime/framed.c runtime/rundir.c runtime/status.c ir/ir.c ir/rules.c ir/rules_contraction.c ir/rules_elementwise.c ir/rules_movement.c ir/rules_nn.c ir/verify.c ir/print.c
+// fuzz-sources: runtime/core/artifact.c runtime/core/checkpoint.c runtime/core/ema.c runtime/core/vars.c runtime/core/framed.c runtime/core/files.c runtime/core/status.c ir/ir.c ir/rules.c ir/rules_contraction.c ir/rules_elementwise.c ir/rules_movement.c ir/rules_nn.c ir/verify.c ir/print.c
 // fuzz-libs: -lprotobuf-c -lz -lm
 // fuzz-protos: fn_artifact fn_checkpoint
-/* libFuzzer target for the readers of artifacts and checkpoints from bytes (runtime/artifact.c,
+/* libFuzzer target for the readers of artifacts and checkpoints from bytes (runtime/core/artifact.c,
  * checkpoint.c, framed.c): any input must give a result or a one-line error, never a crash,
  * hang, leak or undefined behaviour. The first byte picks what the rest is: 0 a whole artifact
  * file, 1 an artifact payload (framed here with a correct header and checksum, so the decoder
@@ -14,9 +14,9 @@
 #include <zlib.h>
 
 #include "ir/ir.h"
-#include "runtime/artifact.h"
-#include "runtime/checkpoint.h"
-#include "runtime/proto/fn_artifact.pb-c.h"
+#include "runtime/core/artifact.h"
+#include "runtime/core/checkpoint.h"
+#include "runtime/core/proto/fn_artifact.pb-c.h"
 
 static unsigned char *frame(const char magic[8], const uint8_t *payload, size_t n) {
     unsigned char *f = malloc(24 + n + 1);

@@ -1,4 +1,4 @@
-// fuzz-sources: runtime/image.c runtime/augment.c runtime/status.c
+// fuzz-sources: runtime/data/image.c runtime/data/augment.c runtime/core/status.c
 // fuzz-libs: -ljpeg -lpng -lz -lm
 /* libFuzzer target for the image-loading entry: any bytes into rt_image_decode must give an
  * image or an error, never a crash, hang, leak or undefined behaviour. A decoded image is
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/image.h"
+#include "runtime/data/image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     RtImage img;

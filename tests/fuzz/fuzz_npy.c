@@ -1,5 +1,5 @@
 // clang-format off
-// fuzz-sources: runtime/mtcnn.c runtime/npy.c runtime/pickle.c runtime/status.c
+// fuzz-sources: runtime/face/mtcnn.c runtime/data/npy.c runtime/data/pickle.c runtime/core/status.c
 // fuzz-libs: -lm
 // fuzz-seeds: ../shared/data/mtcnn/det1.npy
 // clang-format on
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/mtcnn.h"
+#include "runtime/face/mtcnn.h"
 
 static const struct {
     const char *name;

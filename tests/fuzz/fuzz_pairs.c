@@ -1,7 +1,7 @@
-// fuzz-sources: runtime/lfw.c runtime/rundir.c runtime/status.c
+// fuzz-sources: runtime/eval/lfw.c runtime/core/files.c runtime/core/status.c
 // fuzz-libs: -lm
 // fuzz-seeds: ../shared/data/lfw/pairs.txt
-/* libFuzzer target for the LFW pairs reader (runtime/lfw.c): any bytes as a pairs file must give
+/* libFuzzer target for the LFW pairs reader (runtime/eval/lfw.c): any bytes as a pairs file must give
  * pairs or a one-line error, never a crash, hang, leak or undefined behaviour. The LFW folder
  * does not exist, so every pair is counted as skipped: the parsing and the set checks are what
  * runs. An accepted file's counts must agree with its header. Not here: the evaluation. */
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime/lfw.h"
+#include "runtime/eval/lfw.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0; /* fmemopen takes no empty buffer */

@@ -1,7 +1,7 @@
-// fuzz-sources: runtime/schedule.c runtime/rundir.c runtime/status.c
+// fuzz-sources: runtime/train/schedule.c runtime/core/files.c runtime/core/status.c
 // fuzz-libs: -lm
 // fuzz-seeds: ../shared/data/schedules/*.txt
-/* libFuzzer target for the learning-rate schedule reader (runtime/schedule.c): any bytes as a
+/* libFuzzer target for the learning-rate schedule reader (runtime/train/schedule.c): any bytes as a
  * schedule file must give a schedule or a one-line error, never a crash, hang, leak or undefined
  * behaviour. An accepted schedule must have increasing epochs from 0 or 1 and finite rates, and
  * rt_schedule_rate must answer for any epoch. Not here: training. */
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime/schedule.h"
+#include "runtime/train/schedule.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0; /* fmemopen takes no empty buffer */

@@ -1,5 +1,5 @@
 // clang-format off
-// fuzz-sources: interop/torch_pt.c interop/tensors.c runtime/pickle.c runtime/npy.c runtime/status.c
+// fuzz-sources: interop/torch_pt.c interop/tensors.c runtime/data/pickle.c runtime/data/npy.c runtime/core/status.c
 // fuzz-libs: -lzip -lm
 // fuzz-seeds: tests/interop/torch/*.pt ../shared/data/mtcnn/det1.npy
 // clang-format on
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/npy.h"
+#include "runtime/data/npy.h"
 #include "tests/fuzz/ix_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -3,7 +3,7 @@
 # Usage: tests/fuzz/run.sh TARGET SECONDS [WORKDIR], TARGET one of tests/fuzz/fuzz_*.c without
 # "fuzz_" and ".c" (ls tests/fuzz/fuzz_*.c). A target lists what it links in
 # its own header lines: "// fuzz-sources: FILES", "// fuzz-libs: FLAGS", "// fuzz-protos: NAMES"
-# (protobuf-c schemas under runtime/proto or interop/proto, compiled here) and
+# (protobuf-c schemas under runtime/*/proto or interop/proto, compiled here) and
 # "// fuzz-seeds: GLOBS" (seed files, relative to the repository). Exits non-zero on any crash;
 # prints the execution count.
 set -euo pipefail
@@ -18,7 +18,7 @@ field() { sed -n "s|^// $1: ||p" "$src" | head -1; }
 mkdir -p "$work/corpus" "$work/gen"
 protos=""
 for p in $(field fuzz-protos); do
-  f=$(ls runtime/proto/$p.proto interop/proto/$p.proto 2>/dev/null | head -1 || true)
+  f=$(ls runtime/*/proto/$p.proto interop/proto/$p.proto 2>/dev/null | head -1 || true)
   protoc-c --proto_path=. --c_out="$work/gen" "$f"
   protos="$protos $work/gen/${f%.proto}.pb-c.c"
 done

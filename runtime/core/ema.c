@@ -1,0 +1,66 @@
+/* The weights' exponential moving average, kept on the host beside the variable store: the
+ * parameters and batch-norm statistics (rt_var_is_averaged), updated after every step. */
+#include "runtime/core/ema.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+int rt_var_is_averaged(const RtVar *v) {
+    return !v->is_state || ends_with(v->name, "/moving_mean") || ends_with(v->name, "/moving_variance");
+}
+
+RtVars *rt_ema_new(const RtVars *vars) {
+    RtVars *e = rt_vars_new(vars->prec);
+    for (int i = 0; i < vars->n; i++) {
+        if (!rt_var_is_averaged(&vars->v[i])) continue;
+        if (e->n == e->cap) {
+            e->cap = e->cap ? 2 * e->cap : 64;
+            e->v = realloc(e->v, (size_t)e->cap * sizeof *e->v);
+        }
+        RtVar *d = &e->v[e->n++];
+        *d = vars->v[i];
+        d->name = strdup(vars->v[i].name);
+        d->data = malloc((size_t)d->n * sizeof(float));
+        memcpy(d->data, vars->v[i].data, (size_t)d->n * sizeof(float));
+    }
+    return e;
+}
+
+/* The variable that ema's k-th average tracks: the averages are the averaged variables in the
+ * store's order (rt_ema_new), so one walk pairs them without name lookups in the step. */
+static RtVar *tracked(RtVars *vars, int *i) {
+    while (!rt_var_is_averaged(&vars->v[*i])) ++*i;
+    return &vars->v[(*i)++];
+}
+
+double rt_ema_decay(double d, int64_t t) { return fmin(d, (1.0 + (double)t) / (10.0 + (double)t)); }
+
+/* shadow -= (1 - decay)(shadow - value) */
+void rt_ema_update(RtVars *ema, RtVars *vars, double d, int64_t t) {
+    float k = (float)(1 - rt_ema_decay(d, t));
+    for (int i = 0, vi = 0; i < ema->n; i++) {
+        float *s = ema->v[i].data;
+        const float *v = tracked(vars, &vi)->data;
+        int64_t n = ema->v[i].n;
+#pragma omp parallel for schedule(static) if (n > 65536) /* element by element: the same bits */
+        for (int64_t j = 0; j < n; j++) s[j] -= k * (s[j] - v[j]);
+    }
+}
+
+/* Exchanges the values of the averaged variables and their averages. */
+void rt_ema_swap(RtVars *ema, RtVars *vars) {
+    for (int i = 0, vi = 0; i < ema->n; i++) {
+        float *s = ema->v[i].data, *v = tracked(vars, &vi)->data;
+        for (int64_t j = 0; j < ema->v[i].n; j++) {
+            float t = s[j];
+            s[j] = v[j];
+            v[j] = t;
+        }
+    }
+}

@@ -1,0 +1,392 @@
+/* The CPU executor: runs a bound graph on the host, in float32 or float64. Every buffer is
+ * planned and allocated once when the executor is created (no allocation in the step; the plan
+ * reuses memory by liveness). Variables are not copied: PARAM/STATE nodes point into the
+ * variable store, and ASSIGN results are copied into it after the whole step has run.
+ * By default it is the fast CPU backend: fused groups (passes/fuse.c) run as one loop each
+ * (exec_fused.h), through LLVM kernels where built (runtime/cpu/jit.c), with OpenMP threads, and
+ * float32 convolutions are codegen/cpu's. FN_FUSE=0 gives the reference path: node by node,
+ * reference kernels (exec_kernels.h), the oracle the tests compare against. */
+#include "runtime/cpu/cpu_exec.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/cpu/cpu.h"
+#include "codegen/ref/ref.h"
+#include "runtime/core/ema.h"
+#include "runtime/gpu/gpu_exec.h"
+#include "runtime/cpu/jit.h"
+#include "runtime/core/plan.h"
+
+enum { FUSE_TILE = 512, FUSE_CHUNK = 16384 }; /* elements: a tile stays in L1, a chunk is a thread's share */
+/* Elements all fused loops of one step cover, from which compiling them with LLVM (0.1-0.9 s)
+ * pays within a few steps; smaller graphs (MTCNN's per-image nets, tests) run interpreted. */
+#define JIT_MIN_WORK (INT64_C(1) << 22)
+
+typedef struct { /* how a fused group's domain is cut (exec_fused.h) */
+    int64_t domain, chunk, n_chunks, reduce_len;
+    int n_terminals;
+} RtGroupRun;
+
+struct RtExec {
+    const IrGraph *g;
+    RtVars *vars;
+    int prec, n;
+    RtPlan plan;                  /* dims, needed nodes, memory blocks; the fields below alias it */
+    int64_t (*dims)[IR_MAX_RANK];
+    int *rank;
+    int64_t *numel;
+    size_t *esize;
+    void **buf;
+    char *needed;
+    void **blocks; /* the planned buffers; nodes' buffers point into them */
+    int n_blocks;
+    void *scratch;
+    size_t bytes;
+    uint64_t seed, step;
+    RtGpuExec *gpu; /* set: the GPU runs the graph; the fields above are unused */
+    int *slot;              /* per node: its index among its group's members */
+    RtGroupRun *group_run;  /* per group */
+    RtJit jit;              /* the groups' LLVM kernels (where built; the rest run interpreted) */
+    void *tiles, *partials; /* per-thread tile buffers; the terminals' partial sums */
+    size_t tile_stride;     /* reals per thread */
+    int threads;            /* OpenMP threads for the fused loops (the creating thread's setting) */
+    int fast;               /* fused loops and codegen/cpu kernels (else the reference path) */
+    double *prof_s; /* FN_PROFILE set: seconds per op, printed when the executor is freed */
+    int64_t *prof_calls, prof_steps;
+};
+
+#define real float
+#define SFX(name) name##_f32
+#define EXEC_FAST_F32 1
+#include "runtime/cpu/exec_kernels.h"
+#include "runtime/cpu/exec_fused.h"
+#undef EXEC_FAST_F32
+#undef real
+#undef SFX
+#define real double
+#define SFX(name) name##_f64
+#define EXEC_FAST_F32 0
+#include "runtime/cpu/exec_kernels.h"
+#include "runtime/cpu/exec_fused.h"
+#undef EXEC_FAST_F32
+#undef real
+#undef SFX
+
+static void fill(void *p, int prec, int64_t n, double v) {
+    for (int64_t i = 0; i < n; i++) {
+        if (prec == 4) ((float *)p)[i] = (float)v;
+        else ((double *)p)[i] = v;
+    }
+}
+
+size_t rt_cpu_scratch(const RtPlan *p, int fast, int prec) {
+    size_t most = 0;
+    for (IrId id = 0; id < p->n; id++) {
+        if (!p->needed[id] || ir_op_info[p->g->nodes[id].op].attr != IR_ATTR_WINDOW) continue;
+        RefWindow win;
+        rt_plan_window(p, id, &win);
+        size_t s = fast && prec == 4 ? cpu_conv_scratch(&win, omp_get_max_threads()) : ref_conv_scratch(&win);
+        if (s > most) most = s;
+    }
+    return most;
+}
+
+/* One allocation per planned block; nodes point into them. */
+static int alloc_blocks(RtExec *ex, RtStatus *st) {
+    const RtPlan *p = &ex->plan;
+    ex->blocks = calloc((size_t)p->n_blocks + 1, sizeof *ex->blocks);
+    if (p->block_off) { /* one slab; blocks[0] owns it */
+        ex->n_blocks = 1;
+        ex->blocks[0] = calloc(1, p->slab_bytes + 1);
+        if (!ex->blocks[0]) return rt_fail(st, "out of memory: %zu bytes for the step's buffers", p->slab_bytes);
+        ex->bytes += p->slab_bytes;
+        for (IrId id = 0; id < ex->n; id++)
+            if (p->block_of[id] >= 0) ex->buf[id] = (char *)ex->blocks[0] + p->block_off[p->block_of[id]];
+        return 0;
+    }
+    ex->n_blocks = p->n_blocks;
+    for (int b = 0; b < p->n_blocks; b++) {
+        ex->blocks[b] = calloc(1, p->block_bytes[b]);
+        if (!ex->blocks[b]) return rt_fail(st, "out of memory: %zu bytes for the step's buffers", p->block_bytes[b]);
+        ex->bytes += p->block_bytes[b];
+    }
+    for (IrId id = 0; id < ex->n; id++)
+        if (p->block_of[id] >= 0) ex->buf[id] = ex->blocks[p->block_of[id]];
+    return 0;
+}
+
+/* Compile the fused loops with LLVM? FN_LLVM=0: never, FN_LLVM=1: always, unset: when the
+ * step's loops cover at least JIT_MIN_WORK elements. */
+static int want_jit(const RtExec *ex) {
+    const char *e = getenv("FN_LLVM");
+    if (!ex->fast || (e && !strcmp(e, "0"))) return 0;
+    if (e && !strcmp(e, "1")) return 1;
+    const PassFusion *f = &ex->plan.fusion;
+    int64_t work = 0;
+    for (int gi = 0; gi < f->n_groups; gi++) work += ex->numel[pass_fuse_domain(ex->g, f, gi)];
+    return work >= JIT_MIN_WORK;
+}
+
+/* The fused groups' LLVM kernels, chunking, tile buffers and partial-sum space, set up once. */
+static int plan_groups(RtExec *ex, RtStatus *st) {
+    const PassFusion *f = &ex->plan.fusion;
+    RtStatus jst;
+    if (want_jit(ex) && rt_jit_build(&ex->jit, &ex->plan, ex->prec, 1, &jst) < 0)
+        fprintf(stderr, "fn: the LLVM target failed (%s); the fused loops run interpreted\n", jst.msg);
+    ex->slot = calloc((size_t)ex->n + 1, sizeof *ex->slot);
+    ex->group_run = calloc((size_t)f->n_groups + 1, sizeof *ex->group_run);
+    if (!ex->slot || !ex->group_run) return rt_fail(st, "out of memory planning the fused loops");
+    size_t partials = 1;
+    for (int gi = 0; gi < f->n_groups; gi++) {
+        RtGroupRun *gr = &ex->group_run[gi];
+        gr->domain = ex->numel[pass_fuse_domain(ex->g, f, gi)];
+        int64_t domain = gr->domain;
+        gr->reduce_len = 1;
+        for (int k = f->start[gi]; k < f->start[gi + 1]; k++) {
+            IrId id = f->members[k];
+            ex->slot[id] = k - f->start[gi];
+            if (ex->g->nodes[id].op == IR_OP_SUM) {
+                gr->n_terminals++;
+                gr->reduce_len = ex->numel[id];
+            }
+        }
+        /* sums to a scalar keep lanes of partials (pass_fuse_lanes), so that they vectorise */
+        if (gr->reduce_len == 1) gr->reduce_len = pass_fuse_lanes(ex->g, f, gi, ex->numel);
+        if (ex->jit.kernel && ex->jit.kernel[gi] >= 0 && gr->reduce_len > 1 && ex->jit.inner[gi] != gr->reduce_len)
+            return rt_fail(st, "fused loop %d: its LLVM kernel's rows (%lld) are not its sums' length (%lld)", gi,
+                           (long long)ex->jit.inner[gi], (long long)gr->reduce_len);
+        /* chunks hold whole rows (the LLVM kernels' rows too), whichever way the group runs */
+        int64_t unit = pass_fuse_inner(ex->g, f, gi, ex->numel);
+        if (unit < gr->reduce_len) unit = gr->reduce_len;
+        gr->chunk = unit * (FUSE_CHUNK / unit > 1 ? FUSE_CHUNK / unit : 1);
+        gr->n_chunks = (domain + gr->chunk - 1) / gr->chunk;
+        size_t need = (size_t)gr->n_terminals * (size_t)gr->n_chunks * (size_t)gr->reduce_len;
+        if (need > partials) partials = need;
+    }
+    ex->threads = omp_get_max_threads();
+    ex->tile_stride = (size_t)(2 + PASS_FUSE_MAX_GROUP) * FUSE_TILE;
+    ex->tiles = malloc(ex->tile_stride * (size_t)ex->threads * (size_t)ex->prec);
+    ex->partials = malloc(partials * (size_t)ex->prec);
+    if (!ex->tiles || !ex->partials) return rt_fail(st, "out of memory: %zu bytes for the fused loops' partial sums", partials * (size_t)ex->prec);
+    ex->bytes += (ex->tile_stride * (size_t)ex->threads + partials) * (size_t)ex->prec;
+    return 0;
+}
+
+RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const char *const *want,
+                    int n_want, int run_effects, RtStatus *st) {
+    RtExec *ex = calloc(1, sizeof *ex);
+    int n = g->n_nodes;
+    ex->g = g;
+    ex->vars = vars;
+    ex->prec = vars->prec;
+    ex->n = n;
+    ex->buf = calloc((size_t)n + 1, sizeof *ex->buf);
+    ex->fast = rt_exec_fusion_enabled();
+    if (rt_vars_bind(vars, g, sym, st) < 0 ||
+        rt_plan_build(&ex->plan, g, sym, want, n_want, run_effects, ex->prec,
+                      ex->fast ? RT_PLAN_FUSE | RT_PLAN_ASSIGN : 0, st) < 0)
+        goto fail;
+    ex->dims = ex->plan.dims;
+    ex->rank = ex->plan.rank;
+    ex->numel = ex->plan.numel;
+    ex->esize = ex->plan.esize;
+    ex->needed = ex->plan.needed;
+    for (IrId id = 0; id < n; id++) {
+        const IrNode *nd = &g->nodes[id];
+        if (ex->needed[id] && (nd->op == IR_OP_PARAM || nd->op == IR_OP_STATE))
+            ex->buf[id] = rt_vars_find(vars, ir_str(g, nd->attr.u.leaf.name))->data;
+    }
+    if (alloc_blocks(ex, st) < 0) goto fail;
+    for (IrId id = 0; id < n; id++) /* values computed straight into their variables */
+        if (ex->plan.assign_to[id] != IR_NONE) ex->buf[id] = ex->buf[ex->plan.assign_to[id]];
+    if (plan_groups(ex, st) < 0) goto fail;
+    for (IrId id = 0; id < n; id++)
+        if (ex->needed[id] && g->nodes[id].op == IR_OP_CONST)
+            fill(ex->buf[id], ex->prec, ex->numel[id], g->nodes[id].attr.u.scalar.f);
+    size_t scratch = rt_cpu_scratch(&ex->plan, ex->fast, ex->prec);
+    ex->scratch = malloc((scratch ? scratch : 1) * (size_t)ex->prec);
+    ex->bytes += scratch * (size_t)ex->prec;
+    const char *prof = getenv("FN_PROFILE");
+    if (prof && *prof && strcmp(prof, "0") != 0) {
+        ex->prof_s = calloc(2 * IR_OP_COUNT, sizeof *ex->prof_s); /* ops alone, then groups by last op */
+        ex->prof_calls = calloc(2 * IR_OP_COUNT, sizeof *ex->prof_calls);
+    }
+    return ex;
+fail:
+    rt_exec_free(ex);
+    return NULL;
+}
+
+RtExec *rt_exec_bind(const IrGraph *g, RtVars *vars, const RtBinding *b, int nb,
+                     const char *const *want, int n_want, int run_effects, RtStatus *st) {
+    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+    RtExec *ex = rt_bind_syms(g, b, nb, sym, st) == 0
+                     ? rt_exec_new(g, vars, sym, want, n_want, run_effects, st)
+                     : NULL;
+    free(sym);
+    return ex;
+}
+
+RtExec *rt_exec_bind_gpu(RtGpu *gpu, double memory_fraction, const IrGraph *g, RtVars *vars,
+                         const RtBinding *b, int nb, const char *const *want, int n_want, int run_effects,
+                         RtStatus *st) {
+    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+    RtGpuExec *gx = rt_bind_syms(g, b, nb, sym, st) == 0
+                        ? rt_gpu_exec_new(gpu, g, vars, sym, want, n_want, run_effects, memory_fraction, st)
+                        : NULL;
+    free(sym);
+    if (!gx) return NULL;
+    RtExec *ex = calloc(1, sizeof *ex);
+    ex->g = g;
+    ex->vars = vars;
+    ex->prec = vars->prec;
+    ex->gpu = gx;
+    return ex;
+}
+
+int rt_exec_fusion_enabled(void) {
+    const char *e = getenv("FN_FUSE");
+    return !(e && strcmp(e, "0") == 0);
+}
+
+
+/* FN_PROFILE: time per op over the executor's life, largest first, to stderr. */
+static void print_profile(const RtExec *ex) {
+    double total = 0;
+    for (int o = 0; o < 2 * IR_OP_COUNT; o++) total += ex->prof_s[o];
+    if (total <= 0) return;
+    fprintf(stderr, "profile: %lld steps of %d nodes, %.3f s per step\n", (long long)ex->prof_steps, ex->n,
+            total / (double)(ex->prof_steps ? ex->prof_steps : 1));
+    int jitted = 0;
+    for (int gi = 0; ex->jit.kernel && gi < ex->plan.fusion.n_groups; gi++) jitted += ex->jit.kernel[gi] >= 0;
+    fprintf(stderr, "  %d fused loops, %d of them through %d LLVM kernels (compiled in %.2f s)\n",
+            ex->plan.fusion.n_groups, jitted, ex->jit.n_kernels, ex->jit.compile_s);
+    rt_profile_print(ex->prof_s, ex->prof_calls, 2 * IR_OP_COUNT, 0);
+}
+
+/* The rows of a per-op profile, largest first; entries from IR_OP_COUNT on are fused loops. */
+void rt_profile_print(const double *s, const int64_t *calls, int n, int64_t steps) {
+    double total = 0;
+    for (int o = 0; o < n; o++) total += s[o];
+    if (steps > 0) fprintf(stderr, "  %.4f s per step\n", total / (double)steps);
+    char *done = calloc((size_t)n, 1);
+    for (;;) {
+        int best = -1;
+        for (int o = 0; o < n; o++)
+            if (!done[o] && calls[o] && (best < 0 || s[o] > s[best])) best = o;
+        if (best < 0) break;
+        done[best] = 1;
+        char name[64];
+        snprintf(name, sizeof name, "%s%s", best >= IR_OP_COUNT ? "loop ending " : "", ir_op_info[best % IR_OP_COUNT].name);
+        fprintf(stderr, "  %-28s %8lld calls %10.3f s %6.1f%%\n", name, (long long)calls[best], s[best],
+                total > 0 ? 100 * s[best] / total : 0);
+    }
+    free(done);
+}
+
+void rt_exec_free(RtExec *ex) {
+    if (!ex) return;
+    if (ex->prof_s) print_profile(ex);
+    free(ex->slot);
+    free(ex->group_run);
+    rt_jit_free(&ex->jit);
+    free(ex->tiles);
+    free(ex->partials);
+    free(ex->prof_s);
+    free(ex->prof_calls);
+    rt_gpu_exec_free(ex->gpu);
+    for (int i = 0; i < ex->n_blocks; i++) free(ex->blocks[i]);
+    free(ex->blocks);
+    rt_plan_free(&ex->plan);
+    free(ex->buf);
+    free(ex->scratch);
+    free(ex);
+}
+
+void *rt_exec_input(RtExec *ex, const char *name, int64_t *n) {
+    if (ex->gpu) return rt_gpu_exec_input(ex->gpu, name, n);
+    IrId id = ir_find_leaf(ex->g, IR_OP_INPUT, name);
+    if (id == IR_NONE || !ex->buf[id]) return NULL;
+    if (n) *n = ex->numel[id];
+    return ex->buf[id];
+}
+
+int rt_exec_run_ahead(RtExec *ex, uint64_t seed, uint64_t step, int next, RtExecFill fill_next, void *ctx, RtStatus *st) {
+    if (!ex->gpu || !rt_gpu_exec_overlaps(ex->gpu)) return rt_exec_run(ex, seed, step, st) < 0 ? -1 : 0;
+    if (rt_gpu_exec_launch(ex->gpu, seed, step, st) < 0) return -1;
+    if (next && (fill_next(ctx, st) < 0 || rt_gpu_exec_stage(ex->gpu, st) < 0)) return -1;
+    return rt_gpu_exec_wait(ex->gpu, st) < 0 ? -1 : next;
+}
+
+int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
+    if (ex->gpu) return rt_gpu_exec_run(ex->gpu, seed, step, st);
+    ex->seed = seed;
+    ex->step = step;
+    ex->prof_steps++;
+    const PassFusion *f = &ex->plan.fusion;
+    for (IrId id = 0; id < ex->n; id++) {
+        if (!ex->needed[id]) continue;
+        int gi = f->n_groups ? f->group_of[id] : -1;
+        if (gi >= 0 && f->run_at[gi] != id) continue; /* the group runs at run_at */
+        double t0 = ex->prof_s ? rt_now() : 0;
+        if (gi >= 0) {
+            if (ex->prec == 4) run_group_f32(ex, gi);
+            else run_group_f64(ex, gi);
+        } else if (ex->prec == 4) run_node_f32(ex, id);
+        else run_node_f64(ex, id);
+        if (ex->prof_s) {
+            int op = (int)ex->g->nodes[id].op + (gi >= 0 ? IR_OP_COUNT : 0);
+            ex->prof_s[op] += rt_now() - t0;
+            ex->prof_calls[op]++;
+        }
+    }
+    for (int i = 0; i < ex->g->n_effects; i++) {
+        IrId id = ex->g->effects[i];
+        if (!ex->needed[id]) continue;
+        const IrNode *nd = &ex->g->nodes[id];
+        if (ex->buf[nd->in[0]] != ex->buf[nd->in[1]]) /* else computed in place (RT_PLAN_ASSIGN) */
+            memcpy(ex->buf[nd->in[0]], ex->buf[nd->in[1]], (size_t)ex->numel[id] * (size_t)ex->prec);
+    }
+    return 0;
+}
+
+const void *rt_exec_output(RtExec *ex, const char *name, int64_t *n, int *rank, int64_t *dims) {
+    if (ex->gpu) {
+        RtStatus st; /* a failed copy reads as an absent output */
+        return rt_gpu_exec_output(ex->gpu, name, n, rank, dims, &st);
+    }
+    int k = rt_plan_output(ex->g, name);
+    if (k < 0) return NULL;
+    IrId id = ex->g->outputs[k].id;
+    if (!ex->plan.kept[id] || !ex->buf[id]) return NULL; /* not requested: not kept */
+    if (n) *n = ex->numel[id];
+    if (rank) *rank = ex->rank[id];
+    if (dims) memcpy(dims, ex->dims[id], sizeof ex->dims[id]);
+    return ex->buf[id];
+}
+
+double rt_exec_scalar(RtExec *ex, const char *name) {
+    const void *p = rt_exec_output(ex, name, NULL, NULL, NULL);
+    if (!p) return NAN;
+    return ex->prec == 4 ? (double)*(const float *)p : *(const double *)p;
+}
+
+int rt_exec_upload_vars(RtExec *ex, RtStatus *st) { return ex->gpu ? rt_gpu_exec_upload_vars(ex->gpu, st) : 0; }
+
+int rt_exec_ema_update(RtExec *ex, RtVars *ema, double decay, int64_t t, RtStatus *st) {
+    if (ex->gpu) return rt_gpu_exec_ema_update(ex->gpu, ema, decay, t, st);
+    rt_ema_update(ema, ex->vars, decay, t);
+    return 0;
+}
+
+int rt_exec_sync_host(RtExec *ex, RtVars *ema, RtStatus *st) { return ex->gpu ? rt_gpu_exec_sync_host(ex->gpu, ema, st) : 0; }
+
+size_t rt_exec_bytes(const RtExec *ex) { return ex->gpu ? rt_gpu_exec_bytes(ex->gpu) : ex->bytes; }
+
+int rt_exec_gpu_streams(const RtExec *ex, int *waits, double *overlap) {
+    return ex->gpu ? rt_gpu_exec_streams(ex->gpu, waits, overlap) : 0;
+}

@@ -1,0 +1,83 @@
+/* See embed.h. */
+#include "runtime/eval/embed.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/data/loader.h"
+#include "runtime/logs/progress.h"
+#include "runtime/core/rt.h"
+
+int rt_embed(RtExec *ex, const RtEmbedOpts *o, char *const *paths, int n, int flip, float *out,
+             int *dim, RtStatus *st) {
+    int rank;
+    int64_t dims[IR_MAX_RANK], count;
+    float *images = rt_exec_input(ex, "images", &count);
+    const float *emb = rt_exec_output(ex, "embeddings", NULL, &rank, dims);
+    if (!images || !emb || rank != 2 || dims[0] != o->batch)
+        return rt_fail(st, "the eval graph must take \"images\" and give \"embeddings\" [N,D]");
+    *dim = (int)dims[1];
+    RtDataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.paths = (char **)paths;
+    ds.labels = calloc((size_t)n, sizeof(int));
+    ds.n_images = n;
+    int n_batches = (n + o->batch - 1) / o->batch;
+    int control = (o->fixed_std ? RT_AUG_FIXED_STD : 0) | (flip ? RT_AUG_FLIP_ALWAYS : 0);
+    RtLoaderOpts lo = {&ds, o->batch, o->image_size, control, o->threads, 2, RT_ORDER_SEQUENTIAL,
+                       0, 0, n_batches, 0, NULL};
+    RtLoader *ld = rt_loader_new(&lo, st);
+    int32_t *labels = malloc((size_t)o->batch * sizeof *labels);
+    int rc = ld ? 0 : -1;
+    RtProgress pr;
+    rt_progress_start(&pr, o->progress, flip ? "flipped images" : "images", n);
+    RtLoaderFill fill = {ld, images, labels, NULL, NULL, 0};
+    int staged = 0; /* on a GPU, batch b + 1 is loaded while batch b runs */
+    for (int b = 0; b < n_batches && rc == 0; b++) {
+        rt_progress_update(&pr, (int64_t)b * o->batch);
+        if (o->stop && *o->stop) {
+            rc = rt_fail(st, "stopped on request after %d of %d %simages", b * o->batch, n, flip ? "flipped " : "");
+            break;
+        }
+        if (!staged) rc = rt_loader_fill(&fill, st);
+        if (rc == 0 && (staged = rt_exec_run_ahead(ex, 0, 0, b + 1 < n_batches, rt_loader_fill, &fill, st)) < 0) rc = -1;
+        int rows = n - b * o->batch < o->batch ? n - b * o->batch : o->batch;
+        if (rc == 0 && !(emb = rt_exec_output(ex, "embeddings", NULL, NULL, NULL))) /* after every run: a GPU */
+            rc = rt_fail(st, "the embeddings of batch %d could not be read", b);  /* copies them back then */
+        if (rc == 0) memcpy(out + (size_t)b * o->batch * *dim, emb, (size_t)rows * *dim * sizeof(float));
+    }
+    rt_progress_update(&pr, n);
+    rt_progress_end(&pr);
+    rt_loader_free(ld);
+    free(labels);
+    free(ds.labels);
+    return rc;
+}
+
+int rt_lfw_run(RtExec *ex, const RtEmbedOpts *o, const RtLfwPairs *p, RtLfwResult *r,
+               double *images_per_s, RtStatus *st) {
+    int n = 2 * p->n_pairs, dim = 0;
+    int64_t d[IR_MAX_RANK];
+    int rank;
+    if (!rt_exec_output(ex, "embeddings", NULL, &rank, d) || rank != 2)
+        return rt_fail(st, "the eval graph gives no \"embeddings\"");
+    int passes = o->use_flipped_images ? 2 : 1, edim = (int)d[1];
+    float *one = malloc((size_t)n * edim * sizeof(float));
+    float *all = malloc((size_t)n * edim * passes * sizeof(float));
+    double t0 = rt_now();
+    int rc = 0;
+    for (int f = 0; f < passes && rc == 0; f++) {
+        rc = rt_embed(ex, o, p->paths, n, f, one, &dim, st);
+        for (int i = 0; i < n && rc == 0; i++) /* [original, flipped] per image */
+            memcpy(all + ((size_t)i * passes + f) * dim, one + (size_t)i * dim, (size_t)dim * sizeof(float));
+    }
+    double dt = rt_now() - t0;
+    if (images_per_s) *images_per_s = dt > 0 ? n * passes / dt : 0;
+    int use_sets = o->n_folds == p->n_sets;
+    if (rc == 0)
+        rc = rt_lfw_evaluate(all, dim * passes, p->issame, use_sets ? p->fold : NULL, p->n_pairs,
+                             o->n_folds, o->metric, o->subtract_mean, r, st);
+    free(one);
+    free(all);
+    return rc;
+}

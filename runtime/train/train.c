@@ -1,0 +1,522 @@
+/* The training loop: artifact + dataset -> the bound train graph of the chosen optimiser ->
+ * epochs of steps with the reference's console lines, the validation pass on the eval graph,
+ * a checkpoint every epoch (last 3 kept), resume, the weight moving average, the NaN guard and
+ * a clean stop on request. Batches come from the loader (loader.h). */
+#include "runtime/train/train.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime/core/artifact.h"
+#include "runtime/core/checkpoint.h"
+#include "runtime/core/ema.h"
+#include "runtime/gpu/gpu_exec.h"
+#include "runtime/eval/embed.h"
+#include "runtime/data/loader.h"
+#include "runtime/train/rundir.h"
+#include "runtime/train/schedule.h"
+#include "runtime/train/trainlog.h"
+
+#ifndef FN_GIT_REVISION
+#define FN_GIT_REVISION "unknown"
+#endif
+
+void rt_train_defaults(RtTrainOpts *o) {
+    memset(o, 0, sizeof *o);
+    o->logs_base_dir = "~/logs/facenet";
+    o->models_base_dir = "~/models/facenet";
+    o->batch_size = 90;
+    o->image_size = 160;
+    o->embedding_size = 128;
+    o->max_nrof_epochs = 500;
+    o->epoch_size = 1000;
+    o->seed = 666;
+    o->optimizer = "ADAGRAD";
+    o->learning_rate = 0.1;
+    o->learning_rate_schedule_file = "data/learning_rate_schedule.txt";
+    o->learning_rate_decay_epochs = 100;
+    o->learning_rate_decay_factor = 1.0;
+    o->moving_average_decay = 0.9999;
+    o->prelogits_hist_max = 10.0;
+    o->keep_probability = 1.0;
+    o->prelogits_norm_p = 1.0;
+    o->center_loss_alfa = 0.95;
+    o->validate_every_n_epochs = 5;
+    o->lfw_batch_size = 100;
+    o->lfw_pairs = "data/pairs.txt";
+    o->lfw_nrof_folds = 10;
+    o->nrof_preprocess_threads = 4;
+    o->max_bad_images = 10;
+    o->device = "cpu";
+    o->gpu_memory_fraction = 1.0;
+}
+
+/* One bound graph with its input buffers. */
+typedef struct {
+    RtExec *ex;
+    float *images, *lr;
+    int32_t *labels;
+    int batch;
+} Step;
+
+static void set_input(RtExec *ex, const char *name, double v) {
+    float *p = rt_exec_input(ex, name, NULL);
+    if (p) *p = (float)v;
+}
+
+static int step_open(Step *s, IrGraph *g, RtVars *vars, const RtTrainOpts *o, int batch,
+                     int n_classes, int run_effects, int with_grads, RtGpu *gpu, RtStatus *st) {
+    memset(s, 0, sizeof *s);
+    RtBinding b[] = {{"N", batch},
+                     {"image_size", o->image_size},
+                     {"embedding_size", o->embedding_size},
+                     {"classes", n_classes}};
+    const char **want = malloc(((size_t)g->n_outputs + 8) * sizeof *want);
+    const char *base[] = {"loss", "xent", "accuracy", "reg_loss", "center_loss", "prelogits_norm", "prelogits"};
+    int n_want = 0;
+    for (int i = 0; i < 7; i++)
+        if (ir_output(g, base[i]) != IR_NONE) want[n_want++] = base[i];
+    for (int i = 0; with_grads && i < g->n_outputs; i++) /* for the gradient histograms */
+        if (strncmp(ir_str(g, g->outputs[i].name), "grad/", 5) == 0) want[n_want++] = ir_str(g, g->outputs[i].name);
+    s->ex = gpu ? rt_exec_bind_gpu(gpu, o->gpu_memory_fraction, g, vars, b, 4, want, n_want, run_effects, st)
+                : rt_exec_bind(g, vars, b, 4, want, n_want, run_effects, st);
+    free(want);
+    if (!s->ex) return -1;
+    int64_t n_img;
+    s->images = rt_exec_input(s->ex, "images", &n_img);
+    s->labels = rt_exec_input(s->ex, "labels", NULL);
+    s->lr = rt_exec_input(s->ex, "learning_rate", NULL);
+    s->batch = batch;
+    if (!s->images || !s->labels || n_img != (int64_t)batch * o->image_size * o->image_size * 3)
+        return rt_fail(st, "the model must take inputs \"images\" [N,image_size,image_size,3] and "
+                           "\"labels\" [N]");
+    set_input(s->ex, "keep_probability", o->keep_probability);
+    set_input(s->ex, "weight_decay", o->weight_decay);
+    set_input(s->ex, "prelogits_norm_loss_factor", o->prelogits_norm_loss_factor);
+    set_input(s->ex, "prelogits_norm_p", o->prelogits_norm_p);
+    set_input(s->ex, "center_loss_factor", o->center_loss_factor);
+    set_input(s->ex, "center_loss_alfa", o->center_loss_alfa);
+    return 0;
+}
+
+/* The learning rate of global step `step` in an epoch of rate `lr`: the exponential decay. */
+static double step_rate(const RtTrainOpts *o, double lr, int64_t step) {
+    return lr * pow(o->learning_rate_decay_factor,
+                    floor((double)step / ((double)o->learning_rate_decay_epochs * o->epoch_size)));
+}
+
+/* Warnings about bad files go to stderr, not to the training log. */
+static RtLoader *open_loader(const RtTrainOpts *o, const RtDataset *ds, int batch, int control,
+                             RtOrder order, int64_t max_batches, int64_t first, RtStatus *st) {
+    RtLoaderOpts lo = {ds, batch, o->image_size, control, o->nrof_preprocess_threads, 2, order,
+                       o->seed, o->max_bad_images, max_batches, first, NULL};
+    return rt_loader_new(&lo, st);
+}
+
+/* ---- validation -------------------------------------------------------------------------------- */
+/* floor(n_val / batch) full batches in list order, as the reference. */
+static int validate(Step *s, const RtDataset *val, const RtTrainOpts *o, int epoch, FILE *log,
+                    double out[3], RtStatus *st) {
+    int n_batches = val->n_images / s->batch;
+    double t0 = rt_now(), loss = 0, xent = 0, acc = 0;
+    int control = o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0;
+    RtLoader *ld = open_loader(o, val, s->batch, control, RT_ORDER_SEQUENTIAL, n_batches, 0, st);
+    if (!ld) return -1;
+    fprintf(log, "Running forward pass on validation set\n");
+    RtLoaderFill fill = {ld, s->images, s->labels, NULL, NULL, 0};
+    int staged = 0; /* on a GPU, batch b + 1 is loaded while batch b runs */
+    for (int b = 0; b < n_batches; b++) {
+        if ((!staged && rt_loader_fill(&fill, st) < 0) ||
+            (staged = rt_exec_run_ahead(s->ex, o->seed, 0, b + 1 < n_batches, rt_loader_fill, &fill, st)) < 0) {
+            rt_loader_free(ld);
+            return -1;
+        }
+        loss += rt_exec_scalar(s->ex, "loss") / n_batches;
+        xent += rt_exec_scalar(s->ex, "xent") / n_batches;
+        acc += rt_exec_scalar(s->ex, "accuracy") / n_batches;
+    }
+    rt_loader_free(ld);
+    fprintf(log, "Validation Epoch: %d\tTime %.3f\tLoss %2.3f\tXent %2.3f\tAccuracy %2.3f\n", epoch,
+            rt_now() - t0, loss, xent, acc);
+    out[0] = loss, out[1] = xent, out[2] = acc;
+    return 0;
+}
+
+/* ---- checkpoints --------------------------------------------------------------------------------- */
+/* Keeps the `keep` checkpoints of this run with the largest epochs, and removes temporary files
+ * left by a writer that died (ours are renamed before save returns). */
+static void prune_checkpoints(const char *dir, const char *run, int keep) {
+    char prefix[256];
+    snprintf(prefix, sizeof prefix, "model-%s.ckpt-", run);
+    long epochs[4096];
+    int n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 4096) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0) continue;
+        char *end;
+        long ep = strtol(e->d_name + strlen(prefix), &end, 10);
+        if (!*end) epochs[n++] = ep;
+        else if (strncmp(end, ".tmp.", 5) == 0) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+    for (int i = 0; i < n; i++) {
+        int larger = 0;
+        for (int j = 0; j < n; j++) larger += epochs[j] > epochs[i];
+        if (larger >= keep) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s%ld", dir, prefix, epochs[i]);
+            unlink(path);
+        }
+    }
+}
+
+typedef struct {
+    const RtTrainOpts *o;
+    RtExec *ex; /* the training step's: a GPU holds the trained values until asked */
+    RtVars *vars, *ema;
+    int classes;
+    char run[64], model_dir[4096], last[4096];
+    double metagraph_s; /* the artifact copy's time, logged once as time/save_metagraph */
+    FILE *log;
+} Saver;
+
+static int save(Saver *sv, int64_t step, RtStatus *st) {
+    const RtTrainOpts *o = sv->o;
+    int epoch = (int)((step + o->epoch_size - 1) / o->epoch_size); /* the epoch the step ends */
+    if (epoch < 1) epoch = 1;
+    RtCkptInfo info = {{0}, step, o->seed, {0}, o->epoch_size, o->batch_size,
+                       o->image_size, o->embedding_size, sv->classes};
+    snprintf(info.run, sizeof info.run, "%s", sv->run);
+    snprintf(info.optimizer, sizeof info.optimizer, "%s", o->optimizer);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model-%s.ckpt-%d", sv->model_dir, sv->run, epoch);
+    fprintf(sv->log, "Saving variables\n");
+    double t0 = rt_now();
+    if (rt_exec_sync_host(sv->ex, sv->ema, st) < 0) return -1;
+    if (rt_checkpoint_save(path, &info, sv->vars, sv->ema, st) < 0) return -1;
+    fprintf(sv->log, "Variables saved in %.2f seconds\n", rt_now() - t0);
+    snprintf(sv->last, sizeof sv->last, "%s", path);
+    prune_checkpoints(sv->model_dir, sv->run, 3);
+    return 0;
+}
+
+/* ---- LFW ------------------------------------------------------------------------------------ */
+static int lfw_eval(RtExec *ex, const RtLfwPairs *p, const RtTrainOpts *o, Saver *sv, int64_t step,
+                    const char *log_dir, RtLfwResult *res, RtStatus *st) {
+    RtEmbedOpts eo = {o->lfw_batch_size, o->image_size, o->nrof_preprocess_threads,
+                      o->use_fixed_image_standardization, o->lfw_use_flipped_images,
+                      o->lfw_nrof_folds, o->lfw_distance_metric, o->lfw_subtract_mean, sv->log, o->stop};
+    RtLfwResult r;
+    double t0 = rt_now(), ips;
+    fprintf(sv->log, "Running forward pass on LFW images\n");
+    if (rt_exec_sync_host(sv->ex, sv->ema, st) < 0) return -1;
+    if (o->eval_with_moving_averages) rt_ema_swap(sv->ema, sv->vars);
+    int rc = rt_exec_upload_vars(ex, st); /* a GPU's copy of the weights evaluated */
+    if (rc == 0) rc = rt_lfw_run(ex, &eo, p, &r, &ips, st);
+    if (o->eval_with_moving_averages) rt_ema_swap(sv->ema, sv->vars);
+    if (rc < 0) return -1;
+    fprintf(sv->log, "Accuracy: %2.5f+-%2.5f\nValidation rate: %2.5f+-%2.5f @ FAR=%2.5f\n", r.acc_mean,
+            r.acc_std, r.val_mean, r.val_std, r.far_mean);
+    fprintf(sv->log, "LFW evaluated in %.1f s (%.1f images/s)\n", rt_now() - t0, ips);
+    char path[4200], line[128];
+    snprintf(path, sizeof path, "%s/lfw_result.txt", log_dir);
+    snprintf(line, sizeof line, "%lld\t%.5f\t%.5f\n", (long long)step, r.acc_mean, r.val_mean);
+    *res = r;
+    return rt_write_text(path, line, 1, st);
+}
+
+/* ---- the run ----------------------------------------------------------------------------------- */
+static int setup_run(const RtTrainOpts *o, Saver *sv, char *log_dir, size_t cap, FILE *log,
+                     RtStatus *st) {
+    char base[4096];
+    if (o->resume) {
+        if (rt_mkdirs(o->resume, sv->model_dir, sizeof sv->model_dir, st) < 0) return -1;
+        const char *slash = strrchr(sv->model_dir, '/');
+        snprintf(sv->run, sizeof sv->run, "%s", slash && slash[1] ? slash + 1 : sv->model_dir);
+    } else {
+        if (rt_mkdirs(o->models_base_dir, base, sizeof base, st) < 0) return -1;
+        if (rt_run_create(base, sv->run, sizeof sv->run, st) < 0) return -1;
+        snprintf(sv->model_dir, sizeof sv->model_dir, "%s/%s", base, sv->run);
+    }
+    if (rt_mkdirs(o->logs_base_dir, base, sizeof base, st) < 0) return -1;
+    snprintf(log_dir, cap, "%s/%s", base, sv->run);
+    if (rt_mkdirs(log_dir, log_dir, cap, st) < 0) return -1;
+    fprintf(log, "Model directory: %s\nLog directory: %s\n", sv->model_dir, log_dir);
+    char path[4200], text[8192];
+    if (!o->resume) { /* the graph beside its checkpoints (the reference's .meta) */
+        snprintf(path, sizeof path, "%s/model-%s.fnc", sv->model_dir, sv->run);
+        double t0 = rt_now();
+        if (rt_artifact_copy(o->artifact, path, st) < 0) return -1;
+        sv->metagraph_s = rt_now() - t0;
+    }
+    snprintf(path, sizeof path, "%s/arguments.txt", log_dir);
+    if (!o->resume && o->arguments_text && rt_write_text(path, o->arguments_text, 0, st) < 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/revision_info.txt", log_dir);
+    snprintf(text, sizeof text, "%sarguments: %s\nfn version: %s\ngit revision: %s\n",
+             o->resume ? "\n# resumed\n" : "", o->command_line ? o->command_line : "",
+             FN_VERSION, FN_GIT_REVISION);
+    return rt_write_text(path, text, o->resume != NULL, st);
+}
+
+typedef struct {
+    RtArtifact art;
+    RtDataset all, train, val;
+    RtVars *vars, *ema;
+    Step ts, vs;
+    RtExec *lfw; /* the eval graph bound to output embeddings, N = lfw_batch_size */
+    RtLfwPairs pairs;
+    RtLoader *ld;
+    RtSchedule sched;
+    RtTrainLog logs;
+    RtGpu *gpu; /* the training step's device, NULL for the CPU */
+} Run;
+
+static void run_free(Run *r) {
+    rt_loader_free(r->ld);
+    rt_exec_free(r->ts.ex);
+    rt_exec_free(r->vs.ex);
+    rt_exec_free(r->lfw);
+    rt_lfw_free(&r->pairs);
+    rt_vars_free(r->vars);
+    rt_vars_free(r->ema);
+    rt_dataset_free(&r->all);
+    rt_dataset_free(&r->train);
+    rt_dataset_free(&r->val);
+    rt_schedule_free(&r->sched);
+    rt_trainlog_close(&r->logs);
+    rt_artifact_free(&r->art);
+    rt_gpu_close(r->gpu);
+}
+
+/* Everything a start can fail on in the user's input, checked before any folder is created:
+ * the LFW pairs (read into r->pairs) and the checkpoint to resume (its path and info). */
+static int check_inputs(const RtTrainOpts *o, Run *r, char *resume_dir, char *ckpt, size_t cap,
+                        RtCkptInfo *info, FILE *log, RtStatus *st) {
+    struct stat sb;
+    if (o->lfw_dir && o->lfw_dir[0]) {
+        if (stat(o->lfw_dir, &sb) != 0) return rt_fail(st, "--lfw_dir %s: no such directory", o->lfw_dir);
+        if (!S_ISDIR(sb.st_mode)) return rt_fail(st, "--lfw_dir %s: is a file, not a directory", o->lfw_dir);
+        if (rt_lfw_read_pairs(o->lfw_pairs, o->lfw_dir, &r->pairs, st) < 0 ||
+            rt_lfw_check_folds(&r->pairs, o->lfw_nrof_folds, st) < 0)
+            return -1;
+    }
+    if (!o->resume) return 0;
+    rt_expand_home(o->resume, resume_dir, cap);
+    if (stat(resume_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return rt_fail(st, "--resume %s: no such run directory", o->resume);
+    if (rt_checkpoint_latest_intact(resume_dir, log, ckpt, cap, info, st) < 0) return -1;
+    if (strcmp(info->optimizer, o->optimizer) || info->seed != o->seed || info->epoch_size != o->epoch_size ||
+        info->batch_size != o->batch_size)
+        return rt_fail(st, "--resume %s: the run used --optimizer %s --seed %llu --epoch_size %d "
+                           "--batch_size %d; give the same to continue it",
+                       o->resume, info->optimizer, (unsigned long long)info->seed, info->epoch_size,
+                       info->batch_size);
+    return 0;
+}
+
+/* --device: the GPU when asked (an error if there is none) or, with auto, when there is one. */
+
+int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
+    FILE *log = o->log ? o->log : stdout;
+    Run r;
+    memset(&r, 0, sizeof r);
+    Saver sv;
+    memset(&sv, 0, sizeof sv);
+    sv.o = o;
+    sv.log = log;
+    int rc = -1;
+    char graph_name[64], log_dir[4096], resume_dir[4096], ckpt[4096];
+    RtCkptInfo info;
+    snprintf(graph_name, sizeof graph_name, "train/%s", o->optimizer);
+    if (o->learning_rate <= 0 && rt_schedule_load(o->learning_rate_schedule_file, &r.sched, st) < 0)
+        return -1;
+    if (rt_artifact_load(o->artifact, &r.art, st) < 0) goto done;
+    IrGraph *g = rt_artifact_graph(&r.art, graph_name), *ge = rt_artifact_graph(&r.art, "eval");
+    if (!ge || !rt_artifact_graph(&r.art, "train/SGD")) {
+        rt_fail(st, "artifact %s has no training graphs (its model defines no \"loss\")", o->artifact);
+        goto done;
+    }
+    if (!g) {
+        rt_fail(st, "--optimizer %s: unknown (one of ADAGRAD, ADADELTA, ADAM, RMSPROP, MOM, SGD)",
+                o->optimizer);
+        goto done;
+    }
+    if (rt_dataset_scan(o->data_dir, &r.all, st) < 0) goto done;
+    if (r.all.n_empty_classes > 0)
+        fprintf(log, "Skipped %d empty class folder%s (the first: %s)\n", r.all.n_empty_classes,
+                r.all.n_empty_classes > 1 ? "s" : "", r.all.first_empty);
+    if (check_inputs(o, &r, resume_dir, ckpt, sizeof ckpt, &info, log, st) < 0) goto done;
+    if (setup_run(o, &sv, log_dir, sizeof log_dir, log, st) < 0) goto done;
+    rt_dataset_split(&r.all, o->validation_set_split_ratio, o->min_nrof_val_images_per_class,
+                     o->seed, &r.train, &r.val);
+    fprintf(log, "Number of classes in training set: %d\nNumber of examples in training set: %d\n",
+            r.train.n_classes, r.train.n_images);
+    fprintf(log, "Number of classes in validation set: %d\nNumber of examples in validation set: %d\n",
+            r.val.n_classes, r.val.n_images);
+    if (r.train.n_images == 0) {
+        rt_fail(st, "--data_dir %s: no training images after the validation split", o->data_dir);
+        goto done;
+    }
+    if (rt_gpu_choose(o->device, "training, validation and LFW", &r.gpu, log, st) < 0) goto done;
+    fprintf(log, "Building training graph\n");
+    r.vars = rt_vars_new(4);
+    if (step_open(&r.ts, g, r.vars, o, o->batch_size, r.train.n_classes, 1, o->log_histograms, r.gpu, st) < 0)
+        goto done;
+    if (r.val.n_images >= o->lfw_batch_size &&
+        step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, 0, r.gpu, st) < 0) {
+        if (!r.gpu) goto done;
+        fprintf(log, "note: validation runs on the CPU: %s\n", st->msg); /* the GPU could not take it */
+        rt_exec_free(r.vs.ex);
+        if (step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, 0, NULL, st) < 0) goto done;
+    }
+    if (o->lfw_dir && o->lfw_dir[0]) {
+        RtBinding b[] = {{"N", o->lfw_batch_size}, {"image_size", o->image_size},
+                         {"embedding_size", o->embedding_size}, {"classes", r.train.n_classes}};
+        const char *want[] = {"embeddings"};
+        r.lfw = r.gpu ? rt_exec_bind_gpu(r.gpu, o->gpu_memory_fraction, ge, r.vars, b, 4, want, 1, 0, st) : NULL;
+        if (r.gpu && !r.lfw) fprintf(log, "note: LFW runs on the CPU: %s\n", st->msg);
+        if (!r.lfw) r.lfw = rt_exec_bind(ge, r.vars, b, 4, want, 1, 0, st);
+        if (!r.lfw) goto done;
+        fprintf(log, "LFW directory: %s (%d pairs, %d skipped for missing images)\n", o->lfw_dir,
+                r.pairs.n_pairs, r.pairs.n_skipped);
+    }
+    if (r.val.n_images > 0 && !r.vs.ex)
+        fprintf(log, "note: %d validation images are fewer than --lfw_batch_size %d: no validation "
+                     "pass\n", r.val.n_images, o->lfw_batch_size);
+    rt_vars_init(r.vars, o->seed);
+    int64_t step = 0;
+    if (o->resume) {
+        r.ema = rt_ema_new(r.vars);
+        if (rt_checkpoint_load(ckpt, &info, r.vars, r.ema, st) < 0) goto done;
+        step = info.step;
+        snprintf(sv.last, sizeof sv.last, "%s", ckpt);
+        fprintf(log, "Resuming from %s at step %lld\n", ckpt, (long long)step);
+    } else {
+        if (o->pretrained_model && rt_checkpoint_restore_weights(o->pretrained_model, r.vars, log, st) < 0)
+            goto done;
+        r.ema = rt_ema_new(r.vars);
+    }
+    if (rt_exec_upload_vars(r.ts.ex, st) < 0) goto done; /* the initialised or restored values */
+    sv.ex = r.ts.ex;
+    sv.vars = r.vars;
+    sv.ema = r.ema;
+    sv.classes = r.train.n_classes;
+    if (rt_trainlog_open(&r.logs, o, log_dir, st) < 0) goto done;
+    fprintf(log, "Variables: %lld trainable values; step buffers %.1f MiB\n",
+            (long long)rt_vars_count(r.vars, 1),
+            (double)(rt_exec_bytes(r.ts.ex) + (r.vs.ex ? rt_exec_bytes(r.vs.ex) : 0)) / (1 << 20));
+    double overlap;
+    int waits, streams = rt_exec_gpu_streams(r.ts.ex, &waits, &overlap);
+    if (streams)
+        fprintf(log, "GPU step: %d streams, %d waits between them; modelled length %.2f of one stream's\n", streams,
+                waits, overlap);
+    int control = (o->random_rotate ? RT_AUG_ROTATE : 0) | (o->random_crop ? RT_AUG_CROP : 0) |
+                  (o->random_flip ? RT_AUG_FLIP : 0) |
+                  (o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0);
+    r.ld = open_loader(o, &r.train, o->batch_size, control, RT_ORDER_SHUFFLE, 0, step, st);
+    if (!r.ld) goto done;
+    double waited = 0, busy = 0;
+    int has = ir_output(g, "center_loss") != IR_NONE;
+    fprintf(log, "Running training\n");
+    for (int epoch = (int)(step / o->epoch_size) + 1; epoch <= o->max_nrof_epochs; epoch++) {
+        double lr = o->learning_rate > 0 ? o->learning_rate : rt_schedule_rate(&r.sched, epoch);
+        double t_train = 0, t_validate = 0, t_evaluate = 0, lr_eff = lr;
+        RtLfwResult lfw = {0};
+        if (lr <= 0) {
+            fprintf(log, "Learning rate for epoch %d is %g: stopping\n", epoch, lr);
+            break;
+        }
+        /* on a GPU, the next batch is loaded while a step runs (not after the first step, whose
+           images the log keeps) */
+        RtLoaderFill fill = {r.ld, r.ts.images, r.ts.labels, &waited, r.ts.lr, 0};
+        int staged = 0;
+        for (int bi = (int)(step % o->epoch_size); bi < o->epoch_size; bi++, step++) {
+            double t0 = rt_now();
+            lr_eff = step_rate(o, lr, step);
+            fill.lr_value = (float)lr_eff;
+            if (!staged && rt_loader_fill(&fill, st) < 0) goto done;
+            fill.lr_value = (float)step_rate(o, lr, step + 1);
+            staged = rt_exec_run_ahead(r.ts.ex, o->seed, (uint64_t)step, step > 0 && bi + 1 < o->epoch_size,
+                                       rt_loader_fill, &fill, st);
+            if (staged < 0) goto done;
+            double loss = rt_exec_scalar(r.ts.ex, "loss");
+            if (!isfinite(loss)) {
+                rt_fail(st, "loss is %f at step %lld (epoch %d, batch %d): stopping; %s%s", loss,
+                        (long long)step + 1, epoch, bi + 1,
+                        sv.last[0] ? "the last good checkpoint is " : "no checkpoint was written yet",
+                        sv.last);
+                goto done;
+            }
+            if (rt_exec_ema_update(r.ts.ex, r.ema, o->moving_average_decay, step + 1, st) < 0) goto done;
+            t_train += rt_now() - t0;
+            busy += rt_now() - t0;
+            if (rt_trainlog_step(&r.logs, r.ts.ex, r.ts.images, r.ts.batch, r.vars, o, step, epoch, lr_eff, st) < 0)
+                goto done;
+            if (losses && step < n_losses) losses[step] = loss;
+            fprintf(log,
+                    "Epoch: [%d][%d/%d]\tTime %.3f\tLoss %2.3f\tXent %2.3f\tRegLoss %2.3f\t"
+                    "Accuracy %2.3f\tLr %2.5f\tCl %2.3f\n",
+                    epoch, bi + 1, o->epoch_size, rt_now() - t0, loss, rt_exec_scalar(r.ts.ex, "xent"),
+                    rt_exec_scalar(r.ts.ex, "reg_loss"), rt_exec_scalar(r.ts.ex, "accuracy"), lr_eff,
+                    has ? rt_exec_scalar(r.ts.ex, "center_loss") : 0.0);
+            fflush(log);
+            if (o->stop && *o->stop) {
+                fprintf(log, "Stop requested: saving a checkpoint after step %lld\n", (long long)step + 1);
+                rc = save(&sv, step + 1, st);
+                goto done;
+            }
+        }
+        int n = o->validate_every_n_epochs > 0 ? o->validate_every_n_epochs : 1;
+        rt_events_scalar(r.logs.ev, "time/total", step, t_train);
+        if (r.vs.ex && ((epoch - 1) % n == n - 1 || epoch == o->max_nrof_epochs)) {
+            double t0 = rt_now(), v[3] = {0, 0, 0};
+            if (rt_exec_sync_host(r.ts.ex, r.ema, st) < 0) goto done;
+            if (o->eval_with_moving_averages) rt_ema_swap(r.ema, r.vars);
+            int vrc = rt_exec_upload_vars(r.vs.ex, st); /* a GPU's copy of the weights evaluated */
+            if (vrc == 0) vrc = validate(&r.vs, &r.val, o, epoch, log, v, st);
+            if (o->eval_with_moving_averages) rt_ema_swap(r.ema, r.vars);
+            if (vrc < 0) goto done;
+            t_validate = rt_now() - t0;
+            rt_stats_validation(r.logs.stats, epoch, v[0], v[1], v[2]);
+            rt_events_scalar(r.logs.ev, "val/loss", step, v[0]);
+            rt_events_scalar(r.logs.ev, "val/cross_entropy", step, v[1]);
+            rt_events_scalar(r.logs.ev, "val/accuracy", step, v[2]);
+        }
+        double t0 = rt_now();
+        if (save(&sv, step, st) < 0) goto done;
+        rt_events_scalar(r.logs.ev, "time/save_variables", epoch, rt_now() - t0);
+        rt_events_scalar(r.logs.ev, "time/save_metagraph", epoch, sv.metagraph_s); /* 0 after the first */
+        sv.metagraph_s = 0;
+        if (r.lfw) {
+            t0 = rt_now();
+            if (lfw_eval(r.lfw, &r.pairs, o, &sv, step, log_dir, &lfw, st) < 0) goto done;
+            t_evaluate = rt_now() - t0;
+            rt_events_scalar(r.logs.ev, "lfw/accuracy", step, lfw.acc_mean);
+            rt_events_scalar(r.logs.ev, "lfw/val_rate", step, lfw.val_mean);
+            rt_events_scalar(r.logs.ev, "time/lfw", step, t_evaluate);
+        }
+        rt_stats_epoch(r.logs.stats, epoch, lfw.acc_mean, lfw.val_mean, lr_eff, t_train, t_validate, t_evaluate);
+        fprintf(log, "Saving statistics\n");
+        if (rt_stats_write(r.logs.stats, r.logs.stat_path, st) < 0) goto done;
+        rt_events_flush(r.logs.ev);
+    }
+    fprintf(log, "Input: waited %.3f s of %.3f s of step time for data (%.1f%%) with %d threads; "
+                 "%d bad images skipped\n",
+            waited, busy, busy > 0 ? 100 * waited / busy : 0.0, o->nrof_preprocess_threads,
+            rt_loader_bad_images(r.ld));
+    rc = 0;
+done:
+    run_free(&r);
+    return rc;
+}
