@@ -6,6 +6,8 @@
 
 #include "cli/flags.h"
 #include "cli/driver.h"
+#include "cli/options.h"
+#include "codegen/cpu/cpu.h"
 #include "codegen/cuda/cuda_emit.h"
 #include "codegen/cuda/nvrtc.h"
 #include "runtime/cpu/cpu_exec.h"
@@ -110,7 +112,7 @@ static int plan_per_image(const IrGraph *g, const int64_t *sym0, int run_effects
         ok = rt_plan_build(&p, g, sym, NULL, 0, run_effects, 4, fuse, &st) == 0;
         for (int b = 0; ok && !p.block_off && b < p.n_blocks; b++) total[k] += (double)p.block_bytes[b];
         if (ok && p.block_off) total[k] += (double)p.slab_bytes;
-        if (ok) total[k] += (double)rt_cpu_scratch(&p, fuse, 4) * 4, rt_plan_free(&p);
+        if (ok) total[k] += (double)rt_cpu_scratch(&p, fuse, CPU_PATHS_ALL, 4) * 4, rt_plan_free(&p);
     }
     free(sym);
     *per_image = (total[1] - total[0]) / 16;
@@ -124,7 +126,7 @@ static void llvm_kernels(const IrGraph *g, const int64_t *sym, int run_effects, 
     RtStatus st;
     RtJit j;
     if (rt_plan_build(&p, g, sym, NULL, 0, run_effects, 4, 1, &st) < 0) return;
-    if (rt_jit_build(&j, &p, 4, 0, &st) == 0) {
+    if (rt_jit_build(&j, &p, 4, 0, NULL, &st) == 0) {
         int covered = 0;
         for (int gi = 0; j.kernel && gi < p.fusion.n_groups; gi++) covered += j.kernel[gi] >= 0;
         printf("LLVM target, %s: %d kernels for %d of %d loops (%s)\n", what, j.n_kernels, covered, p.fusion.n_groups,
@@ -222,6 +224,10 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
             k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%lld", j > 1 ? "x" : "", (long long)d[j]);
         printf("  %-60s %s\n", name, buf);
     }
+    RtOptions opt;
+    cli_options_from_env(&opt);
+    printf("runtime options (fnrun's, from the FN_* variables):\n");
+    rt_options_print(&opt, stdout);
     free(sym);
     ir_graph_free(g);
     return 0;
@@ -275,7 +281,9 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
         size_t n;
         char *log;
         double t0 = rt_now();
-        int c = cu_nvrtc_compile(m.source, "fn_module.cu", o->nvrtc, &cubin, &n, &log, err, sizeof err);
+        RtOptions opt;
+        cli_options_from_env(&opt);
+        int c = cu_nvrtc_compile(m.source, "fn_module.cu", o->nvrtc, opt.cuda_emulator, &cubin, &n, &log, err, sizeof err);
         if (c == -2) {
             fprintf(stderr, "fnc cuda: %s\n", err);
             rc = 1;

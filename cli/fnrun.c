@@ -9,8 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/blas.h"
 #include "cli/flags.h"
 #include "cli/fnrun_cmds.h"
+#include "cli/options.h"
+#include "runtime/cpu/cpu_exec.h"
 #include "runtime/core/artifact.h"
 #include "runtime/logs/plot.h"
 #include "runtime/train/train.h"
@@ -43,6 +46,30 @@ static int below(const char *cmd, const char *const *names, const int *values, c
     return 0;
 }
 
+int fnrun_backends(const char *cmd, const char *device, double memory_fraction, int verbose, const char *what,
+                   CliBackends *b) {
+    RtOptions opt;
+    cli_options_from_env(&opt);
+    opt.gpu_memory_fraction = memory_fraction;
+    if (verbose) {
+        printf("Options:\n");
+        rt_options_print(&opt, stdout);
+    }
+    RtStatus st;
+    if (cli_backends_open(b, device, &opt, what, stdout, &st) < 0) {
+        fprintf(stderr, "%s: %s\n", cmd, st.msg);
+        cli_backends_close(b);
+        return -1;
+    }
+    return 0;
+}
+
+void fnrun_cpu(RtBackend *be) {
+    RtOptions opt;
+    cli_options_from_env(&opt);
+    rt_backend_cpu(be, &opt);
+}
+
 static int check_train_ranges(const RtTrainOpts *o) {
     const char *names[] = {"batch_size", "image_size", "embedding_size", "epoch_size", "max_nrof_epochs",
                            "lfw_batch_size", "nrof_preprocess_threads", "max_bad_images",
@@ -64,7 +91,9 @@ static int check_train_ranges(const RtTrainOpts *o) {
 static int cmd_train(int argc, char **argv) {
     RtTrainOpts o;
     rt_train_defaults(&o);
-    const char *data_dir = "~/datasets/casia/casia_maxpy_mtcnnalign_182_160";
+    const char *data_dir = "~/datasets/casia/casia_maxpy_mtcnnalign_182_160", *device = "cpu";
+    double gpu_memory_fraction = 1.0;
+    int verbose = 0;
     const char *model_def = "models.inception_resnet_v1";
     const char *filter_filename = NULL;
     int seed = (int)o.seed, filter_min_nrof_images_per_class = 0;
@@ -73,8 +102,8 @@ static int cmd_train(int argc, char **argv) {
     const FlagSpec specs[] = {
         {"logs_base_dir", FLAG_STR, &o.logs_base_dir, "run logs go to a timestamped subfolder of it"},
         {"models_base_dir", FLAG_STR, &o.models_base_dir, "checkpoints go to a timestamped subfolder of it"},
-        {"device", FLAG_STR, &o.device, "where the training step runs: cpu, gpu, or auto (the GPU if there is one)"},
-        {"gpu_memory_fraction", FLAG_REAL, &o.gpu_memory_fraction, "of the free GPU memory the step may take"},
+        {"device", FLAG_STR, &device, "where the training step runs: cpu, gpu, or auto (the GPU if there is one)"},
+        {"gpu_memory_fraction", FLAG_REAL, &gpu_memory_fraction, "of the free GPU memory the step may take"},
         {"pretrained_model", FLAG_STR, &o.pretrained_model, "checkpoint whose weights are restored by name and shape"},
         {"resume", FLAG_STR, &o.resume, "a run's model directory: continue it from its last checkpoint"},
         {"data_dir", FLAG_STR, &data_dir, "class-per-folder training images (A:B:... for a union)"},
@@ -127,6 +156,7 @@ static int cmd_train(int argc, char **argv) {
         {"lfw_distance_metric", FLAG_INT, &o.lfw_distance_metric, "0 squared Euclidean, 1 angular"},
         {"lfw_use_flipped_images", FLAG_BOOL, &o.lfw_use_flipped_images, "concatenate flipped-image embeddings"},
         {"lfw_subtract_mean", FLAG_BOOL, &o.lfw_subtract_mean, "subtract the fold's mean embedding"},
+        {"verbose", FLAG_BOOL, &verbose, "print the runtime's options (fusion, LLVM, GPU) first"},
     };
     const int n_specs = (int)(sizeof specs / sizeof specs[0]);
     const char *pos[1];
@@ -150,7 +180,7 @@ static int cmd_train(int argc, char **argv) {
         fprintf(stderr, "fnrun train: --resume and --pretrained_model exclude each other\n");
         return 2;
     }
-    if (o.gpu_memory_fraction <= 0 || o.gpu_memory_fraction > 1) {
+    if (gpu_memory_fraction <= 0 || gpu_memory_fraction > 1) {
         fprintf(stderr, "fnrun train: --gpu_memory_fraction must be in (0, 1]\n");
         return 2;
     }
@@ -168,8 +198,22 @@ static int cmd_train(int argc, char **argv) {
     o.arguments_text = flags_format(specs, n_specs);
     o.command_line = flags_join(argc, argv);
     o.stop = &fnrun_stop_requested;
+    const char *fault = getenv("FN_FAULT_KILL_MIDWRITE"); /* the crash test (tests/cli_checkpoint.sh) */
+    o.kill_midwrite = fault && fault[0] == '1';
+    char logs[4096], models[4096], resume[4096];
+    o.logs_base_dir = cli_path(o.logs_base_dir, logs, sizeof logs);
+    o.models_base_dir = cli_path(o.models_base_dir, models, sizeof models);
+    o.resume = cli_path(o.resume, resume, sizeof resume);
+    CliBackends b;
+    if (fnrun_backends("fnrun train", device, gpu_memory_fraction, verbose, "training, validation and LFW", &b) < 0) {
+        free((char *)o.arguments_text);
+        free((char *)o.command_line);
+        return 1;
+    }
+    o.backend = b.chosen;
     RtStatus st;
     int rc = rt_train(&o, NULL, 0, &st);
+    cli_backends_close(&b);
     free((char *)o.arguments_text);
     free((char *)o.command_line);
     if (rc < 0) {
@@ -182,7 +226,8 @@ static int cmd_train(int argc, char **argv) {
 static int cmd_validate(int argc, char **argv) {
     RtValidateOpts o;
     rt_validate_defaults(&o);
-    int seed = (int)o.seed;
+    int seed = (int)o.seed, verbose = 0;
+    const char *device = "cpu";
     const FlagSpec specs[] = {
         {"lfw_pairs", FLAG_STR, &o.lfw_pairs, "LFW pairs file"},
         {"lfw_batch_size", FLAG_INT, &o.lfw_batch_size, "images per forward pass"},
@@ -197,7 +242,8 @@ static int cmd_validate(int argc, char **argv) {
         {"embedding_size", FLAG_INT, &o.embedding_size, "for an artifact alone (a checkpoint knows its own)"},
         {"seed", FLAG_INT, &seed, "initialises an artifact alone"},
         {"nrof_preprocess_threads", FLAG_INT, &o.nrof_preprocess_threads, "decoding threads"},
-        {"device", FLAG_STR, &o.device, "where the forward passes run: cpu, gpu, or auto (the GPU if there is one)"},
+        {"device", FLAG_STR, &device, "where the forward passes run: cpu, gpu, or auto (the GPU if there is one)"},
+        {"verbose", FLAG_BOOL, &verbose, "print the runtime's options (fusion, LLVM, GPU) first"},
     };
     const char *pos[2];
     int n_pos;
@@ -226,8 +272,13 @@ static int cmd_validate(int argc, char **argv) {
     o.lfw_dir = pos[1];
     o.seed = (uint64_t)seed;
     o.stop = &fnrun_stop_requested;
+    CliBackends b;
+    if (fnrun_backends("fnrun validate", device, 1.0, verbose, "LFW", &b) < 0) return 1;
+    o.backend = b.chosen;
     RtStatus st;
-    if (rt_validate(&o, &st) < 0) {
+    int rc = rt_validate(&o, &st);
+    cli_backends_close(&b);
+    if (rc < 0) {
         fprintf(stderr, "fnrun validate: %s\n", st.msg);
         return 1;
     }
@@ -246,7 +297,8 @@ static int cmd_plot(int argc, char **argv) {
         return 2;
     }
     RtStatus st;
-    if (rt_plot_run(pos[0], out ? out : pos[0], stdout, &st) < 0) {
+    char dir[4096];
+    if (rt_plot_run(pos[0], cli_path(out ? out : pos[0], dir, sizeof dir), stdout, &st) < 0) {
         fprintf(stderr, "fnrun plot: %s\n", st.msg);
         return 1;
     }
@@ -269,7 +321,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-    rt_blas_select(argv);
+    cli_blas_select(argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

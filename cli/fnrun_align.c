@@ -53,7 +53,11 @@ int fnrun_align(int argc, char **argv) {
     }
     if (check_weights("fnrun align", o.weights_dir) < 0) return 2;
     o.input_dir = pos[0];
-    o.output_dir = pos[1];
+    char out[4096];
+    o.output_dir = cli_path(pos[1], out, sizeof out);
+    RtBackend cpu;
+    fnrun_cpu(&cpu);
+    o.backend = &cpu;
     o.command_line = flags_join(argc, argv);
     o.stop = &fnrun_stop_requested;
     RtAlignTotals t;
@@ -145,6 +149,10 @@ int fnrun_detect(int argc, char **argv) {
     if (check_weights("fnrun detect", weights) < 0) return 2;
     RtStatus st;
     RtArtifact art;
+    RtBackend cpu;
+    fnrun_cpu(&cpu);
+    char dir[4096];
+    annotate = cli_path(annotate, dir, sizeof dir);
     rt_blas_threads(1); /* small GEMMs: a second BLAS thread costs more than it gives */
     if (rt_artifact_load(model, &art, &st) < 0) {
         fprintf(stderr, "fnrun detect: %s\n", st.msg);
@@ -152,7 +160,7 @@ int fnrun_detect(int argc, char **argv) {
     }
     const IrGraph *g[3] = {rt_artifact_graph(&art, "pnet/eval"), rt_artifact_graph(&art, "rnet/eval"),
                            rt_artifact_graph(&art, "onet/eval")};
-    RtMtcnn *m = g[0] && g[1] && g[2] ? rt_mtcnn_new(g[0], g[1], g[2], weights, &st) : NULL;
+    RtMtcnn *m = g[0] && g[1] && g[2] ? rt_mtcnn_new(&cpu, g[0], g[1], g[2], weights, &st) : NULL;
     if (!m) {
         fprintf(stderr, "fnrun detect: %s\n", g[0] && g[1] && g[2] ? st.msg : "the artifact lacks the MTCNN graphs pnet/eval, rnet/eval, onet/eval");
         rt_artifact_free(&art);

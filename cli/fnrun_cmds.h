@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "cli/options.h"
+
 extern volatile sig_atomic_t fnrun_stop_requested; /* set by SIGINT/SIGTERM */
 
 int fnrun_align(int argc, char **argv);  /* fnrun align INPUT_DIR OUTPUT_DIR [flags] */
@@ -12,6 +14,13 @@ int fnrun_detect(int argc, char **argv); /* fnrun detect IMAGE... [flags] */
 /* The file `name` in the folder of this executable (where the build puts mtcnn.fnc and
  * inception_resnet_v1.fnc), in buf; `name` itself if that folder cannot be found. */
 const char *fnrun_beside_exe(const char *name, char *buf, size_t cap);
+
+/* The backends for --device, with the environment's options, memory_fraction, and with verbose
+ * the options printed; "Device: ..." printed. -1 after a message on stderr (cmd: its prefix). */
+int fnrun_backends(const char *cmd, const char *device, double memory_fraction, int verbose, const char *what,
+                   CliBackends *b);
+/* The CPU backend with the environment's options (MTCNN's per-image nets, the tools). */
+void fnrun_cpu(RtBackend *be);
 
 int fnrun_import(int argc, char **argv); /* fnrun import SRC -o OUT.ckpt [flags] */
 int fnrun_export(int argc, char **argv); /* fnrun export MODEL -o OUT.onnx [flags] */

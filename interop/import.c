@@ -313,7 +313,7 @@ static int write_out(Import *im, const RtVars *vars, const RtVars *ema, RtStatus
         if (!strcmp(im->bind[i].name, "embedding_size")) info.embedding_size = (int)im->bind[i].value;
         if (!strcmp(im->bind[i].name, "classes")) info.classes = (int)im->bind[i].value;
     }
-    if (rt_checkpoint_save(im->o->out, &info, vars, ema, st) < 0) return -1;
+    if (rt_checkpoint_save(im->o->out, &info, vars, ema, 0, st) < 0) return -1;
     char art[4096];
     snprintf(art, sizeof art, "%.*smodel-%s.fnc", (int)(base - im->o->out), im->o->out, info.run);
     if (strcmp(art, im->o->artifact) != 0 && rt_artifact_copy(im->o->artifact, art, st) < 0) return -1;

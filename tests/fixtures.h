@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "passes/passes.h"
-#include "runtime/core/rt.h"
+#include "runtime/core/exec.h"
 
 /* classes x per_class PNG images of size x size under dir/c<k>/img<i>.png: class k is a fixed
  * colour per quadrant with per-image noise. */

@@ -58,7 +58,7 @@ double gc_check(IrGraph **gp, const GcOpts *o) {
     RtExec *ex = NULL;
     double worst = INFINITY;
     if (rt_bind_syms(g, o->bind, o->n_bind, sym, &st) < 0 ||
-        !(ex = rt_exec_new(g, vars, sym, NULL, 0, 0, &st))) {
+        !(ex = rt_exec_new(test_cpu(), g, vars, sym, NULL, 0, 0, &st))) {
         printf("gradcheck: %s\n", st.msg);
         goto done;
     }
@@ -168,7 +168,7 @@ static double rel_l2_f32(const float *x, const double *ref, int64_t n) {
     return r > 0 ? sqrt(d / r) : sqrt(d);
 }
 
-double gc_compare_f32(IrGraph **gp, const GcOpts *o, RtGpu *gpu, char *worst_output, size_t cap) {
+double gc_compare_f32(IrGraph **gp, const GcOpts *o, const RtBackend *be, char *worst_output, size_t cap) {
     if (differentiate(gp) < 0) return INFINITY;
     IrGraph *g = *gp;
     RtStatus st;
@@ -176,9 +176,8 @@ double gc_compare_f32(IrGraph **gp, const GcOpts *o, RtGpu *gpu, char *worst_out
     RtVars *v64 = rt_vars_new(8), *v32 = rt_vars_new(4);
     RtExec *ref = NULL, *x32 = NULL;
     double worst = INFINITY;
-    if (rt_bind_syms(g, o->bind, o->n_bind, sym, &st) < 0 || !(ref = rt_exec_new(g, v64, sym, NULL, 0, 0, &st)) ||
-        !(x32 = gpu ? rt_exec_bind_gpu(gpu, 0.9, g, v32, o->bind, o->n_bind, NULL, 0, 0, &st)
-                    : rt_exec_new(g, v32, sym, NULL, 0, 0, &st))) {
+    if (rt_bind_syms(g, o->bind, o->n_bind, sym, &st) < 0 || !(ref = rt_exec_new(test_cpu(), g, v64, sym, NULL, 0, 0, &st)) ||
+        !(x32 = rt_exec_new(be ? be : test_cpu(), g, v32, sym, NULL, 0, 0, &st))) {
         printf("gradcheck: %s\n", st.msg);
         goto done;
     }

@@ -3,7 +3,7 @@
 #define FN_TEST_GRADCHECK_H
 
 #include "ir/ir.h"
-#include "runtime/gpu/gpu_exec.h"
+#include "runtime/core/exec.h"
 #include "runtime/core/rt.h"
 
 typedef struct {
@@ -21,10 +21,10 @@ typedef struct {
  * differences. Returns the worst relative error, or INFINITY on any failure (message printed). */
 double gc_check(IrGraph **g, const GcOpts *o);
 
-/* The same differentiated graph in float32 (on gpu, or on the CPU when gpu is NULL) against
+/* The same differentiated graph in float32 (on backend be, or the CPU when be is NULL) against
  * float64 on the CPU, from the same parameters and inputs (float values, exact in both): the
  * worst relative L2 error |x - ref| / |ref| over the float outputs but the probe loss (the
  * result and every gradient), whose name goes to worst_output; INFINITY on any failure. */
-double gc_compare_f32(IrGraph **g, const GcOpts *o, RtGpu *gpu, char *worst_output, size_t cap);
+double gc_compare_f32(IrGraph **g, const GcOpts *o, const RtBackend *be, char *worst_output, size_t cap);
 
 #endif

@@ -7,7 +7,7 @@
  * - the fusion pass's groups on the Inception-ResNet-v1 training graph: one shape per group,
  *   convex (no input from outside depends on a member), and every value read outside its group
  *   written to memory; the legality function on hand-picked pairs;
- * - the executor with fusion against FN_FUSE=0 on five models, three steps, each from the same
+ * - the executor with fusion against the reference path on five models, three steps, each from the same
  *   variables: outputs and, for training graphs, updated variables, in float64 (1e-10) and in
  *   float32 (1e-3: see exec_case); the fused plan writing most optimiser updates straight into
  *   their variables (the reference path copies them at the end of the step);
@@ -37,7 +37,7 @@ static void conv_case(int n, int h, int w, int c, int kh, int kw, int s, int sam
     uint64_t rng = (uint64_t)(h * 131 + c * 7 + kh);
     float *x = rand_floats(nx, &rng), *wt = rand_floats(nw, &rng), *dy = rand_floats(ny, &rng);
     float *out[2][3];
-    size_t s_ref = ref_conv_scratch(&v), s_fast[2] = {cpu_conv_scratch(&v, 2), cpu_conv_scratch(&v, 3)};
+    size_t s_ref = ref_conv_scratch(&v), s_fast[2] = {cpu_conv_scratch(&v, CPU_PATHS_ALL, 2), cpu_conv_scratch(&v, CPU_PATHS_ALL, 3)};
     float *scratch = malloc((s_ref + 1) * sizeof(float));
     for (int k = 0; k < 2; k++) out[k][0] = malloc(ny * 4), out[k][1] = malloc(nx * 4), out[k][2] = malloc(nw * 4);
     ref_conv2d_f32(x, wt, out[0][0], &v, scratch);
@@ -52,9 +52,9 @@ static void conv_case(int n, int h, int w, int c, int kh, int kw, int s, int sam
             for (int i = 0; i < 3; i++) prev[i] = out[1][i], out[1][i] = malloc(i == 0 ? ny * 4 : i == 1 ? nx * 4 : nw * 4);
         /* exactly the scratch cpu_conv_scratch asks for: ASan sees any use past it */
         float *fs = malloc((s_fast[threads - 2] ? s_fast[threads - 2] : 1) * sizeof(float));
-        cpu_conv2d_f32(x, wt, out[1][0], &v, fs, threads);
-        cpu_conv2d_bwd_data_f32(dy, wt, out[1][1], &v, fs, threads);
-        cpu_conv2d_bwd_filter_f32(x, dy, out[1][2], &v, fs, threads);
+        cpu_conv2d_f32(x, wt, out[1][0], &v, CPU_PATHS_ALL, fs, threads);
+        cpu_conv2d_bwd_data_f32(dy, wt, out[1][1], &v, CPU_PATHS_ALL, fs, threads);
+        cpu_conv2d_bwd_filter_f32(x, dy, out[1][2], &v, CPU_PATHS_ALL, fs, threads);
         free(fs);
         if (threads == 3)
             for (int i = 0; i < 3; i++) {
@@ -254,7 +254,7 @@ static void copy_to_both(void *ctx, const char *name, const void *data, size_t b
         if (ex[i]) fx_copy_to_exec(ex[i], name, data, bytes);
 }
 
-/* The fused executor against FN_FUSE=0 at precision prec, every step from the same variables.
+/* The fused executor against the reference path (options' fuse 0) at precision prec, every step from the same variables.
  * In float64 any difference beyond rounding is a bug (tol 1e-10); in float32 the tiny batches'
  * batch norm (4 values) amplifies the convolutions' different summation orders (tol 1e-3). */
 static void exec_case(const FxCase *c, int prec, double tol) {
@@ -262,14 +262,12 @@ static void exec_case(const FxCase *c, int prec, double tol) {
     if (!CHECK(g != NULL, "%s builds", c->model)) return;
     RtStatus st;
     RtVars *vr = rt_vars_new(prec), *vf = rt_vars_new(prec), *vl = rt_vars_new(prec);
-    setenv("FN_FUSE", "0", 1);
-    RtExec *ref = rt_exec_bind(g, vr, c->b, c->nb, NULL, 0, c->training, &st);
-    unsetenv("FN_FUSE");
-    RtExec *fast = ref ? rt_exec_bind(g, vf, c->b, c->nb, NULL, 0, c->training, &st) : NULL;
+    RtExec *ref = rt_exec_bind(test_cpu_ref(), g, vr, c->b, c->nb, NULL, 0, c->training, &st);
+    RtExec *fast = ref ? rt_exec_bind(test_cpu(), g, vf, c->b, c->nb, NULL, 0, c->training, &st) : NULL;
     /* training with only the loss requested (fnrun asks for a few more, never the gradients),
        so the gradients need not reach memory */
     const char *loss_only[] = {"loss"};
-    RtExec *lean = fast && c->training ? rt_exec_bind(g, vl, c->b, c->nb, loss_only, 1, 1, &st) : NULL;
+    RtExec *lean = fast && c->training ? rt_exec_bind(test_cpu(), g, vl, c->b, c->nb, loss_only, 1, 1, &st) : NULL;
     if (!CHECK(ref && fast && (lean || !c->training), "%s: executors: %s", c->model, st.msg)) goto done;
     rt_vars_init(vr, 3);
     rt_vars_init(vf, 3);
@@ -331,7 +329,7 @@ static void exec_case(const FxCase *c, int prec, double tol) {
     const void *loss = c->training ? rt_exec_output(fast, "loss", NULL, NULL, NULL) : NULL;
     CHECK(!c->training || (loss && isfinite(prec == 4 ? *(const float *)loss : *(const double *)loss)),
           "%s: the loss stays finite", c->model);
-    printf("  %-28s %s, float%d, 3 steps: worst relative error, fused vs FN_FUSE=0 (outputs%s): %.2e\n", c->model,
+    printf("  %-28s %s, float%d, 3 steps: worst relative error, fused vs unfused (outputs%s): %.2e\n", c->model,
            c->training ? "train" : "eval", prec * 8, c->training ? " and variables" : "", worst);
     CHECK(worst < tol, "%s float%d: the fused executor agrees with the reference path", c->model, prec * 8);
 done:
@@ -379,7 +377,7 @@ static void recompute_case(const FxCase *c) {
     pass_fusion_free(&f0);
     RtStatus st;
     RtVars *va = rt_vars_new(4), *vb = rt_vars_new(4);
-    RtExec *a = rt_exec_bind(g, va, c->b, c->nb, NULL, 0, 1, &st), *b = a ? rt_exec_bind(g0, vb, c->b, c->nb, NULL, 0, 1, &st) : NULL;
+    RtExec *a = rt_exec_bind(test_cpu(), g, va, c->b, c->nb, NULL, 0, 1, &st), *b = a ? rt_exec_bind(test_cpu(), g0, vb, c->b, c->nb, NULL, 0, 1, &st) : NULL;
     if (CHECK(a && b, "%s: executors: %s", c->model, st.msg)) {
         rt_vars_init(va, 3);
         rt_vars_init(vb, 3);

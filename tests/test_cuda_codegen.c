@@ -26,7 +26,7 @@ static int compile(const char *what, const char *src) {
     void *cubin;
     size_t n;
     char *log, err[256];
-    int rc = cu_nvrtc_compile(src, "test.cu", "sm_90", &cubin, &n, &log, err, sizeof err);
+    int rc = cu_nvrtc_compile(src, "test.cu", "sm_90", NULL, &cubin, &n, &log, err, sizeof err);
     if (rc == -2) {
         printf("  %s: not compiled (%s)\n", what, err);
         nvrtc_ok = 0;
@@ -107,7 +107,7 @@ static void division_constants(void) {
 int main(void) {
     division_constants();
     int major = 0, minor = 0;
-    if (cu_nvrtc_version(&major, &minor) == 0) printf("  NVRTC %d.%d\n", major, minor);
+    if (cu_nvrtc_version(NULL, &major, &minor) == 0) printf("  NVRTC %d.%d\n", major, minor);
     else nvrtc_ok = 0;
 
     golden("tests/models/tiny_mlp.fn", 1, 0, "tiny_mlp.train.cu");
@@ -160,13 +160,13 @@ int main(void) {
             size_t n1, n2, n3;
             int h1, h2, h3;
             char *l1, *l2, *l3, err[256];
-            int r1 = cu_compile_cached(src, "sm_90", dir, &c1, &n1, &h1, &l1, err, sizeof err);
-            int r2 = cu_compile_cached(src, "sm_90", dir, &c2, &n2, &h2, &l2, err, sizeof err);
+            int r1 = cu_compile_cached(src, "sm_90", dir, NULL, &c1, &n1, &h1, &l1, err, sizeof err);
+            int r2 = cu_compile_cached(src, "sm_90", dir, NULL, &c2, &n2, &h2, &l2, err, sizeof err);
             CHECK(r1 == 0 && r2 == 0 && !h1 && h2 && n1 == n2 && !memcmp(c1, c2, n1), "kernel cache: miss, then hit (%zu bytes)", n1);
             char cmd[300];
             snprintf(cmd, sizeof cmd, "for f in %s/*.cubin; do head -c 20 \"$f\" > \"$f.x\" && mv \"$f.x\" \"$f\"; done", dir);
             int sys = system(cmd);
-            int r3 = cu_compile_cached(src, "sm_90", dir, &c3, &n3, &h3, &l3, err, sizeof err);
+            int r3 = cu_compile_cached(src, "sm_90", dir, NULL, &c3, &n3, &h3, &l3, err, sizeof err);
             CHECK(sys == 0 && r3 == 0 && !h3 && n3 == n1, "a truncated cache entry is recompiled");
             free(c1), free(c2), free(c3), free(l1), free(l2), free(l3);
             snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -19,9 +19,12 @@
 
 #include "cli/driver.h"
 #include "runtime/core/ema.h"
+#include "cli/options.h"
 #include "runtime/gpu/gpu_exec.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
+
+static RtOptions opts; /* the environment's, as each case sets them */
 
 static void copy_to_gpu(void *gex, const char *name, const void *data, size_t bytes) {
     void *y = rt_gpu_exec_input(gex, name, NULL);
@@ -41,7 +44,7 @@ static void run_case(RtGpu *gpu, const FxCase *c) {
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     RtStatus st;
     RtVars *vc = rt_vars_new(4), *vg = rt_vars_new(4);
-    RtExec *cpu = rt_bind_syms(g, c->b, c->nb, sym, &st) == 0 ? rt_exec_new(g, vc, sym, NULL, 0, c->training, &st) : NULL;
+    RtExec *cpu = rt_bind_syms(g, c->b, c->nb, sym, &st) == 0 ? rt_exec_new(opts.fuse ? test_cpu() : test_cpu_ref(), g, vc, sym, NULL, 0, c->training, &st) : NULL;
     rt_vars_init(vc, 3);
     RtGpuExec *gex = NULL;
     if (cpu && rt_vars_bind(vg, g, sym, &st) == 0) {
@@ -52,7 +55,7 @@ static void run_case(RtGpu *gpu, const FxCase *c) {
                 for (int64_t i = 0; i < vc->v[v].n; i++)
                     ((float *)vg->v[v].data)[i] = ((float *)vc->v[v].data)[i] = (float)(test_rng_uniform(&wr) - 0.5);
         }
-        gex = rt_gpu_exec_new(gpu, g, vg, sym, NULL, 0, c->training, 0.9, &st);
+        gex = rt_gpu_exec_new(gpu, &opts, g, vg, sym, NULL, 0, c->training, &st);
     }
     if (!CHECK(cpu && gex, "%s: executors: %s", c->model, st.msg)) goto done;
     double worst = 0;
@@ -131,8 +134,8 @@ static void accuracy_case(RtGpu *gpu) {
     RtStatus st;
     RtVars *vc = rt_vars_new(4), *vg = rt_vars_new(4);
     int64_t sym[1] = {0};
-    RtExec *cpu = rt_exec_new(g, vc, sym, NULL, 0, 0, &st);
-    RtGpuExec *gex = cpu ? rt_gpu_exec_new(gpu, g, vg, sym, NULL, 0, 0, 0.9, &st) : NULL;
+    RtExec *cpu = rt_exec_new(test_cpu(), g, vc, sym, NULL, 0, 0, &st);
+    RtGpuExec *gex = cpu ? rt_gpu_exec_new(gpu, &opts, g, vg, sym, NULL, 0, 0, &st) : NULL;
     if (CHECK(cpu && gex, "accuracy graph: executors: %s", st.msg)) {
         float *xc = rt_exec_input(cpu, "x", NULL), *xg = rt_gpu_exec_input(gex, "x", NULL);
         int *lc = rt_exec_input(cpu, "labels", NULL), *lg = rt_gpu_exec_input(gex, "labels", NULL);
@@ -184,12 +187,12 @@ static void in_place_case(RtGpu *gpu, int64_t n) {
     RtStatus st;
     int64_t sym[1] = {0};
     RtVars *vc = rt_vars_new(4), *vg = rt_vars_new(4);
-    RtExec *cpu = rt_vars_bind(vc, g, sym, &st) == 0 ? rt_exec_new(g, vc, sym, NULL, 0, 1, &st) : NULL;
+    RtExec *cpu = rt_vars_bind(vc, g, sym, &st) == 0 ? rt_exec_new(test_cpu(), g, vc, sym, NULL, 0, 1, &st) : NULL;
     rt_vars_init(vc, 3);
     RtGpuExec *gex = NULL;
     if (cpu && rt_vars_bind(vg, g, sym, &st) == 0) {
         rt_vars_init(vg, 3);
-        gex = rt_gpu_exec_new(gpu, g, vg, sym, NULL, 0, 1, 0.9, &st);
+        gex = rt_gpu_exec_new(gpu, &opts, g, vg, sym, NULL, 0, 1, &st);
     }
     if (CHECK(cpu && gex, "in place: executors: %s", st.msg)) {
         uint64_t rng = 5;
@@ -228,16 +231,16 @@ static void round_once_case(RtGpu *gpu, const FxCase *c) {
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     RtStatus st;
     RtVars *vc = rt_vars_new(4), *v[2] = {rt_vars_new(4), rt_vars_new(4)};
-    RtExec *cpu = rt_bind_syms(g, c->b, c->nb, sym, &st) == 0 ? rt_exec_new(g, vc, sym, NULL, 0, c->training, &st) : NULL;
+    RtExec *cpu = rt_bind_syms(g, c->b, c->nb, sym, &st) == 0 ? rt_exec_new(test_cpu(), g, vc, sym, NULL, 0, c->training, &st) : NULL;
     RtGpuExec *x[2] = {NULL, NULL};
     for (int k = 0; k < 2 && cpu; k++) {
-        setenv("FN_GPU_ROUND_ONCE", k ? "0" : "1", 1);
+        opts.gpu_round_once = !k;
         if (rt_vars_bind(v[k], g, sym, &st) == 0) {
             rt_vars_init(v[k], 3);
-            x[k] = rt_gpu_exec_new(gpu, g, v[k], sym, NULL, 0, c->training, 0.9, &st);
+            x[k] = rt_gpu_exec_new(gpu, &opts, g, v[k], sym, NULL, 0, c->training, &st);
         }
     }
-    unsetenv("FN_GPU_ROUND_ONCE");
+    opts.gpu_round_once = 1;
     int differ = 0, steps = 0;
     if (CHECK(x[0] && x[1], "%s: executors: %s", c->model, st.msg)) {
         uint64_t rng = 11;
@@ -276,8 +279,11 @@ int main(void) {
     RtStatus st;
     /* full float32 GEMMs unless asked (the emulation's TF32 is float32, so that its implicit-GEMM
      * convolutions run under the same bounds): TF32's 10-bit mantissa is not under test here */
-    setenv("FN_GPU_TF32", "0", 0);
-    RtGpu *gpu = rt_gpu_open(&st);
+    cli_options_from_env(&opts);
+    opts.gpu_memory_fraction = 0.9;
+    const char *tf32 = getenv("FN_GPU_TF32");
+    if (!tf32 || !*tf32) opts.gpu_tf32 = 0;
+    RtGpu *gpu = rt_gpu_open(&opts, &st);
     if (!gpu) {
         printf("  no GPU here (%s): skipped\n", st.msg);
         CHECK(st.msg[0] != 0, "the reason is given");
@@ -294,7 +300,7 @@ int main(void) {
     in_place_case(gpu, 4093);
     in_place_case(gpu, 4096);
     for (int pass = 0; pass < 2; pass++) { /* the fused kernels, then a kernel per op (FN_FUSE=0) */
-        if (pass) setenv("FN_FUSE", "0", 1);
+        opts.fuse = !pass;
         printf("  %s:\n", pass ? "a kernel per op (FN_FUSE=0)" : "fused");
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(gpu, &cases[i]);
     }
@@ -303,10 +309,10 @@ int main(void) {
        the CPU's float32 within BF16_BOUND: the evaluation graphs (the reduced network's training
        step, batch norm over 4 images, parts from the CPU's beyond any bound already with bfloat16
        GEMM operands alone; cli_gpu_emulated.sh trains it under act) */
-    setenv("FN_FUSE", "1", 1);
-    setenv("FN_GPU_TF32", "1", 1);
-    setenv("FN_GPU_BF16", "act", 1);
-    if (CHECK((gpu = rt_gpu_open(&st)) != NULL, "%s", st.msg)) {
+    opts.fuse = 1;
+    opts.gpu_tf32 = 1;
+    opts.gpu_bf16 = 3; /* act */
+    if (CHECK((gpu = rt_gpu_open(&opts, &st)) != NULL, "%s", st.msg)) {
         printf("  %s:\n", rt_gpu_name(gpu));
         bound = BF16_BOUND;
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)

@@ -5,7 +5,7 @@
  *   - always: the CPU's fast float32 path (fused loops, tiled convolutions), < 1e-5;
  *   - on a GPU (bench/gpu/check.sh): the GPU executor with float32 GEMMs, < 1e-5, then with
  *     TF32 tensor-core GEMMs, < 3e-3 (issue 8's bounds).
- *     Then with cuBLAS's GEMMs on bfloat16 operands (FN_GPU_BF16=1; the columns of convolutions
+ *     Then with cuBLAS's GEMMs on bfloat16 operands (gpu_bf16 1; the columns of convolutions
  *     with a window stored as bfloat16), with only the column convolutions' so (=columns), and
  *     with the activations and their gradients stored in bfloat16 (=act), each < 1e-2.
  * Without a GPU the GPU passes say why and are left out. */
@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/options.h"
+#include "runtime/gpu/gpu_exec.h"
 #include "tests/gradcheck.h"
 #include "tests/op_cases.h"
 #include "tests/testlib.h"
@@ -23,7 +25,7 @@
  * (the pass runs every convolution with a window by bfloat16 columns) */
 #define BF16_BOUND 1e-2
 
-static RtGpu *gpu; /* NULL: the CPU's float32 path */
+static RtBackend *gpu; /* NULL: the CPU's float32 path */
 static double bound;
 static double worst_all;
 
@@ -139,10 +141,11 @@ static void pass(const char *what, double b) {
     larger_cases();
     network_case(8, 24);
     network_case(72, 80);
-    if (gpu && rt_gpu_bf16(gpu) == 3) { /* every window by columns too */
-        setenv("FN_GPU_IMPLICIT", "0", 1);
+    if (gpu && rt_gpu_bf16(gpu->dev) == 3) { /* every window by columns too */
+        int implicit = gpu->opt.gpu_implicit;
+        gpu->opt.gpu_implicit = 0;
         network_case(8, 24);
-        unsetenv("FN_GPU_IMPLICIT");
+        gpu->opt.gpu_implicit = implicit;
     }
     printf("  %-44s every op: worst relative error %.2e (bound %.0e)%s\n", what, worst_all, b,
            test_failures() > before ? ": FAILED" : "");
@@ -152,20 +155,22 @@ int main(void) {
     pass("CPU, float32 (fast path)", 1e-5);
     RtStatus st;
     /* float32, TF32, bfloat16 cuBLAS GEMMs (all; only the column convolutions'), bfloat16 values */
-    static const char *const bf16[] = {"0", "0", "1", "columns", "act"};
+    static const int bf16[] = {0, 0, 1, 2, 3}; /* off, off, 1, columns, act */
     for (int mode = 0; mode < 5; mode++) {
-        setenv("FN_GPU_TF32", mode ? "1" : "0", 1);
-        setenv("FN_GPU_BF16", bf16[mode], 1);
-        if (mode == 2 || mode == 3) setenv("FN_GPU_IMPLICIT", "0", 1); /* every window by columns, in bfloat16 */
-        else unsetenv("FN_GPU_IMPLICIT");
-        if (!(gpu = rt_gpu_open(&st))) {
+        RtOptions o;
+        cli_options_from_env(&o);
+        o.gpu_memory_fraction = 0.9;
+        o.gpu_tf32 = mode != 0;
+        o.gpu_bf16 = bf16[mode];
+        o.gpu_implicit = mode == 2 || mode == 3 ? 0 : 2; /* 0: every window by columns, in bfloat16 */
+        RtBackend be;
+        if (rt_backend_gpu_open(&be, &o, NULL, &st) < 0) {
             printf("  GPU passes left out: %s\n", st.msg);
             break;
         }
-        char what[200];
-        snprintf(what, sizeof what, "%s", rt_gpu_name(gpu));
-        pass(what, mode == 0 ? 1e-5 : mode == 1 ? 3e-3 : BF16_BOUND);
-        rt_gpu_close(gpu);
+        gpu = &be;
+        pass(be.name, mode == 0 ? 1e-5 : mode == 1 ? 3e-3 : BF16_BOUND);
+        rt_backend_close(&be);
         gpu = NULL;
     }
     return test_summary("test_gpu_ops");

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/driver.h"
+#include "runtime/cpu/cpu_exec.h"
 #include "runtime/cpu/jit.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
@@ -28,7 +29,7 @@ static char *module(const IrGraph *g, const RtBinding *b, int nb, int training, 
     RtPlan p;
     char *text = NULL;
     if (rt_bind_syms(g, b, nb, sym, &st) == 0 && rt_plan_build(&p, g, sym, NULL, 0, training, 4, 1, &st) == 0) {
-        if (rt_jit_build(j, &p, 4, compile, &st) == 0 && j->text) text = strdup(j->text);
+        if (rt_jit_build(j, &p, 4, compile, NULL, &st) == 0 && j->text) text = strdup(j->text);
         else printf("  jit: %s\n", st.msg);
         rt_plan_free(&p);
     }
@@ -98,17 +99,20 @@ static int same_floats(const float *a, const float *b, int64_t n) {
     return 1;
 }
 
-/* Executors with compiled kernels against FN_LLVM=0 (interpreted loops): the same bits. */
+/* Executors with compiled kernels against interpreted loops (options' llvm 1 and 0): the same bits. */
 static void same_bits(const char *model, int training, PassOptimizer opt, const RtBinding *b, int nb) {
     IrGraph *g = build(model, training, opt);
     if (!CHECK(g != NULL, "%s builds", model)) return;
     RtStatus st;
     RtVars *vi = rt_vars_new(4), *vj = rt_vars_new(4);
-    setenv("FN_LLVM", "0", 1);
-    RtExec *interp = rt_exec_bind(g, vi, b, nb, NULL, 0, training, &st);
-    setenv("FN_LLVM", "1", 1); /* compile even these small graphs */
-    RtExec *jit = interp ? rt_exec_bind(g, vj, b, nb, NULL, 0, training, &st) : NULL;
-    unsetenv("FN_LLVM");
+    RtBackend be[2]; /* loops interpreted; compiled, even these small graphs */
+    for (int k = 0; k < 2; k++) {
+        RtOptions o = test_cpu()->opt;
+        o.llvm = k;
+        rt_backend_cpu(&be[k], &o);
+    }
+    RtExec *interp = rt_exec_bind(&be[0], g, vi, b, nb, NULL, 0, training, &st);
+    RtExec *jit = interp ? rt_exec_bind(&be[1], g, vj, b, nb, NULL, 0, training, &st) : NULL;
     int same = 1;
     if (!CHECK(interp && jit, "%s: executors: %s", model, st.msg)) goto done;
     rt_vars_init(vi, 3);

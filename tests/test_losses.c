@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/driver.h"
+#include "runtime/core/exec.h"
 #include "tests/testlib.h"
 
 enum { B = 6, E = 3, C = 4 };
@@ -19,7 +20,7 @@ static RtExec *open_graph(IrGraph **g, int training, RtVars *vars) {
     int64_t sym[8];
     RtStatus st;
     if (rt_bind_syms(*g, b, 1, sym, &st) < 0) return NULL;
-    return rt_exec_new(*g, vars, sym, NULL, 0, training, &st);
+    return rt_exec_new(test_cpu(), *g, vars, sym, NULL, 0, training, &st);
 }
 
 int main(void) {

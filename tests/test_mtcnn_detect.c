@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/blas.h"
 #include "cli/driver.h"
 #include "runtime/face/align.h"
 #include "runtime/face/mtcnn.h"
@@ -140,7 +141,7 @@ static void test_corrupted(IrGraph **g, const char *weights, const char *portrai
     char dir[64];
     RtStatus st;
     if (!CHECK(corrupt_copy(weights, 3, "conv6-2", "biases", NAN, dir) == 0, "corrupted copy")) return;
-    RtMtcnn *m = rt_mtcnn_new(g[0], g[1], g[2], dir, &st);
+    RtMtcnn *m = rt_mtcnn_new(test_cpu(), g[0], g[1], g[2], dir, &st);
     CHECK(!m && strstr(st.msg, "det3.npy") && strstr(st.msg, "conv6-2/biases") && strstr(st.msg, "non-finite"),
           "NaN weights are an error naming the file and the array: %s", m ? "(loaded)" : st.msg);
     rt_mtcnn_free(m);
@@ -155,7 +156,7 @@ static void test_corrupted(IrGraph **g, const char *weights, const char *portrai
     if (!CHECK(rt_image_read(portrait, &img, &st) == 0, "%s", st.msg)) return;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (!CHECK(corrupt_copy(weights, bad[i].k, bad[i].layer, bad[i].param, bad[i].v, dir) == 0, "copy")) continue;
-        m = rt_mtcnn_new(g[0], g[1], g[2], dir, &st);
+        m = rt_mtcnn_new(test_cpu(), g[0], g[1], g[2], dir, &st);
         RtMtcnnParams p;
         rt_mtcnn_defaults(&p);
         RtFace *f = NULL;
@@ -178,7 +179,7 @@ static void test_corrupted(IrGraph **g, const char *weights, const char *portrai
 
 int main(int argc, char **argv) {
     (void)argc;
-    rt_blas_select(argv);
+    cli_blas_select(argv);
     const char *data = test_shared_data();
     if (!data) {
         printf("  ../shared/data absent: skipped\n");
@@ -192,11 +193,11 @@ int main(int argc, char **argv) {
     char dir[512], p[600];
     snprintf(dir, sizeof dir, "%s/mtcnn", data);
     RtStatus st;
-    RtMtcnn *m = g[0] && g[1] && g[2] ? rt_mtcnn_new(g[0], g[1], g[2], dir, &st) : NULL;
+    RtMtcnn *m = g[0] && g[1] && g[2] ? rt_mtcnn_new(test_cpu(), g[0], g[1], g[2], dir, &st) : NULL;
     if (!CHECK(m != NULL, "detector: %s", st.msg)) return test_summary("test_mtcnn_detect");
 
     RtStatus bad;
-    CHECK(rt_mtcnn_new(g[0], g[1], g[2], "/nonexistent", &bad) == NULL && strstr(bad.msg, "det1.npy"),
+    CHECK(rt_mtcnn_new(test_cpu(), g[0], g[1], g[2], "/nonexistent", &bad) == NULL && strstr(bad.msg, "det1.npy"),
           "a missing weight folder is an error naming det1.npy: %s", bad.msg);
 
     snprintf(p, sizeof p, "%s/faces/Anthony_Hopkins_0001.jpg", data);

@@ -15,7 +15,7 @@ static RtExec *bind(IrGraph *g, RtVars *vars, int n, int h, int w) {
     int64_t sym[8];
     RtStatus st;
     if (rt_bind_syms(g, b, 3, sym, &st) < 0) return NULL;
-    return rt_exec_new(g, vars, sym, NULL, 0, 0, &st);
+    return rt_exec_new(test_cpu(), g, vars, sym, NULL, 0, 0, &st);
 }
 
 /* x [n,h,w,3] -> xt [n,w,h,3] */

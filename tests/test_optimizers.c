@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "passes/passes.h"
-#include "runtime/core/rt.h"
+#include "runtime/core/exec.h"
 #include "tests/testlib.h"
 
 enum { N = 12, STEPS = 6 };
@@ -73,7 +73,7 @@ static void check(PassOptimizer k) {
     RtStatus st;
     if (!CHECK(pass_pipeline(&g, 1, &ctx) == 0, "%s pipeline: %s", pass_optimizer_names[k], g->err)) return;
     RtVars *vars = rt_vars_new(8);
-    RtExec *ex = rt_exec_new(g, vars, NULL, NULL, 0, 1, &st);
+    RtExec *ex = rt_exec_new(test_cpu(), g, vars, NULL, NULL, 0, 1, &st);
     if (!CHECK(ex != NULL, "exec: %s", st.msg)) return;
     rt_vars_init(vars, 1);
     uint64_t rng = 11;

@@ -24,6 +24,7 @@ static char dir[] = "/tmp/fn_test_resume_XXXXXX";
 static RtTrainOpts opts(const char *art, const char *data, const char *tag, char *logs, char *models) {
     RtTrainOpts o;
     rt_train_defaults(&o);
+    o.backend = test_cpu();
     o.artifact = art;
     o.data_dir = data;
     sprintf(logs, "%s/%s/logs", dir, tag);

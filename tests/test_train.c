@@ -40,6 +40,7 @@ int main(void) {
     double l1[STEPS], l2[STEPS];
     RtTrainOpts o;
     rt_train_defaults(&o);
+    o.backend = test_cpu();
     o.artifact = art;
     o.data_dir = data;
     o.batch_size = 8;

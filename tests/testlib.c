@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "cli/options.h"
+#include "runtime/cpu/cpu_exec.h"
+
 static int n_passed, n_failed;
 
 int test_check_(int ok, const char *file, int line, const char *fmt, ...) {
@@ -92,3 +95,19 @@ char *test_read_file(const char *path) {
     fclose(f);
     return s;
 }
+
+static RtBackend cpu_backend[2]; /* made at first use: [0] fused, [1] the reference path */
+
+static const RtBackend *cpu_with(int fuse) {
+    RtBackend *be = &cpu_backend[!fuse];
+    if (!be->ops) {
+        RtOptions o;
+        cli_options_from_env(&o);
+        o.fuse = fuse;
+        rt_backend_cpu(be, &o);
+    }
+    return be;
+}
+
+const RtBackend *test_cpu(void) { return cpu_with(1); }
+const RtBackend *test_cpu_ref(void) { return cpu_with(0); }

@@ -42,4 +42,10 @@ char *test_read_file(const char *path);
 /* "../shared/data" if that directory exists relative to the cwd, else NULL. */
 const char *test_shared_data(void);
 
+/* The CPU backend with the environment's options (as fnrun reads them, cli/options.h), and the
+ * same with fusion off: the reference path the fast one is checked against. */
+struct RtBackend;
+const struct RtBackend *test_cpu(void);
+const struct RtBackend *test_cpu_ref(void);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/blas.h"
 #include "cli/driver.h"
 #include "runtime/core/rt.h"
 
@@ -35,7 +36,7 @@ static int bench_args(int argc, char **argv, BenchArgs *a) {
 /* The OpenBLAS kernels chosen, the command line read into a, and the model's eval graph; NULL
  * after printing the usage (*rc 2) or the diagnostics (*rc 1). */
 static IrGraph *bench_start(int argc, char **argv, BenchArgs *a, int *rc) {
-    rt_blas_select(argv);
+    cli_blas_select(argv);
     *rc = 2;
     if (bench_args(argc, argv, a) < 0) return NULL;
     *rc = 1;

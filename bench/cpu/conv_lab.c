@@ -20,6 +20,7 @@
 
 #include "bench/cpu/bench_args.h"
 #include "cli/driver.h"
+#include "cli/options.h"
 #include "codegen/cpu/cpu.h"
 #include "codegen/ref/ref.h"
 #include "runtime/core/rt.h"
@@ -53,21 +54,22 @@ typedef struct {
     int n;    /* sgemm ceiling size */
     int fast; /* codegen/cpu's kernels, else the reference's */
     int threads;
+    int paths; /* the fast algorithms allowed (CPU_PATH_*: FN_WINOGRAD=0, FN_DIRECT=0 take theirs out) */
 } Job;
 
 static void run_fwd(void *a) {
     Job *j = a;
-    if (j->fast) cpu_conv2d_f32(j->x, j->w, j->y, &j->s->win, j->scratch, j->threads);
+    if (j->fast) cpu_conv2d_f32(j->x, j->w, j->y, &j->s->win, j->paths, j->scratch, j->threads);
     else ref_conv2d_f32(j->x, j->w, j->y, &j->s->win, j->scratch);
 }
 static void run_bwd_data(void *a) {
     Job *j = a;
-    if (j->fast) cpu_conv2d_bwd_data_f32(j->dy, j->w, j->dx, &j->s->win, j->scratch, j->threads);
+    if (j->fast) cpu_conv2d_bwd_data_f32(j->dy, j->w, j->dx, &j->s->win, j->paths, j->scratch, j->threads);
     else ref_conv2d_bwd_data_f32(j->dy, j->w, j->dx, &j->s->win, j->scratch);
 }
 static void run_bwd_filter(void *a) {
     Job *j = a;
-    if (j->fast) cpu_conv2d_bwd_filter_f32(j->x, j->dy, j->dw, &j->s->win, j->scratch, j->threads);
+    if (j->fast) cpu_conv2d_bwd_filter_f32(j->x, j->dy, j->dw, &j->s->win, j->paths, j->scratch, j->threads);
     else ref_conv2d_bwd_filter_f32(j->x, j->dy, j->dw, &j->s->win, j->scratch);
 }
 static void run_sgemm(void *a) {
@@ -145,6 +147,9 @@ int main(int argc, char **argv) {
     IrGraph *g = bench_start(argc, argv, &args, &rc);
     if (!g) return rc;
     const char *model = args.model;
+    RtOptions opt; /* FN_WINOGRAD=0 / FN_DIRECT=0 as fnrun reads them */
+    cli_options_from_env(&opt);
+    const int paths = (opt.conv_winograd ? CPU_PATH_WINOGRAD : 0) | (opt.conv_direct ? CPU_PATH_DIRECT : 0);
     int batch = args.batch, image = args.image, reps = args.reps;
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     for (int i = 0; i < g->n_syms; i++) {
@@ -191,10 +196,10 @@ int main(int argc, char **argv) {
         size_t nx = (size_t)v->n * (size_t)v->h * (size_t)v->w * (size_t)v->c;
         size_t ny = (size_t)v->n * (size_t)v->oh * (size_t)v->ow * (size_t)v->o;
         size_t nw = (size_t)v->kh * (size_t)v->kw * (size_t)v->c * (size_t)v->o;
-        Job j = {.s = &sh[k], .threads = omp_get_max_threads()};
+        Job j = {.s = &sh[k], .threads = omp_get_max_threads(), .paths = paths};
         j.x = randv(nx, 10 + (uint64_t)k), j.w = randv(nw, 20 + (uint64_t)k), j.dy = randv(ny, 30 + (uint64_t)k);
         j.y = malloc(ny * sizeof(float)), j.dx = malloc(nx * sizeof(float)), j.dw = malloc(nw * sizeof(float));
-        size_t s1 = ref_conv_scratch(v), s2 = cpu_conv_scratch(v, j.threads);
+        size_t s1 = ref_conv_scratch(v), s2 = cpu_conv_scratch(v, j.paths, j.threads);
         j.scratch = malloc((s1 > s2 ? s1 : s2) * sizeof(float) + sizeof(float));
         double flop = 2.0 * (double)ny * (double)(v->kh * v->kw * v->c), gf[2][3], err = 0;
         for (j.fast = 1; j.fast >= 0; j.fast--) {

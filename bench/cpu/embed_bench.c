@@ -12,6 +12,19 @@
 #include "bench/cpu/bench_args.h"
 #include "cli/driver.h"
 #include "runtime/core/rt.h"
+#include "cli/options.h"
+#include "runtime/cpu/cpu_exec.h"
+
+/* The CPU backend with the environment's options, as fnrun makes it. */
+static const RtBackend *bench_cpu(void) {
+    static RtBackend be;
+    if (!be.ops) {
+        RtOptions o;
+        cli_options_from_env(&o);
+        rt_backend_cpu(&be, &o);
+    }
+    return &be;
+}
 
 int main(int argc, char **argv) {
     BenchArgs args = {"models/inception_resnet_v1.fn", 100, 160, 3, NULL};
@@ -23,7 +36,7 @@ int main(int argc, char **argv) {
     RtVars *vars = rt_vars_new(4);
     const RtBinding b[] = {{"N", batch}, {"image_size", image}, {"embedding_size", 512}, {"classes", 16}};
     const char *want[] = {"embeddings"};
-    RtExec *ex = rt_exec_bind(g, vars, b, 4, want, 1, 0, &st);
+    RtExec *ex = rt_exec_bind(bench_cpu(), g, vars, b, 4, want, 1, 0, &st);
     if (!ex) {
         fprintf(stderr, "embed_bench: %s\n", st.msg);
         return 1;

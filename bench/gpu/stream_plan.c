@@ -14,12 +14,15 @@
 #include <stdlib.h>
 
 #include "cli/driver.h"
+#include "cli/options.h"
 #include "runtime/gpu/gpu_exec.h"
 #include "tests/fixtures.h"
 
 int main(int argc, char **argv) {
     RtStatus st;
-    RtGpu *gpu = rt_gpu_open(&st);
+    RtOptions o;
+    cli_options_from_env(&o);
+    RtGpu *gpu = rt_gpu_open(&o, &st);
     if (!gpu) {
         fprintf(stderr, "stream_plan: %s (set FN_CUDA_EMULATOR=build/libfn_hostcuda.so)\n", st.msg);
         return 1;
@@ -33,7 +36,7 @@ int main(int argc, char **argv) {
         RtVars *v = rt_vars_new(4);
         RtGpuExec *ex = NULL;
         if (rt_bind_syms(g, c.b, c.nb, sym, &st) == 0 && rt_vars_bind(v, g, sym, &st) == 0)
-            ex = rt_gpu_exec_new(gpu, g, v, sym, NULL, 0, 1, 1, &st);
+            ex = rt_gpu_exec_new(gpu, &o, g, v, sym, NULL, 0, 1, &st);
         if (!ex) {
             fprintf(stderr, "stream_plan: batch %lld: %s\n", (long long)c.b[0].value, st.msg);
             return 1;

@@ -17,6 +17,9 @@
 #include <string.h>
 
 #include "runtime/eval/model.h"
+#include "cli/blas.h"
+#include "cli/options.h"
+#include "runtime/cpu/cpu_exec.h"
 
 typedef struct {
     const char *model, *input, *out, *graph, *output, *input_name, *mtcnn_weights, *save;
@@ -24,6 +27,17 @@ typedef struct {
     const char *set[8]; /* NAME=VALUE: scalar inputs */
     int n_set;
 } Args;
+
+/* The CPU backend with the environment's options, as fnrun makes it. */
+static const RtBackend *bench_cpu(void) {
+    static RtBackend be;
+    if (!be.ops) {
+        RtOptions o;
+        cli_options_from_env(&o);
+        rt_backend_cpu(&be, &o);
+    }
+    return &be;
+}
 
 static int parse(int argc, char **argv, Args *a) {
     for (int i = 1; i < argc; i++) {
@@ -101,7 +115,7 @@ static int randomize(const Args *a, RtVars *vars, RtStatus *st) {
     info.image_size = a->image_size;
     info.embedding_size = a->embedding_size;
     info.classes = 1;
-    return rt_checkpoint_save(a->save, &info, vars, NULL, st);
+    return rt_checkpoint_save(a->save, &info, vars, NULL, 0, st);
 }
 
 /* reads the input, runs once, writes the output, then times a->runs more runs */
@@ -145,7 +159,7 @@ static int run(const Args *a, RtExec *ex, RtStatus *st) {
 }
 
 int main(int argc, char **argv) {
-    rt_blas_select(argv);
+    cli_blas_select(argv);
     Args a = {.graph = "eval",
               .output = "embeddings",
               .input_name = "images",
@@ -167,7 +181,7 @@ int main(int argc, char **argv) {
     RtModel m;
     const char *want[] = {a.output};
     RtExec *ex = NULL;
-    int rc = rt_model_open(&mo, a.n, &m, &st) == 0 && (ex = rt_exec_bind(m.g, m.vars, m.b, m.nb, want, 1, 0, &st)) &&
+    int rc = rt_model_open(&mo, a.n, &m, &st) == 0 && (ex = rt_exec_bind(bench_cpu(), m.g, m.vars, m.b, m.nb, want, 1, 0, &st)) &&
                      (!a.randomize || randomize(&a, m.vars, &st) == 0) && run(&a, ex, &st) == 0
                  ? 0
                  : 1;

@@ -112,8 +112,6 @@ AVX512 static void filter_avx512(const float *const *in, int np, int c0, const f
 
 int cpu_direct_fits(const RefWindow *v, int pass) {
 #if HAVE_AVX512
-    const char *env = getenv("FN_DIRECT");
-    if (env && env[0] == '0') return 0;
     /* out: the width computed, 32 at a time (16 for a last chunk); red: the sum's width per
        window cell (bwd_filter sums over pixels, its tiles are 8 input x 32 output channels). Measured against im2col
        + sgemm on every layer of Inception-ResNet-v1 (bench/cpu/conv_lab), this kernel wins

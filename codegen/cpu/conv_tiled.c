@@ -55,15 +55,15 @@ static int tiled_filter(const RefWindow *v) { return (int64_t)v->n * pixels(v) >
 /* Which kernel runs a pass (CPU_FWD, CPU_BWD_DATA, CPU_BWD_FILTER) of a window: the first that
  * fits, in the order of the table at the top. */
 enum { PATH_WINOGRAD, PATH_DIRECT, PATH_TILED, PATH_REF };
-static int conv_path(const RefWindow *v, int pass) {
-    if (cpu_winograd_fits(v)) return PATH_WINOGRAD;
-    if (cpu_direct_fits(v, pass)) return PATH_DIRECT;
+static int conv_path(const RefWindow *v, int pass, int paths) {
+    if ((paths & CPU_PATH_WINOGRAD) && cpu_winograd_fits(v)) return PATH_WINOGRAD;
+    if ((paths & CPU_PATH_DIRECT) && cpu_direct_fits(v, pass)) return PATH_DIRECT;
     return (pass == CPU_BWD_FILTER ? tiled_filter(v) : tiled_rows(v)) ? PATH_TILED : PATH_REF;
 }
 
-static size_t path_scratch(const RefWindow *v, int pass, int threads) {
+static size_t path_scratch(const RefWindow *v, int pass, int paths, int threads) {
     size_t per = ref_conv_pointwise(v) ? 0 : (size_t)threads * (size_t)kdim(v); /* column floats per tile row */
-    switch (conv_path(v, pass)) {
+    switch (conv_path(v, pass, paths)) {
     case PATH_WINOGRAD: return cpu_winograd_scratch(v, threads);
     case PATH_DIRECT: return cpu_direct_scratch(v, threads);
     case PATH_REF: return ref_conv_scratch(v);
@@ -73,10 +73,10 @@ static size_t path_scratch(const RefWindow *v, int pass, int threads) {
     }
 }
 
-size_t cpu_conv_scratch(const RefWindow *v, int threads) {
+size_t cpu_conv_scratch(const RefWindow *v, int paths, int threads) {
     size_t most = 0;
     for (int pass = CPU_FWD; pass <= CPU_BWD_FILTER; pass++) {
-        size_t s = path_scratch(v, pass, threads);
+        size_t s = path_scratch(v, pass, paths, threads);
         if (s > most) most = s;
     }
     return most;
@@ -100,9 +100,9 @@ static const float *col_tile(const float *x, float *buf, const RefWindow *v, int
     return buf;
 }
 
-void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch, int threads) {
+void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, int paths, float *scratch, int threads) {
     const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v, ROW_TILE), per_image = (P + T - 1) / T;
-    switch (conv_path(v, CPU_FWD)) {
+    switch (conv_path(v, CPU_FWD, paths)) {
     case PATH_WINOGRAD: cpu_winograd_conv2d_f32(x, w, y, v, scratch, threads); return;
     case PATH_DIRECT: cpu_direct_conv2d_f32(x, w, y, v, scratch, threads); return;
     case PATH_REF: ref_conv2d_f32(x, w, y, v, scratch); return;
@@ -119,10 +119,10 @@ void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v
     }
 }
 
-void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, float *scratch,
+void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, int paths, float *scratch,
                              int threads) {
     const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v, ROW_TILE);
-    switch (conv_path(v, CPU_BWD_DATA)) {
+    switch (conv_path(v, CPU_BWD_DATA, paths)) {
     case PATH_WINOGRAD: cpu_winograd_bwd_data_f32(dy, w, dx, v, scratch, threads); return;
     case PATH_DIRECT: cpu_direct_bwd_data_f32(dy, w, dx, v, scratch, threads); return;
     case PATH_REF: ref_conv2d_bwd_data_f32(dy, w, dx, v, scratch); return;
@@ -142,10 +142,10 @@ void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const R
     }
 }
 
-void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, float *scratch,
+void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, int paths, float *scratch,
                                int threads) {
     const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v, FILTER_TILE), per_image = (P + T - 1) / T;
-    switch (conv_path(v, CPU_BWD_FILTER)) {
+    switch (conv_path(v, CPU_BWD_FILTER, paths)) {
     case PATH_WINOGRAD: cpu_winograd_bwd_filter_f32(x, dy, dw, v, scratch, threads); return;
     case PATH_DIRECT: cpu_direct_bwd_filter_f32(x, dy, dw, v, scratch, threads); return;
     case PATH_REF: ref_conv2d_bwd_filter_f32(x, dy, dw, v, scratch); return;

@@ -61,8 +61,6 @@ static int wg_kind(const RefWindow *v) {
 }
 
 int cpu_winograd_fits(const RefWindow *v) {
-    const char *env = getenv("FN_WINOGRAD");
-    if (env && env[0] == '0') return 0;
     /* measured with bench/cpu/conv_lab (FN_WINOGRAD=0 against 1): with 64+ channels in and out
        it wins at every map size of the model; with 32 only on large maps (79x79 and 77x77,
        not block35's 17x17, where the direct kernel is faster). 1x7 and 7x1: block17's 128

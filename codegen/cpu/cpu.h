@@ -1,6 +1,6 @@
 /* The fast CPU backend's kernels (float32), checked against the reference kernels
- * (codegen/ref) by tests/test_cpu_fast.c. The executor (runtime/cpu/cpu_exec.c) runs them unless
- * FN_FUSE=0 asks for the reference path.
+ * (codegen/ref) by tests/test_cpu_fast.c. The CPU backend (runtime/cpu) runs them unless its
+ * options (RtOptions.fuse = 0) ask for the reference path.
  *
  * Convolutions: NHWC x HWIO like the reference, over a RefWindow; `threads` is the OpenMP team
  * size, and scratch holds cpu_conv_scratch(win, threads) floats. */
@@ -11,18 +11,22 @@
 
 #include "codegen/ref/ref.h"
 
-size_t cpu_conv_scratch(const RefWindow *win, int threads);
-void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, float *scratch, int threads);
-void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *win, float *scratch,
-                             int threads);
-void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, float *scratch,
-                               int threads);
+/* paths: the fast algorithms a convolution may take where they win (CPU_PATH_*; 0: tiled im2col
+ * only), the scratch sized for the same. */
+enum { CPU_PATH_WINOGRAD = 1, CPU_PATH_DIRECT = 2, CPU_PATHS_ALL = 3 };
+size_t cpu_conv_scratch(const RefWindow *win, int paths, int threads);
+void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, int paths, float *scratch,
+                    int threads);
+void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *win, int paths,
+                             float *scratch, int threads);
+void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, int paths,
+                               float *scratch, int threads);
 /* dst[i] += partials[r * n + i] for r = 0, 1, ... count-1 in that order (the filter
  * gradients' fixed pixel ranges), elements split over the team */
 void cpu_add_partials(float *dst, const float *partials, size_t n, int count, int threads);
 
 /* Winograd F(4x4, 3x3) (conv_winograd.c) for 3x3 stride-1 windows, and F(4, 7) for 1x7 and 7x1;
- * the functions above call it where cpu_winograd_fits (FN_WINOGRAD=0 turns it off). Scratch:
+ * the functions above call it where cpu_winograd_fits and paths has CPU_PATH_WINOGRAD. Scratch:
  * cpu_winograd_scratch floats. */
 int cpu_winograd_fits(const RefWindow *win);
 size_t cpu_winograd_scratch(const RefWindow *win, int threads);
@@ -34,7 +38,7 @@ void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, con
                                  int threads);
 
 /* Direct convolutions through a pointer table (conv_direct.c) for small weights on AVX-512
- * CPUs, where cpu_direct_fits for that pass (FN_DIRECT=0 turns it off). Scratch:
+ * CPUs, where cpu_direct_fits for that pass and paths has CPU_PATH_DIRECT. Scratch:
  * cpu_direct_scratch floats. */
 enum { CPU_FWD, CPU_BWD_DATA, CPU_BWD_FILTER };
 int cpu_direct_fits(const RefWindow *win, int pass);

@@ -17,13 +17,6 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
     return h;
 }
 
-void cu_kernel_cache_dir(char *out, size_t cap) {
-    const char *env = getenv("FN_KERNEL_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (env && *env) snprintf(out, cap, "%s", env);
-    else if (xdg && *xdg) snprintf(out, cap, "%s/fn/kernels", xdg);
-    else snprintf(out, cap, "%s/.cache/fn/kernels", home && *home ? home : "/tmp");
-}
-
 static void mkdirs(const char *path) {
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", path);
@@ -57,15 +50,13 @@ static void *cache_read(const char *path, size_t *n) {
     return data;
 }
 
-int cu_compile_cached(const char *src, const char *arch, const char *dir, void **cubin, size_t *n_cubin,
-                      int *hit, char **log, char *err, size_t errcap) {
-    char def[4096], path[4200], tmp[4300];
-    if (!dir) {
-        cu_kernel_cache_dir(def, sizeof def);
-        dir = def;
-    }
+int cu_compile_cached(const char *src, const char *arch, const char *dir, const char *lib, void **cubin,
+                      size_t *n_cubin, int *hit, char **log, char *err, size_t errcap) {
+    char path[4200], tmp[4300];
+    *hit = 0;
+    if (!dir || !*dir) return cu_nvrtc_compile(src, "fn_module.cu", arch, lib, cubin, n_cubin, log, err, errcap);
     int major = 0, minor = 0;
-    if (cu_nvrtc_version(&major, &minor) < 0) major = minor = -1;
+    if (cu_nvrtc_version(lib, &major, &minor) < 0) major = minor = -1;
     uint64_t h = fnv1a(0xcbf29ce484222325ULL, src, strlen(src));
     h = fnv1a(h, arch, strlen(arch) + 1);
     h = fnv1a(h, &major, sizeof major);
@@ -78,7 +69,7 @@ int cu_compile_cached(const char *src, const char *arch, const char *dir, void *
         *log = calloc(1, 1);
         return 0;
     }
-    int rc = cu_nvrtc_compile(src, "fn_module.cu", arch, cubin, n_cubin, log, err, errcap);
+    int rc = cu_nvrtc_compile(src, "fn_module.cu", arch, lib, cubin, n_cubin, log, err, errcap);
     if (rc < 0) return rc;
     mkdirs(dir);
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());

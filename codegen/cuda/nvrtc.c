@@ -23,16 +23,16 @@ static const char *const lib_names[] = {"libnvrtc.so", "libnvrtc.so.13", "libnvr
                                         "/usr/local/cuda/lib64/libnvrtc.so"};
 
 /* Opened once and kept for the process (NVRTC keeps internal state of its own). */
-static int nvrtc_open(Nvrtc *v, char *err, size_t errcap) {
+static int nvrtc_open(Nvrtc *v, const char *lib, char *err, size_t errcap) {
     static Nvrtc cached;
-    if (cached.lib) {
+    if (lib && !*lib) lib = NULL;
+    if (!lib && cached.lib) {
         *v = cached;
         return 0;
     }
     memset(v, 0, sizeof *v);
-    const char *emu = getenv("FN_CUDA_EMULATOR"); /* tests: the host emulation (tests/hostcuda) */
-    if (emu && *emu && !(v->lib = dlopen(emu, RTLD_NOW | RTLD_LOCAL))) {
-        snprintf(err, errcap, "FN_CUDA_EMULATOR=%s: %s", emu, dlerror());
+    if (lib && !(v->lib = dlopen(lib, RTLD_NOW | RTLD_LOCAL))) { /* tests: the host emulation */
+        snprintf(err, errcap, "FN_CUDA_EMULATOR=%s: %s", lib, dlerror());
         return -2;
     }
     for (size_t i = 0; i < sizeof lib_names / sizeof lib_names[0] && !v->lib; i++)
@@ -57,24 +57,24 @@ static int nvrtc_open(Nvrtc *v, char *err, size_t errcap) {
         dlclose(v->lib);
         return -2;
     }
-    cached = *v;
+    if (!lib) cached = *v;
     return 0;
 }
 
-int cu_nvrtc_version(int *major, int *minor) {
+int cu_nvrtc_version(const char *lib, int *major, int *minor) {
     Nvrtc v;
     char err[128];
-    if (nvrtc_open(&v, err, sizeof err) < 0) return -1;
+    if (nvrtc_open(&v, lib, err, sizeof err) < 0) return -1;
     return v.version(major, minor) == 0 ? 0 : -1;
 }
 
-int cu_nvrtc_compile(const char *src, const char *name, const char *arch, void **cubin, size_t *n_cubin,
-                     char **log, char *err, size_t errcap) {
+int cu_nvrtc_compile(const char *src, const char *name, const char *arch, const char *lib, void **cubin,
+                     size_t *n_cubin, char **log, char *err, size_t errcap) {
     *cubin = NULL;
     *n_cubin = 0;
     *log = NULL;
     Nvrtc v;
-    int rc = nvrtc_open(&v, err, errcap);
+    int rc = nvrtc_open(&v, lib, err, errcap);
     if (rc < 0) return rc;
     nvrtcProgram prog = NULL;
     if (v.create(&prog, src, name, 0, NULL, NULL) != 0) {

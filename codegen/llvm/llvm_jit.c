@@ -63,7 +63,8 @@ static LLVMTargetMachineRef host_machine(char *err, int cap) {
     return tm;
 }
 
-LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, char *err, int cap) {
+LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, const char *asm_file, char *err,
+                  int cap) {
     pthread_once(&init_once, init_llvm);
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
     LLVMContextRef ctx = LLVMOrcThreadSafeContextGetContext(tsc);
@@ -98,8 +99,7 @@ LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *f
         LLVMOrcDisposeThreadSafeContext(tsc);
         return fail_err(e, "LLVM optimisation", err, cap);
     }
-    const char *asm_file = getenv("FN_DUMP_ASM"); /* the optimised module as host assembly */
-    if (asm_file && *asm_file) { /* from a copy: code generation changes the module it runs on */
+    if (asm_file && *asm_file) { /* the optimised module as host assembly */ /* from a copy: code generation changes the module it runs on */
         LLVMModuleRef copy = LLVMCloneModule(mod);
         if (LLVMTargetMachineEmitToFile(tm, copy, (char *)asm_file, LLVMAssemblyFile, &msg)) LLVMDisposeMessage(msg);
         LLVMDisposeModule(copy);
@@ -148,7 +148,8 @@ struct LlJit {
 int ll_jit_available(void) { return 0; }
 const char *ll_jit_cpu(void) { return ""; }
 
-LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, char *err, int cap) {
+LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, const char *asm_file, char *err,
+                  int cap) {
     (void)text, (void)names, (void)n, (void)fns;
     snprintf(err, (size_t)cap, "this build has no LLVM target (configure with LLVM 14 to get it)");
     return NULL;

@@ -12,7 +12,8 @@ typedef void (*LlKernel)(long long rows, long long len, void **p);
 int ll_jit_available(void);
 /* Compiles `text` (a whole module) and looks up names[0..n) into fns. NULL with a message in err
  * (cap bytes) on failure. */
-LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, char *err, int cap);
+LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, const char *asm_file, char *err,
+                  int cap);
 void ll_jit_free(LlJit *j);
 /* The host CPU LLVM compiles for ("sapphirerapids", ...), for messages; "" without LLVM. */
 const char *ll_jit_cpu(void);

@@ -124,7 +124,7 @@ int rt_artifact_save(const char *path, const char *source, IrGraph *const *graph
     fn__artifact__pack(&art, buf);
     for (int i = 0; i < n; i++) graph_proto_free(art.graphs[i]);
     free(art.graphs);
-    int rc = rt_framed_write(path, MAGIC, FN_ARTIFACT_VERSION, buf, len, st);
+    int rc = rt_framed_write(path, MAGIC, FN_ARTIFACT_VERSION, buf, len, 0, st);
     free(buf);
     return rc;
 }
@@ -269,7 +269,7 @@ int rt_artifact_copy(const char *from, const char *to, RtStatus *st) {
     if (rt_framed_read(from, MAGIC, FN_ARTIFACT_VERSION, "artifact", "recompile it with this fn's fnc", &buf, &len,
                        st) < 0)
         return -1;
-    int rc = rt_framed_write(to, MAGIC, FN_ARTIFACT_VERSION, buf, len, st);
+    int rc = rt_framed_write(to, MAGIC, FN_ARTIFACT_VERSION, buf, len, 0, st);
     free(buf);
     return rc;
 }

@@ -29,8 +29,8 @@ static Fn__Tensor **tensors(const RtVars *vs, size_t *n) {
     return t;
 }
 
-int rt_checkpoint_save(const char *path, const RtCkptInfo *info, const RtVars *vars,
-                       const RtVars *ema, RtStatus *st) {
+int rt_checkpoint_save(const char *path, const RtCkptInfo *info, const RtVars *vars, const RtVars *ema,
+                       int kill_midwrite, RtStatus *st) {
     if (vars->prec != 4) return rt_fail(st, "checkpoints hold float32 variables");
     Fn__Checkpoint c;
     fn__checkpoint__init(&c);
@@ -54,7 +54,7 @@ int rt_checkpoint_save(const char *path, const RtCkptInfo *info, const RtVars *v
     for (size_t i = 0; i < c.n_ema; i++) free(c.ema[i]);
     free(c.vars);
     free(c.ema);
-    if (rc == 0) rc = rt_framed_write(path, MAGIC, FN_CHECKPOINT_VERSION, buf, len, st);
+    if (rc == 0) rc = rt_framed_write(path, MAGIC, FN_CHECKPOINT_VERSION, buf, len, kill_midwrite, st);
     free(buf);
     return rc;
 }

@@ -16,9 +16,9 @@ typedef struct {
     int image_size, embedding_size, classes;
 } RtCkptInfo;
 
-/* Written atomically (framed.h). ema may be NULL. */
-int rt_checkpoint_save(const char *path, const RtCkptInfo *info, const RtVars *vars,
-                       const RtVars *ema, RtStatus *st);
+/* Written atomically (framed.h; kill_midwrite: its crash test). ema may be NULL. */
+int rt_checkpoint_save(const char *path, const RtCkptInfo *info, const RtVars *vars, const RtVars *ema,
+                       int kill_midwrite, RtStatus *st);
 /* Everything back for a resume: every variable of vars (and ema) must be in the file with the
  * same shape. */
 int rt_checkpoint_load(const char *path, RtCkptInfo *info, RtVars *vars, RtVars *ema,

@@ -1,4 +1,4 @@
-/* See files.h. Paths and folders; knows nothing of runs or checkpoints. */
+/* See files.h. Paths and folders; knows nothing of runs or checkpoints, nor of ~ (cli/). */
 #include "runtime/core/files.h"
 
 #include <errno.h>
@@ -6,19 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-void rt_expand_home(const char *path, char *out, size_t cap) {
-    const char *home = getenv("HOME");
-    char buf[4096]; /* path and out may be the same buffer */
-    if (path[0] == '~' && (path[1] == '/' || !path[1]) && home)
-        snprintf(buf, sizeof buf, "%s%s", home, path + 1);
-    else
-        snprintf(buf, sizeof buf, "%s", path);
-    snprintf(out, cap, "%s", buf);
-}
-
 int rt_mkdirs(const char *path, char *out, size_t cap, RtStatus *st) {
     char buf[4096];
-    rt_expand_home(path, buf, sizeof buf);
+    snprintf(buf, sizeof buf, "%s", path);
     snprintf(out, cap, "%s", buf);
     for (char *p = buf + 1;; p++) {
         if (*p == '/' || !*p) {

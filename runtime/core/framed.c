@@ -1,5 +1,4 @@
-/* See framed.h. FN_FAULT_KILL_MIDWRITE=1 in the environment makes the writer kill its own
- * process (SIGKILL) halfway through the temporary file: the crash test of checkpoints. */
+/* See framed.h. */
 #include "runtime/core/framed.h"
 
 #include <errno.h>
@@ -32,7 +31,7 @@ static uint32_t crc(const unsigned char *p, size_t n) {
 }
 
 int rt_framed_write(const char *path, const char magic[8], uint32_t version, const void *payload,
-                    size_t len, RtStatus *st) {
+                    size_t len, int kill_midwrite, RtStatus *st) {
     unsigned char hdr[HEADER];
     memcpy(hdr, magic, 8);
     put32(hdr + 8, version);
@@ -44,8 +43,7 @@ int rt_framed_write(const char *path, const char magic[8], uint32_t version, con
     FILE *f = fopen(tmp, "wb");
     if (!f) return rt_fail(st, "cannot write %s: %s", tmp, strerror(errno));
     int ok = fwrite(hdr, 1, HEADER, f) == HEADER;
-    const char *fault = getenv("FN_FAULT_KILL_MIDWRITE");
-    if (ok && fault && fault[0] == '1') {
+    if (ok && kill_midwrite) {
         ok = fwrite(payload, 1, len / 2, f) == len / 2;
         fflush(f);
         kill(getpid(), SIGKILL);

@@ -8,8 +8,10 @@
 #include "runtime/core/rt.h"
 
 /* `what` names the kind of file in messages ("artifact", "checkpoint"). */
+/* kill_midwrite: the crash test of checkpoints: the writer kills its own process (SIGKILL)
+ * halfway through the temporary file. */
 int rt_framed_write(const char *path, const char magic[8], uint32_t version, const void *payload,
-                    size_t len, RtStatus *st);
+                    size_t len, int kill_midwrite, RtStatus *st);
 /* On success *payload is malloc'ed. Errors say what is wrong: not this kind of file, another
  * format version (with `hint`), truncated, corrupt. */
 int rt_framed_read(const char *path, const char magic[8], uint32_t version, const char *what,

@@ -4,8 +4,9 @@
  * variable store, and ASSIGN results are copied into it after the whole step has run.
  * By default it is the fast CPU backend: fused groups (passes/fuse.c) run as one loop each
  * (exec_fused.h), through LLVM kernels where built (runtime/cpu/jit.c), with OpenMP threads, and
- * float32 convolutions are codegen/cpu's. FN_FUSE=0 gives the reference path: node by node,
- * reference kernels (exec_kernels.h), the oracle the tests compare against. */
+ * float32 convolutions are codegen/cpu's. RtOptions.fuse = 0 gives the reference path: node by
+ * node, reference kernels (exec_kernels.h), the oracle the tests compare against.
+ * What this is not: the executor interface (runtime/core/exec.h), which it implements. */
 #include "runtime/cpu/cpu_exec.h"
 
 #include <math.h>
@@ -17,9 +18,8 @@
 #include "codegen/cpu/cpu.h"
 #include "codegen/ref/ref.h"
 #include "runtime/core/ema.h"
-#include "runtime/gpu/gpu_exec.h"
-#include "runtime/cpu/jit.h"
 #include "runtime/core/plan.h"
+#include "runtime/cpu/jit.h"
 
 enum { FUSE_TILE = 512, FUSE_CHUNK = 16384 }; /* elements: a tile stays in L1, a chunk is a thread's share */
 /* Elements all fused loops of one step cover, from which compiling them with LLVM (0.1-0.9 s)
@@ -31,7 +31,8 @@ typedef struct { /* how a fused group's domain is cut (exec_fused.h) */
     int n_terminals;
 } RtGroupRun;
 
-struct RtExec {
+typedef struct CpuExec CpuExec;
+struct CpuExec {
     const IrGraph *g;
     RtVars *vars;
     int prec, n;
@@ -47,7 +48,6 @@ struct RtExec {
     void *scratch;
     size_t bytes;
     uint64_t seed, step;
-    RtGpuExec *gpu; /* set: the GPU runs the graph; the fields above are unused */
     int *slot;              /* per node: its index among its group's members */
     RtGroupRun *group_run;  /* per group */
     RtJit jit;              /* the groups' LLVM kernels (where built; the rest run interpreted) */
@@ -55,7 +55,8 @@ struct RtExec {
     size_t tile_stride;     /* reals per thread */
     int threads;            /* OpenMP threads for the fused loops (the creating thread's setting) */
     int fast;               /* fused loops and codegen/cpu kernels (else the reference path) */
-    double *prof_s; /* FN_PROFILE set: seconds per op, printed when the executor is freed */
+    int paths;              /* the convolutions' fast algorithms (CPU_PATH_*) */
+    double *prof_s; /* profiling: seconds per op, printed when the executor is freed */
     int64_t *prof_calls, prof_steps;
 };
 
@@ -83,20 +84,20 @@ static void fill(void *p, int prec, int64_t n, double v) {
     }
 }
 
-size_t rt_cpu_scratch(const RtPlan *p, int fast, int prec) {
+size_t rt_cpu_scratch(const RtPlan *p, int fast, int paths, int prec) {
     size_t most = 0;
     for (IrId id = 0; id < p->n; id++) {
         if (!p->needed[id] || ir_op_info[p->g->nodes[id].op].attr != IR_ATTR_WINDOW) continue;
         RefWindow win;
         rt_plan_window(p, id, &win);
-        size_t s = fast && prec == 4 ? cpu_conv_scratch(&win, omp_get_max_threads()) : ref_conv_scratch(&win);
+        size_t s = fast && prec == 4 ? cpu_conv_scratch(&win, paths, omp_get_max_threads()) : ref_conv_scratch(&win);
         if (s > most) most = s;
     }
     return most;
 }
 
 /* One allocation per planned block; nodes point into them. */
-static int alloc_blocks(RtExec *ex, RtStatus *st) {
+static int alloc_blocks(CpuExec *ex, RtStatus *st) {
     const RtPlan *p = &ex->plan;
     ex->blocks = calloc((size_t)p->n_blocks + 1, sizeof *ex->blocks);
     if (p->block_off) { /* one slab; blocks[0] owns it */
@@ -119,12 +120,11 @@ static int alloc_blocks(RtExec *ex, RtStatus *st) {
     return 0;
 }
 
-/* Compile the fused loops with LLVM? FN_LLVM=0: never, FN_LLVM=1: always, unset: when the
- * step's loops cover at least JIT_MIN_WORK elements. */
-static int want_jit(const RtExec *ex) {
-    const char *e = getenv("FN_LLVM");
-    if (!ex->fast || (e && !strcmp(e, "0"))) return 0;
-    if (e && !strcmp(e, "1")) return 1;
+/* Compile the fused loops with LLVM? Options llvm 0: never, 1: always, -1: when the step's
+ * loops cover at least JIT_MIN_WORK elements. */
+static int want_jit(const CpuExec *ex, const RtOptions *o) {
+    if (!ex->fast || o->llvm == 0) return 0;
+    if (o->llvm > 0) return 1;
     const PassFusion *f = &ex->plan.fusion;
     int64_t work = 0;
     for (int gi = 0; gi < f->n_groups; gi++) work += ex->numel[pass_fuse_domain(ex->g, f, gi)];
@@ -132,10 +132,10 @@ static int want_jit(const RtExec *ex) {
 }
 
 /* The fused groups' LLVM kernels, chunking, tile buffers and partial-sum space, set up once. */
-static int plan_groups(RtExec *ex, RtStatus *st) {
+static int plan_groups(CpuExec *ex, const RtOptions *o, RtStatus *st) {
     const PassFusion *f = &ex->plan.fusion;
     RtStatus jst;
-    if (want_jit(ex) && rt_jit_build(&ex->jit, &ex->plan, ex->prec, 1, &jst) < 0)
+    if (want_jit(ex, o) && rt_jit_build(&ex->jit, &ex->plan, ex->prec, 1, o, &jst) < 0)
         fprintf(stderr, "fn: the LLVM target failed (%s); the fused loops run interpreted\n", jst.msg);
     ex->slot = calloc((size_t)ex->n + 1, sizeof *ex->slot);
     ex->group_run = calloc((size_t)f->n_groups + 1, sizeof *ex->group_run);
@@ -176,16 +176,40 @@ static int plan_groups(RtExec *ex, RtStatus *st) {
     return 0;
 }
 
-RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const char *const *want,
-                    int n_want, int run_effects, RtStatus *st) {
-    RtExec *ex = calloc(1, sizeof *ex);
+static void cpu_free(void *x);
+
+/* The variables' storage for PARAM/STATE nodes, values computed straight into their variables,
+ * and the constants' fills. */
+static void point_at_vars(CpuExec *ex) {
+    const IrGraph *g = ex->g;
+    for (IrId id = 0; id < ex->n; id++) {
+        const IrNode *nd = &g->nodes[id];
+        if (ex->needed[id] && (nd->op == IR_OP_PARAM || nd->op == IR_OP_STATE))
+            ex->buf[id] = rt_vars_find(ex->vars, ir_str(g, nd->attr.u.leaf.name))->data;
+    }
+    for (IrId id = 0; id < ex->n; id++)
+        if (ex->plan.assign_to[id] != IR_NONE) ex->buf[id] = ex->buf[ex->plan.assign_to[id]];
+}
+
+static void *cpu_bind(const RtBackend *be, const IrGraph *g, RtVars *vars, const int64_t *sym, const char *const *want,
+                      int n_want, int run_effects, RtStatus *st) {
+    const RtOptions *o = &be->opt;
+    CpuExec *ex = calloc(1, sizeof *ex);
+    if (!ex) {
+        rt_fail(st, "out of memory binding a graph");
+        return NULL;
+    }
     int n = g->n_nodes;
     ex->g = g;
     ex->vars = vars;
     ex->prec = vars->prec;
     ex->n = n;
-    ex->buf = calloc((size_t)n + 1, sizeof *ex->buf);
-    ex->fast = rt_exec_fusion_enabled();
+    ex->fast = o->fuse;
+    ex->paths = (o->conv_winograd ? CPU_PATH_WINOGRAD : 0) | (o->conv_direct ? CPU_PATH_DIRECT : 0);
+    if (!(ex->buf = calloc((size_t)n + 1, sizeof *ex->buf))) {
+        rt_fail(st, "out of memory binding a graph");
+        goto fail;
+    }
     if (rt_vars_bind(vars, g, sym, st) < 0 ||
         rt_plan_build(&ex->plan, g, sym, want, n_want, run_effects, ex->prec,
                       ex->fast ? RT_PLAN_FUSE | RT_PLAN_ASSIGN : 0, st) < 0)
@@ -195,67 +219,30 @@ RtExec *rt_exec_new(const IrGraph *g, RtVars *vars, const int64_t *sym, const ch
     ex->numel = ex->plan.numel;
     ex->esize = ex->plan.esize;
     ex->needed = ex->plan.needed;
-    for (IrId id = 0; id < n; id++) {
-        const IrNode *nd = &g->nodes[id];
-        if (ex->needed[id] && (nd->op == IR_OP_PARAM || nd->op == IR_OP_STATE))
-            ex->buf[id] = rt_vars_find(vars, ir_str(g, nd->attr.u.leaf.name))->data;
-    }
     if (alloc_blocks(ex, st) < 0) goto fail;
-    for (IrId id = 0; id < n; id++) /* values computed straight into their variables */
-        if (ex->plan.assign_to[id] != IR_NONE) ex->buf[id] = ex->buf[ex->plan.assign_to[id]];
-    if (plan_groups(ex, st) < 0) goto fail;
+    point_at_vars(ex);
+    if (plan_groups(ex, o, st) < 0) goto fail;
     for (IrId id = 0; id < n; id++)
         if (ex->needed[id] && g->nodes[id].op == IR_OP_CONST)
             fill(ex->buf[id], ex->prec, ex->numel[id], g->nodes[id].attr.u.scalar.f);
-    size_t scratch = rt_cpu_scratch(&ex->plan, ex->fast, ex->prec);
-    ex->scratch = malloc((scratch ? scratch : 1) * (size_t)ex->prec);
+    size_t scratch = rt_cpu_scratch(&ex->plan, ex->fast, ex->paths, ex->prec);
+    if (!(ex->scratch = malloc((scratch ? scratch : 1) * (size_t)ex->prec))) {
+        rt_fail(st, "out of memory: %zu bytes for the convolutions' scratch", scratch * (size_t)ex->prec);
+        goto fail;
+    }
     ex->bytes += scratch * (size_t)ex->prec;
-    const char *prof = getenv("FN_PROFILE");
-    if (prof && *prof && strcmp(prof, "0") != 0) {
+    if (o->profile) {
         ex->prof_s = calloc(2 * IR_OP_COUNT, sizeof *ex->prof_s); /* ops alone, then groups by last op */
         ex->prof_calls = calloc(2 * IR_OP_COUNT, sizeof *ex->prof_calls);
     }
     return ex;
 fail:
-    rt_exec_free(ex);
+    cpu_free(ex);
     return NULL;
 }
 
-RtExec *rt_exec_bind(const IrGraph *g, RtVars *vars, const RtBinding *b, int nb,
-                     const char *const *want, int n_want, int run_effects, RtStatus *st) {
-    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
-    RtExec *ex = rt_bind_syms(g, b, nb, sym, st) == 0
-                     ? rt_exec_new(g, vars, sym, want, n_want, run_effects, st)
-                     : NULL;
-    free(sym);
-    return ex;
-}
-
-RtExec *rt_exec_bind_gpu(RtGpu *gpu, double memory_fraction, const IrGraph *g, RtVars *vars,
-                         const RtBinding *b, int nb, const char *const *want, int n_want, int run_effects,
-                         RtStatus *st) {
-    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
-    RtGpuExec *gx = rt_bind_syms(g, b, nb, sym, st) == 0
-                        ? rt_gpu_exec_new(gpu, g, vars, sym, want, n_want, run_effects, memory_fraction, st)
-                        : NULL;
-    free(sym);
-    if (!gx) return NULL;
-    RtExec *ex = calloc(1, sizeof *ex);
-    ex->g = g;
-    ex->vars = vars;
-    ex->prec = vars->prec;
-    ex->gpu = gx;
-    return ex;
-}
-
-int rt_exec_fusion_enabled(void) {
-    const char *e = getenv("FN_FUSE");
-    return !(e && strcmp(e, "0") == 0);
-}
-
-
-/* FN_PROFILE: time per op over the executor's life, largest first, to stderr. */
-static void print_profile(const RtExec *ex) {
+/* The profile: time per op over the executor's life, largest first, to stderr. */
+static void print_profile(const CpuExec *ex) {
     double total = 0;
     for (int o = 0; o < 2 * IR_OP_COUNT; o++) total += ex->prof_s[o];
     if (total <= 0) return;
@@ -268,29 +255,10 @@ static void print_profile(const RtExec *ex) {
     rt_profile_print(ex->prof_s, ex->prof_calls, 2 * IR_OP_COUNT, 0);
 }
 
-/* The rows of a per-op profile, largest first; entries from IR_OP_COUNT on are fused loops. */
-void rt_profile_print(const double *s, const int64_t *calls, int n, int64_t steps) {
-    double total = 0;
-    for (int o = 0; o < n; o++) total += s[o];
-    if (steps > 0) fprintf(stderr, "  %.4f s per step\n", total / (double)steps);
-    char *done = calloc((size_t)n, 1);
-    for (;;) {
-        int best = -1;
-        for (int o = 0; o < n; o++)
-            if (!done[o] && calls[o] && (best < 0 || s[o] > s[best])) best = o;
-        if (best < 0) break;
-        done[best] = 1;
-        char name[64];
-        snprintf(name, sizeof name, "%s%s", best >= IR_OP_COUNT ? "loop ending " : "", ir_op_info[best % IR_OP_COUNT].name);
-        fprintf(stderr, "  %-28s %8lld calls %10.3f s %6.1f%%\n", name, (long long)calls[best], s[best],
-                total > 0 ? 100 * s[best] / total : 0);
-    }
-    free(done);
-}
-
-void rt_exec_free(RtExec *ex) {
+static void cpu_free(void *x) {
+    CpuExec *ex = x;
     if (!ex) return;
-    if (ex->prof_s) print_profile(ex);
+    if (ex->prof_s && ex->prof_calls) print_profile(ex);
     free(ex->slot);
     free(ex->group_run);
     rt_jit_free(&ex->jit);
@@ -298,8 +266,7 @@ void rt_exec_free(RtExec *ex) {
     free(ex->partials);
     free(ex->prof_s);
     free(ex->prof_calls);
-    rt_gpu_exec_free(ex->gpu);
-    for (int i = 0; i < ex->n_blocks; i++) free(ex->blocks[i]);
+    for (int i = 0; ex->blocks && i < ex->n_blocks; i++) free(ex->blocks[i]);
     free(ex->blocks);
     rt_plan_free(&ex->plan);
     free(ex->buf);
@@ -307,23 +274,16 @@ void rt_exec_free(RtExec *ex) {
     free(ex);
 }
 
-void *rt_exec_input(RtExec *ex, const char *name, int64_t *n) {
-    if (ex->gpu) return rt_gpu_exec_input(ex->gpu, name, n);
+static void *cpu_input(void *x, const char *name, int64_t *n) {
+    CpuExec *ex = x;
     IrId id = ir_find_leaf(ex->g, IR_OP_INPUT, name);
     if (id == IR_NONE || !ex->buf[id]) return NULL;
     if (n) *n = ex->numel[id];
     return ex->buf[id];
 }
 
-int rt_exec_run_ahead(RtExec *ex, uint64_t seed, uint64_t step, int next, RtExecFill fill_next, void *ctx, RtStatus *st) {
-    if (!ex->gpu || !rt_gpu_exec_overlaps(ex->gpu)) return rt_exec_run(ex, seed, step, st) < 0 ? -1 : 0;
-    if (rt_gpu_exec_launch(ex->gpu, seed, step, st) < 0) return -1;
-    if (next && (fill_next(ctx, st) < 0 || rt_gpu_exec_stage(ex->gpu, st) < 0)) return -1;
-    return rt_gpu_exec_wait(ex->gpu, st) < 0 ? -1 : next;
-}
-
-int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
-    if (ex->gpu) return rt_gpu_exec_run(ex->gpu, seed, step, st);
+static int cpu_run(void *x, uint64_t seed, uint64_t step, RtStatus *st) {
+    CpuExec *ex = x;
     ex->seed = seed;
     ex->step = step;
     ex->prof_steps++;
@@ -354,11 +314,8 @@ int rt_exec_run(RtExec *ex, uint64_t seed, uint64_t step, RtStatus *st) {
     return 0;
 }
 
-const void *rt_exec_output(RtExec *ex, const char *name, int64_t *n, int *rank, int64_t *dims) {
-    if (ex->gpu) {
-        RtStatus st; /* a failed copy reads as an absent output */
-        return rt_gpu_exec_output(ex->gpu, name, n, rank, dims, &st);
-    }
+static const void *cpu_output(void *x, const char *name, int64_t *n, int *rank, int64_t *dims, RtStatus *st) {
+    CpuExec *ex = x;
     int k = rt_plan_output(ex->g, name);
     if (k < 0) return NULL;
     IrId id = ex->g->outputs[k].id;
@@ -369,24 +326,33 @@ const void *rt_exec_output(RtExec *ex, const char *name, int64_t *n, int *rank, 
     return ex->buf[id];
 }
 
-double rt_exec_scalar(RtExec *ex, const char *name) {
-    const void *p = rt_exec_output(ex, name, NULL, NULL, NULL);
-    if (!p) return NAN;
-    return ex->prec == 4 ? (double)*(const float *)p : *(const double *)p;
-}
+static int cpu_nothing(void *x, RtStatus *st) { return 0; } /* the variables are the host's already */
 
-int rt_exec_upload_vars(RtExec *ex, RtStatus *st) { return ex->gpu ? rt_gpu_exec_upload_vars(ex->gpu, st) : 0; }
-
-int rt_exec_ema_update(RtExec *ex, RtVars *ema, double decay, int64_t t, RtStatus *st) {
-    if (ex->gpu) return rt_gpu_exec_ema_update(ex->gpu, ema, decay, t, st);
-    rt_ema_update(ema, ex->vars, decay, t);
+static int cpu_ema_update(void *x, RtVars *ema, double decay, int64_t t, RtStatus *st) {
+    rt_ema_update(ema, ((CpuExec *)x)->vars, decay, t);
     return 0;
 }
 
-int rt_exec_sync_host(RtExec *ex, RtVars *ema, RtStatus *st) { return ex->gpu ? rt_gpu_exec_sync_host(ex->gpu, ema, st) : 0; }
+static int cpu_sync_host(void *x, RtVars *ema, RtStatus *st) { return 0; }
 
-size_t rt_exec_bytes(const RtExec *ex) { return ex->gpu ? rt_gpu_exec_bytes(ex->gpu) : ex->bytes; }
+static size_t cpu_bytes(const void *x) { return ((const CpuExec *)x)->bytes; }
 
-int rt_exec_gpu_streams(const RtExec *ex, int *waits, double *overlap) {
-    return ex->gpu ? rt_gpu_exec_streams(ex->gpu, waits, overlap) : 0;
+static const RtBackendOps cpu_ops = {
+    .bind = cpu_bind,
+    .free = cpu_free,
+    .input = cpu_input,
+    .run = cpu_run,
+    .output = cpu_output,
+    .upload_vars = cpu_nothing,
+    .ema_update = cpu_ema_update,
+    .sync_host = cpu_sync_host,
+    .bytes = cpu_bytes,
+};
+
+void rt_backend_cpu(RtBackend *be, const RtOptions *o) {
+    memset(be, 0, sizeof *be);
+    be->ops = &cpu_ops;
+    be->opt = *o;
+    be->host = be;
+    snprintf(be->name, sizeof be->name, "CPU");
 }

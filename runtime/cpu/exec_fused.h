@@ -9,7 +9,7 @@
  * chunks' partial sums are added in chunk order afterwards: the result does not depend on the
  * number of threads, and each partial sum runs in the reference's order. */
 
-static const real *SFX(fused_operand)(RtExec *ex, IrId x, int gi, real *const *tile, int64_t i0, int64_t len,
+static const real *SFX(fused_operand)(CpuExec *ex, IrId x, int gi, real *const *tile, int64_t i0, int64_t len,
                                       int64_t domain, real *fill) {
     if (ex->plan.fusion.group_of[x] == gi) return tile[ex->slot[x]];
     const real *src = ex->buf[x];
@@ -58,7 +58,7 @@ static void SFX(fused_op)(const IrNode *nd, int64_t n, real *restrict y, const r
 
 /* The scalar an op applies: SCALE/ADDS/POWS's attribute, or BCAST's mean factor (computed in
  * real, as the reference does). */
-static double SFX(fused_scalar)(const RtExec *ex, IrId id) {
+static double SFX(fused_scalar)(const CpuExec *ex, IrId id) {
     const IrNode *nd = &ex->g->nodes[id];
     if (nd->op == IR_OP_BCAST)
         return nd->attr.u.reduce.mean ? (double)((real)ex->numel[nd->in[0]] / (real)ex->numel[id]) : 1;
@@ -66,7 +66,7 @@ static double SFX(fused_scalar)(const RtExec *ex, IrId id) {
 }
 
 /* Chunk c of group gi through its LLVM kernel: the pointer slots offset to the chunk. */
-static void SFX(run_chunk_jit)(RtExec *ex, int gi, int64_t c, int64_t c0, int64_t c1) {
+static void SFX(run_chunk_jit)(CpuExec *ex, int gi, int64_t c, int64_t c0, int64_t c1) {
     const RtJit *j = &ex->jit;
     const RtGroupRun *gr = &ex->group_run[gi];
     void *p[PASS_MAX_SLOTS];
@@ -89,7 +89,7 @@ static void SFX(run_chunk_jit)(RtExec *ex, int gi, int64_t c, int64_t c0, int64_
     j->fns[j->kernel[gi]](inner ? (c1 - c0) / inner : 1, inner ? inner : c1 - c0, p);
 }
 
-static void SFX(run_group)(RtExec *ex, int gi) {
+static void SFX(run_group)(CpuExec *ex, int gi) {
     const PassFusion *f = &ex->plan.fusion;
     const IrId *mem = f->members + f->start[gi];
     const int nm = f->start[gi + 1] - f->start[gi];

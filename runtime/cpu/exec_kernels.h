@@ -20,7 +20,7 @@
                 for (int64_t j = 0; j < na; j++) y[o + j] = a[j] OP b[o + j];                      \
     } while (0)
 
-static void SFX(run_node)(RtExec *ex, IrId id) {
+static void SFX(run_node)(CpuExec *ex, IrId id) {
     const IrNode *n = &ex->g->nodes[id];
     real *y = ex->buf[id];
     const int64_t *yd = ex->dims[id];
@@ -138,15 +138,15 @@ static void SFX(run_node)(RtExec *ex, IrId id) {
         switch (n->op) {
 #if EXEC_FAST_F32 /* float32 with the fast backend on: codegen/cpu's convolutions and max pools */
         case IR_OP_CONV2D:
-            if (ex->fast) cpu_conv2d_f32(a, b, y, &win, ex->scratch, ex->threads);
+            if (ex->fast) cpu_conv2d_f32(a, b, y, &win, ex->paths, ex->scratch, ex->threads);
             else K(conv2d)(a, b, y, &win, ex->scratch);
             break;
         case IR_OP_CONV2D_BWD_DATA:
-            if (ex->fast) cpu_conv2d_bwd_data_f32(a, b, y, &win, ex->scratch, ex->threads);
+            if (ex->fast) cpu_conv2d_bwd_data_f32(a, b, y, &win, ex->paths, ex->scratch, ex->threads);
             else K(conv2d_bwd_data)(a, b, y, &win, ex->scratch);
             break;
         case IR_OP_CONV2D_BWD_FILTER:
-            if (ex->fast) cpu_conv2d_bwd_filter_f32(a, b, y, &win, ex->scratch, ex->threads);
+            if (ex->fast) cpu_conv2d_bwd_filter_f32(a, b, y, &win, ex->paths, ex->scratch, ex->threads);
             else K(conv2d_bwd_filter)(a, b, y, &win, ex->scratch);
             break;
         case IR_OP_MAXPOOL:

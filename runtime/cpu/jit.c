@@ -5,11 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-int rt_jit_build(RtJit *j, const RtPlan *p, int prec, int compile, RtStatus *st) {
+int rt_jit_build(RtJit *j, const RtPlan *p, int prec, int compile, const RtOptions *o, RtStatus *st) {
     memset(j, 0, sizeof *j);
     const PassFusion *f = &p->fusion;
-    const char *env = getenv("FN_LLVM");
-    if (!f->n_groups || (compile && ((env && strcmp(env, "0") == 0) || !ll_jit_available()))) return 0;
+    if (!f->n_groups || (compile && !ll_jit_available())) return 0;
     double t0 = rt_now();
     int ng = f->n_groups;
     j->kernel = malloc((size_t)ng * sizeof *j->kernel);
@@ -51,7 +50,7 @@ int rt_jit_build(RtJit *j, const RtPlan *p, int prec, int compile, RtStatus *st)
         }
         used_slots += lay.n_slots;
     }
-    const char *dump = getenv("FN_DUMP_LLVM");
+    const char *dump = o ? o->dump_llvm : NULL;
     if (dump && *dump) {
         FILE *fp = fopen(dump, "w");
         if (fp) fputs(module.s, fp), fclose(fp);
@@ -60,13 +59,14 @@ int rt_jit_build(RtJit *j, const RtPlan *p, int prec, int compile, RtStatus *st)
     if (j->n_kernels && compile) {
         j->fns = calloc((size_t)j->n_kernels, sizeof *j->fns);
         char err[512];
-        j->jit = ll_jit_new(module.s, (const char *const *)names, j->n_kernels, j->fns, err, sizeof err);
+        j->jit = ll_jit_new(module.s, (const char *const *)names, j->n_kernels, j->fns, o ? o->dump_asm : NULL, err,
+                            sizeof err);
         if (!j->jit) ok = rt_fail(st, "%s", err) == 0;
     }
     for (int k = 0; k < j->n_kernels; k++) free(keys[k]), free(names[k]);
     free(keys);
     free(names);
-    j->text = module.s; /* kept for tests and FN_DUMP_LLVM */
+    j->text = module.s; /* kept for tests and fnc */
     ll_text_free(&key);
     j->compile_s = rt_now() - t0;
     if (!ok) {

@@ -6,6 +6,7 @@
 
 #include "codegen/llvm/llvm_emit.h"
 #include "codegen/llvm/llvm_jit.h"
+#include "runtime/core/options.h"
 #include "runtime/core/plan.h"
 
 typedef struct {
@@ -24,11 +25,10 @@ typedef struct {
 
 /* Builds the kernels for p's groups at precision prec (4 or 8); compile 0 stops after the text
  * (for golden tests; no LLVM needed). 0, or -1 with the reason in st (then j is empty and every
- * group runs interpreted). FN_LLVM=0 in the environment turns compiling off; the executor
- * (exec.c, want_jit) decides whether a graph is large enough to be worth compiling. */
-int rt_jit_build(RtJit *j, const RtPlan *p, int prec, int compile, RtStatus *st);
+ * group runs interpreted). The executor (cpu_exec.c, want_jit) decides whether a graph is large
+ * enough to be worth compiling. Options o (or NULL): dump_llvm names a file for the module's
+ * text, dump_asm one for the optimised module as host assembly. */
+int rt_jit_build(RtJit *j, const RtPlan *p, int prec, int compile, const RtOptions *o, RtStatus *st);
 void rt_jit_free(RtJit *j);
-/* FN_DUMP_LLVM=FILE writes the module text there, FN_DUMP_ASM=FILE the optimised module as host
- * assembly (for reading the generated code). */
 
 #endif

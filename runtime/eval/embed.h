@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include "runtime/core/exec.h"
 #include "runtime/eval/lfw.h"
 
 typedef struct {

@@ -6,7 +6,6 @@
 
 #include "runtime/eval/model.h"
 #include "runtime/eval/embed.h"
-#include "runtime/gpu/gpu_exec.h"
 
 void rt_validate_defaults(RtValidateOpts *o) {
     memset(o, 0, sizeof *o);
@@ -17,7 +16,6 @@ void rt_validate_defaults(RtValidateOpts *o) {
     o->lfw_nrof_folds = 10;
     o->nrof_preprocess_threads = 4;
     o->seed = 666;
-    o->device = "cpu";
 }
 
 int rt_validate(const RtValidateOpts *o, RtStatus *st) {
@@ -28,7 +26,6 @@ int rt_validate(const RtValidateOpts *o, RtStatus *st) {
     RtLfwPairs pairs;
     memset(&pairs, 0, sizeof pairs);
     RtExec *ex = NULL;
-    RtGpu *gpu = NULL;
     int rc = -1;
     if (ir_output(m.g, "embeddings") == IR_NONE) {
         rt_fail(st, "artifact %s has no eval graph with \"embeddings\"", m.artifact);
@@ -40,10 +37,11 @@ int rt_validate(const RtValidateOpts *o, RtStatus *st) {
     fprintf(log, "Model: %s%s%s\n", m.artifact, m.ckpt[0] ? " with " : " (untrained, seeded weights)", m.ckpt);
     fprintf(log, "LFW: %d pairs, skipped %d image pairs with missing images\n", pairs.n_pairs, pairs.n_skipped);
     const char *want[] = {"embeddings"};
-    if (rt_gpu_choose(o->device, "LFW", &gpu, log, st) < 0) goto done;
-    ex = gpu ? rt_exec_bind_gpu(gpu, 1.0, m.g, m.vars, m.b, m.nb, want, 1, 0, st)
-             : rt_exec_bind(m.g, m.vars, m.b, m.nb, want, 1, 0, st);
-    if (!ex) goto done;
+    if (!o->backend) {
+        rt_fail(st, "no backend to run on (RtValidateOpts.backend)");
+        goto done;
+    }
+    if (!(ex = rt_exec_bind(o->backend, m.g, m.vars, m.b, m.nb, want, 1, 0, st))) goto done;
     if (rt_exec_upload_vars(ex, st) < 0) goto done; /* a GPU's copy */
     RtEmbedOpts eo = {o->lfw_batch_size, o->image_size, o->nrof_preprocess_threads,
                       o->use_fixed_image_standardization, o->use_flipped_images, o->lfw_nrof_folds,
@@ -62,7 +60,6 @@ int rt_validate(const RtValidateOpts *o, RtStatus *st) {
     rc = 0;
 done:
     rt_exec_free(ex);
-    rt_gpu_close(gpu);
     rt_lfw_free(&pairs);
     rt_model_close(&m);
     return rc;

@@ -5,7 +5,7 @@
 
 #include <signal.h>
 
-#include "runtime/core/rt.h"
+#include "runtime/core/exec.h"
 
 typedef struct {
     const char *model; /* artifact, checkpoint or run directory */
@@ -13,7 +13,7 @@ typedef struct {
     int lfw_batch_size, image_size, embedding_size, lfw_nrof_folds, distance_metric;
     int use_flipped_images, subtract_mean, use_fixed_image_standardization;
     int use_moving_averages, nrof_preprocess_threads;
-    const char *device; /* cpu, gpu or auto */
+    const RtBackend *backend; /* where the forward passes run */
     uint64_t seed;
     volatile sig_atomic_t *stop; /* set (by a signal handler) to stop between batches; may be NULL */
     FILE *log;

@@ -202,7 +202,7 @@ static void *worker(void *arg) {
     Shared *sh = arg;
     RtStatus st;
     rt_blas_threads(1); /* this thread's OpenMP setting: the workers are the parallelism */
-    RtMtcnn *m = rt_mtcnn_new(sh->g[0], sh->g[1], sh->g[2], sh->o->weights_dir, &st);
+    RtMtcnn *m = rt_mtcnn_new(sh->o->backend, sh->g[0], sh->g[1], sh->g[2], sh->o->weights_dir, &st);
     for (;;) {
         pthread_mutex_lock(&sh->mu);
         int i = sh->failed || !m || (sh->o->stop && *sh->o->stop) ? sh->n_jobs : sh->next++;

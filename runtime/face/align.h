@@ -16,6 +16,7 @@ typedef struct {
     const char *input_dir, *output_dir;
     const char *model;       /* artifact with pnet/eval, rnet/eval, onet/eval */
     const char *weights_dir; /* det1.npy, det2.npy, det3.npy */
+    const RtBackend *backend; /* where the nets run (the CPU's) */
     int image_size, margin;
     int random_order, detect_multiple_faces;
     int threads;

@@ -11,6 +11,7 @@
 
 #include "runtime/data/image.h"
 #include "runtime/data/npy.h"
+#include "runtime/core/exec.h"
 
 /* Fills every variable "<net>/<layer>/<param>" of vars from w (net: "pnet", "rnet", "onet").
  * adapt 0 copies the arrays as they are (for images fed transposed, as the reference). */
@@ -32,9 +33,9 @@ void rt_mtcnn_defaults(RtMtcnnParams *p);
 /* A detector: the three nets bound on their own variables, with executors cached per PNet
  * input size and per crop batch size. One per thread; the graphs are only read. */
 typedef struct RtMtcnn RtMtcnn;
-/* graphs: PNet, RNet, ONet eval graphs (input "data"; outputs prob, reg, landmarks);
- * weights_dir holds det1.npy, det2.npy, det3.npy. */
-RtMtcnn *rt_mtcnn_new(const IrGraph *pnet, const IrGraph *rnet, const IrGraph *onet,
+/* graphs: PNet, RNet, ONet eval graphs (input "data"; outputs prob, reg, landmarks), bound on
+ * be (the CPU's: per-image nets); weights_dir holds det1.npy, det2.npy, det3.npy. */
+RtMtcnn *rt_mtcnn_new(const RtBackend *be, const IrGraph *pnet, const IrGraph *rnet, const IrGraph *onet,
                       const char *weights_dir, RtStatus *st);
 void rt_mtcnn_free(RtMtcnn *m);
 /* All faces in img, in descending score (*faces malloc'ed, NULL when none). */

@@ -18,6 +18,7 @@ typedef struct {
 } PnetSlot;
 
 struct RtMtcnn {
+    const RtBackend *be;
     const IrGraph *g[3];
     RtVars *vars;
     PnetSlot pnet[PNET_CACHE];
@@ -56,7 +57,7 @@ void rt_mtcnn_defaults(RtMtcnnParams *p) {
 
 static RtExec *bind(RtMtcnn *m, int net, int n, int h, int w, RtStatus *st) {
     RtBinding b[] = {{"N", n}, {"H", h}, {"W", w}};
-    return rt_exec_bind(m->g[net], m->vars, b, net == 0 ? 3 : 1, NULL, 0, 0, st);
+    return rt_exec_bind(m->be, m->g[net], m->vars, b, net == 0 ? 3 : 1, NULL, 0, 0, st);
 }
 
 static RtExec *pnet_for(RtMtcnn *m, int h, int w, RtStatus *st) {
@@ -77,10 +78,15 @@ static RtExec *pnet_for(RtMtcnn *m, int h, int w, RtStatus *st) {
     return lru->ex;
 }
 
-RtMtcnn *rt_mtcnn_new(const IrGraph *pnet, const IrGraph *rnet, const IrGraph *onet,
+RtMtcnn *rt_mtcnn_new(const RtBackend *be, const IrGraph *pnet, const IrGraph *rnet, const IrGraph *onet,
                       const char *weights_dir, RtStatus *st) {
     static const char *const nets[3] = {"pnet", "rnet", "onet"};
     RtMtcnn *m = calloc(1, sizeof *m);
+    if (!m) {
+        rt_fail(st, "out of memory opening the detector");
+        return NULL;
+    }
+    m->be = be;
     m->g[0] = pnet;
     m->g[1] = rnet;
     m->g[2] = onet;

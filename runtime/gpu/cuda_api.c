@@ -13,13 +13,12 @@ static void *open_first(const char *const *names) {
     return NULL;
 }
 
-int rt_cuda_open(RtCudaApi *a, RtStatus *st) {
+int rt_cuda_open(RtCudaApi *a, const char *emu, RtStatus *st) {
     memset(a, 0, sizeof *a);
     static const char *const cuda_names[] = {"libcuda.so.1", "libcuda.so", NULL};
     static const char *const cublas_names[] = {"libcublas.so", "libcublas.so.13", "libcublas.so.12",
                                                "/usr/local/cuda/lib64/libcublas.so", NULL};
-    const char *emu = getenv("FN_CUDA_EMULATOR"); /* tests: the host emulation (tests/hostcuda) */
-    if (emu && *emu) {
+    if (emu && *emu) { /* tests: the host emulation (tests/hostcuda) */
         if (!(a->libcuda = a->libcublas = dlopen(emu, RTLD_NOW | RTLD_LOCAL)))
             return rt_fail(st, "FN_CUDA_EMULATOR=%s: %s", emu, dlerror());
     } else if (!(a->libcuda = open_first(cuda_names)))

@@ -75,7 +75,8 @@ typedef struct {
 
 /* Opens libcuda and libcublas and initialises device 0. -1 with a message when either library
  * or a device is missing. */
-int rt_cuda_open(RtCudaApi *api, RtStatus *st);
+/* emulator: a library standing in for the driver and cuBLAS (tests/hostcuda), or NULL. */
+int rt_cuda_open(RtCudaApi *api, const char *emulator, RtStatus *st);
 /* "file:line: call: the driver's message" for a failed call; 0 for success. */
 int rt_cuda_check(const RtCudaApi *api, CUresult r, const char *call, const char *file, int line, RtStatus *st);
 #define RT_CU(api, st, call) rt_cuda_check((api), (api)->call, #call, __FILE__, __LINE__, (st))

@@ -14,11 +14,16 @@
 #include "runtime/core/plan.h"
 #include "runtime/core/rt.h"
 
-RtGpu *rt_gpu_open(RtStatus *st) {
+RtGpu *rt_gpu_open(const RtOptions *o, RtStatus *st) {
     RtGpu *gpu = calloc(1, sizeof *gpu);
+    if (!gpu) {
+        rt_fail(st, "out of memory opening the GPU");
+        return NULL;
+    }
+    gpu->opt = *o;
     CUdevice dev;
     int major = 0, minor = 0;
-    if (rt_cuda_open(&gpu->api, st) < 0 || RT_CU(&gpu->api, st, cuDeviceGet(&dev, 0)) < 0 ||
+    if (rt_cuda_open(&gpu->api, o->cuda_emulator, st) < 0 || RT_CU(&gpu->api, st, cuDeviceGet(&dev, 0)) < 0 ||
         RT_CU(&gpu->api, st, cuDeviceGetName(gpu->name, 100, dev)) < 0 ||
         RT_CU(&gpu->api, st, cuDeviceGetAttribute(&major, ATTR_CC_MAJOR, dev)) < 0 ||
         RT_CU(&gpu->api, st, cuDeviceGetAttribute(&minor, ATTR_CC_MINOR, dev)) < 0 ||
@@ -40,20 +45,14 @@ RtGpu *rt_gpu_open(RtStatus *st) {
         return NULL;
     }
     st->msg[0] = 0; /* without a workspace of ours (allocation failed) cuBLAS uses its own */
-    /* TF32 tensor-core GEMMs unless FN_GPU_TF32=0 (full float32, for the strict comparisons) */
-    const char *tf = getenv("FN_GPU_TF32");
-    gpu->tf32 = !(tf && strcmp(tf, "0") == 0) && gpu->api.cublasSetMathMode &&
+    /* TF32 tensor-core GEMMs unless gpu_tf32 is 0 (full float32, for the strict comparisons) */
+    gpu->tf32 = o->gpu_tf32 && gpu->api.cublasSetMathMode &&
                 gpu->api.cublasSetMathMode(gpu->blas, CUBLAS_TF32_TENSOR_OP_MATH) == 0;
-    /* FN_GPU_BF16=1: cuBLAS's GEMMs on bfloat16 operands (gpu_ops.c: the column convolutions' in
-     * bfloat16, the others rounded by cuBLAS); =columns: only the column convolutions'; =act: as 1,
+    /* gpu_bf16 1: cuBLAS's GEMMs on bfloat16 operands (gpu_ops.c: the column convolutions' in
+     * bfloat16, the others rounded by cuBLAS); 2: only the column convolutions'; 3 (act): as 1,
      * and the activations and their gradients stored in bfloat16 (gpu_half.c); the implicit-GEMM
-     * convolutions multiply in TF32. Off by default */
-    const char *bf = getenv("FN_GPU_BF16");
-    gpu->bf16 = !gpu->tf32 || !bf || !gpu->api.cublasGemmEx ? 0
-                : !strcmp(bf, "1")                            ? 1
-                : !strcmp(bf, "columns")                      ? 2
-                : !strcmp(bf, "act")                          ? 3
-                                                              : 0;
+     * convolutions multiply in TF32. Off by default; only with TF32 */
+    gpu->bf16 = gpu->tf32 && gpu->api.cublasGemmEx && o->gpu_bf16 >= 1 && o->gpu_bf16 <= 3 ? o->gpu_bf16 : 0;
     snprintf(gpu->arch, sizeof gpu->arch, "sm_%d%d", major, minor);
     size_t len = strlen(gpu->name);
     snprintf(gpu->name + len, sizeof gpu->name - len, " (%s%s)", gpu->arch,
@@ -78,23 +77,6 @@ void rt_gpu_close(RtGpu *gpu) {
 const char *rt_gpu_name(const RtGpu *gpu) { return gpu->name; }
 
 int rt_gpu_bf16(const RtGpu *gpu) { return gpu->bf16; }
-
-int rt_gpu_choose(const char *device, const char *what, RtGpu **gpu, FILE *log, RtStatus *st) {
-    const char *d = device ? device : "cpu";
-    *gpu = NULL;
-    if (strcmp(d, "cpu") && strcmp(d, "gpu") && strcmp(d, "auto"))
-        return rt_fail(st, "--device %s: one of cpu, gpu, auto", d);
-    if (!strcmp(d, "cpu")) {
-        fprintf(log, "Device: CPU\n");
-        return 0;
-    }
-    RtStatus why;
-    *gpu = rt_gpu_open(&why);
-    if (*gpu) fprintf(log, "Device: %s (%s)\n", rt_gpu_name(*gpu), what);
-    else if (!strcmp(d, "gpu")) return rt_fail(st, "--device gpu: %s", why.msg);
-    else fprintf(log, "Device: CPU (%s)\n", why.msg);
-    return 0;
-}
 
 /* ---- setup ----------------------------------------------------------------------------------- */
 
@@ -173,7 +155,8 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     size_t n_cubin;
     int hit;
     char *log;
-    int rc = cu_compile_cached(ex->mod.source, gpu->arch, NULL, &cubin, &n_cubin, &hit, &log, err, sizeof err);
+    int rc = cu_compile_cached(ex->mod.source, gpu->arch, gpu->opt.kernel_cache, gpu->opt.cuda_emulator, &cubin, &n_cubin,
+                               &hit, &log, err, sizeof err);
     if (rc < 0) {
         rt_fail(st, "%s%s%s", err, log && *log ? ":\n" : "", log ? log : "");
         free(log);
@@ -349,18 +332,17 @@ static int fused_plan(RtGpuExec *ex, const int64_t *sym, const char *const *want
     return 0;
 }
 
-/* The plan and the module: fused (FN_FUSE unset or not 0) when every group can be written as a
- * kernel, else a kernel per op. A fused plan keeps each value's memory from the next value for
- * FN_GPU_PLAN_SLACK node positions after its last reader (default 64: in bench/gpu/stream_plan's
+/* The plan and the module: fused (options' fuse) when every group can be written as a kernel,
+ * else a kernel per op. A fused plan keeps each value's memory from the next value for
+ * gpu_plan_slack node positions after its last reader (default 64: in bench/gpu/stream_plan's
  * model of Inception-ResNet-v1 at batch 256 the step's streams then overlap to 0.734 of one
  * stream's, against 0.772 with the memory reused at once, for 11 % more of it), unless the slab
  * would then take over a quarter of the memory fn may use on the card. */
 static int plan_and_emit(RtGpuExec *ex, const int64_t *sym, const char *const *want, int n_want, int run_effects,
                          double fraction, RtStatus *st) {
     char err[512];
-    if (rt_exec_fusion_enabled()) {
-        const char *sl = getenv("FN_GPU_PLAN_SLACK");
-        int slack = sl && *sl ? atoi(sl) : 64, flags = RT_PLAN_FUSE | RT_PLAN_ASSIGN | RT_PLAN_READS_FIRST;
+    if (ex->opt.fuse) {
+        int slack = ex->opt.gpu_plan_slack, flags = RT_PLAN_FUSE | RT_PLAN_ASSIGN | RT_PLAN_READS_FIRST;
         size_t free_b = 0, total_b = 0;
         if (slack < 0 || slack > 1 << 20) slack = 0;
         if (fused_plan(ex, sym, want, n_want, run_effects, flags | RT_PLAN_SLACK(slack), st) < 0) return -1;
@@ -380,32 +362,32 @@ static int plan_and_emit(RtGpuExec *ex, const int64_t *sym, const char *const *w
     return 0;
 }
 
-RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const IrGraph *g, RtVars *vars, const int64_t *sym,
-                           const char *const *want, int n_want, int run_effects, double memory_fraction,
-                           RtStatus *st) {
+RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const RtOptions *o, const IrGraph *g, RtVars *vars, const int64_t *sym,
+                           const char *const *want, int n_want, int run_effects, RtStatus *st) {
     if (vars->prec != 4) {
         rt_fail(st, "the GPU runs float32 variables");
         return NULL;
     }
     RtGpuExec *ex = calloc(1, sizeof *ex);
+    if (!ex) {
+        rt_fail(st, "out of memory binding a graph");
+        return NULL;
+    }
     ex->gpu = gpu;
+    ex->opt = *o;
     ex->g = g;
     ex->vars = vars;
-    const char *col_mb = getenv("FN_GPU_COL_MB");
-    double mb = col_mb && *col_mb ? atof(col_mb) : 256;
-    ex->col_bytes = mb > 0 ? (size_t)(mb * 1048576) : 0;
-    const char *imp = getenv("FN_GPU_IMPLICIT");
-    ex->implicit = imp && *imp ? atoi(imp) : 2;
-    const char *once = getenv("FN_GPU_ROUND_ONCE");
-    ex->round_each = once && !strcmp(once, "0");
+    ex->col_bytes = o->gpu_col_mb > 0 ? (size_t)(o->gpu_col_mb * 1048576) : 0;
+    ex->implicit = o->gpu_implicit;
+    ex->round_each = !o->gpu_round_once;
+    double memory_fraction = o->gpu_memory_fraction;
     if (rt_vars_bind(vars, g, sym, st) < 0 ||
         plan_and_emit(ex, sym, want, n_want, run_effects, memory_fraction > 0 ? memory_fraction : 1, st) < 0 ||
         setup(ex, memory_fraction > 0 ? memory_fraction : 1, st) < 0) {
         rt_gpu_exec_free(ex);
         return NULL;
     }
-    const char *prof = getenv("FN_PROFILE");
-    if (prof && *prof && strcmp(prof, "0") != 0) {
+    if (o->profile) {
         ex->prof_s = calloc(2 * IR_OP_COUNT, sizeof *ex->prof_s); /* ops alone, then groups by last op */
         ex->prof_calls = calloc(2 * IR_OP_COUNT, sizeof *ex->prof_calls);
     }
@@ -477,11 +459,10 @@ void *rt_gpu_exec_input(RtGpuExec *ex, const char *name, int64_t *n) {
 }
 
 /* Whether steps may be captured as a CUDA graph and replayed: the driver has the calls, no
- * per-node profile is being taken, and FN_CUDA_GRAPH is not 0. */
+ * per-node profile is being taken, and the options allow it. */
 static int graphs_usable(const RtGpuExec *ex) {
     const RtCudaApi *a = &ex->gpu->api;
-    const char *e = getenv("FN_CUDA_GRAPH");
-    return !(e && strcmp(e, "0") == 0) && !ex->prof_s && a->cuStreamBeginCapture && a->cuStreamEndCapture &&
+    return ex->opt.cuda_graph && !ex->prof_s && a->cuStreamBeginCapture && a->cuStreamEndCapture &&
            a->cuGraphInstantiateWithFlags && a->cuGraphLaunch && a->cuGraphDestroy && a->cuGraphExecDestroy;
 }
 
@@ -679,3 +660,74 @@ int rt_gpu_exec_sync_host(RtGpuExec *ex, RtVars *ema, RtStatus *st) {
 int rt_gpu_exec_half_values(const RtGpuExec *ex) { return ex->half_values; }
 
 size_t rt_gpu_exec_bytes(const RtGpuExec *ex) { return ex->bytes; }
+
+/* ---- the backend (runtime/core/exec.h) ------------------------------------------------------ */
+
+static void *gpu_bind(const RtBackend *be, const IrGraph *g, RtVars *vars, const int64_t *sym, const char *const *want,
+                      int n_want, int run_effects, RtStatus *st) {
+    return rt_gpu_exec_new(be->dev, &be->opt, g, vars, sym, want, n_want, run_effects, st);
+}
+
+static void gpu_free(void *x) { rt_gpu_exec_free(x); }
+
+static void *gpu_input(void *x, const char *name, int64_t *n) { return rt_gpu_exec_input(x, name, n); }
+
+static int gpu_run(void *x, uint64_t seed, uint64_t step, RtStatus *st) { return rt_gpu_exec_run(x, seed, step, st); }
+
+/* launch, fill and stage the next inputs while the step runs, then wait (rt_exec_run_ahead) */
+static int gpu_run_ahead(void *x, uint64_t seed, uint64_t step, int next, int (*fill)(void *, RtStatus *), void *ctx,
+                         RtStatus *st) {
+    RtGpuExec *ex = x;
+    if (!rt_gpu_exec_overlaps(ex)) return rt_gpu_exec_run(ex, seed, step, st) < 0 ? -1 : 0;
+    if (rt_gpu_exec_launch(ex, seed, step, st) < 0) return -1;
+    if (next && (fill(ctx, st) < 0 || rt_gpu_exec_stage(ex, st) < 0)) return -1;
+    return rt_gpu_exec_wait(ex, st) < 0 ? -1 : next;
+}
+
+static const void *gpu_output(void *x, const char *name, int64_t *n, int *rank, int64_t *dims, RtStatus *st) {
+    return rt_gpu_exec_output(x, name, n, rank, dims, st);
+}
+
+static int gpu_upload(void *x, RtStatus *st) { return rt_gpu_exec_upload_vars(x, st); }
+
+static int gpu_ema(void *x, RtVars *ema, double decay, int64_t t, RtStatus *st) {
+    return rt_gpu_exec_ema_update(x, ema, decay, t, st);
+}
+
+static int gpu_sync(void *x, RtVars *ema, RtStatus *st) { return rt_gpu_exec_sync_host(x, ema, st); }
+
+static size_t gpu_bytes(const void *x) { return rt_gpu_exec_bytes(x); }
+
+static int gpu_streams(const void *x, int *waits, double *overlap) { return rt_gpu_exec_streams(x, waits, overlap); }
+
+static void gpu_close(RtBackend *be) {
+    rt_gpu_close(be->dev);
+    be->dev = NULL;
+}
+
+static const RtBackendOps gpu_ops = {
+    .bind = gpu_bind,
+    .free = gpu_free,
+    .input = gpu_input,
+    .run = gpu_run,
+    .run_ahead = gpu_run_ahead,
+    .output = gpu_output,
+    .upload_vars = gpu_upload,
+    .ema_update = gpu_ema,
+    .sync_host = gpu_sync,
+    .bytes = gpu_bytes,
+    .streams = gpu_streams,
+    .close = gpu_close,
+};
+
+int rt_backend_gpu_open(RtBackend *be, const RtOptions *o, RtBackend *host, RtStatus *st) {
+    memset(be, 0, sizeof *be);
+    RtGpu *gpu = rt_gpu_open(o, st);
+    if (!gpu) return -1;
+    be->ops = &gpu_ops;
+    be->dev = gpu;
+    be->opt = *o;
+    be->host = host;
+    snprintf(be->name, sizeof be->name, "%s", gpu->name);
+    return 0;
+}

@@ -11,7 +11,7 @@
  * The step's work is spread over streams (gpu_queues.c, streams.h), with optimiser updates
  * written straight into their variables.
  *
- * Status: the unfused path (FN_FUSE=0) matched the CPU executor on an H200 (2026-11-28,
+ * Status: the unfused path (options' fuse 0) matched the CPU executor on an H200 (2026-11-28,
  * bench/RESULTS.md). The fused kernels, the device-side moving averages, the deferred copies
  * back, the CUDA graph and the streams were written after that lease and run in ctest on
  * tests/hostcuda's emulation; bench/gpu/check.sh checks them on the next lent machine. It builds
@@ -21,27 +21,28 @@
 
 #include <stdio.h>
 
+#include "runtime/core/exec.h"
 #include "runtime/core/plan.h"
-#include "runtime/core/rt.h"
 
 typedef struct RtGpu RtGpu;
-/* Device 0 with its stream and cuBLAS handle; NULL with a message if there is none. */
-RtGpu *rt_gpu_open(RtStatus *st);
+/* The GPU backend (runtime/core/exec.h) on device 0 with options o (copied): 0, or -1 with the
+ * reason when there is no GPU. host: the backend for graphs the device cannot take. */
+int rt_backend_gpu_open(RtBackend *be, const RtOptions *o, RtBackend *host, RtStatus *st);
+
+/* Device 0 with its stream and cuBLAS handle, with o's device options (the emulator, the kernel
+ * cache, TF32, bfloat16); NULL with a message if there is none. */
+RtGpu *rt_gpu_open(const RtOptions *o, RtStatus *st);
 void rt_gpu_close(RtGpu *gpu);
 const char *rt_gpu_name(const RtGpu *gpu); /* e.g. "NVIDIA H100 80GB HBM3 (sm_90)" */
-/* FN_GPU_BF16 as the card took it: 0 off, 1 bfloat16 GEMM operands, 2 only the column
+/* gpu_bf16 as the card took it: 0 off, 1 bfloat16 GEMM operands, 2 only the column
  * convolutions', 3 (act) as 1 with the activations and their gradients stored in bfloat16 */
 int rt_gpu_bf16(const RtGpu *gpu);
-/* --device: "cpu" (or NULL) gives *gpu NULL; "gpu" opens device 0 or fails; "auto" opens it if
- * it can. Writes "Device: ..." to log, with `what` runs there. */
-int rt_gpu_choose(const char *device, const char *what, RtGpu **gpu, FILE *log, RtStatus *st);
 
 typedef struct RtGpuExec RtGpuExec;
-/* As rt_exec_new (float32 variables only); memory_fraction bounds the slab against the free
- * device memory (--gpu_memory_fraction). */
-RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const IrGraph *g, RtVars *vars, const int64_t *sym,
-                           const char *const *want, int n_want, int run_effects, double memory_fraction,
-                           RtStatus *st);
+/* As rt_exec_new (float32 variables only), with options o (copied); o's gpu_memory_fraction
+ * bounds the slab against the device memory (--gpu_memory_fraction). */
+RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const RtOptions *o, const IrGraph *g, RtVars *vars, const int64_t *sym,
+                           const char *const *want, int n_want, int run_effects, RtStatus *st);
 void rt_gpu_exec_free(RtGpuExec *ex);
 void *rt_gpu_exec_input(RtGpuExec *ex, const char *name, int64_t *n); /* host staging buffer */
 int rt_gpu_exec_run(RtGpuExec *ex, uint64_t seed, uint64_t step, RtStatus *st); /* launch, then wait */
@@ -69,12 +70,12 @@ int rt_gpu_exec_ema_update(RtGpuExec *ex, RtVars *ema, double decay, int64_t t, 
  * effects, and ema's averages when the device updates them. */
 int rt_gpu_exec_sync_host(RtGpuExec *ex, RtVars *ema, RtStatus *st);
 size_t rt_gpu_exec_bytes(const RtGpuExec *ex); /* device bytes held */
-/* The streams the step's work uses (FN_GPU_STREAMS, default 4), the waits between them, and the
+/* The streams the step's work uses (options' gpu_streams, default 4), the waits between them, and the
  * step's modelled length on them over its length on one (runtime/gpu/streams.h). */
 int rt_gpu_exec_streams(const RtGpuExec *ex, int *waits, double *overlap);
-/* The values FN_GPU_BF16=act keeps in bfloat16 (0 otherwise). */
+/* The values gpu_bf16 act keeps in bfloat16 (0 otherwise). */
 int rt_gpu_exec_half_values(const RtGpuExec *ex);
-/* FN_GPU_BF16=act's choice (runtime/gpu/gpu_half.c): sets esize 2 (bfloat16) for the values of p
+/* gpu_bf16 act's choice (runtime/gpu/gpu_half.c): sets esize 2 (bfloat16) for the values of p
  * (rt_plan_values' fused plan) kept so: the rank-4 values that lead with the batch, stored, not
  * read by the host, whose writer and readers all have bfloat16 forms (a reshape's operand and a
  * concat's operands sharing its type). Returns how many. */

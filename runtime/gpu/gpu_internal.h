@@ -42,12 +42,13 @@ typedef struct {
 } GpuQueue;                           /* (a queue >= 1 is in use when it has a stream) */
 
 struct RtGpu {
+    RtOptions opt; /* as opened: the emulator, the kernel cache, TF32 and bfloat16 */
     RtCudaApi api;
     CUstream stream;
     cublasHandle_t blas;
     char name[160], arch[16];
     int sm_count, tf32;
-    int bf16;              /* FN_GPU_BF16 (with TF32): 1 every cuBLAS GEMM on bfloat16 operands, 2 the
+    int bf16;              /* options' gpu_bf16 (with TF32): 1 every cuBLAS GEMM on bfloat16 operands, 2 the
                               column convolutions' only, 3 as 1 with the activations and their
                               gradients stored in bfloat16 (gpu_half_values); 0 none */
     CUdeviceptr workspace; /* cuBLAS's (WORKSPACE bytes) */
@@ -56,6 +57,7 @@ struct RtGpu {
 
 struct RtGpuExec {
     RtGpu *gpu;
+    RtOptions opt; /* as bound */
     const IrGraph *g;
     RtVars *vars;
     RtPlan plan;

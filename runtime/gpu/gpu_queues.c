@@ -5,12 +5,11 @@
 
 #include "runtime/gpu/gpu_internal.h"
 
-/* FN_GPU_STREAMS: how many streams a step may use; 1 with a per-node profile (which synchronises
- * after every node) or a driver without events */
+/* How many streams a step may use (options' gpu_streams); 1 with a per-node profile (which
+ * synchronises after every node) or a driver without events */
 static int queues_wanted(const RtGpuExec *ex) {
     const RtCudaApi *a = &ex->gpu->api;
-    const char *e = getenv("FN_GPU_STREAMS");
-    int n = e && *e ? atoi(e) : 4;
+    int n = ex->opt.gpu_streams;
     if (n < 1) n = 1;
     if (n > GPU_MAX_QUEUES) n = GPU_MAX_QUEUES;
     if (ex->prof_s || !a->cuEventCreate || !a->cuEventDestroy || !a->cuEventRecord || !a->cuStreamWaitEvent) n = 1;

@@ -14,7 +14,6 @@
 #include "runtime/core/artifact.h"
 #include "runtime/core/checkpoint.h"
 #include "runtime/core/ema.h"
-#include "runtime/gpu/gpu_exec.h"
 #include "runtime/eval/embed.h"
 #include "runtime/data/loader.h"
 #include "runtime/train/rundir.h"
@@ -51,8 +50,6 @@ void rt_train_defaults(RtTrainOpts *o) {
     o->lfw_nrof_folds = 10;
     o->nrof_preprocess_threads = 4;
     o->max_bad_images = 10;
-    o->device = "cpu";
-    o->gpu_memory_fraction = 1.0;
 }
 
 /* One bound graph with its input buffers. */
@@ -69,7 +66,7 @@ static void set_input(RtExec *ex, const char *name, double v) {
 }
 
 static int step_open(Step *s, IrGraph *g, RtVars *vars, const RtTrainOpts *o, int batch,
-                     int n_classes, int run_effects, int with_grads, RtGpu *gpu, RtStatus *st) {
+                     int n_classes, int run_effects, int with_grads, const RtBackend *be, RtStatus *st) {
     memset(s, 0, sizeof *s);
     RtBinding b[] = {{"N", batch},
                      {"image_size", o->image_size},
@@ -82,8 +79,7 @@ static int step_open(Step *s, IrGraph *g, RtVars *vars, const RtTrainOpts *o, in
         if (ir_output(g, base[i]) != IR_NONE) want[n_want++] = base[i];
     for (int i = 0; with_grads && i < g->n_outputs; i++) /* for the gradient histograms */
         if (strncmp(ir_str(g, g->outputs[i].name), "grad/", 5) == 0) want[n_want++] = ir_str(g, g->outputs[i].name);
-    s->ex = gpu ? rt_exec_bind_gpu(gpu, o->gpu_memory_fraction, g, vars, b, 4, want, n_want, run_effects, st)
-                : rt_exec_bind(g, vars, b, 4, want, n_want, run_effects, st);
+    s->ex = rt_exec_bind(be, g, vars, b, 4, want, n_want, run_effects, st);
     free(want);
     if (!s->ex) return -1;
     int64_t n_img;
@@ -203,7 +199,7 @@ static int save(Saver *sv, int64_t step, RtStatus *st) {
     fprintf(sv->log, "Saving variables\n");
     double t0 = rt_now();
     if (rt_exec_sync_host(sv->ex, sv->ema, st) < 0) return -1;
-    if (rt_checkpoint_save(path, &info, sv->vars, sv->ema, st) < 0) return -1;
+    if (rt_checkpoint_save(path, &info, sv->vars, sv->ema, sv->o->kill_midwrite, st) < 0) return -1;
     fprintf(sv->log, "Variables saved in %.2f seconds\n", rt_now() - t0);
     snprintf(sv->last, sizeof sv->last, "%s", path);
     prune_checkpoints(sv->model_dir, sv->run, 3);
@@ -279,7 +275,6 @@ typedef struct {
     RtLoader *ld;
     RtSchedule sched;
     RtTrainLog logs;
-    RtGpu *gpu; /* the training step's device, NULL for the CPU */
 } Run;
 
 static void run_free(Run *r) {
@@ -296,7 +291,6 @@ static void run_free(Run *r) {
     rt_schedule_free(&r->sched);
     rt_trainlog_close(&r->logs);
     rt_artifact_free(&r->art);
-    rt_gpu_close(r->gpu);
 }
 
 /* Everything a start can fail on in the user's input, checked before any folder is created:
@@ -312,7 +306,7 @@ static int check_inputs(const RtTrainOpts *o, Run *r, char *resume_dir, char *ck
             return -1;
     }
     if (!o->resume) return 0;
-    rt_expand_home(o->resume, resume_dir, cap);
+    snprintf(resume_dir, cap, "%s", o->resume);
     if (stat(resume_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return rt_fail(st, "--resume %s: no such run directory", o->resume);
     if (rt_checkpoint_latest_intact(resume_dir, log, ckpt, cap, info, st) < 0) return -1;
@@ -325,7 +319,6 @@ static int check_inputs(const RtTrainOpts *o, Run *r, char *resume_dir, char *ck
     return 0;
 }
 
-/* --device: the GPU when asked (an error if there is none) or, with auto, when there is one. */
 
 int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     FILE *log = o->log ? o->log : stdout;
@@ -339,6 +332,7 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     char graph_name[64], log_dir[4096], resume_dir[4096], ckpt[4096];
     RtCkptInfo info;
     snprintf(graph_name, sizeof graph_name, "train/%s", o->optimizer);
+    if (!o->backend) return rt_fail(st, "no backend to train on (RtTrainOpts.backend)");
     if (o->learning_rate <= 0 && rt_schedule_load(o->learning_rate_schedule_file, &r.sched, st) < 0)
         return -1;
     if (rt_artifact_load(o->artifact, &r.art, st) < 0) goto done;
@@ -368,25 +362,27 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
         rt_fail(st, "--data_dir %s: no training images after the validation split", o->data_dir);
         goto done;
     }
-    if (rt_gpu_choose(o->device, "training, validation and LFW", &r.gpu, log, st) < 0) goto done;
+    const RtBackend *be = o->backend;
     fprintf(log, "Building training graph\n");
     r.vars = rt_vars_new(4);
-    if (step_open(&r.ts, g, r.vars, o, o->batch_size, r.train.n_classes, 1, o->log_histograms, r.gpu, st) < 0)
+    if (step_open(&r.ts, g, r.vars, o, o->batch_size, r.train.n_classes, 1, o->log_histograms, be, st) < 0)
         goto done;
     if (r.val.n_images >= o->lfw_batch_size &&
-        step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, 0, r.gpu, st) < 0) {
-        if (!r.gpu) goto done;
-        fprintf(log, "note: validation runs on the CPU: %s\n", st->msg); /* the GPU could not take it */
+        step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, 0, be, st) < 0) {
+        if (be->host == be) goto done;
+        fprintf(log, "note: validation runs on the CPU: %s\n", st->msg); /* the device could not take it */
         rt_exec_free(r.vs.ex);
-        if (step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, 0, NULL, st) < 0) goto done;
+        if (step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, 0, be->host, st) < 0) goto done;
     }
     if (o->lfw_dir && o->lfw_dir[0]) {
         RtBinding b[] = {{"N", o->lfw_batch_size}, {"image_size", o->image_size},
                          {"embedding_size", o->embedding_size}, {"classes", r.train.n_classes}};
         const char *want[] = {"embeddings"};
-        r.lfw = r.gpu ? rt_exec_bind_gpu(r.gpu, o->gpu_memory_fraction, ge, r.vars, b, 4, want, 1, 0, st) : NULL;
-        if (r.gpu && !r.lfw) fprintf(log, "note: LFW runs on the CPU: %s\n", st->msg);
-        if (!r.lfw) r.lfw = rt_exec_bind(ge, r.vars, b, 4, want, 1, 0, st);
+        r.lfw = rt_exec_bind(be, ge, r.vars, b, 4, want, 1, 0, st);
+        if (!r.lfw && be->host != be) {
+            fprintf(log, "note: LFW runs on the CPU: %s\n", st->msg);
+            r.lfw = rt_exec_bind(be->host, ge, r.vars, b, 4, want, 1, 0, st);
+        }
         if (!r.lfw) goto done;
         fprintf(log, "LFW directory: %s (%d pairs, %d skipped for missing images)\n", o->lfw_dir,
                 r.pairs.n_pairs, r.pairs.n_skipped);
@@ -417,7 +413,7 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
             (long long)rt_vars_count(r.vars, 1),
             (double)(rt_exec_bytes(r.ts.ex) + (r.vs.ex ? rt_exec_bytes(r.vs.ex) : 0)) / (1 << 20));
     double overlap;
-    int waits, streams = rt_exec_gpu_streams(r.ts.ex, &waits, &overlap);
+    int waits, streams = rt_exec_streams(r.ts.ex, &waits, &overlap);
     if (streams)
         fprintf(log, "GPU step: %d streams, %d waits between them; modelled length %.2f of one stream's\n", streams,
                 waits, overlap);

@@ -5,7 +5,7 @@
 
 #include <signal.h>
 
-#include "runtime/core/rt.h"
+#include "runtime/core/exec.h"
 
 typedef struct {
     const char *artifact;
@@ -38,10 +38,11 @@ typedef struct {
     int log_histograms;        /* TensorBoard histograms of weights and gradients */
     double prelogits_hist_max; /* stat.h5 prelogits_hist range */
     /* restarts */
-    const char *device;            /* cpu, gpu or auto: where the training step runs */
-    double gpu_memory_fraction;    /* of the free device memory the step may take */
     const char *pretrained_model; /* a checkpoint file: weights restored by name and shape */
     const char *resume;           /* a run's model directory: continue from its last checkpoint */
+    /* where it runs */
+    const RtBackend *backend;     /* the step, validation and LFW; its host where the device cannot */
+    int kill_midwrite;            /* the crash test: killed halfway through writing a checkpoint */
     /* bookkeeping */
     const char *arguments_text; /* arguments.txt content */
     const char *command_line;   /* for revision_info.txt */

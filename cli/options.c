@@ -1,0 +1,84 @@
+/* See options.h. */
+#include "cli/options.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/cpu/cpu_exec.h"
+#include "runtime/gpu/gpu_exec.h"
+
+static const char *env(const char *name) {
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static int is0(const char *name) {
+    const char *v = env(name);
+    return v && !strcmp(v, "0");
+}
+
+static void gpu_from_env(RtOptions *o) {
+    const char *v;
+    o->gpu_tf32 = !is0("FN_GPU_TF32");
+    if ((v = env("FN_GPU_BF16")))
+        o->gpu_bf16 = !strcmp(v, "1") ? 1 : !strcmp(v, "columns") ? 2 : !strcmp(v, "act") ? 3 : 0;
+    if ((v = env("FN_GPU_STREAMS"))) o->gpu_streams = atoi(v);
+    if ((v = env("FN_GPU_IMPLICIT"))) o->gpu_implicit = atoi(v);
+    if ((v = env("FN_GPU_COL_MB"))) o->gpu_col_mb = atof(v);
+    if ((v = env("FN_GPU_PLAN_SLACK"))) o->gpu_plan_slack = atoi(v);
+    o->gpu_round_once = !is0("FN_GPU_ROUND_ONCE");
+    o->cuda_graph = !is0("FN_CUDA_GRAPH");
+    o->cuda_emulator = env("FN_CUDA_EMULATOR");
+    const char *cache = env("FN_KERNEL_CACHE"), *xdg = env("XDG_CACHE_HOME"), *home = env("HOME");
+    if (cache) snprintf(o->kernel_cache, sizeof o->kernel_cache, "%s", cache);
+    else if (xdg) snprintf(o->kernel_cache, sizeof o->kernel_cache, "%s/fn/kernels", xdg);
+    else snprintf(o->kernel_cache, sizeof o->kernel_cache, "%s/.cache/fn/kernels", home ? home : "/tmp");
+}
+
+void cli_options_from_env(RtOptions *o) {
+    rt_options_defaults(o);
+    const char *v;
+    o->fuse = !is0("FN_FUSE");
+    o->profile = env("FN_PROFILE") && !is0("FN_PROFILE");
+    if ((v = env("FN_LLVM"))) o->llvm = !strcmp(v, "0") ? 0 : !strcmp(v, "1") ? 1 : -1;
+    o->conv_winograd = !((v = env("FN_WINOGRAD")) && v[0] == '0');
+    o->conv_direct = !((v = env("FN_DIRECT")) && v[0] == '0');
+    o->dump_llvm = env("FN_DUMP_LLVM");
+    o->dump_asm = env("FN_DUMP_ASM");
+    gpu_from_env(o);
+}
+
+const char *cli_path(const char *p, char *buf, size_t cap) {
+    const char *home = env("HOME");
+    if (!p || p[0] != '~' || (p[1] != '/' && p[1]) || !home) return p;
+    snprintf(buf, cap, "%s%s", home, p + 1);
+    return buf;
+}
+
+int cli_backends_open(CliBackends *b, const char *device, const RtOptions *o, const char *what, FILE *log,
+                      RtStatus *st) {
+    const char *d = device ? device : "cpu";
+    memset(b, 0, sizeof *b);
+    rt_backend_cpu(&b->cpu, o);
+    b->chosen = &b->cpu;
+    if (strcmp(d, "cpu") && strcmp(d, "gpu") && strcmp(d, "auto")) return rt_fail(st, "--device %s: one of cpu, gpu, auto", d);
+    if (!strcmp(d, "cpu")) {
+        fprintf(log, "Device: CPU\n");
+        return 0;
+    }
+    RtStatus why;
+    if (rt_backend_gpu_open(&b->gpu, o, &b->cpu, &why) == 0) {
+        b->chosen = &b->gpu;
+        fprintf(log, "Device: %s (%s)\n", b->gpu.name, what);
+    } else if (!strcmp(d, "gpu")) {
+        return rt_fail(st, "--device gpu: %s", why.msg);
+    } else {
+        fprintf(log, "Device: CPU (%s)\n", why.msg);
+    }
+    return 0;
+}
+
+void cli_backends_close(CliBackends *b) {
+    rt_backend_close(&b->gpu);
+    rt_backend_close(&b->cpu);
+}

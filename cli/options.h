@@ -1,0 +1,27 @@
+/* The runtime's options from the environment, the paths' ~, and the backend --device picks:
+ * the one place that reads FN_* variables and the one place that knows every backend.
+ * What this is not: flag parsing (flags.h) or the options' meaning (runtime/core/options.h). */
+#ifndef FN_CLI_OPTIONS_H
+#define FN_CLI_OPTIONS_H
+
+#include <stdio.h>
+
+#include "runtime/core/exec.h"
+
+/* Defaults (rt_options_defaults), then the FN_* variables set in the environment. */
+void cli_options_from_env(RtOptions *o);
+/* p with a leading ~ expanded by $HOME into buf, or p itself. */
+const char *cli_path(const char *p, char *buf, size_t cap);
+
+/* The backends a command may use: the CPU always, a GPU when --device asks for one. */
+typedef struct {
+    RtBackend cpu, gpu;
+    RtBackend *chosen; /* &cpu or &gpu */
+} CliBackends;
+/* --device: "cpu" (or NULL), "gpu" (an error without one) or "auto" (the GPU if there is one).
+ * Writes "Device: ..." to log, with `what` runs there. 0, or -1 with st. */
+int cli_backends_open(CliBackends *b, const char *device, const RtOptions *o, const char *what, FILE *log,
+                      RtStatus *st);
+void cli_backends_close(CliBackends *b);
+
+#endif

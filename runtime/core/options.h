@@ -1,0 +1,45 @@
+/* How graphs run: the choices a user or a test makes about fusion, code generation and the
+ * GPU, in one struct. cli/options.c fills it once (defaults, then the FN_* variables, then
+ * flags) and prints it (fnc info, fnrun --verbose); a backend takes it when it opens and its
+ * executors read it when they bind. What this is not: where a graph runs (the backend) or what
+ * a training run does (RtTrainOpts). No library reads the environment.
+ */
+#ifndef FN_RT_OPTIONS_H
+#define FN_RT_OPTIONS_H
+
+#include <stdio.h>
+
+typedef struct {
+    /* both backends */
+    int fuse;    /* 1: pointwise nodes run fused (passes/fuse.c); 0: node by node, reference kernels (FN_FUSE) */
+    int profile; /* 1: seconds per op printed to stderr when an executor is freed (FN_PROFILE) */
+    /* the CPU */
+    int llvm;               /* fused loops compiled by LLVM: -1 when the step is large enough, 0 never, 1 always (FN_LLVM) */
+    int conv_winograd;      /* 1: Winograd convolutions where they win; 0 never (FN_WINOGRAD) */
+    int conv_direct;        /* 1: direct AVX-512 convolutions where they win; 0 never (FN_DIRECT) */
+    const char *dump_llvm;  /* a file for the LLVM module's text, or NULL (FN_DUMP_LLVM) */
+    const char *dump_asm;   /* a file for the optimised module as host assembly, or NULL (FN_DUMP_ASM) */
+    /* the GPU */
+    double gpu_memory_fraction; /* of the device memory an executor may take (--gpu_memory_fraction) */
+    int gpu_tf32;               /* 1: TF32 tensor-core GEMMs; 0: full float32 (FN_GPU_TF32) */
+    int gpu_bf16;               /* 0 off, 1 bfloat16 GEMM operands, 2 only the column convolutions', 3 as 1
+                                   with activations stored in bfloat16 (FN_GPU_BF16=0|1|columns|act) */
+    int gpu_streams;            /* streams a step may use (FN_GPU_STREAMS) */
+    int gpu_implicit;           /* implicit-GEMM convolutions: 0 none, 2 the default choice, 3 every window (FN_GPU_IMPLICIT) */
+    double gpu_col_mb;          /* MiB of im2col columns a convolution may take at once, 0: whole (FN_GPU_COL_MB) */
+    int gpu_round_once;         /* 1: bfloat16 weights rounded once a step; 0: by each GEMM (FN_GPU_ROUND_ONCE) */
+    int gpu_plan_slack;         /* node positions a value's memory waits before reuse (FN_GPU_PLAN_SLACK) */
+    int cuda_graph;             /* 1: steps captured and replayed as a CUDA graph (FN_CUDA_GRAPH) */
+    char kernel_cache[1024];    /* folder of compiled kernels, "" for none (FN_KERNEL_CACHE, else
+                                   $XDG_CACHE_HOME/fn/kernels, else ~/.cache/fn/kernels) */
+    const char *cuda_emulator;  /* tests: a host emulation of the driver, NVRTC and cuBLAS (FN_CUDA_EMULATOR) */
+} RtOptions;
+
+/* The defaults: fused, LLVM when it pays, every convolution path, TF32 on, bfloat16 off, 4
+ * streams, implicit GEMM 2, 256 MiB of columns, weights rounded once, slack 64, CUDA graphs,
+ * the whole device, no kernel cache, no emulator. */
+void rt_options_defaults(RtOptions *o);
+/* One line per option, "  name = value", for fnc info and fnrun --verbose. */
+void rt_options_print(const RtOptions *o, FILE *f);
+
+#endif
