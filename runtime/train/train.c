@@ -275,6 +275,12 @@ typedef struct {
     RtLoader *ld;
     RtSchedule sched;
     RtTrainLog logs;
+    IrGraph *g, *ge;  /* the training graph of --optimizer, the eval graph */
+    Saver sv;
+    char log_dir[4096], ckpt[4096]; /* ckpt: the checkpoint a resume starts from */
+    RtCkptInfo info;                /* its header */
+    int64_t step;                   /* the global step next to run */
+    double waited, busy;            /* seconds the steps waited for data, and ran */
 } Run;
 
 static void run_free(Run *r) {
@@ -320,199 +326,237 @@ static int check_inputs(const RtTrainOpts *o, Run *r, char *resume_dir, char *ck
 }
 
 
-int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
-    FILE *log = o->log ? o->log : stdout;
-    Run r;
-    memset(&r, 0, sizeof r);
-    Saver sv;
-    memset(&sv, 0, sizeof sv);
-    sv.o = o;
-    sv.log = log;
-    int rc = -1;
-    char graph_name[64], log_dir[4096], resume_dir[4096], ckpt[4096];
-    RtCkptInfo info;
-    snprintf(graph_name, sizeof graph_name, "train/%s", o->optimizer);
-    if (!o->backend) return rt_fail(st, "no backend to train on (RtTrainOpts.backend)");
-    if (o->learning_rate <= 0 && rt_schedule_load(o->learning_rate_schedule_file, &r.sched, st) < 0)
+/* The artifact and its two graphs: --optimizer's training graph and the eval graph. */
+static int open_graphs(const RtTrainOpts *o, Run *r, RtStatus *st) {
+    char name[64];
+    snprintf(name, sizeof name, "train/%s", o->optimizer);
+    if (rt_artifact_load(o->artifact, &r->art, st) < 0) return -1;
+    r->g = rt_artifact_graph(&r->art, name);
+    r->ge = rt_artifact_graph(&r->art, "eval");
+    if (!r->ge || !rt_artifact_graph(&r->art, "train/SGD"))
+        return rt_fail(st, "artifact %s has no training graphs (its model defines no \"loss\")", o->artifact);
+    if (!r->g)
+        return rt_fail(st, "--optimizer %s: unknown (one of ADAGRAD, ADADELTA, ADAM, RMSPROP, MOM, SGD)", o->optimizer);
+    return 0;
+}
+
+/* The dataset, the inputs checked, the run's folders made, the validation split. */
+static int open_data(const RtTrainOpts *o, Run *r, FILE *log, RtStatus *st) {
+    char resume_dir[4096];
+    if (rt_dataset_scan(o->data_dir, &r->all, st) < 0) return -1;
+    if (r->all.n_empty_classes > 0)
+        fprintf(log, "Skipped %d empty class folder%s (the first: %s)\n", r->all.n_empty_classes,
+                r->all.n_empty_classes > 1 ? "s" : "", r->all.first_empty);
+    if (check_inputs(o, r, resume_dir, r->ckpt, sizeof r->ckpt, &r->info, log, st) < 0 ||
+        setup_run(o, &r->sv, r->log_dir, sizeof r->log_dir, log, st) < 0)
         return -1;
-    if (rt_artifact_load(o->artifact, &r.art, st) < 0) goto done;
-    IrGraph *g = rt_artifact_graph(&r.art, graph_name), *ge = rt_artifact_graph(&r.art, "eval");
-    if (!ge || !rt_artifact_graph(&r.art, "train/SGD")) {
-        rt_fail(st, "artifact %s has no training graphs (its model defines no \"loss\")", o->artifact);
-        goto done;
-    }
-    if (!g) {
-        rt_fail(st, "--optimizer %s: unknown (one of ADAGRAD, ADADELTA, ADAM, RMSPROP, MOM, SGD)",
-                o->optimizer);
-        goto done;
-    }
-    if (rt_dataset_scan(o->data_dir, &r.all, st) < 0) goto done;
-    if (r.all.n_empty_classes > 0)
-        fprintf(log, "Skipped %d empty class folder%s (the first: %s)\n", r.all.n_empty_classes,
-                r.all.n_empty_classes > 1 ? "s" : "", r.all.first_empty);
-    if (check_inputs(o, &r, resume_dir, ckpt, sizeof ckpt, &info, log, st) < 0) goto done;
-    if (setup_run(o, &sv, log_dir, sizeof log_dir, log, st) < 0) goto done;
-    rt_dataset_split(&r.all, o->validation_set_split_ratio, o->min_nrof_val_images_per_class,
-                     o->seed, &r.train, &r.val);
+    rt_dataset_split(&r->all, o->validation_set_split_ratio, o->min_nrof_val_images_per_class, o->seed, &r->train,
+                     &r->val);
     fprintf(log, "Number of classes in training set: %d\nNumber of examples in training set: %d\n",
-            r.train.n_classes, r.train.n_images);
+            r->train.n_classes, r->train.n_images);
     fprintf(log, "Number of classes in validation set: %d\nNumber of examples in validation set: %d\n",
-            r.val.n_classes, r.val.n_images);
-    if (r.train.n_images == 0) {
-        rt_fail(st, "--data_dir %s: no training images after the validation split", o->data_dir);
-        goto done;
-    }
+            r->val.n_classes, r->val.n_images);
+    if (r->train.n_images == 0)
+        return rt_fail(st, "--data_dir %s: no training images after the validation split", o->data_dir);
+    return 0;
+}
+
+/* The training step, the validation step and LFW's embeddings bound on the backend; validation
+ * and LFW go to its host where the device cannot take them. */
+static int bind_steps(const RtTrainOpts *o, Run *r, FILE *log, RtStatus *st) {
     const RtBackend *be = o->backend;
+    int classes = r->train.n_classes;
     fprintf(log, "Building training graph\n");
-    r.vars = rt_vars_new(4);
-    if (step_open(&r.ts, g, r.vars, o, o->batch_size, r.train.n_classes, 1, o->log_histograms, be, st) < 0)
-        goto done;
-    if (r.val.n_images >= o->lfw_batch_size &&
-        step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, 0, be, st) < 0) {
-        if (be->host == be) goto done;
+    r->vars = rt_vars_new(4);
+    if (step_open(&r->ts, r->g, r->vars, o, o->batch_size, classes, 1, o->log_histograms, be, st) < 0) return -1;
+    if (r->val.n_images >= o->lfw_batch_size &&
+        step_open(&r->vs, r->ge, r->vars, o, o->lfw_batch_size, classes, 0, 0, be, st) < 0) {
+        if (be->host == be) return -1;
         fprintf(log, "note: validation runs on the CPU: %s\n", st->msg); /* the device could not take it */
-        rt_exec_free(r.vs.ex);
-        if (step_open(&r.vs, ge, r.vars, o, o->lfw_batch_size, r.train.n_classes, 0, 0, be->host, st) < 0) goto done;
+        rt_exec_free(r->vs.ex);
+        if (step_open(&r->vs, r->ge, r->vars, o, o->lfw_batch_size, classes, 0, 0, be->host, st) < 0) return -1;
     }
-    if (o->lfw_dir && o->lfw_dir[0]) {
-        RtBinding b[] = {{"N", o->lfw_batch_size}, {"image_size", o->image_size},
-                         {"embedding_size", o->embedding_size}, {"classes", r.train.n_classes}};
-        const char *want[] = {"embeddings"};
-        r.lfw = rt_exec_bind(be, ge, r.vars, b, 4, want, 1, 0, st);
-        if (!r.lfw && be->host != be) {
-            fprintf(log, "note: LFW runs on the CPU: %s\n", st->msg);
-            r.lfw = rt_exec_bind(be->host, ge, r.vars, b, 4, want, 1, 0, st);
-        }
-        if (!r.lfw) goto done;
-        fprintf(log, "LFW directory: %s (%d pairs, %d skipped for missing images)\n", o->lfw_dir,
-                r.pairs.n_pairs, r.pairs.n_skipped);
+    if (r->val.n_images > 0 && !r->vs.ex)
+        fprintf(log, "note: %d validation images are fewer than --lfw_batch_size %d: no validation pass\n",
+                r->val.n_images, o->lfw_batch_size);
+    if (!o->lfw_dir || !o->lfw_dir[0]) return 0;
+    RtBinding b[] = {{"N", o->lfw_batch_size}, {"image_size", o->image_size},
+                     {"embedding_size", o->embedding_size}, {"classes", classes}};
+    const char *want[] = {"embeddings"};
+    r->lfw = rt_exec_bind(be, r->ge, r->vars, b, 4, want, 1, 0, st);
+    if (!r->lfw && be->host != be) {
+        fprintf(log, "note: LFW runs on the CPU: %s\n", st->msg);
+        r->lfw = rt_exec_bind(be->host, r->ge, r->vars, b, 4, want, 1, 0, st);
     }
-    if (r.val.n_images > 0 && !r.vs.ex)
-        fprintf(log, "note: %d validation images are fewer than --lfw_batch_size %d: no validation "
-                     "pass\n", r.val.n_images, o->lfw_batch_size);
-    rt_vars_init(r.vars, o->seed);
-    int64_t step = 0;
+    if (!r->lfw) return -1;
+    fprintf(log, "LFW directory: %s (%d pairs, %d skipped for missing images)\n", o->lfw_dir, r->pairs.n_pairs,
+            r->pairs.n_skipped);
+    return 0;
+}
+
+/* The variables: seeded, then the resumed checkpoint's or the pretrained weights, on the
+ * device; the moving averages beside them; the saver pointed at them. */
+static int init_vars(const RtTrainOpts *o, Run *r, FILE *log, RtStatus *st) {
+    rt_vars_init(r->vars, o->seed);
     if (o->resume) {
-        r.ema = rt_ema_new(r.vars);
-        if (rt_checkpoint_load(ckpt, &info, r.vars, r.ema, st) < 0) goto done;
-        step = info.step;
-        snprintf(sv.last, sizeof sv.last, "%s", ckpt);
-        fprintf(log, "Resuming from %s at step %lld\n", ckpt, (long long)step);
+        r->ema = rt_ema_new(r->vars);
+        if (rt_checkpoint_load(r->ckpt, &r->info, r->vars, r->ema, st) < 0) return -1;
+        r->step = r->info.step;
+        snprintf(r->sv.last, sizeof r->sv.last, "%s", r->ckpt);
+        fprintf(log, "Resuming from %s at step %lld\n", r->ckpt, (long long)r->step);
     } else {
-        if (o->pretrained_model && rt_checkpoint_restore_weights(o->pretrained_model, r.vars, log, st) < 0)
-            goto done;
-        r.ema = rt_ema_new(r.vars);
+        if (o->pretrained_model && rt_checkpoint_restore_weights(o->pretrained_model, r->vars, log, st) < 0) return -1;
+        r->ema = rt_ema_new(r->vars);
     }
-    if (rt_exec_upload_vars(r.ts.ex, st) < 0) goto done; /* the initialised or restored values */
-    sv.ex = r.ts.ex;
-    sv.vars = r.vars;
-    sv.ema = r.ema;
-    sv.classes = r.train.n_classes;
-    if (rt_trainlog_open(&r.logs, o, log_dir, st) < 0) goto done;
-    fprintf(log, "Variables: %lld trainable values; step buffers %.1f MiB\n",
-            (long long)rt_vars_count(r.vars, 1),
-            (double)(rt_exec_bytes(r.ts.ex) + (r.vs.ex ? rt_exec_bytes(r.vs.ex) : 0)) / (1 << 20));
+    if (rt_exec_upload_vars(r->ts.ex, st) < 0) return -1; /* the initialised or restored values */
+    r->sv.ex = r->ts.ex;
+    r->sv.vars = r->vars;
+    r->sv.ema = r->ema;
+    r->sv.classes = r->train.n_classes;
+    return 0;
+}
+
+/* The logs opened, the memory and streams reported, the loader started at the next step. */
+static int start_run(const RtTrainOpts *o, Run *r, FILE *log, RtStatus *st) {
+    if (rt_trainlog_open(&r->logs, o, r->log_dir, st) < 0) return -1;
+    fprintf(log, "Variables: %lld trainable values; step buffers %.1f MiB\n", (long long)rt_vars_count(r->vars, 1),
+            (double)(rt_exec_bytes(r->ts.ex) + (r->vs.ex ? rt_exec_bytes(r->vs.ex) : 0)) / (1 << 20));
     double overlap;
-    int waits, streams = rt_exec_streams(r.ts.ex, &waits, &overlap);
+    int waits, streams = rt_exec_streams(r->ts.ex, &waits, &overlap);
     if (streams)
         fprintf(log, "GPU step: %d streams, %d waits between them; modelled length %.2f of one stream's\n", streams,
                 waits, overlap);
     int control = (o->random_rotate ? RT_AUG_ROTATE : 0) | (o->random_crop ? RT_AUG_CROP : 0) |
-                  (o->random_flip ? RT_AUG_FLIP : 0) |
-                  (o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0);
-    r.ld = open_loader(o, &r.train, o->batch_size, control, RT_ORDER_SHUFFLE, 0, step, st);
-    if (!r.ld) goto done;
-    double waited = 0, busy = 0;
-    int has = ir_output(g, "center_loss") != IR_NONE;
+                  (o->random_flip ? RT_AUG_FLIP : 0) | (o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0);
+    r->ld = open_loader(o, &r->train, o->batch_size, control, RT_ORDER_SHUFFLE, 0, r->step, st);
+    return r->ld ? 0 : -1;
+}
+
+/* One epoch's training steps at learning rate lr; *t_train gets their time, *lr_eff the last
+ * step's decayed rate. 1 when a stop was asked for (a checkpoint saved), 0, or -1. */
+static int train_epoch(const RtTrainOpts *o, Run *r, int epoch, double lr, double *losses, int n_losses,
+                       double *t_train, double *lr_eff, FILE *log, RtStatus *st) {
+    int has = ir_output(r->g, "center_loss") != IR_NONE;
+    /* on a GPU, the next batch is loaded while a step runs (not after the first step, whose
+       images the log keeps) */
+    RtLoaderFill fill = {r->ld, r->ts.images, r->ts.labels, &r->waited, r->ts.lr, 0};
+    int staged = 0;
+    for (int bi = (int)(r->step % o->epoch_size); bi < o->epoch_size; bi++, r->step++) {
+        int64_t step = r->step;
+        double t0 = rt_now();
+        *lr_eff = step_rate(o, lr, step);
+        fill.lr_value = (float)*lr_eff;
+        if (!staged && rt_loader_fill(&fill, st) < 0) return -1;
+        fill.lr_value = (float)step_rate(o, lr, step + 1);
+        staged = rt_exec_run_ahead(r->ts.ex, o->seed, (uint64_t)step, step > 0 && bi + 1 < o->epoch_size,
+                                   rt_loader_fill, &fill, st);
+        if (staged < 0) return -1;
+        double loss = rt_exec_scalar(r->ts.ex, "loss");
+        if (!isfinite(loss))
+            return rt_fail(st, "loss is %f at step %lld (epoch %d, batch %d): stopping; %s%s", loss, (long long)step + 1,
+                           epoch, bi + 1, r->sv.last[0] ? "the last good checkpoint is " : "no checkpoint was written yet",
+                           r->sv.last);
+        if (rt_exec_ema_update(r->ts.ex, r->ema, o->moving_average_decay, step + 1, st) < 0) return -1;
+        *t_train += rt_now() - t0;
+        r->busy += rt_now() - t0;
+        if (rt_trainlog_step(&r->logs, r->ts.ex, r->ts.images, r->ts.batch, r->vars, o, step, epoch, *lr_eff, st) < 0)
+            return -1;
+        if (losses && step < n_losses) losses[step] = loss;
+        fprintf(log,
+                "Epoch: [%d][%d/%d]\tTime %.3f\tLoss %2.3f\tXent %2.3f\tRegLoss %2.3f\t"
+                "Accuracy %2.3f\tLr %2.5f\tCl %2.3f\n",
+                epoch, bi + 1, o->epoch_size, rt_now() - t0, loss, rt_exec_scalar(r->ts.ex, "xent"),
+                rt_exec_scalar(r->ts.ex, "reg_loss"), rt_exec_scalar(r->ts.ex, "accuracy"), *lr_eff,
+                has ? rt_exec_scalar(r->ts.ex, "center_loss") : 0.0);
+        fflush(log);
+        if (o->stop && *o->stop) {
+            fprintf(log, "Stop requested: saving a checkpoint after step %lld\n", (long long)step + 1);
+            return save(&r->sv, step + 1, st) < 0 ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+/* The validation pass (every --validate_every_n_epochs and at the last epoch) with its stats
+ * and events; *t_validate gets its time. */
+static int validate_epoch(const RtTrainOpts *o, Run *r, int epoch, double *t_validate, FILE *log, RtStatus *st) {
+    int n = o->validate_every_n_epochs > 0 ? o->validate_every_n_epochs : 1;
+    if (!r->vs.ex || !((epoch - 1) % n == n - 1 || epoch == o->max_nrof_epochs)) return 0;
+    double t0 = rt_now(), v[3] = {0, 0, 0};
+    if (rt_exec_sync_host(r->ts.ex, r->ema, st) < 0) return -1;
+    if (o->eval_with_moving_averages) rt_ema_swap(r->ema, r->vars);
+    int vrc = rt_exec_upload_vars(r->vs.ex, st); /* a GPU's copy of the weights evaluated */
+    if (vrc == 0) vrc = validate(&r->vs, &r->val, o, epoch, log, v, st);
+    if (o->eval_with_moving_averages) rt_ema_swap(r->ema, r->vars);
+    if (vrc < 0) return -1;
+    *t_validate = rt_now() - t0;
+    rt_stats_validation(r->logs.stats, epoch, v[0], v[1], v[2]);
+    rt_events_scalar(r->logs.ev, "val/loss", r->step, v[0]);
+    rt_events_scalar(r->logs.ev, "val/cross_entropy", r->step, v[1]);
+    rt_events_scalar(r->logs.ev, "val/accuracy", r->step, v[2]);
+    return 0;
+}
+
+/* After an epoch's steps: validation, the checkpoint, LFW, the statistics. */
+static int end_epoch(const RtTrainOpts *o, Run *r, int epoch, double t_train, double lr_eff, FILE *log,
+                     RtStatus *st) {
+    double t_validate = 0, t_evaluate = 0;
+    RtLfwResult lfw = {0};
+    rt_events_scalar(r->logs.ev, "time/total", r->step, t_train);
+    if (validate_epoch(o, r, epoch, &t_validate, log, st) < 0) return -1;
+    double t0 = rt_now();
+    if (save(&r->sv, r->step, st) < 0) return -1;
+    rt_events_scalar(r->logs.ev, "time/save_variables", epoch, rt_now() - t0);
+    rt_events_scalar(r->logs.ev, "time/save_metagraph", epoch, r->sv.metagraph_s); /* 0 after the first */
+    r->sv.metagraph_s = 0;
+    if (r->lfw) {
+        t0 = rt_now();
+        if (lfw_eval(r->lfw, &r->pairs, o, &r->sv, r->step, r->log_dir, &lfw, st) < 0) return -1;
+        t_evaluate = rt_now() - t0;
+        rt_events_scalar(r->logs.ev, "lfw/accuracy", r->step, lfw.acc_mean);
+        rt_events_scalar(r->logs.ev, "lfw/val_rate", r->step, lfw.val_mean);
+        rt_events_scalar(r->logs.ev, "time/lfw", r->step, t_evaluate);
+    }
+    rt_stats_epoch(r->logs.stats, epoch, lfw.acc_mean, lfw.val_mean, lr_eff, t_train, t_validate, t_evaluate);
+    fprintf(log, "Saving statistics\n");
+    if (rt_stats_write(r->logs.stats, r->logs.stat_path, st) < 0) return -1;
+    rt_events_flush(r->logs.ev);
+    return 0;
+}
+
+/* The epochs from where the run stands to --max_nrof_epochs (or a rate of 0, or a stop). */
+static int run_epochs(const RtTrainOpts *o, Run *r, double *losses, int n_losses, FILE *log, RtStatus *st) {
     fprintf(log, "Running training\n");
-    for (int epoch = (int)(step / o->epoch_size) + 1; epoch <= o->max_nrof_epochs; epoch++) {
-        double lr = o->learning_rate > 0 ? o->learning_rate : rt_schedule_rate(&r.sched, epoch);
-        double t_train = 0, t_validate = 0, t_evaluate = 0, lr_eff = lr;
-        RtLfwResult lfw = {0};
+    for (int epoch = (int)(r->step / o->epoch_size) + 1; epoch <= o->max_nrof_epochs; epoch++) {
+        double lr = o->learning_rate > 0 ? o->learning_rate : rt_schedule_rate(&r->sched, epoch);
+        double t_train = 0, lr_eff = lr;
         if (lr <= 0) {
             fprintf(log, "Learning rate for epoch %d is %g: stopping\n", epoch, lr);
             break;
         }
-        /* on a GPU, the next batch is loaded while a step runs (not after the first step, whose
-           images the log keeps) */
-        RtLoaderFill fill = {r.ld, r.ts.images, r.ts.labels, &waited, r.ts.lr, 0};
-        int staged = 0;
-        for (int bi = (int)(step % o->epoch_size); bi < o->epoch_size; bi++, step++) {
-            double t0 = rt_now();
-            lr_eff = step_rate(o, lr, step);
-            fill.lr_value = (float)lr_eff;
-            if (!staged && rt_loader_fill(&fill, st) < 0) goto done;
-            fill.lr_value = (float)step_rate(o, lr, step + 1);
-            staged = rt_exec_run_ahead(r.ts.ex, o->seed, (uint64_t)step, step > 0 && bi + 1 < o->epoch_size,
-                                       rt_loader_fill, &fill, st);
-            if (staged < 0) goto done;
-            double loss = rt_exec_scalar(r.ts.ex, "loss");
-            if (!isfinite(loss)) {
-                rt_fail(st, "loss is %f at step %lld (epoch %d, batch %d): stopping; %s%s", loss,
-                        (long long)step + 1, epoch, bi + 1,
-                        sv.last[0] ? "the last good checkpoint is " : "no checkpoint was written yet",
-                        sv.last);
-                goto done;
-            }
-            if (rt_exec_ema_update(r.ts.ex, r.ema, o->moving_average_decay, step + 1, st) < 0) goto done;
-            t_train += rt_now() - t0;
-            busy += rt_now() - t0;
-            if (rt_trainlog_step(&r.logs, r.ts.ex, r.ts.images, r.ts.batch, r.vars, o, step, epoch, lr_eff, st) < 0)
-                goto done;
-            if (losses && step < n_losses) losses[step] = loss;
-            fprintf(log,
-                    "Epoch: [%d][%d/%d]\tTime %.3f\tLoss %2.3f\tXent %2.3f\tRegLoss %2.3f\t"
-                    "Accuracy %2.3f\tLr %2.5f\tCl %2.3f\n",
-                    epoch, bi + 1, o->epoch_size, rt_now() - t0, loss, rt_exec_scalar(r.ts.ex, "xent"),
-                    rt_exec_scalar(r.ts.ex, "reg_loss"), rt_exec_scalar(r.ts.ex, "accuracy"), lr_eff,
-                    has ? rt_exec_scalar(r.ts.ex, "center_loss") : 0.0);
-            fflush(log);
-            if (o->stop && *o->stop) {
-                fprintf(log, "Stop requested: saving a checkpoint after step %lld\n", (long long)step + 1);
-                rc = save(&sv, step + 1, st);
-                goto done;
-            }
-        }
-        int n = o->validate_every_n_epochs > 0 ? o->validate_every_n_epochs : 1;
-        rt_events_scalar(r.logs.ev, "time/total", step, t_train);
-        if (r.vs.ex && ((epoch - 1) % n == n - 1 || epoch == o->max_nrof_epochs)) {
-            double t0 = rt_now(), v[3] = {0, 0, 0};
-            if (rt_exec_sync_host(r.ts.ex, r.ema, st) < 0) goto done;
-            if (o->eval_with_moving_averages) rt_ema_swap(r.ema, r.vars);
-            int vrc = rt_exec_upload_vars(r.vs.ex, st); /* a GPU's copy of the weights evaluated */
-            if (vrc == 0) vrc = validate(&r.vs, &r.val, o, epoch, log, v, st);
-            if (o->eval_with_moving_averages) rt_ema_swap(r.ema, r.vars);
-            if (vrc < 0) goto done;
-            t_validate = rt_now() - t0;
-            rt_stats_validation(r.logs.stats, epoch, v[0], v[1], v[2]);
-            rt_events_scalar(r.logs.ev, "val/loss", step, v[0]);
-            rt_events_scalar(r.logs.ev, "val/cross_entropy", step, v[1]);
-            rt_events_scalar(r.logs.ev, "val/accuracy", step, v[2]);
-        }
-        double t0 = rt_now();
-        if (save(&sv, step, st) < 0) goto done;
-        rt_events_scalar(r.logs.ev, "time/save_variables", epoch, rt_now() - t0);
-        rt_events_scalar(r.logs.ev, "time/save_metagraph", epoch, sv.metagraph_s); /* 0 after the first */
-        sv.metagraph_s = 0;
-        if (r.lfw) {
-            t0 = rt_now();
-            if (lfw_eval(r.lfw, &r.pairs, o, &sv, step, log_dir, &lfw, st) < 0) goto done;
-            t_evaluate = rt_now() - t0;
-            rt_events_scalar(r.logs.ev, "lfw/accuracy", step, lfw.acc_mean);
-            rt_events_scalar(r.logs.ev, "lfw/val_rate", step, lfw.val_mean);
-            rt_events_scalar(r.logs.ev, "time/lfw", step, t_evaluate);
-        }
-        rt_stats_epoch(r.logs.stats, epoch, lfw.acc_mean, lfw.val_mean, lr_eff, t_train, t_validate, t_evaluate);
-        fprintf(log, "Saving statistics\n");
-        if (rt_stats_write(r.logs.stats, r.logs.stat_path, st) < 0) goto done;
-        rt_events_flush(r.logs.ev);
+        int rc = train_epoch(o, r, epoch, lr, losses, n_losses, &t_train, &lr_eff, log, st);
+        if (rc) return rc < 0 ? -1 : 0;
+        if (end_epoch(o, r, epoch, t_train, lr_eff, log, st) < 0) return -1;
     }
-    fprintf(log, "Input: waited %.3f s of %.3f s of step time for data (%.1f%%) with %d threads; "
-                 "%d bad images skipped\n",
-            waited, busy, busy > 0 ? 100 * waited / busy : 0.0, o->nrof_preprocess_threads,
-            rt_loader_bad_images(r.ld));
-    rc = 0;
-done:
-    run_free(&r);
+    fprintf(log, "Input: waited %.3f s of %.3f s of step time for data (%.1f%%) with %d threads; %d bad images skipped\n",
+            r->waited, r->busy, r->busy > 0 ? 100 * r->waited / r->busy : 0.0, o->nrof_preprocess_threads,
+            rt_loader_bad_images(r->ld));
+    return 0;
+}
+
+int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
+    if (!o->backend) return rt_fail(st, "no backend to train on (RtTrainOpts.backend)");
+    FILE *log = o->log ? o->log : stdout;
+    Run *r = calloc(1, sizeof *r);
+    if (!r) return rt_fail(st, "out of memory starting the run");
+    r->sv.o = o;
+    r->sv.log = log;
+    int rc = -1;
+    if ((o->learning_rate > 0 || rt_schedule_load(o->learning_rate_schedule_file, &r->sched, st) == 0) &&
+        open_graphs(o, r, st) == 0 && open_data(o, r, log, st) == 0 && bind_steps(o, r, log, st) == 0 &&
+        init_vars(o, r, log, st) == 0 && start_run(o, r, log, st) == 0)
+        rc = run_epochs(o, r, losses, n_losses, log, st);
+    run_free(r);
+    free(r);
     return rc;
 }
