@@ -1,4 +1,4 @@
-/* See cuda_emit.h. */
+/* See cuda_emit.h. The pointwise kernels' expressions are ir/pointwise.def's text (cuda_expr). */
 #include "codegen/cuda/cuda_emit.h"
 
 #include <ctype.h>

@@ -1,4 +1,4 @@
-/* The executor's per-node work, written once for both precisions: included by exec.c with
+/* The executor's per-node work, written once for both precisions: included by cpu_exec.c with
  * `real` = float / double and SFX(name) = name##_f32 / name##_f64. One function per family of
  * ops (ops.def's class column): pointwise ops are short loops over ir/pointwise.def's functions,
  * reductions and movement are loops here; contractions, pools and the softmax family call the
