@@ -33,6 +33,7 @@ static const struct {
     [IR_CLASS_WINDOW] = {ir_infer_contraction, ir_vjp_contraction},
     [IR_CLASS_NN] = {ir_infer_nn, ir_vjp_nn},
 };
+_Static_assert(sizeof family / sizeof family[0] == IR_CLASS_NN + 1, "a rule family for every class");
 
 int ir_infer(IrGraph *g, IrNode *n) {
     n->dtype = IR_DT_FLOAT;
