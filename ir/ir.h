@@ -51,6 +51,7 @@ typedef enum {
     IR_CLASS_REDUCTION,
     IR_CLASS_MOVEMENT,
     IR_CLASS_CONTRACTION,
+    IR_CLASS_WINDOW,
     IR_CLASS_NN
 } IrClass;
 

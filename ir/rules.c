@@ -19,37 +19,30 @@ IrId ir_sum_to(IrGraph *g, IrId dy, const IrShape *target) {
     return ir_reduce(g, IR_OP_SUM, dy, target->rank, 0, NULL);
 }
 
-static int is_movement(IrOp op) {
-    switch (op) {
-    case IR_OP_SUM: case IR_OP_SUMLAST: case IR_OP_BCAST: case IR_OP_BCASTLAST:
-    case IR_OP_RESHAPE: case IR_OP_CONCAT: case IR_OP_SLICE: return 1;
-    default: return 0;
-    }
-}
-
-static int is_contraction(IrOp op) {
-    switch (op) {
-    case IR_OP_MATMUL: case IR_OP_CONV2D: case IR_OP_CONV2D_BWD_DATA:
-    case IR_OP_CONV2D_BWD_FILTER: case IR_OP_MAXPOOL: case IR_OP_MAXPOOL_GRAD:
-    case IR_OP_AVGPOOL: case IR_OP_AVGPOOL_GRAD: return 1;
-    default: return 0;
-    }
-}
+/* The rule families, by ops.def's class column: reductions and broadcasts are movement's, the
+ * pools share the convolutions' window rules, sources are nn's. */
+static const struct {
+    int (*infer)(IrGraph *g, IrNode *n);
+    int (*vjp)(IrGraph *g, IrId id, IrId dy, IrId *dx);
+} family[] = {
+    [IR_CLASS_SOURCE] = {ir_infer_nn, ir_vjp_nn},
+    [IR_CLASS_ELEMENTWISE] = {ir_infer_elementwise, ir_vjp_elementwise},
+    [IR_CLASS_REDUCTION] = {ir_infer_movement, ir_vjp_movement},
+    [IR_CLASS_MOVEMENT] = {ir_infer_movement, ir_vjp_movement},
+    [IR_CLASS_CONTRACTION] = {ir_infer_contraction, ir_vjp_contraction},
+    [IR_CLASS_WINDOW] = {ir_infer_contraction, ir_vjp_contraction},
+    [IR_CLASS_NN] = {ir_infer_nn, ir_vjp_nn},
+};
+_Static_assert(sizeof family / sizeof family[0] == IR_CLASS_NN + 1, "a rule family for every class");
 
 int ir_infer(IrGraph *g, IrNode *n) {
     n->dtype = IR_DT_FLOAT;
-    if (ir_op_info[n->op].cls == IR_CLASS_ELEMENTWISE) return ir_infer_elementwise(g, n);
-    if (is_movement(n->op)) return ir_infer_movement(g, n);
-    if (is_contraction(n->op)) return ir_infer_contraction(g, n);
-    return ir_infer_nn(g, n);
+    return family[ir_op_info[n->op].cls].infer(g, n);
 }
 
 int ir_vjp(IrGraph *g, IrId id, IrId dy, IrId *dx) {
     const IrNode *n = &g->nodes[id];
     for (int i = 0; i < n->n_in; i++) dx[i] = IR_NONE;
     if (ir_op_info[n->op].flags & IR_F_NOGRAD) return 0;
-    if (ir_op_info[n->op].cls == IR_CLASS_ELEMENTWISE) return ir_vjp_elementwise(g, id, dy, dx);
-    if (is_movement(n->op)) return ir_vjp_movement(g, id, dy, dx);
-    if (is_contraction(n->op)) return ir_vjp_contraction(g, id, dy, dx);
-    return ir_vjp_nn(g, id, dy, dx);
+    return family[ir_op_info[n->op].cls].vjp(g, id, dy, dx);
 }

@@ -13,7 +13,7 @@ int ir_infer_elementwise(IrGraph *g, IrNode *n);
 int ir_vjp_elementwise(IrGraph *g, IrId id, IrId dy, IrId *dx);
 int ir_infer_movement(IrGraph *g, IrNode *n); /* reductions, broadcasts, reshape, concat, slice */
 int ir_vjp_movement(IrGraph *g, IrId id, IrId dy, IrId *dx);
-int ir_infer_contraction(IrGraph *g, IrNode *n); /* matmul, convolutions, pools */
+int ir_infer_contraction(IrGraph *g, IrNode *n); /* matmul, convolutions; the pools (class WINDOW) */
 int ir_vjp_contraction(IrGraph *g, IrId id, IrId dy, IrId *dx);
 int ir_infer_nn(IrGraph *g, IrNode *n); /* sources, softmax family, l2norm, dropout, assign */
 int ir_vjp_nn(IrGraph *g, IrId id, IrId dy, IrId *dx);

@@ -5,10 +5,10 @@
  * launched the way the GPU executor launches it (cu_group_shape and cu_sum_splits, for 132 SMs
  * and for 3) on random operands, and the lanes' partial sums are added up. Outputs and sums must
  * equal a plain evaluation of the group's members node by node (float; sums in double), which
- * shares no code with the emitter; im2col and col2im must equal the reference's. This checks
- * operand layouts, row lengths, bounds and partial sums without a GPU; on a lent one,
- * test_gpu_exec runs the same kernels (bench/gpu/check.sh). Needs a C++ compiler (`c++`);
- * without one it skips (exit 77). */
+ * shares only ir/pointwise.def's expressions with the emitter; im2col and col2im must equal the
+ * reference's. This checks operand layouts, row lengths, bounds and partial sums without a GPU;
+ * on a lent one, test_gpu_exec runs the same kernels (bench/gpu/check.sh). Needs a C++ compiler
+ * (`c++`); without one it skips (exit 77). */
 #include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
@@ -121,31 +121,26 @@ done:
     free(source);
 }
 
-/* the oracle: one pointwise op in float, as the reference defines it */
+/* the oracle: one pointwise op in float, as ir/pointwise.def defines it for every backend (the
+ * emitter's text is that table's too: what this test checks is the kernels' layouts, row
+ * lengths, bounds and sums around the expressions) */
+#define real float
+#define SFX(name) name##_oracle
+#include "ir/pointwise.h"
+
 static float eval_op(IrOp op, float a, float b, float s) {
     switch (op) {
-    case IR_OP_ADD: return a + b;
-    case IR_OP_SUB: return a - b;
-    case IR_OP_MUL: return a * b;
-    case IR_OP_DIV: return a / b;
-    case IR_OP_PRELU: return a > 0 ? a : b * a;
-    case IR_OP_NEG: return -a;
-    case IR_OP_RELU: return a < 0 ? 0 : a;
-    case IR_OP_STEP: return a > 0 ? 1 : 0;
-    case IR_OP_SQUARE: return a * a;
-    case IR_OP_SQRT: return (float)sqrt((double)a);
-    case IR_OP_RSQRT: return (float)(1.0 / sqrt((double)a));
-    case IR_OP_EXP: return (float)exp((double)a);
-    case IR_OP_LOG: return (float)log((double)a);
-    case IR_OP_ABS: return fabsf(a);
-    case IR_OP_SIGN: return (float)((a > 0) - (a < 0));
-    case IR_OP_SCALE:
-    case IR_OP_BCAST: return a * s;
-    case IR_OP_ADDS: return a + s;
-    case IR_OP_POWS: return (float)pow((double)a, (double)s);
+#define IR_PW1(e, expr) case IR_OP_##e: return SFX(pw_##e)(a, s, (double)s);
+#define IR_PW2(e, expr) case IR_OP_##e: return SFX(pw_##e)(a, b);
+#include "ir/pointwise.def"
+#undef IR_PW1
+#undef IR_PW2
+    case IR_OP_BCAST: return SFX(pw_SCALE)(a, s, (double)s);
     default: return NAN;
     }
 }
+#undef SFX
+#undef real
 
 static int same(float a, float b) { return (isnan(a) && isnan(b)) || a == b || fabsf(a - b) <= 1e-6f * fabsf(b); }
 

@@ -1,6 +1,7 @@
-/* See cuda_emit.h. */
+/* See cuda_emit.h. The pointwise kernels' expressions are ir/pointwise.def's text (cuda_expr). */
 #include "codegen/cuda/cuda_emit.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -150,35 +151,50 @@ static int node_half(const Builder *b, const IrGraph *g, IrId id) {
     return h;
 }
 
+/* The pointwise ops' expressions, as ir/pointwise.def writes them (over v; or x and z). */
 static const struct {
     IrOp op;
-    const char *name, *expr;
+    const char *expr;
 } unary[] = {
-    {IR_OP_NEG, "neg", "-v"},
-    {IR_OP_RELU, "relu", "v < 0.f ? 0.f : v"},
-    {IR_OP_STEP, "step", "v > 0.f ? 1.f : 0.f"},
-    {IR_OP_SQUARE, "square", "v * v"},
-    {IR_OP_SQRT, "sqrt", "(float)sqrt((double)v)"},
-    {IR_OP_RSQRT, "rsqrt", "(float)(1.0 / sqrt((double)v))"},
-    {IR_OP_EXP, "exp", "(float)exp((double)v)"},
-    {IR_OP_LOG, "log", "(float)log((double)v)"},
-    {IR_OP_ABS, "abs", "fabsf(v)"},
-    {IR_OP_SIGN, "sign", "(float)((v > 0.f) - (v < 0.f))"},
-    {IR_OP_SCALE, "scale", "v * f"},
-    {IR_OP_ADDS, "adds", "v + f"},
-    {IR_OP_POWS, "pows", "(float)pow((double)v, (double)f)"},
+#define IR_PW1(e, expr) {IR_OP_##e, #expr},
+#define IR_PW2(e, expr)
+#include "ir/pointwise.def"
+#undef IR_PW1
+#undef IR_PW2
 };
 
 static const struct {
     IrOp op;
-    const char *name, *expr;
+    const char *expr;
 } binary[] = {
-    {IR_OP_ADD, "add", "x + z"},
-    {IR_OP_SUB, "sub", "x - z"},
-    {IR_OP_MUL, "mul", "x * z"},
-    {IR_OP_DIV, "div", "x / z"},
-    {IR_OP_PRELU, "prelu", "x > 0.f ? x : z * x"},
+#define IR_PW1(e, expr)
+#define IR_PW2(e, expr) {IR_OP_##e, #expr},
+#include "ir/pointwise.def"
+#undef IR_PW1
+#undef IR_PW2
 };
+
+/* A table expression in CUDA C: its words spelled for the GPU, where elements and the kernels'
+ * scalar f are float (real -> float, fd -> f, fabsr -> fabsf); numbers and the rest as written. */
+static void cuda_expr(const char *expr, char *out, size_t cap) {
+    static const char *const word[][2] = {{"real", "float"}, {"fd", "f"}, {"fabsr", "fabsf"}};
+    size_t o = 0;
+    for (const char *p = expr; *p && o + 1 < cap;) {
+        size_t n = 0;
+        if (isalpha((unsigned char)*p) || *p == '_' || isdigit((unsigned char)*p) || *p == '.')
+            while (isalnum((unsigned char)p[n]) || p[n] == '_' || p[n] == '.') n++; /* a word or a number */
+        if (n == 0) {
+            out[o++] = *p++;
+            continue;
+        }
+        const char *w = NULL;
+        for (size_t k = 0; k < sizeof word / sizeof word[0] && !w; k++)
+            if (strlen(word[k][0]) == n && !strncmp(p, word[k][0], n)) w = word[k][1];
+        o += (size_t)snprintf(out + o, cap - o, "%.*s", w ? (int)strlen(w) : (int)n, w ? w : p);
+        p += n;
+    }
+    out[o < cap ? o : cap - 1] = 0;
+}
 
 static int same_shape(const IrShape *a, const IrShape *b) {
     if (a->rank != b->rank) return 0;
@@ -191,18 +207,20 @@ static int same_shape(const IrShape *a, const IrShape *b) {
 enum { LAYOUT_FULL, LAYOUT_BSUFFIX, LAYOUT_ASUFFIX, LAYOUTS };
 
 static int add_unary(Builder *b, size_t i) {
-    char name[64], body[1024];
-    snprintf(name, sizeof name, "fn_%s", unary[i].name);
-    snprintf(body, sizeof body, cu_unary, name, unary[i].expr);
+    char name[64], body[1024], expr[256];
+    snprintf(name, sizeof name, "fn_%s", ir_op_info[unary[i].op].name);
+    cuda_expr(unary[i].expr, expr, sizeof expr);
+    snprintf(body, sizeof body, cu_unary, name, expr);
     return add_kernel(b, name, body);
 }
 
 static int add_binary(Builder *b, size_t i, int layout) {
     static const char *const suffix[LAYOUTS] = {"", "_bsuffix", "_asuffix"};
-    char name[64], body[1024];
-    snprintf(name, sizeof name, "fn_%s%s", binary[i].name, suffix[layout]);
+    char name[64], body[1024], expr[256];
+    snprintf(name, sizeof name, "fn_%s%s", ir_op_info[binary[i].op].name, suffix[layout]);
+    cuda_expr(binary[i].expr, expr, sizeof expr);
     snprintf(body, sizeof body, cu_binary, name, layout == LAYOUT_ASUFFIX ? "a[fn_mod(i, na)]" : "a[i]",
-             layout == LAYOUT_BSUFFIX ? "b[fn_mod(i, nb)]" : "b[i]", binary[i].expr);
+             layout == LAYOUT_BSUFFIX ? "b[fn_mod(i, nb)]" : "b[i]", expr);
     return add_kernel(b, name, body);
 }
 
@@ -305,17 +323,24 @@ static void float_lit(char *buf, size_t cap, double v) {
     else snprintf(buf, cap, "__int_as_float(0x%08x)", (unsigned)u);
 }
 
-/* The expression of a pointwise member over v (unary; f its scalar) or x, z (binary): the
- * unfused kernels' own, so both paths compute alike. NULL for an op no kernel has. */
-static const char *member_expr(IrOp op, int *arity) {
-    *arity = 1;
-    if (op == IR_OP_BCAST) return "v * f";
+/* The expression of a pointwise member over v (unary; f its scalar) or x, z (binary), into out:
+ * the unfused kernels' own, so both paths compute alike; BCAST is SCALE by its mean factor.
+ * -1 for an op no kernel has. */
+static int member_expr(IrOp op, int *arity, char *out, size_t cap) {
+    if (op == IR_OP_BCAST) op = IR_OP_SCALE;
     for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++)
-        if (unary[i].op == op) return unary[i].expr;
-    *arity = 2;
+        if (unary[i].op == op) {
+            *arity = 1;
+            cuda_expr(unary[i].expr, out, cap);
+            return 0;
+        }
     for (size_t i = 0; i < sizeof binary / sizeof binary[0]; i++)
-        if (binary[i].op == op) return binary[i].expr;
-    return NULL;
+        if (binary[i].op == op) {
+            *arity = 2;
+            cuda_expr(binary[i].expr, out, cap);
+            return 0;
+        }
+    return -1;
 }
 
 typedef struct {
@@ -385,13 +410,13 @@ static int group_member(GroupEmit *e, int k) {
         return 0;
     }
     int arity;
-    const char *expr = member_expr(nd->op, &arity);
-    if (!expr) return -1;
+    char expr[256];
+    if (member_expr(nd->op, &arity, expr, sizeof expr) < 0) return -1;
     if (arity == 1) {
         double sc = nd->attr.u.scalar.f;
         if (nd->op == IR_OP_BCAST) /* the mean factor, divided in float as the CPU does */
             sc = nd->attr.u.reduce.mean ? (double)((float)e->numel[nd->in[0]] / (float)e->numel[id]) : 1;
-        int uses_f = nd->op == IR_OP_SCALE || nd->op == IR_OP_ADDS || nd->op == IR_OP_POWS || nd->op == IR_OP_BCAST;
+        int uses_f = ir_op_info[nd->op].attr == IR_ATTR_SCALAR || nd->op == IR_OP_BCAST;
         float_lit(f, sizeof f, sc);
         if (uses_f) text_printf(e->t, "        float m%d; { float v = %s, f = %s; m%d = %s; }\n", k, a, f, k, expr);
         else text_printf(e->t, "        float m%d; { float v = %s; m%d = %s; }\n", k, a, k, expr);

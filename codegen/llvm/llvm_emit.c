@@ -1,6 +1,7 @@
 /* See llvm_emit.h. One function per fused group, written with printf-style helpers. Values of
- * members are SSA registers (%m<k>); an operand from outside is loaded once per element where
- * first used (%l<slot>). Metadata ids are 3*index + {0,1,2}, so kernels emitted with distinct
+ * members are SSA registers (%m<k>), computed as ir/pointwise.def's expression for the op says
+ * (llvm_emit_pw.c); an operand from outside is loaded once per element where first used
+ * (%l<slot>). Metadata ids are 3*index + {0,1,2}, so kernels emitted with distinct
  * indices share one module. */
 #include "codegen/llvm/llvm_emit.h"
 
@@ -8,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "codegen/llvm/llvm_emit_pw.h"
 
 static void put(LlText *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void put(LlText *t, const char *fmt, ...) {
@@ -42,15 +45,6 @@ void ll_emit_prelude(LlText *t) {
            "attributes #0 = { nounwind \"prefer-vector-width\"=\"512\" }\n\n");
 }
 
-/* An LLVM float literal: the bits of the value as a double (exact for a float too). */
-static const char *lit(char *buf, double v, int prec) {
-    double d = prec == 4 ? (double)(float)v : v;
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    snprintf(buf, 24, "0x%016llX", (unsigned long long)u);
-    return buf;
-}
-
 typedef struct {
     const IrGraph *g;
     const PassFusion *f;
@@ -80,81 +74,17 @@ static void operand(Emit *e, IrId x, char *out, size_t cap) {
     snprintf(out, cap, "%%l%d", s);
 }
 
-/* Emits `%m<k> = op(a, b)` through double where the C loops go through double (libm). */
-static void via_double(Emit *e, int k, const char *a, const char *call) {
-    if (e->prec == 4) {
-        put(e->t, "  %%m%d.x = fpext float %s to double\n", k, a);
-        put(e->t, "  %%m%d.y = %s\n", k, call);
-        put(e->t, "  %%m%d = fptrunc double %%m%d.y to float\n", k, k);
-    } else {
-        put(e->t, "  %%m%d = %s\n", k, call);
-    }
-}
-
-static void emit_member(Emit *e, int k, IrId id, const int64_t *numel) {
+static int emit_member(Emit *e, int k, IrId id, const int64_t *numel) {
     const IrNode *nd = &e->g->nodes[id];
     const char *T = e->T;
-    char a[32], b[32] = "", c1[24], c2[24], call[160];
+    char a[32], b[32] = "";
     operand(e, nd->in[0], a, sizeof a);
     if (nd->n_in > 1) operand(e, nd->in[1], b, sizeof b);
-    char x[40]; /* the operand in double, for libm calls */
-    if (e->prec == 4) snprintf(x, sizeof x, "%%m%d.x", k);
-    else snprintf(x, sizeof x, "%s", a);
     double s = nd->attr.u.scalar.f;
     if (nd->op == IR_OP_BCAST) s = nd->attr.u.reduce.mean ? (double)numel[nd->in[0]] / (double)numel[id] : 1;
     if (e->prec == 4 && nd->op == IR_OP_BCAST && nd->attr.u.reduce.mean)
         s = (double)((float)numel[nd->in[0]] / (float)numel[id]); /* the C loop divides in float */
-    const char *zero = lit(c1, 0, e->prec);
-    switch (nd->op) {
-    case IR_OP_ADD: put(e->t, "  %%m%d = fadd %s %s, %s\n", k, T, a, b); break;
-    case IR_OP_SUB: put(e->t, "  %%m%d = fsub %s %s, %s\n", k, T, a, b); break;
-    case IR_OP_MUL: put(e->t, "  %%m%d = fmul %s %s, %s\n", k, T, a, b); break;
-    case IR_OP_DIV: put(e->t, "  %%m%d = fdiv %s %s, %s\n", k, T, a, b); break;
-    case IR_OP_PRELU:
-        put(e->t, "  %%m%d.n = fmul %s %s, %s\n", k, T, b, a);
-        put(e->t, "  %%m%d.c = fcmp ogt %s %s, %s\n", k, T, a, zero);
-        put(e->t, "  %%m%d = select i1 %%m%d.c, %s %s, %s %%m%d.n\n", k, k, T, a, T, k);
-        break;
-    case IR_OP_NEG: put(e->t, "  %%m%d = fneg %s %s\n", k, T, a); break;
-    case IR_OP_RELU:
-        put(e->t, "  %%m%d.c = fcmp olt %s %s, %s\n", k, T, a, zero);
-        put(e->t, "  %%m%d = select i1 %%m%d.c, %s %s, %s %s\n", k, k, T, zero, T, a);
-        break;
-    case IR_OP_STEP:
-        put(e->t, "  %%m%d.c = fcmp ogt %s %s, %s\n", k, T, a, zero);
-        put(e->t, "  %%m%d = select i1 %%m%d.c, %s %s, %s %s\n", k, k, T, lit(c2, 1, e->prec), T, zero);
-        break;
-    case IR_OP_SQUARE: put(e->t, "  %%m%d = fmul %s %s, %s\n", k, T, a, a); break;
-    case IR_OP_SQRT:
-        snprintf(call, sizeof call, "call double @llvm.sqrt.f64(double %s)", x);
-        via_double(e, k, a, call);
-        break;
-    case IR_OP_RSQRT:
-        if (e->prec == 4) put(e->t, "  %%m%d.x = fpext float %s to double\n", k, a);
-        put(e->t, "  %%m%d.s = call double @llvm.sqrt.f64(double %s)\n", k, x);
-        put(e->t, "  %%m%d%s = fdiv double %s, %%m%d.s\n", k, e->prec == 4 ? ".y" : "", lit(c2, 1, 8), k);
-        if (e->prec == 4) put(e->t, "  %%m%d = fptrunc double %%m%d.y to float\n", k, k);
-        break;
-    case IR_OP_EXP:
-    case IR_OP_LOG:
-        snprintf(call, sizeof call, "call double @%s(double %s)", nd->op == IR_OP_EXP ? "exp" : "log", x);
-        via_double(e, k, a, call);
-        break;
-    case IR_OP_POWS:
-        snprintf(call, sizeof call, "call double @pow(double %s, double %s)", x, lit(c2, s, 8)); /* the double exponent */
-        via_double(e, k, a, call);
-        break;
-    case IR_OP_ABS: put(e->t, "  %%m%d = call %s @llvm.fabs.f%d(%s %s)\n", k, T, e->prec * 8, T, a); break;
-    case IR_OP_SIGN:
-        put(e->t, "  %%m%d.p = fcmp ogt %s %s, %s\n", k, T, a, zero);
-        put(e->t, "  %%m%d.n = fcmp olt %s %s, %s\n", k, T, a, zero);
-        put(e->t, "  %%m%d.t = select i1 %%m%d.n, %s %s, %s %s\n", k, k, T, lit(c2, -1, e->prec), T, zero);
-        put(e->t, "  %%m%d = select i1 %%m%d.p, %s %s, %s %%m%d.t\n", k, k, T, lit(c2, 1, e->prec), T, k);
-        break;
-    case IR_OP_SCALE:
-    case IR_OP_BCAST: put(e->t, "  %%m%d = fmul %s %s, %s\n", k, T, a, lit(c2, s, e->prec)); break;
-    case IR_OP_ADDS: put(e->t, "  %%m%d = fadd %s %s, %s\n", k, T, a, lit(c2, s, e->prec)); break;
-    case IR_OP_SUM: {
+    if (nd->op == IR_OP_SUM) {
         int ts = pass_fuse_slot(e->lay, id, 1);
         const int lanes = numel[id] > 1 || e->lay->lanes > 1; /* a scalar's lanes: pass_fuse_lanes */
         const char *idx = lanes ? "%j" : "0";
@@ -165,15 +95,19 @@ static void emit_member(Emit *e, int k, IrId id, const int64_t *numel) {
         put(e->t, "  %%t%d = load %s, %s* %%t%d.p, align %d%s%s\n", k, T, T, k, e->align, md, mdn);
         put(e->t, "  %%t%d.n = fadd %s %%t%d, %s\n", k, T, k, a);
         put(e->t, "  store %s %%t%d.n, %s* %%t%d.p, align %d%s%s\n", T, k, T, k, e->align, md, mdn);
-        return;
+        return 0;
     }
-    default: break; /* pass_fuse_pointwise admits no other op */
-    }
+    char code[1024]; /* BCAST is SCALE by its mean factor; pass_fuse_pointwise admits no other op */
+    if (ll_pointwise(nd->op == IR_OP_BCAST ? IR_OP_SCALE : nd->op, k, a, nd->n_in > 1 ? b : NULL, s, e->prec, code,
+                     sizeof code) < 0)
+        return -1;
+    put(e->t, "%s", code);
     int os = pass_fuse_slot(e->lay, id, 1);
     if (os >= 0) {
         put(e->t, "  %%o%d.p = getelementptr inbounds %s, %s* %%s%d, i64 %%i\n", k, T, T, os);
         put(e->t, "  store %s %%m%d, %s* %%o%d.p, align %d, !llvm.access.group !%d\n", T, k, T, k, e->align, e->ag);
     }
+    return 0;
 }
 
 int ll_emit_group(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, int prec, const char *name,
@@ -181,6 +115,7 @@ int ll_emit_group(const IrGraph *g, const PassFusion *f, int gi, const int64_t *
     const IrId *mem = f->members + f->start[gi];
     const int nm = f->start[gi + 1] - f->start[gi];
     if (pass_fuse_layout(g, f, gi, numel, lay) < 0) return -1; /* two row lengths */
+    const size_t start = t->len;
     Emit e = {.g = g, .f = f, .lay = lay, .t = t, .T = prec == 4 ? "float" : "double", .gi = gi, .prec = prec,
               .align = prec, .ag = 3 * index + 2};
     put(t, "; %d nodes, ending %s; %d pointers\n", nm, ir_op_info[g->nodes[mem[nm - 1]].op].name, lay->n_slots);
@@ -202,7 +137,12 @@ int ll_emit_group(const IrGraph *g, const PassFusion *f, int gi, const int64_t *
     put(t, "  %%base = mul nsw i64 %%r, %%len\n  br label %%body\nbody:\n");
     put(t, "  %%j = phi i64 [ 0, %%row ], [ %%j.next, %%body ]\n");
     put(t, "  %%i = add nsw i64 %%base, %%j\n");
-    for (int k = 0; k < nm; k++) emit_member(&e, k, mem[k], numel);
+    for (int k = 0; k < nm; k++)
+        if (emit_member(&e, k, mem[k], numel) < 0) { /* an op without an expression: none of the text */
+            t->len = start;
+            t->s[start] = 0;
+            return -1;
+        }
     put(t, "  %%j.next = add nuw nsw i64 %%j, 1\n");
     put(t, "  %%j.more = icmp slt i64 %%j.next, %%len\n");
     put(t, "  br i1 %%j.more, label %%body, label %%row.end, !llvm.loop !%d\n", 3 * index);

@@ -11,9 +11,9 @@
  *
  * The caller passes pointers already offset to the chunk it hands over. The inner loop carries
  * llvm.loop.parallel_accesses (each iteration reads and writes only its own element), so it
- * vectorises without runtime alias checks, in-place members included. Arithmetic is the C
- * loops' (runtime/cpu/exec_fused.h) operation for operation, without contraction, so results agree
- * with them bit for bit. */
+ * vectorises without runtime alias checks, in-place members included. Arithmetic is read from
+ * ir/pointwise.def, the expressions the C loops (runtime/cpu/exec_fused.h) are compiled from,
+ * operation for operation and without contraction, so results agree with them bit for bit. */
 #ifndef FN_CODEGEN_LLVM_EMIT_H
 #define FN_CODEGEN_LLVM_EMIT_H
 

@@ -23,35 +23,24 @@ static const real *SFX(fused_operand)(CpuExec *ex, IrId x, int gi, real *const *
     return fill;
 }
 
-/* y[0..n) = op(a, b), every operand dense. */
+/* y[0..n) = op(a, b), every operand dense: ir/pointwise.def's functions (exec_kernels.h
+ * instantiates them); BCAST is SCALE by its mean factor. */
 static void SFX(fused_op)(const IrNode *nd, int64_t n, real *restrict y, const real *restrict a,
                           const real *restrict b, double sd) {
     const real s = (real)sd; /* as the reference applies it; POWS takes the double */
     switch (nd->op) {
-    case IR_OP_ADD: for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i]; break;
-    case IR_OP_SUB: for (int64_t i = 0; i < n; i++) y[i] = a[i] - b[i]; break;
-    case IR_OP_MUL: for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i]; break;
-    case IR_OP_DIV: for (int64_t i = 0; i < n; i++) y[i] = a[i] / b[i]; break;
-    case IR_OP_PRELU:
-        for (int64_t i = 0; i < n; i++) {
-            real v = a[i], m = b[i] * v;
-            y[i] = v > 0 ? v : m;
-        }
+#define IR_PW1(e, expr)                                                                            \
+    case IR_OP_##e:                                                                                \
+        for (int64_t i = 0; i < n; i++) y[i] = SFX(pw_##e)(a[i], s, sd);                           \
         break;
-    case IR_OP_NEG: for (int64_t i = 0; i < n; i++) y[i] = -a[i]; break;
-    case IR_OP_RELU: for (int64_t i = 0; i < n; i++) y[i] = a[i] < 0 ? 0 : a[i]; break;
-    case IR_OP_STEP: for (int64_t i = 0; i < n; i++) y[i] = a[i] > 0 ? 1 : 0; break;
-    case IR_OP_SQUARE: for (int64_t i = 0; i < n; i++) y[i] = a[i] * a[i]; break;
-    case IR_OP_SQRT: for (int64_t i = 0; i < n; i++) y[i] = (real)sqrt(a[i]); break;
-    case IR_OP_RSQRT: for (int64_t i = 0; i < n; i++) y[i] = (real)(1 / sqrt(a[i])); break;
-    case IR_OP_EXP: for (int64_t i = 0; i < n; i++) y[i] = (real)exp(a[i]); break;
-    case IR_OP_LOG: for (int64_t i = 0; i < n; i++) y[i] = (real)log(a[i]); break;
-    case IR_OP_ABS: for (int64_t i = 0; i < n; i++) y[i] = (real)fabs(a[i]); break;
-    case IR_OP_SIGN: for (int64_t i = 0; i < n; i++) y[i] = (real)((a[i] > 0) - (a[i] < 0)); break;
-    case IR_OP_SCALE:
-    case IR_OP_BCAST: for (int64_t i = 0; i < n; i++) y[i] = a[i] * s; break;
-    case IR_OP_ADDS: for (int64_t i = 0; i < n; i++) y[i] = a[i] + s; break;
-    case IR_OP_POWS: for (int64_t i = 0; i < n; i++) y[i] = (real)pow(a[i], sd); break;
+#define IR_PW2(e, expr)                                                                            \
+    case IR_OP_##e:                                                                                \
+        for (int64_t i = 0; i < n; i++) y[i] = SFX(pw_##e)(a[i], b[i]);                            \
+        break;
+#include "ir/pointwise.def"
+#undef IR_PW1
+#undef IR_PW2
+    case IR_OP_BCAST: for (int64_t i = 0; i < n; i++) y[i] = SFX(pw_SCALE)(a[i], s, sd); break;
     default: break; /* pass_fuse_pointwise admits no other op */
     }
 }

@@ -1,68 +1,73 @@
-/* The executor's per-node dispatch, written once for both precisions: included by exec.c with
- * `real` = float / double and SFX(name) = name##_f32 / name##_f64. Elementwise, reduction and
- * movement ops are short loops here; contractions, pools and the softmax family call the
+/* The executor's per-node work, written once for both precisions: included by cpu_exec.c with
+ * `real` = float / double and SFX(name) = name##_f32 / name##_f64. One function per family of
+ * ops (ops.def's class column): pointwise ops are short loops over ir/pointwise.def's functions,
+ * reductions and movement are loops here; contractions, pools and the softmax family call the
  * reference kernels (codegen/ref). */
 
+#include "ir/pointwise.h"
+
 #define K(name) SFX(ref_##name)
-#define BINARY(OP)                                                                                 \
+/* y = FN(a, b) elementwise: the shorter operand is a suffix, so it repeats every (its size)
+ * elements */
+#define BINARY(FN)                                                                                 \
     do {                                                                                           \
         if (na == ny && nb == ny)                                                                  \
-            for (int64_t i = 0; i < ny; i++) y[i] = a[i] OP b[i];                                  \
+            for (int64_t i = 0; i < ny; i++) y[i] = FN(a[i], b[i]);                                \
         else if (nb == 1)                                                                          \
-            for (int64_t i = 0; i < ny; i++) y[i] = a[i] OP b[0];                                  \
+            for (int64_t i = 0; i < ny; i++) y[i] = FN(a[i], b[0]);                                \
         else if (na == 1)                                                                          \
-            for (int64_t i = 0; i < ny; i++) y[i] = a[0] OP b[i];                                  \
+            for (int64_t i = 0; i < ny; i++) y[i] = FN(a[0], b[i]);                                \
         else if (na == ny)                                                                         \
             for (int64_t o = 0; o < ny; o += nb)                                                   \
-                for (int64_t j = 0; j < nb; j++) y[o + j] = a[o + j] OP b[j];                      \
+                for (int64_t j = 0; j < nb; j++) y[o + j] = FN(a[o + j], b[j]);                    \
         else                                                                                       \
             for (int64_t o = 0; o < ny; o += na)                                                   \
-                for (int64_t j = 0; j < na; j++) y[o + j] = a[j] OP b[o + j];                      \
+                for (int64_t j = 0; j < na; j++) y[o + j] = FN(a[j], b[o + j]);                    \
     } while (0)
 
-static void SFX(run_node)(CpuExec *ex, IrId id) {
-    const IrNode *n = &ex->g->nodes[id];
-    real *y = ex->buf[id];
-    const int64_t *yd = ex->dims[id];
-    const int yr = ex->rank[id];
-    const int64_t ny = ex->numel[id];
-    const real *a = n->n_in > 0 ? ex->buf[n->in[0]] : NULL;
-    const real *b = n->n_in > 1 ? ex->buf[n->in[1]] : NULL;
-    const int64_t na = n->n_in > 0 ? ex->numel[n->in[0]] : 0;
-    const int64_t nb = n->n_in > 1 ? ex->numel[n->in[1]] : 0;
-    const double f = n->attr.u.scalar.f;
-    const IrReduceAttr *ra = &n->attr.u.reduce;
-    RefWindow win;
-    switch (n->op) {
-    case IR_OP_INPUT:
-    case IR_OP_PARAM:
-    case IR_OP_STATE:
-    case IR_OP_CONST: break; /* filled at bind time or by the caller */
-    /* binary: the shorter operand is a suffix, so it repeats every (its size) elements */
-    case IR_OP_ADD: BINARY(+); break;
-    case IR_OP_SUB: BINARY(-); break;
-    case IR_OP_MUL: BINARY(*); break;
-    case IR_OP_DIV: BINARY(/); break;
-    case IR_OP_PRELU: /* alpha repeats every nb elements */
-        for (int64_t o = 0; o < ny; o += nb)
-            for (int64_t j = 0; j < nb; j++) {
-                real v = a[o + j], m = b[j] * v; /* both sides, then a select: vectorises */
-                y[o + j] = v > 0 ? v : m;
-            }
+/* A node's operands and output, as every family reads them. */
+typedef struct {
+    CpuExec *ex;
+    IrId id;
+    const IrNode *n;
+    real *y;
+    const real *a, *b;
+    const int64_t *yd;
+    int yr;
+    int64_t ny, na, nb;
+} SFX(NodeRun);
+
+/* Elementwise ops (PRELU's alpha a suffix of x, as any binary operand may be). */
+static void SFX(run_pointwise)(const SFX(NodeRun) *nr) {
+    real *y = nr->y;
+    const real *a = nr->a, *b = nr->b;
+    const int64_t ny = nr->ny, na = nr->na, nb = nr->nb;
+    const double f = nr->n->attr.u.scalar.f;
+    switch (nr->n->op) {
+#define IR_PW1(e, expr)                                                                            \
+    case IR_OP_##e:                                                                                \
+        for (int64_t i = 0; i < ny; i++) y[i] = SFX(pw_##e)(a[i], (real)f, f);                     \
         break;
-    case IR_OP_NEG: for (int64_t i = 0; i < ny; i++) y[i] = -a[i]; break;
-    case IR_OP_RELU: for (int64_t i = 0; i < ny; i++) y[i] = a[i] < 0 ? 0 : a[i]; break;
-    case IR_OP_STEP: for (int64_t i = 0; i < ny; i++) y[i] = a[i] > 0 ? 1 : 0; break;
-    case IR_OP_SQUARE: for (int64_t i = 0; i < ny; i++) y[i] = a[i] * a[i]; break;
-    case IR_OP_SQRT: for (int64_t i = 0; i < ny; i++) y[i] = (real)sqrt(a[i]); break;
-    case IR_OP_RSQRT: for (int64_t i = 0; i < ny; i++) y[i] = (real)(1 / sqrt(a[i])); break;
-    case IR_OP_EXP: for (int64_t i = 0; i < ny; i++) y[i] = (real)exp(a[i]); break;
-    case IR_OP_LOG: for (int64_t i = 0; i < ny; i++) y[i] = (real)log(a[i]); break;
-    case IR_OP_ABS: for (int64_t i = 0; i < ny; i++) y[i] = (real)fabs(a[i]); break;
-    case IR_OP_SIGN: for (int64_t i = 0; i < ny; i++) y[i] = (real)((a[i] > 0) - (a[i] < 0)); break;
-    case IR_OP_SCALE: for (int64_t i = 0; i < ny; i++) y[i] = a[i] * (real)f; break;
-    case IR_OP_ADDS: for (int64_t i = 0; i < ny; i++) y[i] = a[i] + (real)f; break;
-    case IR_OP_POWS: for (int64_t i = 0; i < ny; i++) y[i] = (real)pow(a[i], f); break;
+#define IR_PW2(e, expr)                                                                            \
+    case IR_OP_##e: BINARY(SFX(pw_##e)); break;
+#include "ir/pointwise.def"
+#undef IR_PW1
+#undef IR_PW2
+    default: break;
+    }
+}
+
+/* Reductions, broadcasts and reshape. */
+static void SFX(run_movement)(const SFX(NodeRun) *nr) {
+    CpuExec *ex = nr->ex;
+    const IrNode *n = nr->n;
+    real *y = nr->y;
+    const real *a = nr->a;
+    const int64_t *yd = nr->yd;
+    const int yr = nr->yr;
+    const int64_t ny = nr->ny, na = nr->na;
+    const IrReduceAttr *ra = &n->attr.u.reduce;
+    switch (n->op) {
     case IR_OP_SUM: { /* y[j] = sum_i a[i*ny + j] */
         int64_t k = na / ny;
         for (int64_t j = 0; j < ny; j++) y[j] = 0;
@@ -93,81 +98,103 @@ static void SFX(run_node)(CpuExec *ex, IrId id) {
         break;
     }
     case IR_OP_RESHAPE: /* shares its input's block when the plan fuses */
-        if (y != a) memcpy(y, a, (size_t)ny * ex->esize[id]);
+        if (y != a) memcpy(y, a, (size_t)ny * ex->esize[nr->id]);
         break;
-    case IR_OP_CONCAT:
-    case IR_OP_SLICE: {
-        int ax = n->attr.u.axis.axis;
-        int64_t outer, inner;
-        rt_plan_axis(&ex->plan, id, ax, &outer, &inner);
-        /* rows of a channel concat or slice are short (32-384 floats): both threads copy */
-        if (n->op == IR_OP_SLICE) {
-            int64_t src_ax = ex->dims[n->in[0]][ax], len = yd[ax], st = n->attr.u.axis.start;
-#pragma omp parallel for schedule(static) num_threads(ex->threads) if (ny > (1 << 16))
-            for (int64_t o = 0; o < outer; o++)
-                memcpy(y + o * len * inner, a + (o * src_ax + st) * inner,
-                       (size_t)(len * inner) * sizeof(real));
-            break;
-        }
-        int64_t off = 0;
-        for (int k = 0; k < n->n_in; k++) {
-            const real *x = ex->buf[n->in[k]];
-            int64_t len = ex->dims[n->in[k]][ax];
-#pragma omp parallel for schedule(static) num_threads(ex->threads) if (ny > (1 << 16))
-            for (int64_t o = 0; o < outer; o++)
-                memcpy(y + (o * yd[ax] + off) * inner, x + o * len * inner,
-                       (size_t)(len * inner) * sizeof(real));
-            off += len;
-        }
-        break;
+    default: break;
     }
-    case IR_OP_MATMUL: {
+}
+
+/* Concat and slice along an axis: rows copied whole. */
+static void SFX(run_concat_slice)(const SFX(NodeRun) *nr) {
+    CpuExec *ex = nr->ex;
+    const IrNode *n = nr->n;
+    real *y = nr->y;
+    const int64_t *yd = nr->yd;
+    const int64_t ny = nr->ny;
+    int ax = n->attr.u.axis.axis;
+    int64_t outer, inner;
+    rt_plan_axis(&ex->plan, nr->id, ax, &outer, &inner);
+    /* rows of a channel concat or slice are short (32-384 floats): both threads copy */
+    if (n->op == IR_OP_SLICE) {
+        const real *a = nr->a;
+        int64_t src_ax = ex->dims[n->in[0]][ax], len = yd[ax], st = n->attr.u.axis.start;
+#pragma omp parallel for schedule(static) num_threads(ex->threads) if (ny > (1 << 16))
+        for (int64_t o = 0; o < outer; o++)
+            memcpy(y + o * len * inner, a + (o * src_ax + st) * inner, (size_t)(len * inner) * sizeof(real));
+        return;
+    }
+    int64_t off = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        const real *x = ex->buf[n->in[k]];
+        int64_t len = ex->dims[n->in[k]][ax];
+#pragma omp parallel for schedule(static) num_threads(ex->threads) if (ny > (1 << 16))
+        for (int64_t o = 0; o < outer; o++)
+            memcpy(y + (o * yd[ax] + off) * inner, x + o * len * inner, (size_t)(len * inner) * sizeof(real));
+        off += len;
+    }
+}
+
+/* Matmul, the convolutions and the pools. */
+static void SFX(run_contraction)(const SFX(NodeRun) *nr) {
+    CpuExec *ex = nr->ex;
+    const IrNode *n = nr->n;
+    real *y = nr->y;
+    const real *a = nr->a, *b = nr->b;
+    const int64_t *yd = nr->yd;
+    RefWindow win;
+    if (n->op == IR_OP_MATMUL) {
         const IrMatmulAttr *m = &n->attr.u.matmul;
         const int64_t *ad = ex->dims[n->in[0]];
         K(matmul)(a, b, y, (int)yd[0], (int)yd[1], (int)(m->ta ? ad[0] : ad[1]), m->ta, m->tb);
-        break;
+        return;
     }
-    case IR_OP_CONV2D:
-    case IR_OP_CONV2D_BWD_DATA:
-    case IR_OP_CONV2D_BWD_FILTER:
-    case IR_OP_MAXPOOL:
-    case IR_OP_MAXPOOL_GRAD:
-    case IR_OP_AVGPOOL:
-    case IR_OP_AVGPOOL_GRAD:
-        rt_plan_window(&ex->plan, id, &win);
-        switch (n->op) {
+    rt_plan_window(&ex->plan, nr->id, &win);
+    switch (n->op) {
 #if EXEC_FAST_F32 /* float32 with the fast backend on: codegen/cpu's convolutions and max pools */
-        case IR_OP_CONV2D:
-            if (ex->fast) cpu_conv2d_f32(a, b, y, &win, ex->paths, ex->scratch, ex->threads);
-            else K(conv2d)(a, b, y, &win, ex->scratch);
-            break;
-        case IR_OP_CONV2D_BWD_DATA:
-            if (ex->fast) cpu_conv2d_bwd_data_f32(a, b, y, &win, ex->paths, ex->scratch, ex->threads);
-            else K(conv2d_bwd_data)(a, b, y, &win, ex->scratch);
-            break;
-        case IR_OP_CONV2D_BWD_FILTER:
-            if (ex->fast) cpu_conv2d_bwd_filter_f32(a, b, y, &win, ex->paths, ex->scratch, ex->threads);
-            else K(conv2d_bwd_filter)(a, b, y, &win, ex->scratch);
-            break;
-        case IR_OP_MAXPOOL:
-            if (ex->fast) cpu_maxpool_f32(a, y, &win, ex->threads);
-            else K(maxpool)(a, y, &win);
-            break;
-        case IR_OP_MAXPOOL_GRAD:
-            if (ex->fast) cpu_maxpool_grad_f32(a, b, y, &win, ex->threads);
-            else K(maxpool_grad)(a, b, y, &win);
-            break;
-#else
-        case IR_OP_MAXPOOL: K(maxpool)(a, y, &win); break;
-        case IR_OP_MAXPOOL_GRAD: K(maxpool_grad)(a, b, y, &win); break;
-        case IR_OP_CONV2D: K(conv2d)(a, b, y, &win, ex->scratch); break;
-        case IR_OP_CONV2D_BWD_DATA: K(conv2d_bwd_data)(a, b, y, &win, ex->scratch); break;
-        case IR_OP_CONV2D_BWD_FILTER: K(conv2d_bwd_filter)(a, b, y, &win, ex->scratch); break;
-#endif
-        case IR_OP_AVGPOOL: K(avgpool)(a, y, &win); break;
-        default: K(avgpool_grad)(a, y, &win); break;
-        }
+    case IR_OP_CONV2D:
+        if (ex->fast) cpu_conv2d_f32(a, b, y, &win, ex->paths, ex->scratch, ex->threads);
+        else K(conv2d)(a, b, y, &win, ex->scratch);
         break;
+    case IR_OP_CONV2D_BWD_DATA:
+        if (ex->fast) cpu_conv2d_bwd_data_f32(a, b, y, &win, ex->paths, ex->scratch, ex->threads);
+        else K(conv2d_bwd_data)(a, b, y, &win, ex->scratch);
+        break;
+    case IR_OP_CONV2D_BWD_FILTER:
+        if (ex->fast) cpu_conv2d_bwd_filter_f32(a, b, y, &win, ex->paths, ex->scratch, ex->threads);
+        else K(conv2d_bwd_filter)(a, b, y, &win, ex->scratch);
+        break;
+    case IR_OP_MAXPOOL:
+        if (ex->fast) cpu_maxpool_f32(a, y, &win, ex->threads);
+        else K(maxpool)(a, y, &win);
+        break;
+    case IR_OP_MAXPOOL_GRAD:
+        if (ex->fast) cpu_maxpool_grad_f32(a, b, y, &win, ex->threads);
+        else K(maxpool_grad)(a, b, y, &win);
+        break;
+#else
+    case IR_OP_MAXPOOL: K(maxpool)(a, y, &win); break;
+    case IR_OP_MAXPOOL_GRAD: K(maxpool_grad)(a, b, y, &win); break;
+    case IR_OP_CONV2D: K(conv2d)(a, b, y, &win, ex->scratch); break;
+    case IR_OP_CONV2D_BWD_DATA: K(conv2d_bwd_data)(a, b, y, &win, ex->scratch); break;
+    case IR_OP_CONV2D_BWD_FILTER: K(conv2d_bwd_filter)(a, b, y, &win, ex->scratch); break;
+#endif
+    case IR_OP_AVGPOOL: K(avgpool)(a, y, &win); break;
+    case IR_OP_AVGPOOL_GRAD: K(avgpool_grad)(a, y, &win); break;
+    default: break;
+    }
+}
+
+/* The softmax family, l2norm, accuracy, dropout's mask, gather and scatter. */
+static void SFX(run_nn)(const SFX(NodeRun) *nr) {
+    CpuExec *ex = nr->ex;
+    const IrNode *n = nr->n;
+    real *y = nr->y;
+    const real *a = nr->a, *b = nr->b;
+    const int64_t *yd = nr->yd;
+    const int yr = nr->yr;
+    const int64_t ny = nr->ny;
+    const double f = n->attr.u.scalar.f;
+    switch (n->op) {
     case IR_OP_SOFTMAX: K(softmax)(a, y, (int)(ny / yd[yr - 1]), (int)yd[yr - 1]); break;
     case IR_OP_SOFTMAX_XENT: {
         const int64_t *ad = ex->dims[n->in[0]];
@@ -186,7 +213,7 @@ static void SFX(run_node)(CpuExec *ex, IrId id) {
     }
     case IR_OP_DROPOUT_MASK: {
         real keep = b[0];
-        uint64_t key = rt_hash(ex->seed, ex->step, 0xd50u + (uint64_t)id);
+        uint64_t key = rt_hash(ex->seed, ex->step, 0xd50u + (uint64_t)nr->id);
         for (int64_t i = 0; i < ny; i++)
             y[i] = rt_uniform(key, (uint64_t)i) < (double)keep ? 1 / keep : 0;
         break;
@@ -209,8 +236,38 @@ static void SFX(run_node)(CpuExec *ex, IrId id) {
                 for (int64_t j = 0; j < e; j++) y[idx[i] * e + j] += a[i * e + j];
         break;
     }
-    case IR_OP_ASSIGN: break; /* performed after the step */
-    case IR_OP_COUNT: break;
+    default: break; /* ASSIGN: performed after the step */
+    }
+}
+
+/* Node id's value, by its op's family (ops.def's class column). Sources are filled at bind time
+ * or by the caller. */
+static void SFX(run_node)(CpuExec *ex, IrId id) {
+    const IrNode *n = &ex->g->nodes[id];
+    const SFX(NodeRun) nr = {
+        .ex = ex,
+        .id = id,
+        .n = n,
+        .y = ex->buf[id],
+        .a = n->n_in > 0 ? ex->buf[n->in[0]] : NULL,
+        .b = n->n_in > 1 ? ex->buf[n->in[1]] : NULL,
+        .yd = ex->dims[id],
+        .yr = ex->rank[id],
+        .ny = ex->numel[id],
+        .na = n->n_in > 0 ? ex->numel[n->in[0]] : 0,
+        .nb = n->n_in > 1 ? ex->numel[n->in[1]] : 0,
+    };
+    switch (ir_op_info[n->op].cls) {
+    case IR_CLASS_SOURCE: break;
+    case IR_CLASS_ELEMENTWISE: SFX(run_pointwise)(&nr); break;
+    case IR_CLASS_REDUCTION:
+    case IR_CLASS_MOVEMENT:
+        if (n->op == IR_OP_CONCAT || n->op == IR_OP_SLICE) SFX(run_concat_slice)(&nr);
+        else SFX(run_movement)(&nr);
+        break;
+    case IR_CLASS_CONTRACTION:
+    case IR_CLASS_WINDOW: SFX(run_contraction)(&nr); break;
+    case IR_CLASS_NN: SFX(run_nn)(&nr); break;
     }
 }
 
