@@ -144,17 +144,14 @@ int gpu_reserve(RtGpuExec *ex, size_t bytes, const char *who, RtStatus *st) {
     return 0;
 }
 
-static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
+/* The module (emitted by the caller), compiled for this card (or found in the kernel cache),
+ * loaded, and its kernels looked up. */
+static int load_module(RtGpuExec *ex, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
-    const RtPlan *p = &ex->plan;
-    const IrGraph *g = ex->g;
-    /* the module (emitted by the caller), compiled for this card (or found in the kernel cache)
-       and loaded */
-    char err[512];
+    char err[512], *log;
     void *cubin;
     size_t n_cubin;
     int hit;
-    char *log;
     int rc = cu_compile_cached(ex->mod.source, gpu->arch, gpu->opt.kernel_cache, gpu->opt.cuda_emulator, &cubin, &n_cubin,
                                &hit, &log, err, sizeof err);
     if (rc < 0) {
@@ -166,118 +163,155 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     rc = RT_CU(&gpu->api, st, cuModuleLoadData(&ex->cumod, cubin));
     free(cubin);
     if (rc < 0) return -1;
-    ex->fn = calloc((size_t)ex->mod.n_names + 1, sizeof *ex->fn);
+    if (!(ex->fn = calloc((size_t)ex->mod.n_names + 1, sizeof *ex->fn))) return rt_fail(st, "out of memory");
     for (int i = 0; i < ex->mod.n_names; i++) CHECK_CU(cuModuleGetFunction(&ex->fn[i], ex->cumod, ex->mod.names[i]));
-    /* one slab: planned blocks (packed by the plan when it is fused), variables, im2col
-       scratch, partial sums */
-    size_t *block_off = calloc((size_t)p->n_blocks + 1, sizeof *block_off), total = 0;
+    return 0;
+}
+
+/* Where each part of the step's one slab lies (byte offsets from its start): the planned blocks
+ * (packed by the plan when it is fused), the variables (the averaged ones first, in one run),
+ * the im2col scratch, the partial sums, the seed and step, the tickets, the bfloat16 weight
+ * copies and their table, the copies' table, the inputs' inbox. */
+typedef struct {
+    size_t *block_off, *var_off, *mirror_off, *inbox_off; /* per block, variable, node, node */
+    char *used;  /* per variable: on the device */
+    size_t avg0, scratch_off, part_off, gpart_off, seed_step_off, tickets_off, segs_off, copies_off, total;
+    int n_mirror, overlap; /* overlap: the driver can fill the inbox while a step runs */
+} Slab;
+
+static void slab_free(Slab *L) {
+    free(L->block_off);
+    free(L->var_off);
+    free(L->mirror_off);
+    free(L->inbox_off);
+    free(L->used);
+}
+
+static void slab_blocks(const RtGpuExec *ex, Slab *L) {
+    const RtPlan *p = &ex->plan;
     for (int b = 0; b < p->n_blocks; b++) {
-        block_off[b] = p->block_off ? p->block_off[b] : total;
-        total += p->block_off ? 0 : up(p->block_bytes[b]);
+        L->block_off[b] = p->block_off ? p->block_off[b] : L->total;
+        L->total += p->block_off ? 0 : up(p->block_bytes[b]);
     }
-    if (p->block_off) total = up(p->slab_bytes);
-    /* the variables the graph reads (all of them for a training graph, whose store the moving
-       averages mirror): an eval graph leaves the optimiser's slots on the host */
-    char *used = calloc((size_t)ex->vars->n + 1, 1);
+    if (p->block_off) L->total = up(p->slab_bytes);
+}
+
+/* the variables the graph reads (all of them for a training graph, whose store the moving
+   averages mirror): an eval graph leaves the optimiser's slots on the host */
+static void slab_vars(RtGpuExec *ex, Slab *L) {
+    const RtPlan *p = &ex->plan;
+    const IrGraph *g = ex->g;
     for (IrId id = 0; id < p->n; id++)
         if (p->needed[id] && (g->nodes[id].op == IR_OP_PARAM || g->nodes[id].op == IR_OP_STATE))
-            used[rt_vars_find(ex->vars, ir_str(g, g->nodes[id].attr.u.leaf.name)) - ex->vars->v] = 1;
-    for (int v = 0; v < ex->vars->n; v++) used[v] |= g->n_effects > 0;
-    size_t *var_off = calloc((size_t)ex->vars->n + 1, sizeof *var_off), avg0 = total;
+            L->used[rt_vars_find(ex->vars, ir_str(g, g->nodes[id].attr.u.leaf.name)) - ex->vars->v] = 1;
+    for (int v = 0; v < ex->vars->n; v++) L->used[v] |= g->n_effects > 0;
+    L->avg0 = L->total;
     for (int pass = 0; pass < 2; pass++) /* the averaged variables first, in one run */
         for (int v = 0; v < ex->vars->n; v++) {
-            if (!used[v] || rt_var_is_averaged(&ex->vars->v[v]) != !pass) continue;
-            var_off[v] = total;
-            total += up((size_t)ex->vars->v[v].n * sizeof(float));
-            if (!pass) ex->avg_bytes = total - avg0;
+            if (!L->used[v] || rt_var_is_averaged(&ex->vars->v[v]) != !pass) continue;
+            L->var_off[v] = L->total;
+            L->total += up((size_t)ex->vars->v[v].n * sizeof(float));
+            if (!pass) ex->avg_bytes = L->total - L->avg0;
         }
-    /* the largest im2col chunk, splits x ny of the sums, and groups' partials */
+}
+
+/* the largest im2col chunk, splits x ny of the sums, and groups' partials; the seed and step;
+   the tickets */
+static void slab_scratch(RtGpuExec *ex, Slab *L) {
     int64_t col_n = 1, part_n = 1, gpart_n = 1;
-    for (IrId id = 0; id < p->n; id++) {
+    for (IrId id = 0; id < ex->plan.n; id++) {
         int64_t need[3];
         gpu_node_scratch(ex, id, need);
         if (need[0] > col_n) col_n = need[0];
         if (need[1] > part_n) part_n = need[1];
         if (need[2] > gpart_n) gpart_n = need[2];
     }
-    size_t scratch_off = total;
-    total += up((size_t)col_n * sizeof(float));
-    size_t part_off = total;
-    total += up((size_t)part_n * sizeof(float));
-    size_t gpart_off = total;
-    total += up((size_t)gpart_n * sizeof(float));
-    size_t seed_step_off = total;
-    total += up(2 * sizeof(uint64_t));
-    size_t tickets_off = total;
-    total += up((size_t)GPU_MAX_QUEUES * GPU_TICKETS * sizeof(unsigned));
-    /* the weights the GEMMs take in bfloat16 (FN_GPU_BF16): their copies, then fn_to_bf16_segs' table */
-    size_t *mirror_off = calloc((size_t)p->n + 1, sizeof *mirror_off);
-    int n_mirror = 0;
+    L->scratch_off = L->total;
+    L->total += up((size_t)col_n * sizeof(float));
+    L->part_off = L->total;
+    L->total += up((size_t)part_n * sizeof(float));
+    L->gpart_off = L->total;
+    L->total += up((size_t)gpart_n * sizeof(float));
+    L->seed_step_off = L->total;
+    L->total += up(2 * sizeof(uint64_t));
+    L->tickets_off = L->total;
+    L->total += up((size_t)GPU_MAX_QUEUES * GPU_TICKETS * sizeof(unsigned));
+}
+
+/* the weights the GEMMs take in bfloat16 (gpu_bf16): their copies, then fn_to_bf16_segs' table;
+   fn_copy_segs' table (at most a segment per assignment); the inputs' inbox, where the next
+   step's inputs land while a step runs (with events and page-locked staging) */
+static void slab_copies(RtGpuExec *ex, Slab *L) {
+    const RtPlan *p = &ex->plan;
+    const IrGraph *g = ex->g;
     for (IrId id = 0; id < p->n && ex->mod.k_round_weights >= 0 && !ex->round_each; id++) {
         IrId w = g->nodes[id].n_in > 1 ? g->nodes[id].in[1] : IR_NONE;
-        if (!p->needed[id] || !gpu_conv_half_weights(ex, id) || g->nodes[w].op != IR_OP_PARAM || mirror_off[w]) continue;
-        mirror_off[w] = total;
-        total += up((size_t)p->numel[w] * 2);
-        n_mirror++;
+        if (!p->needed[id] || !gpu_conv_half_weights(ex, id) || g->nodes[w].op != IR_OP_PARAM || L->mirror_off[w]) continue;
+        L->mirror_off[w] = L->total;
+        L->total += up((size_t)p->numel[w] * 2);
+        L->n_mirror++;
     }
-    size_t segs_off = total;
-    total += up((size_t)n_mirror * sizeof(GpuSeg) + 1);
-    size_t copies_off = total; /* fn_copy_segs' table: at most a segment per assignment */
-    total += up((size_t)g->n_effects * sizeof(GpuSeg) + 1);
-    /* the inputs' inbox: where the next step's inputs land while a step runs (with events and
-       page-locked staging) */
-    const RtCudaApi *api = &gpu->api;
-    int overlap = api->cuEventCreate && api->cuEventRecord && api->cuStreamWaitEvent &&
-                  api->cuMemcpyHtoDAsync && api->cuMemAllocHost && api->cuMemFreeHost;
-    size_t *inbox_off = calloc((size_t)p->n + 1, sizeof *inbox_off);
-    for (IrId id = 0; id < p->n && overlap; id++)
+    L->segs_off = L->total;
+    L->total += up((size_t)L->n_mirror * sizeof(GpuSeg) + 1);
+    L->copies_off = L->total;
+    L->total += up((size_t)g->n_effects * sizeof(GpuSeg) + 1);
+    const RtCudaApi *api = &ex->gpu->api;
+    L->overlap = api->cuEventCreate && api->cuEventRecord && api->cuStreamWaitEvent && api->cuMemcpyHtoDAsync &&
+                 api->cuMemAllocHost && api->cuMemFreeHost;
+    for (IrId id = 0; id < p->n && L->overlap; id++)
         if (p->needed[id] && g->nodes[id].op == IR_OP_INPUT) {
-            inbox_off[id] = total;
-            total += up((size_t)p->numel[id] * p->esize[id] + 1);
+            L->inbox_off[id] = L->total;
+            L->total += up((size_t)p->numel[id] * p->esize[id] + 1);
         }
-    ex->fraction = fraction;
-    if (gpu_reserve(ex, total, "the step", st) < 0) {
-        free(mirror_off);
-        free(inbox_off);
-        free(block_off);
-        free(var_off);
-        free(used);
-        return -1;
-    }
-    rc = RT_CU(&gpu->api, st, cuMemAlloc(&ex->slab, total));
-    ex->bytes = total;
-    if (rc < 0) gpu->held -= total;
+}
+
+/* The slab allocated and every part pointed at: the blocks, the variables (copied over), queue
+ * 0's scratch, the seed and step, the tickets (zeroed), the inbox. */
+static int place_slab(RtGpuExec *ex, const Slab *L, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    const RtPlan *p = &ex->plan;
+    if (gpu_reserve(ex, L->total, "the step", st) < 0) return -1;
+    int rc = RT_CU(&gpu->api, st, cuMemAlloc(&ex->slab, L->total));
+    ex->bytes = L->total;
+    if (rc < 0) gpu->held -= L->total;
     ex->dev = calloc((size_t)p->n + 1, sizeof *ex->dev);
     ex->var_dev = calloc((size_t)ex->vars->n + 1, sizeof *ex->var_dev);
     ex->host = calloc((size_t)p->n + 1, sizeof *ex->host);
     ex->host_pinned = calloc((size_t)p->n + 1, 1);
+    ex->inbox = calloc((size_t)p->n + 1, sizeof *ex->inbox);
+    if (!ex->dev || !ex->var_dev || !ex->host || !ex->host_pinned || !ex->inbox) return rt_fail(st, "out of memory");
     ex->pinned = gpu->api.cuMemAllocHost && gpu->api.cuMemFreeHost && gpu->api.cuMemcpyHtoDAsync;
     if (ex->pinned && gpu->api.cuMemAllocHost((void **)&ex->seed_step_host, 2 * sizeof(uint64_t)) != 0)
         ex->seed_step_host = NULL;
     for (IrId id = 0; id < p->n && rc == 0; id++)
-        if (p->block_of[id] >= 0) ex->dev[id] = ex->slab + block_off[p->block_of[id]];
+        if (p->block_of[id] >= 0) ex->dev[id] = ex->slab + L->block_off[p->block_of[id]];
     for (int v = 0; v < ex->vars->n && rc == 0; v++) {
-        if (!used[v]) continue; /* var_dev 0: not on the device */
-        ex->var_dev[v] = ex->slab + var_off[v];
+        if (!L->used[v]) continue; /* var_dev 0: not on the device */
+        ex->var_dev[v] = ex->slab + L->var_off[v];
         rc = RT_CU(&gpu->api, st, cuMemcpyHtoD(ex->var_dev[v], ex->vars->v[v].data, (size_t)ex->vars->v[v].n * sizeof(float)));
     }
-    free(used);
-    ex->avg0 = ex->slab + avg0;
-    ex->queue[0] = (GpuQueue){.stream = gpu->stream, .blas = gpu->blas, .scratch = ex->slab + scratch_off,
-                              .part = ex->slab + part_off, .gpart = ex->slab + gpart_off};
+    ex->avg0 = ex->slab + L->avg0;
+    ex->queue[0] = (GpuQueue){.stream = gpu->stream, .blas = gpu->blas, .scratch = ex->slab + L->scratch_off,
+                              .part = ex->slab + L->part_off, .gpart = ex->slab + L->gpart_off};
     ex->cur = &ex->queue[0];
-    ex->seed_step = ex->slab + seed_step_off;
-    ex->tickets = ex->slab + tickets_off;
+    ex->seed_step = ex->slab + L->seed_step_off;
+    ex->tickets = ex->slab + L->tickets_off;
     ex->queue[0].tickets = ex->tickets;
     if (rc == 0)
         rc = RT_CU(&gpu->api, st, cuMemsetD8Async(ex->tickets, 0, (size_t)GPU_MAX_QUEUES * GPU_TICKETS * sizeof(unsigned), gpu->stream));
-    ex->inbox = calloc((size_t)p->n + 1, sizeof *ex->inbox);
     for (IrId id = 0; id < p->n && rc == 0; id++)
-        if (inbox_off[id]) ex->inbox[id] = ex->slab + inbox_off[id];
-    free(inbox_off);
-    free(block_off);
-    free(var_off);
-    for (IrId id = 0; id < p->n && rc == 0; id++) { /* variables' nodes read the store's device copy */
+        if (L->inbox_off[id]) ex->inbox[id] = ex->slab + L->inbox_off[id];
+    return rc;
+}
+
+/* The leaves: variables' nodes read the store's device copy, inputs get their host staging,
+ * constants are filled; values computed straight into their variables share their memory. */
+static int bind_leaves(RtGpuExec *ex, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    const RtPlan *p = &ex->plan;
+    const IrGraph *g = ex->g;
+    int rc = 0;
+    for (IrId id = 0; id < p->n && rc == 0; id++) {
         const IrNode *nd = &g->nodes[id];
         if (!p->needed[id]) continue;
         if (nd->op == IR_OP_PARAM || nd->op == IR_OP_STATE) {
@@ -288,7 +322,7 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
             ex->host[id] = NULL;
             ex->host_pinned[id] = ex->pinned && gpu->api.cuMemAllocHost(&ex->host[id], bytes ? bytes : 1) == 0;
             if (ex->host_pinned[id]) memset(ex->host[id], 0, bytes);
-            else ex->host[id] = calloc(bytes ? bytes : 1, 1);
+            else if (!(ex->host[id] = calloc(bytes ? bytes : 1, 1))) rc = rt_fail(st, "out of memory");
         } else if (nd->op == IR_OP_CONST) {
             float f = (float)nd->attr.u.scalar.f;
             int64_t cnt = p->numel[id];
@@ -296,30 +330,69 @@ static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
             rc = gpu_launch(ex, ex->mod.plan[id].kernel[0], cnt, args, st);
         }
     }
-    for (IrId id = 0; id < p->n; id++) /* values computed straight into their variables */
+    for (IrId id = 0; id < p->n; id++)
         if (p->assign_to && p->assign_to[id] != IR_NONE) ex->dev[id] = ex->dev[p->assign_to[id]];
-    if (rc == 0) rc = copies_table(ex, ex->slab + copies_off, st);
-    if (n_mirror && rc == 0) { /* each weight's copy and its segment of the table */
-        GpuSeg *seg = calloc((size_t)n_mirror, sizeof *seg);
-        ex->mirror = calloc((size_t)p->n + 1, sizeof *ex->mirror);
-        for (IrId w = 0, k = 0; w < p->n; w++)
-            if (mirror_off[w]) {
-                ex->mirror[w] = ex->slab + mirror_off[w];
-                seg[k++] = (GpuSeg){ex->dev[w], ex->mirror[w], p->numel[w]};
-            }
-        ex->mirror_segs = ex->slab + segs_off;
-        ex->n_mirror = n_mirror;
-        rc = RT_CU(&gpu->api, st, cuMemcpyHtoD(ex->mirror_segs, seg, (size_t)n_mirror * sizeof *seg));
+    return rc;
+}
+
+/* each bfloat16 weight copy and its segment of fn_to_bf16_segs' table */
+static int place_mirrors(RtGpuExec *ex, const Slab *L, RtStatus *st) {
+    const RtPlan *p = &ex->plan;
+    if (!L->n_mirror) return 0;
+    GpuSeg *seg = calloc((size_t)L->n_mirror, sizeof *seg);
+    ex->mirror = calloc((size_t)p->n + 1, sizeof *ex->mirror);
+    if (!seg || !ex->mirror) {
         free(seg);
+        return rt_fail(st, "out of memory");
     }
-    free(mirror_off);
-    for (IrId id = 0; id < p->n; id++) /* the inbox is filled asynchronously from page-locked staging only */
+    for (IrId w = 0, k = 0; w < p->n; w++)
+        if (L->mirror_off[w]) {
+            ex->mirror[w] = ex->slab + L->mirror_off[w];
+            seg[k++] = (GpuSeg){ex->dev[w], ex->mirror[w], p->numel[w]};
+        }
+    ex->mirror_segs = ex->slab + L->segs_off;
+    ex->n_mirror = L->n_mirror;
+    int rc = RT_CU(&ex->gpu->api, st, cuMemcpyHtoD(ex->mirror_segs, seg, (size_t)L->n_mirror * sizeof *seg));
+    free(seg);
+    return rc;
+}
+
+/* the stream and events that fill the inbox asynchronously, from page-locked staging only */
+static int open_copy_stream(RtGpuExec *ex, int overlap, RtStatus *st) {
+    const RtCudaApi *api = &ex->gpu->api;
+    for (IrId id = 0; id < ex->plan.n; id++)
         if (ex->inbox[id] && !ex->host_pinned[id]) overlap = 0;
-    if (overlap && rc == 0 &&
-        (RT_CU(api, st, cuStreamCreate(&ex->copy_stream, 1 /* non-blocking */)) < 0 ||
-         RT_CU(api, st, cuEventCreate(&ex->staged_ev, 2 /* no timing */)) < 0 ||
-         RT_CU(api, st, cuEventCreate(&ex->inbox_free, 2)) < 0))
-        rc = -1;
+    if (overlap && (RT_CU(api, st, cuStreamCreate(&ex->copy_stream, 1 /* non-blocking */)) < 0 ||
+                    RT_CU(api, st, cuEventCreate(&ex->staged_ev, 2 /* no timing */)) < 0 ||
+                    RT_CU(api, st, cuEventCreate(&ex->inbox_free, 2)) < 0))
+        return -1;
+    return 0;
+}
+
+/* Everything the step needs on the device, in one slab (Slab), set up once. */
+static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
+    const RtPlan *p = &ex->plan;
+    if (load_module(ex, st) < 0) return -1;
+    Slab L = {.block_off = calloc((size_t)p->n_blocks + 1, sizeof(size_t)),
+              .var_off = calloc((size_t)ex->vars->n + 1, sizeof(size_t)),
+              .mirror_off = calloc((size_t)p->n + 1, sizeof(size_t)),
+              .inbox_off = calloc((size_t)p->n + 1, sizeof(size_t)),
+              .used = calloc((size_t)ex->vars->n + 1, 1)};
+    if (!L.block_off || !L.var_off || !L.mirror_off || !L.inbox_off || !L.used) {
+        slab_free(&L);
+        return rt_fail(st, "out of memory");
+    }
+    slab_blocks(ex, &L);
+    slab_vars(ex, &L);
+    slab_scratch(ex, &L);
+    slab_copies(ex, &L);
+    ex->fraction = fraction;
+    int rc = place_slab(ex, &L, st);
+    if (rc == 0) rc = bind_leaves(ex, st);
+    if (rc == 0) rc = copies_table(ex, ex->slab + L.copies_off, st);
+    if (rc == 0) rc = place_mirrors(ex, &L, st);
+    if (rc == 0) rc = open_copy_stream(ex, L.overlap, st);
+    slab_free(&L);
     return rc;
 }
 
