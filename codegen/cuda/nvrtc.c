@@ -2,6 +2,7 @@
 #include "codegen/cuda/nvrtc.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +23,8 @@ typedef struct {
 static const char *const lib_names[] = {"libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12",
                                         "/usr/local/cuda/lib64/libnvrtc.so"};
 
-/* Opened once and kept for the process (NVRTC keeps internal state of its own). */
-static int nvrtc_open(Nvrtc *v, char *err, size_t errcap) {
-    static Nvrtc cached;
-    if (cached.lib) {
-        *v = cached;
-        return 0;
-    }
+/* the library and its entry points into v; 0, or -2 with err */
+static int nvrtc_load(Nvrtc *v, char *err, size_t errcap) {
     memset(v, 0, sizeof *v);
     const char *emu = getenv("FN_CUDA_EMULATOR"); /* tests: the host emulation (tests/hostcuda) */
     if (emu && *emu && !(v->lib = dlopen(emu, RTLD_NOW | RTLD_LOCAL))) {
@@ -57,8 +53,23 @@ static int nvrtc_open(Nvrtc *v, char *err, size_t errcap) {
         dlclose(v->lib);
         return -2;
     }
-    cached = *v;
     return 0;
+}
+
+/* Opened once and kept for the process (NVRTC keeps internal state of its own); a failure too is
+ * kept, with its message. */
+static pthread_once_t nvrtc_once = PTHREAD_ONCE_INIT;
+static Nvrtc nvrtc_lib;
+static int nvrtc_rc;
+static char nvrtc_err[512];
+
+static void nvrtc_load_once(void) { nvrtc_rc = nvrtc_load(&nvrtc_lib, nvrtc_err, sizeof nvrtc_err); }
+
+static int nvrtc_open(Nvrtc *v, char *err, size_t errcap) {
+    pthread_once(&nvrtc_once, nvrtc_load_once);
+    *v = nvrtc_lib;
+    if (nvrtc_rc < 0) snprintf(err, errcap, "%s", nvrtc_err);
+    return nvrtc_rc;
 }
 
 int cu_nvrtc_version(int *major, int *minor) {
