@@ -68,10 +68,4 @@ foreach(f ${FIXED})
 endforeach()
 string(APPEND h "/* name and text: helpers, then the kernel */\n"
                 "static const struct {\n    const char *name, *text;\n} cu_fixed[] = {\n${rows}};\n")
-# written only when changed, so that an unchanged text recompiles nothing
-if(EXISTS "${OUT}")
-  file(READ "${OUT}" old)
-endif()
-if(NOT old STREQUAL h)
-  file(WRITE "${OUT}" "${h}")
-endif()
+file(WRITE "${OUT}" "${h}")
