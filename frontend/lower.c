@@ -728,6 +728,92 @@ static FeValue negate(FeCtx *c, FeLoc loc, FeValue a) {
     }
 }
 
+/* A name: a variable, else a builtin function. */
+static FeValue eval_name(FeCtx *c, const FeNode *e) {
+    FeVar *x = lookup(c, e->name);
+    if (x) return x->v;
+    int bi = fe_builtin_find(e->name);
+    if (bi >= 0) {
+        FeValue v = mk(FE_V_BUILTIN);
+        v.i = bi;
+        return v;
+    }
+    fe_error(c, e->loc, "unknown identifier '%s'", e->name);
+    return fe_err();
+}
+
+/* A list literal: every item evaluated, even after a failed one. */
+static FeValue eval_list(FeCtx *c, const FeNode *e) {
+    FeValue v = mk(FE_V_LIST);
+    v.n = e->n_items;
+    if (!fe_value_budget(c, e->loc, (size_t)v.n * sizeof *v.items)) return fe_err();
+    v.items = fe_alloc(&c->arena, (size_t)(v.n ? v.n : 1) * sizeof *v.items);
+    int bad = 0;
+    for (int i = 0; i < v.n; i++) {
+        v.items[i] = fe_eval(c, e->items[i]);
+        if (v.items[i].kind == FE_V_ERR) bad = 1;
+    }
+    return bad ? fe_err() : v;
+}
+
+/* 'not' and unary '-'. */
+static FeValue eval_unary(FeCtx *c, const FeNode *e) {
+    FeValue a = fe_eval(c, e->a);
+    if (a.kind == FE_V_ERR) return a;
+    if (e->op == FE_T_NOT) {
+        if (a.kind == FE_V_BOOL) return fe_bool(!a.i);
+        fe_error(c, e->loc, "'not' needs a bool, got %s", fe_kind_name(a.kind));
+        return fe_err();
+    }
+    return negate(c, e->loc, a);
+}
+
+/* 'and' and 'or', short-circuiting; the other binary operators evaluate both sides. */
+static FeValue eval_binary(FeCtx *c, const FeNode *e) {
+    if (e->op == FE_T_AND || e->op == FE_T_OR) {
+        FeValue a = fe_eval(c, e->a);
+        if (a.kind == FE_V_ERR) return a;
+        if (a.kind != FE_V_BOOL) {
+            fe_error(c, e->a->loc, "%s needs bools, got %s", fe_tok_name(e->op),
+                     fe_kind_name(a.kind));
+            return fe_err();
+        }
+        if ((e->op == FE_T_AND) != (a.i != 0)) return a; /* short circuit */
+        FeValue b = fe_eval(c, e->b);
+        if (b.kind != FE_V_BOOL && b.kind != FE_V_ERR) {
+            fe_error(c, e->b->loc, "%s needs bools, got %s", fe_tok_name(e->op),
+                     fe_kind_name(b.kind));
+            return fe_err();
+        }
+        return b;
+    }
+    FeValue a = fe_eval(c, e->a);
+    FeValue b = fe_eval(c, e->b);
+    return binop(c, e->loc, e->op, a, b);
+}
+
+/* list[i], i a constant int (negative from the end). */
+static FeValue eval_index(FeCtx *c, const FeNode *e) {
+    FeValue a = fe_eval(c, e->a), i = fe_eval(c, e->b);
+    if (a.kind == FE_V_ERR || i.kind == FE_V_ERR) return fe_err();
+    if (a.kind != FE_V_LIST) {
+        fe_error(c, e->loc, "only lists can be indexed, not %s%s", fe_kind_name(a.kind),
+                 a.kind == FE_V_TENSOR ? " (shape(x)[i] gives a dim)" : "");
+        return fe_err();
+    }
+    if (i.kind != FE_V_INT || i.d != IR_NONE) {
+        fe_error(c, e->b->loc, "a list index must be a constant int, got %s",
+                 i.kind == FE_V_INT ? "a symbolic dim" : fe_kind_name(i.kind));
+        return fe_err();
+    }
+    int64_t k = i.i < 0 ? i.i + a.n : i.i;
+    if (k < 0 || k >= a.n) {
+        fe_error(c, e->b->loc, "index %lld out of range for a list of %d", (long long)i.i, a.n);
+        return fe_err();
+    }
+    return a.items[k];
+}
+
 FeValue fe_eval(FeCtx *c, const FeNode *e) {
     switch (e->kind) {
     case FE_N_INT: return fe_int(e->ival);
@@ -738,83 +824,12 @@ FeValue fe_eval(FeCtx *c, const FeNode *e) {
         return v;
     }
     case FE_N_BOOL: return fe_bool((int)e->ival);
-    case FE_N_NAME: {
-        FeVar *x = lookup(c, e->name);
-        if (x) return x->v;
-        int bi = fe_builtin_find(e->name);
-        if (bi >= 0) {
-            FeValue v = mk(FE_V_BUILTIN);
-            v.i = bi;
-            return v;
-        }
-        fe_error(c, e->loc, "unknown identifier '%s'", e->name);
-        return fe_err();
-    }
-    case FE_N_LIST: {
-        FeValue v = mk(FE_V_LIST);
-        v.n = e->n_items;
-        if (!fe_value_budget(c, e->loc, (size_t)v.n * sizeof *v.items)) return fe_err();
-        v.items = fe_alloc(&c->arena, (size_t)(v.n ? v.n : 1) * sizeof *v.items);
-        int bad = 0;
-        for (int i = 0; i < v.n; i++) {
-            v.items[i] = fe_eval(c, e->items[i]);
-            if (v.items[i].kind == FE_V_ERR) bad = 1;
-        }
-        return bad ? fe_err() : v;
-    }
-    case FE_N_UNARY: {
-        FeValue a = fe_eval(c, e->a);
-        if (a.kind == FE_V_ERR) return a;
-        if (e->op == FE_T_NOT) {
-            if (a.kind == FE_V_BOOL) return fe_bool(!a.i);
-            fe_error(c, e->loc, "'not' needs a bool, got %s", fe_kind_name(a.kind));
-            return fe_err();
-        }
-        return negate(c, e->loc, a);
-    }
-    case FE_N_BINARY: {
-        if (e->op == FE_T_AND || e->op == FE_T_OR) {
-            FeValue a = fe_eval(c, e->a);
-            if (a.kind == FE_V_ERR) return a;
-            if (a.kind != FE_V_BOOL) {
-                fe_error(c, e->a->loc, "%s needs bools, got %s", fe_tok_name(e->op),
-                         fe_kind_name(a.kind));
-                return fe_err();
-            }
-            if ((e->op == FE_T_AND) != (a.i != 0)) return a; /* short circuit */
-            FeValue b = fe_eval(c, e->b);
-            if (b.kind != FE_V_BOOL && b.kind != FE_V_ERR) {
-                fe_error(c, e->b->loc, "%s needs bools, got %s", fe_tok_name(e->op),
-                         fe_kind_name(b.kind));
-                return fe_err();
-            }
-            return b;
-        }
-        FeValue a = fe_eval(c, e->a);
-        FeValue b = fe_eval(c, e->b);
-        return binop(c, e->loc, e->op, a, b);
-    }
+    case FE_N_NAME: return eval_name(c, e);
+    case FE_N_LIST: return eval_list(c, e);
+    case FE_N_UNARY: return eval_unary(c, e);
+    case FE_N_BINARY: return eval_binary(c, e);
     case FE_N_CALL: return eval_call(c, e);
-    case FE_N_INDEX: {
-        FeValue a = fe_eval(c, e->a), i = fe_eval(c, e->b);
-        if (a.kind == FE_V_ERR || i.kind == FE_V_ERR) return fe_err();
-        if (a.kind != FE_V_LIST) {
-            fe_error(c, e->loc, "only lists can be indexed, not %s%s", fe_kind_name(a.kind),
-                     a.kind == FE_V_TENSOR ? " (shape(x)[i] gives a dim)" : "");
-            return fe_err();
-        }
-        if (i.kind != FE_V_INT || i.d != IR_NONE) {
-            fe_error(c, e->b->loc, "a list index must be a constant int, got %s",
-                     i.kind == FE_V_INT ? "a symbolic dim" : fe_kind_name(i.kind));
-            return fe_err();
-        }
-        int64_t k = i.i < 0 ? i.i + a.n : i.i;
-        if (k < 0 || k >= a.n) {
-            fe_error(c, e->b->loc, "index %lld out of range for a list of %d", (long long)i.i, a.n);
-            return fe_err();
-        }
-        return a.items[k];
-    }
+    case FE_N_INDEX: return eval_index(c, e);
     default: fe_error(c, e->loc, "internal: not an expression"); return fe_err();
     }
 }

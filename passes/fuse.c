@@ -177,18 +177,11 @@ static int may_join_sibling(const IrGraph *g, const PassFusion *f, const Group *
     return 1;
 }
 
-int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion *f) {
+/* sum_only[x]: a pointwise value whose every reader is a sum of it or a pointwise value of its
+   shape that is sum_only too (batch norm's (x - shift)^2): readers come later, so a pass from the
+   last node back settles each node's readers before the node */
+static char *find_sum_only(const IrGraph *g, const char *needed) {
     int n = g->n_nodes;
-    memset(f, 0, sizeof *f);
-    f->group_of = malloc(((size_t)n + 1) * sizeof *f->group_of);
-    f->materialized = calloc((size_t)n + 1, 1);
-    Group *gr = malloc(((size_t)n + 1) * sizeof *gr);
-    int *reader = malloc(((size_t)n + 1) * sizeof *reader); /* per node: the last group to read it from outside */
-    for (IrId id = 0; id < n; id++) f->group_of[id] = reader[id] = -1;
-    int recent[PASS_FUSE_RECENT] = {0}, n_recent = 0; /* the groups small pointwise vectors joined last, latest first */
-    /* sum_only[x]: a pointwise value whose every reader is a sum of it or a pointwise value of its
-       shape that is sum_only too (batch norm's (x - shift)^2): readers come later, so a pass
-       from the last node back settles each node's readers before the node */
     char *sum_only = malloc((size_t)n + 1), *read = calloc((size_t)n + 1, 1);
     for (IrId id = 0; id < n; id++) sum_only[id] = pass_fuse_pointwise(g->nodes[id].op) && g->nodes[id].op != IR_OP_BCAST;
     for (int i = 0; i < g->n_outputs; i++) sum_only[g->outputs[i].id] = 0;
@@ -205,53 +198,82 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
     }
     for (IrId id = 0; id < n; id++) sum_only[id] &= read[id];
     free(read);
-    for (IrId c = 0; c < n; c++) {
-        const IrNode *cn = &g->nodes[c];
-        if (needed && !needed[c]) continue;
-        int gi = -1;
-        if ((pass_fuse_pointwise(cn->op) || cn->op == IR_OP_SUM) && cn->dtype == IR_DT_FLOAT) {
-            for (int k = 0; k < cn->n_in && gi < 0; k++) {
-                IrId p = cn->in[k];
-                if (f->group_of[p] >= 0 && may_join(g, f, gr, p, c, sum_only)) gi = f->group_of[p];
-            }
-            for (int k = 0; k < cn->n_in && gi < 0; k++) {
-                int r = live_group(gr, reader[cn->in[k]]);
-                if (r >= 0 && f->group_of[cn->in[k]] < 0 && may_join_sibling(g, f, gr, r, c, sum_only)) gi = r;
-            }
-            /* a small vector joins one of the last groups of small vectors of its shape, even
-               unrelated: its loop is all launch and no work (batch norm's moving averages, then
-               its scale; a per-channel update beside the gradient's coefficients) */
-            for (int k = 0; k < n_recent && gi < 0 && small_vector(g, c); k++) {
-                int r = live_group(gr, recent[k]);
-                if (may_join_sibling(g, f, gr, r, c, sum_only)) gi = r;
-            }
-            if (gi < 0) { /* a new group; a sum of an unfused value is a group of one terminal */
-                gi = f->n_groups++;
-                gr[gi] = (Group){.terminal_shape_src = IR_NONE, .first = c, .merged_into = -1};
-            } else {
-                for (int k = 0; k < cn->n_in; k++) merge_into(g, f, gr, gi, cn->in[k], c);
-            }
-        }
-        for (int k = 0; k < cn->n_in && cn->op != IR_OP_ASSIGN; k++) /* c reads these groups from outside
-            (an assignment reads its value after the step: it does not fix where the group runs) */
-            if (f->group_of[cn->in[k]] >= 0 && f->group_of[cn->in[k]] != gi) gr[f->group_of[cn->in[k]]].escaped = 1;
-        if (gi < 0) continue;
-        for (int k = 0; k < cn->n_in; k++)
-            if (f->group_of[cn->in[k]] != gi) reader[cn->in[k]] = gi;
-        f->group_of[c] = gi;
-        if (cn->op != IR_OP_SUM && small_vector(g, c)) { /* gi to the front of recent */
-            int k = 0;
-            while (k < n_recent && live_group(gr, recent[k]) != gi) k++;
-            if (k == n_recent && n_recent < PASS_FUSE_RECENT) n_recent++;
-            if (k == PASS_FUSE_RECENT) k--;
-            memmove(recent + 1, recent, (size_t)k * sizeof *recent);
-            recent[0] = gi;
-        }
-        if (!gr[gi].escaped) gr[gi].run = c; /* else a late member */
-        gr[gi].n++;
-        if (cn->op == IR_OP_SUM && gr[gi].terminal_shape_src == IR_NONE) gr[gi].terminal_shape_src = c;
+    return sum_only;
+}
+
+/* pass_fuse's state while it visits the nodes */
+typedef struct {
+    const IrGraph *g;
+    PassFusion *f;
+    Group *gr;
+    int *reader; /* per node: the last group to read it from outside */
+    const char *sum_only;
+    int recent[PASS_FUSE_RECENT], n_recent; /* the groups small pointwise vectors joined last, latest first */
+} Fuser;
+
+/* the group c joins (merging in others it reads), or a new one; -1 for a node no group takes */
+static int choose_group(Fuser *u, IrId c) {
+    const IrGraph *g = u->g;
+    PassFusion *f = u->f;
+    Group *gr = u->gr;
+    const IrNode *cn = &g->nodes[c];
+    int gi = -1;
+    if (!(pass_fuse_pointwise(cn->op) || cn->op == IR_OP_SUM) || cn->dtype != IR_DT_FLOAT) return -1;
+    for (int k = 0; k < cn->n_in && gi < 0; k++) {
+        IrId p = cn->in[k];
+        if (f->group_of[p] >= 0 && may_join(g, f, gr, p, c, u->sum_only)) gi = f->group_of[p];
     }
-    /* drop the groups merged into others: ids in order of the remaining ones */
+    for (int k = 0; k < cn->n_in && gi < 0; k++) {
+        int r = live_group(gr, u->reader[cn->in[k]]);
+        if (r >= 0 && f->group_of[cn->in[k]] < 0 && may_join_sibling(g, f, gr, r, c, u->sum_only)) gi = r;
+    }
+    /* a small vector joins one of the last groups of small vectors of its shape, even
+       unrelated: its loop is all launch and no work (batch norm's moving averages, then
+       its scale; a per-channel update beside the gradient's coefficients) */
+    for (int k = 0; k < u->n_recent && gi < 0 && small_vector(g, c); k++) {
+        int r = live_group(gr, u->recent[k]);
+        if (may_join_sibling(g, f, gr, r, c, u->sum_only)) gi = r;
+    }
+    if (gi < 0) { /* a new group; a sum of an unfused value is a group of one terminal */
+        gi = f->n_groups++;
+        gr[gi] = (Group){.terminal_shape_src = IR_NONE, .first = c, .merged_into = -1};
+    } else {
+        for (int k = 0; k < cn->n_in; k++) merge_into(g, f, gr, gi, cn->in[k], c);
+    }
+    return gi;
+}
+
+/* gi to the front of recent */
+static void note_recent(Fuser *u, int gi) {
+    int k = 0;
+    while (k < u->n_recent && live_group(u->gr, u->recent[k]) != gi) k++;
+    if (k == u->n_recent && u->n_recent < PASS_FUSE_RECENT) u->n_recent++;
+    if (k == PASS_FUSE_RECENT) k--;
+    memmove(u->recent + 1, u->recent, (size_t)k * sizeof *u->recent);
+    u->recent[0] = gi;
+}
+
+/* node c into its group, if any; the groups it reads from outside escape */
+static void place_node(Fuser *u, IrId c) {
+    const IrNode *cn = &u->g->nodes[c];
+    PassFusion *f = u->f;
+    Group *gr = u->gr;
+    int gi = choose_group(u, c);
+    for (int k = 0; k < cn->n_in && cn->op != IR_OP_ASSIGN; k++) /* c reads these groups from outside
+        (an assignment reads its value after the step: it does not fix where the group runs) */
+        if (f->group_of[cn->in[k]] >= 0 && f->group_of[cn->in[k]] != gi) gr[f->group_of[cn->in[k]]].escaped = 1;
+    if (gi < 0) return;
+    for (int k = 0; k < cn->n_in; k++)
+        if (f->group_of[cn->in[k]] != gi) u->reader[cn->in[k]] = gi;
+    f->group_of[c] = gi;
+    if (cn->op != IR_OP_SUM && small_vector(u->g, c)) note_recent(u, gi);
+    if (!gr[gi].escaped) gr[gi].run = c; /* else a late member */
+    gr[gi].n++;
+    if (cn->op == IR_OP_SUM && gr[gi].terminal_shape_src == IR_NONE) gr[gi].terminal_shape_src = c;
+}
+
+/* drop the groups merged into others: ids in order of the remaining ones */
+static void drop_merged(PassFusion *f, Group *gr, int n) {
     int *renum = malloc(((size_t)f->n_groups + 1) * sizeof *renum), kept_groups = 0;
     for (int i = 0; i < f->n_groups; i++) {
         renum[i] = gr[i].n > 0 ? kept_groups : -1;
@@ -261,7 +283,10 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
         if (f->group_of[id] >= 0) f->group_of[id] = renum[f->group_of[id]];
     f->n_groups = kept_groups;
     free(renum);
-    /* members, group by group, in id order */
+}
+
+/* members, group by group, in id order, and where each group runs */
+static void list_members(PassFusion *f, const Group *gr, int n) {
     f->run_at = malloc(((size_t)f->n_groups + 1) * sizeof *f->run_at);
     for (int i = 0; i < f->n_groups; i++) f->run_at[i] = gr[i].run;
     f->start = calloc((size_t)f->n_groups + 1, sizeof *f->start);
@@ -273,7 +298,11 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
     for (IrId id = 0; id < n; id++)
         if (f->group_of[id] >= 0) f->members[f->start[f->group_of[id]] + fill[f->group_of[id]]++] = id;
     free(fill);
-    /* what must reach memory: terminals, outputs, and members read outside their group */
+}
+
+/* what must reach memory: terminals, outputs, and members read outside their group; and the counts */
+static void mark_written(const IrGraph *g, const char *needed, const char *kept, PassFusion *f) {
+    int n = g->n_nodes;
     for (IrId id = 0; id < n; id++) {
         const IrNode *nd = &g->nodes[id];
         if (needed && !needed[id]) continue;
@@ -292,8 +321,26 @@ int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion
         if (f->materialized[id]) f->n_written++;
     }
     for (int i = 0; i < f->n_groups; i++) f->n_multi += f->start[i + 1] - f->start[i] > 1;
-    free(gr);
-    free(reader);
+}
+
+int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion *f) {
+    int n = g->n_nodes;
+    memset(f, 0, sizeof *f);
+    f->group_of = malloc(((size_t)n + 1) * sizeof *f->group_of);
+    f->materialized = calloc((size_t)n + 1, 1);
+    Fuser u = {.g = g, .f = f};
+    u.gr = malloc(((size_t)n + 1) * sizeof *u.gr);
+    u.reader = malloc(((size_t)n + 1) * sizeof *u.reader);
+    for (IrId id = 0; id < n; id++) f->group_of[id] = u.reader[id] = -1;
+    char *sum_only = find_sum_only(g, needed);
+    u.sum_only = sum_only;
+    for (IrId c = 0; c < n; c++)
+        if (!needed || needed[c]) place_node(&u, c);
+    drop_merged(f, u.gr, n);
+    list_members(f, u.gr, n);
+    mark_written(g, needed, kept, f);
+    free(u.gr);
+    free(u.reader);
     free(sum_only);
     return 0;
 }

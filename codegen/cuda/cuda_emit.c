@@ -196,13 +196,6 @@ static void cuda_expr(const char *expr, char *out, size_t cap) {
     out[o < cap ? o : cap - 1] = 0;
 }
 
-static int same_shape(const IrShape *a, const IrShape *b) {
-    if (a->rank != b->rank) return 0;
-    for (int i = 0; i < a->rank; i++)
-        if (a->d[i] != b->d[i]) return 0;
-    return 1;
-}
-
 /* operand layouts of a binary kernel: both full-size, b a repeating suffix, a a repeating suffix */
 enum { LAYOUT_FULL, LAYOUT_BSUFFIX, LAYOUT_ASUFFIX, LAYOUTS };
 
@@ -238,8 +231,8 @@ static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, char 
     for (size_t i = 0; i < sizeof binary / sizeof binary[0]; i++)
         if (binary[i].op == n->op) {
             /* operand layout from the symbolic shapes: equal, or one a suffix of the other */
-            int a_full = same_shape(&g->nodes[n->in[0]].shape, &n->shape);
-            int b_full = same_shape(&g->nodes[n->in[1]].shape, &n->shape);
+            int a_full = ir_shape_equal(&g->nodes[n->in[0]].shape, &n->shape);
+            int b_full = ir_shape_equal(&g->nodes[n->in[1]].shape, &n->shape);
             p->kernel[p->n_kernels++] =
                 add_binary(b, i, a_full && b_full ? LAYOUT_FULL : a_full ? LAYOUT_BSUFFIX : LAYOUT_ASUFFIX);
             return 0;

@@ -2,6 +2,7 @@
 #include "codegen/cuda/nvrtc.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +23,8 @@ typedef struct {
 static const char *const lib_names[] = {"libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12",
                                         "/usr/local/cuda/lib64/libnvrtc.so"};
 
-/* Opened once and kept for the process (NVRTC keeps internal state of its own). */
-static int nvrtc_open(Nvrtc *v, const char *lib, char *err, size_t errcap) {
-    static Nvrtc cached;
-    if (lib && !*lib) lib = NULL;
-    if (!lib && cached.lib) {
-        *v = cached;
-        return 0;
-    }
+/* the library (lib, else the system's) and its entry points into v; 0, or -2 with err */
+static int nvrtc_load(Nvrtc *v, const char *lib, char *err, size_t errcap) {
     memset(v, 0, sizeof *v);
     if (lib && !(v->lib = dlopen(lib, RTLD_NOW | RTLD_LOCAL))) { /* tests: the host emulation */
         snprintf(err, errcap, "FN_CUDA_EMULATOR=%s: %s", lib, dlerror());
@@ -57,8 +52,25 @@ static int nvrtc_open(Nvrtc *v, const char *lib, char *err, size_t errcap) {
         dlclose(v->lib);
         return -2;
     }
-    if (!lib) cached = *v;
     return 0;
+}
+
+/* The system's NVRTC is opened once and kept for the process (NVRTC keeps internal state of its
+ * own); a failure too is kept, with its message. A library named by the caller (the tests' host
+ * emulation) is opened on each call (dlopen counts the references). */
+static pthread_once_t nvrtc_once = PTHREAD_ONCE_INIT;
+static Nvrtc nvrtc_lib;
+static int nvrtc_rc;
+static char nvrtc_err[512];
+
+static void nvrtc_load_once(void) { nvrtc_rc = nvrtc_load(&nvrtc_lib, NULL, nvrtc_err, sizeof nvrtc_err); }
+
+static int nvrtc_open(Nvrtc *v, const char *lib, char *err, size_t errcap) {
+    if (lib && *lib) return nvrtc_load(v, lib, err, errcap);
+    pthread_once(&nvrtc_once, nvrtc_load_once);
+    *v = nvrtc_lib;
+    if (nvrtc_rc < 0) snprintf(err, errcap, "%s", nvrtc_err);
+    return nvrtc_rc;
 }
 
 int cu_nvrtc_version(const char *lib, int *major, int *minor) {

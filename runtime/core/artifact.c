@@ -129,6 +129,105 @@ int rt_artifact_save(const char *path, const char *source, IrGraph *const *graph
     return rc;
 }
 
+#define STR(i) ((i) >= 0 && (size_t)(i) < pg->n_strs)
+
+/* the dimensions into g, dmap[i] for the artifact's dimension i; 0, or -1 with st */
+static int dims_from_proto(const Fn__Graph *pg, IrGraph *g, IrDim *dmap, RtStatus *st) {
+    for (size_t i = 0; i < pg->n_dims; i++) {
+        const Fn__Dim *d = pg->dims[i];
+        int64_t a = d->a, b = d->b;
+        if (d->kind == IR_DIM_CONST) { dmap[i] = ir_dim_const(g, a); continue; }
+        if (d->kind == IR_DIM_SYM) {
+            if (a < 0 || (size_t)a >= pg->n_syms) return rt_fail(st, "dimension %zu names no symbol", i);
+            dmap[i] = ir_dim_sym(g, pg->syms[a]->name, pg->syms[a]->dflt);
+            continue;
+        }
+        if (a < 0 || b < 0 || (size_t)a >= i || (size_t)b >= i) return rt_fail(st, "dimension %zu is malformed", i);
+        switch (d->kind) {
+        case IR_DIM_ADD: dmap[i] = ir_dim_add(g, dmap[a], dmap[b]); break;
+        case IR_DIM_SUB: dmap[i] = ir_dim_sub(g, dmap[a], dmap[b]); break;
+        case IR_DIM_MUL: dmap[i] = ir_dim_mul(g, dmap[a], dmap[b]); break;
+        case IR_DIM_FLOORDIV: dmap[i] = ir_dim_floordiv(g, dmap[a], dmap[b]); break;
+        default: return rt_fail(st, "dimension %zu has unknown kind %d", i, d->kind);
+        }
+    }
+    return 0;
+}
+
+/* node i's attribute (of op's kind) into at; strings through smap; 0, or -1 with st */
+static int attr_from_proto(const Fn__Graph *pg, size_t i, int op, const int *smap, IrAttr *at, RtStatus *st) {
+    const Fn__Node *pn = pg->nodes[i];
+    const int32_t *v = pn->ints;
+    size_t ni = pn->n_ints;
+    memset(at, 0, sizeof *at);
+    switch (ir_op_info[op].attr) {
+    case IR_ATTR_LEAF:
+        if (ni != 3 || !STR(v[0])) return rt_fail(st, "node %zu: bad leaf attribute", i);
+        at->u.leaf = (IrLeafAttr){smap[v[0]], (IrInit)v[1], pn->f, v[2]};
+        break;
+    case IR_ATTR_SCALAR: at->u.scalar.f = pn->f; break;
+    case IR_ATTR_WINDOW:
+        if (ni != 5) return rt_fail(st, "node %zu: bad window attribute", i);
+        at->u.window = (IrWindowAttr){v[0], v[1], v[2], v[3], v[4]};
+        break;
+    case IR_ATTR_AXIS:
+        if (ni != 3) return rt_fail(st, "node %zu: bad axis attribute", i);
+        at->u.axis = (IrAxisAttr){v[0], v[1], v[2]};
+        break;
+    case IR_ATTR_MATMUL:
+        if (ni != 2) return rt_fail(st, "node %zu: bad matmul attribute", i);
+        at->u.matmul = (IrMatmulAttr){v[0], v[1]};
+        break;
+    case IR_ATTR_REDUCE:
+        if (ni != 2) return rt_fail(st, "node %zu: bad reduce attribute", i);
+        at->u.reduce = (IrReduceAttr){v[0], v[1]};
+        break;
+    case IR_ATTR_NONE: break;
+    }
+    return 0;
+}
+
+/* node i into g through ir_make, nmap[i] its id; 0, or -1 with st */
+static int node_from_proto(const Fn__Graph *pg, size_t i, IrGraph *g, const int *smap, const IrDim *dmap, IrId *nmap,
+                           RtStatus *st) {
+    const Fn__Node *pn = pg->nodes[i];
+    int op = -1;
+    for (int k = 0; k < IR_OP_COUNT; k++)
+        if (strcmp(ir_op_info[k].name, pn->op) == 0) op = k;
+    if (op < 0) return rt_fail(st, "node %zu uses op '%s', unknown to this fnrun (recompile)", i, pn->op);
+    if (pn->n_inputs > IR_MAX_IN || pn->n_shape > IR_MAX_RANK || pn->n_ints > 8)
+        return rt_fail(st, "node %zu is malformed", i);
+    IrAttr at;
+    if (attr_from_proto(pg, i, op, smap, &at, st) < 0) return -1;
+    at.copy = pn->has_copy ? pn->copy : 0;
+    at.shape.rank = (int)pn->n_shape;
+    for (size_t k = 0; k < pn->n_shape; k++) {
+        if (pn->shape[k] < 0 || (size_t)pn->shape[k] >= pg->n_dims) return rt_fail(st, "node %zu: bad shape", i);
+        at.shape.d[k] = dmap[pn->shape[k]];
+    }
+    IrId in[IR_MAX_IN];
+    for (size_t k = 0; k < pn->n_inputs; k++) {
+        if (pn->inputs[k] < 0 || (size_t)pn->inputs[k] >= i) return rt_fail(st, "node %zu: bad input", i);
+        in[k] = nmap[pn->inputs[k]];
+    }
+    g->cur_scope = pn->has_scope && STR(pn->scope) ? smap[pn->scope] : 0;
+    nmap[i] = ir_make(g, (IrOp)op, in, (int)pn->n_inputs, &at);
+    if (nmap[i] == IR_NONE) return rt_fail(st, "node %zu (%s): %s", i, pn->op, g->err);
+    return 0;
+}
+
+/* the outputs and marks; 0, or -1 with st */
+static int outputs_from_proto(const Fn__Graph *pg, IrGraph *g, const IrId *nmap, RtStatus *st) {
+    for (size_t i = 0; i < pg->n_outputs + pg->n_marks; i++) {
+        const Fn__Named *m = i < pg->n_outputs ? pg->outputs[i] : pg->marks[i - pg->n_outputs];
+        if (!STR(m->name) || m->id < 0 || (size_t)m->id >= pg->n_nodes) return rt_fail(st, "bad output entry");
+        if (i < pg->n_outputs) ir_set_output(g, pg->strs[m->name], nmap[m->id]);
+        else ir_add_mark(g, pg->strs[m->name], nmap[m->id]);
+    }
+    return 0;
+}
+#undef STR
+
 static IrGraph *graph_from_proto(const Fn__Graph *pg, RtStatus *st) {
     IrGraph *g = ir_graph_new();
     int *smap = malloc((pg->n_strs + 1) * sizeof(int));
@@ -136,93 +235,13 @@ static IrGraph *graph_from_proto(const Fn__Graph *pg, RtStatus *st) {
     IrId *nmap = malloc((pg->n_nodes + 1) * sizeof(IrId));
     for (size_t i = 0; i < pg->n_strs; i++) smap[i] = ir_intern(g, pg->strs[i]);
     for (size_t i = 0; i < pg->n_syms; i++) ir_dim_sym(g, pg->syms[i]->name, pg->syms[i]->dflt);
-#define BAD(...) do { rt_fail(st, __VA_ARGS__); goto fail; } while (0)
-#define STR(i) ((i) >= 0 && (size_t)(i) < pg->n_strs)
-    for (size_t i = 0; i < pg->n_dims; i++) {
-        const Fn__Dim *d = pg->dims[i];
-        int64_t a = d->a, b = d->b;
-        if (d->kind == IR_DIM_CONST) { dmap[i] = ir_dim_const(g, a); continue; }
-        if (d->kind == IR_DIM_SYM) {
-            if (a < 0 || (size_t)a >= pg->n_syms) BAD("dimension %zu names no symbol", i);
-            dmap[i] = ir_dim_sym(g, pg->syms[a]->name, pg->syms[a]->dflt);
-            continue;
-        }
-        if (a < 0 || b < 0 || (size_t)a >= i || (size_t)b >= i) BAD("dimension %zu is malformed", i);
-        switch (d->kind) {
-        case IR_DIM_ADD: dmap[i] = ir_dim_add(g, dmap[a], dmap[b]); break;
-        case IR_DIM_SUB: dmap[i] = ir_dim_sub(g, dmap[a], dmap[b]); break;
-        case IR_DIM_MUL: dmap[i] = ir_dim_mul(g, dmap[a], dmap[b]); break;
-        case IR_DIM_FLOORDIV: dmap[i] = ir_dim_floordiv(g, dmap[a], dmap[b]); break;
-        default: BAD("dimension %zu has unknown kind %d", i, d->kind);
-        }
-    }
-    for (size_t i = 0; i < pg->n_nodes; i++) {
-        const Fn__Node *pn = pg->nodes[i];
-        int op = -1;
-        for (int k = 0; k < IR_OP_COUNT; k++)
-            if (strcmp(ir_op_info[k].name, pn->op) == 0) op = k;
-        if (op < 0) BAD("node %zu uses op '%s', unknown to this fnrun (recompile)", i, pn->op);
-        if (pn->n_inputs > IR_MAX_IN || pn->n_shape > IR_MAX_RANK || pn->n_ints > 8)
-            BAD("node %zu is malformed", i);
-        IrAttr at;
-        memset(&at, 0, sizeof at);
-        const int32_t *v = pn->ints;
-        size_t ni = pn->n_ints;
-        switch (ir_op_info[op].attr) {
-        case IR_ATTR_LEAF:
-            if (ni != 3 || !STR(v[0])) BAD("node %zu: bad leaf attribute", i);
-            at.u.leaf = (IrLeafAttr){smap[v[0]], (IrInit)v[1], pn->f, v[2]};
-            break;
-        case IR_ATTR_SCALAR: at.u.scalar.f = pn->f; break;
-        case IR_ATTR_WINDOW:
-            if (ni != 5) BAD("node %zu: bad window attribute", i);
-            at.u.window = (IrWindowAttr){v[0], v[1], v[2], v[3], v[4]};
-            break;
-        case IR_ATTR_AXIS:
-            if (ni != 3) BAD("node %zu: bad axis attribute", i);
-            at.u.axis = (IrAxisAttr){v[0], v[1], v[2]};
-            break;
-        case IR_ATTR_MATMUL:
-            if (ni != 2) BAD("node %zu: bad matmul attribute", i);
-            at.u.matmul = (IrMatmulAttr){v[0], v[1]};
-            break;
-        case IR_ATTR_REDUCE:
-            if (ni != 2) BAD("node %zu: bad reduce attribute", i);
-            at.u.reduce = (IrReduceAttr){v[0], v[1]};
-            break;
-        case IR_ATTR_NONE: break;
-        }
-        at.copy = pn->has_copy ? pn->copy : 0;
-        at.shape.rank = (int)pn->n_shape;
-        for (size_t k = 0; k < pn->n_shape; k++) {
-            if (pn->shape[k] < 0 || (size_t)pn->shape[k] >= pg->n_dims) BAD("node %zu: bad shape", i);
-            at.shape.d[k] = dmap[pn->shape[k]];
-        }
-        IrId in[IR_MAX_IN];
-        for (size_t k = 0; k < pn->n_inputs; k++) {
-            if (pn->inputs[k] < 0 || (size_t)pn->inputs[k] >= i) BAD("node %zu: bad input", i);
-            in[k] = nmap[pn->inputs[k]];
-        }
-        g->cur_scope = pn->has_scope && STR(pn->scope) ? smap[pn->scope] : 0;
-        nmap[i] = ir_make(g, (IrOp)op, in, (int)pn->n_inputs, &at);
-        if (nmap[i] == IR_NONE) BAD("node %zu (%s): %s", i, pn->op, g->err);
-    }
-    for (size_t i = 0; i < pg->n_outputs + pg->n_marks; i++) {
-        const Fn__Named *m = i < pg->n_outputs ? pg->outputs[i] : pg->marks[i - pg->n_outputs];
-        if (!STR(m->name) || m->id < 0 || (size_t)m->id >= pg->n_nodes) BAD("bad output entry");
-        if (i < pg->n_outputs) ir_set_output(g, pg->strs[m->name], nmap[m->id]);
-        else ir_add_mark(g, pg->strs[m->name], nmap[m->id]);
-    }
-#undef BAD
-#undef STR
+    int rc = dims_from_proto(pg, g, dmap, st);
+    for (size_t i = 0; i < pg->n_nodes && rc == 0; i++) rc = node_from_proto(pg, i, g, smap, dmap, nmap, st);
+    if (rc == 0) rc = outputs_from_proto(pg, g, nmap, st);
     free(smap);
     free(dmap);
     free(nmap);
-    return g;
-fail:
-    free(smap);
-    free(dmap);
-    free(nmap);
+    if (rc == 0) return g;
     ir_graph_free(g);
     return NULL;
 }

@@ -243,24 +243,90 @@ static FILE *open_bbox_log(const char *dir, uint64_t key, char *path, size_t cap
     return NULL;
 }
 
+/* the three MTCNN graphs of o->model into sh->g, art holding them; 0, or -1 with st and nothing held */
+static int load_nets(const RtAlignOpts *o, RtArtifact *art, Shared *sh, RtStatus *st) {
+    if (rt_artifact_load(o->model, art, st) < 0) return -1;
+    static const char *const names[3] = {"pnet/eval", "rnet/eval", "onet/eval"};
+    for (int k = 0; k < 3; k++)
+        if (!(sh->g[k] = rt_artifact_graph(art, names[k]))) {
+            rt_artifact_free(art);
+            return rt_fail(st, "%s has no graph %s: compile it with `fnc compile models/mtcnn/pnet.fn "
+                               "models/mtcnn/rnet.fn models/mtcnn/onet.fn -o %s`", o->model, names[k], o->model);
+        }
+    return 0;
+}
+
+/* the output folder's lock folder and revision_info.txt */
+static int start_output(const RtAlignOpts *o, RtStatus *st) {
+    char path[4200], text[8192];
+    snprintf(path, sizeof path, "%s/" LOCK_DIR, o->output_dir);
+    if (rt_mkdirs(path, NULL, 0, st) < 0) return -1;
+    snprintf(path, sizeof path, "%s/revision_info.txt", o->output_dir);
+    snprintf(text, sizeof text, "arguments: %s\nfn version: %s\ngit revision: %s\n",
+             o->command_line ? o->command_line : "", FN_VERSION, FN_GIT_REVISION);
+    return rt_write_text(path, text, 0, st);
+}
+
+/* the jobs, class by class (in random order, and a new class's images too, for random_order),
+ * each class's output and lock folders made; -1 with st */
+static int list_jobs(Shared *sh, const RtDataset *ds, uint64_t key, RtStatus *st) {
+    const RtAlignOpts *o = sh->o;
+    char path[4200];
+    int *order = malloc((size_t)ds->n_classes * sizeof *order);
+    for (int c = 0; c < ds->n_classes; c++) order[c] = c;
+    if (o->random_order) rt_shuffle(order, ds->n_classes, rt_hash(key, 1, 0));
+    sh->jobs = malloc((size_t)ds->n_images * sizeof *sh->jobs);
+    for (int k = 0; k < ds->n_classes; k++) {
+        const RtClass *c = &ds->classes[order[k]];
+        snprintf(path, sizeof path, "%s/%s", o->output_dir, c->name);
+        int created = mkdir(path, 0755) == 0;
+        if (!created && errno != EEXIST) {
+            rt_fail(st, "cannot create %s: %s", path, strerror(errno));
+            free(order);
+            return -1;
+        }
+        snprintf(path, sizeof path, "%s/" LOCK_DIR "/%s", o->output_dir, c->name);
+        if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+            rt_fail(st, "cannot create %s: %s", path, strerror(errno));
+            free(order);
+            return -1;
+        }
+        int *imgs = malloc((size_t)(c->count ? c->count : 1) * sizeof *imgs);
+        for (int i = 0; i < c->count; i++) imgs[i] = c->first + i;
+        if (o->random_order && created) rt_shuffle(imgs, c->count, rt_hash(key, 2, (uint64_t)order[k]));
+        for (int i = 0; i < c->count; i++) sh->jobs[sh->n_jobs++] = (Job){order[k], imgs[i]};
+        free(imgs);
+    }
+    free(order);
+    return 0;
+}
+
+/* the jobs on o->threads workers; sh->t the totals (total already set), sh->failed on an error */
+static void run_workers(Shared *sh) {
+    const RtAlignOpts *o = sh->o;
+    rt_blas_threads(1); /* the workers are the parallelism */
+    pthread_mutex_init(&sh->mu, NULL);
+    rt_progress_start(&sh->pr, o->out, "images", sh->n_jobs);
+    double t0 = rt_now();
+    pthread_t *th = calloc((size_t)o->threads, sizeof *th);
+    for (int i = 0; i < o->threads; i++) pthread_create(&th[i], NULL, worker, sh);
+    for (int i = 0; i < o->threads; i++) pthread_join(th[i], NULL);
+    free(th);
+    rt_progress_end(&sh->pr);
+    pthread_mutex_destroy(&sh->mu);
+    sh->t.seconds = rt_now() - t0;
+}
+
 int rt_align(const RtAlignOpts *o, RtAlignTotals *t, RtStatus *st) {
     memset(t, 0, sizeof *t);
     if (o->image_size < 1 || o->margin < 0 || o->threads < 1 || o->png_level < 0 || o->png_level > 9)
         return rt_fail(st, "image size and threads must be positive, the margin not negative, the PNG level 0..9");
     RtArtifact art;
-    if (rt_artifact_load(o->model, &art, st) < 0) return -1;
     Shared sh;
     memset(&sh, 0, sizeof sh);
     sh.o = o;
-    static const char *const names[3] = {"pnet/eval", "rnet/eval", "onet/eval"};
-    for (int k = 0; k < 3; k++)
-        if (!(sh.g[k] = rt_artifact_graph(&art, names[k]))) {
-            rt_artifact_free(&art);
-            return rt_fail(st, "%s has no graph %s: compile it with `fnc compile models/mtcnn/pnet.fn "
-                               "models/mtcnn/rnet.fn models/mtcnn/onet.fn -o %s`", o->model, names[k], o->model);
-        }
+    if (load_nets(o, &art, &sh, st) < 0) return -1;
     RtDataset ds;
-    char path[4200], text[8192];
     uint64_t key = rt_hash((uint64_t)getpid(), (uint64_t)(rt_now() * 1e9), (uint64_t)time(NULL));
     int rc = -1;
     usleep((useconds_t)(rt_uniform(key, 1 << 20) * 1e6)); /* de-synchronise parallel starts */
@@ -269,54 +335,13 @@ int rt_align(const RtAlignOpts *o, RtAlignTotals *t, RtStatus *st) {
         return -1;
     }
     sh.ds = &ds;
-    snprintf(path, sizeof path, "%s/" LOCK_DIR, o->output_dir);
-    if (rt_mkdirs(path, NULL, 0, st) < 0) goto done;
-    snprintf(path, sizeof path, "%s/revision_info.txt", o->output_dir);
-    snprintf(text, sizeof text, "arguments: %s\nfn version: %s\ngit revision: %s\n",
-             o->command_line ? o->command_line : "", FN_VERSION, FN_GIT_REVISION);
-    if (rt_write_text(path, text, 0, st) < 0) goto done;
-    int *order = malloc((size_t)ds.n_classes * sizeof *order);
-    for (int c = 0; c < ds.n_classes; c++) order[c] = c;
-    if (o->random_order) rt_shuffle(order, ds.n_classes, rt_hash(key, 1, 0));
-    sh.jobs = malloc((size_t)ds.n_images * sizeof *sh.jobs);
-    for (int k = 0; k < ds.n_classes; k++) {
-        const RtClass *c = &ds.classes[order[k]];
-        snprintf(path, sizeof path, "%s/%s", o->output_dir, c->name);
-        int created = mkdir(path, 0755) == 0;
-        if (!created && errno != EEXIST) {
-            rt_fail(st, "cannot create %s: %s", path, strerror(errno));
-            free(order);
-            goto done;
-        }
-        snprintf(path, sizeof path, "%s/" LOCK_DIR "/%s", o->output_dir, c->name);
-        if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-            rt_fail(st, "cannot create %s: %s", path, strerror(errno));
-            free(order);
-            goto done;
-        }
-        int *imgs = malloc((size_t)(c->count ? c->count : 1) * sizeof *imgs);
-        for (int i = 0; i < c->count; i++) imgs[i] = c->first + i;
-        if (o->random_order && created) rt_shuffle(imgs, c->count, rt_hash(key, 2, (uint64_t)order[k]));
-        for (int i = 0; i < c->count; i++) sh.jobs[sh.n_jobs++] = (Job){order[k], imgs[i]};
-        free(imgs);
-    }
-    free(order);
+    if (start_output(o, st) < 0 || list_jobs(&sh, &ds, key, st) < 0) goto done;
     t->total = sh.n_jobs;
     char bbox_path[4200];
     if (!(sh.bbox = open_bbox_log(o->output_dir, key, bbox_path, sizeof bbox_path, st))) goto done;
     sh.bbox_path = bbox_path;
-    rt_blas_threads(1); /* the workers are the parallelism */
-    pthread_mutex_init(&sh.mu, NULL);
-    rt_progress_start(&sh.pr, o->out, "images", sh.n_jobs);
-    double t0 = rt_now();
-    pthread_t *th = calloc((size_t)o->threads, sizeof *th);
-    for (int i = 0; i < o->threads; i++) pthread_create(&th[i], NULL, worker, &sh);
-    for (int i = 0; i < o->threads; i++) pthread_join(th[i], NULL);
-    free(th);
-    rt_progress_end(&sh.pr);
-    pthread_mutex_destroy(&sh.mu);
+    run_workers(&sh);
     sh.t.total = t->total;
-    sh.t.seconds = rt_now() - t0;
     *t = sh.t;
     if (fclose(sh.bbox) != 0 && !sh.failed) {
         sh.failed = 1;

@@ -1,7 +1,7 @@
 /* See gpu_internal.h: the launches of one node's work (a fused group, an op's kernels, the
  * cuBLAS GEMMs of matmuls and convolutions around their im2col / col2im chunks, the sums'
  * finishing) on the current stream, and the scratch each node takes. Launch arguments follow
- * the kernel signatures in codegen/cuda/cuda_kernels.h; the per-op cases mirror
+ * the kernel signatures in the .cu files of codegen/cuda/kernels; the per-op cases mirror
  * runtime/cpu/exec_kernels.h. */
 #include <stdlib.h>
 
@@ -377,148 +377,191 @@ static int conv_by_columns(RtGpuExec *ex, IrId id, const CuNodePlan *cp, CUdevic
     return 0;
 }
 
+/* one node's launch: its operands, on the device and in the plan, and its first kernel */
+typedef struct {
+    IrId id;
+    const IrNode *n;
+    const CuNodePlan *cp;
+    CUdeviceptr y, a, b;
+    int64_t ny, na, nb;
+    const int64_t *yd; /* y's dimensions */
+    int yr, k0;
+} NodeRun;
+
+/* RESHAPE, SUM, SUMLAST, BCAST, BCASTLAST */
+static int run_reduce_bcast(RtGpuExec *ex, NodeRun *r, RtStatus *st) {
+    const IrNode *n = r->n;
+    int mean = n->attr.u.reduce.mean;
+    if (n->op == IR_OP_RESHAPE) {
+        if (r->y == r->a) return 0; /* fused plans: the reshape shares its input's block */
+        void *args[] = {&r->y, &r->a, &r->ny};
+        return gpu_launch(ex, r->k0, r->ny, args, st);
+    }
+    if (n->op == IR_OP_SUM)
+        return sum_rows(ex, r->k0, r->cp->kernel[1], r->y, r->a, r->ny, r->na / r->ny, mean, r->na / r->ny, st);
+    if (n->op == IR_OP_SUMLAST) {
+        int64_t c = r->na / r->ny;
+        void *args[] = {&r->y, &r->a, &r->ny, &c, &mean};
+        if (c < 64) return gpu_launch(ex, r->k0, r->ny, args, st);
+        int64_t blocks = r->ny < (int64_t)ex->gpu->sm_count * 16 ? r->ny : (int64_t)ex->gpu->sm_count * 16;
+        return launch_grid(ex, r->cp->kernel[1], blocks, 1, 256, 1, args, st);
+    }
+    if (n->op == IR_OP_BCAST) {
+        float s = mean ? (float)r->na / (float)r->ny : 1.f;
+        void *args[] = {&r->y, &r->a, &r->ny, &r->na, &s};
+        return gpu_launch(ex, r->k0, r->ny, args, st);
+    }
+    int64_t c = r->yd[r->yr - 1]; /* BCASTLAST */
+    void *args[] = {&r->y, &r->a, &r->na, &c, &mean};
+    return gpu_launch(ex, r->k0, r->ny, args, st);
+}
+
+/* SLICE, CONCAT: a launch per operand of a concatenation */
+static int run_slice_concat(RtGpuExec *ex, NodeRun *r, RtStatus *st) {
+    const RtPlan *p = &ex->plan;
+    const IrNode *n = r->n;
+    int ax = n->attr.u.axis.axis;
+    int64_t outer, inner;
+    rt_plan_axis(p, r->id, ax, &outer, &inner);
+    if (n->op == IR_OP_SLICE) {
+        int64_t src_ax = p->dims[n->in[0]][ax], len = r->yd[ax], start = n->attr.u.axis.start;
+        void *args[] = {&r->y, &r->a, &outer, &src_ax, &len, &start, &inner};
+        return gpu_launch(ex, r->k0, r->ny, args, st);
+    }
+    int64_t off = 0, y_ax = r->yd[ax];
+    for (int k = 0; k < n->n_in; k++) {
+        CUdeviceptr x = ex->dev[n->in[k]];
+        int64_t len = p->dims[n->in[k]][ax];
+        void *args[] = {&r->y, &x, &outer, &y_ax, &off, &len, &inner};
+        if (gpu_launch(ex, r->k0, outer * len * inner, args, st) < 0) return -1;
+        off += len;
+    }
+    return 0;
+}
+
+/* CONV2D and its gradients: implicit GEMMs, by columns, or (1x1, stride 1) one GEMM of x */
+static int run_conv(RtGpuExec *ex, NodeRun *r, RtStatus *st) {
+    IrOp op = r->n->op;
+    RefWindow w;
+    rt_plan_window(&ex->plan, r->id, &w);
+    GpuConvRow *row = ex->prof_s ? gpu_conv_profile_add(&ex->conv_prof, op, &w, GPU_CONV_GEMM, 0) : NULL;
+    if (row) row->calls++;
+    if (implicit_conv(ex, op, &w)) { /* operands (x, w) or (dy, w) */
+        if (row) row->implicit = 1;
+        return conv_implicit(ex, op, r->cp->kernel, r->a, r->b, r->y, &w, st);
+    }
+    if (!ref_conv_pointwise(&w)) return conv_by_columns(ex, r->id, r->cp, r->a, r->b, r->y, &w, st);
+    IrId id = r->id;
+    const CuNodePlan *cp = r->cp;
+    CUdeviceptr a = r->a, b = r->b, y = r->y;
+    int M = w.n * w.oh * w.ow, rc; /* 1x1, stride 1: x is the column matrix */
+    if (op == IR_OP_CONV2D) rc = pointwise_gemm(ex, id, cp, a, b, y, M, w.o, w.c, 0, 0, st);           /* [M,C] x [C,O] */
+    else if (op == IR_OP_CONV2D_BWD_FILTER) rc = pointwise_gemm(ex, id, cp, a, b, y, w.c, w.o, M, 1, 0, st); /* x^T x dy */
+    else rc = pointwise_gemm(ex, id, cp, a, b, y, M, w.c, w.o, 0, 1, st);                                   /* dy x w^T */
+    return rc < 0 ? -1 : lap(ex, op, &w, GPU_CONV_GEMM, st);
+}
+
+/* MAXPOOL, AVGPOOL, AVGPOOL_GRAD, MAXPOOL_GRAD */
+static int run_pool(RtGpuExec *ex, NodeRun *r, RtStatus *st) {
+    RefWindow w;
+    rt_plan_window(&ex->plan, r->id, &w);
+    CuWin cw = cu_win(&w);
+    if (r->n->op != IR_OP_MAXPOOL_GRAD) {
+        void *args[] = {&r->y, &r->a, &cw};
+        return gpu_launch(ex, r->k0, r->ny, args, st);
+    }
+    /* operands x, dy; each window's argmax into the scratch first */
+    CUdeviceptr code = ex->cur->scratch;
+    void *code_args[] = {&code, &r->a, &cw}, *args[] = {&r->y, &code, &r->b, &cw};
+    return gpu_launch(ex, r->k0, r->nb, code_args, st) < 0 ? -1 : gpu_launch(ex, r->cp->kernel[1], r->ny, args, st);
+}
+
+/* SOFTMAX, L2NORM, L2NORM_GRAD, SOFTMAX_XENT, ACCURACY, SOFTMAX_XENT_GRAD: row kernels */
+static int run_rows(RtGpuExec *ex, NodeRun *r, RtStatus *st) {
+    const IrNode *n = r->n;
+    const RtPlan *p = &ex->plan;
+    if (n->op == IR_OP_SOFTMAX || n->op == IR_OP_L2NORM || n->op == IR_OP_L2NORM_GRAD) {
+        int64_t cols = r->yd[r->yr - 1], rows = r->ny / cols;
+        double eps = n->attr.u.scalar.f;
+        void *sm[] = {&r->y, &r->a, &rows, &cols}, *l2[] = {&r->y, &r->a, &rows, &cols, &eps},
+             *l2g[] = {&r->y, &r->a, &r->b, &rows, &cols, &eps};
+        return gpu_launch(ex, r->k0, rows, n->op == IR_OP_SOFTMAX ? sm : n->op == IR_OP_L2NORM ? l2 : l2g, st);
+    }
+    /* SOFTMAX_XENT, ACCURACY: a warp per row, 8 rows a block; accuracy in one block */
+    if (n->op == IR_OP_SOFTMAX_XENT || n->op == IR_OP_ACCURACY) {
+        int64_t rows = p->dims[n->in[0]][0], cols = p->dims[n->in[0]][1];
+        void *args[] = {&r->y, &r->a, &r->b, &rows, &cols};
+        return launch_grid(ex, r->k0, n->op == IR_OP_ACCURACY ? 1 : row_blocks(ex, rows), 1, 32, 8, args, st);
+    }
+    CUdeviceptr g = ex->dev[n->in[2]]; /* SOFTMAX_XENT_GRAD */
+    int64_t rows = r->yd[0], cols = r->yd[1];
+    void *args[] = {&r->y, &r->a, &r->b, &g, &rows, &cols};
+    return launch_grid(ex, r->k0, row_blocks(ex, rows), 1, 32, 8, args, st);
+}
+
+/* DROPOUT_MASK, GATHER, SCATTER_ADD */
+static int run_index(RtGpuExec *ex, NodeRun *r, RtStatus *st) {
+    const IrNode *n = r->n;
+    const RtPlan *p = &ex->plan;
+    if (n->op == IR_OP_DROPOUT_MASK) { /* key rt_hash(seed, step, salt) on the device */
+        uint64_t salt = 0xd50u + (uint64_t)r->id;
+        void *args[] = {&r->y, &r->b, &r->ny, &ex->seed_step, &salt};
+        return gpu_launch(ex, r->k0, r->ny, args, st);
+    }
+    if (n->op == IR_OP_GATHER) {
+        int64_t rows_out = r->yd[0], rows = p->dims[n->in[0]][0], e = r->yd[1];
+        void *args[] = {&r->y, &r->a, &r->b, &rows_out, &rows, &e};
+        return gpu_launch(ex, r->k0, r->ny, args, st);
+    }
+    int64_t n_in = p->dims[n->in[0]][0], rows = r->yd[0], e = r->yd[1]; /* SCATTER_ADD */
+    void *args[] = {&r->y, &r->a, &r->b, &n_in, &rows, &e};
+    return gpu_launch(ex, r->k0, r->ny, args, st);
+}
+
 int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
     const IrNode *n = &ex->g->nodes[id];
     const RtPlan *p = &ex->plan;
     const CuNodePlan *cp = &ex->mod.plan[id];
-    CUdeviceptr y = ex->dev[id], a = n->n_in > 0 ? ex->dev[n->in[0]] : 0, b = n->n_in > 1 ? ex->dev[n->in[1]] : 0;
-    int64_t ny = p->numel[id], na = n->n_in > 0 ? p->numel[n->in[0]] : 0, nb = n->n_in > 1 ? p->numel[n->in[1]] : 0;
-    const int64_t *yd = p->dims[id];
-    int yr = p->rank[id];
-    float f = (float)n->attr.u.scalar.f;
-    int k0 = cp->n_kernels ? cp->kernel[0] : -1;
-    RefWindow w;
+    NodeRun r = {.id = id, .n = n, .cp = cp, .y = ex->dev[id], .ny = p->numel[id], .yd = p->dims[id], .yr = p->rank[id]};
+    r.a = n->n_in > 0 ? ex->dev[n->in[0]] : 0, r.b = n->n_in > 1 ? ex->dev[n->in[1]] : 0;
+    r.na = n->n_in > 0 ? p->numel[n->in[0]] : 0, r.nb = n->n_in > 1 ? p->numel[n->in[1]] : 0;
+    r.k0 = cp->n_kernels ? cp->kernel[0] : -1;
     if (cp->work == CU_FUSED) return run_group(ex, cp->group, st);
     if (cp->work == CU_NOTHING || n->op == IR_OP_CONST) return 0; /* constants are filled once */
-    switch (ir_op_info[n->op].cls) {
-    case IR_CLASS_ELEMENTWISE:
-        if (n->n_in == 1) {
-            void *args[] = {&y, &a, &ny, &f};
-            return gpu_launch(ex, k0, ny, args, st);
-        } else {
-            void *args[] = {&y, &a, &b, &ny, &na, &nb};
-            return gpu_launch(ex, k0, ny, args, st);
-        }
-    default: break;
+    if (ir_op_info[n->op].cls == IR_CLASS_ELEMENTWISE) {
+        float f = (float)n->attr.u.scalar.f;
+        void *args1[] = {&r.y, &r.a, &r.ny, &f}, *args2[] = {&r.y, &r.a, &r.b, &r.ny, &r.na, &r.nb};
+        return gpu_launch(ex, r.k0, r.ny, n->n_in == 1 ? args1 : args2, st);
     }
-    const IrReduceAttr *ra = &n->attr.u.reduce;
-    int mean = ra->mean;
     switch (n->op) {
-    case IR_OP_RESHAPE: {
-        if (y == a) return 0; /* fused plans: the reshape shares its input's block */
-        void *args[] = {&y, &a, &ny};
-        return gpu_launch(ex, k0, ny, args, st);
-    }
-    case IR_OP_SUM: return sum_rows(ex, k0, cp->kernel[1], y, a, ny, na / ny, mean, na / ny, st);
-    case IR_OP_SUMLAST: {
-        int64_t c = na / ny;
-        void *args[] = {&y, &a, &ny, &c, &mean};
-        if (c < 64) return gpu_launch(ex, k0, ny, args, st);
-        int64_t blocks = ny < (int64_t)ex->gpu->sm_count * 16 ? ny : (int64_t)ex->gpu->sm_count * 16;
-        return launch_grid(ex, cp->kernel[1], blocks, 1, 256, 1, args, st);
-    }
-    case IR_OP_BCAST: {
-        float s = mean ? (float)na / (float)ny : 1.f;
-        void *args[] = {&y, &a, &ny, &na, &s};
-        return gpu_launch(ex, k0, ny, args, st);
-    }
-    case IR_OP_BCASTLAST: {
-        int64_t c = yd[yr - 1];
-        void *args[] = {&y, &a, &na, &c, &mean};
-        return gpu_launch(ex, k0, ny, args, st);
-    }
+    case IR_OP_RESHAPE:
+    case IR_OP_SUM:
+    case IR_OP_SUMLAST:
+    case IR_OP_BCAST:
+    case IR_OP_BCASTLAST: return run_reduce_bcast(ex, &r, st);
     case IR_OP_SLICE:
-    case IR_OP_CONCAT: {
-        int ax = n->attr.u.axis.axis;
-        int64_t outer, inner;
-        rt_plan_axis(p, id, ax, &outer, &inner);
-        if (n->op == IR_OP_SLICE) {
-            int64_t src_ax = p->dims[n->in[0]][ax], len = yd[ax], start = n->attr.u.axis.start;
-            void *args[] = {&y, &a, &outer, &src_ax, &len, &start, &inner};
-            return gpu_launch(ex, k0, ny, args, st);
-        }
-        int64_t off = 0, y_ax = yd[ax];
-        for (int k = 0; k < n->n_in; k++) {
-            CUdeviceptr x = ex->dev[n->in[k]];
-            int64_t len = p->dims[n->in[k]][ax];
-            void *args[] = {&y, &x, &outer, &y_ax, &off, &len, &inner};
-            if (gpu_launch(ex, k0, outer * len * inner, args, st) < 0) return -1;
-            off += len;
-        }
-        return 0;
-    }
+    case IR_OP_CONCAT: return run_slice_concat(ex, &r, st);
     case IR_OP_MATMUL: {
         const IrMatmulAttr *m = &n->attr.u.matmul;
         const int64_t *ad = p->dims[n->in[0]];
-        return gemm(ex, a, b, y, (int)yd[0], (int)yd[1], (int)(m->ta ? ad[0] : ad[1]), m->ta, m->tb, 0, st);
+        return gemm(ex, r.a, r.b, r.y, (int)r.yd[0], (int)r.yd[1], (int)(m->ta ? ad[0] : ad[1]), m->ta, m->tb, 0, st);
     }
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_BWD_FILTER:
-    case IR_OP_CONV2D_BWD_DATA: {
-        rt_plan_window(p, id, &w);
-        GpuConvRow *row = ex->prof_s ? gpu_conv_profile_add(&ex->conv_prof, n->op, &w, GPU_CONV_GEMM, 0) : NULL;
-        if (row) row->calls++;
-        if (implicit_conv(ex, n->op, &w)) { /* operands (x, w) or (dy, w) */
-            if (row) row->implicit = 1;
-            return conv_implicit(ex, n->op, cp->kernel, a, b, y, &w, st);
-        }
-        if (!ref_conv_pointwise(&w)) return conv_by_columns(ex, id, cp, a, b, y, &w, st);
-        int M = w.n * w.oh * w.ow, rc; /* 1x1, stride 1: x is the column matrix */
-        if (n->op == IR_OP_CONV2D) rc = pointwise_gemm(ex, id, cp, a, b, y, M, w.o, w.c, 0, 0, st);           /* [M,C] x [C,O] */
-        else if (n->op == IR_OP_CONV2D_BWD_FILTER) rc = pointwise_gemm(ex, id, cp, a, b, y, w.c, w.o, M, 1, 0, st); /* x^T x dy */
-        else rc = pointwise_gemm(ex, id, cp, a, b, y, M, w.c, w.o, 0, 1, st);                                   /* dy x w^T */
-        return rc < 0 ? -1 : lap(ex, n->op, &w, GPU_CONV_GEMM, st);
-    }
+    case IR_OP_CONV2D_BWD_DATA: return run_conv(ex, &r, st);
     case IR_OP_MAXPOOL:
     case IR_OP_AVGPOOL:
-    case IR_OP_AVGPOOL_GRAD: {
-        rt_plan_window(p, id, &w);
-        CuWin cw = cu_win(&w);
-        void *args[] = {&y, &a, &cw};
-        return gpu_launch(ex, k0, ny, args, st);
-    }
-    case IR_OP_MAXPOOL_GRAD: { /* operands x, dy; each window's argmax into the scratch first */
-        rt_plan_window(p, id, &w);
-        CuWin cw = cu_win(&w);
-        CUdeviceptr code = ex->cur->scratch;
-        void *code_args[] = {&code, &a, &cw}, *args[] = {&y, &code, &b, &cw};
-        return gpu_launch(ex, k0, nb, code_args, st) < 0 ? -1 : gpu_launch(ex, cp->kernel[1], ny, args, st);
-    }
+    case IR_OP_AVGPOOL_GRAD:
+    case IR_OP_MAXPOOL_GRAD: return run_pool(ex, &r, st);
     case IR_OP_SOFTMAX:
     case IR_OP_L2NORM:
-    case IR_OP_L2NORM_GRAD: {
-        int64_t cols = yd[yr - 1], rows = ny / cols;
-        double eps = n->attr.u.scalar.f;
-        void *sm[] = {&y, &a, &rows, &cols}, *l2[] = {&y, &a, &rows, &cols, &eps}, *l2g[] = {&y, &a, &b, &rows, &cols, &eps};
-        return gpu_launch(ex, k0, rows, n->op == IR_OP_SOFTMAX ? sm : n->op == IR_OP_L2NORM ? l2 : l2g, st);
-    }
+    case IR_OP_L2NORM_GRAD:
     case IR_OP_SOFTMAX_XENT:
-    case IR_OP_ACCURACY: { /* a warp per row, 8 rows a block; accuracy in one block */
-        int64_t rows = p->dims[n->in[0]][0], cols = p->dims[n->in[0]][1];
-        void *args[] = {&y, &a, &b, &rows, &cols};
-        return launch_grid(ex, k0, n->op == IR_OP_ACCURACY ? 1 : row_blocks(ex, rows), 1, 32, 8, args, st);
-    }
-    case IR_OP_SOFTMAX_XENT_GRAD: {
-        CUdeviceptr g = ex->dev[n->in[2]];
-        int64_t rows = yd[0], cols = yd[1];
-        void *args[] = {&y, &a, &b, &g, &rows, &cols};
-        return launch_grid(ex, k0, row_blocks(ex, rows), 1, 32, 8, args, st);
-    }
-    case IR_OP_DROPOUT_MASK: { /* key rt_hash(seed, step, salt) on the device */
-        uint64_t salt = 0xd50u + (uint64_t)id;
-        void *args[] = {&y, &b, &ny, &ex->seed_step, &salt};
-        return gpu_launch(ex, k0, ny, args, st);
-    }
-    case IR_OP_GATHER: {
-        int64_t rows_out = yd[0], rows = p->dims[n->in[0]][0], e = yd[1];
-        void *args[] = {&y, &a, &b, &rows_out, &rows, &e};
-        return gpu_launch(ex, k0, ny, args, st);
-    }
-    case IR_OP_SCATTER_ADD: {
-        int64_t n_in = p->dims[n->in[0]][0], rows = yd[0], e = yd[1];
-        void *args[] = {&y, &a, &b, &n_in, &rows, &e};
-        return gpu_launch(ex, k0, ny, args, st);
-    }
+    case IR_OP_ACCURACY:
+    case IR_OP_SOFTMAX_XENT_GRAD: return run_rows(ex, &r, st);
+    case IR_OP_DROPOUT_MASK:
+    case IR_OP_GATHER:
+    case IR_OP_SCATTER_ADD: return run_index(ex, &r, st);
     default: return rt_fail(st, "the GPU executor has no launch for op %s", ir_op_info[n->op].name);
     }
 }

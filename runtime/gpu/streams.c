@@ -22,101 +22,161 @@ static int seg_of(const uintptr_t *cut, int n, uintptr_t p) {
     return lo;
 }
 
-int gpu_schedule(GpuSchedule *s, int n_items, const int *span_start, const GpuSpan *spans, int n_streams) {
-    memset(s, 0, sizeof *s);
-    s->n_items = n_items;
-    s->n_streams = n_streams;
-    int n_spans = span_start[n_items], n_cut = 0, S = n_streams;
-    uintptr_t *cut = malloc(((size_t)2 * n_spans + 1) * sizeof *cut);
-    if (!cut) return -1;
+/* gpu_schedule's state: the segments, who last wrote and read each, and what each stream has waited for */
+typedef struct {
+    const int *span_start;
+    const GpuSpan *spans;
+    int S;          /* streams */
+    uintptr_t *cut; /* the segments' ends, sorted, distinct */
+    int n_cut, n_seg;
+    int *writer;  /* per segment: its last writer */
+    int *reader;  /* [seg][stream]: its last reader on the stream since then */
+    int *dep;     /* per stream: the latest conflicting item on it */
+    int *tail;    /* per stream: its last item */
+    int *waited;  /* [s][t]: s's next item runs after t's item this */
+    int *known;   /* [i][t]: done when item i is */
+    int cap, n_wait;
+} Sched;
+
+static void sched_free(Sched *q) {
+    free(q->cut), free(q->writer), free(q->reader), free(q->dep), free(q->tail), free(q->waited), free(q->known);
+}
+
+/* the cuts: every non-empty span's ends, sorted, each once; -1 when out of memory */
+static int find_cuts(Sched *q, int n_spans) {
+    q->cut = malloc(((size_t)2 * n_spans + 1) * sizeof *q->cut);
+    if (!q->cut) return -1;
+    uintptr_t *cut = q->cut;
+    int n_cut = 0;
     for (int k = 0; k < n_spans; k++)
-        if (spans[k].hi > spans[k].lo) {
-            cut[n_cut++] = spans[k].lo;
-            cut[n_cut++] = spans[k].hi;
+        if (q->spans[k].hi > q->spans[k].lo) {
+            cut[n_cut++] = q->spans[k].lo;
+            cut[n_cut++] = q->spans[k].hi;
         }
     qsort(cut, (size_t)n_cut, sizeof *cut, cmp_ptr);
     int u = 0;
     for (int k = 0; k < n_cut; k++)
         if (!u || cut[k] != cut[u - 1]) cut[u++] = cut[k];
-    n_cut = u;
-    int n_seg = n_cut > 0 ? n_cut - 1 : 0;
-    int *writer = malloc(((size_t)n_seg + 1) * sizeof *writer);
-    int *reader = malloc(((size_t)n_seg * S + 1) * sizeof *reader); /* [seg][stream] */
-    for (int k = 0; k < n_seg; k++) writer[k] = -1;
-    for (int k = 0; k < n_seg * S; k++) reader[k] = -1;
+    q->n_cut = u;
+    q->n_seg = u > 0 ? u - 1 : 0;
+    return 0;
+}
+
+/* the tables of q and s, initialised; -1 (all freed) when out of memory */
+static int sched_alloc(Sched *q, GpuSchedule *s, int n_items) {
+    int n_seg = q->n_seg, S = q->S;
+    q->writer = malloc(((size_t)n_seg + 1) * sizeof *q->writer);
+    q->reader = malloc(((size_t)n_seg * S + 1) * sizeof *q->reader);
+    for (int k = 0; q->writer && k < n_seg; k++) q->writer[k] = -1;
+    for (int k = 0; q->reader && k < n_seg * S; k++) q->reader[k] = -1;
     s->stream = malloc(((size_t)n_items + 1) * sizeof *s->stream);
     s->wait_start = malloc(((size_t)n_items + 1) * sizeof *s->wait_start);
     s->record = calloc((size_t)n_items + 1, 1);
     s->stream_items = calloc((size_t)S, sizeof *s->stream_items);
-    int *dep = malloc((size_t)S * sizeof *dep);        /* per stream: the latest conflicting item on it */
-    int *tail = malloc((size_t)S * sizeof *tail);      /* per stream: its last item */
-    int *waited = malloc((size_t)S * S * sizeof *waited); /* [s][t]: s's next item runs after t's item this */
-    int *known = malloc(((size_t)n_items * S + 1) * sizeof *known); /* [i][t]: done when item i is */
-    int cap = 64, n_wait = 0;
-    s->wait_item = malloc((size_t)cap * sizeof *s->wait_item);
-    if (!cut || !writer || !reader || !s->stream || !s->wait_start || !s->record || !dep || !tail || !waited ||
-        !known || !s->wait_item) {
-        free(cut), free(writer), free(reader), free(dep), free(tail), free(waited), free(known);
+    q->dep = malloc((size_t)S * sizeof *q->dep);
+    q->tail = malloc((size_t)S * sizeof *q->tail);
+    q->waited = malloc((size_t)S * S * sizeof *q->waited);
+    q->known = malloc(((size_t)n_items * S + 1) * sizeof *q->known);
+    q->cap = 64;
+    s->wait_item = malloc((size_t)q->cap * sizeof *s->wait_item);
+    if (!q->cut || !q->writer || !q->reader || !s->stream || !s->wait_start || !s->record || !q->dep || !q->tail ||
+        !q->waited || !q->known || !s->wait_item) {
+        sched_free(q);
         gpu_schedule_free(s);
         return -1;
     }
-    for (int t = 0; t < S; t++) tail[t] = -1;
-    for (int k = 0; k < S * S; k++) waited[k] = -1;
-    for (int i = 0; i < n_items; i++) {
-        for (int t = 0; t < S; t++) dep[t] = -1;
-        for (int k = span_start[i]; k < span_start[i + 1]; k++) {
-            if (spans[k].hi <= spans[k].lo) continue;
-            for (int g = seg_of(cut, n_cut, spans[k].lo); g < n_seg && cut[g] < spans[k].hi; g++) {
-                int w = writer[g];
-                if (w >= 0 && w > dep[s->stream[w]]) dep[s->stream[w]] = w;
-                if (!spans[k].writes) continue;
-                for (int t = 0; t < S; t++)
-                    if (reader[g * S + t] > dep[t]) dep[t] = reader[g * S + t];
-            }
-        }
-        /* the stream: the one whose last item this conflicts with (the latest), else the one idle
-           longest (an empty one first) */
-        int st = -1;
-        for (int t = 0; t < S; t++)
-            if (tail[t] >= 0 && dep[t] == tail[t] && (st < 0 || tail[t] > tail[st])) st = t;
-        if (st < 0)
+    for (int t = 0; t < S; t++) q->tail[t] = -1;
+    for (int k = 0; k < S * S; k++) q->waited[k] = -1;
+    return 0;
+}
+
+/* dep: per stream, the latest item there that item i conflicts with */
+static void find_deps(Sched *q, const GpuSchedule *s, int i) {
+    int S = q->S, *dep = q->dep;
+    for (int t = 0; t < S; t++) dep[t] = -1;
+    for (int k = q->span_start[i]; k < q->span_start[i + 1]; k++) {
+        const GpuSpan *sp = &q->spans[k];
+        if (sp->hi <= sp->lo) continue;
+        for (int g = seg_of(q->cut, q->n_cut, sp->lo); g < q->n_seg && q->cut[g] < sp->hi; g++) {
+            int w = q->writer[g];
+            if (w >= 0 && w > dep[s->stream[w]]) dep[s->stream[w]] = w;
+            if (!sp->writes) continue;
             for (int t = 0; t < S; t++)
-                if (st < 0 || tail[t] < tail[st]) st = t;
-        s->stream[i] = st;
-        s->wait_start[i] = n_wait;
-        for (int t = 0; t < S; t++) {
-            if (t == st || dep[t] < 0 || dep[t] <= waited[st * S + t]) continue;
-            if (n_wait == cap) {
-                cap *= 2;
-                int *grown = realloc(s->wait_item, (size_t)cap * sizeof *grown);
-                if (!grown) {
-                    free(cut), free(writer), free(reader), free(dep), free(tail), free(waited), free(known);
-                    gpu_schedule_free(s);
-                    return -1;
-                }
-                s->wait_item = grown;
-            }
-            s->wait_item[n_wait++] = dep[t];
-            s->record[dep[t]] = 1;
-            for (int v = 0; v < S; v++) /* what was done when dep[t] was, is done now on st too */
-                if (known[dep[t] * S + v] > waited[st * S + v]) waited[st * S + v] = known[dep[t] * S + v];
-        }
-        waited[st * S + st] = i;
-        memcpy(known + (size_t)i * S, waited + (size_t)st * S, (size_t)S * sizeof *known);
-        tail[st] = i;
-        s->stream_items[st]++;
-        for (int k = span_start[i]; k < span_start[i + 1]; k++) {
-            if (spans[k].hi <= spans[k].lo) continue;
-            for (int g = seg_of(cut, n_cut, spans[k].lo); g < n_seg && cut[g] < spans[k].hi; g++)
-                if (spans[k].writes) {
-                    writer[g] = i;
-                    for (int t = 0; t < S; t++) reader[g * S + t] = -1;
-                } else
-                    reader[g * S + st] = i;
+                if (q->reader[g * S + t] > dep[t]) dep[t] = q->reader[g * S + t];
         }
     }
-    s->wait_start[n_items] = n_wait;
-    free(cut), free(writer), free(reader), free(dep), free(tail), free(waited), free(known);
+}
+
+/* the stream: the one whose last item this conflicts with (the latest), else the one idle
+   longest (an empty one first) */
+static int pick_stream(const Sched *q) {
+    int st = -1;
+    for (int t = 0; t < q->S; t++)
+        if (q->tail[t] >= 0 && q->dep[t] == q->tail[t] && (st < 0 || q->tail[t] > q->tail[st])) st = t;
+    if (st < 0)
+        for (int t = 0; t < q->S; t++)
+            if (st < 0 || q->tail[t] < q->tail[st]) st = t;
+    return st;
+}
+
+/* item i on stream st: the waits it needs beyond those st has made; -1 (all freed) when out of memory */
+static int add_waits(Sched *q, GpuSchedule *s, int i, int st) {
+    int S = q->S, *dep = q->dep, *waited = q->waited;
+    s->stream[i] = st;
+    s->wait_start[i] = q->n_wait;
+    for (int t = 0; t < S; t++) {
+        if (t == st || dep[t] < 0 || dep[t] <= waited[st * S + t]) continue;
+        if (q->n_wait == q->cap) {
+            q->cap *= 2;
+            int *grown = realloc(s->wait_item, (size_t)q->cap * sizeof *grown);
+            if (!grown) {
+                sched_free(q);
+                gpu_schedule_free(s);
+                return -1;
+            }
+            s->wait_item = grown;
+        }
+        s->wait_item[q->n_wait++] = dep[t];
+        s->record[dep[t]] = 1;
+        for (int v = 0; v < S; v++) /* what was done when dep[t] was, is done now on st too */
+            if (q->known[dep[t] * S + v] > waited[st * S + v]) waited[st * S + v] = q->known[dep[t] * S + v];
+    }
+    waited[st * S + st] = i;
+    memcpy(q->known + (size_t)i * S, waited + (size_t)st * S, (size_t)S * sizeof *q->known);
+    q->tail[st] = i;
+    s->stream_items[st]++;
+    return 0;
+}
+
+/* item i, on stream st, as the last writer or a reader of its segments */
+static void note_spans(Sched *q, int i, int st) {
+    int S = q->S;
+    for (int k = q->span_start[i]; k < q->span_start[i + 1]; k++) {
+        const GpuSpan *sp = &q->spans[k];
+        if (sp->hi <= sp->lo) continue;
+        for (int g = seg_of(q->cut, q->n_cut, sp->lo); g < q->n_seg && q->cut[g] < sp->hi; g++)
+            if (sp->writes) {
+                q->writer[g] = i;
+                for (int t = 0; t < S; t++) q->reader[g * S + t] = -1;
+            } else
+                q->reader[g * S + st] = i;
+    }
+}
+
+int gpu_schedule(GpuSchedule *s, int n_items, const int *span_start, const GpuSpan *spans, int n_streams) {
+    memset(s, 0, sizeof *s);
+    s->n_items = n_items;
+    s->n_streams = n_streams;
+    Sched q = {.span_start = span_start, .spans = spans, .S = n_streams};
+    if (find_cuts(&q, span_start[n_items]) < 0 || sched_alloc(&q, s, n_items) < 0) return -1;
+    for (int i = 0; i < n_items; i++) {
+        find_deps(&q, s, i);
+        int st = pick_stream(&q);
+        if (add_waits(&q, s, i, st) < 0) return -1;
+        note_spans(&q, i, st);
+    }
+    s->wait_start[n_items] = q.n_wait;
+    sched_free(&q);
     return 0;
 }
 

@@ -11,15 +11,14 @@
 #include "runtime/logs/proto/tf_event.pb-c.h"
 
 /* ---- CRC-32C -------------------------------------------------------------------------------- */
-static uint32_t crc_table[256];
-
-static void crc_init_table(void) {
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-        crc_table[i] = c;
-    }
-}
+/* the table for CPUs without SSE 4.2, made by the compiler: CRC_BYTE(i) is the register after
+ * eight steps of the reflected polynomial 0x82f63b78 from i */
+#define CRC_BIT(c) (((c) >> 1) ^ (0x82f63b78u & (0u - ((c) & 1u))))
+#define CRC_BYTE(i) CRC_BIT(CRC_BIT(CRC_BIT(CRC_BIT(CRC_BIT(CRC_BIT(CRC_BIT(CRC_BIT((uint32_t)(i)))))))))
+#define CRC_4(i) CRC_BYTE(i), CRC_BYTE((i) + 1), CRC_BYTE((i) + 2), CRC_BYTE((i) + 3)
+#define CRC_16(i) CRC_4(i), CRC_4((i) + 4), CRC_4((i) + 8), CRC_4((i) + 12)
+#define CRC_64(i) CRC_16(i), CRC_16((i) + 16), CRC_16((i) + 32), CRC_16((i) + 48)
+static const uint32_t crc_table[256] = {CRC_64(0), CRC_64(64), CRC_64(128), CRC_64(192)};
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t c, const unsigned char *p, size_t n) {
@@ -41,7 +40,6 @@ uint32_t rt_crc32c(const void *data, size_t n) {
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("sse4.2")) return ~crc_hw(c, p, n);
 #endif
-    if (!crc_table[1]) crc_init_table(); /* idempotent: every thread computes the same table */
     for (size_t i = 0; i < n; i++) c = crc_table[(c ^ p[i]) & 0xff] ^ (c >> 8);
     return ~c;
 }

@@ -1,0 +1,71 @@
+# Writes cuda_kernels_src.h (cuda_kernels.h includes it) from the CUDA texts in this folder, at
+# build time: cmake -DOUT=header -DTEMPLATES=a.cu,... -DFIXED=b.cu,... -P embed.cmake
+# Each file is cut at its `//@ NAME` lines; the text under one runs to the next (or the file's
+# end), its trailing blank lines dropped, and what comes before the first is the file's comment.
+# A TEMPLATES text becomes `static const char NAME[]`; FIXED texts become cu_fixed's rows
+# {NAME, text}, in the order given. The texts go in as byte arrays: no escaping, no tools beyond
+# CMake. Not the place for what the texts mean: that is codegen/cuda/cuda_emit.c.
+cmake_minimum_required(VERSION 3.20)
+
+# NAME's array definition for the text: its bytes in hex, then the terminating 0
+function(embed_array out name text)
+  string(HEX "${text}" hex)
+  string(REGEX REPLACE "(..)" "0x\\1," hex "${hex}")
+  string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,)" "\\1\n    " hex "${hex}")
+  set(${out} "static const char ${name}[] = {\n    ${hex}0};\n" PARENT_SCOPE)
+endfunction()
+
+# the file's texts: NAMES gets their names, and embed_text_<NAME> each text
+function(embed_split file names)
+  file(READ "${file}" rest)
+  string(FIND "${rest}" "\n//@ " at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "${file}: no //@ NAME line")
+  endif()
+  set(found)
+  while(NOT at EQUAL -1)
+    math(EXPR at "${at} + 5")
+    string(SUBSTRING "${rest}" ${at} -1 rest)
+    string(FIND "${rest}" "\n" eol)
+    string(SUBSTRING "${rest}" 0 ${eol} name)
+    if(NOT name MATCHES "^[A-Za-z_][A-Za-z0-9_]*$")
+      message(FATAL_ERROR "${file}: bad name in //@ line: '${name}'")
+    endif()
+    math(EXPR eol "${eol} + 1")
+    string(SUBSTRING "${rest}" ${eol} -1 rest)
+    string(FIND "${rest}" "\n//@ " at)
+    if(at EQUAL -1)
+      set(text "${rest}")
+    else()
+      math(EXPR len "${at} + 1")
+      string(SUBSTRING "${rest}" 0 ${len} text)
+    endif()
+    string(REGEX REPLACE "\n+$" "\n" text "${text}")
+    list(APPEND found ${name})
+    set(embed_text_${name} "${text}" PARENT_SCOPE)
+  endwhile()
+  set(${names} ${found} PARENT_SCOPE)
+endfunction()
+
+string(REPLACE "," ";" TEMPLATES "${TEMPLATES}")
+string(REPLACE "," ";" FIXED "${FIXED}")
+set(h "/* Generated at build time by codegen/cuda/kernels/embed.cmake from the .cu files in\n * codegen/cuda/kernels: do not edit. */\n")
+foreach(f ${TEMPLATES})
+  embed_split(${f} names)
+  foreach(n ${names})
+    embed_array(a ${n} "${embed_text_${n}}")
+    string(APPEND h "${a}")
+  endforeach()
+endforeach()
+set(rows)
+foreach(f ${FIXED})
+  embed_split(${f} names)
+  foreach(n ${names})
+    embed_array(a cu_text_${n} "${embed_text_${n}}")
+    string(APPEND h "${a}")
+    string(APPEND rows "    {\"${n}\", cu_text_${n}},\n")
+  endforeach()
+endforeach()
+string(APPEND h "/* name and text: helpers, then the kernel */\n"
+                "static const struct {\n    const char *name, *text;\n} cu_fixed[] = {\n${rows}};\n")
+file(WRITE "${OUT}" "${h}")
