@@ -98,8 +98,9 @@ int drv_cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuModu
         snprintf(err, cap, "%s", st.msg);
     } else {
         if (fused == 2 && half) *half = rt_gpu_half_values(&p);
-        rt_plan_memory(&p, RT_PLAN_FUSE);
-        rc = cu_emit_fused(g, &p.fusion, p.numel, p.esize, m, err, cap);
+        rc = rt_plan_memory(&p, RT_PLAN_FUSE, &st);
+        if (rc < 0) snprintf(err, cap, "%s", st.msg);
+        else rc = cu_emit_fused(g, &p.fusion, p.numel, p.esize, m, err, cap);
         rt_plan_free(&p);
     }
     free(sym);

@@ -8,20 +8,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
+
 const IrOpInfo ir_op_info[IR_OP_COUNT] = {
 #define IR_OP(e, nm, ar, cl, at, fl, sem) {nm, ar, IR_CLASS_##cl, IR_ATTR_##at, fl, sem},
 #include "ir/ops.def"
 #undef IR_OP
 };
 
-#define GROW(ptr, n, cap)                                                                          \
-    do {                                                                                           \
-        if ((n) >= (cap)) {                                                                        \
-            (cap) = (cap) ? 2 * (cap) : 64;                                                        \
-            (ptr) = realloc((ptr), (size_t)(cap) * sizeof(*(ptr)));                                \
-            assert(ptr);                                                                           \
-        }                                                                                          \
-    } while (0)
+/* An allocation failed: the graph is marked (ir_make gives IR_NONE from now on); -1. */
+static int oom(IrGraph *g) {
+    g->oom = 1;
+    snprintf(g->err, sizeof g->err, "out of memory");
+    return -1;
+}
+
+/* Room for element n of the array ptr (cap elements), doubling it; 0, or -1 with g->oom set
+ * (the array as it was). */
+static int grow(IrGraph *g, void **ptr, int *cap, int n, size_t size) {
+    if (n < *cap) return 0;
+    int c = *cap ? 2 * *cap : 64;
+    void *p = fn_realloc(*ptr, (size_t)c * size);
+    if (!p) return oom(g);
+    *ptr = p;
+    *cap = c;
+    return 0;
+}
+#define GROW(ptr, n, cap) grow(g, (void **)&(ptr), &(cap), (n), sizeof *(ptr))
 
 static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
     const unsigned char *b = p;
@@ -30,27 +43,34 @@ static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
 }
 
 static int32_t *table_new(int cap) {
-    int32_t *t = malloc((size_t)cap * sizeof(int32_t));
-    assert(t);
-    memset(t, 0xff, (size_t)cap * sizeof(int32_t));
+    int32_t *t = fn_malloc((size_t)cap * sizeof(int32_t));
+    if (t) memset(t, 0xff, (size_t)cap * sizeof(int32_t));
     return t;
 }
 
 IrGraph *ir_graph_new(void) {
-    IrGraph *g = calloc(1, sizeof(IrGraph));
-    assert(g);
+    IrGraph *g = fn_calloc(1, sizeof(IrGraph));
+    if (!g) return NULL;
     g->node_hash_cap = g->dim_hash_cap = g->str_hash_cap = 1024;
     g->node_hash = table_new(g->node_hash_cap);
     g->dim_hash = table_new(g->dim_hash_cap);
     g->str_hash = table_new(g->str_hash_cap);
+    if (!g->node_hash || !g->dim_hash || !g->str_hash) {
+        ir_graph_free(g);
+        return NULL;
+    }
     g->cur_scope = ir_intern(g, "");
+    if (g->oom) {
+        ir_graph_free(g);
+        return NULL;
+    }
     return g;
 }
 
 void ir_graph_free(IrGraph *g) {
     if (!g) return;
-    for (int i = 0; i < g->n_strs; i++) free(g->strs[i]);
-    for (int i = 0; i < g->n_syms; i++) free(g->syms[i].name);
+    for (int i = 0; g->strs && i < g->n_strs; i++) free(g->strs[i]);
+    for (int i = 0; g->syms && i < g->n_syms; i++) free(g->syms[i].name);
     free(g->strs);
     free(g->syms);
     free(g->nodes);
@@ -64,19 +84,22 @@ void ir_graph_free(IrGraph *g) {
     free(g);
 }
 
+/* a copy of n elements of g->field in c->field (NULL stays NULL); 0 or -1 */
 #define DUP(field, n)                                                                              \
     do {                                                                                           \
+        c->field = NULL;                                                                           \
         if (g->field) {                                                                            \
-            c->field = malloc((size_t)(n) * sizeof(*g->field));                                    \
-            assert(c->field);                                                                      \
-            memcpy(c->field, g->field, (size_t)(n) * sizeof(*g->field));                           \
+            if (!(c->field = fn_malloc((size_t)(n) * sizeof(*g->field)))) ok = 0;                  \
+            else memcpy(c->field, g->field, (size_t)(n) * sizeof(*g->field));                      \
         }                                                                                          \
     } while (0)
 
 IrGraph *ir_graph_clone(const IrGraph *g) {
-    IrGraph *c = malloc(sizeof(IrGraph));
-    assert(c);
+    IrGraph *c = fn_malloc(sizeof(IrGraph));
+    if (!c) return NULL;
     *c = *g;
+    int ok = 1, n_strs = g->n_strs, n_syms = g->n_syms;
+    c->n_strs = c->n_syms = 0; /* until their names are copied */
     DUP(nodes, g->cap_nodes);
     DUP(dims, g->cap_dims);
     DUP(syms, g->cap_syms);
@@ -87,13 +110,20 @@ IrGraph *ir_graph_clone(const IrGraph *g) {
     DUP(node_hash, g->node_hash_cap);
     DUP(dim_hash, g->dim_hash_cap);
     DUP(str_hash, g->str_hash_cap);
-    for (int i = 0; i < g->n_strs; i++) c->strs[i] = strdup(g->strs[i]);
-    for (int i = 0; i < g->n_syms; i++) c->syms[i].name = strdup(g->syms[i].name);
+    for (; ok && c->n_strs < n_strs; c->n_strs++)
+        if (!(c->strs[c->n_strs] = fn_strdup(g->strs[c->n_strs]))) ok = 0;
+    for (; ok && c->n_syms < n_syms; c->n_syms++)
+        if (!(c->syms[c->n_syms].name = fn_strdup(g->syms[c->n_syms].name))) ok = 0;
+    if (!ok) {
+        ir_graph_free(c);
+        return NULL;
+    }
     return c;
 }
 
 IrGraph *ir_graph_clone_empty(const IrGraph *g) {
     IrGraph *c = ir_graph_clone(g);
+    if (!c) return NULL;
     c->n_nodes = c->n_outputs = c->n_marks = c->n_effects = 0;
     memset(c->node_hash, 0xff, (size_t)c->node_hash_cap * sizeof(int32_t));
     return c;
@@ -102,24 +132,36 @@ IrGraph *ir_graph_clone_empty(const IrGraph *g) {
 /* ---- strings ------------------------------------------------------------------------------ */
 static uint64_t str_hash(const char *s) { return hash_bytes(0xcbf29ce484222325ULL, s, strlen(s)); }
 
-static void str_rehash(IrGraph *g) {
-    free(g->str_hash);
-    g->str_hash_cap *= 2;
-    g->str_hash = table_new(g->str_hash_cap);
-    for (int i = 0; i < g->n_strs; i++) {
-        uint64_t h = str_hash(g->strs[i]) & (uint64_t)(g->str_hash_cap - 1);
-        while (g->str_hash[h] >= 0) h = (h + 1) & (uint64_t)(g->str_hash_cap - 1);
-        g->str_hash[h] = i;
+/* Doubles an open-addressing table and puts entries 0..n-1 (hash_at(g, i)) back; 0, or -1 with
+ * g->oom set (the old table stays, still half empty). */
+static int rehash(IrGraph *g, int32_t **table, int *cap, int n, uint64_t (*hash_at)(const IrGraph *, int)) {
+    int32_t *t = table_new(2 * *cap);
+    if (!t) return oom(g);
+    free(*table);
+    *table = t;
+    *cap *= 2;
+    uint64_t mask = (uint64_t)(*cap - 1);
+    for (int i = 0; i < n; i++) {
+        uint64_t h = hash_at(g, i) & mask;
+        while (t[h] >= 0) h = (h + 1) & mask;
+        t[h] = i;
     }
+    return 0;
 }
 
+static uint64_t str_hash_at(const IrGraph *g, int i) { return str_hash(g->strs[i]); }
+
 int ir_intern(IrGraph *g, const char *s) {
-    if (2 * (g->n_strs + 1) > g->str_hash_cap) str_rehash(g);
+    if (2 * (g->n_strs + 1) > g->str_hash_cap &&
+        rehash(g, &g->str_hash, &g->str_hash_cap, g->n_strs, str_hash_at) < 0)
+        return 0;
     uint64_t mask = (uint64_t)(g->str_hash_cap - 1), h = str_hash(s) & mask;
     for (; g->str_hash[h] >= 0; h = (h + 1) & mask)
         if (strcmp(g->strs[g->str_hash[h]], s) == 0) return g->str_hash[h];
-    GROW(g->strs, g->n_strs, g->cap_strs);
-    g->strs[g->n_strs] = strdup(s);
+    if (GROW(g->strs, g->n_strs, g->cap_strs) < 0 || !(g->strs[g->n_strs] = fn_strdup(s))) {
+        oom(g);
+        return 0; /* "" (or garbage-free: the graph is marked failed) */
+    }
     g->str_hash[h] = g->n_strs;
     return g->n_strs++;
 }
@@ -137,7 +179,7 @@ int ir_set_output(IrGraph *g, const char *name, IrId id) {
             g->outputs[i].id = id;
             return i;
         }
-    GROW(g->outputs, g->n_outputs, g->cap_outputs);
+    if (g->oom || GROW(g->outputs, g->n_outputs, g->cap_outputs) < 0) return -1;
     g->outputs[g->n_outputs] = (IrNamed){s, id};
     return g->n_outputs++;
 }
@@ -149,8 +191,8 @@ IrId ir_output(const IrGraph *g, const char *name) {
 }
 
 void ir_add_mark(IrGraph *g, const char *name, IrId id) {
-    GROW(g->marks, g->n_marks, g->cap_marks);
-    g->marks[g->n_marks++] = (IrNamed){ir_intern(g, name), id};
+    int s = ir_intern(g, name);
+    if (!g->oom && GROW(g->marks, g->n_marks, g->cap_marks) == 0) g->marks[g->n_marks++] = (IrNamed){s, id};
 }
 
 IrId ir_find_leaf(const IrGraph *g, IrOp op, const char *name) {
@@ -166,17 +208,7 @@ static uint64_t dim_hash(const IrDimNode *d) {
     return hash_bytes(0xcbf29ce484222325ULL, d, sizeof(*d));
 }
 
-static void dim_rehash(IrGraph *g) {
-    free(g->dim_hash);
-    g->dim_hash_cap *= 2;
-    g->dim_hash = table_new(g->dim_hash_cap);
-    uint64_t mask = (uint64_t)(g->dim_hash_cap - 1);
-    for (int i = 0; i < g->n_dims; i++) {
-        uint64_t h = dim_hash(&g->dims[i]) & mask;
-        while (g->dim_hash[h] >= 0) h = (h + 1) & mask;
-        g->dim_hash[h] = i;
-    }
-}
+static uint64_t dim_hash_at(const IrGraph *g, int i) { return dim_hash(&g->dims[i]); }
 
 static IrDim dim_intern(IrGraph *g, IrDimKind kind, int64_t a, int64_t b) {
     IrDimNode key;
@@ -194,11 +226,13 @@ static IrDim dim_intern(IrGraph *g, IrDimKind kind, int64_t a, int64_t b) {
             return IR_NONE;
         }
     }
-    if (2 * (g->n_dims + 1) > g->dim_hash_cap) dim_rehash(g);
+    if (g->oom || (2 * (g->n_dims + 1) > g->dim_hash_cap &&
+                   rehash(g, &g->dim_hash, &g->dim_hash_cap, g->n_dims, dim_hash_at) < 0))
+        return IR_NONE;
     uint64_t mask = (uint64_t)(g->dim_hash_cap - 1), h = dim_hash(&key) & mask;
     for (; g->dim_hash[h] >= 0; h = (h + 1) & mask)
         if (memcmp(&g->dims[g->dim_hash[h]], &key, sizeof key) == 0) return g->dim_hash[h];
-    GROW(g->dims, g->n_dims, g->cap_dims);
+    if (GROW(g->dims, g->n_dims, g->cap_dims) < 0) return IR_NONE;
     g->dims[g->n_dims] = key;
     g->dim_hash[h] = g->n_dims;
     return g->n_dims++;
@@ -215,9 +249,13 @@ int ir_sym_index(const IrGraph *g, const char *name) {
 IrDim ir_dim_sym(IrGraph *g, const char *name, int64_t dflt) {
     int i = ir_sym_index(g, name);
     if (i < 0) {
-        GROW(g->syms, g->n_syms, g->cap_syms);
+        char *copy = g->oom || GROW(g->syms, g->n_syms, g->cap_syms) < 0 ? NULL : fn_strdup(name);
+        if (!copy) {
+            oom(g);
+            return IR_NONE;
+        }
         i = g->n_syms++;
-        g->syms[i].name = strdup(name);
+        g->syms[i].name = copy;
         g->syms[i].dflt = dflt;
     }
     return dim_intern(g, IR_DIM_SYM, i, 0);
@@ -422,21 +460,15 @@ static int node_same(const IrNode *a, const IrNode *b) {
            memcmp(&a->attr, &b->attr, sizeof a->attr) == 0;
 }
 
-static void node_rehash(IrGraph *g) {
-    free(g->node_hash);
-    g->node_hash_cap *= 2;
-    g->node_hash = table_new(g->node_hash_cap);
-    uint64_t mask = (uint64_t)(g->node_hash_cap - 1);
-    for (int i = 0; i < g->n_nodes; i++) {
-        uint64_t h = node_hash(&g->nodes[i]) & mask;
-        while (g->node_hash[h] >= 0) h = (h + 1) & mask;
-        g->node_hash[h] = i;
-    }
-}
+static uint64_t node_hash_at(const IrGraph *g, int i) { return node_hash(&g->nodes[i]); }
 
 IrId ir_make(IrGraph *g, IrOp op, const IrId *in, int n_in, const IrAttr *attr) {
     const IrOpInfo *info = &ir_op_info[op];
     g->err[0] = 0;
+    if (g->oom) {
+        oom(g);
+        return IR_NONE;
+    }
     if ((info->arity >= 0 && n_in != info->arity) || n_in > IR_MAX_IN ||
         (info->arity < 0 && n_in < 1)) {
         snprintf(g->err, sizeof g->err, "%s takes %d inputs, got %d", info->name, info->arity,
@@ -466,7 +498,9 @@ IrId ir_make(IrGraph *g, IrOp op, const IrId *in, int n_in, const IrAttr *attr) 
             n.attr.u.window.kw = (int)kw;
         }
     }
-    if (2 * (g->n_nodes + 1) > g->node_hash_cap) node_rehash(g);
+    if (2 * (g->n_nodes + 1) > g->node_hash_cap &&
+        rehash(g, &g->node_hash, &g->node_hash_cap, g->n_nodes, node_hash_at) < 0)
+        return IR_NONE;
     uint64_t mask = (uint64_t)(g->node_hash_cap - 1), h = node_hash(&n) & mask;
     for (; g->node_hash[h] >= 0; h = (h + 1) & mask)
         if (node_same(&g->nodes[g->node_hash[h]], &n)) return g->node_hash[h];
@@ -476,14 +510,13 @@ IrId ir_make(IrGraph *g, IrOp op, const IrId *in, int n_in, const IrAttr *attr) 
         snprintf(g->err, sizeof g->err, "the graph has more than %d nodes, the limit", IR_MAX_NODES);
         return IR_NONE;
     }
-    GROW(g->nodes, g->n_nodes, g->cap_nodes);
+    if (GROW(g->nodes, g->n_nodes, g->cap_nodes) < 0 ||
+        ((info->flags & IR_F_EFFECT) && GROW(g->effects, g->n_effects, g->cap_effects) < 0))
+        return IR_NONE;
     IrId id = g->n_nodes++;
     g->nodes[id] = n;
     g->node_hash[h] = id;
-    if (info->flags & IR_F_EFFECT) {
-        GROW(g->effects, g->n_effects, g->cap_effects);
-        g->effects[g->n_effects++] = id;
-    }
+    if (info->flags & IR_F_EFFECT) g->effects[g->n_effects++] = id;
     return id;
 }
 

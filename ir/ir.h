@@ -187,10 +187,11 @@ typedef struct IrGraph {
     int node_hash_cap, dim_hash_cap, str_hash_cap;
     int cur_scope; /* interned; stamped onto new nodes */
     char err[512];
+    int oom;       /* an allocation failed: the graph is incomplete; ir_make returns IR_NONE */
 } IrGraph;
 
 /* ---- graph --------------------------------------------------------------------------------- */
-IrGraph *ir_graph_new(void);
+IrGraph *ir_graph_new(void); /* NULL when out of memory */
 void ir_graph_free(IrGraph *g);
 IrGraph *ir_graph_clone(const IrGraph *g);
 /* g's symbols, dimensions and strings, without nodes, outputs, marks or effects: the start of a

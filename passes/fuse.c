@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
+
 int pass_fuse_pointwise(IrOp op) { return ir_op_info[op].cls == IR_CLASS_ELEMENTWISE || op == IR_OP_BCAST; }
 
 int pass_fuse_legal(const IrGraph *g, IrId p, IrId c) {
@@ -182,7 +184,12 @@ static int may_join_sibling(const IrGraph *g, const PassFusion *f, const Group *
    last node back settles each node's readers before the node */
 static char *find_sum_only(const IrGraph *g, const char *needed) {
     int n = g->n_nodes;
-    char *sum_only = malloc((size_t)n + 1), *read = calloc((size_t)n + 1, 1);
+    char *sum_only = fn_malloc((size_t)n + 1), *read = fn_calloc((size_t)n + 1, 1);
+    if (!sum_only || !read) {
+        free(sum_only);
+        free(read);
+        return NULL;
+    }
     for (IrId id = 0; id < n; id++) sum_only[id] = pass_fuse_pointwise(g->nodes[id].op) && g->nodes[id].op != IR_OP_BCAST;
     for (int i = 0; i < g->n_outputs; i++) sum_only[g->outputs[i].id] = 0;
     for (IrId r = n - 1; r >= 0; r--) {
@@ -273,8 +280,9 @@ static void place_node(Fuser *u, IrId c) {
 }
 
 /* drop the groups merged into others: ids in order of the remaining ones */
-static void drop_merged(PassFusion *f, Group *gr, int n) {
-    int *renum = malloc(((size_t)f->n_groups + 1) * sizeof *renum), kept_groups = 0;
+static int drop_merged(PassFusion *f, Group *gr, int n) {
+    int *renum = fn_malloc(((size_t)f->n_groups + 1) * sizeof *renum), kept_groups = 0;
+    if (!renum) return -1;
     for (int i = 0; i < f->n_groups; i++) {
         renum[i] = gr[i].n > 0 ? kept_groups : -1;
         if (gr[i].n > 0) gr[kept_groups++] = gr[i];
@@ -283,21 +291,28 @@ static void drop_merged(PassFusion *f, Group *gr, int n) {
         if (f->group_of[id] >= 0) f->group_of[id] = renum[f->group_of[id]];
     f->n_groups = kept_groups;
     free(renum);
+    return 0;
 }
 
 /* members, group by group, in id order, and where each group runs */
-static void list_members(PassFusion *f, const Group *gr, int n) {
-    f->run_at = malloc(((size_t)f->n_groups + 1) * sizeof *f->run_at);
+static int list_members(PassFusion *f, const Group *gr, int n) {
+    f->run_at = fn_malloc(((size_t)f->n_groups + 1) * sizeof *f->run_at);
+    f->start = fn_calloc((size_t)f->n_groups + 1, sizeof *f->start);
+    if (!f->run_at || !f->start) return -1;
     for (int i = 0; i < f->n_groups; i++) f->run_at[i] = gr[i].run;
-    f->start = calloc((size_t)f->n_groups + 1, sizeof *f->start);
     for (IrId id = 0; id < n; id++)
         if (f->group_of[id] >= 0) f->start[f->group_of[id] + 1]++;
     for (int i = 0; i < f->n_groups; i++) f->start[i + 1] += f->start[i];
-    f->members = malloc(((size_t)f->start[f->n_groups] + 1) * sizeof *f->members);
-    int *fill = calloc((size_t)f->n_groups + 1, sizeof *fill);
+    f->members = fn_malloc(((size_t)f->start[f->n_groups] + 1) * sizeof *f->members);
+    int *fill = fn_calloc((size_t)f->n_groups + 1, sizeof *fill);
+    if (!f->members || !fill) {
+        free(fill);
+        return -1;
+    }
     for (IrId id = 0; id < n; id++)
         if (f->group_of[id] >= 0) f->members[f->start[f->group_of[id]] + fill[f->group_of[id]]++] = id;
     free(fill);
+    return 0;
 }
 
 /* what must reach memory: terminals, outputs, and members read outside their group; and the counts */
@@ -326,23 +341,26 @@ static void mark_written(const IrGraph *g, const char *needed, const char *kept,
 int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion *f) {
     int n = g->n_nodes;
     memset(f, 0, sizeof *f);
-    f->group_of = malloc(((size_t)n + 1) * sizeof *f->group_of);
-    f->materialized = calloc((size_t)n + 1, 1);
+    f->group_of = fn_malloc(((size_t)n + 1) * sizeof *f->group_of);
+    f->materialized = fn_calloc((size_t)n + 1, 1);
     Fuser u = {.g = g, .f = f};
-    u.gr = malloc(((size_t)n + 1) * sizeof *u.gr);
-    u.reader = malloc(((size_t)n + 1) * sizeof *u.reader);
-    for (IrId id = 0; id < n; id++) f->group_of[id] = u.reader[id] = -1;
+    u.gr = fn_malloc(((size_t)n + 1) * sizeof *u.gr);
+    u.reader = fn_malloc(((size_t)n + 1) * sizeof *u.reader);
     char *sum_only = find_sum_only(g, needed);
-    u.sum_only = sum_only;
-    for (IrId c = 0; c < n; c++)
-        if (!needed || needed[c]) place_node(&u, c);
-    drop_merged(f, u.gr, n);
-    list_members(f, u.gr, n);
-    mark_written(g, needed, kept, f);
+    int rc = f->group_of && f->materialized && u.gr && u.reader && sum_only ? 0 : -1;
+    if (rc == 0) {
+        for (IrId id = 0; id < n; id++) f->group_of[id] = u.reader[id] = -1;
+        u.sum_only = sum_only;
+        for (IrId c = 0; c < n; c++)
+            if (!needed || needed[c]) place_node(&u, c);
+        rc = drop_merged(f, u.gr, n) < 0 || list_members(f, u.gr, n) < 0 ? -1 : 0;
+    }
+    if (rc == 0) mark_written(g, needed, kept, f);
     free(u.gr);
     free(u.reader);
     free(sum_only);
-    return 0;
+    if (rc < 0) pass_fusion_free(f); /* out of memory */
+    return rc;
 }
 
 IrId pass_fuse_domain(const IrGraph *g, const PassFusion *f, int gi) {

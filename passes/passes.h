@@ -103,7 +103,8 @@ int pass_fuse_layout(const IrGraph *g, const PassFusion *f, int gi, const int64_
 /* The slot of node x in lay: as an operand (result 0) or as a result (1); -1 if none. */
 int pass_fuse_slot(const PassFuseLayout *lay, IrId x, int result);
 /* Groups the needed nodes (needed NULL: all); the kept ones (the outputs a caller reads; NULL:
- * every output) are written to memory. Free with pass_fusion_free. */
+ * every output) are written to memory. Free with pass_fusion_free. 0, or -1 when out of memory
+ * (f then empty). */
 int pass_fuse(const IrGraph *g, const char *needed, const char *kept, PassFusion *f);
 void pass_fusion_free(PassFusion *f);
 

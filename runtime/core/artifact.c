@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
 #include "runtime/core/framed.h"
 #include "runtime/core/proto/fn_artifact.pb-c.h"
 
@@ -230,14 +231,17 @@ static int outputs_from_proto(const Fn__Graph *pg, IrGraph *g, const IrId *nmap,
 
 static IrGraph *graph_from_proto(const Fn__Graph *pg, RtStatus *st) {
     IrGraph *g = ir_graph_new();
-    int *smap = malloc((pg->n_strs + 1) * sizeof(int));
-    IrDim *dmap = malloc((pg->n_dims + 1) * sizeof(IrDim));
-    IrId *nmap = malloc((pg->n_nodes + 1) * sizeof(IrId));
-    for (size_t i = 0; i < pg->n_strs; i++) smap[i] = ir_intern(g, pg->strs[i]);
-    for (size_t i = 0; i < pg->n_syms; i++) ir_dim_sym(g, pg->syms[i]->name, pg->syms[i]->dflt);
-    int rc = dims_from_proto(pg, g, dmap, st);
+    int *smap = fn_malloc((pg->n_strs + 1) * sizeof(int));
+    IrDim *dmap = fn_malloc((pg->n_dims + 1) * sizeof(IrDim));
+    IrId *nmap = fn_malloc((pg->n_nodes + 1) * sizeof(IrId));
+    int rc = g && smap && dmap && nmap ? 0 : rt_fail(st, "out of memory");
+    for (size_t i = 0; i < pg->n_strs && rc == 0; i++) smap[i] = ir_intern(g, pg->strs[i]);
+    for (size_t i = 0; i < pg->n_syms && rc == 0; i++) ir_dim_sym(g, pg->syms[i]->name, pg->syms[i]->dflt);
+    if (rc == 0 && g->oom) rc = rt_fail(st, "out of memory");
+    if (rc == 0) rc = dims_from_proto(pg, g, dmap, st);
     for (size_t i = 0; i < pg->n_nodes && rc == 0; i++) rc = node_from_proto(pg, i, g, smap, dmap, nmap, st);
     if (rc == 0) rc = outputs_from_proto(pg, g, nmap, st);
+    if (rc == 0 && g->oom) rc = rt_fail(st, "out of memory");
     free(smap);
     free(dmap);
     free(nmap);
@@ -247,17 +251,25 @@ static IrGraph *graph_from_proto(const Fn__Graph *pg, RtStatus *st) {
 }
 
 /* The payload (fn_artifact.proto) into a; name for messages. */
+static void *pb_alloc(void *data, size_t n) { return fn_malloc(n); }
+static void pb_free(void *data, void *p) { free(p); }
+/* protobuf-c allocates through fn_malloc too (a failure is a failed unpack) */
+static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
+
 static int decode(const unsigned char *buf, size_t len, const char *path, RtArtifact *a, RtStatus *st) {
-    Fn__Artifact *pa = fn__artifact__unpack(NULL, len, buf);
-    if (!pa) return rt_fail(st, "artifact %s is corrupt (cannot decode)", path);
-    a->source = strdup(pa->source);
-    a->compiler = strdup(pa->compiler);
+    Fn__Artifact *pa = fn__artifact__unpack(&pb_allocator, len, buf);
+    if (!pa) return rt_fail(st, "artifact %s is corrupt (cannot decode, or out of memory)", path);
+    a->source = fn_strdup(pa->source);
+    a->compiler = fn_strdup(pa->compiler);
     a->n = (int)pa->n_graphs;
-    a->names = calloc(pa->n_graphs + 1, sizeof(char *));
-    a->graphs = calloc(pa->n_graphs + 1, sizeof(IrGraph *));
-    int rc = 0;
+    a->names = fn_calloc(pa->n_graphs + 1, sizeof(char *));
+    a->graphs = fn_calloc(pa->n_graphs + 1, sizeof(IrGraph *));
+    int rc = a->source && a->compiler && a->names && a->graphs ? 0 : rt_fail(st, "out of memory reading %s", path);
     for (size_t i = 0; i < pa->n_graphs && rc == 0; i++) {
-        a->names[i] = strdup(pa->graphs[i]->name);
+        if (!(a->names[i] = fn_strdup(pa->graphs[i]->name))) {
+            rc = rt_fail(st, "out of memory reading %s", path);
+            break;
+        }
         a->graphs[i] = graph_from_proto(pa->graphs[i], st);
         if (!a->graphs[i]) {
             char msg[sizeof st->msg];
@@ -265,7 +277,7 @@ static int decode(const unsigned char *buf, size_t len, const char *path, RtArti
             rc = rt_fail(st, "artifact %s, graph %s: %s", path, pa->graphs[i]->name, msg);
         }
     }
-    fn__artifact__free_unpacked(pa, NULL);
+    fn__artifact__free_unpacked(pa, &pb_allocator);
     if (rc) rt_artifact_free(a);
     return rc;
 }
@@ -311,8 +323,8 @@ IrGraph *rt_artifact_graph(const RtArtifact *a, const char *name) {
 
 void rt_artifact_free(RtArtifact *a) {
     for (int i = 0; i < a->n; i++) {
-        free(a->names[i]);
-        ir_graph_free(a->graphs[i]);
+        if (a->names) free(a->names[i]);
+        if (a->graphs) ir_graph_free(a->graphs[i]);
     }
     free(a->names);
     free(a->graphs);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
+
 static int ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && strcmp(s + n - k, suffix) == 0;
@@ -15,19 +17,38 @@ int rt_var_is_averaged(const RtVar *v) {
     return !v->is_state || ends_with(v->name, "/moving_mean") || ends_with(v->name, "/moving_variance");
 }
 
+static int count_averaged(const RtVars *vars) {
+    int n = 0;
+    for (int i = 0; i < vars->n; i++) n += rt_var_is_averaged(&vars->v[i]);
+    return n;
+}
+
 RtVars *rt_ema_new(const RtVars *vars) {
     RtVars *e = rt_vars_new(vars->prec);
-    for (int i = 0; i < vars->n; i++) {
+    for (int i = 0; e && i < vars->n; i++) {
         if (!rt_var_is_averaged(&vars->v[i])) continue;
         if (e->n == e->cap) {
-            e->cap = e->cap ? 2 * e->cap : 64;
-            e->v = realloc(e->v, (size_t)e->cap * sizeof *e->v);
+            int cap = e->cap ? 2 * e->cap : 64;
+            RtVar *grown = fn_realloc(e->v, (size_t)cap * sizeof *e->v);
+            if (!grown) break;
+            e->v = grown;
+            e->cap = cap;
         }
-        RtVar *d = &e->v[e->n++];
+        RtVar *d = &e->v[e->n];
         *d = vars->v[i];
-        d->name = strdup(vars->v[i].name);
-        d->data = malloc((size_t)d->n * sizeof(float));
+        d->name = fn_strdup(vars->v[i].name);
+        d->data = fn_malloc((size_t)d->n * sizeof(float));
+        if (!d->name || !d->data) {
+            free(d->name);
+            free(d->data);
+            break;
+        }
         memcpy(d->data, vars->v[i].data, (size_t)d->n * sizeof(float));
+        e->n++;
+    }
+    if (e && e->n < count_averaged(vars)) { /* out of memory */
+        rt_vars_free(e);
+        return NULL;
     }
     return e;
 }

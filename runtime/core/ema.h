@@ -8,7 +8,8 @@
 int rt_var_is_averaged(const RtVar *v);
 /* The decay after t steps: min(d, (1 + t) / (10 + t)). */
 double rt_ema_decay(double d, int64_t t);
-/* A copy of the averaged variables of vars (parameters and batch-norm statistics). */
+/* A copy of the averaged variables of vars (parameters and batch-norm statistics); NULL when
+ * out of memory. */
 RtVars *rt_ema_new(const RtVars *vars);
 /* shadow -= (1 - decay)(shadow - value), decay = min(d, (1 + t) / (10 + t)) after t steps. */
 void rt_ema_update(RtVars *ema, RtVars *vars, double d, int64_t t);

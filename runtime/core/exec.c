@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "ir/alloc.h"
+
 struct RtExec {
     const RtBackendOps *ops;
     void *x;   /* the backend's executor */
@@ -17,7 +19,7 @@ void rt_backend_close(RtBackend *be) {
 
 RtExec *rt_exec_new(const RtBackend *be, const IrGraph *g, RtVars *vars, const int64_t *sym,
                     const char *const *want, int n_want, int run_effects, RtStatus *st) {
-    RtExec *ex = calloc(1, sizeof *ex);
+    RtExec *ex = fn_calloc(1, sizeof *ex);
     if (!ex) {
         rt_fail(st, "out of memory binding a graph");
         return NULL;
@@ -33,7 +35,7 @@ RtExec *rt_exec_new(const RtBackend *be, const IrGraph *g, RtVars *vars, const i
 
 RtExec *rt_exec_bind(const RtBackend *be, const IrGraph *g, RtVars *vars, const RtBinding *b, int nb,
                      const char *const *want, int n_want, int run_effects, RtStatus *st) {
-    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+    int64_t *sym = fn_calloc((size_t)g->n_syms + 1, sizeof *sym);
     if (!sym) {
         rt_fail(st, "out of memory binding a graph");
         return NULL;
@@ -89,7 +91,7 @@ void rt_profile_print(const double *s, const int64_t *calls, int n, int64_t step
     double total = 0;
     for (int o = 0; o < n; o++) total += s[o];
     if (steps > 0) fprintf(stderr, "  %.4f s per step\n", total / (double)steps);
-    char *done = calloc((size_t)n, 1);
+    char *done = fn_calloc((size_t)n, 1);
     if (!done) return;
     for (;;) {
         int best = -1;

@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "ir/alloc.h"
+
 #include "runtime/core/files.h"
 
 enum { HEADER = 24 };
@@ -98,7 +100,7 @@ int rt_framed_read(const char *path, const char magic[8], uint32_t version, cons
         fclose(f);
         return -1;
     }
-    unsigned char *buf = malloc(n ? (size_t)n : 1);
+    unsigned char *buf = fn_malloc(n ? (size_t)n : 1);
     if (!buf) {
         fclose(f);
         return rt_fail(st, "out of memory reading %s %s", what, path);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
+
 
 int rt_plan_output(const IrGraph *g, const char *name) {
     for (int i = 0; i < g->n_outputs; i++)
@@ -52,25 +54,35 @@ typedef struct {
     int pack;   /* one block per value (and the values sharing it), packed into a slab after */
 } Blocks;
 
-static void place(RtPlan *p, Blocks *bl, IrId id, int t, int until, int whole_step) {
+/* twice the blocks' room; -1 when out of memory (the arrays as they were) */
+static int grow_blocks(RtPlan *p, Blocks *bl) {
+    int cap = 2 * bl->cap;
+    int *busy = fn_realloc(bl->busy, (size_t)cap * sizeof(int));
+    if (busy) bl->busy = busy;
+    int *start = busy ? fn_realloc(bl->start, (size_t)cap * sizeof(int)) : NULL;
+    if (start) bl->start = start;
+    size_t *bytes = start ? fn_realloc(p->block_bytes, (size_t)cap * sizeof(size_t)) : NULL;
+    if (!bytes) return -1;
+    p->block_bytes = bytes;
+    bl->cap = cap;
+    return 0;
+}
+
+static int place(RtPlan *p, Blocks *bl, IrId id, int t, int until, int whole_step) {
     size_t need = (size_t)(p->numel[id] ? p->numel[id] : 1) * p->esize[id];
     int best = -1;
     for (int b = 0; b < p->n_blocks && !whole_step && !bl->pack; b++)
         if (bl->busy[b] < t && p->block_bytes[b] >= need && (best < 0 || p->block_bytes[b] < p->block_bytes[best]))
             best = b;
     if (best < 0) {
-        if (p->n_blocks == bl->cap) {
-            bl->cap *= 2;
-            bl->busy = realloc(bl->busy, (size_t)bl->cap * sizeof(int));
-            bl->start = realloc(bl->start, (size_t)bl->cap * sizeof(int));
-            p->block_bytes = realloc(p->block_bytes, (size_t)bl->cap * sizeof(size_t));
-        }
+        if (p->n_blocks == bl->cap && grow_blocks(p, bl) < 0) return -1;
         best = p->n_blocks++;
         p->block_bytes[best] = need;
         bl->start[best] = whole_step ? -1 : t;
     }
     bl->busy[best] = until < 0 ? t : until;
     p->block_of[id] = best;
+    return 0;
 }
 
 /* In place: the k-th member of the group run at time t may write over an input's block when
@@ -115,10 +127,15 @@ static int by_offset(const void *x, const void *y, void *plan) {
     return a != b ? (a < b ? -1 : 1) : 0;
 }
 
-static void pack_slab(RtPlan *p, const Blocks *bl, int slack) {
+static int pack_slab(RtPlan *p, const Blocks *bl, int slack) {
     int nb = p->n_blocks;
-    int *order = malloc(((size_t)nb + 1) * sizeof *order), *live = malloc(((size_t)nb + 1) * sizeof *live);
-    p->block_off = calloc((size_t)nb + 1, sizeof *p->block_off);
+    int *order = fn_malloc(((size_t)nb + 1) * sizeof *order), *live = fn_malloc(((size_t)nb + 1) * sizeof *live);
+    p->block_off = fn_calloc((size_t)nb + 1, sizeof *p->block_off);
+    if (!order || !live || !p->block_off) {
+        free(order);
+        free(live);
+        return -1;
+    }
     for (int b = 0; b < nb; b++) order[b] = b;
     qsort_r(order, (size_t)nb, sizeof *order, by_size_desc, p);
     size_t total = 0;
@@ -140,6 +157,7 @@ static void pack_slab(RtPlan *p, const Blocks *bl, int slack) {
     p->slab_bytes = total;
     free(order);
     free(live);
+    return 0;
 }
 
 /* Assignments whose new value a fused loop can write straight into the variable: the value is
@@ -150,12 +168,17 @@ static void pack_slab(RtPlan *p, const Blocks *bl, int slack) {
  * group none after that member (a member reading it reads the same index first, as with
  * in_place_block) unless reads_first: the executor's loops read every operand element before
  * they write any (the GPU's kernels, RT_PLAN_READS_FIRST). */
-static void assign_in_place(RtPlan *p, const int *pos, int reads_first) {
+static int assign_in_place(RtPlan *p, const int *pos, int reads_first) {
     const IrGraph *g = p->g;
     const PassFusion *f = &p->fusion;
     const int n = p->n;
-    int *uses = calloc((size_t)n + 1, sizeof *uses); /* per variable: assignments to or from it */
-    IrId *src_of = malloc(((size_t)n + 1) * sizeof *src_of); /* per variable: its candidate value */
+    int *uses = fn_calloc((size_t)n + 1, sizeof *uses); /* per variable: assignments to or from it */
+    IrId *src_of = fn_malloc(((size_t)n + 1) * sizeof *src_of); /* per variable: its candidate value */
+    if (!uses || !src_of) {
+        free(uses);
+        free(src_of);
+        return -1;
+    }
     for (IrId a = 0; a < n; a++) {
         src_of[a] = IR_NONE;
         if (p->needed[a] && g->nodes[a].op == IR_OP_ASSIGN) {
@@ -187,19 +210,15 @@ static void assign_in_place(RtPlan *p, const int *pos, int reads_first) {
     }
     free(uses);
     free(src_of);
+    return 0;
 }
 
-static void plan_blocks(RtPlan *p, int assign, int reads_first, int slack) {
+/* When each node runs (pos: a group's members at its run_at) and when its value is last read
+ * (last; `forever` for what must last the step). */
+static void lifetimes(const RtPlan *p, int *last, int *pos) {
     const IrGraph *g = p->g;
     const PassFusion *f = &p->fusion;
-    int n = p->n;
-    Blocks bl = {.cap = 64};
-    int *last = malloc((size_t)n * sizeof *last), *pos = malloc((size_t)n * sizeof *pos);
-    bl.busy = malloc((size_t)bl.cap * sizeof(int));
-    bl.start = malloc((size_t)bl.cap * sizeof(int));
-    bl.pack = f->n_groups > 0;
-    p->block_bytes = malloc((size_t)bl.cap * sizeof(size_t));
-    const int forever = n;
+    const int n = p->n, forever = n;
     for (IrId id = 0; id < n; id++) {
         last[id] = -1;
         pos[id] = f->n_groups && f->group_of[id] >= 0 ? f->run_at[f->group_of[id]] : id;
@@ -219,7 +238,13 @@ static void plan_blocks(RtPlan *p, int assign, int reads_first, int slack) {
     }
     for (int i = 0; i < g->n_outputs; i++)
         if (p->kept[g->outputs[i].id]) last[g->outputs[i].id] = forever;
-    if (assign) assign_in_place(p, pos, reads_first);
+}
+
+/* Every needed value's block, by liveness (see above); 0, or -1 when out of memory. */
+static int place_values(RtPlan *p, Blocks *bl, const int *last, const int *pos) {
+    const IrGraph *g = p->g;
+    const PassFusion *f = &p->fusion;
+    const int n = p->n;
     p->n_blocks = 0;
     for (IrId id = 0; id < n; id++) p->block_of[id] = -1;
     for (IrId id = 0; id < n; id++) {
@@ -232,12 +257,12 @@ static void plan_blocks(RtPlan *p, int assign, int reads_first, int slack) {
             for (int k = f->start[gi]; k < f->start[gi + 1]; k++) {
                 IrId m = f->members[k];
                 if (!f->materialized[m] || p->assign_to[m] != IR_NONE) continue;
-                int b = in_place_block(p, &bl, last, k, id);
+                int b = in_place_block(p, bl, last, k, id);
                 if (b >= 0) {
                     p->block_of[m] = b;
-                    bl.busy[b] = last[m] < 0 ? id : last[m];
-                } else {
-                    place(p, &bl, m, id, last[m], 0);
+                    bl->busy[b] = last[m] < 0 ? id : last[m];
+                } else if (place(p, bl, m, id, last[m], 0) < 0) {
+                    return -1;
                 }
             }
             continue;
@@ -246,16 +271,31 @@ static void plan_blocks(RtPlan *p, int assign, int reads_first, int slack) {
         if (f->n_groups && nd->op == IR_OP_RESHAPE && p->block_of[x] >= 0) {
             int b = p->block_of[x];
             p->block_of[id] = b;
-            if (last[id] > bl.busy[b]) bl.busy[b] = last[id];
+            if (last[id] > bl->busy[b]) bl->busy[b] = last[id];
             continue;
         }
-        place(p, &bl, id, id, last[id], nd->op == IR_OP_INPUT || nd->op == IR_OP_CONST);
+        if (place(p, bl, id, id, last[id], nd->op == IR_OP_INPUT || nd->op == IR_OP_CONST) < 0) return -1;
     }
-    if (f->n_groups) pack_slab(p, &bl, slack);
+    return 0;
+}
+
+static int plan_blocks(RtPlan *p, int assign, int reads_first, int slack) {
+    int n = p->n;
+    Blocks bl = {.cap = 64, .pack = p->fusion.n_groups > 0};
+    int *last = fn_malloc((size_t)n * sizeof *last + 1), *pos = fn_malloc((size_t)n * sizeof *pos + 1);
+    bl.busy = fn_malloc((size_t)bl.cap * sizeof(int));
+    bl.start = fn_malloc((size_t)bl.cap * sizeof(int));
+    p->block_bytes = fn_malloc((size_t)bl.cap * sizeof(size_t));
+    int rc = last && pos && bl.busy && bl.start && p->block_bytes ? 0 : -1;
+    if (rc == 0) lifetimes(p, last, pos);
+    if (rc == 0 && assign) rc = assign_in_place(p, pos, reads_first);
+    if (rc == 0) rc = place_values(p, &bl, last, pos);
+    if (rc == 0 && p->fusion.n_groups) rc = pack_slab(p, &bl, slack);
     free(last);
     free(pos);
     free(bl.busy);
     free(bl.start);
+    return rc;
 }
 
 int rt_plan_values(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *const *want, int n_want,
@@ -265,14 +305,18 @@ int rt_plan_values(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *
     int n = g->n_nodes;
     p->g = g;
     p->n = n;
-    p->dims = calloc((size_t)n + 1, sizeof *p->dims);
-    p->rank = calloc((size_t)n + 1, sizeof *p->rank);
-    p->numel = calloc((size_t)n + 1, sizeof *p->numel);
-    p->esize = calloc((size_t)n + 1, sizeof *p->esize);
-    p->needed = calloc((size_t)n + 1, 1);
-    p->kept = calloc((size_t)n + 1, 1);
-    p->block_of = calloc((size_t)n + 1, sizeof *p->block_of);
-    p->assign_to = malloc(((size_t)n + 1) * sizeof *p->assign_to);
+    p->dims = fn_calloc((size_t)n + 1, sizeof *p->dims);
+    p->rank = fn_calloc((size_t)n + 1, sizeof *p->rank);
+    p->numel = fn_calloc((size_t)n + 1, sizeof *p->numel);
+    p->esize = fn_calloc((size_t)n + 1, sizeof *p->esize);
+    p->needed = fn_calloc((size_t)n + 1, 1);
+    p->kept = fn_calloc((size_t)n + 1, 1);
+    p->block_of = fn_calloc((size_t)n + 1, sizeof *p->block_of);
+    p->assign_to = fn_malloc(((size_t)n + 1) * sizeof *p->assign_to);
+    if (!p->dims || !p->rank || !p->numel || !p->esize || !p->needed || !p->kept || !p->block_of || !p->assign_to) {
+        rt_plan_free(p);
+        return rt_fail(st, "out of memory planning the graph");
+    }
     for (IrId id = 0; id <= n; id++) p->assign_to[id] = IR_NONE;
     /* what the requested outputs and effects need */
     if (n_want == 0)
@@ -324,19 +368,25 @@ int rt_plan_values(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *
             return -1;
         }
     }
-    if (fuse) pass_fuse(g, p->needed, p->kept, &p->fusion);
+    if (fuse && pass_fuse(g, p->needed, p->kept, &p->fusion) < 0) {
+        rt_plan_free(p);
+        return rt_fail(st, "out of memory fusing the graph");
+    }
     return 0;
 }
 
-void rt_plan_memory(RtPlan *p, int flags) {
-    plan_blocks(p, (flags & RT_PLAN_FUSE) && (flags & RT_PLAN_ASSIGN), !!(flags & RT_PLAN_READS_FIRST), flags >> 8);
+int rt_plan_memory(RtPlan *p, int flags, RtStatus *st) {
+    if (plan_blocks(p, (flags & RT_PLAN_FUSE) && (flags & RT_PLAN_ASSIGN), !!(flags & RT_PLAN_READS_FIRST), flags >> 8) < 0) {
+        rt_plan_free(p);
+        return rt_fail(st, "out of memory planning the step's memory");
+    }
+    return 0;
 }
 
 int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *const *want, int n_want,
                   int run_effects, int prec, int flags, RtStatus *st) {
     if (rt_plan_values(p, g, sym, want, n_want, run_effects, prec, flags, st) < 0) return -1;
-    rt_plan_memory(p, flags);
-    return 0;
+    return rt_plan_memory(p, flags, st);
 }
 
 void rt_plan_free(RtPlan *p) {

@@ -52,7 +52,7 @@ int rt_plan_build(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *c
  * fused group may write a value over an operand's memory only where both have one esize. */
 int rt_plan_values(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *const *want, int n_want,
                    int run_effects, int prec, int flags, RtStatus *st);
-void rt_plan_memory(RtPlan *p, int flags);
+int rt_plan_memory(RtPlan *p, int flags, RtStatus *st); /* 0, or -1 (out of memory; p freed) */
 void rt_plan_free(RtPlan *p);
 /* The window (input, kernel, strides, padding, output size) a window op slides. */
 void rt_plan_window(const RtPlan *p, IrId id, RefWindow *win);

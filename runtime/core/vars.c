@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
+
 RtVars *rt_vars_new(int prec) {
-    RtVars *vs = calloc(1, sizeof *vs);
+    RtVars *vs = fn_calloc(1, sizeof *vs);
     if (vs) vs->prec = prec;
     return vs;
 }
@@ -44,12 +46,14 @@ int rt_vars_bind(RtVars *vs, const IrGraph *g, const int64_t *sym, RtStatus *st)
         if (count < 0) return rt_fail(st, "variable %s: more than %lld elements at these sizes", name, (long long)IR_MAX_NUMEL);
         if (count == 0) return rt_fail(st, "variable %s has an empty shape", name);
         if (vs->n == vs->cap) {
-            vs->cap = vs->cap ? 2 * vs->cap : 64;
-            vs->v = realloc(vs->v, (size_t)vs->cap * sizeof *vs->v);
+            int cap = vs->cap ? 2 * vs->cap : 64;
+            RtVar *grown = fn_realloc(vs->v, (size_t)cap * sizeof *vs->v);
+            if (!grown) return rt_fail(st, "out of memory for variable %s", name);
+            vs->v = grown;
+            vs->cap = cap;
         }
-        v = &vs->v[vs->n++];
+        v = &vs->v[vs->n];
         memset(v, 0, sizeof *v);
-        v->name = strdup(name);
         v->is_state = n->op == IR_OP_STATE;
         v->init = n->attr.u.leaf.init;
         v->init_value = n->attr.u.leaf.value;
@@ -57,8 +61,14 @@ int rt_vars_bind(RtVars *vs, const IrGraph *g, const int64_t *sym, RtStatus *st)
         v->rank = n->shape.rank;
         memcpy(v->dims, dims, sizeof dims);
         v->n = count;
-        v->data = calloc((size_t)count, (size_t)vs->prec);
-        if (!v->data) return rt_fail(st, "out of memory for variable %s", name);
+        v->name = fn_strdup(name);
+        v->data = fn_calloc((size_t)count, (size_t)vs->prec);
+        if (!v->name || !v->data) {
+            free(v->name);
+            free(v->data);
+            return rt_fail(st, "out of memory for variable %s", name);
+        }
+        vs->n++;
     }
     return 0;
 }

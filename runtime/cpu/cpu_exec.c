@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "codegen/cpu/cpu.h"
+#include "ir/alloc.h"
 #include "codegen/ref/ref.h"
 #include "runtime/core/ema.h"
 #include "runtime/core/plan.h"
@@ -99,10 +100,11 @@ size_t rt_cpu_scratch(const RtPlan *p, int fast, int paths, int prec) {
 /* One allocation per planned block; nodes point into them. */
 static int alloc_blocks(CpuExec *ex, RtStatus *st) {
     const RtPlan *p = &ex->plan;
-    ex->blocks = calloc((size_t)p->n_blocks + 1, sizeof *ex->blocks);
+    if (!(ex->blocks = fn_calloc((size_t)p->n_blocks + 1, sizeof *ex->blocks)))
+        return rt_fail(st, "out of memory for the step's buffers");
     if (p->block_off) { /* one slab; blocks[0] owns it */
         ex->n_blocks = 1;
-        ex->blocks[0] = calloc(1, p->slab_bytes + 1);
+        ex->blocks[0] = fn_calloc(1, p->slab_bytes + 1);
         if (!ex->blocks[0]) return rt_fail(st, "out of memory: %zu bytes for the step's buffers", p->slab_bytes);
         ex->bytes += p->slab_bytes;
         for (IrId id = 0; id < ex->n; id++)
@@ -111,7 +113,7 @@ static int alloc_blocks(CpuExec *ex, RtStatus *st) {
     }
     ex->n_blocks = p->n_blocks;
     for (int b = 0; b < p->n_blocks; b++) {
-        ex->blocks[b] = calloc(1, p->block_bytes[b]);
+        ex->blocks[b] = fn_calloc(1, p->block_bytes[b]);
         if (!ex->blocks[b]) return rt_fail(st, "out of memory: %zu bytes for the step's buffers", p->block_bytes[b]);
         ex->bytes += p->block_bytes[b];
     }
@@ -137,8 +139,8 @@ static int plan_groups(CpuExec *ex, const RtOptions *o, RtStatus *st) {
     RtStatus jst;
     if (want_jit(ex, o) && rt_jit_build(&ex->jit, &ex->plan, ex->prec, 1, o, &jst) < 0)
         fprintf(stderr, "fn: the LLVM target failed (%s); the fused loops run interpreted\n", jst.msg);
-    ex->slot = calloc((size_t)ex->n + 1, sizeof *ex->slot);
-    ex->group_run = calloc((size_t)f->n_groups + 1, sizeof *ex->group_run);
+    ex->slot = fn_calloc((size_t)ex->n + 1, sizeof *ex->slot);
+    ex->group_run = fn_calloc((size_t)f->n_groups + 1, sizeof *ex->group_run);
     if (!ex->slot || !ex->group_run) return rt_fail(st, "out of memory planning the fused loops");
     size_t partials = 1;
     for (int gi = 0; gi < f->n_groups; gi++) {
@@ -169,8 +171,8 @@ static int plan_groups(CpuExec *ex, const RtOptions *o, RtStatus *st) {
     }
     ex->threads = omp_get_max_threads();
     ex->tile_stride = (size_t)(2 + PASS_FUSE_MAX_GROUP) * FUSE_TILE;
-    ex->tiles = malloc(ex->tile_stride * (size_t)ex->threads * (size_t)ex->prec);
-    ex->partials = malloc(partials * (size_t)ex->prec);
+    ex->tiles = fn_malloc(ex->tile_stride * (size_t)ex->threads * (size_t)ex->prec);
+    ex->partials = fn_malloc(partials * (size_t)ex->prec);
     if (!ex->tiles || !ex->partials) return rt_fail(st, "out of memory: %zu bytes for the fused loops' partial sums", partials * (size_t)ex->prec);
     ex->bytes += (ex->tile_stride * (size_t)ex->threads + partials) * (size_t)ex->prec;
     return 0;
@@ -194,7 +196,7 @@ static void point_at_vars(CpuExec *ex) {
 static void *cpu_bind(const RtBackend *be, const IrGraph *g, RtVars *vars, const int64_t *sym, const char *const *want,
                       int n_want, int run_effects, RtStatus *st) {
     const RtOptions *o = &be->opt;
-    CpuExec *ex = calloc(1, sizeof *ex);
+    CpuExec *ex = fn_calloc(1, sizeof *ex);
     if (!ex) {
         rt_fail(st, "out of memory binding a graph");
         return NULL;
@@ -206,7 +208,7 @@ static void *cpu_bind(const RtBackend *be, const IrGraph *g, RtVars *vars, const
     ex->n = n;
     ex->fast = o->fuse;
     ex->paths = (o->conv_winograd ? CPU_PATH_WINOGRAD : 0) | (o->conv_direct ? CPU_PATH_DIRECT : 0);
-    if (!(ex->buf = calloc((size_t)n + 1, sizeof *ex->buf))) {
+    if (!(ex->buf = fn_calloc((size_t)n + 1, sizeof *ex->buf))) {
         rt_fail(st, "out of memory binding a graph");
         goto fail;
     }
@@ -226,14 +228,18 @@ static void *cpu_bind(const RtBackend *be, const IrGraph *g, RtVars *vars, const
         if (ex->needed[id] && g->nodes[id].op == IR_OP_CONST)
             fill(ex->buf[id], ex->prec, ex->numel[id], g->nodes[id].attr.u.scalar.f);
     size_t scratch = rt_cpu_scratch(&ex->plan, ex->fast, ex->paths, ex->prec);
-    if (!(ex->scratch = malloc((scratch ? scratch : 1) * (size_t)ex->prec))) {
+    if (!(ex->scratch = fn_malloc((scratch ? scratch : 1) * (size_t)ex->prec))) {
         rt_fail(st, "out of memory: %zu bytes for the convolutions' scratch", scratch * (size_t)ex->prec);
         goto fail;
     }
     ex->bytes += scratch * (size_t)ex->prec;
     if (o->profile) {
-        ex->prof_s = calloc(2 * IR_OP_COUNT, sizeof *ex->prof_s); /* ops alone, then groups by last op */
-        ex->prof_calls = calloc(2 * IR_OP_COUNT, sizeof *ex->prof_calls);
+        ex->prof_s = fn_calloc(2 * IR_OP_COUNT, sizeof *ex->prof_s); /* ops alone, then groups by last op */
+        ex->prof_calls = fn_calloc(2 * IR_OP_COUNT, sizeof *ex->prof_calls);
+        if (!ex->prof_s || !ex->prof_calls) {
+            rt_fail(st, "out of memory for the profile");
+            goto fail;
+        }
     }
     return ex;
 fail:

@@ -401,8 +401,7 @@ static int fused_plan(RtGpuExec *ex, const int64_t *sym, const char *const *want
                       RtStatus *st) {
     if (rt_plan_values(&ex->plan, ex->g, sym, want, n_want, run_effects, 4, flags, st) < 0) return -1;
     ex->half_values = ex->gpu->bf16 == 3 ? rt_gpu_half_values(&ex->plan) : 0;
-    rt_plan_memory(&ex->plan, flags);
-    return 0;
+    return rt_plan_memory(&ex->plan, flags, st);
 }
 
 /* The plan and the module: fused (options' fuse) when every group can be written as a kernel,

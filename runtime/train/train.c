@@ -399,14 +399,14 @@ static int bind_steps(const RtTrainOpts *o, Run *r, FILE *log, RtStatus *st) {
 static int init_vars(const RtTrainOpts *o, Run *r, FILE *log, RtStatus *st) {
     rt_vars_init(r->vars, o->seed);
     if (o->resume) {
-        r->ema = rt_ema_new(r->vars);
+        if (!(r->ema = rt_ema_new(r->vars))) return rt_fail(st, "out of memory for the moving averages");
         if (rt_checkpoint_load(r->ckpt, &r->info, r->vars, r->ema, st) < 0) return -1;
         r->step = r->info.step;
         snprintf(r->sv.last, sizeof r->sv.last, "%s", r->ckpt);
         fprintf(log, "Resuming from %s at step %lld\n", r->ckpt, (long long)r->step);
     } else {
         if (o->pretrained_model && rt_checkpoint_restore_weights(o->pretrained_model, r->vars, log, st) < 0) return -1;
-        r->ema = rt_ema_new(r->vars);
+        if (!(r->ema = rt_ema_new(r->vars))) return rt_fail(st, "out of memory for the moving averages");
     }
     if (rt_exec_upload_vars(r->ts.ex, st) < 0) return -1; /* the initialised or restored values */
     r->sv.ex = r->ts.ex;
