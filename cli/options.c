@@ -48,6 +48,12 @@ void cli_options_from_env(RtOptions *o) {
     gpu_from_env(o);
 }
 
+void cli_backend_cpu(RtBackend *be) {
+    RtOptions o;
+    cli_options_from_env(&o);
+    rt_backend_cpu(be, &o);
+}
+
 const char *cli_path(const char *p, char *buf, size_t cap) {
     const char *home = env("HOME");
     if (!p || p[0] != '~' || (p[1] != '/' && p[1]) || !home) return p;

@@ -13,18 +13,6 @@
 #include "cli/driver.h"
 #include "runtime/core/rt.h"
 #include "cli/options.h"
-#include "runtime/cpu/cpu_exec.h"
-
-/* The CPU backend with the environment's options, as fnrun makes it. */
-static const RtBackend *bench_cpu(void) {
-    static RtBackend be;
-    if (!be.ops) {
-        RtOptions o;
-        cli_options_from_env(&o);
-        rt_backend_cpu(&be, &o);
-    }
-    return &be;
-}
 
 int main(int argc, char **argv) {
     BenchArgs args = {"models/inception_resnet_v1.fn", 100, 160, 3, NULL};
@@ -33,10 +21,12 @@ int main(int argc, char **argv) {
     if (!g) return rc;
     int batch = args.batch, image = args.image, reps = args.reps;
     RtStatus st;
+    RtBackend cpu;
+    cli_backend_cpu(&cpu);
     RtVars *vars = rt_vars_new(4);
     const RtBinding b[] = {{"N", batch}, {"image_size", image}, {"embedding_size", 512}, {"classes", 16}};
     const char *want[] = {"embeddings"};
-    RtExec *ex = rt_exec_bind(bench_cpu(), g, vars, b, 4, want, 1, 0, &st);
+    RtExec *ex = rt_exec_bind(&cpu, g, vars, b, 4, want, 1, 0, &st);
     if (!ex) {
         fprintf(stderr, "embed_bench: %s\n", st.msg);
         return 1;

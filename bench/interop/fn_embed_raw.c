@@ -19,7 +19,6 @@
 #include "runtime/eval/model.h"
 #include "cli/blas.h"
 #include "cli/options.h"
-#include "runtime/cpu/cpu_exec.h"
 
 typedef struct {
     const char *model, *input, *out, *graph, *output, *input_name, *mtcnn_weights, *save;
@@ -27,17 +26,6 @@ typedef struct {
     const char *set[8]; /* NAME=VALUE: scalar inputs */
     int n_set;
 } Args;
-
-/* The CPU backend with the environment's options, as fnrun makes it. */
-static const RtBackend *bench_cpu(void) {
-    static RtBackend be;
-    if (!be.ops) {
-        RtOptions o;
-        cli_options_from_env(&o);
-        rt_backend_cpu(&be, &o);
-    }
-    return &be;
-}
 
 static int parse(int argc, char **argv, Args *a) {
     for (int i = 1; i < argc; i++) {
@@ -181,7 +169,9 @@ int main(int argc, char **argv) {
     RtModel m;
     const char *want[] = {a.output};
     RtExec *ex = NULL;
-    int rc = rt_model_open(&mo, a.n, &m, &st) == 0 && (ex = rt_exec_bind(bench_cpu(), m.g, m.vars, m.b, m.nb, want, 1, 0, &st)) &&
+    RtBackend cpu;
+    cli_backend_cpu(&cpu);
+    int rc = rt_model_open(&mo, a.n, &m, &st) == 0 && (ex = rt_exec_bind(&cpu, m.g, m.vars, m.b, m.nb, want, 1, 0, &st)) &&
                      (!a.randomize || randomize(&a, m.vars, &st) == 0) && run(&a, ex, &st) == 0
                  ? 0
                  : 1;

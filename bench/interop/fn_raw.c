@@ -26,18 +26,6 @@
 #include "runtime/core/ema.h"
 #include "runtime/eval/model.h"
 #include "cli/options.h"
-#include "runtime/cpu/cpu_exec.h"
-
-/* The CPU backend with the environment's options, as fnrun makes it. */
-static const RtBackend *bench_cpu(void) {
-    static RtBackend be;
-    if (!be.ops) {
-        RtOptions o;
-        cli_options_from_env(&o);
-        rt_backend_cpu(&be, &o);
-    }
-    return &be;
-}
 
 static int read_raw(const char *path, void *buf, size_t bytes) {
     FILE *f = fopen(path, "rb");
@@ -190,7 +178,9 @@ static int cmd_run(int argc, char **argv) {
     const char *want[1024];
     int n_want = wanted(g, labels != NULL, want, 1024);
     RtVars *run_vars = prec == 8 ? widen(g, b, m.nb, vars, &st) : vars;
-    RtExec *ex = run_vars ? rt_exec_bind(bench_cpu(), g, run_vars, b, m.nb, want, n_want, 0, &st) : NULL;
+    RtBackend cpu;
+    cli_backend_cpu(&cpu);
+    RtExec *ex = run_vars ? rt_exec_bind(&cpu, g, run_vars, b, m.nb, want, n_want, 0, &st) : NULL;
     if (!ex) return fprintf(stderr, "fn_raw: %s\n", st.msg), 1;
     int64_t n_img;
     void *x = rt_exec_input(ex, "images", &n_img); // [N,SIZE,SIZE,3]
