@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
+
 static int same(IrOp op, const RefWindow *a, const GpuConvRow *r) {
     const RefWindow *b = &r->w;
     return r->op == op && a->n == b->n && a->h == b->h && a->w == b->w && a->c == b->c && a->kh == b->kh &&
@@ -17,8 +19,11 @@ GpuConvRow *gpu_conv_profile_add(GpuConvProfile *p, IrOp op, const RefWindow *w,
         if (same(op, w, &p->row[i])) r = &p->row[i];
     if (!r) {
         if (p->n == p->cap) {
-            p->cap = p->cap * 2 + 16;
-            p->row = realloc(p->row, (size_t)p->cap * sizeof *p->row);
+            int cap = p->cap * 2 + 16;
+            GpuConvRow *grown = fn_realloc(p->row, (size_t)cap * sizeof *p->row);
+            if (!grown) return NULL; /* out of memory: this lap goes uncounted */
+            p->row = grown;
+            p->cap = cap;
         }
         r = &p->row[p->n++];
         memset(r, 0, sizeof *r);
@@ -38,7 +43,8 @@ static int by_total(const void *a, const void *b) {
 
 void gpu_conv_profile_print(const GpuConvProfile *p, int64_t steps, int top, FILE *f) {
     if (!p->n) return;
-    GpuConvRow *rows = malloc((size_t)p->n * sizeof *rows);
+    GpuConvRow *rows = fn_malloc((size_t)p->n * sizeof *rows);
+    if (!rows) return;
     memcpy(rows, p->row, (size_t)p->n * sizeof *rows);
     qsort(rows, (size_t)p->n, sizeof *rows, by_total);
     double all[GPU_CONV_PHASES] = {0}, sum = 0;

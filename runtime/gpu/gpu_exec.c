@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
 #include "codegen/cuda/cuda_emit.h"
 #include "codegen/cuda/nvrtc.h"
 #include "runtime/core/ema.h"
@@ -15,7 +16,7 @@
 #include "runtime/core/rt.h"
 
 RtGpu *rt_gpu_open(const RtOptions *o, RtStatus *st) {
-    RtGpu *gpu = calloc(1, sizeof *gpu);
+    RtGpu *gpu = fn_calloc(1, sizeof *gpu);
     if (!gpu) {
         rt_fail(st, "out of memory opening the GPU");
         return NULL;
@@ -94,10 +95,10 @@ static void bytes_text(char *out, size_t cap, double n) {
 static int copies_table(RtGpuExec *ex, CUdeviceptr at, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     const IrGraph *g = ex->g;
-    GpuSeg *seg = calloc((size_t)g->n_effects + 1, sizeof *seg);
-    GpuSpan *spans = calloc(2 * (size_t)g->n_effects + 1, sizeof *spans);
-    int *span_start = calloc((size_t)g->n_effects + 1, sizeof *span_start);
-    ex->copy_run = calloc((size_t)g->n_effects + 1, sizeof *ex->copy_run);
+    GpuSeg *seg = fn_calloc((size_t)g->n_effects + 1, sizeof *seg);
+    GpuSpan *spans = fn_calloc(2 * (size_t)g->n_effects + 1, sizeof *spans);
+    int *span_start = fn_calloc((size_t)g->n_effects + 1, sizeof *span_start);
+    ex->copy_run = fn_calloc((size_t)g->n_effects + 1, sizeof *ex->copy_run);
     int n = 0, rc = 0;
     if (!seg || !spans || !span_start || !ex->copy_run) rc = rt_fail(st, "out of memory");
     for (int k = 0; k < g->n_effects && rc == 0; k++) {
@@ -163,7 +164,7 @@ static int load_module(RtGpuExec *ex, RtStatus *st) {
     rc = RT_CU(&gpu->api, st, cuModuleLoadData(&ex->cumod, cubin));
     free(cubin);
     if (rc < 0) return -1;
-    if (!(ex->fn = calloc((size_t)ex->mod.n_names + 1, sizeof *ex->fn))) return rt_fail(st, "out of memory");
+    if (!(ex->fn = fn_calloc((size_t)ex->mod.n_names + 1, sizeof *ex->fn))) return rt_fail(st, "out of memory");
     for (int i = 0; i < ex->mod.n_names; i++) CHECK_CU(cuModuleGetFunction(&ex->fn[i], ex->cumod, ex->mod.names[i]));
     return 0;
 }
@@ -274,11 +275,11 @@ static int place_slab(RtGpuExec *ex, const Slab *L, RtStatus *st) {
     int rc = RT_CU(&gpu->api, st, cuMemAlloc(&ex->slab, L->total));
     ex->bytes = L->total;
     if (rc < 0) gpu->held -= L->total;
-    ex->dev = calloc((size_t)p->n + 1, sizeof *ex->dev);
-    ex->var_dev = calloc((size_t)ex->vars->n + 1, sizeof *ex->var_dev);
-    ex->host = calloc((size_t)p->n + 1, sizeof *ex->host);
-    ex->host_pinned = calloc((size_t)p->n + 1, 1);
-    ex->inbox = calloc((size_t)p->n + 1, sizeof *ex->inbox);
+    ex->dev = fn_calloc((size_t)p->n + 1, sizeof *ex->dev);
+    ex->var_dev = fn_calloc((size_t)ex->vars->n + 1, sizeof *ex->var_dev);
+    ex->host = fn_calloc((size_t)p->n + 1, sizeof *ex->host);
+    ex->host_pinned = fn_calloc((size_t)p->n + 1, 1);
+    ex->inbox = fn_calloc((size_t)p->n + 1, sizeof *ex->inbox);
     if (!ex->dev || !ex->var_dev || !ex->host || !ex->host_pinned || !ex->inbox) return rt_fail(st, "out of memory");
     ex->pinned = gpu->api.cuMemAllocHost && gpu->api.cuMemFreeHost && gpu->api.cuMemcpyHtoDAsync;
     if (ex->pinned && gpu->api.cuMemAllocHost((void **)&ex->seed_step_host, 2 * sizeof(uint64_t)) != 0)
@@ -322,7 +323,7 @@ static int bind_leaves(RtGpuExec *ex, RtStatus *st) {
             ex->host[id] = NULL;
             ex->host_pinned[id] = ex->pinned && gpu->api.cuMemAllocHost(&ex->host[id], bytes ? bytes : 1) == 0;
             if (ex->host_pinned[id]) memset(ex->host[id], 0, bytes);
-            else if (!(ex->host[id] = calloc(bytes ? bytes : 1, 1))) rc = rt_fail(st, "out of memory");
+            else if (!(ex->host[id] = fn_calloc(bytes ? bytes : 1, 1))) rc = rt_fail(st, "out of memory");
         } else if (nd->op == IR_OP_CONST) {
             float f = (float)nd->attr.u.scalar.f;
             int64_t cnt = p->numel[id];
@@ -339,8 +340,8 @@ static int bind_leaves(RtGpuExec *ex, RtStatus *st) {
 static int place_mirrors(RtGpuExec *ex, const Slab *L, RtStatus *st) {
     const RtPlan *p = &ex->plan;
     if (!L->n_mirror) return 0;
-    GpuSeg *seg = calloc((size_t)L->n_mirror, sizeof *seg);
-    ex->mirror = calloc((size_t)p->n + 1, sizeof *ex->mirror);
+    GpuSeg *seg = fn_calloc((size_t)L->n_mirror, sizeof *seg);
+    ex->mirror = fn_calloc((size_t)p->n + 1, sizeof *ex->mirror);
     if (!seg || !ex->mirror) {
         free(seg);
         return rt_fail(st, "out of memory");
@@ -373,11 +374,11 @@ static int open_copy_stream(RtGpuExec *ex, int overlap, RtStatus *st) {
 static int setup(RtGpuExec *ex, double fraction, RtStatus *st) {
     const RtPlan *p = &ex->plan;
     if (load_module(ex, st) < 0) return -1;
-    Slab L = {.block_off = calloc((size_t)p->n_blocks + 1, sizeof(size_t)),
-              .var_off = calloc((size_t)ex->vars->n + 1, sizeof(size_t)),
-              .mirror_off = calloc((size_t)p->n + 1, sizeof(size_t)),
-              .inbox_off = calloc((size_t)p->n + 1, sizeof(size_t)),
-              .used = calloc((size_t)ex->vars->n + 1, 1)};
+    Slab L = {.block_off = fn_calloc((size_t)p->n_blocks + 1, sizeof(size_t)),
+              .var_off = fn_calloc((size_t)ex->vars->n + 1, sizeof(size_t)),
+              .mirror_off = fn_calloc((size_t)p->n + 1, sizeof(size_t)),
+              .inbox_off = fn_calloc((size_t)p->n + 1, sizeof(size_t)),
+              .used = fn_calloc((size_t)ex->vars->n + 1, 1)};
     if (!L.block_off || !L.var_off || !L.mirror_off || !L.inbox_off || !L.used) {
         slab_free(&L);
         return rt_fail(st, "out of memory");
@@ -440,7 +441,7 @@ RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const RtOptions *o, const IrGraph *g, RtV
         rt_fail(st, "the GPU runs float32 variables");
         return NULL;
     }
-    RtGpuExec *ex = calloc(1, sizeof *ex);
+    RtGpuExec *ex = fn_calloc(1, sizeof *ex);
     if (!ex) {
         rt_fail(st, "out of memory binding a graph");
         return NULL;
@@ -460,14 +461,17 @@ RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const RtOptions *o, const IrGraph *g, RtV
         return NULL;
     }
     if (o->profile) {
-        ex->prof_s = calloc(2 * IR_OP_COUNT, sizeof *ex->prof_s); /* ops alone, then groups by last op */
-        ex->prof_calls = calloc(2 * IR_OP_COUNT, sizeof *ex->prof_calls);
+        ex->prof_s = fn_calloc(2 * IR_OP_COUNT, sizeof *ex->prof_s); /* ops alone, then groups by last op */
+        ex->prof_calls = fn_calloc(2 * IR_OP_COUNT, sizeof *ex->prof_calls);
     }
-    if (gpu_queues_plan(ex, st) < 0) {
+    int rc = o->profile && (!ex->prof_s || !ex->prof_calls) ? rt_fail(st, "out of memory for the profile") : 0;
+    if (rc == 0) rc = gpu_queues_plan(ex, st);
+    if (rc == 0 && ex->prof_s && !(ex->prof_item_s = fn_calloc((size_t)ex->n_items + 1, sizeof *ex->prof_item_s)))
+        rc = rt_fail(st, "out of memory for the profile");
+    if (rc < 0) {
         rt_gpu_exec_free(ex);
         return NULL;
     }
-    if (ex->prof_s) ex->prof_item_s = calloc((size_t)ex->n_items + 1, sizeof *ex->prof_item_s);
     return ex;
 }
 
@@ -664,7 +668,10 @@ const void *rt_gpu_exec_output(RtGpuExec *ex, const char *name, int64_t *n, int 
         return NULL;
     }
     size_t bytes = (size_t)p->numel[id] * p->esize[id];
-    if (!ex->host[id]) ex->host[id] = malloc(bytes ? bytes : 1);
+    if (!ex->host[id] && !(ex->host[id] = fn_malloc(bytes ? bytes : 1))) {
+        rt_fail(st, "out of memory for output '%s'", name);
+        return NULL;
+    }
     if (RT_CU(&gpu->api, st, cuMemcpyDtoH(ex->host[id], ex->dev[id], bytes)) < 0) return NULL;
     if (n) *n = p->numel[id];
     if (rank) *rank = p->rank[id];

@@ -5,6 +5,7 @@
  * a bfloat16 form reads or writes. */
 #include <stdlib.h>
 
+#include "ir/alloc.h"
 #include "runtime/gpu/gpu_internal.h"
 
 /* whether node id's value, if bfloat16, can be written where it is computed */
@@ -57,8 +58,13 @@ int rt_gpu_half_values(RtPlan *p) {
     int n = p->n, count = 0;
     /* values that must share a type: a reshape and its operand (one block), a concat and its
        operands (one kernel variant for them all) */
-    int *up = malloc((size_t)(n + 1) * sizeof *up);
-    char *ok = malloc((size_t)n + 1);
+    int *up = fn_malloc((size_t)(n + 1) * sizeof *up);
+    char *ok = fn_malloc((size_t)n + 1);
+    if (!up || !ok) { /* out of memory: no value in bfloat16 (all float32, which is always right) */
+        free(up);
+        free(ok);
+        return 0;
+    }
     for (IrId id = 0; id < n; id++) up[id] = id;
     for (IrId id = 0; id < n; id++) {
         const IrNode *nd = &g->nodes[id];

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
 #include "runtime/gpu/gpu_internal.h"
 
 /* How many streams a step may use (options' gpu_streams); 1 with a per-node profile (which
@@ -24,7 +25,7 @@ typedef struct {
 static void add_span(Spans *sp, const RtGpuExec *ex, IrId id, int writes) {
     if (sp->failed) return;
     if (sp->n == sp->cap) {
-        GpuSpan *grown = realloc(sp->s, ((size_t)sp->cap * 2 + 256) * sizeof *grown);
+        GpuSpan *grown = fn_realloc(sp->s, ((size_t)sp->cap * 2 + 256) * sizeof *grown);
         if (!grown) {
             sp->failed = 1;
             return;
@@ -118,7 +119,7 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     const RtPlan *p = &ex->plan;
     const IrGraph *g = ex->g;
-    ex->item = malloc(((size_t)p->n + 1) * sizeof *ex->item);
+    ex->item = fn_malloc(((size_t)p->n + 1) * sizeof *ex->item);
     ex->n_items = 0;
     if (!ex->item) return rt_fail(st, "out of memory listing the step's work");
     for (IrId id = 0; id < p->n; id++) {
@@ -134,7 +135,7 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
     if (ex->n_queues == 1) return 0;
     /* the schedule over the items' spans */
     Spans sp = {0};
-    int *start = malloc(((size_t)ex->n_items + 1) * sizeof *start);
+    int *start = fn_malloc(((size_t)ex->n_items + 1) * sizeof *start);
     for (int i = 0; start && i < ex->n_items; i++) {
         start[i] = sp.n;
         item_spans(ex, i, &sp);
@@ -144,7 +145,7 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
         start[ex->n_items] = sp.n;
         rc = gpu_schedule(&ex->sched, ex->n_items, start, sp.s, ex->n_queues);
     }
-    double *cost = rc == 0 ? malloc(((size_t)ex->n_items + 1) * sizeof *cost) : NULL;
+    double *cost = rc == 0 ? fn_malloc(((size_t)ex->n_items + 1) * sizeof *cost) : NULL;
     if (cost) { /* the overlap a card of 3 TB/s and 200 TFLOP/s, 3 us a launch, would see */
         for (int i = 0; i < ex->n_items; i++) {
             double bytes = 0;
@@ -186,7 +187,7 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
     for (int q = 1; q < ex->n_queues && rc == 0; q++)
         if (ex->sched.stream_items[q]) rc = new_queue(ex, &ex->queue[q], need[q], &why);
     if (rc == 0) rc = RT_CU(&gpu->api, &why, cuEventCreate(&ex->fork, 2));
-    ex->ev = rc == 0 ? calloc((size_t)ex->n_items + 1, sizeof *ex->ev) : NULL;
+    ex->ev = rc == 0 ? fn_calloc((size_t)ex->n_items + 1, sizeof *ex->ev) : NULL;
     if (rc == 0 && !ex->ev) rc = rt_fail(&why, "out of memory");
     for (int i = 0; i < ex->n_items && rc == 0; i++)
         if (ex->sched.record[i]) rc = RT_CU(&gpu->api, &why, cuEventCreate(&ex->ev[i], 2));
@@ -220,9 +221,10 @@ static int run_item(RtGpuExec *ex, int i, RtStatus *st) {
     return 0;
 }
 
-static const double *by_time_of;
-static int by_time(const void *a, const void *b) {
-    double x = by_time_of[*(const int *)a], y = by_time_of[*(const int *)b];
+/* qsort_r's comparator: items by their time (ctx), longest first */
+static int by_time(const void *a, const void *b, void *ctx) {
+    const double *t = ctx;
+    double x = t[*(const int *)a], y = t[*(const int *)b];
     return (x < y) - (x > y);
 }
 
@@ -292,11 +294,10 @@ void gpu_queues_profile_print(const RtGpuExec *ex, int64_t steps, int top, FILE 
     if (!ex->prof_item_s || ex->n_items == 0) return;
     double per = steps > 0 ? 1e3 / (double)steps : 1e3;
     profile_kinds(ex, per, f);
-    int *order = malloc((size_t)ex->n_items * sizeof *order);
+    int *order = fn_malloc((size_t)ex->n_items * sizeof *order);
     if (!order) return;
     for (int i = 0; i < ex->n_items; i++) order[i] = i;
-    by_time_of = ex->prof_item_s;
-    qsort(order, (size_t)ex->n_items, sizeof *order, by_time);
+    qsort_r(order, (size_t)ex->n_items, sizeof *order, by_time, ex->prof_item_s);
     fprintf(f, "GPU step items by time (ms per step; the bytes each reads and writes once; those over its time):\n");
     for (int r = 0; r < top && r < ex->n_items; r++) {
         int i = order[r];

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
+
 static int cmp_ptr(const void *a, const void *b) {
     uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
     return (x > y) - (x < y);
@@ -44,7 +46,7 @@ static void sched_free(Sched *q) {
 
 /* the cuts: every non-empty span's ends, sorted, each once; -1 when out of memory */
 static int find_cuts(Sched *q, int n_spans) {
-    q->cut = malloc(((size_t)2 * n_spans + 1) * sizeof *q->cut);
+    q->cut = fn_malloc(((size_t)2 * n_spans + 1) * sizeof *q->cut);
     if (!q->cut) return -1;
     uintptr_t *cut = q->cut;
     int n_cut = 0;
@@ -65,20 +67,20 @@ static int find_cuts(Sched *q, int n_spans) {
 /* the tables of q and s, initialised; -1 (all freed) when out of memory */
 static int sched_alloc(Sched *q, GpuSchedule *s, int n_items) {
     int n_seg = q->n_seg, S = q->S;
-    q->writer = malloc(((size_t)n_seg + 1) * sizeof *q->writer);
-    q->reader = malloc(((size_t)n_seg * S + 1) * sizeof *q->reader);
+    q->writer = fn_malloc(((size_t)n_seg + 1) * sizeof *q->writer);
+    q->reader = fn_malloc(((size_t)n_seg * S + 1) * sizeof *q->reader);
     for (int k = 0; q->writer && k < n_seg; k++) q->writer[k] = -1;
     for (int k = 0; q->reader && k < n_seg * S; k++) q->reader[k] = -1;
-    s->stream = malloc(((size_t)n_items + 1) * sizeof *s->stream);
-    s->wait_start = malloc(((size_t)n_items + 1) * sizeof *s->wait_start);
-    s->record = calloc((size_t)n_items + 1, 1);
-    s->stream_items = calloc((size_t)S, sizeof *s->stream_items);
-    q->dep = malloc((size_t)S * sizeof *q->dep);
-    q->tail = malloc((size_t)S * sizeof *q->tail);
-    q->waited = malloc((size_t)S * S * sizeof *q->waited);
-    q->known = malloc(((size_t)n_items * S + 1) * sizeof *q->known);
+    s->stream = fn_malloc(((size_t)n_items + 1) * sizeof *s->stream);
+    s->wait_start = fn_malloc(((size_t)n_items + 1) * sizeof *s->wait_start);
+    s->record = fn_calloc((size_t)n_items + 1, 1);
+    s->stream_items = fn_calloc((size_t)S, sizeof *s->stream_items);
+    q->dep = fn_malloc((size_t)S * sizeof *q->dep);
+    q->tail = fn_malloc((size_t)S * sizeof *q->tail);
+    q->waited = fn_malloc((size_t)S * S * sizeof *q->waited);
+    q->known = fn_malloc(((size_t)n_items * S + 1) * sizeof *q->known);
     q->cap = 64;
-    s->wait_item = malloc((size_t)q->cap * sizeof *s->wait_item);
+    s->wait_item = fn_malloc((size_t)q->cap * sizeof *s->wait_item);
     if (!q->cut || !q->writer || !q->reader || !s->stream || !s->wait_start || !s->record || !q->dep || !q->tail ||
         !q->waited || !q->known || !s->wait_item) {
         sched_free(q);
@@ -127,14 +129,14 @@ static int add_waits(Sched *q, GpuSchedule *s, int i, int st) {
     for (int t = 0; t < S; t++) {
         if (t == st || dep[t] < 0 || dep[t] <= waited[st * S + t]) continue;
         if (q->n_wait == q->cap) {
-            q->cap *= 2;
-            int *grown = realloc(s->wait_item, (size_t)q->cap * sizeof *grown);
+            int *grown = fn_realloc(s->wait_item, (size_t)q->cap * 2 * sizeof *grown);
             if (!grown) {
                 sched_free(q);
                 gpu_schedule_free(s);
                 return -1;
             }
             s->wait_item = grown;
+            q->cap *= 2;
         }
         s->wait_item[q->n_wait++] = dep[t];
         s->record[dep[t]] = 1;
@@ -201,8 +203,13 @@ int gpu_batch_runs(int n_items, const int *span_start, const GpuSpan *spans, int
 }
 
 double gpu_schedule_estimate(const GpuSchedule *s, const double *cost) {
-    double *done = malloc(((size_t)s->n_items + 1) * sizeof *done), *free_at = calloc((size_t)s->n_streams, sizeof *free_at);
+    double *done = fn_malloc(((size_t)s->n_items + 1) * sizeof *done), *free_at = fn_calloc((size_t)s->n_streams, sizeof *free_at);
     double sum = 0, end = 0;
+    if (!done || !free_at) { /* out of memory: no overlap modelled */
+        free(done);
+        free(free_at);
+        return 1;
+    }
     for (int i = 0; i < s->n_items; i++) {
         double start = free_at[s->stream[i]];
         for (int k = s->wait_start[i]; k < s->wait_start[i + 1]; k++)
