@@ -254,10 +254,10 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
         return 1;
     }
     CuModule m;
-    char err[512];
-    int half = 0, rc = drv_cuda_module(g, training, o->unfused ? 0 : o->bf16 ? 2 : 1, batch, &m, &half, err, sizeof err);
+    FnStatus st;
+    int half = 0, rc = drv_cuda_module(g, training, o->unfused ? 0 : o->bf16 ? 2 : 1, batch, &m, &half, &st);
     if (rc < 0) {
-        fprintf(stderr, "fnc cuda: %s\n", err);
+        fprintf(stderr, "fnc cuda: %s\n", st.msg);
         ir_graph_free(g);
         return 1;
     }
@@ -283,14 +283,14 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
         double t0 = rt_now();
         RtOptions opt;
         cli_options_from_env(&opt);
-        int c = cu_nvrtc_compile(m.source, "fn_module.cu", o->nvrtc, opt.cuda_emulator, &cubin, &n, &log, err, sizeof err);
+        int c = cu_nvrtc_compile(m.source, "fn_module.cu", o->nvrtc, opt.cuda_emulator, &cubin, &n, &log, &st);
         if (c == -2) {
-            fprintf(stderr, "fnc cuda: %s\n", err);
+            fprintf(stderr, "fnc cuda: %s\n", st.msg);
             rc = 1;
         } else {
             int warnings = log && strstr(log, "warning") != NULL;
             if (log && log[0]) fprintf(stderr, "%s", log);
-            if (c < 0) fprintf(stderr, "fnc cuda: %s\n", err);
+            if (c < 0) fprintf(stderr, "fnc cuda: %s\n", st.msg);
             else printf("NVRTC %s: %zu-byte cubin, %s (%.2f s)\n", o->nvrtc, n, warnings ? "with warnings" : "no warnings",
                         rt_now() - t0);
             rc = c < 0 || warnings ? 1 : 0;
