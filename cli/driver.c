@@ -11,7 +11,7 @@ IrGraph *drv_build(const char *model, const FeDefine *defs, int n_defs, int trai
                    PassCtx *ctx, FILE *diag) {
     FeOptions fo = {model, defs, n_defs, training};
     int nerr = 0;
-    IrGraph *g = fe_compile(&fo, diag, &nerr);
+    IrGraph *g = fe_compile(&fo, diag, &nerr, NULL);
     if (!g) {
         fprintf(diag, "fnc: %d error%s in %s\n", nerr, nerr == 1 ? "" : "s", model);
         return NULL;
