@@ -137,9 +137,9 @@ static void llvm_kernels(const IrGraph *g, const int64_t *sym, int run_effects, 
     rt_plan_free(&p);
 }
 
-static int cmd_info(const FncOpts *o, PassCtx *ctx) {
-    IrGraph *g = build(o, 0, ctx);
-    if (!g) return 1;
+/* fnc info's sizes: the defaults, the unbound dims (noted) and N as 1; NULL after naming a node
+ * whose shape fails at them. */
+static int64_t *info_sizes(const char *model, const IrGraph *g) {
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     for (int i = 0; i < g->n_syms; i++) {
         sym[i] = g->syms[i].dflt > 0 ? g->syms[i].dflt : 1;
@@ -148,15 +148,15 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
     }
     int n_idx = ir_sym_index(g, "N");
     if (n_idx >= 0) sym[n_idx] = 1;
-    if (check_bound_shapes(o->model, g, sym) < 0) {
+    if (check_bound_shapes(model, g, sym) < 0) {
         free(sym);
-        ir_graph_free(g);
-        return 1;
+        return NULL;
     }
-    printf("model %s\n", o->model);
-    for (int i = 0; i < o->n_defines; i++)
-        printf("  dim %-16s = %lld (-D)\n", o->defines[i].name, (long long)o->defines[i].value);
-    for (int i = 0; i < g->n_syms; i++) printf("  dim %-16s = %lld\n", g->syms[i].name, (long long)sym[i]);
+    return sym;
+}
+
+/* The eval graph's parameters, state, forward MACs and values at sym. */
+static void info_counts(const FncOpts *o, const IrGraph *g, const int64_t *sym) {
     int64_t params = 0, params_all = 0, states = 0, macs = 0, acts = 0, d[IR_MAX_RANK], d2[IR_MAX_RANK];
     int n_params = 0;
     for (IrId id = 0; id < g->n_nodes; id++) {
@@ -191,6 +191,11 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
     if (batch > 1) snprintf(values_per, sizeof values_per, "per batch of %lld", (long long)batch);
     printf("forward values %s (unfused, no reuse): %lld (%.1f MiB in float32)\n", values_per, (long long)acts,
            (double)acts * 4 / (1 << 20));
+}
+
+/* Fusion, the LLVM kernels and the planned step memory of the eval graph g and, where the model
+ * has a loss, of the train graph. */
+static void info_graphs(const FncOpts *o, const IrGraph *g, const int64_t *sym, PassCtx *ctx) {
     IrGraph *train = ir_output(g, "loss") != IR_NONE ? build(o, 1, ctx) : NULL;
     for (int t = 0; t < 2; t++) {
         const IrGraph *gg = t ? train : g;
@@ -211,6 +216,11 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
                    what, per / (1 << 20), fixed / (1 << 20), per0 / (1 << 20), fixed0 / (1 << 20));
     }
     ir_graph_free(train);
+}
+
+/* The marked layers' output shapes per image (batch norms left out). */
+static void info_layers(const IrGraph *g, const int64_t *sym) {
+    int64_t d[IR_MAX_RANK];
     printf("\nlayer output shapes (per image):\n");
     for (int i = 0; i < g->n_marks; i++) {
         const char *name = ir_str(g, g->marks[i].name);
@@ -224,6 +234,23 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
             k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%lld", j > 1 ? "x" : "", (long long)d[j]);
         printf("  %-60s %s\n", name, buf);
     }
+}
+
+static int cmd_info(const FncOpts *o, PassCtx *ctx) {
+    IrGraph *g = build(o, 0, ctx);
+    if (!g) return 1;
+    int64_t *sym = info_sizes(o->model, g);
+    if (!sym) {
+        ir_graph_free(g);
+        return 1;
+    }
+    printf("model %s\n", o->model);
+    for (int i = 0; i < o->n_defines; i++)
+        printf("  dim %-16s = %lld (-D)\n", o->defines[i].name, (long long)o->defines[i].value);
+    for (int i = 0; i < g->n_syms; i++) printf("  dim %-16s = %lld\n", g->syms[i].name, (long long)sym[i]);
+    info_counts(o, g, sym);
+    info_graphs(o, g, sym, ctx);
+    info_layers(g, sym);
     RtOptions opt;
     cli_options_from_env(&opt);
     printf("runtime options (fnrun's, from the FN_* variables):\n");
