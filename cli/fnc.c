@@ -347,9 +347,9 @@ static int check_choices(const char *prog, const FncOpts *o) {
     return 0;
 }
 
-/* main's body; o's -D names are freed by main whatever this returns */
-static int fnc_main(int argc, char **argv, FncOpts *o) {
-    o->graph = "train";
+/* fnc alone, --help, --version or an unknown command: the exit code after saying so; -1 when
+ * argv[1] is a command. */
+static int fnc_top(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fprintf(argc < 2 ? stderr : stdout,
                 "usage: fnc COMMAND MODEL.fn [flags]\n\ncommands:\n"
@@ -373,6 +373,13 @@ static int fnc_main(int argc, char **argv, FncOpts *o) {
         fprintf(stderr, "fnc: unknown command '%s' (see fnc --help)\n", cmd);
         return 2;
     }
+    return -1;
+}
+
+/* The command's -D, flags and models into o, pos and n_pos, and the pass context; -1 when the
+ * command is to run, else the exit code (after --help, or an error named on stderr). */
+static int fnc_args(int argc, char **argv, FncOpts *o, const char **pos, int *n_pos, PassCtx *ctx) {
+    const char *cmd = argv[1];
     if (take_defines(&argc, argv, o) < 0) return 2;
     const FlagSpec specs[] = {
         {"o", FLAG_STR, &o->out, "output file: compile's artifact (default MODEL with .fnc), cuda's .cu"},
@@ -391,66 +398,71 @@ static int fnc_main(int argc, char **argv, FncOpts *o) {
     snprintf(usage, sizeof usage, "%s [-D name=value ...] [flags]", strcmp(cmd, "compile") ? "MODEL.fn" : "MODEL.fn...");
     char prog[32];
     snprintf(prog, sizeof prog, "fnc %s", cmd);
-    const char *pos[MAX_MODELS];
-    int n_pos;
-    int r = flags_parse(prog, usage, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, 2, pos, MAX_MODELS, &n_pos);
+    int r = flags_parse(prog, usage, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, 2, pos, MAX_MODELS, n_pos);
     if (r) return r < 0 ? 2 : 0;
-    if (n_pos < 1) {
+    if (*n_pos < 1) {
         fprintf(stderr, "%s: missing MODEL.fn (see %s --help)\n", prog, prog);
         return 2;
     }
-    if (n_pos > 1 && strcmp(cmd, "compile")) {
+    if (*n_pos > 1 && strcmp(cmd, "compile")) {
         fprintf(stderr, "%s: one MODEL.fn at a time (only compile takes several)\n", prog);
         return 2;
     }
-    if (n_pos > 1 && !o->out) {
+    if (*n_pos > 1 && !o->out) {
         fprintf(stderr, "%s: several models go into one artifact: name it with -o\n", prog);
         return 2;
     }
     o->model = pos[0];
     if (check_choices(prog, o) < 0) return 2;
-    PassCtx ctx = {o->dump_after, stdout, o->time_passes, 1, PASS_OPT_ADAGRAD};
+    *ctx = (PassCtx){o->dump_after, stdout, o->time_passes, 1, PASS_OPT_ADAGRAD};
     if (o->optimizer) {
         int k = pass_optimizer_parse(o->optimizer);
         if (k < 0) {
             fprintf(stderr, "%s: --optimizer: unknown optimiser '%s'\n", prog, o->optimizer);
             return 2;
         }
-        ctx.optimizer = (PassOptimizer)k;
+        ctx->optimizer = (PassOptimizer)k;
     }
-    if (!strcmp(cmd, "info")) return cmd_info(o, &ctx);
-    if (!strcmp(cmd, "cuda")) return cmd_cuda(o, &ctx);
-    if (!strcmp(cmd, "dump")) {
-        int training = strcmp(o->graph, "eval") != 0;
-        if (o->dump_after) {
-            IrGraph *g = build(o, training, &ctx);
-            ir_graph_free(g);
-            return g ? 0 : 1;
-        }
-        IrGraph *g = build(o, training, &ctx);
-        if (!g) return 1;
-        ir_print(g, stdout);
+    return -1;
+}
+
+/* fnc dump: the IR of the train or eval graph (or, with --dump-after, what the passes print) */
+static int cmd_dump(const FncOpts *o, PassCtx *ctx) {
+    int training = strcmp(o->graph, "eval") != 0;
+    if (o->dump_after) {
+        IrGraph *g = build(o, training, ctx);
         ir_graph_free(g);
-        return 0;
+        return g ? 0 : 1;
     }
+    IrGraph *g = build(o, training, ctx);
+    if (!g) return 1;
+    ir_print(g, stdout);
+    ir_graph_free(g);
+    return 0;
+}
+
+/* fnc compile: the artifact of pos[0..n_pos), to -o or the model's name with .fnc */
+static int cmd_compile(FncOpts *o, const char *const *pos, int n_pos, PassCtx *ctx) {
     double t0 = rt_now();
-    if (!strcmp(cmd, "compile")) {
-        char def_out[4096];
-        if (!o->out) {
-            const char *base = strrchr(o->model, '/');
-            base = base ? base + 1 : o->model;
-            snprintf(def_out, sizeof def_out, "%s", base);
-            char *dot = strrchr(def_out, '.');
-            if (dot) *dot = 0;
-            strncat(def_out, ".fnc", sizeof def_out - strlen(def_out) - 1);
-            o->out = def_out;
-        }
-        if (drv_compile(pos, n_pos, o->defines, o->n_defines, o->out, &ctx, stderr) < 0) return 1;
-        printf("wrote %s (%.2f s)\n", o->out, rt_now() - t0);
-        return 0;
+    char def_out[4096];
+    if (!o->out) {
+        const char *base = strrchr(o->model, '/');
+        base = base ? base + 1 : o->model;
+        snprintf(def_out, sizeof def_out, "%s", base);
+        char *dot = strrchr(def_out, '.');
+        if (dot) *dot = 0;
+        strncat(def_out, ".fnc", sizeof def_out - strlen(def_out) - 1);
+        o->out = def_out;
     }
-    IrGraph *train = build(o, 1, &ctx);
-    IrGraph *eval = train ? build(o, 0, &ctx) : NULL;
+    if (drv_compile(pos, n_pos, o->defines, o->n_defines, o->out, ctx, stderr) < 0) return 1;
+    printf("wrote %s (%.2f s)\n", o->out, rt_now() - t0);
+    return 0;
+}
+
+/* fnc check: both graphs built, diagnostics only */
+static int cmd_check(const FncOpts *o, PassCtx *ctx) {
+    IrGraph *train = build(o, 1, ctx);
+    IrGraph *eval = train ? build(o, 0, ctx) : NULL;
     if (!train || !eval) {
         ir_graph_free(train);
         return 1;
@@ -460,6 +472,23 @@ static int fnc_main(int argc, char **argv, FncOpts *o) {
     ir_graph_free(train);
     ir_graph_free(eval);
     return 0;
+}
+
+/* main's body; o's -D names are freed by main whatever this returns */
+static int fnc_main(int argc, char **argv, FncOpts *o) {
+    o->graph = "train";
+    int rc = fnc_top(argc, argv);
+    if (rc >= 0) return rc;
+    const char *pos[MAX_MODELS];
+    int n_pos;
+    PassCtx ctx;
+    if ((rc = fnc_args(argc, argv, o, pos, &n_pos, &ctx)) >= 0) return rc;
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "info")) return cmd_info(o, &ctx);
+    if (!strcmp(cmd, "cuda")) return cmd_cuda(o, &ctx);
+    if (!strcmp(cmd, "dump")) return cmd_dump(o, &ctx);
+    if (!strcmp(cmd, "compile")) return cmd_compile(o, pos, n_pos, &ctx);
+    return cmd_check(o, &ctx);
 }
 
 int main(int argc, char **argv) {
