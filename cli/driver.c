@@ -11,7 +11,7 @@ IrGraph *drv_build(const char *model, const FeDefine *defs, int n_defs, int trai
                    PassCtx *ctx, FILE *diag) {
     FeOptions fo = {model, defs, n_defs, training};
     int nerr = 0;
-    IrGraph *g = fe_compile(&fo, diag, &nerr);
+    IrGraph *g = fe_compile(&fo, diag, &nerr, NULL);
     if (!g) {
         fprintf(diag, "fnc: %d error%s in %s\n", nerr, nerr == 1 ? "" : "s", model);
         return NULL;
@@ -84,23 +84,19 @@ int drv_compile(const char *const *models, int n_models, const FeDefine *defs, i
     return rc;
 }
 
-int drv_cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuModule *m, int *half, char *err, size_t cap) {
+int drv_cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuModule *m, int *half, FnStatus *st) {
     if (half) *half = 0;
-    if (!fused) return cu_emit_graph(g, m, err, cap);
+    if (!fused) return cu_emit_graph(g, m, st);
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     int n_idx = ir_sym_index(g, "N");
     for (int i = 0; i < g->n_syms; i++) sym[i] = g->syms[i].dflt > 0 ? g->syms[i].dflt : i == n_idx ? 90 : 1;
     if (n_idx >= 0 && n > 0) sym[n_idx] = n;
     RtPlan p;
-    RtStatus st;
-    int rc = rt_plan_values(&p, g, sym, NULL, 0, training, 4, RT_PLAN_FUSE, &st);
-    if (rc < 0) {
-        snprintf(err, cap, "%s", st.msg);
-    } else {
+    int rc = rt_plan_values(&p, g, sym, NULL, 0, training, 4, RT_PLAN_FUSE, st);
+    if (rc == 0) {
         if (fused == 2 && half) *half = rt_gpu_half_values(&p);
-        rc = rt_plan_memory(&p, RT_PLAN_FUSE, &st);
-        if (rc < 0) snprintf(err, cap, "%s", st.msg);
-        else rc = cu_emit_fused(g, &p.fusion, p.numel, p.esize, m, err, cap);
+        rc = rt_plan_memory(&p, RT_PLAN_FUSE, st);
+        if (rc == 0) rc = cu_emit_fused(g, &p.fusion, p.numel, p.esize, m, st);
         rt_plan_free(&p);
     }
     free(sym);

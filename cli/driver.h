@@ -20,7 +20,7 @@ int drv_compile(const char *const *models, int n_models, const FeDefine *defs, i
  * executor emits it (fused 2: with the activations in bfloat16, as FN_GPU_BF16=act), at the
  * model's sizes (1 where it has none) with N = n, or with n <= 0 the model's N, else 90; *half
  * (if not NULL) the values in bfloat16: those of rank 4 that lead with a symbolic batch N (none
- * where -D bound N). 0, or -1 with a message in err. */
-int drv_cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuModule *m, int *half, char *err, size_t cap);
+ * where -D bound N). 0, or -1 with a message in st. */
+int drv_cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuModule *m, int *half, FnStatus *st);
 
 #endif

@@ -137,9 +137,9 @@ static void llvm_kernels(const IrGraph *g, const int64_t *sym, int run_effects, 
     rt_plan_free(&p);
 }
 
-static int cmd_info(const FncOpts *o, PassCtx *ctx) {
-    IrGraph *g = build(o, 0, ctx);
-    if (!g) return 1;
+/* fnc info's sizes: the defaults, the unbound dims (noted) and N as 1; NULL after naming a node
+ * whose shape fails at them. */
+static int64_t *info_sizes(const char *model, const IrGraph *g) {
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     for (int i = 0; i < g->n_syms; i++) {
         sym[i] = g->syms[i].dflt > 0 ? g->syms[i].dflt : 1;
@@ -148,15 +148,15 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
     }
     int n_idx = ir_sym_index(g, "N");
     if (n_idx >= 0) sym[n_idx] = 1;
-    if (check_bound_shapes(o->model, g, sym) < 0) {
+    if (check_bound_shapes(model, g, sym) < 0) {
         free(sym);
-        ir_graph_free(g);
-        return 1;
+        return NULL;
     }
-    printf("model %s\n", o->model);
-    for (int i = 0; i < o->n_defines; i++)
-        printf("  dim %-16s = %lld (-D)\n", o->defines[i].name, (long long)o->defines[i].value);
-    for (int i = 0; i < g->n_syms; i++) printf("  dim %-16s = %lld\n", g->syms[i].name, (long long)sym[i]);
+    return sym;
+}
+
+/* The eval graph's parameters, state, forward MACs and values at sym. */
+static void info_counts(const FncOpts *o, const IrGraph *g, const int64_t *sym) {
     int64_t params = 0, params_all = 0, states = 0, macs = 0, acts = 0, d[IR_MAX_RANK], d2[IR_MAX_RANK];
     int n_params = 0;
     for (IrId id = 0; id < g->n_nodes; id++) {
@@ -191,6 +191,11 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
     if (batch > 1) snprintf(values_per, sizeof values_per, "per batch of %lld", (long long)batch);
     printf("forward values %s (unfused, no reuse): %lld (%.1f MiB in float32)\n", values_per, (long long)acts,
            (double)acts * 4 / (1 << 20));
+}
+
+/* Fusion, the LLVM kernels and the planned step memory of the eval graph g and, where the model
+ * has a loss, of the train graph. */
+static void info_graphs(const FncOpts *o, const IrGraph *g, const int64_t *sym, PassCtx *ctx) {
     IrGraph *train = ir_output(g, "loss") != IR_NONE ? build(o, 1, ctx) : NULL;
     for (int t = 0; t < 2; t++) {
         const IrGraph *gg = t ? train : g;
@@ -211,6 +216,11 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
                    what, per / (1 << 20), fixed / (1 << 20), per0 / (1 << 20), fixed0 / (1 << 20));
     }
     ir_graph_free(train);
+}
+
+/* The marked layers' output shapes per image (batch norms left out). */
+static void info_layers(const IrGraph *g, const int64_t *sym) {
+    int64_t d[IR_MAX_RANK];
     printf("\nlayer output shapes (per image):\n");
     for (int i = 0; i < g->n_marks; i++) {
         const char *name = ir_str(g, g->marks[i].name);
@@ -224,6 +234,23 @@ static int cmd_info(const FncOpts *o, PassCtx *ctx) {
             k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%lld", j > 1 ? "x" : "", (long long)d[j]);
         printf("  %-60s %s\n", name, buf);
     }
+}
+
+static int cmd_info(const FncOpts *o, PassCtx *ctx) {
+    IrGraph *g = build(o, 0, ctx);
+    if (!g) return 1;
+    int64_t *sym = info_sizes(o->model, g);
+    if (!sym) {
+        ir_graph_free(g);
+        return 1;
+    }
+    printf("model %s\n", o->model);
+    for (int i = 0; i < o->n_defines; i++)
+        printf("  dim %-16s = %lld (-D)\n", o->defines[i].name, (long long)o->defines[i].value);
+    for (int i = 0; i < g->n_syms; i++) printf("  dim %-16s = %lld\n", g->syms[i].name, (long long)sym[i]);
+    info_counts(o, g, sym);
+    info_graphs(o, g, sym, ctx);
+    info_layers(g, sym);
     RtOptions opt;
     cli_options_from_env(&opt);
     printf("runtime options (fnrun's, from the FN_* variables):\n");
@@ -254,10 +281,10 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
         return 1;
     }
     CuModule m;
-    char err[512];
-    int half = 0, rc = drv_cuda_module(g, training, o->unfused ? 0 : o->bf16 ? 2 : 1, batch, &m, &half, err, sizeof err);
+    FnStatus st;
+    int half = 0, rc = drv_cuda_module(g, training, o->unfused ? 0 : o->bf16 ? 2 : 1, batch, &m, &half, &st);
     if (rc < 0) {
-        fprintf(stderr, "fnc cuda: %s\n", err);
+        fprintf(stderr, "fnc cuda: %s\n", st.msg);
         ir_graph_free(g);
         return 1;
     }
@@ -283,14 +310,14 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
         double t0 = rt_now();
         RtOptions opt;
         cli_options_from_env(&opt);
-        int c = cu_nvrtc_compile(m.source, "fn_module.cu", o->nvrtc, opt.cuda_emulator, &cubin, &n, &log, err, sizeof err);
+        int c = cu_nvrtc_compile(m.source, "fn_module.cu", o->nvrtc, opt.cuda_emulator, &cubin, &n, &log, &st);
         if (c == -2) {
-            fprintf(stderr, "fnc cuda: %s\n", err);
+            fprintf(stderr, "fnc cuda: %s\n", st.msg);
             rc = 1;
         } else {
             int warnings = log && strstr(log, "warning") != NULL;
             if (log && log[0]) fprintf(stderr, "%s", log);
-            if (c < 0) fprintf(stderr, "fnc cuda: %s\n", err);
+            if (c < 0) fprintf(stderr, "fnc cuda: %s\n", st.msg);
             else printf("NVRTC %s: %zu-byte cubin, %s (%.2f s)\n", o->nvrtc, n, warnings ? "with warnings" : "no warnings",
                         rt_now() - t0);
             rc = c < 0 || warnings ? 1 : 0;
@@ -320,9 +347,9 @@ static int check_choices(const char *prog, const FncOpts *o) {
     return 0;
 }
 
-/* main's body; o's -D names are freed by main whatever this returns */
-static int fnc_main(int argc, char **argv, FncOpts *o) {
-    o->graph = "train";
+/* fnc alone, --help, --version or an unknown command: the exit code after saying so; -1 when
+ * argv[1] is a command. */
+static int fnc_top(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fprintf(argc < 2 ? stderr : stdout,
                 "usage: fnc COMMAND MODEL.fn [flags]\n\ncommands:\n"
@@ -346,6 +373,13 @@ static int fnc_main(int argc, char **argv, FncOpts *o) {
         fprintf(stderr, "fnc: unknown command '%s' (see fnc --help)\n", cmd);
         return 2;
     }
+    return -1;
+}
+
+/* The command's -D, flags and models into o, pos and n_pos, and the pass context; -1 when the
+ * command is to run, else the exit code (after --help, or an error named on stderr). */
+static int fnc_args(int argc, char **argv, FncOpts *o, const char **pos, int *n_pos, PassCtx *ctx) {
+    const char *cmd = argv[1];
     if (take_defines(&argc, argv, o) < 0) return 2;
     const FlagSpec specs[] = {
         {"o", FLAG_STR, &o->out, "output file: compile's artifact (default MODEL with .fnc), cuda's .cu"},
@@ -364,66 +398,71 @@ static int fnc_main(int argc, char **argv, FncOpts *o) {
     snprintf(usage, sizeof usage, "%s [-D name=value ...] [flags]", strcmp(cmd, "compile") ? "MODEL.fn" : "MODEL.fn...");
     char prog[32];
     snprintf(prog, sizeof prog, "fnc %s", cmd);
-    const char *pos[MAX_MODELS];
-    int n_pos;
-    int r = flags_parse(prog, usage, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, 2, pos, MAX_MODELS, &n_pos);
+    int r = flags_parse(prog, usage, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, 2, pos, MAX_MODELS, n_pos);
     if (r) return r < 0 ? 2 : 0;
-    if (n_pos < 1) {
+    if (*n_pos < 1) {
         fprintf(stderr, "%s: missing MODEL.fn (see %s --help)\n", prog, prog);
         return 2;
     }
-    if (n_pos > 1 && strcmp(cmd, "compile")) {
+    if (*n_pos > 1 && strcmp(cmd, "compile")) {
         fprintf(stderr, "%s: one MODEL.fn at a time (only compile takes several)\n", prog);
         return 2;
     }
-    if (n_pos > 1 && !o->out) {
+    if (*n_pos > 1 && !o->out) {
         fprintf(stderr, "%s: several models go into one artifact: name it with -o\n", prog);
         return 2;
     }
     o->model = pos[0];
     if (check_choices(prog, o) < 0) return 2;
-    PassCtx ctx = {o->dump_after, stdout, o->time_passes, 1, PASS_OPT_ADAGRAD};
+    *ctx = (PassCtx){o->dump_after, stdout, o->time_passes, 1, PASS_OPT_ADAGRAD};
     if (o->optimizer) {
         int k = pass_optimizer_parse(o->optimizer);
         if (k < 0) {
             fprintf(stderr, "%s: --optimizer: unknown optimiser '%s'\n", prog, o->optimizer);
             return 2;
         }
-        ctx.optimizer = (PassOptimizer)k;
+        ctx->optimizer = (PassOptimizer)k;
     }
-    if (!strcmp(cmd, "info")) return cmd_info(o, &ctx);
-    if (!strcmp(cmd, "cuda")) return cmd_cuda(o, &ctx);
-    if (!strcmp(cmd, "dump")) {
-        int training = strcmp(o->graph, "eval") != 0;
-        if (o->dump_after) {
-            IrGraph *g = build(o, training, &ctx);
-            ir_graph_free(g);
-            return g ? 0 : 1;
-        }
-        IrGraph *g = build(o, training, &ctx);
-        if (!g) return 1;
-        ir_print(g, stdout);
+    return -1;
+}
+
+/* fnc dump: the IR of the train or eval graph (or, with --dump-after, what the passes print) */
+static int cmd_dump(const FncOpts *o, PassCtx *ctx) {
+    int training = strcmp(o->graph, "eval") != 0;
+    if (o->dump_after) {
+        IrGraph *g = build(o, training, ctx);
         ir_graph_free(g);
-        return 0;
+        return g ? 0 : 1;
     }
+    IrGraph *g = build(o, training, ctx);
+    if (!g) return 1;
+    ir_print(g, stdout);
+    ir_graph_free(g);
+    return 0;
+}
+
+/* fnc compile: the artifact of pos[0..n_pos), to -o or the model's name with .fnc */
+static int cmd_compile(FncOpts *o, const char *const *pos, int n_pos, PassCtx *ctx) {
     double t0 = rt_now();
-    if (!strcmp(cmd, "compile")) {
-        char def_out[4096];
-        if (!o->out) {
-            const char *base = strrchr(o->model, '/');
-            base = base ? base + 1 : o->model;
-            snprintf(def_out, sizeof def_out, "%s", base);
-            char *dot = strrchr(def_out, '.');
-            if (dot) *dot = 0;
-            strncat(def_out, ".fnc", sizeof def_out - strlen(def_out) - 1);
-            o->out = def_out;
-        }
-        if (drv_compile(pos, n_pos, o->defines, o->n_defines, o->out, &ctx, stderr) < 0) return 1;
-        printf("wrote %s (%.2f s)\n", o->out, rt_now() - t0);
-        return 0;
+    char def_out[4096];
+    if (!o->out) {
+        const char *base = strrchr(o->model, '/');
+        base = base ? base + 1 : o->model;
+        snprintf(def_out, sizeof def_out, "%s", base);
+        char *dot = strrchr(def_out, '.');
+        if (dot) *dot = 0;
+        strncat(def_out, ".fnc", sizeof def_out - strlen(def_out) - 1);
+        o->out = def_out;
     }
-    IrGraph *train = build(o, 1, &ctx);
-    IrGraph *eval = train ? build(o, 0, &ctx) : NULL;
+    if (drv_compile(pos, n_pos, o->defines, o->n_defines, o->out, ctx, stderr) < 0) return 1;
+    printf("wrote %s (%.2f s)\n", o->out, rt_now() - t0);
+    return 0;
+}
+
+/* fnc check: both graphs built, diagnostics only */
+static int cmd_check(const FncOpts *o, PassCtx *ctx) {
+    IrGraph *train = build(o, 1, ctx);
+    IrGraph *eval = train ? build(o, 0, ctx) : NULL;
     if (!train || !eval) {
         ir_graph_free(train);
         return 1;
@@ -433,6 +472,23 @@ static int fnc_main(int argc, char **argv, FncOpts *o) {
     ir_graph_free(train);
     ir_graph_free(eval);
     return 0;
+}
+
+/* main's body; o's -D names are freed by main whatever this returns */
+static int fnc_main(int argc, char **argv, FncOpts *o) {
+    o->graph = "train";
+    int rc = fnc_top(argc, argv);
+    if (rc >= 0) return rc;
+    const char *pos[MAX_MODELS];
+    int n_pos;
+    PassCtx ctx;
+    if ((rc = fnc_args(argc, argv, o, pos, &n_pos, &ctx)) >= 0) return rc;
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "info")) return cmd_info(o, &ctx);
+    if (!strcmp(cmd, "cuda")) return cmd_cuda(o, &ctx);
+    if (!strcmp(cmd, "dump")) return cmd_dump(o, &ctx);
+    if (!strcmp(cmd, "compile")) return cmd_compile(o, pos, n_pos, &ctx);
+    return cmd_check(o, &ctx);
 }
 
 int main(int argc, char **argv) {

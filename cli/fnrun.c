@@ -13,7 +13,6 @@
 #include "cli/flags.h"
 #include "cli/fnrun_cmds.h"
 #include "cli/options.h"
-#include "runtime/cpu/cpu_exec.h"
 #include "runtime/core/artifact.h"
 #include "runtime/logs/plot.h"
 #include "runtime/train/train.h"
@@ -64,12 +63,6 @@ int fnrun_backends(const char *cmd, const char *device, double memory_fraction, 
     return 0;
 }
 
-void fnrun_cpu(RtBackend *be) {
-    RtOptions opt;
-    cli_options_from_env(&opt);
-    rt_backend_cpu(be, &opt);
-}
-
 static int check_train_ranges(const RtTrainOpts *o) {
     const char *names[] = {"batch_size", "image_size", "embedding_size", "epoch_size", "max_nrof_epochs",
                            "lfw_batch_size", "nrof_preprocess_threads", "max_bad_images",
@@ -88,77 +81,145 @@ static int check_train_ranges(const RtTrainOpts *o) {
     return bad != NULL;
 }
 
-static int cmd_train(int argc, char **argv) {
+/* fnrun train's flags: RtTrainOpts, and those the CLI reads itself or turns into its fields. */
+typedef struct {
     RtTrainOpts o;
-    rt_train_defaults(&o);
-    const char *data_dir = "~/datasets/casia/casia_maxpy_mtcnnalign_182_160", *device = "cpu";
-    double gpu_memory_fraction = 1.0;
-    int verbose = 0;
-    const char *model_def = "models.inception_resnet_v1";
-    const char *filter_filename = NULL;
-    int seed = (int)o.seed, filter_min_nrof_images_per_class = 0;
-    double filter_percentile = 100.0;
-    double min_nrof_val = 0;
-    const FlagSpec specs[] = {
-        {"logs_base_dir", FLAG_STR, &o.logs_base_dir, "run logs go to a timestamped subfolder of it"},
-        {"models_base_dir", FLAG_STR, &o.models_base_dir, "checkpoints go to a timestamped subfolder of it"},
-        {"device", FLAG_STR, &device, "where the training step runs: cpu, gpu, or auto (the GPU if there is one)"},
-        {"gpu_memory_fraction", FLAG_REAL, &gpu_memory_fraction, "of the free GPU memory the step may take"},
-        {"pretrained_model", FLAG_STR, &o.pretrained_model, "checkpoint whose weights are restored by name and shape"},
-        {"resume", FLAG_STR, &o.resume, "a run's model directory: continue it from its last checkpoint"},
-        {"data_dir", FLAG_STR, &data_dir, "class-per-folder training images (A:B:... for a union)"},
-        {"model_def", FLAG_STR, &model_def, "accepted for compatibility: the artifact is the model"},
-        {"max_nrof_epochs", FLAG_INT, &o.max_nrof_epochs, "number of epochs to run"},
-        {"batch_size", FLAG_INT, &o.batch_size, "images per step"},
-        {"image_size", FLAG_INT, &o.image_size, "input height and width in pixels"},
-        {"epoch_size", FLAG_INT, &o.epoch_size, "batches per epoch"},
-        {"embedding_size", FLAG_INT, &o.embedding_size, "dimension of the embedding"},
-        {"random_crop", FLAG_BOOL, &o.random_crop, "random image_size crop (else centre crop/pad)"},
-        {"random_flip", FLAG_BOOL, &o.random_flip, "random horizontal flip"},
-        {"random_rotate", FLAG_BOOL, &o.random_rotate, "rotate by a random angle in [-10, 10] degrees"},
-        {"use_fixed_image_standardization", FLAG_BOOL, &o.use_fixed_image_standardization,
+    const char *data_dir, *device, *model_def, *filter_filename;
+    double gpu_memory_fraction, filter_percentile, min_nrof_val;
+    int verbose, seed, filter_min_nrof_images_per_class;
+} TrainArgs;
+
+#define TRAIN_MAX_FLAGS 64
+
+/* fnrun train's flag table (the order of --help and arguments.txt) into specs, pointing into a;
+ * returns its length. */
+static int train_flags(TrainArgs *a, FlagSpec *specs) {
+    RtTrainOpts *o = &a->o;
+    const FlagSpec table[] = {
+        {"logs_base_dir", FLAG_STR, &o->logs_base_dir, "run logs go to a timestamped subfolder of it"},
+        {"models_base_dir", FLAG_STR, &o->models_base_dir, "checkpoints go to a timestamped subfolder of it"},
+        {"device", FLAG_STR, &a->device, "where the training step runs: cpu, gpu, or auto (the GPU if there is one)"},
+        {"gpu_memory_fraction", FLAG_REAL, &a->gpu_memory_fraction, "of the free GPU memory the step may take"},
+        {"pretrained_model", FLAG_STR, &o->pretrained_model, "checkpoint whose weights are restored by name and shape"},
+        {"resume", FLAG_STR, &o->resume, "a run's model directory: continue it from its last checkpoint"},
+        {"data_dir", FLAG_STR, &a->data_dir, "class-per-folder training images (A:B:... for a union)"},
+        {"model_def", FLAG_STR, &a->model_def, "accepted for compatibility: the artifact is the model"},
+        {"max_nrof_epochs", FLAG_INT, &o->max_nrof_epochs, "number of epochs to run"},
+        {"batch_size", FLAG_INT, &o->batch_size, "images per step"},
+        {"image_size", FLAG_INT, &o->image_size, "input height and width in pixels"},
+        {"epoch_size", FLAG_INT, &o->epoch_size, "batches per epoch"},
+        {"embedding_size", FLAG_INT, &o->embedding_size, "dimension of the embedding"},
+        {"random_crop", FLAG_BOOL, &o->random_crop, "random image_size crop (else centre crop/pad)"},
+        {"random_flip", FLAG_BOOL, &o->random_flip, "random horizontal flip"},
+        {"random_rotate", FLAG_BOOL, &o->random_rotate, "rotate by a random angle in [-10, 10] degrees"},
+        {"use_fixed_image_standardization", FLAG_BOOL, &o->use_fixed_image_standardization,
          "(x - 127.5) / 128 instead of per-image prewhitening"},
-        {"keep_probability", FLAG_REAL, &o.keep_probability, "dropout keep probability"},
-        {"weight_decay", FLAG_REAL, &o.weight_decay, "L2 weight regularisation"},
-        {"center_loss_factor", FLAG_REAL, &o.center_loss_factor, "weight of the center loss"},
-        {"center_loss_alfa", FLAG_REAL, &o.center_loss_alfa, "center update: c -= (1 - alfa)(c - x)"},
-        {"prelogits_norm_loss_factor", FLAG_REAL, &o.prelogits_norm_loss_factor, "weight of the prelogits norm loss"},
-        {"prelogits_norm_p", FLAG_REAL, &o.prelogits_norm_p, "p of that norm"},
-        {"prelogits_hist_max", FLAG_REAL, &o.prelogits_hist_max, "upper edge of the prelogits histogram (stat.h5)"},
-        {"optimizer", FLAG_STR, &o.optimizer, "ADAGRAD, ADADELTA, ADAM, RMSPROP or MOM (SGD too)"},
-        {"learning_rate", FLAG_REAL, &o.learning_rate, "> 0: constant; <= 0: from the schedule file"},
-        {"learning_rate_decay_epochs", FLAG_INT, &o.learning_rate_decay_epochs, "staircase decay period in epochs"},
-        {"learning_rate_decay_factor", FLAG_REAL, &o.learning_rate_decay_factor, "staircase decay factor"},
-        {"moving_average_decay", FLAG_REAL, &o.moving_average_decay, "decay of the weights' moving average"},
-        {"eval_with_moving_averages", FLAG_BOOL, &o.eval_with_moving_averages,
+        {"keep_probability", FLAG_REAL, &o->keep_probability, "dropout keep probability"},
+        {"weight_decay", FLAG_REAL, &o->weight_decay, "L2 weight regularisation"},
+        {"center_loss_factor", FLAG_REAL, &o->center_loss_factor, "weight of the center loss"},
+        {"center_loss_alfa", FLAG_REAL, &o->center_loss_alfa, "center update: c -= (1 - alfa)(c - x)"},
+        {"prelogits_norm_loss_factor", FLAG_REAL, &o->prelogits_norm_loss_factor, "weight of the prelogits norm loss"},
+        {"prelogits_norm_p", FLAG_REAL, &o->prelogits_norm_p, "p of that norm"},
+        {"prelogits_hist_max", FLAG_REAL, &o->prelogits_hist_max, "upper edge of the prelogits histogram (stat.h5)"},
+        {"optimizer", FLAG_STR, &o->optimizer, "ADAGRAD, ADADELTA, ADAM, RMSPROP or MOM (SGD too)"},
+        {"learning_rate", FLAG_REAL, &o->learning_rate, "> 0: constant; <= 0: from the schedule file"},
+        {"learning_rate_decay_epochs", FLAG_INT, &o->learning_rate_decay_epochs, "staircase decay period in epochs"},
+        {"learning_rate_decay_factor", FLAG_REAL, &o->learning_rate_decay_factor, "staircase decay factor"},
+        {"moving_average_decay", FLAG_REAL, &o->moving_average_decay, "decay of the weights' moving average"},
+        {"eval_with_moving_averages", FLAG_BOOL, &o->eval_with_moving_averages,
          "validate with the averaged weights"},
-        {"seed", FLAG_INT, &seed, "random seed"},
-        {"nrof_preprocess_threads", FLAG_INT, &o.nrof_preprocess_threads,
+        {"seed", FLAG_INT, &a->seed, "random seed"},
+        {"nrof_preprocess_threads", FLAG_INT, &o->nrof_preprocess_threads,
          "threads decoding and augmenting images ahead of the step"},
-        {"max_bad_images", FLAG_INT, &o.max_bad_images, "unreadable images skipped before training stops"},
-        {"log_histograms", FLAG_BOOL, &o.log_histograms, "TensorBoard histograms of weights and gradients"},
-        {"learning_rate_schedule_file", FLAG_STR, &o.learning_rate_schedule_file,
+        {"max_bad_images", FLAG_INT, &o->max_bad_images, "unreadable images skipped before training stops"},
+        {"log_histograms", FLAG_BOOL, &o->log_histograms, "TensorBoard histograms of weights and gradients"},
+        {"learning_rate_schedule_file", FLAG_STR, &o->learning_rate_schedule_file,
          "'epoch: rate' lines, used when --learning_rate <= 0"},
-        {"filter_filename", FLAG_STR, &filter_filename, "HDF5 file of distances to class centres"},
-        {"filter_percentile", FLAG_REAL, &filter_percentile, "keep images below this percentile"},
-        {"filter_min_nrof_images_per_class", FLAG_INT, &filter_min_nrof_images_per_class,
+        {"filter_filename", FLAG_STR, &a->filter_filename, "HDF5 file of distances to class centres"},
+        {"filter_percentile", FLAG_REAL, &a->filter_percentile, "keep images below this percentile"},
+        {"filter_min_nrof_images_per_class", FLAG_INT, &a->filter_min_nrof_images_per_class,
          "after filtering, drop smaller classes"},
-        {"validate_every_n_epochs", FLAG_INT, &o.validate_every_n_epochs,
+        {"validate_every_n_epochs", FLAG_INT, &o->validate_every_n_epochs,
          "validation pass every N epochs and at the last"},
-        {"validation_set_split_ratio", FLAG_REAL, &o.validation_set_split_ratio,
+        {"validation_set_split_ratio", FLAG_REAL, &o->validation_set_split_ratio,
          "fraction of each class held out for validation"},
-        {"min_nrof_val_images_per_class", FLAG_REAL, &min_nrof_val,
+        {"min_nrof_val_images_per_class", FLAG_REAL, &a->min_nrof_val,
          "classes with fewer training images after the split are dropped from both sets"},
-        {"lfw_pairs", FLAG_STR, &o.lfw_pairs, "LFW pairs file"},
-        {"lfw_dir", FLAG_STR, &o.lfw_dir, "aligned LFW root (evaluation after every epoch)"},
-        {"lfw_batch_size", FLAG_INT, &o.lfw_batch_size, "batch size of LFW and validation passes"},
-        {"lfw_nrof_folds", FLAG_INT, &o.lfw_nrof_folds, "LFW cross-validation folds"},
-        {"lfw_distance_metric", FLAG_INT, &o.lfw_distance_metric, "0 squared Euclidean, 1 angular"},
-        {"lfw_use_flipped_images", FLAG_BOOL, &o.lfw_use_flipped_images, "concatenate flipped-image embeddings"},
-        {"lfw_subtract_mean", FLAG_BOOL, &o.lfw_subtract_mean, "subtract the fold's mean embedding"},
-        {"verbose", FLAG_BOOL, &verbose, "print the runtime's options (fusion, LLVM, GPU) first"},
+        {"lfw_pairs", FLAG_STR, &o->lfw_pairs, "LFW pairs file"},
+        {"lfw_dir", FLAG_STR, &o->lfw_dir, "aligned LFW root (evaluation after every epoch)"},
+        {"lfw_batch_size", FLAG_INT, &o->lfw_batch_size, "batch size of LFW and validation passes"},
+        {"lfw_nrof_folds", FLAG_INT, &o->lfw_nrof_folds, "LFW cross-validation folds"},
+        {"lfw_distance_metric", FLAG_INT, &o->lfw_distance_metric, "0 squared Euclidean, 1 angular"},
+        {"lfw_use_flipped_images", FLAG_BOOL, &o->lfw_use_flipped_images, "concatenate flipped-image embeddings"},
+        {"lfw_subtract_mean", FLAG_BOOL, &o->lfw_subtract_mean, "subtract the fold's mean embedding"},
+        {"verbose", FLAG_BOOL, &a->verbose, "print the runtime's options (fusion, LLVM, GPU) first"},
     };
-    const int n_specs = (int)(sizeof specs / sizeof specs[0]);
+    _Static_assert(sizeof table / sizeof table[0] <= TRAIN_MAX_FLAGS, "TRAIN_MAX_FLAGS is too small");
+    memcpy(specs, table, sizeof table);
+    return (int)(sizeof table / sizeof table[0]);
+}
+
+/* The values no flag parser checks; 1 after naming the first bad one on stderr. */
+static int check_train_args(const TrainArgs *a) {
+    const RtTrainOpts *o = &a->o;
+    if (check_train_ranges(o)) return 1;
+    const char *bad = o->validation_set_split_ratio < 0 || o->validation_set_split_ratio >= 1
+                          ? "--validation_set_split_ratio must be in [0, 1)"
+                      : o->prelogits_norm_p <= 0 ? "--prelogits_norm_p must be positive"
+                      : o->resume && o->pretrained_model ? "--resume and --pretrained_model exclude each other"
+                      : a->gpu_memory_fraction <= 0 || a->gpu_memory_fraction > 1
+                          ? "--gpu_memory_fraction must be in (0, 1]"
+                      : o->lfw_distance_metric != 0 && o->lfw_distance_metric != 1
+                          ? "--lfw_distance_metric must be 0 or 1"
+                          : NULL;
+    if (bad) fprintf(stderr, "fnrun train: %s\n", bad);
+    return bad != NULL;
+}
+
+/* The checked flags into a's RtTrainOpts, the backends opened, and the run; fnrun's exit code. */
+static int run_train(TrainArgs *a, const FlagSpec *specs, int n_specs, int argc, char **argv, const char *artifact) {
+    RtTrainOpts *o = &a->o;
+    if (a->filter_filename)
+        fprintf(stderr, "fnrun train: note: --filter_filename is not implemented yet and is ignored\n");
+    /* a float in the reference, compared with an integer count: the smallest count that passes */
+    o->min_nrof_val_images_per_class = (int)ceil(a->min_nrof_val);
+    o->artifact = artifact;
+    o->data_dir = a->data_dir;
+    o->seed = (uint64_t)a->seed;
+    o->arguments_text = flags_format(specs, n_specs);
+    o->command_line = flags_join(argc, argv);
+    o->stop = &fnrun_stop_requested;
+    const char *fault = getenv("FN_FAULT_KILL_MIDWRITE"); /* the crash test (tests/cli_checkpoint.sh) */
+    o->kill_midwrite = fault && fault[0] == '1';
+    char logs[4096], models[4096], resume[4096];
+    o->logs_base_dir = cli_path(o->logs_base_dir, logs, sizeof logs);
+    o->models_base_dir = cli_path(o->models_base_dir, models, sizeof models);
+    o->resume = cli_path(o->resume, resume, sizeof resume);
+    CliBackends b;
+    RtStatus st;
+    int rc = fnrun_backends("fnrun train", a->device, a->gpu_memory_fraction, a->verbose,
+                            "training, validation and LFW", &b);
+    if (rc == 0) {
+        o->backend = b.chosen;
+        rc = rt_train(o, NULL, 0, &st);
+        cli_backends_close(&b);
+        if (rc < 0) fprintf(stderr, "fnrun train: %s\n", st.msg);
+    }
+    free((char *)o->arguments_text);
+    free((char *)o->command_line);
+    return rc < 0 ? 1 : 0;
+}
+
+static int cmd_train(int argc, char **argv) {
+    TrainArgs a = {.data_dir = "~/datasets/casia/casia_maxpy_mtcnnalign_182_160",
+                   .device = "cpu",
+                   .model_def = "models.inception_resnet_v1",
+                   .gpu_memory_fraction = 1.0,
+                   .filter_percentile = 100.0};
+    rt_train_defaults(&a.o);
+    a.seed = (int)a.o.seed;
+    FlagSpec specs[TRAIN_MAX_FLAGS];
+    int n_specs = train_flags(&a, specs);
     const char *pos[1];
     int n_pos;
     int r = flags_parse("fnrun train", "ARTIFACT [flags]", specs, n_specs, argc, argv, 2, pos, 1, &n_pos);
@@ -167,60 +228,8 @@ static int cmd_train(int argc, char **argv) {
         fprintf(stderr, "fnrun train: missing ARTIFACT (see fnrun train --help)\n");
         return 2;
     }
-    if (check_train_ranges(&o)) return 2;
-    if (o.validation_set_split_ratio < 0 || o.validation_set_split_ratio >= 1) {
-        fprintf(stderr, "fnrun train: --validation_set_split_ratio must be in [0, 1)\n");
-        return 2;
-    }
-    if (o.prelogits_norm_p <= 0) {
-        fprintf(stderr, "fnrun train: --prelogits_norm_p must be positive\n");
-        return 2;
-    }
-    if (o.resume && o.pretrained_model) {
-        fprintf(stderr, "fnrun train: --resume and --pretrained_model exclude each other\n");
-        return 2;
-    }
-    if (gpu_memory_fraction <= 0 || gpu_memory_fraction > 1) {
-        fprintf(stderr, "fnrun train: --gpu_memory_fraction must be in (0, 1]\n");
-        return 2;
-    }
-    if (o.lfw_distance_metric != 0 && o.lfw_distance_metric != 1) {
-        fprintf(stderr, "fnrun train: --lfw_distance_metric must be 0 or 1\n");
-        return 2;
-    }
-    if (filter_filename)
-        fprintf(stderr, "fnrun train: note: --filter_filename is not implemented yet and is ignored\n");
-    /* a float in the reference, compared with an integer count: the smallest count that passes */
-    o.min_nrof_val_images_per_class = (int)ceil(min_nrof_val);
-    o.artifact = pos[0];
-    o.data_dir = data_dir;
-    o.seed = (uint64_t)seed;
-    o.arguments_text = flags_format(specs, n_specs);
-    o.command_line = flags_join(argc, argv);
-    o.stop = &fnrun_stop_requested;
-    const char *fault = getenv("FN_FAULT_KILL_MIDWRITE"); /* the crash test (tests/cli_checkpoint.sh) */
-    o.kill_midwrite = fault && fault[0] == '1';
-    char logs[4096], models[4096], resume[4096];
-    o.logs_base_dir = cli_path(o.logs_base_dir, logs, sizeof logs);
-    o.models_base_dir = cli_path(o.models_base_dir, models, sizeof models);
-    o.resume = cli_path(o.resume, resume, sizeof resume);
-    CliBackends b;
-    if (fnrun_backends("fnrun train", device, gpu_memory_fraction, verbose, "training, validation and LFW", &b) < 0) {
-        free((char *)o.arguments_text);
-        free((char *)o.command_line);
-        return 1;
-    }
-    o.backend = b.chosen;
-    RtStatus st;
-    int rc = rt_train(&o, NULL, 0, &st);
-    cli_backends_close(&b);
-    free((char *)o.arguments_text);
-    free((char *)o.command_line);
-    if (rc < 0) {
-        fprintf(stderr, "fnrun train: %s\n", st.msg);
-        return 1;
-    }
-    return 0;
+    if (check_train_args(&a)) return 2;
+    return run_train(&a, specs, n_specs, argc, argv, pos[0]);
 }
 
 static int cmd_validate(int argc, char **argv) {

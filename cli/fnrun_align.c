@@ -56,7 +56,7 @@ int fnrun_align(int argc, char **argv) {
     char out[4096];
     o.output_dir = cli_path(pos[1], out, sizeof out);
     RtBackend cpu;
-    fnrun_cpu(&cpu);
+    cli_backend_cpu(&cpu);
     o.backend = &cpu;
     o.command_line = flags_join(argc, argv);
     o.stop = &fnrun_stop_requested;
@@ -120,6 +120,82 @@ static void annotated_name(const char *dir, const char *path, char (*taken)[1024
 
 enum { MAX_ERRORS_SAID = 20 }; /* unreadable images listed; the rest are counted */
 
+/* The three nets of the artifact `model` with the weights of `weights` on cpu, and the folder
+ * `annotate` (when given) made; NULL after saying why on stderr. */
+static RtMtcnn *detect_open(RtBackend *cpu, const char *model, const char *weights, const char *annotate,
+                            RtArtifact *art) {
+    RtStatus st;
+    if (rt_artifact_load(model, art, &st) < 0) {
+        fprintf(stderr, "fnrun detect: %s\n", st.msg);
+        return NULL;
+    }
+    const IrGraph *g[3] = {rt_artifact_graph(art, "pnet/eval"), rt_artifact_graph(art, "rnet/eval"),
+                           rt_artifact_graph(art, "onet/eval")};
+    RtMtcnn *m = g[0] && g[1] && g[2] ? rt_mtcnn_new(cpu, g[0], g[1], g[2], weights, &st) : NULL;
+    if (!m) {
+        fprintf(stderr, "fnrun detect: %s\n", g[0] && g[1] && g[2] ? st.msg : "the artifact lacks the MTCNN graphs pnet/eval, rnet/eval, onet/eval");
+        rt_artifact_free(art);
+        return NULL;
+    }
+    if (annotate && rt_mkdirs(annotate, NULL, 0, &st) < 0) {
+        fprintf(stderr, "fnrun detect: %s\n", st.msg);
+        rt_mtcnn_free(m);
+        rt_artifact_free(art);
+        return NULL;
+    }
+    return m;
+}
+
+/* fnrun detect's run over its images: the nets, the parameters, the annotation folder and the
+ * names written there, and the counts. */
+typedef struct {
+    RtMtcnn *m;
+    const RtMtcnnParams *p;
+    const char *annotate;
+    char (*taken)[1024];
+    int n_annotated, total, unreadable, rc;
+} Detect;
+
+/* One image's faces as rows on stdout (and drawn into the annotation folder); 0 to go on, -1 to
+ * stop (the detector failed). */
+static int detect_image(Detect *d, const char *path) {
+    RtStatus st;
+    RtImage img;
+    RtFace *faces = NULL;
+    int n = 0;
+    if (rt_image_read(path, &img, &st) < 0) {
+        if (++d->unreadable <= MAX_ERRORS_SAID) fprintf(stderr, "fnrun detect: %s\n", st.msg);
+        d->rc = 1;
+        return 0;
+    }
+    if (rt_mtcnn_detect(d->m, &img, d->p, &faces, &n, &st) < 0) {
+        fprintf(stderr, "fnrun detect: %s: %s\n", path, st.msg);
+        rt_image_free(&img);
+        d->rc = 1;
+        return -1;
+    }
+    for (int k = 0; k < n; k++) {
+        const RtFace *f = &faces[k];
+        printf("%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.6f", path, k, f->box[0], f->box[1], f->box[2], f->box[3], f->score);
+        for (int j = 0; j < 10; j++) printf("\t%.4f", f->pts[j]);
+        printf("\n");
+        if (d->annotate) draw(&img, f);
+    }
+    d->total += n;
+    char out[4096] = "";
+    if (d->annotate) {
+        annotated_name(d->annotate, path, d->taken, d->n_annotated++, out, sizeof out);
+        if (rt_image_write_png(out, &img, &st) < 0) {
+            fprintf(stderr, "fnrun detect: %s\n", st.msg);
+            d->rc = 1;
+        }
+    }
+    fprintf(stderr, "%s: %d face%s%s%s\n", path, n, n == 1 ? "" : "s", out[0] ? " -> " : "", out);
+    free(faces);
+    rt_image_free(&img);
+    return 0;
+}
+
 int fnrun_detect(int argc, char **argv) {
     char model_buf[4096];
     const char *model = fnrun_beside_exe("mtcnn.fnc", model_buf, sizeof model_buf), *weights = getenv("FN_MTCNN_WEIGHTS");
@@ -147,79 +223,27 @@ int fnrun_detect(int argc, char **argv) {
         return 2;
     }
     if (check_weights("fnrun detect", weights) < 0) return 2;
-    RtStatus st;
-    RtArtifact art;
     RtBackend cpu;
-    fnrun_cpu(&cpu);
+    cli_backend_cpu(&cpu);
     char dir[4096];
     annotate = cli_path(annotate, dir, sizeof dir);
     rt_blas_threads(1); /* small GEMMs: a second BLAS thread costs more than it gives */
-    if (rt_artifact_load(model, &art, &st) < 0) {
-        fprintf(stderr, "fnrun detect: %s\n", st.msg);
-        return 1;
-    }
-    const IrGraph *g[3] = {rt_artifact_graph(&art, "pnet/eval"), rt_artifact_graph(&art, "rnet/eval"),
-                           rt_artifact_graph(&art, "onet/eval")};
-    RtMtcnn *m = g[0] && g[1] && g[2] ? rt_mtcnn_new(&cpu, g[0], g[1], g[2], weights, &st) : NULL;
-    if (!m) {
-        fprintf(stderr, "fnrun detect: %s\n", g[0] && g[1] && g[2] ? st.msg : "the artifact lacks the MTCNN graphs pnet/eval, rnet/eval, onet/eval");
-        rt_artifact_free(&art);
-        return 1;
-    }
-    int rc = 0, total = 0;
-    if (annotate && rt_mkdirs(annotate, NULL, 0, &st) < 0) {
-        fprintf(stderr, "fnrun detect: %s\n", st.msg);
-        rt_mtcnn_free(m);
-        rt_artifact_free(&art);
-        return 1;
-    }
-    char(*taken)[1024] = annotate ? malloc((size_t)n_pos * sizeof *taken) : NULL;
-    int unreadable = 0, n_annotated = 0;
+    RtArtifact art;
+    RtMtcnn *m = detect_open(&cpu, model, weights, annotate, &art);
+    if (!m) return 1;
+    Detect d = {m, &p, annotate, annotate ? malloc((size_t)n_pos * sizeof *d.taken) : NULL, 0, 0, 0, 0};
     printf("# image\tface\tx1\ty1\tx2\ty2\tscore\tleft_eye_x\tleft_eye_y\tright_eye_x\tright_eye_y\tnose_x\tnose_y"
            "\tmouth_left_x\tmouth_left_y\tmouth_right_x\tmouth_right_y\n");
-    for (int i = 0; i < n_pos; i++) {
-        RtImage img;
-        RtFace *faces = NULL;
-        int n = 0;
-        if (rt_image_read(pos[i], &img, &st) < 0) {
-            if (++unreadable <= MAX_ERRORS_SAID) fprintf(stderr, "fnrun detect: %s\n", st.msg);
-            rc = 1;
-            continue;
-        }
-        if (rt_mtcnn_detect(m, &img, &p, &faces, &n, &st) < 0) {
-            fprintf(stderr, "fnrun detect: %s: %s\n", pos[i], st.msg);
-            rt_image_free(&img);
-            rc = 1;
-            break;
-        }
-        for (int k = 0; k < n; k++) {
-            const RtFace *f = &faces[k];
-            printf("%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.6f", pos[i], k, f->box[0], f->box[1], f->box[2], f->box[3], f->score);
-            for (int j = 0; j < 10; j++) printf("\t%.4f", f->pts[j]);
-            printf("\n");
-            if (annotate) draw(&img, f);
-        }
-        total += n;
-        char out[4096] = "";
-        if (annotate) {
-            annotated_name(annotate, pos[i], taken, n_annotated++, out, sizeof out);
-            if (rt_image_write_png(out, &img, &st) < 0) {
-                fprintf(stderr, "fnrun detect: %s\n", st.msg);
-                rc = 1;
-            }
-        }
-        fprintf(stderr, "%s: %d face%s%s%s\n", pos[i], n, n == 1 ? "" : "s", out[0] ? " -> " : "", out);
-        free(faces);
-        rt_image_free(&img);
-    }
+    for (int i = 0; i < n_pos; i++)
+        if (detect_image(&d, pos[i]) < 0) break;
     fflush(stdout);
-    if (unreadable > MAX_ERRORS_SAID)
-        fprintf(stderr, "fnrun detect: %d more unreadable images not listed\n", unreadable - MAX_ERRORS_SAID);
-    fprintf(stderr, "%d face%s in %d image%s", total, total == 1 ? "" : "s", n_pos, n_pos == 1 ? "" : "s");
-    if (unreadable) fprintf(stderr, ", %d unreadable", unreadable);
+    if (d.unreadable > MAX_ERRORS_SAID)
+        fprintf(stderr, "fnrun detect: %d more unreadable images not listed\n", d.unreadable - MAX_ERRORS_SAID);
+    fprintf(stderr, "%d face%s in %d image%s", d.total, d.total == 1 ? "" : "s", n_pos, n_pos == 1 ? "" : "s");
+    if (d.unreadable) fprintf(stderr, ", %d unreadable", d.unreadable);
     fprintf(stderr, "\n");
-    free(taken);
+    free(d.taken);
     rt_mtcnn_free(m);
     rt_artifact_free(&art);
-    return rc;
+    return d.rc;
 }

@@ -19,8 +19,6 @@ const char *fnrun_beside_exe(const char *name, char *buf, size_t cap);
  * the options printed; "Device: ..." printed. -1 after a message on stderr (cmd: its prefix). */
 int fnrun_backends(const char *cmd, const char *device, double memory_fraction, int verbose, const char *what,
                    CliBackends *b);
-/* The CPU backend with the environment's options (MTCNN's per-image nets, the tools). */
-void fnrun_cpu(RtBackend *be);
 
 int fnrun_import(int argc, char **argv); /* fnrun import SRC -o OUT.ckpt [flags] */
 int fnrun_export(int argc, char **argv); /* fnrun export MODEL -o OUT.onnx [flags] */

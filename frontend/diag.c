@@ -2,7 +2,8 @@
  *
  * What this is: the located-error printer (`file:line:col: error: msg`, the source line, a caret
  * line, then a `note: called from here` per active user-function call) with de-duplication (an
- * error inside a function that runs many times is printed once), and the source-file registry.
+ * error inside a function that runs many times is printed once; the first also goes to the
+ * caller's FnStatus), and the source-file registry.
  * What this is not: the lexer or parser (lex.c, parse.c).
  */
 #define FE_INTERNAL
@@ -211,9 +212,11 @@ void fe_error(FeCtx *c, FeLoc loc, const char *fmt, ...) {
     va_end(ap);
     if (loc.file < 0) {
         fprintf(c->diag, "%s: error: %s\n", c->opt.path ? c->opt.path : "fn", msg);
+        if (c->n_errors == 1) fn_fail(c->st, "%s: error: %s", c->opt.path ? c->opt.path : "fn", msg);
         return;
     }
     fprintf(c->diag, "%s:%d:%d: error: %s\n", c->files[loc.file].path, loc.line, loc.col, msg);
+    if (c->n_errors == 1) fn_fail_at(c->st, c->files[loc.file].path, loc.line, loc.col, "error: %s", msg);
     if (may_quote(c, loc.file)) print_source_line(c, loc);
     /* the active calls, innermost first; runs of one call site (recursion) print once */
     for (int d = c->depth - 1, k = 0; d >= 0; k++) {
@@ -241,4 +244,5 @@ void fe_error_plain(FeCtx *c, const char *where, const char *fmt, ...) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     fprintf(c->diag, "%s: error: %s\n", where, msg);
+    if (c->n_errors == 1) fn_fail(c->st, "%s: error: %s", where, msg);
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "ir/ir.h"
+#include "ir/status.h"
 
 typedef struct {
     const char *name;
@@ -43,13 +44,15 @@ typedef struct {
  * as `file:line:col: error: message`, then the source line, then a caret line; all errors are
  * collected (parse errors recover at statement level; a failed expression yields an error value
  * that propagates silently). Returns NULL if any error; *n_errors gets the count (n_errors may be
- * NULL). Never exits, never asserts on user mistakes. */
-IrGraph *fe_compile(const FeOptions *opt, FILE *diag, int *n_errors);
+ * NULL), and st (ir/status.h; may be NULL) the first error's line as printed (`file:line:col:
+ * error: message`, or `path: error: message` where it has no place), for callers that want the
+ * reason without reading diag. Never exits, never asserts on user mistakes. */
+IrGraph *fe_compile(const FeOptions *opt, FILE *diag, int *n_errors, FnStatus *st);
 /* The same with the model's text given in memory (len bytes, no NUL needed); opt->path names it
  * in diagnostics, and its imports are resolved relative to opt->path's folder. limits: NULL for
  * the defaults. */
 IrGraph *fe_compile_text(const FeOptions *opt, const FeLimits *limits, const char *text, size_t len,
-                         FILE *diag, int *n_errors);
+                         FILE *diag, int *n_errors, FnStatus *st);
 
 #ifdef FE_INTERNAL
 /* ============================ internals shared by the frontend/ sources
@@ -246,6 +249,7 @@ typedef struct FeCtx {
     FeOptions opt;
     FILE *diag;
     int n_errors;
+    FnStatus *st; /* gets the first error (fe_compile's caller's; may be NULL) */
     FeArena arena;
     IrGraph *g;
     /* sources */

@@ -854,11 +854,12 @@ static void evaluate(FeCtx *c, int f) {
 
 /* text NULL: read opt->path from disk. */
 static IrGraph *compile(const FeOptions *opt, const FeLimits *limits, const char *text,
-                        size_t len, FILE *diag, int *n_errors) {
+                        size_t len, FILE *diag, int *n_errors, FnStatus *st) {
     FeCtx c;
     memset(&c, 0, sizeof c);
     c.opt = *opt;
     c.diag = diag ? diag : stderr;
+    c.st = st;
     FeLimits none = {0, 0, 0, 0};
     const FeLimits *l = limits ? limits : &none;
     c.lim.steps = l->steps > 0 ? l->steps : FE_MAX_STEPS;
@@ -892,11 +893,11 @@ static IrGraph *compile(const FeOptions *opt, const FeLimits *limits, const char
     return g;
 }
 
-IrGraph *fe_compile(const FeOptions *opt, FILE *diag, int *n_errors) {
-    return compile(opt, NULL, NULL, 0, diag, n_errors);
+IrGraph *fe_compile(const FeOptions *opt, FILE *diag, int *n_errors, FnStatus *st) {
+    return compile(opt, NULL, NULL, 0, diag, n_errors, st);
 }
 
 IrGraph *fe_compile_text(const FeOptions *opt, const FeLimits *limits, const char *text, size_t len,
-                         FILE *diag, int *n_errors) {
-    return compile(opt, limits, text ? text : "", text ? len : 0, diag, n_errors);
+                         FILE *diag, int *n_errors, FnStatus *st) {
+    return compile(opt, limits, text ? text : "", text ? len : 0, diag, n_errors, st);
 }

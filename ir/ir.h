@@ -26,6 +26,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ir/status.h"
+
 #define IR_MAX_RANK 6
 #define IR_MAX_IN 8
 #define IR_NONE (-1)
@@ -247,8 +249,8 @@ int ir_vjp(IrGraph *g, IrId id, IrId dy, IrId *dx);
 /* ---- checks and text ------------------------------------------------------------------------- */
 int ir_verify(IrGraph *g); /* 0 ok; -1 with g->err */
 void ir_print(const IrGraph *g, FILE *f);
-/* Parses the text of ir_print into a new graph; NULL with a message in err. */
-IrGraph *ir_parse_text(const char *text, char *err, size_t errcap);
+/* Parses the text of ir_print into a new graph; NULL with a message in st (ir/status.h). */
+IrGraph *ir_parse_text(const char *text, FnStatus *st);
 /* The product of dims; -1 when a dim is negative or the product exceeds IR_MAX_NUMEL. */
 int64_t ir_numel(const int64_t *dims, int rank);
 

@@ -1,6 +1,7 @@
 /* The IR text parser: reads what ir_print writes (for tests and hand-written pass inputs).
  * Shapes after ':' are checked against the inferred ones; marks are not part of the text. */
 #include "ir/ir.h"
+#include "ir/status.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -10,8 +11,7 @@
 typedef struct {
     const char *p;
     int line;
-    char *err;
-    size_t errcap;
+    FnStatus *st;
     IrGraph *g;
     IrId *map;
     int n_map, cap_map;
@@ -23,8 +23,7 @@ static int fail(P *p, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(p->err, p->errcap, "line %d: %s", p->line, msg);
-    return -1;
+    return fn_fail(p->st, "line %d: %s", p->line, msg);
 }
 
 static void ws(P *p) {
@@ -232,8 +231,8 @@ static int line(P *p) {
     return 0;
 }
 
-IrGraph *ir_parse_text(const char *text, char *err, size_t errcap) {
-    P p = {text, 1, err, errcap, ir_graph_new(), NULL, 0, 0};
+IrGraph *ir_parse_text(const char *text, FnStatus *st) {
+    P p = {text, 1, st, ir_graph_new(), NULL, 0, 0};
     int rc = 0;
     while (*p.p && rc == 0) {
         ws(&p);

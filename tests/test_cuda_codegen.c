@@ -25,15 +25,16 @@ static int nvrtc_ok = 1; /* cleared when NVRTC is absent */
 static int compile(const char *what, const char *src) {
     void *cubin;
     size_t n;
-    char *log, err[256];
-    int rc = cu_nvrtc_compile(src, "test.cu", "sm_90", NULL, &cubin, &n, &log, err, sizeof err);
+    char *log;
+    FnStatus st = {""};
+    int rc = cu_nvrtc_compile(src, "test.cu", "sm_90", NULL, &cubin, &n, &log, &st);
     if (rc == -2) {
-        printf("  %s: not compiled (%s)\n", what, err);
+        printf("  %s: not compiled (%s)\n", what, st.msg);
         nvrtc_ok = 0;
         return -1;
     }
     int clean = rc == 0 && (!log || !log[0]);
-    if (!clean) printf("  %s: %s\n%s\n", what, err, log ? log : "");
+    if (!clean) printf("  %s: %s\n%s\n", what, st.msg, log ? log : "");
     else printf("  %s: compiled for sm_90 by NVRTC, %zu-byte cubin, no warnings\n", what, n);
     free(cubin);
     free(log);
@@ -43,9 +44,10 @@ static int compile(const char *what, const char *src) {
 static void golden(const char *model, int training, int fused, const char *file) {
     IrGraph *g = build(model, training, PASS_OPT_SGD);
     CuModule a, b;
-    char err[256], path[256];
-    if (!CHECK(g && drv_cuda_module(g, training, fused, 5, &a, NULL, err, sizeof err) == 0, "%s: %s", model, err)) return;
-    CHECK(drv_cuda_module(g, training, fused, 5, &b, NULL, err, sizeof err) == 0 && !strcmp(a.source, b.source), "%s: the same text twice",
+    char path[256];
+    FnStatus st;
+    if (!CHECK(g && drv_cuda_module(g, training, fused, 5, &a, NULL, &st) == 0, "%s: %s", model, st.msg)) return;
+    CHECK(drv_cuda_module(g, training, fused, 5, &b, NULL, &st) == 0 && !strcmp(a.source, b.source), "%s: the same text twice",
           model);
     snprintf(path, sizeof path, "tests/golden/%s", file);
     if (getenv("FN_UPDATE_GOLDEN")) {
@@ -127,10 +129,10 @@ int main(void) {
     for (size_t k = 0; k < sizeof graphs / sizeof graphs[0]; k++) {
         IrGraph *g = build("models/inception_resnet_v1.fn", graphs[k].training, graphs[k].opt);
         CuModule m;
-        char err[256];
+        FnStatus st;
         int half = 0;
-        if (!CHECK(g && drv_cuda_module(g, graphs[k].training, graphs[k].fused, 90, &m, &half, err, sizeof err) == 0,
-                   "%s: %s", graphs[k].what, err)) {
+        if (!CHECK(g && drv_cuda_module(g, graphs[k].training, graphs[k].fused, 90, &m, &half, &st) == 0,
+                   "%s: %s", graphs[k].what, st.msg)) {
             ir_graph_free(g);
             continue;
         }
@@ -159,14 +161,15 @@ int main(void) {
             void *c1, *c2, *c3;
             size_t n1, n2, n3;
             int h1, h2, h3;
-            char *l1, *l2, *l3, err[256];
-            int r1 = cu_compile_cached(src, "sm_90", dir, NULL, &c1, &n1, &h1, &l1, err, sizeof err);
-            int r2 = cu_compile_cached(src, "sm_90", dir, NULL, &c2, &n2, &h2, &l2, err, sizeof err);
+            char *l1, *l2, *l3;
+            FnStatus st;
+            int r1 = cu_compile_cached(src, "sm_90", dir, NULL, &c1, &n1, &h1, &l1, &st);
+            int r2 = cu_compile_cached(src, "sm_90", dir, NULL, &c2, &n2, &h2, &l2, &st);
             CHECK(r1 == 0 && r2 == 0 && !h1 && h2 && n1 == n2 && !memcmp(c1, c2, n1), "kernel cache: miss, then hit (%zu bytes)", n1);
             char cmd[300];
             snprintf(cmd, sizeof cmd, "for f in %s/*.cubin; do head -c 20 \"$f\" > \"$f.x\" && mv \"$f.x\" \"$f\"; done", dir);
             int sys = system(cmd);
-            int r3 = cu_compile_cached(src, "sm_90", dir, NULL, &c3, &n3, &h3, &l3, err, sizeof err);
+            int r3 = cu_compile_cached(src, "sm_90", dir, NULL, &c3, &n3, &h3, &l3, &st);
             CHECK(sys == 0 && r3 == 0 && !h3 && n3 == n1, "a truncated cache entry is recompiled");
             free(c1), free(c2), free(c3), free(l1), free(l2), free(l3);
             snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -259,13 +259,13 @@ static void run_case(const FxCase *c, int idx, const char *dir) {
     RtStatus st;
     RtPlan p = {0};
     CuModule m = {0};
-    char err[512] = "", path[512], so[512], cmd[1600];
+    char path[512], so[512], cmd[1600];
     void *lib = NULL;
     if (!CHECK(rt_bind_syms(g, c->b, c->nb, sym, &st) == 0 &&
                    rt_plan_build(&p, g, sym, NULL, 0, c->training, 4, RT_PLAN_FUSE, &st) == 0,
                "%s: plan: %s", c->model, st.msg))
         goto done;
-    if (!CHECK(cu_emit_fused(g, &p.fusion, p.numel, NULL, &m, err, sizeof err) == 0, "%s: fused module: %s", c->model, err))
+    if (!CHECK(cu_emit_fused(g, &p.fusion, p.numel, NULL, &m, &st) == 0, "%s: fused module: %s", c->model, st.msg))
         goto done;
     snprintf(path, sizeof path, "%s/module.cpp", dir);
     snprintf(so, sizeof so, "%s/module_%d.so", dir, idx);

@@ -62,11 +62,14 @@ static void check_file(const char *path) {
     FILE *d = open_memstream(&diag, &diag_len);
     FeOptions o = {path, NULL, 0, 1};
     int n_errors = -1;
-    IrGraph *g = fe_compile(&o, d, &n_errors);
+    FnStatus st = {""};
+    IrGraph *g = fe_compile(&o, d, &n_errors, &st);
     fclose(d);
     CHECK(g == NULL, "%s fails to compile", path);
     if (g) ir_graph_free(g);
     CHECK(n_errors == n_ex, "%s: %d errors expected, got %d:\n%s", path, n_ex, n_errors, diag);
+    CHECK(st.msg[0] && !strncmp(diag, st.msg, strlen(st.msg)) && diag[strlen(st.msg)] == '\n',
+          "%s: the status holds the first diagnostic line: \"%s\"", path, st.msg);
 
     for (int i = 0; i < n_ex; i++) {
         char head[512];
@@ -138,7 +141,7 @@ static void test_command_line(void) {
     FeDefine defs[] = {{"embedding_size", 256}, {"embeding_size", 512}};
     FeOptions o = {"models/mtcnn/rnet.fn", defs, 2, 1};
     int n_errors = -1;
-    IrGraph *g = fe_compile(&o, d, &n_errors);
+    IrGraph *g = fe_compile(&o, d, &n_errors, NULL);
     fclose(d);
     CHECK(g == NULL && n_errors == 2, "two -D of undeclared dims: 2 errors, got %d", n_errors);
     CHECK(
@@ -151,11 +154,14 @@ static void test_command_line(void) {
     diag = NULL;
     d = open_memstream(&diag, &len);
     FeOptions o2 = {DIR_PATH "/no_such_model.fn", NULL, 0, 1};
-    g = fe_compile(&o2, d, &n_errors);
+    FnStatus st = {""};
+    g = fe_compile(&o2, d, &n_errors, &st);
     fclose(d);
     CHECK(g == NULL && n_errors == 1 &&
               strstr(diag, "no_such_model.fn: error: cannot read model file") != NULL,
           "a missing model file is one error: %s", diag);
+    CHECK(strstr(st.msg, "no_such_model.fn: error: cannot read model file") != NULL,
+          "and the status says so: %s", st.msg);
     free(diag);
 }
 

@@ -16,7 +16,7 @@
 static IrGraph *compile(const char *path, const FeDefine *defs, int n_defs, int training) {
     FeOptions o = {path, defs, n_defs, training};
     int n_errors = -1;
-    IrGraph *g = fe_compile(&o, stderr, &n_errors);
+    IrGraph *g = fe_compile(&o, stderr, &n_errors, NULL);
     CHECK(g != NULL && n_errors == 0, "%s compiles (%d errors)", path, n_errors);
     return g;
 }
@@ -290,7 +290,7 @@ static IrGraph *compile_text(const char *text, const FeDefine *defs, int n_defs,
     fclose(f);
     FILE *d = fmemopen(diag, cap, "w");
     FeOptions o = {path, defs, n_defs, 1};
-    IrGraph *g = fe_compile(&o, d, n_errors);
+    IrGraph *g = fe_compile(&o, d, n_errors, NULL);
     fclose(d);
     remove(path);
     return g;
@@ -347,7 +347,7 @@ static void test_from_memory(void) {
                       "output y = y\n";
     FeOptions o = {"models/memory.fn", NULL, 0, 0};
     int n_errors = -1;
-    IrGraph *g = fe_compile_text(&o, NULL, src, strlen(src), stderr, &n_errors);
+    IrGraph *g = fe_compile_text(&o, NULL, src, strlen(src), stderr, &n_errors, NULL);
     CHECK(g != NULL && n_errors == 0 && ir_output(g, "y") != IR_NONE,
           "a model from memory compiles, importing models/lib (%d errors)", n_errors);
     ir_graph_free(g);
@@ -355,17 +355,20 @@ static void test_from_memory(void) {
     size_t len = 0;
     FILE *d = open_memstream(&diag, &len);
     const char bad[] = "x = input(\"x\", [4])\ny = relu(q)\n";
-    g = fe_compile_text(&o, NULL, bad, sizeof bad - 1, d, &n_errors);
+    FnStatus st = {""};
+    g = fe_compile_text(&o, NULL, bad, sizeof bad - 1, d, &n_errors, &st);
     fclose(d);
     CHECK(g == NULL && n_errors == 1 && strstr(diag, "models/memory.fn:2:10: error: unknown identifier 'q'"),
           "its errors are located in opt.path: %s", diag);
+    CHECK(!strcmp(st.msg, "models/memory.fn:2:10: error: unknown identifier 'q'"),
+          "the status holds the first error as printed: %s", st.msg);
     free(diag);
     /* lower limits, where given, apply */
     const char loop[] = "x = input(\"x\", [4])\nrepeat 50 r { x = relu(x) + 1.0 }\n";
     FeLimits lim = {0, 40, 0, 0};
     diag = NULL;
     d = open_memstream(&diag, &len);
-    g = fe_compile_text(&o, &lim, loop, sizeof loop - 1, d, &n_errors);
+    g = fe_compile_text(&o, &lim, loop, sizeof loop - 1, d, &n_errors, NULL);
     fclose(d);
     CHECK(g == NULL && strstr(diag, "error: the model builds more than 40 IR nodes, the limit"),
           "FeLimits.nodes applies: %s", diag);

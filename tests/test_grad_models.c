@@ -12,7 +12,7 @@
 static void check_model(const char *path, const RtBinding *b, int nb, int label_range) {
     FeOptions fo = {path, NULL, 0, 1};
     int nerr = 0;
-    IrGraph *g = fe_compile(&fo, stderr, &nerr);
+    IrGraph *g = fe_compile(&fo, stderr, &nerr, NULL);
     if (!CHECK(g != NULL, "%s: %d frontend errors", path, nerr)) return;
     int n_params = 0;
     for (IrId i = 0; i < g->n_nodes; i++) n_params += g->nodes[i].op == IR_OP_PARAM;

@@ -222,10 +222,11 @@ static void test_recompute(void) {
     CHECK(relu_read == 0, "fused: the batch norm's mask reads no written relu");
     pass_fusion_free(&f);
     /* copies survive printing, parsing and artifacts (hash-consing would merge them otherwise) */
-    char *t1 = print_to_string(g), err[256] = "";
+    char *t1 = print_to_string(g);
+    RtStatus st = {""}; /* ir_parse_text and the artifact's functions fill the same status */
     CHECK(strstr(t1, "{copy=1}") || strstr(t1, " copy=1}"), "the printer shows copies");
-    IrGraph *back = ir_parse_text(t1, err, sizeof err);
-    if (CHECK(back != NULL, "parse: %s", err)) {
+    IrGraph *back = ir_parse_text(t1, &st);
+    if (CHECK(back != NULL, "parse: %s", st.msg)) {
         char *t2 = print_to_string(back);
         CHECK(strcmp(t1, t2) == 0 && back->n_nodes == g->n_nodes, "print -> parse -> print keeps the copies");
         free(t2);
@@ -233,7 +234,6 @@ static void test_recompute(void) {
     }
     const char *path = "test_ir_recompute.fnc", *names[1] = {"train"};
     IrGraph *gs1[1] = {g};
-    RtStatus st;
     RtArtifact a;
     if (CHECK(rt_artifact_save(path, "model.fn", gs1, names, 1, &st) == 0 && rt_artifact_load(path, &a, &st) == 0,
               "artifact: %s", st.msg)) {
@@ -276,9 +276,9 @@ static void test_artifact(void) {
         IrId logits = ir_make(g, IR_OP_MATMUL, in2, 2, NULL);
         ir_set_output(g, "loss", ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_SOFTMAX_XENT, logits, l), 0, 1, NULL));
         CHECK(pass_autodiff(&g, &ctx) == 0 && ir_output(g, "grad/layer/w") != IR_NONE, "autodiff adds grad/layer/w");
-        char *t3 = print_to_string(g), err[256] = "";
-        IrGraph *back = ir_parse_text(t3, err, sizeof err);
-        CHECK(back != NULL, "parse the printed IR: %s", err);
+        char *t3 = print_to_string(g);
+        IrGraph *back = ir_parse_text(t3, &st);
+        CHECK(back != NULL, "parse the printed IR: %s", st.msg);
         if (back) {
             char *t4 = print_to_string(back);
             CHECK(strcmp(t3, t4) == 0, "print -> parse -> print is the identity:\n%s\n---\n%s", t3, t4);
@@ -286,8 +286,8 @@ static void test_artifact(void) {
             ir_graph_free(back);
         }
         free(t3);
-        CHECK(ir_parse_text("%0 = frob() {} : f[]\n", err, sizeof err) == NULL && strstr(err, "unknown op frob"),
-              "parser rejects an unknown op: %s", err);
+        CHECK(ir_parse_text("%0 = frob() {} : f[]\n", &st) == NULL && strstr(st.msg, "unknown op frob"),
+              "parser rejects an unknown op: %s", st.msg);
         free(t1);
         free(t2);
         CHECK(a.graphs[0]->n_marks == 1, "marks survive");
@@ -333,9 +333,10 @@ static void test_text_round_trip(void) {
     ctx.optimizer = PASS_OPT_ADAM;
     IrGraph *g = drv_build("models/inception_resnet_v1.fn", NULL, 0, 1, &ctx, stderr);
     if (!CHECK(g != NULL, "Inception-ResNet-v1 builds")) return;
-    char *t1 = print_to_string(g), err[256] = "";
-    IrGraph *back = ir_parse_text(t1, err, sizeof err);
-    if (CHECK(back != NULL, "the printed training step parses: %s", err)) {
+    char *t1 = print_to_string(g);
+    FnStatus st = {""};
+    IrGraph *back = ir_parse_text(t1, &st);
+    if (CHECK(back != NULL, "the printed training step parses: %s", st.msg)) {
         char *t2 = print_to_string(back);
         CHECK(strcmp(t1, t2) == 0 && back->n_nodes == g->n_nodes, "print -> parse -> print is the identity (%d nodes)",
               g->n_nodes);

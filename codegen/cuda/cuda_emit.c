@@ -217,7 +217,7 @@ static int add_binary(Builder *b, size_t i, int layout) {
     return add_kernel(b, name, body);
 }
 
-static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, char *err, size_t errcap) {
+static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, FnStatus *st) {
     const IrNode *n = &g->nodes[id];
     p->node = id;
     p->work = CU_KERNELS;
@@ -297,10 +297,7 @@ static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, char 
         return 0;
     default: break;
     }
-    if (!fixed) {
-        snprintf(err, errcap, "node %%%d: the CUDA target has no kernel for op %s", (int)id, ir_op_info[n->op].name);
-        return -1;
-    }
+    if (!fixed) return fn_fail(st, "node %%%d: the CUDA target has no kernel for op %s", (int)id, ir_op_info[n->op].name);
     p->kernel[p->n_kernels++] = add_fixed_typed(b, fixed, half);
     return 0;
 }
@@ -553,7 +550,7 @@ static int add_group(Builder *b, const IrGraph *g, const PassFusion *f, int gi, 
 }
 
 static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *numel, const size_t *esize, CuModule *m,
-                       char *err, size_t errcap) {
+                       FnStatus *st) {
     memset(m, 0, sizeof *m);
     m->k_sum_part = m->k_sum = m->k_sum_multi = m->k_round_weights = m->k_ema = m->k_copy_segs = -1;
     Builder b = {.esize = esize};
@@ -569,12 +566,12 @@ static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *num
     for (IrId id = 0; id < g->n_nodes; id++) {
         const IrNode *n = &g->nodes[id];
         if (n->dtype != IR_DT_FLOAT && n->op != IR_OP_INPUT && n->op != IR_OP_ASSIGN) {
-            snprintf(err, errcap, "node %%%d (%s): only float32 tensors run on the GPU", (int)id, ir_op_info[n->op].name);
+            fn_fail(st, "node %%%d (%s): only float32 tensors run on the GPU", (int)id, ir_op_info[n->op].name);
             goto fail;
         }
         int gi = m->n_groups ? f->group_of[id] : -1;
         if (gi < 0) {
-            if (plan_node(g, id, &b, &m->plan[id], err, errcap) < 0) goto fail;
+            if (plan_node(g, id, &b, &m->plan[id], st) < 0) goto fail;
             continue;
         }
         m->plan[id].node = id;
@@ -582,8 +579,7 @@ static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *num
         m->plan[id].bf16[0] = m->plan[id].bf16[1] = -1;
         if (f->run_at[gi] != id) continue; /* the group runs at run_at */
         if (add_group(&b, g, f, gi, numel, &m->groups[gi], &bodies, &n_bodies, &body_kernel) < 0) {
-            snprintf(err, errcap, "fused group %d (ending at node %%%d): its operands or sums have two row lengths", gi,
-                     (int)id);
+            fn_fail(st, "fused group %d (ending at node %%%d): its operands or sums have two row lengths", gi, (int)id);
             goto fail;
         }
         m->plan[id].work = CU_FUSED;
@@ -671,13 +667,13 @@ void cu_module_counts(const IrGraph *g, const CuModule *m, int *launches, int *g
     }
 }
 
-int cu_emit_graph(const IrGraph *g, CuModule *m, char *err, size_t errcap) {
-    return emit_module(g, NULL, NULL, NULL, m, err, errcap);
+int cu_emit_graph(const IrGraph *g, CuModule *m, FnStatus *st) {
+    return emit_module(g, NULL, NULL, NULL, m, st);
 }
 
 int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, const size_t *esize, CuModule *m,
-                  char *err, size_t errcap) {
-    return emit_module(g, f, numel, esize, m, err, errcap);
+                  FnStatus *st) {
+    return emit_module(g, f, numel, esize, m, st);
 }
 
 char *cu_emit_catalogue(int *n_kernels) {

@@ -87,8 +87,8 @@ void cu_group_shape(int sm_count, const CuGroup *cg, int64_t domain, int64_t *co
                     int64_t *chunk);
 
 /* The unfused module: a kernel per op, sizes as arguments (one module for every binding).
- * 0, or -1 with a message in err (an op or dtype the GPU target cannot run). */
-int cu_emit_graph(const IrGraph *g, CuModule *m, char *err, size_t errcap);
+ * 0, or -1 with a message in st (an op or dtype the GPU target cannot run). */
+int cu_emit_graph(const IrGraph *g, CuModule *m, FnStatus *st);
 /* The fused module for fusion f of g at element counts numel: a kernel per distinct group
  * (structurally equal groups share one), the other nodes as cu_emit_graph writes them. Sizes
  * are still arguments, but the layout (which operands are full, suffixes or scalars) and BCAST's
@@ -98,7 +98,7 @@ int cu_emit_graph(const IrGraph *g, CuModule *m, char *err, size_t errcap);
  * operands in bfloat16). -1 with a message when a group cannot be written (operands of two row
  * lengths, sums of another length than the row's or one). */
 int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, const size_t *esize, CuModule *m,
-                  char *err, size_t errcap);
+                  FnStatus *st);
 void cu_module_free(CuModule *m);
 /* Kernel launches and cuBLAS GEMMs a step of m makes, about: a fused group with sums launches
  * once (its last blocks finish up to CU_MAX_SUMS sums; the runtime launches fn_sum_lead_multi

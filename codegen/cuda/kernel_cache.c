@@ -51,10 +51,10 @@ static void *cache_read(const char *path, size_t *n) {
 }
 
 int cu_compile_cached(const char *src, const char *arch, const char *dir, const char *lib, void **cubin,
-                      size_t *n_cubin, int *hit, char **log, char *err, size_t errcap) {
+                      size_t *n_cubin, int *hit, char **log, FnStatus *st) {
     char path[4200], tmp[4300];
     *hit = 0;
-    if (!dir || !*dir) return cu_nvrtc_compile(src, "fn_module.cu", arch, lib, cubin, n_cubin, log, err, errcap);
+    if (!dir || !*dir) return cu_nvrtc_compile(src, "fn_module.cu", arch, lib, cubin, n_cubin, log, st);
     int major = 0, minor = 0;
     if (cu_nvrtc_version(lib, &major, &minor) < 0) major = minor = -1;
     uint64_t h = fnv1a(0xcbf29ce484222325ULL, src, strlen(src));
@@ -69,7 +69,7 @@ int cu_compile_cached(const char *src, const char *arch, const char *dir, const 
         *log = calloc(1, 1);
         return 0;
     }
-    int rc = cu_nvrtc_compile(src, "fn_module.cu", arch, lib, cubin, n_cubin, log, err, errcap);
+    int rc = cu_nvrtc_compile(src, "fn_module.cu", arch, lib, cubin, n_cubin, log, st);
     if (rc < 0) return rc;
     mkdirs(dir);
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());

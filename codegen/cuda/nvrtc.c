@@ -23,17 +23,17 @@ typedef struct {
 static const char *const lib_names[] = {"libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12",
                                         "/usr/local/cuda/lib64/libnvrtc.so"};
 
-/* the library (lib, else the system's) and its entry points into v; 0, or -2 with err */
-static int nvrtc_load(Nvrtc *v, const char *lib, char *err, size_t errcap) {
+/* the library (lib, else the system's) and its entry points into v; 0, or -2 with a message */
+static int nvrtc_load(Nvrtc *v, const char *lib, FnStatus *st) {
     memset(v, 0, sizeof *v);
     if (lib && !(v->lib = dlopen(lib, RTLD_NOW | RTLD_LOCAL))) { /* tests: the host emulation */
-        snprintf(err, errcap, "FN_CUDA_EMULATOR=%s: %s", lib, dlerror());
+        fn_fail(st, "FN_CUDA_EMULATOR=%s: %s", lib, dlerror());
         return -2;
     }
     for (size_t i = 0; i < sizeof lib_names / sizeof lib_names[0] && !v->lib; i++)
         v->lib = dlopen(lib_names[i], RTLD_NOW | RTLD_LOCAL);
     if (!v->lib) {
-        snprintf(err, errcap, "NVRTC not found (tried libnvrtc.so, .so.13, .so.12, /usr/local/cuda/lib64)");
+        fn_fail(st, "NVRTC not found (tried libnvrtc.so, .so.13, .so.12, /usr/local/cuda/lib64)");
         return -2;
     }
 #define SYM(field, sym) *(void **)&v->field = dlsym(v->lib, sym)
@@ -48,7 +48,7 @@ static int nvrtc_load(Nvrtc *v, const char *lib, char *err, size_t errcap) {
 #undef SYM
     if (!v->create || !v->compile || !v->log_size || !v->get_log || !v->cubin_size || !v->get_cubin ||
         !v->destroy || !v->version) {
-        snprintf(err, errcap, "the NVRTC library lacks an entry point fn needs");
+        fn_fail(st, "the NVRTC library lacks an entry point fn needs");
         dlclose(v->lib);
         return -2;
     }
@@ -61,38 +61,34 @@ static int nvrtc_load(Nvrtc *v, const char *lib, char *err, size_t errcap) {
 static pthread_once_t nvrtc_once = PTHREAD_ONCE_INIT;
 static Nvrtc nvrtc_lib;
 static int nvrtc_rc;
-static char nvrtc_err[512];
+static FnStatus nvrtc_st;
 
-static void nvrtc_load_once(void) { nvrtc_rc = nvrtc_load(&nvrtc_lib, NULL, nvrtc_err, sizeof nvrtc_err); }
+static void nvrtc_load_once(void) { nvrtc_rc = nvrtc_load(&nvrtc_lib, NULL, &nvrtc_st); }
 
-static int nvrtc_open(Nvrtc *v, const char *lib, char *err, size_t errcap) {
-    if (lib && *lib) return nvrtc_load(v, lib, err, errcap);
+static int nvrtc_open(Nvrtc *v, const char *lib, FnStatus *st) {
+    if (lib && *lib) return nvrtc_load(v, lib, st);
     pthread_once(&nvrtc_once, nvrtc_load_once);
     *v = nvrtc_lib;
-    if (nvrtc_rc < 0) snprintf(err, errcap, "%s", nvrtc_err);
+    if (nvrtc_rc < 0) fn_fail(st, "%s", nvrtc_st.msg);
     return nvrtc_rc;
 }
 
 int cu_nvrtc_version(const char *lib, int *major, int *minor) {
     Nvrtc v;
-    char err[128];
-    if (nvrtc_open(&v, lib, err, sizeof err) < 0) return -1;
+    if (nvrtc_open(&v, lib, NULL) < 0) return -1;
     return v.version(major, minor) == 0 ? 0 : -1;
 }
 
 int cu_nvrtc_compile(const char *src, const char *name, const char *arch, const char *lib, void **cubin,
-                     size_t *n_cubin, char **log, char *err, size_t errcap) {
+                     size_t *n_cubin, char **log, FnStatus *st) {
     *cubin = NULL;
     *n_cubin = 0;
     *log = NULL;
     Nvrtc v;
-    int rc = nvrtc_open(&v, lib, err, errcap);
+    int rc = nvrtc_open(&v, lib, st);
     if (rc < 0) return rc;
     nvrtcProgram prog = NULL;
-    if (v.create(&prog, src, name, 0, NULL, NULL) != 0) {
-        snprintf(err, errcap, "nvrtcCreateProgram failed");
-        return -1;
-    }
+    if (v.create(&prog, src, name, 0, NULL, NULL) != 0) return fn_fail(st, "nvrtcCreateProgram failed");
     char arch_opt[64];
     snprintf(arch_opt, sizeof arch_opt, "--gpu-architecture=%s", arch);
     const char *opts[] = {arch_opt, "--std=c++17", "--restrict"};
@@ -106,10 +102,10 @@ int cu_nvrtc_compile(const char *src, const char *name, const char *arch, const 
         *cubin = malloc(*n_cubin);
         v.get_cubin(prog, *cubin);
     } else if (rc == 0) {
-        snprintf(err, errcap, "NVRTC gave no cubin for %s", arch);
+        fn_fail(st, "NVRTC gave no cubin for %s", arch);
         rc = -1;
     }
-    if (rc < 0 && crc != 0) snprintf(err, errcap, "NVRTC could not compile %s for %s", name, arch);
+    if (rc < 0 && crc != 0) fn_fail(st, "NVRTC could not compile %s for %s", name, arch);
     v.destroy(&prog);
     return rc;
 }

@@ -41,14 +41,14 @@ const char *ll_jit_cpu(void) {
     return host_cpu;
 }
 
-static LlJit *fail_err(LLVMErrorRef e, const char *what, char *err, int cap) {
+static LlJit *fail_err(LLVMErrorRef e, const char *what, FnStatus *st) {
     char *m = LLVMGetErrorMessage(e);
-    snprintf(err, (size_t)cap, "%s: %s", what, m);
+    fn_fail(st, "%s: %s", what, m);
     LLVMDisposeErrorMessage(m);
     return NULL;
 }
 
-static LLVMTargetMachineRef host_machine(char *err, int cap) {
+static LLVMTargetMachineRef host_machine(FnStatus *st) {
     char *triple = LLVMGetDefaultTargetTriple(), *features = LLVMGetHostCPUFeatures(), *msg = NULL;
     LLVMTargetRef target;
     LLVMTargetMachineRef tm = NULL;
@@ -56,15 +56,15 @@ static LLVMTargetMachineRef host_machine(char *err, int cap) {
         tm = LLVMCreateTargetMachine(target, triple, host_cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocDefault,
                                      LLVMCodeModelJITDefault);
     else
-        snprintf(err, (size_t)cap, "LLVM has no target for %s: %s", triple, msg);
+        fn_fail(st, "LLVM has no target for %s: %s", triple, msg);
     LLVMDisposeMessage(msg);
     LLVMDisposeMessage(triple);
     LLVMDisposeMessage(features);
     return tm;
 }
 
-LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, const char *asm_file, char *err,
-                  int cap) {
+LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, const char *asm_file,
+                  FnStatus *st) {
     pthread_once(&init_once, init_llvm);
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
     LLVMContextRef ctx = LLVMOrcThreadSafeContextGetContext(tsc);
@@ -72,12 +72,12 @@ LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *f
     LLVMModuleRef mod = NULL;
     char *msg = NULL;
     if (LLVMParseIRInContext(ctx, buf, &mod, &msg)) { /* takes the buffer */
-        snprintf(err, (size_t)cap, "LLVM rejected the generated IR: %s", msg);
+        fn_fail(st, "LLVM rejected the generated IR: %s", msg);
         LLVMDisposeMessage(msg);
         LLVMOrcDisposeThreadSafeContext(tsc);
         return NULL;
     }
-    LLVMTargetMachineRef tm = host_machine(err, cap);
+    LLVMTargetMachineRef tm = host_machine(st);
     if (!tm) {
         LLVMDisposeModule(mod);
         LLVMOrcDisposeThreadSafeContext(tsc);
@@ -97,7 +97,7 @@ LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *f
         LLVMDisposeModule(mod);
         LLVMDisposeTargetMachine(tm);
         LLVMOrcDisposeThreadSafeContext(tsc);
-        return fail_err(e, "LLVM optimisation", err, cap);
+        return fail_err(e, "LLVM optimisation", st);
     }
     if (asm_file && *asm_file) { /* the optimised module as host assembly */ /* from a copy: code generation changes the module it runs on */
         LLVMModuleRef copy = LLVMCloneModule(mod);
@@ -111,7 +111,7 @@ LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *f
         LLVMDisposeModule(mod);
         LLVMOrcDisposeThreadSafeContext(tsc);
         free(j);
-        return fail_err(e, "LLVM JIT", err, cap);
+        return fail_err(e, "LLVM JIT", st);
     }
     LLVMOrcDefinitionGeneratorRef gen;
     if (!(e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(j->jit), NULL,
@@ -127,7 +127,7 @@ LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *f
     }
     if (e) {
         ll_jit_free(j);
-        return fail_err(e, "LLVM JIT", err, cap);
+        return fail_err(e, "LLVM JIT", st);
     }
     return j;
 }
@@ -148,10 +148,10 @@ struct LlJit {
 int ll_jit_available(void) { return 0; }
 const char *ll_jit_cpu(void) { return ""; }
 
-LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, const char *asm_file, char *err,
-                  int cap) {
-    (void)text, (void)names, (void)n, (void)fns;
-    snprintf(err, (size_t)cap, "this build has no LLVM target (configure with LLVM 14 to get it)");
+LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, const char *asm_file,
+                  FnStatus *st) {
+    (void)text, (void)names, (void)n, (void)fns, (void)asm_file;
+    fn_fail(st, "this build has no LLVM target (configure with LLVM 14 to get it)");
     return NULL;
 }
 

@@ -5,15 +5,17 @@
 #ifndef FN_CODEGEN_LLVM_JIT_H
 #define FN_CODEGEN_LLVM_JIT_H
 
+#include "ir/status.h"
+
 typedef struct LlJit LlJit;
 typedef void (*LlKernel)(long long rows, long long len, void **p);
 
 /* 1 when this build has the LLVM target. */
 int ll_jit_available(void);
-/* Compiles `text` (a whole module) and looks up names[0..n) into fns. NULL with a message in err
- * (cap bytes) on failure. */
-LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, const char *asm_file, char *err,
-                  int cap);
+/* Compiles `text` (a whole module) and looks up names[0..n) into fns. NULL with a message in st
+ * on failure. */
+LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, const char *asm_file,
+                  FnStatus *st);
 void ll_jit_free(LlJit *j);
 /* The host CPU LLVM compiles for ("sapphirerapids", ...), for messages; "" without LLVM. */
 const char *ll_jit_cpu(void);

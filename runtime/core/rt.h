@@ -12,11 +12,11 @@
 #include <stdio.h>
 
 #include "ir/ir.h"
+#include "ir/status.h"
 
 /* ---- status -------------------------------------------------------------------------------- */
-typedef struct {
-    char msg[1024];
-} RtStatus;
+/* The runtime's status is the one of every layer (ir/status.h): codegen fills the same type. */
+typedef FnStatus RtStatus;
 int rt_fail(RtStatus *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 double rt_now(void); /* monotonic seconds */

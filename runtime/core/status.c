@@ -1,4 +1,5 @@
-/* Status messages and the counter-based random streams. */
+/* Status messages (rt_fail: fn_fail under the runtime's name) and the counter-based random
+ * streams. */
 #include "runtime/core/rt.h"
 
 #include <stdarg.h>
@@ -8,10 +9,9 @@
 #include <time.h>
 
 int rt_fail(RtStatus *st, const char *fmt, ...) {
-    if (!st) return -1;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(st->msg, sizeof st->msg, fmt, ap);
+    fn_vfail(st, fmt, ap);
     va_end(ap);
     return -1;
 }

@@ -58,10 +58,8 @@ int rt_jit_build(RtJit *j, const RtPlan *p, int prec, int compile, const RtOptio
     int ok = 1;
     if (j->n_kernels && compile) {
         j->fns = calloc((size_t)j->n_kernels, sizeof *j->fns);
-        char err[512];
-        j->jit = ll_jit_new(module.s, (const char *const *)names, j->n_kernels, j->fns, o ? o->dump_asm : NULL, err,
-                            sizeof err);
-        if (!j->jit) ok = rt_fail(st, "%s", err) == 0;
+        j->jit = ll_jit_new(module.s, (const char *const *)names, j->n_kernels, j->fns, o ? o->dump_asm : NULL, st);
+        if (!j->jit) ok = 0;
     }
     for (int k = 0; k < j->n_kernels; k++) free(keys[k]), free(names[k]);
     free(keys);

@@ -149,14 +149,14 @@ int gpu_reserve(RtGpuExec *ex, size_t bytes, const char *who, RtStatus *st) {
  * loaded, and its kernels looked up. */
 static int load_module(RtGpuExec *ex, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
-    char err[512], *log;
+    char *log;
     void *cubin;
     size_t n_cubin;
     int hit;
     int rc = cu_compile_cached(ex->mod.source, gpu->arch, gpu->opt.kernel_cache, gpu->opt.cuda_emulator, &cubin, &n_cubin,
-                               &hit, &log, err, sizeof err);
+                               &hit, &log, st);
     if (rc < 0) {
-        rt_fail(st, "%s%s%s", err, log && *log ? ":\n" : "", log ? log : "");
+        rt_fail(st, "%s%s%s", st->msg, log && *log ? ":\n" : "", log ? log : "");
         free(log);
         return -1;
     }
@@ -413,7 +413,6 @@ static int fused_plan(RtGpuExec *ex, const int64_t *sym, const char *const *want
  * would then take over a quarter of the memory fn may use on the card. */
 static int plan_and_emit(RtGpuExec *ex, const int64_t *sym, const char *const *want, int n_want, int run_effects,
                          double fraction, RtStatus *st) {
-    char err[512];
     if (ex->opt.fuse) {
         int slack = ex->opt.gpu_plan_slack, flags = RT_PLAN_FUSE | RT_PLAN_ASSIGN | RT_PLAN_READS_FIRST;
         size_t free_b = 0, total_b = 0;
@@ -424,14 +423,13 @@ static int plan_and_emit(RtGpuExec *ex, const int64_t *sym, const char *const *w
             rt_plan_free(&ex->plan);
             if (fused_plan(ex, sym, want, n_want, run_effects, flags, st) < 0) return -1;
         }
-        if (cu_emit_fused(ex->g, &ex->plan.fusion, ex->plan.numel, ex->plan.esize, &ex->mod, err, sizeof err) == 0)
-            return 0;
+        if (cu_emit_fused(ex->g, &ex->plan.fusion, ex->plan.numel, ex->plan.esize, &ex->mod, st) == 0) return 0;
         ex->half_values = 0;
-        fprintf(stderr, "fn: the GPU runs this graph unfused: %s\n", err);
+        fprintf(stderr, "fn: the GPU runs this graph unfused: %s\n", st->msg);
         rt_plan_free(&ex->plan);
     }
     if (rt_plan_build(&ex->plan, ex->g, sym, want, n_want, run_effects, 4, 0, st) < 0) return -1;
-    if (cu_emit_graph(ex->g, &ex->mod, err, sizeof err) < 0) return rt_fail(st, "%s", err);
+    if (cu_emit_graph(ex->g, &ex->mod, st) < 0) return -1;
     return 0;
 }
 

@@ -1,4 +1,4 @@
-// fuzz-sources: frontend/builtins.c frontend/diag.c frontend/lex.c frontend/lower.c frontend/parse.c ir/ir.c ir/rules.c ir/rules_contraction.c ir/rules_elementwise.c ir/rules_movement.c ir/rules_nn.c ir/verify.c ir/print.c
+// fuzz-sources: frontend/builtins.c frontend/diag.c frontend/lex.c frontend/lower.c frontend/parse.c ir/status.c ir/ir.c ir/rules.c ir/rules_contraction.c ir/rules_elementwise.c ir/rules_movement.c ir/rules_nn.c ir/verify.c ir/print.c
 // fuzz-libs: -lm
 // fuzz-seeds: models/*.fn models/lib/*.fn tests/models/*.fn tests/dsl_errors/*.fn
 /* libFuzzer target for the DSL frontend: any bytes, taken as a model file models/fuzz.fn (so
@@ -23,13 +23,14 @@ static void one(const uint8_t *data, size_t size, int training) {
     static const FeLimits lim = {200000, 20000, 4 << 20, 1000};
     FeOptions o = {"models/fuzz.fn", NULL, 0, training};
     int n_errors = -1;
-    IrGraph *g = fe_compile_text(&o, &lim, (const char *)data, size, d, &n_errors);
+    FnStatus st = {""};
+    IrGraph *g = fe_compile_text(&o, &lim, (const char *)data, size, d, &n_errors, &st);
     fclose(d);
     if (g) {
-        if (n_errors != 0 || ir_verify(g) != 0) __builtin_trap(); /* accepted: must be sound */
+        if (n_errors != 0 || ir_verify(g) != 0 || st.msg[0]) __builtin_trap(); /* accepted: must be sound */
         ir_graph_free(g);
-    } else if (n_errors < 1 || !strstr(diag, "error: ")) {
-        __builtin_trap(); /* refused: must say why */
+    } else if (n_errors < 1 || !strstr(diag, "error: ") || !strstr(st.msg, "error: ")) {
+        __builtin_trap(); /* refused: must say why, in diag and in the status */
     }
     free(diag);
 }
