@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ir/alloc.h"
 #include "runtime/core/files.h"
 
 void rt_lfw_free(RtLfwPairs *p) {
@@ -46,6 +47,20 @@ int rt_lfw_read_pairs(const char *file, const char *dir, RtLfwPairs *p, RtStatus
     int rc = rt_lfw_parse_pairs(f, file, dir, p, st);
     fclose(f);
     return rc;
+}
+
+/* room for cap pairs; -1 when out of memory (p keeps what it had) */
+static int grow_pairs(RtLfwPairs *p, int cap) {
+    char **paths = fn_realloc(p->paths, 2 * (size_t)cap * sizeof *p->paths);
+    if (!paths) return -1;
+    p->paths = paths;
+    int *issame = fn_realloc(p->issame, (size_t)cap * sizeof *p->issame);
+    if (!issame) return -1;
+    p->issame = issame;
+    int *fold = fn_realloc(p->fold, (size_t)cap * sizeof *p->fold);
+    if (!fold) return -1;
+    p->fold = fold;
+    return 0;
 }
 
 int rt_lfw_parse_pairs(FILE *f, const char *file, const char *dir, RtLfwPairs *p, RtStatus *st) {
@@ -87,14 +102,19 @@ int rt_lfw_parse_pairs(FILE *f, const char *file, const char *dir, RtLfwPairs *p
             p->n_skipped++;
             continue;
         }
-        if (p->n_pairs == cap) {
-            cap = cap ? 2 * cap : 1024;
-            p->paths = realloc(p->paths, 2 * (size_t)cap * sizeof *p->paths);
-            p->issame = realloc(p->issame, (size_t)cap * sizeof *p->issame);
-            p->fold = realloc(p->fold, (size_t)cap * sizeof *p->fold);
+        if (p->n_pairs == cap && grow_pairs(p, cap ? 2 * cap : 1024) < 0) {
+            rc = rt_fail(st, "out of memory reading %s", file);
+            break;
         }
-        p->paths[2 * p->n_pairs] = strdup(a);
-        p->paths[2 * p->n_pairs + 1] = strdup(b);
+        if (p->n_pairs == cap) cap = cap ? 2 * cap : 1024;
+        char *da = fn_strdup(a), *db = da ? fn_strdup(b) : NULL;
+        if (!db) {
+            free(da);
+            rc = rt_fail(st, "out of memory reading %s", file);
+            break;
+        }
+        p->paths[2 * p->n_pairs] = da;
+        p->paths[2 * p->n_pairs + 1] = db;
         p->issame[p->n_pairs] = same;
         p->fold[p->n_pairs++] = (int)((n_lines - 1) / (2 * per));
     }
@@ -170,7 +190,8 @@ static int assign_folds(const int *issame, const int *fold_of, int n_pairs, int 
 }
 
 int rt_lfw_check_folds(const RtLfwPairs *p, int n_folds, RtStatus *st) {
-    int *fold = malloc(((size_t)p->n_pairs + 1) * sizeof *fold);
+    int *fold = fn_malloc(((size_t)p->n_pairs + 1) * sizeof *fold);
+    if (!fold) return rt_fail(st, "out of memory checking the folds of %d pairs", p->n_pairs);
     int rc = assign_folds(p->issame, n_folds == p->n_sets ? p->fold : NULL, p->n_pairs, n_folds, fold, st);
     free(fold);
     return rc;
@@ -192,16 +213,18 @@ int rt_lfw_evaluate(const float *emb, int dim, const int *issame, const int *fol
     }
     double dmax = metric == 1 ? 1.0 : 4 * max_norm2;
     int n_roc = (int)ceil(dmax / 0.01) + 2, n_val = (int)ceil(dmax / 0.001) + 2;
-    int *fold = malloc((size_t)n_pairs * sizeof *fold), *train = malloc((size_t)n_pairs * sizeof *train);
-    double *dist = malloc((size_t)n_pairs * sizeof *dist), *mean = calloc((size_t)dim, sizeof *mean);
-    double *tpr = calloc((size_t)n_roc, sizeof *tpr), *fpr = calloc((size_t)n_roc, sizeof *fpr);
-    double *far_train = malloc((size_t)n_val * sizeof *far_train);
+    int *fold = fn_malloc((size_t)n_pairs * sizeof *fold), *train = fn_malloc((size_t)n_pairs * sizeof *train);
+    double *dist = fn_malloc((size_t)n_pairs * sizeof *dist), *mean = fn_calloc((size_t)(dim ? dim : 1), sizeof *mean);
+    double *tpr = fn_calloc((size_t)n_roc, sizeof *tpr), *fpr = fn_calloc((size_t)n_roc, sizeof *fpr);
+    double *far_train = fn_malloc((size_t)n_val * sizeof *far_train);
     double acc[256] = {0}, val[256] = {0}, far[256] = {0};
-    if (assign_folds(issame, fold_of, n_pairs, n_folds, fold, st) < 0) {
+    int rc = fold && train && dist && mean && tpr && fpr && far_train
+                 ? assign_folds(issame, fold_of, n_pairs, n_folds, fold, st)
+                 : rt_fail(st, "out of memory evaluating %d pairs", n_pairs);
+    if (rc < 0) {
         free(fold), free(train), free(dist), free(mean), free(tpr), free(fpr), free(far_train);
         return -1;
     }
-    int rc = 0;
     for (int f = 0; f < n_folds; f++) {
         int n_train = 0;
         for (int k = 0; k < n_pairs; k++) n_train += (train[k] = fold[k] != f);
