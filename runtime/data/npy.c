@@ -67,8 +67,15 @@ static int to_array(const char *name, RtStatus *st, const PkValue *o, RtNpyArray
     return 0;
 }
 
+/* the string's bytes up to its first NUL, as strndup; NULL when out of memory */
 static char *dup_str(const PkValue *v) {
-    return v->k == PK_STR ? strndup((const char *)v->s, v->len) : NULL;
+    if (v->k != PK_STR) return NULL;
+    const char *p = (const char *)v->s;
+    size_t len = 0;
+    while (len < v->len && p[len]) len++;
+    char *d = fn_malloc(len + 1);
+    if (d) memcpy(d, p, len), d[len] = 0;
+    return d;
 }
 
 /* The object array's state holds a list whose one item is the dict of layers. */
@@ -132,6 +139,10 @@ int rt_npy_load_weights(const char *path, RtNpyWeights *w, RtStatus *st) {
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
     unsigned char *buf = fn_malloc(n > 0 ? (size_t)n : 1);
+    if (!buf) {
+        fclose(f);
+        return rt_fail(st, "out of memory reading %s", path);
+    }
     size_t got = n > 0 ? fread(buf, 1, (size_t)n, f) : 0;
     fclose(f);
     int rc = rt_npy_parse_weights(buf, got, path, w, st);
