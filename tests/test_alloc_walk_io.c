@@ -1,6 +1,7 @@
 /* The allocation-failure walk of the readers and writers above the core (test_alloc_walk.c does
  * the artifact and the training step): a checkpoint saved, found (the newest intact one) and
- * loaded back; a learning-rate schedule; an LFW pairs file; a dataset folder scanned and split.
+ * loaded back; a learning-rate schedule; an LFW pairs file; a dataset folder scanned and split;
+ * a batch of it decoded by the loader's worker.
  * Each phase runs with allocation number k failing (ir/alloc.h's test hook), for k = 1, 2, ...
  * until a run makes fewer than k allocations: every failure must come back as a clean error (-1
  * and a message), never a crash; the run past the last allocation must give what a run without
@@ -20,6 +21,7 @@
 #include "runtime/core/checkpoint.h"
 #include "runtime/core/ema.h"
 #include "runtime/data/data.h"
+#include "runtime/data/loader.h"
 #include "runtime/eval/lfw.h"
 #include "runtime/train/schedule.h"
 #include "tests/fixtures.h"
@@ -152,6 +154,26 @@ static int dataset_phase(void *ctx, double *sum, RtStatus *st) {
     return rc;
 }
 
+/* The loader's one batch, decoded by its worker thread: an allocation failing there is a bad
+ * image, fatal with max_bad_images 0 (one worker: the count of allocations is the same in every
+ * run). */
+static int loader_phase(void *ctx, double *sum, RtStatus *st) {
+    const RtDataset *ds = ctx;
+    enum { B = 4, S = 4 };
+    RtLoaderOpts o = {ds, B, S, 0, 1, 2, RT_ORDER_SHUFFLE, 11, 0, 1, 0, NULL};
+    float images[B * S * S * 3];
+    int32_t labels[B];
+    RtLoader *l = rt_loader_new(&o, st);
+    if (!l) return -1;
+    int rc = rt_loader_next(l, images, labels, NULL, st);
+    rt_loader_free(l);
+    if (rc < 0) return -1;
+    *sum = 0;
+    for (int i = 0; i < B * S * S * 3; i++) *sum += images[i] * (1 + i % 5);
+    for (int i = 0; i < B; i++) *sum += labels[i] * 1e3;
+    return 0;
+}
+
 /* ---- the walk --------------------------------------------------------------------------------- */
 
 static void walk(const Case *c) {
@@ -213,6 +235,9 @@ int main(void) {
     char data[600];
     snprintf(data, sizeof data, "%s/data", dir);
     fx_make_dataset(data, 3, 20, 4, 9); /* 20 files a class: the listing grows past 16 */
+    RtDataset ds;
+    RtStatus st;
+    int have_ds = CHECK(rt_dataset_scan(data, &ds, &st) == 0, "the dataset scans: %s", st.msg);
 
     const Case cases[] = {
         {"checkpoint save, find, load", ckpt_phase, &ck, INT64_MAX, 0, 1},
@@ -220,9 +245,11 @@ int main(void) {
         {"LFW pairs (6)", lfw_phase, &small, INT64_MAX, 0, 1},
         {"LFW pairs (1,040)", lfw_phase, &big, 60, 80, 37},
         {"dataset scan and split (3 x 20)", dataset_phase, data, INT64_MAX, 0, 1},
+        {"loader: one batch of 4", loader_phase, &ds, INT64_MAX, 0, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        if (i > 0 || have_ckpt) walk(&cases[i]);
+        if ((i > 0 || have_ckpt) && (cases[i].run != loader_phase || have_ds)) walk(&cases[i]);
+    if (have_ds) rt_dataset_free(&ds);
 
     rt_vars_free(ck.vars);
     rt_vars_free(ck.vars2);

@@ -197,6 +197,35 @@ int rt_lfw_check_folds(const RtLfwPairs *p, int n_folds, RtStatus *st) {
     return rc;
 }
 
+/* r's means and deviations over the folds, and AUC and EER from the fold-averaged ROC */
+static void summarize(const double *acc, const double *val, const double *far, int n_folds, const double *tpr,
+                      const double *fpr, int n_roc, RtLfwResult *r) {
+    for (int f = 0; f < n_folds; f++) {
+        r->acc_mean += acc[f] / n_folds;
+        r->val_mean += val[f] / n_folds;
+        r->far_mean += far[f] / n_folds;
+    }
+    for (int f = 0; f < n_folds; f++) {
+        r->acc_std += (acc[f] - r->acc_mean) * (acc[f] - r->acc_mean) / n_folds;
+        r->val_std += (val[f] - r->val_mean) * (val[f] - r->val_mean) / n_folds;
+    }
+    r->acc_std = sqrt(r->acc_std);
+    r->val_std = sqrt(r->val_std);
+    /* AUC: trapezoids over the fold-averaged ROC (fpr falls as the threshold falls) */
+    for (int t = 1; t < n_roc; t++) r->auc += (fpr[t] - fpr[t - 1]) * (tpr[t] + tpr[t - 1]) / 2;
+    /* EER: where FPR = 1 - TPR on that ROC, by linear interpolation along the grid */
+    r->eer = 1;
+    for (int t = 1; t < n_roc; t++) {
+        double g0 = 1 - fpr[t - 1] - tpr[t - 1], g1 = 1 - fpr[t] - tpr[t];
+        if ((g0 >= 0 && g1 <= 0) || (g0 <= 0 && g1 >= 0)) {
+            double u = g0 == g1 ? 0 : g0 / (g0 - g1);
+            r->eer = fpr[t - 1] + u * (fpr[t] - fpr[t - 1]);
+            break;
+        }
+    }
+    r->n_folds = n_folds;
+}
+
 int rt_lfw_evaluate(const float *emb, int dim, const int *issame, const int *fold_of,
                     int n_pairs, int n_folds, int metric, int subtract_mean, RtLfwResult *r,
                     RtStatus *st) {
@@ -282,32 +311,7 @@ int rt_lfw_evaluate(const float *emb, int dim, const int *issame, const int *fol
         val[f] = (double)tp / n_same_test;
         far[f] = (double)fp / n_diff_test;
     }
-    if (rc == 0) {
-        for (int f = 0; f < n_folds; f++) {
-            r->acc_mean += acc[f] / n_folds;
-            r->val_mean += val[f] / n_folds;
-            r->far_mean += far[f] / n_folds;
-        }
-        for (int f = 0; f < n_folds; f++) {
-            r->acc_std += (acc[f] - r->acc_mean) * (acc[f] - r->acc_mean) / n_folds;
-            r->val_std += (val[f] - r->val_mean) * (val[f] - r->val_mean) / n_folds;
-        }
-        r->acc_std = sqrt(r->acc_std);
-        r->val_std = sqrt(r->val_std);
-        /* AUC: trapezoids over the fold-averaged ROC (fpr falls as the threshold falls) */
-        for (int t = 1; t < n_roc; t++) r->auc += (fpr[t] - fpr[t - 1]) * (tpr[t] + tpr[t - 1]) / 2;
-        /* EER: where FPR = 1 - TPR on that ROC, by linear interpolation along the grid */
-        r->eer = 1;
-        for (int t = 1; t < n_roc; t++) {
-            double g0 = 1 - fpr[t - 1] - tpr[t - 1], g1 = 1 - fpr[t] - tpr[t];
-            if ((g0 >= 0 && g1 <= 0) || (g0 <= 0 && g1 >= 0)) {
-                double u = g0 == g1 ? 0 : g0 / (g0 - g1);
-                r->eer = fpr[t - 1] + u * (fpr[t] - fpr[t - 1]);
-                break;
-            }
-        }
-        r->n_folds = n_folds;
-    }
+    if (rc == 0) summarize(acc, val, far, n_folds, tpr, fpr, n_roc, r);
     free(fold);
     free(train);
     free(dist);
