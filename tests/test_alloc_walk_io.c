@@ -1,7 +1,7 @@
 /* The allocation-failure walk of the readers and writers above the core (test_alloc_walk.c does
  * the artifact and the training step): a checkpoint saved, found (the newest intact one) and
  * loaded back; a learning-rate schedule; an LFW pairs file; a dataset folder scanned and split;
- * a batch of it decoded by the loader's worker.
+ * a batch of it decoded by the loader's worker; TensorBoard records and stat.h5 written and read.
  * Each phase runs with allocation number k failing (ir/alloc.h's test hook), for k = 1, 2, ...
  * until a run makes fewer than k allocations: every failure must come back as a clean error (-1
  * and a message), never a crash; the run past the last allocation must give what a run without
@@ -23,6 +23,8 @@
 #include "runtime/data/data.h"
 #include "runtime/data/loader.h"
 #include "runtime/eval/lfw.h"
+#include "runtime/logs/events.h"
+#include "runtime/logs/stats.h"
 #include "runtime/train/schedule.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
@@ -174,6 +176,43 @@ static int loader_phase(void *ctx, double *sum, RtStatus *st) {
     return 0;
 }
 
+/* ---- the logs: TensorBoard records and stat.h5 ------------------------------------------------ */
+
+/* A lost record is the events writer's error (said once on stderr; the callers do not check
+ * each record), a failure here; HDF5's own allocations are not counted. */
+static int logs_phase(void *ctx, double *sum, RtStatus *st) {
+    const char *d = ctx;
+    RtEvents *e = rt_events_open(d, 1234.5, st);
+    if (!e) return -1;
+    float x[50];
+    unsigned char rgb[4 * 4 * 3];
+    for (int i = 0; i < 50; i++) x[i] = (float)sin(i);
+    for (int i = 0; i < 48; i++) rgb[i] = (unsigned char)(i * 5);
+    int lost = rt_events_scalar(e, "loss", 1, 0.5) < 0;
+    lost |= rt_events_histogram(e, "w", 1, x, 50) < 0;
+    lost |= rt_events_image(e, "input", 1, rgb, 4, 4) < 0;
+    lost |= rt_events_flush(e) < 0;
+    char path[700];
+    snprintf(path, sizeof path, "%s", rt_events_path(e));
+    rt_events_close(e);
+    unlink(path);
+    if (lost) return rt_fail(st, "a TensorBoard record of %s was lost", path);
+    RtStats *s = rt_stats_new(2, 3, 1, 10);
+    if (!s) return rt_fail(st, "out of memory for the statistics");
+    rt_stats_step(s, 1, 0, 2.0, 0.1, 0.2, 1.5, 3.0, 0.25, x, 50);
+    snprintf(path, sizeof path, "%s/stat.h5", d);
+    int rc = rt_stats_write(s, path, st);
+    if (rc == 0) rc = rt_stats_read(s, path, st);
+    int64_t n = 0;
+    float *v = rc == 0 ? rt_stats_read_key(path, "loss", &n, st) : NULL;
+    if (rc == 0 && !v) rc = -1;
+    *sum = v && n > 1 ? v[1] + (double)n : 0;
+    free(v);
+    rt_stats_free(s);
+    unlink(path);
+    return rc;
+}
+
 /* ---- the walk --------------------------------------------------------------------------------- */
 
 static void walk(const Case *c) {
@@ -246,6 +285,7 @@ int main(void) {
         {"LFW pairs (1,040)", lfw_phase, &big, 60, 80, 37},
         {"dataset scan and split (3 x 20)", dataset_phase, data, INT64_MAX, 0, 1},
         {"loader: one batch of 4", loader_phase, &ds, INT64_MAX, 0, 1},
+        {"events and stat.h5", logs_phase, dir, INT64_MAX, 0, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if ((i > 0 || have_ckpt) && (cases[i].run != loader_phase || have_ds)) walk(&cases[i]);
