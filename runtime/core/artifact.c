@@ -8,6 +8,7 @@
 
 #include "ir/alloc.h"
 #include "runtime/core/framed.h"
+#include "runtime/core/pb_alloc.h"
 #include "runtime/core/proto/fn_artifact.pb-c.h"
 
 static const char MAGIC[8] = {'F', 'N', 'A', 'R', 'T', 'I', 'F', 'C'};
@@ -250,14 +251,11 @@ static IrGraph *graph_from_proto(const Fn__Graph *pg, RtStatus *st) {
     return NULL;
 }
 
-/* The payload (fn_artifact.proto) into a; name for messages. */
-static void *pb_alloc(void *data, size_t n) { return fn_malloc(n); }
-static void pb_free(void *data, void *p) { free(p); }
-/* protobuf-c allocates through fn_malloc too (a failure is a failed unpack) */
-static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
+/* The payload (fn_artifact.proto) into a; name for messages. protobuf-c allocates through
+ * fn_malloc too (rt_pb_allocator: a failure is a failed unpack). */
 
 static int decode(const unsigned char *buf, size_t len, const char *path, RtArtifact *a, RtStatus *st) {
-    Fn__Artifact *pa = fn__artifact__unpack(&pb_allocator, len, buf);
+    Fn__Artifact *pa = fn__artifact__unpack(&rt_pb_allocator, len, buf);
     if (!pa) return rt_fail(st, "artifact %s is corrupt (cannot decode, or out of memory)", path);
     a->source = fn_strdup(pa->source);
     a->compiler = fn_strdup(pa->compiler);
@@ -277,7 +275,7 @@ static int decode(const unsigned char *buf, size_t len, const char *path, RtArti
             rc = rt_fail(st, "artifact %s, graph %s: %s", path, pa->graphs[i]->name, msg);
         }
     }
-    fn__artifact__free_unpacked(pa, &pb_allocator);
+    fn__artifact__free_unpacked(pa, &rt_pb_allocator);
     if (rc) rt_artifact_free(a);
     return rc;
 }

@@ -8,17 +8,28 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ir/alloc.h"
 #include "runtime/core/framed.h"
+#include "runtime/core/pb_alloc.h"
 #include "runtime/core/proto/fn_checkpoint.pb-c.h"
 
 static const char MAGIC[8] = {'F', 'N', 'C', 'K', 'P', 'T', '0', '1'};
 
+static void free_tensors(Fn__Tensor **t, size_t n) {
+    for (size_t i = 0; t && i < n; i++) free(t[i]);
+    free(t);
+}
+
+/* vs's variables as tensors pointing at their data; NULL when out of memory. */
 static Fn__Tensor **tensors(const RtVars *vs, size_t *n) {
     *n = vs ? (size_t)vs->n : 0;
-    Fn__Tensor **t = calloc(*n + 1, sizeof *t);
-    for (size_t i = 0; i < *n; i++) {
+    Fn__Tensor **t = fn_calloc(*n + 1, sizeof *t);
+    for (size_t i = 0; t && i < *n; i++) {
         const RtVar *v = &vs->v[i];
-        t[i] = calloc(1, sizeof **t);
+        if (!(t[i] = fn_calloc(1, sizeof **t))) {
+            free_tensors(t, i);
+            return NULL;
+        }
         fn__tensor__init(t[i]);
         t[i]->name = v->name;
         t[i]->n_dims = (size_t)v->rank;
@@ -46,14 +57,12 @@ int rt_checkpoint_save(const char *path, const RtCkptInfo *info, const RtVars *v
     c.classes = info->classes;
     c.vars = tensors(vars, &c.n_vars);
     c.ema = tensors(ema, &c.n_ema);
-    size_t len = fn__checkpoint__get_packed_size(&c);
-    unsigned char *buf = malloc(len ? len : 1);
+    size_t len = c.vars && c.ema ? fn__checkpoint__get_packed_size(&c) : 0;
+    unsigned char *buf = c.vars && c.ema ? fn_malloc(len ? len : 1) : NULL;
     int rc = buf ? 0 : rt_fail(st, "out of memory writing %s", path);
     if (buf) fn__checkpoint__pack(&c, buf);
-    for (size_t i = 0; i < c.n_vars; i++) free(c.vars[i]);
-    for (size_t i = 0; i < c.n_ema; i++) free(c.ema[i]);
-    free(c.vars);
-    free(c.ema);
+    free_tensors(c.vars, c.n_vars);
+    free_tensors(c.ema, c.n_ema);
     if (rc == 0) rc = rt_framed_write(path, MAGIC, FN_CHECKPOINT_VERSION, buf, len, kill_midwrite, st);
     free(buf);
     return rc;
@@ -65,9 +74,11 @@ static Fn__Checkpoint *read_ckpt(const char *path, RtStatus *st) {
     if (rt_framed_read(path, MAGIC, FN_CHECKPOINT_VERSION, "checkpoint",
                        "it was written by another fn version", &buf, &len, st) < 0)
         return NULL;
-    Fn__Checkpoint *c = fn__checkpoint__unpack(NULL, len, buf);
+    int oom;
+    ProtobufCAllocator al = rt_pb_allocator_noting(&oom);
+    Fn__Checkpoint *c = fn__checkpoint__unpack(&al, len, buf);
     free(buf);
-    if (!c) rt_fail(st, "checkpoint %s is corrupt (cannot decode)", path);
+    if (!c) rt_fail(st, oom ? "out of memory reading checkpoint %s" : "checkpoint %s is corrupt (cannot decode)", path);
     return c;
 }
 
@@ -130,10 +141,12 @@ int rt_checkpoint_info_from_bytes(const void *data, size_t size, const char *nam
     if (rt_framed_parse(data, size, MAGIC, FN_CHECKPOINT_VERSION, "checkpoint", name,
                         "it was written by another fn version", &payload, &len, st) < 0)
         return -1;
-    Fn__Checkpoint *c = fn__checkpoint__unpack(NULL, len, payload);
-    if (!c) return rt_fail(st, "checkpoint %s is corrupt (cannot decode)", name);
+    int oom;
+    ProtobufCAllocator al = rt_pb_allocator_noting(&oom);
+    Fn__Checkpoint *c = fn__checkpoint__unpack(&al, len, payload);
+    if (!c) return rt_fail(st, oom ? "out of memory reading checkpoint %s" : "checkpoint %s is corrupt (cannot decode)", name);
     fill_info(c, info);
-    fn__checkpoint__free_unpacked(c, NULL);
+    fn__checkpoint__free_unpacked(c, &rt_pb_allocator);
     return 0;
 }
 
@@ -141,7 +154,7 @@ int rt_checkpoint_info(const char *path, RtCkptInfo *info, RtStatus *st) {
     Fn__Checkpoint *c = read_ckpt(path, st);
     if (!c) return -1;
     fill_info(c, info);
-    fn__checkpoint__free_unpacked(c, NULL);
+    fn__checkpoint__free_unpacked(c, &rt_pb_allocator);
     return 0;
 }
 
@@ -156,7 +169,7 @@ int rt_checkpoint_load_averages(const char *path, RtVars *vars, RtStatus *st) {
         if (!x || !same_shape(x, v)) rc = rt_fail(st, "checkpoint %s has no moving average of %s", path, v->name);
         else memcpy(v->data, x->data.data, x->data.len);
     }
-    fn__checkpoint__free_unpacked(c, NULL);
+    fn__checkpoint__free_unpacked(c, &rt_pb_allocator);
     return rc;
 }
 
@@ -167,7 +180,7 @@ int rt_checkpoint_load(const char *path, RtCkptInfo *info, RtVars *vars, RtVars 
     fill_info(c, info);
     int rc = load_all(path, c->vars, c->n_vars, vars, "variable", st);
     if (rc == 0) rc = load_all(path, c->ema, c->n_ema, ema, "moving average", st);
-    fn__checkpoint__free_unpacked(c, NULL);
+    fn__checkpoint__free_unpacked(c, &rt_pb_allocator);
     return rc;
 }
 
@@ -193,7 +206,7 @@ int rt_checkpoint_restore_weights(const char *path, RtVars *vars, FILE *log, RtS
         }
     }
     if (rc == 0) fprintf(log, "Pre-trained model: restored %d variables from %s\n", restored, path);
-    fn__checkpoint__free_unpacked(c, NULL);
+    fn__checkpoint__free_unpacked(c, &rt_pb_allocator);
     return rc;
 }
 
@@ -208,7 +221,11 @@ static int list_ckpts(const char *dir, CkptName **out, RtStatus *st) {
     *out = NULL;
     DIR *d = opendir(dir);
     if (!d) return rt_fail(st, "cannot read run directory %s: %s", dir, strerror(errno));
-    CkptName *v = malloc(MAX_CKPTS * sizeof *v);
+    CkptName *v = fn_malloc(MAX_CKPTS * sizeof *v);
+    if (!v) {
+        closedir(d);
+        return rt_fail(st, "out of memory listing %s", dir);
+    }
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)) && n < MAX_CKPTS) {
@@ -258,7 +275,7 @@ int rt_checkpoint_latest_intact(const char *dir, FILE *log, char *path, size_t c
         Fn__Checkpoint *c = read_ckpt(path, st); /* the whole payload, checksum included */
         if (c) {
             fill_info(c, info);
-            fn__checkpoint__free_unpacked(c, NULL);
+            fn__checkpoint__free_unpacked(c, &rt_pb_allocator);
             if (first_err[0] && log) fprintf(log, "note: %s; using the newest intact one, %s\n", first_err, path);
             free(v);
             return 0;

@@ -31,7 +31,8 @@ void rt_dataset_free(RtDataset *ds);
 /* The reference's SPLIT_IMAGES: each class's images are shuffled with a stream keyed by (seed,
  * class); split = floor(n(1-ratio)), n-1 if that is n; the first split images train, the rest
  * validate. A class whose training part has fewer than min_nrof images is dropped from both
- * sets (so labels are positions in the kept classes). ratio <= 0: train = all, val empty. */
+ * sets (so labels are positions in the kept classes). ratio <= 0: train = all, val empty.
+ * -1 when out of memory (both sets then empty). */
 int rt_dataset_split(const RtDataset *all, double ratio, int min_nrof, uint64_t seed,
                      RtDataset *train, RtDataset *val);
 void rt_split_sizes(int n, double ratio, int *n_train, int *n_val);

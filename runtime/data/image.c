@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ir/alloc.h"
+
 enum { MAX_SIDE = 1 << 14 }; /* refuse absurd sizes before allocating */
 
 void rt_image_free(RtImage *img) {
@@ -90,8 +92,8 @@ static int decode_jpeg(const unsigned char *data, size_t n, int x0, int y0, int 
     if (dx1 - dx0 < full_w) jpeg_crop_scanline(&cinfo, &xoff, &xw);
     const size_t stride = (size_t)cinfo.output_width * 3, out_stride = (size_t)wwid * 3;
     const size_t skip = (size_t)(wx - (int)xoff) * 3;
-    unsigned char *row = malloc(stride);
-    pix = malloc(out_stride * (size_t)whei);
+    unsigned char *row = fn_malloc(stride);
+    pix = fn_malloc(out_stride * (size_t)whei);
     if (!pix || !row) {
         free(row);
         longjmp(jerr.jump, 1);
@@ -201,8 +203,8 @@ static int decode_png(const unsigned char *data, size_t n, RtImage *img, char *e
         png_uint_32 w, h;
         bad = png_setup(png, info, &s, &w, &h) < 0;
         if (!bad) {
-            pix = malloc((size_t)w * h * 3);
-            rows = malloc(h * sizeof *rows);
+            pix = fn_malloc((size_t)w * h * 3);
+            rows = fn_malloc(h * sizeof *rows);
             bad = !pix || !rows;
             if (bad) snprintf(s.msg, sizeof s.msg, "out of memory");
         }
@@ -295,7 +297,7 @@ static int read_file(const char *path, unsigned char **data, size_t *n, RtStatus
     for (;;) {
         if (len == cap) {
             cap = cap ? 2 * cap : 1 << 16;
-            unsigned char *nb = realloc(buf, cap);
+            unsigned char *nb = fn_realloc(buf, cap);
             if (!nb) {
                 free(buf);
                 fclose(f);

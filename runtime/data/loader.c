@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
+
 typedef struct {
     int64_t batch; /* which batch the slot holds, -1 if none */
     int remaining; /* samples still being filled */
@@ -60,7 +62,7 @@ static int load_one(RtLoader *l, int idx, uint64_t key, float *out, unsigned cha
             size_t need = (size_t)img.w * (size_t)img.h * 3;
             if (need > *scratch_cap) {
                 free(*scratch);
-                *scratch = malloc(need);
+                *scratch = fn_malloc(need);
                 *scratch_cap = *scratch ? need : 0;
             }
             rc = *scratch ? rt_augment(&img, l->o.control, l->o.size, key, *scratch, out, &st)
@@ -148,18 +150,23 @@ RtLoader *rt_loader_new(const RtLoaderOpts *o, RtStatus *st) {
                 o->ds->n_images, o->batch, o->threads, o->depth);
         return NULL;
     }
-    RtLoader *l = calloc(1, sizeof *l);
+    RtLoader *l = fn_calloc(1, sizeof *l);
+    if (!l) {
+        rt_fail(st, "loader: out of memory");
+        return NULL;
+    }
     l->o = *o;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->work_cv, NULL);
     pthread_cond_init(&l->ready_cv, NULL);
-    l->slots = calloc((size_t)o->depth, sizeof *l->slots);
+    l->slots = fn_calloc((size_t)o->depth, sizeof *l->slots);
+    if (!l->slots) l->o.depth = 0;
     size_t per = (size_t)o->size * (size_t)o->size * 3;
-    for (int i = 0; i < o->depth; i++) {
+    for (int i = 0; i < l->o.depth; i++) {
         l->slots[i].batch = -1;
-        l->slots[i].idx = malloc((size_t)o->batch * sizeof(int));
-        l->slots[i].images = malloc((size_t)o->batch * per * sizeof(float));
-        l->slots[i].labels = malloc((size_t)o->batch * sizeof(int32_t));
+        l->slots[i].idx = fn_malloc((size_t)o->batch * sizeof(int));
+        l->slots[i].images = fn_malloc((size_t)o->batch * per * sizeof(float));
+        l->slots[i].labels = fn_malloc((size_t)o->batch * sizeof(int32_t));
         if (!l->slots[i].idx || !l->slots[i].images || !l->slots[i].labels) {
             rt_fail(st, "loader: out of memory for %d batches of %d images", o->depth, o->batch);
             l->o.depth = i + 1;
@@ -167,7 +174,14 @@ RtLoader *rt_loader_new(const RtLoaderOpts *o, RtStatus *st) {
             return NULL;
         }
     }
-    l->perm = malloc((size_t)o->ds->n_images * sizeof(int));
+    l->perm = fn_malloc((size_t)o->ds->n_images * sizeof(int));
+    l->bad = fn_calloc((size_t)o->ds->n_images, 1);
+    l->workers = fn_calloc((size_t)o->threads, sizeof(pthread_t));
+    if (!l->slots || !l->perm || !l->bad || !l->workers) {
+        rt_fail(st, "loader: out of memory for %d batches of %d images", o->depth, o->batch);
+        rt_loader_free(l);
+        return NULL;
+    }
     l->perm_pos = o->ds->n_images;
     /* continue the sequence at batch first_batch: the sampler as if it had run that far */
     int64_t done = o->first_batch * o->batch;
@@ -176,8 +190,6 @@ RtLoader *rt_loader_new(const RtLoaderOpts *o, RtStatus *st) {
     l->seq = done;
     if (o->order == RT_ORDER_SHUFFLE)
         for (int64_t i = 0; i < done % o->ds->n_images; i++) sample_index(l);
-    l->bad = calloc((size_t)o->ds->n_images, 1);
-    l->workers = calloc((size_t)o->threads, sizeof(pthread_t));
     for (int i = 0; i < o->threads; i++) {
         if (pthread_create(&l->workers[i], NULL, worker, l) != 0) {
             rt_fail(st, "loader: cannot start thread %d", i);

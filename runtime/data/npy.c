@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
+
 /* the globals an object array of ndarrays names: numpy.core is NumPy 1's module, numpy._core
  * NumPy 2's name for the same function */
 static const char *const npy_globals[] = {"numpy.core.multiarray _reconstruct",
@@ -46,7 +48,7 @@ static int to_array(const char *name, RtStatus *st, const PkValue *o, RtNpyArray
     if ((size_t)out->n * 4 != data->len)
         return rt_fail(st, "%s: an array holds %zu bytes for %lld floats", name, data->len,
                        (long long)out->n);
-    out->data = malloc((size_t)(out->n ? out->n : 1) * sizeof(float));
+    out->data = fn_malloc((size_t)(out->n ? out->n : 1) * sizeof(float));
     if (!out->data) return rt_fail(st, "%s: out of memory", name);
     if (!(fortran->k == PK_BOOL && fortran->i)) {
         memcpy(out->data, data->s, data->len); /* little-endian file, little-endian host */
@@ -65,8 +67,15 @@ static int to_array(const char *name, RtStatus *st, const PkValue *o, RtNpyArray
     return 0;
 }
 
+/* the string's bytes up to its first NUL, as strndup; NULL when out of memory */
 static char *dup_str(const PkValue *v) {
-    return v->k == PK_STR ? strndup((const char *)v->s, v->len) : NULL;
+    if (v->k != PK_STR) return NULL;
+    const char *p = (const char *)v->s;
+    size_t len = 0;
+    while (len < v->len && p[len]) len++;
+    char *d = fn_malloc(len + 1);
+    if (d) memcpy(d, p, len), d[len] = 0;
+    return d;
 }
 
 /* The object array's state holds a list whose one item is the dict of layers. */
@@ -88,7 +97,7 @@ static int collect(const PkValue *dict, const char *name, RtNpyWeights *w, RtSta
         for (int j = 0; j + 1 < params->n; j += 2) {
             if (params->items[j]->k != PK_STR)
                 return rt_fail(st, "%s: a parameter name is not a string", name);
-            RtNpyArray *a = realloc(w->a, (size_t)(w->n + 1) * sizeof *w->a);
+            RtNpyArray *a = fn_realloc(w->a, (size_t)(w->n + 1) * sizeof *w->a);
             if (!a) return rt_fail(st, "%s: out of memory", name);
             w->a = a;
             a = &w->a[w->n];
@@ -129,7 +138,11 @@ int rt_npy_load_weights(const char *path, RtNpyWeights *w, RtStatus *st) {
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc(n > 0 ? (size_t)n : 1);
+    unsigned char *buf = fn_malloc(n > 0 ? (size_t)n : 1);
+    if (!buf) {
+        fclose(f);
+        return rt_fail(st, "out of memory reading %s", path);
+    }
     size_t got = n > 0 ? fread(buf, 1, (size_t)n, f) : 0;
     fclose(f);
     int rc = rt_npy_parse_weights(buf, got, path, w, st);

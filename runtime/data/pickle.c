@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
+
 typedef struct {
     const unsigned char *start, *p, *end;
     PkValue *all;
@@ -26,7 +28,7 @@ static int oom(Vm *vm) {
 }
 
 static PkValue *pk_new(Vm *vm, PkKind k) {
-    PkValue *v = calloc(1, sizeof *v);
+    PkValue *v = fn_calloc(1, sizeof *v);
     if (!v) return oom(vm), NULL;
     v->k = k;
     v->next_alloc = vm->all;
@@ -37,7 +39,7 @@ static PkValue *pk_new(Vm *vm, PkKind k) {
 static int grow(Vm *vm, void **arr, int *cap, size_t elem) {
     if (*cap >= (1 << 28)) return rt_fail(vm->st, "%s: pickle too large", vm->name);
     int nc = *cap ? 2 * *cap : 16;
-    void *a = realloc(*arr, (size_t)nc * elem);
+    void *a = fn_realloc(*arr, (size_t)nc * elem);
     if (!a) return oom(vm);
     *arr = a;
     *cap = nc;
@@ -102,7 +104,7 @@ static int memo_put(Vm *vm, uint64_t idx) {
         size_t cap = vm->memo_cap ? 2 * vm->memo_cap : 64;
         while (cap <= idx)
             cap *= 2;
-        PkValue **m = realloc(vm->memo, cap * sizeof *m);
+        PkValue **m = fn_realloc(vm->memo, cap * sizeof *m);
         if (!m) return oom(vm);
         memset(m + vm->memo_cap, 0, (cap - vm->memo_cap) * sizeof *m);
         vm->memo = m;

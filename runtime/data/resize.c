@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
+
 /* For each of n outputs: cnt[o] taps (source index idx, weight w) from slot o*k. */
 typedef struct {
     int n, k;
@@ -12,18 +14,24 @@ typedef struct {
     double *w;
 } Taps;
 
-static void taps_alloc(Taps *t, int n, int k) {
-    t->n = n;
-    t->k = k;
-    t->cnt = calloc((size_t)n, sizeof *t->cnt);
-    t->idx = malloc((size_t)n * k * sizeof *t->idx);
-    t->w = malloc((size_t)n * k * sizeof *t->w);
-}
-
 static void taps_free(Taps *t) {
     free(t->cnt);
     free(t->idx);
     free(t->w);
+    t->cnt = t->idx = NULL;
+    t->w = NULL;
+}
+
+/* -1 when out of memory (t then holds nothing). */
+static int taps_alloc(Taps *t, int n, int k) {
+    t->n = n;
+    t->k = k;
+    t->cnt = fn_calloc((size_t)n, sizeof *t->cnt);
+    t->idx = fn_malloc((size_t)n * k * sizeof *t->idx);
+    t->w = fn_malloc((size_t)n * k * sizeof *t->w);
+    if (t->cnt && t->idx && t->w) return 0;
+    taps_free(t);
+    return -1;
 }
 
 static void taps_add(Taps *t, int o, int i, double w) {
@@ -33,8 +41,8 @@ static void taps_add(Taps *t, int o, int i, double w) {
 }
 
 /* OpenCV's area table (computeResizeAreaTab) for shrinking sn -> dn, scale = sn/dn >= 1. */
-static void taps_area_down(Taps *t, int sn, int dn, double scale) {
-    taps_alloc(t, dn, (int)ceil(scale) + 2);
+static int taps_area_down(Taps *t, int sn, int dn, double scale) {
+    if (taps_alloc(t, dn, (int)ceil(scale) + 2) < 0) return -1;
     for (int o = 0; o < dn; o++) {
         double f1 = o * scale, f2 = f1 + scale;
         double cell = fmin(scale, sn - f1);
@@ -45,11 +53,12 @@ static void taps_area_down(Taps *t, int sn, int dn, double scale) {
         for (int s = s1; s < s2; s++) taps_add(t, o, s, (float)(1.0 / cell));
         if (f2 - s2 > 1e-3) taps_add(t, o, s2, (float)(fmin(fmin(f2 - s2, 1.0), cell) / cell));
     }
+    return 0;
 }
 
 /* OpenCV's INTER_AREA when not shrinking on both axes: linear taps at area-mode positions. */
-static void taps_area_linear(Taps *t, int sn, int dn, double scale) {
-    taps_alloc(t, dn, 2);
+static int taps_area_linear(Taps *t, int sn, int dn, double scale) {
+    if (taps_alloc(t, dn, 2) < 0) return -1;
     for (int o = 0; o < dn; o++) {
         int s = (int)floor(o * scale);
         float f = (float)((o + 1) - (s + 1) / scale);
@@ -59,12 +68,13 @@ static void taps_area_linear(Taps *t, int sn, int dn, double scale) {
         taps_add(t, o, s, 1.0f - f);
         if (f != 0) taps_add(t, o, s + 1, f);
     }
+    return 0;
 }
 
 /* Pillow's precompute_coeffs for the bilinear (triangle, support 1) filter, window [0, sn). */
-static void taps_pil_bilinear(Taps *t, int sn, int dn) {
+static int taps_pil_bilinear(Taps *t, int sn, int dn) {
     double scale = (double)sn / dn, fs = scale < 1 ? 1 : scale, support = fs;
-    taps_alloc(t, dn, (int)ceil(support) * 2 + 1);
+    if (taps_alloc(t, dn, (int)ceil(support) * 2 + 1) < 0) return -1;
     for (int o = 0; o < dn; o++) {
         double centre = (o + 0.5) * scale, sum = 0;
         int lo = (int)(centre - support + 0.5), hi = (int)(centre + support + 0.5);
@@ -78,6 +88,7 @@ static void taps_pil_bilinear(Taps *t, int sn, int dn) {
         }
         for (int j = 0; j < t->cnt[o]; j++) t->w[first + j] /= sum != 0 ? sum : 1;
     }
+    return 0;
 }
 
 static float clamp_round(double v) {
@@ -85,21 +96,26 @@ static float clamp_round(double v) {
     return (float)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-void rt_resize_area(const float *src, int sw, int sh, int c, float *dst, int dw, int dh,
-                    int round_u8) {
-    rt_resize_area_window(src, sw, sh, c, 0, 0, sw, sh, dst, dw, dh, round_u8);
+int rt_resize_area(const float *src, int sw, int sh, int c, float *dst, int dw, int dh,
+                   int round_u8) {
+    return rt_resize_area_window(src, sw, sh, c, 0, 0, sw, sh, dst, dw, dh, round_u8);
 }
 
-void rt_resize_area_window(const float *src, int sw, int sh, int c, int x0, int y0, int ww, int wh,
-                           float *dst, int dw, int dh, int round_u8) {
+int rt_resize_area_window(const float *src, int sw, int sh, int c, int x0, int y0, int ww, int wh,
+                          float *dst, int dw, int dh, int round_u8) {
     double sx = (double)ww / dw, sy = (double)wh / dh;
-    Taps tx, ty;
-    if (sx >= 1 && sy >= 1) {
-        taps_area_down(&tx, ww, dw, sx);
-        taps_area_down(&ty, wh, dh, sy);
-    } else {
-        taps_area_linear(&tx, ww, dw, sx);
-        taps_area_linear(&ty, wh, dh, sy);
+    Taps tx = {0}, ty = {0};
+    int rc = sx >= 1 && sy >= 1 ? taps_area_down(&tx, ww, dw, sx) | taps_area_down(&ty, wh, dh, sy)
+                                : taps_area_linear(&tx, ww, dw, sx) | taps_area_linear(&ty, wh, dh, sy);
+    double *rows = rc ? NULL : fn_malloc((size_t)wh * dw * c * sizeof *rows);
+    char *done = rows ? fn_calloc((size_t)wh, 1) : NULL;
+    double *acc = done ? fn_malloc((size_t)dw * c * sizeof *acc) : NULL;
+    if (!acc) {
+        free(rows);
+        free(done);
+        taps_free(&tx);
+        taps_free(&ty);
+        return -1;
     }
     /* taps outside the image read zeros: drop them, and make the rest image columns */
     for (int ox = 0; ox < dw; ox++) {
@@ -113,9 +129,6 @@ void rt_resize_area_window(const float *src, int sw, int sh, int c, int x0, int 
         tx.cnt[ox] = k;
     }
     /* columns first, once per window row used (rows outside the image are zero), then rows */
-    double *rows = malloc((size_t)wh * dw * c * sizeof *rows);
-    char *done = calloc((size_t)wh, 1);
-    double *acc = malloc((size_t)dw * c * sizeof *acc);
     for (int oy = 0; oy < dh; oy++) {
         memset(acc, 0, (size_t)dw * c * sizeof *acc);
         for (int j = 0; j < ty.cnt[oy]; j++) {
@@ -158,6 +171,7 @@ void rt_resize_area_window(const float *src, int sw, int sh, int c, int x0, int 
     free(done);
     taps_free(&tx);
     taps_free(&ty);
+    return 0;
 }
 
 /* Pillow's 8-bit arithmetic: weights in fixed point with 22 fraction bits, sums rounded half
@@ -173,14 +187,18 @@ static unsigned char clip8(double v) {
     return (unsigned char)(q < 0 ? 0 : q > 255 ? 255 : q);
 }
 
-void rt_resize_bilinear(const RtImage *src, int x0, int y0, int cw, int ch, unsigned char *dst,
-                        int dw, int dh) {
-    Taps tx, ty;
-    taps_pil_bilinear(&tx, cw, dw);
-    taps_pil_bilinear(&ty, ch, dh);
+int rt_resize_bilinear(const RtImage *src, int x0, int y0, int cw, int ch, unsigned char *dst,
+                       int dw, int dh) {
+    Taps tx = {0}, ty = {0};
+    int rc = taps_pil_bilinear(&tx, cw, dw) | taps_pil_bilinear(&ty, ch, dh);
+    unsigned char *mid = rc ? NULL : fn_malloc((size_t)ch * dw * 3); /* horizontal pass, rounded to 8 bits */
+    if (!mid) {
+        taps_free(&tx);
+        taps_free(&ty);
+        return -1;
+    }
     taps_to_fixed(&tx);
     taps_to_fixed(&ty);
-    unsigned char *mid = malloc((size_t)ch * dw * 3); /* horizontal pass, rounded to 8 bits */
     for (int y = 0; y < ch; y++) {
         const unsigned char *s = src->pix + ((size_t)(y0 + y) * src->w + x0) * 3;
         for (int ox = 0; ox < dw; ox++)
@@ -200,4 +218,5 @@ void rt_resize_bilinear(const RtImage *src, int x0, int y0, int cw, int ch, unsi
     free(mid);
     taps_free(&tx);
     taps_free(&ty);
+    return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
 #include "runtime/data/loader.h"
 #include "runtime/logs/progress.h"
 #include "runtime/core/rt.h"
@@ -20,14 +21,19 @@ int rt_embed(RtExec *ex, const RtEmbedOpts *o, char *const *paths, int n, int fl
     RtDataset ds;
     memset(&ds, 0, sizeof ds);
     ds.paths = (char **)paths;
-    ds.labels = calloc((size_t)n, sizeof(int));
+    ds.labels = fn_calloc((size_t)(n ? n : 1), sizeof(int));
+    int32_t *labels = fn_malloc((size_t)o->batch * sizeof *labels);
+    if (!ds.labels || !labels) {
+        free(ds.labels);
+        free(labels);
+        return rt_fail(st, "out of memory embedding %d images", n);
+    }
     ds.n_images = n;
     int n_batches = (n + o->batch - 1) / o->batch;
     int control = (o->fixed_std ? RT_AUG_FIXED_STD : 0) | (flip ? RT_AUG_FLIP_ALWAYS : 0);
     RtLoaderOpts lo = {&ds, o->batch, o->image_size, control, o->threads, 2, RT_ORDER_SEQUENTIAL,
                        0, 0, n_batches, 0, NULL};
     RtLoader *ld = rt_loader_new(&lo, st);
-    int32_t *labels = malloc((size_t)o->batch * sizeof *labels);
     int rc = ld ? 0 : -1;
     RtProgress pr;
     rt_progress_start(&pr, o->progress, flip ? "flipped images" : "images", n);
@@ -62,10 +68,10 @@ int rt_lfw_run(RtExec *ex, const RtEmbedOpts *o, const RtLfwPairs *p, RtLfwResul
     if (!rt_exec_output(ex, "embeddings", NULL, &rank, d) || rank != 2)
         return rt_fail(st, "the eval graph gives no \"embeddings\"");
     int passes = o->use_flipped_images ? 2 : 1, edim = (int)d[1];
-    float *one = malloc((size_t)n * edim * sizeof(float));
-    float *all = malloc((size_t)n * edim * passes * sizeof(float));
+    float *one = fn_malloc((size_t)n * edim * sizeof(float));
+    float *all = fn_malloc((size_t)n * edim * passes * sizeof(float));
     double t0 = rt_now();
-    int rc = 0;
+    int rc = one && all ? 0 : rt_fail(st, "out of memory for the embeddings of %d images", n);
     for (int f = 0; f < passes && rc == 0; f++) {
         rc = rt_embed(ex, o, p->paths, n, f, one, &dim, st);
         for (int i = 0; i < n && rc == 0; i++) /* [original, flipped] per image */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ir/alloc.h"
 #include "runtime/core/files.h"
 
 void rt_lfw_free(RtLfwPairs *p) {
@@ -46,6 +47,20 @@ int rt_lfw_read_pairs(const char *file, const char *dir, RtLfwPairs *p, RtStatus
     int rc = rt_lfw_parse_pairs(f, file, dir, p, st);
     fclose(f);
     return rc;
+}
+
+/* room for cap pairs; -1 when out of memory (p keeps what it had) */
+static int grow_pairs(RtLfwPairs *p, int cap) {
+    char **paths = fn_realloc(p->paths, 2 * (size_t)cap * sizeof *p->paths);
+    if (!paths) return -1;
+    p->paths = paths;
+    int *issame = fn_realloc(p->issame, (size_t)cap * sizeof *p->issame);
+    if (!issame) return -1;
+    p->issame = issame;
+    int *fold = fn_realloc(p->fold, (size_t)cap * sizeof *p->fold);
+    if (!fold) return -1;
+    p->fold = fold;
+    return 0;
 }
 
 int rt_lfw_parse_pairs(FILE *f, const char *file, const char *dir, RtLfwPairs *p, RtStatus *st) {
@@ -87,14 +102,19 @@ int rt_lfw_parse_pairs(FILE *f, const char *file, const char *dir, RtLfwPairs *p
             p->n_skipped++;
             continue;
         }
-        if (p->n_pairs == cap) {
-            cap = cap ? 2 * cap : 1024;
-            p->paths = realloc(p->paths, 2 * (size_t)cap * sizeof *p->paths);
-            p->issame = realloc(p->issame, (size_t)cap * sizeof *p->issame);
-            p->fold = realloc(p->fold, (size_t)cap * sizeof *p->fold);
+        if (p->n_pairs == cap && grow_pairs(p, cap ? 2 * cap : 1024) < 0) {
+            rc = rt_fail(st, "out of memory reading %s", file);
+            break;
         }
-        p->paths[2 * p->n_pairs] = strdup(a);
-        p->paths[2 * p->n_pairs + 1] = strdup(b);
+        if (p->n_pairs == cap) cap = cap ? 2 * cap : 1024;
+        char *da = fn_strdup(a), *db = da ? fn_strdup(b) : NULL;
+        if (!db) {
+            free(da);
+            rc = rt_fail(st, "out of memory reading %s", file);
+            break;
+        }
+        p->paths[2 * p->n_pairs] = da;
+        p->paths[2 * p->n_pairs + 1] = db;
         p->issame[p->n_pairs] = same;
         p->fold[p->n_pairs++] = (int)((n_lines - 1) / (2 * per));
     }
@@ -170,10 +190,40 @@ static int assign_folds(const int *issame, const int *fold_of, int n_pairs, int 
 }
 
 int rt_lfw_check_folds(const RtLfwPairs *p, int n_folds, RtStatus *st) {
-    int *fold = malloc(((size_t)p->n_pairs + 1) * sizeof *fold);
+    int *fold = fn_malloc(((size_t)p->n_pairs + 1) * sizeof *fold);
+    if (!fold) return rt_fail(st, "out of memory checking the folds of %d pairs", p->n_pairs);
     int rc = assign_folds(p->issame, n_folds == p->n_sets ? p->fold : NULL, p->n_pairs, n_folds, fold, st);
     free(fold);
     return rc;
+}
+
+/* r's means and deviations over the folds, and AUC and EER from the fold-averaged ROC */
+static void summarize(const double *acc, const double *val, const double *far, int n_folds, const double *tpr,
+                      const double *fpr, int n_roc, RtLfwResult *r) {
+    for (int f = 0; f < n_folds; f++) {
+        r->acc_mean += acc[f] / n_folds;
+        r->val_mean += val[f] / n_folds;
+        r->far_mean += far[f] / n_folds;
+    }
+    for (int f = 0; f < n_folds; f++) {
+        r->acc_std += (acc[f] - r->acc_mean) * (acc[f] - r->acc_mean) / n_folds;
+        r->val_std += (val[f] - r->val_mean) * (val[f] - r->val_mean) / n_folds;
+    }
+    r->acc_std = sqrt(r->acc_std);
+    r->val_std = sqrt(r->val_std);
+    /* AUC: trapezoids over the fold-averaged ROC (fpr falls as the threshold falls) */
+    for (int t = 1; t < n_roc; t++) r->auc += (fpr[t] - fpr[t - 1]) * (tpr[t] + tpr[t - 1]) / 2;
+    /* EER: where FPR = 1 - TPR on that ROC, by linear interpolation along the grid */
+    r->eer = 1;
+    for (int t = 1; t < n_roc; t++) {
+        double g0 = 1 - fpr[t - 1] - tpr[t - 1], g1 = 1 - fpr[t] - tpr[t];
+        if ((g0 >= 0 && g1 <= 0) || (g0 <= 0 && g1 >= 0)) {
+            double u = g0 == g1 ? 0 : g0 / (g0 - g1);
+            r->eer = fpr[t - 1] + u * (fpr[t] - fpr[t - 1]);
+            break;
+        }
+    }
+    r->n_folds = n_folds;
 }
 
 int rt_lfw_evaluate(const float *emb, int dim, const int *issame, const int *fold_of,
@@ -192,16 +242,18 @@ int rt_lfw_evaluate(const float *emb, int dim, const int *issame, const int *fol
     }
     double dmax = metric == 1 ? 1.0 : 4 * max_norm2;
     int n_roc = (int)ceil(dmax / 0.01) + 2, n_val = (int)ceil(dmax / 0.001) + 2;
-    int *fold = malloc((size_t)n_pairs * sizeof *fold), *train = malloc((size_t)n_pairs * sizeof *train);
-    double *dist = malloc((size_t)n_pairs * sizeof *dist), *mean = calloc((size_t)dim, sizeof *mean);
-    double *tpr = calloc((size_t)n_roc, sizeof *tpr), *fpr = calloc((size_t)n_roc, sizeof *fpr);
-    double *far_train = malloc((size_t)n_val * sizeof *far_train);
+    int *fold = fn_malloc((size_t)n_pairs * sizeof *fold), *train = fn_malloc((size_t)n_pairs * sizeof *train);
+    double *dist = fn_malloc((size_t)n_pairs * sizeof *dist), *mean = fn_calloc((size_t)(dim ? dim : 1), sizeof *mean);
+    double *tpr = fn_calloc((size_t)n_roc, sizeof *tpr), *fpr = fn_calloc((size_t)n_roc, sizeof *fpr);
+    double *far_train = fn_malloc((size_t)n_val * sizeof *far_train);
     double acc[256] = {0}, val[256] = {0}, far[256] = {0};
-    if (assign_folds(issame, fold_of, n_pairs, n_folds, fold, st) < 0) {
+    int rc = fold && train && dist && mean && tpr && fpr && far_train
+                 ? assign_folds(issame, fold_of, n_pairs, n_folds, fold, st)
+                 : rt_fail(st, "out of memory evaluating %d pairs", n_pairs);
+    if (rc < 0) {
         free(fold), free(train), free(dist), free(mean), free(tpr), free(fpr), free(far_train);
         return -1;
     }
-    int rc = 0;
     for (int f = 0; f < n_folds; f++) {
         int n_train = 0;
         for (int k = 0; k < n_pairs; k++) n_train += (train[k] = fold[k] != f);
@@ -259,32 +311,7 @@ int rt_lfw_evaluate(const float *emb, int dim, const int *issame, const int *fol
         val[f] = (double)tp / n_same_test;
         far[f] = (double)fp / n_diff_test;
     }
-    if (rc == 0) {
-        for (int f = 0; f < n_folds; f++) {
-            r->acc_mean += acc[f] / n_folds;
-            r->val_mean += val[f] / n_folds;
-            r->far_mean += far[f] / n_folds;
-        }
-        for (int f = 0; f < n_folds; f++) {
-            r->acc_std += (acc[f] - r->acc_mean) * (acc[f] - r->acc_mean) / n_folds;
-            r->val_std += (val[f] - r->val_mean) * (val[f] - r->val_mean) / n_folds;
-        }
-        r->acc_std = sqrt(r->acc_std);
-        r->val_std = sqrt(r->val_std);
-        /* AUC: trapezoids over the fold-averaged ROC (fpr falls as the threshold falls) */
-        for (int t = 1; t < n_roc; t++) r->auc += (fpr[t] - fpr[t - 1]) * (tpr[t] + tpr[t - 1]) / 2;
-        /* EER: where FPR = 1 - TPR on that ROC, by linear interpolation along the grid */
-        r->eer = 1;
-        for (int t = 1; t < n_roc; t++) {
-            double g0 = 1 - fpr[t - 1] - tpr[t - 1], g1 = 1 - fpr[t] - tpr[t];
-            if ((g0 >= 0 && g1 <= 0) || (g0 <= 0 && g1 >= 0)) {
-                double u = g0 == g1 ? 0 : g0 / (g0 - g1);
-                r->eer = fpr[t - 1] + u * (fpr[t] - fpr[t - 1]);
-                break;
-            }
-        }
-        r->n_folds = n_folds;
-    }
+    if (rc == 0) summarize(acc, val, far, n_folds, tpr, fpr, n_roc, r);
     free(fold);
     free(train);
     free(dist);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
 #include "runtime/face/mtcnn.h"
 
 /* "pnet" for "pnet/eval" (k = 1: det1.npy); NULL for a graph of no MTCNN net */
@@ -56,9 +57,10 @@ int rt_model_open(const RtModelOpts *o, int64_t batch, RtModel *m, RtStatus *st)
     memcpy(m->b, b, sizeof b);
     m->nb = (int)(sizeof b / sizeof b[0]);
     m->g = rt_artifact_graph(&m->art, o->graph);
-    int64_t *sym = calloc((size_t)(m->g ? m->g->n_syms : 0) + 1, sizeof *sym);
+    int64_t *sym = fn_calloc((size_t)(m->g ? m->g->n_syms : 0) + 1, sizeof *sym);
     int rc = -1;
     if (!m->g) rt_fail(st, "artifact %s has no graph \"%s\"", m->artifact, o->graph);
+    else if (!sym) rt_fail(st, "out of memory opening %s", m->artifact);
     else if (rt_bind_syms(m->g, m->b, m->nb, sym, st) == 0 && rt_vars_bind(m->vars, m->g, sym, st) == 0)
         rc = fill_vars(o, m, st);
     free(sym);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ir/alloc.h"
 #include "runtime/core/artifact.h"
 #include "runtime/data/data.h"
 #include "runtime/face/mtcnn.h"
@@ -90,9 +91,11 @@ static int save_face(Shared *sh, const RtImage *img, const RtFace *f, const char
     bb[2] = (int)fmin(f->box[2] + half, img->w);
     bb[3] = (int)fmin(f->box[3] + half, img->h);
     if (bb[2] <= bb[0] || bb[3] <= bb[1]) return rt_fail(st, "empty face box");
-    RtImage face = {o->image_size, o->image_size, malloc((size_t)o->image_size * o->image_size * 3)};
-    rt_resize_bilinear(img, bb[0], bb[1], bb[2] - bb[0], bb[3] - bb[1], face.pix, face.w, face.h);
-    int rc = rt_image_write_png_level(tmp, &face, o->png_level, st);
+    RtImage face = {o->image_size, o->image_size, fn_malloc((size_t)o->image_size * o->image_size * 3)};
+    int rc = face.pix && rt_resize_bilinear(img, bb[0], bb[1], bb[2] - bb[0], bb[3] - bb[1], face.pix, face.w,
+                                            face.h) == 0
+                 ? rt_image_write_png_level(tmp, &face, o->png_level, st)
+                 : rt_fail(st, "out of memory aligning a face of %s", out);
     free(face.pix);
     if (rc == 0 && rename(tmp, out) < 0) {
         rc = rt_fail(st, "cannot rename %s to %s: %s", tmp, out, strerror(errno));
@@ -272,10 +275,14 @@ static int start_output(const RtAlignOpts *o, RtStatus *st) {
 static int list_jobs(Shared *sh, const RtDataset *ds, uint64_t key, RtStatus *st) {
     const RtAlignOpts *o = sh->o;
     char path[4200];
-    int *order = malloc((size_t)ds->n_classes * sizeof *order);
+    int *order = fn_malloc((size_t)(ds->n_classes ? ds->n_classes : 1) * sizeof *order);
+    sh->jobs = fn_malloc((size_t)(ds->n_images ? ds->n_images : 1) * sizeof *sh->jobs);
+    if (!order || !sh->jobs) {
+        free(order);
+        return rt_fail(st, "out of memory listing the images");
+    }
     for (int c = 0; c < ds->n_classes; c++) order[c] = c;
     if (o->random_order) rt_shuffle(order, ds->n_classes, rt_hash(key, 1, 0));
-    sh->jobs = malloc((size_t)ds->n_images * sizeof *sh->jobs);
     for (int k = 0; k < ds->n_classes; k++) {
         const RtClass *c = &ds->classes[order[k]];
         snprintf(path, sizeof path, "%s/%s", o->output_dir, c->name);
@@ -291,7 +298,11 @@ static int list_jobs(Shared *sh, const RtDataset *ds, uint64_t key, RtStatus *st
             free(order);
             return -1;
         }
-        int *imgs = malloc((size_t)(c->count ? c->count : 1) * sizeof *imgs);
+        int *imgs = fn_malloc((size_t)(c->count ? c->count : 1) * sizeof *imgs);
+        if (!imgs) {
+            free(order);
+            return rt_fail(st, "out of memory listing the images");
+        }
         for (int i = 0; i < c->count; i++) imgs[i] = c->first + i;
         if (o->random_order && created) rt_shuffle(imgs, c->count, rt_hash(key, 2, (uint64_t)order[k]));
         for (int i = 0; i < c->count; i++) sh->jobs[sh->n_jobs++] = (Job){order[k], imgs[i]};
@@ -308,9 +319,13 @@ static void run_workers(Shared *sh) {
     pthread_mutex_init(&sh->mu, NULL);
     rt_progress_start(&sh->pr, o->out, "images", sh->n_jobs);
     double t0 = rt_now();
-    pthread_t *th = calloc((size_t)o->threads, sizeof *th);
-    for (int i = 0; i < o->threads; i++) pthread_create(&th[i], NULL, worker, sh);
-    for (int i = 0; i < o->threads; i++) pthread_join(th[i], NULL);
+    pthread_t *th = fn_calloc((size_t)o->threads, sizeof *th);
+    if (!th) {
+        sh->failed = 1;
+        rt_fail(&sh->st, "out of memory starting %d workers", o->threads);
+    }
+    for (int i = 0; th && i < o->threads; i++) pthread_create(&th[i], NULL, worker, sh);
+    for (int i = 0; th && i < o->threads; i++) pthread_join(th[i], NULL);
     free(th);
     rt_progress_end(&sh->pr);
     pthread_mutex_destroy(&sh->mu);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
 #include "runtime/face/mtcnn.h"
 #include "runtime/data/resize.h"
 
@@ -37,13 +38,20 @@ typedef struct {
     int n, cap;
 } Boxes;
 
-static void push(Boxes *bs, const Box *b) {
+/* -1 when out of memory (bs unchanged) */
+static int push(Boxes *bs, const Box *b) {
     if (bs->n == bs->cap) {
-        bs->cap = bs->cap ? 2 * bs->cap : 64;
-        bs->b = realloc(bs->b, (size_t)bs->cap * sizeof *bs->b);
+        int cap = bs->cap ? 2 * bs->cap : 64;
+        Box *nb = fn_realloc(bs->b, (size_t)cap * sizeof *bs->b);
+        if (!nb) return -1;
+        bs->b = nb;
+        bs->cap = cap;
     }
     bs->b[bs->n++] = *b;
+    return 0;
 }
+
+static int oom(RtStatus *st) { return rt_fail(st, "out of memory detecting faces"); }
 
 void rt_mtcnn_defaults(RtMtcnnParams *p) {
     p->minsize = 20;
@@ -81,7 +89,7 @@ static RtExec *pnet_for(RtMtcnn *m, int h, int w, RtStatus *st) {
 RtMtcnn *rt_mtcnn_new(const RtBackend *be, const IrGraph *pnet, const IrGraph *rnet, const IrGraph *onet,
                       const char *weights_dir, RtStatus *st) {
     static const char *const nets[3] = {"pnet", "rnet", "onet"};
-    RtMtcnn *m = calloc(1, sizeof *m);
+    RtMtcnn *m = fn_calloc(1, sizeof *m);
     if (!m) {
         rt_fail(st, "out of memory opening the detector");
         return NULL;
@@ -91,6 +99,11 @@ RtMtcnn *rt_mtcnn_new(const RtBackend *be, const IrGraph *pnet, const IrGraph *r
     m->g[1] = rnet;
     m->g[2] = onet;
     m->vars = rt_vars_new(4);
+    if (!m->vars) {
+        rt_fail(st, "out of memory opening the detector");
+        rt_mtcnn_free(m);
+        return NULL;
+    }
     /* one executor per net binds its variables, which the weights then fill */
     int ok = pnet_for(m, 12, 12, st) && (m->crop[0][0] = bind(m, 1, 1, 0, 0, st)) &&
              (m->crop[1][0] = bind(m, 2, 1, 0, 0, st));
@@ -135,9 +148,10 @@ static int by_score(const void *a, const void *b, void *ctx) {
 
 /* Greedy NMS: repeatedly keep the highest-scoring box and drop those overlapping it by more
  * than thr (intersection over union, or over the smaller area with min_mode). Returns the kept
- * indices in pick order (descending score). */
+ * indices in pick order (descending score); -1 when out of memory. */
 static int nms(const Box *b, int n, double thr, int min_mode, int *pick) {
-    int *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    int *order = fn_malloc((size_t)(n ? n : 1) * sizeof *order);
+    if (!order) return -1;
     for (int i = 0; i < n; i++) order[i] = i;
     qsort_r(order, (size_t)n, sizeof *order, by_score, (void *)b);
     int m = n, np = 0;
@@ -160,17 +174,22 @@ static int nms(const Box *b, int n, double thr, int min_mode, int *pick) {
     return np;
 }
 
-/* keeps the boxes NMS picks, in pick order */
-static void nms_keep(Boxes *bs, double thr, int min_mode) {
-    if (!bs->n) return;
-    int *pick = malloc((size_t)bs->n * sizeof *pick);
-    int np = nms(bs->b, bs->n, thr, min_mode, pick);
-    Box *kept = malloc((size_t)np * sizeof *kept);
+/* keeps the boxes NMS picks, in pick order; -1 (st) when out of memory */
+static int nms_keep(Boxes *bs, double thr, int min_mode, RtStatus *st) {
+    if (!bs->n) return 0;
+    int *pick = fn_malloc((size_t)bs->n * sizeof *pick);
+    int np = pick ? nms(bs->b, bs->n, thr, min_mode, pick) : -1;
+    Box *kept = np >= 0 ? fn_malloc((size_t)(np ? np : 1) * sizeof *kept) : NULL;
+    if (!kept) {
+        free(pick);
+        return oom(st);
+    }
     for (int i = 0; i < np; i++) kept[i] = bs->b[pick[i]];
     memcpy(bs->b, kept, (size_t)np * sizeof *kept);
     bs->n = np;
     free(kept);
     free(pick);
+    return 0;
 }
 
 /* bbreg: move the edges by the regression, scaled by the inclusive width and height */
@@ -221,15 +240,25 @@ static int stage1(RtMtcnn *m, const RtImage *img, const float *pix, const RtMtcn
                   Boxes *out, RtStatus *st) {
     double mscale = 12.0 / p->minsize, minl = fmin(img->h, img->w) * mscale;
     Boxes scale_boxes = {0};
-    for (int k = 0; minl >= 12; k++, minl *= p->factor) {
+    int rc = 0;
+    for (int k = 0; minl >= 12 && rc == 0; k++, minl *= p->factor) {
         double s = mscale * pow(p->factor, k);
         int hs = (int)ceil(img->h * s), ws = (int)ceil(img->w * s);
         RtExec *ex = pnet_for(m, hs, ws, st);
-        if (!ex) return -1;
+        if (!ex) {
+            rc = -1;
+            break;
+        }
         float *x = rt_exec_input(ex, "data", NULL);
-        rt_resize_area(pix, img->w, img->h, 3, x, ws, hs, 1);
+        if (rt_resize_area(pix, img->w, img->h, 3, x, ws, hs, 1) < 0) {
+            rc = oom(st);
+            break;
+        }
         for (int64_t i = 0; i < (int64_t)hs * ws * 3; i++) x[i] = (x[i] - 127.5f) * 0.0078125f;
-        if (rt_exec_run(ex, 0, 0, st) < 0) return -1;
+        if (rt_exec_run(ex, 0, 0, st) < 0) {
+            rc = -1;
+            break;
+        }
         int64_t dims[IR_MAX_RANK];
         int rank;
         const float *prob = rt_exec_output(ex, "prob", NULL, &rank, dims);
@@ -243,7 +272,7 @@ static int stage1(RtMtcnn *m, const RtImage *img, const float *pix, const RtMtcn
                 if (!(pr >= p->threshold[0])) continue; /* NaN too */
                 Box b = {trunc((2.0 * c + 1) / s), trunc((2.0 * r + 1) / s), trunc((2.0 * c + 12) / s),
                          trunc((2.0 * r + 12) / s), pr, {0}, {0}, r, c};
-                push(&scale_boxes, &b);
+                if (rc == 0 && push(&scale_boxes, &b) < 0) rc = oom(st);
             }
         for (int i = 0; i < scale_boxes.n; i++) {
             Box *b = &scale_boxes.b[i];
@@ -251,12 +280,13 @@ static int stage1(RtMtcnn *m, const RtImage *img, const float *pix, const RtMtcn
             if (scale_boxes.n == 1) c = ow - 1 - c; /* the reference's one-cell flip */
             for (int j = 0; j < 4; j++) b->r[j] = reg[((size_t)r * ow + c) * 4 + j];
         }
-        nms_keep(&scale_boxes, 0.5, 0);
-        for (int i = 0; i < scale_boxes.n; i++) push(out, &scale_boxes.b[i]);
+        if (rc == 0) rc = nms_keep(&scale_boxes, 0.5, 0, st);
+        for (int i = 0; i < scale_boxes.n && rc == 0; i++)
+            if (push(out, &scale_boxes.b[i]) < 0) rc = oom(st);
     }
     free(scale_boxes.b);
-    if (!out->n) return 0;
-    nms_keep(out, 0.7, 0);
+    if (rc || !out->n) return rc;
+    if (nms_keep(out, 0.7, 0, st) < 0) return -1;
     for (int i = 0; i < out->n; i++) {
         Box *b = &out->b[i];
         double w = b->x2 - b->x1, h = b->y2 - b->y1; /* no +1 here, as the reference */
@@ -275,12 +305,12 @@ static int stage1(RtMtcnn *m, const RtImage *img, const float *pix, const RtMtcn
 
 /* The reference's pad + crop: a zero tmph x tmpw buffer (tmpw = x2 - x1 + 1) holding the part
  * of the image under the box, area-resampled to side x side and normalised into dst. Returns 0
- * for a box without pixels (the reference fails on those). */
+ * for a box without pixels (the reference fails on those), -1 when out of memory. */
 static int crop(const float *pix, int iw, int ih, const Box *b, int side, float *dst) {
     int x1 = (int)b->x1, y1 = (int)b->y1, tw = (int)b->x2 - x1 + 1, th = (int)b->y2 - y1 + 1;
     if (tw < 1 || th < 1) return 0;
     /* buffer (i, j) is image pixel (x1 - 1 + j, y1 - 1 + i), 0-based; zero outside the image */
-    rt_resize_area_window(pix, iw, ih, 3, x1 - 1, y1 - 1, tw, th, dst, side, side, 0);
+    if (rt_resize_area_window(pix, iw, ih, 3, x1 - 1, y1 - 1, tw, th, dst, side, side, 0) < 0) return -1;
     for (int i = 0; i < side * side * 3; i++) dst[i] = (dst[i] - 127.5f) * 0.0078125f;
     return 1;
 }
@@ -298,7 +328,8 @@ static int run_crops(RtMtcnn *m, int net, const float *pix, int iw, int ih, Boxe
         float *x = rt_exec_input(*ex, "data", NULL);
         int has[MAX_BATCH];
         for (int i = 0; i < nb; i++)
-            has[i] = crop(pix, iw, ih, &bs->b[first + i], side, x + (size_t)i * side * side * 3);
+            if ((has[i] = crop(pix, iw, ih, &bs->b[first + i], side, x + (size_t)i * side * side * 3)) < 0)
+                return oom(st);
         if (rt_exec_run(*ex, 0, 0, st) < 0) return -1;
         const float *prob = rt_exec_output(*ex, "prob", NULL, NULL, NULL);
         const float *reg = rt_exec_output(*ex, "reg", NULL, NULL, NULL);
@@ -327,14 +358,15 @@ int rt_mtcnn_detect(RtMtcnn *m, const RtImage *img, const RtMtcnnParams *p, RtFa
     *n_faces = 0;
     if (img->w < 1 || img->h < 1) return 0;
     size_t npix = (size_t)img->w * img->h * 3;
-    float *pix = malloc(npix * sizeof *pix);
+    float *pix = fn_malloc(npix * sizeof *pix);
+    if (!pix) return oom(st);
     for (size_t i = 0; i < npix; i++) pix[i] = img->pix[i];
     Boxes bs = {0};
     int rc = stage1(m, img, pix, p, &bs, st);
     if (rc == 0 && bs.n) { /* RNet */
         rc = run_crops(m, 1, pix, img->w, img->h, &bs, st);
         keep_above(&bs, p->threshold[1]);
-        nms_keep(&bs, 0.7, 0);
+        if (rc == 0) rc = nms_keep(&bs, 0.7, 0, st);
         for (int i = 0; i < bs.n; i++) {
             bbreg(&bs.b[i]);
             rerec(&bs.b[i]);
@@ -356,11 +388,11 @@ int rt_mtcnn_detect(RtMtcnn *m, const RtImage *img, const RtMtcnnParams *p, RtFa
             bbreg(b);
         }
         keep_sane(&bs, img->w, img->h);
-        nms_keep(&bs, 0.7, 1);
+        if (rc == 0) rc = nms_keep(&bs, 0.7, 1, st);
     }
     if (rc == 0 && bs.n) {
-        *faces = malloc((size_t)bs.n * sizeof **faces);
-        for (int i = 0; i < bs.n; i++) {
+        if (!(*faces = fn_malloc((size_t)bs.n * sizeof **faces))) rc = oom(st);
+        for (int i = 0; *faces && i < bs.n; i++) {
             const Box *b = &bs.b[i];
             RtFace *f = &(*faces)[i];
             f->box[0] = b->x1;
@@ -370,7 +402,7 @@ int rt_mtcnn_detect(RtMtcnn *m, const RtImage *img, const RtMtcnnParams *p, RtFa
             f->score = b->score;
             memcpy(f->pts, b->pts, sizeof f->pts);
         }
-        *n_faces = bs.n;
+        *n_faces = *faces ? bs.n : 0;
     }
     free(bs.b);
     free(pix);

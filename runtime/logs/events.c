@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "ir/alloc.h"
 #include "runtime/logs/proto/tf_event.pb-c.h"
 
 /* ---- CRC-32C -------------------------------------------------------------------------------- */
@@ -83,7 +84,7 @@ static void put_le(unsigned char *p, uint64_t v, int n) {
 /* one framed record into the stream; 0 or the errno */
 static int put_record(FILE *f, const Tensorboard__Event *ev) {
     size_t len = tensorboard__event__get_packed_size(ev);
-    unsigned char *buf = malloc(len + 16);
+    unsigned char *buf = fn_malloc(len + 16);
     if (!buf) return ENOMEM;
     put_le(buf, len, 8);
     put_le(buf + 8, rt_crc32c_masked(buf, 8), 4);
@@ -129,7 +130,11 @@ static int default_edges(double *edges, int cap) {
 }
 
 RtEvents *rt_events_open(const char *dir, double wall_time, RtStatus *st) {
-    RtEvents *e = calloc(1, sizeof *e);
+    RtEvents *e = fn_calloc(1, sizeof *e);
+    if (!e) {
+        rt_fail(st, "out of memory opening TensorBoard events in %s", dir);
+        return NULL;
+    }
     e->fixed_time = wall_time;
     e->n_edges = default_edges(e->edges, 1600);
     char host[256] = "localhost";
@@ -172,7 +177,11 @@ int rt_events_scalar(RtEvents *e, const char *tag, int64_t step, double value) {
 int rt_events_histogram(RtEvents *e, const char *tag, int64_t step, const float *x, int64_t n) {
     const double *edges = e->edges;
     const int n_edges = e->n_edges;
-    double *counts = calloc((size_t)n_edges, sizeof *counts);
+    double *counts = fn_calloc((size_t)n_edges, sizeof *counts);
+    if (!counts) { /* as a record that cannot be written (put_record's ENOMEM) */
+        if (!e->err) lost(e, ENOMEM);
+        return -1;
+    }
     double mn = n ? x[0] : 0, mx = n ? x[0] : 0, sum = 0, sum2 = 0;
     for (int64_t i = 0; i < n; i++) {
         double v = x[i];
@@ -220,8 +229,10 @@ typedef struct {
 static void png_to_mem(png_structp png, png_bytep data, png_size_t n) {
     Mem *m = png_get_io_ptr(png);
     if (m->len + n > m->cap) {
+        unsigned char *nb = fn_realloc(m->buf, (m->len + n) * 2);
+        if (!nb) png_error(png, "out of memory"); /* rt_events_image's setjmp: frees m->buf */
+        m->buf = nb;
         m->cap = (m->len + n) * 2;
-        m->buf = realloc(m->buf, m->cap);
     }
     memcpy(m->buf + m->len, data, n);
     m->len += n;

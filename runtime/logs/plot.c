@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ir/alloc.h"
 #include "runtime/core/files.h"
 #include "runtime/logs/stats.h"
 
@@ -185,8 +186,8 @@ static void smooth(const double *y, double *out, int n, int w) {
 }
 
 static double *to_double(const float *v, int64_t n) {
-    double *d = malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
-    for (int64_t i = 0; i < n; i++) d[i] = v[i];
+    double *d = fn_malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
+    for (int64_t i = 0; d && i < n; i++) d[i] = v[i];
     return d;
 }
 
@@ -209,8 +210,14 @@ int rt_plot_run(const char *log_dir, const char *out_dir, FILE *log, RtStatus *s
         rc = rt_fail(st, "%s: no training steps recorded yet", h5);
         goto done;
     }
-    double *x = malloc((size_t)steps * sizeof *x), *xent = to_double(v[0], steps), *acc = to_double(v[1], steps);
-    double *sx = malloc((size_t)steps * sizeof *sx), *sa = malloc((size_t)steps * sizeof *sa);
+    double *x = fn_malloc((size_t)steps * sizeof *x), *xent = to_double(v[0], steps), *acc = to_double(v[1], steps);
+    double *sx = fn_malloc((size_t)steps * sizeof *sx), *sa = fn_malloc((size_t)steps * sizeof *sa);
+    double *vx = fn_malloc((size_t)(n[2] + 1) * sizeof *vx), *vxe = fn_malloc((size_t)(n[2] + 1) * sizeof *vxe),
+           *vac = fn_malloc((size_t)(n[3] + 1) * sizeof *vac);
+    if (!x || !xent || !acc || !sx || !sa || !vx || !vxe || !vac) {
+        rc = rt_fail(st, "out of memory plotting %s", h5);
+        goto out;
+    }
     for (int64_t i = 0; i < steps; i++) x[i] = (double)(i + 1);
     int win = steps < 500 ? (int)steps : 500; /* the window the label states */
     char window[48] = "", train_label[64];
@@ -220,8 +227,6 @@ int rt_plot_run(const char *log_dir, const char *out_dir, FILE *log, RtStatus *s
     smooth(acc, sa, (int)steps, win);
     /* validations: index i is epoch (i+1)*every (the last clipped to the epochs run) */
     int64_t nv = 0;
-    double *vx = malloc((size_t)(n[2] + 1) * sizeof *vx), *vxe = malloc((size_t)(n[2] + 1) * sizeof *vxe),
-           *vac = malloc((size_t)(n[3] + 1) * sizeof *vac);
     for (int64_t i = 0; i < n[2]; i++) {
         int64_t at = (i + 1) * every * epoch_size;
         if (at > steps) at = steps;
@@ -266,6 +271,7 @@ int rt_plot_run(const char *log_dir, const char *out_dir, FILE *log, RtStatus *s
     } else if (rc == 0) {
         fprintf(log, "no lfw_result.txt in %s (train with --lfw_dir): no LFW figure\n", log_dir);
     }
+out:
     free(x), free(xent), free(acc), free(sx), free(sa), free(vx), free(vxe), free(vac);
 done:
     for (int k = 0; k < 6; k++) free(v[k]);

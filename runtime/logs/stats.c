@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ir/alloc.h"
+
 enum { HIST_BINS = 1000 };
 enum { K_LOSS, K_CENTER, K_REG, K_XENT, K_NORM, K_ACC, /* per step */
        K_VLOSS, K_VXENT, K_VACC,                        /* per validation */
@@ -32,7 +34,8 @@ struct RtStats {
 };
 
 RtStats *rt_stats_new(int max_epochs, int epoch_size, int every, double hist_max) {
-    RtStats *s = calloc(1, sizeof *s);
+    RtStats *s = fn_calloc(1, sizeof *s);
+    if (!s) return NULL;
     s->max_epochs = max_epochs;
     s->epoch_size = epoch_size;
     s->every = every > 0 ? every : 1;
@@ -42,7 +45,10 @@ RtStats *rt_stats_new(int max_epochs, int epoch_size, int every, double hist_max
                   : k <= K_VACC ? (hsize_t)((max_epochs + s->every - 1) / s->every)
                   : k < K_HIST ? (hsize_t)max_epochs
                                : (hsize_t)max_epochs * HIST_BINS;
-        s->v[k] = calloc(s->len[k] + 1, sizeof(float));
+        if (!(s->v[k] = fn_calloc(s->len[k] + 1, sizeof(float)))) {
+            rt_stats_free(s);
+            return NULL;
+        }
     }
     return s;
 }
@@ -104,7 +110,7 @@ static unsigned char *stats_image(const RtStats *s, size_t *len) {
         if (sp >= 0) H5Sclose(sp);
     }
     ssize_t n = ok && H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0 ? H5Fget_file_image(f, NULL, 0) : -1;
-    unsigned char *img = n > 0 ? malloc((size_t)n) : NULL;
+    unsigned char *img = n > 0 ? fn_malloc((size_t)n) : NULL;
     if (img && H5Fget_file_image(f, img, (size_t)n) != n) {
         free(img);
         img = NULL;
@@ -144,8 +150,10 @@ float *rt_stats_read_key(const char *path, const char *key, int64_t *n, RtStatus
     } else {
         hid_t sp = H5Dget_space(d);
         hssize_t cnt = H5Sget_simple_extent_npoints(sp);
-        v = malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof(float));
-        if (cnt < 0 || H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+        v = fn_malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof(float));
+        if (!v) {
+            rt_fail(st, "out of memory reading '%s' from %s", key, path);
+        } else if (cnt < 0 || H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
             free(v);
             v = NULL;
             rt_fail(st, "cannot read '%s' from %s", key, path);

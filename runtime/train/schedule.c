@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
 #include "runtime/core/files.h"
 
 static char *trim(char *s) {
@@ -68,8 +69,14 @@ int rt_schedule_parse(FILE *f, const char *path, RtSchedule *s, RtStatus *st) {
         }
         if (s->n == cap) {
             cap = cap ? 2 * cap : 16;
-            s->epoch = realloc(s->epoch, (size_t)cap * sizeof *s->epoch);
-            s->rate = realloc(s->rate, (size_t)cap * sizeof *s->rate);
+            int *ne = fn_realloc(s->epoch, (size_t)cap * sizeof *s->epoch);
+            if (ne) s->epoch = ne;
+            double *nr = ne ? fn_realloc(s->rate, (size_t)cap * sizeof *s->rate) : NULL;
+            if (!nr) {
+                rc = rt_fail(st, "out of memory reading %s", path);
+                break;
+            }
+            s->rate = nr;
         }
         s->epoch[s->n] = (int)epoch;
         s->rate[s->n++] = rate;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ir/alloc.h"
 #include "runtime/core/artifact.h"
 #include "runtime/core/checkpoint.h"
 #include "runtime/core/ema.h"
@@ -72,7 +73,8 @@ static int step_open(Step *s, IrGraph *g, RtVars *vars, const RtTrainOpts *o, in
                      {"image_size", o->image_size},
                      {"embedding_size", o->embedding_size},
                      {"classes", n_classes}};
-    const char **want = malloc(((size_t)g->n_outputs + 8) * sizeof *want);
+    const char **want = fn_malloc(((size_t)g->n_outputs + 8) * sizeof *want);
+    if (!want) return rt_fail(st, "out of memory binding the training step");
     const char *base[] = {"loss", "xent", "accuracy", "reg_loss", "center_loss", "prelogits_norm", "prelogits"};
     int n_want = 0;
     for (int i = 0; i < 7; i++)
@@ -350,8 +352,9 @@ static int open_data(const RtTrainOpts *o, Run *r, FILE *log, RtStatus *st) {
     if (check_inputs(o, r, resume_dir, r->ckpt, sizeof r->ckpt, &r->info, log, st) < 0 ||
         setup_run(o, &r->sv, r->log_dir, sizeof r->log_dir, log, st) < 0)
         return -1;
-    rt_dataset_split(&r->all, o->validation_set_split_ratio, o->min_nrof_val_images_per_class, o->seed, &r->train,
-                     &r->val);
+    if (rt_dataset_split(&r->all, o->validation_set_split_ratio, o->min_nrof_val_images_per_class, o->seed,
+                         &r->train, &r->val) < 0)
+        return rt_fail(st, "out of memory splitting the dataset");
     fprintf(log, "Number of classes in training set: %d\nNumber of examples in training set: %d\n",
             r->train.n_classes, r->train.n_images);
     fprintf(log, "Number of classes in validation set: %d\nNumber of examples in validation set: %d\n",
@@ -547,7 +550,7 @@ static int run_epochs(const RtTrainOpts *o, Run *r, double *losses, int n_losses
 int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     if (!o->backend) return rt_fail(st, "no backend to train on (RtTrainOpts.backend)");
     FILE *log = o->log ? o->log : stdout;
-    Run *r = calloc(1, sizeof *r);
+    Run *r = fn_calloc(1, sizeof *r);
     if (!r) return rt_fail(st, "out of memory starting the run");
     r->sv.o = o;
     r->sv.log = log;

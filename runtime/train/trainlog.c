@@ -7,11 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ir/alloc.h"
+
 int rt_trainlog_open(RtTrainLog *lg, const RtTrainOpts *o, const char *log_dir, RtStatus *st) {
     lg->ev = rt_events_open(log_dir, -1, st);
     if (!lg->ev) return -1;
     lg->stats = rt_stats_new(o->max_nrof_epochs, o->epoch_size, o->validate_every_n_epochs,
                              o->prelogits_hist_max);
+    if (!lg->stats) return rt_fail(st, "out of memory for the statistics of %s", log_dir);
     snprintf(lg->stat_path, sizeof lg->stat_path, "%s/stat.h5", log_dir);
     if (o->resume && access(lg->stat_path, R_OK) == 0) return rt_stats_read(lg->stats, lg->stat_path, st);
     return 0;
@@ -42,8 +45,8 @@ int rt_trainlog_step(RtTrainLog *lg, RtExec *ex, const float *images, int batch,
     rt_events_scalar(lg->ev, "learning_rate", t, lr_eff);
     if (step == 0) { /* a few training inputs, back to bytes */
         int size = o->image_size, n = batch < 3 ? batch : 3;
-        unsigned char *rgb = malloc((size_t)size * size * 3);
-        for (int k = 0; k < n; k++) {
+        unsigned char *rgb = fn_malloc((size_t)size * size * 3); /* none: no images (as a lost record) */
+        for (int k = 0; rgb && k < n; k++) {
             const float *x = images + (size_t)k * size * size * 3;
             float lo = x[0], hi = x[0];
             for (int i = 0; i < size * size * 3; i++) lo = fminf(lo, x[i]), hi = fmaxf(hi, x[i]);

@@ -1,4 +1,4 @@
-// fuzz-sources: frontend/builtins.c frontend/diag.c frontend/lex.c frontend/lower.c frontend/parse.c ir/status.c ir/ir.c ir/rules.c ir/rules_contraction.c ir/rules_elementwise.c ir/rules_movement.c ir/rules_nn.c ir/verify.c ir/print.c
+// fuzz-sources: frontend/builtins.c frontend/diag.c frontend/lex.c frontend/lower.c frontend/parse.c ir/status.c ir/ir.c ir/rules.c ir/rules_contraction.c ir/rules_elementwise.c ir/rules_movement.c ir/rules_nn.c ir/verify.c ir/print.c ir/alloc.c
 // fuzz-libs: -lm
 // fuzz-seeds: models/*.fn models/lib/*.fn tests/models/*.fn tests/dsl_errors/*.fn
 /* libFuzzer target for the DSL frontend: any bytes, taken as a model file models/fuzz.fn (so

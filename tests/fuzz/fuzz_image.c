@@ -1,4 +1,4 @@
-// fuzz-sources: runtime/data/image.c runtime/data/augment.c runtime/core/status.c ir/status.c
+// fuzz-sources: runtime/data/image.c runtime/data/augment.c runtime/core/status.c ir/status.c ir/alloc.c
 // fuzz-libs: -ljpeg -lpng -lz -lm
 /* libFuzzer target for the image-loading entry: any bytes into rt_image_decode must give an
  * image or an error, never a crash, hang, leak or undefined behaviour. A decoded image is

@@ -1,5 +1,5 @@
 // clang-format off
-// fuzz-sources: runtime/face/mtcnn.c runtime/data/npy.c runtime/data/pickle.c runtime/core/status.c ir/status.c
+// fuzz-sources: runtime/face/mtcnn.c runtime/data/npy.c runtime/data/pickle.c runtime/core/status.c ir/status.c ir/alloc.c
 // fuzz-libs: -lm
 // fuzz-seeds: ../shared/data/mtcnn/det1.npy
 // clang-format on

@@ -1,4 +1,4 @@
-// fuzz-sources: runtime/eval/lfw.c runtime/core/files.c runtime/core/status.c ir/status.c
+// fuzz-sources: runtime/eval/lfw.c runtime/core/files.c runtime/core/status.c ir/status.c ir/alloc.c
 // fuzz-libs: -lm
 // fuzz-seeds: ../shared/data/lfw/pairs.txt
 /* libFuzzer target for the LFW pairs reader (runtime/eval/lfw.c): any bytes as a pairs file must give

@@ -1,4 +1,4 @@
-// fuzz-sources: runtime/train/schedule.c runtime/core/files.c runtime/core/status.c ir/status.c
+// fuzz-sources: runtime/train/schedule.c runtime/core/files.c runtime/core/status.c ir/status.c ir/alloc.c
 // fuzz-libs: -lm
 // fuzz-seeds: ../shared/data/schedules/*.txt
 /* libFuzzer target for the learning-rate schedule reader (runtime/train/schedule.c): any bytes as a

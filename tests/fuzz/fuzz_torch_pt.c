@@ -1,5 +1,5 @@
 // clang-format off
-// fuzz-sources: interop/torch_pt.c interop/tensors.c runtime/data/pickle.c runtime/data/npy.c runtime/core/status.c ir/status.c
+// fuzz-sources: interop/torch_pt.c interop/tensors.c runtime/data/pickle.c runtime/data/npy.c runtime/core/status.c ir/status.c ir/alloc.c
 // fuzz-libs: -lzip -lm
 // fuzz-seeds: tests/interop/torch/*.pt ../shared/data/mtcnn/det1.npy
 // clang-format on
