@@ -90,11 +90,12 @@ static int add_const(const char *name, const Fn__Tf__NodeDef *node, IxTensors *o
     for (int k = 0; k < rank; k++)
         dims[k] = sp->dim[k]->size;
     int64_t n = elements(dims, rank);
-    int is_float = tp->dtype == FN__TF__DATA_TYPE__DT_FLOAT;
+    /* float32 as the tensor list will name it: DT_FLOAT and its reference type DT_FLOAT_REF */
+    char dt[16];
+    int is_float = strcmp(ix_tf_dtype_name(tp->dtype, dt), "float32") == 0;
     if (is_float && n >= 0 && check_floats(name, node->name, tp, dims, rank, n, budget, st))
         return -1;
-    char dt[16];
-    IxTensor *t = ix_tensors_add(out, node->name, ix_tf_dtype_name(tp->dtype, dt), rank, dims, st);
+    IxTensor *t = ix_tensors_add(out, node->name, dt, rank, dims, st);
     if (!t) {
         char msg[sizeof st->msg];
         snprintf(msg, sizeof msg, "%s", st->msg);

@@ -370,6 +370,9 @@ static void test_built_graphs(void) {
     graph_fails(&tp, NULL);
     tp.n_float_val = 2;
     graph_fails(&tp, "g.pb: node w: 2 float_val values for shape [3] (1 or 3 wanted)");
+    tp.dtype = (Fn__Tf__DataType)101; /* DT_FLOAT_REF, listed as float32: checked the same */
+    graph_fails(&tp, "g.pb: node w: 2 float_val values for shape [3] (1 or 3 wanted)");
+    tp.dtype = FN__TF__DATA_TYPE__DT_FLOAT;
     tp.tensor_content = (ProtobufCBinaryData){8, (uint8_t *)vals};
     graph_fails(&tp, "g.pb: node w: tensor_content has 8 bytes for shape [3] (12 wanted)");
     graph_fails(&tp, "g.pb: Const node w has no tensor value");

@@ -35,6 +35,9 @@ if [ "$target" = image ]; then
   cp ../shared/data/faces/*.jpg "$work/corpus/" 2>/dev/null || true
 fi
 "$work/fuzz_$target" "$work/corpus" -artifact_prefix="$work/" -max_total_time="$secs" -max_len=${FN_FUZZ_MAX_LEN:-65536} -timeout=10 \
-  -rss_limit_mb=2048 -print_final_stats=1 2>"$work/log" || { tail -40 "$work/log"; exit 1; }
+  -rss_limit_mb=2048 -print_final_stats=1 2>"$work/log" || {
+  # the report's head (what and where: the stack) and its tail (the input, as base64)
+  grep -m1 -A32 -E "ERROR: [A-Za-z]+Sanitizer|runtime error|deadly signal" "$work/log" || true
+  echo "..."; tail -8 "$work/log"; exit 1; }
 grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$work/log"
 echo "fuzz_$target: no crash in ${secs} s"
