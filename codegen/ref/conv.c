@@ -1,4 +1,4 @@
-/* Reference convolutions in float and double: instantiates conv_impl.h twice.
+/* Reference convolutions in float and double: instantiates conv_impl.h twice (instantiate.h).
  * What this is not: a fast convolution; see conv_impl.h for the im2col + gemm scheme.
  */
 #include <string.h>
@@ -11,14 +11,5 @@ static size_t conv_pixel(const RefWindow *win, int b, int iy, int ix) {
            (size_t)win->c;
 }
 
-#define real      float
-#define SFX(name) name##_f32
-#include "codegen/ref/conv_impl.h"
-#undef real
-#undef SFX
-
-#define real      double
-#define SFX(name) name##_f64
-#include "codegen/ref/conv_impl.h"
-#undef real
-#undef SFX
+#define REF_IMPL "codegen/ref/conv_impl.h"
+#include "codegen/ref/instantiate.h"

@@ -1,4 +1,4 @@
-/* Reference pooling in float and double: instantiates pool_impl.h twice.
+/* Reference pooling in float and double: instantiates pool_impl.h twice (instantiate.h).
  * What this is not: fast; see pool_impl.h for the semantics.
  */
 #include <string.h>
@@ -23,14 +23,5 @@ static size_t pool_input_size(const RefWindow *win) {
     return (size_t)win->n * (size_t)win->h * (size_t)win->w * (size_t)win->c;
 }
 
-#define real      float
-#define SFX(name) name##_f32
-#include "codegen/ref/pool_impl.h"
-#undef real
-#undef SFX
-
-#define real      double
-#define SFX(name) name##_f64
-#include "codegen/ref/pool_impl.h"
-#undef real
-#undef SFX
+#define REF_IMPL "codegen/ref/pool_impl.h"
+#include "codegen/ref/instantiate.h"

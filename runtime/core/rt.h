@@ -17,7 +17,7 @@
 /* ---- status -------------------------------------------------------------------------------- */
 /* The runtime's status is the one of every layer (ir/status.h): codegen fills the same type. */
 typedef FnStatus RtStatus;
-int rt_fail(RtStatus *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define rt_fail fn_fail /* the runtime's name for it: -1, the message in st */
 
 double rt_now(void); /* monotonic seconds */
 /* Threads the BLAS (when it is OpenBLAS) and the executor's fused loops (OpenMP) may use, set for

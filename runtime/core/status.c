@@ -1,20 +1,11 @@
-/* Status messages (rt_fail: fn_fail under the runtime's name) and the counter-based random
- * streams. */
+/* The counter-based random streams, symbol binding and the clock (rt.h). Status messages are
+ * ir/status.c's (rt_fail is fn_fail). */
 #include "runtime/core/rt.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <time.h>
-
-int rt_fail(RtStatus *st, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fn_vfail(st, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 uint64_t rt_mix(uint64_t x) {
     x += 0x9e3779b97f4a7c15ULL;
