@@ -325,6 +325,7 @@ static void usage(FILE *f) {
                "  import SRC -o OUT.ckpt [flags]    a TensorFlow checkpoint or frozen graph, or a PyTorch\n"
                "                                    state dict, as an fn checkpoint\n"
                "  export MODEL -o OUT.onnx [flags]  the eval graph (image -> embedding) as ONNX\n"
+               "  embed MODEL INPUT... -o OUT       embeddings of images to OUT.npy and OUT.tsv\n"
                "\n`fnrun COMMAND --help` lists a command's flags; `fnrun --version` prints fn's version.\n"
                "fn " FN_VERSION "\n");
 }
@@ -351,6 +352,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "plot")) return cmd_plot(argc, argv);
     if (!strcmp(argv[1], "import")) return fnrun_import(argc, argv);
     if (!strcmp(argv[1], "export")) return fnrun_export(argc, argv);
+    if (!strcmp(argv[1], "embed")) return fnrun_embed(argc, argv);
     fprintf(stderr, "fnrun: unknown command '%s' (see fnrun --help)\n", argv[1]);
     return 2;
 }

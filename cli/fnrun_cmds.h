@@ -22,5 +22,6 @@ int fnrun_backends(const char *cmd, const char *device, double memory_fraction, 
 
 int fnrun_import(int argc, char **argv); /* fnrun import SRC -o OUT.ckpt [flags] */
 int fnrun_export(int argc, char **argv); /* fnrun export MODEL -o OUT.onnx [flags] */
+int fnrun_embed(int argc, char **argv);  /* fnrun embed MODEL INPUT... -o OUT [flags] */
 
 #endif

@@ -231,6 +231,13 @@ int rt_loader_fill(void *fill, RtStatus *st) {
     return 0;
 }
 
+int rt_loader_is_bad(RtLoader *l, int image) {
+    pthread_mutex_lock(&l->mu);
+    int bad = image >= 0 && image < l->o.ds->n_images && l->bad[image];
+    pthread_mutex_unlock(&l->mu);
+    return bad;
+}
+
 int rt_loader_bad_images(RtLoader *l) {
     pthread_mutex_lock(&l->mu);
     int n = l->n_bad;

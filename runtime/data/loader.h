@@ -46,6 +46,8 @@ typedef struct {
 } RtLoaderFill;
 int rt_loader_fill(void *fill, RtStatus *st);
 int rt_loader_bad_images(RtLoader *l);
+/* 1 if image (an index into the dataset) has failed to load (its samples were substitutes). */
+int rt_loader_is_bad(RtLoader *l, int image);
 void rt_loader_free(RtLoader *l);
 
 #endif

@@ -32,7 +32,7 @@ int rt_embed(RtExec *ex, const RtEmbedOpts *o, char *const *paths, int n, int fl
     int n_batches = (n + o->batch - 1) / o->batch;
     int control = (o->fixed_std ? RT_AUG_FIXED_STD : 0) | (flip ? RT_AUG_FLIP_ALWAYS : 0);
     RtLoaderOpts lo = {&ds, o->batch, o->image_size, control, o->threads, 2, RT_ORDER_SEQUENTIAL,
-                       0, 0, n_batches, 0, NULL};
+                       0, o->bad ? n : 0, n_batches, 0, o->log};
     RtLoader *ld = rt_loader_new(&lo, st);
     int rc = ld ? 0 : -1;
     RtProgress pr;
@@ -54,9 +54,28 @@ int rt_embed(RtExec *ex, const RtEmbedOpts *o, char *const *paths, int n, int fl
     }
     rt_progress_update(&pr, n);
     rt_progress_end(&pr);
+    for (int i = 0; rc == 0 && o->bad && i < n; i++) o->bad[i] = (unsigned char)rt_loader_is_bad(ld, i);
     rt_loader_free(ld);
     free(labels);
     free(ds.labels);
+    return rc;
+}
+
+int rt_lfw_embed(RtExec *ex, const RtEmbedOpts *o, char *const *paths, int n, float *all, int *dim,
+                 RtStatus *st) {
+    int64_t d[IR_MAX_RANK];
+    int rank;
+    if (!rt_exec_output(ex, "embeddings", NULL, &rank, d) || rank != 2)
+        return rt_fail(st, "the eval graph gives no \"embeddings\"");
+    int passes = o->use_flipped_images ? 2 : 1;
+    float *one = fn_malloc((size_t)(n ? n : 1) * (size_t)d[1] * sizeof(float));
+    int rc = one ? 0 : rt_fail(st, "out of memory for the embeddings of %d images", n);
+    for (int f = 0; f < passes && rc == 0; f++) {
+        rc = rt_embed(ex, o, paths, n, f, one, dim, st);
+        for (int i = 0; i < n && rc == 0; i++) /* [original, flipped] per image */
+            memcpy(all + ((size_t)i * passes + f) * *dim, one + (size_t)i * *dim, (size_t)*dim * sizeof(float));
+    }
+    free(one);
     return rc;
 }
 
@@ -67,23 +86,17 @@ int rt_lfw_run(RtExec *ex, const RtEmbedOpts *o, const RtLfwPairs *p, RtLfwResul
     int rank;
     if (!rt_exec_output(ex, "embeddings", NULL, &rank, d) || rank != 2)
         return rt_fail(st, "the eval graph gives no \"embeddings\"");
-    int passes = o->use_flipped_images ? 2 : 1, edim = (int)d[1];
-    float *one = fn_malloc((size_t)n * edim * sizeof(float));
-    float *all = fn_malloc((size_t)n * edim * passes * sizeof(float));
+    int passes = o->use_flipped_images ? 2 : 1;
+    float *all = fn_malloc((size_t)n * (size_t)d[1] * passes * sizeof(float));
     double t0 = rt_now();
-    int rc = one && all ? 0 : rt_fail(st, "out of memory for the embeddings of %d images", n);
-    for (int f = 0; f < passes && rc == 0; f++) {
-        rc = rt_embed(ex, o, p->paths, n, f, one, &dim, st);
-        for (int i = 0; i < n && rc == 0; i++) /* [original, flipped] per image */
-            memcpy(all + ((size_t)i * passes + f) * dim, one + (size_t)i * dim, (size_t)dim * sizeof(float));
-    }
+    int rc = all ? rt_lfw_embed(ex, o, p->paths, n, all, &dim, st)
+                 : rt_fail(st, "out of memory for the embeddings of %d images", n);
     double dt = rt_now() - t0;
     if (images_per_s) *images_per_s = dt > 0 ? n * passes / dt : 0;
     int use_sets = o->n_folds == p->n_sets;
     if (rc == 0)
         rc = rt_lfw_evaluate(all, dim * passes, p->issame, use_sets ? p->fold : NULL, p->n_pairs,
                              o->n_folds, o->metric, o->subtract_mean, r, st);
-    free(one);
     free(all);
     return rc;
 }

@@ -16,13 +16,20 @@ typedef struct {
     int use_flipped_images, n_folds, metric, subtract_mean;
     FILE *progress; /* a progress line every ~10% of the images; NULL for none */
     volatile sig_atomic_t *stop; /* when set, stop between batches with an error; may be NULL */
+    unsigned char *bad; /* [n] or NULL: an unreadable image is marked 1 here (its row is a
+                           substitute's, for the caller to drop) and warned of, not an error */
+    FILE *log;          /* those warnings; NULL: stderr */
 } RtEmbedOpts;
 
 /* out[n * dim]: the embeddings of paths, centre-cropped (control: RT_AUG_FLIP_ALWAYS for the
  * flipped pass); the last batch is filled up with repeated images whose rows are dropped.
- * Any unreadable image is an error naming it. */
+ * An unreadable image is an error naming it, or with o->bad, marked and warned of. */
 int rt_embed(RtExec *ex, const RtEmbedOpts *o, char *const *paths, int n, int flip, float *out,
              int *dim, RtStatus *st);
+/* all[n, dim * passes]: the embeddings of paths as the LFW evaluation takes them, with
+ * use_flipped_images [original, flipped] per image (fnrun embed's rows are these). */
+int rt_lfw_embed(RtExec *ex, const RtEmbedOpts *o, char *const *paths, int n, float *all, int *dim,
+                 RtStatus *st);
 /* Embeds every pair's images (and their flips, concatenated, with use_flipped_images) and
  * evaluates. images_per_s gets the embedding throughput. */
 int rt_lfw_run(RtExec *ex, const RtEmbedOpts *o, const RtLfwPairs *p, RtLfwResult *r,

@@ -213,7 +213,7 @@ static int lfw_eval(RtExec *ex, const RtLfwPairs *p, const RtTrainOpts *o, Saver
                     const char *log_dir, RtLfwResult *res, RtStatus *st) {
     RtEmbedOpts eo = {o->lfw_batch_size, o->image_size, o->nrof_preprocess_threads,
                       o->use_fixed_image_standardization, o->lfw_use_flipped_images,
-                      o->lfw_nrof_folds, o->lfw_distance_metric, o->lfw_subtract_mean, sv->log, o->stop};
+                      o->lfw_nrof_folds, o->lfw_distance_metric, o->lfw_subtract_mean, sv->log, o->stop, NULL, NULL};
     RtLfwResult r;
     double t0 = rt_now(), ips;
     fprintf(sv->log, "Running forward pass on LFW images\n");

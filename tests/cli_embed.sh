@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# fnrun embed end to end: a class tree and single files to OUT.npy/OUT.tsv (numpy.load reads
+# the file where NumPy is installed), an unreadable image reported and left out, and bad
+# command lines each a one-line error with nothing written.
+source "$(dirname "$0")/lib_cli.sh"
+
+"$bin/fnc" compile tests/models/irv1_small.fn -o "$tmp/m.fnc" >/dev/null || { echo "FAIL: compile"; exit 1; }
+"$bin/fn_gendata" "$tmp/data" 3 4 80 >/dev/null || { echo "FAIL: gendata"; exit 1; }
+flags=(--image_size 75 --embedding_size 8 --batch_size 5)
+
+"$bin/fnrun" embed "$tmp/m.fnc" "$tmp/data" -o "$tmp/e" "${flags[@]}" --use_flipped_images >"$tmp/out" 2>&1 &&
+    grep -q "^Embedded 12 of 12 images" "$tmp/out" && ok "class tree: $(grep ^Embedded "$tmp/out")" ||
+    bad "class tree: $(tail -2 "$tmp/out")"
+[ "$(wc -l <"$tmp/e.tsv")" -eq 13 ] && [ "$(cut -f2 "$tmp/e.tsv" | sort -u | wc -l)" -eq 4 ] &&
+    ok "e.tsv: a header and 12 rows of 3 classes" || bad "e.tsv: $(head -3 "$tmp/e.tsv")"
+if python3 -c "import numpy" 2>/dev/null; then
+    shape=$(python3 -c "import numpy as np; a = np.load('$tmp/e.npy'); print(a.shape, a.dtype, bool(np.isfinite(a).all()))")
+    [ "$shape" = "(12, 16) float32 True" ] && ok "numpy.load: $shape" || bad "numpy.load: $shape"
+else
+    echo "skip: numpy.load (no NumPy)"
+fi
+
+first=$(find "$tmp/data" -name '*.png' | sort | head -1)
+echo "not an image" >"$tmp/broken.png"
+"$bin/fnrun" embed "$tmp/m.fnc" "$first" "$tmp/broken.png" "$first" -o "$tmp/f" "${flags[@]}" >"$tmp/out" 2>&1 &&
+    grep -q "^Embedded 2 of 3 images" "$tmp/out" && grep -q "broken.png" "$tmp/out" &&
+    [ "$(grep -c broken "$tmp/f.tsv")" -eq 0 ] && ok "unreadable file named and left out" ||
+    bad "unreadable file: $(cat "$tmp/out")"
+
+mkdir -p "$tmp/empty"
+expect_error "empty folder" "no images in this folder" "$bin/fnrun" embed "$tmp/m.fnc" "$tmp/empty" -o "$tmp/g"
+expect_error "missing input" "No such file" "$bin/fnrun" embed "$tmp/m.fnc" "$tmp/nothing" -o "$tmp/g"
+expect_error "no -o" "give -o OUT" "$bin/fnrun" embed "$tmp/m.fnc" "$tmp/data"
+expect_error "no input" "needs MODEL and at least one INPUT" "$bin/fnrun" embed "$tmp/m.fnc" -o "$tmp/g"
+expect_error "not a model" "$tmp/data" "$bin/fnrun" embed "$tmp/data" "$tmp/data" -o "$tmp/g" "${flags[@]}"
+[ ! -e "$tmp/g.npy" ] && [ ! -e "$tmp/g.tsv" ] && ok "nothing written by the failures" || bad "g.npy or g.tsv written"
+finish
