@@ -168,7 +168,8 @@ static const IrShape *shape_of(FeCtx *c, IrId id) {
 /* ---- variables and inputs ----------------------------------------------------------------- */
 static const char *full_name(FeCtx *c, const char *name) {
     size_t n = c->scope_len + strlen(name) + 2;
-    char *s = fe_alloc(&c->arena, n);
+    char *s = fe_alloc(c, n);
+    if (!s) return NULL; /* out of memory: reported */
     snprintf(s, n, "%s%s%s", c->scope, c->scope_len ? "/" : "", name);
     return s;
 }
@@ -238,7 +239,7 @@ static FeValue b_param(FeCtx *c, FeArgs *a) {
         !arg_init(c, a, 2, IR_INIT_GLOROT_UNIFORM, &init, &value) || !arg_bool(c, a, 3, 0, &decay))
         return fe_err();
     const char *full = full_name(c, name);
-    if (name_taken(c, a, full)) return fe_err();
+    if (!full || name_taken(c, a, full)) return fe_err();
     return made(
         c, a,
         ir_leaf(c->g, IR_OP_PARAM, full, IR_DT_FLOAT, &s, init, value, decay ? IR_LEAF_DECAY : 0));
@@ -254,7 +255,7 @@ static FeValue b_state(FeCtx *c, FeArgs *a) {
         !arg_init(c, a, 2, IR_INIT_ZEROS, &init, &value))
         return fe_err();
     const char *full = full_name(c, name);
-    if (name_taken(c, a, full)) return fe_err();
+    if (!full || name_taken(c, a, full)) return fe_err();
     return made(c, a, ir_leaf(c->g, IR_OP_STATE, full, IR_DT_FLOAT, &s, init, value, 0));
 }
 
@@ -571,7 +572,8 @@ static FeValue b_shape(FeCtx *c, FeArgs *a) {
     FeValue v = fe_none();
     v.kind = FE_V_LIST;
     v.n = s->rank;
-    v.items = fe_alloc(&c->arena, (size_t)(s->rank ? s->rank : 1) * sizeof *v.items);
+    v.items = fe_alloc(c, (size_t)(s->rank ? s->rank : 1) * sizeof *v.items);
+    if (!v.items) return fe_err();
     for (int i = 0; i < s->rank; i++)
         v.items[i] = fe_int_dim(c, s->d[i]);
     return v;

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ir/alloc.h"
+
 /* ---- arena -------------------------------------------------------------------------------- */
 struct FeArenaBlock {
     FeArenaBlock *next;
@@ -26,14 +28,18 @@ struct FeArenaBlock {
 
 #define FE_ARENA_BLOCK (64 * 1024)
 
-void *fe_alloc(FeArena *a, size_t n) {
+void *fe_alloc(FeCtx *c, size_t n) {
+    FeArena *a = &c->arena;
     n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
     if (!n) n = sizeof(max_align_t);
     FeArenaBlock *b = a->head;
     if (!b || b->cap - b->used < n) {
         size_t cap = n > FE_ARENA_BLOCK ? n : FE_ARENA_BLOCK;
-        b = calloc(1, sizeof *b + cap);
-        if (!b) abort(); /* out of memory: not a user error */
+        b = fn_calloc(1, sizeof *b + cap);
+        if (!b) {
+            fe_oom(c);
+            return NULL;
+        }
         b->cap = cap;
         b->next = a->head;
         a->head = b;
@@ -43,8 +49,9 @@ void *fe_alloc(FeArena *a, size_t n) {
     return p;
 }
 
-char *fe_strndup(FeArena *a, const char *s, size_t n) {
-    char *p = fe_alloc(a, n + 1);
+char *fe_strndup(FeCtx *c, const char *s, size_t n) {
+    char *p = fe_alloc(c, n + 1);
+    if (!p) return NULL;
     memcpy(p, s, n);
     p[n] = 0;
     return p;
@@ -70,8 +77,11 @@ static uint64_t fe_hash(const char *s, size_t n) {
 const char *fe_intern(FeCtx *c, const char *s, size_t n) {
     if (2 * (c->n_idents + 1) > c->cap_idents) {
         int cap = c->cap_idents ? 2 * c->cap_idents : 256;
-        const char **t = calloc((size_t)cap, sizeof *t);
-        if (!t) abort();
+        const char **t = fn_calloc((size_t)cap, sizeof *t);
+        if (!t) {
+            fe_oom(c);
+            return NULL;
+        }
         for (int i = 0; i < c->cap_idents; i++) {
             const char *p = c->idents[i];
             if (!p) continue;
@@ -87,31 +97,38 @@ const char *fe_intern(FeCtx *c, const char *s, size_t n) {
     uint64_t mask = (uint64_t)(c->cap_idents - 1), h = fe_hash(s, n) & mask;
     for (; c->idents[h]; h = (h + 1) & mask)
         if (strncmp(c->idents[h], s, n) == 0 && c->idents[h][n] == 0) return c->idents[h];
-    c->idents[h] = fe_strndup(&c->arena, s, n);
+    char *copy = fe_strndup(c, s, n);
+    if (!copy) return NULL;
+    c->idents[h] = copy;
     c->n_idents++;
-    return c->idents[h];
+    return copy;
 }
 
 /* ---- files -------------------------------------------------------------------------------- */
 int fe_file_add(FeCtx *c, const char *path, const char *text, size_t len) {
     if (c->n_files == c->cap_files) {
-        c->cap_files = c->cap_files ? 2 * c->cap_files : 8;
-        c->files = realloc(c->files, (size_t)c->cap_files * sizeof *c->files);
-        if (!c->files) abort();
+        int cap = c->cap_files ? 2 * c->cap_files : 8;
+        FeFile *files = fn_realloc(c->files, (size_t)cap * sizeof *c->files);
+        if (!files) {
+            fe_oom(c);
+            return -1;
+        }
+        c->files = files;
+        c->cap_files = cap;
     }
     FeFile *fl = &c->files[c->n_files];
     memset(fl, 0, sizeof *fl);
-    fl->path = fe_strndup(&c->arena, path, strlen(path));
     char real[PATH_MAX];
     const char *r = realpath(path, real) ? real : path;
-    fl->real = fe_strndup(&c->arena, r, strlen(r));
-    fl->text = fe_strndup(&c->arena, text, len);
+    if (!(fl->path = fe_strndup(c, path, strlen(path))) || !(fl->real = fe_strndup(c, r, strlen(r))) ||
+        !(fl->text = fe_strndup(c, text, len)))
+        return -1; /* reported; the arena keeps what was copied */
     fl->len = len;
     return c->n_files++;
 }
 
-/* Reads at most FE_MAX_FILE_BYTES + 1 bytes of a regular file: the text (malloc'd), or NULL with
- * *why set. Opened non-blocking so that a FIFO given as a model cannot hang the compiler. */
+/* Reads at most FE_MAX_FILE_BYTES + 1 bytes of a regular file: the text (fn_malloc'd), or NULL
+ * with *why set ("out of memory" among the reasons). Opened non-blocking so that a FIFO given as a model cannot hang the compiler. */
 static char *read_regular(const char *path, size_t *len, const char **why) {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
@@ -123,7 +140,8 @@ static char *read_regular(const char *path, size_t *len, const char **why) {
     *why = !S_ISREG(st.st_mode)            ? "not a regular file"
            : st.st_size > FE_MAX_FILE_BYTES ? "larger than 4 MiB, the limit for a source file"
                                             : NULL;
-    char *text = *why ? NULL : malloc(FE_MAX_FILE_BYTES + 2);
+    char *text = *why ? NULL : fn_malloc(FE_MAX_FILE_BYTES + 2);
+    if (!*why && !text) *why = "out of memory";
     size_t n = 0;
     while (text && n <= FE_MAX_FILE_BYTES) {
         ssize_t k = read(fd, text + n, FE_MAX_FILE_BYTES + 1 - n);
@@ -148,6 +166,7 @@ int fe_file_load(FeCtx *c, const char *path, const char **why) {
     if (!text) return -1;
     int f = fe_file_add(c, path, text, len);
     free(text);
+    if (f < 0) *why = "out of memory";
     return f;
 }
 
@@ -158,9 +177,11 @@ static int already_reported(FeCtx *c, FeLoc loc) {
             c->reported[i].col == loc.col)
             return 1;
     if (c->n_reported == c->cap_reported) {
-        c->cap_reported = c->cap_reported ? 2 * c->cap_reported : 16;
-        c->reported = realloc(c->reported, (size_t)c->cap_reported * sizeof *c->reported);
-        if (!c->reported) abort();
+        int cap = c->cap_reported ? 2 * c->cap_reported : 16;
+        FeLoc *r = fn_realloc(c->reported, (size_t)cap * sizeof *c->reported);
+        if (!r) return 0; /* out of memory: printed, not remembered (the compile fails anyway) */
+        c->reported = r;
+        c->cap_reported = cap;
     }
     c->reported[c->n_reported++] = loc;
     return 0;
@@ -245,4 +266,11 @@ void fe_error_plain(FeCtx *c, const char *where, const char *fmt, ...) {
     va_end(ap);
     fprintf(c->diag, "%s: error: %s\n", where, msg);
     if (c->n_errors == 1) fn_fail(c->st, "%s: error: %s", where, msg);
+}
+
+void fe_oom(FeCtx *c) {
+    if (c->oom) return;
+    c->oom = 1;
+    fe_error_plain(c, c->opt.path ? c->opt.path : "fn", "out of memory");
+    c->halted = 1;
 }

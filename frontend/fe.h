@@ -80,8 +80,10 @@ typedef struct FeArenaBlock FeArenaBlock;
 typedef struct {
     FeArenaBlock *head;
 } FeArena;
-void *fe_alloc(FeArena *a, size_t n); /* zeroed */
-char *fe_strndup(FeArena *a, const char *s, size_t n);
+struct FeCtx;
+/* Zeroed; NULL when out of memory, reported (fe_oom). */
+void *fe_alloc(struct FeCtx *c, size_t n);
+char *fe_strndup(struct FeCtx *c, const char *s, size_t n);
 void fe_arena_free(FeArena *a);
 
 /* ---- sources and locations -------------------------------------------------------------- */
@@ -271,6 +273,7 @@ typedef struct FeCtx {
     int depth;
     int *used_defines; /* per opt.defines[i] */
     int halted;        /* a resource limit was hit (or too many errors): stop evaluating */
+    int oom;           /* an allocation failed (reported once): halted too */
     int64_t steps;     /* statements executed, bounded by FE_MAX_STEPS */
     size_t value_bytes; /* list and string bytes built, bounded by lim.value_bytes */
     FeLimits lim;       /* opt.limits with the defaults filled in */
@@ -280,14 +283,18 @@ typedef struct FeCtx {
 void fe_error(FeCtx *c, FeLoc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void fe_error_plain(FeCtx *c, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* An allocation failed: reports `path: error: out of memory` once and halts the compile. Every
+ * frontend allocation goes through ir/alloc.h, and its failure ends here. */
+void fe_oom(FeCtx *c);
 /* Reads a regular file of at most FE_MAX_FILE_BYTES into a new FeFile (never blocking on a FIFO
  * or device); -1 with *why saying why not (no message printed). */
 int fe_file_load(FeCtx *c, const char *path, const char **why);
-/* A new FeFile holding a copy of text. */
+/* A new FeFile holding a copy of text; -1 when out of memory (reported). */
 int fe_file_add(FeCtx *c, const char *path, const char *text, size_t len);
-const char *fe_intern(FeCtx *c, const char *s, size_t n);
+const char *fe_intern(FeCtx *c, const char *s, size_t n); /* NULL: out of memory (reported) */
 
-/* lex.c: the whole file as tokens, ending with FE_T_EOF; lexical errors are reported. */
+/* lex.c: the whole file as tokens, ending with FE_T_EOF; lexical errors are reported. NULL
+ * (and *n_tokens 0) when out of memory (reported). */
 FeToken *fe_lex(FeCtx *c, int file, int *n_tokens);
 
 /* parse.c: parses file `file` (already loaded) and, recursively, the files it imports. Returns

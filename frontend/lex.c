@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
+
 static const char *tok_names[FE_T_COUNT] = {
     [FE_T_EOF] = "end of file", [FE_T_IDENT] = "identifier", [FE_T_INT] = "integer",
     [FE_T_FLOAT] = "number",    [FE_T_STRING] = "string",    [FE_T_IMPORT] = "'import'",
@@ -74,11 +76,17 @@ static void lex_error(Lexer *L, const char *p, const char *fmt, ...) {
     fe_error(L->c, here(L, p), "%s", msg);
 }
 
+/* A new token; NULL when out of memory (reported: the compile halts, the lexer stops). */
 static FeToken *push(Lexer *L, FeTokKind k, const char *start) {
     if (L->n == L->cap) {
-        L->cap = L->cap ? 2 * L->cap : 256;
-        L->toks = realloc(L->toks, (size_t)L->cap * sizeof *L->toks);
-        if (!L->toks) abort();
+        int cap = L->cap ? 2 * L->cap : 256;
+        FeToken *t = fn_realloc(L->toks, (size_t)cap * sizeof *L->toks);
+        if (!t) {
+            fe_oom(L->c);
+            return NULL;
+        }
+        L->toks = t;
+        L->cap = cap;
     }
     FeToken *t = &L->toks[L->n++];
     memset(t, 0, sizeof *t);
@@ -95,8 +103,8 @@ static void lex_string(Lexer *L) {
     const char *start = L->p;
     char quote = *L->p++;
     size_t cap = 32, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
+    char *buf = fn_malloc(cap);
+    while (buf) {
         if (L->p >= L->end || *L->p == '\n' || *L->p == '\r') {
             lex_error(L, start, "unterminated string");
             L->bad = 1;
@@ -115,12 +123,20 @@ static void lex_string(Lexer *L) {
             default: lex_error(L, L->p - 2, "unknown escape sequence '\\%c'", e); ch = e;
             }
         }
-        if (n + 1 >= cap) buf = realloc(buf, cap *= 2);
-        if (!buf) abort();
+        if (n + 1 >= cap) {
+            char *b = fn_realloc(buf, cap *= 2);
+            if (!b) free(buf);
+            buf = b;
+            if (!buf) break;
+        }
         buf[n++] = ch;
     }
+    if (!buf) {
+        fe_oom(L->c);
+        return;
+    }
     FeToken *t = push(L, FE_T_STRING, start);
-    t->text = fe_strndup(&L->c->arena, buf, n);
+    if (t) t->text = fe_strndup(L->c, buf, n);
     free(buf);
 }
 
@@ -149,7 +165,8 @@ static void lex_number(Lexer *L) {
         while (L->p < L->end && (isalnum((unsigned char)*L->p) || *L->p == '_'))
             L->p++;
         lex_error(L, start, "malformed number '%.*s'", (int)(L->p - start) > 32 ? 32 : (int)(L->p - start), start);
-        push(L, FE_T_INT, start)->bad = 1;
+        FeToken *t = push(L, FE_T_INT, start);
+        if (t) t->bad = 1;
         return;
     }
     char tmp[64];
@@ -162,21 +179,22 @@ static void lex_number(Lexer *L) {
         double f = strtod(tmp, NULL);
         if (!isfinite(f) || (size_t)(L->p - start) >= sizeof tmp) { /* 1e999: no literal is inf */
             lex_error(L, start, "number literal out of range (not a finite double)");
-            push(L, FE_T_FLOAT, start)->bad = 1;
+            FeToken *t = push(L, FE_T_FLOAT, start);
+            if (t) t->bad = 1;
             return;
         }
         FeToken *t = push(L, FE_T_FLOAT, start);
-        t->fval = f;
+        if (t) t->fval = f;
     } else {
         long long v = strtoll(tmp, NULL, 10);
         if (errno == ERANGE || (size_t)(L->p - start) >= sizeof tmp) {
             lex_error(L, start, "integer literal too large");
-            push(L, FE_T_INT, start)->bad = 1;
+            FeToken *t = push(L, FE_T_INT, start);
+            if (t) t->bad = 1;
             return;
         }
         FeToken *t = push(L, FE_T_INT, start);
-        t->ival = v;
-        t->fval = (double)v;
+        if (t) t->ival = v, t->fval = (double)v;
     }
 }
 
@@ -228,8 +246,8 @@ FeToken *fe_lex(FeCtx *c, int file, int *n_tokens) {
                 if (strlen(keywords[i].word) == n && memcmp(keywords[i].word, s, n) == 0)
                     k = keywords[i].kind;
             FeToken *t = push(&L, k, s);
-            t->text = fe_intern(c, s, n);
-            if (k == FE_T_TRUE) t->ival = 1;
+            if (t) t->text = fe_intern(c, s, n);
+            if (t && k == FE_T_TRUE) t->ival = 1;
         } else if (isdigit((unsigned char)ch) ||
                    (ch == '.' && L.p + 1 < L.end && isdigit((unsigned char)L.p[1]))) {
             lex_number(&L);
@@ -244,7 +262,12 @@ FeToken *fe_lex(FeCtx *c, int file, int *n_tokens) {
             L.p++;
         }
     }
-    FeToken *t = push(&L, FE_T_EOF, L.p);
+    FeToken *t = c->oom ? NULL : push(&L, FE_T_EOF, L.p);
+    if (!t) { /* out of memory (reported) */
+        free(L.toks);
+        *n_tokens = 0;
+        return NULL;
+    }
     t->bol = 1;
     *n_tokens = L.n;
     return L.toks;

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
+
 /* ---- values ------------------------------------------------------------------------------- */
 static FeValue mk(FeValKind k) {
     FeValue v;
@@ -93,7 +95,9 @@ const char *fe_kind_name(FeValKind k) {
 }
 
 void fe_ir_error(FeCtx *c, FeLoc loc, const char *what) {
-    if (c->g->err[0])
+    if (c->g->oom)
+        fe_oom(c); /* once, without a place: the graph is incomplete */
+    else if (c->g->err[0])
         fe_error(c, loc, "%s", c->g->err);
     else
         fe_error(c, loc, "%s: invalid operation", what);
@@ -106,19 +110,26 @@ static FeVar *env_find(FeEnv *e, const char *name) {
     return NULL;
 }
 
-static void env_set(FeEnv *e, const char *name, FeValue v, int fixed) {
+/* 0, or -1 when out of memory (reported; the variable is not set). */
+static int env_set(FeCtx *c, FeEnv *e, const char *name, FeValue v, int fixed) {
     FeVar *x = env_find(e, name);
     if (!x) {
         if (e->n == e->cap) {
-            e->cap = e->cap ? 2 * e->cap : 16;
-            e->vars = realloc(e->vars, (size_t)e->cap * sizeof *e->vars);
-            if (!e->vars) abort();
+            int cap = e->cap ? 2 * e->cap : 16;
+            FeVar *vars = fn_realloc(e->vars, (size_t)cap * sizeof *e->vars);
+            if (!vars) {
+                fe_oom(c);
+                return -1;
+            }
+            e->vars = vars;
+            e->cap = cap;
         }
         x = &e->vars[e->n++];
         x->name = name;
     }
     x->v = v;
     x->fixed = fixed;
+    return 0;
 }
 
 static FeVar *lookup(FeCtx *c, const char *name) {
@@ -130,9 +141,13 @@ static FeVar *lookup(FeCtx *c, const char *name) {
 static size_t scope_push(FeCtx *c, const char *name) {
     size_t old = c->scope_len, need = old + strlen(name) + 2;
     if (need > c->scope_cap) {
+        char *scope = fn_realloc(c->scope, 2 * need);
+        if (!scope) {
+            fe_oom(c); /* halted: the block does not run; scope_pop(old) is harmless */
+            return old;
+        }
+        c->scope = scope;
         c->scope_cap = 2 * need;
-        c->scope = realloc(c->scope, c->scope_cap);
-        if (!c->scope) abort();
     }
     if (old) c->scope[c->scope_len++] = '/';
     strcpy(c->scope + c->scope_len, name);
@@ -176,7 +191,7 @@ static void assign(FeCtx *c, FeLoc loc, const char *name, FeValue v) {
                                           : "function");
         return;
     }
-    env_set(e, name, v, 0);
+    env_set(c, e, name, v, 0);
     if (v.kind == FE_V_TENSOR && c->frame) c->frame->last = v.t;
 }
 
@@ -208,7 +223,7 @@ static void exec_dim(FeCtx *c, const FeNode *s) {
         } else {
             v = fe_int_dim(c, ir_dim_sym(c->g, name, s->items[i] ? s->items[i]->ival : -1));
         }
-        env_set(&c->globals, name, v, 1);
+        env_set(c, &c->globals, name, v, 1);
     }
 }
 
@@ -223,7 +238,7 @@ static void exec_def(FeCtx *c, const FeNode *s) {
     }
     FeValue v = mk(FE_V_FUNC);
     v.fn = s;
-    env_set(&c->globals, s->name, v, 1);
+    env_set(c, &c->globals, s->name, v, 1);
 }
 
 static void exec_file(FeCtx *c, int file) {
@@ -481,7 +496,8 @@ static FeValue concat_str(FeCtx *c, FeLoc loc, const char *a, const char *b) {
         return fe_err();
     }
     if (!fe_value_budget(c, loc, na + nb + 1)) return fe_err();
-    char *s = fe_alloc(&c->arena, na + nb + 1);
+    char *s = fe_alloc(c, na + nb + 1);
+    if (!s) return fe_err();
     memcpy(s, a, na);
     memcpy(s + na, b, nb + 1);
     FeValue v = mk(FE_V_STR);
@@ -498,7 +514,8 @@ static FeValue concat_list(FeCtx *c, FeLoc loc, const FeValue *a, const FeValue 
     FeValue v = mk(FE_V_LIST);
     v.n = a->n + b->n;
     if (!fe_value_budget(c, loc, (size_t)v.n * sizeof *v.items)) return fe_err();
-    v.items = fe_alloc(&c->arena, (size_t)(v.n ? v.n : 1) * sizeof *v.items);
+    v.items = fe_alloc(c, (size_t)(v.n ? v.n : 1) * sizeof *v.items);
+    if (!v.items) return fe_err();
     for (int i = 0; i < a->n; i++)
         v.items[i] = a->items[i];
     for (int i = 0; i < b->n; i++)
@@ -612,11 +629,14 @@ static FeValue call_builtin(FeCtx *c, int bi, const FeNode *call, FeLoc loc, con
 static FeValue call_user(FeCtx *c, const FeNode *fn, const FeNode *call, FeLoc loc,
                          const FeValue *vals) {
     int n = fn->n_items;
-    FeValue *args = calloc((size_t)(n ? n : 1), sizeof *args);
-    FeLoc *locs = calloc((size_t)(n ? n : 1), sizeof *locs);
-    int *given = calloc((size_t)(n ? n : 1), sizeof *given);
+    FeValue *args = fn_calloc((size_t)(n ? n : 1), sizeof *args);
+    FeLoc *locs = fn_calloc((size_t)(n ? n : 1), sizeof *locs);
+    int *given = fn_calloc((size_t)(n ? n : 1), sizeof *given);
     FeValue result = fe_err();
-    if (!args || !locs || !given) abort();
+    if (!args || !locs || !given) {
+        fe_oom(c);
+        goto done;
+    }
     if (bind_args(c, fn->name, call, vals, fn->names, n, args, locs, given) < 0) goto done;
     for (int i = 0; i < n; i++)
         if (!given[i] && !fn->items[i]) {
@@ -637,8 +657,7 @@ static FeValue call_user(FeCtx *c, const FeNode *fn, const FeNode *call, FeLoc l
     for (int i = 0; i < n && ok; i++) {
         /* defaults are evaluated now, in the callee's environment: earlier params are visible */
         FeValue v = given[i] ? args[i] : fe_eval(c, fn->items[i]);
-        if (v.kind == FE_V_ERR) ok = 0;
-        env_set(&env, fn->names[i], v, 0);
+        if (v.kind == FE_V_ERR || env_set(c, &env, fn->names[i], v, 0) < 0) ok = 0;
     }
     if (ok) {
         FeValue ret = fe_none();
@@ -685,8 +704,11 @@ static FeValue eval_call(FeCtx *c, const FeNode *e) {
             fe_error(c, loc, "%s cannot be called", fe_kind_name(f.kind));
         return fe_err();
     }
-    FeValue *vals = calloc((size_t)(e->n_items ? e->n_items : 1), sizeof *vals);
-    if (!vals) abort();
+    FeValue *vals = fn_calloc((size_t)(e->n_items ? e->n_items : 1), sizeof *vals);
+    if (!vals) {
+        fe_oom(c);
+        return fe_err();
+    }
     int bad = 0;
     for (int i = 0; i < e->n_items; i++) {
         vals[i] = fe_eval(c, e->items[i]);
@@ -747,7 +769,8 @@ static FeValue eval_list(FeCtx *c, const FeNode *e) {
     FeValue v = mk(FE_V_LIST);
     v.n = e->n_items;
     if (!fe_value_budget(c, e->loc, (size_t)v.n * sizeof *v.items)) return fe_err();
-    v.items = fe_alloc(&c->arena, (size_t)(v.n ? v.n : 1) * sizeof *v.items);
+    v.items = fe_alloc(c, (size_t)(v.n ? v.n : 1) * sizeof *v.items);
+    if (!v.items) return fe_err();
     int bad = 0;
     for (int i = 0; i < v.n; i++) {
         v.items[i] = fe_eval(c, e->items[i]);
@@ -838,12 +861,14 @@ FeValue fe_eval(FeCtx *c, const FeNode *e) {
 /* Runs the parsed program (file f) into a new graph in c->g; -D names never declared are errors. */
 static void evaluate(FeCtx *c, int f) {
     const FeOptions *opt = &c->opt;
-    c->g = ir_graph_new();
-    c->scope = calloc(1, 64);
-    if (!c->scope) abort();
+    const char *training;
+    if (!(c->g = ir_graph_new()) || !(c->scope = fn_calloc(1, 64)) || !(training = fe_intern(c, "training", 8)) ||
+        env_set(c, &c->globals, training, fe_bool(opt->training), 1) < 0) {
+        fe_oom(c); /* (once) */
+        return;
+    }
     c->scope_cap = 64;
     c->g->cur_scope = ir_intern(c->g, "");
-    env_set(&c->globals, fe_intern(c, "training", 8), fe_bool(opt->training), 1);
     exec_file(c, f);
     for (int i = 0; i < opt->n_defines && !c->halted; i++)
         if (!c->used_defines[i] && define_index(c, opt->defines[i].name) == i)
@@ -866,17 +891,20 @@ static IrGraph *compile(const FeOptions *opt, const FeLimits *limits, const char
     c.lim.nodes = l->nodes > 0 ? l->nodes : FE_MAX_NODES;
     c.lim.value_bytes = l->value_bytes > 0 ? l->value_bytes : FE_MAX_VALUE_BYTES;
     c.lim.repeat = l->repeat > 0 ? l->repeat : FE_MAX_REPEAT;
-    c.used_defines = calloc((size_t)(opt->n_defines > 0 ? opt->n_defines : 1), sizeof(int));
-    if (!c.used_defines) abort();
+    c.used_defines = fn_calloc((size_t)(opt->n_defines > 0 ? opt->n_defines : 1), sizeof(int));
     const char *why = "no path given";
-    int f = text ? fe_file_add(&c, opt->path ? opt->path : "<memory>", text, len)
-            : opt->path ? fe_file_load(&c, opt->path, &why)
-                        : -1;
-    if (f < 0)
+    int f = !c.used_defines ? -1
+            : text          ? fe_file_add(&c, opt->path ? opt->path : "<memory>", text, len)
+            : opt->path     ? fe_file_load(&c, opt->path, &why)
+                            : -1;
+    if (!c.used_defines)
+        fe_oom(&c);
+    else if (f < 0 && !c.oom)
         fe_error_plain(&c, opt->path ? opt->path : "fn", "cannot read model file: %s", why);
-    else
+    else if (f >= 0)
         fe_parse_file(&c, f);
     if (c.n_errors == 0) evaluate(&c, f);
+    if (c.g && c.g->oom) fe_oom(&c); /* a failure the evaluator passed by (a mark, an output) */
     IrGraph *g = c.g;
     if (c.n_errors && g) {
         ir_graph_free(g);

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
+
 typedef struct {
     FeCtx *c;
     int file;
@@ -24,24 +26,33 @@ typedef struct {
     int in_def; /* inside a def body: `return` allowed */
 } Parser;
 
-/* A growable array of pointers, copied into the arena when done. */
+/* A growable array of pointers, copied into the arena when done. Out of memory (reported, the
+ * compile halts), it drops what it cannot hold and vec_done gives NULL. */
 typedef struct {
     void **p;
     int n, cap;
+    int oom;
 } Vec;
 
-static void vec_push(Vec *v, void *x) {
+static void vec_push(Parser *P, Vec *v, void *x) {
+    if (v->oom) return;
     if (v->n == v->cap) {
-        v->cap = v->cap ? 2 * v->cap : 8;
-        v->p = realloc(v->p, (size_t)v->cap * sizeof *v->p);
-        if (!v->p) abort();
+        int cap = v->cap ? 2 * v->cap : 8;
+        void **p = fn_realloc(v->p, (size_t)cap * sizeof *v->p);
+        if (!p) {
+            v->oom = 1;
+            fe_oom(P->c);
+            return;
+        }
+        v->p = p;
+        v->cap = cap;
     }
     v->p[v->n++] = x;
 }
 
 static void **vec_done(Parser *P, Vec *v) {
-    void **out = fe_alloc(&P->c->arena, (size_t)(v->n ? v->n : 1) * sizeof *out);
-    if (v->n) memcpy(out, v->p, (size_t)v->n * sizeof *out);
+    void **out = v->oom ? NULL : fe_alloc(P->c, (size_t)(v->n ? v->n : 1) * sizeof *out);
+    if (out && v->n) memcpy(out, v->p, (size_t)v->n * sizeof *out);
     free(v->p);
     v->p = NULL;
     return out;
@@ -94,8 +105,10 @@ static int expect(Parser *P, FeTokKind k) {
     return 0;
 }
 
+/* A new AST node; NULL when out of memory (reported). */
 static FeNode *node(Parser *P, FeNodeKind k, FeLoc loc) {
-    FeNode *n = fe_alloc(&P->c->arena, sizeof *n);
+    FeNode *n = fe_alloc(P->c, sizeof *n);
+    if (!n) return NULL;
     n->kind = k;
     n->loc = loc;
     return n;
@@ -131,6 +144,7 @@ static int chain(Parser *P, int *levels) {
 /* args := [arg {',' arg} [',']] ')' ; arg := [IDENT '='] expr */
 static FeNode *parse_call(Parser *P, FeNode *callee) {
     FeNode *n = node(P, FE_N_CALL, tok(P)->loc);
+    if (!n) return NULL;
     next(P); /* ( */
     P->open++;
     n->a = callee;
@@ -160,11 +174,15 @@ static FeNode *parse_call(Parser *P, FeNode *callee) {
             ok = 0;
             break;
         }
-        FeLoc *lp = fe_alloc(&P->c->arena, sizeof *lp);
+        FeLoc *lp = fe_alloc(P->c, sizeof *lp);
+        if (!lp) {
+            ok = 0;
+            break;
+        }
         *lp = loc;
-        vec_push(&items, e);
-        vec_push(&names, (void *)name);
-        vec_push(&locs, lp);
+        vec_push(P, &items, e);
+        vec_push(P, &names, (void *)name);
+        vec_push(P, &locs, lp);
         if (!accept(P, FE_T_COMMA)) break;
     }
     if (ok && !expect(P, FE_T_RPAREN)) ok = 0;
@@ -172,10 +190,10 @@ static FeNode *parse_call(Parser *P, FeNode *callee) {
     n->items = (FeNode **)vec_done(P, &items);
     n->names = (const char **)vec_done(P, &names);
     FeLoc **lps = (FeLoc **)vec_done(P, &locs);
-    n->locs = fe_alloc(&P->c->arena, (size_t)(n->n_items ? n->n_items : 1) * sizeof *n->locs);
+    n->locs = fe_alloc(P->c, (size_t)(n->n_items ? n->n_items : 1) * sizeof *n->locs);
+    if (!ok || !n->items || !n->names || !lps || !n->locs) return NULL; /* out of memory: reported */
     for (int i = 0; i < n->n_items; i++)
         n->locs[i] = *lps[i];
-    if (!ok) return NULL;
     P->open--;
     return n;
 }
@@ -186,27 +204,32 @@ static FeNode *parse_primary(Parser *P) {
     switch (t->kind) {
     case FE_T_INT:
         n = node(P, FE_N_INT, t->loc);
+        if (!n) return NULL;
         n->ival = t->ival;
         next(P);
         return n;
     case FE_T_FLOAT:
         n = node(P, FE_N_FLOAT, t->loc);
+        if (!n) return NULL;
         n->fval = t->fval;
         next(P);
         return n;
     case FE_T_STRING:
         n = node(P, FE_N_STR, t->loc);
+        if (!n) return NULL;
         n->name = t->text;
         next(P);
         return n;
     case FE_T_TRUE:
     case FE_T_FALSE:
         n = node(P, FE_N_BOOL, t->loc);
+        if (!n) return NULL;
         n->ival = t->kind == FE_T_TRUE;
         next(P);
         return n;
     case FE_T_IDENT:
         n = node(P, FE_N_NAME, t->loc);
+        if (!n) return NULL;
         n->name = t->text;
         next(P);
         return n;
@@ -220,6 +243,7 @@ static FeNode *parse_primary(Parser *P) {
     }
     case FE_T_LBRACK: {
         n = node(P, FE_N_LIST, t->loc);
+        if (!n) return NULL;
         next(P);
         P->open++;
         Vec items = {0};
@@ -229,12 +253,12 @@ static FeNode *parse_primary(Parser *P) {
                 free(items.p);
                 return NULL;
             }
-            vec_push(&items, e);
+            vec_push(P, &items, e);
             if (!accept(P, FE_T_COMMA)) break;
         }
         n->n_items = items.n;
         n->items = (FeNode **)vec_done(P, &items);
-        if (!expect(P, FE_T_RBRACK)) return NULL;
+        if (!n->items || !expect(P, FE_T_RBRACK)) return NULL;
         P->open--;
         return n;
     }
@@ -254,6 +278,10 @@ static FeNode *parse_postfix(Parser *P) {
             e = parse_call(P, e);
         } else if (kind(P) == FE_T_LBRACK) {
             FeNode *n = node(P, FE_N_INDEX, tok(P)->loc);
+            if (!n) {
+                e = NULL;
+                break;
+            }
             next(P);
             P->open++;
             n->a = e;
@@ -273,6 +301,7 @@ static FeNode *parse_postfix(Parser *P) {
 static FeNode *parse_unary(Parser *P) {
     if (kind(P) == FE_T_MINUS) {
         FeNode *n = node(P, FE_N_UNARY, tok(P)->loc);
+        if (!n) return NULL;
         n->op = FE_T_MINUS;
         next(P);
         if (!enter(P)) return NULL;
@@ -286,6 +315,7 @@ static FeNode *parse_unary(Parser *P) {
 static FeNode *binary(Parser *P, FeTokKind op, FeLoc loc, FeNode *a, FeNode *b) {
     if (!a || !b) return NULL;
     FeNode *n = node(P, FE_N_BINARY, loc);
+    if (!n) return NULL;
     n->op = op;
     n->a = a;
     n->b = b;
@@ -340,6 +370,7 @@ static FeNode *parse_cmp(Parser *P) {
 static FeNode *parse_not(Parser *P) {
     if (kind(P) == FE_T_NOT) {
         FeNode *n = node(P, FE_N_UNARY, tok(P)->loc);
+        if (!n) return NULL;
         n->op = FE_T_NOT;
         next(P);
         if (!enter(P)) return NULL;
@@ -433,15 +464,17 @@ static FeNode *parse_block(Parser *P) {
         int start = P->pos, nest = P->nest;
         FeNode *s = parse_stmt(P, 0);
         if (s) {
-            vec_push(&items, s);
+            vec_push(P, &items, s);
         } else {
             sync(P, start);
             P->nest = nest;
         }
     }
     P->nest--;
+    FeNode **done = (FeNode **)vec_done(P, &items);
+    if (!b || !done) return NULL; /* out of memory: reported */
     b->n_items = items.n;
-    b->items = (FeNode **)vec_done(P, &items);
+    b->items = done;
     return b;
 }
 
@@ -451,12 +484,14 @@ static FeNode *parse_import(Parser *P, FeLoc loc) {
     if (s->kind != FE_T_STRING) return expected(P, "a file name string");
     next(P);
     FeNode *n = node(P, FE_N_IMPORT, loc);
+    if (!n) return NULL;
     n->ival = -1;
     /* resolve relative to the importing file's folder */
     const char *from = P->c->files[P->file].path, *slash = strrchr(from, '/');
     size_t dn = (s->text[0] == '/' || !slash) ? 0 : (size_t)(slash - from + 1);
     size_t len = dn + strlen(s->text);
-    char *path = fe_alloc(&P->c->arena, len + 1);
+    char *path = fe_alloc(P->c, len + 1);
+    if (!path) return NULL;
     memcpy(path, from, dn);
     strcpy(path + dn, s->text);
     char real[PATH_MAX];
@@ -488,6 +523,7 @@ static FeNode *parse_import(Parser *P, FeLoc loc) {
 /* dimdecl := 'dim' IDENT ['=' INT] {',' IDENT ['=' INT]} */
 static FeNode *parse_dim(Parser *P, FeLoc loc) {
     FeNode *n = node(P, FE_N_DIM, loc);
+    if (!n) return NULL;
     Vec names = {0}, vals = {0}, locs = {0};
     do {
         const FeToken *t = tok(P);
@@ -503,19 +539,28 @@ static FeNode *parse_dim(Parser *P, FeLoc loc) {
                 return expected(P, "an integer default");
             }
             v = node(P, FE_N_INT, tok(P)->loc);
+            if (!v) {
+                free(names.p), free(vals.p), free(locs.p);
+                return NULL; /* out of memory: reported */
+            }
             v->ival = next(P)->ival;
         }
-        FeLoc *lp = fe_alloc(&P->c->arena, sizeof *lp);
+        FeLoc *lp = fe_alloc(P->c, sizeof *lp);
+        if (!lp) {
+            free(names.p), free(vals.p), free(locs.p);
+            return NULL;
+        }
         *lp = t->loc;
-        vec_push(&names, (void *)t->text);
-        vec_push(&vals, v);
-        vec_push(&locs, lp);
+        vec_push(P, &names, (void *)t->text);
+        vec_push(P, &vals, v);
+        vec_push(P, &locs, lp);
     } while (accept(P, FE_T_COMMA));
     n->n_items = names.n;
     n->names = (const char **)vec_done(P, &names);
     n->items = (FeNode **)vec_done(P, &vals);
     FeLoc **lps = (FeLoc **)vec_done(P, &locs);
-    n->locs = fe_alloc(&P->c->arena, (size_t)n->n_items * sizeof *n->locs);
+    n->locs = fe_alloc(P->c, (size_t)n->n_items * sizeof *n->locs);
+    if (!n->names || !n->items || !lps || !n->locs) return NULL; /* out of memory: reported */
     for (int i = 0; i < n->n_items; i++)
         n->locs[i] = *lps[i];
     return n;
@@ -527,6 +572,7 @@ static FeNode *parse_def(Parser *P, FeLoc loc) {
     if (name->kind != FE_T_IDENT) return expected(P, "a function name");
     next(P);
     FeNode *n = node(P, FE_N_DEF, loc);
+    if (!n) return NULL;
     n->name = name->text;
     if (!expect(P, FE_T_LPAREN)) return NULL;
     P->open++;
@@ -548,11 +594,15 @@ static FeNode *parse_def(Parser *P, FeLoc loc) {
         FeNode *d = NULL;
         if (ok && accept(P, FE_T_ASSIGN) && !(d = parse_expr(P))) ok = 0;
         if (!ok) break;
-        FeLoc *lp = fe_alloc(&P->c->arena, sizeof *lp);
+        FeLoc *lp = fe_alloc(P->c, sizeof *lp);
+        if (!lp) {
+            ok = 0;
+            break;
+        }
         *lp = t->loc;
-        vec_push(&names, (void *)t->text);
-        vec_push(&dflts, d);
-        vec_push(&locs, lp);
+        vec_push(P, &names, (void *)t->text);
+        vec_push(P, &dflts, d);
+        vec_push(P, &locs, lp);
         if (!accept(P, FE_T_COMMA)) break;
     }
     if (ok && !expect(P, FE_T_RPAREN)) ok = 0;
@@ -560,9 +610,10 @@ static FeNode *parse_def(Parser *P, FeLoc loc) {
     n->names = (const char **)vec_done(P, &names);
     n->items = (FeNode **)vec_done(P, &dflts);
     FeLoc **lps = (FeLoc **)vec_done(P, &locs);
-    if (!ok) return NULL;
+    if (!ok || !n->names || !n->items || !lps) return NULL;
     P->open--;
-    n->locs = fe_alloc(&P->c->arena, (size_t)(n->n_items ? n->n_items : 1) * sizeof *n->locs);
+    n->locs = fe_alloc(P->c, (size_t)(n->n_items ? n->n_items : 1) * sizeof *n->locs);
+    if (!n->locs) return NULL;
     for (int i = 0; i < n->n_items; i++)
         n->locs[i] = *lps[i];
     P->in_def = 1;
@@ -573,7 +624,7 @@ static FeNode *parse_def(Parser *P, FeLoc loc) {
 
 static FeNode *parse_if(Parser *P, FeLoc loc) {
     FeNode *n = node(P, FE_N_IF, loc);
-    if (!(n->a = parse_expr(P)) || !(n->b = parse_block(P))) return NULL;
+    if (!n || !(n->a = parse_expr(P)) || !(n->b = parse_block(P))) return NULL;
     if (accept(P, FE_T_ELSE)) {
         if (kind(P) == FE_T_IF) {
             FeLoc l2 = next(P)->loc;
@@ -588,6 +639,33 @@ static FeNode *parse_if(Parser *P, FeLoc loc) {
     return n;
 }
 
+/* output := 'output' IDENT '=' expr */
+static FeNode *parse_output(Parser *P, FeLoc loc) {
+    const FeToken *name = tok(P);
+    if (name->kind != FE_T_IDENT) return expected(P, "an output name");
+    next(P);
+    if (!expect(P, FE_T_ASSIGN)) return NULL;
+    FeNode *n = node(P, FE_N_OUTPUT, loc);
+    if (!n) return NULL;
+    n->name = name->text;
+    n->a = parse_expr(P);
+    return n->a ? n : NULL;
+}
+
+/* scope := 'scope' (IDENT | STRING) block */
+static FeNode *parse_scope(Parser *P, FeLoc loc) {
+    const FeToken *name = tok(P);
+    if (name->kind != FE_T_IDENT && name->kind != FE_T_STRING) return expected(P, "a scope name");
+    if (name->kind == FE_T_STRING && (!name->text[0] || strchr(name->text, '/')))
+        return perr(P, name->loc, "a scope name must be non-empty and contain no '/'");
+    next(P);
+    FeNode *n = node(P, FE_N_SCOPE, loc);
+    if (!n) return NULL;
+    n->name = name->text;
+    n->a = parse_block(P);
+    return n->a ? n : NULL;
+}
+
 static FeNode *parse_stmt(Parser *P, int top) {
     const FeToken *t = tok(P);
     FeLoc loc = t->loc;
@@ -600,34 +678,12 @@ static FeNode *parse_stmt(Parser *P, int top) {
     case FE_T_IMPORT: next(P); return parse_import(P, loc);
     case FE_T_DIM: next(P); return parse_dim(P, loc);
     case FE_T_DEF: next(P); return parse_def(P, loc);
-    case FE_T_OUTPUT: {
-        next(P);
-        const FeToken *name = tok(P);
-        if (name->kind != FE_T_IDENT) return expected(P, "an output name");
-        next(P);
-        if (!expect(P, FE_T_ASSIGN)) return NULL;
-        FeNode *n = node(P, FE_N_OUTPUT, loc);
-        n->name = name->text;
-        n->a = parse_expr(P);
-        return n->a ? n : NULL;
-    }
-    case FE_T_SCOPE: {
-        next(P);
-        const FeToken *name = tok(P);
-        if (name->kind != FE_T_IDENT && name->kind != FE_T_STRING)
-            return expected(P, "a scope name");
-        if (name->kind == FE_T_STRING && (!name->text[0] || strchr(name->text, '/')))
-            return perr(P, name->loc, "a scope name must be non-empty and contain no '/'");
-        next(P);
-        FeNode *n = node(P, FE_N_SCOPE, loc);
-        n->name = name->text;
-        n->a = parse_block(P);
-        return n->a ? n : NULL;
-    }
+    case FE_T_OUTPUT: next(P); return parse_output(P, loc);
+    case FE_T_SCOPE: next(P); return parse_scope(P, loc);
     case FE_T_REPEAT: {
         next(P);
         FeNode *n = node(P, FE_N_REPEAT, loc);
-        if (!(n->a = parse_expr(P))) return NULL;
+        if (!n || !(n->a = parse_expr(P))) return NULL;
         if (kind(P) != FE_T_IDENT) return expected(P, "a scope name for the repeated block");
         n->name = next(P)->text;
         n->b = parse_block(P);
@@ -641,6 +697,7 @@ static FeNode *parse_stmt(Parser *P, int top) {
         }
         next(P);
         FeNode *n = node(P, FE_N_RETURN, loc);
+        if (!n) return NULL;
         n->a = parse_expr(P);
         return n->a ? n : NULL;
     }
@@ -649,6 +706,7 @@ static FeNode *parse_stmt(Parser *P, int top) {
     case FE_T_IDENT:
         if (peek_kind(P, 1) == FE_T_ASSIGN) {
             FeNode *n = node(P, FE_N_ASSIGN, loc);
+        if (!n) return NULL;
             n->name = t->text;
             next(P);
             next(P);
@@ -663,6 +721,7 @@ static FeNode *parse_stmt(Parser *P, int top) {
     if (e->kind != FE_N_CALL)
         return perr(P, e->loc, "expression statement has no effect (only a call can stand alone)");
     FeNode *n = node(P, FE_N_EXPR, loc);
+    if (!n) return NULL;
     n->a = e;
     return n;
 }
@@ -671,13 +730,17 @@ int fe_parse_file(FeCtx *c, int file) {
     int before = c->n_errors;
     Parser P = {.c = c, .file = file};
     P.t = fe_lex(c, file, &P.n);
-    FeNode *prog = node(&P, FE_N_BLOCK, (FeLoc){file, 1, 1});
+    FeNode *prog = P.t ? node(&P, FE_N_BLOCK, (FeLoc){file, 1, 1}) : NULL;
+    if (!prog) { /* out of memory: reported */
+        free(P.t);
+        return c->n_errors - before;
+    }
     Vec items = {0};
     while (kind(&P) != FE_T_EOF && !c->halted) {
         int start = P.pos;
         FeNode *s = parse_stmt(&P, 1);
         if (s) {
-            vec_push(&items, s);
+            vec_push(&P, &items, s);
         } else {
             sync(&P, start); /* a '}' left here is reported (and consumed) by parse_stmt */
             P.nest = 0;
@@ -685,7 +748,7 @@ int fe_parse_file(FeCtx *c, int file) {
     }
     prog->n_items = items.n;
     prog->items = (FeNode **)vec_done(&P, &items);
-    c->files[file].prog = prog;
+    if (prog->items) c->files[file].prog = prog; /* else out of memory: reported */
     free(P.t);
     return c->n_errors - before;
 }

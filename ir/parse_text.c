@@ -1,6 +1,8 @@
 /* The IR text parser: reads what ir_print writes (for tests and hand-written pass inputs).
- * Shapes after ':' are checked against the inferred ones; marks are not part of the text. */
+ * Shapes after ':' are checked against the inferred ones; marks are not part of the text.
+ * Out of memory, it fails with "out of memory" in the status. Not here: printing (print.c). */
 #include "ir/ir.h"
+#include "ir/alloc.h"
 #include "ir/status.h"
 
 #include <ctype.h>
@@ -215,7 +217,10 @@ static int line(P *p) {
     if (eat(p, "@")) {
         const char *e = p->p;
         while (*e && *e != '\n') e++;
-        char *sc = strndup(p->p, (size_t)(e - p->p));
+        char *sc = fn_malloc((size_t)(e - p->p) + 1);
+        if (!sc) return fail(p, "out of memory");
+        memcpy(sc, p->p, (size_t)(e - p->p));
+        sc[e - p->p] = 0;
         p->g->cur_scope = ir_intern(p->g, sc);
         free(sc);
         p->p = e;
@@ -224,8 +229,11 @@ static int line(P *p) {
     if (id == IR_NONE) return fail(p, "%s", p->g->err);
     if (!ir_shape_equal(&p->g->nodes[id].shape, &printed)) return fail(p, "shape differs from the inferred one");
     if (p->n_map == p->cap_map) {
-        p->cap_map = p->cap_map ? 2 * p->cap_map : 64;
-        p->map = realloc(p->map, (size_t)p->cap_map * sizeof *p->map);
+        int cap = p->cap_map ? 2 * p->cap_map : 64;
+        IrId *map = fn_realloc(p->map, (size_t)cap * sizeof *p->map);
+        if (!map) return fail(p, "out of memory");
+        p->map = map;
+        p->cap_map = cap;
     }
     p->map[p->n_map++] = id;
     return 0;
@@ -233,6 +241,10 @@ static int line(P *p) {
 
 IrGraph *ir_parse_text(const char *text, FnStatus *st) {
     P p = {text, 1, st, ir_graph_new(), NULL, 0, 0};
+    if (!p.g) {
+        fn_fail(st, "out of memory");
+        return NULL;
+    }
     int rc = 0;
     while (*p.p && rc == 0) {
         ws(&p);
@@ -243,6 +255,7 @@ IrGraph *ir_parse_text(const char *text, FnStatus *st) {
         if (rc == 0 && *p.p && *p.p != '\n') rc = fail(&p, "unexpected text '%.20s'", p.p);
     }
     free(p.map);
+    if (p.g->oom) rc = fail(&p, "out of memory"); /* a symbol, an output or a dimension */
     if (rc) {
         ir_graph_free(p.g);
         return NULL;

@@ -1,10 +1,18 @@
 /* Reverse-mode autodiff. The backward graph is ordinary IR built from the per-op VJP rules
  * (ir_vjp); adjoints of values used several times are summed. Only values that depend on a
- * PARAM receive adjoints. Not here: the VJP rules themselves (ir/rules_*.c). */
+ * PARAM receive adjoints. Out of memory, it fails with "autodiff: out of memory" (the graph, marked
+ * oom, is then only fit to be freed). Not here: the VJP rules themselves (ir/rules_*.c). */
 #include "passes/passes.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "ir/alloc.h"
+
+static int oom(IrGraph *g) {
+    snprintf(g->err, sizeof g->err, "autodiff: out of memory");
+    return -1;
+}
 
 int pass_autodiff(IrGraph **gp, PassCtx *ctx) {
     IrGraph *g = *gp;
@@ -15,8 +23,13 @@ int pass_autodiff(IrGraph **gp, PassCtx *ctx) {
         return -1;
     }
     int n = g->n_nodes;
-    char *dep = calloc((size_t)n, 1); /* depends on a PARAM */
-    IrId *adj = malloc((size_t)n * sizeof(IrId));
+    char *dep = fn_calloc((size_t)n + 1, 1); /* depends on a PARAM */
+    IrId *adj = fn_malloc(((size_t)n + 1) * sizeof(IrId));
+    if (!dep || !adj) {
+        free(dep);
+        free(adj);
+        return oom(g);
+    }
     for (IrId i = 0; i < n; i++) {
         const IrNode *nd = &g->nodes[i];
         adj[i] = IR_NONE;
@@ -55,5 +68,5 @@ int pass_autodiff(IrGraph **gp, PassCtx *ctx) {
     }
     free(dep);
     free(adj);
-    return rc;
+    return g->oom ? oom(g) : rc; /* an output name, or a node the loop passed by */
 }

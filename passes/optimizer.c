@@ -147,6 +147,10 @@ int pass_optimizer(IrGraph **gp, PassOptimizer kind) {
         }
         update(&b, kind, p, g->outputs[i].id, adam_lr);
     }
+    if (g->oom) { /* also a failure the builder passed by (an interned scope name) */
+        snprintf(g->err, sizeof g->err, "optimizer: out of memory");
+        return -1;
+    }
     if (!b.ok) {
         if (!g->err[0]) snprintf(g->err, sizeof g->err, "optimizer: cannot build the update");
         return -1;

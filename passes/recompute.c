@@ -17,11 +17,14 @@
  *     loop very likely reads already. Without such a copy the trade would keep x alive longer
  *     for nothing (relu(conv + bias) is left alone).
  * A copy is at most MAX_CHAIN nodes. The pass runs last: simplify would merge nothing (the
- * copies differ in IrAttr.copy), but it is the place where the graph is final. */
+ * copies differ in IrAttr.copy), but it is the place where the graph is final. Out of memory,
+ * the pass fails with "recompute: out of memory" and leaves *g as it was. */
 #include "passes/passes.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "ir/alloc.h"
 
 enum { MAX_CHAIN = 8 };
 
@@ -33,8 +36,32 @@ typedef struct {
     int *size;       /* nodes in its expression (the copy's size) */
     IrId *first;     /* its first reader */
     char *copy_mode; /* 0: no copies; 1: for every fusable reader but the first; 2: for every one */
+    char *all_take;  /* every reader takes a copy */
+    char *kept;      /* a big tensor some copy of mode 1 reads (kept in memory until then) */
+    int *readers;    /* distinct readers */
     int next_copy;
 } Rc;
+
+static void rc_free(Rc *rc) {
+    free(rc->map), free(rc->leaf), free(rc->size), free(rc->first), free(rc->copy_mode);
+    free(rc->all_take), free(rc->kept), free(rc->readers);
+}
+
+/* The per-node arrays for n nodes; 0, or -1 when out of memory (rc_free frees what was made). */
+static int rc_alloc(Rc *rc, int n) {
+    size_t k = (size_t)n + 1;
+    rc->map = fn_malloc(k * sizeof *rc->map);
+    rc->leaf = fn_malloc(k * sizeof *rc->leaf);
+    rc->size = fn_calloc(k, sizeof *rc->size);
+    rc->first = fn_malloc(k * sizeof *rc->first);
+    rc->copy_mode = fn_calloc(k, 1);
+    rc->all_take = fn_malloc(k);
+    rc->kept = fn_calloc(k, 1);
+    rc->readers = fn_calloc(k, sizeof *rc->readers);
+    return rc->map && rc->leaf && rc->size && rc->first && rc->copy_mode && rc->all_take && rc->kept && rc->readers
+               ? 0
+               : -1;
+}
 
 /* Whether reader u's loop can take a copy of r: u is pointwise over r's shape, or sums r. (A
  * smaller value, such as batch norm's [C] scale, read by a larger loop costs little to read.) */
@@ -97,23 +124,17 @@ static IrId copy_expr(Rc *rc, IrId r, IrId memo_src[MAX_CHAIN], IrId memo_dst[MA
     return id;
 }
 
-int pass_recompute(IrGraph **gp, PassCtx *ctx) {
-    (void)ctx;
-    const IrGraph *src = *gp;
+/* Which values get copies, and of which kind (rc->copy_mode). */
+static void plan_copies(Rc *rc) {
+    const IrGraph *src = rc->src;
     const int n = src->n_nodes;
-    Rc rc = {.src = src};
-    rc.map = malloc(((size_t)n + 1) * sizeof *rc.map);
-    rc.leaf = malloc(((size_t)n + 1) * sizeof *rc.leaf);
-    rc.size = calloc((size_t)n + 1, sizeof *rc.size);
-    rc.first = malloc(((size_t)n + 1) * sizeof *rc.first);
-    rc.copy_mode = calloc((size_t)n + 1, 1);
-    char *all_take = malloc((size_t)n + 1), *kept = calloc((size_t)n + 1, 1);
-    int *readers = calloc((size_t)n + 1, sizeof *readers);
+    char *all_take = rc->all_take, *kept = rc->kept;
+    int *readers = rc->readers;
     for (IrId id = 0; id < n; id++) {
-        classify(&rc, id);
-        rc.first[id] = IR_NONE;
+        classify(rc, id);
+        rc->first[id] = IR_NONE;
         all_take[id] = 1;
-        if (src->nodes[id].attr.copy > rc.next_copy) rc.next_copy = src->nodes[id].attr.copy;
+        if (src->nodes[id].attr.copy > rc->next_copy) rc->next_copy = src->nodes[id].attr.copy;
     }
     for (IrId id = 0; id < n; id++) {
         const IrNode *nd = &src->nodes[id];
@@ -121,54 +142,68 @@ int pass_recompute(IrGraph **gp, PassCtx *ctx) {
             IrId i = nd->in[k];
             if (k > 0 && nd->in[k - 1] == i) continue; /* x * x reads x once */
             readers[i]++;
-            if (rc.first[i] == IR_NONE) rc.first[i] = id;
+            if (rc->first[i] == IR_NONE) rc->first[i] = id;
             if (!takes_copy(src, i, id)) all_take[i] = 0;
         }
     }
     for (int i = 0; i < src->n_outputs; i++) all_take[src->outputs[i].id] = 0;
     for (IrId id = 0; id < n; id++)
-        if (rc.leaf[id] != IR_NONE && readers[id] > 1 && all_take[id]) rc.copy_mode[id] = 1, kept[rc.leaf[id]] = 1;
+        if (rc->leaf[id] != IR_NONE && readers[id] > 1 && all_take[id]) rc->copy_mode[id] = 1, kept[rc->leaf[id]] = 1;
     for (IrId id = 0; id < n; id++)
-        if (rc.leaf[id] != IR_NONE && readers[id] > 1 && !all_take[id] && kept[rc.leaf[id]]) rc.copy_mode[id] = 2;
+        if (rc->leaf[id] != IR_NONE && readers[id] > 1 && !all_take[id] && kept[rc->leaf[id]]) rc->copy_mode[id] = 2;
+}
 
-    /* rebuild in order; a reader's copies just before it */
-    IrGraph *dst = ir_graph_clone_empty(src);
-    rc.dst = dst;
+/* Rebuilds the graph into rc->dst in order, a reader's copies just before it; 0 or -1. */
+static int rebuild(Rc *rc) {
+    const IrGraph *src = rc->src;
+    IrGraph *dst = rc->dst;
+    const int n = src->n_nodes;
     int rcode = 0;
     for (IrId id = 0; id < n && rcode == 0; id++) {
         const IrNode *nd = &src->nodes[id];
         IrId in[IR_MAX_IN];
         for (int k = 0; k < nd->n_in; k++) {
             IrId r = nd->in[k];
-            int mode = rc.copy_mode[r];
-            in[k] = rc.map[r];
+            int mode = rc->copy_mode[r];
+            in[k] = rc->map[r];
             if (k > 0 && nd->in[k - 1] == r) {
                 in[k] = in[k - 1]; /* x * x: one copy */
-            } else if (takes_copy(src, r, id) && (mode == 2 || (mode == 1 && rc.first[r] != id))) {
+            } else if (takes_copy(src, r, id) && (mode == 2 || (mode == 1 && rc->first[r] != id))) {
                 IrId memo_src[MAX_CHAIN], memo_dst[MAX_CHAIN];
                 int n_memo = 0;
-                in[k] = copy_expr(&rc, r, memo_src, memo_dst, &n_memo);
+                in[k] = copy_expr(rc, r, memo_src, memo_dst, &n_memo);
             }
             if (in[k] == IR_NONE) rcode = -1;
         }
         if (rcode) break;
         dst->cur_scope = nd->scope;
-        rc.map[id] = ir_make(dst, nd->op, in, nd->n_in, &nd->attr);
-        if (rc.map[id] == IR_NONE) rcode = -1;
+        rc->map[id] = ir_make(dst, nd->op, in, nd->n_in, &nd->attr);
+        if (rc->map[id] == IR_NONE) rcode = -1;
     }
     for (int i = 0; i < src->n_outputs && rcode == 0; i++)
-        ir_set_output(dst, ir_str(src, src->outputs[i].name), rc.map[src->outputs[i].id]);
+        ir_set_output(dst, ir_str(src, src->outputs[i].name), rc->map[src->outputs[i].id]);
     for (int i = 0; i < src->n_marks && rcode == 0; i++)
-        ir_add_mark(dst, ir_str(src, src->marks[i].name), rc.map[src->marks[i].id]);
+        ir_add_mark(dst, ir_str(src, src->marks[i].name), rc->map[src->marks[i].id]);
     dst->cur_scope = src->cur_scope;
-    free(rc.map), free(rc.leaf), free(rc.size), free(rc.first), free(rc.copy_mode);
-    free(all_take), free(kept), free(readers);
+    return rcode || dst->oom ? -1 : 0; /* oom: also an output name or a mark, passed by above */
+}
+
+int pass_recompute(IrGraph **gp, PassCtx *ctx) {
+    (void)ctx;
+    Rc rc = {.src = *gp};
+    int rcode = -1;
+    if (rc_alloc(&rc, (*gp)->n_nodes) == 0 && (rc.dst = ir_graph_clone_empty(*gp))) {
+        plan_copies(&rc);
+        rcode = rebuild(&rc);
+    }
+    rc_free(&rc);
     if (rcode) {
-        snprintf((*gp)->err, sizeof (*gp)->err, "recompute: %s", dst->err);
-        ir_graph_free(dst);
+        snprintf((*gp)->err, sizeof (*gp)->err, "recompute: %s",
+                 !rc.dst || rc.dst->oom ? "out of memory" : rc.dst->err);
+        ir_graph_free(rc.dst);
         return -1;
     }
     ir_graph_free(*gp);
-    *gp = dst;
+    *gp = rc.dst;
     return 0;
 }

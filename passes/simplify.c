@@ -2,11 +2,14 @@
  * nodes (DCE) and merges identical ones (CSE, through hash-consing), applying the rewrite table
  * below to every rebuilt node until none matches (each rule shrinks the node or moves a scale
  * towards the graph's outputs, past a node it cannot meet again).
+ * Out of memory, the pass fails with "simplify: out of memory" and leaves *g as it was.
  * Not here: fusion (a later pass with its own legality function). */
 #include "passes/passes.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "ir/alloc.h"
 
 typedef struct {
     const char *name;
@@ -148,7 +151,13 @@ static IrId rebuild(IrGraph *dst, const IrGraph *src, IrId id, IrId *map) {
 
 static int simplify_once(IrGraph **gp) {
     IrGraph *src = *gp, *dst = ir_graph_clone_empty(src);
-    IrId *map = malloc((size_t)src->n_nodes * sizeof(IrId));
+    IrId *map = fn_malloc(((size_t)src->n_nodes + 1) * sizeof(IrId));
+    if (!dst || !map) {
+        snprintf(src->err, sizeof src->err, "simplify: out of memory");
+        ir_graph_free(dst);
+        free(map);
+        return -1;
+    }
     for (int i = 0; i < src->n_nodes; i++) map[i] = IR_NONE;
     int rc = 0;
     /* Recursion depth is bounded by the graph depth; keep leaves first so that ids stay in
@@ -168,8 +177,8 @@ static int simplify_once(IrGraph **gp) {
             ir_add_mark(dst, ir_str(src, src->marks[i].name), map[src->marks[i].id]);
     dst->cur_scope = src->cur_scope;
     free(map);
-    if (rc) {
-        snprintf(src->err, sizeof src->err, "simplify: %s", dst->err);
+    if (rc || dst->oom) { /* oom: also a leaf, an output name or a mark, passed by above */
+        snprintf(src->err, sizeof src->err, "simplify: %s", dst->oom ? "out of memory" : dst->err);
         ir_graph_free(dst);
         return -1;
     }
