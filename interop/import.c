@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
 #include "runtime/core/artifact.h"
 #include "runtime/core/checkpoint.h"
 #include "runtime/core/ema.h"
@@ -364,7 +365,11 @@ int ix_import_tensors(const IxImportOpts *o, IxFormat fmt, const IxTensors *src,
     memset(&art, 0, sizeof art);
     RtVars *vars = rt_vars_new(4), *ema = NULL;
     int rc = -1;
-    im.used = calloc((size_t)src->n + 1, 1);
+    im.used = fn_calloc((size_t)src->n + 1, 1);
+    if (!vars || !im.used) {
+        rt_fail(st, "%s: out of memory", o->src);
+        goto done;
+    }
     if (rt_artifact_load(o->artifact, &art, st) < 0 || pick_graphs(&im, &art, st) < 0 || infer_dims(&im, st) < 0)
         goto done;
     if (bind_vars(&im, vars, st) < 0) goto done;
@@ -372,6 +377,10 @@ int ix_import_tensors(const IxImportOpts *o, IxFormat fmt, const IxTensors *src,
     fill_vars(&im, vars);
     check_scales(&im, vars);
     ema = rt_ema_new(vars);
+    if (!ema) {
+        rt_fail(st, "%s: out of memory for the moving averages", o->src);
+        goto done;
+    }
     fill_averages(&im, vars, ema);
     list_extras(&im);
     if (im.problems) {

@@ -8,7 +8,8 @@
  * output defined. It counts nodes by op type for the caller.
  * What this is not: onnx.checker. Operator schemas (attributes, arities, types) and shape
  * inference are not checked; nested graphs (If, Loop) are not entered. Depends only on
- * runtime/core/status.c (the fuzz target links nothing else).
+ * runtime/core/status.c, ir/alloc.c and runtime/core/pb_alloc.c (the fuzz target links nothing
+ * else).
  */
 #include "interop/onnx.h"
 
@@ -18,6 +19,8 @@
 #include <string.h>
 
 #include "interop/proto/onnx.pb-c.h"
+#include "ir/alloc.h"
+#include "runtime/core/pb_alloc.h"
 
 #define MAX_ELEMENTS (INT64_C(1) << 40) /* initialiser size checked below this, without overflow   \
                                          */
@@ -39,7 +42,7 @@ static int names_init(NameSet *ns, size_t max_names) {
     ns->cap = 16;
     while (ns->cap < 2 * max_names + 1)
         ns->cap *= 2;
-    ns->slot = calloc(ns->cap, sizeof *ns->slot);
+    ns->slot = fn_calloc(ns->cap, sizeof *ns->slot);
     return ns->slot ? 0 : -1;
 }
 
@@ -199,12 +202,16 @@ int ix_onnx_check(const unsigned char *bytes, size_t len, IxOnnxInfo *info, RtSt
     IxOnnxInfo own;
     info = info ? info : &own;
     memset(info, 0, sizeof *info);
-    Fn__Onnx__ModelProto *m = fn__onnx__model_proto__unpack(NULL, len, bytes);
-    if (!m) return rt_fail(st, "not an ONNX model (the protobuf does not parse)");
+    int oom;
+    ProtobufCAllocator pa = rt_pb_allocator_noting(&oom);
+    Fn__Onnx__ModelProto *m = fn__onnx__model_proto__unpack(&pa, len, bytes);
+    if (!m)
+        return rt_fail(st, oom ? "out of memory unpacking the ONNX model"
+                               : "not an ONNX model (the protobuf does not parse)");
     int rc = check_opset(m, info, st);
     if (rc == 0 && !m->graph) rc = rt_fail(st, "ONNX model: no graph");
     if (rc == 0) rc = check_graph(m->graph, info, st);
-    fn__onnx__model_proto__free_unpacked(m, NULL);
+    fn__onnx__model_proto__free_unpacked(m, &pa);
     return rc;
 }
 
@@ -216,10 +223,11 @@ int ix_onnx_check_file(const char *path, IxOnnxInfo *info, RtStatus *st) {
         fclose(f);
         return rt_fail(st, "%s: not a readable file of at most 2 GiB", path);
     }
-    unsigned char *b = malloc((size_t)n + 1);
+    unsigned char *b = fn_malloc((size_t)n + 1);
     size_t got = b ? fread(b, 1, (size_t)n, f) : 0;
     fclose(f);
-    if (!b || got != (size_t)n) {
+    if (!b) return rt_fail(st, "%s: out of memory for its %ld bytes", path, n);
+    if (got != (size_t)n) {
         free(b);
         return rt_fail(st, "%s: cannot read it whole", path);
     }

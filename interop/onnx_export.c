@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "interop/proto/onnx.pb-c.h"
+#include "ir/alloc.h"
 #include "runtime/core/artifact.h"
 
 typedef Fn__Onnx__NodeProto Node;
@@ -45,13 +46,17 @@ static const int64_t TO_NHWC[4] = {0, 2, 3, 1};      /* and back */
 static const int64_t HWIO_TO_OIHW[4] = {3, 2, 0, 1}; /* a filter variable, at write time */
 static const int64_t NCHW_TO_OIHW[4] = {1, 3, 0, 2}; /* a computed filter held NCHW: [kh,O,kw,I] */
 
-#define PUSH(arr, n, cap, x)                                                                       \
+/* Room for one more element of arr (n used of cap); out of memory, ox fails (ox->failed). */
+#define RESERVE(ox, arr, n, cap)                                                                   \
     do {                                                                                           \
-        if ((n) == (cap)) {                                                                        \
-            (cap) = (cap) ? 2 * (cap) : 64;                                                        \
-            (arr) = realloc((arr), (cap) * sizeof *(arr));                                         \
+        if ((n) == (cap) && !(ox)->failed) {                                                       \
+            size_t c_ = (cap) ? 2 * (cap) : 64;                                                    \
+            void *p_ = fn_realloc((arr), c_ * sizeof *(arr));                                      \
+            if (p_)                                                                                \
+                (arr) = p_, (cap) = c_;                                                            \
+            else                                                                                   \
+                oom(ox);                                                                           \
         }                                                                                          \
-        (arr)[(n)++] = (x);                                                                        \
     } while (0)
 
 typedef struct {
@@ -84,30 +89,37 @@ typedef struct {
 
 /* ---- small helpers ------------------------------------------------------------------------- */
 
-static char *xstrdup(const char *s) {
-    return s ? strdup(s) : NULL;
-}
-
-/* A name made from a format, owned by ox (NULL only out of memory). */
-static const char *name(Ox *ox, const char *f, ...) __attribute__((format(printf, 2, 3)));
-static const char *name(Ox *ox, const char *f, ...) {
-    va_list ap;
-    va_start(ap, f);
-    char *s = NULL;
-    if (vasprintf(&s, f, ap) < 0) s = NULL;
-    va_end(ap);
-    if (s) PUSH(ox->pool, ox->n_pool, ox->cap_pool, s);
-    return s;
-}
-
 static void fail(Ox *ox, const char *f, ...) __attribute__((format(printf, 2, 3)));
 static void fail(Ox *ox, const char *f, ...) {
     if (ox->failed) return; /* the first fault is the one reported */
     ox->failed = 1;
     va_list ap;
     va_start(ap, f);
-    vsnprintf(ox->st->msg, sizeof ox->st->msg, f, ap);
+    fn_vfail(ox->st, f, ap);
     va_end(ap);
+}
+
+static void oom(Ox *ox) {
+    fail(ox, "out of memory building the ONNX model");
+}
+
+/* A name made from a format, owned by ox; NULL once ox has failed (out of memory included), so
+ * that a NULL argument is never formatted. */
+static const char *name(Ox *ox, const char *f, ...) __attribute__((format(printf, 2, 3)));
+static const char *name(Ox *ox, const char *f, ...) {
+    RESERVE(ox, ox->pool, ox->n_pool, ox->cap_pool);
+    if (ox->failed) return NULL;
+    va_list ap;
+    va_start(ap, f);
+    int k = vsnprintf(NULL, 0, f, ap);
+    va_end(ap);
+    char *s = k >= 0 ? fn_malloc((size_t)k + 1) : NULL;
+    if (!s) return oom(ox), NULL;
+    va_start(ap, f);
+    vsnprintf(s, (size_t)k + 1, f, ap);
+    va_end(ap);
+    ox->pool[ox->n_pool++] = s;
+    return s;
 }
 
 static const IrNode *nd_at(const Ox *ox, IrId id) {
@@ -163,53 +175,65 @@ static const char *result(Ox *ox, IrId id) {
 
 /* ---- the ONNX graph being built -------------------------------------------------------------- */
 
-/* A node op(in...) -> out. NULL (and nothing added) when an input is NULL: a fault upstream. */
+/* A node op(in...) -> out. NULL (and nothing added) when an input is NULL: a fault upstream.
+ * Out of memory, NULL and ox fails; the node made so far is ox's, freed with the others. */
 static Node *node_v(Ox *ox, const char *op, const char *out, const char *const *in, int n_in) {
     for (int i = 0; i < n_in; i++)
         if (!in[i]) return NULL;
     if (!out || ox->failed) return NULL;
-    Node *nd = malloc(sizeof *nd);
+    RESERVE(ox, ox->nodes, ox->n_nodes, ox->cap_nodes);
+    Node *nd = ox->failed ? NULL : fn_malloc(sizeof *nd);
+    if (!nd) return oom(ox), NULL;
     fn__onnx__node_proto__init(nd);
-    nd->op_type = xstrdup(op);
-    nd->name = xstrdup(out);
-    nd->n_output = 1;
-    nd->output = malloc(sizeof *nd->output);
-    nd->output[0] = xstrdup(out);
-    nd->n_input = (size_t)n_in;
-    nd->input = calloc((size_t)n_in + 1, sizeof *nd->input);
-    for (int i = 0; i < n_in; i++)
-        nd->input[i] = xstrdup(in[i]);
-    PUSH(ox->nodes, ox->n_nodes, ox->cap_nodes, nd);
-    return nd;
+    ox->nodes[ox->n_nodes++] = nd;
+    nd->op_type = fn_strdup(op);
+    nd->name = fn_strdup(out);
+    if ((nd->output = fn_calloc(1, sizeof *nd->output))) nd->n_output = 1;
+    if ((nd->input = fn_calloc((size_t)n_in + 1, sizeof *nd->input))) nd->n_input = (size_t)n_in;
+    int ok = nd->op_type && nd->name && nd->output && (nd->output[0] = fn_strdup(out)) && nd->input;
+    for (int i = 0; ok && i < n_in; i++)
+        ok = (nd->input[i] = fn_strdup(in[i])) != NULL;
+    return ok ? nd : (oom(ox), NULL);
 }
 #define NODE(ox, op, out, ...)                                                                     \
     node_v((ox), (op), (out), (const char *const[]){__VA_ARGS__},                                  \
            (int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)))
 
-static Fn__Onnx__AttributeProto *attr(Node *nd, const char *name,
+/* A new attribute of nd (NULL: none, when nd is NULL or out of memory, and ox fails). */
+static Fn__Onnx__AttributeProto *attr(Ox *ox, Node *nd, const char *name,
                                       Fn__Onnx__AttributeProto__AttributeType type) {
-    Fn__Onnx__AttributeProto *a = malloc(sizeof *a);
+    if (!nd || ox->failed) return NULL;
+    Fn__Onnx__AttributeProto **at =
+        fn_realloc(nd->attribute, (nd->n_attribute + 1) * sizeof *nd->attribute);
+    if (!at) return oom(ox), NULL;
+    nd->attribute = at;
+    Fn__Onnx__AttributeProto *a = fn_malloc(sizeof *a);
+    if (!a) return oom(ox), NULL;
     fn__onnx__attribute_proto__init(a);
-    a->name = xstrdup(name);
+    nd->attribute[nd->n_attribute++] = a; /* the node's from here: freed with it */
     a->has_type = 1;
     a->type = type;
-    nd->attribute = realloc(nd->attribute, (nd->n_attribute + 1) * sizeof *nd->attribute);
-    nd->attribute[nd->n_attribute++] = a;
+    if (!(a->name = fn_strdup(name))) return oom(ox), NULL;
     return a;
 }
 
-static void attr_int(Node *nd, const char *name, int64_t v) {
-    if (!nd) return;
-    Fn__Onnx__AttributeProto *a = attr(nd, name, FN__ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+static void attr_int(Ox *ox, Node *nd, const char *name, int64_t v) {
+    Fn__Onnx__AttributeProto *a =
+        attr(ox, nd, name, FN__ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+    if (!a) return;
     a->has_i = 1;
     a->i = v;
 }
 
-static void attr_ints(Node *nd, const char *name, const int64_t *v, int n) {
-    if (!nd) return;
-    Fn__Onnx__AttributeProto *a = attr(nd, name, FN__ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
+static void attr_ints(Ox *ox, Node *nd, const char *name, const int64_t *v, int n) {
+    Fn__Onnx__AttributeProto *a =
+        attr(ox, nd, name, FN__ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
+    if (!a) return;
+    if (!(a->ints = fn_malloc((size_t)n * sizeof *a->ints + 1))) {
+        oom(ox);
+        return;
+    }
     a->n_ints = (size_t)n;
-    a->ints = malloc((size_t)n * sizeof *a->ints + 1);
     memcpy(a->ints, v, (size_t)n * sizeof *a->ints);
 }
 
@@ -224,23 +248,24 @@ static Tensor *init_new(Ox *ox, const char *name, int dtype, const int64_t *dims
     int64_t n = 1;
     for (int k = 0; k < rank; k++)
         n *= dims[k];
-    Tensor *t = malloc(sizeof *t);
+    RESERVE(ox, ox->inits, ox->n_inits, ox->cap_inits);
+    Tensor *t = ox->failed || !name ? NULL : fn_malloc(sizeof *t);
+    if (!t) return oom(ox), NULL;
     fn__onnx__tensor_proto__init(t);
-    t->name = xstrdup(name);
+    t->name = fn_strdup(name);
     t->has_data_type = 1;
     t->data_type = dtype;
-    t->n_dims = (size_t)rank;
-    t->dims = malloc((size_t)rank * sizeof *t->dims + 1);
-    if (rank) memcpy(t->dims, dims, (size_t)rank * sizeof *t->dims);
+    if ((t->dims = fn_malloc((size_t)rank * sizeof *t->dims + 1))) t->n_dims = (size_t)rank;
+    if (t->dims && rank) memcpy(t->dims, dims, (size_t)rank * sizeof *t->dims);
     t->has_raw_data = 1;
-    t->raw_data.len = (size_t)n * (dtype == DT_INT64 ? 8 : 4);
-    t->raw_data.data = calloc(t->raw_data.len + 1, 1);
-    if (!t->raw_data.data) {
+    size_t len = (size_t)n * (dtype == DT_INT64 ? 8 : 4);
+    if ((t->raw_data.data = fn_calloc(len + 1, 1))) t->raw_data.len = len;
+    if (!t->name || !t->dims || !t->raw_data.data) {
         fn__onnx__tensor_proto__free_unpacked(t, NULL);
         fail(ox, "out of memory for the initialiser %s (%lld elements)", name, (long long)n);
         return NULL;
     }
-    PUSH(ox->inits, ox->n_inits, ox->cap_inits, t);
+    ox->inits[ox->n_inits++] = t;
     return t;
 }
 
@@ -280,8 +305,8 @@ static const char *const_ints(Ox *ox, const int64_t *v, int n) {
 static const char *transpose(Ox *ox, const char *x, const char *out, const int64_t *perm,
                              int rank) {
     Node *nd = NODE(ox, "Transpose", out, x);
-    attr_ints(nd, "perm", perm, rank);
-    return nd ? out : NULL;
+    attr_ints(ox, nd, "perm", perm, rank);
+    return nd && !ox->failed ? out : NULL;
 }
 
 /* ---- leaves: variables, constants ----------------------------------------------------------- */
@@ -334,6 +359,7 @@ static const char *var_tensor(Ox *ox, IrId id, int filter) {
     for (int k = 0; k < r; k++)
         od[k] = v->dims[perm[k]];
     const char *tname = as4 ? name(ox, "%s/nchw", vname) : vname;
+    if (!tname) return NULL;
     const Tensor *have = init_find(ox, tname);
     if (have) return have->name;
     Tensor *t = init_new(ox, tname, DT_FLOAT, od, r);
@@ -427,8 +453,8 @@ static const char *batch_dim(Ox *ox) {
     }
     ox->batch_dim = name(ox, "%s/N", ox->batch_ref);
     Node *nd = NODE(ox, "Shape", ox->batch_dim, ox->batch_ref);
-    attr_int(nd, "start", 0);
-    attr_int(nd, "end", 1);
+    attr_int(ox, nd, "start", 0);
+    attr_int(ox, nd, "end", 1);
     return ox->batch_dim;
 }
 
@@ -455,7 +481,7 @@ static const char *shape_tensor(Ox *ox, const IrShape *s, int nchw, const char *
     parts[np++] = batch_dim(ox);
     if (at + 1 < s->rank) parts[np++] = const_ints(ox, v + at + 1, s->rank - at - 1);
     Node *nd = node_v(ox, "Concat", name(ox, "%s/shape", base), parts, np);
-    attr_int(nd, "axis", 0);
+    attr_int(ox, nd, "axis", 0);
     return nd ? nd->output[0] : NULL;
 }
 
@@ -518,7 +544,7 @@ static void lower_step(Ox *ox, IrId id, const IrNode *n, const char *onnx) {
     const char *x = value(ox, n->in[0]), *zero = const_f(ox, 0), *res = result(ox, id);
     const char *gt = name(ox, "%s/greater", res);
     NODE(ox, "Greater", gt, x, zero);
-    attr_int(NODE(ox, "Cast", res, gt), "to", DT_FLOAT);
+    attr_int(ox, NODE(ox, "Cast", res, gt), "to", DT_FLOAT);
 }
 
 /* ReduceSum (axes an input) or ReduceMean (axes an attribute, at opset 17) over axes of x */
@@ -527,12 +553,12 @@ static const char *reduce(Ox *ox, const char *x, const int64_t *axes, int na, in
     Node *nd;
     if (mean) {
         nd = NODE(ox, "ReduceMean", out, x);
-        attr_ints(nd, "axes", axes, na);
+        attr_ints(ox, nd, "axes", axes, na);
     } else {
         const char *a = const_ints(ox, axes, na);
         nd = NODE(ox, "ReduceSum", out, x, a);
     }
-    attr_int(nd, "keepdims", keepdims);
+    attr_int(ox, nd, "keepdims", keepdims);
     return nd ? out : NULL;
 }
 
@@ -675,7 +701,7 @@ static void lower_concat(Ox *ox, IrId id, const IrNode *n, const char *onnx) {
     for (int k = 0; k < n->n_in; k++)
         in[k] = value(ox, n->in[k]);
     int a = n->attr.u.axis.axis;
-    attr_int(node_v(ox, "Concat", result(ox, id), in, n->n_in), "axis",
+    attr_int(ox, node_v(ox, "Concat", result(ox, id), in, n->n_in), "axis",
              n->shape.rank == 4 ? NCHW_AXIS[a] : a);
 }
 
@@ -714,9 +740,9 @@ static void window_attrs(Ox *ox, Node *nd, const IrNode *x, const IrWindowAttr *
         pads[a] = total / 2;
         pads[a + 2] = total - total / 2;
     }
-    attr_ints(nd, "kernel_shape", k, 2);
-    attr_ints(nd, "strides", s, 2);
-    attr_ints(nd, "pads", pads, 4);
+    attr_ints(ox, nd, "kernel_shape", k, 2);
+    attr_ints(ox, nd, "strides", s, 2);
+    attr_ints(ox, nd, "pads", pads, 4);
 }
 
 static void lower_conv(Ox *ox, IrId id, const IrNode *n, const char *onnx) {
@@ -739,7 +765,7 @@ static void lower_avgpool(Ox *ox, IrId id, const IrNode *n, const char *onnx) {
     }
     Node *nd = NODE(ox, "AveragePool", result(ox, id), x);
     window_attrs(ox, nd, nd_at(ox, n->in[0]), &n->attr.u.window);
-    attr_int(nd, "count_include_pad", 0);
+    attr_int(ox, nd, "count_include_pad", 0);
 }
 
 static int64_t last_axis(const IrNode *n) {
@@ -747,7 +773,7 @@ static int64_t last_axis(const IrNode *n) {
 }
 
 static void lower_softmax(Ox *ox, IrId id, const IrNode *n, const char *onnx) {
-    attr_int(NODE(ox, "Softmax", result(ox, id), value(ox, n->in[0])), "axis", last_axis(n));
+    attr_int(ox, NODE(ox, "Softmax", result(ox, id), value(ox, n->in[0])), "axis", last_axis(n));
 }
 
 /* x / sqrt(max(sum_last(x^2), f)), as ops.def defines l2norm */
@@ -808,7 +834,8 @@ static const struct {
 
 /* ---- the phases ------------------------------------------------------------------------------ */
 
-static void ox_init(Ox *ox, const IxOnnxSource *src, const IxOnnxOpts *o, RtStatus *st) {
+/* ox's tables for src's graph; -1 out of memory (ox fails; ox_free frees what was made). */
+static int ox_init(Ox *ox, const IxOnnxSource *src, const IxOnnxOpts *o, RtStatus *st) {
     memset(ox, 0, sizeof *ox);
     const IrGraph *g = src->g;
     size_t n = (size_t)g->n_nodes + 1;
@@ -816,13 +843,18 @@ static void ox_init(Ox *ox, const IxOnnxSource *src, const IxOnnxOpts *o, RtStat
     ox->vars = src->vars;
     ox->st = st;
     ox->input_nchw = o->input_nchw;
-    ox->sym = calloc((size_t)g->n_syms + 1, sizeof *ox->sym);
+    ox->sym = fn_calloc((size_t)g->n_syms + 1, sizeof *ox->sym);
+    ox->reach = fn_calloc(n, 1);
+    ox->counted = fn_calloc(n, 1);
+    ox->konst = fn_calloc(n, 1);
+    ox->val = fn_calloc(n, sizeof *ox->val);
+    ox->filt = fn_calloc(n, sizeof *ox->filt);
+    ox->bc = fn_calloc(n, sizeof *ox->bc);
+    if (!ox->sym || !ox->reach || !ox->counted || !ox->konst || !ox->val || !ox->filt || !ox->bc)
+        return oom(ox), -1;
     memcpy(ox->sym, src->sym, (size_t)g->n_syms * sizeof *ox->sym);
     ox->batch = ir_sym_index(g, "N");
     if (ox->batch >= 0) ox->sym[ox->batch] = 1; /* never read for a shape: dims_of says -1 */
-    ox->reach = calloc(n, 1);
-    ox->counted = calloc(n, 1);
-    ox->konst = calloc(n, 1);
     for (IrId id = 0; id < g->n_nodes; id++) { /* ids are a topological order */
         const IrNode *nd = &g->nodes[id];
         int k = nd->op != IR_OP_INPUT && !(ir_op_info[nd->op].flags & IR_F_RANDOM);
@@ -830,9 +862,7 @@ static void ox_init(Ox *ox, const IxOnnxSource *src, const IxOnnxOpts *o, RtStat
             k &= ox->konst[nd->in[i]];
         ox->konst[id] = (unsigned char)k;
     }
-    ox->val = calloc(n, sizeof *ox->val);
-    ox->filt = calloc(n, sizeof *ox->filt);
-    ox->bc = calloc(n, sizeof *ox->bc);
+    return 0;
 }
 
 /* o's outputs, or "embeddings", or every output of the graph; an unknown name lists the known */
@@ -840,8 +870,9 @@ static int choose_outputs(Ox *ox, const IxOnnxOpts *o) {
     const IrGraph *g = ox->g;
     int emb = ir_output(g, "embeddings") != IR_NONE;
     int n = o->n_outputs > 0 ? o->n_outputs : emb ? 1 : g->n_outputs;
-    ox->out_names = calloc((size_t)n + 1, sizeof *ox->out_names);
-    ox->out_ids = calloc((size_t)n + 1, sizeof *ox->out_ids);
+    ox->out_names = fn_calloc((size_t)n + 1, sizeof *ox->out_names);
+    ox->out_ids = fn_calloc((size_t)n + 1, sizeof *ox->out_ids);
+    if (!ox->out_names || !ox->out_ids) return oom(ox), -1;
     for (int i = 0; i < n; i++) {
         const char *nm = o->n_outputs > 0 ? o->outputs[i]
                          : emb            ? "embeddings"
@@ -896,39 +927,50 @@ static void name_outputs(Ox *ox) {
     }
 }
 
-/* A graph input or output's type: float32 (int32 for fn's int inputs), N as dim_param "N". */
-static ValueInfo *value_info(Ox *ox, const char *nm, const IrNode *n, int nchw) {
-    ValueInfo *vi = malloc(sizeof *vi);
-    Fn__Onnx__TypeProto *tp = malloc(sizeof *tp);
-    Fn__Onnx__TypeProto__Tensor *tt = malloc(sizeof *tt);
-    Fn__Onnx__TensorShapeProto *sh = malloc(sizeof *sh);
-    fn__onnx__value_info_proto__init(vi);
-    fn__onnx__type_proto__init(tp);
-    fn__onnx__type_proto__tensor__init(tt);
-    fn__onnx__tensor_shape_proto__init(sh);
-    vi->name = xstrdup(nm);
-    vi->type = tp;
-    tp->value_case = FN__ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    tp->tensor_type = tt;
-    tt->has_elem_type = 1;
-    tt->elem_type = n->dtype == IR_DT_INT32 ? DT_INT32 : DT_FLOAT;
-    tt->shape = sh;
-    sh->n_dim = (size_t)n->shape.rank;
-    sh->dim = calloc(sh->n_dim + 1, sizeof *sh->dim);
+/* The dimensions of node n into sh (N as dim_param "N"); -1 out of memory, what was made
+ * left in sh for its owner to free. */
+static int value_shape(Ox *ox, Fn__Onnx__TensorShapeProto *sh, const IrNode *n, int nchw) {
+    if (!(sh->dim = fn_calloc((size_t)n->shape.rank + 1, sizeof *sh->dim))) return -1;
     for (int k = 0; k < n->shape.rank; k++) {
         IrDim d = n->shape.d[nchw && n->shape.rank == 4 ? TO_NCHW[k] : k];
-        Fn__Onnx__TensorShapeProto__Dimension *dm = malloc(sizeof *dm);
+        Fn__Onnx__TensorShapeProto__Dimension *dm = fn_malloc(sizeof *dm);
+        if (!dm) return -1;
         fn__onnx__tensor_shape_proto__dimension__init(dm);
+        sh->dim[sh->n_dim++] = dm;
         char expr[128] = "N";
         if (uses_batch(ox, d)) {
             if (!is_batch(ox, d)) ir_dim_format(ox->g, d, expr, sizeof expr);
+            if (!(dm->dim_param = fn_strdup(expr))) return -1;
             dm->value_case = FN__ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
-            dm->dim_param = xstrdup(expr);
         } else {
             dm->value_case = FN__ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
             dm->dim_value = ir_dim_eval(ox->g, d, ox->sym);
         }
-        sh->dim[k] = dm;
+    }
+    return 0;
+}
+
+/* A graph input or output's type: float32 (int32 for fn's int inputs), N as dim_param "N".
+ * NULL out of memory (ox fails). */
+static ValueInfo *value_info(Ox *ox, const char *nm, const IrNode *n, int nchw) {
+    ValueInfo *vi = fn_malloc(sizeof *vi);
+    if (!vi) return oom(ox), NULL;
+    fn__onnx__value_info_proto__init(vi);
+    Fn__Onnx__TypeProto *tp = vi->type = fn_malloc(sizeof *tp);
+    Fn__Onnx__TypeProto__Tensor *tt = tp ? fn_malloc(sizeof *tt) : NULL;
+    if (tp) fn__onnx__type_proto__init(tp);
+    if (tt) { /* the oneof's case set only with its member there, for free_unpacked */
+        fn__onnx__type_proto__tensor__init(tt);
+        tp->value_case = FN__ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+        tp->tensor_type = tt;
+        tt->has_elem_type = 1;
+        tt->elem_type = n->dtype == IR_DT_INT32 ? DT_INT32 : DT_FLOAT;
+        if ((tt->shape = fn_malloc(sizeof *tt->shape))) fn__onnx__tensor_shape_proto__init(tt->shape);
+    }
+    vi->name = fn_strdup(nm);
+    if (!vi->name || !tt || !tt->shape || value_shape(ox, tt->shape, n, nchw) < 0) {
+        fn__onnx__value_info_proto__free_unpacked(vi, NULL);
+        return oom(ox), NULL;
     }
     return vi;
 }
@@ -940,7 +982,10 @@ static void add_inputs(Ox *ox) {
         if (!ox->reach[id] || n->op != IR_OP_INPUT) continue;
         const char *nm = ir_str(ox->g, n->attr.u.leaf.name);
         int r4 = n->shape.rank == 4;
-        PUSH(ox->inputs, ox->n_inputs, ox->cap_inputs, value_info(ox, nm, n, r4 && ox->input_nchw));
+        RESERVE(ox, ox->inputs, ox->n_inputs, ox->cap_inputs);
+        ValueInfo *vi = ox->failed ? NULL : value_info(ox, nm, n, r4 && ox->input_nchw);
+        if (!vi) return;
+        ox->inputs[ox->n_inputs++] = vi;
         if (!ox->batch_ref && n->shape.rank > 0 && is_batch(ox, n->shape.d[0])) ox->batch_ref = nm;
         ox->val[id] =
             r4 && !ox->input_nchw ? transpose(ox, nm, name(ox, "%s/nchw", nm), TO_NCHW, 4) : nm;
@@ -964,8 +1009,9 @@ static int add_outputs(Ox *ox) {
             transpose(ox, v, nm, TO_NHWC, 4);
         else if (v && strcmp(v, nm))
             NODE(ox, "Identity", nm, v);
-        PUSH(ox->outputs, ox->n_outputs, ox->cap_outputs,
-             value_info(ox, nm, n, r4 && ox->input_nchw));
+        RESERVE(ox, ox->outputs, ox->n_outputs, ox->cap_outputs);
+        ValueInfo *vi = ox->failed ? NULL : value_info(ox, nm, n, r4 && ox->input_nchw);
+        if (vi) ox->outputs[ox->n_outputs++] = vi;
     }
     return ox->failed ? -1 : 0;
 }
@@ -992,7 +1038,7 @@ static int pack(Ox *ox, const IxOnnxOpts *o, unsigned char **bytes, size_t *len)
     g.n_input = ox->n_inputs, g.input = ox->inputs;
     g.n_output = ox->n_outputs, g.output = ox->outputs;
     size_t n = fn__onnx__model_proto__get_packed_size(&m);
-    *bytes = malloc(n + 1);
+    *bytes = fn_malloc(n + 1);
     if (!*bytes) return rt_fail(ox->st, "out of memory for the %zu-byte model", n);
     *len = fn__onnx__model_proto__pack(&m, *bytes);
     return 0;
@@ -1026,8 +1072,8 @@ int ix_onnx_export(const IxOnnxSource *src, const IxOnnxOpts *o, unsigned char *
     *len = 0;
     o = o ? o : &defaults;
     info = info ? info : &own;
-    ox_init(&ox, src, o, st);
-    int rc = choose_outputs(&ox, o);
+    int rc = ox_init(&ox, src, o, st);
+    if (rc == 0) rc = choose_outputs(&ox, o);
     if (rc == 0) rc = mark_reachable(&ox);
     if (rc == 0) {
         name_outputs(&ox);
@@ -1038,8 +1084,9 @@ int ix_onnx_export(const IxOnnxSource *src, const IxOnnxOpts *o, unsigned char *
     if (rc == 0) rc = pack(&ox, o, bytes, len);
     if (rc == 0 && ix_onnx_check(*bytes, *len, info, st) < 0) {
         char why[900];
-        snprintf(why, sizeof why, "%s", st->msg);
-        rc = rt_fail(st, "internal: the exported model fails its check: %s", why);
+        snprintf(why, sizeof why, "%s", st ? st->msg : "");
+        rc = strstr(why, "out of memory") ? rt_fail(st, "%s", why) /* the check's, not a fault */
+                                          : rt_fail(st, "internal: the exported model fails its check: %s", why);
     }
     info->parameters = ox.params;
     if (rc < 0) {

@@ -1,8 +1,11 @@
-/* IxTensors: the named tensors every reader fills (see interop.h). */
+/* IxTensors: the named tensors every reader fills (see interop.h), allocated through ir/alloc.h.
+ * Not a reader: the readers fill these. */
 #include "interop/interop.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "ir/alloc.h"
 
 IxTensor *ix_tensors_add(IxTensors *ts, const char *name, const char *dtype, int rank,
                          const int64_t *dims, RtStatus *st) {
@@ -16,19 +19,19 @@ IxTensor *ix_tensors_add(IxTensors *ts, const char *name, const char *dtype, int
     if (n > (INT64_C(1) << 31)) return rt_fail(st, "%s: more than 2^31 elements", name), NULL;
     if (ts->n == ts->cap) {
         int cap = ts->cap ? 2 * ts->cap : 64;
-        IxTensor *t = realloc(ts->t, (size_t)cap * sizeof *t);
+        IxTensor *t = fn_realloc(ts->t, (size_t)cap * sizeof *t);
         if (!t) return rt_fail(st, "%s: out of memory", name), NULL;
         ts->t = t;
         ts->cap = cap;
     }
     IxTensor *t = &ts->t[ts->n];
     memset(t, 0, sizeof *t);
-    t->name = strdup(name);
+    t->name = fn_strdup(name);
     snprintf(t->dtype, sizeof t->dtype, "%s", dtype);
     t->rank = rank;
     for (int k = 0; k < rank; k++) t->dims[k] = dims[k];
     t->n = n;
-    if (strcmp(dtype, "float32") == 0) t->data = calloc((size_t)(n ? n : 1), sizeof(float));
+    if (strcmp(dtype, "float32") == 0) t->data = fn_calloc((size_t)(n ? n : 1), sizeof(float));
     if (!t->name || (strcmp(dtype, "float32") == 0 && !t->data)) {
         free(t->name);
         free(t->data);

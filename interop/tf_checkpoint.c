@@ -23,6 +23,8 @@
 #include "interop/crc32c.h"
 #include "interop/proto/tf.pb-c.h"
 #include "interop/tf_table.h"
+#include "ir/alloc.h"
+#include "runtime/core/pb_alloc.h"
 
 #define DATA_SUFFIX ".data-00000-of-00001"
 
@@ -93,13 +95,17 @@ typedef struct {
 } Ckpt;
 
 static int read_header(Ckpt *c, const unsigned char *val, size_t nval, RtStatus *st) {
-    Fn__Tf__BundleHeaderProto *h = fn__tf__bundle_header_proto__unpack(NULL, nval, val);
+    int oom;
+    ProtobufCAllocator pa = rt_pb_allocator_noting(&oom);
+    Fn__Tf__BundleHeaderProto *h = fn__tf__bundle_header_proto__unpack(&pa, nval, val);
     if (!h)
-        return rt_fail(st, "%s: the header entry does not decode (not a TensorFlow V2 checkpoint)",
-                       c->index_name);
+        return oom ? rt_fail(st, "%s: out of memory decoding the header entry", c->index_name)
+                   : rt_fail(st,
+                             "%s: the header entry does not decode (not a TensorFlow V2 checkpoint)",
+                             c->index_name);
     int shards = h->num_shards,
         big = h->endianness != FN__TF__BUNDLE_HEADER_PROTO__ENDIANNESS__LITTLE;
-    fn__tf__bundle_header_proto__free_unpacked(h, NULL);
+    fn__tf__bundle_header_proto__free_unpacked(h, &pa);
     if (shards != 1)
         return rt_fail(st,
                        "%s: the checkpoint has %d shards; only single-shard checkpoints are read",
@@ -191,10 +197,14 @@ static int visit(void *ctx, const char *key, size_t nkey, const unsigned char *v
     if (key[0] == 0) return 0; /* a slice's own entry; its tensor's entry lists the slices */
     if (strlen(key) != nkey)
         return rt_fail(st, "%s: a tensor name holds a NUL byte", c->index_name);
-    Fn__Tf__BundleEntryProto *e = fn__tf__bundle_entry_proto__unpack(NULL, nval, val);
-    if (!e) return rt_fail(st, "%s: tensor %s: the entry does not decode", c->index_name, key);
+    int oom;
+    ProtobufCAllocator pa = rt_pb_allocator_noting(&oom);
+    Fn__Tf__BundleEntryProto *e = fn__tf__bundle_entry_proto__unpack(&pa, nval, val);
+    if (!e)
+        return rt_fail(st, "%s: tensor %s: %s", c->index_name, key,
+                       oom ? "out of memory decoding the entry" : "the entry does not decode");
     int rc = add_entry(c, key, e, st);
-    fn__tf__bundle_entry_proto__free_unpacked(e, NULL);
+    fn__tf__bundle_entry_proto__free_unpacked(e, &pa);
     return rc;
 }
 
@@ -214,11 +224,20 @@ static int parse(const unsigned char *index, size_t n_index, const unsigned char
     return rc;
 }
 
+/* prefix[0..n) + suffix, allocated (NULL out of memory). */
+static char *joined(const char *prefix, size_t n, const char *suffix) {
+    size_t k = strlen(suffix);
+    char *s = fn_malloc(n + k + 1);
+    if (!s) return NULL;
+    memcpy(s, prefix, n);
+    memcpy(s + n, suffix, k + 1);
+    return s;
+}
+
 int ix_tf_checkpoint_parse(const unsigned char *index, size_t n_index, const unsigned char *data,
                            size_t n_data, const char *name, IxTensors *out, RtStatus *st) {
-    char *iname = NULL, *dname = NULL;
-    if (asprintf(&iname, "%s.index", name) < 0) iname = NULL;
-    if (asprintf(&dname, "%s" DATA_SUFFIX, name) < 0) dname = NULL;
+    char *iname = joined(name, strlen(name), ".index");
+    char *dname = iname ? joined(name, strlen(name), DATA_SUFFIX) : NULL;
     int rc = iname && dname ? parse(index, n_index, data, n_data, iname, dname, out, st)
                             : rt_fail(st, "%s: out of memory", name);
     free(iname);
@@ -239,9 +258,9 @@ static size_t prefix_len(const char *path) {
 }
 
 int ix_tf_checkpoint_read(const char *prefix, IxTensors *out, RtStatus *st) {
-    char *base = strndup(prefix, prefix_len(prefix)), *iname = NULL, *dname = NULL;
-    if (!base || asprintf(&iname, "%s.index", base) < 0) iname = NULL;
-    if (!iname || asprintf(&dname, "%s" DATA_SUFFIX, base) < 0) dname = NULL;
+    size_t n = prefix_len(prefix);
+    char *iname = joined(prefix, n, ".index");
+    char *dname = iname ? joined(prefix, n, DATA_SUFFIX) : NULL;
     IxTfFile fi = {0}, fd = {0};
     int rc = !dname ? rt_fail(st, "%s: out of memory", prefix)
              : ix_tf_file_open(iname, &fi, st) || ix_tf_file_open(dname, &fd, st)
@@ -249,7 +268,6 @@ int ix_tf_checkpoint_read(const char *prefix, IxTensors *out, RtStatus *st) {
                  : parse(fi.d, fi.n, fd.d, fd.n, iname, dname, out, st);
     ix_tf_file_close(&fi);
     ix_tf_file_close(&fd);
-    free(base);
     free(iname);
     free(dname);
     return rc;

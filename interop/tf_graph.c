@@ -16,6 +16,7 @@
 
 #include "interop/proto/tf.pb-c.h"
 #include "interop/tf_table.h"
+#include "runtime/core/pb_alloc.h"
 
 /* Elements the fills of a graph (one value, or none for zeros) may expand to together, 512 MiB:
  * a fill costs nothing in the file, so without a bound a few bytes could ask for gigabytes. */
@@ -107,9 +108,12 @@ static int add_const(const char *name, const Fn__Tf__NodeDef *node, IxTensors *o
 
 int ix_tf_graph_parse(const unsigned char *d, size_t n, const char *name, IxTensors *out,
                       RtStatus *st) {
-    Fn__Tf__GraphDef *g = fn__tf__graph_def__unpack(NULL, n, d);
+    int oom;
+    ProtobufCAllocator pa = rt_pb_allocator_noting(&oom);
+    Fn__Tf__GraphDef *g = fn__tf__graph_def__unpack(&pa, n, d);
+    if (!g && oom) return rt_fail(st, "%s: out of memory decoding the GraphDef", name);
     if (!g || g->n_node == 0) {
-        if (g) fn__tf__graph_def__free_unpacked(g, NULL);
+        if (g) fn__tf__graph_def__free_unpacked(g, &pa);
         return rt_fail(st, "%s is not a TensorFlow GraphDef", name);
     }
     int64_t budget = SPLAT_BUDGET;
@@ -117,7 +121,7 @@ int ix_tf_graph_parse(const unsigned char *d, size_t n, const char *name, IxTens
     for (size_t i = 0; rc == 0 && i < g->n_node; i++)
         if (g->node[i]->op && strcmp(g->node[i]->op, "Const") == 0)
             rc = add_const(name, g->node[i], out, &budget, st);
-    fn__tf__graph_def__free_unpacked(g, NULL);
+    fn__tf__graph_def__free_unpacked(g, &pa);
     if (rc) ix_tensors_free(out);
     return rc;
 }

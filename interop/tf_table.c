@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "interop/crc32c.h"
+#include "ir/alloc.h"
 
 #define FOOTER_SIZE  48
 #define TRAILER_SIZE 5
@@ -101,7 +102,7 @@ static int block_scan(Table *t, uint64_t off, const unsigned char *c, size_t siz
         return rt_fail(t->st, "%s: block at offset %llu: %u restart points do not fit in %zu bytes",
                        t->name, (unsigned long long)off, nr, size);
     size_t limit = size - 4 - 4 * (size_t)nr, pos = 0, klen = 0, r = 0, entries = 0;
-    char *key = malloc(limit + 1);
+    char *key = fn_malloc(limit + 1);
     if (!key) return rt_fail(t->st, "%s: out of memory", t->name);
     int rc = 0;
     while (rc == 0 && pos < limit) {
@@ -150,7 +151,7 @@ static int data_entry(Table *t, const char *key, size_t nkey, const unsigned cha
             return rt_fail(t->st, "%s: key \"%s\" is out of order (not after \"%s\")", t->name, key,
                            t->prev);
     }
-    char *p = realloc(t->prev, nkey + 1);
+    char *p = fn_realloc(t->prev, nkey + 1);
     if (!p) return rt_fail(t->st, "%s: out of memory", t->name);
     memcpy(p, key, nkey + 1);
     t->prev = p;

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <zip.h>
 
+#include "ir/alloc.h"
 #include "runtime/data/pickle.h"
 
 static const char *const torch_globals[] = {"collections OrderedDict",
@@ -98,7 +99,7 @@ static Storage *storage_find(const Reader *r, const unsigned char *key, size_t l
 
 static int storage_rehash(Reader *r) {
     int hcap = r->hcap ? 2 * r->hcap : 64;
-    int *h = malloc((size_t)hcap * sizeof *h);
+    int *h = fn_malloc((size_t)hcap * sizeof *h);
     if (!h) return rt_fail(r->st, "%s: out of memory", r->name);
     memset(h, 0xff, (size_t)hcap * sizeof *h);
     for (int i = 0; i < r->ns; i++) {
@@ -116,7 +117,7 @@ static int storage_rehash(Reader *r) {
 static Storage *storage_add(Reader *r, const unsigned char *key, size_t len) {
     if (r->ns == r->cap) {
         int cap = r->cap ? 2 * r->cap : 32;
-        Storage *s = realloc(r->s, (size_t)cap * sizeof *s);
+        Storage *s = fn_realloc(r->s, (size_t)cap * sizeof *s);
         if (!s) return rt_fail(r->st, "%s: out of memory", r->name), NULL;
         r->s = s;
         r->cap = cap;
@@ -197,8 +198,10 @@ static int zip_entry(Reader *r, const char *rel, unsigned char **buf, size_t *le
                        r->name, path);
     r->zip_bytes += zs.size;
     *len = (size_t)zs.size;
-    *buf = malloc(*len ? *len : 1);
-    zip_file_t *f = *buf ? zip_fopen_index(r->za, (zip_uint64_t)idx, 0) : NULL;
+    *buf = fn_malloc(*len ? *len : 1);
+    if (!*buf)
+        return rt_fail(r->st, "%s: out of memory for zip entry %s (%zu bytes)", r->name, path, *len);
+    zip_file_t *f = zip_fopen_index(r->za, (zip_uint64_t)idx, 0);
     size_t got = 0;
     for (zip_int64_t k = 1; f && got < *len && k > 0; got += k > 0 ? (size_t)k : 0)
         k = zip_fread(f, *buf + got, *len - got);
@@ -547,14 +550,17 @@ int ix_torch_read(const char *path, IxTensors *out, RtStatus *st) {
     FILE *f = fopen(path, "rb");
     if (!f) return rt_fail(st, "cannot read %s: %s", path, strerror(errno));
     long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    unsigned char *buf =
-        n >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc(n > 0 ? (size_t)n : 1) : NULL;
+    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return rt_fail(st, "cannot read %s: not a regular file", path);
+    }
+    unsigned char *buf = fn_malloc(n > 0 ? (size_t)n : 1);
     size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
     fclose(f);
-    if (!buf || got != (size_t)n) {
+    if (!buf) return rt_fail(st, "%s: out of memory for its %ld bytes", path, n);
+    if (got != (size_t)n) {
         free(buf);
-        return rt_fail(st, "cannot read %s: %s", path,
-                       n < 0 ? "not a regular file" : "short read or out of memory");
+        return rt_fail(st, "cannot read %s: short read", path);
     }
     int rc = ix_torch_parse(buf, (size_t)n, path, out, st);
     free(buf);

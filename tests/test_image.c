@@ -76,9 +76,9 @@ static int round257(unsigned v) { return (int)((v + 128) / 257); }
 static void test_decode(const char *what, Mem m, int w, int h, int grey, unsigned (*sample)(int, int),
                         int scale16) {
     RtImage img;
-    char err[256] = "";
-    int rc = rt_image_decode(m.buf, m.len, &img, err, sizeof err);
-    if (!CHECK(rc == 0 && img.w == w && img.h == h, "%s decodes: %s", what, err)) return free(m.buf);
+    RtStatus st = {""};
+    int rc = rt_image_decode(m.buf, m.len, &img, &st);
+    if (!CHECK(rc == 0 && img.w == w && img.h == h, "%s decodes: %s", what, st.msg)) return free(m.buf);
     int bad = 0, first = -1;
     for (int i = 0; i < w * h; i++)
         for (int c = 0; c < 3; c++) {
@@ -93,9 +93,9 @@ static void test_decode(const char *what, Mem m, int w, int h, int grey, unsigne
 
 static void test_png_depths(void) {
     RtImage img;
-    char err[256] = "";
+    RtStatus st = {""};
     Mem m = make_png(5, 3, PNG_COLOR_TYPE_RGB, 16, 0, 0, rgb16);
-    if (CHECK(rt_image_decode(m.buf, m.len, &img, err, sizeof err) == 0, "16-bit RGB: %s", err)) {
+    if (CHECK(rt_image_decode(m.buf, m.len, &img, &st) == 0, "16-bit RGB: %s", st.msg)) {
         CHECK(img.pix[0] == 159 && img.pix[1] == 96 && img.pix[2] == 45,
               "16-bit pixel 159,96,45 reads as %d,%d,%d", img.pix[0], img.pix[1], img.pix[2]);
         rt_image_free(&img);
@@ -108,8 +108,8 @@ static void test_png_depths(void) {
     test_decode("8-bit RGB, interlaced", make_png(21, 17, PNG_COLOR_TYPE_RGB, 8, 1, 0, rgb8), 21, 17, 0, rgb8, 0);
     test_decode("8-bit RGB with gAMA 0.8", make_png(6, 6, PNG_COLOR_TYPE_RGB, 8, 0, 0.8, rgb8), 6, 6, 0, rgb8, 0);
     m = make_png(8, 8, PNG_COLOR_TYPE_RGB, 16, 0, 0, rgb16);
-    CHECK(rt_image_decode(m.buf, m.len / 2, &img, err, sizeof err) < 0 && strstr(err, "corrupt PNG"),
-          "a truncated PNG is an error: %s", err);
+    CHECK(rt_image_decode(m.buf, m.len / 2, &img, &st) < 0 && strstr(st.msg, "corrupt PNG"),
+          "a truncated PNG is an error: %s", st.msg);
     free(m.buf);
 }
 

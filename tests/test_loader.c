@@ -196,8 +196,7 @@ static void test_window_decode(void) {
                 cases++;
                 size_t n = 0;
                 unsigned char *data = read_bytes(path, &n);
-                char err[256];
-                if (rt_image_decode_window(data, n, x0, y0, w, h, &win, err, sizeof err) < 0) {
+                if (rt_image_decode_window(data, n, x0, y0, w, h, &win, &st) < 0) {
                     mismatches++;
                     free(data);
                     continue;

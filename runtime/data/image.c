@@ -29,6 +29,7 @@ typedef struct {
     jmp_buf jump;
     char msg[JMSG_LENGTH_MAX];
     int truncated; /* libjpeg warns (and pads with grey) when the data ends early */
+    int oom;       /* the jump is ours: a buffer could not be allocated */
 } JpegErr;
 
 static void jpeg_fail(j_common_ptr c) {
@@ -44,7 +45,7 @@ static void jpeg_warn(j_common_ptr c, int level) {
 
 /* Decodes the window [x0, x0+ww) x [y0, y0+wh); ww < 0 means the whole image. */
 static int decode_jpeg(const unsigned char *data, size_t n, int x0, int y0, int ww, int wh,
-                       RtImage *img, char *err, size_t cap) {
+                       RtImage *img, RtStatus *st) {
     struct jpeg_decompress_struct cinfo;
     JpegErr jerr;
     unsigned char *volatile pix = NULL;
@@ -52,8 +53,10 @@ static int decode_jpeg(const unsigned char *data, size_t n, int x0, int y0, int 
     jerr.mgr.error_exit = jpeg_fail;
     jerr.mgr.emit_message = jpeg_warn;
     jerr.truncated = 0;
+    jerr.oom = 0;
     if (setjmp(jerr.jump)) {
-        snprintf(err, cap, "corrupt JPEG: %s", jerr.msg);
+        if (jerr.oom) rt_fail(st, "out of memory decoding a JPEG");
+        else rt_fail(st, "corrupt JPEG: %s", jerr.msg);
         jpeg_destroy_decompress(&cinfo);
         free(pix);
         return -1;
@@ -62,13 +65,13 @@ static int decode_jpeg(const unsigned char *data, size_t n, int x0, int y0, int 
     jpeg_mem_src(&cinfo, data, (unsigned long)n);
     jpeg_read_header(&cinfo, TRUE);
     if (cinfo.num_components != 1 && cinfo.num_components != 3) {
-        snprintf(err, cap, "unsupported JPEG with %d colour components", cinfo.num_components);
+        rt_fail(st, "unsupported JPEG with %d colour components", cinfo.num_components);
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
     cinfo.out_color_space = JCS_RGB; /* grey is expanded */
     if (cinfo.image_width > MAX_SIDE || cinfo.image_height > MAX_SIDE) {
-        snprintf(err, cap, "JPEG of %ux%u is too large", cinfo.image_width, cinfo.image_height);
+        rt_fail(st, "JPEG of %ux%u is too large", cinfo.image_width, cinfo.image_height);
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
@@ -77,8 +80,8 @@ static int decode_jpeg(const unsigned char *data, size_t n, int x0, int y0, int 
     const int wx = whole ? 0 : x0, wy = whole ? 0 : y0, wwid = whole ? full_w : ww,
               whei = whole ? full_h : wh;
     if (wx < 0 || wy < 0 || wwid < 1 || whei < 1 || wx + wwid > full_w || wy + whei > full_h) {
-        snprintf(err, cap, "window %dx%d at (%d,%d) is outside the %dx%d JPEG", wwid, whei, wx, wy,
-                 full_w, full_h);
+        rt_fail(st, "window %dx%d at (%d,%d) is outside the %dx%d JPEG", wwid, whei, wx, wy, full_w,
+                full_h);
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
@@ -96,6 +99,7 @@ static int decode_jpeg(const unsigned char *data, size_t n, int x0, int y0, int 
     pix = fn_malloc(out_stride * (size_t)whei);
     if (!pix || !row) {
         free(row);
+        jerr.oom = 1;
         longjmp(jerr.jump, 1);
     }
     if (dy0 > 0) jpeg_skip_scanlines(&cinfo, (JDIMENSION)dy0);
@@ -106,7 +110,7 @@ static int decode_jpeg(const unsigned char *data, size_t n, int x0, int y0, int 
     }
     free(row);
     if (jerr.truncated) {
-        snprintf(err, cap, "truncated JPEG (premature end of data)");
+        rt_fail(st, "truncated JPEG (premature end of data)");
         jpeg_destroy_decompress(&cinfo);
         free(pix);
         return -1;
@@ -119,14 +123,14 @@ static int decode_jpeg(const unsigned char *data, size_t n, int x0, int y0, int 
     return 0;
 }
 
-static int probe_jpeg(const unsigned char *data, size_t n, int *w, int *h, char *err, size_t cap) {
+static int probe_jpeg(const unsigned char *data, size_t n, int *w, int *h, RtStatus *st) {
     struct jpeg_decompress_struct cinfo;
     JpegErr jerr;
     cinfo.err = jpeg_std_error(&jerr.mgr);
     jerr.mgr.error_exit = jpeg_fail;
     jerr.mgr.emit_message = jpeg_warn;
     if (setjmp(jerr.jump)) {
-        snprintf(err, cap, "corrupt JPEG: %s", jerr.msg);
+        rt_fail(st, "corrupt JPEG: %s", jerr.msg);
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
@@ -191,7 +195,7 @@ static int png_setup(png_structp png, png_infop info, PngSrc *s, png_uint_32 *w,
     return 0;
 }
 
-static int decode_png(const unsigned char *data, size_t n, RtImage *img, char *err, size_t cap) {
+static int decode_png(const unsigned char *data, size_t n, RtImage *img, RtStatus *st) {
     PngSrc s = {data, n, 0, ""};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &s, png_read_fail, png_read_warn);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -221,7 +225,7 @@ static int decode_png(const unsigned char *data, size_t n, RtImage *img, char *e
     free(rows);
     if (bad) {
         free(pix);
-        snprintf(err, cap, "%s", s.msg[0] ? s.msg : "out of memory");
+        rt_fail(st, "%s", s.msg[0] ? s.msg : "out of memory");
         return -1;
     }
     img->pix = pix;
@@ -230,51 +234,45 @@ static int decode_png(const unsigned char *data, size_t n, RtImage *img, char *e
 
 typedef enum { FMT_NONE, FMT_JPEG, FMT_PNG } Format;
 
-static Format format_of(const unsigned char *data, size_t n, char *err, size_t cap) {
+static Format format_of(const unsigned char *data, size_t n, RtStatus *st) {
     static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     if (n >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff) return FMT_JPEG;
     if (n >= 8 && memcmp(data, png_sig, 8) == 0) return FMT_PNG;
-    snprintf(err, cap, n == 0 ? "empty file" : "not a JPEG or PNG image");
+    rt_fail(st, "%s", n == 0 ? "empty file" : "not a JPEG or PNG image");
     return FMT_NONE;
 }
 
-int rt_image_decode(const unsigned char *data, size_t n, RtImage *img, char *err, size_t cap) {
+int rt_image_decode(const unsigned char *data, size_t n, RtImage *img, RtStatus *st) {
     memset(img, 0, sizeof *img);
-    switch (format_of(data, n, err, cap)) {
-    case FMT_JPEG: return decode_jpeg(data, n, 0, 0, -1, -1, img, err, cap);
-    case FMT_PNG: return decode_png(data, n, img, err, cap);
+    switch (format_of(data, n, st)) {
+    case FMT_JPEG: return decode_jpeg(data, n, 0, 0, -1, -1, img, st);
+    case FMT_PNG: return decode_png(data, n, img, st);
     default: return -1;
     }
 }
 
-int rt_image_probe(const unsigned char *data, size_t n, int *w, int *h, char *err, size_t cap) {
-    switch (format_of(data, n, err, cap)) {
-    case FMT_JPEG: return probe_jpeg(data, n, w, h, err, cap);
+int rt_image_probe(const unsigned char *data, size_t n, int *w, int *h, RtStatus *st) {
+    switch (format_of(data, n, st)) {
+    case FMT_JPEG: return probe_jpeg(data, n, w, h, st);
     case FMT_PNG:
-        if (n < 24 || memcmp(data + 12, "IHDR", 4) != 0) {
-            snprintf(err, cap, "corrupt PNG: no IHDR chunk");
-            return -1;
-        }
+        if (n < 24 || memcmp(data + 12, "IHDR", 4) != 0) return rt_fail(st, "corrupt PNG: no IHDR chunk");
         *w = (int)((uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 | data[19]);
         *h = (int)((uint32_t)data[20] << 24 | (uint32_t)data[21] << 16 | (uint32_t)data[22] << 8 | data[23]);
-        if (*w < 1 || *h < 1 || *w > MAX_SIDE || *h > MAX_SIDE) {
-            snprintf(err, cap, "PNG of %dx%d has an unsupported size", *w, *h);
-            return -1;
-        }
+        if (*w < 1 || *h < 1 || *w > MAX_SIDE || *h > MAX_SIDE)
+            return rt_fail(st, "PNG of %dx%d has an unsupported size", *w, *h);
         return 0;
     default: return -1;
     }
 }
 
 int rt_image_decode_window(const unsigned char *data, size_t n, int x0, int y0, int w, int h,
-                           RtImage *img, char *err, size_t cap) {
+                           RtImage *img, RtStatus *st) {
     memset(img, 0, sizeof *img);
-    Format f = format_of(data, n, err, cap);
-    if (f == FMT_JPEG) return decode_jpeg(data, n, x0, y0, w, h, img, err, cap);
-    if (f != FMT_PNG || decode_png(data, n, img, err, cap) < 0) return -1;
+    Format f = format_of(data, n, st);
+    if (f == FMT_JPEG) return decode_jpeg(data, n, x0, y0, w, h, img, st);
+    if (f != FMT_PNG || decode_png(data, n, img, st) < 0) return -1;
     if (x0 < 0 || y0 < 0 || w < 1 || h < 1 || x0 + w > img->w || y0 + h > img->h) {
-        snprintf(err, cap, "window %dx%d at (%d,%d) is outside the %dx%d PNG", w, h, x0, y0, img->w,
-                 img->h);
+        rt_fail(st, "window %dx%d at (%d,%d) is outside the %dx%d PNG", w, h, x0, y0, img->w, img->h);
         rt_image_free(img);
         return -1;
     }
@@ -330,17 +328,17 @@ int rt_image_load(const char *path, int control, int size, uint64_t key, RtImage
     unsigned char *buf;
     size_t len;
     if (read_file(path, &buf, &len, st) < 0) return -1;
-    char err[256];
+    RtStatus why; /* the decoder's reason, then named with the file in st */
     int w, h, x0, y0, cw, ch, rc;
-    if (control & RT_AUG_ROTATE) rc = rt_image_decode(buf, len, img, err, sizeof err);
-    else if ((rc = rt_image_probe(buf, len, &w, &h, err, sizeof err)) == 0) {
+    if (control & RT_AUG_ROTATE) rc = rt_image_decode(buf, len, img, &why);
+    else if ((rc = rt_image_probe(buf, len, &w, &h, &why)) == 0) {
         if (rt_crop_window(w, h, control, size, key, &x0, &y0, &cw, &ch) < 0)
-            rc = rt_image_decode(buf, len, img, err, sizeof err); /* rt_augment will say why */
+            rc = rt_image_decode(buf, len, img, &why); /* rt_augment will say why */
         else
-            rc = rt_image_decode_window(buf, len, x0, y0, cw, ch, img, err, sizeof err);
+            rc = rt_image_decode_window(buf, len, x0, y0, cw, ch, img, &why);
     }
     free(buf);
-    return rc < 0 ? rt_fail(st, "cannot decode image %s: %s", path, err) : 0;
+    return rc < 0 ? rt_fail(st, "cannot decode image %s: %s", path, why.msg) : 0;
 }
 
 int rt_image_write_png(const char *path, const RtImage *img, RtStatus *st) {

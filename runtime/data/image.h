@@ -16,17 +16,18 @@ typedef struct {
 
 /* Decodes a JPEG or PNG held in memory (the format is told by its first bytes, never by a file
  * name). Grey becomes RGB; alpha is dropped (not composited); 16-bit PNG is reduced to 8 bits.
- * Returns 0, or -1 with a reason in err. Never crashes on bad input: this is the fuzz target. */
-int rt_image_decode(const unsigned char *data, size_t n, RtImage *img, char *err, size_t errcap);
+ * Returns 0, or -1 with the reason in st (no file named: the caller knows it). Never crashes on
+ * bad input: this is the fuzz target. */
+int rt_image_decode(const unsigned char *data, size_t n, RtImage *img, RtStatus *st);
 /* Reads and decodes a file; the message names the file. */
 int rt_image_read(const char *path, RtImage *img, RtStatus *st);
 /* The image's size from its header alone. */
-int rt_image_probe(const unsigned char *data, size_t n, int *w, int *h, char *err, size_t errcap);
+int rt_image_probe(const unsigned char *data, size_t n, int *w, int *h, RtStatus *st);
 /* Decodes only the window [x0, x0+w) x [y0, y0+h) (inside the image): a JPEG skips the rows
  * above, stops after the last row and decodes only the iMCU columns the window touches; the
  * pixels are those of a full decode. */
 int rt_image_decode_window(const unsigned char *data, size_t n, int x0, int y0, int w, int h,
-                           RtImage *img, char *err, size_t errcap);
+                           RtImage *img, RtStatus *st);
 /* Reads a file and decodes what rt_augment(img, control, size, key) will use: without
  * RT_AUG_ROTATE only the crop window (rt_crop_window), else the whole image. Augmenting the
  * result gives the same output as augmenting the whole image. The message names the file. */

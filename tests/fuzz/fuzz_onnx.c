@@ -1,4 +1,4 @@
-// fuzz-sources: interop/onnx_check.c runtime/core/status.c ir/status.c
+// fuzz-sources: interop/onnx_check.c runtime/core/status.c ir/status.c ir/alloc.c runtime/core/pb_alloc.c
 // fuzz-libs: -lprotobuf-c -lm
 // fuzz-protos: onnx
 // fuzz-seeds: tests/interop/onnx/*.onnx

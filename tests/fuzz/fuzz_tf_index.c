@@ -1,4 +1,4 @@
-// fuzz-sources: interop/tf_table.c interop/tf_checkpoint.c interop/crc32c.c interop/tensors.c runtime/core/status.c ir/status.c
+// fuzz-sources: interop/tf_table.c interop/tf_checkpoint.c interop/crc32c.c interop/tensors.c runtime/core/status.c ir/status.c ir/alloc.c runtime/core/pb_alloc.c
 // fuzz-libs: -lprotobuf-c -lm
 // fuzz-protos: tf
 // fuzz-seeds: tests/interop/tf/*
