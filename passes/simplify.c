@@ -16,7 +16,6 @@ typedef struct {
     /* Returns the id that replaces node n (whose inputs are already in the new graph) or
      * IR_NONE if the rule does not apply. */
     IrId (*apply)(IrGraph *g, const IrNode *n);
-    int matches;
 } Rule;
 
 static int is_const(const IrGraph *g, IrId id, double v) {
@@ -115,31 +114,33 @@ static IrId r_sum_factor(IrGraph *g, const IrNode *n) {
     return IR_NONE;
 }
 
-static Rule rules[] = {
-    {"scale-by-one", r_scale_one, 0}, {"add-scalar-zero", r_adds_zero, 0},
-    {"mul-by-one", r_mul_one, 0},     {"add-zero", r_add_zero, 0},
-    {"neg-neg", r_neg_neg, 0},        {"scale-scale", r_scale_scale, 0},
-    {"mul-const", r_mul_const, 0},    {"bcast-operand", r_bcast_operand, 0},
-    {"scale-through", r_scale_through, 0}, {"sum-factor", r_sum_factor, 0},
+static const Rule rules[] = {
+    {"scale-by-one", r_scale_one}, {"add-scalar-zero", r_adds_zero},
+    {"mul-by-one", r_mul_one},     {"add-zero", r_add_zero},
+    {"neg-neg", r_neg_neg},        {"scale-scale", r_scale_scale},
+    {"mul-const", r_mul_const},    {"bcast-operand", r_bcast_operand},
+    {"scale-through", r_scale_through}, {"sum-factor", r_sum_factor},
 };
+enum { N_RULES = sizeof rules / sizeof rules[0] };
 
-static IrId rebuild(IrGraph *dst, const IrGraph *src, IrId id, IrId *map) {
+/* matches[k]: how often rule k has fired (the caller's counts) */
+static IrId rebuild(IrGraph *dst, const IrGraph *src, IrId id, IrId *map, int *matches) {
     if (map[id] != IR_NONE) return map[id];
     const IrNode *s = &src->nodes[id];
     IrId in[IR_MAX_IN];
     for (int k = 0; k < s->n_in; k++) {
-        in[k] = rebuild(dst, src, s->in[k], map);
+        in[k] = rebuild(dst, src, s->in[k], map, matches);
         if (in[k] == IR_NONE) return IR_NONE;
     }
     dst->cur_scope = s->scope;
     IrId r = ir_make(dst, s->op, in, s->n_in, &s->attr);
     for (int changed = 1; changed && r != IR_NONE;) {
         changed = 0;
-        for (size_t k = 0; k < sizeof rules / sizeof rules[0]; k++) {
+        for (int k = 0; k < N_RULES; k++) {
             IrNode cur = dst->nodes[r];
             IrId t = rules[k].apply(dst, &cur);
             if (t != IR_NONE && t != r) {
-                rules[k].matches++;
+                matches[k]++;
                 r = t;
                 changed = 1;
                 break;
@@ -149,7 +150,7 @@ static IrId rebuild(IrGraph *dst, const IrGraph *src, IrId id, IrId *map) {
     return map[id] = r;
 }
 
-static int simplify_once(IrGraph **gp) {
+static int simplify_once(IrGraph **gp, int *matches) {
     IrGraph *src = *gp, *dst = ir_graph_clone_empty(src);
     IrId *map = fn_malloc(((size_t)src->n_nodes + 1) * sizeof(IrId));
     if (!dst || !map) {
@@ -164,11 +165,11 @@ static int simplify_once(IrGraph **gp) {
      * the source's order for inputs and variables. */
     for (IrId i = 0; i < src->n_nodes; i++)
         if (ir_op_info[src->nodes[i].op].cls == IR_CLASS_SOURCE && src->nodes[i].op != IR_OP_CONST)
-            rebuild(dst, src, i, map);
+            rebuild(dst, src, i, map, matches);
     for (int i = 0; i < src->n_effects && rc == 0; i++)
-        if (rebuild(dst, src, src->effects[i], map) == IR_NONE) rc = -1;
+        if (rebuild(dst, src, src->effects[i], map, matches) == IR_NONE) rc = -1;
     for (int i = 0; i < src->n_outputs && rc == 0; i++) {
-        IrId r = rebuild(dst, src, src->outputs[i].id, map);
+        IrId r = rebuild(dst, src, src->outputs[i].id, map, matches);
         if (r == IR_NONE) rc = -1;
         else ir_set_output(dst, ir_str(src, src->outputs[i].name), r);
     }
@@ -189,16 +190,16 @@ static int simplify_once(IrGraph **gp) {
 
 /* Rewrites leave the nodes they replaced behind; rebuilding again drops them. */
 int pass_simplify(IrGraph **gp, PassCtx *ctx) {
-    for (size_t k = 0; k < sizeof rules / sizeof rules[0]; k++) rules[k].matches = 0;
+    int matches[N_RULES] = {0};
     for (int round = 0; round < 8; round++) {
         int before = 0, after = 0;
-        for (size_t k = 0; k < sizeof rules / sizeof rules[0]; k++) before += rules[k].matches;
-        if (simplify_once(gp) < 0) return -1;
-        for (size_t k = 0; k < sizeof rules / sizeof rules[0]; k++) after += rules[k].matches;
+        for (int k = 0; k < N_RULES; k++) before += matches[k];
+        if (simplify_once(gp, matches) < 0) return -1;
+        for (int k = 0; k < N_RULES; k++) after += matches[k];
         if (after == before) break; /* nothing rewritten: the graph is clean */
     }
     if (ctx && ctx->time_passes)
-        for (size_t k = 0; k < sizeof rules / sizeof rules[0]; k++)
-            if (rules[k].matches) fprintf(stderr, "  simplify: %-16s %d\n", rules[k].name, rules[k].matches);
+        for (int k = 0; k < N_RULES; k++)
+            if (matches[k]) fprintf(stderr, "  simplify: %-16s %d\n", rules[k].name, matches[k]);
     return 0;
 }
