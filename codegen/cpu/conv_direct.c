@@ -18,7 +18,6 @@
 #include "codegen/cpu/cpu.h"
 
 #include <omp.h>
-#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -32,7 +31,9 @@
 enum { PIX = 12, WIDTH = 32, MAX_CELLS = 64, FPIX = 48, CT = 8, FILTER_RANGES = 8 };
 
 /* The pointer table of a block of pixels: in[cell][p] is the row that pixel p reads at that
- * window cell (NULL: zeros); live[cell] says whether any is not NULL. */
+ * window cell (NULL: zeros); live[cell] says whether any is not NULL. Its bound is fixed
+ * (MAX_CELLS x FPIX pointers, 24.6 KB), so each thread keeps one on its own stack: a kernel of
+ * the step cannot report an error, and this way it has no allocation that could fail. */
 typedef struct {
     const float *in[MAX_CELLS][FPIX];
     char live[MAX_CELLS];
@@ -212,7 +213,7 @@ static void run_blocks(const RefWindow *v, const float *in, const float *w, size
         float *zero = per_thread + (size_t)omp_get_thread_num() * (wide + PIX * WIDTH),
               *junk = zero + wide;
         memset(zero, 0, wide * sizeof(float));
-        Rows *r = malloc(sizeof *r);
+        Rows rows, *r = &rows; /* on the thread's stack (see Rows): the step allocates nothing */
 #pragma omp for schedule(static)
         for (int64_t blk = 0; blk < blocks; blk++) {
             int64_t p0 = blk * PIX;
@@ -227,7 +228,6 @@ static void run_blocks(const RefWindow *v, const float *in, const float *w, size
                                                                     zero, out);
             }
         }
-        free(r);
     }
 }
 #endif
@@ -273,7 +273,7 @@ void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const
     {
         float *zero = per_thread + (size_t)omp_get_thread_num() * (wide + PIX * WIDTH);
         memset(zero, 0, wide * sizeof(float));
-        Rows *r = malloc(sizeof *r);
+        Rows rows, *r = &rows; /* on the thread's stack (see Rows) */
 #pragma omp for schedule(static)
         for (int k = 0; k < ranges;
              k++) { /* a fixed number of pixel ranges, each into its own sum */
@@ -292,7 +292,6 @@ void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const
                 }
             }
         }
-        free(r);
     }
     cpu_add_partials(dw, partial, size, ranges - 1, threads);
 #else

@@ -1,4 +1,6 @@
-/* See cuda_emit.h. The pointwise kernels' expressions are ir/pointwise.def's text (cuda_expr). */
+/* See cuda_emit.h. The pointwise kernels' expressions are ir/pointwise.def's text (cuda_expr).
+ * Text and tables grow through ir/alloc.h; a failed allocation is sticky (Text.oom, Builder.oom):
+ * the emitter writes nothing more and the module fails as a whole with "out of memory". */
 #include "codegen/cuda/cuda_emit.h"
 
 #include <ctype.h>
@@ -10,17 +12,19 @@
 #include <string.h>
 
 #include "codegen/cuda/cuda_kernels.h"
+#include "ir/alloc.h"
 
 /* ---- a growing text buffer with printf-style appends --------------------------------------- */
 typedef struct {
     char *s;
     size_t len, cap;
+    int oom; /* an append found no memory: the text is incomplete, and stays as it is */
 } Text;
 
 static void text_printf(Text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void text_printf(Text *t, const char *fmt, ...) {
     va_list ap;
-    for (;;) {
+    while (!t->oom) {
         va_start(ap, fmt);
         int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
         va_end(ap);
@@ -29,8 +33,14 @@ static void text_printf(Text *t, const char *fmt, ...) {
             t->len += (size_t)n;
             return;
         }
-        t->cap = (t->cap + (size_t)n + 1) * 2;
-        t->s = realloc(t->s, t->cap);
+        size_t cap = (t->cap + (size_t)n + 1) * 2;
+        char *s = fn_realloc(t->s, cap);
+        if (!s) {
+            t->oom = 1;
+            return;
+        }
+        t->s = s;
+        t->cap = cap;
     }
 }
 
@@ -42,7 +52,10 @@ typedef struct {
     const char **helped; /* the fixed kernels whose helpers (the text before the kernel) are in */
     int n_helped;
     const size_t *esize; /* the plan's bytes per element of each node (2: bfloat16); NULL: float32 */
+    int oom; /* a table or a kernel's text found no memory (the source's own: src.oom) */
 } Builder;
+
+static int builder_oom(const Builder *b) { return b->oom || b->src.oom; }
 
 static void builder_free(Builder *b) {
     free(b->src.s);
@@ -51,12 +64,20 @@ static void builder_free(Builder *b) {
     free(b->helped);
 }
 
-/* Index of kernel `name`, appending its text (made by the caller into `body`) if new. */
+/* Index of kernel `name`, appending its text (made by the caller into `body`) if new; -1 once
+ * out of memory. */
 static int add_kernel(Builder *b, const char *name, const char *body) {
+    if (builder_oom(b)) return -1;
     for (int i = 0; i < b->n; i++)
         if (!strcmp(b->names[i], name)) return i;
-    if (b->n == b->cap) b->names = realloc(b->names, (size_t)(b->cap = b->cap ? 2 * b->cap : 32) * sizeof *b->names);
-    b->names[b->n] = strdup(name);
+    if (b->n == b->cap) {
+        int cap = b->cap ? 2 * b->cap : 32;
+        char **names = fn_realloc(b->names, (size_t)cap * sizeof *names);
+        if (!names) return b->oom = 1, -1;
+        b->names = names;
+        b->cap = cap;
+    }
+    if (!(b->names[b->n] = fn_strdup(name))) return b->oom = 1, -1;
     text_printf(&b->src, "\n%s", body);
     return b->n++;
 }
@@ -86,11 +107,14 @@ static const char *kernel_start(const char *text) {
     return k;
 }
 
-/* whether `name`'s helpers are in the module; marks them so */
+/* whether `name`'s helpers are in the module; marks them so (out of memory: says they are, and
+ * the module fails) */
 static int helped(Builder *b, const char *name) {
     for (int i = 0; i < b->n_helped; i++)
         if (!strcmp(b->helped[i], name)) return 1;
-    b->helped = realloc(b->helped, (size_t)(b->n_helped + 1) * sizeof *b->helped);
+    const char **h = fn_realloc(b->helped, (size_t)(b->n_helped + 1) * sizeof *h);
+    if (!h) return b->oom = 1;
+    b->helped = h;
     b->helped[b->n_helped++] = name;
     return 0;
 }
@@ -135,7 +159,7 @@ static int add_fixed_typed(Builder *b, const char *name, int half) {
         text_printf(&body, "%.*s%s", (int)(hit - p), p, half >> t & 1 ? "fn_bf16" : "float");
         p = hit + strlen(type_mark[t]);
     }
-    int r = add_kernel(b, vname, body.s);
+    int r = body.oom ? (b->oom = 1, -1) : add_kernel(b, vname, body.s);
     free(body.s);
     return r;
 }
@@ -526,7 +550,8 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
 static int add_group(Builder *b, const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, CuGroup *cg,
                      char ***bodies, int *n_bodies, int **body_kernel) {
     Text body = {0};
-    if (group_kernel(g, f, gi, numel, b->esize, GROUP_NAME, cg, &body) < 0) {
+    if (group_kernel(g, f, gi, numel, b->esize, GROUP_NAME, cg, &body) < 0 || body.oom) {
+        b->oom |= body.oom;
         free(body.s);
         return -1;
     }
@@ -541,8 +566,16 @@ static int add_group(Builder *b, const IrGraph *g, const PassFusion *f, int gi, 
     const char *at = strstr(body.s, GROUP_NAME); /* the text once more, with its name */
     Text named = {0};
     text_printf(&named, "%.*s%s%s", (int)(at - body.s), body.s, name, at + strlen(GROUP_NAME));
-    *bodies = realloc(*bodies, (size_t)(*n_bodies + 1) * sizeof **bodies);
-    *body_kernel = realloc(*body_kernel, (size_t)(*n_bodies + 1) * sizeof **body_kernel);
+    char **bs = named.oom ? NULL : fn_realloc(*bodies, (size_t)(*n_bodies + 1) * sizeof *bs);
+    if (bs) *bodies = bs;
+    int *bk = bs ? fn_realloc(*body_kernel, (size_t)(*n_bodies + 1) * sizeof *bk) : NULL;
+    if (!bk) {
+        b->oom = 1;
+        free(named.s);
+        free(body.s);
+        return -1;
+    }
+    *body_kernel = bk;
     (*bodies)[*n_bodies] = body.s;
     cg->kernel = (*body_kernel)[(*n_bodies)++] = add_kernel(b, name, named.s);
     free(named.s);
@@ -557,12 +590,15 @@ static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *num
     char **bodies = NULL;
     int n_bodies = 0, *body_kernel = NULL;
     text_printf(&b.src, "%s", cu_prelude);
-    m->plan = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *m->plan);
+    m->plan = fn_calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *m->plan);
     m->n_plan = g->n_nodes;
     if (f && f->n_groups) {
-        m->groups = calloc((size_t)f->n_groups, sizeof *m->groups);
+        m->groups = fn_calloc((size_t)f->n_groups, sizeof *m->groups);
         m->n_groups = f->n_groups;
+        b.oom |= !m->groups;
     }
+    b.oom |= !m->plan;
+    if (builder_oom(&b)) goto fail;
     for (IrId id = 0; id < g->n_nodes; id++) {
         const IrNode *n = &g->nodes[id];
         if (n->dtype != IR_DT_FLOAT && n->op != IR_OP_INPUT && n->op != IR_OP_ASSIGN) {
@@ -599,6 +635,7 @@ static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *num
     for (IrId id = 0; id < g->n_nodes && m->k_round_weights < 0; id++)
         if (g->nodes[id].op == IR_OP_CONV2D || g->nodes[id].op == IR_OP_CONV2D_BWD_DATA)
             m->k_round_weights = add_fixed(&b, "fn_to_bf16_segs");
+    if (builder_oom(&b)) goto fail;
     for (int i = 0; i < n_bodies; i++) free(bodies[i]);
     free(bodies);
     free(body_kernel);
@@ -607,7 +644,8 @@ static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *num
     m->n_names = b.n;
     free(b.helped);
     return 0;
-fail:
+fail: /* out of memory is the cause, whatever else then failed */
+    if (builder_oom(&b)) fn_fail(st, "out of memory writing the CUDA module");
     for (int i = 0; i < n_bodies; i++) free(bodies[i]);
     free(bodies);
     free(body_kernel);
@@ -684,9 +722,9 @@ char *cu_emit_catalogue(int *n_kernels) {
         for (int l = 0; l < LAYOUTS; l++) add_binary(&b, i, l);
     for (int half = 0; half < 8; half++) /* every typed variant (bfloat16 bits the text lacks fold into others) */
         for (size_t i = 0; i < sizeof cu_fixed / sizeof cu_fixed[0]; i++) add_fixed_typed(&b, cu_fixed[i].name, half);
-    *n_kernels = b.n;
-    char *src = b.src.s;
-    b.src.s = NULL;
+    *n_kernels = builder_oom(&b) ? 0 : b.n;
+    char *src = builder_oom(&b) ? NULL : b.src.s;
+    if (src) b.src.s = NULL;
     builder_free(&b);
     return src;
 }

@@ -87,7 +87,8 @@ void cu_group_shape(int sm_count, const CuGroup *cg, int64_t domain, int64_t *co
                     int64_t *chunk);
 
 /* The unfused module: a kernel per op, sizes as arguments (one module for every binding).
- * 0, or -1 with a message in st (an op or dtype the GPU target cannot run). */
+ * 0, or -1 with a message in st (an op or dtype the GPU target cannot run, or out of memory:
+ * then m is empty). */
 int cu_emit_graph(const IrGraph *g, CuModule *m, FnStatus *st);
 /* The fused module for fusion f of g at element counts numel: a kernel per distinct group
  * (structurally equal groups share one), the other nodes as cu_emit_graph writes them. Sizes
@@ -109,7 +110,7 @@ void cu_module_free(CuModule *m);
  * of images. */
 void cu_module_counts(const IrGraph *g, const CuModule *m, int *launches, int *gemms);
 /* Every kernel the emitter can write (all ops, all operand layouts) in one module, for tests
- * that compile them all; malloc'ed. */
+ * that compile them all; malloc'ed (NULL when out of memory). */
 char *cu_emit_catalogue(int *n_kernels);
 
 /* The window argument of the window kernels (the prelude's FnWin): RefWindow's fields, then the

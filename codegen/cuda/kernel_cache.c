@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "codegen/cuda/nvrtc.h"
+#include "ir/alloc.h"
 
 #define CACHE_MAGIC "FNKC0001"
 
@@ -29,8 +30,9 @@ static void mkdirs(const char *path) {
     mkdir(buf, 0755);
 }
 
-/* the cached cubin, or NULL if absent or damaged */
-static void *cache_read(const char *path, size_t *n) {
+/* the cached cubin, or NULL if absent or damaged, or out of memory to read it (*oom) */
+static void *cache_read(const char *path, size_t *n, int *oom) {
+    *oom = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     char magic[8];
@@ -39,8 +41,9 @@ static void *cache_read(const char *path, size_t *n) {
     struct stat sb;
     if (fread(magic, 1, 8, f) == 8 && !memcmp(magic, CACHE_MAGIC, 8) && fread(&len, 8, 1, f) == 1 &&
         fstat(fileno(f), &sb) == 0 && (uint64_t)sb.st_size == 16 + len && len > 0) {
-        data = malloc(len);
-        if (fread(data, 1, len, f) != len) {
+        data = len <= SIZE_MAX ? fn_malloc((size_t)len) : NULL;
+        *oom = !data;
+        if (data && fread(data, 1, len, f) != len) {
             free(data);
             data = NULL;
         }
@@ -64,11 +67,19 @@ int cu_compile_cached(const char *src, const char *arch, const char *dir, const 
     snprintf(path, sizeof path, "%s/%016llx-%s.cubin", dir, (unsigned long long)h, arch);
     *hit = 0;
     *log = NULL;
-    if ((*cubin = cache_read(path, n_cubin))) {
+    int oom;
+    if ((*cubin = cache_read(path, n_cubin, &oom))) {
         *hit = 1;
-        *log = calloc(1, 1);
+        if (!(*log = fn_calloc(1, 1))) {
+            free(*cubin);
+            *cubin = NULL;
+            *n_cubin = 0;
+            *hit = 0;
+            return fn_fail(st, "out of memory for the kernel cache's log");
+        }
         return 0;
     }
+    if (oom) return fn_fail(st, "out of memory reading the kernel cache's %s", path);
     int rc = cu_nvrtc_compile(src, "fn_module.cu", arch, lib, cubin, n_cubin, log, st);
     if (rc < 0) return rc;
     mkdirs(dir);

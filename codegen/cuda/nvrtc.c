@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/alloc.h"
+
 typedef struct _nvrtcProgram *nvrtcProgram;
 typedef struct {
     void *lib;
@@ -95,12 +97,19 @@ int cu_nvrtc_compile(const char *src, const char *name, const char *arch, const 
     int crc = v.compile(prog, 3, opts);
     size_t n = 0;
     v.log_size(prog, &n);
-    *log = calloc(n + 1, 1);
+    if (!(*log = fn_calloc(n + 1, 1))) { /* the log is lost: *log stays NULL */
+        v.destroy(&prog);
+        return fn_fail(st, "out of memory for NVRTC's log of %s", name);
+    }
     if (n) v.get_log(prog, *log);
     rc = crc == 0 ? 0 : -1;
     if (rc == 0 && v.cubin_size(prog, n_cubin) == 0 && *n_cubin) {
-        *cubin = malloc(*n_cubin);
-        v.get_cubin(prog, *cubin);
+        if ((*cubin = fn_malloc(*n_cubin))) {
+            v.get_cubin(prog, *cubin);
+        } else {
+            *n_cubin = 0;
+            rc = fn_fail(st, "out of memory for the cubin of %s", name);
+        }
     } else if (rc == 0) {
         fn_fail(st, "NVRTC gave no cubin for %s", arch);
         rc = -1;

@@ -10,7 +10,8 @@
  * open instead, the tests' host emulation; NULL: the system's). Returns 0 (cubin malloc'ed, log
  * malloc'ed: the compiler's warnings, empty when clean), -1 on a compile error (log holds it),
  * or -2 when no NVRTC library can be opened (st says which names were tried). The log is the
- * compiler's output, data for the caller to show; st holds the one-line reason of a failure. */
+ * compiler's output, data for the caller to show; st holds the one-line reason of a failure.
+ * Out of memory for the log or the cubin: -1, st says so (the log may then be NULL). */
 int cu_nvrtc_compile(const char *src, const char *name, const char *arch, const char *lib, void **cubin,
                      size_t *n_cubin, char **log, FnStatus *st);
 /* cu_nvrtc_compile through an on-disk cache of cubins keyed by (source, architecture, NVRTC

@@ -11,16 +11,24 @@
 #include <string.h>
 
 #include "codegen/llvm/llvm_emit_pw.h"
+#include "ir/alloc.h"
 
 static void put(LlText *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void put(LlText *t, const char *fmt, ...) {
+    if (t->oom) return;
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     if (t->len + (size_t)n + 1 > t->cap) {
-        t->cap = (t->len + (size_t)n + 1) * 2;
-        t->s = realloc(t->s, t->cap);
+        size_t cap = (t->len + (size_t)n + 1) * 2;
+        char *s = fn_realloc(t->s, cap);
+        if (!s) {
+            t->oom = 1;
+            return;
+        }
+        t->s = s;
+        t->cap = cap;
     }
     va_start(ap, fmt);
     vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
@@ -140,7 +148,7 @@ int ll_emit_group(const IrGraph *g, const PassFusion *f, int gi, const int64_t *
     for (int k = 0; k < nm; k++)
         if (emit_member(&e, k, mem[k], numel) < 0) { /* an op without an expression: none of the text */
             t->len = start;
-            t->s[start] = 0;
+            if (t->s) t->s[start] = 0;
             return -1;
         }
     put(t, "  %%j.next = add nuw nsw i64 %%j, 1\n");
@@ -152,5 +160,5 @@ int ll_emit_group(const IrGraph *g, const PassFusion *f, int gi, const int64_t *
     put(t, "!%d = distinct !{!%d, !%d}\n", 3 * index, 3 * index, 3 * index + 1);
     put(t, "!%d = !{!\"llvm.loop.parallel_accesses\", !%d}\n", 3 * index + 1, 3 * index + 2);
     put(t, "!%d = distinct !{}\n\n", 3 * index + 2);
-    return 0;
+    return t->oom ? -1 : 0;
 }

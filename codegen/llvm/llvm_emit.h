@@ -22,15 +22,19 @@
 
 #include "passes/passes.h"
 
+/* A growing text; oom: an append found no memory (through ir/alloc.h), so the text is
+ * incomplete and nothing more is written to it. */
 typedef struct {
     char *s;
     size_t len, cap;
+    int oom;
 } LlText;
 
 /* Appends group gi's kernel, named `name`, to t and fills its layout. numel: every node's
  * element count at the bound sizes; prec: 4 (float) or 8 (double); index: the kernel's number
  * in its module (its metadata ids). Returns 0, or -1 when the group cannot be written this way
- * (operands or sums of two different suffix lengths; then the interpreted loops run it). */
+ * (operands or sums of two different suffix lengths; then the interpreted loops run it), or when
+ * t ran out of memory (t->oom: the caller's error, not a fallback). */
 int ll_emit_group(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, int prec, const char *name,
                   int index, PassFuseLayout *layout, LlText *t);
 /* The module's header (target-independent declarations of the libm functions used). */

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "ir/alloc.h"
+
 #ifdef FN_HAVE_LLVM
 #include <llvm-c/Core.h>
 #include <llvm-c/Error.h>
@@ -104,9 +106,15 @@ LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *f
         if (LLVMTargetMachineEmitToFile(tm, copy, (char *)asm_file, LLVMAssemblyFile, &msg)) LLVMDisposeMessage(msg);
         LLVMDisposeModule(copy);
     }
+    LlJit *j = fn_calloc(1, sizeof *j);
+    if (!j) {
+        LLVMDisposeModule(mod);
+        LLVMDisposeTargetMachine(tm);
+        LLVMOrcDisposeThreadSafeContext(tsc);
+        return fn_fail(st, "out of memory for the LLVM JIT"), NULL;
+    }
     LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
     LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
-    LlJit *j = calloc(1, sizeof *j);
     if ((e = LLVMOrcCreateLLJIT(&j->jit, builder))) { /* takes the builder */
         LLVMDisposeModule(mod);
         LLVMOrcDisposeThreadSafeContext(tsc);

@@ -29,79 +29,19 @@ static int attr_ints(const IrNode *n, int32_t *v) {
     }
 }
 
-static Fn__Graph *graph_to_proto(const IrGraph *g, const char *name) {
-    Fn__Graph *pg = calloc(1, sizeof *pg);
-    fn__graph__init(pg);
-    pg->name = (char *)name;
-    pg->n_strs = (size_t)g->n_strs;
-    pg->strs = g->strs;
-    pg->n_syms = (size_t)g->n_syms;
-    pg->syms = calloc((size_t)g->n_syms + 1, sizeof *pg->syms);
-    for (int i = 0; i < g->n_syms; i++) {
-        Fn__Sym *s = calloc(1, sizeof *s);
-        fn__sym__init(s);
-        s->name = g->syms[i].name;
-        s->dflt = g->syms[i].dflt;
-        pg->syms[i] = s;
-    }
-    pg->n_dims = (size_t)g->n_dims;
-    pg->dims = calloc((size_t)g->n_dims + 1, sizeof *pg->dims);
-    for (int i = 0; i < g->n_dims; i++) {
-        Fn__Dim *d = calloc(1, sizeof *d);
-        fn__dim__init(d);
-        d->kind = (int32_t)g->dims[i].kind;
-        d->a = g->dims[i].a;
-        d->b = g->dims[i].b;
-        pg->dims[i] = d;
-    }
-    pg->n_nodes = (size_t)g->n_nodes;
-    pg->nodes = calloc((size_t)g->n_nodes + 1, sizeof *pg->nodes);
-    for (int i = 0; i < g->n_nodes; i++) {
-        const IrNode *n = &g->nodes[i];
-        Fn__Node *pn = calloc(1, sizeof *pn);
-        fn__node__init(pn);
-        pn->op = (char *)ir_op_info[n->op].name;
-        pn->n_inputs = (size_t)n->n_in;
-        pn->inputs = (int32_t *)n->in;
-        pn->ints = calloc(8, sizeof(int32_t));
-        pn->n_ints = (size_t)attr_ints(n, pn->ints);
-        pn->has_f = 1;
-        pn->f = ir_op_info[n->op].attr == IR_ATTR_LEAF ? n->attr.u.leaf.value : n->attr.u.scalar.f;
-        pn->n_shape = (size_t)n->attr.shape.rank;
-        pn->shape = (int32_t *)n->attr.shape.d;
-        pn->has_scope = 1;
-        pn->scope = n->scope;
-        pn->has_copy = n->attr.copy != 0;
-        pn->copy = n->attr.copy;
-        pg->nodes[i] = pn;
-    }
-    IrNamed *lists[2] = {g->outputs, g->marks};
-    int counts[2] = {g->n_outputs, g->n_marks};
-    Fn__Named **dst[2];
-    for (int l = 0; l < 2; l++) {
-        dst[l] = calloc((size_t)counts[l] + 1, sizeof(Fn__Named *));
-        for (int i = 0; i < counts[l]; i++) {
-            Fn__Named *m = calloc(1, sizeof *m);
-            fn__named__init(m);
-            m->name = lists[l][i].name;
-            m->id = lists[l][i].id;
-            dst[l][i] = m;
-        }
-    }
-    pg->n_outputs = (size_t)g->n_outputs;
-    pg->outputs = dst[0];
-    pg->n_marks = (size_t)g->n_marks;
-    pg->marks = dst[1];
-    return pg;
-}
+/* The writer builds a Fn__Graph that borrows g's arrays (strings, inputs, shapes) and owns only
+ * its messages and their pointer arrays; each array's count is set once the array exists, and
+ * its entries are NULL until made, so graph_proto_free takes a graph built halfway. */
 
 static void graph_proto_free(Fn__Graph *pg) {
+    if (!pg) return;
     for (size_t i = 0; i < pg->n_syms; i++) free(pg->syms[i]);
     for (size_t i = 0; i < pg->n_dims; i++) free(pg->dims[i]);
-    for (size_t i = 0; i < pg->n_nodes; i++) {
-        free(pg->nodes[i]->ints);
-        free(pg->nodes[i]);
-    }
+    for (size_t i = 0; i < pg->n_nodes; i++)
+        if (pg->nodes[i]) {
+            free(pg->nodes[i]->ints);
+            free(pg->nodes[i]);
+        }
     for (size_t i = 0; i < pg->n_outputs; i++) free(pg->outputs[i]);
     for (size_t i = 0; i < pg->n_marks; i++) free(pg->marks[i]);
     free(pg->syms);
@@ -112,20 +52,112 @@ static void graph_proto_free(Fn__Graph *pg) {
     free(pg);
 }
 
+/* g's symbols and dimensions into pg; 0, or -1 when out of memory */
+static int syms_dims_to_proto(const IrGraph *g, Fn__Graph *pg) {
+    if (!(pg->syms = fn_calloc((size_t)g->n_syms + 1, sizeof *pg->syms))) return -1;
+    pg->n_syms = (size_t)g->n_syms;
+    for (int i = 0; i < g->n_syms; i++) {
+        Fn__Sym *s = fn_calloc(1, sizeof *s);
+        if (!s) return -1;
+        fn__sym__init(s);
+        s->name = g->syms[i].name;
+        s->dflt = g->syms[i].dflt;
+        pg->syms[i] = s;
+    }
+    if (!(pg->dims = fn_calloc((size_t)g->n_dims + 1, sizeof *pg->dims))) return -1;
+    pg->n_dims = (size_t)g->n_dims;
+    for (int i = 0; i < g->n_dims; i++) {
+        Fn__Dim *d = fn_calloc(1, sizeof *d);
+        if (!d) return -1;
+        fn__dim__init(d);
+        d->kind = (int32_t)g->dims[i].kind;
+        d->a = g->dims[i].a;
+        d->b = g->dims[i].b;
+        pg->dims[i] = d;
+    }
+    return 0;
+}
+
+/* node n as a message; NULL when out of memory */
+static Fn__Node *node_to_proto(const IrNode *n) {
+    Fn__Node *pn = fn_calloc(1, sizeof *pn);
+    int32_t *ints = fn_calloc(8, sizeof(int32_t));
+    if (!pn || !ints) {
+        free(pn);
+        free(ints);
+        return NULL;
+    }
+    fn__node__init(pn);
+    pn->op = (char *)ir_op_info[n->op].name;
+    pn->n_inputs = (size_t)n->n_in;
+    pn->inputs = (int32_t *)n->in;
+    pn->ints = ints;
+    pn->n_ints = (size_t)attr_ints(n, pn->ints);
+    pn->has_f = 1;
+    pn->f = ir_op_info[n->op].attr == IR_ATTR_LEAF ? n->attr.u.leaf.value : n->attr.u.scalar.f;
+    pn->n_shape = (size_t)n->attr.shape.rank;
+    pn->shape = (int32_t *)n->attr.shape.d;
+    pn->has_scope = 1;
+    pn->scope = n->scope;
+    pn->has_copy = n->attr.copy != 0;
+    pn->copy = n->attr.copy;
+    return pn;
+}
+
+/* a list of named nodes (outputs or marks) into *dst and *n_dst; 0, or -1 when out of memory */
+static int named_to_proto(const IrNamed *list, int count, Fn__Named ***dst, size_t *n_dst) {
+    if (!(*dst = fn_calloc((size_t)count + 1, sizeof **dst))) return -1;
+    *n_dst = (size_t)count;
+    for (int i = 0; i < count; i++) {
+        Fn__Named *m = fn_calloc(1, sizeof *m);
+        if (!m) return -1;
+        fn__named__init(m);
+        m->name = list[i].name;
+        m->id = list[i].id;
+        (*dst)[i] = m;
+    }
+    return 0;
+}
+
+/* g as a message named `name`; NULL when out of memory (nothing left allocated) */
+static Fn__Graph *graph_to_proto(const IrGraph *g, const char *name) {
+    Fn__Graph *pg = fn_calloc(1, sizeof *pg);
+    if (!pg) return NULL;
+    fn__graph__init(pg);
+    pg->name = (char *)name;
+    pg->n_strs = (size_t)g->n_strs;
+    pg->strs = g->strs;
+    int rc = syms_dims_to_proto(g, pg);
+    if (rc == 0 && !(pg->nodes = fn_calloc((size_t)g->n_nodes + 1, sizeof *pg->nodes))) rc = -1;
+    if (rc == 0) pg->n_nodes = (size_t)g->n_nodes;
+    for (int i = 0; rc == 0 && i < g->n_nodes; i++)
+        if (!(pg->nodes[i] = node_to_proto(&g->nodes[i]))) rc = -1;
+    if (rc == 0) rc = named_to_proto(g->outputs, g->n_outputs, &pg->outputs, &pg->n_outputs);
+    if (rc == 0) rc = named_to_proto(g->marks, g->n_marks, &pg->marks, &pg->n_marks);
+    if (rc < 0) {
+        graph_proto_free(pg);
+        return NULL;
+    }
+    return pg;
+}
+
 int rt_artifact_save(const char *path, const char *source, IrGraph *const *graphs,
                      const char *const *names, int n, RtStatus *st) {
     Fn__Artifact art;
     fn__artifact__init(&art);
     art.source = (char *)source;
     art.compiler = "fn " FN_VERSION;
+    art.graphs = fn_calloc((size_t)n + 1, sizeof *art.graphs);
+    int made = 0, ok = art.graphs != NULL;
+    for (; ok && made < n; made++)
+        if (!(art.graphs[made] = graph_to_proto(graphs[made], names[made]))) ok = 0;
     art.n_graphs = (size_t)n;
-    art.graphs = calloc((size_t)n + 1, sizeof *art.graphs);
-    for (int i = 0; i < n; i++) art.graphs[i] = graph_to_proto(graphs[i], names[i]);
-    size_t len = fn__artifact__get_packed_size(&art);
-    unsigned char *buf = malloc(len ? len : 1);
-    fn__artifact__pack(&art, buf);
-    for (int i = 0; i < n; i++) graph_proto_free(art.graphs[i]);
+    size_t len = ok ? fn__artifact__get_packed_size(&art) : 0;
+    unsigned char *buf = ok ? fn_malloc(len ? len : 1) : NULL;
+    if (buf) fn__artifact__pack(&art, buf);
+    for (int i = 0; i < made; i++) graph_proto_free(art.graphs[i]);
     free(art.graphs);
+    if (!buf) return rt_fail(st, "out of memory writing %s", path);
     int rc = rt_framed_write(path, MAGIC, FN_ARTIFACT_VERSION, buf, len, 0, st);
     free(buf);
     return rc;

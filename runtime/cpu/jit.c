@@ -77,20 +77,26 @@ static int emit_groups(RtJit *j, const RtPlan *p, int prec, Kernels *ks, LlText 
     for (int gi = 0; gi < f->n_groups && rc == 0; gi++) {
         j->kernel[gi] = -1;
         key.len = 0;
-        if (ll_emit_group(p->g, f, gi, p->numel, prec, "k", 0, &lay, &key) < 0) continue;
+        if (ll_emit_group(p->g, f, gi, p->numel, prec, "k", 0, &lay, &key) < 0) {
+            if (key.oom) rc = -1; /* out of memory; otherwise the group runs interpreted */
+            continue;
+        }
         int fresh, k = kernel_for(ks, key.s, &fresh);
         if (k < 0) {
             rc = -1;
             break;
         }
-        if (fresh) ll_emit_group(p->g, f, gi, p->numel, prec, ks->names[k], k, &lay, module);
+        if (fresh && ll_emit_group(p->g, f, gi, p->numel, prec, ks->names[k], k, &lay, module) < 0 && module->oom) {
+            rc = -1;
+            break;
+        }
         j->kernel[gi] = k;
         j->inner[gi] = lay.lanes > 1 ? lay.lanes : lay.inner;
         rc = add_slots(j, &lay, gi, &used, &cap);
     }
     ll_text_free(&key);
     j->n_kernels = ks->n;
-    return rc;
+    return module->oom ? -1 : rc;
 }
 
 int rt_jit_build(RtJit *j, const RtPlan *p, int prec, int compile, const RtOptions *o, RtStatus *st) {
