@@ -125,16 +125,9 @@ enum { MAX_ERRORS_SAID = 20 }; /* unreadable images listed; the rest are counted
 static RtMtcnn *detect_open(RtBackend *cpu, const char *model, const char *weights, const char *annotate,
                             RtArtifact *art) {
     RtStatus st;
-    if (rt_artifact_load(model, art, &st) < 0) {
-        fprintf(stderr, "fnrun detect: %s\n", st.msg);
-        return NULL;
-    }
-    const IrGraph *g[3] = {rt_artifact_graph(art, "pnet/eval"), rt_artifact_graph(art, "rnet/eval"),
-                           rt_artifact_graph(art, "onet/eval")};
-    RtMtcnn *m = g[0] && g[1] && g[2] ? rt_mtcnn_new(cpu, g[0], g[1], g[2], weights, &st) : NULL;
+    RtMtcnn *m = rt_mtcnn_open(cpu, model, weights, art, &st);
     if (!m) {
-        fprintf(stderr, "fnrun detect: %s\n", g[0] && g[1] && g[2] ? st.msg : "the artifact lacks the MTCNN graphs pnet/eval, rnet/eval, onet/eval");
-        rt_artifact_free(art);
+        fprintf(stderr, "fnrun detect: %s\n", st.msg);
         return NULL;
     }
     if (annotate && rt_mkdirs(annotate, NULL, 0, &st) < 0) {

@@ -81,22 +81,31 @@ static int exists(const char *path) {
     return stat(path, &s) == 0;
 }
 
-/* Crops face f with the margin and writes it via a temporary file in the lock folder. */
-static int save_face(Shared *sh, const RtImage *img, const RtFace *f, const char *tmp,
-                     const char *out, int bb[4], RtStatus *st) {
-    const RtAlignOpts *o = sh->o;
-    double half = o->margin / 2.0;
+int rt_align_crop(const RtImage *img, const RtFace *f, int margin, int size, RtImage *crop, int bb[4],
+                  RtStatus *st) {
+    double half = margin / 2.0;
     bb[0] = (int)fmax(f->box[0] - half, 0);
     bb[1] = (int)fmax(f->box[1] - half, 0);
     bb[2] = (int)fmin(f->box[2] + half, img->w);
     bb[3] = (int)fmin(f->box[3] + half, img->h);
+    *crop = (RtImage){size, size, NULL};
     if (bb[2] <= bb[0] || bb[3] <= bb[1]) return rt_fail(st, "empty face box");
-    RtImage face = {o->image_size, o->image_size, fn_malloc((size_t)o->image_size * o->image_size * 3)};
-    int rc = face.pix && rt_resize_bilinear(img, bb[0], bb[1], bb[2] - bb[0], bb[3] - bb[1], face.pix, face.w,
-                                            face.h) == 0
-                 ? rt_image_write_png_level(tmp, &face, o->png_level, st)
-                 : rt_fail(st, "out of memory aligning a face of %s", out);
-    free(face.pix);
+    if (!(crop->pix = fn_malloc((size_t)size * size * 3))) return rt_fail(st, "out of memory cropping a face");
+    if (rt_resize_bilinear(img, bb[0], bb[1], bb[2] - bb[0], bb[3] - bb[1], crop->pix, size, size) != 0) {
+        rt_image_free(crop);
+        return rt_fail(st, "out of memory resizing a face");
+    }
+    return 0;
+}
+
+/* Crops face f with the margin and writes it via a temporary file in the lock folder. */
+static int save_face(Shared *sh, const RtImage *img, const RtFace *f, const char *tmp,
+                     const char *out, int bb[4], RtStatus *st) {
+    const RtAlignOpts *o = sh->o;
+    RtImage face;
+    if (rt_align_crop(img, f, o->margin, o->image_size, &face, bb, st) < 0) return -1;
+    int rc = rt_image_write_png_level(tmp, &face, o->png_level, st);
+    rt_image_free(&face);
     if (rc == 0 && rename(tmp, out) < 0) {
         rc = rt_fail(st, "cannot rename %s to %s: %s", tmp, out, strerror(errno));
         unlink(tmp);
@@ -248,15 +257,7 @@ static FILE *open_bbox_log(const char *dir, uint64_t key, char *path, size_t cap
 
 /* the three MTCNN graphs of o->model into sh->g, art holding them; 0, or -1 with st and nothing held */
 static int load_nets(const RtAlignOpts *o, RtArtifact *art, Shared *sh, RtStatus *st) {
-    if (rt_artifact_load(o->model, art, st) < 0) return -1;
-    static const char *const names[3] = {"pnet/eval", "rnet/eval", "onet/eval"};
-    for (int k = 0; k < 3; k++)
-        if (!(sh->g[k] = rt_artifact_graph(art, names[k]))) {
-            rt_artifact_free(art);
-            return rt_fail(st, "%s has no graph %s: compile it with `fnc compile models/mtcnn/pnet.fn "
-                               "models/mtcnn/rnet.fn models/mtcnn/onet.fn -o %s`", o->model, names[k], o->model);
-        }
-    return 0;
+    return rt_mtcnn_graphs(o->model, art, sh->g, st);
 }
 
 /* the output folder's lock folder and revision_info.txt */

@@ -42,5 +42,10 @@ int rt_align(const RtAlignOpts *o, RtAlignTotals *t, RtStatus *st);
 /* The reference's choice among faces found in a w x h image: the largest
  * (area - 2 * squared offset of the box centre from the image centre). */
 int rt_align_pick(const RtFace *faces, int n, int w, int h);
+/* Face f of img cropped as the reference crops it (its box widened by margin/2 on each side,
+ * clipped to the image, truncated to whole pixels, into bb) and resized bilinearly to
+ * size x size into crop (allocated: rt_image_free). */
+int rt_align_crop(const RtImage *img, const RtFace *f, int margin, int size, RtImage *crop, int bb[4],
+                  RtStatus *st);
 
 #endif

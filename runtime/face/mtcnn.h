@@ -11,6 +11,7 @@
 
 #include "runtime/data/image.h"
 #include "runtime/data/npy.h"
+#include "runtime/core/artifact.h"
 #include "runtime/core/exec.h"
 
 /* Fills every variable "<net>/<layer>/<param>" of vars from w (net: "pnet", "rnet", "onet").
@@ -37,6 +38,12 @@ typedef struct RtMtcnn RtMtcnn;
  * be (the CPU's: per-image nets); weights_dir holds det1.npy, det2.npy, det3.npy. */
 RtMtcnn *rt_mtcnn_new(const RtBackend *be, const IrGraph *pnet, const IrGraph *rnet, const IrGraph *onet,
                       const char *weights_dir, RtStatus *st);
+/* The three nets' graphs of the artifact at path (loaded into art), or -1 with st, art freed. */
+int rt_mtcnn_graphs(const char *path, RtArtifact *art, const IrGraph *g[3], RtStatus *st);
+/* The detector of the artifact at path (graphs pnet/eval, rnet/eval, onet/eval, loaded into
+ * art, which must outlive it: rt_artifact_free after rt_mtcnn_free). NULL with st. */
+RtMtcnn *rt_mtcnn_open(const RtBackend *be, const char *path, const char *weights_dir, RtArtifact *art,
+                       RtStatus *st);
 void rt_mtcnn_free(RtMtcnn *m);
 /* All faces in img, in descending score (*faces malloc'ed, NULL when none). */
 int rt_mtcnn_detect(RtMtcnn *m, const RtImage *img, const RtMtcnnParams *p, RtFace **faces,

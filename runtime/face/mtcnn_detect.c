@@ -129,6 +129,27 @@ RtMtcnn *rt_mtcnn_new(const RtBackend *be, const IrGraph *pnet, const IrGraph *r
     return m;
 }
 
+int rt_mtcnn_graphs(const char *path, RtArtifact *art, const IrGraph *g[3], RtStatus *st) {
+    static const char *const names[3] = {"pnet/eval", "rnet/eval", "onet/eval"};
+    if (rt_artifact_load(path, art, st) < 0) return -1;
+    for (int k = 0; k < 3; k++)
+        if (!(g[k] = rt_artifact_graph(art, names[k]))) {
+            rt_artifact_free(art);
+            return rt_fail(st, "%s has no graph %s: compile it with `fnc compile models/mtcnn/pnet.fn "
+                               "models/mtcnn/rnet.fn models/mtcnn/onet.fn -o %s`", path, names[k], path);
+        }
+    return 0;
+}
+
+RtMtcnn *rt_mtcnn_open(const RtBackend *be, const char *path, const char *weights_dir, RtArtifact *art,
+                       RtStatus *st) {
+    const IrGraph *g[3];
+    if (rt_mtcnn_graphs(path, art, g, st) < 0) return NULL;
+    RtMtcnn *m = rt_mtcnn_new(be, g[0], g[1], g[2], weights_dir, st);
+    if (!m) rt_artifact_free(art);
+    return m;
+}
+
 void rt_mtcnn_free(RtMtcnn *m) {
     if (!m) return;
     for (int i = 0; i < PNET_CACHE; i++) rt_exec_free(m->pnet[i].ex);
