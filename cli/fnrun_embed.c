@@ -1,19 +1,24 @@
 /* fnrun embed MODEL INPUT... -o OUT: the embeddings of images (files, folders, class-per-folder
- * trees) to OUT.npy and OUT.tsv (runtime/tools/embed_files.h). Flags in the reference's
- * spelling; --device picks the backend. What this is not: alignment (images are taken as
- * aligned crops) or evaluation (fnrun validate). */
+ * trees) to OUT.npy and OUT.tsv (runtime/tools/embed_files.h); with --align, of the faces MTCNN
+ * finds in them first (runtime/tools/align_inputs.h), as compare.py. Flags in the reference's
+ * spelling; --device picks the backend. What this is not: evaluation (fnrun validate). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/flags.h"
 #include "cli/fnrun_cmds.h"
+#include "runtime/tools/align_inputs.h"
 #include "runtime/tools/embed_files.h"
 
 typedef struct {
     RtEmbedFilesOpts e;
+    RtAlignInputsOpts al;
     const char *out, *device;
-    int seed, verbose;
+    int seed, verbose, align;
+    char mtcnn_buf[4096];
 } EmbedArgs;
 
 /* 0, 1 after --help, -1 after a message; *first_input: pos index of the first INPUT */
@@ -32,6 +37,10 @@ static int parse(int argc, char **argv, EmbedArgs *a, const char **pos, int *n_p
         {"nrof_preprocess_threads", FLAG_INT, &o->threads, "decoding threads"},
         {"device", FLAG_STR, &a->device, "where the forward passes run: cpu, gpu, or auto"},
         {"verbose", FLAG_BOOL, &a->verbose, "print the runtime's options first"},
+        {"align", FLAG_BOOL, &a->align, "find each image's face with MTCNN and embed its crop (as compare.py)"},
+        {"margin", FLAG_INT, &a->al.margin, "with --align: pixels around the face box, in all"},
+        {"mtcnn_model", FLAG_STR, &a->al.mtcnn_model, "with --align: the nets' artifact, built beside fnrun"},
+        {"mtcnn_weights", FLAG_STR, &a->al.mtcnn_weights, "with --align: folder of det1-3.npy (default $FN_MTCNN_WEIGHTS)"},
     };
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "-o")) argv[i] = "--o";
@@ -42,16 +51,53 @@ static int parse(int argc, char **argv, EmbedArgs *a, const char **pos, int *n_p
                       : !a->out  ? "give -o OUT (OUT.npy and OUT.tsv are written)"
                       : o->batch_size < 1 || o->image_size < 1 || o->embedding_size < 1 || o->threads < 1
                           ? "--batch_size, --image_size, --embedding_size and --nrof_preprocess_threads must be positive"
+                      : a->al.margin < 0 ? "--margin must be 0 or more"
+                      : a->align && !a->al.mtcnn_weights
+                          ? "--align needs --mtcnn_weights DIR (the folder of det1.npy, det2.npy, det3.npy) or FN_MTCNN_WEIGHTS"
                           : NULL;
     if (why) fprintf(stderr, "fnrun embed: %s\n", why);
     return why ? -1 : 0;
 }
 
+/* --align: the inputs' faces as crops in a folder of its own (removed after); *in becomes the
+ * crops, *src[k] the input of crop k */
+static int align_first(EmbedArgs *a, CliBackends *b, RtInputs *in, RtAligned *al, char *work, RtStatus *st) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(work, 4096, "%s/fn-embed-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(work)) {
+        work[0] = 0;
+        return rt_fail(st, "cannot make a folder for the aligned faces: %s", strerror(errno));
+    }
+    a->al.backend = &b->cpu; /* per-image nets */
+    a->al.image_size = a->e.image_size;
+    a->al.work_dir = work;
+    a->al.stop = &fnrun_stop_requested;
+    if (rt_align_inputs(&a->al, in, al, st) < 0) return -1;
+    if (al->crops.n == 0) return rt_fail(st, "no face found in any of the %d images", in->n);
+    return 0;
+}
+
+static void remove_work(const char *work, const RtAligned *al) {
+    for (int i = 0; work[0] && i < al->crops.n; i++) unlink(al->crops.paths[i]);
+    if (work[0]) rmdir(work);
+}
+
+static void report(const EmbedArgs *a, const RtInputs *in, const RtEmbeddings *e, const RtAligned *al, double s) {
+    printf("Embedded %d of %d images in %.1f s (%.1f images/s): %s.npy [%d, %d], %s.tsv\n", e->n, in->n, s,
+           s > 0 ? in->n / s : 0.0, a->out, e->n, e->dim, a->out);
+    int unreadable = e->n_unreadable + (a->align ? al->n_unreadable : 0);
+    if (unreadable) printf("Left out %d unreadable images (named above)\n", unreadable);
+    if (a->align && al->n_no_face) printf("Left out %d images without a face (named above)\n", al->n_no_face);
+}
+
 static int run(EmbedArgs *a, const char **pos, int n_pos) {
     RtInputs in = {0};
     RtEmbeddings e = {0};
+    RtAligned al;
+    memset(&al, 0, sizeof al);
     RtStatus st;
     CliBackends b;
+    char work[4096] = "";
     int backends = 0, rc = 1;
     if (rt_inputs_add(&in, pos + 1, n_pos - 1, &st) < 0) goto fail;
     if (fnrun_backends("fnrun embed", a->device, 1.0, a->verbose, "the embeddings", &b) < 0) goto done;
@@ -62,17 +108,19 @@ static int run(EmbedArgs *a, const char **pos, int n_pos) {
     a->e.progress = stderr;
     a->e.stop = &fnrun_stop_requested;
     double t0 = rt_now();
-    if (rt_embed_files(&a->e, &in, &e, &st) < 0 || rt_embeddings_save(a->out, &in, &e, &st) < 0) goto fail;
-    double s = rt_now() - t0;
-    printf("Embedded %d of %d images in %.1f s (%.1f images/s): %s.npy [%d, %d], %s.tsv\n", e.n, in.n, s,
-           s > 0 ? in.n / s : 0.0, a->out, e.n, e.dim, a->out);
-    if (e.n_unreadable) printf("Left out %d unreadable images (named above)\n", e.n_unreadable);
+    if (a->align && align_first(a, &b, &in, &al, work, &st) < 0) goto fail;
+    if (rt_embed_files(&a->e, a->align ? &al.crops : &in, &e, &st) < 0) goto fail;
+    for (int i = 0; a->align && i < e.n; i++) e.source[i] = al.source[e.source[i]]; /* rows of inputs */
+    if (rt_embeddings_save(a->out, &in, &e, &st) < 0) goto fail;
+    report(a, &in, &e, &al, rt_now() - t0);
     rc = 0;
     goto done;
 fail:
     fprintf(stderr, "fnrun embed: %s\n", st.msg);
 done:
+    remove_work(work, &al);
     if (backends) cli_backends_close(&b);
+    rt_aligned_free(&al);
     rt_embeddings_free(&e);
     rt_inputs_free(&in);
     return rc;
@@ -84,6 +132,9 @@ int fnrun_embed(int argc, char **argv) {
     rt_embed_files_defaults(&a.e);
     a.seed = (int)a.e.seed;
     a.device = "cpu";
+    a.al.margin = 44; /* compare.py's */
+    a.al.mtcnn_model = fnrun_beside_exe("mtcnn.fnc", a.mtcnn_buf, sizeof a.mtcnn_buf);
+    a.al.mtcnn_weights = getenv("FN_MTCNN_WEIGHTS");
     const char **pos = calloc((size_t)argc, sizeof *pos);
     int n_pos = 0, r = pos ? parse(argc, argv, &a, pos, &n_pos) : -1;
     int rc = r ? (r < 0 ? 2 : 0) : run(&a, pos, n_pos);

@@ -34,4 +34,26 @@ expect_error "no -o" "give -o OUT" "$bin/fnrun" embed "$tmp/m.fnc" "$tmp/data"
 expect_error "no input" "needs MODEL and at least one INPUT" "$bin/fnrun" embed "$tmp/m.fnc" -o "$tmp/g"
 expect_error "not a model" "$tmp/data" "$bin/fnrun" embed "$tmp/data" "$tmp/data" -o "$tmp/g" "${flags[@]}"
 [ ! -e "$tmp/g.npy" ] && [ ! -e "$tmp/g.tsv" ] && ok "nothing written by the failures" || bad "g.npy or g.tsv written"
+# --align on the two portraits (where ../shared/data has them and the weights): one row each,
+# the image without a face left out, and the rows those of fnrun align's crops embedded
+faces=../shared/data/faces weights=../shared/data/mtcnn
+if [ -d "$faces" ] && [ -f "$weights/det1.npy" ] && [ -f "$bin/inception_resnet_v1.fnc" ]; then
+    m="$bin/inception_resnet_v1.fnc"
+    mkdir -p "$tmp/raw/p"
+    cp "$faces"/*.jpg "$tmp/raw/p/"
+    cp "$first" "$tmp/raw/p/zz_noface.png"
+    "$bin/fnrun" embed "$m" "$tmp/raw" -o "$tmp/al" --align --mtcnn_weights "$weights" >"$tmp/out" 2>&1 &&
+        grep -q "^Embedded 2 of 3 images" "$tmp/out" && grep -q "^Left out 1 images without a face" "$tmp/out" &&
+        ok "--align: $(grep ^Embedded "$tmp/out")" || bad "--align: $(cat "$tmp/out")"
+    rm "$tmp/raw/p/zz_noface.png"
+    "$bin/fnrun" align "$tmp/raw" "$tmp/aligned" --image_size 160 --margin 44 --mtcnn_weights "$weights" \
+        >"$tmp/out" 2>&1 || bad "fnrun align: $(tail -2 "$tmp/out")"
+    "$bin/fnrun" embed "$m" "$tmp/aligned" -o "$tmp/crops" >"$tmp/out" 2>&1 || bad "embed crops: $(tail -2 "$tmp/out")"
+    cmp -s "$tmp/al.npy" "$tmp/crops.npy" && ok "--align rows equal fnrun align's crops embedded" ||
+        bad "--align rows differ from fnrun align's crops"
+    expect_error "--align without weights" "--align needs --mtcnn_weights" \
+        env -u FN_MTCNN_WEIGHTS "$bin/fnrun" embed "$m" "$tmp/raw" -o "$tmp/g" --align
+else
+    echo "skip: --align (no ../shared/data/faces, mtcnn weights or $bin/inception_resnet_v1.fnc)"
+fi
 finish

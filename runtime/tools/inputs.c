@@ -77,8 +77,8 @@ static int add_tree(RtInputs *in, const char *dir, RtStatus *st) {
 }
 
 static int add_folder(RtInputs *in, const char *dir, RtStatus *st) {
-    char **names;
-    int n, n_dirs;
+    char **names = NULL;
+    int n = 0, n_dirs = 0;
     int rc = scan_flat(dir, &names, &n, &n_dirs, st);
     if (rc == 0 && n_dirs > 0) rc = add_tree(in, dir, st);
     else if (rc == 0 && n == 0) rc = rt_fail(st, "%s: no images in this folder", dir);
@@ -94,7 +94,11 @@ int rt_inputs_add(RtInputs *in, const char *const *args, int n_args, RtStatus *s
     for (int a = 0; a < n_args; a++) {
         struct stat sb;
         if (stat(args[a], &sb) != 0) return rt_fail(st, "%s: %s", args[a], strerror(errno));
-        int rc = S_ISDIR(sb.st_mode) ? add_folder(in, args[a], st) : push(in, args[a], "", st);
+        char dir[4096];
+        size_t len = strlen(args[a]);
+        while (len > 1 && args[a][len - 1] == '/') len--; /* "faces/" lists faces/x.jpg */
+        snprintf(dir, sizeof dir, "%.*s", (int)len, args[a]);
+        int rc = S_ISDIR(sb.st_mode) ? add_folder(in, dir, st) : push(in, args[a], "", st);
         if (rc < 0) return -1;
     }
     return 0;
