@@ -21,66 +21,81 @@ static double tick_step(double lo, double hi, int n) {
     return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
 }
 
-static void draw(cairo_t *cr, const char *title, const char *xlabel, const char *ylabel,
-                 const RtSeries *s, int ns) {
-    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+/* the plot area: the data range it shows and its size in pixels */
+typedef struct {
+    double x0, x1, y0, y1, pw, ph;
+} Frame;
+
+static double px(const Frame *f, double v) { return ML + (v - f->x0) / (f->x1 - f->x0) * f->pw; }
+static double py(const Frame *f, double v) { return MT + f->ph - (v - f->y0) / (f->y1 - f->y0) * f->ph; }
+
+/* the finite values' range, widened where empty or flat, y padded by 5% */
+static Frame frame_of(const RtSeries *s, int ns) {
+    Frame f = {INFINITY, -INFINITY, INFINITY, -INFINITY, W - ML - MR, H - MT - MB};
     for (int k = 0; k < ns; k++)
         for (int i = 0; i < s[k].n; i++) {
             if (!isfinite(s[k].y[i])) continue;
-            x0 = fmin(x0, s[k].x[i]), x1 = fmax(x1, s[k].x[i]);
-            y0 = fmin(y0, s[k].y[i]), y1 = fmax(y1, s[k].y[i]);
+            f.x0 = fmin(f.x0, s[k].x[i]), f.x1 = fmax(f.x1, s[k].x[i]);
+            f.y0 = fmin(f.y0, s[k].y[i]), f.y1 = fmax(f.y1, s[k].y[i]);
         }
-    if (!isfinite(x0)) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
-    if (x1 <= x0) x1 = x0 + 1;
-    if (y1 <= y0) y0 -= 0.5, y1 += 0.5;
-    double pad = (y1 - y0) * 0.05;
-    y0 -= pad, y1 += pad;
-    const double pw = W - ML - MR, ph = H - MT - MB;
-#define PX(v) (ML + ((v) - x0) / (x1 - x0) * pw)
-#define PY(v) (MT + ph - ((v) - y0) / (y1 - y0) * ph)
+    if (!isfinite(f.x0)) f.x0 = 0, f.x1 = 1, f.y0 = 0, f.y1 = 1;
+    if (f.x1 <= f.x0) f.x1 = f.x0 + 1;
+    if (f.y1 <= f.y0) f.y0 -= 0.5, f.y1 += 0.5;
+    double pad = (f.y1 - f.y0) * 0.05;
+    f.y0 -= pad, f.y1 += pad;
+    return f;
+}
+
+/* white background, grid lines with their tick labels, the frame */
+static void draw_grid(cairo_t *cr, const Frame *f) {
+    char buf[64];
+    cairo_text_extents_t te;
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
     cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_line_width(cr, 1);
-    /* grid and ticks */
-    char buf[64];
-    cairo_text_extents_t te;
     cairo_set_font_size(cr, 12);
-    double sx = tick_step(x0, x1, 8), sy = tick_step(y0, y1, 6);
-    for (double v = ceil(x0 / sx) * sx; v <= x1 + 1e-9 * sx; v += sx) {
+    double sx = tick_step(f->x0, f->x1, 8), sy = tick_step(f->y0, f->y1, 6);
+    for (double v = ceil(f->x0 / sx) * sx; v <= f->x1 + 1e-9 * sx; v += sx) {
         cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
-        cairo_move_to(cr, PX(v), MT), cairo_line_to(cr, PX(v), MT + ph), cairo_stroke(cr);
+        cairo_move_to(cr, px(f, v), MT), cairo_line_to(cr, px(f, v), MT + f->ph), cairo_stroke(cr);
         snprintf(buf, sizeof buf, "%g", fabs(v) < 1e-12 * sx ? 0.0 : v);
         cairo_text_extents(cr, buf, &te);
         cairo_set_source_rgb(cr, 0, 0, 0);
-        cairo_move_to(cr, PX(v) - te.width / 2, MT + ph + 18), cairo_show_text(cr, buf);
+        cairo_move_to(cr, px(f, v) - te.width / 2, MT + f->ph + 18), cairo_show_text(cr, buf);
     }
-    for (double v = ceil(y0 / sy) * sy; v <= y1 + 1e-9 * sy; v += sy) {
+    for (double v = ceil(f->y0 / sy) * sy; v <= f->y1 + 1e-9 * sy; v += sy) {
         cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
-        cairo_move_to(cr, ML, PY(v)), cairo_line_to(cr, ML + pw, PY(v)), cairo_stroke(cr);
+        cairo_move_to(cr, ML, py(f, v)), cairo_line_to(cr, ML + f->pw, py(f, v)), cairo_stroke(cr);
         snprintf(buf, sizeof buf, "%g", fabs(v) < 1e-12 * sy ? 0.0 : v);
         cairo_text_extents(cr, buf, &te);
         cairo_set_source_rgb(cr, 0, 0, 0);
-        cairo_move_to(cr, ML - te.width - 6, PY(v) + 4), cairo_show_text(cr, buf);
+        cairo_move_to(cr, ML - te.width - 6, py(f, v) + 4), cairo_show_text(cr, buf);
     }
     cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_rectangle(cr, ML, MT, pw, ph), cairo_stroke(cr);
-    /* labels */
+    cairo_rectangle(cr, ML, MT, f->pw, f->ph), cairo_stroke(cr);
+}
+
+static void draw_labels(cairo_t *cr, const Frame *f, const char *title, const char *xlabel, const char *ylabel) {
+    cairo_text_extents_t te;
     cairo_set_font_size(cr, 14);
     cairo_text_extents(cr, xlabel, &te);
-    cairo_move_to(cr, ML + pw / 2 - te.width / 2, H - 15), cairo_show_text(cr, xlabel);
+    cairo_move_to(cr, ML + f->pw / 2 - te.width / 2, H - 15), cairo_show_text(cr, xlabel);
     cairo_text_extents(cr, ylabel, &te);
     cairo_save(cr);
-    cairo_move_to(cr, 22, MT + ph / 2 + te.width / 2);
+    cairo_move_to(cr, 22, MT + f->ph / 2 + te.width / 2);
     cairo_rotate(cr, -M_PI / 2);
     cairo_show_text(cr, ylabel);
     cairo_restore(cr);
     cairo_set_font_size(cr, 16);
     cairo_text_extents(cr, title, &te);
-    cairo_move_to(cr, ML + pw / 2 - te.width / 2, 30), cairo_show_text(cr, title);
-    /* series, clipped to the plot area */
+    cairo_move_to(cr, ML + f->pw / 2 - te.width / 2, 30), cairo_show_text(cr, title);
+}
+
+/* each series' line (broken at non-finite values) and markers, clipped to the plot area */
+static void draw_series(cairo_t *cr, const Frame *f, const RtSeries *s, int ns) {
     cairo_save(cr);
-    cairo_rectangle(cr, ML, MT, pw, ph);
+    cairo_rectangle(cr, ML, MT, f->pw, f->ph);
     cairo_clip(cr);
     for (int k = 0; k < ns; k++) {
         cairo_set_source_rgb(cr, s[k].r, s[k].g, s[k].b);
@@ -93,34 +108,44 @@ static void draw(cairo_t *cr, const char *title, const char *xlabel, const char 
                 pen = 0;
                 continue;
             }
-            if (pen) cairo_line_to(cr, PX(s[k].x[i]), PY(s[k].y[i]));
-            else cairo_move_to(cr, PX(s[k].x[i]), PY(s[k].y[i]));
+            if (pen) cairo_line_to(cr, px(f, s[k].x[i]), py(f, s[k].y[i]));
+            else cairo_move_to(cr, px(f, s[k].x[i]), py(f, s[k].y[i]));
             pen = 1;
         }
         cairo_stroke(cr);
         cairo_set_dash(cr, dash, 0, 0);
         for (int i = 0; s[k].markers && i < s[k].n; i++)
             if (isfinite(s[k].y[i])) {
-                cairo_arc(cr, PX(s[k].x[i]), PY(s[k].y[i]), 3, 0, 2 * M_PI);
+                cairo_arc(cr, px(f, s[k].x[i]), py(f, s[k].y[i]), 3, 0, 2 * M_PI);
                 cairo_fill(cr);
             }
     }
     cairo_restore(cr);
-    /* legend, top right */
+}
+
+/* the legend, top right: each series' sample line as it is drawn, and its label */
+static void draw_legend(cairo_t *cr, const Frame *f, const RtSeries *s, int ns) {
     cairo_set_font_size(cr, 12);
     for (int k = 0; k < ns; k++) {
-        double ly = MT + 18 + 18 * k, lx = ML + pw - 230;
+        double ly = MT + 18 + 18 * k, lx = ML + f->pw - 230;
         cairo_set_source_rgb(cr, s[k].r, s[k].g, s[k].b);
         cairo_set_line_width(cr, 2);
         double dash[] = {6, 4};
-        cairo_set_dash(cr, dash, s[k].dashed ? 2 : 0, 0); /* the sample as the series is drawn */
+        cairo_set_dash(cr, dash, s[k].dashed ? 2 : 0, 0);
         cairo_move_to(cr, lx, ly - 4), cairo_line_to(cr, lx + 24, ly - 4), cairo_stroke(cr);
         cairo_set_dash(cr, dash, 0, 0);
         cairo_set_source_rgb(cr, 0, 0, 0);
         cairo_move_to(cr, lx + 30, ly), cairo_show_text(cr, s[k].label);
     }
-#undef PX
-#undef PY
+}
+
+static void draw(cairo_t *cr, const char *title, const char *xlabel, const char *ylabel,
+                 const RtSeries *s, int ns) {
+    Frame f = frame_of(s, ns);
+    draw_grid(cr, &f);
+    draw_labels(cr, &f, title, xlabel, ylabel);
+    draw_series(cr, &f, s, ns);
+    draw_legend(cr, &f, s, ns);
 }
 
 /* cairo's stream writer into a FILE, keeping the first errno (cairo itself says only "error
