@@ -77,6 +77,7 @@ static void test_tree(const Model *c, const char *data) {
     rt_inputs_free(&in);
 }
 
+#ifndef __SANITIZE_ADDRESS__ /* minutes under ASan; the paths are those of test_tree */
 /* 200 LFW images (the first folders, in order) through the full network, seeded */
 static void test_lfw(const char *lfw) {
     char model[4096];
@@ -96,6 +97,7 @@ static void test_lfw(const char *lfw) {
     rt_inputs_free(&in);
     rt_inputs_free(&all);
 }
+#endif
 
 /* a flat folder with a broken file in the middle: the others' rows are those without it */
 static void test_unreadable(const Model *c, const char *data, const char *dir) {
@@ -182,7 +184,7 @@ int main(void) {
         test_tree(&c, data);
         test_unreadable(&c, data, dir);
     }
-#ifndef __SANITIZE_ADDRESS__ /* minutes under ASan; the paths are the same */
+#ifndef __SANITIZE_ADDRESS__
     const char *shared = test_shared_data();
     char lfw[4096];
     snprintf(lfw, sizeof lfw, "%s/lfw/lfw-deepfunneled", shared ? shared : ".");
