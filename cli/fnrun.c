@@ -46,16 +46,16 @@ static int below(const char *cmd, const char *const *names, const int *values, c
 }
 
 int fnrun_backends(const char *cmd, const char *device, double memory_fraction, int verbose, const char *what,
-                   CliBackends *b) {
+                   FILE *log, CliBackends *b) {
     RtOptions opt;
     cli_options_from_env(&opt);
     opt.gpu_memory_fraction = memory_fraction;
     if (verbose) {
-        printf("Options:\n");
-        rt_options_print(&opt, stdout);
+        fprintf(log, "Options:\n");
+        rt_options_print(&opt, log);
     }
     RtStatus st;
-    if (cli_backends_open(b, device, &opt, what, stdout, &st) < 0) {
+    if (cli_backends_open(b, device, &opt, what, log, &st) < 0) {
         fprintf(stderr, "%s: %s\n", cmd, st.msg);
         cli_backends_close(b);
         return -1;
@@ -198,7 +198,7 @@ static int run_train(TrainArgs *a, const FlagSpec *specs, int n_specs, int argc,
     CliBackends b;
     RtStatus st;
     int rc = fnrun_backends("fnrun train", a->device, a->gpu_memory_fraction, a->verbose,
-                            "training, validation and LFW", &b);
+                            "training, validation and LFW", stdout, &b);
     if (rc == 0) {
         o->backend = b.chosen;
         rc = rt_train(o, NULL, 0, &st);
@@ -282,7 +282,7 @@ static int cmd_validate(int argc, char **argv) {
     o.seed = (uint64_t)seed;
     o.stop = &fnrun_stop_requested;
     CliBackends b;
-    if (fnrun_backends("fnrun validate", device, 1.0, verbose, "LFW", &b) < 0) return 1;
+    if (fnrun_backends("fnrun validate", device, 1.0, verbose, "LFW", stdout, &b) < 0) return 1;
     o.backend = b.chosen;
     RtStatus st;
     int rc = rt_validate(&o, &st);
@@ -326,6 +326,7 @@ static void usage(FILE *f) {
                "                                    state dict, as an fn checkpoint\n"
                "  export MODEL -o OUT.onnx [flags]  the eval graph (image -> embedding) as ONNX\n"
                "  embed MODEL INPUT... -o OUT       embeddings of images to OUT.npy and OUT.tsv\n"
+               "  compare MODEL IMAGE IMAGE...      faces' distances, as compare.py\n"
                "\n`fnrun COMMAND --help` lists a command's flags; `fnrun --version` prints fn's version.\n"
                "fn " FN_VERSION "\n");
 }
@@ -353,6 +354,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "import")) return fnrun_import(argc, argv);
     if (!strcmp(argv[1], "export")) return fnrun_export(argc, argv);
     if (!strcmp(argv[1], "embed")) return fnrun_embed(argc, argv);
+    if (!strcmp(argv[1], "compare")) return fnrun_compare(argc, argv);
     fprintf(stderr, "fnrun: unknown command '%s' (see fnrun --help)\n", argv[1]);
     return 2;
 }

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "cli/options.h"
 
@@ -16,12 +17,14 @@ int fnrun_detect(int argc, char **argv); /* fnrun detect IMAGE... [flags] */
 const char *fnrun_beside_exe(const char *name, char *buf, size_t cap);
 
 /* The backends for --device, with the environment's options, memory_fraction, and with verbose
- * the options printed; "Device: ..." printed. -1 after a message on stderr (cmd: its prefix). */
+ * the options printed; "Device: ..." printed, on log. -1 after a message on stderr (cmd: its
+ * prefix). */
 int fnrun_backends(const char *cmd, const char *device, double memory_fraction, int verbose, const char *what,
-                   CliBackends *b);
+                   FILE *log, CliBackends *b);
 
 int fnrun_import(int argc, char **argv); /* fnrun import SRC -o OUT.ckpt [flags] */
 int fnrun_export(int argc, char **argv); /* fnrun export MODEL -o OUT.onnx [flags] */
 int fnrun_embed(int argc, char **argv);  /* fnrun embed MODEL INPUT... -o OUT [flags] */
+int fnrun_compare(int argc, char **argv); /* fnrun compare MODEL IMAGE IMAGE... [flags] */
 
 #endif

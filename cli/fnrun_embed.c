@@ -59,9 +59,8 @@ static int parse(int argc, char **argv, EmbedArgs *a, const char **pos, int *n_p
     return why ? -1 : 0;
 }
 
-/* --align: the inputs' faces as crops in a folder of its own (removed after); *in becomes the
- * crops, *src[k] the input of crop k */
-static int align_first(EmbedArgs *a, CliBackends *b, RtInputs *in, RtAligned *al, char *work, RtStatus *st) {
+/* --align's work folder for the crops (removed after: rmdir) and the nets' backend */
+static int align_opts(EmbedArgs *a, CliBackends *b, char *work, RtStatus *st) {
     const char *tmp = getenv("TMPDIR");
     snprintf(work, 4096, "%s/fn-embed-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(work)) {
@@ -72,35 +71,25 @@ static int align_first(EmbedArgs *a, CliBackends *b, RtInputs *in, RtAligned *al
     a->al.image_size = a->e.image_size;
     a->al.work_dir = work;
     a->al.stop = &fnrun_stop_requested;
-    if (rt_align_inputs(&a->al, in, al, st) < 0) return -1;
-    if (al->crops.n == 0) return rt_fail(st, "no face found in any of the %d images", in->n);
     return 0;
 }
 
-static void remove_work(const char *work, const RtAligned *al) {
-    for (int i = 0; work[0] && i < al->crops.n; i++) unlink(al->crops.paths[i]);
-    if (work[0]) rmdir(work);
-}
-
-static void report(const EmbedArgs *a, const RtInputs *in, const RtEmbeddings *e, const RtAligned *al, double s) {
+static void report(const EmbedArgs *a, const RtInputs *in, const RtEmbeddings *e, double s) {
     printf("Embedded %d of %d images in %.1f s (%.1f images/s): %s.npy [%d, %d], %s.tsv\n", e->n, in->n, s,
            s > 0 ? in->n / s : 0.0, a->out, e->n, e->dim, a->out);
-    int unreadable = e->n_unreadable + (a->align ? al->n_unreadable : 0);
-    if (unreadable) printf("Left out %d unreadable images (named above)\n", unreadable);
-    if (a->align && al->n_no_face) printf("Left out %d images without a face (named above)\n", al->n_no_face);
+    if (e->n_unreadable) printf("Left out %d unreadable images (named above)\n", e->n_unreadable);
+    if (e->n_no_face) printf("Left out %d images without a face (named above)\n", e->n_no_face);
 }
 
 static int run(EmbedArgs *a, const char **pos, int n_pos) {
     RtInputs in = {0};
     RtEmbeddings e = {0};
-    RtAligned al;
-    memset(&al, 0, sizeof al);
     RtStatus st;
     CliBackends b;
     char work[4096] = "";
     int backends = 0, rc = 1;
     if (rt_inputs_add(&in, pos + 1, n_pos - 1, &st) < 0) goto fail;
-    if (fnrun_backends("fnrun embed", a->device, 1.0, a->verbose, "the embeddings", &b) < 0) goto done;
+    if (fnrun_backends("fnrun embed", a->device, 1.0, a->verbose, "the embeddings", stdout, &b) < 0) goto done;
     backends = 1;
     a->e.model = pos[0];
     a->e.seed = (uint64_t)a->seed;
@@ -108,19 +97,17 @@ static int run(EmbedArgs *a, const char **pos, int n_pos) {
     a->e.progress = stderr;
     a->e.stop = &fnrun_stop_requested;
     double t0 = rt_now();
-    if (a->align && align_first(a, &b, &in, &al, work, &st) < 0) goto fail;
-    if (rt_embed_files(&a->e, a->align ? &al.crops : &in, &e, &st) < 0) goto fail;
-    for (int i = 0; a->align && i < e.n; i++) e.source[i] = al.source[e.source[i]]; /* rows of inputs */
+    if (a->align && align_opts(a, &b, work, &st) < 0) goto fail;
+    if (rt_embed_inputs(&a->e, a->align ? &a->al : NULL, &in, &e, &st) < 0) goto fail;
     if (rt_embeddings_save(a->out, &in, &e, &st) < 0) goto fail;
-    report(a, &in, &e, &al, rt_now() - t0);
+    report(a, &in, &e, rt_now() - t0);
     rc = 0;
     goto done;
 fail:
     fprintf(stderr, "fnrun embed: %s\n", st.msg);
 done:
-    remove_work(work, &al);
+    if (work[0]) rmdir(work);
     if (backends) cli_backends_close(&b);
-    rt_aligned_free(&al);
     rt_embeddings_free(&e);
     rt_inputs_free(&in);
     return rc;

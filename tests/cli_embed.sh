@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# fnrun embed end to end: a class tree and single files to OUT.npy/OUT.tsv (numpy.load reads
-# the file where NumPy is installed), an unreadable image reported and left out, and bad
-# command lines each a one-line error with nothing written.
+# fnrun embed and fnrun compare end to end: a class tree and single files to OUT.npy/OUT.tsv
+# (numpy.load reads the file where NumPy is installed), an unreadable image reported and left
+# out, bad command lines each a one-line error with nothing written; with the portraits and
+# MTCNN weights, --align and compare.
 source "$(dirname "$0")/lib_cli.sh"
 
 "$bin/fnc" compile tests/models/irv1_small.fn -o "$tmp/m.fnc" >/dev/null || { echo "FAIL: compile"; exit 1; }
@@ -51,6 +52,22 @@ if [ -d "$faces" ] && [ -f "$weights/det1.npy" ] && [ -f "$bin/inception_resnet_
     "$bin/fnrun" embed "$m" "$tmp/aligned" -o "$tmp/crops" >"$tmp/out" 2>&1 || bad "embed crops: $(tail -2 "$tmp/out")"
     cmp -s "$tmp/al.npy" "$tmp/crops.npy" && ok "--align rows equal fnrun align's crops embedded" ||
         bad "--align rows differ from fnrun align's crops"
+    # fnrun compare: compare.py's print-out; its distances are those of embed --align's rows
+    "$bin/fnrun" compare "$m" "$tmp"/raw/p/*.jpg --mtcnn_weights "$weights" >"$tmp/cmp" 2>"$tmp/cmp.err" &&
+        grep -q "^Distance matrix" "$tmp/cmp" && grep -q "^1: .*Anthony_Hopkins_0002.jpg" "$tmp/cmp" &&
+        ok "compare: $(grep '^0  ' "$tmp/cmp")" || bad "compare: $(cat "$tmp/cmp" "$tmp/cmp.err")"
+    "$bin/fnrun" compare "$m" "$tmp"/raw/p/*.jpg --mtcnn_weights "$weights" --format tsv >"$tmp/cmp.tsv" 2>/dev/null
+    if python3 -c "import numpy" 2>/dev/null; then
+        d=$(python3 -c "import numpy as np; a = np.load('$tmp/al.npy'); print('%.6f' % np.linalg.norm(a[0] - a[1]))")
+        t=$(sed -n 2p "$tmp/cmp.tsv" | cut -f3)
+        python3 -c "import sys; sys.exit(abs($d - $t) > 1e-4)" && ok "compare's distance $t = embed's rows' $d" ||
+            bad "compare's distance $t, embed's rows give $d"
+    fi
+    expect_error "compare one image" "at least two images" "$bin/fnrun" compare "$m" "$tmp/raw/p/zz.jpg"
+    expect_error "compare a folder" "a folder; compare takes image files" \
+        "$bin/fnrun" compare "$m" "$tmp/raw" "$tmp/raw" --mtcnn_weights "$weights"
+    expect_error "compare --format" "--format is text, tsv or json" \
+        "$bin/fnrun" compare "$m" "$first" "$first" --format xml --mtcnn_weights "$weights"
     expect_error "--align without weights" "--align needs --mtcnn_weights" \
         env -u FN_MTCNN_WEIGHTS "$bin/fnrun" embed "$m" "$tmp/raw" -o "$tmp/g" --align
 else

@@ -104,6 +104,22 @@ int rt_embed_files(const RtEmbedFilesOpts *o, const RtInputs *in, RtEmbeddings *
     return rc;
 }
 
+int rt_embed_inputs(const RtEmbedFilesOpts *o, const RtAlignInputsOpts *al, const RtInputs *in, RtEmbeddings *e,
+                    RtStatus *st) {
+    if (!al) return rt_embed_files(o, in, e, st);
+    RtAligned a;
+    memset(e, 0, sizeof *e);
+    if (rt_align_inputs(al, in, &a, st) < 0) return -1;
+    int rc = a.crops.n == 0 ? rt_fail(st, "no face found in any of the %d images", in->n)
+                            : rt_embed_files(o, &a.crops, e, st);
+    for (int i = 0; rc == 0 && i < e->n; i++) e->source[i] = a.source[e->source[i]]; /* rows of inputs */
+    e->n_unreadable += a.n_unreadable;
+    e->n_no_face = a.n_no_face;
+    for (int i = 0; i < a.crops.n; i++) unlink(a.crops.paths[i]);
+    rt_aligned_free(&a);
+    return rc;
+}
+
 /* one TSV field: tabs and newlines in a file name would break the table */
 static void put_field(FILE *f, const char *s) {
     for (; *s; s++) fputc(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s, f);
