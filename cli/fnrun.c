@@ -327,6 +327,8 @@ static void usage(FILE *f) {
                "  export MODEL -o OUT.onnx [flags]  the eval graph (image -> embedding) as ONNX\n"
                "  embed MODEL INPUT... -o OUT       embeddings of images to OUT.npy and OUT.tsv\n"
                "  compare MODEL IMAGE IMAGE...      faces' distances, as compare.py\n"
+               "  classifier TRAIN|CLASSIFY DATA_DIR MODEL CLASSIFIER_FILE\n"
+               "                                    an SVM on embeddings, as classifier.py\n"
                "\n`fnrun COMMAND --help` lists a command's flags; `fnrun --version` prints fn's version.\n"
                "fn " FN_VERSION "\n");
 }
@@ -355,6 +357,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "export")) return fnrun_export(argc, argv);
     if (!strcmp(argv[1], "embed")) return fnrun_embed(argc, argv);
     if (!strcmp(argv[1], "compare")) return fnrun_compare(argc, argv);
+    if (!strcmp(argv[1], "classifier")) return fnrun_classifier(argc, argv);
     fprintf(stderr, "fnrun: unknown command '%s' (see fnrun --help)\n", argv[1]);
     return 2;
 }

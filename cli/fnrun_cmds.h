@@ -26,5 +26,7 @@ int fnrun_import(int argc, char **argv); /* fnrun import SRC -o OUT.ckpt [flags]
 int fnrun_export(int argc, char **argv); /* fnrun export MODEL -o OUT.onnx [flags] */
 int fnrun_embed(int argc, char **argv);  /* fnrun embed MODEL INPUT... -o OUT [flags] */
 int fnrun_compare(int argc, char **argv); /* fnrun compare MODEL IMAGE IMAGE... [flags] */
+/* fnrun classifier TRAIN|CLASSIFY DATA_DIR MODEL CLASSIFIER_FILE [flags] */
+int fnrun_classifier(int argc, char **argv);
 
 #endif

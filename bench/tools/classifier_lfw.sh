@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The wiki's "Train a classifier on own images" on LFW: the people with at least 40 images
+# (19 in LFW), 35 of each to train and the rest to test (--use_split_dataset), through
+# fnrun classifier TRAIN and CLASSIFY; then scikit-learn's SVC(kernel='linear',
+# probability=True) fitted on the same embeddings (--save_embeddings) and asked the same, and
+# the two accuracies printed side by side (they must be equal).
+# Usage: bench/tools/classifier_lfw.sh [MODEL] [BUILD]   (MODEL: a checkpoint, run folder or
+#        artifact; default BUILD/inception_resnet_v1.fnc with its seeded weights)
+# Needs ../shared/data/lfw and /usr/bin/python3 with scikit-learn (Debian python3-sklearn).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${2:-build}
+model=${1:-$build/inception_resnet_v1.fnc}
+lfw=../shared/data/lfw/lfw-deepfunneled
+[ -d "$lfw" ] || { echo "no $lfw"; exit 2; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/people"
+for d in "$lfw"/*/; do
+    n=$(ls "$d" | wc -l)
+    [ "$n" -ge 40 ] && ln -s "$(cd "$d" && pwd)" "$work/people/$(basename "$d")"
+done
+echo "people with >= 40 images: $(ls "$work/people" | wc -l); model $model; $(lscpu | sed -n 's/^Model name: *//p')"
+flags=(--use_split_dataset --min_nrof_images_per_class 40 --nrof_train_images_per_class 35 --batch_size 100)
+"$build/fnrun" classifier TRAIN "$work/people" "$model" "$work/c.svm" "${flags[@]}" --save_embeddings "$work/train" \
+    | grep -v "^ *[0-9]*  "
+"$build/fnrun" classifier CLASSIFY "$work/people" "$model" "$work/c.svm" "${flags[@]}" --save_embeddings "$work/test" \
+    >"$work/classify.out"
+grep -v "^ *[0-9]*  " "$work/classify.out"
+/usr/bin/python3 - "$work" <<'PY'
+import re, sys
+import numpy as np
+from sklearn.svm import SVC
+w = sys.argv[1]
+def load(name):
+    x = np.load(w + '/' + name + '.npy').astype(np.float64)
+    cls = [l.rstrip('\n').split('\t')[1] for l in open(w + '/' + name + '.tsv')][1:]
+    return x, cls
+xtr, ctr = load('train')
+xte, cte = load('test')
+names = sorted(set(ctr), key=ctr.index)
+ytr = np.array([names.index(c) for c in ctr])
+yte = np.array([names.index(c) for c in cte])
+np.random.seed(666)
+m = SVC(kernel='linear', probability=True).fit(xtr, ytr)
+pred = m.predict_proba(xte).argmax(1)
+fn = [re.match(r'^ *[0-9]+  (.*): [0-9.]+$', l).group(1) for l in open(w + '/classify.out')
+      if re.match(r'^ *[0-9]+  ', l)]
+fn_pred = np.array([names.index(n) for n in fn])
+print('scikit-learn on fn\'s embeddings: Accuracy: %.3f; fn and scikit-learn predict alike on %d of %d'
+      % ((pred == yte).mean(), (pred == fn_pred).sum(), len(yte)))
+PY
