@@ -368,6 +368,12 @@ IrId pass_fuse_domain(const IrGraph *g, const PassFusion *f, int gi) {
     return g->nodes[first].op == IR_OP_SUM ? g->nodes[first].in[0] : first;
 }
 
+int pass_fuse_member(const PassFusion *f, int gi, IrId x) {
+    for (int k = f->start[gi]; k < f->start[gi + 1]; k++)
+        if (f->members[k] == x) return k - f->start[gi];
+    return -1;
+}
+
 int64_t pass_fuse_inner(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel) {
     int64_t domain = numel[pass_fuse_domain(g, f, gi)], inner = 0;
     for (int k = f->start[gi]; k < f->start[gi + 1]; k++) {

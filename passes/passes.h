@@ -73,6 +73,9 @@ int pass_fuse_pointwise(IrOp op);
 int pass_fuse_legal(const IrGraph *g, IrId p, IrId c);
 /* The node whose shape is group gi's domain: its first member, or a lone sum's input. */
 IrId pass_fuse_domain(const IrGraph *g, const PassFusion *f, int gi);
+/* The position of node x among group gi's members (members[start[gi] + k] is x); -1 when x is
+ * not one (group_of[x] != gi). The fused kernels name member k's register after it. */
+int pass_fuse_member(const PassFusion *f, int gi, IrId x);
 /* Group gi's row length at element counts numel: the one length of its outside operands that
  * are smaller than the domain but not scalars, and of its sums; 0 when there is none, -1 when
  * there are several. Chunks hold whole rows, and the LLVM kernels loop over rows. */

@@ -6,17 +6,16 @@
  * the loss of a run without failures. Under the ASan build, LeakSanitizer then finds whatever a
  * failure path forgot to free. Two models: the tiny classifier, every allocation; the reduced
  * network (about 100,000 allocations, most of them its seven graphs' strings and nodes), every
- * allocation up to 4,000 and then every 37th (a full walk is quadratic: minutes under ASan). */
-#include <math.h>
+ * allocation up to 4,000 and then every 37th (a full walk is quadratic: minutes under ASan).
+ * The walk itself: tests/alloc_walk.c. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
-#include "ir/alloc.h"
 #include "runtime/core/artifact.h"
 #include "runtime/core/ema.h"
 #include "runtime/core/exec.h"
+#include "tests/alloc_walk.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
 
@@ -27,20 +26,16 @@ typedef struct {
     int64_t all_to, stride; /* every allocation up to all_to, then every stride-th */
 } Case;
 
-/* the distinct code addresses whose allocation was made to fail */
 typedef struct {
-    const void *at[4096];
-    int n;
-} Sites;
+    const char *artifact;
+    const Case *c;
+} Run;
 
-static void note_site(Sites *s, const void *site) {
-    for (int i = 0; i < s->n; i++)
-        if (s->at[i] == site) return;
-    if (site && s->n < 4096) s->at[s->n++] = site;
-}
-
-/* One run: 0 with *loss, or -1 with st filled (a failure reported). Frees all it made. */
-static int run_once(const char *artifact, const Case *c, double *loss, RtStatus *st) {
+/* One run (ctx a Run): 0 with the loss in res->value, or -1 with st filled (a failure
+ * reported). Frees all it made. */
+static int run_once(void *ctx, AwResult *res, RtStatus *st) {
+    const char *artifact = ((const Run *)ctx)->artifact;
+    const Case *c = ((const Run *)ctx)->c;
     RtArtifact art;
     RtVars *vars = NULL, *ema = NULL;
     RtExec *ex = NULL;
@@ -61,7 +56,7 @@ static int run_once(const char *artifact, const Case *c, double *loss, RtStatus 
     uint64_t rng = 7;
     fx_random_inputs(g, ex, 4, &rng, NULL, NULL);
     if (rt_exec_upload_vars(ex, st) < 0 || rt_exec_run(ex, 1, 0, st) < 0) goto done;
-    *loss = rt_exec_scalar(ex, "loss");
+    res->value = rt_exec_scalar(ex, "loss");
     if (!(ema = rt_ema_new(vars))) {
         rt_fail(st, "out of memory for the moving averages");
         goto done;
@@ -79,36 +74,7 @@ static void walk(const Case *c, const char *dir) {
     char artifact[512];
     snprintf(artifact, sizeof artifact, "%s/model.fnc", dir);
     if (!CHECK(fx_compile(c->model, artifact) == 0, "%s compiles", c->model)) return;
-    RtStatus st;
-    double want = NAN, got = NAN;
-    fn_alloc_fail_at(0);
-    int ok = CHECK(run_once(artifact, c, &want, &st) == 0 && isfinite(want), "%s: a run without failures: %s",
-                   c->model, st.msg);
-    int64_t total = fn_alloc_count();
-    int clean = 0, bad = 0;
-    Sites sites = {.n = 0};
-    for (int64_t k = 1; ok; k += k < c->all_to ? 1 : c->stride) {
-        fn_alloc_fail_at(k);
-        st.msg[0] = 0;
-        int rc = run_once(artifact, c, &got, &st);
-        int64_t made = fn_alloc_count();
-        note_site(&sites, fn_alloc_failed_site());
-        fn_alloc_fail_at(0);
-        if (k > made) { /* no allocation failed: the run must have gone through */
-            ok = CHECK(rc == 0 && got == want, "%s: past the last allocation (%lld), the run succeeds with loss %g (got %g)",
-                       c->model, (long long)made, want, got);
-            break;
-        }
-        if (rc == 0 || !st.msg[0]) {
-            if (bad++ < 5) CHECK(0, "%s: allocation %lld of %lld failed, yet the run %s", c->model, (long long)k,
-                                 (long long)made, rc == 0 ? "reported success" : "gave no message");
-        } else {
-            clean++;
-        }
-    }
-    printf("  %-28s %lld allocations in a run, %d made to fail in turn (from %d call sites): %d clean errors, %d not\n",
-           c->model, (long long)total, clean + bad, sites.n, clean, bad);
-    CHECK(ok && bad == 0 && clean > 0, "%s: every allocation's failure is a clean error", c->model);
+    aw_walk(&(AwCase){c->model, 28, run_once, &(Run){artifact, c}, c->all_to, 0, c->stride, NULL, NULL}, NULL);
 }
 
 int main(void) {

@@ -11,10 +11,10 @@
  * and a message), never a crash; the run past the last allocation must give what a run without
  * failures gives (the same bytes: the phases digest the file, text or cubin they make). A failed
  * save must leave neither the artifact nor its temporary file behind. Under the ASan build,
- * LeakSanitizer finds what a failure path forgot to free. What this is not: a test of the
- * emitted code (test_cuda_codegen, test_cuda_fused, test_llvm_codegen, the golden files). */
+ * LeakSanitizer finds what a failure path forgot to free. The walk itself: tests/alloc_walk.c.
+ * What this is not: a test of the emitted code (test_cuda_codegen, test_cuda_fused,
+ * test_llvm_codegen, the golden files). */
 #include <dirent.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,23 +24,17 @@
 #include "cli/driver.h"
 #include "codegen/cuda/cuda_emit.h"
 #include "codegen/cuda/nvrtc.h"
-#include "ir/alloc.h"
 #include "runtime/core/artifact.h"
 #include "runtime/cpu/jit.h"
 #include "runtime/gpu/gpu_exec.h"
+#include "tests/alloc_walk.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
 
 static char dir[] = "/tmp/fn_alloc_walk_codegen_XXXXXX";
 
-/* One phase: 0 with *sum (a digest of what it made), or -1 with st filled. Frees all it made. */
-typedef int (*Phase)(void *ctx, double *sum, RtStatus *st);
-
-typedef struct {
-    const char *name;
-    Phase run;
-    void *ctx;
-} Case;
+/* Each phase is an AwRun (tests/alloc_walk.h), walked at every allocation: 0 with res->value (a
+ * digest of what it made), or -1 with st filled. Frees all it made. */
 
 /* FNV-1a of n bytes, as a double that keeps its 53 low bits */
 static double digest(const void *data, size_t n) {
@@ -68,7 +62,7 @@ static int dir_has_save(void) {
     return found;
 }
 
-static int save_phase(void *ctx, double *sum, RtStatus *st) {
+static int save_phase(void *ctx, AwResult *res, RtStatus *st) {
     Save *s = ctx;
     unlink(s->path);
     int rc = rt_artifact_save(s->path, s->art.source, s->art.graphs, (const char *const *)s->art.names, s->art.n, st);
@@ -80,7 +74,7 @@ static int save_phase(void *ctx, double *sum, RtStatus *st) {
     FILE *f = fopen(s->path, "rb");
     long n = f && fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
     if (n > 0 && fseek(f, 0, SEEK_SET) == 0 && (bytes = malloc((size_t)n)) && fread(bytes, 1, (size_t)n, f) == (size_t)n)
-        *sum = digest(bytes, (size_t)n) + (double)n;
+        res->value = digest(bytes, (size_t)n) + (double)n;
     else
         rc = rt_fail(st, "cannot read back %s", s->path);
     if (f) fclose(f);
@@ -103,13 +97,13 @@ static double module_digest(const CuModule *m) {
     return s;
 }
 
-static int cuda_phase(void *ctx, double *sum, RtStatus *st) {
+static int cuda_phase(void *ctx, AwResult *res, RtStatus *st) {
     const Emit *e = ctx;
     CuModule m;
     int rc = e->fused ? cu_emit_fused(e->g, &e->fused->fusion, e->fused->numel, e->fused->esize, &m, st)
                       : cu_emit_graph(e->g, &m, st);
     if (rc < 0) return -1;
-    *sum = module_digest(&m);
+    res->value = module_digest(&m);
     cu_module_free(&m);
     return 0;
 }
@@ -121,13 +115,13 @@ typedef struct {
     int compile;
 } Llvm;
 
-static int llvm_phase(void *ctx, double *sum, RtStatus *st) {
+static int llvm_phase(void *ctx, AwResult *res, RtStatus *st) {
     const Llvm *l = ctx;
     RtJit j;
     if (rt_jit_build(&j, l->p, 4, l->compile, NULL, st) < 0) return -1;
     int rc = 0;
     if (!j.text || (l->compile && (!j.jit || !j.fns))) rc = rt_fail(st, "no module text or no compiled kernels");
-    else *sum = digest(j.text, strlen(j.text)) + j.n_kernels * 1e3;
+    else res->value = digest(j.text, strlen(j.text)) + j.n_kernels * 1e3;
     for (int k = 0; rc == 0 && l->compile && k < j.n_kernels; k++)
         if (!j.fns[k]) rc = rt_fail(st, "kernel %d was not compiled", k);
     rt_jit_free(&j);
@@ -153,10 +147,10 @@ static void empty_cache(const char *cache) {
 }
 
 /* a miss (compiled, then written to the cache), then a hit; both cubins digested */
-static int nvrtc_phase(void *ctx, double *sum, RtStatus *st) {
+static int nvrtc_phase(void *ctx, AwResult *res, RtStatus *st) {
     const Nvrtc *c = ctx;
     empty_cache(c->cache);
-    *sum = 0;
+    res->value = 0;
     for (int pass = 0; pass < 2; pass++) {
         void *cubin = NULL;
         size_t n = 0;
@@ -164,7 +158,7 @@ static int nvrtc_phase(void *ctx, double *sum, RtStatus *st) {
         int hit = 0;
         int rc = cu_compile_cached(c->src, "sm_90", c->cache, c->lib, &cubin, &n, &hit, &log, st);
         if (rc == 0 && hit != pass) rc = rt_fail(st, "the kernel cache %s on pass %d", hit ? "hit" : "missed", pass);
-        if (rc == 0) *sum += digest(cubin, n) * (pass + 1) + (double)hit;
+        if (rc == 0) res->value += digest(cubin, n) * (pass + 1) + (double)hit;
         free(cubin);
         free(log);
         if (rc < 0) return -1;
@@ -175,50 +169,10 @@ static int nvrtc_phase(void *ctx, double *sum, RtStatus *st) {
 /* ---- the walk --------------------------------------------------------------------------------- */
 
 static int64_t total_allocs;
-static const void *all_sites[2048]; /* the distinct call sites of every phase */
-static int n_all_sites;
+static AwSites all_sites; /* the distinct call sites of every phase */
 
-static void add_site(const void **sites, int *n, int cap, const void *site) {
-    int seen = !site;
-    for (int i = 0; i < *n && !seen; i++) seen = sites[i] == site;
-    if (!seen && *n < cap) sites[(*n)++] = site;
-}
-
-static void walk(const Case *c) {
-    RtStatus st;
-    double want = NAN, got = NAN;
-    fn_alloc_fail_at(0);
-    st.msg[0] = 0;
-    if (!CHECK(c->run(c->ctx, &want, &st) == 0, "%s: a run without failures: %s", c->name, st.msg)) return;
-    int64_t total = fn_alloc_count();
-    int clean = 0, bad = 0, ok = 1;
-    const void *sites[512];
-    int n_sites = 0;
-    for (int64_t k = 1; ok; k++) {
-        fn_alloc_fail_at(k);
-        st.msg[0] = 0;
-        int rc = c->run(c->ctx, &got, &st);
-        int64_t made = fn_alloc_count();
-        const void *site = fn_alloc_failed_site();
-        fn_alloc_fail_at(0);
-        add_site(sites, &n_sites, 512, site);
-        add_site(all_sites, &n_all_sites, 2048, site);
-        if (k > made) { /* no allocation failed: the run must have gone through */
-            ok = CHECK(rc == 0 && got == want, "%s: past the last allocation (%lld), the run succeeds (%.17g, got %.17g): %s",
-                       c->name, (long long)made, want, got, st.msg);
-            break;
-        }
-        if (rc == 0 || !st.msg[0]) {
-            if (bad++ < 5) CHECK(0, "%s: allocation %lld of %lld failed, yet the run %s", c->name, (long long)k,
-                                 (long long)made, rc == 0 ? "reported success" : "gave no message");
-        } else {
-            clean++;
-        }
-    }
-    printf("  %-36s %5lld allocations in a run, %5d made to fail in turn (from %3d call sites): %d clean errors, %d not\n",
-           c->name, (long long)total, clean + bad, n_sites, clean, bad);
-    total_allocs += clean + bad;
-    CHECK(ok && bad == 0 && clean > 0, "%s: every allocation's failure is a clean error", c->name);
+static void walk(const char *name, AwRun run, void *ctx) {
+    total_allocs += aw_walk(&(AwCase){name, 36, run, ctx, .all = &all_sites}, NULL).failed;
 }
 
 /* the tiny convolutional network's training graph (ADAM) planned fused at N = 3; half: with
@@ -245,7 +199,7 @@ int main(void) {
                    CHECK(rt_artifact_load(artifact, &save.art, &st) == 0, "the artifact loads: %s", st.msg);
     unlink(artifact);
     if (have_art) {
-        walk(&(Case){"artifact save (tiny_mlp)", save_phase, &save});
+        walk("artifact save (tiny_mlp)", save_phase, &save);
         CHECK(save.leftovers == 0, "no failed save leaves a file behind (%d did)", save.leftovers);
     }
 
@@ -257,11 +211,11 @@ int main(void) {
     if (CHECK(g != NULL, "tiny_conv builds")) {
         have_p = plan_conv(g, 0, &p) == 0;
         have_ph = plan_conv(g, 1, &ph) == 0;
-        walk(&(Case){"CUDA source, unfused (tiny_conv)", cuda_phase, &(Emit){g, NULL}});
-        if (have_p) walk(&(Case){"CUDA source, fused (tiny_conv)", cuda_phase, &(Emit){g, &p}});
-        if (have_ph) walk(&(Case){"CUDA source, fused bfloat16", cuda_phase, &(Emit){g, &ph}});
-        if (have_p) walk(&(Case){"LLVM kernels' text (tiny_conv)", llvm_phase, &(Llvm){&p, 0}});
-        if (have_p && ll_jit_available()) walk(&(Case){"LLVM kernels compiled (tiny_conv)", llvm_phase, &(Llvm){&p, 1}});
+        walk("CUDA source, unfused (tiny_conv)", cuda_phase, &(Emit){g, NULL});
+        if (have_p) walk("CUDA source, fused (tiny_conv)", cuda_phase, &(Emit){g, &p});
+        if (have_ph) walk("CUDA source, fused bfloat16", cuda_phase, &(Emit){g, &ph});
+        if (have_p) walk("LLVM kernels' text (tiny_conv)", llvm_phase, &(Llvm){&p, 0});
+        if (have_p && ll_jit_available()) walk("LLVM kernels compiled (tiny_conv)", llvm_phase, &(Llvm){&p, 1});
         else printf("  LLVM JIT: not in this build, not walked\n");
     }
 
@@ -275,7 +229,7 @@ int main(void) {
             Nvrtc n = {m.source, lib, ""};
             snprintf(n.cache, sizeof n.cache, "%s/kernels", dir);
             mkdir(n.cache, 0777);
-            walk(&(Case){"NVRTC and the kernel cache (emulated)", nvrtc_phase, &n});
+            walk("NVRTC and the kernel cache (emulated)", nvrtc_phase, &n);
             empty_cache(n.cache);
             rmdir(n.cache);
             cu_module_free(&m);
@@ -283,7 +237,7 @@ int main(void) {
     } else {
         printf("  NVRTC: no host emulation at %s, not walked\n", lib);
     }
-    printf("  in all: %lld allocations made to fail, from %d call sites\n", (long long)total_allocs, n_all_sites);
+    printf("  in all: %lld allocations made to fail, from %d call sites\n", (long long)total_allocs, all_sites.n);
 
     if (have_p) rt_plan_free(&p);
     if (have_ph) rt_plan_free(&ph);

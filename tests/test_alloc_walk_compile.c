@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "frontend/fe.h"
-#include "ir/alloc.h"
 #include "passes/passes.h"
+#include "tests/alloc_walk.h"
 #include "tests/testlib.h"
 
 /* A small model with imports (resolved relative to its path, as if it lay in tests/models/). */
@@ -47,17 +47,11 @@ typedef struct {
     const char *text; /* NULL: read path */
 } Model;
 
-/* the distinct code addresses whose allocation was made to fail */
+/* What a run reads (the ctx of compile_once and parse_once). */
 typedef struct {
-    const void *at[4096];
-    int n;
-} Sites;
-
-static void note_site(Sites *s, const void *site) {
-    for (int i = 0; i < s->n; i++)
-        if (s->at[i] == site) return;
-    if (site && s->n < 4096) s->at[s->n++] = site;
-}
+    const Model *m;
+    FILE *diag;
+} Job;
 
 /* The graph printed, in a malloc'ed string (the C library's: not counted). */
 static char *print_graph(const IrGraph *g) {
@@ -70,9 +64,16 @@ static char *print_graph(const IrGraph *g) {
     return buf;
 }
 
-/* One compilation: 0 with *text (the graph printed, malloc'ed) and *fused (fusion counts), or -1
- * with st filled. Frees all it made. */
-static int compile_once(const Model *m, FILE *diag, char **text, int fused[3], FnStatus *st) {
+/* The fusion counts in one value, apart while each is under 2^16. */
+static double fusion_counts(const PassFusion *f) {
+    return f->n_groups + f->n_fused * 65536.0 + f->n_written * 4294967296.0;
+}
+
+/* One compilation (ctx a Job): 0 with res->text (the graph printed, malloc'ed) and res->value
+ * (the fusion counts), or -1 with st filled. Frees all it made. */
+static int compile_once(void *job, AwResult *res, FnStatus *st) {
+    const Model *m = ((const Job *)job)->m;
+    FILE *diag = ((const Job *)job)->diag;
     FeOptions fo = {m->path, NULL, 0, 1};
     int n_errors = 0;
     IrGraph *g = m->text ? fe_compile_text(&fo, NULL, m->text, strlen(m->text), diag, &n_errors, st)
@@ -86,62 +87,32 @@ static int compile_once(const Model *m, FILE *diag, char **text, int fused[3], F
     } else if (pass_fuse(g, NULL, NULL, &f) < 0) {
         fn_fail(st, "fusion: out of memory");
     } else {
-        fused[0] = f.n_groups, fused[1] = f.n_fused, fused[2] = f.n_written;
+        res->value = fusion_counts(&f);
         pass_fusion_free(&f);
-        *text = print_graph(g);
-        rc = 0;
+        res->text = print_graph(g);
+        rc = res->text ? 0 : fn_fail(st, "cannot print the graph");
     }
     ir_graph_free(g);
     return rc;
 }
 
-static int parse_once(const Model *m, FILE *diag, char **text, int fused[3], FnStatus *st) {
-    (void)diag, (void)fused;
-    IrGraph *g = ir_parse_text(m->text, st);
+/* One parse of the model's text (ctx a Job): 0 with res->text (the graph printed again), or -1
+ * with st filled. Frees all it made. */
+static int parse_once(void *job, AwResult *res, FnStatus *st) {
+    IrGraph *g = ir_parse_text(((const Job *)job)->m->text, st);
     if (!g) return -1;
-    *text = print_graph(g);
+    res->value = 0;
+    res->text = print_graph(g);
     ir_graph_free(g);
-    return 0;
+    return res->text ? 0 : fn_fail(st, "cannot print the graph");
 }
 
-typedef int (*RunFn)(const Model *m, FILE *diag, char **text, int fused[3], FnStatus *st);
-
-/* Walks every allocation of run(m): a clean error each time, then the unfailed result. */
-static void walk(const char *what, RunFn run, const Model *m, FILE *diag, char **result) {
-    FnStatus st = {{0}};
-    char *want = NULL, *got = NULL;
-    int want_f[3] = {0}, got_f[3] = {0};
-    fn_alloc_fail_at(0);
-    int ok = CHECK(run(m, diag, &want, want_f, &st) == 0 && want, "%s: a run without failures: %s", what, st.msg);
-    int64_t total = fn_alloc_count();
-    int clean = 0, bad = 0;
-    Sites sites = {.n = 0};
-    for (int64_t k = 1; ok; k++) {
-        fn_alloc_fail_at(k);
-        st.msg[0] = 0;
-        int rc = run(m, diag, &got, got_f, &st);
-        int64_t made = fn_alloc_count();
-        note_site(&sites, fn_alloc_failed_site());
-        fn_alloc_fail_at(0);
-        if (k > made) { /* no allocation failed: the run must have gone through, to the same graph */
-            ok = CHECK(rc == 0 && got && !strcmp(got, want) && !memcmp(got_f, want_f, sizeof got_f),
-                       "%s: past the last allocation (%lld), the run builds the same graph", what, (long long)made);
-            free(got);
-            break;
-        }
-        if (rc == 0 || !strstr(st.msg, "out of memory")) {
-            if (bad++ < 5)
-                CHECK(0, "%s: allocation %lld of %lld failed, yet the run %s%s", what, (long long)k, (long long)made,
-                      rc == 0 ? "reported success" : "said: ", rc == 0 ? "" : st.msg);
-            if (rc == 0) free(got);
-        } else {
-            clean++;
-        }
-    }
-    printf("  %-36s %lld allocations in a run, %d made to fail in turn (from %d call sites): %d clean errors, %d not\n",
-           what, (long long)total, clean + bad, sites.n, clean, bad);
-    CHECK(ok && bad == 0 && clean > 0, "%s: every allocation's failure is a clean error", what);
-    *result = want;
+/* Walks every allocation of run: a clean error each time ("out of memory"), then the unfailed
+ * result (the same graph, the same fusion counts), whose text is left in *printed (or NULL). */
+static void walk(const char *what, AwRun run, const Model *m, FILE *diag, char **printed) {
+    AwResult want;
+    aw_walk(&(AwCase){what, 36, run, &(Job){m, diag}, .says = "out of memory"}, &want);
+    *printed = want.text;
 }
 
 int main(void) {

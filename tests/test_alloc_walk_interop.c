@@ -9,10 +9,10 @@
  * and a message; a reader's tensors empty again), never a crash; the run past the last
  * allocation must give what a run without failures gives. Under the ASan build, LeakSanitizer
  * finds what a failure path forgot to free. protobuf-c's unpacks allocate through the same
- * counter (runtime/core/pb_alloc.c); libzip's own allocations are not counted.
+ * counter (runtime/core/pb_alloc.c); libzip's own allocations are not counted. The walk itself:
+ * tests/alloc_walk.c.
  * What this is not: a test of the formats themselves (test_interop_tf, test_interop_torch,
  * test_onnx_export, test_import). */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,21 +22,15 @@
 #include "interop/import.h"
 #include "interop/interop.h"
 #include "interop/onnx.h"
-#include "ir/alloc.h"
 #include "runtime/core/checkpoint.h"
+#include "tests/alloc_walk.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
 
 static char dir[] = "/tmp/fn_alloc_walk_interop_XXXXXX";
 
-/* One phase: 0 with *sum (a digest of what it read), or -1 with st filled. Frees all it made. */
-typedef int (*Phase)(void *ctx, double *sum, RtStatus *st);
-
-/* The call sites seen by every walk together. */
-typedef struct {
-    const void *site[1024];
-    int n;
-} Sites;
+/* Each phase is an AwRun (tests/alloc_walk.h), walked at every allocation: 0 with res->value (a
+ * digest of what it read), or -1 with st filled. Frees all it made. */
 
 /* ---- the readers ------------------------------------------------------------------------------ */
 
@@ -56,7 +50,7 @@ static double tensors_digest(const IxTensors *ts) {
     return s;
 }
 
-static int reader_phase(void *ctx, double *sum, RtStatus *st) {
+static int reader_phase(void *ctx, AwResult *res, RtStatus *st) {
     Reader *r = ctx;
     IxTensors out = {0};
     if (r->read(r->path, &out, st) < 0) {
@@ -64,7 +58,7 @@ static int reader_phase(void *ctx, double *sum, RtStatus *st) {
         ix_tensors_free(&out);
         return -1;
     }
-    *sum = tensors_digest(&out);
+    res->value = tensors_digest(&out);
     ix_tensors_free(&out);
     return 0;
 }
@@ -83,7 +77,7 @@ static double info_digest(const IxOnnxInfo *info) {
            (double)info->parameters * 1e-3 + info->n_ops * 1e-1;
 }
 
-static int export_phase(void *ctx, double *sum, RtStatus *st) {
+static int export_phase(void *ctx, AwResult *res, RtStatus *st) {
     Onnx *x = ctx;
     IxOnnxSource src = {x->g, x->vars, x->sym};
     IxOnnxInfo info, back;
@@ -94,14 +88,14 @@ static int export_phase(void *ctx, double *sum, RtStatus *st) {
     free(bytes);
     if (rc == 0) rc = ix_onnx_check_file(x->path, &back, st);
     unlink(x->path);
-    if (rc == 0) *sum = (double)len + info_digest(&info) + info_digest(&back);
+    if (rc == 0) res->value = (double)len + info_digest(&info) + info_digest(&back);
     return rc;
 }
 
-static int check_phase(void *ctx, double *sum, RtStatus *st) {
+static int check_phase(void *ctx, AwResult *res, RtStatus *st) {
     IxOnnxInfo info;
     if (ix_onnx_check_file(ctx, &info, st) < 0) return -1;
-    *sum = info_digest(&info);
+    res->value = info_digest(&info);
     return 0;
 }
 
@@ -112,7 +106,7 @@ typedef struct {
     FILE *log;
 } Import;
 
-static int import_phase(void *ctx, double *sum, RtStatus *st) {
+static int import_phase(void *ctx, AwResult *res, RtStatus *st) {
     Import *im = ctx;
     IxImportOpts o;
     ix_import_defaults(&o);
@@ -123,59 +117,16 @@ static int import_phase(void *ctx, double *sum, RtStatus *st) {
     if (ix_import(&o, st) < 0) return -1;
     RtCkptInfo info;
     if (rt_checkpoint_info(im->out, &info, st) < 0) return -1;
-    *sum = info.embedding_size * 1e3 + info.classes + info.image_size * 1e-2 + (double)strlen(info.run);
+    res->value = info.embedding_size * 1e3 + info.classes + info.image_size * 1e-2 + (double)strlen(info.run);
     return 0;
 }
 
 /* ---- the walk --------------------------------------------------------------------------------- */
 
-static void note_site(Sites *all, const void *site, const void **mine, int *n_mine) {
-    if (!site) return;
-    int seen = 0;
-    for (int i = 0; i < *n_mine && !seen; i++) seen = mine[i] == site;
-    if (!seen && *n_mine < 512) mine[(*n_mine)++] = site;
-    seen = 0;
-    for (int i = 0; i < all->n && !seen; i++) seen = all->site[i] == site;
-    if (!seen && all->n < 1024) all->site[all->n++] = site;
-}
-
-/* Every allocation of the phase made to fail in turn; the count of allocations of a run. */
-static int64_t walk(const char *name, Phase run, void *ctx, Sites *all) {
-    RtStatus st;
-    double want = NAN, got = NAN;
-    fn_alloc_fail_at(0);
-    st.msg[0] = 0;
-    if (!CHECK(run(ctx, &want, &st) == 0, "%s: a run without failures: %s", name, st.msg)) return 0;
-    int64_t total = fn_alloc_count();
-    int clean = 0, bad = 0, misnamed = 0, ok = 1, n_sites = 0;
-    const void *sites[512];
-    for (int64_t k = 1; ok; k++) {
-        fn_alloc_fail_at(k);
-        st.msg[0] = 0;
-        int rc = run(ctx, &got, &st);
-        int64_t made = fn_alloc_count();
-        const void *site = fn_alloc_failed_site();
-        fn_alloc_fail_at(0);
-        note_site(all, site, sites, &n_sites);
-        if (k > made) { /* no allocation failed: the run must have gone through */
-            ok = CHECK(rc == 0 && got == want, "%s: past the last allocation (%lld), the run succeeds (%g, got %g): %s",
-                       name, (long long)made, want, got, st.msg);
-            break;
-        }
-        if (rc == 0 || !st.msg[0]) {
-            if (bad++ < 5) CHECK(0, "%s: allocation %lld of %lld failed, yet the run %s", name, (long long)k,
-                                 (long long)made, rc == 0 ? "reported success" : "gave no message");
-        } else {
-            clean++;
-            if (!strstr(st.msg, "out of memory") && misnamed++ < 3)
-                CHECK(0, "%s: allocation %lld failed, yet the message says: %s", name, (long long)k, st.msg);
-        }
-    }
-    printf("  %-34s %5lld allocations in a run, %5d made to fail in turn (from %3d call sites): %d clean errors, %d not\n",
-           name, (long long)total, clean + bad, n_sites, clean, bad);
-    CHECK(ok && bad == 0 && clean > 0, "%s: every allocation's failure is a clean error", name);
-    CHECK(misnamed == 0, "%s: every such error says \"out of memory\" (%d did not)", name, misnamed);
-    return total;
+/* Every allocation of the phase made to fail in turn, each error saying "out of memory"; the
+ * count of allocations of a run. */
+static int64_t walk(const char *name, AwRun run, void *ctx, AwSites *all) {
+    return aw_walk(&(AwCase){name, 34, run, ctx, .says = "out of memory", .all = all}, NULL).total;
 }
 
 static int onnx_setup(Onnx *x) {
@@ -195,7 +146,7 @@ static int onnx_setup(Onnx *x) {
 
 int main(void) {
     if (!mkdtemp(dir)) return 1;
-    Sites all = {{0}, 0};
+    static AwSites all; /* the call sites seen by every walk together */
     int64_t allocations = 0;
     Reader readers[] = {
         {"tests/interop/tf/model-20180402-114759.ckpt-7", ix_tf_checkpoint_read, 0},

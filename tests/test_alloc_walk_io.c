@@ -7,8 +7,9 @@
  * and a message), never a crash; the run past the last allocation must give what a run without
  * failures gives. Under the ASan build, LeakSanitizer finds what a failure path forgot to free.
  * Every allocation is walked except the long pairs file's middle (every 37th there; its growth
- * past 1,024 pairs lies in its last allocations, which are all walked). What this is not: a
- * test of the formats themselves (test_checkpoint, test_lfw, test_schedule, test_data). */
+ * past 1,024 pairs lies in its last allocations, which are all walked); the walk itself is
+ * tests/alloc_walk.c. What this is not: a test of the formats themselves (test_checkpoint,
+ * test_lfw, test_schedule, test_data). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ir/alloc.h"
 #include "runtime/core/artifact.h"
 #include "runtime/core/checkpoint.h"
 #include "runtime/core/ema.h"
@@ -26,20 +26,14 @@
 #include "runtime/logs/events.h"
 #include "runtime/logs/stats.h"
 #include "runtime/train/schedule.h"
+#include "tests/alloc_walk.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
 
 static char dir[] = "/tmp/fn_alloc_walk_io_XXXXXX";
 
-/* One phase: 0 with *sum (a digest of what it read), or -1 with st filled. Frees all it made. */
-typedef int (*Phase)(void *ctx, double *sum, RtStatus *st);
-
-typedef struct {
-    const char *name;
-    Phase run;
-    void *ctx;
-    int64_t head, tail, stride; /* every allocation in the first head and last tail, else every stride-th */
-} Case;
+/* Each phase is an AwRun (tests/alloc_walk.h): 0 with res->value (a digest of what it read), or
+ * -1 with st filled. Frees all it made. */
 
 /* ---- checkpoints ------------------------------------------------------------------------------ */
 
@@ -55,7 +49,7 @@ static double digest(const RtVars *vs) {
     return s;
 }
 
-static int ckpt_phase(void *ctx, double *sum, RtStatus *st) {
+static int ckpt_phase(void *ctx, AwResult *res, RtStatus *st) {
     Ckpt *c = ctx;
     RtCkptInfo info = {.run = "walk", .step = 42, .seed = 7, .optimizer = "ADAM", .epoch_size = 3,
                        .batch_size = 5, .image_size = 0, .embedding_size = 0, .classes = 3}, back;
@@ -65,7 +59,7 @@ static int ckpt_phase(void *ctx, double *sum, RtStatus *st) {
     if (rt_checkpoint_save(path, &info, c->vars, c->ema, 0, st) < 0) return -1;
     if (rt_checkpoint_latest_intact(dir, NULL, found, sizeof found, &back, st) < 0) return -1;
     if (rt_checkpoint_load(found, &back, c->vars2, c->ema2, st) < 0) return -1;
-    *sum = digest(c->vars2) + digest(c->ema2) + (double)back.step;
+    res->value = digest(c->vars2) + digest(c->ema2) + (double)back.step;
     return 0;
 }
 
@@ -97,10 +91,10 @@ static int ckpt_setup(Ckpt *c, RtArtifact *art) {
 
 /* ---- text files: a schedule, LFW pairs -------------------------------------------------------- */
 
-static int schedule_phase(void *ctx, double *sum, RtStatus *st) {
+static int schedule_phase(void *ctx, AwResult *res, RtStatus *st) {
     RtSchedule s;
     if (rt_schedule_load(ctx, &s, st) < 0) return -1;
-    *sum = s.n + rt_schedule_rate(&s, 30);
+    res->value = s.n + rt_schedule_rate(&s, 30);
     rt_schedule_free(&s);
     return 0;
 }
@@ -109,11 +103,11 @@ typedef struct {
     char pairs[600], lfw[600];
 } Lfw;
 
-static int lfw_phase(void *ctx, double *sum, RtStatus *st) {
+static int lfw_phase(void *ctx, AwResult *res, RtStatus *st) {
     Lfw *l = ctx;
     RtLfwPairs p;
     if (rt_lfw_read_pairs(l->pairs, l->lfw, &p, st) < 0) return -1;
-    *sum = p.n_pairs * 1000.0 + p.n_sets + (double)strlen(p.paths[2 * p.n_pairs - 1]);
+    res->value = p.n_pairs * 1000.0 + p.n_sets + (double)strlen(p.paths[2 * p.n_pairs - 1]);
     rt_lfw_free(&p);
     return 0;
 }
@@ -144,12 +138,14 @@ static void write_lfw(Lfw *l, const char *name, int per) {
 
 /* ---- the dataset ------------------------------------------------------------------------------ */
 
-static int dataset_phase(void *ctx, double *sum, RtStatus *st) {
+static int dataset_phase(void *ctx, AwResult *res, RtStatus *st) {
     RtDataset ds, tr, va;
     if (rt_dataset_scan(ctx, &ds, st) < 0) return -1;
     int rc = rt_dataset_split(&ds, 0.25, 0, 5, &tr, &va);
-    if (rc < 0) rt_fail(st, "out of memory splitting the dataset");
-    else *sum = ds.n_images * 1e4 + ds.n_classes * 1e2 + tr.n_images + va.n_images * 1e-2 + tr.labels[tr.n_images - 1];
+    if (rc < 0)
+        rt_fail(st, "out of memory splitting the dataset");
+    else
+        res->value = ds.n_images * 1e4 + ds.n_classes * 1e2 + tr.n_images + va.n_images * 1e-2 + tr.labels[tr.n_images - 1];
     rt_dataset_free(&tr);
     rt_dataset_free(&va);
     rt_dataset_free(&ds);
@@ -159,7 +155,7 @@ static int dataset_phase(void *ctx, double *sum, RtStatus *st) {
 /* The loader's one batch, decoded by its worker thread: an allocation failing there is a bad
  * image, fatal with max_bad_images 0 (one worker: the count of allocations is the same in every
  * run). */
-static int loader_phase(void *ctx, double *sum, RtStatus *st) {
+static int loader_phase(void *ctx, AwResult *res, RtStatus *st) {
     const RtDataset *ds = ctx;
     enum { B = 4, S = 4 };
     RtLoaderOpts o = {ds, B, S, 0, 1, 2, RT_ORDER_SHUFFLE, 11, 0, 1, 0, NULL};
@@ -170,9 +166,9 @@ static int loader_phase(void *ctx, double *sum, RtStatus *st) {
     int rc = rt_loader_next(l, images, labels, NULL, st);
     rt_loader_free(l);
     if (rc < 0) return -1;
-    *sum = 0;
-    for (int i = 0; i < B * S * S * 3; i++) *sum += images[i] * (1 + i % 5);
-    for (int i = 0; i < B; i++) *sum += labels[i] * 1e3;
+    res->value = 0;
+    for (int i = 0; i < B * S * S * 3; i++) res->value += images[i] * (1 + i % 5);
+    for (int i = 0; i < B; i++) res->value += labels[i] * 1e3;
     return 0;
 }
 
@@ -180,7 +176,7 @@ static int loader_phase(void *ctx, double *sum, RtStatus *st) {
 
 /* A lost record is the events writer's error (said once on stderr; the callers do not check
  * each record), a failure here; HDF5's own allocations are not counted. */
-static int logs_phase(void *ctx, double *sum, RtStatus *st) {
+static int logs_phase(void *ctx, AwResult *res, RtStatus *st) {
     const char *d = ctx;
     RtEvents *e = rt_events_open(d, 1234.5, st);
     if (!e) return -1;
@@ -206,50 +202,11 @@ static int logs_phase(void *ctx, double *sum, RtStatus *st) {
     int64_t n = 0;
     float *v = rc == 0 ? rt_stats_read_key(path, "loss", &n, st) : NULL;
     if (rc == 0 && !v) rc = -1;
-    *sum = v && n > 1 ? v[1] + (double)n : 0;
+    res->value = v && n > 1 ? v[1] + (double)n : 0;
     free(v);
     rt_stats_free(s);
     unlink(path);
     return rc;
-}
-
-/* ---- the walk --------------------------------------------------------------------------------- */
-
-static void walk(const Case *c) {
-    RtStatus st;
-    double want = NAN, got = NAN;
-    fn_alloc_fail_at(0);
-    st.msg[0] = 0;
-    if (!CHECK(c->run(c->ctx, &want, &st) == 0, "%s: a run without failures: %s", c->name, st.msg)) return;
-    int64_t total = fn_alloc_count();
-    int clean = 0, bad = 0, ok = 1;
-    const void *sites[512];
-    int n_sites = 0;
-    for (int64_t k = 1; ok; k += k < c->head || k >= total - c->tail ? 1 : c->stride) {
-        fn_alloc_fail_at(k);
-        st.msg[0] = 0;
-        int rc = c->run(c->ctx, &got, &st);
-        int64_t made = fn_alloc_count();
-        const void *site = fn_alloc_failed_site();
-        fn_alloc_fail_at(0);
-        int seen = !site;
-        for (int i = 0; i < n_sites && !seen; i++) seen = sites[i] == site;
-        if (!seen && n_sites < 512) sites[n_sites++] = site;
-        if (k > made) { /* no allocation failed: the run must have gone through */
-            ok = CHECK(rc == 0 && got == want, "%s: past the last allocation (%lld), the run succeeds (%g, got %g): %s",
-                       c->name, (long long)made, want, got, st.msg);
-            break;
-        }
-        if (rc == 0 || !st.msg[0]) {
-            if (bad++ < 5) CHECK(0, "%s: allocation %lld of %lld failed, yet the run %s", c->name, (long long)k,
-                                 (long long)made, rc == 0 ? "reported success" : "gave no message");
-        } else {
-            clean++;
-        }
-    }
-    printf("  %-34s %5lld allocations in a run, %5d made to fail in turn (from %3d call sites): %d clean errors, %d not\n",
-           c->name, (long long)total, clean + bad, n_sites, clean, bad);
-    CHECK(ok && bad == 0 && clean > 0, "%s: every allocation's failure is a clean error", c->name);
 }
 
 int main(void) {
@@ -278,17 +235,17 @@ int main(void) {
     RtStatus st;
     int have_ds = CHECK(rt_dataset_scan(data, &ds, &st) == 0, "the dataset scans: %s", st.msg);
 
-    const Case cases[] = {
-        {"checkpoint save, find, load", ckpt_phase, &ck, INT64_MAX, 0, 1},
-        {"schedule (40 entries)", schedule_phase, sched, INT64_MAX, 0, 1},
-        {"LFW pairs (6)", lfw_phase, &small, INT64_MAX, 0, 1},
-        {"LFW pairs (1,040)", lfw_phase, &big, 60, 80, 37},
-        {"dataset scan and split (3 x 20)", dataset_phase, data, INT64_MAX, 0, 1},
-        {"loader: one batch of 4", loader_phase, &ds, INT64_MAX, 0, 1},
-        {"events and stat.h5", logs_phase, dir, INT64_MAX, 0, 1},
+    const AwCase cases[] = { /* stride 0: every allocation */
+        {"checkpoint save, find, load", 34, ckpt_phase, &ck, 0, 0, 0, NULL, NULL},
+        {"schedule (40 entries)", 34, schedule_phase, sched, 0, 0, 0, NULL, NULL},
+        {"LFW pairs (6)", 34, lfw_phase, &small, 0, 0, 0, NULL, NULL},
+        {"LFW pairs (1,040)", 34, lfw_phase, &big, 60, 80, 37, NULL, NULL},
+        {"dataset scan and split (3 x 20)", 34, dataset_phase, data, 0, 0, 0, NULL, NULL},
+        {"loader: one batch of 4", 34, loader_phase, &ds, 0, 0, 0, NULL, NULL},
+        {"events and stat.h5", 34, logs_phase, dir, 0, 0, 0, NULL, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        if ((i > 0 || have_ckpt) && (cases[i].run != loader_phase || have_ds)) walk(&cases[i]);
+        if ((i > 0 || have_ckpt) && (cases[i].run != loader_phase || have_ds)) aw_walk(&cases[i], NULL);
     if (have_ds) rt_dataset_free(&ds);
 
     rt_vars_free(ck.vars);

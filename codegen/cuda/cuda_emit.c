@@ -373,9 +373,7 @@ typedef struct {
 /* The name of operand x of a member: a member's register, or an outside slot loaded once. */
 static void group_operand(GroupEmit *e, IrId x, char *out, size_t cap) {
     if (e->f->group_of[x] == e->gi) {
-        int k = 0;
-        while (e->f->members[e->f->start[e->gi] + k] != x) k++;
-        snprintf(out, cap, "m%d", k);
+        snprintf(out, cap, "m%d", pass_fuse_member(e->f, e->gi, x));
         return;
     }
     int sl = pass_fuse_slot(e->lay, x, 0);

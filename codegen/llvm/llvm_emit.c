@@ -66,9 +66,7 @@ typedef struct {
 /* The register holding operand x of a member: a member's own, or a load from its slot. */
 static void operand(Emit *e, IrId x, char *out, size_t cap) {
     if (e->f->group_of[x] == e->gi) {
-        int k = 0;
-        while (e->f->members[e->f->start[e->gi] + k] != x) k++;
-        snprintf(out, cap, "%%m%d", k);
+        snprintf(out, cap, "%%m%d", pass_fuse_member(e->f, e->gi, x));
         return;
     }
     int s = pass_fuse_slot(e->lay, x, 0);
