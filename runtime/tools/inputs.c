@@ -61,7 +61,7 @@ static int scan_flat(const char *dir, char ***names, int *n, int *n_dirs, RtStat
         else (*n)++;
     }
     closedir(d);
-    if (rc == 0) qsort(*names, (size_t)*n, sizeof **names, cmp_str);
+    if (rc == 0 && *n > 1) qsort(*names, (size_t)*n, sizeof **names, cmp_str);
     return rc;
 }
 
