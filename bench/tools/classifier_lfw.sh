@@ -4,13 +4,15 @@
 # fnrun classifier TRAIN and CLASSIFY; then scikit-learn's SVC(kernel='linear',
 # probability=True) fitted on the same embeddings (--save_embeddings) and asked the same, and
 # the two accuracies printed side by side (they must be equal).
-# Usage: bench/tools/classifier_lfw.sh [MODEL] [BUILD]   (MODEL: a checkpoint, run folder or
-#        artifact; default BUILD/inception_resnet_v1.fnc with its seeded weights)
+# Usage: bench/tools/classifier_lfw.sh [MODEL] [BUILD] [FLAGS...]   (MODEL: a checkpoint, run
+#        folder or artifact, default BUILD/inception_resnet_v1.fnc with its seeded weights;
+#        FLAGS go to both fnrun classifier runs, e.g. --use_fixed_image_standardization)
 # Needs ../shared/data/lfw and /usr/bin/python3 with scikit-learn (Debian python3-sklearn).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${2:-build}
 model=${1:-$build/inception_resnet_v1.fnc}
+shift $(($# < 2 ? $# : 2))
 lfw=../shared/data/lfw/lfw-deepfunneled
 [ -d "$lfw" ] || { echo "no $lfw"; exit 2; }
 work=$(mktemp -d)
@@ -21,7 +23,7 @@ for d in "$lfw"/*/; do
     [ "$n" -ge 40 ] && ln -s "$(cd "$d" && pwd)" "$work/people/$(basename "$d")"
 done
 echo "people with >= 40 images: $(ls "$work/people" | wc -l); model $model; $(lscpu | sed -n 's/^Model name: *//p')"
-flags=(--use_split_dataset --min_nrof_images_per_class 40 --nrof_train_images_per_class 35 --batch_size 100)
+flags=(--use_split_dataset --min_nrof_images_per_class 40 --nrof_train_images_per_class 35 --batch_size 100 "$@")
 "$build/fnrun" classifier TRAIN "$work/people" "$model" "$work/c.svm" "${flags[@]}" --save_embeddings "$work/train" \
     | grep -v "^ *[0-9]*  "
 "$build/fnrun" classifier CLASSIFY "$work/people" "$model" "$work/c.svm" "${flags[@]}" --save_embeddings "$work/test" \
