@@ -51,4 +51,32 @@ fn = [re.match(r'^ *[0-9]+  (.*): [0-9.]+$', l).group(1) for l in open(w + '/cla
 fn_pred = np.array([names.index(n) for n in fn])
 print('scikit-learn on fn\'s embeddings: Accuracy: %.3f; fn and scikit-learn predict alike on %d of %d'
       % ((pred == yte).mean(), (pred == fn_pred).sum(), len(yte)))
+# the fit itself: fn's libsvm model (the classifier file's middle) against scikit-learn's, by
+# their one-against-one decision values on the test embeddings
+lines = open(w + '/c.svm').read().split('\n')
+svm = lines[lines.index('libsvm') + 1:]
+head = {l.split()[0]: l.split()[1:] for l in svm[:svm.index('SV')]}
+k, rho, nr_sv = int(head['nr_class'][0]), np.array(head['rho'], float), np.array(head['nr_sv'], int)
+label = np.array(head['label'], int)
+rows = [l.split() for l in svm[svm.index('SV') + 1:] if l and not l.startswith('end')]
+coef = np.array([[float(v) for v in r[:k - 1]] for r in rows])
+sv = np.zeros((len(rows), xte.shape[1]))
+for i, r in enumerate(rows):
+    for t in r[k - 1:]:
+        j, v = t.split(':')
+        sv[i, int(j) - 1] = float(v)
+start = np.concatenate([[0], np.cumsum(nr_sv)])
+kern = xte @ sv.T
+dec, p = [], 0
+for i in range(k):
+    for j in range(i + 1, k):
+        si, sj = slice(start[i], start[i + 1]), slice(start[j], start[j + 1])
+        dec.append(kern[:, si] @ coef[si, j - 1] + kern[:, sj] @ coef[sj, i] - rho[p])
+        p += 1
+dec = np.array(dec).T
+m_ovo = SVC(kernel='linear', decision_function_shape='ovo').fit(xtr, ytr)
+order = list(label)  # libsvm's class order: first seen in training, as scikit-learn's sorted labels here
+sk = m_ovo.decision_function(xte)
+print('the fit: max |decision value fn - scikit-learn| %.2e (scale %.2f); label order %s'
+      % (abs(dec - sk).max(), abs(sk).max(), 'same' if order == sorted(order) else 'differs'))
 PY
