@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ir/alloc.h"
 #include "runtime/data/image.h"
@@ -62,8 +63,8 @@ int rt_align_inputs(const RtAlignInputsOpts *o, const RtInputs *in, RtAligned *a
     if (!m) return -1;
     RtProgress pr;
     rt_progress_start(&pr, log, "faces", in->n);
-    int rc = 0;
-    for (int i = 0; i < in->n && rc >= 0; i++) {
+    int rc = 0, i = 0;
+    for (; i < in->n && rc >= 0; i++) {
         rt_progress_update(&pr, i);
         if (o->stop && *o->stop) {
             rc = rt_fail(st, "stopped on request after aligning %d of %d images", i, in->n);
@@ -80,7 +81,14 @@ int rt_align_inputs(const RtAlignInputsOpts *o, const RtInputs *in, RtAligned *a
     rt_progress_end(&pr);
     rt_mtcnn_free(m);
     rt_artifact_free(&art);
-    if (rc < 0) rt_aligned_free(a);
+    if (rc < 0) { /* no crop left behind: those listed, and one written but not yet listed */
+        for (int j = 0; j <= i && j < in->n; j++) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%06d.png", o->work_dir, j);
+            unlink(path);
+        }
+        rt_aligned_free(a);
+    }
     return rc < 0 ? -1 : 0;
 }
 
