@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "cli/options.h"
+#include "runtime/tools/embed_files.h"
 
 extern volatile sig_atomic_t fnrun_stop_requested; /* set by SIGINT/SIGTERM */
 
@@ -26,6 +27,12 @@ int fnrun_import(int argc, char **argv); /* fnrun import SRC -o OUT.ckpt [flags]
 int fnrun_export(int argc, char **argv); /* fnrun export MODEL -o OUT.onnx [flags] */
 int fnrun_embed(int argc, char **argv);  /* fnrun embed MODEL INPUT... -o OUT [flags] */
 int fnrun_compare(int argc, char **argv); /* fnrun compare MODEL IMAGE IMAGE... [flags] */
+/* The face tools' shared set-up (fnrun_embed.c): the embedding defaults, compare.py's margin 44,
+ * the MTCNN nets beside fnrun and their weights from FN_MTCNN_WEIGHTS; and for --align a work
+ * folder for the crops (work[4096], made under TMPDIR, rmdir'ed by the caller) with the nets on
+ * b's CPU backend. */
+void fnrun_face_defaults(RtEmbedFilesOpts *e, RtAlignInputsOpts *al, int *seed, char *mtcnn_buf, size_t cap);
+int fnrun_align_setup(RtAlignInputsOpts *al, CliBackends *b, int image_size, char *work, RtStatus *st);
 /* fnrun classifier TRAIN|CLASSIFY DATA_DIR MODEL CLASSIFIER_FILE [flags] */
 int fnrun_classifier(int argc, char **argv);
 

@@ -3,7 +3,6 @@
  * printed as compare.py prints them (the images, then the matrix), or as TSV or JSON for
  * scripts (--format). An image without a face or unreadable is named and left out, as
  * compare.py removes it. What this is not: a threshold or a verdict on who is who. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,13 +117,7 @@ static int run(CompareArgs *a, const char **pos, int n_pos) {
     RtEmbeddings e = {0};
     RtStatus st;
     CliBackends b;
-    char work[4096];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(work, sizeof work, "%s/fn-compare-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(work)) {
-        fprintf(stderr, "fnrun compare: cannot make a folder for the aligned faces: %s\n", strerror(errno));
-        return 1;
-    }
+    char work[4096] = "";
     int backends = 0, rc = 1;
     for (int i = 1; i < n_pos; i++) /* files only: compare.py takes images */
         if (rt_is_dir(pos[i]) ? rt_fail(&st, "%s: a folder; compare takes image files", pos[i])
@@ -136,10 +129,8 @@ static int run(CompareArgs *a, const char **pos, int n_pos) {
     a->e.seed = (uint64_t)a->seed;
     a->e.backend = b.chosen;
     a->e.batch_size = in.n < 100 ? in.n : 100;
-    a->e.stop = a->al.stop = &fnrun_stop_requested;
-    a->al.backend = &b.cpu;
-    a->al.image_size = a->e.image_size;
-    a->al.work_dir = work;
+    a->e.stop = &fnrun_stop_requested;
+    if (fnrun_align_setup(&a->al, &b, a->e.image_size, work, &st) < 0) goto fail;
     if (rt_embed_inputs(&a->e, &a->al, &in, &e, &st) < 0) goto fail;
     if (!strcmp(a->format, "json")) print_json(&in, &e);
     else if (!strcmp(a->format, "tsv")) print_tsv(&in, &e);
@@ -149,7 +140,7 @@ static int run(CompareArgs *a, const char **pos, int n_pos) {
 fail:
     fprintf(stderr, "fnrun compare: %s\n", st.msg);
 done:
-    rmdir(work);
+    if (work[0]) rmdir(work);
     if (backends) cli_backends_close(&b);
     rt_embeddings_free(&e);
     rt_inputs_free(&in);
@@ -159,13 +150,9 @@ done:
 int fnrun_compare(int argc, char **argv) {
     CompareArgs a;
     memset(&a, 0, sizeof a);
-    rt_embed_files_defaults(&a.e);
-    a.seed = (int)a.e.seed;
+    fnrun_face_defaults(&a.e, &a.al, &a.seed, a.mtcnn_buf, sizeof a.mtcnn_buf);
     a.device = "cpu";
     a.format = "text";
-    a.al.margin = 44; /* compare.py's */
-    a.al.mtcnn_model = fnrun_beside_exe("mtcnn.fnc", a.mtcnn_buf, sizeof a.mtcnn_buf);
-    a.al.mtcnn_weights = getenv("FN_MTCNN_WEIGHTS");
     const char **pos = calloc((size_t)argc, sizeof *pos);
     int n_pos = 0, r = pos ? parse(argc, argv, &a, pos, &n_pos) : -1;
     int rc = r ? (r < 0 ? 2 : 0) : run(&a, pos, n_pos);

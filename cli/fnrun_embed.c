@@ -59,18 +59,26 @@ static int parse(int argc, char **argv, EmbedArgs *a, const char **pos, int *n_p
     return why ? -1 : 0;
 }
 
-/* --align's work folder for the crops (removed after: rmdir) and the nets' backend */
-static int align_opts(EmbedArgs *a, CliBackends *b, char *work, RtStatus *st) {
+void fnrun_face_defaults(RtEmbedFilesOpts *e, RtAlignInputsOpts *al, int *seed, char *mtcnn_buf, size_t cap) {
+    rt_embed_files_defaults(e);
+    *seed = (int)e->seed;
+    memset(al, 0, sizeof *al);
+    al->margin = 44; /* compare.py's */
+    al->mtcnn_model = fnrun_beside_exe("mtcnn.fnc", mtcnn_buf, cap);
+    al->mtcnn_weights = getenv("FN_MTCNN_WEIGHTS");
+}
+
+int fnrun_align_setup(RtAlignInputsOpts *al, CliBackends *b, int image_size, char *work, RtStatus *st) {
     const char *tmp = getenv("TMPDIR");
-    snprintf(work, 4096, "%s/fn-embed-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(work, 4096, "%s/fn-faces-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(work)) {
         work[0] = 0;
         return rt_fail(st, "cannot make a folder for the aligned faces: %s", strerror(errno));
     }
-    a->al.backend = &b->cpu; /* per-image nets */
-    a->al.image_size = a->e.image_size;
-    a->al.work_dir = work;
-    a->al.stop = &fnrun_stop_requested;
+    al->backend = &b->cpu; /* per-image nets */
+    al->image_size = image_size;
+    al->work_dir = work;
+    al->stop = &fnrun_stop_requested;
     return 0;
 }
 
@@ -97,7 +105,7 @@ static int run(EmbedArgs *a, const char **pos, int n_pos) {
     a->e.progress = stderr;
     a->e.stop = &fnrun_stop_requested;
     double t0 = rt_now();
-    if (a->align && align_opts(a, &b, work, &st) < 0) goto fail;
+    if (a->align && fnrun_align_setup(&a->al, &b, a->e.image_size, work, &st) < 0) goto fail;
     if (rt_embed_inputs(&a->e, a->align ? &a->al : NULL, &in, &e, &st) < 0) goto fail;
     if (rt_embeddings_save(a->out, &in, &e, &st) < 0) goto fail;
     report(a, &in, &e, rt_now() - t0);
@@ -116,12 +124,8 @@ done:
 int fnrun_embed(int argc, char **argv) {
     EmbedArgs a;
     memset(&a, 0, sizeof a);
-    rt_embed_files_defaults(&a.e);
-    a.seed = (int)a.e.seed;
+    fnrun_face_defaults(&a.e, &a.al, &a.seed, a.mtcnn_buf, sizeof a.mtcnn_buf);
     a.device = "cpu";
-    a.al.margin = 44; /* compare.py's */
-    a.al.mtcnn_model = fnrun_beside_exe("mtcnn.fnc", a.mtcnn_buf, sizeof a.mtcnn_buf);
-    a.al.mtcnn_weights = getenv("FN_MTCNN_WEIGHTS");
     const char **pos = calloc((size_t)argc, sizeof *pos);
     int n_pos = 0, r = pos ? parse(argc, argv, &a, pos, &n_pos) : -1;
     int rc = r ? (r < 0 ? 2 : 0) : run(&a, pos, n_pos);
