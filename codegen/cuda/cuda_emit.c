@@ -1,11 +1,10 @@
 /* See cuda_emit.h. The pointwise kernels' expressions are ir/pointwise.def's text (cuda_expr).
- * Text and tables grow through ir/alloc.h; a failed allocation is sticky (Text.oom, Builder.oom):
+ * FnText and tables grow through ir/alloc.h; a failed allocation is sticky (FnText.oom, Builder.oom):
  * the emitter writes nothing more and the module fails as a whole with "out of memory". */
 #include "codegen/cuda/cuda_emit.h"
 
 #include <ctype.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,40 +12,11 @@
 
 #include "codegen/cuda/cuda_kernels.h"
 #include "ir/alloc.h"
-
-/* ---- a growing text buffer with printf-style appends --------------------------------------- */
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom; /* an append found no memory: the text is incomplete, and stays as it is */
-} Text;
-
-static void text_printf(Text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void text_printf(Text *t, const char *fmt, ...) {
-    va_list ap;
-    while (!t->oom) {
-        va_start(ap, fmt);
-        int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) return;
-        if (t->s && t->len + (size_t)n < t->cap) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = (t->cap + (size_t)n + 1) * 2;
-        char *s = fn_realloc(t->s, cap);
-        if (!s) {
-            t->oom = 1;
-            return;
-        }
-        t->s = s;
-        t->cap = cap;
-    }
-}
+#include "ir/text.h"
 
 /* ---- the module being built: each kernel once, in first-use order ------------------------- */
 typedef struct {
-    Text src;
+    FnText src;
     char **names;
     int n, cap;
     const char **helped; /* the fixed kernels whose helpers (the text before the kernel) are in */
@@ -78,7 +48,7 @@ static int add_kernel(Builder *b, const char *name, const char *body) {
         b->cap = cap;
     }
     if (!(b->names[b->n] = fn_strdup(name))) return b->oom = 1, -1;
-    text_printf(&b->src, "\n%s", body);
+    fn_text_printf(&b->src, "\n%s", body);
     return b->n++;
 }
 
@@ -137,14 +107,14 @@ static int add_fixed_typed(Builder *b, const char *name, int half) {
     else snprintf(vname, sizeof vname, "%s", name);
     for (int i = 0; i < b->n; i++)
         if (!strcmp(b->names[i], vname)) return i;
-    Text body = {0};
+    FnText body = {0};
     if (uses && !helped(b, uses)) { /* another kernel's helpers, without that kernel */
         const char *u = fixed_text(uses, NULL);
-        text_printf(&b->src, "\n%.*s", (int)(kernel_start(u) - u), u);
+        fn_text_printf(&b->src, "\n%.*s", (int)(kernel_start(u) - u), u);
     }
-    if (!helped(b, name)) text_printf(&body, "%.*s", (int)(k - text), text);
+    if (!helped(b, name)) fn_text_printf(&body, "%.*s", (int)(k - text), text);
     /* the kernel (its text starts with KERNEL_LINE and the name), renamed, its marks replaced */
-    text_printf(&body, "%s%s", KERNEL_LINE, vname);
+    fn_text_printf(&body, "%s%s", KERNEL_LINE, vname);
     for (const char *p = k + strlen(KERNEL_LINE) + strlen(name);;) {
         const char *hit = NULL;
         int t = 0;
@@ -153,10 +123,10 @@ static int add_fixed_typed(Builder *b, const char *name, int half) {
             if (h && (!hit || h < hit)) hit = h, t = q;
         }
         if (!hit) {
-            text_printf(&body, "%s", p);
+            fn_text_printf(&body, "%s", p);
             break;
         }
-        text_printf(&body, "%.*s%s", (int)(hit - p), p, half >> t & 1 ? "fn_bf16" : "float");
+        fn_text_printf(&body, "%.*s%s", (int)(hit - p), p, half >> t & 1 ? "fn_bf16" : "float");
         p = hit + strlen(type_mark[t]);
     }
     int r = body.oom ? (b->oom = 1, -1) : add_kernel(b, vname, body.s);
@@ -367,7 +337,7 @@ typedef struct {
                 into o%d[e]) */
     int guard; /* suffix loads before the loop only where the column j < len */
     char loaded[PASS_MAX_SLOTS];
-    Text *t;
+    FnText *t;
 } GroupEmit;
 
 /* The name of operand x of a member: a member's register, or an outside slot loaded once. */
@@ -380,7 +350,7 @@ static void group_operand(GroupEmit *e, IrId x, char *out, size_t cap) {
     if (!e->loaded[sl]) {
         e->loaded[sl] = 1;
         int kind = e->lay->slot_kind[sl];
-        text_printf(e->t, "        float l%d = p%d[%s];\n", sl, sl,
+        fn_text_printf(e->t, "        float l%d = p%d[%s];\n", sl, sl,
                     kind == PASS_SLOT_FULL ? "i" : kind == PASS_SLOT_SUFFIX ? "j" : "0");
     }
     snprintf(out, cap, "l%d", sl);
@@ -392,8 +362,8 @@ static void hoist_loads(GroupEmit *e, int kind) {
     for (int s = 0; s < e->lay->n_slots; s++) {
         int k = e->lay->slot_kind[s];
         if (k != PASS_SLOT_SCALAR && !(k == PASS_SLOT_SUFFIX && kind == PASS_SLOT_SUFFIX)) continue;
-        if (k == PASS_SLOT_SUFFIX && e->guard) text_printf(e->t, "    float l%d = j < len ? (float)p%d[j] : 0.f;\n", s, s);
-        else text_printf(e->t, "    float l%d = p%d[%s];\n", s, s, k == PASS_SLOT_SUFFIX ? "j" : "0");
+        if (k == PASS_SLOT_SUFFIX && e->guard) fn_text_printf(e->t, "    float l%d = j < len ? (float)p%d[j] : 0.f;\n", s, s);
+        else fn_text_printf(e->t, "    float l%d = p%d[%s];\n", s, s, k == PASS_SLOT_SUFFIX ? "j" : "0");
         e->loaded[s] = 1;
     }
 }
@@ -406,7 +376,7 @@ static void load_operands(GroupEmit *e) {
     for (int s = 0; s < e->lay->n_slots; s++) {
         int k = e->lay->slot_kind[s];
         if (e->loaded[s] || (k != PASS_SLOT_FULL && k != PASS_SLOT_SUFFIX)) continue;
-        text_printf(e->t, "        float l%d = p%d[%s];\n", s, s, k == PASS_SLOT_FULL ? "i" : "j");
+        fn_text_printf(e->t, "        float l%d = p%d[%s];\n", s, s, k == PASS_SLOT_FULL ? "i" : "j");
         e->loaded[s] = 1;
     }
 }
@@ -418,7 +388,7 @@ static int group_member(GroupEmit *e, int k) {
     group_operand(e, nd->in[0], a, sizeof a);
     if (nd->n_in > 1) group_operand(e, nd->in[1], b, sizeof b);
     if (nd->op == IR_OP_SUM) {
-        text_printf(e->t, "        t%d += %s;\n", k, a);
+        fn_text_printf(e->t, "        t%d += %s;\n", k, a);
         return 0;
     }
     int arity;
@@ -430,13 +400,13 @@ static int group_member(GroupEmit *e, int k) {
             sc = nd->attr.u.reduce.mean ? (double)((float)e->numel[nd->in[0]] / (float)e->numel[id]) : 1;
         int uses_f = ir_op_info[nd->op].attr == IR_ATTR_SCALAR || nd->op == IR_OP_BCAST;
         float_lit(f, sizeof f, sc);
-        if (uses_f) text_printf(e->t, "        float m%d; { float v = %s, f = %s; m%d = %s; }\n", k, a, f, k, expr);
-        else text_printf(e->t, "        float m%d; { float v = %s; m%d = %s; }\n", k, a, k, expr);
+        if (uses_f) fn_text_printf(e->t, "        float m%d; { float v = %s, f = %s; m%d = %s; }\n", k, a, f, k, expr);
+        else fn_text_printf(e->t, "        float m%d; { float v = %s; m%d = %s; }\n", k, a, k, expr);
     } else {
-        text_printf(e->t, "        float m%d; { float x = %s, z = %s; m%d = %s; }\n", k, a, b, k, expr);
+        fn_text_printf(e->t, "        float m%d; { float x = %s, z = %s; m%d = %s; }\n", k, a, b, k, expr);
     }
     int os = pass_fuse_slot(e->lay, id, 1);
-    if (os >= 0) text_printf(e->t, e->vec > 1 ? "        o%d[e] = m%d;\n" : "        p%d[i] = m%d;\n", os, k);
+    if (os >= 0) fn_text_printf(e->t, e->vec > 1 ? "        o%d[e] = m%d;\n" : "        p%d[i] = m%d;\n", os, k);
     return 0;
 }
 
@@ -448,7 +418,7 @@ static int slot_half(const PassFuseLayout *lay, const size_t *esize, int s) {
 /* Group gi's kernel text, named `name`, into t (see CuGroup); -1 if it cannot be written. The
  * operands and values of 2 bytes an element (esize) are bfloat16. */
 static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, const size_t *esize,
-                        const char *name, CuGroup *cg, Text *t) {
+                        const char *name, CuGroup *cg, FnText *t) {
     const IrId *mem = f->members + f->start[gi];
     const int nm = f->start[gi + 1] - f->start[gi];
     if (pass_fuse_layout(g, f, gi, numel, &cg->lay) < 0) return -1;
@@ -465,23 +435,23 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
     /* four values a thread where every operand and result steps along whole vectors */
     int64_t n = numel[pass_fuse_domain(g, f, gi)];
     cg->vec = !cg->sums && n % 4 == 0 && (!suffix || lay->inner % 4 == 0) ? 4 : 1;
-    text_printf(t, "/* %d nodes, ending %s; %d pointers%s */\n", nm, ir_op_info[g->nodes[mem[nm - 1]].op].name,
+    fn_text_printf(t, "/* %d nodes, ending %s; %d pointers%s */\n", nm, ir_op_info[g->nodes[mem[nm - 1]].op].name,
                 lay->n_slots, cg->sums ? "; partial sums" : cg->vec > 1 ? "; 4 values a thread" : "");
-    text_printf(t, "extern \"C\" __global__ void %s(fn_i64 n, fn_i64 len%s", name, cg->sums ? ", fn_i64 chunk" : "");
+    fn_text_printf(t, "extern \"C\" __global__ void %s(fn_i64 n, fn_i64 len%s", name, cg->sums ? ", fn_i64 chunk" : "");
     for (int s = 0; s < lay->n_slots; s++)
-        text_printf(t, ", %s *p%d", slot_half(lay, esize, s) ? "fn_bf16" : "float", s);
-    if (cg->sums) text_printf(t, ", unsigned *tickets, FnSums fin, int n_fin");
-    text_printf(t, ") {\n");
+        fn_text_printf(t, ", %s *p%d", slot_half(lay, esize, s) ? "fn_bf16" : "float", s);
+    if (cg->sums) fn_text_printf(t, ", unsigned *tickets, FnSums fin, int n_fin");
+    fn_text_printf(t, ") {\n");
     GroupEmit e = {.g = g, .f = f, .numel = numel, .lay = lay, .gi = gi, .vec = cg->vec, .t = t};
     if (cg->sums) {
         /* the rows end where column j does (r * len + j < n), so that the loop has no exit
          * inside and unrolls: several loads in flight per thread, the sums' order unchanged */
-        text_printf(t, "    fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r = (fn_i64)blockIdx.y * chunk + threadIdx.y;\n"
+        fn_text_printf(t, "    fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r = (fn_i64)blockIdx.y * chunk + threadIdx.y;\n"
                        "    fn_i64 r1 = ((fn_i64)blockIdx.y + 1) * chunk, rn = (n - j + len - 1) / len;\n"
                        "    if (r1 > rn) r1 = rn;\n"
                        "    if (j >= len) r1 = r; /* no column here: only the finishing below */\n");
         for (int k = 0; k < nm; k++)
-            if (g->nodes[mem[k]].op == IR_OP_SUM) text_printf(t, "    float t%d = 0.f;\n", k);
+            if (g->nodes[mem[k]].op == IR_OP_SUM) fn_text_printf(t, "    float t%d = 0.f;\n", k);
         e.guard = 1;
         hoist_loads(&e, PASS_SLOT_SUFFIX);
         e.guard = 0;
@@ -489,56 +459,56 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
            flight as with float32's 4 */
         int half = 0;
         for (int s = 0; s < lay->n_slots; s++) half |= slot_half(lay, esize, s);
-        text_printf(t, "#pragma unroll %d\n"
+        fn_text_printf(t, "#pragma unroll %d\n"
                        "    for (; r < r1; r += 8) {\n"
                        "        fn_i64 i = r * len + j;\n", half ? 8 : 4);
         load_operands(&e);
     } else if (cg->vec > 1) {
         hoist_loads(&e, PASS_SLOT_SCALAR);
         if (suffix) /* the column of the thread's first value, stepped along with it */
-            text_printf(t, "    fn_i64 j = fn_mod(((fn_i64)blockIdx.x * blockDim.x + threadIdx.x) * 4, len);\n"
+            fn_text_printf(t, "    fn_i64 j = fn_mod(((fn_i64)blockIdx.x * blockDim.x + threadIdx.x) * 4, len);\n"
                            "    fn_i64 jstep = fn_mod((fn_i64)gridDim.x * blockDim.x * 4, len);\n");
-        text_printf(t, "    FN_LOOP(q, n / 4) {\n"
+        fn_text_printf(t, "    FN_LOOP(q, n / 4) {\n"
                        "        fn_i64 i = q * 4;\n");
         for (int s = 0; s < lay->n_slots; s++) {
             int k = lay->slot_kind[s];
             if (k == PASS_SLOT_FULL || k == PASS_SLOT_SUFFIX)
-                text_printf(t, "        float v%d[4];\n        fn_load4(p%d + %s, v%d);\n", s, s, k == PASS_SLOT_FULL ? "i" : "j", s);
-            else if (k == PASS_SLOT_OUT) text_printf(t, "        float o%d[4];\n", s);
+                fn_text_printf(t, "        float v%d[4];\n        fn_load4(p%d + %s, v%d);\n", s, s, k == PASS_SLOT_FULL ? "i" : "j", s);
+            else if (k == PASS_SLOT_OUT) fn_text_printf(t, "        float o%d[4];\n", s);
         }
-        text_printf(t, "#pragma unroll\n"
+        fn_text_printf(t, "#pragma unroll\n"
                        "        for (int e = 0; e < 4; e++) {\n");
         for (int s = 0; s < lay->n_slots; s++)
             if (lay->slot_kind[s] == PASS_SLOT_FULL || lay->slot_kind[s] == PASS_SLOT_SUFFIX) {
-                text_printf(t, "        float l%d = v%d[e];\n", s, s);
+                fn_text_printf(t, "        float l%d = v%d[e];\n", s, s);
                 e.loaded[s] = 1;
             }
     } else {
         hoist_loads(&e, PASS_SLOT_SCALAR);
         if (suffix) /* the column of i, stepped along with it: one division a thread, not one a value */
-            text_printf(t, "    fn_i64 j = fn_mod((fn_i64)blockIdx.x * blockDim.x + threadIdx.x, len);\n"
+            fn_text_printf(t, "    fn_i64 j = fn_mod((fn_i64)blockIdx.x * blockDim.x + threadIdx.x, len);\n"
                            "    fn_i64 jstep = fn_mod((fn_i64)gridDim.x * blockDim.x, len);\n");
-        text_printf(t, "    FN_LOOP(i, n) {\n");
+        fn_text_printf(t, "    FN_LOOP(i, n) {\n");
         load_operands(&e);
     }
     for (int k = 0; k < nm; k++)
         if (group_member(&e, k) < 0) return -1;
     if (cg->vec > 1) {
-        text_printf(t, "        }\n");
+        fn_text_printf(t, "        }\n");
         for (int s = 0; s < lay->n_slots; s++)
-            if (lay->slot_kind[s] == PASS_SLOT_OUT) text_printf(t, "        fn_store4(p%d + i, o%d);\n", s, s);
+            if (lay->slot_kind[s] == PASS_SLOT_OUT) fn_text_printf(t, "        fn_store4(p%d + i, o%d);\n", s, s);
     }
-    if (!cg->sums && suffix) text_printf(t, "        if ((j += jstep) >= len) j -= len;\n");
-    text_printf(t, "    }\n");
+    if (!cg->sums && suffix) fn_text_printf(t, "        if ((j += jstep) >= len) j -= len;\n");
+    fn_text_printf(t, "    }\n");
     if (cg->sums) {
-        text_printf(t, "    fn_i64 q = ((fn_i64)blockIdx.y * 8 + threadIdx.y) * len + j;\n"
+        fn_text_printf(t, "    fn_i64 q = ((fn_i64)blockIdx.y * 8 + threadIdx.y) * len + j;\n"
                        "    if (j < len) {\n");
         for (int k = 0; k < nm; k++)
-            if (g->nodes[mem[k]].op == IR_OP_SUM) text_printf(t, "        p%d[q] = t%d;\n", pass_fuse_slot(lay, mem[k], 1), k);
-        text_printf(t, "    }\n"
+            if (g->nodes[mem[k]].op == IR_OP_SUM) fn_text_printf(t, "        p%d[q] = t%d;\n", pass_fuse_slot(lay, mem[k], 1), k);
+        fn_text_printf(t, "    }\n"
                        "    if (n_fin) fn_finish_sums(tickets, fin, n_fin);\n");
     }
-    text_printf(t, "}\n");
+    fn_text_printf(t, "}\n");
     return 0;
 }
 
@@ -547,7 +517,7 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
 #define GROUP_NAME "FN_GROUP_NAME"
 static int add_group(Builder *b, const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, CuGroup *cg,
                      char ***bodies, int *n_bodies, int **body_kernel) {
-    Text body = {0};
+    FnText body = {0};
     if (group_kernel(g, f, gi, numel, b->esize, GROUP_NAME, cg, &body) < 0 || body.oom) {
         b->oom |= body.oom;
         free(body.s);
@@ -562,8 +532,8 @@ static int add_group(Builder *b, const IrGraph *g, const PassFusion *f, int gi, 
     char name[32];
     snprintf(name, sizeof name, "fn_f%d", *n_bodies);
     const char *at = strstr(body.s, GROUP_NAME); /* the text once more, with its name */
-    Text named = {0};
-    text_printf(&named, "%.*s%s%s", (int)(at - body.s), body.s, name, at + strlen(GROUP_NAME));
+    FnText named = {0};
+    fn_text_printf(&named, "%.*s%s%s", (int)(at - body.s), body.s, name, at + strlen(GROUP_NAME));
     char **bs = named.oom ? NULL : fn_realloc(*bodies, (size_t)(*n_bodies + 1) * sizeof *bs);
     if (bs) *bodies = bs;
     int *bk = bs ? fn_realloc(*body_kernel, (size_t)(*n_bodies + 1) * sizeof *bk) : NULL;
@@ -587,7 +557,7 @@ static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *num
     Builder b = {.esize = esize};
     char **bodies = NULL;
     int n_bodies = 0, *body_kernel = NULL;
-    text_printf(&b.src, "%s", cu_prelude);
+    fn_text_printf(&b.src, "%s", cu_prelude);
     m->plan = fn_calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *m->plan);
     m->n_plan = g->n_nodes;
     if (f && f->n_groups) {
@@ -714,7 +684,7 @@ int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, c
 
 char *cu_emit_catalogue(int *n_kernels) {
     Builder b = {0};
-    text_printf(&b.src, "%s", cu_prelude);
+    fn_text_printf(&b.src, "%s", cu_prelude);
     for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++) add_unary(&b, i);
     for (size_t i = 0; i < sizeof binary / sizeof binary[0]; i++)
         for (int l = 0; l < LAYOUTS; l++) add_binary(&b, i, l);

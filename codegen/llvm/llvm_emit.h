@@ -20,15 +20,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ir/text.h"
 #include "passes/passes.h"
 
-/* A growing text; oom: an append found no memory (through ir/alloc.h), so the text is
- * incomplete and nothing more is written to it. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;
-} LlText;
+/* The module's text (ir/text.h); oom: an append found no memory, so the text is incomplete
+ * and nothing more is written to it. */
+typedef FnText LlText;
 
 /* Appends group gi's kernel, named `name`, to t and fills its layout. numel: every node's
  * element count at the bound sizes; prec: 4 (float) or 8 (double); index: the kernel's number
