@@ -112,7 +112,7 @@ static int plan_per_image(const IrGraph *g, const int64_t *sym0, int run_effects
         ok = rt_plan_build(&p, g, sym, NULL, 0, run_effects, 4, fuse, &st) == 0;
         for (int b = 0; ok && !p.block_off && b < p.n_blocks; b++) total[k] += (double)p.block_bytes[b];
         if (ok && p.block_off) total[k] += (double)p.slab_bytes;
-        if (ok) total[k] += (double)rt_cpu_scratch(&p, fuse, CPU_PATHS_ALL, 4) * 4, rt_plan_free(&p);
+        if (ok) total[k] += (double)rt_cpu_scratch(&p, fuse, CPU_PATHS_ALL, 4, fn_cpus_available()) * 4, rt_plan_free(&p);
     }
     free(sym);
     *per_image = (total[1] - total[0]) / 16;

@@ -45,11 +45,16 @@ static int below(const char *cmd, const char *const *names, const int *values, c
     return 0;
 }
 
-int fnrun_backends(const char *cmd, const char *device, double memory_fraction, int verbose, const char *what,
-                   FILE *log, CliBackends *b) {
+int fnrun_backends(const char *cmd, const char *device, int threads, double memory_fraction, int verbose,
+                   const char *what, FILE *log, CliBackends *b) {
     RtOptions opt;
     cli_options_from_env(&opt);
     opt.gpu_memory_fraction = memory_fraction;
+    if (threads < 0 || threads > 1024) {
+        fprintf(stderr, "%s: --threads must be 1..1024 (0: the CPUs this process may use)\n", cmd);
+        return -1;
+    }
+    if (threads) opt.threads = threads;
     if (verbose) {
         fprintf(log, "Options:\n");
         rt_options_print(&opt, log);
@@ -86,7 +91,7 @@ typedef struct {
     RtTrainOpts o;
     const char *data_dir, *device, *model_def, *filter_filename;
     double gpu_memory_fraction, filter_percentile, min_nrof_val;
-    int verbose, seed, filter_min_nrof_images_per_class;
+    int verbose, seed, filter_min_nrof_images_per_class, threads;
 } TrainArgs;
 
 #define TRAIN_MAX_FLAGS 64
@@ -100,6 +105,7 @@ static int train_flags(TrainArgs *a, FlagSpec *specs) {
         {"models_base_dir", FLAG_STR, &o->models_base_dir, "checkpoints go to a timestamped subfolder of it"},
         {"device", FLAG_STR, &a->device, "where the training step runs: cpu, gpu, or auto (the GPU if there is one)"},
         {"gpu_memory_fraction", FLAG_REAL, &a->gpu_memory_fraction, "of the free GPU memory the step may take"},
+        {"threads", FLAG_INT, &a->threads, "CPU threads (default: the CPUs this process may use; FN_THREADS)"},
         {"pretrained_model", FLAG_STR, &o->pretrained_model, "checkpoint whose weights are restored by name and shape"},
         {"resume", FLAG_STR, &o->resume, "a run's model directory: continue it from its last checkpoint"},
         {"data_dir", FLAG_STR, &a->data_dir, "class-per-folder training images (A:B:... for a union)"},
@@ -197,7 +203,7 @@ static int run_train(TrainArgs *a, const FlagSpec *specs, int n_specs, int argc,
     o->resume = cli_path(o->resume, resume, sizeof resume);
     CliBackends b;
     RtStatus st;
-    int rc = fnrun_backends("fnrun train", a->device, a->gpu_memory_fraction, a->verbose,
+    int rc = fnrun_backends("fnrun train", a->device, a->threads, a->gpu_memory_fraction, a->verbose,
                             "training, validation and LFW", stdout, &b);
     if (rc == 0) {
         o->backend = b.chosen;
@@ -235,7 +241,7 @@ static int cmd_train(int argc, char **argv) {
 static int cmd_validate(int argc, char **argv) {
     RtValidateOpts o;
     rt_validate_defaults(&o);
-    int seed = (int)o.seed, verbose = 0;
+    int seed = (int)o.seed, verbose = 0, threads = 0;
     const char *device = "cpu";
     const FlagSpec specs[] = {
         {"lfw_pairs", FLAG_STR, &o.lfw_pairs, "LFW pairs file"},
@@ -252,6 +258,7 @@ static int cmd_validate(int argc, char **argv) {
         {"seed", FLAG_INT, &seed, "initialises an artifact alone"},
         {"nrof_preprocess_threads", FLAG_INT, &o.nrof_preprocess_threads, "decoding threads"},
         {"device", FLAG_STR, &device, "where the forward passes run: cpu, gpu, or auto (the GPU if there is one)"},
+        {"threads", FLAG_INT, &threads, "CPU threads (default: the CPUs this process may use; FN_THREADS)"},
         {"verbose", FLAG_BOOL, &verbose, "print the runtime's options (fusion, LLVM, GPU) first"},
     };
     const char *pos[2];
@@ -282,7 +289,7 @@ static int cmd_validate(int argc, char **argv) {
     o.seed = (uint64_t)seed;
     o.stop = &fnrun_stop_requested;
     CliBackends b;
-    if (fnrun_backends("fnrun validate", device, 1.0, verbose, "LFW", stdout, &b) < 0) return 1;
+    if (fnrun_backends("fnrun validate", device, threads, 1.0, verbose, "LFW", stdout, &b) < 0) return 1;
     o.backend = b.chosen;
     RtStatus st;
     int rc = rt_validate(&o, &st);

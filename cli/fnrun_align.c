@@ -56,14 +56,18 @@ int fnrun_align(int argc, char **argv) {
     char out[4096];
     o.output_dir = cli_path(pos[1], out, sizeof out);
     RtBackend cpu;
-    cli_backend_cpu(&cpu);
+    RtStatus st;
+    if (cli_backend_cpu(&cpu, 1, &st) < 0) { /* one thread each: the workers are the parallelism */
+        fprintf(stderr, "fnrun align: %s\n", st.msg);
+        return 1;
+    }
     o.backend = &cpu;
     o.command_line = flags_join(argc, argv);
     o.stop = &fnrun_stop_requested;
     RtAlignTotals t;
-    RtStatus st;
     int rc = rt_align(&o, &t, &st);
     free((char *)o.command_line);
+    rt_backend_close(&cpu);
     if (rc < 0) {
         fprintf(stderr, "fnrun align: %s\n", st.msg);
         return 1;
@@ -217,13 +221,19 @@ int fnrun_detect(int argc, char **argv) {
     }
     if (check_weights("fnrun detect", weights) < 0) return 2;
     RtBackend cpu;
-    cli_backend_cpu(&cpu);
+    RtStatus st;
+    if (cli_backend_cpu(&cpu, 1, &st) < 0) { /* small GEMMs: a second thread costs more than it gives */
+        fprintf(stderr, "fnrun detect: %s\n", st.msg);
+        return 1;
+    }
     char dir[4096];
     annotate = cli_path(annotate, dir, sizeof dir);
-    rt_blas_threads(1); /* small GEMMs: a second BLAS thread costs more than it gives */
     RtArtifact art;
     RtMtcnn *m = detect_open(&cpu, model, weights, annotate, &art);
-    if (!m) return 1;
+    if (!m) {
+        rt_backend_close(&cpu);
+        return 1;
+    }
     Detect d = {m, &p, annotate, annotate ? malloc((size_t)n_pos * sizeof *d.taken) : NULL, 0, 0, 0, 0};
     printf("# image\tface\tx1\ty1\tx2\ty2\tscore\tleft_eye_x\tleft_eye_y\tright_eye_x\tright_eye_y\tnose_x\tnose_y"
            "\tmouth_left_x\tmouth_left_y\tmouth_right_x\tmouth_right_y\n");
@@ -238,5 +248,6 @@ int fnrun_detect(int argc, char **argv) {
     free(d.taken);
     rt_mtcnn_free(m);
     rt_artifact_free(&art);
+    rt_backend_close(&cpu);
     return d.rc;
 }

@@ -19,7 +19,7 @@
 typedef struct {
     RtEmbedFilesOpts e;
     const char *mode, *data_dir, *model, *file, *device, *test_data_dir, *save_embeddings;
-    int use_split_dataset, seed, min_nrof_images_per_class, nrof_train_images_per_class;
+    int use_split_dataset, seed, min_nrof_images_per_class, nrof_train_images_per_class, threads;
 } ClsArgs;
 
 static int parse(int argc, char **argv, ClsArgs *a) {
@@ -40,6 +40,7 @@ static int parse(int argc, char **argv, ClsArgs *a) {
         {"embedding_size", FLAG_INT, &a->e.embedding_size, "for an artifact alone (a checkpoint knows its own)"},
         {"nrof_preprocess_threads", FLAG_INT, &a->e.threads, "decoding threads"},
         {"device", FLAG_STR, &a->device, "where the embeddings are computed: cpu, gpu, or auto"},
+        {"threads", FLAG_INT, &a->threads, "CPU threads (default: the CPUs this process may use; FN_THREADS)"},
         {"save_embeddings", FLAG_STR, &a->save_embeddings,
          "OUT: also write the images' embeddings as OUT.npy and OUT.tsv (path, class), as fnrun embed"},
     };
@@ -195,7 +196,7 @@ static int run(ClsArgs *a) {
     if (!is_train && (!(to = fn_malloc((size_t)c.n * sizeof *to)) ? rt_fail(&st, "out of memory")
                                                                     : match_classes(m, &c, to, &st)) < 0)
         goto out; /* a class it never saw: before the work */
-    if (fnrun_backends("fnrun classifier", a->device, 1.0, 0, "the embeddings", stdout, &b) < 0) {
+    if (fnrun_backends("fnrun classifier", a->device, a->threads, 1.0, 0, "the embeddings", stdout, &b) < 0) {
         rc = -2;
         goto out;
     }

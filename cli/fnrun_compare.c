@@ -18,7 +18,7 @@ typedef struct {
     RtEmbedFilesOpts e;
     RtAlignInputsOpts al;
     const char *device, *format;
-    int seed;
+    int seed, threads;
     char mtcnn_buf[4096];
 } CompareArgs;
 
@@ -34,6 +34,7 @@ static int parse(int argc, char **argv, CompareArgs *a, const char **pos, int *n
         {"mtcnn_model", FLAG_STR, &a->al.mtcnn_model, "the nets' artifact, built beside fnrun"},
         {"mtcnn_weights", FLAG_STR, &a->al.mtcnn_weights, "folder of det1-3.npy (default $FN_MTCNN_WEIGHTS)"},
         {"device", FLAG_STR, &a->device, "where the embeddings are computed: cpu, gpu, or auto"},
+        {"threads", FLAG_INT, &a->threads, "CPU threads (default: the CPUs this process may use; FN_THREADS)"},
     };
     int r = flags_parse("fnrun compare", "MODEL IMAGE IMAGE... [flags]   (as compare.py)", specs,
                         (int)(sizeof specs / sizeof specs[0]), argc, argv, 2, pos, argc, n_pos);
@@ -123,7 +124,7 @@ static int run(CompareArgs *a, const char **pos, int n_pos) {
         if (rt_is_dir(pos[i]) ? rt_fail(&st, "%s: a folder; compare takes image files", pos[i])
                               : rt_inputs_add(&in, &pos[i], 1, &st))
             goto fail;
-    if (fnrun_backends("fnrun compare", a->device, 1.0, 0, "the embeddings", strcmp(a->format, "text") ? stderr : stdout, &b) < 0) goto done;
+    if (fnrun_backends("fnrun compare", a->device, a->threads, 1.0, 0, "the embeddings", strcmp(a->format, "text") ? stderr : stdout, &b) < 0) goto done;
     backends = 1;
     a->e.model = pos[0];
     a->e.seed = (uint64_t)a->seed;

@@ -17,7 +17,7 @@ typedef struct {
     RtEmbedFilesOpts e;
     RtAlignInputsOpts al;
     const char *out, *device;
-    int seed, verbose, align;
+    int seed, verbose, align, threads;
     char mtcnn_buf[4096];
 } EmbedArgs;
 
@@ -36,6 +36,7 @@ static int parse(int argc, char **argv, EmbedArgs *a, const char **pos, int *n_p
         {"seed", FLAG_INT, &a->seed, "initialises an artifact alone"},
         {"nrof_preprocess_threads", FLAG_INT, &o->threads, "decoding threads"},
         {"device", FLAG_STR, &a->device, "where the forward passes run: cpu, gpu, or auto"},
+        {"threads", FLAG_INT, &a->threads, "CPU threads (default: the CPUs this process may use; FN_THREADS)"},
         {"verbose", FLAG_BOOL, &a->verbose, "print the runtime's options first"},
         {"align", FLAG_BOOL, &a->align, "find each image's face with MTCNN and embed its crop (as compare.py)"},
         {"margin", FLAG_INT, &a->al.margin, "with --align: pixels around the face box, in all"},
@@ -97,7 +98,7 @@ static int run(EmbedArgs *a, const char **pos, int n_pos) {
     char work[4096] = "";
     int backends = 0, rc = 1;
     if (rt_inputs_add(&in, pos + 1, n_pos - 1, &st) < 0) goto fail;
-    if (fnrun_backends("fnrun embed", a->device, 1.0, a->verbose, "the embeddings", stdout, &b) < 0) goto done;
+    if (fnrun_backends("fnrun embed", a->device, a->threads, 1.0, a->verbose, "the embeddings", stdout, &b) < 0) goto done;
     backends = 1;
     a->e.model = pos[0];
     a->e.seed = (uint64_t)a->seed;

@@ -43,15 +43,18 @@ void cli_options_from_env(RtOptions *o) {
     if ((v = env("FN_LLVM"))) o->llvm = !strcmp(v, "0") ? 0 : !strcmp(v, "1") ? 1 : -1;
     o->conv_winograd = !((v = env("FN_WINOGRAD")) && v[0] == '0');
     o->conv_direct = !((v = env("FN_DIRECT")) && v[0] == '0');
+    if ((v = env("FN_THREADS"))) o->threads = atoi(v);
+    if ((v = env("FN_SPIN_US"))) o->spin_us = atoi(v);
     o->dump_llvm = env("FN_DUMP_LLVM");
     o->dump_asm = env("FN_DUMP_ASM");
     gpu_from_env(o);
 }
 
-void cli_backend_cpu(RtBackend *be) {
+int cli_backend_cpu(RtBackend *be, int threads, RtStatus *st) {
     RtOptions o;
     cli_options_from_env(&o);
-    rt_backend_cpu(be, &o);
+    if (threads > 0) o.threads = threads;
+    return rt_backend_cpu(be, &o, st);
 }
 
 const char *cli_path(const char *p, char *buf, size_t cap) {
@@ -65,11 +68,11 @@ int cli_backends_open(CliBackends *b, const char *device, const RtOptions *o, co
                       RtStatus *st) {
     const char *d = device ? device : "cpu";
     memset(b, 0, sizeof *b);
-    rt_backend_cpu(&b->cpu, o);
-    b->chosen = &b->cpu;
     if (strcmp(d, "cpu") && strcmp(d, "gpu") && strcmp(d, "auto")) return rt_fail(st, "--device %s: one of cpu, gpu, auto", d);
+    if (rt_backend_cpu(&b->cpu, o, st) < 0) return -1;
+    b->chosen = &b->cpu;
     if (!strcmp(d, "cpu")) {
-        fprintf(log, "Device: CPU\n");
+        fprintf(log, "Device: %s\n", b->cpu.name);
         return 0;
     }
     RtStatus why;

@@ -10,8 +10,9 @@
 
 /* Defaults (rt_options_defaults), then the FN_* variables set in the environment. */
 void cli_options_from_env(RtOptions *o);
-/* The CPU backend with the environment's options (the tools, the benchmarks, MTCNN's nets). */
-void cli_backend_cpu(RtBackend *be);
+/* The CPU backend with the environment's options (the tools, the benchmarks, MTCNN's nets) and
+ * `threads` threads (0: the options' choice). 0, or -1 with st; rt_backend_close stops it. */
+int cli_backend_cpu(RtBackend *be, int threads, RtStatus *st);
 /* p with a leading ~ expanded by $HOME into buf, or p itself. */
 const char *cli_path(const char *p, char *buf, size_t cap);
 

@@ -1,9 +1,8 @@
 /* The fast CPU backend against the reference path (the oracle):
  * - codegen/cpu's convolutions against codegen/ref's on windows that take the Winograd (3x3, 1x7,
  *   7x1), direct, tiled and reference-shaped paths (stride, padding, 1x1, 1x7), forward and both
- *   backward passes, and
- *   bit-identical across OpenMP team sizes (2 and 3) where tiled; max pool and its gradient
- *   bit-identical to the reference's;
+ *   backward passes, and bit-identical on pools of 1, 2 and 3 threads (ir/pool.h); max pool
+ *   and its gradient bit-identical to the reference's;
  * - the fusion pass's groups on the Inception-ResNet-v1 training graph: one shape per group,
  *   convex (no input from outside depends on a member), and every value read outside its group
  *   written to memory; the legality function on hand-picked pairs;
@@ -13,7 +12,6 @@
  *   their variables (the reference path copies them at the end of the step);
  * - passes/recompute.c's copies on the reduced network: fewer values written, the same bits. */
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +19,7 @@
 #include "cli/driver.h"
 #include "codegen/cpu/cpu.h"
 #include "runtime/core/plan.h"
+#include "runtime/core/rt.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
 
@@ -37,26 +36,27 @@ static void conv_case(int n, int h, int w, int c, int kh, int kw, int s, int sam
     uint64_t rng = (uint64_t)(h * 131 + c * 7 + kh);
     float *x = rand_floats(nx, &rng), *wt = rand_floats(nw, &rng), *dy = rand_floats(ny, &rng);
     float *out[2][3];
-    size_t s_ref = ref_conv_scratch(&v), s_fast[2] = {cpu_conv_scratch(&v, CPU_PATHS_ALL, 2), cpu_conv_scratch(&v, CPU_PATHS_ALL, 3)};
+    size_t s_ref = ref_conv_scratch(&v);
     float *scratch = malloc((s_ref + 1) * sizeof(float));
     for (int k = 0; k < 2; k++) out[k][0] = malloc(ny * 4), out[k][1] = malloc(nx * 4), out[k][2] = malloc(nw * 4);
     ref_conv2d_f32(x, wt, out[0][0], &v, scratch);
     ref_conv2d_bwd_data_f32(dy, wt, out[0][1], &v, scratch);
     ref_conv2d_bwd_filter_f32(x, dy, out[0][2], &v, scratch);
     int same_bits = 1;
-    /* teams of 2 and 3 (a team of one would let OpenBLAS thread each tile's GEMM itself; the
-       executor's team is one only when OpenMP has one thread, and then so has OpenBLAS) */
-    for (int threads = 2; threads <= 3; threads++) { /* 2 first: then 3 must reproduce it */
+    for (int threads = 1; threads <= 3; threads++) { /* 1 first: then 2 and 3 must reproduce it */
+        FnPool *pool = fn_pool_new(threads, 50, rt_blas_one_thread);
         float *prev[3] = {NULL, NULL, NULL};
-        if (threads == 3)
+        if (threads > 1)
             for (int i = 0; i < 3; i++) prev[i] = out[1][i], out[1][i] = malloc(i == 0 ? ny * 4 : i == 1 ? nx * 4 : nw * 4);
         /* exactly the scratch cpu_conv_scratch asks for: ASan sees any use past it */
-        float *fs = malloc((s_fast[threads - 2] ? s_fast[threads - 2] : 1) * sizeof(float));
-        cpu_conv2d_f32(x, wt, out[1][0], &v, CPU_PATHS_ALL, fs, threads);
-        cpu_conv2d_bwd_data_f32(dy, wt, out[1][1], &v, CPU_PATHS_ALL, fs, threads);
-        cpu_conv2d_bwd_filter_f32(x, dy, out[1][2], &v, CPU_PATHS_ALL, fs, threads);
+        size_t s_fast = cpu_conv_scratch(&v, CPU_PATHS_ALL, threads);
+        float *fs = malloc((s_fast ? s_fast : 1) * sizeof(float));
+        cpu_conv2d_f32(x, wt, out[1][0], &v, CPU_PATHS_ALL, fs, pool);
+        cpu_conv2d_bwd_data_f32(dy, wt, out[1][1], &v, CPU_PATHS_ALL, fs, pool);
+        cpu_conv2d_bwd_filter_f32(x, dy, out[1][2], &v, CPU_PATHS_ALL, fs, pool);
         free(fs);
-        if (threads == 3)
+        fn_pool_free(pool);
+        if (threads > 1)
             for (int i = 0; i < 3; i++) {
                 size_t len = i == 0 ? ny : i == 1 ? nx : nw;
                 same_bits &= memcmp(prev[i], out[1][i], len * 4) == 0;
@@ -68,8 +68,8 @@ static void conv_case(int n, int h, int w, int c, int kh, int kw, int s, int sam
     CHECK(e[0] < 1e-5 && e[1] < 1e-5 && e[2] < 1e-5,
           "conv %dx%dx%dx%d k%dx%d s%d %s -> %d: fast vs reference %.1e %.1e %.1e", n, h, w, c, kh, kw, s,
           same ? "SAME" : "VALID", o, e[0], e[1], e[2]);
-    /* (paths that call a threaded sgemm on the whole problem may split sums by thread count) */
-    if (tiled) CHECK(same_bits, "tiled conv %dx%dx%d k%dx%d: the same bits with 2 and 3 threads", h, w, c, kh, kw);
+    CHECK(same_bits, "conv %dx%dx%d k%dx%d%s: the same bits with 1, 2 and 3 threads", h, w, c, kh, kw,
+          tiled ? " (tiled)" : "");
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < 3; i++) free(out[k][i]);
     free(x), free(wt), free(dy), free(scratch);
@@ -97,9 +97,11 @@ static void pool_case(int n, int h, int w, int c, int k, int s, int same) {
     ref_maxpool_grad_f32(x, dy, ref[1], &v);
     int same_bits = 1;
     for (int threads = 2; threads <= 3; threads++) {
-        cpu_maxpool_f32(x, fast[0], &v, threads);
-        cpu_maxpool_grad_f32(x, dy, fast[1], &v, threads);
+        FnPool *pool = fn_pool_new(threads, 50, NULL);
+        cpu_maxpool_f32(x, fast[0], &v, pool);
+        cpu_maxpool_grad_f32(x, dy, fast[1], &v, pool);
         same_bits &= !memcmp(ref[0], fast[0], ny * 4) && !memcmp(ref[1], fast[1], nx * 4);
+        fn_pool_free(pool);
     }
     CHECK(same_bits, "max pool %dx%dx%dx%d k%d s%d %s: forward and gradient the reference's bits", n, h, w, c, k, s,
           same ? "SAME" : "VALID");
@@ -412,6 +414,7 @@ static void recompute_case(const FxCase *c) {
 }
 
 int main(void) {
+    rt_blas_threads(1); /* as the CPU backend runs: one-threaded sgemms, the pool the parallelism */
     conv_case(2, 40, 40, 8, 3, 3, 1, 1, 16, 1); /* tiled rows and filter */
     conv_case(3, 17, 17, 5, 3, 3, 2, 0, 7, 0);  /* stride 2, VALID */
     conv_case(2, 9, 9, 4, 1, 7, 1, 1, 6, 0);    /* 1x7 SAME */

@@ -97,7 +97,7 @@ static void run_case(RtGpu *gpu, const FxCase *c) {
         for (int i = 0; i < ec->n; i++)
             for (int64_t j = 0; j < ec->v[i].n; j++)
                 ((float *)eg->v[i].data)[j] = ((float *)ec->v[i].data)[j] = (float)(2 * test_rng_uniform(&rng) - 1);
-        rt_ema_update(ec, vc, 0.9999, 7);
+        rt_ema_update(ec, vc, 0.9999, 7, NULL);
         double e = INFINITY;
         if (CHECK(rt_gpu_exec_ema_update(gex, eg, 0.9999, 7, &st) == 0 && rt_gpu_exec_sync_host(gex, eg, &st) == 0,
                   "%s: moving averages on the device: %s", c->model, st.msg)) {

@@ -109,7 +109,8 @@ static void same_bits(const char *model, int training, PassOptimizer opt, const 
     for (int k = 0; k < 2; k++) {
         RtOptions o = test_cpu()->opt;
         o.llvm = k;
-        rt_backend_cpu(&be[k], &o);
+        o.threads = 1 + k; /* and the pool's size makes no difference */
+        rt_backend_cpu(&be[k], &o, &st);
     }
     RtExec *interp = rt_exec_bind(&be[0], g, vi, b, nb, NULL, 0, training, &st);
     RtExec *jit = interp ? rt_exec_bind(&be[1], g, vj, b, nb, NULL, 0, training, &st) : NULL;
@@ -146,6 +147,8 @@ static void same_bits(const char *model, int training, PassOptimizer opt, const 
 done:
     rt_exec_free(interp);
     rt_exec_free(jit);
+    rt_backend_close(&be[0]);
+    rt_backend_close(&be[1]);
     rt_vars_free(vi);
     rt_vars_free(vj);
     ir_graph_free(g);

@@ -104,7 +104,11 @@ static const RtBackend *cpu_with(int fuse) {
         RtOptions o;
         cli_options_from_env(&o);
         o.fuse = fuse;
-        rt_backend_cpu(be, &o);
+        RtStatus st;
+        if (rt_backend_cpu(be, &o, &st) < 0) {
+            fprintf(stderr, "%s\n", st.msg);
+            exit(1);
+        }
     }
     return be;
 }

@@ -22,7 +22,7 @@ int main(int argc, char **argv) {
     int batch = args.batch, image = args.image, reps = args.reps;
     RtStatus st;
     RtBackend cpu;
-    cli_backend_cpu(&cpu);
+    if (cli_backend_cpu(&cpu, 0, &st) < 0) return fprintf(stderr, "%s\n", st.msg), 1;
     RtVars *vars = rt_vars_new(4);
     const RtBinding b[] = {{"N", batch}, {"image_size", image}, {"embedding_size", 512}, {"classes", 16}};
     const char *want[] = {"embeddings"};
@@ -59,6 +59,7 @@ int main(int argc, char **argv) {
     double dt = rt_now() - t0;
     printf("fn embeddings batch=%d image=%d reps=%d images/s=%.1f\n", batch, image, reps, batch * reps / dt);
     rt_exec_free(ex);
+    rt_backend_close(&cpu);
     rt_vars_free(vars);
     ir_graph_free(g);
     return 0;

@@ -170,13 +170,14 @@ int main(int argc, char **argv) {
     const char *want[] = {a.output};
     RtExec *ex = NULL;
     RtBackend cpu;
-    cli_backend_cpu(&cpu);
+    if (cli_backend_cpu(&cpu, 0, &st) < 0) return fprintf(stderr, "%s\n", st.msg), 1;
     int rc = rt_model_open(&mo, a.n, &m, &st) == 0 && (ex = rt_exec_bind(&cpu, m.g, m.vars, m.b, m.nb, want, 1, 0, &st)) &&
                      (!a.randomize || randomize(&a, m.vars, &st) == 0) && run(&a, ex, &st) == 0
                  ? 0
                  : 1;
     if (rc) fprintf(stderr, "fn_embed_raw: %s\n", st.msg);
     rt_exec_free(ex);
+    rt_backend_close(&cpu);
     rt_model_close(&m);
     return rc;
 }

@@ -179,7 +179,7 @@ static int cmd_run(int argc, char **argv) {
     int n_want = wanted(g, labels != NULL, want, 1024);
     RtVars *run_vars = prec == 8 ? widen(g, b, m.nb, vars, &st) : vars;
     RtBackend cpu;
-    cli_backend_cpu(&cpu);
+    if (cli_backend_cpu(&cpu, 0, &st) < 0) return fprintf(stderr, "%s\n", st.msg), 1;
     RtExec *ex = run_vars ? rt_exec_bind(&cpu, g, run_vars, b, m.nb, want, n_want, 0, &st) : NULL;
     if (!ex) return fprintf(stderr, "fn_raw: %s\n", st.msg), 1;
     int64_t n_img;
@@ -202,6 +202,7 @@ static int cmd_run(int argc, char **argv) {
     fclose(man);
     printf("fn_raw: %d outputs of %s to %s\n", n_want, labels ? "train/SGD" : "eval", out);
     rt_exec_free(ex);
+    rt_backend_close(&cpu);
     if (run_vars != vars) rt_vars_free(run_vars), free(x32);
     rt_model_close(&m);
     return 0;

@@ -17,7 +17,6 @@
  * run in one fixed order on one thread: no result depends on the team size. */
 #include "codegen/cpu/cpu.h"
 
-#include <omp.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -201,100 +200,126 @@ static void out_rows(float *y, int64_t p0, int64_t total, size_t width, float *j
         out[p] = p0 + p < total ? y + (size_t)(p0 + p) * width : junk;
 }
 
-/* Runs blocks of PIX pixels of an output [total][width] in parallel: rows() fills the table,
- * then one block per WIDTH-channel chunk. */
-static void run_blocks(const RefWindow *v, const float *in, const float *w, size_t cell_stride,
-                       size_t ld, int k, float *y, int64_t total, size_t width, int bwd,
-                       float *per_thread, int threads) {
-    const int64_t blocks = (total + PIX - 1) / PIX;
-    const size_t wide = (size_t)(v->c > v->o ? v->c : v->o);
-#pragma omp parallel num_threads(threads)
-    {
-        float *zero = per_thread + (size_t)omp_get_thread_num() * (wide + PIX * WIDTH),
-              *junk = zero + wide;
-        memset(zero, 0, wide * sizeof(float));
-        Rows rows, *r = &rows; /* on the thread's stack (see Rows): the step allocates nothing */
-#pragma omp for schedule(static)
-        for (int64_t blk = 0; blk < blocks; blk++) {
-            int64_t p0 = blk * PIX;
-            if (bwd)
-                bwd_rows(v, in, p0, r);
-            else
-                fwd_rows(v, in, p0, PIX, r);
-            for (size_t o0 = 0; o0 < width; o0 += WIDTH) {
-                float *out[PIX];
-                out_rows(y + o0, p0, total, width, junk, out);
-                (width - o0 >= WIDTH ? block_avx512 : block16_avx512)(r, v->kh * v->kw, k, w + o0, cell_stride, ld,
-                                                                    zero, out);
-            }
+/* A pass's blocks of PIX pixels of an output [total][width]: operands, geometry and per-worker
+ * buffers (a zero row `wide` long, then PIX junk rows of WIDTH). */
+typedef struct {
+    const RefWindow *v;
+    const float *in, *w, *dy;
+    float *y, *per_thread, *partial;
+    size_t cell_stride, ld, width, wide;
+    int64_t total, blocks;
+    int k, bwd, ranges;
+} Direct;
+
+enum { TASK_BLOCKS = 8 }; /* blocks per task: a task's claim and zero row cost nothing beside 8 */
+
+static float *zero_row(const Direct *d, int worker) {
+    float *zero = d->per_thread + (size_t)worker * (d->wide + PIX * WIDTH);
+    memset(zero, 0, d->wide * sizeof(float));
+    return zero;
+}
+
+/* Blocks TASK_BLOCKS * t onwards: rows() fills the table, then one block per WIDTH-channel chunk. */
+static void blocks_task(void *arg, int64_t t, int worker) {
+    const Direct *d = arg;
+    const RefWindow *v = d->v;
+    float *zero = zero_row(d, worker), *junk = zero + d->wide;
+    Rows rows, *r = &rows; /* on the task's stack (see Rows): the step allocates nothing */
+    int64_t end = (t + 1) * TASK_BLOCKS < d->blocks ? (t + 1) * TASK_BLOCKS : d->blocks;
+    for (int64_t blk = t * TASK_BLOCKS; blk < end; blk++) {
+        int64_t p0 = blk * PIX;
+        if (d->bwd)
+            bwd_rows(v, d->in, p0, r);
+        else
+            fwd_rows(v, d->in, p0, PIX, r);
+        for (size_t o0 = 0; o0 < d->width; o0 += WIDTH) {
+            float *out[PIX];
+            out_rows(d->y + o0, p0, d->total, d->width, junk, out);
+            (d->width - o0 >= WIDTH ? block_avx512 : block16_avx512)(r, v->kh * v->kw, d->k, d->w + o0, d->cell_stride,
+                                                                   d->ld, zero, out);
+        }
+    }
+}
+
+static void run_blocks(Direct *d, FnPool *pool) {
+    d->blocks = (d->total + PIX - 1) / PIX;
+    d->wide = (size_t)(d->v->c > d->v->o ? d->v->c : d->v->o);
+    fn_pool_run(pool, (d->blocks + TASK_BLOCKS - 1) / TASK_BLOCKS, blocks_task, d);
+}
+
+/* w [cell][c][o] transposed to [cell][o][c], one cell a task */
+static void transpose_cell(void *arg, int64_t cell, int worker) {
+    const Direct *d = arg;
+    const RefWindow *v = d->v;
+    const size_t co = (size_t)v->c * (size_t)v->o;
+    float *wt = d->per_thread; /* the transposed weights' place */
+    for (size_t c = 0; c < (size_t)v->c; c++)
+        for (size_t o = 0; o < (size_t)v->o; o++)
+            wt[(size_t)cell * co + o * (size_t)v->c + c] = d->w[(size_t)cell * co + c * (size_t)v->o + o];
+}
+
+/* Pixel range r (a fixed number of them), summed into dw (r = 0) or its own partial. */
+static void filter_range(void *arg, int64_t k, int worker) {
+    const Direct *d = arg;
+    const RefWindow *v = d->v;
+    const size_t cells = (size_t)v->kh * v->kw, c = (size_t)v->c, o = (size_t)v->o, size = cells * c * o;
+    float *zero = zero_row(d, worker);
+    Rows rows, *r = &rows; /* on the task's stack (see Rows) */
+    float *acc = k == 0 ? d->y : d->partial + (size_t)(k - 1) * size;
+    memset(acc, 0, size * sizeof(float));
+    for (int64_t blk = d->blocks * k / d->ranges; blk < d->blocks * (k + 1) / d->ranges; blk++) {
+        int64_t p0 = blk * FPIX;
+        int np = d->total - p0 < FPIX ? (int)(d->total - p0) : FPIX;
+        fwd_rows(v, d->in, p0, np, r);
+        for (size_t cell = 0; cell < cells; cell++) {
+            if (!r->live[cell]) continue;
+            for (size_t c0 = 0; c0 < c; c0 += CT)
+                for (size_t o0 = 0; o0 < o; o0 += WIDTH)
+                    filter_avx512(r->in[cell], np, (int)c0, d->dy + (size_t)p0 * o + o0, o, zero,
+                                  acc + (cell * c + c0) * o + o0, o);
         }
     }
 }
 #endif
 
-void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v,
-                           float *scratch, int threads) {
+void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch,
+                           FnPool *pool) {
 #if HAVE_AVX512
     size_t co = (size_t)v->c * (size_t)v->o;
-    run_blocks(v, x, w, co, (size_t)v->o, v->c, y, (int64_t)v->n * v->oh * v->ow, (size_t)v->o, 0,
-               scratch + (size_t)v->kh * v->kw * co, threads);
+    Direct d = {.v = v, .in = x, .w = w, .y = y, .per_thread = scratch + (size_t)v->kh * v->kw * co, .cell_stride = co,
+                .ld = (size_t)v->o, .width = (size_t)v->o, .total = (int64_t)v->n * v->oh * v->ow, .k = v->c};
+    run_blocks(&d, pool);
 #else
-    (void)x, (void)w, (void)y, (void)v, (void)scratch, (void)threads;
+    (void)x, (void)w, (void)y, (void)v, (void)scratch, (void)pool;
 #endif
 }
 
-void cpu_direct_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v,
-                             float *scratch, int threads) {
+void cpu_direct_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, float *scratch,
+                             FnPool *pool) {
 #if HAVE_AVX512
     const size_t co = (size_t)v->c * (size_t)v->o, cells = (size_t)v->kh * v->kw;
-    float *wt = scratch; /* [cell][o][c] */
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (size_t cell = 0; cell < cells; cell++)
-        for (size_t c = 0; c < (size_t)v->c; c++)
-            for (size_t o = 0; o < (size_t)v->o; o++)
-                wt[cell * co + o * (size_t)v->c + c] = w[cell * co + c * (size_t)v->o + o];
-    run_blocks(v, dy, wt, co, (size_t)v->c, v->o, dx, (int64_t)v->n * v->h * v->w, (size_t)v->c, 1,
-               scratch + cells * co, threads);
+    Direct t = {.v = v, .w = w, .per_thread = scratch}; /* wt: [cell][o][c] at the scratch's start */
+    fn_pool_run(pool, (int64_t)cells, transpose_cell, &t);
+    Direct d = {.v = v, .in = dy, .w = scratch, .y = dx, .per_thread = scratch + cells * co, .cell_stride = co,
+                .ld = (size_t)v->c, .width = (size_t)v->c, .total = (int64_t)v->n * v->h * v->w, .k = v->o, .bwd = 1};
+    run_blocks(&d, pool);
 #else
-    (void)dy, (void)w, (void)dx, (void)v, (void)scratch, (void)threads;
+    (void)dy, (void)w, (void)dx, (void)v, (void)scratch, (void)pool;
 #endif
 }
 
-void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v,
-                               float *scratch, int threads) {
+void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, float *scratch,
+                               FnPool *pool) {
 #if HAVE_AVX512
-    const size_t cells = (size_t)v->kh * v->kw, c = (size_t)v->c, o = (size_t)v->o,
-                 size = cells * c * o;
-    const size_t wide = c > o ? c : o;
-    const int64_t total = (int64_t)v->n * v->oh * v->ow, blocks = (total + FPIX - 1) / FPIX;
-    const int ranges = blocks < FILTER_RANGES ? (int)blocks : FILTER_RANGES;
-    float *partial = scratch, *per_thread = scratch + (size_t)(FILTER_RANGES - 1) * size;
-#pragma omp parallel num_threads(threads)
-    {
-        float *zero = per_thread + (size_t)omp_get_thread_num() * (wide + PIX * WIDTH);
-        memset(zero, 0, wide * sizeof(float));
-        Rows rows, *r = &rows; /* on the thread's stack (see Rows) */
-#pragma omp for schedule(static)
-        for (int k = 0; k < ranges;
-             k++) { /* a fixed number of pixel ranges, each into its own sum */
-            float *acc = k == 0 ? dw : partial + (size_t)(k - 1) * size;
-            memset(acc, 0, size * sizeof(float));
-            for (int64_t blk = blocks * k / ranges; blk < blocks * (k + 1) / ranges; blk++) {
-                int64_t p0 = blk * FPIX;
-                int np = total - p0 < FPIX ? (int)(total - p0) : FPIX;
-                fwd_rows(v, x, p0, np, r);
-                for (size_t cell = 0; cell < cells; cell++) {
-                    if (!r->live[cell]) continue;
-                    for (size_t c0 = 0; c0 < c; c0 += CT)
-                        for (size_t o0 = 0; o0 < o; o0 += WIDTH)
-                            filter_avx512(r->in[cell], np, (int)c0, dy + (size_t)p0 * o + o0, o,
-                                          zero, acc + (cell * c + c0) * o + o0, o);
-                }
-            }
-        }
-    }
-    cpu_add_partials(dw, partial, size, ranges - 1, threads);
+    const size_t size = (size_t)v->kh * v->kw * (size_t)v->c * (size_t)v->o;
+    Direct d = {.v = v, .in = x, .dy = dy, .y = dw, .partial = scratch,
+                .per_thread = scratch + (size_t)(FILTER_RANGES - 1) * size,
+                .wide = (size_t)(v->c > v->o ? v->c : v->o), .total = (int64_t)v->n * v->oh * v->ow};
+    d.blocks = (d.total + FPIX - 1) / FPIX;
+    d.ranges = d.blocks < FILTER_RANGES ? (int)d.blocks : FILTER_RANGES;
+    fn_pool_run(pool, d.ranges, filter_range, &d);
+    cpu_add_partials(dw, scratch, size, d.ranges - 1, pool);
 #else
-    (void)x, (void)dy, (void)dw, (void)v, (void)scratch, (void)threads;
+    (void)x, (void)dy, (void)dw, (void)v, (void)scratch, (void)pool;
 #endif
 }

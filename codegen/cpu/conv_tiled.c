@@ -3,13 +3,12 @@
  *            F(4, 7)                         1x7 and 7x1 stride 1, 64+ channels
  *   direct                (conv_direct.c)    small weights on AVX-512 (cpu_direct_fits)
  *   tiled im2col + sgemm  (this file)
- *   the reference kernel  (codegen/ref)      where tiles do not pay (tiled_rows, tiled_filter)
+ *   whole-batch im2col + one GEMM (gemm.c)   where tiles do not pay (tiled_rows, tiled_filter)
  *
  * Tiled: im2col one tile of output pixels at a time (1-4 MB of columns), so
  * that the column tile stays in cache between being written and being read by the GEMM,
  * instead of writing and re-reading a column matrix of hundreds of megabytes (the stem layers).
- * Tiles are shared among OpenMP threads, each calling a one-threaded sgemm (OpenBLAS built for
- * OpenMP runs one thread inside a parallel region).
+ * Tiles are the pool's tasks, each calling a one-threaded sgemm.
  *
  *   forward      y[tile, o]  = col[tile, K] · w[K, o]               tiles in parallel
  *   bwd_data     col[tile,K] = dy[tile, o] · w[K, o]ᵀ, then col2im  images in parallel (their
@@ -19,16 +18,14 @@
  *                                                                   into its own partial; the
  *                                                                   partials added in order
  *
- * No result depends on the team size: each tile's GEMM runs on one thread whatever the team.
- * (A team of one is an inactive region, where OpenBLAS may thread the GEMM itself; the executor
- * uses a team of one only when OpenMP, and so OpenBLAS, has one thread.) 1x1 stride-1
+ * No result depends on the pool's size: each tile's GEMM runs on one thread whatever the pool.
+ * 1x1 stride-1
  * unpadded convolutions read x as the column matrix directly. The reference kernels
  * (codegen/ref/conv_impl.h) are the oracle: tests/test_cpu_fast.c.
  */
 #include "codegen/cpu/cpu.h"
 
 #include <cblas.h>
-#include <omp.h>
 #include <string.h>
 
 /* Column values per tile: forward and bwd_data tiles of 4 MB ran faster than 1 MB ones on the
@@ -54,11 +51,11 @@ static int tiled_filter(const RefWindow *v) { return (int64_t)v->n * pixels(v) >
 
 /* Which kernel runs a pass (CPU_FWD, CPU_BWD_DATA, CPU_BWD_FILTER) of a window: the first that
  * fits, in the order of the table at the top. */
-enum { PATH_WINOGRAD, PATH_DIRECT, PATH_TILED, PATH_REF };
+enum { PATH_WINOGRAD, PATH_DIRECT, PATH_TILED, PATH_WHOLE };
 static int conv_path(const RefWindow *v, int pass, int paths) {
     if ((paths & CPU_PATH_WINOGRAD) && cpu_winograd_fits(v)) return PATH_WINOGRAD;
     if ((paths & CPU_PATH_DIRECT) && cpu_direct_fits(v, pass)) return PATH_DIRECT;
-    return (pass == CPU_BWD_FILTER ? tiled_filter(v) : tiled_rows(v)) ? PATH_TILED : PATH_REF;
+    return (pass == CPU_BWD_FILTER ? tiled_filter(v) : tiled_rows(v)) ? PATH_TILED : PATH_WHOLE;
 }
 
 static size_t path_scratch(const RefWindow *v, int pass, int paths, int threads) {
@@ -66,7 +63,7 @@ static size_t path_scratch(const RefWindow *v, int pass, int paths, int threads)
     switch (conv_path(v, pass, paths)) {
     case PATH_WINOGRAD: return cpu_winograd_scratch(v, threads);
     case PATH_DIRECT: return cpu_direct_scratch(v, threads);
-    case PATH_REF: return ref_conv_scratch(v);
+    case PATH_WHOLE: return ref_conv_scratch(v);
     default:
         if (pass != CPU_BWD_FILTER) return per * (size_t)tile_rows(v, ROW_TILE);
         return per * (size_t)tile_rows(v, FILTER_TILE) + (size_t)FILTER_RANGES * (size_t)kdim(v) * (size_t)v->o;
@@ -82,15 +79,25 @@ size_t cpu_conv_scratch(const RefWindow *v, int paths, int threads) {
     return most;
 }
 
-void cpu_add_partials(float *dst, const float *partials, size_t n, int count, int threads) {
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (size_t i0 = 0; i0 < n; i0 += 4096) { /* chunks over the team, each partial in order */
-        size_t i1 = i0 + 4096 < n ? i0 + 4096 : n;
-        for (int r = 0; r < count; r++) {
-            const float *p = partials + (size_t)r * n;
-            for (size_t i = i0; i < i1; i++) dst[i] += p[i];
-        }
+typedef struct {
+    float *dst;
+    const float *partials;
+    size_t n;
+    int count;
+} Partials;
+
+static void add_partials_chunk(void *arg, int64_t t, int worker) {
+    const Partials *a = arg;
+    size_t i0 = (size_t)t * 4096, i1 = i0 + 4096 < a->n ? i0 + 4096 : a->n;
+    for (int r = 0; r < a->count; r++) {
+        const float *p = a->partials + (size_t)r * a->n;
+        for (size_t i = i0; i < i1; i++) a->dst[i] += p[i];
     }
+}
+
+void cpu_add_partials(float *dst, const float *partials, size_t n, int count, FnPool *pool) {
+    Partials a = {dst, partials, n, count}; /* chunks of 4,096, each partial in order */
+    if (count > 0) fn_pool_run(pool, (int64_t)((n + 4095) / 4096), add_partials_chunk, &a);
 }
 
 /* The column tile for rows p0..p1 of image b: x itself for a pointwise conv, else built in buf. */
@@ -100,73 +107,97 @@ static const float *col_tile(const float *x, float *buf, const RefWindow *v, int
     return buf;
 }
 
-void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, int paths, float *scratch, int threads) {
-    const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v, ROW_TILE), per_image = (P + T - 1) / T;
+/* One tiled pass: its operands, geometry and per-worker column tiles (T rows of K). */
+typedef struct {
+    const float *x, *w, *dy; /* forward: x, w; bwd_data: dy, w; bwd_filter: x, dy */
+    float *y, *scratch, *partial;
+    const RefWindow *v;
+    int64_t P, K, T, per_image, tiles;
+    int ranges;
+} Tiled;
+
+static float *tile_buf(const Tiled *a, int worker) { return a->scratch + (size_t)worker * (size_t)a->T * (size_t)a->K; }
+
+static void fwd_tile(void *arg, int64_t t, int worker) {
+    const Tiled *a = arg;
+    const RefWindow *v = a->v;
+    int b = (int)(t / a->per_image);
+    int64_t p0 = (t % a->per_image) * a->T, p1 = p0 + a->T < a->P ? p0 + a->T : a->P;
+    const float *col = col_tile(a->x, tile_buf(a, worker), v, b, p0, p1); // [p1-p0, K]
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(p1 - p0), v->o, (int)a->K, 1, col, (int)a->K, a->w,
+                v->o, 0, a->y + ((size_t)b * (size_t)a->P + (size_t)p0) * (size_t)v->o, v->o);
+}
+
+void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, int paths, float *scratch, FnPool *pool) {
     switch (conv_path(v, CPU_FWD, paths)) {
-    case PATH_WINOGRAD: cpu_winograd_conv2d_f32(x, w, y, v, scratch, threads); return;
-    case PATH_DIRECT: cpu_direct_conv2d_f32(x, w, y, v, scratch, threads); return;
-    case PATH_REF: ref_conv2d_f32(x, w, y, v, scratch); return;
+    case PATH_WINOGRAD: cpu_winograd_conv2d_f32(x, w, y, v, scratch, pool); return;
+    case PATH_DIRECT: cpu_direct_conv2d_f32(x, w, y, v, scratch, pool); return;
+    case PATH_WHOLE: cpu_whole_conv2d_f32(x, w, y, v, scratch, pool); return;
     default: break;
     }
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t t = 0; t < v->n * per_image; t++) {
-        int b = (int)(t / per_image);
-        int64_t p0 = (t % per_image) * T, p1 = p0 + T < P ? p0 + T : P;
-        float *buf = scratch + (size_t)omp_get_thread_num() * (size_t)T * (size_t)K;
-        const float *col = col_tile(x, buf, v, b, p0, p1);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(p1 - p0), v->o, (int)K, 1, col, (int)K, w, v->o, 0,
-                    y + ((size_t)b * (size_t)P + (size_t)p0) * (size_t)v->o, v->o);
+    Tiled a = {.x = x, .w = w, .y = y, .scratch = scratch, .v = v, .P = pixels(v), .K = kdim(v), .T = tile_rows(v, ROW_TILE)};
+    a.per_image = (a.P + a.T - 1) / a.T;
+    fn_pool_run(pool, v->n * a.per_image, fwd_tile, &a);
+}
+
+static void bwd_data_image(void *arg, int64_t b, int worker) {
+    const Tiled *a = arg;
+    const RefWindow *v = a->v;
+    const size_t image = (size_t)v->h * (size_t)v->w * (size_t)v->c;
+    float *buf = tile_buf(a, worker); // [T, K]
+    memset(a->y + (size_t)b * image, 0, image * sizeof(float));
+    for (int64_t p0 = 0; p0 < a->P; p0 += a->T) {
+        int64_t p1 = p0 + a->T < a->P ? p0 + a->T : a->P;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(p1 - p0), (int)a->K, v->o, 1,
+                    a->dy + ((size_t)b * (size_t)a->P + (size_t)p0) * (size_t)v->o, v->o, a->w, v->o, 0, buf, (int)a->K);
+        ref_col2im_rows_f32(buf, a->y, v, (int)b, p0, p1);
     }
 }
 
 void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, int paths, float *scratch,
-                             int threads) {
-    const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v, ROW_TILE);
+                             FnPool *pool) {
     switch (conv_path(v, CPU_BWD_DATA, paths)) {
-    case PATH_WINOGRAD: cpu_winograd_bwd_data_f32(dy, w, dx, v, scratch, threads); return;
-    case PATH_DIRECT: cpu_direct_bwd_data_f32(dy, w, dx, v, scratch, threads); return;
-    case PATH_REF: ref_conv2d_bwd_data_f32(dy, w, dx, v, scratch); return;
+    case PATH_WINOGRAD: cpu_winograd_bwd_data_f32(dy, w, dx, v, scratch, pool); return;
+    case PATH_DIRECT: cpu_direct_bwd_data_f32(dy, w, dx, v, scratch, pool); return;
+    case PATH_WHOLE: cpu_whole_bwd_data_f32(dy, w, dx, v, scratch, pool); return;
     default: break;
     }
-    const size_t image = (size_t)v->h * (size_t)v->w * (size_t)v->c;
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int b = 0; b < v->n; b++) {
-        float *buf = scratch + (size_t)omp_get_thread_num() * (size_t)T * (size_t)K;
-        memset(dx + (size_t)b * image, 0, image * sizeof(float));
-        for (int64_t p0 = 0; p0 < P; p0 += T) {
-            int64_t p1 = p0 + T < P ? p0 + T : P;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(p1 - p0), (int)K, v->o, 1,
-                        dy + ((size_t)b * (size_t)P + (size_t)p0) * (size_t)v->o, v->o, w, v->o, 0, buf, (int)K);
-            ref_col2im_rows_f32(buf, dx, v, b, p0, p1);
-        }
+    Tiled a = {.dy = dy, .w = w, .y = dx, .scratch = scratch, .v = v, .P = pixels(v), .K = kdim(v), .T = tile_rows(v, ROW_TILE)};
+    fn_pool_run(pool, v->n, bwd_data_image, &a); /* images: their dx are disjoint */
+}
+
+/* Range r of the tiles, summed into dw (r = 0) or its own partial. */
+static void bwd_filter_range(void *arg, int64_t r, int worker) {
+    const Tiled *a = arg;
+    const RefWindow *v = a->v;
+    const size_t kw_o = (size_t)a->K * (size_t)v->o;
+    float *buf = tile_buf(a, worker);
+    float *acc = r == 0 ? a->y : a->partial + (size_t)r * kw_o; // [K, o]
+    int64_t t0 = a->tiles * r / a->ranges, t1 = a->tiles * (r + 1) / a->ranges;
+    for (int64_t t = t0; t < t1; t++) {
+        int b = (int)(t / a->per_image);
+        int64_t p0 = (t % a->per_image) * a->T, p1 = p0 + a->T < a->P ? p0 + a->T : a->P;
+        const float *col = col_tile(a->x, buf, v, b, p0, p1);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)a->K, v->o, (int)(p1 - p0), 1, col, (int)a->K,
+                    a->dy + ((size_t)b * (size_t)a->P + (size_t)p0) * (size_t)v->o, v->o, t == t0 ? 0 : 1, acc, v->o);
     }
 }
 
 void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, int paths, float *scratch,
-                               int threads) {
-    const int64_t P = pixels(v), K = kdim(v), T = tile_rows(v, FILTER_TILE), per_image = (P + T - 1) / T;
+                               FnPool *pool) {
     switch (conv_path(v, CPU_BWD_FILTER, paths)) {
-    case PATH_WINOGRAD: cpu_winograd_bwd_filter_f32(x, dy, dw, v, scratch, threads); return;
-    case PATH_DIRECT: cpu_direct_bwd_filter_f32(x, dy, dw, v, scratch, threads); return;
-    case PATH_REF: ref_conv2d_bwd_filter_f32(x, dy, dw, v, scratch); return;
+    case PATH_WINOGRAD: cpu_winograd_bwd_filter_f32(x, dy, dw, v, scratch, pool); return;
+    case PATH_DIRECT: cpu_direct_bwd_filter_f32(x, dy, dw, v, scratch, pool); return;
+    case PATH_WHOLE: cpu_whole_bwd_filter_f32(x, dy, dw, v, scratch, pool); return;
     default: break;
     }
-    const int64_t tiles = v->n * per_image;
-    const int ranges = tiles < FILTER_RANGES ? (int)tiles : FILTER_RANGES;
-    float *partial = scratch + (ref_conv_pointwise(v) ? 0 : (size_t)threads * (size_t)T * (size_t)K);
-    const size_t kw_o = (size_t)K * (size_t)v->o;
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int r = 0; r < ranges; r++) {
-        float *buf = scratch + (size_t)omp_get_thread_num() * (size_t)T * (size_t)K;
-        float *acc = r == 0 ? dw : partial + (size_t)r * kw_o;
-        int64_t t0 = tiles * r / ranges, t1 = tiles * (r + 1) / ranges;
-        for (int64_t t = t0; t < t1; t++) {
-            int b = (int)(t / per_image);
-            int64_t p0 = (t % per_image) * T, p1 = p0 + T < P ? p0 + T : P;
-            const float *col = col_tile(x, buf, v, b, p0, p1);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, v->o, (int)(p1 - p0), 1, col, (int)K,
-                        dy + ((size_t)b * (size_t)P + (size_t)p0) * (size_t)v->o, v->o, t == t0 ? 0 : 1, acc, v->o);
-        }
-    }
-    cpu_add_partials(dw, partial + kw_o, kw_o, ranges - 1, threads);
+    Tiled a = {.x = x, .dy = dy, .y = dw, .scratch = scratch, .v = v, .P = pixels(v), .K = kdim(v),
+               .T = tile_rows(v, FILTER_TILE)};
+    a.per_image = (a.P + a.T - 1) / a.T;
+    a.tiles = v->n * a.per_image;
+    a.ranges = a.tiles < FILTER_RANGES ? (int)a.tiles : FILTER_RANGES;
+    a.partial = scratch + (ref_conv_pointwise(v) ? 0 : (size_t)fn_pool_size(pool) * (size_t)a.T * (size_t)a.K);
+    const size_t kw_o = (size_t)a.K * (size_t)v->o;
+    fn_pool_run(pool, a.ranges, bwd_filter_range, &a);
+    cpu_add_partials(dw, a.partial + kw_o, kw_o, a.ranges - 1, pool);
 }

@@ -33,7 +33,6 @@
 
 #include <assert.h>
 #include <cblas.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,9 +116,9 @@ typedef struct {
     float *zero; /* [wide], zeros */
 } Bufs;
 
-static Bufs thread_bufs(const Wg *g, float *base) {
+static Bufs thread_bufs(const Wg *g, float *base, int worker) {
     size_t wide = g->c > g->o ? g->c : g->o;
-    float *p = base + (size_t)omp_get_thread_num() * thread_floats(g);
+    float *p = base + (size_t)worker * thread_floats(g);
     Bufs b = {p, p + (size_t)g->p * (size_t)g->block * g->c, NULL, NULL};
     b.junk = b.m + (size_t)g->p * (size_t)g->block * g->o;
     b.zero = b.junk + (size_t)g->p * wide;
@@ -355,11 +354,21 @@ CLONES static void filter_transform_row(const float *w, float *u, const Wg *g, s
     if (g->kind == WG_3X3) tile_map(map_g2, 9, AA, NULL, w + at, NULL, u + at, 0, g->o, co);
     else tile_map(map_g1, R1, A1, NULL, w + at, NULL, u + at, 0, g->o, co);
 }
-static void filter_transform(const float *w, float *u, const Wg *g, int threads) {
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (size_t c = 0; c < g->c; c++)
-        filter_transform_row(w, u, g, c);
+/* One pass over the tiles: operands, geometry, U, the per-worker buffers and partial sums. */
+typedef struct {
+    const RefWindow *v;
+    const Wg *g;
+    const float *x, *w, *dy; /* forward: x, w; bwd_data: dy, w; bwd_filter: x, dy */
+    float *y, *u, *per_thread, *partial;
+    int64_t blocks;
+    int per_group, ranges;
+} Pass;
+
+static void filter_transform_task(void *arg, int64_t c, int worker) {
+    const Pass *a = arg;
+    filter_transform_row(a->w, a->u, a->g, (size_t)c);
 }
+static void filter_transform(Pass *a, FnPool *pool) { fn_pool_run(pool, (int64_t)a->g->c, filter_transform_task, a); }
 
 /* dw from dU for input channel c and every o: du [p][c][o], dw [kh][kw][c][o]. */
 CLONES static void filter_adjoint_row(const float *du, float *dw, const Wg *g, size_t c) {
@@ -367,10 +376,9 @@ CLONES static void filter_adjoint_row(const float *du, float *dw, const Wg *g, s
     if (g->kind == WG_3X3) tile_map(map_gt2, AA, 9, NULL, du + at, NULL, dw + at, 0, g->o, co);
     else tile_map(map_gt1, A1, R1, NULL, du + at, NULL, dw + at, 0, g->o, co);
 }
-static void filter_adjoint(const float *du, float *dw, const Wg *g, int threads) {
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (size_t c = 0; c < g->c; c++)
-        filter_adjoint_row(du, dw, g, c);
+static void filter_adjoint_task(void *arg, int64_t c, int worker) {
+    const Pass *a = arg; /* dU in partial, dw in y */
+    filter_adjoint_row(a->partial, a->y, a->g, (size_t)c);
 }
 
 /* V for tiles t0..t1 of x into bufs->v. */
@@ -431,76 +439,83 @@ CLONES static void add_input_adjoints(const RefWindow *v, const Wg *g, float *dx
     }
 }
 
-void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v,
-                             float *scratch, int threads) {
+static void fwd_block(void *arg, int64_t k, int worker) {
+    const Pass *a = arg;
+    const Wg *g = a->g;
+    Bufs bf = thread_bufs(g, a->per_thread, worker);
+    int64_t t0 = k * g->block, t1 = t0 + g->block < g->total ? t0 + g->block : g->total;
+    transform_inputs(a->v, g, a->x, t0, t1, &bf);
+    for (int e = 0; e < g->p; e++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(t1 - t0), (int)g->o, (int)g->c, 1,
+                    bf.v + (size_t)e * (size_t)g->block * g->c, (int)g->c, a->u + (size_t)e * g->c * g->o, (int)g->o, 0,
+                    bf.m + (size_t)e * (size_t)g->block * g->o, (int)g->o);
+    transform_outputs(a->v, g, a->y, t0, t1, &bf);
+}
+
+void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch, FnPool *pool) {
     const Wg g = wg_geom(v);
-    float *u = scratch, *per_thread = scratch + (size_t)g.p * g.c * g.o;
-    filter_transform(w, u, &g, threads);
-    const int64_t blocks = (g.total + g.block - 1) / g.block;
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t k = 0; k < blocks; k++) {
-        Bufs bf = thread_bufs(&g, per_thread);
-        int64_t t0 = k * g.block, t1 = t0 + g.block < g.total ? t0 + g.block : g.total;
-        int nr = (int)(t1 - t0);
-        transform_inputs(v, &g, x, t0, t1, &bf);
-        for (int e = 0; e < g.p; e++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, (int)g.o, (int)g.c, 1,
-                        bf.v + (size_t)e * (size_t)g.block * g.c, (int)g.c,
-                        u + (size_t)e * g.c * g.o, (int)g.o, 0,
-                        bf.m + (size_t)e * (size_t)g.block * g.o, (int)g.o);
-        transform_outputs(v, &g, y, t0, t1, &bf);
+    Pass a = {.v = v, .g = &g, .x = x, .w = w, .y = y, .u = scratch, .per_thread = scratch + (size_t)g.p * g.c * g.o};
+    filter_transform(&a, pool);
+    fn_pool_run(pool, (g.total + g.block - 1) / g.block, fwd_block, &a);
+}
+
+/* Group k of whole images (about a block of tiles each): their dx are disjoint. */
+static void bwd_data_group(void *arg, int64_t k, int worker) {
+    const Pass *a = arg;
+    const Wg *g = a->g;
+    const RefWindow *v = a->v;
+    const size_t image = (size_t)v->h * (size_t)v->w * g->c;
+    Bufs bf = thread_bufs(g, a->per_thread, worker);
+    int b0 = (int)k * a->per_group, b1 = b0 + a->per_group < v->n ? b0 + a->per_group : v->n;
+    memset(a->y + (size_t)b0 * image, 0, (size_t)(b1 - b0) * image * sizeof(float));
+    for (int64_t t0 = b0 * g->per_image, end = b1 * g->per_image; t0 < end; t0 += g->block) {
+        int64_t t1 = t0 + g->block < end ? t0 + g->block : end;
+        transform_grads(v, g, a->dy, t0, t1, &bf);
+        for (int e = 0; e < g->p; e++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(t1 - t0), (int)g->c, (int)g->o, 1,
+                        bf.m + (size_t)e * (size_t)g->block * g->o, (int)g->o, a->u + (size_t)e * g->c * g->o,
+                        (int)g->o, 0, bf.v + (size_t)e * (size_t)g->block * g->c, (int)g->c);
+        add_input_adjoints(v, g, a->y, t0, t1, &bf);
     }
 }
 
-void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v,
-                               float *scratch, int threads) {
+void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, float *scratch,
+                               FnPool *pool) {
     const Wg g = wg_geom(v);
-    float *u = scratch, *per_thread = scratch + (size_t)g.p * g.c * g.o;
-    filter_transform(w, u, &g, threads);
-    /* groups of whole images, about a block of tiles each */
-    const int per_group = g.block > g.per_image ? (int)(g.block / g.per_image) : 1;
-    const int groups = (v->n + per_group - 1) / per_group;
-    const size_t image = (size_t)v->h * (size_t)v->w * g.c;
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int k = 0; k < groups; k++) {
-        Bufs bf = thread_bufs(&g, per_thread);
-        int b0 = k * per_group, b1 = b0 + per_group < v->n ? b0 + per_group : v->n;
-        memset(dx + (size_t)b0 * image, 0, (size_t)(b1 - b0) * image * sizeof(float));
-        for (int64_t t0 = b0 * g.per_image, end = b1 * g.per_image; t0 < end; t0 += g.block) {
-            int64_t t1 = t0 + g.block < end ? t0 + g.block : end;
-            transform_grads(v, &g, dy, t0, t1, &bf);
-            for (int e = 0; e < g.p; e++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(t1 - t0), (int)g.c,
-                            (int)g.o, 1, bf.m + (size_t)e * (size_t)g.block * g.o, (int)g.o,
-                            u + (size_t)e * g.c * g.o, (int)g.o, 0,
-                            bf.v + (size_t)e * (size_t)g.block * g.c, (int)g.c);
-            add_input_adjoints(v, &g, dx, t0, t1, &bf);
-        }
+    Pass a = {.v = v, .g = &g, .dy = dy, .w = w, .y = dx, .u = scratch, .per_thread = scratch + (size_t)g.p * g.c * g.o};
+    filter_transform(&a, pool);
+    a.per_group = g.block > g.per_image ? (int)(g.block / g.per_image) : 1;
+    fn_pool_run(pool, (v->n + a.per_group - 1) / a.per_group, bwd_data_group, &a);
+}
+
+/* Range r of the blocks (a fixed number of ranges), summed into its own dU partial. */
+static void bwd_filter_range(void *arg, int64_t r, int worker) {
+    const Pass *a = arg;
+    const Wg *g = a->g;
+    Bufs bf = thread_bufs(g, a->per_thread, worker);
+    float *du = a->partial + (size_t)r * (size_t)g->p * g->c * g->o;
+    int64_t k0 = a->blocks * r / a->ranges, k1 = a->blocks * (r + 1) / a->ranges;
+    for (int64_t k = k0; k < k1; k++) {
+        int64_t t0 = k * g->block, t1 = t0 + g->block < g->total ? t0 + g->block : g->total;
+        transform_inputs(a->v, g, a->x, t0, t1, &bf);
+        transform_grads(a->v, g, a->dy, t0, t1, &bf);
+        for (int e = 0; e < g->p; e++)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->c, (int)g->o, (int)(t1 - t0), 1,
+                        bf.v + (size_t)e * (size_t)g->block * g->c, (int)g->c,
+                        bf.m + (size_t)e * (size_t)g->block * g->o, (int)g->o, k == k0 ? 0 : 1,
+                        du + (size_t)e * g->c * g->o, (int)g->o);
     }
 }
 
-void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v,
-                                 float *scratch, int threads) {
+void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, float *scratch,
+                                 FnPool *pool) {
     const Wg g = wg_geom(v);
     const size_t co = (size_t)g.p * g.c * g.o;
-    float *per_thread = scratch + co, *partial = per_thread + (size_t)threads * thread_floats(&g);
-    const int64_t blocks = (g.total + g.block - 1) / g.block;
-    const int ranges = blocks < FILTER_RANGES ? (int)blocks : FILTER_RANGES;
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int r = 0; r < ranges; r++) {
-        Bufs bf = thread_bufs(&g, per_thread);
-        float *du = partial + (size_t)r * co;
-        for (int64_t k = blocks * r / ranges; k < blocks * (r + 1) / ranges; k++) {
-            int64_t t0 = k * g.block, t1 = t0 + g.block < g.total ? t0 + g.block : g.total;
-            transform_inputs(v, &g, x, t0, t1, &bf);
-            transform_grads(v, &g, dy, t0, t1, &bf);
-            for (int e = 0; e < g.p; e++)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.c, (int)g.o,
-                            (int)(t1 - t0), 1, bf.v + (size_t)e * (size_t)g.block * g.c, (int)g.c,
-                            bf.m + (size_t)e * (size_t)g.block * g.o, (int)g.o,
-                            k == blocks * r / ranges ? 0 : 1, du + (size_t)e * g.c * g.o, (int)g.o);
-        }
-    }
-    cpu_add_partials(partial, partial + co, co, ranges - 1, threads);
-    filter_adjoint(partial, dw, &g, threads);
+    Pass a = {.v = v, .g = &g, .x = x, .dy = dy, .y = dw, .per_thread = scratch + co};
+    a.partial = a.per_thread + (size_t)fn_pool_size(pool) * thread_floats(&g);
+    a.blocks = (g.total + g.block - 1) / g.block;
+    a.ranges = a.blocks < FILTER_RANGES ? (int)a.blocks : FILTER_RANGES;
+    fn_pool_run(pool, a.ranges, bwd_filter_range, &a);
+    cpu_add_partials(a.partial, a.partial + co, co, a.ranges - 1, pool);
+    fn_pool_run(pool, (int64_t)g.c, filter_adjoint_task, &a);
 }

@@ -2,28 +2,31 @@
  * (codegen/ref) by tests/test_cpu_fast.c. The CPU backend (runtime/cpu) runs them unless its
  * options (RtOptions.fuse = 0) ask for the reference path.
  *
- * Convolutions: NHWC x HWIO like the reference, over a RefWindow; `threads` is the OpenMP team
- * size, and scratch holds cpu_conv_scratch(win, threads) floats. */
+ * Every kernel shares its work among the tasks of `pool` (ir/pool.h; NULL: the calling thread
+ * alone), split by the shapes only, so that no result depends on the number of threads.
+ * Convolutions: NHWC x HWIO like the reference, over a RefWindow; scratch holds
+ * cpu_conv_scratch(win, paths, fn_pool_size(pool)) floats. */
 #ifndef FN_CODEGEN_CPU_H
 #define FN_CODEGEN_CPU_H
 
 #include <stddef.h>
 
 #include "codegen/ref/ref.h"
+#include "ir/pool.h"
 
 /* paths: the fast algorithms a convolution may take where they win (CPU_PATH_*; 0: tiled im2col
  * only), the scratch sized for the same. */
 enum { CPU_PATH_WINOGRAD = 1, CPU_PATH_DIRECT = 2, CPU_PATHS_ALL = 3 };
 size_t cpu_conv_scratch(const RefWindow *win, int paths, int threads);
 void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, int paths, float *scratch,
-                    int threads);
+                    FnPool *pool);
 void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *win, int paths,
-                             float *scratch, int threads);
+                             float *scratch, FnPool *pool);
 void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, int paths,
-                               float *scratch, int threads);
+                               float *scratch, FnPool *pool);
 /* dst[i] += partials[r * n + i] for r = 0, 1, ... count-1 in that order (the filter
  * gradients' fixed pixel ranges), elements split over the team */
-void cpu_add_partials(float *dst, const float *partials, size_t n, int count, int threads);
+void cpu_add_partials(float *dst, const float *partials, size_t n, int count, FnPool *pool);
 
 /* Winograd F(4x4, 3x3) (conv_winograd.c) for 3x3 stride-1 windows, and F(4, 7) for 1x7 and 7x1;
  * the functions above call it where cpu_winograd_fits and paths has CPU_PATH_WINOGRAD. Scratch:
@@ -31,11 +34,11 @@ void cpu_add_partials(float *dst, const float *partials, size_t n, int count, in
 int cpu_winograd_fits(const RefWindow *win);
 size_t cpu_winograd_scratch(const RefWindow *win, int threads);
 void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, float *scratch,
-                             int threads);
+                             FnPool *pool);
 void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *win, float *scratch,
-                               int threads);
+                               FnPool *pool);
 void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, float *scratch,
-                                 int threads);
+                                 FnPool *pool);
 
 /* Direct convolutions through a pointer table (conv_direct.c) for small weights on AVX-512
  * CPUs, where cpu_direct_fits for that pass and paths has CPU_PATH_DIRECT. Scratch:
@@ -43,14 +46,27 @@ void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, con
 enum { CPU_FWD, CPU_BWD_DATA, CPU_BWD_FILTER };
 int cpu_direct_fits(const RefWindow *win, int pass);
 size_t cpu_direct_scratch(const RefWindow *win, int threads);
-void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, float *scratch, int threads);
+void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, float *scratch, FnPool *pool);
 void cpu_direct_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *win, float *scratch,
-                             int threads);
+                             FnPool *pool);
 void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, float *scratch,
-                               int threads);
+                               FnPool *pool);
+
+/* y[m,n] = op(a) op(b) + beta y, row-major like cblas_sgemm (ta, tb: a is [k,m], b is [n,k]),
+ * as one-threaded sgemms over fixed blocks of rows (of columns when m is small) shared by the
+ * pool (gemm.c): a block's result does not depend on who runs it. */
+void cpu_sgemm(FnPool *pool, int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+               float beta, float *y, int ldy);
+/* The whole-batch convolution (the reference's way, codegen/ref/conv_impl.h: one column matrix,
+ * one GEMM) with its im2col, col2im and GEMM shared by the pool; scratch: ref_conv_scratch. */
+void cpu_whole_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, float *scratch, FnPool *pool);
+void cpu_whole_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *win, float *scratch,
+                            FnPool *pool);
+void cpu_whole_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, float *scratch,
+                              FnPool *pool);
 
 /* Max pool and its gradient (pool_fast.c): the reference's results, threaded and vectorised. */
-void cpu_maxpool_f32(const float *x, float *y, const RefWindow *win, int threads);
-void cpu_maxpool_grad_f32(const float *x, const float *dy, float *dx, const RefWindow *win, int threads);
+void cpu_maxpool_f32(const float *x, float *y, const RefWindow *win, FnPool *pool);
+void cpu_maxpool_grad_f32(const float *x, const float *dy, float *dx, const RefWindow *win, FnPool *pool);
 
 #endif

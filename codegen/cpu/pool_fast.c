@@ -4,11 +4,10 @@
  * contiguous channel axis, so it vectorises:
  *   gradient: per output pixel and block of channels, the winning window cell's number and
  *   value; then each window cell adds dy where it won (a select per channel, no scatter).
- * The result does not depend on the team size (each dx image is one thread's). Checked against
+ * The result does not depend on the pool's size (each image is one task). Checked against
  * the reference by tests/test_cpu_fast.c. */
 #include "codegen/cpu/cpu.h"
 
-#include <omp.h>
 #include <string.h>
 
 enum { CB = 256 };
@@ -24,10 +23,18 @@ static const float *at(const float *base, const RefWindow *v, int b, int y, int 
            (((size_t)b * (size_t)v->h + (size_t)y) * (size_t)v->w + (size_t)x) * (size_t)v->c;
 }
 
-void cpu_maxpool_f32(const float *x, float *y, const RefWindow *v, int threads) {
+typedef struct {
+    const float *x, *dy;
+    float *y; /* y, or dx */
+    const RefWindow *v;
+} Pool;
+
+static void maxpool_image(void *arg, int64_t b, int worker) {
+    const Pool *a = arg;
+    const RefWindow *v = a->v;
+    const float *x = a->x;
+    float *y = a->y;
     const size_t c = (size_t)v->c;
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int b = 0; b < v->n; b++)
         for (int oy = 0; oy < v->oh; oy++)
             for (int ox = 0; ox < v->ow; ox++) {
                 float *out =
@@ -48,11 +55,18 @@ void cpu_maxpool_f32(const float *x, float *y, const RefWindow *v, int threads) 
             }
 }
 
-void cpu_maxpool_grad_f32(const float *x, const float *dy, float *dx, const RefWindow *v,
-                          int threads) {
+void cpu_maxpool_f32(const float *x, float *y, const RefWindow *v, FnPool *pool) {
+    Pool a = {x, NULL, y, v};
+    fn_pool_run(pool, v->n, maxpool_image, &a);
+}
+
+static void maxpool_grad_image(void *arg, int64_t b, int worker) {
+    const Pool *a = arg;
+    const RefWindow *v = a->v;
+    const float *x = a->x, *dy = a->dy;
+    float *dx = a->y;
     const size_t c = (size_t)v->c, image = (size_t)v->h * (size_t)v->w * c;
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int b = 0; b < v->n; b++) {
+    {
         memset(dx + (size_t)b * image, 0, image * sizeof(float));
         int won[CB];
         float best[CB];
@@ -93,4 +107,9 @@ void cpu_maxpool_grad_f32(const float *x, const float *dy, float *dx, const RefW
                 }
             }
     }
+}
+
+void cpu_maxpool_grad_f32(const float *x, const float *dy, float *dx, const RefWindow *v, FnPool *pool) {
+    Pool a = {x, dy, dx, v};
+    fn_pool_run(pool, v->n, maxpool_grad_image, &a);
 }

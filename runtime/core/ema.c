@@ -62,15 +62,27 @@ static RtVar *tracked(RtVars *vars, int *i) {
 
 double rt_ema_decay(double d, int64_t t) { return fmin(d, (1.0 + (double)t) / (10.0 + (double)t)); }
 
-/* shadow -= (1 - decay)(shadow - value) */
-void rt_ema_update(RtVars *ema, RtVars *vars, double d, int64_t t) {
+typedef struct {
+    float *s;
+    const float *v;
+    int64_t n;
+    float k;
+} Ema;
+
+enum { EMA_CHUNK = 65536 };
+
+static void ema_chunk(void *arg, int64_t c, int worker) {
+    const Ema *e = arg;
+    int64_t j1 = (c + 1) * EMA_CHUNK < e->n ? (c + 1) * EMA_CHUNK : e->n;
+    for (int64_t j = c * EMA_CHUNK; j < j1; j++) e->s[j] -= e->k * (e->s[j] - e->v[j]);
+}
+
+/* shadow -= (1 - decay)(shadow - value), element by element (the same bits whoever runs a chunk) */
+void rt_ema_update(RtVars *ema, RtVars *vars, double d, int64_t t, FnPool *pool) {
     float k = (float)(1 - rt_ema_decay(d, t));
     for (int i = 0, vi = 0; i < ema->n; i++) {
-        float *s = ema->v[i].data;
-        const float *v = tracked(vars, &vi)->data;
-        int64_t n = ema->v[i].n;
-#pragma omp parallel for schedule(static) if (n > 65536) /* element by element: the same bits */
-        for (int64_t j = 0; j < n; j++) s[j] -= k * (s[j] - v[j]);
+        Ema e = {ema->v[i].data, tracked(vars, &vi)->data, ema->v[i].n, k};
+        fn_pool_run(pool, (e.n + EMA_CHUNK - 1) / EMA_CHUNK, ema_chunk, &e);
     }
 }
 

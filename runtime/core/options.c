@@ -3,10 +3,13 @@
 
 #include <string.h>
 
+#include "ir/pool.h"
+
 void rt_options_defaults(RtOptions *o) {
     memset(o, 0, sizeof *o);
     o->fuse = 1;
     o->llvm = -1;
+    o->spin_us = 50;
     o->conv_winograd = 1;
     o->conv_direct = 1;
     o->gpu_memory_fraction = 1.0;
@@ -21,6 +24,9 @@ void rt_options_defaults(RtOptions *o) {
 
 void rt_options_print(const RtOptions *o, FILE *f) {
     static const char *const bf16[] = {"0", "1", "columns", "act"};
+    if (o->threads > 0) fprintf(f, "  threads = %d\n", o->threads);
+    else fprintf(f, "  threads = auto (%d)\n", fn_cpus_available());
+    fprintf(f, "  spin_us = %d\n", o->spin_us);
     fprintf(f, "  fuse = %d\n  profile = %d\n  llvm = %s\n  conv_winograd = %d\n  conv_direct = %d\n", o->fuse,
             o->profile, o->llvm < 0 ? "auto" : o->llvm ? "1" : "0", o->conv_winograd, o->conv_direct);
     fprintf(f, "  dump_llvm = %s\n  dump_asm = %s\n", o->dump_llvm ? o->dump_llvm : "-", o->dump_asm ? o->dump_asm : "-");

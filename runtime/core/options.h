@@ -14,6 +14,9 @@ typedef struct {
     int fuse;    /* 1: pointwise nodes run fused (passes/fuse.c); 0: node by node, reference kernels (FN_FUSE) */
     int profile; /* 1: seconds per op printed to stderr when an executor is freed (FN_PROFILE) */
     /* the CPU */
+    int threads;            /* threads of the CPU backend's pool; 0: the CPUs this process may use (affinity,
+                               cgroup quota: fn_cpus_available) (--threads, FN_THREADS) */
+    int spin_us;            /* microseconds an idle pool thread spins before it sleeps (FN_SPIN_US) */
     int llvm;               /* fused loops compiled by LLVM: -1 when the step is large enough, 0 never, 1 always (FN_LLVM) */
     int conv_winograd;      /* 1: Winograd convolutions where they win; 0 never (FN_WINOGRAD) */
     int conv_direct;        /* 1: direct AVX-512 convolutions where they win; 0 never (FN_DIRECT) */

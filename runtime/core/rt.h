@@ -20,9 +20,11 @@ typedef FnStatus RtStatus;
 #define rt_fail fn_fail /* the runtime's name for it: -1, the message in st */
 
 double rt_now(void); /* monotonic seconds */
-/* Threads the BLAS (when it is OpenBLAS) and the executor's fused loops (OpenMP) may use, set for
- * the calling thread. Work that runs its own threads over many small GEMMs (MTCNN) wants 1. */
+/* Threads the BLAS (when it is OpenBLAS) and OpenMP loops (the reference kernels) may use, set
+ * for the calling thread. The CPU backend's pool threads take 1 (OpenBLAS's OpenMP build reads
+ * the calling thread's OpenMP setting at every call, and a new thread's is every core). */
 void rt_blas_threads(int n);
+void rt_blas_one_thread(void); /* rt_blas_threads(1): a pool's thread_init */
 
 /* ---- random numbers: counter-based, so results never depend on call order or threads ------- */
 uint64_t rt_mix(uint64_t x);                               /* splitmix64 finaliser */

@@ -8,6 +8,8 @@
 extern void openblas_set_num_threads(int) __attribute__((weak));
 
 void rt_blas_threads(int n) {
+    omp_set_num_threads(n); /* first: OpenBLAS's OpenMP build follows the thread's OpenMP setting */
     if (openblas_set_num_threads) openblas_set_num_threads(n);
-    omp_set_num_threads(n);
 }
+
+void rt_blas_one_thread(void) { rt_blas_threads(1); }

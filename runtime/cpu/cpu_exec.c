@@ -3,14 +3,14 @@
  * reuses memory by liveness). Variables are not copied: PARAM/STATE nodes point into the
  * variable store, and ASSIGN results are copied into it after the whole step has run.
  * By default it is the fast CPU backend: fused groups (passes/fuse.c) run as one loop each
- * (exec_fused.h), through LLVM kernels where built (runtime/cpu/jit.c), with OpenMP threads, and
+ * (exec_fused.h), through LLVM kernels where built (runtime/cpu/jit.c), on the backend's thread
+ * pool (ir/pool.h), and
  * float32 convolutions are codegen/cpu's. RtOptions.fuse = 0 gives the reference path: node by
  * node, reference kernels (exec_kernels.h), the oracle the tests compare against.
  * What this is not: the executor interface (runtime/core/exec.h), which it implements. */
 #include "runtime/cpu/cpu_exec.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +54,24 @@ struct CpuExec {
     RtJit jit;              /* the groups' LLVM kernels (where built; the rest run interpreted) */
     void *tiles, *partials; /* per-thread tile buffers; the terminals' partial sums */
     size_t tile_stride;     /* reals per thread */
-    int threads;            /* OpenMP threads for the fused loops (the creating thread's setting) */
+    FnPool *pool;           /* the backend's threads (NULL: the calling thread alone) */
+    int threads;            /* fn_pool_size(pool): the per-thread buffers' count */
     int fast;               /* fused loops and codegen/cpu kernels (else the reference path) */
     int paths;              /* the convolutions' fast algorithms (CPU_PATH_*) */
     double *prof_s; /* profiling: seconds per op, printed when the executor is freed */
     int64_t *prof_calls, prof_steps;
 };
+
+typedef struct { /* a fused group's chunks as pool tasks (exec_fused.h) */
+    CpuExec *ex;
+    int gi;
+} GroupTask;
+
+typedef struct { /* rows copied by concat and slice (exec_kernels.h) */
+    const void *src;
+    void *dst;
+    int64_t outer, src_row, dst_row, len, per_task; /* elements */
+} RowCopy;
 
 #define real float
 #define SFX(name) name##_f32
@@ -85,13 +97,13 @@ static void fill(void *p, int prec, int64_t n, double v) {
     }
 }
 
-size_t rt_cpu_scratch(const RtPlan *p, int fast, int paths, int prec) {
+size_t rt_cpu_scratch(const RtPlan *p, int fast, int paths, int prec, int threads) {
     size_t most = 0;
     for (IrId id = 0; id < p->n; id++) {
         if (!p->needed[id] || ir_op_info[p->g->nodes[id].op].attr != IR_ATTR_WINDOW) continue;
         RefWindow win;
         rt_plan_window(p, id, &win);
-        size_t s = fast && prec == 4 ? cpu_conv_scratch(&win, paths, omp_get_max_threads()) : ref_conv_scratch(&win);
+        size_t s = fast && prec == 4 ? cpu_conv_scratch(&win, paths, threads) : ref_conv_scratch(&win);
         if (s > most) most = s;
     }
     return most;
@@ -169,7 +181,6 @@ static int plan_groups(CpuExec *ex, const RtOptions *o, RtStatus *st) {
         size_t need = (size_t)gr->n_terminals * (size_t)gr->n_chunks * (size_t)gr->reduce_len;
         if (need > partials) partials = need;
     }
-    ex->threads = omp_get_max_threads();
     ex->tile_stride = (size_t)(2 + PASS_FUSE_MAX_GROUP) * FUSE_TILE;
     ex->tiles = fn_malloc(ex->tile_stride * (size_t)ex->threads * (size_t)ex->prec);
     ex->partials = fn_malloc(partials * (size_t)ex->prec);
@@ -208,6 +219,8 @@ static void *cpu_bind(const RtBackend *be, const IrGraph *g, RtVars *vars, const
     ex->n = n;
     ex->fast = o->fuse;
     ex->paths = (o->conv_winograd ? CPU_PATH_WINOGRAD : 0) | (o->conv_direct ? CPU_PATH_DIRECT : 0);
+    ex->pool = be->dev;
+    ex->threads = fn_pool_size(ex->pool);
     if (!(ex->buf = fn_calloc((size_t)n + 1, sizeof *ex->buf))) {
         rt_fail(st, "out of memory binding a graph");
         goto fail;
@@ -227,7 +240,7 @@ static void *cpu_bind(const RtBackend *be, const IrGraph *g, RtVars *vars, const
     for (IrId id = 0; id < n; id++)
         if (ex->needed[id] && g->nodes[id].op == IR_OP_CONST)
             fill(ex->buf[id], ex->prec, ex->numel[id], g->nodes[id].attr.u.scalar.f);
-    size_t scratch = rt_cpu_scratch(&ex->plan, ex->fast, ex->paths, ex->prec);
+    size_t scratch = rt_cpu_scratch(&ex->plan, ex->fast, ex->paths, ex->prec, ex->threads);
     if (!(ex->scratch = fn_malloc((scratch ? scratch : 1) * (size_t)ex->prec))) {
         rt_fail(st, "out of memory: %zu bytes for the convolutions' scratch", scratch * (size_t)ex->prec);
         goto fail;
@@ -290,6 +303,7 @@ static void *cpu_input(void *x, const char *name, int64_t *n) {
 
 static int cpu_run(void *x, uint64_t seed, uint64_t step, RtStatus *st) {
     CpuExec *ex = x;
+    rt_blas_one_thread(); /* on whichever thread runs the step: the pool is the parallelism */
     ex->seed = seed;
     ex->step = step;
     ex->prof_steps++;
@@ -335,13 +349,18 @@ static const void *cpu_output(void *x, const char *name, int64_t *n, int *rank, 
 static int cpu_nothing(void *x, RtStatus *st) { return 0; } /* the variables are the host's already */
 
 static int cpu_ema_update(void *x, RtVars *ema, double decay, int64_t t, RtStatus *st) {
-    rt_ema_update(ema, ((CpuExec *)x)->vars, decay, t);
+    rt_ema_update(ema, ((CpuExec *)x)->vars, decay, t, ((CpuExec *)x)->pool);
     return 0;
 }
 
 static int cpu_sync_host(void *x, RtVars *ema, RtStatus *st) { return 0; }
 
 static size_t cpu_bytes(const void *x) { return ((const CpuExec *)x)->bytes; }
+
+static void cpu_close(RtBackend *be) {
+    fn_pool_free(be->dev);
+    be->dev = NULL;
+}
 
 static const RtBackendOps cpu_ops = {
     .bind = cpu_bind,
@@ -353,12 +372,20 @@ static const RtBackendOps cpu_ops = {
     .ema_update = cpu_ema_update,
     .sync_host = cpu_sync_host,
     .bytes = cpu_bytes,
+    .close = cpu_close,
 };
 
-void rt_backend_cpu(RtBackend *be, const RtOptions *o) {
+int rt_backend_cpu(RtBackend *be, const RtOptions *o, RtStatus *st) {
     memset(be, 0, sizeof *be);
     be->ops = &cpu_ops;
     be->opt = *o;
     be->host = be;
-    snprintf(be->name, sizeof be->name, "CPU");
+    int threads = o->threads > 0 ? o->threads : fn_cpus_available();
+    /* fn's kernels call OpenBLAS from the pool's tasks, one thread each: its own threads (an
+       OpenMP team) would spin against the pool's for the same cores */
+    rt_blas_threads(1);
+    if (threads > 1 && !(be->dev = fn_pool_new(threads, o->spin_us, rt_blas_one_thread)))
+        return rt_fail(st, "cannot start %d CPU threads", threads);
+    snprintf(be->name, sizeof be->name, "CPU (%d thread%s)", threads, threads == 1 ? "" : "s");
+    return 0;
 }

@@ -7,11 +7,13 @@
 #include "runtime/core/exec.h"
 #include "runtime/core/plan.h"
 
-/* The CPU backend with options o (copied): no device to open, nothing to close. */
-void rt_backend_cpu(RtBackend *be, const RtOptions *o);
-/* Elements of the largest convolution's scratch in plan p: the tiled kernels' (with the fast
- * algorithms `paths`, CPU_PATH_*) at this thread's OpenMP team size (fast float32), else the
- * reference's im2col matrix. */
-size_t rt_cpu_scratch(const RtPlan *p, int fast, int paths, int prec);
+/* The CPU backend with options o (copied): its device is a thread pool (ir/pool.h) of o->threads
+ * threads (0: fn_cpus_available()), which rt_backend_close stops. -1 when the threads cannot
+ * start. */
+int rt_backend_cpu(RtBackend *be, const RtOptions *o, RtStatus *st);
+/* Elements of the largest convolution's scratch in plan p: the fast kernels' (with the
+ * algorithms `paths`, CPU_PATH_*) for `threads` workers (fast float32), else the reference's
+ * im2col matrix. */
+size_t rt_cpu_scratch(const RtPlan *p, int fast, int paths, int prec, int threads);
 
 #endif

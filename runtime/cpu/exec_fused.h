@@ -78,6 +78,64 @@ static void SFX(run_chunk_jit)(CpuExec *ex, int gi, int64_t c, int64_t c0, int64
     j->fns[j->kernel[gi]](inner ? (c1 - c0) / inner : 1, inner ? inner : c1 - c0, p);
 }
 
+/* Chunk c of group gi, interpreted: member by member over tiles of FUSE_TILE elements. */
+static void SFX(run_chunk)(CpuExec *ex, int gi, int64_t c, int worker) {
+    const PassFusion *f = &ex->plan.fusion;
+    const IrId *mem = f->members + f->start[gi];
+    const int nm = f->start[gi + 1] - f->start[gi];
+    const RtGroupRun *gr = &ex->group_run[gi];
+    const int64_t domain = gr->domain;
+    real *part = ex->partials;
+    const int64_t c0 = c * gr->chunk, c1 = c0 + gr->chunk < domain ? c0 + gr->chunk : domain;
+    real *area = (real *)ex->tiles + (size_t)worker * ex->tile_stride;
+    real *fill_a = area, *fill_b = area + FUSE_TILE;
+    real *tile[PASS_FUSE_MAX_GROUP];
+    for (int r = 0; r < gr->n_terminals; r++)
+        memset(part + ((size_t)r * (size_t)gr->n_chunks + (size_t)c) * (size_t)gr->reduce_len, 0,
+               (size_t)gr->reduce_len * sizeof(real));
+    for (int64_t i0 = c0; i0 < c1; i0 += FUSE_TILE) {
+        const int64_t len = c1 - i0 < FUSE_TILE ? c1 - i0 : FUSE_TILE;
+        for (int k = 0, r = 0; k < nm; k++) {
+            const IrNode *nd = &ex->g->nodes[mem[k]];
+            if (nd->op == IR_OP_SUM) { /* terminal: y[j] += x[i], j = i mod reduce_len */
+                const real *x = SFX(fused_operand)(ex, nd->in[0], gi, tile, i0, len, domain, fill_a);
+                real *acc = part + ((size_t)r++ * (size_t)gr->n_chunks + (size_t)c) * (size_t)gr->reduce_len;
+                int64_t rl = gr->reduce_len, j = i0 % rl;
+                if (rl == 1)
+                    for (int64_t t = 0; t < len; t++) acc[0] += x[t];
+                else
+                    for (int64_t t = 0; t < len;) {
+                        int64_t run = rl - j < len - t ? rl - j : len - t;
+                        for (int64_t u = 0; u < run; u++) acc[j + u] += x[t + u];
+                        t += run;
+                        j = 0;
+                    }
+                continue;
+            }
+            tile[k] = f->materialized[mem[k]] ? (real *)ex->buf[mem[k]] + i0 : area + (size_t)(2 + k) * FUSE_TILE;
+            const real *a = SFX(fused_operand)(ex, nd->in[0], gi, tile, i0, len, domain, fill_a);
+            const real *b = nd->n_in > 1 ? SFX(fused_operand)(ex, nd->in[1], gi, tile, i0, len, domain, fill_b) : NULL;
+            /* in place (the plan gave the member an input's block): compute aside, then copy,
+               since fused_op's operands are restrict */
+            real *dst = a == tile[k] || b == tile[k] ? area + (size_t)(2 + k) * FUSE_TILE : tile[k];
+            SFX(fused_op)(nd, len, dst, a, b, SFX(fused_scalar)(ex, mem[k]));
+            if (dst != tile[k]) memcpy(tile[k], dst, (size_t)len * sizeof(real));
+        }
+    }
+}
+
+static void SFX(chunk_task)(void *arg, int64_t c, int worker) {
+    const GroupTask *t = arg;
+    const RtGroupRun *gr = &t->ex->group_run[t->gi];
+    if (t->ex->jit.kernel && t->ex->jit.kernel[t->gi] >= 0) {
+        const int64_t c0 = c * gr->chunk, c1 = c0 + gr->chunk < gr->domain ? c0 + gr->chunk : gr->domain;
+        SFX(run_chunk_jit)(t->ex, t->gi, c, c0, c1);
+    } else {
+        SFX(run_chunk)(t->ex, t->gi, c, worker);
+    }
+}
+
+/* Group gi: its chunks as the pool's tasks, then the terminals' partial sums in chunk order. */
 static void SFX(run_group)(CpuExec *ex, int gi) {
     const PassFusion *f = &ex->plan.fusion;
     const IrId *mem = f->members + f->start[gi];
@@ -85,52 +143,8 @@ static void SFX(run_group)(CpuExec *ex, int gi) {
     const RtGroupRun *gr = &ex->group_run[gi];
     const int64_t domain = gr->domain;
     real *part = ex->partials;
-    const int jit = ex->jit.kernel && ex->jit.kernel[gi] >= 0;
-#pragma omp parallel for schedule(static) if (gr->n_chunks > 1) num_threads(ex->threads)
-    for (int64_t c = 0; c < gr->n_chunks; c++) {
-        const int64_t c0 = c * gr->chunk, c1 = c0 + gr->chunk < domain ? c0 + gr->chunk : domain;
-        if (jit) {
-            SFX(run_chunk_jit)(ex, gi, c, c0, c1);
-            continue;
-        }
-        real *area = (real *)ex->tiles + (size_t)omp_get_thread_num() * ex->tile_stride;
-        real *fill_a = area, *fill_b = area + FUSE_TILE;
-        real *tile[PASS_FUSE_MAX_GROUP];
-        for (int r = 0; r < gr->n_terminals; r++)
-            memset(part + ((size_t)r * (size_t)gr->n_chunks + (size_t)c) * (size_t)gr->reduce_len, 0,
-                   (size_t)gr->reduce_len * sizeof(real));
-        for (int64_t i0 = c0; i0 < c1; i0 += FUSE_TILE) {
-            const int64_t len = c1 - i0 < FUSE_TILE ? c1 - i0 : FUSE_TILE;
-            for (int k = 0, r = 0; k < nm; k++) {
-                const IrNode *nd = &ex->g->nodes[mem[k]];
-                if (nd->op == IR_OP_SUM) { /* terminal: y[j] += x[i], j = i mod reduce_len */
-                    const real *x = SFX(fused_operand)(ex, nd->in[0], gi, tile, i0, len, domain, fill_a);
-                    real *acc = part + ((size_t)r++ * (size_t)gr->n_chunks + (size_t)c) * (size_t)gr->reduce_len;
-                    int64_t rl = gr->reduce_len, j = i0 % rl;
-                    if (rl == 1)
-                        for (int64_t t = 0; t < len; t++) acc[0] += x[t];
-                    else
-                        for (int64_t t = 0; t < len;) {
-                            int64_t run = rl - j < len - t ? rl - j : len - t;
-                            for (int64_t u = 0; u < run; u++) acc[j + u] += x[t + u];
-                            t += run;
-                            j = 0;
-                        }
-                    continue;
-                }
-                tile[k] = f->materialized[mem[k]] ? (real *)ex->buf[mem[k]] + i0
-                                                  : area + (size_t)(2 + k) * FUSE_TILE;
-                const real *a = SFX(fused_operand)(ex, nd->in[0], gi, tile, i0, len, domain, fill_a);
-                const real *b = nd->n_in > 1 ? SFX(fused_operand)(ex, nd->in[1], gi, tile, i0, len, domain, fill_b)
-                                             : NULL;
-                /* in place (the plan gave the member an input's block): compute aside, then copy,
-                   since fused_op's operands are restrict */
-                real *dst = a == tile[k] || b == tile[k] ? area + (size_t)(2 + k) * FUSE_TILE : tile[k];
-                SFX(fused_op)(nd, len, dst, a, b, SFX(fused_scalar)(ex, mem[k]));
-                if (dst != tile[k]) memcpy(tile[k], dst, (size_t)len * sizeof(real));
-            }
-        }
-    }
+    GroupTask t = {ex, gi};
+    fn_pool_run(ex->pool, gr->n_chunks, SFX(chunk_task), &t);
     for (int k = 0, r = 0; k < nm; k++) { /* the terminals' partial sums, in chunk order */
         const IrNode *nd = &ex->g->nodes[mem[k]];
         if (nd->op != IR_OP_SUM) continue;

@@ -104,32 +104,40 @@ static void SFX(run_movement)(const SFX(NodeRun) *nr) {
     }
 }
 
-/* Concat and slice along an axis: rows copied whole. */
+/* Concat and slice along an axis: rows copied whole, blocks of rows the pool's tasks when
+ * the output is large (rows of a channel concat or slice are short: 32-384 floats). */
+static void SFX(copy_rows_task)(void *arg, int64_t t, int worker) {
+    const RowCopy *c = arg;
+    int64_t o1 = (t + 1) * c->per_task < c->outer ? (t + 1) * c->per_task : c->outer;
+    for (int64_t o = t * c->per_task; o < o1; o++)
+        memcpy((real *)c->dst + o * c->dst_row, (const real *)c->src + o * c->src_row, (size_t)c->len * sizeof(real));
+}
+
+static void SFX(copy_rows)(CpuExec *ex, RowCopy *c, int64_t ny) {
+    c->per_task = ny > (1 << 16) ? (c->outer + 15) / 16 : c->outer; /* 16 tasks, or one */
+    if (c->per_task < 1) c->per_task = 1;
+    fn_pool_run(ex->pool, (c->outer + c->per_task - 1) / c->per_task, SFX(copy_rows_task), c);
+}
+
 static void SFX(run_concat_slice)(const SFX(NodeRun) *nr) {
     CpuExec *ex = nr->ex;
     const IrNode *n = nr->n;
     real *y = nr->y;
     const int64_t *yd = nr->yd;
-    const int64_t ny = nr->ny;
     int ax = n->attr.u.axis.axis;
     int64_t outer, inner;
     rt_plan_axis(&ex->plan, nr->id, ax, &outer, &inner);
-    /* rows of a channel concat or slice are short (32-384 floats): both threads copy */
     if (n->op == IR_OP_SLICE) {
-        const real *a = nr->a;
         int64_t src_ax = ex->dims[n->in[0]][ax], len = yd[ax], st = n->attr.u.axis.start;
-#pragma omp parallel for schedule(static) num_threads(ex->threads) if (ny > (1 << 16))
-        for (int64_t o = 0; o < outer; o++)
-            memcpy(y + o * len * inner, a + (o * src_ax + st) * inner, (size_t)(len * inner) * sizeof(real));
+        RowCopy c = {(const real *)nr->a + st * inner, y, outer, src_ax * inner, len * inner, len * inner, 0};
+        SFX(copy_rows)(ex, &c, nr->ny);
         return;
     }
     int64_t off = 0;
     for (int k = 0; k < n->n_in; k++) {
-        const real *x = ex->buf[n->in[k]];
         int64_t len = ex->dims[n->in[k]][ax];
-#pragma omp parallel for schedule(static) num_threads(ex->threads) if (ny > (1 << 16))
-        for (int64_t o = 0; o < outer; o++)
-            memcpy(y + (o * yd[ax] + off) * inner, x + o * len * inner, (size_t)(len * inner) * sizeof(real));
+        RowCopy c = {ex->buf[n->in[k]], y + off * inner, outer, len * inner, yd[ax] * inner, len * inner, 0};
+        SFX(copy_rows)(ex, &c, nr->ny);
         off += len;
     }
 }
@@ -145,30 +153,37 @@ static void SFX(run_contraction)(const SFX(NodeRun) *nr) {
     if (n->op == IR_OP_MATMUL) {
         const IrMatmulAttr *m = &n->attr.u.matmul;
         const int64_t *ad = ex->dims[n->in[0]];
-        K(matmul)(a, b, y, (int)yd[0], (int)yd[1], (int)(m->ta ? ad[0] : ad[1]), m->ta, m->tb);
+        const int mm = (int)yd[0], nn = (int)yd[1], kk = (int)(m->ta ? ad[0] : ad[1]);
+#if EXEC_FAST_F32
+        if (ex->fast) { /* the pool's sgemm: ref_matmul's product, blocks on the pool */
+            cpu_sgemm(ex->pool, m->ta, m->tb, mm, nn, kk, a, m->ta ? mm : kk, b, m->tb ? kk : nn, 0, y, nn);
+            return;
+        }
+#endif
+        K(matmul)(a, b, y, mm, nn, kk, m->ta, m->tb);
         return;
     }
     rt_plan_window(&ex->plan, nr->id, &win);
     switch (n->op) {
 #if EXEC_FAST_F32 /* float32 with the fast backend on: codegen/cpu's convolutions and max pools */
     case IR_OP_CONV2D:
-        if (ex->fast) cpu_conv2d_f32(a, b, y, &win, ex->paths, ex->scratch, ex->threads);
+        if (ex->fast) cpu_conv2d_f32(a, b, y, &win, ex->paths, ex->scratch, ex->pool);
         else K(conv2d)(a, b, y, &win, ex->scratch);
         break;
     case IR_OP_CONV2D_BWD_DATA:
-        if (ex->fast) cpu_conv2d_bwd_data_f32(a, b, y, &win, ex->paths, ex->scratch, ex->threads);
+        if (ex->fast) cpu_conv2d_bwd_data_f32(a, b, y, &win, ex->paths, ex->scratch, ex->pool);
         else K(conv2d_bwd_data)(a, b, y, &win, ex->scratch);
         break;
     case IR_OP_CONV2D_BWD_FILTER:
-        if (ex->fast) cpu_conv2d_bwd_filter_f32(a, b, y, &win, ex->paths, ex->scratch, ex->threads);
+        if (ex->fast) cpu_conv2d_bwd_filter_f32(a, b, y, &win, ex->paths, ex->scratch, ex->pool);
         else K(conv2d_bwd_filter)(a, b, y, &win, ex->scratch);
         break;
     case IR_OP_MAXPOOL:
-        if (ex->fast) cpu_maxpool_f32(a, y, &win, ex->threads);
+        if (ex->fast) cpu_maxpool_f32(a, y, &win, ex->pool);
         else K(maxpool)(a, y, &win);
         break;
     case IR_OP_MAXPOOL_GRAD:
-        if (ex->fast) cpu_maxpool_grad_f32(a, b, y, &win, ex->threads);
+        if (ex->fast) cpu_maxpool_grad_f32(a, b, y, &win, ex->pool);
         else K(maxpool_grad)(a, b, y, &win);
         break;
 #else

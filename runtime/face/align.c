@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ir/alloc.h"
+#include "ir/pool.h"
 #include "runtime/core/artifact.h"
 #include "runtime/data/data.h"
 #include "runtime/face/mtcnn.h"
@@ -31,8 +32,7 @@ void rt_align_defaults(RtAlignOpts *o) {
     o->image_size = 182;
     o->margin = 44;
     o->png_level = 1;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    o->threads = n > 0 ? (int)n : 1;
+    o->threads = fn_cpus_available();
     o->out = stdout;
 }
 
@@ -213,7 +213,6 @@ release:
 static void *worker(void *arg) {
     Shared *sh = arg;
     RtStatus st;
-    rt_blas_threads(1); /* this thread's OpenMP setting: the workers are the parallelism */
     RtMtcnn *m = rt_mtcnn_new(sh->o->backend, sh->g[0], sh->g[1], sh->g[2], sh->o->weights_dir, &st);
     for (;;) {
         pthread_mutex_lock(&sh->mu);
@@ -316,7 +315,6 @@ static int list_jobs(Shared *sh, const RtDataset *ds, uint64_t key, RtStatus *st
 /* the jobs on o->threads workers; sh->t the totals (total already set), sh->failed on an error */
 static void run_workers(Shared *sh) {
     const RtAlignOpts *o = sh->o;
-    rt_blas_threads(1); /* the workers are the parallelism */
     pthread_mutex_init(&sh->mu, NULL);
     rt_progress_start(&sh->pr, o->out, "images", sh->n_jobs);
     double t0 = rt_now();

@@ -1,5 +1,5 @@
-// fuzz-sources: runtime/core/artifact.c runtime/core/checkpoint.c runtime/core/ema.c runtime/core/vars.c runtime/core/framed.c runtime/core/files.c runtime/core/status.c ir/status.c ir/ir.c ir/rules.c ir/rules_contraction.c ir/rules_elementwise.c ir/rules_movement.c ir/rules_nn.c ir/verify.c ir/print.c ir/alloc.c runtime/core/pb_alloc.c
-// fuzz-libs: -lprotobuf-c -lz -lm
+// fuzz-sources: runtime/core/artifact.c runtime/core/checkpoint.c runtime/core/ema.c runtime/core/vars.c runtime/core/framed.c runtime/core/files.c runtime/core/status.c ir/status.c ir/ir.c ir/rules.c ir/rules_contraction.c ir/rules_elementwise.c ir/rules_movement.c ir/rules_nn.c ir/verify.c ir/print.c ir/alloc.c ir/pool.c runtime/core/pb_alloc.c
+// fuzz-libs: -lprotobuf-c -lz -lm -lpthread
 // fuzz-protos: fn_artifact fn_checkpoint
 /* libFuzzer target for the readers of artifacts and checkpoints from bytes (runtime/core/artifact.c,
  * checkpoint.c, framed.c): any input must give a result or a one-line error, never a crash,
