@@ -278,3 +278,29 @@ int fn_cpus_available(void) {
     if (q > 0 && q < n) n = q;
     return n > 0 ? n : 1;
 }
+
+int fn_isa_host(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return FN_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return FN_ISA_AVX2;
+#endif
+    return FN_ISA_BASE;
+}
+
+int fn_isa_resolve(int want) {
+    int host = fn_isa_host();
+    return want <= FN_ISA_AUTO || want > host ? host : want;
+}
+
+static const char *const isa_names[FN_ISA_COUNT] = {"auto", "base", "avx2", "avx512"};
+
+const char *fn_isa_name(int isa) {
+    return isa >= 0 && isa < FN_ISA_COUNT ? isa_names[isa] : "?";
+}
+
+int fn_isa_parse(const char *name) {
+    for (int i = 0; i < FN_ISA_COUNT; i++)
+        if (!strcmp(name, isa_names[i])) return i;
+    return -1;
+}

@@ -38,4 +38,11 @@ void fn_pool_run(FnPool *p, int64_t n, FnPoolTask task, void *arg);
  * (cpu.max, rounded up), at least 1. */
 int fn_cpus_available(void);
 
+/* The vector instruction sets fn's CPU kernels are built for, in order; AUTO: the host's best. */
+enum { FN_ISA_AUTO, FN_ISA_BASE, FN_ISA_AVX2, FN_ISA_AVX512, FN_ISA_COUNT };
+int fn_isa_host(void);              /* FN_ISA_AVX512 (AVX-512F), FN_ISA_AVX2 (AVX2 and FMA) or FN_ISA_BASE */
+int fn_isa_resolve(int want);       /* want, or the host's best for AUTO or beyond what the host has */
+const char *fn_isa_name(int isa);   /* "auto", "base", "avx2", "avx512" */
+int fn_isa_parse(const char *name); /* one of those names: its FN_ISA_*, else -1 */
+
 #endif

@@ -1,7 +1,9 @@
 /* The fast CPU backend against the reference path (the oracle):
  * - codegen/cpu's convolutions against codegen/ref's on windows that take the Winograd (3x3, 1x7,
  *   7x1), direct, tiled and reference-shaped paths (stride, padding, 1x1, 1x7), forward and both
- *   backward passes, and bit-identical on pools of 1, 2 and 3 threads (ir/pool.h); max pool
+ *   backward passes, for every instruction set the host has (older ones forced: the AVX2 and
+ *   baseline kernels run on an AVX-512 machine), and bit-identical on pools of 1, 2 and 3
+ *   threads (ir/pool.h); max pool
  *   and its gradient bit-identical to the reference's;
  * - the fusion pass's groups on the Inception-ResNet-v1 training graph: one shape per group,
  *   convex (no input from outside depends on a member), and every value read outside its group
@@ -29,49 +31,60 @@ static float *rand_floats(size_t n, uint64_t *rng) {
     return p;
 }
 
-static void conv_case(int n, int h, int w, int c, int kh, int kw, int s, int same, int o, int tiled) {
-    RefWindow v;
-    ref_window_init(&v, n, h, w, c, kh, kw, s, s, same, o);
-    size_t nx = (size_t)n * h * w * c, ny = (size_t)n * v.oh * v.ow * o, nw = (size_t)kh * kw * c * o;
-    uint64_t rng = (uint64_t)(h * 131 + c * 7 + kh);
-    float *x = rand_floats(nx, &rng), *wt = rand_floats(nw, &rng), *dy = rand_floats(ny, &rng);
-    float *out[2][3];
-    size_t s_ref = ref_conv_scratch(&v);
-    float *scratch = malloc((s_ref + 1) * sizeof(float));
-    for (int k = 0; k < 2; k++) out[k][0] = malloc(ny * 4), out[k][1] = malloc(nx * 4), out[k][2] = malloc(nw * 4);
-    ref_conv2d_f32(x, wt, out[0][0], &v, scratch);
-    ref_conv2d_bwd_data_f32(dy, wt, out[0][1], &v, scratch);
-    ref_conv2d_bwd_filter_f32(x, dy, out[0][2], &v, scratch);
-    int same_bits = 1;
+/* One instruction set's fast passes on pools of 1, 2 and 3 threads into out[3] (the last pool's);
+ * 1 when every pool gave the same bits. */
+static int fast_passes(const RefWindow *v, int isa, const float *x, const float *wt, const float *dy, float *out[3],
+                       const size_t len[3]) {
+    int same_bits = 1, paths = CPU_PATHS(CPU_PATHS_ALL, isa);
     for (int threads = 1; threads <= 3; threads++) { /* 1 first: then 2 and 3 must reproduce it */
         FnPool *pool = fn_pool_new(threads, 50, rt_blas_one_thread);
         float *prev[3] = {NULL, NULL, NULL};
         if (threads > 1)
-            for (int i = 0; i < 3; i++) prev[i] = out[1][i], out[1][i] = malloc(i == 0 ? ny * 4 : i == 1 ? nx * 4 : nw * 4);
+            for (int i = 0; i < 3; i++) prev[i] = out[i], out[i] = malloc(len[i] * 4);
         /* exactly the scratch cpu_conv_scratch asks for: ASan sees any use past it */
-        size_t s_fast = cpu_conv_scratch(&v, CPU_PATHS_ALL, threads);
+        size_t s_fast = cpu_conv_scratch(v, paths, threads);
         float *fs = malloc((s_fast ? s_fast : 1) * sizeof(float));
-        cpu_conv2d_f32(x, wt, out[1][0], &v, CPU_PATHS_ALL, fs, pool);
-        cpu_conv2d_bwd_data_f32(dy, wt, out[1][1], &v, CPU_PATHS_ALL, fs, pool);
-        cpu_conv2d_bwd_filter_f32(x, dy, out[1][2], &v, CPU_PATHS_ALL, fs, pool);
+        cpu_conv2d_f32(x, wt, out[0], v, paths, fs, pool);
+        cpu_conv2d_bwd_data_f32(dy, wt, out[1], v, paths, fs, pool);
+        cpu_conv2d_bwd_filter_f32(x, dy, out[2], v, paths, fs, pool);
         free(fs);
         fn_pool_free(pool);
         if (threads > 1)
             for (int i = 0; i < 3; i++) {
-                size_t len = i == 0 ? ny : i == 1 ? nx : nw;
-                same_bits &= memcmp(prev[i], out[1][i], len * 4) == 0;
+                same_bits &= memcmp(prev[i], out[i], len[i] * 4) == 0;
                 free(prev[i]);
             }
     }
-    double e[3] = {test_rel_l2(out[1][0], out[0][0], ny, 4), test_rel_l2(out[1][1], out[0][1], nx, 4),
-                   test_rel_l2(out[1][2], out[0][2], nw, 4)};
-    CHECK(e[0] < 1e-5 && e[1] < 1e-5 && e[2] < 1e-5,
-          "conv %dx%dx%dx%d k%dx%d s%d %s -> %d: fast vs reference %.1e %.1e %.1e", n, h, w, c, kh, kw, s,
-          same ? "SAME" : "VALID", o, e[0], e[1], e[2]);
-    CHECK(same_bits, "conv %dx%dx%d k%dx%d%s: the same bits with 1, 2 and 3 threads", h, w, c, kh, kw,
-          tiled ? " (tiled)" : "");
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < 3; i++) free(out[k][i]);
+    return same_bits;
+}
+
+/* Each instruction set the host has (the older ones forced: FN_ISA_BASE, _AVX2) against the
+ * reference, and the same bits on 1-3 threads. */
+static void conv_case(int n, int h, int w, int c, int kh, int kw, int s, int same, int o, int tiled) {
+    RefWindow v;
+    ref_window_init(&v, n, h, w, c, kh, kw, s, s, same, o);
+    const size_t len[3] = {(size_t)n * v.oh * v.ow * o, (size_t)n * h * w * c, (size_t)kh * kw * c * o};
+    uint64_t rng = (uint64_t)(h * 131 + c * 7 + kh);
+    float *x = rand_floats(len[1], &rng), *wt = rand_floats(len[2], &rng), *dy = rand_floats(len[0], &rng);
+    float *ref[3], *out[3];
+    float *scratch = malloc((ref_conv_scratch(&v) + 1) * sizeof(float));
+    for (int i = 0; i < 3; i++) ref[i] = malloc(len[i] * 4);
+    ref_conv2d_f32(x, wt, ref[0], &v, scratch);
+    ref_conv2d_bwd_data_f32(dy, wt, ref[1], &v, scratch);
+    ref_conv2d_bwd_filter_f32(x, dy, ref[2], &v, scratch);
+    for (int isa = FN_ISA_BASE; isa <= fn_isa_host(); isa++) {
+        for (int i = 0; i < 3; i++) out[i] = malloc(len[i] * 4);
+        int same_bits = fast_passes(&v, isa, x, wt, dy, out, len);
+        double e[3];
+        for (int i = 0; i < 3; i++) e[i] = test_rel_l2(out[i], ref[i], len[i], 4);
+        CHECK(e[0] < 1e-5 && e[1] < 1e-5 && e[2] < 1e-5,
+              "conv %dx%dx%dx%d k%dx%d s%d %s -> %d, %s: fast vs reference %.1e %.1e %.1e", n, h, w, c, kh, kw, s,
+              same ? "SAME" : "VALID", o, fn_isa_name(isa), e[0], e[1], e[2]);
+        CHECK(same_bits, "conv %dx%dx%d k%dx%d%s, %s: the same bits with 1, 2 and 3 threads", h, w, c, kh, kw,
+              tiled ? " (tiled)" : "", fn_isa_name(isa));
+        for (int i = 0; i < 3; i++) free(out[i]);
+    }
+    for (int i = 0; i < 3; i++) free(ref[i]);
     free(x), free(wt), free(dy), free(scratch);
 }
 

@@ -54,7 +54,8 @@ static int tiled_filter(const RefWindow *v) { return (int64_t)v->n * pixels(v) >
 enum { PATH_WINOGRAD, PATH_DIRECT, PATH_TILED, PATH_WHOLE };
 static int conv_path(const RefWindow *v, int pass, int paths) {
     if ((paths & CPU_PATH_WINOGRAD) && cpu_winograd_fits(v)) return PATH_WINOGRAD;
-    if ((paths & CPU_PATH_DIRECT) && cpu_direct_fits(v, pass)) return PATH_DIRECT;
+    if ((paths & CPU_PATH_DIRECT) && cpu_paths_isa(paths) == FN_ISA_AVX512 && cpu_direct_fits(v, pass))
+        return PATH_DIRECT;
     return (pass == CPU_BWD_FILTER ? tiled_filter(v) : tiled_rows(v)) ? PATH_TILED : PATH_WHOLE;
 }
 
@@ -130,7 +131,7 @@ static void fwd_tile(void *arg, int64_t t, int worker) {
 
 void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, int paths, float *scratch, FnPool *pool) {
     switch (conv_path(v, CPU_FWD, paths)) {
-    case PATH_WINOGRAD: cpu_winograd_conv2d_f32(x, w, y, v, scratch, pool); return;
+    case PATH_WINOGRAD: cpu_winograd_conv2d_f32(x, w, y, v, scratch, pool, cpu_paths_isa(paths)); return;
     case PATH_DIRECT: cpu_direct_conv2d_f32(x, w, y, v, scratch, pool); return;
     case PATH_WHOLE: cpu_whole_conv2d_f32(x, w, y, v, scratch, pool); return;
     default: break;
@@ -157,7 +158,7 @@ static void bwd_data_image(void *arg, int64_t b, int worker) {
 void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, int paths, float *scratch,
                              FnPool *pool) {
     switch (conv_path(v, CPU_BWD_DATA, paths)) {
-    case PATH_WINOGRAD: cpu_winograd_bwd_data_f32(dy, w, dx, v, scratch, pool); return;
+    case PATH_WINOGRAD: cpu_winograd_bwd_data_f32(dy, w, dx, v, scratch, pool, cpu_paths_isa(paths)); return;
     case PATH_DIRECT: cpu_direct_bwd_data_f32(dy, w, dx, v, scratch, pool); return;
     case PATH_WHOLE: cpu_whole_bwd_data_f32(dy, w, dx, v, scratch, pool); return;
     default: break;
@@ -186,7 +187,7 @@ static void bwd_filter_range(void *arg, int64_t r, int worker) {
 void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, int paths, float *scratch,
                                FnPool *pool) {
     switch (conv_path(v, CPU_BWD_FILTER, paths)) {
-    case PATH_WINOGRAD: cpu_winograd_bwd_filter_f32(x, dy, dw, v, scratch, pool); return;
+    case PATH_WINOGRAD: cpu_winograd_bwd_filter_f32(x, dy, dw, v, scratch, pool, cpu_paths_isa(paths)); return;
     case PATH_DIRECT: cpu_direct_bwd_filter_f32(x, dy, dw, v, scratch, pool); return;
     case PATH_WHOLE: cpu_whole_bwd_filter_f32(x, dy, dw, v, scratch, pool); return;
     default: break;

@@ -160,14 +160,11 @@ static void tile_rows(const RefWindow *v, const Wg *g, float *base, int b, int o
 
 /* The transforms work on 16 channels at a time, one vector (GCC's vector extension) per pixel
  * or transformed position: a 6x6 patch is 36 vectors, transformed in registers and stored once.
- * Each loop over tiles is built twice (target_clones), for AVX-512, where a vector is one
- * register, and for the baseline; the CPU picks one when the program loads. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("avx512f", "default")))
-#else
-#define CLONES
-#endif
+ * Each loop over tiles is written once (BODY, inlined) and built three times (ISA_VARIANTS at
+ * the end of them): for AVX-512, where a vector is one register, AVX2 with FMA (two) and the
+ * baseline; the executor picks one when it binds (CPU_PATHS' isa). */
 #define INLINE static inline __attribute__((always_inline))
+#define BODY INLINE
 /* the helpers taking and returning vectors are always inlined, so no call passes one: */
 #pragma GCC diagnostic ignored "-Wpsabi"
 typedef float Vec __attribute__((vector_size(64)));
@@ -349,40 +346,20 @@ INLINE void map_g1(const Vec *x, Vec *t) { matvec(&G1[0][0], A1, R1, x, t); }
 INLINE void map_gt1(const Vec *x, Vec *t) { matvec_t(&G1[0][0], A1, R1, x, t); }
 
 /* U for input channel c and every o: w is [kh][kw][c][o], u [p][c][o]. */
-CLONES static void filter_transform_row(const float *w, float *u, const Wg *g, size_t c) {
+BODY void filter_transform_row_body(const float *w, float *u, const Wg *g, size_t c) {
     const size_t co = g->c * g->o, at = c * g->o;
     if (g->kind == WG_3X3) tile_map(map_g2, 9, AA, NULL, w + at, NULL, u + at, 0, g->o, co);
     else tile_map(map_g1, R1, A1, NULL, w + at, NULL, u + at, 0, g->o, co);
 }
-/* One pass over the tiles: operands, geometry, U, the per-worker buffers and partial sums. */
-typedef struct {
-    const RefWindow *v;
-    const Wg *g;
-    const float *x, *w, *dy; /* forward: x, w; bwd_data: dy, w; bwd_filter: x, dy */
-    float *y, *u, *per_thread, *partial;
-    int64_t blocks;
-    int per_group, ranges;
-} Pass;
-
-static void filter_transform_task(void *arg, int64_t c, int worker) {
-    const Pass *a = arg;
-    filter_transform_row(a->w, a->u, a->g, (size_t)c);
-}
-static void filter_transform(Pass *a, FnPool *pool) { fn_pool_run(pool, (int64_t)a->g->c, filter_transform_task, a); }
-
 /* dw from dU for input channel c and every o: du [p][c][o], dw [kh][kw][c][o]. */
-CLONES static void filter_adjoint_row(const float *du, float *dw, const Wg *g, size_t c) {
+BODY void filter_adjoint_row_body(const float *du, float *dw, const Wg *g, size_t c) {
     const size_t co = g->c * g->o, at = c * g->o;
     if (g->kind == WG_3X3) tile_map(map_gt2, AA, 9, NULL, du + at, NULL, dw + at, 0, g->o, co);
     else tile_map(map_gt1, A1, R1, NULL, du + at, NULL, dw + at, 0, g->o, co);
 }
-static void filter_adjoint_task(void *arg, int64_t c, int worker) {
-    const Pass *a = arg; /* dU in partial, dw in y */
-    filter_adjoint_row(a->partial, a->y, a->g, (size_t)c);
-}
 
 /* V for tiles t0..t1 of x into bufs->v. */
-CLONES static void transform_inputs(const RefWindow *v, const Wg *g, const float *x, int64_t t0,
+BODY void transform_inputs_body(const RefWindow *v, const Wg *g, const float *x, int64_t t0,
                                     int64_t t1, Bufs *bf) {
     const size_t ld = (size_t)g->block * g->c;
     for (int64_t t = t0; t < t1; t++) {
@@ -397,7 +374,7 @@ CLONES static void transform_inputs(const RefWindow *v, const Wg *g, const float
 }
 
 /* Z for tiles t0..t1 of dy into bufs->m. */
-CLONES static void transform_grads(const RefWindow *v, const Wg *g, const float *dy, int64_t t0,
+BODY void transform_grads_body(const RefWindow *v, const Wg *g, const float *dy, int64_t t0,
                                    int64_t t1, Bufs *bf) {
     const size_t ld = (size_t)g->block * g->o;
     for (int64_t t = t0; t < t1; t++) {
@@ -412,7 +389,7 @@ CLONES static void transform_grads(const RefWindow *v, const Wg *g, const float 
 }
 
 /* y tiles t0..t1 from bufs->m. */
-CLONES static void transform_outputs(const RefWindow *v, const Wg *g, float *y, int64_t t0,
+BODY void transform_outputs_body(const RefWindow *v, const Wg *g, float *y, int64_t t0,
                                      int64_t t1, Bufs *bf) {
     for (int64_t t = t0; t < t1; t++) {
         int b, oy, ox;
@@ -426,7 +403,7 @@ CLONES static void transform_outputs(const RefWindow *v, const Wg *g, float *y, 
 }
 
 /* dx patches of tiles t0..t1 += their adjoint transforms of bufs->v. */
-CLONES static void add_input_adjoints(const RefWindow *v, const Wg *g, float *dx, int64_t t0,
+BODY void add_input_adjoints_body(const RefWindow *v, const Wg *g, float *dx, int64_t t0,
                                       int64_t t1, Bufs *bf) {
     for (int64_t t = t0; t < t1; t++) {
         int b, oy, ox;
@@ -439,22 +416,81 @@ CLONES static void add_input_adjoints(const RefWindow *v, const Wg *g, float *dx
     }
 }
 
+/* Each body as a function for each instruction set, and the table the passes call through. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ISA_AVX2   __attribute__((target("avx2,fma")))
+#define ISA_AVX512 __attribute__((target("avx512f,fma")))
+#else
+#define ISA_AVX2
+#define ISA_AVX512
+#endif
+#define ISA_VARIANTS(name, params, args)                                                           \
+    static void name##_base params { name##_body args; }                                          \
+    ISA_AVX2 static void name##_avx2 params { name##_body args; }                                 \
+    ISA_AVX512 static void name##_avx512 params { name##_body args; }
+#define ROW_PARAMS(a, b) (a, b, const Wg *g, size_t c)
+#define TILE_PARAMS(a) (const RefWindow *v, const Wg *g, a, int64_t t0, int64_t t1, Bufs *bf)
+ISA_VARIANTS(filter_transform_row, ROW_PARAMS(const float *w, float *u), (w, u, g, c))
+ISA_VARIANTS(filter_adjoint_row, ROW_PARAMS(const float *du, float *dw), (du, dw, g, c))
+ISA_VARIANTS(transform_inputs, TILE_PARAMS(const float *x), (v, g, x, t0, t1, bf))
+ISA_VARIANTS(transform_grads, TILE_PARAMS(const float *dy), (v, g, dy, t0, t1, bf))
+ISA_VARIANTS(transform_outputs, TILE_PARAMS(float *y), (v, g, y, t0, t1, bf))
+ISA_VARIANTS(add_input_adjoints, TILE_PARAMS(float *dx), (v, g, dx, t0, t1, bf))
+
+typedef struct {
+    void (*filter_transform_row)(const float *w, float *u, const Wg *g, size_t c);
+    void (*filter_adjoint_row)(const float *du, float *dw, const Wg *g, size_t c);
+    void (*transform_inputs)(const RefWindow *v, const Wg *g, const float *x, int64_t t0, int64_t t1, Bufs *bf);
+    void (*transform_grads)(const RefWindow *v, const Wg *g, const float *dy, int64_t t0, int64_t t1, Bufs *bf);
+    void (*transform_outputs)(const RefWindow *v, const Wg *g, float *y, int64_t t0, int64_t t1, Bufs *bf);
+    void (*add_input_adjoints)(const RefWindow *v, const Wg *g, float *dx, int64_t t0, int64_t t1, Bufs *bf);
+} WgKernels;
+#define WG_KERNELS(sfx)                                                                            \
+    {filter_transform_row_##sfx, filter_adjoint_row_##sfx, transform_inputs_##sfx,                 \
+     transform_grads_##sfx,      transform_outputs_##sfx,  add_input_adjoints_##sfx}
+static const WgKernels wg_kernels[FN_ISA_COUNT] = {
+    [FN_ISA_BASE] = WG_KERNELS(base), [FN_ISA_AVX2] = WG_KERNELS(avx2), [FN_ISA_AVX512] = WG_KERNELS(avx512)};
+
+/* One pass over the tiles: operands, geometry, U, the per-worker buffers and partial sums. */
+typedef struct {
+    const RefWindow *v;
+    const Wg *g;
+    const float *x, *w, *dy; /* forward: x, w; bwd_data: dy, w; bwd_filter: x, dy */
+    float *y, *u, *per_thread, *partial;
+    const WgKernels *k; /* the transforms for the chosen instruction set */
+    int64_t blocks;
+    int per_group, ranges;
+} Pass;
+
+static void filter_transform_task(void *arg, int64_t c, int worker) {
+    const Pass *a = arg;
+    a->k->filter_transform_row(a->w, a->u, a->g, (size_t)c);
+}
+static void filter_transform(Pass *a, FnPool *pool) { fn_pool_run(pool, (int64_t)a->g->c, filter_transform_task, a); }
+
+static void filter_adjoint_task(void *arg, int64_t c, int worker) {
+    const Pass *a = arg; /* dU in partial, dw in y */
+    a->k->filter_adjoint_row(a->partial, a->y, a->g, (size_t)c);
+}
+
 static void fwd_block(void *arg, int64_t k, int worker) {
     const Pass *a = arg;
     const Wg *g = a->g;
     Bufs bf = thread_bufs(g, a->per_thread, worker);
     int64_t t0 = k * g->block, t1 = t0 + g->block < g->total ? t0 + g->block : g->total;
-    transform_inputs(a->v, g, a->x, t0, t1, &bf);
+    a->k->transform_inputs(a->v, g, a->x, t0, t1, &bf);
     for (int e = 0; e < g->p; e++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(t1 - t0), (int)g->o, (int)g->c, 1,
                     bf.v + (size_t)e * (size_t)g->block * g->c, (int)g->c, a->u + (size_t)e * g->c * g->o, (int)g->o, 0,
                     bf.m + (size_t)e * (size_t)g->block * g->o, (int)g->o);
-    transform_outputs(a->v, g, a->y, t0, t1, &bf);
+    a->k->transform_outputs(a->v, g, a->y, t0, t1, &bf);
 }
 
-void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch, FnPool *pool) {
+void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch,
+                             FnPool *pool, int isa) {
     const Wg g = wg_geom(v);
-    Pass a = {.v = v, .g = &g, .x = x, .w = w, .y = y, .u = scratch, .per_thread = scratch + (size_t)g.p * g.c * g.o};
+    Pass a = {.v = v, .g = &g, .k = &wg_kernels[fn_isa_resolve(isa)],
+              .x = x, .w = w, .y = y, .u = scratch, .per_thread = scratch + (size_t)g.p * g.c * g.o};
     filter_transform(&a, pool);
     fn_pool_run(pool, (g.total + g.block - 1) / g.block, fwd_block, &a);
 }
@@ -470,19 +506,20 @@ static void bwd_data_group(void *arg, int64_t k, int worker) {
     memset(a->y + (size_t)b0 * image, 0, (size_t)(b1 - b0) * image * sizeof(float));
     for (int64_t t0 = b0 * g->per_image, end = b1 * g->per_image; t0 < end; t0 += g->block) {
         int64_t t1 = t0 + g->block < end ? t0 + g->block : end;
-        transform_grads(v, g, a->dy, t0, t1, &bf);
+        a->k->transform_grads(v, g, a->dy, t0, t1, &bf);
         for (int e = 0; e < g->p; e++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(t1 - t0), (int)g->c, (int)g->o, 1,
                         bf.m + (size_t)e * (size_t)g->block * g->o, (int)g->o, a->u + (size_t)e * g->c * g->o,
                         (int)g->o, 0, bf.v + (size_t)e * (size_t)g->block * g->c, (int)g->c);
-        add_input_adjoints(v, g, a->y, t0, t1, &bf);
+        a->k->add_input_adjoints(v, g, a->y, t0, t1, &bf);
     }
 }
 
 void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, float *scratch,
-                               FnPool *pool) {
+                               FnPool *pool, int isa) {
     const Wg g = wg_geom(v);
-    Pass a = {.v = v, .g = &g, .dy = dy, .w = w, .y = dx, .u = scratch, .per_thread = scratch + (size_t)g.p * g.c * g.o};
+    Pass a = {.v = v, .g = &g, .k = &wg_kernels[fn_isa_resolve(isa)],
+              .dy = dy, .w = w, .y = dx, .u = scratch, .per_thread = scratch + (size_t)g.p * g.c * g.o};
     filter_transform(&a, pool);
     a.per_group = g.block > g.per_image ? (int)(g.block / g.per_image) : 1;
     fn_pool_run(pool, (v->n + a.per_group - 1) / a.per_group, bwd_data_group, &a);
@@ -497,8 +534,8 @@ static void bwd_filter_range(void *arg, int64_t r, int worker) {
     int64_t k0 = a->blocks * r / a->ranges, k1 = a->blocks * (r + 1) / a->ranges;
     for (int64_t k = k0; k < k1; k++) {
         int64_t t0 = k * g->block, t1 = t0 + g->block < g->total ? t0 + g->block : g->total;
-        transform_inputs(a->v, g, a->x, t0, t1, &bf);
-        transform_grads(a->v, g, a->dy, t0, t1, &bf);
+        a->k->transform_inputs(a->v, g, a->x, t0, t1, &bf);
+        a->k->transform_grads(a->v, g, a->dy, t0, t1, &bf);
         for (int e = 0; e < g->p; e++)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->c, (int)g->o, (int)(t1 - t0), 1,
                         bf.v + (size_t)e * (size_t)g->block * g->c, (int)g->c,
@@ -508,10 +545,11 @@ static void bwd_filter_range(void *arg, int64_t r, int worker) {
 }
 
 void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, float *scratch,
-                                 FnPool *pool) {
+                                 FnPool *pool, int isa) {
     const Wg g = wg_geom(v);
     const size_t co = (size_t)g.p * g.c * g.o;
-    Pass a = {.v = v, .g = &g, .x = x, .dy = dy, .y = dw, .per_thread = scratch + co};
+    Pass a = {.v = v, .g = &g, .k = &wg_kernels[fn_isa_resolve(isa)],
+              .x = x, .dy = dy, .y = dw, .per_thread = scratch + co};
     a.partial = a.per_thread + (size_t)fn_pool_size(pool) * thread_floats(&g);
     a.blocks = (g.total + g.block - 1) / g.block;
     a.ranges = a.blocks < FILTER_RANGES ? (int)a.blocks : FILTER_RANGES;

@@ -15,8 +15,12 @@
 #include "ir/pool.h"
 
 /* paths: the fast algorithms a convolution may take where they win (CPU_PATH_*; 0: tiled im2col
- * only), the scratch sized for the same. */
-enum { CPU_PATH_WINOGRAD = 1, CPU_PATH_DIRECT = 2, CPU_PATHS_ALL = 3 };
+ * only) and, in the bits from CPU_ISA_SHIFT, the vector instruction set its own kernels are
+ * built for (FN_ISA_*, ir/pool.h; 0: the host's best): CPU_PATHS(CPU_PATHS_ALL, FN_ISA_AVX2)
+ * runs the AVX2 kernels on an AVX-512 machine. The scratch is sized for the same. */
+enum { CPU_PATH_WINOGRAD = 1, CPU_PATH_DIRECT = 2, CPU_PATHS_ALL = 3, CPU_ISA_SHIFT = 4 };
+#define CPU_PATHS(algorithms, isa) ((algorithms) | (isa) << CPU_ISA_SHIFT)
+static inline int cpu_paths_isa(int paths) { return fn_isa_resolve(paths >> CPU_ISA_SHIFT); }
 size_t cpu_conv_scratch(const RefWindow *win, int paths, int threads);
 void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, int paths, float *scratch,
                     FnPool *pool);
@@ -33,16 +37,17 @@ void cpu_add_partials(float *dst, const float *partials, size_t n, int count, Fn
  * cpu_winograd_scratch floats. */
 int cpu_winograd_fits(const RefWindow *win);
 size_t cpu_winograd_scratch(const RefWindow *win, int threads);
+/* isa: the transforms' instruction set (FN_ISA_BASE, _AVX2 or _AVX512, no more than the host's) */
 void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, float *scratch,
-                             FnPool *pool);
+                             FnPool *pool, int isa);
 void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *win, float *scratch,
-                               FnPool *pool);
+                               FnPool *pool, int isa);
 void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, float *scratch,
-                                 FnPool *pool);
+                                 FnPool *pool, int isa);
 
-/* Direct convolutions through a pointer table (conv_direct.c) for small weights on AVX-512
- * CPUs, where cpu_direct_fits for that pass and paths has CPU_PATH_DIRECT. Scratch:
- * cpu_direct_scratch floats. */
+/* Direct convolutions through a pointer table (conv_direct.c) for small weights, AVX-512 only
+ * (isa FN_ISA_AVX512), where cpu_direct_fits for that pass and paths has CPU_PATH_DIRECT.
+ * Scratch: cpu_direct_scratch floats. */
 enum { CPU_FWD, CPU_BWD_DATA, CPU_BWD_FILTER };
 int cpu_direct_fits(const RefWindow *win, int pass);
 size_t cpu_direct_scratch(const RefWindow *win, int threads);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "ir/alloc.h"
+#include "ir/pool.h"
 
 #ifdef FN_HAVE_LLVM
 #include <llvm-c/Core.h>
@@ -50,13 +51,16 @@ static LlJit *fail_err(LLVMErrorRef e, const char *what, FnStatus *st) {
     return NULL;
 }
 
-static LLVMTargetMachineRef host_machine(FnStatus *st) {
+/* The host's machine, or an older x86's for a forced instruction set below the host's. */
+static LLVMTargetMachineRef host_machine(int isa, FnStatus *st) {
     char *triple = LLVMGetDefaultTargetTriple(), *features = LLVMGetHostCPUFeatures(), *msg = NULL;
     LLVMTargetRef target;
     LLVMTargetMachineRef tm = NULL;
+    int forced = fn_isa_resolve(isa) < fn_isa_host();
+    const char *cpu = !forced ? host_cpu : fn_isa_resolve(isa) == FN_ISA_AVX2 ? "haswell" : "x86-64";
     if (LLVMGetTargetFromTriple(triple, &target, &msg) == 0)
-        tm = LLVMCreateTargetMachine(target, triple, host_cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocDefault,
-                                     LLVMCodeModelJITDefault);
+        tm = LLVMCreateTargetMachine(target, triple, cpu, forced ? "" : features, LLVMCodeGenLevelAggressive,
+                                     LLVMRelocDefault, LLVMCodeModelJITDefault);
     else
         fn_fail(st, "LLVM has no target for %s: %s", triple, msg);
     LLVMDisposeMessage(msg);
@@ -65,7 +69,7 @@ static LLVMTargetMachineRef host_machine(FnStatus *st) {
     return tm;
 }
 
-LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, const char *asm_file,
+LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, const char *asm_file, int isa,
                   FnStatus *st) {
     pthread_once(&init_once, init_llvm);
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
@@ -79,7 +83,7 @@ LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *f
         LLVMOrcDisposeThreadSafeContext(tsc);
         return NULL;
     }
-    LLVMTargetMachineRef tm = host_machine(st);
+    LLVMTargetMachineRef tm = host_machine(isa, st);
     if (!tm) {
         LLVMDisposeModule(mod);
         LLVMOrcDisposeThreadSafeContext(tsc);
@@ -156,9 +160,9 @@ struct LlJit {
 int ll_jit_available(void) { return 0; }
 const char *ll_jit_cpu(void) { return ""; }
 
-LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, const char *asm_file,
+LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, const char *asm_file, int isa,
                   FnStatus *st) {
-    (void)text, (void)names, (void)n, (void)fns, (void)asm_file;
+    (void)text, (void)names, (void)n, (void)fns, (void)asm_file, (void)isa;
     fn_fail(st, "this build has no LLVM target (configure with LLVM 14 to get it)");
     return NULL;
 }

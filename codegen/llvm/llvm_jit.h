@@ -12,9 +12,10 @@ typedef void (*LlKernel)(long long rows, long long len, void **p);
 
 /* 1 when this build has the LLVM target. */
 int ll_jit_available(void);
-/* Compiles `text` (a whole module) and looks up names[0..n) into fns. NULL with a message in st
- * on failure. */
-LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, const char *asm_file,
+/* Compiles `text` (a whole module) for instruction set isa (ir/pool.h: FN_ISA_AUTO or beyond the
+ * host's: the host CPU and its features; FN_ISA_AVX2: Haswell's; FN_ISA_BASE: x86-64's) and looks
+ * up names[0..n) into fns. NULL with a message in st on failure. */
+LlJit *ll_jit_new(const char *text, const char *const *names, int n, LlKernel *fns, const char *asm_file, int isa,
                   FnStatus *st);
 void ll_jit_free(LlJit *j);
 /* The host CPU LLVM compiles for ("sapphirerapids", ...), for messages; "" without LLVM. */

@@ -26,7 +26,9 @@ void rt_options_print(const RtOptions *o, FILE *f) {
     static const char *const bf16[] = {"0", "1", "columns", "act"};
     if (o->threads > 0) fprintf(f, "  threads = %d\n", o->threads);
     else fprintf(f, "  threads = auto (%d)\n", fn_cpus_available());
-    fprintf(f, "  spin_us = %d\n", o->spin_us);
+    fprintf(f, "  spin_us = %d\n  cpu_isa = %s", o->spin_us, fn_isa_name(o->cpu_isa));
+    if (o->cpu_isa == FN_ISA_AUTO) fprintf(f, " (%s)", fn_isa_name(fn_isa_host()));
+    fprintf(f, "\n");
     fprintf(f, "  fuse = %d\n  profile = %d\n  llvm = %s\n  conv_winograd = %d\n  conv_direct = %d\n", o->fuse,
             o->profile, o->llvm < 0 ? "auto" : o->llvm ? "1" : "0", o->conv_winograd, o->conv_direct);
     fprintf(f, "  dump_llvm = %s\n  dump_asm = %s\n", o->dump_llvm ? o->dump_llvm : "-", o->dump_asm ? o->dump_asm : "-");

@@ -17,6 +17,8 @@ typedef struct {
     int threads;            /* threads of the CPU backend's pool; 0: the CPUs this process may use (affinity,
                                cgroup quota: fn_cpus_available) (--threads, FN_THREADS) */
     int spin_us;            /* microseconds an idle pool thread spins before it sleeps (FN_SPIN_US) */
+    int cpu_isa;            /* FN_ISA_* (ir/pool.h): the instruction set of fn's CPU kernels and LLVM loops;
+                               0: the host's best (FN_CPU_ISA=avx512|avx2|base forces an older one) */
     int llvm;               /* fused loops compiled by LLVM: -1 when the step is large enough, 0 never, 1 always (FN_LLVM) */
     int conv_winograd;      /* 1: Winograd convolutions where they win; 0 never (FN_WINOGRAD) */
     int conv_direct;        /* 1: direct AVX-512 convolutions where they win; 0 never (FN_DIRECT) */

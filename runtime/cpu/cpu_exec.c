@@ -218,7 +218,8 @@ static void *cpu_bind(const RtBackend *be, const IrGraph *g, RtVars *vars, const
     ex->prec = vars->prec;
     ex->n = n;
     ex->fast = o->fuse;
-    ex->paths = (o->conv_winograd ? CPU_PATH_WINOGRAD : 0) | (o->conv_direct ? CPU_PATH_DIRECT : 0);
+    ex->paths = CPU_PATHS((o->conv_winograd ? CPU_PATH_WINOGRAD : 0) | (o->conv_direct ? CPU_PATH_DIRECT : 0),
+                          o->cpu_isa);
     ex->pool = be->dev;
     ex->threads = fn_pool_size(ex->pool);
     if (!(ex->buf = fn_calloc((size_t)n + 1, sizeof *ex->buf))) {

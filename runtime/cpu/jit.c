@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ir/alloc.h"
+#include "ir/pool.h"
 
 /* the distinct kernels found so far: each one's structural key and its symbol (fn_k0, ...) */
 typedef struct {
@@ -124,7 +125,7 @@ int rt_jit_build(RtJit *j, const RtPlan *p, int prec, int compile, const RtOptio
     if (rc == 0 && j->n_kernels && compile) {
         if (!(j->fns = fn_calloc((size_t)j->n_kernels, sizeof *j->fns))) rc = rt_fail(st, "out of memory");
         else if (!(j->jit = ll_jit_new(module.s, (const char *const *)ks.names, j->n_kernels, j->fns,
-                                       o ? o->dump_asm : NULL, st)))
+                                       o ? o->dump_asm : NULL, o ? o->cpu_isa : FN_ISA_AUTO, st)))
             rc = -1;
     }
     kernels_free(&ks);
