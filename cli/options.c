@@ -46,7 +46,10 @@ void cli_options_from_env(RtOptions *o) {
     o->conv_direct = !((v = env("FN_DIRECT")) && v[0] == '0');
     if ((v = env("FN_THREADS"))) o->threads = atoi(v);
     if ((v = env("FN_SPIN_US"))) o->spin_us = atoi(v);
-    if ((v = env("FN_CPU_ISA"))) o->cpu_isa = fn_isa_parse(v) > 0 ? fn_isa_parse(v) : FN_ISA_AUTO;
+    if ((v = env("FN_CPU_ISA"))) {
+        o->cpu_isa = fn_isa_parse(v) >= 0 ? fn_isa_parse(v) : FN_ISA_AUTO;
+        if (fn_isa_parse(v) < 0) fprintf(stderr, "fn: FN_CPU_ISA=%s: one of auto, base, avx2, avx512 (using auto)\n", v);
+    }
     o->dump_llvm = env("FN_DUMP_LLVM");
     o->dump_asm = env("FN_DUMP_ASM");
     gpu_from_env(o);

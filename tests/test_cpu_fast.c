@@ -426,8 +426,33 @@ static void recompute_case(const FxCase *c) {
     ir_graph_free(g0);
 }
 
+/* cpu_sgemm against ref_matmul on shapes split by rows (a plain, a transposed), by columns (b
+ * transposed) and not at all; an empty sum (k = 0) over a y full of NaN gives zeros, as BLAS's
+ * beta 0 does. */
+static void sgemm_cases(void) {
+    const int shapes[][5] = {{700, 40, 64, 0, 0}, {20, 900, 64, 0, 1}, {600, 60, 300, 1, 0}, {5, 7, 3, 1, 1}};
+    FnPool *pool = fn_pool_new(2, 50, rt_blas_one_thread);
+    uint64_t rng = 11;
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        int m = shapes[i][0], n = shapes[i][1], k = shapes[i][2], ta = shapes[i][3], tb = shapes[i][4];
+        float *a = rand_floats((size_t)m * k, &rng), *b = rand_floats((size_t)k * n, &rng);
+        float *y = malloc((size_t)m * n * 4), *r = malloc((size_t)m * n * 4);
+        cpu_sgemm(pool, ta, tb, m, n, k, a, ta ? m : k, b, tb ? k : n, 0, y, n);
+        ref_matmul_f32(a, b, r, m, n, k, ta, tb);
+        CHECK(test_rel_l2(y, r, (size_t)m * n, 4) < 1e-6, "cpu_sgemm %dx%dx%d ta %d tb %d: ref_matmul's product", m, n,
+              k, ta, tb);
+        free(a), free(b), free(y), free(r);
+    }
+    float y[6];
+    for (int i = 0; i < 6; i++) y[i] = NAN;
+    cpu_sgemm(pool, 0, 0, 2, 3, 0, NULL, 1, NULL, 3, 0, y, 3);
+    CHECK(y[0] == 0 && y[5] == 0, "cpu_sgemm with k = 0 writes zeros");
+    fn_pool_free(pool);
+}
+
 int main(void) {
     rt_blas_threads(1); /* as the CPU backend runs: one-threaded sgemms, the pool the parallelism */
+    sgemm_cases();
     conv_case(2, 40, 40, 8, 3, 3, 1, 1, 16, 1); /* tiled rows and filter */
     conv_case(3, 17, 17, 5, 3, 3, 2, 0, 7, 0);  /* stride 2, VALID */
     conv_case(2, 9, 9, 4, 1, 7, 1, 1, 6, 0);    /* 1x7 SAME */

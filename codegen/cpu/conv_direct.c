@@ -247,12 +247,12 @@ static void run_blocks(Direct *d, FnPool *pool) {
     fn_pool_run(pool, (d->blocks + TASK_BLOCKS - 1) / TASK_BLOCKS, blocks_task, d);
 }
 
-/* w [cell][c][o] transposed to [cell][o][c], one cell a task */
+/* w [cell][c][o] transposed into y [cell][o][c], one cell a task */
 static void transpose_cell(void *arg, int64_t cell, int worker) {
     const Direct *d = arg;
     const RefWindow *v = d->v;
     const size_t co = (size_t)v->c * (size_t)v->o;
-    float *wt = d->per_thread; /* the transposed weights' place */
+    float *wt = d->y;
     for (size_t c = 0; c < (size_t)v->c; c++)
         for (size_t o = 0; o < (size_t)v->o; o++)
             wt[(size_t)cell * co + o * (size_t)v->c + c] = d->w[(size_t)cell * co + c * (size_t)v->o + o];
@@ -298,7 +298,7 @@ void cpu_direct_bwd_data_f32(const float *dy, const float *w, float *dx, const R
                              FnPool *pool) {
 #if HAVE_AVX512
     const size_t co = (size_t)v->c * (size_t)v->o, cells = (size_t)v->kh * v->kw;
-    Direct t = {.v = v, .w = w, .per_thread = scratch}; /* wt: [cell][o][c] at the scratch's start */
+    Direct t = {.v = v, .w = w, .y = scratch}; /* wt: [cell][o][c] at the scratch's start */
     fn_pool_run(pool, (int64_t)cells, transpose_cell, &t);
     Direct d = {.v = v, .in = dy, .w = scratch, .y = dx, .per_thread = scratch + cells * co, .cell_stride = co,
                 .ld = (size_t)v->c, .width = (size_t)v->c, .total = (int64_t)v->n * v->h * v->w, .k = v->o, .bwd = 1};

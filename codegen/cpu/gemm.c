@@ -57,7 +57,10 @@ void cpu_sgemm(FnPool *pool, int ta, int tb, int m, int n, int k, const float *a
     if (m <= 0 || n <= 0) return;
     if (k <= 0) { /* an empty sum; BLAS would reject the leading dimension 0 */
         for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++) y[(size_t)i * (size_t)ldy + (size_t)j] *= beta;
+            for (int j = 0; j < n; j++) {
+                float *yij = y + (size_t)i * (size_t)ldy + (size_t)j;
+                *yij = beta == 0 ? 0 : *yij * beta; /* beta 0 overwrites, as BLAS does */
+            }
         return;
     }
     Gemm g = {ta, tb, m, n, k, lda, ldb, ldy, a, b, beta, y, 1, m};

@@ -12,4 +12,6 @@ void rt_blas_threads(int n) {
     if (openblas_set_num_threads) openblas_set_num_threads(n);
 }
 
-void rt_blas_one_thread(void) { rt_blas_threads(1); }
+void rt_blas_one_thread(void) {
+    if (omp_get_max_threads() != 1) rt_blas_threads(1); /* once per thread: cpu_run calls it every step */
+}

@@ -78,15 +78,15 @@ static void SFX(run_chunk_jit)(CpuExec *ex, int gi, int64_t c, int64_t c0, int64
     j->fns[j->kernel[gi]](inner ? (c1 - c0) / inner : 1, inner ? inner : c1 - c0, p);
 }
 
-/* Chunk c of group gi, interpreted: member by member over tiles of FUSE_TILE elements. */
-static void SFX(run_chunk)(CpuExec *ex, int gi, int64_t c, int worker) {
+/* Chunk c (elements c0..c1) of group gi, interpreted: member by member over tiles of FUSE_TILE
+ * elements. */
+static void SFX(run_chunk)(CpuExec *ex, int gi, int64_t c, int64_t c0, int64_t c1, int worker) {
     const PassFusion *f = &ex->plan.fusion;
     const IrId *mem = f->members + f->start[gi];
     const int nm = f->start[gi + 1] - f->start[gi];
     const RtGroupRun *gr = &ex->group_run[gi];
     const int64_t domain = gr->domain;
     real *part = ex->partials;
-    const int64_t c0 = c * gr->chunk, c1 = c0 + gr->chunk < domain ? c0 + gr->chunk : domain;
     real *area = (real *)ex->tiles + (size_t)worker * ex->tile_stride;
     real *fill_a = area, *fill_b = area + FUSE_TILE;
     real *tile[PASS_FUSE_MAX_GROUP];
@@ -127,12 +127,9 @@ static void SFX(run_chunk)(CpuExec *ex, int gi, int64_t c, int worker) {
 static void SFX(chunk_task)(void *arg, int64_t c, int worker) {
     const GroupTask *t = arg;
     const RtGroupRun *gr = &t->ex->group_run[t->gi];
-    if (t->ex->jit.kernel && t->ex->jit.kernel[t->gi] >= 0) {
-        const int64_t c0 = c * gr->chunk, c1 = c0 + gr->chunk < gr->domain ? c0 + gr->chunk : gr->domain;
-        SFX(run_chunk_jit)(t->ex, t->gi, c, c0, c1);
-    } else {
-        SFX(run_chunk)(t->ex, t->gi, c, worker);
-    }
+    const int64_t c0 = c * gr->chunk, c1 = c0 + gr->chunk < gr->domain ? c0 + gr->chunk : gr->domain;
+    if (t->ex->jit.kernel && t->ex->jit.kernel[t->gi] >= 0) SFX(run_chunk_jit)(t->ex, t->gi, c, c0, c1);
+    else SFX(run_chunk)(t->ex, t->gi, c, c0, c1, worker);
 }
 
 /* Group gi: its chunks as the pool's tasks, then the terminals' partial sums in chunk order. */
