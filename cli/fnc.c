@@ -414,7 +414,8 @@ static int fnc_args(int argc, char **argv, FncOpts *o, const char **pos, int *n_
     }
     o->model = pos[0];
     if (check_choices(prog, o) < 0) return 2;
-    *ctx = (PassCtx){o->dump_after, stdout, o->time_passes, 1, PASS_OPT_ADAGRAD};
+    *ctx = (PassCtx){.dump_after = o->dump_after, .dump = stdout, .time_passes = o->time_passes, .verify = 1,
+                     .optimizer = PASS_OPT_ADAGRAD};
     if (o->optimizer) {
         int k = pass_optimizer_parse(o->optimizer);
         if (k < 0) {

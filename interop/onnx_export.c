@@ -16,9 +16,10 @@
  *   codegen/ref/window.c pads (the extra row or column after);
  * - the batch dimension stays symbolic: dim_param "N" on inputs and outputs, 0 (copy) or -1 in
  *   reshape targets, the graph input's Shape where an Expand needs it.
- * Batch norm is kept as the IR's primitive ops (sub, adds, rsqrt, mul, add), not folded here;
- * ONNX Runtime folds the constant parts and fuses the rest into the convolutions (lower_sub writes
- * x - mean as x + (-mean), the same number, so its fusions apply).
+ * Batch norm is written as the eval graph has it, folded (passes/fold.c: the weights times
+ * rsqrt(variance + eps), then a per-channel add) or not, as primitive ops of the variables; ONNX
+ * Runtime folds those constant parts at load and fuses the rest into the convolutions (lower_sub
+ * writes x - mean as x + (-mean), the same number, so its fusions apply).
  * What this is not: an optimiser (the IR arrives simplified) or a checker (onnx_check.c reads the
  * result back). Ops with no ONNX lowering (the backward ops, dropout_mask, gather, scatter_add,
  * softmax_xent, accuracy, assign) are an error naming the op.
@@ -428,7 +429,8 @@ static const char *operand(Ox *ox, IrId id, int rank) {
     const IrNode *n = nd_at(ox, id);
     int r = n->shape.rank;
     const char *x = value(ox, id);
-    if (rank != 4 || r == 4 || r == 0 || !x || ox->bc[id]) return ox->bc[id] ? ox->bc[id] : x;
+    if (rank != 4 || r == 4 || r == 0 || !x) return x; /* the broadcast form only for a rank-4 result */
+    if (ox->bc[id]) return ox->bc[id];
     const char *out = name(ox, "%s/bcast_nchw", x);
     if (r == 1) {
         NODE(ox, "Reshape", out, x, const_ints(ox, (const int64_t[]){-1, 1, 1}, 3));

@@ -1,7 +1,7 @@
 /* Compiler passes over IrGraph: one pass per file, one signature.
  *
  *   frontend ─▶ [verify] ─▶ autodiff ─▶ optimizer ─▶ simplify ─▶ recompute ─▶ [verify]  (train)
- *   frontend ─▶ [verify] ─▶ simplify ─▶ recompute ─▶ [verify]                          (eval)
+ *   frontend ─▶ [verify] ─▶ fold ─▶ simplify ─▶ recompute ─▶ [verify]                  (eval)
  *
  * Passes that rebuild the graph (simplify, recompute) replace *g. Every pass returns 0 or -1 with a
  * message in (*g)->err. Not here: parsing (frontend/), execution (runtime/).
@@ -30,6 +30,7 @@ typedef struct {
     int time_passes;         /* print each pass's time to stderr */
     int verify;              /* run the verifier after every pass */
     PassOptimizer optimizer; /* the train pipeline's update */
+    int keep_batch_norm;     /* eval: leave batch norm unfolded (pass_fold does nothing) */
 } PassCtx;
 
 typedef int (*PassFn)(IrGraph **g, PassCtx *ctx);
@@ -40,6 +41,9 @@ int pass_autodiff(IrGraph **g, PassCtx *ctx);
 /* For every "grad/<name>" output, the optimiser's update of the parameter and its slots, with
  * the scalar input "learning_rate". */
 int pass_optimizer(IrGraph **g, PassOptimizer kind);
+/* Eval graphs: inference batch norm after a conv2d or matmul folded into its weights and a
+ * per-channel add (passes/fold.c). */
+int pass_fold(IrGraph **g, PassCtx *ctx);
 /* Rebuild keeping only what outputs and effects need (DCE), hash-consing again (CSE) and
  * applying the algebraic rewrite table (x*1, x+0, --x, scale chains) to a fixed point. */
 int pass_simplify(IrGraph **g, PassCtx *ctx);

@@ -1,7 +1,7 @@
 /* The pass pipeline, in one place:
  *
  *   train:  verify ─▶ autodiff ─▶ optimizer ─▶ simplify ─▶ recompute ─▶ verify
- *   eval:   verify ─▶ simplify ─▶ recompute ─▶ verify
+ *   eval:   verify ─▶ fold ─▶ simplify ─▶ recompute ─▶ verify
  *
  * --dump-after=PASS prints the IR after that pass; --time-passes prints each pass's time. */
 #include "passes/passes.h"
@@ -9,21 +9,23 @@
 #include <string.h>
 #include <time.h>
 
-const char *const pass_names[] = {"autodiff", "optimizer", "simplify", "recompute", NULL};
+const char *const pass_names[] = {"autodiff", "optimizer", "fold", "simplify", "recompute", NULL};
 
 static int run_optimizer(IrGraph **g, PassCtx *ctx) { return pass_optimizer(g, ctx->optimizer); }
 
+enum { TRAIN = 1, EVAL = 2, BOTH = 3 }; /* the graphs a pass runs on */
 typedef struct {
     const char *name;
     PassFn fn;
-    int train_only;
+    int graphs;
 } PassEntry;
 
 static const PassEntry pipeline[] = {
-    {"autodiff", pass_autodiff, 1},
-    {"optimizer", run_optimizer, 1},
-    {"simplify", pass_simplify, 0},
-    {"recompute", pass_recompute, 0},
+    {"autodiff", pass_autodiff, TRAIN},
+    {"optimizer", run_optimizer, TRAIN},
+    {"fold", pass_fold, EVAL},
+    {"simplify", pass_simplify, BOTH},
+    {"recompute", pass_recompute, BOTH},
 };
 
 static double now(void) {
@@ -36,7 +38,7 @@ int pass_pipeline(IrGraph **g, int training, PassCtx *ctx) {
     if (ctx->verify && ir_verify(*g) < 0) return -1;
     for (size_t i = 0; i < sizeof pipeline / sizeof pipeline[0]; i++) {
         const PassEntry *p = &pipeline[i];
-        if (p->train_only && !training) continue;
+        if (!(p->graphs & (training ? TRAIN : EVAL))) continue;
         double t0 = now();
         if (p->fn(g, ctx) < 0) return -1;
         if (ctx->time_passes)

@@ -79,7 +79,7 @@ static int compile_once(void *job, AwResult *res, FnStatus *st) {
     IrGraph *g = m->text ? fe_compile_text(&fo, NULL, m->text, strlen(m->text), diag, &n_errors, st)
                          : fe_compile(&fo, diag, &n_errors, st);
     if (!g) return n_errors > 0 ? -1 : fn_fail(st, "no graph and no error");
-    PassCtx ctx = {NULL, NULL, 0, 1, PASS_OPT_ADAM};
+    PassCtx ctx = {.verify = 1, .optimizer = PASS_OPT_ADAM};
     PassFusion f;
     int rc = -1;
     if (pass_pipeline(&g, 1, &ctx) < 0) {

@@ -1,5 +1,6 @@
 /* The command line both CPU bench tools take: [MODEL.fn] [--batch N] [--image_size S] [--reps R]
- * [--layer TEXT] (conv_lab: only the shapes whose description contains TEXT). */
+ * [--layer TEXT] [--fwd] (conv_lab: only the shapes whose description contains TEXT; only the
+ * forward pass). */
 #ifndef FN_BENCH_CPU_ARGS_H
 #define FN_BENCH_CPU_ARGS_H
 
@@ -15,6 +16,7 @@ typedef struct {
     const char *model;
     int batch, image, reps;
     const char *layer;
+    int fwd;
 } BenchArgs;
 
 /* Fills a (keeping its defaults for what is not given); 0, or -1 after printing the usage. */
@@ -24,9 +26,10 @@ static int bench_args(int argc, char **argv, BenchArgs *a) {
         else if (!strcmp(argv[i], "--image_size") && i + 1 < argc) a->image = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) a->reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--layer") && i + 1 < argc) a->layer = argv[++i];
+        else if (!strcmp(argv[i], "--fwd")) a->fwd = 1;
         else if (argv[i][0] != '-') a->model = argv[i];
         else {
-            fprintf(stderr, "usage: %s [MODEL.fn] [--batch N] [--image_size S] [--reps R] [--layer TEXT]\n", argv[0]);
+            fprintf(stderr, "usage: %s [MODEL.fn] [--batch N] [--image_size S] [--reps R] [--layer TEXT] [--fwd]\n", argv[0]);
             return -1;
         }
     }

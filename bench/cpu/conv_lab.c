@@ -8,10 +8,10 @@
  * reference's (codegen/ref, one whole im2col matrix) are measured. ceil% is the fast kernels'
  * mean rate over the three passes, counted as direct convolution FLOPs (Winograd does fewer
  * multiplications, so it can pass 100%).
- * Usage: conv_lab [MODEL.fn] [--batch N] [--image_size S] [--reps R] [--layer TEXT]
+ * Usage: conv_lab [MODEL.fn] [--batch N] [--image_size S] [--reps R] [--layer TEXT] [--fwd]
+ * (--fwd: time the forward pass only, as inference runs it; FN_CPU_ISA and FN_THREADS apply).
  * Prints a table and, last, the step's convolution time at this batch (sum over layers). */
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,28 +53,29 @@ typedef struct {
     float *x, *w, *y, *dy, *dx, *dw, *scratch;
     int n;    /* sgemm ceiling size */
     int fast; /* codegen/cpu's kernels, else the reference's */
-    int threads;
-    int paths; /* the fast algorithms allowed (CPU_PATH_*: FN_WINOGRAD=0, FN_DIRECT=0 take theirs out) */
+    FnPool *pool; /* the fast kernels' threads (ir/pool.h), as the CPU backend makes it */
+    int paths;    /* the fast algorithms allowed (CPU_PATH_*: FN_WINOGRAD=0, FN_DIRECT=0 take theirs out)
+                     and the ISA (FN_CPU_ISA) */
 } Job;
 
 static void run_fwd(void *a) {
     Job *j = a;
-    if (j->fast) cpu_conv2d_f32(j->x, j->w, j->y, &j->s->win, j->paths, j->scratch, j->threads);
+    if (j->fast) cpu_conv2d_f32(j->x, j->w, j->y, &j->s->win, j->paths, j->scratch, j->pool);
     else ref_conv2d_f32(j->x, j->w, j->y, &j->s->win, j->scratch);
 }
 static void run_bwd_data(void *a) {
     Job *j = a;
-    if (j->fast) cpu_conv2d_bwd_data_f32(j->dy, j->w, j->dx, &j->s->win, j->paths, j->scratch, j->threads);
+    if (j->fast) cpu_conv2d_bwd_data_f32(j->dy, j->w, j->dx, &j->s->win, j->paths, j->scratch, j->pool);
     else ref_conv2d_bwd_data_f32(j->dy, j->w, j->dx, &j->s->win, j->scratch);
 }
 static void run_bwd_filter(void *a) {
     Job *j = a;
-    if (j->fast) cpu_conv2d_bwd_filter_f32(j->x, j->dy, j->dw, &j->s->win, j->paths, j->scratch, j->threads);
+    if (j->fast) cpu_conv2d_bwd_filter_f32(j->x, j->dy, j->dw, &j->s->win, j->paths, j->scratch, j->pool);
     else ref_conv2d_bwd_filter_f32(j->x, j->dy, j->dw, &j->s->win, j->scratch);
 }
 static void run_sgemm(void *a) {
     Job *j = a;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->n, j->n, j->n, 1, j->x, j->n, j->w, j->n, 0, j->y, j->n);
+    cpu_sgemm(j->pool, 0, 0, j->n, j->n, j->n, j->x, j->n, j->w, j->n, 0, j->y, j->n);
 }
 
 static size_t xi(const RefWindow *v, int b, int iy, int ix, int c) {
@@ -142,14 +143,18 @@ static const char *group_of(const char *scope) {
 }
 
 int main(int argc, char **argv) {
-    BenchArgs args = {"models/inception_resnet_v1.fn", 32, 160, 3, NULL};
+    BenchArgs args = {"models/inception_resnet_v1.fn", 32, 160, 3, NULL, 0};
     int rc;
     IrGraph *g = bench_start(argc, argv, &args, &rc);
     if (!g) return rc;
     const char *model = args.model;
     RtOptions opt; /* FN_WINOGRAD=0 / FN_DIRECT=0 as fnrun reads them */
     cli_options_from_env(&opt);
-    const int paths = (opt.conv_winograd ? CPU_PATH_WINOGRAD : 0) | (opt.conv_direct ? CPU_PATH_DIRECT : 0);
+    const int paths = CPU_PATHS((opt.conv_winograd ? CPU_PATH_WINOGRAD : 0) | (opt.conv_direct ? CPU_PATH_DIRECT : 0),
+                                opt.cpu_isa);
+    const int threads = opt.threads > 0 ? opt.threads : fn_cpus_available();
+    FnPool *pool = threads > 1 ? fn_pool_new(threads, opt.spin_us, rt_blas_one_thread) : NULL;
+    rt_blas_one_thread();
     int batch = args.batch, image = args.image, reps = args.reps;
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     for (int i = 0; i < g->n_syms; i++) {
@@ -175,14 +180,14 @@ int main(int argc, char **argv) {
         sh[k].count++;
     }
     /* the ceiling */
-    Job cj = {.n = 2048};
+    Job cj = {.n = 2048, .pool = pool};
     cj.x = randv((size_t)cj.n * (size_t)cj.n, 1), cj.w = randv((size_t)cj.n * (size_t)cj.n, 2);
     cj.y = malloc((size_t)cj.n * (size_t)cj.n * sizeof(float));
     run_sgemm(&cj);
     double ceiling = 2.0 * cj.n * cj.n * cj.n / best_of(reps, run_sgemm, &cj) / 1e9;
     free(cj.x), free(cj.w), free(cj.y);
-    printf("model %s, batch %d, %dx%d; %d OpenMP threads; sgemm %dx%dx%d ceiling: %.1f GFLOP/s\n", model, batch, image,
-           image, omp_get_max_threads(), cj.n, cj.n, cj.n, ceiling);
+    printf("model %s, batch %d, %dx%d; %d threads; ISA %s; sgemm %dx%dx%d ceiling: %.1f GFLOP/s\n", model, batch,
+           image, image, threads, fn_isa_name(cpu_paths_isa(paths)), cj.n, cj.n, cj.n, ceiling);
     printf("columns: GFLOP/s of forward / backward-data / backward-filter, fast (fn's CPU backend) | reference\n");
     printf("%-9s %-28s %5s %17s %6s %17s %8s\n", "group", "input -> output (k, s)", "count", "fast GF/s", "ceil%",
            "reference GF/s", "rel.err");
@@ -196,34 +201,37 @@ int main(int argc, char **argv) {
         size_t nx = (size_t)v->n * (size_t)v->h * (size_t)v->w * (size_t)v->c;
         size_t ny = (size_t)v->n * (size_t)v->oh * (size_t)v->ow * (size_t)v->o;
         size_t nw = (size_t)v->kh * (size_t)v->kw * (size_t)v->c * (size_t)v->o;
-        Job j = {.s = &sh[k], .threads = omp_get_max_threads(), .paths = paths};
+        Job j = {.s = &sh[k], .pool = pool, .paths = paths};
         j.x = randv(nx, 10 + (uint64_t)k), j.w = randv(nw, 20 + (uint64_t)k), j.dy = randv(ny, 30 + (uint64_t)k);
         j.y = malloc(ny * sizeof(float)), j.dx = malloc(nx * sizeof(float)), j.dw = malloc(nw * sizeof(float));
-        size_t s1 = ref_conv_scratch(v), s2 = cpu_conv_scratch(v, j.paths, j.threads);
+        size_t s1 = ref_conv_scratch(v), s2 = cpu_conv_scratch(v, j.paths, threads);
         j.scratch = malloc((s1 > s2 ? s1 : s2) * sizeof(float) + sizeof(float));
         double flop = 2.0 * (double)ny * (double)(v->kh * v->kw * v->c), gf[2][3], err = 0;
         for (j.fast = 1; j.fast >= 0; j.fast--) {
             run_fwd(&j), run_bwd_data(&j), run_bwd_filter(&j);
             double e = check(&j);
             err = e > err ? e : err;
-            double t[3] = {best_of(reps, run_fwd, &j), best_of(reps, run_bwd_data, &j), best_of(reps, run_bwd_filter, &j)};
-            for (int i = 0; i < 3; i++) gf[!j.fast][i] = flop / t[i] / 1e9;
+            double t[3] = {best_of(reps, run_fwd, &j), 0, 0};
+            if (!args.fwd) t[1] = best_of(reps, run_bwd_data, &j), t[2] = best_of(reps, run_bwd_filter, &j);
+            for (int i = 0; i < 3; i++) gf[!j.fast][i] = t[i] > 0 ? flop / t[i] / 1e9 : 0;
             step_s[!j.fast] += sh[k].count * (t[0] + t[1] + t[2]);
         }
         if (err > worst_all) worst_all = err;
         snprintf(a, sizeof a, "%.0f/%.0f/%.0f", gf[0][0], gf[0][1], gf[0][2]);
         snprintf(b, sizeof b, "%.0f/%.0f/%.0f", gf[1][0], gf[1][1], gf[1][2]);
+        double mean = args.fwd ? gf[0][0] : 3 / (1 / gf[0][0] + 1 / gf[0][1] + 1 / gf[0][2]);
         printf("%-9s %-28s %5d %17s %5.0f%% %17s %8.1e\n", group_of(sh[k].scope), desc, sh[k].count, a,
-               100 * 3 / (1 / gf[0][0] + 1 / gf[0][1] + 1 / gf[0][2]) / ceiling, b, err);
-        step_flop += sh[k].count * 3 * flop;
+               100 * mean / ceiling, b, err);
+        step_flop += sh[k].count * (args.fwd ? 1 : 3) * flop;
         free(j.x), free(j.w), free(j.dy), free(j.y), free(j.dx), free(j.dw), free(j.scratch);
     }
-    printf("all convolutions of a training step at batch %d: fast %.3f s (%.1f GFLOP/s, %.0f%% of the ceiling), "
+    printf("all convolutions of %s at batch %d: fast %.3f s (%.1f GFLOP/s, %.0f%% of the ceiling), "
            "reference %.3f s (%.1f GFLOP/s); worst relative error %.1e\n",
-           batch, step_s[0], step_flop / step_s[0] / 1e9, 100 * step_flop / step_s[0] / 1e9 / ceiling, step_s[1],
+           args.fwd ? "an inference step" : "a training step", batch, step_s[0], step_flop / step_s[0] / 1e9, 100 * step_flop / step_s[0] / 1e9 / ceiling, step_s[1],
            step_flop / step_s[1] / 1e9, worst_all);
     free(sh);
     free(sym);
+    fn_pool_free(pool);
     ir_graph_free(g);
     return worst_all < 1e-4 ? 0 : 1;
 }

@@ -15,7 +15,7 @@
 #include "cli/options.h"
 
 int main(int argc, char **argv) {
-    BenchArgs args = {"models/inception_resnet_v1.fn", 100, 160, 3, NULL};
+    BenchArgs args = {"models/inception_resnet_v1.fn", 100, 160, 3, NULL, 0};
     int rc;
     IrGraph *g = bench_start(argc, argv, &args, &rc);
     if (!g) return rc;
