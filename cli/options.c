@@ -44,6 +44,7 @@ void cli_options_from_env(RtOptions *o) {
     if ((v = env("FN_LLVM"))) o->llvm = !strcmp(v, "0") ? 0 : !strcmp(v, "1") ? 1 : -1;
     o->conv_winograd = !((v = env("FN_WINOGRAD")) && v[0] == '0');
     o->conv_direct = !((v = env("FN_DIRECT")) && v[0] == '0');
+    o->conv_epilogue = !((v = env("FN_EPILOGUE")) && v[0] == '0');
     if ((v = env("FN_THREADS"))) o->threads = atoi(v);
     if ((v = env("FN_SPIN_US"))) o->spin_us = atoi(v);
     if ((v = env("FN_CPU_ISA"))) {

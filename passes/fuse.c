@@ -430,3 +430,34 @@ int pass_fuse_layout(const IrGraph *g, const PassFusion *f, int gi, const int64_
     }
     return 0;
 }
+
+/* The position a value is ready at: its group's run_at, or its own (sources: before all). */
+static IrId ready_at(const IrGraph *g, const PassFusion *f, IrId x) {
+    if (ir_op_info[g->nodes[x].op].cls == IR_CLASS_SOURCE) return -1;
+    return f->group_of[x] >= 0 ? f->run_at[f->group_of[x]] : x;
+}
+
+int pass_fuse_epilogue(const IrGraph *g, const PassFusion *f, IrId c, const int64_t *numel, int64_t channels) {
+    const IrNode *cn = &g->nodes[c];
+    if (!f->n_groups || f->group_of[c] >= 0 || cn->dtype != IR_DT_FLOAT) return -1;
+    int gi = -1;
+    for (IrId r = c + 1; r < g->n_nodes && gi < 0; r++) /* the group of c's first fused reader */
+        for (int k = 0; k < g->nodes[r].n_in; k++)
+            if (g->nodes[r].in[k] == c && f->group_of[r] >= 0) gi = f->group_of[r];
+    if (gi < 0 || f->run_at[gi] < c) return -1;
+    if (!ir_shape_equal(&g->nodes[pass_fuse_domain(g, f, gi)].shape, &cn->shape)) return -1;
+    int64_t inner = pass_fuse_inner(g, f, gi, numel);
+    if (inner < 0 || (inner > 0 && (channels <= 0 || channels % inner))) return -1;
+    for (int k = f->start[gi]; k < f->start[gi + 1]; k++) {
+        const IrNode *m = &g->nodes[f->members[k]];
+        if (m->op == IR_OP_SUM) return -1; /* sums add up chunks in order, after all of them */
+        for (int i = 0; i < m->n_in; i++) {
+            IrId x = m->in[i];
+            if (x == c || f->group_of[x] == gi) continue;
+            for (int j = 0; j < cn->n_in; j++)
+                if (x == cn->in[j]) return -1; /* it could write over what the contraction reads */
+            if (ready_at(g, f, x) >= c) return -1;
+        }
+    }
+    return gi;
+}

@@ -109,6 +109,13 @@ typedef struct {
 int pass_fuse_layout(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, PassFuseLayout *lay);
 /* The slot of node x in lay: as an operand (result 0) or as a result (1); -1 if none. */
 int pass_fuse_slot(const PassFuseLayout *lay, IrId x, int result);
+/* A group that may run as contraction c's epilogue: on rows of c's output (whole rows of its last
+ * axis, `channels` long at the bound sizes) as soon as c has written them, so its run_at may move
+ * to c (the caller sets it, before planning memory). It is the group of c's first fused reader,
+ * over c's shape, without sums, whose row length divides the channels, whose other
+ * operands are ready before c (sources, or values and groups that run earlier) and none of them
+ * c's own operands (the group could write over one in place while c reads it); else -1. */
+int pass_fuse_epilogue(const IrGraph *g, const PassFusion *f, IrId c, const int64_t *numel, int64_t channels);
 /* Groups the needed nodes (needed NULL: all); the kept ones (the outputs a caller reads; NULL:
  * every output) are written to memory. Free with pass_fusion_free. 0, or -1 when out of memory
  * (f then empty). */

@@ -12,7 +12,9 @@
  *   variables: outputs and, for training graphs, updated variables, in float64 (1e-10) and in
  *   float32 (1e-3: see exec_case); the fused plan writing most optimiser updates straight into
  *   their variables (the reference path copies them at the end of the step);
- * - passes/recompute.c's copies on the reduced network: fewer values written, the same bits. */
+ * - passes/recompute.c's copies on the reduced network: fewer values written, the same bits;
+ * - convolutions' epilogues: every output pixel handed on once, final (each path, ISA and pool
+ *   size), and the executor's results with them the bits of those without. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@
 #include "codegen/cpu/cpu.h"
 #include "runtime/core/plan.h"
 #include "runtime/core/rt.h"
+#include "runtime/cpu/cpu_exec.h"
 #include "tests/fixtures.h"
 #include "tests/testlib.h"
 
@@ -31,11 +34,39 @@ static float *rand_floats(size_t n, uint64_t *rng) {
     return p;
 }
 
+/* A forward pass's epilogue (cpu.h: CpuEpilogue) that copies the rows it is handed into `seen`
+ * and counts each pixel: every pixel once, and the rows already final (seen == y after the pass). */
+typedef struct {
+    const float *y;
+    float *seen;
+    int *count;
+    int64_t pixels, o;
+    int bad; /* a range out of bounds */
+} EpCheck;
+
+static void ep_check(void *arg, int64_t p0, int64_t p1, int worker) {
+    EpCheck *e = arg;
+    if (p0 < 0 || p1 > e->pixels || p0 > p1) {
+        __atomic_store_n(&e->bad, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    memcpy(e->seen + p0 * e->o, e->y + p0 * e->o, (size_t)(p1 - p0) * (size_t)e->o * sizeof(float));
+    for (int64_t p = p0; p < p1; p++) __atomic_fetch_add(&e->count[p], 1, __ATOMIC_RELAXED);
+}
+
+/* every pixel handed on once, with its final values */
+static int ep_ok(const EpCheck *e) {
+    int ok = !e->bad && memcmp(e->seen, e->y, (size_t)(e->pixels * e->o) * sizeof(float)) == 0;
+    for (int64_t p = 0; p < e->pixels; p++) ok &= e->count[p] == 1;
+    return ok;
+}
+
 /* One instruction set's fast passes on pools of 1, 2 and 3 threads into out[3] (the last pool's);
- * 1 when every pool gave the same bits. */
+ * 1 when every pool gave the same bits. *ep_good: the forward's epilogue saw every row once, final. */
 static int fast_passes(const RefWindow *v, int isa, const float *x, const float *wt, const float *dy, float *out[3],
-                       const size_t len[3]) {
+                       const size_t len[3], int *ep_good) {
     int same_bits = 1, paths = CPU_PATHS(CPU_PATHS_ALL, isa);
+    *ep_good = 1;
     for (int threads = 1; threads <= 3; threads++) { /* 1 first: then 2 and 3 must reproduce it */
         FnPool *pool = fn_pool_new(threads, 50, rt_blas_one_thread);
         float *prev[3] = {NULL, NULL, NULL};
@@ -44,7 +75,12 @@ static int fast_passes(const RefWindow *v, int isa, const float *x, const float 
         /* exactly the scratch cpu_conv_scratch asks for: ASan sees any use past it */
         size_t s_fast = cpu_conv_scratch(v, paths, threads);
         float *fs = malloc((s_fast ? s_fast : 1) * sizeof(float));
-        cpu_conv2d_f32(x, wt, out[0], v, paths, fs, pool);
+        EpCheck e = {out[0], malloc(len[0] * 4), calloc(len[0] / (size_t)v->o + 1, sizeof(int)),
+                     (int64_t)(len[0] / (size_t)v->o), v->o, 0};
+        CpuEpilogue ep = {ep_check, &e};
+        cpu_conv2d_f32(x, wt, out[0], v, paths, fs, pool, &ep);
+        *ep_good &= ep_ok(&e);
+        free(e.seen), free(e.count);
         cpu_conv2d_bwd_data_f32(dy, wt, out[1], v, paths, fs, pool);
         cpu_conv2d_bwd_filter_f32(x, dy, out[2], v, paths, fs, pool);
         free(fs);
@@ -74,7 +110,7 @@ static void conv_case(int n, int h, int w, int c, int kh, int kw, int s, int sam
     ref_conv2d_bwd_filter_f32(x, dy, ref[2], &v, scratch);
     for (int isa = FN_ISA_BASE; isa <= fn_isa_host(); isa++) {
         for (int i = 0; i < 3; i++) out[i] = malloc(len[i] * 4);
-        int same_bits = fast_passes(&v, isa, x, wt, dy, out, len);
+        int ep_good, same_bits = fast_passes(&v, isa, x, wt, dy, out, len, &ep_good);
         double e[3];
         for (int i = 0; i < 3; i++) e[i] = test_rel_l2(out[i], ref[i], len[i], 4);
         CHECK(e[0] < 1e-5 && e[1] < 1e-5 && e[2] < 1e-5,
@@ -82,6 +118,8 @@ static void conv_case(int n, int h, int w, int c, int kh, int kw, int s, int sam
               same ? "SAME" : "VALID", o, fn_isa_name(isa), e[0], e[1], e[2]);
         CHECK(same_bits, "conv %dx%dx%d k%dx%d%s, %s: the same bits with 1, 2 and 3 threads", h, w, c, kh, kw,
               tiled ? " (tiled)" : "", fn_isa_name(isa));
+        CHECK(ep_good, "conv %dx%dx%d k%dx%d s%d, %s: the epilogue took every output pixel once, final", h, w, c, kh,
+              kw, s, fn_isa_name(isa));
         for (int i = 0; i < 3; i++) free(out[i]);
     }
     for (int i = 0; i < 3; i++) free(ref[i]);
@@ -272,6 +310,41 @@ static void copy_to_both(void *ctx, const char *name, const void *data, size_t b
 /* The fused executor against the reference path (options' fuse 0) at precision prec, every step from the same variables.
  * In float64 any difference beyond rounding is a bug (tol 1e-10); in float32 the tiny batches'
  * batch norm (4 values) amplifies the convolutions' different summation orders (tol 1e-3). */
+/* Convolutions' epilogues (RtOptions.conv_epilogue: the fused loop after a convolution run on
+ * its rows as they are written) against the loops run after it: the same bits, float32, eval. */
+static void epilogue_case(const char *model, const RtBinding *b, int nb) {
+    PassCtx ctx = {.verify = 1};
+    IrGraph *g = drv_build(model, NULL, 0, 0, &ctx, stderr);
+    if (!CHECK(g != NULL, "%s builds", model)) return;
+    RtStatus st;
+    RtBackend be[2];
+    RtVars *vs[2] = {rt_vars_new(4), rt_vars_new(4)};
+    RtExec *ex[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        RtOptions o = test_cpu()->opt;
+        o.conv_epilogue = k;
+        o.threads = 2;
+        rt_backend_cpu(&be[k], &o, &st);
+        ex[k] = rt_exec_bind(&be[k], g, vs[k], b, nb, NULL, 0, 0, &st);
+        if (ex[k]) rt_vars_init(vs[k], 3);
+    }
+    int same = 1;
+    if (CHECK(ex[0] && ex[1], "%s: executors: %s", model, st.msg)) {
+        uint64_t rng = 9;
+        fx_random_inputs(g, ex[1], 4, &rng, fx_copy_to_exec, ex[0]);
+        CHECK(rt_exec_run(ex[0], 1, 0, &st) == 0 && rt_exec_run(ex[1], 1, 0, &st) == 0, "%s runs: %s", model, st.msg);
+        for (int i = 0; i < g->n_outputs; i++) {
+            int64_t n;
+            const char *name = ir_str(g, g->outputs[i].name);
+            const void *y0 = rt_exec_output(ex[0], name, &n, NULL, NULL), *y1 = rt_exec_output(ex[1], name, NULL, NULL, NULL);
+            same &= y0 && y1 && memcmp(y0, y1, (size_t)n * 4) == 0;
+        }
+    }
+    CHECK(same, "%s eval: convolutions' epilogues give the bits of the loops after them", model);
+    for (int k = 0; k < 2; k++) rt_exec_free(ex[k]), rt_backend_close(&be[k]), rt_vars_free(vs[k]);
+    ir_graph_free(g);
+}
+
 static void exec_case(const FxCase *c, int prec, double tol) {
     IrGraph *g = fx_build_case(c);
     if (!CHECK(g != NULL, "%s builds", c->model)) return;
@@ -484,6 +557,9 @@ int main(void) {
     pool_case(3, 9, 8, 300, 3, 2, 1);   /* SAME, channels past one block */
     pool_case(2, 7, 7, 5, 2, 1, 1);
     fusion_properties();
+    const RtBinding small[] = {{"N", 3}, {"classes", 3}}, fold[] = {{"N", 4}};
+    epilogue_case("tests/models/irv1_small.fn", small, 2);
+    epilogue_case("tests/models/fold_cases.fn", fold, 1);
     const FxCase cases[] = {
         {"tests/models/tiny_mlp.fn", 1, PASS_OPT_SGD, {{"N", 5}}, 1},
         {"tests/models/tiny_conv.fn", 0, PASS_OPT_SGD, {{"N", 3}}, 1},

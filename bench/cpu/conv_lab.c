@@ -9,7 +9,8 @@
  * mean rate over the three passes, counted as direct convolution FLOPs (Winograd does fewer
  * multiplications, so it can pass 100%).
  * Usage: conv_lab [MODEL.fn] [--batch N] [--image_size S] [--reps R] [--layer TEXT] [--fwd]
- * (--fwd: time the forward pass only, as inference runs it; FN_CPU_ISA and FN_THREADS apply).
+ * (--fwd: time the forward pass only, as inference runs it, alone / with bias + ReLU after it /
+ * with them on its rows as it writes them (CpuEpilogue); FN_CPU_ISA and FN_THREADS apply).
  * Prints a table and, last, the step's convolution time at this batch (sum over layers). */
 #include <math.h>
 #include <stdio.h>
@@ -58,11 +59,36 @@ typedef struct {
                      and the ISA (FN_CPU_ISA) */
 } Job;
 
+/* y[p] = max(y[p] + b, 0) over rows p0..p1 of width o: an epilogue as inference runs after
+ * each convolution (bias and ReLU), in place */
+typedef struct {
+    float *y;
+    const float *b;
+    int o;
+} BiasRelu;
+static void bias_relu(void *arg, int64_t p0, int64_t p1, int worker) {
+    const BiasRelu *e = arg;
+    for (int64_t p = p0; p < p1; p++) {
+        float *y = e->y + p * e->o;
+        for (int i = 0; i < e->o; i++) y[i] = y[i] + e->b[i] > 0 ? y[i] + e->b[i] : 0;
+    }
+}
+
 static void run_fwd(void *a) {
     Job *j = a;
-    if (j->fast) cpu_conv2d_f32(j->x, j->w, j->y, &j->s->win, j->paths, j->scratch, j->pool);
+    if (j->fast) cpu_conv2d_f32(j->x, j->w, j->y, &j->s->win, j->paths, j->scratch, j->pool, NULL);
     else ref_conv2d_f32(j->x, j->w, j->y, &j->s->win, j->scratch);
 }
+/* the forward, then bias + ReLU: after it over the whole output (epi 1) or on its rows (epi 2) */
+static void run_fwd_epi(Job *j, int epi) {
+    const RefWindow *v = &j->s->win;
+    BiasRelu e = {j->y, j->dy, v->o};
+    CpuEpilogue ep = {bias_relu, &e};
+    cpu_conv2d_f32(j->x, j->w, j->y, v, j->paths, j->scratch, j->pool, epi == 2 ? &ep : NULL);
+    if (epi == 1) cpu_epilogue_all(&ep, (int64_t)v->n * v->oh * v->ow, j->pool);
+}
+static void run_fwd_after(void *a) { run_fwd_epi(a, 1); }
+static void run_fwd_rows(void *a) { run_fwd_epi(a, 2); }
 static void run_bwd_data(void *a) {
     Job *j = a;
     if (j->fast) cpu_conv2d_bwd_data_f32(j->dy, j->w, j->dx, &j->s->win, j->paths, j->scratch, j->pool);
@@ -191,7 +217,7 @@ int main(int argc, char **argv) {
     printf("columns: GFLOP/s of forward / backward-data / backward-filter, fast (fn's CPU backend) | reference\n");
     printf("%-9s %-28s %5s %17s %6s %17s %8s\n", "group", "input -> output (k, s)", "count", "fast GF/s", "ceil%",
            "reference GF/s", "rel.err");
-    double step_s[2] = {0, 0}, step_flop = 0, worst_all = 0;
+    double step_s[2] = {0, 0}, step_flop = 0, worst_all = 0, ep_s[2] = {0, 0};
     for (int k = 0; k < ns; k++) {
         const RefWindow *v = &sh[k].win;
         char desc[64], a[40], b[40];
@@ -213,8 +239,12 @@ int main(int argc, char **argv) {
             err = e > err ? e : err;
             double t[3] = {best_of(reps, run_fwd, &j), 0, 0};
             if (!args.fwd) t[1] = best_of(reps, run_bwd_data, &j), t[2] = best_of(reps, run_bwd_filter, &j);
+            if (args.fwd && j.fast) { /* bias + ReLU after the forward, or on its rows: in [1] and [2] */
+                t[1] = best_of(reps, run_fwd_after, &j), t[2] = best_of(reps, run_fwd_rows, &j);
+                ep_s[0] += sh[k].count * t[1], ep_s[1] += sh[k].count * t[2];
+            }
             for (int i = 0; i < 3; i++) gf[!j.fast][i] = t[i] > 0 ? flop / t[i] / 1e9 : 0;
-            step_s[!j.fast] += sh[k].count * (t[0] + t[1] + t[2]);
+            step_s[!j.fast] += sh[k].count * (args.fwd ? t[0] : t[0] + t[1] + t[2]);
         }
         if (err > worst_all) worst_all = err;
         snprintf(a, sizeof a, "%.0f/%.0f/%.0f", gf[0][0], gf[0][1], gf[0][2]);
@@ -229,6 +259,9 @@ int main(int argc, char **argv) {
            "reference %.3f s (%.1f GFLOP/s); worst relative error %.1e\n",
            args.fwd ? "an inference step" : "a training step", batch, step_s[0], step_flop / step_s[0] / 1e9, 100 * step_flop / step_s[0] / 1e9 / ceiling, step_s[1],
            step_flop / step_s[1] / 1e9, worst_all);
+    if (args.fwd)
+        printf("with bias + ReLU (--fwd: the middle and last columns): after each convolution %.3f s, on its rows as "
+               "they are written (CpuEpilogue) %.3f s\n", ep_s[0], ep_s[1]);
     free(sh);
     free(sym);
     fn_pool_free(pool);

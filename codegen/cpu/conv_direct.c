@@ -209,6 +209,7 @@ typedef struct {
     size_t cell_stride, ld, width, wide;
     int64_t total, blocks;
     int k, bwd, ranges;
+    const CpuEpilogue *ep; /* forward: on each block's pixels */
 } Direct;
 
 enum { TASK_BLOCKS = 8 }; /* blocks per task: a task's claim and zero row cost nothing beside 8 */
@@ -238,6 +239,8 @@ static void blocks_task(void *arg, int64_t t, int worker) {
             (d->width - o0 >= WIDTH ? block_avx512 : block16_avx512)(r, v->kh * v->kw, d->k, d->w + o0, d->cell_stride,
                                                                    d->ld, zero, out);
         }
+        if (d->ep && p0 < d->total) /* the block's pixels, every channel written, in L1 */
+            d->ep->fn(d->ep->arg, p0, p0 + PIX < d->total ? p0 + PIX : d->total, worker);
     }
 }
 
@@ -283,14 +286,14 @@ static void filter_range(void *arg, int64_t k, int worker) {
 #endif
 
 void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch,
-                           FnPool *pool) {
+                           FnPool *pool, const CpuEpilogue *ep) {
 #if HAVE_AVX512
     size_t co = (size_t)v->c * (size_t)v->o;
     Direct d = {.v = v, .in = x, .w = w, .y = y, .per_thread = scratch + (size_t)v->kh * v->kw * co, .cell_stride = co,
-                .ld = (size_t)v->o, .width = (size_t)v->o, .total = (int64_t)v->n * v->oh * v->ow, .k = v->c};
+                .ld = (size_t)v->o, .width = (size_t)v->o, .total = (int64_t)v->n * v->oh * v->ow, .k = v->c, .ep = ep};
     run_blocks(&d, pool);
 #else
-    (void)x, (void)w, (void)y, (void)v, (void)scratch, (void)pool;
+    (void)x, (void)w, (void)y, (void)v, (void)scratch, (void)pool, (void)ep;
 #endif
 }
 

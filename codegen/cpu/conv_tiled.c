@@ -115,6 +115,7 @@ typedef struct {
     const RefWindow *v;
     int64_t P, K, T, per_image, tiles;
     int ranges;
+    const CpuEpilogue *ep; /* forward: on each tile's rows */
 } Tiled;
 
 static float *tile_buf(const Tiled *a, int worker) { return a->scratch + (size_t)worker * (size_t)a->T * (size_t)a->K; }
@@ -127,16 +128,19 @@ static void fwd_tile(void *arg, int64_t t, int worker) {
     const float *col = col_tile(a->x, tile_buf(a, worker), v, b, p0, p1); // [p1-p0, K]
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(p1 - p0), v->o, (int)a->K, 1, col, (int)a->K, a->w,
                 v->o, 0, a->y + ((size_t)b * (size_t)a->P + (size_t)p0) * (size_t)v->o, v->o);
+    if (a->ep) a->ep->fn(a->ep->arg, b * a->P + p0, b * a->P + p1, worker);
 }
 
-void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, int paths, float *scratch, FnPool *pool) {
+void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, int paths, float *scratch, FnPool *pool,
+                    const CpuEpilogue *ep) {
     switch (conv_path(v, CPU_FWD, paths)) {
-    case PATH_WINOGRAD: cpu_winograd_conv2d_f32(x, w, y, v, scratch, pool, cpu_paths_isa(paths)); return;
-    case PATH_DIRECT: cpu_direct_conv2d_f32(x, w, y, v, scratch, pool); return;
-    case PATH_WHOLE: cpu_whole_conv2d_f32(x, w, y, v, scratch, pool); return;
+    case PATH_WINOGRAD: cpu_winograd_conv2d_f32(x, w, y, v, scratch, pool, cpu_paths_isa(paths), ep); return;
+    case PATH_DIRECT: cpu_direct_conv2d_f32(x, w, y, v, scratch, pool, ep); return;
+    case PATH_WHOLE: cpu_whole_conv2d_f32(x, w, y, v, scratch, pool, ep); return;
     default: break;
     }
-    Tiled a = {.x = x, .w = w, .y = y, .scratch = scratch, .v = v, .P = pixels(v), .K = kdim(v), .T = tile_rows(v, ROW_TILE)};
+    Tiled a = {.x = x, .w = w, .y = y, .scratch = scratch, .v = v, .P = pixels(v), .K = kdim(v), .T = tile_rows(v, ROW_TILE),
+               .ep = ep};
     a.per_image = (a.P + a.T - 1) / a.T;
     fn_pool_run(pool, v->n * a.per_image, fwd_tile, &a);
 }

@@ -460,6 +460,8 @@ typedef struct {
     const WgKernels *k; /* the transforms for the chosen instruction set */
     int64_t blocks;
     int per_group, ranges;
+    int64_t rows_block;    /* forward: tiles per task, whole rows of tiles (0: g->block) */
+    const CpuEpilogue *ep; /* forward: on each task's pixels (rows_block > 0) */
 } Pass;
 
 static void filter_transform_task(void *arg, int64_t c, int worker) {
@@ -473,26 +475,39 @@ static void filter_adjoint_task(void *arg, int64_t c, int worker) {
     a->k->filter_adjoint_row(a->partial, a->y, a->g, (size_t)c);
 }
 
+/* The first output pixel of tile t, the first of a row of tiles (or the batch's end) */
+static int64_t tile_pixel(const RefWindow *v, const Wg *g, int64_t t) {
+    int64_t b = t / g->per_image, ty = t % g->per_image / g->tw;
+    return (b * v->oh + ty * g->mh) * v->ow;
+}
+
 static void fwd_block(void *arg, int64_t k, int worker) {
     const Pass *a = arg;
     const Wg *g = a->g;
     Bufs bf = thread_bufs(g, a->per_thread, worker);
-    int64_t t0 = k * g->block, t1 = t0 + g->block < g->total ? t0 + g->block : g->total;
+    const int64_t block = a->rows_block ? a->rows_block : g->block;
+    int64_t t0 = k * block, t1 = t0 + block < g->total ? t0 + block : g->total;
     a->k->transform_inputs(a->v, g, a->x, t0, t1, &bf);
     for (int e = 0; e < g->p; e++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(t1 - t0), (int)g->o, (int)g->c, 1,
                     bf.v + (size_t)e * (size_t)g->block * g->c, (int)g->c, a->u + (size_t)e * g->c * g->o, (int)g->o, 0,
                     bf.m + (size_t)e * (size_t)g->block * g->o, (int)g->o);
     a->k->transform_outputs(a->v, g, a->y, t0, t1, &bf);
+    if (a->ep && a->rows_block) a->ep->fn(a->ep->arg, tile_pixel(a->v, g, t0), tile_pixel(a->v, g, t1), worker);
 }
 
+/* Tasks of whole rows of tiles (as many as fit a block, at least one row), so that each task's
+ * outputs are one range of pixels an epilogue can take; the result is the same either way (a
+ * tile's sums do not depend on its block). */
 void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch,
-                             FnPool *pool, int isa) {
+                             FnPool *pool, int isa, const CpuEpilogue *ep) {
     const Wg g = wg_geom(v);
-    Pass a = {.v = v, .g = &g, .k = &wg_kernels[fn_isa_resolve(isa)],
-              .x = x, .w = w, .y = y, .u = scratch, .per_thread = scratch + (size_t)g.p * g.c * g.o};
+    Pass a = {.v = v, .g = &g, .k = &wg_kernels[fn_isa_resolve(isa)], .x = x, .w = w, .y = y, .u = scratch,
+              .per_thread = scratch + (size_t)g.p * g.c * g.o, .rows_block = g.block - g.block % g.tw, .ep = ep};
     filter_transform(&a, pool);
-    fn_pool_run(pool, (g.total + g.block - 1) / g.block, fwd_block, &a);
+    const int64_t block = a.rows_block ? a.rows_block : g.block;
+    fn_pool_run(pool, (g.total + block - 1) / block, fwd_block, &a);
+    if (!a.rows_block) cpu_epilogue_all(ep, (int64_t)v->n * v->oh * v->ow, pool);
 }
 
 /* Group k of whole images (about a block of tiles each): their dx are disjoint. */

@@ -22,8 +22,19 @@ enum { CPU_PATH_WINOGRAD = 1, CPU_PATH_DIRECT = 2, CPU_PATHS_ALL = 3, CPU_ISA_SH
 #define CPU_PATHS(algorithms, isa) ((algorithms) | (isa) << CPU_ISA_SHIFT)
 static inline int cpu_paths_isa(int paths) { return fn_isa_resolve(paths >> CPU_ISA_SHIFT); }
 size_t cpu_conv_scratch(const RefWindow *win, int paths, int threads);
+/* What a forward convolution does with rows of its output as soon as they are final:
+ * fn(arg, p0, p1, worker) on output pixels p0..p1 of the batch (every channel), on the worker
+ * that wrote them, while they are in its cache (the CPU executor runs the fused loop that reads
+ * the convolution there: its epilogue). Each pixel is handed on once. NULL: none. */
+typedef struct {
+    void (*fn)(void *arg, int64_t p0, int64_t p1, int worker);
+    void *arg;
+} CpuEpilogue;
+/* ep->fn over pixels 0..pixels in fixed chunks on the pool (for a pass that cannot hand rows on
+ * as it goes); nothing for a NULL ep */
+void cpu_epilogue_all(const CpuEpilogue *ep, int64_t pixels, FnPool *pool);
 void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, int paths, float *scratch,
-                    FnPool *pool);
+                    FnPool *pool, const CpuEpilogue *ep);
 void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *win, int paths,
                              float *scratch, FnPool *pool);
 void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, int paths,
@@ -39,7 +50,7 @@ int cpu_winograd_fits(const RefWindow *win);
 size_t cpu_winograd_scratch(const RefWindow *win, int threads);
 /* isa: the transforms' instruction set (FN_ISA_BASE, _AVX2 or _AVX512, no more than the host's) */
 void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, float *scratch,
-                             FnPool *pool, int isa);
+                             FnPool *pool, int isa, const CpuEpilogue *ep);
 void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *win, float *scratch,
                                FnPool *pool, int isa);
 void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, float *scratch,
@@ -51,7 +62,8 @@ void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, con
 enum { CPU_FWD, CPU_BWD_DATA, CPU_BWD_FILTER };
 int cpu_direct_fits(const RefWindow *win, int pass);
 size_t cpu_direct_scratch(const RefWindow *win, int threads);
-void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, float *scratch, FnPool *pool);
+void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, float *scratch, FnPool *pool,
+                           const CpuEpilogue *ep);
 void cpu_direct_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *win, float *scratch,
                              FnPool *pool);
 void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, float *scratch,
@@ -62,9 +74,14 @@ void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const
  * pool (gemm.c): a block's result does not depend on who runs it. */
 void cpu_sgemm(FnPool *pool, int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                float beta, float *y, int ldy);
+/* The same with ep->fn on rows of y as they are final (blocks of rows; after the whole product
+ * when it splits by columns) */
+void cpu_sgemm_ep(FnPool *pool, int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                  float beta, float *y, int ldy, const CpuEpilogue *ep);
 /* The whole-batch convolution (the reference's way, codegen/ref/conv_impl.h: one column matrix,
  * one GEMM) with its im2col, col2im and GEMM shared by the pool; scratch: ref_conv_scratch. */
-void cpu_whole_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, float *scratch, FnPool *pool);
+void cpu_whole_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, float *scratch, FnPool *pool,
+                          const CpuEpilogue *ep);
 void cpu_whole_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *win, float *scratch,
                             FnPool *pool);
 void cpu_whole_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, float *scratch,

@@ -22,6 +22,7 @@ typedef struct {
     const float *a, *b;
     float beta, *y;
     int rows, side; /* blocks along the rows (1) or the columns (0), `side` of them each */
+    const CpuEpilogue *ep; /* on each block of rows (rows 1) */
 } Gemm;
 
 static void gemm_block(void *arg, int64_t t, int worker) {
@@ -43,6 +44,21 @@ static void gemm_block(void *arg, int64_t t, int worker) {
     }
     cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, m, n, g->k, 1, a,
                 g->lda, b, g->ldb, g->beta, y, g->ldy);
+    if (g->ep && g->rows) g->ep->fn(g->ep->arg, i0, i0 + m, worker);
+}
+
+enum { EPILOGUE_ROWS = 64 }; /* rows per task of cpu_epilogue_all */
+
+static void epilogue_task(void *arg, int64_t t, int worker) {
+    const Gemm *g = arg; /* m rows */
+    int64_t p0 = t * EPILOGUE_ROWS, p1 = p0 + EPILOGUE_ROWS < g->m ? p0 + EPILOGUE_ROWS : g->m;
+    g->ep->fn(g->ep->arg, p0, p1, worker);
+}
+
+void cpu_epilogue_all(const CpuEpilogue *ep, int64_t pixels, FnPool *pool) {
+    if (!ep || pixels <= 0) return;
+    Gemm g = {.m = (int)pixels, .ep = ep};
+    fn_pool_run(pool, (pixels + EPILOGUE_ROWS - 1) / EPILOGUE_ROWS, epilogue_task, &g);
 }
 
 /* Blocks of at least MIN_SIDE, at most MAX_BLOCKS, multiples of ALIGN: the side of each. */
@@ -54,6 +70,11 @@ static int block_side(int len) {
 
 void cpu_sgemm(FnPool *pool, int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                float beta, float *y, int ldy) {
+    cpu_sgemm_ep(pool, ta, tb, m, n, k, a, lda, b, ldb, beta, y, ldy, NULL);
+}
+
+void cpu_sgemm_ep(FnPool *pool, int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                  float beta, float *y, int ldy, const CpuEpilogue *ep) {
     if (m <= 0 || n <= 0) return;
     if (k <= 0) { /* an empty sum; BLAS would reject the leading dimension 0 */
         for (int i = 0; i < m; i++)
@@ -61,9 +82,10 @@ void cpu_sgemm(FnPool *pool, int ta, int tb, int m, int n, int k, const float *a
                 float *yij = y + (size_t)i * (size_t)ldy + (size_t)j;
                 *yij = beta == 0 ? 0 : *yij * beta; /* beta 0 overwrites, as BLAS does */
             }
+        cpu_epilogue_all(ep, m, pool);
         return;
     }
-    Gemm g = {ta, tb, m, n, k, lda, ldb, ldy, a, b, beta, y, 1, m};
+    Gemm g = {ta, tb, m, n, k, lda, ldb, ldy, a, b, beta, y, 1, m, ep};
     int64_t blocks = 1;
     if (2.0 * m * n * k >= MIN_FLOPS && fn_pool_size(pool) > 1) {
         g.rows = m >= 2 * MIN_SIDE || m >= n;
@@ -72,6 +94,7 @@ void cpu_sgemm(FnPool *pool, int ta, int tb, int m, int n, int k, const float *a
     }
     if (blocks == 1) g.rows = 1, g.side = m;
     fn_pool_run(pool, blocks, gemm_block, &g);
+    if (!g.rows) cpu_epilogue_all(ep, m, pool);
 }
 
 typedef struct {
@@ -105,9 +128,10 @@ static const float *columns(const float *x, const RefWindow *v, float *scratch, 
     return scratch;
 }
 
-void cpu_whole_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch, FnPool *pool) {
+void cpu_whole_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch, FnPool *pool,
+                          const CpuEpilogue *ep) {
     int m = v->n * v->oh * v->ow, k = v->kh * v->kw * v->c;
-    cpu_sgemm(pool, 0, 0, m, v->o, k, columns(x, v, scratch, pool), k, w, v->o, 0, y, v->o); // [n,oh,ow,o]
+    cpu_sgemm_ep(pool, 0, 0, m, v->o, k, columns(x, v, scratch, pool), k, w, v->o, 0, y, v->o, ep); // [n,oh,ow,o]
 }
 
 void cpu_whole_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, float *scratch,

@@ -12,6 +12,7 @@ void rt_options_defaults(RtOptions *o) {
     o->spin_us = 50;
     o->conv_winograd = 1;
     o->conv_direct = 1;
+    o->conv_epilogue = 1;
     o->gpu_memory_fraction = 1.0;
     o->gpu_tf32 = 1;
     o->gpu_streams = 4;
@@ -31,6 +32,7 @@ void rt_options_print(const RtOptions *o, FILE *f) {
     fprintf(f, "\n");
     fprintf(f, "  fuse = %d\n  profile = %d\n  llvm = %s\n  conv_winograd = %d\n  conv_direct = %d\n", o->fuse,
             o->profile, o->llvm < 0 ? "auto" : o->llvm ? "1" : "0", o->conv_winograd, o->conv_direct);
+    fprintf(f, "  conv_epilogue = %d\n", o->conv_epilogue);
     fprintf(f, "  dump_llvm = %s\n  dump_asm = %s\n", o->dump_llvm ? o->dump_llvm : "-", o->dump_asm ? o->dump_asm : "-");
     fprintf(f, "  gpu_memory_fraction = %g\n  gpu_tf32 = %d\n  gpu_bf16 = %s\n  gpu_streams = %d\n  gpu_implicit = %d\n",
             o->gpu_memory_fraction, o->gpu_tf32, o->gpu_bf16 >= 0 && o->gpu_bf16 < 4 ? bf16[o->gpu_bf16] : "?",

@@ -22,6 +22,8 @@ typedef struct {
     int llvm;               /* fused loops compiled by LLVM: -1 when the step is large enough, 0 never, 1 always (FN_LLVM) */
     int conv_winograd;      /* 1: Winograd convolutions where they win; 0 never (FN_WINOGRAD) */
     int conv_direct;        /* 1: direct AVX-512 convolutions where they win; 0 never (FN_DIRECT) */
+    int conv_epilogue;      /* 1: a fused loop reading a convolution runs on its rows as they are written
+                               (pass_fuse_epilogue); 0: after it (FN_EPILOGUE) */
     const char *dump_llvm;  /* a file for the LLVM module's text, or NULL (FN_DUMP_LLVM) */
     const char *dump_asm;   /* a file for the optimised module as host assembly, or NULL (FN_DUMP_ASM) */
     /* the GPU */
@@ -40,7 +42,7 @@ typedef struct {
     const char *cuda_emulator;  /* tests: a host emulation of the driver, NVRTC and cuBLAS (FN_CUDA_EMULATOR) */
 } RtOptions;
 
-/* The defaults: fused, LLVM when it pays, every convolution path, TF32 on, bfloat16 off, 4
+/* The defaults: fused, LLVM when it pays, every convolution path, epilogues, TF32 on, bfloat16 off, 4
  * streams, implicit GEMM 2, 256 MiB of columns, weights rounded once, slack 64, CUDA graphs,
  * the whole device, no kernel cache, no emulator. */
 void rt_options_defaults(RtOptions *o);

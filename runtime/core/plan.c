@@ -240,7 +240,26 @@ static void lifetimes(const RtPlan *p, int *last, int *pos) {
         if (p->kept[g->outputs[i].id]) last[g->outputs[i].id] = forever;
 }
 
-/* Every needed value's block, by liveness (see above); 0, or -1 when out of memory. */
+/* Group gi's materialized members' blocks, taken when it runs at t. */
+static int place_group(RtPlan *p, Blocks *bl, const int *last, int gi, int t) {
+    const PassFusion *f = &p->fusion;
+    for (int k = f->start[gi]; k < f->start[gi + 1]; k++) {
+        IrId m = f->members[k];
+        if (!f->materialized[m] || p->assign_to[m] != IR_NONE) continue;
+        int b = in_place_block(p, bl, last, k, t);
+        if (b >= 0) {
+            p->block_of[m] = b;
+            bl->busy[b] = last[m] < 0 ? t : last[m];
+        } else if (place(p, bl, m, t, last[m], 0) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Every needed value's block, by liveness (see above); 0, or -1 when out of memory. A group
+ * whose run_at is not one of its members (a convolution's epilogue: pass_fuse_epilogue) takes
+ * its blocks right after that node's. */
 static int place_values(RtPlan *p, Blocks *bl, const int *last, const int *pos) {
     const IrGraph *g = p->g;
     const PassFusion *f = &p->fusion;
@@ -253,18 +272,7 @@ static int place_values(RtPlan *p, Blocks *bl, const int *last, const int *pos) 
             continue;
         int gi = f->n_groups ? f->group_of[id] : -1;
         if (gi >= 0) {
-            if (pos[id] != id) continue; /* placed when the group runs, at its run_at */
-            for (int k = f->start[gi]; k < f->start[gi + 1]; k++) {
-                IrId m = f->members[k];
-                if (!f->materialized[m] || p->assign_to[m] != IR_NONE) continue;
-                int b = in_place_block(p, bl, last, k, id);
-                if (b >= 0) {
-                    p->block_of[m] = b;
-                    bl->busy[b] = last[m] < 0 ? id : last[m];
-                } else if (place(p, bl, m, id, last[m], 0) < 0) {
-                    return -1;
-                }
-            }
+            if (pos[id] == id && place_group(p, bl, last, gi, id) < 0) return -1; /* at its run_at */
             continue;
         }
         IrId x = nd->n_in ? nd->in[0] : IR_NONE;
@@ -275,6 +283,8 @@ static int place_values(RtPlan *p, Blocks *bl, const int *last, const int *pos) 
             continue;
         }
         if (place(p, bl, id, id, last[id], nd->op == IR_OP_INPUT || nd->op == IR_OP_CONST) < 0) return -1;
+        for (int e = 0; e < f->n_groups; e++) /* epilogues run here */
+            if (f->run_at[e] == id && place_group(p, bl, last, e, id) < 0) return -1;
     }
     return 0;
 }

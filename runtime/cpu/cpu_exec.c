@@ -57,14 +57,17 @@ struct CpuExec {
     FnPool *pool;           /* the backend's threads (NULL: the calling thread alone) */
     int threads;            /* fn_pool_size(pool): the per-thread buffers' count */
     int fast;               /* fused loops and codegen/cpu kernels (else the reference path) */
+    int *epilogue;          /* per node: the group run on its rows as a convolution writes them, or -1 */
+    int n_epilogues;
     int paths;              /* the convolutions' fast algorithms (CPU_PATH_*) */
     double *prof_s; /* profiling: seconds per op, printed when the executor is freed */
     int64_t *prof_calls, prof_steps;
 };
 
-typedef struct { /* a fused group's chunks as pool tasks (exec_fused.h) */
+typedef struct { /* a fused group's chunks as pool tasks, or its rows as an epilogue (exec_fused.h) */
     CpuExec *ex;
     int gi;
+    int64_t row; /* an epilogue's elements per output pixel */
 } GroupTask;
 
 typedef struct { /* rows copied by concat and slice (exec_kernels.h) */
@@ -191,6 +194,26 @@ static int plan_groups(CpuExec *ex, const RtOptions *o, RtStatus *st) {
 
 static void cpu_free(void *x);
 
+/* Groups that run as convolutions' epilogues (pass_fuse_epilogue): their run_at moves to the
+ * convolution before memory is planned, so their values take blocks from there on. Float32 on
+ * the fast path only: codegen/cpu's convolutions hand rows on, the reference's do not. */
+static int plan_epilogues(CpuExec *ex, const RtOptions *o, RtStatus *st) {
+    if (!(ex->epilogue = fn_malloc(((size_t)ex->n + 1) * sizeof *ex->epilogue)))
+        return rt_fail(st, "out of memory binding a graph");
+    PassFusion *f = &ex->plan.fusion;
+    for (IrId id = 0; id < ex->n; id++) {
+        ex->epilogue[id] = -1;
+        if (!o->conv_epilogue || !ex->fast || ex->prec != 4 || !ex->plan.needed[id] || ex->g->nodes[id].op != IR_OP_CONV2D)
+            continue;
+        int gi = pass_fuse_epilogue(ex->g, f, id, ex->plan.numel, ex->plan.dims[id][ex->plan.rank[id] - 1]);
+        if (gi < 0) continue;
+        f->run_at[gi] = id;
+        ex->epilogue[id] = gi;
+        ex->n_epilogues++;
+    }
+    return 0;
+}
+
 /* The variables' storage for PARAM/STATE nodes, values computed straight into their variables,
  * and the constants' fills. */
 static void point_at_vars(CpuExec *ex) {
@@ -226,9 +249,10 @@ static void *cpu_bind(const RtBackend *be, const IrGraph *g, RtVars *vars, const
         rt_fail(st, "out of memory binding a graph");
         goto fail;
     }
+    const int flags = ex->fast ? RT_PLAN_FUSE | RT_PLAN_ASSIGN : 0;
     if (rt_vars_bind(vars, g, sym, st) < 0 ||
-        rt_plan_build(&ex->plan, g, sym, want, n_want, run_effects, ex->prec,
-                      ex->fast ? RT_PLAN_FUSE | RT_PLAN_ASSIGN : 0, st) < 0)
+        rt_plan_values(&ex->plan, g, sym, want, n_want, run_effects, ex->prec, flags, st) < 0 ||
+        plan_epilogues(ex, o, st) < 0 || rt_plan_memory(&ex->plan, flags, st) < 0)
         goto fail;
     ex->dims = ex->plan.dims;
     ex->rank = ex->plan.rank;
@@ -270,8 +294,9 @@ static void print_profile(const CpuExec *ex) {
             total / (double)(ex->prof_steps ? ex->prof_steps : 1));
     int jitted = 0;
     for (int gi = 0; ex->jit.kernel && gi < ex->plan.fusion.n_groups; gi++) jitted += ex->jit.kernel[gi] >= 0;
-    fprintf(stderr, "  %d fused loops, %d of them through %d LLVM kernels (compiled in %.2f s)\n",
-            ex->plan.fusion.n_groups, jitted, ex->jit.n_kernels, ex->jit.compile_s);
+    fprintf(stderr, "  %d fused loops, %d of them through %d LLVM kernels (compiled in %.2f s), %d run as "
+            "convolutions' epilogues\n", ex->plan.fusion.n_groups, jitted, ex->jit.n_kernels, ex->jit.compile_s,
+            ex->n_epilogues);
     rt_profile_print(ex->prof_s, ex->prof_calls, 2 * IR_OP_COUNT, 0);
 }
 
@@ -280,6 +305,7 @@ static void cpu_free(void *x) {
     if (!ex) return;
     if (ex->prof_s && ex->prof_calls) print_profile(ex);
     free(ex->slot);
+    free(ex->epilogue);
     free(ex->group_run);
     rt_jit_free(&ex->jit);
     free(ex->tiles);

@@ -132,6 +132,17 @@ static void SFX(chunk_task)(void *arg, int64_t c, int worker) {
     else SFX(run_chunk)(t->ex, t->gi, c, c0, c1, worker);
 }
 
+/* Group gi as a convolution's epilogue (a CpuEpilogue's fn): the elements of output pixels
+ * p0..p1, whole rows of the group's row length (pass_fuse_epilogue), on the worker that wrote
+ * them; the group has no sums, so no chunk index. */
+#if EXEC_FAST_F32
+static void SFX(epilogue_rows)(void *arg, int64_t p0, int64_t p1, int worker) {
+    const GroupTask *t = arg;
+    if (t->ex->jit.kernel && t->ex->jit.kernel[t->gi] >= 0) SFX(run_chunk_jit)(t->ex, t->gi, 0, p0 * t->row, p1 * t->row);
+    else SFX(run_chunk)(t->ex, t->gi, 0, p0 * t->row, p1 * t->row, worker);
+}
+#endif
+
 /* Group gi: its chunks as the pool's tasks, then the terminals' partial sums in chunk order. */
 static void SFX(run_group)(CpuExec *ex, int gi) {
     const PassFusion *f = &ex->plan.fusion;
@@ -140,7 +151,7 @@ static void SFX(run_group)(CpuExec *ex, int gi) {
     const RtGroupRun *gr = &ex->group_run[gi];
     const int64_t domain = gr->domain;
     real *part = ex->partials;
-    GroupTask t = {ex, gi};
+    GroupTask t = {ex, gi, 0};
     fn_pool_run(ex->pool, gr->n_chunks, SFX(chunk_task), &t);
     for (int k = 0, r = 0; k < nm; k++) { /* the terminals' partial sums, in chunk order */
         const IrNode *nd = &ex->g->nodes[mem[k]];

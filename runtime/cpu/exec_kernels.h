@@ -142,6 +142,10 @@ static void SFX(run_concat_slice)(const SFX(NodeRun) *nr) {
     }
 }
 
+#if EXEC_FAST_F32
+static void SFX(epilogue_rows)(void *arg, int64_t p0, int64_t p1, int worker); /* exec_fused.h */
+#endif
+
 /* Matmul, the convolutions and the pools. */
 static void SFX(run_contraction)(const SFX(NodeRun) *nr) {
     CpuExec *ex = nr->ex;
@@ -167,8 +171,14 @@ static void SFX(run_contraction)(const SFX(NodeRun) *nr) {
     switch (n->op) {
 #if EXEC_FAST_F32 /* float32 with the fast backend on: codegen/cpu's convolutions and max pools */
     case IR_OP_CONV2D:
-        if (ex->fast) cpu_conv2d_f32(a, b, y, &win, ex->paths, ex->scratch, ex->pool);
-        else K(conv2d)(a, b, y, &win, ex->scratch);
+        if (ex->fast) {
+            /* its epilogue group on the rows as they are written (plan_epilogues) */
+            GroupTask t = {ex, ex->epilogue[nr->id], win.o};
+            CpuEpilogue ep = {SFX(epilogue_rows), &t};
+            cpu_conv2d_f32(a, b, y, &win, ex->paths, ex->scratch, ex->pool, t.gi >= 0 ? &ep : NULL);
+        } else {
+            K(conv2d)(a, b, y, &win, ex->scratch);
+        }
         break;
     case IR_OP_CONV2D_BWD_DATA:
         if (ex->fast) cpu_conv2d_bwd_data_f32(a, b, y, &win, ex->paths, ex->scratch, ex->pool);
