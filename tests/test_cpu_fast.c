@@ -126,6 +126,35 @@ static void conv_case(int n, int h, int w, int c, int kh, int kw, int s, int sam
     free(x), free(wt), free(dy), free(scratch);
 }
 
+/* The direct kernels in AVX2 and AVX-512 (when the host has it): the same sums in the same
+ * order, so the same bits, each pass. */
+static void direct_isas_case(int n, int h, int w, int c, int kh, int kw, int o) {
+    if (fn_isa_host() < FN_ISA_AVX512) return;
+    RefWindow v;
+    ref_window_init(&v, n, h, w, c, kh, kw, 1, 1, 1, o);
+    const size_t len[3] = {(size_t)n * v.oh * v.ow * o, (size_t)n * h * w * c, (size_t)kh * kw * c * o};
+    uint64_t rng = 77;
+    float *x = rand_floats(len[1], &rng), *wt = rand_floats(len[2], &rng), *dy = rand_floats(len[0], &rng);
+    float *out[2][3];
+    FnPool *pool = fn_pool_new(2, 50, rt_blas_one_thread);
+    float *fs = malloc(cpu_direct_scratch(&v, 2) * sizeof(float));
+    int fits = 1, same = 1;
+    for (int k = 0; k < 2; k++) {
+        int isa = k ? FN_ISA_AVX512 : FN_ISA_AVX2;
+        for (int pass = CPU_FWD; pass <= CPU_BWD_FILTER; pass++) fits &= cpu_direct_fits(&v, pass, isa);
+        for (int i = 0; i < 3; i++) out[k][i] = malloc(len[i] * 4);
+        cpu_direct_conv2d_f32(x, wt, out[k][0], &v, fs, pool, isa, NULL);
+        cpu_direct_bwd_data_f32(dy, wt, out[k][1], &v, fs, pool, isa);
+        cpu_direct_bwd_filter_f32(x, dy, out[k][2], &v, fs, pool, isa);
+    }
+    for (int i = 0; i < 3; i++) same &= memcmp(out[0][i], out[1][i], len[i] * 4) == 0;
+    CHECK(fits && same, "direct %dx%dx%d k%dx%d -> %d: AVX2 gives AVX-512's bits in all three passes", h, w, c, kh, kw, o);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 3; i++) free(out[k][i]);
+    free(fs), free(x), free(wt), free(dy);
+    fn_pool_free(pool);
+}
+
 /* a stride-1 case that must take the Winograd path */
 static void winograd_case(int n, int h, int w, int c, int kh, int kw, int same, int o) {
     RefWindow v;
@@ -548,11 +577,15 @@ int main(void) {
     { /* outputs 16 past a multiple of 32: the last chunk 16 wide (the stem's 1x1 64 -> 80) */
         RefWindow v;
         ref_window_init(&v, 4, 19, 19, 32, 1, 1, 1, 1, 0, 80);
-        CHECK(!__builtin_cpu_supports("avx512f") || cpu_direct_fits(&v, CPU_FWD), "a 1x1 conv 80 wide takes the direct path");
+        for (int isa = FN_ISA_AVX2; isa <= fn_isa_host(); isa++)
+            CHECK(cpu_direct_fits(&v, CPU_FWD, isa), "a 1x1 conv 80 wide takes the direct path (%s)", fn_isa_name(isa));
+        CHECK(!cpu_direct_fits(&v, CPU_FWD, FN_ISA_BASE), "the baseline has no direct kernels");
         conv_case(4, 19, 19, 32, 1, 1, 1, 0, 80, 1);
         conv_case(3, 22, 22, 28, 3, 3, 1, 0, 48, 1);
     }
     conv_case(2, 11, 11, 32, 3, 3, 2, 1, 48, 1); /* stride 2: tiled */
+    direct_isas_case(4, 17, 17, 32, 3, 3, 64);
+    direct_isas_case(18, 8, 8, 32, 1, 7, 64);
     pool_case(2, 15, 15, 64, 3, 2, 0);  /* the stem's pool */
     pool_case(3, 9, 8, 300, 3, 2, 1);   /* SAME, channels past one block */
     pool_case(2, 7, 7, 5, 2, 1, 1);

@@ -1,9 +1,11 @@
 """Times the Inception-ResNet-v1 classifier training step in PyTorch, the peer of fn's step:
 softmax cross-entropy on Logits + L2 weight decay (slim's wd * sum(w^2) / 2) + the prelogits
-1-norm loss (5e-4), Adam, random images and labels. Modes: eager fp32, eager with
-channels_last + autocast (bf16 on GPU), and the latter with the network under torch.compile
-(forward and backward through Inductor; the optimiser step stays eager, fused on CUDA: compiling
-the whole step took over 200 s on an H200 and did not finish in the lease).
+1-norm loss (5e-4), Adam, random images and labels. Modes: eager fp32 (NCHW), eager fp32
+channels_last (`cl`, PyTorch's fastest CPU mode on the AMD EPYC of issue 27) and `cl-compile`
+(the same under torch.compile): the CPU peers; eager with channels_last + autocast (`amp`, bf16)
+and the latter with the network under torch.compile (`compile`; forward and backward through
+Inductor; the optimiser step stays eager, fused on CUDA: compiling the whole step took over 200 s
+on an H200 and did not finish in the lease): the GPU peers.
 
   python3 bench/ref/train_step.py --device cuda --batch 90 --mode amp --steps 30
 prints one line: `mode=... batch=... images/s=...` (the median of --rounds timings of --steps
@@ -27,7 +29,7 @@ def main():
     ap.add_argument("--image_size", type=int, default=160)
     ap.add_argument("--classes", type=int, default=10575)  # CASIA-WebFace, the seed page's data
     ap.add_argument("--embedding_size", type=int, default=512)
-    ap.add_argument("--mode", choices=["fp32", "amp", "compile"], default="amp")
+    ap.add_argument("--mode", choices=["fp32", "cl", "cl-compile", "amp", "compile"], default="amp")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3, help="time the steps this many times; the median is reported")
@@ -42,6 +44,7 @@ def main():
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     amp_dtype = torch.bfloat16
+    autocast = a.mode in ("amp", "compile")  # the cl modes stay float32
     x = torch.randn(a.batch, 3, a.image_size, a.image_size, device=dev)
     if channels_last:
         x = x.to(memory_format=torch.channels_last)
@@ -49,7 +52,7 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=True)
-        with torch.autocast(dev.type, dtype=amp_dtype, enabled=a.mode != "fp32"):
+        with torch.autocast(dev.type, dtype=amp_dtype, enabled=autocast):
             prelogits, logits = model(x)
             xent = F.cross_entropy(logits.float(), y)
         loss = xent + 5e-4 * prelogits.float().abs().sum(1).mean() + 5e-4 * 0.5 * sum((p * p).sum() for p in decay)
@@ -62,11 +65,11 @@ def main():
 
         @torch.no_grad()
         def step():  # noqa: F811
-            with torch.autocast(dev.type, dtype=amp_dtype, enabled=a.mode != "fp32"):
+            with torch.autocast(dev.type, dtype=amp_dtype, enabled=autocast):
                 prelogits, _ = model(x)
             e = F.normalize(prelogits.float(), dim=1)
             return (e.norm(dim=1) - 1).abs().max()
-    if a.mode == "compile":
+    if a.mode in ("compile", "cl-compile"):
         model = torch.compile(model)
     fn = step
     if not a.embed:

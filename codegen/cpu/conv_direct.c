@@ -1,5 +1,7 @@
-/* Direct ("indirect", Dukhan 2019) convolutions for small weights, with AVX-512 where the CPU
- * has it: the output is computed 12 pixels x 32 channels at a time in 24 vector registers,
+/* Direct ("indirect", Dukhan 2019) convolutions for small weights, with AVX-512 or AVX2 (the
+ * instruction set the caller picks, no more than the host's): the output is computed 12 pixels x
+ * 32 channels at a time, in 24 zmm registers (AVX-512) or as four 6 x 16 sub-tiles in 12 ymm
+ * (AVX2: the same sums in the same order, so the same bits),
  * reading the input through a table of row pointers (one per pixel and window cell; a cell in
  * the padding points at zeros), so there is no column matrix and nothing is packed. im2col +
  * sgemm runs such shapes (32 output channels: GEMMs N = 32 wide; the 8x8 images of the 1x7
@@ -21,10 +23,11 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-#define HAVE_AVX512 1
-#define AVX512      __attribute__((target("avx512f,fma")))
+#define HAVE_X86 1
+#define AVX512   __attribute__((target("avx512f,fma")))
+#define AVX2     __attribute__((target("avx2,fma")))
 #else
-#define HAVE_AVX512 0
+#define HAVE_X86 0
 #endif
 
 enum { PIX = 12, WIDTH = 32, MAX_CELLS = 64, FPIX = 48, CT = 8, FILTER_RANGES = 8 };
@@ -42,7 +45,7 @@ typedef struct {
  * and cells `cell_stride` apart; a cell that is not live is skipped. `halves` 1 computes the
  * first 16 columns only (the last chunk of an output 16 wider than a multiple of 32). */
 
-#if HAVE_AVX512
+#if HAVE_X86
 AVX512 static inline __attribute__((always_inline)) void
 block_body(const Rows *r, int cells, int k, const float *w, size_t cell_stride, size_t ld, const float *zero,
            float *const out[PIX], const int halves) {
@@ -108,10 +111,98 @@ AVX512 static void filter_avx512(const float *const *in, int np, int c0, const f
         _mm512_storeu_ps(dw + (size_t)i * ld + 16, acc[i][1]);
     }
 }
+
+/* AVX2 (16 ymm registers): the same blocks as sub-tiles of 6 pixels x 16 channels (12
+ * accumulators), each over every cell and channel in the same order, so every output is the
+ * same sum, in the same order, as the AVX-512 kernel's: the same bits. */
+enum { PIX2 = 6 };
+AVX2 static inline __attribute__((always_inline)) void
+block_body_avx2(const Rows *r, int cells, int k, const float *w, size_t cell_stride, size_t ld, const float *zero,
+                float *const out[PIX], const int halves) {
+    for (int p0 = 0; p0 < PIX; p0 += PIX2)
+        for (int h = 0; h < halves; h++) {
+            __m256 acc[PIX2][2];
+#pragma GCC unroll 6
+            for (int p = 0; p < PIX2; p++)
+                acc[p][0] = acc[p][1] = _mm256_setzero_ps();
+            for (int cell = 0; cell < cells; cell++) {
+                if (!r->live[cell]) continue;
+                const float *in[PIX2];
+                for (int p = 0; p < PIX2; p++)
+                    in[p] = r->in[cell][p0 + p] ? r->in[cell][p0 + p] : zero;
+                const float *wc = w + (size_t)cell * cell_stride + 16 * h;
+                for (int c = 0; c < k; c++) {
+                    __m256 w0 = _mm256_loadu_ps(wc + (size_t)c * ld), w1 = _mm256_loadu_ps(wc + (size_t)c * ld + 8);
+#pragma GCC unroll 6
+                    for (int p = 0; p < PIX2; p++) {
+                        __m256 x = _mm256_broadcast_ss(in[p] + c);
+                        acc[p][0] = _mm256_fmadd_ps(x, w0, acc[p][0]);
+                        acc[p][1] = _mm256_fmadd_ps(x, w1, acc[p][1]);
+                    }
+                }
+            }
+#pragma GCC unroll 6
+            for (int p = 0; p < PIX2; p++) {
+                _mm256_storeu_ps(out[p0 + p] + 16 * h, acc[p][0]);
+                _mm256_storeu_ps(out[p0 + p] + 16 * h + 8, acc[p][1]);
+            }
+        }
+}
+AVX2 static void block_avx2(const Rows *r, int cells, int k, const float *w, size_t cell_stride, size_t ld,
+                            const float *zero, float *const out[PIX]) {
+    block_body_avx2(r, cells, k, w, cell_stride, ld, zero, out, 2);
+}
+AVX2 static void block16_avx2(const Rows *r, int cells, int k, const float *w, size_t cell_stride, size_t ld,
+                              const float *zero, float *const out[PIX]) {
+    block_body_avx2(r, cells, k, w, cell_stride, ld, zero, out, 1);
+}
+
+/* filter_avx512's sums as 4 quarters (4 input channels x 16 outputs: 8 accumulators), each
+ * over the pixels in order: the same sums, the same bits. */
+AVX2 static void filter_avx2(const float *const *in, int np, int c0, const float *dy, size_t dy_ld,
+                             const float *zero, float *dw, size_t ld) {
+    for (int i0 = 0; i0 < CT; i0 += 4)
+        for (int h = 0; h < 2; h++) {
+            __m256 acc[4][2];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                acc[i][0] = _mm256_loadu_ps(dw + (size_t)(i0 + i) * ld + 16 * h);
+                acc[i][1] = _mm256_loadu_ps(dw + (size_t)(i0 + i) * ld + 16 * h + 8);
+            }
+            for (int p = 0; p < np; p++) {
+                const float *d = dy + (size_t)p * dy_ld + 16 * h, *x = in[p] ? in[p] + c0 + i0 : zero;
+                __m256 d0 = _mm256_loadu_ps(d), d1 = _mm256_loadu_ps(d + 8);
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++) {
+                    __m256 b = _mm256_broadcast_ss(x + i);
+                    acc[i][0] = _mm256_fmadd_ps(b, d0, acc[i][0]);
+                    acc[i][1] = _mm256_fmadd_ps(b, d1, acc[i][1]);
+                }
+            }
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                _mm256_storeu_ps(dw + (size_t)(i0 + i) * ld + 16 * h, acc[i][0]);
+                _mm256_storeu_ps(dw + (size_t)(i0 + i) * ld + 16 * h + 8, acc[i][1]);
+            }
+        }
+}
+
+/* The kernels of an instruction set: a block 32 wide, one 16 wide, a filter tile. */
+typedef void BlockFn(const Rows *r, int cells, int k, const float *w, size_t cell_stride, size_t ld,
+                     const float *zero, float *const out[PIX]);
+typedef void FilterFn(const float *const *in, int np, int c0, const float *dy, size_t dy_ld, const float *zero,
+                      float *dw, size_t ld);
+typedef struct {
+    BlockFn *block, *block16;
+    FilterFn *filter;
+} Kernels;
+static const Kernels kernels_avx512 = {block_avx512, block16_avx512, filter_avx512},
+                     kernels_avx2 = {block_avx2, block16_avx2, filter_avx2};
+static const Kernels *kernels_for(int isa) { return isa == FN_ISA_AVX512 ? &kernels_avx512 : &kernels_avx2; }
 #endif
 
-int cpu_direct_fits(const RefWindow *v, int pass) {
-#if HAVE_AVX512
+int cpu_direct_fits(const RefWindow *v, int pass, int isa) {
+#if HAVE_X86
     /* out: the width computed, 32 at a time (16 for a last chunk); red: the sum's width per
        window cell (bwd_filter sums over pixels, its tiles are 8 input x 32 output channels). Measured against im2col
        + sgemm on every layer of Inception-ResNet-v1 (bench/cpu/conv_lab), this kernel wins
@@ -127,10 +218,10 @@ int cpu_direct_fits(const RefWindow *v, int pass) {
        window's is one plain sgemm over the pixels (x is its column matrix), which runs as fast */
     if (pass == CPU_BWD_FILTER && (v->c % CT || cells == 1 || v->o > 128 || v->o % WIDTH)) return 0;
     return out % (WIDTH / 2) == 0 && out <= 256 && red >= 16 && (int64_t)cells * red * out <= 131072 &&
-           v->sh == 1 && v->sw == 1 && pixels >= 1024 && cells <= MAX_CELLS &&
-           __builtin_cpu_supports("avx512f");
+           v->sh == 1 && v->sw == 1 && pixels >= 1024 && cells <= MAX_CELLS && isa >= FN_ISA_AVX2 &&
+           isa <= fn_isa_host();
 #else
-    (void)v, (void)pass;
+    (void)v, (void)pass, (void)isa;
     return 0;
 #endif
 }
@@ -143,7 +234,7 @@ size_t cpu_direct_scratch(const RefWindow *v, int threads) {
            (size_t)threads * (wide + PIX * WIDTH);
 }
 
-#if HAVE_AVX512
+#if HAVE_X86
 /* Pixel (y, x) of image b in an NHWC tensor [.][h][w][ch]. */
 static const float *px(const float *base, int b, int h, int w, int ch, int y, int x) {
     return base + (((size_t)b * (size_t)h + (size_t)y) * (size_t)w + (size_t)x) * (size_t)ch;
@@ -210,6 +301,7 @@ typedef struct {
     int64_t total, blocks;
     int k, bwd, ranges;
     const CpuEpilogue *ep; /* forward: on each block's pixels */
+    const Kernels *kern;   /* the instruction set's */
 } Direct;
 
 enum { TASK_BLOCKS = 8 }; /* blocks per task: a task's claim and zero row cost nothing beside 8 */
@@ -236,8 +328,8 @@ static void blocks_task(void *arg, int64_t t, int worker) {
         for (size_t o0 = 0; o0 < d->width; o0 += WIDTH) {
             float *out[PIX];
             out_rows(d->y + o0, p0, d->total, d->width, junk, out);
-            (d->width - o0 >= WIDTH ? block_avx512 : block16_avx512)(r, v->kh * v->kw, d->k, d->w + o0, d->cell_stride,
-                                                                   d->ld, zero, out);
+            (d->width - o0 >= WIDTH ? d->kern->block : d->kern->block16)(r, v->kh * v->kw, d->k, d->w + o0,
+                                                                       d->cell_stride, d->ld, zero, out);
         }
         if (d->ep && p0 < d->total) /* the block's pixels, every channel written, in L1 */
             d->ep->fn(d->ep->arg, p0, p0 + PIX < d->total ? p0 + PIX : d->total, worker);
@@ -278,7 +370,7 @@ static void filter_range(void *arg, int64_t k, int worker) {
             if (!r->live[cell]) continue;
             for (size_t c0 = 0; c0 < c; c0 += CT)
                 for (size_t o0 = 0; o0 < o; o0 += WIDTH)
-                    filter_avx512(r->in[cell], np, (int)c0, d->dy + (size_t)p0 * o + o0, o, zero,
+                    d->kern->filter(r->in[cell], np, (int)c0, d->dy + (size_t)p0 * o + o0, o, zero,
                                   acc + (cell * c + c0) * o + o0, o);
         }
     }
@@ -286,43 +378,46 @@ static void filter_range(void *arg, int64_t k, int worker) {
 #endif
 
 void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch,
-                           FnPool *pool, const CpuEpilogue *ep) {
-#if HAVE_AVX512
+                           FnPool *pool, int isa, const CpuEpilogue *ep) {
+#if HAVE_X86
     size_t co = (size_t)v->c * (size_t)v->o;
     Direct d = {.v = v, .in = x, .w = w, .y = y, .per_thread = scratch + (size_t)v->kh * v->kw * co, .cell_stride = co,
-                .ld = (size_t)v->o, .width = (size_t)v->o, .total = (int64_t)v->n * v->oh * v->ow, .k = v->c, .ep = ep};
+                .ld = (size_t)v->o, .width = (size_t)v->o, .total = (int64_t)v->n * v->oh * v->ow, .k = v->c, .ep = ep,
+                .kern = kernels_for(isa)};
     run_blocks(&d, pool);
 #else
-    (void)x, (void)w, (void)y, (void)v, (void)scratch, (void)pool, (void)ep;
+    (void)x, (void)w, (void)y, (void)v, (void)scratch, (void)pool, (void)isa, (void)ep;
 #endif
 }
 
 void cpu_direct_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, float *scratch,
-                             FnPool *pool) {
-#if HAVE_AVX512
+                             FnPool *pool, int isa) {
+#if HAVE_X86
     const size_t co = (size_t)v->c * (size_t)v->o, cells = (size_t)v->kh * v->kw;
     Direct t = {.v = v, .w = w, .y = scratch}; /* wt: [cell][o][c] at the scratch's start */
     fn_pool_run(pool, (int64_t)cells, transpose_cell, &t);
     Direct d = {.v = v, .in = dy, .w = scratch, .y = dx, .per_thread = scratch + cells * co, .cell_stride = co,
-                .ld = (size_t)v->c, .width = (size_t)v->c, .total = (int64_t)v->n * v->h * v->w, .k = v->o, .bwd = 1};
+                .ld = (size_t)v->c, .width = (size_t)v->c, .total = (int64_t)v->n * v->h * v->w, .k = v->o, .bwd = 1,
+                .kern = kernels_for(isa)};
     run_blocks(&d, pool);
 #else
-    (void)dy, (void)w, (void)dx, (void)v, (void)scratch, (void)pool;
+    (void)dy, (void)w, (void)dx, (void)v, (void)scratch, (void)pool, (void)isa;
 #endif
 }
 
 void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, float *scratch,
-                               FnPool *pool) {
-#if HAVE_AVX512
+                               FnPool *pool, int isa) {
+#if HAVE_X86
     const size_t size = (size_t)v->kh * v->kw * (size_t)v->c * (size_t)v->o;
     Direct d = {.v = v, .in = x, .dy = dy, .y = dw, .partial = scratch,
                 .per_thread = scratch + (size_t)(FILTER_RANGES - 1) * size,
-                .wide = (size_t)(v->c > v->o ? v->c : v->o), .total = (int64_t)v->n * v->oh * v->ow};
+                .wide = (size_t)(v->c > v->o ? v->c : v->o), .total = (int64_t)v->n * v->oh * v->ow,
+                .kern = kernels_for(isa)};
     d.blocks = (d.total + FPIX - 1) / FPIX;
     d.ranges = d.blocks < FILTER_RANGES ? (int)d.blocks : FILTER_RANGES;
     fn_pool_run(pool, d.ranges, filter_range, &d);
     cpu_add_partials(dw, scratch, size, d.ranges - 1, pool);
 #else
-    (void)x, (void)dy, (void)dw, (void)v, (void)scratch, (void)pool;
+    (void)x, (void)dy, (void)dw, (void)v, (void)scratch, (void)pool, (void)isa;
 #endif
 }

@@ -1,7 +1,7 @@
 /* The fast CPU backend's convolutions (float32). Each pass of each window takes the first of:
  *   Winograd F(4x4, 3x3)  (conv_winograd.c)  3x3 stride 1, 64+ channels (32 on large maps);
  *            F(4, 7)                         1x7 and 7x1 stride 1, 64+ channels
- *   direct                (conv_direct.c)    small weights on AVX-512 (cpu_direct_fits)
+ *   direct                (conv_direct.c)    small weights on AVX-512 or AVX2 (cpu_direct_fits)
  *   tiled im2col + sgemm  (this file)
  *   whole-batch im2col + one GEMM (gemm.c)   where tiles do not pay (tiled_rows, tiled_filter)
  *
@@ -54,7 +54,7 @@ static int tiled_filter(const RefWindow *v) { return (int64_t)v->n * pixels(v) >
 enum { PATH_WINOGRAD, PATH_DIRECT, PATH_TILED, PATH_WHOLE };
 static int conv_path(const RefWindow *v, int pass, int paths) {
     if ((paths & CPU_PATH_WINOGRAD) && cpu_winograd_fits(v)) return PATH_WINOGRAD;
-    if ((paths & CPU_PATH_DIRECT) && cpu_paths_isa(paths) == FN_ISA_AVX512 && cpu_direct_fits(v, pass))
+    if ((paths & CPU_PATH_DIRECT) && cpu_direct_fits(v, pass, cpu_paths_isa(paths)))
         return PATH_DIRECT;
     return (pass == CPU_BWD_FILTER ? tiled_filter(v) : tiled_rows(v)) ? PATH_TILED : PATH_WHOLE;
 }
@@ -135,7 +135,7 @@ void cpu_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v
                     const CpuEpilogue *ep) {
     switch (conv_path(v, CPU_FWD, paths)) {
     case PATH_WINOGRAD: cpu_winograd_conv2d_f32(x, w, y, v, scratch, pool, cpu_paths_isa(paths), ep); return;
-    case PATH_DIRECT: cpu_direct_conv2d_f32(x, w, y, v, scratch, pool, ep); return;
+    case PATH_DIRECT: cpu_direct_conv2d_f32(x, w, y, v, scratch, pool, cpu_paths_isa(paths), ep); return;
     case PATH_WHOLE: cpu_whole_conv2d_f32(x, w, y, v, scratch, pool, ep); return;
     default: break;
     }
@@ -163,7 +163,7 @@ void cpu_conv2d_bwd_data_f32(const float *dy, const float *w, float *dx, const R
                              FnPool *pool) {
     switch (conv_path(v, CPU_BWD_DATA, paths)) {
     case PATH_WINOGRAD: cpu_winograd_bwd_data_f32(dy, w, dx, v, scratch, pool, cpu_paths_isa(paths)); return;
-    case PATH_DIRECT: cpu_direct_bwd_data_f32(dy, w, dx, v, scratch, pool); return;
+    case PATH_DIRECT: cpu_direct_bwd_data_f32(dy, w, dx, v, scratch, pool, cpu_paths_isa(paths)); return;
     case PATH_WHOLE: cpu_whole_bwd_data_f32(dy, w, dx, v, scratch, pool); return;
     default: break;
     }
@@ -192,7 +192,7 @@ void cpu_conv2d_bwd_filter_f32(const float *x, const float *dy, float *dw, const
                                FnPool *pool) {
     switch (conv_path(v, CPU_BWD_FILTER, paths)) {
     case PATH_WINOGRAD: cpu_winograd_bwd_filter_f32(x, dy, dw, v, scratch, pool, cpu_paths_isa(paths)); return;
-    case PATH_DIRECT: cpu_direct_bwd_filter_f32(x, dy, dw, v, scratch, pool); return;
+    case PATH_DIRECT: cpu_direct_bwd_filter_f32(x, dy, dw, v, scratch, pool, cpu_paths_isa(paths)); return;
     case PATH_WHOLE: cpu_whole_bwd_filter_f32(x, dy, dw, v, scratch, pool); return;
     default: break;
     }

@@ -56,18 +56,18 @@ void cpu_winograd_bwd_data_f32(const float *dy, const float *w, float *dx, const
 void cpu_winograd_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, float *scratch,
                                  FnPool *pool, int isa);
 
-/* Direct convolutions through a pointer table (conv_direct.c) for small weights, AVX-512 only
- * (isa FN_ISA_AVX512), where cpu_direct_fits for that pass and paths has CPU_PATH_DIRECT.
- * Scratch: cpu_direct_scratch floats. */
+/* Direct convolutions through a pointer table (conv_direct.c) for small weights, in AVX-512 or
+ * AVX2 (isa; the baseline has none), where cpu_direct_fits for that pass and ISA and paths has
+ * CPU_PATH_DIRECT. Scratch: cpu_direct_scratch floats. */
 enum { CPU_FWD, CPU_BWD_DATA, CPU_BWD_FILTER };
-int cpu_direct_fits(const RefWindow *win, int pass);
+int cpu_direct_fits(const RefWindow *win, int pass, int isa);
 size_t cpu_direct_scratch(const RefWindow *win, int threads);
 void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *win, float *scratch, FnPool *pool,
-                           const CpuEpilogue *ep);
+                           int isa, const CpuEpilogue *ep);
 void cpu_direct_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *win, float *scratch,
-                             FnPool *pool);
+                             FnPool *pool, int isa);
 void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, float *scratch,
-                               FnPool *pool);
+                               FnPool *pool, int isa);
 
 /* y[m,n] = op(a) op(b) + beta y, row-major like cblas_sgemm (ta, tb: a is [k,m], b is [n,k]),
  * as one-threaded sgemms over fixed blocks of rows (of columns when m is small) shared by the
