@@ -164,7 +164,7 @@ static void winograd_case(int n, int h, int w, int c, int kh, int kw, int same, 
 }
 
 /* codegen/cpu's max pool and its gradient against the reference's: the same bits, ties
-   included (inputs on a coarse grid), with 2 and 3 threads. */
+   included (inputs on a coarse grid), with 2 and 3 threads, built for every ISA the host has. */
 static void pool_case(int n, int h, int w, int c, int k, int s, int same) {
     RefWindow v;
     ref_window_init(&v, n, h, w, c, k, k, s, s, same, 0);
@@ -176,13 +176,14 @@ static void pool_case(int n, int h, int w, int c, int k, int s, int same) {
     ref_maxpool_f32(x, ref[0], &v);
     ref_maxpool_grad_f32(x, dy, ref[1], &v);
     int same_bits = 1;
-    for (int threads = 2; threads <= 3; threads++) {
-        FnPool *pool = fn_pool_new(threads, 50, NULL);
-        cpu_maxpool_f32(x, fast[0], &v, pool);
-        cpu_maxpool_grad_f32(x, dy, fast[1], &v, pool);
-        same_bits &= !memcmp(ref[0], fast[0], ny * 4) && !memcmp(ref[1], fast[1], nx * 4);
-        fn_pool_free(pool);
-    }
+    for (int isa = FN_ISA_BASE; isa <= fn_isa_host(); isa++)
+        for (int threads = 2; threads <= 3; threads++) {
+            FnPool *pool = fn_pool_new(threads, 50, NULL);
+            cpu_maxpool_f32(x, fast[0], &v, pool, isa);
+            cpu_maxpool_grad_f32(x, dy, fast[1], &v, pool, isa);
+            same_bits &= !memcmp(ref[0], fast[0], ny * 4) && !memcmp(ref[1], fast[1], nx * 4);
+            fn_pool_free(pool);
+        }
     CHECK(same_bits, "max pool %dx%dx%dx%d k%d s%d %s: forward and gradient the reference's bits", n, h, w, c, k, s,
           same ? "SAME" : "VALID");
     for (int i = 0; i < 2; i++) free(ref[i]), free(fast[i]);

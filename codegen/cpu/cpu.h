@@ -87,8 +87,9 @@ void cpu_whole_bwd_data_f32(const float *dy, const float *w, float *dx, const Re
 void cpu_whole_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *win, float *scratch,
                               FnPool *pool);
 
-/* Max pool and its gradient (pool_fast.c): the reference's results, threaded and vectorised. */
-void cpu_maxpool_f32(const float *x, float *y, const RefWindow *win, FnPool *pool);
-void cpu_maxpool_grad_f32(const float *x, const float *dy, float *dx, const RefWindow *win, FnPool *pool);
+/* Max pool and its gradient (pool_fast.c): the reference's results, threaded and vectorised for
+ * isa (FN_ISA_*, no more than the host's; 0: its best). */
+void cpu_maxpool_f32(const float *x, float *y, const RefWindow *win, FnPool *pool, int isa);
+void cpu_maxpool_grad_f32(const float *x, const float *dy, float *dx, const RefWindow *win, FnPool *pool, int isa);
 
 #endif

@@ -4,8 +4,9 @@
  * contiguous channel axis, so it vectorises:
  *   gradient: per output pixel and block of channels, the winning window cell's number and
  *   value; then each window cell adds dy where it won (a select per channel, no scatter).
- * The result does not depend on the pool's size (each image is one task). Checked against
- * the reference by tests/test_cpu_fast.c. */
+ * The result does not depend on the pool's size (each image is one task) or on the instruction
+ * set the loops are built for (baseline, AVX2, AVX-512: maxima and selects are exact). Checked
+ * against the reference by tests/test_cpu_fast.c. */
 #include "codegen/cpu/cpu.h"
 
 #include <string.h>
@@ -29,7 +30,23 @@ typedef struct {
     const RefWindow *v;
 } Pool;
 
-static void maxpool_image(void *arg, int64_t b, int worker) {
+/* The loops are written once and built for each instruction set (VARIANTS, as conv_winograd.c's). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ISA_AVX2   __attribute__((target("avx2,fma")))
+#define ISA_AVX512 __attribute__((target("avx512f,fma")))
+#else
+#define ISA_AVX2
+#define ISA_AVX512
+#endif
+#define BODY static inline __attribute__((always_inline)) void
+#define VARIANTS(name)                                                                             \
+    static void name##_base(void *arg, int64_t b, int worker) { name##_body(arg, b); }             \
+    ISA_AVX2 static void name##_avx2(void *arg, int64_t b, int worker) { name##_body(arg, b); }    \
+    ISA_AVX512 static void name##_avx512(void *arg, int64_t b, int worker) { name##_body(arg, b); } \
+    static const FnPoolTask name##_isa[FN_ISA_COUNT] = {                                           \
+        [FN_ISA_BASE] = name##_base, [FN_ISA_AVX2] = name##_avx2, [FN_ISA_AVX512] = name##_avx512};
+
+BODY maxpool_image_body(void *arg, int64_t b) {
     const Pool *a = arg;
     const RefWindow *v = a->v;
     const float *x = a->x;
@@ -55,12 +72,14 @@ static void maxpool_image(void *arg, int64_t b, int worker) {
             }
 }
 
-void cpu_maxpool_f32(const float *x, float *y, const RefWindow *v, FnPool *pool) {
+VARIANTS(maxpool_image)
+
+void cpu_maxpool_f32(const float *x, float *y, const RefWindow *v, FnPool *pool, int isa) {
     Pool a = {x, NULL, y, v};
-    fn_pool_run(pool, v->n, maxpool_image, &a);
+    fn_pool_run(pool, v->n, maxpool_image_isa[fn_isa_resolve(isa)], &a);
 }
 
-static void maxpool_grad_image(void *arg, int64_t b, int worker) {
+BODY maxpool_grad_image_body(void *arg, int64_t b) {
     const Pool *a = arg;
     const RefWindow *v = a->v;
     const float *x = a->x, *dy = a->dy;
@@ -109,7 +128,9 @@ static void maxpool_grad_image(void *arg, int64_t b, int worker) {
     }
 }
 
-void cpu_maxpool_grad_f32(const float *x, const float *dy, float *dx, const RefWindow *v, FnPool *pool) {
+VARIANTS(maxpool_grad_image)
+
+void cpu_maxpool_grad_f32(const float *x, const float *dy, float *dx, const RefWindow *v, FnPool *pool, int isa) {
     Pool a = {x, dy, dx, v};
-    fn_pool_run(pool, v->n, maxpool_grad_image, &a);
+    fn_pool_run(pool, v->n, maxpool_grad_image_isa[fn_isa_resolve(isa)], &a);
 }

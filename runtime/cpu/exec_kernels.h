@@ -189,11 +189,11 @@ static void SFX(run_contraction)(const SFX(NodeRun) *nr) {
         else K(conv2d_bwd_filter)(a, b, y, &win, ex->scratch);
         break;
     case IR_OP_MAXPOOL:
-        if (ex->fast) cpu_maxpool_f32(a, y, &win, ex->pool);
+        if (ex->fast) cpu_maxpool_f32(a, y, &win, ex->pool, cpu_paths_isa(ex->paths));
         else K(maxpool)(a, y, &win);
         break;
     case IR_OP_MAXPOOL_GRAD:
-        if (ex->fast) cpu_maxpool_grad_f32(a, b, y, &win, ex->pool);
+        if (ex->fast) cpu_maxpool_grad_f32(a, b, y, &win, ex->pool, cpu_paths_isa(ex->paths));
         else K(maxpool_grad)(a, b, y, &win);
         break;
 #else
