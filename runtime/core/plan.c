@@ -85,26 +85,31 @@ static int place(RtPlan *p, Blocks *bl, IrId id, int t, int until, int whole_ste
     return 0;
 }
 
-/* In place: the k-th member of the group run at time t may write over an input's block when
- * this group is the input's last reader, the input covers the whole domain (so each element is
- * read, then written, at the same index within a tile), and no later member reads that block. */
+/* In place: the k-th member of the group run at time t may write over the block of an operand
+ * the group reads from outside (by this member or an earlier one: every loop reads an element's
+ * operands before it writes that element's results) when this group is the operand's last
+ * reader, the operand covers the whole domain (so each element is read, then written, at the same
+ * index within a tile), and no later member reads that block. A convolution's output read by a
+ * group's first member and written over by its last (bias, then ReLU) is the common case. */
 static int in_place_block(const RtPlan *p, const Blocks *bl, const int *last, int k, int t) {
     const PassFusion *f = &p->fusion;
     const IrGraph *g = p->g;
     IrId m = f->members[k];
     int gi = f->group_of[m];
-    const IrNode *nd = &g->nodes[m];
-    for (int i = 0; i < nd->n_in; i++) {
-        IrId x = nd->in[i];
-        int b = p->block_of[x];
-        if (f->group_of[x] == gi || b < 0 || last[x] != t || bl->busy[b] != t || p->numel[x] != p->numel[m] ||
-            p->esize[x] != p->esize[m] || p->block_bytes[b] < (size_t)p->numel[m] * p->esize[m])
-            continue;
-        int later = 0;
-        for (int j = k + 1; j < f->start[gi + 1] && !later; j++)
-            for (int q = 0; q < g->nodes[f->members[j]].n_in; q++)
-                later |= p->block_of[g->nodes[f->members[j]].in[q]] == b;
-        if (!later) return b;
+    for (int j = f->start[gi]; j <= k; j++) {
+        const IrNode *nd = &g->nodes[f->members[j]];
+        for (int i = 0; i < nd->n_in; i++) {
+            IrId x = nd->in[i];
+            int b = p->block_of[x];
+            if (f->group_of[x] == gi || b < 0 || last[x] != t || bl->busy[b] != t || p->numel[x] != p->numel[m] ||
+                p->esize[x] != p->esize[m] || p->block_bytes[b] < (size_t)p->numel[m] * p->esize[m])
+                continue;
+            int later = 0;
+            for (int l = k + 1; l < f->start[gi + 1] && !later; l++)
+                for (int q = 0; q < g->nodes[f->members[l]].n_in; q++)
+                    later |= p->block_of[g->nodes[f->members[l]].in[q]] == b;
+            if (!later) return b;
+        }
     }
     return -1;
 }
