@@ -15,10 +15,10 @@ static const real *SFX(fused_operand)(CpuExec *ex, IrId x, int gi, real *const *
     const real *src = ex->buf[x];
     int64_t m = ex->numel[x];
     if (m == domain) return src + i0;
-    int64_t j = i0 % m;
-    for (int64_t t = 0; t < len; t++) {
-        fill[t] = src[j];
-        if (++j == m) j = 0;
+    for (int64_t t = 0, j = i0 % m; t < len; j = 0) { /* runs of the suffix, copied whole */
+        int64_t run = m - j < len - t ? m - j : len - t;
+        memcpy(fill + t, src + j, (size_t)run * sizeof(real));
+        t += run;
     }
     return fill;
 }
