@@ -594,6 +594,7 @@ int main(void) {
     const RtBinding small[] = {{"N", 3}, {"classes", 3}}, fold[] = {{"N", 4}};
     epilogue_case("tests/models/irv1_small.fn", small, 2);
     epilogue_case("tests/models/fold_cases.fn", fold, 1);
+    epilogue_case("tests/models/epilogue_alias.fn", fold, 1);
     const FxCase cases[] = {
         {"tests/models/tiny_mlp.fn", 1, PASS_OPT_SGD, {{"N", 5}}, 1},
         {"tests/models/tiny_conv.fn", 0, PASS_OPT_SGD, {{"N", 3}}, 1},

@@ -198,6 +198,7 @@ typedef struct {
 } Kernels;
 static const Kernels kernels_avx512 = {block_avx512, block16_avx512, filter_avx512},
                      kernels_avx2 = {block_avx2, block16_avx2, filter_avx2};
+/* AVX-512 or AVX2; callers ask cpu_direct_fits first, which refuses the baseline */
 static const Kernels *kernels_for(int isa) { return isa == FN_ISA_AVX512 ? &kernels_avx512 : &kernels_avx2; }
 #endif
 

@@ -90,19 +90,30 @@ static int place(RtPlan *p, Blocks *bl, IrId id, int t, int until, int whole_ste
  * operands before it writes that element's results) when this group is the operand's last
  * reader, the operand covers the whole domain (so each element is read, then written, at the same
  * index within a tile), and no later member reads that block. A convolution's output read by a
- * group's first member and written over by its last (bias, then ReLU) is the common case. */
+ * group's first member and written over by its last (bias, then ReLU) is the common case. A
+ * convolution's epilogue (run_at not a member) never writes over a block the convolution reads:
+ * it runs while the convolution still reads other rows (a reshape shares its input's block, so
+ * node ids alone would not tell). */
+static int reads_block(const RtPlan *p, IrId id, int b) {
+    for (int i = 0; i < p->g->nodes[id].n_in; i++)
+        if (p->block_of[p->g->nodes[id].in[i]] == b) return 1;
+    return 0;
+}
 static int in_place_block(const RtPlan *p, const Blocks *bl, const int *last, int k, int t) {
     const PassFusion *f = &p->fusion;
     const IrGraph *g = p->g;
     IrId m = f->members[k];
     int gi = f->group_of[m];
+    IrId at = f->run_at[gi];
+    const int epilogue = f->group_of[at] != gi;
     for (int j = f->start[gi]; j <= k; j++) {
         const IrNode *nd = &g->nodes[f->members[j]];
         for (int i = 0; i < nd->n_in; i++) {
             IrId x = nd->in[i];
             int b = p->block_of[x];
             if (f->group_of[x] == gi || b < 0 || last[x] != t || bl->busy[b] != t || p->numel[x] != p->numel[m] ||
-                p->esize[x] != p->esize[m] || p->block_bytes[b] < (size_t)p->numel[m] * p->esize[m])
+                p->esize[x] != p->esize[m] || p->block_bytes[b] < (size_t)p->numel[m] * p->esize[m] ||
+                (epilogue && reads_block(p, at, b)))
                 continue;
             int later = 0;
             for (int l = k + 1; l < f->start[gi + 1] && !later; l++)
@@ -265,12 +276,14 @@ static int place_group(RtPlan *p, Blocks *bl, const int *last, int gi, int t) {
 /* Every needed value's block, by liveness (see above); 0, or -1 when out of memory. A group
  * whose run_at is not one of its members (a convolution's epilogue: pass_fuse_epilogue) takes
  * its blocks right after that node's. */
-static int place_values(RtPlan *p, Blocks *bl, const int *last, const int *pos) {
+static int place_values(RtPlan *p, Blocks *bl, const int *last, const int *pos, int *epilogue_at) {
     const IrGraph *g = p->g;
     const PassFusion *f = &p->fusion;
     const int n = p->n;
     p->n_blocks = 0;
-    for (IrId id = 0; id < n; id++) p->block_of[id] = -1;
+    for (IrId id = 0; id < n; id++) p->block_of[id] = -1, epilogue_at[id] = -1;
+    for (int e = 0; e < f->n_groups; e++) /* one group at most runs at a node outside it */
+        if (f->group_of[f->run_at[e]] != e) epilogue_at[f->run_at[e]] = e;
     for (IrId id = 0; id < n; id++) {
         const IrNode *nd = &g->nodes[id];
         if (!p->needed[id] || nd->op == IR_OP_PARAM || nd->op == IR_OP_STATE || nd->op == IR_OP_ASSIGN)
@@ -288,8 +301,7 @@ static int place_values(RtPlan *p, Blocks *bl, const int *last, const int *pos) 
             continue;
         }
         if (place(p, bl, id, id, last[id], nd->op == IR_OP_INPUT || nd->op == IR_OP_CONST) < 0) return -1;
-        for (int e = 0; e < f->n_groups; e++) /* epilogues run here */
-            if (f->run_at[e] == id && place_group(p, bl, last, e, id) < 0) return -1;
+        if (epilogue_at[id] >= 0 && place_group(p, bl, last, epilogue_at[id], id) < 0) return -1;
     }
     return 0;
 }
@@ -298,16 +310,18 @@ static int plan_blocks(RtPlan *p, int assign, int reads_first, int slack) {
     int n = p->n;
     Blocks bl = {.cap = 64, .pack = p->fusion.n_groups > 0};
     int *last = fn_malloc((size_t)n * sizeof *last + 1), *pos = fn_malloc((size_t)n * sizeof *pos + 1);
+    int *epilogue_at = fn_malloc((size_t)n * sizeof *epilogue_at + 1);
     bl.busy = fn_malloc((size_t)bl.cap * sizeof(int));
     bl.start = fn_malloc((size_t)bl.cap * sizeof(int));
     p->block_bytes = fn_malloc((size_t)bl.cap * sizeof(size_t));
-    int rc = last && pos && bl.busy && bl.start && p->block_bytes ? 0 : -1;
+    int rc = last && pos && epilogue_at && bl.busy && bl.start && p->block_bytes ? 0 : -1;
     if (rc == 0) lifetimes(p, last, pos);
     if (rc == 0 && assign) rc = assign_in_place(p, pos, reads_first);
-    if (rc == 0) rc = place_values(p, &bl, last, pos);
+    if (rc == 0) rc = place_values(p, &bl, last, pos, epilogue_at);
     if (rc == 0 && p->fusion.n_groups) rc = pack_slab(p, &bl, slack);
     free(last);
     free(pos);
+    free(epilogue_at);
     free(bl.busy);
     free(bl.start);
     return rc;

@@ -15,6 +15,10 @@ static const real *SFX(fused_operand)(CpuExec *ex, IrId x, int gi, real *const *
     const real *src = ex->buf[x];
     int64_t m = ex->numel[x];
     if (m == domain) return src + i0;
+    if (m == 1) { /* a scalar */
+        for (int64_t t = 0; t < len; t++) fill[t] = src[0];
+        return fill;
+    }
     for (int64_t t = 0, j = i0 % m; t < len; j = 0) { /* runs of the suffix, copied whole */
         int64_t run = m - j < len - t ? m - j : len - t;
         memcpy(fill + t, src + j, (size_t)run * sizeof(real));
