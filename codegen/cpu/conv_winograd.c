@@ -496,14 +496,23 @@ static void fwd_block(void *arg, int64_t k, int worker) {
     if (a->ep && a->rows_block) a->ep->fn(a->ep->arg, tile_pixel(a->v, g, t0), tile_pixel(a->v, g, t1), worker);
 }
 
-/* Tasks of whole rows of tiles (as many as fit a block, at least one row), so that each task's
- * outputs are one range of pixels an epilogue can take; the result is the same either way (a
- * tile's sums do not depend on its block). */
+/* Tasks of whole rows of tiles, so that each task's outputs are one range of pixels an epilogue
+ * can take: no more than a block (its buffers' size), and an even number of nearly equal tasks
+ * (two threads get the same work, as wg_geom's blocks do); 0 when a row of tiles is more than a
+ * block. The result is the same either way (a tile's sums do not depend on its block). */
+static int64_t tile_rows_block(const Wg *g) {
+    int64_t per = g->block / g->tw, rows = g->total / g->tw; /* tile rows per block, in all */
+    if (per < 1) return 0;
+    int64_t tasks = (rows + per - 1) / per;
+    tasks += tasks > 1 && tasks % 2;
+    return (rows + tasks - 1) / tasks * g->tw;
+}
+
 void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch,
                              FnPool *pool, int isa, const CpuEpilogue *ep) {
     const Wg g = wg_geom(v);
     Pass a = {.v = v, .g = &g, .k = &wg_kernels[fn_isa_resolve(isa)], .x = x, .w = w, .y = y, .u = scratch,
-              .per_thread = scratch + (size_t)g.p * g.c * g.o, .rows_block = g.block - g.block % g.tw, .ep = ep};
+              .per_thread = scratch + (size_t)g.p * g.c * g.o, .rows_block = tile_rows_block(&g), .ep = ep};
     filter_transform(&a, pool);
     const int64_t block = a.rows_block ? a.rows_block : g.block;
     fn_pool_run(pool, (g.total + block - 1) / block, fwd_block, &a);
