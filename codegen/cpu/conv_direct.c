@@ -18,16 +18,12 @@
  * cell once (no col2im), so blocks of pixels run in parallel over all images. Each block's sums
  * run in one fixed order on one thread: no result depends on the team size. */
 #include "codegen/cpu/cpu.h"
+#include "codegen/cpu/isa.h"
 
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if CPU_X86
 #include <immintrin.h>
-#define HAVE_X86 1
-#define AVX512   __attribute__((target("avx512f,fma")))
-#define AVX2     __attribute__((target("avx2,fma")))
-#else
-#define HAVE_X86 0
 #endif
 
 enum { PIX = 12, WIDTH = 32, MAX_CELLS = 64, FPIX = 48, CT = 8, FILTER_RANGES = 8 };
@@ -45,8 +41,8 @@ typedef struct {
  * and cells `cell_stride` apart; a cell that is not live is skipped. `halves` 1 computes the
  * first 16 columns only (the last chunk of an output 16 wider than a multiple of 32). */
 
-#if HAVE_X86
-AVX512 static inline __attribute__((always_inline)) void
+#if CPU_X86
+ISA_AVX512 static inline __attribute__((always_inline)) void
 block_body(const Rows *r, int cells, int k, const float *w, size_t cell_stride, size_t ld, const float *zero,
            float *const out[PIX], const int halves) {
     __m512 acc[PIX][2];
@@ -76,19 +72,19 @@ block_body(const Rows *r, int cells, int k, const float *w, size_t cell_stride, 
         if (halves == 2) _mm512_storeu_ps(out[p] + 16, acc[p][1]);
     }
 }
-AVX512 static void block_avx512(const Rows *r, int cells, int k, const float *w, size_t cell_stride,
-                                size_t ld, const float *zero, float *const out[PIX]) {
+ISA_AVX512 static void block_avx512(const Rows *r, int cells, int k, const float *w, size_t cell_stride,
+                                    size_t ld, const float *zero, float *const out[PIX]) {
     block_body(r, cells, k, w, cell_stride, ld, zero, out, 2);
 }
-AVX512 static void block16_avx512(const Rows *r, int cells, int k, const float *w, size_t cell_stride,
-                                  size_t ld, const float *zero, float *const out[PIX]) {
+ISA_AVX512 static void block16_avx512(const Rows *r, int cells, int k, const float *w, size_t cell_stride,
+                                      size_t ld, const float *zero, float *const out[PIX]) {
     block_body(r, cells, k, w, cell_stride, ld, zero, out, 1);
 }
 
 /* dw[i][0..32) (rows `ld` apart) += Σ_p in[p][c0 + i] dy[p][0..32) for i < 8, pixels p < np,
  * dy's rows dy_ld apart; a NULL row reads zeros. */
-AVX512 static void filter_avx512(const float *const *in, int np, int c0, const float *dy,
-                                 size_t dy_ld, const float *zero, float *dw, size_t ld) {
+ISA_AVX512 static void filter_avx512(const float *const *in, int np, int c0, const float *dy,
+                                     size_t dy_ld, const float *zero, float *dw, size_t ld) {
     __m512 acc[CT][2];
 #pragma GCC unroll 8
     for (int i = 0; i < CT; i++) {
@@ -116,7 +112,7 @@ AVX512 static void filter_avx512(const float *const *in, int np, int c0, const f
  * accumulators), each over every cell and channel in the same order, so every output is the
  * same sum, in the same order, as the AVX-512 kernel's: the same bits. */
 enum { PIX2 = 6 };
-AVX2 static inline __attribute__((always_inline)) void
+ISA_AVX2 static inline __attribute__((always_inline)) void
 block_body_avx2(const Rows *r, int cells, int k, const float *w, size_t cell_stride, size_t ld, const float *zero,
                 float *const out[PIX], const int halves) {
     for (int p0 = 0; p0 < PIX; p0 += PIX2)
@@ -148,19 +144,19 @@ block_body_avx2(const Rows *r, int cells, int k, const float *w, size_t cell_str
             }
         }
 }
-AVX2 static void block_avx2(const Rows *r, int cells, int k, const float *w, size_t cell_stride, size_t ld,
-                            const float *zero, float *const out[PIX]) {
+ISA_AVX2 static void block_avx2(const Rows *r, int cells, int k, const float *w, size_t cell_stride, size_t ld,
+                                const float *zero, float *const out[PIX]) {
     block_body_avx2(r, cells, k, w, cell_stride, ld, zero, out, 2);
 }
-AVX2 static void block16_avx2(const Rows *r, int cells, int k, const float *w, size_t cell_stride, size_t ld,
-                              const float *zero, float *const out[PIX]) {
+ISA_AVX2 static void block16_avx2(const Rows *r, int cells, int k, const float *w, size_t cell_stride, size_t ld,
+                                  const float *zero, float *const out[PIX]) {
     block_body_avx2(r, cells, k, w, cell_stride, ld, zero, out, 1);
 }
 
 /* filter_avx512's sums as 4 quarters (4 input channels x 16 outputs: 8 accumulators), each
  * over the pixels in order: the same sums, the same bits. */
-AVX2 static void filter_avx2(const float *const *in, int np, int c0, const float *dy, size_t dy_ld,
-                             const float *zero, float *dw, size_t ld) {
+ISA_AVX2 static void filter_avx2(const float *const *in, int np, int c0, const float *dy, size_t dy_ld,
+                                 const float *zero, float *dw, size_t ld) {
     for (int i0 = 0; i0 < CT; i0 += 4)
         for (int h = 0; h < 2; h++) {
             __m256 acc[4][2];
@@ -203,7 +199,7 @@ static const Kernels *kernels_for(int isa) { return isa == FN_ISA_AVX512 ? &kern
 #endif
 
 int cpu_direct_fits(const RefWindow *v, int pass, int isa) {
-#if HAVE_X86
+#if CPU_X86
     /* out: the width computed, 32 at a time (16 for a last chunk); red: the sum's width per
        window cell (bwd_filter sums over pixels, its tiles are 8 input x 32 output channels). Measured against im2col
        + sgemm on every layer of Inception-ResNet-v1 (bench/cpu/conv_lab), this kernel wins
@@ -235,7 +231,7 @@ size_t cpu_direct_scratch(const RefWindow *v, int threads) {
            (size_t)threads * (wide + PIX * WIDTH);
 }
 
-#if HAVE_X86
+#if CPU_X86
 /* Pixel (y, x) of image b in an NHWC tensor [.][h][w][ch]. */
 static const float *px(const float *base, int b, int h, int w, int ch, int y, int x) {
     return base + (((size_t)b * (size_t)h + (size_t)y) * (size_t)w + (size_t)x) * (size_t)ch;
@@ -380,7 +376,7 @@ static void filter_range(void *arg, int64_t k, int worker) {
 
 void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch,
                            FnPool *pool, int isa, const CpuEpilogue *ep) {
-#if HAVE_X86
+#if CPU_X86
     size_t co = (size_t)v->c * (size_t)v->o;
     Direct d = {.v = v, .in = x, .w = w, .y = y, .per_thread = scratch + (size_t)v->kh * v->kw * co, .cell_stride = co,
                 .ld = (size_t)v->o, .width = (size_t)v->o, .total = (int64_t)v->n * v->oh * v->ow, .k = v->c, .ep = ep,
@@ -393,7 +389,7 @@ void cpu_direct_conv2d_f32(const float *x, const float *w, float *y, const RefWi
 
 void cpu_direct_bwd_data_f32(const float *dy, const float *w, float *dx, const RefWindow *v, float *scratch,
                              FnPool *pool, int isa) {
-#if HAVE_X86
+#if CPU_X86
     const size_t co = (size_t)v->c * (size_t)v->o, cells = (size_t)v->kh * v->kw;
     Direct t = {.v = v, .w = w, .y = scratch}; /* wt: [cell][o][c] at the scratch's start */
     fn_pool_run(pool, (int64_t)cells, transpose_cell, &t);
@@ -408,7 +404,7 @@ void cpu_direct_bwd_data_f32(const float *dy, const float *w, float *dx, const R
 
 void cpu_direct_bwd_filter_f32(const float *x, const float *dy, float *dw, const RefWindow *v, float *scratch,
                                FnPool *pool, int isa) {
-#if HAVE_X86
+#if CPU_X86
     const size_t size = (size_t)v->kh * v->kw * (size_t)v->c * (size_t)v->o;
     Direct d = {.v = v, .in = x, .dy = dy, .y = dw, .partial = scratch,
                 .per_thread = scratch + (size_t)(FILTER_RANGES - 1) * size,

@@ -30,6 +30,7 @@
  * along the contiguous NHWC channel axis.
  * tests/test_cpu_fast.c checks all three against the reference kernels. */
 #include "codegen/cpu/cpu.h"
+#include "codegen/cpu/isa.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -416,14 +417,7 @@ BODY void add_input_adjoints_body(const RefWindow *v, const Wg *g, float *dx, in
     }
 }
 
-/* Each body as a function for each instruction set, and the table the passes call through. */
-#if defined(__x86_64__) && defined(__GNUC__)
-#define ISA_AVX2   __attribute__((target("avx2,fma")))
-#define ISA_AVX512 __attribute__((target("avx512f,fma")))
-#else
-#define ISA_AVX2
-#define ISA_AVX512
-#endif
+/* Each body as a function for each instruction set (isa.h), and the table the passes call through. */
 #define ISA_VARIANTS(name, params, args)                                                           \
     static void name##_base params { name##_body args; }                                          \
     ISA_AVX2 static void name##_avx2 params { name##_body args; }                                 \

@@ -8,6 +8,7 @@
  * set the loops are built for (baseline, AVX2, AVX-512: maxima and selects are exact). Checked
  * against the reference by tests/test_cpu_fast.c. */
 #include "codegen/cpu/cpu.h"
+#include "codegen/cpu/isa.h"
 
 #include <string.h>
 
@@ -30,14 +31,8 @@ typedef struct {
     const RefWindow *v;
 } Pool;
 
-/* The loops are written once and built for each instruction set (VARIANTS, as conv_winograd.c's). */
-#if defined(__x86_64__) && defined(__GNUC__)
-#define ISA_AVX2   __attribute__((target("avx2,fma")))
-#define ISA_AVX512 __attribute__((target("avx512f,fma")))
-#else
-#define ISA_AVX2
-#define ISA_AVX512
-#endif
+/* The loops are written once and built for each instruction set (isa.h; VARIANTS, as
+ * conv_winograd.c's). */
 #define BODY static inline __attribute__((always_inline)) void
 #define VARIANTS(name)                                                                             \
     static void name##_base(void *arg, int64_t b, int worker) { name##_body(arg, b); }             \
