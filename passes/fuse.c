@@ -453,10 +453,7 @@ int pass_fuse_epilogue(const IrGraph *g, const PassFusion *f, IrId c, const int6
         if (m->op == IR_OP_SUM) return -1; /* sums add up chunks in order, after all of them */
         for (int i = 0; i < m->n_in; i++) {
             IrId x = m->in[i];
-            if (x == c || f->group_of[x] == gi) continue;
-            for (int j = 0; j < cn->n_in; j++)
-                if (x == cn->in[j]) return -1; /* it could write over what the contraction reads */
-            if (ready_at(g, f, x) >= c) return -1;
+            if (x != c && f->group_of[x] != gi && ready_at(g, f, x) >= c) return -1;
         }
     }
     return gi;

@@ -113,8 +113,8 @@ int pass_fuse_slot(const PassFuseLayout *lay, IrId x, int result);
  * axis, `channels` long at the bound sizes) as soon as c has written them, so its run_at may move
  * to c (the caller sets it, before planning memory). It is the group of c's first fused reader,
  * over c's shape, without sums, whose row length divides the channels, whose other
- * operands are ready before c (sources, or values and groups that run earlier) and none of them
- * c's own operands (the group could write over one in place while c reads it); else -1. */
+ * operands are ready before c (sources, or values and groups that run earlier); else -1. The
+ * memory plan keeps such a group from writing over any block c reads (runtime/core/plan.c). */
 int pass_fuse_epilogue(const IrGraph *g, const PassFusion *f, IrId c, const int64_t *numel, int64_t channels);
 /* Groups the needed nodes (needed NULL: all); the kept ones (the outputs a caller reads; NULL:
  * every output) are written to memory. Free with pass_fusion_free. 0, or -1 when out of memory

@@ -454,8 +454,8 @@ typedef struct {
     const WgKernels *k; /* the transforms for the chosen instruction set */
     int64_t blocks;
     int per_group, ranges;
-    int64_t rows_block;    /* forward: tiles per task, whole rows of tiles (0: g->block) */
-    const CpuEpilogue *ep; /* forward: on each task's pixels (rows_block > 0) */
+    int64_t fwd_block;     /* forward: tiles per task */
+    const CpuEpilogue *ep; /* forward: on each task's pixels (tasks of whole rows of tiles only) */
 } Pass;
 
 static void filter_transform_task(void *arg, int64_t c, int worker) {
@@ -479,15 +479,14 @@ static void fwd_block(void *arg, int64_t k, int worker) {
     const Pass *a = arg;
     const Wg *g = a->g;
     Bufs bf = thread_bufs(g, a->per_thread, worker);
-    const int64_t block = a->rows_block ? a->rows_block : g->block;
-    int64_t t0 = k * block, t1 = t0 + block < g->total ? t0 + block : g->total;
+    int64_t t0 = k * a->fwd_block, t1 = t0 + a->fwd_block < g->total ? t0 + a->fwd_block : g->total;
     a->k->transform_inputs(a->v, g, a->x, t0, t1, &bf);
     for (int e = 0; e < g->p; e++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(t1 - t0), (int)g->o, (int)g->c, 1,
                     bf.v + (size_t)e * (size_t)g->block * g->c, (int)g->c, a->u + (size_t)e * g->c * g->o, (int)g->o, 0,
                     bf.m + (size_t)e * (size_t)g->block * g->o, (int)g->o);
     a->k->transform_outputs(a->v, g, a->y, t0, t1, &bf);
-    if (a->ep && a->rows_block) a->ep->fn(a->ep->arg, tile_pixel(a->v, g, t0), tile_pixel(a->v, g, t1), worker);
+    if (a->ep) a->ep->fn(a->ep->arg, tile_pixel(a->v, g, t0), tile_pixel(a->v, g, t1), worker);
 }
 
 /* Tasks of whole rows of tiles, so that each task's outputs are one range of pixels an epilogue
@@ -505,12 +504,13 @@ static int64_t tile_rows_block(const Wg *g) {
 void cpu_winograd_conv2d_f32(const float *x, const float *w, float *y, const RefWindow *v, float *scratch,
                              FnPool *pool, int isa, const CpuEpilogue *ep) {
     const Wg g = wg_geom(v);
+    const int64_t rows = tile_rows_block(&g);
     Pass a = {.v = v, .g = &g, .k = &wg_kernels[fn_isa_resolve(isa)], .x = x, .w = w, .y = y, .u = scratch,
-              .per_thread = scratch + (size_t)g.p * g.c * g.o, .rows_block = tile_rows_block(&g), .ep = ep};
+              .per_thread = scratch + (size_t)g.p * g.c * g.o, .fwd_block = rows ? rows : g.block,
+              .ep = rows ? ep : NULL};
     filter_transform(&a, pool);
-    const int64_t block = a.rows_block ? a.rows_block : g.block;
-    fn_pool_run(pool, (g.total + block - 1) / block, fwd_block, &a);
-    if (!a.rows_block) cpu_epilogue_all(ep, (int64_t)v->n * v->oh * v->ow, pool);
+    fn_pool_run(pool, (g.total + a.fwd_block - 1) / a.fwd_block, fwd_block, &a);
+    if (!rows) cpu_epilogue_all(ep, (int64_t)v->n * v->oh * v->ow, pool);
 }
 
 /* Group k of whole images (about a block of tiles each): their dx are disjoint. */

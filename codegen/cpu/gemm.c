@@ -49,16 +49,21 @@ static void gemm_block(void *arg, int64_t t, int worker) {
 
 enum { EPILOGUE_ROWS = 64 }; /* rows per task of cpu_epilogue_all */
 
+typedef struct {
+    const CpuEpilogue *ep;
+    int64_t pixels;
+} AllRows;
+
 static void epilogue_task(void *arg, int64_t t, int worker) {
-    const Gemm *g = arg; /* m rows */
-    int64_t p0 = t * EPILOGUE_ROWS, p1 = p0 + EPILOGUE_ROWS < g->m ? p0 + EPILOGUE_ROWS : g->m;
-    g->ep->fn(g->ep->arg, p0, p1, worker);
+    const AllRows *a = arg;
+    int64_t p0 = t * EPILOGUE_ROWS, p1 = p0 + EPILOGUE_ROWS < a->pixels ? p0 + EPILOGUE_ROWS : a->pixels;
+    a->ep->fn(a->ep->arg, p0, p1, worker);
 }
 
 void cpu_epilogue_all(const CpuEpilogue *ep, int64_t pixels, FnPool *pool) {
     if (!ep || pixels <= 0) return;
-    Gemm g = {.m = (int)pixels, .ep = ep};
-    fn_pool_run(pool, (pixels + EPILOGUE_ROWS - 1) / EPILOGUE_ROWS, epilogue_task, &g);
+    AllRows a = {ep, pixels};
+    fn_pool_run(pool, (pixels + EPILOGUE_ROWS - 1) / EPILOGUE_ROWS, epilogue_task, &a);
 }
 
 /* Blocks of at least MIN_SIDE, at most MAX_BLOCKS, multiples of ALIGN: the side of each. */

@@ -128,12 +128,18 @@ static void SFX(run_chunk)(CpuExec *ex, int gi, int64_t c, int64_t c0, int64_t c
     }
 }
 
+/* Elements c0..c1 of group gi (chunk c of its sums) through its LLVM kernel where built, else
+ * interpreted. */
+static void SFX(run_range)(CpuExec *ex, int gi, int64_t c, int64_t c0, int64_t c1, int worker) {
+    if (ex->jit.kernel && ex->jit.kernel[gi] >= 0) SFX(run_chunk_jit)(ex, gi, c, c0, c1);
+    else SFX(run_chunk)(ex, gi, c, c0, c1, worker);
+}
+
 static void SFX(chunk_task)(void *arg, int64_t c, int worker) {
     const GroupTask *t = arg;
     const RtGroupRun *gr = &t->ex->group_run[t->gi];
     const int64_t c0 = c * gr->chunk, c1 = c0 + gr->chunk < gr->domain ? c0 + gr->chunk : gr->domain;
-    if (t->ex->jit.kernel && t->ex->jit.kernel[t->gi] >= 0) SFX(run_chunk_jit)(t->ex, t->gi, c, c0, c1);
-    else SFX(run_chunk)(t->ex, t->gi, c, c0, c1, worker);
+    SFX(run_range)(t->ex, t->gi, c, c0, c1, worker);
 }
 
 /* Group gi as a convolution's epilogue (a CpuEpilogue's fn): the elements of output pixels
@@ -142,8 +148,7 @@ static void SFX(chunk_task)(void *arg, int64_t c, int worker) {
 #if EXEC_FAST_F32
 static void SFX(epilogue_rows)(void *arg, int64_t p0, int64_t p1, int worker) {
     const GroupTask *t = arg;
-    if (t->ex->jit.kernel && t->ex->jit.kernel[t->gi] >= 0) SFX(run_chunk_jit)(t->ex, t->gi, 0, p0 * t->row, p1 * t->row);
-    else SFX(run_chunk)(t->ex, t->gi, 0, p0 * t->row, p1 * t->row, worker);
+    SFX(run_range)(t->ex, t->gi, 0, p0 * t->row, p1 * t->row, worker);
 }
 #endif
 
