@@ -84,7 +84,7 @@ int drv_compile(const char *const *models, int n_models, const FeDefine *defs, i
     return rc;
 }
 
-int drv_cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuModule *m, int *half, FnStatus *st) {
+static int cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuModule *m, int *half, FnStatus *st) {
     if (half) *half = 0;
     if (!fused) return cu_emit_graph(g, m, st);
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
@@ -101,4 +101,9 @@ int drv_cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuModu
     }
     free(sym);
     return rc;
+}
+
+int drv_cuda_module(IrGraph **g, int training, int fused, int64_t n, CuModule *m, int *half, FnStatus *st) {
+    if (pass_replicas(g, 0) < 0) return fn_fail(st, "%s", (*g)->err); /* as one process binds it */
+    return cuda_module(*g, training, fused, n, m, half, st);
 }

@@ -20,7 +20,8 @@ int drv_compile(const char *const *models, int n_models, const FeDefine *defs, i
  * executor emits it (fused 2: with the activations in bfloat16, as FN_GPU_BF16=act), at the
  * model's sizes (1 where it has none) with N = n, or with n <= 0 the model's N, else 90; *half
  * (if not NULL) the values in bfloat16: those of rank 4 that lead with a symbolic batch N (none
- * where -D bound N). 0, or -1 with a message in st. */
-int drv_cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuModule *m, int *half, FnStatus *st);
+ * where -D bound N). *g becomes the graph as one process binds it (its ALLREDUCEs dropped:
+ * passes/replicas.c), the one m's node plans index. 0, or -1 with a message in st. */
+int drv_cuda_module(IrGraph **g, int training, int fused, int64_t n, CuModule *m, int *half, FnStatus *st);
 
 #endif

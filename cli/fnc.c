@@ -282,7 +282,7 @@ static int cmd_cuda(const FncOpts *o, PassCtx *ctx) {
     }
     CuModule m;
     FnStatus st;
-    int half = 0, rc = drv_cuda_module(g, training, o->unfused ? 0 : o->bf16 ? 2 : 1, batch, &m, &half, &st);
+    int half = 0, rc = drv_cuda_module(&g, training, o->unfused ? 0 : o->bf16 ? 2 : 1, batch, &m, &half, &st);
     if (rc < 0) {
         fprintf(stderr, "fnc cuda: %s\n", st.msg);
         ir_graph_free(g);

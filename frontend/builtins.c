@@ -492,6 +492,27 @@ static FeValue b_gather(FeCtx *c, FeArgs *a) {
     return made(c, a, ir_make(c->g, IR_OP_SCATTER_ADD, in, 2, &at));
 }
 
+/* replica_sum/replica_mean(x, group="always"): x summed (averaged) over the data-parallel
+ * replicas when the run reduces that group (IrReplicaGroup); x itself in a one-process run */
+static FeValue b_replica(FeCtx *c, FeArgs *a) {
+    static const char *const groups[IR_REPLICAS_COUNT] = {"always", "sync_batch_norm", "local_batch_norm"};
+    IrId x;
+    const char *group;
+    if (!arg_tensor(c, a, 0, &x) || !arg_str(c, a, 1, "always", &group)) return fe_err();
+    IrAttr at;
+    memset(&at, 0, sizeof at);
+    at.u.replicas.group = -1;
+    for (int i = 0; i < IR_REPLICAS_COUNT; i++)
+        if (strcmp(group, groups[i]) == 0) at.u.replicas.group = i;
+    if (at.u.replicas.group < 0) {
+        fe_error(c, arg_loc(a, 1), "%s(): group \"%s\" is not always, sync_batch_norm or local_batch_norm",
+                 a->name, group);
+        return fe_err();
+    }
+    at.u.replicas.mean = strcmp(a->name, "replica_mean") == 0;
+    return made(c, a, ir_make(c->g, IR_OP_ALLREDUCE, &x, 1, &at));
+}
+
 /* l2_normalize(x, eps=1e-10) */
 static FeValue b_l2_normalize(FeCtx *c, FeArgs *a) {
     IrId x;
@@ -653,6 +674,8 @@ const FeBuiltin fe_builtins[] = {
     {"gather", {"table", "idx"}, b_gather},
     {"scatter_add", {"values", "idx", "like"}, b_gather},
     {"dropout", {"x", "keep"}, b_dropout},
+    {"replica_sum", {"x", "?group"}, b_replica},
+    {"replica_mean", {"x", "?group"}, b_replica},
     {"sum", {"x", "?keep"}, b_sum},
     {"mean", {"x", "?keep"}, b_sum},
     {"sum_last", {"x"}, b_sum_last},

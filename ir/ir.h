@@ -64,7 +64,8 @@ typedef enum {
     IR_ATTR_WINDOW,
     IR_ATTR_AXIS,
     IR_ATTR_MATMUL,
-    IR_ATTR_REDUCE
+    IR_ATTR_REDUCE,
+    IR_ATTR_REPLICAS
 } IrAttrKind;
 
 enum { IR_F_NOGRAD = 1, IR_F_EFFECT = 2, IR_F_RANDOM = 4 };
@@ -136,6 +137,19 @@ typedef struct {
     int mean; /* divide by the number of reduced (or broadcast) elements */
 } IrReduceAttr;
 
+/* ALLREDUCE's group: which data-parallel runs reduce it (the runtime decides from its replicas
+ * and options, passes/replicas.c; with one replica none is reduced) */
+typedef enum {
+    IR_REPLICAS_ALWAYS,   /* every run of several replicas: gradients, the centres' updates */
+    IR_REPLICAS_SYNC_BN,  /* with synchronised batch norm only: the batch moments */
+    IR_REPLICAS_LOCAL_BN, /* without it only: the moving statistics' targets */
+    IR_REPLICAS_COUNT
+} IrReplicaGroup;
+typedef struct {
+    int group; /* IrReplicaGroup */
+    int mean;  /* divide the sum by the number of replicas */
+} IrReplicasAttr;
+
 typedef struct {
     union {
         IrLeafAttr leaf;
@@ -144,6 +158,7 @@ typedef struct {
         IrAxisAttr axis;
         IrMatmulAttr matmul;
         IrReduceAttr reduce;
+        IrReplicasAttr replicas;
     } u;
     IrShape shape; /* target shape: sources, RESHAPE, BCAST*, CONV2D_BWD_DATA, AVGPOOL_GRAD */
     int copy;      /* 0, or k > 0 on the k-th copy of a pointwise value that passes/recompute.c

@@ -102,7 +102,7 @@ static int shape(P *p, IrShape *s) {
     return eat(p, "]") ? 0 : fail(p, "expected ']'");
 }
 
-static int attrs(P *p, IrAttr *at, int *is_int) {
+static int attrs(P *p, IrOp op, IrAttr *at, int *is_int) {
     static const char *inits[] = {"zeros", "ones", "const", "glorot_uniform"};
     if (!eat(p, "{")) return fail(p, "expected '{'");
     while (!eat(p, "}")) {
@@ -152,7 +152,9 @@ static int attrs(P *p, IrAttr *at, int *is_int) {
             else if (!strcmp(key, "ta")) at->u.matmul.ta = (int)a;
             else if (!strcmp(key, "tb")) at->u.matmul.tb = (int)a;
             else if (!strcmp(key, "keep")) at->u.reduce.keep = (int)a;
+            else if (!strcmp(key, "mean") && ir_op_info[op].attr == IR_ATTR_REPLICAS) at->u.replicas.mean = (int)a;
             else if (!strcmp(key, "mean")) at->u.reduce.mean = (int)a;
+            else if (!strcmp(key, "group")) at->u.replicas.group = (int)a;
             else if (!strcmp(key, "copy")) at->copy = (int)a;
             else return fail(p, "unknown attribute %s", key);
         }
@@ -209,7 +211,7 @@ static int line(P *p) {
     IrAttr at;
     memset(&at, 0, sizeof at);
     int is_int = 0;
-    if (attrs(p, &at, &is_int) < 0) return -1;
+    if (attrs(p, (IrOp)op, &at, &is_int) < 0) return -1;
     IrShape printed;
     if (!eat(p, ":") || !(eat(p, "f") || eat(p, "i")) || shape(p, &printed) < 0)
         return fail(p, "expected ': f[...]'");

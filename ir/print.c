@@ -26,6 +26,7 @@ static void print_attr(const IrGraph *g, const IrNode *n, FILE *f) {
         break;
     case IR_ATTR_MATMUL: fprintf(f, " {ta=%d tb=%d", a->u.matmul.ta, a->u.matmul.tb); break;
     case IR_ATTR_REDUCE: fprintf(f, " {keep=%d mean=%d", a->u.reduce.keep, a->u.reduce.mean); break;
+    case IR_ATTR_REPLICAS: fprintf(f, " {group=%d mean=%d", a->u.replicas.group, a->u.replicas.mean); break;
     case IR_ATTR_NONE: fprintf(f, " {"); break;
     }
     if (a->shape.rank) {

@@ -1,5 +1,5 @@
 /* Shape and VJP rules of sources, softmax and cross-entropy, L2 normalisation, dropout,
- * accuracy and assignment. */
+ * accuracy, the replicas' sum and assignment. */
 #include "ir/rules.h"
 
 #include <string.h>
@@ -26,6 +26,11 @@ int ir_infer_nn(IrGraph *g, IrNode *n) {
         out = *x;
         break;
     case IR_OP_L2NORM_GRAD: out = *x; break;
+    case IR_OP_ALLREDUCE:
+        if (n->attr.u.replicas.group < 0 || n->attr.u.replicas.group >= IR_REPLICAS_COUNT)
+            return ir_rules_fail(g, "allreduce: unknown replica group %d", n->attr.u.replicas.group);
+        out = *x;
+        break;
     case IR_OP_SOFTMAX_XENT:
     case IR_OP_ACCURACY:
     case IR_OP_SOFTMAX_XENT_GRAD: {
@@ -112,6 +117,12 @@ int ir_vjp_nn(IrGraph *g, IrId id, IrId dy, IrId *dx) {
     }
     case IR_OP_SCATTER_ADD:
         dx[0] = ir_binary(g, IR_OP_GATHER, dy, n.in[1]);
+        break;
+    case IR_OP_ALLREDUCE:
+        /* self-adjoint under the mean of the replicas' gradients the optimiser applies: each
+           replica's x feeds every replica's loss, so its cotangent is the same reduction of
+           theirs (1/K of it again for a mean, as the forward divided) */
+        dx[0] = ir_make(g, IR_OP_ALLREDUCE, &dy, 1, &n.attr);
         break;
     case IR_OP_L2NORM: {
         IrId in[2] = {n.in[0], dy};

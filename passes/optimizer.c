@@ -12,6 +12,9 @@
  *   RMSPROP   ms += (1-rho)(g^2 - ms) (ms0 = 1);  mom = mu mom + lr g / sqrt(ms + eps);
  *             p -= mom                                           (rho 0.9, mu 0.9, eps 1.0)
  *   MOM       a = mu a + g;  p -= lr g + lr mu a                 (Nesterov, mu 0.9)
+ *
+ * g is the mean of the data-parallel replicas' gradients (an ALLREDUCE of group ALWAYS, which
+ * a one-process run drops: passes/replicas.c), and "grad/<name>" is set to it.
  */
 #include "passes/passes.h"
 
@@ -145,7 +148,12 @@ int pass_optimizer(IrGraph **gp, PassOptimizer kind) {
             snprintf(g->err, sizeof g->err, "optimizer: no parameter %s", name + 5);
             return -1;
         }
-        update(&b, kind, p, g->outputs[i].id, adam_lr);
+        IrAttr mean;
+        memset(&mean, 0, sizeof mean);
+        mean.u.replicas = (IrReplicasAttr){IR_REPLICAS_ALWAYS, 1};
+        IrId grad = ir_make(g, IR_OP_ALLREDUCE, &g->outputs[i].id, 1, &mean);
+        b.ok &= grad != IR_NONE && ir_set_output(g, name, grad) >= 0;
+        if (b.ok) update(&b, kind, p, grad, adam_lr);
     }
     if (g->oom) { /* also a failure the builder passed by (an interned scope name) */
         snprintf(g->err, sizeof g->err, "optimizer: out of memory");

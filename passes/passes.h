@@ -52,6 +52,13 @@ int pass_simplify(IrGraph **g, PassCtx *ctx);
  * being written once and read back (passes/recompute.c; IrAttr.copy keeps copies apart). */
 int pass_recompute(IrGraph **g, PassCtx *ctx);
 
+/* The graph as a run of data-parallel replicas runs it (passes/replicas.c): each ALLREDUCE of a
+ * group not in `groups` (bits 1 << IrReplicaGroup; 0 for one process) replaced by its input.
+ * Called by the runtime when it binds; *g is replaced only when something was dropped. */
+int pass_replicas(IrGraph **g, unsigned groups);
+/* The ALLREDUCEs that stay in g under `groups` */
+int pass_replicas_count(const IrGraph *g, unsigned groups);
+
 /* Fusion (passes/fuse.c): an analysis of a finished graph, recomputed by the runtime when it
  * binds one and shown by `fnc info`. Pointwise nodes over one shape form a group that runs as
  * one loop, tile by tile; leading-axis sums of its members (terminals) accumulate in the same

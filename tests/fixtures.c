@@ -90,3 +90,13 @@ IrGraph *fx_build_case(const FxCase *c) {
     ctx.optimizer = c->opt;
     return drv_build(c->model, NULL, 0, c->training, &ctx, stderr);
 }
+
+IrGraph *fx_build_one_process(const FxCase *c) {
+    IrGraph *g = fx_build_case(c);
+    if (g && pass_replicas(&g, 0) < 0) {
+        fprintf(stderr, "%s\n", g->err);
+        ir_graph_free(g);
+        return NULL;
+    }
+    return g;
+}

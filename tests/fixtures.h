@@ -37,5 +37,8 @@ typedef struct {
 } FxCase;
 /* The case's graph through the whole pipeline; NULL with the diagnostics on stderr. */
 IrGraph *fx_build_case(const FxCase *c);
+/* the same as a one-process run binds it (passes/replicas.c: no ALLREDUCE), for tests that hand
+ * a graph to the GPU executor or a code generator themselves */
+IrGraph *fx_build_one_process(const FxCase *c);
 
 #endif

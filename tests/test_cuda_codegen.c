@@ -46,8 +46,8 @@ static void golden(const char *model, int training, int fused, const char *file)
     CuModule a, b;
     char path[256];
     FnStatus st;
-    if (!CHECK(g && drv_cuda_module(g, training, fused, 5, &a, NULL, &st) == 0, "%s: %s", model, st.msg)) return;
-    CHECK(drv_cuda_module(g, training, fused, 5, &b, NULL, &st) == 0 && !strcmp(a.source, b.source), "%s: the same text twice",
+    if (!CHECK(g && drv_cuda_module(&g, training, fused, 5, &a, NULL, &st) == 0, "%s: %s", model, st.msg)) return;
+    CHECK(drv_cuda_module(&g, training, fused, 5, &b, NULL, &st) == 0 && !strcmp(a.source, b.source), "%s: the same text twice",
           model);
     snprintf(path, sizeof path, "tests/golden/%s", file);
     if (getenv("FN_UPDATE_GOLDEN")) {
@@ -131,7 +131,7 @@ int main(void) {
         CuModule m;
         FnStatus st;
         int half = 0;
-        if (!CHECK(g && drv_cuda_module(g, graphs[k].training, graphs[k].fused, 90, &m, &half, &st) == 0,
+        if (!CHECK(g && drv_cuda_module(&g, graphs[k].training, graphs[k].fused, 90, &m, &half, &st) == 0,
                    "%s: %s", graphs[k].what, st.msg)) {
             ir_graph_free(g);
             continue;

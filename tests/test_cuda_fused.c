@@ -253,7 +253,7 @@ static void check_group(const IrGraph *g, const RtPlan *p, const CuModule *m, in
 }
 
 static void run_case(const FxCase *c, int idx, const char *dir) {
-    IrGraph *g = fx_build_case(c);
+    IrGraph *g = fx_build_one_process(c);
     if (!CHECK(g != NULL, "%s builds", c->model)) return;
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     RtStatus st;

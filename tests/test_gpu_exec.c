@@ -39,7 +39,7 @@ static double bound = 3e-3;
 #define BF16_BOUND 1e-2
 
 static void run_case(RtGpu *gpu, const FxCase *c) {
-    IrGraph *g = fx_build_case(c);
+    IrGraph *g = fx_build_one_process(c);
     if (!CHECK(g != NULL, "%s builds", c->model)) return;
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     RtStatus st;
@@ -226,7 +226,7 @@ static void copy_to_both(void *ctx, const char *name, const void *data, size_t b
  * each GEMM rounding them itself (FN_GPU_ROUND_ONCE=0): three training steps, every output and
  * updated variable the same bits (a copy left stale after the updates would part them). */
 static void round_once_case(RtGpu *gpu, const FxCase *c) {
-    IrGraph *g = fx_build_case(c);
+    IrGraph *g = fx_build_one_process(c);
     if (!CHECK(g != NULL, "%s builds", c->model)) return;
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
     RtStatus st;

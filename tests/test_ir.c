@@ -1,6 +1,7 @@
 /* IR unit tests: dimension expressions, hash-consing, shape errors, the verifier, the printer,
  * the simplify and recompute passes, artifact round trips and rejection of bad artifacts, and
- * the text form of the whole training step. */
+ * the text form of the whole training step, and the replicas' reductions (ALLREDUCE) kept or
+ * dropped per group. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -533,8 +534,47 @@ static void test_fuse_merged_reader(void) {
     ir_graph_free(g);
 }
 
+static IrId allreduce(IrGraph *g, IrId x, int group, int mean) {
+    IrAttr at;
+    memset(&at, 0, sizeof at);
+    at.u.replicas = (IrReplicasAttr){group, mean};
+    return ir_make(g, IR_OP_ALLREDUCE, &x, 1, &at);
+}
+
+/* passes/replicas.c: a one-process run keeps no ALLREDUCE; a run of several keeps the groups it
+ * reduces, each reading what its dropped neighbours read */
+static void test_replicas(void) {
+    IrGraph *g = ir_graph_new();
+    IrShape s = {1, {ir_dim_const(g, 4)}};
+    IrId x = leaf(g, IR_OP_PARAM, "x", &s);
+    IrId a = allreduce(g, x, IR_REPLICAS_ALWAYS, 1), b = allreduce(g, a, IR_REPLICAS_SYNC_BN, 1),
+         c = allreduce(g, b, IR_REPLICAS_LOCAL_BN, 0);
+    ir_set_output(g, "y", c);
+    CHECK(c != IR_NONE && ir_shape_equal(&g->nodes[c].shape, &s), "allreduce keeps its operand's shape");
+    CHECK(allreduce(g, x, 7, 0) == IR_NONE && strstr(g->err, "unknown replica group 7"), "a bad group: %s", g->err);
+    CHECK(pass_replicas_count(g, ~0u) == 3 && pass_replicas_count(g, 1u << IR_REPLICAS_ALWAYS) == 1 &&
+              pass_replicas_count(g, 0) == 0,
+          "ALLREDUCEs kept per group mask");
+    IrGraph *one = ir_graph_clone(g), *sync = ir_graph_clone(g);
+    CHECK(one && pass_replicas(&one, 0) == 0 && ir_output(one, "y") == ir_find_leaf(one, IR_OP_PARAM, "x"),
+          "one process: y is x itself");
+    IrId y = sync && pass_replicas(&sync, 1u << IR_REPLICAS_ALWAYS | 1u << IR_REPLICAS_SYNC_BN) == 0
+                 ? ir_output(sync, "y") : IR_NONE;
+    CHECK(y != IR_NONE && sync->nodes[y].attr.u.replicas.group == IR_REPLICAS_SYNC_BN &&
+              sync->nodes[sync->nodes[y].in[0]].attr.u.replicas.group == IR_REPLICAS_ALWAYS &&
+              pass_replicas_count(sync, ~0u) == 2,
+          "synchronised batch norm: the local group dropped, the others chained");
+    char *text = print_to_string(g);
+    CHECK(strstr(text, "= allreduce(%0) {group=0 mean=1}") != NULL, "printed with its group: %s", text);
+    free(text);
+    ir_graph_free(one);
+    ir_graph_free(sync);
+    ir_graph_free(g);
+}
+
 int main(void) {
     test_dims();
+    test_replicas();
     test_dim_limits();
     test_fuse_siblings();
     test_fuse_late();

@@ -25,6 +25,7 @@ static int attr_ints(const IrNode *n, int32_t *v) {
     case IR_ATTR_AXIS: v[0] = a->u.axis.axis; v[1] = a->u.axis.start; v[2] = a->u.axis.len; return 3;
     case IR_ATTR_MATMUL: v[0] = a->u.matmul.ta; v[1] = a->u.matmul.tb; return 2;
     case IR_ATTR_REDUCE: v[0] = a->u.reduce.keep; v[1] = a->u.reduce.mean; return 2;
+    case IR_ATTR_REPLICAS: v[0] = a->u.replicas.group; v[1] = a->u.replicas.mean; return 2;
     default: return 0;
     }
 }
@@ -215,6 +216,10 @@ static int attr_from_proto(const Fn__Graph *pg, size_t i, int op, const int *sma
     case IR_ATTR_REDUCE:
         if (ni != 2) return rt_fail(st, "node %zu: bad reduce attribute", i);
         at->u.reduce = (IrReduceAttr){v[0], v[1]};
+        break;
+    case IR_ATTR_REPLICAS:
+        if (ni != 2 || v[0] < 0 || v[0] >= IR_REPLICAS_COUNT) return rt_fail(st, "node %zu: bad replicas attribute", i);
+        at->u.replicas = (IrReplicasAttr){v[0], v[1]};
         break;
     case IR_ATTR_NONE: break;
     }

@@ -6,12 +6,30 @@
 #include <stdlib.h>
 
 #include "ir/alloc.h"
+#include "passes/passes.h"
 
 struct RtExec {
     const RtBackendOps *ops;
-    void *x;   /* the backend's executor */
-    int prec;  /* the variables' bytes per real */
+    void *x;      /* the backend's executor */
+    int prec;     /* the variables' bytes per real */
+    IrGraph *own; /* the graph as the replicas run it, where that differs from the caller's */
 };
+
+/* g without the ALLREDUCEs the backend's replicas do not reduce: *own (NULL when g serves as it is) */
+static const IrGraph *for_replicas(const RtBackend *be, const IrGraph *g, IrGraph **own, RtStatus *st) {
+    unsigned groups = rt_comm_groups(be->comm);
+    *own = NULL;
+    if (pass_replicas_count(g, ~0u) == pass_replicas_count(g, groups)) return g;
+    if (!(*own = ir_graph_clone(g))) {
+        rt_fail(st, "out of memory binding a graph");
+        return NULL;
+    }
+    if (pass_replicas(own, groups) == 0) return *own;
+    rt_fail(st, "%s", (*own)->err);
+    ir_graph_free(*own);
+    *own = NULL;
+    return NULL;
+}
 
 void rt_backend_close(RtBackend *be) {
     if (be && be->ops && be->ops->close) be->ops->close(be);
@@ -26,7 +44,9 @@ RtExec *rt_exec_new(const RtBackend *be, const IrGraph *g, RtVars *vars, const i
     }
     ex->ops = be->ops;
     ex->prec = vars->prec;
-    if (!(ex->x = be->ops->bind(be, g, vars, sym, want, n_want, run_effects, st))) {
+    if (!(g = for_replicas(be, g, &ex->own, st)) ||
+        !(ex->x = be->ops->bind(be, g, vars, sym, want, n_want, run_effects, st))) {
+        ir_graph_free(ex->own);
         free(ex);
         return NULL;
     }
@@ -49,6 +69,7 @@ RtExec *rt_exec_bind(const RtBackend *be, const IrGraph *g, RtVars *vars, const 
 void rt_exec_free(RtExec *ex) {
     if (!ex) return;
     ex->ops->free(ex->x);
+    ir_graph_free(ex->own);
     free(ex);
 }
 

@@ -7,6 +7,7 @@
 #ifndef FN_RT_EXEC_H
 #define FN_RT_EXEC_H
 
+#include "runtime/core/comm.h"
 #include "runtime/core/options.h"
 #include "runtime/core/rt.h"
 
@@ -38,6 +39,8 @@ struct RtBackend {
     void *dev;          /* the backend's device (a GPU's context), NULL on the CPU */
     RtOptions opt;      /* how its executors run: read at each bind */
     RtBackend *host;    /* where a graph runs that the device cannot take (the CPU backend) */
+    RtComm *comm;       /* the data-parallel replicas its executors' ALLREDUCEs reduce over (NULL: one
+                           process); a graph is bound as passes/replicas.c specialises it for them */
     char name[192];     /* "CPU", "NVIDIA H100 80GB HBM3 (sm_90)" */
 };
 

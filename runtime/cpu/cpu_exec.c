@@ -60,6 +60,9 @@ struct CpuExec {
     int *epilogue;          /* per node: the group run on its rows as a convolution writes them, or -1 */
     int n_epilogues;
     int paths;              /* the convolutions' fast algorithms (CPU_PATH_*) */
+    RtComm *comm;           /* the replicas the ALLREDUCEs reduce over (the backend's) */
+    RtStatus comm_st;       /* a collective's failure, reported when the step ends */
+    int comm_failed;
     double *prof_s; /* profiling: seconds per op, printed when the executor is freed */
     int64_t *prof_calls, prof_steps;
 };
@@ -245,6 +248,7 @@ static void *cpu_bind(const RtBackend *be, const IrGraph *g, RtVars *vars, const
                           o->cpu_isa);
     ex->pool = be->dev;
     ex->threads = fn_pool_size(ex->pool);
+    ex->comm = be->comm;
     if (!(ex->buf = fn_calloc((size_t)n + 1, sizeof *ex->buf))) {
         rt_fail(st, "out of memory binding a graph");
         goto fail;
@@ -334,6 +338,7 @@ static int cpu_run(void *x, uint64_t seed, uint64_t step, RtStatus *st) {
     ex->seed = seed;
     ex->step = step;
     ex->prof_steps++;
+    ex->comm_failed = 0;
     const PassFusion *f = &ex->plan.fusion;
     for (IrId id = 0; id < ex->n; id++) {
         if (!ex->needed[id]) continue;
@@ -358,7 +363,7 @@ static int cpu_run(void *x, uint64_t seed, uint64_t step, RtStatus *st) {
         if (ex->buf[nd->in[0]] != ex->buf[nd->in[1]]) /* else computed in place (RT_PLAN_ASSIGN) */
             memcpy(ex->buf[nd->in[0]], ex->buf[nd->in[1]], (size_t)ex->numel[id] * (size_t)ex->prec);
     }
-    return 0;
+    return ex->comm_failed ? rt_fail(st, "%s", ex->comm_st.msg) : 0;
 }
 
 static const void *cpu_output(void *x, const char *name, int64_t *n, int *rank, int64_t *dims, RtStatus *st) {

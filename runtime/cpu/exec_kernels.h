@@ -231,6 +231,12 @@ static void SFX(run_nn)(const SFX(NodeRun) *nr) {
         break;
     case IR_OP_L2NORM: K(l2norm)(a, y, (int)(ny / yd[yr - 1]), (int)yd[yr - 1], f); break;
     case IR_OP_L2NORM_GRAD: K(l2norm_grad)(a, b, y, (int)(ny / yd[yr - 1]), (int)yd[yr - 1], f); break;
+    case IR_OP_ALLREDUCE: /* kept by passes/replicas.c: this run reduces the group */
+        if (y != a) memcpy(y, a, (size_t)ny * sizeof(real));
+        if (!ex->comm_failed &&
+            rt_comm_allreduce(ex->comm, y, ny, (int)sizeof(real), n->attr.u.replicas.mean, &ex->comm_st) < 0)
+            ex->comm_failed = 1; /* the step goes on to its end, which reports it */
+        break;
     case IR_OP_ACCURACY: {
         const int64_t *ad = ex->dims[n->in[0]];
         y[0] = K(accuracy)(a, ex->buf[n->in[1]], (int)ad[0], (int)ad[1]);

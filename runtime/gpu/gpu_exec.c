@@ -10,6 +10,7 @@
 #include "ir/alloc.h"
 #include "codegen/cuda/cuda_emit.h"
 #include "codegen/cuda/nvrtc.h"
+#include "passes/passes.h"
 #include "runtime/core/ema.h"
 #include "runtime/gpu/gpu_internal.h"
 #include "runtime/core/plan.h"
@@ -437,6 +438,11 @@ RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const RtOptions *o, const IrGraph *g, RtV
                            const char *const *want, int n_want, int run_effects, RtStatus *st) {
     if (vars->prec != 4) {
         rt_fail(st, "the GPU runs float32 variables");
+        return NULL;
+    }
+    if (pass_replicas_count(g, ~0u)) { /* rt_exec_new leaves only those a run of several replicas reduces */
+        rt_fail(st, "a data-parallel step on the GPU needs its reductions over the replicas, which fn does not do "
+                    "with NCCL yet: train on the CPU (--device cpu) under mpirun, or run one process per GPU");
         return NULL;
     }
     RtGpuExec *ex = fn_calloc(1, sizeof *ex);
