@@ -158,7 +158,7 @@ static int dataset_phase(void *ctx, AwResult *res, RtStatus *st) {
 static int loader_phase(void *ctx, AwResult *res, RtStatus *st) {
     const RtDataset *ds = ctx;
     enum { B = 4, S = 4 };
-    RtLoaderOpts o = {ds, B, S, 0, 1, 2, RT_ORDER_SHUFFLE, 11, 0, 1, 0, NULL};
+    RtLoaderOpts o = {ds, B, S, 0, 1, 2, RT_ORDER_SHUFFLE, 11, 0, 1, 0, NULL, 0, 0};
     float images[B * S * S * 3];
     int32_t labels[B];
     RtLoader *l = rt_loader_new(&o, st);

@@ -232,19 +232,21 @@ static void test_window_decode(void) {
     rt_image_free(&full);
 }
 
-static unsigned char *run_loader(const RtDataset *ds, int threads, int n_batches, int64_t first_batch,
-                                 int *bad) {
+/* n_batches batches of 4 (or samples slice_first.. of each, slice_len of them), each as its
+ * images then its labels */
+static unsigned char *run_slices(const RtDataset *ds, int threads, int n_batches, int64_t first_batch, int *bad,
+                                 int slice_first, int slice_len) {
     RtLoaderOpts o = {ds, 4, 32, RT_AUG_ROTATE | RT_AUG_CROP | RT_AUG_FLIP | RT_AUG_FIXED_STD, threads, 2,
-                      RT_ORDER_SHUFFLE, 5, 10, 0, first_batch, NULL};
+                      RT_ORDER_SHUFFLE, 5, 10, 0, first_batch, NULL, slice_first, slice_len};
     FILE *quiet = fopen("/dev/null", "w");
     o.log = quiet;
     RtStatus st;
     RtLoader *l = rt_loader_new(&o, &st);
-    size_t per = 4 * 32 * 32 * 3 * sizeof(float) + 4 * sizeof(int32_t);
+    size_t take = slice_len ? (size_t)slice_len : 4, per = take * (32 * 32 * 3 * sizeof(float) + sizeof(int32_t));
     unsigned char *all = calloc((size_t)n_batches, per);
     for (int b = 0; l && b < n_batches; b++) {
         unsigned char *p = all + (size_t)b * per;
-        if (rt_loader_next(l, (float *)p, (int32_t *)(p + 4 * 32 * 32 * 3 * sizeof(float)), NULL, &st) < 0) {
+        if (rt_loader_next(l, (float *)p, (int32_t *)(p + take * 32 * 32 * 3 * sizeof(float)), NULL, &st) < 0) {
             CHECK(0, "loader: %s", st.msg);
             break;
         }
@@ -253,6 +255,38 @@ static unsigned char *run_loader(const RtDataset *ds, int threads, int n_batches
     rt_loader_free(l);
     fclose(quiet);
     return all;
+}
+
+static unsigned char *run_loader(const RtDataset *ds, int threads, int n_batches, int64_t first_batch, int *bad) {
+    return run_slices(ds, threads, n_batches, first_batch, bad, 0, 0);
+}
+
+/* A data-parallel rank's share: samples 1 and 2 of every batch of 4, the same bytes and labels
+ * as the whole batches' (per-sample streams), from the start and resumed at batch 4. */
+static void test_slices(void) {
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/data", root);
+    RtDataset ds;
+    RtStatus st;
+    if (!CHECK(rt_dataset_scan(dir, &ds, &st) == 0, "scan: %s", st.msg)) return;
+    const int n = 6;
+    const size_t img = 32 * 32 * 3 * sizeof(float), per = 4 * (img + sizeof(int32_t)), half = 2 * (img + sizeof(int32_t));
+    unsigned char *whole = run_loader(&ds, 2, n, 0, NULL), *mid = run_slices(&ds, 3, n, 0, NULL, 1, 2),
+                  *later = run_slices(&ds, 1, n - 4, 4, NULL, 1, 2);
+    int same = 1;
+    for (int b = 0; b < n; b++) {
+        const unsigned char *w = whole + (size_t)b * per, *s = mid + (size_t)b * half;
+        same &= memcmp(s, w + img, 2 * img) == 0;                                  /* images 1, 2 */
+        same &= memcmp(s + 2 * img, w + 4 * img + sizeof(int32_t), 2 * sizeof(int32_t)) == 0; /* labels 1, 2 */
+        if (b >= 4) same &= memcmp(later + (size_t)(b - 4) * half, s, half) == 0;
+    }
+    CHECK(same, "a slice of each batch is those samples of the whole batch, resumed or not");
+    RtLoaderOpts o = {&ds, 4, 32, 0, 1, 2, RT_ORDER_SHUFFLE, 5, 10, 0, 0, NULL, 3, 2};
+    CHECK(rt_loader_new(&o, &st) == NULL && strstr(st.msg, "slice 3+2"), "a slice past the batch: %s", st.msg);
+    free(whole);
+    free(mid);
+    free(later);
+    rt_dataset_free(&ds);
 }
 
 static void test_threads(void) {
@@ -302,7 +336,7 @@ static void test_bad_images(void) {
           "substitutes for bad files are deterministic");
     free(a);
     free(b);
-    RtLoaderOpts o = {&ds, 4, 32, RT_AUG_FIXED_STD, 2, 2, RT_ORDER_SEQUENTIAL, 5, 1, 0, 0, NULL};
+    RtLoaderOpts o = {&ds, 4, 32, RT_AUG_FIXED_STD, 2, 2, RT_ORDER_SEQUENTIAL, 5, 1, 0, 0, NULL, 0, 0};
     FILE *quiet = fopen("/dev/null", "w");
     o.log = quiet;
     RtLoader *l = rt_loader_new(&o, &st);
@@ -327,6 +361,7 @@ int main(void) {
     test_broken();
     test_window_decode();
     test_threads();
+    test_slices();
     test_bad_images();
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);

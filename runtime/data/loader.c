@@ -13,13 +13,14 @@
 typedef struct {
     int64_t batch; /* which batch the slot holds, -1 if none */
     int remaining; /* samples still being filled */
-    int *idx;      /* [batch] image indices */
-    float *images; /* [batch,size,size,3] */
-    int32_t *labels;
+    int *idx;      /* [batch] image indices of the whole batch */
+    float *images; /* [take,size,size,3]: the slice */
+    int32_t *labels; /* [take] */
 } Slot;
 
 struct RtLoader {
     RtLoaderOpts o;
+    int first, take; /* the slice of each batch loaded: samples first..first+take */
     Slot *slots;
     pthread_t *workers;
     int n_workers;
@@ -121,18 +122,18 @@ static void *worker(void *arg) {
         int64_t k = l->next_batch;
         int j = l->next_sample;
         Slot *s = &l->slots[k % l->o.depth];
-        if (j == 0) { /* a new batch: choose its images, in order, under the lock */
+        if (j == 0) { /* a new batch: choose all its images, in order, under the lock */
             s->batch = k;
-            s->remaining = l->o.batch;
+            s->remaining = l->take;
             for (int i = 0; i < l->o.batch; i++) s->idx[i] = sample_index(l);
         }
-        if (++l->next_sample == l->o.batch) {
+        if (++l->next_sample == l->take) {
             l->next_sample = 0;
             l->next_batch++;
         }
-        int idx = s->idx[j];
+        int idx = s->idx[l->first + j];
         pthread_mutex_unlock(&l->mu);
-        uint64_t key = rt_hash(l->o.seed, (uint64_t)k, 0xa0000000u + (uint64_t)j);
+        uint64_t key = rt_hash(l->o.seed, (uint64_t)k, 0xa0000000u + (uint64_t)(l->first + j));
         int used = load_one(l, idx, key, s->images + (size_t)j * per, &scratch, &cap);
         pthread_mutex_lock(&l->mu);
         if (used < 0) break;
@@ -150,12 +151,18 @@ RtLoader *rt_loader_new(const RtLoaderOpts *o, RtStatus *st) {
                 o->ds->n_images, o->batch, o->threads, o->depth);
         return NULL;
     }
+    if (o->slice_first < 0 || o->slice_len < 0 || o->slice_first + o->slice_len > o->batch) {
+        rt_fail(st, "loader: slice %d+%d of a batch of %d", o->slice_first, o->slice_len, o->batch);
+        return NULL;
+    }
     RtLoader *l = fn_calloc(1, sizeof *l);
     if (!l) {
         rt_fail(st, "loader: out of memory");
         return NULL;
     }
     l->o = *o;
+    l->first = o->slice_len ? o->slice_first : 0;
+    l->take = o->slice_len ? o->slice_len : o->batch;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->work_cv, NULL);
     pthread_cond_init(&l->ready_cv, NULL);
@@ -165,8 +172,8 @@ RtLoader *rt_loader_new(const RtLoaderOpts *o, RtStatus *st) {
     for (int i = 0; i < l->o.depth; i++) {
         l->slots[i].batch = -1;
         l->slots[i].idx = fn_malloc((size_t)o->batch * sizeof(int));
-        l->slots[i].images = fn_malloc((size_t)o->batch * per * sizeof(float));
-        l->slots[i].labels = fn_malloc((size_t)o->batch * sizeof(int32_t));
+        l->slots[i].images = fn_malloc((size_t)l->take * per * sizeof(float));
+        l->slots[i].labels = fn_malloc((size_t)l->take * sizeof(int32_t));
         if (!l->slots[i].idx || !l->slots[i].images || !l->slots[i].labels) {
             rt_fail(st, "loader: out of memory for %d batches of %d images", o->depth, o->batch);
             l->o.depth = i + 1;
@@ -214,8 +221,8 @@ int rt_loader_next(RtLoader *l, float *images, int32_t *labels, double *wait_s, 
     pthread_mutex_unlock(&l->mu);
     if (wait_s) *wait_s += rt_now() - t0;
     size_t per = (size_t)l->o.size * (size_t)l->o.size * 3;
-    memcpy(images, s->images, (size_t)l->o.batch * per * sizeof(float));
-    memcpy(labels, s->labels, (size_t)l->o.batch * sizeof(int32_t));
+    memcpy(images, s->images, (size_t)l->take * per * sizeof(float));
+    memcpy(labels, s->labels, (size_t)l->take * sizeof(int32_t));
     pthread_mutex_lock(&l->mu);
     s->batch = -1;
     l->next_out++;

@@ -32,7 +32,7 @@ int rt_embed(RtExec *ex, const RtEmbedOpts *o, char *const *paths, int n, int fl
     int n_batches = (n + o->batch - 1) / o->batch;
     int control = (o->fixed_std ? RT_AUG_FIXED_STD : 0) | (flip ? RT_AUG_FLIP_ALWAYS : 0);
     RtLoaderOpts lo = {&ds, o->batch, o->image_size, control, o->threads, 2, RT_ORDER_SEQUENTIAL,
-                       0, o->bad ? n : 0, n_batches, 0, o->log};
+                       0, o->bad ? n : 0, n_batches, 0, o->log, 0, 0};
     RtLoader *ld = rt_loader_new(&lo, st);
     int rc = ld ? 0 : -1;
     RtProgress pr;
