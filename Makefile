@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 DEB_PACKAGES = cmake make gcc g++ pkg-config libopenblas-dev libopenblas-openmp-dev llvm-14-dev libpng-dev zlib1g-dev libjpeg62-turbo-dev \
                protobuf-c-compiler libprotobuf-c-dev clang libclang-rt-14-dev libhdf5-dev libcairo2-dev fonts-dejavu-core \
-               libzip-dev python3-onnx libsvm-dev
+               libzip-dev python3-onnx libsvm-dev libopenmpi-dev openmpi-bin
 
 .PHONY: all deps build build-asan test test-asan demo clean
 all: build

@@ -91,7 +91,7 @@ typedef struct {
     RtTrainOpts o;
     const char *data_dir, *device, *model_def, *filter_filename;
     double gpu_memory_fraction, filter_percentile, min_nrof_val;
-    int verbose, seed, filter_min_nrof_images_per_class, threads;
+    int verbose, seed, filter_min_nrof_images_per_class, threads, sync_batch_norm;
 } TrainArgs;
 
 #define TRAIN_MAX_FLAGS 64
@@ -158,6 +158,8 @@ static int train_flags(TrainArgs *a, FlagSpec *specs) {
         {"lfw_distance_metric", FLAG_INT, &o->lfw_distance_metric, "0 squared Euclidean, 1 angular"},
         {"lfw_use_flipped_images", FLAG_BOOL, &o->lfw_use_flipped_images, "concatenate flipped-image embeddings"},
         {"lfw_subtract_mean", FLAG_BOOL, &o->lfw_subtract_mean, "subtract the fold's mean embedding"},
+        {"sync_batch_norm", FLAG_BOOL, &a->sync_batch_norm,
+         "under mpirun: batch norm normalises with the global batch's moments (else each rank's slice's)"},
         {"verbose", FLAG_BOOL, &a->verbose, "print the runtime's options (fusion, LLVM, GPU) first"},
     };
     _Static_assert(sizeof table / sizeof table[0] <= TRAIN_MAX_FLAGS, "TRAIN_MAX_FLAGS is too small");
@@ -182,6 +184,26 @@ static int check_train_args(const TrainArgs *a) {
     return bad != NULL;
 }
 
+/* Under mpirun: *comm the ranks (cli_comm_open; NULL: one process) and *threads this rank's
+ * share of its machine's cores unless --threads or FN_THREADS says; 0, or -1 after a message. */
+static int open_ranks(const TrainArgs *a, RtComm **comm, int *threads) {
+    RtStatus st;
+    *threads = a->threads;
+    if (cli_comm_open(comm, a->sync_batch_norm, &st) < 0) {
+        fprintf(stderr, "fnrun train: %s\n", st.msg);
+        return -1;
+    }
+    int ranks = rt_comm_size(*comm);
+    if (a->o.batch_size % ranks) { /* every rank finds it, so each ends cleanly */
+        if (!rt_comm_rank(*comm))
+            fprintf(stderr, "fnrun train: --batch_size %d does not split evenly over %d ranks: give a multiple of %d\n",
+                    a->o.batch_size, ranks, ranks);
+        return -1;
+    }
+    if (!*threads && *comm && !getenv("FN_THREADS")) *threads = cli_rank_threads(*comm);
+    return 0;
+}
+
 /* The checked flags into a's RtTrainOpts, the backends opened, and the run; fnrun's exit code. */
 static int run_train(TrainArgs *a, const FlagSpec *specs, int n_specs, int argc, char **argv, const char *artifact) {
     RtTrainOpts *o = &a->o;
@@ -203,14 +225,25 @@ static int run_train(TrainArgs *a, const FlagSpec *specs, int n_specs, int argc,
     o->resume = cli_path(o->resume, resume, sizeof resume);
     CliBackends b;
     RtStatus st;
-    int rc = fnrun_backends("fnrun train", a->device, a->threads, a->gpu_memory_fraction, a->verbose,
-                            "training, validation and LFW", stdout, &b);
+    RtComm *comm = NULL; /* the data-parallel ranks when mpirun started this process */
+    int threads, rc = open_ranks(a, &comm, &threads);
+    FILE *quiet = rt_comm_rank(comm) ? fopen("/dev/null", "w") : NULL; /* rank 0 alone prints */
+    if (rc == 0)
+        rc = fnrun_backends("fnrun train", a->device, threads, a->gpu_memory_fraction, a->verbose && !quiet,
+                            "training, validation and LFW", quiet ? quiet : stdout, &b);
     if (rc == 0) {
+        b.cpu.comm = b.gpu.comm = comm;
         o->backend = b.chosen;
         rc = rt_train(o, NULL, 0, &st);
         cli_backends_close(&b);
+        if (rc < 0 && rt_comm_size(comm) > 1) { /* the others may wait for this rank in a reduction */
+            fprintf(stderr, "fnrun train: rank %d of %d: %s\n", comm->rank, comm->size, st.msg);
+            cli_comm_abort(comm);
+        }
         if (rc < 0) fprintf(stderr, "fnrun train: %s\n", st.msg);
     }
+    if (quiet) fclose(quiet);
+    rt_comm_free(comm);
     free((char *)o->arguments_text);
     free((char *)o->command_line);
     return rc < 0 ? 1 : 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "runtime/cpu/cpu_exec.h"
+#include "runtime/dist/dist.h"
 #include "runtime/gpu/gpu_exec.h"
 #include "ir/pool.h"
 
@@ -92,6 +93,23 @@ int cli_backends_open(CliBackends *b, const char *device, const RtOptions *o, co
     }
     return 0;
 }
+
+int cli_comm_open(RtComm **comm, int sync_batch_norm, RtStatus *st) {
+    const char *v = env("OMPI_COMM_WORLD_SIZE");
+    if (!v) v = env("PMI_SIZE");
+    *comm = NULL;
+    if (!v || atoi(v) < 2) return 0;
+    if (!(*comm = rt_mpi_open(NULL, NULL, st))) return -1;
+    (*comm)->sync_batch_norm = sync_batch_norm;
+    return 0;
+}
+
+int cli_rank_threads(const RtComm *comm) {
+    int share = fn_cpus_available() / rt_mpi_local_size(comm);
+    return share > 0 ? share : 1;
+}
+
+void cli_comm_abort(RtComm *comm) { rt_mpi_abort(comm, 1); }
 
 void cli_backends_close(CliBackends *b) {
     rt_backend_close(&b->gpu);

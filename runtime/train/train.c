@@ -1,7 +1,15 @@
 /* The training loop: artifact + dataset -> the bound train graph of the chosen optimiser ->
  * epochs of steps with the reference's console lines, the validation pass on the eval graph,
  * a checkpoint every epoch (last 3 kept), resume, the weight moving average, the NaN guard and
- * a clean stop on request. Batches come from the loader (loader.h). */
+ * a clean stop on request. Batches come from the loader (loader.h).
+ *
+ * Data-parallel (the backend's RtComm has K > 1 ranks): --batch_size stays the global batch;
+ * each rank loads and steps on its contiguous slice of every global batch (B / K samples), the
+ * step's ALLREDUCEs make the update the global batch's; the console line's losses are the ranks'
+ * mean, and a stop anywhere stops every rank after the same step. Rank 0 alone makes the run's
+ * folders and writes its logs, statistics and checkpoints, and runs validation and LFW (the
+ * others wait for it at the next step's reduction); at each checkpoint the ranks check that
+ * their variables are still the same bits. */
 #include "runtime/train/train.h"
 
 #include <dirent.h>
@@ -111,7 +119,16 @@ static double step_rate(const RtTrainOpts *o, double lr, int64_t step) {
 static RtLoader *open_loader(const RtTrainOpts *o, const RtDataset *ds, int batch, int control,
                              RtOrder order, int64_t max_batches, int64_t first, RtStatus *st) {
     RtLoaderOpts lo = {ds, batch, o->image_size, control, o->nrof_preprocess_threads, 2, order,
-                       o->seed, o->max_bad_images, max_batches, first, NULL};
+                       o->seed, o->max_bad_images, max_batches, first, NULL, 0, 0};
+    return rt_loader_new(&lo, st);
+}
+
+/* The training batches: rank `rank` of `ranks` loads samples rank*B/K .. (rank+1)*B/K of each. */
+static RtLoader *open_train_loader(const RtTrainOpts *o, const RtDataset *ds, int control, int64_t first, int rank,
+                                   int ranks, RtStatus *st) {
+    int share = o->batch_size / ranks;
+    RtLoaderOpts lo = {ds, o->batch_size, o->image_size, control, o->nrof_preprocess_threads, 2, RT_ORDER_SHUFFLE,
+                       o->seed, o->max_bad_images, 0, first, NULL, rank * share, ranks > 1 ? share : 0};
     return rt_loader_new(&lo, st);
 }
 
@@ -283,6 +300,8 @@ typedef struct {
     RtCkptInfo info;                /* its header */
     int64_t step;                   /* the global step next to run */
     double waited, busy;            /* seconds the steps waited for data, and ran */
+    RtComm *comm;                   /* the data-parallel ranks (the backend's; NULL: one process) */
+    int rank, ranks;
 } Run;
 
 static void run_free(Run *r) {
@@ -350,7 +369,7 @@ static int open_data(const RtTrainOpts *o, Run *r, FILE *log, RtStatus *st) {
         fprintf(log, "Skipped %d empty class folder%s (the first: %s)\n", r->all.n_empty_classes,
                 r->all.n_empty_classes > 1 ? "s" : "", r->all.first_empty);
     if (check_inputs(o, r, resume_dir, r->ckpt, sizeof r->ckpt, &r->info, log, st) < 0 ||
-        setup_run(o, &r->sv, r->log_dir, sizeof r->log_dir, log, st) < 0)
+        (r->rank == 0 && setup_run(o, &r->sv, r->log_dir, sizeof r->log_dir, log, st) < 0))
         return -1;
     if (rt_dataset_split(&r->all, o->validation_set_split_ratio, o->min_nrof_val_images_per_class, o->seed,
                          &r->train, &r->val) < 0)
@@ -370,8 +389,13 @@ static int bind_steps(const RtTrainOpts *o, Run *r, FILE *log, RtStatus *st) {
     const RtBackend *be = o->backend;
     int classes = r->train.n_classes;
     fprintf(log, "Building training graph\n");
+    if (r->ranks > 1)
+        fprintf(log, "Data-parallel: %d ranks, %d images each per step%s\n", r->ranks, o->batch_size / r->ranks,
+                r->comm->sync_batch_norm ? ", batch norm synchronised" : "");
     r->vars = rt_vars_new(4);
-    if (step_open(&r->ts, r->g, r->vars, o, o->batch_size, classes, 1, o->log_histograms, be, st) < 0) return -1;
+    if (step_open(&r->ts, r->g, r->vars, o, o->batch_size / r->ranks, classes, 1, o->log_histograms, be, st) < 0)
+        return -1;
+    if (r->rank) return 0; /* validation and LFW are rank 0's */
     if (r->val.n_images >= o->lfw_batch_size &&
         step_open(&r->vs, r->ge, r->vars, o, o->lfw_batch_size, classes, 0, 0, be, st) < 0) {
         if (be->host == be) return -1;
@@ -421,7 +445,7 @@ static int init_vars(const RtTrainOpts *o, Run *r, FILE *log, RtStatus *st) {
 
 /* The logs opened, the memory and streams reported, the loader started at the next step. */
 static int start_run(const RtTrainOpts *o, Run *r, FILE *log, RtStatus *st) {
-    if (rt_trainlog_open(&r->logs, o, r->log_dir, st) < 0) return -1;
+    if (r->rank == 0 && rt_trainlog_open(&r->logs, o, r->log_dir, st) < 0) return -1;
     fprintf(log, "Variables: %lld trainable values; step buffers %.1f MiB\n", (long long)rt_vars_count(r->vars, 1),
             (double)(rt_exec_bytes(r->ts.ex) + (r->vs.ex ? rt_exec_bytes(r->vs.ex) : 0)) / (1 << 20));
     double overlap;
@@ -431,8 +455,21 @@ static int start_run(const RtTrainOpts *o, Run *r, FILE *log, RtStatus *st) {
                 waits, overlap);
     int control = (o->random_rotate ? RT_AUG_ROTATE : 0) | (o->random_crop ? RT_AUG_CROP : 0) |
                   (o->random_flip ? RT_AUG_FLIP : 0) | (o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0);
-    r->ld = open_loader(o, &r->train, o->batch_size, control, RT_ORDER_SHUFFLE, 0, r->step, st);
+    r->ld = open_train_loader(o, &r->train, control, r->step, r->rank, r->ranks, st);
     return r->ld ? 0 : -1;
+}
+
+/* The step's console scalars (loss, xent, reg_loss, accuracy, center_loss) as the ranks' mean,
+ * and whether any rank was asked to stop (v[5] > 0): one small reduction a step. */
+enum { S_LOSS, S_XENT, S_REG, S_ACC, S_CL, S_STOP, S_N };
+static int step_scalars(const RtTrainOpts *o, Run *r, int has_cl, double v[S_N], RtStatus *st) {
+    v[S_LOSS] = rt_exec_scalar(r->ts.ex, "loss");
+    v[S_XENT] = rt_exec_scalar(r->ts.ex, "xent");
+    v[S_REG] = rt_exec_scalar(r->ts.ex, "reg_loss");
+    v[S_ACC] = rt_exec_scalar(r->ts.ex, "accuracy");
+    v[S_CL] = has_cl ? rt_exec_scalar(r->ts.ex, "center_loss") : 0.0;
+    v[S_STOP] = o->stop && *o->stop;
+    return rt_comm_allreduce(r->comm, v, S_N, 8, 1, st);
 }
 
 /* One epoch's training steps at learning rate lr; *t_train gets their time, *lr_eff the last
@@ -453,8 +490,9 @@ static int train_epoch(const RtTrainOpts *o, Run *r, int epoch, double lr, doubl
         fill.lr_value = (float)step_rate(o, lr, step + 1);
         staged = rt_exec_run_ahead(r->ts.ex, o->seed, (uint64_t)step, step > 0 && bi + 1 < o->epoch_size,
                                    rt_loader_fill, &fill, st);
-        if (staged < 0) return -1;
-        double loss = rt_exec_scalar(r->ts.ex, "loss");
+        double v[S_N];
+        if (staged < 0 || step_scalars(o, r, has, v, st) < 0) return -1;
+        double loss = v[S_LOSS];
         if (!isfinite(loss))
             return rt_fail(st, "loss is %f at step %lld (epoch %d, batch %d): stopping; %s%s", loss, (long long)step + 1,
                            epoch, bi + 1, r->sv.last[0] ? "the last good checkpoint is " : "no checkpoint was written yet",
@@ -462,19 +500,18 @@ static int train_epoch(const RtTrainOpts *o, Run *r, int epoch, double lr, doubl
         if (rt_exec_ema_update(r->ts.ex, r->ema, o->moving_average_decay, step + 1, st) < 0) return -1;
         *t_train += rt_now() - t0;
         r->busy += rt_now() - t0;
-        if (rt_trainlog_step(&r->logs, r->ts.ex, r->ts.images, r->ts.batch, r->vars, o, step, epoch, *lr_eff, st) < 0)
+        if (r->rank == 0 &&
+            rt_trainlog_step(&r->logs, r->ts.ex, r->ts.images, r->ts.batch, r->vars, o, step, epoch, *lr_eff, st) < 0)
             return -1;
         if (losses && step < n_losses) losses[step] = loss;
         fprintf(log,
                 "Epoch: [%d][%d/%d]\tTime %.3f\tLoss %2.3f\tXent %2.3f\tRegLoss %2.3f\t"
                 "Accuracy %2.3f\tLr %2.5f\tCl %2.3f\n",
-                epoch, bi + 1, o->epoch_size, rt_now() - t0, loss, rt_exec_scalar(r->ts.ex, "xent"),
-                rt_exec_scalar(r->ts.ex, "reg_loss"), rt_exec_scalar(r->ts.ex, "accuracy"), *lr_eff,
-                has ? rt_exec_scalar(r->ts.ex, "center_loss") : 0.0);
+                epoch, bi + 1, o->epoch_size, rt_now() - t0, loss, v[S_XENT], v[S_REG], v[S_ACC], *lr_eff, v[S_CL]);
         fflush(log);
-        if (o->stop && *o->stop) {
+        if (v[S_STOP] > 0) {
             fprintf(log, "Stop requested: saving a checkpoint after step %lld\n", (long long)step + 1);
-            return save(&r->sv, step + 1, st) < 0 ? -1 : 1;
+            return (r->rank == 0 && save(&r->sv, step + 1, st) < 0) ? -1 : 1;
         }
     }
     return 0;
@@ -500,10 +537,38 @@ static int validate_epoch(const RtTrainOpts *o, Run *r, int epoch, double *t_val
     return 0;
 }
 
-/* After an epoch's steps: validation, the checkpoint, LFW, the statistics. */
+/* A hash of every variable's bits */
+static uint64_t vars_hash(const RtVars *vs) {
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < vs->n; i++) {
+        const uint32_t *w = vs->v[i].data;
+        for (int64_t j = 0; j < vs->v[i].n * vs->prec / 4; j++) h = rt_mix(h ^ w[j]);
+    }
+    return h;
+}
+
+/* Data-parallel: every rank's variables (and so its moving averages' inputs) are rank 0's, bit
+ * for bit; -1 naming how many are not. */
+static int replicas_agree(Run *r, RtStatus *st) {
+    if (r->ranks < 2) return 0;
+    if (rt_exec_sync_host(r->ts.ex, r->ema, st) < 0) return -1;
+    uint64_t mine = vars_hash(r->vars), first = mine;
+    if (rt_comm_broadcast(r->comm, &first, sizeof first, 0, st) < 0) return -1;
+    double unlike = mine != first;
+    if (rt_comm_allreduce(r->comm, &unlike, 1, 8, 0, st) < 0) return -1;
+    if (unlike > 0)
+        return rt_fail(st, "after step %lld the variables of %.0f of the %d ranks differ from rank 0's: stopping",
+                       (long long)r->step, unlike, r->ranks);
+    return 0;
+}
+
+/* After an epoch's steps: validation, the checkpoint, LFW, the statistics (rank 0's, once every
+ * rank's variables are checked to be the same). */
 static int end_epoch(const RtTrainOpts *o, Run *r, int epoch, double t_train, double lr_eff, FILE *log,
                      RtStatus *st) {
     double t_validate = 0, t_evaluate = 0;
+    if (replicas_agree(r, st) < 0) return -1;
+    if (r->rank) return 0;
     RtLfwResult lfw = {0};
     rt_events_scalar(r->logs.ev, "time/total", r->step, t_train);
     if (validate_epoch(o, r, epoch, &t_validate, log, st) < 0) return -1;
@@ -549,9 +614,22 @@ static int run_epochs(const RtTrainOpts *o, Run *r, double *losses, int n_losses
 
 int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
     if (!o->backend) return rt_fail(st, "no backend to train on (RtTrainOpts.backend)");
-    FILE *log = o->log ? o->log : stdout;
+    RtComm *comm = o->backend->comm;
+    int ranks = rt_comm_size(comm);
+    if (o->batch_size % ranks)
+        return rt_fail(st, "--batch_size %d does not split evenly over %d ranks: give a multiple of %d", o->batch_size,
+                       ranks, ranks);
+    FILE *log = o->log ? o->log : stdout, *quiet = NULL;
+    if (rt_comm_rank(comm) && !(log = quiet = fopen("/dev/null", "w"))) /* console lines are rank 0's */
+        return rt_fail(st, "rank %d: cannot open /dev/null", rt_comm_rank(comm));
     Run *r = fn_calloc(1, sizeof *r);
-    if (!r) return rt_fail(st, "out of memory starting the run");
+    if (!r) {
+        if (quiet) fclose(quiet);
+        return rt_fail(st, "out of memory starting the run");
+    }
+    r->comm = comm;
+    r->rank = rt_comm_rank(comm);
+    r->ranks = ranks;
     r->sv.o = o;
     r->sv.log = log;
     int rc = -1;
@@ -561,5 +639,6 @@ int rt_train(const RtTrainOpts *o, double *losses, int n_losses, RtStatus *st) {
         rc = run_epochs(o, r, losses, n_losses, log, st);
     run_free(r);
     free(r);
+    if (quiet) fclose(quiet);
     return rc;
 }
