@@ -7,7 +7,9 @@ source "$(dirname "$0")/lib_cli.sh"
 
 command -v mpirun >/dev/null || { echo "skip: no mpirun (Debian's openmpi-bin)"; exit 77; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export LSAN_OPTIONS="${LSAN_OPTIONS:-}:suppressions=$PWD/tests/lsan.supp"
+# Under ASan: Open MPI keeps allocations past MPI_Finalize in plugins it has unloaded (no names
+# for suppressions), so leak checking is off here; fn's own leaks are the other tests' to find
+ldd "$bin/fnrun" | grep -q libasan && export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
 mpi() { timeout 300 mpirun --oversubscribe -np 2 "$@"; }
 if mpi "$bin/fnrun" train /nonexistent 2>&1 | grep -q "built without MPI"; then
     echo "skip: fnrun was built without MPI"
@@ -111,8 +113,9 @@ last=$(ls "$run" | sed -n 's/.*ckpt-\([0-9]*\)$/\1/p' | sort -n | tail -n 1)
 train kill 5 $((last + 1)) --resume "$run" && grep -q "Resuming from .*ckpt-$last" "$tmp/kill.out" &&
     ok "its last checkpoint (epoch $last) resumes" || bad "resume after the kill: $(tail -3 "$tmp/kill.out")"
 
-# Ctrl-C on mpirun: every rank stops after the same step; one checkpoint
-(exec timeout 300 mpirun --oversubscribe -np 2 "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --image_size 75 \
+# Ctrl-C on mpirun: every rank stops after the same step; one checkpoint (mpirun sends SIGTERM,
+# then SIGKILL 1 s later unless odls_base_sigkill_timeout gives the step and the save more time)
+(exec timeout 300 mpirun --mca odls_base_sigkill_timeout 30 --oversubscribe -np 2 "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --image_size 75 \
     --batch_size 8 --embedding_size 8 --epoch_size 5 --max_nrof_epochs 100000 --optimizer MOM --learning_rate 0.01 \
     --logs_base_dir "$tmp/int.logs" --models_base_dir "$tmp/int" >"$tmp/int.out" 2>&1) &
 pid=$!
