@@ -83,6 +83,34 @@ else
     bad "resume across rank counts: $(tail -3 "$tmp/k2.out")"
 fi
 
+# validation and LFW shared by the ranks: the 2-rank run's LFW line is the one a single process
+# (fnrun validate) computes from its checkpoint, and validation ran on the ranks' shares
+for k in 0 1 2; do
+    mkdir -p "$tmp/lfw/Person_$k"
+    i=1
+    for f in "$tmp"/data/class_00$k/*.png; do cp "$f" "$tmp/lfw/Person_$k/Person_${k}_$(printf %04d $i).png"; i=$((i + 1)); done
+done
+{
+    printf '2\t3\n'
+    for set in 0 1; do
+        for k in 0 1 2; do printf 'Person_%d\t%d\t%d\n' $k $((1 + set * 3)) $((2 + set * 3)); done
+        for k in 0 1 2; do printf 'Person_%d\t%d\tPerson_%d\t%d\n' $k $((1 + set)) $(((k + 1) % 3)) $((3 + set)); done
+    done
+} >"$tmp/pairs.txt"
+lfw=(--lfw_dir "$tmp/lfw" --lfw_pairs "$tmp/pairs.txt" --lfw_batch_size 5 --lfw_nrof_folds 2 --lfw_distance_metric 1
+    --lfw_use_flipped_images)
+if mpi_train lfwrun 10 1 "${lfw[@]}" --validation_set_split_ratio 0.5 --min_nrof_val_images_per_class 1; then
+    run=$(ls -d "$tmp"/lfwrun/*/) && run=${run%/}
+    "$bin/fnrun" validate "$run" "$tmp/lfw" --lfw_pairs "$tmp/pairs.txt" --image_size 75 --lfw_batch_size 5 \
+        --lfw_nrof_folds 2 --distance_metric 1 --use_flipped_images >"$tmp/validate.out" 2>&1
+    a=$(grep '^Accuracy' "$tmp/lfwrun.out") b=$(grep '^Accuracy' "$tmp/validate.out")
+    [ -n "$a" ] && [ "$a" = "$b" ] && grep -q '^Validation Epoch: 1' "$tmp/lfwrun.out" &&
+        ok "LFW on 2 ranks = one process on its checkpoint ($a); validation ran" ||
+        bad "LFW on 2 ranks '$a', one process '$b'"
+else
+    bad "2 ranks with LFW: $(tail -3 "$tmp/lfwrun.out")"
+fi
+
 mpi "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --batch_size 5 --models_base_dir "$tmp/odd" >"$tmp/odd.out" 2>&1
 rc=$?
 [ "$rc" -ne 0 ] && [ "$(grep -c 'does not split evenly over 2 ranks' "$tmp/odd.out")" = 1 ] && [ ! -e "$tmp/odd" ] &&
@@ -115,12 +143,14 @@ train kill 5 $((last + 1)) --resume "$run" && grep -q "Resuming from .*ckpt-$las
 
 # Ctrl-C on mpirun: every rank stops after the same step; one checkpoint (mpirun sends SIGTERM,
 # then SIGKILL 1 s later unless odls_base_sigkill_timeout gives the step and the save more time)
-(exec timeout 300 mpirun --mca odls_base_sigkill_timeout 30 --oversubscribe -np 2 "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --image_size 75 \
-    --batch_size 8 --embedding_size 8 --epoch_size 5 --max_nrof_epochs 100000 --optimizer MOM --learning_rate 0.01 \
-    --logs_base_dir "$tmp/int.logs" --models_base_dir "$tmp/int" >"$tmp/int.out" 2>&1) &
-pid=$!
+(exec mpirun --mca odls_base_sigkill_timeout 30 --oversubscribe -np 2 "$bin/fnrun" train "$tmp/m.fnc" \
+    --data_dir "$tmp/data" --image_size 75 --batch_size 8 --embedding_size 8 --epoch_size 5 --max_nrof_epochs 100000 \
+    --optimizer MOM --learning_rate 0.01 --logs_base_dir "$tmp/int.logs" --models_base_dir "$tmp/int" >"$tmp/int.out" 2>&1) &
+pid=$! # mpirun itself (not a timeout wrapper, which would return before mpirun has finished)
 for _ in $(seq 600); do grep -q '^Epoch: \[2\]' "$tmp/int.out" 2>/dev/null && break; sleep 0.1; done
 kill -INT "$pid"
+for _ in $(seq 1200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -9 "$pid" 2>/dev/null
 wait "$pid"
 stopped=$(sed -n 's/^Stop requested: saving a checkpoint after step \([0-9]*\)/\1/p' "$tmp/int.out")
 [ "$(grep -c '^Stop requested' "$tmp/int.out")" = 1 ] && [ -n "$stopped" ] && ls "$tmp"/int/*/ | grep -q "ckpt-" &&

@@ -42,7 +42,7 @@ static float *lfw_rows(const Model *c, char *const *paths, int n) {
     RtExec *ex = NULL;
     int dim = 0, opened = rt_model_open(&mo, c->batch, &m, &st) == 0;
     if (opened) ex = rt_exec_bind(test_cpu(), m.g, m.vars, m.b, m.nb, want, 1, 0, &st);
-    RtEmbedOpts eo = {c->batch, c->size, 2, 0, c->flip, 2, 0, 0, NULL, NULL, NULL, NULL};
+    RtEmbedOpts eo = {c->batch, c->size, 2, 0, c->flip, 2, 0, 0, NULL, NULL, NULL, NULL, NULL};
     int ok = ex && rt_lfw_embed(ex, &eo, paths, n, all, &dim, &st) == 0 && dim == c->dim;
     CHECK(ok, "validate's embeddings: %s", ok ? "" : st.msg);
     rt_exec_free(ex);

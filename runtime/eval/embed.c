@@ -86,11 +86,16 @@ int rt_lfw_run(RtExec *ex, const RtEmbedOpts *o, const RtLfwPairs *p, RtLfwResul
     int rank;
     if (!rt_exec_output(ex, "embeddings", NULL, &rank, d) || rank != 2)
         return rt_fail(st, "the eval graph gives no \"embeddings\"");
-    int passes = o->use_flipped_images ? 2 : 1;
-    float *all = fn_malloc((size_t)n * (size_t)d[1] * passes * sizeof(float));
+    int passes = o->use_flipped_images ? 2 : 1, ranks = rt_comm_size(o->comm), me = rt_comm_rank(o->comm);
+    size_t row = (size_t)d[1] * passes;
+    float *all = fn_calloc((size_t)n * row, sizeof(float));
+    int lo = (int)((int64_t)n * me / ranks), hi = (int)((int64_t)n * (me + 1) / ranks); /* this rank's */
     double t0 = rt_now();
-    int rc = all ? rt_lfw_embed(ex, o, p->paths, n, all, &dim, st)
-                 : rt_fail(st, "out of memory for the embeddings of %d images", n);
+    int rc = !all ? rt_fail(st, "out of memory for the embeddings of %d images", n)
+             : hi > lo ? rt_lfw_embed(ex, o, p->paths + lo, hi - lo, all + (size_t)lo * row, &dim, st)
+                       : 0;
+    dim = (int)d[1];
+    if (rc == 0) rc = rt_comm_allreduce(o->comm, all, (int64_t)n * (int64_t)row, 4, 0, st); /* x + 0 = x */
     double dt = rt_now() - t0;
     if (images_per_s) *images_per_s = dt > 0 ? n * passes / dt : 0;
     int use_sets = o->n_folds == p->n_sets;

@@ -19,6 +19,8 @@ typedef struct {
     unsigned char *bad; /* [n] or NULL: an unreadable image is marked 1 here (its row is a
                            substitute's, for the caller to drop) and warned of, not an error */
     FILE *log;          /* those warnings; NULL: stderr */
+    RtComm *comm;       /* rt_lfw_run: the data-parallel ranks, each embedding its share of the
+                           images (the rows gathered by a sum over zeros); NULL: all here */
 } RtEmbedOpts;
 
 /* out[n * dim]: the embeddings of paths, centre-cropped (control: RT_AUG_FLIP_ALWAYS for the
@@ -31,7 +33,8 @@ int rt_embed(RtExec *ex, const RtEmbedOpts *o, char *const *paths, int n, int fl
 int rt_lfw_embed(RtExec *ex, const RtEmbedOpts *o, char *const *paths, int n, float *all, int *dim,
                  RtStatus *st);
 /* Embeds every pair's images (and their flips, concatenated, with use_flipped_images) and
- * evaluates. images_per_s gets the embedding throughput. */
+ * evaluates: on every rank of o->comm, each embedding a contiguous share. images_per_s gets the
+ * embedding throughput (all ranks'). */
 int rt_lfw_run(RtExec *ex, const RtEmbedOpts *o, const RtLfwPairs *p, RtLfwResult *r,
                double *images_per_s, RtStatus *st);
 

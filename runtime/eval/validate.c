@@ -45,7 +45,7 @@ int rt_validate(const RtValidateOpts *o, RtStatus *st) {
     if (rt_exec_upload_vars(ex, st) < 0) goto done; /* a GPU's copy */
     RtEmbedOpts eo = {o->lfw_batch_size, o->image_size, o->nrof_preprocess_threads,
                       o->use_fixed_image_standardization, o->use_flipped_images, o->lfw_nrof_folds,
-                      o->distance_metric, o->subtract_mean, log, o->stop, NULL, NULL};
+                      o->distance_metric, o->subtract_mean, log, o->stop, NULL, NULL, NULL};
     RtLfwResult r;
     double t0 = rt_now(), ips = 0;
     fprintf(log, "Running forward pass on LFW images\n");

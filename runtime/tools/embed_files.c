@@ -56,7 +56,7 @@ static int run_passes(RtExec *ex, const RtEmbedFilesOpts *o, const RtInputs *in,
     char **good_paths = fn_malloc((size_t)n * sizeof(char *));
     int rc = plain && bad && good && good_paths ? 0 : rt_fail(st, "out of memory for %d embeddings", n);
     RtEmbedOpts eo = {o->batch_size, o->image_size, o->threads, o->use_fixed_image_standardization, 0, 0, 0, 0,
-                      o->progress, o->stop, bad, o->log};
+                      o->progress, o->stop, bad, o->log, NULL};
     if (rc == 0) rc = rt_embed(ex, &eo, in->paths, n, 0, plain, &dim, st);
     for (int i = 0; rc == 0 && i < n; i++)
         if (!bad[i]) good_paths[ng] = in->paths[i], good[ng++] = i;

@@ -6,9 +6,9 @@
  * Data-parallel (the backend's RtComm has K > 1 ranks): --batch_size stays the global batch;
  * each rank loads and steps on its contiguous slice of every global batch (B / K samples), the
  * step's ALLREDUCEs make the update the global batch's; the console line's losses are the ranks'
- * mean, and a stop anywhere stops every rank after the same step. Rank 0 alone makes the run's
- * folders and writes its logs, statistics and checkpoints, and runs validation and LFW (the
- * others wait for it at the next step's reduction); at each checkpoint the ranks check that
+ * mean, and a stop anywhere stops every rank after the same step. Validation and LFW are shared
+ * (each rank takes a contiguous part, the results summed). Rank 0 alone makes the run's folders
+ * and writes its logs, statistics and checkpoints; at each checkpoint the ranks check that
  * their variables are still the same bits. */
 #include "runtime/train/train.h"
 
@@ -134,27 +134,32 @@ static RtLoader *open_train_loader(const RtTrainOpts *o, const RtDataset *ds, in
 
 /* ---- validation -------------------------------------------------------------------------------- */
 /* floor(n_val / batch) full batches in list order, as the reference. */
-static int validate(Step *s, const RtDataset *val, const RtTrainOpts *o, int epoch, FILE *log,
+/* The validation pass over floor(n_val / batch) batches, rank r of K taking batches
+ * [n r / K, n (r + 1) / K) and the means summed over the ranks. */
+static int validate(Step *s, const RtDataset *val, const RtTrainOpts *o, RtComm *comm, int epoch, FILE *log,
                     double out[3], RtStatus *st) {
-    int n_batches = val->n_images / s->batch;
-    double t0 = rt_now(), loss = 0, xent = 0, acc = 0;
+    int n_batches = val->n_images / s->batch, ranks = rt_comm_size(comm), me = rt_comm_rank(comm);
+    int b0 = (int)((int64_t)n_batches * me / ranks), b1 = (int)((int64_t)n_batches * (me + 1) / ranks);
+    double t0 = rt_now(), m[3] = {0, 0, 0}; /* loss, xent, accuracy */
     int control = o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0;
-    RtLoader *ld = open_loader(o, val, s->batch, control, RT_ORDER_SEQUENTIAL, n_batches, 0, st);
-    if (!ld) return -1;
+    RtLoader *ld = b1 > b0 ? open_loader(o, val, s->batch, control, RT_ORDER_SEQUENTIAL, b1 - b0, b0, st) : NULL;
+    if (b1 > b0 && !ld) return -1;
     fprintf(log, "Running forward pass on validation set\n");
     RtLoaderFill fill = {ld, s->images, s->labels, NULL, NULL, 0};
     int staged = 0; /* on a GPU, batch b + 1 is loaded while batch b runs */
-    for (int b = 0; b < n_batches; b++) {
+    for (int b = b0; b < b1; b++) {
         if ((!staged && rt_loader_fill(&fill, st) < 0) ||
-            (staged = rt_exec_run_ahead(s->ex, o->seed, 0, b + 1 < n_batches, rt_loader_fill, &fill, st)) < 0) {
+            (staged = rt_exec_run_ahead(s->ex, o->seed, 0, b + 1 < b1, rt_loader_fill, &fill, st)) < 0) {
             rt_loader_free(ld);
             return -1;
         }
-        loss += rt_exec_scalar(s->ex, "loss") / n_batches;
-        xent += rt_exec_scalar(s->ex, "xent") / n_batches;
-        acc += rt_exec_scalar(s->ex, "accuracy") / n_batches;
+        m[0] += rt_exec_scalar(s->ex, "loss") / n_batches;
+        m[1] += rt_exec_scalar(s->ex, "xent") / n_batches;
+        m[2] += rt_exec_scalar(s->ex, "accuracy") / n_batches;
     }
     rt_loader_free(ld);
+    if (rt_comm_allreduce(comm, m, 3, 8, 0, st) < 0) return -1;
+    double loss = m[0], xent = m[1], acc = m[2];
     fprintf(log, "Validation Epoch: %d\tTime %.3f\tLoss %2.3f\tXent %2.3f\tAccuracy %2.3f\n", epoch,
             rt_now() - t0, loss, xent, acc);
     out[0] = loss, out[1] = xent, out[2] = acc;
@@ -226,11 +231,13 @@ static int save(Saver *sv, int64_t step, RtStatus *st) {
 }
 
 /* ---- LFW ------------------------------------------------------------------------------------ */
-static int lfw_eval(RtExec *ex, const RtLfwPairs *p, const RtTrainOpts *o, Saver *sv, int64_t step,
+/* LFW on every rank, each embedding its share of the images; rank 0 writes lfw_result.txt. */
+static int lfw_eval(RtExec *ex, const RtLfwPairs *p, const RtTrainOpts *o, RtComm *comm, Saver *sv, int64_t step,
                     const char *log_dir, RtLfwResult *res, RtStatus *st) {
     RtEmbedOpts eo = {o->lfw_batch_size, o->image_size, o->nrof_preprocess_threads,
                       o->use_fixed_image_standardization, o->lfw_use_flipped_images,
-                      o->lfw_nrof_folds, o->lfw_distance_metric, o->lfw_subtract_mean, sv->log, o->stop, NULL, NULL};
+                      o->lfw_nrof_folds, o->lfw_distance_metric, o->lfw_subtract_mean, sv->log, o->stop, NULL, NULL,
+                      comm};
     RtLfwResult r;
     double t0 = rt_now(), ips;
     fprintf(sv->log, "Running forward pass on LFW images\n");
@@ -247,7 +254,7 @@ static int lfw_eval(RtExec *ex, const RtLfwPairs *p, const RtTrainOpts *o, Saver
     snprintf(path, sizeof path, "%s/lfw_result.txt", log_dir);
     snprintf(line, sizeof line, "%lld\t%.5f\t%.5f\n", (long long)step, r.acc_mean, r.val_mean);
     *res = r;
-    return rt_write_text(path, line, 1, st);
+    return rt_comm_rank(comm) ? 0 : rt_write_text(path, line, 1, st);
 }
 
 /* ---- the run ----------------------------------------------------------------------------------- */
@@ -395,7 +402,6 @@ static int bind_steps(const RtTrainOpts *o, Run *r, FILE *log, RtStatus *st) {
     r->vars = rt_vars_new(4);
     if (step_open(&r->ts, r->g, r->vars, o, o->batch_size / r->ranks, classes, 1, o->log_histograms, be, st) < 0)
         return -1;
-    if (r->rank) return 0; /* validation and LFW are rank 0's */
     if (r->val.n_images >= o->lfw_batch_size &&
         step_open(&r->vs, r->ge, r->vars, o, o->lfw_batch_size, classes, 0, 0, be, st) < 0) {
         if (be->host == be) return -1;
@@ -526,10 +532,11 @@ static int validate_epoch(const RtTrainOpts *o, Run *r, int epoch, double *t_val
     if (rt_exec_sync_host(r->ts.ex, r->ema, st) < 0) return -1;
     if (o->eval_with_moving_averages) rt_ema_swap(r->ema, r->vars);
     int vrc = rt_exec_upload_vars(r->vs.ex, st); /* a GPU's copy of the weights evaluated */
-    if (vrc == 0) vrc = validate(&r->vs, &r->val, o, epoch, log, v, st);
+    if (vrc == 0) vrc = validate(&r->vs, &r->val, o, r->comm, epoch, log, v, st);
     if (o->eval_with_moving_averages) rt_ema_swap(r->ema, r->vars);
     if (vrc < 0) return -1;
     *t_validate = rt_now() - t0;
+    if (r->rank) return 0;
     rt_stats_validation(r->logs.stats, epoch, v[0], v[1], v[2]);
     rt_events_scalar(r->logs.ev, "val/loss", r->step, v[0]);
     rt_events_scalar(r->logs.ev, "val/cross_entropy", r->step, v[1]);
@@ -562,29 +569,34 @@ static int replicas_agree(Run *r, RtStatus *st) {
     return 0;
 }
 
-/* After an epoch's steps: validation, the checkpoint, LFW, the statistics (rank 0's, once every
- * rank's variables are checked to be the same). */
+/* After an epoch's steps, once every rank's variables are checked to be the same: validation and
+ * LFW (shared by the ranks), then rank 0's checkpoint, events and statistics. */
 static int end_epoch(const RtTrainOpts *o, Run *r, int epoch, double t_train, double lr_eff, FILE *log,
                      RtStatus *st) {
     double t_validate = 0, t_evaluate = 0;
-    if (replicas_agree(r, st) < 0) return -1;
-    if (r->rank) return 0;
+    int first = r->rank == 0; /* the rank that writes */
     RtLfwResult lfw = {0};
-    rt_events_scalar(r->logs.ev, "time/total", r->step, t_train);
+    if (replicas_agree(r, st) < 0) return -1;
+    if (first) rt_events_scalar(r->logs.ev, "time/total", r->step, t_train);
     if (validate_epoch(o, r, epoch, &t_validate, log, st) < 0) return -1;
     double t0 = rt_now();
-    if (save(&r->sv, r->step, st) < 0) return -1;
-    rt_events_scalar(r->logs.ev, "time/save_variables", epoch, rt_now() - t0);
-    rt_events_scalar(r->logs.ev, "time/save_metagraph", epoch, r->sv.metagraph_s); /* 0 after the first */
-    r->sv.metagraph_s = 0;
+    if (first) {
+        if (save(&r->sv, r->step, st) < 0) return -1;
+        rt_events_scalar(r->logs.ev, "time/save_variables", epoch, rt_now() - t0);
+        rt_events_scalar(r->logs.ev, "time/save_metagraph", epoch, r->sv.metagraph_s); /* 0 after the first */
+        r->sv.metagraph_s = 0;
+    }
     if (r->lfw) {
         t0 = rt_now();
-        if (lfw_eval(r->lfw, &r->pairs, o, &r->sv, r->step, r->log_dir, &lfw, st) < 0) return -1;
+        if (lfw_eval(r->lfw, &r->pairs, o, r->comm, &r->sv, r->step, r->log_dir, &lfw, st) < 0) return -1;
         t_evaluate = rt_now() - t0;
-        rt_events_scalar(r->logs.ev, "lfw/accuracy", r->step, lfw.acc_mean);
-        rt_events_scalar(r->logs.ev, "lfw/val_rate", r->step, lfw.val_mean);
-        rt_events_scalar(r->logs.ev, "time/lfw", r->step, t_evaluate);
+        if (first) {
+            rt_events_scalar(r->logs.ev, "lfw/accuracy", r->step, lfw.acc_mean);
+            rt_events_scalar(r->logs.ev, "lfw/val_rate", r->step, lfw.val_mean);
+            rt_events_scalar(r->logs.ev, "time/lfw", r->step, t_evaluate);
+        }
     }
+    if (!first) return 0;
     rt_stats_epoch(r->logs.stats, epoch, lfw.acc_mean, lfw.val_mean, lr_eff, t_train, t_validate, t_evaluate);
     fprintf(log, "Saving statistics\n");
     if (rt_stats_write(r->logs.stats, r->logs.stat_path, st) < 0) return -1;
