@@ -465,15 +465,11 @@ static int start_run(const RtTrainOpts *o, Run *r, FILE *log, RtStatus *st) {
     return r->ld ? 0 : -1;
 }
 
-/* The step's console scalars (loss, xent, reg_loss, accuracy, center_loss) as the ranks' mean,
- * and whether any rank was asked to stop (v[5] > 0): one small reduction a step. */
-enum { S_LOSS, S_XENT, S_REG, S_ACC, S_CL, S_STOP, S_N };
-static int step_scalars(const RtTrainOpts *o, Run *r, int has_cl, double v[S_N], RtStatus *st) {
-    v[S_LOSS] = rt_exec_scalar(r->ts.ex, "loss");
-    v[S_XENT] = rt_exec_scalar(r->ts.ex, "xent");
-    v[S_REG] = rt_exec_scalar(r->ts.ex, "reg_loss");
-    v[S_ACC] = rt_exec_scalar(r->ts.ex, "accuracy");
-    v[S_CL] = has_cl ? rt_exec_scalar(r->ts.ex, "center_loss") : 0.0;
+/* The step's scalars (trainlog.h) as the ranks' mean, and whether any rank was asked to stop
+ * (v[S_STOP] > 0): one small reduction a step. */
+enum { S_STOP = RT_STEP_N, S_N };
+static int step_scalars(const RtTrainOpts *o, Run *r, double v[S_N], RtStatus *st) {
+    rt_trainlog_scalars(r->ts.ex, v);
     v[S_STOP] = o->stop && *o->stop;
     return rt_comm_allreduce(r->comm, v, S_N, 8, 1, st);
 }
@@ -497,8 +493,8 @@ static int train_epoch(const RtTrainOpts *o, Run *r, int epoch, double lr, doubl
         staged = rt_exec_run_ahead(r->ts.ex, o->seed, (uint64_t)step, step > 0 && bi + 1 < o->epoch_size,
                                    rt_loader_fill, &fill, st);
         double v[S_N];
-        if (staged < 0 || step_scalars(o, r, has, v, st) < 0) return -1;
-        double loss = v[S_LOSS];
+        if (staged < 0 || step_scalars(o, r, v, st) < 0) return -1;
+        double loss = v[RT_STEP_LOSS];
         if (!isfinite(loss))
             return rt_fail(st, "loss is %f at step %lld (epoch %d, batch %d): stopping; %s%s", loss, (long long)step + 1,
                            epoch, bi + 1, r->sv.last[0] ? "the last good checkpoint is " : "no checkpoint was written yet",
@@ -507,13 +503,14 @@ static int train_epoch(const RtTrainOpts *o, Run *r, int epoch, double lr, doubl
         *t_train += rt_now() - t0;
         r->busy += rt_now() - t0;
         if (r->rank == 0 &&
-            rt_trainlog_step(&r->logs, r->ts.ex, r->ts.images, r->ts.batch, r->vars, o, step, epoch, *lr_eff, st) < 0)
+            rt_trainlog_step(&r->logs, r->ts.ex, r->ts.images, r->ts.batch, r->vars, o, step, epoch, *lr_eff, v, st) < 0)
             return -1;
         if (losses && step < n_losses) losses[step] = loss;
         fprintf(log,
                 "Epoch: [%d][%d/%d]\tTime %.3f\tLoss %2.3f\tXent %2.3f\tRegLoss %2.3f\t"
                 "Accuracy %2.3f\tLr %2.5f\tCl %2.3f\n",
-                epoch, bi + 1, o->epoch_size, rt_now() - t0, loss, v[S_XENT], v[S_REG], v[S_ACC], *lr_eff, v[S_CL]);
+                epoch, bi + 1, o->epoch_size, rt_now() - t0, loss, v[RT_STEP_XENT], v[RT_STEP_REG], v[RT_STEP_ACC],
+                *lr_eff, has ? v[RT_STEP_CL] : 0.0);
         fflush(log);
         if (v[S_STOP] > 0) {
             fprintf(log, "Stop requested: saving a checkpoint after step %lld\n", (long long)step + 1);

@@ -25,12 +25,21 @@ void rt_trainlog_close(RtTrainLog *lg) {
     rt_stats_free(lg->stats);
 }
 
+void rt_trainlog_scalars(RtExec *ex, double v[RT_STEP_N]) {
+    v[RT_STEP_LOSS] = rt_exec_scalar(ex, "loss");
+    v[RT_STEP_XENT] = rt_exec_scalar(ex, "xent");
+    v[RT_STEP_REG] = rt_exec_scalar(ex, "reg_loss");
+    v[RT_STEP_ACC] = rt_exec_scalar(ex, "accuracy");
+    v[RT_STEP_CL] = rt_exec_scalar(ex, "center_loss"); /* NaN without one */
+    v[RT_STEP_NORM] = rt_exec_scalar(ex, "prelogits_norm");
+}
+
 /* The scalars and statistics of global step `step` (0-based; TensorBoard gets step + 1). */
 int rt_trainlog_step(RtTrainLog *lg, RtExec *ex, const float *images, int batch, RtVars *vars,
-                     const RtTrainOpts *o, int64_t step, int epoch, double lr_eff, RtStatus *st) {
-    double loss = rt_exec_scalar(ex, "loss"), xent = rt_exec_scalar(ex, "xent");
-    double cl = rt_exec_scalar(ex, "center_loss"), reg = rt_exec_scalar(ex, "reg_loss");
-    double norm = rt_exec_scalar(ex, "prelogits_norm"), acc = rt_exec_scalar(ex, "accuracy");
+                     const RtTrainOpts *o, int64_t step, int epoch, double lr_eff, const double v[RT_STEP_N],
+                     RtStatus *st) {
+    double loss = v[RT_STEP_LOSS], xent = v[RT_STEP_XENT], cl = v[RT_STEP_CL], reg = v[RT_STEP_REG];
+    double norm = v[RT_STEP_NORM], acc = v[RT_STEP_ACC];
     int64_t np = 0;
     const float *p = rt_exec_output(ex, "prelogits", &np, NULL, NULL);
     rt_stats_step(lg->stats, step, epoch, loss, cl, reg, xent, norm, acc, p, np);
