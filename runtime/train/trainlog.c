@@ -36,10 +36,10 @@ void rt_trainlog_scalars(RtExec *ex, double v[RT_STEP_N]) {
 
 /* The scalars and statistics of global step `step` (0-based; TensorBoard gets step + 1). */
 int rt_trainlog_step(RtTrainLog *lg, RtExec *ex, const float *images, int batch, RtVars *vars,
-                     const RtTrainOpts *o, int64_t step, int epoch, double lr_eff, const double v[RT_STEP_N],
+                     const RtTrainOpts *o, int64_t step, int epoch, double lr_eff, const double sc[RT_STEP_N],
                      RtStatus *st) {
-    double loss = v[RT_STEP_LOSS], xent = v[RT_STEP_XENT], cl = v[RT_STEP_CL], reg = v[RT_STEP_REG];
-    double norm = v[RT_STEP_NORM], acc = v[RT_STEP_ACC];
+    double loss = sc[RT_STEP_LOSS], xent = sc[RT_STEP_XENT], cl = sc[RT_STEP_CL], reg = sc[RT_STEP_REG];
+    double norm = sc[RT_STEP_NORM], acc = sc[RT_STEP_ACC];
     int64_t np = 0;
     const float *p = rt_exec_output(ex, "prelogits", &np, NULL, NULL);
     rt_stats_step(lg->stats, step, epoch, loss, cl, reg, xent, norm, acc, p, np);
