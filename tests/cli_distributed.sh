@@ -83,6 +83,20 @@ else
     bad "resume across rank counts: $(tail -3 "$tmp/k2.out")"
 fi
 
+# the logs of 2 ranks, read by TensorBoard and h5py (when importable; cli_logs.sh installs them):
+# the step scalars are the ranks' means, as printed
+if python3 -c "import tensorboard, h5py" 2>/dev/null; then
+    mpi "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --image_size 75 --batch_size 4 --embedding_size 8 \
+        --epoch_size 4 --max_nrof_epochs 2 --optimizer ADAM --learning_rate 0.01 --log_histograms \
+        --validation_set_split_ratio 0.25 --validate_every_n_epochs 1 --lfw_batch_size 2 \
+        --logs_base_dir "$tmp/tb.logs" --models_base_dir "$tmp/tb" >"$tmp/tb.out" 2>&1 &&
+        python3 tests/python/check_logs.py "$tmp"/tb.logs/*/ "$tmp/tb.out" 8 >"$tmp/tb.check" 2>&1 &&
+        ok "2 ranks' TensorBoard and stat.h5 scalars are the printed (global) ones" ||
+        bad "2 ranks' logs: $(tail -2 "$tmp/tb.out" "$tmp/tb.check")"
+else
+    echo "note: tensorboard or h5py missing: the 2-rank logs are not read"
+fi
+
 # validation and LFW shared by the ranks: the 2-rank run's LFW line is the one a single process
 # (fnrun validate) computes from its checkpoint, and validation ran on the ranks' shares
 for k in 0 1 2; do
