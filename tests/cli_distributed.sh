@@ -45,6 +45,15 @@ else
     bad "2 ranks, one step: $(tail -3 "$tmp/one2.out")"
 fi
 
+# dropout: its masks are drawn over the global batch, so 2 ranks drop what one process drops
+train drop1 1 1 --keep_probability 0.6
+if mpi_train drop2 1 1 --keep_probability 0.6 --sync_batch_norm; then
+    g=$(diffs drop1 drop2 --slots | field l2)
+    below "$g" 1e-5 && ok "one step with dropout (keep 0.6): gradients $g apart" || bad "one step with dropout: gradients $g apart"
+else
+    bad "2 ranks with dropout: $(tail -3 "$tmp/drop2.out")"
+fi
+
 # 20 steps: as close to one process as one process's own rounding (its unfused kernels) allows:
 # the reduced model's tiny batch norms amplify any rounding difference step by step
 train k1 20 1 && FN_FUSE=0 train k1u 20 1 && mpi_train k2 20 1 --sync_batch_norm && mpi_train k2b 20 1 --sync_batch_norm

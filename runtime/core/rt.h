@@ -31,6 +31,10 @@ uint64_t rt_mix(uint64_t x);                               /* splitmix64 finalis
 uint64_t rt_hash(uint64_t a, uint64_t b, uint64_t c);      /* key for a random stream */
 double rt_uniform(uint64_t key, uint64_t counter);         /* in [0, 1) */
 uint64_t rt_hash_str(const char *s);
+/* The salt of DROPOUT_MASK node id's stream rt_hash(seed, step, salt), the same on every backend:
+ * from its place among g's DROPOUT_MASKs, which a graph specialised for its replicas
+ * (passes/replicas.c) keeps, unlike its id */
+uint64_t rt_dropout_salt(const IrGraph *g, IrId id);
 /* Seeded Fisher-Yates shuffle of v[0..n) drawing from the stream `key`. */
 void rt_shuffle(int *v, int n, uint64_t key);
 

@@ -22,6 +22,12 @@ double rt_uniform(uint64_t key, uint64_t counter) {
     return (double)(rt_mix(key ^ rt_mix(counter)) >> 11) * 0x1.0p-53;
 }
 
+uint64_t rt_dropout_salt(const IrGraph *g, IrId id) {
+    uint64_t k = 0;
+    for (IrId j = 0; j < id; j++) k += g->nodes[j].op == IR_OP_DROPOUT_MASK;
+    return rt_hash(0xd50u, k, 0);
+}
+
 uint64_t rt_hash_str(const char *s) {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;

@@ -244,9 +244,11 @@ static void SFX(run_nn)(const SFX(NodeRun) *nr) {
     }
     case IR_OP_DROPOUT_MASK: {
         real keep = b[0];
-        uint64_t key = rt_hash(ex->seed, ex->step, 0xd50u + (uint64_t)nr->id);
+        uint64_t key = rt_hash(ex->seed, ex->step, rt_dropout_salt(ex->g, nr->id));
+        /* counted over the global batch: rank r's slice starts r slices in (its rows lead) */
+        uint64_t first = (uint64_t)rt_comm_rank(ex->comm) * (uint64_t)ny;
         for (int64_t i = 0; i < ny; i++)
-            y[i] = rt_uniform(key, (uint64_t)i) < (double)keep ? 1 / keep : 0;
+            y[i] = rt_uniform(key, first + (uint64_t)i) < (double)keep ? 1 / keep : 0;
         break;
     }
     case IR_OP_GATHER: { /* out-of-range indices give zero rows */

@@ -504,7 +504,7 @@ static int run_index(RtGpuExec *ex, NodeRun *r, RtStatus *st) {
     const IrNode *n = r->n;
     const RtPlan *p = &ex->plan;
     if (n->op == IR_OP_DROPOUT_MASK) { /* key rt_hash(seed, step, salt) on the device */
-        uint64_t salt = 0xd50u + (uint64_t)r->id;
+        uint64_t salt = rt_dropout_salt(ex->g, r->id);
         void *args[] = {&r->y, &r->b, &r->ny, &ex->seed_step, &salt};
         return gpu_launch(ex, r->k0, r->ny, args, st);
     }
