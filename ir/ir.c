@@ -195,6 +195,13 @@ void ir_add_mark(IrGraph *g, const char *name, IrId id) {
     if (!g->oom && GROW(g->marks, g->n_marks, g->cap_marks) == 0) g->marks[g->n_marks++] = (IrNamed){s, id};
 }
 
+int ir_copy_names(IrGraph *dst, const IrGraph *src, const IrId *map) {
+    for (int i = 0; i < src->n_outputs; i++) ir_set_output(dst, ir_str(src, src->outputs[i].name), map[src->outputs[i].id]);
+    for (int i = 0; i < src->n_marks; i++) ir_add_mark(dst, ir_str(src, src->marks[i].name), map[src->marks[i].id]);
+    dst->cur_scope = src->cur_scope;
+    return dst->oom ? -1 : 0; /* an output name or a mark may have failed too */
+}
+
 IrId ir_find_leaf(const IrGraph *g, IrOp op, const char *name) {
     for (IrId i = 0; i < g->n_nodes; i++) {
         const IrNode *n = &g->nodes[i];

@@ -220,6 +220,9 @@ static inline IrNode *ir_node_at(IrGraph *g, IrId id) { return &g->nodes[id]; }
 int ir_set_output(IrGraph *g, const char *name, IrId id); /* replaces an existing name */
 IrId ir_output(const IrGraph *g, const char *name);       /* IR_NONE if absent */
 void ir_add_mark(IrGraph *g, const char *name, IrId id);
+/* The end of a pass's rebuild: src's outputs and marks in dst, each node through map (src id ->
+ * dst id), and src's current scope; -1 when dst ran out of memory (then or earlier). */
+int ir_copy_names(IrGraph *dst, const IrGraph *src, const IrId *map);
 IrId ir_find_leaf(const IrGraph *g, IrOp op, const char *name); /* INPUT/PARAM/STATE by name */
 
 /* ---- dims ---------------------------------------------------------------------------------- */

@@ -133,12 +133,7 @@ static int rebuild(Fold *f, IrGraph *dst) {
         }
         if (f->map[id] == IR_NONE) return -1;
     }
-    for (int i = 0; i < src->n_outputs; i++)
-        ir_set_output(dst, ir_str(src, src->outputs[i].name), f->map[src->outputs[i].id]);
-    for (int i = 0; i < src->n_marks; i++)
-        ir_add_mark(dst, ir_str(src, src->marks[i].name), f->map[src->marks[i].id]);
-    dst->cur_scope = src->cur_scope;
-    return dst->oom ? -1 : 0; /* oom: also an output name or a mark, passed by above */
+    return ir_copy_names(dst, src, f->map);
 }
 
 int pass_fold(IrGraph **gp, PassCtx *ctx) {

@@ -180,12 +180,7 @@ static int rebuild(Rc *rc) {
         rc->map[id] = ir_make(dst, nd->op, in, nd->n_in, &nd->attr);
         if (rc->map[id] == IR_NONE) rcode = -1;
     }
-    for (int i = 0; i < src->n_outputs && rcode == 0; i++)
-        ir_set_output(dst, ir_str(src, src->outputs[i].name), rc->map[src->outputs[i].id]);
-    for (int i = 0; i < src->n_marks && rcode == 0; i++)
-        ir_add_mark(dst, ir_str(src, src->marks[i].name), rc->map[src->marks[i].id]);
-    dst->cur_scope = src->cur_scope;
-    return rcode || dst->oom ? -1 : 0; /* oom: also an output name or a mark, passed by above */
+    return rcode || ir_copy_names(dst, src, rc->map) < 0 ? -1 : 0;
 }
 
 int pass_recompute(IrGraph **gp, PassCtx *ctx) {

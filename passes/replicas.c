@@ -26,12 +26,7 @@ static int rebuild(const IrGraph *src, IrGraph *dst, unsigned groups, IrId *map)
         for (int k = 0; k < n->n_in; k++) in[k] = map[n->in[k]];
         if ((map[id] = ir_make(dst, n->op, in, n->n_in, &n->attr)) == IR_NONE) return -1;
     }
-    for (int i = 0; i < src->n_outputs; i++)
-        ir_set_output(dst, ir_str(src, src->outputs[i].name), map[src->outputs[i].id]);
-    for (int i = 0; i < src->n_marks; i++)
-        ir_add_mark(dst, ir_str(src, src->marks[i].name), map[src->marks[i].id]);
-    dst->cur_scope = src->cur_scope;
-    return dst->oom ? -1 : 0;
+    return ir_copy_names(dst, src, map);
 }
 
 int pass_replicas_count(const IrGraph *g, unsigned groups) {

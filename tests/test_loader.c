@@ -257,6 +257,14 @@ static unsigned char *run_slices(const RtDataset *ds, int threads, int n_batches
     return all;
 }
 
+/* the fixture's dataset (root/data) into ds; 0 after a failed check */
+static int scan_data(RtDataset *ds) {
+    char dir[600];
+    RtStatus st;
+    snprintf(dir, sizeof dir, "%s/data", root);
+    return CHECK(rt_dataset_scan(dir, ds, &st) == 0, "scan: %s", st.msg);
+}
+
 static unsigned char *run_loader(const RtDataset *ds, int threads, int n_batches, int64_t first_batch, int *bad) {
     return run_slices(ds, threads, n_batches, first_batch, bad, 0, 0);
 }
@@ -264,11 +272,9 @@ static unsigned char *run_loader(const RtDataset *ds, int threads, int n_batches
 /* A data-parallel rank's share: samples 1 and 2 of every batch of 4, the same bytes and labels
  * as the whole batches' (per-sample streams), from the start and resumed at batch 4. */
 static void test_slices(void) {
-    char dir[600];
-    snprintf(dir, sizeof dir, "%s/data", root);
     RtDataset ds;
     RtStatus st;
-    if (!CHECK(rt_dataset_scan(dir, &ds, &st) == 0, "scan: %s", st.msg)) return;
+    if (!scan_data(&ds)) return;
     const int n = 6;
     const size_t img = 32 * 32 * 3 * sizeof(float), per = 4 * (img + sizeof(int32_t)), half = 2 * (img + sizeof(int32_t));
     unsigned char *whole = run_loader(&ds, 2, n, 0, NULL), *mid = run_slices(&ds, 3, n, 0, NULL, 1, 2),
@@ -290,11 +296,8 @@ static void test_slices(void) {
 }
 
 static void test_threads(void) {
-    char dir[600];
-    snprintf(dir, sizeof dir, "%s/data", root);
     RtDataset ds;
-    RtStatus st;
-    if (!CHECK(rt_dataset_scan(dir, &ds, &st) == 0, "scan: %s", st.msg)) return;
+    if (!scan_data(&ds)) return;
     const int n = 9;
     size_t bytes = (size_t)n * (4 * 32 * 32 * 3 * sizeof(float) + 4 * sizeof(int32_t));
     unsigned char *one = run_loader(&ds, 1, n, 0, NULL), *two = run_loader(&ds, 2, n, 0, NULL),

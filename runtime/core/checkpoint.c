@@ -13,7 +13,7 @@
 #include "runtime/core/pb_alloc.h"
 #include "runtime/core/proto/fn_checkpoint.pb-c.h"
 
-static const char MAGIC[8] = {'F', 'N', 'C', 'K', 'P', 'T', '0', '1'};
+const char rt_checkpoint_magic[8] = {'F', 'N', 'C', 'K', 'P', 'T', '0', '1'};
 
 static void free_tensors(Fn__Tensor **t, size_t n) {
     for (size_t i = 0; t && i < n; i++) free(t[i]);
@@ -63,7 +63,7 @@ int rt_checkpoint_save(const char *path, const RtCkptInfo *info, const RtVars *v
     if (buf) fn__checkpoint__pack(&c, buf);
     free_tensors(c.vars, c.n_vars);
     free_tensors(c.ema, c.n_ema);
-    if (rc == 0) rc = rt_framed_write(path, MAGIC, FN_CHECKPOINT_VERSION, buf, len, kill_midwrite, st);
+    if (rc == 0) rc = rt_framed_write(path, rt_checkpoint_magic, FN_CHECKPOINT_VERSION, buf, len, kill_midwrite, st);
     free(buf);
     return rc;
 }
@@ -71,7 +71,7 @@ int rt_checkpoint_save(const char *path, const RtCkptInfo *info, const RtVars *v
 static Fn__Checkpoint *read_ckpt(const char *path, RtStatus *st) {
     unsigned char *buf;
     size_t len;
-    if (rt_framed_read(path, MAGIC, FN_CHECKPOINT_VERSION, "checkpoint",
+    if (rt_framed_read(path, rt_checkpoint_magic, FN_CHECKPOINT_VERSION, "checkpoint",
                        "it was written by another fn version", &buf, &len, st) < 0)
         return NULL;
     int oom;
@@ -138,7 +138,7 @@ int rt_checkpoint_info_from_bytes(const void *data, size_t size, const char *nam
                                   RtStatus *st) {
     const unsigned char *payload;
     size_t len;
-    if (rt_framed_parse(data, size, MAGIC, FN_CHECKPOINT_VERSION, "checkpoint", name,
+    if (rt_framed_parse(data, size, rt_checkpoint_magic, FN_CHECKPOINT_VERSION, "checkpoint", name,
                         "it was written by another fn version", &payload, &len, st) < 0)
         return -1;
     int oom;

@@ -6,6 +6,7 @@
 #include "runtime/core/rt.h"
 
 #define FN_CHECKPOINT_VERSION 1
+extern const char rt_checkpoint_magic[8]; /* the framed file's magic, "FNCKPT01" (framed.h) */
 
 typedef struct {
     char run[64];

@@ -115,21 +115,12 @@ static double step_rate(const RtTrainOpts *o, double lr, int64_t step) {
                     floor((double)step / ((double)o->learning_rate_decay_epochs * o->epoch_size)));
 }
 
-/* Warnings about bad files go to stderr, not to the training log. */
-static RtLoader *open_loader(const RtTrainOpts *o, const RtDataset *ds, int batch, int control,
-                             RtOrder order, int64_t max_batches, int64_t first, RtStatus *st) {
+/* A loader of ds in batches of `batch` from the run's flags, from batch 0, unbounded, whole
+ * batches; warnings about bad files go to stderr, not to the training log. */
+static RtLoaderOpts loader_opts(const RtTrainOpts *o, const RtDataset *ds, int batch, int control, RtOrder order) {
     RtLoaderOpts lo = {ds, batch, o->image_size, control, o->nrof_preprocess_threads, 2, order,
-                       o->seed, o->max_bad_images, max_batches, first, NULL, 0, 0};
-    return rt_loader_new(&lo, st);
-}
-
-/* The training batches: rank `rank` of `ranks` loads samples rank*B/K .. (rank+1)*B/K of each. */
-static RtLoader *open_train_loader(const RtTrainOpts *o, const RtDataset *ds, int control, int64_t first, int rank,
-                                   int ranks, RtStatus *st) {
-    int share = o->batch_size / ranks;
-    RtLoaderOpts lo = {ds, o->batch_size, o->image_size, control, o->nrof_preprocess_threads, 2, RT_ORDER_SHUFFLE,
-                       o->seed, o->max_bad_images, 0, first, NULL, rank * share, ranks > 1 ? share : 0};
-    return rt_loader_new(&lo, st);
+                       o->seed, o->max_bad_images, 0, 0, NULL, 0, 0};
+    return lo;
 }
 
 /* ---- validation -------------------------------------------------------------------------------- */
@@ -142,7 +133,9 @@ static int validate(Step *s, const RtDataset *val, const RtTrainOpts *o, RtComm 
     int b0 = (int)((int64_t)n_batches * me / ranks), b1 = (int)((int64_t)n_batches * (me + 1) / ranks);
     double t0 = rt_now(), m[3] = {0, 0, 0}; /* loss, xent, accuracy */
     int control = o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0;
-    RtLoader *ld = b1 > b0 ? open_loader(o, val, s->batch, control, RT_ORDER_SEQUENTIAL, b1 - b0, b0, st) : NULL;
+    RtLoaderOpts lo = loader_opts(o, val, s->batch, control, RT_ORDER_SEQUENTIAL);
+    lo.max_batches = b1 - b0, lo.first_batch = b0;
+    RtLoader *ld = b1 > b0 ? rt_loader_new(&lo, st) : NULL;
     if (b1 > b0 && !ld) return -1;
     fprintf(log, "Running forward pass on validation set\n");
     RtLoaderFill fill = {ld, s->images, s->labels, NULL, NULL, 0};
@@ -461,8 +454,11 @@ static int start_run(const RtTrainOpts *o, Run *r, FILE *log, RtStatus *st) {
                 waits, overlap);
     int control = (o->random_rotate ? RT_AUG_ROTATE : 0) | (o->random_crop ? RT_AUG_CROP : 0) |
                   (o->random_flip ? RT_AUG_FLIP : 0) | (o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0);
-    r->ld = open_train_loader(o, &r->train, control, r->step, r->rank, r->ranks, st);
-    return r->ld ? 0 : -1;
+    /* rank r of K loads samples r B/K .. (r + 1) B/K of every batch */
+    RtLoaderOpts lo = loader_opts(o, &r->train, o->batch_size, control, RT_ORDER_SHUFFLE);
+    lo.first_batch = r->step;
+    if (r->ranks > 1) lo.slice_len = o->batch_size / r->ranks, lo.slice_first = r->rank * lo.slice_len;
+    return (r->ld = rt_loader_new(&lo, st)) ? 0 : -1;
 }
 
 /* The step's scalars (trainlog.h) as the ranks' mean, and whether any rank was asked to stop

@@ -24,11 +24,10 @@ static int is_slot(const char *name) {
 }
 
 static Fn__Checkpoint *load(const char *path) {
-    static const char magic[8] = {'F', 'N', 'C', 'K', 'P', 'T', '0', '1'};
     unsigned char *p = NULL;
     size_t len = 0;
     RtStatus st;
-    if (rt_framed_read(path, magic, FN_CHECKPOINT_VERSION, "checkpoint", "", &p, &len, &st) < 0) {
+    if (rt_framed_read(path, rt_checkpoint_magic, FN_CHECKPOINT_VERSION, "checkpoint", "", &p, &len, &st) < 0) {
         fprintf(stderr, "ckpt_diff: %s\n", st.msg);
         return NULL;
     }
