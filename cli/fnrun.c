@@ -45,11 +45,12 @@ static int below(const char *cmd, const char *const *names, const int *values, c
     return 0;
 }
 
-int fnrun_backends(const char *cmd, const char *device, int threads, double memory_fraction, int verbose,
+int fnrun_backends(const char *cmd, const char *device, int threads, double memory_fraction, RtComm *comm, int verbose,
                    const char *what, FILE *log, CliBackends *b) {
     RtOptions opt;
     cli_options_from_env(&opt);
     opt.gpu_memory_fraction = memory_fraction;
+    opt.gpu_device = comm ? comm->local_rank : 0; /* one card per rank of a machine */
     if (threads < 0 || threads > 1024) {
         fprintf(stderr, "%s: --threads must be 1..1024 (0: the CPUs this process may use)\n", cmd);
         return -1;
@@ -65,6 +66,7 @@ int fnrun_backends(const char *cmd, const char *device, int threads, double memo
         cli_backends_close(b);
         return -1;
     }
+    b->cpu.comm = b->gpu.comm = comm;
     return 0;
 }
 
@@ -229,10 +231,9 @@ static int run_train(TrainArgs *a, const FlagSpec *specs, int n_specs, int argc,
     int threads, rc = open_ranks(a, &comm, &threads);
     FILE *quiet = rt_comm_rank(comm) ? fopen("/dev/null", "w") : NULL; /* rank 0 alone prints */
     if (rc == 0)
-        rc = fnrun_backends("fnrun train", a->device, threads, a->gpu_memory_fraction, a->verbose && !quiet,
+        rc = fnrun_backends("fnrun train", a->device, threads, a->gpu_memory_fraction, comm, a->verbose && !quiet,
                             "training, validation and LFW", quiet ? quiet : stdout, &b);
     if (rc == 0) {
-        b.cpu.comm = b.gpu.comm = comm;
         o->backend = b.chosen;
         rc = rt_train(o, NULL, 0, &st);
         cli_backends_close(&b);
@@ -322,7 +323,7 @@ static int cmd_validate(int argc, char **argv) {
     o.seed = (uint64_t)seed;
     o.stop = &fnrun_stop_requested;
     CliBackends b;
-    if (fnrun_backends("fnrun validate", device, threads, 1.0, verbose, "LFW", stdout, &b) < 0) return 1;
+    if (fnrun_backends("fnrun validate", device, threads, 1.0, NULL, verbose, "LFW", stdout, &b) < 0) return 1;
     o.backend = b.chosen;
     RtStatus st;
     int rc = rt_validate(&o, &st);

@@ -196,7 +196,7 @@ static int run(ClsArgs *a) {
     if (!is_train && (!(to = fn_malloc((size_t)c.n * sizeof *to)) ? rt_fail(&st, "out of memory")
                                                                     : match_classes(m, &c, to, &st)) < 0)
         goto out; /* a class it never saw: before the work */
-    if (fnrun_backends("fnrun classifier", a->device, a->threads, 1.0, 0, "the embeddings", stdout, &b) < 0) {
+    if (fnrun_backends("fnrun classifier", a->device, a->threads, 1.0, NULL, 0, "the embeddings", stdout, &b) < 0) {
         rc = -2;
         goto out;
     }

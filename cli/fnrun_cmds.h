@@ -17,10 +17,11 @@ int fnrun_detect(int argc, char **argv); /* fnrun detect IMAGE... [flags] */
  * inception_resnet_v1.fnc), in buf; `name` itself if that folder cannot be found. */
 const char *fnrun_beside_exe(const char *name, char *buf, size_t cap);
 
-/* The backends for --device, with the environment's options, --threads (0: theirs), memory_fraction, and with verbose
- * the options printed; "Device: ..." printed, on log. -1 after a message on stderr (cmd: its
- * prefix). */
-int fnrun_backends(const char *cmd, const char *device, int threads, double memory_fraction, int verbose,
+/* The backends for --device, with the environment's options, --threads (0: theirs), memory_fraction, the
+ * data-parallel ranks (NULL: one process; a rank takes the card of its place on its machine),
+ * and with verbose the options printed; "Device: ..." printed, on log. -1 after a message on
+ * stderr (cmd: its prefix). */
+int fnrun_backends(const char *cmd, const char *device, int threads, double memory_fraction, RtComm *comm, int verbose,
                    const char *what, FILE *log, CliBackends *b);
 
 int fnrun_import(int argc, char **argv); /* fnrun import SRC -o OUT.ckpt [flags] */

@@ -124,7 +124,7 @@ static int run(CompareArgs *a, const char **pos, int n_pos) {
         if (rt_is_dir(pos[i]) ? rt_fail(&st, "%s: a folder; compare takes image files", pos[i])
                               : rt_inputs_add(&in, &pos[i], 1, &st))
             goto fail;
-    if (fnrun_backends("fnrun compare", a->device, a->threads, 1.0, 0, "the embeddings", strcmp(a->format, "text") ? stderr : stdout, &b) < 0) goto done;
+    if (fnrun_backends("fnrun compare", a->device, a->threads, 1.0, NULL, 0, "the embeddings", strcmp(a->format, "text") ? stderr : stdout, &b) < 0) goto done;
     backends = 1;
     a->e.model = pos[0];
     a->e.seed = (uint64_t)a->seed;

@@ -98,7 +98,7 @@ static int run(EmbedArgs *a, const char **pos, int n_pos) {
     char work[4096] = "";
     int backends = 0, rc = 1;
     if (rt_inputs_add(&in, pos + 1, n_pos - 1, &st) < 0) goto fail;
-    if (fnrun_backends("fnrun embed", a->device, a->threads, 1.0, a->verbose, "the embeddings", stdout, &b) < 0) goto done;
+    if (fnrun_backends("fnrun embed", a->device, a->threads, 1.0, NULL, a->verbose, "the embeddings", stdout, &b) < 0) goto done;
     backends = 1;
     a->e.model = pos[0];
     a->e.seed = (uint64_t)a->seed;

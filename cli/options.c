@@ -31,6 +31,8 @@ static void gpu_from_env(RtOptions *o) {
     o->gpu_round_once = !is0("FN_GPU_ROUND_ONCE");
     o->cuda_graph = !is0("FN_CUDA_GRAPH");
     o->cuda_emulator = env("FN_CUDA_EMULATOR");
+    o->nccl_library = env("FN_NCCL_LIBRARY");
+    if ((v = env("FN_BUCKET_MB"))) o->bucket_mb = atof(v);
     const char *cache = env("FN_KERNEL_CACHE"), *xdg = env("XDG_CACHE_HOME"), *home = env("HOME");
     if (cache) snprintf(o->kernel_cache, sizeof o->kernel_cache, "%s", cache);
     else if (xdg) snprintf(o->kernel_cache, sizeof o->kernel_cache, "%s/fn/kernels", xdg);
@@ -95,9 +97,14 @@ int cli_backends_open(CliBackends *b, const char *device, const RtOptions *o, co
 }
 
 int cli_comm_open(RtComm **comm, int sync_batch_norm, RtStatus *st) {
-    const char *v = env("OMPI_COMM_WORLD_SIZE");
+    const char *v = env("OMPI_COMM_WORLD_SIZE"), *self = env("FN_COMM");
     if (!v) v = env("PMI_SIZE");
     *comm = NULL;
+    if (self && !strcmp(self, "self") && (!v || atoi(v) < 2)) {
+        if (!(*comm = rt_comm_self(sync_batch_norm))) return rt_fail(st, "out of memory");
+        return 0;
+    }
+    if (self && *self && strcmp(self, "self")) return rt_fail(st, "FN_COMM=%s: only 'self' (or unset)", self);
     if (!v || atoi(v) < 2) return 0;
     if (!(*comm = rt_mpi_open(NULL, NULL, st))) return -1;
     (*comm)->sync_batch_norm = sync_batch_norm;
@@ -105,7 +112,7 @@ int cli_comm_open(RtComm **comm, int sync_batch_norm, RtStatus *st) {
 }
 
 int cli_rank_threads(const RtComm *comm) {
-    int share = fn_cpus_available() / rt_mpi_local_size(comm);
+    int share = fn_cpus_available() / (comm && comm->local_size > 0 ? comm->local_size : 1);
     return share > 0 ? share : 1;
 }
 

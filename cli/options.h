@@ -28,8 +28,10 @@ int cli_backends_open(CliBackends *b, const char *device, const RtOptions *o, co
 void cli_backends_close(CliBackends *b);
 
 /* Data-parallel runs: when mpirun (Open MPI's OMPI_COMM_WORLD_SIZE, or PMI_SIZE) started K > 1
- * processes, *comm gets MPI's ranks (runtime/dist) with sync_batch_norm set; else NULL, one
- * process. 0, or -1 with st (no MPI in this build, or MPI failed to start). */
+ * processes, *comm gets MPI's ranks (runtime/dist) with sync_batch_norm set; with FN_COMM=self
+ * one replica that runs the reductions all the same (rt_comm_self: the whole data-parallel path
+ * checked on one device); else NULL, one process. 0, or -1 with st (no MPI in this build, or
+ * MPI failed to start). */
 int cli_comm_open(RtComm **comm, int sync_batch_norm, RtStatus *st);
 /* A rank's CPU threads: its share of the cores it may use, split with the ranks on its machine */
 int cli_rank_threads(const RtComm *comm);

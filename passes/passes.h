@@ -58,6 +58,11 @@ int pass_recompute(IrGraph **g, PassCtx *ctx);
 int pass_replicas(IrGraph **g, unsigned groups);
 /* The ALLREDUCEs that stay in g under `groups` */
 int pass_replicas_count(const IrGraph *g, unsigned groups);
+/* The ALLREDUCEs the updates alone wait for (groups ALWAYS and LOCAL_BN) in buckets of up to
+ * `bytes` at the symbols' values sym (passes/buckets.c): g reordered so that each bucket's reductions come together, after
+ * all of their operands and before any node that reads one. *g is replaced only when some
+ * bucket holds several. */
+int pass_buckets(IrGraph **g, int64_t bytes, const int64_t *sym);
 
 /* Fusion (passes/fuse.c): an analysis of a finished graph, recomputed by the runtime when it
  * binds one and shown by `fnc info`. Pointwise nodes over one shape form a group that runs as

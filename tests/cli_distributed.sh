@@ -3,7 +3,9 @@
 # reduced Inception-ResNet-v1: the same gradients, the same bits twice, learning without
 # synchronised batch norm, files from rank 0 alone, resume across rank counts, a killed rank
 # ending the job, Ctrl-C checkpointing once. Skips when mpirun or fnrun's MPI is missing.
+# FN_TEST_DEVICE=gpu (cli_distributed_gpu.sh) runs it all with --device gpu.
 source "$(dirname "$0")/lib_cli.sh"
+device=${FN_TEST_DEVICE:-cpu}
 
 command -v mpirun >/dev/null || { echo "skip: no mpirun (Debian's openmpi-bin)"; exit 77; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -22,7 +24,7 @@ fi
 # console appended to $tmp/DIR.out
 flags() {
     A=("$tmp/m.fnc" --data_dir "$tmp/data" --image_size 75 --batch_size 8 --embedding_size 8 --epoch_size "$2"
-        --max_nrof_epochs "$3" --optimizer MOM --learning_rate 0.01 --weight_decay 1e-4 --center_loss_factor 0.01
+        --max_nrof_epochs "$3" --device "$device" --optimizer MOM --learning_rate 0.01 --weight_decay 1e-4 --center_loss_factor 0.01
         --nrof_preprocess_threads 2 --logs_base_dir "$tmp/$1.logs" --models_base_dir "$tmp/$1")
 }
 train() { local dir=$1; flags "$@"; shift 3; "$bin/fnrun" train "${A[@]}" "$@" >>"$tmp/$dir.out" 2>&1; }
@@ -43,6 +45,13 @@ if mpi_train one2 1 1 --sync_batch_norm; then
         bad "one step: gradients $g apart (bound 1e-5), weights $w (bound 1e-6)"
 else
     bad "2 ranks, one step: $(tail -3 "$tmp/one2.out")"
+fi
+
+if [ "$device" = gpu ]; then # one card per rank, the gradients in buckets on NCCL's stream
+    red=$(sed -n 's/^Reductions over the 2 ranks: \([0-9]*\) a step, in \([0-9]*\) launches/\1 \2/p' "$tmp/one2.out")
+    grep -q "rank 1 of 2 reduces on card 1 with NCCL" "$tmp/one2.out" && [ -n "$red" ] && [ "${red#* }" -lt "${red% *}" ] &&
+        ok "2 ranks on cards 0 and 1, $(grep -o 'NCCL [0-9.]*' "$tmp/one2.out" | head -n 1): ${red% *} reductions a step in ${red#* } launches" ||
+        bad "the ranks' cards and buckets: $(grep -E 'reduces on|Reductions' "$tmp/one2.out" | tr '\n' ' ')"
 fi
 
 # dropout: its masks are drawn over the global batch, so 2 ranks drop what one process drops
@@ -95,8 +104,8 @@ fi
 # the logs of 2 ranks, read by TensorBoard and h5py (when importable; cli_logs.sh installs them):
 # the step scalars are the ranks' means, as printed
 if python3 -c "import tensorboard, h5py" 2>/dev/null; then
-    mpi "$bin/fnrun" train "$tmp/m.fnc" --data_dir "$tmp/data" --image_size 75 --batch_size 4 --embedding_size 8 \
-        --epoch_size 4 --max_nrof_epochs 2 --optimizer ADAM --learning_rate 0.01 --log_histograms \
+    mpi "$bin/fnrun" train "$tmp/m.fnc" --device "$device" --data_dir "$tmp/data" --image_size 75 --batch_size 4 \
+        --embedding_size 8 --epoch_size 4 --max_nrof_epochs 2 --optimizer ADAM --learning_rate 0.01 --log_histograms \
         --validation_set_split_ratio 0.25 --validate_every_n_epochs 1 --lfw_batch_size 2 \
         --logs_base_dir "$tmp/tb.logs" --models_base_dir "$tmp/tb" >"$tmp/tb.out" 2>&1 &&
         python3 tests/python/check_logs.py "$tmp"/tb.logs/*/ "$tmp/tb.out" 8 >"$tmp/tb.check" 2>&1 &&
@@ -124,7 +133,7 @@ lfw=(--lfw_dir "$tmp/lfw" --lfw_pairs "$tmp/pairs.txt" --lfw_batch_size 5 --lfw_
     --lfw_use_flipped_images)
 if mpi_train lfwrun 10 1 "${lfw[@]}" --validation_set_split_ratio 0.5 --min_nrof_val_images_per_class 1; then
     run=$(ls -d "$tmp"/lfwrun/*/) && run=${run%/}
-    "$bin/fnrun" validate "$run" "$tmp/lfw" --lfw_pairs "$tmp/pairs.txt" --image_size 75 --lfw_batch_size 5 \
+    "$bin/fnrun" validate "$run" "$tmp/lfw" --device "$device" --lfw_pairs "$tmp/pairs.txt" --image_size 75 --lfw_batch_size 5 \
         --lfw_nrof_folds 2 --distance_metric 1 --use_flipped_images >"$tmp/validate.out" 2>&1
     a=$(grep '^Accuracy' "$tmp/lfwrun.out") b=$(grep '^Accuracy' "$tmp/validate.out")
     [ -n "$a" ] && [ "$a" = "$b" ] && grep -q '^Validation Epoch: 1' "$tmp/lfwrun.out" &&
@@ -166,7 +175,7 @@ train kill 5 $((last + 1)) --resume "$run" && grep -q "Resuming from .*ckpt-$las
 
 # Ctrl-C on mpirun: every rank stops after the same step; one checkpoint (mpirun sends SIGTERM,
 # then SIGKILL 1 s later unless odls_base_sigkill_timeout gives the step and the save more time)
-(exec mpirun --mca odls_base_sigkill_timeout 30 --oversubscribe -np 2 "$bin/fnrun" train "$tmp/m.fnc" \
+(exec mpirun --mca odls_base_sigkill_timeout 30 --oversubscribe -np 2 "$bin/fnrun" train "$tmp/m.fnc" --device "$device" \
     --data_dir "$tmp/data" --image_size 75 --batch_size 8 --embedding_size 8 --epoch_size 5 --max_nrof_epochs 100000 \
     --optimizer MOM --learning_rate 0.01 --logs_base_dir "$tmp/int.logs" --models_base_dir "$tmp/int" >"$tmp/int.out" 2>&1) &
 pid=$! # mpirun itself (not a timeout wrapper, which would return before mpirun has finished)

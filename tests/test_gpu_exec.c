@@ -87,7 +87,8 @@ static void run_case(RtGpu *gpu, const FxCase *c) {
             CHECK(rt_gpu_exec_upload_vars(gex, &st) == 0, "upload: %s", st.msg);
         }
     }
-    int waits, streams = rt_gpu_exec_streams(gex, &waits, NULL), half = rt_gpu_exec_half_values(gex);
+    RtStreams ss = rt_gpu_exec_streams(gex);
+    int waits = ss.waits, streams = ss.streams, half = rt_gpu_exec_half_values(gex);
     printf("  %-28s %s, 3 steps on %d stream%s (%d waits%s%.0d): worst relative error (outputs%s) %.2e\n", c->model,
            c->training ? "train" : "eval", streams, streams > 1 ? "s" : "", waits, half ? ", bfloat16 values " : "", half,
            c->training ? " and variables" : "", worst);

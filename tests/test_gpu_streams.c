@@ -56,11 +56,15 @@ static int rnd(int n) {
     return (int)(rng % (uint64_t)n);
 }
 
+/* every other trial pins about a quarter of the items to the last stream (as the replicas' reductions) */
 static void random_steps(void) {
-    int worst = 0, used_many = 0, trials = 300;
+    int worst = 0, used_many = 0, trials = 300, misplaced = 0, pinned_trials = 0;
     for (int trial = 0; trial < trials; trial++) {
         int n = 5 + rnd(120), S = 1 + rnd(5), n_sp = 0;
-        int *start = malloc(((size_t)n + 1) * sizeof *start);
+        int *start = malloc(((size_t)n + 1) * sizeof *start), *pin = malloc((size_t)n * sizeof *pin);
+        int pinning = S > 1 && trial % 2;
+        for (int i = 0; i < n; i++) pin[i] = pinning && rnd(4) == 0 ? S - 1 : -1;
+        pinned_trials += pinning;
         GpuSpan *sp = malloc((size_t)n * 4 * sizeof *sp);
         for (int i = 0; i < n; i++) {
             start[i] = n_sp;
@@ -72,19 +76,25 @@ static void random_steps(void) {
         }
         start[n] = n_sp;
         GpuSchedule s;
-        if (!CHECK(gpu_schedule(&s, n, start, sp, S) == 0, "schedule %d", trial)) break;
-        int bad = unordered_pairs(&s, start, sp);
+        if (!CHECK(gpu_schedule(&s, n, start, sp, S, pin) == 0, "schedule %d", trial)) break;
+        int bad = unordered_pairs(&s, start, sp), any_pin = 0;
+        for (int i = 0; i < n; i++) any_pin |= pin[i] >= 0;
+        for (int i = 0; i < n; i++) /* pinned items on their stream, no other item there */
+            misplaced += pin[i] >= 0 ? s.stream[i] != pin[i] : any_pin && s.stream[i] == S - 1;
         if (bad > worst) worst = bad;
         int used = 0;
         for (int t = 0; t < S; t++) used += s.stream_items[t] > 0;
         used_many += used > 1;
         gpu_schedule_free(&s);
         free(start);
+        free(pin);
         free(sp);
     }
-    printf("  %d random steps (5-124 items, 1-5 streams): %d conflicting pairs unordered at worst; %d used several streams\n",
-           trials, worst, used_many);
+    printf("  %d random steps (5-124 items, 1-5 streams, %d with pinned items): %d conflicting pairs unordered at "
+           "worst; %d used several streams; %d items off their pinned stream or on another's\n",
+           trials, pinned_trials, worst, used_many, misplaced);
     CHECK(worst == 0, "every conflicting pair is ordered");
+    CHECK(misplaced == 0, "pinned items keep their stream to themselves");
     CHECK(used_many > trials / 4, "random steps use several streams");
 }
 
@@ -105,7 +115,7 @@ static void towers(void) {
     start[n] = k;
 #undef SPAN
     GpuSchedule s;
-    if (!CHECK(gpu_schedule(&s, n, start, sp, 4) == 0, "towers")) return;
+    if (!CHECK(gpu_schedule(&s, n, start, sp, 4, NULL) == 0, "towers")) return;
     int distinct = 0;
     for (int t = 0; t < 4; t++) distinct += s.stream_items[t] > 0;
     printf("  four towers on 4 streams: streams");
@@ -118,7 +128,7 @@ static void towers(void) {
     CHECK(unordered_pairs(&s, start, sp) == 0, "the towers' schedule is ordered");
     gpu_schedule_free(&s);
     GpuSchedule one;
-    if (CHECK(gpu_schedule(&one, n, start, sp, 1) == 0, "one stream")) {
+    if (CHECK(gpu_schedule(&one, n, start, sp, 1, NULL) == 0, "one stream")) {
         CHECK(one.wait_start[n] == 0 && one.stream_items[0] == n, "one stream: everything on it, no waits");
         gpu_schedule_free(&one);
     }

@@ -572,9 +572,58 @@ static void test_replicas(void) {
     ir_graph_free(g);
 }
 
+/* passes/buckets.c on a backward chain of 6 layers (g_k = g_{k-1} * p_k, each gradient reduced
+ * and its parameter updated where it is ready, as simplify orders a step): buckets of 3, each
+ * bucket's reductions together after its gradients and before the updates; everything else in
+ * its old order; buckets of one leave the graph as it is */
+static void test_buckets(void) {
+    IrGraph *g = ir_graph_new();
+    IrShape s = {1, {ir_dim_const(g, 4)}};
+    IrId x = leaf(g, IR_OP_PARAM, "x", &s), grad = x;
+    for (int k = 0; k < 6; k++) {
+        char name[8];
+        snprintf(name, sizeof name, "p%d", k);
+        IrId p = leaf(g, IR_OP_PARAM, name, &s);
+        grad = ir_binary(g, IR_OP_MUL, grad, p);
+        IrId in[2] = {p, ir_binary(g, IR_OP_SUB, p, allreduce(g, grad, IR_REPLICAS_ALWAYS, 1))};
+        ir_make(g, IR_OP_ASSIGN, in, 2, NULL);
+    }
+    ir_set_output(g, "loss", grad);
+    IrGraph *one = ir_graph_clone(g), *three = ir_graph_clone(g);
+    const IrGraph *before = one;
+    CHECK(one && pass_buckets(&one, 16, NULL) == 0 && one == before, "buckets of one: the graph as it was");
+    CHECK(three && pass_buckets(&three, 48, NULL) == 0 && three->n_nodes == g->n_nodes, "buckets of 3: %s",
+          three ? three->err : "out of memory");
+    /* where each reduction, gradient and update went */
+    int pos_red[6], pos_mul[6], pos_sub[6], n_red = 0, n_mul = 0, n_sub = 0, same = 1, at = 0;
+    for (IrId id = 0; three && id < three->n_nodes; id++) {
+        IrOp op = three->nodes[id].op;
+        if (op == IR_OP_ALLREDUCE && n_red < 6) pos_red[n_red++] = id;
+        if (op == IR_OP_MUL && n_mul < 6) pos_mul[n_mul++] = id;
+        if (op == IR_OP_SUB && n_sub < 6) pos_sub[n_sub++] = id;
+        if (op == IR_OP_ALLREDUCE || op == IR_OP_SUB || op == IR_OP_ASSIGN) continue;
+        while (at < g->n_nodes && (g->nodes[at].op == IR_OP_ALLREDUCE || g->nodes[at].op == IR_OP_SUB ||
+                                   g->nodes[at].op == IR_OP_ASSIGN))
+            at++;
+        same &= at < g->n_nodes && g->nodes[at++].op == op;
+    }
+    int ok = n_red == 6 && n_mul == 6 && n_sub == 6;
+    for (int b = 0; ok && b < 2; b++) {
+        ok &= pos_red[3 * b + 2] - pos_red[3 * b] == 2;                /* together */
+        ok &= pos_red[3 * b] > pos_mul[3 * b + 2];                     /* after the bucket's last gradient */
+        for (int k = 3 * b; k < 3 * b + 3; k++) ok &= pos_sub[k] > pos_red[3 * b + 2]; /* before its updates */
+    }
+    CHECK(ok, "each bucket's 3 reductions together, after its gradients, before its updates");
+    CHECK(same, "the nodes that read no reduction keep their order");
+    ir_graph_free(one);
+    ir_graph_free(three);
+    ir_graph_free(g);
+}
+
 int main(void) {
     test_dims();
     test_replicas();
+    test_buckets();
     test_dim_limits();
     test_fuse_siblings();
     test_fuse_late();

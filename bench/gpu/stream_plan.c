@@ -41,9 +41,9 @@ int main(int argc, char **argv) {
             fprintf(stderr, "stream_plan: batch %lld: %s\n", (long long)c.b[0].value, st.msg);
             return 1;
         }
-        int waits;
-        double overlap;
-        int streams = rt_gpu_exec_streams(ex, &waits, &overlap);
+        RtStreams ss = rt_gpu_exec_streams(ex);
+        int waits = ss.waits, streams = ss.streams;
+        double overlap = ss.overlap;
         double flops, bytes, col;
         rt_gpu_exec_floor(ex, &flops, &bytes, &col);
         printf("batch %4lld: %d streams, %5d waits, modelled step %.3f of one stream's, %.2f GB on the device\n"

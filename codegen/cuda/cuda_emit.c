@@ -269,6 +269,7 @@ static int plan_node(const IrGraph *g, IrId id, Builder *b, CuNodePlan *p, FnSta
     case IR_OP_GATHER: fixed = "fn_gather"; break;
     case IR_OP_SCATTER_ADD: fixed = "fn_scatter_add"; break;
     case IR_OP_MATMUL: p->work = CU_GEMM; return 0;
+    case IR_OP_ALLREDUCE: p->work = CU_COLLECTIVE; return 0;
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_BWD_FILTER: /* im2col, then the GEMM (a 1x1 stride-1 conv skips im2col at run time) */
         p->work = CU_GEMM;

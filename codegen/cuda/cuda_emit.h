@@ -24,7 +24,8 @@ typedef enum {
                    the one at the group's run_at */
     CU_KERNELS, /* kernel[0..n_kernels) in order */
     CU_GEMM,    /* cuBLAS, around the listed kernels (im2col before, col2im after) */
-    CU_FUSED    /* a fused group's member at run_at: the group's kernel (CuModule.groups[group]) */
+    CU_FUSED,   /* a fused group's member at run_at: the group's kernel (CuModule.groups[group]) */
+    CU_COLLECTIVE /* the runtime's reduction over the replicas (NCCL): an ALLREDUCE the run keeps */
 } CuWork;
 
 typedef struct {

@@ -15,16 +15,21 @@ struct RtExec {
     IrGraph *own; /* the graph as the replicas run it, where that differs from the caller's */
 };
 
-/* g without the ALLREDUCEs the backend's replicas do not reduce: *own (NULL when g serves as it is) */
-static const IrGraph *for_replicas(const RtBackend *be, const IrGraph *g, IrGraph **own, RtStatus *st) {
+/* g as the backend's replicas run it: without the ALLREDUCEs they do not reduce, the gradients'
+   in buckets (passes/buckets.c); *own (NULL when g serves as it is) */
+static const IrGraph *for_replicas(const RtBackend *be, const IrGraph *g, const int64_t *sym, IrGraph **own,
+                                   RtStatus *st) {
     unsigned groups = rt_comm_groups(be->comm);
+    int64_t bucket = (int64_t)(be->opt.bucket_mb * 1048576.0);
     *own = NULL;
-    if (pass_replicas_count(g, ~0u) == pass_replicas_count(g, groups)) return g;
+    int drop = pass_replicas_count(g, ~0u) != pass_replicas_count(g, groups);
+    int buckets = groups && bucket > 0;
+    if (!drop && !buckets) return g;
     if (!(*own = ir_graph_clone(g))) {
         rt_fail(st, "out of memory binding a graph");
         return NULL;
     }
-    if (pass_replicas(own, groups) == 0) return *own;
+    if ((!drop || pass_replicas(own, groups) == 0) && (!buckets || pass_buckets(own, bucket, sym) == 0)) return *own;
     rt_fail(st, "%s", (*own)->err);
     ir_graph_free(*own);
     *own = NULL;
@@ -44,7 +49,7 @@ RtExec *rt_exec_new(const RtBackend *be, const IrGraph *g, RtVars *vars, const i
     }
     ex->ops = be->ops;
     ex->prec = vars->prec;
-    if (!(g = for_replicas(be, g, &ex->own, st)) ||
+    if (!(g = for_replicas(be, g, sym, &ex->own, st)) ||
         !(ex->x = be->ops->bind(be, g, vars, sym, want, n_want, run_effects, st))) {
         ir_graph_free(ex->own);
         free(ex);
@@ -104,8 +109,8 @@ int rt_exec_sync_host(RtExec *ex, RtVars *ema, RtStatus *st) { return ex->ops->s
 
 size_t rt_exec_bytes(const RtExec *ex) { return ex->ops->bytes(ex->x); }
 
-int rt_exec_streams(const RtExec *ex, int *waits, double *overlap) {
-    return ex->ops->streams ? ex->ops->streams(ex->x, waits, overlap) : 0;
+RtStreams rt_exec_streams(const RtExec *ex) {
+    return ex->ops->streams ? ex->ops->streams(ex->x) : (RtStreams){0, 0, 0, 0, 1};
 }
 
 void rt_profile_print(const double *s, const int64_t *calls, int n, int64_t steps) {

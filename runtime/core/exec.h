@@ -13,6 +13,13 @@
 
 typedef struct RtBackend RtBackend;
 
+/* How a device spreads its step: the streams (0 on the CPU), the waits between them, the modelled
+ * length on them over one stream's, and the reductions over the replicas in how many launches. */
+typedef struct {
+    int streams, waits, reductions, buckets;
+    double overlap;
+} RtStreams;
+
 /* What a backend does; x is one of its executors. Each returns -1 with st filled on failure.
  * run_ahead may be NULL (runs do not overlap the host's work). */
 typedef struct {
@@ -30,7 +37,7 @@ typedef struct {
     int (*ema_update)(void *x, RtVars *ema, double decay, int64_t t, RtStatus *st);
     int (*sync_host)(void *x, RtVars *ema, RtStatus *st);
     size_t (*bytes)(const void *x);
-    int (*streams)(const void *x, int *waits, double *overlap);
+    RtStreams (*streams)(const void *x);
     void (*close)(RtBackend *be); /* the device's resources (NULL: none) */
 } RtBackendOps;
 
@@ -81,9 +88,8 @@ int rt_exec_ema_update(RtExec *ex, RtVars *ema, double decay, int64_t t, RtStatu
  * the averages, those; nothing to do on the CPU. */
 int rt_exec_sync_host(RtExec *ex, RtVars *ema, RtStatus *st);
 size_t rt_exec_bytes(const RtExec *ex); /* memory held (the device's, on a GPU) */
-/* The streams a step uses, the waits between them and the modelled overlap; 0 where there are
- * none (the CPU). */
-int rt_exec_streams(const RtExec *ex, int *waits, double *overlap);
+/* How a device spreads its step (rt_exec_streams). */
+RtStreams rt_exec_streams(const RtExec *ex);
 
 /* A per-op profile's rows on stderr: seconds and calls per op (index = IrOp; from IR_OP_COUNT
  * on, the fused loops ending in that op), largest first, after the mean per step when steps > 0. */

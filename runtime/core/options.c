@@ -21,6 +21,7 @@ void rt_options_defaults(RtOptions *o) {
     o->gpu_round_once = 1;
     o->gpu_plan_slack = 64;
     o->cuda_graph = 1;
+    o->bucket_mb = 25;
 }
 
 void rt_options_print(const RtOptions *o, FILE *f) {
@@ -41,4 +42,6 @@ void rt_options_print(const RtOptions *o, FILE *f) {
             o->gpu_round_once, o->gpu_plan_slack, o->cuda_graph);
     fprintf(f, "  kernel_cache = %s\n  cuda_emulator = %s\n", o->kernel_cache[0] ? o->kernel_cache : "-",
             o->cuda_emulator ? o->cuda_emulator : "-");
+    fprintf(f, "  gpu_device = %d\n  nccl_library = %s\n  bucket_mb = %g\n", o->gpu_device,
+            o->nccl_library ? o->nccl_library : "-", o->bucket_mb);
 }

@@ -40,11 +40,16 @@ typedef struct {
     char kernel_cache[1024];    /* folder of compiled kernels, "" for none (FN_KERNEL_CACHE, else
                                    $XDG_CACHE_HOME/fn/kernels, else ~/.cache/fn/kernels) */
     const char *cuda_emulator;  /* tests: a host emulation of the driver, NVRTC and cuBLAS (FN_CUDA_EMULATOR) */
+    int gpu_device;             /* the card's ordinal (a data-parallel rank's place on its machine) */
+    const char *nccl_library;   /* NCCL for data-parallel GPU steps: a path or a name dlopen finds
+                                   (FN_NCCL_LIBRARY; NULL: libnccl.so.2) */
+    double bucket_mb;           /* MiB of gradients the replicas reduce together at most, 0: each alone
+                                   (passes/buckets.c; FN_BUCKET_MB) */
 } RtOptions;
 
 /* The defaults: fused, LLVM when it pays, every convolution path, epilogues, TF32 on, bfloat16 off, 4
  * streams, implicit GEMM 2, 256 MiB of columns, weights rounded once, slack 64, CUDA graphs,
- * the whole device, no kernel cache, no emulator. */
+ * the whole device, no kernel cache, no emulator, card 0, the system's NCCL, 25 MiB buckets. */
 void rt_options_defaults(RtOptions *o);
 /* One line per option, "  name = value", for fnc info and fnrun --verbose. */
 void rt_options_print(const RtOptions *o, FILE *f);

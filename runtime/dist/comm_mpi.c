@@ -3,7 +3,7 @@
  * sizes alone), so repeated runs give the same bits, and every rank ends with the same result
  * (ring or recursive halving: each chunk's sum is computed once, then copied; with two ranks
  * a + b and b + a are the same float). Messages go in chunks that fit MPI's int counts.
- * What this is not: NCCL (the GPU's reductions: not built yet). */
+ * What this is not: NCCL (the GPU's reductions, runtime/gpu/nccl.c, which start from this). */
 #include "runtime/dist/dist.h"
 
 #include <limits.h>
@@ -13,11 +13,6 @@
 
 #ifdef FN_HAVE_MPI
 #include <mpi.h>
-
-typedef struct {
-    RtComm c;
-    int local_size;
-} Mpi;
 
 static int mpi_fail(RtStatus *st, int err, const char *what) {
     char msg[MPI_MAX_ERROR_STRING];
@@ -58,7 +53,7 @@ static int mpi_barrier(RtComm *c, RtStatus *st) {
 
 static void mpi_free(RtComm *c) {
     MPI_Finalize();
-    free(c->impl);
+    free(c);
 }
 
 static const RtCommOps mpi_ops = {mpi_allreduce, mpi_broadcast, mpi_barrier, mpi_free};
@@ -73,24 +68,22 @@ RtComm *rt_mpi_open(int *argc, char ***argv, RtStatus *st) {
     }
     /* a failed collective returns to fn, which reports it and ends the job (rt_mpi_abort) */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    Mpi *m = fn_calloc(1, sizeof *m);
-    MPI_Comm node;
-    if (!m || MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS) {
-        free(m);
+    RtComm *c = fn_calloc(1, sizeof *c);
+    MPI_Comm node; /* the ranks of this machine, in world order */
+    if (!c || MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS) {
+        free(c);
         rt_fail(st, "MPI: out of memory, or no node communicator");
         MPI_Finalize();
         return NULL;
     }
-    MPI_Comm_size(node, &m->local_size);
+    MPI_Comm_rank(node, &c->local_rank);
+    MPI_Comm_size(node, &c->local_size);
     MPI_Comm_free(&node);
-    m->c.ops = &mpi_ops;
-    m->c.impl = m;
-    MPI_Comm_rank(MPI_COMM_WORLD, &m->c.rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &m->c.size);
-    return &m->c;
+    c->ops = &mpi_ops;
+    MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &c->size);
+    return c;
 }
-
-int rt_mpi_local_size(const RtComm *c) { return c ? ((const Mpi *)c->impl)->local_size : 1; }
 
 void rt_mpi_abort(RtComm *c, int code) {
     if (c) MPI_Abort(MPI_COMM_WORLD, code);
@@ -105,8 +98,6 @@ RtComm *rt_mpi_open(int *argc, char ***argv, RtStatus *st) {
     rt_fail(st, "this fnrun was built without MPI (install libopenmpi-dev and rebuild): it runs as one process");
     return NULL;
 }
-
-int rt_mpi_local_size(const RtComm *c) { return c ? 1 : 1; }
 
 void rt_mpi_abort(RtComm *c, int code) { (void)c, (void)code; }
 

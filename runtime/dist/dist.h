@@ -11,10 +11,9 @@
 /* 1 when this build has MPI */
 int rt_mpi_available(void);
 /* MPI_Init (the step's thread alone calls MPI), then the world's ranks as an RtComm; NULL with st
- * filled when MPI cannot start (or the build has none). rt_comm_free finalises. */
+ * filled when MPI cannot start (or the build has none); its local_rank and local_size count the
+ * ranks on this machine. rt_comm_free finalises. */
 RtComm *rt_mpi_open(int *argc, char ***argv, RtStatus *st);
-/* the ranks that share this rank's machine (its node), itself included */
-int rt_mpi_local_size(const RtComm *c);
 /* Ends every rank of the job now (MPI_Abort), after this one failed: the others may be waiting
  * in a collective for it. */
 void rt_mpi_abort(RtComm *c, int code);

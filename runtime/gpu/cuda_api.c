@@ -13,7 +13,7 @@ static void *open_first(const char *const *names) {
     return NULL;
 }
 
-int rt_cuda_open(RtCudaApi *a, const char *emu, RtStatus *st) {
+int rt_cuda_open(RtCudaApi *a, const char *emu, int ordinal, RtStatus *st) {
     memset(a, 0, sizeof *a);
     static const char *const cuda_names[] = {"libcuda.so.1", "libcuda.so", NULL};
     static const char *const cublas_names[] = {"libcublas.so", "libcublas.so.13", "libcublas.so.12",
@@ -63,6 +63,7 @@ int rt_cuda_open(RtCudaApi *a, const char *emu, RtStatus *st) {
     CU(cuGraphExecDestroy, "cuGraphExecDestroy");
     BL(cublasSetWorkspace, "cublasSetWorkspace_v2");
     CU(cuModuleUnload, "cuModuleUnload");
+    CU(cuDeviceGetCount, "cuDeviceGetCount");
     CU(cuEventCreate, "cuEventCreate");
     CU(cuEventDestroy, "cuEventDestroy_v2");
     CU(cuEventRecord, "cuEventRecord");
@@ -75,7 +76,12 @@ int rt_cuda_open(RtCudaApi *a, const char *emu, RtStatus *st) {
         if (!*p) return rt_fail(st, "the CUDA driver or cuBLAS lacks an entry point fn needs");
     CUdevice dev;
     CUcontext ctx;
-    if (RT_CU(a, st, cuInit(0)) < 0 || RT_CU(a, st, cuDeviceGet(&dev, 0)) < 0 ||
+    int count = 0;
+    if (RT_CU(a, st, cuInit(0)) < 0) return -1;
+    if (ordinal > 0 && a->cuDeviceGetCount && a->cuDeviceGetCount(&count) == 0 && ordinal >= count)
+        return rt_fail(st, "this machine has %d GPU%s and no card %d for this rank: run one rank per GPU", count,
+                       count == 1 ? "" : "s", ordinal);
+    if (RT_CU(a, st, cuDeviceGet(&dev, ordinal)) < 0 ||
         RT_CU(a, st, cuDevicePrimaryCtxRetain(&ctx, dev)) < 0 || RT_CU(a, st, cuCtxSetCurrent(ctx)) < 0)
         return -1;
     return 0;

@@ -63,6 +63,8 @@ typedef struct {
     CUresult (*cuGraphExecDestroy)(CUgraphExec);
     int (*cublasSetWorkspace)(cublasHandle_t, void *, size_t);
     CUresult (*cuModuleUnload)(CUmodule);
+    /* optional: the number of cards (a rank's place on its machine checked against it) */
+    CUresult (*cuDeviceGetCount)(int *);
     /* optional: events, for work on several streams */
     CUresult (*cuEventCreate)(CUevent *, unsigned);
     CUresult (*cuEventDestroy)(CUevent);
@@ -73,10 +75,10 @@ typedef struct {
                         int, const void *, void *, int, int, int, int);
 } RtCudaApi;
 
-/* Opens libcuda and libcublas and initialises device 0. -1 with a message when either library
- * or a device is missing. */
-/* emulator: a library standing in for the driver and cuBLAS (tests/hostcuda), or NULL. */
-int rt_cuda_open(RtCudaApi *api, const char *emulator, RtStatus *st);
+/* Opens libcuda and libcublas and makes card `ordinal`'s primary context current. -1 with a
+ * message when either library or the card is missing. emulator: a library standing in for the
+ * driver and cuBLAS (tests/hostcuda), or NULL. */
+int rt_cuda_open(RtCudaApi *api, const char *emulator, int ordinal, RtStatus *st);
 /* "file:line: call: the driver's message" for a failed call; 0 for success. */
 int rt_cuda_check(const RtCudaApi *api, CUresult r, const char *call, const char *file, int line, RtStatus *st);
 #define RT_CU(api, st, call) rt_cuda_check((api), (api)->call, #call, __FILE__, __LINE__, (st))

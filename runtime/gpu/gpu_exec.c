@@ -25,7 +25,8 @@ RtGpu *rt_gpu_open(const RtOptions *o, RtStatus *st) {
     gpu->opt = *o;
     CUdevice dev;
     int major = 0, minor = 0;
-    if (rt_cuda_open(&gpu->api, o->cuda_emulator, st) < 0 || RT_CU(&gpu->api, st, cuDeviceGet(&dev, 0)) < 0 ||
+    if (rt_cuda_open(&gpu->api, o->cuda_emulator, o->gpu_device, st) < 0 ||
+        RT_CU(&gpu->api, st, cuDeviceGet(&dev, o->gpu_device)) < 0 ||
         RT_CU(&gpu->api, st, cuDeviceGetName(gpu->name, 100, dev)) < 0 ||
         RT_CU(&gpu->api, st, cuDeviceGetAttribute(&major, ATTR_CC_MAJOR, dev)) < 0 ||
         RT_CU(&gpu->api, st, cuDeviceGetAttribute(&minor, ATTR_CC_MINOR, dev)) < 0 ||
@@ -70,6 +71,7 @@ RtGpu *rt_gpu_open(const RtOptions *o, RtStatus *st) {
  * process (another RtGpu may use them). */
 void rt_gpu_close(RtGpu *gpu) {
     if (!gpu) return;
+    gpu_nccl_close(gpu->nccl);
     if (gpu->api.cublasDestroy && gpu->blas) gpu->api.cublasDestroy(gpu->blas);
     if (gpu->api.cuStreamDestroy && gpu->stream) gpu->api.cuStreamDestroy(gpu->stream);
     if (gpu->workspace) gpu->api.cuMemFree(gpu->workspace);
@@ -77,6 +79,15 @@ void rt_gpu_close(RtGpu *gpu) {
 }
 
 const char *rt_gpu_name(const RtGpu *gpu) { return gpu->name; }
+
+int rt_gpu_replicas(RtGpu *gpu, RtComm *comm, RtStatus *st) {
+    if (gpu->nccl) return 0;
+    if (!comm) return rt_fail(st, "the GPU's reductions over the replicas need the run's ranks");
+    if (!(gpu->nccl = gpu_nccl_open(gpu->opt.nccl_library, comm, st))) return -1;
+    fprintf(stderr, "fn: rank %d of %d reduces on card %d with %s\n", comm->rank, comm->size, gpu->opt.gpu_device,
+            gpu_nccl_name(gpu->nccl));
+    return 0;
+}
 
 int rt_gpu_bf16(const RtGpu *gpu) { return gpu->bf16; }
 
@@ -440,9 +451,8 @@ RtGpuExec *rt_gpu_exec_new(RtGpu *gpu, const RtOptions *o, const IrGraph *g, RtV
         rt_fail(st, "the GPU runs float32 variables");
         return NULL;
     }
-    if (pass_replicas_count(g, ~0u)) { /* rt_exec_new leaves only those a run of several replicas reduces */
-        rt_fail(st, "a data-parallel step on the GPU needs its reductions over the replicas, which fn does not do "
-                    "with NCCL yet: train on the CPU (--device cpu) under mpirun, or run one process per GPU");
+    if (pass_replicas_count(g, ~0u) && !gpu->nccl) { /* rt_exec_new leaves only those the replicas reduce */
+        rt_fail(st, "a step with reductions over the replicas on a GPU without NCCL (rt_gpu_replicas)");
         return NULL;
     }
     RtGpuExec *ex = fn_calloc(1, sizeof *ex);
@@ -748,7 +758,11 @@ size_t rt_gpu_exec_bytes(const RtGpuExec *ex) { return ex->bytes; }
 
 static void *gpu_bind(const RtBackend *be, const IrGraph *g, RtVars *vars, const int64_t *sym, const char *const *want,
                       int n_want, int run_effects, RtStatus *st) {
-    return rt_gpu_exec_new(be->dev, &be->opt, g, vars, sym, want, n_want, run_effects, st);
+    RtGpu *gpu = be->dev;
+    if (pass_replicas_count(g, ~0u) && !gpu->nccl && rt_gpu_replicas(gpu, be->comm, st) < 0) return NULL;
+    RtGpuExec *ex = rt_gpu_exec_new(be->dev, &be->opt, g, vars, sym, want, n_want, run_effects, st);
+    if (ex) ex->rank = rt_comm_rank(be->comm);
+    return ex;
 }
 
 static void gpu_free(void *x) { rt_gpu_exec_free(x); }
@@ -781,7 +795,7 @@ static int gpu_sync(void *x, RtVars *ema, RtStatus *st) { return rt_gpu_exec_syn
 
 static size_t gpu_bytes(const void *x) { return rt_gpu_exec_bytes(x); }
 
-static int gpu_streams(const void *x, int *waits, double *overlap) { return rt_gpu_exec_streams(x, waits, overlap); }
+static RtStreams gpu_streams(const void *x) { return rt_gpu_exec_streams(x); }
 
 static void gpu_close(RtBackend *be) {
     rt_gpu_close(be->dev);

@@ -38,6 +38,11 @@ const char *rt_gpu_name(const RtGpu *gpu); /* e.g. "NVIDIA H100 80GB HBM3 (sm_90
  * convolutions', 3 (act) as 1 with the activations and their gradients stored in bfloat16 */
 int rt_gpu_bf16(const RtGpu *gpu);
 
+/* The data-parallel ranks whose sums this card's steps take part in: NCCL opened over comm
+ * (runtime/gpu/nccl.h), once; collective, as every rank binds the same graphs in the same order.
+ * Binding a graph with ALLREDUCEs on the backend calls it. */
+int rt_gpu_replicas(RtGpu *gpu, RtComm *comm, RtStatus *st);
+
 typedef struct RtGpuExec RtGpuExec;
 /* As rt_exec_new (float32 variables only), with options o (copied); o's gpu_memory_fraction
  * bounds the slab against the device memory (--gpu_memory_fraction). */
@@ -70,9 +75,10 @@ int rt_gpu_exec_ema_update(RtGpuExec *ex, RtVars *ema, double decay, int64_t t, 
  * effects, and ema's averages when the device updates them. */
 int rt_gpu_exec_sync_host(RtGpuExec *ex, RtVars *ema, RtStatus *st);
 size_t rt_gpu_exec_bytes(const RtGpuExec *ex); /* device bytes held */
-/* The streams the step's work uses (options' gpu_streams, default 4), the waits between them, and the
- * step's modelled length on them over its length on one (runtime/gpu/streams.h). */
-int rt_gpu_exec_streams(const RtGpuExec *ex, int *waits, double *overlap);
+/* The streams the step's work uses (options' gpu_streams, default 4, and one for the reductions
+ * over the replicas), the waits between them, the step's modelled length on them over its length
+ * on one (runtime/gpu/streams.h), and the reductions in their NCCL launches (buckets). */
+RtStreams rt_gpu_exec_streams(const RtGpuExec *ex);
 /* The values gpu_bf16 act keeps in bfloat16 (0 otherwise). */
 int rt_gpu_exec_half_values(const RtGpuExec *ex);
 /* gpu_bf16 act's choice (runtime/gpu/gpu_half.c): sets esize 2 (bfloat16) for the values of p

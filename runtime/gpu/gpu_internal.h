@@ -8,6 +8,7 @@
 #include "runtime/gpu/conv_profile.h"
 #include "runtime/gpu/cuda_api.h"
 #include "runtime/gpu/gpu_exec.h"
+#include "runtime/gpu/nccl.h"
 #include "runtime/gpu/streams.h"
 #include "runtime/core/plan.h"
 
@@ -53,6 +54,7 @@ struct RtGpu {
                               gradients stored in bfloat16 (gpu_half_values); 0 none */
     CUdeviceptr workspace; /* cuBLAS's (WORKSPACE bytes) */
     size_t held;           /* device bytes the executors on this GPU hold (--gpu_memory_fraction) */
+    GpuNccl *nccl;         /* the replicas' sums (rt_gpu_replicas), or NULL */
 };
 
 struct RtGpuExec {
@@ -109,9 +111,13 @@ struct RtGpuExec {
     GpuQueue queue[GPU_MAX_QUEUES], *cur; /* cur: where run_node's work goes */
     int n_queues;
     GpuSchedule sched;
+    int comm_queue;    /* the queue of the replicas' reductions (the last), or -1 */
+    int *bucket_lead, *bucket_next, n_buckets; /* per item: its bucket's first reduction and the
+                                                  next in it (-1: none); see gpu_queues.c */
     CUevent *ev, fork; /* ev[i]: recorded after item i when sched.record[i] */
     double overlap;    /* gpu_schedule_estimate's, with a cost model */
     int half_values;   /* FN_GPU_BF16=act: values stored in bfloat16 (gpu_half_values) */
+    int rank;          /* the data-parallel replica's (its dropout masks start rank slices into the global batch) */
 };
 
 #define CHECK_CU(call)                                                                             \

@@ -505,7 +505,8 @@ static int run_index(RtGpuExec *ex, NodeRun *r, RtStatus *st) {
     const RtPlan *p = &ex->plan;
     if (n->op == IR_OP_DROPOUT_MASK) { /* key rt_hash(seed, step, salt) on the device */
         uint64_t salt = rt_dropout_salt(ex->g, r->id);
-        void *args[] = {&r->y, &r->b, &r->ny, &ex->seed_step, &salt};
+        uint64_t first = (uint64_t)ex->rank * (uint64_t)r->ny; /* counted over the global batch, as the CPU's */
+        void *args[] = {&r->y, &r->b, &r->ny, &ex->seed_step, &salt, &first};
         return gpu_launch(ex, r->k0, r->ny, args, st);
     }
     if (n->op == IR_OP_GATHER) {
@@ -562,6 +563,8 @@ int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
     case IR_OP_DROPOUT_MASK:
     case IR_OP_GATHER:
     case IR_OP_SCATTER_ADD: return run_index(ex, &r, st);
+    case IR_OP_ALLREDUCE: /* kept by passes/replicas.c: the run reduces its group */
+        return gpu_nccl_allreduce(ex->gpu->nccl, r.a, r.y, r.ny, n->attr.u.replicas.mean, ex->cur->stream, st);
     default: return rt_fail(st, "the GPU executor has no launch for op %s", ir_op_info[n->op].name);
     }
 }

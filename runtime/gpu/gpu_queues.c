@@ -89,10 +89,14 @@ static size_t queue_layout(const int64_t need[3], size_t offs[4]) {
     return total;
 }
 
-/* queue q's stream, handle and memory (counted by the caller's gpu_reserve) */
+/* queue q's stream, handle and memory (counted by the caller's gpu_reserve); the replicas' queue
+   (reductions alone) only its stream and event */
 static int new_queue(RtGpuExec *ex, GpuQueue *q, const int64_t need[3], RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     RtCudaApi *a = &gpu->api;
+    CHECK_CU(cuStreamCreate(&q->stream, 1 /* CU_STREAM_NON_BLOCKING */));
+    CHECK_CU(cuEventCreate(&q->done, 2 /* CU_EVENT_DISABLE_TIMING */));
+    if (q - ex->queue == ex->comm_queue) return 0;
     size_t offs[4];
     q->mem_bytes = queue_layout(need, offs);
     CHECK_CU(cuMemAlloc(&q->mem, q->mem_bytes));
@@ -100,8 +104,6 @@ static int new_queue(RtGpuExec *ex, GpuQueue *q, const int64_t need[3], RtStatus
     q->part = q->mem + offs[1];
     q->gpart = q->mem + offs[2];
     q->tickets = ex->tickets + (size_t)(q - ex->queue) * GPU_TICKETS * sizeof(unsigned);
-    CHECK_CU(cuStreamCreate(&q->stream, 1 /* CU_STREAM_NON_BLOCKING */));
-    CHECK_CU(cuEventCreate(&q->done, 2 /* CU_EVENT_DISABLE_TIMING */));
     if (a->cublasCreate(&q->blas) != 0) {
         q->blas = NULL;
         return rt_fail(st, "cuBLAS could not start a handle for another stream");
@@ -114,6 +116,55 @@ static int new_queue(RtGpuExec *ex, GpuQueue *q, const int64_t need[3], RtStatus
 }
 
 static void release_queues(RtGpuExec *ex);
+
+static int collective(const RtGpuExec *ex, int i) { return ex->mod.plan[ex->item[i]].work == CU_COLLECTIVE; }
+
+/* The replicas' reductions on a stream of their own, the last (in one order on every rank, as
+ * NCCL needs, and beside the backward pass that makes their operands): pin[i] for each item.
+ * Returns how many; with some, the streams are one more (at most GPU_MAX_QUEUES). */
+static int pin_collectives(RtGpuExec *ex, int *pin) {
+    int n = 0;
+    for (int i = 0; i < ex->n_items; i++) n += collective(ex, i);
+    if (!n) return 0;
+    if (ex->n_queues < GPU_MAX_QUEUES) ex->n_queues++;
+    ex->comm_queue = ex->n_queues - 1;
+    for (int i = 0; i < ex->n_items; i++) pin[i] = collective(ex, i) ? ex->comm_queue : -1;
+    return n;
+}
+
+/* item i waits for nothing at or after item `lead` (so it can go with lead's bucket) */
+static int ready_by(const GpuSchedule *s, int i, int lead) {
+    for (int k = s->wait_start[i]; k < s->wait_start[i + 1]; k++)
+        if (s->wait_item[k] >= lead) return 0;
+    return 1;
+}
+
+/* The reductions in buckets (one NCCL launch each, gpu_enqueue_step): consecutive ones of up to
+ * bucket_mb whose operands are all made before the bucket's first is reached (the gradients'
+ * runs that passes/buckets.c ordered so) */
+static int plan_buckets(RtGpuExec *ex) {
+    ex->bucket_lead = fn_malloc(((size_t)ex->n_items + 1) * sizeof *ex->bucket_lead);
+    ex->bucket_next = fn_malloc(((size_t)ex->n_items + 1) * sizeof *ex->bucket_next);
+    if (!ex->bucket_lead || !ex->bucket_next) return -1;
+    double cap = ex->opt.bucket_mb * 1048576.0, bytes = 0;
+    int lead = -1, last = -1;
+    ex->n_buckets = 0;
+    for (int i = 0; i < ex->n_items; i++) {
+        ex->bucket_lead[i] = ex->bucket_next[i] = -1;
+        if (!collective(ex, i)) continue;
+        double b = 4.0 * (double)ex->plan.numel[ex->item[i]];
+        if (lead >= 0 && bytes + b <= cap && ready_by(&ex->sched, i, lead)) {
+            ex->bucket_next[last] = i;
+        } else {
+            lead = i, bytes = 0;
+            ex->n_buckets++;
+        }
+        ex->bucket_lead[i] = lead;
+        bytes += b;
+        last = i;
+    }
+    return 0;
+}
 
 int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
@@ -132,7 +183,13 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
     /* the assignments not computed in place are no items: one launch copies them after the join */
     ex->n_queues = queues_wanted(ex);
     ex->overlap = 1;
+    ex->comm_queue = -1;
     if (ex->n_queues == 1) return 0;
+    int *pin = fn_malloc(((size_t)ex->n_items + 1) * sizeof *pin), rc = pin ? 0 : -1;
+    if (pin && pin_collectives(ex, pin) == 0) { /* none: nothing pinned */
+        free(pin);
+        pin = NULL;
+    }
     /* the schedule over the items' spans */
     Spans sp = {0};
     int *start = fn_malloc(((size_t)ex->n_items + 1) * sizeof *start);
@@ -140,11 +197,13 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
         start[i] = sp.n;
         item_spans(ex, i, &sp);
     }
-    int rc = start && !sp.failed ? 0 : -1;
+    if (!start || sp.failed) rc = -1;
     if (rc == 0) {
         start[ex->n_items] = sp.n;
-        rc = gpu_schedule(&ex->sched, ex->n_items, start, sp.s, ex->n_queues);
+        rc = gpu_schedule(&ex->sched, ex->n_items, start, sp.s, ex->n_queues, pin);
     }
+    if (rc == 0 && pin) rc = plan_buckets(ex);
+    free(pin);
     double *cost = rc == 0 ? fn_malloc(((size_t)ex->n_items + 1) * sizeof *cost) : NULL;
     if (cost) { /* the overlap a card of 3 TB/s and 200 TFLOP/s, 3 us a launch, would see */
         for (int i = 0; i < ex->n_items; i++) {
@@ -160,6 +219,7 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
     if (rc < 0) { /* one stream, then */
         gpu_schedule_free(&ex->sched);
         ex->n_queues = 1;
+        ex->comm_queue = -1;
         return 0;
     }
     /* each further stream's scratch: the most its own items take */
@@ -173,12 +233,13 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
     }
     size_t total = 0, offs[4];
     for (int q = 1; q < ex->n_queues; q++)
-        if (ex->sched.stream_items[q]) total += queue_layout(need[q], offs);
+        if (ex->sched.stream_items[q] && q != ex->comm_queue) total += queue_layout(need[q], offs);
     RtStatus why;
     if (gpu_reserve(ex, total, "the further streams' scratch", &why) < 0) { /* one stream, then */
         fprintf(stderr, "fn: the step runs on one stream: %s\n", why.msg);
         gpu_schedule_free(&ex->sched);
         ex->n_queues = 1;
+        ex->comm_queue = -1;
         ex->overlap = 1;
         return 0;
     }
@@ -198,6 +259,7 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
         ex->bytes -= total;
         gpu_schedule_free(&ex->sched);
         ex->n_queues = 1;
+        ex->comm_queue = -1;
         ex->overlap = 1;
     }
     return 0;
@@ -320,6 +382,24 @@ void gpu_queues_profile_print(const RtGpuExec *ex, int64_t steps, int top, FILE 
     free(order);
 }
 
+/* the bucket led by item `lead` on the replicas' stream: every member's waits, then their
+   reductions as one NCCL launch, then the events later items wait for */
+static int enqueue_bucket(RtGpuExec *ex, int lead, RtStatus *st) {
+    RtGpu *gpu = ex->gpu;
+    const GpuSchedule *s = &ex->sched;
+    ex->cur = &ex->queue[ex->comm_queue];
+    for (int m = lead; m >= 0; m = ex->bucket_next[m])
+        for (int k = s->wait_start[m]; k < s->wait_start[m + 1]; k++)
+            CHECK_CU(cuStreamWaitEvent(ex->cur->stream, ex->ev[s->wait_item[k]], 0));
+    if (gpu_nccl_group_begin(gpu->nccl, st) < 0) return -1;
+    int rc = 0;
+    for (int m = lead; m >= 0 && rc == 0; m = ex->bucket_next[m]) rc = run_item(ex, m, st);
+    if (gpu_nccl_group_end(gpu->nccl, st) < 0 || rc < 0) return -1;
+    for (int m = lead; m >= 0; m = ex->bucket_next[m])
+        if (s->record[m]) CHECK_CU(cuEventRecord(ex->ev[m], ex->cur->stream));
+    return 0;
+}
+
 int gpu_enqueue_step(RtGpuExec *ex, RtStatus *st) {
     const RtCudaApi *a = &ex->gpu->api;
     const GpuSchedule *s = &ex->sched;
@@ -334,6 +414,10 @@ int gpu_enqueue_step(RtGpuExec *ex, RtStatus *st) {
             if (ex->queue[q].stream) TRY(cuStreamWaitEvent(ex->queue[q].stream, ex->fork, 0));
     }
     for (int i = 0; i < ex->n_items && rc == 0; i++) {
+        if (multi && ex->bucket_lead && ex->bucket_lead[i] >= 0) { /* the replicas' reductions, a bucket at a time */
+            if (ex->bucket_lead[i] == i) rc = enqueue_bucket(ex, i, st);
+            continue;
+        }
         ex->cur = &ex->queue[multi ? s->stream[i] : 0];
         for (int k = multi ? s->wait_start[i] : 0; multi && k < s->wait_start[i + 1]; k++)
             TRY(cuStreamWaitEvent(ex->cur->stream, ex->ev[s->wait_item[k]], 0));
@@ -373,7 +457,9 @@ static void release_queues(RtGpuExec *ex) {
 void gpu_queues_free(RtGpuExec *ex) {
     release_queues(ex);
     free(ex->item);
-    ex->item = NULL;
+    free(ex->bucket_lead);
+    free(ex->bucket_next);
+    ex->item = ex->bucket_lead = ex->bucket_next = NULL;
     gpu_schedule_free(&ex->sched);
 }
 
@@ -393,10 +479,11 @@ void rt_gpu_exec_floor(const RtGpuExec *ex, double *flops, double *bytes, double
     }
 }
 
-int rt_gpu_exec_streams(const RtGpuExec *ex, int *waits, double *overlap) {
-    int used = 0;
-    for (int q = 0; q < ex->n_queues; q++) used += ex->queue[q].stream != NULL;
-    if (waits) *waits = ex->n_queues > 1 ? ex->sched.wait_start[ex->n_items] : 0;
-    if (overlap) *overlap = ex->overlap;
-    return used;
+RtStreams rt_gpu_exec_streams(const RtGpuExec *ex) {
+    RtStreams s = {.overlap = ex->overlap};
+    for (int q = 0; q < ex->n_queues; q++) s.streams += ex->queue[q].stream != NULL;
+    s.waits = ex->n_queues > 1 ? ex->sched.wait_start[ex->n_items] : 0;
+    for (int i = 0; i < ex->n_items; i++) s.reductions += collective(ex, i);
+    s.buckets = ex->bucket_lead ? ex->n_buckets : s.reductions;
+    return s;
 }

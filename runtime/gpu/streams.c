@@ -37,11 +37,13 @@ typedef struct {
     int *tail;    /* per stream: its last item */
     int *waited;  /* [s][t]: s's next item runs after t's item this */
     int *known;   /* [i][t]: done when item i is */
+    char *pinned; /* per stream: items are pinned to it (no other takes it) */
     int cap, n_wait;
 } Sched;
 
 static void sched_free(Sched *q) {
     free(q->cut), free(q->writer), free(q->reader), free(q->dep), free(q->tail), free(q->waited), free(q->known);
+    free(q->pinned);
 }
 
 /* the cuts: every non-empty span's ends, sorted, each once; -1 when out of memory */
@@ -79,10 +81,11 @@ static int sched_alloc(Sched *q, GpuSchedule *s, int n_items) {
     q->tail = fn_malloc((size_t)S * sizeof *q->tail);
     q->waited = fn_malloc((size_t)S * S * sizeof *q->waited);
     q->known = fn_malloc(((size_t)n_items * S + 1) * sizeof *q->known);
+    q->pinned = fn_calloc((size_t)S, 1);
     q->cap = 64;
     s->wait_item = fn_malloc((size_t)q->cap * sizeof *s->wait_item);
     if (!q->cut || !q->writer || !q->reader || !s->stream || !s->wait_start || !s->record || !q->dep || !q->tail ||
-        !q->waited || !q->known || !s->wait_item) {
+        !q->waited || !q->known || !q->pinned || !s->wait_item) {
         sched_free(q);
         gpu_schedule_free(s);
         return -1;
@@ -114,11 +117,11 @@ static void find_deps(Sched *q, const GpuSchedule *s, int i) {
 static int pick_stream(const Sched *q) {
     int st = -1;
     for (int t = 0; t < q->S; t++)
-        if (q->tail[t] >= 0 && q->dep[t] == q->tail[t] && (st < 0 || q->tail[t] > q->tail[st])) st = t;
+        if (!q->pinned[t] && q->tail[t] >= 0 && q->dep[t] == q->tail[t] && (st < 0 || q->tail[t] > q->tail[st])) st = t;
     if (st < 0)
         for (int t = 0; t < q->S; t++)
-            if (st < 0 || q->tail[t] < q->tail[st]) st = t;
-    return st;
+            if (!q->pinned[t] && (st < 0 || q->tail[t] < q->tail[st])) st = t;
+    return st < 0 ? 0 : st; /* every stream pinned: the first */
 }
 
 /* item i on stream st: the waits it needs beyond those st has made; -1 (all freed) when out of memory */
@@ -165,15 +168,18 @@ static void note_spans(Sched *q, int i, int st) {
     }
 }
 
-int gpu_schedule(GpuSchedule *s, int n_items, const int *span_start, const GpuSpan *spans, int n_streams) {
+int gpu_schedule(GpuSchedule *s, int n_items, const int *span_start, const GpuSpan *spans, int n_streams,
+                 const int *pin) {
     memset(s, 0, sizeof *s);
     s->n_items = n_items;
     s->n_streams = n_streams;
     Sched q = {.span_start = span_start, .spans = spans, .S = n_streams};
     if (find_cuts(&q, span_start[n_items]) < 0 || sched_alloc(&q, s, n_items) < 0) return -1;
+    for (int i = 0; pin && i < n_items; i++)
+        if (pin[i] >= 0 && pin[i] < n_streams) q.pinned[pin[i]] = 1;
     for (int i = 0; i < n_items; i++) {
         find_deps(&q, s, i);
-        int st = pick_stream(&q);
+        int st = pin && pin[i] >= 0 && pin[i] < n_streams ? pin[i] : pick_stream(&q);
         if (add_waits(&q, s, i, st) < 0) return -1;
         note_spans(&q, i, st);
     }

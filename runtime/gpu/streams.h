@@ -8,7 +8,9 @@
  * takes the stream that has been idle longest, and waits (an event) for the latest conflicting
  * item of each other stream it has not waited for already. Independent branches of a network
  * (an Inception block's towers, and their gradients) then run side by side. Per-stream scratch
- * (im2col columns, partial sums) is not a span: each stream has its own.
+ * (im2col columns, partial sums) is not a span: each stream has its own. Items may be pinned to
+ * a stream of their own (the reductions over the replicas, which must go in one order on every
+ * rank): no other item takes it, and they wait for their operands like any item.
  *
  * gpu_schedule_estimate replays the schedule with a cost per item (streams as separate
  * machines), to say how much of the step could overlap. */
@@ -31,8 +33,11 @@ typedef struct {
     int *stream_items;     /* per stream: items on it */
 } GpuSchedule;
 
-/* items' spans: spans[span_start[i] .. span_start[i + 1]). n_streams >= 1. 0, or -1 when out of memory. */
-int gpu_schedule(GpuSchedule *s, int n_items, const int *span_start, const GpuSpan *spans, int n_streams);
+/* items' spans: spans[span_start[i] .. span_start[i + 1]). n_streams >= 1. pin (NULL: none): per
+ * item its stream, or -1 to choose; a stream some item is pinned to takes no other. 0, or -1
+ * when out of memory. */
+int gpu_schedule(GpuSchedule *s, int n_items, const int *span_start, const GpuSpan *spans, int n_streams,
+                 const int *pin);
 /* The step's length with item i taking cost[i] and every stream its own machine, over the sum of
  * the costs (1 when nothing overlaps). */
 double gpu_schedule_estimate(const GpuSchedule *s, const double *cost);

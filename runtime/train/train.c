@@ -447,11 +447,12 @@ static int start_run(const RtTrainOpts *o, Run *r, FILE *log, RtStatus *st) {
     if (r->rank == 0 && rt_trainlog_open(&r->logs, o, r->log_dir, st) < 0) return -1;
     fprintf(log, "Variables: %lld trainable values; step buffers %.1f MiB\n", (long long)rt_vars_count(r->vars, 1),
             (double)(rt_exec_bytes(r->ts.ex) + (r->vs.ex ? rt_exec_bytes(r->vs.ex) : 0)) / (1 << 20));
-    double overlap;
-    int waits, streams = rt_exec_streams(r->ts.ex, &waits, &overlap);
-    if (streams)
-        fprintf(log, "GPU step: %d streams, %d waits between them; modelled length %.2f of one stream's\n", streams,
-                waits, overlap);
+    RtStreams s = rt_exec_streams(r->ts.ex);
+    if (s.streams)
+        fprintf(log, "GPU step: %d streams, %d waits between them; modelled length %.2f of one stream's\n", s.streams,
+                s.waits, s.overlap);
+    if (s.reductions)
+        fprintf(log, "Reductions over the %d ranks: %d a step, in %d launches\n", r->ranks, s.reductions, s.buckets);
     int control = (o->random_rotate ? RT_AUG_ROTATE : 0) | (o->random_crop ? RT_AUG_CROP : 0) |
                   (o->random_flip ? RT_AUG_FLIP : 0) | (o->use_fixed_image_standardization ? RT_AUG_FIXED_STD : 0);
     /* rank r of K loads samples r B/K .. (r + 1) B/K of every batch */

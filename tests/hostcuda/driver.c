@@ -16,7 +16,7 @@
 
 /* ---- work and graphs ---------------------------------------------------------------------------- */
 
-typedef enum { W_KERNEL, W_COPY, W_SET, W_GEMM, W_NOP } WorkKind;
+typedef enum { W_KERNEL, W_COPY, W_SET, W_GEMM, W_HOST, W_NOP } WorkKind;
 typedef struct {
     WorkKind kind;
     const Func *f;
@@ -30,6 +30,7 @@ typedef struct {
     int bf16;                            /* W_GEMM: the inputs rounded to bfloat16 first */
     int half;                            /* W_GEMM: the inputs are bfloat16, and the output too when 2 */
     float alpha, beta;
+    void (*host)(void *); /* W_HOST: host(dst), as cuLaunchHostFunc */
     int *deps, n_deps; /* the records this one waits for */
     char done;
 } Work;
@@ -132,6 +133,7 @@ static void run_work(const Work *w) {
     case W_COPY: memmove(w->dst, w->src, w->n); break;
     case W_SET: memset(w->dst, w->byte, w->n); break;
     case W_GEMM: run_gemm(w); break;
+    case W_HOST: w->host(w->dst); break;
     case W_NOP: break;
     }
 }
@@ -248,7 +250,7 @@ static void drain_to(const int *targets, int n_targets) {
     }
 }
 
-void hc_drain(void) { drain_to(NULL, -1); }
+EXPORT void hc_drain(void) { drain_to(NULL, -1); }
 
 /* ---- streams and events --------------------------------------------------------------------------- */
 
@@ -553,10 +555,21 @@ static int n_sms(void) {
     return n > 0 ? n : 4;
 }
 
+/* FN_HOSTCUDA_DEVICES cards (default 8), all alike: the ranks of a data-parallel test each take one */
+static int n_devices(void) {
+    const char *e = getenv("FN_HOSTCUDA_DEVICES");
+    int n = e ? atoi(e) : 0;
+    return n > 0 ? n : 8;
+}
+
 EXPORT CUresult cuInit(unsigned flags) { return flags ? ERR_VALUE : OK; }
+EXPORT CUresult cuDeviceGetCount(int *n) {
+    *n = n_devices();
+    return OK;
+}
 EXPORT CUresult cuDeviceGet(int *dev, int ordinal) {
-    *dev = 0;
-    return ordinal == 0 ? OK : 101;
+    *dev = ordinal;
+    return ordinal >= 0 && ordinal < n_devices() ? OK : 101;
 }
 EXPORT CUresult cuDeviceGetName(char *name, int len, int dev) {
     (void)dev;
@@ -650,6 +663,12 @@ EXPORT CUresult cuLaunchKernel(void *fp, unsigned gx, unsigned gy, unsigned gz, 
     w.args = malloc(f->size ? f->size : 1);
     f->pack(params, w.args);
     return submit(stream_of(s), w);
+}
+
+/* the host's function, in the stream's order (the NCCL emulation's reductions, nccl.c) */
+EXPORT CUresult cuLaunchHostFunc(void *s, void (*fn)(void *), void *user) {
+    if (!fn) return ERR_VALUE;
+    return submit(stream_of(s), (Work){.kind = W_HOST, .host = fn, .dst = user});
 }
 
 EXPORT CUresult cuGetErrorString(CUresult r, const char **msg) {

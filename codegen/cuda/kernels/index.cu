@@ -6,13 +6,14 @@
  * blank lines at its end dropped; this comment, before the first, is left out. */
 
 //@ fn_dropout_mask
-/* (u < keep) / keep with u from the CPU's stream: the same mask on both targets; the key is
+/* (u < keep) / keep with u from the CPU's stream: the same mask on both targets, counted from
+ * `first` (a data-parallel rank's slice of the global batch); the key is
  * rt_hash(seed, step, salt) with seed and step read from the device (a captured step replays) */
 extern "C" __global__ void fn_dropout_mask(float *y, const float *keep, fn_i64 n, const fn_u64 *seed_step,
-                                           fn_u64 salt) {
+                                           fn_u64 salt, fn_u64 first) {
     fn_u64 key = fn_mix(fn_mix(fn_mix(seed_step[0]) ^ seed_step[1]) ^ salt);
     float k = keep[0];
-    FN_LOOP(i, n) y[i] = fn_uniform(key, (fn_u64)i) < (double)k ? 1.f / k : 0.f;
+    FN_LOOP(i, n) y[i] = fn_uniform(key, first + (fn_u64)i) < (double)k ? 1.f / k : 0.f;
 }
 
 //@ fn_gather

@@ -1,0 +1,201 @@
+/* The replicas' reductions in buckets: the graph reordered so that the ALLREDUCEs nothing waits
+ * for until the updates (group ALWAYS: the optimiser's, one per gradient, passes/optimizer.c,
+ * and the centres'; group LOCAL_BN: batch norm's moving statistics' targets) come in runs of up
+ * to `bytes`, each run after every operand it reduces and before any node that reads one. A
+ * backend then sends a run as one message (the GPU: one NCCL launch on its own stream, while
+ * the backward pass goes on), not one per gradient.
+ *
+ * Buckets are consecutive ALLREDUCEs in the graph's order, which is the order their gradients
+ * are final (simplify places each update where its gradient is ready). The new order is a
+ * topological sort with each bucket's reductions waiting for all of its gradients: among the
+ * ready nodes a bucket's reductions go first, then the earliest in the old order. Nodes that
+ * read no reduction keep their relative order (the forward pass, and its dropout masks, whose
+ * keys count them in order: runtime/core/status.c). The runtime calls it when it binds a graph
+ * for a run that reduces the group (runtime/core/exec.c).
+ * What this is not: the reduction (the backends'), or a change of what the graph computes. */
+#include "passes/passes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir/alloc.h"
+
+/* the float bytes of node id at the symbols' values sym, or -1 when they do not evaluate */
+static int64_t bound_bytes(const IrGraph *g, IrId id, const int64_t *sym) {
+    const IrShape *s = &g->nodes[id].shape;
+    int64_t n = 4, v;
+    for (int k = 0; k < s->rank; k++) {
+        if (ir_dim_eval_checked(g, s->d[k], sym, &v) < 0) return -1;
+        n *= v;
+    }
+    return n;
+}
+
+/* not synchronised batch norm's moments, which the next layer waits for */
+static int bucketed(const IrNode *n) {
+    return n->op == IR_OP_ALLREDUCE &&
+           (n->attr.u.replicas.group == IR_REPLICAS_ALWAYS || n->attr.u.replicas.group == IR_REPLICAS_LOCAL_BN);
+}
+
+/* bucket[id]: the bucket of each bucketed ALLREDUCE (-1 for other nodes); returns how many buckets
+   hold more than one */
+static int form_buckets(const IrGraph *g, int64_t bytes, const int64_t *sym, int *bucket) {
+    int cur = -1, multi = 0, size = 0;
+    int64_t filled = 0;
+    for (IrId id = 0; id < g->n_nodes; id++) {
+        bucket[id] = -1;
+        if (!bucketed(&g->nodes[id])) continue;
+        int64_t b = bound_bytes(g, id, sym);
+        if (cur < 0 || b < 0 || filled < 0 || filled + b > bytes) { /* a new bucket */
+            cur = cur + 1, filled = 0, size = 0;
+        }
+        bucket[id] = cur;
+        filled = b < 0 ? -1 : filled + b;
+        multi += ++size == 2;
+    }
+    return multi;
+}
+
+typedef struct {
+    const IrGraph *g;
+    const int *bucket;
+    int *missing;       /* per node: inputs (and, for a reduction, its bucket's gradients) not placed */
+    int *first, *next;  /* per bucket its reductions (a list through next); per node its bucket's gradients' waiters */
+    int *readers, *reader_start; /* per node: the nodes waiting for it (CSR) */
+    char *ready;                 /* 1 ready, 2 placed */
+    IrId *order, *queue;         /* the new order; the ready reductions */
+    int n_order, q_head, q_tail;
+} Sort;
+
+/* the nodes waiting for each node: its readers, and for a bucket's gradient every reduction of the bucket */
+static int list_readers(Sort *s, int n_buckets) {
+    const IrGraph *g = s->g;
+    int n = g->n_nodes, *count = fn_calloc((size_t)n + 1, sizeof *count), *bsize = fn_calloc((size_t)n_buckets + 1, sizeof *bsize);
+    if (!count || !bsize) {
+        free(count), free(bsize);
+        return -1;
+    }
+    for (IrId id = 0; id < n; id++)
+        if (s->bucket[id] >= 0) bsize[s->bucket[id]]++;
+    for (IrId id = 0; id < n; id++) {
+        const IrNode *nd = &g->nodes[id];
+        for (int k = 0; k < nd->n_in; k++) count[nd->in[k]] += s->bucket[id] >= 0 ? bsize[s->bucket[id]] : 1;
+    }
+    s->reader_start = fn_malloc(((size_t)n + 1) * sizeof *s->reader_start);
+    int total = 0;
+    for (IrId id = 0; s->reader_start && id < n; id++) s->reader_start[id] = total, total += count[id];
+    s->readers = s->reader_start ? fn_malloc(((size_t)total + 1) * sizeof *s->readers) : NULL;
+    if (!s->readers) {
+        free(count), free(bsize);
+        return -1;
+    }
+    s->reader_start[n] = total;
+    memset(count, 0, (size_t)n * sizeof *count);
+    for (IrId id = 0; id < n; id++) {
+        const IrNode *nd = &g->nodes[id];
+        for (int k = 0; k < nd->n_in; k++) {
+            IrId x = nd->in[k];
+            if (s->bucket[id] < 0) { /* an ordinary reader */
+                s->readers[s->reader_start[x] + count[x]++] = id;
+                s->missing[id]++;
+                continue;
+            }
+            for (IrId r = s->first[s->bucket[id]]; r >= 0; r = s->next[r]) { /* every reduction of the bucket */
+                s->readers[s->reader_start[x] + count[x]++] = r;
+                s->missing[r]++;
+            }
+        }
+    }
+    free(count), free(bsize);
+    return 0;
+}
+
+/* the ready node to place next: a ready reduction first (in the order they became ready), then
+   the earliest in the old order */
+static IrId next_ready(Sort *s, IrId *scan) {
+    if (s->q_head < s->q_tail) return s->queue[s->q_head++];
+    while (*scan < s->g->n_nodes && s->ready[*scan] != 1) (*scan)++;
+    return *scan < s->g->n_nodes ? *scan : IR_NONE;
+}
+
+static void make_ready(Sort *s, IrId id, IrId *scan) {
+    s->ready[id] = 1;
+    if (s->bucket[id] >= 0) s->queue[s->q_tail++] = id;
+    else if (id < *scan) *scan = id;
+}
+
+static int topo_sort(Sort *s) {
+    const IrGraph *g = s->g;
+    IrId scan = g->n_nodes;
+    for (IrId id = 0; id < g->n_nodes; id++)
+        if (s->missing[id] == 0) make_ready(s, id, &scan);
+    for (IrId id; (id = next_ready(s, &scan)) != IR_NONE;) {
+        s->ready[id] = 2; /* placed */
+        s->order[s->n_order++] = id;
+        for (int k = s->reader_start[id]; k < s->reader_start[id + 1]; k++)
+            if (--s->missing[s->readers[k]] == 0) make_ready(s, s->readers[k], &scan);
+    }
+    return s->n_order == g->n_nodes ? 0 : -1;
+}
+
+static int rebuild(const IrGraph *src, IrGraph *dst, const IrId *order, IrId *map) {
+    for (int i = 0; i < src->n_nodes; i++) {
+        IrId id = order[i];
+        const IrNode *n = &src->nodes[id];
+        IrId in[IR_MAX_IN];
+        for (int k = 0; k < n->n_in; k++) in[k] = map[n->in[k]];
+        dst->cur_scope = n->scope;
+        if ((map[id] = ir_make(dst, n->op, in, n->n_in, &n->attr)) == IR_NONE) return -1;
+    }
+    return ir_copy_names(dst, src, map);
+}
+
+int pass_buckets(IrGraph **gp, int64_t bytes, const int64_t *sym) {
+    const IrGraph *g = *gp;
+    int n = g->n_nodes, rc = -1;
+    Sort s = {.g = g};
+    int *bucket = fn_malloc(((size_t)n + 1) * sizeof *bucket);
+    if (!bucket) goto oom;
+    s.bucket = bucket;
+    if (form_buckets(g, bytes, sym, bucket) == 0) { /* every bucket of one: the order serves */
+        free(bucket);
+        return 0;
+    }
+    int n_buckets = 0;
+    for (IrId id = 0; id < n; id++)
+        if (bucket[id] + 1 > n_buckets) n_buckets = bucket[id] + 1;
+    s.missing = fn_calloc((size_t)n + 1, sizeof *s.missing);
+    s.first = fn_malloc(((size_t)n_buckets + 1) * sizeof *s.first);
+    s.next = fn_malloc(((size_t)n + 1) * sizeof *s.next);
+    s.ready = fn_calloc((size_t)n + 1, 1);
+    s.order = fn_malloc(((size_t)n + 1) * sizeof *s.order);
+    s.queue = fn_malloc(((size_t)n + 1) * sizeof *s.queue);
+    if (!s.missing || !s.first || !s.next || !s.ready || !s.order || !s.queue) goto oom;
+    for (int b = 0; b < n_buckets; b++) s.first[b] = -1;
+    for (IrId id = n - 1; id >= 0; id--) /* each bucket's reductions, in order */
+        if (bucket[id] >= 0) s.next[id] = s.first[bucket[id]], s.first[bucket[id]] = id;
+    if (list_readers(&s, n_buckets) < 0) goto oom;
+    if (topo_sort(&s) < 0) {
+        snprintf((*gp)->err, sizeof (*gp)->err, "buckets: the graph has a cycle");
+        goto done;
+    }
+    IrId *map = fn_malloc(((size_t)n + 1) * sizeof *map);
+    IrGraph *dst = map ? ir_graph_clone_empty(g) : NULL;
+    if (!dst || rebuild(g, dst, s.order, map) < 0) {
+        snprintf((*gp)->err, sizeof (*gp)->err, "buckets: %s", !dst || dst->oom ? "out of memory" : dst->err);
+        ir_graph_free(dst);
+        free(map);
+        goto done;
+    }
+    free(map);
+    ir_graph_free(*gp);
+    *gp = dst;
+    rc = 0;
+    goto done;
+oom:
+    snprintf((*gp)->err, sizeof (*gp)->err, "buckets: out of memory");
+done:
+    free(bucket), free(s.missing), free(s.first), free(s.next), free(s.ready), free(s.order), free(s.queue);
+    free(s.readers), free(s.reader_start);
+    return rc;
+}
