@@ -4,10 +4,10 @@
 # libraries they need that are not glibc (OpenBLAS for the CPU oracle, libpng, libjpeg,
 # protobuf-c, gfortran). CUDA itself (driver, NVRTC, cuBLAS) is the machine's own, opened at run time.
 # Usage: bench/gpu/bundle.sh [BUILD_DIR]   (default build-bundle: a build without the LLVM target,
-# whose libLLVM alone would not fit the carry)
+# whose libLLVM alone would not fit the carry, and without MPI, which that machine lacks)
 set -euo pipefail
 build=${1:-build-bundle}
-[ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -DFN_LLVM=OFF >/dev/null
+cmake -S . -B "$build" -DFN_LLVM=OFF -DFN_MPI=OFF >/dev/null
 out=bench/gpu/bundle
 cmake --build "$build" --target fnc fnrun fn_gendata test_cuda_codegen test_gpu_exec test_gpu_ops >/dev/null
 rm -rf "$out"

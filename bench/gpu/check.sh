@@ -16,6 +16,9 @@
 #      160x160, images/s from the step times after the first two, with the defaults, and at 256
 #      with one setting changed at a time (implicit GEMMs, im2col chunks, streams, CUDA graph,
 #      bfloat16 GEMM operands, the memory plan's slack);
+#   4b'. NCCL (from PyTorch's nvidia-nccl-cu13 there): the same 20 steps with the data-parallel path
+#      whole on one replica (FN_COMM=self: every reduction an ncclAllReduce, in buckets on their
+#      own stream), losses against the plain GPU run's; and run 256n below;
 #   4c. FN_PROFILE (once per entry of CHECK_PROFILE_ENV, settings apart by ';', e.g.
 #      "FN_GPU_BF16=act;FN_GPU_BF16=act FN_GPU_IMPLICIT=0"): the batch-256 step
 #      with every node synchronised, seconds per op after a
@@ -89,13 +92,23 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
         FN_GPU_BF16=$bf timeout 60 "$b/bin/fnrun" train "$t/small.fnc" "${common[@]}" --data_dir "$t/data" --image_size 75 \
             --batch_size 16 --epoch_size 20 --embedding_size 8 --device "$dev" >"$t/small_$d.txt" 2>&1
     done
-    for d in gpu act; do
-        cmp=$(paste <(grep '^Epoch' "$t/small_cpu.txt" | awk -F'\t' '{print $3}') \
+    # NCCL: the library PyTorch brings (nvidia-nccl-cu13), else the system's
+    nccl=$(python3 -c 'import nvidia.nccl as m, os; print(os.path.join(list(m.__path__)[0], "lib", "libnccl.so.2"))' 2>/dev/null)
+    [ -f "$nccl" ] || nccl=libnccl.so.2
+    [ "${CHECK_DRY:-0}" = 1 ] && nccl=${FN_NCCL_LIBRARY:-$nccl}
+    FN_COMM=self FN_NCCL_LIBRARY=$nccl timeout 60 "$b/bin/fnrun" train "$t/small.fnc" "${common[@]}" --data_dir "$t/data" \
+        --image_size 75 --batch_size 16 --epoch_size 20 --embedding_size 8 --device gpu >"$t/small_nccl.txt" 2>&1
+    for d in gpu act nccl; do
+        ref=$t/small_cpu.txt
+        [ "$d" = nccl ] && ref=$t/small_gpu.txt
+        cmp=$(paste <(grep '^Epoch' "$ref" | awk -F'\t' '{print $3}') \
                     <(grep '^Epoch' "$t/small_$d.txt" | awk -F'\t' '{print $3}') |
               awk '{ split($0, f, /Loss /); a = f[2] + 0; b = f[3] + 0; d = a - b; if (d < 0) d = -d;
                      r = d / (a < 0 ? -a : a); if (r > w) w = r; n++; if (n == 1) r1 = r }
                    END { printf "%d steps, worst relative loss difference %.2e (first step %.2e)", n, w, r1 }')
-        if grep -q '^Epoch' "$t/small_$d.txt"; then
+        if grep -q '^Epoch' "$t/small_$d.txt" && [ "$d" = nccl ]; then
+            row "| 20 steps, reduced IRv1, GPU with one replica's reductions on NCCL vs without | $cmp; $(grep -h -E '^fn: rank|^Reductions' "$t/small_$d.txt" | tr '\n' ' ') |"
+        elif grep -q '^Epoch' "$t/small_$d.txt"; then
             row "| 20 steps, reduced IRv1, GPU ($d) vs CPU losses | $cmp; $(grep -m1 '^Device' "$t/small_$d.txt") |"
         else
             row "| 20 steps, reduced IRv1 on the GPU ($d) | FAILED: $(grep -h 'fnrun train:' "$t/small_$d.txt" || last 2 "$t/small_$d.txt") |"
@@ -108,9 +121,10 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     # one stream (FN_GPU_STREAMS=1; s3, s8: 3 or 8, which the stream model prefers to 4), launch by
     # launch (FN_CUDA_GRAPH=0), GEMMs on bfloat16 operands (FN_GPU_BF16=1; bc: only the column
     # convolutions'; ba: and the activations and their gradients stored in bfloat16, as the peer's
-    # autocast, FN_GPU_BF16=act, also at 90; settings join with +, as 256ba+i0), memory reused at once (FN_GPU_PLAN_SLACK=0); and (k) on 10,575 classes, the
+    # autocast, FN_GPU_BF16=act, also at 90; settings join with +, as 256ba+i0), memory reused at once (FN_GPU_PLAN_SLACK=0); (n) one replica's reductions on NCCL
+    # (FN_COMM=self: what the buckets cost a step); and (k) on 10,575 classes, the
     # peer's, where the logits and their row kernels are full size. CHECK_RUNS picks some.
-    for run in ${CHECK_RUNS:-256 90 256ba 90ba 256ba+i0 256b 256bc 256p0 256k 256i0 256i1 256i3 256c0 256c32 256s1 256g}; do
+    for run in ${CHECK_RUNS:-256 90 256ba 256n 90ba 256ba+i0 256b 256bc 256p0 256k 256i0 256i1 256i3 256c0 256c32 256s1 256g}; do
         batch=$(batch_of "${run%%[a-z+]*}")
         env=() what=""
         # the settings after the batch, joined by + (256ba+i0: bfloat16 values and no implicit GEMMs)
@@ -129,6 +143,7 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
             bc) env+=(FN_GPU_BF16=columns) what+="column convolutions' GEMMs on bfloat16 operands, " ;;
             p0) env+=(FN_GPU_PLAN_SLACK=0) what+="memory reused at once (no plan slack), " ;;
             k) what+="10,575 classes (CASIA-WebFace's, as the peer), one 40x40 image each, " ;;
+            n) env+=(FN_COMM=self "FN_NCCL_LIBRARY=$nccl") what+="one replica's reductions on NCCL (FN_COMM=self), " ;;
             *) what+="unknown setting $part (ignored), " ;;
             esac
         done
@@ -144,7 +159,7 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
             --epoch_size 12 --embedding_size $emb --device gpu --nrof_preprocess_threads 12 >"$t/irv1_$run.txt" 2>&1
         ips=$(grep '^Epoch' "$t/irv1_$run.txt" | awk -F'\t' -v b="$batch" '{ split($2, f, " "); n++; if (n > 2) { s += f[2]; k++ } }
               END { if (k) printf "%.1f images/s (%d steps)", b * k / s, k; else print "no steps" }')
-        row "| fnrun train --device gpu, IRv1 batch $batch, ${img}x$img, $what | $ips; $(grep -m2 -h -E 'step buffers|GPU step|fnrun train:' "$t/irv1_$run.txt" | tr '\n' ' ' | cut -c1-300) |"
+        row "| fnrun train --device gpu, IRv1 batch $batch, ${img}x$img, $what | $ips; $(grep -m3 -h -E 'step buffers|GPU step|Reductions|fnrun train:' "$t/irv1_$run.txt" | tr '\n' ' ' | cut -c1-400) |"
     done
     # where the step's time goes: every node synchronised and timed (FN_PROFILE), a few steps; once
     # per entry of CHECK_PROFILE_ENV (settings; entries apart by ';', e.g. "FN_GPU_BF16=act;

@@ -95,7 +95,7 @@ int rt_mpi_available(void) { return 0; }
 
 RtComm *rt_mpi_open(int *argc, char ***argv, RtStatus *st) {
     (void)argc, (void)argv;
-    rt_fail(st, "this fnrun was built without MPI (install libopenmpi-dev and rebuild): it runs as one process");
+    rt_fail(st, "this fnrun was built without MPI: run it without mpirun, or install libopenmpi-dev and rebuild");
     return NULL;
 }
 
