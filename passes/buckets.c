@@ -1,14 +1,16 @@
-/* The replicas' reductions in buckets: the graph reordered so that the ALLREDUCEs nothing waits
- * for until the updates (group ALWAYS: the optimiser's, one per gradient, passes/optimizer.c,
- * and the centres'; group LOCAL_BN: batch norm's moving statistics' targets) come in runs of up
- * to `bytes`, each run after every operand it reduces and before any node that reads one. A
+/* The replicas' reductions in buckets: the graph reordered so that its ALLREDUCEs come in runs of
+ * up to `bytes`, each run after every operand it reduces and before any node that reads one. A
  * backend then sends a run as one message (the GPU: one NCCL launch on its own stream, while
  * the backward pass goes on), not one per gradient.
  *
- * Buckets are consecutive ALLREDUCEs in the graph's order, which is the order their gradients
- * are final (simplify places each update where its gradient is ready). The new order is a
- * topological sort with each bucket's reductions waiting for all of its gradients: among the
- * ready nodes a bucket's reductions go first, then the earliest in the old order. Nodes that
+ * A bucket holds consecutive ALLREDUCEs of one group in the graph's order, which is the order their
+ * operands are final (simplify places each update where its gradient is ready), as long as none
+ * reads what an earlier one of its bucket makes: the gradients (group ALWAYS, passes/optimizer.c) and batch
+ * norm's moving statistics' targets (LOCAL_BN) go in few large runs; synchronised batch norm's
+ * two moments (SYNC_BN) in one run a layer, as the next layer needs them. The new order is a
+ * topological sort with each bucket's reductions waiting for all of their operands: among the
+ * ready nodes a bucket's reductions go first, then the earliest in the old order (and where two
+ * groups' buckets would wait for each other, the old order stays). Nodes that
  * read no reduction keep their relative order (the forward pass, and its dropout masks, whose
  * keys count them in order: runtime/core/status.c). The runtime calls it when it binds a graph
  * for a run that reduces the group (runtime/core/exec.c).
@@ -17,6 +19,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 
 #include "ir/alloc.h"
 
@@ -31,27 +34,31 @@ static int64_t bound_bytes(const IrGraph *g, IrId id, const int64_t *sym) {
     return n;
 }
 
-/* not synchronised batch norm's moments, which the next layer waits for */
-static int bucketed(const IrNode *n) {
-    return n->op == IR_OP_ALLREDUCE &&
-           (n->attr.u.replicas.group == IR_REPLICAS_ALWAYS || n->attr.u.replicas.group == IR_REPLICAS_LOCAL_BN);
-}
-
-/* bucket[id]: the bucket of each bucketed ALLREDUCE (-1 for other nodes); returns how many buckets
-   hold more than one */
-static int form_buckets(const IrGraph *g, int64_t bytes, const int64_t *sym, int *bucket) {
-    int cur = -1, multi = 0, size = 0;
-    int64_t filled = 0;
+/* bucket[id]: the bucket of each ALLREDUCE (-1 for other nodes), a bucket holding one group's;
+   returns how many buckets hold more than one. after[id] (scratch): bit G, node id reads, at
+   some remove, the current bucket of group G */
+static int form_buckets(const IrGraph *g, int64_t bytes, const int64_t *sym, int *bucket, char *after) {
+    int n_buckets = 0, multi = 0, cur[IR_REPLICAS_COUNT], size[IR_REPLICAS_COUNT];
+    int64_t filled[IR_REPLICAS_COUNT];
+    for (int k = 0; k < IR_REPLICAS_COUNT; k++) cur[k] = -1;
+    memset(after, 0, (size_t)g->n_nodes);
     for (IrId id = 0; id < g->n_nodes; id++) {
+        const IrNode *n = &g->nodes[id];
+        int reads = 0;
+        for (int k = 0; k < n->n_in; k++) reads |= after[n->in[k]];
+        after[id] = (char)reads;
         bucket[id] = -1;
-        if (!bucketed(&g->nodes[id])) continue;
+        if (n->op != IR_OP_ALLREDUCE) continue;
+        int gr = n->attr.u.replicas.group, bit = 1 << gr;
         int64_t b = bound_bytes(g, id, sym);
-        if (cur < 0 || b < 0 || filled < 0 || filled + b > bytes) { /* a new bucket */
-            cur = cur + 1, filled = 0, size = 0;
+        if (cur[gr] < 0 || b < 0 || filled[gr] < 0 || filled[gr] + b > bytes || (reads & bit)) { /* a new bucket */
+            cur[gr] = n_buckets++, filled[gr] = 0, size[gr] = 0;
+            for (IrId j = 0; j < id; j++) after[j] &= (char)~bit; /* nothing before it reads the new bucket */
         }
-        bucket[id] = cur;
-        filled = b < 0 ? -1 : filled + b;
-        multi += ++size == 2;
+        bucket[id] = cur[gr];
+        after[id] = (char)(after[id] | bit);
+        filled[gr] = b < 0 ? -1 : filled[gr] + b;
+        multi += ++size[gr] == 2;
     }
     return multi;
 }
@@ -157,17 +164,19 @@ int pass_buckets(IrGraph **gp, int64_t bytes, const int64_t *sym) {
     int *bucket = fn_malloc(((size_t)n + 1) * sizeof *bucket);
     if (!bucket) goto oom;
     s.bucket = bucket;
-    if (form_buckets(g, bytes, sym, bucket) == 0) { /* every bucket of one: the order serves */
-        free(bucket);
+    s.ready = fn_calloc((size_t)n + 1, 1);
+    if (!s.ready) goto oom;
+    if (form_buckets(g, bytes, sym, bucket, s.ready) == 0) { /* every bucket of one: the order serves */
+        free(bucket), free(s.ready);
         return 0;
     }
+    memset(s.ready, 0, (size_t)n);
     int n_buckets = 0;
     for (IrId id = 0; id < n; id++)
         if (bucket[id] + 1 > n_buckets) n_buckets = bucket[id] + 1;
     s.missing = fn_calloc((size_t)n + 1, sizeof *s.missing);
     s.first = fn_malloc(((size_t)n_buckets + 1) * sizeof *s.first);
     s.next = fn_malloc(((size_t)n + 1) * sizeof *s.next);
-    s.ready = fn_calloc((size_t)n + 1, 1);
     s.order = fn_malloc(((size_t)n + 1) * sizeof *s.order);
     s.queue = fn_malloc(((size_t)n + 1) * sizeof *s.queue);
     if (!s.missing || !s.first || !s.next || !s.ready || !s.order || !s.queue) goto oom;
@@ -175,8 +184,8 @@ int pass_buckets(IrGraph **gp, int64_t bytes, const int64_t *sym) {
     for (IrId id = n - 1; id >= 0; id--) /* each bucket's reductions, in order */
         if (bucket[id] >= 0) s.next[id] = s.first[bucket[id]], s.first[bucket[id]] = id;
     if (list_readers(&s, n_buckets) < 0) goto oom;
-    if (topo_sort(&s) < 0) {
-        snprintf((*gp)->err, sizeof (*gp)->err, "buckets: the graph has a cycle");
+    if (topo_sort(&s) < 0) { /* buckets of two groups that wait for each other: the order as it was */
+        rc = 0;
         goto done;
     }
     IrId *map = fn_malloc(((size_t)n + 1) * sizeof *map);

@@ -58,9 +58,9 @@ int pass_recompute(IrGraph **g, PassCtx *ctx);
 int pass_replicas(IrGraph **g, unsigned groups);
 /* The ALLREDUCEs that stay in g under `groups` */
 int pass_replicas_count(const IrGraph *g, unsigned groups);
-/* The ALLREDUCEs the updates alone wait for (groups ALWAYS and LOCAL_BN) in buckets of up to
- * `bytes` at the symbols' values sym (passes/buckets.c): g reordered so that each bucket's reductions come together, after
- * all of their operands and before any node that reads one. *g is replaced only when some
+/* The ALLREDUCEs in buckets of up to `bytes` at the symbols' values sym, none reading another of
+ * its bucket (passes/buckets.c): g reordered so that each bucket's reductions come together,
+ * after all of their operands and before any node that reads one. *g is replaced only when some
  * bucket holds several. */
 int pass_buckets(IrGraph **g, int64_t bytes, const int64_t *sym);
 

@@ -615,6 +615,22 @@ static void test_buckets(void) {
     }
     CHECK(ok, "each bucket's 3 reductions together, after its gradients, before its updates");
     CHECK(same, "the nodes that read no reduction keep their order");
+    /* as synchronised batch norm: two moments of one value reduced together; the next layer's,
+       which read them, in a bucket of their own */
+    IrGraph *bn = ir_graph_new();
+    IrShape v = {1, {ir_dim_const(bn, 4)}};
+    IrId h = leaf(bn, IR_OP_PARAM, "h", &v);
+    for (int k = 0; k < 2; k++) {
+        IrId m = allreduce(bn, h, IR_REPLICAS_SYNC_BN, 1), e2 = allreduce(bn, ir_unary(bn, IR_OP_SQUARE, h), IR_REPLICAS_SYNC_BN, 1);
+        h = ir_binary(bn, IR_OP_MUL, ir_binary(bn, IR_OP_SUB, h, m), e2);
+    }
+    ir_set_output(bn, "y", h);
+    int n_bn = 0, firsts[4];
+    for (IrId id = 0; pass_buckets(&bn, 1 << 20, NULL) == 0 && id < bn->n_nodes; id++)
+        if (bn->nodes[id].op == IR_OP_ALLREDUCE && n_bn < 4) firsts[n_bn++] = id;
+    CHECK(n_bn == 4 && firsts[1] == firsts[0] + 1 && firsts[3] == firsts[2] + 1 && firsts[2] > firsts[1] + 1,
+          "a layer's two moments together, the next layer's apart: %s", bn->err);
+    ir_graph_free(bn);
     ir_graph_free(one);
     ir_graph_free(three);
     ir_graph_free(g);

@@ -563,7 +563,9 @@ int gpu_run_node(RtGpuExec *ex, IrId id, RtStatus *st) {
     case IR_OP_DROPOUT_MASK:
     case IR_OP_GATHER:
     case IR_OP_SCATTER_ADD: return run_index(ex, &r, st);
-    case IR_OP_ALLREDUCE: /* kept by passes/replicas.c: the run reduces its group */
+    case IR_OP_ALLREDUCE: /* kept by passes/replicas.c: the run reduces its group (float32 values: no
+                             reduced value leads with the batch, as bfloat16 ones do) */
+        if (p->esize[id] != 4 || p->esize[n->in[0]] != 4) return rt_fail(st, "a reduction over the replicas of bfloat16 values");
         return gpu_nccl_allreduce(ex->gpu->nccl, r.a, r.y, r.ny, n->attr.u.replicas.mean, ex->cur->stream, st);
     default: return rt_fail(st, "the GPU executor has no launch for op %s", ir_op_info[n->op].name);
     }

@@ -548,17 +548,17 @@ static uint64_t vars_hash(const RtVars *vs) {
     return h;
 }
 
-/* Data-parallel: every rank's variables (and so its moving averages' inputs) are rank 0's, bit
- * for bit; -1 naming how many are not. */
+/* Data-parallel: every rank's variables (the centres and slots among them) and moving averages
+ * are rank 0's, bit for bit; -1 naming how many are not. */
 static int replicas_agree(Run *r, RtStatus *st) {
     if (r->ranks < 2) return 0;
     if (rt_exec_sync_host(r->ts.ex, r->ema, st) < 0) return -1;
-    uint64_t mine = vars_hash(r->vars), first = mine;
+    uint64_t mine = rt_mix(vars_hash(r->vars) ^ (r->ema ? rt_mix(vars_hash(r->ema)) : 0)), first = mine;
     if (rt_comm_broadcast(r->comm, &first, sizeof first, 0, st) < 0) return -1;
     double unlike = mine != first;
     if (rt_comm_allreduce(r->comm, &unlike, 1, 8, 0, st) < 0) return -1;
     if (unlike > 0)
-        return rt_fail(st, "after step %lld the variables of %.0f of the %d ranks differ from rank 0's: stopping",
+        return rt_fail(st, "after step %lld the variables or moving averages of %.0f of the %d ranks differ from rank 0's: stopping",
                        (long long)r->step, unlike, r->ranks);
     return 0;
 }
