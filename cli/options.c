@@ -44,6 +44,7 @@ void cli_options_from_env(RtOptions *o) {
     const char *v;
     o->fuse = !is0("FN_FUSE");
     o->profile = env("FN_PROFILE") && !is0("FN_PROFILE");
+    o->profile_timeline = env("FN_PROFILE_TIMELINE");
     if ((v = env("FN_LLVM"))) o->llvm = !strcmp(v, "0") ? 0 : !strcmp(v, "1") ? 1 : -1;
     o->conv_winograd = !((v = env("FN_WINOGRAD")) && v[0] == '0');
     o->conv_direct = !((v = env("FN_DIRECT")) && v[0] == '0');

@@ -9,8 +9,11 @@
  * norm's moving statistics' targets (LOCAL_BN) go in few large runs; synchronised batch norm's
  * two moments (SYNC_BN) in one run a layer, as the next layer needs them. The new order is a
  * topological sort with each bucket's reductions waiting for all of their operands: among the
- * ready nodes a bucket's reductions go first, then the earliest in the old order (and where two
- * groups' buckets would wait for each other, the old order stays). Nodes that
+ * ready nodes a bucket's reductions go first, then the earliest in the old order, and last,
+ * when nothing else is ready, the nodes that read the gradients' or moving targets' reductions
+ * (the updates): the step's work never waits for those reductions before its end, as they go on
+ * beside the backward pass. Where two groups' buckets would wait for each other the old order
+ * stays. Nodes that
  * read no reduction keep their relative order (the forward pass, and its dropout masks, whose
  * keys count them in order: runtime/core/status.c). The runtime calls it when it binds a graph
  * for a run that reduces the group (runtime/core/exec.c).
@@ -70,6 +73,7 @@ typedef struct {
     int *first, *next;  /* per bucket its reductions (a list through next); per node its bucket's gradients' waiters */
     int *readers, *reader_start; /* per node: the nodes waiting for it (CSR) */
     char *ready;                 /* 1 ready, 2 placed */
+    char *late;                  /* reads a reduction nothing else waits for (the updates): placed last */
     IrId *order, *queue;         /* the new order; the ready reductions */
     int n_order, q_head, q_tail;
 } Sort;
@@ -118,31 +122,44 @@ static int list_readers(Sort *s, int n_buckets) {
 }
 
 /* the ready node to place next: a ready reduction first (in the order they became ready), then
-   the earliest in the old order */
+   the earliest in the old order, the late ones (scan[1]) when no other is ready (scan[0]) */
 static IrId next_ready(Sort *s, IrId *scan) {
     if (s->q_head < s->q_tail) return s->queue[s->q_head++];
-    while (*scan < s->g->n_nodes && s->ready[*scan] != 1) (*scan)++;
-    return *scan < s->g->n_nodes ? *scan : IR_NONE;
+    for (int c = 0; c < 2; c++) {
+        while (scan[c] < s->g->n_nodes && (s->ready[scan[c]] != 1 || s->late[scan[c]] != c)) scan[c]++;
+        if (scan[c] < s->g->n_nodes) return scan[c];
+    }
+    return IR_NONE;
 }
 
 static void make_ready(Sort *s, IrId id, IrId *scan) {
     s->ready[id] = 1;
     if (s->bucket[id] >= 0) s->queue[s->q_tail++] = id;
-    else if (id < *scan) *scan = id;
+    else if (id < scan[(int)s->late[id]]) scan[(int)s->late[id]] = id;
 }
 
 static int topo_sort(Sort *s) {
     const IrGraph *g = s->g;
-    IrId scan = g->n_nodes;
+    IrId scan[2] = {g->n_nodes, g->n_nodes};
     for (IrId id = 0; id < g->n_nodes; id++)
-        if (s->missing[id] == 0) make_ready(s, id, &scan);
-    for (IrId id; (id = next_ready(s, &scan)) != IR_NONE;) {
+        if (s->missing[id] == 0) make_ready(s, id, scan);
+    for (IrId id; (id = next_ready(s, scan)) != IR_NONE;) {
         s->ready[id] = 2; /* placed */
         s->order[s->n_order++] = id;
         for (int k = s->reader_start[id]; k < s->reader_start[id + 1]; k++)
-            if (--s->missing[s->readers[k]] == 0) make_ready(s, s->readers[k], &scan);
+            if (--s->missing[s->readers[k]] == 0) make_ready(s, s->readers[k], scan);
     }
     return s->n_order == g->n_nodes ? 0 : -1;
+}
+
+/* late[id]: node id reads, at some remove, a reduction of the gradients or of the moving
+   statistics' targets (not synchronised batch norm's, which the forward pass reads) */
+static void mark_late(const IrGraph *g, char *late) {
+    for (IrId id = 0; id < g->n_nodes; id++) {
+        const IrNode *n = &g->nodes[id];
+        late[id] = n->op == IR_OP_ALLREDUCE && n->attr.u.replicas.group != IR_REPLICAS_SYNC_BN;
+        for (int k = 0; k < n->n_in && !late[id]; k++) late[id] = late[n->in[k]];
+    }
 }
 
 static int rebuild(const IrGraph *src, IrGraph *dst, const IrId *order, IrId *map) {
@@ -179,7 +196,9 @@ int pass_buckets(IrGraph **gp, int64_t bytes, const int64_t *sym) {
     s.next = fn_malloc(((size_t)n + 1) * sizeof *s.next);
     s.order = fn_malloc(((size_t)n + 1) * sizeof *s.order);
     s.queue = fn_malloc(((size_t)n + 1) * sizeof *s.queue);
-    if (!s.missing || !s.first || !s.next || !s.ready || !s.order || !s.queue) goto oom;
+    s.late = fn_malloc((size_t)n + 1);
+    if (!s.missing || !s.first || !s.next || !s.ready || !s.order || !s.queue || !s.late) goto oom;
+    mark_late(g, s.late);
     for (int b = 0; b < n_buckets; b++) s.first[b] = -1;
     for (IrId id = n - 1; id >= 0; id--) /* each bucket's reductions, in order */
         if (bucket[id] >= 0) s.next[id] = s.first[bucket[id]], s.first[bucket[id]] = id;
@@ -204,7 +223,7 @@ int pass_buckets(IrGraph **gp, int64_t bytes, const int64_t *sym) {
 oom:
     snprintf((*gp)->err, sizeof (*gp)->err, "buckets: out of memory");
 done:
-    free(bucket), free(s.missing), free(s.first), free(s.next), free(s.ready), free(s.order), free(s.queue);
+    free(bucket), free(s.missing), free(s.first), free(s.next), free(s.ready), free(s.order), free(s.queue), free(s.late);
     free(s.readers), free(s.reader_start);
     return rc;
 }

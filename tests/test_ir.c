@@ -614,6 +614,7 @@ static void test_buckets(void) {
         for (int k = 3 * b; k < 3 * b + 3; k++) ok &= pos_sub[k] > pos_red[3 * b + 2]; /* before its updates */
     }
     CHECK(ok, "each bucket's 3 reductions together, after its gradients, before its updates");
+    CHECK(n_sub == 6 && pos_sub[0] > pos_mul[5] && pos_sub[0] > pos_red[5], "the updates after the whole backward pass");
     CHECK(same, "the nodes that read no reduction keep their order");
     /* as synchronised batch norm: two moments of one value reduced together; the next layer's,
        which read them, in a bucket of their own */

@@ -20,6 +20,16 @@ each a flag:
     bench/RESULTS.md; 28.4: the 9,000 images/s goal on an H100).
 Efficiency = step / (step + exposed reduction), where the exposed part is what ends after the
 backward pass (overlapped) or all of it (not overlapped).
+
+With `--timeline FILE` the step's timeline is measured instead: the file fnrun writes with
+FN_PROFILE=1 FN_PROFILE_TIMELINE=FILE (one replica's reductions kept: FN_COMM=self, on a GPU;
+bench/gpu/check.sh makes it), every item of the step in its order with its synchronised time and,
+for a reduction, its group and bytes. The times are scaled so that they add up to `--step`; a run
+of consecutive reductions is ready when the items before it have run, and goes in buckets of
+`--bucket` MB as fn sends them, one after another; a bucket must be done when the next run is
+ready (its updates run among the items between), the last one at once (its updates follow it),
+and what it is late by is exposed; synchronised batch norm's reductions (group 1) wait in the
+step's path, so all of their time counts.
 """
 import argparse
 import re
@@ -76,6 +86,42 @@ def efficiency(ls, a, k, nodes):
     return step / (step + exposed), step / (step + exposed_all), sum(b for _, b in done), exposed_all
 
 
+def timeline_efficiency(path, a, k, nodes):
+    """(overlapped, after, bytes, reduction time) from a measured timeline (see the header)."""
+    rows = []
+    with open(path) as f:
+        next(f)
+        for line in f:
+            c = line.rstrip('\n').split('\t')
+            rows.append((float(c[1]), int(c[3]), float(c[4])))
+    step = a.step * 1e-3
+    scale = step / sum(ms for ms, _, _ in rows) * 1e-3
+    busbw = a.nvlink if nodes == 1 else min(a.nvlink, a.ib)
+    t, buckets, run_group, inline, total = 0.0, [], None, 0.0, 0.0
+    for ms, group, b in rows:
+        if group in (0, 2):  # off the step's path: buckets on the reductions' stream
+            if run_group != group or buckets[-1][1] + b > a.bucket * 1e6:
+                buckets.append([t, 0.0])
+            buckets[-1][1] += b
+            run_group = group
+        else:
+            run_group = None
+            if group == 1:  # in the step's path
+                inline += ring(b, k, busbw, a.alpha)
+        t += ms * scale
+    # a bucket's updates read it: those of the last run right after it, the others before the next
+    # run of reductions is ready; what a bucket is late by delays everything after
+    free_at, shift = 0.0, 0.0
+    for j, (ready, b) in enumerate(buckets):
+        free_at = max(ready + shift, free_at) + ring(b, k, busbw, a.alpha)
+        total += ring(b, k, busbw, a.alpha)
+        deadline = (buckets[j + 1][0] if j + 1 < len(buckets) else ready) + shift
+        shift += max(0.0, free_at - deadline)
+    exposed = shift + inline
+    return (step / (step + exposed), step / (step + total + inline), sum(b for _, b in buckets),
+            total + inline, len(buckets))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--fnc', default='build/fnc')
@@ -88,7 +134,15 @@ def main():
     p.add_argument('--ib', type=float, default=45.0, help='GB/s per GPU between nodes')
     p.add_argument('--alpha', type=float, default=10.0, help='us per ring step')
     p.add_argument('--classes', type=int, default=10575, help="the Logits layer's (CASIA-WebFace: 10,575)")
+    p.add_argument('--timeline', help='a measured step (FN_PROFILE_TIMELINE) instead of the layers\' multiply-adds')
     a = p.parse_args()
+    if a.timeline:
+        for k, nodes in ((8, 1), (32, 4)):
+            over, plain, b, t, n = timeline_efficiency(a.timeline, a, k, nodes)
+            print(f'K = {k:2d} ({nodes} node{"s" if nodes > 1 else ""}), measured timeline: {b / 1e6:.1f} MB in {n} '
+                  f'buckets a step, {t * 1e3:.2f} ms of reductions; efficiency {over * 100:.1f}% overlapped, '
+                  f'{plain * 100:.1f}% after the backward pass (step {a.step:.1f} ms)')
+        return
     ls = layers(a.fnc, a.model, a.classes)
     if not ls:
         sys.exit('no layers found in the dump')

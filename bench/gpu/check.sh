@@ -24,6 +24,8 @@
 #      with every node synchronised, seconds per op after a
 #      warm-up step, the step by kind of work (fused loops, each way of convolving, pooling, ...),
 #      and each convolution shape's im2col, GEMM and col2im (the whole table is in logs.txt);
+#      then the step's timeline with one replica's NCCL reductions ($OUT/timeline.tsv), read by
+#      bench/distributed/model.py --timeline: the scaling model on the card's own step;
 #   5. the PyTorch peer's training step (bench/ref/train_step.py): channels_last + bf16 autocast,
 #      and torch.compile of it, batch 256 and 90, 160x160, the median of 3 rounds of STEPS steps,
 #      each round listed (torch.compile's rate moved 25 % between two runs of one lease); fp32
@@ -179,6 +181,20 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
         row "| FN_PROFILE, convolutions by shape, top 8 | $(grep -A8 '^GPU convolutions' "$pf" | tr -s ' ' | tr '\n' ';' | cut -c1-1800) |"
         row "| FN_PROFILE, step items by time, top 12 | $(grep -A12 '^GPU step items' "$pf" | tr -s ' ' | tr '\n' ';' | cut -c1-1800) |"
     done
+    # the data-parallel model on this card's own timeline: the batch-256 step's items in order,
+    # synchronised, one replica's reductions on NCCL (FN_COMM=self), scaled to run 256's step time
+    if fits $((60 + ${CHECK_PEER_SECONDS:-0})) || { [ "${CHECK_PEER:-1}" = 0 ] && fits 60; }; then
+        FN_COMM=self FN_NCCL_LIBRARY=$nccl FN_PROFILE=1 FN_PROFILE_TIMELINE="$res/timeline.tsv" timeout 60 "$b/bin/fnrun" train \
+            "$irv1" "${common[@]}" --data_dir "$t/data" --image_size $img --batch_size "$(batch_of 256)" --epoch_size 4 \
+            --embedding_size $emb --device gpu --nrof_preprocess_threads 12 >"$t/timeline.txt" 2>&1
+        ms=$(grep '^Epoch' "$t/irv1_256.txt" 2>/dev/null | awk -F'\t' '{ split($2, f, " "); n++; if (n > 2) { s += f[2]; k++ } }
+             END { if (k) printf "%.2f", 1000 * s / k }')
+        [ -s "$res/timeline.tsv" ] && python3 bench/distributed/model.py --timeline "$res/timeline.tsv" --step "${ms:-62}" \
+            >"$t/model.txt" 2>&1
+        row "| data-parallel model on this card's timeline (step ${ms:-62 (assumed)} ms) | $(last 2 "$t/model.txt") |"
+    else
+        row "| data-parallel model on this card's timeline | skipped: budget |"
+    fi
 else
     row "| fn | not checked: run bench/gpu/bundle.sh here and carry bench/gpu/bundle.tar.xz |"
 fi

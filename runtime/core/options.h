@@ -13,6 +13,8 @@ typedef struct {
     /* both backends */
     int fuse;    /* 1: pointwise nodes run fused (passes/fuse.c); 0: node by node, reference kernels (FN_FUSE) */
     int profile; /* 1: seconds per op printed to stderr when an executor is freed (FN_PROFILE) */
+    const char *profile_timeline; /* with profile, a file for the GPU training step's items in order,
+                                     their times and the bytes each reduction sends (FN_PROFILE_TIMELINE) */
     /* the CPU */
     int threads;            /* threads of the CPU backend's pool; 0: the CPUs this process may use (affinity,
                                cgroup quota: fn_cpus_available) (--threads, FN_THREADS) */

@@ -509,6 +509,7 @@ void rt_gpu_exec_free(RtGpuExec *ex) {
         rt_profile_print(ex->prof_s, ex->prof_calls, 2 * IR_OP_COUNT, ex->prof_steps);
         gpu_conv_profile_print(&ex->conv_prof, ex->prof_steps, 40, stderr);
         gpu_queues_profile_print(ex, ex->prof_steps, 40, stderr);
+        if (ex->opt.profile_timeline && ex->g->n_effects) gpu_queues_timeline_write(ex, ex->prof_steps, ex->opt.profile_timeline);
     }
     gpu_conv_profile_free(&ex->conv_prof);
     gpu_queues_free(ex);

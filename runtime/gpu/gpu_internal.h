@@ -162,5 +162,9 @@ void gpu_queues_free(RtGpuExec *ex);
 /* FN_PROFILE: the `top` items that took longest, per step, with the bytes they read and write
  * once (a floor: columns and scratch left out) and those bytes over their time. */
 void gpu_queues_profile_print(const RtGpuExec *ex, int64_t steps, int top, FILE *f);
+/* FN_PROFILE_TIMELINE: every item in the step's order as a tab-separated line: its index, ms per
+ * step, op, and for a reduction over the replicas its group and bytes (else -1 and 0), and the
+ * scope it was built in (bench/distributed/model.py --timeline reads it). */
+void gpu_queues_timeline_write(const RtGpuExec *ex, int64_t steps, const char *path);
 
 #endif

@@ -400,6 +400,25 @@ static int enqueue_bucket(RtGpuExec *ex, int lead, RtStatus *st) {
     return 0;
 }
 
+void gpu_queues_timeline_write(const RtGpuExec *ex, int64_t steps, const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f || !ex->prof_item_s) {
+        fprintf(stderr, "fn: cannot write the step's timeline %s\n", path);
+        if (f) fclose(f);
+        return;
+    }
+    double per = steps > 0 ? 1e3 / (double)steps : 1e3;
+    fprintf(f, "item\tms\top\tgroup\tbytes\tscope\n");
+    for (int i = 0; i < ex->n_items; i++) {
+        const IrNode *n = &ex->g->nodes[ex->item[i]];
+        int red = collective(ex, i);
+        fprintf(f, "%d\t%.6f\t%s%s\t%d\t%.0f\t%s\n", i, ex->prof_item_s[i] * per, ir_op_info[n->op].name,
+                ex->mod.plan[ex->item[i]].work == CU_FUSED ? " (fused)" : "", red ? n->attr.u.replicas.group : -1,
+                red ? 4.0 * (double)ex->plan.numel[ex->item[i]] : 0.0, n->scope >= 0 && n->scope < ex->g->n_strs ? ir_str(ex->g, n->scope) : "");
+    }
+    if (fclose(f) != 0) fprintf(stderr, "fn: cannot write the step's timeline %s\n", path);
+}
+
 int gpu_enqueue_step(RtGpuExec *ex, RtStatus *st) {
     const RtCudaApi *a = &ex->gpu->api;
     const GpuSchedule *s = &ex->sched;
