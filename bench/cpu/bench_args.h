@@ -1,6 +1,6 @@
-/* The command line both CPU bench tools take: [MODEL.fn] [--batch N] [--image_size S] [--reps R]
- * [--layer TEXT] [--fwd] (conv_lab: only the shapes whose description contains TEXT; only the
- * forward pass). */
+/* The command line both bench tools take: [MODEL.fn] [--batch N] [--image_size S] [--reps R]
+ * [--layer TEXT] [--fwd] [--device D] (conv_lab: only the shapes whose description contains
+ * TEXT; only the forward pass; embed_bench: cpu or gpu). */
 #ifndef FN_BENCH_CPU_ARGS_H
 #define FN_BENCH_CPU_ARGS_H
 
@@ -17,6 +17,7 @@ typedef struct {
     int batch, image, reps;
     const char *layer;
     int fwd;
+    const char *device;
 } BenchArgs;
 
 /* Fills a (keeping its defaults for what is not given); 0, or -1 after printing the usage. */
@@ -27,9 +28,10 @@ static int bench_args(int argc, char **argv, BenchArgs *a) {
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) a->reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--layer") && i + 1 < argc) a->layer = argv[++i];
         else if (!strcmp(argv[i], "--fwd")) a->fwd = 1;
+        else if (!strcmp(argv[i], "--device") && i + 1 < argc) a->device = argv[++i];
         else if (argv[i][0] != '-') a->model = argv[i];
         else {
-            fprintf(stderr, "usage: %s [MODEL.fn] [--batch N] [--image_size S] [--reps R] [--layer TEXT] [--fwd]\n", argv[0]);
+            fprintf(stderr, "usage: %s [MODEL.fn] [--batch N] [--image_size S] [--reps R] [--layer TEXT] [--fwd] [--device cpu|gpu]\n", argv[0]);
             return -1;
         }
     }

@@ -169,7 +169,7 @@ static const char *group_of(const char *scope) {
 }
 
 int main(int argc, char **argv) {
-    BenchArgs args = {"models/inception_resnet_v1.fn", 32, 160, 3, NULL, 0};
+    BenchArgs args = {"models/inception_resnet_v1.fn", 32, 160, 3, NULL, 0, "cpu"};
     int rc;
     IrGraph *g = bench_start(argc, argv, &args, &rc);
     if (!g) return rc;

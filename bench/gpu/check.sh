@@ -26,11 +26,14 @@
 #      and each convolution shape's im2col, GEMM and col2im (the whole table is in logs.txt);
 #      then the step's timeline with one replica's NCCL reductions ($OUT/timeline.tsv), read by
 #      bench/distributed/model.py --timeline: the scaling model on the card's own step;
+#   4d. embeddings: embed_bench --device gpu, the eval graph at batch 256 (default and
+#      FN_GPU_BF16=act), checked against the CPU's embeddings first;
 #   5. the PyTorch peer's training step (bench/ref/train_step.py): channels_last + bf16 autocast,
 #      and torch.compile of it, batch 256 and 90, 160x160, the median of 3 rounds of STEPS steps,
 #      each round listed (torch.compile's rate moved 25 % between two runs of one lease); fp32
 #      eager with CHECK_FP32=1; CHECK_PEER_MODES and CHECK_PEER_BATCHES choose others;
-#      CHECK_COMPILE_LIMIT, default 240, the seconds torch.compile's run may take.
+#      CHECK_COMPILE_LIMIT, default 240, the seconds torch.compile's run may take; then its
+#      embeddings (--embed) at batch 256, amp and compile (CHECK_PEER_EMBED_MODES).
 # The lease is short (15 device minutes for an issue), so stages run in that order under one budget:
 # CHECK_BUDGET seconds (default 420); a stage whose time limit would overrun what is left is skipped
 # and says so (fn's comparison runs and profile can leave CHECK_PEER_SECONDS, default 0, to the
@@ -126,6 +129,18 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     # autocast, FN_GPU_BF16=act, also at 90; settings join with +, as 256ba+i0), memory reused at once (FN_GPU_PLAN_SLACK=0); (n) one replica's reductions on NCCL
     # (FN_COMM=self: what the buckets cost a step); and (k) on 10,575 classes, the
     # peer's, where the logits and their row kernels are full size. CHECK_RUNS picks some.
+    # embeddings (issue 29): the eval graph at batch 256, images staged from the host while the
+    # previous batch runs, checked against the CPU's on the same weights first; the default and
+    # bfloat16 activations (CHECK_EMBED=0 leaves it out)
+    eb=256 er=30
+    [ "${CHECK_DRY:-0}" = 1 ] && eb=2 er=2
+    for bf in 0 act; do
+        [ "${CHECK_EMBED:-1}" = 0 ] && break
+        fits 60 || { row "| fn embeddings, batch $eb (FN_GPU_BF16=$bf) | skipped: budget |"; continue; }
+        FN_GPU_BF16=$bf timeout 60 "$b/bin/embed_bench" models/inception_resnet_v1.fn --batch $eb --reps $er --device gpu \
+            >"$t/embed_$bf.txt" 2>&1
+        row "| fn embeddings, IRv1 eval, batch $eb, 160x160, FN_GPU_BF16=$bf | $(grep -h -E 'against the CPU|images/s|embed_bench:' "$t/embed_$bf.txt" | tr '\n' ' ' | cut -c1-300) |"
+    done
     for run in ${CHECK_RUNS:-256 90 256ba 256n 90ba 256ba+i0 256b 256bc 256p0 256k 256i0 256i1 256i3 256c0 256c32 256s1 256g}; do
         batch=$(batch_of "${run%%[a-z+]*}")
         env=() what=""
@@ -212,6 +227,15 @@ elif python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; th
                 --steps "$steps" 2>"$out/peer_${mode}_$batch.err" | tail -n 1)
             row "| PyTorch $mode, batch $batch, 160x160 | ${r:-FAILED: $(last 2 "$out/peer_${mode}_$batch.err")} |"
         done
+    done
+    # inference: the embeddings' peer (eval mode, no grad, L2-normalised), batch 256
+    for mode in ${CHECK_PEER_EMBED_MODES:-amp compile}; do
+        [ "${CHECK_EMBED:-1}" = 0 ] && break
+        lim=60; [ "$mode" = compile ] && lim=${CHECK_COMPILE_LIMIT:-240}
+        fits $lim || { row "| PyTorch $mode embeddings, batch 256 | skipped: budget |"; continue; }
+        r=$(timeout $lim python3 bench/ref/train_step.py --device cuda --batch 256 --mode "$mode" --embed \
+            --steps "$steps" 2>"$out/peer_embed_$mode.err" | tail -n 1)
+        row "| PyTorch $mode embeddings, batch 256, 160x160 | ${r:-FAILED: $(last 2 "$out/peer_embed_$mode.err")} |"
     done
 else
     row "| PyTorch peer | torch with CUDA not available |"
