@@ -32,7 +32,11 @@ static void gpu_from_env(RtOptions *o) {
     o->cuda_graph = !is0("FN_CUDA_GRAPH");
     o->cuda_emulator = env("FN_CUDA_EMULATOR");
     o->nccl_library = env("FN_NCCL_LIBRARY");
-    if ((v = env("FN_BUCKET_MB"))) o->bucket_mb = atof(v);
+    if ((v = env("FN_BUCKET_MB"))) {
+        double mb = atof(v);
+        if (mb >= 0 && mb <= 1 << 20) o->bucket_mb = mb;
+        else fprintf(stderr, "fn: FN_BUCKET_MB=%s: 0 to %d (using %g)\n", v, 1 << 20, o->bucket_mb);
+    }
     const char *cache = env("FN_KERNEL_CACHE"), *xdg = env("XDG_CACHE_HOME"), *home = env("HOME");
     if (cache) snprintf(o->kernel_cache, sizeof o->kernel_cache, "%s", cache);
     else if (xdg) snprintf(o->kernel_cache, sizeof o->kernel_cache, "%s/fn/kernels", xdg);

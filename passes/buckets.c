@@ -15,7 +15,9 @@
  * beside the backward pass. Where two groups' buckets would wait for each other the old order
  * stays. Nodes that
  * read no reduction keep their relative order (the forward pass, and its dropout masks, whose
- * keys count them in order: runtime/core/status.c). The runtime calls it when it binds a graph
+ * keys count them in order, runtime/core/status.c: an order that would move one mask past
+ * another, as synchronised batch norm's buckets could in parallel branches, is not taken). The
+ * runtime calls it when it binds a graph
  * for a run that reduces the group (runtime/core/exec.c).
  * What this is not: the reduction (the backends'), or a change of what the graph computes. */
 #include "passes/passes.h"
@@ -26,12 +28,13 @@
 
 #include "ir/alloc.h"
 
-/* the float bytes of node id at the symbols' values sym, or -1 when they do not evaluate */
+/* the float bytes of node id at the symbols' values sym (NULL: constant dimensions only), or -1
+   when they do not evaluate */
 static int64_t bound_bytes(const IrGraph *g, IrId id, const int64_t *sym) {
     const IrShape *s = &g->nodes[id].shape;
     int64_t n = 4, v;
     for (int k = 0; k < s->rank; k++) {
-        if (ir_dim_eval_checked(g, s->d[k], sym, &v) < 0) return -1;
+        if (sym ? ir_dim_eval_checked(g, s->d[k], sym, &v) < 0 : !ir_dim_const_value(g, s->d[k], &v)) return -1;
         n *= v;
     }
     return n;
@@ -162,6 +165,17 @@ static void mark_late(const IrGraph *g, char *late) {
     }
 }
 
+/* the dropout masks in their old relative order (their keys count them: rt_dropout_salt) */
+static int masks_in_order(const IrGraph *g, const IrId *order) {
+    IrId last = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[order[i]].op == IR_OP_DROPOUT_MASK) {
+            if (order[i] < last) return 0;
+            last = order[i];
+        }
+    return 1;
+}
+
 static int rebuild(const IrGraph *src, IrGraph *dst, const IrId *order, IrId *map) {
     for (int i = 0; i < src->n_nodes; i++) {
         IrId id = order[i];
@@ -203,7 +217,8 @@ int pass_buckets(IrGraph **gp, int64_t bytes, const int64_t *sym) {
     for (IrId id = n - 1; id >= 0; id--) /* each bucket's reductions, in order */
         if (bucket[id] >= 0) s.next[id] = s.first[bucket[id]], s.first[bucket[id]] = id;
     if (list_readers(&s, n_buckets) < 0) goto oom;
-    if (topo_sort(&s) < 0) { /* buckets of two groups that wait for each other: the order as it was */
+    if (topo_sort(&s) < 0 || !masks_in_order(g, s.order)) { /* buckets of two groups that wait for each
+                                                                 other, or moved masks: the order as it was */
         rc = 0;
         goto done;
     }

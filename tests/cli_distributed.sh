@@ -52,6 +52,12 @@ if [ "$device" = gpu ]; then # one card per rank, the gradients in buckets on NC
     grep -q "rank 1 of 2 reduces on card 1 with NCCL" "$tmp/one2.out" && [ -n "$red" ] && [ "${red#* }" -lt "${red% *}" ] &&
         ok "2 ranks on cards 0 and 1, $(grep -o 'NCCL [0-9.]*' "$tmp/one2.out" | head -n 1): ${red% *} reductions a step in ${red#* } launches" ||
         bad "the ranks' cards and buckets: $(grep -E 'reduces on|Reductions' "$tmp/one2.out" | tr '\n' ' ')"
+    # no NCCL on the ranks: every rank says so and the job ends (none waits in NCCL's set-up)
+    FN_NCCL_LIBRARY=/nonexistent/libnccl.so.2 mpi_train nonccl 1 1
+    rc=$?
+    [ "$rc" -ne 0 ] && [ "$(grep -c 'no NCCL for the data-parallel GPU step' "$tmp/nonccl.out")" -ge 1 ] &&
+        ok "without NCCL: status $rc, $(grep -m1 -o 'rank [0-9] of 2: no NCCL[^(]*' "$tmp/nonccl.out")" ||
+        bad "without NCCL: status $rc: $(tail -3 "$tmp/nonccl.out")"
 fi
 
 # dropout: its masks are drawn over the global batch, so 2 ranks drop what one process drops

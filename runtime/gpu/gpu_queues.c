@@ -132,36 +132,29 @@ static int pin_collectives(RtGpuExec *ex, int *pin) {
     return n;
 }
 
-/* item i waits for nothing at or after item `lead` (so it can go with lead's bucket) */
-static int ready_by(const GpuSchedule *s, int i, int lead) {
-    for (int k = s->wait_start[i]; k < s->wait_start[i + 1]; k++)
-        if (s->wait_item[k] >= lead) return 0;
-    return 1;
-}
-
-/* The reductions in buckets (one NCCL launch each, gpu_enqueue_step): consecutive ones of up to
- * bucket_mb whose operands are all made before the bucket's first is reached (the gradients'
- * runs that passes/buckets.c ordered so) */
+/* The reductions in buckets (one NCCL launch each, gpu_enqueue_step): runs of consecutive items
+ * of up to bucket_mb (the runs passes/buckets.c ordered so). Decided from the items alone, never
+ * from the streams, so that every rank groups the same reductions (NCCL needs its groups alike on
+ * every rank), whatever its streams: a member's operands are all made before the run's first. */
 static int plan_buckets(RtGpuExec *ex) {
     ex->bucket_lead = fn_malloc(((size_t)ex->n_items + 1) * sizeof *ex->bucket_lead);
     ex->bucket_next = fn_malloc(((size_t)ex->n_items + 1) * sizeof *ex->bucket_next);
     if (!ex->bucket_lead || !ex->bucket_next) return -1;
     double cap = ex->opt.bucket_mb * 1048576.0, bytes = 0;
-    int lead = -1, last = -1;
+    int lead = -1;
     ex->n_buckets = 0;
     for (int i = 0; i < ex->n_items; i++) {
         ex->bucket_lead[i] = ex->bucket_next[i] = -1;
         if (!collective(ex, i)) continue;
         double b = 4.0 * (double)ex->plan.numel[ex->item[i]];
-        if (lead >= 0 && bytes + b <= cap && ready_by(&ex->sched, i, lead)) {
-            ex->bucket_next[last] = i;
+        if (lead >= 0 && ex->bucket_lead[i - 1] == lead && bytes + b <= cap) {
+            ex->bucket_next[i - 1] = i;
         } else {
             lead = i, bytes = 0;
             ex->n_buckets++;
         }
         ex->bucket_lead[i] = lead;
         bytes += b;
-        last = i;
     }
     return 0;
 }
@@ -184,6 +177,7 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
     ex->n_queues = queues_wanted(ex);
     ex->overlap = 1;
     ex->comm_queue = -1;
+    if (plan_buckets(ex) < 0) return rt_fail(st, "out of memory listing the step's work");
     if (ex->n_queues == 1) return 0;
     int *pin = fn_malloc(((size_t)ex->n_items + 1) * sizeof *pin), rc = pin ? 0 : -1;
     if (pin && pin_collectives(ex, pin) == 0) { /* none: nothing pinned */
@@ -202,7 +196,6 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
         start[ex->n_items] = sp.n;
         rc = gpu_schedule(&ex->sched, ex->n_items, start, sp.s, ex->n_queues, pin);
     }
-    if (rc == 0 && pin) rc = plan_buckets(ex);
     free(pin);
     double *cost = rc == 0 ? fn_malloc(((size_t)ex->n_items + 1) * sizeof *cost) : NULL;
     if (cost) { /* the overlap a card of 3 TB/s and 200 TFLOP/s, 3 us a launch, would see */
@@ -382,20 +375,20 @@ void gpu_queues_profile_print(const RtGpuExec *ex, int64_t steps, int top, FILE 
     free(order);
 }
 
-/* the bucket led by item `lead` on the replicas' stream: every member's waits, then their
-   reductions as one NCCL launch, then the events later items wait for */
-static int enqueue_bucket(RtGpuExec *ex, int lead, RtStatus *st) {
+/* the bucket led by item `lead` on the replicas' stream (multi) or the only one: every member's
+   waits, then their reductions as one NCCL launch, then the events later items wait for */
+static int enqueue_bucket(RtGpuExec *ex, int lead, int multi, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     const GpuSchedule *s = &ex->sched;
-    ex->cur = &ex->queue[ex->comm_queue];
-    for (int m = lead; m >= 0; m = ex->bucket_next[m])
+    ex->cur = &ex->queue[multi ? ex->comm_queue : 0];
+    for (int m = lead; multi && m >= 0; m = ex->bucket_next[m])
         for (int k = s->wait_start[m]; k < s->wait_start[m + 1]; k++)
             CHECK_CU(cuStreamWaitEvent(ex->cur->stream, ex->ev[s->wait_item[k]], 0));
     if (gpu_nccl_group_begin(gpu->nccl, st) < 0) return -1;
     int rc = 0;
     for (int m = lead; m >= 0 && rc == 0; m = ex->bucket_next[m]) rc = run_item(ex, m, st);
     if (gpu_nccl_group_end(gpu->nccl, st) < 0 || rc < 0) return -1;
-    for (int m = lead; m >= 0; m = ex->bucket_next[m])
+    for (int m = lead; multi && m >= 0; m = ex->bucket_next[m])
         if (s->record[m]) CHECK_CU(cuEventRecord(ex->ev[m], ex->cur->stream));
     return 0;
 }
@@ -433,8 +426,8 @@ int gpu_enqueue_step(RtGpuExec *ex, RtStatus *st) {
             if (ex->queue[q].stream) TRY(cuStreamWaitEvent(ex->queue[q].stream, ex->fork, 0));
     }
     for (int i = 0; i < ex->n_items && rc == 0; i++) {
-        if (multi && ex->bucket_lead && ex->bucket_lead[i] >= 0) { /* the replicas' reductions, a bucket at a time */
-            if (ex->bucket_lead[i] == i) rc = enqueue_bucket(ex, i, st);
+        if (ex->bucket_lead[i] >= 0) { /* the replicas' reductions, a bucket at a time */
+            if (ex->bucket_lead[i] == i) rc = enqueue_bucket(ex, i, multi, st);
             continue;
         }
         ex->cur = &ex->queue[multi ? s->stream[i] : 0];
@@ -503,6 +496,6 @@ RtStreams rt_gpu_exec_streams(const RtGpuExec *ex) {
     for (int q = 0; q < ex->n_queues; q++) s.streams += ex->queue[q].stream != NULL;
     s.waits = ex->n_queues > 1 ? ex->sched.wait_start[ex->n_items] : 0;
     for (int i = 0; i < ex->n_items; i++) s.reductions += collective(ex, i);
-    s.buckets = ex->bucket_lead ? ex->n_buckets : s.reductions;
+    s.buckets = ex->n_buckets;
     return s;
 }

@@ -71,11 +71,15 @@ GpuNccl *gpu_nccl_open(const char *library, RtComm *comm, RtStatus *st) {
     NcclId id;
     memset(&id, 0, sizeof id);
     NcclResult r;
-    /* every rank reaches the broadcast, even one that failed to load (it then sends nothing) */
+    /* every rank reaches the broadcast and the count of failures, even one that failed to load,
+       and joins the communicator only when every rank can (else NCCL's set-up waits for it) */
     int rc = load(n, library, st);
     if (rt_comm_rank(comm) == 0 && rc == 0) rc = NCCL_TRY(n, st, GetUniqueId(&id));
     RtStatus bst;
     if (rt_comm_broadcast(comm, &id, (int64_t)sizeof id, 0, &bst) < 0 && rc == 0) rc = rt_fail(st, "%s", bst.msg);
+    double failed = rc < 0;
+    if (rt_comm_allreduce(comm, &failed, 1, 8, 0, &bst) < 0 && rc == 0) rc = rt_fail(st, "%s", bst.msg);
+    if (rc == 0 && failed > 0) rc = rt_fail(st, "NCCL did not start on %.0f of the %d ranks", failed, rt_comm_size(comm));
     if (rc == 0) rc = NCCL_TRY(n, st, CommInitRank(&n->comm, rt_comm_size(comm), id, rt_comm_rank(comm)));
     if (rc < 0) {
         gpu_nccl_close(n);
