@@ -72,55 +72,33 @@ static int form_buckets(const IrGraph *g, int64_t bytes, const int64_t *sym, int
 typedef struct {
     const IrGraph *g;
     const int *bucket;
-    int *missing;       /* per node: inputs (and, for a reduction, its bucket's gradients) not placed */
-    int *first, *next;  /* per bucket its reductions (a list through next); per node its bucket's gradients' waiters */
-    int *readers, *reader_start; /* per node: the nodes waiting for it (CSR) */
+    int *missing;       /* per node: inputs not placed; per bucket (bmissing): its reductions' inputs */
+    int *bmissing;
+    int *first, *next;  /* per bucket its reductions, a list through next */
+    int *readers, *reader_start; /* per node: the nodes that read it (CSR) */
     char *ready;                 /* 1 ready, 2 placed */
     char *late;                  /* reads a reduction nothing else waits for (the updates): placed last */
     IrId *order, *queue;         /* the new order; the ready reductions */
     int n_order, q_head, q_tail;
 } Sort;
 
-/* the nodes waiting for each node: its readers, and for a bucket's gradient every reduction of the bucket */
-static int list_readers(Sort *s, int n_buckets) {
+/* each node's readers, and what each node and bucket waits for: a bucket's reductions wait for
+   all of its inputs together */
+static int list_readers(Sort *s) {
     const IrGraph *g = s->g;
-    int n = g->n_nodes, *count = fn_calloc((size_t)n + 1, sizeof *count), *bsize = fn_calloc((size_t)n_buckets + 1, sizeof *bsize);
-    if (!count || !bsize) {
-        free(count), free(bsize);
-        return -1;
-    }
+    int n = g->n_nodes, total = 0;
+    s->reader_start = fn_calloc((size_t)n + 2, sizeof *s->reader_start);
+    if (!s->reader_start) return -1;
     for (IrId id = 0; id < n; id++)
-        if (s->bucket[id] >= 0) bsize[s->bucket[id]]++;
-    for (IrId id = 0; id < n; id++) {
+        for (int k = 0; k < g->nodes[id].n_in; k++) s->reader_start[g->nodes[id].in[k] + 2]++, total++;
+    for (IrId id = 0; id < n; id++) s->reader_start[id + 2] += s->reader_start[id + 1];
+    if (!(s->readers = fn_malloc(((size_t)total + 1) * sizeof *s->readers))) return -1;
+    for (IrId id = 0; id < n; id++) { /* reader_start[x + 1] counts x's readers filled so far */
         const IrNode *nd = &g->nodes[id];
-        for (int k = 0; k < nd->n_in; k++) count[nd->in[k]] += s->bucket[id] >= 0 ? bsize[s->bucket[id]] : 1;
+        for (int k = 0; k < nd->n_in; k++) s->readers[s->reader_start[nd->in[k] + 1]++] = id;
+        if (s->bucket[id] >= 0) s->bmissing[s->bucket[id]] += nd->n_in;
+        else s->missing[id] = nd->n_in;
     }
-    s->reader_start = fn_malloc(((size_t)n + 1) * sizeof *s->reader_start);
-    int total = 0;
-    for (IrId id = 0; s->reader_start && id < n; id++) s->reader_start[id] = total, total += count[id];
-    s->readers = s->reader_start ? fn_malloc(((size_t)total + 1) * sizeof *s->readers) : NULL;
-    if (!s->readers) {
-        free(count), free(bsize);
-        return -1;
-    }
-    s->reader_start[n] = total;
-    memset(count, 0, (size_t)n * sizeof *count);
-    for (IrId id = 0; id < n; id++) {
-        const IrNode *nd = &g->nodes[id];
-        for (int k = 0; k < nd->n_in; k++) {
-            IrId x = nd->in[k];
-            if (s->bucket[id] < 0) { /* an ordinary reader */
-                s->readers[s->reader_start[x] + count[x]++] = id;
-                s->missing[id]++;
-                continue;
-            }
-            for (IrId r = s->first[s->bucket[id]]; r >= 0; r = s->next[r]) { /* every reduction of the bucket */
-                s->readers[s->reader_start[x] + count[x]++] = r;
-                s->missing[r]++;
-            }
-        }
-    }
-    free(count), free(bsize);
     return 0;
 }
 
@@ -145,12 +123,17 @@ static int topo_sort(Sort *s) {
     const IrGraph *g = s->g;
     IrId scan[2] = {g->n_nodes, g->n_nodes};
     for (IrId id = 0; id < g->n_nodes; id++)
-        if (s->missing[id] == 0) make_ready(s, id, scan);
+        if (s->bucket[id] < 0 && s->missing[id] == 0) make_ready(s, id, scan);
     for (IrId id; (id = next_ready(s, scan)) != IR_NONE;) {
         s->ready[id] = 2; /* placed */
         s->order[s->n_order++] = id;
-        for (int k = s->reader_start[id]; k < s->reader_start[id + 1]; k++)
-            if (--s->missing[s->readers[k]] == 0) make_ready(s, s->readers[k], scan);
+        for (int k = s->reader_start[id]; k < s->reader_start[id + 1]; k++) {
+            IrId r = s->readers[k];
+            int b = s->bucket[r];
+            if (b < 0 && --s->missing[r] == 0) make_ready(s, r, scan);
+            if (b >= 0 && --s->bmissing[b] == 0) /* the whole bucket at once, in order */
+                for (IrId m = s->first[b]; m >= 0; m = s->next[m]) make_ready(s, m, scan);
+        }
     }
     return s->n_order == g->n_nodes ? 0 : -1;
 }
@@ -206,17 +189,18 @@ int pass_buckets(IrGraph **gp, int64_t bytes, const int64_t *sym) {
     for (IrId id = 0; id < n; id++)
         if (bucket[id] + 1 > n_buckets) n_buckets = bucket[id] + 1;
     s.missing = fn_calloc((size_t)n + 1, sizeof *s.missing);
+    s.bmissing = fn_calloc((size_t)n_buckets + 1, sizeof *s.bmissing);
     s.first = fn_malloc(((size_t)n_buckets + 1) * sizeof *s.first);
     s.next = fn_malloc(((size_t)n + 1) * sizeof *s.next);
     s.order = fn_malloc(((size_t)n + 1) * sizeof *s.order);
     s.queue = fn_malloc(((size_t)n + 1) * sizeof *s.queue);
     s.late = fn_malloc((size_t)n + 1);
-    if (!s.missing || !s.first || !s.next || !s.ready || !s.order || !s.queue || !s.late) goto oom;
+    if (!s.missing || !s.bmissing || !s.first || !s.next || !s.ready || !s.order || !s.queue || !s.late) goto oom;
     mark_late(g, s.late);
     for (int b = 0; b < n_buckets; b++) s.first[b] = -1;
     for (IrId id = n - 1; id >= 0; id--) /* each bucket's reductions, in order */
         if (bucket[id] >= 0) s.next[id] = s.first[bucket[id]], s.first[bucket[id]] = id;
-    if (list_readers(&s, n_buckets) < 0) goto oom;
+    if (list_readers(&s) < 0) goto oom;
     if (topo_sort(&s) < 0 || !masks_in_order(g, s.order)) { /* buckets of two groups that wait for each
                                                                  other, or moved masks: the order as it was */
         rc = 0;
@@ -238,7 +222,7 @@ int pass_buckets(IrGraph **gp, int64_t bytes, const int64_t *sym) {
 oom:
     snprintf((*gp)->err, sizeof (*gp)->err, "buckets: out of memory");
 done:
-    free(bucket), free(s.missing), free(s.first), free(s.next), free(s.ready), free(s.order), free(s.queue), free(s.late);
+    free(bucket), free(s.missing), free(s.bmissing), free(s.first), free(s.next), free(s.ready), free(s.order), free(s.queue), free(s.late);
     free(s.readers), free(s.reader_start);
     return rc;
 }

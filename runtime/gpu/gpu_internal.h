@@ -112,8 +112,8 @@ struct RtGpuExec {
     int n_queues;
     GpuSchedule sched;
     int comm_queue;    /* the queue of the replicas' reductions (the last), or -1 */
-    int *bucket_lead, *bucket_next, n_buckets; /* per item: its bucket's first reduction and the
-                                                  next in it (-1: none); see gpu_queues.c */
+    int *bucket_lead, n_buckets; /* per item: the first reduction of its bucket, a run of consecutive
+                                    items (-1: none); see gpu_queues.c */
     CUevent *ev, fork; /* ev[i]: recorded after item i when sched.record[i] */
     double overlap;    /* gpu_schedule_estimate's, with a cost model */
     int half_values;   /* FN_GPU_BF16=act: values stored in bfloat16 (gpu_half_values) */

@@ -137,24 +137,17 @@ static int pin_collectives(RtGpuExec *ex, int *pin) {
  * from the streams, so that every rank groups the same reductions (NCCL needs its groups alike on
  * every rank), whatever its streams: a member's operands are all made before the run's first. */
 static int plan_buckets(RtGpuExec *ex) {
-    ex->bucket_lead = fn_malloc(((size_t)ex->n_items + 1) * sizeof *ex->bucket_lead);
-    ex->bucket_next = fn_malloc(((size_t)ex->n_items + 1) * sizeof *ex->bucket_next);
-    if (!ex->bucket_lead || !ex->bucket_next) return -1;
+    if (!(ex->bucket_lead = fn_malloc(((size_t)ex->n_items + 1) * sizeof *ex->bucket_lead))) return -1;
     double cap = ex->opt.bucket_mb * 1048576.0, bytes = 0;
-    int lead = -1;
     ex->n_buckets = 0;
     for (int i = 0; i < ex->n_items; i++) {
-        ex->bucket_lead[i] = ex->bucket_next[i] = -1;
+        ex->bucket_lead[i] = -1;
         if (!collective(ex, i)) continue;
         double b = 4.0 * (double)ex->plan.numel[ex->item[i]];
-        if (lead >= 0 && ex->bucket_lead[i - 1] == lead && bytes + b <= cap) {
-            ex->bucket_next[i - 1] = i;
-        } else {
-            lead = i, bytes = 0;
-            ex->n_buckets++;
-        }
-        ex->bucket_lead[i] = lead;
-        bytes += b;
+        int joins = i > 0 && ex->bucket_lead[i - 1] >= 0 && bytes + b <= cap;
+        ex->bucket_lead[i] = joins ? ex->bucket_lead[i - 1] : i;
+        bytes = joins ? bytes + b : b;
+        ex->n_buckets += !joins;
     }
     return 0;
 }
@@ -380,15 +373,17 @@ void gpu_queues_profile_print(const RtGpuExec *ex, int64_t steps, int top, FILE 
 static int enqueue_bucket(RtGpuExec *ex, int lead, int multi, RtStatus *st) {
     RtGpu *gpu = ex->gpu;
     const GpuSchedule *s = &ex->sched;
+    int end = lead;
+    while (end < ex->n_items && ex->bucket_lead[end] == lead) end++;
     ex->cur = &ex->queue[multi ? ex->comm_queue : 0];
-    for (int m = lead; multi && m >= 0; m = ex->bucket_next[m])
+    for (int m = lead; multi && m < end; m++)
         for (int k = s->wait_start[m]; k < s->wait_start[m + 1]; k++)
             CHECK_CU(cuStreamWaitEvent(ex->cur->stream, ex->ev[s->wait_item[k]], 0));
     if (gpu_nccl_group_begin(gpu->nccl, st) < 0) return -1;
     int rc = 0;
-    for (int m = lead; m >= 0 && rc == 0; m = ex->bucket_next[m]) rc = run_item(ex, m, st);
+    for (int m = lead; m < end && rc == 0; m++) rc = run_item(ex, m, st);
     if (gpu_nccl_group_end(gpu->nccl, st) < 0 || rc < 0) return -1;
-    for (int m = lead; multi && m >= 0; m = ex->bucket_next[m])
+    for (int m = lead; multi && m < end; m++)
         if (s->record[m]) CHECK_CU(cuEventRecord(ex->ev[m], ex->cur->stream));
     return 0;
 }
@@ -405,9 +400,10 @@ void gpu_queues_timeline_write(const RtGpuExec *ex, int64_t steps, const char *p
     for (int i = 0; i < ex->n_items; i++) {
         const IrNode *n = &ex->g->nodes[ex->item[i]];
         int red = collective(ex, i);
+        const char *scope = n->scope >= 0 && n->scope < ex->g->n_strs ? ir_str(ex->g, n->scope) : "";
         fprintf(f, "%d\t%.6f\t%s%s\t%d\t%.0f\t%s\n", i, ex->prof_item_s[i] * per, ir_op_info[n->op].name,
                 ex->mod.plan[ex->item[i]].work == CU_FUSED ? " (fused)" : "", red ? n->attr.u.replicas.group : -1,
-                red ? 4.0 * (double)ex->plan.numel[ex->item[i]] : 0.0, n->scope >= 0 && n->scope < ex->g->n_strs ? ir_str(ex->g, n->scope) : "");
+                red ? 4.0 * (double)ex->plan.numel[ex->item[i]] : 0.0, scope);
     }
     if (fclose(f) != 0) fprintf(stderr, "fn: cannot write the step's timeline %s\n", path);
 }
@@ -470,8 +466,7 @@ void gpu_queues_free(RtGpuExec *ex) {
     release_queues(ex);
     free(ex->item);
     free(ex->bucket_lead);
-    free(ex->bucket_next);
-    ex->item = ex->bucket_lead = ex->bucket_next = NULL;
+    ex->item = ex->bucket_lead = NULL;
     gpu_schedule_free(&ex->sched);
 }
 
