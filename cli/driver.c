@@ -96,7 +96,7 @@ static int cuda_module(const IrGraph *g, int training, int fused, int64_t n, CuM
     if (rc == 0) {
         if (fused == 2 && half) *half = rt_gpu_half_values(&p);
         rc = rt_plan_memory(&p, RT_PLAN_FUSE, st);
-        if (rc == 0) rc = cu_emit_fused(g, &p.fusion, p.numel, p.esize, m, st);
+        if (rc == 0) rc = cu_emit_fused(g, &p.fusion, p.numel, p.esize, NULL, m, st);
         rt_plan_free(&p);
     }
     free(sym);

@@ -100,7 +100,7 @@ static double module_digest(const CuModule *m) {
 static int cuda_phase(void *ctx, AwResult *res, RtStatus *st) {
     const Emit *e = ctx;
     CuModule m;
-    int rc = e->fused ? cu_emit_fused(e->g, &e->fused->fusion, e->fused->numel, e->fused->esize, &m, st)
+    int rc = e->fused ? cu_emit_fused(e->g, &e->fused->fusion, e->fused->numel, e->fused->esize, NULL, &m, st)
                       : cu_emit_graph(e->g, &m, st);
     if (rc < 0) return -1;
     res->value = module_digest(&m);

@@ -265,7 +265,7 @@ static void run_case(const FxCase *c, int idx, const char *dir) {
                    rt_plan_build(&p, g, sym, NULL, 0, c->training, 4, RT_PLAN_FUSE, &st) == 0,
                "%s: plan: %s", c->model, st.msg))
         goto done;
-    if (!CHECK(cu_emit_fused(g, &p.fusion, p.numel, NULL, &m, &st) == 0, "%s: fused module: %s", c->model, st.msg))
+    if (!CHECK(cu_emit_fused(g, &p.fusion, p.numel, NULL, NULL, &m, &st) == 0, "%s: fused module: %s", c->model, st.msg))
         goto done;
     snprintf(path, sizeof path, "%s/module.cpp", dir);
     snprintf(so, sizeof so, "%s/module_%d.so", dir, idx);

@@ -217,16 +217,21 @@ static void in_place_case(RtGpu *gpu, int64_t n) {
     ir_graph_free(g);
 }
 
+/* The weights the GEMMs take in bfloat16 rounded once at each step's start into copies, against
+   each GEMM rounding them itself (FN_GPU_ROUND_ONCE=0): a copy left stale would part them */
+static void set_round_once(RtOptions *o, int k) { o->gpu_round_once = !k; }
+/* concat operands and slices as views (FN_GPU_VIEWS=1) against copies: the same arithmetic */
+static void set_views(RtOptions *o, int k) { o->gpu_views = !k; }
+
 static void copy_to_both(void *ctx, const char *name, const void *data, size_t bytes) {
     RtGpuExec **x = ctx;
     copy_to_gpu(x[0], name, data, bytes);
     copy_to_gpu(x[1], name, data, bytes);
 }
 
-/* The weights the GEMMs take in bfloat16, rounded once at each step's start into copies, against
- * each GEMM rounding them itself (FN_GPU_ROUND_ONCE=0): three training steps, every output and
- * updated variable the same bits (a copy left stale after the updates would part them). */
-static void round_once_case(RtGpu *gpu, const FxCase *c) {
+/* Two executors of c that differ in one option (set(o, k) for executor k), three steps from the
+ * same variables and inputs: every output and updated variable the same bits. */
+static void alike_case(RtGpu *gpu, const FxCase *c, void (*set)(RtOptions *, int), const char *what) {
     IrGraph *g = fx_build_one_process(c);
     if (!CHECK(g != NULL, "%s builds", c->model)) return;
     int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
@@ -235,14 +240,15 @@ static void round_once_case(RtGpu *gpu, const FxCase *c) {
     RtExec *cpu = rt_bind_syms(g, c->b, c->nb, sym, &st) == 0 ? rt_exec_new(test_cpu(), g, vc, sym, NULL, 0, c->training, &st) : NULL;
     RtGpuExec *x[2] = {NULL, NULL};
     for (int k = 0; k < 2 && cpu; k++) {
-        opts.gpu_round_once = !k;
+        RtOptions o = opts;
+        set(&o, k);
         if (rt_vars_bind(v[k], g, sym, &st) == 0) {
             rt_vars_init(v[k], 3);
-            x[k] = rt_gpu_exec_new(gpu, &opts, g, v[k], sym, NULL, 0, c->training, &st);
+            x[k] = rt_gpu_exec_new(gpu, &o, g, v[k], sym, NULL, 0, c->training, &st);
         }
     }
-    opts.gpu_round_once = 1;
     int differ = 0, steps = 0;
+    int views[2] = {x[0] ? rt_gpu_exec_views(x[0]) : 0, x[1] ? rt_gpu_exec_views(x[1]) : 0};
     if (CHECK(x[0] && x[1], "%s: executors: %s", c->model, st.msg)) {
         uint64_t rng = 11;
         for (int step = 0; step < 3; step++) {
@@ -263,9 +269,10 @@ static void round_once_case(RtGpu *gpu, const FxCase *c) {
             for (int k = 0; k < v[0]->n; k++)
                 differ += memcmp(v[0]->v[k].data, v[1]->v[k].data, (size_t)v[0]->v[k].n * 4) != 0;
     }
-    printf("  %-28s weights rounded once a step against each GEMM's own: %d steps, %d outputs or variables differ\n",
-           c->model, steps, differ);
-    CHECK(steps == 3 && differ == 0, "%s: the step's bfloat16 weights are the GEMMs' own", c->model);
+    printf("  %-28s %s: %d steps, %d outputs or variables differ (views %d, %d)\n", c->model, what, steps, differ, views[0],
+           views[1]);
+    CHECK(steps == 3 && differ == 0, "%s: %s: the same bits", c->model, what);
+    if (set == set_views) CHECK(views[0] > 0 && views[1] == 0, "%s: views taken with gpu_views only", c->model);
     for (int k = 0; k < 2; k++) {
         rt_gpu_exec_free(x[k]);
         rt_vars_free(v[k]);
@@ -297,6 +304,10 @@ int main(void) {
         {"tests/models/irv1_small.fn", 1, PASS_OPT_ADAM, {{"N", 4}, {"classes", 3}}, 2},
         {"models/mtcnn/pnet.fn", 0, PASS_OPT_SGD, {{"N", 2}, {"H", 31}, {"W", 24}}, 3},
     };
+    const FxCase views[] = { /* channels of multiples of 4, as the network's */
+        {"tests/models/irv1_views.fn", 1, PASS_OPT_ADAM, {{"N", 4}, {"classes", 3}}, 2},
+        {"tests/models/irv1_views.fn", 0, PASS_OPT_SGD, {{"N", 4}, {"classes", 3}}, 2},
+    };
     accuracy_case(gpu);
     in_place_case(gpu, 4093);
     in_place_case(gpu, 4096);
@@ -305,6 +316,8 @@ int main(void) {
         printf("  %s:\n", pass ? "a kernel per op (FN_FUSE=0)" : "fused");
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(gpu, &cases[i]);
     }
+    opts.fuse = 1;
+    for (int k = 0; k < 2; k++) alike_case(gpu, &views[k], set_views, "concat operands and slices as views against copies");
     rt_gpu_close(gpu);
     /* the activations and their gradients in bfloat16 (FN_GPU_BF16=act, with TF32), fused, against
        the CPU's float32 within BF16_BOUND: the evaluation graphs (the reduced network's training
@@ -318,7 +331,8 @@ int main(void) {
         bound = BF16_BOUND;
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
             if (!cases[i].training) run_case(gpu, &cases[i]);
-        round_once_case(gpu, &cases[2]); /* the reduced network's training step */
+        alike_case(gpu, &cases[2], set_round_once, "weights rounded once a step against each GEMM's own");
+        for (int k = 0; k < 2; k++) alike_case(gpu, &views[k], set_views, "concat operands and slices as views against copies");
         rt_gpu_close(gpu);
     }
     return test_summary("test_gpu_exec");

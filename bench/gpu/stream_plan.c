@@ -28,7 +28,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     FxCase c = {"models/inception_resnet_v1.fn", 1, PASS_OPT_ADAM, {{"N", 90}, {"classes", 10575}, {"embedding_size", 512}}, 3};
-    IrGraph *g = fx_build_case(&c);
+    IrGraph *g = fx_build_one_process(&c); /* its reductions over replicas dropped */
     if (!g) return 1;
     for (int a = 1; a < (argc > 1 ? argc : 2); a++) {
         c.b[0].value = argc > 1 ? atoll(argv[a]) : 90;
@@ -47,9 +47,10 @@ int main(int argc, char **argv) {
         double flops, bytes, col;
         rt_gpu_exec_floor(ex, &flops, &bytes, &col);
         printf("batch %4lld: %d streams, %5d waits, modelled step %.3f of one stream's, %.2f GB on the device\n"
-               "            floors: %.3f TFLOP of GEMMs, %.1f GB moved once (+ %.1f GB if every window built its im2col columns)\n",
+               "            floors: %.3f TFLOP of GEMMs, %.1f GB moved once (+ %.1f GB if every window built its im2col columns)\n"
+               "            %d items, %d views, %d bfloat16 values\n",
                (long long)c.b[0].value, streams, waits, overlap, rt_gpu_exec_bytes(ex) / 1e9, flops / 1e12, bytes / 1e9,
-               col / 1e9);
+               col / 1e9, ss.items, rt_gpu_exec_views(ex), rt_gpu_exec_half_values(ex));
         rt_gpu_exec_free(ex);
         rt_vars_free(v);
         free(sym);

@@ -22,6 +22,7 @@ typedef struct {
     const char **helped; /* the fixed kernels whose helpers (the text before the kernel) are in */
     int n_helped;
     const size_t *esize; /* the plan's bytes per element of each node (2: bfloat16); NULL: float32 */
+    const int64_t *stride; /* the plan's row strides of views (> 0: strided); NULL: none */
     int oom; /* a table or a kernel's text found no memory (the source's own: src.oom) */
 } Builder;
 
@@ -337,9 +338,19 @@ typedef struct {
     int vec; /* 4: the loop body runs per value e of the thread's four (operands in v%d[e], results
                 into o%d[e]) */
     int guard; /* suffix loads before the loop only where the column j < len */
+    int sums;  /* the loop runs over rows r and columns j (the group has sums) */
     char loaded[PASS_MAX_SLOTS];
+    char strided[PASS_MAX_SLOTS]; /* a view (a slice, a concat's operand): element i at row wr
+                                     (or r), column wc (or j), rows ld%d apart */
     FnText *t;
 } GroupEmit;
+
+/* Where slot s's element i lies: i, or a view's row times its stride plus its column. */
+static const char *slot_at(const GroupEmit *e, int s, char *buf, size_t cap) {
+    if (!e->strided[s]) return "i";
+    snprintf(buf, cap, e->sums ? "r * ld%d + j" : "wr * ld%d + wc", s);
+    return buf;
+}
 
 /* The name of operand x of a member: a member's register, or an outside slot loaded once. */
 static void group_operand(GroupEmit *e, IrId x, char *out, size_t cap) {
@@ -351,8 +362,9 @@ static void group_operand(GroupEmit *e, IrId x, char *out, size_t cap) {
     if (!e->loaded[sl]) {
         e->loaded[sl] = 1;
         int kind = e->lay->slot_kind[sl];
+        char at[32];
         fn_text_printf(e->t, "        float l%d = p%d[%s];\n", sl, sl,
-                    kind == PASS_SLOT_FULL ? "i" : kind == PASS_SLOT_SUFFIX ? "j" : "0");
+                    kind == PASS_SLOT_FULL ? slot_at(e, sl, at, sizeof at) : kind == PASS_SLOT_SUFFIX ? "j" : "0");
     }
     snprintf(out, cap, "l%d", sl);
 }
@@ -377,7 +389,8 @@ static void load_operands(GroupEmit *e) {
     for (int s = 0; s < e->lay->n_slots; s++) {
         int k = e->lay->slot_kind[s];
         if (e->loaded[s] || (k != PASS_SLOT_FULL && k != PASS_SLOT_SUFFIX)) continue;
-        fn_text_printf(e->t, "        float l%d = p%d[%s];\n", s, s, k == PASS_SLOT_FULL ? "i" : "j");
+        char at[32];
+        fn_text_printf(e->t, "        float l%d = p%d[%s];\n", s, s, k == PASS_SLOT_FULL ? slot_at(e, s, at, sizeof at) : "j");
         e->loaded[s] = 1;
     }
 }
@@ -407,7 +420,9 @@ static int group_member(GroupEmit *e, int k) {
         fn_text_printf(e->t, "        float m%d; { float x = %s, z = %s; m%d = %s; }\n", k, a, b, k, expr);
     }
     int os = pass_fuse_slot(e->lay, id, 1);
-    if (os >= 0) fn_text_printf(e->t, e->vec > 1 ? "        o%d[e] = m%d;\n" : "        p%d[i] = m%d;\n", os, k);
+    char at[32];
+    if (os >= 0 && e->vec > 1) fn_text_printf(e->t, "        o%d[e] = m%d;\n", os, k);
+    else if (os >= 0) fn_text_printf(e->t, "        p%d[%s] = m%d;\n", os, slot_at(e, os, at, sizeof at), k);
     return 0;
 }
 
@@ -419,7 +434,7 @@ static int slot_half(const PassFuseLayout *lay, const size_t *esize, int s) {
 /* Group gi's kernel text, named `name`, into t (see CuGroup); -1 if it cannot be written. The
  * operands and values of 2 bytes an element (esize) are bfloat16. */
 static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, const size_t *esize,
-                        const char *name, CuGroup *cg, FnText *t) {
+                        const int64_t *stride, const char *name, CuGroup *cg, FnText *t) {
     const IrId *mem = f->members + f->start[gi];
     const int nm = f->start[gi + 1] - f->start[gi];
     if (pass_fuse_layout(g, f, gi, numel, &cg->lay) < 0) return -1;
@@ -438,12 +453,25 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
     cg->vec = !cg->sums && n % 4 == 0 && (!suffix || lay->inner % 4 == 0) ? 4 : 1;
     fn_text_printf(t, "/* %d nodes, ending %s; %d pointers%s */\n", nm, ir_op_info[g->nodes[mem[nm - 1]].op].name,
                 lay->n_slots, cg->sums ? "; partial sums" : cg->vec > 1 ? "; 4 values a thread" : "");
-    fn_text_printf(t, "extern \"C\" __global__ void %s(fn_i64 n, fn_i64 len%s", name, cg->sums ? ", fn_i64 chunk" : "");
-    for (int s = 0; s < lay->n_slots; s++)
+    GroupEmit e = {.g = g, .f = f, .numel = numel, .lay = lay, .gi = gi, .vec = cg->vec, .sums = cg->sums > 0, .t = t};
+    cg->strided = 0;
+    for (int s = 0; s < lay->n_slots; s++) {
+        int k = lay->slot_kind[s];
+        e.strided[s] = stride && (k == PASS_SLOT_FULL || k == PASS_SLOT_OUT) && stride[lay->slot_node[s]] > 0;
+        cg->strided += e.strided[s];
+    }
+    fn_text_printf(t, "extern \"C\" __global__ void %s(fn_i64 n, fn_i64 len%s%s", name, cg->sums ? ", fn_i64 chunk" : "",
+                   cg->strided && !cg->sums ? ", fn_i64 wid" : "");
+    for (int s = 0; s < lay->n_slots; s++) {
         fn_text_printf(t, ", %s *p%d", slot_half(lay, esize, s) ? "fn_bf16" : "float", s);
+        if (e.strided[s]) fn_text_printf(t, ", fn_i64 ld%d", s);
+    }
     if (cg->sums) fn_text_printf(t, ", unsigned *tickets, FnSums fin, int n_fin");
     fn_text_printf(t, ") {\n");
-    GroupEmit e = {.g = g, .f = f, .numel = numel, .lay = lay, .gi = gi, .vec = cg->vec, .t = t};
+    if (cg->strided && !cg->sums) /* the row and column of the thread's first element, stepped along with it */
+        fn_text_printf(t, "    fn_i64 w0 = ((fn_i64)blockIdx.x * blockDim.x + threadIdx.x) * %d, wr = w0 / wid, wc = w0 - wr * wid;\n"
+                       "    fn_i64 ws = (fn_i64)gridDim.x * blockDim.x * %d, wrs = ws / wid, wcs = ws - wrs * wid;\n",
+                       cg->vec, cg->vec);
     if (cg->sums) {
         /* the rows end where column j does (r * len + j < n), so that the loop has no exit
          * inside and unrolls: several loads in flight per thread, the sums' order unchanged */
@@ -473,8 +501,10 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
                        "        fn_i64 i = q * 4;\n");
         for (int s = 0; s < lay->n_slots; s++) {
             int k = lay->slot_kind[s];
+            char at[32];
             if (k == PASS_SLOT_FULL || k == PASS_SLOT_SUFFIX)
-                fn_text_printf(t, "        float v%d[4];\n        fn_load4(p%d + %s, v%d);\n", s, s, k == PASS_SLOT_FULL ? "i" : "j", s);
+                fn_text_printf(t, "        float v%d[4];\n        fn_load4(p%d + %s, v%d);\n", s, s,
+                               k == PASS_SLOT_FULL ? slot_at(&e, s, at, sizeof at) : "j", s);
             else if (k == PASS_SLOT_OUT) fn_text_printf(t, "        float o%d[4];\n", s);
         }
         fn_text_printf(t, "#pragma unroll\n"
@@ -496,10 +526,13 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
         if (group_member(&e, k) < 0) return -1;
     if (cg->vec > 1) {
         fn_text_printf(t, "        }\n");
-        for (int s = 0; s < lay->n_slots; s++)
-            if (lay->slot_kind[s] == PASS_SLOT_OUT) fn_text_printf(t, "        fn_store4(p%d + i, o%d);\n", s, s);
+        for (int s = 0; s < lay->n_slots; s++) {
+            char at[32];
+            if (lay->slot_kind[s] == PASS_SLOT_OUT) fn_text_printf(t, "        fn_store4(p%d + %s, o%d);\n", s, slot_at(&e, s, at, sizeof at), s);
+        }
     }
     if (!cg->sums && suffix) fn_text_printf(t, "        if ((j += jstep) >= len) j -= len;\n");
+    if (!cg->sums && cg->strided) fn_text_printf(t, "        wr += wrs;\n        if ((wc += wcs) >= wid) wc -= wid, wr++;\n");
     fn_text_printf(t, "    }\n");
     if (cg->sums) {
         fn_text_printf(t, "    fn_i64 q = ((fn_i64)blockIdx.y * 8 + threadIdx.y) * len + j;\n"
@@ -519,7 +552,7 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
 static int add_group(Builder *b, const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, CuGroup *cg,
                      char ***bodies, int *n_bodies, int **body_kernel) {
     FnText body = {0};
-    if (group_kernel(g, f, gi, numel, b->esize, GROUP_NAME, cg, &body) < 0 || body.oom) {
+    if (group_kernel(g, f, gi, numel, b->esize, b->stride, GROUP_NAME, cg, &body) < 0 || body.oom) {
         b->oom |= body.oom;
         free(body.s);
         return -1;
@@ -551,11 +584,11 @@ static int add_group(Builder *b, const IrGraph *g, const PassFusion *f, int gi, 
     return 0;
 }
 
-static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *numel, const size_t *esize, CuModule *m,
-                       FnStatus *st) {
+static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *numel, const size_t *esize,
+                       const int64_t *stride, CuModule *m, FnStatus *st) {
     memset(m, 0, sizeof *m);
     m->k_sum_part = m->k_sum = m->k_sum_multi = m->k_round_weights = m->k_ema = m->k_copy_segs = -1;
-    Builder b = {.esize = esize};
+    Builder b = {.esize = esize, .stride = stride};
     char **bodies = NULL;
     int n_bodies = 0, *body_kernel = NULL;
     fn_text_printf(&b.src, "%s", cu_prelude);
@@ -675,12 +708,12 @@ void cu_module_counts(const IrGraph *g, const CuModule *m, int *launches, int *g
 }
 
 int cu_emit_graph(const IrGraph *g, CuModule *m, FnStatus *st) {
-    return emit_module(g, NULL, NULL, NULL, m, st);
+    return emit_module(g, NULL, NULL, NULL, NULL, m, st);
 }
 
-int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, const size_t *esize, CuModule *m,
-                  FnStatus *st) {
-    return emit_module(g, f, numel, esize, m, st);
+int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, const size_t *esize,
+                  const int64_t *stride, CuModule *m, FnStatus *st) {
+    return emit_module(g, f, numel, esize, stride, m, st);
 }
 
 char *cu_emit_catalogue(int *n_kernels) {

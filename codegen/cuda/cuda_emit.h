@@ -56,6 +56,9 @@ typedef struct {
     int sums;   /* the group's terminal sums */
     int vec;    /* without sums: values a thread takes at a time, 4 (consecutive, loaded and stored
                    as one vector: n and the row length are multiples of 4) or 1 */
+    int strided; /* slots that are views (rows of the last axis `ld` apart): each such pointer
+                    argument is followed by its fn_i64 ld, and a group without sums takes the
+                    views' row width `wid` after len (a group with sums runs along their rows) */
     PassFuseLayout lay;
 } CuGroup;
 
@@ -97,10 +100,11 @@ int cu_emit_graph(const IrGraph *g, CuModule *m, FnStatus *st);
  * mean factors are the binding's. esize (NULL: float32 everywhere) is the plan's bytes per
  * element of each node: values of 2 are bfloat16, which the groups and the fixed kernels read
  * and write as such (a fixed kernel's variant NAME_hN, N's bits 1, 2, 4 for its value and first two
- * operands in bfloat16). -1 with a message when a group cannot be written (operands of two row
- * lengths, sums of another length than the row's or one). */
-int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, const size_t *esize, CuModule *m,
-                  FnStatus *st);
+ * operands in bfloat16). stride (NULL: none) is the plan's row_stride: a group reads and writes a
+ * node with a stride > 0 as a view, row by row (CuGroup.strided). -1 with a message when a group
+ * cannot be written (operands of two row lengths, sums of another length than the row's or one). */
+int cu_emit_fused(const IrGraph *g, const PassFusion *f, const int64_t *numel, const size_t *esize,
+                  const int64_t *stride, CuModule *m, FnStatus *st);
 void cu_module_free(CuModule *m);
 /* Kernel launches and cuBLAS GEMMs a step of m makes, about: a fused group with sums launches
  * once (its last blocks finish up to CU_MAX_SUMS sums; the runtime launches fn_sum_lead_multi

@@ -110,7 +110,7 @@ int rt_exec_sync_host(RtExec *ex, RtVars *ema, RtStatus *st) { return ex->ops->s
 size_t rt_exec_bytes(const RtExec *ex) { return ex->ops->bytes(ex->x); }
 
 RtStreams rt_exec_streams(const RtExec *ex) {
-    return ex->ops->streams ? ex->ops->streams(ex->x) : (RtStreams){0, 0, 0, 0, 1};
+    return ex->ops->streams ? ex->ops->streams(ex->x) : (RtStreams){.overlap = 1};
 }
 
 void rt_profile_print(const double *s, const int64_t *calls, int n, int64_t steps) {

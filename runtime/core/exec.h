@@ -13,10 +13,11 @@
 
 typedef struct RtBackend RtBackend;
 
-/* How a device spreads its step: the streams (0 on the CPU), the waits between them, the modelled
- * length on them over one stream's, and the reductions over the replicas in how many launches. */
+/* How a device spreads its step: its items of work (each a launch or a few; 0 on the CPU), the
+ * streams (0 on the CPU), the waits between them, the modelled length on them over one stream's,
+ * and the reductions over the replicas in how many launches. */
 typedef struct {
-    int streams, waits, reductions, buckets;
+    int items, streams, waits, reductions, buckets;
     double overlap;
 } RtStreams;
 

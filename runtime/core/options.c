@@ -21,6 +21,7 @@ void rt_options_defaults(RtOptions *o) {
     o->gpu_round_once = 1;
     o->gpu_plan_slack = 64;
     o->cuda_graph = 1;
+    o->gpu_views = 1;
     o->bucket_mb = 25;
 }
 
@@ -38,8 +39,8 @@ void rt_options_print(const RtOptions *o, FILE *f) {
     fprintf(f, "  gpu_memory_fraction = %g\n  gpu_tf32 = %d\n  gpu_bf16 = %s\n  gpu_streams = %d\n  gpu_implicit = %d\n",
             o->gpu_memory_fraction, o->gpu_tf32, o->gpu_bf16 >= 0 && o->gpu_bf16 < 4 ? bf16[o->gpu_bf16] : "?",
             o->gpu_streams, o->gpu_implicit);
-    fprintf(f, "  gpu_col_mb = %g\n  gpu_round_once = %d\n  gpu_plan_slack = %d\n  cuda_graph = %d\n", o->gpu_col_mb,
-            o->gpu_round_once, o->gpu_plan_slack, o->cuda_graph);
+    fprintf(f, "  gpu_col_mb = %g\n  gpu_round_once = %d\n  gpu_plan_slack = %d\n  cuda_graph = %d\n  gpu_views = %d\n",
+            o->gpu_col_mb, o->gpu_round_once, o->gpu_plan_slack, o->cuda_graph, o->gpu_views);
     fprintf(f, "  kernel_cache = %s\n  cuda_emulator = %s\n", o->kernel_cache[0] ? o->kernel_cache : "-",
             o->cuda_emulator ? o->cuda_emulator : "-");
     fprintf(f, "  gpu_device = %d\n  nccl_library = %s\n  bucket_mb = %g\n", o->gpu_device,

@@ -52,6 +52,7 @@ typedef struct {
     int *start; /* per block: when it is first written (the slab packing's lifetimes) */
     int cap;
     int pack;   /* one block per value (and the values sharing it), packed into a slab after */
+    char *host; /* per block: some view lies in it */
 } Blocks;
 
 /* twice the blocks' room; -1 when out of memory (the arrays as they were) */
@@ -62,8 +63,11 @@ static int grow_blocks(RtPlan *p, Blocks *bl) {
     int *start = busy ? fn_realloc(bl->start, (size_t)cap * sizeof(int)) : NULL;
     if (start) bl->start = start;
     size_t *bytes = start ? fn_realloc(p->block_bytes, (size_t)cap * sizeof(size_t)) : NULL;
-    if (!bytes) return -1;
-    p->block_bytes = bytes;
+    if (bytes) p->block_bytes = bytes;
+    char *host = bytes ? fn_realloc(bl->host, (size_t)cap) : NULL;
+    if (!host) return -1;
+    memset(host + bl->cap, 0, (size_t)(cap - bl->cap));
+    bl->host = host;
     bl->cap = cap;
     return 0;
 }
@@ -111,7 +115,8 @@ static int in_place_block(const RtPlan *p, const Blocks *bl, const int *last, in
         for (int i = 0; i < nd->n_in; i++) {
             IrId x = nd->in[i];
             int b = p->block_of[x];
-            if (f->group_of[x] == gi || b < 0 || last[x] != t || bl->busy[b] != t || p->numel[x] != p->numel[m] ||
+            if (f->group_of[x] == gi || b < 0 || p->view_of[x] != IR_NONE || bl->host[b] || last[x] != t ||
+                bl->busy[b] != t || p->numel[x] != p->numel[m] ||
                 p->esize[x] != p->esize[m] || p->block_bytes[b] < (size_t)p->numel[m] * p->esize[m] ||
                 (epilogue && reads_block(p, at, b)))
                 continue;
@@ -214,6 +219,8 @@ static int assign_in_place(RtPlan *p, const int *pos, int reads_first) {
         src_of[var] = src;
         p->assign_to[src] = var; /* claimed; withdrawn below if a reader forbids it */
     }
+    for (IrId v = 0; v < n; v++) /* a view, or a value holding views, keeps its block */
+        if (p->view_of[v] != IR_NONE) p->assign_to[v] = p->assign_to[p->view_of[v]] = IR_NONE;
     for (IrId r = 0; r < n; r++) { /* every reader of a candidate's old value */
         const IrNode *rn = &g->nodes[r];
         if (!p->needed[r] || rn->op == IR_OP_ASSIGN) continue;
@@ -256,12 +263,28 @@ static void lifetimes(const RtPlan *p, int *last, int *pos) {
         if (p->kept[g->outputs[i].id]) last[g->outputs[i].id] = forever;
 }
 
+/* View id in its host's block (placed now at t if it has none yet: the first of a concat's
+   operands), which then lasts to the view's last reader too. */
+static int place_view(RtPlan *p, Blocks *bl, const int *last, IrId id, int t) {
+    IrId h = p->view_of[id];
+    if (p->block_of[h] < 0 && place(p, bl, h, t, last[h], 0) < 0) return -1;
+    int b = p->block_of[h];
+    p->block_of[id] = b;
+    bl->host[b] = 1;
+    if (last[id] > bl->busy[b]) bl->busy[b] = last[id];
+    return 0;
+}
+
 /* Group gi's materialized members' blocks, taken when it runs at t. */
 static int place_group(RtPlan *p, Blocks *bl, const int *last, int gi, int t) {
     const PassFusion *f = &p->fusion;
     for (int k = f->start[gi]; k < f->start[gi + 1]; k++) {
         IrId m = f->members[k];
         if (!f->materialized[m] || p->assign_to[m] != IR_NONE) continue;
+        if (p->view_of[m] != IR_NONE) {
+            if (place_view(p, bl, last, m, t) < 0) return -1;
+            continue;
+        }
         int b = in_place_block(p, bl, last, k, t);
         if (b >= 0) {
             p->block_of[m] = b;
@@ -294,6 +317,15 @@ static int place_values(RtPlan *p, Blocks *bl, const int *last, const int *pos, 
             continue;
         }
         IrId x = nd->n_in ? nd->in[0] : IR_NONE;
+        if (p->view_of[id] != IR_NONE) { /* a slice in its operand's block */
+            if (place_view(p, bl, last, id, id) < 0) return -1;
+            continue;
+        }
+        if (p->block_of[id] >= 0) { /* a concat, placed with its first operand that is a view */
+            int b = p->block_of[id];
+            if (last[id] > bl->busy[b]) bl->busy[b] = last[id];
+            continue;
+        }
         if (f->n_groups && nd->op == IR_OP_RESHAPE && p->block_of[x] >= 0) {
             int b = p->block_of[x];
             p->block_of[id] = b;
@@ -313,8 +345,9 @@ static int plan_blocks(RtPlan *p, int assign, int reads_first, int slack) {
     int *epilogue_at = fn_malloc((size_t)n * sizeof *epilogue_at + 1);
     bl.busy = fn_malloc((size_t)bl.cap * sizeof(int));
     bl.start = fn_malloc((size_t)bl.cap * sizeof(int));
+    bl.host = fn_calloc((size_t)bl.cap, 1);
     p->block_bytes = fn_malloc((size_t)bl.cap * sizeof(size_t));
-    int rc = last && pos && epilogue_at && bl.busy && bl.start && p->block_bytes ? 0 : -1;
+    int rc = last && pos && epilogue_at && bl.busy && bl.start && bl.host && p->block_bytes ? 0 : -1;
     if (rc == 0) lifetimes(p, last, pos);
     if (rc == 0 && assign) rc = assign_in_place(p, pos, reads_first);
     if (rc == 0) rc = place_values(p, &bl, last, pos, epilogue_at);
@@ -324,6 +357,7 @@ static int plan_blocks(RtPlan *p, int assign, int reads_first, int slack) {
     free(epilogue_at);
     free(bl.busy);
     free(bl.start);
+    free(bl.host);
     return rc;
 }
 
@@ -342,11 +376,15 @@ int rt_plan_values(RtPlan *p, const IrGraph *g, const int64_t *sym, const char *
     p->kept = fn_calloc((size_t)n + 1, 1);
     p->block_of = fn_calloc((size_t)n + 1, sizeof *p->block_of);
     p->assign_to = fn_malloc(((size_t)n + 1) * sizeof *p->assign_to);
-    if (!p->dims || !p->rank || !p->numel || !p->esize || !p->needed || !p->kept || !p->block_of || !p->assign_to) {
+    p->view_of = fn_malloc(((size_t)n + 1) * sizeof *p->view_of);
+    p->view_at = fn_calloc((size_t)n + 1, sizeof *p->view_at);
+    p->row_stride = fn_calloc((size_t)n + 1, sizeof *p->row_stride);
+    if (!p->dims || !p->rank || !p->numel || !p->esize || !p->needed || !p->kept || !p->block_of || !p->assign_to ||
+        !p->view_of || !p->view_at || !p->row_stride) {
         rt_plan_free(p);
         return rt_fail(st, "out of memory planning the graph");
     }
-    for (IrId id = 0; id <= n; id++) p->assign_to[id] = IR_NONE;
+    for (IrId id = 0; id <= n; id++) p->assign_to[id] = p->view_of[id] = IR_NONE;
     /* what the requested outputs and effects need */
     if (n_want == 0)
         for (int i = 0; i < g->n_outputs; i++) p->kept[g->outputs[i].id] = 1;
@@ -427,6 +465,9 @@ void rt_plan_free(RtPlan *p) {
     free(p->kept);
     free(p->block_of);
     free(p->assign_to);
+    free(p->view_of);
+    free(p->view_at);
+    free(p->row_stride);
     free(p->block_bytes);
     free(p->block_off);
     pass_fusion_free(&p->fusion);

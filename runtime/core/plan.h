@@ -26,6 +26,16 @@ typedef struct {
     PassFusion fusion; /* n_groups 0: every node runs on its own */
     IrId *assign_to;   /* RT_PLAN_ASSIGN: the variable whose storage holds this node's value (the
                           new value its assignment would copy there), else IR_NONE */
+    /* Views (fused plans; the GPU's concat operands and slices along the last axis): a caller may
+     * set these between rt_plan_values and rt_plan_memory, which then places node id's value
+     * inside view_of[id]'s block, view_at[id] elements in, its rows of the last axis
+     * row_stride[id] elements apart, and keeps that block to the view's last reader. A view's
+     * readers and writer index it so (rows and columns); no loop writes over a view, or over a
+     * block holding views, in place. */
+    IrId *view_of;       /* per node: the value whose block holds it, else IR_NONE */
+    int64_t *view_at;    /* per node: where in it its first element is */
+    int64_t *row_stride; /* per node: a view's elements from a row to the next; 0 for others */
+    int n_views;
 } RtPlan;
 
 /* rt_plan_build's flags. FUSE: group pointwise nodes (pass_fuse) so that a group runs where its

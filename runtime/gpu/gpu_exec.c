@@ -297,7 +297,8 @@ static int place_slab(RtGpuExec *ex, const Slab *L, RtStatus *st) {
     if (ex->pinned && gpu->api.cuMemAllocHost((void **)&ex->seed_step_host, 2 * sizeof(uint64_t)) != 0)
         ex->seed_step_host = NULL;
     for (IrId id = 0; id < p->n && rc == 0; id++)
-        if (p->block_of[id] >= 0) ex->dev[id] = ex->slab + L->block_off[p->block_of[id]];
+        if (p->block_of[id] >= 0)
+            ex->dev[id] = ex->slab + L->block_off[p->block_of[id]] + (size_t)p->view_at[id] * p->esize[id];
     for (int v = 0; v < ex->vars->n && rc == 0; v++) {
         if (!L->used[v]) continue; /* var_dev 0: not on the device */
         ex->var_dev[v] = ex->slab + L->var_off[v];
@@ -414,6 +415,7 @@ static int fused_plan(RtGpuExec *ex, const int64_t *sym, const char *const *want
                       RtStatus *st) {
     if (rt_plan_values(&ex->plan, ex->g, sym, want, n_want, run_effects, 4, flags, st) < 0) return -1;
     ex->half_values = ex->gpu->bf16 == 3 ? rt_gpu_half_values(&ex->plan) : 0;
+    if (ex->opt.gpu_views) gpu_plan_views(&ex->plan);
     return rt_plan_memory(&ex->plan, flags, st);
 }
 
@@ -435,7 +437,8 @@ static int plan_and_emit(RtGpuExec *ex, const int64_t *sym, const char *const *w
             rt_plan_free(&ex->plan);
             if (fused_plan(ex, sym, want, n_want, run_effects, flags, st) < 0) return -1;
         }
-        if (cu_emit_fused(ex->g, &ex->plan.fusion, ex->plan.numel, ex->plan.esize, &ex->mod, st) == 0) return 0;
+        if (cu_emit_fused(ex->g, &ex->plan.fusion, ex->plan.numel, ex->plan.esize, ex->plan.row_stride, &ex->mod, st) == 0)
+            return 0;
         ex->half_values = 0;
         fprintf(stderr, "fn: the GPU runs this graph unfused: %s\n", st->msg);
         rt_plan_free(&ex->plan);
@@ -752,6 +755,8 @@ int rt_gpu_exec_sync_host(RtGpuExec *ex, RtVars *ema, RtStatus *st) {
 }
 
 int rt_gpu_exec_half_values(const RtGpuExec *ex) { return ex->half_values; }
+
+int rt_gpu_exec_views(const RtGpuExec *ex) { return ex->plan.n_views; }
 
 size_t rt_gpu_exec_bytes(const RtGpuExec *ex) { return ex->bytes; }
 

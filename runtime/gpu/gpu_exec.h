@@ -81,6 +81,8 @@ size_t rt_gpu_exec_bytes(const RtGpuExec *ex); /* device bytes held */
 RtStreams rt_gpu_exec_streams(const RtGpuExec *ex);
 /* The values gpu_bf16 act keeps in bfloat16 (0 otherwise). */
 int rt_gpu_exec_half_values(const RtGpuExec *ex);
+/* The concat operands and slices kept as views (options' gpu_views; runtime/gpu/gpu_views.c). */
+int rt_gpu_exec_views(const RtGpuExec *ex);
 /* gpu_bf16 act's choice (runtime/gpu/gpu_half.c): sets esize 2 (bfloat16) for the values of p
  * (rt_plan_values' fused plan) kept so: the rank-4 values that lead with the batch, stored, not
  * read by the host, whose writer and readers all have bfloat16 forms (a reshape's operand and a

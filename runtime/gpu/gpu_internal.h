@@ -152,6 +152,14 @@ int gpu_launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st);
  * the row splits' partials of a leading-axis sum, [2] (gpart) a fused group's lane partials. */
 void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]);
 
+/* gpu_views.c */
+/* The concat operands and slices along the last axis that are views (RtPlan.view_of), chosen
+ * between rt_plan_values and rt_plan_memory: a fused loop writes or reads each in place. Returns
+ * how many. */
+int gpu_plan_views(RtPlan *p);
+/* The operands concat id still copies (those that are no views). */
+int gpu_concat_copies(const RtPlan *p, IrId id);
+
 /* gpu_queues.c */
 /* The step's items and, with FN_GPU_STREAMS > 1 (default 4) and the driver's events, their
  * streams, the extra streams' handles and scratch, and the events; after setup. */

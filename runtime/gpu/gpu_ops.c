@@ -77,20 +77,27 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
     const PassFusion *f = &ex->plan.fusion;
     const int64_t *numel = ex->plan.numel;
     int64_t n = numel[pass_fuse_domain(ex->g, f, gi)], len = cg->lay.inner > 0 ? cg->lay.inner : 1;
+    const RtPlan *p = &ex->plan;
+    IrId d = pass_fuse_domain(ex->g, f, gi);
+    int64_t wid = p->rank[d] ? p->dims[d][p->rank[d] - 1] : 1; /* the views' row width */
     CUdeviceptr ptr[PASS_MAX_SLOTS];
-    void *args[PASS_MAX_SLOTS + 6] = {&n, &len};
+    void *args[2 * PASS_MAX_SLOTS + 7] = {&n, &len};
     int na = 2;
     int64_t cols = 0, rows = 0, splits = 1, chunk = 0;
     if (cg->sums) {
         cu_group_shape(ex->gpu->sm_count, cg, n, &cols, &rows, &splits, &chunk);
         len = cols;
         args[na++] = &chunk;
+    } else if (cg->strided) {
+        args[na++] = &wid;
     }
     size_t per_sum = (size_t)(splits * 8 * cols);
-    for (int s = 0, t = 0; s < cg->lay.n_slots; s++) {
-        ptr[s] = cg->lay.slot_kind[s] == PASS_SLOT_SUM ? ex->cur->gpart + (size_t)t++ * per_sum * sizeof(float)
-                                                        : ex->dev[cg->lay.slot_node[s]];
+    for (int s = 0, t = 0; s < cg->lay.n_slots; s++) { /* a view's pointer, then its row stride */
+        IrId x = cg->lay.slot_node[s];
+        int kind = cg->lay.slot_kind[s];
+        ptr[s] = kind == PASS_SLOT_SUM ? ex->cur->gpart + (size_t)t++ * per_sum * sizeof(float) : ex->dev[x];
         args[na++] = &ptr[s];
+        if ((kind == PASS_SLOT_FULL || kind == PASS_SLOT_OUT) && p->view_of[x] != IR_NONE) args[na++] = &p->row_stride[x];
     }
     if (!cg->sums) return gpu_launch(ex, cg->kernel, n / cg->vec, args, st);
     /* each sum: its lanes' partials, summed; those that take one split in one launch together, or
@@ -429,11 +436,11 @@ static int run_slice_concat(RtGpuExec *ex, NodeRun *r, RtStatus *st) {
         return gpu_launch(ex, r->k0, r->ny, args, st);
     }
     int64_t off = 0, y_ax = r->yd[ax];
-    for (int k = 0; k < n->n_in; k++) {
+    for (int k = 0; k < n->n_in; k++) { /* but the operands that are views: they wrote their band */
         CUdeviceptr x = ex->dev[n->in[k]];
         int64_t len = p->dims[n->in[k]][ax];
         void *args[] = {&r->y, &x, &outer, &y_ax, &off, &len, &inner};
-        if (gpu_launch(ex, r->k0, outer * len * inner, args, st) < 0) return -1;
+        if (p->view_of[n->in[k]] != r->id && gpu_launch(ex, r->k0, outer * len * inner, args, st) < 0) return -1;
         off += len;
     }
     return 0;

@@ -20,6 +20,7 @@ static int queues_wanted(const RtGpuExec *ex) {
 typedef struct {
     GpuSpan *s;
     int n, cap, failed;
+    double bytes; /* the values' own bytes (a view's span also covers the columns between its rows) */
 } Spans;
 
 static void add_span(Spans *sp, const RtGpuExec *ex, IrId id, int writes) {
@@ -33,8 +34,12 @@ static void add_span(Spans *sp, const RtGpuExec *ex, IrId id, int writes) {
         sp->s = grown;
         sp->cap = sp->cap * 2 + 256;
     }
+    const RtPlan *p = &ex->plan;
     uintptr_t lo = (uintptr_t)ex->dev[id];
-    sp->s[sp->n++] = (GpuSpan){lo, lo + (uintptr_t)ex->plan.numel[id] * ex->plan.esize[id], writes};
+    int64_t w = p->rank[id] ? p->dims[id][p->rank[id] - 1] : 1, reach = p->numel[id];
+    if (p->view_of[id] != IR_NONE && w > 0) reach = (p->numel[id] / w - 1) * p->row_stride[id] + w;
+    sp->s[sp->n++] = (GpuSpan){lo, lo + (uintptr_t)reach * p->esize[id], writes};
+    sp->bytes += (double)p->numel[id] * (double)p->esize[id];
 }
 
 /* what item i reads and writes: a fused group its slots, an op its inputs and itself (scratch is
@@ -57,10 +62,8 @@ static void item_spans(const RtGpuExec *ex, int i, Spans *sp) {
 static double item_bytes(const RtGpuExec *ex, int i) {
     Spans sp = {0};
     item_spans(ex, i, &sp);
-    double bytes = 0;
-    for (int k = 0; k < sp.n; k++) bytes += (double)(sp.s[k].hi - sp.s[k].lo);
     free(sp.s);
-    return bytes;
+    return sp.bytes;
 }
 
 /* a GEMM's multiply-adds times 2 (im2col's columns are not counted as spans) */
@@ -164,6 +167,8 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
         int work = ex->mod.plan[id].work;
         if (!p->needed[id] || work == CU_NOTHING || n->op == IR_OP_CONST) continue;
         if (n->op == IR_OP_RESHAPE && work != CU_FUSED && ex->dev[id] == ex->dev[n->in[0]]) continue;
+        if (p->view_of[id] != IR_NONE && work != CU_FUSED) continue; /* a slice read in place */
+        if (n->op == IR_OP_CONCAT && gpu_concat_copies(p, id) == 0) continue; /* its operands wrote it */
         ex->item[ex->n_items++] = id;
     }
     /* the assignments not computed in place are no items: one launch copies them after the join */
@@ -193,9 +198,7 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
     double *cost = rc == 0 ? fn_malloc(((size_t)ex->n_items + 1) * sizeof *cost) : NULL;
     if (cost) { /* the overlap a card of 3 TB/s and 200 TFLOP/s, 3 us a launch, would see */
         for (int i = 0; i < ex->n_items; i++) {
-            double bytes = 0;
-            for (int k = start[i]; k < start[i + 1]; k++) bytes += (double)(sp.s[k].hi - sp.s[k].lo);
-            cost[i] = 3e-6 + bytes / 3e12 + item_flops(ex, i) / 200e12;
+            cost[i] = 3e-6 + item_bytes(ex, i) / 3e12 + item_flops(ex, i) / 200e12;
         }
         ex->overlap = gpu_schedule_estimate(&ex->sched, cost);
         free(cost);
@@ -487,7 +490,7 @@ void rt_gpu_exec_floor(const RtGpuExec *ex, double *flops, double *bytes, double
 }
 
 RtStreams rt_gpu_exec_streams(const RtGpuExec *ex) {
-    RtStreams s = {.overlap = ex->overlap};
+    RtStreams s = {.items = ex->n_items, .overlap = ex->overlap};
     for (int q = 0; q < ex->n_queues; q++) s.streams += ex->queue[q].stream != NULL;
     s.waits = ex->n_queues > 1 ? ex->sched.wait_start[ex->n_items] : 0;
     for (int i = 0; i < ex->n_items; i++) s.reductions += collective(ex, i);
