@@ -31,6 +31,7 @@ static void gpu_from_env(RtOptions *o) {
     o->gpu_round_once = !is0("FN_GPU_ROUND_ONCE");
     o->cuda_graph = !is0("FN_CUDA_GRAPH");
     o->gpu_views = !is0("FN_GPU_VIEWS");
+    o->gpu_tails = !is0("FN_GPU_TAILS");
     o->cuda_emulator = env("FN_CUDA_EMULATOR");
     o->nccl_library = env("FN_NCCL_LIBRARY");
     if ((v = env("FN_BUCKET_MB"))) {

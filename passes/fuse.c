@@ -49,6 +49,7 @@ void pass_fusion_free(PassFusion *f) {
     free(f->start);
     free(f->materialized);
     free(f->run_at);
+    free(f->tail);
     memset(f, 0, sizeof *f);
 }
 

@@ -80,6 +80,9 @@ typedef struct {
                            joined after the group escaped (late terminals, read only later) */
     int *start;         /* n_groups + 1 entries */
     char *materialized; /* per node: its value is written to memory */
+    int *tail;          /* NULL, or per group: a group over its sums' length that its finishing blocks
+                           run, each element after its sum (the GPU's: runtime/gpu/gpu_tails.c); the
+                           tail's run_at is then this group's, and the tail has no kernel of its own */
     int n_fused, n_terminals, n_written, n_multi; /* counts for `fnc info` */
 } PassFusion;
 /* Pointwise ops: elementwise ones and BCAST (which reads its operand by index modulo). */

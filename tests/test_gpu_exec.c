@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cli/driver.h"
+#include "codegen/cuda/nvrtc.h"
 #include "runtime/core/ema.h"
 #include "cli/options.h"
 #include "runtime/gpu/gpu_exec.h"
@@ -222,6 +223,9 @@ static void in_place_case(RtGpu *gpu, int64_t n) {
 static void set_round_once(RtOptions *o, int k) { o->gpu_round_once = !k; }
 /* concat operands and slices as views (FN_GPU_VIEWS=1) against copies: the same arithmetic */
 static void set_views(RtOptions *o, int k) { o->gpu_views = !k; }
+/* small groups run in the blocks finishing the sums they read (FN_GPU_TAILS=1) against launches of
+   their own: the same arithmetic */
+static void set_tails(RtOptions *o, int k) { o->gpu_tails = !k; }
 
 static void copy_to_both(void *ctx, const char *name, const void *data, size_t bytes) {
     RtGpuExec **x = ctx;
@@ -249,6 +253,7 @@ static void alike_case(RtGpu *gpu, const FxCase *c, void (*set)(RtOptions *, int
     }
     int differ = 0, steps = 0;
     int views[2] = {x[0] ? rt_gpu_exec_views(x[0]) : 0, x[1] ? rt_gpu_exec_views(x[1]) : 0};
+    int tails[2] = {x[0] ? rt_gpu_exec_tails(x[0]) : 0, x[1] ? rt_gpu_exec_tails(x[1]) : 0};
     if (CHECK(x[0] && x[1], "%s: executors: %s", c->model, st.msg)) {
         uint64_t rng = 11;
         for (int step = 0; step < 3; step++) {
@@ -269,16 +274,55 @@ static void alike_case(RtGpu *gpu, const FxCase *c, void (*set)(RtOptions *, int
             for (int k = 0; k < v[0]->n; k++)
                 differ += memcmp(v[0]->v[k].data, v[1]->v[k].data, (size_t)v[0]->v[k].n * 4) != 0;
     }
-    printf("  %-28s %s: %d steps, %d outputs or variables differ (views %d, %d)\n", c->model, what, steps, differ, views[0],
-           views[1]);
+    printf("  %-28s %s: %d steps, %d outputs or variables differ (views %d, %d; tails %d, %d)\n", c->model, what, steps,
+           differ, views[0], views[1], tails[0], tails[1]);
     CHECK(steps == 3 && differ == 0, "%s: %s: the same bits", c->model, what);
     if (set == set_views) CHECK(views[0] > 0 && views[1] == 0, "%s: views taken with gpu_views only", c->model);
+    if (set == set_tails) CHECK(tails[0] > 0 && tails[1] == 0, "%s: tails taken with gpu_tails only", c->model);
     for (int k = 0; k < 2; k++) {
         rt_gpu_exec_free(x[k]);
         rt_vars_free(v[k]);
     }
     rt_exec_free(cpu);
     rt_vars_free(vc);
+    free(sym);
+    ir_graph_free(g);
+}
+
+/* The module a bound Inception-ResNet-v1 training step runs (its views, tails and, under act,
+ * bfloat16 values), compiled by the real NVRTC for sm_90 where this machine has one: no errors, no
+ * warnings (the emulation compiles it as C++ on the host, which would let some CUDA errors by). */
+static void nvrtc_case(RtGpu *gpu) {
+    int major, minor;
+    if (cu_nvrtc_version(NULL, &major, &minor) < 0) {
+        printf("  NVRTC: none here, the bound module not compiled\n");
+        return;
+    }
+    FxCase c = {"models/inception_resnet_v1.fn", 1, PASS_OPT_ADAM, {{"N", 2}, {"classes", 5}, {"embedding_size", 16}}, 3};
+    IrGraph *g = fx_build_one_process(&c);
+    if (!CHECK(g != NULL, "%s builds", c.model)) return;
+    int64_t *sym = calloc((size_t)g->n_syms + 1, sizeof *sym);
+    RtVars *v = rt_vars_new(4);
+    RtStatus st;
+    RtGpuExec *ex = rt_bind_syms(g, c.b, c.nb, sym, &st) == 0 && rt_vars_bind(v, g, sym, &st) == 0
+                        ? rt_gpu_exec_new(gpu, &opts, g, v, sym, NULL, 0, 1, &st)
+                        : NULL;
+    if (CHECK(ex != NULL, "%s binds: %s", c.model, st.msg)) {
+        void *cubin = NULL;
+        size_t n = 0;
+        char *log = NULL;
+        int rc = cu_nvrtc_compile(rt_gpu_exec_source(ex), "bound.cu", "sm_90", NULL, &cubin, &n, &log, &st);
+        printf("  Inception-ResNet-v1's bound module (%d views, %d tails, %d bfloat16 values): NVRTC %d.%d, rc %d, "
+               "%zu-byte cubin%s%s\n",
+               rt_gpu_exec_views(ex), rt_gpu_exec_tails(ex), rt_gpu_exec_half_values(ex), major, minor, rc, n,
+               log && log[0] ? ", log:\n" : ", no warnings", log ? log : "");
+        CHECK(rc == 0 && (!log || !log[0]) && rt_gpu_exec_views(ex) > 0 && rt_gpu_exec_tails(ex) > 0,
+              "the bound module, with views and tails, compiles cleanly");
+        free(cubin);
+        free(log);
+    }
+    rt_gpu_exec_free(ex);
+    rt_vars_free(v);
     free(sym);
     ir_graph_free(g);
 }
@@ -318,6 +362,9 @@ int main(void) {
     }
     opts.fuse = 1;
     for (int k = 0; k < 2; k++) alike_case(gpu, &views[k], set_views, "concat operands and slices as views against copies");
+    alike_case(gpu, &cases[2], set_tails, "small groups as tails against launches");
+    alike_case(gpu, &views[0], set_tails, "small groups as tails against launches");
+    nvrtc_case(gpu);
     rt_gpu_close(gpu);
     /* the activations and their gradients in bfloat16 (FN_GPU_BF16=act, with TF32), fused, against
        the CPU's float32 within BF16_BOUND: the evaluation graphs (the reduced network's training
@@ -333,6 +380,8 @@ int main(void) {
             if (!cases[i].training) run_case(gpu, &cases[i]);
         alike_case(gpu, &cases[2], set_round_once, "weights rounded once a step against each GEMM's own");
         for (int k = 0; k < 2; k++) alike_case(gpu, &views[k], set_views, "concat operands and slices as views against copies");
+        alike_case(gpu, &views[0], set_tails, "small groups as tails against launches");
+        nvrtc_case(gpu);
         rt_gpu_close(gpu);
     }
     return test_summary("test_gpu_exec");

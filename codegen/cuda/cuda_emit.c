@@ -431,6 +431,27 @@ static int slot_half(const PassFuseLayout *lay, const size_t *esize, int s) {
     return lay->slot_kind[s] != PASS_SLOT_SUM && esize && esize[lay->slot_node[s]] == 2;
 }
 
+/* Group tb's body for one element i, as the device function NAME_tail (see CuGroup.tail): its
+ * operands vectors of its domain's length (read at i) and scalars; -1 for any other. */
+static int tail_function(const IrGraph *g, const PassFusion *f, int tb, const int64_t *numel, const size_t *esize,
+                         const char *name, CuGroup *cg, FnText *t) {
+    const PassFuseLayout *lay = &cg->tail_lay;
+    if (pass_fuse_layout(g, f, tb, numel, &cg->tail_lay) < 0) return -1;
+    for (int s = 0; s < lay->n_slots; s++)
+        if (lay->slot_kind[s] == PASS_SLOT_SUFFIX || lay->slot_kind[s] == PASS_SLOT_SUM) return -1;
+    fn_text_printf(t, "/* the tail: %d nodes over the sums' columns, in the last block of each column block */\n"
+                   "__device__ inline void %s_tail(fn_i64 i", f->start[tb + 1] - f->start[tb], name);
+    for (int s = 0; s < lay->n_slots; s++) fn_text_printf(t, ", %s *p%d", slot_half(lay, esize, s) ? "fn_bf16" : "float", s);
+    fn_text_printf(t, ") {\n");
+    GroupEmit e = {.g = g, .f = f, .numel = numel, .lay = lay, .gi = tb, .vec = 1, .t = t};
+    hoist_loads(&e, PASS_SLOT_SCALAR);
+    load_operands(&e);
+    for (int k = 0; k < f->start[tb + 1] - f->start[tb]; k++)
+        if (group_member(&e, k) < 0) return -1;
+    fn_text_printf(t, "}\n");
+    return 0;
+}
+
 /* Group gi's kernel text, named `name`, into t (see CuGroup); -1 if it cannot be written. The
  * operands and values of 2 bytes an element (esize) are bfloat16. */
 static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, const size_t *esize,
@@ -453,6 +474,8 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
     cg->vec = !cg->sums && n % 4 == 0 && (!suffix || lay->inner % 4 == 0) ? 4 : 1;
     fn_text_printf(t, "/* %d nodes, ending %s; %d pointers%s */\n", nm, ir_op_info[g->nodes[mem[nm - 1]].op].name,
                 lay->n_slots, cg->sums ? "; partial sums" : cg->vec > 1 ? "; 4 values a thread" : "");
+    cg->tail = f->tail && cg->sums ? f->tail[gi] : -1;
+    if (cg->tail >= 0 && tail_function(g, f, cg->tail, numel, esize, name, cg, t) < 0) return -1;
     GroupEmit e = {.g = g, .f = f, .numel = numel, .lay = lay, .gi = gi, .vec = cg->vec, .sums = cg->sums > 0, .t = t};
     cg->strided = 0;
     for (int s = 0; s < lay->n_slots; s++) {
@@ -467,6 +490,8 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
         if (e.strided[s]) fn_text_printf(t, ", fn_i64 ld%d", s);
     }
     if (cg->sums) fn_text_printf(t, ", unsigned *tickets, FnSums fin, int n_fin");
+    for (int s = 0; cg->tail >= 0 && s < cg->tail_lay.n_slots; s++)
+        fn_text_printf(t, ", %s *u%d", slot_half(&cg->tail_lay, esize, s) ? "fn_bf16" : "float", s);
     fn_text_printf(t, ") {\n");
     if (cg->strided && !cg->sums) /* the row and column of the thread's first element, stepped along with it */
         fn_text_printf(t, "    fn_i64 w0 = ((fn_i64)blockIdx.x * blockDim.x + threadIdx.x) * %d, wr = w0 / wid, wc = w0 - wr * wid;\n"
@@ -539,8 +564,14 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
                        "    if (j < len) {\n");
         for (int k = 0; k < nm; k++)
             if (g->nodes[mem[k]].op == IR_OP_SUM) fn_text_printf(t, "        p%d[q] = t%d;\n", pass_fuse_slot(lay, mem[k], 1), k);
-        fn_text_printf(t, "    }\n"
-                       "    if (n_fin) fn_finish_sums(tickets, fin, n_fin);\n");
+        fn_text_printf(t, "    }\n");
+        if (cg->tail < 0) {
+            fn_text_printf(t, "    if (n_fin) fn_finish_sums(tickets, fin, n_fin);\n");
+        } else { /* the finishing thread of column j runs the tail's element j after its sums */
+            fn_text_printf(t, "    if (n_fin && fn_finish_sums(tickets, fin, n_fin) && threadIdx.y == 0 && j < len) %s_tail(j", name);
+            for (int s = 0; s < cg->tail_lay.n_slots; s++) fn_text_printf(t, ", u%d", s);
+            fn_text_printf(t, ");\n");
+        }
     }
     fn_text_printf(t, "}\n");
     return 0;
@@ -565,9 +596,11 @@ static int add_group(Builder *b, const IrGraph *g, const PassFusion *f, int gi, 
         }
     char name[32];
     snprintf(name, sizeof name, "fn_f%d", *n_bodies);
-    const char *at = strstr(body.s, GROUP_NAME); /* the text once more, with its name */
-    FnText named = {0};
-    fn_text_printf(&named, "%.*s%s%s", (int)(at - body.s), body.s, name, at + strlen(GROUP_NAME));
+    FnText named = {0}; /* the text once more, with its name (the kernel's, and its tail's) */
+    const char *from = body.s;
+    for (const char *at; (at = strstr(from, GROUP_NAME)); from = at + strlen(GROUP_NAME))
+        fn_text_printf(&named, "%.*s%s", (int)(at - from), from, name);
+    fn_text_printf(&named, "%s", from);
     char **bs = named.oom ? NULL : fn_realloc(*bodies, (size_t)(*n_bodies + 1) * sizeof *bs);
     if (bs) *bodies = bs;
     int *bk = bs ? fn_realloc(*body_kernel, (size_t)(*n_bodies + 1) * sizeof *bk) : NULL;

@@ -56,6 +56,10 @@ typedef struct {
     int sums;   /* the group's terminal sums */
     int vec;    /* without sums: values a thread takes at a time, 4 (consecutive, loaded and stored
                    as one vector: n and the row length are multiples of 4) or 1 */
+    int tail;    /* with sums: the group (PassFusion.tail) its blocks that finish the sums then run,
+                    one element a column (a device function NAME_tail); its slots, tail_lay's, are
+                    the kernel's last arguments (u0, u1, ...); else -1 */
+    PassFuseLayout tail_lay;
     int strided; /* slots that are views (rows of the last axis `ld` apart): each such pointer
                     argument is followed by its fn_i64 ld, and a group without sums takes the
                     views' row width `wid` after len (a group with sums runs along their rows) */

@@ -22,6 +22,7 @@ void rt_options_defaults(RtOptions *o) {
     o->gpu_plan_slack = 64;
     o->cuda_graph = 1;
     o->gpu_views = 1;
+    o->gpu_tails = 1;
     o->bucket_mb = 25;
 }
 
@@ -41,6 +42,7 @@ void rt_options_print(const RtOptions *o, FILE *f) {
             o->gpu_streams, o->gpu_implicit);
     fprintf(f, "  gpu_col_mb = %g\n  gpu_round_once = %d\n  gpu_plan_slack = %d\n  cuda_graph = %d\n  gpu_views = %d\n",
             o->gpu_col_mb, o->gpu_round_once, o->gpu_plan_slack, o->cuda_graph, o->gpu_views);
+    fprintf(f, "  gpu_tails = %d\n", o->gpu_tails);
     fprintf(f, "  kernel_cache = %s\n  cuda_emulator = %s\n", o->kernel_cache[0] ? o->kernel_cache : "-",
             o->cuda_emulator ? o->cuda_emulator : "-");
     fprintf(f, "  gpu_device = %d\n  nccl_library = %s\n  bucket_mb = %g\n", o->gpu_device,

@@ -40,6 +40,7 @@ typedef struct {
     int gpu_plan_slack;         /* node positions a value's memory waits before reuse (FN_GPU_PLAN_SLACK) */
     int cuda_graph;             /* 1: steps captured and replayed as a CUDA graph (FN_CUDA_GRAPH) */
     int gpu_views;              /* 1: concat operands and last-axis slices as views, no copies (FN_GPU_VIEWS) */
+    int gpu_tails;              /* 1: small groups run in the blocks finishing the sums they read (FN_GPU_TAILS) */
     char kernel_cache[1024];    /* folder of compiled kernels, "" for none (FN_KERNEL_CACHE, else
                                    $XDG_CACHE_HOME/fn/kernels, else ~/.cache/fn/kernels) */
     const char *cuda_emulator;  /* tests: a host emulation of the driver, NVRTC and cuBLAS (FN_CUDA_EMULATOR) */
@@ -51,7 +52,7 @@ typedef struct {
 } RtOptions;
 
 /* The defaults: fused, LLVM when it pays, every convolution path, epilogues, TF32 on, bfloat16 off, 4
- * streams, implicit GEMM 2, 256 MiB of columns, weights rounded once, slack 64, CUDA graphs, views,
+ * streams, implicit GEMM 2, 256 MiB of columns, weights rounded once, slack 64, CUDA graphs, views, tails,
  * the whole device, no kernel cache, no emulator, card 0, the system's NCCL, 25 MiB buckets. */
 void rt_options_defaults(RtOptions *o);
 /* One line per option, "  name = value", for fnc info and fnrun --verbose. */

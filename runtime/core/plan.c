@@ -97,10 +97,20 @@ static int place(RtPlan *p, Blocks *bl, IrId id, int t, int until, int whole_ste
  * group's first member and written over by its last (bias, then ReLU) is the common case. A
  * convolution's epilogue (run_at not a member) never writes over a block the convolution reads:
  * it runs while the convolution still reads other rows (a reshape shares its input's block, so
- * node ids alone would not tell). */
+ * node ids alone would not tell); nor does a tail (PassFusion.tail) over a block the group it runs
+ * in reads. */
 static int reads_block(const RtPlan *p, IrId id, int b) {
     for (int i = 0; i < p->g->nodes[id].n_in; i++)
         if (p->block_of[p->g->nodes[id].in[i]] == b) return 1;
+    return 0;
+}
+/* ... and a tail (PassFusion.tail) never over one that the group it runs in reads */
+static int runs_reading(const RtPlan *p, IrId at, int b) {
+    const PassFusion *f = &p->fusion;
+    int ga = f->group_of[at];
+    if (ga < 0) return reads_block(p, at, b);
+    for (int k = f->start[ga]; k < f->start[ga + 1]; k++)
+        if (reads_block(p, f->members[k], b)) return 1;
     return 0;
 }
 static int in_place_block(const RtPlan *p, const Blocks *bl, const int *last, int k, int t) {
@@ -118,7 +128,7 @@ static int in_place_block(const RtPlan *p, const Blocks *bl, const int *last, in
             if (f->group_of[x] == gi || b < 0 || p->view_of[x] != IR_NONE || bl->host[b] || last[x] != t ||
                 bl->busy[b] != t || p->numel[x] != p->numel[m] ||
                 p->esize[x] != p->esize[m] || p->block_bytes[b] < (size_t)p->numel[m] * p->esize[m] ||
-                (epilogue && reads_block(p, at, b)))
+                (epilogue && runs_reading(p, at, b)))
                 continue;
             int later = 0;
             for (int l = k + 1; l < f->start[gi + 1] && !later; l++)
@@ -305,7 +315,7 @@ static int place_values(RtPlan *p, Blocks *bl, const int *last, const int *pos, 
     const int n = p->n;
     p->n_blocks = 0;
     for (IrId id = 0; id < n; id++) p->block_of[id] = -1, epilogue_at[id] = -1;
-    for (int e = 0; e < f->n_groups; e++) /* one group at most runs at a node outside it */
+    for (int e = 0; e < f->n_groups; e++) /* one group at most runs at a node outside it (an epilogue, a tail) */
         if (f->group_of[f->run_at[e]] != e) epilogue_at[f->run_at[e]] = e;
     for (IrId id = 0; id < n; id++) {
         const IrNode *nd = &g->nodes[id];
@@ -314,6 +324,7 @@ static int place_values(RtPlan *p, Blocks *bl, const int *last, const int *pos, 
         int gi = f->n_groups ? f->group_of[id] : -1;
         if (gi >= 0) {
             if (pos[id] == id && place_group(p, bl, last, gi, id) < 0) return -1; /* at its run_at */
+            if (pos[id] == id && epilogue_at[id] >= 0 && place_group(p, bl, last, epilogue_at[id], id) < 0) return -1;
             continue;
         }
         IrId x = nd->n_in ? nd->in[0] : IR_NONE;

@@ -416,6 +416,10 @@ static int fused_plan(RtGpuExec *ex, const int64_t *sym, const char *const *want
     if (rt_plan_values(&ex->plan, ex->g, sym, want, n_want, run_effects, 4, flags, st) < 0) return -1;
     ex->half_values = ex->gpu->bf16 == 3 ? rt_gpu_half_values(&ex->plan) : 0;
     if (ex->opt.gpu_views) gpu_plan_views(&ex->plan);
+    if (ex->opt.gpu_tails && (ex->tails = gpu_plan_tails(&ex->plan, ex->gpu->sm_count)) < 0) {
+        rt_plan_free(&ex->plan);
+        return rt_fail(st, "out of memory planning the step");
+    }
     return rt_plan_memory(&ex->plan, flags, st);
 }
 
@@ -757,6 +761,10 @@ int rt_gpu_exec_sync_host(RtGpuExec *ex, RtVars *ema, RtStatus *st) {
 int rt_gpu_exec_half_values(const RtGpuExec *ex) { return ex->half_values; }
 
 int rt_gpu_exec_views(const RtGpuExec *ex) { return ex->plan.n_views; }
+
+int rt_gpu_exec_tails(const RtGpuExec *ex) { return ex->tails; }
+
+const char *rt_gpu_exec_source(const RtGpuExec *ex) { return ex->mod.source; }
 
 size_t rt_gpu_exec_bytes(const RtGpuExec *ex) { return ex->bytes; }
 

@@ -83,6 +83,10 @@ RtStreams rt_gpu_exec_streams(const RtGpuExec *ex);
 int rt_gpu_exec_half_values(const RtGpuExec *ex);
 /* The concat operands and slices kept as views (options' gpu_views; runtime/gpu/gpu_views.c). */
 int rt_gpu_exec_views(const RtGpuExec *ex);
+/* The small groups that run as tails of others (options' gpu_tails; runtime/gpu/gpu_tails.c). */
+int rt_gpu_exec_tails(const RtGpuExec *ex);
+/* The CUDA C module the executor compiled (its bound plan's: views, tails, bfloat16 values). */
+const char *rt_gpu_exec_source(const RtGpuExec *ex);
 /* gpu_bf16 act's choice (runtime/gpu/gpu_half.c): sets esize 2 (bfloat16) for the values of p
  * (rt_plan_values' fused plan) kept so: the rank-4 values that lead with the batch, stored, not
  * read by the host, whose writer and readers all have bfloat16 forms (a reshape's operand and a

@@ -117,6 +117,7 @@ struct RtGpuExec {
     CUevent *ev, fork; /* ev[i]: recorded after item i when sched.record[i] */
     double overlap;    /* gpu_schedule_estimate's, with a cost model */
     int half_values;   /* FN_GPU_BF16=act: values stored in bfloat16 (gpu_half_values) */
+    int tails;         /* groups run as others' tails (gpu_tails.c) */
     int rank;          /* the data-parallel replica's (its dropout masks start rank slices into the global batch) */
 };
 
@@ -151,6 +152,15 @@ int gpu_launch(RtGpuExec *ex, int kernel, int64_t n, void **args, RtStatus *st);
  * implicit filter gradient's split partials or a max-pool gradient's argmax codes, [1] (part)
  * the row splits' partials of a leading-axis sum, [2] (gpart) a fused group's lane partials. */
 void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]);
+
+/* Whether a fused group with sums (layout lay, a domain of n) finishes them in its own last blocks,
+ * as run_group launches it on a card of sm_count multiprocessors. */
+int gpu_group_finishes(int sm_count, const PassFuseLayout *lay, const int64_t *numel, int64_t n);
+
+/* gpu_tails.c */
+/* The small groups that run in the blocks finishing another's sums (PassFusion.tail), chosen
+ * between rt_plan_values and rt_plan_memory. Returns how many; -1 when out of memory. */
+int gpu_plan_tails(RtPlan *p, int sm_count);
 
 /* gpu_views.c */
 /* The concat operands and slices along the last axis that are views (RtPlan.view_of), chosen

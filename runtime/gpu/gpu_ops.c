@@ -72,6 +72,20 @@ typedef struct {
     GpuSum s[CU_MAX_SUMS];
 } GpuSums;
 
+int gpu_group_finishes(int sm_count, const PassFuseLayout *lay, const int64_t *numel, int64_t n) {
+    CuGroup cg = {.lay = *lay};
+    int64_t cols, rows, splits, chunk, sp, ch;
+    for (int s = 0; s < lay->n_slots; s++) cg.sums += lay->slot_kind[s] == PASS_SLOT_SUM;
+    cu_group_shape(sm_count, &cg, n, &cols, &rows, &splits, &chunk);
+    if (!cg.sums || cg.sums > CU_MAX_SUMS || (cols + 31) / 32 > GPU_TICKETS) return 0;
+    for (int s = 0; s < lay->n_slots; s++) {
+        if (lay->slot_kind[s] != PASS_SLOT_SUM) continue;
+        int64_t ny = numel[lay->slot_node[s]];
+        if (sum_plan(sm_count, ny, splits * 8 * cols / ny, &sp, &ch) || (ny != cols && cols > 32)) return 0;
+    }
+    return 1;
+}
+
 static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
     const CuGroup *cg = &ex->mod.groups[gi];
     const PassFusion *f = &ex->plan.fusion;
@@ -80,8 +94,8 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
     const RtPlan *p = &ex->plan;
     IrId d = pass_fuse_domain(ex->g, f, gi);
     int64_t wid = p->rank[d] ? p->dims[d][p->rank[d] - 1] : 1; /* the views' row width */
-    CUdeviceptr ptr[PASS_MAX_SLOTS];
-    void *args[2 * PASS_MAX_SLOTS + 7] = {&n, &len};
+    CUdeviceptr ptr[PASS_MAX_SLOTS], tail[PASS_MAX_SLOTS];
+    void *args[3 * PASS_MAX_SLOTS + 7] = {&n, &len};
     int na = 2;
     int64_t cols = 0, rows = 0, splits = 1, chunk = 0;
     if (cg->sums) {
@@ -125,6 +139,11 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
     args[na++] = &ex->cur->tickets;
     args[na++] = &one;
     args[na++] = &fin;
+    if (cg->tail >= 0 && !fin) return rt_fail(st, "fused group %d: a tail, but its sums finish apart", gi);
+    for (int s = 0; cg->tail >= 0 && s < cg->tail_lay.n_slots; s++) { /* the tail's slots (gpu_tails.c) */
+        tail[s] = ex->dev[cg->tail_lay.slot_node[s]];
+        args[na++] = &tail[s];
+    }
     if (launch_grid(ex, cg->kernel, (cols + 31) / 32, splits, 32, 8, args, st) < 0) return -1;
     if (fin) return 0;
     for (int s = 0; s < cg->lay.n_slots; s++) { /* the others, one at a time */

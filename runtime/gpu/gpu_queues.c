@@ -47,10 +47,13 @@ static void add_span(Spans *sp, const RtGpuExec *ex, IrId id, int writes) {
 static void item_spans(const RtGpuExec *ex, int i, Spans *sp) {
     IrId id = ex->item[i];
     const CuNodePlan *cp = &ex->mod.plan[id];
-    if (cp->work == CU_FUSED) {
-        const PassFuseLayout *lay = &ex->mod.groups[cp->group].lay;
-        for (int s = 0; s < lay->n_slots; s++)
-            add_span(sp, ex, lay->slot_node[s], lay->slot_kind[s] == PASS_SLOT_OUT || lay->slot_kind[s] == PASS_SLOT_SUM);
+    if (cp->work == CU_FUSED) { /* the group's slots, and its tail's */
+        const CuGroup *cg = &ex->mod.groups[cp->group];
+        for (int t = 0; t < 1 + (cg->tail >= 0); t++) {
+            const PassFuseLayout *lay = t ? &cg->tail_lay : &cg->lay;
+            for (int s = 0; s < lay->n_slots; s++)
+                add_span(sp, ex, lay->slot_node[s], lay->slot_kind[s] == PASS_SLOT_OUT || lay->slot_kind[s] == PASS_SLOT_SUM);
+        }
         return;
     }
     const IrNode *n = &ex->g->nodes[id];
