@@ -444,7 +444,7 @@ static int tail_function(const IrGraph *g, const PassFusion *f, int tb, const in
     for (int s = 0; s < lay->n_slots; s++) fn_text_printf(t, ", %s *p%d", slot_half(lay, esize, s) ? "fn_bf16" : "float", s);
     fn_text_printf(t, ") {\n");
     GroupEmit e = {.g = g, .f = f, .numel = numel, .lay = lay, .gi = tb, .vec = 1, .t = t};
-    hoist_loads(&e, PASS_SLOT_SCALAR);
+    hoist_loads(&e, PASS_SLOT_SCALAR); /* (indented as a kernel's prologue) */
     load_operands(&e);
     for (int k = 0; k < f->start[tb + 1] - f->start[tb]; k++)
         if (group_member(&e, k) < 0) return -1;
@@ -631,6 +631,7 @@ static int emit_module(const IrGraph *g, const PassFusion *f, const int64_t *num
         m->groups = fn_calloc((size_t)f->n_groups, sizeof *m->groups);
         m->n_groups = f->n_groups;
         b.oom |= !m->groups;
+        for (int gi = 0; m->groups && gi < f->n_groups; gi++) m->groups[gi].tail = -1;
     }
     b.oom |= !m->plan;
     if (builder_oom(&b)) goto fail;

@@ -104,7 +104,9 @@ static int reads_block(const RtPlan *p, IrId id, int b) {
         if (p->block_of[p->g->nodes[id].in[i]] == b) return 1;
     return 0;
 }
-/* ... and a tail (PassFusion.tail) never over one that the group it runs in reads */
+/* whether what runs at `at` reads block b: the node, or the group it belongs to (a tail's host:
+   the tail may still write over the host's sums, which the thread finishing an element's sums
+   writes before it reads them) */
 static int runs_reading(const RtPlan *p, IrId at, int b) {
     const PassFusion *f = &p->fusion;
     int ga = f->group_of[at];

@@ -443,7 +443,7 @@ static int plan_and_emit(RtGpuExec *ex, const int64_t *sym, const char *const *w
         }
         if (cu_emit_fused(ex->g, &ex->plan.fusion, ex->plan.numel, ex->plan.esize, ex->plan.row_stride, &ex->mod, st) == 0)
             return 0;
-        ex->half_values = 0;
+        ex->half_values = ex->tails = 0;
         fprintf(stderr, "fn: the GPU runs this graph unfused: %s\n", st->msg);
         rt_plan_free(&ex->plan);
     }

@@ -72,6 +72,7 @@ typedef struct {
     GpuSum s[CU_MAX_SUMS];
 } GpuSums;
 
+/* (run_group's test, and gpu_tails.c's) */
 int gpu_group_finishes(int sm_count, const PassFuseLayout *lay, const int64_t *numel, int64_t n) {
     CuGroup cg = {.lay = *lay};
     int64_t cols, rows, splits, chunk, sp, ch;
@@ -118,7 +119,7 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
        by the group's own last blocks where every sum does and runs along the columns (or the
        group has one column block) */
     GpuSums one = {0};
-    int n_one = 0, fin = 0, all = 1;
+    int n_one = 0, fin = 0;
     char in_one[PASS_MAX_SLOTS] = {0};
     int64_t most = 0;
     for (int s = 0; s < cg->lay.n_slots; s++) {
@@ -130,12 +131,9 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
             one.s[n_one++] = (GpuSum){ex->dev[id], ptr[s], ny, k, n / ny, mean, 0};
             in_one[s] = 1;
             if (ny > most) most = ny;
-            all &= ny == cols || cols <= 32;
-        } else {
-            all = 0;
         }
     }
-    if (all && n_one == cg->sums && (cols + 31) / 32 <= GPU_TICKETS) fin = n_one;
+    if (n_one == cg->sums && gpu_group_finishes(ex->gpu->sm_count, &cg->lay, numel, n)) fin = n_one;
     args[na++] = &ex->cur->tickets;
     args[na++] = &one;
     args[na++] = &fin;

@@ -11,6 +11,10 @@
 #include "ir/alloc.h"
 #include "runtime/gpu/gpu_internal.h"
 
+/* a kernel's arguments take at most 4 KB before CUDA 12.1: 16 bytes a slot at most (a pointer, a row
+   stride), the sums to finish (FnSums: CU_MAX_SUMS of 48 bytes), the sizes */
+#define ARG_BYTES 4096
+
 /* when node x's value is ready: its group's run_at, its own position, or before the step */
 static IrId ready_at(const RtPlan *p, IrId x) {
     IrOp op = p->g->nodes[x].op;
@@ -57,7 +61,8 @@ int gpu_plan_tails(RtPlan *p, int sm_count) {
         if (sums || p->numel[db] > PASS_FUSE_SMALL || pass_fuse_layout(g, f, b, p->numel, &lb) < 0) continue;
         int a = tail_host(p, &lb);
         if (a < 0 || pass_fuse_layout(g, f, a, p->numel, &la) < 0 || la.inner != p->numel[db] ||
-            !gpu_group_finishes(sm_count, &la, p->numel, p->numel[pass_fuse_domain(g, f, a)]))
+            !gpu_group_finishes(sm_count, &la, p->numel, p->numel[pass_fuse_domain(g, f, a)]) ||
+            (la.n_slots + lb.n_slots) * 16 + CU_MAX_SUMS * 48 + 64 > ARG_BYTES)
             continue;
         f->tail[a] = b;
         f->run_at[b] = f->run_at[a];
