@@ -335,6 +335,7 @@ int main(void) {
     opts.gpu_memory_fraction = 0.9;
     const char *tf32 = getenv("FN_GPU_TF32");
     if (!tf32 || !*tf32) opts.gpu_tf32 = 0;
+    opts.gpu_bf16 = 0; /* float32 values (the default, act, is the last pass's) */
     RtGpu *gpu = rt_gpu_open(&opts, &st);
     if (!gpu) {
         printf("  no GPU here (%s): skipped\n", st.msg);

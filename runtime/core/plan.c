@@ -262,8 +262,11 @@ static void lifetimes(const RtPlan *p, int *last, int *pos) {
         if (p->needed[id])
             for (int k = g->nodes[id].op == IR_OP_ASSIGN; k < g->nodes[id].n_in; k++) { /* not its destination */
                 IrId x = g->nodes[id].in[k];
-                int inside = f->n_groups && f->group_of[id] >= 0 && f->group_of[x] == f->group_of[id];
-                if (!inside && pos[id] > last[x]) last[x] = pos[id];
+                int gi = f->n_groups ? f->group_of[id] : -1, inside = gi >= 0 && f->group_of[x] == gi;
+                /* a tail reads its host's sums after the host has written them all, at the same
+                   position: as if one later, so that no other of the host's values goes there */
+                int at = pos[id] + (gi >= 0 && f->tail && f->group_of[f->run_at[gi]] != gi);
+                if (!inside && at > last[x]) last[x] = at;
             }
     for (IrId id = 0; id < n; id++) { /* pins, after every reader is known */
         const IrNode *nd = &g->nodes[id];

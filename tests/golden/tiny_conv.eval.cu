@@ -220,20 +220,22 @@ struct FnSum { float *y; const float *a; fn_i64 ny, k, n_mean; int mean; };
 struct FnSums { FnSum s[8]; };
 /* A fused group's finishing of its n_fin sums (all the block's threads call it, after writing their
  * partials): the last block of column block blockIdx.x to get here (tickets[blockIdx.x], which it
- * resets) adds up its columns' partials, read past the L1 (volatile), in fn_sum_lead_part's order */
-__device__ inline void fn_finish_sums(unsigned *tickets, const FnSums &fin, int n_fin) {
+ * resets) adds up its columns' partials, read past the L1 (volatile), in fn_sum_lead_part's order;
+ * true in that block (its thread (j, 0) wrote column j's sums) */
+__device__ inline int fn_finish_sums(unsigned *tickets, const FnSums &fin, int n_fin) {
     __shared__ int last;
     __threadfence();
     __syncthreads();
     if (threadIdx.x == 0 && threadIdx.y == 0) last = atomicAdd(&tickets[blockIdx.x], 1u) == gridDim.y - 1;
     __syncthreads();
-    if (!last) return;
+    if (!last) return 0;
     for (int z = 0; z < n_fin; z++) { /* the lanes' shared sums free again after each */
         fn_sum_lead_at(fin.s[z].y, (const volatile float *)fin.s[z].a, fin.s[z].ny, fin.s[z].k, fin.s[z].k, fin.s[z].mean,
                        fin.s[z].n_mean, blockIdx.x, 0);
         __syncthreads();
     }
     if (threadIdx.x == 0 && threadIdx.y == 0) tickets[blockIdx.x] = 0;
+    return 1;
 }
 /* Row kernels over long rows (the logits: 10,575 classes for CASIA-WebFace) run a warp per row,
  * blocks of 32 lanes x 8 rows: each lane takes every 32nd column, and lane 0 combines the lanes in
