@@ -22,8 +22,11 @@ static int is0(const char *name) {
 static void gpu_from_env(RtOptions *o) {
     const char *v;
     o->gpu_tf32 = !is0("FN_GPU_TF32");
-    if ((v = env("FN_GPU_BF16")))
-        o->gpu_bf16 = !strcmp(v, "1") ? 1 : !strcmp(v, "columns") ? 2 : !strcmp(v, "act") ? 3 : 0;
+    if ((v = env("FN_GPU_BF16"))) {
+        int k = !strcmp(v, "0") ? 0 : !strcmp(v, "1") ? 1 : !strcmp(v, "columns") ? 2 : !strcmp(v, "act") ? 3 : -1;
+        if (k >= 0) o->gpu_bf16 = k;
+        else fprintf(stderr, "fn: FN_GPU_BF16=%s: one of 0, 1, columns, act (using act)\n", v);
+    }
     if ((v = env("FN_GPU_STREAMS"))) o->gpu_streams = atoi(v);
     if ((v = env("FN_GPU_IMPLICIT"))) o->gpu_implicit = atoi(v);
     if ((v = env("FN_GPU_COL_MB"))) o->gpu_col_mb = atof(v);

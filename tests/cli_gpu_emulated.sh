@@ -7,7 +7,8 @@ source "$(dirname "$0")/lib_cli.sh"
 
 emu=$(cd "$bin" && pwd)/libfn_hostcuda.so
 [ -f "$emu" ] && command -v c++ >/dev/null || { echo "no $emu or no c++: skipped"; exit 77; }
-export FN_KERNEL_CACHE="$tmp/kernels" FN_HOSTCUDA_SHUFFLE=${FN_HOSTCUDA_SHUFFLE:-5}
+# float32 values unless a check says otherwise (the default, bfloat16 activations, is checked below)
+export FN_KERNEL_CACHE="$tmp/kernels" FN_HOSTCUDA_SHUFFLE=${FN_HOSTCUDA_SHUFFLE:-5} FN_GPU_BF16=0
 
 "$bin/fnc" compile tests/models/irv1_small.fn -o "$tmp/m.fnc" >/dev/null || { echo "FAIL: compile"; exit 1; }
 "$bin/fn_gendata" "$tmp/data" 6 8 80 >/dev/null || { echo "FAIL: gendata"; exit 1; }
@@ -77,6 +78,11 @@ grep -q '^Device: .*BF16 activations' "$tmp/act.txt" && [ "$(losses "$tmp/act.tx
     [ "${halves:-0}" -gt 100 ] && awk -v r="$first" 'BEGIN { exit !(r != "" && r < 0.02) }' &&
     ok "FN_GPU_BF16=act ($halves values in bfloat16): the first loss $first from the CPU's, 4 finite: $(losses "$tmp/act.txt" | tr '\n' ' ')" ||
     bad "bfloat16 values run: first loss apart by $first, $halves values; $(losses "$tmp/act.txt" | tr '\n' ' '); $(grep -m1 '^Device' "$tmp/act.txt")"
+# bfloat16 activations are the default; FN_GPU_BF16 chooses, and a value it does not know says so
+env -u FN_GPU_BF16 "$bin/fnc" info tests/models/tiny_mlp.fn 2>&1 | grep -q '^  gpu_bf16 = act$' &&
+    FN_GPU_BF16=0 "$bin/fnc" info tests/models/tiny_mlp.fn 2>&1 | grep -q '^  gpu_bf16 = 0$' &&
+    FN_GPU_BF16=half "$bin/fnc" info tests/models/tiny_mlp.fn 2>&1 | grep -q 'FN_GPU_BF16=half: one of 0, 1, columns, act' &&
+    ok "the default is act, FN_GPU_BF16=0 float32, an unknown value named" || bad "FN_GPU_BF16's default or parsing"
 # FN_PROFILE: the training step by kind of work (the first table), whose shares add up to the whole
 FN_PROFILE=1 FN_CUDA_EMULATOR=$emu train --device gpu --max_nrof_epochs 1 --models_base_dir "$tmp/p" >"$tmp/prof.txt" 2>&1
 share=$(awk '/^GPU step by kind/ { t++; next } t == 1 && /^  / && / items / {

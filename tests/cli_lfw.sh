@@ -46,7 +46,7 @@ flags=(--lfw_pairs "$tmp/pairs.txt" --image_size 75 --lfw_batch_size 5 --lfw_nro
 # batch is loaded and staged while one runs
 emu=$(cd "$bin" && pwd)/libfn_hostcuda.so
 if [ -f "$emu" ] && command -v c++ >/dev/null; then
-    FN_CUDA_EMULATOR=$emu FN_HOSTCUDA_SHUFFLE=9 FN_KERNEL_CACHE="$tmp/kernels" "$bin/fnrun" validate "$run" "$tmp/lfw" \
+    FN_GPU_BF16=0 FN_CUDA_EMULATOR=$emu FN_HOSTCUDA_SHUFFLE=9 FN_KERNEL_CACHE="$tmp/kernels" "$bin/fnrun" validate "$run" "$tmp/lfw" \
         "${flags[@]}" --device gpu >"$tmp/vg" 2>&1 && grep -q "^Device: fn host emulator" "$tmp/vg" && grep -qF "$last" "$tmp/vg" &&
         ok "validate --device gpu (emulated) agrees: $(grep Accuracy "$tmp/vg")" || { bad "validate --device gpu:"; cat "$tmp/vg"; }
 fi

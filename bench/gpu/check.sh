@@ -12,10 +12,13 @@
 #      the GPU against float64 on the CPU, < 1e-5 with float32 GEMMs and < 3e-3 with TF32;
 #   4. fn's CUDA module for the card's own architecture;
 #   4b. fnrun train --device gpu against --device cpu: 20 steps of the reduced Inception-ResNet-v1,
-#      same seed, the printed losses side by side (and again with FN_GPU_BF16=act); then the full network at batch 256 and 90,
+#      same seed, the printed losses side by side (float32 values, FN_GPU_BF16=0, and again with
+#      the default, bfloat16 activations); the loss check: the full network's default mode against
+#      float32 over 200 steps on real images (bench/gpu/lfw.tar, carried beside the bundle; a third
+#      float32 run says how far two float32 roundings part; bench/gpu/loss_compare.py); then the full network at batch 256 and 90,
 #      160x160, images/s from the step times after the first two, with the defaults, and at 256
-#      with one setting changed at a time (implicit GEMMs, im2col chunks, streams, CUDA graph,
-#      bfloat16 GEMM operands, the memory plan's slack);
+#      with one setting changed at a time (float32 values, views, tails, implicit GEMMs, im2col
+#      chunks, streams, CUDA graph, bfloat16 GEMM operands, the memory plan's slack);
 #   4b'. NCCL (from PyTorch's nvidia-nccl-cu13 there): the same 20 steps with the data-parallel path
 #      whole on one replica (FN_COMM=self: every reduction an ncclAllReduce, in buckets on their
 #      own stream), losses against the plain GPU run's; and run 256n below;
@@ -90,7 +93,7 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     [ "${CHECK_DRY:-0}" = 1 ] && { irv1=$t/small.fnc img=75 emb=8; batch_of() { echo 8; }; }
     common=(--logs_base_dir "$t/logs" --models_base_dir "$t/models" --optimizer ADAM
             --learning_rate 0.01 --max_nrof_epochs 1 --validation_set_split_ratio 0 --use_fixed_image_standardization)
-    # the GPU's defaults, then its activations in bfloat16 (FN_GPU_BF16=act), against the CPU
+    # the GPU in float32 (FN_GPU_BF16=0), then its default, activations in bfloat16, against the CPU
     for d in cpu gpu act; do
         dev=$d bf=0
         [ "$d" = act ] && dev=gpu bf=act
@@ -101,7 +104,7 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
     nccl=$(python3 -c 'import nvidia.nccl as m, os; print(os.path.join(list(m.__path__)[0], "lib", "libnccl.so.2"))' 2>/dev/null)
     [ -f "$nccl" ] || nccl=libnccl.so.2
     [ "${CHECK_DRY:-0}" = 1 ] && nccl=${FN_NCCL_LIBRARY:-$nccl}
-    FN_COMM=self FN_NCCL_LIBRARY=$nccl timeout 60 "$b/bin/fnrun" train "$t/small.fnc" "${common[@]}" --data_dir "$t/data" \
+    FN_GPU_BF16=0 FN_COMM=self FN_NCCL_LIBRARY=$nccl timeout 60 "$b/bin/fnrun" train "$t/small.fnc" "${common[@]}" --data_dir "$t/data" \
         --image_size 75 --batch_size 16 --epoch_size 20 --embedding_size 8 --device gpu >"$t/small_nccl.txt" 2>&1
     for d in gpu act nccl; do
         ref=$t/small_cpu.txt
@@ -119,14 +122,39 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
             row "| 20 steps, reduced IRv1 on the GPU ($d) | FAILED: $(grep -h 'fnrun train:' "$t/small_$d.txt" || last 2 "$t/small_$d.txt") |"
         fi
     done
-    # 256, 90: the default (fused kernels on 4 streams, convolutions summing at most 64 channels as
+    # the default mode's loss trajectory against float32's (issue 29) over 200 steps on real images
+    # (bench/gpu/lfw.tar from bench/gpu/lfw_subset.sh: LFW's 62 people with 20 images or more, 160x160
+    # centre crops), batch 90, same seed; a third float32 run without implicit GEMMs says how far two
+    # float32 roundings part by themselves (bench/gpu/loss_compare.py: means of 20 steps)
+    ls=200 lw=20
+    [ "${CHECK_DRY:-0}" = 1 ] && ls=20 lw=5
+    if [ ! -f bench/gpu/lfw.tar ]; then
+        row "| loss check, 200 steps on LFW | not run: carry bench/gpu/lfw.tar (bench/gpu/lfw_subset.sh) |"
+    elif fits 240; then
+        tar -C "$t" -xf bench/gpu/lfw.tar
+        for m in default f32 f32i0; do
+            menv=()
+            [ "$m" = f32 ] && menv=(FN_GPU_BF16=0)
+            [ "$m" = f32i0 ] && menv=(FN_GPU_BF16=0 FN_GPU_IMPLICIT=0)
+            env "${menv[@]}" timeout 80 "$b/bin/fnrun" train "$irv1" "${common[@]}" --data_dir "$t/lfw" --image_size $img \
+                --batch_size "$(batch_of 90)" --epoch_size $ls --embedding_size $emb --device gpu --nrof_preprocess_threads 12 \
+                --seed 666 >"$t/loss_$m.txt" 2>&1
+        done
+        python3 bench/gpu/loss_compare.py --window $lw "$t/loss_f32.txt" "$t/loss_default.txt" "$t/loss_f32i0.txt" >"$t/loss_compare.txt" 2>&1
+        row "| loss check: the default mode against float32, $ls steps on LFW, batch $(batch_of 90) (rc $?) | $(last 1 "$t/loss_compare.txt"); $(grep -m1 '^Device' "$t/loss_default.txt") |"
+    else
+        row "| loss check, 200 steps on LFW | skipped: budget |"
+    fi
+    # 256, 90: the default (fused kernels on 4 streams, activations in bfloat16, concat operands and
+    # slices as views, small groups as tails, convolutions summing at most 64 channels as
     # implicit GEMMs, im2col of the others in chunks of 256 MB, the step replayed as a CUDA graph);
-    # then at 256 each against one change: no implicit GEMMs (FN_GPU_IMPLICIT=0), forward only (1),
+    # then at 256 each against one change: float32 values (f: FN_GPU_BF16=0, also at 90), copies
+    # instead of views (v0), small groups launched apart (t0), no implicit GEMMs (FN_GPU_IMPLICIT=0), forward only (1),
     # every convolution with a window (3), im2col of the whole batch (FN_GPU_COL_MB=0) or by 32 MB,
     # one stream (FN_GPU_STREAMS=1; s3, s8: 3 or 8, which the stream model prefers to 4), launch by
-    # launch (FN_CUDA_GRAPH=0), GEMMs on bfloat16 operands (FN_GPU_BF16=1; bc: only the column
-    # convolutions'; ba: and the activations and their gradients stored in bfloat16, as the peer's
-    # autocast, FN_GPU_BF16=act, also at 90; settings join with +, as 256ba+i0), memory reused at once (FN_GPU_PLAN_SLACK=0); (n) one replica's reductions on NCCL
+    # launch (FN_CUDA_GRAPH=0), GEMMs on bfloat16 operands with float32 values (FN_GPU_BF16=1; bc:
+    # only the column convolutions'; ba: act, the default, named; settings join with +, as
+    # 256f+i0), memory reused at once (FN_GPU_PLAN_SLACK=0); (n) one replica's reductions on NCCL
     # (FN_COMM=self: what the buckets cost a step); and (k) on 10,575 classes, the
     # peer's, where the logits and their row kernels are full size. CHECK_RUNS picks some.
     # embeddings (issue 29): the eval graph at batch 256, images staged from the host while the
@@ -141,7 +169,7 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
             >"$t/embed_$bf.txt" 2>&1
         row "| fn embeddings, IRv1 eval, batch $eb, 160x160, FN_GPU_BF16=$bf | $(grep -h -E 'against the CPU|images/s|embed_bench:' "$t/embed_$bf.txt" | tr '\n' ' ' | cut -c1-300) |"
     done
-    for run in ${CHECK_RUNS:-256 90 256ba 256n 90ba 256ba+i0 256b 256bc 256p0 256k 256i0 256i1 256i3 256c0 256c32 256s1 256g}; do
+    for run in ${CHECK_RUNS:-256 90 256f 256v0 256t0 256n 90f 256i0 256b 256bc 256p0 256k 256i1 256i3 256c0 256c32 256s1 256g}; do
         batch=$(batch_of "${run%%[a-z+]*}")
         env=() what=""
         # the settings after the batch, joined by + (256ba+i0: bfloat16 values and no implicit GEMMs)
@@ -159,6 +187,9 @@ elif [ -x "$b/bin/test_gpu_exec" ]; then
             b) env+=(FN_GPU_BF16=1) what+="GEMMs on bfloat16 operands (FN_GPU_BF16=1), " ;;
             bc) env+=(FN_GPU_BF16=columns) what+="column convolutions' GEMMs on bfloat16 operands, " ;;
             p0) env+=(FN_GPU_PLAN_SLACK=0) what+="memory reused at once (no plan slack), " ;;
+            f) env+=(FN_GPU_BF16=0) what+="float32 values, TF32 GEMMs (FN_GPU_BF16=0), " ;;
+            v0) env+=(FN_GPU_VIEWS=0) what+="concat operands and slices copied (FN_GPU_VIEWS=0), " ;;
+            t0) env+=(FN_GPU_TAILS=0) what+="small groups launched apart (FN_GPU_TAILS=0), " ;;
             k) what+="10,575 classes (CASIA-WebFace's, as the peer), one 40x40 image each, " ;;
             n) env+=(FN_COMM=self "FN_NCCL_LIBRARY=$nccl") what+="one replica's reductions on NCCL (FN_COMM=self), " ;;
             *) what+="unknown setting $part (ignored), " ;;

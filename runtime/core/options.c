@@ -15,6 +15,7 @@ void rt_options_defaults(RtOptions *o) {
     o->conv_epilogue = 1;
     o->gpu_memory_fraction = 1.0;
     o->gpu_tf32 = 1;
+    o->gpu_bf16 = 3; /* act: bfloat16 activations (issue 29's loss check, bench/RESULTS.md) */
     o->gpu_streams = 4;
     o->gpu_implicit = 2;
     o->gpu_col_mb = 256;

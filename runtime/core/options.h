@@ -31,8 +31,8 @@ typedef struct {
     /* the GPU */
     double gpu_memory_fraction; /* of the device memory an executor may take (--gpu_memory_fraction) */
     int gpu_tf32;               /* 1: TF32 tensor-core GEMMs; 0: full float32 (FN_GPU_TF32) */
-    int gpu_bf16;               /* 0 off, 1 bfloat16 GEMM operands, 2 only the column convolutions', 3 as 1
-                                   with activations stored in bfloat16 (FN_GPU_BF16=0|1|columns|act) */
+    int gpu_bf16;               /* 0 off, 1 bfloat16 GEMM operands, 2 only the column convolutions', 3 (the
+                                   default) as 1 with activations stored in bfloat16 (FN_GPU_BF16=0|1|columns|act) */
     int gpu_streams;            /* streams a step may use (FN_GPU_STREAMS) */
     int gpu_implicit;           /* implicit-GEMM convolutions: 0 none, 2 the default choice, 3 every window (FN_GPU_IMPLICIT) */
     double gpu_col_mb;          /* MiB of im2col columns a convolution may take at once, 0: whole (FN_GPU_COL_MB) */
@@ -51,7 +51,7 @@ typedef struct {
                                    (passes/buckets.c; FN_BUCKET_MB) */
 } RtOptions;
 
-/* The defaults: fused, LLVM when it pays, every convolution path, epilogues, TF32 on, bfloat16 off, 4
+/* The defaults: fused, LLVM when it pays, every convolution path, epilogues, TF32 on, bfloat16 act, 4
  * streams, implicit GEMM 2, 256 MiB of columns, weights rounded once, slack 64, CUDA graphs, views, tails,
  * the whole device, no kernel cache, no emulator, card 0, the system's NCCL, 25 MiB buckets. */
 void rt_options_defaults(RtOptions *o);

@@ -54,8 +54,9 @@ RtGpu *rt_gpu_open(const RtOptions *o, RtStatus *st) {
     /* gpu_bf16 1: cuBLAS's GEMMs on bfloat16 operands (gpu_ops.c: the column convolutions' in
      * bfloat16, the others rounded by cuBLAS); 2: only the column convolutions'; 3 (act): as 1,
      * and the activations and their gradients stored in bfloat16 (gpu_half.c); the implicit-GEMM
-     * convolutions multiply in TF32. Off by default; only with TF32 */
-    gpu->bf16 = gpu->tf32 && gpu->api.cublasGemmEx && o->gpu_bf16 >= 1 && o->gpu_bf16 <= 3 ? o->gpu_bf16 : 0;
+     * convolutions multiply in TF32. act by default; only with TF32, on cards with bfloat16
+     * tensor cores (compute capability 8.0 and later) */
+    gpu->bf16 = gpu->tf32 && major >= 8 && gpu->api.cublasGemmEx && o->gpu_bf16 >= 1 && o->gpu_bf16 <= 3 ? o->gpu_bf16 : 0;
     snprintf(gpu->arch, sizeof gpu->arch, "sm_%d%d", major, minor);
     size_t len = strlen(gpu->name);
     snprintf(gpu->name + len, sizeof gpu->name - len, " (%s%s)", gpu->arch,
