@@ -291,9 +291,11 @@ static void alike_case(RtGpu *gpu, const FxCase *c, void (*set)(RtOptions *, int
 
 /* The module a bound Inception-ResNet-v1 training step runs (its views, tails and, under act,
  * bfloat16 values), compiled by the real NVRTC for sm_90 where this machine has one: no errors, no
- * warnings (the emulation compiles it as C++ on the host, which would let some CUDA errors by). */
+ * warnings (the emulation compiles it as C++ on the host, which would let some CUDA errors by).
+ * On a card the executors compile their modules with NVRTC themselves: left out there. */
 static void nvrtc_case(RtGpu *gpu) {
     int major, minor;
+    if (!opts.cuda_emulator) return;
     if (cu_nvrtc_version(NULL, &major, &minor) < 0) {
         printf("  NVRTC: none here, the bound module not compiled\n");
         return;
