@@ -452,8 +452,102 @@ static int tail_function(const IrGraph *g, const PassFusion *f, int tb, const in
     return 0;
 }
 
+/* The kernel's signature (see CuGroup), and where views are read or written without sums, the row
+ * and column of the thread's first element, stepped along with it. */
+static void group_signature(const GroupEmit *e, const CuGroup *cg, const size_t *esize, const char *name) {
+    const PassFuseLayout *lay = e->lay;
+    FnText *t = e->t;
+    fn_text_printf(t, "extern \"C\" __global__ void %s(fn_i64 n, fn_i64 len%s%s", name, cg->sums ? ", fn_i64 chunk" : "",
+                   cg->strided && !cg->sums ? ", fn_i64 wid" : "");
+    for (int s = 0; s < lay->n_slots; s++) {
+        fn_text_printf(t, ", %s *p%d", slot_half(lay, esize, s) ? "fn_bf16" : "float", s);
+        if (e->strided[s]) fn_text_printf(t, ", fn_i64 ld%d", s);
+    }
+    if (cg->sums) fn_text_printf(t, ", unsigned *tickets, FnSums fin, int n_fin");
+    for (int s = 0; cg->tail >= 0 && s < cg->tail_lay.n_slots; s++)
+        fn_text_printf(t, ", %s *u%d", slot_half(&cg->tail_lay, esize, s) ? "fn_bf16" : "float", s);
+    fn_text_printf(t, ") {\n");
+    if (cg->strided && !cg->sums)
+        fn_text_printf(t, "    fn_i64 w0 = ((fn_i64)blockIdx.x * blockDim.x + threadIdx.x) * %d, wr = w0 / wid, wc = w0 - wr * wid;\n"
+                       "    fn_i64 ws = (fn_i64)gridDim.x * blockDim.x * %d, wrs = ws / wid, wcs = ws - wrs * wid;\n",
+                       cg->vec, cg->vec);
+}
+
+/* The loop over rows r of column j (a group with sums), its head and the loads before it. */
+static void open_sums_loop(GroupEmit *e, const size_t *esize) {
+    const IrId *mem = e->f->members + e->f->start[e->gi];
+    const int nm = e->f->start[e->gi + 1] - e->f->start[e->gi];
+    FnText *t = e->t;
+    /* the rows end where column j does (r * len + j < n), so that the loop has no exit
+     * inside and unrolls: several loads in flight per thread, the sums' order unchanged */
+    fn_text_printf(t, "    fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r = (fn_i64)blockIdx.y * chunk + threadIdx.y;\n"
+                   "    fn_i64 r1 = ((fn_i64)blockIdx.y + 1) * chunk, rn = (n - j + len - 1) / len;\n"
+                   "    if (r1 > rn) r1 = rn;\n"
+                   "    if (j >= len) r1 = r; /* no column here: only the finishing below */\n");
+    for (int k = 0; k < nm; k++)
+        if (e->g->nodes[mem[k]].op == IR_OP_SUM) fn_text_printf(t, "    float t%d = 0.f;\n", k);
+    e->guard = 1;
+    hoist_loads(e, PASS_SLOT_SUFFIX);
+    e->guard = 0;
+    /* 8 rows at a time where an operand is bfloat16, so that a thread keeps as many bytes in
+       flight as with float32's 4 */
+    int half = 0;
+    for (int s = 0; s < e->lay->n_slots; s++) half |= slot_half(e->lay, esize, s);
+    fn_text_printf(t, "#pragma unroll %d\n"
+                   "    for (; r < r1; r += 8) {\n"
+                   "        fn_i64 i = r * len + j;\n", half ? 8 : 4);
+    load_operands(e);
+}
+
+/* The grid-stride loop over four values a thread, its head and loads. */
+static void open_vec4_loop(GroupEmit *e, int suffix) {
+    const PassFuseLayout *lay = e->lay;
+    FnText *t = e->t;
+    hoist_loads(e, PASS_SLOT_SCALAR);
+    if (suffix) /* the column of the thread's first value, stepped along with it */
+        fn_text_printf(t, "    fn_i64 j = fn_mod(((fn_i64)blockIdx.x * blockDim.x + threadIdx.x) * 4, len);\n"
+                       "    fn_i64 jstep = fn_mod((fn_i64)gridDim.x * blockDim.x * 4, len);\n");
+    fn_text_printf(t, "    FN_LOOP(q, n / 4) {\n"
+                   "        fn_i64 i = q * 4;\n");
+    for (int s = 0; s < lay->n_slots; s++) {
+        int k = lay->slot_kind[s];
+        char at[32];
+        if (k == PASS_SLOT_FULL || k == PASS_SLOT_SUFFIX)
+            fn_text_printf(t, "        float v%d[4];\n        fn_load4(p%d + %s, v%d);\n", s, s,
+                           k == PASS_SLOT_FULL ? slot_at(e, s, at, sizeof at) : "j", s);
+        else if (k == PASS_SLOT_OUT) fn_text_printf(t, "        float o%d[4];\n", s);
+    }
+    fn_text_printf(t, "#pragma unroll\n"
+                   "        for (int e = 0; e < 4; e++) {\n");
+    for (int s = 0; s < lay->n_slots; s++)
+        if (lay->slot_kind[s] == PASS_SLOT_FULL || lay->slot_kind[s] == PASS_SLOT_SUFFIX) {
+            fn_text_printf(t, "        float l%d = v%d[e];\n", s, s);
+            e->loaded[s] = 1;
+        }
+}
+
+/* After the loop over rows: each lane's partial sums, then the finishing (and the tail). */
+static void finish_sums(const GroupEmit *e, const CuGroup *cg, const char *name) {
+    const IrId *mem = e->f->members + e->f->start[e->gi];
+    const int nm = e->f->start[e->gi + 1] - e->f->start[e->gi];
+    FnText *t = e->t;
+    fn_text_printf(t, "    fn_i64 q = ((fn_i64)blockIdx.y * 8 + threadIdx.y) * len + j;\n"
+                   "    if (j < len) {\n");
+    for (int k = 0; k < nm; k++)
+        if (e->g->nodes[mem[k]].op == IR_OP_SUM) fn_text_printf(t, "        p%d[q] = t%d;\n", pass_fuse_slot(e->lay, mem[k], 1), k);
+    fn_text_printf(t, "    }\n");
+    if (cg->tail < 0) {
+        fn_text_printf(t, "    if (n_fin) fn_finish_sums(tickets, fin, n_fin);\n");
+        return;
+    } /* the finishing thread of column j runs the tail's element j after its sums */
+    fn_text_printf(t, "    if (n_fin && fn_finish_sums(tickets, fin, n_fin) && threadIdx.y == 0 && j < len) %s_tail(j", name);
+    for (int s = 0; s < cg->tail_lay.n_slots; s++) fn_text_printf(t, ", u%d", s);
+    fn_text_printf(t, ");\n");
+}
+
 /* Group gi's kernel text, named `name`, into t (see CuGroup); -1 if it cannot be written. The
- * operands and values of 2 bytes an element (esize) are bfloat16. */
+ * operands and values of 2 bytes an element (esize) are bfloat16; those with a row stride
+ * (stride[node] > 0) are views. */
 static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int64_t *numel, const size_t *esize,
                         const int64_t *stride, const char *name, CuGroup *cg, FnText *t) {
     const IrId *mem = f->members + f->start[gi];
@@ -483,62 +577,11 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
         e.strided[s] = stride && (k == PASS_SLOT_FULL || k == PASS_SLOT_OUT) && stride[lay->slot_node[s]] > 0;
         cg->strided += e.strided[s];
     }
-    fn_text_printf(t, "extern \"C\" __global__ void %s(fn_i64 n, fn_i64 len%s%s", name, cg->sums ? ", fn_i64 chunk" : "",
-                   cg->strided && !cg->sums ? ", fn_i64 wid" : "");
-    for (int s = 0; s < lay->n_slots; s++) {
-        fn_text_printf(t, ", %s *p%d", slot_half(lay, esize, s) ? "fn_bf16" : "float", s);
-        if (e.strided[s]) fn_text_printf(t, ", fn_i64 ld%d", s);
-    }
-    if (cg->sums) fn_text_printf(t, ", unsigned *tickets, FnSums fin, int n_fin");
-    for (int s = 0; cg->tail >= 0 && s < cg->tail_lay.n_slots; s++)
-        fn_text_printf(t, ", %s *u%d", slot_half(&cg->tail_lay, esize, s) ? "fn_bf16" : "float", s);
-    fn_text_printf(t, ") {\n");
-    if (cg->strided && !cg->sums) /* the row and column of the thread's first element, stepped along with it */
-        fn_text_printf(t, "    fn_i64 w0 = ((fn_i64)blockIdx.x * blockDim.x + threadIdx.x) * %d, wr = w0 / wid, wc = w0 - wr * wid;\n"
-                       "    fn_i64 ws = (fn_i64)gridDim.x * blockDim.x * %d, wrs = ws / wid, wcs = ws - wrs * wid;\n",
-                       cg->vec, cg->vec);
+    group_signature(&e, cg, esize, name);
     if (cg->sums) {
-        /* the rows end where column j does (r * len + j < n), so that the loop has no exit
-         * inside and unrolls: several loads in flight per thread, the sums' order unchanged */
-        fn_text_printf(t, "    fn_i64 j = (fn_i64)blockIdx.x * 32 + threadIdx.x, r = (fn_i64)blockIdx.y * chunk + threadIdx.y;\n"
-                       "    fn_i64 r1 = ((fn_i64)blockIdx.y + 1) * chunk, rn = (n - j + len - 1) / len;\n"
-                       "    if (r1 > rn) r1 = rn;\n"
-                       "    if (j >= len) r1 = r; /* no column here: only the finishing below */\n");
-        for (int k = 0; k < nm; k++)
-            if (g->nodes[mem[k]].op == IR_OP_SUM) fn_text_printf(t, "    float t%d = 0.f;\n", k);
-        e.guard = 1;
-        hoist_loads(&e, PASS_SLOT_SUFFIX);
-        e.guard = 0;
-        /* 8 rows at a time where an operand is bfloat16, so that a thread keeps as many bytes in
-           flight as with float32's 4 */
-        int half = 0;
-        for (int s = 0; s < lay->n_slots; s++) half |= slot_half(lay, esize, s);
-        fn_text_printf(t, "#pragma unroll %d\n"
-                       "    for (; r < r1; r += 8) {\n"
-                       "        fn_i64 i = r * len + j;\n", half ? 8 : 4);
-        load_operands(&e);
+        open_sums_loop(&e, esize);
     } else if (cg->vec > 1) {
-        hoist_loads(&e, PASS_SLOT_SCALAR);
-        if (suffix) /* the column of the thread's first value, stepped along with it */
-            fn_text_printf(t, "    fn_i64 j = fn_mod(((fn_i64)blockIdx.x * blockDim.x + threadIdx.x) * 4, len);\n"
-                           "    fn_i64 jstep = fn_mod((fn_i64)gridDim.x * blockDim.x * 4, len);\n");
-        fn_text_printf(t, "    FN_LOOP(q, n / 4) {\n"
-                       "        fn_i64 i = q * 4;\n");
-        for (int s = 0; s < lay->n_slots; s++) {
-            int k = lay->slot_kind[s];
-            char at[32];
-            if (k == PASS_SLOT_FULL || k == PASS_SLOT_SUFFIX)
-                fn_text_printf(t, "        float v%d[4];\n        fn_load4(p%d + %s, v%d);\n", s, s,
-                               k == PASS_SLOT_FULL ? slot_at(&e, s, at, sizeof at) : "j", s);
-            else if (k == PASS_SLOT_OUT) fn_text_printf(t, "        float o%d[4];\n", s);
-        }
-        fn_text_printf(t, "#pragma unroll\n"
-                       "        for (int e = 0; e < 4; e++) {\n");
-        for (int s = 0; s < lay->n_slots; s++)
-            if (lay->slot_kind[s] == PASS_SLOT_FULL || lay->slot_kind[s] == PASS_SLOT_SUFFIX) {
-                fn_text_printf(t, "        float l%d = v%d[e];\n", s, s);
-                e.loaded[s] = 1;
-            }
+        open_vec4_loop(&e, suffix);
     } else {
         hoist_loads(&e, PASS_SLOT_SCALAR);
         if (suffix) /* the column of i, stepped along with it: one division a thread, not one a value */
@@ -559,20 +602,7 @@ static int group_kernel(const IrGraph *g, const PassFusion *f, int gi, const int
     if (!cg->sums && suffix) fn_text_printf(t, "        if ((j += jstep) >= len) j -= len;\n");
     if (!cg->sums && cg->strided) fn_text_printf(t, "        wr += wrs;\n        if ((wc += wcs) >= wid) wc -= wid, wr++;\n");
     fn_text_printf(t, "    }\n");
-    if (cg->sums) {
-        fn_text_printf(t, "    fn_i64 q = ((fn_i64)blockIdx.y * 8 + threadIdx.y) * len + j;\n"
-                       "    if (j < len) {\n");
-        for (int k = 0; k < nm; k++)
-            if (g->nodes[mem[k]].op == IR_OP_SUM) fn_text_printf(t, "        p%d[q] = t%d;\n", pass_fuse_slot(lay, mem[k], 1), k);
-        fn_text_printf(t, "    }\n");
-        if (cg->tail < 0) {
-            fn_text_printf(t, "    if (n_fin) fn_finish_sums(tickets, fin, n_fin);\n");
-        } else { /* the finishing thread of column j runs the tail's element j after its sums */
-            fn_text_printf(t, "    if (n_fin && fn_finish_sums(tickets, fin, n_fin) && threadIdx.y == 0 && j < len) %s_tail(j", name);
-            for (int s = 0; s < cg->tail_lay.n_slots; s++) fn_text_printf(t, ", u%d", s);
-            fn_text_printf(t, ");\n");
-        }
-    }
+    if (cg->sums) finish_sums(&e, cg, name);
     fn_text_printf(t, "}\n");
     return 0;
 }
