@@ -569,3 +569,26 @@ IrId ir_reduce(IrGraph *g, IrOp op, IrId x, int keep, int mean, const IrShape *t
     if (target) at.shape = *target;
     return ir_make(g, op, &x, 1, &at);
 }
+
+int ir_readers(const IrGraph *g, IrReaders *r) {
+    int n = g->n_nodes, total = 0;
+    r->list = NULL;
+    if (!(r->start = fn_calloc((size_t)n + 2, sizeof *r->start))) return -1;
+    for (IrId id = 0; id < n; id++)
+        for (int k = 0; k < g->nodes[id].n_in; k++) r->start[g->nodes[id].in[k] + 2]++, total++;
+    for (IrId id = 0; id < n; id++) r->start[id + 2] += r->start[id + 1];
+    if (!(r->list = fn_malloc(((size_t)total + 1) * sizeof *r->list))) {
+        ir_readers_free(r);
+        return -1;
+    }
+    for (IrId id = 0; id < n; id++) /* start[x + 1] counts x's readers listed so far */
+        for (int k = 0; k < g->nodes[id].n_in; k++) r->list[r->start[g->nodes[id].in[k] + 1]++] = id;
+    return 0;
+}
+
+void ir_readers_free(IrReaders *r) {
+    free(r->start);
+    free(r->list);
+    r->start = NULL;
+    r->list = NULL;
+}

@@ -271,5 +271,13 @@ void ir_print(const IrGraph *g, FILE *f);
 IrGraph *ir_parse_text(const char *text, FnStatus *st);
 /* The product of dims; -1 when a dim is negative or the product exceeds IR_MAX_NUMEL. */
 int64_t ir_numel(const int64_t *dims, int rank);
+/* Every node's readers, one entry an input edge (a node reading x twice is listed twice), in id
+ * order: node x's are list[start[x] .. start[x + 1]). 0, or -1 when out of memory (then empty). */
+typedef struct {
+    int *start; /* n_nodes + 1 entries */
+    IrId *list;
+} IrReaders;
+int ir_readers(const IrGraph *g, IrReaders *r);
+void ir_readers_free(IrReaders *r);
 
 #endif

@@ -75,7 +75,7 @@ typedef struct {
     int *missing;       /* per node: inputs not placed; per bucket (bmissing): its reductions' inputs */
     int *bmissing;
     int *first, *next;  /* per bucket its reductions, a list through next */
-    int *readers, *reader_start; /* per node: the nodes that read it (CSR) */
+    IrReaders readers;  /* per node: the nodes that read it */
     char *ready;                 /* 1 ready, 2 placed */
     char *late;                  /* reads a reduction nothing else waits for (the updates): placed last */
     IrId *order, *queue;         /* the new order; the ready reductions */
@@ -86,18 +86,11 @@ typedef struct {
    all of its inputs together */
 static int list_readers(Sort *s) {
     const IrGraph *g = s->g;
-    int n = g->n_nodes, total = 0;
-    s->reader_start = fn_calloc((size_t)n + 2, sizeof *s->reader_start);
-    if (!s->reader_start) return -1;
-    for (IrId id = 0; id < n; id++)
-        for (int k = 0; k < g->nodes[id].n_in; k++) s->reader_start[g->nodes[id].in[k] + 2]++, total++;
-    for (IrId id = 0; id < n; id++) s->reader_start[id + 2] += s->reader_start[id + 1];
-    if (!(s->readers = fn_malloc(((size_t)total + 1) * sizeof *s->readers))) return -1;
-    for (IrId id = 0; id < n; id++) { /* reader_start[x + 1] counts x's readers filled so far */
-        const IrNode *nd = &g->nodes[id];
-        for (int k = 0; k < nd->n_in; k++) s->readers[s->reader_start[nd->in[k] + 1]++] = id;
-        if (s->bucket[id] >= 0) s->bmissing[s->bucket[id]] += nd->n_in;
-        else s->missing[id] = nd->n_in;
+    if (ir_readers(g, &s->readers) < 0) return -1;
+    for (IrId id = 0; id < g->n_nodes; id++) {
+        int n_in = g->nodes[id].n_in;
+        if (s->bucket[id] >= 0) s->bmissing[s->bucket[id]] += n_in;
+        else s->missing[id] = n_in;
     }
     return 0;
 }
@@ -127,8 +120,8 @@ static int topo_sort(Sort *s) {
     for (IrId id; (id = next_ready(s, scan)) != IR_NONE;) {
         s->ready[id] = 2; /* placed */
         s->order[s->n_order++] = id;
-        for (int k = s->reader_start[id]; k < s->reader_start[id + 1]; k++) {
-            IrId r = s->readers[k];
+        for (int k = s->readers.start[id]; k < s->readers.start[id + 1]; k++) {
+            IrId r = s->readers.list[k];
             int b = s->bucket[r];
             if (b < 0 && --s->missing[r] == 0) make_ready(s, r, scan);
             if (b >= 0 && --s->bmissing[b] == 0) /* the whole bucket at once, in order */
@@ -223,6 +216,6 @@ oom:
     snprintf((*gp)->err, sizeof (*gp)->err, "buckets: out of memory");
 done:
     free(bucket), free(s.missing), free(s.bmissing), free(s.first), free(s.next), free(s.ready), free(s.order), free(s.queue), free(s.late);
-    free(s.readers), free(s.reader_start);
+    ir_readers_free(&s.readers);
     return rc;
 }

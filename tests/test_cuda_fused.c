@@ -160,7 +160,7 @@ static void check_group(const IrGraph *g, const RtPlan *p, const CuModule *m, in
     const int64_t n = numel[pass_fuse_domain(g, f, gi)];
     int64_t cols = 0, rows = 0, splits = 0, chunk = 0, per_sum = 0;
     if (cg->sums) {
-        cu_group_shape(sm_count, cg, n, &cols, &rows, &splits, &chunk);
+        cu_group_shape(sm_count, &cg->lay, n, &cols, &rows, &splits, &chunk);
         per_sum = splits * 8 * cols;
     }
     float *buf[PASS_MAX_SLOTS];

@@ -732,9 +732,9 @@ void cu_sum_splits(int sm_count, int64_t ny, int64_t k, int64_t *splits, int64_t
     *splits = k > 0 ? (k + *chunk - 1) / *chunk : 1;
 }
 
-void cu_group_shape(int sm_count, const CuGroup *cg, int64_t domain, int64_t *cols, int64_t *rows, int64_t *splits,
-                    int64_t *chunk) {
-    *cols = cg->lay.inner > 0 ? cg->lay.inner : 32;
+void cu_group_shape(int sm_count, const PassFuseLayout *lay, int64_t domain, int64_t *cols, int64_t *rows,
+                    int64_t *splits, int64_t *chunk) {
+    *cols = lay->inner > 0 ? lay->inner : 32;
     *rows = (domain + *cols - 1) / *cols;
     cu_sum_splits(sm_count, *cols, *rows, splits, chunk);
 }

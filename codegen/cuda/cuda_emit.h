@@ -91,8 +91,8 @@ typedef struct {
  * kernel runs ceil(cols / 32) x splits blocks of 32 x 8 threads and writes (splits * 8) x cols
  * partial sums per sum. */
 void cu_sum_splits(int sm_count, int64_t ny, int64_t k, int64_t *splits, int64_t *chunk);
-void cu_group_shape(int sm_count, const CuGroup *cg, int64_t domain, int64_t *cols, int64_t *rows, int64_t *splits,
-                    int64_t *chunk);
+void cu_group_shape(int sm_count, const PassFuseLayout *lay, int64_t domain, int64_t *cols, int64_t *rows,
+                    int64_t *splits, int64_t *chunk);
 
 /* The unfused module: a kernel per op, sizes as arguments (one module for every binding).
  * 0, or -1 with a message in st (an op or dtype the GPU target cannot run, or out of memory:

@@ -19,6 +19,8 @@ void rt_plan_axis(const RtPlan *p, IrId id, int ax, int64_t *outer, int64_t *inn
     for (int k = ax + 1; k < p->rank[id]; k++) *inner *= p->dims[id][k];
 }
 
+int64_t rt_plan_width(const RtPlan *p, IrId id) { return p->rank[id] ? p->dims[id][p->rank[id] - 1] : 1; }
+
 void rt_plan_window(const RtPlan *p, IrId id, RefWindow *win) {
     const IrNode *n = &p->g->nodes[id];
     const IrWindowAttr *w = &n->attr.u.window;

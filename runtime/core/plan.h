@@ -69,6 +69,8 @@ void rt_plan_window(const RtPlan *p, IrId id, RefWindow *win);
 /* The element counts before and after axis ax of node id's shape (slices and concats copy
  * outer runs of len * inner elements). */
 void rt_plan_axis(const RtPlan *p, IrId id, int ax, int64_t *outer, int64_t *inner);
+/* The length of node id's last axis (its rows' width; 1 for a scalar). */
+int64_t rt_plan_width(const RtPlan *p, IrId id);
 /* Index of output `name` in g->outputs, or -1. */
 int rt_plan_output(const IrGraph *g, const char *name);
 

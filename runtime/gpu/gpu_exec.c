@@ -417,7 +417,7 @@ static int fused_plan(RtGpuExec *ex, const int64_t *sym, const char *const *want
     if (rt_plan_values(&ex->plan, ex->g, sym, want, n_want, run_effects, 4, flags, st) < 0) return -1;
     ex->half_values = ex->gpu->bf16 == 3 ? rt_gpu_half_values(&ex->plan) : 0;
     if (ex->opt.gpu_views) gpu_plan_views(&ex->plan);
-    if (ex->opt.gpu_tails && (ex->tails = gpu_plan_tails(&ex->plan, ex->gpu->sm_count)) < 0) {
+    if (ex->opt.gpu_tails && gpu_plan_tails(&ex->plan, ex->gpu->sm_count) < 0) {
         rt_plan_free(&ex->plan);
         return rt_fail(st, "out of memory planning the step");
     }
@@ -444,7 +444,7 @@ static int plan_and_emit(RtGpuExec *ex, const int64_t *sym, const char *const *w
         }
         if (cu_emit_fused(ex->g, &ex->plan.fusion, ex->plan.numel, ex->plan.esize, ex->plan.row_stride, &ex->mod, st) == 0)
             return 0;
-        ex->half_values = ex->tails = 0;
+        ex->half_values = 0;
         fprintf(stderr, "fn: the GPU runs this graph unfused: %s\n", st->msg);
         rt_plan_free(&ex->plan);
     }
@@ -763,7 +763,12 @@ int rt_gpu_exec_half_values(const RtGpuExec *ex) { return ex->half_values; }
 
 int rt_gpu_exec_views(const RtGpuExec *ex) { return ex->plan.n_views; }
 
-int rt_gpu_exec_tails(const RtGpuExec *ex) { return ex->tails; }
+int rt_gpu_exec_tails(const RtGpuExec *ex) {
+    const PassFusion *f = &ex->plan.fusion;
+    int n = 0;
+    for (int gi = 0; f->tail && gi < f->n_groups; gi++) n += f->tail[gi] >= 0;
+    return n;
+}
 
 const char *rt_gpu_exec_source(const RtGpuExec *ex) { return ex->mod.source; }
 

@@ -117,7 +117,6 @@ struct RtGpuExec {
     CUevent *ev, fork; /* ev[i]: recorded after item i when sched.record[i] */
     double overlap;    /* gpu_schedule_estimate's, with a cost model */
     int half_values;   /* FN_GPU_BF16=act: values stored in bfloat16 (gpu_half_values) */
-    int tails;         /* groups run as others' tails (gpu_tails.c) */
     int rank;          /* the data-parallel replica's (its dropout masks start rank slices into the global batch) */
 };
 

@@ -74,11 +74,11 @@ typedef struct {
 
 /* (run_group's test, and gpu_tails.c's) */
 int gpu_group_finishes(int sm_count, const PassFuseLayout *lay, const int64_t *numel, int64_t n) {
-    CuGroup cg = {.lay = *lay};
     int64_t cols, rows, splits, chunk, sp, ch;
-    for (int s = 0; s < lay->n_slots; s++) cg.sums += lay->slot_kind[s] == PASS_SLOT_SUM;
-    cu_group_shape(sm_count, &cg, n, &cols, &rows, &splits, &chunk);
-    if (!cg.sums || cg.sums > CU_MAX_SUMS || (cols + 31) / 32 > GPU_TICKETS) return 0;
+    int sums = 0;
+    for (int s = 0; s < lay->n_slots; s++) sums += lay->slot_kind[s] == PASS_SLOT_SUM;
+    cu_group_shape(sm_count, lay, n, &cols, &rows, &splits, &chunk);
+    if (!sums || sums > CU_MAX_SUMS || (cols + 31) / 32 > GPU_TICKETS) return 0;
     for (int s = 0; s < lay->n_slots; s++) {
         if (lay->slot_kind[s] != PASS_SLOT_SUM) continue;
         int64_t ny = numel[lay->slot_node[s]];
@@ -91,16 +91,15 @@ static int run_group(RtGpuExec *ex, int gi, RtStatus *st) {
     const CuGroup *cg = &ex->mod.groups[gi];
     const PassFusion *f = &ex->plan.fusion;
     const int64_t *numel = ex->plan.numel;
-    int64_t n = numel[pass_fuse_domain(ex->g, f, gi)], len = cg->lay.inner > 0 ? cg->lay.inner : 1;
     const RtPlan *p = &ex->plan;
     IrId d = pass_fuse_domain(ex->g, f, gi);
-    int64_t wid = p->rank[d] ? p->dims[d][p->rank[d] - 1] : 1; /* the views' row width */
+    int64_t n = numel[d], len = cg->lay.inner > 0 ? cg->lay.inner : 1, wid = rt_plan_width(p, d); /* wid: the views' */
     CUdeviceptr ptr[PASS_MAX_SLOTS], tail[PASS_MAX_SLOTS];
     void *args[3 * PASS_MAX_SLOTS + 7] = {&n, &len};
     int na = 2;
     int64_t cols = 0, rows = 0, splits = 1, chunk = 0;
     if (cg->sums) {
-        cu_group_shape(ex->gpu->sm_count, cg, n, &cols, &rows, &splits, &chunk);
+        cu_group_shape(ex->gpu->sm_count, &cg->lay, n, &cols, &rows, &splits, &chunk);
         len = cols;
         args[na++] = &chunk;
     } else if (cg->strided) {
@@ -608,7 +607,7 @@ void gpu_node_scratch(const RtGpuExec *ex, IrId id, int64_t need[3]) {
         const CuGroup *cg = &ex->mod.groups[cp->group];
         if (!cg->sums) return;
         int64_t cols, rows, gsplits, gchunk;
-        cu_group_shape(sm, cg, p->numel[pass_fuse_domain(g, &p->fusion, cp->group)], &cols, &rows, &gsplits, &gchunk);
+        cu_group_shape(sm, &cg->lay, p->numel[pass_fuse_domain(g, &p->fusion, cp->group)], &cols, &rows, &gsplits, &gchunk);
         int64_t per_sum = gsplits * 8 * cols;
         need[2] = cg->sums * per_sum;
         for (int s = 0; s < cg->lay.n_slots; s++)

@@ -36,8 +36,8 @@ static void add_span(Spans *sp, const RtGpuExec *ex, IrId id, int writes) {
     }
     const RtPlan *p = &ex->plan;
     uintptr_t lo = (uintptr_t)ex->dev[id];
-    int64_t w = p->rank[id] ? p->dims[id][p->rank[id] - 1] : 1, reach = p->numel[id];
-    if (p->view_of[id] != IR_NONE && w > 0) reach = (p->numel[id] / w - 1) * p->row_stride[id] + w;
+    int64_t w = rt_plan_width(p, id), reach = p->numel[id]; /* a view's rows, and what lies between them */
+    if (p->view_of[id] != IR_NONE) reach = (p->numel[id] / w - 1) * p->row_stride[id] + w;
     sp->s[sp->n++] = (GpuSpan){lo, lo + (uintptr_t)reach * p->esize[id], writes};
     sp->bytes += (double)p->numel[id] * (double)p->esize[id];
 }
@@ -185,27 +185,25 @@ int gpu_queues_plan(RtGpuExec *ex, RtStatus *st) {
         free(pin);
         pin = NULL;
     }
-    /* the schedule over the items' spans */
+    /* the schedule over the items' spans; each item's cost on a card of 3 TB/s and 200 TFLOP/s,
+       3 us a launch (its bytes the spans' own, gathered with them) */
     Spans sp = {0};
     int *start = fn_malloc(((size_t)ex->n_items + 1) * sizeof *start);
-    for (int i = 0; start && i < ex->n_items; i++) {
+    double *cost = fn_malloc(((size_t)ex->n_items + 1) * sizeof *cost);
+    for (int i = 0; start && cost && i < ex->n_items; i++) {
+        double before = sp.bytes;
         start[i] = sp.n;
         item_spans(ex, i, &sp);
+        cost[i] = 3e-6 + (sp.bytes - before) / 3e12 + item_flops(ex, i) / 200e12;
     }
-    if (!start || sp.failed) rc = -1;
+    if (!start || !cost || sp.failed) rc = -1;
     if (rc == 0) {
         start[ex->n_items] = sp.n;
         rc = gpu_schedule(&ex->sched, ex->n_items, start, sp.s, ex->n_queues, pin);
     }
     free(pin);
-    double *cost = rc == 0 ? fn_malloc(((size_t)ex->n_items + 1) * sizeof *cost) : NULL;
-    if (cost) { /* the overlap a card of 3 TB/s and 200 TFLOP/s, 3 us a launch, would see */
-        for (int i = 0; i < ex->n_items; i++) {
-            cost[i] = 3e-6 + item_bytes(ex, i) / 3e12 + item_flops(ex, i) / 200e12;
-        }
-        ex->overlap = gpu_schedule_estimate(&ex->sched, cost);
-        free(cost);
-    }
+    if (rc == 0) ex->overlap = gpu_schedule_estimate(&ex->sched, cost); /* the overlap such a card would see */
+    free(cost);
     free(start);
     free(sp.s);
     if (rc < 0) { /* one stream, then */

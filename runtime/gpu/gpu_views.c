@@ -6,12 +6,7 @@
  * Only fused loops index views (codegen/cuda: CuGroup.strided); a value any other kernel writes or
  * reads stays a copy, as does one the host reads.
  * What this is not: the placement (runtime/core/plan.c) or the kernels' indexing. */
-#include <stdlib.h>
-
-#include "ir/alloc.h"
 #include "runtime/gpu/gpu_internal.h"
-
-static int64_t width(const RtPlan *p, IrId id) { return p->rank[id] ? p->dims[id][p->rank[id] - 1] : 0; }
 
 /* whether fused group gi can index view v by rows and columns: its domain is v's size and width,
    and with sums its loop runs along those rows (its row length is v's width) */
@@ -19,23 +14,23 @@ static int group_takes(const RtPlan *p, int gi, IrId v) {
     const IrGraph *g = p->g;
     const PassFusion *f = &p->fusion;
     IrId d = pass_fuse_domain(g, f, gi);
-    if (p->numel[d] != p->numel[v] || width(p, d) != width(p, v)) return 0;
+    if (p->numel[d] != p->numel[v] || rt_plan_width(p, d) != rt_plan_width(p, v)) return 0;
     for (int k = f->start[gi]; k < f->start[gi + 1]; k++)
-        if (g->nodes[f->members[k]].op == IR_OP_SUM) return pass_fuse_inner(g, f, gi, p->numel) == width(p, v);
+        if (g->nodes[f->members[k]].op == IR_OP_SUM) return pass_fuse_inner(g, f, gi, p->numel) == rt_plan_width(p, v);
     return 1;
 }
 
 /* whether v can be a view `at` elements into a host whose rows are `stride` apart: every reader
    but `except` (the concat that is its host) a fused loop that takes it, four values a step */
-static int may_view(const RtPlan *p, const int *first, const int *next, IrId v, IrId host, int64_t at,
-                    int64_t stride, IrId except) {
+static int may_view(const RtPlan *p, const IrReaders *rd, IrId v, IrId host, int64_t at, int64_t stride,
+                    IrId except) {
     const IrGraph *g = p->g;
     const PassFusion *f = &p->fusion;
     if (!p->needed[v] || p->kept[v] || p->view_of[v] != IR_NONE || p->esize[v] != p->esize[host] ||
-        g->nodes[v].dtype != IR_DT_FLOAT || width(p, v) % 4 || at % 4 || stride % 4)
+        g->nodes[v].dtype != IR_DT_FLOAT || rt_plan_width(p, v) % 4 || at % 4 || stride % 4)
         return 0;
-    for (int e = first[v]; e >= 0; e = next[e]) {
-        IrId r = e / IR_MAX_IN;
+    for (int e = rd->start[v]; e < rd->start[v + 1]; e++) {
+        IrId r = rd->list[e];
         if (r == except || !p->needed[r] || (f->group_of[r] >= 0 && f->group_of[r] == f->group_of[v])) continue;
         if (f->group_of[r] < 0 || !group_takes(p, f->group_of[r], v)) return 0;
     }
@@ -50,30 +45,30 @@ static void set_view(RtPlan *p, IrId v, IrId host, int64_t at, int64_t stride) {
 }
 
 /* concat c along its last axis: each operand a fused loop writes (once in c) into c's block */
-static void concat_views(RtPlan *p, const int *first, const int *next, IrId c) {
+static void concat_views(RtPlan *p, const IrReaders *rd, IrId c) {
     const IrGraph *g = p->g;
     const PassFusion *f = &p->fusion;
     const IrNode *nd = &g->nodes[c];
-    int64_t at = 0, stride = width(p, c);
-    for (int k = 0; k < nd->n_in; at += width(p, nd->in[k]), k++) {
+    int64_t at = 0, stride = rt_plan_width(p, c);
+    for (int k = 0; k < nd->n_in; at += rt_plan_width(p, nd->in[k]), k++) {
         IrId x = nd->in[k];
         int once = 1;
         for (int j = 0; j < nd->n_in; j++) once &= j == k || nd->in[j] != x;
         int gi = f->group_of[x];
-        if (once && gi >= 0 && f->materialized[x] && group_takes(p, gi, x) && may_view(p, first, next, x, c, at, stride, c))
+        if (once && gi >= 0 && f->materialized[x] && group_takes(p, gi, x) && may_view(p, rd, x, c, at, stride, c))
             set_view(p, x, c, at, stride);
     }
 }
 
 /* slice s of its operand's last axis (the operand itself no view, nor a variable or input) */
-static void slice_view(RtPlan *p, const int *first, const int *next, IrId s) {
+static void slice_view(RtPlan *p, const IrReaders *rd, IrId s) {
     const IrGraph *g = p->g;
     IrId x = g->nodes[s].in[0];
     IrOp op = g->nodes[x].op;
     if (p->view_of[x] != IR_NONE || op == IR_OP_PARAM || op == IR_OP_STATE || op == IR_OP_INPUT || op == IR_OP_CONST)
         return;
-    if (may_view(p, first, next, s, x, g->nodes[s].attr.u.axis.start, width(p, x), IR_NONE))
-        set_view(p, s, x, g->nodes[s].attr.u.axis.start, width(p, x));
+    if (may_view(p, rd, s, x, g->nodes[s].attr.u.axis.start, rt_plan_width(p, x), IR_NONE))
+        set_view(p, s, x, g->nodes[s].attr.u.axis.start, rt_plan_width(p, x));
 }
 
 int gpu_concat_copies(const RtPlan *p, IrId id) {
@@ -87,30 +82,16 @@ int gpu_plan_views(RtPlan *p) {
     const IrGraph *g = p->g;
     const int n = p->n;
     if (!p->fusion.n_groups) return 0;
-    /* each node's readers: edge e = reader * IR_MAX_IN + k, listed from first[x] by next[e] */
-    int *first = fn_malloc(((size_t)n + 1) * sizeof *first);
-    int *next = fn_malloc(((size_t)n * IR_MAX_IN + 1) * sizeof *next);
-    if (!first || !next) { /* out of memory: no views (copies, which are always right) */
-        free(first);
-        free(next);
-        return 0;
-    }
-    for (IrId id = 0; id < n; id++) first[id] = -1;
-    for (IrId r = n - 1; r >= 0; r--)
-        for (int k = g->nodes[r].n_in - 1; k >= 0; k--) {
-            int e = r * IR_MAX_IN + k;
-            next[e] = first[g->nodes[r].in[k]];
-            first[g->nodes[r].in[k]] = e;
-        }
+    IrReaders rd;
+    if (ir_readers(g, &rd) < 0) return 0; /* out of memory: no views (copies, which are always right) */
     for (IrId id = 0; id < n; id++) {
         const IrNode *nd = &g->nodes[id];
         if (!p->needed[id] || (nd->op != IR_OP_CONCAT && nd->op != IR_OP_SLICE) || p->rank[id] < 2 ||
             nd->attr.u.axis.axis != p->rank[id] - 1)
             continue;
-        if (nd->op == IR_OP_CONCAT) concat_views(p, first, next, id);
-        else if (nd->op == IR_OP_SLICE) slice_view(p, first, next, id);
+        if (nd->op == IR_OP_CONCAT) concat_views(p, &rd, id);
+        else if (nd->op == IR_OP_SLICE) slice_view(p, &rd, id);
     }
-    free(first);
-    free(next);
+    ir_readers_free(&rd);
     return p->n_views;
 }
